@@ -1,0 +1,202 @@
+// Package lang reads a site directory: it parses every *.pbx.hcl file,
+// evaluates variables, locals, functions and dynamic blocks, resolves
+// references between blocks and decodes the result into a typed model.
+//
+// It knows HCL and nothing else of switchboard: the rules a valid site must
+// obey are the compiler's business. Every problem is an hcl.Diagnostic with
+// the range it concerns.
+package lang
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/dynblock"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// FileSuffix marks the files of a site directory.
+const FileSuffix = ".pbx.hcl"
+
+// Options carries the inputs that do not live in the site directory.
+type Options struct {
+	Vars     map[string]string // -var name=value, raw text
+	VarFiles []string          // -var-file paths
+	Environ  []string          // os.Environ()-style; SWITCHBOARD_VAR_<name> is read from it
+}
+
+// EnvVarPrefix is the prefix of environment variables that set site variables.
+const EnvVarPrefix = "SWITCHBOARD_VAR_"
+
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "site", LabelNames: []string{"name"}},
+		{Type: "residence", LabelNames: []string{"name"}},
+		{Type: "user", LabelNames: []string{"name"}},
+		{Type: "device", LabelNames: []string{"name"}},
+		{Type: "trunk", LabelNames: []string{"name"}},
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+	},
+}
+
+// inputSchema picks out the blocks that must be evaluated before dynamic
+// blocks can be expanded.
+var inputSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+	},
+}
+
+// Load reads the site in dir.
+func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read site directory",
+			Detail:   fmt.Sprintf("Reading %q failed: %s.", dir, errText(err)),
+		}}
+	}
+	sources := map[string][]byte{}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), FileSuffix) {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Cannot read site file",
+				Detail:   fmt.Sprintf("Reading %q failed: %s.", e.Name(), errText(err)),
+			}}
+		}
+		sources[e.Name()] = src
+	}
+	if len(sources) == 0 {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "No site files",
+			Detail:   fmt.Sprintf("The directory %q holds no *%s files. Run \"switchboard init\" to start a site there.", dir, FileSuffix),
+		}}
+	}
+	lock, diags := readLock(dir)
+	cfg, moreDiags := LoadSources(dir, sources, opts)
+	diags = append(diags, moreDiags...)
+	if cfg != nil {
+		cfg.Lock = lock
+	}
+	return cfg, diags
+}
+
+// LoadSources decodes a site from file contents keyed by name relative to
+// dir. Load uses it after reading the directory; tests and the fuzzer call
+// it directly. dir still anchors file() and -var-file paths.
+func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, hcl.Diagnostics) {
+	cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Lock: &Lock{Extensions: map[string]string{}}}
+	var diags hcl.Diagnostics
+
+	names := make([]string, 0, len(sources))
+	for name := range sources {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	var files []*hcl.File
+	for _, name := range names {
+		f, d := hclsyntax.ParseConfig(sources[name], filepath.ToSlash(name), hcl.InitialPos)
+		diags = append(diags, d...)
+		if f != nil {
+			cfg.Files[filepath.ToSlash(name)] = f
+			files = append(files, f)
+		}
+	}
+	if diags.HasErrors() {
+		// A syntax error anywhere makes every later message doubtful.
+		return cfg, diags
+	}
+
+	// Variables and locals first: dynamic blocks and every attribute may use them.
+	var varBlocks, localBlocks []*hcl.Block
+	for _, f := range files {
+		content, _, d := f.Body.PartialContent(inputSchema)
+		diags = append(diags, d...)
+		for _, b := range content.Blocks {
+			if b.Type == "variable" {
+				varBlocks = append(varBlocks, b)
+			} else {
+				localBlocks = append(localBlocks, b)
+			}
+		}
+	}
+	ev := newEvaluator(dir)
+	vars, d := decodeVariables(varBlocks, opts, cfg.Files, ev)
+	diags = append(diags, d...)
+	cfg.Variables = vars
+	diags = append(diags, ev.evalLocals(localBlocks)...)
+
+	// Expand dynamic blocks and gather every top-level block.
+	var blocks []*hcl.Block
+	for _, f := range files {
+		body := dynblock.Expand(f.Body, ev.inputContext())
+		content, d := body.Content(rootSchema)
+		diags = append(diags, d...)
+		if content != nil {
+			blocks = append(blocks, content.Blocks...)
+		}
+	}
+	// Names first, so that references can be resolved whatever the order
+	// of declaration.
+	diags = append(diags, ev.declare(blocks)...)
+
+	for _, b := range blocks {
+		switch b.Type {
+		case "site":
+			s, d := decodeSiteBlock(b, ev)
+			diags = append(diags, d...)
+			cfg.Sites = append(cfg.Sites, s)
+		case "residence":
+			if !ev.first(b) {
+				continue
+			}
+			r, d := decodeResidenceBlock(b, ev)
+			diags = append(diags, d...)
+			cfg.Residences = append(cfg.Residences, r)
+		case "user":
+			if !ev.first(b) {
+				continue
+			}
+			u, d := decodeUserBlock(b, ev)
+			diags = append(diags, d...)
+			cfg.Users = append(cfg.Users, u)
+		case "device":
+			if !ev.first(b) {
+				continue
+			}
+			dev, d := decodeDeviceBlock(b, ev)
+			diags = append(diags, d...)
+			cfg.Devices = append(cfg.Devices, dev)
+		case "trunk":
+			if !ev.first(b) {
+				continue
+			}
+			t, d := decodeTrunkBlock(b, ev)
+			diags = append(diags, d...)
+			cfg.Trunks = append(cfg.Trunks, t)
+		}
+	}
+	return cfg, diags
+}
+
+// errText drops Go's "open x:" prefixes that repeat what the message says.
+func errText(err error) string {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,258 @@
+package lang
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Config is one site directory, decoded. It keeps every parsed file so that
+// diagnostics from any later stage can be printed with source snippets.
+//
+// Slices hold blocks in declaration order (file name, then position), which
+// is also the order every later stage sees them in; nothing here depends on
+// map iteration.
+type Config struct {
+	Dir   string               // the site directory as given to Load
+	Files map[string]*hcl.File // keyed by path relative to Dir, forward slashes
+
+	Sites      []*Site // the compiler insists on exactly one
+	Residences []*Residence
+	Users      []*User
+	Devices    []*Device
+	Trunks     []*Trunk
+	Variables  []*Variable
+
+	// Lock is the allocation record read from LockFileName, empty when the
+	// file does not exist yet.
+	Lock *Lock
+}
+
+// Site returns the single site, or nil when there is not exactly one.
+func (c *Config) Site() *Site {
+	if len(c.Sites) != 1 {
+		return nil
+	}
+	return c.Sites[0]
+}
+
+// Ref is a reference written as an HCL traversal, such as residence.apt-1a.
+type Ref struct {
+	Kind  string // "residence", "user", "device" or "trunk"
+	Name  string
+	Range hcl.Range
+}
+
+// String renders the reference the way it is written in a site file.
+func (r Ref) String() string { return r.Kind + "." + r.Name }
+
+// Str is a string attribute with where it was written. Set is false when the
+// attribute was omitted; Range is then the enclosing block's header.
+type Str struct {
+	Value string
+	Set   bool
+	Range hcl.Range
+}
+
+// Bool is a boolean attribute; Value holds the default when Set is false.
+type Bool struct {
+	Value bool
+	Set   bool
+	Range hcl.Range
+}
+
+// Duration is a duration attribute such as "30s".
+type Duration struct {
+	Value time.Duration
+	Raw   string
+	Set   bool
+	Range hcl.Range
+}
+
+// Number is something a person dials or keys: digits, and for feature codes
+// a leading * or #. Numbers are strings so that leading zeros survive.
+type Number struct {
+	Value string
+	Set   bool
+	Range hcl.Range
+}
+
+// Secret is a value that must never be printed. Sensitive is true when it
+// came from a variable marked sensitive; a literal in a site file is a
+// secret written in the config, which the compiler warns about.
+type Secret struct {
+	Value     string
+	Sensitive bool
+	Set       bool
+	Range     hcl.Range
+}
+
+// Site is the site block: one per directory.
+type Site struct {
+	Name      string
+	NameRange hcl.Range
+	DeclRange hcl.Range
+
+	DisplayName Str // attribute "name"
+	Country     Str // ISO 3166-1 alpha-2
+	Timezone    Str // IANA zone
+	Domain      Str // SIP domain
+
+	// AutoExtensionsFrom is where extension = "auto" starts counting.
+	AutoExtensionsFrom Number
+
+	Installer *Installer
+	Features  Features
+}
+
+// Installer is the installer/admin account. It binds devices and never
+// answers calls; no user may log in with its email.
+type Installer struct {
+	Company   Str
+	Email     Str
+	Phone     Str
+	OwnsSite  Bool // visible acknowledgement that the installer is the site's owner
+	DeclRange hcl.Range
+}
+
+// Features are the site's feature codes, dialled from phones and apps.
+type Features struct {
+	Voicemail Number // voicemail access; default "*97"
+	DeclRange hcl.Range
+}
+
+// Residence is a flat, house or office: what a door panel calls.
+type Residence struct {
+	Name      string
+	NameRange hcl.Range
+	DeclRange hcl.Range
+
+	Label       Str      // what a visitor keys or picks on the door panel
+	Ring        Str      // "simultaneous" (default) or "sequential"
+	RingTimeout Duration // total ring time; default 30s
+	NoAnswer    Str      // "voicemail" (default) or "hangup"
+}
+
+// User is one real person with one login.
+type User struct {
+	Name      string
+	NameRange hcl.Range
+	DeclRange hcl.Range
+
+	FirstName       Str
+	LastName        Str
+	Email           Str // login; unique
+	Mobile          Str // E.164
+	Residence       *Ref
+	Role            Str // owner | admin | user
+	Extension       Extension
+	App             Bool
+	Directory       Bool
+	Voicemail       Bool // default true
+	NotifyEmail     Str
+	SendCredentials Bool
+	Numbers         []Number // DDIs
+	Conference      Number
+	RingTimeout     Duration
+	Rotation        Int // credential rotation counter: +1 rotates this account's passwords
+}
+
+// DisplayName is "First Last", or the block name when both are empty.
+func (u *User) DisplayName() string {
+	switch {
+	case u.FirstName.Value != "" && u.LastName.Value != "":
+		return u.FirstName.Value + " " + u.LastName.Value
+	case u.FirstName.Value != "":
+		return u.FirstName.Value
+	case u.LastName.Value != "":
+		return u.LastName.Value
+	}
+	return u.Name
+}
+
+// Extension is a user's extension: a fixed number or "auto".
+type Extension struct {
+	Number string // empty when Auto or unset
+	Auto   bool
+	Set    bool
+	Range  hcl.Range
+}
+
+// Int is a whole-number attribute.
+type Int struct {
+	Value int
+	Set   bool
+	Range hcl.Range
+}
+
+// Device is a door station, indoor monitor or desk phone bound by MAC.
+type Device struct {
+	Name      string
+	NameRange hcl.Range
+	DeclRange hcl.Range
+
+	Model     Str
+	MAC       Str // as written; the compiler canonicalises
+	Location  Str
+	Residence *Ref
+	User      *Ref
+	Keypad    Bool
+	Buttons   []*Button
+	Relays    []*Relay
+	Rotation  Int
+}
+
+// Button is a door-station push button.
+type Button struct {
+	Label      string // block label, e.g. "1"
+	Calls      *Ref   // a residence or a user
+	DeclRange  hcl.Range
+	LabelRange hcl.Range
+}
+
+// Relay is a door-station relay opened by a DTMF code.
+type Relay struct {
+	Name      string
+	NameRange hcl.Range
+	DeclRange hcl.Range
+	DTMF      Str
+	Hold      Duration // default 5s
+}
+
+// Trunk is a carrier SIP trunk with its DDI pool.
+type Trunk struct {
+	Name      string
+	NameRange hcl.Range
+	DeclRange hcl.Range
+
+	Host      Str
+	Port      Number // default 5060
+	Transport Str    // udp (default) | tcp | tls
+	Username  Secret
+	Password  Secret
+	Numbers   []Number
+	// ShortDial makes the last N digits of each DDI dialable internally.
+	ShortDial Int
+}
+
+// Variable is a declared input variable. Its value never appears in output
+// when Sensitive is set.
+type Variable struct {
+	Name        string
+	NameRange   hcl.Range
+	DeclRange   hcl.Range
+	Description string
+	Sensitive   bool
+	HasDefault  bool
+}
+
+// LockFileName is the allocation record kept beside the site files and
+// committed with them, so that a reviewer sees every number that
+// extension = "auto" handed out, and the number stays put afterwards.
+const LockFileName = "switchboard.lock.hcl"
+
+// Lock records allocations. Extensions maps a user's block name to the
+// number allocated to it.
+type Lock struct {
+	Extensions map[string]string
+}

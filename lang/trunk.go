@@ -1,0 +1,30 @@
+package lang
+
+import "github.com/hashicorp/hcl/v2"
+
+var trunkSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "host", Required: true},
+		{Name: "port"},
+		{Name: "transport"},
+		{Name: "username"},
+		{Name: "password"},
+		{Name: "numbers"},
+		{Name: "short_dial"},
+	},
+}
+
+func decodeTrunkBlock(b *hcl.Block, ev *evaluator) (*Trunk, hcl.Diagnostics) {
+	t := &Trunk{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
+	content, diags := b.Body.Content(trunkSchema)
+	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev}
+	t.Host = a.str("host", "")
+	t.Port = a.number("port", "5060")
+	t.Transport = a.str("transport", "udp")
+	a.oneOf("transport", t.Transport, "udp", "tcp", "tls")
+	t.Username = a.secret("username")
+	t.Password = a.secret("password")
+	t.Numbers = a.numberList("numbers")
+	t.ShortDial = a.integer("short_dial", 0)
+	return t, append(diags, a.diags...)
+}
