@@ -83,8 +83,12 @@ type Number struct {
 type Secret struct {
 	Value     string
 	Sensitive bool
-	Set       bool
-	Range     hcl.Range
+	// Source is "var.<name>" when the attribute is written as a plain
+	// reference to a variable, so the runtime can be told where to read the
+	// secret instead of being handed it.
+	Source string
+	Set    bool
+	Range  hcl.Range
 }
 
 // Site is the site block: one per directory.
