@@ -1,0 +1,444 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcled"
+	"github.com/zclconf/go-cty/cty"
+
+	"switchboard/lang"
+)
+
+// sortDiagnostics returns diags in a stable, reproducible order: problems
+// without a source range (command line, file system) first, then by file,
+// line, column and severity (errors before warnings). Exact repeats are
+// dropped.
+func sortDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	out := make(hcl.Diagnostics, 0, len(diags))
+	seen := map[diagKey]bool{}
+	for _, d := range diags {
+		if d == nil {
+			continue
+		}
+		k := keyOf(d)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, d)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return diagLess(out[i], out[j]) })
+	return out
+}
+
+type diagKey struct {
+	severity        hcl.DiagnosticSeverity
+	summary, detail string
+	subject         hcl.Range
+}
+
+func keyOf(d *hcl.Diagnostic) diagKey {
+	k := diagKey{severity: d.Severity, summary: d.Summary, detail: d.Detail}
+	if d.Subject != nil {
+		k.subject = *d.Subject
+	}
+	return k
+}
+
+func diagLess(a, b *hcl.Diagnostic) bool {
+	if (a.Subject == nil) != (b.Subject == nil) {
+		return a.Subject == nil
+	}
+	if a.Subject != nil {
+		as, bs := a.Subject, b.Subject
+		if as.Filename != bs.Filename {
+			return as.Filename < bs.Filename
+		}
+		if as.Start.Line != bs.Start.Line {
+			return as.Start.Line < bs.Start.Line
+		}
+		if as.Start.Column != bs.Start.Column {
+			return as.Start.Column < bs.Start.Column
+		}
+	}
+	return a.Severity < b.Severity // hcl.DiagError < hcl.DiagWarning
+}
+
+// counts returns the number of errors and warnings.
+func counts(diags hcl.Diagnostics) (errs, warns int) {
+	for _, d := range diags {
+		switch d.Severity {
+		case hcl.DiagError:
+			errs++
+		case hcl.DiagWarning:
+			warns++
+		}
+	}
+	return errs, warns
+}
+
+// snippetFiles returns the files that diagnostics may quote, with the values
+// that -var-file files give to sensitive variables masked, so that no
+// snippet shows them. A value is masked unless the site declares its
+// variable and does not mark it sensitive.
+func snippetFiles(cfg *lang.Config, varFiles []string) map[string]*hcl.File {
+	if cfg == nil {
+		return nil
+	}
+	files := make(map[string]*hcl.File, len(cfg.Files))
+	for name, f := range cfg.Files {
+		files[name] = f
+	}
+	public := map[string]bool{}
+	for _, v := range cfg.Variables {
+		if !v.Sensitive {
+			public[v.Name] = true
+		}
+	}
+	for _, path := range varFiles {
+		for _, name := range []string{path, filepath.ToSlash(path)} {
+			f := files[name]
+			if f == nil || f.Bytes == nil {
+				continue
+			}
+			attrs, _ := f.Body.JustAttributes()
+			var masked []byte
+			for _, a := range attrs {
+				if public[a.Name] {
+					continue
+				}
+				if masked == nil {
+					masked = bytes.Clone(f.Bytes)
+				}
+				r := a.Expr.Range()
+				for i := r.Start.Byte; i < r.End.Byte && i < len(masked); i++ {
+					if masked[i] != '\n' && masked[i] != '\r' {
+						masked[i] = '*'
+					}
+				}
+			}
+			if masked != nil {
+				files[name] = &hcl.File{Body: f.Body, Bytes: masked, Nav: f.Nav}
+			}
+		}
+	}
+	return files
+}
+
+// forPrinting returns copies of diags safe to print: the expression and
+// evaluation context, from which hcl's text writer prints the values of the
+// variables an expression uses, are kept only when none of those values
+// carries a mark (sensitive values are marked).
+func forPrinting(diags hcl.Diagnostics) hcl.Diagnostics {
+	out := make(hcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		c := *d
+		if c.Expression != nil && (c.EvalContext == nil || usesMarkedValue(c.Expression, c.EvalContext)) {
+			c.Expression, c.EvalContext = nil, nil
+		}
+		out[i] = &c
+	}
+	return out
+}
+
+func usesMarkedValue(expr hcl.Expression, ctx *hcl.EvalContext) bool {
+	for _, t := range expr.Variables() {
+		root, diags := t.SimpleSplit().Abs.TraverseAbs(ctx)
+		if diags.HasErrors() || root.ContainsMarked() {
+			return true
+		}
+		v, diags := t.TraverseAbs(ctx)
+		if !diags.HasErrors() && v.ContainsMarked() {
+			return true
+		}
+	}
+	return false
+}
+
+// writeDiagnosticsText prints diags with hcl's text writer: summary, the
+// source snippet with the subject highlighted, and the wrapped detail.
+func writeDiagnosticsText(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, s style) error {
+	return hcl.NewDiagnosticTextWriter(w, files, s.width, s.color).WriteDiagnostics(forPrinting(diags))
+}
+
+// The JSON rendering follows `terraform validate -json` (format 1.0), so
+// that tools which already read that can read this.
+
+type jsonValidate struct {
+	FormatVersion string           `json:"format_version"`
+	Valid         bool             `json:"valid"`
+	ErrorCount    int              `json:"error_count"`
+	WarningCount  int              `json:"warning_count"`
+	Diagnostics   []jsonDiagnostic `json:"diagnostics"`
+}
+
+type jsonDiagnostic struct {
+	Severity string       `json:"severity"`
+	Summary  string       `json:"summary"`
+	Detail   string       `json:"detail"`
+	Range    *jsonRange   `json:"range,omitempty"`
+	Snippet  *jsonSnippet `json:"snippet,omitempty"`
+}
+
+type jsonRange struct {
+	Filename string  `json:"filename"`
+	Start    jsonPos `json:"start"`
+	End      jsonPos `json:"end"`
+}
+
+type jsonPos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
+type jsonSnippet struct {
+	Context              *string     `json:"context"`
+	Code                 string      `json:"code"`
+	StartLine            int         `json:"start_line"`
+	HighlightStartOffset int         `json:"highlight_start_offset"`
+	HighlightEndOffset   int         `json:"highlight_end_offset"`
+	Values               []jsonValue `json:"values"` // always empty: values are never printed
+}
+
+type jsonValue struct {
+	Traversal string `json:"traversal"`
+	Statement string `json:"statement"`
+}
+
+// writeDiagnosticsJSON writes the validate -json document for diags.
+func writeDiagnosticsJSON(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) error {
+	errs, warns := counts(diags)
+	doc := jsonValidate{
+		FormatVersion: "1.0",
+		Valid:         errs == 0,
+		ErrorCount:    errs,
+		WarningCount:  warns,
+		Diagnostics:   make([]jsonDiagnostic, 0, len(diags)),
+	}
+	for _, d := range diags {
+		doc.Diagnostics = append(doc.Diagnostics, newJSONDiagnostic(d, files))
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func newJSONDiagnostic(d *hcl.Diagnostic, files map[string]*hcl.File) jsonDiagnostic {
+	jd := jsonDiagnostic{Summary: d.Summary, Detail: d.Detail}
+	switch d.Severity {
+	case hcl.DiagError:
+		jd.Severity = "error"
+	case hcl.DiagWarning:
+		jd.Severity = "warning"
+	default:
+		jd.Severity = "unknown"
+	}
+	if d.Subject == nil {
+		return jd
+	}
+
+	highlight := *d.Subject
+	if highlight.End == (hcl.Pos{}) {
+		highlight.End = highlight.Start
+	}
+	snip := highlight
+	if d.Context != nil {
+		snip = hcl.RangeOver(snip, *d.Context)
+	}
+	// Empty ranges cannot be highlighted; widen them to one byte, as the
+	// text writer does.
+	if snip.Empty() {
+		snip.End.Byte++
+		snip.End.Column++
+	}
+	if highlight.Empty() {
+		highlight.End.Byte++
+		highlight.End.Column++
+	}
+	filename := filepath.ToSlash(highlight.Filename)
+	jd.Range = &jsonRange{
+		Filename: filename,
+		Start:    jsonPos{Line: highlight.Start.Line, Column: highlight.Start.Column, Byte: highlight.Start.Byte},
+		End:      jsonPos{Line: highlight.End.Line, Column: highlight.End.Column, Byte: highlight.End.Byte},
+	}
+
+	f := files[highlight.Filename]
+	if f == nil || f.Bytes == nil {
+		return jd
+	}
+	src := f.Bytes
+	s := &jsonSnippet{Values: []jsonValue{}}
+	if ctx := hcled.ContextString(f, d.Subject.Start.Byte); ctx != "" {
+		s.Context = &ctx
+	}
+	var code strings.Builder
+	codeStart := -1
+	sc := hcl.NewRangeScanner(src, highlight.Filename, bufio.ScanLines)
+	for sc.Scan() {
+		line := sc.Range()
+		if !line.Overlaps(snip) {
+			continue
+		}
+		if codeStart < 0 {
+			codeStart = line.Start.Byte
+			s.StartLine = line.Start.Line
+		}
+		code.Write(line.SliceBytes(src))
+		code.WriteByte('\n')
+	}
+	if codeStart < 0 {
+		// The range lies outside the file (say, just past its end).
+		return jd
+	}
+	s.Code = strings.TrimSuffix(code.String(), "\n")
+	start := highlight.Start.Byte - codeStart
+	end := start + (highlight.End.Byte - highlight.Start.Byte)
+	s.HighlightStartOffset = clamp(start, 0, len(s.Code))
+	s.HighlightEndOffset = clamp(end, 0, len(s.Code))
+	jd.Snippet = s
+	return jd
+}
+
+func clamp(v, lo, hi int) int {
+	return max(lo, min(v, hi))
+}
+
+// minRedactLen is the shortest value redactSensitive replaces: shorter ones
+// would mangle ordinary words of the messages.
+const minRedactLen = 3
+
+// sensitiveValues gathers the text of every value a sensitive variable can
+// have in this run: its default, the environment, -var-file files and -var
+// flags. It backs up the marks lang puts on sensitive values: a message
+// that quotes an attribute's value must still not show one.
+func sensitiveValues(cfg *lang.Config, o siteOptions, environ []string) []string {
+	if cfg == nil {
+		return nil
+	}
+	sensitive := map[string]bool{}
+	for _, v := range cfg.Variables {
+		if v.Sensitive {
+			sensitive[v.Name] = true
+		}
+	}
+	if len(sensitive) == 0 {
+		return nil
+	}
+	var values []string
+	add := func(val cty.Value) { values = appendPrimitives(values, val) }
+
+	// Defaults, from the variable blocks of the site files.
+	schema := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "variable", LabelNames: []string{"name"}}}}
+	varSchema := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "default"}}}
+	for _, f := range cfg.Files {
+		content, _, _ := f.Body.PartialContent(schema)
+		if content == nil {
+			continue
+		}
+		for _, b := range content.Blocks {
+			if !sensitive[b.Labels[0]] {
+				continue
+			}
+			vc, _, _ := b.Body.PartialContent(varSchema)
+			if a := vc.Attributes["default"]; a != nil {
+				v, _ := a.Expr.Value(nil)
+				add(v)
+			}
+		}
+	}
+	for _, kv := range environ {
+		name, val, _ := strings.Cut(kv, "=")
+		if n, ok := strings.CutPrefix(name, lang.EnvVarPrefix); ok && sensitive[n] {
+			values = append(values, val)
+		}
+	}
+	for _, path := range o.varFiles {
+		f := cfg.Files[path]
+		if f == nil {
+			continue
+		}
+		attrs, _ := f.Body.JustAttributes()
+		for name, a := range attrs {
+			if sensitive[name] {
+				v, _ := a.Expr.Value(nil)
+				add(v)
+			}
+		}
+	}
+	for name, val := range o.vars {
+		if sensitive[name] {
+			values = append(values, val)
+		}
+	}
+	// Longest first, so that a value containing another is replaced whole.
+	sort.Slice(values, func(i, j int) bool {
+		if len(values[i]) != len(values[j]) {
+			return len(values[i]) > len(values[j])
+		}
+		return values[i] < values[j]
+	})
+	return values
+}
+
+// appendPrimitives appends the text of every string, number and bool in v.
+func appendPrimitives(out []string, v cty.Value) []string {
+	if v == cty.NilVal || !v.IsWhollyKnown() || v.IsNull() {
+		return out
+	}
+	v, _ = v.UnmarkDeep()
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return append(out, v.AsString())
+	case ty == cty.Number:
+		return append(out, v.AsBigFloat().Text('f', -1))
+	case ty.IsCollectionType() || ty.IsTupleType() || ty.IsObjectType() || ty.IsMapType():
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = appendPrimitives(out, e)
+		}
+	}
+	return out
+}
+
+// redactSensitive replaces each of values in the summaries and details of
+// diags with "(sensitive value)".
+func redactSensitive(diags hcl.Diagnostics, values []string) hcl.Diagnostics {
+	var pairs []string
+	for _, v := range values {
+		if len(v) < minRedactLen {
+			continue
+		}
+		pairs = append(pairs, v, "(sensitive value)")
+		if q := strconv.Quote(v); q[1:len(q)-1] != v {
+			pairs = append(pairs, q[1:len(q)-1], "(sensitive value)")
+		}
+	}
+	if len(pairs) == 0 {
+		return diags
+	}
+	r := strings.NewReplacer(pairs...)
+	out := make(hcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		c := *d
+		c.Summary = r.Replace(c.Summary)
+		c.Detail = r.Replace(c.Detail)
+		out[i] = &c
+	}
+	return out
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"switchboard/compiler"
+	"switchboard/lang"
+)
+
+var validateCommand = &command{
+	name:     "validate",
+	synopsis: "Check a site directory and report every problem",
+	usage: `Usage: switchboard validate [-json] [-var name=value]... [-var-file FILE]... [DIR]
+
+Loads every *.pbx.hcl file in DIR (default: the current directory), checks
+the site against switchboard's rules and prints each problem with the lines
+it concerns. Numbers handed out by extension = "auto" are recorded in
+switchboard.lock.hcl beside the site files; commit that file with them.
+
+Variables come from their defaults, then SWITCHBOARD_VAR_<name> environment
+variables, then -var-file files in order, then -var flags; the last wins.
+Values of variables marked sensitive are never printed.
+
+Exit status: 0 when the site is valid (warnings allowed), 1 when it has
+errors, 2 on a usage error.`,
+	run:   runValidate,
+	flags: func() *flagSet { return validateFlags(&validateOptions{}) },
+}
+
+type validateOptions struct {
+	json bool
+	site siteOptions
+}
+
+// siteOptions are the flags of every command that loads a site.
+type siteOptions struct {
+	vars     varsFlag
+	varFiles listFlag
+}
+
+func (o *siteOptions) register(fs *flag.FlagSet) {
+	o.vars = varsFlag{}
+	fs.Var(o.vars, "var", "set a variable: `name=value`; repeatable")
+	fs.Var(&o.varFiles, "var-file", "read variable values from `FILE` (name = value lines); repeatable")
+}
+
+func validateFlags(o *validateOptions) *flagSet {
+	f := newFlagSet("validate")
+	f.fs.BoolVar(&o.json, "json", false, "print the result as JSON, in the shape of terraform validate -json")
+	o.site.register(f.fs)
+	return f
+}
+
+func runValidate(c *cli, args []string) int {
+	var o validateOptions
+	positional, status, ok := c.parse(validateFlags(&o), args, 1)
+	if !ok {
+		return status
+	}
+	dir := dirArg(positional)
+	site := c.loadSite(dir, o.site)
+
+	var notes []string
+	if !site.diags.HasErrors() && site.checked != nil {
+		var err error
+		notes, err = recordAllocations(dir, site.checked)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard validate: recording allocations: %v\n", err)
+			return exitFail
+		}
+	}
+
+	if o.json {
+		if err := writeDiagnosticsJSON(c.stdout, site.files, site.diags); err != nil {
+			fmt.Fprintf(c.stderr, "switchboard validate: %v\n", err)
+			return exitFail
+		}
+		// stdout is the JSON document alone; notes go to stderr.
+		for _, n := range notes {
+			fmt.Fprintln(c.stderr, n)
+		}
+		if site.diags.HasErrors() {
+			return exitFail
+		}
+		return exitOK
+	}
+
+	errStyle := c.styleFor(c.stderr)
+	if err := writeDiagnosticsText(c.stderr, site.files, site.diags, errStyle); err != nil {
+		return exitFail
+	}
+	errs, warns := counts(site.diags)
+	if errs > 0 {
+		fmt.Fprintf(c.stderr, "%s\n", errStyle.paint(ansiBold+ansiRed, siteProblems(site.cfg, errs, warns)))
+		return exitFail
+	}
+	for _, n := range notes {
+		fmt.Fprintln(c.stdout, n)
+	}
+	outStyle := c.styleFor(c.stdout)
+	what := "The site"
+	if s := site.cfg.Site(); s != nil {
+		what = fmt.Sprintf("The site %q", s.Name)
+	}
+	msg := fmt.Sprintf("%s is valid (%s)", what, inventory(site.cfg))
+	if warns > 0 {
+		msg += fmt.Sprintf(", with %s shown above", plural(warns, "warning"))
+	}
+	fmt.Fprintf(c.stdout, "%s %s.\n", outStyle.paint(ansiBold+ansiGreen, "Success!"), msg)
+	return exitOK
+}
+
+// loadedSite is a site directory after lang.Load and compiler.Check.
+type loadedSite struct {
+	cfg     *lang.Config         // nil when the directory could not be read
+	checked *compiler.Checked    // nil when loading failed
+	diags   hcl.Diagnostics      // sorted
+	files   map[string]*hcl.File // sources for snippets, sensitive values masked
+}
+
+// loadSite loads and checks the site in dir. The checks run only on a site
+// that loaded without errors: rules applied to a half-read site would
+// mostly repeat the loader's complaints.
+func (c *cli) loadSite(dir string, o siteOptions) *loadedSite {
+	cfg, diags := lang.Load(dir, lang.Options{
+		Vars:     o.vars,
+		VarFiles: o.varFiles,
+		Environ:  c.environ,
+	})
+	s := &loadedSite{cfg: cfg}
+	if cfg != nil && !diags.HasErrors() {
+		checked, more := compiler.Check(cfg)
+		diags = append(diags, more...)
+		s.checked = checked
+	}
+	s.diags = redactSensitive(sortDiagnostics(diags), sensitiveValues(cfg, o, c.environ))
+	s.files = snippetFiles(cfg, o.varFiles)
+	return s
+}
+
+// recordAllocations writes the lock file when the check changed it, and
+// returns one line per extension this run handed out.
+func recordAllocations(dir string, checked *compiler.Checked) ([]string, error) {
+	if checked.Lock == nil || !checked.LockChanged {
+		return nil, nil
+	}
+	if _, err := lang.WriteLock(dir, checked.Lock); err != nil {
+		return nil, err
+	}
+	var notes []string
+	for _, a := range checked.Allocations {
+		replacing := ""
+		if a.Previous != "" {
+			replacing = fmt.Sprintf(", replacing %s which is now taken", a.Previous)
+		}
+		notes = append(notes, fmt.Sprintf("Allocated extension %s to user %q%s (recorded in %s)",
+			a.Extension, a.User, replacing, lang.LockFileName))
+	}
+	return notes, nil
+}
+
+// inventory is "4 users, 2 residences, 3 devices" (and trunks, if any).
+func inventory(cfg *lang.Config) string {
+	parts := []string{
+		plural(len(cfg.Users), "user"),
+		plural(len(cfg.Residences), "residence"),
+		plural(len(cfg.Devices), "device"),
+	}
+	if n := len(cfg.Trunks); n > 0 {
+		parts = append(parts, plural(n, "trunk"))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// siteProblems is `The site "x" is not valid: 2 errors, 1 warning.`
+func siteProblems(cfg *lang.Config, errs, warns int) string {
+	what := "The site"
+	if cfg != nil && cfg.Site() != nil {
+		what = fmt.Sprintf("The site %q", cfg.Site().Name)
+	}
+	s := fmt.Sprintf("%s is not valid: %s", what, plural(errs, "error"))
+	if warns > 0 {
+		s += ", " + plural(warns, "warning")
+	}
+	return s + "."
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") || strings.HasSuffix(noun, "ch") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
