@@ -339,3 +339,16 @@ func TestLoadEmptyDir(t *testing.T) {
 		t.Fatalf("got %v", diags)
 	}
 }
+
+func TestBadVarFileValueReportedOnce(t *testing.T) {
+	dir := t.TempDir()
+	varFile := filepath.Join(dir, "v.pbxvars.hcl")
+	if err := os.WriteFile(varFile, []byte("n = \"many\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := LoadSources(dir, map[string][]byte{"site.pbx.hcl": []byte(siteHeader + `variable "n" { type = number }`)},
+		Options{VarFiles: []string{varFile}})
+	if diff := cmp.Diff([]string{"error: 1: Invalid value for variable"}, summaries(diags)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

@@ -62,6 +62,9 @@ func decodeVariables(blocks []*hcl.Block, opts Options, files map[string]*hcl.Fi
 		src string
 	}
 	values := map[string]setting{}
+	// failed holds variables whose given value was rejected: that error
+	// stands for them, and "no value" would only repeat it.
+	failed := map[string]bool{}
 
 	for _, kv := range opts.Environ {
 		name, raw, ok := strings.Cut(kv, "=")
@@ -75,6 +78,7 @@ func decodeVariables(blocks []*hcl.Block, opts Options, files map[string]*hcl.Fi
 		}
 		v, more := parseRawVariable(d, raw, "environment variable "+EnvVarPrefix+name)
 		diags = append(diags, more...)
+		failed[name] = more.HasErrors()
 		values[name] = setting{val: v, src: "environment"}
 	}
 
@@ -111,6 +115,7 @@ func decodeVariables(blocks []*hcl.Block, opts Options, files map[string]*hcl.Fi
 			v, more := a.Expr.Value(nil)
 			diags = append(diags, more...)
 			if more.HasErrors() {
+				failed[name] = true
 				continue
 			}
 			cv, err := convert.Convert(v, d.typ)
@@ -121,8 +126,10 @@ func decodeVariables(blocks []*hcl.Block, opts Options, files map[string]*hcl.Fi
 					Detail:   fmt.Sprintf("The value for variable %q is not %s: %s.", name, typeName(d.typ), err),
 					Subject:  a.Expr.Range().Ptr(),
 				})
+				failed[name] = true
 				continue
 			}
+			failed[name] = false
 			r := a.Expr.Range()
 			values[name] = setting{val: cv, rng: &r, src: path}
 		}
@@ -140,6 +147,7 @@ func decodeVariables(blocks []*hcl.Block, opts Options, files map[string]*hcl.Fi
 		}
 		v, more := parseRawVariable(d, opts.Vars[name], "-var "+name)
 		diags = append(diags, more...)
+		failed[name] = more.HasErrors()
 		values[name] = setting{val: v, src: "-var"}
 	}
 
@@ -149,7 +157,7 @@ func decodeVariables(blocks []*hcl.Block, opts Options, files map[string]*hcl.Fi
 		if s, ok := values[v.Name]; ok && s.val != cty.NilVal {
 			val = s.val
 		}
-		if (val == cty.NilVal || val.IsNull()) && !d.badDefault {
+		if (val == cty.NilVal || val.IsNull()) && !d.badDefault && !failed[v.Name] {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "No value for required variable",
