@@ -59,7 +59,7 @@ examples: build ## validate every examples/*/ site with the real binary
 	@test -n "$(EXAMPLES)" || { echo "examples: no example directories found" >&2; exit 1; }
 	@set -e; for d in $(EXAMPLES); do \
 		d=$${d%/}; echo "== $(BIN) validate $$d"; \
-		$(BIN) validate $$d; \
+		$(BIN) validate -lockfile=readonly $$d; \
 	done
 
 ci: tidy-check test test-race lint examples ## everything CI checks

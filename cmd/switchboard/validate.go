@@ -14,7 +14,7 @@ import (
 var validateCommand = &command{
 	name:     "validate",
 	synopsis: "Check a site directory and report every problem",
-	usage: `Usage: switchboard validate [-json] [-var name=value]... [-var-file FILE]... [DIR]
+	usage: `Usage: switchboard validate [-json] [-lockfile=readonly] [-var name=value]... [-var-file FILE]... [DIR]
 
 Loads every *.pbx.hcl file in DIR (default: the current directory), checks
 the site against switchboard's rules and prints each problem with the lines
@@ -40,12 +40,16 @@ type validateOptions struct {
 type siteOptions struct {
 	vars     varsFlag
 	varFiles listFlag
+	// lockfile is "readonly" to refuse to change switchboard.lock.hcl, for
+	// CI: a change that allocates a number must commit the lock with it.
+	lockfile string
 }
 
 func (o *siteOptions) register(fs *flag.FlagSet) {
 	o.vars = varsFlag{}
 	fs.Var(o.vars, "var", "set a variable: `name=value`; repeatable")
 	fs.Var(&o.varFiles, "var-file", "read variable values from `FILE` (name = value lines); repeatable")
+	fs.StringVar(&o.lockfile, "lockfile", "", "`readonly`: fail instead of updating "+lang.LockFileName+" (for CI)")
 }
 
 func validateFlags(o *validateOptions) *flagSet {
@@ -67,9 +71,9 @@ func runValidate(c *cli, args []string) int {
 	var notes []string
 	if !site.diags.HasErrors() && site.checked != nil {
 		var err error
-		notes, err = recordAllocations(dir, site.checked)
+		notes, err = recordAllocations(dir, site.checked, o.site.lockfile)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard validate: recording allocations: %v\n", err)
+			fmt.Fprintf(c.stderr, "switchboard validate: %v\n", err)
 			return exitFail
 		}
 	}
@@ -144,9 +148,20 @@ func (c *cli) loadSite(dir string, o siteOptions) *loadedSite {
 
 // recordAllocations writes the lock file when the check changed it, and
 // returns one line per extension this run handed out.
-func recordAllocations(dir string, checked *compiler.Checked) ([]string, error) {
+func recordAllocations(dir string, checked *compiler.Checked, lockfile string) ([]string, error) {
 	if checked.Lock == nil || !checked.LockChanged {
 		return nil, nil
+	}
+	if lockfile == "readonly" {
+		var pending []string
+		for _, a := range checked.Allocations {
+			pending = append(pending, fmt.Sprintf("%s to user %q", a.Extension, a.User))
+		}
+		what := "its entries no longer match the site"
+		if len(pending) > 0 {
+			what = "extension = \"auto\" would allocate " + strings.Join(pending, ", ")
+		}
+		return nil, fmt.Errorf("%s is out of date (%s); run without -lockfile=readonly and commit the file", lang.LockFileName, what)
 	}
 	if _, err := lang.WriteLock(dir, checked.Lock); err != nil {
 		return nil, err
