@@ -43,7 +43,8 @@ type evaluator struct {
 	localDecl map[string]hcl.Range
 	declared  map[string]map[string]hcl.Range // kind → name → first NameRange
 	dups      map[*hcl.Block]bool
-	full      *hcl.EvalContext // built once, after declare
+	full      *hcl.EvalContext  // built once, after declare
+	sources   map[string][]byte // file contents by name, for source-level checks
 }
 
 func newEvaluator(dir string) *evaluator {
@@ -445,7 +446,32 @@ func (a *attrs) dialValue(attr *hcl.Attribute, name string, v cty.Value) Number 
 		a.errorf(attr.Expr.Range(), "Invalid number", "The %q argument must be %s.", name, dialWhat)
 		return Number{Range: attr.Expr.Range()}
 	}
+	a.leadingZero(attr, name, s)
 	return Number{Value: s, Set: true, Range: attr.Expr.Range()}
+}
+
+// leadingZero warns when a number literal written with a leading zero,
+// such as extension = 0101, lost it: HCL reads it as the number 101, and a
+// dialled "0101" would then reach nothing.
+func (a *attrs) leadingZero(attr *hcl.Attribute, name, value string) {
+	lit, ok := attr.Expr.(*hclsyntax.LiteralValueExpr)
+	if !ok || lit.Val.Type() != cty.Number {
+		return
+	}
+	src := a.ev.sources[attr.Expr.Range().Filename]
+	r := attr.Expr.Range()
+	if r.End.Byte > len(src) || r.Start.Byte >= r.End.Byte {
+		return
+	}
+	written := string(src[r.Start.Byte:r.End.Byte])
+	if len(written) > 1 && written[0] == '0' && written != value {
+		a.diags = append(a.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Leading zero dropped",
+			Detail:   fmt.Sprintf("HCL reads %s as the number %s. If %q is meant, write it in quotes: %s = %q.", written, value, written, name, written),
+			Subject:  r.Ptr(),
+		})
+	}
 }
 
 func (a *attrs) number(name, def string) Number {

@@ -135,6 +135,10 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 		}
 	}
 	ev := newEvaluator(dir)
+	ev.sources = map[string][]byte{}
+	for name, src := range sources {
+		ev.sources[filepath.ToSlash(name)] = src
+	}
 	vars, d := decodeVariables(varBlocks, opts, cfg.Files, ev)
 	diags = append(diags, d...)
 	cfg.Variables = vars

@@ -163,6 +163,11 @@ site "t" {
     email   = "b@b.example"
   }
 }`, []string{"error: 20: Duplicate installer block"}},
+		{"leading zero", `
+user "a" {
+  email     = "a@x.example"
+  extension = 0101
+}`, []string{"warning: 14: Leading zero dropped"}},
 		{"syntax error", `
 user "a" {`, []string{"error: 12: Unclosed configuration block"}},
 	}

@@ -73,5 +73,6 @@ func (a *attrs) extension(name string) Extension {
 		a.errorf(attr.Expr.Range(), "Invalid extension", `The %q argument must be a number such as 101, or "auto" to take the next free number.`, name)
 		return Extension{Range: attr.Expr.Range()}
 	}
+	a.leadingZero(attr, name, s)
 	return Extension{Number: s, Set: true, Range: attr.Expr.Range()}
 }

@@ -1,0 +1,3 @@
+user "tom" {
+  extension = 100
+}

@@ -1,0 +1,21 @@
+site "fixture" {
+  country  = "IE"
+  timezone = "Europe/Dublin"
+  domain   = "fixture.example.net"
+
+  installer {
+    company = "Fixture Installers"
+    email   = "installer@fixture.example"
+  }
+}
+
+user "owner" {
+  email = "owner@example.com"
+  role  = "owner"
+  app   = true
+}
+
+        trunk "carrier" {
+          host      = "sip.carrier.example"
+          transport = "sctp" # ERROR: Invalid value
+        }

@@ -1,0 +1,10 @@
+user "mary" {
+  email     = "mary@example.com"
+  extension = 112 # ERROR: Emergency number
+}
+
+user "sean" {
+  email      = "sean@example.com"
+  extension  = 9990 # ERROR: Number begins with emergency number
+  conference = 99   # WARNING: Number overlaps emergency number # WARNING: Overlapping numbers
+}

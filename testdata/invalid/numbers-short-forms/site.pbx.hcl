@@ -1,0 +1,22 @@
+site "fixture" {
+  country  = "IE"
+  timezone = "Europe/Dublin"
+  domain   = "fixture.example.net"
+
+  installer {
+    company = "Fixture Installers"
+    email   = "installer@fixture.example"
+  }
+}
+
+        trunk "carrier" {
+          host       = "sip.carrier.example"
+          numbers    = ["+35315550101", "+35315550102", "+35315550112", "+35315550200"]
+          short_dial = 3
+        }
+
+user "owner" {
+  email = "owner@example.com"
+  role  = "owner"
+  app   = true
+}

@@ -1,0 +1,14 @@
+user "aoife" {
+  email     = "aoife@example.com"
+  extension = 102
+}
+
+user "mary" {
+  email     = "mary@example.com"
+  extension = 101
+  numbers = [
+    "+35315550101", # her own extension: not a clash
+    "+35315550102", # ERROR: Duplicate number
+    "+35315550112", # ERROR: Emergency number
+  ]
+}

@@ -1,0 +1,14 @@
+site "fixture" {
+  country  = "IE"
+  timezone = "Europe/Dublin"
+  domain   = "fixture.example.net"
+  installer {
+    company   = "Fixture Installers"
+    email     = "installer@fixture.example"
+    owns_site = true # WARNING: Installer owns the site
+  }
+}
+
+user "resident" {
+  email = "resident@example.com"
+}

@@ -1,0 +1,5 @@
+# ERROR: Missing site
+user "owner" {
+  email = "owner@example.com"
+  role  = "owner"
+}
