@@ -172,7 +172,7 @@ func (r *fmtRun) file(path string) {
 	if r.opts.check {
 		return
 	}
-	if err := writeFileAtomic(path, out); err != nil {
+	if err := replaceFile(path, out); err != nil {
 		r.fail(err)
 	}
 }
@@ -202,31 +202,11 @@ func (r *fmtRun) stdin() {
 	}
 }
 
-// writeFileAtomic replaces path with data through a temporary file in the
-// same directory, keeping the file's permissions.
-func writeFileAtomic(path string, data []byte) (err error) {
+// replaceFile replaces path with data, keeping the file's permissions.
+func replaceFile(path string, data []byte) error {
 	info, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), info.Mode().Perm()); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return writeFileAtomic(path, data, info.Mode().Perm())
 }

@@ -21,7 +21,7 @@ import (
 var initCommand = &command{
 	name:     "init",
 	synopsis: "Start a new site directory",
-	usage: `Usage: switchboard init [DIR]
+	usage: `Usage: switchboard init [-key] [DIR]
 
 Creates a site in DIR (default: the current directory; created if missing):
 
@@ -32,10 +32,37 @@ Creates a site in DIR (default: the current directory; created if missing):
 init never overwrites: when any of these files exists, or DIR already holds
 *.pbx.hcl files, it stops and writes nothing.
 
+With -key, init creates only the site key, for a site that is already in
+version control (a fresh clone, or a bundled example) but has no key on
+this machine. It still refuses to replace an existing key: a new key
+changes every password of the site.
+
 Exit status: 0 on success, 1 when a file is in the way or cannot be
 written, 2 on a usage error.`,
 	run:   runInit,
-	flags: nil, // no flags; "switchboard init -h" still prints the help
+	flags: func() *flagSet { return initFlags(new(bool)) },
+}
+
+func initFlags(keyOnly *bool) *flagSet {
+	f := newFlagSet("init")
+	f.fs.BoolVar(keyOnly, "key", false, "create only the site key, for an existing site")
+	return f
+}
+
+// runInitKey creates the site key of an existing site.
+func runInitKey(c *cli, dir string) int {
+	k, err := credentials.NewKey()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "switchboard init: %v\n", err)
+		return exitFail
+	}
+	path, err := credentials.WriteKeyFile(dir, k)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "switchboard init: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(c.stdout, "Created the site key %s. Keep it out of version control and back it up:\nevery password of the site is derived from it.\n", filepath.ToSlash(path))
+	return exitOK
 }
 
 //go:embed starter/site.pbx.hcl.tmpl
@@ -56,11 +83,15 @@ const (
 )
 
 func runInit(c *cli, args []string) int {
-	positional, status, ok := c.parse(newFlagSet("init"), args, 1)
+	var keyOnly bool
+	positional, status, ok := c.parse(initFlags(&keyOnly), args, 1)
 	if !ok {
 		return status
 	}
 	dir := dirArg(positional)
+	if keyOnly {
+		return runInitKey(c, dir)
+	}
 
 	name, display := siteNames(dir)
 	var site bytes.Buffer

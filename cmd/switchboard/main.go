@@ -73,6 +73,9 @@ func init() {
 		initCommand,
 		fmtCommand,
 		validateCommand,
+		buildCommand,
+		credentialsCommand,
+		graphCommand,
 		versionCommand,
 		helpCommand,
 	}

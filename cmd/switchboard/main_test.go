@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -28,15 +31,75 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("TZ", "UTC")
 			env.Setenv("NO_COLOR", "1")
+			// A fixed site key, so outputs are reproducible; scripts that
+			// test the missing-key path unset it.
+			env.Setenv("SWITCHBOARD_SITE_KEY", testSiteKey)
+			examples, err := filepath.Abs(filepath.Join("..", "..", "examples"))
+			if err != nil {
+				return err
+			}
+			env.Setenv("EXAMPLES", examples)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"filemode": cmdFilemode,
+			"filemode":  cmdFilemode,
+			"nosecrets": cmdNoSecrets,
 		},
 		UpdateScripts:       os.Getenv("UPDATE_GOLDEN") != "",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 	})
+}
+
+// testSiteKey is the site key of the scripts: 32 bytes, hex.
+const testSiteKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+// cmdNoSecrets fails when any password listed in a `credentials -json`
+// file appears in the given files or, recursively, directories — except
+// in files of mode 0600, which are where device passwords must be:
+//
+//	nosecrets creds.json stdout stderr out/dialplan.json out/provision
+func cmdNoSecrets(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: nosecrets creds.json path...")
+	}
+	var creds []struct{ Name, Password string }
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &creds))
+	if len(creds) == 0 {
+		ts.Fatalf("nosecrets: %s lists no credentials", args[0])
+	}
+	check := func(name, content string) {
+		for _, c := range creds {
+			if c.Password != "" && strings.Contains(content, c.Password) {
+				ts.Fatalf("nosecrets: the password of %s appears in %s", c.Name, name)
+			}
+		}
+	}
+	for _, a := range args[1:] {
+		if a == "stdout" || a == "stderr" {
+			check(a, ts.ReadFile(a))
+			continue
+		}
+		root := ts.MkAbs(a)
+		ts.Check(filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if info.Mode().Perm() == 0o600 {
+				return nil
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			check(p, string(data))
+			return nil
+		}))
+	}
 }
 
 // cmdFilemode checks a file's permission bits: filemode 0600 path.

@@ -1,0 +1,218 @@
+// Package credentials derives every password of a site from one site key.
+//
+// No password is ever written in a site's config or in its IR. Each SIP,
+// app and portal credential is computed with HMAC-SHA-256 keyed by the site
+// key over the account's identity (site name, account kind, account name,
+// purpose) and its rotation counter. The same key and config always give
+// the same passwords (builds are reproducible); a new key changes every
+// password; raising one account's rotation counter changes only that
+// account's password.
+//
+// The site key is 32 random bytes kept outside git. It is read, in order,
+// from:
+//
+//  1. the environment variable SWITCHBOARD_SITE_KEY, holding the key as hex
+//     (a value made only of hex digits, of even length) or else as base64
+//     (standard or URL alphabet, padded or not); it must decode to at least
+//     32 bytes;
+//  2. the key file <site dir>/.switchboard/site.key, which `switchboard
+//     init` creates (WriteKeyFile): the key in standard base64 and a
+//     newline, mode 0600, in a directory of mode 0700. The file accepts the
+//     same encodings as the variable.
+//
+// When neither exists LoadKey fails with an error wrapping ErrNoKey that
+// says how to create one.
+//
+// The package imports only the standard library and the IR, so the runtime
+// can use it to check the passwords the compiler handed out.
+package credentials
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// EnvVar is the environment variable holding the site key.
+const EnvVar = "SWITCHBOARD_SITE_KEY"
+
+// KeyDir and KeyFile locate the key file inside a site directory.
+const (
+	KeyDir  = ".switchboard"
+	KeyFile = ".switchboard/site.key"
+)
+
+// KeySize is the size of a generated key; MinKeySize the smallest accepted.
+const (
+	KeySize    = 32
+	MinKeySize = 32
+)
+
+// ErrNoKey means that neither SWITCHBOARD_SITE_KEY nor the key file exists.
+var ErrNoKey = errors.New("no site key")
+
+// Key is a site key. Its String method never reveals it; use Encode to
+// write it out.
+type Key struct {
+	b      []byte
+	source string
+}
+
+// NewKey returns a fresh random key of KeySize bytes, for `switchboard init`.
+func NewKey() (Key, error) {
+	b := make([]byte, KeySize)
+	if _, err := rand.Read(b); err != nil {
+		return Key{}, fmt.Errorf("generating site key: %w", err)
+	}
+	return Key{b: b, source: "new key"}, nil
+}
+
+// KeyFromBytes makes a key from raw bytes (at least MinKeySize of them). It
+// is meant for tests, which need a fixed key.
+func KeyFromBytes(b []byte) (Key, error) {
+	if len(b) < MinKeySize {
+		return Key{}, fmt.Errorf("site key is %d bytes, need at least %d", len(b), MinKeySize)
+	}
+	return Key{b: bytes.Clone(b), source: "bytes"}, nil
+}
+
+// ParseKey decodes a key written as hex or base64 (see the package
+// documentation). Surrounding white space is ignored.
+func ParseKey(s string) (Key, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return Key{}, errors.New("site key is empty")
+	}
+	var b []byte
+	if isHex(s) {
+		b, _ = hex.DecodeString(s)
+	} else {
+		var err error
+		b, err = decodeBase64(s)
+		if err != nil {
+			return Key{}, errors.New("site key is neither hex nor base64")
+		}
+	}
+	if len(b) < MinKeySize {
+		return Key{}, fmt.Errorf("site key decodes to %d bytes, need at least %d (generate one with `switchboard init` or `openssl rand -base64 32`)", len(b), MinKeySize)
+	}
+	return Key{b: b}, nil
+}
+
+func isHex(s string) bool {
+	if len(s)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
+}
+
+// Encode writes the key in standard base64, the key file's format.
+func (k Key) Encode() string { return base64.StdEncoding.EncodeToString(k.b) }
+
+// IsZero reports whether k holds no key.
+func (k Key) IsZero() bool { return len(k.b) == 0 }
+
+// Source says where the key was read from, for messages: the environment
+// variable or the key file's path.
+func (k Key) Source() string { return k.source }
+
+// String never prints the key.
+func (k Key) String() string { return "credentials.Key(redacted)" }
+
+// GoString never prints the key.
+func (k Key) GoString() string { return k.String() }
+
+// Format never prints the key, whatever the verb.
+func (k Key) Format(f fmt.State, verb rune) { fmt.Fprint(f, k.String()) }
+
+// LoadKey reads the site key of the site in dir: SWITCHBOARD_SITE_KEY from
+// environ (os.Environ-style "NAME=value" entries; the last one wins) if set
+// and non-empty, else the key file. A malformed key is an error, never a
+// fallback to the other source.
+func LoadKey(dir string, environ []string) (Key, error) {
+	if v, ok := lookupEnv(environ, EnvVar); ok && strings.TrimSpace(v) != "" {
+		k, err := ParseKey(v)
+		if err != nil {
+			return Key{}, fmt.Errorf("%s: %w", EnvVar, err)
+		}
+		k.source = "environment variable " + EnvVar
+		return k, nil
+	}
+	path := filepath.Join(dir, filepath.FromSlash(KeyFile))
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Key{}, fmt.Errorf("%w: set %s or run `switchboard init` to create %s", ErrNoKey, EnvVar, path)
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("reading site key: %w", err)
+	}
+	k, err := ParseKey(string(data))
+	if err != nil {
+		return Key{}, fmt.Errorf("%s: %w", path, err)
+	}
+	k.source = path
+	return k, nil
+}
+
+func lookupEnv(environ []string, name string) (string, bool) {
+	var val string
+	found := false
+	for _, kv := range environ {
+		if n, v, ok := strings.Cut(kv, "="); ok && n == name {
+			val, found = v, true
+		}
+	}
+	return val, found
+}
+
+// WriteKeyFile writes k to <dir>/.switchboard/site.key with mode 0600,
+// creating .switchboard with mode 0700. It refuses to overwrite an existing
+// key file: losing a site key changes every password of the site. It returns
+// the file's path.
+func WriteKeyFile(dir string, k Key) (string, error) {
+	if k.IsZero() {
+		return "", errors.New("writing site key: empty key")
+	}
+	kd := filepath.Join(dir, KeyDir)
+	if err := os.MkdirAll(kd, 0o700); err != nil {
+		return "", fmt.Errorf("writing site key: %w", err)
+	}
+	path := filepath.Join(dir, filepath.FromSlash(KeyFile))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("writing site key: %s already exists; a new key would change every password of the site", path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("writing site key: %w", err)
+	}
+	if _, err := f.WriteString(k.Encode() + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("writing site key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("writing site key: %w", err)
+	}
+	return path, nil
+}

@@ -1,0 +1,116 @@
+package credentials
+
+import (
+	"slices"
+	"strings"
+
+	"switchboard/compiler/ir"
+)
+
+// Source hands out the credentials of one program's accounts. It satisfies
+// the password lookup of the provisioning renderers.
+type Source struct {
+	key  Key
+	site string
+}
+
+// NewSource binds key to the site of p.
+func NewSource(k Key, p *ir.Program) *Source {
+	return &Source{key: k, site: p.Site.Name}
+}
+
+// SIPPassword is the SIP digest password of account a.
+func (s *Source) SIPPassword(a ir.Account) string {
+	return s.key.Password(Identity{Site: s.site, Kind: string(a.Kind), Name: a.Name, Purpose: PurposeSIP, Rotation: a.Rotation})
+}
+
+// PortalPassword is user u's app and portal login password.
+func (s *Source) PortalPassword(u ir.User) string {
+	return s.key.Password(Identity{Site: s.site, Kind: "user", Name: u.Name, Purpose: PurposePortal, Rotation: u.Rotation})
+}
+
+// VoicemailPIN is the PIN of mailbox m (rotation: the owner's counter), of
+// the given length (4…6).
+func (s *Source) VoicemailPIN(m ir.Mailbox, rotation, digits int) string {
+	return s.key.PIN(Identity{Site: s.site, Kind: "mailbox", Name: m.Name, Purpose: PurposeVoicemailPIN, Rotation: rotation}, digits)
+}
+
+// Credential is one login as `switchboard credentials` prints it.
+type Credential struct {
+	Name     string `json:"name"`      // account name, or "portal.<user>"
+	Username string `json:"username"`  // SIP user part, or the login email
+	AuthName string `json:"auth_name"` // digest user name
+	Password string `json:"password"`
+	Domain   string `json:"domain"` // SIP domain / realm
+	Kind     string `json:"kind"`   // device | app | trunk | portal
+	Owner    string `json:"owner"`  // user.<name>, residence.<name>, device.<name>…
+}
+
+// KindPortal is the Kind of a user's app/portal login.
+const KindPortal = "portal"
+
+// List derives the credentials of every account of p (SIP) and every user
+// with an email (portal login), sorted by Name. The result holds secrets:
+// print it only on explicit request.
+func List(p *ir.Program, k Key) []Credential {
+	s := NewSource(k, p)
+	out := make([]Credential, 0, len(p.Accounts)+len(p.Users))
+	for _, a := range p.Accounts {
+		out = append(out, Credential{
+			Name: a.Name, Username: a.Username, AuthName: a.AuthName,
+			Password: s.SIPPassword(a), Domain: p.Site.Domain,
+			Kind: string(a.Kind), Owner: a.Owner.String(),
+		})
+	}
+	for _, u := range p.Users {
+		if u.Email == "" {
+			continue
+		}
+		out = append(out, Credential{
+			Name: KindPortal + "." + u.Name, Username: u.Email, AuthName: u.Email,
+			Password: s.PortalPassword(u), Domain: p.Site.Domain,
+			Kind: KindPortal, Owner: ir.UserRef(u.Name).String(),
+		})
+	}
+	slices.SortFunc(out, func(a, b Credential) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Filter keeps the credentials that match one of names, in list order. A
+// name matches a credential by its full name ("app.mary"), its owner
+// ("user.mary") or the bare name of either ("mary" matches app.mary,
+// portal.mary and device.desk-101 owned by user.mary). It also returns the
+// names that matched nothing, in the order given. With no names it returns
+// list unchanged.
+func Filter(list []Credential, names []string) (matched []Credential, unknown []string) {
+	if len(names) == 0 {
+		return list, nil
+	}
+	used := make([]bool, len(names))
+	for _, c := range list {
+		keep := false
+		for i, n := range names {
+			if matches(c, n) {
+				used[i], keep = true, true
+			}
+		}
+		if keep {
+			matched = append(matched, c)
+		}
+	}
+	for i, n := range names {
+		if !used[i] {
+			unknown = append(unknown, n)
+		}
+	}
+	return matched, unknown
+}
+
+func matches(c Credential, name string) bool {
+	if name == c.Name || name == c.Owner {
+		return true
+	}
+	_, n, _ := strings.Cut(c.Name, ".")
+	_, o, _ := strings.Cut(c.Owner, ".")
+	return name == n || name == o
+}

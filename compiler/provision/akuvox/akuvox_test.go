@@ -1,0 +1,130 @@
+package akuvox_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"switchboard/compiler/ir"
+	"switchboard/compiler/ir/irtest"
+	"switchboard/compiler/provision/akuvox"
+	"switchboard/compiler/provision/devfile"
+)
+
+type fixedPasswords struct{}
+
+func (fixedPasswords) SIPPassword(a ir.Account) string { return "pw-" + a.Username }
+
+func render(t *testing.T, p *ir.Program, names ...string) (map[string]map[string]string, []devfile.Warning) {
+	t.Helper()
+	var devs []*ir.Device
+	for _, n := range names {
+		devs = append(devs, p.Device(n))
+	}
+	files, warns := akuvox.Render(p, devs, fixedPasswords{})
+	out := map[string]map[string]string{}
+	for _, f := range files {
+		kvs, err := akuvox.Parse(f.Data)
+		if err != nil {
+			t.Fatalf("%s: %v", f.Path, err)
+		}
+		if f.Mode != devfile.ModeSecret || f.Path != p.Device(f.Device).MAC+".cfg" {
+			t.Errorf("%s: mode %v", f.Path, f.Mode)
+		}
+		out[f.Device] = devfile.KVMap(kvs)
+	}
+	return out, warns
+}
+
+func TestDoorStationKeys(t *testing.T) {
+	p := irtest.HarbourView()
+	got, _ := render(t, p, "front-gate", "lobby")
+	fg := got["front-gate"]
+	for k, want := range map[string]string{
+		"Config.Account1.GENERAL.UserName":         "front-gate",
+		"Config.Account1.GENERAL.Pwd":              "pw-front-gate",
+		"Config.Account1.SIP.Server":               "harbour-view.example.net",
+		"Config.Account1.SIP.TransType":            "0",
+		"Config.Account1.REG.Timeout":              "300",
+		"Config.DoorSetting.DTMF.Code1":            "#",
+		"Config.Programable.SOFTKEY01.LocalParam1": "1A;;;;;;;",
+		"Config.Settings.SNTP.TimeZone":            "GMT+0:00",
+	} {
+		if fg[k] != want {
+			t.Errorf("front-gate %s = %q, want %q", k, fg[k], want)
+		}
+	}
+	lobby := got["lobby"]
+	if lobby["Config.DoorSetting.RELAY.HoldDelayB"] != "3" || lobby["Config.DoorSetting.DTMF.Code2"] != "2" {
+		t.Errorf("lobby relay B: %v", lobby)
+	}
+	if _, ok := lobby["Config.DoorSetting.RELAY.RelayBDelay"]; ok {
+		t.Error("x916 got the R20-family relay key")
+	}
+	if lobby["Config.DoorSetting.DISPLAY.Key3Number"] != "101" || lobby["Config.DoorSetting.DISPLAY.Key4Type"] != "6" {
+		t.Errorf("lobby homepage keys: %v", lobby)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	p := irtest.HarbourView()
+	fg := p.Device("front-gate")
+	fg.Keypad = true
+	fg.SIP.Transport = "tls"
+	fg.Relays = append(fg.Relays, ir.Relay{Name: "b", Index: 2, DTMF: "x9", Hold: fg.Relays[0].Hold, Trigger: fg.Relays[0].Trigger},
+		ir.Relay{Name: "c", Index: 3, DTMF: "3", Hold: fg.Relays[0].Hold, Trigger: fg.Relays[0].Trigger})
+	_, warns := render(t, p, "front-gate", "monitor-1a")
+	var features []string
+	for _, w := range warns {
+		features = append(features, w.Device+": "+w.Feature)
+	}
+	want := []string{"front-gate: SIP transport tls", "front-gate: keypad", "front-gate: relay b", "front-gate: relay c",
+		"front-gate: DTMF code length", "monitor-1a: contacts", "monitor-1a: unlock code"}
+	if d := cmp.Diff(want, features); d != "" {
+		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+}
+
+func TestAwkwardValuesStayOnOneLine(t *testing.T) {
+	p := irtest.HarbourView()
+	p.Device("front-gate").Location = "Gate\nConfig.Injected = 1"
+	got, _ := render(t, p, "front-gate")
+	if _, ok := got["front-gate"]["Config.Injected"]; ok {
+		t.Fatal("a newline in a value injected a setting")
+	}
+	if v := got["front-gate"]["Config.DoorSetting.DEVICENODE.Location"]; v != "Gate Config.Injected = 1" {
+		t.Errorf("location = %q", v)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	p := irtest.HarbourView()
+	files, _ := akuvox.Render(p, []*ir.Device{p.Device("lobby"), p.Device("monitor-1a")}, fixedPasswords{})
+	for _, file := range files {
+		f.Add(file.Data)
+	}
+	f.Add([]byte("; comment\nConfig.A.B = x = y\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		kvs, err := akuvox.Parse(data)
+		if err != nil {
+			return
+		}
+		// What parses renders back to a file that parses to the same
+		// settings (values that survive OneLine unchanged).
+		kf := devfile.NewKVFile()
+		for _, kv := range kvs {
+			kf.Set(kv.Key, kv.Value)
+		}
+		again, err := akuvox.Parse(kf.Bytes())
+		if err != nil {
+			t.Fatalf("re-parse: %v\n%s", err, kf.Bytes())
+		}
+		want := devfile.KVMap(kvs)
+		for k, v := range want {
+			want[k] = devfile.OneLine(v)
+		}
+		if d := cmp.Diff(want, devfile.KVMap(again)); d != "" {
+			t.Fatalf("round trip (-want +got):\n%s", d)
+		}
+	})
+}

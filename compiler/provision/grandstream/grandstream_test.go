@@ -1,0 +1,109 @@
+package grandstream_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"switchboard/compiler/ir"
+	"switchboard/compiler/ir/irtest"
+	"switchboard/compiler/provision/devfile"
+	"switchboard/compiler/provision/grandstream"
+)
+
+type fixedPasswords struct{}
+
+func (fixedPasswords) SIPPassword(a ir.Account) string { return "pw-" + a.Username }
+
+func render(t *testing.T, p *ir.Program, name string) (*grandstream.Settings, []devfile.Warning) {
+	t.Helper()
+	d := p.Device(name)
+	files, warns := grandstream.Render(p, []*ir.Device{d}, fixedPasswords{})
+	if len(files) != 1 || files[0].Path != "cfg"+d.MAC+".xml" || !files[0].Secret() {
+		t.Fatalf("files = %+v", files)
+	}
+	s, err := grandstream.Parse(files[0].Data)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, files[0].Data)
+	}
+	return s, warns
+}
+
+func TestDeskPhone(t *testing.T) {
+	s, warns := render(t, irtest.HarbourView(), "desk-103")
+	if s.Root != "gs_provision" {
+		t.Errorf("root %q", s.Root)
+	}
+	for p, want := range map[int]string{
+		35: "desk-103", 36: "desk-103", 34: "pw-desk-103", 47: "harbour-view.example.net",
+		130: "0", 32: "5", 2302: "1", 2303: "0", 64: "GMT0IST-1,M3.5.0/01:00:00,M10.5.0/02:00:00",
+	} {
+		if s.P[p] != want {
+			t.Errorf("P%d = %q, want %q", p, s.P[p], want)
+		}
+	}
+	var features []string
+	for _, w := range warns {
+		features = append(features, w.Feature)
+	}
+	if d := cmp.Diff([]string{"line key 2", "directory"}, features); d != "" {
+		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+}
+
+func TestDoorSystem(t *testing.T) {
+	p := irtest.HarbourView()
+	side := p.Device("side-gate")
+	side.SIP.Port = 5070
+	side.Relays[1].Hold = ir.Duration(45e9)
+	s, warns := render(t, p, "side-gate")
+	if s.Root != "Device" || s.MAC != "000b82445566" {
+		t.Errorf("root %q mac %q", s.Root, s.MAC)
+	}
+	for pv, want := range map[int]string{
+		402: "harbour-view.example.net:5070", 404: "side-gate", 406: "pw-side-gate",
+		10457: "5", 15460: "6", 14101: "4", 15466: "20", 14858: "1", 10462: "1B", 407: "Side gate & bins",
+	} {
+		if s.P[pv] != want {
+			t.Errorf("P%d = %q, want %q", pv, s.P[pv], want)
+		}
+	}
+	var features []string
+	for _, w := range warns {
+		features = append(features, w.Feature)
+	}
+	if d := cmp.Diff([]string{"time zone", "relay bins"}, features); d != "" {
+		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, bad := range []string{
+		"<html></html>",
+		"<gs_provision><config><P1>a</P1><P1>b</P1></config></gs_provision>",
+		"<gs_provision><config><Q1>a</Q1></config></gs_provision>",
+		"<gs_provision><config><P01>a</P01></config></gs_provision>",
+		"<gs_provision>",
+	} {
+		if _, err := grandstream.Parse([]byte(bad)); err == nil {
+			t.Errorf("Parse(%q) succeeded", bad)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	p := irtest.HarbourView()
+	files, _ := grandstream.Render(p, []*ir.Device{p.Device("desk-103"), p.Device("side-gate")}, fixedPasswords{})
+	for _, file := range files {
+		f.Add(file.Data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := grandstream.Parse(data)
+		if err != nil {
+			return
+		}
+		if s.Root != "gs_provision" && s.Root != "Device" {
+			t.Fatalf("root %q accepted", s.Root)
+		}
+	})
+}
