@@ -1,0 +1,797 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/compiler/ir"
+	"switchboard/runtime/clock"
+	"switchboard/runtime/events"
+	"switchboard/runtime/routing"
+)
+
+// MediaSession anchors the media of one call. Offer rewrites the caller's
+// offer into the one sent to every callee branch; Answer rewrites the
+// winning callee's answer into the one returned to the caller.
+type MediaSession interface {
+	Offer(sdp []byte) ([]byte, error)
+	Answer(sdp []byte) ([]byte, error)
+	Close() error
+}
+
+// MediaFactory opens a media session; onDigit is called for each RFC 4733
+// digit the relay observes, with fromCallee telling which side sent it.
+type MediaFactory func(onDigit func(fromCallee bool, digit rune)) (MediaSession, error)
+
+// call is one call through the B2BUA.
+type call struct {
+	s      *Server
+	st     *siteState
+	id     string // the caller's Call-ID
+	inv    *sip.Request
+	tx     sip.ServerTransaction
+	caller string
+	dec    routing.Decision
+	toTag  string
+	media  MediaSession
+	offer  []byte // what callees are offered
+
+	mu       sync.Mutex
+	branches []*branch
+	winner   *branch
+	ended    bool
+	ringing  bool // 180 sent to the caller
+	cseq     uint32
+	digits   []rune
+	endCause string
+
+	events chan any // branch results and timers, for the ring loop
+}
+
+// branch is one INVITE to one registered contact of one account.
+type branch struct {
+	leg     int
+	account string
+	contact Contact
+	req     *sip.Request
+	tx      sip.ClientTransaction
+	res     *sip.Response // the final response
+	early   bool          // a provisional response arrived: CANCEL is allowed
+	done    bool          // a final response arrived, or the transaction died
+	cancel  string        // Reason text when a CANCEL is wanted
+	status  int
+}
+
+// callSide maps a Call-ID to the call and the side it belongs to: br is nil
+// for the caller's dialog.
+type callSide struct {
+	call *call
+	br   *branch
+}
+
+type (
+	evResponse struct {
+		br  *branch
+		res *sip.Response
+	}
+	evDead struct {
+		br  *branch
+		err error
+	}
+	evLegTimeout   struct{ leg int }
+	evTotalTimeout struct{}
+	evCallerCancel struct{}
+)
+
+// Reason texts for CANCEL (RFC 3326), as phones display them.
+const (
+	reasonElsewhere = `SIP;cause=200;text="Call completed elsewhere"`
+	reasonTimeout   = `SIP;cause=480;text="No answer"`
+	reasonCaller    = `SIP;cause=487;text="Caller cancelled"`
+	reasonDeclined  = `SIP;cause=603;text="Declined"`
+)
+
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if s.closing.Load() {
+		respond(tx, req, 503, "Service Unavailable")
+		return
+	}
+	if to := req.To(); to != nil {
+		if _, ok := to.Params.Get("tag"); ok {
+			// Re-INVITEs (hold, codec changes) are not relayed yet; 488
+			// keeps the existing session as it is (RFC 3261 §14.2).
+			respond(tx, req, 488, "Not Acceptable Here")
+			return
+		}
+	}
+	st := s.st()
+	src := sourceAddr(req)
+	var account string
+	var dec routing.Decision
+	if trunk, ok := st.trunks[src]; ok {
+		// Carriers authenticate by address, as they do with every PBX.
+		account = ir.AccountName(ir.AccountTrunk, trunk)
+		dec = st.router.RouteDDI(trunk, req.Recipient.User)
+	} else {
+		acct, res := st.auth.Check(req, req.Source(), true)
+		if res != nil {
+			_ = tx.Respond(res)
+			return
+		}
+		account = acct
+		dec = st.router.Route(account, req.Recipient.User)
+	}
+	callID := ""
+	if h := req.CallID(); h != nil {
+		callID = h.Value()
+	}
+	if dec.Kind != routing.Ring {
+		s.rejectCall(req, tx, account, callID, dec)
+		return
+	}
+
+	c := &call{
+		s: s, st: st, id: callID, inv: req, tx: tx, caller: account, dec: dec,
+		toTag: sip.GenerateTagN(16), events: make(chan any, 64),
+	}
+	if s.cfg.Media != nil && len(req.Body()) > 0 {
+		m, err := s.cfg.Media(c.onDigit)
+		if err != nil {
+			s.log.Error("media relay", "error", err)
+			respond(tx, req, 500, "Server Internal Error")
+			return
+		}
+		c.media = m
+		if c.offer, err = m.Offer(req.Body()); err != nil {
+			m.Close()
+			respond(tx, req, 488, "Not Acceptable Here", warning(s.cfg.Program.Site.Domain, "unusable SDP offer: "+err.Error()))
+			return
+		}
+	} else {
+		c.offer = req.Body()
+	}
+	if _, loaded := s.calls.LoadOrStore(callID, &callSide{call: c}); loaded {
+		// A retransmitted INVITE is absorbed by the transaction layer;
+		// this is a second INVITE with a Call-ID in use.
+		respond(tx, req, 482, "Loop Detected")
+		return
+	}
+	s.publish(events.Event{Kind: events.CallStarted, Call: callID, From: account, To: req.Recipient.User, Target: dec.Target.String(), Origin: dec.Origin, Device: doorDevice(dec)})
+	c.respond(100, "Trying", nil)
+	s.wg.Add(1)
+	defer s.wg.Done()
+	c.ring()
+}
+
+func doorDevice(d routing.Decision) string {
+	if d.Door != nil {
+		return d.Door.Device
+	}
+	return ""
+}
+
+func (s *Server) rejectCall(req *sip.Request, tx sip.ServerTransaction, account, callID string, dec routing.Decision) {
+	status, reason := dec.Status, dec.Reason
+	text := statusText(status)
+	switch dec.Kind {
+	case routing.Conference, routing.Voicemail:
+		status, text, reason = 480, "Temporarily Unavailable", fmt.Sprintf("%s is not available on this server yet", dec.Kind)
+	case routing.Outbound:
+		status, text, reason = 503, "Service Unavailable", fmt.Sprintf("calls out over trunk %q are not available on this server yet", dec.Trunk)
+	}
+	if status == 0 {
+		status, text = 500, "Server Internal Error"
+	}
+	s.publish(events.Event{Kind: events.CallRejected, Call: callID, From: account, To: req.Recipient.User, Status: status, Cause: reason, Origin: dec.Origin})
+	respond(tx, req, status, text, warning(s.cfg.Program.Site.Domain, reason))
+}
+
+// respond answers the caller inside its dialog (our To tag).
+func (c *call) respond(status int, reason string, body []byte) {
+	res := sip.NewResponseFromRequest(c.inv, status, reason, body)
+	if status > 100 {
+		if to := res.To(); to != nil {
+			if _, ok := to.Params.Get("tag"); !ok {
+				to.Params.Add("tag", c.toTag)
+			}
+		}
+		res.AppendHeader(c.s.contactHeader())
+	}
+	if body != nil {
+		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	_ = c.tx.Respond(res)
+}
+
+func (s *Server) contactHeader() *sip.ContactHeader {
+	host, port := s.hostPort()
+	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: host, Port: port}}
+}
+
+func (c *call) post(ev any) {
+	select {
+	case c.events <- ev:
+	default:
+		// The ring loop has ended; late results are irrelevant.
+		go func() {
+			select {
+			case c.events <- ev:
+			case <-time.After(time.Second):
+			}
+		}()
+	}
+}
+
+// ring executes the ring plan and answers the caller. It returns when the
+// caller has a final response.
+func (c *call) ring() {
+	ring := c.dec.Ring
+	var timers []clock.Timer
+	defer func() {
+		for _, t := range timers {
+			t.Stop()
+		}
+	}()
+	clk := c.s.clk
+	timers = append(timers, clk.AfterFunc(ring.Timeout.Std(), func() { c.post(evTotalTimeout{}) }))
+	if !c.tx.OnCancel(func(*sip.Request) { c.post(evCallerCancel{}) }) {
+		c.finish("caller cancelled")
+		return
+	}
+
+	next := 0 // next leg to start
+	startLeg := func() bool {
+		for next < len(ring.Legs) {
+			i := next
+			next++
+			// The timer starts before the INVITEs leave: a callee (or a
+			// virtual clock) must never see a ring whose timeout is not
+			// yet running.
+			leg := ring.Legs[i]
+			if leg.Timeout > 0 {
+				timers = append(timers, clk.AfterFunc(leg.Timeout.Std(), func() { c.post(evLegTimeout{leg: i}) }))
+			}
+			if n := c.startLeg(i); n > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	if ring.Strategy == ir.Sequential {
+		startLeg()
+	} else {
+		for next < len(ring.Legs) {
+			startLeg()
+		}
+	}
+
+	busy, declined := false, false
+	for {
+		if c.allDone() {
+			if ring.Strategy == ir.Sequential && !declined && next < len(ring.Legs) && startLeg() {
+				continue
+			}
+			c.fallback(busy, declined)
+			return
+		}
+		switch ev := (<-c.events).(type) {
+		case evResponse:
+			b, res := ev.br, ev.res
+			switch {
+			case res.IsProvisional():
+				if res.StatusCode == 100 {
+					continue
+				}
+				c.mu.Lock()
+				first := !b.early
+				b.early = true
+				pending := b.cancel
+				sendRinging := !c.ringing && c.winner == nil
+				c.ringing = c.ringing || sendRinging
+				c.mu.Unlock()
+				if pending != "" {
+					c.sendCancel(b, pending)
+				}
+				if first {
+					c.s.publish(events.Event{Kind: events.LegRinging, Call: c.id, Leg: b.account, From: c.caller, Target: c.dec.Target.String(), Status: res.StatusCode, Origin: c.dec.Origin})
+				}
+				if sendRinging {
+					c.respond(180, "Ringing", nil)
+				}
+			case res.IsSuccess():
+				c.mu.Lock()
+				b.done, b.res, b.status = true, res, res.StatusCode
+				won := c.winner == nil
+				if won {
+					c.winner = b
+				}
+				c.mu.Unlock()
+				c.ack(b)
+				if !won {
+					// Two callees answered at once: the later one is
+					// hung up straight away.
+					c.bye(b, "answered elsewhere")
+					continue
+				}
+				c.s.calls.Store(callIDOf(b.req), &callSide{call: c, br: b})
+				c.cancelOthers(b, reasonElsewhere)
+				c.answer(b)
+				return
+			default:
+				c.mu.Lock()
+				b.done, b.res, b.status = true, res, res.StatusCode
+				cancelled := b.cancel != ""
+				c.mu.Unlock()
+				if cancelled && res.StatusCode == 487 {
+					continue
+				}
+				c.s.publish(events.Event{Kind: events.LegFailed, Call: c.id, Leg: b.account, Status: res.StatusCode, Cause: res.Reason, Origin: c.dec.Origin})
+				if res.StatusCode == 486 || res.StatusCode == 600 {
+					busy = true
+				}
+				if res.StatusCode >= 600 {
+					// A 6xx ends the whole fork (RFC 3261 §16.7).
+					declined = true
+					c.cancelOthers(b, reasonDeclined)
+				}
+			}
+		case evDead:
+			c.mu.Lock()
+			ev.br.done = true
+			c.mu.Unlock()
+		case evLegTimeout:
+			c.cancelLeg(ev.leg, reasonTimeout)
+		case evTotalTimeout:
+			next = len(ring.Legs)
+			c.cancelOthers(nil, reasonTimeout)
+		case evCallerCancel:
+			next = len(ring.Legs)
+			c.cancelOthers(nil, reasonCaller)
+			c.waitCancels()
+			c.finish("caller cancelled")
+			return
+		}
+	}
+}
+
+func callIDOf(r *sip.Request) string {
+	if h := r.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+// startLeg sends an INVITE to every registered contact of every account of
+// leg i; it returns how many branches it started.
+func (c *call) startLeg(i int) int {
+	leg := c.dec.Ring.Legs[i]
+	n := 0
+	for _, acct := range leg.Accounts {
+		if acct == c.caller {
+			continue // never ring the caller's own account
+		}
+		for _, ct := range c.st.reg.Contacts(acct) {
+			b := &branch{leg: i, account: acct, contact: ct}
+			if err := c.invite(b); err != nil {
+				c.s.log.Warn("invite failed", "account", acct, "contact", ct.URI.String(), "error", err)
+				continue
+			}
+			c.mu.Lock()
+			c.branches = append(c.branches, b)
+			c.mu.Unlock()
+			n++
+		}
+	}
+	return n
+}
+
+func (c *call) invite(b *branch) error {
+	s := c.s
+	domain := s.cfg.Program.Site.Domain
+	req := sip.NewRequest(sip.INVITE, b.contact.URI)
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: c.caller, Host: domain}, Params: sip.NewParams()}
+	if f := c.inv.From(); f != nil {
+		from.DisplayName = f.DisplayName
+	}
+	if a := c.st.program.Account(c.caller); a != nil && a.DisplayName != "" {
+		from.DisplayName = a.DisplayName
+	}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: b.account, Host: domain}, Params: sip.NewParams()})
+	req.AppendHeader(s.contactHeader())
+	if len(c.offer) > 0 {
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(c.offer)
+	}
+	if b.contact.Dest != "" {
+		req.SetDestination(b.contact.Dest)
+	}
+	if b.contact.Transport != "" {
+		req.SetTransport(b.contact.Transport)
+	}
+	b.req = req
+	tx, err := s.client.TransactionRequest(context.Background(), req, sipgo.ClientRequestBuild)
+	if err != nil {
+		return err
+	}
+	b.tx = tx
+	go func() {
+		for {
+			select {
+			case res := <-tx.Responses():
+				c.post(evResponse{br: b, res: res})
+				if !res.IsProvisional() {
+					return
+				}
+			case <-tx.Done():
+				c.post(evDead{br: b, err: tx.Err()})
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+func (c *call) allDone() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range c.branches {
+		if !b.done {
+			return false
+		}
+	}
+	return true
+}
+
+// cancelLeg cancels the unanswered branches of leg i.
+func (c *call) cancelLeg(i int, reason string) {
+	c.mu.Lock()
+	var todo []*branch
+	for _, b := range c.branches {
+		if b.leg == i && !b.done && b.cancel == "" {
+			b.cancel = reason
+			if b.early {
+				todo = append(todo, b)
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, b := range todo {
+		c.sendCancel(b, reason)
+	}
+}
+
+// cancelOthers cancels every unanswered branch except keep.
+func (c *call) cancelOthers(keep *branch, reason string) {
+	c.mu.Lock()
+	var todo []*branch
+	for _, b := range c.branches {
+		if b != keep && !b.done && b.cancel == "" {
+			b.cancel = reason
+			if b.early {
+				todo = append(todo, b)
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, b := range todo {
+		c.sendCancel(b, reason)
+	}
+}
+
+// sendCancel cancels a branch that has had a provisional response (RFC
+// 3261 §9.1 forbids cancelling earlier; ring() sends it when one arrives).
+func (c *call) sendCancel(b *branch, reason string) {
+	cancel := sip.NewRequest(sip.CANCEL, b.req.Recipient)
+	cancel.AppendHeader(sip.HeaderClone(b.req.Via()))
+	cancel.AppendHeader(sip.HeaderClone(b.req.From()))
+	cancel.AppendHeader(sip.HeaderClone(b.req.To()))
+	cancel.AppendHeader(sip.HeaderClone(b.req.CallID()))
+	cancel.AppendHeader(&sip.CSeqHeader{SeqNo: b.req.CSeq().SeqNo, MethodName: sip.CANCEL})
+	mf := sip.MaxForwardsHeader(70)
+	cancel.AppendHeader(&mf)
+	cancel.AppendHeader(sip.NewHeader("Reason", reason))
+	cancel.SetDestination(b.req.Destination())
+	cancel.SetTransport(b.req.Transport())
+	cancel.SetBody(nil)
+	c.s.publish(events.Event{Kind: events.LegCancelled, Call: c.id, Leg: b.account, Cause: reasonCause(reason), Origin: c.dec.Origin})
+	go func() {
+		ctx, done := context.WithTimeout(context.Background(), 32*time.Second)
+		defer done()
+		if _, err := c.s.client.Do(ctx, cancel, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil {
+			c.s.log.Debug("cancel failed", "account", b.account, "error", err)
+		}
+	}()
+}
+
+func reasonCause(reason string) string {
+	_, text, _ := strings.Cut(reason, `text="`)
+	return strings.TrimSuffix(text, `"`)
+}
+
+// waitCancels waits a little for cancelled branches to end, so that their
+// late 200s (a callee answering as the CANCEL crosses) are ACKed and hung up.
+func (c *call) waitCancels() {
+	deadline := time.After(2 * time.Second)
+	for !c.allDone() {
+		select {
+		case ev := <-c.events:
+			switch ev := ev.(type) {
+			case evResponse:
+				c.mu.Lock()
+				if !ev.res.IsProvisional() {
+					ev.br.done, ev.br.res = true, ev.res
+				}
+				c.mu.Unlock()
+				if ev.res.IsSuccess() {
+					c.ack(ev.br)
+					c.bye(ev.br, "cancelled")
+				}
+			case evDead:
+				c.mu.Lock()
+				ev.br.done = true
+				c.mu.Unlock()
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// ack acknowledges a 2xx (RFC 3261 §13.2.2.4): a new transaction, sent
+// straight to the callee's Contact.
+func (c *call) ack(b *branch) {
+	res := b.res
+	uri := b.req.Recipient
+	if ct := res.Contact(); ct != nil {
+		uri = ct.Address
+	}
+	ack := sip.NewRequest(sip.ACK, uri)
+	ack.AppendHeader(sip.HeaderClone(b.req.From()))
+	ack.AppendHeader(sip.HeaderClone(res.To()))
+	ack.AppendHeader(sip.HeaderClone(b.req.CallID()))
+	ack.AppendHeader(&sip.CSeqHeader{SeqNo: b.req.CSeq().SeqNo, MethodName: sip.ACK})
+	mf := sip.MaxForwardsHeader(70)
+	ack.AppendHeader(&mf)
+	ack.SetDestination(b.req.Destination())
+	ack.SetTransport(b.req.Transport())
+	ack.SetBody(nil)
+	if err := c.s.client.WriteRequest(ack); err != nil {
+		c.s.log.Warn("ack failed", "account", b.account, "error", err)
+	}
+}
+
+// bye hangs up an answered branch.
+func (c *call) bye(b *branch, cause string) {
+	if b.res == nil {
+		return
+	}
+	uri := b.req.Recipient
+	if ct := b.res.Contact(); ct != nil {
+		uri = ct.Address
+	}
+	bye := sip.NewRequest(sip.BYE, uri)
+	bye.AppendHeader(sip.HeaderClone(b.req.From()))
+	bye.AppendHeader(sip.HeaderClone(b.res.To()))
+	bye.AppendHeader(sip.HeaderClone(b.req.CallID()))
+	bye.AppendHeader(&sip.CSeqHeader{SeqNo: b.req.CSeq().SeqNo + 1, MethodName: sip.BYE})
+	bye.SetDestination(b.req.Destination())
+	bye.SetTransport(b.req.Transport())
+	bye.SetBody(nil)
+	c.s.calls.Delete(callIDOf(b.req))
+	c.s.wg.Add(1)
+	go func() {
+		defer c.s.wg.Done()
+		ctx, done := context.WithTimeout(context.Background(), 32*time.Second)
+		defer done()
+		if _, err := c.s.client.Do(ctx, bye, sipgo.ClientRequestBuild); err != nil {
+			c.s.log.Debug("bye failed", "account", b.account, "cause", cause, "error", err)
+		}
+	}()
+}
+
+// answer connects the caller to the winning branch.
+func (c *call) answer(b *branch) {
+	body := b.res.Body()
+	if c.media != nil && len(body) > 0 {
+		var err error
+		if body, err = c.media.Answer(body); err != nil {
+			c.s.log.Warn("unusable SDP answer", "account", b.account, "error", err)
+			c.bye(b, "unusable SDP answer")
+			c.respond(488, "Not Acceptable Here", nil)
+			c.finish("unusable SDP answer")
+			return
+		}
+	}
+	c.s.publish(events.Event{Kind: events.LegAnswered, Call: c.id, Leg: b.account, From: c.caller, Target: c.dec.Target.String(), Device: doorDevice(c.dec), Origin: c.dec.Origin})
+	c.respond(200, "OK", body)
+}
+
+// fallback ends an unanswered ring as the IR says.
+func (c *call) fallback(busy, declined bool) {
+	f, status, text, cause := c.dec.Ring.NoAnswer, 480, "Temporarily Unavailable", "no answer"
+	switch {
+	case declined:
+		f, status, text, cause = c.dec.Ring.Decline, 603, "Decline", "declined"
+	case busy:
+		f, status, text, cause = c.dec.Ring.Busy, 486, "Busy Here", "busy"
+	}
+	c.s.publish(events.Event{Kind: events.Fallback, Call: c.id, From: c.caller, Target: c.dec.Target.String(), Cause: cause + " → " + fallbackText(f), Status: status, Origin: c.dec.Origin})
+	// Voicemail is the subject of its own work; until it runs here, a
+	// voicemail fallback ends the call like hangup does, and says so.
+	c.respond(status, text, nil)
+	c.finish(cause)
+}
+
+func fallbackText(f ir.Fallback) string {
+	if f.Kind == ir.FallbackVoicemail {
+		return "voicemail " + f.Mailbox
+	}
+	return string(f.Kind)
+}
+
+// finish ends a call that never connected, or one that was hung up.
+func (c *call) finish(cause string) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	c.mu.Unlock()
+	c.s.calls.Delete(c.id)
+	if c.winner != nil {
+		c.s.calls.Delete(callIDOf(c.winner.req))
+	}
+	if c.media != nil {
+		c.media.Close()
+	}
+	c.s.publish(events.Event{Kind: events.CallEnded, Call: c.id, From: c.caller, Target: c.dec.Target.String(), Cause: cause, Origin: c.dec.Origin})
+}
+
+// hangup ends an answered call from the server's side.
+func (c *call) hangup(cause string) {
+	c.mu.Lock()
+	w, ended := c.winner, c.ended
+	c.mu.Unlock()
+	if ended {
+		return
+	}
+	if w != nil {
+		c.bye(w, cause)
+		c.byeCaller(cause)
+	}
+	c.finish(cause)
+}
+
+// byeCaller hangs up the caller's dialog.
+func (c *call) byeCaller(cause string) {
+	inv := c.inv
+	uri := inv.Recipient
+	if ct := inv.Contact(); ct != nil {
+		uri = ct.Address
+	}
+	bye := sip.NewRequest(sip.BYE, uri)
+	from := &sip.FromHeader{DisplayName: inv.To().DisplayName, Address: inv.To().Address, Params: sip.NewParams()}
+	from.Params.Add("tag", c.toTag)
+	bye.AppendHeader(from)
+	to := &sip.ToHeader{DisplayName: inv.From().DisplayName, Address: inv.From().Address, Params: inv.From().Params.Clone()}
+	bye.AppendHeader(to)
+	bye.AppendHeader(sip.HeaderClone(inv.CallID()))
+	c.mu.Lock()
+	c.cseq++
+	seq := c.cseq
+	c.mu.Unlock()
+	bye.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: sip.BYE})
+	bye.SetDestination(inv.Source())
+	bye.SetTransport(inv.Transport())
+	bye.SetBody(nil)
+	c.s.wg.Add(1)
+	go func() {
+		defer c.s.wg.Done()
+		ctx, done := context.WithTimeout(context.Background(), 32*time.Second)
+		defer done()
+		if _, err := c.s.client.Do(ctx, bye, sipgo.ClientRequestBuild); err != nil {
+			c.s.log.Debug("bye to caller failed", "cause", cause, "error", err)
+		}
+	}()
+}
+
+func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	// The ACK for our 2xx needs nothing more: media already flows.
+}
+
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	v, ok := s.calls.Load(callIDOf(req))
+	if !ok {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	side := v.(*callSide)
+	c := side.call
+	respond(tx, req, 200, "OK")
+	c.mu.Lock()
+	w := c.winner
+	c.mu.Unlock()
+	if side.br == nil {
+		if w != nil {
+			c.bye(w, "caller hung up")
+		}
+		c.finish("caller hung up")
+		return
+	}
+	c.byeCaller("callee hung up")
+	c.finish("callee hung up")
+}
+
+// onDigit handles a DTMF digit observed in the media.
+func (c *call) onDigit(fromCallee bool, digit rune) {
+	c.mu.Lock()
+	w := c.winner
+	c.mu.Unlock()
+	who := c.caller
+	if fromCallee && w != nil {
+		who = w.account
+	}
+	c.s.publish(events.Event{Kind: events.DTMF, Call: c.id, Account: who, Digits: string(digit), Origin: c.dec.Origin})
+	door := c.dec.Door
+	if !fromCallee || door == nil || w == nil {
+		return
+	}
+	c.mu.Lock()
+	c.digits = append(c.digits, digit)
+	if len(c.digits) > 32 {
+		c.digits = c.digits[len(c.digits)-32:]
+	}
+	typed := string(c.digits)
+	var relay *ir.Relay
+	// The longest code that the digits end with wins: "#" must not fire
+	// when "12#" was meant.
+	for i := range door.Relays {
+		r := &door.Relays[i]
+		if strings.HasSuffix(typed, r.DTMF) && (relay == nil || len(r.DTMF) > len(relay.DTMF)) {
+			relay = r
+		}
+	}
+	if relay != nil {
+		c.digits = c.digits[:0]
+	}
+	c.mu.Unlock()
+	if relay == nil {
+		return
+	}
+	kind := events.DoorOpened
+	cause := ""
+	if !door.MayOpen(who) {
+		kind, cause = events.DoorRefused, fmt.Sprintf("%s may not open %s", who, door.Device)
+	}
+	c.s.publish(events.Event{Kind: kind, Call: c.id, Account: who, Device: door.Device, Relay: relay.Name, Digits: relay.DTMF, Cause: cause, Origin: relay.Origin})
+}
+
+// statusText is the reason phrase of the statuses routing produces.
+func statusText(status int) string {
+	switch status {
+	case 403:
+		return "Forbidden"
+	case 404:
+		return "Not Found"
+	case 480:
+		return "Temporarily Unavailable"
+	case 486:
+		return "Busy Here"
+	case 500:
+		return "Server Internal Error"
+	case 503:
+		return "Service Unavailable"
+	case 603:
+		return "Decline"
+	}
+	return "Error"
+}

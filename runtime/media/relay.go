@@ -1,0 +1,822 @@
+// Package media anchors a call's media: an RTP relay per call that
+// rewrites SDP so both parties send to the server, forwards every stream
+// (audio, and the H.264 video door stations send, untouched) between them,
+// and reads the RFC 4733 telephone-events going through, so the server
+// sees the DTMF codes that open doors while the door station still gets the
+// digits intact.
+//
+// # Legs and forking
+//
+// A Relay has one caller side and any number of callee legs, one per
+// forked branch. Each leg has its own sockets, so a branch that loses the
+// race — and keeps sending for a moment after its 200 OK — can never be
+// mistaken for the winner. The caller side is shared: whichever leg wins,
+// the caller sees the same relay addresses.
+//
+//	r, _ := media.NewRelay(cfg)
+//	_ = r.SetOffer(invite.Body())          // the caller's offer
+//	leg, offer, _ := r.NewLeg()            // per branch: the offer to send it
+//	answer, _ := leg.Answer(resp.Body())   // the winner's answer, for the caller
+//	otherLeg.Close()                       // losers
+//
+// Offer and Answer are the shortcut for a server that sends every branch
+// the same offer: all branches then share one set of callee-side sockets.
+//
+// # Latching (symmetric RTP)
+//
+// Devices behind NAT send from an address other than the one in their SDP
+// and receive only where they send from. Each relay socket therefore
+// learns ("latches") its party's address from the first packet it
+// receives, and sends there; until then it sends to the SDP address. After
+// latching, packets from any other source are dropped — RTP Bleed, where a
+// stranger spraying the relay's ports captures a call's audio, is the
+// attack this closes — with one exception: a packet from exactly the SDP
+// address takes the latch back, since a spoofer cannot receive what is
+// sent there and a device not behind NAT sends from it. A new SDP from a
+// party (re-INVITE after its address changed) re-arms its latch. A party's
+// first SDP does not: its first packets may arrive before its answer.
+//
+// RTCP gets its own socket pair per stream (RTP port + 1 when a port range
+// is configured, announced with a=rtcp otherwise); a=rtcp-mux passes
+// through, and then RTCP simply rides the RTP sockets.
+package media
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/sdp/v3"
+
+	"switchboard/runtime/clock"
+)
+
+// Side is a party of a call.
+type Side uint8
+
+const (
+	Caller Side = iota // the party that sent the INVITE
+	Callee             // the party that answered it
+)
+
+func (s Side) String() string {
+	switch s {
+	case Caller:
+		return "caller"
+	case Callee:
+		return "callee"
+	}
+	return "side(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Config sets up a Relay.
+type Config struct {
+	// IP is the local address the relay's sockets bind to.
+	IP netip.Addr
+	// Advertise is the address written into SDP; IP when invalid. It must
+	// be set when IP is unspecified, or when the server is behind a 1:1 NAT.
+	Advertise netip.Addr
+	// PortMin and PortMax bound the UDP ports used (inclusive). RTP takes
+	// an even port and RTCP the odd one above it. Both zero: ports the
+	// kernel picks, with RTCP announced by a=rtcp.
+	PortMin, PortMax int
+	// Clock tells the time of digits and drives the idle timeout; nil
+	// means clock.Real.
+	Clock clock.Clock
+	// OnDigit is called once per DTMF digit (0-9 * # A-D) completed in an
+	// RFC 4733 telephone-event stream, with the side that sent it. It runs
+	// on a socket goroutine: keep it short and do not Close the relay from
+	// it synchronously.
+	OnDigit func(side Side, digit rune, at time.Time)
+	// IdleTimeout, when positive with OnIdle set, calls OnIdle once no
+	// packet has been relayed (and no SDP exchanged) for that long. The
+	// relay stays open; ending the call is the server's decision.
+	IdleTimeout time.Duration
+	OnIdle      func()
+}
+
+// Stats counts a relay's packets.
+type Stats struct {
+	Forwarded uint64 // relayed to the other side
+	Dropped   uint64 // from a stranger, for no one yet, truncated, or failed to send
+}
+
+var (
+	// ErrClosed is returned by a closed Relay or Leg.
+	ErrClosed = errors.New("media: relay closed")
+	// ErrNoPorts means the configured port range is exhausted.
+	ErrNoPorts = errors.New("media: no free port pair in range")
+	// ErrNotAnswered is returned by Update before any leg has answered.
+	ErrNotAnswered = errors.New("media: no leg has answered")
+	// ErrNoOffer is returned by Offer's shortcut Answer before Offer.
+	ErrNoOffer = errors.New("media: no offer")
+)
+
+// Relay anchors the media of one call.
+type Relay struct {
+	cfg       Config
+	clk       clock.Clock
+	advertise netip.Addr
+
+	mu        sync.Mutex
+	closed    bool
+	streams   []*stream
+	caller    party
+	callerSDP []byte // the caller's latest SDP, offered to legs made later
+	legs      []*Leg
+	shared    *Leg // the leg of Offer/Answer
+	bound     *Leg // the leg media flows to
+	idle      clock.Timer
+	quiet     int
+
+	wg        sync.WaitGroup
+	active    atomic.Bool
+	forwarded atomic.Uint64
+	dropped   atomic.Uint64
+}
+
+// Leg is the callee side of a relay for one forked branch.
+type Leg struct {
+	r *Relay
+	party
+	closed bool
+}
+
+// party is one side's sockets: per stream index, nil where not carried.
+type party struct {
+	side   Side
+	leg    *Leg // nil for the caller
+	groups []*sockets
+	seen   bool // it has sent an SDP
+}
+
+func (p *party) group(i int) *sockets {
+	if i < len(p.groups) {
+		return p.groups[i]
+	}
+	return nil
+}
+
+// stream is one m-line of the call.
+type stream struct {
+	r      *Relay
+	dtmf   atomic.Bool // audio over plain RTP: telephone-events are readable
+	caller atomic.Pointer[sockets]
+	callee atomic.Pointer[sockets] // the bound leg's
+}
+
+// sockets face one party for one stream.
+type sockets struct {
+	st     *stream
+	owner  *party
+	rtp    *port
+	rtcp   *port                 // nil for non-RTP transports
+	events atomic.Pointer[ptSet] // telephone-event payload types in the party's SDP
+}
+
+// port is one UDP socket and what it knows about the party it faces.
+type port struct {
+	g      *sockets
+	conn   *net.UDPConn
+	num    uint16
+	isRTCP bool // RTCP socket
+	peer   atomic.Pointer[peer]
+	det    *detector // RTP sockets only
+	emit   func(rune)
+}
+
+// peer is where a party is: immutable, swapped whole.
+type peer struct {
+	sdp     netip.AddrPort // from its SDP; invalid when unknown
+	latched netip.AddrPort // learned from its first packet
+	off     bool           // stream rejected or disabled: nothing flows
+	hold    bool           // unspecified address: send it nothing
+}
+
+// NewRelay returns a relay with no streams yet; sockets open as SDP
+// arrives.
+func NewRelay(cfg Config) (*Relay, error) {
+	r := &Relay{cfg: cfg, clk: cfg.Clock, advertise: cfg.Advertise}
+	if r.clk == nil {
+		r.clk = clock.Real
+	}
+	if !cfg.IP.IsValid() {
+		return nil, errors.New("media: no IP to bind")
+	}
+	if !r.advertise.IsValid() {
+		if cfg.IP.IsUnspecified() {
+			return nil, fmt.Errorf("media: IP %s is unspecified and no Advertise address is set", cfg.IP)
+		}
+		r.advertise = cfg.IP
+	}
+	r.advertise = r.advertise.Unmap()
+	if cfg.PortMin != 0 || cfg.PortMax != 0 {
+		lo := cfg.PortMin + cfg.PortMin%2
+		if cfg.PortMin < 1 || cfg.PortMax > 65535 || lo+1 > cfg.PortMax {
+			return nil, fmt.Errorf("media: port range %d-%d holds no even/odd port pair", cfg.PortMin, cfg.PortMax)
+		}
+	}
+	r.caller.side = Caller
+	r.active.Store(true)
+	if cfg.IdleTimeout > 0 && cfg.OnIdle != nil {
+		r.idle = r.clk.AfterFunc(cfg.IdleTimeout/idleTicks, r.idleTick)
+	}
+	return r, nil
+}
+
+// idleTicks is how many quiet checks make a timeout: the idle callback
+// comes between IdleTimeout and 1¼ IdleTimeout after the last packet,
+// without a timer reset per packet.
+const idleTicks = 4
+
+func (r *Relay) idleTick() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	if r.active.Swap(false) {
+		r.quiet = 0
+	} else {
+		r.quiet++
+	}
+	fire := r.quiet >= idleTicks
+	if !fire {
+		r.idle = r.clk.AfterFunc(r.cfg.IdleTimeout/idleTicks, r.idleTick)
+	}
+	r.mu.Unlock()
+	if fire {
+		r.cfg.OnIdle()
+	}
+}
+
+// Stats returns the relay's packet counts.
+func (r *Relay) Stats() Stats {
+	return Stats{Forwarded: r.forwarded.Load(), Dropped: r.dropped.Load()}
+}
+
+// SetOffer takes the caller's SDP offer (or, mid-call, re-offer), opening
+// caller-side sockets for its streams. Legs made later with NewLeg are
+// offered it.
+func (r *Relay) SetOffer(sdp []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, _, err := r.fromCaller(sdp)
+	return err
+}
+
+func (r *Relay) fromCaller(body []byte) (*sdp.SessionDescription, []mediaDesc, error) {
+	if r.closed {
+		return nil, nil, ErrClosed
+	}
+	sd, descs, err := parseSDP(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.learn(&r.caller, descs); err != nil {
+		return nil, nil, err
+	}
+	r.callerSDP = append([]byte(nil), body...)
+	return sd, descs, nil
+}
+
+// NewLeg opens the callee side for one branch and returns the offer to
+// send it: the caller's offer pointed at the leg's sockets. Before any
+// SetOffer (an INVITE without SDP) the offer is nil and the branch's
+// 2xx carries its own offer: give that to Answer.
+func (r *Relay) NewLeg() (*Leg, []byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, nil, ErrClosed
+	}
+	l := r.newLeg()
+	if r.callerSDP == nil {
+		return l, nil, nil
+	}
+	out, err := r.offerTo(l)
+	if err != nil {
+		return nil, nil, errors.Join(err, closeAll(r.closeLeg(l)))
+	}
+	return l, out, nil
+}
+
+func (r *Relay) newLeg() *Leg {
+	l := &Leg{r: r}
+	l.side, l.leg = Callee, l
+	r.legs = append(r.legs, l)
+	return l
+}
+
+// offerTo rewrites the caller's latest SDP for leg l, opening the leg's
+// sockets for the streams the caller side carries.
+func (r *Relay) offerTo(l *Leg) ([]byte, error) {
+	sd, descs, err := parseSDP(r.callerSDP)
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range descs {
+		if r.caller.group(i) == nil {
+			continue
+		}
+		if _, err := r.ensure(&l.party, i, d); err != nil {
+			return nil, err
+		}
+	}
+	return rewrite(sd, r.advertise, portsOf(&l.party, len(descs)))
+}
+
+// Answer takes this leg's SDP — the answer in its 183 or 2xx, or the offer
+// in a 2xx to an INVITE sent without one — binds the leg so media flows
+// between it and the caller, and returns the SDP for the caller. A later
+// Answer on another leg (a 183 from one branch, the 200 from another)
+// moves the binding.
+func (l *Leg) Answer(sdp []byte) ([]byte, error) {
+	r := l.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.answer(l, sdp, false)
+}
+
+func (r *Relay) answer(l *Leg, body []byte, rearm bool) ([]byte, error) {
+	if r.closed || l.closed {
+		return nil, ErrClosed
+	}
+	sd, descs, err := parseSDP(body)
+	if err != nil {
+		return nil, err
+	}
+	if rearm {
+		l.seen = true
+	}
+	if err := r.learn(&l.party, descs); err != nil {
+		return nil, err
+	}
+	r.bind(l)
+	return rewrite(sd, r.advertise, portsOf(&r.caller, len(descs)))
+}
+
+// Close releases the leg's sockets: a branch that lost or was cancelled.
+// Closing the bound leg stops the media.
+func (l *Leg) Close() error {
+	r := l.r
+	r.mu.Lock()
+	conns := r.closeLeg(l)
+	r.mu.Unlock()
+	return closeAll(conns)
+}
+
+func (r *Relay) closeLeg(l *Leg) []*net.UDPConn {
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	if r.bound == l {
+		r.bind(nil)
+	}
+	for i, x := range r.legs {
+		if x == l {
+			r.legs = append(r.legs[:i], r.legs[i+1:]...)
+			break
+		}
+	}
+	if r.shared == l {
+		r.shared = nil
+	}
+	return l.conns()
+}
+
+// Offer takes the caller's offer and returns the one to send every branch:
+// all of them share one callee side. Answer then binds whichever answers.
+// NewLeg gives each branch its own sockets instead, which keeps a losing
+// branch's stray packets out of the call; prefer it when forking to
+// devices behind NAT.
+func (r *Relay) Offer(sdp []byte) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, _, err := r.fromCaller(sdp); err != nil {
+		return nil, err
+	}
+	if r.shared == nil {
+		r.shared = r.newLeg()
+	}
+	return r.offerTo(r.shared)
+}
+
+// Answer takes the answer of whichever branch answered the shared offer
+// and returns the SDP for the caller. Because branches share sockets, the
+// callee side's latch is re-armed on every Answer.
+func (r *Relay) Answer(sdp []byte) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.shared == nil {
+		if r.closed {
+			return nil, ErrClosed
+		}
+		return nil, ErrNoOffer
+	}
+	return r.answer(r.shared, sdp, true)
+}
+
+// Update takes a later SDP from one side of the answered call — a
+// re-INVITE's offer or its answer, or the caller's answer in the ACK after
+// an INVITE without SDP — and returns the SDP for the other side. A new
+// m-line gets new sockets; a re-armed latch follows a party that moved.
+func (r *Relay) Update(from Side, sdp []byte) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrClosed
+	}
+	l := r.bound
+	if l == nil {
+		return nil, ErrNotAnswered
+	}
+	switch from {
+	case Caller:
+		sd, descs, err := r.fromCaller(sdp)
+		if err != nil {
+			return nil, err
+		}
+		for i, d := range descs {
+			if r.caller.group(i) == nil {
+				continue
+			}
+			if _, err := r.ensure(&l.party, i, d); err != nil {
+				return nil, err
+			}
+		}
+		r.bind(l) // publish sockets of new streams
+		return rewrite(sd, r.advertise, portsOf(&l.party, len(descs)))
+	case Callee:
+		return r.answer(l, sdp, false)
+	}
+	return nil, fmt.Errorf("media: bad side %v", from)
+}
+
+// Close stops the relay and frees its sockets. When it returns, no
+// callback is running or will run.
+func (r *Relay) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	if r.idle != nil {
+		r.idle.Stop()
+	}
+	conns := r.caller.conns()
+	for _, l := range r.legs {
+		l.closed = true
+		conns = append(conns, l.conns()...)
+	}
+	r.legs, r.bound, r.shared = nil, nil, nil
+	r.mu.Unlock()
+	err := closeAll(conns)
+	r.wg.Wait()
+	return err
+}
+
+func (p *party) conns() []*net.UDPConn {
+	var cs []*net.UDPConn
+	for _, g := range p.groups {
+		if g == nil {
+			continue
+		}
+		cs = append(cs, g.rtp.conn)
+		if g.rtcp != nil {
+			cs = append(cs, g.rtcp.conn)
+		}
+	}
+	return cs
+}
+
+func closeAll(conns []*net.UDPConn) error {
+	var errs []error
+	for _, c := range conns {
+		if err := c.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// learn records a party's SDP: it opens sockets for the streams it
+// enables, on its side and the caller's, and points its sockets at the
+// addresses it gave.
+func (r *Relay) learn(p *party, descs []mediaDesc) error {
+	if len(descs) < len(r.streams) {
+		return sdpErrorf("%d m-lines where %d were negotiated; m-lines are never removed (RFC 3264 §8)", len(descs), len(r.streams))
+	}
+	r.active.Store(true)
+	for len(r.streams) < len(descs) {
+		r.streams = append(r.streams, &stream{r: r})
+	}
+	for i, d := range descs {
+		st := r.streams[i]
+		st.dtmf.Store(d.kind == "audio" && d.rtpProfile && !d.encrypted)
+		if !d.off {
+			if _, err := r.ensure(p, i, d); err != nil {
+				return err
+			}
+			if p.side == Callee {
+				if _, err := r.ensure(&r.caller, i, d); err != nil {
+					return err
+				}
+			}
+		}
+		g := p.group(i)
+		if g == nil {
+			continue
+		}
+		events := d.events.without(d.other)
+		g.events.Store(&events)
+		g.rtp.setPeer(d.rtp, d.off, d.hold, p.seen)
+		if g.rtcp != nil {
+			g.rtcp.setPeer(d.rtcp, d.off, d.hold, p.seen)
+		}
+	}
+	p.seen = true
+	return nil
+}
+
+// ensure returns p's sockets for stream i, opening them if needed.
+func (r *Relay) ensure(p *party, i int, d mediaDesc) (*sockets, error) {
+	if g := p.group(i); g != nil {
+		return g, nil
+	}
+	st := r.streams[i]
+	g := &sockets{st: st, owner: p}
+	rtpConn, rtcpConn, err := r.listen(d.rtpProfile)
+	if err != nil {
+		return nil, err
+	}
+	g.rtp = r.newPort(g, rtpConn, false)
+	if rtcpConn != nil {
+		g.rtcp = r.newPort(g, rtcpConn, true)
+	}
+	for len(p.groups) <= i {
+		p.groups = append(p.groups, nil)
+	}
+	p.groups[i] = g
+	if p.side == Caller {
+		st.caller.Store(g)
+	}
+	r.wg.Add(1)
+	go g.rtp.serve()
+	if g.rtcp != nil {
+		r.wg.Add(1)
+		go g.rtcp.serve()
+	}
+	return g, nil
+}
+
+func (r *Relay) newPort(g *sockets, c *net.UDPConn, rtcp bool) *port {
+	p := &port{g: g, conn: c, isRTCP: rtcp}
+	if a, ok := c.LocalAddr().(*net.UDPAddr); ok {
+		p.num = uint16(a.Port)
+	}
+	p.peer.Store(&peer{})
+	if !rtcp {
+		side := g.owner.side
+		p.det = new(detector)
+		p.emit = func(d rune) { r.digit(side, d) }
+	}
+	return p
+}
+
+// bind makes l the leg media flows to (nil: none).
+func (r *Relay) bind(l *Leg) {
+	r.bound = l
+	for i, st := range r.streams {
+		var g *sockets
+		if l != nil {
+			g = l.group(i)
+		}
+		st.callee.Store(g)
+	}
+}
+
+func portsOf(p *party, n int) []portPair {
+	ps := make([]portPair, n)
+	for i := range ps {
+		g := p.group(i)
+		if g == nil {
+			continue
+		}
+		ps[i].rtp = g.rtp.num
+		if g.rtcp != nil {
+			ps[i].rtcp = g.rtcp.num
+		}
+	}
+	return ps
+}
+
+// listen opens a socket for RTP and, when rtcp, one for RTCP: from the
+// configured range (even RTP port, RTCP above it) or ports the kernel picks.
+// The range is scanned from a random pair, so a port freed by one call is
+// not handed straight to the next, where late packets would land.
+func (r *Relay) listen(rtcp bool) (*net.UDPConn, *net.UDPConn, error) {
+	ip := r.cfg.IP
+	open := func(port int) (*net.UDPConn, error) {
+		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+	}
+	if r.cfg.PortMin == 0 && r.cfg.PortMax == 0 {
+		a, err := open(0)
+		if err != nil || !rtcp {
+			return a, nil, wrapListen(err)
+		}
+		b, err := open(0)
+		if err != nil {
+			a.Close()
+			return nil, nil, wrapListen(err)
+		}
+		return a, b, nil
+	}
+	lo := r.cfg.PortMin + r.cfg.PortMin%2
+	pairs := (r.cfg.PortMax-1-lo)/2 + 1
+	start := rand.IntN(pairs)
+	for k := range pairs {
+		p := lo + 2*((start+k)%pairs)
+		a, err := open(p)
+		if err != nil {
+			continue
+		}
+		if !rtcp {
+			return a, nil, nil
+		}
+		b, err := open(p + 1)
+		if err != nil {
+			a.Close()
+			continue
+		}
+		return a, b, nil
+	}
+	return nil, nil, fmt.Errorf("%w %d-%d", ErrNoPorts, r.cfg.PortMin, r.cfg.PortMax)
+}
+
+func wrapListen(err error) error {
+	if err != nil {
+		return fmt.Errorf("media: open socket: %w", err)
+	}
+	return nil
+}
+
+func (r *Relay) digit(side Side, d rune) {
+	if r.cfg.OnDigit != nil {
+		r.cfg.OnDigit(side, d, r.clk.Now())
+	}
+}
+
+// setPeer points the port at a party's SDP address. rearm forgets the
+// latched source, so the next packet is learned afresh.
+func (p *port) setPeer(sdp netip.AddrPort, off, hold, rearm bool) {
+	for {
+		old := p.peer.Load()
+		n := &peer{sdp: sdp, off: off, hold: hold}
+		if !rearm {
+			n.latched = old.latched
+		}
+		if p.peer.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// accept latches src or reports whether it is the latched source (or
+// the SDP address, which takes the latch back).
+func (p *port) accept(src netip.AddrPort) bool {
+	for {
+		old := p.peer.Load()
+		if old.latched == src {
+			return !old.off
+		}
+		if old.latched.IsValid() && src != old.sdp {
+			return false
+		}
+		n := *old
+		n.latched = src
+		if p.peer.CompareAndSwap(old, &n) {
+			return !n.off
+		}
+	}
+}
+
+// dest is where to send to the party the port faces.
+func (p *port) dest() netip.AddrPort {
+	pr := p.peer.Load()
+	switch {
+	case pr.off || pr.hold:
+		return netip.AddrPort{}
+	case pr.latched.IsValid():
+		return pr.latched
+	}
+	return pr.sdp
+}
+
+// counterpart is the sockets a packet arriving on g leaves by: the bound
+// leg's for the caller, the caller's for the bound leg, none for a leg
+// that is not bound.
+func (g *sockets) counterpart() *sockets {
+	st := g.st
+	if g.owner.side == Caller {
+		return st.callee.Load()
+	}
+	if st.callee.Load() != g {
+		return nil
+	}
+	return st.caller.Load()
+}
+
+// Receive buffers: RTP up to a large video packet, RTCP compounds. A read
+// that fills the buffer was truncated and is dropped, not forwarded cut.
+const (
+	rtpBufSize  = 8192
+	rtcpBufSize = 2048
+)
+
+func (p *port) serve() {
+	defer p.g.st.r.wg.Done()
+	size := rtpBufSize
+	if p.isRTCP {
+		size = rtcpBufSize
+	}
+	buf := make([]byte, size)
+	for {
+		n, src, err := p.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		if n == len(buf) {
+			p.g.st.r.dropped.Add(1)
+			continue
+		}
+		p.handle(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()))
+	}
+}
+
+// handle relays one packet received from src.
+func (p *port) handle(pkt []byte, src netip.AddrPort) {
+	g := p.g
+	r := g.st.r
+	if !p.accept(src) {
+		r.dropped.Add(1)
+		return
+	}
+	if !r.active.Load() {
+		r.active.Store(true)
+	}
+	out := g.counterpart()
+	if out == nil {
+		r.dropped.Add(1)
+		return
+	}
+	q := out.rtp
+	if p.isRTCP {
+		q = out.rtcp
+	}
+	if p.det != nil && len(pkt) >= 12 && g.st.dtmf.Load() && isEvent(pkt[1]&0x7f, g, out) {
+		// Observe before forwarding: once the other side has the packet,
+		// its digit has been reported.
+		p.det.packet(pkt, p.emit)
+	}
+	if q == nil {
+		r.dropped.Add(1)
+		return
+	}
+	dst := q.dest()
+	if !dst.IsValid() {
+		r.dropped.Add(1)
+		return
+	}
+	// Counted before sending, so a receiver that has the packet sees it
+	// counted.
+	r.forwarded.Add(1)
+	if _, err := q.conn.WriteToUDPAddrPort(pkt, dst); err != nil {
+		r.forwarded.Add(^uint64(0))
+		r.dropped.Add(1)
+	}
+}
+
+// isEvent reports whether pt is telephone-event in either party's SDP: the
+// sender uses the receiver's number (RFC 3264 §5.1), and answers repeat
+// the offer's in practice.
+func isEvent(pt uint8, a, b *sockets) bool {
+	if s := a.events.Load(); s != nil && s.has(pt) {
+		return true
+	}
+	if s := b.events.Load(); s != nil && s.has(pt) {
+		return true
+	}
+	return false
+}

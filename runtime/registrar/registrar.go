@@ -1,0 +1,518 @@
+// Package registrar is the SIP registrar of the live server (RFC 3261 §10):
+// it authenticates REGISTER requests with package auth, keeps each
+// account's contacts with their expiry, and answers the router's question
+// "where is this account now?".
+//
+// Besides the contact URI a binding keeps the address and transport the
+// REGISTER came from, so a device behind NAT is reached where its packets
+// come from (RFC 3581), and the Path of edge proxies (RFC 3327).
+//
+// Bindings live in a Store; the in-memory one is the default. Updates of one
+// account are serialised by the registrar, so stores need not provide
+// transactions of their own.
+package registrar
+
+import (
+	"hash/maphash"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/compiler/ir"
+	"switchboard/runtime/auth"
+	"switchboard/runtime/clock"
+	"switchboard/runtime/events"
+)
+
+// Expiry bounds registration intervals. A contact asking for less than Min
+// (but more than zero) is refused with 423 Interval Too Brief; one asking
+// for more than Max gets Max; one asking nothing gets Default.
+type Expiry struct {
+	Min, Max, Default time.Duration
+}
+
+// DefaultExpiry is the expiry policy of New.
+var DefaultExpiry = Expiry{Min: time.Minute, Max: time.Hour, Default: time.Hour}
+
+const (
+	// DefaultMaxContacts is how many contacts an account may have at once.
+	DefaultMaxContacts = 10
+	// DefaultSweep is how often expired bindings are removed.
+	DefaultSweep = time.Second
+	stripes      = 256
+)
+
+// Registrar handles REGISTER requests. It is safe for concurrent use.
+type Registrar struct {
+	auth        *auth.Authenticator
+	clk         clock.Clock
+	store       Store
+	bus         *events.Bus
+	log         *slog.Logger
+	expiry      Expiry
+	maxContacts int
+	sweepEvery  time.Duration
+	prog        atomic.Pointer[ir.Program]
+
+	seed  maphash.Seed
+	locks [stripes]sync.Mutex // serialise the updates of an account
+
+	mu     sync.Mutex
+	timer  clock.Timer
+	closed bool
+}
+
+// Option configures a Registrar.
+type Option func(*Registrar)
+
+// WithStore keeps bindings in s instead of a new in-memory store.
+func WithStore(s Store) Option { return func(r *Registrar) { r.store = s } }
+
+// WithEvents publishes Registered, Unregistered and AuthFailed events on bus.
+func WithEvents(bus *events.Bus) Option { return func(r *Registrar) { r.bus = bus } }
+
+// WithLogger logs failures to send responses to l (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(r *Registrar) { r.log = l } }
+
+// WithExpiry sets the expiry policy.
+func WithExpiry(e Expiry) Option { return func(r *Registrar) { r.expiry = e } }
+
+// WithMaxContacts sets how many contacts an account may have; past it the
+// contacts closest to expiry make way for new ones.
+func WithMaxContacts(n int) Option { return func(r *Registrar) { r.maxContacts = n } }
+
+// WithSweepInterval sets how often expired bindings are removed (and
+// Unregistered events published for them). Lookups never return expired
+// bindings, whatever the interval.
+func WithSweepInterval(d time.Duration) Option { return func(r *Registrar) { r.sweepEvery = d } }
+
+// New returns a registrar for program p that authenticates with a and
+// reads time from clk. It starts sweeping expired bindings; Close stops it.
+func New(p *ir.Program, a *auth.Authenticator, clk clock.Clock, opts ...Option) *Registrar {
+	r := &Registrar{
+		auth:        a,
+		clk:         clk,
+		log:         slog.Default(),
+		expiry:      DefaultExpiry,
+		maxContacts: DefaultMaxContacts,
+		sweepEvery:  DefaultSweep,
+		seed:        maphash.MakeSeed(),
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	if r.store == nil {
+		r.store = NewMemory()
+	}
+	if r.maxContacts <= 0 {
+		r.maxContacts = DefaultMaxContacts
+	}
+	if r.sweepEvery <= 0 {
+		r.sweepEvery = DefaultSweep
+	}
+	r.prog.Store(p)
+	r.timer = clk.AfterFunc(r.sweepEvery, r.sweep)
+	return r
+}
+
+// Close stops the expiry sweeper.
+func (r *Registrar) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+}
+
+// SetProgram swaps in the program of a reload. Bindings of accounts that
+// the new program no longer has are removed.
+func (r *Registrar) SetProgram(p *ir.Program) {
+	old := r.prog.Swap(p)
+	r.lockAll()
+	defer r.unlockAll()
+	for _, account := range r.store.Accounts() {
+		if p.Account(account) != nil {
+			continue
+		}
+		for _, b := range r.store.Lookup(account) {
+			if _, ok := r.store.Remove(account, b.Key); ok {
+				r.publish(old, events.Event{Kind: events.Unregistered, Account: account, Source: b.Source,
+					Cause: "account removed from the configuration"})
+			}
+		}
+	}
+}
+
+// Lookup returns the account's current bindings, soonest to expire last.
+func (r *Registrar) Lookup(account string) []Binding {
+	return live(r.store.Lookup(account), r.clk.Now())
+}
+
+// live keeps the bindings that have not expired at now, latest expiry
+// first.
+func live(bs []Binding, now time.Time) []Binding {
+	bs = slices.DeleteFunc(bs, func(b Binding) bool { return !b.Expires.After(now) })
+	slices.SortStableFunc(bs, func(a, b Binding) int { return b.Expires.Compare(a.Expires) })
+	return bs
+}
+
+// OnRegister is the sipgo handler for REGISTER.
+func (r *Registrar) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
+	if err := tx.Respond(r.Handle(req)); err != nil {
+		r.log.Warn("registrar: cannot send response", "source", req.Source(), "err", err)
+	}
+}
+
+// Handle processes a REGISTER and returns the response to send.
+func (r *Registrar) Handle(req *sip.Request) *sip.Response {
+	if bad := unsupported(req); len(bad) > 0 {
+		res := sip.NewResponseFromRequest(req, 420, "Bad Extension", nil)
+		res.AppendHeader(sip.NewHeader("Unsupported", strings.Join(bad, ", ")))
+		return res
+	}
+	account, res := r.auth.Check(req, req.Source(), false)
+	if res != nil {
+		return res
+	}
+	p := r.prog.Load()
+	acct := p.Account(account)
+	if acct == nil {
+		r.publish(p, events.Event{Kind: events.AuthFailed, Account: account, Source: req.Source(),
+			Status: sip.StatusForbidden, Cause: "account not in the running configuration"})
+		return sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil)
+	}
+	if to := req.To(); to == nil || to.Address.User != acct.Username {
+		user := ""
+		if to != nil {
+			user = to.Address.User
+		}
+		r.publish(p, events.Event{Kind: events.AuthFailed, Account: account, To: user, Source: req.Source(),
+			Status: sip.StatusForbidden, Cause: "registering the address of another account"})
+		return sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil)
+	}
+	if req.CallID() == nil || req.CSeq() == nil {
+		return sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Missing Call-ID or CSeq", nil)
+	}
+
+	now := r.clk.Now()
+	u, res := r.parse(req)
+	if res != nil {
+		return res
+	}
+
+	lock := &r.locks[maphash.String(r.seed, acct.Name)%stripes]
+	lock.Lock()
+	defer lock.Unlock()
+	current, res := r.apply(req, acct, u, now)
+	if res != nil {
+		return res
+	}
+	return r.ok(req, current, now)
+}
+
+// update is what a REGISTER asks for.
+type update struct {
+	wildcard bool
+	contacts []contact
+	path     []string
+}
+
+type contact struct {
+	key     string
+	value   string // the Contact value to store, without expires
+	expires time.Duration
+}
+
+// parse reads the contacts of req and their expiry.
+func (r *Registrar) parse(req *sip.Request) (update, *sip.Response) {
+	var u update
+	bad := func(reason string) (update, *sip.Response) {
+		return update{}, sip.NewResponseFromRequest(req, sip.StatusBadRequest, reason, nil)
+	}
+	def := r.expiry.Default
+	hasExpires := false
+	if h := req.GetHeader("Expires"); h != nil {
+		d, ok := parseSeconds(h.Value())
+		if !ok {
+			return bad("Invalid Expires")
+		}
+		def, hasExpires = d, true
+	}
+	for _, h := range req.GetHeaders("Path") {
+		u.path = append(u.path, h.Value())
+	}
+	for _, h := range req.GetHeaders("Contact") {
+		c, ok := h.(*sip.ContactHeader)
+		if !ok {
+			return bad("Invalid Contact")
+		}
+		if c.Address.Wildcard {
+			u.wildcard = true
+			continue
+		}
+		if s := strings.ToLower(c.Address.Scheme); (s != "sip" && s != "sips") || c.Address.Host == "" {
+			return bad("Invalid Contact")
+		}
+		exp := def
+		if v, ok := param(c.Params, "expires"); ok {
+			d, ok := parseSeconds(v)
+			if !ok {
+				return bad("Invalid Contact Expires")
+			}
+			exp = d
+		}
+		if exp > 0 && exp < r.expiry.Min {
+			res := sip.NewResponseFromRequest(req, 423, "Interval Too Brief", nil)
+			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(r.expiry.Min/time.Second))))
+			return update{}, res
+		}
+		exp = min(exp, r.expiry.Max)
+		stored := c.Clone()
+		stored.DisplayName = ""
+		stored.Params = slices.DeleteFunc(stored.Params, func(kv sip.HeaderKV) bool { return strings.EqualFold(kv.K, "expires") })
+		u.contacts = append(u.contacts, contact{key: bindingKey(c), value: stored.Value(), expires: exp})
+	}
+	// RFC 3261 §10.3 step 6: "*" stands alone and only with Expires: 0.
+	if u.wildcard && (len(u.contacts) > 0 || !hasExpires || def != 0) {
+		return bad("Invalid Wildcard Contact")
+	}
+	if len(u.contacts) > r.maxContacts {
+		return update{}, sip.NewResponseFromRequest(req, sip.StatusForbidden, "Too Many Contacts", nil)
+	}
+	return u, nil
+}
+
+// parseSeconds parses a delta-seconds value; values past 2^32-1 mean
+// 2^32-1 (RFC 3261 §20.19).
+func parseSeconds(s string) (time.Duration, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		n = 1<<32 - 1
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+// apply changes the account's bindings as u asks, under the account's lock,
+// and returns its live bindings afterwards.
+func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time.Time) ([]Binding, *sip.Response) {
+	callID := req.CallID().Value()
+	cseq := req.CSeq().SeqNo
+	current := live(r.store.Lookup(acct.Name), now)
+
+	// RFC 3261 §10.3 step 7: a binding last written by this Call-ID only
+	// changes for a higher CSeq; otherwise the whole request fails.
+	outOfOrder := func(b *Binding) bool { return b.CallID == callID && cseq <= b.CSeq }
+	find := func(key string) *Binding {
+		for i := range current {
+			if current[i].Key == key {
+				return &current[i]
+			}
+		}
+		return nil
+	}
+	if u.wildcard {
+		for i := range current {
+			if outOfOrder(&current[i]) {
+				return nil, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Out-of-order CSeq", nil)
+			}
+		}
+	}
+	for _, c := range u.contacts {
+		if b := find(c.key); b != nil && outOfOrder(b) {
+			return nil, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Out-of-order CSeq", nil)
+		}
+	}
+
+	p := r.prog.Load()
+	source, transport := req.Source(), transportName(req.Transport())
+	removed := func(b Binding, cause string) {
+		r.store.Remove(b.Account, b.Key)
+		r.publish(p, events.Event{Kind: events.Unregistered, Account: b.Account, Source: b.Source, Cause: cause})
+	}
+	if u.wildcard {
+		for _, b := range current {
+			removed(b, "unregistered")
+		}
+		return nil, nil
+	}
+	mine := map[string]bool{}
+	for _, c := range u.contacts {
+		old := find(c.key)
+		if c.expires == 0 {
+			if old != nil {
+				removed(*old, "unregistered")
+			}
+			continue
+		}
+		mine[c.key] = true
+		b := Binding{
+			Account:   acct.Name,
+			Contact:   c.value,
+			Key:       c.key,
+			CallID:    callID,
+			CSeq:      cseq,
+			Expires:   now.Add(c.expires),
+			Source:    source,
+			Transport: transport,
+			Path:      u.path,
+		}
+		r.store.Put(b)
+		cause := "new"
+		if old != nil {
+			cause = "refresh"
+		}
+		r.publish(p, events.Event{Kind: events.Registered, Account: acct.Name, Source: source,
+			Status: sip.StatusOK, Cause: cause})
+	}
+	current = live(r.store.Lookup(acct.Name), now)
+	if extra := len(current) - r.maxContacts; extra > 0 {
+		// Make way: drop the others closest to expiry (current is sorted
+		// latest expiry first).
+		for i := len(current) - 1; i >= 0 && extra > 0; i-- {
+			if !mine[current[i].Key] {
+				removed(current[i], "replaced by a newer contact")
+				extra--
+			}
+		}
+		current = live(r.store.Lookup(acct.Name), now)
+	}
+	return current, nil
+}
+
+// ok builds the 200 OK listing every current binding with the seconds it
+// has left (RFC 3261 §10.3 step 8).
+func (r *Registrar) ok(req *sip.Request, current []Binding, now time.Time) *sip.Response {
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	for _, b := range current {
+		left := int((b.Expires.Sub(now) + time.Second - 1) / time.Second)
+		res.AppendHeader(sip.NewHeader("Contact", b.Contact+";expires="+strconv.Itoa(left)))
+	}
+	if supports(req, "path") {
+		for _, h := range req.GetHeaders("Path") {
+			res.AppendHeader(sip.NewHeader("Path", h.Value()))
+		}
+	}
+	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")))
+	return res
+}
+
+// sweep removes expired bindings and schedules the next sweep. It holds
+// every account lock while it does, so that an expiry and a concurrent
+// refresh of the same contact are published in the order they happen.
+func (r *Registrar) sweep() {
+	now := r.clk.Now()
+	p := r.prog.Load()
+	r.lockAll()
+	for _, b := range r.store.Expire(now) {
+		r.publish(p, events.Event{Kind: events.Unregistered, Account: b.Account, Source: b.Source, Cause: "expired"})
+	}
+	r.unlockAll()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.timer = r.clk.AfterFunc(r.sweepEvery, r.sweep)
+	}
+}
+
+func (r *Registrar) lockAll() {
+	for i := range r.locks {
+		r.locks[i].Lock()
+	}
+}
+
+func (r *Registrar) unlockAll() {
+	for i := range r.locks {
+		r.locks[i].Unlock()
+	}
+}
+
+// publish stamps e with its account's origin (the site's when the account
+// is unknown) and sends it.
+func (r *Registrar) publish(p *ir.Program, e events.Event) {
+	if r.bus == nil {
+		return
+	}
+	if p != nil {
+		e.Origin = p.Site.Origin
+		if a := p.Account(e.Account); a != nil {
+			e.Origin = a.Origin
+		}
+	}
+	r.bus.Publish(e)
+}
+
+// options lists the option tags of the named headers (Require, Supported).
+func options(req *sip.Request, names ...string) []string {
+	var out []string
+	for _, name := range names {
+		for _, h := range req.GetHeaders(name) {
+			for _, o := range strings.Split(h.Value(), ",") {
+				if o = strings.TrimSpace(o); o != "" {
+					out = append(out, o)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// unsupported returns the Require options the registrar does not know.
+func unsupported(req *sip.Request) []string {
+	var bad []string
+	for _, o := range options(req, "Require") {
+		if !strings.EqualFold(o, "path") {
+			bad = append(bad, o)
+		}
+	}
+	return bad
+}
+
+// supports reports whether req lists option in Supported ("k" is its
+// compact form, which sipgo does not expand).
+func supports(req *sip.Request, option string) bool {
+	for _, o := range options(req, "Supported", "k") {
+		if strings.EqualFold(o, option) {
+			return true
+		}
+	}
+	return false
+}
+
+// transportName returns the canonical (shared) spelling of a transport.
+func transportName(t string) string {
+	for _, name := range []string{"UDP", "TCP", "TLS", "WS", "WSS"} {
+		if strings.EqualFold(t, name) {
+			return name
+		}
+	}
+	return strings.ToUpper(t)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// param returns the value of a parameter, whose name is case-insensitive
+// (RFC 3261 §7.3.1); sipgo compares names exactly.
+func param(ps sip.HeaderParams, name string) (string, bool) {
+	for _, kv := range ps {
+		if strings.EqualFold(kv.K, name) {
+			return kv.V, true
+		}
+	}
+	return "", false
+}

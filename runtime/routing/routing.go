@@ -1,0 +1,236 @@
+// Package routing decides where a call goes. It reads only the IR: given
+// the authenticated account that places a call and what it dialled, it
+// returns a Decision — ring these legs, join a room, enter voicemail, go out
+// over a trunk, or refuse with a SIP status — together with the IR origin
+// that made the decision, so that a failure can point at the line of HCL
+// responsible.
+//
+// It holds no state and does no I/O; the SIP server executes its decisions.
+package routing
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"switchboard/compiler/ir"
+)
+
+// Kind is what the server must do with a call.
+type Kind string
+
+const (
+	Ring       Kind = "ring"       // ring Decision.Ring
+	Conference Kind = "conference" // join Decision.Target (a conference room)
+	Voicemail  Kind = "voicemail"  // the caller's own voicemail box
+	Outbound   Kind = "outbound"   // send Decision.Number out over Decision.Trunk
+	Reject     Kind = "reject"     // answer Decision.Status
+)
+
+// Decision is the outcome of routing one call.
+type Decision struct {
+	Kind   Kind
+	Status int    // for Reject: the SIP status
+	Reason string // for Reject: why, for the log and the Warning header
+
+	// Target is who or what is being called (user.x, residence.x, conference.x).
+	Target ir.Ref
+	Ring   ir.Ring
+
+	// Door is set when a door station places the call: which relays the
+	// answering party may open and which accounts may open them.
+	Door *Door
+
+	// Trunk and Number are set for Outbound.
+	Trunk  string
+	Number string
+	// Emergency is true for calls to an emergency number.
+	Emergency bool
+
+	// Origin is the IR node that produced the decision.
+	Origin ir.Origin
+}
+
+// Door describes a call from a door station.
+type Door struct {
+	Device string
+	Code   string
+	Relays []ir.Relay
+	// Allowed are the accounts that may open the relays during this call,
+	// sorted: the endpoints of the residence or user the door called.
+	Allowed []string
+}
+
+// MayOpen reports whether account may trigger the door's relays.
+func (d *Door) MayOpen(account string) bool {
+	_, ok := slices.BinarySearch(d.Allowed, account)
+	return ok
+}
+
+// RelayFor returns the relay opened by digits, or nil.
+func (d *Door) RelayFor(digits string) *ir.Relay {
+	for i := range d.Relays {
+		if d.Relays[i].DTMF == digits {
+			return &d.Relays[i]
+		}
+	}
+	return nil
+}
+
+// Router routes calls for one program. It is safe for concurrent use; a
+// reload builds a new Router.
+type Router struct {
+	p         *ir.Program
+	emergency map[string]bool
+	ddis      map[string]*ir.DDI
+}
+
+// New builds a router. The program must be sorted (ir.Program.Sort), as
+// every compiled or unmarshalled program is.
+func New(p *ir.Program) *Router {
+	r := &Router{p: p, emergency: map[string]bool{}, ddis: map[string]*ir.DDI{}}
+	for _, e := range p.Site.Emergency {
+		r.emergency[e] = true
+	}
+	for i := range p.DDIs {
+		r.ddis[p.DDIs[i].Number] = &p.DDIs[i]
+	}
+	return r
+}
+
+// Program returns the program the router executes.
+func (r *Router) Program() *ir.Program { return r.p }
+
+func reject(status int, format string, args ...any) Decision {
+	return Decision{Kind: Reject, Status: status, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Route routes a call placed by an authenticated account. dialled is the
+// user part of the Request-URI.
+func (r *Router) Route(account, dialled string) Decision {
+	acct := r.p.Account(account)
+	if acct == nil {
+		return reject(403, "account %q is not part of this site", account)
+	}
+	if acct.Kind == ir.AccountTrunk {
+		return r.RouteDDI(acct.Owner.Name, dialled)
+	}
+	if acct.Kind == ir.AccountDevice {
+		if dev := r.p.Device(acct.Device); dev != nil && dev.Kind == ir.DoorStation {
+			return r.routeDoor(dev, dialled)
+		}
+	}
+	if r.emergency[dialled] {
+		return r.outbound(dialled, true)
+	}
+	if n := r.p.Number(dialled); n != nil {
+		return r.routeNumber(n)
+	}
+	if isExternal(dialled) {
+		return r.outbound(dialled, false)
+	}
+	return reject(404, "nothing on this site answers %q", dialled)
+}
+
+// RouteDDI routes a call arriving from a carrier trunk for number.
+func (r *Router) RouteDDI(trunk, number string) Decision {
+	d := r.ddis[number]
+	if d == nil && !strings.HasPrefix(number, "+") {
+		d = r.ddis["+"+number]
+	}
+	if d == nil || d.Trunk != trunk {
+		return reject(404, "%q is not a DDI of trunk %q", number, trunk)
+	}
+	dec := r.ringTarget(d.Target)
+	dec.Origin = d.Origin
+	return dec
+}
+
+// routeDoor routes a door station's call: only its own entry points, never
+// anything else (in particular never a trunk — a door panel must not be a
+// free phone to the outside world).
+func (r *Router) routeDoor(dev *ir.Device, code string) Decision {
+	e := r.p.Entry(dev.Name, code)
+	if e == nil {
+		return reject(404, "door station %q has no entry %q", dev.Name, code)
+	}
+	dec := r.ringTarget(e.Target)
+	if dec.Kind == Reject {
+		return dec
+	}
+	dec.Origin = e.Origin
+	door := &Door{Device: dev.Name, Code: code, Relays: slices.Clone(dev.Relays)}
+	for _, leg := range dec.Ring.Legs {
+		door.Allowed = append(door.Allowed, leg.Accounts...)
+	}
+	slices.Sort(door.Allowed)
+	door.Allowed = slices.Compact(door.Allowed)
+	dec.Door = door
+	return dec
+}
+
+func (r *Router) routeNumber(n *ir.Number) Decision {
+	var dec Decision
+	switch n.Action.Kind {
+	case ir.ActionRing:
+		dec = r.ringTarget(n.Action.Target)
+	case ir.ActionConference:
+		dec = Decision{Kind: Conference, Target: n.Action.Target}
+	case ir.ActionVoicemail:
+		dec = Decision{Kind: Voicemail}
+	default:
+		return reject(500, "number %q has an unknown action %q", n.Number, n.Action.Kind)
+	}
+	if dec.Kind != Reject {
+		dec.Origin = n.Origin
+	}
+	return dec
+}
+
+// ringTarget builds the ring of a user or residence.
+func (r *Router) ringTarget(t ir.Ref) Decision {
+	switch t.Kind {
+	case ir.RefUser:
+		if u := r.p.User(t.Name); u != nil {
+			return Decision{Kind: Ring, Target: t, Ring: u.Ring, Origin: u.Origin}
+		}
+	case ir.RefResidence:
+		if res := r.p.Residence(t.Name); res != nil {
+			return Decision{Kind: Ring, Target: t, Ring: res.Ring, Origin: res.Origin}
+		}
+	}
+	return reject(404, "%s does not exist", t)
+}
+
+func (r *Router) outbound(number string, emergency bool) Decision {
+	if len(r.p.Trunks) == 0 {
+		// Nothing can carry the call. 503 tells a phone to show "network
+		// unavailable" rather than "wrong number".
+		return reject(503, "no trunk can carry a call to %q", number)
+	}
+	t := r.p.Trunks[0]
+	return Decision{Kind: Outbound, Trunk: t.Name, Number: number, Emergency: emergency, Origin: t.Origin}
+}
+
+// isExternal reports whether a dialled string is a number for the public
+// network: E.164 with "+", or a national/international number starting 0.
+func isExternal(s string) bool {
+	if s == "" {
+		return false
+	}
+	rest := s
+	if rest[0] == '+' {
+		rest = rest[1:]
+	} else if rest[0] != '0' {
+		return false
+	}
+	if len(rest) < 3 {
+		return false
+	}
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

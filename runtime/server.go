@@ -1,0 +1,300 @@
+// Package runtime is the live SIP server of a site: it authenticates and
+// registers devices and apps, routes calls by the IR (forking to every
+// endpoint of a residence at once or in turn, with the configured
+// timeouts), anchors the media so that it sees the DTMF that opens doors,
+// and reports everything on an event stream.
+//
+// It executes the IR only: it never sees HCL. Secrets arrive through the
+// Secrets interface, supplied by the command that starts it.
+//
+// The server is a back-to-back user agent: each call has a caller-side
+// dialog (the server answers the caller) and one client dialog per callee
+// branch; the first branch to answer wins and the others are cancelled with
+// a Reason header (RFC 3326), as Kamailio's tm module does.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/compiler/ir"
+	"switchboard/runtime/clock"
+	"switchboard/runtime/events"
+	"switchboard/runtime/routing"
+)
+
+// Secrets gives the runtime what the IR leaves out.
+type Secrets interface {
+	// SIPPassword is the digest password of an IR account.
+	SIPPassword(account string) (password string, ok bool)
+}
+
+// Config is what a Server runs.
+type Config struct {
+	Program *ir.Program
+	Secrets Secrets
+	Events  *events.Bus  // nil: events are dropped
+	Clock   clock.Clock  // nil: the wall clock
+	Logger  *slog.Logger // nil: slog.Default()
+	// MediaIP is the address the media relay listens on and advertises in
+	// SDP; the SIP listener's address when invalid.
+	MediaIP netip.Addr
+	// Media anchors calls' media; nil passes SDP through unchanged (and
+	// then no DTMF is observed).
+	Media MediaFactory
+	// UserAgent is the Server/User-Agent header value.
+	UserAgent string
+}
+
+// Server is a running site.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	clk    clock.Clock
+	events *events.Bus
+
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+
+	// state is swapped whole on reload; calls keep the state they started
+	// with.
+	state atomic.Pointer[siteState]
+
+	calls   sync.Map // Call-ID → *callSide
+	host    string   // our SIP host:port, for Contact headers
+	hostMu  sync.Mutex
+	closing atomic.Bool
+	wg      sync.WaitGroup
+}
+
+// siteState is everything derived from one program.
+type siteState struct {
+	program *ir.Program
+	router  *routing.Router
+	auth    Authenticator
+	reg     Registrar
+	trunks  map[netip.Addr]string // carrier source address → trunk name
+}
+
+// Authenticator checks digest credentials. It returns the authenticated
+// account, or the response to send (a challenge or a refusal).
+type Authenticator interface {
+	Check(req *sip.Request, source string, proxy bool) (account string, res *sip.Response)
+}
+
+// Registrar keeps registrations and answers REGISTER.
+type Registrar interface {
+	OnRegister(req *sip.Request, tx sip.ServerTransaction)
+	Contacts(account string) []Contact
+}
+
+// Contact is where to reach one registered endpoint.
+type Contact struct {
+	URI sip.Uri
+	// Dest is the host:port to send to: the address the registration came
+	// from, which is the only one that works behind NAT.
+	Dest      string
+	Transport string
+}
+
+// New builds a server for cfg; Serve* starts it.
+func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
+	if cfg.Program == nil {
+		return nil, errors.New("runtime: no program")
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, clk: cfg.Clock, events: cfg.Events}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.clk == nil {
+		s.clk = clock.Real
+	}
+	if cfg.UserAgent == "" {
+		s.cfg.UserAgent = "switchboard"
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.cfg.UserAgent), sipgo.WithUserAgentHostname(cfg.Program.Site.Domain))
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	s.ua = ua
+	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.log)); err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	s.state.Store(newState(cfg.Program, auth, reg))
+	s.srv.OnRegister(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
+	s.srv.OnInvite(s.onInvite)
+	s.srv.OnAck(s.onAck)
+	s.srv.OnBye(s.onBye)
+	s.srv.OnOptions(s.onOptions)
+	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+		// A CANCEL that matched no INVITE transaction.
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+	})
+	s.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+		res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"))
+		_ = tx.Respond(res)
+	})
+	return s, nil
+}
+
+func newState(p *ir.Program, auth Authenticator, reg Registrar) *siteState {
+	st := &siteState{program: p, router: routing.New(p), auth: auth, reg: reg, trunks: map[netip.Addr]string{}}
+	for _, t := range p.Trunks {
+		// Carriers are recognised by source address. Literal addresses
+		// only here; a host name is resolved when the server starts.
+		if a, err := netip.ParseAddr(t.Host); err == nil {
+			st.trunks[a.Unmap()] = t.Name
+		} else if addrs, err := net.LookupHost(t.Host); err == nil {
+			for _, h := range addrs {
+				if a, err := netip.ParseAddr(h); err == nil {
+					st.trunks[a.Unmap()] = t.Name
+				}
+			}
+		}
+	}
+	return st
+}
+
+func (s *Server) st() *siteState { return s.state.Load() }
+
+// Program returns the program running now.
+func (s *Server) Program() *ir.Program { return s.st().program }
+
+// Swap makes p the running program. Calls in progress continue with the
+// program they started with; new calls and registrations use p.
+func (s *Server) Swap(p *ir.Program, auth Authenticator, reg Registrar) {
+	s.state.Store(newState(p, auth, reg))
+	s.publish(events.Event{Kind: events.Reloaded, Origin: p.Site.Origin})
+}
+
+// ServeUDP serves SIP on conn until ctx ends or Close.
+func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
+	s.setHost(conn.LocalAddr().String())
+	if err := s.ensureClient(conn.LocalAddr().String()); err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); conn.Close() }()
+	err := s.srv.ServeUDP(conn)
+	if s.closing.Load() || ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// ServeTCP serves SIP over TCP on l until ctx ends or Close.
+func (s *Server) ServeTCP(ctx context.Context, l net.Listener) error {
+	s.setHost(l.Addr().String())
+	if err := s.ensureClient(""); err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); l.Close() }()
+	err := s.srv.ServeTCP(l)
+	if s.closing.Load() || ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) setHost(addr string) {
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	if s.host == "" {
+		s.host = addr
+	}
+}
+
+func (s *Server) hostPort() (string, int) {
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	h, p, err := sip.ParseAddr(s.host)
+	if err != nil {
+		return "127.0.0.1", 5060
+	}
+	return h, p
+}
+
+// ensureClient creates the client side of the B2BUA once. Requests to
+// endpoints leave from the listening socket (connAddr), so that a device
+// behind NAT receives them through the binding its REGISTER opened.
+func (s *Server) ensureClient(connAddr string) error {
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	if s.client != nil {
+		return nil
+	}
+	var opts []sipgo.ClientOption
+	if connAddr != "" {
+		opts = append(opts, sipgo.WithClientConnectionAddr(connAddr))
+	}
+	c, err := sipgo.NewClient(s.ua, opts...)
+	if err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+	s.client = c
+	return nil
+}
+
+// Close stops the server: open calls are hung up, sockets closed.
+func (s *Server) Close() error {
+	if !s.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.calls.Range(func(_, v any) bool {
+		v.(*callSide).call.hangup("server shutting down")
+		return true
+	})
+	s.wg.Wait()
+	return s.ua.Close()
+}
+
+func (s *Server) publish(e events.Event) {
+	if s.events != nil {
+		if e.Time.IsZero() {
+			e.Time = s.clk.Now()
+		}
+		s.events.Publish(e)
+	}
+}
+
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	_ = tx.Respond(res)
+}
+
+func respond(tx sip.ServerTransaction, req *sip.Request, status int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, status, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	_ = tx.Respond(res)
+}
+
+// sourceAddr is the address a request came from, without the port.
+func sourceAddr(req *sip.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// warning builds a Warning header (RFC 3261 §20.43) carrying why a call was
+// refused; code 399 is "miscellaneous warning".
+func warning(host, text string) sip.Header {
+	text = strings.ReplaceAll(text, `"`, "'")
+	return sip.NewHeader("Warning", fmt.Sprintf("399 %s %q", host, text))
+}

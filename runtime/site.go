@@ -1,0 +1,102 @@
+package runtime
+
+import (
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/compiler/ir"
+	"switchboard/runtime/auth"
+	"switchboard/runtime/clock"
+	"switchboard/runtime/events"
+	"switchboard/runtime/media"
+	"switchboard/runtime/registrar"
+)
+
+// Site bundles the parts of a running site that outlive a reload: the
+// registrations and the authenticator's state stay, the program changes.
+type Site struct {
+	Server    *Server
+	Registrar *registrar.Registrar
+	Auth      *auth.Authenticator
+}
+
+// Options configure NewSite.
+type Options struct {
+	Events  *events.Bus
+	Clock   clock.Clock
+	Logger  *slog.Logger
+	MediaIP netip.Addr // where the media relay binds; no relay when invalid
+	// MediaPortMin and MediaPortMax bound the relay's UDP ports.
+	MediaPortMin, MediaPortMax int
+}
+
+// NewSite assembles a server with the standard registrar, digest
+// authentication and media relay.
+func NewSite(p *ir.Program, secrets Secrets, o Options) (*Site, error) {
+	clk := o.Clock
+	if clk == nil {
+		clk = clock.Real
+	}
+	prog := p
+	a := auth.New(p.Site.Domain, secrets, clk, auth.WithEvents(o.Events, func() *ir.Program { return prog }))
+	regOpts := []registrar.Option{registrar.WithEvents(o.Events)}
+	if o.Logger != nil {
+		regOpts = append(regOpts, registrar.WithLogger(o.Logger))
+	}
+	reg := registrar.New(p, a, clk, regOpts...)
+	cfg := Config{Program: p, Secrets: secrets, Events: o.Events, Clock: clk, Logger: o.Logger}
+	if o.MediaIP.IsValid() {
+		cfg.Media = mediaFactory(o, clk)
+	}
+	srv, err := New(cfg, a, registrarAdapter{reg})
+	if err != nil {
+		reg.Close()
+		return nil, err
+	}
+	return &Site{Server: srv, Registrar: reg, Auth: a}, nil
+}
+
+// Reload makes p the running program; registrations of accounts that still
+// exist are kept.
+func (s *Site) Reload(p *ir.Program) {
+	s.Registrar.SetProgram(p)
+	s.Server.Swap(p, s.Auth, registrarAdapter{s.Registrar})
+}
+
+// Close stops the server and the registrar.
+func (s *Site) Close() error {
+	err := s.Server.Close()
+	s.Registrar.Close()
+	return err
+}
+
+func mediaFactory(o Options, clk clock.Clock) MediaFactory {
+	return func(onDigit func(fromCallee bool, digit rune)) (MediaSession, error) {
+		return media.NewRelay(media.Config{
+			IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: clk,
+			OnDigit: func(side media.Side, d rune, _ time.Time) { onDigit(side == media.Callee, d) },
+		})
+	}
+}
+
+// registrarAdapter gives the call router the contacts of an account.
+type registrarAdapter struct{ r *registrar.Registrar }
+
+func (a registrarAdapter) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
+	a.r.OnRegister(req, tx)
+}
+
+func (a registrarAdapter) Contacts(account string) []Contact {
+	var out []Contact
+	for _, b := range a.r.Lookup(account) {
+		u, err := b.URI()
+		if err != nil {
+			continue
+		}
+		out = append(out, Contact{URI: u, Dest: b.Source, Transport: b.Transport})
+	}
+	return out
+}

@@ -1,0 +1,275 @@
+package device
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+)
+
+// Payload types the simulated devices offer: G.711 µ-law and RFC 4733
+// telephone events, the pair every intercom and phone supports.
+const (
+	ptPCMU  = 0
+	ptEvent = 101
+)
+
+// media is one call's RTP endpoint: a UDP socket, the peer's address from
+// the SDP, and the digits received as RFC 4733 events.
+type media struct {
+	conn *net.UDPConn
+	ssrc uint32
+
+	mu      sync.Mutex
+	remote  netip.AddrPort
+	eventPT uint8
+	seq     uint16
+	ts      uint32
+	digits  []rune
+	lastTS  uint32
+	haveTS  bool
+	packets int
+	notify  func(rune)
+	closed  bool
+}
+
+func newMedia(ip netip.Addr, notify func(rune)) (*media, error) {
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+	if err != nil {
+		return nil, err
+	}
+	m := &media{conn: conn, ssrc: uint32(time.Now().UnixNano()), eventPT: ptEvent, notify: notify}
+	go m.read()
+	return m, nil
+}
+
+func (m *media) port() int { return m.conn.LocalAddr().(*net.UDPAddr).Port }
+
+// sdp describes this endpoint as an offer or answer.
+func (m *media) sdp(ip netip.Addr) []byte {
+	sess := &sdp.SessionDescription{
+		Version:     0,
+		Origin:      sdp.Origin{Username: "-", SessionID: uint64(m.ssrc), SessionVersion: 1, NetworkType: "IN", AddressType: "IP4", UnicastAddress: ip.String()},
+		SessionName: "switchboard-sim",
+		ConnectionInformation: &sdp.ConnectionInformation{
+			NetworkType: "IN", AddressType: "IP4", Address: &sdp.Address{Address: ip.String()},
+		},
+		TimeDescriptions: []sdp.TimeDescription{{Timing: sdp.Timing{}}},
+	}
+	md := &sdp.MediaDescription{
+		MediaName: sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: m.port()}, Protos: []string{"RTP", "AVP"}, Formats: []string{"0", "101"}},
+	}
+	md.WithCodec(ptPCMU, "PCMU", 8000, 0, "")
+	md.WithCodec(ptEvent, "telephone-event", 8000, 0, "0-16")
+	md.WithPropertyAttribute("sendrecv")
+	md.WithValueAttribute("ptime", "20")
+	sess.MediaDescriptions = append(sess.MediaDescriptions, md)
+	b, _ := sess.Marshal()
+	return b
+}
+
+// setRemote takes the peer's audio address and event payload type from its
+// SDP.
+func (m *media) setRemote(body []byte) error {
+	var sess sdp.SessionDescription
+	if err := sess.Unmarshal(body); err != nil {
+		return fmt.Errorf("peer SDP: %w", err)
+	}
+	for _, md := range sess.MediaDescriptions {
+		if md.MediaName.Media != "audio" {
+			continue
+		}
+		conn := sess.ConnectionInformation
+		if md.ConnectionInformation != nil {
+			conn = md.ConnectionInformation
+		}
+		if conn == nil || conn.Address == nil {
+			return errors.New("peer SDP has no connection address")
+		}
+		ip, err := netip.ParseAddr(conn.Address.Address)
+		if err != nil {
+			return fmt.Errorf("peer SDP address: %w", err)
+		}
+		m.mu.Lock()
+		m.remote = netip.AddrPortFrom(ip, uint16(md.MediaName.Port.Value))
+		for _, a := range md.Attributes {
+			if a.Key != "rtpmap" {
+				continue
+			}
+			var pt int
+			var name string
+			if n, _ := fmt.Sscanf(a.Value, "%d %s", &pt, &name); n == 2 && len(name) >= 15 && name[:15] == "telephone-event" {
+				m.eventPT = uint8(pt)
+			}
+		}
+		m.mu.Unlock()
+		return nil
+	}
+	return errors.New("peer SDP has no audio stream")
+}
+
+func (m *media) read() {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := m.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		var p rtp.Packet
+		if p.Unmarshal(buf[:n]) != nil {
+			continue
+		}
+		m.mu.Lock()
+		m.packets++
+		pt := m.eventPT
+		m.mu.Unlock()
+		if p.PayloadType != pt || len(p.Payload) < 4 {
+			continue
+		}
+		event, end := p.Payload[0], p.Payload[1]&0x80 != 0
+		if !end {
+			continue
+		}
+		m.mu.Lock()
+		// The end packet is sent three times; one digit per timestamp.
+		dup := m.haveTS && m.lastTS == p.Timestamp
+		m.lastTS, m.haveTS = p.Timestamp, true
+		var d rune
+		if !dup {
+			d = eventDigit(event)
+			if d != 0 {
+				m.digits = append(m.digits, d)
+			}
+		}
+		notify := m.notify
+		m.mu.Unlock()
+		if d != 0 && notify != nil {
+			notify(d)
+		}
+	}
+}
+
+func eventDigit(e byte) rune {
+	switch {
+	case e <= 9:
+		return rune('0' + e)
+	case e == 10:
+		return '*'
+	case e == 11:
+		return '#'
+	case e >= 12 && e <= 15:
+		return rune('A' + e - 12)
+	}
+	return 0
+}
+
+func digitEvent(d rune) (byte, error) {
+	switch {
+	case d >= '0' && d <= '9':
+		return byte(d - '0'), nil
+	case d == '*':
+		return 10, nil
+	case d == '#':
+		return 11, nil
+	case d >= 'A' && d <= 'D':
+		return byte(d-'A') + 12, nil
+	}
+	return 0, fmt.Errorf("%q is not a DTMF digit", d)
+}
+
+// sendAudio sends a few packets of silence, which is what makes a
+// symmetric-RTP relay learn where this endpoint is.
+func (m *media) sendAudio(n int) error {
+	payload := make([]byte, 160)
+	for i := range payload {
+		payload[i] = 0xff // µ-law silence
+	}
+	for i := 0; i < n; i++ {
+		if err := m.send(ptPCMU, false, payload, 160); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendDigits sends each digit as an RFC 4733 event: three packets while
+// the key is down, then the end packet three times, as phones do.
+func (m *media) sendDigits(digits string) error {
+	for _, d := range digits {
+		ev, err := digitEvent(d)
+		if err != nil {
+			return err
+		}
+		m.mu.Lock()
+		pt := m.eventPT
+		m.ts += 160
+		start := m.ts
+		m.mu.Unlock()
+		for i := 0; i < 6; i++ {
+			end := i >= 3
+			dur := uint16(160 * (i + 1))
+			if end {
+				dur = 160 * 4
+			}
+			flags := byte(10) // volume -10 dBm0
+			if end {
+				flags |= 0x80
+			}
+			payload := []byte{ev, flags, byte(dur >> 8), byte(dur)}
+			if err := m.sendAt(pt, i == 0, payload, start); err != nil {
+				return err
+			}
+		}
+		m.mu.Lock()
+		m.ts += 160 * 4
+		m.mu.Unlock()
+	}
+	return nil
+}
+
+func (m *media) send(pt uint8, marker bool, payload []byte, tsStep uint32) error {
+	m.mu.Lock()
+	m.ts += tsStep
+	ts := m.ts
+	m.mu.Unlock()
+	return m.sendAt(pt, marker, payload, ts)
+}
+
+func (m *media) sendAt(pt uint8, marker bool, payload []byte, ts uint32) error {
+	m.mu.Lock()
+	m.seq++
+	p := rtp.Packet{Header: rtp.Header{Version: 2, Marker: marker, PayloadType: pt, SequenceNumber: m.seq, Timestamp: ts, SSRC: m.ssrc}, Payload: payload}
+	remote := m.remote
+	m.mu.Unlock()
+	if !remote.IsValid() {
+		return errors.New("no remote media address yet")
+	}
+	b, err := p.Marshal()
+	if err != nil {
+		return err
+	}
+	_, err = m.conn.WriteToUDPAddrPort(b, remote)
+	return err
+}
+
+func (m *media) received() (digits string, packets int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return string(m.digits), m.packets
+}
+
+func (m *media) close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	m.mu.Unlock()
+	m.conn.Close()
+}
