@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +13,7 @@ import (
 	"switchboard/compiler"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/provision"
+	"switchboard/runtime/provisioning"
 )
 
 var buildCommand = &command{
@@ -114,22 +112,6 @@ func runBuild(c *cli, args []string) int {
 	return exitOK
 }
 
-// Manifest is OUT/provision/manifest.json: which file is whose. The
-// provisioning server serves a device only its own files and the common
-// ones; the checksums let it answer If-None-Match and tell which devices a
-// rebuild changed.
-type Manifest struct {
-	Files []ManifestFile `json:"files"`
-}
-
-// ManifestFile describes one file of the bundle.
-type ManifestFile struct {
-	Path   string `json:"path"`
-	Device string `json:"device,omitempty"` // empty for common files
-	SHA256 string `json:"sha256"`
-	Secret bool   `json:"secret,omitempty"`
-}
-
 // writeBuild writes the IR and the bundle, and removes files of earlier
 // builds that this one no longer makes (a removed device's files, with its
 // password, must not stay downloadable).
@@ -148,18 +130,15 @@ func writeBuild(out string, p *ir.Program, b *provision.Bundle) error {
 	if err := b.WriteDir(pdir); err != nil {
 		return err
 	}
-	m := Manifest{Files: []ManifestFile{}}
-	keep := map[string]bool{"manifest.json": true}
+	// The manifest goes last: the provisioning server serves only what it
+	// lists, so a device polling mid-build never gets a half-written set.
+	var m provisioning.Manifest
+	keep := map[string]bool{provisioning.ManifestName: true}
 	for _, f := range b.Files {
-		sum := sha256.Sum256(f.Data)
-		m.Files = append(m.Files, ManifestFile{Path: f.Path, Device: f.Device, SHA256: hex.EncodeToString(sum[:]), Secret: f.Mode&0o077 == 0})
+		m.Add(f.Path, f.Device, f.Vendor, f.Data, f.Mode&0o077 == 0)
 		keep[f.Path] = true
 	}
-	mdata, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(filepath.Join(pdir, "manifest.json"), append(mdata, '\n'), 0o644); err != nil {
+	if err := provisioning.WriteManifest(pdir, &m); err != nil {
 		return err
 	}
 	return removeStale(pdir, keep)

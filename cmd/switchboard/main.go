@@ -76,6 +76,7 @@ func init() {
 		buildCommand,
 		credentialsCommand,
 		graphCommand,
+		serveCommand,
 		versionCommand,
 		helpCommand,
 	}

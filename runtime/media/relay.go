@@ -52,8 +52,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/sdp/v3"
-
 	"switchboard/runtime/clock"
 )
 
@@ -267,23 +265,22 @@ func (r *Relay) Stats() Stats {
 func (r *Relay) SetOffer(sdp []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, _, err := r.fromCaller(sdp)
-	return err
+	return r.fromCaller(sdp)
 }
 
-func (r *Relay) fromCaller(body []byte) (*sdp.SessionDescription, []mediaDesc, error) {
+func (r *Relay) fromCaller(body []byte) error {
 	if r.closed {
-		return nil, nil, ErrClosed
+		return ErrClosed
 	}
-	sd, descs, err := parseSDP(body)
+	_, descs, err := parseSDP(body)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	if err := r.learn(&r.caller, descs); err != nil {
-		return nil, nil, err
+	if err := r.learn(&r.caller, descs, r.caller.seen); err != nil {
+		return err
 	}
 	r.callerSDP = append([]byte(nil), body...)
-	return sd, descs, nil
+	return nil
 }
 
 // NewLeg opens the callee side for one branch and returns the offer to
@@ -329,6 +326,9 @@ func (r *Relay) offerTo(l *Leg) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if r.bound == l {
+		r.bind(l) // publish the sockets of new streams
+	}
 	return rewrite(sd, r.advertise, portsOf(&l.party, len(descs)))
 }
 
@@ -352,10 +352,7 @@ func (r *Relay) answer(l *Leg, body []byte, rearm bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rearm {
-		l.seen = true
-	}
-	if err := r.learn(&l.party, descs); err != nil {
+	if err := r.learn(&l.party, descs, rearm || l.seen); err != nil {
 		return nil, err
 	}
 	r.bind(l)
@@ -400,7 +397,7 @@ func (r *Relay) closeLeg(l *Leg) []*net.UDPConn {
 func (r *Relay) Offer(sdp []byte) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, _, err := r.fromCaller(sdp); err != nil {
+	if err := r.fromCaller(sdp); err != nil {
 		return nil, err
 	}
 	if r.shared == nil {
@@ -440,28 +437,19 @@ func (r *Relay) Update(from Side, sdp []byte) ([]byte, error) {
 	}
 	switch from {
 	case Caller:
-		sd, descs, err := r.fromCaller(sdp)
-		if err != nil {
+		if err := r.fromCaller(sdp); err != nil {
 			return nil, err
 		}
-		for i, d := range descs {
-			if r.caller.group(i) == nil {
-				continue
-			}
-			if _, err := r.ensure(&l.party, i, d); err != nil {
-				return nil, err
-			}
-		}
-		r.bind(l) // publish sockets of new streams
-		return rewrite(sd, r.advertise, portsOf(&l.party, len(descs)))
+		return r.offerTo(l)
 	case Callee:
 		return r.answer(l, sdp, false)
 	}
 	return nil, fmt.Errorf("media: bad side %v", from)
 }
 
-// Close stops the relay and frees its sockets. When it returns, no
-// callback is running or will run.
+// Close stops the relay and frees its sockets. When it returns no OnDigit
+// call is running or will run; an OnIdle already under way may still
+// finish, and may itself call Close.
 func (r *Relay) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -510,8 +498,8 @@ func closeAll(conns []*net.UDPConn) error {
 
 // learn records a party's SDP: it opens sockets for the streams it
 // enables, on its side and the caller's, and points its sockets at the
-// addresses it gave.
-func (r *Relay) learn(p *party, descs []mediaDesc) error {
+// addresses it gave; rearm forgets the sources they latched.
+func (r *Relay) learn(p *party, descs []mediaDesc, rearm bool) error {
 	if len(descs) < len(r.streams) {
 		return sdpErrorf("%d m-lines where %d were negotiated; m-lines are never removed (RFC 3264 §8)", len(descs), len(r.streams))
 	}
@@ -538,9 +526,9 @@ func (r *Relay) learn(p *party, descs []mediaDesc) error {
 		}
 		events := d.events.without(d.other)
 		g.events.Store(&events)
-		g.rtp.setPeer(d.rtp, d.off, d.hold, p.seen)
+		g.rtp.setPeer(d.rtp, d.off, d.hold, rearm)
 		if g.rtcp != nil {
-			g.rtcp.setPeer(d.rtcp, d.off, d.hold, p.seen)
+			g.rtcp.setPeer(d.rtcp, d.off, d.hold, rearm)
 		}
 	}
 	p.seen = true

@@ -196,10 +196,11 @@ func parseMedia(md *sdp.MediaDescription, session *connAddr) (mediaDesc, error) 
 		return d, nil
 	}
 	d.rtp = netip.AddrPortFrom(conn.addr, uint16(port))
-	switch {
-	case d.rtcpMux:
-		d.rtcp = d.rtp
-	case rtcpPort > 0 && rtcpPort <= 65535:
+	// Where RTCP goes when it is not multiplexed. With a=rtcp-mux in both
+	// SDPs the parties send RTCP on the RTP ports, where it is relayed as
+	// RTP is, and the RTCP sockets stay quiet; when the answer refuses the
+	// mux, this is the right address. Either way rtcp-mux needs nothing more.
+	if rtcpPort <= 65535 {
 		if !rtcpAddr.IsValid() {
 			rtcpAddr = conn.addr
 		}

@@ -299,7 +299,7 @@ func TestParseSDP(t *testing.T) {
 			{kind: "audio", proto: "RTP/AVP", rtpProfile: true,
 				rtp: ap("10.0.0.4:4000"), rtcp: ap("10.0.0.9:4444"), events: pts(96)},
 			{kind: "audio", proto: "RTP/AVP", rtpProfile: true, rtcpMux: true,
-				rtp: ap("10.0.0.4:4010"), rtcp: ap("10.0.0.4:4010")},
+				rtp: ap("10.0.0.4:4010"), rtcp: ap("10.0.0.4:4011")},
 			{kind: "video", proto: "RTP/AVP", rtpProfile: true},
 			{kind: "audio", proto: "RTP/SAVP", rtpProfile: true, encrypted: true,
 				rtp: ap("10.0.0.4:4030"), rtcp: ap("10.0.0.4:4031")},

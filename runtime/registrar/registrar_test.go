@@ -68,11 +68,17 @@ type fixture struct {
 }
 
 func newFixture(t testing.TB, opts ...registrar.Option) *fixture {
+	return newFixtureAuth(t, nil, opts...)
+}
+
+// newFixtureAuth is newFixture with options for the authenticator.
+func newFixtureAuth(t testing.TB, authOpts []auth.Option, opts ...registrar.Option) *fixture {
 	f := &fixture{clk: clocktest.New(epoch)}
 	f.bus = events.NewBus(f.clk.Now)
 	f.sub = f.bus.Subscribe(10000)
 	p := program()
-	f.a = auth.New(domain, passwords, f.clk, auth.WithEvents(f.bus, func() *ir.Program { return p }))
+	authOpts = append([]auth.Option{auth.WithEvents(f.bus, func() *ir.Program { return p })}, authOpts...)
+	f.a = auth.New(domain, passwords, f.clk, authOpts...)
 	f.r = registrar.New(p, f.a, f.clk, append([]registrar.Option{registrar.WithEvents(f.bus)}, opts...)...)
 	t.Cleanup(f.r.Close)
 	return f

@@ -1,0 +1,384 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"switchboard/compiler/credentials"
+	"switchboard/compiler/ir"
+	"switchboard/runtime"
+	"switchboard/runtime/events"
+	"switchboard/runtime/provisioning"
+)
+
+var serveCommand = &command{
+	name:     "serve",
+	synopsis: "Run the site as a live SIP server",
+	usage: `Usage: switchboard serve [-listen ADDR] [-tcp ADDR] [-http ADDR] [-media-ip IP]
+                         [-events FILE] [-log-format text|json] [-var name=value]...
+                         [-var-file FILE]... [DIR]
+
+Serves the site in DIR as a SIP server: a registrar with digest
+authentication (SHA-256 and MD5), call routing by the compiled dial plan
+(door stations to residences, extensions, DDIs), media anchoring with
+door-release events, and the devices' provisioning files over HTTP.
+
+DIR is a site directory (compiled on start, built into DIR/.switchboard/build)
+or the output directory of "switchboard build" (dialplan.json and provision/).
+Passwords are derived from the site key: SWITCHBOARD_SITE_KEY, or the key
+file of a site directory.
+
+SIGHUP recompiles and swaps in the new configuration; calls in progress
+continue, and a configuration with errors is rejected while the old one keeps
+running. POST /admin/reload on the -http address does the same from
+loopback, and POST /admin/check-sync?device=NAME asks one device to fetch its
+files. SIGINT or SIGTERM stops the server cleanly.
+
+The line "switchboard serve: ready ..." on standard error says the sockets are
+open; with port 0 it tells which ports were chosen.
+
+Exit status: 0 after a clean shutdown, 1 when the site cannot be served, 2
+usage error.`,
+	run:   runServe,
+	flags: func() *flagSet { return serveFlags(&serveOptions{}) },
+}
+
+type serveOptions struct {
+	listen, tcp, http, mediaIP, eventsFile, logFormat string
+	site                                              siteOptions
+	lower                                             lowerFlags
+}
+
+func serveFlags(o *serveOptions) *flagSet {
+	f := newFlagSet("serve")
+	f.fs.StringVar(&o.listen, "listen", "127.0.0.1:5060", "SIP over UDP on `ADDR`; empty to disable")
+	f.fs.StringVar(&o.tcp, "tcp", "", "SIP over TCP on `ADDR` (default: none)")
+	f.fs.StringVar(&o.http, "http", "127.0.0.1:8088", "provisioning and admin HTTP on `ADDR`; empty to disable")
+	f.fs.StringVar(&o.mediaIP, "media-ip", "", "`IP` the media relay binds and advertises (default: the -listen address)")
+	f.fs.StringVar(&o.eventsFile, "events", "", "append the event stream as JSON lines to `FILE` (- for standard output)")
+	f.fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on standard error: text or json")
+	o.lower.register(f.fs)
+	o.site.register(f.fs)
+	return f
+}
+
+// servedSite is what one configuration produces: the program, its
+// passwords and the provisioning directory.
+type servedSite struct {
+	program *ir.Program
+	secrets *programSecrets
+	bundle  string // provisioning directory
+}
+
+// programSecrets looks up SIP passwords by account name.
+type programSecrets struct {
+	p   *ir.Program
+	src *credentials.Source
+}
+
+func (s *programSecrets) SIPPassword(account string) (string, bool) {
+	a := s.p.Account(account)
+	if a == nil {
+		return "", false
+	}
+	return s.src.SIPPassword(*a), true
+}
+
+// swappableSecrets lets a reload change passwords (a rotation) under the
+// authenticator, which outlives reloads.
+type swappableSecrets struct {
+	mu  sync.RWMutex
+	cur *programSecrets
+}
+
+func (s *swappableSecrets) set(p *programSecrets) { s.mu.Lock(); s.cur = p; s.mu.Unlock() }
+
+func (s *swappableSecrets) SIPPassword(account string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cur.SIPPassword(account)
+}
+
+func runServe(c *cli, args []string) int {
+	var o serveOptions
+	positional, status, ok := c.parse(serveFlags(&o), args, 1)
+	if !ok {
+		return status
+	}
+	dir := dirArg(positional)
+	if o.listen == "" && o.tcp == "" {
+		return c.usageError(lookup("serve"), "nothing to serve: -listen and -tcp are both empty")
+	}
+	var handler slog.Handler
+	switch o.logFormat {
+	case "text":
+		handler = slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+	case "json":
+		handler = slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+	default:
+		return c.usageError(lookup("serve"), "-log-format must be text or json, not %q", o.logFormat)
+	}
+	log := slog.New(handler)
+
+	load := func() (*servedSite, int) { return c.loadServed(dir, o) }
+	cur, status := load()
+	if cur == nil {
+		return status
+	}
+
+	mediaIP, err := chooseMediaIP(o.mediaIP, o.listen, o.tcp)
+	if err != nil {
+		return c.usageError(lookup("serve"), "%v", err)
+	}
+	bus := events.NewBus(nil)
+	if o.eventsFile != "" {
+		var w io.Writer = c.stdout
+		if o.eventsFile != "-" {
+			f, err := os.OpenFile(o.eventsFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+			if err != nil {
+				fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+				return exitFail
+			}
+			defer f.Close()
+			w = f
+		}
+		sub := bus.Subscribe(4096)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = events.WriteJSONLines(w, sub) }()
+		defer func() { sub.Close(); <-done }()
+	}
+
+	secrets := &swappableSecrets{cur: cur.secrets}
+	site, err := runtime.NewSite(cur.program, secrets, runtime.Options{Events: bus, Logger: log, MediaIP: mediaIP})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+		return exitFail
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+
+	var ready []string
+	errc := make(chan error, 3)
+	if o.listen != "" {
+		conn, err := net.ListenPacket("udp", o.listen)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return exitFail
+		}
+		ready = append(ready, "sip udp "+conn.LocalAddr().String())
+		go func() { errc <- site.Server.ServeUDP(ctx, conn) }()
+	}
+	if o.tcp != "" {
+		l, err := net.Listen("tcp", o.tcp)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return exitFail
+		}
+		ready = append(ready, "sip tcp "+l.Addr().String())
+		go func() { errc <- site.Server.ServeTCP(ctx, l) }()
+	}
+
+	var mu sync.Mutex // serialises reloads
+	var prov *provisioning.Server
+	reload := func(reason string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		next, _ := load()
+		if next == nil {
+			bus.Publish(events.Event{Kind: events.ReloadFailed, Cause: reason + ": the new configuration has errors; the old one keeps running"})
+			log.Error("reload rejected; the running configuration is unchanged", "trigger", reason)
+			return errors.New("the new configuration has errors (see the server's log); the old one keeps running")
+		}
+		var before provisioning.Manifest
+		if prov != nil {
+			before = prov.Manifest()
+			if err := prov.Swap(next.program, next.bundle); err != nil {
+				bus.Publish(events.Event{Kind: events.ReloadFailed, Cause: err.Error()})
+				return fmt.Errorf("provisioning files: %w", err)
+			}
+		}
+		secrets.set(next.secrets)
+		site.Reload(next.program)
+		cur = next
+		log.Info("reloaded", "trigger", reason, "site", next.program.Site.Name)
+		if prov != nil {
+			for _, d := range provisioning.Changed(before, prov.Manifest()) {
+				go func() {
+					if _, err := site.Server.CheckSync(context.Background(), d); err != nil {
+						log.Info("check-sync not delivered", "device", d, "reason", err)
+					}
+				}()
+			}
+		}
+		return nil
+	}
+
+	if o.http != "" {
+		prov, err = provisioning.New(cur.program, cur.bundle, secrets, provisioning.WithEvents(bus), provisioning.WithLogger(log))
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: provisioning: %v\n", err)
+			return exitFail
+		}
+		l, err := net.Listen("tcp", o.http)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return exitFail
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/admin/", adminHandler(reload, site.Server))
+		mux.Handle("/", prov)
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		ready = append(ready, "http "+l.Addr().String())
+		go func() {
+			err := hs.Serve(l)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			errc <- err
+		}()
+		defer hs.Close()
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	fmt.Fprintf(c.stderr, "switchboard serve: ready: site %q, %s, media %s\n", cur.program.Site.Name, joinComma(ready), mediaIP)
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				_ = reload("SIGHUP")
+				continue
+			}
+			log.Info("shutting down", "signal", sig.String())
+			stop()
+			site.Close()
+			return exitOK
+		case err := <-errc:
+			if err != nil {
+				fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+				stop()
+				site.Close()
+				return exitFail
+			}
+		}
+	}
+}
+
+// loadServed compiles a site directory, or reads a build directory.
+func (c *cli) loadServed(dir string, o serveOptions) (*servedSite, int) {
+	if data, err := os.ReadFile(filepath.Join(dir, "dialplan.json")); err == nil {
+		p, err := ir.Unmarshal(data)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: %s: %v\n", filepath.Join(dir, "dialplan.json"), err)
+			return nil, exitFail
+		}
+		k, err := credentials.LoadKey(dir, c.environ)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return nil, exitFail
+		}
+		return &servedSite{program: p, secrets: &programSecrets{p: p, src: credentials.NewSource(k, p)}, bundle: filepath.Join(dir, "provision")}, exitOK
+	}
+	lower, err := o.lower.options()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+		return nil, exitFail
+	}
+	cs, status := c.compileSite("serve", dir, compileOptions{site: o.site, lower: lower, needKey: true, render: true, recordLock: true})
+	if cs == nil {
+		return nil, status
+	}
+	out := filepath.Join(dir, ".switchboard", "build")
+	if err := writeBuild(out, cs.program, cs.bundle); err != nil {
+		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+		return nil, exitFail
+	}
+	return &servedSite{program: cs.program, secrets: &programSecrets{p: cs.program, src: credentials.NewSource(cs.key, cs.program)}, bundle: filepath.Join(out, "provision")}, exitOK
+}
+
+// chooseMediaIP picks the relay's address: the flag, else the SIP
+// listener's host when it is a concrete address.
+func chooseMediaIP(flagValue string, addrs ...string) (netip.Addr, error) {
+	if flagValue != "" {
+		ip, err := netip.ParseAddr(flagValue)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("-media-ip: %v", err)
+		}
+		if ip.IsUnspecified() {
+			return netip.Addr{}, errors.New("-media-ip must be an address devices can reach, not " + flagValue)
+		}
+		return ip, nil
+	}
+	for _, a := range addrs {
+		if a == "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			continue
+		}
+		if ip, err := netip.ParseAddr(host); err == nil && !ip.IsUnspecified() {
+			return ip, nil
+		}
+	}
+	return netip.Addr{}, errors.New("the SIP address listens on every interface, so set -media-ip to the address devices reach the server at")
+}
+
+// adminHandler serves the reload and check-sync endpoints to loopback
+// clients only.
+func adminHandler(reload func(string) error, srv *runtime.Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+			http.Error(w, "admin endpoints answer loopback only", http.StatusForbidden)
+			return
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		switch r.URL.Path {
+		case "/admin/reload":
+			if err := reload("admin endpoint"); err != nil {
+				http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+				return
+			}
+			fmt.Fprintln(w, "reloaded")
+		case "/admin/check-sync":
+			dev := r.URL.Query().Get("device")
+			n, err := srv.CheckSync(r.Context(), dev)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusConflict)
+				return
+			}
+			fmt.Fprintf(w, "check-sync sent to %d contact(s) of %s\n", n, dev)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+func joinComma(xs []string) string {
+	out := ""
+	for i, x := range xs {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}

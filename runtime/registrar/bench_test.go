@@ -1,0 +1,121 @@
+package registrar_test
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/compiler/ir"
+	"switchboard/runtime/auth"
+	"switchboard/runtime/clock/clocktest"
+	"switchboard/runtime/registrar"
+)
+
+// numbered gives every benchmark account the password "pw-<account>".
+type numbered struct{}
+
+func (numbered) SIPPassword(account string) (string, bool) {
+	return "pw-" + account, strings.HasPrefix(account, "app.u")
+}
+
+func benchProgram(n int) *ir.Program {
+	p := &ir.Program{Version: ir.Version, Site: ir.Site{Name: "bench", Domain: domain}}
+	p.Accounts = make([]ir.Account, n)
+	for i := range p.Accounts {
+		name := fmt.Sprintf("app.u%07d", i)
+		p.Accounts[i] = ir.Account{Name: name, Kind: ir.AccountApp, Username: name, AuthName: name, Owner: ir.UserRef(name[4:])}
+	}
+	return p
+}
+
+// benchRequest is a REGISTER as a desk phone sends it, parsed by sipgo.
+func benchRequest(b *testing.B, account string, i int) *sip.Request {
+	text := fmt.Sprintf("REGISTER sip:%[1]s SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP 192.168.%[3]d.%[4]d:5060;branch=z9hG4bK%[5]08x;rport\r\n"+
+		"Max-Forwards: 70\r\n"+
+		"From: \"Desk phone\" <sip:%[2]s@%[1]s>;tag=%[5]08x\r\n"+
+		"To: <sip:%[2]s@%[1]s>\r\n"+
+		"Call-ID: %[5]08x-7c1e-4f0a-9a55-0b6c0d1e2f30\r\n"+
+		"CSeq: 1 REGISTER\r\n"+
+		"Contact: <sip:%[2]s@192.168.%[3]d.%[4]d:5060;transport=udp>;+sip.instance=\"<urn:uuid:%[5]08x-0000-1000-8000-00155d000001>\"\r\n"+
+		"Expires: 300\r\n"+
+		"Allow: INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, OPTIONS, INFO\r\n"+
+		"User-Agent: Yealink SIP-T54W 96.86.0.70\r\n"+
+		"Content-Length: 0\r\n\r\n", domain, account, i/250%250, i%250+1, uint32(i))
+	msg, err := sip.ParseMessage([]byte(text))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := msg.(*sip.Request)
+	req.SetSource(fmt.Sprintf("203.0.%d.%d:%d", i/250%250, i%250, 1024+i%60000))
+	return req
+}
+
+// BenchmarkRegister measures a digest registration at the handler: the
+// REGISTER answered 401, then the REGISTER with credentials answered 200
+// (parsing the requests and computing the client's digest are not timed).
+// "memory" registers b.N accounts once each and reports the live heap per
+// binding.
+func BenchmarkRegister(b *testing.B) {
+	for _, alg := range []auth.Algorithm{auth.SHA256, auth.MD5} {
+		b.Run("digest-"+string(alg), func(b *testing.B) {
+			const accounts = 10000
+			p := benchProgram(accounts)
+			clk := clocktest.New(epoch)
+			a := auth.New(domain, numbered{}, clk, auth.WithAlgorithms(alg))
+			r := registrar.New(p, a, clk)
+			defer r.Close()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				b.StopTimer()
+				name := p.Accounts[i%accounts].Name
+				req := benchRequest(b, name, i)
+				i++
+				b.StartTimer()
+				res := r.Handle(req)
+				b.StopTimer()
+				if res.StatusCode != 401 {
+					b.Fatalf("first REGISTER: %d", res.StatusCode)
+				}
+				authorise(b, req, res, name, "pw-"+name)
+				b.StartTimer()
+				if res := r.Handle(req); res.StatusCode != 200 {
+					b.Fatalf("second REGISTER %d of %s: %d %s\n%s", i, name, res.StatusCode, res.Reason, req)
+				}
+			}
+		})
+	}
+
+	b.Run("memory", func(b *testing.B) {
+		p := benchProgram(b.N)
+		clk := clocktest.New(epoch)
+		a := auth.New(domain, numbered{}, clk)
+		r := registrar.New(p, a, clk)
+		defer r.Close()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.ResetTimer()
+		for i := range b.N {
+			req := benchRequest(b, p.Accounts[i].Name, i)
+			res := r.Handle(req)
+			authorise(b, req, res, p.Accounts[i].Name, "pw-"+p.Accounts[i].Name)
+			if res := r.Handle(req); res.StatusCode != 200 {
+				b.Fatalf("REGISTER: %d", res.StatusCode)
+			}
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if n := len(r.Lookup(p.Accounts[b.N-1].Name)); n != 1 {
+			b.Fatalf("last account has %d bindings", n)
+		}
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heap-B/binding")
+		runtime.KeepAlive(r)
+		runtime.KeepAlive(p)
+	})
+}
