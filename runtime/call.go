@@ -742,8 +742,13 @@ func (c *call) onDigit(fromCallee bool, digit rune) {
 	}
 	c.s.publish(events.Event{Kind: events.DTMF, Call: c.id, Account: who, Digits: string(digit), Origin: c.dec.Origin})
 	door := c.dec.Door
-	if !fromCallee || door == nil || w == nil {
+	if door == nil || w == nil || fromCallee == door.Monitoring {
+		// In a door call the answering party opens the door; in a
+		// monitoring call (to the door station) the caller does.
 		return
+	}
+	if door.Monitoring {
+		who = c.caller
 	}
 	c.mu.Lock()
 	c.digits = append(c.digits, digit)

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -251,11 +252,21 @@ func (s *Server) Close() error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return nil
 	}
+	n := 0
 	s.calls.Range(func(_, v any) bool {
 		v.(*callSide).call.hangup("server shutting down")
+		n++
 		return true
 	})
-	s.wg.Wait()
+	// Hang-ups get a few seconds to be answered; a device that has gone
+	// away must not hold the shutdown for a whole transaction timeout.
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		s.log.Warn("shutdown: some hang-ups were not answered", "calls", n)
+	}
 	return s.ua.Close()
 }
 

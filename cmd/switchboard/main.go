@@ -77,6 +77,7 @@ func init() {
 		credentialsCommand,
 		graphCommand,
 		serveCommand,
+		testCommand,
 		versionCommand,
 		helpCommand,
 	}

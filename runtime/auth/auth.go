@@ -25,7 +25,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"hash"
 	"net"
 	"strconv"
 	"strings"
@@ -34,7 +33,6 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 
 	"switchboard/compiler/ir"
 	"switchboard/runtime/clock"
@@ -99,13 +97,11 @@ type Authenticator struct {
 	bus      *events.Bus
 	program  func() *ir.Program
 
-	key   [32]byte
-	dummy string // the password of unknown users, so they cost the same
+	ipad, opad [sha256.BlockSize]byte // the HMAC key of nonces, padded
+	dummy      string                 // the password of unknown users, so they cost the same
 
 	nid   atomic.Uint64   // last nonce id issued
 	slots []atomic.Uint32 // highest nc seen, per nonce id modulo len
-
-	macs sync.Pool // hash.Hash: HMAC-SHA256 under key
 
 	mu       sync.Mutex
 	sources  failures[string]
@@ -178,11 +174,18 @@ func New(realm string, secrets Secrets, clk clock.Clock, opts ...Option) *Authen
 	if a.slots == nil {
 		a.slots = make([]atomic.Uint32, defaultNonceSlots)
 	}
-	rand.Read(a.key[:])
+	var key [32]byte
+	rand.Read(key[:])
+	for i := range a.ipad {
+		a.ipad[i], a.opad[i] = 0x36, 0x5c
+		if i < len(key) {
+			a.ipad[i] ^= key[i]
+			a.opad[i] ^= key[i]
+		}
+	}
 	var d [16]byte
 	rand.Read(d[:])
 	a.dummy = hex.EncodeToString(d[:])
-	a.macs.New = func() any { return hmac.New(sha256.New, a.key[:]) }
 	a.sources.init()
 	a.accounts.init()
 	return a
@@ -213,71 +216,76 @@ func (a *Authenticator) Check(req *sip.Request, source string, proxy bool) (acco
 	}
 	host := hostOf(source)
 
-	cred, malformed := a.credentials(req, proxy)
+	cred, found, malformed := a.credentials(req, proxy)
 	if malformed {
 		return "", a.reply(req, sip.StatusBadRequest, "Malformed Credentials")
 	}
-	if cred == nil {
+	if !found {
 		if wait, ok := a.throttled(host, "", now); ok {
 			return "", a.refuse(req, wait)
 		}
 		return "", a.challenge(req, proxy, false)
 	}
-	if wait, ok := a.throttled(host, cred.Username, now); ok {
+	if wait, ok := a.throttled(host, cred.username, now); ok {
 		return "", a.refuse(req, wait)
 	}
 
-	alg := algorithmOf(cred.Algorithm)
-	if !a.offers(alg) || (cred.QOP != "" && cred.QOP != "auth") || (cred.QOP == "auth" && (cred.Nc <= 0 || cred.Cnonce == "")) {
+	alg := algorithmOf(cred.algorithm)
+	if !a.offers(alg) || (cred.qop != "" && cred.qop != "auth") || (cred.qop == "auth" && (cred.ncValue == 0 || cred.cnonce == "")) {
 		// Not an answer to any challenge of ours; ask again.
 		return "", a.challenge(req, proxy, false)
 	}
 
-	password, known := a.secrets.SIPPassword(cred.Username)
+	password, known := a.secrets.SIPPassword(cred.username)
 	if !known {
 		password = a.dummy
 	}
-	good := a.verify(alg, cred, string(req.Method), password)
+	good := a.verify(alg, &cred, string(req.Method), password)
 	if !good || !known {
 		cause := "wrong password"
 		if !known {
 			cause = "unknown user"
 		}
-		a.fail(req, source, host, cred.Username, cause, proxy, now)
+		a.fail(req, source, host, cred.username, cause, proxy, now)
 		return "", a.challenge(req, proxy, false)
 	}
 
-	id, fresh := a.openNonce(cred.Nonce, now)
+	id, fresh := a.openNonce(cred.nonce, now)
 	if !fresh {
 		return "", a.challenge(req, proxy, true)
 	}
-	if !sameResource(cred.URI, &req.Recipient) {
+	if !sameResource(cred.uri, &req.Recipient) {
 		return "", a.reply(req, sip.StatusBadRequest, "Credentials For Another URI")
 	}
 	nc := uint32(1) // without qop a nonce is good for one request
-	if cred.QOP != "" {
-		nc = uint32(cred.Nc)
+	if cred.qop != "" {
+		nc = cred.ncValue
 	}
 	if !a.count(id, nc) {
-		a.publish(events.Event{Kind: events.AuthFailed, Account: cred.Username, Source: source,
-			Call: callID(req), Status: challengeStatus(proxy), Cause: "replayed nonce count"}, cred.Username)
+		a.publish(events.Event{Kind: events.AuthFailed, Account: cred.username, Source: source,
+			Call: callID(req), Status: challengeStatus(proxy), Cause: "replayed nonce count"}, cred.username)
 		return "", a.challenge(req, proxy, true)
 	}
-	a.forgive(host, cred.Username)
-	return cred.Username, nil
+	a.forgive(host, cred.username)
+	return cred.username, nil
 }
 
-// credentials returns the first digest credentials of req for this realm,
-// or malformed when one could not be parsed. Credentials for other realms
-// are some other server's business and are ignored.
-func (a *Authenticator) credentials(req *sip.Request, proxy bool) (cred *digest.Credentials, malformed bool) {
+// credentials returns the first digest credentials of req for this realm;
+// malformed reports one that could not be parsed. Credentials for other
+// realms are some other server's business and are ignored.
+func (a *Authenticator) credentials(req *sip.Request, proxy bool) (cred credentials, found, malformed bool) {
 	name := "Authorization"
 	if proxy {
 		name = "Proxy-Authorization"
 	}
-	for _, h := range req.GetHeaders(name) {
+	// One pass with EqualFold: sipgo's GetHeaders lower-cases (allocating)
+	// the name of every header it passes.
+	for _, h := range req.Headers() {
+		if !strings.EqualFold(h.Name(), name) {
+			continue
+		}
 		v := h.Value()
-		if !digest.IsDigest(v) {
+		if len(v) < 6 || !strings.EqualFold(v[:6], "Digest") {
 			continue
 		}
 		c, err := parseCredentials(v)
@@ -285,22 +293,12 @@ func (a *Authenticator) credentials(req *sip.Request, proxy bool) (cred *digest.
 			malformed = true
 			continue
 		}
-		if c.Realm != a.realm {
+		if c.realm != a.realm {
 			continue
 		}
-		return c, false
+		return c, true, false
 	}
-	return nil, malformed
-}
-
-// parseCredentials parses an Authorization value with icholy/digest (the
-// parser sipgo's client side uses), after turning tabs into spaces: SIP
-// allows tabs as linear white space and that parser skips only spaces.
-func parseCredentials(v string) (*digest.Credentials, error) {
-	if strings.IndexByte(v, '\t') >= 0 {
-		v = strings.ReplaceAll(v, "\t", " ")
-	}
-	return digest.ParseCredentials(v)
+	return credentials{}, false, malformed
 }
 
 func algorithmOf(s string) Algorithm {
@@ -322,40 +320,38 @@ func (a *Authenticator) offers(alg Algorithm) bool {
 	return false
 }
 
-var hashes = map[Algorithm]*sync.Pool{
-	MD5:    {New: func() any { return md5.New() }},
-	SHA256: {New: func() any { return sha256.New() }},
-}
-
 // verify computes the response of cred with password and compares it, in
-// constant time, with the one sent.
-func (a *Authenticator) verify(alg Algorithm, cred *digest.Credentials, method, password string) bool {
-	pool := hashes[alg]
-	h := pool.Get().(hash.Hash)
-	defer pool.Put(h)
+// constant time, with the one sent. The hashed strings are assembled in a
+// stack buffer and hashed with md5.Sum or sha256.Sum256: writing them
+// through a hash.Hash would make every part escape to the heap.
+func (a *Authenticator) verify(alg Algorithm, cred *credentials, method, password string) bool {
+	var buf [512]byte
 	var ha1, ha2, want [2 * sha256.Size]byte
-	n := hashHex(h, ha1[:], cred.Username, ":", a.realm, ":", password)
-	hashHex(h, ha2[:], method, ":", cred.URI)
-	if cred.QOP != "" {
-		var ncRaw [4]byte
-		var nc [8]byte
-		binary.BigEndian.PutUint32(ncRaw[:], uint32(cred.Nc))
-		hex.Encode(nc[:], ncRaw[:])
-		h.Reset()
-		h.Write(ha1[:n])
-		writeStrings(h, ":", cred.Nonce, ":")
-		h.Write(nc[:])
-		writeStrings(h, ":", cred.Cnonce, ":", cred.QOP, ":")
-		h.Write(ha2[:n])
-	} else {
-		h.Reset()
-		h.Write(ha1[:n])
-		writeStrings(h, ":", cred.Nonce, ":")
-		h.Write(ha2[:n])
+	b := append(buf[:0], cred.username...)
+	b = append(b, ':')
+	b = append(b, a.realm...)
+	b = append(b, ':')
+	b = append(b, password...)
+	n := hashHex(alg, ha1[:], b)
+	b = append(buf[:0], method...)
+	b = append(b, ':')
+	b = append(b, cred.uri...)
+	hashHex(alg, ha2[:], b)
+	b = append(buf[:0], ha1[:n]...)
+	b = append(b, ':')
+	b = append(b, cred.nonce...)
+	b = append(b, ':')
+	if cred.qop != "" {
+		b = append(b, cred.nc...)
+		b = append(b, ':')
+		b = append(b, cred.cnonce...)
+		b = append(b, ':')
+		b = append(b, cred.qop...)
+		b = append(b, ':')
 	}
-	var sum [sha256.Size]byte
-	hex.Encode(want[:], h.Sum(sum[:0]))
-	got := cred.Response
+	b = append(b, ha2[:n]...)
+	hashHex(alg, want[:], b)
+	got := cred.response
 	if len(got) != n {
 		return false
 	}
@@ -370,20 +366,15 @@ func (a *Authenticator) verify(alg Algorithm, cred *digest.Credentials, method, 
 	return subtle.ConstantTimeCompare(lower[:n], want[:n]) == 1
 }
 
-func writeStrings(h hash.Hash, parts ...string) {
-	for _, p := range parts {
-		h.Write([]byte(p))
+// hashHex hashes data with alg into dst as lower hex and returns the
+// length written.
+func hashHex(alg Algorithm, dst, data []byte) int {
+	if alg == MD5 {
+		sum := md5.Sum(data)
+		return hex.Encode(dst, sum[:])
 	}
-}
-
-// hashHex hashes the concatenation of parts into dst as lower hex and
-// returns the length written.
-func hashHex(h hash.Hash, dst []byte, parts ...string) int {
-	h.Reset()
-	writeStrings(h, parts...)
-	var sum [sha256.Size]byte
-	s := h.Sum(sum[:0])
-	return hex.Encode(dst, s)
+	sum := sha256.Sum256(data)
+	return hex.Encode(dst, sum[:])
 }
 
 // A nonce is id (8 bytes) | issued, Unix seconds (8 bytes) | the first 16
@@ -405,13 +396,18 @@ func (a *Authenticator) newNonce(now time.Time) string {
 	return string(out[:])
 }
 
+// sign writes HMAC-SHA256(key, msg) (RFC 2104), truncated to len(dst),
+// into dst. It is spelled out over sha256.Sum256 with the padded keys made
+// in New, which keeps it free of allocations; msg is at most 64 bytes.
 func (a *Authenticator) sign(dst, msg []byte) {
-	m := a.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write(msg)
-	var sum [sha256.Size]byte
-	copy(dst, m.Sum(sum[:0]))
-	a.macs.Put(m)
+	var buf [2 * sha256.BlockSize]byte
+	b := append(buf[:0], a.ipad[:]...)
+	b = append(b, msg...)
+	inner := sha256.Sum256(b)
+	b = append(buf[:0], a.opad[:]...)
+	b = append(b, inner[:]...)
+	outer := sha256.Sum256(b)
+	copy(dst, outer[:])
 }
 
 // openNonce checks a nonce's signature and age and returns its id.

@@ -20,7 +20,7 @@ const (
 
 // ErrSDP is wrapped by every error about a malformed or unsupported SDP
 // body; a server answers those with 488 Not Acceptable Here (or 400).
-var ErrSDP = errors.New("bad SDP")
+var ErrSDP = errors.New("media: bad SDP")
 
 func sdpErrorf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrSDP}, args...)...)

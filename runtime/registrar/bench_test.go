@@ -34,13 +34,13 @@ func benchProgram(n int) *ir.Program {
 // benchRequest is a REGISTER as a desk phone sends it, parsed by sipgo.
 func benchRequest(b *testing.B, account string, i int) *sip.Request {
 	text := fmt.Sprintf("REGISTER sip:%[1]s SIP/2.0\r\n"+
-		"Via: SIP/2.0/UDP 192.168.%[3]d.%[4]d:5060;branch=z9hG4bK%[5]08x;rport\r\n"+
+		"Via: SIP/2.0/UDP 192.168.%[3]d.%[4]d:5060;branch=z9hG4bK%08[5]x;rport\r\n"+
 		"Max-Forwards: 70\r\n"+
-		"From: \"Desk phone\" <sip:%[2]s@%[1]s>;tag=%[5]08x\r\n"+
+		"From: \"Desk phone\" <sip:%[2]s@%[1]s>;tag=%08[5]x\r\n"+
 		"To: <sip:%[2]s@%[1]s>\r\n"+
-		"Call-ID: %[5]08x-7c1e-4f0a-9a55-0b6c0d1e2f30\r\n"+
+		"Call-ID: %08[5]x-7c1e-4f0a-9a55-0b6c0d1e2f30\r\n"+
 		"CSeq: 1 REGISTER\r\n"+
-		"Contact: <sip:%[2]s@192.168.%[3]d.%[4]d:5060;transport=udp>;+sip.instance=\"<urn:uuid:%[5]08x-0000-1000-8000-00155d000001>\"\r\n"+
+		"Contact: <sip:%[2]s@192.168.%[3]d.%[4]d:5060;transport=udp>;+sip.instance=\"<urn:uuid:%08[5]x-0000-1000-8000-00155d000001>\"\r\n"+
 		"Expires: 300\r\n"+
 		"Allow: INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, OPTIONS, INFO\r\n"+
 		"User-Agent: Yealink SIP-T54W 96.86.0.70\r\n"+

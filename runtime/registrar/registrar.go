@@ -151,6 +151,7 @@ func (r *Registrar) SetProgram(p *ir.Program) {
 }
 
 // Lookup returns the account's current bindings, soonest to expire last.
+// They are copies, but their Path slices are shared: do not modify them.
 func (r *Registrar) Lookup(account string) []Binding {
 	return live(r.store.Lookup(account), r.clk.Now())
 }
@@ -172,7 +173,8 @@ func (r *Registrar) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
 
 // Handle processes a REGISTER and returns the response to send.
 func (r *Registrar) Handle(req *sip.Request) *sip.Response {
-	if bad := unsupported(req); len(bad) > 0 {
+	hs := scan(req)
+	if bad := hs.unsupported(); len(bad) > 0 {
 		res := sip.NewResponseFromRequest(req, 420, "Bad Extension", nil)
 		res.AppendHeader(sip.NewHeader("Unsupported", strings.Join(bad, ", ")))
 		return res
@@ -202,7 +204,7 @@ func (r *Registrar) Handle(req *sip.Request) *sip.Response {
 	}
 
 	now := r.clk.Now()
-	u, res := r.parse(req)
+	u, res := r.parse(req, &hs)
 	if res != nil {
 		return res
 	}
@@ -214,7 +216,67 @@ func (r *Registrar) Handle(req *sip.Request) *sip.Response {
 	if res != nil {
 		return res
 	}
-	return r.ok(req, current, now)
+	return r.ok(req, &hs, current, now)
+}
+
+// headers are the header fields a REGISTER's handling reads, found in one
+// pass: sipgo's GetHeader(s) lower-cases (allocating) the name of every
+// header field it passes, on every call.
+type headers struct {
+	expires   sip.Header
+	contacts  []sip.Header
+	path      []string
+	require   []string
+	supported []string
+}
+
+func scan(req *sip.Request) headers {
+	var hs headers
+	for _, h := range req.Headers() {
+		switch name := h.Name(); {
+		case name == "Contact":
+			hs.contacts = append(hs.contacts, h)
+		case strings.EqualFold(name, "Expires"):
+			hs.expires = h
+		case strings.EqualFold(name, "Path"):
+			hs.path = append(hs.path, h.Value())
+		case strings.EqualFold(name, "Require"):
+			hs.require = appendOptions(hs.require, h.Value())
+		case strings.EqualFold(name, "Supported"), strings.EqualFold(name, "k"): // k: compact form, not expanded by sipgo
+			hs.supported = appendOptions(hs.supported, h.Value())
+		}
+	}
+	return hs
+}
+
+func appendOptions(out []string, v string) []string {
+	for _, o := range strings.Split(v, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// unsupported returns the Require options the registrar does not know.
+func (hs *headers) unsupported() []string {
+	var bad []string
+	for _, o := range hs.require {
+		if !strings.EqualFold(o, "path") {
+			bad = append(bad, o)
+		}
+	}
+	return bad
+}
+
+// supports reports whether the request lists option in Supported.
+func (hs *headers) supports(option string) bool {
+	for _, o := range hs.supported {
+		if strings.EqualFold(o, option) {
+			return true
+		}
+	}
+	return false
 }
 
 // update is what a REGISTER asks for.
@@ -231,24 +293,22 @@ type contact struct {
 }
 
 // parse reads the contacts of req and their expiry.
-func (r *Registrar) parse(req *sip.Request) (update, *sip.Response) {
+func (r *Registrar) parse(req *sip.Request, hs *headers) (update, *sip.Response) {
 	var u update
 	bad := func(reason string) (update, *sip.Response) {
 		return update{}, sip.NewResponseFromRequest(req, sip.StatusBadRequest, reason, nil)
 	}
 	def := r.expiry.Default
 	hasExpires := false
-	if h := req.GetHeader("Expires"); h != nil {
+	if h := hs.expires; h != nil {
 		d, ok := parseSeconds(h.Value())
 		if !ok {
 			return bad("Invalid Expires")
 		}
 		def, hasExpires = d, true
 	}
-	for _, h := range req.GetHeaders("Path") {
-		u.path = append(u.path, h.Value())
-	}
-	for _, h := range req.GetHeaders("Contact") {
+	u.path = hs.path
+	for _, h := range hs.contacts {
 		c, ok := h.(*sip.ContactHeader)
 		if !ok {
 			return bad("Invalid Contact")
@@ -397,15 +457,15 @@ func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time
 
 // ok builds the 200 OK listing every current binding with the seconds it
 // has left (RFC 3261 §10.3 step 8).
-func (r *Registrar) ok(req *sip.Request, current []Binding, now time.Time) *sip.Response {
+func (r *Registrar) ok(req *sip.Request, hs *headers, current []Binding, now time.Time) *sip.Response {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	for _, b := range current {
 		left := int((b.Expires.Sub(now) + time.Second - 1) / time.Second)
 		res.AppendHeader(sip.NewHeader("Contact", b.Contact+";expires="+strconv.Itoa(left)))
 	}
-	if supports(req, "path") {
-		for _, h := range req.GetHeaders("Path") {
-			res.AppendHeader(sip.NewHeader("Path", h.Value()))
+	if hs.supports("path") {
+		for _, v := range hs.path {
+			res.AppendHeader(sip.NewHeader("Path", v))
 		}
 	}
 	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")))
@@ -455,43 +515,6 @@ func (r *Registrar) publish(p *ir.Program, e events.Event) {
 		}
 	}
 	r.bus.Publish(e)
-}
-
-// options lists the option tags of the named headers (Require, Supported).
-func options(req *sip.Request, names ...string) []string {
-	var out []string
-	for _, name := range names {
-		for _, h := range req.GetHeaders(name) {
-			for _, o := range strings.Split(h.Value(), ",") {
-				if o = strings.TrimSpace(o); o != "" {
-					out = append(out, o)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// unsupported returns the Require options the registrar does not know.
-func unsupported(req *sip.Request) []string {
-	var bad []string
-	for _, o := range options(req, "Require") {
-		if !strings.EqualFold(o, "path") {
-			bad = append(bad, o)
-		}
-	}
-	return bad
-}
-
-// supports reports whether req lists option in Supported ("k" is its
-// compact form, which sipgo does not expand).
-func supports(req *sip.Request, option string) bool {
-	for _, o := range options(req, "Supported", "k") {
-		if strings.EqualFold(o, option) {
-			return true
-		}
-	}
-	return false
 }
 
 // transportName returns the canonical (shared) spelling of a transport.

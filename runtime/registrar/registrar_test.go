@@ -520,3 +520,34 @@ func TestCloseStopsSweeping(t *testing.T) {
 		t.Errorf("%d timers pending after Close", n)
 	}
 }
+
+// Concurrent registrations of one account keep its contacts within the
+// limit, and the updates of different accounts do not interfere.
+func TestConcurrentRegistrations(t *testing.T) {
+	f := newFixtureAuth(t, []auth.Option{auth.WithThrottle(auth.Throttle{})}, registrar.WithMaxContacts(3))
+	done := make(chan string)
+	for g := range 8 {
+		go func() {
+			user := []string{"app.mary", "app.john"}[g%2]
+			for i := range 20 {
+				req := request(t, user, fmt.Sprintf("g%d-%d", g, i), 1, fmt.Sprintf("192.0.2.%d:5060", g+1),
+					fmt.Sprintf("Contact: <sip:%s@192.0.2.%d:%d>", user, g+1, 5060+i), "Expires: 300")
+				if res := f.register(t, req, passwords[user]); res.StatusCode != 200 {
+					done <- fmt.Sprintf("%s %d: %s", user, i, summary(res))
+					return
+				}
+			}
+			done <- ""
+		}()
+	}
+	for range 8 {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
+	}
+	for _, user := range []string{"app.mary", "app.john"} {
+		if n := len(f.r.Lookup(user)); n != 3 {
+			t.Errorf("%s has %d bindings, want 3", user, n)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"switchboard/compiler/ir"
 )
@@ -59,6 +60,10 @@ type Door struct {
 	// Allowed are the accounts that may open the relays during this call,
 	// sorted: the endpoints of the residence or user the door called.
 	Allowed []string
+	// Monitoring is set for a call placed to the door station (a resident
+	// looking at the door from a monitor or app): the caller's digits open
+	// it, not the callee's.
+	Monitoring bool
 }
 
 // MayOpen reports whether account may trigger the door's relays.
@@ -120,6 +125,9 @@ func (r *Router) Route(account, dialled string) Decision {
 			return r.routeDoor(dev, dialled)
 		}
 	}
+	if dec, ok := r.routeMonitoring(account, dialled); ok {
+		return dec
+	}
 	if r.emergency[dialled] {
 		return r.outbound(dialled, true)
 	}
@@ -168,6 +176,46 @@ func (r *Router) routeDoor(dev *ir.Device, code string) Decision {
 	dec.Door = door
 	return dec
 }
+
+// routeMonitoring routes a call to a door station itself, addressed by its
+// account name (sip:device.gate@domain), as monitors and apps do to look
+// at the door and open it. Everyone may call; only the parties the door
+// would ring may open it, and anyone else's relay code is a refused
+// attempt.
+func (r *Router) routeMonitoring(caller, dialled string) (Decision, bool) {
+	acct := r.p.Account(dialled)
+	if acct == nil || acct.Kind != ir.AccountDevice {
+		return Decision{}, false
+	}
+	dev := r.p.Device(acct.Device)
+	if dev == nil || dev.Kind != ir.DoorStation {
+		return Decision{}, false
+	}
+	door := &Door{Device: dev.Name, Code: dialled, Relays: slices.Clone(dev.Relays), Monitoring: true}
+	for _, e := range r.p.Entries {
+		if e.Device != dev.Name {
+			continue
+		}
+		if d := r.ringTarget(e.Target); d.Kind == Ring {
+			for _, leg := range d.Ring.Legs {
+				door.Allowed = append(door.Allowed, leg.Accounts...)
+			}
+		}
+	}
+	slices.Sort(door.Allowed)
+	door.Allowed = slices.Compact(door.Allowed)
+	ring := ir.Ring{
+		Strategy: ir.Simultaneous,
+		Legs:     []ir.Leg{{Label: "device." + dev.Name, Accounts: []string{acct.Name}, Timeout: ir.Duration(monitorTimeout)}},
+		Timeout:  ir.Duration(monitorTimeout),
+		NoAnswer: ir.Fallback{Kind: ir.FallbackHangup}, Busy: ir.Fallback{Kind: ir.FallbackHangup}, Decline: ir.Fallback{Kind: ir.FallbackHangup},
+	}
+	return Decision{Kind: Ring, Target: ir.DeviceRef(dev.Name), Ring: ring, Door: door, Origin: dev.Origin}, true
+}
+
+// monitorTimeout bounds how long a door station may take to answer a
+// monitoring call; door stations answer at once.
+const monitorTimeout = 10 * time.Second
 
 func (r *Router) routeNumber(n *ir.Number) Decision {
 	var dec Decision

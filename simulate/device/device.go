@@ -54,40 +54,57 @@ type Incoming struct {
 	At       time.Time
 }
 
-// Device is one simulated endpoint.
-type Device struct {
-	cfg    Config
+// Hub hosts many simulated devices on one SIP socket, the way a gateway
+// hosts many lines: each device has its own account, credentials,
+// registration and Contact (sip:<account>@hub), and requests are delivered
+// to the device their Request-URI names. A building of thousands of
+// endpoints then needs one socket, not thousands.
+type Hub struct {
+	domain string
+	server string
+	ip     netip.Addr
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	client *sipgo.Client
 	conn   net.PacketConn
 	addr   string
+	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	answer   Answer
-	delay    time.Duration
-	incoming []*Incoming
-	calls    map[string]*Call // by Call-ID
-	notify   chan struct{}
-	cancel   context.CancelFunc
+	mu      sync.Mutex
+	devices map[string]*Device // by account
+	calls   map[string]*Call   // by Call-ID
 }
 
-// New starts a device listening on cfg.IP (an ephemeral port).
-func New(cfg Config) (*Device, error) {
+// HubConfig says where a hub listens and which server it talks to.
+type HubConfig struct {
+	Domain string
+	Server string // the server's host:port
+	IP     netip.Addr
+	Logger *slog.Logger
+	// Conn, when set, is the socket to use (for instance an in-memory
+	// one); otherwise the hub listens on IP with an ephemeral port.
+	Conn net.PacketConn
+}
+
+// NewHub starts a hub.
+func NewHub(cfg HubConfig) (*Hub, error) {
 	if !cfg.IP.IsValid() {
 		cfg.IP = netip.MustParseAddr("127.0.0.1")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("switchboard-sim/"+cfg.Account), sipgo.WithUserAgentHostname(cfg.Domain))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("switchboard-sim"), sipgo.WithUserAgentHostname(cfg.Domain))
 	if err != nil {
 		return nil, err
 	}
-	conn, err := net.ListenPacket("udp", net.JoinHostPort(cfg.IP.String(), "0"))
-	if err != nil {
-		ua.Close()
-		return nil, err
+	conn := cfg.Conn
+	if conn == nil {
+		conn, err = net.ListenPacket("udp", net.JoinHostPort(cfg.IP.String(), "0"))
+		if err != nil {
+			ua.Close()
+			return nil, err
+		}
 	}
 	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(cfg.Logger))
 	if err != nil {
@@ -99,45 +116,101 @@ func New(cfg Config) (*Device, error) {
 		ua.Close()
 		return nil, err
 	}
-	d := &Device{cfg: cfg, ua: ua, srv: srv, client: client, conn: conn, addr: conn.LocalAddr().String(),
-		calls: map[string]*Call{}, notify: make(chan struct{}, 1), answer: Ring}
-	srv.OnInvite(d.onInvite)
-	srv.OnBye(d.onBye)
+	h := &Hub{domain: cfg.Domain, server: cfg.Server, ip: cfg.IP, ua: ua, srv: srv, client: client, conn: conn,
+		addr: conn.LocalAddr().String(), devices: map[string]*Device{}, calls: map[string]*Call{}}
+	srv.OnInvite(h.onInvite)
+	srv.OnBye(h.onBye)
 	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
+	srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
 	srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	d.cancel = cancel
+	h.cancel = cancel
 	go func() { _ = srv.ServeUDP(conn) }()
 	go func() { <-ctx.Done(); conn.Close() }()
 	// Requests must leave from the listening socket (the server answers to
 	// where they came from); wait until sipgo has it in its pool.
 	for i := 0; ; i++ {
-		if _, err := ua.TransportLayer().GetConnection("udp", d.addr); err == nil {
+		if _, err := ua.TransportLayer().GetConnection("udp", h.addr); err == nil {
 			break
 		}
 		if i == 1000 {
-			d.Close()
-			return nil, fmt.Errorf("device %s: SIP listener did not start", cfg.Account)
+			h.Close()
+			return nil, errors.New("device hub: SIP listener did not start")
 		}
 		time.Sleep(time.Millisecond)
 	}
+	return h, nil
+}
+
+// Addr is the hub's SIP address.
+func (h *Hub) Addr() string { return h.addr }
+
+// Close stops the hub and its devices' media.
+func (h *Hub) Close() error {
+	h.cancel()
+	h.mu.Lock()
+	for _, c := range h.calls {
+		c.media.close()
+	}
+	h.mu.Unlock()
+	return h.ua.Close()
+}
+
+// Add creates the device of an account on the hub.
+func (h *Hub) Add(account, password string) *Device {
+	d := &Device{hub: h, account: account, password: password, notify: make(chan struct{}, 1), answer: Ring}
+	h.mu.Lock()
+	h.devices[account] = d
+	h.mu.Unlock()
+	return d
+}
+
+// Device returns the device of an account, or nil.
+func (h *Hub) Device(account string) *Device {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.devices[account]
+}
+
+// Device is one simulated endpoint.
+type Device struct {
+	hub      *Hub
+	account  string
+	password string
+	own      bool // the device owns its hub (New)
+
+	mu       sync.Mutex
+	answer   Answer
+	delay    time.Duration
+	incoming []*Incoming
+	notify   chan struct{}
+}
+
+// New starts a device on a hub of its own.
+func New(cfg Config) (*Device, error) {
+	h, err := NewHub(HubConfig{Domain: cfg.Domain, Server: cfg.Server, IP: cfg.IP, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	d := h.Add(cfg.Account, cfg.Password)
+	d.own = true
 	return d, nil
 }
 
 // Account returns the device's account name.
-func (d *Device) Account() string { return d.cfg.Account }
+func (d *Device) Account() string { return d.account }
 
-// Close stops the device.
+// Close stops a device made by New (with its hub); for a device added to
+// a shared hub it does nothing: close the hub.
 func (d *Device) Close() error {
-	d.cancel()
-	d.mu.Lock()
-	for _, c := range d.calls {
-		c.media.close()
+	if d.own {
+		return d.hub.Close()
 	}
-	d.mu.Unlock()
-	return d.ua.Close()
+	return nil
 }
 
 // SetAnswer sets what the device does with the next calls; Pickup answers
@@ -149,12 +222,12 @@ func (d *Device) SetAnswer(a Answer, delay time.Duration) {
 }
 
 func (d *Device) contact() *sip.ContactHeader {
-	host, port, _ := sip.ParseAddr(d.addr)
-	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: d.cfg.Account, Host: host, Port: port}}
+	host, port, _ := sip.ParseAddr(d.hub.addr)
+	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: d.account, Host: host, Port: port}}
 }
 
 func (d *Device) serverURI(user string) sip.Uri {
-	host, port, _ := sip.ParseAddr(d.cfg.Server)
+	host, port, _ := sip.ParseAddr(d.hub.server)
 	return sip.Uri{Scheme: "sip", User: user, Host: host, Port: port}
 }
 
@@ -162,20 +235,20 @@ func (d *Device) serverURI(user string) sip.Uri {
 // It returns the final status.
 func (d *Device) Register(ctx context.Context, expires time.Duration) (int, error) {
 	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: d.serverURI("").Host, Port: d.serverURI("").Port})
-	aor := sip.Uri{Scheme: "sip", User: d.cfg.Account, Host: d.cfg.Domain}
+	aor := sip.Uri{Scheme: "sip", User: d.account, Host: d.hub.domain}
 	req.AppendHeader(&sip.ToHeader{Address: aor, Params: sip.NewParams()})
 	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
 	req.AppendHeader(d.contact())
 	req.AppendHeader(sip.NewHeader("Expires", fmt.Sprint(int(expires.Seconds()))))
-	req.SetDestination(d.cfg.Server)
-	res, err := d.client.Do(ctx, req)
+	req.SetDestination(d.hub.server)
+	res, err := d.hub.client.Do(ctx, req)
 	if err != nil {
 		return 0, err
 	}
 	if res.StatusCode == 401 || res.StatusCode == 407 {
-		res, err = d.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: d.cfg.Account, Password: d.cfg.Password})
+		res, err = d.hub.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: d.account, Password: d.password})
 		if err != nil {
 			return 0, err
 		}
@@ -214,6 +287,15 @@ func (d *Device) WaitIncoming(ctx context.Context, cond func([]Incoming) bool) (
 			return in, ctx.Err()
 		}
 	}
+}
+
+func (h *Hub) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	d := h.Device(req.Recipient.User)
+	if d == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 404, "Not Found", nil))
+		return
+	}
+	d.onInvite(req, tx)
 }
 
 func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -270,7 +352,7 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	case <-wait:
 	}
-	m, err := newMedia(d.cfg.IP, nil)
+	m, err := newMedia(d.hub.ip, nil)
 	if err != nil {
 		_ = reply(500, "Server Internal Error", nil)
 		return
@@ -281,10 +363,10 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c := &Call{d: d, id: in.CallID, media: m, inbound: true, invite: req, toTag: toTag}
-	d.mu.Lock()
-	d.calls[in.CallID] = c
-	d.mu.Unlock()
-	if err := reply(200, "OK", m.sdp(d.cfg.IP)); err != nil {
+	d.hub.mu.Lock()
+	d.hub.calls[in.CallID] = c
+	d.hub.mu.Unlock()
+	if err := reply(200, "OK", m.sdp(d.hub.ip)); err != nil {
 		return
 	}
 	d.mu.Lock()
@@ -299,16 +381,18 @@ func (d *Device) setStatus(in *Incoming, status int, reason string) {
 	d.mu.Unlock()
 }
 
-func (d *Device) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	d.mu.Lock()
-	c := d.calls[req.CallID().Value()]
-	delete(d.calls, req.CallID().Value())
-	d.mu.Unlock()
-	if c != nil {
-		c.hungUp()
+func (h *Hub) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	h.mu.Lock()
+	c := h.calls[req.CallID().Value()]
+	delete(h.calls, req.CallID().Value())
+	h.mu.Unlock()
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
 	}
-	d.signal()
+	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	c.hungUp()
+	c.d.signal()
 }
 
 // Call is an established call of this device.
@@ -327,33 +411,36 @@ type Call struct {
 
 // Answered returns the device's established call with Call-ID id.
 func (d *Device) Answered(id string) *Call {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.calls[id]
+	d.hub.mu.Lock()
+	defer d.hub.mu.Unlock()
+	if c := d.hub.calls[id]; c != nil && c.d == d {
+		return c
+	}
+	return nil
 }
 
 // Dial calls number through the server and waits for an answer. A non-2xx
 // final response is returned as *StatusError.
 func (d *Device) Dial(ctx context.Context, number string) (*Call, error) {
-	m, err := newMedia(d.cfg.IP, nil)
+	m, err := newMedia(d.hub.ip, nil)
 	if err != nil {
 		return nil, err
 	}
-	dua := &sipgo.DialogUA{Client: d.client, ContactHDR: *d.contact()}
+	dua := &sipgo.DialogUA{Client: d.hub.client, ContactHDR: *d.contact()}
 	req := sip.NewRequest(sip.INVITE, d.serverURI(number))
-	req.SetDestination(d.cfg.Server)
-	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: d.cfg.Account, Host: d.cfg.Domain}, Params: sip.NewParams()}
+	req.SetDestination(d.hub.server)
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: d.account, Host: d.hub.domain}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: number, Host: d.cfg.Domain}, Params: sip.NewParams()})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: number, Host: d.hub.domain}, Params: sip.NewParams()})
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(m.sdp(d.cfg.IP))
+	req.SetBody(m.sdp(d.hub.ip))
 	sess, err := dua.WriteInvite(ctx, req)
 	if err != nil {
 		m.close()
 		return nil, err
 	}
-	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{Username: d.cfg.Account, Password: d.cfg.Password}); err != nil {
+	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{Username: d.account, Password: d.password}); err != nil {
 		m.close()
 		var de *sipgo.ErrDialogResponse
 		if errors.As(err, &de) {
@@ -370,9 +457,9 @@ func (d *Device) Dial(ctx context.Context, number string) (*Call, error) {
 		return nil, err
 	}
 	c := &Call{d: d, id: req.CallID().Value(), media: m, dialog: sess, done: make(chan struct{})}
-	d.mu.Lock()
-	d.calls[c.id] = c
-	d.mu.Unlock()
+	d.hub.mu.Lock()
+	d.hub.calls[c.id] = c
+	d.hub.mu.Unlock()
 	_ = m.sendAudio(2)
 	return c, nil
 }
@@ -419,9 +506,9 @@ func (c *Call) Hangup(ctx context.Context) error {
 	c.ended = true
 	c.mu.Unlock()
 	defer c.media.close()
-	c.d.mu.Lock()
-	delete(c.d.calls, c.id)
-	c.d.mu.Unlock()
+	c.d.hub.mu.Lock()
+	delete(c.d.hub.calls, c.id)
+	c.d.hub.mu.Unlock()
 	if c.dialog != nil {
 		return c.dialog.Bye(ctx)
 	}
@@ -433,8 +520,8 @@ func (c *Call) Hangup(ctx context.Context) error {
 	bye.AppendHeader(&sip.ToHeader{Address: inv.From().Address, Params: inv.From().Params.Clone()})
 	bye.AppendHeader(sip.HeaderClone(inv.CallID()))
 	bye.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.BYE})
-	bye.SetDestination(c.d.cfg.Server)
-	res, err := c.d.client.Do(ctx, bye, sipgo.ClientRequestBuild)
+	bye.SetDestination(c.d.hub.server)
+	res, err := c.d.hub.client.Do(ctx, bye, sipgo.ClientRequestBuild)
 	if err != nil {
 		return err
 	}

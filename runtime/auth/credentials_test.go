@@ -1,0 +1,126 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/icholy/digest"
+)
+
+func TestParseCredentials(t *testing.T) {
+	tests := []struct {
+		in   string
+		want credentials
+		err  bool
+	}{{
+		in: `Digest username="app.mary", realm="harbour-view.example.net", nonce="n1", uri="sip:harbour-view.example.net", response="abc", algorithm=SHA-256, cnonce="c1", qop=auth, nc=0000000a, opaque="o"`,
+		want: credentials{username: "app.mary", realm: "harbour-view.example.net", nonce: "n1", uri: "sip:harbour-view.example.net",
+			response: "abc", algorithm: "SHA-256", cnonce: "c1", qop: "auth", nc: "0000000a", ncValue: 10, opaque: "o"},
+	}, {
+		// SIPp and baresip write no spaces; names are case-insensitive; tabs are white space.
+		in:   "digest  Username=\"a\",REALM=\"r\"\t,\tnonce=\"n\",,uri=\"sip:x\"",
+		want: credentials{username: "a", realm: "r", nonce: "n", uri: "sip:x"},
+	}, {
+		in:   `Digest username="a\"b\\c", realm="with, comma"`,
+		want: credentials{username: `a"b\c`, realm: "with, comma"},
+	}, {
+		in:   `Digest algorithm=MD5-sess, qop=auth-int, opaque=x.y_z~`,
+		want: credentials{algorithm: "MD5-sess", qop: "auth-int", opaque: "x.y_z~"},
+	}, {
+		in: `Digest`,
+	}, {
+		in: `Basic YWxhZGRpbjpvcGVuc2VzYW1l`, err: true,
+	}, {
+		in: `Digestusername="a"`, err: true,
+	}, {
+		in: `Digest username="a" realm="r"`, err: true,
+	}, {
+		in: `Digest username="a`, err: true,
+	}, {
+		in: `Digest username`, err: true,
+	}, {
+		in: `Digest nc=1`, err: true,
+	}, {
+		in: `Digest nc=0000000g`, err: true,
+	}, {
+		in: `Digest =x`, err: true,
+	}}
+	for _, tt := range tests {
+		got, err := parseCredentials(tt.in)
+		if (err != nil) != tt.err {
+			t.Errorf("%s: error %v, want error %v", tt.in, err, tt.err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(credentials{})); !tt.err && diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.in, diff)
+		}
+	}
+}
+
+// emptyName matches a parameter with no name, which icholy/digest accepts.
+var emptyName = regexp.MustCompile(`(^[Dd][Ii][Gg][Ee][Ss][Tt] +|,) *=`)
+
+// FuzzParseCredentials checks the parser against icholy/digest's, the one
+// sipgo's client uses, wherever that one succeeds on input both are meant
+// to read alike: ASCII without tabs (icholy/digest skips only spaces) and
+// without upper case (it matches parameter names exactly).
+func FuzzParseCredentials(f *testing.F) {
+	for _, s := range []string{
+		`Digest username="app.mary", realm="harbour-view.example.net", nonce="n1", uri="sip:x", response="abc", algorithm=SHA-256, cnonce="c1", qop=auth, nc=00000001`,
+		`Digest username="app.mary",realm="r",cnonce="6b8b4567",nc=00000001,qop=auth,uri="sip:127.0.0.1:5060",nonce="x",response="y",algorithm=MD5`,
+		`Digest username="a\"b", realm="r"`,
+		`Digest nc=ffffffff`,
+		`Digest a=,b=""`,
+		`Digest`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		mine, err := parseCredentials(v)
+		if !utf8.ValidString(v) || strings.ContainsAny(v, "\t\r\n") || strings.ToLower(v[min(len(v), 6):]) != v[min(len(v), 6):] {
+			return
+		}
+		theirs, theirErr := digest.ParseCredentials(v)
+		if theirErr != nil {
+			return
+		}
+		if err != nil {
+			if emptyName.MatchString(v) || (theirs.Nc != 0 && len(mine.nc) != 8) || strings.Contains(v, "nc=") {
+				return // we insist on a name, and on nc being 8 hex digits
+			}
+			t.Fatalf("%q: icholy/digest parses it, we fail: %v", v, err)
+		}
+		got := []string{mine.username, mine.realm, mine.nonce, mine.uri, mine.response, mine.algorithm, mine.cnonce, mine.opaque, mine.qop}
+		want := []string{theirs.Username, theirs.Realm, theirs.Nonce, theirs.URI, theirs.Response, theirs.Algorithm, theirs.Cnonce, theirs.Opaque, theirs.QOP}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("%q (-icholy +ours):\n%s", v, diff)
+		}
+		if theirs.Nc != int(mine.ncValue) && mine.nc != "" {
+			t.Fatalf("%q: nc %d, icholy/digest %d", v, mine.ncValue, theirs.Nc)
+		}
+	})
+}
+
+func TestSignIsHMAC(t *testing.T) {
+	a := New("r", nil, nil)
+	// Recover the key from the inner pad, then compare with crypto/hmac.
+	var key [32]byte
+	for i := range key {
+		key[i] = a.ipad[i] ^ 0x36
+	}
+	for _, msg := range []string{"", "0123456789abcdef", strings.Repeat("x", 64)} {
+		m := hmac.New(sha256.New, key[:])
+		m.Write([]byte(msg))
+		want := m.Sum(nil)
+		got := make([]byte, sha256.Size)
+		a.sign(got, []byte(msg))
+		if !hmac.Equal(got, want) {
+			t.Errorf("sign(%q) = %x, want %x", msg, got, want)
+		}
+	}
+}

@@ -1,0 +1,449 @@
+// Package interop runs real third-party SIP software from Debian packages —
+// SIPp (sip-tester) and baresip — against the live server, over loopback
+// UDP. The server runs in the test process, so the tests read its event
+// stream and drive its clock: ring timeouts pass when a test advances the
+// clock, never by waiting. The peers run as separate processes with their
+// own real timers, each under a deadline, and are killed when a test ends.
+//
+// A test whose peer is not installed skips, loudly, with the command that
+// installs it; CI installs both, so there every test runs.
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/compiler"
+	"switchboard/compiler/credentials"
+	"switchboard/compiler/ir"
+	"switchboard/lang"
+	"switchboard/runtime"
+	"switchboard/runtime/auth"
+	"switchboard/runtime/clock/clocktest"
+	"switchboard/runtime/events"
+	"switchboard/runtime/media"
+	"switchboard/runtime/registrar"
+	"switchboard/simulate/device"
+)
+
+const (
+	domain = "interop.example"
+	// carrierIP is the trunk's host in testdata/site: requests from it
+	// are the carrier's. Every other peer speaks from 127.0.0.1.
+	carrierIP = "127.0.0.2"
+	// peerTimeout bounds every external process.
+	peerTimeout = 30 * time.Second
+	// eventTimeout bounds every wait for a server event.
+	eventTimeout = 10 * time.Second
+)
+
+// siteKey is the fixed site key of these tests.
+var siteKey = []byte("interop-site-key-0123456789abcdef")
+
+// compileSite compiles testdata/site.
+func compileSite(t *testing.T) *ir.Program {
+	t.Helper()
+	cfg, diags := lang.Load(filepath.Join("testdata", "site"), lang.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	checked, diags := compiler.Check(cfg)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p, diags := compiler.Lower(checked, compiler.LowerOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return p
+}
+
+type secrets struct {
+	p   *ir.Program
+	src *credentials.Source
+}
+
+func (s secrets) SIPPassword(account string) (string, bool) {
+	a := s.p.Account(account)
+	if a == nil {
+		return "", false
+	}
+	return s.src.SIPPassword(*a), true
+}
+
+// server is a site served in-process on 127.0.0.1:0.
+type server struct {
+	t       *testing.T
+	prog    *ir.Program
+	secrets secrets
+	clock   *clocktest.Fake
+	addr    string // host:port of the SIP socket
+	port    int
+
+	mu   sync.Mutex
+	seen []events.Event
+	cond chan struct{} // signalled on every event
+}
+
+// serverConfig varies how a test's server is built.
+type serverConfig struct {
+	// siteDefaults builds the server exactly as `switchboard serve` does
+	// (runtime.NewSite); otherwise the digest algorithms are algs.
+	siteDefaults bool
+	algs         []auth.Algorithm
+	// edit changes the compiled program before it is served.
+	edit func(*ir.Program)
+}
+
+// interopAlgorithms is what the peers' digest code can answer: Debian's
+// SIPp 3.6 reads only the first challenge and knows only MD5, and baresip
+// 1.0 (libre 1.1) gives up on any challenge whose algorithm is not MD5 —
+// see TestServeDefaultsRegisterSIPp and TestServeDefaultsRegisterBaresip.
+var interopAlgorithms = []auth.Algorithm{auth.MD5}
+
+func startServer(t *testing.T, sc serverConfig) *server {
+	t.Helper()
+	p := compileSite(t)
+	if sc.edit != nil {
+		sc.edit(p)
+		p.Sort()
+	}
+	key, err := credentials.KeyFromBytes(siteKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, prog: p, secrets: secrets{p: p, src: credentials.NewSource(key, p)},
+		clock: clocktest.New(time.Unix(1_800_000_000, 0)), cond: make(chan struct{}, 1)}
+	bus := events.NewBus(s.clock.Now)
+	sub := bus.Subscribe(1 << 14)
+	go func() {
+		for e := range sub.C {
+			s.mu.Lock()
+			s.seen = append(s.seen, e)
+			s.mu.Unlock()
+			select {
+			case s.cond <- struct{}{}:
+			default:
+			}
+		}
+	}()
+
+	var srv *runtime.Server
+	var closeSite func()
+	mediaIP := netip.MustParseAddr("127.0.0.1")
+	if sc.siteDefaults {
+		site, err := runtime.NewSite(p, s.secrets, runtime.Options{Events: bus, Clock: s.clock, MediaIP: mediaIP})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, closeSite = site.Server, func() { site.Close() }
+	} else {
+		// runtime.NewSite with one change: the digest algorithms offered.
+		algs := sc.algs
+		if algs == nil {
+			algs = interopAlgorithms
+		}
+		a := auth.New(domain, s.secrets, s.clock, auth.WithAlgorithms(algs...),
+			auth.WithEvents(bus, func() *ir.Program { return p }))
+		reg := registrar.New(p, a, s.clock, registrar.WithEvents(bus))
+		srv, err = runtime.New(runtime.Config{
+			Program: p, Secrets: s.secrets, Events: bus, Clock: s.clock,
+			Media: func(onDigit func(fromCallee bool, digit rune)) (runtime.MediaSession, error) {
+				return media.NewRelay(media.Config{IP: mediaIP, Clock: s.clock,
+					OnDigit: func(side media.Side, d rune, _ time.Time) { onDigit(side == media.Callee, d) }})
+			},
+		}, a, registrarAdapter{reg})
+		if err != nil {
+			reg.Close()
+			t.Fatal(err)
+		}
+		closeSite = func() { srv.Close(); reg.Close() }
+	}
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = conn.LocalAddr().String()
+	s.port = conn.LocalAddr().(*net.UDPAddr).Port
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { defer close(served); srv.ServeUDP(ctx, conn) }()
+	t.Cleanup(func() {
+		cancel()
+		closeSite()
+		<-served
+		sub.Close()
+		if t.Failed() {
+			t.Logf("server events:\n%s", s.eventLog())
+		}
+	})
+	return s
+}
+
+// registrarAdapter is the runtime's own adapter (runtime/site.go).
+type registrarAdapter struct{ r *registrar.Registrar }
+
+func (a registrarAdapter) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
+	a.r.OnRegister(req, tx)
+}
+
+func (a registrarAdapter) Contacts(account string) []runtime.Contact {
+	var out []runtime.Contact
+	for _, b := range a.r.Lookup(account) {
+		u, err := b.URI()
+		if err != nil {
+			continue
+		}
+		out = append(out, runtime.Contact{URI: u, Dest: b.Source, Transport: b.Transport})
+	}
+	return out
+}
+
+func (s *server) password(account string) string {
+	s.t.Helper()
+	pw, ok := s.secrets.SIPPassword(account)
+	if !ok {
+		s.t.Fatalf("no account %q in the site", account)
+	}
+	return pw
+}
+
+// events returns the events so far.
+func (s *server) events() []events.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]events.Event(nil), s.seen...)
+}
+
+// waitEvent waits for an event matching f and returns it.
+func (s *server) waitEvent(what string, f func(events.Event) bool) events.Event {
+	s.t.Helper()
+	deadline := time.NewTimer(eventTimeout)
+	defer deadline.Stop()
+	for {
+		for _, e := range s.events() {
+			if f(e) {
+				return e
+			}
+		}
+		select {
+		case <-s.cond:
+		case <-deadline.C:
+			s.t.Fatalf("no %s event within %s", what, eventTimeout)
+		}
+	}
+}
+
+// find returns the events matching f.
+func (s *server) find(f func(events.Event) bool) []events.Event {
+	var out []events.Event
+	for _, e := range s.events() {
+		if f(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (s *server) eventLog() string {
+	var b strings.Builder
+	for _, e := range s.events() {
+		fmt.Fprintf(&b, "  %s", e.Kind)
+		for _, kv := range [][2]string{{"call", e.Call}, {"leg", e.Leg}, {"account", e.Account}, {"from", e.From},
+			{"to", e.To}, {"target", e.Target}, {"device", e.Device}, {"relay", e.Relay}, {"digits", e.Digits},
+			{"cause", e.Cause}, {"source", e.Source}} {
+			if kv[1] != "" {
+				fmt.Fprintf(&b, " %s=%q", kv[0], kv[1])
+			}
+		}
+		if e.Status != 0 {
+			fmt.Fprintf(&b, " status=%d", e.Status)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func kind(k events.Kind) func(events.Event) bool {
+	return func(e events.Event) bool { return e.Kind == k }
+}
+
+func legEvent(k events.Kind, leg string) func(events.Event) bool {
+	return func(e events.Event) bool { return e.Kind == k && e.Leg == leg }
+}
+
+func registered(account string) func(events.Event) bool {
+	return func(e events.Event) bool { return e.Kind == events.Registered && e.Account == account }
+}
+
+// device starts and registers a simulated device (simulate/device: sipgo
+// and real RTP) for account.
+func (s *server) device(account string) *device.Device {
+	s.t.Helper()
+	d, err := device.New(device.Config{Account: account, Password: s.password(account), Domain: domain, Server: s.addr})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { d.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	if status, err := d.Register(ctx, time.Hour); err != nil || status != 200 {
+		s.t.Fatalf("register %s: %d, %v", account, status, err)
+	}
+	return d
+}
+
+// freeUDPPort returns a loopback UDP port that was free a moment ago, with
+// the n-1 ports above it free too (SIPp's media takes its -mp port and the
+// ones above it).
+func freeUDPPort(t *testing.T, ip string, n int) int {
+	t.Helper()
+	for range 100 {
+		c, err := net.ListenPacket("udp", ip+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		conns := []net.PacketConn{c}
+		ok := port+n-1 < 65536
+		for i := 1; i < n && ok; i++ {
+			ci, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port+i)))
+			if err != nil {
+				ok = false
+				break
+			}
+			conns = append(conns, ci)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		if ok {
+			return port
+		}
+	}
+	t.Fatal("no free UDP port range")
+	return 0
+}
+
+// waitUDPBound waits until some process has a UDP socket bound to port on
+// 127.0.0.0/8 — the readiness of a peer that prints nothing when it is
+// listening. It reads /proc/net/udp; elsewhere it returns at once (the
+// server's INVITE retransmissions then cover a late peer).
+func waitUDPBound(t *testing.T, port int) {
+	t.Helper()
+	want := fmt.Sprintf(":%04X ", port)
+	deadline := time.Now().Add(eventTimeout)
+	for {
+		data, err := os.ReadFile("/proc/net/udp")
+		if err != nil {
+			return
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) > 2 && strings.HasSuffix(f[1]+" ", want) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on UDP port %d after %s", port, eventTimeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// process is an external peer running in the background.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+	dir  string
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and readers at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// start runs bin with args in dir under peerTimeout; the process is killed
+// when the test ends.
+func start(t *testing.T, name, dir, bin string, args ...string) *process {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.WaitDelay = 2 * time.Second
+	p := &process{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{}), dir: dir}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("%s: %v", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		cancel()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// wait waits for the process to end and returns its exit status.
+func (p *process) wait() int {
+	<-p.done
+	var ee *exec.ExitError
+	if errors.As(p.err, &ee) {
+		return ee.ExitCode()
+	}
+	if p.err != nil {
+		return -1
+	}
+	return 0
+}
+
+// exited reports whether the process has ended.
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}

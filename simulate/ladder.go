@@ -1,0 +1,108 @@
+package simulate
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+)
+
+// ladder is the server's socket, recording every SIP message it sends and
+// receives, so a failed case can show the call as a ladder diagram in
+// text. It sees exactly what crossed the wire.
+type ladder struct {
+	net.PacketConn
+	names map[string]string // peer address → name
+
+	mu  sync.Mutex
+	msg []string
+}
+
+const maxLadder = 60
+
+func (l *ladder) reset() {
+	l.mu.Lock()
+	l.msg = l.msg[:0]
+	l.mu.Unlock()
+}
+
+func (l *ladder) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.msg...)
+}
+
+func (l *ladder) record(dir string, peer net.Addr, b []byte) {
+	line := summarise(b)
+	if line == "" {
+		return
+	}
+	name := l.names[peer.String()]
+	if name == "" {
+		name = peer.String()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.msg) < maxLadder {
+		l.msg = append(l.msg, fmt.Sprintf("%s %-8s %s", dir, name, line))
+	} else if len(l.msg) == maxLadder {
+		l.msg = append(l.msg, "… (more messages not shown)")
+	}
+}
+
+func (l *ladder) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := l.PacketConn.ReadFrom(b)
+	if err == nil {
+		l.record("server ←", addr, b[:n])
+	}
+	return n, addr, err
+}
+
+func (l *ladder) WriteTo(b []byte, addr net.Addr) (int, error) {
+	l.record("server →", addr, b)
+	return l.PacketConn.WriteTo(b, addr)
+}
+
+// summarise renders a SIP message as its first line and who it is
+// between: `INVITE sip:1A@… (device.gate → 1A)` or `180 Ringing (INVITE)`.
+func summarise(b []byte) string {
+	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
+	lines := strings.Split(string(head), "\r\n")
+	if len(lines) == 0 || lines[0] == "" {
+		return ""
+	}
+	first := lines[0]
+	var from, to, cseq string
+	for _, h := range lines[1:] {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "from", "f":
+			from = userOf(value)
+		case "to", "t":
+			to = userOf(value)
+		case "cseq":
+			cseq = strings.TrimSpace(value)
+		}
+	}
+	if strings.HasPrefix(first, "SIP/2.0 ") {
+		return fmt.Sprintf("%s (%s; %s → %s)", strings.TrimPrefix(first, "SIP/2.0 "), cseq, from, to)
+	}
+	method, _, _ := strings.Cut(first, " ")
+	return fmt.Sprintf("%s (%s → %s)", method, from, to)
+}
+
+func userOf(v string) string {
+	i := strings.Index(v, "sip:")
+	if i < 0 {
+		return strings.TrimSpace(v)
+	}
+	rest := v[i+4:]
+	if at := strings.IndexAny(rest, "@>;"); at >= 0 && rest[at] == '@' {
+		return rest[:at]
+	}
+	return ""
+}

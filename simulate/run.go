@@ -1,0 +1,613 @@
+package simulate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	goruntime "runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"switchboard/compiler/ir"
+	"switchboard/runtime"
+	"switchboard/runtime/clock/clocktest"
+	"switchboard/runtime/events"
+	"switchboard/simulate/device"
+)
+
+// Options configure a run.
+type Options struct {
+	// Run selects cases whose name matches.
+	Run *regexp.Regexp
+	// Parallel is how many independent servers run cases at once;
+	// GOMAXPROCS when zero.
+	Parallel int
+	// Wait bounds each expectation in real time; 5 s when zero.
+	Wait time.Duration
+	// IP is the loopback address the server and devices use; the carrier
+	// gets the next address, which the site's trunks are pointed at.
+	IP netip.Addr
+}
+
+// Status is a case's outcome.
+type Status string
+
+const (
+	Pass Status = "pass"
+	Fail Status = "fail"
+	Skip Status = "skip"
+)
+
+// Result is the outcome of one case.
+type Result struct {
+	Name     string
+	Status   Status
+	Duration time.Duration
+	Message  string    // why it failed or was skipped
+	Step     string    // the step that failed
+	Origin   ir.Origin // the HCL the case proves
+	Ladder   []string  // SIP messages of the case, for a failure
+}
+
+// Report is the outcome of a run, in case order.
+type Report struct {
+	Results  []Result
+	Duration time.Duration
+}
+
+// Counts returns how many cases passed, failed and were skipped.
+func (r *Report) Counts() (pass, fail, skip int) {
+	for _, res := range r.Results {
+		switch res.Status {
+		case Pass:
+			pass++
+		case Fail:
+			fail++
+		case Skip:
+			skip++
+		}
+	}
+	return
+}
+
+// Secrets gives the simulated devices their passwords, as an installer
+// gives them to real ones.
+type Secrets interface {
+	SIPPassword(account string) (string, bool)
+}
+
+// Run runs cases against servers of p, in parallel, and reports in case
+// order.
+func Run(ctx context.Context, p *ir.Program, secrets Secrets, cases []Case, o Options) (*Report, error) {
+	start := time.Now()
+	if o.Wait == 0 {
+		o.Wait = 5 * time.Second
+	}
+	if !o.IP.IsValid() {
+		o.IP = netip.MustParseAddr("127.0.0.1")
+	}
+	var selected []int
+	for i, c := range cases {
+		if o.Run == nil || o.Run.MatchString(c.Name) {
+			selected = append(selected, i)
+		}
+	}
+	results := make([]Result, len(cases))
+	work := make(chan int)
+	workers := o.Parallel
+	if workers <= 0 {
+		workers = goruntime.GOMAXPROCS(0)
+	}
+	runnable := 0
+	for _, i := range selected {
+		if cases[i].Skip == "" {
+			runnable++
+		}
+	}
+	workers = max(1, min(workers, runnable))
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wk, err := newWorker(p, secrets, o)
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer wk.close()
+			for i := range work {
+				results[i] = wk.run(ctx, cases[i])
+			}
+		}()
+	}
+	for _, i := range selected {
+		if cases[i].Skip != "" {
+			results[i] = Result{Name: cases[i].Name, Status: Skip, Message: cases[i].Skip, Origin: cases[i].Origin}
+			continue
+		}
+		select {
+		case work <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(errc)
+	rep := &Report{Duration: time.Since(start)}
+	for _, i := range selected {
+		rep.Results = append(rep.Results, results[i])
+	}
+	return rep, ctx.Err()
+}
+
+// worker is one server with every device registered; it runs cases one at
+// a time so that its virtual clock and event log belong to one case.
+type worker struct {
+	o       Options
+	p       *ir.Program
+	clock   *clocktest.Fake
+	site    *runtime.Site
+	hub     *device.Hub
+	carrier *device.Hub
+	sub     *events.Subscription
+	ladder  *ladder
+	cancel  context.CancelFunc
+
+	mu     sync.Mutex
+	events []events.Event
+	notify chan struct{}
+}
+
+func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
+	// The carrier is simulated at the address after the server's; the
+	// site's trunks are pointed there, the way the real carrier's address
+	// is what identifies it.
+	carrierIP := o.IP.Next()
+	p := *prog
+	p.Trunks = slices.Clone(prog.Trunks)
+	for i := range p.Trunks {
+		p.Trunks[i].Host = carrierIP.String()
+	}
+	w := &worker{o: o, p: &p, clock: clocktest.New(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)), notify: make(chan struct{}, 1)}
+	bus := events.NewBus(w.clock.Now)
+	w.sub = bus.Subscribe(1 << 16)
+	go func() {
+		for e := range w.sub.C {
+			w.mu.Lock()
+			w.events = append(w.events, e)
+			w.mu.Unlock()
+			select {
+			case w.notify <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	site, err := runtime.NewSite(w.p, secrets, runtime.Options{Events: bus, Clock: w.clock, MediaIP: o.IP})
+	if err != nil {
+		return nil, err
+	}
+	w.site = site
+	conn, err := net.ListenPacket("udp", netip.AddrPortFrom(o.IP, 0).String())
+	if err != nil {
+		site.Close()
+		return nil, err
+	}
+	w.ladder = &ladder{PacketConn: conn, names: map[string]string{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	go site.Server.ServeUDP(ctx, w.ladder)
+	server := conn.LocalAddr().String()
+	if w.hub, err = device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: server, IP: o.IP}); err != nil {
+		w.close()
+		return nil, err
+	}
+	w.ladder.names[w.hub.Addr()] = "devices"
+	if len(p.Trunks) > 0 {
+		if w.carrier, err = device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: server, IP: carrierIP}); err != nil {
+			w.close()
+			return nil, fmt.Errorf("simulated carrier at %s: %w (is %s a loopback address here?)", carrierIP, err, carrierIP)
+		}
+		w.ladder.names[w.carrier.Addr()] = "carrier"
+		for _, t := range p.Trunks {
+			w.carrier.Add(ir.AccountName(ir.AccountTrunk, t.Name), "")
+		}
+	}
+	regCtx, done := context.WithTimeout(context.Background(), time.Minute)
+	defer done()
+	for _, a := range p.Accounts {
+		pw, ok := secrets.SIPPassword(a.Name)
+		if !ok {
+			w.close()
+			return nil, fmt.Errorf("no password for account %q", a.Name)
+		}
+		d := w.hub.Add(a.Name, pw)
+		status, err := d.Register(regCtx, time.Hour)
+		if err != nil || status != 200 {
+			w.close()
+			if err == nil {
+				err = fmt.Errorf("status %d", status)
+			}
+			return nil, fmt.Errorf("registering %s with the server failed: %w", a.Name, err)
+		}
+	}
+	return w, nil
+}
+
+func (w *worker) close() {
+	// The server first: it hangs up what is left while the devices can
+	// still answer.
+	w.site.Close()
+	if w.cancel != nil {
+		w.cancel()
+	}
+	if w.hub != nil {
+		w.hub.Close()
+	}
+	if w.carrier != nil {
+		w.carrier.Close()
+	}
+	w.sub.Close()
+}
+
+func (w *worker) device(account string) *device.Device {
+	if d := w.hub.Device(account); d != nil {
+		return d
+	}
+	if w.carrier != nil {
+		return w.carrier.Device(account)
+	}
+	return nil
+}
+
+// caseState is what one case has going.
+type caseState struct {
+	call     *device.Call
+	dialErr  error
+	dialDone chan struct{}
+	rangFrom map[string]int // incoming count per account at the start
+	evStart  int
+}
+
+// failure is a failed step.
+type failure struct {
+	step string
+	msg  string
+}
+
+func (w *worker) run(ctx context.Context, c Case) (res Result) {
+	start := time.Now()
+	res = Result{Name: c.Name, Origin: c.Origin, Status: Pass}
+	w.mu.Lock()
+	evStart := len(w.events)
+	w.mu.Unlock()
+	w.ladder.reset()
+	st := &caseState{rangFrom: map[string]int{}, evStart: evStart}
+	for _, a := range w.p.Accounts {
+		if d := w.hub.Device(a.Name); d != nil {
+			st.rangFrom[a.Name] = len(d.Incoming())
+			d.SetAnswer(device.Ring, 0)
+		}
+	}
+	defer func() {
+		w.cleanup(st)
+		res.Duration = time.Since(start)
+		if res.Status == Fail {
+			res.Ladder = w.ladder.lines()
+		}
+	}()
+	for _, step := range c.Steps {
+		if err := w.step(ctx, st, step); err != nil {
+			res.Status, res.Step, res.Message = Fail, step.describe(), err.Error()
+			return res
+		}
+	}
+	return res
+}
+
+// cleanup ends whatever the case left running and waits for the server to
+// report every call over, so the next case starts from a quiet server.
+func (w *worker) cleanup(st *caseState) {
+	if st.dialDone != nil {
+		// A call still ringing: let every timer run out.
+		for i := 0; i < 20; i++ {
+			select {
+			case <-st.dialDone:
+				i = 20
+			default:
+				w.clock.Advance(time.Minute)
+				time.Sleep(time.Millisecond)
+			}
+		}
+		<-st.dialDone
+	}
+	if st.call != nil && !st.call.Ended() {
+		ctx, cancel := context.WithTimeout(context.Background(), w.o.Wait)
+		_ = st.call.Hangup(ctx)
+		cancel()
+	}
+	deadline := time.Now().Add(w.o.Wait)
+	for time.Now().Before(deadline) {
+		started, ended := 0, 0
+		w.mu.Lock()
+		for _, e := range w.events[st.evStart:] {
+			switch e.Kind {
+			case events.CallStarted:
+				started++
+			case events.CallEnded:
+				ended++
+			}
+		}
+		w.mu.Unlock()
+		if started == ended {
+			return
+		}
+		w.wait(5 * time.Millisecond)
+	}
+}
+
+func (w *worker) wait(d time.Duration) {
+	select {
+	case <-w.notify:
+	case <-time.After(d):
+	}
+}
+
+// waitEvent waits for an event of the case matching f.
+func (w *worker) waitEvent(st *caseState, f func(events.Event) bool) (events.Event, bool) {
+	deadline := time.Now().Add(w.o.Wait)
+	for {
+		w.mu.Lock()
+		for _, e := range w.events[st.evStart:] {
+			if f(e) {
+				w.mu.Unlock()
+				return e, true
+			}
+		}
+		w.mu.Unlock()
+		if time.Now().After(deadline) {
+			return events.Event{}, false
+		}
+		w.wait(5 * time.Millisecond)
+	}
+}
+
+func (w *worker) rung(st *caseState, account string) bool {
+	d := w.device(account)
+	if d == nil {
+		return false
+	}
+	return len(d.Incoming()) > st.rangFrom[account]
+}
+
+func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
+	switch s := s.(type) {
+	case Dial:
+		from := w.device(s.From)
+		if from == nil {
+			return fmt.Errorf("no simulated device for %q", s.From)
+		}
+		if s.Answer != "" {
+			d := w.device(s.Answer)
+			if d == nil {
+				return fmt.Errorf("no simulated device for %q", s.Answer)
+			}
+			d.SetAnswer(device.Pickup, 0)
+		}
+		if s.Decline != "" {
+			if d := w.device(s.Decline); d != nil {
+				d.SetAnswer(device.Decline, 0)
+			}
+		}
+		st.dialDone = make(chan struct{})
+		go func() {
+			defer close(st.dialDone)
+			dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			st.call, st.dialErr = from.Dial(dctx, s.To)
+		}()
+		return nil
+	case ExpectRing:
+		deadline := time.Now().Add(w.o.Wait)
+		for {
+			var missing []string
+			for _, a := range s.Accounts {
+				if !w.rung(st, a) {
+					missing = append(missing, a)
+				}
+			}
+			if len(missing) == 0 {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s never rang", strings.Join(missing, ", "))
+			}
+			time.Sleep(time.Millisecond)
+		}
+	case ExpectNotRung:
+		for _, a := range s.Accounts {
+			if w.rung(st, a) {
+				return fmt.Errorf("%s rang before its turn", a)
+			}
+		}
+		return nil
+	case Advance:
+		w.clock.Advance(s.D)
+		return nil
+	case ExpectAnswered:
+		if err := w.dialResult(st); err != nil {
+			return err
+		}
+		d := w.device(s.By)
+		if d == nil || d.Answered(st.call.ID()) == nil {
+			// The caller's Call-ID differs from the callee's leg; find the
+			// answering device by its own answered call.
+			if !w.answeredBy(s.By) {
+				return fmt.Errorf("the call connected, but not to %s", s.By)
+			}
+		}
+		return nil
+	case SendDTMF:
+		call := w.callOf(st, s.From)
+		if call == nil {
+			return fmt.Errorf("%s has no call to send DTMF on", s.From)
+		}
+		return call.SendDTMF(s.Digits)
+	case ExpectDoor:
+		kind := events.DoorRefused
+		if s.Open {
+			kind = events.DoorOpened
+		}
+		_, ok := w.waitEvent(st, func(e events.Event) bool {
+			return e.Kind == kind && e.Device == s.Device && e.Account == s.By && (s.Relay == "" || e.Relay == s.Relay)
+		})
+		if !ok {
+			return fmt.Errorf("no %s event for %s at %s; saw %s", kind, s.By, s.Device, w.seen(st))
+		}
+		if !s.Open {
+			if _, opened := w.waitEventNow(st, events.DoorOpened); opened {
+				return errors.New("the door opened as well")
+			}
+		}
+		return nil
+	case ExpectDigits:
+		call := w.callOf(st, s.Account)
+		if call == nil {
+			return fmt.Errorf("%s has no call", s.Account)
+		}
+		wctx, cancel := context.WithTimeout(ctx, w.o.Wait)
+		defer cancel()
+		return call.WaitDigits(wctx, s.Digits)
+	case ExpectFailed:
+		err := w.dialResult(st)
+		var se *device.StatusError
+		if err == nil {
+			return fmt.Errorf("the call was answered; want it refused with %d", s.Status)
+		}
+		if !errors.As(err, &se) {
+			return err
+		}
+		if se.Status != s.Status {
+			return fmt.Errorf("the call ended with %d %s, want %d", se.Status, se.Reason, s.Status)
+		}
+		return nil
+	case ExpectFallback:
+		want := fallbackText(s.Fallback)
+		e, ok := w.waitEvent(st, func(e events.Event) bool { return e.Kind == events.Fallback })
+		if !ok {
+			return fmt.Errorf("no fallback; saw %s", w.seen(st))
+		}
+		if !strings.HasSuffix(e.Cause, "→ "+want) {
+			return fmt.Errorf("the ring ended in %q, want %q", e.Cause, want)
+		}
+		return nil
+	case Hangup:
+		if err := w.dialResult(st); err != nil {
+			return err
+		}
+		hctx, cancel := context.WithTimeout(ctx, w.o.Wait)
+		defer cancel()
+		return st.call.Hangup(hctx)
+	case ExpectOnlyRung:
+		var extra []string
+		for _, a := range w.p.Accounts {
+			if !slices.Contains(s.Accounts, a.Name) && w.rung(st, a.Name) {
+				extra = append(extra, a.Name)
+			}
+		}
+		if len(extra) > 0 {
+			return fmt.Errorf("%s rang too", strings.Join(extra, ", "))
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown step %T", s)
+}
+
+func (w *worker) waitEventNow(st *caseState, kind events.Kind) (events.Event, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.events[st.evStart:] {
+		if e.Kind == kind {
+			return e, true
+		}
+	}
+	return events.Event{}, false
+}
+
+// dialResult waits for the caller's dial to finish.
+func (w *worker) dialResult(st *caseState) error {
+	if st.dialDone == nil {
+		return errors.New("no call was placed")
+	}
+	select {
+	case <-st.dialDone:
+	case <-time.After(w.o.Wait):
+		return fmt.Errorf("the call was neither answered nor refused within %s", w.o.Wait)
+	}
+	return st.dialErr
+}
+
+// callOf returns an account's side of the case's call: the caller's call,
+// or the call the account answered.
+func (w *worker) callOf(st *caseState, account string) *device.Call {
+	if err := w.dialResult(st); err != nil {
+		return nil
+	}
+	d := w.device(account)
+	if d == nil {
+		return nil
+	}
+	if d.Answered(st.call.ID()) != nil {
+		return st.call
+	}
+	for _, in := range d.Incoming() {
+		if in.Answered {
+			if c := d.Answered(in.CallID); c != nil && !c.Ended() {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+func (w *worker) answeredBy(account string) bool {
+	d := w.device(account)
+	if d == nil {
+		return false
+	}
+	for _, in := range d.Incoming() {
+		if in.Answered && d.Answered(in.CallID) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// seen lists the events of the case, for failure messages.
+func (w *worker) seen(st *caseState) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for _, e := range w.events[st.evStart:] {
+		s := string(e.Kind)
+		if e.Leg != "" {
+			s += " " + e.Leg
+		}
+		if e.Account != "" {
+			s += " " + e.Account
+		}
+		if e.Cause != "" {
+			s += " (" + e.Cause + ")"
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return "no events"
+	}
+	return strings.Join(out, "; ")
+}

@@ -1,0 +1,111 @@
+package simulate_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"switchboard/compiler"
+	"switchboard/compiler/credentials"
+	"switchboard/compiler/ir"
+	"switchboard/lang"
+	"switchboard/simulate"
+)
+
+type secrets struct {
+	p   *ir.Program
+	src *credentials.Source
+}
+
+func (s secrets) SIPPassword(account string) (string, bool) {
+	a := s.p.Account(account)
+	if a == nil {
+		return "", false
+	}
+	return s.src.SIPPassword(*a), true
+}
+
+func compileDir(t *testing.T, dir string) (*ir.Program, secrets) {
+	t.Helper()
+	cfg, diags := lang.Load(dir, lang.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	checked, diags := compiler.Check(cfg)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p, diags := compiler.Lower(checked, compiler.LowerOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	key, err := credentials.KeyFromBytes([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, secrets{p: p, src: credentials.NewSource(key, p)}
+}
+
+func TestExamplesPass(t *testing.T) {
+	for _, ex := range []string{"family-home", "apartment-block", "small-office"} {
+		t.Run(ex, func(t *testing.T) {
+			p, sec := compileDir(t, "../examples/"+ex)
+			cases := simulate.Generate(p)
+			rep, err := simulate.Run(context.Background(), p, sec, cases, simulate.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pass, fail, _ := rep.Counts()
+			if fail > 0 || pass == 0 {
+				var b strings.Builder
+				simulate.WriteText(&b, rep)
+				t.Fatalf("%d passed, %d failed:\n%s", pass, fail, b.String())
+			}
+		})
+	}
+}
+
+// The suite is generated from the site as written; a server whose routing
+// differs from it must fail, naming what diverged and where it was written.
+func TestWrongRoutingFails(t *testing.T) {
+	p, sec := compileDir(t, "../examples/family-home")
+	cases := simulate.Generate(p)
+
+	// The server runs a program in which the residence forgot jack.
+	wrong := *p
+	wrong.Residences = append([]ir.Residence(nil), p.Residences...)
+	home := &wrong.Residences[0]
+	var legs []ir.Leg
+	for _, l := range home.Ring.Legs {
+		if l.Label != "user.jack" {
+			legs = append(legs, l)
+		}
+	}
+	home.Ring.Legs = legs
+
+	rep, err := simulate.Run(context.Background(), &wrong, sec, cases, simulate.Options{Wait: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []simulate.Result
+	for _, r := range rep.Results {
+		if r.Status == simulate.Fail {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) == 0 {
+		t.Fatal("the suite passed against a server that never rings jack")
+	}
+	for _, r := range failed {
+		if !strings.Contains(r.Message, "app.jack never rang") {
+			t.Errorf("%s: message %q does not say jack never rang", r.Name, r.Message)
+		}
+		if r.Origin.File == "" {
+			t.Errorf("%s: no origin", r.Name)
+		}
+		if len(r.Ladder) == 0 {
+			t.Errorf("%s: no SIP ladder", r.Name)
+		}
+	}
+}

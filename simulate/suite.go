@@ -1,0 +1,397 @@
+// Package simulate proves a site's call paths work before anyone climbs a
+// ladder: it starts the real runtime, registers a simulated device for
+// every account (door stations, monitors, phones, apps, the carrier), and
+// runs cases — generated from the IR for every entry point and every user,
+// or written as scenario files — that place real SIP calls with real RTP
+// and check who rang, who answered, which door opened and where an
+// unanswered call ended.
+//
+// The devices speak SIP and RTP to the runtime over sockets; they never
+// call its internals. Time is virtual: ring timeouts and sequential hunts
+// are advanced on a shared clock, so they cost microseconds and come out
+// the same every run.
+package simulate
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"switchboard/compiler/ir"
+)
+
+// Case is one simulated call path: steps run in order, each an action or
+// an expectation that must be observed.
+type Case struct {
+	Name   string
+	Origin ir.Origin // the HCL that the case proves
+	Skip   string    // why the case cannot run, when it cannot
+	Steps  []Step
+}
+
+// Step is an action or an expectation.
+type Step interface{ describe() string }
+
+type (
+	// Dial places a call from an account; Answer names the account that
+	// will pick up ("" for nobody). Every other device lets it ring.
+	Dial struct {
+		From, To, Answer string
+		Decline          string // this account declines (603)
+	}
+	// ExpectRing waits until each account has been offered the call.
+	ExpectRing struct{ Accounts []string }
+	// ExpectNotRung checks that none of the accounts has been offered the
+	// call so far.
+	ExpectNotRung struct{ Accounts []string }
+	// Advance moves the virtual clock.
+	Advance struct{ D time.Duration }
+	// ExpectAnswered waits for the call to connect, answered by By.
+	ExpectAnswered struct{ By string }
+	// SendDTMF sends digits from an account's side of the call.
+	SendDTMF struct{ From, Digits string }
+	// ExpectDoor waits for a door_opened (Open) or door_refused event.
+	ExpectDoor struct {
+		Open              bool
+		Device, Relay, By string
+	}
+	// ExpectDigits waits until the account's side of the call received
+	// digits: how a door station detects its relay code.
+	ExpectDigits struct{ Account, Digits string }
+	// ExpectFailed waits for the call to be refused with Status.
+	ExpectFailed struct{ Status int }
+	// ExpectFallback waits for the ring to end in the given fallback.
+	ExpectFallback struct{ Fallback ir.Fallback }
+	// Hangup ends the call from the caller's side.
+	Hangup struct{}
+	// ExpectOnlyRung checks that no account outside the list was offered a
+	// call during the case.
+	ExpectOnlyRung struct{ Accounts []string }
+)
+
+func (s Dial) describe() string {
+	d := fmt.Sprintf("%s dials %s", s.From, s.To)
+	if s.Answer != "" {
+		d += ", " + s.Answer + " answers"
+	}
+	return d
+}
+func (s ExpectRing) describe() string    { return "rings " + strings.Join(s.Accounts, ", ") }
+func (s ExpectNotRung) describe() string { return "does not ring " + strings.Join(s.Accounts, ", ") }
+func (s Advance) describe() string       { return "wait " + s.D.String() }
+func (s ExpectAnswered) describe() string {
+	return "answered by " + s.By
+}
+func (s SendDTMF) describe() string { return fmt.Sprintf("%s keys %q", s.From, s.Digits) }
+func (s ExpectDoor) describe() string {
+	if s.Open {
+		return fmt.Sprintf("%s opens %s relay %q", s.By, s.Device, s.Relay)
+	}
+	return fmt.Sprintf("%s is refused at %s", s.By, s.Device)
+}
+func (s ExpectDigits) describe() string   { return fmt.Sprintf("%s receives %q", s.Account, s.Digits) }
+func (s ExpectFailed) describe() string   { return fmt.Sprintf("call refused with %d", s.Status) }
+func (s ExpectFallback) describe() string { return "falls back to " + fallbackText(s.Fallback) }
+func (s Hangup) describe() string         { return "caller hangs up" }
+func (s ExpectOnlyRung) describe() string {
+	return "rings nobody but " + strings.Join(s.Accounts, ", ")
+}
+
+func fallbackText(f ir.Fallback) string {
+	if f.Kind == ir.FallbackVoicemail {
+		return "voicemail " + f.Mailbox
+	}
+	return string(f.Kind)
+}
+
+// Generate builds the suite every site gets without writing a test: every
+// door-station entry point, every user by extension, every DDI.
+func Generate(p *ir.Program) []Case {
+	g := &generator{p: p, users: map[string]*ir.User{}}
+	for i := range p.Users {
+		g.users[p.Users[i].Name] = &p.Users[i]
+	}
+	var cases []Case
+	answered := map[string]bool{} // door/target pairs whose residents were all exercised
+	for _, e := range p.Entries {
+		dev := p.Device(e.Device)
+		if dev == nil {
+			continue
+		}
+		cases = append(cases, g.entryRings(dev, e))
+		key := e.Device + "\x00" + e.Target.String()
+		if answered[key] {
+			continue
+		}
+		answered[key] = true
+		cases = append(cases, g.entryAnswers(dev, e)...)
+	}
+	for _, d := range p.Devices {
+		if d.Kind == ir.DoorStation && len(d.Relays) > 0 {
+			cases = append(cases, g.refused(&d))
+		}
+	}
+	for _, u := range p.Users {
+		cases = append(cases, g.extension(&u))
+	}
+	for _, d := range p.DDIs {
+		cases = append(cases, g.ddi(d))
+	}
+	for _, n := range p.Numbers {
+		switch n.Action.Kind {
+		case ir.ActionConference:
+			cases = append(cases, Case{Name: fmt.Sprintf("conference room %s answers", n.Number), Origin: n.Origin,
+				Skip: "conference bridges are not served by the runtime yet"})
+		case ir.ActionVoicemail:
+			cases = append(cases, Case{Name: fmt.Sprintf("voicemail access %s answers", n.Number), Origin: n.Origin,
+				Skip: "voicemail is not served by the runtime yet"})
+		}
+	}
+	return cases
+}
+
+type generator struct {
+	p     *ir.Program
+	users map[string]*ir.User
+}
+
+// targetLabel is how a case names what a door calls: `residence 1A` or
+// `Mary Byrne`.
+func (g *generator) targetLabel(t ir.Ref) string {
+	switch t.Kind {
+	case ir.RefResidence:
+		if r := g.p.Residence(t.Name); r != nil {
+			return "residence " + r.Label
+		}
+	case ir.RefUser:
+		if u := g.users[t.Name]; u != nil {
+			return u.Name
+		}
+	}
+	return t.String()
+}
+
+func (g *generator) ring(t ir.Ref) (ir.Ring, bool) {
+	switch t.Kind {
+	case ir.RefResidence:
+		if r := g.p.Residence(t.Name); r != nil {
+			return r.Ring, true
+		}
+	case ir.RefUser:
+		if u := g.users[t.Name]; u != nil {
+			return u.Ring, true
+		}
+	}
+	return ir.Ring{}, false
+}
+
+func entryLabel(dev *ir.Device, e ir.Entry) string {
+	for _, b := range dev.Buttons {
+		if b.Dial == e.Code && b.Target == e.Target {
+			return fmt.Sprintf("%s button %s", dev.Name, b.Label)
+		}
+	}
+	return fmt.Sprintf("%s keys %s", dev.Name, e.Code)
+}
+
+func allAccounts(r ir.Ring) []string {
+	var out []string
+	for _, l := range r.Legs {
+		out = append(out, l.Accounts...)
+	}
+	return out
+}
+
+// entryRings: the entry rings exactly the ring plan's endpoints, in order
+// for a sequential ring, and an unanswered call ends in the fallback.
+func (g *generator) entryRings(dev *ir.Device, e ir.Entry) Case {
+	ring, _ := g.ring(e.Target)
+	how := "together"
+	if ring.Strategy == ir.Sequential {
+		how = "in turn"
+	}
+	c := Case{
+		Name:   fmt.Sprintf("%s → %s rings %s, then %s", entryLabel(dev, e), g.targetLabel(e.Target), how, fallbackText(ring.NoAnswer)),
+		Origin: e.Origin,
+	}
+	if len(allAccounts(ring)) == 0 {
+		c.Skip = fmt.Sprintf("%s has no endpoint to ring", g.targetLabel(e.Target))
+		return c
+	}
+	c.Steps = append(c.Steps, Dial{From: dev.Account, To: e.Code})
+	c.Steps = append(c.Steps, g.hunt(ring, -1)...)
+	c.Steps = append(c.Steps, ExpectFailed{Status: 480}, ExpectFallback{Fallback: ring.NoAnswer}, ExpectOnlyRung{Accounts: allAccounts(ring)})
+	return c
+}
+
+// hunt walks a ring plan up to leg stop (-1: through the end), expecting
+// each leg to ring in its turn and advancing the clock past it.
+func (g *generator) hunt(ring ir.Ring, stop int) []Step {
+	var steps []Step
+	if ring.Strategy != ir.Sequential {
+		steps = append(steps, ExpectRing{Accounts: allAccounts(ring)})
+		if stop < 0 {
+			steps = append(steps, Advance{D: ring.Timeout.Std()})
+		}
+		return steps
+	}
+	left := ring.Timeout.Std()
+	for i, leg := range ring.Legs {
+		if i == stop {
+			steps = append(steps, ExpectRing{Accounts: leg.Accounts})
+			return steps
+		}
+		steps = append(steps, ExpectRing{Accounts: leg.Accounts})
+		if i+1 < len(ring.Legs) {
+			steps = append(steps, ExpectNotRung{Accounts: ring.Legs[i+1].Accounts})
+		}
+		d := min(leg.Timeout.Std(), left)
+		left -= d
+		if d > 0 {
+			steps = append(steps, Advance{D: d})
+		}
+		if left <= 0 {
+			break
+		}
+	}
+	if left > 0 {
+		steps = append(steps, Advance{D: left})
+	}
+	return steps
+}
+
+// entryAnswers: each endpoint the entry rings answers in turn and opens
+// every relay of the door station with its code.
+func (g *generator) entryAnswers(dev *ir.Device, e ir.Entry) []Case {
+	ring, _ := g.ring(e.Target)
+	var cases []Case
+	for li, leg := range ring.Legs {
+		who := leg.Label
+		if u := strings.TrimPrefix(leg.Label, "user."); u != leg.Label {
+			who = u
+		} else {
+			who = strings.TrimPrefix(leg.Label, "device.")
+		}
+		answerer := leg.Accounts[0]
+		name := fmt.Sprintf("%s → %s → %s answers", entryLabel(dev, e), g.targetLabel(e.Target), who)
+		var opens []string
+		for _, r := range dev.Relays {
+			opens = append(opens, fmt.Sprintf("%q", r.Name))
+		}
+		if len(opens) > 0 {
+			name += " and opens " + strings.Join(opens, ", ")
+		}
+		c := Case{Name: name, Origin: e.Origin}
+		c.Steps = append(c.Steps, Dial{From: dev.Account, To: e.Code, Answer: answerer})
+		c.Steps = append(c.Steps, g.hunt(ring, li)...)
+		c.Steps = append(c.Steps, ExpectAnswered{By: answerer})
+		for _, r := range dev.Relays {
+			c.Steps = append(c.Steps,
+				SendDTMF{From: answerer, Digits: r.DTMF},
+				ExpectDoor{Open: true, Device: dev.Name, Relay: r.Name, By: answerer},
+				ExpectDigits{Account: dev.Account, Digits: r.DTMF})
+		}
+		c.Steps = append(c.Steps, Hangup{})
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+// refused: someone the door station never calls looks at it and keys its
+// relay code; the door stays shut and the attempt is recorded.
+func (g *generator) refused(dev *ir.Device) Case {
+	allowed := map[string]bool{}
+	for _, e := range g.p.Entries {
+		if e.Device != dev.Name {
+			continue
+		}
+		if ring, ok := g.ring(e.Target); ok {
+			for _, a := range allAccounts(ring) {
+				allowed[a] = true
+			}
+		}
+	}
+	relay := dev.Relays[0]
+	c := Case{Origin: relay.Origin}
+	for _, u := range g.p.Users {
+		for _, ep := range u.Endpoints {
+			if allowed[ep] {
+				continue
+			}
+			c.Name = fmt.Sprintf("%s (no resident %s calls) keys %s's code for %q and is refused", u.Name, dev.Name, dev.Name, relay.Name)
+			c.Steps = []Step{
+				Dial{From: ep, To: dev.Account, Answer: dev.Account},
+				ExpectAnswered{By: dev.Account},
+				SendDTMF{From: ep, Digits: relay.DTMF},
+				ExpectDoor{Open: false, Device: dev.Name, Relay: relay.Name, By: ep},
+				Hangup{},
+			}
+			return c
+		}
+	}
+	c.Name = fmt.Sprintf("a non-resident keys %s's code for %q and is refused", dev.Name, relay.Name)
+	c.Skip = fmt.Sprintf("every user with a phone or app is someone %s calls, so no one is a non-resident", dev.Name)
+	return c
+}
+
+// extension: another user reaches this one by extension.
+func (g *generator) extension(u *ir.User) Case {
+	c := Case{Name: fmt.Sprintf("%s is reached on extension %s", u.Name, u.Extension), Origin: u.Origin}
+	if u.Extension == "" {
+		c.Name = fmt.Sprintf("%s is reached by extension", u.Name)
+		c.Skip = "the user has no extension"
+		return c
+	}
+	if len(u.Endpoints) == 0 {
+		c.Skip = "the user has no app or phone to ring"
+		return c
+	}
+	caller := ""
+	for _, v := range g.p.Users {
+		if v.Name != u.Name && len(v.Endpoints) > 0 && !overlaps(v.Endpoints, u.Endpoints) {
+			caller = v.Endpoints[0]
+			c.Name = fmt.Sprintf("%s calls %s on extension %s", v.Name, u.Name, u.Extension)
+			break
+		}
+	}
+	if caller == "" {
+		c.Skip = "no other user has a phone or app to call from"
+		return c
+	}
+	c.Steps = []Step{
+		Dial{From: caller, To: u.Extension, Answer: u.Endpoints[0]},
+		ExpectRing{Accounts: u.Endpoints},
+		ExpectAnswered{By: u.Endpoints[0]},
+		Hangup{},
+		ExpectOnlyRung{Accounts: u.Endpoints},
+	}
+	return c
+}
+
+func overlaps(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// ddi: the carrier's call to a DDI rings its user.
+func (g *generator) ddi(d ir.DDI) Case {
+	u := g.users[d.Target.Name]
+	c := Case{Name: fmt.Sprintf("carrier %s → %s rings %s", d.Trunk, d.Number, d.Target.Name), Origin: d.Origin}
+	if u == nil || len(u.Endpoints) == 0 {
+		c.Skip = "the user has no app or phone to ring"
+		return c
+	}
+	c.Steps = []Step{
+		Dial{From: ir.AccountName(ir.AccountTrunk, d.Trunk), To: d.Number, Answer: u.Endpoints[0]},
+		ExpectRing{Accounts: u.Endpoints},
+		ExpectAnswered{By: u.Endpoints[0]},
+		Hangup{},
+		ExpectOnlyRung{Accounts: u.Endpoints},
+	}
+	return c
+}
