@@ -84,7 +84,7 @@ func TestWrongRoutingFails(t *testing.T) {
 	}
 	home.Ring.Legs = legs
 
-	rep, err := simulate.Run(context.Background(), &wrong, sec, cases, simulate.Options{Wait: 300 * time.Millisecond})
+	rep, err := simulate.Run(context.Background(), &wrong, sec, cases, simulate.Options{Wait: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
