@@ -3,6 +3,7 @@ package runtime
 import (
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -21,6 +22,7 @@ type Site struct {
 	Server    *Server
 	Registrar *registrar.Registrar
 	Auth      *auth.Authenticator
+	program   atomic.Pointer[ir.Program] // what events' origins are read from
 }
 
 // Options configure NewSite.
@@ -31,6 +33,10 @@ type Options struct {
 	MediaIP netip.Addr // where the media relay binds; no relay when invalid
 	// MediaPortMin and MediaPortMax bound the relay's UDP ports.
 	MediaPortMin, MediaPortMax int
+	// DigestAlgorithms are offered in this order; SHA-256 then MD5 when
+	// empty (RFC 8760). Some clients (SIPp 3.6, old firmware) read only
+	// the first challenge and need MD5 first.
+	DigestAlgorithms []auth.Algorithm
 }
 
 // NewSite assembles a server with the standard registrar, digest
@@ -40,8 +46,13 @@ func NewSite(p *ir.Program, secrets Secrets, o Options) (*Site, error) {
 	if clk == nil {
 		clk = clock.Real
 	}
-	prog := p
-	a := auth.New(p.Site.Domain, secrets, clk, auth.WithEvents(o.Events, func() *ir.Program { return prog }))
+	site := &Site{}
+	site.program.Store(p)
+	authOpts := []auth.Option{auth.WithEvents(o.Events, site.program.Load)}
+	if len(o.DigestAlgorithms) > 0 {
+		authOpts = append(authOpts, auth.WithAlgorithms(o.DigestAlgorithms...))
+	}
+	a := auth.New(p.Site.Domain, secrets, clk, authOpts...)
 	regOpts := []registrar.Option{registrar.WithEvents(o.Events)}
 	if o.Logger != nil {
 		regOpts = append(regOpts, registrar.WithLogger(o.Logger))
@@ -56,12 +67,14 @@ func NewSite(p *ir.Program, secrets Secrets, o Options) (*Site, error) {
 		reg.Close()
 		return nil, err
 	}
-	return &Site{Server: srv, Registrar: reg, Auth: a}, nil
+	site.Server, site.Registrar, site.Auth = srv, reg, a
+	return site, nil
 }
 
 // Reload makes p the running program; registrations of accounts that still
 // exist are kept.
 func (s *Site) Reload(p *ir.Program) {
+	s.program.Store(p)
 	s.Registrar.SetProgram(p)
 	s.Server.Swap(p, s.Auth, registrarAdapter{s.Registrar})
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
 	"switchboard/runtime"
+	"switchboard/runtime/auth"
 	"switchboard/runtime/events"
 	"switchboard/runtime/provisioning"
 )
@@ -56,9 +58,9 @@ usage error.`,
 }
 
 type serveOptions struct {
-	listen, tcp, http, mediaIP, eventsFile, logFormat string
-	site                                              siteOptions
-	lower                                             lowerFlags
+	listen, tcp, http, mediaIP, eventsFile, logFormat, digest string
+	site                                                      siteOptions
+	lower                                                     lowerFlags
 }
 
 func serveFlags(o *serveOptions) *flagSet {
@@ -69,9 +71,25 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.StringVar(&o.mediaIP, "media-ip", "", "`IP` the media relay binds and advertises (default: the -listen address)")
 	f.fs.StringVar(&o.eventsFile, "events", "", "append the event stream as JSON lines to `FILE` (- for standard output)")
 	f.fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on standard error: text or json")
+	f.fs.StringVar(&o.digest, "digest", "sha-256,md5", "digest `ALGORITHMS` offered, in order; put md5 first for clients that read only the first challenge")
 	o.lower.register(f.fs)
 	o.site.register(f.fs)
 	return f
+}
+
+func digestAlgorithms(s string) ([]auth.Algorithm, error) {
+	var out []auth.Algorithm
+	for _, a := range strings.Split(s, ",") {
+		switch strings.ToLower(strings.TrimSpace(a)) {
+		case "sha-256", "sha256":
+			out = append(out, auth.SHA256)
+		case "md5":
+			out = append(out, auth.MD5)
+		default:
+			return nil, fmt.Errorf("-digest: unknown algorithm %q (use sha-256 and/or md5)", a)
+		}
+	}
+	return out, nil
 }
 
 // servedSite is what one configuration produces: the program, its
@@ -142,6 +160,10 @@ func runServe(c *cli, args []string) int {
 	if err != nil {
 		return c.usageError(lookup("serve"), "%v", err)
 	}
+	algs, err := digestAlgorithms(o.digest)
+	if err != nil {
+		return c.usageError(lookup("serve"), "%v", err)
+	}
 	bus := events.NewBus(nil)
 	if o.eventsFile != "" {
 		var w io.Writer = c.stdout
@@ -161,7 +183,7 @@ func runServe(c *cli, args []string) int {
 	}
 
 	secrets := &swappableSecrets{cur: cur.secrets}
-	site, err := runtime.NewSite(cur.program, secrets, runtime.Options{Events: bus, Logger: log, MediaIP: mediaIP})
+	site, err := runtime.NewSite(cur.program, secrets, runtime.Options{Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return exitFail
