@@ -406,6 +406,9 @@ func (c *call) invite(b *branch) error {
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: b.account, Host: domain}, Params: sip.NewParams()})
 	req.AppendHeader(s.contactHeader())
+	for _, p := range b.contact.Path {
+		req.AppendHeader(sip.NewHeader("Route", p))
+	}
 	if len(c.offer) > 0 {
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		req.SetBody(c.offer)

@@ -107,6 +107,9 @@ type Contact struct {
 	// from, which is the only one that works behind NAT.
 	Dest      string
 	Transport string
+	// Path is the route to the device through edge proxies (RFC 3327),
+	// sent as Route headers.
+	Path []string
 }
 
 // New builds a server for cfg; Serve* starts it.

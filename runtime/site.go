@@ -109,7 +109,7 @@ func (a registrarAdapter) Contacts(account string) []Contact {
 		if err != nil {
 			continue
 		}
-		out = append(out, Contact{URI: u, Dest: b.Source, Transport: b.Transport})
+		out = append(out, Contact{URI: u, Dest: b.Source, Transport: b.Transport, Path: b.Path})
 	}
 	return out
 }

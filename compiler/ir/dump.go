@@ -218,7 +218,7 @@ func (w *dumper) device(d Device) {
 	w.attr("timezone", d.Timezone)
 	w.line(1, "sip", q(d.SIP.Server), strconv.Itoa(d.SIP.Port), d.SIP.Transport, "expiry", d.SIP.Expiry.String())
 	for _, b := range d.Buttons {
-		w.line(1, "button", strconv.Itoa(b.Index), q(b.Label), "dials", q(b.Dial), b.Target.String(), w.at(b.Origin))
+		w.line(1, "button", strconv.Itoa(b.Index), "label", q(b.Label), "dials", q(b.Dial), b.Target.String(), w.at(b.Origin))
 	}
 	w.flag("keypad", d.Keypad)
 	for _, r := range d.Relays {

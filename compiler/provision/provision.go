@@ -9,21 +9,31 @@
 // Files that hold a password have mode 0600, common files never hold one.
 // A feature a device's model cannot carry, or carries only through an
 // unverified setting, is a warning naming the device and the feature; it is
-// never dropped silently.
+// never dropped silently. A warning that says the same about every device
+// of a model (a setting the vendor's files cannot hold, say) is given once
+// per model and feature, naming how many devices and which.
+//
+// What a model can do comes from compiler/catalogue, the one table of
+// capabilities the check pass uses too; the vendor packages keep only
+// vendor facts (file names, key names, firmware codes).
 package provision
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/provision/akuvox"
 	"switchboard/compiler/provision/devfile"
@@ -80,11 +90,12 @@ func Vendors() []string {
 	return out
 }
 
-// Models lists the catalogue models some renderer has a table for, sorted.
+// Models lists the models some renderer has vendor facts for (key maps,
+// firmware codes), sorted. Every catalogue model is among them.
 func Models() []string {
 	out := slices.Concat(akuvox.Models(), grandstream.Models(), yealink.Models())
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
 
 // Render writes the bundle of p. Warnings name the device and the feature
@@ -104,6 +115,15 @@ func Render(p *ir.Program, pw Passwords) (*Bundle, hcl.Diagnostics) {
 	byVendor := map[string][]*ir.Device{}
 	for i := range p.Devices {
 		d := &p.Devices[i]
+		if m, ok := catalogue.Lookup(d.Model); ok && m.Vendor.ID != d.Vendor {
+			diags = diags.Append(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid compiled program",
+				Detail:   fmt.Sprintf("Device %q is a %q, made by %s, but the compiled program says its vendor is %q, which is a bug in switchboard.", d.Name, d.Model, m.Vendor.Name, d.Vendor),
+				Subject:  subject(d.Origin),
+			})
+			continue
+		}
 		if _, ok := renderers[d.Vendor]; !ok {
 			diags = diags.Append(&hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -116,18 +136,13 @@ func Render(p *ir.Program, pw Passwords) (*Bundle, hcl.Diagnostics) {
 		byVendor[d.Vendor] = append(byVendor[d.Vendor], d)
 	}
 	b := &Bundle{}
+	var warns []devfile.Warning
 	for _, v := range Vendors() {
-		files, warns := renderers[v](p, byVendor[v], pw)
+		files, ws := renderers[v](p, byVendor[v], pw)
 		b.Files = append(b.Files, files...)
-		for _, w := range warns {
-			diags = diags.Append(&hcl.Diagnostic{
-				Severity: hcl.DiagWarning,
-				Summary:  "Device feature not provisioned",
-				Detail:   fmt.Sprintf("Device %q (%s), %s: %s", w.Device, w.Model, w.Feature, w.Detail),
-				Subject:  subject(w.Origin),
-			})
-		}
+		warns = append(warns, ws...)
 	}
+	diags = append(diags, warningDiagnostics(warns)...)
 	slices.SortFunc(b.Files, func(x, y File) int { return strings.Compare(x.Path, y.Path) })
 	for i := 1; i < len(b.Files); i++ {
 		if b.Files[i].Path == b.Files[i-1].Path {
@@ -140,6 +155,76 @@ func Render(p *ir.Program, pw Passwords) (*Bundle, hcl.Diagnostics) {
 		}
 	}
 	return b, diags
+}
+
+// WarningSummary is the summary of every warning Render gives.
+const WarningSummary = "Device feature not provisioned"
+
+// maxNamed is how many devices a shared warning names before "and N more".
+const maxNamed = 3
+
+// warningDiagnostics turns renderer warnings into diagnostics, in order.
+// Shared warnings equal in model, feature and detail become one, at the
+// place of the first, naming how many devices and the first few; the
+// devices are listed in Extra (a *WarningDevices).
+func warningDiagnostics(warns []devfile.Warning) hcl.Diagnostics {
+	type key struct{ model, feature, detail string }
+	groups := map[key][]string{}
+	var order []devfile.Warning
+	for _, w := range warns {
+		if !w.Shared {
+			order = append(order, w)
+			continue
+		}
+		k := key{w.Model, w.Feature, w.Detail}
+		if _, seen := groups[k]; !seen {
+			order = append(order, w)
+		}
+		groups[k] = append(groups[k], w.Device)
+	}
+	diags := make(hcl.Diagnostics, 0, len(order))
+	for _, w := range order {
+		devices := []string{w.Device}
+		if w.Shared {
+			devices = groups[key{w.Model, w.Feature, w.Detail}]
+		}
+		var who string
+		if len(devices) == 1 {
+			who = fmt.Sprintf("Device %q (%s)", w.Device, w.Model)
+		} else {
+			who = fmt.Sprintf("%d %s devices (%s)", len(devices), w.Model, nameList(devices))
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  WarningSummary,
+			Detail:   fmt.Sprintf("%s, %s: %s", who, w.Feature, w.Detail),
+			Subject:  subject(w.Origin),
+			Extra:    &WarningDevices{Model: w.Model, Feature: w.Feature, Devices: devices},
+		})
+	}
+	return diags
+}
+
+// WarningDevices is the Extra of a Render warning: the devices it is about.
+type WarningDevices struct {
+	Model   string
+	Feature string
+	Devices []string // in device order; the Subject is the first one's
+}
+
+// nameList quotes the first maxNamed names: "a", "b", "c" and 4 more.
+func nameList(names []string) string {
+	quoted := make([]string, 0, maxNamed)
+	for _, n := range names[:min(len(names), maxNamed)] {
+		quoted = append(quoted, strconv.Quote(n))
+	}
+	switch {
+	case len(names) > maxNamed:
+		return strings.Join(quoted, ", ") + fmt.Sprintf(" and %d more", len(names)-maxNamed)
+	case len(quoted) > 1:
+		return strings.Join(quoted[:len(quoted)-1], ", ") + " and " + quoted[len(quoted)-1]
+	}
+	return strings.Join(quoted, "")
 }
 
 func deviceOrigin(p *ir.Program, name string) ir.Origin {
@@ -162,39 +247,128 @@ func subject(o ir.Origin) *hcl.Range {
 }
 
 // WriteDir writes the bundle under dir (created if needed), each file with
-// its mode. Files are written to a temporary name and renamed, so a device
-// polling during a build never fetches half a file. Files of an earlier
-// build that are not in the bundle are left alone; the caller owns cleanup.
+// its mode. A file whose content and mode are already right is not touched,
+// so a rebuild rewrites only what changed and unchanged files keep their
+// modification times (and HTTP validators). A changed file is written to a
+// temporary name and renamed over the old one, so a device polling during a
+// build never fetches half a file. A file that does not exist yet is
+// created in place, exclusively and with its final mode from the start (a
+// secret is never readable by others, not even for a moment): nothing can
+// be fetching it, because the provisioning server serves only files listed
+// in manifest.json, which `build` writes after the bundle. Files are written
+// by a few goroutines at once. Files of an earlier build that are not in the
+// bundle are left alone; the caller owns cleanup.
+//
+// Every path is checked before anything is written. On failure WriteDir
+// returns the error of the first file (in bundle order) that failed; other
+// files may have been written.
 func (b *Bundle) WriteDir(dir string) error {
-	made := map[string]bool{}
-	for _, f := range b.Files {
-		if !fs.ValidPath(f.Path) || strings.Contains(f.Path, `\`) {
+	targets := make([]string, len(b.Files))
+	parents := map[string]bool{}
+	var order []string
+	for i, f := range b.Files {
+		if !fs.ValidPath(f.Path) || f.Path == "." || strings.Contains(f.Path, `\`) {
 			return fmt.Errorf("provision: invalid file path %q", f.Path)
 		}
-		target := filepath.Join(dir, filepath.FromSlash(f.Path))
-		parent := filepath.Dir(target)
-		if !made[parent] {
-			if err := os.MkdirAll(parent, 0o755); err != nil {
-				return fmt.Errorf("provision: %w", err)
-			}
-			made[parent] = true
+		targets[i] = filepath.Join(dir, filepath.FromSlash(f.Path))
+		if parent := filepath.Dir(targets[i]); !parents[parent] {
+			parents[parent] = true
+			order = append(order, parent)
 		}
-		if err := writeFile(target, f.Data, f.Mode); err != nil {
-			return fmt.Errorf("provision: writing %s: %w", path.Clean(f.Path), err)
+	}
+	for _, parent := range order {
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return fmt.Errorf("provision: %w", err)
+		}
+	}
+
+	errs := make([]error, len(b.Files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(writers, len(b.Files)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(b.Files) {
+					return
+				}
+				errs[i] = writeFile(targets[i], b.Files[i])
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("provision: writing %s: %w", b.Files[i].Path, err)
 		}
 	}
 	return nil
 }
 
-func writeFile(target string, data []byte, mode fs.FileMode) error {
+// writers is how many goroutines WriteDir writes files with. File creation
+// waits on the file system more than on the CPU, so a few more than the
+// usual core count still help; more than this does not.
+var writers = 8
+
+// writeFile puts f at target: created in place when new, left alone when
+// unchanged, else replaced through a temporary file and a rename.
+func writeFile(target string, f File) error {
+	created, err := createFile(target, f.Data, f.Mode)
+	if created || err != nil {
+		return err
+	}
+	if unchanged(target, f) {
+		return nil
+	}
+	return replaceFile(target, f.Data, f.Mode)
+}
+
+// createFile creates target exclusively with mode and writes data. It
+// reports false and no error when target already exists (also as a
+// symbolic link, which it never follows).
+func createFile(target string, data []byte, mode fs.FileMode) (bool, error) {
+	fh, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_, werr := fh.Write(data)
+	// The umask may have narrowed the mode (never widened it); set it
+	// exactly.
+	merr := fh.Chmod(mode)
+	cerr := fh.Close()
+	if err := errors.Join(werr, merr, cerr); err != nil {
+		os.Remove(target)
+		return false, err
+	}
+	return true, nil
+}
+
+// unchanged reports whether target is a regular file with f's mode and
+// content.
+func unchanged(target string, f File) bool {
+	fi, err := os.Lstat(target)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != f.Mode || fi.Size() != int64(len(f.Data)) {
+		return false
+	}
+	data, err := os.ReadFile(target)
+	return err == nil && bytes.Equal(data, f.Data)
+}
+
+// replaceFile writes data to a temporary file beside target, with mode, and
+// renames it over target.
+func replaceFile(target string, data []byte, mode fs.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp*")
 	if err != nil {
 		return err
 	}
 	name := tmp.Name()
 	_, werr := tmp.Write(data)
+	merr := tmp.Chmod(mode)
 	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr, os.Chmod(name, mode)); err != nil {
+	if err := errors.Join(werr, merr, cerr); err != nil {
 		os.Remove(name)
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -18,10 +17,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/compiler/ir/irtest"
 	"switchboard/compiler/provision"
-	"switchboard/compiler/provision/akuvox"
-	"switchboard/compiler/provision/devfile"
-	"switchboard/compiler/provision/grandstream"
-	"switchboard/compiler/provision/yealink"
+	"switchboard/compiler/provision/provisiontest"
 )
 
 func key(t testing.TB, fill byte) credentials.Key {
@@ -121,86 +117,11 @@ func TestKeyChangeChangesOnlyPasswords(t *testing.T) {
 	}
 }
 
-type parsed struct {
-	settings map[string]string
-}
-
-// parseFile reads a bundle file back with its vendor's parser.
-func parseFile(f provision.File) (map[string]string, error) {
-	switch {
-	case f.Vendor == akuvox.Vendor:
-		kvs, err := akuvox.Parse(f.Data)
-		return devfile.KVMap(kvs), err
-	case f.Vendor == yealink.Vendor && strings.HasSuffix(f.Path, ".xml"):
-		_, err := devfile.ParseXML(f.Data)
-		return nil, err
-	case f.Vendor == yealink.Vendor:
-		c, err := yealink.Parse(f.Data)
-		if err != nil {
-			return nil, err
-		}
-		m := devfile.KVMap(c.Settings)
-		for i, inc := range c.Includes {
-			m["include."+strconv.Itoa(i)] = inc
-		}
-		return m, nil
-	case f.Vendor == grandstream.Vendor:
-		s, err := grandstream.Parse(f.Data)
-		if err != nil {
-			return nil, err
-		}
-		m := map[string]string{"root": s.Root, "mac": s.MAC}
-		for n, v := range s.P {
-			m["P"+strconv.Itoa(n)] = v
-		}
-		return m, nil
-	}
-	return nil, fmt.Errorf("no parser for vendor %q", f.Vendor)
-}
-
-// accountOf extracts (username, auth name, password) from a device file.
-func accountOf(f provision.File, m map[string]string) (user, auth, pw string) {
-	switch f.Vendor {
-	case akuvox.Vendor:
-		return m["Config.Account1.GENERAL.UserName"], m["Config.Account1.GENERAL.AuthName"], m["Config.Account1.GENERAL.Pwd"]
-	case yealink.Vendor:
-		return m["account.1.user_name"], m["account.1.auth_name"], m["account.1.password"]
-	case grandstream.Vendor:
-		if m["root"] == "Device" {
-			return m["P404"], m["P405"], m["P406"]
-		}
-		return m["P35"], m["P36"], m["P34"]
-	}
-	return "", "", ""
-}
-
-// relayCodes extracts relay index → DTMF code from a door-station file.
-func relayCodes(f provision.File, m map[string]string) map[int]string {
-	out := map[int]string{}
-	switch f.Vendor {
-	case akuvox.Vendor:
-		for i := 1; i <= 4; i++ {
-			if v, ok := m[fmt.Sprintf("Config.DoorSetting.DTMF.Code%d", i)]; ok {
-				out[i] = v
-			}
-		}
-	case grandstream.Vendor:
-		if v, ok := m["P10457"]; ok {
-			out[1] = v
-		}
-		if v, ok := m["P15460"]; ok {
-			out[2] = v
-		}
-	}
-	return out
-}
-
 // TestProperties renders random sites (plain and with awkward names) and
-// checks the bundle against the IR: every file parses back; every device
-// has its file; the account in each device file is the device's IR account
-// with its username and password; relay codes equal the IR's (for relays the
-// model has); passwords appear only in 0600 files; no common file holds a
-// secret.
+// checks the bundle against the IR (provisiontest.Check): every file parses
+// back; every device has its file; the account in each device file is the
+// device's IR account with its username and password; relay codes equal the
+// IR's; passwords appear only in 0600 files; no common file holds a secret.
 func TestProperties(t *testing.T) {
 	for seed := range uint64(8) {
 		o := irtest.Options{Residences: 10 + int(seed)*13, UsersPerResidence: 1 + int(seed%4), Seed: seed, Awkward: seed%2 == 1}
@@ -208,73 +129,16 @@ func TestProperties(t *testing.T) {
 			p := irtest.Generate(o)
 			k := key(t, byte(seed))
 			b, diags := render(t, p, k)
-			src := credentials.NewSource(k, p)
-			var passwords []string
-			for _, a := range p.Accounts {
-				passwords = append(passwords, src.SIPPassword(a))
-			}
-			byDevice := map[string][]provision.File{}
-			for _, f := range b.Files {
-				m, err := parseFile(f)
-				if err != nil {
-					t.Errorf("%s: does not parse back: %v\n%s", f.Path, err, f.Data)
-					continue
-				}
-				for _, pw := range passwords {
-					if bytes.Contains(f.Data, []byte(pw)) && !f.Secret() {
-						t.Errorf("%s: holds a password but has mode %04o", f.Path, f.Mode)
-					}
-				}
-				if f.Device == "" {
-					if f.Secret() {
-						t.Errorf("%s: common file marked secret", f.Path)
-					}
-					continue
-				}
-				byDevice[f.Device] = append(byDevice[f.Device], f)
-				d := p.Device(f.Device)
-				if d == nil {
-					t.Errorf("%s: for unknown device %q", f.Path, f.Device)
-					continue
-				}
-				if !f.Secret() {
-					continue
-				}
-				a := p.Account(d.Account)
-				user, auth, pw := accountOf(f, m)
-				if user != a.Username || auth != a.AuthName || pw != src.SIPPassword(*a) {
-					t.Errorf("%s: account %q/%q/%q, IR has %q/%q and the derived password", f.Path, user, auth, pw, a.Username, a.AuthName)
-				}
-				if d.Kind == ir.DoorStation {
-					codes := relayCodes(f, m)
-					for _, r := range d.Relays {
-						got, ok := codes[r.Index]
-						if !ok && !warned(diags, d.Name, "relay "+r.Name) {
-							t.Errorf("%s: relay %q missing and no warning", f.Path, r.Name)
-						}
-						if ok && got != r.DTMF {
-							t.Errorf("%s: relay %d code %q, IR %q", f.Path, r.Index, got, r.DTMF)
-						}
-					}
-				}
-			}
-			for _, d := range p.Devices {
-				fs := byDevice[d.Name]
-				if !slices.ContainsFunc(fs, func(f provision.File) bool { return f.Secret() && strings.Contains(f.Path, d.MAC) }) {
-					t.Errorf("device %s has no configuration file", d.Name)
-				}
+			for _, err := range provisiontest.Check(p, b, credentials.NewSource(k, p), diags) {
+				t.Error(err)
 			}
 		})
 	}
 }
 
+// warned reports whether a warning about feature names device.
 func warned(diags hcl.Diagnostics, device, feature string) bool {
-	for _, d := range diags {
-		if strings.HasPrefix(d.Detail, fmt.Sprintf("Device %q (", device)) && strings.Contains(d.Detail, "), "+feature+":") {
-			return true
-		}
-	}
-	return false
+	return provisiontest.Warned(diags, device, feature)
 }
 
 func TestUnknownVendor(t *testing.T) {
@@ -296,10 +160,10 @@ func TestUnknownVendor(t *testing.T) {
 func TestWarningsNameFeature(t *testing.T) {
 	p := irtest.HarbourView()
 	d := p.Device("front-gate")
-	d.Keypad = true
+	d.Relays = append(d.Relays, ir.Relay{Name: "far", Index: 5, DTMF: "5", Hold: d.Relays[0].Hold, Trigger: d.Relays[0].Trigger})
 	_, diags := render(t, p, key(t, 0))
-	if !warned(diags, "front-gate", "keypad") {
-		t.Errorf("no keypad warning:\n%s", formatDiags(diags))
+	if !warned(diags, "front-gate", "relay far") {
+		t.Errorf("no relay warning:\n%s", formatDiags(diags))
 	}
 	for _, w := range diags {
 		if w.Subject == nil {
@@ -308,14 +172,78 @@ func TestWarningsNameFeature(t *testing.T) {
 	}
 }
 
+// TestSharedWarningsAggregate: a warning that says the same of every
+// device of a model is given once per model and feature, naming the count
+// and the first devices, at the first device; warnings about one device's
+// own values stay per device.
+func TestSharedWarningsAggregate(t *testing.T) {
+	p := irtest.HarbourView()
+	mon := *p.Device("monitor-1a")
+	gate := p.Device("side-gate")
+	monAcct, gateAcct := *p.Account(mon.Account), *p.Account(gate.Account)
+	gate.Relays[0].DTMF = "5#"
+	for i := range 5 {
+		m := mon
+		m.Name = fmt.Sprintf("monitor-x%d", i)
+		m.MAC = fmt.Sprintf("0c11050000%02x", i)
+		m.Account = "device." + m.Name
+		p.Devices = append(p.Devices, m)
+		a := monAcct
+		a.Name, a.Username, a.AuthName, a.Device = m.Account, m.Account, m.Account, m.Name
+		p.Accounts = append(p.Accounts, a)
+	}
+	g := *gate
+	g.Name, g.MAC, g.Account = "side-gate-2", "000b82445567", "device.side-gate-2"
+	g.Relays = slices.Clone(gate.Relays)
+	g.Relays[0].DTMF = "7#"
+	g.Buttons = nil
+	g.Keypad = true
+	p.Devices = append(p.Devices, g)
+	a := gateAcct
+	a.Name, a.Username, a.AuthName, a.Device = g.Account, g.Account, g.Account, g.Name
+	p.Accounts = append(p.Accounts, a)
+	p.Sort()
+
+	_, diags := render(t, p, key(t, 0))
+	count := map[string]int{}
+	for _, d := range diags {
+		w := d.Extra.(*provision.WarningDevices)
+		count[w.Model+" "+w.Feature]++
+		if w.Model == "akuvox-c315" {
+			want := `6 akuvox-c315 devices ("monitor-1a", "monitor-x0", "monitor-x1" and 3 more), ` + w.Feature + ": "
+			if !strings.HasPrefix(d.Detail, want) || len(w.Devices) != 6 {
+				t.Errorf("detail %q, want prefix %q", d.Detail, want)
+			}
+			if d.Subject == nil || d.Subject.Start.Line != 108 {
+				t.Errorf("%s: subject %v, want the first monitor's", w.Feature, d.Subject)
+			}
+		}
+	}
+	for feature, want := range map[string]int{
+		"akuvox-c315 contacts": 1, "akuvox-c315 unlock code": 1,
+		"grandstream-gds3710 time zone": 1, // the same zone for both
+		"grandstream-gds3710 relay gate": 2, // each device's own code
+	} {
+		if count[feature] != want {
+			t.Errorf("%d warnings about %s, want %d:\n%s", count[feature], feature, want, formatDiags(diags))
+		}
+	}
+}
+
 func TestWriteDir(t *testing.T) {
 	p := irtest.HarbourView()
 	b, _ := render(t, p, key(t, 0))
 	dir := t.TempDir()
-	for range 2 { // the second write replaces the first
+	for range 2 { // the second write finds everything in place
 		if err := b.WriteDir(dir); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A changed file and a wrong mode are rewritten.
+	os.WriteFile(filepath.Join(dir, b.Files[0].Path), []byte("stale"), 0o600)
+	os.Chmod(filepath.Join(dir, b.Files[3].Path), 0o666)
+	if err := b.WriteDir(dir); err != nil {
+		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != len(b.Files) {
@@ -362,21 +290,42 @@ func benchSite() *ir.Program {
 }
 
 // BenchmarkRender builds the bundle of a 10 000-user, ~3 000-device site
-// and writes it to disk: the provisioning share of `switchboard build`.
+// in memory: the provisioning share of `switchboard build`.
 func BenchmarkRender(b *testing.B) {
 	p := benchSite()
 	k := key(b, 0)
 	b.ReportMetric(float64(len(p.Devices)), "devices")
-	dir := b.TempDir()
-	b.ResetTimer()
 	for b.Loop() {
-		bundle, diags := provision.Render(p, credentials.NewSource(k, p))
-		if diags.HasErrors() {
+		if _, diags := provision.Render(p, credentials.NewSource(k, p)); diags.HasErrors() {
 			b.Fatal(diags)
-		}
-		if err := bundle.WriteDir(dir); err != nil {
-			b.Fatal(err)
 		}
 	}
 }
 
+// BenchmarkWriteDir writes that bundle into a fresh directory (every file
+// new) and into the directory of the previous build (nothing changed).
+func BenchmarkWriteDir(b *testing.B) {
+	p := benchSite()
+	bundle, _ := provision.Render(p, credentials.NewSource(key(b, 0), p))
+	b.Run("fresh", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			dir := b.TempDir()
+			b.StartTimer()
+			if err := bundle.WriteDir(dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("unchanged", func(b *testing.B) {
+		dir := b.TempDir()
+		if err := bundle.WriteDir(dir); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if err := bundle.WriteDir(dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -34,9 +34,12 @@ package akuvox
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
+	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/provision/devfile"
 )
@@ -51,12 +54,16 @@ const Vendor = "akuvox"
 // ("RFC2833"). We follow the door-station source; check it on hardware.
 const dtmfRFC2833 = "2"
 
+// Models' capabilities (kind, call buttons, keypad, relays) come from the
+// device catalogue (devfile.Lookup). What stays here is how each firmware
+// family spells its keys.
+
 // relayKeys is which relay hold-time keys a firmware family uses.
 type relayKeys int
 
 const (
 	// relayDelay: Config.DoorSetting.RELAY.Relay<L>Delay (R20/E12 family,
-	// SmartYard).
+	// SmartYard's S532 driver).
 	relayDelay relayKeys = iota + 1
 	// holdDelay: Config.DoorSetting.RELAY.HoldDelay<L> (X916, E18).
 	holdDelay
@@ -65,40 +72,58 @@ const (
 	bothDelays
 )
 
-// model is what the renderer needs to know about a model. Counts of
-// buttons, relays and keypads follow the vendor's product pages and are to
-// be verified against the exact hardware variant.
-type model struct {
-	kind     ir.DeviceKind
-	buttons  int  // physical push buttons (SOFTKEY<n>)
-	homeKeys int  // touch-screen homepage keys (DISPLAY.Key<n>)
-	keypad   bool // visitors can key codes
-	relays   int
-	relayKey relayKeys
+// buttonKeys is how a firmware family wires call buttons.
+type buttonKeys int
+
+const (
+	// softKeys: a push button calls the number list of
+	// Config.Programable.SOFTKEY<nn>.LocalParam1 (SmartYard).
+	softKeys buttonKeys = iota + 1
+	// homeKeys: a touch-screen panel shows homepage speed-dial keys
+	// Config.DoorSetting.DISPLAY.Key<n>{Type,Label,Number,NameDisplay}
+	// (pyakuvox's X916 map), Key1 to Key<maxHomeKeys>.
+	homeKeys
+)
+
+// keyMap is how one model's firmware spells the keys this renderer writes.
+type keyMap struct {
+	buttons buttonKeys
+	relays  relayKeys
 }
 
-var models = map[string]model{
-	"r20a":  {kind: ir.DoorStation, buttons: 1, relays: 2, relayKey: relayDelay},
-	"r20k":  {kind: ir.DoorStation, buttons: 1, keypad: true, relays: 2, relayKey: relayDelay},
-	"e12w":  {kind: ir.DoorStation, buttons: 1, relays: 1, relayKey: relayDelay},
-	"r29c":  {kind: ir.DoorStation, buttons: 1, relays: 2, relayKey: bothDelays},
-	"e18c":  {kind: ir.DoorStation, keypad: true, relays: 2, relayKey: holdDelay},
-	"x915s": {kind: ir.DoorStation, keypad: true, relays: 2, relayKey: holdDelay},
-	"x916":  {kind: ir.DoorStation, homeKeys: 6, keypad: true, relays: 4, relayKey: holdDelay},
-	"c313":  {kind: ir.Monitor},
-	"c315":  {kind: ir.Monitor},
-	"c317":  {kind: ir.Monitor},
-	"it83":  {kind: ir.Monitor},
+// keyMaps has an entry for every Akuvox model of the catalogue (a test
+// keeps it so), keyed by catalogue ID. Entries not backed by a source named
+// in the package comment are marked [U]: both relay spellings are written
+// for them.
+var keyMaps = map[string]keyMap{
+	"akuvox-e12w": {softKeys, relayDelay},
+	"akuvox-e16c": {softKeys, bothDelays}, // [U]
+	"akuvox-e18c": {softKeys, holdDelay},  // HoldDelayA read on an E18; button key [U]
+	"akuvox-r20a": {softKeys, relayDelay},
+	"akuvox-r20k": {softKeys, relayDelay},
+	"akuvox-r27a": {softKeys, bothDelays}, // [U]
+	"akuvox-r29c": {softKeys, bothDelays}, // [U]
+	"akuvox-s532": {softKeys, relayDelay},
+	"akuvox-s535": {softKeys, bothDelays}, // [U]
+	"akuvox-x915": {homeKeys, holdDelay},  // X916 firmware family (same version line)
+	"akuvox-x916": {homeKeys, holdDelay},
+	// Indoor monitors: no call buttons or door relays are written.
+	"akuvox-c313": {}, "akuvox-c315": {}, "akuvox-c319": {}, "akuvox-x933": {},
 }
 
-// Models lists the catalogue model names this renderer knows, sorted.
-func Models() []string {
-	return []string{"akuvox-c313", "akuvox-c315", "akuvox-c317", "akuvox-e12w", "akuvox-e18c", "akuvox-it83",
-		"akuvox-r20a", "akuvox-r20k", "akuvox-r29c", "akuvox-x915s", "akuvox-x916"}
-}
+// genericKeys is used for a model without a key map: push-button keys, and
+// both relay spellings.
+var genericKeys = keyMap{softKeys, bothDelays}
 
-// maxRelays is the number of relays the DTMF code keys cover (Code1…Code4).
-const maxRelays = 4
+// Models lists the catalogue models this renderer has a key map for,
+// sorted.
+func Models() []string { return slices.Sorted(maps.Keys(keyMaps)) }
+
+// Vendor limits of the AutoP key namespace.
+const (
+	maxRelays   = 4 // DTMF.Code1…Code4, relays A…D
+	maxHomeKeys = 6 // DISPLAY.Key1…Key6
+)
 
 // Render writes one <mac>.cfg per device.
 func Render(p *ir.Program, devices []*ir.Device, pw devfile.Passwords) ([]devfile.File, []devfile.Warning) {
@@ -115,41 +140,58 @@ func Render(p *ir.Program, devices []*ir.Device, pw devfile.Passwords) ([]devfil
 // Path is the AutoP file name of a MAC.
 func Path(mac string) string { return mac + ".cfg" }
 
+// warner collects the warnings about one device.
+type warner struct {
+	d     *ir.Device
+	warns []devfile.Warning
+}
+
+// one warns about this device's own values.
+func (w *warner) one(feature string, o ir.Origin, format string, args ...any) {
+	w.warns = append(w.warns, devfile.Warn(w.d, feature, o, format, args...))
+}
+
+// shared warns about something all devices of the model share.
+func (w *warner) shared(feature string, format string, args ...any) {
+	w.warns = append(w.warns, devfile.WarnShared(w.d, feature, format, args...))
+}
+
 func renderDevice(p *ir.Program, d *ir.Device, pw devfile.Passwords) (devfile.File, []devfile.Warning) {
-	var warns []devfile.Warning
-	warn := func(feature string, o ir.Origin, format string, args ...any) {
-		warns = append(warns, devfile.Warn(d, feature, o, format, args...))
+	w := &warner{d: d}
+	m, known := devfile.Lookup(d)
+	km, mapped := keyMaps[d.Model]
+	switch {
+	case !known:
+		w.shared("model", "The device catalogue has no model %q; the file carries the SIP account, time and the features of a generic Akuvox %s, written with push-button keys and both relay hold-time spellings.", d.Model, m.Kind)
+		km = genericKeys
+	case !mapped:
+		w.shared("model", "The Akuvox renderer has no key map for model %q; buttons are written as push-button keys and relay hold times in both spellings. Check them on the device.", d.Model)
+		km = genericKeys
 	}
-	m, known := models[devfile.Model(d)]
-	if !known {
-		warn("model", ir.Origin{}, "The Akuvox renderer has no table for model %q; the file carries the SIP account, time and the features of a generic %s, and button, keypad and relay limits are not checked.", d.Model, d.Kind)
-		m = model{kind: d.Kind, buttons: len(d.Buttons), keypad: d.Keypad, relays: min(len(d.Relays), maxRelays), relayKey: bothDelays}
-	} else if m.kind != d.Kind {
-		warn("device kind", ir.Origin{}, "Model %q is a %s, but the device is used as a %s.", d.Model, m.kind, d.Kind)
+	if known && devfile.Kind(m.Kind) != d.Kind {
+		w.shared("device kind", "Model %q is a %s, but the device is used as a %s.", d.Model, m.Kind, devfile.CatalogueKind(d.Kind))
 	}
 
 	f := devfile.NewKVFile()
-	account(f, p, d, pw, warn)
-	timeSettings(f, p, d, warn)
+	account(f, p, d, pw, w)
+	timeSettings(f, p, d, w)
 	// Calls go through the PBX only: direct IP calls would bypass routing
 	// and the relay policy.
 	f.Set("Config.Settings.GENERAL.DirectIP", "0")
 
 	switch d.Kind {
 	case ir.DoorStation:
-		doorStation(f, d, m, warn)
+		doorStation(f, d, m, km, w)
 	case ir.Monitor:
-		monitor(d, warn)
+		monitor(d, w)
 	}
 	if len(d.LineKeys) > 0 {
-		warn("line keys", d.LineKeys[0].Origin, "Akuvox devices have no programmable line keys; %d line keys are ignored.", len(d.LineKeys))
+		w.shared("line keys", "Akuvox devices have no programmable line keys; the profile's line keys are ignored.")
 	}
-	return devfile.File{Path: Path(d.MAC), Mode: devfile.ModeSecret, Data: f.Bytes(), Device: d.Name, Vendor: Vendor}, warns
+	return devfile.File{Path: Path(d.MAC), Mode: devfile.ModeSecret, Data: f.Bytes(), Device: d.Name, Vendor: Vendor}, w.warns
 }
 
-type warnFunc func(feature string, o ir.Origin, format string, args ...any)
-
-func account(f *devfile.KVFile, p *ir.Program, d *ir.Device, pw devfile.Passwords, warn warnFunc) {
+func account(f *devfile.KVFile, p *ir.Program, d *ir.Device, pw devfile.Passwords, w *warner) {
 	const a = "Config.Account1."
 	acct := p.Account(d.Account)
 	label := devfile.Label(d)
@@ -170,16 +212,16 @@ func account(f *devfile.KVFile, p *ir.Program, d *ir.Device, pw devfile.Password
 		f.Set(a+"SIP.TransType", "0")
 	case "tcp":
 		f.Set(a+"SIP.TransType", "1")
-		warn("SIP transport tcp", ir.Origin{}, "Config.Account1.SIP.TransType = 1 for TCP is not verified for Akuvox firmware; check the registration on the device.")
+		w.shared("SIP transport tcp", "Config.Account1.SIP.TransType = 1 for TCP is not verified for Akuvox firmware; check the registration on the device.")
 	case "tls":
 		f.Set(a+"SIP.TransType", "2")
-		warn("SIP transport tls", ir.Origin{}, "Config.Account1.SIP.TransType = 2 for TLS is not verified for Akuvox firmware; check the registration on the device.")
+		w.shared("SIP transport tls", "Config.Account1.SIP.TransType = 2 for TLS is not verified for Akuvox firmware; check the registration on the device.")
 	}
 	f.Set(a+"REG.Timeout", strconv.Itoa(d.SIP.Expiry.Seconds()))
 	f.Set(a+"DTMF.Type", dtmfRFC2833)
 }
 
-func timeSettings(f *devfile.KVFile, p *ir.Program, d *ir.Device, warn warnFunc) {
+func timeSettings(f *devfile.KVFile, p *ir.Program, d *ir.Device, w *warner) {
 	if ntp := p.Site.NTP; len(ntp) > 0 {
 		f.Set("Config.Settings.SNTP.Enable", "1")
 		f.Set("Config.Settings.SNTP.NTPServer1", ntp[0])
@@ -187,7 +229,7 @@ func timeSettings(f *devfile.KVFile, p *ir.Program, d *ir.Device, warn warnFunc)
 			f.Set("Config.Settings.SNTP.NTPServer2", ntp[1])
 		}
 		if len(ntp) > 2 {
-			warn("NTP servers", p.Site.Origin, "Akuvox devices take two NTP servers; %s and later are not written.", strings.Join(ntp[2:], ", "))
+			w.shared("NTP servers", "Akuvox devices take two NTP servers; %s and later are not written.", strings.Join(ntp[2:], ", "))
 		}
 	}
 	tz := d.Timezone
@@ -199,30 +241,35 @@ func timeSettings(f *devfile.KVFile, p *ir.Program, d *ir.Device, warn warnFunc)
 	}
 	z, err := devfile.LoadZone(tz)
 	if err != nil {
-		warn("time zone", ir.Origin{}, "Time zone %q is not known: %v; the device keeps its own setting.", tz, err)
+		w.shared("time zone", "Time zone %q is not known: %v; the device keeps its own setting.", tz, err)
 		return
 	}
 	f.Set("Config.Settings.SNTP.TimeZone", "GMT"+devfile.GMTOffset(z.StdOffset))
 	f.Set("Config.Settings.SNTP.Name", devfile.ZoneCity(tz))
 }
 
-func doorStation(f *devfile.KVFile, d *ir.Device, m model, warn warnFunc) {
+// doorStation writes call buttons and relays. Catalogue counts are advisory
+// (the check pass warns about a button or relay beyond them, and firmware
+// and hardware revisions differ), so everything the AutoP key namespace
+// has room for is written; only what it has no key for is left out, with a
+// warning.
+func doorStation(f *devfile.KVFile, d *ir.Device, m *catalogue.Model, km keyMap, w *warner) {
 	f.Set("Config.DoorSetting.DEVICENODE.Location", devfile.Label(d))
 
-	// Buttons: physical push buttons call the number list of SOFTKEY<n>;
-	// touch models show homepage speed-dial keys.
-	switch {
-	case m.homeKeys > 0:
-		for i := 1; i <= m.homeKeys; i++ {
+	switch km.buttons {
+	case homeKeys:
+		// Every homepage key the panel shows is written, disabled unless a
+		// button uses it, so that a key removed from the site goes away.
+		for i := 1; i <= min(max(m.Buttons, 1), maxHomeKeys); i++ {
 			k := fmt.Sprintf("Config.DoorSetting.DISPLAY.Key%d", i)
-			f.Set(k+"Type", "6") // disabled unless a button uses it
+			f.Set(k+"Type", "6")
 			f.Set(k+"Label", "")
 			f.Set(k+"Number", "")
 			f.Set(k+"NameDisplay", "0")
 		}
 		for _, b := range d.Buttons {
-			if b.Index > m.homeKeys {
-				warn("button "+b.Label, b.Origin, "Model %q has %d homepage keys; button %q (position %d) is not shown. Visitors can still key %q.", d.Model, m.homeKeys, b.Label, b.Index, b.Dial)
+			if b.Index > maxHomeKeys {
+				w.one("button "+b.Label, b.Origin, "Akuvox touch panels show %d homepage keys; button %q (position %d) is not shown. Visitors can still key %q.", maxHomeKeys, b.Label, b.Index, b.Dial)
 				continue
 			}
 			k := fmt.Sprintf("Config.DoorSetting.DISPLAY.Key%d", b.Index)
@@ -233,19 +280,14 @@ func doorStation(f *devfile.KVFile, d *ir.Device, m model, warn warnFunc) {
 		}
 	default:
 		for _, b := range d.Buttons {
-			if b.Index > m.buttons {
-				warn("button "+b.Label, b.Origin, "Model %q has %d push button(s); button %q (position %d) cannot be wired.", d.Model, m.buttons, b.Label, b.Index)
-				continue
-			}
 			// A button calls up to eight numbers at once; we give it one, the
 			// entry code, and let the PBX fork the call.
 			list := []string{b.Dial, "", "", "", "", "", "", ""}
 			f.Set(fmt.Sprintf("Config.Programable.SOFTKEY%02d.LocalParam1", b.Index), strings.Join(list, ";"))
 		}
 	}
-	if d.Keypad && !m.keypad {
-		warn("keypad", ir.Origin{}, "Model %q has no keypad; visitors can only use its buttons.", d.Model)
-	}
+	// A keypad needs no setting: the panel dials what the visitor keys, and
+	// the PBX routes it (the check pass warns when the model has none).
 
 	// Relays: the device opens relay L when it receives Code<n> in a call;
 	// the PBX forwards a code only from callers allowed by the relay's
@@ -264,37 +306,37 @@ func doorStation(f *devfile.KVFile, d *ir.Device, m model, warn warnFunc) {
 		f.Set("Config.DoorSetting.DTMF.Option", "0")
 	}
 	for _, r := range d.Relays {
-		if r.Index > m.relays || r.Index > maxRelays {
-			warn("relay "+r.Name, r.Origin, "Model %q has %d relay(s); relay %q (relay %d) cannot be configured.", d.Model, m.relays, r.Name, r.Index)
+		if r.Index > maxRelays {
+			w.one("relay "+r.Name, r.Origin, "Akuvox AutoP files configure at most %d relays (A to D); relay %q (relay %d) cannot be configured.", maxRelays, r.Name, r.Index)
 			continue
 		}
 		if !devfile.IsDTMF(r.DTMF) {
-			warn("relay "+r.Name, r.Origin, "DTMF code %q of relay %q holds characters other than 0-9, * and #; the device cannot receive it.", r.DTMF, r.Name)
+			w.one("relay "+r.Name, r.Origin, "DTMF code %q of relay %q holds characters other than 0-9, * and #; the device cannot receive it.", r.DTMF, r.Name)
 		}
 		letter := string(rune('A' + r.Index - 1))
 		f.Set(fmt.Sprintf("Config.DoorSetting.DTMF.Code%d", r.Index), r.DTMF)
 		hold := strconv.Itoa(r.Hold.Seconds())
-		if m.relayKey == relayDelay || m.relayKey == bothDelays {
+		if km.relays == relayDelay || km.relays == bothDelays {
 			f.Set("Config.DoorSetting.RELAY.Relay"+letter+"Delay", hold)
 		}
-		if m.relayKey == holdDelay || m.relayKey == bothDelays {
+		if km.relays == holdDelay || km.relays == bothDelays {
 			f.Set("Config.DoorSetting.RELAY.HoldDelay"+letter, hold)
 		}
 	}
 	if !single {
-		warn("DTMF code length", d.Relays[0].Origin, "A relay code longer than one key needs Config.DoorSetting.DTMF.Option set for the code length, whose values are not verified; it is left as the device has it. Check that the codes open the relays.")
+		w.one("DTMF code length", d.Relays[0].Origin, "A relay code longer than one key needs Config.DoorSetting.DTMF.Option set for the code length, whose values are not verified; it is left as the device has it. Check that the codes open the relays.")
 	}
 }
 
-func monitor(d *ir.Device, warn warnFunc) {
+func monitor(d *ir.Device, w *warner) {
 	if len(d.Contacts) > 0 {
-		warn("contacts", ir.Origin{}, "Akuvox monitor contacts are not AutoP settings; the %d contacts are pushed through the device's HTTP API by `switchboard apply`, not by this file.", len(d.Contacts))
+		w.shared("contacts", "Akuvox monitor contacts are not AutoP settings; `switchboard apply` pushes them through the device's HTTP API, not this file.")
 	}
 	if d.UnlockDTMF != "" {
-		warn("unlock code", ir.Origin{}, "The AutoP key of the monitor's remote-relay DTMF code is not verified, so %q is not written; set Device > Relay > Remote Relay > DTMF Code on the monitor to it.", d.UnlockDTMF)
+		w.shared("unlock code", "The AutoP key of the monitor's remote-relay DTMF code is not verified, so it is not written; set Device > Relay > Remote Relay > DTMF Code on the monitor to %q.", d.UnlockDTMF)
 	}
 	if len(d.Relays) > 0 {
-		warn("relays", d.Relays[0].Origin, "Local relays of Akuvox monitors are not configured by this renderer; %d relays are ignored.", len(d.Relays))
+		w.one("relays", d.Relays[0].Origin, "Local relays of Akuvox monitors are not configured by this renderer; %d relays are ignored.", len(d.Relays))
 	}
 }
 

@@ -1,10 +1,12 @@
 package akuvox_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/ir/irtest"
 	"switchboard/compiler/provision/akuvox"
@@ -72,16 +74,69 @@ func TestWarnings(t *testing.T) {
 	fg.Keypad = true
 	fg.SIP.Transport = "tls"
 	fg.Relays = append(fg.Relays, ir.Relay{Name: "b", Index: 2, DTMF: "x9", Hold: fg.Relays[0].Hold, Trigger: fg.Relays[0].Trigger},
-		ir.Relay{Name: "c", Index: 3, DTMF: "3", Hold: fg.Relays[0].Hold, Trigger: fg.Relays[0].Trigger})
-	_, warns := render(t, p, "front-gate", "monitor-1a")
+		ir.Relay{Name: "c", Index: 3, DTMF: "3", Hold: fg.Relays[0].Hold, Trigger: fg.Relays[0].Trigger},
+		ir.Relay{Name: "e", Index: 5, DTMF: "5", Hold: fg.Relays[0].Hold, Trigger: fg.Relays[0].Trigger})
+	got, warns := render(t, p, "front-gate", "monitor-1a")
 	var features []string
 	for _, w := range warns {
-		features = append(features, w.Device+": "+w.Feature)
+		shared := ""
+		if w.Shared {
+			shared = " (shared)"
+		}
+		features = append(features, w.Device+": "+w.Feature+shared)
 	}
-	want := []string{"front-gate: SIP transport tls", "front-gate: keypad", "front-gate: relay b", "front-gate: relay c",
-		"front-gate: DTMF code length", "monitor-1a: contacts", "monitor-1a: unlock code"}
+	// The keypad needs no setting and relay c is within the AutoP keys:
+	// neither is warned about here (the check pass compares them with the
+	// catalogue). Relay e has no AutoP key.
+	want := []string{"front-gate: SIP transport tls (shared)", "front-gate: relay b", "front-gate: relay e",
+		"front-gate: DTMF code length", "monitor-1a: contacts (shared)", "monitor-1a: unlock code (shared)"}
 	if d := cmp.Diff(want, features); d != "" {
 		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+	if got["front-gate"]["Config.DoorSetting.DTMF.Code3"] != "3" {
+		t.Error("relay c was not written")
+	}
+	if _, ok := got["front-gate"]["Config.DoorSetting.DTMF.Code5"]; ok {
+		t.Error("relay e was written")
+	}
+}
+
+// TestEveryCatalogueModel renders a device of every Akuvox model of the
+// catalogue, used as the catalogue says: each has a key map, and none gets
+// a model or kind warning.
+func TestEveryCatalogueModel(t *testing.T) {
+	p := irtest.HarbourView()
+	for _, m := range catalogue.Models() {
+		if m.Vendor.ID != akuvox.Vendor {
+			continue
+		}
+		if !slices.Contains(akuvox.Models(), m.ID) {
+			t.Errorf("%s: no key map", m.ID)
+		}
+		var d *ir.Device
+		switch m.Kind {
+		case catalogue.DoorStation:
+			d = p.Device("lobby")
+		case catalogue.Monitor:
+			d = p.Device("monitor-1a")
+		default:
+			t.Errorf("%s: Akuvox %s", m.ID, m.Kind)
+			continue
+		}
+		dev := *d
+		dev.Model = m.ID
+		files, warns := akuvox.Render(p, []*ir.Device{&dev}, fixedPasswords{})
+		if len(files) != 1 {
+			t.Fatalf("%s: %d files", m.ID, len(files))
+		}
+		if _, err := akuvox.Parse(files[0].Data); err != nil {
+			t.Errorf("%s: %v", m.ID, err)
+		}
+		for _, w := range warns {
+			if w.Feature == "model" || w.Feature == "device kind" {
+				t.Errorf("%s: %s: %s", m.ID, w.Feature, w.Detail)
+			}
+		}
 	}
 }
 

@@ -1,9 +1,10 @@
 // Package devfile is the contract between the provisioning bundle and the
 // vendor renderers, and the file formats they share: the File a device
 // fetches, the Warning a renderer raises for a feature a model lacks, the
-// password lookup, the key = value format (Akuvox AutoP, Yealink), a small
-// deterministic XML writer and reader (Grandstream), and IANA time zones
-// turned into the rule forms devices understand.
+// password lookup, the model's capabilities from the device catalogue, the
+// key = value format (Akuvox AutoP, Yealink), a small deterministic XML
+// writer and reader (Grandstream), and IANA time zones turned into the rule
+// forms devices understand.
 package devfile
 
 import (
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"unicode"
 
+	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
 )
 
@@ -46,6 +48,11 @@ type Warning struct {
 	Feature string    // short feature name, e.g. "keypad", "line key 31"
 	Detail  string    // full sentences: what happens instead and what to do
 	Origin  ir.Origin // the IR node the warning is about
+	// Shared is true when Detail says nothing particular to the device (it
+	// is about the model, the vendor's format or the site), so that equal
+	// warnings of many devices of one model are reported once, naming the
+	// devices. Warnings about one device's own values are not shared.
+	Shared bool
 }
 
 // Passwords looks up an account's SIP password (package credentials
@@ -96,6 +103,71 @@ func Warn(d *ir.Device, feature string, origin ir.Origin, format string, args ..
 		origin = d.Origin
 	}
 	return Warning{Device: d.Name, Model: d.Model, Feature: feature, Detail: fmt.Sprintf(format, args...), Origin: origin}
+}
+
+// WarnShared builds a shared Warning about device d (see Warning.Shared):
+// format and args must not depend on the device, only on its model, the
+// vendor's format or the site.
+func WarnShared(d *ir.Device, feature string, format string, args ...any) Warning {
+	w := Warn(d, feature, ir.Origin{}, format, args...)
+	w.Shared = true
+	return w
+}
+
+// Lookup returns the catalogue entry of d's model: the one source of what
+// a model can do (kind, buttons, keypad, relays, DTMF code length, line
+// keys, accounts). Renderers keep only vendor facts (file names, key names,
+// firmware codes). For a model the catalogue does not know, which the check
+// pass rejects but a hand-made program may hold, Lookup returns false and a
+// stand-in sized from the profile itself, so that nothing is cut.
+func Lookup(d *ir.Device) (*catalogue.Model, bool) {
+	if m, ok := catalogue.Lookup(d.Model); ok {
+		return m, true
+	}
+	m := &catalogue.Model{
+		ID:       d.Model,
+		Vendor:   &catalogue.Vendor{ID: d.Vendor, Name: d.Vendor},
+		Name:     Model(d),
+		Kind:     CatalogueKind(d.Kind),
+		Keypad:   d.Keypad,
+		Accounts: 1,
+	}
+	for _, b := range d.Buttons {
+		m.Buttons = max(m.Buttons, b.Index)
+	}
+	for _, r := range d.Relays {
+		m.Relays = max(m.Relays, r.Index)
+	}
+	for _, k := range d.LineKeys {
+		m.LineKeys = max(m.LineKeys, k.Index)
+	}
+	return m, false
+}
+
+// Kind is the IR's device kind of a catalogue kind.
+func Kind(k catalogue.Kind) ir.DeviceKind {
+	switch k {
+	case catalogue.DoorStation:
+		return ir.DoorStation
+	case catalogue.Monitor:
+		return ir.Monitor
+	case catalogue.Phone:
+		return ir.Phone
+	}
+	return ""
+}
+
+// CatalogueKind is the catalogue kind of an IR device kind.
+func CatalogueKind(k ir.DeviceKind) catalogue.Kind {
+	switch k {
+	case ir.DoorStation:
+		return catalogue.DoorStation
+	case ir.Monitor:
+		return catalogue.Monitor
+	case ir.Phone:
+		return catalogue.Phone
+	}
+	return ""
 }
 
 // IsDTMF reports whether s is made only of DTMF keypad symbols 0-9 * #.

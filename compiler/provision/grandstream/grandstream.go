@@ -39,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 
+	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/provision/devfile"
 )
@@ -46,82 +47,76 @@ import (
 // Vendor is the vendor name of devices this package renders.
 const Vendor = "grandstream"
 
-type family int
-
-const (
-	phone family = iota + 1
-	gds
-)
-
-type model struct {
-	family  family
-	buttons int
-	keypad  bool
-	relays  int
-}
-
-var models = map[string]model{
-	"gxp2130": {family: phone}, "gxp2135": {family: phone}, "gxp2140": {family: phone},
-	"gxp2160": {family: phone}, "gxp2170": {family: phone},
-	"grp2612": {family: phone}, "grp2613": {family: phone}, "grp2614": {family: phone},
-	"grp2615": {family: phone}, "grp2616": {family: phone},
-	"gds3710": {family: gds, buttons: 1, keypad: true, relays: 2},
-	"gds3705": {family: gds, buttons: 1, keypad: true, relays: 1},
-}
-
-// Models lists the catalogue model names this renderer knows, sorted.
+// Models lists the catalogue models this renderer writes, sorted: every
+// Grandstream model of the catalogue. What a model can do (kind, relays,
+// line keys) comes from the catalogue: door stations get the GDS document,
+// everything else the desk-phone document.
 func Models() []string {
 	var out []string
-	for m := range models {
-		out = append(out, Vendor+"-"+m)
+	for _, m := range catalogue.Models() {
+		if m.Vendor.ID == Vendor {
+			out = append(out, m.ID)
+		}
 	}
-	slices.Sort(out)
 	return out
 }
 
 // Path is the file name a Grandstream device fetches for a MAC.
 func Path(mac string) string { return "cfg" + mac + ".xml" }
 
-// maxHold is the longest unlock hold time the GDS accepts, in seconds.
-const maxHold = 20
+// Vendor limits of the GDS P-value set.
+const (
+	// maxHold is the longest unlock hold time the GDS accepts, in seconds.
+	maxHold = 20
+	// maxDoors is how many doors have a remote PIN and a hold time (door 1
+	// P10457/P14101, door 2 P15460/P15466).
+	maxDoors = 2
+)
 
 // Render writes one cfg<mac>.xml per device.
 func Render(p *ir.Program, devices []*ir.Device, pw devfile.Passwords) ([]devfile.File, []devfile.Warning) {
 	var files []devfile.File
 	var warns []devfile.Warning
 	for _, d := range devices {
-		var ws []devfile.Warning
-		warn := func(feature string, o ir.Origin, format string, args ...any) {
-			ws = append(ws, devfile.Warn(d, feature, o, format, args...))
-		}
-		m, known := models[devfile.Model(d)]
+		w := &warner{d: d}
+		m, known := devfile.Lookup(d)
 		if !known {
-			m = model{family: phone, buttons: len(d.Buttons), keypad: d.Keypad, relays: len(d.Relays)}
-			if d.Kind == ir.DoorStation {
-				m.family = gds
-			}
-			warn("model", ir.Origin{}, "The Grandstream renderer has no table for model %q; it is written as a %s and its limits are not checked.", d.Model, map[family]string{phone: "GXP/GRP phone", gds: "GDS door system"}[m.family])
+			w.shared("model", "The device catalogue has no model %q; it is written as a %s and its line keys are not checked.", d.Model, map[bool]string{true: "GDS door system", false: "GXP/GRP phone"}[d.Kind == ir.DoorStation])
 		}
 		var data []byte
-		switch m.family {
-		case gds:
+		switch m.Kind {
+		case catalogue.DoorStation:
 			if d.Kind != ir.DoorStation {
-				warn("device kind", ir.Origin{}, "Model %q is a door system, but the device is used as a %s.", d.Model, d.Kind)
+				w.shared("device kind", "Model %q is a door system, but the device is used as a %s.", d.Model, devfile.CatalogueKind(d.Kind))
 			}
-			data = doorSystem(p, d, m, pw, warn)
+			data = doorSystem(p, d, pw, w)
 		default:
 			if d.Kind != ir.Phone {
-				warn("device kind", ir.Origin{}, "Model %q is a desk phone, but the device is used as a %s.", d.Model, d.Kind)
+				w.shared("device kind", "Model %q is a %s and is written as a desk phone, but the device is used as a %s.", d.Model, m.Kind, devfile.CatalogueKind(d.Kind))
 			}
-			data = deskPhone(p, d, pw, warn)
+			data = deskPhone(p, d, m, pw, w)
 		}
 		files = append(files, devfile.File{Path: Path(d.MAC), Mode: devfile.ModeSecret, Data: data, Device: d.Name, Vendor: Vendor})
-		warns = append(warns, ws...)
+		warns = append(warns, w.warns...)
 	}
 	return files, warns
 }
 
-type warnFunc func(feature string, o ir.Origin, format string, args ...any)
+// warner collects the warnings about one device.
+type warner struct {
+	d     *ir.Device
+	warns []devfile.Warning
+}
+
+// one warns about this device's own values.
+func (w *warner) one(feature string, o ir.Origin, format string, args ...any) {
+	w.warns = append(w.warns, devfile.Warn(w.d, feature, o, format, args...))
+}
+
+// shared warns about something all devices of the model share.
+func (w *warner) shared(feature string, format string, args ...any) {
+	w.warns = append(w.warns, devfile.WarnShared(w.d, feature, format, args...))
+}
 
 // pvals collects P-values; they are written in numeric order.
 type pvals map[int]string
@@ -153,7 +148,7 @@ func minutes(d ir.Duration) string {
 
 var transports = map[string]string{"udp": "0", "tcp": "1", "tls": "2"}
 
-func deskPhone(p *ir.Program, d *ir.Device, pw devfile.Passwords, warn warnFunc) []byte {
+func deskPhone(p *ir.Program, d *ir.Device, m *catalogue.Model, pw devfile.Passwords, w *warner) []byte {
 	acct := p.Account(d.Account)
 	v := pvals{}
 	label := acct.DisplayName
@@ -184,24 +179,32 @@ func deskPhone(p *ir.Program, d *ir.Device, pw devfile.Passwords, warn warnFunc)
 	tz := cmp.Or(d.Timezone, p.Site.Timezone)
 	if tz != "" {
 		if z, err := devfile.LoadZone(tz); err != nil {
-			warn("time zone", ir.Origin{}, "Time zone %q is not known: %v; the phone keeps its own setting.", tz, err)
+			w.shared("time zone", "Time zone %q is not known: %v; the phone keeps its own setting.", tz, err)
 		} else {
 			v[64] = z.POSIX()
 		}
 	}
 	for _, k := range d.LineKeys {
-		if k.Type != ir.KeyLine {
-			warn(fmt.Sprintf("line key %d", k.Index), k.Origin, "Grandstream %s keys are not rendered (their key codes are not verified); set key %d (%q) on the phone.", k.Type, k.Index, k.Label)
+		switch {
+		case k.Index > m.LineKeys:
+			w.one(fmt.Sprintf("line key %d", k.Index), k.Origin, "Model %q has %d line keys; key %d (%s %q) is not configured.", d.Model, m.LineKeys, k.Index, k.Type, k.Label)
+		case k.Type != ir.KeyLine:
+			// Lowering gives every phone of a residence with a door the
+			// same keys, so this is said once per model.
+			w.shared(fmt.Sprintf("line key %d", k.Index), "Grandstream %s keys are not rendered (their key codes are not verified); set key %d (%q, value %q) on the phone.", k.Type, k.Index, k.Label, k.Value)
 		}
 	}
 	if len(d.Contacts) > 0 {
-		warn("directory", ir.Origin{}, "Grandstream phone books are not rendered; the %d directory contacts are not on the phone.", len(d.Contacts))
+		w.shared("directory", "Grandstream phone books are not rendered, so the site directory is not on the phone.")
 	}
 	root := devfile.E("gs_provision", devfile.E("config", v.elems()...).WithAttr("version", "1")).WithAttr("version", "1")
 	return devfile.XMLDocument(root)
 }
 
-func doorSystem(p *ir.Program, d *ir.Device, m model, pw devfile.Passwords, warn warnFunc) []byte {
+// doorSystem writes a GDS document. Catalogue counts are advisory (the
+// check pass warns about a relay beyond them), so what the GDS P-value set
+// has room for is written: one doorbell number and two doors.
+func doorSystem(p *ir.Program, d *ir.Device, pw devfile.Passwords, w *warner) []byte {
 	acct := p.Account(d.Account)
 
 	dateTime := pvals{}
@@ -210,7 +213,7 @@ func doorSystem(p *ir.Program, d *ir.Device, m model, pw devfile.Passwords, warn
 		dateTime[30] = p.Site.NTP[0]
 	}
 	if tz := cmp.Or(d.Timezone, p.Site.Timezone); tz != "" {
-		warn("time zone", ir.Origin{}, "The GDS time-zone setting (P64) takes a value whose format is not verified, so time zone %q is not written; set it on the device.", tz)
+		w.shared("time zone", "The GDS time-zone setting (P64) takes a value whose format is not verified, so time zone %q is not written; set it on the device.", tz)
 	}
 
 	basic := pvals{
@@ -228,31 +231,30 @@ func doorSystem(p *ir.Program, d *ir.Device, m model, pw devfile.Passwords, warn
 	}
 
 	door := pvals{}
-	for _, b := range d.Buttons {
-		if b.Index > m.buttons {
-			warn("button "+b.Label, b.Origin, "Model %q has %d doorbell button(s); button %q (position %d) cannot be wired. Visitors can still key %q.", d.Model, m.buttons, b.Label, b.Index, b.Dial)
+	// The doorbell calls one number: the first button's. A keypad needs no
+	// setting (the check pass warns when the model has none).
+	for i, b := range d.Buttons {
+		if i > 0 {
+			w.one("button "+b.Label, b.Origin, "A GDS doorbell calls one number, that of button %q; button %q (position %d) cannot be wired. Visitors can still key %q.", d.Buttons[0].Label, b.Label, b.Index, b.Dial)
 			continue
 		}
 		door[14827] = "0" // doorbell calls
 		door[14856] = "1" // a SIP number
 		door[10462] = b.Dial
 	}
-	if d.Keypad && !m.keypad {
-		warn("keypad", ir.Origin{}, "Model %q has no keypad; visitors can only use its doorbell.", d.Model)
-	}
 	pin := map[int]int{1: 10457, 2: 15460}
 	hold := map[int]int{1: 14101, 2: 15466}
 	for _, r := range d.Relays {
-		if r.Index > m.relays || r.Index > 2 {
-			warn("relay "+r.Name, r.Origin, "Model %q has %d door output(s); relay %q (relay %d) cannot be configured.", d.Model, m.relays, r.Name, r.Index)
+		if r.Index > maxDoors {
+			w.one("relay "+r.Name, r.Origin, "GDS door systems configure at most %d doors; relay %q (relay %d) cannot be configured.", maxDoors, r.Name, r.Index)
 			continue
 		}
 		if strings.Trim(r.DTMF, "0123456789") != "" {
-			warn("relay "+r.Name, r.Origin, "The GDS remote PIN of relay %q is %q; PINs with * or # are not verified to work.", r.Name, r.DTMF)
+			w.one("relay "+r.Name, r.Origin, "The GDS remote PIN of relay %q is %q; PINs with * or # are not verified to work.", r.Name, r.DTMF)
 		}
 		secs := r.Hold.Seconds()
 		if secs > maxHold {
-			warn("relay "+r.Name, r.Origin, "The GDS holds a door open for at most %d seconds; relay %q asks for %d.", maxHold, r.Name, secs)
+			w.one("relay "+r.Name, r.Origin, "The GDS holds a door open for at most %d seconds; relay %q asks for %d.", maxHold, r.Name, secs)
 			secs = maxHold
 		}
 		door[14858] = "1"
@@ -260,7 +262,7 @@ func doorSystem(p *ir.Program, d *ir.Device, m model, pw devfile.Passwords, warn
 		door[hold[r.Index]] = strconv.Itoa(secs)
 	}
 	if len(d.LineKeys) > 0 || len(d.Contacts) > 0 {
-		warn("phone features", ir.Origin{}, "GDS door systems have no line keys or directory; they are ignored.")
+		w.shared("phone features", "GDS door systems have no line keys or directory; they are ignored.")
 	}
 
 	root := devfile.E("Device", devfile.T("mac", d.MAC))

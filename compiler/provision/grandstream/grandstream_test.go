@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/ir/irtest"
 	"switchboard/compiler/provision/devfile"
@@ -74,6 +75,37 @@ func TestDoorSystem(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{"time zone", "relay bins"}, features); d != "" {
 		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+}
+
+// TestEveryCatalogueModel renders a device of every Grandstream model of
+// the catalogue: door stations get the GDS document, phones the
+// gs_provision one, and none gets a model or kind warning.
+func TestEveryCatalogueModel(t *testing.T) {
+	var listed []string
+	for _, m := range catalogue.Models() {
+		if m.Vendor.ID != grandstream.Vendor {
+			continue
+		}
+		listed = append(listed, m.ID)
+		p := irtest.HarbourView()
+		name, root := "desk-103", "gs_provision"
+		if m.Kind == catalogue.DoorStation {
+			name, root = "side-gate", "Device"
+		}
+		p.Device(name).Model = m.ID
+		s, warns := render(t, p, name)
+		if s.Root != root {
+			t.Errorf("%s: root %q, want %q", m.ID, s.Root, root)
+		}
+		for _, w := range warns {
+			if w.Feature == "model" || w.Feature == "device kind" {
+				t.Errorf("%s: %s: %s", m.ID, w.Feature, w.Detail)
+			}
+		}
+	}
+	if d := cmp.Diff(listed, grandstream.Models()); d != "" {
+		t.Errorf("Models (-catalogue +got):\n%s", d)
 	}
 }
 

@@ -32,6 +32,7 @@ package yealink
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,33 +50,24 @@ const Header = "#!version:1.0.0.1"
 // CommonBoot is the common boot file's name.
 const CommonBoot = "y000000000000.boot"
 
-type model struct {
-	code     int // firmware model code: y0000000000XX.cfg
-	lineKeys int
+// codes are the firmware model codes (y0000000000XX.cfg), from Wazo's
+// MODEL_INFO firmware versions and FusionPBX's common-file names, keyed by
+// catalogue ID. Every Yealink model of the catalogue has one (a test keeps
+// it so); siblings not yet in the catalogue are listed too. What a model
+// can do (line keys, kind) comes from the catalogue, not from here.
+var codes = map[string]int{
+	"yealink-t53": 96, "yealink-t53w": 96, "yealink-t54w": 96, "yealink-t57w": 96,
+	"yealink-t41u": 108, "yealink-t42u": 108, "yealink-t43u": 108, "yealink-t46u": 108, "yealink-t48u": 108,
+	"yealink-t41s": 66, "yealink-t42s": 66, "yealink-t46s": 66, "yealink-t48s": 66,
+	"yealink-t27g": 69,
+	"yealink-t30": 124, "yealink-t30p": 124, "yealink-t31": 124, "yealink-t31g": 124, "yealink-t31p": 124, "yealink-t33g": 124, "yealink-t33p": 124,
+	"yealink-t58": 58, "yealink-t58w": 150,
+	"yealink-t73u": 185, "yealink-t74u": 185, "yealink-t77u": 185, "yealink-t85w": 185, "yealink-t87w": 185,
+	"yealink-cp920": 78,
 }
 
-// models: firmware codes from Wazo's MODEL_INFO firmware versions and
-// FusionPBX's common-file names; line-key counts from Wazo's _NB_LINEKEY.
-var models = map[string]model{
-	"t53": {96, 21}, "t53w": {96, 21}, "t54w": {96, 27}, "t57w": {96, 29},
-	"t41u": {108, 15}, "t42u": {108, 15}, "t43u": {108, 15}, "t46u": {108, 27}, "t48u": {108, 29},
-	"t41s": {66, 15}, "t42s": {66, 15}, "t46s": {66, 27}, "t48s": {66, 29},
-	"t27g": {69, 21},
-	"t30":  {124, 0}, "t30p": {124, 0}, "t31": {124, 2}, "t31g": {124, 2}, "t31p": {124, 2}, "t33g": {124, 12}, "t33p": {124, 12},
-	"t58": {58, 27}, "t58w": {150, 27},
-	"t73u": {185, 48}, "t74u": {185, 60}, "t77u": {185, 95}, "t85w": {185, 72}, "t87w": {185, 95},
-	"cp920": {78, 0},
-}
-
-// Models lists the catalogue model names this renderer knows, sorted.
-func Models() []string {
-	var out []string
-	for m := range models {
-		out = append(out, Vendor+"-"+m)
-	}
-	slices.Sort(out)
-	return out
-}
+// Models lists the models this renderer has a firmware code for, sorted.
+func Models() []string { return slices.Sorted(maps.Keys(codes)) }
 
 // CommonFile is the name of the common file for a firmware model code.
 func CommonFile(code int) string { return fmt.Sprintf("y%012d.cfg", code) }
@@ -133,14 +125,31 @@ func common(p *ir.Program) []byte {
 	return f.Bytes()
 }
 
-type warnFunc func(feature string, o ir.Origin, format string, args ...any)
+// warner collects the warnings about one device; a nil warner drops them
+// (the common file, which belongs to no device).
+type warner struct {
+	d     *ir.Device
+	warns []devfile.Warning
+}
 
-func timeSettings(f *devfile.KVFile, p *ir.Program, tz string, warn warnFunc) {
+// one warns about this device's own values.
+func (w *warner) one(feature string, o ir.Origin, format string, args ...any) {
+	if w != nil {
+		w.warns = append(w.warns, devfile.Warn(w.d, feature, o, format, args...))
+	}
+}
+
+// shared warns about something all devices of the model share.
+func (w *warner) shared(feature string, format string, args ...any) {
+	if w != nil {
+		w.warns = append(w.warns, devfile.WarnShared(w.d, feature, format, args...))
+	}
+}
+
+func timeSettings(f *devfile.KVFile, p *ir.Program, tz string, w *warner) {
 	for i, s := range p.Site.NTP {
 		if i >= 2 {
-			if warn != nil {
-				warn("NTP servers", p.Site.Origin, "Yealink phones take two NTP servers; %s and later are not written.", strings.Join(p.Site.NTP[2:], ", "))
-			}
+			w.shared("NTP servers", "Yealink phones take two NTP servers; %s and later are not written.", strings.Join(p.Site.NTP[2:], ", "))
 			break
 		}
 		f.Set(fmt.Sprintf("local_time.ntp_server%d", i+1), s)
@@ -150,9 +159,7 @@ func timeSettings(f *devfile.KVFile, p *ir.Program, tz string, warn warnFunc) {
 	}
 	z, err := devfile.LoadZone(tz)
 	if err != nil {
-		if warn != nil {
-			warn("time zone", ir.Origin{}, "Time zone %q is not known: %v; the phone keeps its own setting.", tz, err)
-		}
+		w.shared("time zone", "Time zone %q is not known: %v; the phone keeps its own setting.", tz, err)
 		return
 	}
 	f.Set("local_time.time_zone", zoneOffset(z.StdOffset))
@@ -199,20 +206,17 @@ var keyTypes = map[ir.LineKeyType]string{
 }
 
 func renderDevice(p *ir.Program, d *ir.Device, pw devfile.Passwords) ([]devfile.File, []devfile.Warning, int) {
-	var warns []devfile.Warning
-	warn := func(feature string, o ir.Origin, format string, args ...any) {
-		warns = append(warns, devfile.Warn(d, feature, o, format, args...))
-	}
-	m, known := models[devfile.Model(d)]
+	w := &warner{d: d}
+	m, known := devfile.Lookup(d)
+	code, coded := codes[d.Model]
 	if !known {
-		warn("model", ir.Origin{}, "The Yealink renderer has no firmware code for model %q, so it writes no common file for it and does not check its line keys.", d.Model)
-		m = model{lineKeys: len(d.LineKeys)}
-		if n := len(d.LineKeys); n > 0 {
-			m.lineKeys = d.LineKeys[n-1].Index
-		}
+		w.shared("model", "The device catalogue has no model %q, so its line keys are not checked.", d.Model)
+	}
+	if !coded {
+		w.shared("common file", "The Yealink renderer has no firmware code for model %q, so the phone gets no common file; its own file carries every setting it needs.", d.Model)
 	}
 	if d.Kind != ir.Phone {
-		warn("device kind", ir.Origin{}, "Yealink devices are desk phones; a %s gets a phone's configuration.", d.Kind)
+		w.shared("device kind", "Yealink devices are desk phones; a %s gets a phone's configuration.", devfile.CatalogueKind(d.Kind))
 	}
 
 	acct := p.Account(d.Account)
@@ -247,12 +251,12 @@ func renderDevice(p *ir.Program, d *ir.Device, pw devfile.Passwords) ([]devfile.
 	f.Set("sip.notify_reboot_enable", "0")
 
 	for _, k := range d.LineKeys {
-		if k.Index > m.lineKeys {
-			warn(fmt.Sprintf("line key %d", k.Index), k.Origin, "Model %q has %d line keys; key %d (%s %q) is not configured.", d.Model, m.lineKeys, k.Index, k.Type, k.Label)
+		if k.Index > m.LineKeys {
+			w.one(fmt.Sprintf("line key %d", k.Index), k.Origin, "Model %q has %d line keys; key %d (%s %q) is not configured.", d.Model, m.LineKeys, k.Index, k.Type, k.Label)
 			continue
 		}
 		if k.Type == ir.KeyDTMF && !devfile.IsDTMF(k.Value) {
-			warn(fmt.Sprintf("line key %d", k.Index), k.Origin, "DTMF key %d sends %q; Yealink DTMF keys send only 0-9, * and #.", k.Index, k.Value)
+			w.one(fmt.Sprintf("line key %d", k.Index), k.Origin, "DTMF key %d sends %q; Yealink DTMF keys send only 0-9, * and #.", k.Index, k.Value)
 		}
 		lk := fmt.Sprintf("linekey.%d.", k.Index)
 		value := k.Value
@@ -269,12 +273,12 @@ func renderDevice(p *ir.Program, d *ir.Device, pw devfile.Passwords) ([]devfile.
 	if tz == "" {
 		tz = p.Site.Timezone
 	}
-	timeSettings(f, p, tz, warn)
+	timeSettings(f, p, tz, w)
 
 	files := []devfile.File{}
 	if len(d.Contacts) > 0 {
 		if p.Site.ProvisionURL == "" {
-			warn("directory", ir.Origin{}, "The site has no provisioning URL, so the phone cannot be pointed at its directory of %d contacts.", len(d.Contacts))
+			w.shared("directory", "The site has no provisioning URL (build -provision-url), so the phone cannot be pointed at its directory; the directory file is not written.")
 		} else {
 			f.Set("features.remote_phonebook.enable", "1")
 			f.Set("remote_phonebook.data.1.url", p.Site.ProvisionURL+DirectoryPath(d.MAC))
@@ -289,12 +293,12 @@ func renderDevice(p *ir.Program, d *ir.Device, pw devfile.Passwords) ([]devfile.
 	files = append(files, devfile.File{Path: Path(d.MAC), Mode: devfile.ModeSecret, Data: f.Bytes(), Device: d.Name, Vendor: Vendor})
 
 	boot := []string{Header}
-	if known {
-		boot = append(boot, includeLine(CommonFile(m.code)))
+	if coded {
+		boot = append(boot, includeLine(CommonFile(code)))
 	}
 	boot = append(boot, includeLine(Path(d.MAC)), "overwrite_mode = 1")
 	files = append(files, devfile.File{Path: BootPath(d.MAC), Mode: devfile.ModePublic, Data: lines(boot), Device: d.Name, Vendor: Vendor})
-	return files, warns, m.code
+	return files, w.warns, code
 }
 
 func directory(d *ir.Device) []byte {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/ir/irtest"
 	"switchboard/compiler/provision/devfile"
@@ -113,12 +114,41 @@ func TestLineKeyLimitAndUnknownModel(t *testing.T) {
 	p = irtest.HarbourView()
 	p.Device("desk-102").Model = "yealink-t99x"
 	files, warns = renderAll(t, p, "desk-102")
-	if len(warns) != 1 || warns[0].Feature != "model" {
+	if len(warns) != 2 || warns[0].Feature != "model" || warns[1].Feature != "common file" || !warns[0].Shared || !warns[1].Shared {
 		t.Fatalf("warnings = %+v", warns)
 	}
 	boot, _ := settings(t, files["y000000000000.boot"])
 	if len(boot.Includes) != 0 {
 		t.Errorf("unknown model got a common file: %v", boot.Includes)
+	}
+}
+
+// TestEveryCatalogueModel renders a phone of every Yealink model of the
+// catalogue: each has a firmware code, so a common file, and no warning.
+func TestEveryCatalogueModel(t *testing.T) {
+	for _, m := range catalogue.Models() {
+		if m.Vendor.ID != yealink.Vendor {
+			continue
+		}
+		if m.Kind != catalogue.Phone {
+			t.Errorf("%s: Yealink %s", m.ID, m.Kind)
+		}
+		p := irtest.HarbourView()
+		p.Device("desk-102").Model = m.ID
+		files, warns := renderAll(t, p, "desk-102")
+		if len(warns) != 0 {
+			t.Errorf("%s: warnings %+v", m.ID, warns)
+		}
+		boot, _ := settings(t, files["y000000000000.boot"])
+		if len(boot.Includes) != 1 {
+			t.Errorf("%s: common boot file includes %v", m.ID, boot.Includes)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f.Path, ".xml") {
+				continue
+			}
+			settings(t, f)
+		}
 	}
 }
 
