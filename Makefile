@@ -8,7 +8,7 @@ STATICCHECK_VERSION ?= v0.8.2
 EXAMPLES    := $(wildcard examples/*/)
 
 .DEFAULT_GOAL := build
-.PHONY: help build test vet test-race update lint fmt fmtcheck bench cover tidy-check examples ci clean
+.PHONY: help build test peers vet test-race update lint fmt fmtcheck bench cover tidy-check examples ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -16,8 +16,24 @@ help: ## list the targets
 build: ## build bin/switchboard
 	$(GO) build -o $(BIN) ./cmd/switchboard
 
-test: fmtcheck vet ## gofmt check, go vet, then every test (what .ci/run runs)
+test: peers fmtcheck vet ## gofmt check, go vet, then every test (what .ci/run runs)
 	$(GO) test ./...
+
+# The interop tests talk to real SIP software from Debian: sipp (package
+# sip-tester) and baresip. Install them when we can (root with apt-get);
+# elsewhere the tests that need them skip and say so.
+peers: ## install sipp and baresip for the interop tests, when possible
+	@if command -v sipp >/dev/null 2>&1 && command -v baresip >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing sip-tester and baresip for the interop tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q sip-tester baresip >/dev/null || \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q sip-tester baresip >/dev/null; }; \
+	else \
+		echo "note: sipp and baresip are not installed and cannot be installed here (not root, or no apt-get);"; \
+		echo "      the interop tests will skip. Install: apt-get install sip-tester baresip"; \
+	fi
 
 vet: ## go vet
 	$(GO) vet ./...
@@ -60,6 +76,8 @@ examples: build ## validate every examples/*/ site with the real binary
 	@set -e; for d in $(EXAMPLES); do \
 		d=$${d%/}; echo "== $(BIN) validate $$d"; \
 		$(BIN) validate -lockfile=readonly $$d; \
+		echo "== $(BIN) test $$d"; \
+		$(BIN) test $$d; \
 	done
 
 ci: tidy-check test test-race lint examples ## everything CI checks
