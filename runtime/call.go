@@ -16,11 +16,19 @@ import (
 	"switchboard/runtime/routing"
 )
 
-// MediaSession anchors the media of one call. Offer rewrites the caller's
-// offer into the one sent to every callee branch; Answer rewrites the
-// winning callee's answer into the one returned to the caller.
+// MediaSession anchors the media of one call. SetOffer takes the caller's
+// offer; each callee branch gets a leg of its own, with its own sockets, so
+// that a losing branch's packets (a phone behind NAT that answered a
+// moment too late) never reach the call; the winning leg's Answer gives the
+// SDP returned to the caller.
 type MediaSession interface {
-	Offer(sdp []byte) ([]byte, error)
+	SetOffer(sdp []byte) error
+	NewLeg() (MediaLeg, []byte, error)
+	Close() error
+}
+
+// MediaLeg is the callee side of one branch.
+type MediaLeg interface {
 	Answer(sdp []byte) ([]byte, error)
 	Close() error
 }
@@ -40,7 +48,7 @@ type call struct {
 	dec    routing.Decision
 	toTag  string
 	media  MediaSession
-	offer  []byte // what callees are offered
+	offer  []byte // what callees are offered when the media is not anchored
 
 	mu       sync.Mutex
 	branches []*branch
@@ -66,6 +74,7 @@ type branch struct {
 	done    bool          // a final response arrived, or the transaction died
 	cancel  string        // Reason text when a CANCEL is wanted
 	status  int
+	media   MediaLeg // this branch's side of the relay, when anchored
 }
 
 // callSide maps a Call-ID to the call and the side it belongs to: br is nil
@@ -148,7 +157,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		c.media = m
-		if c.offer, err = m.Offer(req.Body()); err != nil {
+		if err = m.SetOffer(req.Body()); err != nil {
 			m.Close()
 			respond(tx, req, 488, "Not Acceptable Here", warning(s.cfg.Program.Site.Domain, "unusable SDP offer: "+err.Error()))
 			return
@@ -409,9 +418,17 @@ func (c *call) invite(b *branch) error {
 	for _, p := range b.contact.Path {
 		req.AppendHeader(sip.NewHeader("Route", p))
 	}
-	if len(c.offer) > 0 {
+	offer := c.offer
+	if c.media != nil {
+		leg, legOffer, err := c.media.NewLeg()
+		if err != nil {
+			return fmt.Errorf("media relay: %w", err)
+		}
+		b.media, offer = leg, legOffer
+	}
+	if len(offer) > 0 {
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-		req.SetBody(c.offer)
+		req.SetBody(offer)
 	}
 	if b.contact.Dest != "" {
 		req.SetDestination(b.contact.Dest)
@@ -422,6 +439,9 @@ func (c *call) invite(b *branch) error {
 	b.req = req
 	tx, err := s.client.TransactionRequest(context.Background(), req, sipgo.ClientRequestBuild)
 	if err != nil {
+		if b.media != nil {
+			b.media.Close()
+		}
 		return err
 	}
 	b.tx = tx
@@ -603,9 +623,9 @@ func (c *call) bye(b *branch, cause string) {
 // answer connects the caller to the winning branch.
 func (c *call) answer(b *branch) {
 	body := b.res.Body()
-	if c.media != nil && len(body) > 0 {
+	if b.media != nil && len(body) > 0 {
 		var err error
-		if body, err = c.media.Answer(body); err != nil {
+		if body, err = b.media.Answer(body); err != nil {
 			c.s.log.Warn("unusable SDP answer", "account", b.account, "error", err)
 			c.bye(b, "unusable SDP answer")
 			c.respond(488, "Not Acceptable Here", nil)
@@ -613,6 +633,14 @@ func (c *call) answer(b *branch) {
 			return
 		}
 	}
+	// The losers' sockets go now; their late packets must not linger.
+	c.mu.Lock()
+	for _, o := range c.branches {
+		if o != b && o.media != nil {
+			o.media.Close()
+		}
+	}
+	c.mu.Unlock()
 	c.s.publish(events.Event{Kind: events.LegAnswered, Call: c.id, Leg: b.account, From: c.caller, Target: c.dec.Target.String(), Device: doorDevice(c.dec), Origin: c.dec.Origin})
 	c.respond(200, "OK", body)
 }

@@ -88,11 +88,26 @@ func (s *Site) Close() error {
 
 func mediaFactory(o Options, clk clock.Clock) MediaFactory {
 	return func(onDigit func(fromCallee bool, digit rune)) (MediaSession, error) {
-		return media.NewRelay(media.Config{
+		r, err := media.NewRelay(media.Config{
 			IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: clk,
 			OnDigit: func(side media.Side, d rune, _ time.Time) { onDigit(side == media.Callee, d) },
 		})
+		if err != nil {
+			return nil, err
+		}
+		return relaySession{r}, nil
 	}
+}
+
+// relaySession adapts the media relay to the server's MediaSession.
+type relaySession struct{ *media.Relay }
+
+func (r relaySession) NewLeg() (MediaLeg, []byte, error) {
+	l, sdp, err := r.Relay.NewLeg()
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, sdp, nil
 }
 
 // registrarAdapter gives the call router the contacts of an account.

@@ -21,6 +21,13 @@ type ladder struct {
 
 const maxLadder = 60
 
+// name labels a peer address in the ladder.
+func (l *ladder) name(addr, name string) {
+	l.mu.Lock()
+	l.names[addr] = name
+	l.mu.Unlock()
+}
+
 func (l *ladder) reset() {
 	l.mu.Lock()
 	l.msg = l.msg[:0]
@@ -38,12 +45,12 @@ func (l *ladder) record(dir string, peer net.Addr, b []byte) {
 	if line == "" {
 		return
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	name := l.names[peer.String()]
 	if name == "" {
 		name = peer.String()
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if len(l.msg) < maxLadder {
 		l.msg = append(l.msg, fmt.Sprintf("%s %-8s %s", dir, name, line))
 	} else if len(l.msg) == maxLadder {

@@ -207,13 +207,13 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 		w.close()
 		return nil, err
 	}
-	w.ladder.names[w.hub.Addr()] = "devices"
+	w.ladder.name(w.hub.Addr(), "devices")
 	if len(p.Trunks) > 0 {
 		if w.carrier, err = device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: server, IP: carrierIP}); err != nil {
 			w.close()
 			return nil, fmt.Errorf("simulated carrier at %s: %w (is %s a loopback address here?)", carrierIP, err, carrierIP)
 		}
-		w.ladder.names[w.carrier.Addr()] = "carrier"
+		w.ladder.name(w.carrier.Addr(), "carrier")
 		for _, t := range p.Trunks {
 			w.carrier.Add(ir.AccountName(ir.AccountTrunk, t.Name), "")
 		}

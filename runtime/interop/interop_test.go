@@ -26,7 +26,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
 
 	"switchboard/compiler"
 	"switchboard/compiler/credentials"
@@ -36,8 +35,6 @@ import (
 	"switchboard/runtime/auth"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
-	"switchboard/runtime/media"
-	"switchboard/runtime/registrar"
 	"switchboard/simulate/device"
 )
 
@@ -100,24 +97,27 @@ type server struct {
 	cond chan struct{} // signalled on every event
 }
 
-// serverConfig varies how a test's server is built.
+// serverConfig varies how a test's server is built: runtime.NewSite, as
+// `switchboard serve` builds it, with the site's program.
 type serverConfig struct {
-	// siteDefaults builds the server exactly as `switchboard serve` does
-	// (runtime.NewSite); otherwise the digest algorithms are algs.
-	siteDefaults bool
-	algs         []auth.Algorithm
+	// algs are the digest algorithms offered (serve -digest); interop's
+	// when nil, and NewSite's default (SHA-256, MD5) when empty.
+	algs []auth.Algorithm
 	// edit changes the compiled program before it is served.
 	edit func(*ir.Program)
 }
 
-// interopAlgorithms is what the peers' digest code can answer: Debian's
-// SIPp 3.6 reads only the first challenge and knows only MD5, and baresip
-// 1.0 (libre 1.1) gives up on any challenge whose algorithm is not MD5 —
-// see TestServeDefaultsRegisterSIPp and TestServeDefaultsRegisterBaresip.
-var interopAlgorithms = []auth.Algorithm{auth.MD5}
+// interop is what the Debian peers' digest code can answer: SIPp 3.6
+// reads only the first challenge and knows only MD5, and baresip 1.0
+// (libre 1.1) gives up at the first challenge that is not MD5, wherever it
+// is — `serve -digest md5`. TestDigestAlgorithms shows which lists work.
+var interop = []auth.Algorithm{auth.MD5}
 
 func startServer(t *testing.T, sc serverConfig) *server {
 	t.Helper()
+	if sc.algs == nil {
+		sc.algs = interop
+	}
 	p := compileSite(t)
 	if sc.edit != nil {
 		sc.edit(p)
@@ -143,36 +143,10 @@ func startServer(t *testing.T, sc serverConfig) *server {
 		}
 	}()
 
-	var srv *runtime.Server
-	var closeSite func()
-	mediaIP := netip.MustParseAddr("127.0.0.1")
-	if sc.siteDefaults {
-		site, err := runtime.NewSite(p, s.secrets, runtime.Options{Events: bus, Clock: s.clock, MediaIP: mediaIP})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, closeSite = site.Server, func() { site.Close() }
-	} else {
-		// runtime.NewSite with one change: the digest algorithms offered.
-		algs := sc.algs
-		if algs == nil {
-			algs = interopAlgorithms
-		}
-		a := auth.New(domain, s.secrets, s.clock, auth.WithAlgorithms(algs...),
-			auth.WithEvents(bus, func() *ir.Program { return p }))
-		reg := registrar.New(p, a, s.clock, registrar.WithEvents(bus))
-		srv, err = runtime.New(runtime.Config{
-			Program: p, Secrets: s.secrets, Events: bus, Clock: s.clock,
-			Media: func(onDigit func(fromCallee bool, digit rune)) (runtime.MediaSession, error) {
-				return media.NewRelay(media.Config{IP: mediaIP, Clock: s.clock,
-					OnDigit: func(side media.Side, d rune, _ time.Time) { onDigit(side == media.Callee, d) }})
-			},
-		}, a, registrarAdapter{reg})
-		if err != nil {
-			reg.Close()
-			t.Fatal(err)
-		}
-		closeSite = func() { srv.Close(); reg.Close() }
+	site, err := runtime.NewSite(p, s.secrets, runtime.Options{Events: bus, Clock: s.clock,
+		MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs})
+	if err != nil {
+		t.Fatal(err)
 	}
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -182,10 +156,10 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	s.port = conn.LocalAddr().(*net.UDPAddr).Port
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
-	go func() { defer close(served); srv.ServeUDP(ctx, conn) }()
+	go func() { defer close(served); site.Server.ServeUDP(ctx, conn) }()
 	t.Cleanup(func() {
 		cancel()
-		closeSite()
+		site.Close()
 		<-served
 		sub.Close()
 		if t.Failed() {
@@ -193,25 +167,6 @@ func startServer(t *testing.T, sc serverConfig) *server {
 		}
 	})
 	return s
-}
-
-// registrarAdapter is the runtime's own adapter (runtime/site.go).
-type registrarAdapter struct{ r *registrar.Registrar }
-
-func (a registrarAdapter) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
-	a.r.OnRegister(req, tx)
-}
-
-func (a registrarAdapter) Contacts(account string) []runtime.Contact {
-	var out []runtime.Contact
-	for _, b := range a.r.Lookup(account) {
-		u, err := b.URI()
-		if err != nil {
-			continue
-		}
-		out = append(out, runtime.Contact{URI: u, Dest: b.Source, Transport: b.Transport})
-	}
-	return out
 }
 
 func (s *server) password(account string) string {

@@ -366,12 +366,17 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	d.hub.mu.Lock()
 	d.hub.calls[in.CallID] = c
 	d.hub.mu.Unlock()
-	if err := reply(200, "OK", m.sdp(d.hub.ip)); err != nil {
-		return
-	}
+	// Answered before the 200 leaves: whoever sees the call connect must
+	// find this device's side of it.
 	d.mu.Lock()
 	in.Answered, in.Status = true, 200
 	d.mu.Unlock()
+	if err := reply(200, "OK", m.sdp(d.hub.ip)); err != nil {
+		d.mu.Lock()
+		in.Answered, in.Status = false, 0
+		d.mu.Unlock()
+		return
+	}
 	_ = m.sendAudio(2)
 }
 

@@ -1,0 +1,269 @@
+package interop
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"switchboard/runtime/events"
+)
+
+// baresipPath returns baresip, or skips the test loudly when it is not
+// installed.
+func baresipPath(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("baresip"); err == nil {
+		return p
+	}
+	t.Skip("SKIPPING: baresip is not installed, so this baresip interop test did NOT run; install it with `apt-get install -y baresip-core`")
+	return ""
+}
+
+// baresipModules finds the directory of baresip's modules.
+func baresipModules(t *testing.T) string {
+	t.Helper()
+	for _, dir := range []string{"/usr/lib/baresip/modules", "/usr/local/lib/baresip/modules", "/usr/lib/x86_64-linux-gnu/baresip/modules"} {
+		if _, err := os.Stat(filepath.Join(dir, "ctrl_tcp.so")); err == nil {
+			return dir
+		}
+	}
+	t.Skip("SKIPPING: baresip's modules (ctrl_tcp.so) were not found, so this baresip interop test did NOT run; install them with `apt-get install -y baresip-core`")
+	return ""
+}
+
+// baresip is a running baresip registered as one account, driven over its
+// ctrl_tcp interface (JSON in netstrings).
+type baresip struct {
+	account string
+	p       *process
+	conn    net.Conn
+
+	mu     sync.Mutex
+	events []map[string]any
+	resps  []map[string]any
+	signal chan struct{}
+}
+
+// baresip starts baresip as account's phone; answermode is "auto" or
+// "manual". It returns once the server has registered it.
+func (s *server) baresip(t *testing.T, account, answermode string) *baresip {
+	t.Helper()
+	b := s.startBaresip(t, account, answermode)
+	s.waitEvent("baresip registered as "+account, registered(account))
+	return b
+}
+
+// startBaresip starts baresip and returns once it takes commands.
+func (s *server) startBaresip(t *testing.T, account, answermode string) *baresip {
+	t.Helper()
+	bin := baresipPath(t)
+	modules := baresipModules(t)
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl := l.Addr().String()
+	l.Close()
+	fill := func(name string, subs map[string]string) {
+		data, err := os.ReadFile(filepath.Join("testdata", "baresip", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		for k, v := range subs {
+			text = strings.ReplaceAll(text, "@"+k+"@", v)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill("config", map[string]string{"CTRL_ADDR": ctrl, "MODULE_PATH": modules})
+	fill("accounts", map[string]string{"ACCOUNT": account, "DOMAIN": domain, "PASSWORD": s.password(account),
+		"SERVER": s.addr, "ANSWERMODE": answermode})
+
+	b := &baresip{account: account, signal: make(chan struct{}, 1)}
+	b.p = start(t, "baresip "+account, dir, bin, "-f", dir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("baresip %s output:\n%s", account, b.p.out.String())
+		}
+	})
+	// Readiness: ctrl_tcp accepts connections once baresip runs.
+	deadline := time.Now().Add(eventTimeout)
+	for {
+		b.conn, err = net.Dial("tcp", ctrl)
+		if err == nil {
+			break
+		}
+		if b.p.exited() || time.Now().After(deadline) {
+			t.Fatalf("baresip's ctrl_tcp on %s: %v\n%s", ctrl, err, b.p.out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Cleanup(func() { b.conn.Close() })
+	go b.read()
+	return b
+}
+
+// read collects the netstrings baresip sends: events and responses.
+func (b *baresip) read() {
+	r := bufio.NewReader(b.conn)
+	for {
+		n, err := r.ReadString(':')
+		if err != nil {
+			return
+		}
+		size, err := strconv.Atoi(strings.TrimSuffix(n, ":"))
+		if err != nil || size < 0 || size > 1<<20 {
+			return
+		}
+		buf := make([]byte, size+1) // the payload and its ','
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return
+		}
+		var m map[string]any
+		if json.Unmarshal(buf[:size], &m) != nil {
+			continue
+		}
+		b.mu.Lock()
+		if m["event"] == true {
+			b.events = append(b.events, m)
+		} else if m["response"] == true {
+			b.resps = append(b.resps, m)
+		}
+		b.mu.Unlock()
+		select {
+		case b.signal <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// command sends a ctrl_tcp command and waits for its response.
+func (b *baresip) command(t *testing.T, command, params string) map[string]any {
+	t.Helper()
+	token := strconv.FormatInt(time.Now().UnixNano(), 36)
+	msg, _ := json.Marshal(map[string]string{"command": command, "params": params, "token": token})
+	if _, err := fmt.Fprintf(b.conn, "%d:%s,", len(msg), msg); err != nil {
+		t.Fatalf("baresip %s: %v", command, err)
+	}
+	return b.wait(t, "response to "+command, func() (map[string]any, bool) {
+		for _, r := range b.resps {
+			if r["token"] == token {
+				return r, true
+			}
+		}
+		return nil, false
+	})
+}
+
+func (b *baresip) wait(t *testing.T, what string, f func() (map[string]any, bool)) map[string]any {
+	t.Helper()
+	deadline := time.NewTimer(eventTimeout)
+	defer deadline.Stop()
+	for {
+		b.mu.Lock()
+		m, ok := f()
+		b.mu.Unlock()
+		if ok {
+			return m
+		}
+		select {
+		case <-b.signal:
+		case <-deadline.C:
+			t.Fatalf("baresip %s: no %s within %s; events: %v", b.account, what, eventTimeout, b.types())
+			return nil
+		}
+	}
+}
+
+// waitEvent waits for a ctrl_tcp event of type typ (CALL_INCOMING,
+// CALL_ESTABLISHED, CALL_CLOSED, …).
+func (b *baresip) waitEvent(t *testing.T, typ string) map[string]any {
+	t.Helper()
+	return b.wait(t, typ, func() (map[string]any, bool) {
+		for _, e := range b.events {
+			if e["type"] == typ {
+				return e, true
+			}
+		}
+		return nil, false
+	})
+}
+
+func (b *baresip) saw(typ string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.events {
+		if e["type"] == typ {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *baresip) types() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, e := range b.events {
+		out = append(out, fmt.Sprint(e["type"]))
+	}
+	return out
+}
+
+// TestBaresipRegisters: baresip registers with digest authentication and
+// its binding is where its packets come from.
+func TestBaresipRegisters(t *testing.T) {
+	s := startServer(t, serverConfig{})
+	s.baresip(t, "app.bob", "manual")
+	e := s.waitEvent("registered", registered("app.bob"))
+	if !strings.HasPrefix(e.Source, "127.0.0.1:") {
+		t.Errorf("binding source %q", e.Source)
+	}
+}
+
+// TestBaresipAnswersAndOpensDoor: the gate (a simulated device) calls flat
+// 1A; bob's baresip answers on its own (answermode=auto) and bob keys "#"
+// (ctrl_tcp "sndcode", sent as RFC 2833 telephone-events). The server
+// records door_opened for bob and the gate hears "#".
+func TestBaresipAnswersAndOpensDoor(t *testing.T) {
+	baresipPath(t)
+	s := startServer(t, serverConfig{})
+	bob := s.baresip(t, "app.bob", "auto")
+	gate := s.device("device.gate")
+
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	call, err := gate.Dial(ctx, "1A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.waitEvent(t, "CALL_ESTABLISHED")
+	s.waitEvent("bob answered", legEvent(events.LegAnswered, "app.bob"))
+	bob.command(t, "sndcode", "#")
+	opened := s.waitEvent("door_opened", kind(events.DoorOpened))
+	if opened.Account != "app.bob" || opened.Device != "gate" || opened.Relay != "door" {
+		t.Errorf("door_opened = %+v", opened)
+	}
+	if err := call.WaitDigits(ctx, "#"); err != nil {
+		t.Errorf("door station: %v", err)
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bob.waitEvent(t, "CALL_CLOSED")
+	s.waitEvent("call_ended", kind(events.CallEnded))
+}
