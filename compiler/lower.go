@@ -286,6 +286,21 @@ func (l *lowerer) lowerNumbers() {
 
 func (l *lowerer) lowerTrunks() {
 	for _, t := range l.c.Config.Trunks {
+		// The dial plan never holds a secret: the server reads trunk
+		// credentials from the variables they are written as.
+		for _, sec := range []struct {
+			attr string
+			v    lang.Secret
+		}{{"username", t.Username}, {"password", t.Password}} {
+			if sec.v.Set && sec.v.Source == "" {
+				l.diags = append(l.diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Trunk credential not a variable",
+					Detail:   fmt.Sprintf("The %s of trunk %q must be written as var.<name> (a variable marked sensitive = true), so that the server reads it from -var, -var-file or SWITCHBOARD_VAR_<name> when it starts; the compiled dial plan never holds it.", sec.attr, t.Name),
+					Subject:  sec.v.Range.Ptr(),
+				})
+			}
+		}
 		port, _ := strconv.Atoi(t.Port.Value)
 		var ddis []string
 		for _, n := range t.Numbers {
@@ -328,6 +343,7 @@ func (l *lowerer) lowerDevices() {
 	// unlock is the relay code a residence's endpoints send to open the
 	// door station that reaches it; the first door station's first relay.
 	unlock := map[string]string{}
+	unlockUser := map[string]string{} // users a door button calls directly
 	doorOf := map[string]*DoorStation{}
 	for _, ds := range l.c.DoorStations {
 		doorOf[ds.Device.Name] = ds
@@ -337,6 +353,11 @@ func (l *lowerer) lowerDevices() {
 		for _, r := range ds.Residences {
 			if _, ok := unlock[r.Name]; !ok {
 				unlock[r.Name] = ds.Device.Relays[0].DTMF.Value
+			}
+		}
+		for _, u := range ds.Users {
+			if _, ok := unlockUser[u.Name]; !ok {
+				unlockUser[u.Name] = ds.Device.Relays[0].DTMF.Value
 			}
 		}
 	}
@@ -371,11 +392,23 @@ func (l *lowerer) lowerDevices() {
 				dev.User = d.User.Name
 				owner = ir.UserRef(d.User.Name)
 				dev.Contacts = l.contacts(directory, nil)
-				dev.LineKeys = []ir.LineKey{{Index: 1, Type: ir.KeyLine, Label: d.User.Name, Origin: origin(d.DeclRange, obj)}}
-				if u := l.c.Users[d.User.Name]; u != nil && u.Residence != nil {
-					if code := unlock[u.Residence.Name]; code != "" {
-						dev.LineKeys = append(dev.LineKeys, ir.LineKey{Index: 2, Type: ir.KeyDTMF, Value: code, Label: "Open door", Origin: origin(d.DeclRange, obj)})
-					}
+				u := l.c.Users[d.User.Name]
+				label := d.User.Name
+				if ext := l.c.Extensions[d.User.Name]; ext != "" {
+					label = ext
+				} else if u != nil {
+					label = u.DisplayName()
+				}
+				dev.LineKeys = []ir.LineKey{{Index: 1, Type: ir.KeyLine, Label: label, Origin: origin(d.DeclRange, obj)}}
+				code := ""
+				if u != nil && u.Residence != nil {
+					code = unlock[u.Residence.Name]
+				}
+				if code == "" {
+					code = unlockUser[d.User.Name]
+				}
+				if code != "" {
+					dev.LineKeys = append(dev.LineKeys, ir.LineKey{Index: 2, Type: ir.KeyDTMF, Value: code, Label: "Open door", Origin: origin(d.DeclRange, obj)})
 				}
 			}
 		}

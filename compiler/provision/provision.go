@@ -308,7 +308,7 @@ func (b *Bundle) WriteDir(dir string) error {
 // writers is how many goroutines WriteDir writes files with. File creation
 // waits on the file system more than on the CPU, so a few more than the
 // usual core count still help; more than this does not.
-var writers = 8
+const writers = 8
 
 // writeFile puts f at target: created in place when new, left alone when
 // unchanged, else replaced through a temporary file and a rename.

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/rogpeppe/go-internal/txtar"
 
+	"switchboard/compiler/catalogue"
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/ir/irtest"
@@ -136,9 +137,89 @@ func TestProperties(t *testing.T) {
 	}
 }
 
+// TestCheckFindsTampering: provisiontest.Check, which the property and
+// example tests rely on, notices a wrong password, a wrong relay code, a
+// device without its file, an account not in the IR, a password in a
+// public file and a file that does not parse.
+func TestCheckFindsTampering(t *testing.T) {
+	p := irtest.HarbourView()
+	k := key(t, 0)
+	src := credentials.NewSource(k, p)
+	for _, tc := range []struct {
+		name   string
+		tamper func(b *provision.Bundle)
+		want   string
+	}{
+		{"password", func(b *provision.Bundle) {
+			f := b.File("0c1105abcdef.cfg")
+			f.Data = bytes.Replace(f.Data, []byte("Pwd = "), []byte("Pwd = x"), 1)
+		}, "password other than"},
+		{"relay code", func(b *provision.Bundle) {
+			f := b.File("cfg000b82445566.xml")
+			f.Data = bytes.Replace(f.Data, []byte("<P10457>5<"), []byte("<P10457>9<"), 1)
+		}, `relay 1 opens on "9"`},
+		{"missing file", func(b *provision.Bundle) {
+			b.Files = slices.DeleteFunc(b.Files, func(f provision.File) bool { return f.Path == "0c1105123456.cfg" })
+		}, `device "front-gate" has no 0600 configuration file`},
+		{"foreign account", func(b *provision.Bundle) {
+			f := b.File("805ec0445566.cfg")
+			f.Data = bytes.Replace(f.Data, []byte("user_name = desk-102"), []byte("user_name = ghost"), 1)
+		}, `SIP account "ghost" is not in the IR`},
+		{"public password", func(b *provision.Bundle) {
+			b.File("805ec0112233.cfg").Mode = 0o644
+		}, "holds a password but has mode 0644"},
+		{"unparsable", func(b *provision.Bundle) {
+			b.File("y000000000000.boot").Data = []byte("no header\n")
+		}, "does not parse back"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, diags := render(t, p, k)
+			if errs := provisiontest.Check(p, b, src, diags); len(errs) != 0 {
+				t.Fatalf("untouched bundle: %v", errs)
+			}
+			tc.tamper(b)
+			errs := provisiontest.Check(p, b, src, diags)
+			if !slices.ContainsFunc(errs, func(err error) bool { return strings.Contains(err.Error(), tc.want) }) {
+				t.Errorf("errors %v, want one containing %q", errs, tc.want)
+			}
+		})
+	}
+}
+
 // warned reports whether a warning about feature names device.
 func warned(diags hcl.Diagnostics, device, feature string) bool {
 	return provisiontest.Warned(diags, device, feature)
+}
+
+// TestEveryCatalogueModel renders, for every model of the catalogue, the
+// harbour-view site with one device of that kind switched to the model:
+// the model renders without an error or a model or kind warning, its
+// device gets its files, and the bundle reads back and agrees with the IR.
+func TestEveryCatalogueModel(t *testing.T) {
+	stand := map[catalogue.Kind]string{catalogue.DoorStation: "lobby", catalogue.Monitor: "monitor-1a", catalogue.Phone: "desk-102"}
+	for _, m := range catalogue.Models() {
+		t.Run(m.ID, func(t *testing.T) {
+			if !slices.Contains(provision.Models(), m.ID) {
+				t.Errorf("no renderer has vendor facts for %s", m.ID)
+			}
+			p := irtest.HarbourView()
+			d := p.Device(stand[m.Kind])
+			d.Model, d.Vendor = m.ID, m.Vendor.ID
+			k := key(t, 0)
+			b, diags := render(t, p, k)
+			for _, w := range diags {
+				if x := w.Extra.(*provision.WarningDevices); x.Model == m.ID && (x.Feature == "model" || x.Feature == "device kind") {
+					t.Errorf("%s", w.Detail)
+				}
+			}
+			if len(b.DeviceFiles(d.Name)) == 0 {
+				t.Errorf("no files for the %s", m.ID)
+			}
+			for _, err := range provisiontest.Check(p, b, credentials.NewSource(k, p), diags) {
+				t.Error(err)
+			}
+		})
+	}
 }
 
 func TestUnknownVendor(t *testing.T) {
@@ -221,7 +302,7 @@ func TestSharedWarningsAggregate(t *testing.T) {
 	}
 	for feature, want := range map[string]int{
 		"akuvox-c315 contacts": 1, "akuvox-c315 unlock code": 1,
-		"grandstream-gds3710 time zone": 1, // the same zone for both
+		"grandstream-gds3710 time zone":  1, // the same zone for both
 		"grandstream-gds3710 relay gate": 2, // each device's own code
 	} {
 		if count[feature] != want {

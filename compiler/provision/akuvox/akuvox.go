@@ -30,6 +30,11 @@
 // contacts (not AutoP keys; they go through /api/contact at apply time),
 // the monitor's remote-relay unlock code (AutoP key not found), the AutoP
 // common file (name unverified), AES encryption (scheme unverified).
+//
+// What a model can do (kind, buttons, keypad, relays) is the catalogue's
+// (compiler/catalogue); this package keeps how each firmware family spells
+// its keys (keyMaps) and the limits of the key namespace itself (relays A
+// to D, six homepage keys).
 package akuvox
 
 import (

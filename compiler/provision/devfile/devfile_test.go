@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/compiler/catalogue"
+	"switchboard/compiler/ir"
 	"switchboard/compiler/provision/devfile"
 )
 
@@ -138,6 +140,27 @@ func TestOneLine(t *testing.T) {
 	} {
 		if got := devfile.OneLine(in); got != want {
 			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLookup(t *testing.T) {
+	d := &ir.Device{Name: "gate", Model: "akuvox-r29c", Vendor: "akuvox", Kind: ir.DoorStation}
+	m, ok := devfile.Lookup(d)
+	if !ok || m.Buttons != 6 || !m.Keypad || devfile.Kind(m.Kind) != ir.DoorStation {
+		t.Errorf("Lookup(akuvox-r29c) = %+v, %v", m, ok)
+	}
+	// A model the catalogue does not know gets a stand-in that cuts
+	// nothing the profile asks for.
+	d = &ir.Device{Name: "x", Model: "akuvox-z99", Vendor: "akuvox", Kind: ir.DoorStation, Keypad: true,
+		Buttons: []ir.Button{{Index: 7}}, Relays: []ir.Relay{{Index: 3}}, LineKeys: []ir.LineKey{{Index: 4}}}
+	m, ok = devfile.Lookup(d)
+	if ok || m.Buttons != 7 || m.Relays != 3 || m.LineKeys != 4 || !m.Keypad || m.Kind != catalogue.DoorStation || m.Vendor.ID != "akuvox" {
+		t.Errorf("Lookup(unknown) = %+v, %v", m, ok)
+	}
+	for _, k := range []ir.DeviceKind{ir.DoorStation, ir.Monitor, ir.Phone} {
+		if got := devfile.Kind(devfile.CatalogueKind(k)); got != k {
+			t.Errorf("kind %q round-trips to %q", k, got)
 		}
 	}
 }

@@ -27,6 +27,11 @@
 // doorbell mode (0 call). The GDS time-zone value format is not verified, so
 // the zone is not written for GDS (with a warning).
 //
+// Which document a model gets follows its kind in the device catalogue
+// (compiler/catalogue), and so does its line-key count; this package keeps
+// only P-numbers and the limits of the GDS P-value set (one doorbell number,
+// two doors, 20 s hold).
+//
 // Sources: ../../../../shared/reference/provisioning.md §4. Not rendered,
 // with a warning: phone line keys other than the line itself (the MPK/VPK
 // codes for DTMF keys are not verified), phone directories (phonebook.xml).

@@ -60,7 +60,7 @@ var codes = map[string]int{
 	"yealink-t41u": 108, "yealink-t42u": 108, "yealink-t43u": 108, "yealink-t46u": 108, "yealink-t48u": 108,
 	"yealink-t41s": 66, "yealink-t42s": 66, "yealink-t46s": 66, "yealink-t48s": 66,
 	"yealink-t27g": 69,
-	"yealink-t30": 124, "yealink-t30p": 124, "yealink-t31": 124, "yealink-t31g": 124, "yealink-t31p": 124, "yealink-t33g": 124, "yealink-t33p": 124,
+	"yealink-t30":  124, "yealink-t30p": 124, "yealink-t31": 124, "yealink-t31g": 124, "yealink-t31p": 124, "yealink-t33g": 124, "yealink-t33p": 124,
 	"yealink-t58": 58, "yealink-t58w": 150,
 	"yealink-t73u": 185, "yealink-t74u": 185, "yealink-t77u": 185, "yealink-t85w": 185, "yealink-t87w": 185,
 	"yealink-cp920": 78,

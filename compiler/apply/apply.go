@@ -1,0 +1,434 @@
+// Package apply carries out a plan: it publishes the provisioning
+// directory that `switchboard serve` hands out, makes a running server
+// reload it, pushes settings to devices that have a management API (Akuvox
+// /api/config/set with digest authentication, then a read-back and a
+// verdict per device), asks the server to send check-sync to the others,
+// sends invitations by mail, and offboards removed users.
+//
+// Order: the directory is published first — so a removed user's accounts
+// and a removed device's files are gone at once — and the server reloaded;
+// then the site, trunks, residences and conference rooms; then devices,
+// several at a time; then the users they serve (and their invitations);
+// removals last.
+//
+// The state records exactly what succeeded, written after every step: an
+// apply killed at any point loses nothing, and the next plan shows only
+// what is left. A failed device does not stop the others; a device whose
+// settings did not stick is not recorded, so the next apply tries it again.
+package apply
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"switchboard/compiler/credentials"
+	"switchboard/compiler/ir"
+	"switchboard/compiler/plan"
+	"switchboard/compiler/provision"
+	"switchboard/compiler/state"
+)
+
+// Options are what Run needs.
+type Options struct {
+	Plan    *plan.Plan
+	Desired *plan.Desired
+	Program *ir.Program
+	Bundle  *provision.Bundle
+	Key     credentials.Key
+
+	// State is the state the plan was made against; Run updates it and
+	// writes it through Store after every step.
+	State *state.State
+	Store *state.Store
+
+	// Publish writes dialplan.json and the provisioning files (and removes
+	// files no longer in the bundle). It runs first.
+	Publish func() error
+	// Server is the running serve, nil when none is configured.
+	Server Server
+	// Targets are the devices' management API addresses, by device name.
+	Targets map[string]Target
+	// Mailer sends invitations; nil when no mail server is configured.
+	Mailer Mailer
+	// From is the invitations' sender address.
+	From string
+	// App says which app an invitation tells people to install.
+	App string
+	// Installer names the site's installer (company) in invitations;
+	// InstallerLogin is the installer's login, which no invitation may
+	// contain.
+	Installer, InstallerLogin string
+
+	// Parallelism is how many devices are pushed at once (default 4).
+	Parallelism int
+	// DeviceTimeout bounds each API request (default 10s).
+	DeviceTimeout time.Duration
+	// Progress, if set, is called as each step ends (from several
+	// goroutines, one call at a time).
+	Progress func(Step)
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Step is the outcome of one change.
+type Step struct {
+	Address string
+	Kind    plan.Kind
+	Name    string
+	Label   string
+	Action  plan.Action
+	// Outcome is short: a device verdict ("set and verified"), "check-sync
+	// sent", "applied", "offboarded", "removed".
+	Outcome string
+	// Detail explains, in a sentence or two; never a secret.
+	Detail string
+	// Done reports whether the step succeeded and is recorded in the
+	// state.
+	Done bool
+	// Invitation, for users, says what happened to their invitation.
+	Invitation string
+}
+
+// Result is what Run did.
+type Result struct {
+	// Reload is what happened when the server was asked to reload.
+	Reload string
+	// ReloadOK is false when a configured server failed to reload.
+	ReloadOK bool
+	Steps    []Step // in plan order
+}
+
+// Complete reports whether every step succeeded: the next plan is empty.
+func (r *Result) Complete() bool {
+	for _, s := range r.Steps {
+		if !s.Done || strings.HasPrefix(s.Invitation, "not sent") {
+			return false
+		}
+	}
+	return true
+}
+
+// Run carries out o.Plan. It returns an error only when nothing could be
+// done (the directory could not be published) or the state could not be
+// written; a device or mail failure is a Step that is not Done.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 4
+	}
+	if o.DeviceTimeout <= 0 {
+		o.DeviceTimeout = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	r := &runner{o: o, res: &Result{ReloadOK: true, Steps: make([]Step, len(o.Plan.Changes))}}
+	// Before anything leaves this machine, the state marks every object
+	// about to change as in progress: if the apply dies after publishing
+	// or pushing and before recording, the next plan still shows the
+	// object, even if the site has meanwhile gone back to what the state
+	// recorded.
+	marked := false
+	for _, c := range o.Plan.Changes {
+		if c.Action == plan.Delete {
+			continue
+		}
+		obj := state.Object{Address: c.Address, Attributes: map[string]string{}}
+		if have := o.State.Object(c.Address); have != nil {
+			obj = *have
+		}
+		if !obj.InProgress {
+			obj.InProgress = true
+			o.State.Put(obj)
+			marked = true
+		}
+	}
+	if marked {
+		if err := o.Store.Write(o.State); err != nil {
+			return nil, err
+		}
+	}
+	if err := o.Publish(); err != nil {
+		return nil, fmt.Errorf("publishing the provisioning directory: %w", err)
+	}
+	if o.Server == nil {
+		r.res.Reload = "no server configured: serve loads the new dial plan when it starts"
+	} else if err := o.Server.Reload(ctx); err != nil {
+		r.res.ReloadOK = false
+		r.res.Reload = "failed: " + err.Error()
+	} else {
+		r.res.Reload = "reloaded"
+	}
+
+	// Phases: server-side objects, devices (in parallel), users, removals.
+	var servers, devices, users, removals []int
+	for i, c := range o.Plan.Changes {
+		switch {
+		case c.Action == plan.Delete:
+			removals = append(removals, i)
+		case c.Kind == plan.KindDevice:
+			devices = append(devices, i)
+		case c.Kind == plan.KindUser:
+			users = append(users, i)
+		default:
+			servers = append(servers, i)
+		}
+	}
+	for _, phase := range [][]int{servers, devices, users, removals} {
+		workers := 1
+		if len(phase) > 0 && o.Plan.Changes[phase[0]].Kind == plan.KindDevice && o.Plan.Changes[phase[0]].Action != plan.Delete {
+			workers = o.Parallelism
+		}
+		if err := r.run(ctx, phase, workers); err != nil {
+			return r.res, err
+		}
+	}
+	return r.res, nil
+}
+
+type runner struct {
+	o   Options
+	res *Result
+
+	mu     sync.Mutex // guards the state, its writes and Progress
+	failed error      // the first state write error
+}
+
+// run runs the steps with workers goroutines; steps not started when ctx
+// ends are reported as not done.
+func (r *runner) run(ctx context.Context, steps []int, workers int) error {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, max(len(steps), 1)) {
+		wg.Go(func() {
+			for i := range next {
+				r.step(ctx, i)
+			}
+		})
+	}
+	for _, i := range steps {
+		if ctx.Err() != nil || r.writeFailed() {
+			c := r.o.Plan.Changes[i]
+			r.res.Steps[i] = r.newStep(c, "not started", "the apply was interrupted", false)
+			continue
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
+}
+
+func (r *runner) writeFailed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed != nil
+}
+
+func (r *runner) newStep(c plan.Change, outcome, detail string, done bool) Step {
+	return Step{Address: c.Address, Kind: c.Kind, Name: c.Name, Label: c.Label, Action: c.Action, Outcome: outcome, Detail: detail, Done: done}
+}
+
+// step carries out change i and records it.
+func (r *runner) step(ctx context.Context, i int) {
+	c := r.o.Plan.Changes[i]
+	var s Step
+	var record func(st *state.State)
+	switch {
+	case c.Action == plan.Delete:
+		s, record = r.remove(c)
+	case c.Kind == plan.KindDevice:
+		s, record = r.device(ctx, c)
+	case c.Kind == plan.KindUser:
+		s, record = r.user(ctx, c)
+	default:
+		s, record = r.serverObject(c)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if record != nil && r.failed == nil {
+		record(r.o.State)
+		if err := r.o.Store.Write(r.o.State); err != nil {
+			r.failed = err
+			s.Done = false
+			s.Detail = "the state could not be written: " + err.Error()
+		}
+	}
+	r.res.Steps[i] = s
+	if r.o.Progress != nil {
+		r.o.Progress(s)
+	}
+}
+
+func (r *runner) put(c plan.Change, attrs map[string]string, d *state.Delivery) func(*state.State) {
+	now := r.o.Now().UTC().Truncate(time.Second)
+	return func(st *state.State) {
+		st.Put(state.Object{Address: c.Address, Attributes: attrs, AppliedAt: now, Delivery: d})
+	}
+}
+
+// serverObject applies the site, a trunk, residence or conference room:
+// they take effect when the server loads the published dial plan.
+func (r *runner) serverObject(c plan.Change) (Step, func(*state.State)) {
+	if !r.res.ReloadOK {
+		return r.newStep(c, "not applied", "the server did not reload ("+r.res.Reload+")", false), nil
+	}
+	return r.newStep(c, "applied", "", true), r.put(c, c.After.Attributes, nil)
+}
+
+// remove forgets a removed object. Its accounts and files left with the
+// published directory; a user's logins are revoked when the server
+// reloads.
+func (r *runner) remove(c plan.Change) (Step, func(*state.State)) {
+	forget := func(st *state.State) { st.Remove(c.Address) }
+	switch c.Kind {
+	case plan.KindUser:
+		if !r.res.ReloadOK {
+			return r.newStep(c, "not offboarded", "the server did not reload, so it still accepts the user's logins ("+r.res.Reload+")", false), nil
+		}
+		detail := "app and portal logins revoked"
+		if r.o.Server == nil {
+			detail = "app and portal logins removed from the dial plan; revoked when serve loads it"
+		}
+		return r.newStep(c, "offboarded", detail, true), forget
+	case plan.KindDevice:
+		return r.newStep(c, "removed", "its provisioning files are withdrawn and its SIP login revoked", true), forget
+	}
+	if !r.res.ReloadOK {
+		return r.newStep(c, "not removed", "the server did not reload ("+r.res.Reload+")", false), nil
+	}
+	return r.newStep(c, "removed", "", true), forget
+}
+
+// device delivers a device's configuration.
+func (r *runner) device(ctx context.Context, c plan.Change) (Step, func(*state.State)) {
+	d := r.o.Program.Device(c.Name)
+	if d == nil {
+		return r.newStep(c, "failed", "the device is not in the compiled site", false), nil
+	}
+	t, hasTarget := r.o.Targets[c.Name]
+	if hasTarget && d.Vendor == "akuvox" {
+		var file []byte
+		for _, f := range r.o.Bundle.DeviceFiles(d.Name) {
+			if f.Vendor == "akuvox" {
+				file = f.Data
+			}
+		}
+		p := pushAkuvox(ctx, t, file, r.o.DeviceTimeout)
+		s := r.newStep(c, string(p.Verdict), p.Detail, p.Verdict.Succeeded())
+		if p.Firmware != "" {
+			if s.Detail != "" {
+				s.Detail = "firmware " + p.Firmware + "; " + s.Detail
+			} else {
+				s.Detail = "firmware " + p.Firmware
+			}
+		}
+		if !s.Done {
+			return s, nil
+		}
+		return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "api", Outcome: string(p.Verdict), Firmware: p.Firmware})
+	}
+	note := ""
+	if hasTarget {
+		note = fmt.Sprintf("switchboard has no management API for %s devices, so the address given for it is not used; ", d.Vendor)
+	}
+	if r.o.Server == nil {
+		s := r.newStep(c, "check-sync: no server configured", note+"its files are published; it fetches them at its next poll or reboot", true)
+		return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "published", Outcome: s.Outcome})
+	}
+	if err := r.o.Server.CheckSync(ctx, d.Name); err != nil {
+		return r.newStep(c, "check-sync failed", note+err.Error(), false), nil
+	}
+	s := r.newStep(c, "check-sync sent", strings.TrimSuffix(note, "; "), true)
+	return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "check-sync", Outcome: s.Outcome})
+}
+
+// user applies a user: live once the server has loaded the dial plan; an
+// invitation is sent when one is due.
+func (r *runner) user(ctx context.Context, c plan.Change) (Step, func(*state.State)) {
+	if !r.res.ReloadOK {
+		return r.newStep(c, "not applied", "the server did not reload ("+r.res.Reload+")", false), nil
+	}
+	s := r.newStep(c, "applied", "", true)
+	attrs := c.After.Attributes
+	if r.invitationDue(c) {
+		to := plan.InvitationTo(attrs[plan.AttrInvitation])
+		err := r.invite(ctx, c.Name, to)
+		if err != nil {
+			s.Invitation = "not sent: " + err.Error()
+			recorded := make(map[string]string, len(attrs))
+			for k, v := range attrs {
+				recorded[k] = v
+			}
+			recorded[plan.AttrInvitation] = plan.InvitationNotSent
+			attrs = recorded
+		} else {
+			s.Invitation = "sent to " + to
+		}
+	}
+	return s, r.put(c, attrs, nil)
+}
+
+// invitationDue: the user has send_credentials and is new, or their
+// invitation was not sent, or goes elsewhere now, or their login changed.
+func (r *runner) invitationDue(c plan.Change) bool {
+	if c.After.Attributes[plan.AttrInvitation] == "" {
+		return false
+	}
+	if c.Before == nil {
+		return true
+	}
+	for _, a := range c.Attributes {
+		if a.Name == plan.AttrInvitation || a.Name == "portal.password" || a.Name == "app.password" {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runner) invite(ctx context.Context, name, to string) error {
+	if r.o.Mailer == nil {
+		return fmt.Errorf("no mail server configured (-smtp)")
+	}
+	p := r.o.Program
+	u := p.User(name)
+	if u == nil {
+		return fmt.Errorf("user %q is not in the compiled site", name)
+	}
+	src := credentials.NewSource(r.o.Key, p)
+	inv := Invitation{
+		To: to, Name: u.DisplayName, SiteName: firstNonEmpty(p.Site.DisplayName, p.Site.Name),
+		App: firstNonEmpty(r.o.App, "a SIP app"), Installer: r.o.Installer,
+	}
+	if u.Email != "" {
+		inv.PortalUser, inv.PortalPassword = u.Email, src.PortalPassword(*u)
+	}
+	if a := p.Account(ir.AccountName(ir.AccountApp, name)); a != nil {
+		inv.SIPUser, inv.SIPAuthName, inv.SIPPassword, inv.SIPDomain = a.Username, a.AuthName, src.SIPPassword(*a), p.Site.Domain
+	}
+	if inv.PortalUser == "" && inv.SIPUser == "" {
+		return fmt.Errorf("%s has neither an email login nor an app account to send", u.DisplayName)
+	}
+	from := r.o.From
+	if from == "" {
+		from = "switchboard@" + p.Site.Domain
+	}
+	m, err := Compose(inv, from, r.o.InstallerLogin, r.o.Now())
+	if err != nil {
+		return err
+	}
+	return r.o.Mailer.Send(ctx, m)
+}
+
+func firstNonEmpty(xs ...string) string {
+	for _, x := range xs {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

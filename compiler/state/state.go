@@ -1,0 +1,255 @@
+// Package state keeps what `switchboard apply` last applied to a site: one
+// record per object of the compiled site (users, residences, devices,
+// trunks, conference rooms, the site itself) with the attributes that were
+// applied, each device's provisioning digest and push outcome, and each
+// user's invitation status. `switchboard plan` diffs the compiled site
+// against it.
+//
+// The state never holds a secret. Attributes are the IR's, which has none;
+// credentials appear only as keyed fingerprints (HMAC-SHA-256 under a key
+// derived from the site key) that change when a password changes and reveal
+// nothing without the site key; provisioning files appear only as keyed
+// digests.
+//
+// The file (by default DIR/.switchboard/state.json) is versioned JSON. Each
+// write increments Serial and goes through a temporary file that is synced,
+// renamed over the old one, and followed by a sync of the directory, so a
+// crash at any moment leaves either the old or the new state, never half of
+// one. Apply writes it after every step, so a killed apply loses nothing it
+// did.
+//
+// A lock file beside it (state.json.lock) keeps two applies apart. It
+// names its owner (user, host, process) and the time it was taken. A lock
+// whose owner process on this host has died is stale and is broken by the
+// next Lock, which says so; any other lock is removed only by ForceUnlock
+// with its ID.
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// FormatVersion is the version of the state file this package reads and
+// writes.
+const FormatVersion = 1
+
+// DefaultPath is where a site's state lives, relative to the site
+// directory.
+const DefaultPath = ".switchboard/state.json"
+
+// State is the applied state of one site.
+type State struct {
+	FormatVersion int `json:"format_version"`
+	// Lineage identifies one state's history: a saved plan made from one
+	// lineage is never applied to another.
+	Lineage string `json:"lineage"`
+	// Serial increases with every write.
+	Serial int64 `json:"serial"`
+	// Site is the site's name (block label).
+	Site string `json:"site,omitempty"`
+	// Objects are sorted by Address.
+	Objects []Object `json:"objects"`
+}
+
+// Object is one applied object.
+type Object struct {
+	// Address is "<kind>.<name>": user.mary, device.front-gate, site.x.
+	Address string `json:"address"`
+	// Attributes are the applied attribute values, JSON-encoded. Sensitive
+	// ones are keyed fingerprints.
+	Attributes map[string]string `json:"attributes"`
+	// AppliedAt is when the object was last applied.
+	AppliedAt time.Time `json:"applied_at"`
+	// Delivery says how a device got its configuration.
+	Delivery *Delivery `json:"delivery,omitempty"`
+	// InProgress marks an object an apply started to change and has not
+	// finished: its files were published, a push may have reached the
+	// device. Attributes are still the last ones known to be applied (none
+	// for an object being created). The next plan changes it again even
+	// when the site matches those attributes, because the device or the
+	// published files may not.
+	InProgress bool `json:"in_progress,omitempty"`
+}
+
+// Delivery is how a device's configuration reached it.
+type Delivery struct {
+	// Method is "api" (pushed and read back), "check-sync" (told to fetch
+	// its files through the running server) or "published" (its files are
+	// served; no server was configured to tell it).
+	Method string `json:"method"`
+	// Outcome is the verdict: "already set", "set and verified",
+	// "check-sync sent", "check-sync: no server configured".
+	Outcome  string `json:"outcome"`
+	Firmware string `json:"firmware,omitempty"`
+}
+
+// New returns an empty state with a fresh lineage.
+func New(site string) *State {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return &State{FormatVersion: FormatVersion, Lineage: hex.EncodeToString(b), Site: site, Objects: []Object{}}
+}
+
+// Object returns the object at address, or nil.
+func (s *State) Object(address string) *Object {
+	i, ok := slices.BinarySearchFunc(s.Objects, address, func(o Object, a string) int { return strings.Compare(o.Address, a) })
+	if !ok {
+		return nil
+	}
+	return &s.Objects[i]
+}
+
+// Put records o, replacing an object at the same address.
+func (s *State) Put(o Object) {
+	i, ok := slices.BinarySearchFunc(s.Objects, o.Address, func(x Object, a string) int { return strings.Compare(x.Address, a) })
+	if ok {
+		s.Objects[i] = o
+		return
+	}
+	s.Objects = slices.Insert(s.Objects, i, o)
+}
+
+// Remove forgets the object at address.
+func (s *State) Remove(address string) {
+	s.Objects = slices.DeleteFunc(s.Objects, func(o Object) bool { return o.Address == address })
+}
+
+// Store is a state file and its lock.
+type Store struct {
+	Path string
+}
+
+// NewStore returns the store of the state file at path.
+func NewStore(path string) *Store { return &Store{Path: path} }
+
+// LockPath is the lock file's path.
+func (s *Store) LockPath() string { return s.Path + ".lock" }
+
+// Read reads the state. A missing file is an empty state with a fresh
+// lineage and Serial 0 (nothing applied yet); exists reports which.
+func (s *Store) Read(site string) (st *State, exists bool, err error) {
+	data, err := os.ReadFile(s.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return New(site), false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the state: %w", err)
+	}
+	st, err = Parse(data)
+	if err != nil {
+		return nil, true, fmt.Errorf("reading the state %s: %w", s.Path, err)
+	}
+	if site != "" && st.Site != "" && st.Site != site {
+		return nil, true, fmt.Errorf("the state %s belongs to site %q, not %q; use -state to name this site's state file", s.Path, st.Site, site)
+	}
+	return st, true, nil
+}
+
+// Parse decodes a state file.
+func Parse(data []byte) (*State, error) {
+	var probe struct {
+		FormatVersion int `json:"format_version"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, fmt.Errorf("not a state file: %w", err)
+	}
+	if probe.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("state format version %d is not supported (this switchboard reads version %d)", probe.FormatVersion, FormatVersion)
+	}
+	var st State
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return nil, fmt.Errorf("malformed state file: %w", err)
+	}
+	if st.Lineage == "" {
+		return nil, errors.New("malformed state file: no lineage")
+	}
+	if st.Objects == nil {
+		st.Objects = []Object{}
+	}
+	slices.SortFunc(st.Objects, func(a, b Object) int { return strings.Compare(a.Address, b.Address) })
+	return &st, nil
+}
+
+// Marshal encodes st as the state file: indented JSON, objects sorted,
+// attribute keys sorted (encoding/json sorts map keys).
+func Marshal(st *State) ([]byte, error) {
+	c := *st
+	c.FormatVersion = FormatVersion
+	c.Objects = slices.Clone(st.Objects)
+	slices.SortFunc(c.Objects, func(a, b Object) int { return strings.Compare(a.Address, b.Address) })
+	data, err := json.MarshalIndent(&c, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
+
+// Write increments st.Serial and writes st atomically: a temporary file in
+// the same directory, synced, renamed over the state file, then the
+// directory synced. The caller should hold the lock.
+func (s *Store) Write(st *State) error {
+	st.Serial++
+	data, err := Marshal(st)
+	if err != nil {
+		st.Serial--
+		return err
+	}
+	if err := writeAtomic(s.Path, data, 0o644); err != nil {
+		st.Serial--
+		return fmt.Errorf("writing the state: %w", err)
+	}
+	return nil
+}
+
+// writeAtomic writes data to path through a synced temporary file and a
+// rename, and syncs the directory so the rename itself is durable.
+func writeAtomic(path string, data []byte, mode fs.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	_, werr := tmp.Write(data)
+	merr := tmp.Chmod(mode)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, merr, serr, cerr); err != nil {
+		os.Remove(name)
+		return err
+	}
+	if err := os.Rename(name, path); err != nil {
+		os.Remove(name)
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// Some file systems cannot sync a directory; the rename has happened
+	// either way.
+	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) && !isInvalid(err) {
+		return err
+	}
+	return nil
+}
