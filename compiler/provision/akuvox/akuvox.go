@@ -27,7 +27,7 @@
 //     from the city (unverified, no DST rule is written).
 //
 // Not written, with a warning where the profile asks for it: monitor
-// contacts (not AutoP keys; they go through /api/contact at apply time),
+// contacts (not AutoP keys; the contact API push is not implemented yet),
 // the monitor's remote-relay unlock code (AutoP key not found), the AutoP
 // common file (name unverified), AES encryption (scheme unverified).
 //
@@ -335,7 +335,7 @@ func doorStation(f *devfile.KVFile, d *ir.Device, m *catalogue.Model, km keyMap,
 
 func monitor(d *ir.Device, w *warner) {
 	if len(d.Contacts) > 0 {
-		w.shared("contacts", "Akuvox monitor contacts are not AutoP settings; `switchboard apply` pushes them through the device's HTTP API, not this file.")
+		w.shared("contacts", "Akuvox monitor contacts are not AutoP settings, and switchboard does not push them through the device's contact API yet; enter the residents on the monitor by hand.")
 	}
 	if d.UnlockDTMF != "" {
 		w.shared("unlock code", "The AutoP key of the monitor's remote-relay DTMF code is not verified, so it is not written; set Device > Relay > Remote Relay > DTMF Code on the monitor to %q.", d.UnlockDTMF)
