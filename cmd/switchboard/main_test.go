@@ -44,6 +44,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"filemode":  cmdFilemode,
 			"nosecrets": cmdNoSecrets,
+			"testbed":   cmdTestbed,
 		},
 		UpdateScripts:       os.Getenv("UPDATE_GOLDEN") != "",
 		RequireExplicitExec: true,

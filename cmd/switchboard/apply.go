@@ -1,0 +1,390 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"switchboard/compiler/apply"
+	"switchboard/compiler/plan"
+)
+
+var applyCommand = &command{
+	name:     "apply",
+	synopsis: "Apply the plan: provisioning files, device pushes, server reload, invitations",
+	usage: `Usage: switchboard apply [-auto-approve] [-json] [-o OUT] [-serve ADDR]
+                         [-device NAME=URL]... [-devices FILE] [-smtp HOST:PORT]
+                         [-smtp-from ADDR] [-app NAME] [-parallelism N] [-timeout D]
+                         [-state FILE] [-lock=false] [plan's compile and -var flags]
+                         [DIR | PLANFILE]
+
+Makes the site's devices, server and people match the site in DIR (default:
+the current directory): it shows the plan, asks for confirmation, then
+
+  1. writes the provisioning directory serve hands out (OUT, default
+     DIR/.switchboard/build: dialplan.json and provision/), withdrawing the
+     files and logins of removed devices and users at once;
+  2. reloads the running server (-serve, its -http admin address);
+  3. pushes each device that has a management API and an address (-device,
+     -devices; Akuvox: /api/config/set with digest authentication), reads
+     the settings back and gives a verdict: already set, set and verified,
+     did not stick, unsupported firmware or unreachable; the other devices
+     are told to fetch their files through the server (check-sync);
+  4. applies the users they serve and mails invitations to those with
+     send_credentials (-smtp): their own login and which app to use;
+  5. removes what the site no longer has.
+
+A failed device does not stop the others. The state records exactly what
+succeeded, after every step, so running apply again finishes the job and an
+apply stopped at any point loses nothing.
+
+PLANFILE is a plan saved with "switchboard plan -out"; it is applied without
+asking, and refused when the state or the site changed since it was made.
+Without -auto-approve, apply asks on a terminal and refuses otherwise.
+
+A devices file has one "NAME URL" per line, as in "gate http://192.0.2.10".
+The API login is the URL's user:password, else SWITCHBOARD_DEVICE_USER
+(default admin) and SWITCHBOARD_DEVICE_PASSWORD. SWITCHBOARD_SMTP_USER and
+SWITCHBOARD_SMTP_PASSWORD log in to the mail server. No password is printed
+or written to the state.
+
+Exit status: 0 everything applied (or nothing to do), 1 errors or something
+left undone (the next plan shows what), 2 usage error.`,
+	run:   runApply,
+	flags: func() *flagSet { return applyFlags(&applyOptions{}) },
+}
+
+type applyOptions struct {
+	autoApprove, json bool
+	out               string
+	serve             string
+	devices           listFlag
+	devicesFile       string
+	smtp, smtpFrom    string
+	app               string
+	parallelism       int
+	timeout           time.Duration
+	common            planCommon
+}
+
+func applyFlags(o *applyOptions) *flagSet {
+	f := newFlagSet("apply")
+	f.fs.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
+	f.fs.BoolVar(&o.json, "json", false, "print the plan and the outcome of every step as JSON")
+	f.fs.StringVar(&o.out, "o", "", "write the provisioning directory to `OUT` (default DIR/.switchboard/build)")
+	f.fs.StringVar(&o.serve, "serve", "", "admin `ADDR`ess (host:port or URL) of the running \"switchboard serve\" -http")
+	f.fs.Var(&o.devices, "device", "a device's management API: `NAME=URL`; repeatable")
+	f.fs.StringVar(&o.devicesFile, "devices", "", "read device API addresses from `FILE` (NAME URL lines)")
+	f.fs.StringVar(&o.smtp, "smtp", "", "send invitations through the mail server at `HOST:PORT`")
+	f.fs.StringVar(&o.smtpFrom, "smtp-from", "", "invitations' sender `ADDRESS` (default switchboard@<site domain>)")
+	f.fs.StringVar(&o.app, "app", "a SIP app such as Linphone", "the app `NAME` invitations tell people to install")
+	f.fs.IntVar(&o.parallelism, "parallelism", 4, "push `N` devices at once")
+	f.fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up on a device request after `D`")
+	o.common.register(f.fs)
+	return f
+}
+
+func runApply(c *cli, args []string) int {
+	var o applyOptions
+	f := applyFlags(&o)
+	positional, status, ok := c.parse(f, args, 1)
+	if !ok {
+		return status
+	}
+	cmd := lookup("apply")
+	if o.parallelism < 1 {
+		return c.usageError(cmd, "-parallelism must be at least 1")
+	}
+	dir := dirArg(positional)
+	var saved *planJSON
+	if len(positional) == 1 && fileExists(positional[0]) {
+		doc, err := readSavedPlan(positional[0])
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard apply: %v\n", err)
+			return exitFail
+		}
+		var conflict []string
+		f.fs.Visit(func(fl *flag.Flag) {
+			switch fl.Name {
+			case "server", "port", "transport", "provision-url":
+				conflict = append(conflict, "-"+fl.Name)
+			}
+		})
+		if len(conflict) > 0 {
+			return c.usageError(cmd, "%s come from the saved plan; give them to \"switchboard plan -out\" instead", strings.Join(conflict, ", "))
+		}
+		saved, dir = doc, relPath(doc.Saved.Dir)
+		o.common.lower = lowerFlags{server: doc.Saved.Server, port: doc.Saved.Port, transport: doc.Saved.Transport, provisionURL: doc.Saved.ProvisionURL}
+		if o.common.state == "" && doc.Saved.State != "" {
+			o.common.state = relPath(doc.Saved.State)
+		}
+	}
+	if _, err := o.common.lower.options(); err != nil {
+		return c.usageError(cmd, "%v", err)
+	}
+	targets, err := o.targets(c)
+	if err != nil {
+		return c.usageError(cmd, "%v", err)
+	}
+	var server apply.Server
+	if o.serve != "" {
+		s, err := apply.NewHTTPServer(o.serve)
+		if err != nil {
+			return c.usageError(cmd, "-serve: %v", err)
+		}
+		server = s
+	}
+	var mailer apply.Mailer
+	if o.smtp != "" {
+		mailer = &apply.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}
+	}
+
+	pr, status := c.preparePlan("apply", dir, &o.common, "apply", true)
+	if pr == nil {
+		return status
+	}
+	defer pr.unlock(c, "apply")
+	for name := range targets {
+		if pr.site.program.Device(name) == nil {
+			fmt.Fprintf(c.stderr, "switchboard apply: the site has no device %q (given with -device or -devices)\n", name)
+			return exitFail
+		}
+	}
+	if saved != nil {
+		if pr.state.Serial == 0 {
+			// Nothing applied yet: the new state continues the plan's
+			// lineage.
+			pr.state.Lineage = saved.State.Lineage
+		}
+		if err := plan.CheckSaved(saved.ref(), pr.desired, pr.state); err != nil {
+			fmt.Fprintf(c.stderr, "switchboard apply: %v.\nMake a new plan with \"switchboard plan -out FILE\", review it, and apply that.\n", err)
+			return exitFail
+		}
+	}
+
+	if !o.json {
+		writePlanText(c.stdout, pr.plan, c.styleFor(c.stdout))
+	}
+	if !pr.plan.HasChanges() {
+		if o.json {
+			writeApplyJSON(c.stdout, pr.plan, nil)
+		}
+		return exitOK
+	}
+	if saved == nil && !o.autoApprove {
+		if !isTerminal(c.stdin) {
+			fmt.Fprintf(c.stderr, "switchboard apply: not applying without confirmation: standard input is not a terminal.\nReview the plan and run again with -auto-approve, or save it with \"switchboard plan -out FILE\" and run \"switchboard apply FILE\".\n")
+			return exitFail
+		}
+		fmt.Fprintf(c.stdout, "\nDo you want to apply these changes?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+		line, _ := bufio.NewReader(c.stdin).ReadString('\n')
+		if strings.TrimSpace(line) != "yes" {
+			fmt.Fprintln(c.stdout, "\nApply cancelled: nothing was changed.")
+			return exitFail
+		}
+	}
+
+	out := o.out
+	if out == "" {
+		out = filepath.Join(dir, ".switchboard", "build")
+	}
+	cs := pr.site
+	installer, installerLogin := "", ""
+	if s := cs.cfg.Site(); s != nil && s.Installer != nil {
+		installer, installerLogin = s.Installer.Company.Value, s.Installer.Email.Value
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	progress := isTerminal(c.stdout) && !o.json
+	if progress {
+		fmt.Fprintln(c.stdout)
+	}
+	outStyle := c.styleFor(c.stdout)
+	res, err := apply.Run(ctx, apply.Options{
+		Plan: pr.plan, Desired: pr.desired, Program: cs.program, Bundle: cs.bundle, Key: cs.key,
+		State: pr.state, Store: pr.store,
+		Publish:        func() error { return writeBuild(out, cs.program, cs.bundle) },
+		Server:         server,
+		Targets:        targets,
+		Mailer:         mailer,
+		From:           o.smtpFrom,
+		App:            o.app,
+		Installer:      installer,
+		InstallerLogin: installerLogin,
+		Parallelism:    o.parallelism,
+		DeviceTimeout:  o.timeout,
+		Progress: func(s apply.Step) {
+			if progress {
+				fmt.Fprintf(c.stdout, "  %s %s\n", stepMark(s, outStyle), stepText(s))
+			}
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "switchboard apply: %v\n", err)
+		if res == nil {
+			return exitFail
+		}
+	}
+	if o.json {
+		writeApplyJSON(c.stdout, pr.plan, res)
+	} else {
+		writeApplyText(c.stdout, res, filepath.ToSlash(out), outStyle, progress)
+	}
+	if err != nil || !res.Complete() {
+		return exitFail
+	}
+	return exitOK
+}
+
+// targets collects -device and -devices.
+func (o *applyOptions) targets(c *cli) (map[string]apply.Target, error) {
+	user := c.getenv("SWITCHBOARD_DEVICE_USER")
+	if user == "" {
+		user = "admin"
+	}
+	password := c.getenv("SWITCHBOARD_DEVICE_PASSWORD")
+	targets := map[string]apply.Target{}
+	if o.devicesFile != "" {
+		data, err := os.ReadFile(o.devicesFile)
+		if err != nil {
+			return nil, fmt.Errorf("-devices: %v", err)
+		}
+		t, err := apply.ParseTargets(string(data), user, password)
+		if err != nil {
+			return nil, fmt.Errorf("-devices %s: %v", o.devicesFile, err)
+		}
+		targets = t
+	}
+	for _, spec := range o.devices {
+		name, t, err := apply.ParseTarget(spec, user, password)
+		if err != nil {
+			return nil, fmt.Errorf("-device: %v", err)
+		}
+		targets[name] = t
+	}
+	return targets, nil
+}
+
+func stepMark(s apply.Step, st style) string {
+	if s.Done && !strings.HasPrefix(s.Invitation, "not sent") {
+		return st.paint(ansiGreen, "✓")
+	}
+	return st.paint(ansiRed, "✗")
+}
+
+func stepText(s apply.Step) string {
+	t := fmt.Sprintf("%s %q: %s", s.Kind, s.Name, s.Outcome)
+	if s.Detail != "" {
+		t += " (" + s.Detail + ")"
+	}
+	if s.Invitation != "" {
+		t += "; invitation " + s.Invitation
+	}
+	return t
+}
+
+// writeApplyText prints what every step did (unless the progress lines
+// already did), then a summary.
+func writeApplyText(w io.Writer, r *apply.Result, out string, s style, listed bool) {
+	fmt.Fprintf(w, "\nProvisioning directory: %s/\n", out)
+	fmt.Fprintf(w, "Server reload: %s\n", r.Reload)
+	if !listed {
+		fmt.Fprintln(w)
+	}
+	done, invited, notInvited := 0, 0, 0
+	var failed []string
+	for _, st := range r.Steps {
+		if !listed {
+			fmt.Fprintf(w, "  %s %s\n", stepMark(st, s), stepText(st))
+		}
+		if st.Done {
+			done++
+		} else {
+			failed = append(failed, fmt.Sprintf("%s (%s)", st.Name, st.Outcome))
+		}
+		switch {
+		case strings.HasPrefix(st.Invitation, "sent"):
+			invited++
+		case strings.HasPrefix(st.Invitation, "not sent"):
+			notInvited++
+		}
+	}
+	fmt.Fprintln(w)
+	if r.Complete() {
+		msg := fmt.Sprintf("%s applied", plural(done, "change"))
+		if invited > 0 {
+			msg += fmt.Sprintf(", %s sent", plural(invited, "invitation"))
+		}
+		fmt.Fprintf(w, "%s %s.\n", s.paint(ansiBold+ansiGreen, "Apply complete!"), msg)
+		return
+	}
+	sort.Strings(failed)
+	msg := fmt.Sprintf("%d of %s applied", done, plural(len(r.Steps), "change"))
+	if len(failed) > 0 {
+		msg += "; not done: " + strings.Join(failed, ", ")
+	}
+	if notInvited > 0 {
+		msg += fmt.Sprintf("; %s not sent", plural(notInvited, "invitation"))
+	}
+	fmt.Fprintf(w, "%s %s.\nEverything that succeeded is recorded; fix the rest and run \"switchboard apply\" again: \"switchboard plan\" shows what is left.\n", s.paint(ansiBold+ansiRed, "Apply incomplete:"), msg)
+}
+
+type applyJSON struct {
+	FormatVersion string     `json:"format_version"`
+	Plan          *planJSON  `json:"plan"`
+	Reload        string     `json:"reload,omitempty"`
+	Steps         []stepJSON `json:"steps"`
+	Complete      bool       `json:"complete"`
+}
+
+type stepJSON struct {
+	Address    string `json:"address"`
+	Action     string `json:"action"`
+	Outcome    string `json:"outcome"`
+	Detail     string `json:"detail,omitempty"`
+	Done       bool   `json:"done"`
+	Invitation string `json:"invitation,omitempty"`
+}
+
+func writeApplyJSON(w io.Writer, p *plan.Plan, r *apply.Result) {
+	doc := applyJSON{FormatVersion: planFormatVersion, Plan: planDocument(p), Steps: []stepJSON{}, Complete: true}
+	if r != nil {
+		doc.Reload = r.Reload
+		doc.Complete = r.Complete()
+		for _, s := range r.Steps {
+			doc.Steps = append(doc.Steps, stepJSON{s.Address, string(s.Action), s.Outcome, s.Detail, s.Done, s.Invitation})
+		}
+	}
+	data, _ := json.MarshalIndent(doc, "", "  ")
+	w.Write(append(data, '\n'))
+}
+
+func isTerminal(x any) bool {
+	f, ok := x.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// relPath makes an absolute path relative to the working directory when it
+// lies below it, for messages.
+func relPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}

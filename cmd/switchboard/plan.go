@@ -1,0 +1,205 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"switchboard/compiler/plan"
+	"switchboard/compiler/state"
+)
+
+// exitChanges is plan -detailed-exitcode's status when there are changes.
+const exitChanges = 2
+
+var planCommand = &command{
+	name:     "plan",
+	synopsis: "Show what apply would change on the site's devices, server and people",
+	usage: `Usage: switchboard plan [-json] [-out FILE] [-detailed-exitcode] [-state FILE] [-lock=false]
+                        [-server HOST] [-port N] [-transport udp|tcp|tls] [-provision-url URL]
+                        [-var name=value]... [-var-file FILE]... [DIR]
+
+Compiles the site in DIR (default: the current directory) and compares it
+with what "switchboard apply" last applied (the state, DIR/.switchboard/
+state.json unless -state says otherwise). It prints first what changes for
+people, in plain words ("Tom Price: extension 212 → 213"), then every object
+that changes:
+
+  + create    ~ update    - remove    -/+ replace (a device with a new MAC)
+
+with the attributes that change and a count of those that do not, and the
+footer "Plan: N to add, N to change, N to remove." Passwords are never shown:
+a changed password appears as (sensitive value).
+
+-out FILE saves the plan; "switchboard apply FILE" applies exactly it, and
+refuses it once the state or the site changed since. Use the same -server,
+-port, -transport and -provision-url flags as "switchboard build".
+
+The state is locked while the plan is made, so a plan never reads a state an
+apply is writing; -lock=false skips that.
+
+Exit status: 0 success; 1 errors; 2 usage error. With -detailed-exitcode:
+0 no changes, 1 errors, 2 changes to apply.`,
+	run:   runPlan,
+	flags: func() *flagSet { return planFlags(&planOptions{}) },
+}
+
+type planOptions struct {
+	json, detailed bool
+	out            string
+	common         planCommon
+}
+
+// planCommon are the flags plan and apply share.
+type planCommon struct {
+	state string
+	lock  bool
+	site  siteOptions
+	lower lowerFlags
+}
+
+func (o *planCommon) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.state, "state", "", "read and write the state at `FILE` (default DIR/"+state.DefaultPath+")")
+	fs.BoolVar(&o.lock, "lock", true, "lock the state while working; -lock=false only when nothing else can run")
+	o.lower.register(fs)
+	o.site.register(fs)
+}
+
+func planFlags(o *planOptions) *flagSet {
+	f := newFlagSet("plan")
+	f.fs.BoolVar(&o.json, "json", false, "print the plan as JSON (format_version "+planFormatVersion+")")
+	f.fs.StringVar(&o.out, "out", "", "save the plan to `FILE` for \"switchboard apply FILE\"")
+	f.fs.BoolVar(&o.detailed, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something does, 1 on errors")
+	o.common.register(f.fs)
+	return f
+}
+
+func runPlan(c *cli, args []string) int {
+	var o planOptions
+	positional, status, ok := c.parse(planFlags(&o), args, 1)
+	if !ok {
+		return status
+	}
+	if _, err := o.common.lower.options(); err != nil {
+		return c.usageError(lookup("plan"), "%v", err)
+	}
+	dir := dirArg(positional)
+	pr, status := c.preparePlan("plan", dir, &o.common, "plan", false)
+	if pr == nil {
+		return status
+	}
+	pr.unlock(c, "plan")
+
+	if o.out != "" {
+		if err := writeSavedPlan(o.out, dir, &o.common, pr.plan); err != nil {
+			fmt.Fprintf(c.stderr, "switchboard plan: %v\n", err)
+			return exitFail
+		}
+	}
+	if o.json {
+		if err := writePlanJSON(c.stdout, pr.plan); err != nil {
+			fmt.Fprintf(c.stderr, "switchboard plan: %v\n", err)
+			return exitFail
+		}
+	} else {
+		writePlanText(c.stdout, pr.plan, c.styleFor(c.stdout))
+		if o.out != "" {
+			fmt.Fprintf(c.stdout, "\nSaved the plan to %s. To apply exactly this plan, run:\n  switchboard apply %s\n", filepath.ToSlash(o.out), filepath.ToSlash(o.out))
+		}
+	}
+	if o.detailed && pr.plan.HasChanges() {
+		return exitChanges
+	}
+	return exitOK
+}
+
+// prepared is a compiled site, its state and the plan between them.
+type prepared struct {
+	site    *compiledSite
+	store   *state.Store
+	state   *state.State
+	lock    *state.Lock // nil with -lock=false, or once released
+	desired *plan.Desired
+	plan    *plan.Plan
+}
+
+// preparePlan compiles the site, locks and reads the state and computes
+// the plan. On failure it prints why and returns nil and the exit status;
+// on success the lock (if any) is held.
+func (c *cli) preparePlan(cmd, dir string, o *planCommon, operation string, recordLock bool) (*prepared, int) {
+	lower, _ := o.lower.options()
+	cs, status := c.compileSite(cmd, dir, compileOptions{site: o.site, lower: lower, needKey: true, render: true, recordLock: recordLock})
+	if cs == nil {
+		return nil, status
+	}
+	pr := &prepared{site: cs, store: state.NewStore(statePath(dir, o.state))}
+	if o.lock {
+		l, err := pr.store.Lock(operation)
+		if err != nil {
+			c.lockError(cmd, dir, o.state, err)
+			return nil, exitFail
+		}
+		if l.Broken != nil {
+			fmt.Fprintf(c.stderr, "switchboard %s: removed a stale lock: %s, which no longer runs.\n", cmd, l.Broken.String())
+		}
+		pr.lock = l
+	}
+	st, _, err := pr.store.Read(cs.program.Site.Name)
+	if err != nil {
+		pr.unlock(c, cmd)
+		fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
+		return nil, exitFail
+	}
+	pr.state = st
+	pr.desired = plan.NewDesired(plan.Input{
+		Program: cs.program, Bundle: cs.bundle, Key: cs.key, Invites: plan.Invites(cs.cfg),
+	})
+	pr.plan = plan.Diff(pr.desired, st)
+	return pr, exitOK
+}
+
+func (pr *prepared) unlock(c *cli, cmd string) {
+	if pr.lock == nil {
+		return
+	}
+	if err := pr.lock.Unlock(); err != nil {
+		fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
+	}
+	pr.lock = nil
+}
+
+// lockError explains a lock that is held, and how to remove it.
+func (c *cli) lockError(cmd, dir, stateFlag string, err error) {
+	var locked *state.LockedError
+	if !errors.As(err, &locked) {
+		fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
+		return
+	}
+	args := ""
+	if stateFlag != "" {
+		args = " -state " + stateFlag
+	}
+	if dir != "." {
+		args += " " + dir
+	}
+	fmt.Fprintf(c.stderr, `switchboard %s: the state is locked: %s.
+Another apply is probably running; wait for it to finish. If nothing is
+running (the lock file is %s), remove the lock with:
+  switchboard state force-unlock%s %s
+`, cmd, locked.Info.String(), filepath.ToSlash(locked.Path), args, locked.Info.ID)
+}
+
+// statePath is the state file of the site in dir.
+func statePath(dir, flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return filepath.Join(dir, filepath.FromSlash(state.DefaultPath))
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
