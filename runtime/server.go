@@ -211,6 +211,21 @@ func (s *Server) ServeTCP(ctx context.Context, l net.Listener) error {
 	return err
 }
 
+// ServeTLS serves SIP over TLS on l (a tls.Listener) until ctx ends or
+// Close.
+func (s *Server) ServeTLS(ctx context.Context, l net.Listener) error {
+	s.setHost(l.Addr().String())
+	if err := s.ensureClient(""); err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); l.Close() }()
+	err := s.srv.ServeTLS(l)
+	if s.closing.Load() || ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
 func (s *Server) setHost(addr string) {
 	s.hostMu.Lock()
 	defer s.hostMu.Unlock()

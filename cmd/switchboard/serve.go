@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,10 @@ authentication (SHA-256 and MD5), call routing by the compiled dial plan
 (door stations to residences, extensions, DDIs), media anchoring with
 door-release events, and the devices' provisioning files over HTTP.
 
+With -cert and -key, -http serves HTTPS and -tls serves SIP over TLS; or
+put a reverse proxy in front (see README, "Serving provisioning files over
+HTTPS").
+
 DIR is a site directory (compiled on start, built into DIR/.switchboard/build)
 or the output directory of "switchboard build" (dialplan.json and provision/).
 Passwords are derived from the site key: SWITCHBOARD_SITE_KEY, or the key
@@ -58,15 +63,19 @@ usage error.`,
 }
 
 type serveOptions struct {
-	listen, tcp, http, mediaIP, eventsFile, logFormat, digest string
-	site                                                      siteOptions
-	lower                                                     lowerFlags
+	listen, tcp, tlsAddr, http, mediaIP, eventsFile, logFormat, digest string
+	certFile, keyFile                                                  string
+	site                                                               siteOptions
+	lower                                                              lowerFlags
 }
 
 func serveFlags(o *serveOptions) *flagSet {
 	f := newFlagSet("serve")
 	f.fs.StringVar(&o.listen, "listen", "127.0.0.1:5060", "SIP over UDP on `ADDR`; empty to disable")
 	f.fs.StringVar(&o.tcp, "tcp", "", "SIP over TCP on `ADDR` (default: none)")
+	f.fs.StringVar(&o.tlsAddr, "tls", "", "SIP over TLS on `ADDR` (needs -cert and -key)")
+	f.fs.StringVar(&o.certFile, "cert", "", "TLS certificate `FILE` (PEM) for -tls, and for -http, which then serves HTTPS")
+	f.fs.StringVar(&o.keyFile, "key", "", "TLS private key `FILE` (PEM) matching -cert")
 	f.fs.StringVar(&o.http, "http", "127.0.0.1:8088", "provisioning and admin HTTP on `ADDR`; empty to disable")
 	f.fs.StringVar(&o.mediaIP, "media-ip", "", "`IP` the media relay binds and advertises (default: the -listen address)")
 	f.fs.StringVar(&o.eventsFile, "events", "", "append the event stream as JSON lines to `FILE` (- for standard output)")
@@ -136,8 +145,23 @@ func runServe(c *cli, args []string) int {
 		return status
 	}
 	dir := dirArg(positional)
-	if o.listen == "" && o.tcp == "" {
-		return c.usageError(lookup("serve"), "nothing to serve: -listen and -tcp are both empty")
+	if o.listen == "" && o.tcp == "" && o.tlsAddr == "" {
+		return c.usageError(lookup("serve"), "nothing to serve: -listen, -tcp and -tls are all empty")
+	}
+	if (o.certFile == "") != (o.keyFile == "") {
+		return c.usageError(lookup("serve"), "-cert and -key go together")
+	}
+	if o.tlsAddr != "" && o.certFile == "" {
+		return c.usageError(lookup("serve"), "-tls needs -cert and -key")
+	}
+	var tlsConf *tls.Config
+	if o.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return exitFail
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	var handler slog.Handler
 	switch o.logFormat {
@@ -211,6 +235,15 @@ func runServe(c *cli, args []string) int {
 		ready = append(ready, "sip tcp "+l.Addr().String())
 		go func() { errc <- site.Server.ServeTCP(ctx, l) }()
 	}
+	if o.tlsAddr != "" {
+		l, err := tls.Listen("tcp", o.tlsAddr, tlsConf)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return exitFail
+		}
+		ready = append(ready, "sip tls "+l.Addr().String())
+		go func() { errc <- site.Server.ServeTLS(ctx, l) }()
+	}
 
 	var mu sync.Mutex // serialises reloads
 	var prov *provisioning.Server
@@ -262,7 +295,12 @@ func runServe(c *cli, args []string) int {
 		mux.Handle("/admin/", adminHandler(reload, site.Server))
 		mux.Handle("/", prov)
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		ready = append(ready, "http "+l.Addr().String())
+		scheme := "http "
+		if tlsConf != nil {
+			l = tls.NewListener(l, tlsConf)
+			scheme = "https "
+		}
+		ready = append(ready, scheme+l.Addr().String())
 		go func() {
 			err := hs.Serve(l)
 			if errors.Is(err, http.ErrServerClosed) {
