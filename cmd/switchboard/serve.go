@@ -65,6 +65,7 @@ usage error.`,
 type serveOptions struct {
 	listen, tcp, tlsAddr, http, mediaIP, eventsFile, logFormat, digest string
 	certFile, keyFile                                                  string
+	trustedProxies                                                     listFlag
 	site                                                               siteOptions
 	lower                                                              lowerFlags
 }
@@ -76,6 +77,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.StringVar(&o.tlsAddr, "tls", "", "SIP over TLS on `ADDR` (needs -cert and -key)")
 	f.fs.StringVar(&o.certFile, "cert", "", "TLS certificate `FILE` (PEM) for -tls, and for -http, which then serves HTTPS")
 	f.fs.StringVar(&o.keyFile, "key", "", "TLS private key `FILE` (PEM) matching -cert")
+	f.fs.Var(&o.trustedProxies, "trusted-proxy", "a reverse proxy's address or `CIDR` whose X-Forwarded-For the provisioning server believes; repeatable")
 	f.fs.StringVar(&o.http, "http", "127.0.0.1:8088", "provisioning and admin HTTP on `ADDR`; empty to disable")
 	f.fs.StringVar(&o.mediaIP, "media-ip", "", "`IP` the media relay binds and advertises (default: the -listen address)")
 	f.fs.StringVar(&o.eventsFile, "events", "", "append the event stream as JSON lines to `FILE` (- for standard output)")
@@ -281,7 +283,23 @@ func runServe(c *cli, args []string) int {
 	}
 
 	if o.http != "" {
-		prov, err = provisioning.New(cur.program, cur.bundle, secrets, provisioning.WithEvents(bus), provisioning.WithLogger(log))
+		provOpts := []provisioning.Option{provisioning.WithEvents(bus), provisioning.WithLogger(log)}
+		var proxies []netip.Prefix
+		for _, p := range o.trustedProxies {
+			pfx, err := netip.ParsePrefix(p)
+			if err != nil {
+				a, aerr := netip.ParseAddr(p)
+				if aerr != nil {
+					return c.usageError(lookup("serve"), "-trusted-proxy %q is neither an address nor a CIDR", p)
+				}
+				pfx = netip.PrefixFrom(a, a.BitLen())
+			}
+			proxies = append(proxies, pfx)
+		}
+		if len(proxies) > 0 {
+			provOpts = append(provOpts, provisioning.WithTrustedProxies(proxies...))
+		}
+		prov, err = provisioning.New(cur.program, cur.bundle, secrets, provOpts...)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "switchboard serve: provisioning: %v\n", err)
 			return exitFail
