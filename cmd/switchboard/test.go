@@ -9,13 +9,15 @@ import (
 
 	"switchboard/compiler/credentials"
 	"switchboard/simulate"
+	"switchboard/simulate/scenario"
 )
 
 var testCommand = &command{
 	name:     "test",
 	synopsis: "Simulate every call path of a site",
 	usage: `Usage: switchboard test [-run REGEX] [-json] [-junit FILE] [-parallel N]
-                        [-var name=value]... [-var-file FILE]... [DIR]
+                        [-transport memory|udp] [-var name=value]...
+                        [-var-file FILE]... [DIR]
 
 Starts the site in DIR on a private server, registers a simulated device
 for every account (door stations, monitors, phones, apps, the carrier) and
@@ -30,25 +32,41 @@ places real SIP calls with real RTP, on a virtual clock, to prove:
   - every user is reached on their extension, and every DDI from the
     carrier rings its user.
 
+Then it runs the scenarios of *.test.hcl files in DIR and DIR/tests: calls
+the installer describes step by step, in the order written:
+
+  scenario "nobody home: the gate call goes to voicemail" {
+    press { button = device.gate.button["1"] }
+    rings { endpoints = [residence.home] }
+    nobody_answers {}
+    falls_back { to = "voicemail" }
+  }
+
+Steps: press, key, dial, answer, decline, wait, nobody_answers, send_dtmf,
+hang_up. Expectations: rings, rings_in_order, rings_only, does_not_ring,
+answer, door_opens, door_stays_shut, refused, falls_back. A scenario that
+expects nothing is an error.
+
 Cases run in parallel and are reported in a stable order. A failure shows
-the step, the reason, the line of the site files the case proves, and the
-SIP messages of the call.
+the step, the reason, the line of the site files (or the scenario) the case
+proves, and the SIP messages of the call.
 
 Passwords come from the site key when there is one; otherwise an
 ephemeral key is used (the simulation only needs them to agree).
 
-Exit status: 0 every case passed, 1 a case failed, 2 usage error or a site
-that does not compile.`,
+Exit status: 0 every case passed, 1 a case failed, 2 usage error, a site
+that does not compile or a scenario file with errors.`,
 	run:   runTest,
 	flags: func() *flagSet { return testFlags(&testOptions{}) },
 }
 
 type testOptions struct {
-	run      string
-	json     bool
-	junit    string
-	parallel int
-	site     siteOptions
+	run       string
+	json      bool
+	junit     string
+	parallel  int
+	transport string
+	site      siteOptions
 }
 
 func testFlags(o *testOptions) *flagSet {
@@ -57,6 +75,14 @@ func testFlags(o *testOptions) *flagSet {
 	f.fs.BoolVar(&o.json, "json", false, "print one JSON object per case instead of the summary")
 	f.fs.StringVar(&o.junit, "junit", "", "also write a JUnit XML report to `FILE`")
 	f.fs.IntVar(&o.parallel, "parallel", 0, "run up to `N` servers at once (default: the number of CPUs)")
+	o.transport = simulate.TransportMemory
+	f.fs.Func("transport", "carry SIP and RTP in `memory` (the default: no sockets) or over loopback udp", func(v string) error {
+		if v != simulate.TransportMemory && v != simulate.TransportUDP {
+			return fmt.Errorf("want %s or %s", simulate.TransportMemory, simulate.TransportUDP)
+		}
+		o.transport = v
+		return nil
+	})
 	o.site.register(f.fs)
 	return f
 }
@@ -89,8 +115,19 @@ func runTest(c *cli, args []string) int {
 	}
 	p := cs.program
 	cases := simulate.Generate(p)
+	scenarios, diags := scenario.Load(dir, p)
+	if len(diags) > 0 {
+		diags = sortDiagnostics(diags)
+		style := c.styleFor(c.stderr)
+		_ = writeDiagnosticsText(c.stderr, scenarios.Files, diags, style)
+		if errs, warns := counts(diags); errs > 0 {
+			fmt.Fprintln(c.stderr, style.paint(ansiBold+ansiRed, scenarioProblems(errs, warns)))
+			return exitUsage
+		}
+	}
+	cases = append(cases, scenarios.Cases...)
 	rep, err := simulate.Run(context.Background(), p, &programSecrets{p: p, src: credentials.NewSource(key, p)}, cases,
-		simulate.Options{Run: sel, Parallel: o.parallel})
+		simulate.Options{Run: sel, Parallel: o.parallel, Transport: o.transport})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "switchboard test: %v\n", err)
 		return exitFail
@@ -122,4 +159,13 @@ func runTest(c *cli, args []string) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// scenarioProblems is `The scenarios are not valid: 2 errors; no case was run.`
+func scenarioProblems(errs, warns int) string {
+	s := "The scenarios are not valid: " + plural(errs, "error")
+	if warns > 0 {
+		s += ", " + plural(warns, "warning")
+	}
+	return s + "; no case was run."
 }

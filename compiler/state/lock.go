@@ -146,19 +146,24 @@ func (s *Store) removeLock(id string) error {
 	return nil
 }
 
+// createExclusive creates path with data, failing if it exists. The
+// content is written to a temporary file first and then hard-linked into
+// place, so the lock file is never seen empty or half-written: a process
+// killed at any moment leaves either no lock or a complete one that names
+// it (and that the next run recognises as stale).
 func createExclusive(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".lock-*.tmp")
 	if err != nil {
 		return err
 	}
-	_, werr := f.Write(data)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(path)
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.Write(data)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr, os.Chmod(tmp.Name(), 0o644)); err != nil {
 		return err
 	}
-	return nil
+	return os.Link(tmp.Name(), path)
 }
 
 func newLockInfo(operation string) LockInfo {
