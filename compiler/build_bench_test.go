@@ -31,17 +31,21 @@ func buildSite(tb testing.TB, site, out string, k credentials.Key) (*ir.Program,
 	if diags.HasErrors() {
 		tb.Fatalf("render: %s", describe(diags))
 	}
-	js, err := ir.Marshal(p)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	// As cmd/switchboard's writeBuild: the bundle is written while the
+	// dial plan is encoded.
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(out, "dialplan.json"), js, 0o644); err != nil {
-		tb.Fatal(err)
+	wrote := make(chan error, 1)
+	go func() { wrote <- b.WriteDir(filepath.Join(out, "provision")) }()
+	js, err := ir.Marshal(p)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(out, "dialplan.json"), js, 0o644)
 	}
-	if err := b.WriteDir(filepath.Join(out, "provision")); err != nil {
+	if werr := <-wrote; err == nil {
+		err = werr
+	}
+	if err != nil {
 		tb.Fatal(err)
 	}
 	return p, b

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/dynblock"
@@ -107,11 +108,23 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 	}
 	sort.Strings(names)
 
+	// Files parse independently, so a site split over several files parses
+	// on every core; results are gathered in name order.
+	parsed := make([]*hcl.File, len(names))
+	parseDiags := make([]hcl.Diagnostics, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parsed[i], parseDiags[i] = hclsyntax.ParseConfig(sources[name], filepath.ToSlash(name), hcl.InitialPos)
+		}()
+	}
+	wg.Wait()
 	var files []*hcl.File
-	for _, name := range names {
-		f, d := hclsyntax.ParseConfig(sources[name], filepath.ToSlash(name), hcl.InitialPos)
-		diags = append(diags, d...)
-		if f != nil {
+	for i, name := range names {
+		diags = append(diags, parseDiags[i]...)
+		if f := parsed[i]; f != nil {
 			cfg.Files[filepath.ToSlash(name)] = f
 			files = append(files, f)
 		}
