@@ -33,6 +33,9 @@ type Options struct {
 	MediaIP netip.Addr // where the media relay binds; no relay when invalid
 	// MediaPortMin and MediaPortMax bound the relay's UDP ports.
 	MediaPortMin, MediaPortMax int
+	// MediaListen opens the relay's sockets; nil means real UDP. The
+	// simulator passes its in-memory network's.
+	MediaListen media.ListenFunc
 	// DigestAlgorithms are offered in this order; SHA-256 then MD5 when
 	// empty (RFC 8760). Some clients (SIPp 3.6, old firmware) read only
 	// the first challenge and need MD5 first.
@@ -89,7 +92,7 @@ func (s *Site) Close() error {
 func mediaFactory(o Options, clk clock.Clock) MediaFactory {
 	return func(onDigit func(fromCallee bool, digit rune)) (MediaSession, error) {
 		r, err := media.NewRelay(media.Config{
-			IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: clk,
+			IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: clk, Listen: o.MediaListen,
 			OnDigit: func(side media.Side, d rune, _ time.Time) { onDigit(side == media.Callee, d) },
 		})
 		if err != nil {

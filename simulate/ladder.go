@@ -11,12 +11,24 @@ import (
 // ladder is the server's socket, recording every SIP message it sends and
 // receives, so a failed case can show the call as a ladder diagram in
 // text. It sees exactly what crossed the wire.
+//
+// Messages are kept raw and rendered only when a case fails: almost every
+// case passes, and its ladder is never read.
 type ladder struct {
 	net.PacketConn
 	names map[string]string // peer address → name
 
-	mu  sync.Mutex
-	msg []string
+	mu   sync.Mutex
+	msg  []rawMessage
+	head []byte // the messages' header sections, back to back
+}
+
+// rawMessage is one recorded message: its header section is
+// head[start:end].
+type rawMessage struct {
+	dir        string
+	peer       net.Addr
+	start, end int
 }
 
 const maxLadder = 60
@@ -30,32 +42,42 @@ func (l *ladder) name(addr, name string) {
 
 func (l *ladder) reset() {
 	l.mu.Lock()
-	l.msg = l.msg[:0]
+	clear(l.msg) // drop the addresses
+	l.msg, l.head = l.msg[:0], l.head[:0]
 	l.mu.Unlock()
 }
 
 func (l *ladder) lines() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]string(nil), l.msg...)
+	var out []string
+	for i, m := range l.msg {
+		if i == maxLadder {
+			out = append(out, "… (more messages not shown)")
+			break
+		}
+		name := l.names[m.peer.String()]
+		if name == "" {
+			name = m.peer.String()
+		}
+		out = append(out, fmt.Sprintf("%s %-8s %s", m.dir, name, summarise(l.head[m.start:m.end])))
+	}
+	return out
 }
 
 func (l *ladder) record(dir string, peer net.Addr, b []byte) {
-	line := summarise(b)
-	if line == "" {
-		return
+	if len(b) == 0 || bytes.HasPrefix(b, []byte("\r\n")) {
+		return // a keep-alive: summarise has nothing to show
 	}
+	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	name := l.names[peer.String()]
-	if name == "" {
-		name = peer.String()
+	if len(l.msg) > maxLadder {
+		return
 	}
-	if len(l.msg) < maxLadder {
-		l.msg = append(l.msg, fmt.Sprintf("%s %-8s %s", dir, name, line))
-	} else if len(l.msg) == maxLadder {
-		l.msg = append(l.msg, "… (more messages not shown)")
-	}
+	start := len(l.head)
+	l.head = append(l.head, head...)
+	l.msg = append(l.msg, rawMessage{dir: dir, peer: peer, start: start, end: len(l.head)})
 }
 
 func (l *ladder) ReadFrom(b []byte) (int, net.Addr, error) {

@@ -15,9 +15,10 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/runtime"
-	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
+	"switchboard/runtime/media"
 	"switchboard/simulate/device"
+	"switchboard/simulate/memnet"
 )
 
 // Options configure a run.
@@ -29,10 +30,25 @@ type Options struct {
 	Parallel int
 	// Wait bounds each expectation in real time; 5 s when zero.
 	Wait time.Duration
-	// IP is the loopback address the server and devices use; the carrier
-	// gets the next address, which the site's trunks are pointed at.
+	// IP is the address the server and devices use; the carrier gets the
+	// next address, which the site's trunks are pointed at. Over UDP it
+	// must be a loopback address (127.0.0.1 when invalid); in memory any
+	// address works (192.0.2.1 when invalid: a documentation address no
+	// host has, so nothing can reach a real socket by mistake).
 	IP netip.Addr
+	// Transport is how SIP and RTP travel between the server and the
+	// devices: TransportMemory (the default) or TransportUDP.
+	Transport string
 }
+
+// Transports.
+const (
+	// TransportMemory carries every datagram in memory (package memnet):
+	// the same bytes through the same SIP stack, without sockets.
+	TransportMemory = "memory"
+	// TransportUDP uses loopback UDP sockets, as on a real network.
+	TransportUDP = "udp"
+)
 
 // Status is a case's outcome.
 type Status string
@@ -88,8 +104,18 @@ func Run(ctx context.Context, p *ir.Program, secrets Secrets, cases []Case, o Op
 	if o.Wait == 0 {
 		o.Wait = 5 * time.Second
 	}
+	switch o.Transport {
+	case "":
+		o.Transport = TransportMemory
+	case TransportMemory, TransportUDP:
+	default:
+		return nil, fmt.Errorf("unknown transport %q (want %q or %q)", o.Transport, TransportMemory, TransportUDP)
+	}
 	if !o.IP.IsValid() {
 		o.IP = netip.MustParseAddr("127.0.0.1")
+		if o.Transport == TransportMemory {
+			o.IP = netip.MustParseAddr("192.0.2.1")
+		}
 	}
 	var selected []int
 	for i, c := range cases {
@@ -110,22 +136,29 @@ func Run(ctx context.Context, p *ir.Program, secrets Secrets, cases []Case, o Op
 		}
 	}
 	workers = max(1, min(workers, runnable))
+	// Workers start together (each registers every account with its own
+	// server) and take cases as soon as they are ready.
 	var wg sync.WaitGroup
 	errc := make(chan error, workers)
-	for w := 0; w < workers; w++ {
-		wk, err := newWorker(p, secrets, o)
-		if err != nil {
-			return nil, err
-		}
+	failed := make(chan struct{})
+	var failOnce sync.Once
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			wk, err := newWorker(p, secrets, o)
+			if err != nil {
+				errc <- err
+				failOnce.Do(func() { close(failed) })
+				return
+			}
 			defer wk.close()
 			for i := range work {
 				results[i] = wk.run(ctx, cases[i])
 			}
 		}()
 	}
+feed:
 	for _, i := range selected {
 		if cases[i].Skip != "" {
 			results[i] = Result{Name: cases[i].Name, Status: Skip, Message: cases[i].Skip, Origin: cases[i].Origin}
@@ -134,11 +167,16 @@ func Run(ctx context.Context, p *ir.Program, secrets Secrets, cases []Case, o Op
 		select {
 		case work <- i:
 		case <-ctx.Done():
+		case <-failed:
+			break feed
 		}
 	}
 	close(work)
 	wg.Wait()
 	close(errc)
+	if err := <-errc; err != nil {
+		return nil, err
+	}
 	rep := &Report{Duration: time.Since(start)}
 	for _, i := range selected {
 		rep.Results = append(rep.Results, results[i])
@@ -151,17 +189,33 @@ func Run(ctx context.Context, p *ir.Program, secrets Secrets, cases []Case, o Op
 type worker struct {
 	o       Options
 	p       *ir.Program
-	clock   *clocktest.Fake
+	clock   *virtualClock
 	site    *runtime.Site
 	hub     *device.Hub
 	carrier *device.Hub
 	sub     *events.Subscription
 	ladder  *ladder
 	cancel  context.CancelFunc
+	order   map[string]int // account → index in p.Accounts
 
-	mu     sync.Mutex
-	events []events.Event
-	notify chan struct{}
+	// What the case in progress has seen, reset when a case starts: its
+	// events, how many calls started and ended, and the accounts its calls
+	// reached. notify is signalled on each change; one step waits at a
+	// time.
+	mu      sync.Mutex
+	events  []events.Event
+	started int
+	ended   int
+	reached map[string]int // calls that reached each account
+	notify  chan struct{}
+}
+
+// signal wakes the waiting step, if any.
+func (w *worker) signal() {
+	select {
+	case w.notify <- struct{}{}:
+	default:
+	}
 }
 
 func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
@@ -174,28 +228,60 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	for i := range p.Trunks {
 		p.Trunks[i].Host = carrierIP.String()
 	}
-	w := &worker{o: o, p: &p, clock: clocktest.New(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)), notify: make(chan struct{}, 1)}
+	w := &worker{
+		o: o, p: &p, clock: newVirtualClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)),
+		notify: make(chan struct{}, 1), reached: map[string]int{}, order: make(map[string]int, len(p.Accounts)),
+	}
+	for i, a := range p.Accounts {
+		w.order[a.Name] = i
+	}
 	bus := events.NewBus(w.clock.Now)
 	w.sub = bus.Subscribe(1 << 16)
 	go func() {
 		for e := range w.sub.C {
 			w.mu.Lock()
+			switch e.Kind {
+			case events.CallStarted:
+				w.started++
+			case events.CallEnded:
+				w.ended++
+			}
 			w.events = append(w.events, e)
 			w.mu.Unlock()
-			select {
-			case w.notify <- struct{}{}:
-			default:
-			}
+			w.signal()
 		}
 	}()
-	site, err := runtime.NewSite(w.p, secrets, runtime.Options{Events: bus, Clock: w.clock, MediaIP: o.IP})
+
+	// Sockets: the server's, the devices' hub, the carrier's hub and every
+	// RTP socket come from one in-memory network, or are real UDP.
+	var (
+		listenPacket = func(ip netip.Addr, port uint16) (net.PacketConn, error) {
+			return net.ListenPacket("udp", netip.AddrPortFrom(ip, port).String())
+		}
+		listenMedia media.ListenFunc // nil: real UDP
+	)
+	if o.Transport == TransportMemory {
+		mn := memnet.New()
+		listenPacket = func(ip netip.Addr, port uint16) (net.PacketConn, error) {
+			return mn.Listen(netip.AddrPortFrom(ip, port))
+		}
+		listenMedia = func(laddr netip.AddrPort) (media.PacketConn, error) { return mn.Listen(laddr) }
+	}
+	serverPort := uint16(0)
+	if o.Transport == TransportMemory {
+		serverPort = 5060
+	}
+
+	site, err := runtime.NewSite(w.p, secrets, runtime.Options{Events: bus, Clock: w.clock, MediaIP: o.IP, MediaListen: listenMedia})
 	if err != nil {
+		w.sub.Close()
 		return nil, err
 	}
 	w.site = site
-	conn, err := net.ListenPacket("udp", netip.AddrPortFrom(o.IP, 0).String())
+	conn, err := listenPacket(o.IP, serverPort)
 	if err != nil {
 		site.Close()
+		w.sub.Close()
 		return nil, err
 	}
 	w.ladder = &ladder{PacketConn: conn, names: map[string]string{}}
@@ -203,13 +289,32 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	w.cancel = cancel
 	go site.Server.ServeUDP(ctx, w.ladder)
 	server := conn.LocalAddr().String()
-	if w.hub, err = device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: server, IP: o.IP}); err != nil {
+	onIncoming := func(d *device.Device) {
+		w.mu.Lock()
+		w.reached[d.Account()]++
+		w.mu.Unlock()
+		w.signal()
+	}
+	hubConn, err := listenPacket(o.IP, 0)
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	if w.hub, err = device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: server, IP: o.IP, Conn: hubConn, ListenMedia: listenMedia, OnIncoming: onIncoming}); err != nil {
+		hubConn.Close()
 		w.close()
 		return nil, err
 	}
 	w.ladder.name(w.hub.Addr(), "devices")
 	if len(p.Trunks) > 0 {
-		if w.carrier, err = device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: server, IP: carrierIP}); err != nil {
+		carrierConn, err := listenPacket(carrierIP, 0)
+		if err == nil {
+			w.carrier, err = device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: server, IP: carrierIP, Conn: carrierConn, ListenMedia: listenMedia, OnIncoming: onIncoming})
+			if err != nil {
+				carrierConn.Close()
+			}
+		}
+		if err != nil {
 			w.close()
 			return nil, fmt.Errorf("simulated carrier at %s: %w (is %s a loopback address here?)", carrierIP, err, carrierIP)
 		}
@@ -218,25 +323,65 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 			w.carrier.Add(ir.AccountName(ir.AccountTrunk, t.Name), "")
 		}
 	}
-	regCtx, done := context.WithTimeout(context.Background(), time.Minute)
-	defer done()
-	for _, a := range p.Accounts {
-		pw, ok := secrets.SIPPassword(a.Name)
-		if !ok {
-			w.close()
-			return nil, fmt.Errorf("no password for account %q", a.Name)
-		}
-		d := w.hub.Add(a.Name, pw)
-		status, err := d.Register(regCtx, time.Hour)
-		if err != nil || status != 200 {
-			w.close()
-			if err == nil {
-				err = fmt.Errorf("status %d", status)
-			}
-			return nil, fmt.Errorf("registering %s with the server failed: %w", a.Name, err)
-		}
+	if err := w.register(secrets); err != nil {
+		w.close()
+		return nil, err
 	}
 	return w, nil
+}
+
+// registerAtOnce bounds the registrations in flight while a worker starts.
+const registerAtOnce = 64
+
+// register adds a device for every account to the hub and registers it,
+// many at a time, as a building's devices do after a power cut.
+func (w *worker) register(secrets Secrets) error {
+	devs := make([]*device.Device, len(w.p.Accounts))
+	for i, a := range w.p.Accounts {
+		pw, ok := secrets.SIPPassword(a.Name)
+		if !ok {
+			return fmt.Errorf("no password for account %q", a.Name)
+		}
+		devs[i] = w.hub.Add(a.Name, pw)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	errs := make([]error, len(devs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(registerAtOnce, len(devs)) {
+		wg.Go(func() {
+			for i := range next {
+				status, err := devs[i].Register(ctx, time.Hour)
+				if err == nil && status != 200 {
+					err = fmt.Errorf("status %d", status)
+				}
+				if err != nil {
+					errs[i] = fmt.Errorf("registering %s with the server failed: %w", devs[i].Account(), err)
+					cancel()
+				}
+			}
+		})
+	}
+	for i := range devs {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (w *worker) close() {
@@ -270,8 +415,6 @@ type caseState struct {
 	call     *device.Call
 	dialErr  error
 	dialDone chan struct{}
-	rangFrom map[string]int // incoming count per account at the start
-	evStart  int
 }
 
 // failure is a failed step.
@@ -283,17 +426,18 @@ type failure struct {
 func (w *worker) run(ctx context.Context, c Case) (res Result) {
 	start := time.Now()
 	res = Result{Name: c.Name, Origin: c.Origin, Status: Pass}
+	w.hub.RingAll()
+	if w.carrier != nil {
+		w.carrier.RingAll()
+	}
+	w.clock.Rewind()
 	w.mu.Lock()
-	evStart := len(w.events)
+	w.events = w.events[:0]
+	w.started, w.ended = 0, 0
+	clear(w.reached)
 	w.mu.Unlock()
 	w.ladder.reset()
-	st := &caseState{rangFrom: map[string]int{}, evStart: evStart}
-	for _, a := range w.p.Accounts {
-		if d := w.hub.Device(a.Name); d != nil {
-			st.rangFrom[a.Name] = len(d.Incoming())
-			d.SetAnswer(device.Ring, 0)
-		}
-	}
+	st := &caseState{}
 	defer func() {
 		w.cleanup(st)
 		res.Duration = time.Since(start)
@@ -321,7 +465,10 @@ func (w *worker) cleanup(st *caseState) {
 				i = 20
 			default:
 				w.clock.Advance(time.Minute)
-				time.Sleep(time.Millisecond)
+				select {
+				case <-st.dialDone:
+				case <-time.After(time.Millisecond):
+				}
 			}
 		}
 		<-st.dialDone
@@ -331,58 +478,61 @@ func (w *worker) cleanup(st *caseState) {
 		_ = st.call.Hangup(ctx)
 		cancel()
 	}
-	deadline := time.Now().Add(w.o.Wait)
-	for time.Now().Before(deadline) {
-		started, ended := 0, 0
-		w.mu.Lock()
-		for _, e := range w.events[st.evStart:] {
-			switch e.Kind {
-			case events.CallStarted:
-				started++
-			case events.CallEnded:
-				ended++
-			}
-		}
-		w.mu.Unlock()
-		if started == ended {
-			return
-		}
-		w.wait(5 * time.Millisecond)
-	}
+	w.until(func() bool { return w.started == w.ended })
 }
 
-func (w *worker) wait(d time.Duration) {
-	select {
-	case <-w.notify:
-	case <-time.After(d):
+// until waits, for at most the expectation wait, until cond (called with
+// w.mu held) holds, and reports whether it did.
+func (w *worker) until(cond func() bool) bool {
+	var deadline <-chan time.Time
+	for {
+		w.mu.Lock()
+		ok := cond()
+		w.mu.Unlock()
+		if ok {
+			return true
+		}
+		if deadline == nil {
+			t := time.NewTimer(w.o.Wait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case <-w.notify:
+		case <-deadline:
+			w.mu.Lock()
+			ok := cond()
+			w.mu.Unlock()
+			return ok
+		}
 	}
 }
 
 // waitEvent waits for an event of the case matching f.
 func (w *worker) waitEvent(st *caseState, f func(events.Event) bool) (events.Event, bool) {
-	deadline := time.Now().Add(w.o.Wait)
-	for {
-		w.mu.Lock()
-		for _, e := range w.events[st.evStart:] {
+	var found events.Event
+	scanned := 0 // events are only appended during a case
+	ok := w.until(func() bool {
+		for _, e := range w.events[scanned:] {
 			if f(e) {
-				w.mu.Unlock()
-				return e, true
+				found = e
+				return true
 			}
 		}
-		w.mu.Unlock()
-		if time.Now().After(deadline) {
-			return events.Event{}, false
-		}
-		w.wait(5 * time.Millisecond)
-	}
+		scanned = len(w.events)
+		return false
+	})
+	return found, ok
 }
 
+// rungLocked reports whether a call of the case reached the account; w.mu
+// held.
+func (w *worker) rungLocked(account string) bool { return w.reached[account] > 0 }
+
 func (w *worker) rung(st *caseState, account string) bool {
-	d := w.device(account)
-	if d == nil {
-		return false
-	}
-	return len(d.Incoming()) > st.rangFrom[account]
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.rungLocked(account)
 }
 
 func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
@@ -413,22 +563,20 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 		}()
 		return nil
 	case ExpectRing:
-		deadline := time.Now().Add(w.o.Wait)
-		for {
-			var missing []string
+		var missing []string
+		w.until(func() bool {
+			missing = missing[:0]
 			for _, a := range s.Accounts {
-				if !w.rung(st, a) {
+				if !w.rungLocked(a) {
 					missing = append(missing, a)
 				}
 			}
-			if len(missing) == 0 {
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s never rang", strings.Join(missing, ", "))
-			}
-			time.Sleep(time.Millisecond)
+			return len(missing) == 0
+		})
+		if len(missing) > 0 {
+			return fmt.Errorf("%s never rang", strings.Join(missing, ", "))
 		}
+		return nil
 	case ExpectNotRung:
 		for _, a := range s.Accounts {
 			if w.rung(st, a) {
@@ -515,11 +663,15 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 		return st.call.Hangup(hctx)
 	case ExpectOnlyRung:
 		var extra []string
-		for _, a := range w.p.Accounts {
-			if !slices.Contains(s.Accounts, a.Name) && w.rung(st, a.Name) {
-				extra = append(extra, a.Name)
+		w.mu.Lock()
+		for a, n := range w.reached {
+			if n > 0 && !slices.Contains(s.Accounts, a) {
+				extra = append(extra, a)
 			}
 		}
+		w.mu.Unlock()
+		// In the program's account order, whatever order they rang in.
+		slices.SortFunc(extra, func(a, b string) int { return w.order[a] - w.order[b] })
 		if len(extra) > 0 {
 			return fmt.Errorf("%s rang too", strings.Join(extra, ", "))
 		}
@@ -531,7 +683,7 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 func (w *worker) waitEventNow(st *caseState, kind events.Kind) (events.Event, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, e := range w.events[st.evStart:] {
+	for _, e := range w.events {
 		if e.Kind == kind {
 			return e, true
 		}
@@ -593,7 +745,7 @@ func (w *worker) seen(st *caseState) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []string
-	for _, e := range w.events[st.evStart:] {
+	for _, e := range w.events {
 		s := string(e.Kind)
 		if e.Leg != "" {
 			s += " " + e.Leg

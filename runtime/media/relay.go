@@ -97,6 +97,29 @@ type Config struct {
 	// relay stays open; ending the call is the server's decision.
 	IdleTimeout time.Duration
 	OnIdle      func()
+	// Listen opens the relay's sockets; nil means ListenUDP. A simulator
+	// passes an in-memory network's.
+	Listen ListenFunc
+}
+
+// PacketConn is a relay socket: what it needs of a *net.UDPConn.
+type PacketConn interface {
+	ReadFromUDPAddrPort(b []byte) (n int, addr netip.AddrPort, err error)
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	LocalAddr() net.Addr // a *net.UDPAddr
+	Close() error        // unblocks a read with an error wrapping net.ErrClosed
+}
+
+// ListenFunc opens a datagram socket at laddr; port 0 picks a free port.
+type ListenFunc func(laddr netip.AddrPort) (PacketConn, error)
+
+// ListenUDP is the default ListenFunc: a UDP socket of the host.
+func ListenUDP(laddr netip.AddrPort) (PacketConn, error) {
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(laddr))
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Stats counts a relay's packets.
@@ -181,7 +204,7 @@ type sockets struct {
 // port is one UDP socket and what it knows about the party it faces.
 type port struct {
 	g      *sockets
-	conn   *net.UDPConn
+	conn   PacketConn
 	num    uint16
 	isRTCP bool // RTCP socket
 	peer   atomic.Pointer[peer]
@@ -369,7 +392,7 @@ func (l *Leg) Close() error {
 	return closeAll(conns)
 }
 
-func (r *Relay) closeLeg(l *Leg) []*net.UDPConn {
+func (r *Relay) closeLeg(l *Leg) []PacketConn {
 	if l.closed {
 		return nil
 	}
@@ -472,8 +495,8 @@ func (r *Relay) Close() error {
 	return err
 }
 
-func (p *party) conns() []*net.UDPConn {
-	var cs []*net.UDPConn
+func (p *party) conns() []PacketConn {
+	var cs []PacketConn
 	for _, g := range p.groups {
 		if g == nil {
 			continue
@@ -486,7 +509,7 @@ func (p *party) conns() []*net.UDPConn {
 	return cs
 }
 
-func closeAll(conns []*net.UDPConn) error {
+func closeAll(conns []PacketConn) error {
 	var errs []error
 	for _, c := range conns {
 		if err := c.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -566,7 +589,7 @@ func (r *Relay) ensure(p *party, i int, d mediaDesc) (*sockets, error) {
 	return g, nil
 }
 
-func (r *Relay) newPort(g *sockets, c *net.UDPConn, rtcp bool) *port {
+func (r *Relay) newPort(g *sockets, c PacketConn, rtcp bool) *port {
 	p := &port{g: g, conn: c, isRTCP: rtcp}
 	if a, ok := c.LocalAddr().(*net.UDPAddr); ok {
 		p.num = uint16(a.Port)
@@ -611,10 +634,14 @@ func portsOf(p *party, n int) []portPair {
 // configured range (even RTP port, RTCP above it) or ports the kernel picks.
 // The range is scanned from a random pair, so a port freed by one call is
 // not handed straight to the next, where late packets would land.
-func (r *Relay) listen(rtcp bool) (*net.UDPConn, *net.UDPConn, error) {
+func (r *Relay) listen(rtcp bool) (PacketConn, PacketConn, error) {
 	ip := r.cfg.IP
-	open := func(port int) (*net.UDPConn, error) {
-		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+	listen := r.cfg.Listen
+	if listen == nil {
+		listen = ListenUDP
+	}
+	open := func(port int) (PacketConn, error) {
+		return listen(netip.AddrPortFrom(ip, uint16(port)))
 	}
 	if r.cfg.PortMin == 0 && r.cfg.PortMax == 0 {
 		a, err := open(0)
@@ -730,13 +757,26 @@ const (
 	rtcpBufSize = 2048
 )
 
+// Receive buffers are reused across calls: a call opens a socket pair per
+// party and leg, and a server taking many calls a second would otherwise
+// allocate (and clear) tens of kilobytes for each.
+var (
+	rtpBufs  = sync.Pool{New: func() any { return new([rtpBufSize]byte) }}
+	rtcpBufs = sync.Pool{New: func() any { return new([rtcpBufSize]byte) }}
+)
+
 func (p *port) serve() {
 	defer p.g.st.r.wg.Done()
-	size := rtpBufSize
+	var buf []byte
 	if p.isRTCP {
-		size = rtcpBufSize
+		b := rtcpBufs.Get().(*[rtcpBufSize]byte)
+		defer rtcpBufs.Put(b)
+		buf = b[:]
+	} else {
+		b := rtpBufs.Get().(*[rtpBufSize]byte)
+		defer rtpBufs.Put(b)
+		buf = b[:]
 	}
-	buf := make([]byte, size)
 	for {
 		n, src, err := p.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {

@@ -1,10 +1,13 @@
 // Package device is a simulated SIP endpoint — a door station, an indoor
 // monitor, a desk phone or a user's app — that speaks real SIP (sipgo) and
-// real RTP to a switchboard server over UDP. It registers with its own
-// digest credentials, rings when called and answers, declines or stays
-// silent as told, places calls, sends RFC 4733 DTMF and records the digits
-// it receives, which is how a simulated door station "detects" the code
-// that fires its relay.
+// real RTP to a switchboard server over UDP, or over any datagram
+// connection it is given (HubConfig.Conn, HubConfig.ListenMedia), such as
+// an in-memory one. It registers with its own digest credentials (and,
+// like a phone, answers the server's last challenge before it is asked
+// again), rings when called and answers, declines or stays silent as told,
+// places calls, sends RFC 4733 DTMF and records the digits it receives,
+// which is how a simulated door station "detects" the code that fires its
+// relay.
 //
 // It never calls the runtime's internals: whatever would fail with a real
 // device fails here too.
@@ -22,6 +25,9 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+
+	rtmedia "switchboard/runtime/media"
 )
 
 // Answer says what a device does when called.
@@ -42,6 +48,8 @@ type Config struct {
 	Server   string // the server's host:port
 	IP       netip.Addr
 	Logger   *slog.Logger
+	// ListenMedia opens the device's RTP sockets; nil means real UDP.
+	ListenMedia rtmedia.ListenFunc
 }
 
 // Incoming is a call that reached this device.
@@ -63,6 +71,8 @@ type Hub struct {
 	domain string
 	server string
 	ip     netip.Addr
+	listen rtmedia.ListenFunc
+	onCall func(*Device)
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	client *sipgo.Client
@@ -72,6 +82,7 @@ type Hub struct {
 
 	mu      sync.Mutex
 	devices map[string]*Device // by account
+	told    map[*Device]bool   // devices told to do other than ring
 	calls   map[string]*Call   // by Call-ID
 }
 
@@ -84,6 +95,11 @@ type HubConfig struct {
 	// Conn, when set, is the socket to use (for instance an in-memory
 	// one); otherwise the hub listens on IP with an ephemeral port.
 	Conn net.PacketConn
+	// ListenMedia opens the devices' RTP sockets; nil means real UDP.
+	ListenMedia rtmedia.ListenFunc
+	// OnIncoming, when set, is called each time a call reaches one of
+	// the hub's devices, before it rings.
+	OnIncoming func(*Device)
 }
 
 // NewHub starts a hub.
@@ -116,8 +132,8 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 		ua.Close()
 		return nil, err
 	}
-	h := &Hub{domain: cfg.Domain, server: cfg.Server, ip: cfg.IP, ua: ua, srv: srv, client: client, conn: conn,
-		addr: conn.LocalAddr().String(), devices: map[string]*Device{}, calls: map[string]*Call{}}
+	h := &Hub{domain: cfg.Domain, server: cfg.Server, ip: cfg.IP, listen: cfg.ListenMedia, onCall: cfg.OnIncoming, ua: ua, srv: srv, client: client, conn: conn,
+		addr: conn.LocalAddr().String(), devices: map[string]*Device{}, told: map[*Device]bool{}, calls: map[string]*Call{}}
 	srv.OnInvite(h.onInvite)
 	srv.OnBye(h.onBye)
 	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
@@ -188,11 +204,13 @@ type Device struct {
 	delay    time.Duration
 	incoming []*Incoming
 	notify   chan struct{}
+	chal     *digest.Challenge // the server's last challenge
+	nc       int               // the last nonce count used with it
 }
 
 // New starts a device on a hub of its own.
 func New(cfg Config) (*Device, error) {
-	h, err := NewHub(HubConfig{Domain: cfg.Domain, Server: cfg.Server, IP: cfg.IP, Logger: cfg.Logger})
+	h, err := NewHub(HubConfig{Domain: cfg.Domain, Server: cfg.Server, IP: cfg.IP, Logger: cfg.Logger, ListenMedia: cfg.ListenMedia})
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +237,27 @@ func (d *Device) SetAnswer(a Answer, delay time.Duration) {
 	d.mu.Lock()
 	d.answer, d.delay = a, delay
 	d.mu.Unlock()
+	d.hub.mu.Lock()
+	if a == Ring && delay == 0 {
+		delete(d.hub.told, d)
+	} else {
+		d.hub.told[d] = true
+	}
+	d.hub.mu.Unlock()
+}
+
+// RingAll sets every device of the hub back to ringing until cancelled;
+// it costs as many devices as were told otherwise, not the whole hub.
+func (h *Hub) RingAll() {
+	h.mu.Lock()
+	told := make([]*Device, 0, len(h.told))
+	for d := range h.told {
+		told = append(told, d)
+	}
+	h.mu.Unlock()
+	for _, d := range told {
+		d.SetAnswer(Ring, 0)
+	}
 }
 
 func (d *Device) contact() *sip.ContactHeader {
@@ -243,17 +282,62 @@ func (d *Device) Register(ctx context.Context, expires time.Duration) (int, erro
 	req.AppendHeader(d.contact())
 	req.AppendHeader(sip.NewHeader("Expires", fmt.Sprint(int(expires.Seconds()))))
 	req.SetDestination(d.hub.server)
+	d.authorize(req, "Authorization")
 	res, err := d.hub.client.Do(ctx, req)
 	if err != nil {
 		return 0, err
 	}
 	if res.StatusCode == 401 || res.StatusCode == 407 {
+		d.learn(res)
 		res, err = d.hub.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: d.account, Password: d.password})
 		if err != nil {
 			return 0, err
 		}
 	}
 	return res.StatusCode, nil
+}
+
+// authorize answers, before it is asked, the challenge the server sent
+// last, with the next nonce count: what phones do to spare a round trip
+// per request (RFC 7616 §3.4.5). The server decides whether the nonce is
+// still good; when it is not, it challenges again and the request is
+// retried with the new nonce.
+func (d *Device) authorize(req *sip.Request, header string) {
+	d.mu.Lock()
+	chal := d.chal
+	d.nc++
+	nc := d.nc
+	d.mu.Unlock()
+	if chal == nil {
+		return
+	}
+	cred, err := digest.Digest(chal, digest.Options{
+		Method: req.Method.String(), URI: req.Recipient.Addr(), Username: d.account, Password: d.password, Count: nc,
+	})
+	if err != nil {
+		return
+	}
+	req.AppendHeader(sip.NewHeader(header, cred.String()))
+}
+
+// learn keeps the challenge of a 401 or 407 for the requests that follow;
+// the retry that answers it uses nonce count 1.
+func (d *Device) learn(res *sip.Response) {
+	h := res.GetHeader("Proxy-Authenticate")
+	if h == nil {
+		h = res.GetHeader("WWW-Authenticate")
+	}
+	if h == nil {
+		return
+	}
+	chal, err := digest.ParseChallenge(h.Value())
+	if err != nil || !digest.CanDigest(chal) {
+		return
+	}
+	chal.Algorithm = sip.ASCIIToUpper(chal.Algorithm)
+	d.mu.Lock()
+	d.chal, d.nc = chal, 1
+	d.mu.Unlock()
 }
 
 func (d *Device) signal() {
@@ -308,6 +392,9 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	answer, delay := d.answer, d.delay
 	d.mu.Unlock()
 	defer d.signal()
+	if d.hub.onCall != nil {
+		d.hub.onCall(d)
+	}
 
 	toTag := sip.GenerateTagN(16)
 	reply := func(status int, reason string, body []byte) error {
@@ -323,10 +410,12 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	case Busy:
 		d.setStatus(in, 486, "")
 		_ = reply(486, "Busy Here", nil)
+		takeAck(tx)
 		return
 	case Decline:
 		d.setStatus(in, 603, "")
 		_ = reply(603, "Decline", nil)
+		takeAck(tx)
 		return
 	}
 	cancelled := make(chan string, 1)
@@ -346,13 +435,14 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	select {
 	case reason := <-cancelled:
 		d.setStatus(in, 487, reason)
+		takeAck(tx)
 		return
 	case <-tx.Done():
 		d.setStatus(in, 487, "")
 		return
 	case <-wait:
 	}
-	m, err := newMedia(d.hub.ip, nil)
+	m, err := newMedia(d.hub.listen, d.hub.ip, nil)
 	if err != nil {
 		_ = reply(500, "Server Internal Error", nil)
 		return
@@ -378,6 +468,17 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	_ = m.sendAudio(2)
+}
+
+// takeAck waits for the ACK of a non-2xx final response. sipgo hands it
+// to whoever reads the transaction's Acks, and when nobody does it parks
+// a goroutine holding it until the transaction ends, seconds later: at
+// thousands of calls a second, tens of thousands of them.
+func takeAck(tx sip.ServerTransaction) {
+	select {
+	case <-tx.Acks():
+	case <-tx.Done():
+	}
 }
 
 func (d *Device) setStatus(in *Incoming, status int, reason string) {
@@ -427,7 +528,7 @@ func (d *Device) Answered(id string) *Call {
 // Dial calls number through the server and waits for an answer. A non-2xx
 // final response is returned as *StatusError.
 func (d *Device) Dial(ctx context.Context, number string) (*Call, error) {
-	m, err := newMedia(d.hub.ip, nil)
+	m, err := newMedia(d.hub.listen, d.hub.ip, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -440,12 +541,19 @@ func (d *Device) Dial(ctx context.Context, number string) (*Call, error) {
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: number, Host: d.hub.domain}, Params: sip.NewParams()})
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(m.sdp(d.hub.ip))
+	d.authorize(req, "Proxy-Authorization")
 	sess, err := dua.WriteInvite(ctx, req)
 	if err != nil {
 		m.close()
 		return nil, err
 	}
-	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{Username: d.account, Password: d.password}); err != nil {
+	learn := func(res *sip.Response) error {
+		if res.StatusCode == 401 || res.StatusCode == 407 {
+			d.learn(res)
+		}
+		return nil
+	}
+	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{Username: d.account, Password: d.password, OnResponse: learn}); err != nil {
 		m.close()
 		var de *sipgo.ErrDialogResponse
 		if errors.As(err, &de) {
@@ -496,7 +604,7 @@ func (c *Call) WaitDigits(ctx context.Context, want string) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("digits %q not received (got %q): %w", want, got, ctx.Err())
-		case <-time.After(2 * time.Millisecond):
+		case <-c.media.got:
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
+
+	rtmedia "switchboard/runtime/media"
 )
 
 // Payload types the simulated devices offer: G.711 µ-law and RFC 4733
@@ -22,7 +24,7 @@ const (
 // media is one call's RTP endpoint: a UDP socket, the peer's address from
 // the SDP, and the digits received as RFC 4733 events.
 type media struct {
-	conn *net.UDPConn
+	conn rtmedia.PacketConn
 	ssrc uint32
 
 	mu      sync.Mutex
@@ -36,14 +38,18 @@ type media struct {
 	packets int
 	notify  func(rune)
 	closed  bool
+	got     chan struct{} // signalled when a digit arrives
 }
 
-func newMedia(ip netip.Addr, notify func(rune)) (*media, error) {
-	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+func newMedia(listen rtmedia.ListenFunc, ip netip.Addr, notify func(rune)) (*media, error) {
+	if listen == nil {
+		listen = rtmedia.ListenUDP
+	}
+	conn, err := listen(netip.AddrPortFrom(ip, 0))
 	if err != nil {
 		return nil, err
 	}
-	m := &media{conn: conn, ssrc: uint32(time.Now().UnixNano()), eventPT: ptEvent, notify: notify}
+	m := &media{conn: conn, ssrc: uint32(time.Now().UnixNano()), eventPT: ptEvent, notify: notify, got: make(chan struct{}, 1)}
 	go m.read()
 	return m, nil
 }
@@ -148,6 +154,12 @@ func (m *media) read() {
 		}
 		notify := m.notify
 		m.mu.Unlock()
+		if d != 0 {
+			select {
+			case m.got <- struct{}{}:
+			default:
+			}
+		}
 		if d != 0 && notify != nil {
 			notify(d)
 		}

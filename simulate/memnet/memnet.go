@@ -1,0 +1,455 @@
+// Package memnet is an in-memory datagram network: packet connections
+// that behave like UDP sockets — addresses are *net.UDPAddr, a datagram is
+// delivered whole or not at all, a full receive queue drops, a read blocks
+// until data, a deadline or Close — without the kernel. The simulator
+// serves the runtime and its simulated devices over it, so a suite costs
+// no ports and no system calls, yet every SIP and RTP byte goes through
+// the same stack as on a real network.
+//
+//	n := memnet.New()
+//	a, _ := n.Listen(netip.MustParseAddrPort("192.0.2.1:5060"))
+//	b, _ := n.Listen(netip.MustParseAddrPort("192.0.2.2:0")) // a free port
+//	b.WriteTo([]byte("hello"), a.LocalAddr())
+//
+// Any IP address can be listened on: there are no interfaces. Pick
+// addresses no host interface has (192.0.2.0/24, TEST-NET-1) and a
+// library that quietly falls back to a real socket for one of them fails
+// to bind, loudly, instead of sending packets to the host.
+package memnet
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultQueue is how many datagrams a connection holds unread before
+// further ones are dropped, when Options.Queue is zero.
+const DefaultQueue = 4096
+
+// Options configure a Network.
+type Options struct {
+	// Queue is each connection's receive queue, in datagrams.
+	Queue int
+}
+
+// Network is a set of connections that can reach one another.
+type Network struct {
+	queue int
+
+	mu    sync.RWMutex
+	conns map[netip.AddrPort]*Conn
+	next  map[netip.Addr]uint16 // next ephemeral port to try, per IP
+
+	delivered atomic.Uint64
+	dropped   atomic.Uint64
+}
+
+// Stats counts a network's datagrams.
+type Stats struct {
+	Delivered uint64 // queued at their destination
+	Dropped   uint64 // no one listening, or the destination's queue full
+}
+
+// New returns an empty network.
+func New() *Network { return NewWithOptions(Options{}) }
+
+// NewWithOptions returns an empty network configured by o.
+func NewWithOptions(o Options) *Network {
+	if o.Queue <= 0 {
+		o.Queue = DefaultQueue
+	}
+	return &Network{queue: o.Queue, conns: map[netip.AddrPort]*Conn{}, next: map[netip.Addr]uint16{}}
+}
+
+// Stats returns the network's datagram counts.
+func (n *Network) Stats() Stats {
+	return Stats{Delivered: n.delivered.Load(), Dropped: n.dropped.Load()}
+}
+
+// Ephemeral ports are handed out from this range, like the kernel's.
+const (
+	ephemeralMin = 32768
+	ephemeralMax = 60999
+)
+
+// Listen opens a connection at addr; port 0 picks a free port.
+func (n *Network) Listen(addr netip.AddrPort) (*Conn, error) {
+	ip := addr.Addr().Unmap()
+	if !ip.IsValid() || ip.IsUnspecified() {
+		return nil, &net.OpError{Op: "listen", Net: "udp", Addr: net.UDPAddrFromAddrPort(addr), Err: errors.New("memnet: listen needs a specific IP address")}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	port := addr.Port()
+	if port == 0 {
+		next := n.next[ip]
+		for range ephemeralMax - ephemeralMin + 1 {
+			if next < ephemeralMin || next > ephemeralMax {
+				next = ephemeralMin
+			}
+			if _, used := n.conns[netip.AddrPortFrom(ip, next)]; !used {
+				port = next
+				break
+			}
+			next++
+		}
+		if port == 0 {
+			return nil, &net.OpError{Op: "listen", Net: "udp", Addr: net.UDPAddrFromAddrPort(addr), Err: errors.New("memnet: no free port")}
+		}
+		n.next[ip] = port + 1
+	}
+	local := netip.AddrPortFrom(ip, port)
+	if _, used := n.conns[local]; used {
+		return nil, &net.OpError{Op: "listen", Net: "udp", Addr: net.UDPAddrFromAddrPort(local), Err: errAddrInUse}
+	}
+	c := &Conn{
+		n:      n,
+		local:  local,
+		addr:   net.UDPAddrFromAddrPort(local),
+		limit:  n.queue,
+		ready:  make(chan struct{}, 1),
+		closed: make(chan struct{}),
+	}
+	c.rd.init()
+	n.conns[local] = c
+	return c, nil
+}
+
+// ListenPacket is net.ListenPacket on the network: network "udp", "udp4"
+// or "udp6", address "ip:port".
+func (n *Network) ListenPacket(network, address string) (net.PacketConn, error) {
+	switch network {
+	case "udp", "udp4", "udp6":
+	default:
+		return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: fmt.Errorf("memnet: %w", err)}
+	}
+	return n.Listen(ap)
+}
+
+var errAddrInUse = errors.New("memnet: address already in use")
+
+func (n *Network) lookup(to netip.AddrPort) *Conn {
+	n.mu.RLock()
+	c := n.conns[to]
+	n.mu.RUnlock()
+	return c
+}
+
+func (n *Network) remove(c *Conn) {
+	n.mu.Lock()
+	if n.conns[c.local] == c {
+		delete(n.conns, c.local)
+	}
+	n.mu.Unlock()
+}
+
+// datagram is one packet in a queue; its buffer is reused.
+type datagram struct {
+	buf  []byte
+	from *Conn
+}
+
+var datagrams = sync.Pool{New: func() any { return &datagram{buf: make([]byte, 0, 2048)} }}
+
+// Conn is one endpoint of a Network; it implements net.PacketConn, with
+// *net.UDPAddr addresses, and the AddrPort methods of *net.UDPConn.
+type Conn struct {
+	n     *Network
+	local netip.AddrPort
+	addr  *net.UDPAddr // shared: callers must not modify addresses they get
+
+	// The receive queue grows as needed up to limit; ready is signalled
+	// when it becomes non-empty.
+	qmu    sync.Mutex
+	queue  []*datagram
+	head   int
+	limit  int
+	ready  chan struct{}
+	closed chan struct{}
+
+	closeOnce sync.Once
+	rd        deadline
+	wdMu      sync.Mutex
+	wd        time.Time // write deadline; writes never block, so only checked
+}
+
+// LocalAddr returns the connection's *net.UDPAddr.
+func (c *Conn) LocalAddr() net.Addr { return c.addr }
+
+// AddrPort returns the connection's address.
+func (c *Conn) AddrPort() netip.AddrPort { return c.local }
+
+// ReadFrom reads the next datagram into b, truncating what does not fit,
+// and returns the sender's *net.UDPAddr.
+func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, from, err := c.read(b)
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, from.addr, nil
+}
+
+// ReadFromUDPAddrPort is ReadFrom with the sender as a netip.AddrPort.
+func (c *Conn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	n, from, err := c.read(b)
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	return n, from.local, nil
+}
+
+func (c *Conn) read(b []byte) (int, *Conn, error) {
+	// A queued datagram is read even when the deadline has passed, as
+	// with a socket; a closed connection reads nothing.
+	select {
+	case <-c.closed:
+		return 0, nil, c.opError("read", net.ErrClosed)
+	default:
+	}
+	var d *datagram
+	for {
+		if d = c.pop(); d != nil {
+			break
+		}
+		select {
+		case <-c.ready:
+		case <-c.closed:
+			return 0, nil, c.opError("read", net.ErrClosed)
+		case <-c.rd.wait():
+			return 0, nil, c.opError("read", os.ErrDeadlineExceeded)
+		}
+	}
+	n := copy(b, d.buf)
+	from := d.from
+	d.from = nil
+	d.buf = d.buf[:0]
+	datagrams.Put(d)
+	return n, from, nil
+}
+
+// WriteTo sends a copy of b to addr, a *net.UDPAddr (or any address of
+// the form ip:port). Like UDP, a datagram nobody is listening for, or that
+// finds the receiver's queue full, is dropped without an error.
+func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	var to netip.AddrPort
+	switch a := addr.(type) {
+	case *net.UDPAddr:
+		to = a.AddrPort()
+	case nil:
+		return 0, c.opError("write", errors.New("memnet: no destination address"))
+	default:
+		var err error
+		if to, err = netip.ParseAddrPort(a.String()); err != nil {
+			return 0, c.opError("write", fmt.Errorf("memnet: %w", err))
+		}
+	}
+	return c.WriteToUDPAddrPort(b, to)
+}
+
+// WriteToUDPAddrPort is WriteTo with a netip.AddrPort destination.
+func (c *Conn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	select {
+	case <-c.closed:
+		return 0, c.opError("write", net.ErrClosed)
+	default:
+	}
+	if c.writeExpired() {
+		return 0, c.opError("write", os.ErrDeadlineExceeded)
+	}
+	to = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
+	dst := c.n.lookup(to)
+	if dst == nil {
+		c.n.dropped.Add(1)
+		return len(b), nil
+	}
+	d := datagrams.Get().(*datagram)
+	d.buf = append(d.buf[:0], b...)
+	d.from = c
+	if !dst.push(d) {
+		d.from = nil
+		datagrams.Put(d)
+		c.n.dropped.Add(1)
+	}
+	return len(b), nil
+}
+
+// push queues d, counted as delivered before any reader can see it; it
+// reports false when the queue is full or closed.
+func (c *Conn) push(d *datagram) bool {
+	c.qmu.Lock()
+	if len(c.queue)-c.head >= c.limit {
+		c.qmu.Unlock()
+		return false
+	}
+	if c.head > 0 && len(c.queue) == cap(c.queue) {
+		// Reuse the consumed front before growing.
+		n := copy(c.queue, c.queue[c.head:])
+		clear(c.queue[n:])
+		c.queue, c.head = c.queue[:n], 0
+	}
+	c.queue = append(c.queue, d)
+	c.n.delivered.Add(1)
+	c.qmu.Unlock()
+	select {
+	case c.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// pop takes the oldest queued datagram, or returns nil.
+func (c *Conn) pop() *datagram {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.head == len(c.queue) {
+		return nil
+	}
+	d := c.queue[c.head]
+	c.queue[c.head] = nil
+	c.head++
+	if c.head == len(c.queue) {
+		c.queue, c.head = c.queue[:0], 0
+	} else {
+		// More left: make sure another reader is woken too.
+		select {
+		case c.ready <- struct{}{}:
+		default:
+		}
+	}
+	return d
+}
+
+func (c *Conn) writeExpired() bool {
+	c.wdMu.Lock()
+	wd := c.wd
+	c.wdMu.Unlock()
+	return !wd.IsZero() && !time.Now().Before(wd)
+}
+
+// Close closes the connection: blocked reads return net.ErrClosed, its
+// address is free again and datagrams still queued are discarded.
+func (c *Conn) Close() error {
+	err := c.opError("close", net.ErrClosed)
+	c.closeOnce.Do(func() {
+		err = nil
+		close(c.closed)
+		c.n.remove(c)
+		c.rd.stop()
+		c.qmu.Lock()
+		for _, d := range c.queue[c.head:] {
+			d.from = nil
+			datagrams.Put(d)
+		}
+		c.queue, c.head, c.limit = nil, 0, -1 // pushes fail from now on
+		c.qmu.Unlock()
+	})
+	return err
+}
+
+// SetDeadline sets the read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline makes pending and future reads fail with
+// os.ErrDeadlineExceeded once t has passed; zero means no deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	select {
+	case <-c.closed:
+		return c.opError("set", net.ErrClosed)
+	default:
+	}
+	c.rd.set(t)
+	return nil
+}
+
+// SetWriteDeadline makes writes fail once t has passed. Writes never
+// block, so it only matters after the fact.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	select {
+	case <-c.closed:
+		return c.opError("set", net.ErrClosed)
+	default:
+	}
+	c.wdMu.Lock()
+	c.wd = t
+	c.wdMu.Unlock()
+	return nil
+}
+
+func (c *Conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: "udp", Source: c.addr, Addr: c.addr, Err: err}
+}
+
+// deadline is a settable point in time whose passing closes a channel.
+type deadline struct {
+	mu      sync.Mutex
+	timer   *time.Timer
+	expired chan struct{} // closed once the deadline has passed
+}
+
+func (d *deadline) init() { d.expired = make(chan struct{}) }
+
+// set moves the deadline to t; zero clears it.
+func (d *deadline) set(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timer != nil && !d.timer.Stop() {
+		<-d.expired // the timer fired: wait until it has closed the channel
+	}
+	d.timer = nil
+	closed := isClosed(d.expired)
+	if t.IsZero() {
+		if closed {
+			d.expired = make(chan struct{})
+		}
+		return
+	}
+	if dur := time.Until(t); dur > 0 {
+		if closed {
+			d.expired = make(chan struct{})
+		}
+		ch := d.expired
+		d.timer = time.AfterFunc(dur, func() { close(ch) })
+		return
+	}
+	if !closed {
+		close(d.expired)
+	}
+}
+
+func (d *deadline) wait() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.expired
+}
+
+func (d *deadline) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,305 @@
+package memnet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+var (
+	ipA = netip.MustParseAddr("192.0.2.1")
+	ipB = netip.MustParseAddr("192.0.2.2")
+)
+
+func listen(t testing.TB, n *Network, ap netip.AddrPort) *Conn {
+	t.Helper()
+	c, err := n.Listen(ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestDeliver(t *testing.T) {
+	n := New()
+	a := listen(t, n, netip.AddrPortFrom(ipA, 5060))
+	b := listen(t, n, netip.AddrPortFrom(ipB, 0))
+	if got := a.LocalAddr().(*net.UDPAddr).String(); got != "192.0.2.1:5060" {
+		t.Errorf("LocalAddr = %s", got)
+	}
+	if b.AddrPort().Port() == 0 {
+		t.Fatal("port 0 was not allocated")
+	}
+	msg := []byte("INVITE")
+	if n, err := b.WriteTo(msg, a.LocalAddr()); err != nil || n != len(msg) {
+		t.Fatalf("WriteTo = %d, %v", n, err)
+	}
+	msg[0] = 'X' // the datagram is a copy
+	buf := make([]byte, 100)
+	k, from, err := a.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(buf[:k]) != "INVITE" {
+		t.Errorf("read %q", buf[:k])
+	}
+	if from.String() != b.LocalAddr().String() {
+		t.Errorf("from %s, want %s", from, b.LocalAddr())
+	}
+	if _, ok := from.(*net.UDPAddr); !ok {
+		t.Errorf("from is %T, want *net.UDPAddr", from)
+	}
+
+	// The AddrPort methods, and a destination given as a string address.
+	if _, err := a.WriteToUDPAddrPort([]byte("200 OK"), b.AddrPort()); err != nil {
+		t.Fatal(err)
+	}
+	k, src, err := b.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:k]) != "200 OK" || src != a.AddrPort() {
+		t.Fatalf("ReadFromUDPAddrPort = %q, %v, %v", buf[:k], src, err)
+	}
+	// A short buffer truncates, as UDP does.
+	b.WriteTo([]byte("0123456789"), a.LocalAddr())
+	k, _, _ = a.ReadFrom(buf[:4])
+	if string(buf[:k]) != "0123" {
+		t.Errorf("truncated read %q", buf[:k])
+	}
+}
+
+func TestListenErrors(t *testing.T) {
+	n := New()
+	listen(t, n, netip.AddrPortFrom(ipA, 5060))
+	if _, err := n.Listen(netip.AddrPortFrom(ipA, 5060)); err == nil {
+		t.Error("a second listener on the same address was allowed")
+	}
+	if _, err := n.Listen(netip.AddrPortFrom(netip.IPv4Unspecified(), 0)); err == nil {
+		t.Error("an unspecified address was allowed")
+	}
+	if _, err := n.ListenPacket("tcp", "192.0.2.1:1"); err == nil {
+		t.Error("tcp was allowed")
+	}
+	c, err := n.ListenPacket("udp", "192.0.2.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	// Ports are not reused straight away.
+	d := listen(t, n, netip.AddrPortFrom(ipA, 0))
+	if d.LocalAddr().String() == c.LocalAddr().String() {
+		t.Errorf("port %s handed out again at once", d.LocalAddr())
+	}
+	// A closed address can be listened on again.
+	e, err := n.ListenPacket("udp", c.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+}
+
+func TestDrops(t *testing.T) {
+	n := NewWithOptions(Options{Queue: 2})
+	a := listen(t, n, netip.AddrPortFrom(ipA, 0))
+	b := listen(t, n, netip.AddrPortFrom(ipB, 0))
+	for range 3 {
+		if _, err := b.WriteTo([]byte("x"), a.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nobody listening: dropped, no error.
+	if _, err := b.WriteToUDPAddrPort([]byte("x"), netip.AddrPortFrom(ipA, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := n.Stats(), (Stats{Delivered: 2, Dropped: 2}); got != want {
+		t.Errorf("Stats = %+v, want %+v", got, want)
+	}
+}
+
+func TestCloseUnblocksRead(t *testing.T) {
+	n := New()
+	a, err := n.Listen(netip.AddrPortFrom(ipA, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error)
+	go func() {
+		_, _, err := a.ReadFrom(make([]byte, 10))
+		errc <- err
+	}()
+	a.Close()
+	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("read after Close: %v, want net.ErrClosed", err)
+	}
+	if _, err := a.WriteTo([]byte("x"), a.LocalAddr()); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("write after Close: %v", err)
+	}
+	if err := a.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestDeadlines(t *testing.T) {
+	n := New()
+	a := listen(t, n, netip.AddrPortFrom(ipA, 0))
+	b := listen(t, n, netip.AddrPortFrom(ipB, 0))
+	buf := make([]byte, 10)
+
+	// A past deadline fails at once; a queued datagram is still read first.
+	b.WriteTo([]byte("x"), a.LocalAddr())
+	a.SetReadDeadline(time.Now().Add(-time.Second))
+	if _, _, err := a.ReadFrom(buf); err != nil {
+		t.Errorf("queued datagram: %v", err)
+	}
+	_, _, err := a.ReadFrom(buf)
+	var ne net.Error
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("read past deadline: %v", err)
+	}
+
+	// A deadline in the future unblocks a read in progress.
+	a.SetDeadline(time.Now().Add(20 * time.Millisecond))
+	start := time.Now()
+	if _, _, err := a.ReadFrom(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("read: %v", err)
+	}
+	if time.Since(start) < 10*time.Millisecond {
+		t.Error("the deadline expired early")
+	}
+
+	// Clearing it lets reads block again until data arrives.
+	a.SetReadDeadline(time.Time{})
+	go b.WriteTo([]byte("y"), a.LocalAddr())
+	if k, _, err := a.ReadFrom(buf); err != nil || string(buf[:k]) != "y" {
+		t.Errorf("read after clearing: %q, %v", buf[:k], err)
+	}
+
+	// Moving a pending deadline later keeps the read waiting.
+	a.SetReadDeadline(time.Now().Add(time.Hour))
+	a.SetReadDeadline(time.Now().Add(time.Hour))
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		b.WriteTo([]byte("z"), a.LocalAddr())
+	}()
+	if _, _, err := a.ReadFrom(buf); err != nil {
+		t.Errorf("read with a far deadline: %v", err)
+	}
+
+	a.SetWriteDeadline(time.Now().Add(-time.Second))
+	if _, err := a.WriteTo([]byte("x"), b.LocalAddr()); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("write past deadline: %v", err)
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	n := New()
+	a := listen(t, n, netip.AddrPortFrom(ipA, 0))
+	const senders, each = 8, 200
+	var wg sync.WaitGroup
+	for range senders {
+		c := listen(t, n, netip.AddrPortFrom(ipB, 0))
+		wg.Go(func() {
+			for range each {
+				c.WriteTo([]byte("ping"), a.LocalAddr())
+			}
+		})
+	}
+	buf := make([]byte, 10)
+	for range senders * each {
+		if _, _, err := a.ReadFrom(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+}
+
+// sipgo serves and sends over a memnet connection: a client's request
+// leaves from the listener (WithClientConnectionAddr) and the server's
+// response comes back to it.
+func TestSipgo(t *testing.T) {
+	n := New()
+	srvConn := listen(t, n, netip.AddrPortFrom(ipA, 5060))
+	cliConn := listen(t, n, netip.AddrPortFrom(ipB, 0))
+
+	srvUA, err := sipgo.NewUA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srvUA.Close()
+	srv, err := sipgo.NewServer(srvUA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+		tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	go srv.ServeUDP(srvConn)
+
+	cliUA, err := sipgo.NewUA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cliUA.Close()
+	cliSrv, err := sipgo.NewServer(cliUA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go cliSrv.ServeUDP(cliConn)
+	client, err := sipgo.NewClient(cliUA, sipgo.WithClientConnectionAddr(cliConn.LocalAddr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if _, err := cliUA.TransportLayer().GetConnection("udp", cliConn.LocalAddr().String()); err == nil {
+			break
+		}
+		if i == 1000 {
+			t.Fatal("listener not in sipgo's pool")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 3 {
+		req := sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", Host: ipA.String(), Port: 5060})
+		res, err := client.Do(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		if !bytes.Contains([]byte(res.Via().Host), []byte(ipB.String())) {
+			t.Errorf("Via host %s, want the client's memnet address", res.Via().Host)
+		}
+	}
+	if s := n.Stats(); s.Dropped != 0 || s.Delivered != 6 {
+		t.Errorf("Stats = %+v, want 6 delivered", s)
+	}
+}
+
+func BenchmarkWriteRead(b *testing.B) {
+	n := New()
+	a := listen(b, n, netip.AddrPortFrom(ipA, 0))
+	c := listen(b, n, netip.AddrPortFrom(ipB, 0))
+	pkt := make([]byte, 172)
+	buf := make([]byte, 1500)
+	to := a.AddrPort()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.WriteToUDPAddrPort(pkt, to); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := a.ReadFromUDPAddrPort(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
