@@ -71,10 +71,16 @@ type branch struct {
 	tx      sip.ClientTransaction
 	res     *sip.Response // the final response
 	early   bool          // a provisional response arrived: CANCEL is allowed
+	rung    bool          // the ring loop has reported it ringing
 	done    bool          // a final response arrived, or the transaction died
 	cancel  string        // Reason text when a CANCEL is wanted
-	status  int
-	media   MediaLeg // this branch's side of the relay, when anchored
+	// cancelSent: the CANCEL went out. Whoever sees both "wanted" and
+	// "allowed" first sends it — the branch's reader when the 1xx comes
+	// after the decision (the ring loop may be gone by then), the ring
+	// loop otherwise.
+	cancelSent bool
+	status     int
+	media      MediaLeg // this branch's side of the relay, when anchored
 }
 
 // callSide maps a Call-ID to the call and the side it belongs to: br is nil
@@ -298,15 +304,11 @@ func (c *call) ring() {
 					continue
 				}
 				c.mu.Lock()
-				first := !b.early
-				b.early = true
-				pending := b.cancel
-				sendRinging := !c.ringing && c.winner == nil
+				first := !b.rung
+				b.rung = true
+				sendRinging := !c.ringing && c.winner == nil && b.cancel == ""
 				c.ringing = c.ringing || sendRinging
 				c.mu.Unlock()
-				if pending != "" {
-					c.sendCancel(b, pending)
-				}
 				if first {
 					c.s.publish(events.Event{Kind: events.LegRinging, Call: c.id, Leg: b.account, From: c.caller, Target: c.dec.Target.String(), Status: res.StatusCode, Origin: c.dec.Origin})
 				}
@@ -449,6 +451,16 @@ func (c *call) invite(b *branch) error {
 		for {
 			select {
 			case res := <-tx.Responses():
+				if res.StatusCode > 100 && res.StatusCode < 200 {
+					c.mu.Lock()
+					b.early = true
+					reason, send := b.cancel, b.cancel != "" && !b.cancelSent
+					b.cancelSent = b.cancelSent || send
+					c.mu.Unlock()
+					if send {
+						c.sendCancel(b, reason)
+					}
+				}
 				c.post(evResponse{br: b, res: res})
 				if !res.IsProvisional() {
 					return
@@ -480,7 +492,8 @@ func (c *call) cancelLeg(i int, reason string) {
 	for _, b := range c.branches {
 		if b.leg == i && !b.done && b.cancel == "" {
 			b.cancel = reason
-			if b.early {
+			if b.early && !b.cancelSent {
+				b.cancelSent = true
 				todo = append(todo, b)
 			}
 		}
@@ -498,7 +511,8 @@ func (c *call) cancelOthers(keep *branch, reason string) {
 	for _, b := range c.branches {
 		if b != keep && !b.done && b.cancel == "" {
 			b.cancel = reason
-			if b.early {
+			if b.early && !b.cancelSent {
+				b.cancelSent = true
 				todo = append(todo, b)
 			}
 		}
@@ -510,7 +524,8 @@ func (c *call) cancelOthers(keep *branch, reason string) {
 }
 
 // sendCancel cancels a branch that has had a provisional response (RFC
-// 3261 §9.1 forbids cancelling earlier; ring() sends it when one arrives).
+// 3261 §9.1 forbids cancelling earlier; the branch's reader sends it when
+// one arrives).
 func (c *call) sendCancel(b *branch, reason string) {
 	cancel := sip.NewRequest(sip.CANCEL, b.req.Recipient)
 	cancel.AppendHeader(sip.HeaderClone(b.req.Via()))
