@@ -109,6 +109,7 @@ func BenchmarkSimulateGenerated(b *testing.B) {
 		cases := simulate.Generate(p)
 		for _, transport := range []string{simulate.TransportMemory, simulate.TransportUDP} {
 			b.Run(fmt.Sprintf("residences=%d/%s", residences, transport), func(b *testing.B) {
+				simulate.TuneProcess(transport) // as switchboard test does
 				for b.Loop() {
 					cpu := processCPU()
 					rep, err := simulate.Run(context.Background(), p, sec, cases, simulate.Options{Transport: transport})

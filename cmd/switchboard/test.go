@@ -1,13 +1,9 @@
 package main
 
 import (
-	"runtime/debug"
-	"time"
-
 	"context"
 	"errors"
 	"fmt"
-	"github.com/emiago/sipgo/sip"
 	"os"
 	"regexp"
 
@@ -130,7 +126,7 @@ func runTest(c *cli, args []string) int {
 		}
 	}
 	cases = append(cases, scenarios.Cases...)
-	tuneForSimulation(o.transport)
+	simulate.TuneProcess(o.transport)
 	rep, err := simulate.Run(context.Background(), p, &programSecrets{p: p, src: credentials.NewSource(key, p)}, cases,
 		simulate.Options{Run: sel, Parallel: o.parallel, Transport: o.transport})
 	if err != nil {
@@ -173,23 +169,4 @@ func scenarioProblems(errs, warns int) string {
 		s += ", " + plural(warns, "warning")
 	}
 	return s + "; no case was run."
-}
-
-// tuneForSimulation adjusts process-wide settings for a simulation run,
-// which is this process's whole job. sipgo keeps every finished
-// transaction for up to 32 s so that retransmissions over a lossy network
-// find it; the in-memory network neither loses nor repeats a datagram,
-// and on a 6 000-user building that retention is gigabytes. A simulation
-// also allocates briskly and briefly, which a lazier collector suits.
-func tuneForSimulation(transport string) {
-	debug.SetGCPercent(400)
-	if transport != simulate.TransportMemory {
-		return
-	}
-	sip.Timer_D = time.Second
-	sip.Timer_I = time.Second
-	sip.Timer_J = time.Second
-	sip.Timer_K = time.Second
-	sip.Timer_L = time.Second
-	sip.Timer_M = time.Second
 }
