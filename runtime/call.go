@@ -56,7 +56,7 @@ type call struct {
 	ended    bool
 	ringing  bool // 180 sent to the caller
 	cseq     uint32
-	digits   []rune
+	digits   [2][]rune // per side: caller 0, callee 1
 	endCause string
 
 	events chan any // branch results and timers, for the ring loop
@@ -788,20 +788,30 @@ func (c *call) onDigit(fromCallee bool, digit rune) {
 	}
 	c.s.publish(events.Event{Kind: events.DTMF, Call: c.id, Account: who, Digits: string(digit), Origin: c.dec.Origin})
 	door := c.dec.Door
-	if door == nil || w == nil || fromCallee == door.Monitoring {
-		// In a door call the answering party opens the door; in a
-		// monitoring call (to the door station) the caller does.
+	if door == nil || w == nil {
 		return
 	}
+	// In a door call the answering party opens the door; in a monitoring
+	// call (to the door station) the caller does. Digits from the other
+	// side — a visitor keying at the panel — are checked too: a relay code
+	// from there is a refused attempt, worth recording.
+	opener := fromCallee != door.Monitoring
 	if door.Monitoring {
 		who = c.caller
+		if fromCallee {
+			who = w.account
+		}
 	}
 	c.mu.Lock()
-	c.digits = append(c.digits, digit)
-	if len(c.digits) > 32 {
-		c.digits = c.digits[len(c.digits)-32:]
+	side := 0
+	if fromCallee {
+		side = 1
 	}
-	typed := string(c.digits)
+	c.digits[side] = append(c.digits[side], digit)
+	if len(c.digits[side]) > 32 {
+		c.digits[side] = c.digits[side][len(c.digits[side])-32:]
+	}
+	typed := string(c.digits[side])
 	var relay *ir.Relay
 	// The longest code that the digits end with wins: "#" must not fire
 	// when "12#" was meant.
@@ -812,7 +822,7 @@ func (c *call) onDigit(fromCallee bool, digit rune) {
 		}
 	}
 	if relay != nil {
-		c.digits = c.digits[:0]
+		c.digits[side] = c.digits[side][:0]
 	}
 	c.mu.Unlock()
 	if relay == nil {
@@ -820,7 +830,10 @@ func (c *call) onDigit(fromCallee bool, digit rune) {
 	}
 	kind := events.DoorOpened
 	cause := ""
-	if !door.MayOpen(who) {
+	switch {
+	case !opener:
+		kind, cause = events.DoorRefused, fmt.Sprintf("%s keyed the code of relay %q from the door station's side; only the party it calls may open it", who, relay.Name)
+	case !door.MayOpen(who, relay):
 		kind, cause = events.DoorRefused, fmt.Sprintf("%s may not open %s", who, door.Device)
 	}
 	c.s.publish(events.Event{Kind: kind, Call: c.id, Account: who, Device: door.Device, Relay: relay.Name, Digits: relay.DTMF, Cause: cause, Origin: relay.Origin})

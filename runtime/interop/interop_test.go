@@ -26,7 +26,6 @@ import (
 	"testing"
 	"time"
 
-
 	"switchboard/compiler"
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
@@ -299,7 +298,7 @@ func freeUDPPort(t *testing.T, ip string, n int) int {
 // 127.0.0.0/8 — the readiness of a peer that prints nothing when it is
 // listening. It reads /proc/net/udp; elsewhere it returns at once (the
 // server's INVITE retransmissions then cover a late peer).
-func waitUDPBound(t *testing.T, port int) {
+func waitUDPBound(t *testing.T, port int, p *process) {
 	t.Helper()
 	want := fmt.Sprintf(":%04X ", port)
 	deadline := time.Now().Add(eventTimeout)
@@ -314,6 +313,9 @@ func waitUDPBound(t *testing.T, port int) {
 			if len(f) > 2 && strings.HasSuffix(f[1]+" ", want) {
 				return
 			}
+		}
+		if p.exited() {
+			t.Fatalf("%s ended before it listened on UDP port %d\n%s", p.name, port, p.report())
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("nothing listens on UDP port %d after %s", port, eventTimeout)

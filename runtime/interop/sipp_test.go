@@ -181,7 +181,7 @@ func (s *server) sippEndpoint(t *testing.T, account, scenario string, subs map[s
 	t.Helper()
 	port := s.sippRegister(t, account, 0)
 	uas := s.sipp(t, account, sippOptions{scenario: scenario, subs: subs, port: port})
-	waitUDPBound(t, port)
+	waitUDPBound(t, port, uas)
 	return uas
 }
 
@@ -197,7 +197,11 @@ func (s *server) doorCall(t *testing.T, code string, subs map[string]string, pas
 		password = s.password("device.gate")
 	}
 	return s.sipp(t, "door station", sippOptions{scenario: "door_call.xml", subs: all,
-		args: []string{"-s", code, "-au", "device.gate", "-ap", password}})
+		args: []string{"-s", code, "-au", "device.gate", "-ap", password,
+			// SIPp's digest uri is sip:host:port unless told (-auth_uri,
+			// without "sip:"); the server checks that it names the
+			// Request-URI (RFC 7616 §3.4.6).
+			"-auth_uri", code + "@" + s.addr}})
 }
 
 var (

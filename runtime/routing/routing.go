@@ -66,8 +66,13 @@ type Door struct {
 	Monitoring bool
 }
 
-// MayOpen reports whether account may trigger the door's relays.
-func (d *Door) MayOpen(account string) bool {
+// MayOpen reports whether account may trigger relay r of the door: the
+// accounts the relay's trigger lists, or by default (trigger "called")
+// the parties this call rang.
+func (d *Door) MayOpen(account string, r *ir.Relay) bool {
+	if r != nil && r.Trigger.Policy == ir.TriggerAccounts {
+		return slices.Contains(r.Trigger.Accounts, account)
+	}
 	_, ok := slices.BinarySearch(d.Allowed, account)
 	return ok
 }

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/icholy/digest"
+
+	"switchboard/runtime/events"
+	"switchboard/simulate/device"
+)
+
+// serveTimeout bounds each step of TestServe that waits on the server.
+const serveTimeout = 20 * time.Second
+
+// buildSwitchboard builds the command into a scratch directory.
+func buildSwitchboard(t *testing.T) string {
+	t.Helper()
+	gobin := filepath.Join(goruntime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(gobin); err != nil {
+		if gobin, err = exec.LookPath("go"); err != nil {
+			t.Skip("SKIPPING: no go command to build switchboard with")
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "switchboard")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, gobin, "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// served is a running `switchboard serve`, with its standard error read
+// line by line.
+type served struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	lines  chan string
+	mu     sync.Mutex
+	stderr strings.Builder
+	exit   chan error
+}
+
+// waitLine reads standard error until a line matching re, and returns its
+// submatches.
+func (s *served) waitLine(what string, re *regexp.Regexp) []string {
+	s.t.Helper()
+	deadline := time.NewTimer(serveTimeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case l, ok := <-s.lines:
+			if !ok {
+				s.t.Fatalf("serve ended before %s\nstderr:\n%s", what, s.log())
+			}
+			if m := re.FindStringSubmatch(l); m != nil {
+				return m
+			}
+		case <-deadline.C:
+			s.t.Fatalf("no %s on serve's stderr within %s\nstderr:\n%s", what, serveTimeout, s.log())
+		}
+	}
+}
+
+func (s *served) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stderr.String()
+}
+
+func (s *served) signal(sig os.Signal) {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// TestServe runs the real binary: `serve` on a copy of examples/family-home
+// with ports chosen by the kernel, read from the ready line. A simulated
+// gate calls the family and Sarah's simulated app answers; a broken
+// configuration on SIGHUP is rejected and the old one keeps serving calls;
+// a fixed one (with a new user) is swapped in on the next SIGHUP while a
+// call is up — the call continues, and the new user can register; the gate
+// fetches its provisioning file over HTTP digest, and only its own; SIGTERM
+// stops the server with status 0; the event file records all of it.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	bin := buildSwitchboard(t)
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "examples", "family-home")
+	files, err := filepath.Glob(filepath.Join(src, "*.pbx.hcl"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no site files in %s: %v", src, err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1")
+	passwords := func() map[string]string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "credentials", "-json", dir)
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("credentials -json: %v", err)
+		}
+		var list []struct{ Name, Username, Password, Domain string }
+		if err := json.Unmarshal(out, &list); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, c := range list {
+			sip := strings.HasPrefix(c.Name, "app.") || strings.HasPrefix(c.Name, "device.")
+			if sip && c.Username != c.Name {
+				t.Errorf("SIP account %s has user name %q", c.Name, c.Username)
+			}
+			m[c.Name] = c.Password
+		}
+		return m
+	}
+	creds := passwords()
+
+	eventsFile := filepath.Join(t.TempDir(), "events.jsonl")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-events", eventsFile, dir)
+	cmd.Env = env
+	cmd.WaitDelay = 5 * time.Second
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &served{t: t, cmd: cmd, lines: make(chan string, 1024), exit: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.stderr.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+			s.lines <- sc.Text()
+		}
+		close(s.lines)
+		s.exit <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("serve's stderr:\n%s", s.log())
+		}
+	})
+
+	ready := s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: site "([^"]+)", sip udp (127\.0\.0\.1:\d+), http (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
+	sipAddr, httpAddr := ready[2], ready[3]
+
+	// The build serve wrote says which code the gate's button dials and
+	// which file is the gate's.
+	build := filepath.Join(dir, ".switchboard", "build")
+	var plan struct {
+		Site    struct{ Domain string }
+		Entries []struct{ Device, Code string }
+	}
+	readJSON(t, filepath.Join(build, "dialplan.json"), &plan)
+	code := ""
+	for _, e := range plan.Entries {
+		if e.Device == "gate" {
+			code = e.Code
+		}
+	}
+	var manifest struct {
+		Files []struct{ Path, Device string }
+	}
+	readJSON(t, filepath.Join(build, "provision", "manifest.json"), &manifest)
+	gateFile, monitorFile := "", ""
+	for _, f := range manifest.Files {
+		switch f.Device {
+		case "gate":
+			gateFile = f.Path
+		case "hall-monitor":
+			monitorFile = f.Path
+		}
+	}
+	if code == "" || gateFile == "" || monitorFile == "" {
+		t.Fatalf("the build has no gate entry (%q) or no gate/monitor files (%q, %q)", code, gateFile, monitorFile)
+	}
+
+	newDevice := func(account, password string) *device.Device {
+		t.Helper()
+		d, err := device.New(device.Config{Account: account, Password: password, Domain: plan.Site.Domain, Server: sipAddr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return d
+	}
+	register := func(d *device.Device) int {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
+		defer cancel()
+		status, err := d.Register(ctx, time.Hour)
+		if err != nil {
+			t.Fatalf("register %s: %v", d.Account(), err)
+		}
+		return status
+	}
+	gate := newDevice("device.gate", creds["device.gate"])
+	sarah := newDevice("app.sarah", creds["app.sarah"])
+	sarah.SetAnswer(device.Pickup, 0)
+	for _, d := range []*device.Device{gate, sarah} {
+		if status := register(d); status != 200 {
+			t.Fatalf("register %s: %d", d.Account(), status)
+		}
+	}
+	dial := func(what string) *device.Call {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
+		defer cancel()
+		before := len(sarah.Incoming())
+		call, err := gate.Dial(ctx, code)
+		if err != nil {
+			t.Fatalf("%s: the gate's call: %v", what, err)
+		}
+		in := sarah.Incoming()
+		if len(in) != before+1 || !in[len(in)-1].Answered {
+			t.Fatalf("%s: sarah's calls: %+v", what, in)
+		}
+		return call
+	}
+	hangup := func(what string, call *device.Call) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
+		defer cancel()
+		if err := call.Hangup(ctx); err != nil {
+			t.Fatalf("%s: hangup: %v", what, err)
+		}
+	}
+	doorCall := func(what string) { hangup(what, dial(what)) }
+	doorCall("first call")
+
+	// A broken configuration is rejected; the running one keeps serving.
+	people := filepath.Join(dir, "people.pbx.hcl")
+	good, err := os.ReadFile(people)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := append(append([]byte{}, good...), "\nuser \"grace\" {\n  residence = residence.nowhere\n}\n"...)
+	if err := os.WriteFile(people, broken, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.signal(syscall.SIGHUP)
+	s.waitLine("reload rejection", regexp.MustCompile(`reload rejected`))
+	// This call stays up across the next reload.
+	open := dial("call after a rejected reload")
+
+	// The fixed configuration, with a new user, is swapped in.
+	fixed := append(append([]byte{}, good...), `
+user "grace" {
+  first_name = "Grace"
+  last_name  = "Whitfield"
+  email      = "grace.whitfield@example.com"
+  residence  = residence.home
+  extension  = 205
+  app        = true
+}
+`...)
+	if err := os.WriteFile(people, fixed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	grace := newDevice("app.grace", "not-yet-a-password")
+	if status := register(grace); status == 200 {
+		t.Fatal("app.grace registered before the configuration that adds her was loaded")
+	}
+	s.signal(syscall.SIGHUP)
+	s.waitLine("reload", regexp.MustCompile(`msg=reloaded`))
+	hangup("call across the reload", open)
+	creds = passwords()
+	if creds["app.grace"] == "" {
+		t.Fatal("credentials -json lists no app.grace")
+	}
+	grace = newDevice("app.grace", creds["app.grace"])
+	if status := register(grace); status != 200 {
+		t.Errorf("app.grace after the reload: %d, want 200", status)
+	}
+	doorCall("call after the reload")
+
+	// The gate fetches its own file over HTTP digest, and nothing else.
+	get := func(user, password, file string) (int, string) {
+		t.Helper()
+		client := &http.Client{Timeout: serveTimeout, Transport: &digest.Transport{Username: user, Password: password}}
+		res, err := client.Get("http://" + httpAddr + "/" + file)
+		if err != nil {
+			t.Fatalf("GET %s as %s: %v", file, user, err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	status, body := get("device.gate", creds["device.gate"], gateFile)
+	want, err := os.ReadFile(filepath.Join(build, "provision", gateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != 200 || body != string(want) {
+		t.Errorf("the gate's own file: %d, %d bytes (want 200, the %d bytes of %s)", status, len(body), len(want), gateFile)
+	}
+	if status, _ := get("device.gate", creds["device.gate"], monitorFile); status != 404 {
+		t.Errorf("the monitor's file fetched by the gate: %d, want 404", status)
+	}
+	if status, _ := get("device.gate", "guess", gateFile); status != 401 {
+		t.Errorf("a wrong password: %d, want 401", status)
+	}
+
+	s.signal(syscall.SIGTERM)
+	select {
+	case err := <-s.exit:
+		if err != nil {
+			t.Fatalf("serve after SIGTERM: %v, want exit status 0\nstderr:\n%s", err, s.log())
+		}
+	case <-time.After(serveTimeout):
+		t.Fatalf("serve still running %s after SIGTERM", serveTimeout)
+	}
+
+	// The event file has the whole story, each event tied to the site.
+	data, err := os.ReadFile(eventsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[events.Kind]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e events.Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("event line %q: %v", line, err)
+		}
+		count[e.Kind]++
+		if e.Kind == events.ProvisionFetch && (e.Device != "gate" || e.Path == "" || e.Origin.IsZero()) {
+			t.Errorf("provision_fetch = %+v", e)
+		}
+	}
+	for k, n := range map[events.Kind]int{
+		events.Registered: 3, events.CallStarted: 3, events.LegAnswered: 3, events.CallEnded: 3,
+		events.ReloadFailed: 1, events.Reloaded: 1, events.ProvisionFetch: 1,
+	} {
+		if count[k] < n {
+			t.Errorf("%d %s events, want at least %d (all: %v)", count[k], k, n, count)
+		}
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
