@@ -8,7 +8,7 @@ STATICCHECK_VERSION ?= v0.8.2
 EXAMPLES    := $(wildcard examples/*/)
 
 .DEFAULT_GOAL := build
-.PHONY: help build test peers vet test-race update lint fmt fmtcheck bench cover tidy-check examples ci clean
+.PHONY: help build test peers vet test-race update lint fmt fmtcheck bench bench-sip cover tidy-check examples ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ fmtcheck: ## fail when a Go file is not gofmt-clean
 
 bench: ## benchmarks with allocation counts
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-sip: ## serve vs Kamailio under SIPp load, pinned to CPUs 0/1 (bench/sip/README.md; ~5 min)
+	GO=$(GO) bench/sip/run.sh
 
 cover: ## coverage profile in cover.out, total on the last line
 	$(GO) test -coverprofile=cover.out ./...

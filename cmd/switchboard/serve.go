@@ -82,7 +82,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.StringVar(&o.mediaIP, "media-ip", "", "`IP` the media relay binds and advertises (default: the -listen address)")
 	f.fs.StringVar(&o.eventsFile, "events", "", "append the event stream as JSON lines to `FILE` (- for standard output)")
 	f.fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on standard error: text or json")
-	f.fs.StringVar(&o.digest, "digest", "sha-256,md5", "digest `ALGORITHMS` offered, in order; put md5 first for clients that read only the first challenge")
+	f.fs.StringVar(&o.digest, "digest", "sha-256,md5", "digest `ALGORITHMS` offered, in order (RFC 8760: sha-256 first); use md5 alone for clients that answer only MD5 (baresip 1.x, SIPp 3.6)")
 	o.lower.register(f.fs)
 	o.site.register(f.fs)
 	return f

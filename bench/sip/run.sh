@@ -1,0 +1,409 @@
+#!/usr/bin/env bash
+# bench/sip/run.sh — the SIP benchmark of `make bench-sip`: switchboard
+# `serve` and Kamailio under the same SIPp load, side by side, on loopback.
+# See bench/sip/README.md for the method and how to read the output.
+#
+# Knobs (environment): ACCOUNTS, REG_RATE, CALL_RATES, CALL_SECONDS,
+# HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$ROOT/bench/sip
+GO=${GO:-go}
+ACCOUNTS=${ACCOUNTS:-30000}          # distinct accounts registered in workload (a)
+REG_RATE=${REG_RATE:-5000}           # REGISTER transactions (with digest) offered per second
+CALL_RATES=${CALL_RATES:-"200 400 800"} # door calls offered per second, one run each
+CALL_SECONDS=${CALL_SECONDS:-8}      # length of each call run
+HOLD_MS=${HOLD_MS:-300}              # how long the door holds each answered call
+SETTLE=${SETTLE:-35}                 # seconds for finished transactions to be forgotten
+SERVER_CPU=${SERVER_CPU:-0}          # the core the server under test is pinned to
+LOAD_CPU=${LOAD_CPU:-1}              # the core every SIPp is pinned to
+BASE_PORT=${BASE_PORT:-25000}        # UDP ports BASE_PORT..BASE_PORT+199 are used
+KEEP=${KEEP:-0}                      # 1: keep the work directory
+SITE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f # not a secret: a benchmark site
+DOMAIN=bench.example
+PCAP=/usr/share/sip-tester/dtmf_2833_pound.pcap
+
+SB_PORT=$BASE_PORT
+KAM_PORT=$((BASE_PORT + 1))
+REG_PORT=$((BASE_PORT + 10))
+DOOR_PORT=$((BASE_PORT + 11))
+EP_PORT=$((BASE_PORT + 20))          # +1, +2, +3
+MEDIA_PORT=$((BASE_PORT + 100))      # SIPp media: +0, +10, ..., +40
+
+say() { printf '%s\n' "bench-sip: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# --- preflight ---------------------------------------------------------------
+
+command -v "$GO" >/dev/null || die "no go command (set GO=...)"
+command -v sipp >/dev/null || die "sipp is not installed: apt-get install -y sip-tester"
+command -v taskset >/dev/null || die "taskset is not installed: apt-get install -y util-linux"
+if ! command -v kamailio >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		say "installing kamailio (apt-get install -y kamailio)"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y kamailio >/dev/null
+	else
+		die "kamailio is not installed: apt-get install -y kamailio (as root)"
+	fi
+fi
+KAMAILIO=$(command -v kamailio)
+[ "$(nproc)" -ge 2 ] || die "needs two CPUs: the server on one, SIPp on the other"
+DTMF=1
+if [ "$(id -u)" != 0 ] || [ ! -r "$PCAP" ]; then
+	# SIPp plays pcaps through a raw socket.
+	say "WARNING: not root or no $PCAP: the answering endpoint sends NO DTMF"
+	DTMF=0
+fi
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+
+WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench-sip.XXXXXX")}
+mkdir -p "$WORK"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [ "$KEEP" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+START=$(date +%s)
+
+# --- the switchboard binary and the benchmark site -------------------------------
+
+say "building switchboard"
+(cd "$ROOT" && "$GO" build -o "$WORK/switchboard" ./cmd/switchboard)
+SB=$WORK/switchboard
+
+# One door station whose button rings residence R1 (three app accounts,
+# rung at once), and ACCOUNTS more users with an app account each.
+say "generating a site of $ACCOUNTS users"
+mkdir -p "$WORK/site"
+{
+	cat <<EOF
+site "bench" {
+  country  = "IE"
+  timezone = "Europe/Dublin"
+  domain   = "$DOMAIN"
+  installer {
+    company = "Bench Ltd"
+    email   = "installer@$DOMAIN"
+  }
+}
+residence "r1" {
+  label        = "R1"
+  ring_timeout = "30s"
+}
+device "door" {
+  model = "akuvox-r29c"
+  mac   = "0C:11:05:00:00:01"
+  button "1" { calls = residence.r1 }
+  relay "door" {
+    dtmf = "#"
+    hold = "3s"
+  }
+}
+user "ep1" {
+  email     = "ep1@$DOMAIN"
+  residence = residence.r1
+  role      = "owner"
+  extension = 10001
+  app       = true
+}
+user "ep2" {
+  email     = "ep2@$DOMAIN"
+  residence = residence.r1
+  extension = 10002
+  app       = true
+}
+user "ep3" {
+  email     = "ep3@$DOMAIN"
+  residence = residence.r1
+  extension = 10003
+  app       = true
+}
+EOF
+	awk -v n="$ACCOUNTS" -v d="$DOMAIN" 'BEGIN {
+		for (i = 1; i <= n; i++)
+			printf "user \"u%d\" {\n  email     = \"u%d@%s\"\n  extension = %d\n  app       = true\n}\n", i, i, d, 2000000 + i
+	}'
+} >"$WORK/site/site.pbx.hcl"
+export SWITCHBOARD_SITE_KEY=$SITE_KEY
+"$SB" build -o "$WORK/build" "$WORK/site" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; die "build failed"; }
+"$SB" credentials -json "$WORK/site" >"$WORK/credentials.json"
+
+# name;password for every SIP account, from the indented JSON list.
+awk -F'"' '/"name":/ { n = $4 } /"password":/ { if (n ~ /^(app|device)\./) print n ";" $4 }' \
+	"$WORK/credentials.json" >"$WORK/accounts.txt"
+[ "$(grep -c '^app\.u' "$WORK/accounts.txt")" = "$ACCOUNTS" ] || die "credentials -json did not list $ACCOUNTS user accounts"
+# SIPp injection files: user;[authentication ...];domain (a SIPp keyword
+# cannot hold another, but an injected field can hold one).
+inject() { awk -F';' -v d="$DOMAIN" '{ print $1 ";[authentication username=" $1 " password=" $2 "];" d }'; }
+{ echo SEQUENTIAL; grep '^app\.u' "$WORK/accounts.txt" | inject; } >"$WORK/users.csv"
+for i in 1 2 3; do
+	{ echo SEQUENTIAL; grep "^app\.ep$i;" "$WORK/accounts.txt" | inject; } >"$WORK/ep$i.csv"
+done
+DOOR_PASSWORD=$(awk -F';' '$1 == "device.door" { print $2 }' "$WORK/accounts.txt")
+# Kamailio reads the same passwords from a db_text table for htable.
+mkdir -p "$WORK/kamailio/db"
+{
+	echo "key_name(str) key_type(int) value_type(int) key_value(str) expires(int)"
+	awk -F';' '{ print $1 ":0:0:" $2 ":0" }' "$WORK/accounts.txt"
+} >"$WORK/kamailio/db/htable"
+cp "$HERE/kamailio.cfg" "$WORK/kamailio/"
+
+# --- measuring -----------------------------------------------------------------
+
+# pids NAME: the server's processes (Kamailio's workers are children).
+pids() {
+	local main
+	main=$(cat "$WORK/$1.pid")
+	echo "$main" $(pgrep -P "$main" || true)
+}
+# ticks NAME: user+system CPU of the server, in clock ticks.
+ticks() { local t=0 p; for p in $(pids "$1"); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
+# pss NAME: proportional set size of the server, in KiB.
+pss() { local k=0 p; for p in $(pids "$1"); do k=$((k + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup"))); done; echo "$k"; }
+HZ=$(getconf CLK_TCK)
+# us_per TICKS OPS: CPU microseconds per operation.
+us_per() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.0f", n ? t * 1e6 / hz / n : 0 }'; }
+
+# sipp_run NAME LIMIT ARGS...: run one SIPp on the load core, in its own
+# directory, with statistics, for at most LIMIT seconds (calls not finished
+# by then count as failed); its exit status is in $WORK/NAME/status.
+sipp_run() {
+	local name=$1 limit=$2
+	shift 2
+	mkdir -p "$WORK/$name"
+	(cd "$WORK/$name" && set +e
+		timeout -s KILL $((limit + 15)) taskset -c "$LOAD_CPU" sipp "$@" -i 127.0.0.1 -nostdin -timeout "${limit}s" \
+			-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 \
+			-trace_err -error_file errors.log >screen.txt 2>&1
+		echo $? >status) 2>/dev/null # no "Killed" from the shell
+}
+# stat NAME COLUMN: the last value of a column of SIPp's statistics.
+stat() {
+	awk -F';' -v col="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next } { v = $c } END { print v + 0 }' "$WORK/$1/stat.csv"
+}
+# achieved NAME: successful calls per second, from the start of the run to
+# the statistics row in which the last of them completed.
+achieved() {
+	awk -F';' 'function t(f) { split(f, a, "\t"); return a[3] + 0 }
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == "SuccessfulCall(C)") c = i; next }
+		NR == 2 { t0 = t($1) }
+		$c + 0 > ok { ok = $c + 0; t1 = t($3) }
+		END { if (t1 > t0) printf "%.0f", ok / (t1 - t0); else print 0 }' "$WORK/$1/stat.csv"
+}
+# p99 NAME: the 99th percentile response time, ms (SIPp's resolution).
+p99() {
+	cat "$WORK/$1"/*_rtt.csv 2>/dev/null | awk -F';' '$2 ~ /^[0-9.]+$/ { print $2 }' | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR == 0) { print "n/a"; exit } i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print v[i] }'
+}
+
+# Results, one line each: server workload key value.
+RESULTS=$WORK/results.txt
+: >"$RESULTS"
+record() { echo "$1 $2 $3 $4" >>"$RESULTS"; }
+
+# start_endpoints NAME PORT: the three endpoints of R1 register from
+# their own ports, then answer (ep1, with "#" as RFC 2833) or ring until
+# cancelled (ep2, ep3) as SIPp servers on those ports.
+start_endpoints() {
+	local name=$1 port=$2 i scen
+	for i in 1 2 3; do
+		sipp_run "$name-ep$i-register" 20 "127.0.0.1:$port" -sf "$HERE/register.xml" -inf "$WORK/ep$i.csv" -m 1 \
+			-p $((EP_PORT + i)) -mp $((MEDIA_PORT + 10 * i))
+		[ "$(cat "$WORK/$name-ep$i-register/status")" = 0 ] || die "$name: app.ep$i did not register: $(cat "$WORK/$name-ep$i-register/errors.log" 2>/dev/null)"
+	done
+	scen=$HERE/endpoint_answer.xml
+	if [ "$DTMF" = 0 ]; then
+		sed '/<nop>/,/<\/nop>/d' "$scen" >"$WORK/endpoint_answer_nodtmf.xml"
+		scen=$WORK/endpoint_answer_nodtmf.xml
+	fi
+	for i in 1 2 3; do
+		[ "$i" = 1 ] || scen=$HERE/endpoint_ring.xml
+		mkdir -p "$WORK/$name-ep$i"
+		(cd "$WORK/$name-ep$i" && exec taskset -c "$LOAD_CPU" sipp "127.0.0.1:$port" -sf "$scen" -i 127.0.0.1 -nostdin \
+			-p $((EP_PORT + i)) -mp $((MEDIA_PORT + 10 * i)) -trace_err -error_file errors.log >screen.txt 2>&1) &
+		echo $! >"$WORK/$name-ep$i.pid"
+		PIDS+=("$(cat "$WORK/$name-ep$i.pid")")
+	done
+	for i in 1 2 3; do wait_bound $((EP_PORT + i)); done
+}
+stop_endpoints() {
+	local i
+	for i in 1 2 3; do kill "$(cat "$WORK/$1-ep$i.pid")" 2>/dev/null || true; done
+	for i in 1 2 3; do wait "$(cat "$WORK/$1-ep$i.pid")" 2>/dev/null || true; done
+}
+# wait_bound PORT: until something listens on UDP PORT.
+wait_bound() {
+	local hex i
+	hex=$(printf ':%04X ' "$1")
+	for i in $(seq 1 200); do
+		grep -q "$hex" /proc/net/udp && return 0
+		sleep 0.05
+	done
+	die "nothing listens on UDP port $1"
+}
+
+# workload_register NAME PORT: (a) ACCOUNTS registrations with digest.
+workload_register() {
+	local name=$1 port=$2 t0 t1 fail
+	say "$name: (a) $ACCOUNTS REGISTERs with digest at $REG_RATE/s"
+	t0=$(ticks "$name")
+	sipp_run "$name-register" $((ACCOUNTS / REG_RATE + 30)) "127.0.0.1:$port" -sf "$HERE/register.xml" -inf "$WORK/users.csv" \
+		-r "$REG_RATE" -m "$ACCOUNTS" -l 5000 -p "$REG_PORT" -mp "$MEDIA_PORT"
+	t1=$(ticks "$name")
+	fail=$(stat "$name-register" 'FailedCall(C)')
+	record "$name" register cpu_us "$(us_per $((t1 - t0)) "$ACCOUNTS")"
+	record "$name" register rate "$(achieved "$name-register")"
+	record "$name" register ok "$(stat "$name-register" 'SuccessfulCall(C)')"
+	record "$name" register failed "$fail"
+	record "$name" register retrans "$(stat "$name-register" 'Retransmissions(C)')"
+	record "$name" register p99_ms "$(p99 "$name-register")"
+}
+
+# workload_calls NAME PORT RATE: (b) door calls forked to three endpoints.
+workload_calls() {
+	local name=$1 port=$2 rate=$3 n t0 t1 run
+	n=$((rate * CALL_SECONDS))
+	run=$name-calls-$rate
+	say "$name: (b) $n door calls at $rate/s: fork to 3, one answers, 2 cancelled, DTMF, BYE"
+	t0=$(ticks "$name")
+	sipp_run "$run" $((CALL_SECONDS + 20)) "127.0.0.1:$port" -sf "$HERE/door.xml" -s R1 -au device.door -ap "$DOOR_PASSWORD" \
+		-auth_uri "R1@127.0.0.1:$port" -d "$HOLD_MS" -r "$rate" -m "$n" -l 5000 \
+		-p "$DOOR_PORT" -mp $((MEDIA_PORT + 40)) -default_behaviors all,-abortunexp
+	t1=$(ticks "$name")
+	record "$name" "calls@$rate" cpu_us "$(us_per $((t1 - t0)) "$n")"
+	record "$name" "calls@$rate" rate "$(achieved "$run")"
+	record "$name" "calls@$rate" ok "$(stat "$run" 'SuccessfulCall(C)')"
+	record "$name" "calls@$rate" failed "$(( n - $(stat "$run" 'SuccessfulCall(C)') ))"
+	record "$name" "calls@$rate" retrans "$(stat "$run" 'Retransmissions(C)')"
+	record "$name" "calls@$rate" p99_ms "$(p99 "$run")"
+}
+
+# --- the servers -------------------------------------------------------------
+
+start_switchboard() {
+	say "switchboard: serve pinned to CPU $SERVER_CPU"
+	(GODEBUG=gctrace=1 exec taskset -c "$SERVER_CPU" "$SB" serve -listen "127.0.0.1:$SB_PORT" -http "" \
+		-digest md5 "$WORK/build" 2>"$WORK/switchboard.log") &
+	echo $! >"$WORK/switchboard.pid"
+	PIDS+=("$(cat "$WORK/switchboard.pid")")
+	local i
+	for i in $(seq 1 600); do
+		grep -q 'switchboard serve: ready' "$WORK/switchboard.log" && return 0
+		kill -0 "$(cat "$WORK/switchboard.pid")" 2>/dev/null || { cat "$WORK/switchboard.log" >&2; die "serve exited"; }
+		sleep 0.1
+	done
+	die "serve not ready after 60s"
+}
+# gcs: how many garbage collections the Go server has logged (gctrace).
+gcs() { grep -c '^gc ' "$WORK/switchboard.log" || true; }
+# live_mb: the live heap after the last garbage collection, MB.
+live_mb() { grep '^gc ' "$WORK/switchboard.log" | tail -1 | sed -E 's/.* [0-9]+->[0-9]+->([0-9]+) MB.*/\1/'; }
+# wait_gc N: until more than N collections were logged (Go forces one
+# two minutes after the last at the latest).
+wait_gc() {
+	local i
+	for i in $(seq 1 1500); do
+		[ "$(gcs)" -gt "$1" ] && return 0
+		sleep 0.1
+	done
+	die "no garbage collection within 150s"
+}
+
+bench_kamailio() {
+	say "kamailio: $KAMAILIO -x fm -X fm, pinned to CPU $SERVER_CPU"
+	(cd "$WORK/kamailio" && exec taskset -c "$SERVER_CPU" "$KAMAILIO" -f kamailio.cfg -DD -E \
+		-l "udp:127.0.0.1:$KAM_PORT" -m 512 -M 16 -x fm -X fm \
+		-A "DBURL=\"text://$WORK/kamailio/db\"" >"$WORK/kamailio.log" 2>&1) &
+	echo $! >"$WORK/kamailio.pid"
+	PIDS+=("$(cat "$WORK/kamailio.pid")")
+	wait_bound "$KAM_PORT"
+	local p0 p1 p2
+	start_endpoints kamailio "$KAM_PORT"
+	p0=$(pss kamailio)
+	workload_register kamailio "$KAM_PORT"
+	p1=$(pss kamailio)
+	sleep 6 # tm's wt_timer: finished transactions are kept 5s
+	p2=$(pss kamailio)
+	record kamailio memory pss_peak_b "$(( (p1 - p0) * 1024 / ACCOUNTS ))"
+	record kamailio memory pss_steady_b "$(( (p2 - p0) * 1024 / ACCOUNTS ))"
+	for r in $CALL_RATES; do workload_calls kamailio "$KAM_PORT" "$r"; done
+	stop_endpoints kamailio
+	kill "$(cat "$WORK/kamailio.pid")"
+	wait "$(cat "$WORK/kamailio.pid")" 2>/dev/null || true
+}
+
+bench_switchboard() {
+	local p0 p1 p2 l0 l2 n
+	# The baseline is taken after a collection that follows start-up (its
+	# garbage gone); Go forces one within two minutes of the last.
+	say "switchboard: waiting for a garbage collection after start-up (at most 2 minutes)"
+	wait_gc "$SB_GCS"
+	sleep 1
+	start_endpoints switchboard "$SB_PORT"
+	l0=$(live_mb)
+	p0=$(pss switchboard)
+	workload_register switchboard "$SB_PORT"
+	p1=$(pss switchboard)
+	# Finished transactions are kept 32s (sipgo's Timer J = 64*T1); wait,
+	# then for the next collection.
+	say "switchboard: $SETTLE s for finished transactions to expire, then the next collection"
+	sleep "$SETTLE"
+	n=$(gcs)
+	wait_gc "$n"
+	sleep 1
+	p2=$(pss switchboard)
+	l2=$(live_mb)
+	record switchboard memory pss_peak_b "$(( (p1 - p0) * 1024 / ACCOUNTS ))"
+	record switchboard memory pss_steady_b "$(( (p2 - p0) * 1024 / ACCOUNTS ))"
+	record switchboard memory heap_live_b "$(( (l2 - l0) * 1024 * 1024 / ACCOUNTS ))"
+	for r in $CALL_RATES; do workload_calls switchboard "$SB_PORT" "$r"; done
+	stop_endpoints switchboard
+	kill -TERM "$(cat "$WORK/switchboard.pid")"
+	wait "$(cat "$WORK/switchboard.pid")" 2>/dev/null || true
+}
+
+# switchboard starts first and idles towards its first forced collection
+# while Kamailio runs on the same core (an idle Go server costs nothing).
+start_switchboard
+SB_GCS=$(gcs)
+bench_kamailio
+bench_switchboard
+
+# --- report --------------------------------------------------------------------
+
+get() { awk -v s="$1" -v w="$2" -v k="$3" '$1 == s && $2 == w && $3 == k { print $4 }' "$RESULTS"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2fx", a / b; else print "-" }'; }
+row() { printf '  %-44s %14s %14s %8s\n' "$1" "$2" "$3" "$4"; }
+echo
+echo "SIP benchmark: switchboard $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?') vs $("$KAMAILIO" -v | head -1)"
+echo "$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)); server on CPU $SERVER_CPU, SIPp on CPU $LOAD_CPU; loopback UDP; DTMF $([ "$DTMF" = 1 ] && echo on || echo OFF)"
+echo
+row "" switchboard kamailio ratio
+for key in "register cpu_us CPU-µs per registration (401+200)" "register rate achieved rate (/s)" "register failed failures" \
+	"register retrans retransmissions" "register p99_ms p99 response time (ms)"; do
+	set -- $key
+	w=$1 k=$2
+	shift 2
+	a=$(get switchboard "$w" "$k") b=$(get kamailio "$w" "$k")
+	row "(a) $*" "$a" "$b" "$([ "$k" = cpu_us ] || [ "$k" = p99_ms ] && ratio "$a" "$b" || echo)"
+done
+row "memory per registration, PSS peak (B)" "$(get switchboard memory pss_peak_b)" "$(get kamailio memory pss_peak_b)" "$(ratio "$(get switchboard memory pss_peak_b)" "$(get kamailio memory pss_peak_b)")"
+row "memory per registration, PSS steady (B)" "$(get switchboard memory pss_steady_b)" "$(get kamailio memory pss_steady_b)" "$(ratio "$(get switchboard memory pss_steady_b)" "$(get kamailio memory pss_steady_b)")"
+row "memory per registration, Go live heap (B)" "$(get switchboard memory heap_live_b)" "" ""
+for r in $CALL_RATES; do
+	w=calls@$r
+	for key in "cpu_us CPU-µs per call" "rate achieved rate (/s)" "failed failures" "retrans retransmissions" "p99_ms p99 INVITE→200 (ms)"; do
+		set -- $key
+		k=$1
+		shift
+		a=$(get switchboard "$w" "$k") b=$(get kamailio "$w" "$k")
+		row "(b) @$r/s $*" "$a" "$b" "$([ "$k" = cpu_us ] || [ "$k" = p99_ms ] && ratio "$a" "$b" || echo)"
+	done
+done
+echo
+echo "(a) $ACCOUNTS distinct accounts at $REG_RATE/s offered. (b) door → 3 endpoints, one answers, two get CANCEL/487, \"#\" as RFC 2833, BYE after ${HOLD_MS}ms; $CALL_SECONDS s per rate."
+echo "Kamailio proxies (no media); switchboard is a B2BUA that relays the RTP. Total $(( $(date +%s) - START ))s. Raw results: $RESULTS"
+[ "$KEEP" = 1 ] || echo "(set KEEP=1 to keep $WORK)"
