@@ -81,6 +81,9 @@ examples: build ## validate every examples/*/ site with the real binary
 		$(BIN) validate -lockfile=readonly $$d; \
 		echo "== $(BIN) test $$d"; \
 		$(BIN) test $$d; \
+		echo "== $(BIN) test -transport udp $$d"; \
+		out=$$($(BIN) test -transport udp $$d) || { echo "$$out"; exit 1; }; \
+		echo "$$out" | tail -n 1; \
 	done
 
 ci: tidy-check test test-race lint examples ## everything CI checks
