@@ -196,41 +196,29 @@ func member(rest hcl.Traversal, what string) (string, bool) {
 
 // button resolves device.<door>.button["<label>"].
 func (r *resolver) button(attr *hcl.Attribute) (*ir.Device, string) {
-	if attr == nil {
-		return nil, ""
-	}
-	ref := r.refExpr(attr.Expr, attr.Name, true, "device")
-	if ref == nil {
-		return nil, ""
-	}
-	dev := r.p.Device(ref.name)
-	label, ok := member(ref.rest, "button")
-	if !ok {
-		r.errorf(ref.rng, "Invalid button reference", "The %q argument must name a door station's button, such as device.%s.button[\"1\"].", attr.Name, ref.name)
-		return nil, ""
-	}
-	var labels []string
-	for _, b := range dev.Buttons {
-		if b.Label == label {
-			return dev, label
+	return r.deviceMember(attr, "button", "1", func(d *ir.Device) []string {
+		var out []string
+		for _, b := range d.Buttons {
+			out = append(out, b.Label)
 		}
-		labels = append(labels, b.Label)
-	}
-	rng := hcl.RangeBetween(ref.rest[0].SourceRange(), ref.rest[1].SourceRange())
-	if len(labels) == 0 {
-		r.errorf(rng, "Reference to undeclared button", "Device %q has no buttons; only door stations with button blocks do.", dev.Name)
-		return nil, ""
-	}
-	detail := fmt.Sprintf("Device %q has no button %q; its buttons are %s.", dev.Name, label, quoteList(labels))
-	if s := suggest(label, labels); s != "" {
-		detail += fmt.Sprintf(" Did you mean %q?", s)
-	}
-	r.errorf(rng, "Reference to undeclared button", "%s", detail)
-	return nil, ""
+		return out
+	})
 }
 
 // relay resolves device.<door>.relay["<name>"].
 func (r *resolver) relay(attr *hcl.Attribute) (*ir.Device, string) {
+	return r.deviceMember(attr, "relay", "door", func(d *ir.Device) []string {
+		var out []string
+		for _, rl := range d.Relays {
+			out = append(out, rl.Name)
+		}
+		return out
+	})
+}
+
+// deviceMember resolves device.<door>.<kind>["<name>"] against the names
+// the device has of that kind, with a did-you-mean when it has none such.
+func (r *resolver) deviceMember(attr *hcl.Attribute, kind, example string, members func(*ir.Device) []string) (*ir.Device, string) {
 	if attr == nil {
 		return nil, ""
 	}
@@ -239,28 +227,28 @@ func (r *resolver) relay(attr *hcl.Attribute) (*ir.Device, string) {
 		return nil, ""
 	}
 	dev := r.p.Device(ref.name)
-	name, ok := member(ref.rest, "relay")
+	name, ok := member(ref.rest, kind)
 	if !ok {
-		r.errorf(ref.rng, "Invalid relay reference", "The %q argument must name a door station's relay, such as device.%s.relay[\"door\"].", attr.Name, ref.name)
+		r.errorf(ref.rng, "Invalid "+kind+" reference", "The %q argument must name a door station's %s, such as device.%s.%s[%q].", attr.Name, kind, ref.name, kind, example)
 		return nil, ""
 	}
-	var names []string
-	for _, rl := range dev.Relays {
-		if rl.Name == name {
+	names := members(dev)
+	for _, n := range names {
+		if n == name {
 			return dev, name
 		}
-		names = append(names, rl.Name)
 	}
 	rng := hcl.RangeBetween(ref.rest[0].SourceRange(), ref.rest[1].SourceRange())
+	summary := "Reference to undeclared " + kind
 	if len(names) == 0 {
-		r.errorf(rng, "Reference to undeclared relay", "Device %q has no relays; only door stations with relay blocks do.", dev.Name)
+		r.errorf(rng, summary, "Device %q has no %ss; only door stations with %s blocks do.", dev.Name, kind, kind)
 		return nil, ""
 	}
-	detail := fmt.Sprintf("Device %q has no relay %q; its relays are %s.", dev.Name, name, quoteList(names))
+	detail := fmt.Sprintf("Device %q has no %s %q; its %ss are %s.", dev.Name, kind, name, kind, quoteList(names))
 	if s := suggest(name, names); s != "" {
 		detail += fmt.Sprintf(" Did you mean %q?", s)
 	}
-	r.errorf(rng, "Reference to undeclared relay", "%s", detail)
+	r.errorf(rng, summary, "%s", detail)
 	return nil, ""
 }
 
