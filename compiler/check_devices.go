@@ -119,15 +119,6 @@ func (c *checker) checkVendor(d *Device) {
 	}
 }
 
-// modelName names the model in details: `model "akuvox-c315"`, or "this
-// device" when the model is unknown.
-func modelName(d *Device) string {
-	if d.Model == nil {
-		return "this device"
-	}
-	return fmt.Sprintf("model %q", d.Model.ID)
-}
-
 func (c *checker) checkDoorStationDevice(d *Device) {
 	ld := d.Device
 	if ld.Residence != nil {

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/agext/levenshtein"
 )
 
 // e164 is a number in international format: +, country code, subscriber
@@ -98,18 +96,6 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// suggest returns the candidate closest to given within two edits, or "".
-// Ties go to the earlier candidate.
-func suggest(given string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if d := levenshtein.Distance(given, c, nil); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
 }
 
 // durationRange bounds a duration attribute.

@@ -57,7 +57,6 @@ type call struct {
 	ringing  bool // 180 sent to the caller
 	cseq     uint32
 	digits   [2][]rune // per side: caller 0, callee 1
-	endCause string
 
 	events chan any // branch results and timers, for the ring loop
 }

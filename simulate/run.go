@@ -417,12 +417,6 @@ type caseState struct {
 	dialDone chan struct{}
 }
 
-// failure is a failed step.
-type failure struct {
-	step string
-	msg  string
-}
-
 func (w *worker) run(ctx context.Context, c Case) (res Result) {
 	start := time.Now()
 	res = Result{Name: c.Name, Origin: c.Origin, Status: Pass}

@@ -267,12 +267,7 @@ func (g *generator) entryAnswers(dev *ir.Device, e ir.Entry) []Case {
 	ring, _ := g.ring(e.Target)
 	var cases []Case
 	for li, leg := range ring.Legs {
-		who := leg.Label
-		if u := strings.TrimPrefix(leg.Label, "user."); u != leg.Label {
-			who = u
-		} else {
-			who = strings.TrimPrefix(leg.Label, "device.")
-		}
+		who := strings.TrimPrefix(strings.TrimPrefix(leg.Label, "user."), "device.")
 		answerer := leg.Accounts[0]
 		name := fmt.Sprintf("%s → %s → %s answers", entryLabel(dev, e), g.targetLabel(e.Target), who)
 		var opens []string

@@ -101,7 +101,9 @@ func runTest(c *cli, args []string) int {
 		}
 	}
 	dir := dirArg(positional)
-	cs, status := c.compileSite("test", dir, compileOptions{site: o.site})
+	// A site that does not compile is a usage problem for test (exit 2):
+	// no case could run.
+	cs, _ := c.compileSite("test", dir, compileOptions{site: o.site})
 	if cs == nil {
 		return exitUsage
 	}

@@ -326,7 +326,7 @@ func Parse(data []byte) (*Settings, error) {
 				return fmt.Errorf("element <%s> is not a P-value", k.Name)
 			}
 			if _, dup := s.P[n]; dup {
-				return fmt.Errorf("P%d given twice", n)
+				return fmt.Errorf("the P-value P%d is given twice", n)
 			}
 			s.P[n] = k.Text
 		}
