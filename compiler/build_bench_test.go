@@ -3,6 +3,7 @@ package compiler
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"testing"
 
@@ -57,6 +58,8 @@ func buildSite(tb testing.TB, site, out string, k credentials.Key) (*ir.Program,
 // dominated by the file system when files are new; see
 // BenchmarkBuildRebuild for a rebuild that changes nothing.
 func BenchmarkBuild(b *testing.B) {
+	// As switchboard build runs: GOGC 300 (cmd/switchboard buildGCPercent).
+	defer debug.SetGCPercent(debug.SetGCPercent(300))
 	site := b.TempDir()
 	writeBenchSite(b, site)
 	out := b.TempDir()
@@ -75,6 +78,7 @@ func BenchmarkBuild(b *testing.B) {
 // BenchmarkBuildRebuild times a build into the directory of an identical
 // earlier build, where every file is found in place and left alone.
 func BenchmarkBuildRebuild(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(300))
 	site := b.TempDir()
 	writeBenchSite(b, site)
 	out := b.TempDir()
