@@ -85,18 +85,7 @@ device "monitor-1a" {
 }
 `
 
-type secrets struct {
-	p   *ir.Program
-	src *credentials.Source
-}
-
-func (s secrets) SIPPassword(account string) (string, bool) {
-	a := s.p.Account(account)
-	if a == nil {
-		return "", false
-	}
-	return s.src.SIPPassword(*a), true
-}
+type secrets = *credentials.Lookup
 
 type harness struct {
 	t       *testing.T
@@ -134,7 +123,7 @@ func start(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, clock: clocktest.New(time.Unix(1_800_000_000, 0)), secrets: secrets{p: p, src: credentials.NewSource(key, p)}, devices: map[string]*device.Device{}}
+	h := &harness{t: t, clock: clocktest.New(time.Unix(1_800_000_000, 0)), secrets: credentials.NewLookup(key, p), devices: map[string]*device.Device{}}
 	bus := events.NewBus(nil)
 	h.sub = bus.Subscribe(4096)
 	go func() {

@@ -92,7 +92,7 @@ func compileBuilding(tb testing.TB, residences, perFlat, doors int) (*ir.Program
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return p, secrets{p: p, src: credentials.NewSource(key, p)}
+	return p, credentials.NewLookup(key, p)
 }
 
 // BenchmarkSimulateGenerated runs the generated suite of a building —

@@ -13,18 +13,7 @@ import (
 	"switchboard/simulate"
 )
 
-type secrets struct {
-	p   *ir.Program
-	src *credentials.Source
-}
-
-func (s secrets) SIPPassword(account string) (string, bool) {
-	a := s.p.Account(account)
-	if a == nil {
-		return "", false
-	}
-	return s.src.SIPPassword(*a), true
-}
+type secrets = *credentials.Lookup
 
 func compileDir(t *testing.T, dir string) (*ir.Program, secrets) {
 	t.Helper()
@@ -44,7 +33,7 @@ func compileDir(t *testing.T, dir string) (*ir.Program, secrets) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, secrets{p: p, src: credentials.NewSource(key, p)}
+	return p, credentials.NewLookup(key, p)
 }
 
 func TestExamplesPass(t *testing.T) {

@@ -107,32 +107,18 @@ func digestAlgorithms(s string) ([]auth.Algorithm, error) {
 // passwords and the provisioning directory.
 type servedSite struct {
 	program *ir.Program
-	secrets *programSecrets
+	secrets *credentials.Lookup
 	bundle  string // provisioning directory
-}
-
-// programSecrets looks up SIP passwords by account name.
-type programSecrets struct {
-	p   *ir.Program
-	src *credentials.Source
-}
-
-func (s *programSecrets) SIPPassword(account string) (string, bool) {
-	a := s.p.Account(account)
-	if a == nil {
-		return "", false
-	}
-	return s.src.SIPPassword(*a), true
 }
 
 // swappableSecrets lets a reload change passwords (a rotation) under the
 // authenticator, which outlives reloads.
 type swappableSecrets struct {
 	mu  sync.RWMutex
-	cur *programSecrets
+	cur *credentials.Lookup
 }
 
-func (s *swappableSecrets) set(p *programSecrets) { s.mu.Lock(); s.cur = p; s.mu.Unlock() }
+func (s *swappableSecrets) set(p *credentials.Lookup) { s.mu.Lock(); s.cur = p; s.mu.Unlock() }
 
 func (s *swappableSecrets) SIPPassword(account string) (string, bool) {
 	s.mu.RLock()
@@ -368,7 +354,7 @@ func (c *cli) loadServed(dir string, o serveOptions) (*servedSite, int) {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 			return nil, exitFail
 		}
-		return &servedSite{program: p, secrets: &programSecrets{p: p, src: credentials.NewSource(k, p)}, bundle: filepath.Join(dir, "provision")}, exitOK
+		return &servedSite{program: p, secrets: credentials.NewLookup(k, p), bundle: filepath.Join(dir, "provision")}, exitOK
 	}
 	lower, err := o.lower.options()
 	if err != nil {
@@ -384,7 +370,7 @@ func (c *cli) loadServed(dir string, o serveOptions) (*servedSite, int) {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return nil, exitFail
 	}
-	return &servedSite{program: cs.program, secrets: &programSecrets{p: cs.program, src: credentials.NewSource(cs.key, cs.program)}, bundle: filepath.Join(out, "provision")}, exitOK
+	return &servedSite{program: cs.program, secrets: credentials.NewLookup(cs.key, cs.program), bundle: filepath.Join(out, "provision")}, exitOK
 }
 
 // chooseMediaIP picks the relay's address: the flag, else the SIP

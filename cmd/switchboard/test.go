@@ -129,7 +129,7 @@ func runTest(c *cli, args []string) int {
 	}
 	cases = append(cases, scenarios.Cases...)
 	simulate.TuneProcess(o.transport)
-	rep, err := simulate.Run(context.Background(), p, &programSecrets{p: p, src: credentials.NewSource(key, p)}, cases,
+	rep, err := simulate.Run(context.Background(), p, credentials.NewLookup(key, p), cases,
 		simulate.Options{Run: sel, Parallel: o.parallel, Transport: o.transport})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "switchboard test: %v\n", err)

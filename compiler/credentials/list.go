@@ -114,3 +114,25 @@ func matches(c Credential, name string) bool {
 	_, o, _ := strings.Cut(c.Owner, ".")
 	return name == n || name == o
 }
+
+// Lookup finds SIP passwords by account name, which is how the runtime's
+// registrar and authenticator and the simulated devices ask for them.
+type Lookup struct {
+	p   *ir.Program
+	src *Source
+}
+
+// NewLookup binds key to the accounts of p.
+func NewLookup(k Key, p *ir.Program) *Lookup {
+	return &Lookup{p: p, src: NewSource(k, p)}
+}
+
+// SIPPassword returns the SIP password of the named account; ok is false
+// for an account the program does not have.
+func (l *Lookup) SIPPassword(account string) (password string, ok bool) {
+	a := l.p.Account(account)
+	if a == nil {
+		return "", false
+	}
+	return l.src.SIPPassword(*a), true
+}

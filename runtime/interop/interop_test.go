@@ -69,18 +69,7 @@ func compileSite(t *testing.T) *ir.Program {
 	return p
 }
 
-type secrets struct {
-	p   *ir.Program
-	src *credentials.Source
-}
-
-func (s secrets) SIPPassword(account string) (string, bool) {
-	a := s.p.Account(account)
-	if a == nil {
-		return "", false
-	}
-	return s.src.SIPPassword(*a), true
-}
+type secrets = *credentials.Lookup
 
 // server is a site served in-process on 127.0.0.1:0.
 type server struct {
@@ -126,7 +115,7 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, prog: p, secrets: secrets{p: p, src: credentials.NewSource(key, p)},
+	s := &server{t: t, prog: p, secrets: credentials.NewLookup(key, p),
 		clock: clocktest.New(time.Unix(1_800_000_000, 0)), cond: make(chan struct{}, 1)}
 	bus := events.NewBus(s.clock.Now)
 	sub := bus.Subscribe(1 << 14)

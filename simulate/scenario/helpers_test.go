@@ -27,11 +27,7 @@ func compileDir(t testing.TB, dir string) *ir.Program {
 	return p
 }
 
-// secrets gives the simulated devices the passwords of a fixed key.
-type secrets struct {
-	p   *ir.Program
-	src *credentials.Source
-}
+type secrets = *credentials.Lookup
 
 func newSecrets(t testing.TB, p *ir.Program) secrets {
 	t.Helper()
@@ -39,13 +35,5 @@ func newSecrets(t testing.TB, p *ir.Program) secrets {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return secrets{p: p, src: credentials.NewSource(key, p)}
-}
-
-func (s secrets) SIPPassword(account string) (string, bool) {
-	a := s.p.Account(account)
-	if a == nil {
-		return "", false
-	}
-	return s.src.SIPPassword(*a), true
+	return credentials.NewLookup(key, p)
 }
