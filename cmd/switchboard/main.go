@@ -17,6 +17,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/agext/levenshtein"
 )
 
 // Exit statuses; see the package documentation.
@@ -145,7 +147,7 @@ errors.
 func suggestCommand(name string) string {
 	best, bestDist := "", 3
 	for _, cmd := range commands {
-		if d := editDistance(name, cmd.name); d < bestDist {
+		if d := levenshtein.Distance(name, cmd.name, nil); d < bestDist {
 			best, bestDist = cmd.name, d
 		}
 	}
@@ -153,27 +155,6 @@ func suggestCommand(name string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 var helpCommand = &command{
