@@ -93,12 +93,20 @@ type Router struct {
 	p         *ir.Program
 	emergency map[string]bool
 	ddis      map[string]*ir.DDI
+	// targets lists, per door station, what its entries call: the people
+	// who may open it from a monitoring call.
+	targets map[string][]ir.Ref
 }
 
 // New builds a router. The program must be sorted (ir.Program.Sort), as
 // every compiled or unmarshalled program is.
 func New(p *ir.Program) *Router {
-	r := &Router{p: p, emergency: map[string]bool{}, ddis: map[string]*ir.DDI{}}
+	r := &Router{p: p, emergency: map[string]bool{}, ddis: map[string]*ir.DDI{}, targets: map[string][]ir.Ref{}}
+	for _, e := range p.Entries {
+		if t := r.targets[e.Device]; len(t) == 0 || t[len(t)-1] != e.Target {
+			r.targets[e.Device] = append(t, e.Target)
+		}
+	}
 	for _, e := range p.Site.Emergency {
 		r.emergency[e] = true
 	}
@@ -197,11 +205,8 @@ func (r *Router) routeMonitoring(caller, dialled string) (Decision, bool) {
 		return Decision{}, false
 	}
 	door := &Door{Device: dev.Name, Code: dialled, Relays: slices.Clone(dev.Relays), Monitoring: true}
-	for _, e := range r.p.Entries {
-		if e.Device != dev.Name {
-			continue
-		}
-		if d := r.ringTarget(e.Target); d.Kind == Ring {
+	for _, t := range r.targets[dev.Name] {
+		if d := r.ringTarget(t); d.Kind == Ring {
 			for _, leg := range d.Ring.Legs {
 				door.Allowed = append(door.Allowed, leg.Accounts...)
 			}
