@@ -452,17 +452,13 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 // report every call over, so the next case starts from a quiet server.
 func (w *worker) cleanup(st *caseState) {
 	if st.dialDone != nil {
-		// A call still ringing: let every timer run out.
-		for i := 0; i < 20; i++ {
+		// A call still ringing: let every timer run out, a virtual minute
+		// at a time (the dial itself gives up after two real minutes).
+		for i := 0; i < 20 && !closed(st.dialDone); i++ {
+			w.clock.Advance(time.Minute)
 			select {
 			case <-st.dialDone:
-				i = 20
-			default:
-				w.clock.Advance(time.Minute)
-				select {
-				case <-st.dialDone:
-				case <-time.After(time.Millisecond):
-				}
+			case <-time.After(time.Millisecond):
 			}
 		}
 		<-st.dialDone
@@ -756,4 +752,13 @@ func (w *worker) seen(st *caseState) string {
 		return "no events"
 	}
 	return strings.Join(out, "; ")
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
