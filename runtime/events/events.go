@@ -41,6 +41,32 @@ const (
 	CheckSync       Kind = "check_sync"    // a NOTIFY check-sync was sent to a device
 	Reloaded        Kind = "reloaded"      // a new configuration is running
 	ReloadFailed    Kind = "reload_failed" // a new configuration was rejected; the old one runs
+
+	// Conference bridges (runtime/conference). Each names the room's IR
+	// origin; To is the room's number, Target "conference.<name>".
+	ConferenceJoined    Kind = "conference_joined"     // a caller entered a room; Cause "owner" or "member"
+	ConferenceLeft      Kind = "conference_left"       // a participant left a room; Cause says why
+	ConferencePINFailed Kind = "conference_pin_failed" // a caller keyed a wrong room PIN (never the digits)
+	ConferenceRefused   Kind = "conference_refused"    // a caller was turned away: room full or locked, too many wrong PINs
+
+	// The server's own registrations at its carriers (Account is
+	// trunk.<name>, Origin the trunk block).
+	TrunkRegistered         Kind = "trunk_registered"          // the carrier accepted or refreshed the registration
+	TrunkRegistrationFailed Kind = "trunk_registration_failed" // registering failed; Cause says why and when it is retried
+	TrunkUnregistered       Kind = "trunk_unregistered"        // the registration was withdrawn (shutdown, trunk changed or removed)
+
+	// Voicemail (runtime/voicemail). Target is "mailbox.<name>", Origin
+	// the mailbox's; Account the caller's account, Source its address.
+	VoicemailDeposited  Kind = "voicemail_deposited"   // a caller left a message; Cause names it and its length
+	VoicemailRecovered  Kind = "voicemail_recovered"   // a recording cut short by a crash or restart was kept
+	VoicemailLogin      Kind = "voicemail_login"       // a box was opened; Cause "own device" or "PIN"
+	VoicemailPINFailed  Kind = "voicemail_pin_failed"  // a wrong PIN (never the digits), or a try while locked out
+	VoicemailLocked     Kind = "voicemail_locked"      // a box or a source reached the wrong-PIN limit
+	VoicemailPINChanged Kind = "voicemail_pin_changed" // the owner set a new PIN
+	VoicemailGreeting   Kind = "voicemail_greeting"    // the owner recorded a greeting
+	VoicemailDeleted    Kind = "voicemail_deleted"     // a message was deleted (from the menu, or after its e-mail)
+	VoicemailMailed     Kind = "voicemail_mailed"      // a new message was e-mailed to the box's owner
+	VoicemailMailFailed Kind = "voicemail_mail_failed" // e-mailing it failed; the message is kept
 )
 
 // Event is one thing that happened. Fields that do not apply are empty.

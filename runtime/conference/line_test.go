@@ -1,0 +1,247 @@
+package conference
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"switchboard/runtime/audio"
+	"switchboard/runtime/clock"
+	"switchboard/runtime/clock/clocktest"
+	"switchboard/runtime/events"
+	"switchboard/runtime/line"
+)
+
+// fakeLine is an in-process line.Line. Its Frames and Digits channels are
+// unbuffered, so a test's send returns only once the session has taken the
+// item — and, the session being one loop, has finished with the one before.
+// Play records the prompt and returns at once; Send records the frame.
+type fakeLine struct {
+	clk    clock.Clock
+	frames chan line.Frame
+	digits chan rune
+	done   chan struct{}
+	once   sync.Once
+
+	mu     sync.Mutex
+	sent   [][]int16
+	played [][]int16
+	cause  string // the server's hang-up cause
+
+	seq uint16 // the caller's RTP state, for sendTone
+	ts  uint32
+	off int // samples of tone sent so far
+}
+
+func newFakeLine(clk clock.Clock) *fakeLine {
+	return &fakeLine{clk: clk, frames: make(chan line.Frame), digits: make(chan rune),
+		done: make(chan struct{}), seq: 1000, ts: 123456}
+}
+
+func (l *fakeLine) Codec() audio.Codec        { return audio.PCMU }
+func (l *fakeLine) Clock() clock.Clock        { return l.clk }
+func (l *fakeLine) Frames() <-chan line.Frame { return l.frames }
+func (l *fakeLine) Digits() <-chan rune       { return l.digits }
+func (l *fakeLine) Done() <-chan struct{}     { return l.done }
+
+func (l *fakeLine) Play(ctx context.Context, samples []int16) error {
+	select {
+	case <-l.done:
+		return line.ErrHungUp
+	default:
+	}
+	l.mu.Lock()
+	l.played = append(l.played, samples)
+	l.mu.Unlock()
+	return ctx.Err()
+}
+
+func (l *fakeLine) Send(frame []int16) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sent = append(l.sent, append([]int16(nil), frame...))
+	return nil
+}
+
+func (l *fakeLine) Hangup(cause string) {
+	l.mu.Lock()
+	if l.cause == "" {
+		l.cause = cause
+	}
+	l.mu.Unlock()
+	l.once.Do(func() { close(l.done) })
+}
+
+// callerHangsUp ends the call from the caller's side.
+func (l *fakeLine) callerHangsUp() { l.once.Do(func() { close(l.done) }) }
+
+func (l *fakeLine) hangupCause() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cause
+}
+
+// key presses keys, each taken by the session before the next.
+func (l *fakeLine) key(t *testing.T, keys string) {
+	t.Helper()
+	for _, k := range keys {
+		select {
+		case l.digits <- k:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("key %q: the session is not reading digits", k)
+		}
+	}
+}
+
+// sync returns once the session in its room has handled everything sent
+// to it: an unbuffered send completes only when its loop is back in its
+// select. An empty frame is ignored.
+func (l *fakeLine) sync(t *testing.T) { t.Helper(); l.sendFrame(t, line.Frame{}) }
+
+// sendFrame delivers one packet of the caller's audio.
+func (l *fakeLine) sendFrame(t *testing.T, f line.Frame) {
+	t.Helper()
+	select {
+	case l.frames <- f:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session is not reading frames")
+	}
+}
+
+// sendTone sends the next 20 ms of a freq Hz tone (silence for 0).
+func (l *fakeLine) sendTone(t *testing.T, freq, amp float64) {
+	t.Helper()
+	s := make([]int16, audio.FrameSamples)
+	if freq != 0 {
+		audio.Tone(s, freq, amp, l.off)
+	}
+	l.off += len(s)
+	l.sendFrame(t, line.Frame{Seq: l.seq, Timestamp: l.ts, Samples: s})
+	l.seq++
+	l.ts += audio.FrameSamples
+}
+
+// heard is what the line was sent, from frame from on, as one signal.
+func (l *fakeLine) heard(from int) []int16 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var s []int16
+	for _, f := range l.sent[min(from, len(l.sent)):] {
+		s = append(s, f...)
+	}
+	return s
+}
+
+func (l *fakeLine) nsent() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.sent)
+}
+
+func (l *fakeLine) nplayed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.played)
+}
+
+// lastPlayed is the last prompt played.
+func (l *fakeLine) lastPlayed() []int16 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.played) == 0 {
+		return nil
+	}
+	return l.played[len(l.played)-1]
+}
+
+// harness is a bridge on a fake clock with its events.
+type harness struct {
+	t   *testing.T
+	clk *clocktest.Fake
+	b   *Bridge
+	sub *events.Subscription
+}
+
+var epoch = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+func newHarness(t *testing.T, opts ...Option) *harness {
+	clk := clocktest.New(epoch)
+	bus := events.NewBus(clk.Now)
+	sub := bus.Subscribe(1000)
+	t.Cleanup(sub.Close)
+	opts = append([]Option{WithEvents(bus)}, opts...)
+	return &harness{t: t, clk: clk, b: NewBridge(clk, opts...), sub: sub}
+}
+
+// call is one Serve in progress.
+type call struct {
+	ln     *fakeLine
+	cancel context.CancelFunc
+	result chan error
+}
+
+// dial starts Serve for c on a new line.
+func (h *harness) dial(c Call) *call {
+	ln := newFakeLine(h.clk)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.t.Cleanup(cancel)
+	cl := &call{ln: ln, cancel: cancel, result: make(chan error, 1)}
+	go func() { cl.result <- h.b.Serve(ctx, ln, c) }()
+	return cl
+}
+
+// wait returns Serve's result.
+func (c *call) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-c.result:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return")
+		return nil
+	}
+}
+
+// event waits for the next event of kind, skipping others.
+func (h *harness) event(kind events.Kind) events.Event {
+	h.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case e := <-h.sub.C:
+			if e.Kind == kind {
+				return e
+			}
+		case <-deadline:
+			h.t.Fatalf("no %s event", kind)
+		}
+	}
+}
+
+// drain returns the events published so far.
+func (h *harness) drain() []events.Event {
+	var es []events.Event
+	for {
+		select {
+		case e := <-h.sub.C:
+			es = append(es, e)
+		default:
+			return es
+		}
+	}
+}
+
+// waitPending waits until the fake clock holds n timers: a session has
+// armed its PIN timeout and can be timed out by Advance.
+func (h *harness) waitPending(n int) {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.clk.Pending() < n {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%d timers pending, want %d", h.clk.Pending(), n)
+		}
+		runtime.Gosched()
+	}
+}
