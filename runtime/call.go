@@ -13,6 +13,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
+	"switchboard/runtime/line"
 	"switchboard/runtime/routing"
 )
 
@@ -48,15 +49,18 @@ type call struct {
 	dec    routing.Decision
 	toTag  string
 	media  MediaSession
-	offer  []byte // what callees are offered when the media is not anchored
+	offer  []byte     // what callees are offered when the media is not anchored
+	local  *localLine // set when the server answered the call itself
+	out    *outbound  // set for a call out over a trunk
 
-	mu       sync.Mutex
-	branches []*branch
-	winner   *branch
-	ended    bool
-	ringing  bool // 180 sent to the caller
-	cseq     uint32
-	digits   [2][]rune // per side: caller 0, callee 1
+	mu         sync.Mutex
+	branches   []*branch
+	winner     *branch
+	ended      bool
+	ringing    bool // 180 sent to the caller
+	reinviting bool // a re-INVITE is being relayed
+	cseq       uint32
+	digits     [2][]rune // per side: caller 0, callee 1
 
 	events chan any // branch results and timers, for the ring loop
 }
@@ -79,6 +83,8 @@ type branch struct {
 	// loop otherwise.
 	cancelSent bool
 	status     int
+	authed     bool     // a carrier's challenge was answered (once only)
+	seq        uint32   // CSeq of the server's last request in the answered branch's dialog
 	media      MediaLeg // this branch's side of the relay, when anchored
 }
 
@@ -118,9 +124,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if to := req.To(); to != nil {
 		if _, ok := to.Params.Get("tag"); ok {
-			// Re-INVITEs (hold, codec changes) are not relayed yet; 488
-			// keeps the existing session as it is (RFC 3261 §14.2).
-			respond(tx, req, 488, "Not Acceptable Here")
+			s.onReinvite(req, tx)
 			return
 		}
 	}
@@ -131,7 +135,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if trunk, ok := st.trunks[src]; ok {
 		// Carriers authenticate by address, as they do with every PBX.
 		account = ir.AccountName(ir.AccountTrunk, trunk)
-		dec = st.router.RouteDDI(trunk, req.Recipient.User)
+		dec = routeFromCarrier(st.router, trunk, req)
 	} else {
 		acct, res := st.auth.Check(req, req.Source(), true)
 		if res != nil {
@@ -145,6 +149,16 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if h := req.CallID(); h != nil {
 		callID = h.Value()
 	}
+	if dec.Kind == routing.Voicemail || dec.Kind == routing.Conference {
+		c := &call{s: s, st: st, id: callID, inv: req, tx: tx, caller: account, dec: dec, toTag: sip.GenerateTagN(16)}
+		s.publish(events.Event{Kind: events.CallStarted, Call: callID, From: account, To: req.Recipient.User, Target: dec.Target.String(), Origin: dec.Origin})
+		s.serveDecision(c)
+		return
+	}
+	var out *outbound
+	if dec.Kind == routing.Outbound {
+		out, dec = s.outbound(st, account, dec)
+	}
 	if dec.Kind != routing.Ring {
 		s.rejectCall(req, tx, account, callID, dec)
 		return
@@ -152,7 +166,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	c := &call{
 		s: s, st: st, id: callID, inv: req, tx: tx, caller: account, dec: dec,
-		toTag: sip.GenerateTagN(16), events: make(chan any, 64),
+		toTag: sip.GenerateTagN(16), events: make(chan any, 64), out: out,
 	}
 	if s.cfg.Media != nil && len(req.Body()) > 0 {
 		m, err := s.cfg.Media(c.onDigit)
@@ -197,7 +211,8 @@ func (s *Server) rejectCall(req *sip.Request, tx sip.ServerTransaction, account,
 	case routing.Conference, routing.Voicemail:
 		status, text, reason = 480, "Temporarily Unavailable", fmt.Sprintf("%s is not available on this server yet", dec.Kind)
 	case routing.Outbound:
-		status, text, reason = 503, "Service Unavailable", fmt.Sprintf("calls out over trunk %q are not available on this server yet", dec.Trunk)
+		// Only a trunk missing from the running program gets here.
+		status, text, reason = 503, "Service Unavailable", fmt.Sprintf("trunk %q is not in the running configuration", dec.Trunk)
 	}
 	if status == 0 {
 		status, text = 500, "Server Internal Error"
@@ -386,7 +401,7 @@ func (c *call) startLeg(i int) int {
 		if acct == c.caller {
 			continue // never ring the caller's own account
 		}
-		for _, ct := range c.st.reg.Contacts(acct) {
+		for _, ct := range c.contacts(acct) {
 			b := &branch{leg: i, account: acct, contact: ct}
 			if err := c.invite(b); err != nil {
 				c.s.log.Warn("invite failed", "account", acct, "contact", ct.URI.String(), "error", err)
@@ -413,8 +428,12 @@ func (c *call) invite(b *branch) error {
 		from.DisplayName = a.DisplayName
 	}
 	from.Params.Add("tag", sip.GenerateTagN(16))
+	to := &sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: b.account, Host: domain}, Params: sip.NewParams()}
+	if c.isTrunk(b) {
+		c.out.address(req, from, to)
+	}
 	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: b.account, Host: domain}, Params: sip.NewParams()})
+	req.AppendHeader(to)
 	req.AppendHeader(s.contactHeader())
 	for _, p := range b.contact.Path {
 		req.AppendHeader(sip.NewHeader("Route", p))
@@ -438,7 +457,7 @@ func (c *call) invite(b *branch) error {
 		req.SetTransport(b.contact.Transport)
 	}
 	b.req = req
-	tx, err := s.client.TransactionRequest(context.Background(), req, sipgo.ClientRequestBuild)
+	tx, err := s.client.TransactionRequest(context.Background(), req, c.build(b))
 	if err != nil {
 		if b.media != nil {
 			b.media.Close()
@@ -450,6 +469,12 @@ func (c *call) invite(b *branch) error {
 		for {
 			select {
 			case res := <-tx.Responses():
+				if isChallenge(res) {
+					if retry := c.reauth(b, res); retry != nil {
+						tx = retry
+						continue
+					}
+				}
 				if res.StatusCode > 100 && res.StatusCode < 200 {
 					c.mu.Lock()
 					b.early = true
@@ -526,17 +551,24 @@ func (c *call) cancelOthers(keep *branch, reason string) {
 // 3261 §9.1 forbids cancelling earlier; the branch's reader sends it when
 // one arrives).
 func (c *call) sendCancel(b *branch, reason string) {
-	cancel := sip.NewRequest(sip.CANCEL, b.req.Recipient)
-	cancel.AppendHeader(sip.HeaderClone(b.req.Via()))
-	cancel.AppendHeader(sip.HeaderClone(b.req.From()))
-	cancel.AppendHeader(sip.HeaderClone(b.req.To()))
-	cancel.AppendHeader(sip.HeaderClone(b.req.CallID()))
-	cancel.AppendHeader(&sip.CSeqHeader{SeqNo: b.req.CSeq().SeqNo, MethodName: sip.CANCEL})
+	c.mu.Lock()
+	inv := b.req // a carrier's challenge may have replaced it
+	c.mu.Unlock()
+	cancel := sip.NewRequest(sip.CANCEL, inv.Recipient)
+	cancel.AppendHeader(sip.HeaderClone(inv.Via()))
+	cancel.AppendHeader(sip.HeaderClone(inv.From()))
+	cancel.AppendHeader(sip.HeaderClone(inv.To()))
+	cancel.AppendHeader(sip.HeaderClone(inv.CallID()))
+	cancel.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
 	mf := sip.MaxForwardsHeader(70)
 	cancel.AppendHeader(&mf)
 	cancel.AppendHeader(sip.NewHeader("Reason", reason))
-	cancel.SetDestination(b.req.Destination())
-	cancel.SetTransport(b.req.Transport())
+	cancel.SetDestination(inv.Destination())
+	cancel.SetTransport(inv.Transport())
+	// From the INVITE's socket (RFC 3261 §9.1: the CANCEL follows the
+	// INVITE); without it sipgo looks the peer up by address and, when
+	// the peer answered from another port, opens a socket for it.
+	cancel.Laddr = inv.Laddr
 	cancel.SetBody(nil)
 	c.s.publish(events.Event{Kind: events.LegCancelled, Call: c.id, Leg: b.account, Cause: reasonCause(reason), Origin: c.dec.Origin})
 	go func() {
@@ -600,7 +632,7 @@ func (c *call) ack(b *branch) {
 	ack.SetDestination(b.req.Destination())
 	ack.SetTransport(b.req.Transport())
 	ack.SetBody(nil)
-	if err := c.s.client.WriteRequest(ack); err != nil {
+	if err := c.s.client.WriteRequest(ack, c.build(b)); err != nil {
 		c.s.log.Warn("ack failed", "account", b.account, "error", err)
 	}
 }
@@ -618,7 +650,7 @@ func (c *call) bye(b *branch, cause string) {
 	bye.AppendHeader(sip.HeaderClone(b.req.From()))
 	bye.AppendHeader(sip.HeaderClone(b.res.To()))
 	bye.AppendHeader(sip.HeaderClone(b.req.CallID()))
-	bye.AppendHeader(&sip.CSeqHeader{SeqNo: b.req.CSeq().SeqNo + 1, MethodName: sip.BYE})
+	bye.AppendHeader(&sip.CSeqHeader{SeqNo: c.nextSeq(b), MethodName: sip.BYE})
 	bye.SetDestination(b.req.Destination())
 	bye.SetTransport(b.req.Transport())
 	bye.SetBody(nil)
@@ -628,7 +660,7 @@ func (c *call) bye(b *branch, cause string) {
 		defer c.s.wg.Done()
 		ctx, done := context.WithTimeout(context.Background(), 32*time.Second)
 		defer done()
-		if _, err := c.s.client.Do(ctx, bye, sipgo.ClientRequestBuild); err != nil {
+		if _, err := c.s.client.Do(ctx, bye, c.build(b)); err != nil {
 			c.s.log.Debug("bye failed", "account", b.account, "cause", cause, "error", err)
 		}
 	}()
@@ -669,8 +701,14 @@ func (c *call) fallback(busy, declined bool) {
 		f, status, text, cause = c.dec.Ring.Busy, 486, "Busy Here", "busy"
 	}
 	c.s.publish(events.Event{Kind: events.Fallback, Call: c.id, From: c.caller, Target: c.dec.Target.String(), Cause: cause + " → " + fallbackText(f), Status: status, Origin: c.dec.Origin})
-	// Voicemail is the subject of its own work; until it runs here, a
-	// voicemail fallback ends the call like hangup does, and says so.
+	if deposit := c.s.cfg.Services.Deposit; f.Kind == ir.FallbackVoicemail && deposit != nil {
+		caller := c.callerOf()
+		if c.serveLocally("voicemail "+f.Mailbox, func(ctx context.Context, l line.Line) { deposit(ctx, l, f.Mailbox, caller) }) {
+			return
+		}
+	}
+	// Without voicemail on this server (or a caller without audio), the
+	// fallback ends the call as hangup does; the event says which it was.
 	c.respond(status, text, nil)
 	c.finish(cause)
 }
@@ -698,15 +736,22 @@ func (c *call) finish(cause string) {
 	if c.media != nil {
 		c.media.Close()
 	}
+	if c.local != nil {
+		c.local.end()
+	}
 	c.s.publish(events.Event{Kind: events.CallEnded, Call: c.id, From: c.caller, Target: c.dec.Target.String(), Cause: cause, Origin: c.dec.Origin})
 }
 
 // hangup ends an answered call from the server's side.
 func (c *call) hangup(cause string) {
 	c.mu.Lock()
-	w, ended := c.winner, c.ended
+	w, ended, local := c.winner, c.ended, c.local
 	c.mu.Unlock()
 	if ended {
+		return
+	}
+	if local != nil {
+		local.Hangup(cause)
 		return
 	}
 	if w != nil {

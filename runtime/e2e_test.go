@@ -118,7 +118,13 @@ func compile(t *testing.T, src string) *ir.Program {
 
 func start(t *testing.T) *harness {
 	t.Helper()
-	p := compile(t, e2eSite)
+	return startSite(t, e2eSite, nil)
+}
+
+// startSite serves src; opts, when set, adjusts the site's options.
+func startSite(t *testing.T, src string, opts func(*runtime.Options)) *harness {
+	t.Helper()
+	p := compile(t, src)
 	key, err := credentials.KeyFromBytes([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +139,11 @@ func start(t *testing.T) *harness {
 			h.mu.Unlock()
 		}
 	}()
-	site, err := runtime.NewSite(p, h.secrets, runtime.Options{Events: bus, Clock: h.clock, MediaIP: netip.MustParseAddr("127.0.0.1")})
+	o := runtime.Options{Events: bus, Clock: h.clock, MediaIP: netip.MustParseAddr("127.0.0.1")}
+	if opts != nil {
+		opts(&o)
+	}
+	site, err := runtime.NewSite(p, h.secrets, o)
 	if err != nil {
 		t.Fatal(err)
 	}

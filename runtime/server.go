@@ -14,9 +14,11 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -31,6 +33,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
+	"switchboard/runtime/media"
 	"switchboard/runtime/routing"
 )
 
@@ -53,6 +56,11 @@ type Config struct {
 	// Media anchors calls' media; nil passes SDP through unchanged (and
 	// then no DTMF is observed).
 	Media MediaFactory
+	// LocalMedia opens the server's own media endpoint for the calls it
+	// answers itself; nil: it answers none (Services are not offered).
+	LocalMedia func() *media.Endpoint
+	// Services are the calls the server answers itself.
+	Services Services
 	// UserAgent is the Server/User-Agent header value.
 	UserAgent string
 }
@@ -73,10 +81,22 @@ type Server struct {
 	state atomic.Pointer[siteState]
 
 	calls   sync.Map // Call-ID → *callSide
-	host    string   // our SIP host:port, for Contact headers
+	mwi     mwiState
+	host    string // our SIP host:port, for Contact headers
 	hostMu  sync.Mutex
 	closing atomic.Bool
 	wg      sync.WaitGroup
+
+	// listeners are where sipgo reads, per transport (UDP, TCP, TLS),
+	// once it does: requests to carriers leave from there. sockets are
+	// what Close closes before sipgo's transport layer, serving counts
+	// the Serve* calls still reading from them.
+	listenMu  sync.Mutex
+	listeners map[string]netip.AddrPort
+	sockets   []io.Closer
+	serving   sync.WaitGroup
+	// trunks are the server's registrations at its carriers.
+	trunks trunkSet
 }
 
 // siteState is everything derived from one program.
@@ -141,13 +161,14 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 	s.srv.OnAck(s.onAck)
 	s.srv.OnBye(s.onBye)
 	s.srv.OnOptions(s.onOptions)
+	s.srv.OnSubscribe(s.onSubscribe)
 	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL that matched no INVITE transaction.
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 	})
 	s.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
-		res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"))
+		res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE"))
 		_ = tx.Respond(res)
 	})
 	return s, nil
@@ -181,6 +202,7 @@ func (s *Server) Program() *ir.Program { return s.st().program }
 func (s *Server) Swap(p *ir.Program, auth Authenticator, reg Registrar) {
 	s.state.Store(newState(p, auth, reg))
 	s.publish(events.Event{Kind: events.Reloaded, Origin: p.Site.Origin})
+	s.syncTrunks()
 }
 
 // ServeUDP serves SIP on conn until ctx ends or Close.
@@ -190,7 +212,20 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 		return err
 	}
 	go func() { <-ctx.Done(); conn.Close() }()
-	err := s.srv.ServeUDP(conn)
+	rc := &readyConn{PacketConn: conn, ready: make(chan struct{}), closing: &s.closing}
+	if !s.serve(rc) {
+		return nil
+	}
+	defer s.serving.Done()
+	go func() {
+		select {
+		case <-rc.ready:
+			s.listening("UDP", conn.LocalAddr())
+		case <-ctx.Done():
+		}
+	}()
+	err := s.srv.ServeUDP(rc)
+	s.notListening("UDP")
 	if s.closing.Load() || ctx.Err() != nil {
 		return nil
 	}
@@ -204,6 +239,11 @@ func (s *Server) ServeTCP(ctx context.Context, l net.Listener) error {
 		return err
 	}
 	go func() { <-ctx.Done(); l.Close() }()
+	if !s.serve(l) {
+		return nil
+	}
+	defer s.serving.Done()
+	s.listening("TCP", l.Addr())
 	err := s.srv.ServeTCP(l)
 	if s.closing.Load() || ctx.Err() != nil {
 		return nil
@@ -219,11 +259,111 @@ func (s *Server) ServeTLS(ctx context.Context, l net.Listener) error {
 		return err
 	}
 	go func() { <-ctx.Done(); l.Close() }()
+	if !s.serve(l) {
+		return nil
+	}
+	defer s.serving.Done()
+	s.listening("TLS", l.Addr())
 	err := s.srv.ServeTLS(l)
 	if s.closing.Load() || ctx.Err() != nil {
 		return nil
 	}
 	return err
+}
+
+// readyConn is the UDP listener as sipgo reads it.
+//
+// It closes ready the first time sipgo reads: by then sipgo has the socket
+// in its connection pool, and requests that must leave from it (to
+// carriers) find it there instead of making sipgo open a socket of its
+// own.
+//
+// Once the server is closing it hands sipgo responses only. sipgo answers
+// every request it reads — an ACK too — through a connection looked up in
+// its pool by the request's source, and opens a new socket when the
+// lookup fails, as it does once its transport layer is closed and the
+// pool emptied. A request read during shutdown (say the ACK of a 404 that
+// crossed the Close) would make sipgo open a socket for nothing; the
+// responses to the server's hang-ups and un-REGISTERs are still wanted.
+type readyConn struct {
+	net.PacketConn
+	once    sync.Once
+	ready   chan struct{}
+	closing *atomic.Bool
+}
+
+func (c *readyConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	c.once.Do(func() { close(c.ready) })
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil || !c.closing.Load() || bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) {
+			return n, addr, err
+		}
+	}
+}
+
+// serve records a socket Close must close, and reports false when the
+// server is already closing.
+func (s *Server) serve(c io.Closer) bool {
+	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.sockets = append(s.sockets, c)
+	s.serving.Add(1)
+	return true
+}
+
+// closeSockets stops sipgo reading: the sockets are closed and, for a
+// moment at most, the readers waited for.
+func (s *Server) closeSockets() {
+	s.listenMu.Lock()
+	socks := s.sockets
+	s.sockets = nil
+	s.listenMu.Unlock()
+	for _, c := range socks {
+		c.Close()
+	}
+	done := make(chan struct{})
+	go func() { s.serving.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+}
+
+// listening records a listener sipgo serves, and starts the
+// registrations at carriers that can now be sent.
+func (s *Server) listening(transport string, addr net.Addr) {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return
+	}
+	s.listenMu.Lock()
+	if s.listeners == nil {
+		s.listeners = map[string]netip.AddrPort{}
+	}
+	if _, ok := s.listeners[transport]; !ok {
+		s.listeners[transport] = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	s.listenMu.Unlock()
+	s.syncTrunks()
+}
+
+// notListening forgets a listener sipgo no longer reads from.
+func (s *Server) notListening(transport string) {
+	s.listenMu.Lock()
+	delete(s.listeners, transport)
+	s.listenMu.Unlock()
+}
+
+// listenerAddr is the address of the listener of transport, once served.
+func (s *Server) listenerAddr(transport string) (netip.AddrPort, bool) {
+	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
+	a, ok := s.listeners[transport]
+	return a, ok
 }
 
 func (s *Server) setHost(addr string) {
@@ -276,6 +416,9 @@ func (s *Server) Close() error {
 		n++
 		return true
 	})
+	// Carriers are told we are gone (un-REGISTER), in the same few
+	// seconds as the hang-ups.
+	s.stopTrunks("server shutting down")
 	// Hang-ups get a few seconds to be answered; a device that has gone
 	// away must not hold the shutdown for a whole transaction timeout.
 	done := make(chan struct{})
@@ -285,6 +428,9 @@ func (s *Server) Close() error {
 	case <-time.After(3 * time.Second):
 		s.log.Warn("shutdown: some hang-ups were not answered", "calls", n)
 	}
+	// sipgo stops reading before its transport layer closes: a request
+	// read after that would find the pool empty and get a socket of its own.
+	s.closeSockets()
 	return s.ua.Close()
 }
 
@@ -299,7 +445,7 @@ func (s *Server) publish(e events.Event) {
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"))
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE"))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	_ = tx.Respond(res)
 }

@@ -36,6 +36,9 @@ type Options struct {
 	// MediaListen opens the relay's sockets; nil means real UDP. The
 	// simulator passes its in-memory network's.
 	MediaListen media.ListenFunc
+	// Services are the calls the server answers itself (voicemail,
+	// conference bridges); they need MediaIP for their media.
+	Services Services
 	// DigestAlgorithms are offered in this order; SHA-256 then MD5 when
 	// empty (RFC 8760). Some clients (SIPp 3.6, old firmware) read only
 	// the first challenge and need MD5 first.
@@ -64,6 +67,10 @@ func NewSite(p *ir.Program, secrets Secrets, o Options) (*Site, error) {
 	cfg := Config{Program: p, Secrets: secrets, Events: o.Events, Clock: clk, Logger: o.Logger}
 	if o.MediaIP.IsValid() {
 		cfg.Media = mediaFactory(o, clk)
+		cfg.Services = o.Services
+		cfg.LocalMedia = func() *media.Endpoint {
+			return media.NewEndpoint(media.Config{IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: clk, Listen: o.MediaListen})
+		}
 	}
 	srv, err := New(cfg, a, registrarAdapter{reg})
 	if err != nil {

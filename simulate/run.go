@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"regexp"
@@ -13,10 +14,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"switchboard/compiler/ir"
 	"switchboard/runtime"
+	"switchboard/runtime/auth"
+	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
+	"switchboard/runtime/services"
 	"switchboard/simulate/device"
 	"switchboard/simulate/memnet"
 )
@@ -39,6 +45,15 @@ type Options struct {
 	// Transport is how SIP and RTP travel between the server and the
 	// devices: TransportMemory (the default) or TransportUDP.
 	Transport string
+	// TrunkSecrets are the values of the trunks' credentials (the
+	// variables the IR names, as `switchboard test` reads them). With
+	// them the server registers at the simulated carrier, which
+	// challenges its REGISTER and its calls out with digest and checks
+	// the answers. Without them (nil, or a reference with no value) a
+	// trunk is simulated as IP-authenticated: its credentials are taken
+	// out of the program the server runs and the carrier trusts the
+	// server's address.
+	TrunkSecrets runtime.TrunkSecrets
 }
 
 // Transports.
@@ -219,20 +234,11 @@ func (w *worker) signal() {
 }
 
 func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
-	// The carrier is simulated at the address after the server's; the
-	// site's trunks are pointed there, the way the real carrier's address
-	// is what identifies it.
-	carrierIP := o.IP.Next()
-	p := *prog
-	p.Trunks = slices.Clone(prog.Trunks)
-	for i := range p.Trunks {
-		p.Trunks[i].Host = carrierIP.String()
-	}
 	w := &worker{
-		o: o, p: &p, clock: newVirtualClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)),
-		notify: make(chan struct{}, 1), reached: map[string]int{}, order: make(map[string]int, len(p.Accounts)),
+		o: o, clock: newVirtualClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)),
+		notify: make(chan struct{}, 1), reached: map[string]int{}, order: make(map[string]int, len(prog.Accounts)),
 	}
-	for i, a := range p.Accounts {
+	for i, a := range prog.Accounts {
 		w.order[a.Name] = i
 	}
 	bus := events.NewBus(w.clock.Now)
@@ -251,6 +257,15 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 			w.signal()
 		}
 	}()
+	// Until the server runs, close undoes what is open so far.
+	var closers []func()
+	fail := func(err error) (*worker, error) {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+		w.sub.Close()
+		return nil, err
+	}
 
 	// Sockets: the server's, the devices' hub, the carrier's hub and every
 	// RTP socket come from one in-memory network, or are real UDP.
@@ -271,24 +286,45 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	if o.Transport == TransportMemory {
 		serverPort = 5060
 	}
-
-	site, err := runtime.NewSite(w.p, secrets, runtime.Options{Events: bus, Clock: w.clock, MediaIP: o.IP, MediaListen: listenMedia})
-	if err != nil {
-		w.sub.Close()
-		return nil, err
-	}
-	w.site = site
 	conn, err := listenPacket(o.IP, serverPort)
 	if err != nil {
-		site.Close()
-		w.sub.Close()
-		return nil, err
+		return fail(err)
 	}
-	w.ladder = &ladder{PacketConn: conn, names: map[string]string{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	w.cancel = cancel
-	go site.Server.ServeUDP(ctx, w.ladder)
+	closers = append(closers, func() { conn.Close() })
 	server := conn.LocalAddr().String()
+
+	// The carrier is simulated at the address after the server's; the
+	// site's trunks are pointed there, the way the real carrier's address
+	// is what identifies it, over UDP whatever the site says.
+	carrierIP := o.IP.Next()
+	var carrierConn net.PacketConn
+	if len(prog.Trunks) > 0 {
+		if carrierConn, err = listenPacket(carrierIP, 0); err != nil {
+			return fail(fmt.Errorf("simulated carrier at %s: %w (is %s a loopback address here?)", carrierIP, err, carrierIP))
+		}
+		closers = append(closers, func() { carrierConn.Close() })
+	}
+	p, carrierAuth := carrierProgram(prog, carrierConn, o.TrunkSecrets)
+	w.p = p
+
+	var serverSecrets runtime.Secrets = secrets
+	if o.TrunkSecrets != nil {
+		serverSecrets = withTrunks{secrets, o.TrunkSecrets}
+	}
+	// The report says what went wrong, with the SIP ladder; the server's
+	// log would only interleave with it.
+	quiet := slog.New(slog.DiscardHandler)
+	svcs, err := services.New(services.Config{Program: func() *ir.Program { return w.p }, Clock: w.clock, Events: bus, Logger: quiet})
+	if err != nil {
+		return fail(err)
+	}
+	site, err := runtime.NewSite(w.p, serverSecrets, runtime.Options{Events: bus, Clock: w.clock, Logger: quiet, MediaIP: o.IP, MediaListen: listenMedia, Services: svcs.Runtime()})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, func() { site.Close() })
+	w.site = site
+	w.ladder = &ladder{PacketConn: conn, names: map[string]string{}}
 	onIncoming := func(d *device.Device) {
 		w.mu.Lock()
 		w.reached[d.Account()]++
@@ -297,37 +333,135 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	}
 	hubConn, err := listenPacket(o.IP, 0)
 	if err != nil {
-		w.close()
-		return nil, err
+		return fail(err)
 	}
 	if w.hub, err = device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: server, IP: o.IP, Conn: hubConn, ListenMedia: listenMedia, OnIncoming: onIncoming}); err != nil {
 		hubConn.Close()
-		w.close()
-		return nil, err
+		return fail(err)
 	}
+	closers = append(closers, func() { w.hub.Close() })
 	w.ladder.name(w.hub.Addr(), "devices")
-	if len(p.Trunks) > 0 {
-		carrierConn, err := listenPacket(carrierIP, 0)
-		if err == nil {
-			w.carrier, err = device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: server, IP: carrierIP, Conn: carrierConn, ListenMedia: listenMedia, OnIncoming: onIncoming})
-			if err != nil {
-				carrierConn.Close()
-			}
-		}
+	if carrierConn != nil {
+		// The carrier's own device places the DDI calls and takes every
+		// call out, whatever the number: the public network.
+		carrier := ir.AccountName(ir.AccountTrunk, p.Trunks[0].Name)
+		w.carrier, err = device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: server, IP: carrierIP, Conn: carrierConn, ListenMedia: listenMedia,
+			OnIncoming: onIncoming, Authenticate: carrierAuth, Registrar: true, CatchAll: carrier})
 		if err != nil {
-			w.close()
-			return nil, fmt.Errorf("simulated carrier at %s: %w (is %s a loopback address here?)", carrierIP, err, carrierIP)
+			return fail(fmt.Errorf("simulated carrier at %s: %w", carrierIP, err))
 		}
 		w.ladder.name(w.carrier.Addr(), "carrier")
 		for _, t := range p.Trunks {
 			w.carrier.Add(ir.AccountName(ir.AccountTrunk, t.Name), "")
 		}
 	}
+	// The server last, with everyone listening: it registers at the
+	// carrier as soon as it reads from its socket.
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	go site.Server.ServeUDP(ctx, w.ladder)
 	if err := w.register(secrets); err != nil {
 		w.close()
 		return nil, err
 	}
+	if err := w.trunksRegistered(); err != nil {
+		w.close()
+		return nil, err
+	}
 	return w, nil
+}
+
+// withTrunks gives the server the trunks' credentials with the accounts'
+// passwords.
+type withTrunks struct {
+	Secrets
+	runtime.TrunkSecrets
+}
+
+// carrierProgram is the program the server runs against the simulated
+// carrier listening on conn: every trunk points at it, over UDP, and a
+// trunk whose credentials have no value in trunks is IP-authenticated. It
+// returns how the carrier vets the server's requests: digest with the
+// trunks' credentials (401 for REGISTER, 407 for INVITE, as carriers do),
+// or nil when no trunk has credentials.
+func carrierProgram(prog *ir.Program, conn net.PacketConn, trunks runtime.TrunkSecrets) (*ir.Program, func(*sip.Request) *sip.Response) {
+	p := *prog
+	if conn == nil {
+		return &p, nil
+	}
+	addr, _ := netip.ParseAddrPort(conn.LocalAddr().String())
+	p.Trunks = slices.Clone(prog.Trunks)
+	passwords := carrierPasswords{}
+	for i := range p.Trunks {
+		t := &p.Trunks[i]
+		t.Host, t.Port, t.Transport = addr.Addr().String(), int(addr.Port()), "udp"
+		var user, pass string
+		ok := trunks != nil
+		if ok {
+			var uok, pok bool
+			user, uok = trunks.TrunkSecret(t.Username)
+			pass, pok = trunks.TrunkSecret(t.Password)
+			ok = uok && pok && t.Username != "" && t.Password != ""
+		}
+		if !ok {
+			t.Username, t.Password = "", ""
+			continue
+		}
+		passwords[user] = pass
+	}
+	if len(passwords) == 0 {
+		return &p, nil
+	}
+	// The carrier's realm is its own name, as the site wrote it.
+	a := auth.New(prog.Trunks[0].Host, passwords, clock.Real)
+	return &p, func(req *sip.Request) *sip.Response {
+		_, res := a.Check(req, "", req.Method == sip.INVITE)
+		return res
+	}
+}
+
+// carrierPasswords are the trunks' passwords by user name, as the carrier
+// knows them.
+type carrierPasswords map[string]string
+
+func (c carrierPasswords) SIPPassword(user string) (string, bool) {
+	pw, ok := c[user]
+	return pw, ok
+}
+
+// trunksRegistered waits until the server has registered every trunk with
+// credentials at the carrier, so that no case sees the registration.
+func (w *worker) trunksRegistered() error {
+	want := map[string]bool{}
+	for _, t := range w.p.Trunks {
+		if t.Username != "" {
+			want[ir.AccountName(ir.AccountTrunk, t.Name)] = true
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	var failed []string
+	ok := w.until(func() bool {
+		done := map[string]bool{}
+		failed = failed[:0]
+		for _, e := range w.events {
+			switch {
+			case e.Kind == events.TrunkRegistered && want[e.Account]:
+				done[e.Account] = true
+			case e.Kind == events.TrunkRegistrationFailed && want[e.Account]:
+				failed = append(failed, e.Account+": "+e.Cause)
+			}
+		}
+		return len(done) == len(want) || len(failed) > 0
+	})
+	if len(failed) > 0 {
+		return fmt.Errorf("the server could not register at the simulated carrier: %s", strings.Join(failed, "; "))
+	}
+	if !ok {
+		return fmt.Errorf("the server did not register at the simulated carrier within %s", w.o.Wait)
+	}
+	return nil
 }
 
 // registerAtOnce bounds the registrations in flight while a worker starts.
@@ -415,6 +549,9 @@ type caseState struct {
 	call     *device.Call
 	dialErr  error
 	dialDone chan struct{}
+	// carried is how many calls each carrier device had been offered
+	// before the case: the case's own calls out come after.
+	carried map[string]int
 }
 
 func (w *worker) run(ctx context.Context, c Case) (res Result) {
@@ -431,7 +568,13 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 	clear(w.reached)
 	w.mu.Unlock()
 	w.ladder.reset()
-	st := &caseState{}
+	st := &caseState{carried: map[string]int{}}
+	if w.carrier != nil {
+		for _, t := range w.p.Trunks {
+			a := ir.AccountName(ir.AccountTrunk, t.Name)
+			st.carried[a] = len(w.carrier.Device(a).Incoming())
+		}
+	}
 	defer func() {
 		w.cleanup(st)
 		res.Duration = time.Since(start)
@@ -651,6 +794,43 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 		hctx, cancel := context.WithTimeout(ctx, w.o.Wait)
 		defer cancel()
 		return st.call.Hangup(hctx)
+	case ExpectOut:
+		carrier := w.device(ir.AccountName(ir.AccountTrunk, s.Trunk))
+		if carrier == nil || w.carrier == nil {
+			return fmt.Errorf("no simulated carrier for trunk %q", s.Trunk)
+		}
+		var got []device.Incoming
+		found := w.until(func() bool {
+			got = carrier.Incoming()[st.carried[carrier.Account()]:]
+			for _, in := range got {
+				if in.To == s.Number {
+					return true
+				}
+			}
+			return false
+		})
+		if !found {
+			var tos []string
+			for _, in := range got {
+				tos = append(tos, in.To)
+			}
+			if len(tos) == 0 {
+				return fmt.Errorf("the carrier was offered no call; saw %s", w.seen(st))
+			}
+			return fmt.Errorf("the carrier was offered calls to %s, not %s", strings.Join(tos, ", "), s.Number)
+		}
+		for _, in := range got {
+			if in.To != s.Number || s.As == "" {
+				continue
+			}
+			if in.From != s.As {
+				return fmt.Errorf("the call out presented %q in From, want %q", in.From, s.As)
+			}
+			if in.Identity != s.As {
+				return fmt.Errorf("the call out presented %q in P-Asserted-Identity, want %q", in.Identity, s.As)
+			}
+		}
+		return nil
 	case ExpectOnlyRung:
 		var extra []string
 		w.mu.Lock()
@@ -666,6 +846,8 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 			return fmt.Errorf("%s rang too", strings.Join(extra, ", "))
 		}
 		return nil
+	case ExpectConference:
+		return w.expectConference(ctx, st, s)
 	}
 	return fmt.Errorf("unknown step %T", s)
 }

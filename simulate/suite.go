@@ -68,6 +68,10 @@ type (
 	// ExpectOnlyRung checks that no account outside the list was offered a
 	// call during the case.
 	ExpectOnlyRung struct{ Accounts []string }
+	// ExpectOut waits for the carrier of Trunk to be offered a call to
+	// Number presenting As as the caller's number, in From and in
+	// P-Asserted-Identity (As empty: not checked).
+	ExpectOut struct{ Trunk, Number, As string }
 )
 
 func (s Dial) describe() string {
@@ -94,6 +98,13 @@ func (s ExpectDigits) describe() string   { return fmt.Sprintf("%s receives %q",
 func (s ExpectFailed) describe() string   { return fmt.Sprintf("call refused with %d", s.Status) }
 func (s ExpectFallback) describe() string { return "falls back to " + fallbackText(s.Fallback) }
 func (s Hangup) describe() string         { return "caller hangs up" }
+func (s ExpectOut) describe() string {
+	d := fmt.Sprintf("trunk %q carries the call to %s", s.Trunk, s.Number)
+	if s.As != "" {
+		d += " as " + s.As
+	}
+	return d
+}
 func (s ExpectOnlyRung) describe() string {
 	return "rings nobody but " + strings.Join(s.Accounts, ", ")
 }
@@ -138,11 +149,11 @@ func Generate(p *ir.Program) []Case {
 	for _, d := range p.DDIs {
 		cases = append(cases, g.ddi(d))
 	}
+	cases = append(cases, g.callsOut()...)
 	for _, n := range p.Numbers {
 		switch n.Action.Kind {
 		case ir.ActionConference:
-			cases = append(cases, Case{Name: fmt.Sprintf("conference room %s answers", n.Number), Origin: n.Origin,
-				Skip: "conference bridges are not served by the runtime yet"})
+			cases = append(cases, g.conference(n))
 		case ir.ActionVoicemail:
 			cases = append(cases, Case{Name: fmt.Sprintf("voicemail access %s answers", n.Number), Origin: n.Origin,
 				Skip: "voicemail is not served by the runtime yet"})
@@ -388,5 +399,117 @@ func (g *generator) ddi(d ir.DDI) Case {
 		Hangup{},
 		ExpectOnlyRung{Accounts: u.Endpoints},
 	}
+	return c
+}
+
+// externalNumber is the public number the generated calls out dial: in
+// the range set aside for fiction (NANP 555-01xx), so that a real carrier
+// given one by mistake reaches no one.
+const externalNumber = "+15550100"
+
+// callsOut: users reach the public network over the site's first trunk
+// (the one routing uses), presenting their own DDI or else the trunk's
+// main number; every emergency number goes out the same way; a door
+// station never reaches the trunk.
+func (g *generator) callsOut() []Case {
+	if len(g.p.Trunks) == 0 {
+		return nil
+	}
+	t := g.p.Trunks[0]
+	carrier := ir.AccountName(ir.AccountTrunk, t.Name)
+	out := func(name string, origin ir.Origin, from, number, as string) Case {
+		return Case{Name: name, Origin: origin, Steps: []Step{
+			Dial{From: from, To: number, Answer: carrier},
+			ExpectOut{Trunk: t.Name, Number: number, As: as},
+			ExpectAnswered{By: carrier},
+			Hangup{},
+			ExpectOnlyRung{Accounts: []string{carrier}},
+		}}
+	}
+	ddiOf := map[string]*ir.DDI{} // user → the lowest DDI on the trunk
+	for i := range g.p.DDIs {
+		d := &g.p.DDIs[i]
+		if d.Trunk == t.Name && d.Target.Kind == ir.RefUser && ddiOf[d.Target.Name] == nil {
+			ddiOf[d.Target.Name] = d
+		}
+	}
+	main := ""
+	if len(t.DDIs) > 0 {
+		main = t.DDIs[0]
+	}
+	var cases []Case
+	first := "" // the first user with an endpoint, for the emergency calls
+	withoutDDI := false
+	for _, u := range g.p.Users {
+		if len(u.Endpoints) == 0 {
+			continue
+		}
+		if first == "" {
+			first = u.Name
+		}
+		if d := ddiOf[u.Name]; d != nil {
+			cases = append(cases, out(fmt.Sprintf("%s calls %s → out over trunk %q as %s", u.Name, externalNumber, t.Name, d.Number),
+				d.Origin, u.Endpoints[0], externalNumber, d.Number))
+			continue
+		}
+		if !withoutDDI {
+			// One user without a number of their own shows the trunk's.
+			withoutDDI = true
+			name := fmt.Sprintf("%s (no DDI) calls %s → out over trunk %q as %s", u.Name, externalNumber, t.Name, main)
+			if main == "" {
+				name = fmt.Sprintf("%s (no DDI) calls %s → out over trunk %q", u.Name, externalNumber, t.Name)
+			}
+			cases = append(cases, out(name, t.Origin, u.Endpoints[0], externalNumber, main))
+		}
+	}
+	for _, e := range g.p.Site.Emergency {
+		c := Case{Name: fmt.Sprintf("emergency number %s → out over trunk %q", e, t.Name), Origin: g.p.Site.Origin}
+		if first == "" {
+			c.Skip = "no user has a phone or app to call from"
+			cases = append(cases, c)
+			continue
+		}
+		u := g.users[first]
+		as := main
+		if d := ddiOf[first]; d != nil {
+			as = d.Number
+		}
+		c = out(fmt.Sprintf("%s dials emergency number %s → out over trunk %q", u.Name, e, t.Name), g.p.Site.Origin, u.Endpoints[0], e, as)
+		cases = append(cases, c)
+	}
+	for _, d := range g.p.Devices {
+		if d.Kind != ir.DoorStation {
+			continue
+		}
+		cases = append(cases, Case{Name: fmt.Sprintf("%s cannot call out (404)", d.Name), Origin: d.Origin, Steps: []Step{
+			Dial{From: d.Account, To: externalNumber},
+			ExpectFailed{Status: 404},
+			ExpectOnlyRung{},
+		}})
+	}
+	return cases
+}
+
+// conference: three people join a room and each hears the other two and
+// not themselves.
+func (g *generator) conference(n ir.Number) Case {
+	c := Case{Name: fmt.Sprintf("conference room %s", n.Number), Origin: n.Origin}
+	if room := g.p.Conference(n.Action.Target.Name); room != nil {
+		c.Origin = room.Origin
+	}
+	var who, accounts []string
+	for _, u := range g.p.Users {
+		if len(u.Endpoints) > 0 && len(accounts) < 3 {
+			who = append(who, u.Name)
+			accounts = append(accounts, u.Endpoints[0])
+		}
+	}
+	if len(accounts) < 2 {
+		c.Name += " mixes its participants"
+		c.Skip = "fewer than two users have a phone or app to join from"
+		return c
+	}
+	c.Name = fmt.Sprintf("%s join conference room %s and each hears the others, not themselves", strings.Join(who, ", "), n.Number)
+	c.Steps = []Step{ExpectConference{Number: n.Number, Accounts: accounts}}
 	return c
 }

@@ -66,12 +66,15 @@ func TestMemoryTransportOpensNoSockets(t *testing.T) {
 	if len(p.Trunks) == 0 {
 		t.Fatal("the example has no trunk: the carrier would not be exercised")
 	}
+	// With the trunk's credentials: the server registers at the carrier,
+	// answers its challenges and withdraws the registration at the end.
+	creds := trunkSecrets(t, "../examples/small-office")
 	cases := simulate.Generate(p)
 	for _, transport := range []string{simulate.TransportMemory, simulate.TransportUDP} {
 		var rep *simulate.Report
 		opened := maxSockets(t, func() {
 			var err error
-			rep, err = simulate.Run(context.Background(), p, sec, cases, simulate.Options{Transport: transport})
+			rep, err = simulate.Run(context.Background(), p, sec, cases, simulate.Options{Transport: transport, TrunkSecrets: creds})
 			if err != nil {
 				t.Fatal(err)
 			}

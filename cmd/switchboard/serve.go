@@ -24,6 +24,7 @@ import (
 	"switchboard/runtime/auth"
 	"switchboard/runtime/events"
 	"switchboard/runtime/provisioning"
+	"switchboard/runtime/services"
 )
 
 var serveCommand = &command{
@@ -46,6 +47,13 @@ DIR is a site directory (compiled on start, built into DIR/.switchboard/build)
 or the output directory of "switchboard build" (dialplan.json and provision/).
 Passwords are derived from the site key: SWITCHBOARD_SITE_KEY, or the key
 file of a site directory.
+
+Trunks with a username and password register at their carrier from the
+SIP UDP socket (digest, SHA-256 or MD5 as the carrier asks), and calls to
+public and emergency numbers go out over the site's first trunk. The
+credentials are the values of the site's variables; serving a build
+directory, give them again with -var, -var-file or SWITCHBOARD_VAR_<name>.
+A trunk without credentials is IP-authenticated and does not register.
 
 SIGHUP recompiles and swaps in the new configuration; calls in progress
 continue, and a configuration with errors is rejected while the old one keeps
@@ -108,17 +116,31 @@ func digestAlgorithms(s string) ([]auth.Algorithm, error) {
 type servedSite struct {
 	program *ir.Program
 	secrets *credentials.Lookup
-	bundle  string // provisioning directory
+	trunks  trunkSecrets // the trunks' credentials at their carriers
+	bundle  string       // provisioning directory
 }
 
 // swappableSecrets lets a reload change passwords (a rotation) under the
-// authenticator, which outlives reloads.
+// authenticator, which outlives reloads, and the trunks' credentials under
+// their registrations.
 type swappableSecrets struct {
-	mu  sync.RWMutex
-	cur *credentials.Lookup
+	mu     sync.RWMutex
+	cur    *credentials.Lookup
+	trunks trunkSecrets
 }
 
-func (s *swappableSecrets) set(p *credentials.Lookup) { s.mu.Lock(); s.cur = p; s.mu.Unlock() }
+func (s *swappableSecrets) set(site *servedSite) {
+	s.mu.Lock()
+	s.cur, s.trunks = site.secrets, site.trunks
+	s.mu.Unlock()
+}
+
+// TrunkSecret implements runtime.TrunkSecrets.
+func (s *swappableSecrets) TrunkSecret(ref ir.SecretRef) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.trunks.TrunkSecret(ref)
+}
 
 func (s *swappableSecrets) SIPPassword(account string) (string, bool) {
 	s.mu.RLock()
@@ -194,8 +216,15 @@ func runServe(c *cli, args []string) int {
 		defer func() { sub.Close(); <-done }()
 	}
 
-	secrets := &swappableSecrets{cur: cur.secrets}
-	site, err := runtime.NewSite(cur.program, secrets, runtime.Options{Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs})
+	secrets := &swappableSecrets{}
+	secrets.set(cur)
+	var site *runtime.Site
+	svcs, err := services.New(services.Config{Program: func() *ir.Program { return site.Server.Program() }, Events: bus, Logger: log})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+		return exitFail
+	}
+	site, err = runtime.NewSite(cur.program, secrets, runtime.Options{Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs, Services: svcs.Runtime()})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return exitFail
@@ -252,7 +281,7 @@ func runServe(c *cli, args []string) int {
 				return fmt.Errorf("provisioning files: %w", err)
 			}
 		}
-		secrets.set(next.secrets)
+		secrets.set(next)
 		site.Reload(next.program)
 		cur = next
 		log.Info("reloaded", "trigger", reason, "site", next.program.Site.Name)
@@ -327,8 +356,10 @@ func runServe(c *cli, args []string) int {
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())
-			stop()
+			// The server first, while its sockets are open: the hang-ups
+			// and the carriers' un-REGISTERs leave through them.
 			site.Close()
+			stop()
 			return exitOK
 		case err := <-errc:
 			if err != nil {
@@ -354,7 +385,12 @@ func (c *cli) loadServed(dir string, o serveOptions) (*servedSite, int) {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 			return nil, exitFail
 		}
-		return &servedSite{program: p, secrets: credentials.NewLookup(k, p), bundle: filepath.Join(dir, "provision")}, exitOK
+		trunks, err := trunkSecretsFromInputs(p, o.site, c.environ)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return nil, exitFail
+		}
+		return &servedSite{program: p, secrets: credentials.NewLookup(k, p), trunks: trunks, bundle: filepath.Join(dir, "provision")}, exitOK
 	}
 	lower, err := o.lower.options()
 	if err != nil {
@@ -370,7 +406,8 @@ func (c *cli) loadServed(dir string, o serveOptions) (*servedSite, int) {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return nil, exitFail
 	}
-	return &servedSite{program: cs.program, secrets: credentials.NewLookup(cs.key, cs.program), bundle: filepath.Join(out, "provision")}, exitOK
+	return &servedSite{program: cs.program, secrets: credentials.NewLookup(cs.key, cs.program), trunks: trunkSecretsOf(cs.cfg),
+		bundle: filepath.Join(out, "provision")}, exitOK
 }
 
 // chooseMediaIP picks the relay's address: the flag, else the SIP

@@ -130,7 +130,7 @@ func runTest(c *cli, args []string) int {
 	cases = append(cases, scenarios.Cases...)
 	simulate.TuneProcess(o.transport)
 	rep, err := simulate.Run(context.Background(), p, credentials.NewLookup(key, p), cases,
-		simulate.Options{Run: sel, Parallel: o.parallel, Transport: o.transport})
+		simulate.Options{Run: sel, Parallel: o.parallel, Transport: o.transport, TrunkSecrets: trunkSecretsOf(cs.cfg)})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "switchboard test: %v\n", err)
 		return exitFail

@@ -32,6 +32,7 @@ const (
 	LegCancelled    Kind = "leg_cancelled"   // a leg was cancelled (answered elsewhere, timeout, caller gave up)
 	LegFailed       Kind = "leg_failed"      // a leg answered with an error (busy, decline, …)
 	CallEnded       Kind = "call_ended"      // the call is over, with its cause
+	CallUpdated     Kind = "call_updated"    // a re-INVITE (hold, resume, new codec) was relayed; Cause says who and which direction
 	Fallback        Kind = "fallback"        // the ring ended unanswered; the IR's fallback applies
 	DTMF            Kind = "dtmf"            // a complete RFC 4733 event was observed in the media
 	DoorOpened      Kind = "door_opened"     // an allowed party sent a relay's code

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -55,7 +56,9 @@ type Config struct {
 // Incoming is a call that reached this device.
 type Incoming struct {
 	CallID   string
-	From     string // the caller's account
+	From     string // the caller's account (the From user part)
+	To       string // who was called: the Request-URI's user part
+	Identity string // the P-Asserted-Identity's user part, if any
 	Answered bool
 	Status   int    // final status this device sent (200, 486, 603, 487)
 	Reason   string // Reason header of a CANCEL, if cancelled
@@ -80,10 +83,23 @@ type Hub struct {
 	addr   string
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	devices map[string]*Device // by account
-	told    map[*Device]bool   // devices told to do other than ring
-	calls   map[string]*Call   // by Call-ID
+	authenticate func(*sip.Request) *sip.Response
+	catchAll     string
+
+	mu            sync.Mutex
+	devices       map[string]*Device // by account
+	told          map[*Device]bool   // devices told to do other than ring
+	calls         map[string]*Call   // by Call-ID
+	registrations map[string]Registration
+	registered    chan struct{} // signalled on each change of registrations
+}
+
+// Registration is a binding a hub acting as a registrar (a carrier) holds.
+type Registration struct {
+	User    string // the To user part: the account at the carrier
+	Contact string // where calls for it go
+	Expires int    // seconds granted
+	Source  string // the address the REGISTER came from
 }
 
 // HubConfig says where a hub listens and which server it talks to.
@@ -100,6 +116,17 @@ type HubConfig struct {
 	// OnIncoming, when set, is called each time a call reaches one of
 	// the hub's devices, before it rings.
 	OnIncoming func(*Device)
+
+	// Authenticate, when set, vets each INVITE and REGISTER the hub
+	// receives: nil lets it through, a response (a digest challenge) is
+	// sent instead — how a carrier makes a PBX prove who it is.
+	Authenticate func(req *sip.Request) *sip.Response
+	// Registrar makes the hub accept REGISTER, granting the time asked
+	// for, and keep the bindings (Registrations): a carrier's registrar.
+	Registrar bool
+	// CatchAll names the device that takes INVITEs for users the hub has
+	// no device for: a carrier's network, which reaches any number.
+	CatchAll string
 }
 
 // NewHub starts a hub.
@@ -133,13 +160,15 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{domain: cfg.Domain, server: cfg.Server, ip: cfg.IP, listen: cfg.ListenMedia, onCall: cfg.OnIncoming, ua: ua, srv: srv, client: client, conn: conn,
-		addr: conn.LocalAddr().String(), devices: map[string]*Device{}, told: map[*Device]bool{}, calls: map[string]*Call{}}
+		addr: conn.LocalAddr().String(), devices: map[string]*Device{}, told: map[*Device]bool{}, calls: map[string]*Call{},
+		authenticate: cfg.Authenticate, catchAll: cfg.CatchAll, registrations: map[string]Registration{}, registered: make(chan struct{}, 1)}
 	srv.OnInvite(h.onInvite)
+	if cfg.Registrar {
+		srv.OnRegister(h.onRegister)
+	}
 	srv.OnBye(h.onBye)
 	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
-	srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
+	srv.OnNotify(h.onNotify)
 	srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 	})
@@ -199,13 +228,14 @@ type Device struct {
 	password string
 	own      bool // the device owns its hub (New)
 
-	mu       sync.Mutex
-	answer   Answer
-	delay    time.Duration
-	incoming []*Incoming
-	notify   chan struct{}
-	chal     *digest.Challenge // the server's last challenge
-	nc       int               // the last nonce count used with it
+	mu            sync.Mutex
+	answer        Answer
+	delay         time.Duration
+	incoming      []*Incoming
+	notify        chan struct{}
+	notifications []Notification    // NOTIFYs received (mwi.go)
+	chal          *digest.Challenge // the server's last challenge
+	nc            int               // the last nonce count used with it
 }
 
 // New starts a device on a hub of its own.
@@ -374,7 +404,21 @@ func (d *Device) WaitIncoming(ctx context.Context, cond func([]Incoming) bool) (
 }
 
 func (h *Hub) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if h.authenticate != nil {
+		if res := h.authenticate(req); res != nil {
+			_ = tx.Respond(res)
+			takeAck(tx)
+			return
+		}
+	}
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		h.onReinvite(req, tx)
+		return
+	}
 	d := h.Device(req.Recipient.User)
+	if d == nil && h.catchAll != "" {
+		d = h.Device(h.catchAll)
+	}
 	if d == nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 404, "Not Found", nil))
 		return
@@ -383,9 +427,16 @@ func (h *Hub) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
-	in := &Incoming{CallID: req.CallID().Value(), At: time.Now()}
+	in := &Incoming{CallID: req.CallID().Value(), To: req.Recipient.User, At: time.Now()}
 	if f := req.From(); f != nil {
 		in.From = f.Address.User
+	}
+	if pai := req.GetHeader("P-Asserted-Identity"); pai != nil {
+		var u sip.Uri
+		var params sip.HeaderParams
+		if _, err := sip.ParseAddressValue(pai.Value(), &u, &params); err == nil {
+			in.Identity = u.User
+		}
 	}
 	d.mu.Lock()
 	d.incoming = append(d.incoming, in)
@@ -470,6 +521,81 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	_ = m.sendAudio(2)
 }
 
+// onRegister keeps the bindings of a hub acting as a registrar: the time
+// asked for is granted (Contact expires, else Expires, else an hour) and
+// echoed in the 200, and 0 removes the binding.
+func (h *Hub) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	if h.authenticate != nil {
+		if res := h.authenticate(req); res != nil {
+			_ = tx.Respond(res)
+			return
+		}
+	}
+	to := req.To()
+	ct := req.Contact()
+	if to == nil || ct == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))
+		return
+	}
+	expires := 3600
+	if hdr := req.GetHeader("Expires"); hdr != nil {
+		if n, err := strconv.Atoi(hdr.Value()); err == nil {
+			expires = n
+		}
+	}
+	if v, ok := ct.Params.Get("expires"); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			expires = n
+		}
+	}
+	user := to.Address.User
+	h.mu.Lock()
+	if expires == 0 {
+		delete(h.registrations, user)
+	} else {
+		h.registrations[user] = Registration{User: user, Contact: ct.Address.String(), Expires: expires, Source: req.Source()}
+	}
+	h.mu.Unlock()
+	select {
+	case h.registered <- struct{}{}:
+	default:
+	}
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	if expires > 0 {
+		granted := &sip.ContactHeader{Address: ct.Address, Params: sip.NewParams()}
+		granted.Params.Add("expires", strconv.Itoa(expires))
+		res.AppendHeader(granted)
+	}
+	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
+	_ = tx.Respond(res)
+}
+
+// Registrations returns the bindings a registrar hub holds, by user.
+func (h *Hub) Registrations() map[string]Registration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]Registration, len(h.registrations))
+	for k, v := range h.registrations {
+		out[k] = v
+	}
+	return out
+}
+
+// WaitRegistrations waits until cond holds for a registrar hub's bindings.
+func (h *Hub) WaitRegistrations(ctx context.Context, cond func(map[string]Registration) bool) (map[string]Registration, error) {
+	for {
+		regs := h.Registrations()
+		if cond(regs) {
+			return regs, nil
+		}
+		select {
+		case <-h.registered:
+		case <-ctx.Done():
+			return regs, ctx.Err()
+		}
+	}
+}
+
 // takeAck waits for the ACK of a non-2xx final response. sipgo hands it
 // to whoever reads the transaction's Acks, and when nobody does it parks
 // a goroutine holding it until the transaction ends, seconds later: at
@@ -513,6 +639,12 @@ type Call struct {
 	mu      sync.Mutex
 	ended   bool
 	done    chan struct{}
+	// seq (inbound): the CSeq of our last request in the call's dialog;
+	// version: of our SDP's origin line (RFC 3264 §8), raised by every
+	// re-offer; reoffers: the directions of the re-INVITEs received.
+	seq      uint32
+	version  uint64
+	reoffers []string
 }
 
 // Answered returns the device's established call with Call-ID id.
@@ -632,7 +764,7 @@ func (c *Call) Hangup(ctx context.Context) error {
 	bye.AppendHeader(from)
 	bye.AppendHeader(&sip.ToHeader{Address: inv.From().Address, Params: inv.From().Params.Clone()})
 	bye.AppendHeader(sip.HeaderClone(inv.CallID()))
-	bye.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.BYE})
+	bye.AppendHeader(&sip.CSeqHeader{SeqNo: c.nextSeq(), MethodName: sip.BYE})
 	bye.SetDestination(c.d.hub.server)
 	res, err := c.d.hub.client.Do(ctx, bye, sipgo.ClientRequestBuild)
 	if err != nil {

@@ -39,6 +39,8 @@ type media struct {
 	notify  func(rune)
 	closed  bool
 	got     chan struct{} // signalled when a digit arrives
+	audio   []int16       // decoded µ-law received (audio.go)
+	toneAt  int           // samples of tone sent, for a continuous phase
 }
 
 func newMedia(listen rtmedia.ListenFunc, ip netip.Addr, notify func(rune)) (*media, error) {
@@ -134,6 +136,10 @@ func (m *media) read() {
 		m.packets++
 		pt := m.eventPT
 		m.mu.Unlock()
+		if p.PayloadType == ptPCMU {
+			m.keepAudio(p.Payload)
+			continue
+		}
 		if p.PayloadType != pt || len(p.Payload) < 4 {
 			continue
 		}

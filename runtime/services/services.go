@@ -1,0 +1,125 @@
+// Package services assembles the calls the server answers itself —
+// conference bridges (package conference) and voicemail (package
+// voicemail) — into the runtime.Services the SIP server runs, with the
+// default spoken prompts (package prompts). The command and the simulator
+// both build them here, so a simulated site runs exactly the services a
+// served one does.
+package services
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"switchboard/compiler/ir"
+	"switchboard/runtime"
+	"switchboard/runtime/clock"
+	"switchboard/runtime/conference"
+	"switchboard/runtime/events"
+	"switchboard/runtime/line"
+	"switchboard/runtime/prompts"
+)
+
+// Config is what the services need.
+type Config struct {
+	// Program returns the running program; it changes on reload.
+	Program func() *ir.Program
+	Clock   clock.Clock // nil: the wall clock
+	Events  *events.Bus
+	Logger  *slog.Logger
+}
+
+// Services are a site's bridges and mailboxes.
+type Services struct {
+	cfg    Config
+	log    *slog.Logger
+	bridge *conference.Bridge
+}
+
+// New assembles the services.
+func New(cfg Config) (*Services, error) {
+	if cfg.Program == nil {
+		return nil, errors.New("services: no program")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real
+	}
+	s := &Services{cfg: cfg, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	opts := []conference.Option{conference.WithPrompts(conference.PromptFunc(prompt))}
+	if cfg.Events != nil {
+		opts = append(opts, conference.WithEvents(cfg.Events))
+	}
+	s.bridge = conference.NewBridge(cfg.Clock, opts...)
+	return s, nil
+}
+
+// prompt is a default prompt by name, nil when there is none (the bridge
+// then plays a tone).
+func prompt(name string) []int16 {
+	if s, ok := prompts.Get(name); ok {
+		return s
+	}
+	return nil
+}
+
+// Runtime is what the SIP server runs.
+func (s *Services) Runtime() runtime.Services {
+	return runtime.Services{
+		AdmitConference: s.admitConference,
+		Conference:      s.conference,
+	}
+}
+
+// roomCall describes a caller to a room, or reports that the room is not
+// in the running program.
+func (s *Services) roomCall(room string, caller runtime.Caller) (conference.Call, bool) {
+	p := s.cfg.Program()
+	conf := p.Conference(room)
+	if conf == nil {
+		return conference.Call{}, false
+	}
+	c := conference.Call{
+		Room:    conference.RoomConfig{Conference: *conf},
+		ID:      caller.Call,
+		Account: caller.Account,
+		Source:  caller.Source,
+	}
+	// The owner of a personal room, calling from their own phone or app,
+	// is who the room is for.
+	if a := p.Account(caller.Account); a != nil && conf.Owner.Kind != "" && a.Owner == conf.Owner {
+		c.Owner = true
+	}
+	return c, true
+}
+
+func (s *Services) admitConference(room string, caller runtime.Caller) (int, string) {
+	c, ok := s.roomCall(room, caller)
+	if !ok {
+		return 404, "no conference room " + room
+	}
+	switch err := s.bridge.Admit(c); {
+	case errors.Is(err, conference.ErrFull):
+		return 486, "the conference is full"
+	case errors.Is(err, conference.ErrLocked):
+		return 486, "the conference is locked"
+	case errors.Is(err, conference.ErrThrottled):
+		return 403, "too many wrong PINs from this caller; try later"
+	case err != nil:
+		return 500, err.Error()
+	}
+	return 0, ""
+}
+
+func (s *Services) conference(ctx context.Context, l line.Line, room string, caller runtime.Caller) {
+	c, ok := s.roomCall(room, caller)
+	if !ok {
+		l.Hangup("no such conference room")
+		return
+	}
+	if err := s.bridge.Serve(ctx, l, c); err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Debug("conference call ended", "room", room, "account", caller.Account, "error", err)
+	}
+}

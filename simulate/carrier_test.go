@@ -1,0 +1,139 @@
+package simulate_test
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"switchboard/compiler/ir"
+	"switchboard/lang"
+	"switchboard/simulate"
+)
+
+// trunkVars are trunk credentials by reference, as `switchboard test`
+// hands them to the simulator.
+type trunkVars map[ir.SecretRef]string
+
+func (v trunkVars) TrunkSecret(ref ir.SecretRef) (string, bool) {
+	s, ok := v[ref]
+	return s, ok
+}
+
+// trunkSecrets reads the values the site's variables give its trunks'
+// credentials (the examples give them defaults).
+func trunkSecrets(t *testing.T, dir string) trunkVars {
+	t.Helper()
+	cfg, diags := lang.Load(dir, lang.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	out := trunkVars{}
+	for _, tr := range cfg.Trunks {
+		for _, s := range []lang.Secret{tr.Username, tr.Password} {
+			if s.Source != "" {
+				out[ir.SecretRef(s.Source)] = s.Value
+			}
+		}
+	}
+	return out
+}
+
+func report(rep *simulate.Report) string {
+	var b strings.Builder
+	simulate.WriteText(&b, rep)
+	return b.String()
+}
+
+// The generated suite calls out over the trunk: every user with a DDI
+// presents it, one without presents the trunk's main number, every
+// emergency number goes out, the door station is refused. With the
+// trunk's credentials the server registers at the simulated carrier and
+// answers its digest challenges; without them the trunk is simulated as
+// IP-authenticated. Both pass, in memory and over UDP.
+func TestCallsOut(t *testing.T) {
+	p, sec := compileDir(t, "../examples/small-office")
+	creds := trunkSecrets(t, "../examples/small-office")
+	if len(creds) != 2 {
+		t.Fatalf("small-office's trunk credentials: %d values, want a username and a password", len(creds))
+	}
+	cases := simulate.Generate(p)
+	var names []string
+	for _, c := range cases {
+		if strings.Contains(c.Name, "out over trunk") || strings.Contains(c.Name, "cannot call out") {
+			names = append(names, c.Name)
+		}
+	}
+	want := []string{
+		`james calls +15550100 → out over trunk "carrier" as +442079460101`,
+		`fiona calls +15550100 → out over trunk "carrier" as +442079460102`,
+		`hannah (no DDI) calls +15550100 → out over trunk "carrier" as +442079460100`,
+		`fiona dials emergency number 112 → out over trunk "carrier"`,
+		`fiona dials emergency number 999 → out over trunk "carrier"`,
+		`entrance cannot call out (404)`,
+	}
+	for _, w := range want {
+		if !slices.Contains(names, w) {
+			t.Errorf("no case %q among %q", w, names)
+		}
+	}
+	run := regexpFor(names)
+	for _, transport := range []string{simulate.TransportMemory, simulate.TransportUDP} {
+		for _, auth := range []struct {
+			name  string
+			trunk simulate.Options
+		}{{"digest", simulate.Options{TrunkSecrets: creds}}, {"ip", simulate.Options{}}} {
+			t.Run(transport+"/"+auth.name, func(t *testing.T) {
+				o := auth.trunk
+				o.Transport, o.Run = transport, run
+				rep, err := simulate.Run(context.Background(), p, sec, cases, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pass, fail, _ := rep.Counts()
+				if fail > 0 || pass != len(names) {
+					t.Fatalf("%d passed, %d failed, want %d passed:\n%s", pass, fail, len(names), report(rep))
+				}
+			})
+		}
+	}
+}
+
+// A server that presents the wrong number fails the case, saying what it
+// presented and what the site says.
+func TestCallOutWrongCallerIDFails(t *testing.T) {
+	p, sec := compileDir(t, "../examples/small-office")
+	cases := simulate.Generate(p)
+	// The server runs a program in which james's number is fiona's.
+	wrong := *p
+	wrong.DDIs = slices.Clone(p.DDIs)
+	for i := range wrong.DDIs {
+		if wrong.DDIs[i].Target == ir.UserRef("james") {
+			wrong.DDIs[i].Target = ir.UserRef("nobody")
+		}
+	}
+	rep, err := simulate.Run(context.Background(), &wrong, sec, cases, simulate.Options{Run: regexpFor([]string{`james calls +15550100 → out over trunk "carrier" as +442079460101`})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Status != simulate.Fail {
+		t.Fatalf("want one failed case:\n%s", report(rep))
+	}
+	r := rep.Results[0]
+	if want := `presented "+442079460100" in From, want "+442079460101"`; !strings.Contains(r.Message, want) {
+		t.Errorf("message %q does not say %s", r.Message, want)
+	}
+	if r.Origin.File == "" || len(r.Ladder) == 0 {
+		t.Errorf("failure without origin or ladder: %+v", r)
+	}
+}
+
+// regexpFor selects exactly the cases named.
+func regexpFor(names []string) *regexp.Regexp {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = regexp.QuoteMeta(n)
+	}
+	return regexp.MustCompile("^(" + strings.Join(quoted, "|") + ")$")
+}
