@@ -64,8 +64,32 @@ func (s *server) baresip(t *testing.T, account, answermode string) *baresip {
 	return b
 }
 
+// baresipConfig varies a baresip from the tests' usual phone.
+type baresipConfig struct {
+	// templates is the directory under testdata/baresip that holds its
+	// config and accounts; testdata/baresip itself when empty.
+	templates string
+	// subs fills in more @NAME@ placeholders of both. @CONFIG_DIR@, the
+	// directory baresip runs in, is always filled in.
+	subs map[string]string
+}
+
+// baresipWith is baresip with another configuration.
+func (s *server) baresipWith(t *testing.T, account, answermode string, bc baresipConfig) *baresip {
+	t.Helper()
+	b := s.startBaresipWith(t, account, answermode, bc)
+	s.waitEvent("baresip registered as "+account, registered(account))
+	return b
+}
+
 // startBaresip starts baresip and returns once it takes commands.
 func (s *server) startBaresip(t *testing.T, account, answermode string) *baresip {
+	t.Helper()
+	return s.startBaresipWith(t, account, answermode, baresipConfig{})
+}
+
+// startBaresipWith is startBaresip with another configuration.
+func (s *server) startBaresipWith(t *testing.T, account, answermode string, bc baresipConfig) *baresip {
 	t.Helper()
 	bin := baresipPath(t)
 	modules := baresipModules(t)
@@ -77,13 +101,15 @@ func (s *server) startBaresip(t *testing.T, account, answermode string) *baresip
 	ctrl := l.Addr().String()
 	l.Close()
 	fill := func(name string, subs map[string]string) {
-		data, err := os.ReadFile(filepath.Join("testdata", "baresip", name))
+		data, err := os.ReadFile(filepath.Join("testdata", "baresip", bc.templates, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		text := string(data)
-		for k, v := range subs {
-			text = strings.ReplaceAll(text, "@"+k+"@", v)
+		text := strings.ReplaceAll(string(data), "@CONFIG_DIR@", dir)
+		for _, m := range []map[string]string{subs, bc.subs} {
+			for k, v := range m {
+				text = strings.ReplaceAll(text, "@"+k+"@", v)
+			}
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
 			t.Fatal(err)

@@ -34,6 +34,7 @@ import (
 	"switchboard/runtime/auth"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
+	"switchboard/runtime/services"
 	"switchboard/simulate/device"
 )
 
@@ -93,6 +94,11 @@ type serverConfig struct {
 	algs []auth.Algorithm
 	// edit changes the compiled program before it is served.
 	edit func(*ir.Program)
+	// services serves the calls the server answers itself (conference
+	// bridges), built by services.New as serve builds them. They run on
+	// the wall clock, not the test's: a bridge mixes real clients'
+	// real-time audio every 20 ms.
+	services bool
 }
 
 // interop is what the Debian peers' digest code can answer: SIPp 3.6
@@ -131,8 +137,17 @@ func startServer(t *testing.T, sc serverConfig) *server {
 		}
 	}()
 
-	site, err := runtime.NewSite(p, s.secrets, runtime.Options{Events: bus, Clock: s.clock,
-		MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs})
+	var site *runtime.Site
+	var svcs runtime.Services
+	if sc.services {
+		built, err := services.New(services.Config{Program: func() *ir.Program { return site.Server.Program() }, Events: bus})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs = built.Runtime()
+	}
+	site, err = runtime.NewSite(p, s.secrets, runtime.Options{Events: bus, Clock: s.clock,
+		MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, Services: svcs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@
 #   flat 1A  rung at once: app.alice, app.bob, device.monitor-1a
 #   flat 2B  rung in turn (20s each of 40s), then hang up: app.carol, app.dan
 #   flat 3C  rung for 20s, then hang up: app.erin, who also has a DDI
+#   8101     alice's conference room, no PIN
 #
 # The carrier is recognised by its source address, 127.0.0.2: every other
 # peer of the tests speaks from 127.0.0.1, so it must authenticate.
@@ -56,11 +57,12 @@ residence "flat-3c" {
 }
 
 user "alice" {
-  email     = "alice@interop.example"
-  residence = residence.flat-1a
-  role      = "owner"
-  extension = 101
-  app       = true
+  email      = "alice@interop.example"
+  residence  = residence.flat-1a
+  role       = "owner"
+  extension  = 101
+  app        = true
+  conference = 8101
 }
 
 user "bob" {

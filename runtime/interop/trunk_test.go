@@ -1,0 +1,180 @@
+package interop
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"switchboard/compiler/credentials"
+	"switchboard/compiler/ir"
+	"switchboard/runtime"
+	"switchboard/runtime/clock/clocktest"
+	"switchboard/runtime/events"
+)
+
+// trunkVars are the trunk's credentials as serve reads them from -var:
+// here the defaults of testdata/site's variables.
+type trunkVars map[ir.SecretRef]string
+
+func (v trunkVars) TrunkSecret(ref ir.SecretRef) (string, bool) {
+	s, ok := v[ref]
+	return s, ok
+}
+
+const (
+	trunkUser     = "interop"
+	trunkPassword = "not-a-real-password"
+)
+
+// withTrunk gives the server the accounts' passwords and the trunk's
+// credentials.
+type withTrunk struct {
+	*credentials.Lookup
+	trunkVars
+}
+
+// startTrunkServer is startServer with the site's trunk pointed at a
+// carrier on carrierIP:port and its credentials given to the server. It
+// returns a function that stops the server (the carrier then hears the
+// un-REGISTER); the test's cleanup calls it too.
+func startTrunkServer(t *testing.T, port int) (*server, func()) {
+	t.Helper()
+	p := compileSite(t)
+	p.Trunks[0].Port = port
+	key, err := credentials.KeyFromBytes(siteKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, prog: p, secrets: credentials.NewLookup(key, p),
+		clock: clocktest.New(time.Unix(1_800_000_000, 0)), cond: make(chan struct{}, 1)}
+	bus := events.NewBus(s.clock.Now)
+	sub := bus.Subscribe(1 << 14)
+	go func() {
+		for e := range sub.C {
+			s.mu.Lock()
+			s.seen = append(s.seen, e)
+			s.mu.Unlock()
+			select {
+			case s.cond <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	sec := withTrunk{s.secrets, trunkVars{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}}
+	site, err := runtime.NewSite(p, sec, runtime.Options{Events: bus, Clock: s.clock,
+		MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: interop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = conn.LocalAddr().String()
+	s.port = conn.LocalAddr().(*net.UDPAddr).Port
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { defer close(served); site.Server.ServeUDP(ctx, conn) }()
+	var once sync.Once
+	stop := func() { once.Do(func() { site.Close() }) }
+	t.Cleanup(func() {
+		stop()
+		cancel()
+		<-served
+		sub.Close()
+		if t.Failed() {
+			t.Logf("server events:\n%s", s.eventLog())
+		}
+	})
+	return s, stop
+}
+
+// sippCarrier runs SIPp as the carrier on carrierIP:port (a UAS: it
+// waits for the server), with testdata/sipp/carrier_uas.xml and the
+// trunk's credentials, for calls calls (each registration and each call
+// out is one).
+func sippCarrier(t *testing.T, port, calls int) *process {
+	t.Helper()
+	bin := sippPath(t)
+	dir := t.TempDir()
+	sf := filepath.Join(dir, "scenario.xml")
+	text := scenario(t, "carrier_uas.xml", map[string]string{"USER": trunkUser, "PASSWORD": trunkPassword})
+	if err := os.WriteFile(sf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mp := freeUDPPort(t, carrierIP, 4)
+	return start(t, "sipp carrier", dir, bin, "-sf", sf, "-i", carrierIP, "-p", strconv.Itoa(port), "-mp", strconv.Itoa(mp),
+		"-m", strconv.Itoa(calls), "-nostdin", "-timeout", "25s", "-timeout_error",
+		"-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
+		"-trace_msg", "-message_file", filepath.Join(dir, "messages.log"))
+}
+
+// TestSIPpCarrier: SIPp plays the carrier. The server registers at it,
+// answering its digest challenge (SIPp's verifyauth checks the answer);
+// erin's call to a public number goes out over the trunk, challenged and
+// answered the same way, presenting erin's DDI; when the server stops it
+// withdraws the registration, and SIPp verifies that too.
+func TestSIPpCarrier(t *testing.T) {
+	sippPath(t)
+	port := freeUDPPort(t, carrierIP, 1)
+	car := sippCarrier(t, port, 2)
+	waitUDPBound(t, port, car)
+	s, stop := startTrunkServer(t, port)
+	reg := s.waitEvent("trunk_registered", kind(events.TrunkRegistered))
+	if reg.Account != "trunk.carrier" || reg.Origin.IsZero() {
+		t.Errorf("trunk_registered = %+v", reg)
+	}
+
+	erin := s.device("app.erin")
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	call, err := erin.Dial(ctx, "+15550100")
+	if err != nil {
+		t.Fatalf("erin's call out: %v\n%s", err, car.report())
+	}
+	s.waitEvent("the carrier answered", legEvent(events.LegAnswered, "trunk.carrier"))
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.waitEvent("call_ended", kind(events.CallEnded))
+	stop()
+	car.pass(t)
+	if e := s.waitEvent("trunk_unregistered", kind(events.TrunkUnregistered)); e.Cause != "server shutting down" {
+		t.Errorf("trunk_unregistered = %+v; want the carrier's confirmation", e)
+	}
+
+	var registers, invites []string
+	for _, m := range car.received(t) {
+		switch {
+		case strings.HasPrefix(m, "REGISTER "):
+			registers = append(registers, m)
+		case strings.HasPrefix(m, "INVITE "):
+			invites = append(invites, m)
+		}
+	}
+	if len(registers) != 4 || len(invites) != 2 {
+		t.Fatalf("SIPp received %d REGISTERs and %d INVITEs, want 4 (2 challenged, 2 answering) and 2", len(registers), len(invites))
+	}
+	for i, want := range []string{"Expires: 3600", "Expires: 3600", "Expires: 0", "Expires: 0"} {
+		if !strings.Contains(registers[i], want) {
+			t.Errorf("REGISTER %d has no %q:\n%s", i+1, want, registers[i])
+		}
+	}
+	inv := invites[1]
+	for _, want := range []string{"INVITE sip:+15550100@" + carrierIP, "Authorization: Digest", `username="` + trunkUser + `"`,
+		"From: \"", "<sip:+35315550103@" + carrierIP + ">", "P-Asserted-Identity: "} {
+		if !strings.Contains(inv, want) {
+			t.Errorf("the INVITE with credentials has no %q:\n%s", want, inv)
+		}
+	}
+	if strings.Contains(strings.Join(car.received(t), "\n"), trunkPassword) {
+		t.Error("the password went over the wire")
+	}
+}
