@@ -58,7 +58,8 @@ const (
 
 	// Voicemail (runtime/voicemail). Target is "mailbox.<name>", Origin
 	// the mailbox's; Account the caller's account, Source its address.
-	VoicemailDeposited  Kind = "voicemail_deposited"   // a caller left a message; Cause names it and its length
+	VoicemailRecording  Kind = "voicemail_recording"   // the beep has played: the caller is being recorded
+	VoicemailDeposited  Kind = "voicemail_deposited"   // a caller left a message; Path is its file, Cause its length
 	VoicemailRecovered  Kind = "voicemail_recovered"   // a recording cut short by a crash or restart was kept
 	VoicemailLogin      Kind = "voicemail_login"       // a box was opened; Cause "own device" or "PIN"
 	VoicemailPINFailed  Kind = "voicemail_pin_failed"  // a wrong PIN (never the digits), or a try while locked out

@@ -1,0 +1,132 @@
+// Package voicemail is the server's voicemail: callers whose call went
+// unanswered leave a message (Deposit), owners listen to and manage their
+// box by feature code (Access), devices are told when a box changes
+// (message-waiting, RFC 3842), and new messages are e-mailed to the owner.
+// It programs against line.Line only, so it knows neither SIP nor RTP.
+//
+// # Wiring it into the server
+//
+// Open once at start-up, before serving (it recovers recordings that a
+// crash cut short), and tell it the running program now and on every
+// reload:
+//
+//	vm, err := voicemail.Open(voicemail.Config{
+//		Dir:    filepath.Join(dataDir, "voicemail"),
+//		Clock:  clk,          // the runtime's clock: the simulator's virtual one drives it
+//		Events: bus,
+//		Logger: log,
+//		PINs:   pins,         // initial PINs, derived from the site key (PINSource)
+//		Mailer: mailer,       // optional; an adapter over compiler/apply's SMTP mailer
+//		MailFrom: "voicemail@" + domain,
+//		NotifyAddress: notify, // optional: notify_email, which the IR does not carry
+//	})
+//	vm.SetProgram(program)      // and again after each reload
+//	stop := vm.Watch(srv.MessageWaiting) // a box changed: NOTIFY its devices
+//	defer vm.Close()            // waits for e-mails in flight
+//
+// The server then calls, each from the goroutine that owns the answered
+// call:
+//
+//	vm.Deposit(ctx, l, mailbox, voicemail.Caller(c)) // the IR's voicemail fallback
+//	vm.Access(ctx, l, voicemail.Own, voicemail.Caller(c)) // the voicemail feature code
+//	vm.MessageSummary(mailbox)                       // body of a message-summary NOTIFY
+//
+// Caller has the fields of runtime.Caller, in its order, so a conversion
+// does. Deposit and Access return when they are done with the call, having
+// hung it up (or found it hung up); their error is for logs and tests, the
+// caller has heard what went wrong already. HasBox says, before answering,
+// whether a box exists in the running program.
+//
+// Summary and Messages read a box (counts; the messages in listening
+// order). MessageSummary gives the body for the message-summary event package
+// (ContentType, EventPackage): Messages-Waiting, Message-Account (the
+// voicemail access number at the site's domain, as sip:*97@domain) and
+// Voice-Message new/old (urgent new/urgent old; this service has no
+// urgent messages; old counts the saved folder). BoxOf is the box an
+// account opens without a PIN: its owning user's. Watch calls its function, on the goroutine that made the change and after it
+// is on disk, whenever a box's messages change — it must not block.
+//
+// # Files
+//
+// Everything lives under Config.Dir, one directory per mailbox (the IR
+// mailbox name; names are checked to be plain path elements):
+//
+//	<Dir>/<box>/msg-000001.wav    a message: the codec's bytes unchanged,
+//	                              in a µ-law (PCMU) or A-law (PCMA) WAV
+//	<Dir>/<box>/msg-000001.json   its metadata (Message): folder new|saved,
+//	                              time, duration, caller, codec
+//	<Dir>/<box>/greeting.wav      the greeting the owner recorded, if any
+//	<Dir>/<box>/pin.json          the PIN the owner set, if any: salted
+//	                              PBKDF2-SHA-256, never the digits
+//	<Dir>/<box>/.rec-000007.wav   a message being recorded, with
+//	<Dir>/<box>/.rec-000007.json  what is known of it at the start
+//	<Dir>/<box>/.rec-greeting-*.wav  a greeting being recorded
+//
+// A recording's WAV header is rewritten and the file fsynced every second
+// of audio (Config.SyncEvery), so a crash loses at most the last second.
+// On finishing, the metadata is written (temporary file, fsync, rename)
+// and then the recording is renamed to msg-N.wav: that rename is the
+// commit. Open turns every leftover .rec-N.wav into a message (flagged
+// Recovered, its duration what the last sync covered) and removes
+// leftover temporary files, partial greetings and metadata whose audio is
+// gone. Deleting removes the audio first, so a crash never leaves a
+// message without metadata that Open would not repair. Message numbers
+// count up per box; one freed at the top of the range may be used again.
+//
+// # Leaving a message
+//
+// The caller hears the box's greeting (the recorded one, else the prompt
+// "vm-greeting"; any key skips it), a beep, and is recorded until they press #,
+// hang up, fall silent on the network for Config.NoAudioTimeout, or reach
+// Config.MaxMessage — counted in received audio (RTP time: lost packets
+// are filled with silence, so the length is what the caller spoke, not
+// how long the call lasted). A recording shorter than Config.MinMessage is
+// dropped. A box holding Config.MaxMessages messages says it is full.
+//
+// # The menu (Access)
+//
+// The feature code opens the caller's own box: the box of the user who
+// owns the calling account (app or desk phone), without a PIN unless
+// Config.PINOwnDevices. Anyone else (an indoor monitor, a door station, a
+// carrier caller) is asked for a mailbox number — the owner's extension —
+// and its PIN, then #. PINs are 4 to 6 digits; the initial one comes from
+// Config.PINs (derived from the site key), a changed one is stored hashed.
+// Three wrong PINs end the call; Config.Throttle locks a box, or a source
+// address, out for a window after repeated failures, across calls.
+//
+// The keys follow Asterisk's VoiceMailMain:
+//
+//	main menu       1  listen: new messages first (oldest first), then saved
+//	                0  mailbox options
+//	                *  help (the menu again)
+//	                #  exit
+//	with a message  5  repeat it          4  previous message
+//	                6  next message       7  delete it
+//	                9  save it            *  help
+//	                #  exit
+//	mailbox options 1  record your greeting (after the beep; # ends it)
+//	                5  change your PIN (new PIN #, again #)
+//	                *  back to the main menu
+//	                #  exit
+//
+// Each message is announced by its number in this listening ("message
+// 2"); numbers stay put when one is deleted. A new message moves to the
+// saved folder once it has started playing (as Asterisk files a heard
+// message as Old); 9 saves it explicitly, 7 deletes it, and either goes
+// on to play the next. Keys pressed during a prompt interrupt it and
+// count (type-ahead). A menu unanswered for Config.DigitTimeout is
+// repeated; after three silences the call ends (the options menu returns
+// to the main menu instead). A mailbox number or PIN ends with # or a
+// pause after its digits; * starts it over; a PIN longer than 6 digits is
+// refused whole. Nothing keyed at a login prompt is not a wrong PIN.
+//
+// # E-mail
+//
+// With a Mailer, each new message (and each recovered one, once a program
+// is set) is mailed to the owner — Config.NotifyAddress, else the owner's
+// login (ir.User.Email) — as a multipart/mixed message with the WAV
+// attached (audio/wav, base64). Mail is sent off the call's goroutine;
+// failure is logged and published (VoicemailMailFailed) and the message
+// stays in the box. With Config.DeleteAfterNotify the message is deleted
+// once its mail was accepted.
+package voicemail

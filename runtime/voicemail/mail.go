@@ -1,0 +1,262 @@
+package voicemail
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"mime"
+	"mime/quotedprintable"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"switchboard/runtime/events"
+)
+
+// Mailer sends a composed e-mail. It has the shape of compiler/apply's
+// Mailer, and Mail converts to apply.Message, so the server passes an
+// adapter:
+//
+//	type vmMailer struct{ apply.Mailer }
+//	func (m vmMailer) Send(ctx context.Context, x voicemail.Mail) error {
+//		return m.Mailer.Send(ctx, apply.Message(x))
+//	}
+//
+// Send runs on a goroutine of its own with a context that is never
+// cancelled: the Mailer bounds its own time (apply.SMTPMailer does).
+type Mailer interface {
+	Send(ctx context.Context, m Mail) error
+}
+
+// Mail is a composed e-mail: envelope and RFC 5322 data.
+type Mail struct {
+	From string // envelope sender
+	To   string // one recipient
+	Data []byte
+}
+
+// Notification is what a new-message e-mail says.
+type Notification struct {
+	To       string // the recipient's address
+	Name     string // the recipient's name
+	Site     string // the site's display name
+	Message  Message
+	WAV      []byte         // the message's file, attached as is
+	Location *time.Location // for the times shown; nil: UTC
+}
+
+// ComposeMail writes n as a multipart/mixed e-mail from from: a short
+// text and the recording attached (audio/wav, base64). It is
+// deterministic: the same notification gives the same bytes.
+func ComposeMail(n Notification, from string) (Mail, error) {
+	if _, err := mail.ParseAddress(n.To); err != nil {
+		return Mail{}, fmt.Errorf("voicemail: recipient %q: %w", n.To, err)
+	}
+	if _, err := mail.ParseAddress(from); err != nil {
+		return Mail{}, fmt.Errorf("voicemail: sender %q: %w", from, err)
+	}
+	loc := n.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	m := n.Message
+	when := m.Time.In(loc)
+	caller := callerText(m.From)
+	length := clockText(m.Duration())
+	site := clean(n.Site)
+	file := m.Name() + ".wav"
+
+	var text strings.Builder
+	if name := clean(n.Name); name != "" {
+		first, _, _ := strings.Cut(name, " ")
+		fmt.Fprintf(&text, "Hello %s,\n\n", first)
+	}
+	fmt.Fprintf(&text, "%s left you a voicemail message", caller)
+	if site != "" {
+		fmt.Fprintf(&text, " at %s", site)
+	}
+	fmt.Fprintf(&text, ".\n\n")
+	fmt.Fprintf(&text, "  From:      %s\n", caller)
+	fmt.Fprintf(&text, "  Received:  %s\n", when.Format("Mon 2 Jan 2006 15:04:05 MST"))
+	fmt.Fprintf(&text, "  Length:    %s\n", length)
+	fmt.Fprintf(&text, "  Mailbox:   %s, message %d\n", clean(m.Box), m.ID)
+	if m.Recovered {
+		fmt.Fprintf(&text, "\nThe call was cut off by a restart of the server; this is what was\nrecorded until then.\n")
+	}
+	fmt.Fprintf(&text, "\nThe recording is attached (%s).\n", file)
+
+	var qp bytes.Buffer
+	w := quotedprintable.NewWriter(&qp)
+	w.Write([]byte(strings.ReplaceAll(text.String(), "\n", "\r\n")))
+	w.Close()
+
+	sum := sha256.New()
+	fmt.Fprintf(sum, "%s\x00%d\x00%d\x00", m.Box, m.ID, m.Time.UnixNano())
+	sum.Write(n.WAV)
+	seed := sum.Sum(nil)
+	boundary := "vm-" + hex.EncodeToString(seed[:12])
+	for i := 0; bytes.Contains(qp.Bytes(), []byte(boundary)); i++ {
+		boundary = "vm-" + hex.EncodeToString(seed[:12]) + "-" + strconv.Itoa(i)
+	}
+	_, domain, _ := strings.Cut(from, "@")
+	domain = strings.Trim(domain, "<> ")
+
+	var b bytes.Buffer
+	sender := "Voicemail"
+	if site != "" {
+		sender = site + " voicemail"
+	}
+	fmt.Fprintf(&b, "From: %s\r\n", (&mail.Address{Name: sender, Address: from}).String())
+	fmt.Fprintf(&b, "To: %s\r\n", (&mail.Address{Name: clean(n.Name), Address: n.To}).String())
+	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", fmt.Sprintf("New voicemail from %s (%s)", caller, length)))
+	fmt.Fprintf(&b, "Date: %s\r\n", when.Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "Message-ID: <vm.%s.%d.%d@%s>\r\n", m.Box, m.ID, m.Time.Unix(), domain)
+	fmt.Fprintf(&b, "MIME-Version: 1.0\r\n")
+	fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n", boundary)
+	fmt.Fprintf(&b, "\r\n--%s\r\n", boundary)
+	fmt.Fprintf(&b, "Content-Type: text/plain; charset=utf-8\r\n")
+	fmt.Fprintf(&b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+	b.Write(qp.Bytes())
+	fmt.Fprintf(&b, "\r\n--%s\r\n", boundary)
+	fmt.Fprintf(&b, "Content-Type: audio/wav; name=\"%s\"\r\n", file)
+	fmt.Fprintf(&b, "Content-Disposition: attachment; filename=\"%s\"\r\n", file)
+	fmt.Fprintf(&b, "Content-Transfer-Encoding: base64\r\n\r\n")
+	enc := base64.StdEncoding.EncodeToString(n.WAV)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76])
+		b.WriteString("\r\n")
+		enc = enc[76:]
+	}
+	if enc != "" {
+		b.WriteString(enc)
+		b.WriteString("\r\n")
+	}
+	fmt.Fprintf(&b, "--%s--\r\n", boundary)
+	return Mail{From: from, To: n.To, Data: b.Bytes()}, nil
+}
+
+// clean makes a caller-supplied string safe for a header or a line of
+// text: no control characters (no header injection), at most 80 runes.
+func clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:80])
+	}
+	return s
+}
+
+// callerText names a caller: "Front gate (device.front-gate)", a number,
+// or "An unknown caller".
+func callerText(f From) string {
+	display, id := clean(f.Display), clean(f.Number)
+	if id == "" {
+		id = clean(f.Account)
+	}
+	switch {
+	case display != "" && id != "" && display != id:
+		return display + " (" + id + ")"
+	case display != "":
+		return display
+	case id != "":
+		return id
+	}
+	return "An unknown caller"
+}
+
+// clockText writes a duration as m:ss.
+func clockText(d time.Duration) string {
+	s := int(d.Round(time.Second) / time.Second)
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+// notify e-mails a new message to its box's owner, off the calling
+// goroutine.
+func (s *Service) notify(boxName string, id int) {
+	if s.cfg.Mailer == nil {
+		return
+	}
+	p := s.prog.Load()
+	if p == nil {
+		return
+	}
+	u := owner(p, boxName)
+	to := ""
+	if s.cfg.NotifyAddress != nil {
+		to = s.cfg.NotifyAddress(boxName)
+	}
+	if to == "" && u != nil {
+		to = u.Email
+	}
+	if to == "" {
+		return
+	}
+	b, err := s.box(boxName)
+	if err != nil {
+		return
+	}
+	m, ok := b.get(id)
+	if !ok {
+		return
+	}
+	data, err := b.wav(id)
+	if err != nil {
+		s.log.Error("voicemail: reading a message to mail it", "box", boxName, "message", id, "error", err)
+		return
+	}
+	from := s.cfg.MailFrom
+	if from == "" {
+		from = "voicemail@" + p.Site.Domain
+	}
+	loc := time.UTC
+	if tz := p.Site.Timezone; tz != "" {
+		if l, err := time.LoadLocation(tz); err == nil {
+			loc = l
+		}
+	}
+	n := Notification{To: to, Site: p.Site.DisplayName, Message: m, WAV: data, Location: loc}
+	if u != nil {
+		n.Name = u.DisplayName
+	}
+	if n.Site == "" {
+		n.Site = p.Site.Name
+	}
+	msg, err := ComposeMail(n, from)
+	if err != nil {
+		s.log.Error("voicemail: composing a notification", "box", boxName, "message", id, "error", err)
+		s.publish(events.Event{Kind: events.VoicemailMailFailed, Cause: err.Error()}, boxName)
+		return
+	}
+	s.mail.Add(1)
+	go func() {
+		defer s.mail.Done()
+		if err := s.cfg.Mailer.Send(context.Background(), msg); err != nil {
+			s.log.Error("voicemail: e-mailing a message; it stays in the box", "box", boxName, "message", id, "to", to, "error", err)
+			s.publish(events.Event{Kind: events.VoicemailMailFailed, Cause: fmt.Sprintf("%s to %s: %v", m.Name(), to, err)}, boxName)
+			return
+		}
+		s.publish(events.Event{Kind: events.VoicemailMailed, Cause: m.Name() + " to " + to}, boxName)
+		if s.cfg.DeleteAfterNotify {
+			if ok, err := b.remove(id); err != nil {
+				s.log.Error("voicemail: deleting a mailed message", "box", boxName, "message", id, "error", err)
+			} else if ok {
+				s.publish(events.Event{Kind: events.VoicemailDeleted, Cause: m.Name() + " after its e-mail"}, boxName)
+				s.changed(boxName)
+			}
+			return
+		}
+		if _, err := b.update(id, func(m *Message) { m.Mailed = true }); err != nil {
+			s.log.Error("voicemail: marking a message mailed", "box", boxName, "message", id, "error", err)
+		}
+	}()
+}

@@ -1,0 +1,249 @@
+package voicemail
+
+import (
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// PIN lengths.
+const (
+	MinPIN = 4
+	MaxPIN = 6
+)
+
+// ValidPIN reports whether pin is 4 to 6 digits.
+func ValidPIN(pin string) bool {
+	if len(pin) < MinPIN || len(pin) > MaxPIN {
+		return false
+	}
+	for _, c := range []byte(pin) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// pinScheme is the one hashing scheme: PBKDF2 with HMAC-SHA-256.
+const pinScheme = "pbkdf2-sha256"
+
+// pinIterations is the PBKDF2 cost of new hashes (tests lower it). A PIN
+// has at most a million values, so no cost stops an offline search of a
+// stolen file; the hash keeps the digits out of backups and sight, and
+// the throttle guards the phone line.
+var pinIterations = 100_000
+
+const maxPINIterations = 10_000_000
+
+// pinRecord is pin.json.
+type pinRecord struct {
+	Scheme     string `json:"scheme"`
+	Iterations int    `json:"iterations"`
+	Salt       string `json:"salt"` // base64, 16 random bytes
+	Hash       string `json:"hash"` // base64, 32 bytes
+}
+
+func hashPIN(pin string) (pinRecord, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return pinRecord{}, err
+	}
+	h, err := pbkdf2.Key(sha256.New, pin, salt, pinIterations, sha256.Size)
+	if err != nil {
+		return pinRecord{}, err
+	}
+	return pinRecord{Scheme: pinScheme, Iterations: pinIterations,
+		Salt: base64.StdEncoding.EncodeToString(salt), Hash: base64.StdEncoding.EncodeToString(h)}, nil
+}
+
+func parsePINRecord(data []byte) (pinRecord, error) {
+	var r pinRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return r, fmt.Errorf("voicemail: %s: %w", pinFile, err)
+	}
+	if r.Scheme != pinScheme || r.Iterations < 1 || r.Iterations > maxPINIterations {
+		return r, fmt.Errorf("voicemail: %s: unknown scheme %q with %d iterations", pinFile, r.Scheme, r.Iterations)
+	}
+	salt, err1 := base64.StdEncoding.DecodeString(r.Salt)
+	h, err2 := base64.StdEncoding.DecodeString(r.Hash)
+	if err1 != nil || err2 != nil || len(salt) == 0 || len(h) != sha256.Size {
+		return r, fmt.Errorf("voicemail: %s: malformed salt or hash", pinFile)
+	}
+	return r, nil
+}
+
+func (r pinRecord) matches(pin string) bool {
+	salt, err1 := base64.StdEncoding.DecodeString(r.Salt)
+	want, err2 := base64.StdEncoding.DecodeString(r.Hash)
+	if err1 != nil || err2 != nil || r.Iterations < 1 || r.Iterations > maxPINIterations {
+		return false
+	}
+	got, err := pbkdf2.Key(sha256.New, pin, salt, r.Iterations, len(want))
+	return err == nil && subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// setPIN stores a new PIN, hashed.
+func (b *box) setPIN(pin string) error {
+	if !ValidPIN(pin) {
+		return errors.New("voicemail: a PIN has 4 to 6 digits")
+	}
+	r, err := hashPIN(pin)
+	if err != nil {
+		return err
+	}
+	data, _ := json.MarshalIndent(r, "", "  ")
+	if err := b.mkdir(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return writeFileAtomic(b.dir, pinFile, append(data, '\n'))
+}
+
+// checkPIN reports whether pin opens the box: the stored PIN when the
+// owner set one, else the initial one.
+func (s *Service) checkPIN(b *box, pin string) bool {
+	if !ValidPIN(pin) {
+		return false
+	}
+	data, err := os.ReadFile(filepath.Join(b.dir, pinFile))
+	switch {
+	case err == nil:
+		r, err := parsePINRecord(data)
+		if err != nil {
+			// Refuse rather than fall back to the initial PIN: the owner
+			// still gets in from their own devices and can set a new one.
+			s.log.Error("voicemail: unreadable PIN file", "box", b.name, "error", err)
+			return false
+		}
+		return r.matches(pin)
+	case !errors.Is(err, fs.ErrNotExist):
+		s.log.Error("voicemail: reading the PIN", "box", b.name, "error", err)
+		return false
+	}
+	if s.cfg.PINs == nil {
+		return false
+	}
+	initial, ok := s.cfg.PINs.VoicemailPIN(b.name)
+	return ok && ValidPIN(initial) && subtle.ConstantTimeCompare([]byte(initial), []byte(pin)) == 1
+}
+
+// throttle counts wrong PINs per box and per source address in windows
+// that open with the first failure.
+type throttle struct {
+	mu      sync.Mutex
+	boxes   failures
+	sources failures
+}
+
+type window struct {
+	start time.Time
+	n     int
+}
+
+// failures is a table of windows, pruned of closed ones as it grows, and
+// bounded so that a flood of sources cannot exhaust memory.
+type failures struct {
+	m       map[string]*window
+	pruneAt int
+}
+
+const maxTracked = 100_000
+
+func (t *throttle) init() {
+	t.boxes = failures{m: map[string]*window{}, pruneAt: 1024}
+	t.sources = failures{m: map[string]*window{}, pruneAt: 1024}
+}
+
+func (f *failures) open(k string, now time.Time, length time.Duration) *window {
+	w := f.m[k]
+	if w == nil || now.Sub(w.start) >= length {
+		return nil
+	}
+	return w
+}
+
+func (f *failures) add(k string, now time.Time, length time.Duration) int {
+	if w := f.m[k]; w != nil {
+		if now.Sub(w.start) >= length {
+			w.start, w.n = now, 0
+		}
+		w.n++
+		return w.n
+	}
+	if len(f.m) >= f.pruneAt {
+		for key, w := range f.m {
+			if now.Sub(w.start) >= length {
+				delete(f.m, key)
+			}
+		}
+		f.pruneAt = max(1024, 2*len(f.m))
+	}
+	if len(f.m) >= maxTracked {
+		return 0
+	}
+	f.m[k] = &window{start: now, n: 1}
+	return 1
+}
+
+// locked reports whether box or source has reached its limit, and for how
+// much longer.
+func (s *Service) locked(box, source string) (time.Duration, bool) {
+	now, l := s.clk.Now(), s.cfg.Throttle
+	t := &s.throttle
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if box != "" {
+		if w := t.boxes.open(box, now, l.Window); w != nil && w.n >= l.BoxFailures {
+			return w.start.Add(l.Window).Sub(now), true
+		}
+	}
+	if source != "" {
+		if w := t.sources.open(source, now, l.Window); w != nil && w.n >= l.SourceFailures {
+			return w.start.Add(l.Window).Sub(now), true
+		}
+	}
+	return 0, false
+}
+
+// fail counts a wrong PIN; it reports which limit (if any) this failure
+// reached: "box" or "source".
+func (s *Service) fail(box, source string) string {
+	now, l := s.clk.Now(), s.cfg.Throttle
+	t := &s.throttle
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var perBox, perSource int
+	if box != "" {
+		perBox = t.boxes.add(box, now, l.Window)
+	}
+	if source != "" {
+		perSource = t.sources.add(source, now, l.Window)
+	}
+	switch {
+	case perBox == l.BoxFailures:
+		return "box"
+	case perSource == l.SourceFailures:
+		return "source"
+	}
+	return ""
+}
+
+// forgive clears a box's count after its PIN was given.
+func (s *Service) forgive(box string) {
+	t := &s.throttle
+	t.mu.Lock()
+	delete(t.boxes.m, box)
+	t.mu.Unlock()
+}

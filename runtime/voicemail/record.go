@@ -1,0 +1,241 @@
+package voicemail
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"switchboard/runtime/audio"
+	"switchboard/runtime/line"
+)
+
+// recording is audio being written into a box: a message or a greeting.
+// Its length is counted in received audio: RTP timestamps, with gaps of
+// up to a second (lost or dropped packets) filled with silence.
+type recording struct {
+	b        *box
+	id       int // message number; 0 for a greeting
+	path     string
+	f        *os.File
+	w        *audio.WAVWriter
+	codec    audio.Codec
+	meta     Message
+	max      int64 // samples
+	every    int64 // samples between syncs
+	lastSync int64
+	n        int64 // samples written
+	full     bool
+
+	started bool
+	nextTS  uint32
+	buf     []byte
+}
+
+// startMessage opens the recording of a new message in b. Its metadata
+// is on disk first, so a crash leaves enough to recover it.
+func (s *Service) startMessage(b *box, codec audio.Codec, meta Message) (*recording, error) {
+	if err := b.mkdir(); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	id := b.next
+	b.next++
+	b.mu.Unlock()
+	meta.ID, meta.Box, meta.Folder, meta.Codec = id, b.name, FolderNew, codec.String()
+	if err := writeFileAtomic(b.dir, recName(id)+".json", marshalMeta(&meta)); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(b.dir, recName(id)+".wav")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		os.Remove(filepath.Join(b.dir, recName(id)+".json"))
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	r, err := s.newRecording(b, f, codec, s.cfg.MaxMessage)
+	if err != nil {
+		os.Remove(filepath.Join(b.dir, recName(id)+".json"))
+		return nil, err
+	}
+	r.id, r.meta = id, meta
+	return r, nil
+}
+
+// startGreeting opens the recording of b's greeting.
+func (s *Service) startGreeting(b *box, codec audio.Codec) (*recording, error) {
+	if err := b.mkdir(); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(b.dir, recGreeting+"-*.wav")
+	if err != nil {
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	return s.newRecording(b, f, codec, s.cfg.MaxGreeting)
+}
+
+func (s *Service) newRecording(b *box, f *os.File, codec audio.Codec, max time.Duration) (*recording, error) {
+	w, err := audio.NewWAVWriter(f, audio.FormatOf(codec))
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	syncDir(b.dir)
+	return &recording{
+		b: b, path: f.Name(), f: f, w: w, codec: codec,
+		max:   int64(max * audio.Rate / time.Second),
+		every: max64(1, int64(s.cfg.SyncEvery*audio.Rate/time.Second)),
+	}, nil
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// add appends one received frame. It reports true once the recording has
+// reached its maximum length (the frame cut to fit).
+func (r *recording) add(fr line.Frame) (bool, error) {
+	if r.full {
+		return true, nil
+	}
+	n := len(fr.Samples)
+	if n == 0 {
+		return false, nil
+	}
+	if r.started {
+		switch gap := int32(fr.Timestamp - r.nextTS); {
+		case gap < 0 && gap > -audio.Rate:
+			return false, nil // late or repeated: its time is written already
+		case gap > 0 && gap <= audio.Rate:
+			if err := r.silence(int(gap)); err != nil || r.full {
+				return r.full, err
+			}
+		}
+		// A larger jump either way is a new stream (or a sender that
+		// restarted its clock): carry on from here.
+	}
+	r.started = true
+	r.nextTS = fr.Timestamp + uint32(n)
+	r.buf = r.codec.Encode(r.buf[:0], fr.Samples)
+	return r.full, r.write(r.buf)
+}
+
+func (r *recording) silence(n int) error {
+	r.buf = r.buf[:0]
+	sil := r.codec.Silence()
+	for range n {
+		r.buf = append(r.buf, sil)
+	}
+	return r.write(r.buf)
+}
+
+// write appends encoded bytes, up to the maximum length, syncing every
+// r.every samples.
+func (r *recording) write(b []byte) error {
+	if room := r.max - r.n; int64(len(b)) >= room {
+		b = b[:room]
+		r.full = true
+	}
+	if err := r.w.WriteEncoded(b); err != nil {
+		return fmt.Errorf("voicemail: recording: %w", err)
+	}
+	r.n += int64(len(b))
+	if r.n-r.lastSync >= r.every {
+		return r.sync()
+	}
+	return nil
+}
+
+// sync makes everything written so far survive a crash: the WAV header
+// rewritten to cover it, then fsync.
+func (r *recording) sync() error {
+	if err := r.w.Sync(); err != nil {
+		return fmt.Errorf("voicemail: recording: %w", err)
+	}
+	if err := r.f.Sync(); err != nil {
+		return fmt.Errorf("voicemail: recording: %w", err)
+	}
+	r.lastSync = r.n
+	return nil
+}
+
+// close finishes the file and closes it.
+func (r *recording) close() error {
+	err := r.w.Close()
+	if err == nil {
+		err = r.f.Sync()
+	}
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (r *recording) duration() time.Duration {
+	return time.Duration(r.n) * time.Second / audio.Rate
+}
+
+// abort throws the recording away.
+func (r *recording) abort() {
+	r.f.Close()
+	os.Remove(r.path)
+	if r.id != 0 {
+		os.Remove(filepath.Join(r.b.dir, recName(r.id)+".json"))
+	}
+}
+
+// finishMessage commits a message: metadata, then the rename of the audio
+// into place. It returns nil, having removed the recording, when it is
+// shorter than min samples.
+func (r *recording) finishMessage(min int64) (*Message, error) {
+	if err := r.close(); err != nil {
+		// What was synced stays as .rec-N, for the next Open to recover.
+		return nil, fmt.Errorf("voicemail: recording: %w", err)
+	}
+	if r.n < max64(min, 1) {
+		r.abort()
+		return nil, nil
+	}
+	m := r.meta
+	m.DurationMS = r.n * 1000 / audio.Rate
+	b := r.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := writeFileAtomic(b.dir, msgName(r.id)+".json", marshalMeta(&m)); err != nil {
+		// The recording stays as .rec-N: the next Open recovers it.
+		return nil, err
+	}
+	if err := os.Rename(r.path, filepath.Join(b.dir, msgName(r.id)+".wav")); err != nil {
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	os.Remove(filepath.Join(b.dir, recName(r.id)+".json"))
+	syncDir(b.dir)
+	stored := m
+	b.msgs[m.ID] = &stored
+	return &m, nil
+}
+
+// finishGreeting puts a greeting in place. It reports false, having
+// removed the recording, when it is shorter than min samples.
+func (r *recording) finishGreeting(min int64) (bool, error) {
+	if err := r.close(); err != nil {
+		r.abort()
+		return false, fmt.Errorf("voicemail: recording: %w", err)
+	}
+	if r.n < max64(min, 1) {
+		r.abort()
+		return false, nil
+	}
+	if err := os.Rename(r.path, filepath.Join(r.b.dir, greetingFile)); err != nil {
+		r.abort()
+		return false, fmt.Errorf("voicemail: %w", err)
+	}
+	syncDir(r.b.dir)
+	return true, nil
+}

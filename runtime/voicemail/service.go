@@ -1,0 +1,312 @@
+package voicemail
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"switchboard/compiler/ir"
+	"switchboard/runtime/clock"
+	"switchboard/runtime/events"
+)
+
+// Defaults of Config's zero values.
+const (
+	DefaultMaxMessage     = 3 * time.Minute
+	DefaultMinMessage     = time.Second
+	DefaultMaxGreeting    = time.Minute
+	DefaultMaxMessages    = 99
+	DefaultSyncEvery      = time.Second
+	DefaultNoAudioTimeout = 10 * time.Second
+	DefaultDigitTimeout   = 5 * time.Second
+	DefaultBoxFailures    = 5
+	DefaultSourceFailures = 10
+	DefaultLockout        = 15 * time.Minute
+)
+
+// Config is what a Service runs with. Zero durations and counts take the
+// Default… values.
+type Config struct {
+	// Dir holds one directory per mailbox; the server passes
+	// filepath.Join(dataDir, "voicemail"). Open creates it.
+	Dir    string
+	Clock  clock.Clock  // nil: the wall clock
+	Events *events.Bus  // nil: events are dropped
+	Logger *slog.Logger // nil: slog.Default()
+
+	// PINs gives each box's initial PIN. A PIN changed from the menu is
+	// stored (hashed) in the box and takes its place. nil: a box whose
+	// owner never set a PIN opens only from the owner's own devices.
+	PINs PINSource
+	// PINOwnDevices asks for the PIN on the owner's own devices too.
+	PINOwnDevices bool
+	// Throttle limits wrong PINs.
+	Throttle Throttle
+
+	// Mailer sends the new-message e-mails; nil sends none.
+	Mailer Mailer
+	// MailFrom is the sender of those e-mails; "voicemail@<site domain>"
+	// when empty.
+	MailFrom string
+	// NotifyAddress returns the address a box's e-mails go to (the
+	// owner's notify_email, which the IR does not carry); "" or a nil
+	// function falls back to the owner's login, ir.User.Email.
+	NotifyAddress func(box string) string
+	// DeleteAfterNotify deletes a message once its e-mail was accepted.
+	DeleteAfterNotify bool
+
+	MaxMessage  time.Duration // longest message, in received audio
+	MinMessage  time.Duration // shorter recordings are dropped
+	MaxGreeting time.Duration // longest greeting
+	MaxMessages int           // messages a box holds before it is full
+	// SyncEvery is how much audio is recorded between syncs to disk: the
+	// most a crash can lose.
+	SyncEvery time.Duration
+	// NoAudioTimeout ends a recording when no audio has arrived for this
+	// long (on the clock).
+	NoAudioTimeout time.Duration
+	// DigitTimeout is how long a menu waits for a key, and PIN or number
+	// entry for the next digit.
+	DigitTimeout time.Duration
+}
+
+// Throttle limits wrong PINs. Each failure counts against the box and
+// against the caller's source address in a window that opens with the
+// first failure; a box or source that reaches its limit is refused until
+// its window closes.
+type Throttle struct {
+	BoxFailures    int           // per box; default 5
+	SourceFailures int           // per source address; default 10
+	Window         time.Duration // default 15 minutes
+}
+
+// PINSource gives the initial PIN of a box: 4 to 6 digits, derived from
+// the site key (compiler/credentials: Source.VoicemailPIN of the mailbox
+// with its owner's rotation counter).
+type PINSource interface {
+	VoicemailPIN(box string) (pin string, ok bool)
+}
+
+// PINFunc adapts a function to PINSource.
+type PINFunc func(box string) (string, bool)
+
+// VoicemailPIN implements PINSource.
+func (f PINFunc) VoicemailPIN(box string) (string, bool) { return f(box) }
+
+// Caller is who called: the fields, in order, of runtime.Caller, so the
+// server converts one to the other.
+type Caller struct {
+	Account     string // the authenticated IR account, or trunk.<name>; "" when unknown
+	DisplayName string
+	Number      string // the caller's user part (a carrier's caller ID)
+	Source      string // network address, for PIN throttling
+	Call        string // Call-ID, for events
+}
+
+// Errors of Deposit and Access.
+var (
+	ErrNoBox     = errors.New("voicemail: no such mailbox")
+	ErrBoxFull   = errors.New("voicemail: mailbox full")
+	ErrNoProgram = errors.New("voicemail: no program set")
+	ErrLocked    = errors.New("voicemail: locked out after wrong PINs")
+	ErrLogin     = errors.New("voicemail: login failed")
+)
+
+// Service is the voicemail of one server.
+type Service struct {
+	cfg Config
+	clk clock.Clock
+	log *slog.Logger
+
+	prog atomic.Pointer[ir.Program]
+
+	mu        sync.Mutex
+	boxes     map[string]*box
+	watchers  map[int]func(string)
+	watchSeq  int
+	recovered []msgRef // recovered at Open, mailed once a program is set
+
+	throttle throttle
+	mail     sync.WaitGroup
+
+	// onRecord, when set (by tests), runs once a recording has started:
+	// the beep is over and stale audio discarded.
+	onRecord func()
+}
+
+// msgRef names one message.
+type msgRef struct {
+	box string
+	id  int
+}
+
+// Open prepares the boxes under cfg.Dir, recovering recordings that a
+// crash cut short. Call it before serving.
+func Open(cfg Config) (*Service, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("voicemail: no directory")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.MaxMessage, DefaultMaxMessage)
+	def(&cfg.MinMessage, DefaultMinMessage)
+	def(&cfg.MaxGreeting, DefaultMaxGreeting)
+	def(&cfg.SyncEvery, DefaultSyncEvery)
+	def(&cfg.NoAudioTimeout, DefaultNoAudioTimeout)
+	def(&cfg.DigitTimeout, DefaultDigitTimeout)
+	def(&cfg.Throttle.Window, DefaultLockout)
+	if cfg.MaxMessages <= 0 {
+		cfg.MaxMessages = DefaultMaxMessages
+	}
+	if cfg.Throttle.BoxFailures <= 0 {
+		cfg.Throttle.BoxFailures = DefaultBoxFailures
+	}
+	if cfg.Throttle.SourceFailures <= 0 {
+		cfg.Throttle.SourceFailures = DefaultSourceFailures
+	}
+	s := &Service{cfg: cfg, clk: cfg.Clock, log: cfg.Logger, boxes: map[string]*box{}, watchers: map[int]func(string){}}
+	if s.clk == nil {
+		s.clk = clock.Real
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.throttle.init()
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	if err := s.recoverAll(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetProgram tells the service the running program: which boxes exist,
+// whose they are, the access number and the domain. Call it before the
+// first call and after every reload.
+func (s *Service) SetProgram(p *ir.Program) {
+	s.prog.Store(p)
+	s.mu.Lock()
+	rec := s.recovered
+	s.recovered = nil
+	s.mu.Unlock()
+	for _, r := range rec {
+		if p.Mailbox(r.box) != nil {
+			s.notify(r.box, r.id)
+		}
+	}
+}
+
+// Close waits for the e-mails in flight.
+func (s *Service) Close() error {
+	s.mail.Wait()
+	return nil
+}
+
+// Watch calls f with a box's name whenever its messages change (a message
+// left, recovered, saved or deleted), on the goroutine that changed it,
+// once the change is on disk. f must not block. stop ends the watch.
+func (s *Service) Watch(f func(box string)) (stop func()) {
+	s.mu.Lock()
+	s.watchSeq++
+	id := s.watchSeq
+	s.watchers[id] = f
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.watchers, id)
+		s.mu.Unlock()
+	}
+}
+
+func (s *Service) changed(box string) {
+	s.mu.Lock()
+	fs := make([]func(string), 0, len(s.watchers))
+	for _, f := range s.watchers {
+		fs = append(fs, f)
+	}
+	s.mu.Unlock()
+	for _, f := range fs {
+		f(box)
+	}
+}
+
+// HasBox reports whether the running program has the mailbox.
+func (s *Service) HasBox(box string) bool {
+	p := s.prog.Load()
+	return p != nil && p.Mailbox(box) != nil && validBoxName(box)
+}
+
+// BoxOf is the mailbox of the user who owns account (an app or desk
+// phone), or "".
+func (s *Service) BoxOf(account string) string {
+	p := s.prog.Load()
+	if p == nil {
+		return ""
+	}
+	return ownBox(p, account)
+}
+
+func ownBox(p *ir.Program, account string) string {
+	a := p.Account(account)
+	if a == nil || a.Owner.Kind != ir.RefUser {
+		return ""
+	}
+	if u := p.User(a.Owner.Name); u != nil && u.Mailbox != "" && p.Mailbox(u.Mailbox) != nil {
+		return u.Mailbox
+	}
+	return ""
+}
+
+// boxByNumber is the mailbox a caller means by number: the mailbox of the
+// user with that extension.
+func boxByNumber(p *ir.Program, number string) string {
+	if number == "" {
+		return ""
+	}
+	if n := p.Number(number); n != nil && n.Action.Kind == ir.ActionRing && n.Action.Target.Kind == ir.RefUser {
+		if u := p.User(n.Action.Target.Name); u != nil && u.Mailbox != "" && p.Mailbox(u.Mailbox) != nil {
+			return u.Mailbox
+		}
+	}
+	for i := range p.Users {
+		if u := &p.Users[i]; u.Extension == number && u.Mailbox != "" && p.Mailbox(u.Mailbox) != nil {
+			return u.Mailbox
+		}
+	}
+	return ""
+}
+
+// owner is the user who owns box, or nil.
+func owner(p *ir.Program, box string) *ir.User {
+	m := p.Mailbox(box)
+	if m == nil || m.Owner.Kind != ir.RefUser {
+		return nil
+	}
+	return p.User(m.Owner.Name)
+}
+
+func (s *Service) publish(e events.Event, box string) {
+	if s.cfg.Events == nil {
+		return
+	}
+	if box != "" {
+		e.Target = "mailbox." + box
+		if p := s.prog.Load(); p != nil {
+			if m := p.Mailbox(box); m != nil {
+				e.Origin = m.Origin
+			}
+		}
+	}
+	if e.Time.IsZero() {
+		e.Time = s.clk.Now()
+	}
+	s.cfg.Events.Publish(e)
+}
