@@ -162,7 +162,7 @@ func (l *lowerer) lowerUsers() {
 			res = u.Residence.Name
 		}
 		l.p.Users = append(l.p.Users, ir.User{
-			Name: u.Name, DisplayName: u.DisplayName(), Email: u.Email.Value,
+			Name: u.Name, DisplayName: u.DisplayName(), Email: u.Email.Value, NotifyEmail: u.NotifyEmail.Value,
 			Role: u.Role.Value, Residence: res, Extension: l.c.Extensions[u.Name],
 			Endpoints: slices.Sorted(slices.Values(eps)), Mailbox: mb,
 			Directory: u.Directory.Value, Ring: ring, Rotation: u.Rotation.Value, Origin: o,

@@ -70,7 +70,11 @@ conf-enter-pin|Please enter the conference PIN, then press hash.
 conf-full|This conference is full.
 conf-muted|You are muted.
 conf-unmuted|You are no longer muted.
-conf-only-person|You are the only person in this conference.
+conf-alone|You are the only person in this conference.
+conf-locked|This conference is locked.
+conf-try-later|Please try again later.
+conf-room-locked|The conference is now locked.
+conf-room-unlocked|The conference is now unlocked.
 # Numbers, composed by prompts.NumberNames: 0 to 20 and the tens to 90.
 num-0|zero
 num-1|one

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"regexp"
 	goruntime "runtime"
 	"slices"
@@ -23,6 +24,7 @@ import (
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
 	"switchboard/runtime/services"
+	"switchboard/runtime/voicemail"
 	"switchboard/simulate/device"
 	"switchboard/simulate/memnet"
 )
@@ -202,16 +204,18 @@ feed:
 // worker is one server with every device registered; it runs cases one at
 // a time so that its virtual clock and event log belong to one case.
 type worker struct {
-	o       Options
-	p       *ir.Program
-	clock   *virtualClock
-	site    *runtime.Site
-	hub     *device.Hub
-	carrier *device.Hub
-	sub     *events.Subscription
-	ladder  *ladder
-	cancel  context.CancelFunc
-	order   map[string]int // account → index in p.Accounts
+	o        Options
+	p        *ir.Program
+	clock    *virtualClock
+	site     *runtime.Site
+	services *services.Services
+	dataDir  string // the services' data: voicemail messages
+	hub      *device.Hub
+	carrier  *device.Hub
+	sub      *events.Subscription
+	ladder   *ladder
+	cancel   context.CancelFunc
+	order    map[string]int // account → index in p.Accounts
 
 	// What the case in progress has seen, reset when a case starts: its
 	// events, how many calls started and ended, and the accounts its calls
@@ -314,15 +318,26 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	// The report says what went wrong, with the SIP ladder; the server's
 	// log would only interleave with it.
 	quiet := slog.New(slog.DiscardHandler)
-	svcs, err := services.New(services.Config{Program: func() *ir.Program { return w.p }, Clock: w.clock, Events: bus, Logger: quiet})
+	// Voicemail keeps its messages in a directory of the worker's own,
+	// where a case finds the message it left, as an installer would.
+	dataDir, err := os.MkdirTemp("", "switchboard-test-")
 	if err != nil {
 		return fail(err)
 	}
+	w.dataDir = dataDir
+	closers = append(closers, func() { os.RemoveAll(dataDir) })
+	pins, _ := secrets.(voicemail.PINSource)
+	svcs, err := services.New(services.Config{Program: func() *ir.Program { return w.p }, Clock: w.clock, Events: bus, Logger: quiet, DataDir: dataDir, PINs: pins})
+	if err != nil {
+		return fail(err)
+	}
+	w.services = svcs
 	site, err := runtime.NewSite(w.p, serverSecrets, runtime.Options{Events: bus, Clock: w.clock, Logger: quiet, MediaIP: o.IP, MediaListen: listenMedia, Services: svcs.Runtime()})
 	if err != nil {
 		return fail(err)
 	}
 	closers = append(closers, func() { site.Close() })
+	closers = append(closers, svcs.WatchMailboxes(site.Server.MessageWaiting))
 	w.site = site
 	w.ladder = &ladder{PacketConn: conn, names: map[string]string{}}
 	onIncoming := func(d *device.Device) {
@@ -522,6 +537,12 @@ func (w *worker) close() {
 	// The server first: it hangs up what is left while the devices can
 	// still answer.
 	w.site.Close()
+	if w.services != nil {
+		w.services.Close()
+	}
+	if w.dataDir != "" {
+		os.RemoveAll(w.dataDir)
+	}
 	if w.cancel != nil {
 		w.cancel()
 	}
@@ -558,6 +579,7 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 	start := time.Now()
 	res = Result{Name: c.Name, Origin: c.Origin, Status: Pass}
 	w.hub.RingAll()
+	w.hub.ClearNotifications()
 	if w.carrier != nil {
 		w.carrier.RingAll()
 	}
@@ -846,10 +868,8 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 			return fmt.Errorf("%s rang too", strings.Join(extra, ", "))
 		}
 		return nil
-	case ExpectConference:
-		return w.expectConference(ctx, st, s)
 	}
-	return fmt.Errorf("unknown step %T", s)
+	return w.serviceStep(ctx, st, s)
 }
 
 func (w *worker) waitEventNow(st *caseState, kind events.Kind) (events.Event, bool) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -24,10 +26,172 @@ type (
 		Number   string
 		Accounts []string
 	}
+	// ExpectVoicemail waits for the call to be answered by voicemail for
+	// Mailbox.
+	ExpectVoicemail struct{ Mailbox string }
+	// LeaveMessage skips the greeting with a key, speaks (a 440 Hz tone)
+	// for Seconds after the beep and ends the message with #.
+	LeaveMessage struct{ Seconds int }
+	// ExpectMessage waits for the message to be stored in Mailbox, and
+	// reads its file: at least Seconds long, carrying the caller's voice.
+	ExpectMessage struct {
+		Mailbox string
+		Seconds int
+	}
+	// ExpectMWI waits until each account's device has been told, by a
+	// message-summary NOTIFY, that messages are waiting.
+	ExpectMWI struct{ Accounts []string }
+	// ExpectHears waits until the caller has heard a second of the
+	// server's audio (a prompt, a menu), advancing the clock that paces it.
+	ExpectHears struct{ What string }
 )
 
 func (s ExpectConference) describe() string {
 	return fmt.Sprintf("%s join %s and each hears the others", strings.Join(s.Accounts, ", "), s.Number)
+}
+func (s ExpectVoicemail) describe() string { return "answered by voicemail " + s.Mailbox }
+func (s LeaveMessage) describe() string {
+	return fmt.Sprintf("caller leaves a %d s message", s.Seconds)
+}
+func (s ExpectMessage) describe() string {
+	return fmt.Sprintf("a message of %d s arrives in %s", s.Seconds, s.Mailbox)
+}
+func (s ExpectMWI) describe() string {
+	return "message waiting shown on " + strings.Join(s.Accounts, ", ")
+}
+func (s ExpectHears) describe() string { return "caller hears " + s.What }
+
+// The caller's voice in a message: apart from the beep (1 kHz).
+const messageVoice = 440
+
+func (w *worker) serviceStep(ctx context.Context, st *caseState, s Step) error {
+	switch s := s.(type) {
+	case ExpectConference:
+		return w.expectConference(ctx, st, s)
+	case ExpectVoicemail:
+		if err := w.dialResult(st); err != nil {
+			return err
+		}
+		leg := strings.TrimSpace("voicemail " + s.Mailbox)
+		if _, ok := w.waitEvent(st, func(e events.Event) bool { return e.Kind == events.LegAnswered && e.Leg == leg }); !ok {
+			return fmt.Errorf("the call was answered, but not by %s; saw %s", leg, w.seen(st))
+		}
+		return nil
+	case LeaveMessage:
+		return w.leaveMessage(ctx, st, s)
+	case ExpectMessage:
+		return w.expectMessage(st, s)
+	case ExpectMWI:
+		for _, a := range s.Accounts {
+			d := w.device(a)
+			if d == nil {
+				return fmt.Errorf("no simulated device for %q", a)
+			}
+			wctx, cancel := context.WithTimeout(ctx, w.o.Wait)
+			_, err := d.WaitNotification(wctx, "message-summary", func(b string) bool { return strings.Contains(b, "Messages-Waiting: yes") })
+			cancel()
+			if err != nil {
+				return fmt.Errorf("%s: %w", a, err)
+			}
+		}
+		return nil
+	case ExpectHears:
+		if err := w.dialResult(st); err != nil {
+			return err
+		}
+		return w.hear(ctx, st.call, audio.Rate)
+	}
+	return fmt.Errorf("unknown step %T", s)
+}
+
+// hear advances the clock a frame at a time until the call has received
+// n samples of non-silent audio.
+func (w *worker) hear(ctx context.Context, c *device.Call, n int) error {
+	for range 20 * n / audio.FrameSamples {
+		if got := c.Audio(); len(got) >= n && audio.RMS(got) > 100 {
+			return nil
+		}
+		before := len(c.Audio())
+		w.clock.Advance(20 * time.Millisecond)
+		w.waitFrame(ctx, c, before)
+	}
+	got := c.Audio()
+	return fmt.Errorf("heard %d samples (level %.0f) of the %d wanted", len(got), audio.RMS(got), n)
+}
+
+// waitFrame waits briefly for a frame after the first had samples: the
+// frame a clock tick sent is on its way.
+func (w *worker) waitFrame(ctx context.Context, c *device.Call, had int) {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
+	defer cancel()
+	_ = c.WaitAudio(wctx, had+1)
+}
+
+func (w *worker) leaveMessage(ctx context.Context, st *caseState, s LeaveMessage) error {
+	if err := w.dialResult(st); err != nil {
+		return err
+	}
+	c := st.call
+	// Any key skips the greeting; the beep that follows is paced by the
+	// clock, which moves a frame at a time while the caller speaks, until
+	// the server says it is recording.
+	if err := c.SendDTMF("1"); err != nil {
+		return err
+	}
+	recording := func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, e := range w.events {
+			if e.Kind == events.VoicemailRecording && e.Call == c.ID() {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; !recording(); i++ {
+		if i == 3000 { // a minute of virtual time
+			return fmt.Errorf("the beep never ended in recording; saw %s", w.seen(st))
+		}
+		if err := c.SendTone(messageVoice, voiceLevel, 1); err != nil {
+			return err
+		}
+		before := len(c.Audio())
+		w.clock.Advance(20 * time.Millisecond)
+		w.waitFrame(ctx, c, before)
+	}
+	// Recording follows the audio's RTP time, not the clock.
+	if err := c.SendTone(messageVoice, voiceLevel, s.Seconds*50); err != nil {
+		return err
+	}
+	return c.SendDTMF("#")
+}
+
+func (w *worker) expectMessage(st *caseState, s ExpectMessage) error {
+	id := ""
+	if st.call != nil {
+		id = st.call.ID()
+	}
+	e, ok := w.waitEvent(st, func(e events.Event) bool {
+		return e.Kind == events.VoicemailDeposited && e.Target == "mailbox."+s.Mailbox && (id == "" || e.Call == id)
+	})
+	if !ok {
+		return fmt.Errorf("no message arrived in %s; saw %s", s.Mailbox, w.seen(st))
+	}
+	b, err := os.ReadFile(filepath.Join(w.dataDir, "voicemail", filepath.FromSlash(e.Path)))
+	if err != nil {
+		return fmt.Errorf("the message is not on disk: %w", err)
+	}
+	wav, err := audio.ReadWAV(b)
+	if err != nil {
+		return fmt.Errorf("the message %s: %w", e.Path, err)
+	}
+	if wav.Seconds() < float64(s.Seconds)-0.1 {
+		return fmt.Errorf("the message %s is %.2f s long, want %d s", e.Path, wav.Seconds(), s.Seconds)
+	}
+	if lvl := audio.ToneLevel(wav.Samples, messageVoice); lvl < voiceLevel/2 {
+		return fmt.Errorf("the message %s does not carry the caller's voice (level %.0f of %d)", e.Path, lvl, voiceLevel)
+	}
+	return nil
 }
 
 // Voices of the participants: far enough apart (and from the join tones)

@@ -146,6 +146,11 @@ func Generate(p *ir.Program) []Case {
 	for _, u := range p.Users {
 		cases = append(cases, g.extension(&u))
 	}
+	for _, u := range p.Users {
+		if c, ok := g.voicemail(&u); ok {
+			cases = append(cases, c)
+		}
+	}
 	for _, d := range p.DDIs {
 		cases = append(cases, g.ddi(d))
 	}
@@ -155,8 +160,7 @@ func Generate(p *ir.Program) []Case {
 		case ir.ActionConference:
 			cases = append(cases, g.conference(n))
 		case ir.ActionVoicemail:
-			cases = append(cases, Case{Name: fmt.Sprintf("voicemail access %s answers", n.Number), Origin: n.Origin,
-				Skip: "voicemail is not served by the runtime yet"})
+			cases = append(cases, g.voicemailAccess(n))
 		}
 	}
 	return cases
@@ -232,7 +236,77 @@ func (g *generator) entryRings(dev *ir.Device, e ir.Entry) Case {
 	}
 	c.Steps = append(c.Steps, Dial{From: dev.Account, To: e.Code})
 	c.Steps = append(c.Steps, g.hunt(ring, -1)...)
-	c.Steps = append(c.Steps, ExpectFailed{Status: 480}, ExpectFallback{Fallback: ring.NoAnswer}, ExpectOnlyRung{Accounts: allAccounts(ring)})
+	c.Steps = append(c.Steps, g.unanswered(ring.NoAnswer)...)
+	c.Steps = append(c.Steps, ExpectOnlyRung{Accounts: allAccounts(ring)})
+	return c
+}
+
+// unanswered is how a ring that nobody answers ends: voicemail answers, or
+// the caller hears 480.
+func (g *generator) unanswered(f ir.Fallback) []Step {
+	if f.Kind == ir.FallbackVoicemail {
+		return []Step{ExpectFallback{Fallback: f}, ExpectVoicemail{Mailbox: f.Mailbox}, Hangup{}}
+	}
+	return []Step{ExpectFailed{Status: 480}, ExpectFallback{Fallback: f}}
+}
+
+// voicemail: a caller reaches the user, nobody answers, and the message
+// they leave arrives in the user's box while the user's phones are told.
+func (g *generator) voicemail(u *ir.User) (Case, bool) {
+	f := u.Ring.NoAnswer
+	if u.Mailbox == "" || f.Kind != ir.FallbackVoicemail || u.Extension == "" {
+		return Case{}, false
+	}
+	c := Case{Name: fmt.Sprintf("%s's unanswered calls leave a message in voicemail %s", u.Name, f.Mailbox), Origin: u.Origin}
+	if m := g.p.Mailbox(f.Mailbox); m != nil {
+		c.Origin = m.Origin
+	}
+	caller := ""
+	for _, v := range g.p.Users {
+		if v.Name != u.Name && len(v.Endpoints) > 0 && !overlaps(v.Endpoints, u.Endpoints) {
+			caller = v.Endpoints[0]
+			c.Name = fmt.Sprintf("%s calls %s on %s, nobody answers → the message arrives in voicemail %s", v.Name, u.Name, u.Extension, f.Mailbox)
+			break
+		}
+	}
+	if caller == "" {
+		c.Skip = "no other user has a phone or app to call from"
+		return c, true
+	}
+	c.Steps = append(c.Steps, Dial{From: caller, To: u.Extension})
+	if len(allAccounts(u.Ring)) > 0 {
+		c.Steps = append(c.Steps, g.hunt(u.Ring, -1)...)
+	}
+	c.Steps = append(c.Steps,
+		ExpectFallback{Fallback: f},
+		ExpectVoicemail{Mailbox: f.Mailbox},
+		LeaveMessage{Seconds: 2},
+		ExpectMessage{Mailbox: f.Mailbox, Seconds: 2},
+	)
+	if f.Mailbox == u.Mailbox && len(u.Endpoints) > 0 {
+		c.Steps = append(c.Steps, ExpectMWI{Accounts: u.Endpoints})
+	}
+	c.Steps = append(c.Steps, Hangup{})
+	return c, true
+}
+
+// voicemailAccess: a user dials the access code from their own phone and
+// hears their mailbox.
+func (g *generator) voicemailAccess(n ir.Number) Case {
+	c := Case{Name: fmt.Sprintf("voicemail access %s answers", n.Number), Origin: n.Origin}
+	for _, u := range g.p.Users {
+		if u.Mailbox != "" && len(u.Endpoints) > 0 {
+			c.Name = fmt.Sprintf("%s dials %s and hears voicemail %s", u.Name, n.Number, u.Mailbox)
+			c.Steps = []Step{
+				Dial{From: u.Endpoints[0], To: n.Number},
+				ExpectVoicemail{Mailbox: ""},
+				ExpectHears{What: "the mailbox menu"},
+				Hangup{},
+			}
+			return c
+		}
+	}
+	c.Skip = "no user with a mailbox has a phone or app to dial from"
 	return c
 }
 

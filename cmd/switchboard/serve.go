@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"switchboard/compiler/apply"
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
 	"switchboard/runtime"
@@ -25,6 +26,7 @@ import (
 	"switchboard/runtime/events"
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/services"
+	"switchboard/runtime/voicemail"
 )
 
 var serveCommand = &command{
@@ -72,6 +74,7 @@ usage error.`,
 
 type serveOptions struct {
 	listen, tcp, tlsAddr, http, mediaIP, eventsFile, logFormat, digest string
+	dataDir, smtp, mailFrom                                            string
 	certFile, keyFile                                                  string
 	trustedProxies                                                     listFlag
 	site                                                               siteOptions
@@ -91,6 +94,9 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.StringVar(&o.eventsFile, "events", "", "append the event stream as JSON lines to `FILE` (- for standard output)")
 	f.fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on standard error: text or json")
 	f.fs.StringVar(&o.digest, "digest", "sha-256,md5", "digest `ALGORITHMS` offered, in order (RFC 8760: sha-256 first); use md5 alone for clients that answer only MD5 (baresip 1.x, SIPp 3.6)")
+	f.fs.StringVar(&o.dataDir, "data", "", "keep voicemail under `DIR` (default: DIR/.switchboard/data for a site, DIR/data for a build directory)")
+	f.fs.StringVar(&o.smtp, "smtp", "", "send voicemail notifications through the mail server at `HOST:PORT` (SWITCHBOARD_SMTP_USER and SWITCHBOARD_SMTP_PASSWORD log in); none when empty")
+	f.fs.StringVar(&o.mailFrom, "mail-from", "", "sender `ADDRESS` of voicemail notifications (default: voicemail@<site domain>)")
 	o.lower.register(f.fs)
 	o.site.register(f.fs)
 	return f
@@ -140,6 +146,14 @@ func (s *swappableSecrets) TrunkSecret(ref ir.SecretRef) (string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.trunks.TrunkSecret(ref)
+}
+
+// VoicemailPIN implements voicemail.PINSource: a mailbox's initial PIN,
+// as `switchboard credentials` lists it.
+func (s *swappableSecrets) VoicemailPIN(box string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cur.VoicemailPIN(box)
 }
 
 func (s *swappableSecrets) SIPPassword(account string) (string, bool) {
@@ -219,16 +233,36 @@ func runServe(c *cli, args []string) int {
 	secrets := &swappableSecrets{}
 	secrets.set(cur)
 	var site *runtime.Site
-	svcs, err := services.New(services.Config{Program: func() *ir.Program { return site.Server.Program() }, Events: bus, Logger: log})
+	svcCfg := services.Config{
+		Program: func() *ir.Program {
+			if site == nil {
+				return cur.program
+			}
+			return site.Server.Program()
+		},
+		Events: bus, Logger: log, DataDir: o.dataDir, PINs: secrets, MailFrom: o.mailFrom,
+	}
+	if svcCfg.DataDir == "" {
+		svcCfg.DataDir = filepath.Join(dir, ".switchboard", "data")
+		if _, err := os.Stat(filepath.Join(dir, "dialplan.json")); err == nil {
+			svcCfg.DataDir = filepath.Join(dir, "data")
+		}
+	}
+	if o.smtp != "" {
+		svcCfg.Mailer = voicemailMailer{&apply.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}}
+	}
+	svcs, err := services.New(svcCfg)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return exitFail
 	}
+	defer svcs.Close()
 	site, err = runtime.NewSite(cur.program, secrets, runtime.Options{Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs, Services: svcs.Runtime()})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return exitFail
 	}
+	defer svcs.WatchMailboxes(site.Server.MessageWaiting)()
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 
@@ -283,6 +317,7 @@ func runServe(c *cli, args []string) int {
 		}
 		secrets.set(next)
 		site.Reload(next.program)
+		svcs.SetProgram(next.program)
 		cur = next
 		log.Info("reloaded", "trigger", reason, "site", next.program.Site.Name)
 		if prov != nil {
@@ -482,4 +517,12 @@ func joinComma(xs []string) string {
 		out += x
 	}
 	return out
+}
+
+// voicemailMailer sends voicemail's e-mails through the mailer `apply`
+// sends invitations with.
+type voicemailMailer struct{ m *apply.SMTPMailer }
+
+func (v voicemailMailer) Send(ctx context.Context, m voicemail.Mail) error {
+	return v.m.Send(ctx, apply.Message{From: m.From, To: m.To, Data: m.Data})
 }

@@ -111,7 +111,11 @@ func TestDeterministicAndShaped(t *testing.T) {
 	}
 	seen := map[string]string{}
 	for _, c := range a {
-		if !credentials.Valid(c.Password) {
+		if c.Kind == credentials.KindVoicemail {
+			if len(c.Password) != credentials.VoicemailPINDigits || strings.Trim(c.Password, "0123456789") != "" {
+				t.Errorf("%s: PIN %q is not %d digits", c.Name, c.Password, credentials.VoicemailPINDigits)
+			}
+		} else if !credentials.Valid(c.Password) {
 			t.Errorf("%s: password %q is not well formed", c.Name, c.Password)
 		}
 		if prev, ok := seen[c.Password]; ok {
@@ -160,14 +164,15 @@ func TestRotationChangesOnlyThatAccount(t *testing.T) {
 			t.Errorf("%s: changed = %v, want %v", before[i].Name, changed, want)
 		}
 	}
-	// A user's rotation rotates the portal login, not the SIP accounts.
+	// A user's rotation rotates the portal login and the mailbox PIN, not
+	// the SIP accounts.
 	p = irtest.HarbourView()
 	before = credentials.List(p, k)
 	p.User("mary").Rotation++
 	after = credentials.List(p, k)
 	for i := range before {
 		changed := before[i].Password != after[i].Password
-		if want := before[i].Name == "portal.mary"; changed != want {
+		if want := before[i].Name == "portal.mary" || before[i].Name == "voicemail.mary"; changed != want {
 			t.Errorf("user rotation: %s: changed = %v, want %v", before[i].Name, changed, want)
 		}
 	}
@@ -345,7 +350,8 @@ func TestListAndFilter(t *testing.T) {
 		names = append(names, c.Name)
 	}
 	want := []string{"app.aoife", "app.john", "app.mary", "device.desk-101", "device.desk-102", "device.desk-103",
-		"device.front-gate", "device.lobby", "device.monitor-1a", "device.side-gate", "portal.aoife", "portal.john", "portal.mary"}
+		"device.front-gate", "device.lobby", "device.monitor-1a", "device.side-gate", "portal.aoife", "portal.john", "portal.mary",
+		"voicemail.john", "voicemail.mary"}
 	if d := cmp.Diff(want, names); d != "" {
 		t.Errorf("names (-want +got):\n%s", d)
 	}
@@ -354,15 +360,22 @@ func TestListAndFilter(t *testing.T) {
 	for _, c := range m {
 		got = append(got, c.Name)
 	}
-	if d := cmp.Diff([]string{"app.mary", "device.desk-101", "device.lobby", "portal.mary"}, got); d != "" {
+	if d := cmp.Diff([]string{"app.mary", "device.desk-101", "device.lobby", "portal.mary", "voicemail.mary"}, got); d != "" {
 		t.Errorf("Filter (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([]string{"nobody"}, unknown); d != "" {
 		t.Errorf("unknown (-want +got):\n%s", d)
 	}
-	mary := list[len(list)-1]
+	mary := list[len(list)-3]
 	if mary.Username != "mary@example.com" || mary.Kind != credentials.KindPortal || mary.Owner != "user.mary" {
 		t.Errorf("portal credential %+v", mary)
+	}
+	box := list[len(list)-1]
+	if box.Username != p.User("mary").Extension || box.Kind != credentials.KindVoicemail || box.Owner != "user.mary" {
+		t.Errorf("voicemail credential %+v", box)
+	}
+	if pin, ok := credentials.NewLookup(testKey(t), p).VoicemailPIN("mary"); !ok || pin != box.Password {
+		t.Errorf("Lookup.VoicemailPIN(mary) = %q, %v; List says %q", pin, ok, box.Password)
 	}
 	if a := p.Account("app.mary"); credentials.NewSource(testKey(t), p).SIPPassword(*a) != list[2].Password {
 		t.Error("Source and List disagree")

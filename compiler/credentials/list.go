@@ -42,7 +42,7 @@ type Credential struct {
 	AuthName string `json:"auth_name"` // digest user name
 	Password string `json:"password"`
 	Domain   string `json:"domain"` // SIP domain / realm
-	Kind     string `json:"kind"`   // device | app | trunk | portal
+	Kind     string `json:"kind"`   // device | app | trunk | portal | voicemail
 	Owner    string `json:"owner"`  // user.<name>, residence.<name>, device.<name>…
 }
 
@@ -72,8 +72,41 @@ func List(p *ir.Program, k Key) []Credential {
 			Kind: KindPortal, Owner: ir.UserRef(u.Name).String(),
 		})
 	}
+	for _, m := range p.Mailboxes {
+		owner := p.User(m.Owner.Name)
+		if owner == nil {
+			continue
+		}
+		// The box's PIN, delivered with the owner's logins: the mailbox
+		// number is the owner's extension.
+		out = append(out, Credential{
+			Name: KindVoicemail + "." + m.Name, Username: owner.Extension, AuthName: owner.Extension,
+			Password: s.VoicemailPIN(m, owner.Rotation, VoicemailPINDigits), Domain: p.Site.Domain,
+			Kind: KindVoicemail, Owner: m.Owner.String(),
+		})
+	}
 	slices.SortFunc(out, func(a, b Credential) int { return strings.Compare(a.Name, b.Name) })
 	return out
+}
+
+// KindVoicemail is the Kind of a mailbox's PIN.
+const KindVoicemail = "voicemail"
+
+// VoicemailPINDigits is the length of the PINs mailboxes start with.
+const VoicemailPINDigits = 6
+
+// VoicemailPIN returns the initial PIN of the named mailbox; ok is false
+// for a mailbox the program does not have.
+func (l *Lookup) VoicemailPIN(box string) (pin string, ok bool) {
+	m := l.p.Mailbox(box)
+	if m == nil {
+		return "", false
+	}
+	rotation := 0
+	if u := l.p.User(m.Owner.Name); u != nil {
+		rotation = u.Rotation
+	}
+	return l.src.VoicemailPIN(*m, rotation, VoicemailPINDigits), true
 }
 
 // Filter keeps the credentials that match one of names, in list order. A

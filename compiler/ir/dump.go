@@ -45,6 +45,7 @@ func Dump(p *Program) []byte {
 		w.line(0, "user", q(u.Name))
 		w.attr("display_name", u.DisplayName)
 		w.attr("email", u.Email)
+		w.attr("notify_email", u.NotifyEmail)
 		w.attr("role", u.Role)
 		w.attr("residence", u.Residence)
 		w.attr("extension", u.Extension)

@@ -128,7 +128,9 @@ type User struct {
 	Name        string `json:"name"`
 	DisplayName string `json:"display_name"`
 	Email       string `json:"email,omitempty"` // login for app and portal
-	Role        string `json:"role"`            // owner | admin | user
+	// NotifyEmail is where voicemail notifications go; Email when empty.
+	NotifyEmail string `json:"notify_email,omitempty"`
+	Role        string `json:"role"` // owner | admin | user
 	Residence   string `json:"residence,omitempty"`
 	Extension   string `json:"extension,omitempty"`
 	// Endpoints are the accounts that ring for this user (app account and

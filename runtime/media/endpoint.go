@@ -55,9 +55,11 @@ func NewEndpoint(cfg Config) *Endpoint {
 	if clk == nil {
 		clk = clock.Real
 	}
+	// frames holds 5 s of audio: a service busy with a prompt or a disk
+	// sync, or a burst after a network stall, loses nothing.
 	return &Endpoint{
 		cfg: cfg, clk: clk, eventPT: -1,
-		frames: make(chan line.Frame, 64), digits: make(chan rune, 32), closed: make(chan struct{}),
+		frames: make(chan line.Frame, 256), digits: make(chan rune, 32), closed: make(chan struct{}),
 		seq: uint16(rand.Uint32()), ts: rand.Uint32(), ssrc: rand.Uint32(), marker: true,
 	}
 }

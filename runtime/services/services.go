@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 
 	"switchboard/compiler/ir"
 	"switchboard/runtime"
@@ -18,15 +19,29 @@ import (
 	"switchboard/runtime/events"
 	"switchboard/runtime/line"
 	"switchboard/runtime/prompts"
+	"switchboard/runtime/voicemail"
 )
 
 // Config is what the services need.
 type Config struct {
-	// Program returns the running program; it changes on reload.
+	// Program returns the running program; it changes on reload (tell
+	// the services with SetProgram).
 	Program func() *ir.Program
 	Clock   clock.Clock // nil: the wall clock
 	Events  *events.Bus
 	Logger  *slog.Logger
+
+	// DataDir holds what the services keep: voicemail under
+	// DataDir/voicemail. Empty: no voicemail (its calls are refused).
+	DataDir string
+	// PINs gives each mailbox's initial PIN (credentials.Lookup).
+	PINs voicemail.PINSource
+	// Mailer sends new-message e-mails; nil sends none.
+	Mailer voicemail.Mailer
+	// MailFrom is their sender; voicemail@<domain> when empty.
+	MailFrom string
+	// DeleteAfterNotify deletes a message once its e-mail was accepted.
+	DeleteAfterNotify bool
 }
 
 // Services are a site's bridges and mailboxes.
@@ -34,6 +49,7 @@ type Services struct {
 	cfg    Config
 	log    *slog.Logger
 	bridge *conference.Bridge
+	vm     *voicemail.Service // nil without a data directory
 }
 
 // New assembles the services.
@@ -53,7 +69,54 @@ func New(cfg Config) (*Services, error) {
 		opts = append(opts, conference.WithEvents(cfg.Events))
 	}
 	s.bridge = conference.NewBridge(cfg.Clock, opts...)
+	if cfg.DataDir != "" {
+		vm, err := voicemail.Open(voicemail.Config{
+			Dir: filepath.Join(cfg.DataDir, "voicemail"), Clock: cfg.Clock, Events: cfg.Events, Logger: s.log,
+			PINs: cfg.PINs, Mailer: cfg.Mailer, MailFrom: cfg.MailFrom, DeleteAfterNotify: cfg.DeleteAfterNotify,
+			NotifyAddress: s.notifyAddress,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.vm = vm
+		vm.SetProgram(cfg.Program())
+	}
 	return s, nil
+}
+
+// SetProgram tells the services that p runs now (after a reload).
+func (s *Services) SetProgram(p *ir.Program) {
+	if s.vm != nil {
+		s.vm.SetProgram(p)
+	}
+}
+
+// WatchMailboxes calls f whenever a mailbox's messages change: the server's
+// MessageWaiting, which NOTIFYs the owner's devices.
+func (s *Services) WatchMailboxes(f func(mailbox string)) (stop func()) {
+	if s.vm == nil {
+		return func() {}
+	}
+	return s.vm.Watch(f)
+}
+
+// Close waits for voicemail e-mails in flight; hang up calls first.
+func (s *Services) Close() error {
+	if s.vm != nil {
+		return s.vm.Close()
+	}
+	return nil
+}
+
+// notifyAddress is the owner's notify_email, "" for their login.
+func (s *Services) notifyAddress(box string) string {
+	p := s.cfg.Program()
+	if m := p.Mailbox(box); m != nil {
+		if u := p.User(m.Owner.Name); u != nil {
+			return u.NotifyEmail
+		}
+	}
+	return ""
 }
 
 // prompt is a default prompt by name, nil when there is none (the bridge
@@ -67,10 +130,24 @@ func prompt(name string) []int16 {
 
 // Runtime is what the SIP server runs.
 func (s *Services) Runtime() runtime.Services {
-	return runtime.Services{
+	rs := runtime.Services{
 		AdmitConference: s.admitConference,
 		Conference:      s.conference,
 	}
+	if vm := s.vm; vm != nil {
+		rs.Deposit = func(ctx context.Context, l line.Line, mailbox string, c runtime.Caller) {
+			if err := vm.Deposit(ctx, l, mailbox, voicemail.Caller(c)); err != nil {
+				s.log.Debug("voicemail deposit ended", "mailbox", mailbox, "account", c.Account, "error", err)
+			}
+		}
+		rs.Access = func(ctx context.Context, l line.Line, c runtime.Caller) {
+			if err := vm.Access(ctx, l, voicemail.Own, voicemail.Caller(c)); err != nil {
+				s.log.Debug("voicemail access ended", "account", c.Account, "error", err)
+			}
+		}
+		rs.MessageSummary = vm.MessageSummary
+	}
+	return rs
 }
 
 // roomCall describes a caller to a room, or reports that the room is not

@@ -97,3 +97,19 @@ func (d *Device) Subscribe(ctx context.Context, event string, expires time.Durat
 	}
 	return res.StatusCode, nil
 }
+
+// ClearNotifications forgets the NOTIFYs every device of the hub received,
+// so that a case sees only its own.
+func (h *Hub) ClearNotifications() {
+	h.mu.Lock()
+	devs := make([]*Device, 0, len(h.devices))
+	for _, d := range h.devices {
+		devs = append(devs, d)
+	}
+	h.mu.Unlock()
+	for _, d := range devs {
+		d.mu.Lock()
+		d.notifications = nil
+		d.mu.Unlock()
+	}
+}
