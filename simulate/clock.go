@@ -24,10 +24,20 @@ type virtualClock struct {
 	now    time.Time
 	seq    uint64
 	timers timerHeap
+	// scheduled is signalled by every AfterFunc: what a case waits on
+	// while the server paces audio a frame (a timer) at a time.
+	scheduled chan struct{}
 }
 
 func newVirtualClock(epoch time.Time) *virtualClock {
-	return &virtualClock{epoch: epoch, now: epoch}
+	return &virtualClock{epoch: epoch, now: epoch, scheduled: make(chan struct{}, 1)}
+}
+
+// dueWithin reports whether a timer falls due within d from now.
+func (c *virtualClock) dueWithin(d time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers) > 0 && !c.timers[0].when.After(c.now.Add(d))
 }
 
 // Now returns the virtual time.
@@ -45,6 +55,10 @@ func (c *virtualClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 	c.seq++
 	t := &vtimer{c: c, when: c.now.Add(d), seq: c.seq, f: f}
 	heap.Push(&c.timers, t)
+	select {
+	case c.scheduled <- struct{}{}:
+	default:
+	}
 	return t
 }
 

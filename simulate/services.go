@@ -107,24 +107,46 @@ func (w *worker) serviceStep(ctx context.Context, st *caseState, s Step) error {
 // hear advances the clock a frame at a time until the call has received
 // n samples of non-silent audio.
 func (w *worker) hear(ctx context.Context, c *device.Call, n int) error {
+	heard := func() bool { got := c.Audio(); return len(got) >= n && audio.RMS(got) > 100 }
 	for range 20 * n / audio.FrameSamples {
-		if got := c.Audio(); len(got) >= n && audio.RMS(got) > 100 {
-			return nil
+		if !w.nextFrame(heard, c.AudioArrived()) {
+			break
 		}
-		before := len(c.Audio())
-		w.clock.Advance(20 * time.Millisecond)
-		w.waitFrame(ctx, c, before)
+	}
+	if heard() {
+		return nil
 	}
 	got := c.Audio()
 	return fmt.Errorf("heard %d samples (level %.0f) of the %d wanted", len(got), audio.RMS(got), n)
 }
 
-// waitFrame waits briefly for a frame after the first had samples: the
-// frame a clock tick sent is on its way.
-func (w *worker) waitFrame(ctx context.Context, c *device.Call, had int) {
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
-	defer cancel()
-	_ = c.WaitAudio(wctx, had+1)
+// nextFrame moves the clock on by one frame of the server's paced audio:
+// it waits until the server has scheduled its next frame (or done holds),
+// then advances. It reports false when done holds, or when the server
+// schedules nothing within the expectation wait.
+func (w *worker) nextFrame(done func() bool, arrived <-chan struct{}) bool {
+	var limit <-chan time.Time
+	for {
+		if done() {
+			return false
+		}
+		if w.clock.dueWithin(20 * time.Millisecond) {
+			w.clock.Advance(20 * time.Millisecond)
+			return true
+		}
+		if limit == nil {
+			t := time.NewTimer(w.o.Wait)
+			defer t.Stop()
+			limit = t.C
+		}
+		select {
+		case <-w.clock.scheduled:
+		case <-w.notify:
+		case <-arrived:
+		case <-limit:
+			return false
+		}
+	}
 }
 
 func (w *worker) leaveMessage(ctx context.Context, st *caseState, s LeaveMessage) error {
@@ -149,19 +171,27 @@ func (w *worker) leaveMessage(ctx context.Context, st *caseState, s LeaveMessage
 		return false
 	}
 	for i := 0; !recording(); i++ {
-		if i == 3000 { // a minute of virtual time
+		if i == 3000 { // a minute of the server's audio
 			return fmt.Errorf("the beep never ended in recording; saw %s", w.seen(st))
 		}
 		if err := c.SendTone(messageVoice, voiceLevel, 1); err != nil {
 			return err
 		}
-		before := len(c.Audio())
-		w.clock.Advance(20 * time.Millisecond)
-		w.waitFrame(ctx, c, before)
+		if !w.nextFrame(recording, nil) && !recording() {
+			return fmt.Errorf("the server stopped playing before recording; saw %s", w.seen(st))
+		}
 	}
-	// Recording follows the audio's RTP time, not the clock.
-	if err := c.SendTone(messageVoice, voiceLevel, s.Seconds*50); err != nil {
-		return err
+	// Recording follows the audio's RTP time, not the clock, so the
+	// message goes out as fast as the network takes it: over UDP in
+	// bursts a socket's receive buffer holds, as a phone's 20 ms packets
+	// would never overflow it.
+	for left := s.Seconds * 50; left > 0; left -= 10 {
+		if err := c.SendTone(messageVoice, voiceLevel, min(left, 10)); err != nil {
+			return err
+		}
+		if w.o.Transport == TransportUDP {
+			time.Sleep(200 * time.Microsecond)
+		}
 	}
 	return c.SendDTMF("#")
 }

@@ -57,7 +57,9 @@ func (s *Service) Deposit(ctx context.Context, l line.Line, boxName string, c Ca
 		l.Hangup("voicemail unavailable")
 		return err
 	}
-	s.publish(events.Event{Kind: events.VoicemailRecording, Call: c.Call, Account: c.Account, From: c.Account, Source: c.Source}, boxName)
+	ss.recording = func() {
+		s.publish(events.Event{Kind: events.VoicemailRecording, Call: c.Call, Account: c.Account, From: c.Account, Source: c.Source}, boxName)
+	}
 	why, rerr := ss.record(r)
 	m, ferr := r.finishMessage(s.minSamples())
 	if rerr == nil {

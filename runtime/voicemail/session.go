@@ -24,6 +24,9 @@ type session struct {
 	l       line.Line
 	digits  <-chan rune
 	pending []rune
+	// recording, when set, is called once record has set aside what was
+	// said before the beep: from then on, audio is the message.
+	recording func()
 }
 
 func (s *Service) newSession(ctx context.Context, l line.Line) *session {
@@ -232,6 +235,9 @@ func (ss *session) record(r *recording) (string, error) {
 	frames := ss.l.Frames()
 	ss.drainFrames(frames) // what was said over the greeting and the beep
 	ss.clear()
+	if ss.recording != nil {
+		ss.recording()
+	}
 	if ss.s.onRecord != nil {
 		ss.s.onRecord()
 	}

@@ -3,7 +3,6 @@ package device
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"switchboard/runtime/audio"
 )
@@ -19,7 +18,14 @@ func (m *media) keepAudio(payload []byte) {
 	if over := len(m.audio) - maxAudio; over > 0 {
 		m.audio = append(m.audio[:0], m.audio[over:]...)
 	}
+	select {
+	case m.heard <- struct{}{}:
+	default:
+	}
 }
+
+// AudioArrived is signalled when audio arrives on the call.
+func (c *Call) AudioArrived() <-chan struct{} { return c.media.heard }
 
 // Audio returns the audio received on the call since the last ClearAudio,
 // decoded: what a person holding the handset would hear.
@@ -66,7 +72,7 @@ func (c *Call) WaitAudio(ctx context.Context, n int) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%d of %d samples of audio received: %w", got, n, ctx.Err())
-		case <-time.After(time.Millisecond):
+		case <-c.media.heard:
 		}
 	}
 }

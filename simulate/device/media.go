@@ -40,6 +40,7 @@ type media struct {
 	closed  bool
 	got     chan struct{} // signalled when a digit arrives
 	audio   []int16       // decoded µ-law received (audio.go)
+	heard   chan struct{} // signalled when audio arrives
 	toneAt  int           // samples of tone sent, for a continuous phase
 }
 
@@ -51,7 +52,7 @@ func newMedia(listen rtmedia.ListenFunc, ip netip.Addr, notify func(rune)) (*med
 	if err != nil {
 		return nil, err
 	}
-	m := &media{conn: conn, ssrc: uint32(time.Now().UnixNano()), eventPT: ptEvent, notify: notify, got: make(chan struct{}, 1)}
+	m := &media{conn: conn, ssrc: uint32(time.Now().UnixNano()), eventPT: ptEvent, notify: notify, got: make(chan struct{}, 1), heard: make(chan struct{}, 1)}
 	go m.read()
 	return m, nil
 }
