@@ -233,6 +233,7 @@ var voices = []float64{697, 1209, 1633, 941, 1477}
 const (
 	confTicks    = 100
 	confMeasured = 40
+	confDelivery = 100 * time.Microsecond
 	voiceLevel   = 6000
 )
 
@@ -268,11 +269,11 @@ func (w *worker) expectConference(ctx context.Context, st *caseState, s ExpectCo
 			return fmt.Errorf("%s was answered but never joined the room; saw %s", a, w.seen(st))
 		}
 	}
+	// Everyone speaks a frame, then the bridge's clock ticks: the mixer
+	// takes one frame from each and sends each participant a mix.
 	for _, c := range calls {
 		c.ClearAudio()
 	}
-	// Everyone speaks a frame, then the bridge's clock ticks: the mixer
-	// takes one frame from each and sends each participant a mix.
 	for tick := range confTicks {
 		var wg sync.WaitGroup
 		errs := make([]error, len(calls))
@@ -287,6 +288,10 @@ func (w *worker) expectConference(ctx context.Context, st *caseState, s ExpectCo
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
+		// A real network delivers a packet well within its 20 ms; the
+		// virtual clock does not wait for the network, so give the
+		// frames a moment to reach the bridge before its tick.
+		time.Sleep(confDelivery)
 		// A frame that reaches the bridge after this tick waits in its
 		// jitter buffer for the next, as on a real network.
 		w.clock.Advance(20 * time.Millisecond)
