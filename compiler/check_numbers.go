@@ -54,6 +54,10 @@ func (c *checker) fixedNumbers() []DialEntry {
 			}
 			out = append(out, DialEntry{Number: u.Conference.Value, Kind: DialConference, User: u.Name, Range: u.Conference.Range})
 		}
+		if u.ConferencePIN.Set && u.ConferencePIN.Value && !u.Conference.Set {
+			c.errorf(u.ConferencePIN.Range, "Conference PIN without a room",
+				"User %q has conference_pin = true but no conference room. Give the user a room (conference = 8101) or remove conference_pin.", u.Name)
+		}
 	}
 	return append(out, c.shortForms...)
 }

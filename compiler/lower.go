@@ -172,7 +172,7 @@ func (l *lowerer) lowerUsers() {
 		}
 		if u.Conference.Set {
 			l.p.Conferences = append(l.p.Conferences, ir.Conference{
-				Name: u.Name, Number: u.Conference.Value, Owner: ir.UserRef(u.Name),
+				Name: u.Name, Number: u.Conference.Value, Owner: ir.UserRef(u.Name), PIN: u.ConferencePIN.Value,
 				Origin: origin(u.Conference.Range, userObject(u)),
 			})
 		}

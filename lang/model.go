@@ -157,6 +157,7 @@ type User struct {
 	SendCredentials Bool
 	Numbers         []Number // DDIs
 	Conference      Number
+	ConferencePIN   Bool // callers other than the owner key the room's PIN
 	RingTimeout     Duration
 	Rotation        Int // credential rotation counter: +1 rotates this account's passwords
 }

@@ -21,6 +21,7 @@ var userSchema = &hcl.BodySchema{
 		{Name: "send_credentials"},
 		{Name: "numbers"},
 		{Name: "conference"},
+		{Name: "conference_pin"},
 		{Name: "ring_timeout"},
 		{Name: "rotation"},
 	},
@@ -55,6 +56,7 @@ func decodeUserBlock(b *hcl.Block, ev *evaluator) (*User, hcl.Diagnostics) {
 	u.SendCredentials = a.boolean("send_credentials", false)
 	u.Numbers = a.numberList("numbers")
 	u.Conference = a.number("conference", "")
+	u.ConferencePIN = a.boolean("conference_pin", false)
 	u.RingTimeout = a.duration("ring_timeout", 0)
 	u.Rotation = a.integer("rotation", 0)
 	return u, append(diags, a.diags...)

@@ -209,7 +209,8 @@ type worker struct {
 	clock    *virtualClock
 	site     *runtime.Site
 	services *services.Services
-	dataDir  string // the services' data: voicemail messages
+	roomPINs services.ConferencePINs // nil: rooms with a PIN cannot be joined
+	dataDir  string                  // the services' data: voicemail messages
 	hub      *device.Hub
 	carrier  *device.Hub
 	sub      *events.Subscription
@@ -327,6 +328,7 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	w.dataDir = dataDir
 	closers = append(closers, func() { os.RemoveAll(dataDir) })
 	pins, _ := secrets.(voicemail.PINSource)
+	w.roomPINs, _ = secrets.(services.ConferencePINs)
 	svcs, err := services.New(services.Config{Program: func() *ir.Program { return w.p }, Clock: w.clock, Events: bus, Logger: quiet, DataDir: dataDir, PINs: pins})
 	if err != nil {
 		return fail(err)

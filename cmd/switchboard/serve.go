@@ -156,6 +156,13 @@ func (s *swappableSecrets) VoicemailPIN(box string) (string, bool) {
 	return s.cur.VoicemailPIN(box)
 }
 
+// ConferencePINs implements services.ConferencePINs.
+func (s *swappableSecrets) ConferencePINs(room string) (member, owner string, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cur.ConferencePINs(room)
+}
+
 func (s *swappableSecrets) SIPPassword(account string) (string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -16,6 +16,8 @@ const (
 	PurposeSIP          Purpose = "sip"           // SIP digest password
 	PurposePortal       Purpose = "portal"        // app and web portal login
 	PurposeVoicemailPIN Purpose = "voicemail-pin" // mailbox PIN
+	PurposeMemberPIN    Purpose = "member-pin"    // conference room PIN for members
+	PurposeOwnerPIN     Purpose = "owner-pin"     // conference room PIN for its owner
 )
 
 // Identity is what a credential is derived from, besides the key.

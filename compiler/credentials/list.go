@@ -35,6 +35,20 @@ func (s *Source) VoicemailPIN(m ir.Mailbox, rotation, digits int) string {
 	return s.key.PIN(Identity{Site: s.site, Kind: "mailbox", Name: m.Name, Purpose: PurposeVoicemailPIN, Rotation: rotation}, digits)
 }
 
+// ConferencePINs are the member and owner PINs of room c (rotation: the
+// owner's counter).
+func (s *Source) ConferencePINs(c ir.Conference, rotation int) (member, owner string) {
+	id := Identity{Site: s.site, Kind: "conference", Name: c.Name, Rotation: rotation}
+	id.Purpose = PurposeMemberPIN
+	member = s.key.PIN(id, ConferencePINDigits)
+	id.Purpose = PurposeOwnerPIN
+	owner = s.key.PIN(id, ConferencePINDigits)
+	return member, owner
+}
+
+// ConferencePINDigits is the length of conference room PINs.
+const ConferencePINDigits = 6
+
 // Credential is one login as `switchboard credentials` prints it.
 type Credential struct {
 	Name     string `json:"name"`      // account name, or "portal.<user>"
@@ -42,7 +56,7 @@ type Credential struct {
 	AuthName string `json:"auth_name"` // digest user name
 	Password string `json:"password"`
 	Domain   string `json:"domain"` // SIP domain / realm
-	Kind     string `json:"kind"`   // device | app | trunk | portal | voicemail
+	Kind     string `json:"kind"`   // device | app | trunk | portal | voicemail | conference
 	Owner    string `json:"owner"`  // user.<name>, residence.<name>, device.<name>…
 }
 
@@ -85,8 +99,41 @@ func List(p *ir.Program, k Key) []Credential {
 			Kind: KindVoicemail, Owner: m.Owner.String(),
 		})
 	}
+	for _, c := range p.Conferences {
+		if !c.PIN {
+			continue
+		}
+		rotation := 0
+		if u := p.User(c.Owner.Name); u != nil {
+			rotation = u.Rotation
+		}
+		member, owner := s.ConferencePINs(c, rotation)
+		out = append(out,
+			Credential{Name: KindConference + "." + c.Name, Username: c.Number, AuthName: c.Number, Password: member, Domain: p.Site.Domain, Kind: KindConference, Owner: c.Owner.String()},
+			Credential{Name: KindConference + "-owner." + c.Name, Username: c.Number, AuthName: c.Number, Password: owner, Domain: p.Site.Domain, Kind: KindConference, Owner: c.Owner.String()},
+		)
+	}
 	slices.SortFunc(out, func(a, b Credential) int { return strings.Compare(a.Name, b.Name) })
 	return out
+}
+
+// KindConference is the Kind of a conference room's PINs: conference.<room>
+// for members, conference-owner.<room> for its owner.
+const KindConference = "conference"
+
+// ConferencePINs returns the member and owner PINs of the named room; ok is
+// false for a room the program does not have or one without a PIN.
+func (l *Lookup) ConferencePINs(room string) (member, owner string, ok bool) {
+	c := l.p.Conference(room)
+	if c == nil || !c.PIN {
+		return "", "", false
+	}
+	rotation := 0
+	if u := l.p.User(c.Owner.Name); u != nil {
+		rotation = u.Rotation
+	}
+	member, owner = l.src.ConferencePINs(*c, rotation)
+	return member, owner, true
 }
 
 // KindVoicemail is the Kind of a mailbox's PIN.

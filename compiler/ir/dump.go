@@ -97,6 +97,7 @@ func Dump(p *Program) []byte {
 		w.line(0, "conference", q(c.Name))
 		w.attr("number", c.Number)
 		w.attr("owner", c.Owner.String())
+		w.flag("pin", c.PIN)
 		w.origin(1, c.Origin)
 	}
 	for _, t := range p.Trunks {

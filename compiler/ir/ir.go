@@ -263,6 +263,10 @@ type Conference struct {
 	Name   string `json:"name"`
 	Number string `json:"number"`
 	Owner  Ref    `json:"owner,omitzero"`
+	// PIN: callers key the room's member PIN, or the owner's PIN (both
+	// derived from the site key, listed by credentials); the owner calling
+	// from their own phone or app is let in without one.
+	PIN    bool   `json:"pin,omitempty"`
 	Origin Origin `json:"origin,omitzero"`
 }
 

@@ -59,6 +59,10 @@ user "hannah" {
   extension  = 205
   directory  = true
   conference = 8103
+  # Hannah's board meetings: others key the room's PIN (switchboard
+  # credentials lists it as conference.hannah); she joins from her desk
+  # phone without one.
+  conference_pin = true
 }
 
 user "marek" {

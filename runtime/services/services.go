@@ -34,7 +34,8 @@ type Config struct {
 	// DataDir holds what the services keep: voicemail under
 	// DataDir/voicemail. Empty: no voicemail (its calls are refused).
 	DataDir string
-	// PINs gives each mailbox's initial PIN (credentials.Lookup).
+	// PINs gives each mailbox's initial PIN (credentials.Lookup); when it
+	// also has ConferencePINs, rooms with a PIN get theirs from it.
 	PINs voicemail.PINSource
 	// Mailer sends new-message e-mails; nil sends none.
 	Mailer voicemail.Mailer
@@ -42,6 +43,11 @@ type Config struct {
 	MailFrom string
 	// DeleteAfterNotify deletes a message once its e-mail was accepted.
 	DeleteAfterNotify bool
+}
+
+// ConferencePINs gives a room's member and owner PINs.
+type ConferencePINs interface {
+	ConferencePINs(room string) (member, owner string, ok bool)
 }
 
 // Services are a site's bridges and mailboxes.
@@ -158,8 +164,12 @@ func (s *Services) roomCall(room string, caller runtime.Caller) (conference.Call
 	if conf == nil {
 		return conference.Call{}, false
 	}
+	rc := conference.RoomConfig{Conference: *conf}
+	if pins, ok := s.cfg.PINs.(ConferencePINs); ok && conf.PIN {
+		rc.MemberPIN, rc.OwnerPIN, _ = pins.ConferencePINs(conf.Name)
+	}
 	c := conference.Call{
-		Room:    conference.RoomConfig{Conference: *conf},
+		Room:    rc,
 		ID:      caller.Call,
 		Account: caller.Account,
 		Source:  caller.Source,

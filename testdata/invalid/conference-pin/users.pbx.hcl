@@ -1,0 +1,12 @@
+user "boss" {
+  email          = "boss@example.com"
+  app            = true
+  conference     = 8101
+  conference_pin = true
+}
+
+user "mary" {
+  email          = "mary@example.com"
+  extension      = 101
+  conference_pin = true # ERROR: Conference PIN without a room
+}
