@@ -606,9 +606,13 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 			res.Ladder = w.ladder.lines()
 		}
 	}()
-	for _, step := range c.Steps {
+	for i, step := range c.Steps {
 		if err := w.step(ctx, st, step); err != nil {
 			res.Status, res.Step, res.Message = Fail, step.describe(), err.Error()
+			if i < len(c.StepOrigins) && c.StepOrigins[i].File != "" {
+				// The scenario's own line for the step that failed.
+				res.Origin = c.StepOrigins[i]
+			}
 			return res
 		}
 	}
@@ -709,6 +713,11 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 		if s.Decline != "" {
 			if d := w.device(s.Decline); d != nil {
 				d.SetAnswer(device.Decline, 0)
+			}
+		}
+		for _, a := range s.Busy {
+			if d := w.device(a); d != nil {
+				d.SetAnswer(device.Busy, 0)
 			}
 		}
 		st.dialDone = make(chan struct{})

@@ -28,6 +28,10 @@ type Case struct {
 	Origin ir.Origin // the HCL that the case proves
 	Skip   string    // why the case cannot run, when it cannot
 	Steps  []Step
+	// StepOrigins, when set, gives each step the HCL it came from (a
+	// scenario's step block): a failure points there rather than at
+	// Origin.
+	StepOrigins []ir.Origin
 }
 
 // Step is an action or an expectation.
@@ -38,7 +42,8 @@ type (
 	// will pick up ("" for nobody). Every other device lets it ring.
 	Dial struct {
 		From, To, Answer string
-		Decline          string // this account declines (603)
+		Decline          string   // this account declines (603)
+		Busy             []string // these accounts answer 486 Busy Here
 	}
 	// ExpectRing waits until each account has been offered the call.
 	ExpectRing struct{ Accounts []string }

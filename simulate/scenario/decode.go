@@ -26,6 +26,7 @@ const (
 	stepDial          = "dial"
 	stepAnswer        = "answer"
 	stepDecline       = "decline"
+	stepBusy          = "busy"
 	stepWait          = "wait"
 	stepNobodyAnswers = "nobody_answers"
 	stepSendDTMF      = "send_dtmf"
@@ -51,6 +52,7 @@ var stepSchemas = []struct {
 	{stepDial, attrSchema(req("from"), opt("to"), opt("number"))},
 	{stepAnswer, attrSchema(req("by"))},
 	{stepDecline, attrSchema(req("by"))},
+	{stepBusy, attrSchema(req("by"))},
 	{stepWait, attrSchema(req("for"))},
 	{stepNobodyAnswers, attrSchema()},
 	{stepSendDTMF, attrSchema(req("digits"), opt("by"))},
@@ -202,7 +204,7 @@ func (d *decoder) decodeScenario(b *hcl.Block) (*simulate.Case, hcl.Diagnostics)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	c.Steps, more = d.lower(steps)
+	c.Steps, c.StepOrigins, more = d.lower(steps, name)
 	diags = append(diags, more...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -214,7 +216,7 @@ func (d *decoder) decodeScenario(b *hcl.Block) (*simulate.Case, hcl.Diagnostics)
 // party answering and one declining; at least one expectation.
 func (d *decoder) checkOrder(b *hcl.Block, name string, steps []*step) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	var call, answer, decline *step
+	var call, answer, decline, busy *step
 	proves := false
 	for _, st := range steps {
 		switch {
@@ -264,7 +266,25 @@ func (d *decoder) checkOrder(b *hcl.Block, name string, steps []*step) hcl.Diagn
 				})
 			}
 			decline = st
+		case stepBusy:
+			if busy != nil && busy.by == st.by {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate busy",
+					Detail:   fmt.Sprintf("%s is already busy at %s.", st.by, rangeLine(busy.block.DefRange)),
+					Subject:  st.block.DefRange.Ptr(),
+				})
+			}
+			busy = st
 		}
+	}
+	if answer != nil && busy != nil && answer.by == busy.by {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Answer and busy by the same endpoint",
+			Detail:   fmt.Sprintf("%s answers the call at %s and is busy here; say which.", answer.by, rangeLine(answer.block.DefRange)),
+			Subject:  busy.block.DefRange.Ptr(),
+		})
 	}
 	if answer != nil && decline != nil && answer.by == decline.by {
 		diags = append(diags, &hcl.Diagnostic{
@@ -352,7 +372,7 @@ func (d *decoder) decodeStep(b *hcl.Block) (*step, hcl.Diagnostics) {
 		default:
 			a.errorf(b.DefRange, "Missing argument", "A dial step needs \"to\" (a user, residence or door station, such as to = user.mary) or \"number\" (such as number = 201).")
 		}
-	case stepAnswer, stepDecline:
+	case stepAnswer, stepDecline, stepBusy:
 		st.by, st.byUser = r.endpoint(a.m["by"])
 	case stepWait:
 		st.d = a.duration("for")

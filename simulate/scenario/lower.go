@@ -20,7 +20,7 @@ import (
 // the clock through each endpoint's turn by the ring's own leg timeouts,
 // nobody_answers to the end of the ring, within to the given moment after
 // the call was placed. And rings_only is checked once the call is over.
-func (d *decoder) lower(steps []*step) ([]simulate.Step, hcl.Diagnostics) {
+func (d *decoder) lower(steps []*step, scenario string) ([]simulate.Step, []ir.Origin, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	call := firstCall(steps)
 	dial := simulate.Dial{From: call.from, To: call.to}
@@ -35,11 +35,27 @@ func (d *decoder) lower(steps []*step) ([]simulate.Step, hcl.Diagnostics) {
 			dial.Answer = st.by
 		case stepDecline:
 			dial.Decline = st.by
+		case stepBusy:
+			dial.Busy = append(dial.Busy, st.by)
 		}
 	}
 	ring := d.ring(call)
 
 	var out, atEnd []simulate.Step
+	var origins, atEndOrigins []ir.Origin
+	var cur *step // the step being lowered: what the steps it adds came from
+	stepOrigin := func() ir.Origin {
+		if cur == nil {
+			return ir.Origin{}
+		}
+		return origin(cur.block.DefRange, fmt.Sprintf("%s step of scenario %q", cur.typ, scenario))
+	}
+	add := func(ss ...simulate.Step) {
+		for _, x := range ss {
+			out = append(out, x)
+			origins = append(origins, stepOrigin())
+		}
+	}
 	var elapsed time.Duration // virtual time since the call was placed
 	// ringing is whether an earlier step has seen the call ring. The
 	// server starts a ring's timers just before its first INVITE leaves,
@@ -52,24 +68,26 @@ func (d *decoder) lower(steps []*step) ([]simulate.Step, hcl.Diagnostics) {
 		}
 		if !ringing && ring != nil {
 			if first := firstRung(ring, dial.From); first != nil {
-				out = append(out, simulate.ExpectRing{Accounts: first})
+				add(simulate.ExpectRing{Accounts: first})
 			}
 			ringing = true
 		}
-		out = append(out, simulate.Advance{D: dur})
+		add(simulate.Advance{D: dur})
 		elapsed += dur
 	}
 	var sent *simulate.SendDTMF
 	ended := false // a step waited for the call to be over
 	for _, st := range steps {
+		cur = st
 		switch st.typ {
 		case stepPress, stepKey, stepDial:
-			out = append(out, dial)
+			add(dial)
 		case stepAnswer:
-			out = append(out, simulate.ExpectAnswered{By: st.by})
+			add(simulate.ExpectAnswered{By: st.by})
 			ringing = true
-		case stepDecline:
-			// Set on the Dial: the endpoint declines when it rings.
+		case stepDecline, stepBusy:
+			// Set on the Dial: the endpoint declines, or answers busy,
+			// when it rings.
 		case stepWait:
 			advance(st.d)
 		case stepNobodyAnswers:
@@ -96,34 +114,35 @@ func (d *decoder) lower(steps []*step) ([]simulate.Step, hcl.Diagnostics) {
 				continue
 			}
 			s := simulate.SendDTMF{From: by, Digits: st.digits}
-			out = append(out, s)
+			add(s)
 			sent = &s
 		case stepHangUp:
-			out = append(out, simulate.Hangup{})
+			add(simulate.Hangup{})
 		case stepRings, stepRingsOnly:
 			advance(st.d - elapsed)
 			accounts := flatten(st.groups)
-			out = append(out, simulate.ExpectRing{Accounts: accounts})
+			add(simulate.ExpectRing{Accounts: accounts})
 			ringing = true
 			if st.typ == stepRingsOnly {
 				// Checked last, so that an endpoint ringing late is
 				// caught as well.
 				atEnd = append(atEnd, simulate.ExpectOnlyRung{Accounts: accounts})
+				atEndOrigins = append(atEndOrigins, stepOrigin())
 			}
 		case stepRingsInOrder:
 			for i, g := range st.groups {
-				out = append(out, simulate.ExpectRing{Accounts: g.accounts})
+				add(simulate.ExpectRing{Accounts: g.accounts})
 				ringing = true
 				if i+1 == len(st.groups) {
 					break // the last one keeps ringing: it may be answered
 				}
-				out = append(out, simulate.ExpectNotRung{Accounts: st.groups[i+1].accounts})
+				add(simulate.ExpectNotRung{Accounts: st.groups[i+1].accounts})
 				if leg := legOf(ring, g); leg != nil {
 					advance(min(leg.Timeout.Std(), ring.Timeout.Std()-elapsed))
 				}
 			}
 		case stepDoesNotRing:
-			out = append(out, simulate.ExpectNotRung{Accounts: flatten(st.groups)})
+			add(simulate.ExpectNotRung{Accounts: flatten(st.groups)})
 		case stepDoorOpens, stepDoorStaysShut:
 			if sent == nil {
 				diags = append(diags, &hcl.Diagnostic{
@@ -135,14 +154,14 @@ func (d *decoder) lower(steps []*step) ([]simulate.Step, hcl.Diagnostics) {
 				continue
 			}
 			if st.typ == stepDoorStaysShut {
-				out = append(out, simulate.ExpectDoor{Open: false, Device: st.door.Name, By: sent.From})
+				add(simulate.ExpectDoor{Open: false, Device: st.door.Name, By: sent.From})
 				continue
 			}
-			out = append(out,
+			add(
 				simulate.ExpectDoor{Open: true, Device: st.door.Name, Relay: st.relay, By: sent.From},
 				simulate.ExpectDigits{Account: st.door.Account, Digits: sent.Digits})
 		case stepRefused:
-			out = append(out, simulate.ExpectFailed{Status: st.status})
+			add(simulate.ExpectFailed{Status: st.status})
 			ended = true
 		case stepFallsBack:
 			advance(st.d - elapsed)
@@ -155,15 +174,18 @@ func (d *decoder) lower(steps []*step) ([]simulate.Step, hcl.Diagnostics) {
 					// The box the site sends this call to; whether it
 					// gets there is what the run checks.
 					configured := ring.NoAnswer
-					if dial.Decline != "" {
+					switch {
+					case dial.Decline != "":
 						configured = ring.Decline
+					case len(dial.Busy) > 0:
+						configured = ring.Busy
 					}
 					if configured.Kind == ir.FallbackVoicemail {
 						f.Mailbox = configured.Mailbox
 					}
 				}
 			}
-			out = append(out, simulate.ExpectFallback{Fallback: f})
+			add(simulate.ExpectFallback{Fallback: f})
 			ended = true
 		}
 	}
@@ -172,15 +194,20 @@ func (d *decoder) lower(steps []*step) ([]simulate.Step, hcl.Diagnostics) {
 		// leave together: one may still be on its way when the others
 		// have arrived. Nobody answers this call, so let the ring end
 		// as the site says it ends; then every INVITE has arrived.
+		cur = nil
 		f := ring.NoAnswer
-		if dial.Decline != "" {
+		switch {
+		case dial.Decline != "":
 			f = ring.Decline
-		} else {
+		case len(dial.Busy) > 0:
+			f = ring.Busy
+			advance(ring.Timeout.Std() - elapsed)
+		default:
 			advance(ring.Timeout.Std() - elapsed)
 		}
-		out = append(out, simulate.ExpectFallback{Fallback: f})
+		add(simulate.ExpectFallback{Fallback: f})
 	}
-	return append(out, atEnd...), diags
+	return append(out, atEnd...), append(origins, atEndOrigins...), diags
 }
 
 // ring is the ring plan the site gives the call, or nil when it rings

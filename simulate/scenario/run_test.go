@@ -103,18 +103,18 @@ scenario "Chloe opens the gate with a star" {
 		Status:  simulate.Fail,
 		Step:    "rings nobody but app.sarah",
 		Message: "app.chloe, app.david, app.jack, device.hall-monitor rang too",
-		Origin:  `tests/wrong.test.hcl:1,1: in scenario "the gate rings only Sarah"`,
+		Origin:  `tests/wrong.test.hcl:3,3: in rings_only step of scenario "the gate rings only Sarah"`,
 	}, {
 		Name:    "nobody home: the gate call just ends",
 		Status:  simulate.Fail,
 		Step:    "falls back to hangup",
 		Message: `the ring ended in "no answer → voicemail sarah", want "hangup"`,
-		Origin:  `tests/wrong.test.hcl:6,1: in scenario "nobody home: the gate call just ends"`,
+		Origin:  `tests/wrong.test.hcl:10,3: in falls_back step of scenario "nobody home: the gate call just ends"`,
 	}, {
 		Name:   "Chloe opens the gate with a star",
 		Status: simulate.Fail,
 		Step:   `app.chloe opens gate relay "gate"`,
-		Origin: `tests/wrong.test.hcl:13,1: in scenario "Chloe opens the gate with a star"`,
+		Origin: `tests/wrong.test.hcl:17,3: in door_opens step of scenario "Chloe opens the gate with a star"`,
 	}}
 	// The last message lists the events seen, whose order is the
 	// server's; its start is what matters.

@@ -37,6 +37,7 @@
 //
 //	answer { by = user.<name> | device.<name> }   picks up when it rings, and the call must connect to it
 //	decline { by = … }                            declines when it rings (603)
+//	busy    { by = … }                            answers 486 Busy Here when it rings
 //	wait { for = "10s" }                          virtual time passes
 //	nobody_answers {}                             the ring runs out (its total timeout)
 //	send_dtmf { digits = "#", by = … }            by defaults to who answered a door's call, else the caller

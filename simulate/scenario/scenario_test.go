@@ -263,6 +263,11 @@ scenario "nobody home at 2B" {
 			simulate.Dial{From: "device.front-gate", To: "2B"},
 			simulate.ExpectRing{Accounts: []string{"app.ann"}},
 		},
+		// Each step points at its own block, so a failure does too.
+		StepOrigins: []ir.Origin{
+			{File: "tests/a.test.hcl", Line: 5, Column: 3, Byte: 115, EndLine: 5, EndColumn: 8, EndByte: 120, Object: `press step of scenario "nobody home at 2B"`},
+			{File: "tests/a.test.hcl", Line: 6, Column: 3, Byte: 166, EndLine: 6, EndColumn: 8, EndByte: 171, Object: `rings step of scenario "nobody home at 2B"`},
+		},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("case (-want +got):\n%s", diff)

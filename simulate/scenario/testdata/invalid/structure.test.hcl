@@ -54,3 +54,16 @@ scenario "" { # ERROR: Empty scenario name
   press { button = device.front-gate.button["1"] }
   rings { endpoints = [user.mary] }
 }
+
+scenario "busy twice" {
+  press { button = device.front-gate.button["1"] }
+  busy { by = user.tom }
+  busy { by = user.tom } # ERROR: Duplicate busy
+  falls_back { to = "voicemail" }
+}
+
+scenario "answers while busy" {
+  press { button = device.front-gate.button["1"] }
+  answer { by = user.mary }
+  busy { by = user.mary } # ERROR: Answer and busy by the same endpoint
+}
