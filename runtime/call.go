@@ -700,6 +700,17 @@ func (c *call) fallback(busy, declined bool) {
 	case busy:
 		f, status, text, cause = c.dec.Ring.Busy, 486, "Busy Here", "busy"
 	}
+	if c.out != nil {
+		// A call out: the caller hears what the carrier said (a number
+		// that does not exist is 404, not "no answer").
+		if res := c.bestResponse(); res != nil {
+			status, text, cause = res.StatusCode, res.Reason, fmt.Sprintf("the carrier answered %d %s", res.StatusCode, res.Reason)
+			if status == 401 || status == 407 {
+				// The carrier's challenge is not the caller's to answer.
+				status, text = 403, "Forbidden"
+			}
+		}
+	}
 	c.s.publish(events.Event{Kind: events.Fallback, Call: c.id, From: c.caller, Target: c.dec.Target.String(), Cause: cause + " → " + fallbackText(f), Status: status, Origin: c.dec.Origin})
 	if deposit := c.s.cfg.Services.Deposit; f.Kind == ir.FallbackVoicemail && deposit != nil {
 		caller := c.callerOf()
@@ -711,6 +722,29 @@ func (c *call) fallback(busy, declined bool) {
 	// fallback ends the call as hangup does; the event says which it was.
 	c.respond(status, text, nil)
 	c.finish(cause)
+}
+
+// bestResponse picks the final response to pass upstream from the
+// branches' failures (RFC 3261 §16.7): a 6xx, else the lowest status.
+func (c *call) bestResponse() *sip.Response {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var best *sip.Response
+	for _, b := range c.branches {
+		r := b.res
+		if r == nil || r.StatusCode < 300 {
+			continue
+		}
+		switch {
+		case best == nil:
+			best = r
+		case r.StatusCode >= 600 && best.StatusCode < 600:
+			best = r
+		case best.StatusCode < 600 && r.StatusCode < best.StatusCode:
+			best = r
+		}
+	}
+	return best
 }
 
 func fallbackText(f ir.Fallback) string {

@@ -699,14 +699,30 @@ func TestCallOutRefusedCredentials(t *testing.T) {
 	defer cancel()
 	_, err := mary.Dial(ctx, "+15550100")
 	var se *device.StatusError
-	if !errors.As(err, &se) || se.Status < 400 {
-		t.Fatalf("call out with refused credentials: %v, want a failure", err)
+	if !errors.As(err, &se) || se.Status != 403 {
+		t.Fatalf("call out with refused credentials: %v, want 403 (the carrier's challenge is not the caller's to answer)", err)
 	}
 	if e := h.next("leg_failed", kindOf(events.LegFailed)); e.Leg != "trunk.carrier" || e.Status != 407 {
 		t.Errorf("leg_failed = %+v", e)
 	}
 	if n := len(car.received()); n != 2 {
 		t.Errorf("the carrier received %d INVITEs, want 2", n)
+	}
+}
+
+// TestCallOutCarrierStatus: the caller hears what the carrier said — a
+// busy line is 486, not "no answer".
+func TestCallOutCarrierStatus(t *testing.T) {
+	car, addr := startCarrierHub(t, trunkPassword, false)
+	car.net.SetAnswer(device.Busy, 0)
+	h := startTrunkServer(t, addr, serverOptions{vars: siteTrunkVars})
+	mary := h.device("app.mary")
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	_, err := mary.Dial(ctx, "+15550100")
+	var se *device.StatusError
+	if !errors.As(err, &se) || se.Status != 486 {
+		t.Fatalf("call out to a busy line: %v, want 486", err)
 	}
 }
 
