@@ -226,9 +226,10 @@ func (c *call) respond(status int, reason string, body []byte) {
 	res := sip.NewResponseFromRequest(c.inv, status, reason, body)
 	if status > 100 {
 		if to := res.To(); to != nil {
-			if _, ok := to.Params.Get("tag"); !ok {
-				to.Params.Add("tag", c.toTag)
-			}
+			// Our tag, always: sipgo has put a random one there, and
+			// the dialog's later requests (our BYE, re-INVITEs) carry
+			// c.toTag, which a strict client (baresip) must recognise.
+			to.Params.Add("tag", c.toTag)
 		}
 		res.AppendHeader(c.s.contactHeader())
 	}

@@ -150,9 +150,12 @@ func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 
 	ok := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	if to := ok.To(); to != nil {
-		if _, has := to.Params.Get("tag"); !has {
-			to.Params.Add("tag", ourTag)
-		}
+		// The 200 makes the dialog our NOTIFYs are sent in: its To tag
+		// is our local tag, the NOTIFYs' From tag (RFC 3261 §12.1.1,
+		// §12.2.1.1). sipgo has given it a random tag of its own, which
+		// a subscriber (baresip's libre) keeps as the dialog's, and then
+		// answers our NOTIFYs 481.
+		to.Params.Add("tag", ourTag)
 	}
 	ok.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
 	ok.AppendHeader(s.contactHeader())

@@ -72,6 +72,9 @@ type baresipConfig struct {
 	// subs fills in more @NAME@ placeholders of both. @CONFIG_DIR@, the
 	// directory baresip runs in, is always filled in.
 	subs map[string]string
+	// args are more command-line options: -s traces SIP, -v is verbose
+	// (both to its output, which a failed test logs).
+	args []string
 }
 
 // baresipWith is baresip with another configuration.
@@ -120,7 +123,7 @@ func (s *server) startBaresipWith(t *testing.T, account, answermode string, bc b
 		"SERVER": s.addr, "ANSWERMODE": answermode})
 
 	b := &baresip{account: account, signal: make(chan struct{}, 1)}
-	b.p = start(t, "baresip "+account, dir, bin, "-f", dir)
+	b.p = start(t, "baresip "+account, dir, bin, append([]string{"-f", dir}, bc.args...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("baresip %s output:\n%s", account, b.p.out.String())

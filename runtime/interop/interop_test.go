@@ -32,6 +32,7 @@ import (
 	"switchboard/lang"
 	"switchboard/runtime"
 	"switchboard/runtime/auth"
+	"switchboard/runtime/clock"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
 	"switchboard/runtime/services"
@@ -80,6 +81,7 @@ type server struct {
 	clock   *clocktest.Fake
 	addr    string // host:port of the SIP socket
 	port    int
+	dataDir string // the services' data (serverConfig.voicemail), else ""
 
 	mu   sync.Mutex
 	seen []events.Event
@@ -99,6 +101,14 @@ type serverConfig struct {
 	// the wall clock, not the test's: a bridge mixes real clients'
 	// real-time audio every 20 ms.
 	services bool
+	// voicemail also gives the services a data directory (server.dataDir,
+	// a t.TempDir()), so unanswered calls leave messages and the owners'
+	// devices are told (MWI), as serve wires them. It implies services
+	// and runs the whole server on the wall clock, as serve does:
+	// voicemail's prompts are paced by the clock of the server's own
+	// media endpoint, which a fake clock would hold still. server.clock
+	// is nil then.
+	voicemail bool
 }
 
 // interop is what the Debian peers' digest code can answer: SIPp 3.6
@@ -123,7 +133,14 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	}
 	s := &server{t: t, prog: p, secrets: credentials.NewLookup(key, p),
 		clock: clocktest.New(time.Unix(1_800_000_000, 0)), cond: make(chan struct{}, 1)}
-	bus := events.NewBus(s.clock.Now)
+	var clk clock.Clock = s.clock
+	now := s.clock.Now
+	if sc.voicemail {
+		sc.services = true
+		s.clock, clk, now = nil, clock.Real, time.Now
+		s.dataDir = t.TempDir()
+	}
+	bus := events.NewBus(now)
 	sub := bus.Subscribe(1 << 14)
 	go func() {
 		for e := range sub.C {
@@ -139,17 +156,28 @@ func startServer(t *testing.T, sc serverConfig) *server {
 
 	var site *runtime.Site
 	var svcs runtime.Services
+	var built *services.Services
 	if sc.services {
-		built, err := services.New(services.Config{Program: func() *ir.Program { return site.Server.Program() }, Events: bus})
+		program := func() *ir.Program {
+			if site == nil { // voicemail asks while it opens, as serve's does
+				return p
+			}
+			return site.Server.Program()
+		}
+		built, err = services.New(services.Config{Program: program, Events: bus, DataDir: s.dataDir, PINs: s.secrets})
 		if err != nil {
 			t.Fatal(err)
 		}
 		svcs = built.Runtime()
 	}
-	site, err = runtime.NewSite(p, s.secrets, runtime.Options{Events: bus, Clock: s.clock,
+	site, err = runtime.NewSite(p, s.secrets, runtime.Options{Events: bus, Clock: clk,
 		MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, Services: svcs})
 	if err != nil {
 		t.Fatal(err)
+	}
+	stopWatch := func() {}
+	if built != nil {
+		stopWatch = built.WatchMailboxes(site.Server.MessageWaiting)
 	}
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -162,8 +190,12 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	go func() { defer close(served); site.Server.ServeUDP(ctx, conn) }()
 	t.Cleanup(func() {
 		cancel()
+		stopWatch()
 		site.Close()
 		<-served
+		if built != nil {
+			built.Close()
+		}
 		sub.Close()
 		if t.Failed() {
 			t.Logf("server events:\n%s", s.eventLog())

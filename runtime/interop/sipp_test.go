@@ -31,12 +31,14 @@ func sippPath(t *testing.T) string {
 // pcapDir is where Debian's sip-tester puts its RTP pcaps.
 const pcapDir = "/usr/share/sip-tester"
 
-// needPcap skips the test loudly when the DTMF pcaps are missing.
+// needPcap skips the test loudly when the DTMF pcaps are missing, or
+// when SIPp may not play them (needRawSocket).
 func needPcap(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(pcapDir, "dtmf_2833_pound.pcap")); err != nil {
 		t.Skip("SKIPPING: " + pcapDir + "/dtmf_2833_pound.pcap is missing, so SIPp cannot send RFC 2833 DTMF; install it with `apt-get install -y sip-tester`")
 	}
+	needRawSocket(t)
 }
 
 var placeholder = regexp.MustCompile(`@[A-Z_]+@`)

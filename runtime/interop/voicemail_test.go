@@ -1,0 +1,363 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"switchboard/runtime/audio"
+	"switchboard/runtime/events"
+	"switchboard/runtime/voicemail"
+	"switchboard/simulate/device"
+)
+
+// rtpCapture is the audio of a pcap of one RTP stream, as SIPp plays it.
+type rtpCapture struct {
+	payloadType uint8
+	packets     int
+	payload     []byte        // every packet's payload, in order: the codec's bytes
+	duration    time.Duration // of the audio: RTP time from the first packet to the end of the last
+}
+
+// readRTPCapture reads a classic pcap (not pcapng) of Ethernet/IPv4/UDP
+// frames holding one RTP stream of a G.711 codec, and checks that its
+// timestamps run on without a gap, so its audio lasts exactly as long as
+// its payload.
+func readRTPCapture(path string) (*rtpCapture, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) < 24 {
+		return nil, errors.New("short pcap header")
+	}
+	var order binary.ByteOrder
+	switch binary.LittleEndian.Uint32(data) {
+	case 0xa1b2c3d4, 0xa1b23c4d: // µs, ns timestamps
+		order = binary.LittleEndian
+	case 0xd4c3b2a1, 0x4d3cb2a1:
+		order = binary.BigEndian
+	default:
+		return nil, errors.New("not a classic pcap file")
+	}
+	if link := order.Uint32(data[20:]); link != 1 {
+		return nil, fmt.Errorf("link type %d, want Ethernet (1)", link)
+	}
+	c := &rtpCapture{}
+	var next uint32
+	for off := 24; off < len(data); {
+		if off+16 > len(data) {
+			return nil, errors.New("truncated record header")
+		}
+		incl := int(order.Uint32(data[off+8:]))
+		off += 16
+		if incl > len(data)-off {
+			return nil, errors.New("truncated record")
+		}
+		frame := data[off : off+incl]
+		off += incl
+		if len(frame) < 14+20 || binary.BigEndian.Uint16(frame[12:]) != 0x0800 {
+			continue // not IPv4
+		}
+		ip := frame[14:]
+		ihl := int(ip[0]&0x0f) * 4
+		if ip[0]>>4 != 4 || ip[9] != 17 || ihl < 20 || len(ip) < ihl+8 {
+			continue // not UDP
+		}
+		udp := ip[ihl:]
+		n := int(binary.BigEndian.Uint16(udp[4:]))
+		if n < 8+12 || n > len(udp) {
+			return nil, errors.New("bad UDP length")
+		}
+		pkt := udp[8:n]
+		if pkt[0]>>6 != 2 || pkt[0]&0x30 != 0 {
+			return nil, errors.New("not plain RTP (version 2, no padding or extension)")
+		}
+		pt, ts := pkt[1]&0x7f, binary.BigEndian.Uint32(pkt[4:])
+		body := pkt[12+4*int(pkt[0]&0x0f):]
+		if c.packets == 0 {
+			c.payloadType = pt
+		} else if pt != c.payloadType || ts != next {
+			return nil, fmt.Errorf("packet %d: payload type %d, timestamp %d; want %d, %d", c.packets, pt, ts, c.payloadType, next)
+		}
+		next = ts + uint32(len(body)) // G.711: a byte a sample
+		c.packets++
+		c.payload = append(c.payload, body...)
+	}
+	if c.packets == 0 {
+		return nil, errors.New("no RTP packets")
+	}
+	c.duration = time.Duration(len(c.payload)) * time.Second / audio.Rate
+	return c, nil
+}
+
+// Deposit timing, for SIPp's scenario. vmBeepWait is the pause between
+// the key that skips the greeting and the start of the message: the
+// server must detect the key (the pcap's last end packet is 140 ms in),
+// play the 250 ms beep and open the recording, which drops what arrived
+// before it. vmSpeakMargin is waited after the capture's own length, so
+// its last packets are in before the message ends.
+const (
+	vmBeepWait    = 1000 * time.Millisecond
+	vmSpeakMargin = 500 * time.Millisecond
+)
+
+// TestSIPpLeavesVoicemail: SIPp as alice's app calls bob's extension 102.
+// Bob has no device registered, so the ring ends at once and his
+// voicemail answers, choosing PCMA, the codec SIPp offers first. SIPp
+// skips the greeting with "1", waits out the beep and speaks
+// sip-tester's g711a.pcap, then ends with "#" (and hears voicemail hang
+// up) or by hanging up. The message in bob's box is that capture, byte
+// for byte, in an A-law WAV: as long as the capture and as loud.
+func TestSIPpLeavesVoicemail(t *testing.T) {
+	sippPath(t)
+	needPcap(t)
+	speech := filepath.Join(pcapDir, "g711a.pcap")
+	if _, err := os.Stat(speech); err != nil {
+		t.Skip("SKIPPING: " + speech + " is missing, so SIPp has nothing to say and this voicemail test did NOT run; install it with `apt-get install -y sip-tester`")
+	}
+	want, err := readRTPCapture(speech)
+	if err != nil {
+		t.Fatalf("%s: %v", speech, err)
+	}
+	if want.payloadType != audio.PCMA.PayloadType() {
+		t.Fatalf("%s carries payload type %d, want PCMA (%d)", speech, want.payloadType, audio.PCMA.PayloadType())
+	}
+	wantRMS := audio.RMS(audio.PCMA.Decode(nil, want.payload))
+	lead := leadingSilence(audio.PCMA.Decode(nil, want.payload))
+	t.Logf("%s: %d RTP packets, %d bytes of PCMA: %v of audio, RMS %.0f, the first %v silent", filepath.Base(speech), want.packets, len(want.payload), want.duration, wantRMS, lead)
+
+	for _, end := range []struct {
+		name   string
+		hangup string // fragment that ends the message
+		why    string // how the deposit says it ended
+	}{
+		{"pound", "voicemail_pound.xml", "#"},
+		{"hangup", "hangup_caller.xml", "hung up"},
+	} {
+		t.Run(end.name, func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, serverConfig{voicemail: true})
+			begin := time.Now()
+			caller := s.sipp(t, "alice leaves a message", sippOptions{scenario: "voicemail_call.xml",
+				subs: map[string]string{"ACCOUNT": "app.alice", "FINAL": "final_answered.xml",
+					"AFTER_ACK": "voicemail_message.xml", "HANGUP": end.hangup, "HANGUP_BY_SERVER": "hangup_callee.xml", "HOLD": "0",
+					"BEEP_WAIT": strconv.Itoa(int(vmBeepWait / time.Millisecond)),
+					"SPEAK":     strconv.Itoa(int((want.duration + vmSpeakMargin) / time.Millisecond))},
+				args: []string{"-s", "102", "-au", "app.alice", "-ap", s.password("app.alice"), "-auth_uri", "102@" + s.addr}})
+			answered := s.waitEvent("voicemail answered", legEvent(events.LegAnswered, "voicemail bob"))
+			if answered.From != "app.alice" || answered.Target != "user.bob" {
+				t.Errorf("leg_answered = %+v, want voicemail bob answering app.alice's call to user.bob", answered)
+			}
+			caller.pass(t)
+			took := time.Since(begin)
+			deposited := s.waitEvent("voicemail_deposited", kind(events.VoicemailDeposited))
+			if deposited.Account != "app.alice" || deposited.Path != "bob/msg-000001.wav" || !strings.HasSuffix(deposited.Cause, "ended by "+end.why) {
+				t.Errorf("voicemail_deposited = %+v, want app.alice's message bob/msg-000001.wav ended by %s", deposited, end.why)
+			}
+			if answer := caller.received(t); !sdpChose(answer, "8 PCMA/8000") {
+				t.Errorf("voicemail's answer did not choose PCMA, the codec SIPp offered first:\n%s", strings.Join(answer, "\n\n"))
+			}
+
+			file := filepath.Join(s.dataDir, "voicemail", filepath.FromSlash(deposited.Path))
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := audio.ReadWAV(data)
+			if err != nil {
+				t.Fatalf("%s: %v", deposited.Path, err)
+			}
+			if w.Format != audio.FormatALaw {
+				t.Errorf("%s: WAV format %d, want A-law (%d), the call's codec", deposited.Path, w.Format, audio.FormatALaw)
+			}
+			var meta voicemail.Message
+			if data, err := os.ReadFile(strings.TrimSuffix(file, ".wav") + ".json"); err != nil {
+				t.Error(err)
+			} else if err := json.Unmarshal(data, &meta); err != nil {
+				t.Errorf("%s metadata: %v", deposited.Path, err)
+			}
+			got := time.Duration(len(w.Raw)) * time.Second / audio.Rate
+			gotRMS := audio.RMS(w.Samples)
+			t.Logf("stored %s: %v (metadata %v, codec %s), RMS %.0f; the capture: %v, RMS %.0f; SIPp's call took %v",
+				deposited.Path, got, meta.Duration(), meta.Codec, gotRMS, want.duration, wantRMS, took.Round(time.Millisecond))
+			if meta.Codec != "PCMA" || meta.Duration() != got.Truncate(time.Millisecond) || meta.From.Account != "app.alice" {
+				t.Errorf("metadata %+v, want PCMA, %v, from app.alice", meta, got)
+			}
+
+			// The message is the capture: its codec bytes unchanged (the
+			// server decodes and re-encodes A-law, which gives the same
+			// bytes back), with nothing lost or added but for what came
+			// before the recording started — frames that arrive during
+			// the greeting and the beep are not recorded. vmBeepWait
+			// leaves about 600 ms for the key, the beep and the opening of
+			// the file, so nothing is lost unless the server took that much
+			// longer; the tolerance is the capture's leading silence
+			// (lead: 0.6 s of near-zero samples), so no speech may be
+			// lost. The end has none: vmSpeakMargin lets the last packets
+			// in, and audio queued when the message ends is kept.
+			lossBudget := lead
+			switch {
+			case len(w.Raw) > len(want.payload):
+				t.Errorf("stored %v of audio, more than the %v SIPp sent", got, want.duration)
+			case !bytes.HasSuffix(want.payload, w.Raw):
+				t.Errorf("the stored audio is not the end of the capture: first difference at byte %d of %d", firstDiff(want.payload[len(want.payload)-len(w.Raw):], w.Raw), len(w.Raw))
+			case want.duration-got > lossBudget:
+				t.Errorf("stored %v of audio, want the capture's %v less at most its leading %v of silence", got, want.duration, lossBudget)
+			}
+			// Non-silent: a recording of silence would have an RMS of 8,
+			// the capture as a whole has about 1900.
+			if gotRMS < 0.9*wantRMS {
+				t.Errorf("stored audio RMS %.0f, want about the capture's %.0f", gotRMS, wantRMS)
+			}
+		})
+	}
+}
+
+// sdpChose reports whether the first SDP answer among msgs (a 200 with
+// a body) chose rtpmap ("8 PCMA/8000"): the first format of its audio
+// stream.
+func sdpChose(msgs []string, rtpmap string) bool {
+	pt, _, _ := strings.Cut(rtpmap, " ")
+	for _, m := range msgs {
+		if !strings.HasPrefix(m, "SIP/2.0 200") || !strings.Contains(m, "\nm=audio ") {
+			continue
+		}
+		for _, l := range strings.Split(strings.ReplaceAll(m, "\r\n", "\n"), "\n") {
+			if f := strings.Fields(l); len(f) >= 4 && f[0] == "m=audio" && f[3] != pt {
+				return false
+			}
+		}
+		return strings.Contains(m, "a=rtpmap:"+rtpmap)
+	}
+	return false
+}
+
+// leadingSilence is how long s stays silent (20 ms frames of RMS below
+// 50, as G.711's idle noise is) before its first sound.
+func leadingSilence(s []int16) time.Duration {
+	n := 0
+	for n+audio.FrameSamples <= len(s) && audio.RMS(s[n:n+audio.FrameSamples]) < 50 {
+		n += audio.FrameSamples
+	}
+	return time.Duration(n) * time.Second / audio.Rate
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// TestBaresipMessageWaiting: bob's baresip, with its mwi module,
+// subscribes to his message summary (RFC 3842) once it has registered,
+// and is told at once that nothing waits. Alice (a simulated device)
+// calls bob's extension; bob declines on baresip, so his busy fallback
+// sends her to his voicemail, where she leaves a message. In the same
+// subscription baresip is then told that one new message waits.
+func TestBaresipMessageWaiting(t *testing.T) {
+	baresipPath(t)
+	s := startServer(t, serverConfig{voicemail: true})
+	bob := s.startBaresipWith(t, "app.bob", "manual", baresipConfig{templates: "mwi", args: []string{"-s"}})
+	// The account comes only now: see testdata/baresip/mwi/accounts.
+	bob.command(t, "uanew", fmt.Sprintf(`<sip:app.bob@%s>;auth_pass=%s;outbound="sip:%s";regint=600;answermode=manual;mwi=yes;audio_codecs=pcmu`,
+		domain, s.password("app.bob"), s.addr))
+	s.waitEvent("baresip registered as app.bob", registered("app.bob"))
+	if body := bob.waitMWI(t, "Messages-Waiting: no"); !strings.Contains(body, "Voice-Message: 0/0") {
+		t.Errorf("first message summary:\n%s\nwant Voice-Message: 0/0", body)
+	}
+
+	alice := s.device("app.alice")
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	type dialed struct {
+		call *device.Call
+		err  error
+	}
+	answered := make(chan dialed, 1)
+	go func() {
+		c, err := alice.Dial(ctx, "102")
+		answered <- dialed{c, err}
+	}()
+	bob.waitEvent(t, "CALL_INCOMING")
+	bob.command(t, "hangup", "") // declines: 486 Busy Here
+	if fb := s.waitEvent("fallback", kind(events.Fallback)); fb.Target != "user.bob" || fb.Cause != "busy → voicemail bob" {
+		t.Errorf("fallback = %+v, want user.bob's busy fallback to voicemail", fb)
+	}
+	d := <-answered
+	if d.err != nil {
+		t.Fatalf("alice's call to 102: %v", d.err)
+	}
+	call := d.call
+	if err := call.SendDTMF("1"); err != nil { // skip the greeting
+		t.Fatal(err)
+	}
+	s.waitEvent("voicemail_recording", kind(events.VoicemailRecording))
+	if err := call.SendTone(440, 8000, 100); err != nil { // 2 s
+		t.Fatal(err)
+	}
+	if err := call.SendDTMF("#"); err != nil {
+		t.Fatal(err)
+	}
+	deposited := s.waitEvent("voicemail_deposited", kind(events.VoicemailDeposited))
+	if deposited.Path != "bob/msg-000001.wav" {
+		t.Errorf("voicemail_deposited = %+v, want bob/msg-000001.wav", deposited)
+	}
+	body := bob.waitMWI(t, "Messages-Waiting: yes")
+	if !strings.Contains(body, "Voice-Message: 1/0") {
+		t.Errorf("message summary after the deposit:\n%s\nwant Voice-Message: 1/0", body)
+	}
+	t.Logf("baresip's MWI_NOTIFY after the deposit:\n%s", strings.TrimSpace(body))
+	if err := call.Hangup(ctx); err != nil { // during voicemail's goodbye
+		t.Error(err)
+	}
+	s.waitEvent("call_ended", kind(events.CallEnded))
+
+	// baresip's SIP trace (-s): one subscription (one Call-ID: the
+	// SUBSCRIBE, then again with credentials), whose NOTIFYs it took.
+	out := bob.p.out.String()
+	ids := map[string]bool{}
+	for _, m := range subscribeCallID.FindAllStringSubmatch(out, -1) {
+		ids[m[1]] = true
+	}
+	if len(ids) != 1 {
+		t.Errorf("baresip subscribed in %d dialogs (Call-IDs %v), want 1", len(ids), ids)
+	}
+	if n := strings.Count(out, "SIP/2.0 481 "); n != 0 {
+		t.Errorf("baresip answered %d of the server's requests 481 Subscription Does Not Exist", n)
+	}
+}
+
+// subscribeCallID finds the Call-ID of each SUBSCRIBE in a baresip SIP
+// trace.
+var subscribeCallID = regexp.MustCompile(`(?s)\nSUBSCRIBE sip:[^ ]+ SIP/2\.0\r?\n.*?\nCall-ID: *([^\r\n]+)`)
+
+// waitMWI waits for baresip's mwi module to report a message-summary
+// NOTIFY (ctrl_tcp event MWI_NOTIFY, the body as its param) whose body
+// has line, and returns the body.
+func (b *baresip) waitMWI(t *testing.T, line string) string {
+	t.Helper()
+	e := b.wait(t, "MWI_NOTIFY with "+line, func() (map[string]any, bool) {
+		for _, e := range b.events {
+			if body, _ := e["param"].(string); e["type"] == "MWI_NOTIFY" && strings.Contains(body, line) {
+				return e, true
+			}
+		}
+		return nil, false
+	})
+	body, _ := e["param"].(string)
+	return body
+}
