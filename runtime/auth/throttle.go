@@ -20,8 +20,9 @@ type window struct {
 
 // failures is a table of windows, pruned of closed ones as it grows.
 type failures[K comparable] struct {
-	m       map[K]*window
-	pruneAt int
+	m        map[K]*window
+	pruneAt  int
+	prunedAt time.Time // last prune of a full table
 }
 
 func (f *failures[K]) init() {
@@ -48,13 +49,19 @@ func (f *failures[K]) add(k K, now time.Time, length time.Duration) int {
 		w.n++
 		return w.n
 	}
-	if len(f.m) >= f.pruneAt {
+	// A full table is pruned at most once a second of the clock: often
+	// enough that closed windows make room for new sources, seldom enough
+	// that a flood of failures cannot make every one of them a scan. The
+	// threshold never passes maxTracked, or a table that filled up would
+	// never be pruned again and new sources would go uncounted.
+	if len(f.m) >= f.pruneAt && (len(f.m) < maxTracked || now.Sub(f.prunedAt) >= time.Second) {
 		for key, w := range f.m {
 			if now.Sub(w.start) >= length {
 				delete(f.m, key)
 			}
 		}
-		f.pruneAt = max(1024, 2*len(f.m))
+		f.prunedAt = now
+		f.pruneAt = min(maxTracked, max(1024, 2*len(f.m)))
 	}
 	if len(f.m) >= maxTracked {
 		return 0
