@@ -278,7 +278,17 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 		listenPacket = func(ip netip.Addr, port uint16) (net.PacketConn, error) {
 			return net.ListenPacket("udp", netip.AddrPortFrom(ip, port).String())
 		}
-		listenMedia media.ListenFunc // nil: real UDP
+		// Real UDP with room for a burst: a simulated caller sends a
+		// message's audio faster than a phone would, and a packet the
+		// kernel drops (RcvbufErrors) can be the # that ends it.
+		listenMedia media.ListenFunc = func(laddr netip.AddrPort) (media.PacketConn, error) {
+			c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(laddr))
+			if err != nil {
+				return nil, err
+			}
+			_ = c.SetReadBuffer(1 << 20)
+			return c, nil
+		}
 	)
 	if o.Transport == TransportMemory {
 		mn := memnet.New()

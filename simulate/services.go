@@ -182,16 +182,10 @@ func (w *worker) leaveMessage(ctx context.Context, st *caseState, s LeaveMessage
 		}
 	}
 	// Recording follows the audio's RTP time, not the clock, so the
-	// message goes out as fast as the network takes it: over UDP in
-	// bursts a socket's receive buffer holds, as a phone's 20 ms packets
-	// would never overflow it.
-	for left := s.Seconds * 50; left > 0; left -= 10 {
-		if err := c.SendTone(messageVoice, voiceLevel, min(left, 10)); err != nil {
-			return err
-		}
-		if w.o.Transport == TransportUDP {
-			time.Sleep(200 * time.Microsecond)
-		}
+	// message goes out at once (over UDP the media sockets have the
+	// receive buffer for it).
+	if err := c.SendTone(messageVoice, voiceLevel, s.Seconds*50); err != nil {
+		return err
 	}
 	return c.SendDTMF("#")
 }
