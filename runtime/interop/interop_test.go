@@ -395,6 +395,7 @@ func start(t *testing.T, name, dir, bin string, args ...string) *process {
 	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
+	cmd.SysProcAttr = peerProcAttr()
 	cmd.WaitDelay = 2 * time.Second
 	p := &process{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{}), dir: dir}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
