@@ -35,6 +35,7 @@ import (
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
 	"switchboard/runtime/routing"
+	"switchboard/runtime/udp"
 )
 
 // Secrets gives the runtime what the IR leaves out.
@@ -97,6 +98,10 @@ type Server struct {
 	serving   sync.WaitGroup
 	// trunks are the server's registrations at its carriers.
 	trunks trunkSet
+
+	// parser and answered serve REGISTER over UDP (register_udp.go).
+	parser   *sip.Parser
+	answered answered
 }
 
 // siteState is everything derived from one program.
@@ -137,7 +142,7 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 	if cfg.Program == nil {
 		return nil, errors.New("runtime: no program")
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, clk: cfg.Clock, events: cfg.Events}
+	s := &Server{cfg: cfg, log: cfg.Logger, clk: cfg.Clock, events: cfg.Events, parser: sip.NewParser()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -212,7 +217,11 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 		return err
 	}
 	go func() { <-ctx.Done(); conn.Close() }()
-	rc := &readyConn{PacketConn: conn, ready: make(chan struct{}), closing: &s.closing}
+	pc := conn
+	if u, ok := conn.(*net.UDPConn); ok {
+		pc = udp.New(u) // raw-syscall reads and writes (package udp)
+	}
+	rc := &readyConn{PacketConn: pc, ready: make(chan struct{}), closing: &s.closing, serve: s.registerUDP}
 	if !s.serve(rc) {
 		return nil
 	}
@@ -273,6 +282,9 @@ func (s *Server) ServeTLS(ctx context.Context, l net.Listener) error {
 
 // readyConn is the UDP listener as sipgo reads it.
 //
+// serve answers what the server handles itself, without sipgo: it
+// reports true for a datagram it consumed (REGISTER, see register_udp.go).
+//
 // It closes ready the first time sipgo reads: by then sipgo has the socket
 // in its connection pool, and requests that must leave from it (to
 // carriers) find it there instead of making sipgo open a socket of its
@@ -290,14 +302,24 @@ type readyConn struct {
 	once    sync.Once
 	ready   chan struct{}
 	closing *atomic.Bool
+	serve   func(conn net.PacketConn, data []byte, src net.Addr) bool
 }
 
 func (c *readyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	c.once.Do(func() { close(c.ready) })
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil || !c.closing.Load() || bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) {
+		if err != nil {
 			return n, addr, err
+		}
+		if c.closing.Load() {
+			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) {
+				return n, addr, nil
+			}
+			continue
+		}
+		if c.serve == nil || !c.serve(c.PacketConn, b[:n], addr) {
+			return n, addr, nil
 		}
 	}
 }
@@ -431,6 +453,7 @@ func (s *Server) Close() error {
 	// sipgo stops reading before its transport layer closes: a request
 	// read after that would find the pool empty and get a socket of its own.
 	s.closeSockets()
+	s.answered.close()
 	return s.ua.Close()
 }
 

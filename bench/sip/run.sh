@@ -4,7 +4,8 @@
 # See bench/sip/README.md for the method and how to read the output.
 #
 # Knobs (environment): ACCOUNTS, REG_RATE, CALL_RATES, CALL_SECONDS,
-# HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO.
+# HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO,
+# SERVERS, MEMORY, PROFILE.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -15,11 +16,14 @@ REG_RATE=${REG_RATE:-5000}           # REGISTER transactions (with digest) offer
 CALL_RATES=${CALL_RATES:-"200 400 800"} # door calls offered per second, one run each
 CALL_SECONDS=${CALL_SECONDS:-8}      # length of each call run
 HOLD_MS=${HOLD_MS:-300}              # how long the door holds each answered call
-SETTLE=${SETTLE:-35}                 # seconds for finished transactions to be forgotten
+SETTLE=${SETTLE:-10}                 # seconds for finished transactions to be forgotten
 SERVER_CPU=${SERVER_CPU:-0}          # the core the server under test is pinned to
 LOAD_CPU=${LOAD_CPU:-1}              # the core every SIPp is pinned to
 BASE_PORT=${BASE_PORT:-25000}        # UDP ports BASE_PORT..BASE_PORT+199 are used
 KEEP=${KEEP:-0}                      # 1: keep the work directory
+SERVERS=${SERVERS:-"kamailio switchboard"} # which servers to measure
+MEMORY=${MEMORY:-1}                  # 0: skip the memory figures (and their waits for Go's collector)
+PROFILE=${PROFILE:-}                 # host:port: CPU-profile each switchboard workload (SWITCHBOARD_PPROF)
 SITE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f # not a secret: a benchmark site
 DOMAIN=bench.example
 PCAP=/usr/share/sip-tester/dtmf_2833_pound.pcap
@@ -199,6 +203,18 @@ p99() {
 		awk '{ v[NR] = $1 } END { if (NR == 0) { print "n/a"; exit } i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print v[i] }'
 }
 
+# profile_start NAME RUN SECONDS: with PROFILE set, a CPU profile of the
+# switchboard server for SECONDS, into $WORK/RUN.pprof; profile_wait
+# waits for it.
+PROF_PID=
+profile_start() {
+	PROF_PID=
+	[ -n "$PROFILE" ] && [ "$1" = switchboard ] || return 0
+	curl -s -o "$WORK/$2.pprof" "http://$PROFILE/debug/pprof/profile?seconds=$3" &
+	PROF_PID=$!
+}
+profile_wait() { [ -z "$PROF_PID" ] || wait "$PROF_PID" || true; }
+
 # Results, one line each: server workload key value.
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
@@ -249,10 +265,12 @@ wait_bound() {
 workload_register() {
 	local name=$1 port=$2 t0 t1 fail
 	say "$name: (a) $ACCOUNTS REGISTERs with digest at $REG_RATE/s"
+	profile_start "$name" "$name-register" $((ACCOUNTS / REG_RATE + 1))
 	t0=$(ticks "$name")
 	sipp_run "$name-register" $((ACCOUNTS / REG_RATE + 30)) "127.0.0.1:$port" -sf "$HERE/register.xml" -inf "$WORK/users.csv" \
 		-r "$REG_RATE" -m "$ACCOUNTS" -l 5000 -p "$REG_PORT" -mp "$MEDIA_PORT"
 	t1=$(ticks "$name")
+	profile_wait
 	fail=$(stat "$name-register" 'FailedCall(C)')
 	record "$name" register cpu_us "$(us_per $((t1 - t0)) "$ACCOUNTS")"
 	record "$name" register rate "$(achieved "$name-register")"
@@ -268,11 +286,13 @@ workload_calls() {
 	n=$((rate * CALL_SECONDS))
 	run=$name-calls-$rate
 	say "$name: (b) $n door calls at $rate/s: fork to 3, one answers, 2 cancelled, DTMF, BYE"
+	profile_start "$name" "$run" $((CALL_SECONDS + 1))
 	t0=$(ticks "$name")
 	sipp_run "$run" $((CALL_SECONDS + 20)) "127.0.0.1:$port" -sf "$HERE/door.xml" -s R1 -au device.door -ap "$DOOR_PASSWORD" \
 		-auth_uri "R1@127.0.0.1:$port" -d "$HOLD_MS" -r "$rate" -m "$n" -l 5000 \
 		-p "$DOOR_PORT" -mp $((MEDIA_PORT + 40)) -default_behaviors all,-abortunexp
 	t1=$(ticks "$name")
+	profile_wait
 	record "$name" "calls@$rate" cpu_us "$(us_per $((t1 - t0)) "$n")"
 	record "$name" "calls@$rate" rate "$(achieved "$run")"
 	record "$name" "calls@$rate" ok "$(stat "$run" 'SuccessfulCall(C)')"
@@ -285,7 +305,9 @@ workload_calls() {
 
 start_switchboard() {
 	say "switchboard: serve pinned to CPU $SERVER_CPU"
-	(GODEBUG=gctrace=1 exec taskset -c "$SERVER_CPU" "$SB" serve -listen "127.0.0.1:$SB_PORT" -http "" \
+	(export GODEBUG=gctrace=1
+	if [ -n "$PROFILE" ]; then export SWITCHBOARD_PPROF=$PROFILE; fi
+	exec taskset -c "$SERVER_CPU" "$SB" serve -listen "127.0.0.1:$SB_PORT" -http "" \
 		-digest md5 "$WORK/build" 2>"$WORK/switchboard.log") &
 	echo $! >"$WORK/switchboard.pid"
 	PIDS+=("$(cat "$WORK/switchboard.pid")")
@@ -325,10 +347,12 @@ bench_kamailio() {
 	p0=$(pss kamailio)
 	workload_register kamailio "$KAM_PORT"
 	p1=$(pss kamailio)
-	sleep 6 # tm's wt_timer: finished transactions are kept 5s
-	p2=$(pss kamailio)
-	record kamailio memory pss_peak_b "$(( (p1 - p0) * 1024 / ACCOUNTS ))"
-	record kamailio memory pss_steady_b "$(( (p2 - p0) * 1024 / ACCOUNTS ))"
+	if [ "$MEMORY" = 1 ]; then
+		sleep 6 # tm's wt_timer: finished transactions are kept 5s
+		p2=$(pss kamailio)
+		record kamailio memory pss_peak_b "$(( (p1 - p0) * 1024 / ACCOUNTS ))"
+		record kamailio memory pss_steady_b "$(( (p2 - p0) * 1024 / ACCOUNTS ))"
+	fi
 	for r in $CALL_RATES; do workload_calls kamailio "$KAM_PORT" "$r"; done
 	stop_endpoints kamailio
 	kill "$(cat "$WORK/kamailio.pid")"
@@ -336,19 +360,30 @@ bench_kamailio() {
 }
 
 bench_switchboard() {
-	local p0 p1 p2 l0 l2 n
-	# The baseline is taken after a collection that follows start-up (its
-	# garbage gone); Go forces one within two minutes of the last.
-	say "switchboard: waiting for a garbage collection after start-up (at most 2 minutes)"
-	wait_gc "$SB_GCS"
-	sleep 1
+	local p0 p1 l0
+	# serve collects and hands back its start-up garbage as it starts (a
+	# forced collection in gctrace), well before the endpoints have
+	# registered, so the baseline needs no wait.
 	start_endpoints switchboard "$SB_PORT"
 	l0=$(live_mb)
 	p0=$(pss switchboard)
 	workload_register switchboard "$SB_PORT"
 	p1=$(pss switchboard)
-	# Finished transactions are kept 32s (sipgo's Timer J = 64*T1); wait,
-	# then for the next collection.
+	if [ "$MEMORY" = 1 ]; then
+		measure_switchboard_memory
+	fi
+	for r in $CALL_RATES; do workload_calls switchboard "$SB_PORT" "$r"; done
+	stop_endpoints switchboard
+	kill -TERM "$(cat "$WORK/switchboard.pid")"
+	wait "$(cat "$WORK/switchboard.pid")" 2>/dev/null || true
+}
+
+# measure_switchboard_memory: after the registrations; reads
+# bench_switchboard's p0, p1 and l0.
+measure_switchboard_memory() {
+	local n p2 l2
+	# Finished transactions are kept 5 s (serve sets sipgo's Timer J, as
+	# Kamailio's wt_timer); wait, then for the next collection.
 	say "switchboard: $SETTLE s for finished transactions to expire, then the next collection"
 	sleep "$SETTLE"
 	n=$(gcs)
@@ -359,18 +394,13 @@ bench_switchboard() {
 	record switchboard memory pss_peak_b "$(( (p1 - p0) * 1024 / ACCOUNTS ))"
 	record switchboard memory pss_steady_b "$(( (p2 - p0) * 1024 / ACCOUNTS ))"
 	record switchboard memory heap_live_b "$(( (l2 - l0) * 1024 * 1024 / ACCOUNTS ))"
-	for r in $CALL_RATES; do workload_calls switchboard "$SB_PORT" "$r"; done
-	stop_endpoints switchboard
-	kill -TERM "$(cat "$WORK/switchboard.pid")"
-	wait "$(cat "$WORK/switchboard.pid")" 2>/dev/null || true
 }
 
-# switchboard starts first and idles towards its first forced collection
-# while Kamailio runs on the same core (an idle Go server costs nothing).
-start_switchboard
-SB_GCS=$(gcs)
-bench_kamailio
-bench_switchboard
+# switchboard starts first and idles while Kamailio runs on the same core
+# (an idle Go server costs nothing).
+case " $SERVERS " in *" switchboard "*) start_switchboard ;; esac
+case " $SERVERS " in *" kamailio "*) bench_kamailio ;; esac
+case " $SERVERS " in *" switchboard "*) bench_switchboard ;; esac
 
 # --- report --------------------------------------------------------------------
 

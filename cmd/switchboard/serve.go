@@ -204,6 +204,13 @@ func runServe(c *cli, args []string) int {
 		return c.usageError(lookup("serve"), "-log-format must be text or json, not %q", o.logFormat)
 	}
 	log := slog.New(handler)
+	tuneServeProcess()
+	if addr := c.getenv("SWITCHBOARD_PPROF"); addr != "" {
+		if err := servePprof(addr, c.stderr); err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return exitFail
+		}
+	}
 
 	load := func() (*servedSite, int) { return c.loadServed(dir, o) }
 	cur, status := load()
@@ -390,6 +397,7 @@ func runServe(c *cli, args []string) int {
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	fmt.Fprintf(c.stderr, "switchboard serve: ready: site %q, %s, media %s\n", cur.program.Site.Name, joinComma(ready), mediaIP)
+	go releaseWhenIdle(ctx)
 	for {
 		select {
 		case sig := <-sigs:

@@ -52,7 +52,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/sdp/v3"
+
 	"switchboard/runtime/clock"
+	"switchboard/runtime/udp"
 )
 
 // Side is a party of a call.
@@ -113,13 +116,14 @@ type PacketConn interface {
 // ListenFunc opens a datagram socket at laddr; port 0 picks a free port.
 type ListenFunc func(laddr netip.AddrPort) (PacketConn, error)
 
-// ListenUDP is the default ListenFunc: a UDP socket of the host.
+// ListenUDP is the default ListenFunc: a UDP socket of the host, read and
+// written with raw system calls (package udp).
 func ListenUDP(laddr netip.AddrPort) (PacketConn, error) {
 	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(laddr))
 	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	return udp.New(c), nil
 }
 
 // Stats counts a relay's packets.
@@ -145,16 +149,19 @@ type Relay struct {
 	clk       clock.Clock
 	advertise netip.Addr
 
-	mu        sync.Mutex
-	closed    bool
-	streams   []*stream
-	caller    party
-	callerSDP []byte // the caller's latest SDP, offered to legs made later
-	legs      []*Leg
-	shared    *Leg // the leg of Offer/Answer
-	bound     *Leg // the leg media flows to
-	idle      clock.Timer
-	quiet     int
+	mu      sync.Mutex
+	closed  bool
+	streams []*stream
+	caller  party
+	// callerSD and callerDescs are the caller's latest SDP, parsed once
+	// and offered to every leg (rewritten on a copy per leg).
+	callerSD    *sdp.SessionDescription
+	callerDescs []mediaDesc
+	legs        []*Leg
+	shared      *Leg // the leg of Offer/Answer
+	bound       *Leg // the leg media flows to
+	idle        clock.Timer
+	quiet       int
 
 	wg        sync.WaitGroup
 	active    atomic.Bool
@@ -295,14 +302,14 @@ func (r *Relay) fromCaller(body []byte) error {
 	if r.closed {
 		return ErrClosed
 	}
-	_, descs, err := parseSDP(body)
+	sd, descs, err := parseSDP(body)
 	if err != nil {
 		return err
 	}
 	if err := r.learn(&r.caller, descs, r.caller.seen); err != nil {
 		return err
 	}
-	r.callerSDP = append([]byte(nil), body...)
+	r.callerSD, r.callerDescs = sd, descs
 	return nil
 }
 
@@ -317,7 +324,7 @@ func (r *Relay) NewLeg() (*Leg, []byte, error) {
 		return nil, nil, ErrClosed
 	}
 	l := r.newLeg()
-	if r.callerSDP == nil {
+	if r.callerSD == nil {
 		return l, nil, nil
 	}
 	out, err := r.offerTo(l)
@@ -337,10 +344,7 @@ func (r *Relay) newLeg() *Leg {
 // offerTo rewrites the caller's latest SDP for leg l, opening the leg's
 // sockets for the streams the caller side carries.
 func (r *Relay) offerTo(l *Leg) ([]byte, error) {
-	sd, descs, err := parseSDP(r.callerSDP)
-	if err != nil {
-		return nil, err
-	}
+	descs := r.callerDescs
 	for i, d := range descs {
 		if r.caller.group(i) == nil {
 			continue
@@ -352,7 +356,7 @@ func (r *Relay) offerTo(l *Leg) ([]byte, error) {
 	if r.bound == l {
 		r.bind(l) // publish the sockets of new streams
 	}
-	return rewrite(sd, r.advertise, portsOf(&l.party, len(descs)))
+	return rewrite(cloneSession(r.callerSD), r.advertise, portsOf(&l.party, len(descs)))
 }
 
 // Answer takes this leg's SDP — the answer in its 183 or 2xx, or the offer

@@ -679,3 +679,32 @@ func TestRelayReofferAddsStream(t *testing.T) {
 	calleeV.send(toCallee[1].rtp, w)
 	callerV.expect(w)
 }
+
+// Every leg is offered the caller's SDP rewritten for its own sockets,
+// from one parse of the offer: what was rewritten for one leg (ports,
+// c= lines, a=rtcp) must not leak into the next.
+func TestRelayLegOffersFromOneParse(t *testing.T) {
+	r := newTestRelay(t, Config{})
+	caller := newEndpoint(t)
+	offer := sdpFor(caller.addr(), caller.addr(), "a=rtcp:9999 IN IP4 192.0.2.1")
+	if err := r.SetOffer(offer); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		leg, got, err := r.NewLeg()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd, descs, err := parseSDP(offer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := rewrite(sd, loopback, portsOf(&leg.party, len(descs)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("leg %d offered\n%s\nwant\n%s", i, got, want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -306,6 +307,30 @@ func rewrite(sd *sdp.SessionDescription, ip netip.Addr, ports []portPair) ([]byt
 		}
 	}
 	return sd.Marshal()
+}
+
+// cloneSession copies what rewrite changes in sd — the origin, the c=
+// lines, the m-lines' ports and attributes — so that one parsed offer can
+// be rewritten for each leg; what rewrite only reads stays shared.
+func cloneSession(sd *sdp.SessionDescription) *sdp.SessionDescription {
+	c := *sd
+	c.ConnectionInformation = cloneConn(sd.ConnectionInformation)
+	c.MediaDescriptions = make([]*sdp.MediaDescription, len(sd.MediaDescriptions))
+	for i, md := range sd.MediaDescriptions {
+		m := *md
+		m.ConnectionInformation = cloneConn(md.ConnectionInformation)
+		m.Attributes = slices.Clone(md.Attributes)
+		c.MediaDescriptions[i] = &m
+	}
+	return &c
+}
+
+func cloneConn(ci *sdp.ConnectionInformation) *sdp.ConnectionInformation {
+	if ci == nil {
+		return nil
+	}
+	c := *ci
+	return &c
 }
 
 // pointConn sets a c= line to the relay's address, unless it is an

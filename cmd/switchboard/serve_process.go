@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"net/netip"
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// transactionRetention is how long a finished transaction is remembered
+// to absorb retransmissions: Kamailio's tm wait timer (wt_timer, 5 s).
+const transactionRetention = 5 * time.Second
+
+// tuneServeProcess makes the process-wide settings of a live server. They
+// are sipgo's package variables, so they belong to the process that runs
+// the server, not to package runtime (which tests and the simulator also
+// run, with settings of their own).
+//
+// Retention: sipgo keeps every finished UDP transaction for 64·T1 = 32 s
+// (Timers J, L, M and D), the RFC's worst case for a request
+// retransmitted for the whole of its client's Timer F/B. At the rates a
+// site's registrations and door calls arrive that is the server's main
+// memory cost (≈4 KB a transaction) and, through page faults and the
+// collector, much of its CPU. Kamailio forgets a finished transaction
+// after 5 s; so does this server. The retransmission timers (T1, T2, T4,
+// A, E, G) and the give-up timers (B, F, H) are untouched.
+//
+// What a retransmission that arrives later than 5 s meets. A client
+// retransmits a non-INVITE request at 0.5, 1.5, 3.5, 7.5… s while it has
+// no final response, and each retransmission within the 5 s gets the
+// response again, so this needs the response and three resends of it
+// lost; an INVITE is not retransmitted at all once a provisional response
+// arrived, and the server sends 100 Trying straight away.
+//   - Timer J (non-INVITE server, RFC 3261 §17.2.2): the request is
+//     processed as new. A REGISTER's credentials were already used, so the
+//     nonce-count replay check answers a fresh challenge (stale=true) and
+//     the client re-registers with it, as for any replayed REGISTER. A BYE
+//     finds no call and gets 481, which ends the client's transaction too.
+//   - Timer L (INVITE server after a 2xx, RFC 6026 §7.1): a late INVITE
+//     retransmission is a new request; its nonce count is spent, so it is
+//     challenged and creates no call (a carrier's, authenticated by
+//     address, finds its Call-ID in use while the call lasts: 482). The
+//     2xx's ACK is its own transaction and is unaffected.
+//   - Timers M and D (INVITE client after a 2xx or a non-2xx): a callee's
+//     late retransmission of its 2xx or its 487 is not matched; the 487's
+//     ACK was sent when the first copy arrived.
+//
+// I (INVITE server, waiting for ACK retransmissions) and K (non-INVITE
+// client) are T4 = 5 s already.
+func tuneServeProcess() {
+	sip.Timer_J = transactionRetention
+	sip.Timer_L = transactionRetention
+	sip.Timer_M = transactionRetention
+	sip.Timer_D = transactionRetention
+}
+
+// idleCheck is how often releaseWhenIdle looks at the heap.
+const idleCheck = 10 * time.Second
+
+// releaseWhenIdle hands free heap memory back to the operating system: at
+// once, and then whenever the server has gone quiet, until ctx ends.
+//
+// At once, because loading a large site leaves several times the
+// program's size behind (a 30 000 user site: 160 MB of heap for 45 MB
+// kept), which Go would otherwise return only over the next minutes.
+//
+// Go lets the heap grow to twice its live data between collections
+// (GOGC=100), and afterwards keeps what it freed for reuse: its scavenger
+// returns only memory beyond a tenth over the next goal. After a burst —
+// a building's phones re-registering after a power cut, say — the server
+// would hold twice the memory its registrations and site need until the
+// next burst. Every idleCheck, when the heap allocated less than an eighth
+// of its live size since the last look (no traffic to speak of) and holds
+// more than a quarter over it (at least 8 MiB) in garbage and free pages,
+// that memory goes back: one forced collection (tens of milliseconds for
+// a large site) and the release, once per quiet period. Under load
+// nothing changes, so throughput and latency do not pay for it.
+func releaseWhenIdle(ctx context.Context) {
+	samples := []metrics.Sample{
+		{Name: "/gc/heap/allocs:bytes"},
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"}, // live and not yet swept
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+	}
+	debug.FreeOSMemory()
+	t := time.NewTicker(idleCheck)
+	defer t.Stop()
+	var last uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		metrics.Read(samples)
+		allocs, live := samples[0].Value.Uint64(), samples[1].Value.Uint64()
+		held := samples[2].Value.Uint64() + samples[3].Value.Uint64() + samples[4].Value.Uint64()
+		quiet := allocs-last < live/8
+		last = allocs
+		if quiet && held > live+max(live/4, 8<<20) {
+			debug.FreeOSMemory()
+		}
+	}
+}
+
+// servePprof serves Go's profiler (net/http/pprof) on addr, for measuring
+// the server under load (bench/sip: PROFILE=addr). It is switched on by
+// the environment variable SWITCHBOARD_PPROF and answers on loopback only:
+// a profile shows call paths and timings that are nobody else's business.
+func servePprof(addr string, stderr io.Writer) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("SWITCHBOARD_PPROF: %v", err)
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("SWITCHBOARD_PPROF=%s: the profiler listens on a loopback address only", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("SWITCHBOARD_PPROF: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stderr, "switchboard serve: profiler on http://%s/debug/pprof/\n", l.Addr())
+	go func() { _ = hs.Serve(l) }()
+	return nil
+}

@@ -1,0 +1,189 @@
+//go:build linux
+
+package udp
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"unsafe"
+)
+
+// raw makes recvfrom and sendto on one socket as raw system calls.
+type raw struct {
+	rc    syscall.RawConn
+	laddr net.Addr
+	inet6 bool // an AF_INET6 socket: IPv4 peers as v4-mapped addresses
+
+	// The reader's state: Conn's reads come one at a time, so readFn (a
+	// method value made once) needs no allocation per call.
+	rbuf   []byte
+	rn     int
+	rfrom  netip.AddrPort
+	rerr   error
+	rsa    syscall.RawSockaddrAny
+	readFn func(uintptr) bool
+
+	writers sync.Pool // *writer
+}
+
+// writer is the state of one write; pooled, with its method value.
+type writer struct {
+	b     []byte
+	sa    syscall.RawSockaddrInet6 // or a RawSockaddrInet4 in its first bytes
+	salen uintptr
+	n     int
+	err   error
+	fn    func(uintptr) bool
+}
+
+func newRaw(c *net.UDPConn) *raw {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	family := 0
+	if cerr := rc.Control(func(fd uintptr) {
+		switch sa, err := syscall.Getsockname(int(fd)); {
+		case err != nil:
+		case isInet4(sa):
+			family = syscall.AF_INET
+		case isInet6(sa):
+			family = syscall.AF_INET6
+		}
+	}); cerr != nil || family == 0 {
+		return nil
+	}
+	r := &raw{rc: rc, laddr: c.LocalAddr(), inet6: family == syscall.AF_INET6}
+	r.readFn = r.doRead
+	r.writers.New = func() any {
+		w := new(writer)
+		w.fn = w.doWrite
+		return w
+	}
+	return r
+}
+
+func isInet4(sa syscall.Sockaddr) bool { _, ok := sa.(*syscall.SockaddrInet4); return ok }
+func isInet6(sa syscall.Sockaddr) bool { _, ok := sa.(*syscall.SockaddrInet6); return ok }
+
+// read reads a datagram into b, which is not empty.
+func (r *raw) read(b []byte) (int, netip.AddrPort, error) {
+	r.rbuf = b
+	err := r.rc.Read(r.readFn)
+	r.rbuf = nil
+	switch {
+	case err != nil:
+		return 0, netip.AddrPort{}, err
+	case r.rerr != nil:
+		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Source: r.laddr, Err: r.rerr}
+	}
+	return r.rn, r.rfrom, nil
+}
+
+func (r *raw) doRead(fd uintptr) bool {
+	for {
+		salen := uint32(syscall.SizeofSockaddrAny)
+		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.rbuf[0])), uintptr(len(r.rbuf)), 0,
+			uintptr(unsafe.Pointer(&r.rsa)), uintptr(unsafe.Pointer(&salen)))
+		switch e {
+		case 0:
+			r.rn, r.rfrom, r.rerr = int(n), addrPort(&r.rsa), nil
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		r.rn, r.rerr = 0, os.NewSyscallError("recvfrom", e)
+		return true
+	}
+}
+
+// addrPort reads the source address recvfrom wrote.
+func addrPort(sa *syscall.RawSockaddrAny) netip.AddrPort {
+	switch sa.Addr.Family {
+	case syscall.AF_INET:
+		p := (*syscall.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(p.Addr), port(&p.Port))
+	case syscall.AF_INET6:
+		p := (*syscall.RawSockaddrInet6)(unsafe.Pointer(sa))
+		a := netip.AddrFrom16(p.Addr)
+		if p.Scope_id != 0 {
+			a = a.WithZone(zoneName(p.Scope_id))
+		}
+		return netip.AddrPortFrom(a, port(&p.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// port reads a port in network byte order.
+func port(p *uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+func setPort(p *uint16, v uint16) {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	b[0], b[1] = byte(v>>8), byte(v)
+}
+
+func zoneName(index uint32) string {
+	if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
+		return ifi.Name
+	}
+	return strconv.FormatUint(uint64(index), 10)
+}
+
+// write sends b to ap; ok is false when the raw path cannot address it
+// (an IPv6 peer on an IPv4 socket, an empty datagram).
+func (r *raw) write(b []byte, ap netip.AddrPort) (n int, ok bool, err error) {
+	a := ap.Addr()
+	if len(b) == 0 || a.Zone() != "" || (!r.inet6 && !a.Unmap().Is4()) {
+		return 0, false, nil
+	}
+	w := r.writers.Get().(*writer)
+	w.b = b
+	if r.inet6 {
+		w.sa = syscall.RawSockaddrInet6{Family: syscall.AF_INET6, Addr: a.As16()}
+		setPort(&w.sa.Port, ap.Port())
+		w.salen = syscall.SizeofSockaddrInet6
+	} else {
+		sa4 := (*syscall.RawSockaddrInet4)(unsafe.Pointer(&w.sa))
+		*sa4 = syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: a.Unmap().As4()}
+		setPort(&sa4.Port, ap.Port())
+		w.salen = syscall.SizeofSockaddrInet4
+	}
+	werr := r.rc.Write(w.fn)
+	n, err = w.n, w.err
+	w.b, w.err = nil, nil
+	r.writers.Put(w)
+	switch {
+	case werr != nil:
+		return 0, true, werr
+	case err != nil:
+		return 0, true, &net.OpError{Op: "write", Net: "udp", Source: r.laddr, Addr: net.UDPAddrFromAddrPort(ap), Err: err}
+	}
+	return n, true, nil
+}
+
+func (w *writer) doWrite(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&w.b[0])), uintptr(len(w.b)), 0,
+			uintptr(unsafe.Pointer(&w.sa)), w.salen)
+		switch e {
+		case 0:
+			w.n, w.err = int(n), nil
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		w.n, w.err = 0, os.NewSyscallError("sendto", e)
+		return true
+	}
+}
