@@ -94,6 +94,11 @@ func WriteManifest(dir string, m *Manifest) error {
 	if err != nil {
 		return err
 	}
+	// A site without devices has no files to write before the manifest,
+	// so nothing has made the directory yet.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("provisioning: %w", err)
+	}
 	tmp, err := os.CreateTemp(dir, "."+ManifestName+".tmp*")
 	if err != nil {
 		return fmt.Errorf("provisioning: %w", err)

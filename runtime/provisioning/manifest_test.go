@@ -296,3 +296,15 @@ func TestLoadBundleErrors(t *testing.T) {
 		}
 	}
 }
+
+// A site without devices writes its manifest into a directory nothing
+// else has created (serve and build of such a site failed here).
+func TestWriteManifestMakesItsDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "provision")
+	if err := WriteManifest(dir, &Manifest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadManifest(dir); err != nil {
+		t.Fatal(err)
+	}
+}
