@@ -75,6 +75,7 @@ usage error.`,
 type serveOptions struct {
 	listen, tcp, tlsAddr, http, mediaIP, eventsFile, logFormat, digest string
 	dataDir, smtp, mailFrom                                            string
+	deleteAfterMail                                                    bool
 	certFile, keyFile                                                  string
 	trustedProxies                                                     listFlag
 	site                                                               siteOptions
@@ -97,6 +98,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.StringVar(&o.dataDir, "data", "", "keep voicemail under `DIR` (default: DIR/.switchboard/data for a site, DIR/data for a build directory)")
 	f.fs.StringVar(&o.smtp, "smtp", "", "send voicemail notifications through the mail server at `HOST:PORT` (SWITCHBOARD_SMTP_USER and SWITCHBOARD_SMTP_PASSWORD log in); none when empty")
 	f.fs.StringVar(&o.mailFrom, "mail-from", "", "sender `ADDRESS` of voicemail notifications (default: voicemail@<site domain>)")
+	f.fs.BoolVar(&o.deleteAfterMail, "delete-after-mail", false, "delete a voicemail message once the mail server accepted its notification (needs -smtp)")
 	o.lower.register(f.fs)
 	o.site.register(f.fs)
 	return f
@@ -179,6 +181,9 @@ func runServe(c *cli, args []string) int {
 	if o.listen == "" && o.tcp == "" && o.tlsAddr == "" {
 		return c.usageError(lookup("serve"), "nothing to serve: -listen, -tcp and -tls are all empty")
 	}
+	if o.deleteAfterMail && o.smtp == "" {
+		return c.usageError(lookup("serve"), "-delete-after-mail needs -smtp: without mail, deleting would lose the messages")
+	}
 	if (o.certFile == "") != (o.keyFile == "") {
 		return c.usageError(lookup("serve"), "-cert and -key go together")
 	}
@@ -255,6 +260,7 @@ func runServe(c *cli, args []string) int {
 			return site.Server.Program()
 		},
 		Events: bus, Logger: log, DataDir: o.dataDir, PINs: secrets, MailFrom: o.mailFrom,
+		DeleteAfterNotify: o.deleteAfterMail,
 	}
 	if svcCfg.DataDir == "" {
 		svcCfg.DataDir = filepath.Join(dir, ".switchboard", "data")
