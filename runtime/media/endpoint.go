@@ -276,13 +276,17 @@ func (e *Endpoint) Play(ctx context.Context, samples []int16) error {
 	for off := 0; off < len(samples); off += audio.FrameSamples {
 		n := copy(frame, samples[off:])
 		clear(frame[n:])
+		// The next frame's timer runs before this frame leaves: whoever
+		// receives it (a simulator driving a virtual clock) may move the
+		// clock on at once, and must find the timer there.
+		t := e.clk.AfterFunc(20*time.Millisecond, func() { tick <- struct{}{} })
 		if err := e.Send(frame); err != nil {
+			t.Stop()
 			if errors.Is(err, ErrClosed) {
 				return line.ErrHungUp
 			}
 			return err
 		}
-		t := e.clk.AfterFunc(20*time.Millisecond, func() { tick <- struct{}{} })
 		select {
 		case <-tick:
 		case <-ctx.Done():
