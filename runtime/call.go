@@ -833,13 +833,22 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	// The ACK for our 2xx needs nothing more: media already flows.
 }
 
-func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+// dialogOf finds the call an in-dialog request belongs to, answering 481
+// when there is none.
+func (s *Server) dialogOf(req *sip.Request, tx sip.ServerTransaction) (*callSide, bool) {
 	v, ok := s.calls.Load(callIDOf(req))
 	if !ok {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return nil, false
+	}
+	return v.(*callSide), true
+}
+
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	side, ok := s.dialogOf(req, tx)
+	if !ok {
 		return
 	}
-	side := v.(*callSide)
 	c := side.call
 	respond(tx, req, 200, "OK")
 	c.mu.Lock()

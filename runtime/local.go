@@ -83,9 +83,9 @@ func (l *localLine) end() {
 
 // callerOf describes the caller of c for a service.
 func (c *call) callerOf() Caller {
-	cl := Caller{Account: c.caller, Number: c.inv.From().Address.User, Source: c.inv.Source(), Call: c.id}
+	cl := Caller{Account: c.caller, Source: c.inv.Source(), Call: c.id}
 	if f := c.inv.From(); f != nil {
-		cl.DisplayName = f.DisplayName
+		cl.Number, cl.DisplayName = f.Address.User, f.DisplayName
 	}
 	if a := c.st.program.Account(c.caller); a != nil && a.DisplayName != "" {
 		cl.DisplayName = a.DisplayName

@@ -34,12 +34,10 @@ const reinviteTimeout = 40 * time.Second
 // the relay has already learned the sender's new offer, which matters
 // only if that offer moved the sender's media address.
 func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
-	v, ok := s.calls.Load(callIDOf(req))
+	side, ok := s.dialogOf(req, tx)
 	if !ok {
-		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	side := v.(*callSide)
 	c := side.call
 	c.mu.Lock()
 	w, ended, local, busy := c.winner, c.ended, c.local != nil, c.reinviting

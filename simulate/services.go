@@ -160,16 +160,7 @@ func (w *worker) leaveMessage(ctx context.Context, st *caseState, s LeaveMessage
 	if err := c.SendDTMF("1"); err != nil {
 		return err
 	}
-	recording := func() bool {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for _, e := range w.events {
-			if e.Kind == events.VoicemailRecording && e.Call == c.ID() {
-				return true
-			}
-		}
-		return false
-	}
+	recording := w.seenOnCall(events.VoicemailRecording, c.ID())
 	for i := 0; !recording(); i++ {
 		if i == 3000 { // a minute of the server's audio
 			return fmt.Errorf("the beep never ended in recording; saw %s", w.seen(st))
@@ -257,16 +248,7 @@ func (w *worker) expectConference(ctx context.Context, st *caseState, s ExpectCo
 			return fmt.Errorf("%s could not join %s: %w", a, s.Number, err)
 		}
 		calls[i] = c
-		joined := func() bool {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			for _, e := range w.events {
-				if e.Kind == events.ConferenceJoined && e.Call == c.ID() {
-					return true
-				}
-			}
-			return false
-		}
+		joined := w.seenOnCall(events.ConferenceJoined, c.ID())
 		if pin := w.roomPIN(s.Number, a); pin != "" {
 			// Keyed over the prompt, which the key cuts short.
 			if err := c.SendDTMF(pin + "#"); err != nil {
@@ -354,4 +336,19 @@ func (w *worker) roomPIN(number, account string) string {
 	}
 	member, _, _ := w.roomPINs.ConferencePINs(room.Name)
 	return member
+}
+
+// seenOnCall returns a check of whether an event of kind has been seen on
+// the call with Call-ID id, for nextFrame and the like to poll.
+func (w *worker) seenOnCall(kind events.Kind, id string) func() bool {
+	return func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, e := range w.events {
+			if e.Kind == kind && e.Call == id {
+				return true
+			}
+		}
+		return false
+	}
 }

@@ -300,9 +300,6 @@ func (e *Endpoint) Play(ctx context.Context, samples []int16) error {
 	return nil
 }
 
-// Closed is closed by Close.
-func (e *Endpoint) Closed() <-chan struct{} { return e.closed }
-
 // Close releases the socket.
 func (e *Endpoint) Close() error {
 	var err error

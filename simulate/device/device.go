@@ -311,6 +311,13 @@ func (d *Device) Register(ctx context.Context, expires time.Duration) (int, erro
 	req.AppendHeader(from)
 	req.AppendHeader(d.contact())
 	req.AppendHeader(sip.NewHeader("Expires", fmt.Sprint(int(expires.Seconds()))))
+	return d.doAuthorized(ctx, req)
+}
+
+// doAuthorized sends an out-of-dialog request to the server with
+// credentials for its last challenge, answers a new challenge once, and
+// returns the final status.
+func (d *Device) doAuthorized(ctx context.Context, req *sip.Request) (int, error) {
 	req.SetDestination(d.hub.server)
 	d.authorize(req, "Authorization")
 	res, err := d.hub.client.Do(ctx, req)

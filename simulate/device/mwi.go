@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -82,20 +81,7 @@ func (d *Device) Subscribe(ctx context.Context, event string, expires time.Durat
 	req.AppendHeader(sip.NewHeader("Event", event))
 	req.AppendHeader(sip.NewHeader("Accept", "application/simple-message-summary"))
 	req.AppendHeader(sip.NewHeader("Expires", fmt.Sprint(int(expires.Seconds()))))
-	req.SetDestination(d.hub.server)
-	d.authorize(req, "Authorization")
-	res, err := d.hub.client.Do(ctx, req)
-	if err != nil {
-		return 0, err
-	}
-	if res.StatusCode == 401 || res.StatusCode == 407 {
-		d.learn(res)
-		res, err = d.hub.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: d.account, Password: d.password})
-		if err != nil {
-			return 0, err
-		}
-	}
-	return res.StatusCode, nil
+	return d.doAuthorized(ctx, req)
 }
 
 // ClearNotifications forgets the NOTIFYs every device of the hub received,
