@@ -263,8 +263,8 @@ func (s *Server) MessageWaiting(mailbox string) {
 	}
 	st := s.st()
 	domain := st.program.Site.Domain
-	for _, acct := range st.program.Accounts {
-		if subscribed[acct.Name] || acct.Kind == ir.AccountTrunk || mailboxOf(st.program, acct.Name) != mailbox {
+	for _, acct := range st.boxAccounts[mailbox] {
+		if subscribed[acct.Name] {
 			continue
 		}
 		for _, ct := range st.reg.Contacts(acct.Name) {

@@ -111,6 +111,10 @@ type siteState struct {
 	auth    Authenticator
 	reg     Registrar
 	trunks  map[netip.Addr]string // carrier source address → trunk name
+	// boxAccounts lists, per mailbox, the accounts whose devices show its
+	// message-waiting light, in program order: a message must not cost a
+	// walk over every account of a large site.
+	boxAccounts map[string][]*ir.Account
 }
 
 // Authenticator checks digest credentials. It returns the authenticated
@@ -180,7 +184,16 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 }
 
 func newState(p *ir.Program, auth Authenticator, reg Registrar) *siteState {
-	st := &siteState{program: p, router: routing.New(p), auth: auth, reg: reg, trunks: map[netip.Addr]string{}}
+	st := &siteState{program: p, router: routing.New(p), auth: auth, reg: reg, trunks: map[netip.Addr]string{}, boxAccounts: map[string][]*ir.Account{}}
+	for i := range p.Accounts {
+		a := &p.Accounts[i]
+		if a.Kind == ir.AccountTrunk {
+			continue
+		}
+		if box := mailboxOf(p, a.Name); box != "" {
+			st.boxAccounts[box] = append(st.boxAccounts[box], a)
+		}
+	}
 	for _, t := range p.Trunks {
 		// Carriers are recognised by source address. Literal addresses
 		// only here; a host name is resolved when the server starts.
