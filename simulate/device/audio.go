@@ -3,9 +3,41 @@ package device
 import (
 	"context"
 	"fmt"
+	"math"
+	"sync"
 
 	"switchboard/runtime/audio"
 )
+
+// toneKey names a sine a device sends.
+type toneKey struct{ freq, amp float64 }
+
+// tones holds, per sine with a whole number of hertz, one period of it
+// µ-law encoded plus a frame's worth more, so that any frame of the sine
+// is a slice of it: thousands of simulated talkers need not compute sines.
+var tones sync.Map // toneKey → []byte
+
+// toneFrame returns the µ-law frame of the sine starting at sample start.
+func toneFrame(freq, amp float64, start int) []byte {
+	if freq <= 0 || freq != math.Trunc(freq) || freq >= audio.Rate/2 {
+		return audio.PCMU.Encode(nil, audio.Tone(make([]int16, audio.FrameSamples), freq, amp, start))
+	}
+	period := audio.Rate / gcd(int(freq), audio.Rate)
+	v, ok := tones.Load(toneKey{freq, amp})
+	if !ok {
+		pcm := audio.Tone(make([]int16, period+audio.FrameSamples), freq, amp, 0)
+		v, _ = tones.LoadOrStore(toneKey{freq, amp}, audio.PCMU.Encode(nil, pcm))
+	}
+	at := start % period
+	return v.([]byte)[at : at+audio.FrameSamples]
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
 
 // maxAudio bounds the audio a call keeps: the last minute.
 const maxAudio = 60 * audio.Rate
@@ -46,14 +78,12 @@ func (c *Call) ClearAudio() {
 // (µ-law): a voice that tests can recognise in what others hear.
 func (c *Call) SendTone(freq, amp float64, frames int) error {
 	m := c.media
-	buf := make([]int16, audio.FrameSamples)
 	for range frames {
 		m.mu.Lock()
 		start := m.toneAt
 		m.toneAt += audio.FrameSamples
 		m.mu.Unlock()
-		payload := audio.PCMU.Encode(nil, audio.Tone(buf, freq, amp, start))
-		if err := m.send(ptPCMU, false, payload, audio.FrameSamples); err != nil {
+		if err := m.send(ptPCMU, false, toneFrame(freq, amp, start), audio.FrameSamples); err != nil {
 			return err
 		}
 	}

@@ -89,6 +89,7 @@ type Hub struct {
 	mu            sync.Mutex
 	devices       map[string]*Device // by account
 	told          map[*Device]bool   // devices told to do other than ring
+	noted         map[*Device]bool   // devices holding NOTIFYs (mwi.go)
 	calls         map[string]*Call   // by Call-ID
 	registrations map[string]Registration
 	registered    chan struct{} // signalled on each change of registrations
@@ -160,7 +161,7 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{domain: cfg.Domain, server: cfg.Server, ip: cfg.IP, listen: cfg.ListenMedia, onCall: cfg.OnIncoming, ua: ua, srv: srv, client: client, conn: conn,
-		addr: conn.LocalAddr().String(), devices: map[string]*Device{}, told: map[*Device]bool{}, calls: map[string]*Call{},
+		addr: conn.LocalAddr().String(), devices: map[string]*Device{}, told: map[*Device]bool{}, noted: map[*Device]bool{}, calls: map[string]*Call{},
 		authenticate: cfg.Authenticate, catchAll: cfg.CatchAll, registrations: map[string]Registration{}, registered: make(chan struct{}, 1)}
 	srv.OnInvite(h.onInvite)
 	if cfg.Registrar {

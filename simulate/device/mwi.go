@@ -32,6 +32,9 @@ func (h *Hub) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 	d.mu.Lock()
 	d.notifications = append(d.notifications, n)
 	d.mu.Unlock()
+	h.mu.Lock()
+	h.noted[d] = true
+	h.mu.Unlock()
 	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	d.signal()
 }
@@ -88,10 +91,11 @@ func (d *Device) Subscribe(ctx context.Context, event string, expires time.Durat
 // so that a case sees only its own.
 func (h *Hub) ClearNotifications() {
 	h.mu.Lock()
-	devs := make([]*Device, 0, len(h.devices))
-	for _, d := range h.devices {
+	devs := make([]*Device, 0, len(h.noted))
+	for d := range h.noted {
 		devs = append(devs, d)
 	}
+	clear(h.noted)
 	h.mu.Unlock()
 	for _, d := range devs {
 		d.mu.Lock()
