@@ -30,6 +30,10 @@ type recording struct {
 	started bool
 	nextTS  uint32
 	buf     []byte
+	// pending is audio not yet written: it goes to the file at each sync,
+	// a write a second rather than one per 20 ms frame. A crash loses
+	// what was not synced either way.
+	pending []byte
 }
 
 // startMessage opens the recording of a new message in b. Its metadata
@@ -142,9 +146,7 @@ func (r *recording) write(b []byte) error {
 		b = b[:room]
 		r.full = true
 	}
-	if err := r.w.WriteEncoded(b); err != nil {
-		return fmt.Errorf("voicemail: recording: %w", err)
-	}
+	r.pending = append(r.pending, b...)
 	r.n += int64(len(b))
 	if r.n-r.lastSync >= r.every {
 		return r.sync()
@@ -155,6 +157,9 @@ func (r *recording) write(b []byte) error {
 // sync makes everything written so far survive a crash: the WAV header
 // rewritten to cover it, then fsync.
 func (r *recording) sync() error {
+	if err := r.flush(); err != nil {
+		return err
+	}
 	if err := r.w.Sync(); err != nil {
 		return fmt.Errorf("voicemail: recording: %w", err)
 	}
@@ -165,9 +170,24 @@ func (r *recording) sync() error {
 	return nil
 }
 
+// flush writes the pending audio.
+func (r *recording) flush() error {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	if err := r.w.WriteEncoded(r.pending); err != nil {
+		return fmt.Errorf("voicemail: recording: %w", err)
+	}
+	r.pending = r.pending[:0]
+	return nil
+}
+
 // close finishes the file and closes it.
 func (r *recording) close() error {
-	err := r.w.Close()
+	err := r.flush()
+	if err == nil {
+		err = r.w.Close()
+	}
 	if err == nil {
 		err = r.f.Sync()
 	}
