@@ -285,8 +285,8 @@ func (g *generator) voicemail(u *ir.User) (Case, bool) {
 	c.Steps = append(c.Steps,
 		ExpectFallback{Fallback: f},
 		ExpectVoicemail{Mailbox: f.Mailbox},
-		LeaveMessage{Seconds: 2},
-		ExpectMessage{Mailbox: f.Mailbox, Seconds: 2},
+		LeaveMessage{Seconds: 1},
+		ExpectMessage{Mailbox: f.Mailbox, Seconds: 1},
 	)
 	if f.Mailbox == u.Mailbox && len(u.Endpoints) > 0 {
 		c.Steps = append(c.Steps, ExpectMWI{Accounts: u.Endpoints})
