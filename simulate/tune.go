@@ -22,6 +22,12 @@ func TuneProcess(transport string) {
 	sip.SetDefaultLogger(slog.New(slog.DiscardHandler))
 	debug.SetGCPercent(400)
 	if transport != TransportMemory {
+		// Loopback rarely loses a datagram; keep what switchboard serve
+		// keeps (Kamailio's wt_timer), not RFC 3261's 32 s.
+		sip.Timer_D = 5 * time.Second
+		sip.Timer_J = 5 * time.Second
+		sip.Timer_L = 5 * time.Second
+		sip.Timer_M = 5 * time.Second
 		return
 	}
 	sip.Timer_D = time.Second
