@@ -30,7 +30,14 @@ places real SIP calls with real RTP, on a virtual clock, to prove:
     and the door station receives its code;
   - someone the door never calls is refused when keying its code;
   - every user is reached on their extension, and every DDI from the
-    carrier rings its user.
+    carrier rings its user;
+  - users call out over the trunk with the right caller ID (emergency
+    numbers too), and door stations cannot;
+  - an unanswered user's caller leaves a message that lands in the box as
+    a WAV file, and the user's phones are told (message-waiting NOTIFY);
+    the voicemail access code answers;
+  - three users in each conference room hear each other and not
+    themselves (keying the room's PIN where it has one).
 
 Then it runs the scenarios of *.test.hcl files in DIR and DIR/tests: calls
 the installer describes step by step, in the order written:
@@ -42,8 +49,8 @@ the installer describes step by step, in the order written:
     falls_back { to = "voicemail" }
   }
 
-Steps: press, key, dial, answer, decline, wait, nobody_answers, send_dtmf,
-hang_up. Expectations: rings, rings_in_order, rings_only, does_not_ring,
+Steps: press, key, dial, answer, decline, busy, wait, nobody_answers,
+send_dtmf, hang_up. Expectations: rings, rings_in_order, rings_only, does_not_ring,
 answer, door_opens, door_stays_shut, refused, falls_back. A scenario that
 expects nothing is an error.
 
