@@ -231,17 +231,12 @@ func (c *call) respond(status int, reason string, body []byte) {
 			// c.toTag, which a strict client (baresip) must recognise.
 			to.Params.Add("tag", c.toTag)
 		}
-		res.AppendHeader(c.s.contactHeader())
+		res.AppendHeader(c.s.contactHeader(c.inv.Source()))
 	}
 	if body != nil {
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	}
 	_ = c.tx.Respond(res)
-}
-
-func (s *Server) contactHeader() *sip.ContactHeader {
-	host, port := s.hostPort()
-	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: host, Port: port}}
 }
 
 func (c *call) post(ev any) {
@@ -435,7 +430,7 @@ func (c *call) invite(b *branch) error {
 	}
 	req.AppendHeader(from)
 	req.AppendHeader(to)
-	req.AppendHeader(s.contactHeader())
+	req.AppendHeader(s.contactHeader(b.contact.dest()))
 	for _, p := range b.contact.Path {
 		req.AppendHeader(sip.NewHeader("Route", p))
 	}

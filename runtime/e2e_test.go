@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -124,6 +125,13 @@ func start(t *testing.T) *harness {
 // startSite serves src; opts, when set, adjusts the site's options.
 func startSite(t *testing.T, src string, opts func(*runtime.Options)) *harness {
 	t.Helper()
+	return startSiteOn(t, src, "127.0.0.1:0", opts)
+}
+
+// startSiteOn serves src on the UDP address listen; devices reach it on
+// loopback.
+func startSiteOn(t *testing.T, src, listen string, opts func(*runtime.Options)) *harness {
+	t.Helper()
 	p := compile(t, src)
 	key, err := credentials.KeyFromBytes([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
@@ -148,11 +156,14 @@ func startSite(t *testing.T, src string, opts func(*runtime.Options)) *harness {
 		t.Fatal(err)
 	}
 	h.site = site
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	conn, err := net.ListenPacket("udp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.addr = conn.LocalAddr().String()
+	if ap := netip.MustParseAddrPort(h.addr); ap.Addr().IsUnspecified() {
+		h.addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port()).String()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go site.Server.ServeUDP(ctx, conn)
 	t.Cleanup(func() {
@@ -292,6 +303,40 @@ func TestDoorCallForksAndOpens(t *testing.T) {
 		t.Errorf("door station: %v", err)
 	}
 	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.waitEvent("call_ended", func(e events.Event) bool { return e.Kind == events.CallEnded })
+}
+
+// Served on every interface (-listen 0.0.0.0:5060), the server must not
+// give 0.0.0.0 as its Contact: a device sends its ACK, BYE and re-INVITEs
+// there. It gives the address the device reaches it on.
+func TestContactWhenListeningOnAllInterfaces(t *testing.T) {
+	h := startSiteOn(t, e2eSite, "0.0.0.0:0", nil)
+	gate := h.device("device.gate")
+	mary := h.device("app.mary")
+	h.device("device.monitor-1a")
+	h.device("app.tom")
+	mary.SetAnswer(device.Pickup, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	call, err := gate.Dial(ctx, "1A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := mary.WaitIncoming(ctx, func(in []device.Incoming) bool { return len(in) == 1 && in[0].Answered })
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := mary.Answered(in[0].CallID)
+	port := netip.MustParseAddrPort(h.addr).Port()
+	want := fmt.Sprintf("127.0.0.1:%d", port)
+	for who, got := range map[string]string{"the door station (in the 200)": call.RemoteContact(), "mary (in the INVITE)": answered.RemoteContact()} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Contact given to %s = %q, want the server at %s", who, got, want)
+		}
+	}
+	if err := answered.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
 	h.waitEvent("call_ended", func(e events.Event) bool { return e.Kind == events.CallEnded })

@@ -158,7 +158,7 @@ func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		to.Params.Add("tag", ourTag)
 	}
 	ok.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
-	ok.AppendHeader(s.contactHeader())
+	ok.AppendHeader(s.contactHeader(req.Source()))
 	_ = tx.Respond(ok)
 
 	// RFC 6665 §4.2.1.2: a NOTIFY follows every accepted SUBSCRIBE, the
@@ -215,12 +215,12 @@ func (s *Server) notifySub(sub *subscription, body []byte, state string) {
 func (s *Server) sendMWI(req *sip.Request, body []byte, state, dest, transport string) {
 	req.AppendHeader(sip.NewHeader("Event", mwiEvent))
 	req.AppendHeader(sip.NewHeader("Subscription-State", state))
-	req.AppendHeader(s.contactHeader())
-	req.AppendHeader(sip.NewHeader("Content-Type", mwiContentType))
-	req.SetBody(body)
 	if dest != "" {
 		req.SetDestination(dest)
 	}
+	req.AppendHeader(s.contactHeader(contactPeer(req)))
+	req.AppendHeader(sip.NewHeader("Content-Type", mwiContentType))
+	req.SetBody(body)
 	if transport != "" {
 		req.SetTransport(transport)
 	}

@@ -35,10 +35,10 @@ func (s *Server) CheckSync(ctx context.Context, device string) (int, error) {
 		req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: d.Account, Host: st.program.Site.Domain}, Params: sip.NewParams()})
 		req.AppendHeader(sip.NewHeader("Event", "check-sync;reboot=false"))
 		req.AppendHeader(sip.NewHeader("Subscription-State", "terminated"))
-		req.AppendHeader(s.contactHeader())
 		if ct.Dest != "" {
 			req.SetDestination(ct.Dest)
 		}
+		req.AppendHeader(s.contactHeader(contactPeer(req)))
 		if ct.Transport != "" {
 			req.SetTransport(ct.Transport)
 		}

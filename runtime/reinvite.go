@@ -93,7 +93,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	} else {
 		fwd = c.toCaller(sip.INVITE)
 	}
-	fwd.AppendHeader(s.contactHeader())
+	fwd.AppendHeader(s.contactHeader(contactPeer(fwd)))
 	fwd.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	fwd.SetBody(offer)
 
@@ -129,7 +129,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	s.publish(events.Event{Kind: events.CallUpdated, Call: c.id, From: c.caller, Leg: w.account, Cause: reinviteCause(fromCaller, req.Body()), Origin: c.dec.Origin})
-	hdrs := []sip.Header{s.contactHeader()}
+	hdrs := []sip.Header{s.contactHeader(req.Source())}
 	if len(answer) > 0 {
 		hdrs = append(hdrs, sip.NewHeader("Content-Type", "application/sdp"))
 	}

@@ -85,6 +85,8 @@ type Server struct {
 	mwi     mwiState
 	host    string // our SIP host:port, for Contact headers
 	hostMu  sync.Mutex
+	toward  sync.Map     // peer IP → our address toward it (contactHeader)
+	towardN atomic.Int64 // entries in toward, roughly
 	closing atomic.Bool
 	wg      sync.WaitGroup
 

@@ -197,21 +197,6 @@ func (s *Server) trunkContact(user, transport, remote string) sip.Uri {
 	return u
 }
 
-// localIPToward is the address this host sends from to reach remote
-// (host:port): a connected UDP socket learns it from the routing table
-// without sending anything.
-func localIPToward(remote string) netip.Addr {
-	c, err := net.Dial("udp", remote)
-	if err != nil {
-		return netip.IPv4Unspecified()
-	}
-	defer c.Close()
-	if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return netip.IPv4Unspecified()
-}
-
 // errNoChallenge is a 401/407 without a digest challenge we can answer.
 var errNoChallenge = errors.New("no digest challenge that can be answered (algorithm or qop not supported)")
 

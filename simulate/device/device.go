@@ -797,3 +797,19 @@ func (c *Call) Ended() bool {
 	defer c.mu.Unlock()
 	return c.ended
 }
+
+// RemoteContact is the Contact the other party gave for the call's dialog
+// (its INVITE's for a call the device answered, its 200's for one it
+// placed): where the device sends its in-dialog requests.
+func (c *Call) RemoteContact() string {
+	var ct *sip.ContactHeader
+	if c.inbound {
+		ct = c.invite.Contact()
+	} else if c.dialog != nil && c.dialog.InviteResponse != nil {
+		ct = c.dialog.InviteResponse.Contact()
+	}
+	if ct == nil {
+		return ""
+	}
+	return ct.Address.String()
+}
