@@ -231,7 +231,7 @@ func (c *call) respond(status int, reason string, body []byte) {
 			// c.toTag, which a strict client (baresip) must recognise.
 			to.Params.Add("tag", c.toTag)
 		}
-		res.AppendHeader(c.s.contactHeader(c.inv.Source()))
+		res.AppendHeader(c.s.contactHeader(c.inv.Source(), c.inv.Transport()))
 	}
 	if body != nil {
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -430,7 +430,7 @@ func (c *call) invite(b *branch) error {
 	}
 	req.AppendHeader(from)
 	req.AppendHeader(to)
-	req.AppendHeader(s.contactHeader(b.contact.dest()))
+	req.AppendHeader(s.contactHeader(b.contact.dest(), b.contact.Transport))
 	for _, p := range b.contact.Path {
 		req.AppendHeader(sip.NewHeader("Route", p))
 	}
@@ -453,7 +453,7 @@ func (c *call) invite(b *branch) error {
 		req.SetTransport(b.contact.Transport)
 	}
 	b.req = req
-	tx, err := s.client.TransactionRequest(context.Background(), req, c.build(b))
+	tx, err := s.client().TransactionRequest(context.Background(), req, c.build(b))
 	if err != nil {
 		if b.media != nil {
 			b.media.Close()
@@ -570,7 +570,7 @@ func (c *call) sendCancel(b *branch, reason string) {
 	go func() {
 		ctx, done := context.WithTimeout(context.Background(), 32*time.Second)
 		defer done()
-		if _, err := c.s.client.Do(ctx, cancel, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil {
+		if _, err := c.s.client().Do(ctx, cancel, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil {
 			c.s.log.Debug("cancel failed", "account", b.account, "error", err)
 		}
 	}()
@@ -628,7 +628,7 @@ func (c *call) ack(b *branch) {
 	ack.SetDestination(b.req.Destination())
 	ack.SetTransport(b.req.Transport())
 	ack.SetBody(nil)
-	if err := c.s.client.WriteRequest(ack, c.build(b)); err != nil {
+	if err := c.s.client().WriteRequest(ack, c.build(b)); err != nil {
 		c.s.log.Warn("ack failed", "account", b.account, "error", err)
 	}
 }
@@ -656,7 +656,7 @@ func (c *call) bye(b *branch, cause string) {
 		defer c.s.wg.Done()
 		ctx, done := context.WithTimeout(context.Background(), 32*time.Second)
 		defer done()
-		if _, err := c.s.client.Do(ctx, bye, c.build(b)); err != nil {
+		if _, err := c.s.client().Do(ctx, bye, c.build(b)); err != nil {
 			c.s.log.Debug("bye failed", "account", b.account, "cause", cause, "error", err)
 		}
 	}()
@@ -818,7 +818,7 @@ func (c *call) byeCaller(cause string) {
 		defer c.s.wg.Done()
 		ctx, done := context.WithTimeout(context.Background(), 32*time.Second)
 		defer done()
-		if _, err := c.s.client.Do(ctx, bye, sipgo.ClientRequestBuild); err != nil {
+		if _, err := c.s.client().Do(ctx, bye, sipgo.ClientRequestBuild); err != nil {
 			c.s.log.Debug("bye to caller failed", "cause", cause, "error", err)
 		}
 	}()

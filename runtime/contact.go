@@ -4,21 +4,41 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/emiago/sipgo/sip"
 )
 
-// contactHeader is our Contact toward the peer at host:port: the address
-// we listen on or, serving on every interface (0.0.0.0, ::), the address
-// of ours that the peer's packets reach — the one the kernel sends from
-// toward it. The peer sends its ACK, BYE and re-INVITEs there; 0.0.0.0
-// would make it send them to itself.
-func (s *Server) contactHeader(peer string) *sip.ContactHeader {
-	host, port := s.hostPort()
-	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
-		host = s.localToward(peer).String()
+// contactHeader is our Contact toward the peer at host:port reaching us
+// over transport (UDP when empty).
+func (s *Server) contactHeader(peer, transport string) *sip.ContactHeader {
+	return &sip.ContactHeader{Address: s.contactURI("", transport, peer)}
+}
+
+// contactURI is our address for the peer at remote reaching us over
+// transport: the listener of that transport (else the UDP one, else any),
+// with ;transport= when it is not UDP. Served on every interface (0.0.0.0,
+// ::), the host is the address of ours the peer's packets reach — the one
+// the kernel sends from toward it: the peer sends its ACK, BYE and
+// re-INVITEs there, and 0.0.0.0 would make it send them to itself.
+func (s *Server) contactURI(user, transport, remote string) sip.Uri {
+	transport = strings.ToUpper(transport)
+	if transport == "" {
+		transport = "UDP"
 	}
-	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: host, Port: port}}
+	host, port, listened := s.hostPort(transport)
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip = ip.Unmap(); ip.IsUnspecified() {
+			ip = s.localToward(remote)
+		}
+		host = ip.String()
+	}
+	u := sip.Uri{Scheme: "sip", User: user, Host: host, Port: port}
+	if listened != "UDP" {
+		u.UriParams = sip.NewParams()
+		u.UriParams.Add("transport", strings.ToLower(listened))
+	}
+	return u
 }
 
 // localToward is localIPToward, remembered per peer address: a route

@@ -158,7 +158,7 @@ func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		to.Params.Add("tag", ourTag)
 	}
 	ok.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
-	ok.AppendHeader(s.contactHeader(req.Source()))
+	ok.AppendHeader(s.contactHeader(req.Source(), req.Transport()))
 	_ = tx.Respond(ok)
 
 	// RFC 6665 §4.2.1.2: a NOTIFY follows every accepted SUBSCRIBE, the
@@ -218,20 +218,20 @@ func (s *Server) sendMWI(req *sip.Request, body []byte, state, dest, transport s
 	if dest != "" {
 		req.SetDestination(dest)
 	}
-	req.AppendHeader(s.contactHeader(contactPeer(req)))
+	req.AppendHeader(s.contactHeader(contactPeer(req), transport))
 	req.AppendHeader(sip.NewHeader("Content-Type", mwiContentType))
 	req.SetBody(body)
 	if transport != "" {
 		req.SetTransport(transport)
 	}
-	if s.client == nil {
+	if s.client() == nil {
 		return
 	}
 	s.wg.Add(1)
 	defer s.wg.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
 	defer cancel()
-	res, err := s.client.Do(ctx, req, sipgo.ClientRequestBuild)
+	res, err := s.client().Do(ctx, req, sipgo.ClientRequestBuild)
 	switch {
 	case err != nil:
 		s.log.Debug("message-summary NOTIFY failed", "to", req.Recipient.String(), "error", err)

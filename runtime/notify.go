@@ -38,13 +38,13 @@ func (s *Server) CheckSync(ctx context.Context, device string) (int, error) {
 		if ct.Dest != "" {
 			req.SetDestination(ct.Dest)
 		}
-		req.AppendHeader(s.contactHeader(contactPeer(req)))
+		req.AppendHeader(s.contactHeader(contactPeer(req), ct.Transport))
 		if ct.Transport != "" {
 			req.SetTransport(ct.Transport)
 		}
 		req.SetBody(nil)
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		res, err := s.client.Do(cctx, req, sipgo.ClientRequestBuild)
+		res, err := s.client().Do(cctx, req, sipgo.ClientRequestBuild)
 		cancel()
 		switch {
 		case err != nil:

@@ -126,7 +126,7 @@ func (c *call) reauth(b *branch, res *sip.Response) sip.ClientTransaction {
 	c.mu.Lock()
 	b.req = req
 	c.mu.Unlock()
-	tx, err := c.s.client.TransactionRequest(context.Background(), req, c.s.trunkResend)
+	tx, err := c.s.client().TransactionRequest(context.Background(), req, c.s.trunkResend)
 	if err != nil {
 		c.s.log.Warn("call out: INVITE with credentials failed", "trunk", o.trunk.Name, "error", err)
 		return nil

@@ -93,13 +93,13 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	} else {
 		fwd = c.toCaller(sip.INVITE)
 	}
-	fwd.AppendHeader(s.contactHeader(contactPeer(fwd)))
+	fwd.AppendHeader(s.contactHeader(contactPeer(fwd), fwd.Transport()))
 	fwd.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	fwd.SetBody(offer)
 
 	ctx, cancel := context.WithTimeout(context.Background(), reinviteTimeout)
 	defer cancel()
-	res, err := s.client.Do(ctx, fwd, build)
+	res, err := s.client().Do(ctx, fwd, build)
 	if err == nil && isChallenge(res) && fromCaller && c.isTrunk(w) && c.out.hasCred {
 		// A carrier may challenge a re-INVITE as it did the INVITE: once.
 		retry := fwd.Clone()
@@ -107,7 +107,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		retry.CSeq().SeqNo = c.nextSeq(w)
 		if aerr := authorize(retry, res, c.out.cred); aerr == nil {
 			fwd = retry
-			res, err = s.client.Do(ctx, fwd, s.trunkResend)
+			res, err = s.client().Do(ctx, fwd, s.trunkResend)
 		}
 	}
 	if err != nil {
@@ -129,7 +129,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	s.publish(events.Event{Kind: events.CallUpdated, Call: c.id, From: c.caller, Leg: w.account, Cause: reinviteCause(fromCaller, req.Body()), Origin: c.dec.Origin})
-	hdrs := []sip.Header{s.contactHeader(req.Source())}
+	hdrs := []sip.Header{s.contactHeader(req.Source(), req.Transport())}
 	if len(answer) > 0 {
 		hdrs = append(hdrs, sip.NewHeader("Content-Type", "application/sdp"))
 	}
@@ -242,7 +242,7 @@ func (c *call) ackReinvite(inv *sip.Request, res *sip.Response, build sipgo.Clie
 	ack.SetDestination(inv.Destination())
 	ack.SetTransport(inv.Transport())
 	ack.SetBody(nil)
-	if err := c.s.client.WriteRequest(ack, build); err != nil {
+	if err := c.s.client().WriteRequest(ack, build); err != nil {
 		c.s.log.Warn("ack of a re-INVITE failed", "call", c.id, "error", err)
 	}
 }

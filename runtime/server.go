@@ -73,9 +73,14 @@ type Server struct {
 	clk    clock.Clock
 	events *events.Bus
 
-	ua     *sipgo.UserAgent
-	srv    *sipgo.Server
-	client *sipgo.Client
+	ua  *sipgo.UserAgent
+	srv *sipgo.Server
+	// clientPtr sends the B2BUA's requests (client()). It is made when the
+	// first listener starts and made again, once, when a UDP listener
+	// starts after a TCP or TLS one: UDP requests must leave from the UDP
+	// listening socket.
+	clientPtr atomic.Pointer[sipgo.Client]
+	clientUDP bool // clientPtr's client sends from the UDP listener; hostMu
 
 	// state is swapped whole on reload; calls keep the state they started
 	// with.
@@ -83,7 +88,7 @@ type Server struct {
 
 	calls   sync.Map // Call-ID → *callSide
 	mwi     mwiState
-	host    string // our SIP host:port, for Contact headers
+	hosts   map[string]string // transport → our SIP host:port, for Contact headers
 	hostMu  sync.Mutex
 	toward  sync.Map     // peer IP → our address toward it (contactHeader)
 	towardN atomic.Int64 // entries in toward, roughly
@@ -227,7 +232,7 @@ func (s *Server) Swap(p *ir.Program, auth Authenticator, reg Registrar) {
 
 // ServeUDP serves SIP on conn until ctx ends or Close.
 func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
-	s.setHost(conn.LocalAddr().String())
+	s.setHost("UDP", conn.LocalAddr().String())
 	if err := s.ensureClient(conn.LocalAddr().String()); err != nil {
 		return err
 	}
@@ -258,7 +263,7 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 
 // ServeTCP serves SIP over TCP on l until ctx ends or Close.
 func (s *Server) ServeTCP(ctx context.Context, l net.Listener) error {
-	s.setHost(l.Addr().String())
+	s.setHost("TCP", l.Addr().String())
 	if err := s.ensureClient(""); err != nil {
 		return err
 	}
@@ -278,7 +283,7 @@ func (s *Server) ServeTCP(ctx context.Context, l net.Listener) error {
 // ServeTLS serves SIP over TLS on l (a tls.Listener) until ctx ends or
 // Close.
 func (s *Server) ServeTLS(ctx context.Context, l net.Listener) error {
-	s.setHost(l.Addr().String())
+	s.setHost("TLS", l.Addr().String())
 	if err := s.ensureClient(""); err != nil {
 		return err
 	}
@@ -403,22 +408,34 @@ func (s *Server) listenerAddr(transport string) (netip.AddrPort, bool) {
 	return a, ok
 }
 
-func (s *Server) setHost(addr string) {
+func (s *Server) setHost(transport, addr string) {
 	s.hostMu.Lock()
 	defer s.hostMu.Unlock()
-	if s.host == "" {
-		s.host = addr
+	if s.hosts == nil {
+		s.hosts = map[string]string{}
+	}
+	if s.hosts[transport] == "" {
+		s.hosts[transport] = addr
 	}
 }
 
-func (s *Server) hostPort() (string, int) {
+// hostPort is the address we listen on for transport; for a transport we
+// do not listen on, the UDP listener's, else any.
+func (s *Server) hostPort(transport string) (host string, port int, listened string) {
 	s.hostMu.Lock()
 	defer s.hostMu.Unlock()
-	h, p, err := sip.ParseAddr(s.host)
-	if err != nil {
-		return "127.0.0.1", 5060
+	addr, listened := s.hosts[transport], transport
+	for _, t := range []string{"UDP", "TCP", "TLS"} {
+		if addr != "" {
+			break
+		}
+		addr, listened = s.hosts[t], t
 	}
-	return h, p
+	h, p, err := sip.ParseAddr(addr)
+	if err != nil {
+		return "127.0.0.1", 5060, "UDP"
+	}
+	return h, p, listened
 }
 
 // ensureClient creates the client side of the B2BUA once. Requests to
@@ -427,7 +444,7 @@ func (s *Server) hostPort() (string, int) {
 func (s *Server) ensureClient(connAddr string) error {
 	s.hostMu.Lock()
 	defer s.hostMu.Unlock()
-	if s.client != nil {
+	if s.clientPtr.Load() != nil && (s.clientUDP || connAddr == "") {
 		return nil
 	}
 	var opts []sipgo.ClientOption
@@ -438,9 +455,13 @@ func (s *Server) ensureClient(connAddr string) error {
 	if err != nil {
 		return fmt.Errorf("runtime: %w", err)
 	}
-	s.client = c
+	s.clientPtr.Store(c)
+	s.clientUDP = connAddr != ""
 	return nil
 }
+
+// client is the B2BUA's client side; nil before any listener started.
+func (s *Server) client() *sipgo.Client { return s.clientPtr.Load() }
 
 // Close stops the server: open calls are hung up, sockets closed.
 func (s *Server) Close() error {

@@ -173,28 +173,9 @@ func (s *Server) trunkSocket(r *sip.Request) error {
 // trunkDialTimeout bounds opening a TCP or TLS connection to a carrier.
 const trunkDialTimeout = 10 * time.Second
 
-// trunkContact is our address for a carrier reaching us over transport:
-// the listener of that transport, else the first one, with an address the
-// carrier can reach when the listener's is the unspecified one.
+// trunkContact is our address for a carrier reaching us over transport.
 func (s *Server) trunkContact(user, transport, remote string) sip.Uri {
-	a, ok := s.listenerAddr(transport)
-	if !ok {
-		h, p := s.hostPort()
-		ap, err := netip.ParseAddrPort(net.JoinHostPort(h, strconv.Itoa(p)))
-		if err == nil {
-			a = ap
-		}
-	}
-	ip := a.Addr()
-	if !ip.IsValid() || ip.IsUnspecified() {
-		ip = localIPToward(remote)
-	}
-	u := sip.Uri{Scheme: "sip", User: user, Host: ip.String(), Port: int(a.Port())}
-	if transport != "UDP" {
-		u.UriParams = sip.NewParams()
-		u.UriParams.Add("transport", sip.NetworkToLower(transport))
-	}
-	return u
+	return s.contactURI(user, transport, remote)
 }
 
 // errNoChallenge is a 401/407 without a digest challenge we can answer.

@@ -186,7 +186,7 @@ func (r *trunkRegistration) register(ctx context.Context, expires time.Duration)
 				return 0, &registerError{status: challenge.StatusCode, reason: challenge.Reason, why: err.Error()}
 			}
 		}
-		res, err := r.s.client.Do(ctx, req, r.s.trunkBuild)
+		res, err := r.s.client().Do(ctx, req, r.s.trunkBuild)
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
@@ -407,5 +407,5 @@ func (s *Server) trunkSocketReady(transport string) bool {
 	}
 	s.hostMu.Lock()
 	defer s.hostMu.Unlock()
-	return s.client != nil
+	return s.client() != nil
 }
