@@ -610,24 +610,12 @@ func (c *call) waitCancels() {
 	}
 }
 
-// ack acknowledges a 2xx (RFC 3261 §13.2.2.4): a new transaction, sent
-// straight to the callee's Contact.
+// ack acknowledges a 2xx (RFC 3261 §13.2.2.4): a new transaction in the
+// callee's dialog, with the INVITE's CSeq number.
 func (c *call) ack(b *branch) {
-	res := b.res
-	uri := b.req.Recipient
-	if ct := res.Contact(); ct != nil {
-		uri = ct.Address
-	}
-	ack := sip.NewRequest(sip.ACK, uri)
-	ack.AppendHeader(sip.HeaderClone(b.req.From()))
-	ack.AppendHeader(sip.HeaderClone(res.To()))
-	ack.AppendHeader(sip.HeaderClone(b.req.CallID()))
-	ack.AppendHeader(&sip.CSeqHeader{SeqNo: b.req.CSeq().SeqNo, MethodName: sip.ACK})
+	ack := c.toCallee(b, sip.ACK, b.req.CSeq().SeqNo)
 	mf := sip.MaxForwardsHeader(70)
 	ack.AppendHeader(&mf)
-	ack.SetDestination(b.req.Destination())
-	ack.SetTransport(b.req.Transport())
-	ack.SetBody(nil)
 	if err := c.s.client().WriteRequest(ack, c.build(b)); err != nil {
 		c.s.log.Warn("ack failed", "account", b.account, "error", err)
 	}
@@ -638,18 +626,7 @@ func (c *call) bye(b *branch, cause string) {
 	if b.res == nil {
 		return
 	}
-	uri := b.req.Recipient
-	if ct := b.res.Contact(); ct != nil {
-		uri = ct.Address
-	}
-	bye := sip.NewRequest(sip.BYE, uri)
-	bye.AppendHeader(sip.HeaderClone(b.req.From()))
-	bye.AppendHeader(sip.HeaderClone(b.res.To()))
-	bye.AppendHeader(sip.HeaderClone(b.req.CallID()))
-	bye.AppendHeader(&sip.CSeqHeader{SeqNo: c.nextSeq(b), MethodName: sip.BYE})
-	bye.SetDestination(b.req.Destination())
-	bye.SetTransport(b.req.Transport())
-	bye.SetBody(nil)
+	bye := c.toCallee(b, sip.BYE, c.nextSeq(b))
 	c.s.calls.Delete(callIDOf(b.req))
 	c.s.wg.Add(1)
 	go func() {
@@ -793,26 +770,7 @@ func (c *call) hangup(cause string) {
 
 // byeCaller hangs up the caller's dialog.
 func (c *call) byeCaller(cause string) {
-	inv := c.inv
-	uri := inv.Recipient
-	if ct := inv.Contact(); ct != nil {
-		uri = ct.Address
-	}
-	bye := sip.NewRequest(sip.BYE, uri)
-	from := &sip.FromHeader{DisplayName: inv.To().DisplayName, Address: inv.To().Address, Params: sip.NewParams()}
-	from.Params.Add("tag", c.toTag)
-	bye.AppendHeader(from)
-	to := &sip.ToHeader{DisplayName: inv.From().DisplayName, Address: inv.From().Address, Params: inv.From().Params.Clone()}
-	bye.AppendHeader(to)
-	bye.AppendHeader(sip.HeaderClone(inv.CallID()))
-	c.mu.Lock()
-	c.cseq++
-	seq := c.cseq
-	c.mu.Unlock()
-	bye.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: sip.BYE})
-	bye.SetDestination(inv.Source())
-	bye.SetTransport(inv.Transport())
-	bye.SetBody(nil)
+	bye := c.toCaller(sip.BYE)
 	c.s.wg.Add(1)
 	go func() {
 		defer c.s.wg.Done()

@@ -88,7 +88,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	var fwd *sip.Request
 	build := sipgo.ClientRequestBuild
 	if fromCaller {
-		fwd = c.toCallee(w, sip.INVITE)
+		fwd = c.toCallee(w, sip.INVITE, c.nextSeq(w))
 		build = c.build(w)
 	} else {
 		fwd = c.toCaller(sip.INVITE)
@@ -186,45 +186,6 @@ func (c *call) nextSeq(b *branch) uint32 {
 	return b.seq
 }
 
-// toCallee starts a request of the server in answered branch b's dialog.
-func (c *call) toCallee(b *branch, method sip.RequestMethod) *sip.Request {
-	uri := b.req.Recipient
-	if ct := b.res.Contact(); ct != nil {
-		uri = ct.Address
-	}
-	r := sip.NewRequest(method, uri)
-	r.AppendHeader(sip.HeaderClone(b.req.From()))
-	r.AppendHeader(sip.HeaderClone(b.res.To()))
-	r.AppendHeader(sip.HeaderClone(b.req.CallID()))
-	r.AppendHeader(&sip.CSeqHeader{SeqNo: c.nextSeq(b), MethodName: method})
-	r.SetDestination(b.req.Destination())
-	r.SetTransport(b.req.Transport())
-	return r
-}
-
-// toCaller starts a request of the server in the caller's dialog.
-func (c *call) toCaller(method sip.RequestMethod) *sip.Request {
-	inv := c.inv
-	uri := inv.Recipient
-	if ct := inv.Contact(); ct != nil {
-		uri = ct.Address
-	}
-	r := sip.NewRequest(method, uri)
-	from := &sip.FromHeader{DisplayName: inv.To().DisplayName, Address: inv.To().Address, Params: sip.NewParams()}
-	from.Params.Add("tag", c.toTag)
-	r.AppendHeader(from)
-	r.AppendHeader(&sip.ToHeader{DisplayName: inv.From().DisplayName, Address: inv.From().Address, Params: inv.From().Params.Clone()})
-	r.AppendHeader(sip.HeaderClone(inv.CallID()))
-	c.mu.Lock()
-	c.cseq++
-	seq := c.cseq
-	c.mu.Unlock()
-	r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
-	r.SetDestination(inv.Source())
-	r.SetTransport(inv.Transport())
-	return r
-}
-
 // ackReinvite acknowledges the 2xx of a relayed re-INVITE (RFC 3261
 // §13.2.2.4: the ACK has the INVITE's CSeq number).
 func (c *call) ackReinvite(inv *sip.Request, res *sip.Response, build sipgo.ClientRequestOption) {
@@ -239,6 +200,9 @@ func (c *call) ackReinvite(inv *sip.Request, res *sip.Response, build sipgo.Clie
 	ack.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.ACK})
 	mf := sip.MaxForwardsHeader(70)
 	ack.AppendHeader(&mf)
+	for _, r := range inv.GetHeaders("Route") {
+		ack.AppendHeader(sip.HeaderClone(r)) // the dialog's route set
+	}
 	ack.SetDestination(inv.Destination())
 	ack.SetTransport(inv.Transport())
 	ack.SetBody(nil)

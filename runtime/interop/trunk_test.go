@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,13 +151,25 @@ func TestSIPpCarrier(t *testing.T) {
 		t.Errorf("trunk_unregistered = %+v; want the carrier's confirmation", e)
 	}
 
-	var registers, invites []string
+	var registers, invites, inDialog []string
 	for _, m := range car.received(t) {
 		switch {
 		case strings.HasPrefix(m, "REGISTER "):
 			registers = append(registers, m)
 		case strings.HasPrefix(m, "INVITE "):
 			invites = append(invites, m)
+		case strings.HasPrefix(m, "ACK sip:"+carrierIP), strings.HasPrefix(m, "BYE "): // to the 200's Contact
+			inDialog = append(inDialog, m)
+		}
+	}
+	// The 200's Record-Route: edge, then core.
+	if len(inDialog) != 2 {
+		t.Errorf("SIPp received %d ACK/BYE in the answered call's dialog, want 2", len(inDialog))
+	}
+	edge := regexp.MustCompile(`(?m)^Route: <sip:` + regexp.QuoteMeta(carrierIP) + `:\d+;lr;edge>\r?\n(Route: )?<sip:core\.carrier\.invalid;lr>|^Route: <sip:` + regexp.QuoteMeta(carrierIP) + `:\d+;lr;edge>, *<sip:core\.carrier\.invalid;lr>`)
+	for _, m := range inDialog {
+		if !edge.MatchString(m) {
+			t.Errorf("not routed through the carrier's edge, then its core:\n%s", m)
 		}
 	}
 	if len(registers) != 4 || len(invites) != 2 {
