@@ -1,11 +1,12 @@
 package audio
 
 import (
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"switchboard/runtime/audio/audiotest"
 )
 
 func TestG711KnownValues(t *testing.T) {
@@ -96,7 +97,7 @@ func TestWAVRoundTrip(t *testing.T) {
 // A recording cut off between Syncs is still a readable WAV of what was
 // synced: the crash-safety voicemail relies on.
 func TestWAVSyncSurvivesTruncation(t *testing.T) {
-	var f memFile
+	var f audiotest.File
 	w, err := NewWAVWriter(&f, FormatULaw)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +112,7 @@ func TestWAVSyncSurvivesTruncation(t *testing.T) {
 	for range 10 {
 		w.WriteEncoded(frame) // never synced: the "crash"
 	}
-	wav, err := ReadWAV(f.b)
+	wav, err := ReadWAV(f.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestWAVSyncSurvivesTruncation(t *testing.T) {
 		t.Errorf("read %d samples, want the %d synced", got, 50*FrameSamples)
 	}
 	// A header that claims more than the file holds reads what is there.
-	wav, err = ReadWAV(f.b[:headerSize+100])
+	wav, err = ReadWAV(f.Bytes()[:headerSize+100])
 	if err != nil || len(wav.Samples) != 100 {
 		t.Errorf("truncated file: %v, %d samples", err, len(wav.Samples))
 	}
@@ -151,42 +152,15 @@ func TestToneLevel(t *testing.T) {
 }
 
 func FuzzReadWAV(f *testing.F) {
-	var m memFile
+	var m audiotest.File
 	w, _ := NewWAVWriter(&m, FormatALaw)
 	w.WriteEncoded([]byte{1, 2, 3})
 	w.Close()
-	f.Add(m.b)
+	f.Add(m.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		wav, err := ReadWAV(b)
 		if err == nil && len(wav.Samples) > len(b) {
 			t.Fatalf("%d samples from %d bytes", len(wav.Samples), len(b))
 		}
 	})
-}
-
-// memFile is an in-memory io.WriteSeeker.
-type memFile struct {
-	b   []byte
-	off int
-}
-
-func (m *memFile) Write(p []byte) (int, error) {
-	if need := m.off + len(p); need > len(m.b) {
-		m.b = append(m.b, make([]byte, need-len(m.b))...)
-	}
-	copy(m.b[m.off:], p)
-	m.off += len(p)
-	return len(p), nil
-}
-
-func (m *memFile) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-		m.off = int(off)
-	case io.SeekCurrent:
-		m.off += int(off)
-	case io.SeekEnd:
-		m.off = len(m.b) + int(off)
-	}
-	return int64(m.off), nil
 }

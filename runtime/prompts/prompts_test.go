@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"switchboard/runtime/audio"
+	"switchboard/runtime/audio/audiotest"
 )
 
 // scriptPrompts reads the name|text lines of scripts/prompts.sh.
@@ -144,12 +145,12 @@ func TestIMAMatchesSox(t *testing.T) {
 
 // Other formats fall through to audio.ReadWAV.
 func TestDecodeULaw(t *testing.T) {
-	var m memFile
+	var m audiotest.File
 	w, _ := audio.NewWAVWriter(&m, audio.FormatULaw)
 	tone := audio.Tone(make([]int16, 800), 500, 6000, 0)
 	w.WritePCM(tone)
 	w.Close()
-	s, err := decodeWAV(m.b)
+	s, err := decodeWAV(m.Bytes())
 	if err != nil || len(s) != len(tone) {
 		t.Fatalf("decodeWAV: %v, %d samples", err, len(s))
 	}
@@ -198,31 +199,4 @@ func FuzzDecodeWAV(f *testing.F) {
 			t.Fatalf("%d samples from %d bytes", len(s), len(b))
 		}
 	})
-}
-
-// memFile is an in-memory io.WriteSeeker.
-type memFile struct {
-	b   []byte
-	off int
-}
-
-func (m *memFile) Write(p []byte) (int, error) {
-	if need := m.off + len(p); need > len(m.b) {
-		m.b = append(m.b, make([]byte, need-len(m.b))...)
-	}
-	copy(m.b[m.off:], p)
-	m.off += len(p)
-	return len(p), nil
-}
-
-func (m *memFile) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case 0:
-		m.off = int(off)
-	case 1:
-		m.off += int(off)
-	case 2:
-		m.off = len(m.b) + int(off)
-	}
-	return int64(m.off), nil
 }

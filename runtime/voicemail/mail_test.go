@@ -19,16 +19,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"switchboard/runtime/audio"
+	"switchboard/runtime/audio/audiotest"
 	"switchboard/runtime/events"
 )
 
 func testWAV(t *testing.T) []byte {
 	t.Helper()
-	var m memFile
+	var m audiotest.File
 	w, _ := audio.NewWAVWriter(&m, audio.FormatULaw)
 	w.WritePCM(audio.Tone(make([]int16, 3*audio.Rate+37), 440, 8000, 0))
 	w.Close()
-	return m.b
+	return m.Bytes()
 }
 
 // parsedMail is an e-mail read back with the standard library.
@@ -290,31 +291,4 @@ func TestNotify(t *testing.T) {
 			}
 		})
 	}
-}
-
-// memFile is an in-memory io.WriteSeeker.
-type memFile struct {
-	b   []byte
-	off int
-}
-
-func (m *memFile) Write(p []byte) (int, error) {
-	if need := m.off + len(p); need > len(m.b) {
-		m.b = append(m.b, make([]byte, need-len(m.b))...)
-	}
-	copy(m.b[m.off:], p)
-	m.off += len(p)
-	return len(p), nil
-}
-
-func (m *memFile) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-		m.off = int(off)
-	case io.SeekCurrent:
-		m.off += int(off)
-	case io.SeekEnd:
-		m.off = len(m.b) + int(off)
-	}
-	return int64(m.off), nil
 }
