@@ -37,6 +37,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
+	"switchboard/runtime/throttle"
 )
 
 // Secrets supplies digest passwords. It has the shape of the runtime's
@@ -104,8 +105,8 @@ type Authenticator struct {
 	slots []atomic.Uint32 // highest nc seen, per nonce id modulo len
 
 	mu       sync.Mutex
-	sources  failures[string]
-	accounts failures[userKey]
+	sources  throttle.Table[string]
+	accounts throttle.Table[userKey]
 }
 
 // Option configures an Authenticator.
@@ -186,8 +187,8 @@ func New(realm string, secrets Secrets, clk clock.Clock, opts ...Option) *Authen
 	var d [16]byte
 	rand.Read(d[:])
 	a.dummy = hex.EncodeToString(d[:])
-	a.sources.init()
-	a.accounts.init()
+	a.sources = throttle.New[string](maxTracked)
+	a.accounts = throttle.New[userKey](maxTracked)
 	return a
 }
 

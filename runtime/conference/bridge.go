@@ -96,7 +96,7 @@ type Bridge struct {
 	events     *events.Bus
 	prompts    Prompts
 	pinTimeout time.Duration
-	throttle   *throttle
+	throttle   *pinThrottle
 
 	mu    sync.Mutex
 	rooms map[string]*room

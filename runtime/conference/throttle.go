@@ -3,6 +3,8 @@ package conference
 import (
 	"sync"
 	"time"
+
+	"switchboard/runtime/throttle"
 )
 
 // Throttle limits PIN guessing across calls: a caller account, or a source
@@ -23,24 +25,16 @@ var DefaultThrottle = Throttle{Failures: 6, Window: 15 * time.Minute}
 // rather than let a flood of sources grow memory without limit.
 const maxTracked = 1 << 16
 
-// window counts failures in a window that opens with the first.
-type window struct {
-	start time.Time
-	n     int
-}
-
-// throttle is the bridge's table of counters, keyed by "account:<name>"
+// pinThrottle is the bridge's table of counters, keyed by "account:<name>"
 // and "source:<host>".
-type throttle struct {
+type pinThrottle struct {
 	Throttle
-	mu      sync.Mutex
-	m       map[string]*window
-	pruneAt int       // prune when the table reaches this size
-	pruned  time.Time // when it was last pruned
+	mu sync.Mutex
+	t  throttle.Table[string]
 }
 
-func newThrottle(l Throttle) *throttle {
-	return &throttle{Throttle: l, m: map[string]*window{}, pruneAt: 1024}
+func newThrottle(l Throttle) *pinThrottle {
+	return &pinThrottle{Throttle: l, t: throttle.New[string](maxTracked)}
 }
 
 // keys are the counters a caller's failures count against.
@@ -56,7 +50,7 @@ func throttleKeys(account, source string) []string {
 }
 
 // blocked returns the first of keys at its limit at now, if any.
-func (t *throttle) blocked(keys []string, now time.Time) (string, bool) {
+func (t *pinThrottle) blocked(keys []string, now time.Time) (string, bool) {
 	if t.Failures <= 0 {
 		return "", false
 	}
@@ -65,9 +59,9 @@ func (t *throttle) blocked(keys []string, now time.Time) (string, bool) {
 	return t.blockedLocked(keys, now)
 }
 
-func (t *throttle) blockedLocked(keys []string, now time.Time) (string, bool) {
+func (t *pinThrottle) blockedLocked(keys []string, now time.Time) (string, bool) {
 	for _, k := range keys {
-		if w := t.m[k]; w != nil && now.Sub(w.start) < t.Window && w.n >= t.Failures {
+		if n, _ := t.t.Count(k, now, t.Window); n >= t.Failures {
 			return k, true
 		}
 	}
@@ -78,7 +72,7 @@ func (t *throttle) blockedLocked(keys []string, now time.Time) (string, bool) {
 // other calls: it refuses without trying (blocked true) when a key is at
 // its limit; otherwise it runs try, counts a failure against every key,
 // and returns the keys the failure brought to the limit.
-func (t *throttle) attempt(keys []string, now time.Time, try func() bool) (ok, blocked bool, reached []string) {
+func (t *pinThrottle) attempt(keys []string, now time.Time, try func() bool) (ok, blocked bool, reached []string) {
 	if t.Failures <= 0 {
 		return try(), false, nil
 	}
@@ -91,45 +85,16 @@ func (t *throttle) attempt(keys []string, now time.Time, try func() bool) (ok, b
 		return true, false, nil
 	}
 	for _, k := range keys {
-		if t.add(k, now) == t.Failures {
+		if t.t.Add(k, now, t.Window) == t.Failures {
 			reached = append(reached, k)
 		}
 	}
 	return false, false, reached
 }
 
-// add counts a failure of k and returns its failures in the open window
-// (0 when the table is full and k is not counted).
-func (t *throttle) add(k string, now time.Time) int {
-	if w := t.m[k]; w != nil {
-		if now.Sub(w.start) >= t.Window {
-			w.start, w.n = now, 0
-		}
-		w.n++
-		return w.n
-	}
-	// Prune when the table has doubled since the last time, or when it is
-	// full, but then at most once a second: a full table of open windows
-	// must not cost a scan per failure.
-	if len(t.m) >= t.pruneAt || len(t.m) >= maxTracked && now.Sub(t.pruned) >= time.Second {
-		for key, w := range t.m {
-			if now.Sub(w.start) >= t.Window {
-				delete(t.m, key)
-			}
-		}
-		t.pruneAt = max(1024, 2*len(t.m))
-		t.pruned = now
-	}
-	if len(t.m) >= maxTracked {
-		return 0
-	}
-	t.m[k] = &window{start: now, n: 1}
-	return 1
-}
-
 // tracked is how many counters are held.
-func (t *throttle) tracked() int {
+func (t *pinThrottle) tracked() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.m)
+	return t.t.Len()
 }

@@ -378,7 +378,7 @@ func TestThrottleBounded(t *testing.T) {
 		}
 	}
 	e.s.throttle.mu.Lock()
-	n := len(e.s.throttle.sources.m)
+	n := e.s.throttle.sources.Len()
 	e.s.throttle.mu.Unlock()
 	if n > 2100 {
 		t.Errorf("%d sources tracked", n)

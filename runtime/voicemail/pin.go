@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"switchboard/runtime/throttle"
 )
 
 // PIN lengths.
@@ -139,62 +141,20 @@ func (s *Service) checkPIN(b *box, pin string) bool {
 	return ok && ValidPIN(initial) && subtle.ConstantTimeCompare([]byte(initial), []byte(pin)) == 1
 }
 
-// throttle counts wrong PINs per box and per source address in windows
-// that open with the first failure.
-type throttle struct {
+// pinThrottle counts wrong PINs per box and per source address.
+type pinThrottle struct {
 	mu      sync.Mutex
-	boxes   failures
-	sources failures
+	boxes   throttle.Table[string]
+	sources throttle.Table[string]
 }
 
-type window struct {
-	start time.Time
-	n     int
-}
-
-// failures is a table of windows, pruned of closed ones as it grows, and
-// bounded so that a flood of sources cannot exhaust memory.
-type failures struct {
-	m       map[string]*window
-	pruneAt int
-}
-
+// maxTracked bounds each table: past it, new boxes or sources go
+// uncounted until windows close.
 const maxTracked = 100_000
 
-func (t *throttle) init() {
-	t.boxes = failures{m: map[string]*window{}, pruneAt: 1024}
-	t.sources = failures{m: map[string]*window{}, pruneAt: 1024}
-}
-
-func (f *failures) open(k string, now time.Time, length time.Duration) *window {
-	w := f.m[k]
-	if w == nil || now.Sub(w.start) >= length {
-		return nil
-	}
-	return w
-}
-
-func (f *failures) add(k string, now time.Time, length time.Duration) int {
-	if w := f.m[k]; w != nil {
-		if now.Sub(w.start) >= length {
-			w.start, w.n = now, 0
-		}
-		w.n++
-		return w.n
-	}
-	if len(f.m) >= f.pruneAt {
-		for key, w := range f.m {
-			if now.Sub(w.start) >= length {
-				delete(f.m, key)
-			}
-		}
-		f.pruneAt = max(1024, 2*len(f.m))
-	}
-	if len(f.m) >= maxTracked {
-		return 0
-	}
-	f.m[k] = &window{start: now, n: 1}
-	return 1
+func (t *pinThrottle) init() {
+	t.boxes = throttle.New[string](maxTracked)
+	t.sources = throttle.New[string](maxTracked)
 }
 
 // locked reports whether box or source has reached its limit, and for how
@@ -205,13 +165,13 @@ func (s *Service) locked(box, source string) (time.Duration, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if box != "" {
-		if w := t.boxes.open(box, now, l.Window); w != nil && w.n >= l.BoxFailures {
-			return w.start.Add(l.Window).Sub(now), true
+		if n, closes := t.boxes.Count(box, now, l.Window); n >= l.BoxFailures {
+			return closes.Sub(now), true
 		}
 	}
 	if source != "" {
-		if w := t.sources.open(source, now, l.Window); w != nil && w.n >= l.SourceFailures {
-			return w.start.Add(l.Window).Sub(now), true
+		if n, closes := t.sources.Count(source, now, l.Window); n >= l.SourceFailures {
+			return closes.Sub(now), true
 		}
 	}
 	return 0, false
@@ -226,10 +186,10 @@ func (s *Service) fail(box, source string) string {
 	defer t.mu.Unlock()
 	var perBox, perSource int
 	if box != "" {
-		perBox = t.boxes.add(box, now, l.Window)
+		perBox = t.boxes.Add(box, now, l.Window)
 	}
 	if source != "" {
-		perSource = t.sources.add(source, now, l.Window)
+		perSource = t.sources.Add(source, now, l.Window)
 	}
 	switch {
 	case perBox == l.BoxFailures:
@@ -244,6 +204,6 @@ func (s *Service) fail(box, source string) string {
 func (s *Service) forgive(box string) {
 	t := &s.throttle
 	t.mu.Lock()
-	delete(t.boxes.m, box)
+	t.boxes.Forget(box)
 	t.mu.Unlock()
 }

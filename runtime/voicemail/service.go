@@ -130,7 +130,7 @@ type Service struct {
 	watchSeq  int
 	recovered []msgRef // recovered at Open, mailed once a program is set
 
-	throttle throttle
+	throttle pinThrottle
 	mail     sync.WaitGroup
 
 	// onRecord, when set (by tests), runs once a recording has started:
