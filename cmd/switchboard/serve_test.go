@@ -51,12 +51,22 @@ type served struct {
 	mu     sync.Mutex
 	stderr strings.Builder
 	exit   chan error
+	passed []string // lines waitLine read past (waitLine's goroutine only)
 }
 
 // waitLine reads standard error until a line matching re, and returns its
 // submatches.
 func (s *served) waitLine(what string, re *regexp.Regexp) []string {
 	s.t.Helper()
+	// A line read while waiting for another counts too: serve's lines
+	// from different goroutines (the ready line, a trunk registering)
+	// come in either order.
+	for i, l := range s.passed {
+		if m := re.FindStringSubmatch(l); m != nil {
+			s.passed = append(s.passed[:i], s.passed[i+1:]...)
+			return m
+		}
+	}
 	deadline := time.NewTimer(serveTimeout)
 	defer deadline.Stop()
 	for {
@@ -68,6 +78,7 @@ func (s *served) waitLine(what string, re *regexp.Regexp) []string {
 			if m := re.FindStringSubmatch(l); m != nil {
 				return m
 			}
+			s.passed = append(s.passed, l)
 		case <-deadline.C:
 			s.t.Fatalf("no %s on serve's stderr within %s\nstderr:\n%s", what, serveTimeout, s.log())
 		}
