@@ -57,8 +57,9 @@ type call struct {
 	branches   []*branch
 	winner     *branch
 	ended      bool
-	ringing    bool // 180 sent to the caller
-	reinviting bool // a re-INVITE is being relayed
+	ringing    bool    // 180 or 183 sent to the caller
+	earlyFrom  *branch // the branch whose early media the caller hears
+	reinviting bool    // a re-INVITE is being relayed
 	cseq       uint32
 	digits     [2][]rune // per side: caller 0, callee 1
 
@@ -316,12 +317,17 @@ func (c *call) ring() {
 				c.mu.Lock()
 				first := !b.rung
 				b.rung = true
-				sendRinging := !c.ringing && c.winner == nil && b.cancel == ""
-				c.ringing = c.ringing || sendRinging
 				c.mu.Unlock()
 				if first {
 					c.s.publish(events.Event{Kind: events.LegRinging, Call: c.id, Leg: b.account, From: c.caller, Target: c.dec.Target.String(), Status: res.StatusCode, Origin: c.dec.Origin})
 				}
+				if c.earlyMedia(b, res) {
+					continue
+				}
+				c.mu.Lock()
+				sendRinging := !c.ringing && c.winner == nil && b.cancel == ""
+				c.ringing = c.ringing || sendRinging
+				c.mu.Unlock()
 				if sendRinging {
 					c.respond(180, "Ringing", nil)
 				}
@@ -379,6 +385,41 @@ func (c *call) ring() {
 			return
 		}
 	}
+}
+
+// earlyMedia lets the caller hear a callee before it answers — a
+// carrier's ringback or its "this number is not in service" — when the
+// callee's provisional response carries SDP and it is the only branch
+// ringing: the relay is bound to it and the caller gets 183 Session
+// Progress with the SDP. While several branches ring the caller gets a
+// plain 180: whose early media would it hear? It reports whether the 183
+// was sent.
+func (c *call) earlyMedia(b *branch, res *sip.Response) bool {
+	if b.media == nil || len(res.Body()) == 0 {
+		return false
+	}
+	c.mu.Lock()
+	ringing := 0
+	for _, o := range c.branches {
+		if !o.done && o.cancel == "" {
+			ringing++
+		}
+	}
+	ok := ringing == 1 && !b.done && b.cancel == "" && c.winner == nil && c.earlyFrom != b
+	c.mu.Unlock()
+	if !ok {
+		return false
+	}
+	body, err := b.media.Answer(res.Body())
+	if err != nil {
+		c.s.log.Warn("unusable SDP in a provisional response", "account", b.account, "status", res.StatusCode, "error", err)
+		return false
+	}
+	c.mu.Lock()
+	c.earlyFrom, c.ringing = b, true
+	c.mu.Unlock()
+	c.respond(183, "Session Progress", body)
+	return true
 }
 
 func callIDOf(r *sip.Request) string {

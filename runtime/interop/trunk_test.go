@@ -1,7 +1,9 @@
 package interop
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -16,8 +18,10 @@ import (
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
 	"switchboard/runtime"
+	"switchboard/runtime/audio"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
+	"switchboard/simulate/device"
 )
 
 // trunkVars are the trunk's credentials as serve reads them from -var:
@@ -100,13 +104,14 @@ func startTrunkServer(t *testing.T, port int) (*server, func()) {
 // sippCarrier runs SIPp as the carrier on carrierIP:port (a UAS: it
 // waits for the server), with testdata/sipp/carrier_uas.xml and the
 // trunk's credentials, for calls calls (each registration and each call
-// out is one).
-func sippCarrier(t *testing.T, port, calls int) *process {
+// out is one); answer is how its number answers a call out (a scenario
+// fragment: carrier_answer.xml, carrier_early_busy.xml).
+func sippCarrier(t *testing.T, port, calls int, answer string) *process {
 	t.Helper()
 	bin := sippPath(t)
 	dir := t.TempDir()
 	sf := filepath.Join(dir, "scenario.xml")
-	text := scenario(t, "carrier_uas.xml", map[string]string{"USER": trunkUser, "PASSWORD": trunkPassword})
+	text := scenario(t, "carrier_uas.xml", map[string]string{"USER": trunkUser, "PASSWORD": trunkPassword, "ANSWER": answer, "PCAP_DIR": pcapDir})
 	if err := os.WriteFile(sf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +130,7 @@ func sippCarrier(t *testing.T, port, calls int) *process {
 func TestSIPpCarrier(t *testing.T) {
 	sippPath(t)
 	port := freeUDPPort(t, carrierIP, 1)
-	car := sippCarrier(t, port, 2)
+	car := sippCarrier(t, port, 2, "carrier_answer.xml")
 	waitUDPBound(t, port, car)
 	s, stop := startTrunkServer(t, port)
 	reg := s.waitEvent("trunk_registered", kind(events.TrunkRegistered))
@@ -190,4 +195,44 @@ func TestSIPpCarrier(t *testing.T) {
 	if strings.Contains(strings.Join(car.received(t), "\n"), trunkPassword) {
 		t.Error("the password went over the wire")
 	}
+}
+
+// TestSIPpCarrierEarlyMedia: the carrier plays an announcement as early
+// media (183 with SDP, then sip-tester's g711a.pcap) and then refuses the
+// call with 486. Erin hears the announcement before the refusal — the
+// capture's own bytes, relayed unchanged — and then gets the 486.
+func TestSIPpCarrierEarlyMedia(t *testing.T) {
+	sippPath(t)
+	want, err := readRTPCapture(filepath.Join(pcapDir, "g711a.pcap"))
+	if err != nil {
+		t.Skipf("sip-tester's g711a.pcap: %v", err)
+	}
+	port := freeUDPPort(t, carrierIP, 1)
+	car := sippCarrier(t, port, 2, "carrier_early_busy.xml")
+	waitUDPBound(t, port, car)
+	s, stop := startTrunkServer(t, port)
+	s.waitEvent("trunk_registered", kind(events.TrunkRegistered))
+
+	erin := s.device("app.erin")
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	_, err = erin.Dial(ctx, "+15550100")
+	var refused *device.StatusError
+	if !errors.As(err, &refused) || refused.Status != 486 {
+		t.Fatalf("erin's call out: %v, want 486 from the carrier\n%s", err, car.report())
+	}
+	heard := audio.PCMA.Encode(nil, refused.Early)
+	at := bytes.Index(want.payload, heard)
+	t.Logf("erin heard %v of early media (RMS %.0f) before the 486, from %v into the capture",
+		time.Duration(len(heard))*time.Second/audio.Rate, audio.RMS(refused.Early), time.Duration(at)*time.Second/audio.Rate)
+	switch {
+	case len(heard) < audio.Rate:
+		t.Errorf("erin heard %d samples of the announcement, want at least a second", len(heard))
+	case at < 0:
+		t.Errorf("what erin heard is not the carrier's announcement as sent")
+	case at > audio.Rate/5:
+		t.Errorf("the first %v of the announcement were lost", time.Duration(at)*time.Second/audio.Rate)
+	}
+	stop()
+	car.pass(t)
 }

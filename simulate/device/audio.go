@@ -42,11 +42,11 @@ func gcd(a, b int) int {
 // maxAudio bounds the audio a call keeps: the last minute.
 const maxAudio = 60 * audio.Rate
 
-// keepAudio appends decoded µ-law audio received on the call.
-func (m *media) keepAudio(payload []byte) {
+// keepAudio appends decoded G.711 audio received on the call.
+func (m *media) keepAudio(codec audio.Codec, payload []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.audio = audio.PCMU.Decode(m.audio, payload)
+	m.audio = codec.Decode(m.audio, payload)
 	if over := len(m.audio) - maxAudio; over > 0 {
 		m.audio = append(m.audio[:0], m.audio[over:]...)
 	}
@@ -56,16 +56,19 @@ func (m *media) keepAudio(payload []byte) {
 	}
 }
 
+// audioHeard is a copy of the audio received so far.
+func (m *media) audioHeard() []int16 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]int16(nil), m.audio...)
+}
+
 // AudioArrived is signalled when audio arrives on the call.
 func (c *Call) AudioArrived() <-chan struct{} { return c.media.heard }
 
 // Audio returns the audio received on the call since the last ClearAudio,
 // decoded: what a person holding the handset would hear.
-func (c *Call) Audio() []int16 {
-	c.media.mu.Lock()
-	defer c.media.mu.Unlock()
-	return append([]int16(nil), c.media.audio...)
-}
+func (c *Call) Audio() []int16 { return c.media.audioHeard() }
 
 // ClearAudio forgets the audio received so far.
 func (c *Call) ClearAudio() {

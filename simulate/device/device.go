@@ -697,7 +697,7 @@ func (d *Device) Dial(ctx context.Context, number string) (*Call, error) {
 		m.close()
 		var de *sipgo.ErrDialogResponse
 		if errors.As(err, &de) {
-			return nil, &StatusError{Status: de.Res.StatusCode, Reason: de.Res.Reason}
+			return nil, &StatusError{Status: de.Res.StatusCode, Reason: de.Res.Reason, Early: m.audioHeard()}
 		}
 		return nil, err
 	}
@@ -721,6 +721,9 @@ func (d *Device) Dial(ctx context.Context, number string) (*Call, error) {
 type StatusError struct {
 	Status int
 	Reason string
+	// Early is the audio the caller heard before the refusal: early media,
+	// such as a carrier's announcement.
+	Early []int16
 }
 
 func (e *StatusError) Error() string { return fmt.Sprintf("call refused: %d %s", e.Status, e.Reason) }

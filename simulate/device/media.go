@@ -11,6 +11,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 
+	"switchboard/runtime/audio"
 	rtmedia "switchboard/runtime/media"
 )
 
@@ -18,6 +19,7 @@ import (
 // telephone events, the pair every intercom and phone supports.
 const (
 	ptPCMU  = 0
+	ptPCMA  = 8
 	ptEvent = 101
 )
 
@@ -71,9 +73,10 @@ func (m *media) sdp(ip netip.Addr) []byte {
 		TimeDescriptions: []sdp.TimeDescription{{Timing: sdp.Timing{}}},
 	}
 	md := &sdp.MediaDescription{
-		MediaName: sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: m.port()}, Protos: []string{"RTP", "AVP"}, Formats: []string{"0", "101"}},
+		MediaName: sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: m.port()}, Protos: []string{"RTP", "AVP"}, Formats: []string{"0", "8", "101"}},
 	}
 	md.WithCodec(ptPCMU, "PCMU", 8000, 0, "")
+	md.WithCodec(ptPCMA, "PCMA", 8000, 0, "")
 	md.WithCodec(ptEvent, "telephone-event", 8000, 0, "0-16")
 	md.WithPropertyAttribute("sendrecv")
 	md.WithValueAttribute("ptime", "20")
@@ -137,8 +140,12 @@ func (m *media) read() {
 		m.packets++
 		pt := m.eventPT
 		m.mu.Unlock()
-		if p.PayloadType == ptPCMU {
-			m.keepAudio(p.Payload)
+		switch p.PayloadType {
+		case ptPCMU:
+			m.keepAudio(audio.PCMU, p.Payload)
+			continue
+		case ptPCMA:
+			m.keepAudio(audio.PCMA, p.Payload)
 			continue
 		}
 		if p.PayloadType != pt || len(p.Payload) < 4 {
