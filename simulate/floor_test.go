@@ -160,3 +160,57 @@ func BenchmarkSIPStackFloor(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRTPDatagramFloor is what one RTP-sized datagram costs over
+// loopback UDP, sent by one socket and read by another in this process
+// (both ends are ours in a simulation): the floor under the media of a
+// suite run with -transport udp.
+func BenchmarkRTPDatagramFloor(b *testing.B) {
+	rx, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rx.Close()
+	_ = rx.SetReadBuffer(1 << 20)
+	tx, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Close()
+	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+	pkt := make([]byte, 12+160) // an RTP header and 20 ms of G.711
+	done := make(chan int)
+	const burst = 64 // in flight at most, well inside the receive buffer
+	credit := make(chan struct{}, burst)
+	for range burst {
+		credit <- struct{}{}
+	}
+	go func() {
+		buf := make([]byte, 1500)
+		n := 0
+		for {
+			if _, _, err := rx.ReadFromUDPAddrPort(buf); err != nil {
+				done <- n
+				return
+			}
+			n++
+			credit <- struct{}{}
+		}
+	}()
+	cpu := processCPU()
+	sent := 0
+	for b.Loop() {
+		<-credit
+		if _, err := tx.WriteToUDPAddrPort(pkt, to); err != nil {
+			b.Fatal(err)
+		}
+		sent++
+	}
+	for len(credit) < burst {
+		time.Sleep(time.Millisecond)
+	}
+	used := processCPU() - cpu
+	rx.Close()
+	<-done
+	b.ReportMetric(float64(used.Nanoseconds())/1e3/float64(sent), "cpu-µs/datagram")
+}
