@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -298,19 +299,27 @@ func (s *server) device(account string) *device.Device {
 	return d
 }
 
+// Peers' ports are picked in [peerPortMin, peerPortMax): under Linux's
+// default ephemeral range (32768-60999), and above the registered ports
+// a test machine is likely to serve.
+const peerPortMin, peerPortMax = 20000, 32000
+
 // freeUDPPort returns a loopback UDP port that was free a moment ago, with
 // the n-1 ports above it free too (SIPp's media takes its -mp port and the
 // ones above it).
 func freeUDPPort(t *testing.T, ip string, n int) int {
 	t.Helper()
 	for range 100 {
-		c, err := net.ListenPacket("udp", ip+":0")
+		// Below the kernel's ephemeral range: the port is free between
+		// this check and the peer's bind, and the server's media relay,
+		// opening sockets on port 0 meanwhile, can never be given it.
+		port := peerPortMin + rand.IntN(peerPortMax-peerPortMin-n)
+		c, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
 		conns := []net.PacketConn{c}
-		ok := port+n-1 < 65536
+		ok := true
 		for i := 1; i < n && ok; i++ {
 			ci, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port+i)))
 			if err != nil {
@@ -411,6 +420,11 @@ func start(t *testing.T, name, dir, bin string, args ...string) *process {
 	t.Cleanup(func() {
 		select {
 		case <-p.done:
+			if t.Failed() {
+				// A peer that gave up early (a port taken, a scenario
+				// error) is why the test waited in vain: say what it said.
+				t.Logf("%s exited %d:\n%s", name, p.wait(), p.report())
+			}
 		default:
 			cmd.Process.Kill()
 			<-p.done
