@@ -63,7 +63,7 @@ func (s *Server) registerUDP(conn net.PacketConn, data []byte, src net.Addr) boo
 	if s.answered.resend(conn, key) {
 		return true
 	}
-	s.st().reg.OnRegister(req, &udpServerTx{answered: &s.answered, conn: conn, key: key, req: req, src: src})
+	s.onRegister(req, &udpServerTx{answered: &s.answered, conn: conn, key: key, req: req, src: src})
 	return true
 }
 

@@ -75,6 +75,9 @@ type Server struct {
 
 	ua  *sipgo.UserAgent
 	srv *sipgo.Server
+	// onRegister answers REGISTER, from sipgo or from the UDP read loop
+	// (register_udp.go).
+	onRegister sipgo.RequestHandler
 	// clientPtr sends the B2BUA's requests (client()). It is made when the
 	// first listener starts and made again, once, when a UDP listener
 	// starts after a TCP or TLS one: UDP requests must leave from the UDP
@@ -172,12 +175,13 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	s.state.Store(newState(cfg.Program, auth, reg))
-	s.srv.OnRegister(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
-	s.srv.OnInvite(s.onInvite)
+	s.onRegister = requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
+	s.srv.OnRegister(s.onRegister)
+	s.srv.OnInvite(requireKnown(s.onInvite))
 	s.srv.OnAck(s.onAck)
-	s.srv.OnBye(s.onBye)
-	s.srv.OnOptions(s.onOptions)
-	s.srv.OnSubscribe(s.onSubscribe)
+	s.srv.OnBye(requireKnown(s.onBye))
+	s.srv.OnOptions(requireKnown(s.onOptions))
+	s.srv.OnSubscribe(requireKnown(s.onSubscribe))
 	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL that matched no INVITE transaction.
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
