@@ -49,9 +49,12 @@ type call struct {
 	dec    routing.Decision
 	toTag  string
 	media  MediaSession
-	offer  []byte     // what callees are offered when the media is not anchored
-	local  *localLine // set when the server answered the call itself
-	out    *outbound  // set for a call out over a trunk
+	offer  []byte // what callees are offered when the media is not anchored
+	// callerSDP is the SDP of the caller's INVITE (nil: none, a delayed
+	// offer), taken out of a multipart body if it came in one.
+	callerSDP []byte
+	local     *localLine // set when the server answered the call itself
+	out       *outbound  // set for a call out over a trunk
 
 	mu         sync.Mutex
 	branches   []*branch
@@ -150,8 +153,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if h := req.CallID(); h != nil {
 		callID = h.Value()
 	}
+	offer, err := sdpOf(req)
+	if err != nil {
+		refuseBody(tx, req)
+		return
+	}
 	if dec.Kind == routing.Voicemail || dec.Kind == routing.Conference {
-		c := &call{s: s, st: st, id: callID, inv: req, tx: tx, caller: account, dec: dec, toTag: sip.GenerateTagN(16)}
+		c := &call{s: s, st: st, id: callID, inv: req, tx: tx, caller: account, dec: dec, callerSDP: offer, toTag: sip.GenerateTagN(16)}
 		s.publish(events.Event{Kind: events.CallStarted, Call: callID, From: account, To: req.Recipient.User, Target: dec.Target.String(), Origin: dec.Origin})
 		s.serveDecision(c)
 		return
@@ -166,10 +174,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 
 	c := &call{
-		s: s, st: st, id: callID, inv: req, tx: tx, caller: account, dec: dec,
+		s: s, st: st, id: callID, inv: req, tx: tx, caller: account, dec: dec, callerSDP: offer,
 		toTag: sip.GenerateTagN(16), events: make(chan any, 64), out: out,
 	}
-	if s.cfg.Media != nil && len(req.Body()) > 0 {
+	if s.cfg.Media != nil && len(offer) > 0 {
 		m, err := s.cfg.Media(c.onDigit)
 		if err != nil {
 			s.log.Error("media relay", "error", err)
@@ -177,13 +185,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		c.media = m
-		if err = m.SetOffer(req.Body()); err != nil {
+		if err = m.SetOffer(offer); err != nil {
 			m.Close()
 			respond(tx, req, 488, "Not Acceptable Here", warning(s.cfg.Program.Site.Domain, "unusable SDP offer: "+err.Error()))
 			return
 		}
 	} else {
-		c.offer = req.Body()
+		c.offer = offer
 	}
 	if _, loaded := s.calls.LoadOrStore(callID, &callSide{call: c}); loaded {
 		// A retransmitted INVITE is absorbed by the transaction layer;
@@ -395,7 +403,8 @@ func (c *call) ring() {
 // plain 180: whose early media would it hear? It reports whether the 183
 // was sent.
 func (c *call) earlyMedia(b *branch, res *sip.Response) bool {
-	if b.media == nil || len(res.Body()) == 0 {
+	early, err := sdpOf(res)
+	if b.media == nil || len(early) == 0 || err != nil {
 		return false
 	}
 	c.mu.Lock()
@@ -410,7 +419,7 @@ func (c *call) earlyMedia(b *branch, res *sip.Response) bool {
 	if !ok {
 		return false
 	}
-	body, err := b.media.Answer(res.Body())
+	body, err := b.media.Answer(early)
 	if err != nil {
 		c.s.log.Warn("unusable SDP in a provisional response", "account", b.account, "status", res.StatusCode, "error", err)
 		return false
@@ -682,16 +691,16 @@ func (c *call) bye(b *branch, cause string) {
 
 // answer connects the caller to the winning branch.
 func (c *call) answer(b *branch) {
-	body := b.res.Body()
-	if b.media != nil && len(body) > 0 {
-		var err error
-		if body, err = b.media.Answer(body); err != nil {
-			c.s.log.Warn("unusable SDP answer", "account", b.account, "error", err)
-			c.bye(b, "unusable SDP answer")
-			c.respond(488, "Not Acceptable Here", nil)
-			c.finish("unusable SDP answer")
-			return
-		}
+	body, err := sdpOf(b.res)
+	if err == nil && b.media != nil && len(body) > 0 {
+		body, err = b.media.Answer(body)
+	}
+	if err != nil {
+		c.s.log.Warn("unusable SDP answer", "account", b.account, "error", err)
+		c.bye(b, "unusable SDP answer")
+		c.respond(488, "Not Acceptable Here", nil)
+		c.finish("unusable SDP answer")
+		return
 	}
 	// The losers' sockets go now; their late packets must not linger.
 	c.mu.Lock()

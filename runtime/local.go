@@ -99,11 +99,11 @@ func (c *call) callerOf() Caller {
 // the call cannot be answered locally (no endpoint, no usable offer).
 func (c *call) serveLocally(what string, svc func(ctx context.Context, l line.Line)) bool {
 	s := c.s
-	if s.cfg.LocalMedia == nil || len(c.inv.Body()) == 0 {
+	if s.cfg.LocalMedia == nil || len(c.callerSDP) == 0 {
 		return false
 	}
 	ep := s.cfg.LocalMedia()
-	answer, err := ep.Answer(c.inv.Body())
+	answer, err := ep.Answer(c.callerSDP)
 	if err != nil {
 		ep.Close()
 		if errors.Is(err, media.ErrSDP) {

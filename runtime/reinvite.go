@@ -39,6 +39,12 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c := side.call
+	offer, err := sdpOf(req)
+	if err != nil {
+		refuseBody(tx, req)
+		return
+	}
+	asked := offer // as the party sent it; offer becomes what we forward
 	c.mu.Lock()
 	w, ended, local, busy := c.winner, c.ended, c.local != nil, c.reinviting
 	switch {
@@ -46,7 +52,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.mu.Unlock()
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
-	case w == nil || local || len(req.Body()) == 0:
+	case w == nil || local || len(offer) == 0:
 		c.mu.Unlock()
 		respond(tx, req, 488, "Not Acceptable Here")
 		return
@@ -77,9 +83,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		from, to = media.Callee, media.Caller
 	}
 	upd, _ := c.media.(mediaUpdater)
-	offer := req.Body()
 	if upd != nil {
-		var err error
 		if offer, err = upd.Update(from, offer); err != nil {
 			reply(488, "Not Acceptable Here", nil, warning(s.cfg.Program.Site.Domain, "unusable SDP offer: "+err.Error()))
 			return
@@ -120,7 +124,12 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c.ackReinvite(fwd, res, build)
-	answer := res.Body()
+	answer, err := sdpOf(res)
+	if err != nil {
+		s.log.Warn("unusable body in the answer to a re-INVITE", "call", c.id, "error", err)
+		reply(488, "Not Acceptable Here", nil)
+		return
+	}
 	if upd != nil && len(answer) > 0 {
 		if answer, err = upd.Update(to, answer); err != nil {
 			s.log.Warn("unusable SDP answer to a re-INVITE", "call", c.id, "error", err)
@@ -128,7 +137,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
-	s.publish(events.Event{Kind: events.CallUpdated, Call: c.id, From: c.caller, Leg: w.account, Cause: reinviteCause(fromCaller, req.Body()), Origin: c.dec.Origin})
+	s.publish(events.Event{Kind: events.CallUpdated, Call: c.id, From: c.caller, Leg: w.account, Cause: reinviteCause(fromCaller, asked), Origin: c.dec.Origin})
 	hdrs := []sip.Header{s.contactHeader(req.Source(), req.Transport())}
 	if len(answer) > 0 {
 		hdrs = append(hdrs, sip.NewHeader("Content-Type", "application/sdp"))

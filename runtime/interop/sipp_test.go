@@ -493,7 +493,7 @@ func TestSIPpCarrierDDI(t *testing.T) {
 	s := startServer(t, serverConfig{})
 	erin := s.sippEndpoint(t, "app.erin", "uas_answer.xml", answerThenBye)
 	carrier := func(number string, subs map[string]string) *process {
-		all := map[string]string{"ACCOUNT": "+35318880000"}
+		all := map[string]string{"ACCOUNT": "+35318880000", "OFFER": "carrier_offer_sdp.xml"}
 		for k, v := range subs {
 			all[k] = v
 		}
@@ -510,6 +510,44 @@ func TestSIPpCarrierDDI(t *testing.T) {
 
 	carrier("+35315550199", map[string]string{"FINAL": "final_refused.xml", "STATUS": "404"}).pass(t)
 	s.waitEvent("call_rejected", func(e events.Event) bool { return e.Kind == events.CallRejected && e.Status == 404 })
+}
+
+// TestSIPpCarrierSIPI: a carrier interworking with ISUP sends its INVITE's
+// SDP in multipart/mixed beside the ISUP message (SIP-I, RFC 3204). The
+// call connects, and erin's phone is offered plain SDP. A body with no
+// SDP at all gets 415, naming what is accepted.
+func TestSIPpCarrierSIPI(t *testing.T) {
+	sippPath(t)
+	s := startServer(t, serverConfig{})
+	erin := s.sippEndpoint(t, "app.erin", "uas_answer.xml", answerThenBye)
+	carrier := func(offer string, subs map[string]string) *process {
+		all := map[string]string{"ACCOUNT": "+35318880000", "OFFER": offer}
+		for k, v := range subs {
+			all[k] = v
+		}
+		return s.sipp(t, "carrier", sippOptions{scenario: "carrier_call.xml", ip: carrierIP, subs: all, args: []string{"-s", "+35315550103"}})
+	}
+
+	carrier("carrier_offer_sipi.xml", answeredByCaller).pass(t)
+	erin.pass(t)
+	s.waitEvent("erin answered", legEvent(events.LegAnswered, "app.erin"))
+	var invite string
+	for _, m := range erin.received(t) {
+		if strings.HasPrefix(m, "INVITE ") {
+			invite = m
+		}
+	}
+	if !strings.Contains(invite, "Content-Type: application/sdp") || strings.Contains(invite, "ISUP") || !strings.Contains(invite, "m=audio ") {
+		t.Errorf("erin was not offered plain SDP:\n%s", invite)
+	}
+
+	refused := carrier("carrier_offer_text.xml", map[string]string{"FINAL": "final_refused.xml", "STATUS": "415"})
+	refused.pass(t)
+	for _, m := range refused.received(t) {
+		if strings.HasPrefix(m, "SIP/2.0 415") && !strings.Contains(m, "Accept: application/sdp") {
+			t.Errorf("415 without Accept: application/sdp:\n%s", m)
+		}
+	}
 }
 
 // TestSIPpUnauthenticatedInviteRefused: an INVITE without credentials gets
