@@ -2,6 +2,8 @@ package simulate_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -136,4 +138,65 @@ func regexpFor(names []string) *regexp.Regexp {
 		quoted[i] = regexp.QuoteMeta(n)
 	}
 	return regexp.MustCompile("^(" + strings.Join(quoted, "|") + ")$")
+}
+
+// A site with two carriers: grace's number is on the second. Her calls
+// out go over that trunk, presenting it; her number rings her when the
+// second carrier delivers it; everyone else still uses the first. Each
+// trunk is its own simulated carrier, at its own address, as the server
+// tells carriers apart by address.
+func TestTwoTrunks(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"site.pbx.hcl", "people.pbx.hcl", "phones.pbx.hcl"} {
+		b, err := os.ReadFile(filepath.Join("../examples/small-office", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		switch f {
+		case "people.pbx.hcl":
+			text = strings.Replace(text, `numbers    = ["+442079460104"]`, `numbers    = ["+35315550199"]`, 1)
+		case "site.pbx.hcl":
+			text += `
+trunk "backup" {
+  host    = "sip.backup.example"
+  numbers = ["+35315550199"]
+}
+`
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, sec := compileDir(t, dir)
+	cases := simulate.Generate(p)
+	want := []string{
+		`grace calls +15550100 → out over trunk "backup" as +35315550199`,
+		`james calls +15550100 → out over trunk "carrier" as +442079460101`,
+	}
+	var names []string
+	for _, c := range cases {
+		names = append(names, c.Name)
+	}
+	for _, w := range want {
+		if !slices.Contains(names, w) {
+			t.Errorf("no generated case %q", w)
+		}
+	}
+	ddi := false
+	for _, n := range names {
+		ddi = ddi || strings.Contains(n, "+35315550199") && strings.Contains(n, "grace") && !strings.Contains(n, "calls +15550100")
+	}
+	if !ddi {
+		t.Errorf("no generated case for grace's number from the second carrier; have:\n%s", strings.Join(names, "\n"))
+	}
+	for _, transport := range []string{simulate.TransportMemory, simulate.TransportUDP} {
+		rep, err := simulate.Run(context.Background(), p, sec, cases, simulate.Options{Transport: transport, TrunkSecrets: trunkSecrets(t, dir)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, fail, _ := rep.Counts(); fail > 0 {
+			t.Errorf("%s: %d failed:\n%s", transport, fail, report(rep))
+		}
+	}
 }

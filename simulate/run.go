@@ -212,7 +212,7 @@ type worker struct {
 	roomPINs services.ConferencePINs // nil: rooms with a PIN cannot be joined
 	dataDir  string                  // the services' data: voicemail messages
 	hub      *device.Hub
-	carrier  *device.Hub
+	carriers []*device.Hub // one per trunk, in the program's order
 	sub      *events.Subscription
 	ladder   *ladder
 	cancel   context.CancelFunc
@@ -308,18 +308,22 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	closers = append(closers, func() { conn.Close() })
 	server := conn.LocalAddr().String()
 
-	// The carrier is simulated at the address after the server's; the
-	// site's trunks are pointed there, the way the real carrier's address
-	// is what identifies it, over UDP whatever the site says.
-	carrierIP := o.IP.Next()
-	var carrierConn net.PacketConn
-	if len(prog.Trunks) > 0 {
-		if carrierConn, err = listenPacket(carrierIP, 0); err != nil {
+	// Each trunk's carrier is simulated at an address of its own after
+	// the server's, and the trunk is pointed there: the server tells
+	// carriers apart by address, as it does real ones. Over UDP whatever
+	// the site says.
+	var carrierConns []net.PacketConn
+	carrierIP := o.IP
+	for range prog.Trunks {
+		carrierIP = carrierIP.Next()
+		c, err := listenPacket(carrierIP, 0)
+		if err != nil {
 			return fail(fmt.Errorf("simulated carrier at %s: %w (is %s a loopback address here?)", carrierIP, err, carrierIP))
 		}
-		closers = append(closers, func() { carrierConn.Close() })
+		closers = append(closers, func() { c.Close() })
+		carrierConns = append(carrierConns, c)
 	}
-	p, carrierAuth := carrierProgram(prog, carrierConn, o.TrunkSecrets)
+	p, carrierAuth := carrierProgram(prog, carrierConns, o.TrunkSecrets)
 	w.p = p
 
 	var serverSecrets runtime.Secrets = secrets
@@ -368,19 +372,24 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	}
 	closers = append(closers, func() { w.hub.Close() })
 	w.ladder.name(w.hub.Addr(), "devices")
-	if carrierConn != nil {
-		// The carrier's own device places the DDI calls and takes every
-		// call out, whatever the number: the public network.
-		carrier := ir.AccountName(ir.AccountTrunk, p.Trunks[0].Name)
-		w.carrier, err = device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: server, IP: carrierIP, Conn: carrierConn, ListenMedia: listenMedia,
-			OnIncoming: onIncoming, Authenticate: carrierAuth, Registrar: true, CatchAll: carrier})
+	for i, t := range p.Trunks {
+		// The carrier's own device places the trunk's DDI calls and takes
+		// every call out over it, whatever the number: the public network.
+		account := ir.AccountName(ir.AccountTrunk, t.Name)
+		ip, _ := netip.ParseAddrPort(carrierConns[i].LocalAddr().String())
+		hub, err := device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: server, IP: ip.Addr(), Conn: carrierConns[i], ListenMedia: listenMedia,
+			OnIncoming: onIncoming, Authenticate: carrierAuth[i], Registrar: true, CatchAll: account})
 		if err != nil {
-			return fail(fmt.Errorf("simulated carrier at %s: %w", carrierIP, err))
+			return fail(fmt.Errorf("simulated carrier at %s: %w", ip.Addr(), err))
 		}
-		w.ladder.name(w.carrier.Addr(), "carrier")
-		for _, t := range p.Trunks {
-			w.carrier.Add(ir.AccountName(ir.AccountTrunk, t.Name), "")
+		w.carriers = append(w.carriers, hub)
+		closers = append(closers, func() { hub.Close() })
+		name := "carrier"
+		if len(p.Trunks) > 1 {
+			name += " " + t.Name
 		}
+		w.ladder.name(hub.Addr(), name)
+		hub.Add(account, "")
 	}
 	// The server last, with everyone listening: it registers at the
 	// carrier as soon as it reads from its socket.
@@ -406,21 +415,19 @@ type withTrunks struct {
 }
 
 // carrierProgram is the program the server runs against the simulated
-// carrier listening on conn: every trunk points at it, over UDP, and a
-// trunk whose credentials have no value in trunks is IP-authenticated. It
-// returns how the carrier vets the server's requests: digest with the
-// trunks' credentials (401 for REGISTER, 407 for INVITE, as carriers do),
-// or nil when no trunk has credentials.
-func carrierProgram(prog *ir.Program, conn net.PacketConn, trunks runtime.TrunkSecrets) (*ir.Program, func(*sip.Request) *sip.Response) {
+// carriers listening on conns, one per trunk: each trunk points at its
+// own, over UDP, and a trunk whose credentials have no value in trunks is
+// IP-authenticated. It returns, per trunk, how its carrier vets the
+// server's requests: digest with the trunk's credentials (401 for
+// REGISTER, 407 for INVITE, as carriers do), or nil.
+func carrierProgram(prog *ir.Program, conns []net.PacketConn, trunks runtime.TrunkSecrets) (*ir.Program, []func(*sip.Request) *sip.Response) {
 	p := *prog
-	if conn == nil {
-		return &p, nil
-	}
-	addr, _ := netip.ParseAddrPort(conn.LocalAddr().String())
 	p.Trunks = slices.Clone(prog.Trunks)
-	passwords := carrierPasswords{}
+	vet := make([]func(*sip.Request) *sip.Response, len(p.Trunks))
 	for i := range p.Trunks {
 		t := &p.Trunks[i]
+		addr, _ := netip.ParseAddrPort(conns[i].LocalAddr().String())
+		realm := t.Host // the carrier's realm is its own name, as the site wrote it
 		t.Host, t.Port, t.Transport = addr.Addr().String(), int(addr.Port()), "udp"
 		var user, pass string
 		ok := trunks != nil
@@ -434,17 +441,13 @@ func carrierProgram(prog *ir.Program, conn net.PacketConn, trunks runtime.TrunkS
 			t.Username, t.Password = "", ""
 			continue
 		}
-		passwords[user] = pass
+		a := auth.New(realm, carrierPasswords{user: pass}, clock.Real)
+		vet[i] = func(req *sip.Request) *sip.Response {
+			_, res := a.Check(req, "", req.Method == sip.INVITE)
+			return res
+		}
 	}
-	if len(passwords) == 0 {
-		return &p, nil
-	}
-	// The carrier's realm is its own name, as the site wrote it.
-	a := auth.New(prog.Trunks[0].Host, passwords, clock.Real)
-	return &p, func(req *sip.Request) *sip.Response {
-		_, res := a.Check(req, "", req.Method == sip.INVITE)
-		return res
-	}
+	return &p, vet
 }
 
 // carrierPasswords are the trunks' passwords by user name, as the carrier
@@ -561,8 +564,8 @@ func (w *worker) close() {
 	if w.hub != nil {
 		w.hub.Close()
 	}
-	if w.carrier != nil {
-		w.carrier.Close()
+	for _, c := range w.carriers {
+		c.Close()
 	}
 	w.sub.Close()
 }
@@ -571,8 +574,10 @@ func (w *worker) device(account string) *device.Device {
 	if d := w.hub.Device(account); d != nil {
 		return d
 	}
-	if w.carrier != nil {
-		return w.carrier.Device(account)
+	for _, c := range w.carriers {
+		if d := c.Device(account); d != nil {
+			return d
+		}
 	}
 	return nil
 }
@@ -592,8 +597,8 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 	res = Result{Name: c.Name, Origin: c.Origin, Status: Pass}
 	w.hub.RingAll()
 	w.hub.ClearNotifications()
-	if w.carrier != nil {
-		w.carrier.RingAll()
+	for _, c := range w.carriers {
+		c.RingAll()
 	}
 	w.clock.Rewind()
 	w.mu.Lock()
@@ -603,11 +608,9 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 	w.mu.Unlock()
 	w.ladder.reset()
 	st := &caseState{carried: map[string]int{}}
-	if w.carrier != nil {
-		for _, t := range w.p.Trunks {
-			a := ir.AccountName(ir.AccountTrunk, t.Name)
-			st.carried[a] = len(w.carrier.Device(a).Incoming())
-		}
+	for i, t := range w.p.Trunks {
+		a := ir.AccountName(ir.AccountTrunk, t.Name)
+		st.carried[a] = len(w.carriers[i].Device(a).Incoming())
 	}
 	defer func() {
 		w.cleanup(st)
@@ -839,7 +842,7 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 		return st.call.Hangup(hctx)
 	case ExpectOut:
 		carrier := w.device(ir.AccountName(ir.AccountTrunk, s.Trunk))
-		if carrier == nil || w.carrier == nil {
+		if carrier == nil {
 			return fmt.Errorf("no simulated carrier for trunk %q", s.Trunk)
 		}
 		var got []device.Incoming

@@ -486,17 +486,18 @@ func (g *generator) ddi(d ir.DDI) Case {
 // given one by mistake reaches no one.
 const externalNumber = "+15550100"
 
-// callsOut: users reach the public network over the site's first trunk
-// (the one routing uses), presenting their own DDI or else the trunk's
-// main number; every emergency number goes out the same way; a door
-// station never reaches the trunk.
+// callsOut: users reach the public network over the trunk that holds
+// their own number (their lowest DDI), presenting it; a user without one
+// goes over the site's first trunk presenting its main number; every
+// emergency number goes out the same way; a door station never reaches
+// the trunk.
 func (g *generator) callsOut() []Case {
 	if len(g.p.Trunks) == 0 {
 		return nil
 	}
-	t := g.p.Trunks[0]
-	carrier := ir.AccountName(ir.AccountTrunk, t.Name)
-	out := func(name string, origin ir.Origin, from, number, as string) Case {
+	first := &g.p.Trunks[0]
+	out := func(name string, origin ir.Origin, from, number string, t *ir.Trunk, as string) Case {
+		carrier := ir.AccountName(ir.AccountTrunk, t.Name)
 		return Case{Name: name, Origin: origin, Steps: []Step{
 			Dial{From: from, To: number, Answer: carrier},
 			ExpectOut{Trunk: t.Name, Number: number, As: as},
@@ -505,56 +506,59 @@ func (g *generator) callsOut() []Case {
 			ExpectOnlyRung{Accounts: []string{carrier}},
 		}}
 	}
-	ddiOf := map[string]*ir.DDI{} // user → the lowest DDI on the trunk
+	ddiOf := map[string]*ir.DDI{} // user → their lowest DDI, on any trunk
 	for i := range g.p.DDIs {
 		d := &g.p.DDIs[i]
-		if d.Trunk == t.Name && d.Target.Kind == ir.RefUser && ddiOf[d.Target.Name] == nil {
+		if d.Target.Kind == ir.RefUser && ddiOf[d.Target.Name] == nil && g.p.Trunk(d.Trunk) != nil {
 			ddiOf[d.Target.Name] = d
 		}
 	}
-	main := ""
-	if len(t.DDIs) > 0 {
-		main = t.DDIs[0]
+	// via is the trunk a user's calls go out on, and the number shown.
+	via := func(user string) (*ir.Trunk, string, ir.Origin) {
+		if d := ddiOf[user]; d != nil {
+			return g.p.Trunk(d.Trunk), d.Number, d.Origin
+		}
+		main := ""
+		if len(first.DDIs) > 0 {
+			main = first.DDIs[0]
+		}
+		return first, main, first.Origin
 	}
 	var cases []Case
-	first := "" // the first user with an endpoint, for the emergency calls
+	caller := "" // the first user with an endpoint, for the emergency calls
 	withoutDDI := false
 	for _, u := range g.p.Users {
 		if len(u.Endpoints) == 0 {
 			continue
 		}
-		if first == "" {
-			first = u.Name
+		if caller == "" {
+			caller = u.Name
 		}
-		if d := ddiOf[u.Name]; d != nil {
-			cases = append(cases, out(fmt.Sprintf("%s calls %s → out over trunk %q as %s", u.Name, externalNumber, t.Name, d.Number),
-				d.Origin, u.Endpoints[0], externalNumber, d.Number))
+		t, as, origin := via(u.Name)
+		if ddiOf[u.Name] != nil {
+			cases = append(cases, out(fmt.Sprintf("%s calls %s → out over trunk %q as %s", u.Name, externalNumber, t.Name, as),
+				origin, u.Endpoints[0], externalNumber, t, as))
 			continue
 		}
 		if !withoutDDI {
 			// One user without a number of their own shows the trunk's.
 			withoutDDI = true
-			name := fmt.Sprintf("%s (no DDI) calls %s → out over trunk %q as %s", u.Name, externalNumber, t.Name, main)
-			if main == "" {
+			name := fmt.Sprintf("%s (no DDI) calls %s → out over trunk %q as %s", u.Name, externalNumber, t.Name, as)
+			if as == "" {
 				name = fmt.Sprintf("%s (no DDI) calls %s → out over trunk %q", u.Name, externalNumber, t.Name)
 			}
-			cases = append(cases, out(name, t.Origin, u.Endpoints[0], externalNumber, main))
+			cases = append(cases, out(name, origin, u.Endpoints[0], externalNumber, t, as))
 		}
 	}
 	for _, e := range g.p.Site.Emergency {
-		c := Case{Name: fmt.Sprintf("emergency number %s → out over trunk %q", e, t.Name), Origin: g.p.Site.Origin}
-		if first == "" {
-			c.Skip = "no user has a phone or app to call from"
-			cases = append(cases, c)
+		if caller == "" {
+			cases = append(cases, Case{Name: fmt.Sprintf("emergency number %s → out over trunk %q", e, first.Name), Origin: g.p.Site.Origin,
+				Skip: "no user has a phone or app to call from"})
 			continue
 		}
-		u := g.users[first]
-		as := main
-		if d := ddiOf[first]; d != nil {
-			as = d.Number
-		}
-		c = out(fmt.Sprintf("%s dials emergency number %s → out over trunk %q", u.Name, e, t.Name), g.p.Site.Origin, u.Endpoints[0], e, as)
-		cases = append(cases, c)
+		u := g.users[caller]
+		t, as, _ := via(caller)
+		cases = append(cases, out(fmt.Sprintf("%s dials emergency number %s → out over trunk %q", u.Name, e, t.Name), g.p.Site.Origin, u.Endpoints[0], e, t, as))
 	}
 	for _, d := range g.p.Devices {
 		if d.Kind != ir.DoorStation {

@@ -142,13 +142,13 @@ func (r *Router) Route(account, dialled string) Decision {
 		return dec
 	}
 	if r.emergency[dialled] {
-		return r.outbound(dialled, true)
+		return r.outbound(acct, dialled, true)
 	}
 	if n := r.p.Number(dialled); n != nil {
 		return r.routeNumber(n)
 	}
 	if isExternal(dialled) {
-		return r.outbound(dialled, false)
+		return r.outbound(acct, dialled, false)
 	}
 	return reject(404, "nothing on this site answers %q", dialled)
 }
@@ -260,14 +260,31 @@ func (r *Router) ringTarget(t ir.Ref) Decision {
 	return reject(404, "%s does not exist", t)
 }
 
-func (r *Router) outbound(number string, emergency bool) Decision {
+func (r *Router) outbound(caller *ir.Account, number string, emergency bool) Decision {
 	if len(r.p.Trunks) == 0 {
 		// Nothing can carry the call. 503 tells a phone to show "network
 		// unavailable" rather than "wrong number".
 		return reject(503, "no trunk can carry a call to %q", number)
 	}
-	t := r.p.Trunks[0]
+	t := OutboundTrunk(r.p, caller)
 	return Decision{Kind: Outbound, Trunk: t.Name, Number: number, Emergency: emergency, Origin: t.Origin}
+}
+
+// OutboundTrunk is the trunk that carries caller's calls out: the one
+// holding the caller's own number (their lowest DDI), so that the number
+// they present is the carrier's to vouch for; else the site's first trunk
+// by name. p must have a trunk.
+func OutboundTrunk(p *ir.Program, caller *ir.Account) *ir.Trunk {
+	if caller != nil && caller.Owner.Kind == ir.RefUser {
+		for _, d := range p.DDIs { // sorted by number
+			if d.Target == caller.Owner {
+				if t := p.Trunk(d.Trunk); t != nil {
+					return t
+				}
+			}
+		}
+	}
+	return &p.Trunks[0]
 }
 
 // isExternal reports whether a dialled string is a number for the public

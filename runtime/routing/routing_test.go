@@ -1,10 +1,13 @@
 package routing
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/compiler/ir"
 	"switchboard/compiler/ir/irtest"
 )
 
@@ -96,5 +99,27 @@ func TestMayOpen(t *testing.T) {
 	}
 	if got := d.RelayFor(d.Relays[0].DTMF); got == nil || d.RelayFor("0000") != nil {
 		t.Errorf("RelayFor: %v", got)
+	}
+}
+
+// With two trunks a call out goes over the trunk of the caller's own
+// number, so the number presented is that carrier's; a caller without one
+// uses the first trunk.
+func TestOutboundTrunkOfTheCallersNumber(t *testing.T) {
+	p := irtest.HarbourView()
+	p.Trunks = append([]ir.Trunk{{Name: "backup", Host: "sip.backup.example", DDIs: []string{"+35319990000"}}}, p.Trunks...)
+	p.DDIs = append(p.DDIs, ir.DDI{Number: "+35319990000", Trunk: "backup", Target: ir.Ref{Kind: ir.RefUser, Name: "aoife"}})
+	slices.SortFunc(p.DDIs, func(a, b ir.DDI) int { return strings.Compare(a.Number, b.Number) })
+	r := New(p)
+	for _, tt := range []struct{ from, want string }{
+		{"app.mary", "carrier"}, // her DDI is on carrier
+		{"app.aoife", "backup"}, // hers is on backup
+		{"app.john", "backup"},  // none: the first trunk by name
+	} {
+		for _, number := range []string{"+35316000000", "112"} {
+			if got := r.Route(tt.from, number); got.Kind != Outbound || got.Trunk != tt.want {
+				t.Errorf("Route(%s, %s) = %s over %q, want out over %q", tt.from, number, got.Kind, got.Trunk, tt.want)
+			}
+		}
 	}
 }
