@@ -43,3 +43,26 @@ func TestSDPOf(t *testing.T) {
 		})
 	}
 }
+
+// Whatever a peer sends as a body and its type, sdpOf returns SDP bytes
+// that are in the body, or errNotSDP; it never panics.
+func FuzzSDPOf(f *testing.F) {
+	f.Add("application/sdp", sdpText)
+	f.Add("multipart/mixed;boundary=b", "--b\r\nContent-Type: application/sdp\r\n\r\n"+sdpText+"\r\n--b--\r\n")
+	f.Add("multipart/mixed; boundary=\"x\"", "--x\r\nContent-Type: application/isup\r\n\r\n\x01\r\n--x--")
+	f.Add("text/plain", "hi")
+	f.Fuzz(func(t *testing.T, ctype, body string) {
+		req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "1A", Host: "pbx.example"})
+		if ctype != "" {
+			req.AppendHeader(sip.NewHeader("Content-Type", ctype))
+		}
+		req.SetBody([]byte(body))
+		got, err := sdpOf(req)
+		if err != nil && !errors.Is(err, errNotSDP) {
+			t.Fatalf("error %v", err)
+		}
+		if err == nil && len(body) > 0 && len(got) == 0 {
+			t.Fatalf("no SDP and no error for %q", body)
+		}
+	})
+}
