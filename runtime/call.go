@@ -136,10 +136,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	src := sourceAddr(req)
 	var account string
 	var dec routing.Decision
-	if trunk, ok := st.trunks[src]; ok {
+	if trunks, ok := st.trunks[src]; ok {
 		// Carriers authenticate by address, as they do with every PBX.
+		var trunk string
+		trunk, dec = routeFromCarrier(st.router, trunks, req)
 		account = ir.AccountName(ir.AccountTrunk, trunk)
-		dec = routeFromCarrier(st.router, trunk, req)
 	} else {
 		acct, res := st.auth.Check(req, req.Source(), true)
 		if res != nil {

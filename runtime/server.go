@@ -120,7 +120,7 @@ type siteState struct {
 	router  *routing.Router
 	auth    Authenticator
 	reg     Registrar
-	trunks  map[netip.Addr]string // carrier source address → trunk name
+	trunks  map[netip.Addr][]string // carrier source address → its trunks, in program order
 	// boxAccounts lists, per mailbox, the accounts whose devices show its
 	// message-waiting light, in program order: a message must not cost a
 	// walk over every account of a large site.
@@ -195,7 +195,7 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 }
 
 func newState(p *ir.Program, auth Authenticator, reg Registrar) *siteState {
-	st := &siteState{program: p, router: routing.New(p), auth: auth, reg: reg, trunks: map[netip.Addr]string{}, boxAccounts: map[string][]*ir.Account{}}
+	st := &siteState{program: p, router: routing.New(p), auth: auth, reg: reg, trunks: map[netip.Addr][]string{}, boxAccounts: map[string][]*ir.Account{}}
 	for i := range p.Accounts {
 		a := &p.Accounts[i]
 		if a.Kind == ir.AccountTrunk {
@@ -209,11 +209,11 @@ func newState(p *ir.Program, auth Authenticator, reg Registrar) *siteState {
 		// Carriers are recognised by source address. Literal addresses
 		// only here; a host name is resolved when the server starts.
 		if a, err := netip.ParseAddr(t.Host); err == nil {
-			st.trunks[a.Unmap()] = t.Name
+			st.trunks[a.Unmap()] = append(st.trunks[a.Unmap()], t.Name)
 		} else if addrs, err := net.LookupHost(t.Host); err == nil {
 			for _, h := range addrs {
 				if a, err := netip.ParseAddr(h); err == nil {
-					st.trunks[a.Unmap()] = t.Name
+					st.trunks[a.Unmap()] = append(st.trunks[a.Unmap()], t.Name)
 				}
 			}
 		}

@@ -235,18 +235,29 @@ func isChallenge(res *sip.Response) bool {
 	return res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired
 }
 
-// routeFromCarrier routes a call the carrier of trunk delivers. The DDI
-// is the Request-URI's user when the carrier puts it there; a carrier the
-// server registers with sends its calls to the registered Contact instead
-// (sip:<trunk username>@…) and says which number was called in To.
-func routeFromCarrier(r *routing.Router, trunk string, req *sip.Request) routing.Decision {
-	dec := r.RouteDDI(trunk, req.Recipient.User)
-	if to := req.To(); dec.Kind == routing.Reject && to != nil && to.Address.User != "" && to.Address.User != req.Recipient.User {
-		if d := r.RouteDDI(trunk, to.Address.User); d.Kind != routing.Reject {
-			return d
+// routeFromCarrier routes a call from a carrier's address: to the DDI it
+// names, on whichever of the trunks at that address holds it (a site may
+// have two accounts at one carrier). The number is the Request-URI's
+// user, or the To's when the carrier addresses the INVITE to our contact
+// (as a registered trunk may). It returns the trunk the call came in on:
+// the one holding the number, else the first at the address.
+func routeFromCarrier(r *routing.Router, trunks []string, req *sip.Request) (string, routing.Decision) {
+	var first routing.Decision
+	for i, trunk := range trunks {
+		dec := r.RouteDDI(trunk, req.Recipient.User)
+		if to := req.To(); dec.Kind == routing.Reject && to != nil && to.Address.User != "" && to.Address.User != req.Recipient.User {
+			if d := r.RouteDDI(trunk, to.Address.User); d.Kind != routing.Reject {
+				dec = d
+			}
+		}
+		if dec.Kind != routing.Reject {
+			return trunk, dec
+		}
+		if i == 0 {
+			first = dec
 		}
 	}
-	return dec
+	return trunks[0], first
 }
 
 // callerID is the number a call out over trunk t presents for caller (an

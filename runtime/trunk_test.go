@@ -205,10 +205,27 @@ func TestRouteFromCarrier(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := routeFromCarrier(r, "carrier", invite(tt.ruri, tt.to))
-			if d.Target.String() != tt.target || d.Status != tt.status {
-				t.Errorf("routed to %q (status %d), want %q (%d)", d.Target, d.Status, tt.target, tt.status)
+			trunk, d := routeFromCarrier(r, []string{"carrier"}, invite(tt.ruri, tt.to))
+			if d.Target.String() != tt.target || d.Status != tt.status || trunk != "carrier" {
+				t.Errorf("routed to %q (status %d) from %q, want %q (%d) from carrier", d.Target, d.Status, trunk, tt.target, tt.status)
 			}
 		})
+	}
+
+	// Two accounts at one carrier, one address: a number is taken as
+	// coming in on the trunk that holds it.
+	p := irtest.HarbourView()
+	p.Trunks = append(p.Trunks, ir.Trunk{Name: "fax", Host: "sip.carrier.example", DDIs: []string{"+35319990000"}})
+	p.DDIs = append(p.DDIs, ir.DDI{Number: "+35319990000", Trunk: "fax", Target: ir.Ref{Kind: ir.RefUser, Name: "aoife"}})
+	r = routing.New(p)
+	for _, tt := range []struct{ number, trunk, target string }{
+		{"+35315550101", "carrier", "user.mary"},
+		{"+35319990000", "fax", "user.aoife"},
+		{"+35310000000", "carrier", ""},
+	} {
+		trunk, d := routeFromCarrier(r, []string{"carrier", "fax"}, invite(tt.number, tt.number))
+		if trunk != tt.trunk || d.Target.String() != tt.target {
+			t.Errorf("%s: routed to %q from %q, want %q from %q", tt.number, d.Target, trunk, tt.target, tt.trunk)
+		}
 	}
 }
