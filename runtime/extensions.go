@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -12,6 +13,9 @@ import (
 // Path (RFC 3327) in its registrar. Not 100rel (PRACK), timer (session
 // timers) or others.
 var supported = map[string]bool{"path": true}
+
+// supportedList is supported as a Supported header's value.
+var supportedList = strings.Join(slices.Sorted(maps.Keys(supported)), ", ")
 
 // unsupported lists the option tags of req's Require header fields the
 // server does not implement, lower-cased, each once.

@@ -49,3 +49,27 @@ func TestRequireUnknownExtension(t *testing.T) {
 		})
 	}
 }
+
+// OPTIONS (a device's keep-alive, or a peer asking) names the methods,
+// body type, extensions and event packages the server serves.
+func TestOptionsSaysWhatWeServe(t *testing.T) {
+	h := start(t)
+	p := newUDPPeer(t, h.addr)
+	port := p.conn.LocalAddr().(*net.UDPAddr).Port
+	msg := fmt.Sprintf("OPTIONS sip:e2e.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-options;rport\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:probe@e2e.example>;tag=o1\r\nTo: <sip:e2e.example>\r\nCall-ID: options-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", port)
+	res := parseResponse(t, p.exchange([]byte(msg)))
+	if res.StatusCode != 200 {
+		t.Fatalf("OPTIONS: %d %s", res.StatusCode, res.Reason)
+	}
+	for name, want := range map[string]string{
+		"Allow":        "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE",
+		"Accept":       "application/sdp",
+		"Supported":    "path",
+		"Allow-Events": "message-summary",
+	} {
+		if h := res.GetHeader(name); h == nil || h.Value() != want {
+			t.Errorf("%s: %v, want %q", name, h, want)
+		}
+	}
+}

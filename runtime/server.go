@@ -188,7 +188,7 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 	})
 	s.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
-		res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE"))
+		res.AppendHeader(sip.NewHeader("Allow", allowed))
 		_ = tx.Respond(res)
 	})
 	return s, nil
@@ -506,10 +506,18 @@ func (s *Server) publish(e events.Event) {
 	}
 }
 
+// allowed are the methods the server serves (Allow, RFC 3261 §20.5).
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE"
+
+// onOptions says what the server can do (RFC 3261 §11.2): methods, body
+// types, extensions, event packages. Keep-alive OPTIONS from devices get
+// the same answer.
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE"))
+	res.AppendHeader(sip.NewHeader("Allow", allowed))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	res.AppendHeader(sip.NewHeader("Supported", supportedList))
+	res.AppendHeader(sip.NewHeader("Allow-Events", mwiEvent))
 	_ = tx.Respond(res)
 }
 
