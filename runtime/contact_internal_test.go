@@ -58,6 +58,11 @@ func TestListenersInEitherOrder(t *testing.T) {
 	if got, want := uriString(s.contactURI("", "TLS", peer)), "sip:"+conn.LocalAddr().String(); got != want {
 		t.Errorf("Contact for a transport we do not serve = %s, want the UDP listener %s", got, want)
 	}
+	// A trunk's Contact names the trunk's transport even without a
+	// listener for it: the carrier answers over our REGISTER's connection.
+	if got, want := uriString(s.trunkContact("pbx", "TLS", peer)), "sip:pbx@"+conn.LocalAddr().String()+";transport=tls"; got != want {
+		t.Errorf("a TLS trunk's Contact = %s, want %s", got, want)
+	}
 }
 
 func uriString(u sip.Uri) string { return u.String() }

@@ -173,9 +173,18 @@ func (s *Server) trunkSocket(r *sip.Request) error {
 // trunkDialTimeout bounds opening a TCP or TLS connection to a carrier.
 const trunkDialTimeout = 10 * time.Second
 
-// trunkContact is our address for a carrier reaching us over transport.
+// trunkContact is our address for a carrier reaching us over transport:
+// contactURI's, but always naming the trunk's transport, even when we do
+// not listen on it: the carrier then reaches us over the connection our
+// REGISTER opened (TCP, TLS), and a TLS trunk stays encrypted.
 func (s *Server) trunkContact(user, transport, remote string) sip.Uri {
-	return s.contactURI(user, transport, remote)
+	u := s.contactURI(user, transport, remote)
+	u.UriParams = nil
+	if t := strings.ToUpper(transport); t != "" && t != "UDP" {
+		u.UriParams = sip.NewParams()
+		u.UriParams.Add("transport", strings.ToLower(t))
+	}
+	return u
 }
 
 // errNoChallenge is a 401/407 without a digest challenge we can answer.
