@@ -127,6 +127,8 @@
 // login (ir.User.Email) — as a multipart/mixed message with the WAV
 // attached (audio/wav, base64). Mail is sent off the call's goroutine;
 // failure is logged and published (VoicemailMailFailed) and the message
-// stays in the box. With Config.DeleteAfterNotify the message is deleted
-// once its mail was accepted.
+// stays in the box. A refusal that may pass (the server unreachable, a 4xx
+// reply) is tried again after 1, 5 and 15 minutes, 1 and 4 hours on the
+// service's clock; a 5xx is not. With Config.DeleteAfterNotify the message
+// is deleted once its mail was accepted.
 package voicemail

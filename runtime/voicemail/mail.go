@@ -6,15 +6,18 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
+	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 )
 
@@ -180,9 +183,52 @@ func clockText(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
+// mailRetries are the waits before each new try of an e-mail the mail
+// server did not take for a reason that may pass (refused for now with
+// 4xx, or unreachable). After the last the message just stays in the box.
+var mailRetries = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 4 * time.Hour}
+
+// permanent reports whether a mail server's refusal will not change by
+// trying again: a 5xx reply (RFC 5321 §4.2.1).
+func permanent(err error) bool {
+	var te *textproto.Error
+	return errors.As(err, &te) && te.Code >= 500
+}
+
 // notify e-mails a new message to its box's owner, off the calling
 // goroutine.
-func (s *Service) notify(boxName string, id int) {
+func (s *Service) notify(boxName string, id int) { s.notifyTry(boxName, id, 0) }
+
+// retryMail tries the e-mail of message id again after its attempt-th
+// failure, on the service's clock, unless it was the last or the service
+// is closing. It reports whether it will.
+func (s *Service) retryMail(boxName string, id, attempt int) bool {
+	if attempt >= len(mailRetries) {
+		return false
+	}
+	ref := msgRef{box: boxName, id: id}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.retries == nil {
+		s.retries = map[msgRef]clock.Timer{}
+	}
+	s.retries[ref] = s.clk.AfterFunc(mailRetries[attempt], func() {
+		s.mu.Lock()
+		_, due := s.retries[ref]
+		delete(s.retries, ref)
+		s.mu.Unlock()
+		if due {
+			s.notifyTry(boxName, id, attempt+1)
+		}
+	})
+	return true
+}
+
+// notifyTry is notify's attempt-th try (0 the first).
+func (s *Service) notifyTry(boxName string, id, attempt int) {
 	if s.cfg.Mailer == nil {
 		return
 	}
@@ -241,8 +287,13 @@ func (s *Service) notify(boxName string, id int) {
 	go func() {
 		defer s.mail.Done()
 		if err := s.cfg.Mailer.Send(context.Background(), msg); err != nil {
-			s.log.Error("voicemail: e-mailing a message; it stays in the box", "box", boxName, "message", id, "to", to, "error", err)
-			s.publish(events.Event{Kind: events.VoicemailMailFailed, Cause: fmt.Sprintf("%s to %s: %v", m.Name(), to, err)}, boxName)
+			again := !permanent(err) && s.retryMail(boxName, id, attempt)
+			cause := fmt.Sprintf("%s to %s: %v", m.Name(), to, err)
+			if again {
+				cause += fmt.Sprintf("; trying again in %s", mailRetries[attempt])
+			}
+			s.log.Error("voicemail: e-mailing a message; it stays in the box", "box", boxName, "message", id, "to", to, "error", err, "retry", again)
+			s.publish(events.Event{Kind: events.VoicemailMailFailed, Cause: cause}, boxName)
 			return
 		}
 		s.publish(events.Event{Kind: events.VoicemailMailed, Cause: m.Name() + " to " + to}, boxName)

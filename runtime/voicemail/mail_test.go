@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net/mail"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -290,5 +291,81 @@ func TestNotify(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// nextEvent waits for the next event of one of kinds.
+func (e *testEnv) nextEvent(kinds ...events.Kind) events.Event {
+	e.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-e.sub.C:
+			if contains(kinds, ev.Kind) {
+				return ev
+			}
+		case <-deadline:
+			e.t.Fatalf("no %v event", kinds)
+			return events.Event{}
+		}
+	}
+}
+
+// An e-mail the mail server does not take for now (unreachable, 4xx) is
+// tried again after 1 minute, then 5, … on the service's clock; one it
+// refuses for good (5xx) is not. Either way the message stays in the box
+// until mailed.
+func TestMailRetried(t *testing.T) {
+	var mu sync.Mutex
+	attempts := 0
+	fails := []error{
+		errors.New("dial tcp 192.0.2.25:25: connect: connection refused"),
+		&textproto.Error{Code: 451, Msg: "greylisted, try again later"},
+	}
+	e := newEnv(t, func(c *Config) {
+		c.Mailer = mailerFunc(func(Mail) error {
+			mu.Lock()
+			defer mu.Unlock()
+			attempts++
+			if attempts <= len(fails) {
+				return fails[attempts-1]
+			}
+			return nil
+		})
+	})
+	l := newFakeLine(audio.PCMU, e.clk)
+	if err := e.deposit(l, "mary", gate, func() { l.speak(1, 440, 0); l.keys("#") }); err != nil {
+		t.Fatal(err)
+	}
+	for _, wait := range []string{"1m0s", "5m0s"} {
+		ev := e.nextEvent(events.VoicemailMailFailed)
+		if !strings.Contains(ev.Cause, "trying again in "+wait) {
+			t.Fatalf("mail_failed cause %q, want a retry in %s", ev.Cause, wait)
+		}
+		e.clk.Advance(time.Hour) // past the wait, not the next
+	}
+	e.nextEvent(events.VoicemailMailed)
+	if ms := e.messages("mary"); len(ms) != 1 || !ms[0].Mailed {
+		t.Errorf("messages %+v, want one, mailed", ms)
+	}
+
+	// A permanent refusal is not tried again.
+	mu.Lock()
+	attempts = 0
+	fails = []error{&textproto.Error{Code: 550, Msg: "no such mailbox"}}
+	mu.Unlock()
+	l = newFakeLine(audio.PCMU, e.clk)
+	if err := e.deposit(l, "mary", gate, func() { l.speak(1, 440, 0); l.keys("#") }); err != nil {
+		t.Fatal(err)
+	}
+	if ev := e.nextEvent(events.VoicemailMailFailed); strings.Contains(ev.Cause, "trying again") {
+		t.Errorf("a 550 is tried again: %q", ev.Cause)
+	}
+	e.clk.Advance(24 * time.Hour)
+	e.s.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts != 1 {
+		t.Errorf("%d attempts after a 550, want 1", attempts)
 	}
 }

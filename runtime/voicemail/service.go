@@ -132,6 +132,10 @@ type Service struct {
 
 	throttle pinThrottle
 	mail     sync.WaitGroup
+	// retries are the e-mails waiting to be tried again (mail.go), by
+	// message; closed stops new ones.
+	retries map[msgRef]clock.Timer
+	closed  bool
 
 	// onRecord, when set (by tests), runs once a recording has started:
 	// the beep is over and stale audio discarded.
@@ -206,6 +210,13 @@ func (s *Service) SetProgram(p *ir.Program) {
 
 // Close waits for the e-mails in flight.
 func (s *Service) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for _, t := range s.retries {
+		t.Stop()
+	}
+	s.retries = nil
+	s.mu.Unlock()
 	s.mail.Wait()
 	return nil
 }
