@@ -738,6 +738,7 @@ func (c *call) fallback(busy, declined bool) {
 	c.s.publish(events.Event{Kind: events.Fallback, Call: c.id, From: c.caller, Target: c.dec.Target.String(), Cause: cause + " → " + fallbackText(f), Status: status, Origin: c.dec.Origin})
 	if deposit := c.s.cfg.Services.Deposit; f.Kind == ir.FallbackVoicemail && deposit != nil {
 		caller := c.callerOf()
+		caller.Reason = cause
 		if c.serveLocally("voicemail "+f.Mailbox, func(ctx context.Context, l line.Line) { deposit(ctx, l, f.Mailbox, caller) }) {
 			return
 		}

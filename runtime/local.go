@@ -41,6 +41,9 @@ type Caller struct {
 	Number      string // the caller's user part (a carrier's caller ID)
 	Source      string // network address, for throttling
 	Call        string // Call-ID, for events
+	// Reason is why an unanswered call came to voicemail: "no answer",
+	// "busy" or "declined"; empty for the other services.
+	Reason string
 }
 
 // localLine is a Line over the server's own RTP endpoint, tied to the SIP

@@ -126,8 +126,8 @@ func TestVoicemailFallbackIsAnsweredLocally(t *testing.T) {
 	}
 	select {
 	case r := <-got:
-		if r.mailbox == "" || r.caller.Account != "device.gate" {
-			t.Errorf("deposit for mailbox %q from %q", r.mailbox, r.caller.Account)
+		if r.mailbox == "" || r.caller.Account != "device.gate" || r.caller.Reason != "no answer" {
+			t.Errorf("deposit for mailbox %q from %q because %q, want the gate's, because \"no answer\"", r.mailbox, r.caller.Account, r.caller.Reason)
 		}
 		if r.frames < 5 || r.level < 6000 {
 			t.Errorf("the deposit heard %d frames, 1 kHz level %.0f: the visitor's voice did not arrive", r.frames, r.level)

@@ -48,9 +48,10 @@ func (s *Service) Deposit(ctx context.Context, l line.Line, boxName string, c Ca
 	}
 
 	r, err := s.startMessage(b, l.Codec(), Message{
-		Time: s.clk.Now().UTC(),
-		From: From{Account: c.Account, Display: c.DisplayName, Number: c.Number},
-		Call: c.Call,
+		Time:   s.clk.Now().UTC(),
+		From:   From{Account: c.Account, Display: c.DisplayName, Number: c.Number},
+		Call:   c.Call,
+		Reason: c.Reason,
 	})
 	if err != nil {
 		s.log.Error("voicemail: starting a recording", "box", boxName, "error", err)

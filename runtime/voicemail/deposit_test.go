@@ -79,7 +79,7 @@ func TestDepositRecordsCodecAsIs(t *testing.T) {
 			}
 			m := ms[0]
 			want := Message{ID: 1, Box: "mary", Folder: FolderNew, Time: epoch, DurationMS: 3000, Codec: codec.String(),
-				From: From{Account: "device.front-gate", Display: "Front gate", Number: "front-gate"}, Call: "call-gate"}
+				From: From{Account: "device.front-gate", Display: "Front gate", Number: "front-gate"}, Call: "call-gate", Reason: "no answer"}
 			if d := cmp.Diff(want, m); d != "" {
 				t.Errorf("message (-want +got):\n%s", d)
 			}

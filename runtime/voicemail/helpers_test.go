@@ -358,7 +358,7 @@ func (e *testEnv) boxFiles(box string) []string {
 
 var (
 	mary    = Caller{Account: "app.mary", DisplayName: "Mary Byrne", Number: "mary", Source: "192.0.2.10", Call: "call-mary"}
-	gate    = Caller{Account: "device.front-gate", DisplayName: "Front gate", Number: "front-gate", Source: "192.0.2.20", Call: "call-gate"}
+	gate    = Caller{Account: "device.front-gate", DisplayName: "Front gate", Number: "front-gate", Source: "192.0.2.20", Call: "call-gate", Reason: "no answer"}
 	monitor = Caller{Account: "device.monitor-1a", DisplayName: "1A", Number: "monitor-1a", Source: "192.0.2.30", Call: "call-mon"}
 )
 

@@ -87,6 +87,9 @@ func ComposeMail(n Notification, from string) (Mail, error) {
 	fmt.Fprintf(&text, "  From:      %s\n", caller)
 	fmt.Fprintf(&text, "  Received:  %s\n", when.Format("Mon 2 Jan 2006 15:04:05 MST"))
 	fmt.Fprintf(&text, "  Length:    %s\n", length)
+	if m.Reason != "" {
+		fmt.Fprintf(&text, "  Because:   %s\n", clean(m.Reason))
+	}
 	fmt.Fprintf(&text, "  Mailbox:   %s, message %d\n", clean(m.Box), m.ID)
 	if m.Recovered {
 		fmt.Fprintf(&text, "\nThe call was cut off by a restart of the server; this is what was\nrecorded until then.\n")

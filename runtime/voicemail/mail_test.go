@@ -104,7 +104,7 @@ func TestComposeMail(t *testing.T) {
 	n := Notification{
 		To: "mary.work@example.com", Name: "Mary Byrne", Site: "Harbour View Apartments",
 		Message: Message{ID: 12, Box: "mary", Folder: FolderNew, Time: time.Date(2026, 3, 1, 9, 30, 5, 0, time.UTC),
-			DurationMS: 3004, Codec: "PCMU", From: From{Account: "device.front-gate", Display: "Front gate", Number: "front-gate"}},
+			DurationMS: 3004, Codec: "PCMU", From: From{Account: "device.front-gate", Display: "Front gate", Number: "front-gate"}, Reason: "busy"},
 		WAV: wav,
 	}
 	m, err := ComposeMail(n, "voicemail@harbour-view.example.net")
@@ -130,7 +130,7 @@ func TestComposeMail(t *testing.T) {
 		t.Errorf("Subject %q", subject)
 	}
 	for _, want := range []string{"Hello Mary,", "Front gate (front-gate) left you a voicemail message at Harbour View Apartments.",
-		"Length:    0:03", "Received:  Sun 1 Mar 2026 09:30:05 UTC", "mary, message 12", "msg-000012.wav"} {
+		"Length:    0:03", "Because:   busy", "Received:  Sun 1 Mar 2026 09:30:05 UTC", "mary, message 12", "msg-000012.wav"} {
 		if !strings.Contains(p.text, want) {
 			t.Errorf("text lacks %q:\n%s", want, p.text)
 		}

@@ -105,6 +105,9 @@ type Caller struct {
 	Number      string // the caller's user part (a carrier's caller ID)
 	Source      string // network address, for PIN throttling
 	Call        string // Call-ID, for events
+	// Reason is why the call came to voicemail ("no answer", "busy",
+	// "declined"), kept with the message; empty when not known.
+	Reason string
 }
 
 // Errors of Deposit and Access.

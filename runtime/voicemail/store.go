@@ -37,6 +37,7 @@ type Message struct {
 	Codec      string `json:"codec"` // PCMU or PCMA: the WAV's format
 	From       From   `json:"from"`
 	Call       string `json:"call,omitempty"`      // Call-ID of the call that left it
+	Reason     string `json:"reason,omitempty"`    // why the call came to voicemail: no answer, busy, declined
 	Recovered  bool   `json:"recovered,omitempty"` // recovered after a crash: cut short
 	Mailed     bool   `json:"mailed,omitempty"`    // its e-mail was accepted
 }
