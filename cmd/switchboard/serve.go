@@ -76,6 +76,7 @@ type serveOptions struct {
 	listen, tcp, tlsAddr, http, mediaIP, eventsFile, logFormat, digest string
 	dataDir, smtp, mailFrom                                            string
 	deleteAfterMail                                                    bool
+	rotationGrace                                                      time.Duration
 	certFile, keyFile                                                  string
 	trustedProxies                                                     listFlag
 	site                                                               siteOptions
@@ -99,6 +100,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.StringVar(&o.smtp, "smtp", "", "send voicemail notifications through the mail server at `HOST:PORT` (SWITCHBOARD_SMTP_USER and SWITCHBOARD_SMTP_PASSWORD log in); none when empty")
 	f.fs.StringVar(&o.mailFrom, "mail-from", "", "sender `ADDRESS` of voicemail notifications (default: voicemail@<site domain>)")
 	f.fs.BoolVar(&o.deleteAfterMail, "delete-after-mail", false, "delete a voicemail message once the mail server accepted its notification (needs -smtp)")
+	f.fs.DurationVar(&o.rotationGrace, "rotation-grace", time.Hour, "after a reload rotates a device's password, serve its provisioning files for `DURATION` with the old one too, so it can fetch the new one (SIP takes only the new one; 0: never)")
 	o.lower.register(f.fs)
 	o.site.register(f.fs)
 	return f
@@ -132,15 +134,61 @@ type servedSite struct {
 // authenticator, which outlives reloads, and the trunks' credentials under
 // their registrations.
 type swappableSecrets struct {
-	mu     sync.RWMutex
-	cur    *credentials.Lookup
-	trunks trunkSecrets
+	mu      sync.RWMutex
+	cur     *credentials.Lookup
+	program *ir.Program
+	trunks  trunkSecrets
+
+	// grace is how long an account's password from before a rotation
+	// still fetches its provisioning files (-rotation-grace); prev holds
+	// those passwords, by account.
+	grace time.Duration
+	now   func() time.Time
+	prev  map[string]previousPassword
 }
 
+type previousPassword struct {
+	password string
+	until    time.Time
+}
+
+// set makes site's passwords the current ones. An account whose rotation
+// the reload raised keeps its old password for provisioning, for grace.
 func (s *swappableSecrets) set(site *servedSite) {
 	s.mu.Lock()
-	s.cur, s.trunks = site.secrets, site.trunks
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.cur != nil && s.grace > 0 {
+		now := s.now()
+		for a, p := range s.prev {
+			if !now.Before(p.until) {
+				delete(s.prev, a)
+			}
+		}
+		for _, a := range site.program.Accounts {
+			old := s.program.Account(a.Name)
+			if old == nil || old.Rotation == a.Rotation {
+				continue
+			}
+			if pw, ok := s.cur.SIPPassword(a.Name); ok {
+				if s.prev == nil {
+					s.prev = map[string]previousPassword{}
+				}
+				s.prev[a.Name] = previousPassword{password: pw, until: now.Add(s.grace)}
+			}
+		}
+	}
+	s.cur, s.program, s.trunks = site.secrets, site.program, site.trunks
+}
+
+// PreviousSIPPassword implements provisioning.PreviousSecrets.
+func (s *swappableSecrets) PreviousSIPPassword(account string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, ok := s.prev[account]
+	if !ok || !s.now().Before(p.until) {
+		return "", false
+	}
+	return p.password, true
 }
 
 // TrunkSecret implements runtime.TrunkSecrets.
@@ -249,7 +297,7 @@ func runServe(c *cli, args []string) int {
 		defer func() { sub.Close(); <-done }()
 	}
 
-	secrets := &swappableSecrets{}
+	secrets := &swappableSecrets{grace: o.rotationGrace, now: time.Now}
 	secrets.set(cur)
 	var site *runtime.Site
 	svcCfg := services.Config{

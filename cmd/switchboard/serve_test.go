@@ -343,6 +343,44 @@ user "grace" {
 		t.Errorf("a wrong password: %d, want 401", status)
 	}
 
+	// The installer rotates the gate's password. After the reload SIP
+	// takes only the new one, but the gate — told to fetch its file, still
+	// holding the old password — fetches the file that carries the new
+	// one (-rotation-grace, an hour by default).
+	devicesFile := filepath.Join(dir, "devices.pbx.hcl")
+	devs, err := os.ReadFile(devicesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := strings.Replace(string(devs), `location = "Driveway gate"`, `location = "Driveway gate"
+  rotation = 1`, 1)
+	if rotated == string(devs) {
+		t.Fatal("could not add a rotation to the gate")
+	}
+	if err := os.WriteFile(devicesFile, []byte(rotated), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := creds["device.gate"]
+	s.signal(syscall.SIGHUP)
+	s.waitLine("reload after the rotation", regexp.MustCompile(`msg=reloaded`))
+	creds = passwords()
+	if creds["device.gate"] == old {
+		t.Fatal("rotation = 1 did not change the gate's password")
+	}
+	status, body = get("device.gate", old, gateFile)
+	if status != 200 || !strings.Contains(body, creds["device.gate"]) {
+		t.Errorf("the gate's file with its old password after the rotation: %d (carries the new password: %v), want 200, carrying it", status, strings.Contains(body, creds["device.gate"]))
+	}
+	if status, _ := get("device.gate", creds["device.gate"], gateFile); status != 200 {
+		t.Errorf("the gate's file with its new password: %d, want 200", status)
+	}
+	if status := register(newDevice("device.gate", old)); status == 200 {
+		t.Error("the gate registered over SIP with its old password after the rotation")
+	}
+	if status := register(newDevice("device.gate", creds["device.gate"])); status != 200 {
+		t.Errorf("the gate with its new password: %d, want 200", status)
+	}
+
 	s.signal(syscall.SIGTERM)
 	select {
 	case err := <-s.exit:
@@ -371,7 +409,7 @@ user "grace" {
 	}
 	for k, n := range map[events.Kind]int{
 		events.Registered: 3, events.CallStarted: 3, events.LegAnswered: 3, events.CallEnded: 3,
-		events.ReloadFailed: 1, events.Reloaded: 1, events.ProvisionFetch: 1,
+		events.ReloadFailed: 1, events.Reloaded: 2, events.ProvisionFetch: 3,
 	} {
 		if count[k] < n {
 			t.Errorf("%d %s events, want at least %d (all: %v)", count[k], k, n, count)

@@ -306,6 +306,14 @@ func (s *Server) authenticate(b *bundle, r *http.Request, now time.Time) (dev *d
 	}
 	want := response(c.hash, c.Credentials, password, r.Method)
 	match := subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(c.Response))) == 1
+	previous := false
+	if ps, ok := s.cfg.secrets.(PreviousSecrets); ok && known && !match {
+		if old, ok := ps.PreviousSIPPassword(dev.account); ok {
+			want := response(c.hash, c.Credentials, old, r.Method)
+			previous = subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(c.Response))) == 1
+			match = previous
+		}
+	}
 	switch {
 	case dev == nil:
 		return nil, authFailed, "unknown user"
@@ -322,6 +330,9 @@ func (s *Server) authenticate(b *bundle, r *http.Request, now time.Time) (dev *d
 		return dev, authStale, "stale nonce"
 	case replay:
 		return dev, authFailed, "nonce count replayed"
+	}
+	if previous {
+		return dev, authOK, causePrevious
 	}
 	return dev, authOK, ""
 }

@@ -129,6 +129,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts ...Option) *fixture {
 	t.Helper()
+	return newFixtureWith(t, secrets{}, opts...)
+}
+
+// newFixtureWith is newFixture with the server's passwords from sec.
+func newFixtureWith(t *testing.T, sec Secrets, opts ...Option) *fixture {
+	t.Helper()
 	f := &fixture{t: t, clock: newFakeClock(), prog: irtest.HarbourView()}
 	f.dir = writeBundle(t, t.TempDir(), harbourFiles(), true)
 	bus := events.NewBus(f.clock.Now)
@@ -137,7 +143,7 @@ func newFixture(t *testing.T, opts ...Option) *fixture {
 	f.log = &bytes.Buffer{}
 	logger := slog.New(slog.NewTextHandler(f.log, nil))
 	opts = append([]Option{WithClock(f.clock), WithEvents(bus), WithLogger(logger)}, opts...)
-	srv, err := New(f.prog, f.dir, secrets{}, opts...)
+	srv, err := New(f.prog, f.dir, sec, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,6 +110,19 @@ type Secrets interface {
 	SIPPassword(account string) (password string, ok bool)
 }
 
+// PreviousSecrets, when Secrets has it too, gives the password an account
+// had before its latest rotation, while a grace period after the rotation
+// lasts. A pull-provisioned device told to fetch its new file (which
+// carries its new password) still holds the old one: without this it
+// could never fetch it. Only files are served with it; SIP registration
+// takes the new password alone.
+type PreviousSecrets interface {
+	PreviousSIPPassword(account string) (password string, ok bool)
+}
+
+// causePrevious marks a fetch authenticated with the previous password.
+const causePrevious = "authenticated with the password before its rotation (grace period)"
+
 // Clock is the time source for nonce expiry and throttling windows; the
 // runtime's clock (package runtime/clock) satisfies it, so a simulator can
 // drive time.
@@ -373,8 +386,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Path:    f.Path,
 		Source:  src,
 		Status:  sw.code(),
+		Cause:   cause,
 		Origin:  dev.origin,
 	})
+	if cause == causePrevious {
+		s.cfg.logger.Info("provisioning: served a device with the password before its rotation", "device", dev.name, "path", f.Path)
+	}
 }
 
 // requestName cuts the base path off a request path and checks what is

@@ -945,3 +945,53 @@ func TestRealmChange(t *testing.T) {
 		t.Errorf("new realm: status %d, want 200 (not throttled)", res.StatusCode)
 	}
 }
+
+// rotated are secrets right after a rotation of the front gate's
+// password: the new one, and the old one while the grace lasts.
+type rotated struct{ grace bool }
+
+func (rotated) SIPPassword(account string) (string, bool) {
+	if account == "device.front-gate" {
+		return "new-password", true
+	}
+	return secrets{}.SIPPassword(account)
+}
+
+func (r rotated) PreviousSIPPassword(account string) (string, bool) {
+	if account == "device.front-gate" && r.grace {
+		return password("front-gate"), true
+	}
+	return "", false
+}
+
+// A device whose password was just rotated still fetches its files with
+// the old one while the grace lasts — the file that gives it the new one
+// — and says so in the event; after the grace, or for a wrong password,
+// it is refused as always. The new password works throughout.
+func TestPreviousPasswordDuringGrace(t *testing.T) {
+	f := newFixtureWith(t, rotated{grace: true})
+	res, _ := f.client("front-gate").get("/0c1105123456.cfg") // the old password
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("old password during the grace: %d, want 200", res.StatusCode)
+	}
+	if e := f.event(); e.Kind != events.ProvisionFetch || e.Cause != causePrevious {
+		t.Errorf("event %+v, want provision_fetch saying the previous password was used", e)
+	}
+	c := f.client("front-gate")
+	c.password = "new-password"
+	if res, _ := c.get("/0c1105123456.cfg"); res.StatusCode != http.StatusOK {
+		t.Errorf("new password: %d, want 200", res.StatusCode)
+	}
+	if e := f.event(); e.Cause != "" {
+		t.Errorf("fetch with the new password: cause %q", e.Cause)
+	}
+	c.password = "guess"
+	if res, _ := c.get("/0c1105123456.cfg"); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d, want 401", res.StatusCode)
+	}
+
+	after := newFixtureWith(t, rotated{grace: false})
+	if res, _ := after.client("front-gate").get("/0c1105123456.cfg"); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("old password after the grace: %d, want 401", res.StatusCode)
+	}
+}
