@@ -84,6 +84,10 @@ func (ct Contact) dest() string {
 	return net.JoinHostPort(ct.URI.Host, strconv.Itoa(port))
 }
 
+// defaultRouteProbe is an address the routing table sends by the default
+// route (TEST-NET-3; a connected UDP socket sends nothing to it).
+const defaultRouteProbe = "203.0.113.1:9"
+
 // localIPToward is the address this host sends from to reach remote
 // (host:port): a connected UDP socket learns it from the routing table
 // without sending anything.

@@ -336,6 +336,16 @@ func TestContactWhenListeningOnAllInterfaces(t *testing.T) {
 			t.Errorf("Contact given to %s = %q, want the server at %s", who, got, want)
 		}
 	}
+	// Our Via names a real address too (the default route's), not 0.0.0.0
+	// — where this machine has a default route to name.
+	if c, err := net.Dial("udp", "203.0.113.1:9"); err != nil {
+		t.Logf("no default route here (%v): the Via sent-by is not checked", err)
+	} else {
+		c.Close()
+		if sentBy, err := netip.ParseAddrPort(in[0].SentBy); err != nil || sentBy.Addr().IsUnspecified() || sentBy.Port() != port {
+			t.Errorf("the INVITE to mary has Via sent-by %q, want an address of ours, port %d", in[0].SentBy, port)
+		}
+	}
 	if err := answered.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -454,6 +454,17 @@ func (s *Server) ensureClient(connAddr string) error {
 	var opts []sipgo.ClientOption
 	if connAddr != "" {
 		opts = append(opts, sipgo.WithClientConnectionAddr(connAddr))
+		if host, _, err := net.SplitHostPort(connAddr); err == nil {
+			if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+				// Serving on every interface: our Via sent-by names the
+				// address of the default route rather than 0.0.0.0 (peers
+				// still answer to where the request came from, RFC 3261
+				// §18.2.2, but a sent-by of 0.0.0.0 says nothing).
+				if def := localIPToward(defaultRouteProbe); def.IsValid() && !def.IsUnspecified() {
+					opts = append(opts, sipgo.WithClientHostname(def.String()))
+				}
+			}
+		}
 	}
 	c, err := sipgo.NewClient(s.ua, opts...)
 	if err != nil {

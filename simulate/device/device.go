@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +60,7 @@ type Incoming struct {
 	From     string // the caller's account (the From user part)
 	To       string // who was called: the Request-URI's user part
 	Identity string // the P-Asserted-Identity's user part, if any
+	SentBy   string // the sent-by (host:port) of the INVITE's top Via
 	Answered bool
 	Status   int    // final status this device sent (200, 486, 603, 487)
 	Reason   string // Reason header of a CANCEL, if cancelled
@@ -436,6 +438,9 @@ func (h *Hub) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	in := &Incoming{CallID: req.CallID().Value(), To: req.Recipient.User, At: time.Now()}
+	if v := req.Via(); v != nil {
+		in.SentBy = net.JoinHostPort(strings.Trim(v.Host, "[]"), strconv.Itoa(v.Port))
+	}
 	if f := req.From(); f != nil {
 		in.From = f.Address.User
 	}
