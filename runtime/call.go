@@ -173,6 +173,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.rejectCall(req, tx, account, callID, dec)
 		return
 	}
+	if maxForwards(req) == 0 {
+		// Nothing more may be forwarded (RFC 3261 §16.3): a loop.
+		respond(tx, req, 483, "Too Many Hops")
+		return
+	}
 
 	c := &call{
 		s: s, st: st, id: callID, inv: req, tx: tx, caller: account, dec: dec, callerSDP: offer,
@@ -432,6 +437,15 @@ func (c *call) earlyMedia(b *branch, res *sip.Response) bool {
 	return true
 }
 
+// maxForwards is req's Max-Forwards, 70 when it has none (RFC 3261
+// §8.1.1.6's default).
+func maxForwards(req *sip.Request) uint32 {
+	if mf := req.MaxForwards(); mf != nil {
+		return mf.Val()
+	}
+	return 70
+}
+
 func callIDOf(r *sip.Request) string {
 	if h := r.CallID(); h != nil {
 		return h.Value()
@@ -482,6 +496,11 @@ func (c *call) invite(b *branch) error {
 	req.AppendHeader(from)
 	req.AppendHeader(to)
 	req.AppendHeader(s.contactHeader(b.contact.dest(), b.contact.Transport))
+	// Each leg carries the caller's Max-Forwards less one, as a proxy's
+	// would (RFC 3261 §16.6): two PBXs whose routes point at each other
+	// then end the loop with 483 instead of ringing each other for ever.
+	mf := sip.MaxForwardsHeader(max(maxForwards(c.inv), 1) - 1)
+	req.AppendHeader(&mf)
 	for _, p := range b.contact.Path {
 		req.AppendHeader(sip.NewHeader("Route", p))
 	}

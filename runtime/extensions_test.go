@@ -1,10 +1,18 @@
 package runtime_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+
+	"switchboard/runtime/events"
+	"switchboard/simulate/device"
 )
 
 // A request that requires an extension the server does not implement gets
@@ -72,4 +80,80 @@ func TestOptionsSaysWhatWeServe(t *testing.T) {
 			t.Errorf("%s: %v, want %q", name, h, want)
 		}
 	}
+}
+
+// An authenticated INVITE with Max-Forwards 0 is a loop: 483, nothing
+// rings. Otherwise each leg carries one less than the caller's.
+func TestMaxForwards(t *testing.T) {
+	h := start(t)
+	mary := h.device("app.mary")
+	h.device("app.tom")
+	h.device("device.monitor-1a")
+	p := newUDPPeer(t, h.addr)
+	port := p.conn.LocalAddr().(*net.UDPAddr).Port
+	password, _ := h.secrets.SIPPassword("device.gate")
+	invite := func(callID string, cseq, maxForwards int, auth string) []byte {
+		var b strings.Builder
+		fmt.Fprintf(&b, "INVITE sip:1A@e2e.example SIP/2.0\r\n")
+		fmt.Fprintf(&b, "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s-%d;rport\r\nMax-Forwards: %d\r\n", port, callID, cseq, maxForwards)
+		fmt.Fprintf(&b, "From: <sip:device.gate@e2e.example>;tag=g-%s\r\nTo: <sip:1A@e2e.example>\r\n", callID)
+		fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d INVITE\r\nContact: <sip:device.gate@127.0.0.1:%d>\r\n", callID, cseq, port)
+		if auth != "" {
+			fmt.Fprintf(&b, "Proxy-Authorization: %s\r\n", auth)
+		}
+		b.WriteString("Content-Length: 0\r\n\r\n")
+		return []byte(b.String())
+	}
+	// authorized answers the 407 (acknowledging it) and returns the
+	// server's final answer to the INVITE with credentials.
+	authorized := func(callID string, maxForwards int) *sip.Response {
+		t.Helper()
+		chal := parseResponse(t, p.exchange(invite(callID, 1, maxForwards, "")))
+		if chal.StatusCode != 407 {
+			t.Fatalf("INVITE without credentials: %d, want 407", chal.StatusCode)
+		}
+		ack := fmt.Sprintf("ACK sip:1A@e2e.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s-1;rport\r\nMax-Forwards: 70\r\n"+
+			"From: <sip:device.gate@e2e.example>;tag=g-%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+			port, callID, callID, chal.To().Value(), callID)
+		if _, err := p.conn.WriteTo([]byte(ack), p.srv); err != nil {
+			t.Fatal(err)
+		}
+		c, err := digest.ParseChallenge(chal.GetHeader("Proxy-Authenticate").Value())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cred, err := digest.Digest(c, digest.Options{Method: "INVITE", URI: "sip:1A@e2e.example", Username: "device.gate", Password: password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			res := parseResponse(t, p.exchange(invite(callID, 2, maxForwards, cred.String())))
+			if res.CSeq().SeqNo == 2 && res.StatusCode >= 180 {
+				return res
+			}
+		}
+	}
+	if res := authorized("loop", 0); res.StatusCode != 483 {
+		t.Errorf("Max-Forwards 0: %d %s, want 483", res.StatusCode, res.Reason)
+	}
+	if in := mary.Incoming(); len(in) != 0 {
+		t.Errorf("mary rang for a looping call: %+v", in)
+	}
+	authorized("hops", 5) // 180 from the ring
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	in, err := mary.WaitIncoming(ctx, func(in []device.Incoming) bool { return len(in) == 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in[0].MaxForwards != 4 {
+		t.Errorf("mary's INVITE has Max-Forwards %d, want 4 (the caller's 5, less one)", in[0].MaxForwards)
+	}
+	// The gate gives up: CANCEL, and the server ends the ring.
+	cancelReq := fmt.Sprintf("CANCEL sip:1A@e2e.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-hops-2;rport\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:device.gate@e2e.example>;tag=g-hops\r\nTo: <sip:1A@e2e.example>\r\nCall-ID: hops\r\nCSeq: 2 CANCEL\r\nContent-Length: 0\r\n\r\n", port)
+	if _, err := p.conn.WriteTo([]byte(cancelReq), p.srv); err != nil {
+		t.Fatal(err)
+	}
+	h.waitEvent("call_ended", func(e events.Event) bool { return e.Kind == events.CallEnded })
 }

@@ -61,10 +61,12 @@ type Incoming struct {
 	To       string // who was called: the Request-URI's user part
 	Identity string // the P-Asserted-Identity's user part, if any
 	SentBy   string // the sent-by (host:port) of the INVITE's top Via
-	Answered bool
-	Status   int    // final status this device sent (200, 486, 603, 487)
-	Reason   string // Reason header of a CANCEL, if cancelled
-	At       time.Time
+	// MaxForwards is the INVITE's Max-Forwards (-1 when absent).
+	MaxForwards int
+	Answered    bool
+	Status      int    // final status this device sent (200, 486, 603, 487)
+	Reason      string // Reason header of a CANCEL, if cancelled
+	At          time.Time
 }
 
 // Hub hosts many simulated devices on one SIP socket, the way a gateway
@@ -440,6 +442,10 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	in := &Incoming{CallID: req.CallID().Value(), To: req.Recipient.User, At: time.Now()}
 	if v := req.Via(); v != nil {
 		in.SentBy = net.JoinHostPort(strings.Trim(v.Host, "[]"), strconv.Itoa(v.Port))
+	}
+	in.MaxForwards = -1
+	if mf := req.MaxForwards(); mf != nil {
+		in.MaxForwards = int(mf.Val())
 	}
 	if f := req.From(); f != nil {
 		in.From = f.Address.User
