@@ -133,6 +133,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	st := s.st()
+	number, ok := dialled(req)
+	if !ok {
+		respond(tx, req, 416, "Unsupported URI Scheme")
+		return
+	}
 	src := sourceAddr(req)
 	var account string
 	var dec routing.Decision
@@ -148,7 +153,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		account = acct
-		dec = st.router.Route(account, req.Recipient.User)
+		dec = st.router.Route(account, number)
 	}
 	callID := ""
 	if h := req.CallID(); h != nil {
@@ -161,7 +166,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if dec.Kind == routing.Voicemail || dec.Kind == routing.Conference {
 		c := &call{s: s, st: st, id: callID, inv: req, tx: tx, caller: account, dec: dec, callerSDP: offer, toTag: sip.GenerateTagN(16)}
-		s.publish(events.Event{Kind: events.CallStarted, Call: callID, From: account, To: req.Recipient.User, Target: dec.Target.String(), Origin: dec.Origin})
+		s.publish(events.Event{Kind: events.CallStarted, Call: callID, From: account, To: number, Target: dec.Target.String(), Origin: dec.Origin})
 		s.serveDecision(c)
 		return
 	}
@@ -205,7 +210,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 482, "Loop Detected")
 		return
 	}
-	s.publish(events.Event{Kind: events.CallStarted, Call: callID, From: account, To: req.Recipient.User, Target: dec.Target.String(), Origin: dec.Origin, Device: doorDevice(dec)})
+	s.publish(events.Event{Kind: events.CallStarted, Call: callID, From: account, To: number, Target: dec.Target.String(), Origin: dec.Origin, Device: doorDevice(dec)})
 	c.respond(100, "Trying", nil)
 	s.wg.Add(1)
 	defer s.wg.Done()
@@ -232,7 +237,8 @@ func (s *Server) rejectCall(req *sip.Request, tx sip.ServerTransaction, account,
 	if status == 0 {
 		status, text = 500, "Server Internal Error"
 	}
-	s.publish(events.Event{Kind: events.CallRejected, Call: callID, From: account, To: req.Recipient.User, Status: status, Cause: reason, Origin: dec.Origin})
+	number, _ := dialled(req)
+	s.publish(events.Event{Kind: events.CallRejected, Call: callID, From: account, To: number, Status: status, Cause: reason, Origin: dec.Origin})
 	respond(tx, req, status, text, warning(s.cfg.Program.Site.Domain, reason))
 }
 
@@ -435,6 +441,28 @@ func (c *call) earlyMedia(b *branch, res *sip.Response) bool {
 	c.mu.Unlock()
 	c.respond(183, "Session Progress", body)
 	return true
+}
+
+// dialled is what the caller dialled: the user part of a SIP or SIPS
+// Request-URI, or the number of a tel URI (RFC 3966: phones set to "use
+// tel URI" send them), its visual separators dropped. ok is false for any
+// other scheme (416, RFC 3261 §8.2.2.1).
+func dialled(req *sip.Request) (number string, ok bool) {
+	switch strings.ToLower(req.Recipient.Scheme) {
+	case "sip", "sips", "":
+		return req.Recipient.User, true
+	case "tel":
+		_, num, _ := strings.Cut(req.Recipient.String(), ":")
+		num, _, _ = strings.Cut(num, ";")
+		num = strings.Map(func(r rune) rune {
+			if strings.ContainsRune("-.()", r) {
+				return -1
+			}
+			return r
+		}, num)
+		return num, num != ""
+	}
+	return "", false
 }
 
 // maxForwards is req's Max-Forwards, 70 when it has none (RFC 3261

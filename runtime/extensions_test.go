@@ -82,6 +82,77 @@ func TestOptionsSaysWhatWeServe(t *testing.T) {
 	}
 }
 
+// rawCaller places INVITEs by hand from a UDP peer as account, answering
+// the server's digest challenge.
+type rawCaller struct {
+	t        *testing.T
+	p        *udpPeer
+	port     int
+	account  string
+	password string
+}
+
+func newRawCaller(t *testing.T, h *harness, account string) *rawCaller {
+	p := newUDPPeer(t, h.addr)
+	password, _ := h.secrets.SIPPassword(account)
+	return &rawCaller{t: t, p: p, port: p.conn.LocalAddr().(*net.UDPAddr).Port, account: account, password: password}
+}
+
+func (rc *rawCaller) invite(ruri, callID string, cseq, maxForwards int, auth string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "INVITE %s SIP/2.0\r\n", ruri)
+	fmt.Fprintf(&b, "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s-%d;rport\r\nMax-Forwards: %d\r\n", rc.port, callID, cseq, maxForwards)
+	fmt.Fprintf(&b, "From: <sip:%s@e2e.example>;tag=g-%s\r\nTo: <%s>\r\n", rc.account, callID, ruri)
+	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d INVITE\r\nContact: <sip:%s@127.0.0.1:%d>\r\n", callID, cseq, rc.account, rc.port)
+	if auth != "" {
+		fmt.Fprintf(&b, "Proxy-Authorization: %s\r\n", auth)
+	}
+	b.WriteString("Content-Length: 0\r\n\r\n")
+	return []byte(b.String())
+}
+
+// call sends an INVITE to ruri, answers the 407 (acknowledging it) and
+// returns the server's first answer past 100 to the INVITE with
+// credentials.
+func (rc *rawCaller) call(ruri, callID string, maxForwards int) *sip.Response {
+	t := rc.t
+	t.Helper()
+	chal := parseResponse(t, rc.p.exchange(rc.invite(ruri, callID, 1, maxForwards, "")))
+	if chal.StatusCode != 407 {
+		t.Fatalf("INVITE %s without credentials: %d, want 407", ruri, chal.StatusCode)
+	}
+	ack := fmt.Sprintf("ACK %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s-1;rport\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:%s@e2e.example>;tag=g-%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+		ruri, rc.port, callID, rc.account, callID, chal.To().Value(), callID)
+	if _, err := rc.p.conn.WriteTo([]byte(ack), rc.p.srv); err != nil {
+		t.Fatal(err)
+	}
+	c, err := digest.ParseChallenge(chal.GetHeader("Proxy-Authenticate").Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := digest.Digest(c, digest.Options{Method: "INVITE", URI: ruri, Username: rc.account, Password: rc.password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		res := parseResponse(t, rc.p.exchange(rc.invite(ruri, callID, 2, maxForwards, cred.String())))
+		if res.CSeq().SeqNo == 2 && res.StatusCode >= 180 {
+			return res
+		}
+	}
+}
+
+// cancel gives up the call callID placed.
+func (rc *rawCaller) cancel(ruri, callID string) {
+	msg := fmt.Sprintf("CANCEL %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s-2;rport\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:%s@e2e.example>;tag=g-%s\r\nTo: <%s>\r\nCall-ID: %s\r\nCSeq: 2 CANCEL\r\nContent-Length: 0\r\n\r\n",
+		ruri, rc.port, callID, rc.account, callID, ruri, callID)
+	if _, err := rc.p.conn.WriteTo([]byte(msg), rc.p.srv); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
 // An authenticated INVITE with Max-Forwards 0 is a loop: 483, nothing
 // rings. Otherwise each leg carries one less than the caller's.
 func TestMaxForwards(t *testing.T) {
@@ -89,50 +160,9 @@ func TestMaxForwards(t *testing.T) {
 	mary := h.device("app.mary")
 	h.device("app.tom")
 	h.device("device.monitor-1a")
-	p := newUDPPeer(t, h.addr)
-	port := p.conn.LocalAddr().(*net.UDPAddr).Port
-	password, _ := h.secrets.SIPPassword("device.gate")
-	invite := func(callID string, cseq, maxForwards int, auth string) []byte {
-		var b strings.Builder
-		fmt.Fprintf(&b, "INVITE sip:1A@e2e.example SIP/2.0\r\n")
-		fmt.Fprintf(&b, "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s-%d;rport\r\nMax-Forwards: %d\r\n", port, callID, cseq, maxForwards)
-		fmt.Fprintf(&b, "From: <sip:device.gate@e2e.example>;tag=g-%s\r\nTo: <sip:1A@e2e.example>\r\n", callID)
-		fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d INVITE\r\nContact: <sip:device.gate@127.0.0.1:%d>\r\n", callID, cseq, port)
-		if auth != "" {
-			fmt.Fprintf(&b, "Proxy-Authorization: %s\r\n", auth)
-		}
-		b.WriteString("Content-Length: 0\r\n\r\n")
-		return []byte(b.String())
-	}
-	// authorized answers the 407 (acknowledging it) and returns the
-	// server's final answer to the INVITE with credentials.
-	authorized := func(callID string, maxForwards int) *sip.Response {
-		t.Helper()
-		chal := parseResponse(t, p.exchange(invite(callID, 1, maxForwards, "")))
-		if chal.StatusCode != 407 {
-			t.Fatalf("INVITE without credentials: %d, want 407", chal.StatusCode)
-		}
-		ack := fmt.Sprintf("ACK sip:1A@e2e.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s-1;rport\r\nMax-Forwards: 70\r\n"+
-			"From: <sip:device.gate@e2e.example>;tag=g-%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
-			port, callID, callID, chal.To().Value(), callID)
-		if _, err := p.conn.WriteTo([]byte(ack), p.srv); err != nil {
-			t.Fatal(err)
-		}
-		c, err := digest.ParseChallenge(chal.GetHeader("Proxy-Authenticate").Value())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cred, err := digest.Digest(c, digest.Options{Method: "INVITE", URI: "sip:1A@e2e.example", Username: "device.gate", Password: password})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			res := parseResponse(t, p.exchange(invite(callID, 2, maxForwards, cred.String())))
-			if res.CSeq().SeqNo == 2 && res.StatusCode >= 180 {
-				return res
-			}
-		}
-	}
+	gate := newRawCaller(t, h, "device.gate")
+	const flat = "sip:1A@e2e.example"
+	authorized := func(callID string, maxForwards int) *sip.Response { return gate.call(flat, callID, maxForwards) }
 	if res := authorized("loop", 0); res.StatusCode != 483 {
 		t.Errorf("Max-Forwards 0: %d %s, want 483", res.StatusCode, res.Reason)
 	}
@@ -150,10 +180,32 @@ func TestMaxForwards(t *testing.T) {
 		t.Errorf("mary's INVITE has Max-Forwards %d, want 4 (the caller's 5, less one)", in[0].MaxForwards)
 	}
 	// The gate gives up: CANCEL, and the server ends the ring.
-	cancelReq := fmt.Sprintf("CANCEL sip:1A@e2e.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-hops-2;rport\r\nMax-Forwards: 70\r\n"+
-		"From: <sip:device.gate@e2e.example>;tag=g-hops\r\nTo: <sip:1A@e2e.example>\r\nCall-ID: hops\r\nCSeq: 2 CANCEL\r\nContent-Length: 0\r\n\r\n", port)
-	if _, err := p.conn.WriteTo([]byte(cancelReq), p.srv); err != nil {
+	gate.cancel(flat, "hops")
+	h.waitEvent("call_ended", func(e events.Event) bool { return e.Kind == events.CallEnded })
+}
+
+// A phone set to "use tel URI" dials tel:101;phone-context=…: the number
+// is routed like a SIP URI's user part. A scheme the server has nothing
+// to do with gets 416 (RFC 3261 §8.2.2.1).
+func TestTelURI(t *testing.T) {
+	h := start(t)
+	mary := h.device("app.mary")
+	tom := newRawCaller(t, h, "app.tom")
+	const tel = "tel:1-01;phone-context=e2e.example"
+	if res := tom.call(tel, "tel", 70); res.StatusCode != 180 {
+		t.Fatalf("INVITE %s: %d %s, want 180 (mary ringing)", tel, res.StatusCode, res.Reason)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := mary.WaitIncoming(ctx, func(in []device.Incoming) bool { return len(in) == 1 }); err != nil {
 		t.Fatal(err)
 	}
+	tom.cancel(tel, "tel")
 	h.waitEvent("call_ended", func(e events.Event) bool { return e.Kind == events.CallEnded })
+
+	other := newRawCaller(t, h, "app.tom") // a socket without the last call's answers
+	res := parseResponse(t, other.p.exchange(other.invite("mailto:mary@e2e.example", "mailto", 1, 70, "")))
+	if res.StatusCode != 416 {
+		t.Errorf("INVITE mailto: %d %s, want 416", res.StatusCode, res.Reason)
+	}
 }

@@ -253,8 +253,9 @@ func isChallenge(res *sip.Response) bool {
 func routeFromCarrier(r *routing.Router, trunks []string, req *sip.Request) (string, routing.Decision) {
 	var first routing.Decision
 	for i, trunk := range trunks {
-		dec := r.RouteDDI(trunk, req.Recipient.User)
-		if to := req.To(); dec.Kind == routing.Reject && to != nil && to.Address.User != "" && to.Address.User != req.Recipient.User {
+		number, _ := dialled(req)
+		dec := r.RouteDDI(trunk, number)
+		if to := req.To(); dec.Kind == routing.Reject && to != nil && to.Address.User != "" && to.Address.User != number {
 			if d := r.RouteDDI(trunk, to.Address.User); d.Kind != routing.Reject {
 				dec = d
 			}
