@@ -151,6 +151,17 @@ type Contact struct {
 	Path []string
 }
 
+// sipgo refuses to send a UDP message over 1 300 bytes (RFC 3261 §18.1.1
+// wants TCP then). A device registered over UDP behind NAT cannot be
+// reached over TCP, and a video door station's offer alone comes near
+// that size, so its call would reach no one. Like Kamailio (udp_mtu
+// unset) and Asterisk, the server sends such messages whole over UDP, for
+// IP to fragment. In init: sipgo reads the limit on every send.
+func init() { sip.UDPMTUSize = maxUDPPayload + 200 }
+
+// maxUDPPayload is the largest UDP datagram over IPv4.
+const maxUDPPayload = 65507
+
 // New builds a server for cfg; Serve* starts it.
 func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 	if cfg.Program == nil {
