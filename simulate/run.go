@@ -17,6 +17,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
 	"switchboard/runtime"
 	"switchboard/runtime/auth"
@@ -507,6 +508,13 @@ func (w *worker) register(secrets Secrets) error {
 			return fmt.Errorf("no password for account %q", a.Name)
 		}
 		devs[i] = w.hub.Add(a.Name, pw)
+		if d := w.p.Device(a.Device); d != nil && d.Kind == ir.DoorStation {
+			// A camera door station offers video as the real one does:
+			// an offer near a kilobyte, a second stream for the relay.
+			if m, ok := catalogue.Lookup(d.Model); ok && m.Video {
+				devs[i].SetCamera(true)
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -241,6 +241,21 @@ type Device struct {
 	notifications []Notification    // NOTIFYs received (mwi.go)
 	chal          *digest.Challenge // the server's last challenge
 	nc            int               // the last nonce count used with it
+	video         bool              // its calls offer video (SetCamera)
+}
+
+// SetCamera makes the device's calls offer video beside the audio, as a
+// video door station's do; nothing is sent on it.
+func (d *Device) SetCamera(on bool) {
+	d.mu.Lock()
+	d.video = on
+	d.mu.Unlock()
+}
+
+func (d *Device) camera() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.video
 }
 
 // New starts a device on a hub of its own.
@@ -522,6 +537,7 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = reply(488, "Not Acceptable Here", nil)
 		return
 	}
+	m.answering(req.Body())
 	c := &Call{d: d, id: in.CallID, media: m, inbound: true, invite: req, toTag: toTag}
 	d.hub.mu.Lock()
 	d.hub.calls[in.CallID] = c
@@ -682,6 +698,9 @@ func (d *Device) Dial(ctx context.Context, number string) (*Call, error) {
 	m, err := newMedia(d.hub.listen, d.hub.ip, nil)
 	if err != nil {
 		return nil, err
+	}
+	if d.camera() {
+		m.offerVideo()
 	}
 	dua := &sipgo.DialogUA{Client: d.hub.client, ContactHDR: *d.contact()}
 	req := sip.NewRequest(sip.INVITE, d.serverURI(number))

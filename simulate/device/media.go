@@ -21,6 +21,7 @@ const (
 	ptPCMU  = 0
 	ptPCMA  = 8
 	ptEvent = 101
+	ptH264  = 96
 )
 
 // media is one call's RTP endpoint: a UDP socket, the peer's address from
@@ -44,6 +45,14 @@ type media struct {
 	audio   []int16       // decoded µ-law received (audio.go)
 	heard   chan struct{} // signalled when audio arrives
 	toneAt  int           // samples of tone sent, for a continuous phase
+
+	// others are the session's m-lines besides the audio, in order: what
+	// the device offers beside it (a door station's camera) or, answering,
+	// the offer's other m-lines, which it refuses (port 0). Each SDP the
+	// device sends in the call has them (RFC 3264 §8: the m-lines stay).
+	others []*sdp.MediaDescription
+	// audioAt is the audio m-line's position among them all.
+	audioAt int
 }
 
 func newMedia(listen rtmedia.ListenFunc, ip netip.Addr, notify func(rune)) (*media, error) {
@@ -60,6 +69,46 @@ func newMedia(listen rtmedia.ListenFunc, ip netip.Addr, notify func(rune)) (*med
 }
 
 func (m *media) port() int { return m.conn.LocalAddr().(*net.UDPAddr).Port }
+
+// offerVideo adds a camera to what the device offers: H.264 as Akuvox
+// door stations describe it, in two profiles — which makes an offer near a
+// kilobyte, as a real video door station's is. Nothing is sent on it.
+func (m *media) offerVideo() {
+	md := &sdp.MediaDescription{
+		MediaName: sdp.MediaName{Media: "video", Port: sdp.RangedPort{Value: m.port() + 2}, Protos: []string{"RTP", "AVP"}, Formats: []string{"96", "97"}},
+	}
+	for _, pt := range []uint8{ptH264, ptH264 + 1} {
+		md.WithCodec(pt, "H264", 90000, 0, fmt.Sprintf("profile-level-id=42%s1f;packetization-mode=%d;max-br=2048;max-mbps=108000;sprop-parameter-sets=Z0LAH9oBQBbsBEAAAAMAQAAADyPGDKg=,aM4G4g==", map[uint8]string{ptH264: "e0", ptH264 + 1: "80"}[pt], pt-ptH264))
+		md.WithValueAttribute("rtcp-fb", fmt.Sprintf("%d nack pli", pt))
+		md.WithValueAttribute("rtcp-fb", fmt.Sprintf("%d ccm fir", pt))
+	}
+	md.WithPropertyAttribute("sendrecv")
+	m.others = append(m.others, md)
+}
+
+// answering shapes the device's SDP after offer's m-lines: its audio where
+// the offer's audio is, every other m-line refused (port 0).
+func (m *media) answering(offer []byte) {
+	var sess sdp.SessionDescription
+	if sess.Unmarshal(offer) != nil {
+		return
+	}
+	m.others, m.audioAt = nil, 0
+	audio := false
+	for i, md := range sess.MediaDescriptions {
+		if md.MediaName.Media == "audio" && !audio {
+			audio, m.audioAt = true, i
+			continue
+		}
+		formats := md.MediaName.Formats
+		if len(formats) > 1 {
+			formats = formats[:1]
+		}
+		m.others = append(m.others, &sdp.MediaDescription{
+			MediaName: sdp.MediaName{Media: md.MediaName.Media, Port: sdp.RangedPort{Value: 0}, Protos: md.MediaName.Protos, Formats: formats},
+		})
+	}
+}
 
 // sdp describes this endpoint as an offer or answer.
 func (m *media) sdp(ip netip.Addr) []byte {
@@ -80,7 +129,10 @@ func (m *media) sdp(ip netip.Addr) []byte {
 	md.WithCodec(ptEvent, "telephone-event", 8000, 0, "0-16")
 	md.WithPropertyAttribute("sendrecv")
 	md.WithValueAttribute("ptime", "20")
+	at := min(m.audioAt, len(m.others))
+	sess.MediaDescriptions = append(sess.MediaDescriptions, m.others[:at]...)
 	sess.MediaDescriptions = append(sess.MediaDescriptions, md)
+	sess.MediaDescriptions = append(sess.MediaDescriptions, m.others[at:]...)
 	b, _ := sess.Marshal()
 	return b
 }
