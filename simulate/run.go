@@ -495,6 +495,12 @@ func (w *worker) trunksRegistered() error {
 	return nil
 }
 
+// natAddr is the private address the i-th simulated app believes it has:
+// in 127.255.0.0/16, which nothing listens on.
+func natAddr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{127, 255, byte(i >> 8), byte(1 + i%254)})
+}
+
 // registerAtOnce bounds the registrations in flight while a worker starts.
 const registerAtOnce = 64
 
@@ -508,6 +514,13 @@ func (w *worker) register(secrets Secrets) error {
 			return fmt.Errorf("no password for account %q", a.Name)
 		}
 		devs[i] = w.hub.Add(a.Name, pw)
+		if a.Kind == ir.AccountApp {
+			// Apps run on phones on home Wi-Fi or mobile data: behind NAT,
+			// with a private address in their Contact that the server must
+			// not use. (A loopback address nothing listens on, so that no
+			// packet sent there leaves this machine.)
+			devs[i].SetBehindNAT(natAddr(i))
+		}
 		if d := w.p.Device(a.Device); d != nil && d.Kind == ir.DoorStation {
 			// A camera door station offers video as the real one does:
 			// an offer near a kilobyte, a second stream for the relay.

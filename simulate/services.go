@@ -105,10 +105,16 @@ func (w *worker) serviceStep(ctx context.Context, st *caseState, s Step) error {
 }
 
 // hear advances the clock a frame at a time until the call has received
-// n samples of non-silent audio.
+// n samples of non-silent audio. The caller streams a frame of silence a
+// tick, as a phone sends RTP all through a call: a server answering a
+// caller behind NAT learns where to send from those packets (symmetric
+// RTP), and until then its frames go to the SDP's private address.
 func (w *worker) hear(ctx context.Context, c *device.Call, n int) error {
 	heard := func() bool { got := c.Audio(); return len(got) >= n && audio.RMS(got) > 100 }
 	for range 20 * n / audio.FrameSamples {
+		if err := c.SendSilence(1); err != nil {
+			return err
+		}
 		if !w.nextFrame(heard, c.AudioArrived()) {
 			break
 		}

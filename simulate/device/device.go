@@ -242,6 +242,31 @@ type Device struct {
 	chal          *digest.Challenge // the server's last challenge
 	nc            int               // the last nonce count used with it
 	video         bool              // its calls offer video (SetCamera)
+	nat           netip.Addr        // the private address it believes it has (SetBehindNAT)
+}
+
+// SetBehindNAT puts the device behind a NAT: it believes its address is
+// private and says so in its Contact, as a phone on a home network or a
+// mobile app does, while its packets come from the hub's address. The
+// server must reach it where its REGISTER came from. private should be an
+// address nothing listens on. (Its SDP keeps the address its media comes
+// from: in virtual time the server's paced audio would outrun the packets
+// a symmetric-RTP latch needs; the relay's and endpoint's latching is
+// tested in runtime/media.)
+func (d *Device) SetBehindNAT(private netip.Addr) {
+	d.mu.Lock()
+	d.nat = private
+	d.mu.Unlock()
+}
+
+// advertised is the address the device puts in its Contact.
+func (d *Device) advertised() netip.Addr {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.nat.IsValid() {
+		return d.nat
+	}
+	return d.hub.ip
 }
 
 // SetCamera makes the device's calls offer video beside the audio, as a
@@ -311,8 +336,8 @@ func (h *Hub) RingAll() {
 }
 
 func (d *Device) contact() *sip.ContactHeader {
-	host, port, _ := sip.ParseAddr(d.hub.addr)
-	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: d.account, Host: host, Port: port}}
+	_, port, _ := sip.ParseAddr(d.hub.addr)
+	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: d.account, Host: d.advertised().String(), Port: port}}
 }
 
 func (d *Device) serverURI(user string) sip.Uri {
@@ -760,6 +785,10 @@ func (e *StatusError) Error() string { return fmt.Sprintf("call refused: %d %s",
 
 // ID returns the call's Call-ID.
 func (c *Call) ID() string { return c.id }
+
+// SendSilence sends frames 20 ms packets of silence, as a phone whose
+// user says nothing still does.
+func (c *Call) SendSilence(frames int) error { return c.media.sendAudio(frames) }
 
 // SendDTMF sends digits as RFC 4733 events.
 func (c *Call) SendDTMF(digits string) error { return c.media.sendDigits(digits) }
