@@ -213,7 +213,8 @@ type worker struct {
 	roomPINs services.ConferencePINs // nil: rooms with a PIN cannot be joined
 	dataDir  string                  // the services' data: voicemail messages
 	hub      *device.Hub
-	carriers []*device.Hub // one per trunk, in the program's order
+	carriers []*device.Hub   // one per trunk, in the program's order
+	net      *memnet.Network // the in-memory network; nil over UDP
 	sub      *events.Subscription
 	ladder   *ladder
 	cancel   context.CancelFunc
@@ -293,6 +294,7 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	)
 	if o.Transport == TransportMemory {
 		mn := memnet.New()
+		w.net = mn
 		listenPacket = func(ip netip.Addr, port uint16) (net.PacketConn, error) {
 			return mn.Listen(netip.AddrPortFrom(ip, port))
 		}

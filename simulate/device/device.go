@@ -786,6 +786,13 @@ func (e *StatusError) Error() string { return fmt.Sprintf("call refused: %d %s",
 // ID returns the call's Call-ID.
 func (c *Call) ID() string { return c.id }
 
+// Remote is where the call's audio goes: the other party's media address.
+func (c *Call) Remote() netip.AddrPort {
+	c.media.mu.Lock()
+	defer c.media.mu.Unlock()
+	return c.media.remote
+}
+
 // SendSilence sends frames 20 ms packets of silence, as a phone whose
 // user says nothing still does.
 func (c *Call) SendSilence(frames int) error { return c.media.sendAudio(frames) }

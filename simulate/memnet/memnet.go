@@ -18,6 +18,7 @@
 package memnet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -109,12 +110,13 @@ func (n *Network) Listen(addr netip.AddrPort) (*Conn, error) {
 		return nil, &net.OpError{Op: "listen", Net: "udp", Addr: net.UDPAddrFromAddrPort(local), Err: errAddrInUse}
 	}
 	c := &Conn{
-		n:      n,
-		local:  local,
-		addr:   net.UDPAddrFromAddrPort(local),
-		limit:  n.queue,
-		ready:  make(chan struct{}, 1),
-		closed: make(chan struct{}),
+		n:        n,
+		local:    local,
+		addr:     net.UDPAddrFromAddrPort(local),
+		limit:    n.queue,
+		ready:    make(chan struct{}, 1),
+		closed:   make(chan struct{}),
+		parkedCh: make(chan struct{}, 1),
 	}
 	c.rd.init()
 	n.conns[local] = c
@@ -176,6 +178,11 @@ type Conn struct {
 	limit  int
 	ready  chan struct{}
 	closed chan struct{}
+	// parked: a reader waits in ReadFrom with the queue empty, so every
+	// datagram delivered so far has been read and dealt with (WaitRead);
+	// parkedCh is signalled when one parks.
+	parked   bool
+	parkedCh chan struct{}
 
 	closeOnce sync.Once
 	rd        deadline
@@ -218,14 +225,16 @@ func (c *Conn) read(b []byte) (int, *Conn, error) {
 	}
 	var d *datagram
 	for {
-		if d = c.pop(); d != nil {
+		if d = c.popOrPark(); d != nil {
 			break
 		}
 		select {
 		case <-c.ready:
 		case <-c.closed:
+			c.unpark()
 			return 0, nil, c.opError("read", net.ErrClosed)
 		case <-c.rd.wait():
+			c.unpark()
 			return 0, nil, c.opError("read", os.ErrDeadlineExceeded)
 		}
 	}
@@ -308,9 +317,58 @@ func (c *Conn) push(d *datagram) bool {
 }
 
 // pop takes the oldest queued datagram, or returns nil.
-func (c *Conn) pop() *datagram {
+// popOrPark is pop for a reader, which parks when there is nothing.
+func (c *Conn) popOrPark() *datagram {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
+	if c.head == len(c.queue) {
+		if !c.parked {
+			c.parked = true
+			select {
+			case c.parkedCh <- struct{}{}:
+			default:
+			}
+		}
+		return nil
+	}
+	c.parked = false
+	return c.popLocked()
+}
+
+func (c *Conn) unpark() {
+	c.qmu.Lock()
+	c.parked = false
+	c.qmu.Unlock()
+}
+
+// WaitRead waits until the connection at addr has read every datagram
+// delivered to it and its reader is back waiting for the next: whatever
+// it did with them is done, as far as its read loop goes. It returns at
+// once when nothing listens at addr. A simulation uses it where a real
+// network's delay would have let the packets in before a timer fires.
+func (n *Network) WaitRead(ctx context.Context, addr netip.AddrPort) error {
+	c := n.lookup(netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()))
+	if c == nil {
+		return nil
+	}
+	for {
+		c.qmu.Lock()
+		done := c.parked && c.head == len(c.queue)
+		c.qmu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-c.parkedCh:
+		case <-c.closed:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *Conn) popLocked() *datagram {
 	if c.head == len(c.queue) {
 		return nil
 	}

@@ -303,3 +303,59 @@ func BenchmarkWriteRead(b *testing.B) {
 		}
 	}
 }
+
+// WaitRead returns once the reader has taken every datagram and is back
+// in ReadFrom: not while a datagram waits, nor while the reader is still
+// dealing with the last one.
+func TestWaitRead(t *testing.T) {
+	n := New()
+	a, err := n.Listen(netip.MustParseAddrPort("192.0.2.1:1000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := n.Listen(netip.MustParseAddrPort("192.0.2.2:1000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	handled := make(chan string, 10)
+	release := make(chan struct{})
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			k, _, err := b.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			<-release // the reader is busy with it until released
+			handled <- string(buf[:k])
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n.WaitRead(ctx, b.AddrPort()); err != nil {
+		t.Fatalf("an idle reader: %v", err)
+	}
+	a.WriteTo([]byte("one"), b.LocalAddr())
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	if err := n.WaitRead(short, b.AddrPort()); err == nil {
+		t.Fatal("WaitRead returned while the reader was still busy with the datagram")
+	}
+	close(release)
+	if err := n.WaitRead(ctx, b.AddrPort()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-handled:
+		if got != "one" {
+			t.Errorf("handled %q", got)
+		}
+	default:
+		t.Error("WaitRead returned before the reader had dealt with the datagram")
+	}
+	if err := n.WaitRead(ctx, netip.MustParseAddrPort("192.0.2.9:1")); err != nil {
+		t.Errorf("nobody listening: %v", err)
+	}
+	b.Close()
+	a.Close()
+}
