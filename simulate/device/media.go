@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,7 +88,9 @@ func (m *media) offerVideo() {
 }
 
 // answering shapes the device's SDP after offer's m-lines: its audio where
-// the offer's audio is, every other m-line refused (port 0).
+// the offer's audio is; the offer's H.264 video accepted, as a monitor or
+// an app shows the door's camera (nothing is sent on it); every other
+// m-line refused (port 0).
 func (m *media) answering(offer []byte) {
 	var sess sdp.SessionDescription
 	if sess.Unmarshal(offer) != nil {
@@ -100,6 +103,10 @@ func (m *media) answering(offer []byte) {
 			audio, m.audioAt = true, i
 			continue
 		}
+		if a := acceptVideo(md, m.port()+2); a != nil {
+			m.others = append(m.others, a)
+			continue
+		}
 		formats := md.MediaName.Formats
 		if len(formats) > 1 {
 			formats = formats[:1]
@@ -108,6 +115,36 @@ func (m *media) answering(offer []byte) {
 			MediaName: sdp.MediaName{Media: md.MediaName.Media, Port: sdp.RangedPort{Value: 0}, Protos: md.MediaName.Protos, Formats: formats},
 		})
 	}
+}
+
+// acceptVideo answers an offered video m-line with its first H.264
+// payload type, received on port; nil when it carries no H.264 over RTP.
+func acceptVideo(md *sdp.MediaDescription, port int) *sdp.MediaDescription {
+	if md.MediaName.Media != "video" || md.MediaName.Port.Value == 0 {
+		return nil
+	}
+	for _, f := range md.MediaName.Formats {
+		var rtpmap, fmtp string
+		for _, a := range md.Attributes {
+			switch {
+			case a.Key == "rtpmap" && strings.HasPrefix(a.Value, f+" "):
+				rtpmap = a.Value
+			case a.Key == "fmtp" && strings.HasPrefix(a.Value, f+" "):
+				fmtp = a.Value
+			}
+		}
+		if !strings.Contains(strings.ToUpper(rtpmap), " H264/") {
+			continue
+		}
+		a := &sdp.MediaDescription{MediaName: sdp.MediaName{Media: "video", Port: sdp.RangedPort{Value: port}, Protos: md.MediaName.Protos, Formats: []string{f}}}
+		a.WithValueAttribute("rtpmap", rtpmap)
+		if fmtp != "" {
+			a.WithValueAttribute("fmtp", fmtp)
+		}
+		a.WithPropertyAttribute("recvonly")
+		return a
+	}
+	return nil
 }
 
 // sdp describes this endpoint as an offer or answer.
