@@ -16,8 +16,9 @@ import (
 	rtmedia "switchboard/runtime/media"
 )
 
-// Payload types the simulated devices offer: G.711 µ-law and RFC 4733
-// telephone events, the pair every intercom and phone supports.
+// Payload types the simulated devices offer: G.711 µ-law and A-law and
+// RFC 4733 telephone events, which every intercom and phone supports, and
+// H.264 on a camera door station's video.
 const (
 	ptPCMU  = 0
 	ptPCMA  = 8
@@ -49,7 +50,7 @@ type media struct {
 
 	// others are the session's m-lines besides the audio, in order: what
 	// the device offers beside it (a door station's camera) or, answering,
-	// the offer's other m-lines, which it refuses (port 0). Each SDP the
+	// its answers to the offer's other m-lines (answering). Each SDP the
 	// device sends in the call has them (RFC 3264 §8: the m-lines stay).
 	others []*sdp.MediaDescription
 	// audioAt is the audio m-line's position among them all.
