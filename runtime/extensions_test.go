@@ -248,3 +248,46 @@ func TestLargeInviteReachesDevices(t *testing.T) {
 	gate.cancel("sip:1A@e2e.example", "big")
 	h.waitEvent("call_ended", func(e events.Event) bool { return e.Kind == events.CallEnded })
 }
+
+// A body the server cannot use — neither SDP nor holding any — gets 415
+// naming what it accepts (RFC 3261 §8.2.3); nothing rings.
+func TestBodyWithoutSDP(t *testing.T) {
+	h := start(t)
+	mary := h.device("app.mary")
+	gate := newRawCaller(t, h, "device.gate")
+	p := gate.p
+	msg := fmt.Sprintf("INVITE sip:1A@e2e.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-text;rport\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:device.gate@e2e.example>;tag=g-text\r\nTo: <sip:1A@e2e.example>\r\nCall-ID: text\r\nCSeq: 1 INVITE\r\n"+
+		"Contact: <sip:device.gate@127.0.0.1:%d>\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello", gate.port, gate.port)
+	// The 407 comes first: the body is looked at only for a caller who
+	// proved who it is.
+	chal := parseResponse(t, p.exchange([]byte(msg)))
+	if chal.StatusCode != 407 {
+		t.Fatalf("first answer %d, want 407", chal.StatusCode)
+	}
+	c, err := digest.ParseChallenge(chal.GetHeader("Proxy-Authenticate").Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := digest.Digest(c, digest.Options{Method: "INVITE", URI: "sip:1A@e2e.example", Username: "device.gate", Password: gate.password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authed := strings.Replace(strings.Replace(msg, "CSeq: 1 INVITE", "CSeq: 2 INVITE\r\nProxy-Authorization: "+cred.String(), 1), "branch=z9hG4bK-text", "branch=z9hG4bK-text2", 1)
+	for {
+		res := parseResponse(t, p.exchange([]byte(authed)))
+		if res.CSeq().SeqNo != 2 {
+			continue // the 407's retransmission
+		}
+		if res.StatusCode != 415 {
+			t.Fatalf("a text/plain body: %d %s, want 415", res.StatusCode, res.Reason)
+		}
+		if a := res.GetHeader("Accept"); a == nil || a.Value() != "application/sdp" {
+			t.Errorf("415 with Accept %v, want application/sdp", a)
+		}
+		break
+	}
+	if in := mary.Incoming(); len(in) != 0 {
+		t.Errorf("mary rang: %+v", in)
+	}
+}
