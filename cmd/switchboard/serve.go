@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -52,7 +53,8 @@ file of a site directory.
 
 Trunks with a username and password register at their carrier from the
 SIP UDP socket (digest, SHA-256 or MD5 as the carrier asks), and calls to
-public and emergency numbers go out over the site's first trunk. The
+public and emergency numbers go out over the trunk that holds the caller's
+number (else the first trunk by name), presenting it. The
 credentials are the values of the site's variables; serving a build
 directory, give them again with -var, -var-file or SWITCHBOARD_VAR_<name>.
 A trunk without credentials is IP-authenticated and does not register.
@@ -61,7 +63,9 @@ SIGHUP recompiles and swaps in the new configuration; calls in progress
 continue, and a configuration with errors is rejected while the old one keeps
 running. POST /admin/reload on the -http address does the same from
 loopback, and POST /admin/check-sync?device=NAME asks one device to fetch its
-files. SIGINT or SIGTERM stops the server cleanly.
+files; GET /admin/status says what the server is doing (listeners, accounts
+registered, calls in progress, trunks registered) as JSON, for a health
+check. SIGINT or SIGTERM stops the server cleanly.
 
 The line "switchboard serve: ready ..." on standard error says the sockets are
 open; with port 0 it tells which ports were chosen.
@@ -542,13 +546,25 @@ func chooseMediaIP(flagValue string, addrs ...string) (netip.Addr, error) {
 	return netip.Addr{}, errors.New("the SIP address listens on every interface, so set -media-ip to the address devices reach the server at")
 }
 
-// adminHandler serves the reload and check-sync endpoints to loopback
-// clients only.
+// adminHandler serves the reload and check-sync endpoints (POST) and the
+// status (GET: what the server is doing, as JSON, for a health check) to
+// loopback clients only.
 func adminHandler(reload func(string) error, srv *runtime.Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
 			http.Error(w, "admin endpoints answer loopback only", http.StatusForbidden)
+			return
+		}
+		if r.URL.Path == "/admin/status" {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Allow", "GET, HEAD")
+				http.Error(w, "use GET", http.StatusMethodNotAllowed)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			_ = json.NewEncoder(w).Encode(srv.Status())
 			return
 		}
 		if r.Method != http.MethodPost {

@@ -285,6 +285,25 @@ func TestServe(t *testing.T) {
 	// This call stays up across the next reload.
 	open := dial("call after a rejected reload")
 
+	// An operator's health check sees it, and who is registered.
+	res, err := http.Get("http://" + httpAddr + "/admin/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health struct {
+		Site                        string
+		Listeners                   map[string]string
+		Registered, Accounts, Calls int
+	}
+	err = json.NewDecoder(res.Body).Decode(&health)
+	res.Body.Close()
+	if err != nil || res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /admin/status: %d %s, %v", res.StatusCode, res.Header.Get("Content-Type"), err)
+	}
+	if health.Site != "whitfield-home" || health.Listeners["UDP"] != sipAddr || health.Registered < 2 || health.Accounts < health.Registered || health.Calls != 1 {
+		t.Errorf("status %+v: want site whitfield-home, UDP on %s, the gate and sarah registered, one call", health, sipAddr)
+	}
+
 	// The fixed configuration, with a new user, is swapped in.
 	fixed := append(append([]byte{}, good...), `
 user "grace" {
