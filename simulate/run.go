@@ -833,6 +833,20 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 		wctx, cancel := context.WithTimeout(ctx, w.o.Wait)
 		defer cancel()
 		return call.WaitDigits(wctx, s.Digits)
+	case ExpectVideo:
+		from, to := w.callOf(st, s.From), w.callOf(st, s.To)
+		if from == nil || to == nil {
+			return fmt.Errorf("%s and %s are not in a call", s.From, s.To)
+		}
+		if err := from.SendVideo(3); err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, w.o.Wait)
+		defer cancel()
+		if err := to.WaitVideo(wctx, 1); err != nil {
+			return fmt.Errorf("the picture did not arrive: %w", err)
+		}
+		return nil
 	case ExpectFailed:
 		err := w.dialResult(st)
 		var se *device.StatusError

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
 )
 
@@ -64,6 +65,10 @@ type (
 	// ExpectDigits waits until the account's side of the call received
 	// digits: how a door station detects its relay code.
 	ExpectDigits struct{ Account, Digits string }
+	// ExpectVideo has the From device's camera send a few pictures and
+	// waits until the To device's side of the call receives them: the
+	// person answering sees who is at the door.
+	ExpectVideo struct{ From, To string }
 	// ExpectFailed waits for the call to be refused with Status.
 	ExpectFailed struct{ Status int }
 	// ExpectFallback waits for the ring to end in the given fallback.
@@ -100,6 +105,7 @@ func (s ExpectDoor) describe() string {
 	return fmt.Sprintf("%s is refused at %s", s.By, s.Device)
 }
 func (s ExpectDigits) describe() string   { return fmt.Sprintf("%s receives %q", s.Account, s.Digits) }
+func (s ExpectVideo) describe() string    { return fmt.Sprintf("%s sees %s's camera", s.To, s.From) }
 func (s ExpectFailed) describe() string   { return fmt.Sprintf("call refused with %d", s.Status) }
 func (s ExpectFallback) describe() string { return "falls back to " + fallbackText(s.Fallback) }
 func (s Hangup) describe() string         { return "caller hangs up" }
@@ -124,7 +130,7 @@ func fallbackText(f ir.Fallback) string {
 // Generate builds the suite every site gets without writing a test: every
 // door-station entry point, every user by extension, every DDI.
 func Generate(p *ir.Program) []Case {
-	g := &generator{p: p, users: map[string]*ir.User{}}
+	g := &generator{p: p, users: map[string]*ir.User{}, seen: map[string]bool{}}
 	for i := range p.Users {
 		g.users[p.Users[i].Name] = &p.Users[i]
 	}
@@ -174,6 +180,10 @@ func Generate(p *ir.Program) []Case {
 type generator struct {
 	p     *ir.Program
 	users map[string]*ir.User
+	// seen are the camera door stations whose video a case has shown
+	// already: once per door proves its video path (entries do not change
+	// how video is handled).
+	seen map[string]bool
 }
 
 // targetLabel is how a case names what a door calls: `residence 1A` or
@@ -351,6 +361,26 @@ func (g *generator) hunt(ring ir.Ring, stop int) []Step {
 	return steps
 }
 
+// camera reports whether the door station's model has one.
+func (g *generator) camera(d *ir.Device) bool {
+	m, ok := catalogue.Lookup(d.Model)
+	return ok && m.Video
+}
+
+// screen reports whether the account shows video: an app or an indoor
+// monitor (a desk phone is not taken to).
+func (g *generator) screen(account string) bool {
+	a := g.p.Account(account)
+	if a == nil {
+		return false
+	}
+	if a.Kind == ir.AccountApp {
+		return true
+	}
+	d := g.p.Device(a.Device)
+	return d != nil && d.Kind == ir.Monitor
+}
+
 // entryAnswers: each endpoint the entry rings answers in turn and opens
 // every relay of the door station with its code.
 func (g *generator) entryAnswers(dev *ir.Device, e ir.Entry) []Case {
@@ -367,10 +397,18 @@ func (g *generator) entryAnswers(dev *ir.Device, e ir.Entry) []Case {
 		if len(opens) > 0 {
 			name += " and opens " + strings.Join(opens, ", ")
 		}
+		video := li == 0 && g.camera(dev) && !g.seen[dev.Name] && g.screen(answerer)
+		if video {
+			g.seen[dev.Name] = true
+			name = strings.Replace(name, " answers", " answers, sees the camera", 1)
+		}
 		c := Case{Name: name, Origin: e.Origin}
 		c.Steps = append(c.Steps, Dial{From: dev.Account, To: e.Code, Answer: answerer})
 		c.Steps = append(c.Steps, g.hunt(ring, li)...)
 		c.Steps = append(c.Steps, ExpectAnswered{By: answerer})
+		if video {
+			c.Steps = append(c.Steps, ExpectVideo{From: dev.Account, To: answerer})
+		}
 		for _, r := range dev.Relays {
 			c.Steps = append(c.Steps,
 				SendDTMF{From: answerer, Digits: r.DTMF},

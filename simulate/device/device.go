@@ -725,7 +725,10 @@ func (d *Device) Dial(ctx context.Context, number string) (*Call, error) {
 		return nil, err
 	}
 	if d.camera() {
-		m.offerVideo()
+		if err := m.offerVideo(); err != nil {
+			m.close()
+			return nil, err
+		}
 	}
 	dua := &sipgo.DialogUA{Client: d.hub.client, ContactHDR: *d.contact()}
 	req := sip.NewRequest(sip.INVITE, d.serverURI(number))

@@ -55,6 +55,11 @@ type media struct {
 	others []*sdp.MediaDescription
 	// audioAt is the audio m-line's position among them all.
 	audioAt int
+	// video is the call's video socket, when it has video: a camera's
+	// offer, or an answer accepting one. listen and ip open it.
+	video  *video
+	listen rtmedia.ListenFunc
+	ip     netip.Addr
 }
 
 func newMedia(listen rtmedia.ListenFunc, ip netip.Addr, notify func(rune)) (*media, error) {
@@ -65,7 +70,7 @@ func newMedia(listen rtmedia.ListenFunc, ip netip.Addr, notify func(rune)) (*med
 	if err != nil {
 		return nil, err
 	}
-	m := &media{conn: conn, ssrc: uint32(time.Now().UnixNano()), eventPT: ptEvent, notify: notify, got: make(chan struct{}, 1), heard: make(chan struct{}, 1)}
+	m := &media{conn: conn, ssrc: uint32(time.Now().UnixNano()), eventPT: ptEvent, notify: notify, got: make(chan struct{}, 1), heard: make(chan struct{}, 1), listen: listen, ip: ip}
 	go m.read()
 	return m, nil
 }
@@ -74,10 +79,15 @@ func (m *media) port() int { return m.conn.LocalAddr().(*net.UDPAddr).Port }
 
 // offerVideo adds a camera to what the device offers: H.264 as Akuvox
 // door stations describe it, in two profiles — which makes an offer near a
-// kilobyte, as a real video door station's is. Nothing is sent on it.
-func (m *media) offerVideo() {
+// kilobyte, as a real video door station's is — on a socket of its own.
+func (m *media) offerVideo() error {
+	v, err := newVideo(m.listen, m.ip)
+	if err != nil {
+		return err
+	}
+	m.video = v
 	md := &sdp.MediaDescription{
-		MediaName: sdp.MediaName{Media: "video", Port: sdp.RangedPort{Value: m.port() + 2}, Protos: []string{"RTP", "AVP"}, Formats: []string{"96", "97"}},
+		MediaName: sdp.MediaName{Media: "video", Port: sdp.RangedPort{Value: v.port()}, Protos: []string{"RTP", "AVP"}, Formats: []string{"96", "97"}},
 	}
 	for _, pt := range []uint8{ptH264, ptH264 + 1} {
 		md.WithCodec(pt, "H264", 90000, 0, fmt.Sprintf("profile-level-id=42%s1f;packetization-mode=%d;max-br=2048;max-mbps=108000;sprop-parameter-sets=Z0LAH9oBQBbsBEAAAAMAQAAADyPGDKg=,aM4G4g==", map[uint8]string{ptH264: "e0", ptH264 + 1: "80"}[pt], pt-ptH264))
@@ -86,6 +96,7 @@ func (m *media) offerVideo() {
 	}
 	md.WithPropertyAttribute("sendrecv")
 	m.others = append(m.others, md)
+	return nil
 }
 
 // answering shapes the device's SDP after offer's m-lines: its audio where
@@ -104,9 +115,15 @@ func (m *media) answering(offer []byte) {
 			audio, m.audioAt = true, i
 			continue
 		}
-		if a := acceptVideo(md, m.port()+2); a != nil {
-			m.others = append(m.others, a)
-			continue
+		if m.video == nil && isH264Video(md) {
+			if v, err := newVideo(m.listen, m.ip); err == nil {
+				if a := acceptVideo(md, v.port()); a != nil {
+					m.video = v
+					m.others = append(m.others, a)
+					continue
+				}
+				v.conn.Close()
+			}
 		}
 		formats := md.MediaName.Formats
 		if len(formats) > 1 {
@@ -118,12 +135,22 @@ func (m *media) answering(offer []byte) {
 	}
 }
 
-// acceptVideo answers an offered video m-line with its first H.264
-// payload type, received on port; nil when it carries no H.264 over RTP.
-func acceptVideo(md *sdp.MediaDescription, port int) *sdp.MediaDescription {
+// isH264Video reports whether md is a live video stream with H.264.
+func isH264Video(md *sdp.MediaDescription) bool {
 	if md.MediaName.Media != "video" || md.MediaName.Port.Value == 0 {
-		return nil
+		return false
 	}
+	for _, a := range md.Attributes {
+		if a.Key == "rtpmap" && strings.Contains(strings.ToUpper(a.Value), " H264/") {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptVideo answers an offered H.264 video m-line with its first H.264
+// payload type, received on port; nil when no payload type is H.264.
+func acceptVideo(md *sdp.MediaDescription, port int) *sdp.MediaDescription {
 	for _, f := range md.MediaName.Formats {
 		var rtpmap, fmtp string
 		for _, a := range md.Attributes {
@@ -175,12 +202,39 @@ func (m *media) sdp(ip netip.Addr) []byte {
 	return b
 }
 
+// mediaIP is the connection address of m-line md of sess.
+func mediaIP(sess *sdp.SessionDescription, md *sdp.MediaDescription) (netip.Addr, bool) {
+	conn := sess.ConnectionInformation
+	if md.ConnectionInformation != nil {
+		conn = md.ConnectionInformation
+	}
+	if conn == nil || conn.Address == nil {
+		return netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(conn.Address.Address)
+	return ip, err == nil
+}
+
 // setRemote takes the peer's audio address and event payload type from its
 // SDP.
 func (m *media) setRemote(body []byte) error {
 	var sess sdp.SessionDescription
 	if err := sess.Unmarshal(body); err != nil {
 		return fmt.Errorf("peer SDP: %w", err)
+	}
+	if v := m.video; v != nil {
+		// The peer's video address, where the camera sends.
+		for _, md := range sess.MediaDescriptions {
+			if md.MediaName.Media != "video" {
+				continue
+			}
+			if ip, ok := mediaIP(&sess, md); ok {
+				v.mu.Lock()
+				v.remote = netip.AddrPortFrom(ip, uint16(md.MediaName.Port.Value))
+				v.mu.Unlock()
+			}
+			break
+		}
 	}
 	for _, md := range sess.MediaDescriptions {
 		if md.MediaName.Media != "audio" {
@@ -388,4 +442,7 @@ func (m *media) close() {
 	m.closed = true
 	m.mu.Unlock()
 	m.conn.Close()
+	if m.video != nil {
+		m.video.conn.Close()
+	}
 }
