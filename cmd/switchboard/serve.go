@@ -454,7 +454,7 @@ func runServe(c *cli, args []string) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	fmt.Fprintf(c.stderr, "switchboard serve: ready: site %q, %s, media %s\n", cur.program.Site.Name, joinComma(ready), mediaIP)
+	fmt.Fprintf(c.stderr, "switchboard serve: ready: site %q, %s, media %s\n", cur.program.Site.Name, strings.Join(ready, ", "), mediaIP)
 	go releaseWhenIdle(ctx)
 	for {
 		select {
@@ -591,17 +591,6 @@ func adminHandler(reload func(string) error, srv *runtime.Server) http.Handler {
 			http.NotFound(w, r)
 		}
 	})
-}
-
-func joinComma(xs []string) string {
-	out := ""
-	for i, x := range xs {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return out
 }
 
 // voicemailMailer sends voicemail's e-mails through the mailer `apply`
