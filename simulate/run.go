@@ -633,7 +633,7 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 	st := &caseState{carried: map[string]int{}}
 	for i, t := range w.p.Trunks {
 		a := ir.AccountName(ir.AccountTrunk, t.Name)
-		st.carried[a] = len(w.carriers[i].Device(a).Incoming())
+		st.carried[a] = w.carriers[i].Device(a).IncomingCount()
 	}
 	defer func() {
 		w.cleanup(st)
