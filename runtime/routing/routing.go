@@ -93,6 +93,7 @@ type Router struct {
 	p         *ir.Program
 	emergency map[string]bool
 	ddis      map[string]*ir.DDI
+	ddisOf    map[string][]*ir.DDI // by trunk
 	// targets lists, per door station, what its entries call: the people
 	// who may open it from a monitoring call.
 	targets map[string][]ir.Ref
@@ -101,7 +102,7 @@ type Router struct {
 // New builds a router. The program must be sorted (ir.Program.Sort), as
 // every compiled or unmarshalled program is.
 func New(p *ir.Program) *Router {
-	r := &Router{p: p, emergency: map[string]bool{}, ddis: map[string]*ir.DDI{}, targets: map[string][]ir.Ref{}}
+	r := &Router{p: p, emergency: map[string]bool{}, ddis: map[string]*ir.DDI{}, ddisOf: map[string][]*ir.DDI{}, targets: map[string][]ir.Ref{}}
 	for _, e := range p.Entries {
 		if t := r.targets[e.Device]; len(t) == 0 || t[len(t)-1] != e.Target {
 			r.targets[e.Device] = append(t, e.Target)
@@ -112,6 +113,7 @@ func New(p *ir.Program) *Router {
 	}
 	for i := range p.DDIs {
 		r.ddis[p.DDIs[i].Number] = &p.DDIs[i]
+		r.ddisOf[p.DDIs[i].Trunk] = append(r.ddisOf[p.DDIs[i].Trunk], &p.DDIs[i])
 	}
 	return r
 }
@@ -155,16 +157,47 @@ func (r *Router) Route(account, dialled string) Decision {
 
 // RouteDDI routes a call arriving from a carrier trunk for number.
 func (r *Router) RouteDDI(trunk, number string) Decision {
-	d := r.ddis[number]
-	if d == nil && !strings.HasPrefix(number, "+") {
-		d = r.ddis["+"+number]
-	}
+	d := r.ddi(trunk, number)
 	if d == nil || d.Trunk != trunk {
 		return reject(404, "%q is not a DDI of trunk %q", number, trunk)
 	}
 	dec := r.ringTarget(d.Target)
 	dec.Origin = d.Origin
 	return dec
+}
+
+// ddi finds the DDI of trunk a carrier means by number, in whichever
+// format the carrier delivers it: E.164 ("+35315550101"), without its
+// plus ("35315550101"), international with 00 ("0035315550101") or
+// national with the trunk prefix 0 ("015550101") — the last matched as
+// the DDI whose digits end in it after a country code of one to three
+// digits, so no numbering-plan table is needed.
+func (r *Router) ddi(trunk, number string) *ir.DDI {
+	if d := r.ddis[number]; d != nil {
+		return d
+	}
+	digits := strings.TrimPrefix(number, "+")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return nil
+	}
+	switch {
+	case strings.HasPrefix(digits, "00"):
+		return r.ddis["+"+digits[2:]]
+	case strings.HasPrefix(digits, "0") && !strings.HasPrefix(number, "+"):
+		national := digits[1:]
+		var found *ir.DDI
+		for _, d := range r.ddisOf[trunk] {
+			cc, ok := strings.CutSuffix(strings.TrimPrefix(d.Number, "+"), national)
+			if ok && len(cc) >= 1 && len(cc) <= 3 {
+				if found != nil {
+					return nil // two countries' numbers alike: refuse to guess
+				}
+				found = d
+			}
+		}
+		return found
+	}
+	return r.ddis["+"+digits]
 }
 
 // routeDoor routes a door station's call: only its own entry points, never

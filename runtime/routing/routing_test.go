@@ -76,6 +76,11 @@ func TestRouteDDI(t *testing.T) {
 	}{
 		{"carrier", "+35315550101", outcome{Kind: Ring, Target: "user.mary", Legs: []string{"user.mary"}}},
 		{"carrier", "35315550101", outcome{Kind: Ring, Target: "user.mary", Legs: []string{"user.mary"}}},
+		{"carrier", "0035315550101", outcome{Kind: Ring, Target: "user.mary", Legs: []string{"user.mary"}}},
+		{"carrier", "015550101", outcome{Kind: Ring, Target: "user.mary", Legs: []string{"user.mary"}}}, // national, trunk prefix 0
+		{"carrier", "15550101", outcome{Kind: Reject, Status: 404}},                                     // neither
+		{"carrier", "055501", outcome{Kind: Reject, Status: 404}},                                       // a country code too long
+		{"carrier", "+015550101", outcome{Kind: Reject, Status: 404}},
 		{"carrier", "+35315550100", outcome{Kind: Reject, Status: 404}}, // in the pool, nobody's
 		{"other", "+35315550101", outcome{Kind: Reject, Status: 404}},
 	} {
