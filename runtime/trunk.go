@@ -28,6 +28,20 @@ type TrunkSecrets interface {
 	TrunkSecret(ref ir.SecretRef) (value string, ok bool)
 }
 
+// TrunkValues are trunk credentials by reference (ir.SecretRef
+// "var.<name>"), as serve reads them from the site's variables: the
+// TrunkSecrets of a map. Never printed.
+type TrunkValues map[ir.SecretRef]string
+
+// TrunkSecret implements TrunkSecrets.
+func (t TrunkValues) TrunkSecret(ref ir.SecretRef) (string, bool) {
+	v, ok := t[ref]
+	return v, ok
+}
+
+// String keeps the values out of any output that formats the map.
+func (t TrunkValues) String() string { return fmt.Sprintf("%d trunk secrets (not shown)", len(t)) }
+
 // trunkCredentials are a trunk's digest credentials at its carrier.
 type trunkCredentials struct {
 	username, password string

@@ -11,27 +11,19 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/lang"
+	"switchboard/runtime"
 	"switchboard/simulate"
 )
 
-// trunkVars are trunk credentials by reference, as `switchboard test`
-// hands them to the simulator.
-type trunkVars map[ir.SecretRef]string
-
-func (v trunkVars) TrunkSecret(ref ir.SecretRef) (string, bool) {
-	s, ok := v[ref]
-	return s, ok
-}
-
 // trunkSecrets reads the values the site's variables give its trunks'
 // credentials (the examples give them defaults).
-func trunkSecrets(t *testing.T, dir string) trunkVars {
+func trunkSecrets(t *testing.T, dir string) runtime.TrunkValues {
 	t.Helper()
 	cfg, diags := lang.Load(dir, lang.Options{})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	out := trunkVars{}
+	out := runtime.TrunkValues{}
 	for _, tr := range cfg.Trunks {
 		for _, s := range []lang.Secret{tr.Username, tr.Password} {
 			if s.Source != "" {

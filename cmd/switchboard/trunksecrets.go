@@ -11,22 +11,14 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/lang"
+	"switchboard/runtime"
 )
 
 // trunkSecrets are the values of the variables trunks take their
-// credentials from, by reference (ir.SecretRef "var.<name>"). serve hands
-// them to the runtime, which registers with them at the carrier; they are
-// never printed, logged or written to the build.
-type trunkSecrets map[ir.SecretRef]string
-
-// TrunkSecret implements runtime.TrunkSecrets.
-func (t trunkSecrets) TrunkSecret(ref ir.SecretRef) (string, bool) {
-	v, ok := t[ref]
-	return v, ok
-}
-
-// String keeps the values out of any output that formats the map.
-func (t trunkSecrets) String() string { return fmt.Sprintf("%d trunk secrets (not shown)", len(t)) }
+// credentials from. serve hands them to the runtime, which registers with
+// them at the carrier; they are never printed, logged or written to the
+// build.
+type trunkSecrets = runtime.TrunkValues
 
 // trunkSecretsOf reads the trunk credentials of a loaded site: the loader
 // has settled each variable from its default, SWITCHBOARD_VAR_<name>,

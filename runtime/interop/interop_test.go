@@ -83,6 +83,9 @@ type server struct {
 	addr    string // host:port of the SIP socket
 	port    int
 	dataDir string // the services' data (serverConfig.voicemail), else ""
+	// stop closes the server (a carrier then hears the un-REGISTER); the
+	// test's cleanup calls it too.
+	stop func()
 
 	mu   sync.Mutex
 	seen []events.Event
@@ -92,6 +95,9 @@ type server struct {
 // serverConfig varies how a test's server is built: runtime.NewSite, as
 // `switchboard serve` builds it, with the site's program.
 type serverConfig struct {
+	// carrierPort, when set, points the site's trunk at a carrier on
+	// carrierIP:carrierPort and gives the server the trunk's credentials.
+	carrierPort int
 	// algs are the digest algorithms offered (serve -digest); interop's
 	// when nil, and NewSite's default (SHA-256, MD5) when empty.
 	algs []auth.Algorithm
@@ -124,6 +130,9 @@ func startServer(t *testing.T, sc serverConfig) *server {
 		sc.algs = interop
 	}
 	p := compileSite(t)
+	if sc.carrierPort != 0 {
+		p.Trunks[0].Port = sc.carrierPort
+	}
 	if sc.edit != nil {
 		sc.edit(p)
 		p.Sort()
@@ -171,7 +180,11 @@ func startServer(t *testing.T, sc serverConfig) *server {
 		}
 		svcs = built.Runtime()
 	}
-	site, err = runtime.NewSite(p, s.secrets, runtime.Options{Events: bus, Clock: clk,
+	var sec runtime.Secrets = s.secrets
+	if sc.carrierPort != 0 {
+		sec = withTrunk{s.secrets, runtime.TrunkValues{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}}
+	}
+	site, err = runtime.NewSite(p, sec, runtime.Options{Events: bus, Clock: clk,
 		MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, Services: svcs})
 	if err != nil {
 		t.Fatal(err)
@@ -189,10 +202,12 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() { defer close(served); site.Server.ServeUDP(ctx, conn) }()
+	var once sync.Once
+	s.stop = func() { once.Do(func() { site.Close() }) }
 	t.Cleanup(func() {
+		s.stop()
 		cancel()
 		stopWatch()
-		site.Close()
 		<-served
 		if built != nil {
 			built.Close()

@@ -4,35 +4,23 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"switchboard/compiler/credentials"
-	"switchboard/compiler/ir"
 	"switchboard/runtime"
 	"switchboard/runtime/audio"
-	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
 	"switchboard/simulate/device"
 )
 
-// trunkVars are the trunk's credentials as serve reads them from -var:
+// The trunk's credentials as serve reads them from -var:
 // here the defaults of testdata/site's variables.
-type trunkVars map[ir.SecretRef]string
-
-func (v trunkVars) TrunkSecret(ref ir.SecretRef) (string, bool) {
-	s, ok := v[ref]
-	return s, ok
-}
-
 const (
 	trunkUser     = "interop"
 	trunkPassword = "not-a-real-password"
@@ -42,63 +30,16 @@ const (
 // credentials.
 type withTrunk struct {
 	*credentials.Lookup
-	trunkVars
+	runtime.TrunkValues
 }
 
 // startTrunkServer is startServer with the site's trunk pointed at a
 // carrier on carrierIP:port and its credentials given to the server. It
-// returns a function that stops the server (the carrier then hears the
-// un-REGISTER); the test's cleanup calls it too.
+// returns the function that stops the server.
 func startTrunkServer(t *testing.T, port int) (*server, func()) {
 	t.Helper()
-	p := compileSite(t)
-	p.Trunks[0].Port = port
-	key, err := credentials.KeyFromBytes(siteKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, prog: p, secrets: credentials.NewLookup(key, p),
-		clock: clocktest.New(time.Unix(1_800_000_000, 0)), cond: make(chan struct{}, 1)}
-	bus := events.NewBus(s.clock.Now)
-	sub := bus.Subscribe(1 << 14)
-	go func() {
-		for e := range sub.C {
-			s.mu.Lock()
-			s.seen = append(s.seen, e)
-			s.mu.Unlock()
-			select {
-			case s.cond <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	sec := withTrunk{s.secrets, trunkVars{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}}
-	site, err := runtime.NewSite(p, sec, runtime.Options{Events: bus, Clock: s.clock,
-		MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: interop})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = conn.LocalAddr().String()
-	s.port = conn.LocalAddr().(*net.UDPAddr).Port
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { defer close(served); site.Server.ServeUDP(ctx, conn) }()
-	var once sync.Once
-	stop := func() { once.Do(func() { site.Close() }) }
-	t.Cleanup(func() {
-		stop()
-		cancel()
-		<-served
-		sub.Close()
-		if t.Failed() {
-			t.Logf("server events:\n%s", s.eventLog())
-		}
-	})
-	return s, stop
+	s := startServer(t, serverConfig{carrierPort: port})
+	return s, s.stop
 }
 
 // sippCarrier runs SIPp as the carrier on carrierIP:port (a UAS: it

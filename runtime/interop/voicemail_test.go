@@ -17,6 +17,7 @@ import (
 
 	"switchboard/runtime/audio"
 	"switchboard/runtime/events"
+	"switchboard/runtime/media/mediatest"
 	"switchboard/runtime/voicemail"
 	"switchboard/simulate/device"
 )
@@ -34,57 +35,21 @@ type rtpCapture struct {
 // timestamps run on without a gap, so its audio lasts exactly as long as
 // its payload.
 func readRTPCapture(path string) (*rtpCapture, error) {
-	data, err := os.ReadFile(path)
+	packets, err := mediatest.ReadPcapUDP(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) < 24 {
-		return nil, errors.New("short pcap header")
-	}
-	var order binary.ByteOrder
-	switch binary.LittleEndian.Uint32(data) {
-	case 0xa1b2c3d4, 0xa1b23c4d: // µs, ns timestamps
-		order = binary.LittleEndian
-	case 0xd4c3b2a1, 0x4d3cb2a1:
-		order = binary.BigEndian
-	default:
-		return nil, errors.New("not a classic pcap file")
-	}
-	if link := order.Uint32(data[20:]); link != 1 {
-		return nil, fmt.Errorf("link type %d, want Ethernet (1)", link)
-	}
 	c := &rtpCapture{}
 	var next uint32
-	for off := 24; off < len(data); {
-		if off+16 > len(data) {
-			return nil, errors.New("truncated record header")
-		}
-		incl := int(order.Uint32(data[off+8:]))
-		off += 16
-		if incl > len(data)-off {
-			return nil, errors.New("truncated record")
-		}
-		frame := data[off : off+incl]
-		off += incl
-		if len(frame) < 14+20 || binary.BigEndian.Uint16(frame[12:]) != 0x0800 {
-			continue // not IPv4
-		}
-		ip := frame[14:]
-		ihl := int(ip[0]&0x0f) * 4
-		if ip[0]>>4 != 4 || ip[9] != 17 || ihl < 20 || len(ip) < ihl+8 {
-			continue // not UDP
-		}
-		udp := ip[ihl:]
-		n := int(binary.BigEndian.Uint16(udp[4:]))
-		if n < 8+12 || n > len(udp) {
-			return nil, errors.New("bad UDP length")
-		}
-		pkt := udp[8:n]
-		if pkt[0]>>6 != 2 || pkt[0]&0x30 != 0 {
+	for _, pkt := range packets {
+		if len(pkt) < 12 || pkt[0]>>6 != 2 || pkt[0]&0x30 != 0 {
 			return nil, errors.New("not plain RTP (version 2, no padding or extension)")
 		}
-		pt, ts := pkt[1]&0x7f, binary.BigEndian.Uint32(pkt[4:])
-		body := pkt[12+4*int(pkt[0]&0x0f):]
+		pt, ts, hdr := pkt[1]&0x7f, binary.BigEndian.Uint32(pkt[4:]), 12+4*int(pkt[0]&0x0f)
+		if hdr > len(pkt) {
+			return nil, errors.New("truncated RTP header")
+		}
+		body := pkt[hdr:]
 		if c.packets == 0 {
 			c.payloadType = pt
 		} else if pt != c.payloadType || ts != next {
