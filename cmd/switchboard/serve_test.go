@@ -85,6 +85,40 @@ func (s *served) waitLine(what string, re *regexp.Regexp) []string {
 	}
 }
 
+// startServe starts cmd (a switchboard serve) with env and reads its
+// standard error line by line; the test's cleanup kills it.
+func startServe(t *testing.T, cmd *exec.Cmd, env []string) *served {
+	t.Helper()
+	cmd.Env = env
+	cmd.WaitDelay = 5 * time.Second
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &served{t: t, cmd: cmd, lines: make(chan string, 1024), exit: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.stderr.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+			s.lines <- sc.Text()
+		}
+		close(s.lines)
+		s.exit <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("serve's stderr:\n%s", s.log())
+		}
+	})
+	return s
+}
+
 func (s *served) log() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -154,34 +188,7 @@ func TestServe(t *testing.T) {
 	eventsFile := filepath.Join(t.TempDir(), "events.jsonl")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-events", eventsFile, dir)
-	cmd.Env = env
-	cmd.WaitDelay = 5 * time.Second
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &served{t: t, cmd: cmd, lines: make(chan string, 1024), exit: make(chan error, 1)}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.stderr.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-			s.lines <- sc.Text()
-		}
-		close(s.lines)
-		s.exit <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("serve's stderr:\n%s", s.log())
-		}
-	})
+	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-events", eventsFile, dir), env)
 
 	ready := s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: site "([^"]+)", sip udp (127\.0\.0\.1:\d+), http (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
 	sipAddr, httpAddr := ready[2], ready[3]

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -196,34 +195,8 @@ func TestServeRegistersTrunk(t *testing.T) {
 	eventsFile := filepath.Join(t.TempDir(), "events.jsonl")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "", "-events", eventsFile, "-var", "trunk_user="+user, dir)
-	cmd.Env = append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1", "SWITCHBOARD_VAR_trunk_password="+password)
-	cmd.WaitDelay = 5 * time.Second
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &served{t: t, cmd: cmd, lines: make(chan string, 1024), exit: make(chan error, 1)}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.stderr.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-			s.lines <- sc.Text()
-		}
-		close(s.lines)
-		s.exit <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("serve's stderr:\n%s", s.log())
-		}
-	})
+	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "", "-events", eventsFile, "-var", "trunk_user="+user, dir),
+		append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1", "SWITCHBOARD_VAR_trunk_password="+password))
 	ready := s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: site "trunked", sip udp (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
 
 	reg := next("authenticated REGISTER")
