@@ -66,11 +66,6 @@ func (s *Server) localToward(peer string) netip.Addr {
 // maxToward bounds the addresses localToward remembers.
 const maxToward = 4096
 
-// contactPeer is where req goes: its destination, else its Request-URI.
-func contactPeer(req *sip.Request) string {
-	return req.Destination()
-}
-
 // dest is where requests to the contact go: the address its registration
 // came from, else its URI's host and port.
 func (ct Contact) dest() string {

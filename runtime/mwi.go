@@ -218,7 +218,7 @@ func (s *Server) sendMWI(req *sip.Request, body []byte, state, dest, transport s
 	if dest != "" {
 		req.SetDestination(dest)
 	}
-	req.AppendHeader(s.contactHeader(contactPeer(req), transport))
+	req.AppendHeader(s.contactHeader(req.Destination(), transport))
 	req.AppendHeader(sip.NewHeader("Content-Type", mwiContentType))
 	req.SetBody(body)
 	if transport != "" {

@@ -38,7 +38,7 @@ func (s *Server) CheckSync(ctx context.Context, device string) (int, error) {
 		if ct.Dest != "" {
 			req.SetDestination(ct.Dest)
 		}
-		req.AppendHeader(s.contactHeader(contactPeer(req), ct.Transport))
+		req.AppendHeader(s.contactHeader(req.Destination(), ct.Transport))
 		if ct.Transport != "" {
 			req.SetTransport(ct.Transport)
 		}

@@ -97,7 +97,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	} else {
 		fwd = c.toCaller(sip.INVITE)
 	}
-	fwd.AppendHeader(s.contactHeader(contactPeer(fwd), fwd.Transport()))
+	fwd.AppendHeader(s.contactHeader(fwd.Destination(), fwd.Transport()))
 	fwd.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	fwd.SetBody(offer)
 
