@@ -266,8 +266,8 @@ func isChallenge(res *sip.Response) bool {
 // the one holding the number, else the first at the address.
 func routeFromCarrier(r *routing.Router, trunks []string, req *sip.Request) (string, routing.Decision) {
 	var first routing.Decision
+	number, _ := dialled(req)
 	for i, trunk := range trunks {
-		number, _ := dialled(req)
 		dec := r.RouteDDI(trunk, number)
 		if to := req.To(); dec.Kind == routing.Reject && to != nil && to.Address.User != "" && to.Address.User != number {
 			if d := r.RouteDDI(trunk, to.Address.User); d.Kind != routing.Reject {
