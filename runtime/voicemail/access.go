@@ -172,23 +172,15 @@ func (a *menu) main() error {
 	if err := a.announce(); err != nil {
 		return err
 	}
-	silences := 0
 	for {
-		if err := a.ss.say(true, "vm-main-menu"); err != nil {
-			return err
-		}
-		d, err := a.ss.digit(a.s.cfg.DigitTimeout)
+		d, err := a.choose("vm-main-menu")
 		if errors.Is(err, errTimeout) {
-			if silences++; silences >= menuTries {
-				a.ss.say(false, "vm-goodbye")
-				return errTimeout
-			}
-			continue
+			a.ss.say(false, "vm-goodbye")
+			return errTimeout
 		}
 		if err != nil {
 			return err
 		}
-		silences = 0
 		switch d {
 		case '1':
 			err = a.listen()
@@ -202,6 +194,21 @@ func (a *menu) main() error {
 			return err
 		}
 	}
+}
+
+// choose says a menu's prompt and waits for a key, saying it again after
+// each silence; after menuTries silences it gives up with errTimeout.
+func (a *menu) choose(prompt string) (rune, error) {
+	for range menuTries {
+		if err := a.ss.say(true, prompt); err != nil {
+			return 0, err
+		}
+		d, err := a.ss.digit(a.s.cfg.DigitTimeout)
+		if !errors.Is(err, errTimeout) {
+			return d, err
+		}
+	}
+	return 0, errTimeout
 }
 
 // announce says how many new messages there are.
@@ -383,22 +390,14 @@ func (a *menu) setFolder(id int, f Folder) error {
 // options is the mailbox options menu.
 func (a *menu) options() error {
 	ss := a.ss
-	silences := 0
 	for {
-		if err := ss.say(true, "vm-options-menu"); err != nil {
-			return err
-		}
-		d, err := ss.digit(a.s.cfg.DigitTimeout)
+		d, err := a.choose("vm-options-menu")
 		if errors.Is(err, errTimeout) {
-			if silences++; silences >= menuTries {
-				return nil // back to the main menu, which counts its own
-			}
-			continue
+			return nil // back to the main menu, which counts its own
 		}
 		if err != nil {
 			return err
 		}
-		silences = 0
 		switch d {
 		case '1':
 			err = a.recordGreeting()
