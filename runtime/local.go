@@ -5,8 +5,6 @@ import (
 	"errors"
 	"sync"
 
-	"switchboard/runtime/audio"
-	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 	"switchboard/runtime/line"
 	"switchboard/runtime/media"
@@ -58,8 +56,6 @@ type localLine struct {
 
 var _ line.Line = (*localLine)(nil)
 
-func (l *localLine) Codec() audio.Codec    { return l.Endpoint.Codec() }
-func (l *localLine) Clock() clock.Clock    { return l.Endpoint.Clock() }
 func (l *localLine) Done() <-chan struct{} { return l.done }
 
 // Hangup ends the call from the server's side.

@@ -167,7 +167,18 @@ func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		s.endSubscription(sub, "timeout")
 		return
 	}
-	go s.notifySub(sub, s.cfg.Services.MessageSummary(box), "active")
+	body := s.cfg.Services.MessageSummary(box)
+	s.goTracked(func() { s.notifySub(sub, body, "active") })
+}
+
+// goTracked runs f on a goroutine of its own that Close waits for (the
+// WaitGroup's Add comes before the goroutine, as sync.WaitGroup asks).
+func (s *Server) goTracked(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
 }
 
 // eventPackage is the package name of an Event header value, without
@@ -227,8 +238,6 @@ func (s *Server) sendMWI(req *sip.Request, body []byte, state, dest, transport s
 	if s.client() == nil {
 		return
 	}
-	s.wg.Add(1)
-	defer s.wg.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
 	defer cancel()
 	res, err := s.client().Do(ctx, req, sipgo.ClientRequestBuild)
@@ -259,7 +268,7 @@ func (s *Server) MessageWaiting(mailbox string) {
 	}
 	s.mwi.mu.Unlock()
 	for _, sub := range subs {
-		go s.notifySub(sub, body, "active")
+		s.goTracked(func() { s.notifySub(sub, body, "active") })
 	}
 	st := s.st()
 	domain := st.program.Site.Domain
@@ -276,7 +285,7 @@ func (s *Server) MessageWaiting(mailbox string) {
 			for _, p := range ct.Path {
 				req.AppendHeader(sip.NewHeader("Route", p))
 			}
-			go s.sendMWI(req, body, "active", ct.Dest, ct.Transport)
+			s.goTracked(func() { s.sendMWI(req, body, "active", ct.Dest, ct.Transport) })
 		}
 	}
 }

@@ -142,7 +142,7 @@ func NewBridge(clk clock.Clock, opts ...Option) *Bridge {
 // Serve checks again, since the room can fill while a caller keys a PIN.
 func (b *Bridge) Admit(c Call) error {
 	if c.Room.needsPIN() && !c.Owner {
-		if _, blocked := b.throttle.blocked(throttleKeys(c.Account, hostOnly(c.Source)), b.clk.Now()); blocked {
+		if blocked := b.throttle.blocked(throttleKeys(c.Account, hostOnly(c.Source)), b.clk.Now()); blocked {
 			return ErrThrottled
 		}
 	}

@@ -121,27 +121,21 @@ func (r *room) push(p *participant, f line.Frame) {
 }
 
 // toggleMute mutes or unmutes p and tells p which.
-func (r *room) toggleMute(p *participant) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	p.muted = !p.muted
-	if p.muted {
-		p.private.add(r.b.prompt(PromptMuted))
-	} else {
-		p.private.add(r.b.prompt(PromptUnmuted))
-	}
-	return p.muted
-}
+func (r *room) toggleMute(p *participant) { r.toggle(p, &p.muted, PromptMuted, PromptUnmuted) }
 
 // toggleLock locks or unlocks the room for p, an owner, and tells p which.
-func (r *room) toggleLock(p *participant) bool {
+func (r *room) toggleLock(p *participant) {
+	r.toggle(p, &r.locked, PromptRoomLocked, PromptRoomUnlocked)
+}
+
+// toggle flips *v under the room's lock and tells p the new state.
+func (r *room) toggle(p *participant, v *bool, on, off string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.locked = !r.locked
-	if r.locked {
-		p.private.add(r.b.prompt(PromptRoomLocked))
+	*v = !*v
+	if *v {
+		p.private.add(r.b.prompt(on))
 	} else {
-		p.private.add(r.b.prompt(PromptRoomUnlocked))
+		p.private.add(r.b.prompt(off))
 	}
-	return r.locked
 }

@@ -158,7 +158,7 @@ func (s *session) pump(ctx context.Context, r *room, p *participant) error {
 // caller is throttled.
 func (s *session) enterPIN(ctx context.Context) (Role, error) {
 	for try := 1; ; try++ {
-		if _, blocked := s.b.throttle.blocked(s.keys, s.clk.Now()); blocked && try > 1 {
+		if blocked := s.b.throttle.blocked(s.keys, s.clk.Now()); blocked && try > 1 {
 			return 0, ErrThrottled // reached the limit, here or in another call
 		}
 		pin, keyed, err := s.collect(ctx)

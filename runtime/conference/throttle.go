@@ -49,23 +49,23 @@ func throttleKeys(account, source string) []string {
 	return k
 }
 
-// blocked returns the first of keys at its limit at now, if any.
-func (t *pinThrottle) blocked(keys []string, now time.Time) (string, bool) {
+// blocked reports whether any of keys is at its limit at now.
+func (t *pinThrottle) blocked(keys []string, now time.Time) bool {
 	if t.Failures <= 0 {
-		return "", false
+		return false
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.blockedLocked(keys, now)
 }
 
-func (t *pinThrottle) blockedLocked(keys []string, now time.Time) (string, bool) {
+func (t *pinThrottle) blockedLocked(keys []string, now time.Time) bool {
 	for _, k := range keys {
 		if n, _ := t.t.Count(k, now, t.Window); n >= t.Failures {
-			return k, true
+			return true
 		}
 	}
-	return "", false
+	return false
 }
 
 // attempt checks one PIN entry by keys at now, atomically with respect to
@@ -78,7 +78,7 @@ func (t *pinThrottle) attempt(keys []string, now time.Time, try func() bool) (ok
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, b := t.blockedLocked(keys, now); b {
+	if t.blockedLocked(keys, now) {
 		return false, true, nil
 	}
 	if try() {

@@ -33,15 +33,15 @@ func TestThrottle(t *testing.T) {
 	// Each key on its own: the account from elsewhere, the source for
 	// another account.
 	for _, k := range [][]string{throttleKeys("user.tom", "10.9.9.9"), throttleKeys("user.ann", "10.0.0.5")} {
-		if _, b := th.blocked(k, now.Add(10*time.Second)); !b {
+		if b := th.blocked(k, now.Add(10*time.Second)); !b {
 			t.Errorf("%v not blocked", k)
 		}
 	}
-	if _, b := th.blocked(throttleKeys("user.ann", "10.9.9.9"), now.Add(10*time.Second)); b {
+	if b := th.blocked(throttleKeys("user.ann", "10.9.9.9"), now.Add(10*time.Second)); b {
 		t.Error("an unrelated caller is blocked")
 	}
 	// The window opened with the first failure and closes a minute later.
-	if _, b := th.blocked(keys, now.Add(time.Minute-time.Nanosecond)); !b {
+	if b := th.blocked(keys, now.Add(time.Minute-time.Nanosecond)); !b {
 		t.Error("unblocked before the window closed")
 	}
 	if ok, blocked, _ := th.attempt(keys, now.Add(time.Minute), func() bool { return true }); !ok || blocked {

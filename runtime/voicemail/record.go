@@ -77,7 +77,7 @@ func (s *Service) startGreeting(b *box, codec audio.Codec) (*recording, error) {
 	return s.newRecording(b, f, codec, s.cfg.MaxGreeting)
 }
 
-func (s *Service) newRecording(b *box, f *os.File, codec audio.Codec, max time.Duration) (*recording, error) {
+func (s *Service) newRecording(b *box, f *os.File, codec audio.Codec, limit time.Duration) (*recording, error) {
 	w, err := audio.NewWAVWriter(f, audio.FormatOf(codec))
 	if err == nil {
 		err = f.Sync()
@@ -90,16 +90,9 @@ func (s *Service) newRecording(b *box, f *os.File, codec audio.Codec, max time.D
 	syncDir(b.dir)
 	return &recording{
 		b: b, path: f.Name(), f: f, w: w, codec: codec,
-		max:   int64(max * audio.Rate / time.Second),
-		every: max64(1, int64(s.cfg.SyncEvery*audio.Rate/time.Second)),
+		max:   int64(limit * audio.Rate / time.Second),
+		every: max(1, int64(s.cfg.SyncEvery*audio.Rate/time.Second)),
 	}, nil
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // add appends one received frame. It reports true once the recording has
@@ -218,7 +211,7 @@ func (r *recording) finishMessage(min int64) (*Message, error) {
 		// What was synced stays as .rec-N, for the next Open to recover.
 		return nil, fmt.Errorf("voicemail: recording: %w", err)
 	}
-	if r.n < max64(min, 1) {
+	if r.n < max(min, 1) {
 		r.abort()
 		return nil, nil
 	}
@@ -248,7 +241,7 @@ func (r *recording) finishGreeting(min int64) (bool, error) {
 		r.abort()
 		return false, fmt.Errorf("voicemail: recording: %w", err)
 	}
-	if r.n < max64(min, 1) {
+	if r.n < max(min, 1) {
 		r.abort()
 		return false, nil
 	}
