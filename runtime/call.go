@@ -86,7 +86,6 @@ type branch struct {
 	// after the decision (the ring loop may be gone by then), the ring
 	// loop otherwise.
 	cancelSent bool
-	status     int
 	authed     bool     // a carrier's challenge was answered (once only)
 	seq        uint32   // CSeq of the server's last request in the answered branch's dialog
 	media      MediaLeg // this branch's side of the relay, when anchored
@@ -198,7 +197,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.media = m
 		if err = m.SetOffer(offer); err != nil {
 			m.Close()
-			respond(tx, req, 488, "Not Acceptable Here", warning(s.cfg.Program.Site.Domain, "unusable SDP offer: "+err.Error()))
+			respond(tx, req, 488, "Not Acceptable Here", warning(st.program.Site.Domain, "unusable SDP offer: "+err.Error()))
 			return
 		}
 	} else {
@@ -239,7 +238,7 @@ func (s *Server) rejectCall(req *sip.Request, tx sip.ServerTransaction, account,
 	}
 	number, _ := dialled(req)
 	s.publish(events.Event{Kind: events.CallRejected, Call: callID, From: account, To: number, Status: status, Cause: reason, Origin: dec.Origin})
-	respond(tx, req, status, text, warning(s.cfg.Program.Site.Domain, reason))
+	respond(tx, req, status, text, warning(s.st().program.Site.Domain, reason))
 }
 
 // respond answers the caller inside its dialog (our To tag).
@@ -353,7 +352,7 @@ func (c *call) ring() {
 				}
 			case res.IsSuccess():
 				c.mu.Lock()
-				b.done, b.res, b.status = true, res, res.StatusCode
+				b.done, b.res = true, res
 				won := c.winner == nil
 				if won {
 					c.winner = b
@@ -372,7 +371,7 @@ func (c *call) ring() {
 				return
 			default:
 				c.mu.Lock()
-				b.done, b.res, b.status = true, res, res.StatusCode
+				b.done, b.res = true, res
 				cancelled := b.cancel != ""
 				c.mu.Unlock()
 				if cancelled && res.StatusCode == 487 {
@@ -507,7 +506,7 @@ func (c *call) startLeg(i int) int {
 
 func (c *call) invite(b *branch) error {
 	s := c.s
-	domain := s.cfg.Program.Site.Domain
+	domain := c.st.program.Site.Domain
 	req := sip.NewRequest(sip.INVITE, b.contact.URI)
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: c.caller, Host: domain}, Params: sip.NewParams()}
 	if f := c.inv.From(); f != nil {
@@ -782,7 +781,7 @@ func (c *call) fallback(busy, declined bool) {
 			}
 		}
 	}
-	c.s.publish(events.Event{Kind: events.Fallback, Call: c.id, From: c.caller, Target: c.dec.Target.String(), Cause: cause + " → " + fallbackText(f), Status: status, Origin: c.dec.Origin})
+	c.s.publish(events.Event{Kind: events.Fallback, Call: c.id, From: c.caller, Target: c.dec.Target.String(), Cause: cause + " → " + f.String(), Status: status, Origin: c.dec.Origin})
 	if deposit := c.s.cfg.Services.Deposit; f.Kind == ir.FallbackVoicemail && deposit != nil {
 		caller := c.callerOf()
 		caller.Reason = cause
@@ -817,13 +816,6 @@ func (c *call) bestResponse() *sip.Response {
 		}
 	}
 	return best
-}
-
-func fallbackText(f ir.Fallback) string {
-	if f.Kind == ir.FallbackVoicemail {
-		return "voicemail " + f.Mailbox
-	}
-	return string(f.Kind)
 }
 
 // finish ends a call that never connected, or one that was hung up.

@@ -85,7 +85,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	upd, _ := c.media.(mediaUpdater)
 	if upd != nil {
 		if offer, err = upd.Update(from, offer); err != nil {
-			reply(488, "Not Acceptable Here", nil, warning(s.cfg.Program.Site.Domain, "unusable SDP offer: "+err.Error()))
+			reply(488, "Not Acceptable Here", nil, warning(c.st.program.Site.Domain, "unusable SDP offer: "+err.Error()))
 			return
 		}
 	}

@@ -278,27 +278,18 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 
 // ServeTCP serves SIP over TCP on l until ctx ends or Close.
 func (s *Server) ServeTCP(ctx context.Context, l net.Listener) error {
-	s.setHost("TCP", l.Addr().String())
-	if err := s.ensureClient(""); err != nil {
-		return err
-	}
-	go func() { <-ctx.Done(); l.Close() }()
-	if !s.serve(l) {
-		return nil
-	}
-	defer s.serving.Done()
-	s.listening("TCP", l.Addr())
-	err := s.srv.ServeTCP(l)
-	if s.closing.Load() || ctx.Err() != nil {
-		return nil
-	}
-	return err
+	return s.serveStream(ctx, "TCP", l, s.srv.ServeTCP)
 }
 
 // ServeTLS serves SIP over TLS on l (a tls.Listener) until ctx ends or
 // Close.
 func (s *Server) ServeTLS(ctx context.Context, l net.Listener) error {
-	s.setHost("TLS", l.Addr().String())
+	return s.serveStream(ctx, "TLS", l, s.srv.ServeTLS)
+}
+
+// serveStream serves a stream transport's listener with sipgo's serve.
+func (s *Server) serveStream(ctx context.Context, transport string, l net.Listener, serve func(net.Listener) error) error {
+	s.setHost(transport, l.Addr().String())
 	if err := s.ensureClient(""); err != nil {
 		return err
 	}
@@ -307,8 +298,9 @@ func (s *Server) ServeTLS(ctx context.Context, l net.Listener) error {
 		return nil
 	}
 	defer s.serving.Done()
-	s.listening("TLS", l.Addr())
-	err := s.srv.ServeTLS(l)
+	s.listening(transport, l.Addr())
+	err := serve(l)
+	s.notListening(transport)
 	if s.closing.Load() || ctx.Err() != nil {
 		return nil
 	}

@@ -187,8 +187,14 @@ trunk "backup" {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, fail, _ := rep.Counts(); fail > 0 {
-			t.Errorf("%s: %d failed:\n%s", transport, fail, report(rep))
+		runnable := 0
+		for _, c := range cases {
+			if c.Skip == "" {
+				runnable++
+			}
+		}
+		if pass, fail, _ := rep.Counts(); fail > 0 || pass != runnable {
+			t.Errorf("%s: %d passed of %d, %d failed:\n%s", transport, pass, runnable, fail, report(rep))
 		}
 	}
 }

@@ -861,7 +861,7 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 		}
 		return nil
 	case ExpectFallback:
-		want := fallbackText(s.Fallback)
+		want := s.Fallback.String()
 		e, ok := w.waitEvent(st, func(e events.Event) bool { return e.Kind == events.Fallback })
 		if !ok {
 			return fmt.Errorf("no fallback; saw %s", w.seen(st))

@@ -107,7 +107,7 @@ func (s ExpectDoor) describe() string {
 func (s ExpectDigits) describe() string   { return fmt.Sprintf("%s receives %q", s.Account, s.Digits) }
 func (s ExpectVideo) describe() string    { return fmt.Sprintf("%s sees %s's camera", s.To, s.From) }
 func (s ExpectFailed) describe() string   { return fmt.Sprintf("call refused with %d", s.Status) }
-func (s ExpectFallback) describe() string { return "falls back to " + fallbackText(s.Fallback) }
+func (s ExpectFallback) describe() string { return "falls back to " + s.Fallback.String() }
 func (s Hangup) describe() string         { return "caller hangs up" }
 func (s ExpectOut) describe() string {
 	d := fmt.Sprintf("trunk %q carries the call to %s", s.Trunk, s.Number)
@@ -118,13 +118,6 @@ func (s ExpectOut) describe() string {
 }
 func (s ExpectOnlyRung) describe() string {
 	return "rings nobody but " + strings.Join(s.Accounts, ", ")
-}
-
-func fallbackText(f ir.Fallback) string {
-	if f.Kind == ir.FallbackVoicemail {
-		return "voicemail " + f.Mailbox
-	}
-	return string(f.Kind)
 }
 
 // Generate builds the suite every site gets without writing a test: every
@@ -242,7 +235,7 @@ func (g *generator) entryRings(dev *ir.Device, e ir.Entry) Case {
 		how = "in turn"
 	}
 	c := Case{
-		Name:   fmt.Sprintf("%s → %s rings %s, then %s", entryLabel(dev, e), g.targetLabel(e.Target), how, fallbackText(ring.NoAnswer)),
+		Name:   fmt.Sprintf("%s → %s rings %s, then %s", entryLabel(dev, e), g.targetLabel(e.Target), how, ring.NoAnswer.String()),
 		Origin: e.Origin,
 	}
 	if len(allAccounts(ring)) == 0 {

@@ -208,6 +208,15 @@ type Fallback struct {
 	Mailbox string       `json:"mailbox,omitempty"` // for FallbackVoicemail
 }
 
+// String is the fallback as events and reports say it: "voicemail mary",
+// "hangup".
+func (f Fallback) String() string {
+	if f.Kind == FallbackVoicemail {
+		return "voicemail " + f.Mailbox
+	}
+	return string(f.Kind)
+}
+
 // Mailbox is a voicemail box.
 type Mailbox struct {
 	Name   string `json:"name"`

@@ -706,7 +706,6 @@ type Call struct {
 	dialog  *sipgo.DialogClientSession // outbound
 	mu      sync.Mutex
 	ended   bool
-	done    chan struct{}
 	// seq (inbound): the CSeq of our last request in the call's dialog;
 	// version: of our SDP's origin line (RFC 3264 §8), raised by every
 	// re-offer; reoffers: the directions of the re-INVITEs received.
@@ -775,7 +774,7 @@ func (d *Device) Dial(ctx context.Context, number string) (*Call, error) {
 		m.close()
 		return nil, err
 	}
-	c := &Call{d: d, id: req.CallID().Value(), media: m, dialog: sess, done: make(chan struct{})}
+	c := &Call{d: d, id: req.CallID().Value(), media: m, dialog: sess}
 	d.hub.mu.Lock()
 	d.hub.calls[c.id] = c
 	d.hub.mu.Unlock()
