@@ -132,11 +132,22 @@ func setPort(p *uint16, v uint16) {
 }
 
 func zoneName(index uint32) string {
-	if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
-		return ifi.Name
+	if name, ok := zoneNames.Load(index); ok {
+		return name.(string)
 	}
-	return strconv.FormatUint(uint64(index), 10)
+	name := strconv.FormatUint(uint64(index), 10)
+	if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
+		name = ifi.Name
+	}
+	zoneNames.Store(index, name)
+	return name
 }
+
+// zoneNames caches interface names by index: InterfaceByIndex asks the
+// kernel for every interface, too much for each datagram from a
+// link-local peer. (An interface renamed while serving keeps its old name
+// here; the numeric zone still works where the name would.)
+var zoneNames sync.Map // uint32 → string
 
 // write sends b to ap; ok is false when the raw path cannot address it
 // (an IPv6 peer on an IPv4 socket, an empty datagram).
