@@ -165,7 +165,7 @@ func (l *lowerer) lowerUsers() {
 			Name: u.Name, DisplayName: u.DisplayName(), Email: u.Email.Value, NotifyEmail: u.NotifyEmail.Value,
 			Role: u.Role.Value, Residence: res, Extension: l.c.Extensions[u.Name],
 			Endpoints: slices.Sorted(slices.Values(eps)), Mailbox: mb,
-			Directory: u.Directory.Value, Ring: ring, Rotation: u.Rotation.Value, Origin: o,
+			Directory: u.Directory.Value, SendCredentials: u.SendCredentials.Value, Ring: ring, Rotation: u.Rotation.Value, Origin: o,
 		})
 		if mb != "" {
 			l.p.Mailboxes = append(l.p.Mailboxes, ir.Mailbox{Name: mb, Owner: ir.UserRef(u.Name), Origin: origin(u.Voicemail.Range, userObject(u))})

@@ -52,6 +52,7 @@ func Dump(p *Program) []byte {
 		w.list("endpoints", u.Endpoints)
 		w.attr("mailbox", u.Mailbox)
 		w.flag("directory", u.Directory)
+		w.flag("send_credentials", u.SendCredentials)
 		w.ring(u.Ring)
 		w.line(1, "rotation", strconv.Itoa(u.Rotation))
 		w.origin(1, u.Origin)

@@ -140,6 +140,9 @@ type User struct {
 	Mailbox string `json:"mailbox,omitempty"`
 	// Directory lists the user in the site directory of monitors and phones.
 	Directory bool `json:"directory,omitempty"`
+	// SendCredentials asks apply to send the user an invitation with their
+	// login, to NotifyEmail, else Email.
+	SendCredentials bool `json:"send_credentials,omitempty"`
 	// Ring is what happens when someone calls the user directly.
 	Ring Ring `json:"ring"`
 	// Rotation rotates the user's portal/app login.
