@@ -286,20 +286,12 @@ func (l *lowerer) lowerNumbers() {
 
 func (l *lowerer) lowerTrunks() {
 	for _, t := range l.c.Config.Trunks {
-		// The dial plan never holds a secret: the server reads trunk
-		// credentials from the variables they are written as.
-		for _, sec := range []struct {
-			attr string
-			v    lang.Secret
-		}{{"username", t.Username}, {"password", t.Password}} {
-			if sec.v.Set && sec.v.Source == "" {
-				l.diags = append(l.diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Trunk credential not a variable",
-					Detail:   fmt.Sprintf("The %s of trunk %q must be written as var.<name> (a variable marked sensitive = true), so that the server reads it from -var, -var-file or SWITCHBOARD_VAR_<name> when it starts; the compiled dial plan never holds it.", sec.attr, t.Name),
-					Subject:  sec.v.Range.Ptr(),
-				})
-			}
+		// The dial plan never holds a secret: the server reads the
+		// password (and a username from a variable) from the variables
+		// they are written as; the check pass made sure they are.
+		var login string
+		if t.Username.Source == "" {
+			login = t.Username.Value
 		}
 		port, _ := strconv.Atoi(t.Port.Value)
 		var ddis []string
@@ -309,7 +301,7 @@ func (l *lowerer) lowerTrunks() {
 		slices.Sort(ddis)
 		l.p.Trunks = append(l.p.Trunks, ir.Trunk{
 			Name: t.Name, Host: t.Host.Value, Port: port, Transport: t.Transport.Value, DDIs: ddis,
-			Username: ir.SecretRef(t.Username.Source), Password: ir.SecretRef(t.Password.Source),
+			Username: ir.SecretRef(t.Username.Source), Login: login, Password: ir.SecretRef(t.Password.Source),
 			Origin: origin(t.DeclRange, fmt.Sprintf("trunk %q", t.Name)),
 		})
 	}

@@ -395,7 +395,7 @@ func (a *attrs) secret(name string) Secret {
 	if attr == nil || v == cty.NilVal {
 		return Secret{Range: a.rangeOf(attr)}
 	}
-	sec := Secret{Value: v.AsString(), Sensitive: sensitive, Set: true, Range: attr.Expr.Range()}
+	sec := Secret{Value: v.AsString(), Sensitive: sensitive, Literal: len(attr.Expr.Variables()) == 0, Set: true, Range: attr.Expr.Range()}
 	if t, d := hcl.AbsTraversalForExpr(attr.Expr); !d.HasErrors() && len(t) == 2 && t.RootName() == "var" {
 		if step, ok := t[1].(hcl.TraverseAttr); ok {
 			sec.Source = "var." + step.Name

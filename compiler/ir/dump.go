@@ -109,6 +109,7 @@ func Dump(p *Program) []byte {
 		w.attr("transport", t.Transport)
 		w.list("ddis", t.DDIs)
 		w.attr("username", string(t.Username))
+		w.attr("login", t.Login)
 		w.attr("password", string(t.Password))
 		w.origin(1, t.Origin)
 	}

@@ -289,14 +289,18 @@ type SecretRef string
 
 // Trunk is a carrier SIP trunk.
 type Trunk struct {
-	Name      string    `json:"name"`
-	Host      string    `json:"host"`
-	Port      int       `json:"port"`
-	Transport string    `json:"transport"` // udp | tcp | tls
-	DDIs      []string  `json:"ddis,omitempty"`
-	Username  SecretRef `json:"username,omitempty"`
-	Password  SecretRef `json:"password,omitempty"`
-	Origin    Origin    `json:"origin,omitzero"`
+	Name      string   `json:"name"`
+	Host      string   `json:"host"`
+	Port      int      `json:"port"`
+	Transport string   `json:"transport"` // udp | tcp | tls
+	DDIs      []string `json:"ddis,omitempty"`
+	// Username names the variable the trunk's username comes from; Login
+	// is the username itself when the site writes it as text (a username
+	// is not a secret). At most one of them is set.
+	Username SecretRef `json:"username,omitempty"`
+	Login    string    `json:"login,omitempty"`
+	Password SecretRef `json:"password,omitempty"`
+	Origin   Origin    `json:"origin,omitzero"`
 }
 
 // DeviceKind is a device's role.
