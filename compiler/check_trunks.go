@@ -1,8 +1,11 @@
 package compiler
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"switchboard/lang"
 )
@@ -53,7 +56,7 @@ func (c *checker) checkTrunks() {
 // the server reads it as it reads the password.
 func (c *checker) checkCredentials(t *lang.Trunk) {
 	if u := t.Username; u.Set && u.Source == "" && u.Sensitive {
-		c.errorf(u.Range, "Trunk username not a variable",
+		c.valueFree(hcl.DiagError, u.Range, "Trunk username not a variable",
 			"The username of trunk %q is computed from a sensitive value, which the compiled dial plan must not hold. Write it as var.<name>, or as plain text: a username is not a secret.", t.Name)
 	}
 	p := t.Password
@@ -64,10 +67,17 @@ func (c *checker) checkCredentials(t *lang.Trunk) {
 			"The password of trunk %q is written in the site files, so it would end up in git and in plans. Declare a variable with sensitive = true, write password = var.trunk_password, and supply the value with -var, -var-file or %strunk_password.",
 			t.Name, lang.EnvVarPrefix)
 	case p.Source == "":
-		c.errorf(p.Range, "Trunk password not a variable",
+		c.valueFree(hcl.DiagError, p.Range, "Trunk password not a variable",
 			"The password of trunk %q must be written as var.<name> (a variable marked sensitive = true), so that the server reads it from -var, -var-file or %s<name> when it starts; the compiled dial plan never holds it.", t.Name, lang.EnvVarPrefix)
 	case !p.Sensitive:
-		c.warnf(p.Range, "Secret not marked sensitive",
+		c.valueFree(hcl.DiagWarning, p.Range, "Secret not marked sensitive",
 			"The password of trunk %q comes from a variable that is not marked sensitive, so plans and logs may print it. Add sensitive = true to that variable block.", t.Name)
 	}
+}
+
+// valueFree adds a diagnostic whose detail quotes no value, so that it is
+// shown whole even about a sensitive one (see lang.QuotesNoValue).
+func (c *checker) valueFree(sev hcl.DiagnosticSeverity, rng hcl.Range, summary, format string, args ...any) {
+	c.add(sev, rng, summary, fmt.Sprintf(format, args...))
+	c.diags[len(c.diags)-1].Extra = lang.QuotesNoValue{}
 }

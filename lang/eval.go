@@ -45,6 +45,8 @@ type evaluator struct {
 	dups      map[*hcl.Block]bool
 	full      *hcl.EvalContext  // built once, after declare
 	sources   map[string][]byte // file contents by name, for source-level checks
+	// sensitiveText and sensitiveExprs become Config.Sensitive.
+	sensitiveText, sensitiveExprs []hcl.Range
 }
 
 func newEvaluator(dir string) *evaluator {
@@ -330,6 +332,9 @@ func (a *attrs) get(name string, ty cty.Type, what string) (v cty.Value, sensiti
 	}
 	raw, marks := raw.UnmarkDeep()
 	_, sensitive = marks[sensitiveMark]
+	if sensitive {
+		a.ev.sensitiveExprs = append(a.ev.sensitiveExprs, attr.Expr.Range())
+	}
 	if raw.Type() == refType || (ty != refType && containsRef(raw)) {
 		a.errorf(attr.Expr.Range(), "Incorrect attribute value type", "The %q argument must be %s, not a reference to another block.", name, what)
 		return cty.NilVal, false, nil

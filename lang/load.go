@@ -207,6 +207,7 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 			cfg.Trunks = append(cfg.Trunks, t)
 		}
 	}
+	cfg.Sensitive = Sensitive{Text: ev.sensitiveText, Exprs: ev.sensitiveExprs}
 	return cfg, diags
 }
 

@@ -26,6 +26,10 @@ type Config struct {
 	// Lock is the allocation record read from LockFileName, empty when the
 	// file does not exist yet.
 	Lock *Lock
+
+	// Sensitive is where the values of sensitive variables are, as the
+	// marks on them showed while the site was evaluated.
+	Sensitive Sensitive
 }
 
 // Site returns the single site, or nil when there is not exactly one.

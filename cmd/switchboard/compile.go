@@ -36,7 +36,7 @@ func (c *cli) compileSite(cmd string, dir string, o compileOptions) (*compiledSi
 	cs := &compiledSite{loadedSite: site}
 	if !site.diags.HasErrors() && site.checked != nil {
 		p, more := compiler.Lower(site.checked, o.lower)
-		site.diags = sortDiagnostics(append(site.diags, more...))
+		site.diags = site.redact(append(site.diags, more...))
 		cs.program = p
 	}
 	if !site.diags.HasErrors() && o.needKey {
@@ -49,7 +49,7 @@ func (c *cli) compileSite(cmd string, dir string, o compileOptions) (*compiledSi
 		cs.key = k
 		if o.render {
 			b, more := provision.Render(cs.program, credentials.NewSource(k, cs.program))
-			site.diags = sortDiagnostics(append(site.diags, more...))
+			site.diags = site.redact(append(site.diags, more...))
 			cs.bundle = b
 		}
 	}

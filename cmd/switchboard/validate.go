@@ -141,9 +141,19 @@ func (c *cli) loadSite(dir string, o siteOptions) *loadedSite {
 		diags = append(diags, more...)
 		s.checked = checked
 	}
-	s.diags = redactSensitive(sortDiagnostics(diags), sensitiveValues(cfg, o, c.environ))
-	s.files = snippetFiles(cfg, o.varFiles)
+	s.diags = s.redact(diags)
+	s.files = snippetFiles(cfg)
 	return s
+}
+
+// redact sorts diags and hides what they would say about sensitive values
+// (see lang.Sensitive.Redact). Every stage's diagnostics pass through it.
+func (s *loadedSite) redact(diags hcl.Diagnostics) hcl.Diagnostics {
+	diags = sortDiagnostics(diags)
+	if s.cfg == nil {
+		return diags
+	}
+	return s.cfg.Sensitive.Redact(diags)
 }
 
 // recordAllocations writes the lock file when the check changed it, and
