@@ -3,19 +3,20 @@ package main
 import (
 	"fmt"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"switchboard/compiler"
 	"switchboard/compiler/credentials"
-	"switchboard/compiler/ir"
 	"switchboard/compiler/provision"
 )
 
 // compiledSite is a site taken through the whole compile pipeline: load,
-// check, lower to the IR, and (when asked) render the provisioning bundle.
+// check, lower to the IR (loadSite), and (when asked) render the
+// provisioning bundle with the site key.
 type compiledSite struct {
 	*loadedSite
-	program *ir.Program
-	key     credentials.Key
-	bundle  *provision.Bundle
+	key    credentials.Key
+	bundle *provision.Bundle
 }
 
 // compileOptions say how far to go.
@@ -32,13 +33,13 @@ type compileOptions struct {
 // compileSite runs the pipeline on dir and prints diagnostics on stderr.
 // It returns nil and an exit status when the site cannot be compiled.
 func (c *cli) compileSite(cmd string, dir string, o compileOptions) (*compiledSite, int) {
-	site := c.loadSite(dir, o.site)
-	cs := &compiledSite{loadedSite: site}
-	if !site.diags.HasErrors() && site.checked != nil {
-		p, more := compiler.Lower(site.checked, o.lower)
-		site.diags = site.redact(append(site.diags, more...))
-		cs.program = p
+	site := c.loadSite(dir, o.site, o.lower)
+	if !o.render {
+		// test, graph and credentials make no provisioning files: what
+		// those files cannot carry is validate's and build's to say.
+		site.diags = withoutDeviceWarnings(site.diags)
 	}
+	cs := &compiledSite{loadedSite: site}
 	if !site.diags.HasErrors() && o.needKey {
 		k, err := credentials.LoadKey(dir, c.environ)
 		if err != nil {
@@ -49,7 +50,9 @@ func (c *cli) compileSite(cmd string, dir string, o compileOptions) (*compiledSi
 		cs.key = k
 		if o.render {
 			b, more := provision.Render(cs.program, credentials.NewSource(k, cs.program))
-			site.diags = site.redact(append(site.diags, more...))
+			// Its warnings are those loadSite reported (provision.Check,
+			// the same program); only a failure is news.
+			site.diags = site.redact(append(site.diags, errorsOf(more)...))
 			cs.bundle = b
 		}
 	}
@@ -70,6 +73,28 @@ func (c *cli) compileSite(cmd string, dir string, o compileOptions) (*compiledSi
 		}
 	}
 	return cs, exitOK
+}
+
+// withoutDeviceWarnings drops provisioning's warnings from diags.
+func withoutDeviceWarnings(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if _, ok := d.Extra.(*provision.WarningDevices); !ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// errorsOf returns the errors among diags.
+func errorsOf(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func (c *cli) printDiagnostics(site *loadedSite) {

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"switchboard/compiler"
+	"switchboard/compiler/ir"
 	"switchboard/lang"
 )
 
@@ -66,7 +67,10 @@ func runValidate(c *cli, args []string) int {
 		return status
 	}
 	dir := dirArg(positional)
-	site := c.loadSite(dir, o.site)
+	// Lowered as build lowers by default, so that validate reports all
+	// that build would (build's -server, -port, -transport and
+	// -provision-url only change what devices are told).
+	site := c.loadSite(dir, o.site, compiler.LowerOptions{})
 
 	var notes []string
 	if !site.diags.HasErrors() && site.checked != nil {
@@ -118,18 +122,21 @@ func runValidate(c *cli, args []string) int {
 	return exitOK
 }
 
-// loadedSite is a site directory after lang.Load and compiler.Check.
+// loadedSite is a site directory after lang.Load and compiler.Compile:
+// every diagnostic the site files can get.
 type loadedSite struct {
 	cfg     *lang.Config         // nil when the directory could not be read
 	checked *compiler.Checked    // nil when loading failed
+	program *ir.Program          // nil when loading or checking failed
 	diags   hcl.Diagnostics      // sorted
 	files   map[string]*hcl.File // sources for snippets, sensitive values masked
 }
 
-// loadSite loads and checks the site in dir. The checks run only on a site
+// loadSite loads the site in dir and takes it through every check
+// (compiler.Compile), lowered with lower. The checks run only on a site
 // that loaded without errors: rules applied to a half-read site would
 // mostly repeat the loader's complaints.
-func (c *cli) loadSite(dir string, o siteOptions) *loadedSite {
+func (c *cli) loadSite(dir string, o siteOptions, lower compiler.LowerOptions) *loadedSite {
 	cfg, diags := lang.Load(dir, lang.Options{
 		Vars:     o.vars,
 		VarFiles: o.varFiles,
@@ -137,9 +144,9 @@ func (c *cli) loadSite(dir string, o siteOptions) *loadedSite {
 	})
 	s := &loadedSite{cfg: cfg}
 	if cfg != nil && !diags.HasErrors() {
-		checked, more := compiler.Check(cfg)
+		compiled, more := compiler.Compile(cfg, lower)
 		diags = append(diags, more...)
-		s.checked = checked
+		s.checked, s.program = compiled.Checked, compiled.Program
 	}
 	s.diags = s.redact(diags)
 	s.files = snippetFiles(cfg)
