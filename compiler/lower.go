@@ -253,7 +253,16 @@ func (l *lowerer) lowerResidences() {
 }
 
 func (l *lowerer) lowerNumbers() {
+	// The check pass lets a number appear twice only when both entries
+	// ring the same user (a DDI's short form equal to the user's own
+	// extension, or two short forms of one user); the dial plan holds
+	// each number once, from its first entry.
+	seen := map[string]bool{}
 	for _, e := range l.c.Dial {
+		if seen[e.Number] {
+			continue
+		}
+		seen[e.Number] = true
 		n := ir.Number{Number: e.Number, Origin: origin(e.Range, "")}
 		switch e.Kind {
 		case DialExtension, DialShortForm:
