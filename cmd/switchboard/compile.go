@@ -33,28 +33,12 @@ type compileOptions struct {
 // compileSite runs the pipeline on dir and prints diagnostics on stderr.
 // It returns nil and an exit status when the site cannot be compiled.
 func (c *cli) compileSite(cmd string, dir string, o compileOptions) (*compiledSite, int) {
-	site := c.loadSite(dir, o.site, o.lower)
-	if !o.render {
-		// test, graph and credentials make no provisioning files: what
-		// those files cannot carry is validate's and build's to say.
-		site.diags = withoutDeviceWarnings(site.diags)
-	}
-	cs := &compiledSite{loadedSite: site}
-	if !site.diags.HasErrors() && o.needKey {
-		k, err := credentials.LoadKey(dir, c.environ)
-		if err != nil {
-			c.printDiagnostics(site)
-			fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
-			return nil, exitFail
-		}
-		cs.key = k
-		if o.render {
-			b, more := provision.Render(cs.program, credentials.NewSource(k, cs.program))
-			// Its warnings are those loadSite reported (provision.Check,
-			// the same program); only a failure is news.
-			site.diags = site.redact(append(site.diags, errorsOf(more)...))
-			cs.bundle = b
-		}
+	cs, err := c.compile(dir, o)
+	site := cs.loadedSite
+	if err != nil {
+		c.printDiagnostics(site)
+		fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
+		return nil, exitFail
 	}
 	c.printDiagnostics(site)
 	if site.diags.HasErrors() {
@@ -73,6 +57,35 @@ func (c *cli) compileSite(cmd string, dir string, o compileOptions) (*compiledSi
 		}
 	}
 	return cs, exitOK
+}
+
+// compile runs the pipeline on dir without printing: the site's
+// diagnostics are in the result, which is never nil; err is a failure
+// that is not about the site files (the site key cannot be read).
+func (c *cli) compile(dir string, o compileOptions) (*compiledSite, error) {
+	site := c.loadSite(dir, o.site, o.lower)
+	if !o.render {
+		// test, graph and credentials make no provisioning files: what
+		// those files cannot carry is validate's and build's to say.
+		site.diags = withoutDeviceWarnings(site.diags)
+	}
+	cs := &compiledSite{loadedSite: site}
+	if site.diags.HasErrors() || !o.needKey {
+		return cs, nil
+	}
+	k, err := credentials.LoadKey(dir, c.environ)
+	if err != nil {
+		return cs, err
+	}
+	cs.key = k
+	if o.render {
+		b, more := provision.Render(cs.program, credentials.NewSource(k, cs.program))
+		// Its warnings are those loadSite reported (provision.Check, the
+		// same program); only a failure is news.
+		site.diags = site.redact(append(site.diags, errorsOf(more)...))
+		cs.bundle = b
+	}
+	return cs, nil
 }
 
 // withoutDeviceWarnings drops provisioning's warnings from diags.
