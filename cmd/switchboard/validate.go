@@ -18,8 +18,11 @@ var validateCommand = &command{
 	usage: `Usage: switchboard validate [-json] [-lockfile=readonly] [-var name=value]... [-var-file FILE]... [DIR]
 
 Loads every *.pbx.hcl file in DIR (default: the current directory), checks
-the site against switchboard's rules and prints each problem with the lines
-it concerns. Numbers handed out by extension = "auto" are recorded in
+the site against switchboard's rules, lays out its dial plan and checks what
+each device's model can be provisioned with, and prints each problem with
+the lines it concerns: everything build, plan and serve would report about
+the site files (with their default flags), so a site validate accepts
+builds. Numbers handed out by extension = "auto" are recorded in
 switchboard.lock.hcl beside the site files; commit that file with them.
 
 Variables come from their defaults, then SWITCHBOARD_VAR_<name> environment

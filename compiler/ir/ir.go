@@ -11,7 +11,8 @@
 //     JSON (dialplan.json) with every keyed slice sorted (see Sort) and no
 //     maps;
 //   - free of secrets: it names accounts and their rotation counters, never a
-//     password; trunk credentials are SecretRefs to sensitive inputs;
+//     password; a trunk's password (and a username taken from a variable)
+//     is a SecretRef to an input the server reads when it starts;
 //   - traceable: every node carries the Origin of the HCL that produced it,
 //     so a runtime failure can say `site.pbx.hcl:42: in user "mary": …`.
 //
