@@ -24,7 +24,14 @@ locals {
   pw = "from-a-local"
 }
 
+variable "spare_user" {
+  type      = string
+  default   = "spare"
+  sensitive = true
+}
+
 trunk "spare" {
   host     = "sip.spare.example"
+  username = upper(var.spare_user) # ERROR: Trunk username not a variable
   password = local.pw # ERROR: Trunk password not a variable
 }
