@@ -33,7 +33,7 @@ func loadAndCompile(t testing.TB, dir string) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	_, more := Compile(cfg, LowerOptions{})
+	_, more := Compile(cfg, CompileOptions{})
 	return append(diags, more...)
 }
 

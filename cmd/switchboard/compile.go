@@ -10,13 +10,12 @@ import (
 	"switchboard/compiler/provision"
 )
 
-// compiledSite is a site taken through the whole compile pipeline: load,
-// check, lower to the IR (loadSite), and (when asked) render the
-// provisioning bundle with the site key.
+// compiledSite is a site taken through the whole compile pipeline (load,
+// check, lower to the IR, provisioning) with its site key when asked; the
+// bundle is rendered when asked.
 type compiledSite struct {
 	*loadedSite
-	key    credentials.Key
-	bundle *provision.Bundle
+	key credentials.Key
 }
 
 // compileOptions say how far to go.
@@ -63,7 +62,18 @@ func (c *cli) compileSite(cmd string, dir string, o compileOptions) (*compiledSi
 // diagnostics are in the result, which is never nil; err is a failure
 // that is not about the site files (the site key cannot be read).
 func (c *cli) compile(dir string, o compileOptions) (*compiledSite, error) {
-	site := c.loadSite(dir, o.site, o.lower)
+	co := compiler.CompileOptions{Lower: o.lower}
+	var key credentials.Key
+	var keyErr error
+	if o.needKey {
+		// Read first so that the bundle is rendered once, by Compile; a
+		// missing key matters only for a site without errors.
+		key, keyErr = credentials.LoadKey(dir, c.environ)
+		if keyErr == nil && o.render {
+			co.Key = &key
+		}
+	}
+	site := c.loadSite(dir, o.site, co)
 	if !o.render {
 		// test, graph and credentials make no provisioning files: what
 		// those files cannot carry is validate's and build's to say.
@@ -73,18 +83,10 @@ func (c *cli) compile(dir string, o compileOptions) (*compiledSite, error) {
 	if site.diags.HasErrors() || !o.needKey {
 		return cs, nil
 	}
-	k, err := credentials.LoadKey(dir, c.environ)
-	if err != nil {
-		return cs, err
+	if keyErr != nil {
+		return cs, keyErr
 	}
-	cs.key = k
-	if o.render {
-		b, more := provision.Render(cs.program, credentials.NewSource(k, cs.program))
-		// Its warnings are those loadSite reported (provision.Check, the
-		// same program); only a failure is news.
-		site.diags = site.redact(append(site.diags, errorsOf(more)...))
-		cs.bundle = b
-	}
+	cs.key = key
 	return cs, nil
 }
 
@@ -93,17 +95,6 @@ func withoutDeviceWarnings(diags hcl.Diagnostics) hcl.Diagnostics {
 	var out hcl.Diagnostics
 	for _, d := range diags {
 		if _, ok := d.Extra.(*provision.WarningDevices); !ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// errorsOf returns the errors among diags.
-func errorsOf(diags hcl.Diagnostics) hcl.Diagnostics {
-	var out hcl.Diagnostics
-	for _, d := range diags {
-		if d.Severity == hcl.DiagError {
 			out = append(out, d)
 		}
 	}

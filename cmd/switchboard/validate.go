@@ -9,6 +9,7 @@ import (
 
 	"switchboard/compiler"
 	"switchboard/compiler/ir"
+	"switchboard/compiler/provision"
 	"switchboard/lang"
 )
 
@@ -73,7 +74,7 @@ func runValidate(c *cli, args []string) int {
 	// Lowered as build lowers by default, so that validate reports all
 	// that build would (build's -server, -port, -transport and
 	// -provision-url only change what devices are told).
-	site := c.loadSite(dir, o.site, compiler.LowerOptions{})
+	site := c.loadSite(dir, o.site, compiler.CompileOptions{})
 
 	var notes []string
 	if !site.diags.HasErrors() && site.checked != nil {
@@ -131,15 +132,16 @@ type loadedSite struct {
 	cfg     *lang.Config         // nil when the directory could not be read
 	checked *compiler.Checked    // nil when loading failed
 	program *ir.Program          // nil when loading or checking failed
+	bundle  *provision.Bundle    // when compiled with a key
 	diags   hcl.Diagnostics      // sorted
 	files   map[string]*hcl.File // sources for snippets, sensitive values masked
 }
 
 // loadSite loads the site in dir and takes it through every check
-// (compiler.Compile), lowered with lower. The checks run only on a site
-// that loaded without errors: rules applied to a half-read site would
-// mostly repeat the loader's complaints.
-func (c *cli) loadSite(dir string, o siteOptions, lower compiler.LowerOptions) *loadedSite {
+// (compiler.Compile). The checks run only on a site that loaded without
+// errors: rules applied to a half-read site would mostly repeat the
+// loader's complaints.
+func (c *cli) loadSite(dir string, o siteOptions, co compiler.CompileOptions) *loadedSite {
 	cfg, diags := lang.Load(dir, lang.Options{
 		Vars:     o.vars,
 		VarFiles: o.varFiles,
@@ -147,9 +149,9 @@ func (c *cli) loadSite(dir string, o siteOptions, lower compiler.LowerOptions) *
 	})
 	s := &loadedSite{cfg: cfg}
 	if cfg != nil && !diags.HasErrors() {
-		compiled, more := compiler.Compile(cfg, lower)
+		compiled, more := compiler.Compile(cfg, co)
 		diags = append(diags, more...)
-		s.checked, s.program = compiled.Checked, compiled.Program
+		s.checked, s.program, s.bundle = compiled.Checked, compiled.Program, compiled.Bundle
 	}
 	s.diags = s.redact(diags)
 	s.files = snippetFiles(cfg)
