@@ -87,8 +87,14 @@ func TestValidateIsTheWholeTruth(t *testing.T) {
 				}
 			}
 
+			// Counted before the CLI drops exact repeats (sortDiagnostics),
+			// which would hide a stage saying the same thing twice.
+			raw := validated.diags
+			if validated.cfg != nil && validated.checked != nil {
+				_, raw = compiler.Compile(validated.cfg, compiler.CompileOptions{})
+			}
 			once := map[string]int{}
-			for _, d := range validated.diags {
+			for _, d := range raw {
 				once[fmt.Sprintf("%v %s %s: %s", d.Severity, keyOf(d).subject, d.Summary, d.Detail)]++
 			}
 			for d, n := range once {
