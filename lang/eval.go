@@ -45,8 +45,9 @@ type evaluator struct {
 	dups      map[*hcl.Block]bool
 	full      *hcl.EvalContext  // built once, after declare
 	sources   map[string][]byte // file contents by name, for source-level checks
-	// sensitiveText and sensitiveExprs become Config.Sensitive.
-	sensitiveText, sensitiveExprs []hcl.Range
+	// sensitiveText, sensitiveExprs and sensitiveBlocks become
+	// Config.Sensitive.
+	sensitiveText, sensitiveExprs, sensitiveBlocks []hcl.Range
 }
 
 func newEvaluator(dir string) *evaluator {
@@ -303,8 +304,11 @@ func suggest(given string, candidates []string) string {
 // Range set to the block's declaration.
 
 type attrs struct {
-	m     hcl.Attributes
-	decl  hcl.Range
+	m    hcl.Attributes
+	decl hcl.Range
+	// outer are the headers of the blocks around this one (a relay's
+	// device), which diagnostics about the whole object point at.
+	outer []hcl.Range
 	ev    *evaluator
 	diags hcl.Diagnostics
 }
@@ -334,6 +338,8 @@ func (a *attrs) get(name string, ty cty.Type, what string) (v cty.Value, sensiti
 	_, sensitive = marks[sensitiveMark]
 	if sensitive {
 		a.ev.sensitiveExprs = append(a.ev.sensitiveExprs, attr.Expr.Range())
+		a.ev.sensitiveBlocks = append(a.ev.sensitiveBlocks, a.decl)
+		a.ev.sensitiveBlocks = append(a.ev.sensitiveBlocks, a.outer...)
 	}
 	if raw.Type() == refType || (ty != refType && containsRef(raw)) {
 		a.errorf(attr.Expr.Range(), "Incorrect attribute value type", "The %q argument must be %s, not a reference to another block.", name, what)

@@ -207,7 +207,7 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 			cfg.Trunks = append(cfg.Trunks, t)
 		}
 	}
-	cfg.Sensitive = Sensitive{Text: ev.sensitiveText, Exprs: ev.sensitiveExprs}
+	cfg.Sensitive = Sensitive{Text: ev.sensitiveText, Exprs: ev.sensitiveExprs, Blocks: ev.sensitiveBlocks}
 	return cfg, diags
 }
 

@@ -18,6 +18,11 @@ type Sensitive struct {
 	// mobile = var.mary_mobile: the expression may be shown, what it
 	// evaluates to may not, so a diagnostic about one must not quote it.
 	Exprs []hcl.Range
+	// Blocks are the headers of the blocks that hold such an attribute,
+	// and of the blocks around them (a relay's device): later stages
+	// report about a whole object at its header, and may quote any of its
+	// values (a relay's DTMF code in a provisioning warning).
+	Blocks []hcl.Range
 }
 
 // hiddenDetail replaces the detail of a diagnostic about a sensitive value.
@@ -30,7 +35,8 @@ type QuotesNoValue struct{}
 
 // Redact returns diags with the detail of every diagnostic whose subject
 // lies within a sensitive value (a sensitive expression or the text of a
-// sensitive value) replaced, since checks quote the values they reject.
+// sensitive value), or is the header of a block holding one, replaced,
+// since checks quote the values they reject.
 // Expressions and evaluation contexts, from which hcl's text writer prints
 // values, are the printer's to drop when they hold a marked value.
 func (s Sensitive) Redact(diags hcl.Diagnostics) hcl.Diagnostics {
@@ -40,7 +46,7 @@ func (s Sensitive) Redact(diags hcl.Diagnostics) hcl.Diagnostics {
 			continue
 		}
 		c := *d
-		if _, ok := c.Extra.(QuotesNoValue); !ok && c.Subject != nil && (within(*c.Subject, s.Exprs) || within(*c.Subject, s.Text)) {
+		if _, ok := c.Extra.(QuotesNoValue); !ok && c.Subject != nil && (within(*c.Subject, s.Exprs) || within(*c.Subject, s.Text) || within(*c.Subject, s.Blocks)) {
 			c.Detail = hiddenDetail
 		}
 		out = append(out, &c)

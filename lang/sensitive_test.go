@@ -136,3 +136,39 @@ residence "b" {
 		t.Error("the test no longer exercises a diagnostic that quotes the value")
 	}
 }
+
+// A later stage reports about a whole object at its header and may quote
+// any of its values (a provisioning warning quoting a relay's code): the
+// headers of the relay and of its device are sensitive too, not those of
+// other blocks.
+func TestSensitiveBlocks(t *testing.T) {
+	src := siteHeader + `
+variable "code" { sensitive = true }
+device "gate" {
+  model = "akuvox-r29c"
+  mac   = "0C:11:05:12:34:56"
+  relay "door" { dtmf = var.code }
+}
+device "other" {
+  model = "akuvox-r29c"
+  mac   = "0C:11:05:12:34:57"
+}
+`
+	cfg, diags := LoadSources(t.TempDir(), map[string][]byte{"site.pbx.hcl": []byte(src)},
+		Options{Environ: []string{"SWITCHBOARD_VAR_code=4321"}})
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	gate, other := cfg.Devices[0], cfg.Devices[1]
+	about := func(r hcl.Range) *hcl.Diagnostic {
+		return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Device feature not provisioned", Detail: `Set the code to "4321".`, Subject: r.Ptr()}
+	}
+	got := cfg.Sensitive.Redact(hcl.Diagnostics{about(gate.DeclRange), about(gate.Relays[0].DeclRange), about(gate.NameRange), about(other.DeclRange)})
+	var hidden []bool
+	for _, d := range got {
+		hidden = append(hidden, d.Detail == hiddenDetail)
+	}
+	if diff := cmp.Diff([]bool{true, true, true, false}, hidden); diff != "" {
+		t.Errorf("hidden (-want +got):\n%s", diff)
+	}
+}
