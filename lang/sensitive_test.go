@@ -37,7 +37,7 @@ func TestResolveVariables(t *testing.T) {
 	plain := map[string]string{}
 	sensitive := map[string]bool{}
 	for name, v := range got {
-		sensitive[name] = IsSensitive(v)
+		sensitive[name] = v.HasMarkDeep(sensitiveMark)
 		v, _ = v.Unmark()
 		plain[name] = v.AsString()
 	}

@@ -224,7 +224,7 @@ type VariableDecl struct {
 // the compiled dial plan names. Values for other names are ignored (the
 // inputs may set other variables of the site); a variable given no value
 // is left out of the result. Values of sensitive variables carry the
-// sensitive mark (see IsSensitive).
+// sensitive mark, as in Load.
 func ResolveVariables(decls []VariableDecl, opts Options) (map[string]cty.Value, hcl.Diagnostics) {
 	m := map[string]*variableDecl{}
 	for _, d := range decls {
@@ -247,12 +247,6 @@ func ResolveVariables(decls []VariableDecl, opts Options) (map[string]cty.Value,
 		out[name] = v
 	}
 	return out, diags
-}
-
-// IsSensitive reports whether v, or a value within it, is sensitive: it
-// came from a variable marked sensitive.
-func IsSensitive(v cty.Value) bool {
-	return v.HasMarkDeep(sensitiveMark)
 }
 
 func decodeVariableBlock(b *hcl.Block) (*variableDecl, hcl.Diagnostics) {
