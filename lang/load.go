@@ -5,6 +5,14 @@
 // It knows HCL and nothing else of switchboard: the rules a valid site must
 // obey are the compiler's business. Every problem is an hcl.Diagnostic with
 // the range it concerns.
+//
+// Inputs are settled here and nowhere else: variables from their defaults,
+// SWITCHBOARD_VAR_<name>, -var-file files and -var flags (Load, and
+// ResolveVariables for a caller that has only a compiled site). Values of
+// sensitive variables carry a cty mark through evaluation; the model
+// records what later stages need to know about them (Secret.Sensitive,
+// Secret.Literal, Config.Sensitive), so that no later stage reads the
+// source or the inputs again.
 package lang
 
 import (
