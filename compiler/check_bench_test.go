@@ -169,3 +169,22 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompile times what validate runs after loading on the same
+// site: the checks, the lowering and the provisioning check (every
+// device's files rendered with no passwords, then dropped).
+func BenchmarkCompile(b *testing.B) {
+	dir := b.TempDir()
+	writeBenchSite(b, dir)
+	cfg, diags := lang.Load(dir, lang.Options{})
+	if diags.HasErrors() {
+		b.Fatalf("load: %s", describe(diags))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if c, diags := Compile(cfg, CompileOptions{}); diags.HasErrors() || c.Program == nil {
+			b.Fatal(describe(diags))
+		}
+	}
+}

@@ -25,6 +25,18 @@ func loadAndCheck(t testing.TB, dir string) (*Checked, hcl.Diagnostics) {
 	return checked, append(diags, more...)
 }
 
+// loadAndCompile takes the site in dir through every stage validate runs
+// (Compile), as far as its diagnostics allow.
+func loadAndCompile(t testing.TB, dir string) hcl.Diagnostics {
+	t.Helper()
+	cfg, diags := lang.Load(dir, lang.Options{})
+	if diags.HasErrors() {
+		return diags
+	}
+	_, more := Compile(cfg, CompileOptions{})
+	return append(diags, more...)
+}
+
 // checkSources checks a site given as file contents.
 func checkSources(t testing.TB, files map[string]string, lock string) (*Checked, hcl.Diagnostics) {
 	t.Helper()
@@ -115,8 +127,8 @@ func fixtureDirs(t *testing.T, root string) []string {
 	return dirs
 }
 
-// TestInvalidFixtures loads each site under testdata/invalid and matches
-// its diagnostics one to one against the # ERROR: and # WARNING: markers
+// TestInvalidFixtures takes each site under testdata/invalid through
+// every stage validate runs and matches its diagnostics one to one against the # ERROR: and # WARNING: markers
 // in its files.
 func TestInvalidFixtures(t *testing.T) {
 	for _, dir := range fixtureDirs(t, filepath.Join("..", "testdata", "invalid")) {
@@ -125,7 +137,7 @@ func TestInvalidFixtures(t *testing.T) {
 			if len(want) == 0 {
 				t.Fatal("fixture has no # ERROR: or # WARNING: markers")
 			}
-			_, diags := loadAndCheck(t, dir)
+			diags := loadAndCompile(t, dir)
 			got := diagnosticMarkers(diags)
 			sortMarkers(want)
 			sortMarkers(got)
@@ -142,7 +154,7 @@ func TestDiagnosticsHaveSubject(t *testing.T) {
 	roots := []string{filepath.Join("..", "testdata", "invalid"), filepath.Join("..", "testdata", "valid")}
 	for _, root := range roots {
 		for _, dir := range fixtureDirs(t, root) {
-			_, diags := loadAndCheck(t, dir)
+			diags := loadAndCompile(t, dir)
 			for _, d := range diags {
 				if d.Subject == nil || d.Subject.Filename == "" {
 					t.Errorf("%s: diagnostic without a source range: %s: %s", dir, d.Summary, d.Detail)

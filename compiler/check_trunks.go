@@ -1,11 +1,11 @@
 package compiler
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"switchboard/lang"
 )
@@ -31,8 +31,7 @@ func (c *checker) checkTrunks() {
 			c.errorf(t.ShortDial.Range, "Invalid short_dial",
 				"short_dial is how many trailing digits of each number users can dial internally, between 1 and %d; it is %d here. Remove it to turn short forms off.", maxShortDial, t.ShortDial.Value)
 		}
-		c.checkSecret(t, "username", t.Username)
-		c.checkSecret(t, "password", t.Password)
+		c.checkCredentials(t)
 		for _, n := range t.Numbers {
 			if !c.checkE164(n.Value, n.Range, "a number of trunk "+quote(t.Name)) {
 				continue
@@ -50,32 +49,35 @@ func (c *checker) checkTrunks() {
 	slices.Sort(c.poolOrder)
 }
 
-// checkSecret warns about trunk credentials that would end up in git or in
-// plans: any literal, and a password from a variable not marked sensitive.
-// A username from an ordinary variable is fine.
-func (c *checker) checkSecret(t *lang.Trunk, attr string, s lang.Secret) {
-	if !s.Set || s.Sensitive {
-		return
+// checkCredentials checks where a trunk's credentials come from. The
+// compiled dial plan never holds a secret: the server reads the password
+// from the variable it is written as, when it starts. A username is not a
+// secret: written as text it goes into the dial plan, and from a variable
+// the server reads it as it reads the password.
+func (c *checker) checkCredentials(t *lang.Trunk) {
+	if u := t.Username; u.Set && u.Source == "" && u.Sensitive {
+		c.valueFree(hcl.DiagError, u.Range, "Trunk username not a variable",
+			"The username of trunk %q is computed from a sensitive value, which the compiled dial plan must not hold. Write it as var.<name>, or as plain text: a username is not a secret.", t.Name)
 	}
-	if c.isLiteral(s.Range) {
-		c.warnf(s.Range, "Secret written in config",
-			"The %s of trunk %q is written in the site files, so it ends up in git and in plans. Declare a variable with sensitive = true, write %s = var.trunk_%s, and supply the value with -var, -var-file or %strunk_%s.",
-			attr, t.Name, attr, attr, lang.EnvVarPrefix, attr)
-		return
-	}
-	if attr == "password" {
-		c.warnf(s.Range, "Secret not marked sensitive",
+	p := t.Password
+	switch {
+	case !p.Set:
+	case p.Literal:
+		c.errorf(p.Range, "Secret written in config",
+			"The password of trunk %q is written in the site files, so it would end up in git and in plans. Declare a variable with sensitive = true, write password = var.trunk_password, and supply the value with -var, -var-file or %strunk_password.",
+			t.Name, lang.EnvVarPrefix)
+	case p.Source == "":
+		c.valueFree(hcl.DiagError, p.Range, "Trunk password not a variable",
+			"The password of trunk %q must be written as var.<name> (a variable marked sensitive = true), so that the server reads it from -var, -var-file or %s<name> when it starts; the compiled dial plan never holds it.", t.Name, lang.EnvVarPrefix)
+	case !p.Sensitive:
+		c.valueFree(hcl.DiagWarning, p.Range, "Secret not marked sensitive",
 			"The password of trunk %q comes from a variable that is not marked sensitive, so plans and logs may print it. Add sensitive = true to that variable block.", t.Name)
 	}
 }
 
-// isLiteral reports whether the expression at rng refers to nothing: no
-// variable, local or other reference, just text written in the file.
-func (c *checker) isLiteral(rng hcl.Range) bool {
-	f := c.cfg.Files[rng.Filename]
-	if f == nil || !rng.CanSliceBytes(f.Bytes) {
-		return true
-	}
-	expr, diags := hclsyntax.ParseExpression(rng.SliceBytes(f.Bytes), rng.Filename, rng.Start)
-	return diags.HasErrors() || len(expr.Variables()) == 0
+// valueFree adds a diagnostic whose detail quotes no value, so that it is
+// shown whole even about a sensitive one (see lang.QuotesNoValue).
+func (c *checker) valueFree(sev hcl.DiagnosticSeverity, rng hcl.Range, summary, format string, args ...any) {
+	c.add(sev, rng, summary, fmt.Sprintf(format, args...))
+	c.diags[len(c.diags)-1].Extra = lang.QuotesNoValue{}
 }

@@ -165,7 +165,7 @@ func (l *lowerer) lowerUsers() {
 			Name: u.Name, DisplayName: u.DisplayName(), Email: u.Email.Value, NotifyEmail: u.NotifyEmail.Value,
 			Role: u.Role.Value, Residence: res, Extension: l.c.Extensions[u.Name],
 			Endpoints: slices.Sorted(slices.Values(eps)), Mailbox: mb,
-			Directory: u.Directory.Value, Ring: ring, Rotation: u.Rotation.Value, Origin: o,
+			Directory: u.Directory.Value, SendCredentials: u.SendCredentials.Value, Ring: ring, Rotation: u.Rotation.Value, Origin: o,
 		})
 		if mb != "" {
 			l.p.Mailboxes = append(l.p.Mailboxes, ir.Mailbox{Name: mb, Owner: ir.UserRef(u.Name), Origin: origin(u.Voicemail.Range, userObject(u))})
@@ -253,7 +253,16 @@ func (l *lowerer) lowerResidences() {
 }
 
 func (l *lowerer) lowerNumbers() {
+	// The check pass lets a number appear twice only when both entries
+	// ring the same user (a DDI's short form equal to the user's own
+	// extension, or two short forms of one user); the dial plan holds
+	// each number once, from its first entry.
+	seen := map[string]bool{}
 	for _, e := range l.c.Dial {
+		if seen[e.Number] {
+			continue
+		}
+		seen[e.Number] = true
 		n := ir.Number{Number: e.Number, Origin: origin(e.Range, "")}
 		switch e.Kind {
 		case DialExtension, DialShortForm:
@@ -286,20 +295,12 @@ func (l *lowerer) lowerNumbers() {
 
 func (l *lowerer) lowerTrunks() {
 	for _, t := range l.c.Config.Trunks {
-		// The dial plan never holds a secret: the server reads trunk
-		// credentials from the variables they are written as.
-		for _, sec := range []struct {
-			attr string
-			v    lang.Secret
-		}{{"username", t.Username}, {"password", t.Password}} {
-			if sec.v.Set && sec.v.Source == "" {
-				l.diags = append(l.diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Trunk credential not a variable",
-					Detail:   fmt.Sprintf("The %s of trunk %q must be written as var.<name> (a variable marked sensitive = true), so that the server reads it from -var, -var-file or SWITCHBOARD_VAR_<name> when it starts; the compiled dial plan never holds it.", sec.attr, t.Name),
-					Subject:  sec.v.Range.Ptr(),
-				})
-			}
+		// The dial plan never holds a secret: the server reads the
+		// password (and a username from a variable) from the variables
+		// they are written as; the check pass made sure they are.
+		var login string
+		if t.Username.Source == "" {
+			login = t.Username.Value
 		}
 		port, _ := strconv.Atoi(t.Port.Value)
 		var ddis []string
@@ -309,7 +310,7 @@ func (l *lowerer) lowerTrunks() {
 		slices.Sort(ddis)
 		l.p.Trunks = append(l.p.Trunks, ir.Trunk{
 			Name: t.Name, Host: t.Host.Value, Port: port, Transport: t.Transport.Value, DDIs: ddis,
-			Username: ir.SecretRef(t.Username.Source), Password: ir.SecretRef(t.Password.Source),
+			Username: ir.SecretRef(t.Username.Source), Login: login, Password: ir.SecretRef(t.Password.Source),
 			Origin: origin(t.DeclRange, fmt.Sprintf("trunk %q", t.Name)),
 		})
 	}

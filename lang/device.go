@@ -62,7 +62,7 @@ func decodeDeviceBlock(b *hcl.Block, ev *evaluator) (*Device, hcl.Diagnostics) {
 			buttons[blk.Labels[0]] = blk.DefRange
 			c, more := blk.Body.Content(buttonSchema)
 			diags = append(diags, more...)
-			ba := &attrs{m: c.Attributes, decl: blk.DefRange, ev: ev}
+			ba := &attrs{m: c.Attributes, decl: blk.DefRange, outer: []hcl.Range{b.DefRange}, ev: ev}
 			d.Buttons = append(d.Buttons, &Button{
 				Label:      blk.Labels[0],
 				LabelRange: blk.LabelRanges[0],
@@ -78,7 +78,7 @@ func decodeDeviceBlock(b *hcl.Block, ev *evaluator) (*Device, hcl.Diagnostics) {
 			relays[blk.Labels[0]] = blk.DefRange
 			c, more := blk.Body.Content(relaySchema)
 			diags = append(diags, more...)
-			ra := &attrs{m: c.Attributes, decl: blk.DefRange, ev: ev}
+			ra := &attrs{m: c.Attributes, decl: blk.DefRange, outer: []hcl.Range{b.DefRange}, ev: ev}
 			d.Relays = append(d.Relays, &Relay{
 				Name:      blk.Labels[0],
 				NameRange: blk.LabelRanges[0],

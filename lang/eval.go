@@ -45,6 +45,9 @@ type evaluator struct {
 	dups      map[*hcl.Block]bool
 	full      *hcl.EvalContext  // built once, after declare
 	sources   map[string][]byte // file contents by name, for source-level checks
+	// sensitiveText, sensitiveExprs and sensitiveBlocks become
+	// Config.Sensitive.
+	sensitiveText, sensitiveExprs, sensitiveBlocks []hcl.Range
 }
 
 func newEvaluator(dir string) *evaluator {
@@ -301,8 +304,11 @@ func suggest(given string, candidates []string) string {
 // Range set to the block's declaration.
 
 type attrs struct {
-	m     hcl.Attributes
-	decl  hcl.Range
+	m    hcl.Attributes
+	decl hcl.Range
+	// outer are the headers of the blocks around this one (a relay's
+	// device), which diagnostics about the whole object point at.
+	outer []hcl.Range
 	ev    *evaluator
 	diags hcl.Diagnostics
 }
@@ -330,6 +336,11 @@ func (a *attrs) get(name string, ty cty.Type, what string) (v cty.Value, sensiti
 	}
 	raw, marks := raw.UnmarkDeep()
 	_, sensitive = marks[sensitiveMark]
+	if sensitive {
+		a.ev.sensitiveExprs = append(a.ev.sensitiveExprs, attr.Expr.Range())
+		a.ev.sensitiveBlocks = append(a.ev.sensitiveBlocks, a.decl)
+		a.ev.sensitiveBlocks = append(a.ev.sensitiveBlocks, a.outer...)
+	}
 	if raw.Type() == refType || (ty != refType && containsRef(raw)) {
 		a.errorf(attr.Expr.Range(), "Incorrect attribute value type", "The %q argument must be %s, not a reference to another block.", name, what)
 		return cty.NilVal, false, nil
@@ -395,7 +406,7 @@ func (a *attrs) secret(name string) Secret {
 	if attr == nil || v == cty.NilVal {
 		return Secret{Range: a.rangeOf(attr)}
 	}
-	sec := Secret{Value: v.AsString(), Sensitive: sensitive, Set: true, Range: attr.Expr.Range()}
+	sec := Secret{Value: v.AsString(), Sensitive: sensitive, Literal: len(attr.Expr.Variables()) == 0, Set: true, Range: attr.Expr.Range()}
 	if t, d := hcl.AbsTraversalForExpr(attr.Expr); !d.HasErrors() && len(t) == 2 && t.RootName() == "var" {
 		if step, ok := t[1].(hcl.TraverseAttr); ok {
 			sec.Source = "var." + step.Name

@@ -5,6 +5,14 @@
 // It knows HCL and nothing else of switchboard: the rules a valid site must
 // obey are the compiler's business. Every problem is an hcl.Diagnostic with
 // the range it concerns.
+//
+// Inputs are settled here and nowhere else: variables from their defaults,
+// SWITCHBOARD_VAR_<name>, -var-file files and -var flags (Load, and
+// ResolveVariables for a caller that has only a compiled site). Values of
+// sensitive variables carry a cty mark through evaluation; the model
+// records what later stages need to know about them (Secret.Sensitive,
+// Secret.Literal, Config.Sensitive), so that no later stage reads the
+// source or the inputs again.
 package lang
 
 import (
@@ -207,6 +215,7 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 			cfg.Trunks = append(cfg.Trunks, t)
 		}
 	}
+	cfg.Sensitive = Sensitive{Text: ev.sensitiveText, Exprs: ev.sensitiveExprs, Blocks: ev.sensitiveBlocks}
 	return cfg, diags
 }
 

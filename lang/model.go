@@ -26,6 +26,10 @@ type Config struct {
 	// Lock is the allocation record read from LockFileName, empty when the
 	// file does not exist yet.
 	Lock *Lock
+
+	// Sensitive is where the values of sensitive variables are, as the
+	// marks on them showed while the site was evaluated.
+	Sensitive Sensitive
 }
 
 // Site returns the single site, or nil when there is not exactly one.
@@ -77,12 +81,15 @@ type Number struct {
 	Range hcl.Range
 }
 
-// Secret is a value that must never be printed. Sensitive is true when it
-// came from a variable marked sensitive; a literal in a site file is a
-// secret written in the config, which the compiler warns about.
+// Secret is a value that may be a secret, such as a trunk's credentials.
+// Sensitive is true when it came from a variable marked sensitive.
 type Secret struct {
 	Value     string
 	Sensitive bool
+	// Literal is true when the expression refers to nothing (no variable,
+	// local or block): the value is written in the site files themselves,
+	// so it is in git. The compiler reads this instead of the source.
+	Literal bool
 	// Source is "var.<name>" when the attribute is written as a plain
 	// reference to a variable, so the runtime can be told where to read the
 	// secret instead of being handed it.

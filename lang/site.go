@@ -60,7 +60,7 @@ func decodeSiteBlock(b *hcl.Block, ev *evaluator) (*Site, hcl.Diagnostics) {
 	if fb := singleBlock(content.Blocks, "features", &diags); fb != nil {
 		fc, d := fb.Body.Content(featuresSchema)
 		diags = append(diags, d...)
-		fa := &attrs{m: fc.Attributes, decl: fb.DefRange, ev: ev}
+		fa := &attrs{m: fc.Attributes, decl: fb.DefRange, outer: []hcl.Range{b.DefRange}, ev: ev}
 		s.Features = Features{Voicemail: fa.number("voicemail", DefaultVoicemailCode), DeclRange: fb.DefRange}
 		diags = append(diags, fa.diags...)
 	}

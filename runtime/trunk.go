@@ -56,17 +56,20 @@ func (c trunkCredentials) String() string { return "trunk credentials (not shown
 // address (IP authentication). err says which reference could not be read,
 // never a value.
 func resolveTrunkCredentials(t *ir.Trunk, secrets Secrets) (cred trunkCredentials, ok bool, err error) {
-	if t.Username == "" && t.Password == "" {
+	if t.Username == "" && t.Login == "" && t.Password == "" {
 		return trunkCredentials{}, false, nil
 	}
-	if t.Username == "" || t.Password == "" {
+	if (t.Username == "" && t.Login == "") || t.Password == "" {
 		return trunkCredentials{}, false, fmt.Errorf("trunk %q has a username or a password but not both", t.Name)
 	}
 	ts, _ := secrets.(TrunkSecrets)
 	if ts == nil {
 		return trunkCredentials{}, false, fmt.Errorf("the server was given no values for trunk credentials (%s, %s)", t.Username, t.Password)
 	}
-	user, uok := ts.TrunkSecret(t.Username)
+	user, uok := t.Login, true // a username written as text in the site
+	if t.Login == "" {
+		user, uok = ts.TrunkSecret(t.Username)
+	}
 	pass, pok := ts.TrunkSecret(t.Password)
 	var missing []string
 	if !uok {

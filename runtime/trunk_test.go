@@ -71,6 +71,9 @@ func TestResolveTrunkCredentials(t *testing.T) {
 		{"both missing", withCred, bothSecrets{nil, trunkMap{}}, trunkCredentials{}, false, "no value for var.u and var.p"},
 		{"secrets that cannot resolve them", withCred, &credentials.Lookup{}, trunkCredentials{}, false,
 			"the server was given no values for trunk credentials (var.u, var.p)"},
+		{"a login written in the site", ir.Trunk{Name: "carrier", Login: "harbour", Password: "var.p"}, bothSecrets{nil, trunkMap{"var.p": "pw"}}, trunkCredentials{"harbour", "pw"}, true, ""},
+		{"a login without a password", ir.Trunk{Name: "carrier", Login: "harbour"}, bothSecrets{nil, trunkMap{}}, trunkCredentials{}, false,
+			`trunk "carrier" has a username or a password but not both`},
 		{"a username alone", ir.Trunk{Name: "carrier", Username: "var.u"}, bothSecrets{nil, trunkMap{"var.u": "pbx"}}, trunkCredentials{}, false,
 			`trunk "carrier" has a username or a password but not both`},
 	}

@@ -436,12 +436,15 @@ func carrierProgram(prog *ir.Program, conns []net.PacketConn, trunks runtime.Tru
 		ok := trunks != nil
 		if ok {
 			var uok, pok bool
-			user, uok = trunks.TrunkSecret(t.Username)
+			user, uok = t.Login, t.Login != "" // a username written as text
+			if t.Login == "" {
+				user, uok = trunks.TrunkSecret(t.Username)
+			}
 			pass, pok = trunks.TrunkSecret(t.Password)
-			ok = uok && pok && t.Username != "" && t.Password != ""
+			ok = uok && pok && (t.Username != "" || t.Login != "") && t.Password != ""
 		}
 		if !ok {
-			t.Username, t.Password = "", ""
+			t.Username, t.Login, t.Password = "", "", ""
 			continue
 		}
 		a := auth.New(realm, carrierPasswords{user: pass}, clock.Real)
@@ -467,7 +470,7 @@ func (c carrierPasswords) SIPPassword(user string) (string, bool) {
 func (w *worker) trunksRegistered() error {
 	want := map[string]bool{}
 	for _, t := range w.p.Trunks {
-		if t.Username != "" {
+		if t.Username != "" || t.Login != "" {
 			want[ir.AccountName(ir.AccountTrunk, t.Name)] = true
 		}
 	}

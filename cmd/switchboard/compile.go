@@ -3,19 +3,19 @@ package main
 import (
 	"fmt"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"switchboard/compiler"
 	"switchboard/compiler/credentials"
-	"switchboard/compiler/ir"
 	"switchboard/compiler/provision"
 )
 
-// compiledSite is a site taken through the whole compile pipeline: load,
-// check, lower to the IR, and (when asked) render the provisioning bundle.
+// compiledSite is a site taken through the whole compile pipeline (load,
+// check, lower to the IR, provisioning) with its site key when asked; the
+// bundle is rendered when asked.
 type compiledSite struct {
 	*loadedSite
-	program *ir.Program
-	key     credentials.Key
-	bundle  *provision.Bundle
+	key credentials.Key
 }
 
 // compileOptions say how far to go.
@@ -32,26 +32,12 @@ type compileOptions struct {
 // compileSite runs the pipeline on dir and prints diagnostics on stderr.
 // It returns nil and an exit status when the site cannot be compiled.
 func (c *cli) compileSite(cmd string, dir string, o compileOptions) (*compiledSite, int) {
-	site := c.loadSite(dir, o.site)
-	cs := &compiledSite{loadedSite: site}
-	if !site.diags.HasErrors() && site.checked != nil {
-		p, more := compiler.Lower(site.checked, o.lower)
-		site.diags = sortDiagnostics(append(site.diags, more...))
-		cs.program = p
-	}
-	if !site.diags.HasErrors() && o.needKey {
-		k, err := credentials.LoadKey(dir, c.environ)
-		if err != nil {
-			c.printDiagnostics(site)
-			fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
-			return nil, exitFail
-		}
-		cs.key = k
-		if o.render {
-			b, more := provision.Render(cs.program, credentials.NewSource(k, cs.program))
-			site.diags = sortDiagnostics(append(site.diags, more...))
-			cs.bundle = b
-		}
+	cs, err := c.compile(dir, o)
+	site := cs.loadedSite
+	if err != nil {
+		c.printDiagnostics(site)
+		fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
+		return nil, exitFail
 	}
 	c.printDiagnostics(site)
 	if site.diags.HasErrors() {
@@ -70,6 +56,49 @@ func (c *cli) compileSite(cmd string, dir string, o compileOptions) (*compiledSi
 		}
 	}
 	return cs, exitOK
+}
+
+// compile runs the pipeline on dir without printing: the site's
+// diagnostics are in the result, which is never nil; err is a failure
+// that is not about the site files (the site key cannot be read).
+func (c *cli) compile(dir string, o compileOptions) (*compiledSite, error) {
+	co := compiler.CompileOptions{Lower: o.lower}
+	var key credentials.Key
+	var keyErr error
+	if o.needKey {
+		// Read first so that the bundle is rendered once, by Compile; a
+		// missing key matters only for a site without errors.
+		key, keyErr = credentials.LoadKey(dir, c.environ)
+		if keyErr == nil && o.render {
+			co.Key = &key
+		}
+	}
+	site := c.loadSite(dir, o.site, co)
+	if !o.render {
+		// test, graph and credentials make no provisioning files: what
+		// those files cannot carry is validate's and build's to say.
+		site.diags = withoutDeviceWarnings(site.diags)
+	}
+	cs := &compiledSite{loadedSite: site}
+	if site.diags.HasErrors() || !o.needKey {
+		return cs, nil
+	}
+	if keyErr != nil {
+		return cs, keyErr
+	}
+	cs.key = key
+	return cs, nil
+}
+
+// withoutDeviceWarnings drops provisioning's warnings from diags.
+func withoutDeviceWarnings(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if _, ok := d.Extra.(*provision.WarningDevices); !ok {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func (c *cli) printDiagnostics(site *loadedSite) {

@@ -6,12 +6,10 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcled"
-	"github.com/zclconf/go-cty/cty"
 
 	"switchboard/lang"
 )
@@ -84,11 +82,10 @@ func counts(diags hcl.Diagnostics) (errs, warns int) {
 	return errs, warns
 }
 
-// snippetFiles returns the files that diagnostics may quote, with the values
-// that -var-file files give to sensitive variables masked, so that no
-// snippet shows them. A value is masked unless the site declares its
-// variable and does not mark it sensitive.
-func snippetFiles(cfg *lang.Config, varFiles []string) map[string]*hcl.File {
+// snippetFiles returns the files that diagnostics may quote, with the text
+// of every sensitive value lang found (-var-file values, sensitive
+// defaults) masked, so that no snippet shows it.
+func snippetFiles(cfg *lang.Config) map[string]*hcl.File {
 	if cfg == nil {
 		return nil
 	}
@@ -96,38 +93,26 @@ func snippetFiles(cfg *lang.Config, varFiles []string) map[string]*hcl.File {
 	for name, f := range cfg.Files {
 		files[name] = f
 	}
-	public := map[string]bool{}
-	for _, v := range cfg.Variables {
-		if !v.Sensitive {
-			public[v.Name] = true
+	masked := map[string][]byte{}
+	for _, r := range cfg.Sensitive.Text {
+		f := files[r.Filename]
+		if f == nil || f.Bytes == nil {
+			continue
+		}
+		b := masked[r.Filename]
+		if b == nil {
+			b = bytes.Clone(f.Bytes)
+			masked[r.Filename] = b
+		}
+		for i := r.Start.Byte; i < r.End.Byte && i < len(b); i++ {
+			if b[i] != '\n' && b[i] != '\r' {
+				b[i] = '*'
+			}
 		}
 	}
-	for _, path := range varFiles {
-		for _, name := range []string{path, filepath.ToSlash(path)} {
-			f := files[name]
-			if f == nil || f.Bytes == nil {
-				continue
-			}
-			attrs, _ := f.Body.JustAttributes()
-			var masked []byte
-			for _, a := range attrs {
-				if public[a.Name] {
-					continue
-				}
-				if masked == nil {
-					masked = bytes.Clone(f.Bytes)
-				}
-				r := a.Expr.Range()
-				for i := r.Start.Byte; i < r.End.Byte && i < len(masked); i++ {
-					if masked[i] != '\n' && masked[i] != '\r' {
-						masked[i] = '*'
-					}
-				}
-			}
-			if masked != nil {
-				files[name] = &hcl.File{Body: f.Body, Bytes: masked, Nav: f.Nav}
-			}
-		}
+	for name, b := range masked {
+		f := files[name]
+		files[name] = &hcl.File{Body: f.Body, Bytes: b, Nav: f.Nav}
 	}
 	return files
 }
@@ -321,129 +306,4 @@ func newJSONDiagnostic(d *hcl.Diagnostic, files map[string]*hcl.File) jsonDiagno
 
 func clamp(v, lo, hi int) int {
 	return max(lo, min(v, hi))
-}
-
-// minRedactLen is the shortest value redactSensitive replaces: shorter ones
-// would mangle ordinary words of the messages.
-const minRedactLen = 3
-
-// sensitiveValues gathers the text of every value a sensitive variable can
-// have in this run: its default, the environment, -var-file files and -var
-// flags. It backs up the marks lang puts on sensitive values: a message
-// that quotes an attribute's value must still not show one.
-func sensitiveValues(cfg *lang.Config, o siteOptions, environ []string) []string {
-	if cfg == nil {
-		return nil
-	}
-	sensitive := map[string]bool{}
-	for _, v := range cfg.Variables {
-		if v.Sensitive {
-			sensitive[v.Name] = true
-		}
-	}
-	if len(sensitive) == 0 {
-		return nil
-	}
-	var values []string
-	add := func(val cty.Value) { values = appendPrimitives(values, val) }
-
-	// Defaults, from the variable blocks of the site files.
-	schema := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "variable", LabelNames: []string{"name"}}}}
-	varSchema := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "default"}}}
-	for _, f := range cfg.Files {
-		content, _, _ := f.Body.PartialContent(schema)
-		if content == nil {
-			continue
-		}
-		for _, b := range content.Blocks {
-			if !sensitive[b.Labels[0]] {
-				continue
-			}
-			vc, _, _ := b.Body.PartialContent(varSchema)
-			if a := vc.Attributes["default"]; a != nil {
-				v, _ := a.Expr.Value(nil)
-				add(v)
-			}
-		}
-	}
-	for _, kv := range environ {
-		name, val, _ := strings.Cut(kv, "=")
-		if n, ok := strings.CutPrefix(name, lang.EnvVarPrefix); ok && sensitive[n] {
-			values = append(values, val)
-		}
-	}
-	for _, path := range o.varFiles {
-		f := cfg.Files[path]
-		if f == nil {
-			continue
-		}
-		attrs, _ := f.Body.JustAttributes()
-		for name, a := range attrs {
-			if sensitive[name] {
-				v, _ := a.Expr.Value(nil)
-				add(v)
-			}
-		}
-	}
-	for name, val := range o.vars {
-		if sensitive[name] {
-			values = append(values, val)
-		}
-	}
-	// Longest first, so that a value containing another is replaced whole.
-	sort.Slice(values, func(i, j int) bool {
-		if len(values[i]) != len(values[j]) {
-			return len(values[i]) > len(values[j])
-		}
-		return values[i] < values[j]
-	})
-	return values
-}
-
-// appendPrimitives appends the text of every string, number and bool in v.
-func appendPrimitives(out []string, v cty.Value) []string {
-	if v == cty.NilVal || !v.IsWhollyKnown() || v.IsNull() {
-		return out
-	}
-	v, _ = v.UnmarkDeep()
-	ty := v.Type()
-	switch {
-	case ty == cty.String:
-		return append(out, v.AsString())
-	case ty == cty.Number:
-		return append(out, v.AsBigFloat().Text('f', -1))
-	case ty.IsCollectionType() || ty.IsTupleType() || ty.IsObjectType() || ty.IsMapType():
-		for it := v.ElementIterator(); it.Next(); {
-			_, e := it.Element()
-			out = appendPrimitives(out, e)
-		}
-	}
-	return out
-}
-
-// redactSensitive replaces each of values in the summaries and details of
-// diags with "(sensitive value)".
-func redactSensitive(diags hcl.Diagnostics, values []string) hcl.Diagnostics {
-	var pairs []string
-	for _, v := range values {
-		if len(v) < minRedactLen {
-			continue
-		}
-		pairs = append(pairs, v, "(sensitive value)")
-		if q := strconv.Quote(v); q[1:len(q)-1] != v {
-			pairs = append(pairs, q[1:len(q)-1], "(sensitive value)")
-		}
-	}
-	if len(pairs) == 0 {
-		return diags
-	}
-	r := strings.NewReplacer(pairs...)
-	out := make(hcl.Diagnostics, len(diags))
-	for i, d := range diags {
-		c := *d
-		c.Summary = r.Replace(c.Summary)
-		c.Detail = r.Replace(c.Detail)
-		out[i] = &c
-	}
-	return out
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -132,70 +134,26 @@ func TestWriteDiagnosticsJSONEmpty(t *testing.T) {
 	}
 }
 
-func TestRedactSensitive(t *testing.T) {
-	diags := hcl.Diagnostics{
-		{Summary: "About s3cret-pass", Detail: `The value "s3cret-pass" and "line\nbreak" and "ab" are wrong.`},
-	}
-	got := redactSensitive(diags, []string{"s3cret-pass", "line\nbreak", "ab"})
-	if want := "About (sensitive value)"; got[0].Summary != want {
-		t.Errorf("summary = %q, want %q", got[0].Summary, want)
-	}
-	// "ab" is too short to be replaced safely; the quoted form of a value
-	// with a newline is replaced too.
-	if want := `The value "(sensitive value)" and "(sensitive value)" and "ab" are wrong.`; got[0].Detail != want {
-		t.Errorf("detail = %q, want %q", got[0].Detail, want)
-	}
-	if diags[0].Summary != "About s3cret-pass" {
-		t.Error("redactSensitive changed its input")
-	}
-}
-
-func TestSensitiveValues(t *testing.T) {
-	site := []byte(`
-variable "pw" {
-  sensitive = true
-  default   = "default-secret"
-}
-variable "list" {
-  sensitive = true
-  default   = ["one-secret", 12345]
-}
-variable "public" {
-  default = "visible"
-}
-`)
-	varFile := []byte("pw = \"file-secret\"\npublic = \"also-visible\"\n")
-	f, _ := hclsyntax.ParseConfig(site, "site.pbx.hcl", hcl.InitialPos)
-	vf, _ := hclsyntax.ParseConfig(varFile, "secrets.hcl", hcl.InitialPos)
-	cfg := &lang.Config{
-		Files: map[string]*hcl.File{"site.pbx.hcl": f, "secrets.hcl": vf},
-		Variables: []*lang.Variable{
-			{Name: "pw", Sensitive: true}, {Name: "list", Sensitive: true}, {Name: "public"},
-		},
-	}
-	o := siteOptions{vars: varsFlag{"pw": "flag-secret", "public": "flag-visible"}, varFiles: listFlag{"secrets.hcl"}}
-	env := []string{"SWITCHBOARD_VAR_pw=env-secret", "SWITCHBOARD_VAR_public=env-visible", "HOME=/root"}
-
-	got := sensitiveValues(cfg, o, env)
-	want := []string{"default-secret", "file-secret", "flag-secret", "env-secret", "one-secret", "12345"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-}
-
+// The masks come from lang's own resolution: the -var-file values of
+// sensitive and undeclared variables and sensitive defaults, never a
+// public variable's value.
 func TestSnippetFilesMasksSensitiveValues(t *testing.T) {
-	varFile := []byte("pw = \"hunter22\"\npublic = \"shown\"\nundeclared = \"hidden\"\n")
-	vf, _ := hclsyntax.ParseConfig(varFile, "secrets.hcl", hcl.InitialPos)
-	cfg := &lang.Config{
-		Files:     map[string]*hcl.File{"secrets.hcl": vf},
-		Variables: []*lang.Variable{{Name: "pw", Sensitive: true}, {Name: "public"}},
+	dir := t.TempDir()
+	site := "variable \"pw\" {\n  sensitive = true\n  default   = \"default-secret\"\n}\nvariable \"public\" {\n  default = \"visible\"\n}\n"
+	varFile := filepath.Join(dir, "secrets.hcl")
+	if err := os.WriteFile(varFile, []byte("pw = \"hunter22\"\npublic = \"shown\"\nundeclared = \"hidden\"\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	files := snippetFiles(cfg, []string{"secrets.hcl"})
+	cfg, _ := lang.LoadSources(dir, map[string][]byte{"site.pbx.hcl": []byte(site)}, lang.Options{VarFiles: []string{varFile}})
+	files := snippetFiles(cfg)
 	want := "pw = **********\npublic = \"shown\"\nundeclared = ********\n"
-	if got := string(files["secrets.hcl"].Bytes); got != want {
-		t.Errorf("masked file:\n%s\nwant:\n%s", got, want)
+	if got := string(files[varFile].Bytes); got != want {
+		t.Errorf("masked var file:\n%s\nwant:\n%s", got, want)
 	}
-	if !strings.Contains(string(cfg.Files["secrets.hcl"].Bytes), "hunter22") {
+	if got := string(files["site.pbx.hcl"].Bytes); !strings.Contains(got, `default   = ****************`) || !strings.Contains(got, `"visible"`) {
+		t.Errorf("masked site file:\n%s", got)
+	}
+	if !strings.Contains(string(cfg.Files[varFile].Bytes), "hunter22") {
 		t.Error("snippetFiles changed the loaded file")
 	}
 }

@@ -154,7 +154,7 @@ func (c *cli) preparePlan(cmd, dir string, o *planCommon, operation string, reco
 	}
 	pr.state = st
 	pr.desired = plan.NewDesired(plan.Input{
-		Program: cs.program, Bundle: cs.bundle, Key: cs.key, Invites: plan.Invites(cs.cfg),
+		Program: cs.program, Bundle: cs.bundle, Key: cs.key, Invites: plan.Invites(cs.program),
 	})
 	pr.plan = plan.Diff(pr.desired, st)
 	return pr, exitOK

@@ -81,7 +81,9 @@ func TestTrunkSecretsFromInputs(t *testing.T) {
 	}
 	vars1 := file("a.vars", "user = \"from-file-a\"\npass = \"file-pass\"\nother = 3\n")
 	vars2 := file("b.vars", "user = \"from-file-b\"\n")
-	bad := file("bad.vars", "pass = 42\n")
+	// A number would do (it converts to a string, as in Load); a list
+	// does not.
+	bad := file("bad.vars", "pass = [42]\n")
 	env := []string{"SWITCHBOARD_VAR_user=from-env", "SWITCHBOARD_VAR_pass=env-pass", "SWITCHBOARD_VAR_unrelated=x", "PATH=/bin"}
 	tests := []struct {
 		name    string
@@ -96,7 +98,7 @@ func TestTrunkSecretsFromInputs(t *testing.T) {
 			trunkSecrets{"var.user": "from-file-b", "var.pass": "file-pass"}, ""},
 		{"-var over everything", siteOptions{vars: varsFlag{"user": "from-flag"}, varFiles: listFlag{vars1}}, env,
 			trunkSecrets{"var.user": "from-flag", "var.pass": "file-pass"}, ""},
-		{"a value that is not a string, not shown", siteOptions{varFiles: listFlag{bad}}, nil, nil, "the value of pass must be a string"},
+		{"a value that is not a string, not shown", siteOptions{varFiles: listFlag{bad}}, nil, nil, `Invalid value for variable; The value for variable "pass" is not string`},
 		{"a missing file", siteOptions{varFiles: listFlag{filepath.Join(dir, "none")}}, nil, nil, "reading variables"},
 	}
 	for _, tt := range tests {

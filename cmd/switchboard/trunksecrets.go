@@ -2,11 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"switchboard/compiler/ir"
@@ -20,8 +17,8 @@ import (
 // build.
 type trunkSecrets = runtime.TrunkValues
 
-// trunkSecretsOf reads the trunk credentials of a loaded site: the loader
-// has settled each variable from its default, SWITCHBOARD_VAR_<name>,
+// trunkSecretsOf reads the trunk credentials of a loaded site: lang has
+// settled each variable from its default, SWITCHBOARD_VAR_<name>,
 // -var-file files and -var flags, in that order.
 func trunkSecretsOf(cfg *lang.Config) trunkSecrets {
 	out := trunkSecrets{}
@@ -39,63 +36,39 @@ func trunkSecretsOf(cfg *lang.Config) trunkSecrets {
 }
 
 // trunkSecretsFromInputs reads the trunk credentials of a built program
-// (a dialplan.json, which names them but holds no value) from the inputs
-// the compiler reads, with the same precedence: SWITCHBOARD_VAR_<name>,
-// then -var-file files in order, then -var flags. Variable defaults live
-// in the site files, which a build directory does not have, so a trunk
-// whose credentials are defaults needs them given again here. References
-// with no value are left out; the runtime reports them.
+// (a dialplan.json, which names them but holds no value) from the same
+// inputs, through lang's own resolution (lang.ResolveVariables): the
+// program's secret references are the declarations. They are declared
+// sensitive whatever the site said (the dial plan does not record it) so
+// that nothing prints them. Variable defaults live in the site files,
+// which a build directory does not have, so a trunk whose credentials are
+// defaults needs them given again here. References with no value are left
+// out; the runtime reports them.
 func trunkSecretsFromInputs(p *ir.Program, o siteOptions, environ []string) (trunkSecrets, error) {
-	want := map[string]ir.SecretRef{}
+	refs := map[string]ir.SecretRef{}
+	var decls []lang.VariableDecl
 	for _, t := range p.Trunks {
 		for _, ref := range []ir.SecretRef{t.Username, t.Password} {
-			if name, ok := strings.CutPrefix(string(ref), "var."); ok && name != "" {
-				want[name] = ref
+			name, ok := strings.CutPrefix(string(ref), "var.")
+			if !ok || name == "" || refs[name] != "" {
+				continue
 			}
+			refs[name] = ref
+			decls = append(decls, lang.VariableDecl{Name: name, Type: cty.String, Sensitive: true})
 		}
 	}
 	out := trunkSecrets{}
-	if len(want) == 0 {
+	if len(decls) == 0 {
 		return out, nil
 	}
-	for _, kv := range environ {
-		name, val, ok := strings.Cut(kv, "=")
-		if n, found := strings.CutPrefix(name, lang.EnvVarPrefix); ok && found {
-			if ref, ok := want[n]; ok {
-				out[ref] = val
-			}
-		}
+	values, diags := lang.ResolveVariables(decls, lang.Options{Vars: o.vars, VarFiles: o.varFiles, Environ: environ})
+	if diags.HasErrors() {
+		// lang's messages never quote a value they reject.
+		return nil, fmt.Errorf("reading variables: %s", diags.Error())
 	}
-	for _, path := range o.varFiles {
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("reading variables: %w", err)
-		}
-		f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
-		if diags.HasErrors() {
-			return nil, fmt.Errorf("reading variables: %s", diags.Error())
-		}
-		attrs, diags := f.Body.JustAttributes()
-		if diags.HasErrors() {
-			return nil, fmt.Errorf("reading variables: %s", diags.Error())
-		}
-		for name, a := range attrs {
-			ref, ok := want[name]
-			if !ok {
-				continue // another variable of the site
-			}
-			v, diags := a.Expr.Value(nil)
-			if diags.HasErrors() || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
-				// The value is not quoted here: it may be the secret.
-				return nil, fmt.Errorf("%s: the value of %s must be a string", a.NameRange, name)
-			}
-			out[ref] = v.AsString()
-		}
-	}
-	for name, val := range o.vars {
-		if ref, ok := want[name]; ok {
-			out[ref] = val
-		}
+	for name, v := range values {
+		v, _ = v.Unmark()
+		out[refs[name]] = v.AsString()
 	}
 	return out, nil
 }

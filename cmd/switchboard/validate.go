@@ -8,6 +8,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"switchboard/compiler"
+	"switchboard/compiler/ir"
+	"switchboard/compiler/provision"
 	"switchboard/lang"
 )
 
@@ -17,8 +19,11 @@ var validateCommand = &command{
 	usage: `Usage: switchboard validate [-json] [-lockfile=readonly] [-var name=value]... [-var-file FILE]... [DIR]
 
 Loads every *.pbx.hcl file in DIR (default: the current directory), checks
-the site against switchboard's rules and prints each problem with the lines
-it concerns. Numbers handed out by extension = "auto" are recorded in
+the site against switchboard's rules, lays out its dial plan and checks what
+each device's model can be provisioned with, and prints each problem with
+the lines it concerns: everything build, plan and serve would report about
+the site files (with their default flags), so a site validate accepts
+builds. Numbers handed out by extension = "auto" are recorded in
 switchboard.lock.hcl beside the site files; commit that file with them.
 
 Variables come from their defaults, then SWITCHBOARD_VAR_<name> environment
@@ -66,7 +71,10 @@ func runValidate(c *cli, args []string) int {
 		return status
 	}
 	dir := dirArg(positional)
-	site := c.loadSite(dir, o.site)
+	// Lowered as build lowers by default, so that validate reports all
+	// that build would (build's -server, -port, -transport and
+	// -provision-url only change what devices are told).
+	site := c.loadSite(dir, o.site, compiler.CompileOptions{})
 
 	var notes []string
 	if !site.diags.HasErrors() && site.checked != nil {
@@ -118,18 +126,22 @@ func runValidate(c *cli, args []string) int {
 	return exitOK
 }
 
-// loadedSite is a site directory after lang.Load and compiler.Check.
+// loadedSite is a site directory after lang.Load and compiler.Compile:
+// every diagnostic the site files can get.
 type loadedSite struct {
 	cfg     *lang.Config         // nil when the directory could not be read
 	checked *compiler.Checked    // nil when loading failed
+	program *ir.Program          // nil when loading or checking failed
+	bundle  *provision.Bundle    // when compiled with a key
 	diags   hcl.Diagnostics      // sorted
 	files   map[string]*hcl.File // sources for snippets, sensitive values masked
 }
 
-// loadSite loads and checks the site in dir. The checks run only on a site
-// that loaded without errors: rules applied to a half-read site would
-// mostly repeat the loader's complaints.
-func (c *cli) loadSite(dir string, o siteOptions) *loadedSite {
+// loadSite loads the site in dir and takes it through every check
+// (compiler.Compile). The checks run only on a site that loaded without
+// errors: rules applied to a half-read site would mostly repeat the
+// loader's complaints.
+func (c *cli) loadSite(dir string, o siteOptions, co compiler.CompileOptions) *loadedSite {
 	cfg, diags := lang.Load(dir, lang.Options{
 		Vars:     o.vars,
 		VarFiles: o.varFiles,
@@ -137,13 +149,23 @@ func (c *cli) loadSite(dir string, o siteOptions) *loadedSite {
 	})
 	s := &loadedSite{cfg: cfg}
 	if cfg != nil && !diags.HasErrors() {
-		checked, more := compiler.Check(cfg)
+		compiled, more := compiler.Compile(cfg, co)
 		diags = append(diags, more...)
-		s.checked = checked
+		s.checked, s.program, s.bundle = compiled.Checked, compiled.Program, compiled.Bundle
 	}
-	s.diags = redactSensitive(sortDiagnostics(diags), sensitiveValues(cfg, o, c.environ))
-	s.files = snippetFiles(cfg, o.varFiles)
+	s.diags = s.redact(diags)
+	s.files = snippetFiles(cfg)
 	return s
+}
+
+// redact sorts diags and hides what they would say about sensitive values
+// (see lang.Sensitive.Redact). Every stage's diagnostics pass through it.
+func (s *loadedSite) redact(diags hcl.Diagnostics) hcl.Diagnostics {
+	diags = sortDiagnostics(diags)
+	if s.cfg == nil {
+		return diags
+	}
+	return s.cfg.Sensitive.Redact(diags)
 }
 
 // recordAllocations writes the lock file when the check changed it, and

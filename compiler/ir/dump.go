@@ -52,6 +52,7 @@ func Dump(p *Program) []byte {
 		w.list("endpoints", u.Endpoints)
 		w.attr("mailbox", u.Mailbox)
 		w.flag("directory", u.Directory)
+		w.flag("send_credentials", u.SendCredentials)
 		w.ring(u.Ring)
 		w.line(1, "rotation", strconv.Itoa(u.Rotation))
 		w.origin(1, u.Origin)
@@ -108,6 +109,7 @@ func Dump(p *Program) []byte {
 		w.attr("transport", t.Transport)
 		w.list("ddis", t.DDIs)
 		w.attr("username", string(t.Username))
+		w.attr("login", t.Login)
 		w.attr("password", string(t.Password))
 		w.origin(1, t.Origin)
 	}

@@ -11,7 +11,8 @@
 //     JSON (dialplan.json) with every keyed slice sorted (see Sort) and no
 //     maps;
 //   - free of secrets: it names accounts and their rotation counters, never a
-//     password; trunk credentials are SecretRefs to sensitive inputs;
+//     password; a trunk's password (and a username taken from a variable)
+//     is a SecretRef to an input the server reads when it starts;
 //   - traceable: every node carries the Origin of the HCL that produced it,
 //     so a runtime failure can say `site.pbx.hcl:42: in user "mary": …`.
 //
@@ -140,6 +141,9 @@ type User struct {
 	Mailbox string `json:"mailbox,omitempty"`
 	// Directory lists the user in the site directory of monitors and phones.
 	Directory bool `json:"directory,omitempty"`
+	// SendCredentials asks apply to send the user an invitation with their
+	// login, to NotifyEmail, else Email.
+	SendCredentials bool `json:"send_credentials,omitempty"`
 	// Ring is what happens when someone calls the user directly.
 	Ring Ring `json:"ring"`
 	// Rotation rotates the user's portal/app login.
@@ -286,14 +290,18 @@ type SecretRef string
 
 // Trunk is a carrier SIP trunk.
 type Trunk struct {
-	Name      string    `json:"name"`
-	Host      string    `json:"host"`
-	Port      int       `json:"port"`
-	Transport string    `json:"transport"` // udp | tcp | tls
-	DDIs      []string  `json:"ddis,omitempty"`
-	Username  SecretRef `json:"username,omitempty"`
-	Password  SecretRef `json:"password,omitempty"`
-	Origin    Origin    `json:"origin,omitzero"`
+	Name      string   `json:"name"`
+	Host      string   `json:"host"`
+	Port      int      `json:"port"`
+	Transport string   `json:"transport"` // udp | tcp | tls
+	DDIs      []string `json:"ddis,omitempty"`
+	// Username names the variable the trunk's username comes from; Login
+	// is the username itself when the site writes it as text (a username
+	// is not a secret). At most one of them is set.
+	Username SecretRef `json:"username,omitempty"`
+	Login    string    `json:"login,omitempty"`
+	Password SecretRef `json:"password,omitempty"`
+	Origin   Origin    `json:"origin,omitzero"`
 }
 
 // DeviceKind is a device's role.

@@ -172,6 +172,9 @@ func TestValidateFindsProblems(t *testing.T) {
 		{"device account of another device", func(p *ir.Program) { p.Device("lobby").Account = "device.front-gate" }, "is not this device's account"},
 		{"resident elsewhere", func(p *ir.Program) { p.Residence("apt-1b").Users = []string{"mary"} }, `user "mary" lives in "apt-1a"`},
 		{"zero ring timeout", func(p *ir.Program) { p.Users[0].Ring.Timeout = 0 }, "ring timeout must be positive"},
+		{"username both referenced and written", func(p *ir.Program) {
+			p.Trunks[0].Username, p.Trunks[0].Login = "var.trunk_user", "harbour"
+		}, "both a username reference and a login"},
 		{"trigger accounts", func(p *ir.Program) {
 			p.Device("lobby").Relays[1].Trigger.Accounts = nil
 		}, `trigger policy "accounts" without accounts`},

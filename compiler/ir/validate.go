@@ -143,6 +143,9 @@ func (v *validator) program() {
 		if !validTransport(t.Transport) {
 			v.errf("trunk %q: unknown transport %q", t.Name, t.Transport)
 		}
+		if t.Username != "" && t.Login != "" {
+			v.errf("trunk %q: both a username reference and a login", t.Name)
+		}
 		sortedStrings(v, fmt.Sprintf("trunk %q ddis", t.Name), t.DDIs)
 	}
 	macs := map[string]string{}

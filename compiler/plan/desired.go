@@ -28,7 +28,6 @@ import (
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/provision"
-	"switchboard/lang"
 )
 
 // Kind is the kind of an object.
@@ -121,20 +120,20 @@ type Input struct {
 	Invites map[string]string
 }
 
-// Invites returns, for every user with send_credentials = true, the
+// Invites returns, for every user of p with send_credentials = true, the
 // address their invitation goes to: notify_email when set, else email.
-func Invites(cfg *lang.Config) map[string]string {
+func Invites(p *ir.Program) map[string]string {
 	out := map[string]string{}
-	if cfg == nil {
+	if p == nil {
 		return out
 	}
-	for _, u := range cfg.Users {
-		if !u.SendCredentials.Value {
+	for _, u := range p.Users {
+		if !u.SendCredentials {
 			continue
 		}
-		to := u.NotifyEmail.Value
+		to := u.NotifyEmail
 		if to == "" {
-			to = u.Email.Value
+			to = u.Email
 		}
 		if to != "" {
 			out[u.Name] = to
@@ -197,7 +196,8 @@ func NewDesired(in Input) *Desired {
 	}
 	for _, u := range p.Users {
 		o := b.object(KindUser, u.Name, firstNonEmpty(u.DisplayName, u.Name))
-		flattenInto(o.Attributes, "", u, "name")
+		// send_credentials is shown as the invitation attribute below.
+		flattenInto(o.Attributes, "", u, "name", "send_credentials")
 		if u.Email != "" {
 			o.Attributes["portal.password"] = quote(fp.Sum([]byte(src.PortalPassword(u))))
 		}

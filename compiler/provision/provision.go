@@ -8,10 +8,9 @@
 // devices that compare checksums (Yealink) skip re-applying unchanged files.
 // Files that hold a password have mode 0600, common files never hold one.
 // A feature a device's model cannot carry, or carries only through an
-// unverified setting, is a warning naming the device and the feature; it is
-// never dropped silently. A warning that says the same about every device
-// of a model (a setting the vendor's files cannot hold, say) is given once
-// per model and feature, naming how many devices and which.
+// unverified setting, is a warning naming the device and the feature, at
+// that device's own place; it is never dropped silently. Check gives the
+// same diagnostics without a site key, for validate.
 //
 // What a model can do comes from compiler/catalogue, the one table of
 // capabilities the check pass uses too; the vendor packages keep only
@@ -26,7 +25,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -160,72 +158,47 @@ func Render(p *ir.Program, pw Passwords) (*Bundle, hcl.Diagnostics) {
 // WarningSummary is the summary of every warning Render gives.
 const WarningSummary = "Device feature not provisioned"
 
-// maxNamed is how many devices a shared warning names before "and N more".
-const maxNamed = 3
-
-// warningDiagnostics turns renderer warnings into diagnostics, in order.
-// Shared warnings equal in model, feature and detail become one, at the
-// place of the first, naming how many devices and the first few; the
-// devices are listed in Extra (a *WarningDevices).
+// warningDiagnostics turns renderer warnings into diagnostics, one per
+// device and feature, each at the place of the node it is about (the
+// device itself, or its button, relay or line key): a warning about two
+// monitors is two warnings, each at its own monitor, so that validate,
+// build and an editor point at every object concerned.
 func warningDiagnostics(warns []devfile.Warning) hcl.Diagnostics {
-	type key struct{ model, feature, detail string }
-	groups := map[key][]string{}
-	var order []devfile.Warning
+	diags := make(hcl.Diagnostics, 0, len(warns))
 	for _, w := range warns {
-		if !w.Shared {
-			order = append(order, w)
-			continue
-		}
-		k := key{w.Model, w.Feature, w.Detail}
-		if _, seen := groups[k]; !seen {
-			order = append(order, w)
-		}
-		groups[k] = append(groups[k], w.Device)
-	}
-	diags := make(hcl.Diagnostics, 0, len(order))
-	for _, w := range order {
-		devices := []string{w.Device}
-		if w.Shared {
-			devices = groups[key{w.Model, w.Feature, w.Detail}]
-		}
-		var who string
-		if len(devices) == 1 {
-			who = fmt.Sprintf("Device %q (%s)", w.Device, w.Model)
-		} else {
-			who = fmt.Sprintf("%d %s devices (%s)", len(devices), w.Model, nameList(devices))
-		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
 			Summary:  WarningSummary,
-			Detail:   fmt.Sprintf("%s, %s: %s", who, w.Feature, w.Detail),
+			Detail:   fmt.Sprintf("Device %q (%s), %s: %s", w.Device, w.Model, w.Feature, w.Detail),
 			Subject:  subject(w.Origin),
-			Extra:    &WarningDevices{Model: w.Model, Feature: w.Feature, Devices: devices},
+			Extra:    &WarningDevices{Model: w.Model, Feature: w.Feature, Devices: []string{w.Device}},
 		})
 	}
 	return diags
 }
 
-// WarningDevices is the Extra of a Render warning: the devices it is about.
+// WarningDevices is the Extra of a Render warning: the device it is about.
 type WarningDevices struct {
 	Model   string
 	Feature string
-	Devices []string // in device order; the Subject is the first one's
+	Devices []string // the one device; the Subject is its node's place
 }
 
-// nameList quotes the first maxNamed names: "a", "b", "c" and 4 more.
-func nameList(names []string) string {
-	quoted := make([]string, 0, maxNamed)
-	for _, n := range names[:min(len(names), maxNamed)] {
-		quoted = append(quoted, strconv.Quote(n))
-	}
-	switch {
-	case len(names) > maxNamed:
-		return strings.Join(quoted, ", ") + fmt.Sprintf(" and %d more", len(names)-maxNamed)
-	case len(quoted) > 1:
-		return strings.Join(quoted[:len(quoted)-1], ", ") + " and " + quoted[len(quoted)-1]
-	}
-	return strings.Join(quoted, "")
+// Check returns the diagnostics Render gives for p, without a site key:
+// what each device's model cannot carry, and whether the program can be
+// rendered at all. None of them depends on a password, so the files are
+// rendered with empty ones and dropped. The compiler's check stage calls
+// it, so that validate says all that build will.
+func Check(p *ir.Program) hcl.Diagnostics {
+	_, diags := Render(p, noPasswords{})
+	return diags
 }
+
+// noPasswords gives every account an empty password: Check needs the
+// renderers' warnings, not their files.
+type noPasswords struct{}
+
+func (noPasswords) SIPPassword(ir.Account) string { return "" }
 
 func deviceOrigin(p *ir.Program, name string) ir.Origin {
 	if d := p.Device(name); d != nil {

@@ -253,11 +253,11 @@ func TestWarningsNameFeature(t *testing.T) {
 	}
 }
 
-// TestSharedWarningsAggregate: a warning that says the same of every
-// device of a model is given once per model and feature, naming the count
-// and the first devices, at the first device; warnings about one device's
-// own values stay per device.
-func TestSharedWarningsAggregate(t *testing.T) {
+// TestWarningsPerDevice: a warning is given once for each device it
+// concerns, at that device's own place (or its relay's), never gathered at
+// the first device of a model; Check gives the same as Render, without a
+// key.
+func TestWarningsPerDevice(t *testing.T) {
 	p := irtest.HarbourView()
 	mon := *p.Device("monitor-1a")
 	gate := p.Device("side-gate")
@@ -268,6 +268,7 @@ func TestSharedWarningsAggregate(t *testing.T) {
 		m.Name = fmt.Sprintf("monitor-x%d", i)
 		m.MAC = fmt.Sprintf("0c11050000%02x", i)
 		m.Account = "device." + m.Name
+		m.Origin.Line, m.Origin.Byte = 200+i, 5000+i
 		p.Devices = append(p.Devices, m)
 		a := monAcct
 		a.Name, a.Username, a.AuthName, a.Device = m.Account, m.Account, m.Account, m.Name
@@ -275,8 +276,10 @@ func TestSharedWarningsAggregate(t *testing.T) {
 	}
 	g := *gate
 	g.Name, g.MAC, g.Account = "side-gate-2", "000b82445567", "device.side-gate-2"
+	g.Origin.Line = 300
 	g.Relays = slices.Clone(gate.Relays)
 	g.Relays[0].DTMF = "7#"
+	g.Relays[0].Origin.Line = 305
 	g.Buttons = nil
 	g.Keypad = true
 	p.Devices = append(p.Devices, g)
@@ -289,25 +292,37 @@ func TestSharedWarningsAggregate(t *testing.T) {
 	count := map[string]int{}
 	for _, d := range diags {
 		w := d.Extra.(*provision.WarningDevices)
-		count[w.Model+" "+w.Feature]++
-		if w.Model == "akuvox-c315" {
-			want := `6 akuvox-c315 devices ("monitor-1a", "monitor-x0", "monitor-x1" and 3 more), ` + w.Feature + ": "
-			if !strings.HasPrefix(d.Detail, want) || len(w.Devices) != 6 {
-				t.Errorf("detail %q, want prefix %q", d.Detail, want)
-			}
-			if d.Subject == nil || d.Subject.Start.Line != 108 {
-				t.Errorf("%s: subject %v, want the first monitor's", w.Feature, d.Subject)
-			}
+		if len(w.Devices) != 1 {
+			t.Fatalf("warning about %d devices: %s", len(w.Devices), d.Detail)
+		}
+		dev := p.Device(w.Devices[0])
+		count[dev.Name+" "+w.Feature]++
+		want := dev.Origin.Line
+		if strings.HasPrefix(w.Feature, "relay ") {
+			want = dev.Relays[0].Origin.Line
+		}
+		if d.Subject == nil || d.Subject.Start.Line != want {
+			t.Errorf("%s %s: subject %v, want line %d", dev.Name, w.Feature, d.Subject, want)
+		}
+		if !strings.HasPrefix(d.Detail, fmt.Sprintf("Device %q (%s), %s: ", dev.Name, dev.Model, w.Feature)) {
+			t.Errorf("detail %q does not name its device and feature", d.Detail)
 		}
 	}
-	for feature, want := range map[string]int{
-		"akuvox-c315 contacts": 1, "akuvox-c315 unlock code": 1,
-		"grandstream-gds3710 time zone":  1, // the same zone for both
-		"grandstream-gds3710 relay gate": 2, // each device's own code
-	} {
-		if count[feature] != want {
-			t.Errorf("%d warnings about %s, want %d:\n%s", count[feature], feature, want, formatDiags(diags))
+	want := map[string]int{}
+	for _, m := range []string{"monitor-1a", "monitor-x0", "monitor-x1", "monitor-x2", "monitor-x3", "monitor-x4"} {
+		want[m+" contacts"], want[m+" unlock code"] = 1, 1
+	}
+	for _, gd := range []string{"side-gate", "side-gate-2"} {
+		want[gd+" time zone"], want[gd+" relay gate"] = 1, 1
+	}
+	for k, n := range want {
+		if count[k] != n {
+			t.Errorf("%d warnings about %s, want %d:\n%s", count[k], k, n, formatDiags(diags))
 		}
+	}
+
+	if diff := cmp.Diff(string(formatDiags(diags)), string(formatDiags(provision.Check(p)))); diff != "" {
+		t.Errorf("Check differs from Render (-render +check):\n%s", diff)
 	}
 }
 

@@ -49,9 +49,9 @@ type Warning struct {
 	Detail  string    // full sentences: what happens instead and what to do
 	Origin  ir.Origin // the IR node the warning is about
 	// Shared is true when Detail says nothing particular to the device (it
-	// is about the model, the vendor's format or the site), so that equal
-	// warnings of many devices of one model are reported once, naming the
-	// devices. Warnings about one device's own values are not shared.
+	// is about the model, the vendor's format or the site). It is still
+	// reported once for each device, at that device: an installer fixes or
+	// checks each device where it is written.
 	Shared bool
 }
 

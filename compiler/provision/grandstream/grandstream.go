@@ -195,7 +195,7 @@ func deskPhone(p *ir.Program, d *ir.Device, m *catalogue.Model, pw devfile.Passw
 			w.one(fmt.Sprintf("line key %d", k.Index), k.Origin, "Model %q has %d line keys; key %d (%s %q) is not configured.", d.Model, m.LineKeys, k.Index, k.Type, k.Label)
 		case k.Type != ir.KeyLine:
 			// Lowering gives every phone of a residence with a door the
-			// same keys, so this is said once per model.
+			// same keys, so nothing here is particular to the device.
 			w.shared(fmt.Sprintf("line key %d", k.Index), "Grandstream %s keys are not rendered (their key codes are not verified); set key %d (%q, value %q) on the phone.", k.Type, k.Index, k.Label, k.Value)
 		}
 	}

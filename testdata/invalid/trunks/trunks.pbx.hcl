@@ -5,8 +5,8 @@ variable "pw" {
 
 trunk "carrier" {
   host     = "sip.carrier.example"
-  username = "harbour"    # WARNING: Secret written in config
-  password = "hunter2"    # WARNING: Secret written in config
+  username = "harbour"    # a username is not a secret: plain text is fine
+  password = "hunter2"    # ERROR: Secret written in config
   numbers  = ["+35315550100", "+35315"] # ERROR: Invalid phone number
 }
 
@@ -18,4 +18,20 @@ trunk "backup" {
   numbers = [
     "+35315550100", # ERROR: Duplicate trunk number
   ]
+}
+
+locals {
+  pw = "from-a-local"
+}
+
+variable "spare_user" {
+  type      = string
+  default   = "spare"
+  sensitive = true
+}
+
+trunk "spare" {
+  host     = "sip.spare.example"
+  username = upper(var.spare_user) # ERROR: Trunk username not a variable
+  password = local.pw # ERROR: Trunk password not a variable
 }
