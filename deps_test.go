@@ -30,17 +30,19 @@ type importRule struct {
 }
 
 var importPolicy = []importRule{
-	{Prefix: "lang", Allow: []string{"lang"},
+	{Prefix: "atomicfile", Allow: nil,
+		Why: "atomicfile is a leaf every layer may use for durable writes; it imports only the standard library"},
+	{Prefix: "lang", Allow: []string{"lang", "atomicfile"},
 		Why: "lang knows HCL and imports nothing else of ours"},
-	{Prefix: "compiler/ir", Allow: []string{"compiler/ir"},
+	{Prefix: "compiler/ir", Allow: []string{"compiler/ir", "atomicfile"},
 		Why: "the IR is the leaf contract between compile time and run time"},
-	{Prefix: "compiler", Allow: []string{"lang", "compiler"},
+	{Prefix: "compiler", Allow: []string{"lang", "compiler", "atomicfile"},
 		Why: "compiler imports lang and its own sub-packages"},
-	{Prefix: "runtime", Allow: []string{"compiler/ir", "runtime"},
+	{Prefix: "runtime", Allow: []string{"compiler/ir", "runtime", "atomicfile"},
 		Why: "runtime reads only the IR, never HCL nor the rest of compiler"},
-	{Prefix: "simulate", Allow: []string{"runtime", "compiler", "simulate"},
+	{Prefix: "simulate", Allow: []string{"runtime", "compiler", "simulate", "atomicfile"},
 		Why: "simulate drives runtime with what compiler produced"},
-	{Prefix: "cmd", Allow: []string{"lang", "compiler", "runtime", "simulate"},
+	{Prefix: "cmd", Allow: []string{"lang", "compiler", "runtime", "simulate", "atomicfile"},
 		Why: "the CLI may import every library package, but not another command"},
 	{Prefix: "", Allow: nil,
 		Why: "the module root holds only repository-wide tests"},
@@ -142,6 +144,11 @@ func TestImportPolicyTable(t *testing.T) {
 		{"langx", "lang", false},           // "langx" is not under "lang": no rule
 		{"runtimes", "compiler/ir", false}, // likewise
 		{"internal/thing", "lang", false},  // uncovered packages fail
+		{"lang", "atomicfile", true},
+		{"compiler/ir", "atomicfile", true},
+		{"runtime/voicemail", "atomicfile", true},
+		{"cmd/switchboard", "atomicfile", true},
+		{"atomicfile", "lang", false},
 	}
 	for _, tt := range tests {
 		msg := checkImport(tt.pkg, tt.imp)

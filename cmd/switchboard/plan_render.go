@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"switchboard/compiler/plan"
+
+	"switchboard/atomicfile"
 )
 
 // planFormatVersion is the format_version of plan -json and of saved plans.
@@ -239,7 +241,7 @@ func writeSavedPlan(path, dir string, o *planCommon, p *plan.Plan) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(data, '\n'), 0o644)
+	return atomicfile.Write(path, append(data, '\n'), 0o644)
 }
 
 // readSavedPlan reads a plan saved by plan -out.

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"switchboard/atomicfile"
 )
 
 // LockInfo is what a lock file says about its owner.
@@ -146,24 +148,12 @@ func (s *Store) removeLock(id string) error {
 	return nil
 }
 
-// createExclusive creates path with data, failing if it exists. The
-// content is written to a temporary file first and then hard-linked into
-// place, so the lock file is never seen empty or half-written: a process
-// killed at any moment leaves either no lock or a complete one that names
-// it (and that the next run recognises as stale).
+// createExclusive creates path with data, failing if it exists. The file
+// is never seen empty or half-written (atomicfile.Create links a complete
+// file into place): a process killed at any moment leaves either no lock or
+// a complete one that names it (and that the next run recognises as stale).
 func createExclusive(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".lock-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(data)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr, os.Chmod(tmp.Name(), 0o644)); err != nil {
-		return err
-	}
-	return os.Link(tmp.Name(), path)
+	return atomicfile.Create(path, data, 0o644)
 }
 
 func newLockInfo(operation string) LockInfo {
@@ -209,5 +199,3 @@ func processRuns(pid int) bool {
 	}
 	return false
 }
-
-func isInvalid(err error) bool { return errors.Is(err, syscall.EINVAL) }
