@@ -207,7 +207,7 @@ func WithBasePath(p string) Option { return func(c *config) { c.basePath = p } }
 type Server struct {
 	cfg           config
 	nonces        *nonces
-	throttle      *throttle
+	throttle      *failures
 	dummyPassword string
 
 	swapMu sync.Mutex
