@@ -18,11 +18,12 @@
 // one. Apply writes it after every step, so a killed apply loses nothing it
 // did.
 //
-// A lock file beside it (state.json.lock) keeps two applies apart. It
-// names its owner (user, host, process) and the time it was taken. A lock
-// whose owner process on this host has died is stale and is broken by the
-// next Lock, which says so; any other lock is removed only by ForceUnlock
-// with its ID.
+// A lock file beside it (state.json.lock) keeps two applies apart: the
+// kernel's exclusive lock on it is held for the whole operation and
+// dropped by the kernel when the process ends, however it ends, so a
+// killed apply never leaves the state locked. While held, the file names
+// its owner (user, host, process) and the time it was taken, for the
+// error that another apply gets.
 package state
 
 import (
