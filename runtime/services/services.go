@@ -20,6 +20,8 @@ import (
 	"switchboard/runtime/line"
 	"switchboard/runtime/prompts"
 	"switchboard/runtime/voicemail"
+
+	"switchboard/email"
 )
 
 // Config is what the services need.
@@ -38,7 +40,7 @@ type Config struct {
 	// also has ConferencePINs, rooms with a PIN get theirs from it.
 	PINs voicemail.PINSource
 	// Mailer sends new-message e-mails; nil sends none.
-	Mailer voicemail.Mailer
+	Mailer email.Mailer
 	// MailFrom is their sender; voicemail@<domain> when empty.
 	MailFrom string
 	// DeleteAfterNotify deletes a message once its e-mail was accepted.

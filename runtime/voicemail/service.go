@@ -12,6 +12,8 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
+
+	"switchboard/email"
 )
 
 // Defaults of Config's zero values.
@@ -48,7 +50,7 @@ type Config struct {
 	Throttle Throttle
 
 	// Mailer sends the new-message e-mails; nil sends none.
-	Mailer Mailer
+	Mailer email.Mailer
 	// MailFrom is the sender of those e-mails; "voicemail@<site domain>"
 	// when empty.
 	MailFrom string
