@@ -130,6 +130,7 @@ func TestImportPolicyTable(t *testing.T) {
 		{"compiler", "simulate", false},
 		{"runtime", "compiler/ir", true},
 		{"runtime/registrar", "runtime/routing", true},
+		{"runtime/provisioning", "runtime/digest", true},
 		{"runtime", "compiler", false},
 		{"runtime", "compiler/credentials", false},
 		{"runtime", "lang", false},
