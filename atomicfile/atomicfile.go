@@ -39,7 +39,9 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 
 // WriteFrom replaces path with what write writes to f, a temporary file
 // beside path (write may seek in it, but not close it), readable as perm.
-// When write fails, path is left as it was.
+// When write fails, path is left as it was. An error syncing the directory
+// is returned although path was replaced: the replacement may not survive
+// a power cut.
 func WriteFrom(path string, perm fs.FileMode, write func(f *os.File) error) error {
 	name, err := writeTemp(path, perm, write)
 	if err != nil {

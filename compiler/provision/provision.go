@@ -19,7 +19,6 @@
 package provision
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -311,13 +310,10 @@ func (b *Bundle) WriteDir(dir string) error {
 // usual core count still help; more than this does not.
 const writers = 8
 
-// writeFile puts f at target: created when new, left alone when
-// unchanged (keeping its timestamps), else replaced whole.
+// writeFile puts f at target, replacing what is there (a symbolic link
+// included, never followed), unless it is unchanged: then it is left alone,
+// timestamps and all.
 func writeFile(target string, f File) error {
-	err := atomicfile.Create(target, f.Data, f.Mode)
-	if !errors.Is(err, fs.ErrExist) {
-		return err
-	}
 	if atomicfile.Unchanged(target, f.Data, f.Mode) {
 		return nil
 	}
