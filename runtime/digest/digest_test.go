@@ -2,6 +2,7 @@ package digest
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,5 +125,34 @@ func TestParseAlgorithm(t *testing.T) {
 		if got := ParseAlgorithm(in); got != want {
 			t.Errorf("ParseAlgorithm(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Counts sent at once from several goroutines (a device fetching files in
+// parallel on one nonce) are each accepted exactly once.
+func TestCountConcurrent(t *testing.T) {
+	n := NewNonces(Config{Reorder: 64})
+	o, _ := n.Open(n.Issue(time.Now()))
+	const workers, counts = 4, 2000
+	// Each count is accepted by the first worker to reach it: no worker
+	// has passed it then, so it is above the highest count seen.
+	accepted := make([]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for nc := uint32(1); nc <= counts; nc++ {
+				if n.Count(o, nc) {
+					accepted[w]++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, a := range accepted {
+		total += a
+	}
+	if total != counts {
+		t.Errorf("%d counts accepted, want each of %d once", total, counts)
 	}
 }
