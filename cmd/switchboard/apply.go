@@ -19,7 +19,6 @@ import (
 
 	"switchboard/compiler/apply"
 	"switchboard/compiler/plan"
-
 	"switchboard/email"
 )
 

@@ -11,12 +11,11 @@ import (
 	"slices"
 	"strings"
 
+	"switchboard/atomicfile"
 	"switchboard/compiler"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/provision"
 	"switchboard/runtime/provisioning"
-
-	"switchboard/atomicfile"
 )
 
 var buildCommand = &command{

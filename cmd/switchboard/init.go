@@ -14,10 +14,9 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"switchboard/atomicfile"
 	"switchboard/compiler/credentials"
 	"switchboard/lang"
-
-	"switchboard/atomicfile"
 )
 
 var initCommand = &command{

@@ -9,9 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"switchboard/compiler/plan"
-
 	"switchboard/atomicfile"
+	"switchboard/compiler/plan"
 )
 
 // planFormatVersion is the format_version of plan -json and of saved plans.

@@ -21,13 +21,12 @@ import (
 
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
+	"switchboard/email"
 	"switchboard/runtime"
 	"switchboard/runtime/auth"
 	"switchboard/runtime/events"
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/services"
-
-	"switchboard/email"
 )
 
 var serveCommand = &command{

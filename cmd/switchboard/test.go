@@ -7,11 +7,10 @@ import (
 	"os"
 	"regexp"
 
+	"switchboard/atomicfile"
 	"switchboard/compiler/credentials"
 	"switchboard/simulate"
 	"switchboard/simulate/scenario"
-
-	"switchboard/atomicfile"
 )
 
 var testCommand = &command{

@@ -29,7 +29,6 @@ import (
 	"switchboard/compiler/plan"
 	"switchboard/compiler/provision"
 	"switchboard/compiler/state"
-
 	"switchboard/email"
 )
 

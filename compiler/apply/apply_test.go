@@ -26,9 +26,8 @@ import (
 	"switchboard/compiler/provision"
 	"switchboard/compiler/provision/akuvox"
 	"switchboard/compiler/state"
-	"switchboard/simulate/emulator"
-
 	"switchboard/email"
+	"switchboard/simulate/emulator"
 )
 
 func testKey(t testing.TB) credentials.Key {

@@ -31,14 +31,13 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"switchboard/atomicfile"
 	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/provision/akuvox"
 	"switchboard/compiler/provision/devfile"
 	"switchboard/compiler/provision/grandstream"
 	"switchboard/compiler/provision/yealink"
-
-	"switchboard/atomicfile"
 )
 
 // File is one file of a bundle.

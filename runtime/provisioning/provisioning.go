@@ -101,9 +101,8 @@ import (
 	"unicode/utf8"
 
 	"switchboard/compiler/ir"
-	"switchboard/runtime/events"
-
 	"switchboard/runtime/digest"
+	"switchboard/runtime/events"
 )
 
 // Secrets looks up SIP digest passwords. It has the shape of the runtime's

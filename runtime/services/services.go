@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"switchboard/compiler/ir"
+	"switchboard/email"
 	"switchboard/runtime"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/conference"
@@ -20,8 +21,6 @@ import (
 	"switchboard/runtime/line"
 	"switchboard/runtime/prompts"
 	"switchboard/runtime/voicemail"
-
-	"switchboard/email"
 )
 
 // Config is what the services need.

@@ -12,11 +12,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/email"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/events"
 	"switchboard/runtime/line"
-
-	"switchboard/email"
 )
 
 // deposit runs Deposit for caller into box; feed runs once recording has

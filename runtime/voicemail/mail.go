@@ -8,10 +8,9 @@ import (
 	"time"
 	"unicode"
 
+	"switchboard/email"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
-
-	"switchboard/email"
 )
 
 // Notification is what a new-message e-mail says.

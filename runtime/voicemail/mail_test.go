@@ -18,11 +18,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/email"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/audio/audiotest"
 	"switchboard/runtime/events"
-
-	"switchboard/email"
 )
 
 func testWAV(t *testing.T) []byte {

@@ -6,10 +6,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"switchboard/atomicfile"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/line"
-
-	"switchboard/atomicfile"
 )
 
 // recording is audio being written into a box: a message or a greeting.

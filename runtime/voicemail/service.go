@@ -10,10 +10,9 @@ import (
 	"time"
 
 	"switchboard/compiler/ir"
+	"switchboard/email"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
-
-	"switchboard/email"
 )
 
 // Defaults of Config's zero values.

@@ -13,10 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"switchboard/atomicfile"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/events"
-
-	"switchboard/atomicfile"
 )
 
 // Folder is where a message is filed.
@@ -60,16 +59,17 @@ func (m Message) Name() string { return msgName(m.ID) }
 func msgName(id int) string { return fmt.Sprintf("msg-%06d", id) }
 
 const (
-	msgPrefix = "msg-"
-	recPrefix = ".rec-"
-	tmpPrefix = ".tmp-" // temporary files of versions before atomicfile
-	// recordingMode is a recorded message's: the owner and its group.
-	recordingMode  = 0o640
+	msgPrefix      = "msg-"
+	recPrefix      = ".rec-"
+	tmpPrefix      = ".tmp-" // temporary files of versions before atomicfile
 	greetingFile   = "greeting.wav"
 	recGreeting    = ".rec-greeting"
 	pinFile        = "pin.json"
 	maxBoxNameSize = 64
 )
+
+// recordingMode is a recorded message's mode: the owner and its group.
+const recordingMode = 0o640
 
 // validBoxName accepts mailbox names that are one plain path element:
 // letters, digits, '-' and '_', not starting with '-'.
