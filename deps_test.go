@@ -32,21 +32,25 @@ type importRule struct {
 }
 
 var importPolicy = []importRule{
-	{Prefix: "lang", Allow: []string{"lang"},
+	{Prefix: "atomicfile", Allow: nil,
+		Why: "atomicfile is a leaf every layer may use for durable writes; it imports only the standard library"},
+	{Prefix: "email", Allow: nil,
+		Why: "email composes and sends mail for compile time and run time alike; it imports nothing of ours"},
+	{Prefix: "lang", Allow: []string{"lang", "atomicfile"},
 		Why: "lang knows HCL and imports nothing else of ours"},
-	{Prefix: "compiler/ir", Allow: []string{"compiler/ir"},
+	{Prefix: "compiler/ir", Allow: []string{"compiler/ir", "atomicfile"},
 		Why: "the IR is the leaf contract between compile time and run time"},
-	{Prefix: "compiler/plan", Allow: []string{"compiler/..."},
+	{Prefix: "compiler/plan", Allow: []string{"compiler/...", "atomicfile", "email"},
 		Why: "plan diffs the IR against the state: it reads only what the compiler produced, never the site files"},
-	{Prefix: "compiler/apply", Allow: []string{"compiler/..."},
+	{Prefix: "compiler/apply", Allow: []string{"compiler/...", "atomicfile", "email"},
 		Why: "apply carries out a plan from the IR: it reads only what the compiler produced, never the site files"},
-	{Prefix: "compiler", Allow: []string{"lang", "compiler"},
+	{Prefix: "compiler", Allow: []string{"lang", "compiler", "atomicfile", "email"},
 		Why: "compiler imports lang and its own sub-packages"},
-	{Prefix: "runtime", Allow: []string{"compiler/ir", "runtime"},
+	{Prefix: "runtime", Allow: []string{"compiler/ir", "runtime", "atomicfile", "email"},
 		Why: "runtime reads only the IR, never HCL nor the rest of compiler"},
-	{Prefix: "simulate", Allow: []string{"runtime", "compiler", "simulate"},
+	{Prefix: "simulate", Allow: []string{"runtime", "compiler", "simulate", "atomicfile", "email"},
 		Why: "simulate drives runtime with what compiler produced"},
-	{Prefix: "cmd", Allow: []string{"lang", "compiler", "runtime", "simulate"},
+	{Prefix: "cmd", Allow: []string{"lang", "compiler", "runtime", "simulate", "atomicfile", "email"},
 		Why: "the CLI may import every library package, but not another command"},
 	{Prefix: "", Allow: nil,
 		Why: "the module root holds only repository-wide tests"},
@@ -145,6 +149,7 @@ func TestImportPolicyTable(t *testing.T) {
 		{"compiler", "simulate", false},
 		{"runtime", "compiler/ir", true},
 		{"runtime/registrar", "runtime/routing", true},
+		{"runtime/provisioning", "runtime/digest", true},
 		{"runtime", "compiler", false},
 		{"runtime", "compiler/credentials", false},
 		{"runtime", "lang", false},
@@ -161,6 +166,16 @@ func TestImportPolicyTable(t *testing.T) {
 		{"langx", "lang", false},           // "langx" is not under "lang": no rule
 		{"runtimes", "compiler/ir", false}, // likewise
 		{"internal/thing", "lang", false},  // uncovered packages fail
+		{"lang", "atomicfile", true},
+		{"compiler/ir", "atomicfile", true},
+		{"runtime/voicemail", "atomicfile", true},
+		{"cmd/switchboard", "atomicfile", true},
+		{"atomicfile", "lang", false},
+		{"compiler/apply", "email", true},
+		{"runtime/voicemail", "email", true},
+		{"lang", "email", false},
+		{"compiler/ir", "email", false},
+		{"email", "runtime", false},
 	}
 	for _, tt := range tests {
 		msg := checkImport(tt.pkg, tt.imp)

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+
+	"switchboard/atomicfile"
 )
 
 var lockSchema = &hcl.BodySchema{
@@ -130,24 +132,5 @@ func WriteLock(dir string, l *Lock) (bool, error) {
 	if bytes.Equal(old, data) {
 		return false, nil
 	}
-	tmp, err := os.CreateTemp(dir, ".lock-*.tmp")
-	if err != nil {
-		return false, err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return false, err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return false, err
-	}
-	if err := tmp.Close(); err != nil {
-		return false, err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return false, err
-	}
-	return true, os.Rename(tmp.Name(), path)
+	return true, atomicfile.Write(path, data, 0o644)
 }

@@ -19,6 +19,7 @@ import (
 
 	"switchboard/compiler/apply"
 	"switchboard/compiler/plan"
+	"switchboard/email"
 )
 
 var applyCommand = &command{
@@ -146,9 +147,9 @@ func runApply(c *cli, args []string) int {
 		}
 		server = s
 	}
-	var mailer apply.Mailer
+	var mailer email.Mailer
 	if o.smtp != "" {
-		mailer = &apply.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}
+		mailer = &email.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}
 	}
 
 	pr, status := c.preparePlan("apply", dir, &o.common, "apply", true)

@@ -44,13 +44,16 @@ import (
 //	testbed serve                    start serve's admin endpoints (reload,
 //	                                 check-sync); sets SERVE
 //	testbed servecalls               stdout gets the admin calls made
-//	testbed lock FILE [dead]         write a state lock held by this live
-//	                                 process (dead: by one that exited);
-//	                                 sets LOCKID
+//	testbed lock FILE [dead]         hold the state lock FILE in this
+//	                                 process until the script ends (dead:
+//	                                 only write the record a killed
+//	                                 process leaves); sets LOCKID
+//	testbed unlock                   release that lock, as the end of its
+//	                                 process would
 //	testbed status N PROG ARGS...    run PROG and expect exit status N
 func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
-		ts.Fatalf("usage: testbed emulators|mode|devicekeys|smtp|mail|serve|servecalls|lock|status ...")
+		ts.Fatalf("usage: testbed emulators|mode|devicekeys|smtp|mail|serve|servecalls|lock|unlock|status ...")
 	}
 	bed := testbedFor(ts)
 	switch args[0] {
@@ -138,19 +141,34 @@ func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("usage: testbed lock FILE [dead]")
 		}
 		host, _ := os.Hostname()
+		path := ts.MkAbs(args[1])
 		pid := os.Getpid()
 		if len(args) == 3 && args[2] == "dead" {
+			// A record only, as a killed apply leaves: no process holds
+			// the kernel lock.
 			cmd := exec.Command("true")
 			ts.Check(cmd.Run())
 			pid = cmd.ProcessState.Pid()
+			ts.Check(os.MkdirAll(filepath.Dir(path), 0o755))
+		} else {
+			// This process takes the kernel lock until the script ends,
+			// then puts a record with fixed values in the locked file.
+			l, err := state.NewStore(strings.TrimSuffix(path, ".lock")).Lock("apply")
+			ts.Check(err)
+			ts.Defer(func() { l.Unlock() })
+			bed.lock = l
 		}
 		info := state.LockInfo{ID: "0123456789abcdef", Operation: "apply", Who: "operator@" + host, Host: host, PID: pid,
 			Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 		data, _ := json.Marshal(info)
-		path := ts.MkAbs(args[1])
-		ts.Check(os.MkdirAll(filepath.Dir(path), 0o755))
 		ts.Check(os.WriteFile(path, data, 0o644))
 		ts.Setenv("LOCKID", info.ID)
+	case "unlock":
+		if bed.lock == nil {
+			ts.Fatalf("testbed unlock: no lock held")
+		}
+		ts.Check(bed.lock.Unlock())
+		bed.lock = nil
 	case "status":
 		if len(args) < 3 {
 			ts.Fatalf("usage: testbed status N PROG ARGS...")
@@ -180,6 +198,7 @@ type testbed struct {
 	emulators  map[string]*emulator.Device
 	mail       *scriptMailbox
 	serveCalls []string
+	lock       *state.Lock // held by testbed lock until testbed unlock
 }
 
 var testbeds sync.Map // *testscript.TestScript → *testbed

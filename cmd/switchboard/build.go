@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"switchboard/atomicfile"
 	"switchboard/compiler"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/provision"
@@ -134,7 +135,7 @@ func writeBuild(out string, p *ir.Program, b *provision.Bundle) error {
 	go func() { wrote <- b.WriteDir(pdir) }()
 	data, err := ir.Marshal(p)
 	if err == nil {
-		err = writeFileAtomic(filepath.Join(out, "dialplan.json"), data, 0o644)
+		err = atomicfile.Write(filepath.Join(out, "dialplan.json"), data, 0o644)
 	}
 	if werr := <-wrote; err == nil {
 		err = werr
@@ -179,26 +180,6 @@ func removeStale(root string, keep map[string]bool) error {
 		errs = append(errs, os.Remove(p))
 	}
 	return errors.Join(errs...)
-}
-
-// writeFileAtomic writes data to path through a temporary file and rename.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(data)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr, os.Chmod(tmp.Name(), mode)); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
 }
 
 // buildSummary is one line per device class, then accounts and numbers.

@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/rogpeppe/go-internal/diff"
+
+	"switchboard/atomicfile"
 )
 
 // fmtSuffixes are the files fmt looks for in a directory: site files and
@@ -208,5 +210,5 @@ func replaceFile(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, data, info.Mode().Perm())
+	return atomicfile.Write(path, data, info.Mode().Perm())
 }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"switchboard/atomicfile"
 	"switchboard/compiler/credentials"
 	"switchboard/lang"
 )
@@ -154,7 +155,7 @@ func runInit(c *cli, args []string) int {
 		{gitignoreName, []byte(starterGitignore)},
 	} {
 		path := filepath.Join(dir, f.name)
-		if err := writeNewFile(path, f.data, 0o644); err != nil {
+		if err := atomicfile.Create(path, f.data, 0o644); err != nil {
 			return fail(err)
 		}
 		created = append(created, path)
@@ -209,19 +210,6 @@ func initConflicts(dir string) []string {
 		problems = append(problems, err.Error())
 	}
 	return problems
-}
-
-// writeNewFile creates path with data; it fails if path exists.
-func writeNewFile(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // siteNames derives the site's block name (a lower-case slug) and display

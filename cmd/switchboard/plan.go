@@ -138,11 +138,11 @@ func (c *cli) preparePlan(cmd, dir string, o *planCommon, operation string, reco
 	if o.lock {
 		l, err := pr.store.Lock(operation)
 		if err != nil {
-			c.lockError(cmd, dir, o.state, err)
+			c.lockError(cmd, err)
 			return nil, exitFail
 		}
 		if l.Broken != nil {
-			fmt.Fprintf(c.stderr, "switchboard %s: removed a stale lock: %s, which no longer runs.\n", cmd, l.Broken.String())
+			fmt.Fprintf(c.stderr, "switchboard %s: the last lock's process ended without unlocking: %s; the kernel released its lock.\n", cmd, l.Broken.String())
 		}
 		pr.lock = l
 	}
@@ -170,25 +170,17 @@ func (pr *prepared) unlock(c *cli, cmd string) {
 	pr.lock = nil
 }
 
-// lockError explains a lock that is held, and how to remove it.
-func (c *cli) lockError(cmd, dir, stateFlag string, err error) {
+// lockError explains a lock that is held, and what releases it.
+func (c *cli) lockError(cmd string, err error) {
 	var locked *state.LockedError
 	if !errors.As(err, &locked) {
 		fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
 		return
 	}
-	args := ""
-	if stateFlag != "" {
-		args = " -state " + stateFlag
-	}
-	if dir != "." {
-		args += " " + dir
-	}
 	fmt.Fprintf(c.stderr, `switchboard %s: the state is locked: %s.
-Another apply is probably running; wait for it to finish. If nothing is
-running (the lock file is %s), remove the lock with:
-  switchboard state force-unlock%s %s
-`, cmd, locked.Info.String(), filepath.ToSlash(locked.Path), args, locked.Info.ID)
+That process still runs (the lock is the kernel's, on %s, and ends
+with it); wait for it to finish, or stop it.
+`, cmd, locked.Info.String(), filepath.ToSlash(locked.Path))
 }
 
 // statePath is the state file of the site in dir.

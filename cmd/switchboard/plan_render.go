@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"switchboard/atomicfile"
 	"switchboard/compiler/plan"
 )
 
@@ -239,7 +240,7 @@ func writeSavedPlan(path, dir string, o *planCommon, p *plan.Plan) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(data, '\n'), 0o644)
+	return atomicfile.Write(path, append(data, '\n'), 0o644)
 }
 
 // readSavedPlan reads a plan saved by plan -out.

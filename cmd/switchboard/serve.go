@@ -19,15 +19,14 @@ import (
 	"syscall"
 	"time"
 
-	"switchboard/compiler/apply"
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
+	"switchboard/email"
 	"switchboard/runtime"
 	"switchboard/runtime/auth"
 	"switchboard/runtime/events"
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/services"
-	"switchboard/runtime/voicemail"
 )
 
 var serveCommand = &command{
@@ -321,7 +320,7 @@ func runServe(c *cli, args []string) int {
 		}
 	}
 	if o.smtp != "" {
-		svcCfg.Mailer = voicemailMailer{&apply.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}}
+		svcCfg.Mailer = &email.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}
 	}
 	svcs, err := services.New(svcCfg)
 	if err != nil {
@@ -591,12 +590,4 @@ func adminHandler(reload func(string) error, srv *runtime.Server) http.Handler {
 			http.NotFound(w, r)
 		}
 	})
-}
-
-// voicemailMailer sends voicemail's e-mails through the mailer `apply`
-// sends invitations with.
-type voicemailMailer struct{ m *apply.SMTPMailer }
-
-func (v voicemailMailer) Send(ctx context.Context, m voicemail.Mail) error {
-	return v.m.Send(ctx, apply.Message{From: m.From, To: m.To, Data: m.Data})
 }

@@ -13,7 +13,7 @@ import (
 
 var stateCommand = &command{
 	name:     "state",
-	synopsis: "Show the applied state, or remove a stale lock (force-unlock)",
+	synopsis: "Show the applied state, or explain a lock (force-unlock)",
 	usage: `Usage: switchboard state show [-json] [-state FILE] [DIR]
        switchboard state force-unlock [-state FILE] [DIR] LOCK_ID
 
@@ -24,13 +24,17 @@ credentials and provisioning files appear as keyed fingerprints.
 
 show lists the applied objects, or prints the state file with -json.
 
-force-unlock removes the lock an apply holds while it runs. Use it only when
-no apply is running — after a crash on another machine, say; a lock left by
-a process of this machine that no longer runs is removed by the next plan or
-apply by itself. LOCK_ID is the ID the lock error names; another ID is
-refused, so a lock taken since is never removed by mistake.
+The lock an apply or plan holds while it runs is a lock of the operating
+system's kernel on DIR/.switchboard/state.json.lock, which the kernel
+releases when that process ends, however it ends (killed with -9, or a
+crash). So no lock outlives its process and none needs removing by hand:
+force-unlock says which running process holds the lock (stop it, and the
+lock is gone), or that nothing does, clearing the owner record a killed
+process left behind. LOCK_ID is the ID the lock error names; another ID is
+refused, as it means a lock taken since.
 
-Exit status: 0 success, 1 errors (no lock, another lock), 2 usage error.`,
+Exit status: 0 nothing held the lock (any left record cleared), 1 errors
+(a running process holds the lock, another ID), 2 usage error.`,
 	run:   runState,
 	flags: func() *flagSet { return stateFlags(&stateOptions{}) },
 }
@@ -131,15 +135,18 @@ func runForceUnlock(c *cli, args []string) int {
 		dir = positional[0]
 	}
 	store := state.NewStore(statePath(dir, o.state))
-	held, err := store.ForceUnlock(id)
+	_, err := store.ForceUnlock(id)
+	var held *state.HeldError
 	switch {
 	case errors.Is(err, state.ErrNotLocked):
-		fmt.Fprintf(c.stderr, "switchboard state: the state %s is not locked\n", filepath.ToSlash(store.Path))
+		fmt.Fprintf(c.stdout, "The state %s is not locked: no running process holds its lock (the kernel releases it when its process ends).\n", filepath.ToSlash(store.Path))
+		return exitOK
+	case errors.As(err, &held):
+		fmt.Fprintf(c.stderr, "switchboard state: not unlocked: %v.\n", err)
 		return exitFail
 	case err != nil:
 		fmt.Fprintf(c.stderr, "switchboard state: not unlocked: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintf(c.stdout, "Removed the lock of %s (ID %s).\n", held.String(), held.ID)
 	return exitOK
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 
+	"switchboard/atomicfile"
 	"switchboard/compiler/credentials"
 	"switchboard/simulate"
 	"switchboard/simulate/scenario"
@@ -143,15 +144,9 @@ func runTest(c *cli, args []string) int {
 		return exitFail
 	}
 	if o.junit != "" {
-		f, err := os.Create(o.junit)
-		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard test: %v\n", err)
-			return exitFail
-		}
-		err = simulate.WriteJUnit(f, rep, p.Site.Name)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+		err := atomicfile.WriteFrom(o.junit, 0o644, func(w *os.File) error {
+			return simulate.WriteJUnit(w, rep, p.Site.Name)
+		})
 		if err != nil {
 			fmt.Fprintf(c.stderr, "switchboard test: %v\n", err)
 			return exitFail

@@ -29,6 +29,7 @@ import (
 	"switchboard/compiler/plan"
 	"switchboard/compiler/provision"
 	"switchboard/compiler/state"
+	"switchboard/email"
 )
 
 // Options are what Run needs.
@@ -52,7 +53,7 @@ type Options struct {
 	// Targets are the devices' management API addresses, by device name.
 	Targets map[string]Target
 	// Mailer sends invitations; nil when no mail server is configured.
-	Mailer Mailer
+	Mailer email.Mailer
 	// From is the invitations' sender address.
 	From string
 	// App says which app an invitation tells people to install.

@@ -26,6 +26,7 @@ import (
 	"switchboard/compiler/provision"
 	"switchboard/compiler/provision/akuvox"
 	"switchboard/compiler/state"
+	"switchboard/email"
 	"switchboard/simulate/emulator"
 )
 
@@ -335,7 +336,7 @@ func TestInvitations(t *testing.T) {
 	mb := startMailbox(t)
 	installer := "support@dds.example"
 	res := s.apply(t, func(o *apply.Options) {
-		o.Mailer = &apply.SMTPMailer{Addr: mb.addr}
+		o.Mailer = &email.SMTPMailer{Addr: mb.addr}
 		o.From = "noreply@harbour-view.example.net"
 		o.Installer, o.InstallerLogin = "Dublin Door Systems", installer
 		o.App = "Linphone"
@@ -398,7 +399,7 @@ func TestInvitationWithoutMailServerStaysDue(t *testing.T) {
 		t.Errorf("summary (-want +got):\n%s", d)
 	}
 	mb := startMailbox(t)
-	res = s.apply(t, func(o *apply.Options) { o.Mailer = &apply.SMTPMailer{Addr: mb.addr} })
+	res = s.apply(t, func(o *apply.Options) { o.Mailer = &email.SMTPMailer{Addr: mb.addr} })
 	if !res.Complete() || len(mb.received()) != 1 {
 		t.Errorf("second apply: %+v, %d mails", res.Steps, len(mb.received()))
 	}
@@ -444,7 +445,7 @@ func TestStateHoldsNoSecret(t *testing.T) {
 	mb := startMailbox(t)
 	s.apply(t, func(o *apply.Options) {
 		o.Targets = map[string]apply.Target{"front-gate": target(gate)}
-		o.Mailer = &apply.SMTPMailer{Addr: mb.addr}
+		o.Mailer = &email.SMTPMailer{Addr: mb.addr}
 	})
 	data, err := os.ReadFile(s.store.Path)
 	if err != nil {

@@ -38,6 +38,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"switchboard/atomicfile"
 )
 
 // EnvVar is the environment variable holding the site key.
@@ -200,18 +202,11 @@ func WriteKeyFile(dir string, k Key) (string, error) {
 		return "", fmt.Errorf("writing site key: %w", err)
 	}
 	path := filepath.Join(dir, filepath.FromSlash(KeyFile))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err := atomicfile.Create(path, []byte(k.Encode()+"\n"), 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return "", fmt.Errorf("writing site key: %s already exists; a new key would change every password of the site", path)
 	}
 	if err != nil {
-		return "", fmt.Errorf("writing site key: %w", err)
-	}
-	if _, err := f.WriteString(k.Encode() + "\n"); err != nil {
-		f.Close()
-		return "", fmt.Errorf("writing site key: %w", err)
-	}
-	if err := f.Close(); err != nil {
 		return "", fmt.Errorf("writing site key: %w", err)
 	}
 	return path, nil

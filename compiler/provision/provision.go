@@ -18,8 +18,6 @@
 package provision
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -31,6 +29,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"switchboard/atomicfile"
 	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/provision/akuvox"
@@ -283,71 +282,12 @@ func (b *Bundle) WriteDir(dir string) error {
 // usual core count still help; more than this does not.
 const writers = 8
 
-// writeFile puts f at target: created in place when new, left alone when
-// unchanged, else replaced through a temporary file and a rename.
+// writeFile puts f at target, replacing what is there (a symbolic link
+// included, never followed), unless it is unchanged: then it is left alone,
+// timestamps and all.
 func writeFile(target string, f File) error {
-	created, err := createFile(target, f.Data, f.Mode)
-	if created || err != nil {
-		return err
-	}
-	if unchanged(target, f) {
+	if atomicfile.Unchanged(target, f.Data, f.Mode) {
 		return nil
 	}
-	return replaceFile(target, f.Data, f.Mode)
-}
-
-// createFile creates target exclusively with mode and writes data. It
-// reports false and no error when target already exists (also as a
-// symbolic link, which it never follows).
-func createFile(target string, data []byte, mode fs.FileMode) (bool, error) {
-	fh, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if errors.Is(err, fs.ErrExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	_, werr := fh.Write(data)
-	// The umask may have narrowed the mode (never widened it); set it
-	// exactly.
-	merr := fh.Chmod(mode)
-	cerr := fh.Close()
-	if err := errors.Join(werr, merr, cerr); err != nil {
-		os.Remove(target)
-		return false, err
-	}
-	return true, nil
-}
-
-// unchanged reports whether target is a regular file with f's mode and
-// content.
-func unchanged(target string, f File) bool {
-	fi, err := os.Lstat(target)
-	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != f.Mode || fi.Size() != int64(len(f.Data)) {
-		return false
-	}
-	data, err := os.ReadFile(target)
-	return err == nil && bytes.Equal(data, f.Data)
-}
-
-// replaceFile writes data to a temporary file beside target, with mode, and
-// renames it over target.
-func replaceFile(target string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	_, werr := tmp.Write(data)
-	merr := tmp.Chmod(mode)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, merr, cerr); err != nil {
-		os.Remove(name)
-		return err
-	}
-	if err := os.Rename(name, target); err != nil {
-		os.Remove(name)
-		return err
-	}
-	return nil
+	return atomicfile.Write(target, f.Data, f.Mode)
 }

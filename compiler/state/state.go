@@ -18,11 +18,12 @@
 // one. Apply writes it after every step, so a killed apply loses nothing it
 // did.
 //
-// A lock file beside it (state.json.lock) keeps two applies apart. It
-// names its owner (user, host, process) and the time it was taken. A lock
-// whose owner process on this host has died is stale and is broken by the
-// next Lock, which says so; any other lock is removed only by ForceUnlock
-// with its ID.
+// A lock file beside it (state.json.lock) keeps two applies apart: the
+// kernel's exclusive lock on it is held for the whole operation and
+// dropped by the kernel when the process ends, however it ends, so a
+// killed apply never leaves the state locked. While held, the file names
+// its owner (user, host, process) and the time it was taken, for the
+// error that another apply gets.
 package state
 
 import (
@@ -37,6 +38,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"switchboard/atomicfile"
 )
 
 // FormatVersion is the version of the state file this package reads and
@@ -213,43 +216,11 @@ func (s *Store) Write(st *State) error {
 	return nil
 }
 
-// writeAtomic writes data to path through a synced temporary file and a
-// rename, and syncs the directory so the rename itself is durable.
+// writeAtomic writes data to path through atomicfile, creating path's
+// directory first.
 func writeAtomic(path string, data []byte, mode fs.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	_, werr := tmp.Write(data)
-	merr := tmp.Chmod(mode)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, merr, serr, cerr); err != nil {
-		os.Remove(name)
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		os.Remove(name)
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	// Some file systems cannot sync a directory; the rename has happened
-	// either way.
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) && !isInvalid(err) {
-		return err
-	}
-	return nil
+	return atomicfile.Write(path, data, mode)
 }

@@ -1,8 +1,10 @@
 package state_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,71 +81,147 @@ func TestLock(t *testing.T) {
 	if l.Broken != nil {
 		t.Error("fresh lock broke something")
 	}
-	// The lock is held by a live process (us): a second Lock fails.
+	// The kernel lock is held (by another open file of ours): a second
+	// Lock fails at once and names the owner.
 	_, err = s.Lock("plan")
 	var locked *state.LockedError
 	if !errors.As(err, &locked) {
 		t.Fatalf("second Lock = %v", err)
 	}
-	if locked.Info.ID != l.Info.ID || locked.Info.Operation != "apply" || !strings.Contains(err.Error(), "the state is locked: apply by ") {
-		t.Errorf("LockedError %+v: %v", locked.Info, err)
+	if diff := cmp.Diff(l.Info, locked.Info); diff != "" || !strings.Contains(err.Error(), "the state is locked: apply by ") {
+		t.Errorf("LockedError %v; owner (-want +got):\n%s", err, diff)
 	}
-	// ForceUnlock needs the right ID.
-	if _, err := s.ForceUnlock("nope"); err == nil {
-		t.Error("ForceUnlock with a wrong ID succeeded")
+	if got, err := s.ReadLock(); err != nil || got.ID != l.Info.ID {
+		t.Errorf("ReadLock = %+v, %v; want the lock %s", got, err, l.Info.ID)
 	}
-	if _, err := s.ForceUnlock(l.Info.ID); err != nil {
+	// ForceUnlock cannot take a lock from a running process: it says so.
+	if _, err := s.ForceUnlock("nope"); err == nil || !strings.Contains(err.Error(), "the lock's ID is "+l.Info.ID) {
+		t.Errorf("ForceUnlock with a wrong ID = %v", err)
+	}
+	var held *state.HeldError
+	if _, err := s.ForceUnlock(l.Info.ID); !errors.As(err, &held) || !strings.Contains(err.Error(), "the kernel releases it") {
+		t.Errorf("ForceUnlock of a held lock = %v, want a HeldError", err)
+	}
+	if _, err := s.ReadLock(); err != nil {
+		t.Errorf("the lock is gone after a refused ForceUnlock: %v", err)
+	}
+
+	if err := l.Unlock(); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.ReadLock(); !errors.Is(err, state.ErrNotLocked) {
+		t.Errorf("ReadLock after Unlock = %v", err)
 	}
 	if _, err := s.ForceUnlock(l.Info.ID); !errors.Is(err, state.ErrNotLocked) {
 		t.Errorf("ForceUnlock of no lock = %v", err)
 	}
-	// Unlocking a lock someone else took since is a no-op.
+	// A lock released by Unlock leaves nothing to report.
 	l2, err := s.Lock("apply")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if l2.Broken != nil {
+		t.Errorf("Broken = %+v after a clean Unlock", l2.Broken)
+	}
+	// Unlocking twice does not release a lock taken since.
 	if err := l.Unlock(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ReadLock(); err != nil {
-		t.Error("an old lock's Unlock removed a newer lock")
+	if got, err := s.ReadLock(); err != nil || got.ID != l2.Info.ID {
+		t.Errorf("ReadLock = %+v, %v after an old lock's second Unlock", got, err)
 	}
 	l2.Unlock()
-	if _, err := s.ReadLock(); !errors.Is(err, state.ErrNotLocked) {
-		t.Errorf("after Unlock: %v", err)
+}
+
+// holderEnv, in the environment of a process TestKilledHolder starts, names
+// the state file whose lock it takes; it prints the lock's ID and waits to
+// be killed.
+const holderEnv = "STATE_TEST_LOCK_HOLDER"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(holderEnv); path != "" {
+		l, err := state.NewStore(path).Lock("apply")
+		if err != nil {
+			os.Stderr.WriteString(err.Error())
+			os.Exit(3)
+		}
+		os.Stdout.WriteString(l.Info.ID + "\n")
+		io.Copy(io.Discard, os.Stdin) // until killed
+		os.Exit(4)
+	}
+	os.Exit(m.Run())
+}
+
+// A process killed with -9 while holding the lock does not keep it: the
+// kernel releases it, and the next Lock reports the record it left.
+func TestKilledHolder(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.json")
+	s := state.NewStore(path)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), holderEnv+"="+path)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	id, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the holder said %q: %v", id, err)
+	}
+	id = strings.TrimSpace(id)
+
+	_, err = s.Lock("apply")
+	var locked *state.LockedError
+	if !errors.As(err, &locked) || locked.Info.ID != id || locked.Info.PID != cmd.Process.Pid {
+		t.Fatalf("Lock while the holder runs = %v, want the holder's lock %s", err, id)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	l, err := s.Lock("apply")
+	if err != nil {
+		t.Fatalf("Lock after the holder was killed: %v", err)
+	}
+	defer l.Unlock()
+	if l.Broken == nil || l.Broken.ID != id {
+		t.Errorf("Broken = %+v, want the killed holder's lock %s", l.Broken, id)
 	}
 }
 
-// A lock left by a dead process of this host is broken and reported.
-func TestStaleLockBroken(t *testing.T) {
+// An owner record with no process holding the lock (left by any crash, on
+// any host) is no lock.
+func TestLeftRecordIsNoLock(t *testing.T) {
 	t.Parallel()
 	s := state.NewStore(filepath.Join(t.TempDir(), "state.json"))
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Skip("no true command:", err)
-	}
-	host, _ := os.Hostname()
-	dead := state.LockInfo{ID: "deadbeef", Operation: "apply", Who: "x@" + host, Host: host, PID: cmd.ProcessState.Pid()}
-	data, _ := json.Marshal(dead)
+	left := state.LockInfo{ID: "deadbeef", Operation: "apply", Who: "x@elsewhere", Host: "elsewhere", PID: 1}
+	data, _ := json.Marshal(left)
 	if err := os.WriteFile(s.LockPath(), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.ReadLock(); !errors.Is(err, state.ErrNotLocked) {
+		t.Errorf("ReadLock = %v, want ErrNotLocked", err)
+	}
 	l, err := s.Lock("apply")
 	if err != nil {
-		t.Fatalf("Lock over a dead owner's lock: %v", err)
+		t.Fatalf("Lock over a left record: %v", err)
 	}
 	if l.Broken == nil || l.Broken.ID != "deadbeef" {
 		t.Errorf("Broken = %+v", l.Broken)
 	}
 	l.Unlock()
-
-	// Another host's lock is never taken over.
-	other := dead
-	other.Host = "elsewhere"
-	data, _ = json.Marshal(other)
-	os.WriteFile(s.LockPath(), data, 0o644)
-	if _, err := s.Lock("apply"); err == nil {
-		t.Error("took over another host's lock")
-	}
 }

@@ -2,14 +2,15 @@
 // §22, RFC 7616 for qop=auth, RFC 8760 for SHA-256): it challenges requests,
 // verifies their credentials and throttles sources that keep failing.
 //
-// Nonces are stateless: a nonce is a counter, a timestamp and an HMAC of
-// both under a key drawn when the Authenticator is made, so issuing one
-// costs no memory and any nonce can be checked without a table. Replays are
-// refused with a fixed ring of nonce counts indexed by the counter (the
-// Kamailio design): a request's nc must exceed the last one seen for its
-// nonce. A nonce that is too old, whose ring slot was reused, or that a
-// previous process signed is stale; when the digest is otherwise right the
-// client is told so (stale=true) and retries without asking its user.
+// The digest itself — algorithms, challenges, credentials, nonces and the
+// nonce-count window — is runtime/digest's, shared with HTTP provisioning;
+// this package adds SIP's framing (401 or 407, Authorization or
+// Proxy-Authorization, 403 for a throttled source) and its policy. A
+// request's nc must exceed the last one seen for its nonce (SIP requests on
+// one nonce are sequential). A nonce that is too old, whose ring slot was
+// reused, or that a previous process signed is stale; when the digest is
+// otherwise right the client is told so (stale=true) and retries without
+// asking its user.
 //
 // An unknown user and a wrong password get the same answer by the same
 // path: a dummy password stands in for the missing one and the digest is
@@ -17,25 +18,17 @@
 package auth
 
 import (
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/compiler/ir"
 	"switchboard/runtime/clock"
+	"switchboard/runtime/digest"
 	"switchboard/runtime/events"
 	"switchboard/runtime/throttle"
 )
@@ -47,13 +40,12 @@ type Secrets interface {
 	SIPPassword(account string) (password string, ok bool)
 }
 
-// Algorithm is a digest hash algorithm, as written in the algorithm
-// parameter.
-type Algorithm string
+// Algorithm is a digest hash algorithm (digest.Algorithm).
+type Algorithm = digest.Algorithm
 
 const (
-	SHA256 Algorithm = "SHA-256"
-	MD5    Algorithm = "MD5"
+	SHA256 = digest.SHA256
+	MD5    = digest.MD5
 )
 
 // Throttle limits authentication failures. A source that reaches a limit
@@ -76,10 +68,7 @@ var DefaultThrottle = Throttle{Failures: 10, SourceFailures: 50, Window: time.Mi
 
 const (
 	// DefaultNonceLifetime is how long a nonce stays fresh.
-	DefaultNonceLifetime = 5 * time.Minute
-	// defaultNonceSlots is the size of the nonce-count ring: 1 MiB. A nonce
-	// becomes stale once this many newer nonces were issued.
-	defaultNonceSlots = 1 << 18
+	DefaultNonceLifetime = digest.DefaultLifetime
 	// maxTracked bounds each failure table; past it new sources are not
 	// tracked (failing open) rather than letting spoofed UDP grow memory.
 	maxTracked = 1 << 16
@@ -89,20 +78,17 @@ const (
 // safe for concurrent use. Keep one for the life of the server (across
 // reloads): a new one draws a new key, which makes every nonce stale.
 type Authenticator struct {
-	realm    string
-	secrets  Secrets
-	clk      clock.Clock
-	algs     []Algorithm
-	lifetime time.Duration
-	limit    Throttle
-	bus      *events.Bus
-	program  func() *ir.Program
+	realm   string
+	secrets Secrets
+	clk     clock.Clock
+	algs    []Algorithm
+	nonceCf digest.Config
+	limit   Throttle
+	bus     *events.Bus
+	program func() *ir.Program
 
-	ipad, opad [sha256.BlockSize]byte // the HMAC key of nonces, padded
-	dummy      string                 // the password of unknown users, so they cost the same
-
-	nid   atomic.Uint64   // last nonce id issued
-	slots []atomic.Uint32 // highest nc seen, per nonce id modulo len
+	nonces *digest.Nonces
+	dummy  string // the password of unknown users, so they cost the same
 
 	mu       sync.Mutex
 	sources  throttle.Table[string]
@@ -129,17 +115,13 @@ func WithAlgorithms(algs ...Algorithm) Option {
 
 // WithNonceLifetime sets how long a nonce stays fresh (default 5 minutes).
 func WithNonceLifetime(d time.Duration) Option {
-	return func(a *Authenticator) { a.lifetime = d }
+	return func(a *Authenticator) { a.nonceCf.Lifetime = d }
 }
 
-// WithNonceSlots sets the size of the nonce-count ring (default 2^18, 1
-// MiB): a nonce becomes stale once n newer ones were issued.
+// WithNonceSlots sets the size of the nonce-count ring (default
+// digest.DefaultSlots): a nonce becomes stale once n newer ones were issued.
 func WithNonceSlots(n int) Option {
-	return func(a *Authenticator) {
-		if n > 0 {
-			a.slots = make([]atomic.Uint32, n)
-		}
-	}
+	return func(a *Authenticator) { a.nonceCf.Slots = n }
 }
 
 // WithThrottle sets the failure limits; a zero limit disables that check.
@@ -159,12 +141,11 @@ func WithEvents(bus *events.Bus, program func() *ir.Program) Option {
 // passwords from secrets and time from clk.
 func New(realm string, secrets Secrets, clk clock.Clock, opts ...Option) *Authenticator {
 	a := &Authenticator{
-		realm:    realm,
-		secrets:  secrets,
-		clk:      clk,
-		algs:     []Algorithm{SHA256, MD5},
-		lifetime: DefaultNonceLifetime,
-		limit:    DefaultThrottle,
+		realm:   realm,
+		secrets: secrets,
+		clk:     clk,
+		algs:    []Algorithm{SHA256, MD5},
+		limit:   DefaultThrottle,
 	}
 	for _, o := range opts {
 		o(a)
@@ -172,21 +153,10 @@ func New(realm string, secrets Secrets, clk clock.Clock, opts ...Option) *Authen
 	if len(a.algs) == 0 {
 		a.algs = []Algorithm{SHA256, MD5}
 	}
-	if a.slots == nil {
-		a.slots = make([]atomic.Uint32, defaultNonceSlots)
-	}
-	var key [32]byte
-	rand.Read(key[:])
-	for i := range a.ipad {
-		a.ipad[i], a.opad[i] = 0x36, 0x5c
-		if i < len(key) {
-			a.ipad[i] ^= key[i]
-			a.opad[i] ^= key[i]
-		}
-	}
-	var d [16]byte
-	rand.Read(d[:])
-	a.dummy = hex.EncodeToString(d[:])
+	// SIP requests on one nonce are sequential: counts strictly increase.
+	a.nonceCf.Reorder = 0
+	a.nonces = digest.NewNonces(a.nonceCf)
+	a.dummy = digest.DummyPassword()
 	a.sources = throttle.New[string](maxTracked)
 	a.accounts = throttle.New[userKey](maxTracked)
 	return a
@@ -227,54 +197,56 @@ func (a *Authenticator) Check(req *sip.Request, source string, proxy bool) (acco
 		}
 		return "", a.challenge(req, proxy, false)
 	}
-	if wait, ok := a.throttled(host, cred.username, now); ok {
+	if wait, ok := a.throttled(host, cred.Username, now); ok {
 		return "", a.refuse(req, wait)
 	}
 
-	alg := algorithmOf(cred.algorithm)
-	if !a.offers(alg) || (cred.qop != "" && cred.qop != "auth") || (cred.qop == "auth" && (cred.ncValue == 0 || cred.cnonce == "")) {
+	alg := digest.ParseAlgorithm(cred.Algorithm)
+	if !digest.Offers(a.algs, alg) || (cred.QOP != "" && cred.QOP != "auth") || (cred.QOP == "auth" && (cred.NCValue == 0 || cred.Cnonce == "")) {
 		// Not an answer to any challenge of ours; ask again.
 		return "", a.challenge(req, proxy, false)
 	}
 
-	password, known := a.secrets.SIPPassword(cred.username)
+	password, known := a.secrets.SIPPassword(cred.Username)
 	if !known {
 		password = a.dummy
 	}
-	good := a.verify(alg, &cred, string(req.Method), password)
+	good := digest.Verify(alg, &cred, a.realm, string(req.Method), password)
 	if !good || !known {
 		cause := "wrong password"
 		if !known {
 			cause = "unknown user"
 		}
-		a.fail(req, source, host, cred.username, cause, proxy, now)
+		a.fail(req, source, host, cred.Username, cause, proxy, now)
 		return "", a.challenge(req, proxy, false)
 	}
 
-	id, fresh := a.openNonce(cred.nonce, now)
-	if !fresh {
+	// A nonce another process signed (a restart) is stale, like an old
+	// one: the password was right, so the client retries on its own.
+	nonce, ok := a.nonces.Open(cred.Nonce)
+	if !ok || !a.nonces.Fresh(nonce, now) {
 		return "", a.challenge(req, proxy, true)
 	}
-	if !sameResource(cred.uri, &req.Recipient) {
+	if !sameResource(cred.URI, &req.Recipient) {
 		return "", a.reply(req, sip.StatusBadRequest, "Credentials For Another URI")
 	}
 	nc := uint32(1) // without qop a nonce is good for one request
-	if cred.qop != "" {
-		nc = cred.ncValue
+	if cred.QOP != "" {
+		nc = cred.NCValue
 	}
-	if !a.count(id, nc) {
-		a.publish(events.Event{Kind: events.AuthFailed, Account: cred.username, Source: source,
-			Call: callID(req), Status: challengeStatus(proxy), Cause: "replayed nonce count"}, cred.username)
+	if !a.nonces.Count(nonce, nc) {
+		a.publish(events.Event{Kind: events.AuthFailed, Account: cred.Username, Source: source,
+			Call: callID(req), Status: challengeStatus(proxy), Cause: "replayed nonce count"}, cred.Username)
 		return "", a.challenge(req, proxy, true)
 	}
-	a.forgive(host, cred.username)
-	return cred.username, nil
+	a.forgive(host, cred.Username)
+	return cred.Username, nil
 }
 
 // credentials returns the first digest credentials of req for this realm;
 // malformed reports one that could not be parsed. Credentials for other
 // realms are some other server's business and are ignored.
-func (a *Authenticator) credentials(req *sip.Request, proxy bool) (cred credentials, found, malformed bool) {
+func (a *Authenticator) credentials(req *sip.Request, proxy bool) (cred digest.Credentials, found, malformed bool) {
 	name := "Authorization"
 	if proxy {
 		name = "Proxy-Authorization"
@@ -289,167 +261,17 @@ func (a *Authenticator) credentials(req *sip.Request, proxy bool) (cred credenti
 		if len(v) < 6 || !strings.EqualFold(v[:6], "Digest") {
 			continue
 		}
-		c, err := parseCredentials(v)
+		c, err := digest.ParseCredentials(v)
 		if err != nil {
 			malformed = true
 			continue
 		}
-		if c.realm != a.realm {
+		if c.Realm != a.realm {
 			continue
 		}
 		return c, true, false
 	}
-	return credentials{}, false, malformed
-}
-
-func algorithmOf(s string) Algorithm {
-	switch {
-	case s == "" || strings.EqualFold(s, "MD5"):
-		return MD5
-	case strings.EqualFold(s, "SHA-256"):
-		return SHA256
-	}
-	return ""
-}
-
-func (a *Authenticator) offers(alg Algorithm) bool {
-	for _, x := range a.algs {
-		if x == alg {
-			return true
-		}
-	}
-	return false
-}
-
-// verify computes the response of cred with password and compares it, in
-// constant time, with the one sent. The hashed strings are assembled in a
-// stack buffer and hashed with md5.Sum or sha256.Sum256: writing them
-// through a hash.Hash would make every part escape to the heap.
-func (a *Authenticator) verify(alg Algorithm, cred *credentials, method, password string) bool {
-	var buf [512]byte
-	var ha1, ha2, want [2 * sha256.Size]byte
-	b := append(buf[:0], cred.username...)
-	b = append(b, ':')
-	b = append(b, a.realm...)
-	b = append(b, ':')
-	b = append(b, password...)
-	n := hashHex(alg, ha1[:], b)
-	b = append(buf[:0], method...)
-	b = append(b, ':')
-	b = append(b, cred.uri...)
-	hashHex(alg, ha2[:], b)
-	b = append(buf[:0], ha1[:n]...)
-	b = append(b, ':')
-	b = append(b, cred.nonce...)
-	b = append(b, ':')
-	if cred.qop != "" {
-		b = append(b, cred.nc...)
-		b = append(b, ':')
-		b = append(b, cred.cnonce...)
-		b = append(b, ':')
-		b = append(b, cred.qop...)
-		b = append(b, ':')
-	}
-	b = append(b, ha2[:n]...)
-	hashHex(alg, want[:], b)
-	got := cred.response
-	if len(got) != n {
-		return false
-	}
-	var lower [2 * sha256.Size]byte
-	for i := 0; i < n; i++ {
-		c := got[i]
-		if 'A' <= c && c <= 'F' {
-			c += 'a' - 'A'
-		}
-		lower[i] = c
-	}
-	return subtle.ConstantTimeCompare(lower[:n], want[:n]) == 1
-}
-
-// hashHex hashes data with alg into dst as lower hex and returns the
-// length written.
-func hashHex(alg Algorithm, dst, data []byte) int {
-	if alg == MD5 {
-		sum := md5.Sum(data)
-		return hex.Encode(dst, sum[:])
-	}
-	sum := sha256.Sum256(data)
-	return hex.Encode(dst, sum[:])
-}
-
-// A nonce is id (8 bytes) | issued, Unix seconds (8 bytes) | the first 16
-// bytes of HMAC-SHA256(key, id|issued), in unpadded base64url: 43 characters.
-const (
-	nonceRaw = 32
-	nonceLen = 43
-)
-
-func (a *Authenticator) newNonce(now time.Time) string {
-	id := a.nid.Add(1)
-	a.slots[id%uint64(len(a.slots))].Store(0)
-	var raw [nonceRaw]byte
-	binary.BigEndian.PutUint64(raw[0:8], id)
-	binary.BigEndian.PutUint64(raw[8:16], uint64(now.Unix()))
-	a.sign(raw[16:32], raw[:16])
-	var out [nonceLen]byte
-	base64.RawURLEncoding.Encode(out[:], raw[:])
-	return string(out[:])
-}
-
-// sign writes HMAC-SHA256(key, msg) (RFC 2104), truncated to len(dst),
-// into dst. It is spelled out over sha256.Sum256 with the padded keys made
-// in New, which keeps it free of allocations; msg is at most 64 bytes.
-func (a *Authenticator) sign(dst, msg []byte) {
-	var buf [2 * sha256.BlockSize]byte
-	b := append(buf[:0], a.ipad[:]...)
-	b = append(b, msg...)
-	inner := sha256.Sum256(b)
-	b = append(buf[:0], a.opad[:]...)
-	b = append(b, inner[:]...)
-	outer := sha256.Sum256(b)
-	copy(dst, outer[:])
-}
-
-// openNonce checks a nonce's signature and age and returns its id.
-// A nonce whose ring slot has since been reused is not fresh either.
-func (a *Authenticator) openNonce(nonce string, now time.Time) (id uint64, fresh bool) {
-	if len(nonce) != nonceLen {
-		return 0, false
-	}
-	var raw [nonceRaw]byte
-	if n, err := base64.RawURLEncoding.Decode(raw[:], []byte(nonce)); err != nil || n != nonceRaw {
-		return 0, false
-	}
-	var mac [16]byte
-	a.sign(mac[:], raw[:16])
-	if !hmac.Equal(mac[:], raw[16:32]) {
-		return 0, false
-	}
-	id = binary.BigEndian.Uint64(raw[0:8])
-	issued := time.Unix(int64(binary.BigEndian.Uint64(raw[8:16])), 0)
-	if age := now.Sub(issued); age < -time.Minute || age >= a.lifetime {
-		return id, false
-	}
-	if last := a.nid.Load(); id > last || last-id >= uint64(len(a.slots)) {
-		return id, false
-	}
-	return id, true
-}
-
-// count records nc for nonce id; it reports false for a replay (nc not
-// above the last one seen).
-func (a *Authenticator) count(id uint64, nc uint32) bool {
-	slot := &a.slots[id%uint64(len(a.slots))]
-	for {
-		last := slot.Load()
-		if nc <= last {
-			return false
-		}
-		if slot.CompareAndSwap(last, nc) {
-			return true
-		}
-	}
+	return digest.Credentials{}, false, malformed
 }
 
 func challengeStatus(proxy bool) int {
@@ -468,31 +290,11 @@ func (a *Authenticator) challenge(req *sip.Request, proxy, stale bool) *sip.Resp
 		res = sip.NewResponseFromRequest(req, sip.StatusProxyAuthRequired, "Proxy Authentication Required", nil)
 		name = "Proxy-Authenticate"
 	}
-	nonce := a.newNonce(a.clk.Now())
+	nonce := a.nonces.Issue(a.clk.Now())
 	for _, alg := range a.algs {
-		var b strings.Builder
-		b.Grow(64 + len(a.realm) + nonceLen)
-		b.WriteString(`Digest realm="`)
-		b.WriteString(quote(a.realm))
-		b.WriteString(`", nonce="`)
-		b.WriteString(nonce)
-		b.WriteString(`", algorithm=`)
-		b.WriteString(string(alg))
-		b.WriteString(`, qop="auth"`)
-		if stale {
-			b.WriteString(", stale=true")
-		}
-		res.AppendHeader(sip.NewHeader(name, b.String()))
+		res.AppendHeader(sip.NewHeader(name, digest.Challenge(a.realm, nonce, alg, stale)))
 	}
 	return res
-}
-
-// quote escapes a quoted-string's content.
-func quote(s string) string {
-	if !strings.ContainsAny(s, `"\`) {
-		return s
-	}
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
 }
 
 func (a *Authenticator) reply(req *sip.Request, code int, reason string) *sip.Response {

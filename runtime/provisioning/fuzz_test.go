@@ -72,7 +72,7 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 
 		// A valid answer gets front-gate's files and common files only.
-		chal := &digest.Challenge{Realm: "harbour-view.example.net", Nonce: s.nonces.issue(clk.Now()), Algorithm: SHA256, QOP: []string{"auth"}}
+		chal := &digest.Challenge{Realm: "harbour-view.example.net", Nonce: s.nonces.Issue(clk.Now()), Algorithm: SHA256, QOP: []string{"auth"}}
 		cred, err := digest.Digest(chal, digest.Options{Method: "GET", URI: target, Username: "front-gate", Password: password("front-gate"), Count: 1})
 		if err != nil {
 			t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"switchboard/atomicfile"
 )
 
 // ManifestName is the manifest's file name at the root of a bundle
@@ -99,25 +101,8 @@ func WriteManifest(dir string, m *Manifest) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("provisioning: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+ManifestName+".tmp*")
-	if err != nil {
-		return fmt.Errorf("provisioning: %w", err)
-	}
-	name := tmp.Name()
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(name, 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(name, filepath.Join(dir, ManifestName))
-	}
-	if werr != nil {
-		os.Remove(name)
-		return fmt.Errorf("provisioning: writing manifest: %w", werr)
+	if err := atomicfile.Write(filepath.Join(dir, ManifestName), data, 0o644); err != nil {
+		return fmt.Errorf("provisioning: writing manifest: %w", err)
 	}
 	return nil
 }

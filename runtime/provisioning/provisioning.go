@@ -24,10 +24,13 @@
 //   - a malformed path: 400; a method other than GET or HEAD: 405.
 //
 // Unknown users and wrong passwords get the same 401 with a fresh
-// challenge. Nonces expire (WithNonceLifetime; a correct response with an
-// expired nonce gets stale=true) and each nonce count is accepted once.
-// Failed attempts are counted per client address; an address over the limit
-// gets 429 for a while (WithThrottle). WithAllowedNetworks restricts
+// challenge. The digest (algorithms, challenges, nonces, the nonce-count
+// window) is runtime/digest's, the one SIP's runtime/auth uses: nonces
+// expire (WithNonceLifetime; a correct response with an expired nonce gets
+// stale=true) and each nonce count is accepted once, out of order within 64
+// of the highest. Failed attempts are counted per client address in a
+// throttle.Table; an address over the limit gets 429 until its window
+// closes (WithThrottle). WithAllowedNetworks restricts
 // clients to address ranges (403 otherwise).
 //
 // Each served file (200 or 304) is published as events.ProvisionFetch and
@@ -82,9 +85,7 @@ package provisioning
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,6 +101,7 @@ import (
 	"unicode/utf8"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/digest"
 	"switchboard/runtime/events"
 )
 
@@ -206,8 +208,8 @@ func WithBasePath(p string) Option { return func(c *config) { c.basePath = p } }
 // bundle. Its methods are safe for concurrent use.
 type Server struct {
 	cfg           config
-	nonces        *nonces
-	throttle      *throttle
+	nonces        *digest.Nonces
+	throttle      *failures
 	dummyPassword string
 
 	swapMu sync.Mutex
@@ -239,7 +241,7 @@ func New(p *ir.Program, dir string, secrets Secrets, opts ...Option) (*Server, e
 	}
 	for i, a := range cfg.algorithms {
 		a = strings.ToUpper(a)
-		if algorithms[a] == nil {
+		if a != SHA256 && a != MD5 {
 			return nil, fmt.Errorf("provisioning: unknown digest algorithm %q (want %s or %s)", a, SHA256, MD5)
 		}
 		cfg.algorithms[i] = a
@@ -261,13 +263,11 @@ func New(p *ir.Program, dir string, secrets Secrets, opts ...Option) (*Server, e
 			ps[i] = p.Masked()
 		}
 	}
-	var pw [16]byte
-	rand.Read(pw[:])
 	s := &Server{
 		cfg:           cfg,
-		nonces:        newNonces(cfg.nonceLifetime, 1<<16),
+		nonces:        newNonces(cfg.nonceLifetime),
 		throttle:      newThrottle(cfg.throttleLimit, cfg.throttleWindow, 1<<16),
-		dummyPassword: hex.EncodeToString(pw[:]),
+		dummyPassword: digest.DummyPassword(),
 	}
 	if err := s.Swap(p, dir); err != nil {
 		return nil, err
@@ -353,7 +353,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if res == authFailed && s.throttle.fail(ip, now) {
 			s.cfg.bus.Publish(events.Event{Kind: events.Throttled, Source: src, Cause: "provisioning: too many failed attempts", Path: truncate(name)})
 		}
-		nonce := s.nonces.issue(now)
+		nonce := s.nonces.Issue(now)
 		for _, alg := range s.cfg.algorithms {
 			h.Add("WWW-Authenticate", challenge(b.realm, nonce, alg, res == authStale))
 		}

@@ -6,86 +6,52 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"switchboard/runtime/throttle"
 )
 
-// throttle counts authentication failures per client address. After limit
-// failures within window the address is refused for window, whatever it
-// sends: a refused address gets no password check at all, so guessing
-// stops, right or wrong.
-type throttle struct {
+// failures counts authentication failures per client address in a
+// throttle.Table, the table behind every limit on guessing. After limit
+// failures within a window the address is refused until that window closes,
+// whatever it sends: a refused address gets no password check at all, so
+// guessing stops, right or wrong.
+type failures struct {
 	limit  int
 	window time.Duration
-	max    int // addresses tracked at most
 
 	mu sync.Mutex
-	m  map[netip.Addr]*failures
+	t  throttle.Table[netip.Addr]
 }
 
-type failures struct {
-	n     int
-	start time.Time // of the counting window
-	until time.Time // refused until
-}
-
-func newThrottle(limit int, window time.Duration, max int) *throttle {
-	return &throttle{limit: limit, window: window, max: max, m: map[netip.Addr]*failures{}}
+// newThrottle returns a throttle tracking at most max addresses; past it,
+// new addresses go uncounted (they still get their first limit tries) while
+// the ones already refused stay refused.
+func newThrottle(limit int, window time.Duration, max int) *failures {
+	return &failures{limit: limit, window: window, t: throttle.New[netip.Addr](max)}
 }
 
 // blocked reports whether ip is refused at now, and for how much longer.
-func (t *throttle) blocked(ip netip.Addr, now time.Time) (time.Duration, bool) {
+func (t *failures) blocked(ip netip.Addr, now time.Time) (time.Duration, bool) {
 	if t.limit <= 0 {
 		return 0, false
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f := t.m[ip]
-	if f == nil || !now.Before(f.until) {
-		return 0, false
+	if n, closes := t.t.Count(ip, now, t.window); n >= t.limit {
+		return closes.Sub(now), true
 	}
-	return f.until.Sub(now), true
+	return 0, false
 }
 
 // fail counts a failure of ip at now and reports whether ip just became
 // refused.
-func (t *throttle) fail(ip netip.Addr, now time.Time) bool {
+func (t *failures) fail(ip netip.Addr, now time.Time) bool {
 	if t.limit <= 0 {
 		return false
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f := t.m[ip]
-	if f == nil {
-		if len(t.m) >= t.max {
-			t.sweep(now)
-		}
-		if len(t.m) >= t.max {
-			// Every tracked address is refused right now: a wide attack.
-			// New addresses still get their first limit tries; the ones
-			// already refused stay refused.
-			return false
-		}
-		f = &failures{start: now}
-		t.m[ip] = f
-	}
-	if now.Sub(f.start) >= t.window {
-		f.n, f.start = 0, now
-	}
-	f.n++
-	if f.n >= t.limit && !now.Before(f.until) {
-		f.until = now.Add(t.window)
-		f.n, f.start = 0, f.until
-		return true
-	}
-	return false
-}
-
-// sweep drops addresses that are neither refused nor counting.
-func (t *throttle) sweep(now time.Time) {
-	for ip, f := range t.m {
-		if !now.Before(f.until) && now.Sub(f.start) >= t.window {
-			delete(t.m, ip)
-		}
-	}
+	return t.t.Add(ip, now, t.window) == t.limit
 }
 
 // clientAddr is the address a request comes from: the peer, or, when the

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"switchboard/compiler/ir"
+	"switchboard/email"
 	"switchboard/runtime"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/conference"
@@ -38,7 +39,7 @@ type Config struct {
 	// also has ConferencePINs, rooms with a PIN get theirs from it.
 	PINs voicemail.PINSource
 	// Mailer sends new-message e-mails; nil sends none.
-	Mailer voicemail.Mailer
+	Mailer email.Mailer
 	// MailFrom is their sender; voicemail@<domain> when empty.
 	MailFrom string
 	// DeleteAfterNotify deletes a message once its e-mail was accepted.

@@ -1,6 +1,8 @@
 // Package throttle counts failures per key in fixed windows: the table
 // behind every limit on guessing — SIP digest passwords (runtime/auth),
-// voicemail PINs, conference PINs. A key's window opens with its first
+// HTTP provisioning passwords (runtime/provisioning), voicemail PINs
+// (runtime/voicemail), conference PINs (runtime/conference). There is no
+// other copy: a new limit is a new Table. A key's window opens with its first
 // failure and lasts a given length; the caller decides what a count at its
 // limit means. The table is bounded: a flood of keys (spoofed sources)
 // cannot grow memory without limit.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/email"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/events"
 	"switchboard/runtime/line"
@@ -408,9 +409,9 @@ func TestRecoverKilledRecording(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "msg-000007.json"), []byte("{}"), 0o640)  // audio deleted
 	os.WriteFile(filepath.Join(dir, ".rec-000008.json"), []byte("{}"), 0o640) // never started
 
-	var mailed []Mail
+	var mailed []email.Message
 	e.open(Config{Dir: e.dir, Clock: e.clk, Events: e.bus, Logger: discardLogger(),
-		Mailer: mailerFunc(func(m Mail) error { mailed = append(mailed, m); return nil })})
+		Mailer: mailerFunc(func(m email.Message) error { mailed = append(mailed, m); return nil })})
 	e.s.Close()
 
 	ms := e.messages("mary")
@@ -471,9 +472,9 @@ func TestRecoverCommitEdges(t *testing.T) {
 	}
 }
 
-type mailerFunc func(Mail) error
+type mailerFunc func(email.Message) error
 
-func (f mailerFunc) Send(_ context.Context, m Mail) error { return f(m) }
+func (f mailerFunc) Send(_ context.Context, m email.Message) error { return f(m) }
 
 func FuzzRecordFrames(f *testing.F) {
 	f.Add([]byte{0, 0, 1, 0, 0, 2, 255, 255, 3})

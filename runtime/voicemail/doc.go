@@ -16,7 +16,7 @@
 //		Events: bus,
 //		Logger: log,
 //		PINs:   pins,         // initial PINs, derived from the site key (PINSource)
-//		Mailer: mailer,       // optional; an adapter over compiler/apply's SMTP mailer
+//		Mailer: mailer,       // optional; an email.Mailer (email.SMTPMailer)
 //		MailFrom: "voicemail@" + domain,
 //		NotifyAddress: notify, // optional: notify_email, which the IR does not carry
 //	})

@@ -1,47 +1,17 @@
 package voicemail
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"mime"
-	"mime/quotedprintable"
 	"net/mail"
-	"net/textproto"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
+	"switchboard/email"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 )
-
-// Mailer sends a composed e-mail. It has the shape of compiler/apply's
-// Mailer, and Mail converts to apply.Message, so the server passes an
-// adapter:
-//
-//	type vmMailer struct{ apply.Mailer }
-//	func (m vmMailer) Send(ctx context.Context, x voicemail.Mail) error {
-//		return m.Mailer.Send(ctx, apply.Message(x))
-//	}
-//
-// Send runs on a goroutine of its own with a context that is never
-// cancelled: the Mailer bounds its own time (apply.SMTPMailer does).
-type Mailer interface {
-	Send(ctx context.Context, m Mail) error
-}
-
-// Mail is a composed e-mail: envelope and RFC 5322 data.
-type Mail struct {
-	From string // envelope sender
-	To   string // one recipient
-	Data []byte
-}
 
 // Notification is what a new-message e-mail says.
 type Notification struct {
@@ -56,13 +26,7 @@ type Notification struct {
 // ComposeMail writes n as a multipart/mixed e-mail from from: a short
 // text and the recording attached (audio/wav, base64). It is
 // deterministic: the same notification gives the same bytes.
-func ComposeMail(n Notification, from string) (Mail, error) {
-	if _, err := mail.ParseAddress(n.To); err != nil {
-		return Mail{}, fmt.Errorf("voicemail: recipient %q: %w", n.To, err)
-	}
-	if _, err := mail.ParseAddress(from); err != nil {
-		return Mail{}, fmt.Errorf("voicemail: sender %q: %w", from, err)
-	}
+func ComposeMail(n Notification, from string) (email.Message, error) {
 	loc := n.Location
 	if loc == nil {
 		loc = time.UTC
@@ -96,54 +60,25 @@ func ComposeMail(n Notification, from string) (Mail, error) {
 	}
 	fmt.Fprintf(&text, "\nThe recording is attached (%s).\n", file)
 
-	var qp bytes.Buffer
-	w := quotedprintable.NewWriter(&qp)
-	w.Write([]byte(strings.ReplaceAll(text.String(), "\n", "\r\n")))
-	w.Close()
-
-	sum := sha256.New()
-	fmt.Fprintf(sum, "%s\x00%d\x00%d\x00", m.Box, m.ID, m.Time.UnixNano())
-	sum.Write(n.WAV)
-	seed := sum.Sum(nil)
-	boundary := "vm-" + hex.EncodeToString(seed[:12])
-	for i := 0; bytes.Contains(qp.Bytes(), []byte(boundary)); i++ {
-		boundary = "vm-" + hex.EncodeToString(seed[:12]) + "-" + strconv.Itoa(i)
-	}
 	_, domain, _ := strings.Cut(from, "@")
 	domain = strings.Trim(domain, "<> ")
-
-	var b bytes.Buffer
 	sender := "Voicemail"
 	if site != "" {
 		sender = site + " voicemail"
 	}
-	fmt.Fprintf(&b, "From: %s\r\n", (&mail.Address{Name: sender, Address: from}).String())
-	fmt.Fprintf(&b, "To: %s\r\n", (&mail.Address{Name: clean(n.Name), Address: n.To}).String())
-	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", fmt.Sprintf("New voicemail from %s (%s)", caller, length)))
-	fmt.Fprintf(&b, "Date: %s\r\n", when.Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "Message-ID: <vm.%s.%d.%d@%s>\r\n", m.Box, m.ID, m.Time.Unix(), domain)
-	fmt.Fprintf(&b, "MIME-Version: 1.0\r\n")
-	fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n", boundary)
-	fmt.Fprintf(&b, "\r\n--%s\r\n", boundary)
-	fmt.Fprintf(&b, "Content-Type: text/plain; charset=utf-8\r\n")
-	fmt.Fprintf(&b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
-	b.Write(qp.Bytes())
-	fmt.Fprintf(&b, "\r\n--%s\r\n", boundary)
-	fmt.Fprintf(&b, "Content-Type: audio/wav; name=\"%s\"\r\n", file)
-	fmt.Fprintf(&b, "Content-Disposition: attachment; filename=\"%s\"\r\n", file)
-	fmt.Fprintf(&b, "Content-Transfer-Encoding: base64\r\n\r\n")
-	enc := base64.StdEncoding.EncodeToString(n.WAV)
-	for len(enc) > 76 {
-		b.WriteString(enc[:76])
-		b.WriteString("\r\n")
-		enc = enc[76:]
+	msg, err := email.Letter{
+		From:        mail.Address{Name: sender, Address: from},
+		To:          mail.Address{Name: clean(n.Name), Address: n.To},
+		Subject:     fmt.Sprintf("New voicemail from %s (%s)", caller, length),
+		Date:        when,
+		MessageID:   fmt.Sprintf("vm.%s.%d.%d@%s", m.Box, m.ID, m.Time.Unix(), domain),
+		Text:        text.String(),
+		Attachments: []email.Attachment{{Name: file, ContentType: "audio/wav", Data: n.WAV}},
+	}.Compose()
+	if err != nil {
+		return email.Message{}, fmt.Errorf("voicemail: %w", err)
 	}
-	if enc != "" {
-		b.WriteString(enc)
-		b.WriteString("\r\n")
-	}
-	fmt.Fprintf(&b, "--%s--\r\n", boundary)
-	return Mail{From: from, To: n.To, Data: b.Bytes()}, nil
+	return msg, nil
 }
 
 // clean makes a caller-supplied string safe for a header or a line of
@@ -190,13 +125,6 @@ func clockText(d time.Duration) string {
 // server did not take for a reason that may pass (refused for now with
 // 4xx, or unreachable). After the last the message just stays in the box.
 var mailRetries = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 4 * time.Hour}
-
-// permanent reports whether a mail server's refusal will not change by
-// trying again: a 5xx reply (RFC 5321 §4.2.1).
-func permanent(err error) bool {
-	var te *textproto.Error
-	return errors.As(err, &te) && te.Code >= 500
-}
 
 // notify e-mails a new message to its box's owner, off the calling
 // goroutine.
@@ -290,7 +218,7 @@ func (s *Service) notifyTry(boxName string, id, attempt int) {
 	go func() {
 		defer s.mail.Done()
 		if err := s.cfg.Mailer.Send(context.Background(), msg); err != nil {
-			again := !permanent(err) && s.retryMail(boxName, id, attempt)
+			again := !email.Permanent(err) && s.retryMail(boxName, id, attempt)
 			cause := fmt.Sprintf("%s to %s: %v", m.Name(), to, err)
 			if again {
 				cause += fmt.Sprintf("; trying again in %s", mailRetries[attempt])

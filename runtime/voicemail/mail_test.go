@@ -9,7 +9,6 @@ import (
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net/mail"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/email"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/audio/audiotest"
 	"switchboard/runtime/events"
@@ -204,11 +204,11 @@ func TestCallerText(t *testing.T) {
 // fakeMailer keeps what it was given; fail makes it refuse.
 type fakeMailer struct {
 	mu   sync.Mutex
-	sent []Mail
+	sent []email.Message
 	fail error
 }
 
-func (f *fakeMailer) send(m Mail) error {
+func (f *fakeMailer) send(m email.Message) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
@@ -320,10 +320,10 @@ func TestMailRetried(t *testing.T) {
 	attempts := 0
 	fails := []error{
 		errors.New("dial tcp 192.0.2.25:25: connect: connection refused"),
-		&textproto.Error{Code: 451, Msg: "greylisted, try again later"},
+		&email.Refusal{Code: 451, Text: "greylisted, try again later"},
 	}
 	e := newEnv(t, func(c *Config) {
-		c.Mailer = mailerFunc(func(Mail) error {
+		c.Mailer = mailerFunc(func(email.Message) error {
 			mu.Lock()
 			defer mu.Unlock()
 			attempts++
@@ -352,7 +352,7 @@ func TestMailRetried(t *testing.T) {
 	// A permanent refusal is not tried again.
 	mu.Lock()
 	attempts = 0
-	fails = []error{&textproto.Error{Code: 550, Msg: "no such mailbox"}}
+	fails = []error{&email.Refusal{Code: 550, Text: "no such mailbox"}}
 	mu.Unlock()
 	l = newFakeLine(audio.PCMU, e.clk)
 	if err := e.deposit(l, "mary", gate, func() { l.speak(1, 440, 0); l.keys("#") }); err != nil {

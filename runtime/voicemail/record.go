@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"switchboard/atomicfile"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/line"
 )
@@ -51,7 +52,7 @@ func (s *Service) startMessage(b *box, codec audio.Codec, meta Message) (*record
 		return nil, err
 	}
 	path := filepath.Join(b.dir, recName(id)+".wav")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, recordingMode)
 	if err != nil {
 		os.Remove(filepath.Join(b.dir, recName(id)+".json"))
 		return nil, fmt.Errorf("voicemail: %w", err)
@@ -224,7 +225,8 @@ func (r *recording) finishMessage(min int64) (*Message, error) {
 		// The recording stays as .rec-N: the next Open recovers it.
 		return nil, err
 	}
-	if err := os.Rename(r.path, filepath.Join(b.dir, msgName(r.id)+".wav")); err != nil {
+	// The audio was synced by close; the rename is the commit.
+	if err := atomicfile.Rename(r.path, filepath.Join(b.dir, msgName(r.id)+".wav")); err != nil {
 		return nil, fmt.Errorf("voicemail: %w", err)
 	}
 	os.Remove(filepath.Join(b.dir, recName(r.id)+".json"))
@@ -245,10 +247,9 @@ func (r *recording) finishGreeting(min int64) (bool, error) {
 		r.abort()
 		return false, nil
 	}
-	if err := os.Rename(r.path, filepath.Join(r.b.dir, greetingFile)); err != nil {
+	if err := atomicfile.Rename(r.path, filepath.Join(r.b.dir, greetingFile)); err != nil {
 		r.abort()
 		return false, fmt.Errorf("voicemail: %w", err)
 	}
-	syncDir(r.b.dir)
 	return true, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"switchboard/compiler/ir"
+	"switchboard/email"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 )
@@ -48,7 +49,7 @@ type Config struct {
 	Throttle Throttle
 
 	// Mailer sends the new-message e-mails; nil sends none.
-	Mailer Mailer
+	Mailer email.Mailer
 	// MailFrom is the sender of those e-mails; "voicemail@<site domain>"
 	// when empty.
 	MailFrom string

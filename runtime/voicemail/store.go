@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"switchboard/atomicfile"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/events"
 )
@@ -60,12 +61,15 @@ func msgName(id int) string { return fmt.Sprintf("msg-%06d", id) }
 const (
 	msgPrefix      = "msg-"
 	recPrefix      = ".rec-"
-	tmpPrefix      = ".tmp-"
+	tmpPrefix      = ".tmp-" // temporary files of versions before atomicfile
 	greetingFile   = "greeting.wav"
 	recGreeting    = ".rec-greeting"
 	pinFile        = "pin.json"
 	maxBoxNameSize = 64
 )
+
+// recordingMode is a recorded message's mode: the owner and its group.
+const recordingMode = 0o640
 
 // validBoxName accepts mailbox names that are one plain path element:
 // letters, digits, '-' and '_', not starting with '-'.
@@ -336,38 +340,21 @@ func (b *box) mkdir() error {
 	return nil
 }
 
-// writeFileAtomic replaces dir/name with data: a temporary file, fsync,
-// rename, fsync of the directory.
+// writeFileAtomic replaces dir/name with data through atomicfile. The
+// mode is the owner's alone: metadata names callers, and the PIN file holds
+// a PIN's hash.
 func writeFileAtomic(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, tmpPrefix+name+"-*")
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, name), data, 0o600); err != nil {
 		return fmt.Errorf("voicemail: %w", err)
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("voicemail: %w", err)
-	}
-	syncDir(dir)
 	return nil
 }
 
-// syncDir makes renames and removals in dir durable. Best effort: some
-// file systems refuse to sync a directory, and the files are safe anyway.
+// syncDir makes removals in dir durable. Best effort: the files are
+// consistent without it, and a removal that did not reach the disk is
+// redone by the next recovery.
 func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	atomicfile.SyncDir(dir)
 }
 
 // recoverAll repairs every box directory under Dir: run by Open, before
@@ -402,7 +389,7 @@ func (s *Service) recoverBox(name string) error {
 	}
 	for _, e := range entries {
 		n := e.Name()
-		if strings.HasPrefix(n, tmpPrefix) || strings.HasPrefix(n, recGreeting) {
+		if atomicfile.IsTemp(n) || strings.HasPrefix(n, tmpPrefix) || strings.HasPrefix(n, recGreeting) {
 			os.Remove(filepath.Join(dir, n))
 			continue
 		}
@@ -467,32 +454,19 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 	return nil
 }
 
-// writeWAVAtomic writes G.711 bytes as a WAV file in place of dir/name.
+// writeWAVAtomic writes G.711 bytes as a WAV file in place of dir/name,
+// with the mode of a recorded message.
 func writeWAVAtomic(dir, name string, f audio.Format, raw []byte) error {
-	tmp, err := os.CreateTemp(dir, tmpPrefix+name+"-*")
-	if err != nil {
+	return atomicfile.WriteFrom(filepath.Join(dir, name), recordingMode, func(out *os.File) error {
+		w, err := audio.NewWAVWriter(out, f)
+		if err == nil {
+			err = w.WriteEncoded(raw)
+		}
+		if err == nil {
+			err = w.Close()
+		}
 		return err
-	}
-	w, err := audio.NewWAVWriter(tmp, f)
-	if err == nil {
-		err = w.WriteEncoded(raw)
-	}
-	if err == nil {
-		err = w.Close()
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	})
 }
 
 func (s *Service) minSamples() int64 {

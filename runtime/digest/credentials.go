@@ -1,4 +1,4 @@
-package auth
+package digest
 
 import (
 	"errors"
@@ -6,28 +6,31 @@ import (
 	"strings"
 )
 
-// credentials are the parameters of a Digest Authorization or
+// Credentials are the parameters of a Digest Authorization or
 // Proxy-Authorization value (RFC 3261 §25.1 digest-response, RFC 7616 §3.4).
-type credentials struct {
-	username, realm, nonce, uri, response string
-	algorithm, cnonce, qop, opaque        string
-	nc                                    string // as sent: the hash covers its text
-	ncValue                               uint32 // parsed nc; 0 when absent
+type Credentials struct {
+	Username, Realm, Nonce, URI, Response string
+	Algorithm, Cnonce, QOP, Opaque        string
+	NC                                    string // as sent: the hash covers its text
+	NCValue                               uint32 // parsed nc; 0 when absent
+	Userhash                              bool   // userhash=true (RFC 7616 §3.4.4), which we never offer
 }
 
-var errCredentials = errors.New("auth: malformed digest credentials")
+var errCredentials = errors.New("digest: malformed credentials")
 
-// parseCredentials parses a Digest credentials value.
+// ParseCredentials parses a Digest credentials value, for SIP (RFC 3261
+// §25.1) and HTTP (RFC 7616 §3.4) alike.
 //
 // It is our own rather than github.com/icholy/digest's ParseCredentials
 // (which sipgo's client uses) for three reasons: that one allocates a 4 KiB
 // bufio.Reader per call, half the garbage of a registration; it skips only
 // spaces, where SIP allows tabs too; and it keeps nc only as a number, where
-// the digest covers nc's text. FuzzParseCredentials checks it agrees with
+// the digest covers nc's text. (HTTP provisioning used icholy/digest's
+// until both servers shared this package.) FuzzParseCredentials checks it agrees with
 // icholy/digest wherever that one succeeds. Values are substrings of v
 // unless they carry escapes.
-func parseCredentials(v string) (credentials, error) {
-	var c credentials
+func ParseCredentials(v string) (Credentials, error) {
+	var c Credentials
 	if len(v) < 6 || !strings.EqualFold(v[:6], "Digest") {
 		return c, errCredentials
 	}
@@ -75,23 +78,25 @@ func parseCredentials(v string) (credentials, error) {
 		}
 		switch strings.ToLower(name) {
 		case "username":
-			c.username = value
+			c.Username = value
 		case "realm":
-			c.realm = value
+			c.Realm = value
 		case "nonce":
-			c.nonce = value
+			c.Nonce = value
 		case "uri":
-			c.uri = value
+			c.URI = value
 		case "response":
-			c.response = value
+			c.Response = value
 		case "algorithm":
-			c.algorithm = value
+			c.Algorithm = value
 		case "cnonce":
-			c.cnonce = value
+			c.Cnonce = value
 		case "qop":
-			c.qop = value
+			c.QOP = value
 		case "opaque":
-			c.opaque = value
+			c.Opaque = value
+		case "userhash":
+			c.Userhash = strings.EqualFold(value, "true")
 		case "nc":
 			// nc-value = 8LHEX; accept upper case hex too, as icholy/digest does.
 			if len(value) != 8 {
@@ -101,10 +106,17 @@ func parseCredentials(v string) (credentials, error) {
 			if err != nil {
 				return c, errCredentials
 			}
-			c.nc, c.ncValue = value, uint32(n)
+			c.NC, c.NCValue = value, uint32(n)
 		}
 	}
 	return c, nil
+}
+
+// IsDigest reports whether an Authorization value is of the Digest scheme
+// (and not, say, Basic).
+func IsDigest(v string) bool {
+	v = trimSpace(v)
+	return len(v) >= 6 && strings.EqualFold(v[:6], "Digest") && (len(v) == 6 || isSpace(v[6]))
 }
 
 func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\r' || b == '\n' }

@@ -1,4 +1,4 @@
-package auth
+package digest
 
 import (
 	"crypto/hmac"
@@ -9,28 +9,31 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/icholy/digest"
+	icholy "github.com/icholy/digest"
 )
 
 func TestParseCredentials(t *testing.T) {
 	tests := []struct {
 		in   string
-		want credentials
+		want Credentials
 		err  bool
 	}{{
 		in: `Digest username="app.mary", realm="harbour-view.example.net", nonce="n1", uri="sip:harbour-view.example.net", response="abc", algorithm=SHA-256, cnonce="c1", qop=auth, nc=0000000a, opaque="o"`,
-		want: credentials{username: "app.mary", realm: "harbour-view.example.net", nonce: "n1", uri: "sip:harbour-view.example.net",
-			response: "abc", algorithm: "SHA-256", cnonce: "c1", qop: "auth", nc: "0000000a", ncValue: 10, opaque: "o"},
+		want: Credentials{Username: "app.mary", Realm: "harbour-view.example.net", Nonce: "n1", URI: "sip:harbour-view.example.net",
+			Response: "abc", Algorithm: "SHA-256", Cnonce: "c1", QOP: "auth", NC: "0000000a", NCValue: 10, Opaque: "o"},
 	}, {
 		// SIPp and baresip write no spaces; names are case-insensitive; tabs are white space.
 		in:   "digest  Username=\"a\",REALM=\"r\"\t,\tnonce=\"n\",,uri=\"sip:x\"",
-		want: credentials{username: "a", realm: "r", nonce: "n", uri: "sip:x"},
+		want: Credentials{Username: "a", Realm: "r", Nonce: "n", URI: "sip:x"},
 	}, {
 		in:   `Digest username="a\"b\\c", realm="with, comma"`,
-		want: credentials{username: `a"b\c`, realm: "with, comma"},
+		want: Credentials{Username: `a"b\c`, Realm: "with, comma"},
 	}, {
 		in:   `Digest algorithm=MD5-sess, qop=auth-int, opaque=x.y_z~`,
-		want: credentials{algorithm: "MD5-sess", qop: "auth-int", opaque: "x.y_z~"},
+		want: Credentials{Algorithm: "MD5-sess", QOP: "auth-int", Opaque: "x.y_z~"},
+	}, {
+		in:   `Digest username="a", userhash=TRUE`,
+		want: Credentials{Username: "a", Userhash: true},
 	}, {
 		in: `Digest`,
 	}, {
@@ -51,12 +54,12 @@ func TestParseCredentials(t *testing.T) {
 		in: `Digest =x`, err: true,
 	}}
 	for _, tt := range tests {
-		got, err := parseCredentials(tt.in)
+		got, err := ParseCredentials(tt.in)
 		if (err != nil) != tt.err {
 			t.Errorf("%s: error %v, want error %v", tt.in, err, tt.err)
 			continue
 		}
-		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(credentials{})); !tt.err && diff != "" {
+		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(Credentials{})); !tt.err && diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tt.in, diff)
 		}
 	}
@@ -81,33 +84,33 @@ func FuzzParseCredentials(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		mine, err := parseCredentials(v)
+		mine, err := ParseCredentials(v)
 		if !utf8.ValidString(v) || strings.ContainsAny(v, "\t\r\n") || strings.ToLower(v[min(len(v), 6):]) != v[min(len(v), 6):] {
 			return
 		}
-		theirs, theirErr := digest.ParseCredentials(v)
+		theirs, theirErr := icholy.ParseCredentials(v)
 		if theirErr != nil {
 			return
 		}
 		if err != nil {
-			if emptyName.MatchString(v) || (theirs.Nc != 0 && len(mine.nc) != 8) || strings.Contains(v, "nc=") {
+			if emptyName.MatchString(v) || (theirs.Nc != 0 && len(mine.NC) != 8) || strings.Contains(v, "nc=") {
 				return // we insist on a name, and on nc being 8 hex digits
 			}
 			t.Fatalf("%q: icholy/digest parses it, we fail: %v", v, err)
 		}
-		got := []string{mine.username, mine.realm, mine.nonce, mine.uri, mine.response, mine.algorithm, mine.cnonce, mine.opaque, mine.qop}
+		got := []string{mine.Username, mine.Realm, mine.Nonce, mine.URI, mine.Response, mine.Algorithm, mine.Cnonce, mine.Opaque, mine.QOP}
 		want := []string{theirs.Username, theirs.Realm, theirs.Nonce, theirs.URI, theirs.Response, theirs.Algorithm, theirs.Cnonce, theirs.Opaque, theirs.QOP}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("%q (-icholy +ours):\n%s", v, diff)
 		}
-		if theirs.Nc != int(mine.ncValue) && mine.nc != "" {
-			t.Fatalf("%q: nc %d, icholy/digest %d", v, mine.ncValue, theirs.Nc)
+		if theirs.Nc != int(mine.NCValue) && mine.NC != "" {
+			t.Fatalf("%q: nc %d, icholy/digest %d", v, mine.NCValue, theirs.Nc)
 		}
 	})
 }
 
 func TestSignIsHMAC(t *testing.T) {
-	a := New("r", nil, nil)
+	a := NewNonces(Config{})
 	// Recover the key from the inner pad, then compare with crypto/hmac.
 	var key [32]byte
 	for i := range key {
@@ -121,6 +124,15 @@ func TestSignIsHMAC(t *testing.T) {
 		a.sign(got, []byte(msg))
 		if !hmac.Equal(got, want) {
 			t.Errorf("sign(%q) = %x, want %x", msg, got, want)
+		}
+	}
+}
+
+func TestIsDigest(t *testing.T) {
+	for in, want := range map[string]bool{"Digest username=\"a\"": true, " digest\tx=y": true, "Digest": true,
+		"Basic ZnJvbnQ=": false, "Digestive x": false, "": false} {
+		if got := IsDigest(in); got != want {
+			t.Errorf("IsDigest(%q) = %v, want %v", in, got, want)
 		}
 	}
 }
