@@ -18,6 +18,7 @@ import (
 	"switchboard/runtime"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
+	"switchboard/runtime/site"
 	"switchboard/simulate/device"
 )
 
@@ -90,7 +91,7 @@ type secrets = *credentials.Lookup
 
 type harness struct {
 	t       *testing.T
-	site    *runtime.Site
+	site    *site.Site
 	clock   *clocktest.Fake
 	addr    string
 	secrets secrets
@@ -123,14 +124,14 @@ func start(t *testing.T) *harness {
 }
 
 // startSite serves src; opts, when set, adjusts the site's options.
-func startSite(t *testing.T, src string, opts func(*runtime.Options)) *harness {
+func startSite(t *testing.T, src string, opts func(*site.Options)) *harness {
 	t.Helper()
 	return startSiteOn(t, src, "127.0.0.1:0", opts)
 }
 
 // startSiteOn serves src on the UDP address listen; devices reach it on
 // loopback.
-func startSiteOn(t *testing.T, src, listen string, opts func(*runtime.Options)) *harness {
+func startSiteOn(t *testing.T, src, listen string, opts func(*site.Options)) *harness {
 	t.Helper()
 	p := compile(t, src)
 	key, err := credentials.KeyFromBytes([]byte("0123456789abcdef0123456789abcdef"))
@@ -147,15 +148,16 @@ func startSiteOn(t *testing.T, src, listen string, opts func(*runtime.Options)) 
 			h.mu.Unlock()
 		}
 	}()
-	o := runtime.Options{Events: bus, Clock: h.clock, MediaIP: netip.MustParseAddr("127.0.0.1")}
+	// No services unless a test gives some: their calls are refused.
+	o := site.Options{Events: bus, Clock: h.clock, MediaIP: netip.MustParseAddr("127.0.0.1"), Services: &runtime.Services{}}
 	if opts != nil {
 		opts(&o)
 	}
-	site, err := runtime.NewSite(p, h.secrets, o)
+	st, err := site.New(site.Config{Program: p, Secrets: h.secrets}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.site = site
+	h.site = st
 	conn, err := net.ListenPacket("udp", listen)
 	if err != nil {
 		t.Fatal(err)
@@ -165,13 +167,13 @@ func startSiteOn(t *testing.T, src, listen string, opts func(*runtime.Options)) 
 		h.addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port()).String()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go site.Server.ServeUDP(ctx, conn)
+	go st.ServeUDP(ctx, conn)
 	t.Cleanup(func() {
 		for _, d := range h.devices {
 			d.Close()
 		}
 		cancel()
-		site.Close()
+		st.Close()
 		h.sub.Close()
 	})
 	return h

@@ -41,7 +41,7 @@ func (s *Server) outbound(st *siteState, caller string, dec routing.Decision) (*
 	if t == nil {
 		return nil, dec
 	}
-	cred, ok, err := resolveTrunkCredentials(t, s.cfg.Secrets)
+	cred, ok, err := resolveTrunkCredentials(t, st.secrets)
 	if err != nil {
 		s.log.Warn("call out without trunk credentials", "trunk", t.Name, "error", err)
 	}

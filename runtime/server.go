@@ -114,9 +114,23 @@ type Server struct {
 	answered answered
 }
 
-// siteState is everything derived from one program.
+// State is one configuration of a running site, swapped in whole: a
+// request reads it once, so that it sees all of one configuration and none
+// of another. Auth and Registrar answer with this configuration's
+// passwords and accounts (package runtime/site makes them).
+type State struct {
+	Program *ir.Program
+	// Secrets are this configuration's passwords and, when it is also a
+	// TrunkSecrets, the trunks' credentials at their carriers.
+	Secrets   Secrets
+	Auth      Authenticator
+	Registrar Registrar
+}
+
+// siteState is everything derived from one configuration.
 type siteState struct {
 	program *ir.Program
+	secrets Secrets
 	router  *routing.Router
 	auth    Authenticator
 	reg     Registrar
@@ -185,7 +199,7 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.log)); err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	s.state.Store(newState(cfg.Program, auth, reg))
+	s.state.Store(newState(State{Program: cfg.Program, Secrets: cfg.Secrets, Auth: auth, Registrar: reg}))
 	s.onRegister = requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.srv.OnRegister(s.onRegister)
 	s.srv.OnInvite(requireKnown(s.onInvite))
@@ -205,8 +219,9 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 	return s, nil
 }
 
-func newState(p *ir.Program, auth Authenticator, reg Registrar) *siteState {
-	st := &siteState{program: p, router: routing.New(p), auth: auth, reg: reg, trunks: map[netip.Addr][]string{}, boxAccounts: map[string][]*ir.Account{}}
+func newState(c State) *siteState {
+	p := c.Program
+	st := &siteState{program: p, secrets: c.Secrets, router: routing.New(p), auth: c.Auth, reg: c.Registrar, trunks: map[netip.Addr][]string{}, boxAccounts: map[string][]*ir.Account{}}
 	for i := range p.Accounts {
 		a := &p.Accounts[i]
 		if a.Kind == ir.AccountTrunk {
@@ -237,11 +252,12 @@ func (s *Server) st() *siteState { return s.state.Load() }
 // Program returns the program running now.
 func (s *Server) Program() *ir.Program { return s.st().program }
 
-// Swap makes p the running program. Calls in progress continue with the
-// program they started with; new calls and registrations use p.
-func (s *Server) Swap(p *ir.Program, auth Authenticator, reg Registrar) {
-	s.state.Store(newState(p, auth, reg))
-	s.publish(events.Event{Kind: events.Reloaded, Origin: p.Site.Origin})
+// Swap makes c the running configuration, in one step. Calls in progress
+// continue with the configuration they started with; new calls and
+// registrations use c.
+func (s *Server) Swap(c State) {
+	s.state.Store(newState(c))
+	s.publish(events.Event{Kind: events.Reloaded, Origin: c.Program.Site.Origin})
 	s.syncTrunks()
 }
 

@@ -10,6 +10,7 @@ import (
 	"switchboard/runtime/audio"
 	"switchboard/runtime/events"
 	"switchboard/runtime/line"
+	"switchboard/runtime/site"
 	"switchboard/simulate/device"
 )
 
@@ -28,7 +29,7 @@ type heard struct {
 // services answers like voicemail and a bridge would, simply: the deposit
 // plays a 440 Hz greeting and listens until the caller hangs up; the
 // bridge echoes the caller back until it has heard enough, then hangs up.
-func testServices(got chan<- heard) runtime.Services {
+func testServices(got chan<- heard) *runtime.Services {
 	listen := func(ctx context.Context, l line.Line, h *heard, until func() bool) {
 		for {
 			select {
@@ -53,7 +54,7 @@ func testServices(got chan<- heard) runtime.Services {
 			}
 		}
 	}
-	return runtime.Services{
+	return &runtime.Services{
 		Deposit: func(ctx context.Context, l line.Line, mailbox string, caller runtime.Caller) {
 			h := heard{mailbox: mailbox, caller: caller}
 			greeting := audio.Tone(make([]int16, 5*audio.FrameSamples), 440, 8000, 0)
@@ -82,7 +83,7 @@ func testServices(got chan<- heard) runtime.Services {
 // service, which hears the visitor.
 func TestVoicemailFallbackIsAnsweredLocally(t *testing.T) {
 	got := make(chan heard, 1)
-	h := startSite(t, servicesSite, func(o *runtime.Options) { o.Services = testServices(got) })
+	h := startSite(t, servicesSite, func(o *site.Options) { o.Services = testServices(got) })
 	gate := h.device("device.gate")
 	mary := h.device("app.mary")
 	h.device("app.tom")
@@ -142,7 +143,7 @@ func TestVoicemailFallbackIsAnsweredLocally(t *testing.T) {
 // is done the server hangs up.
 func TestConferenceNumberIsAnsweredLocally(t *testing.T) {
 	got := make(chan heard, 1)
-	h := startSite(t, servicesSite, func(o *runtime.Options) { o.Services = testServices(got) })
+	h := startSite(t, servicesSite, func(o *site.Options) { o.Services = testServices(got) })
 	mary := h.device("app.mary")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -188,7 +189,7 @@ func TestServicesAbsentRefuse(t *testing.T) {
 // a device of the box's owner that never subscribed gets it unsolicited.
 func TestMessageWaiting(t *testing.T) {
 	got := make(chan heard, 1)
-	h := startSite(t, servicesSite, func(o *runtime.Options) { o.Services = testServices(got) })
+	h := startSite(t, servicesSite, func(o *site.Options) { o.Services = testServices(got) })
 	mary := h.device("app.mary")
 	monitor := h.device("device.monitor-1a")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -206,12 +207,12 @@ func TestMessageWaiting(t *testing.T) {
 		t.Errorf("Subscription-State %q", n.State)
 	}
 	box := ""
-	for _, u := range h.site.Server.Program().Users {
+	for _, u := range h.site.Program().Users {
 		if u.Name == "mary" {
 			box = u.Mailbox
 		}
 	}
-	h.site.Server.MessageWaiting(box)
+	h.site.MessageWaiting(box)
 	// The change's NOTIFY, on the same subscription as the first.
 	if _, err := mary.WaitNotification(ctx, "message-summary", func(string) bool { return len(mary.Notifications()) >= 2 }); err != nil {
 		t.Fatal(err)

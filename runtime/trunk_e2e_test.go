@@ -25,6 +25,7 @@ import (
 	"switchboard/runtime/clock"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
+	"switchboard/runtime/site"
 	"switchboard/simulate/device"
 )
 
@@ -109,7 +110,8 @@ type serverSecrets struct {
 type trunkServer struct {
 	t       *testing.T
 	p       *ir.Program
-	site    *runtime.Site
+	site    *site.Site
+	secrets runtime.Secrets
 	clock   *clocktest.Fake
 	addr    string
 	lookup  *credentials.Lookup
@@ -151,11 +153,11 @@ func startTrunkServer(t *testing.T, carrier netip.AddrPort, o serverOptions) *tr
 	bus := events.NewBus(h.clock.Now)
 	h.sub = bus.Subscribe(4096)
 	logger := slog.New(slog.NewTextHandler(lockedWriter{h.logMu, h.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	site, err := runtime.NewSite(p, sec, runtime.Options{Events: bus, Clock: h.clock, Logger: logger, MediaIP: netip.MustParseAddr("127.0.0.1")})
+	st, err := site.New(site.Config{Program: p, Secrets: sec}, site.Options{Events: bus, Clock: h.clock, Logger: logger, MediaIP: netip.MustParseAddr("127.0.0.1"), Services: &runtime.Services{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.site = site
+	h.site, h.secrets = st, sec
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +165,7 @@ func startTrunkServer(t *testing.T, carrier netip.AddrPort, o serverOptions) *tr
 	h.addr = conn.LocalAddr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
-	go func() { defer close(served); site.Server.ServeUDP(ctx, conn) }()
+	go func() { defer close(served); st.ServeUDP(ctx, conn) }()
 	t.Cleanup(func() {
 		for _, d := range h.devices {
 			d.Close()
@@ -787,7 +789,9 @@ func TestTrunkReload(t *testing.T) {
 	moved := *h.p
 	moved.Trunks = slices.Clone(h.p.Trunks)
 	moved.Trunks[0].Port = int(carB.addr.Port())
-	h.site.Reload(&moved)
+	if err := h.site.Swap(site.Config{Program: &moved, Secrets: h.secrets}); err != nil {
+		t.Fatal(err)
+	}
 	if un, _ := carA.exchange(t); un.GetHeader("Expires").Value() != "0" {
 		t.Errorf("the old carrier got Expires %s, want 0", un.GetHeader("Expires").Value())
 	}
@@ -801,7 +805,9 @@ func TestTrunkReload(t *testing.T) {
 
 	removed := moved
 	removed.Trunks = nil
-	h.site.Reload(&removed)
+	if err := h.site.Swap(site.Config{Program: &removed, Secrets: h.secrets}); err != nil {
+		t.Fatal(err)
+	}
 	carB.exchange(t)
 	if e := h.next("trunk_unregistered", kindOf(events.TrunkUnregistered)); e.Cause != "trunk removed from the configuration" {
 		t.Errorf("trunk_unregistered = %+v", e)

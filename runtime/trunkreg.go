@@ -323,7 +323,8 @@ type trunkSet struct {
 // removes it, withdraws the old registration first. Trunks without
 // credentials are IP-authenticated and never register.
 func (s *Server) syncTrunks() {
-	p := s.st().program
+	st := s.st()
+	p := st.program
 	ts := &s.trunks
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -336,7 +337,7 @@ func (s *Server) syncTrunks() {
 	keep := map[string]bool{}
 	for i := range p.Trunks {
 		t := &p.Trunks[i]
-		cred, ok, err := resolveTrunkCredentials(t, s.cfg.Secrets)
+		cred, ok, err := resolveTrunkCredentials(t, st.secrets)
 		if err != nil {
 			if ts.reported[t.Name] != err.Error() {
 				ts.reported[t.Name] = err.Error()

@@ -36,7 +36,7 @@ import (
 	"switchboard/runtime/clock"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
-	"switchboard/runtime/services"
+	"switchboard/runtime/site"
 	"switchboard/simulate/device"
 )
 
@@ -164,34 +164,17 @@ func startServer(t *testing.T, sc serverConfig) *server {
 		}
 	}()
 
-	var site *runtime.Site
-	var svcs runtime.Services
-	var built *services.Services
-	if sc.services {
-		program := func() *ir.Program {
-			if site == nil { // voicemail asks while it opens, as serve's does
-				return p
-			}
-			return site.Server.Program()
-		}
-		built, err = services.New(services.Config{Program: program, Events: bus, DataDir: s.dataDir, PINs: s.secrets})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svcs = built.Runtime()
-	}
-	var sec runtime.Secrets = s.secrets
+	cfg := site.Config{Program: p, Secrets: s.secrets}
 	if sc.carrierPort != 0 {
-		sec = withTrunk{s.secrets, runtime.TrunkValues{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}}
+		cfg.Trunks = runtime.TrunkValues{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}
 	}
-	site, err = runtime.NewSite(p, sec, runtime.Options{Events: bus, Clock: clk,
-		MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, Services: svcs})
+	o := site.Options{Events: bus, Clock: clk, MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, DataDir: s.dataDir}
+	if !sc.services {
+		o.Services = &runtime.Services{}
+	}
+	st, err := site.New(cfg, o)
 	if err != nil {
 		t.Fatal(err)
-	}
-	stopWatch := func() {}
-	if built != nil {
-		stopWatch = built.WatchMailboxes(site.Server.MessageWaiting)
 	}
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -201,17 +184,13 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	s.port = conn.LocalAddr().(*net.UDPAddr).Port
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
-	go func() { defer close(served); site.Server.ServeUDP(ctx, conn) }()
+	go func() { defer close(served); st.ServeUDP(ctx, conn) }()
 	var once sync.Once
-	s.stop = func() { once.Do(func() { site.Close() }) }
+	s.stop = func() { once.Do(func() { st.Close() }) }
 	t.Cleanup(func() {
 		s.stop()
 		cancel()
-		stopWatch()
 		<-served
-		if built != nil {
-			built.Close()
-		}
 		sub.Close()
 		if t.Failed() {
 			t.Logf("server events:\n%s", s.eventLog())

@@ -298,7 +298,7 @@ func (s *Server) authenticate(b *bundle, r *http.Request, now time.Time) (dev *d
 	dev = b.byUser[c.Username]
 	password, known := s.dummyPassword, false
 	if dev != nil {
-		if pw, ok := s.cfg.secrets.SIPPassword(dev.account); ok {
+		if pw, ok := b.secrets.SIPPassword(dev.account); ok {
 			password, known = pw, true
 		} else {
 			s.cfg.logger.Warn("provisioning: no SIP password for device account", "device", dev.name, "account", dev.account)
@@ -307,7 +307,7 @@ func (s *Server) authenticate(b *bundle, r *http.Request, now time.Time) (dev *d
 	want := response(c.hash, c.Credentials, password, r.Method)
 	match := subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(c.Response))) == 1
 	previous := false
-	if ps, ok := s.cfg.secrets.(PreviousSecrets); ok && known && !match {
+	if ps, ok := b.secrets.(PreviousSecrets); ok && known && !match {
 		if old, ok := ps.PreviousSIPPassword(dev.account); ok {
 			want := response(c.hash, c.Credentials, old, r.Method)
 			previous = subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(c.Response))) == 1

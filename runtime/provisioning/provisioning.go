@@ -287,6 +287,35 @@ func New(p *ir.Program, dir string, secrets Secrets, opts ...Option) (*Server, e
 func (s *Server) Swap(p *ir.Program, dir string) error {
 	s.swapMu.Lock()
 	defer s.swapMu.Unlock()
+	b, err := s.load(p, dir, s.cfg.secrets)
+	if err != nil {
+		return err
+	}
+	s.cur.Store(b)
+	return nil
+}
+
+// Bundle is one configuration's provisioning files with the passwords
+// that fetch them, loaded by Load and served once Use swaps it in.
+type Bundle struct{ b *bundle }
+
+// Load reads program p's bundle in dir completely, as Swap does, for
+// secrets' passwords, without serving it: a site building a whole new
+// configuration (package runtime/site) loads first, then swaps every part
+// at once with Use. Loads must not overlap with each other or with Swap.
+func (s *Server) Load(p *ir.Program, dir string, secrets Secrets) (Bundle, error) {
+	if secrets == nil {
+		return Bundle{}, errors.New("provisioning: no secrets")
+	}
+	b, err := s.load(p, dir, secrets)
+	return Bundle{b}, err
+}
+
+// Use serves b, from Load, in place of the current bundle.
+func (s *Server) Use(b Bundle) { s.cur.Store(b.b) }
+
+// load builds the bundle of p in dir, served with secrets' passwords.
+func (s *Server) load(p *ir.Program, dir string, secrets Secrets) (*bundle, error) {
 	realm := s.cfg.realm
 	if realm == "" && p != nil {
 		realm = p.Site.Domain
@@ -296,13 +325,13 @@ func (s *Server) Swap(p *ir.Program, dir string) error {
 	}
 	b, err := loadBundle(p, dir, realm, s.cur.Load())
 	if err != nil {
-		return err
+		return nil, err
 	}
+	b.secrets = secrets
 	for _, w := range b.withheld {
 		s.cfg.logger.Warn("provisioning: file names a MAC of no device; not served", "path", w)
 	}
-	s.cur.Store(b)
-	return nil
+	return b, nil
 }
 
 // Manifest returns the manifest of the bundle being served; in fallback

@@ -166,24 +166,62 @@ func live(bs []Binding, now time.Time) []Binding {
 
 // OnRegister is the sipgo handler for REGISTER.
 func (r *Registrar) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
-	if err := tx.Respond(r.Handle(req)); err != nil {
+	r.respond(req, tx, r.Handle(req))
+}
+
+func (r *Registrar) respond(req *sip.Request, tx sip.ServerTransaction, res *sip.Response) {
+	if err := tx.Respond(res); err != nil {
 		r.log.Warn("registrar: cannot send response", "source", req.Source(), "err", err)
 	}
 }
 
 // Handle processes a REGISTER and returns the response to send.
 func (r *Registrar) Handle(req *sip.Request) *sip.Response {
+	return r.handle(r.prog.Load(), r.auth, req)
+}
+
+// Checker authenticates a REGISTER: an auth.Authenticator, or one
+// configuration's view of it (its passwords, the shared nonces).
+type Checker interface {
+	Check(req *sip.Request, source string, proxy bool) (account string, res *sip.Response)
+}
+
+// View is the registrar as one configuration sees it: that program's
+// accounts and that checker's passwords, over the bindings every
+// configuration shares. A server keeps one view per configuration, so
+// that a REGISTER read during a reload is handled wholly by the old
+// configuration or wholly by the new one.
+type View struct {
+	r *Registrar
+	p *ir.Program
+	a Checker
+}
+
+// View returns the registrar as program p and checker a see it.
+func (r *Registrar) View(p *ir.Program, a Checker) View { return View{r, p, a} }
+
+// OnRegister is the sipgo handler for REGISTER.
+func (v View) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
+	v.r.respond(req, tx, v.Handle(req))
+}
+
+// Handle processes a REGISTER and returns the response to send.
+func (v View) Handle(req *sip.Request) *sip.Response { return v.r.handle(v.p, v.a, req) }
+
+// Lookup is the registrar's Lookup.
+func (v View) Lookup(account string) []Binding { return v.r.Lookup(account) }
+
+func (r *Registrar) handle(p *ir.Program, a Checker, req *sip.Request) *sip.Response {
 	hs := scan(req)
 	if bad := hs.unsupported(); len(bad) > 0 {
 		res := sip.NewResponseFromRequest(req, 420, "Bad Extension", nil)
 		res.AppendHeader(sip.NewHeader("Unsupported", strings.Join(bad, ", ")))
 		return res
 	}
-	account, res := r.auth.Check(req, req.Source(), false)
+	account, res := a.Check(req, req.Source(), false)
 	if res != nil {
 		return res
 	}
-	p := r.prog.Load()
 	acct := p.Account(account)
 	if acct == nil {
 		r.publish(p, events.Event{Kind: events.AuthFailed, Account: account, Source: req.Source(),
