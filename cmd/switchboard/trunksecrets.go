@@ -11,14 +11,14 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/lang"
-	"switchboard/runtime"
+	"switchboard/runtime/b2bua"
 )
 
 // trunkSecrets are the values of the variables trunks take their
 // credentials from. serve hands them to the runtime, which registers with
 // them at the carrier; they are never printed, logged or written to the
 // build.
-type trunkSecrets = runtime.TrunkValues
+type trunkSecrets = b2bua.TrunkValues
 
 // trunkSecretsOf reads the trunk credentials of a loaded site: the loader
 // has settled each variable from its default, SWITCHBOARD_VAR_<name>,

@@ -31,8 +31,8 @@ import (
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
 	"switchboard/lang"
-	"switchboard/runtime"
 	"switchboard/runtime/auth"
+	"switchboard/runtime/b2bua"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
@@ -92,7 +92,7 @@ type server struct {
 	cond chan struct{} // signalled on every event
 }
 
-// serverConfig varies how a test's server is built: runtime.NewSite, as
+// serverConfig varies how a test's server is built: b2bua.NewSite, as
 // `switchboard serve` builds it, with the site's program.
 type serverConfig struct {
 	// carrierPort, when set, points the site's trunk at a carrier on
@@ -166,11 +166,11 @@ func startServer(t *testing.T, sc serverConfig) *server {
 
 	cfg := site.Config{Program: p, Secrets: s.secrets}
 	if sc.carrierPort != 0 {
-		cfg.Trunks = runtime.TrunkValues{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}
+		cfg.Trunks = b2bua.TrunkValues{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}
 	}
 	o := site.Options{Events: bus, Clock: clk, MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, DataDir: s.dataDir}
 	if !sc.services {
-		o.Services = &runtime.Services{}
+		o.Services = &b2bua.Services{}
 	}
 	st, err := site.New(cfg, o)
 	if err != nil {

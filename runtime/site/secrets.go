@@ -6,8 +6,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/compiler/ir"
-	"switchboard/runtime"
 	"switchboard/runtime/auth"
+	"switchboard/runtime/b2bua"
 	"switchboard/runtime/registrar"
 	"switchboard/runtime/voicemail"
 )
@@ -16,7 +16,7 @@ import (
 // had before the rotation that generation raised, while the grace lasts.
 // Immutable once the generation is stored.
 type passwords struct {
-	cur  runtime.Secrets
+	cur  b2bua.Secrets
 	prev map[string]previousPassword
 	now  func() time.Time
 }
@@ -33,7 +33,7 @@ func (p *passwords) remember(account string, pp previousPassword) {
 	p.prev[account] = pp
 }
 
-// SIPPassword implements runtime.Secrets.
+// SIPPassword implements b2bua.Secrets.
 func (p *passwords) SIPPassword(account string) (string, bool) { return p.cur.SIPPassword(account) }
 
 // PreviousSIPPassword implements provisioning.PreviousSecrets.
@@ -48,17 +48,17 @@ func (p *passwords) PreviousSIPPassword(account string) (string, bool) {
 // withTrunks are a generation's passwords and its trunks' credentials.
 type withTrunks struct {
 	*passwords
-	trunks runtime.TrunkSecrets
+	trunks b2bua.TrunkSecrets
 }
 
-// TrunkSecret implements runtime.TrunkSecrets.
+// TrunkSecret implements b2bua.TrunkSecrets.
 func (w withTrunks) TrunkSecret(ref ir.SecretRef) (string, bool) { return w.trunks.TrunkSecret(ref) }
 
 // genAuth is the site's authenticator with one generation's passwords:
 // nonces and throttles are the site's, the passwords the generation's.
 type genAuth struct {
 	a       *auth.Authenticator
-	secrets runtime.Secrets
+	secrets b2bua.Secrets
 }
 
 func (g genAuth) Check(req *sip.Request, source string, proxy bool) (string, *sip.Response) {
@@ -72,14 +72,14 @@ func (r registrarView) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
 	r.v.OnRegister(req, tx)
 }
 
-func (r registrarView) Contacts(account string) []runtime.Contact {
-	var out []runtime.Contact
+func (r registrarView) Contacts(account string) []b2bua.Contact {
+	var out []b2bua.Contact
 	for _, b := range r.v.Lookup(account) {
 		u, err := b.URI()
 		if err != nil {
 			continue
 		}
-		out = append(out, runtime.Contact{URI: u, Dest: b.Source, Transport: b.Transport, Path: b.Path})
+		out = append(out, b2bua.Contact{URI: u, Dest: b.Source, Transport: b.Transport, Path: b.Path})
 	}
 	return out
 }

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"switchboard/compiler/ir"
-	"switchboard/runtime"
 	"switchboard/runtime/auth"
+	"switchboard/runtime/b2bua"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
@@ -29,10 +29,10 @@ type Config struct {
 	// Secrets are the accounts' SIP passwords; when it has them too
 	// (credentials.Lookup does), the mailboxes' initial PINs
 	// (voicemail.PINSource) and the rooms' PINs (services.ConferencePINs).
-	Secrets runtime.Secrets
+	Secrets b2bua.Secrets
 	// Trunks are the trunks' credentials at their carriers; nil: Secrets',
-	// when it is a runtime.TrunkSecrets.
-	Trunks runtime.TrunkSecrets
+	// when it is a b2bua.TrunkSecrets.
+	Trunks b2bua.TrunkSecrets
 	// Bundle is the provisioning directory (a build's OUT/provision). The
 	// site serves provisioning files when the configuration New starts
 	// with has one; a reload's replaces it then, and is ignored otherwise.
@@ -65,8 +65,8 @@ type Options struct {
 	// DeleteAfterMail deletes a message once its e-mail was accepted.
 	DeleteAfterMail bool
 	// Services, when set, are served instead of the standard ones
-	// (package services); &runtime.Services{} offers none.
-	Services *runtime.Services
+	// (package services); &b2bua.Services{} offers none.
+	Services *b2bua.Services
 
 	// Provisioning are options of the provisioning HTTP server.
 	Provisioning []provisioning.Option
@@ -100,7 +100,7 @@ type Site struct {
 
 	gen atomic.Pointer[generation]
 
-	server    *runtime.Server
+	server    *b2bua.Server
 	registrar *registrar.Registrar
 	auth      *auth.Authenticator
 	services  *services.Services // nil when Options.Services replaced them
@@ -115,7 +115,7 @@ type Site struct {
 type generation struct {
 	program *ir.Program
 	pw      *passwords
-	secrets runtime.Secrets // pw, with the trunks' credentials when there are any
+	secrets b2bua.Secrets // pw, with the trunks' credentials when there are any
 }
 
 // New assembles and returns a site running cfg; Serve* start its sockets.
@@ -148,7 +148,7 @@ func New(cfg Config, o Options) (*Site, error) {
 	}
 	s.registrar = registrar.New(cfg.Program, s.auth, s.clk, regOpts...)
 
-	svcs := runtime.Services{}
+	svcs := b2bua.Services{}
 	if o.Services != nil {
 		svcs = *o.Services
 	} else {
@@ -164,7 +164,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		svcs = s.services.Runtime()
 	}
 
-	rc := runtime.Config{Program: cfg.Program, Secrets: g.secrets, Events: o.Events, Clock: s.clk, Logger: o.Logger}
+	rc := b2bua.Config{Program: cfg.Program, Secrets: g.secrets, Events: o.Events, Clock: s.clk, Logger: o.Logger}
 	if o.MediaIP.IsValid() {
 		rc.Media = s.mediaFactory()
 		rc.Services = svcs
@@ -173,7 +173,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		}
 	}
 	st := s.state(g)
-	srv, err := runtime.New(rc, st.Auth, st.Registrar)
+	srv, err := b2bua.New(rc, st.Auth, st.Registrar)
 	if err != nil {
 		s.closeParts()
 		return nil, err
@@ -217,7 +217,7 @@ func (s *Site) next(cfg Config) *generation {
 	g := &generation{program: cfg.Program, pw: pw, secrets: pw}
 	trunks := cfg.Trunks
 	if trunks == nil {
-		trunks, _ = cfg.Secrets.(runtime.TrunkSecrets)
+		trunks, _ = cfg.Secrets.(b2bua.TrunkSecrets)
 	}
 	if trunks != nil {
 		g.secrets = withTrunks{pw, trunks}
@@ -227,9 +227,9 @@ func (s *Site) next(cfg Config) *generation {
 
 // state is generation g as the SIP server runs it: its program, its
 // passwords for digest authentication and its registrar's view.
-func (s *Site) state(g *generation) runtime.State {
+func (s *Site) state(g *generation) b2bua.State {
 	a := genAuth{s.auth, g.secrets}
-	return runtime.State{Program: g.program, Secrets: g.secrets, Auth: a, Registrar: registrarView{s.registrar.View(g.program, a)}}
+	return b2bua.State{Program: g.program, Secrets: g.secrets, Auth: a, Registrar: registrarView{s.registrar.View(g.program, a)}}
 }
 
 // Program returns the running program.
@@ -339,7 +339,7 @@ func (s *Site) ServeTLS(ctx context.Context, l net.Listener) error {
 }
 
 // Status reports what the server is doing now.
-func (s *Site) Status() runtime.Status { return s.server.Status() }
+func (s *Site) Status() b2bua.Status { return s.server.Status() }
 
 // CheckSync asks a device to fetch its provisioning files again; it
 // returns how many of its contacts accepted.
@@ -371,9 +371,9 @@ func (s *Site) closeParts() {
 	}
 }
 
-func (s *Site) mediaFactory() runtime.MediaFactory {
+func (s *Site) mediaFactory() b2bua.MediaFactory {
 	o := s.o
-	return func(onDigit func(fromCallee bool, digit rune)) (runtime.MediaSession, error) {
+	return func(onDigit func(fromCallee bool, digit rune)) (b2bua.MediaSession, error) {
 		r, err := media.NewRelay(media.Config{
 			IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen,
 			OnDigit: func(side media.Side, d rune, _ time.Time) { onDigit(side == media.Callee, d) },
@@ -388,7 +388,7 @@ func (s *Site) mediaFactory() runtime.MediaFactory {
 // relaySession adapts the media relay to the server's MediaSession.
 type relaySession struct{ *media.Relay }
 
-func (r relaySession) NewLeg() (runtime.MediaLeg, []byte, error) {
+func (r relaySession) NewLeg() (b2bua.MediaLeg, []byte, error) {
 	l, sdp, err := r.Relay.NewLeg()
 	if err != nil {
 		return nil, nil, err

@@ -14,8 +14,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/compiler/ir"
-	"switchboard/runtime"
 	"switchboard/runtime/auth"
+	"switchboard/runtime/b2bua"
 )
 
 // passwordMap is a configuration's SIP passwords.
@@ -49,7 +49,7 @@ func TestSwapIsAtomicUnderLoad(t *testing.T) {
 	a, b := swapConfig("alice", "password-a"), swapConfig("alice-b", "password-b")
 	// No throttle: half the attempts meet the other configuration's
 	// password, which would soon lock the test's one address out.
-	s, err := New(a, Options{Services: &runtime.Services{}, authOptions: []auth.Option{auth.WithThrottle(auth.Throttle{})}})
+	s, err := New(a, Options{Services: &b2bua.Services{}, authOptions: []auth.Option{auth.WithThrottle(auth.Throttle{})}})
 	if err != nil {
 		t.Fatal(err)
 	}

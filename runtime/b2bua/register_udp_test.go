@@ -1,4 +1,4 @@
-package runtime_test
+package b2bua_test
 
 import (
 	"bytes"

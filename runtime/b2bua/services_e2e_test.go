@@ -1,4 +1,4 @@
-package runtime_test
+package b2bua_test
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"switchboard/runtime"
 	"switchboard/runtime/audio"
+	"switchboard/runtime/b2bua"
 	"switchboard/runtime/events"
 	"switchboard/runtime/line"
 	"switchboard/runtime/site"
@@ -21,7 +21,7 @@ var servicesSite = strings.Replace(e2eSite, "  extension = 101\n", "  extension 
 type heard struct {
 	mailbox string
 	room    string
-	caller  runtime.Caller
+	caller  b2bua.Caller
 	level   float64 // strongest 1 kHz level in a frame
 	frames  int
 }
@@ -29,7 +29,7 @@ type heard struct {
 // services answers like voicemail and a bridge would, simply: the deposit
 // plays a 440 Hz greeting and listens until the caller hangs up; the
 // bridge echoes the caller back until it has heard enough, then hangs up.
-func testServices(got chan<- heard) *runtime.Services {
+func testServices(got chan<- heard) *b2bua.Services {
 	listen := func(ctx context.Context, l line.Line, h *heard, until func() bool) {
 		for {
 			select {
@@ -54,15 +54,15 @@ func testServices(got chan<- heard) *runtime.Services {
 			}
 		}
 	}
-	return &runtime.Services{
-		Deposit: func(ctx context.Context, l line.Line, mailbox string, caller runtime.Caller) {
+	return &b2bua.Services{
+		Deposit: func(ctx context.Context, l line.Line, mailbox string, caller b2bua.Caller) {
 			h := heard{mailbox: mailbox, caller: caller}
 			greeting := audio.Tone(make([]int16, 5*audio.FrameSamples), 440, 8000, 0)
 			_ = l.Play(ctx, greeting) // a caller may speak (and hang up) before it ends
 			listen(ctx, l, &h, nil)
 			got <- h
 		},
-		Conference: func(ctx context.Context, l line.Line, room string, caller runtime.Caller) {
+		Conference: func(ctx context.Context, l line.Line, room string, caller b2bua.Caller) {
 			h := heard{room: room, caller: caller}
 			go func() {
 				for f := range l.Frames() {

@@ -1,4 +1,4 @@
-package runtime
+package b2bua
 
 import (
 	"maps"

@@ -1,4 +1,4 @@
-package runtime_test
+package b2bua_test
 
 import (
 	"bytes"
@@ -20,8 +20,8 @@ import (
 
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
-	"switchboard/runtime"
 	"switchboard/runtime/auth"
+	"switchboard/runtime/b2bua"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
@@ -111,7 +111,7 @@ type trunkServer struct {
 	t       *testing.T
 	p       *ir.Program
 	site    *site.Site
-	secrets runtime.Secrets
+	secrets b2bua.Secrets
 	clock   *clocktest.Fake
 	addr    string
 	lookup  *credentials.Lookup
@@ -146,14 +146,14 @@ func startTrunkServer(t *testing.T, carrier netip.AddrPort, o serverOptions) *tr
 	}
 	h := &trunkServer{t: t, p: p, clock: clocktest.New(time.Unix(1_800_000_000, 0)), lookup: credentials.NewLookup(key, p),
 		log: &bytes.Buffer{}, logMu: &sync.Mutex{}}
-	var sec runtime.Secrets = h.lookup
+	var sec b2bua.Secrets = h.lookup
 	if o.vars != nil {
 		sec = serverSecrets{h.lookup, o.vars}
 	}
 	bus := events.NewBus(h.clock.Now)
 	h.sub = bus.Subscribe(4096)
 	logger := slog.New(slog.NewTextHandler(lockedWriter{h.logMu, h.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := site.New(site.Config{Program: p, Secrets: sec}, site.Options{Events: bus, Clock: h.clock, Logger: logger, MediaIP: netip.MustParseAddr("127.0.0.1"), Services: &runtime.Services{}})
+	st, err := site.New(site.Config{Program: p, Secrets: sec}, site.Options{Events: bus, Clock: h.clock, Logger: logger, MediaIP: netip.MustParseAddr("127.0.0.1"), Services: &b2bua.Services{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package runtime_test
+package b2bua_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
 	"switchboard/lang"
-	"switchboard/runtime"
+	"switchboard/runtime/b2bua"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
 	"switchboard/runtime/site"
@@ -149,7 +149,7 @@ func startSiteOn(t *testing.T, src, listen string, opts func(*site.Options)) *ha
 		}
 	}()
 	// No services unless a test gives some: their calls are refused.
-	o := site.Options{Events: bus, Clock: h.clock, MediaIP: netip.MustParseAddr("127.0.0.1"), Services: &runtime.Services{}}
+	o := site.Options{Events: bus, Clock: h.clock, MediaIP: netip.MustParseAddr("127.0.0.1"), Services: &b2bua.Services{}}
 	if opts != nil {
 		opts(&o)
 	}
