@@ -23,6 +23,7 @@ import (
 	"switchboard/runtime/auth"
 	"switchboard/runtime/events"
 	"switchboard/runtime/provisioning"
+	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
 	"switchboard/runtime/voicemail"
 )
@@ -179,7 +180,7 @@ func runServe(c *cli, args []string) int {
 		return c.usageError(lookup("serve"), "-log-format must be text or json, not %q", o.logFormat)
 	}
 	log := slog.New(handler)
-	tuneServeProcess()
+	sipstack.TuneServe()
 	if addr := c.getenv("SWITCHBOARD_PPROF"); addr != "" {
 		if err := servePprof(addr, c.stderr); err != nil {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)

@@ -1,7 +1,6 @@
 package b2bua
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
 	"switchboard/runtime/routing"
+	"switchboard/runtime/sipstack"
 	"switchboard/runtime/udp"
 )
 
@@ -62,9 +62,6 @@ type Server struct {
 
 	ua  *sipgo.UserAgent
 	srv *sipgo.Server
-	// onRegister answers REGISTER, from sipgo or from the UDP read loop
-	// (register_udp.go).
-	onRegister sipgo.RequestHandler
 	// clientPtr sends the B2BUA's requests (client()). It is made when the
 	// first listener starts and made again, once, when a UDP listener
 	// starts after a TCP or TLS one: UDP requests must leave from the UDP
@@ -96,9 +93,8 @@ type Server struct {
 	// trunks are the server's registrations at its carriers.
 	trunks trunkSet
 
-	// parser and answered serve REGISTER over UDP (register_udp.go).
-	parser   *sip.Parser
-	answered answered
+	// register answers REGISTER over UDP beside sipgo (package sipstack).
+	register *sipstack.Register
 }
 
 // State is one configuration of a running site, swapped in whole: a
@@ -152,23 +148,12 @@ type Contact struct {
 	Path []string
 }
 
-// sipgo refuses to send a UDP message over 1 300 bytes (RFC 3261 §18.1.1
-// wants TCP then). A device registered over UDP behind NAT cannot be
-// reached over TCP, and a video door station's offer alone comes near
-// that size, so its call would reach no one. Like Kamailio (udp_mtu
-// unset) and Asterisk, the server sends such messages whole over UDP, for
-// IP to fragment. In init: sipgo reads the limit on every send.
-func init() { sip.UDPMTUSize = maxUDPPayload + 200 }
-
-// maxUDPPayload is the largest UDP datagram over IPv4.
-const maxUDPPayload = 65507
-
 // New builds a server for cfg; Serve* starts it.
 func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 	if cfg.Program == nil {
 		return nil, errors.New("runtime: no program")
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, clk: cfg.Clock, events: cfg.Events, parser: sip.NewParser()}
+	s := &Server{cfg: cfg, log: cfg.Logger, clk: cfg.Clock, events: cfg.Events}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -187,8 +172,9 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	s.state.Store(newState(State{Program: cfg.Program, Secrets: cfg.Secrets, Auth: auth, Registrar: reg}))
-	s.onRegister = requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
-	s.srv.OnRegister(s.onRegister)
+	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
+	s.register = sipstack.NewRegister(onRegister)
+	s.srv.OnRegister(onRegister)
 	s.srv.OnInvite(requireKnown(s.onInvite))
 	s.srv.OnAck(s.onAck)
 	s.srv.OnBye(requireKnown(s.onBye))
@@ -259,14 +245,14 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	if u, ok := conn.(*net.UDPConn); ok {
 		pc = udp.New(u) // raw-syscall reads and writes (package udp)
 	}
-	rc := &readyConn{PacketConn: pc, ready: make(chan struct{}), closing: &s.closing, serve: s.registerUDP}
+	rc := sipstack.NewReadyConn(pc, &s.closing, s.register.Serve)
 	if !s.serve(rc) {
 		return nil
 	}
 	defer s.serving.Done()
 	go func() {
 		select {
-		case <-rc.ready:
+		case <-rc.Ready():
 			s.listening("UDP", conn.LocalAddr())
 		case <-ctx.Done():
 		}
@@ -308,50 +294,6 @@ func (s *Server) serveStream(ctx context.Context, transport string, l net.Listen
 		return nil
 	}
 	return err
-}
-
-// readyConn is the UDP listener as sipgo reads it.
-//
-// serve answers what the server handles itself, without sipgo: it
-// reports true for a datagram it consumed (REGISTER, see register_udp.go).
-//
-// It closes ready the first time sipgo reads: by then sipgo has the socket
-// in its connection pool, and requests that must leave from it (to
-// carriers) find it there instead of making sipgo open a socket of its
-// own.
-//
-// Once the server is closing it hands sipgo responses only. sipgo answers
-// every request it reads — an ACK too — through a connection looked up in
-// its pool by the request's source, and opens a new socket when the
-// lookup fails, as it does once its transport layer is closed and the
-// pool emptied. A request read during shutdown (say the ACK of a 404 that
-// crossed the Close) would make sipgo open a socket for nothing; the
-// responses to the server's hang-ups and un-REGISTERs are still wanted.
-type readyConn struct {
-	net.PacketConn
-	once    sync.Once
-	ready   chan struct{}
-	closing *atomic.Bool
-	serve   func(conn net.PacketConn, data []byte, src net.Addr) bool
-}
-
-func (c *readyConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	c.once.Do(func() { close(c.ready) })
-	for {
-		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil {
-			return n, addr, err
-		}
-		if c.closing.Load() {
-			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) {
-				return n, addr, nil
-			}
-			continue
-		}
-		if c.serve == nil || !c.serve(c.PacketConn, b[:n], addr) {
-			return n, addr, nil
-		}
-	}
 }
 
 // serve records a socket Close must close, and reports false when the
@@ -510,7 +452,7 @@ func (s *Server) Close() error {
 	// sipgo stops reading before its transport layer closes: a request
 	// read after that would find the pool empty and get a socket of its own.
 	s.closeSockets()
-	s.answered.close()
+	s.register.Close()
 	return s.ua.Close()
 }
 

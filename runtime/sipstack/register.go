@@ -1,4 +1,4 @@
-package b2bua
+package sipstack
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -38,15 +39,32 @@ import (
 
 var registerPrefix = []byte("REGISTER ")
 
-// registerUDP answers data, a datagram read from conn and sent from src,
-// when it is a REGISTER, and reports whether it did. Anything else, and a
+// Register answers REGISTER over UDP with its handler, beside sipgo's
+// transaction layer; ReadyConn hands it the datagrams it reads.
+type Register struct {
+	parser   *sip.Parser
+	answered answered
+	handler  sipgo.RequestHandler
+}
+
+// NewRegister returns the fast path of REGISTER over UDP to handler (the
+// registrar's, as sipgo would call it).
+func NewRegister(handler sipgo.RequestHandler) *Register {
+	return &Register{parser: sip.NewParser(), handler: handler}
+}
+
+// Close forgets the remembered responses.
+func (r *Register) Close() { r.answered.close() }
+
+// Serve answers data, a datagram read from conn and sent from src, when
+// it is a REGISTER, and reports whether it did. Anything else, and a
 // REGISTER sipgo would refuse before its handler (unparsable, or without
 // Via or CSeq), is left to sipgo.
-func (s *Server) registerUDP(conn net.PacketConn, data []byte, src net.Addr) bool {
+func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	if !bytes.HasPrefix(data, registerPrefix) || sip.SIPDebug {
 		return false
 	}
-	msg, err := s.parser.ParseSIP(data)
+	msg, err := r.parser.ParseSIP(data)
 	if err != nil {
 		return false
 	}
@@ -60,14 +78,14 @@ func (s *Server) registerUDP(conn net.PacketConn, data []byte, src net.Addr) boo
 	}
 	req.SetTransport("UDP")
 	req.SetSource(src.String())
-	if s.answered.resend(conn, key) {
+	if r.answered.resend(conn, key) {
 		return true
 	}
-	s.onRegister(req, &udpServerTx{answered: &s.answered, conn: conn, key: key, req: req, src: src})
+	r.handler(req, &udpServerTx{answered: &r.answered, conn: conn, key: key, req: req, src: src})
 	return true
 }
 
-// udpServerTx is the server transaction of a REGISTER read by registerUDP.
+// udpServerTx is the server transaction of a REGISTER read by Serve.
 // It lives as long as the handler: Respond sends the response, and a final
 // one is remembered for retransmissions. There is no ACK or CANCEL for a
 // REGISTER (sipgo, too, matches CANCEL to INVITEs only).

@@ -1,4 +1,4 @@
-package b2bua
+package sipstack
 
 import (
 	"net"
