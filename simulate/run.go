@@ -20,7 +20,7 @@ import (
 	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
 	"switchboard/runtime/auth"
-	"switchboard/runtime/b2bua"
+	"switchboard/runtime/carrier"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
@@ -56,7 +56,7 @@ type Options struct {
 	// trunk is simulated as IP-authenticated: its credentials are taken
 	// out of the program the server runs and the carrier trusts the
 	// server's address.
-	TrunkSecrets b2bua.TrunkSecrets
+	TrunkSecrets carrier.TrunkSecrets
 }
 
 // Transports.
@@ -407,7 +407,7 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 // IP-authenticated. It returns, per trunk, how its carrier vets the
 // server's requests: digest with the trunk's credentials (401 for
 // REGISTER, 407 for INVITE, as carriers do), or nil.
-func carrierProgram(prog *ir.Program, conns []net.PacketConn, trunks b2bua.TrunkSecrets) (*ir.Program, []func(*sip.Request) *sip.Response) {
+func carrierProgram(prog *ir.Program, conns []net.PacketConn, trunks carrier.TrunkSecrets) (*ir.Program, []func(*sip.Request) *sip.Response) {
 	p := *prog
 	p.Trunks = slices.Clone(prog.Trunks)
 	vet := make([]func(*sip.Request) *sip.Response, len(p.Trunks))

@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/carrier"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 	"switchboard/runtime/line"
@@ -562,7 +563,7 @@ func (c *call) invite(b *branch) error {
 		for {
 			select {
 			case res := <-tx.Responses():
-				if isChallenge(res) {
+				if carrier.IsChallenge(res) {
 					if retry := c.reauth(b, res); retry != nil {
 						tx = retry
 						continue

@@ -8,6 +8,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/carrier"
 	"switchboard/runtime/routing"
 )
 
@@ -27,7 +28,7 @@ type outbound struct {
 	account string // trunk.<name>: the leg, as events name it
 	number  string // what the caller dialled
 	caller  string // the number presented to the carrier (callerID)
-	cred    trunkCredentials
+	cred    carrier.Credentials
 	hasCred bool
 }
 
@@ -41,12 +42,12 @@ func (s *Server) outbound(st *siteState, caller string, dec routing.Decision) (*
 	if t == nil {
 		return nil, dec
 	}
-	cred, ok, err := resolveTrunkCredentials(t, st.secrets)
+	cred, ok, err := carrier.Resolve(t, trunkSecrets(st.secrets))
 	if err != nil {
 		s.log.Warn("call out without trunk credentials", "trunk", t.Name, "error", err)
 	}
 	o := &outbound{trunk: *t, account: ir.AccountName(ir.AccountTrunk, t.Name), number: dec.Number, cred: cred, hasCred: ok}
-	o.caller = callerID(st.program, caller, t, cred.username)
+	o.caller = callerID(st.program, caller, t, cred.Username())
 	timeout := outboundTimeout
 	if dec.Emergency {
 		timeout = emergencyTimeout
@@ -68,7 +69,7 @@ func (s *Server) outbound(st *siteState, caller string, dec routing.Decision) (*
 // everyone else.
 func (c *call) contacts(account string) []Contact {
 	if o := c.out; o != nil && account == o.account {
-		return []Contact{{URI: trunkURI(&o.trunk, o.number), Dest: trunkHostPort(&o.trunk), Transport: trunkTransport(&o.trunk)}}
+		return []Contact{{URI: carrier.URI(&o.trunk, o.number), Dest: carrier.HostPort(&o.trunk), Transport: carrier.Transport(&o.trunk)}}
 	}
 	return c.st.reg.Contacts(account)
 }
@@ -104,7 +105,7 @@ func (o *outbound) address(req *sip.Request, from *sip.FromHeader, to *sip.ToHea
 // refused), or the leg is being cancelled.
 func (c *call) reauth(b *branch, res *sip.Response) sip.ClientTransaction {
 	o := c.out
-	if !c.isTrunk(b) || !o.hasCred || !isChallenge(res) {
+	if !c.isTrunk(b) || !o.hasCred || !carrier.IsChallenge(res) {
 		return nil
 	}
 	c.mu.Lock()
@@ -119,7 +120,7 @@ func (c *call) reauth(b *branch, res *sip.Response) sip.ClientTransaction {
 	if cs := req.CSeq(); cs != nil {
 		cs.SeqNo++
 	}
-	if err := authorize(req, res, o.cred); err != nil {
+	if err := carrier.Authorize(req, res, o.cred); err != nil {
 		c.s.log.Warn("call out: cannot answer the carrier's challenge", "trunk", o.trunk.Name, "error", err)
 		return nil
 	}

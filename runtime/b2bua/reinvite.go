@@ -8,6 +8,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"switchboard/runtime/carrier"
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
 )
@@ -104,12 +105,12 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	ctx, cancel := context.WithTimeout(context.Background(), reinviteTimeout)
 	defer cancel()
 	res, err := s.client().Do(ctx, fwd, build)
-	if err == nil && isChallenge(res) && fromCaller && c.isTrunk(w) && c.out.hasCred {
+	if err == nil && carrier.IsChallenge(res) && fromCaller && c.isTrunk(w) && c.out.hasCred {
 		// A carrier may challenge a re-INVITE as it did the INVITE: once.
 		retry := fwd.Clone()
 		retry.RemoveHeader("Via")
 		retry.CSeq().SeqNo = c.nextSeq(w)
-		if aerr := authorize(retry, res, c.out.cred); aerr == nil {
+		if aerr := carrier.Authorize(retry, res, c.out.cred); aerr == nil {
 			fwd = retry
 			res, err = s.client().Do(ctx, fwd, s.trunkResend)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/carrier"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
@@ -91,7 +92,7 @@ type Server struct {
 	sockets   []io.Closer
 	serving   sync.WaitGroup
 	// trunks are the server's registrations at its carriers.
-	trunks trunkSet
+	trunks *carrier.Set
 
 	// register answers REGISTER over UDP beside sipgo (package sipstack).
 	register *sipstack.Register
@@ -171,6 +172,7 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.log)); err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
+	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Background: &s.wg})
 	s.state.Store(newState(State{Program: cfg.Program, Secrets: cfg.Secrets, Auth: auth, Registrar: reg}))
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.register = sipstack.NewRegister(onRegister)
@@ -439,7 +441,7 @@ func (s *Server) Close() error {
 	})
 	// Carriers are told we are gone (un-REGISTER), in the same few
 	// seconds as the hang-ups.
-	s.stopTrunks("server shutting down")
+	s.trunks.Stop("server shutting down")
 	// Hang-ups get a few seconds to be answered; a device that has gone
 	// away must not hold the shutdown for a whole transaction timeout.
 	done := make(chan struct{})

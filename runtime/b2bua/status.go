@@ -55,14 +55,9 @@ func (s *Server) Status() Status {
 		}
 		return true
 	})
-	ts := &s.trunks
-	ts.mu.Lock()
-	for name, r := range ts.regs {
-		r.mu.Lock()
-		out.Trunks = append(out.Trunks, TrunkStatus{Name: name, Registered: r.registered})
-		r.mu.Unlock()
+	for name, registered := range s.trunks.Registered() {
+		out.Trunks = append(out.Trunks, TrunkStatus{Name: name, Registered: registered})
 	}
-	ts.mu.Unlock()
 	slices.SortFunc(out.Trunks, func(a, b TrunkStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

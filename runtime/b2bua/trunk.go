@@ -3,118 +3,17 @@ package b2bua
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/carrier"
 	"switchboard/runtime/routing"
 )
-
-// TrunkSecrets resolves trunk credentials. The IR names them
-// (ir.SecretRef, "var.<name>") and never holds their values; the command
-// that starts the server reads the values from the inputs the compiler
-// read (-var, -var-file, SWITCHBOARD_VAR_<name>). Secrets may implement
-// it; when they do not, a trunk with credentials is not registered and a
-// trunk_registration_failed event says why.
-type TrunkSecrets interface {
-	TrunkSecret(ref ir.SecretRef) (value string, ok bool)
-}
-
-// TrunkValues are trunk credentials by reference (ir.SecretRef
-// "var.<name>"), as serve reads them from the site's variables: the
-// TrunkSecrets of a map. Never printed.
-type TrunkValues map[ir.SecretRef]string
-
-// TrunkSecret implements TrunkSecrets.
-func (t TrunkValues) TrunkSecret(ref ir.SecretRef) (string, bool) {
-	v, ok := t[ref]
-	return v, ok
-}
-
-// String keeps the values out of any output that formats the map.
-func (t TrunkValues) String() string { return fmt.Sprintf("%d trunk secrets (not shown)", len(t)) }
-
-// trunkCredentials are a trunk's digest credentials at its carrier.
-type trunkCredentials struct {
-	username, password string
-}
-
-// String keeps the password out of any log line or error that formats
-// the credentials by mistake.
-func (c trunkCredentials) String() string { return "trunk credentials (not shown)" }
-
-// resolveTrunkCredentials returns the credentials of t. ok is false and err
-// nil for a trunk without credentials: the carrier knows the server by its
-// address (IP authentication). err says which reference could not be read,
-// never a value.
-func resolveTrunkCredentials(t *ir.Trunk, secrets Secrets) (cred trunkCredentials, ok bool, err error) {
-	if t.Username == "" && t.Password == "" {
-		return trunkCredentials{}, false, nil
-	}
-	if t.Username == "" || t.Password == "" {
-		return trunkCredentials{}, false, fmt.Errorf("trunk %q has a username or a password but not both", t.Name)
-	}
-	ts, _ := secrets.(TrunkSecrets)
-	if ts == nil {
-		return trunkCredentials{}, false, fmt.Errorf("the server was given no values for trunk credentials (%s, %s)", t.Username, t.Password)
-	}
-	user, uok := ts.TrunkSecret(t.Username)
-	pass, pok := ts.TrunkSecret(t.Password)
-	var missing []string
-	if !uok {
-		missing = append(missing, string(t.Username))
-	}
-	if !pok {
-		missing = append(missing, string(t.Password))
-	}
-	if len(missing) > 0 {
-		return trunkCredentials{}, false, fmt.Errorf("no value for %s: set it with -var, -var-file or SWITCHBOARD_VAR_<name>", strings.Join(missing, " and "))
-	}
-	return trunkCredentials{username: user, password: pass}, true, nil
-}
-
-// trunkTransport is t's transport as sipgo names it: UDP, TCP or TLS.
-func trunkTransport(t *ir.Trunk) string {
-	switch strings.ToLower(t.Transport) {
-	case "tcp":
-		return "TCP"
-	case "tls":
-		return "TLS"
-	}
-	return "UDP"
-}
-
-// trunkHostPort is where requests to t are sent.
-func trunkHostPort(t *ir.Trunk) string {
-	port := t.Port
-	if port == 0 {
-		port = sip.DefaultPort(sip.NetworkToLower(trunkTransport(t)))
-	}
-	return net.JoinHostPort(t.Host, strconv.Itoa(port))
-}
-
-// trunkURI is sip:user@host:port at the carrier, with the transport
-// parameter when it is not UDP (RFC 3263: the URI says how to reach it).
-func trunkURI(t *ir.Trunk, user string) sip.Uri {
-	port := t.Port
-	if port == 0 {
-		port = sip.DefaultPort(sip.NetworkToLower(trunkTransport(t)))
-	}
-	u := sip.Uri{Scheme: "sip", User: user, Host: t.Host, Port: port}
-	if tr := trunkTransport(t); tr != "UDP" {
-		u.UriParams = sip.NewParams()
-		u.UriParams.Add("transport", sip.NetworkToLower(tr))
-	}
-	return u
-}
 
 // trunkBuild completes a request to a carrier as sipgo's ClientRequestBuild
 // does, then chooses the socket it leaves from: over UDP the listening
@@ -201,63 +100,6 @@ func (s *Server) trunkContact(user, transport, remote string) sip.Uri {
 	return u
 }
 
-// errNoChallenge is a 401/407 without a digest challenge we can answer.
-var errNoChallenge = errors.New("no digest challenge that can be answered (algorithm or qop not supported)")
-
-// authorize adds to req the credentials answering res, a 401 or 407. A
-// carrier may offer several challenges, most preferred first (RFC 8760
-// §2.4: SHA-256 before MD5); the first one we can answer is taken, where
-// sipgo's DoDigestAuth would read only the first. The hashing is
-// icholy/digest's, which sipgo uses too.
-func authorize(req *sip.Request, res *sip.Response, cred trunkCredentials) error {
-	chName, crName := "WWW-Authenticate", "Authorization"
-	if res.StatusCode == sip.StatusProxyAuthRequired {
-		chName, crName = "Proxy-Authenticate", "Proxy-Authorization"
-	}
-	for _, h := range res.GetHeaders(chName) {
-		chal, err := digest.ParseChallenge(h.Value())
-		if err != nil {
-			continue
-		}
-		chal.Algorithm = strings.ToUpper(chal.Algorithm)
-		if !digest.CanDigest(chal) {
-			continue
-		}
-		c, err := digest.Digest(chal, digest.Options{
-			Method: string(req.Method), URI: req.Recipient.Addr(),
-			Username: cred.username, Password: cred.password, Count: 1,
-		})
-		if err != nil {
-			continue
-		}
-		for req.RemoveHeader(crName) {
-		}
-		req.AppendHeader(sip.NewHeader(crName, c.String()))
-		return nil
-	}
-	return errNoChallenge
-}
-
-// challengeStale reports whether a challenge says the nonce answered was
-// stale (RFC 7616 §3.3): the credentials were right.
-func challengeStale(res *sip.Response) bool {
-	name := "WWW-Authenticate"
-	if res.StatusCode == sip.StatusProxyAuthRequired {
-		name = "Proxy-Authenticate"
-	}
-	for _, h := range res.GetHeaders(name) {
-		if chal, err := digest.ParseChallenge(h.Value()); err == nil && chal.Stale {
-			return true
-		}
-	}
-	return false
-}
-
-// isChallenge reports whether res asks for digest credentials.
-func isChallenge(res *sip.Response) bool {
-	return res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired
-}
-
 // routeFromCarrier routes a call from a carrier's address: to the DDI it
 // names, on whichever of the trunks at that address holds it (a site may
 // have two accounts at one carrier). The number is the Request-URI's
@@ -304,4 +146,42 @@ func callerID(p *ir.Program, caller string, t *ir.Trunk, username string) string
 		return username
 	}
 	return caller
+}
+
+// carrierStack is the server as carrier registrations use it.
+type carrierStack struct{ s *Server }
+
+func (c carrierStack) Send(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	return c.s.client().Do(ctx, req, c.s.trunkBuild)
+}
+
+func (c carrierStack) Contact(user, transport, remote string) sip.Uri {
+	return c.s.trunkContact(user, transport, remote)
+}
+
+// Ready reports whether requests to a carrier over transport can be
+// sent: over UDP once sipgo reads from the UDP listener (they must leave
+// from it), over TCP and TLS once the client exists.
+func (c carrierStack) Ready(transport string) bool {
+	s := c.s
+	if transport == "UDP" {
+		_, ok := s.listenerAddr("UDP")
+		return ok
+	}
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	return s.client() != nil
+}
+
+// syncTrunks makes the registrations at carriers match the running
+// configuration.
+func (s *Server) syncTrunks() {
+	st := s.st()
+	s.trunks.Sync(st.program, trunkSecrets(st.secrets))
+}
+
+// trunkSecrets are the trunks' credentials among secrets, if any.
+func trunkSecrets(secrets Secrets) carrier.TrunkSecrets {
+	ts, _ := secrets.(carrier.TrunkSecrets)
+	return ts
 }

@@ -33,6 +33,7 @@ import (
 	"switchboard/lang"
 	"switchboard/runtime/auth"
 	"switchboard/runtime/b2bua"
+	"switchboard/runtime/carrier"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
@@ -166,7 +167,7 @@ func startServer(t *testing.T, sc serverConfig) *server {
 
 	cfg := site.Config{Program: p, Secrets: s.secrets}
 	if sc.carrierPort != 0 {
-		cfg.Trunks = b2bua.TrunkValues{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}
+		cfg.Trunks = carrier.TrunkValues{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}
 	}
 	o := site.Options{Events: bus, Clock: clk, MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, DataDir: s.dataDir}
 	if !sc.services {

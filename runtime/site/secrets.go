@@ -8,6 +8,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/runtime/auth"
 	"switchboard/runtime/b2bua"
+	"switchboard/runtime/carrier"
 	"switchboard/runtime/registrar"
 	"switchboard/runtime/voicemail"
 )
@@ -48,10 +49,10 @@ func (p *passwords) PreviousSIPPassword(account string) (string, bool) {
 // withTrunks are a generation's passwords and its trunks' credentials.
 type withTrunks struct {
 	*passwords
-	trunks b2bua.TrunkSecrets
+	trunks carrier.TrunkSecrets
 }
 
-// TrunkSecret implements b2bua.TrunkSecrets.
+// TrunkSecret implements carrier.TrunkSecrets.
 func (w withTrunks) TrunkSecret(ref ir.SecretRef) (string, bool) { return w.trunks.TrunkSecret(ref) }
 
 // genAuth is the site's authenticator with one generation's passwords:

@@ -14,6 +14,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/runtime/auth"
 	"switchboard/runtime/b2bua"
+	"switchboard/runtime/carrier"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
@@ -31,8 +32,8 @@ type Config struct {
 	// (voicemail.PINSource) and the rooms' PINs (services.ConferencePINs).
 	Secrets b2bua.Secrets
 	// Trunks are the trunks' credentials at their carriers; nil: Secrets',
-	// when it is a b2bua.TrunkSecrets.
-	Trunks b2bua.TrunkSecrets
+	// when it is a carrier.TrunkSecrets.
+	Trunks carrier.TrunkSecrets
 	// Bundle is the provisioning directory (a build's OUT/provision). The
 	// site serves provisioning files when the configuration New starts
 	// with has one; a reload's replaces it then, and is ignored otherwise.
@@ -217,7 +218,7 @@ func (s *Site) next(cfg Config) *generation {
 	g := &generation{program: cfg.Program, pw: pw, secrets: pw}
 	trunks := cfg.Trunks
 	if trunks == nil {
-		trunks, _ = cfg.Secrets.(b2bua.TrunkSecrets)
+		trunks, _ = cfg.Secrets.(carrier.TrunkSecrets)
 	}
 	if trunks != nil {
 		g.secrets = withTrunks{pw, trunks}

@@ -1,9 +1,10 @@
-package b2bua
+package carrier
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -11,8 +12,33 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 )
+
+// Stack is what registrations need of the SIP server they register: the
+// small contract between carrier registration and the call core.
+type Stack interface {
+	// Send sends req, a request to a carrier, from the socket the carrier
+	// must answer to, and returns its final response.
+	Send(ctx context.Context, req *sip.Request) (*sip.Response, error)
+	// Contact is the server's address for a carrier at remote reaching
+	// it over transport, with user as its user part.
+	Contact(user, transport, remote string) sip.Uri
+	// Ready reports whether requests over transport can be sent yet.
+	Ready(transport string) bool
+}
+
+// Config is what a Set works with.
+type Config struct {
+	Stack   Stack
+	Clock   clock.Clock
+	Logger  *slog.Logger
+	Publish func(events.Event)
+	// Background counts the un-REGISTERs in flight: the server's Close
+	// waits for them with its hang-ups.
+	Background *sync.WaitGroup
+}
 
 // Registration at a carrier: how long is asked for, how soon a failed
 // registration is retried (doubling up to the maximum, as RFC 5626 §4.5
@@ -29,9 +55,9 @@ const (
 // the time granted, retries with backoff after a failure — all on the
 // runtime clock — and an un-REGISTER when it is stopped.
 type trunkRegistration struct {
-	s       *Server
+	set     *Set
 	trunk   ir.Trunk
-	cred    trunkCredentials
+	cred    Credentials
 	account string // trunk.<name>, for events
 
 	// One Call-ID and From tag for the life of the registration, CSeq
@@ -50,10 +76,10 @@ type trunkRegistration struct {
 	origin     ir.Origin // the trunk block now, which a reload may move
 }
 
-func (s *Server) newTrunkRegistration(t ir.Trunk, cred trunkCredentials) *trunkRegistration {
+func (ts *Set) newTrunkRegistration(t ir.Trunk, cred Credentials) *trunkRegistration {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &trunkRegistration{
-		s: s, trunk: t, cred: cred, account: ir.AccountName(ir.AccountTrunk, t.Name),
+		set: ts, trunk: t, cred: cred, account: ir.AccountName(ir.AccountTrunk, t.Name),
 		callID: sip.GenerateTagN(24), fromTag: sip.GenerateTagN(16), expires: trunkExpires,
 		ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{}), origin: t.Origin,
 	}
@@ -61,9 +87,9 @@ func (s *Server) newTrunkRegistration(t ir.Trunk, cred trunkCredentials) *trunkR
 
 // same reports whether r already registers what t and cred describe, so a
 // reload that did not touch the trunk leaves its registration alone.
-func (r *trunkRegistration) same(t *ir.Trunk, cred trunkCredentials) bool {
+func (r *trunkRegistration) same(t *ir.Trunk, cred Credentials) bool {
 	a := r.trunk
-	return a.Host == t.Host && a.Port == t.Port && trunkTransport(&a) == trunkTransport(t) && r.cred == cred
+	return a.Host == t.Host && a.Port == t.Port && Transport(&a) == Transport(t) && r.cred == cred
 }
 
 func (r *trunkRegistration) run() {
@@ -84,7 +110,7 @@ func (r *trunkRegistration) run() {
 		// The next attempt is scheduled before anyone hears of this one:
 		// whoever reacts to the event by moving a virtual clock must find
 		// the timer running.
-		t := r.s.clk.AfterFunc(wait, func() {
+		t := r.set.cfg.Clock.AfterFunc(wait, func() {
 			select {
 			case r.wake <- struct{}{}:
 			default:
@@ -92,11 +118,11 @@ func (r *trunkRegistration) run() {
 		})
 		r.setRegistered(err == nil)
 		if err != nil {
-			r.s.log.Warn("trunk registration failed", "trunk", r.trunk.Name, "carrier", trunkHostPort(&r.trunk), "error", err, "retry", wait)
+			r.set.cfg.Logger.Warn("trunk registration failed", "trunk", r.trunk.Name, "carrier", HostPort(&r.trunk), "error", err, "retry", wait)
 			r.publish(events.Event{Kind: events.TrunkRegistrationFailed, Status: statusOf(err),
 				Cause: fmt.Sprintf("%v; retrying in %s", err, wait)})
 		} else {
-			r.s.log.Info("trunk registered", "trunk", r.trunk.Name, "carrier", trunkHostPort(&r.trunk), "expires", granted)
+			r.set.cfg.Logger.Info("trunk registered", "trunk", r.trunk.Name, "carrier", HostPort(&r.trunk), "expires", granted)
 			r.publish(events.Event{Kind: events.TrunkRegistered, Status: sip.StatusOK,
 				Cause: fmt.Sprintf("registered for %s; refreshing in %s", granted, wait)})
 		}
@@ -136,7 +162,7 @@ func (r *trunkRegistration) stop(cause string) {
 	ctx, done := context.WithTimeout(context.Background(), trunkUnregister)
 	defer done()
 	if _, err := r.register(ctx, 0); err != nil {
-		r.s.log.Warn("trunk un-registration failed", "trunk", r.trunk.Name, "error", err)
+		r.set.cfg.Logger.Warn("trunk un-registration failed", "trunk", r.trunk.Name, "error", err)
 		cause += fmt.Sprintf(" (the carrier did not confirm: %v)", err)
 	}
 	r.publish(events.Event{Kind: events.TrunkUnregistered, Cause: cause})
@@ -146,7 +172,7 @@ func (r *trunkRegistration) publish(e events.Event) {
 	r.mu.Lock()
 	e.Account, e.Origin = r.account, r.origin
 	r.mu.Unlock()
-	r.s.publish(e)
+	r.set.cfg.Publish(e)
 }
 
 // registerError is a registration the carrier refused.
@@ -182,19 +208,19 @@ func (r *trunkRegistration) register(ctx context.Context, expires time.Duration)
 	for {
 		req := r.request(expires)
 		if challenge != nil {
-			if err := authorize(req, challenge, r.cred); err != nil {
+			if err := Authorize(req, challenge, r.cred); err != nil {
 				return 0, &registerError{status: challenge.StatusCode, reason: challenge.Reason, why: err.Error()}
 			}
 		}
-		res, err := r.s.client().Do(ctx, req, r.s.trunkBuild)
+		res, err := r.set.cfg.Stack.Send(ctx, req)
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
 			}
-			return 0, fmt.Errorf("no answer from %s: %w", trunkHostPort(&r.trunk), err)
+			return 0, fmt.Errorf("no answer from %s: %w", HostPort(&r.trunk), err)
 		}
 		switch {
-		case isChallenge(res):
+		case IsChallenge(res):
 			// A second challenge means the credentials were refused,
 			// unless it says the nonce merely went stale.
 			if answered >= 2 || (answered == 1 && !challengeStale(res)) {
@@ -228,13 +254,13 @@ func (r *trunkRegistration) register(ctx context.Context, expires time.Duration)
 
 // contact is the address the carrier sends our calls to.
 func (r *trunkRegistration) contact() sip.Uri {
-	return r.s.trunkContact(r.cred.username, trunkTransport(&r.trunk), trunkHostPort(&r.trunk))
+	return r.set.cfg.Stack.Contact(r.cred.username, Transport(&r.trunk), HostPort(&r.trunk))
 }
 
 // request builds the next REGISTER of the registration.
 func (r *trunkRegistration) request(expires time.Duration) *sip.Request {
 	t := &r.trunk
-	ruri := trunkURI(t, "")
+	ruri := URI(t, "")
 	req := sip.NewRequest(sip.REGISTER, ruri)
 	aor := sip.Uri{Scheme: "sip", User: r.cred.username, Host: t.Host}
 	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
@@ -248,8 +274,8 @@ func (r *trunkRegistration) request(expires time.Duration) *sip.Request {
 	req.AppendHeader(&sip.ContactHeader{Address: r.contact()})
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
-	req.SetDestination(trunkHostPort(t))
-	req.SetTransport(trunkTransport(t))
+	req.SetDestination(HostPort(t))
+	req.SetTransport(Transport(t))
 	return req
 }
 
@@ -308,24 +334,25 @@ func retryDelay(n int) time.Duration {
 	return min(d, trunkRetryMax)
 }
 
-// trunkSet is the server's registrations at its carriers, one per trunk
-// with credentials, kept in step with the running program.
-type trunkSet struct {
+// Set is the server's registrations at its carriers, one per trunk with
+// credentials, kept in step with the running program.
+type Set struct {
+	cfg      Config
 	mu       sync.Mutex
 	regs     map[string]*trunkRegistration // by trunk name
 	reported map[string]string             // trunk → the credential problem already reported
 	closed   bool
 }
 
-// syncTrunks makes the registrations match the running program: a trunk
-// with credentials registers once the listener its transport leaves from
-// is open; a reload that changes a trunk's address or credentials, or
-// removes it, withdraws the old registration first. Trunks without
-// credentials are IP-authenticated and never register.
-func (s *Server) syncTrunks() {
-	st := s.st()
-	p := st.program
-	ts := &s.trunks
+// NewSet returns a Set with no registrations; Sync starts them.
+func NewSet(cfg Config) *Set { return &Set{cfg: cfg} }
+
+// Sync makes the registrations match p, with the credentials' values from
+// secrets: a trunk with credentials registers once the socket its
+// transport leaves from is ready; a reload that changes a trunk's address
+// or credentials, or removes it, withdraws the old registration first.
+// Trunks without credentials are IP-authenticated and never register.
+func (ts *Set) Sync(p *ir.Program, secrets TrunkSecrets) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if ts.closed {
@@ -337,18 +364,18 @@ func (s *Server) syncTrunks() {
 	keep := map[string]bool{}
 	for i := range p.Trunks {
 		t := &p.Trunks[i]
-		cred, ok, err := resolveTrunkCredentials(t, st.secrets)
+		cred, ok, err := Resolve(t, secrets)
 		if err != nil {
 			if ts.reported[t.Name] != err.Error() {
 				ts.reported[t.Name] = err.Error()
-				s.log.Error("trunk not registered", "trunk", t.Name, "error", err)
-				s.publish(events.Event{Kind: events.TrunkRegistrationFailed, Account: ir.AccountName(ir.AccountTrunk, t.Name),
+				ts.cfg.Logger.Error("trunk not registered", "trunk", t.Name, "error", err)
+				ts.cfg.Publish(events.Event{Kind: events.TrunkRegistrationFailed, Account: ir.AccountName(ir.AccountTrunk, t.Name),
 					Cause: "not registered: " + err.Error(), Origin: t.Origin})
 			}
 			continue
 		}
 		delete(ts.reported, t.Name)
-		if !ok || !s.trunkSocketReady(trunkTransport(t)) {
+		if !ok || !ts.cfg.Stack.Ready(Transport(t)) {
 			continue
 		}
 		if r := ts.regs[t.Name]; r != nil {
@@ -357,11 +384,11 @@ func (s *Server) syncTrunks() {
 				r.setOrigin(t.Origin)
 				continue
 			}
-			s.stopTrunk(r, "trunk changed in the configuration")
+			ts.stop(r, "trunk changed in the configuration")
 			delete(ts.regs, t.Name)
 		}
 		keep[t.Name] = true
-		r := s.newTrunkRegistration(*t, cred)
+		r := ts.newTrunkRegistration(*t, cred)
 		ts.regs[t.Name] = r
 		go r.run()
 	}
@@ -371,42 +398,42 @@ func (s *Server) syncTrunks() {
 			if p.Trunk(name) != nil {
 				cause = "trunk changed in the configuration"
 			}
-			s.stopTrunk(r, cause)
+			ts.stop(r, cause)
 			delete(ts.regs, name)
 		}
 	}
 }
 
-// stopTrunks withdraws every registration; the server is closing.
-func (s *Server) stopTrunks(cause string) {
-	ts := &s.trunks
+// Stop withdraws every registration, for good: the server is closing.
+func (ts *Set) Stop(cause string) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	ts.closed = true
 	for name, r := range ts.regs {
-		s.stopTrunk(r, cause)
+		ts.stop(r, cause)
 		delete(ts.regs, name)
 	}
 }
 
-// stopTrunk withdraws r in the background; Close waits for it, briefly.
-func (s *Server) stopTrunk(r *trunkRegistration, cause string) {
-	s.wg.Add(1)
+// stop withdraws r in the background, counted in cfg.Background.
+func (ts *Set) stop(r *trunkRegistration, cause string) {
+	ts.cfg.Background.Add(1)
 	go func() {
-		defer s.wg.Done()
+		defer ts.cfg.Background.Done()
 		r.stop(cause)
 	}()
 }
 
-// trunkSocketReady reports whether requests to a carrier over transport
-// can be sent: over UDP once sipgo reads from the UDP listener (they must
-// leave from it), over TCP and TLS once the client exists.
-func (s *Server) trunkSocketReady(transport string) bool {
-	if transport == "UDP" {
-		_, ok := s.listenerAddr("UDP")
-		return ok
+// Registered reports, by trunk name, whether each registration's carrier
+// holds our binding.
+func (ts *Set) Registered() map[string]bool {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	out := make(map[string]bool, len(ts.regs))
+	for name, r := range ts.regs {
+		r.mu.Lock()
+		out[name] = r.registered
+		r.mu.Unlock()
 	}
-	s.hostMu.Lock()
-	defer s.hostMu.Unlock()
-	return s.client() != nil
+	return out
 }
