@@ -21,6 +21,7 @@ import (
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
+	"switchboard/runtime/notify"
 	"switchboard/runtime/routing"
 	"switchboard/runtime/sipstack"
 	"switchboard/runtime/udp"
@@ -74,14 +75,14 @@ type Server struct {
 	// with.
 	state atomic.Pointer[siteState]
 
-	calls   sync.Map // Call-ID → *callSide
-	mwi     mwiState
-	hosts   map[string]string // transport → our SIP host:port, for Contact headers
-	hostMu  sync.Mutex
-	toward  sync.Map     // peer IP → our address toward it (contactHeader)
-	towardN atomic.Int64 // entries in toward, roughly
-	closing atomic.Bool
-	wg      sync.WaitGroup
+	calls    sync.Map // Call-ID → *callSide
+	notifier *notify.Notifier
+	hosts    map[string]string // transport → our SIP host:port, for Contact headers
+	hostMu   sync.Mutex
+	toward   sync.Map     // peer IP → our address toward it (contactHeader)
+	towardN  atomic.Int64 // entries in toward, roughly
+	closing  atomic.Bool
+	wg       sync.WaitGroup
 
 	// listeners are where sipgo reads, per transport (UDP, TCP, TLS),
 	// once it does: requests to carriers leave from there. sockets are
@@ -172,6 +173,7 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.log)); err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
+	s.notifier = notify.New(notify.Config{Stack: notifyStack{s}, Clock: s.clk, Logger: s.log, Summary: cfg.Services.MessageSummary, Go: s.goTracked})
 	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Background: &s.wg})
 	s.state.Store(newState(State{Program: cfg.Program, Secrets: cfg.Secrets, Auth: auth, Registrar: reg}))
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
@@ -202,7 +204,7 @@ func newState(c State) *siteState {
 		if a.Kind == ir.AccountTrunk {
 			continue
 		}
-		if box := mailboxOf(p, a.Name); box != "" {
+		if box := notify.MailboxOf(p, a.Name); box != "" {
 			st.boxAccounts[box] = append(st.boxAccounts[box], a)
 		}
 	}
@@ -478,7 +480,7 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res.AppendHeader(sip.NewHeader("Allow", allowed))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	res.AppendHeader(sip.NewHeader("Supported", supportedList))
-	res.AppendHeader(sip.NewHeader("Allow-Events", mwiEvent))
+	res.AppendHeader(sip.NewHeader("Allow-Events", notify.Event))
 	_ = tx.Respond(res)
 }
 

@@ -1,12 +1,12 @@
-package b2bua
+package notify
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/compiler/ir"
@@ -20,7 +20,8 @@ import (
 // outside a dialog, as Asterisk and Kamailio's presence modules send it.
 
 const (
-	mwiEvent       = "message-summary"
+	// Event is the message-summary event package (Allow-Events).
+	Event          = "message-summary"
 	mwiContentType = "application/simple-message-summary"
 	mwiMaxExpires  = 3600
 	mwiMinExpires  = 60
@@ -45,15 +46,54 @@ type subscription struct {
 	timer   clock.Timer
 }
 
-// mwiState is the server's set of message-summary subscriptions.
-type mwiState struct {
+// Stack is what the notifier needs of the SIP server: the small contract
+// between notifications and the call core.
+type Stack interface {
+	// Send sends req, a request outside any transaction of ours, and
+	// returns its final response.
+	Send(ctx context.Context, req *sip.Request) (*sip.Response, error)
+	// Contact is the server's Contact header for a peer at dest over
+	// transport.
+	Contact(dest, transport string) sip.Header
+}
+
+// Config is what a Notifier works with.
+type Config struct {
+	Stack  Stack
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// Summary is the RFC 3842 body of a mailbox; nil: no message-waiting
+	// indication (SUBSCRIBEs get 404).
+	Summary func(mailbox string) []byte
+	// Go runs f on a goroutine the server's Close waits for.
+	Go func(f func())
+}
+
+// Notifier keeps the message-summary subscriptions and sends the NOTIFYs.
+type Notifier struct {
+	cfg  Config
 	mu   sync.Mutex
 	subs map[string]*subscription // by key
 }
 
-// mailboxOf is the mailbox whose messages an account's device shows: its
+// New returns a Notifier with no subscriptions.
+func New(cfg Config) *Notifier { return &Notifier{cfg: cfg} }
+
+// Enabled reports whether mailboxes have a summary to notify.
+func (n *Notifier) Enabled() bool { return n.cfg.Summary != nil }
+
+// Device is a registered contact of an account, where an unsolicited
+// NOTIFY goes.
+type Device struct {
+	Account, Username string
+	URI               sip.Uri
+	Dest, Transport   string
+	Path              []string
+}
+
+// MailboxOf is the mailbox whose messages an account's device shows: its
 // user's, or for an indoor monitor the residence's voicemail fallback.
-func mailboxOf(p *ir.Program, account string) string {
+func MailboxOf(p *ir.Program, account string) string {
 	a := p.Account(account)
 	if a == nil {
 		return ""
@@ -71,23 +111,9 @@ func mailboxOf(p *ir.Program, account string) string {
 	return ""
 }
 
-func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
-	ev := req.GetHeader("Event")
-	if ev == nil || eventPackage(ev.Value()) != mwiEvent {
-		respond(tx, req, 489, "Bad Event", sip.NewHeader("Allow-Events", mwiEvent))
-		return
-	}
-	st := s.st()
-	account, res := st.auth.Check(req, req.Source(), false)
-	if res != nil {
-		_ = tx.Respond(res)
-		return
-	}
-	box := mailboxOf(st.program, account)
-	if box == "" || s.cfg.Services.MessageSummary == nil {
-		respond(tx, req, 404, "Not Found", warning(st.program.Site.Domain, "no mailbox for "+account))
-		return
-	}
+// Subscribe answers a SUBSCRIBE to message-summary from account (already
+// authenticated) for mailbox, and sends the NOTIFY that follows it.
+func (n *Notifier) Subscribe(req *sip.Request, tx sip.ServerTransaction, account, box string) {
 	expires := mwiMaxExpires
 	if h := req.GetHeader("Expires"); h != nil {
 		n, err := strconv.Atoi(h.Value())
@@ -109,13 +135,13 @@ func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	theirTag, _ := from.Params.Get("tag")
 	key := req.CallID().Value() + ";" + theirTag
 
-	s.mwi.mu.Lock()
-	sub := s.mwi.subs[key]
+	n.mu.Lock()
+	sub := n.subs[key]
 	if sub == nil {
 		if to := req.To(); to != nil {
 			if _, ok := to.Params.Get("tag"); ok {
 				// A refresh of a subscription we no longer know.
-				s.mwi.mu.Unlock()
+				n.mu.Unlock()
 				respond(tx, req, 481, "Subscription Does Not Exist")
 				return
 			}
@@ -128,12 +154,12 @@ func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 			to:     &sip.ToHeader{DisplayName: from.DisplayName, Address: from.Address, Params: from.Params.Clone()},
 			callID: *req.CallID(),
 		}
-		if s.mwi.subs == nil {
-			s.mwi.subs = map[string]*subscription{}
+		if n.subs == nil {
+			n.subs = map[string]*subscription{}
 		}
-		s.mwi.subs[key] = sub
+		n.subs[key] = sub
 	}
-	s.mwi.mu.Unlock()
+	n.mu.Unlock()
 
 	sub.mu.Lock()
 	sub.remote = req.Contact().Address
@@ -141,9 +167,9 @@ func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	if sub.timer != nil {
 		sub.timer.Stop()
 	}
-	sub.expires = s.clk.Now().Add(time.Duration(expires) * time.Second)
+	sub.expires = n.cfg.Clock.Now().Add(time.Duration(expires) * time.Second)
 	if expires > 0 {
-		sub.timer = s.clk.AfterFunc(time.Duration(expires)*time.Second, func() { s.endSubscription(sub, "timeout") })
+		sub.timer = n.cfg.Clock.AfterFunc(time.Duration(expires)*time.Second, func() { n.endSubscription(sub, "timeout") })
 	}
 	ourTag, _ := sub.from.Params.Get("tag")
 	sub.mu.Unlock()
@@ -158,32 +184,22 @@ func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		to.Params.Add("tag", ourTag)
 	}
 	ok.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
-	ok.AppendHeader(s.contactHeader(req.Source(), req.Transport()))
+	ok.AppendHeader(n.cfg.Stack.Contact(req.Source(), req.Transport()))
 	_ = tx.Respond(ok)
 
 	// RFC 6665 §4.2.1.2: a NOTIFY follows every accepted SUBSCRIBE, the
 	// last one saying the subscription ended.
 	if expires == 0 {
-		s.endSubscription(sub, "timeout")
+		n.endSubscription(sub, "timeout")
 		return
 	}
-	body := s.cfg.Services.MessageSummary(box)
-	s.goTracked(func() { s.notifySub(sub, body, "active") })
+	body := n.cfg.Summary(box)
+	n.cfg.Go(func() { n.notifySub(sub, body, "active") })
 }
 
-// goTracked runs f on a goroutine of its own that Close waits for (the
-// WaitGroup's Add comes before the goroutine, as sync.WaitGroup asks).
-func (s *Server) goTracked(f func()) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		f()
-	}()
-}
-
-// eventPackage is the package name of an Event header value, without
+// EventPackage is the package name of an Event header value, without
 // parameters.
-func eventPackage(v string) string {
+func EventPackage(v string) string {
 	for i, c := range v {
 		if c == ';' || c == ' ' || c == '\t' {
 			return v[:i]
@@ -192,19 +208,19 @@ func eventPackage(v string) string {
 	return v
 }
 
-func (s *Server) endSubscription(sub *subscription, reason string) {
-	s.mwi.mu.Lock()
-	_, live := s.mwi.subs[sub.key]
-	delete(s.mwi.subs, sub.key)
-	s.mwi.mu.Unlock()
-	if !live || s.cfg.Services.MessageSummary == nil {
+func (n *Notifier) endSubscription(sub *subscription, reason string) {
+	n.mu.Lock()
+	_, live := n.subs[sub.key]
+	delete(n.subs, sub.key)
+	n.mu.Unlock()
+	if !live || n.cfg.Summary == nil {
 		return
 	}
-	s.notifySub(sub, s.cfg.Services.MessageSummary(sub.mailbox), "terminated;reason="+reason)
+	n.notifySub(sub, n.cfg.Summary(sub.mailbox), "terminated;reason="+reason)
 }
 
 // notifySub sends one in-dialog NOTIFY.
-func (s *Server) notifySub(sub *subscription, body []byte, state string) {
+func (n *Notifier) notifySub(sub *subscription, body []byte, state string) {
 	sub.mu.Lock()
 	sub.cseq++
 	req := sip.NewRequest(sip.NOTIFY, sub.remote)
@@ -214,78 +230,72 @@ func (s *Server) notifySub(sub *subscription, body []byte, state string) {
 	req.AppendHeader(&cid)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: sub.cseq, MethodName: sip.NOTIFY})
 	if state == "active" {
-		left := int(sub.expires.Sub(s.clk.Now()).Seconds())
+		left := int(sub.expires.Sub(n.cfg.Clock.Now()).Seconds())
 		state += ";expires=" + strconv.Itoa(max(left, 0))
 	}
 	dest, transport := sub.dest, sub.transport
 	sub.mu.Unlock()
-	s.sendMWI(req, body, state, dest, transport)
+	n.send(req, body, state, dest, transport)
 }
 
-// sendMWI completes and sends a message-summary NOTIFY.
-func (s *Server) sendMWI(req *sip.Request, body []byte, state, dest, transport string) {
-	req.AppendHeader(sip.NewHeader("Event", mwiEvent))
+// send completes and sends a message-summary NOTIFY.
+func (n *Notifier) send(req *sip.Request, body []byte, state, dest, transport string) {
+	req.AppendHeader(sip.NewHeader("Event", Event))
 	req.AppendHeader(sip.NewHeader("Subscription-State", state))
 	if dest != "" {
 		req.SetDestination(dest)
 	}
-	req.AppendHeader(s.contactHeader(req.Destination(), transport))
+	req.AppendHeader(n.cfg.Stack.Contact(req.Destination(), transport))
 	req.AppendHeader(sip.NewHeader("Content-Type", mwiContentType))
 	req.SetBody(body)
 	if transport != "" {
 		req.SetTransport(transport)
 	}
-	if s.client() == nil {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
 	defer cancel()
-	res, err := s.client().Do(ctx, req, sipgo.ClientRequestBuild)
+	res, err := n.cfg.Stack.Send(ctx, req)
 	switch {
 	case err != nil:
-		s.log.Debug("message-summary NOTIFY failed", "to", req.Recipient.String(), "error", err)
+		n.cfg.Logger.Debug("message-summary NOTIFY failed", "to", req.Recipient.String(), "error", err)
 	case res.StatusCode >= 300:
-		s.log.Debug("message-summary NOTIFY refused", "to", req.Recipient.String(), "status", res.StatusCode)
+		n.cfg.Logger.Debug("message-summary NOTIFY refused", "to", req.Recipient.String(), "status", res.StatusCode)
 	}
 }
 
-// MessageWaiting tells the devices of a mailbox's owner that it changed:
-// a NOTIFY on every subscription to it, and an unsolicited one to each
-// registered device of the owner that has not subscribed.
-func (s *Server) MessageWaiting(mailbox string) {
-	if s.cfg.Services.MessageSummary == nil || s.closing.Load() {
+// Changed tells the devices of a mailbox that it changed: a NOTIFY on
+// every subscription to it, and an unsolicited one to each of devices
+// (the registered contacts of the accounts that show its light) whose
+// account has not subscribed. domain is the site's, for From and To.
+func (n *Notifier) Changed(mailbox, domain string, devices []Device) {
+	if n.cfg.Summary == nil {
 		return
 	}
-	body := s.cfg.Services.MessageSummary(mailbox)
+	body := n.cfg.Summary(mailbox)
 	subscribed := map[string]bool{}
-	s.mwi.mu.Lock()
+	n.mu.Lock()
 	var subs []*subscription
-	for _, sub := range s.mwi.subs {
+	for _, sub := range n.subs {
 		if sub.mailbox == mailbox {
 			subs = append(subs, sub)
 			subscribed[sub.account] = true
 		}
 	}
-	s.mwi.mu.Unlock()
+	n.mu.Unlock()
 	for _, sub := range subs {
-		s.goTracked(func() { s.notifySub(sub, body, "active") })
+		n.cfg.Go(func() { n.notifySub(sub, body, "active") })
 	}
-	st := s.st()
-	domain := st.program.Site.Domain
-	for _, acct := range st.boxAccounts[mailbox] {
-		if subscribed[acct.Name] {
+	for _, d := range devices {
+		if subscribed[d.Account] {
 			continue
 		}
-		for _, ct := range st.reg.Contacts(acct.Name) {
-			req := sip.NewRequest(sip.NOTIFY, ct.URI)
-			from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: acct.Username, Host: domain}, Params: sip.NewParams()}
-			from.Params.Add("tag", sip.GenerateTagN(16))
-			req.AppendHeader(from)
-			req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: acct.Username, Host: domain}, Params: sip.NewParams()})
-			for _, p := range ct.Path {
-				req.AppendHeader(sip.NewHeader("Route", p))
-			}
-			s.goTracked(func() { s.sendMWI(req, body, "active", ct.Dest, ct.Transport) })
+		req := sip.NewRequest(sip.NOTIFY, d.URI)
+		from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: d.Username, Host: domain}, Params: sip.NewParams()}
+		from.Params.Add("tag", sip.GenerateTagN(16))
+		req.AppendHeader(from)
+		req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: d.Username, Host: domain}, Params: sip.NewParams()})
+		for _, p := range d.Path {
+			req.AppendHeader(sip.NewHeader("Route", p))
 		}
+		n.cfg.Go(func() { n.send(req, body, "active", d.Dest, d.Transport) })
 	}
 }
