@@ -226,9 +226,6 @@ func newState(c State) *siteState {
 
 func (s *Server) st() *siteState { return s.state.Load() }
 
-// Program returns the program running now.
-func (s *Server) Program() *ir.Program { return s.st().program }
-
 // Swap makes c the running configuration, in one step. Calls in progress
 // continue with the configuration they started with; new calls and
 // registrations use c.

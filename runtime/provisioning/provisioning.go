@@ -142,7 +142,6 @@ type config struct {
 	clock          Clock
 	bus            *events.Bus
 	logger         *slog.Logger
-	realm          string
 	algorithms     []string
 	nonceLifetime  time.Duration
 	throttleLimit  int
@@ -161,10 +160,6 @@ func WithClock(clk Clock) Option { return func(c *config) { c.clock = clk } }
 // WithLogger sets the logger for operator warnings (default slog.Default).
 // Fetches are events, not log lines.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// WithRealm sets the digest realm (default: the program's Site.Domain, the
-// SIP realm, followed across reloads).
-func WithRealm(realm string) Option { return func(c *config) { c.realm = realm } }
 
 // WithAlgorithms sets the digest algorithms offered, most preferred first:
 // SHA256, MD5 (the default offers both, SHA-256 first, as RFC 7616 §3.7
@@ -316,8 +311,10 @@ func (s *Server) Use(b Bundle) { s.cur.Store(b.b) }
 
 // load builds the bundle of p in dir, served with secrets' passwords.
 func (s *Server) load(p *ir.Program, dir string, secrets Secrets) (*bundle, error) {
-	realm := s.cfg.realm
-	if realm == "" && p != nil {
+	// The digest realm is the SIP realm, the site's domain, followed
+	// across reloads.
+	realm := ""
+	if p != nil {
 		realm = p.Site.Domain
 	}
 	if realm == "" {

@@ -7,7 +7,7 @@
 // REGISTER came from, so a device behind NAT is reached where its packets
 // come from (RFC 3581), and the Path of edge proxies (RFC 3327).
 //
-// Bindings live in a Store; the in-memory one is the default. Updates of one
+// Bindings live in a Store (today the in-memory one). Updates of one
 // account are serialised by the registrar, so stores need not provide
 // transactions of their own.
 package registrar
@@ -37,8 +37,8 @@ type Expiry struct {
 	Min, Max, Default time.Duration
 }
 
-// DefaultExpiry is the expiry policy of New.
-var DefaultExpiry = Expiry{Min: time.Minute, Max: time.Hour, Default: time.Hour}
+// defaultExpiry is the expiry policy of New.
+var defaultExpiry = Expiry{Min: time.Minute, Max: time.Hour, Default: time.Hour}
 
 const (
 	// DefaultMaxContacts is how many contacts an account may have at once.
@@ -71,26 +71,15 @@ type Registrar struct {
 // Option configures a Registrar.
 type Option func(*Registrar)
 
-// WithStore keeps bindings in s instead of a new in-memory store.
-func WithStore(s Store) Option { return func(r *Registrar) { r.store = s } }
-
 // WithEvents publishes Registered, Unregistered and AuthFailed events on bus.
 func WithEvents(bus *events.Bus) Option { return func(r *Registrar) { r.bus = bus } }
 
 // WithLogger logs failures to send responses to l (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(r *Registrar) { r.log = l } }
 
-// WithExpiry sets the expiry policy.
-func WithExpiry(e Expiry) Option { return func(r *Registrar) { r.expiry = e } }
-
 // WithMaxContacts sets how many contacts an account may have; past it the
 // contacts closest to expiry make way for new ones.
 func WithMaxContacts(n int) Option { return func(r *Registrar) { r.maxContacts = n } }
-
-// WithSweepInterval sets how often expired bindings are removed (and
-// Unregistered events published for them). Lookups never return expired
-// bindings, whatever the interval.
-func WithSweepInterval(d time.Duration) Option { return func(r *Registrar) { r.sweepEvery = d } }
 
 // New returns a registrar for program p that authenticates with a and
 // reads time from clk. It starts sweeping expired bindings; Close stops it.
@@ -99,22 +88,17 @@ func New(p *ir.Program, a *auth.Authenticator, clk clock.Clock, opts ...Option) 
 		auth:        a,
 		clk:         clk,
 		log:         slog.Default(),
-		expiry:      DefaultExpiry,
+		expiry:      defaultExpiry,
 		maxContacts: DefaultMaxContacts,
 		sweepEvery:  DefaultSweep,
+		store:       NewMemory(),
 		seed:        maphash.MakeSeed(),
 	}
 	for _, o := range opts {
 		o(r)
 	}
-	if r.store == nil {
-		r.store = NewMemory()
-	}
 	if r.maxContacts <= 0 {
 		r.maxContacts = DefaultMaxContacts
-	}
-	if r.sweepEvery <= 0 {
-		r.sweepEvery = DefaultSweep
 	}
 	r.prog.Store(p)
 	r.timer = clk.AfterFunc(r.sweepEvery, r.sweep)

@@ -10,21 +10,21 @@ import (
 
 // Handler serves the site over HTTP: the devices' provisioning files (when
 // the site serves them) and, under /admin/, the operator's endpoints
-// (AdminHandler).
+// (adminHandler).
 func (s *Site) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", s.AdminHandler())
+	mux.Handle("/admin/", s.adminHandler())
 	if s.prov != nil {
 		mux.Handle("/", s.prov)
 	}
 	return mux
 }
 
-// AdminHandler serves the reload and check-sync endpoints (POST
+// adminHandler serves the reload and check-sync endpoints (POST
 // /admin/reload, POST /admin/check-sync?device=NAME) and the status (GET
 // /admin/status: what the server is doing, as JSON, for a health check),
 // to loopback clients only.
-func (s *Site) AdminHandler() http.Handler {
+func (s *Site) adminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
