@@ -16,7 +16,8 @@ import (
 // together), UDP requests must still leave from the UDP listener, and a
 // UDP peer be given the UDP listener as Contact, a TCP peer the TCP one.
 func TestListenersInEitherOrder(t *testing.T) {
-	s, err := New(Config{Program: &ir.Program{Site: ir.Site{Domain: "order.example"}}}, nil, nil)
+	cur := Prepare(State{Program: &ir.Program{Site: ir.Site{Domain: "order.example"}}})
+	s, err := New(Config{Current: func() *Prepared { return cur }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ import (
 	"switchboard/runtime/udp"
 )
 
-// Secrets gives the runtime what the IR leaves out.
+// Secrets gives the server what the IR leaves out.
 type Secrets interface {
 	// SIPPassword is the digest password of an IR account.
 	SIPPassword(account string) (password string, ok bool)
@@ -35,8 +35,11 @@ type Secrets interface {
 
 // Config is what a Server runs.
 type Config struct {
-	Program *ir.Program
-	Secrets Secrets
+	// Current returns the running configuration. A request reads it once
+	// and keeps what it read (calls keep theirs to the end), so the owner
+	// of the pointer behind it (package runtime/site) swaps the whole
+	// configuration at once; it calls Reloaded after a swap.
+	Current func() *Prepared
 	Events  *events.Bus  // nil: events are dropped
 	Clock   clock.Clock  // nil: the wall clock
 	Logger  *slog.Logger // nil: slog.Default()
@@ -71,10 +74,6 @@ type Server struct {
 	clientPtr atomic.Pointer[sipgo.Client]
 	clientUDP bool // clientPtr's client sends from the UDP listener; hostMu
 
-	// state is swapped whole on reload; calls keep the state they started
-	// with.
-	state atomic.Pointer[siteState]
-
 	calls    sync.Map // Call-ID → *callSide
 	notifier *notify.Notifier
 	hosts    map[string]string // transport → our SIP host:port, for Contact headers
@@ -99,10 +98,9 @@ type Server struct {
 	register *sipstack.Register
 }
 
-// State is one configuration of a running site, swapped in whole: a
-// request reads it once, so that it sees all of one configuration and none
-// of another. Auth and Registrar answer with this configuration's
-// passwords and accounts (package runtime/site makes them).
+// State is one configuration of a running site. Auth and Registrar answer
+// with this configuration's passwords and accounts (package runtime/site
+// makes them).
 type State struct {
 	Program *ir.Program
 	// Secrets are this configuration's passwords and, when it is also a
@@ -111,6 +109,10 @@ type State struct {
 	Auth      Authenticator
 	Registrar Registrar
 }
+
+// Prepared is a State made ready to run, with what the server derives
+// from it; Prepare makes one. It is never changed.
+type Prepared struct{ st *siteState }
 
 // siteState is everything derived from one configuration.
 type siteState struct {
@@ -151,9 +153,9 @@ type Contact struct {
 }
 
 // New builds a server for cfg; Serve* starts it.
-func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
-	if cfg.Program == nil {
-		return nil, errors.New("runtime: no program")
+func New(cfg Config) (*Server, error) {
+	if cfg.Current == nil || cfg.Current() == nil {
+		return nil, errors.New("b2bua: no configuration")
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, clk: cfg.Clock, events: cfg.Events}
 	if s.log == nil {
@@ -165,7 +167,7 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 	if cfg.UserAgent == "" {
 		s.cfg.UserAgent = "switchboard"
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.cfg.UserAgent), sipgo.WithUserAgentHostname(cfg.Program.Site.Domain))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.cfg.UserAgent), sipgo.WithUserAgentHostname(cfg.Current().st.program.Site.Domain))
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
@@ -175,7 +177,6 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 	}
 	s.notifier = notify.New(notify.Config{Stack: notifyStack{s}, Clock: s.clk, Logger: s.log, Summary: cfg.Services.MessageSummary, Go: s.goTracked})
 	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Background: &s.wg})
-	s.state.Store(newState(State{Program: cfg.Program, Secrets: cfg.Secrets, Auth: auth, Registrar: reg}))
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.register = sipstack.NewRegister(onRegister)
 	s.srv.OnRegister(onRegister)
@@ -196,7 +197,10 @@ func New(cfg Config, auth Authenticator, reg Registrar) (*Server, error) {
 	return s, nil
 }
 
-func newState(c State) *siteState {
+// Prepare derives what the server needs of c: its routing tables, its
+// carriers' addresses (host names are looked up now, before c runs) and
+// the devices that show each mailbox's light.
+func Prepare(c State) *Prepared {
 	p := c.Program
 	st := &siteState{program: p, secrets: c.Secrets, router: routing.New(p), auth: c.Auth, reg: c.Registrar, trunks: map[netip.Addr][]string{}, boxAccounts: map[string][]*ir.Account{}}
 	for i := range p.Accounts {
@@ -221,17 +225,16 @@ func newState(c State) *siteState {
 			}
 		}
 	}
-	return st
+	return &Prepared{st}
 }
 
-func (s *Server) st() *siteState { return s.state.Load() }
+func (s *Server) st() *siteState { return s.cfg.Current().st }
 
-// Swap makes c the running configuration, in one step. Calls in progress
-// continue with the configuration they started with; new calls and
-// registrations use c.
-func (s *Server) Swap(c State) {
-	s.state.Store(newState(c))
-	s.publish(events.Event{Kind: events.Reloaded, Origin: c.Program.Site.Origin})
+// Reloaded tells the server that Current returns a new configuration:
+// the event is published and the registrations at carriers follow it.
+// Calls in progress continue with the configuration they started with.
+func (s *Server) Reloaded() {
+	s.publish(events.Event{Kind: events.Reloaded, Origin: s.st().program.Site.Origin})
 	s.syncTrunks()
 }
 

@@ -90,10 +90,12 @@ type Options struct {
 // provisioning HTTP server and the event stream, assembled once.
 //
 // Its configuration (program, passwords, trunk credentials, provisioning
-// files) is one immutable generation, and Swap replaces it whole: each
-// request reads one pointer to one generation's view — the SIP server its
-// state, the provisioning server its bundle — so it is answered wholly by
-// the old configuration or wholly by the new, never by a mix.
+// files) is one immutable generation behind one pointer, and Swap replaces
+// it whole. Every SIP request (authentication, registration, routing,
+// calls out over trunks) and the services read that pointer once; a
+// provisioning fetch reads the bundle, which carries its generation's
+// passwords. So a request is answered wholly by the old configuration or
+// wholly by the new, never by a mix.
 type Site struct {
 	o   Options
 	log *slog.Logger
@@ -116,7 +118,8 @@ type Site struct {
 type generation struct {
 	program *ir.Program
 	pw      *passwords
-	secrets b2bua.Secrets // pw, with the trunks' credentials when there are any
+	secrets b2bua.Secrets   // pw, with the trunks' credentials when there are any
+	core    *b2bua.Prepared // the call core's view: program, passwords, registrar
 }
 
 // New assembles and returns a site running cfg; Serve* start its sockets.
@@ -134,9 +137,6 @@ func New(cfg Config, o Options) (*Site, error) {
 	if s.clk == nil {
 		s.clk = clock.Real
 	}
-	g := s.next(cfg)
-	s.gen.Store(g)
-
 	authOpts := []auth.Option{auth.WithEvents(o.Events, s.Program)}
 	if len(o.DigestAlgorithms) > 0 {
 		authOpts = append(authOpts, auth.WithAlgorithms(o.DigestAlgorithms...))
@@ -148,6 +148,9 @@ func New(cfg Config, o Options) (*Site, error) {
 		regOpts = append(regOpts, registrar.WithLogger(o.Logger))
 	}
 	s.registrar = registrar.New(cfg.Program, s.auth, s.clk, regOpts...)
+	g := s.next(cfg)
+	g.core = b2bua.Prepare(s.state(g))
+	s.gen.Store(g)
 
 	svcs := b2bua.Services{}
 	if o.Services != nil {
@@ -165,7 +168,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		svcs = s.services.Runtime()
 	}
 
-	rc := b2bua.Config{Program: cfg.Program, Secrets: g.secrets, Events: o.Events, Clock: s.clk, Logger: o.Logger}
+	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger}
 	if o.MediaIP.IsValid() {
 		rc.Media = s.mediaFactory()
 		rc.Services = svcs
@@ -173,8 +176,7 @@ func New(cfg Config, o Options) (*Site, error) {
 			return media.NewEndpoint(media.Config{IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen})
 		}
 	}
-	st := s.state(g)
-	srv, err := b2bua.New(rc, st.Auth, st.Registrar)
+	srv, err := b2bua.New(rc)
 	if err != nil {
 		s.closeParts()
 		return nil, err
@@ -236,6 +238,10 @@ func (s *Site) state(g *generation) b2bua.State {
 // Program returns the running program.
 func (s *Site) Program() *ir.Program { return s.gen.Load().program }
 
+// core is the running generation as the call core reads it, once per
+// request.
+func (s *Site) core() *b2bua.Prepared { return s.gen.Load().core }
+
 // Swap makes next the running configuration. The whole of it is built
 // first — provisioning files read, passwords and their rotation grace
 // worked out — and then swapped in at once; on error nothing changes.
@@ -254,7 +260,7 @@ func (s *Site) swap(next Config) (changed []string, err error) {
 		return nil, errors.New("site: a configuration needs a program and secrets")
 	}
 	g := s.next(next)
-	st := s.state(g)
+	g.core = b2bua.Prepare(s.state(g))
 	var bundle provisioning.Bundle
 	var before provisioning.Manifest
 	if s.prov != nil {
@@ -263,14 +269,15 @@ func (s *Site) swap(next Config) (changed []string, err error) {
 			return nil, fmt.Errorf("provisioning files: %w", err)
 		}
 	}
-	// Built; now swapped in. Each part reads its own pointer, each to a
-	// view of g alone.
+	// Built; now swapped in. SIP requests and the services read g from
+	// s.gen; provisioning fetches read the bundle, which carries g's
+	// passwords.
 	s.gen.Store(g)
 	if s.prov != nil {
 		s.prov.Use(bundle)
 		changed = provisioning.Changed(before, s.prov.Manifest())
 	}
-	s.server.Swap(st)
+	s.server.Reloaded()
 	// Bindings of removed accounts go; the sweeper's events name the new
 	// program's origins.
 	s.registrar.SetProgram(next.Program)
