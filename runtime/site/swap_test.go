@@ -3,8 +3,13 @@ package site
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,10 +17,12 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
 
 	"switchboard/compiler/ir"
 	"switchboard/runtime/auth"
 	"switchboard/runtime/b2bua"
+	"switchboard/runtime/provisioning"
 )
 
 // passwordMap is a configuration's SIP passwords.
@@ -28,31 +35,50 @@ func (m passwordMap) SIPPassword(account string) (string, bool) {
 
 const swapDomain = "swap.test"
 
-// swapConfig is a configuration in which account app.alice registers the
-// address user with password. Configurations that differ in both tell a
-// mix apart: the password of one with the address of the other is
-// refused with 403 by the registrar, which neither configuration alone
-// ever answers (each answers 200 to its own credentials and 401 to the
-// other's password).
-func swapConfig(user, password string) Config {
+// swapConfig is a configuration named name in which account app.alice
+// registers the address user with password, and device phone fetches its
+// provisioning file, which says name, with the device password
+// name+"-phone". Two configurations that differ in all of it tell a mix
+// apart: the SIP password of one with the address of the other is refused
+// with 403 by the registrar, which neither configuration alone ever
+// answers (each answers 200 to its own credentials and 401 to the other's
+// password); a file of one served for the password of the other is a mix.
+func swapConfig(t *testing.T, name, user, password string) Config {
 	p := &ir.Program{
-		Site:     ir.Site{Name: "swap", Domain: swapDomain},
-		Accounts: []ir.Account{{Name: "app.alice", Kind: ir.AccountApp, Username: user, AuthName: "app.alice"}},
+		Site: ir.Site{Name: "swap", Domain: swapDomain},
+		Accounts: []ir.Account{
+			{Name: "app.alice", Kind: ir.AccountApp, Username: user, AuthName: "app.alice"},
+			{Name: "device.phone", Kind: ir.AccountDevice, Username: "phone", AuthName: "phone", Device: "phone"},
+		},
+		Devices: []ir.Device{{Name: "phone", MAC: phoneMAC, Account: "device.phone"}},
 	}
-	return Config{Program: p, Secrets: passwordMap{"app.alice": password}}
+	bundle := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bundle, phoneMAC+".cfg"), []byte(name), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Config{Program: p, Secrets: passwordMap{"app.alice": password, "device.phone": name + "-phone"}, Bundle: bundle}
 }
 
+const phoneMAC = "0c1105123456"
+
 // Swap is atomic: while the configuration flips between two whose
-// passwords and accounts differ, every REGISTER is answered wholly by one
-// of them — never by the passwords of one and the accounts of the other.
+// passwords, accounts and provisioning files differ, every REGISTER and
+// every provisioning fetch is answered wholly by one of them — never by
+// the passwords of one and the accounts or files of the other.
 func TestSwapIsAtomicUnderLoad(t *testing.T) {
-	a, b := swapConfig("alice", "password-a"), swapConfig("alice-b", "password-b")
-	// No throttle: half the attempts meet the other configuration's
+	a, b := swapConfig(t, "a", "alice", "password-a"), swapConfig(t, "b", "alice-b", "password-b")
+	// No throttles: half the attempts meet the other configuration's
 	// password, which would soon lock the test's one address out.
-	s, err := New(a, Options{Services: &b2bua.Services{}, authOptions: []auth.Option{auth.WithThrottle(auth.Throttle{})}})
+	s, err := New(a, Options{
+		Services:     &b2bua.Services{},
+		authOptions:  []auth.Option{auth.WithThrottle(auth.Throttle{})},
+		Provisioning: []provisioning.Option{provisioning.WithThrottle(0, 0)},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	web := httptest.NewServer(s.Handler())
+	t.Cleanup(web.Close)
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +144,40 @@ func TestSwapIsAtomicUnderLoad(t *testing.T) {
 			}
 		}()
 	}
+	// Devices fetch their file meanwhile, each with one configuration's
+	// password: they get that configuration's file, or 401, never the
+	// other's file.
+	const fetchers = 4
+	fetched := make([]outcome, fetchers)
+	for i := range fetchers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := []string{"a", "b"}[i%2]
+			hc := &http.Client{Transport: &digest.Transport{Username: "phone", Password: name + "-phone", Transport: &http.Transport{}}}
+			for range rounds {
+				res, err := hc.Get(web.URL + "/" + phoneMAC + ".cfg")
+				if err != nil {
+					t.Errorf("fetcher %d: %v", i, err)
+					return
+				}
+				body, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				if err != nil {
+					t.Errorf("fetcher %d: %v", i, err)
+					return
+				}
+				switch {
+				case res.StatusCode == http.StatusOK && string(body) == name:
+					fetched[i].ok++
+				case res.StatusCode == http.StatusUnauthorized:
+					fetched[i].refused++
+				default:
+					t.Errorf("fetcher %d (configuration %s's password): %s %q: an answer neither configuration gives", i, name, res.Status, body)
+				}
+			}
+		}()
+	}
 	wg.Wait()
 	close(done)
 	swapper.Wait()
@@ -134,6 +194,15 @@ func TestSwapIsAtomicUnderLoad(t *testing.T) {
 	// with requests at all.
 	if ok == 0 || refused == 0 {
 		t.Errorf("registered %d, refused %d: the swaps did not overlap the requests", ok, refused)
+	}
+	t.Logf("per fetcher (served, refused): %v", fetched)
+	ok, refused = 0, 0
+	for _, r := range fetched {
+		ok += r.ok
+		refused += r.refused
+	}
+	if ok == 0 || refused == 0 {
+		t.Errorf("files served %d, refused %d: the swaps did not overlap the fetches", ok, refused)
 	}
 }
 
