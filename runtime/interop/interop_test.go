@@ -105,17 +105,16 @@ type serverConfig struct {
 	// edit changes the compiled program before it is served.
 	edit func(*ir.Program)
 	// services serves the calls the server answers itself (conference
-	// bridges), built by services.New as serve builds them. They run on
-	// the wall clock, not the test's: a bridge mixes real clients'
-	// real-time audio every 20 ms.
+	// bridges), assembled by package site as serve assembles them. The
+	// whole server then runs on the wall clock, as serve does, not the
+	// test's: a bridge mixes real clients' real-time audio every 20 ms.
+	// server.clock is nil then.
 	services bool
 	// voicemail also gives the services a data directory (server.dataDir,
 	// a t.TempDir()), so unanswered calls leave messages and the owners'
-	// devices are told (MWI), as serve wires them. It implies services
-	// and runs the whole server on the wall clock, as serve does:
+	// devices are told (MWI), as serve wires them. It implies services:
 	// voicemail's prompts are paced by the clock of the server's own
-	// media endpoint, which a fake clock would hold still. server.clock
-	// is nil then.
+	// media endpoint, which a fake clock would hold still.
 	voicemail bool
 }
 
@@ -148,8 +147,10 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	now := s.clock.Now
 	if sc.voicemail {
 		sc.services = true
-		s.clock, clk, now = nil, clock.Real, time.Now
 		s.dataDir = t.TempDir()
+	}
+	if sc.services {
+		s.clock, clk, now = nil, clock.Real, time.Now
 	}
 	bus := events.NewBus(now)
 	sub := bus.Subscribe(1 << 14)
