@@ -144,6 +144,9 @@ type thirdPartyRule struct {
 // layer's and the call core's; RTP and SDP are media's. A new dependency
 // goes in the rule of the layer that needs it, with the reason.
 var thirdPartyPolicy = []thirdPartyRule{
+	{Prefix: "atomicfile", Allow: nil, Why: "a durable write needs only the standard library"},
+	{Prefix: "email", Allow: []string{"github.com/emersion/go-smtp", "github.com/emersion/go-sasl"},
+		Why: "the one mail composer and SMTP client, for compile time and run time alike"},
 	{Prefix: "lang", Allow: []string{hcl, cty, levenshtein},
 		Why: "lang is the HCL front end: hcl, cty and did-you-mean suggestions; it never speaks SIP"},
 	{Prefix: "compiler/ir/irtest", Allow: []string{"github.com/google/go-cmp/...", "github.com/rogpeppe/go-internal/..."},
@@ -237,6 +240,8 @@ func TestThirdPartyPolicyTable(t *testing.T) {
 		{"simulate/scenario", "github.com/hashicorp/hcl/v2", true},
 		{"cmd/switchboard", "github.com/hashicorp/hcl/v2/hclwrite", true},
 		{"cmd/switchboard", "github.com/emiago/sipgo/sip", false},
+		{"email", "github.com/emersion/go-smtp", true},
+		{"runtime/voicemail", "github.com/emersion/go-smtp", false}, // mail goes through package email
 		{"", "github.com/google/go-cmp/cmp", false},
 		{"runtimes", "github.com/emiago/sipgo", false}, // no rule
 	}
