@@ -43,9 +43,6 @@ type Config struct {
 	Events  *events.Bus  // nil: events are dropped
 	Clock   clock.Clock  // nil: the wall clock
 	Logger  *slog.Logger // nil: slog.Default()
-	// MediaIP is the address the media relay listens on and advertises in
-	// SDP; the SIP listener's address when invalid.
-	MediaIP netip.Addr
 	// Media anchors calls' media; nil passes SDP through unchanged (and
 	// then no DTMF is observed).
 	Media MediaFactory
@@ -54,9 +51,10 @@ type Config struct {
 	LocalMedia func() *media.Endpoint
 	// Services are the calls the server answers itself.
 	Services Services
-	// UserAgent is the Server/User-Agent header value.
-	UserAgent string
 }
+
+// userAgent is the Server and User-Agent header value.
+const userAgent = "switchboard"
 
 // Server is a running site.
 type Server struct {
@@ -164,10 +162,7 @@ func New(cfg Config) (*Server, error) {
 	if s.clk == nil {
 		s.clk = clock.Real
 	}
-	if cfg.UserAgent == "" {
-		s.cfg.UserAgent = "switchboard"
-	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.cfg.UserAgent), sipgo.WithUserAgentHostname(cfg.Current().st.program.Site.Domain))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(userAgent), sipgo.WithUserAgentHostname(cfg.Current().st.program.Site.Domain))
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}

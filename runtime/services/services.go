@@ -1,9 +1,9 @@
 // Package services assembles the calls the server answers itself —
 // conference bridges (package conference) and voicemail (package
 // voicemail) — into the b2bua.Services the SIP server runs, with the
-// default spoken prompts (package prompts). The command and the simulator
-// both build them here, so a simulated site runs exactly the services a
-// served one does.
+// default spoken prompts (package prompts). Package site builds them for
+// `switchboard serve` and the simulator alike, so a simulated site runs
+// exactly the services a served one does.
 package services
 
 import (
