@@ -48,8 +48,6 @@ type Options struct {
 	// MediaIP is where the media relay and the server's own media
 	// endpoint bind; no relay and no services when invalid.
 	MediaIP netip.Addr
-	// MediaPortMin and MediaPortMax bound the media's UDP ports.
-	MediaPortMin, MediaPortMax int
 	// MediaListen opens the media's sockets; nil means real UDP. The
 	// simulator passes its in-memory network's.
 	MediaListen media.ListenFunc
@@ -173,7 +171,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		rc.Media = s.mediaFactory()
 		rc.Services = svcs
 		rc.LocalMedia = func() *media.Endpoint {
-			return media.NewEndpoint(media.Config{IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen})
+			return media.NewEndpoint(media.Config{IP: o.MediaIP, Clock: s.clk, Listen: o.MediaListen})
 		}
 	}
 	srv, err := b2bua.New(rc)
@@ -383,7 +381,7 @@ func (s *Site) mediaFactory() b2bua.MediaFactory {
 	o := s.o
 	return func(onDigit func(fromCallee bool, digit rune)) (b2bua.MediaSession, error) {
 		r, err := media.NewRelay(media.Config{
-			IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen,
+			IP: o.MediaIP, Clock: s.clk, Listen: o.MediaListen,
 			OnDigit: func(side media.Side, d rune, _ time.Time) { onDigit(side == media.Callee, d) },
 		})
 		if err != nil {
