@@ -11,19 +11,19 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/lang"
-	"switchboard/runtime"
+	"switchboard/runtime/carrier"
 	"switchboard/simulate"
 )
 
 // trunkSecrets reads the values the site's variables give its trunks'
 // credentials (the examples give them defaults).
-func trunkSecrets(t *testing.T, dir string) runtime.TrunkValues {
+func trunkSecrets(t *testing.T, dir string) carrier.TrunkValues {
 	t.Helper()
 	cfg, diags := lang.Load(dir, lang.Options{})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	out := runtime.TrunkValues{}
+	out := carrier.TrunkValues{}
 	for _, tr := range cfg.Trunks {
 		for _, s := range []lang.Secret{tr.Username, tr.Password} {
 			if s.Source != "" {

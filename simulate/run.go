@@ -19,13 +19,13 @@ import (
 
 	"switchboard/compiler/catalogue"
 	"switchboard/compiler/ir"
-	"switchboard/runtime"
 	"switchboard/runtime/auth"
+	"switchboard/runtime/carrier"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
 	"switchboard/runtime/services"
-	"switchboard/runtime/voicemail"
+	"switchboard/runtime/site"
 	"switchboard/simulate/device"
 	"switchboard/simulate/memnet"
 )
@@ -56,7 +56,7 @@ type Options struct {
 	// trunk is simulated as IP-authenticated: its credentials are taken
 	// out of the program the server runs and the carrier trusts the
 	// server's address.
-	TrunkSecrets runtime.TrunkSecrets
+	TrunkSecrets carrier.TrunkSecrets
 }
 
 // Transports.
@@ -208,8 +208,7 @@ type worker struct {
 	o        Options
 	p        *ir.Program
 	clock    *virtualClock
-	site     *runtime.Site
-	services *services.Services
+	site     *site.Site
 	roomPINs services.ConferencePINs // nil: rooms with a PIN cannot be joined
 	dataDir  string                  // the services' data: voicemail messages
 	hub      *device.Hub
@@ -329,10 +328,6 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	p, carrierAuth := carrierProgram(prog, carrierConns, o.TrunkSecrets)
 	w.p = p
 
-	var serverSecrets runtime.Secrets = secrets
-	if o.TrunkSecrets != nil {
-		serverSecrets = withTrunks{secrets, o.TrunkSecrets}
-	}
 	// The report says what went wrong, with the SIP ladder; the server's
 	// log would only interleave with it.
 	quiet := slog.New(slog.DiscardHandler)
@@ -344,20 +339,16 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	}
 	w.dataDir = dataDir
 	closers = append(closers, func() { os.RemoveAll(dataDir) })
-	pins, _ := secrets.(voicemail.PINSource)
 	w.roomPINs, _ = secrets.(services.ConferencePINs)
-	svcs, err := services.New(services.Config{Program: func() *ir.Program { return w.p }, Clock: w.clock, Events: bus, Logger: quiet, DataDir: dataDir, PINs: pins})
+	// The site `switchboard serve` runs, assembled the same way, on the
+	// simulation's clock and network.
+	st, err := site.New(site.Config{Program: w.p, Secrets: secrets, Trunks: o.TrunkSecrets},
+		site.Options{Events: bus, Clock: w.clock, Logger: quiet, MediaIP: o.IP, MediaListen: listenMedia, DataDir: dataDir})
 	if err != nil {
 		return fail(err)
 	}
-	w.services = svcs
-	site, err := runtime.NewSite(w.p, serverSecrets, runtime.Options{Events: bus, Clock: w.clock, Logger: quiet, MediaIP: o.IP, MediaListen: listenMedia, Services: svcs.Runtime()})
-	if err != nil {
-		return fail(err)
-	}
-	closers = append(closers, func() { site.Close() })
-	closers = append(closers, svcs.WatchMailboxes(site.Server.MessageWaiting))
-	w.site = site
+	closers = append(closers, func() { st.Close() })
+	w.site = st
 	w.ladder = &ladder{PacketConn: conn, names: map[string]string{}}
 	onIncoming := func(d *device.Device) {
 		w.mu.Lock()
@@ -398,7 +389,7 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	// carrier as soon as it reads from its socket.
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
-	go site.Server.ServeUDP(ctx, w.ladder)
+	go st.ServeUDP(ctx, w.ladder)
 	if err := w.register(secrets); err != nil {
 		w.close()
 		return nil, err
@@ -410,20 +401,13 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	return w, nil
 }
 
-// withTrunks gives the server the trunks' credentials with the accounts'
-// passwords.
-type withTrunks struct {
-	Secrets
-	runtime.TrunkSecrets
-}
-
 // carrierProgram is the program the server runs against the simulated
 // carriers listening on conns, one per trunk: each trunk points at its
 // own, over UDP, and a trunk whose credentials have no value in trunks is
 // IP-authenticated. It returns, per trunk, how its carrier vets the
 // server's requests: digest with the trunk's credentials (401 for
 // REGISTER, 407 for INVITE, as carriers do), or nil.
-func carrierProgram(prog *ir.Program, conns []net.PacketConn, trunks runtime.TrunkSecrets) (*ir.Program, []func(*sip.Request) *sip.Response) {
+func carrierProgram(prog *ir.Program, conns []net.PacketConn, trunks carrier.TrunkSecrets) (*ir.Program, []func(*sip.Request) *sip.Response) {
 	p := *prog
 	p.Trunks = slices.Clone(prog.Trunks)
 	vet := make([]func(*sip.Request) *sip.Response, len(p.Trunks))
@@ -578,9 +562,6 @@ func (w *worker) close() {
 	// The server first: it hangs up what is left while the devices can
 	// still answer.
 	w.site.Close()
-	if w.services != nil {
-		w.services.Close()
-	}
 	if w.dataDir != "" {
 		os.RemoveAll(w.dataDir)
 	}

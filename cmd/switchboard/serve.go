@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,18 +14,17 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
 	"switchboard/email"
-	"switchboard/runtime"
 	"switchboard/runtime/auth"
 	"switchboard/runtime/events"
 	"switchboard/runtime/provisioning"
-	"switchboard/runtime/services"
+	"switchboard/runtime/sipstack"
+	"switchboard/runtime/site"
 )
 
 var serveCommand = &command{
@@ -133,93 +131,14 @@ type servedSite struct {
 	bundle  string       // provisioning directory
 }
 
-// swappableSecrets lets a reload change passwords (a rotation) under the
-// authenticator, which outlives reloads, and the trunks' credentials under
-// their registrations.
-type swappableSecrets struct {
-	mu      sync.RWMutex
-	cur     *credentials.Lookup
-	program *ir.Program
-	trunks  trunkSecrets
-
-	// grace is how long an account's password from before a rotation
-	// still fetches its provisioning files (-rotation-grace); prev holds
-	// those passwords, by account.
-	grace time.Duration
-	now   func() time.Time
-	prev  map[string]previousPassword
-}
-
-type previousPassword struct {
-	password string
-	until    time.Time
-}
-
-// set makes site's passwords the current ones. An account whose rotation
-// the reload raised keeps its old password for provisioning, for grace.
-func (s *swappableSecrets) set(site *servedSite) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cur != nil && s.grace > 0 {
-		now := s.now()
-		for a, p := range s.prev {
-			if !now.Before(p.until) {
-				delete(s.prev, a)
-			}
-		}
-		for _, a := range site.program.Accounts {
-			old := s.program.Account(a.Name)
-			if old == nil || old.Rotation == a.Rotation {
-				continue
-			}
-			if pw, ok := s.cur.SIPPassword(a.Name); ok {
-				if s.prev == nil {
-					s.prev = map[string]previousPassword{}
-				}
-				s.prev[a.Name] = previousPassword{password: pw, until: now.Add(s.grace)}
-			}
-		}
+// config is the site's configuration; bundle says whether it serves
+// provisioning files (-http).
+func (s *servedSite) config(bundle bool) site.Config {
+	c := site.Config{Program: s.program, Secrets: s.secrets, Trunks: s.trunks}
+	if bundle {
+		c.Bundle = s.bundle
 	}
-	s.cur, s.program, s.trunks = site.secrets, site.program, site.trunks
-}
-
-// PreviousSIPPassword implements provisioning.PreviousSecrets.
-func (s *swappableSecrets) PreviousSIPPassword(account string) (string, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p, ok := s.prev[account]
-	if !ok || !s.now().Before(p.until) {
-		return "", false
-	}
-	return p.password, true
-}
-
-// TrunkSecret implements runtime.TrunkSecrets.
-func (s *swappableSecrets) TrunkSecret(ref ir.SecretRef) (string, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.trunks.TrunkSecret(ref)
-}
-
-// VoicemailPIN implements voicemail.PINSource: a mailbox's initial PIN,
-// as `switchboard credentials` lists it.
-func (s *swappableSecrets) VoicemailPIN(box string) (string, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.cur.VoicemailPIN(box)
-}
-
-// ConferencePINs implements services.ConferencePINs.
-func (s *swappableSecrets) ConferencePINs(room string) (member, owner string, ok bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.cur.ConferencePINs(room)
-}
-
-func (s *swappableSecrets) SIPPassword(account string) (string, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.cur.SIPPassword(account)
+	return c
 }
 
 func runServe(c *cli, args []string) int {
@@ -260,7 +179,7 @@ func runServe(c *cli, args []string) int {
 		return c.usageError(lookup("serve"), "-log-format must be text or json, not %q", o.logFormat)
 	}
 	log := slog.New(handler)
-	tuneServeProcess()
+	sipstack.TuneServe()
 	if addr := c.getenv("SWITCHBOARD_PPROF"); addr != "" {
 		if err := servePprof(addr, c.stderr); err != nil {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
@@ -300,140 +219,88 @@ func runServe(c *cli, args []string) int {
 		defer func() { sub.Close(); <-done }()
 	}
 
-	secrets := &swappableSecrets{grace: o.rotationGrace, now: time.Now}
-	secrets.set(cur)
-	var site *runtime.Site
-	svcCfg := services.Config{
-		Program: func() *ir.Program {
-			if site == nil {
-				return cur.program
+	var proxies []netip.Prefix
+	for _, p := range o.trustedProxies {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return c.usageError(lookup("serve"), "-trusted-proxy %q is neither an address nor a CIDR", p)
 			}
-			return site.Server.Program()
-		},
-		Events: bus, Logger: log, DataDir: o.dataDir, PINs: secrets, MailFrom: o.mailFrom,
-		DeleteAfterNotify: o.deleteAfterMail,
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		proxies = append(proxies, pfx)
 	}
-	if svcCfg.DataDir == "" {
-		svcCfg.DataDir = filepath.Join(dir, ".switchboard", "data")
+	so := site.Options{
+		Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs,
+		DataDir: o.dataDir, MailFrom: o.mailFrom, DeleteAfterMail: o.deleteAfterMail,
+		RotationGrace: o.rotationGrace,
+		Recompile: func() (site.Config, error) {
+			next, _ := load()
+			if next == nil {
+				return site.Config{}, errors.New("the new configuration has errors (see the server's log)")
+			}
+			return next.config(o.http != ""), nil
+		},
+	}
+	if len(proxies) > 0 {
+		so.Provisioning = append(so.Provisioning, provisioning.WithTrustedProxies(proxies...))
+	}
+	if so.DataDir == "" {
+		so.DataDir = filepath.Join(dir, ".switchboard", "data")
 		if _, err := os.Stat(filepath.Join(dir, "dialplan.json")); err == nil {
-			svcCfg.DataDir = filepath.Join(dir, "data")
+			so.DataDir = filepath.Join(dir, "data")
 		}
 	}
 	if o.smtp != "" {
-		svcCfg.Mailer = &email.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}
+		so.Mailer = &email.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}
 	}
-	svcs, err := services.New(svcCfg)
+	st, err := site.New(cur.config(o.http != ""), so)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return exitFail
 	}
-	defer svcs.Close()
-	site, err = runtime.NewSite(cur.program, secrets, runtime.Options{Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs, Services: svcs.Runtime()})
-	if err != nil {
-		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
-		return exitFail
-	}
-	defer svcs.WatchMailboxes(site.Server.MessageWaiting)()
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 
 	var ready []string
 	errc := make(chan error, 3)
+	fail := func(err error) int {
+		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+		stop()
+		st.Close()
+		return exitFail
+	}
 	if o.listen != "" {
 		conn, err := net.ListenPacket("udp", o.listen)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
-			return exitFail
+			return fail(err)
 		}
 		ready = append(ready, "sip udp "+conn.LocalAddr().String())
-		go func() { errc <- site.Server.ServeUDP(ctx, conn) }()
+		go func() { errc <- st.ServeUDP(ctx, conn) }()
 	}
 	if o.tcp != "" {
 		l, err := net.Listen("tcp", o.tcp)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
-			return exitFail
+			return fail(err)
 		}
 		ready = append(ready, "sip tcp "+l.Addr().String())
-		go func() { errc <- site.Server.ServeTCP(ctx, l) }()
+		go func() { errc <- st.ServeTCP(ctx, l) }()
 	}
 	if o.tlsAddr != "" {
 		l, err := tls.Listen("tcp", o.tlsAddr, tlsConf)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
-			return exitFail
+			return fail(err)
 		}
 		ready = append(ready, "sip tls "+l.Addr().String())
-		go func() { errc <- site.Server.ServeTLS(ctx, l) }()
+		go func() { errc <- st.ServeTLS(ctx, l) }()
 	}
-
-	var mu sync.Mutex // serialises reloads
-	var prov *provisioning.Server
-	reload := func(reason string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		next, _ := load()
-		if next == nil {
-			bus.Publish(events.Event{Kind: events.ReloadFailed, Cause: reason + ": the new configuration has errors; the old one keeps running"})
-			log.Error("reload rejected; the running configuration is unchanged", "trigger", reason)
-			return errors.New("the new configuration has errors (see the server's log); the old one keeps running")
-		}
-		var before provisioning.Manifest
-		if prov != nil {
-			before = prov.Manifest()
-			if err := prov.Swap(next.program, next.bundle); err != nil {
-				bus.Publish(events.Event{Kind: events.ReloadFailed, Cause: err.Error()})
-				return fmt.Errorf("provisioning files: %w", err)
-			}
-		}
-		secrets.set(next)
-		site.Reload(next.program)
-		svcs.SetProgram(next.program)
-		cur = next
-		log.Info("reloaded", "trigger", reason, "site", next.program.Site.Name)
-		if prov != nil {
-			for _, d := range provisioning.Changed(before, prov.Manifest()) {
-				go func() {
-					if _, err := site.Server.CheckSync(context.Background(), d); err != nil {
-						log.Info("check-sync not delivered", "device", d, "reason", err)
-					}
-				}()
-			}
-		}
-		return nil
-	}
-
 	if o.http != "" {
-		provOpts := []provisioning.Option{provisioning.WithEvents(bus), provisioning.WithLogger(log)}
-		var proxies []netip.Prefix
-		for _, p := range o.trustedProxies {
-			pfx, err := netip.ParsePrefix(p)
-			if err != nil {
-				a, aerr := netip.ParseAddr(p)
-				if aerr != nil {
-					return c.usageError(lookup("serve"), "-trusted-proxy %q is neither an address nor a CIDR", p)
-				}
-				pfx = netip.PrefixFrom(a, a.BitLen())
-			}
-			proxies = append(proxies, pfx)
-		}
-		if len(proxies) > 0 {
-			provOpts = append(provOpts, provisioning.WithTrustedProxies(proxies...))
-		}
-		prov, err = provisioning.New(cur.program, cur.bundle, secrets, provOpts...)
-		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard serve: provisioning: %v\n", err)
-			return exitFail
-		}
 		l, err := net.Listen("tcp", o.http)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
-			return exitFail
+			return fail(err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/admin/", adminHandler(reload, site.Server))
-		mux.Handle("/", prov)
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		hs := &http.Server{Handler: st.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		scheme := "http "
 		if tlsConf != nil {
 			l = tls.NewListener(l, tlsConf)
@@ -459,21 +326,18 @@ func runServe(c *cli, args []string) int {
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				_ = reload("SIGHUP")
+				_ = st.Reload("SIGHUP")
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())
 			// The server first, while its sockets are open: the hang-ups
 			// and the carriers' un-REGISTERs leave through them.
-			site.Close()
+			st.Close()
 			stop()
 			return exitOK
 		case err := <-errc:
 			if err != nil {
-				fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
-				stop()
-				site.Close()
-				return exitFail
+				return fail(err)
 			}
 		}
 	}
@@ -543,51 +407,4 @@ func chooseMediaIP(flagValue string, addrs ...string) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, errors.New("the SIP address listens on every interface, so set -media-ip to the address devices reach the server at")
-}
-
-// adminHandler serves the reload and check-sync endpoints (POST) and the
-// status (GET: what the server is doing, as JSON, for a health check) to
-// loopback clients only.
-func adminHandler(reload func(string) error, srv *runtime.Server) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
-			http.Error(w, "admin endpoints answer loopback only", http.StatusForbidden)
-			return
-		}
-		if r.URL.Path == "/admin/status" {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				w.Header().Set("Allow", "GET, HEAD")
-				http.Error(w, "use GET", http.StatusMethodNotAllowed)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			_ = json.NewEncoder(w).Encode(srv.Status())
-			return
-		}
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", "POST")
-			http.Error(w, "use POST", http.StatusMethodNotAllowed)
-			return
-		}
-		switch r.URL.Path {
-		case "/admin/reload":
-			if err := reload("admin endpoint"); err != nil {
-				http.Error(w, err.Error(), http.StatusUnprocessableEntity)
-				return
-			}
-			fmt.Fprintln(w, "reloaded")
-		case "/admin/check-sync":
-			dev := r.URL.Query().Get("device")
-			n, err := srv.CheckSync(r.Context(), dev)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusConflict)
-				return
-			}
-			fmt.Fprintf(w, "check-sync sent to %d contact(s) of %s\n", n, dev)
-		default:
-			http.NotFound(w, r)
-		}
-	})
 }

@@ -11,56 +11,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
-
-	"github.com/emiago/sipgo/sip"
 )
-
-// transactionRetention is how long a finished transaction is remembered
-// to absorb retransmissions: Kamailio's tm wait timer (wt_timer, 5 s).
-const transactionRetention = 5 * time.Second
-
-// tuneServeProcess makes the process-wide settings of a live server. They
-// are sipgo's package variables, so they belong to the process that runs
-// the server, not to package runtime (which tests and the simulator also
-// run, with settings of their own).
-//
-// Retention: sipgo keeps every finished UDP transaction for 64·T1 = 32 s
-// (Timers J, L, M and D), the RFC's worst case for a request
-// retransmitted for the whole of its client's Timer F/B. At the rates a
-// site's registrations and door calls arrive that is the server's main
-// memory cost (≈4 KB a transaction) and, through page faults and the
-// collector, much of its CPU. Kamailio forgets a finished transaction
-// after 5 s; so does this server. The retransmission timers (T1, T2, T4,
-// A, E, G) and the give-up timers (B, F, H) are untouched.
-//
-// What a retransmission that arrives later than 5 s meets. A client
-// retransmits a non-INVITE request at 0.5, 1.5, 3.5, 7.5… s while it has
-// no final response, and each retransmission within the 5 s gets the
-// response again, so this needs the response and three resends of it
-// lost; an INVITE is not retransmitted at all once a provisional response
-// arrived, and the server sends 100 Trying straight away.
-//   - Timer J (non-INVITE server, RFC 3261 §17.2.2): the request is
-//     processed as new. A REGISTER's credentials were already used, so the
-//     nonce-count replay check answers a fresh challenge (stale=true) and
-//     the client re-registers with it, as for any replayed REGISTER. A BYE
-//     finds no call and gets 481, which ends the client's transaction too.
-//   - Timer L (INVITE server after a 2xx, RFC 6026 §7.1): a late INVITE
-//     retransmission is a new request; its nonce count is spent, so it is
-//     challenged and creates no call (a carrier's, authenticated by
-//     address, finds its Call-ID in use while the call lasts: 482). The
-//     2xx's ACK is its own transaction and is unaffected.
-//   - Timers M and D (INVITE client after a 2xx or a non-2xx): a callee's
-//     late retransmission of its 2xx or its 487 is not matched; the 487's
-//     ACK was sent when the first copy arrived.
-//
-// I (INVITE server, waiting for ACK retransmissions) and K (non-INVITE
-// client) are T4 = 5 s already.
-func tuneServeProcess() {
-	sip.Timer_J = transactionRetention
-	sip.Timer_L = transactionRetention
-	sip.Timer_M = transactionRetention
-	sip.Timer_D = transactionRetention
-}
 
 // idleCheck is how often releaseWhenIdle looks at the heap.
 const idleCheck = 10 * time.Second

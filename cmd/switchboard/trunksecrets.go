@@ -8,14 +8,14 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/lang"
-	"switchboard/runtime"
+	"switchboard/runtime/carrier"
 )
 
 // trunkSecrets are the values of the variables trunks take their
 // credentials from. serve hands them to the runtime, which registers with
 // them at the carrier; they are never printed, logged or written to the
 // build.
-type trunkSecrets = runtime.TrunkValues
+type trunkSecrets = carrier.TrunkValues
 
 // trunkSecretsOf reads the trunk credentials of a loaded site: lang has
 // settled each variable from its default, SWITCHBOARD_VAR_<name>,

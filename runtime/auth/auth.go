@@ -181,6 +181,15 @@ func (a *Authenticator) Realm() string { return a.realm }
 //     Request-URI;
 //   - 403 Forbidden with Retry-After when the source is throttled.
 func (a *Authenticator) Check(req *sip.Request, source string, proxy bool) (account string, res *sip.Response) {
+	return a.CheckWith(a.secrets, req, source, proxy)
+}
+
+// CheckWith is Check with the passwords of secrets instead of the ones
+// New was given. A reload's new passwords take effect with the rest of its
+// configuration (package runtime/site reads one configuration per
+// request), while the nonces, their counts and the throttles, which
+// outlive reloads, stay shared.
+func (a *Authenticator) CheckWith(secrets Secrets, req *sip.Request, source string, proxy bool) (account string, res *sip.Response) {
 	now := a.clk.Now()
 	if source == "" {
 		source = req.Source()
@@ -207,7 +216,7 @@ func (a *Authenticator) Check(req *sip.Request, source string, proxy bool) (acco
 		return "", a.challenge(req, proxy, false)
 	}
 
-	password, known := a.secrets.SIPPassword(cred.Username)
+	password, known := secrets.SIPPassword(cred.Username)
 	if !known {
 		password = a.dummy
 	}

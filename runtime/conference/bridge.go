@@ -115,9 +115,6 @@ func WithPrompts(p Prompts) Option { return func(b *Bridge) { b.prompts = p } }
 // WithThrottle replaces DefaultThrottle.
 func WithThrottle(t Throttle) Option { return func(b *Bridge) { b.throttle = newThrottle(t) } }
 
-// WithPINTimeout sets how long PIN entry waits for a key (DefaultPINTimeout).
-func WithPINTimeout(d time.Duration) Option { return func(b *Bridge) { b.pinTimeout = d } }
-
 // DefaultPINTimeout is how long PIN entry waits for the first key after the
 // prompt, and then between keys; after it, what was keyed counts as
 // entered.

@@ -31,12 +31,13 @@ import (
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
 	"switchboard/lang"
-	"switchboard/runtime"
 	"switchboard/runtime/auth"
+	"switchboard/runtime/b2bua"
+	"switchboard/runtime/carrier"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
-	"switchboard/runtime/services"
+	"switchboard/runtime/site"
 	"switchboard/simulate/device"
 )
 
@@ -92,7 +93,7 @@ type server struct {
 	cond chan struct{} // signalled on every event
 }
 
-// serverConfig varies how a test's server is built: runtime.NewSite, as
+// serverConfig varies how a test's server is built: b2bua.NewSite, as
 // `switchboard serve` builds it, with the site's program.
 type serverConfig struct {
 	// carrierPort, when set, points the site's trunk at a carrier on
@@ -104,17 +105,16 @@ type serverConfig struct {
 	// edit changes the compiled program before it is served.
 	edit func(*ir.Program)
 	// services serves the calls the server answers itself (conference
-	// bridges), built by services.New as serve builds them. They run on
-	// the wall clock, not the test's: a bridge mixes real clients'
-	// real-time audio every 20 ms.
+	// bridges), assembled by package site as serve assembles them. The
+	// whole server then runs on the wall clock, as serve does, not the
+	// test's: a bridge mixes real clients' real-time audio every 20 ms.
+	// server.clock is nil then.
 	services bool
 	// voicemail also gives the services a data directory (server.dataDir,
 	// a t.TempDir()), so unanswered calls leave messages and the owners'
-	// devices are told (MWI), as serve wires them. It implies services
-	// and runs the whole server on the wall clock, as serve does:
+	// devices are told (MWI), as serve wires them. It implies services:
 	// voicemail's prompts are paced by the clock of the server's own
-	// media endpoint, which a fake clock would hold still. server.clock
-	// is nil then.
+	// media endpoint, which a fake clock would hold still.
 	voicemail bool
 }
 
@@ -147,8 +147,10 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	now := s.clock.Now
 	if sc.voicemail {
 		sc.services = true
-		s.clock, clk, now = nil, clock.Real, time.Now
 		s.dataDir = t.TempDir()
+	}
+	if sc.services {
+		s.clock, clk, now = nil, clock.Real, time.Now
 	}
 	bus := events.NewBus(now)
 	sub := bus.Subscribe(1 << 14)
@@ -164,34 +166,17 @@ func startServer(t *testing.T, sc serverConfig) *server {
 		}
 	}()
 
-	var site *runtime.Site
-	var svcs runtime.Services
-	var built *services.Services
-	if sc.services {
-		program := func() *ir.Program {
-			if site == nil { // voicemail asks while it opens, as serve's does
-				return p
-			}
-			return site.Server.Program()
-		}
-		built, err = services.New(services.Config{Program: program, Events: bus, DataDir: s.dataDir, PINs: s.secrets})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svcs = built.Runtime()
-	}
-	var sec runtime.Secrets = s.secrets
+	cfg := site.Config{Program: p, Secrets: s.secrets}
 	if sc.carrierPort != 0 {
-		sec = withTrunk{s.secrets, runtime.TrunkValues{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}}
+		cfg.Trunks = carrier.TrunkValues{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}
 	}
-	site, err = runtime.NewSite(p, sec, runtime.Options{Events: bus, Clock: clk,
-		MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, Services: svcs})
+	o := site.Options{Events: bus, Clock: clk, MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, DataDir: s.dataDir}
+	if !sc.services {
+		o.Services = &b2bua.Services{}
+	}
+	st, err := site.New(cfg, o)
 	if err != nil {
 		t.Fatal(err)
-	}
-	stopWatch := func() {}
-	if built != nil {
-		stopWatch = built.WatchMailboxes(site.Server.MessageWaiting)
 	}
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -201,17 +186,13 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	s.port = conn.LocalAddr().(*net.UDPAddr).Port
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
-	go func() { defer close(served); site.Server.ServeUDP(ctx, conn) }()
+	go func() { defer close(served); st.ServeUDP(ctx, conn) }()
 	var once sync.Once
-	s.stop = func() { once.Do(func() { site.Close() }) }
+	s.stop = func() { once.Do(func() { st.Close() }) }
 	t.Cleanup(func() {
 		s.stop()
 		cancel()
-		stopWatch()
 		<-served
-		if built != nil {
-			built.Close()
-		}
 		sub.Close()
 		if t.Failed() {
 			t.Logf("server events:\n%s", s.eventLog())

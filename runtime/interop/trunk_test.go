@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"switchboard/compiler/credentials"
-	"switchboard/runtime"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/events"
 	"switchboard/simulate/device"
@@ -25,13 +23,6 @@ const (
 	trunkUser     = "interop"
 	trunkPassword = "not-a-real-password"
 )
-
-// withTrunk gives the server the accounts' passwords and the trunk's
-// credentials.
-type withTrunk struct {
-	*credentials.Lookup
-	runtime.TrunkValues
-}
 
 // startTrunkServer is startServer with the site's trunk pointed at a
 // carrier on carrierIP:port and its credentials given to the server. It

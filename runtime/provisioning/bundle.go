@@ -26,6 +26,7 @@ const (
 // with their bytes, and the manifest they came from. It is immutable once
 // built; Swap replaces it whole.
 type bundle struct {
+	secrets  Secrets // the devices' passwords of this configuration
 	realm    string
 	manifest Manifest
 	files    map[string]*file   // by foldPath(Path)

@@ -142,7 +142,7 @@ func (s *Server) authenticate(b *bundle, r *http.Request, now time.Time) (dev *d
 	dev = b.byUser[c.Username]
 	password, known := s.dummyPassword, false
 	if dev != nil {
-		if pw, ok := s.cfg.secrets.SIPPassword(dev.account); ok {
+		if pw, ok := b.secrets.SIPPassword(dev.account); ok {
 			password, known = pw, true
 		} else {
 			s.cfg.logger.Warn("provisioning: no SIP password for device account", "device", dev.name, "account", dev.account)
@@ -150,7 +150,7 @@ func (s *Server) authenticate(b *bundle, r *http.Request, now time.Time) (dev *d
 	}
 	match := digest.Verify(c.alg, &c.Credentials, c.Realm, r.Method, password)
 	previous := false
-	if ps, ok := s.cfg.secrets.(PreviousSecrets); ok && known && !match {
+	if ps, ok := b.secrets.(PreviousSecrets); ok && known && !match {
 		if old, ok := ps.PreviousSIPPassword(dev.account); ok {
 			previous = digest.Verify(c.alg, &c.Credentials, c.Realm, r.Method, old)
 			match = previous

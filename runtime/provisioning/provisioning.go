@@ -144,7 +144,6 @@ type config struct {
 	clock          Clock
 	bus            *events.Bus
 	logger         *slog.Logger
-	realm          string
 	algorithms     []string
 	nonceLifetime  time.Duration
 	throttleLimit  int
@@ -163,10 +162,6 @@ func WithClock(clk Clock) Option { return func(c *config) { c.clock = clk } }
 // WithLogger sets the logger for operator warnings (default slog.Default).
 // Fetches are events, not log lines.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// WithRealm sets the digest realm (default: the program's Site.Domain, the
-// SIP realm, followed across reloads).
-func WithRealm(realm string) Option { return func(c *config) { c.realm = realm } }
 
 // WithAlgorithms sets the digest algorithms offered, most preferred first:
 // SHA256, MD5 (the default offers both, SHA-256 first, as RFC 7616 §3.7
@@ -287,8 +282,39 @@ func New(p *ir.Program, dir string, secrets Secrets, opts ...Option) (*Server, e
 func (s *Server) Swap(p *ir.Program, dir string) error {
 	s.swapMu.Lock()
 	defer s.swapMu.Unlock()
-	realm := s.cfg.realm
-	if realm == "" && p != nil {
+	b, err := s.load(p, dir, s.cfg.secrets)
+	if err != nil {
+		return err
+	}
+	s.cur.Store(b)
+	return nil
+}
+
+// Bundle is one configuration's provisioning files with the passwords
+// that fetch them, loaded by Load and served once Use swaps it in.
+type Bundle struct{ b *bundle }
+
+// Load reads program p's bundle in dir completely, as Swap does, for
+// secrets' passwords, without serving it: a site building a whole new
+// configuration (package runtime/site) loads first, then swaps every part
+// at once with Use. Loads must not overlap with each other or with Swap.
+func (s *Server) Load(p *ir.Program, dir string, secrets Secrets) (Bundle, error) {
+	if secrets == nil {
+		return Bundle{}, errors.New("provisioning: no secrets")
+	}
+	b, err := s.load(p, dir, secrets)
+	return Bundle{b}, err
+}
+
+// Use serves b, from Load, in place of the current bundle.
+func (s *Server) Use(b Bundle) { s.cur.Store(b.b) }
+
+// load builds the bundle of p in dir, served with secrets' passwords.
+func (s *Server) load(p *ir.Program, dir string, secrets Secrets) (*bundle, error) {
+	// The digest realm is the SIP realm, the site's domain, followed
+	// across reloads.
+	realm := ""
+	if p != nil {
 		realm = p.Site.Domain
 	}
 	if realm == "" {
@@ -296,13 +322,13 @@ func (s *Server) Swap(p *ir.Program, dir string) error {
 	}
 	b, err := loadBundle(p, dir, realm, s.cur.Load())
 	if err != nil {
-		return err
+		return nil, err
 	}
+	b.secrets = secrets
 	for _, w := range b.withheld {
 		s.cfg.logger.Warn("provisioning: file names a MAC of no device; not served", "path", w)
 	}
-	s.cur.Store(b)
-	return nil
+	return b, nil
 }
 
 // Manifest returns the manifest of the bundle being served; in fallback

@@ -7,7 +7,7 @@
 // REGISTER came from, so a device behind NAT is reached where its packets
 // come from (RFC 3581), and the Path of edge proxies (RFC 3327).
 //
-// Bindings live in a Store; the in-memory one is the default. Updates of one
+// Bindings live in a Store (today the in-memory one). Updates of one
 // account are serialised by the registrar, so stores need not provide
 // transactions of their own.
 package registrar
@@ -37,8 +37,8 @@ type Expiry struct {
 	Min, Max, Default time.Duration
 }
 
-// DefaultExpiry is the expiry policy of New.
-var DefaultExpiry = Expiry{Min: time.Minute, Max: time.Hour, Default: time.Hour}
+// defaultExpiry is the expiry policy of New.
+var defaultExpiry = Expiry{Min: time.Minute, Max: time.Hour, Default: time.Hour}
 
 const (
 	// DefaultMaxContacts is how many contacts an account may have at once.
@@ -71,26 +71,15 @@ type Registrar struct {
 // Option configures a Registrar.
 type Option func(*Registrar)
 
-// WithStore keeps bindings in s instead of a new in-memory store.
-func WithStore(s Store) Option { return func(r *Registrar) { r.store = s } }
-
 // WithEvents publishes Registered, Unregistered and AuthFailed events on bus.
 func WithEvents(bus *events.Bus) Option { return func(r *Registrar) { r.bus = bus } }
 
 // WithLogger logs failures to send responses to l (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(r *Registrar) { r.log = l } }
 
-// WithExpiry sets the expiry policy.
-func WithExpiry(e Expiry) Option { return func(r *Registrar) { r.expiry = e } }
-
 // WithMaxContacts sets how many contacts an account may have; past it the
 // contacts closest to expiry make way for new ones.
 func WithMaxContacts(n int) Option { return func(r *Registrar) { r.maxContacts = n } }
-
-// WithSweepInterval sets how often expired bindings are removed (and
-// Unregistered events published for them). Lookups never return expired
-// bindings, whatever the interval.
-func WithSweepInterval(d time.Duration) Option { return func(r *Registrar) { r.sweepEvery = d } }
 
 // New returns a registrar for program p that authenticates with a and
 // reads time from clk. It starts sweeping expired bindings; Close stops it.
@@ -99,22 +88,17 @@ func New(p *ir.Program, a *auth.Authenticator, clk clock.Clock, opts ...Option) 
 		auth:        a,
 		clk:         clk,
 		log:         slog.Default(),
-		expiry:      DefaultExpiry,
+		expiry:      defaultExpiry,
 		maxContacts: DefaultMaxContacts,
 		sweepEvery:  DefaultSweep,
+		store:       NewMemory(),
 		seed:        maphash.MakeSeed(),
 	}
 	for _, o := range opts {
 		o(r)
 	}
-	if r.store == nil {
-		r.store = NewMemory()
-	}
 	if r.maxContacts <= 0 {
 		r.maxContacts = DefaultMaxContacts
-	}
-	if r.sweepEvery <= 0 {
-		r.sweepEvery = DefaultSweep
 	}
 	r.prog.Store(p)
 	r.timer = clk.AfterFunc(r.sweepEvery, r.sweep)
@@ -166,24 +150,62 @@ func live(bs []Binding, now time.Time) []Binding {
 
 // OnRegister is the sipgo handler for REGISTER.
 func (r *Registrar) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
-	if err := tx.Respond(r.Handle(req)); err != nil {
+	r.respond(req, tx, r.Handle(req))
+}
+
+func (r *Registrar) respond(req *sip.Request, tx sip.ServerTransaction, res *sip.Response) {
+	if err := tx.Respond(res); err != nil {
 		r.log.Warn("registrar: cannot send response", "source", req.Source(), "err", err)
 	}
 }
 
 // Handle processes a REGISTER and returns the response to send.
 func (r *Registrar) Handle(req *sip.Request) *sip.Response {
+	return r.handle(r.prog.Load(), r.auth, req)
+}
+
+// Checker authenticates a REGISTER: an auth.Authenticator, or one
+// configuration's view of it (its passwords, the shared nonces).
+type Checker interface {
+	Check(req *sip.Request, source string, proxy bool) (account string, res *sip.Response)
+}
+
+// View is the registrar as one configuration sees it: that program's
+// accounts and that checker's passwords, over the bindings every
+// configuration shares. A server keeps one view per configuration, so
+// that a REGISTER read during a reload is handled wholly by the old
+// configuration or wholly by the new one.
+type View struct {
+	r *Registrar
+	p *ir.Program
+	a Checker
+}
+
+// View returns the registrar as program p and checker a see it.
+func (r *Registrar) View(p *ir.Program, a Checker) View { return View{r, p, a} }
+
+// OnRegister is the sipgo handler for REGISTER.
+func (v View) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
+	v.r.respond(req, tx, v.Handle(req))
+}
+
+// Handle processes a REGISTER and returns the response to send.
+func (v View) Handle(req *sip.Request) *sip.Response { return v.r.handle(v.p, v.a, req) }
+
+// Lookup is the registrar's Lookup.
+func (v View) Lookup(account string) []Binding { return v.r.Lookup(account) }
+
+func (r *Registrar) handle(p *ir.Program, a Checker, req *sip.Request) *sip.Response {
 	hs := scan(req)
 	if bad := hs.unsupported(); len(bad) > 0 {
 		res := sip.NewResponseFromRequest(req, 420, "Bad Extension", nil)
 		res.AppendHeader(sip.NewHeader("Unsupported", strings.Join(bad, ", ")))
 		return res
 	}
-	account, res := r.auth.Check(req, req.Source(), false)
+	account, res := a.Check(req, req.Source(), false)
 	if res != nil {
 		return res
 	}
-	p := r.prog.Load()
 	acct := p.Account(account)
 	if acct == nil {
 		r.publish(p, events.Event{Kind: events.AuthFailed, Account: account, Source: req.Source(),

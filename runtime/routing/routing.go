@@ -299,15 +299,15 @@ func (r *Router) outbound(caller *ir.Account, number string, emergency bool) Dec
 		// unavailable" rather than "wrong number".
 		return reject(503, "no trunk can carry a call to %q", number)
 	}
-	t := OutboundTrunk(r.p, caller)
+	t := outboundTrunk(r.p, caller)
 	return Decision{Kind: Outbound, Trunk: t.Name, Number: number, Emergency: emergency, Origin: t.Origin}
 }
 
-// OutboundTrunk is the trunk that carries caller's calls out: the one
+// outboundTrunk is the trunk that carries caller's calls out: the one
 // holding the caller's own number (their lowest DDI), so that the number
 // they present is the carrier's to vouch for; else the site's first trunk
 // by name. p must have a trunk.
-func OutboundTrunk(p *ir.Program, caller *ir.Account) *ir.Trunk {
+func outboundTrunk(p *ir.Program, caller *ir.Account) *ir.Trunk {
 	if caller != nil && caller.Owner.Kind == ir.RefUser {
 		for _, d := range p.DDIs { // sorted by number
 			if d.Target == caller.Owner {

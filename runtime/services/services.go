@@ -1,9 +1,9 @@
 // Package services assembles the calls the server answers itself —
 // conference bridges (package conference) and voicemail (package
-// voicemail) — into the runtime.Services the SIP server runs, with the
-// default spoken prompts (package prompts). The command and the simulator
-// both build them here, so a simulated site runs exactly the services a
-// served one does.
+// voicemail) — into the b2bua.Services the SIP server runs, with the
+// default spoken prompts (package prompts). Package site builds them for
+// `switchboard serve` and the simulator alike, so a simulated site runs
+// exactly the services a served one does.
 package services
 
 import (
@@ -14,7 +14,7 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/email"
-	"switchboard/runtime"
+	"switchboard/runtime/b2bua"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/conference"
 	"switchboard/runtime/events"
@@ -136,18 +136,18 @@ func prompt(name string) []int16 {
 }
 
 // Runtime is what the SIP server runs.
-func (s *Services) Runtime() runtime.Services {
-	rs := runtime.Services{
+func (s *Services) Runtime() b2bua.Services {
+	rs := b2bua.Services{
 		AdmitConference: s.admitConference,
 		Conference:      s.conference,
 	}
 	if vm := s.vm; vm != nil {
-		rs.Deposit = func(ctx context.Context, l line.Line, mailbox string, c runtime.Caller) {
+		rs.Deposit = func(ctx context.Context, l line.Line, mailbox string, c b2bua.Caller) {
 			if err := vm.Deposit(ctx, l, mailbox, voicemail.Caller(c)); err != nil {
 				s.log.Debug("voicemail deposit ended", "mailbox", mailbox, "account", c.Account, "error", err)
 			}
 		}
-		rs.Access = func(ctx context.Context, l line.Line, c runtime.Caller) {
+		rs.Access = func(ctx context.Context, l line.Line, c b2bua.Caller) {
 			if err := vm.Access(ctx, l, voicemail.Own, voicemail.Caller(c)); err != nil {
 				s.log.Debug("voicemail access ended", "account", c.Account, "error", err)
 			}
@@ -159,7 +159,7 @@ func (s *Services) Runtime() runtime.Services {
 
 // roomCall describes a caller to a room, or reports that the room is not
 // in the running program.
-func (s *Services) roomCall(room string, caller runtime.Caller) (conference.Call, bool) {
+func (s *Services) roomCall(room string, caller b2bua.Caller) (conference.Call, bool) {
 	p := s.cfg.Program()
 	conf := p.Conference(room)
 	if conf == nil {
@@ -183,7 +183,7 @@ func (s *Services) roomCall(room string, caller runtime.Caller) (conference.Call
 	return c, true
 }
 
-func (s *Services) admitConference(room string, caller runtime.Caller) (int, string) {
+func (s *Services) admitConference(room string, caller b2bua.Caller) (int, string) {
 	c, ok := s.roomCall(room, caller)
 	if !ok {
 		return 404, "no conference room " + room
@@ -201,7 +201,7 @@ func (s *Services) admitConference(room string, caller runtime.Caller) (int, str
 	return 0, ""
 }
 
-func (s *Services) conference(ctx context.Context, l line.Line, room string, caller runtime.Caller) {
+func (s *Services) conference(ctx context.Context, l line.Line, room string, caller b2bua.Caller) {
 	c, ok := s.roomCall(room, caller)
 	if !ok {
 		l.Hangup("no such conference room")

@@ -31,7 +31,7 @@
 //	vm.Access(ctx, l, voicemail.Own, voicemail.Caller(c)) // the voicemail feature code
 //	vm.MessageSummary(mailbox)                       // body of a message-summary NOTIFY
 //
-// Caller has the fields of runtime.Caller, in its order, so a conversion
+// Caller has the fields of b2bua.Caller, in its order, so a conversion
 // does. Deposit and Access return when they are done with the call, having
 // hung it up (or found it hung up); their error is for logs and tests, the
 // caller has heard what went wrong already. HasBox says, before answering,

@@ -98,7 +98,7 @@ type PINFunc func(box string) (string, bool)
 // VoicemailPIN implements PINSource.
 func (f PINFunc) VoicemailPIN(box string) (string, bool) { return f(box) }
 
-// Caller is who called: the fields, in order, of runtime.Caller, so the
+// Caller is who called: the fields, in order, of b2bua.Caller, so the
 // server converts one to the other.
 type Caller struct {
 	Account     string // the authenticated IR account, or trunk.<name>; "" when unknown

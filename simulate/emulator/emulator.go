@@ -32,8 +32,7 @@
 //	defer d.Close()
 //	// point apply at d.URL(), then inspect d.Keys()
 //
-// Start listens on a loopback port chosen by the system unless WithAddr
-// says otherwise. A Device is safe for concurrent use.
+// Start listens on a loopback port chosen by the system. A Device is safe for concurrent use.
 package emulator
 
 import (
@@ -102,34 +101,21 @@ const (
 )
 
 type config struct {
-	addr           string
 	user, password string
 	model          string
 	firmware       string
 	mac            string
 	mode           Mode
 	latency        time.Duration
-	keys           map[string]string
 }
 
 // Option configures Start.
 type Option func(*config)
 
-// WithAddr sets the listen address (default "127.0.0.1:0").
-func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
-
 // WithCredentials sets the API user and password (default admin/admin).
 func WithCredentials(user, password string) Option {
 	return func(c *config) { c.user, c.password = user, password }
 }
-
-// WithModel sets the model and firmware version /api/system/info reports.
-func WithModel(model, firmware string) Option {
-	return func(c *config) { c.model, c.firmware = model, firmware }
-}
-
-// WithMAC sets the MAC /api/system/info reports.
-func WithMAC(mac string) Option { return func(c *config) { c.mac = mac } }
 
 // WithMode sets the starting mode (default Normal).
 func WithMode(m Mode) Option { return func(c *config) { c.mode = m } }
@@ -137,14 +123,9 @@ func WithMode(m Mode) Option { return func(c *config) { c.mode = m } }
 // WithLatency makes every answer wait d, as a slow device does.
 func WithLatency(d time.Duration) Option { return func(c *config) { c.latency = d } }
 
-// WithKeys replaces the factory configuration.
-func WithKeys(keys map[string]string) Option {
-	return func(c *config) { c.keys = maps.Clone(keys) }
-}
-
-// FactoryKeys is the configuration of a fresh emulator in the Normal
+// factoryKeys is the configuration of a fresh emulator in the Normal
 // family: an empty SIP account and default settings.
-func FactoryKeys() map[string]string {
+func factoryKeys() map[string]string {
 	return map[string]string{
 		"Config.Account1.GENERAL.Enable":      "0",
 		"Config.Account1.GENERAL.Label":       "",
@@ -200,17 +181,14 @@ type Stats struct {
 // Start starts an emulator and returns once it accepts connections.
 func Start(opts ...Option) (*Device, error) {
 	c := config{
-		addr: "127.0.0.1:0", user: DefaultUser, password: DefaultPassword,
+		user: DefaultUser, password: DefaultPassword,
 		model: DefaultModel, firmware: DefaultFirmware, mac: "0C11050000FF",
 	}
 	for _, o := range opts {
 		o(&c)
 	}
-	keys := c.keys
-	if keys == nil {
-		keys = FactoryKeys()
-	}
-	ln, err := net.Listen("tcp", c.addr)
+	keys := factoryKeys()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}

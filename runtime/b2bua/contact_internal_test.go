@@ -1,0 +1,69 @@
+package b2bua
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/compiler/ir"
+)
+
+// When TCP starts listening before UDP (serve -listen and -tcp start
+// together), UDP requests must still leave from the UDP listener, and a
+// UDP peer be given the UDP listener as Contact, a TCP peer the TCP one.
+func TestListenersInEitherOrder(t *testing.T) {
+	cur := Prepare(State{Program: &ir.Program{Site: ir.Site{Domain: "order.example"}}})
+	s, err := New(Config{Current: func() *Prepared { return cur }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.ServeTCP(ctx, l)
+	for deadline := time.Now().Add(5 * time.Second); s.client() == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("ServeTCP made no client")
+		}
+	}
+	tcpClient := s.client()
+
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.ServeUDP(ctx, conn)
+	for deadline := time.Now().Add(5 * time.Second); s.client() == tcpClient; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("ServeUDP kept the client made without the UDP listening socket")
+		}
+	}
+
+	peer := "127.0.0.1:5062"
+	if got, want := uriString(s.contactURI("", "UDP", peer)), "sip:"+conn.LocalAddr().String(); got != want {
+		t.Errorf("Contact for a UDP peer = %s, want %s", got, want)
+	}
+	tcp := netip.MustParseAddrPort(l.Addr().String())
+	if got, want := uriString(s.contactURI("", "TCP", peer)), "sip:"+tcp.String()+";transport=tcp"; got != want {
+		t.Errorf("Contact for a TCP peer = %s, want %s", got, want)
+	}
+	if got, want := uriString(s.contactURI("", "TLS", peer)), "sip:"+conn.LocalAddr().String(); got != want {
+		t.Errorf("Contact for a transport we do not serve = %s, want the UDP listener %s", got, want)
+	}
+	// A trunk's Contact names the trunk's transport even without a
+	// listener for it: the carrier answers over our REGISTER's connection.
+	if got, want := uriString(s.trunkContact("pbx", "TLS", peer)), "sip:pbx@"+conn.LocalAddr().String()+";transport=tls"; got != want {
+		t.Errorf("a TLS trunk's Contact = %s, want %s", got, want)
+	}
+}
+
+func uriString(u sip.Uri) string { return u.String() }

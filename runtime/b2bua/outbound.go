@@ -1,0 +1,139 @@
+package b2bua
+
+import (
+	"context"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/compiler/ir"
+	"switchboard/runtime/carrier"
+	"switchboard/runtime/routing"
+)
+
+// How long a call out may ring before the server gives up on it. The
+// called party's network usually ends an unanswered call first; an
+// emergency call is never cut short by our timer.
+const (
+	outboundTimeout  = 3 * time.Minute
+	emergencyTimeout = time.Hour
+)
+
+// outbound is a call out over a carrier trunk. The call is rung like any
+// other — media anchored, events, cancel and hang-up — with a ring plan of
+// one leg, the trunk's account, whose one contact is the carrier.
+type outbound struct {
+	trunk   ir.Trunk
+	account string // trunk.<name>: the leg, as events name it
+	number  string // what the caller dialled
+	caller  string // the number presented to the carrier (callerID)
+	cred    carrier.Credentials
+	hasCred bool
+}
+
+// outbound turns a routing.Outbound decision into the ring of the carrier.
+// It returns nil when the trunk is not in the running program. The call
+// goes out whether or not the registration at the carrier is up (an
+// emergency call must never wait for it), and with credentials when the
+// trunk has them, for the carrier's challenge.
+func (s *Server) outbound(st *siteState, caller string, dec routing.Decision) (*outbound, routing.Decision) {
+	t := st.program.Trunk(dec.Trunk)
+	if t == nil {
+		return nil, dec
+	}
+	cred, ok, err := carrier.Resolve(t, trunkSecrets(st.secrets))
+	if err != nil {
+		s.log.Warn("call out without trunk credentials", "trunk", t.Name, "error", err)
+	}
+	o := &outbound{trunk: *t, account: ir.AccountName(ir.AccountTrunk, t.Name), number: dec.Number, cred: cred, hasCred: ok}
+	o.caller = callerID(st.program, caller, t, cred.Username())
+	timeout := outboundTimeout
+	if dec.Emergency {
+		timeout = emergencyTimeout
+	}
+	hangup := ir.Fallback{Kind: ir.FallbackHangup}
+	dec.Kind = routing.Ring
+	dec.Target = ir.Ref{Kind: ir.RefTrunk, Name: t.Name}
+	dec.Ring = ir.Ring{
+		Strategy: ir.Simultaneous,
+		Legs:     []ir.Leg{{Label: o.account, Accounts: []string{o.account}, Timeout: ir.Duration(timeout)}},
+		Timeout:  ir.Duration(timeout),
+		NoAnswer: hangup, Busy: hangup, Decline: hangup,
+	}
+	return o, dec
+}
+
+// contacts returns where to ring an account of the call's ring plan: the
+// carrier for the trunk leg of a call out, the registered contacts for
+// everyone else.
+func (c *call) contacts(account string) []Contact {
+	if o := c.out; o != nil && account == o.account {
+		return []Contact{{URI: carrier.URI(&o.trunk, o.number), Dest: carrier.HostPort(&o.trunk), Transport: carrier.Transport(&o.trunk)}}
+	}
+	return c.st.reg.Contacts(account)
+}
+
+// isTrunk reports whether b is the carrier leg of a call out.
+func (c *call) isTrunk(b *branch) bool { return c.out != nil && b.account == c.out.account }
+
+// build is how requests of branch b are completed: requests to a carrier
+// pick their socket by the trunk's transport (trunkBuild).
+func (c *call) build(b *branch) sipgo.ClientRequestOption {
+	if c.isTrunk(b) {
+		return c.s.trunkBuild
+	}
+	return sipgo.ClientRequestBuild
+}
+
+// address makes an INVITE to the carrier say who calls whom: From and
+// P-Asserted-Identity (RFC 3325; carriers trust it from a PBX they
+// authenticate) carry the number presented, To the number dialled, all at
+// the carrier's domain.
+func (o *outbound) address(req *sip.Request, from *sip.FromHeader, to *sip.ToHeader) {
+	from.Address = sip.Uri{Scheme: "sip", User: o.caller, Host: o.trunk.Host}
+	to.Address = sip.Uri{Scheme: "sip", User: o.number, Host: o.trunk.Host}
+	pai := &sip.FromHeader{DisplayName: from.DisplayName, Address: from.Address}
+	req.AppendHeader(sip.NewHeader("P-Asserted-Identity", pai.Value()))
+}
+
+// reauth answers a carrier's 401 or 407 on the trunk leg, once: the same
+// INVITE (Call-ID, From tag, offer) with credentials and CSeq+1, in a new
+// transaction (RFC 3261 §22.2). It returns the new transaction, or nil when
+// the challenge stands as the leg's final answer: not the trunk leg, no
+// credentials, already answered once (a second challenge means they were
+// refused), or the leg is being cancelled.
+func (c *call) reauth(b *branch, res *sip.Response) sip.ClientTransaction {
+	o := c.out
+	if !c.isTrunk(b) || !o.hasCred || !carrier.IsChallenge(res) {
+		return nil
+	}
+	c.mu.Lock()
+	if b.authed || b.cancel != "" {
+		c.mu.Unlock()
+		return nil
+	}
+	b.authed = true
+	req := b.req.Clone()
+	c.mu.Unlock()
+	req.RemoveHeader("Via")
+	if cs := req.CSeq(); cs != nil {
+		cs.SeqNo++
+	}
+	if err := carrier.Authorize(req, res, o.cred); err != nil {
+		c.s.log.Warn("call out: cannot answer the carrier's challenge", "trunk", o.trunk.Name, "error", err)
+		return nil
+	}
+	c.mu.Lock()
+	b.req = req
+	c.mu.Unlock()
+	tx, err := c.s.client().TransactionRequest(context.Background(), req, c.s.trunkResend)
+	if err != nil {
+		c.s.log.Warn("call out: INVITE with credentials failed", "trunk", o.trunk.Name, "error", err)
+		return nil
+	}
+	c.mu.Lock()
+	b.tx = tx
+	c.mu.Unlock()
+	return tx
+}

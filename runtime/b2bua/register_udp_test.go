@@ -1,0 +1,132 @@
+package b2bua_test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+)
+
+// udpPeer sends hand-written requests to the server and reads its answers.
+type udpPeer struct {
+	t    *testing.T
+	conn net.PacketConn
+	srv  net.Addr
+}
+
+func newUDPPeer(t *testing.T, server string) *udpPeer {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	srv, err := net.ResolveUDPAddr("udp", server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &udpPeer{t: t, conn: conn, srv: srv}
+}
+
+// exchange sends msg and returns the next datagram that arrives. The
+// deadline only keeps a broken server from hanging the test.
+func (p *udpPeer) exchange(msg []byte) []byte {
+	p.t.Helper()
+	if _, err := p.conn.WriteTo(msg, p.srv); err != nil {
+		p.t.Fatal(err)
+	}
+	_ = p.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	n, _, err := p.conn.ReadFrom(buf)
+	if err != nil {
+		p.t.Fatalf("no answer to\n%s: %v", msg, err)
+	}
+	return buf[:n]
+}
+
+func parseResponse(t *testing.T, b []byte) *sip.Response {
+	t.Helper()
+	m, err := sip.ParseMessage(b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	res, ok := m.(*sip.Response)
+	if !ok {
+		t.Fatalf("not a response:\n%s", b)
+	}
+	return res
+}
+
+// register writes a REGISTER of account from the peer; rport adds the
+// rport parameter to its Via (RFC 3581), auth an Authorization header.
+func (p *udpPeer) register(account, callID, branch string, cseq int, rport bool, auth string) []byte {
+	port := p.conn.LocalAddr().(*net.UDPAddr).Port
+	var b strings.Builder
+	fmt.Fprintf(&b, "REGISTER sip:e2e.example SIP/2.0\r\n")
+	fmt.Fprintf(&b, "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s", port, branch)
+	if rport {
+		b.WriteString(";rport")
+	}
+	b.WriteString("\r\nMax-Forwards: 70\r\n")
+	fmt.Fprintf(&b, "From: <sip:%[1]s@e2e.example>;tag=f1\r\nTo: <sip:%[1]s@e2e.example>\r\n", account)
+	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d REGISTER\r\n", callID, cseq)
+	fmt.Fprintf(&b, "Contact: <sip:%s@127.0.0.1:%d>\r\nExpires: 3600\r\n", account, port)
+	if auth != "" {
+		fmt.Fprintf(&b, "Authorization: %s\r\n", auth)
+	}
+	b.WriteString("Content-Length: 0\r\n\r\n")
+	return []byte(b.String())
+}
+
+// TestRegisterRetransmission checks the server transaction of REGISTER over
+// UDP: a retransmission (same branch) gets the very response the request
+// got, not a second run of the registrar, while a replay (the same
+// credentials under a new branch) is still refused as one.
+func TestRegisterRetransmission(t *testing.T) {
+	h := start(t)
+	p := newUDPPeer(t, h.addr)
+	const account = "app.mary"
+	password, _ := h.secrets.SIPPassword(account)
+
+	for _, rport := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rport=%v", rport), func(t *testing.T) {
+			tag := fmt.Sprint(rport)
+			first := p.register(account, "retransmit-"+tag, "z9hG4bK-first-"+tag, 1, rport, "")
+			chal := parseResponse(t, p.exchange(first))
+			if chal.StatusCode != 401 {
+				t.Fatalf("first REGISTER: %d %s, want 401", chal.StatusCode, chal.Reason)
+			}
+			// A challenge is not remembered: the retransmission gets a
+			// fresh one, as good as the first.
+			if again := parseResponse(t, p.exchange(first)); again.StatusCode != 401 {
+				t.Fatalf("retransmitted first REGISTER: %d %s, want 401", again.StatusCode, again.Reason)
+			}
+			c, err := digest.ParseChallenge(chal.GetHeader("WWW-Authenticate").Value())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cred, err := digest.Digest(c, digest.Options{Method: "REGISTER", URI: "sip:e2e.example", Username: account, Password: password})
+			if err != nil {
+				t.Fatal(err)
+			}
+			second := p.register(account, "retransmit-"+tag, "z9hG4bK-second-"+tag, 2, rport, cred.String())
+			ok := p.exchange(second)
+			if res := parseResponse(t, ok); res.StatusCode != 200 {
+				t.Fatalf("REGISTER with credentials: %d %s, want 200", res.StatusCode, res.Reason)
+			}
+			if again := p.exchange(second); !bytes.Equal(again, ok) {
+				t.Errorf("retransmission answered\n%s\nwant the same response as the original:\n%s", again, ok)
+			}
+			replay := p.register(account, "retransmit-"+tag, "z9hG4bK-replay-"+tag, 2, rport, cred.String())
+			res := parseResponse(t, p.exchange(replay))
+			if res.StatusCode != 401 || !strings.Contains(res.GetHeader("WWW-Authenticate").Value(), "stale=true") {
+				t.Errorf("replayed credentials: %d %s %v, want 401 with stale=true", res.StatusCode, res.Reason, res.GetHeader("WWW-Authenticate"))
+			}
+		})
+	}
+}

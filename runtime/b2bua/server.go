@@ -1,0 +1,504 @@
+package b2bua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/compiler/ir"
+	"switchboard/runtime/carrier"
+	"switchboard/runtime/clock"
+	"switchboard/runtime/events"
+	"switchboard/runtime/media"
+	"switchboard/runtime/notify"
+	"switchboard/runtime/routing"
+	"switchboard/runtime/sipstack"
+	"switchboard/runtime/udp"
+)
+
+// Secrets gives the server what the IR leaves out.
+type Secrets interface {
+	// SIPPassword is the digest password of an IR account.
+	SIPPassword(account string) (password string, ok bool)
+}
+
+// Config is what a Server runs.
+type Config struct {
+	// Current returns the running configuration. A request reads it once
+	// and keeps what it read (calls keep theirs to the end), so the owner
+	// of the pointer behind it (package runtime/site) swaps the whole
+	// configuration at once; it calls Reloaded after a swap.
+	Current func() *Prepared
+	Events  *events.Bus  // nil: events are dropped
+	Clock   clock.Clock  // nil: the wall clock
+	Logger  *slog.Logger // nil: slog.Default()
+	// Media anchors calls' media; nil passes SDP through unchanged (and
+	// then no DTMF is observed).
+	Media MediaFactory
+	// LocalMedia opens the server's own media endpoint for the calls it
+	// answers itself; nil: it answers none (Services are not offered).
+	LocalMedia func() *media.Endpoint
+	// Services are the calls the server answers itself.
+	Services Services
+}
+
+// userAgent is the Server and User-Agent header value.
+const userAgent = "switchboard"
+
+// Server is a running site.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	clk    clock.Clock
+	events *events.Bus
+
+	ua  *sipgo.UserAgent
+	srv *sipgo.Server
+	// clientPtr sends the B2BUA's requests (client()). It is made when the
+	// first listener starts and made again, once, when a UDP listener
+	// starts after a TCP or TLS one: UDP requests must leave from the UDP
+	// listening socket.
+	clientPtr atomic.Pointer[sipgo.Client]
+	clientUDP bool // clientPtr's client sends from the UDP listener; hostMu
+
+	calls    sync.Map // Call-ID → *callSide
+	notifier *notify.Notifier
+	hosts    map[string]string // transport → our SIP host:port, for Contact headers
+	hostMu   sync.Mutex
+	toward   sync.Map     // peer IP → our address toward it (contactHeader)
+	towardN  atomic.Int64 // entries in toward, roughly
+	closing  atomic.Bool
+	wg       sync.WaitGroup
+
+	// listeners are where sipgo reads, per transport (UDP, TCP, TLS),
+	// once it does: requests to carriers leave from there. sockets are
+	// what Close closes before sipgo's transport layer, serving counts
+	// the Serve* calls still reading from them.
+	listenMu  sync.Mutex
+	listeners map[string]netip.AddrPort
+	sockets   []io.Closer
+	serving   sync.WaitGroup
+	// trunks are the server's registrations at its carriers.
+	trunks *carrier.Set
+
+	// register answers REGISTER over UDP beside sipgo (package sipstack).
+	register *sipstack.Register
+}
+
+// State is one configuration of a running site. Auth and Registrar answer
+// with this configuration's passwords and accounts (package runtime/site
+// makes them).
+type State struct {
+	Program *ir.Program
+	// Secrets are this configuration's passwords and, when it is also a
+	// TrunkSecrets, the trunks' credentials at their carriers.
+	Secrets   Secrets
+	Auth      Authenticator
+	Registrar Registrar
+}
+
+// Prepared is a State made ready to run, with what the server derives
+// from it; Prepare makes one. It is never changed.
+type Prepared struct{ st *siteState }
+
+// siteState is everything derived from one configuration.
+type siteState struct {
+	program *ir.Program
+	secrets Secrets
+	router  *routing.Router
+	auth    Authenticator
+	reg     Registrar
+	trunks  map[netip.Addr][]string // carrier source address → its trunks, in program order
+	// boxAccounts lists, per mailbox, the accounts whose devices show its
+	// message-waiting light, in program order: a message must not cost a
+	// walk over every account of a large site.
+	boxAccounts map[string][]*ir.Account
+}
+
+// Authenticator checks digest credentials. It returns the authenticated
+// account, or the response to send (a challenge or a refusal).
+type Authenticator interface {
+	Check(req *sip.Request, source string, proxy bool) (account string, res *sip.Response)
+}
+
+// Registrar keeps registrations and answers REGISTER.
+type Registrar interface {
+	OnRegister(req *sip.Request, tx sip.ServerTransaction)
+	Contacts(account string) []Contact
+}
+
+// Contact is where to reach one registered endpoint.
+type Contact struct {
+	URI sip.Uri
+	// Dest is the host:port to send to: the address the registration came
+	// from, which is the only one that works behind NAT.
+	Dest      string
+	Transport string
+	// Path is the route to the device through edge proxies (RFC 3327),
+	// sent as Route headers.
+	Path []string
+}
+
+// New builds a server for cfg; Serve* starts it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Current == nil || cfg.Current() == nil {
+		return nil, errors.New("b2bua: no configuration")
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, clk: cfg.Clock, events: cfg.Events}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.clk == nil {
+		s.clk = clock.Real
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(userAgent), sipgo.WithUserAgentHostname(cfg.Current().st.program.Site.Domain))
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	s.ua = ua
+	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.log)); err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	s.notifier = notify.New(notify.Config{Stack: notifyStack{s}, Clock: s.clk, Logger: s.log, Summary: cfg.Services.MessageSummary, Go: s.goTracked})
+	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Background: &s.wg})
+	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
+	s.register = sipstack.NewRegister(onRegister)
+	s.srv.OnRegister(onRegister)
+	s.srv.OnInvite(requireKnown(s.onInvite))
+	s.srv.OnAck(s.onAck)
+	s.srv.OnBye(requireKnown(s.onBye))
+	s.srv.OnOptions(requireKnown(s.onOptions))
+	s.srv.OnSubscribe(requireKnown(s.onSubscribe))
+	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+		// A CANCEL that matched no INVITE transaction.
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+	})
+	s.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+		res.AppendHeader(sip.NewHeader("Allow", allowed))
+		_ = tx.Respond(res)
+	})
+	return s, nil
+}
+
+// Prepare derives what the server needs of c: its routing tables, its
+// carriers' addresses (host names are looked up now, before c runs) and
+// the devices that show each mailbox's light.
+func Prepare(c State) *Prepared {
+	p := c.Program
+	st := &siteState{program: p, secrets: c.Secrets, router: routing.New(p), auth: c.Auth, reg: c.Registrar, trunks: map[netip.Addr][]string{}, boxAccounts: map[string][]*ir.Account{}}
+	for i := range p.Accounts {
+		a := &p.Accounts[i]
+		if a.Kind == ir.AccountTrunk {
+			continue
+		}
+		if box := notify.MailboxOf(p, a.Name); box != "" {
+			st.boxAccounts[box] = append(st.boxAccounts[box], a)
+		}
+	}
+	for _, t := range p.Trunks {
+		// Carriers are recognised by source address. Literal addresses
+		// only here; a host name is resolved when the server starts.
+		if a, err := netip.ParseAddr(t.Host); err == nil {
+			st.trunks[a.Unmap()] = append(st.trunks[a.Unmap()], t.Name)
+		} else if addrs, err := net.LookupHost(t.Host); err == nil {
+			for _, h := range addrs {
+				if a, err := netip.ParseAddr(h); err == nil {
+					st.trunks[a.Unmap()] = append(st.trunks[a.Unmap()], t.Name)
+				}
+			}
+		}
+	}
+	return &Prepared{st}
+}
+
+func (s *Server) st() *siteState { return s.cfg.Current().st }
+
+// Reloaded tells the server that Current returns a new configuration:
+// the event is published and the registrations at carriers follow it.
+// Calls in progress continue with the configuration they started with.
+func (s *Server) Reloaded() {
+	s.publish(events.Event{Kind: events.Reloaded, Origin: s.st().program.Site.Origin})
+	s.syncTrunks()
+}
+
+// ServeUDP serves SIP on conn until ctx ends or Close.
+func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
+	s.setHost("UDP", conn.LocalAddr().String())
+	if err := s.ensureClient(conn.LocalAddr().String()); err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); conn.Close() }()
+	pc := conn
+	if u, ok := conn.(*net.UDPConn); ok {
+		pc = udp.New(u) // raw-syscall reads and writes (package udp)
+	}
+	rc := sipstack.NewReadyConn(pc, &s.closing, s.register.Serve)
+	if !s.serve(rc) {
+		return nil
+	}
+	defer s.serving.Done()
+	go func() {
+		select {
+		case <-rc.Ready():
+			s.listening("UDP", conn.LocalAddr())
+		case <-ctx.Done():
+		}
+	}()
+	err := s.srv.ServeUDP(rc)
+	s.notListening("UDP")
+	if s.closing.Load() || ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// ServeTCP serves SIP over TCP on l until ctx ends or Close.
+func (s *Server) ServeTCP(ctx context.Context, l net.Listener) error {
+	return s.serveStream(ctx, "TCP", l, s.srv.ServeTCP)
+}
+
+// ServeTLS serves SIP over TLS on l (a tls.Listener) until ctx ends or
+// Close.
+func (s *Server) ServeTLS(ctx context.Context, l net.Listener) error {
+	return s.serveStream(ctx, "TLS", l, s.srv.ServeTLS)
+}
+
+// serveStream serves a stream transport's listener with sipgo's serve.
+func (s *Server) serveStream(ctx context.Context, transport string, l net.Listener, serve func(net.Listener) error) error {
+	s.setHost(transport, l.Addr().String())
+	if err := s.ensureClient(""); err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); l.Close() }()
+	if !s.serve(l) {
+		return nil
+	}
+	defer s.serving.Done()
+	s.listening(transport, l.Addr())
+	err := serve(l)
+	s.notListening(transport)
+	if s.closing.Load() || ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// serve records a socket Close must close, and reports false when the
+// server is already closing.
+func (s *Server) serve(c io.Closer) bool {
+	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.sockets = append(s.sockets, c)
+	s.serving.Add(1)
+	return true
+}
+
+// closeSockets stops sipgo reading: the sockets are closed and, for a
+// moment at most, the readers waited for.
+func (s *Server) closeSockets() {
+	s.listenMu.Lock()
+	socks := s.sockets
+	s.sockets = nil
+	s.listenMu.Unlock()
+	for _, c := range socks {
+		c.Close()
+	}
+	done := make(chan struct{})
+	go func() { s.serving.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+}
+
+// listening records a listener sipgo serves, and starts the
+// registrations at carriers that can now be sent.
+func (s *Server) listening(transport string, addr net.Addr) {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return
+	}
+	s.listenMu.Lock()
+	if s.listeners == nil {
+		s.listeners = map[string]netip.AddrPort{}
+	}
+	if _, ok := s.listeners[transport]; !ok {
+		s.listeners[transport] = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	s.listenMu.Unlock()
+	s.syncTrunks()
+}
+
+// notListening forgets a listener sipgo no longer reads from.
+func (s *Server) notListening(transport string) {
+	s.listenMu.Lock()
+	delete(s.listeners, transport)
+	s.listenMu.Unlock()
+}
+
+// listenerAddr is the address of the listener of transport, once served.
+func (s *Server) listenerAddr(transport string) (netip.AddrPort, bool) {
+	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
+	a, ok := s.listeners[transport]
+	return a, ok
+}
+
+func (s *Server) setHost(transport, addr string) {
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	if s.hosts == nil {
+		s.hosts = map[string]string{}
+	}
+	if s.hosts[transport] == "" {
+		s.hosts[transport] = addr
+	}
+}
+
+// hostPort is the address we listen on for transport; for a transport we
+// do not listen on, the UDP listener's, else any.
+func (s *Server) hostPort(transport string) (host string, port int, listened string) {
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	addr, listened := s.hosts[transport], transport
+	for _, t := range []string{"UDP", "TCP", "TLS"} {
+		if addr != "" {
+			break
+		}
+		addr, listened = s.hosts[t], t
+	}
+	h, p, err := sip.ParseAddr(addr)
+	if err != nil {
+		return "127.0.0.1", 5060, "UDP"
+	}
+	return h, p, listened
+}
+
+// ensureClient creates the client side of the B2BUA once. Requests to
+// endpoints leave from the listening socket (connAddr), so that a device
+// behind NAT receives them through the binding its REGISTER opened.
+func (s *Server) ensureClient(connAddr string) error {
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	if s.clientPtr.Load() != nil && (s.clientUDP || connAddr == "") {
+		return nil
+	}
+	var opts []sipgo.ClientOption
+	if connAddr != "" {
+		opts = append(opts, sipgo.WithClientConnectionAddr(connAddr))
+		if host, _, err := net.SplitHostPort(connAddr); err == nil {
+			if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+				// Serving on every interface: our Via sent-by names the
+				// address of the default route rather than 0.0.0.0 (peers
+				// still answer to where the request came from, RFC 3261
+				// §18.2.2, but a sent-by of 0.0.0.0 says nothing).
+				if def := localIPToward(defaultRouteProbe); def.IsValid() && !def.IsUnspecified() {
+					opts = append(opts, sipgo.WithClientHostname(def.String()))
+				}
+			}
+		}
+	}
+	c, err := sipgo.NewClient(s.ua, opts...)
+	if err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+	s.clientPtr.Store(c)
+	s.clientUDP = connAddr != ""
+	return nil
+}
+
+// client is the B2BUA's client side; nil before any listener started.
+func (s *Server) client() *sipgo.Client { return s.clientPtr.Load() }
+
+// Close stops the server: open calls are hung up, sockets closed.
+func (s *Server) Close() error {
+	if !s.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	n := 0
+	s.calls.Range(func(_, v any) bool {
+		v.(*callSide).call.hangup("server shutting down")
+		n++
+		return true
+	})
+	// Carriers are told we are gone (un-REGISTER), in the same few
+	// seconds as the hang-ups.
+	s.trunks.Stop("server shutting down")
+	// Hang-ups get a few seconds to be answered; a device that has gone
+	// away must not hold the shutdown for a whole transaction timeout.
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		s.log.Warn("shutdown: some hang-ups were not answered", "calls", n)
+	}
+	// sipgo stops reading before its transport layer closes: a request
+	// read after that would find the pool empty and get a socket of its own.
+	s.closeSockets()
+	s.register.Close()
+	return s.ua.Close()
+}
+
+func (s *Server) publish(e events.Event) {
+	if s.events != nil {
+		if e.Time.IsZero() {
+			e.Time = s.clk.Now()
+		}
+		s.events.Publish(e)
+	}
+}
+
+// allowed are the methods the server serves (Allow, RFC 3261 §20.5).
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE"
+
+// onOptions says what the server can do (RFC 3261 §11.2): methods, body
+// types, extensions, event packages. Keep-alive OPTIONS from devices get
+// the same answer.
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	res.AppendHeader(sip.NewHeader("Supported", supportedList))
+	res.AppendHeader(sip.NewHeader("Allow-Events", notify.Event))
+	_ = tx.Respond(res)
+}
+
+func respond(tx sip.ServerTransaction, req *sip.Request, status int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, status, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	_ = tx.Respond(res)
+}
+
+// sourceAddr is the address a request came from, without the port.
+func sourceAddr(req *sip.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// warning builds a Warning header (RFC 3261 §20.43) carrying why a call was
+// refused; code 399 is "miscellaneous warning".
+func warning(host, text string) sip.Header {
+	text = strings.ReplaceAll(text, `"`, "'")
+	return sip.NewHeader("Warning", fmt.Sprintf("399 %s %q", host, text))
+}

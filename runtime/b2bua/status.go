@@ -1,0 +1,63 @@
+package b2bua
+
+import (
+	"slices"
+	"strings"
+
+	"switchboard/compiler/ir"
+)
+
+// Status is what the server is doing now, for an operator's health check
+// (serve's GET /admin/status). It holds no secret.
+type Status struct {
+	Site string `json:"site"`
+	// Listeners are the addresses sipgo reads from, by transport.
+	Listeners map[string]string `json:"listeners"`
+	// Registered is how many of the site's accounts (not trunks) have a
+	// live binding, of Accounts.
+	Registered int `json:"registered"`
+	Accounts   int `json:"accounts"`
+	// Calls is how many calls are in progress.
+	Calls int `json:"calls"`
+	// Trunks are the trunks with credentials and whether the carrier
+	// holds our registration; an IP-authenticated trunk is not listed.
+	Trunks []TrunkStatus `json:"trunks,omitempty"`
+}
+
+// TrunkStatus is one trunk's registration at its carrier.
+type TrunkStatus struct {
+	Name       string `json:"name"`
+	Registered bool   `json:"registered"`
+}
+
+// Status reports what the server is doing now. It walks every account of
+// the program: cheap for an operator's probe, not for a hot path.
+func (s *Server) Status() Status {
+	st := s.st()
+	out := Status{Site: st.program.Site.Name, Listeners: map[string]string{}}
+	s.listenMu.Lock()
+	for t, a := range s.listeners {
+		out.Listeners[t] = a.String()
+	}
+	s.listenMu.Unlock()
+	for _, a := range st.program.Accounts {
+		if a.Kind == ir.AccountTrunk {
+			continue
+		}
+		out.Accounts++
+		if len(st.reg.Contacts(a.Name)) > 0 {
+			out.Registered++
+		}
+	}
+	s.calls.Range(func(_, v any) bool {
+		if v.(*callSide).br == nil { // the caller's side: one per call
+			out.Calls++
+		}
+		return true
+	})
+	for name, registered := range s.trunks.Registered() {
+		out.Trunks = append(out.Trunks, TrunkStatus{Name: name, Registered: registered})
+	}
+	slices.SortFunc(out.Trunks, func(a, b TrunkStatus) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}

@@ -1,0 +1,61 @@
+package sipstack
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// ReadyConn is a UDP listener as sipgo reads it.
+//
+// serve answers what the server handles itself, without sipgo: it reports
+// true for a datagram it consumed (REGISTER, see Register).
+//
+// It closes Ready the first time sipgo reads: by then sipgo has the socket
+// in its connection pool, and requests that must leave from it (to
+// carriers) find it there instead of making sipgo open a socket of its
+// own.
+//
+// Once closing is set it hands sipgo responses only. sipgo answers every
+// request it reads — an ACK too — through a connection looked up in its
+// pool by the request's source, and opens a new socket when the lookup
+// fails, as it does once its transport layer is closed and the pool
+// emptied. A request read during shutdown (say the ACK of a 404 that
+// crossed the Close) would make sipgo open a socket for nothing; the
+// responses to the server's hang-ups and un-REGISTERs are still wanted.
+type ReadyConn struct {
+	net.PacketConn
+	once    sync.Once
+	ready   chan struct{}
+	closing *atomic.Bool
+	serve   func(conn net.PacketConn, data []byte, src net.Addr) bool
+}
+
+// NewReadyConn wraps pc for sipgo's ServeUDP; closing says the server is
+// shutting down; serve, when not nil, may consume datagrams first.
+func NewReadyConn(pc net.PacketConn, closing *atomic.Bool, serve func(conn net.PacketConn, data []byte, src net.Addr) bool) *ReadyConn {
+	return &ReadyConn{PacketConn: pc, ready: make(chan struct{}), closing: closing, serve: serve}
+}
+
+// Ready is closed once sipgo reads from the socket.
+func (c *ReadyConn) Ready() <-chan struct{} { return c.ready }
+
+func (c *ReadyConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	c.once.Do(func() { close(c.ready) })
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil {
+			return n, addr, err
+		}
+		if c.closing.Load() {
+			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) {
+				return n, addr, nil
+			}
+			continue
+		}
+		if c.serve == nil || !c.serve(c.PacketConn, b[:n], addr) {
+			return n, addr, nil
+		}
+	}
+}

@@ -1,0 +1,8 @@
+// Package sipstack is the one place where the server adapts sipgo: the
+// process-wide settings sipgo keeps in package variables (message size
+// limit, transaction timers for a served site and for a simulation,
+// sipgo's default logger), the UDP listener as sipgo reads it (ReadyConn:
+// readiness, shutdown) and REGISTER over UDP answered beside sipgo's
+// transaction layer (Register). Nothing else of ours sets a sipgo
+// variable.
+package sipstack

@@ -1,0 +1,261 @@
+package sipstack
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// REGISTER over UDP is answered beside sipgo's transaction layer, straight
+// from the listener's read loop.
+//
+// The registrar's own work is a few microseconds per request. sipgo's
+// server transaction around it cost more, and most of the server's memory:
+// a goroutine per datagram (whose stack grew twice on its way through the
+// handler), a context, a connection lookup, a timer, and the parsed
+// request and response kept until Timer J — about 4 KB per transaction,
+// two transactions per registration. Kamailio, the yardstick, answers
+// REGISTER statelessly and keeps nothing.
+//
+// This path keeps what RFC 3261 §17.2.2 asks of a non-INVITE server
+// transaction, and no more: the final response, as the bytes sent and
+// where they went, for Timer J, so that a retransmitted request gets the
+// same answer again instead of being processed twice (a REGISTER's nonce
+// count is spent once; a second run would be a replay and get a stale
+// challenge). The exception is a challenge to a request without
+// credentials: a retransmission of it is answered afresh, with another
+// challenge that is as good as the first, as a stateless registrar would
+// (RFC 3261 §8.2.7) — half of all registration traffic, kept nowhere.
+//
+// REGISTER over TCP and TLS, and every other request, go through sipgo as
+// before. With sipgo's SIPDebug trace on, so does REGISTER, so that the
+// trace shows every message.
+
+var registerPrefix = []byte("REGISTER ")
+
+// Register answers REGISTER over UDP with its handler, beside sipgo's
+// transaction layer; ReadyConn hands it the datagrams it reads.
+type Register struct {
+	parser   *sip.Parser
+	answered answered
+	handler  sipgo.RequestHandler
+}
+
+// NewRegister returns the fast path of REGISTER over UDP to handler (the
+// registrar's, as sipgo would call it).
+func NewRegister(handler sipgo.RequestHandler) *Register {
+	return &Register{parser: sip.NewParser(), handler: handler}
+}
+
+// Close forgets the remembered responses.
+func (r *Register) Close() { r.answered.close() }
+
+// Serve answers data, a datagram read from conn and sent from src, when
+// it is a REGISTER, and reports whether it did. Anything else, and a
+// REGISTER sipgo would refuse before its handler (unparsable, or without
+// Via or CSeq), is left to sipgo.
+func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
+	if !bytes.HasPrefix(data, registerPrefix) || sip.SIPDebug {
+		return false
+	}
+	msg, err := r.parser.ParseSIP(data)
+	if err != nil {
+		return false
+	}
+	req, ok := msg.(*sip.Request)
+	if !ok || req.Method != sip.REGISTER {
+		return false
+	}
+	key, err := sip.ServerTxKeyMake(req)
+	if err != nil {
+		return false
+	}
+	req.SetTransport("UDP")
+	req.SetSource(src.String())
+	if r.answered.resend(conn, key) {
+		return true
+	}
+	r.handler(req, &udpServerTx{answered: &r.answered, conn: conn, key: key, req: req, src: src})
+	return true
+}
+
+// udpServerTx is the server transaction of a REGISTER read by Serve.
+// It lives as long as the handler: Respond sends the response, and a final
+// one is remembered for retransmissions. There is no ACK or CANCEL for a
+// REGISTER (sipgo, too, matches CANCEL to INVITEs only).
+type udpServerTx struct {
+	answered *answered
+	conn     net.PacketConn
+	key      string
+	req      *sip.Request
+	src      net.Addr
+}
+
+var _ sip.ServerTransaction = (*udpServerTx)(nil)
+
+// respBufs are the buffers responses are written into.
+var respBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (tx *udpServerTx) Respond(res *sip.Response) error {
+	buf := respBufs.Get().(*bytes.Buffer)
+	defer respBufs.Put(buf)
+	buf.Reset()
+	res.StringWrite(buf)
+	if buf.Len() > sip.UDPMTUSize-200 {
+		return sip.ErrUDPMTUCongestion // as sipgo's UDP transport refuses it
+	}
+	dst := responseDest(tx.req, tx.src)
+	if _, err := tx.conn.WriteTo(buf.Bytes(), dst); err != nil {
+		return fmt.Errorf("udp %s: %w", tx.conn.LocalAddr(), err)
+	}
+	if res.IsProvisional() || (res.StatusCode == sip.StatusUnauthorized && !hasHeader(tx.req, "Authorization")) {
+		return nil
+	}
+	tx.answered.put(tx.key, bytes.Clone(buf.Bytes()), dst)
+	return nil
+}
+
+func (tx *udpServerTx) Terminate()                         {}
+func (tx *udpServerTx) OnTerminate(sip.FnTxTerminate) bool { return false }
+func (tx *udpServerTx) Done() <-chan struct{}              { return closedChan }
+func (tx *udpServerTx) Err() error                         { return nil }
+func (tx *udpServerTx) Acks() <-chan *sip.Request          { return nil }
+func (tx *udpServerTx) OnCancel(f sip.FnTxCancel) bool     { return false }
+
+// closedChan is the Done of a transaction that has nothing to wait for.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// responseDest is where the response to a request over UDP goes (RFC 3261
+// §18.2.2, RFC 3581 §4): its source address, with the port of the top
+// Via's sent-by unless the Via asks for rport — as sipgo sends it.
+func responseDest(req *sip.Request, src net.Addr) net.Addr {
+	via := req.Via()
+	if via == nil {
+		return src
+	}
+	if rport, ok := via.Params.Get("rport"); ok && rport == "" {
+		return src
+	}
+	port := via.Port
+	if port <= 0 {
+		port = int(sip.DefaultPort("UDP"))
+	}
+	if a, ok := src.(*net.UDPAddr); ok {
+		if a.Port == port {
+			return src
+		}
+		return &net.UDPAddr{IP: a.IP, Port: port, Zone: a.Zone}
+	}
+	host, _, err := net.SplitHostPort(src.String())
+	if err != nil {
+		return src
+	}
+	return &net.UDPAddr{IP: net.ParseIP(host), Port: port}
+}
+
+// hasHeader reports whether req has a header field called name (compared
+// without case, and without sipgo's GetHeader, which lower-cases — and
+// allocates — the name of every header field it passes).
+func hasHeader(req *sip.Request, name string) bool {
+	for _, h := range req.Headers() {
+		if strings.EqualFold(h.Name(), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// answered remembers final responses to REGISTERs over UDP for sipgo's
+// Timer J (the server's transaction retention), keyed by transaction
+// (RFC 3261 §17.2.3). Entries are forgotten in generations: every
+// quarter of Timer J the keys put in the oldest go, so an entry lives
+// between one and one and a quarter Timer J without a timer of its own.
+// The rotation stops while nothing is remembered.
+type answered struct {
+	mu     sync.Mutex
+	m      map[string]answer
+	gens   [answeredGens][]string // the keys put in each generation, [0] newest
+	turn   uint64                 // rotations so far
+	timer  *time.Timer
+	period time.Duration
+	closed bool
+}
+
+const answeredGens = 5
+
+type answer struct {
+	data []byte
+	dst  net.Addr
+	turn uint64 // the rotation it was put in
+}
+
+// resend sends the remembered response of transaction key again, if any.
+func (a *answered) resend(conn net.PacketConn, key string) bool {
+	a.mu.Lock()
+	ans, found := a.m[key]
+	a.mu.Unlock()
+	if !found {
+		return false
+	}
+	_, _ = conn.WriteTo(ans.data, ans.dst)
+	return true
+}
+
+func (a *answered) put(key string, data []byte, dst net.Addr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
+	if a.m == nil {
+		a.m = map[string]answer{}
+	}
+	a.m[key] = answer{data: data, dst: dst, turn: a.turn}
+	a.gens[0] = append(a.gens[0], key)
+	if a.timer == nil {
+		a.period = max(sip.Timer_J/(answeredGens-1), time.Millisecond)
+		a.timer = time.AfterFunc(a.period, a.rotate)
+	}
+}
+
+func (a *answered) rotate() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
+	oldest := a.gens[answeredGens-1]
+	for _, k := range oldest {
+		// A key put again since (a request retransmitted after its answer
+		// was forgotten, answered anew) stays with its newer turn.
+		if e, ok := a.m[k]; ok && e.turn == a.turn-(answeredGens-1) {
+			delete(a.m, k)
+		}
+	}
+	copy(a.gens[1:], a.gens[:answeredGens-1])
+	a.gens[0] = nil
+	a.turn++
+	if len(a.m) > 0 {
+		a.timer.Reset(a.period)
+		return
+	}
+	a.m, a.gens, a.timer = nil, [answeredGens][]string{}, nil
+}
+
+// close forgets everything and stops the rotation.
+func (a *answered) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+	a.m, a.gens = nil, [answeredGens][]string{}
+}

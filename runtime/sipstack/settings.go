@@ -1,0 +1,97 @@
+package sipstack
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// sipgo's settings are package variables, shared by every server and
+// client of the process. They are set here and nowhere else: the message
+// size limit always (init), the transaction timers and sipgo's own log by
+// the process that knows what it is (TuneServe for `switchboard serve`,
+// TuneSimulation for a simulation run).
+
+// sipgo refuses to send a UDP message over 1 300 bytes (RFC 3261 §18.1.1
+// wants TCP then). A device registered over UDP behind NAT cannot be
+// reached over TCP, and a video door station's offer alone comes near
+// that size, so its call would reach no one. Like Kamailio (udp_mtu
+// unset) and Asterisk, the server sends such messages whole over UDP, for
+// IP to fragment. In init: sipgo reads the limit on every send, and every
+// server and device of this module imports this package through the call
+// core.
+func init() { sip.UDPMTUSize = maxUDPPayload + 200 }
+
+// maxUDPPayload is the largest UDP datagram over IPv4.
+const maxUDPPayload = 65507
+
+// transactionRetention is how long a finished transaction is remembered
+// to absorb retransmissions: Kamailio's tm wait timer (wt_timer, 5 s).
+const transactionRetention = 5 * time.Second
+
+// TuneServe makes the settings of a live server (switchboard serve).
+//
+// Retention: sipgo keeps every finished UDP transaction for 64·T1 = 32 s
+// (Timers J, L, M and D), the RFC's worst case for a request
+// retransmitted for the whole of its client's Timer F/B. At the rates a
+// site's registrations and door calls arrive that is the server's main
+// memory cost (≈4 KB a transaction) and, through page faults and the
+// collector, much of its CPU. Kamailio forgets a finished transaction
+// after 5 s; so does this server. The retransmission timers (T1, T2, T4,
+// A, E, G) and the give-up timers (B, F, H) are untouched.
+//
+// What a retransmission that arrives later than 5 s meets. A client
+// retransmits a non-INVITE request at 0.5, 1.5, 3.5, 7.5… s while it has
+// no final response, and each retransmission within the 5 s gets the
+// response again, so this needs the response and three resends of it
+// lost; an INVITE is not retransmitted at all once a provisional response
+// arrived, and the server sends 100 Trying straight away.
+//   - Timer J (non-INVITE server, RFC 3261 §17.2.2): the request is
+//     processed as new. A REGISTER's credentials were already used, so the
+//     nonce-count replay check answers a fresh challenge (stale=true) and
+//     the client re-registers with it, as for any replayed REGISTER. A BYE
+//     finds no call and gets 481, which ends the client's transaction too.
+//   - Timer L (INVITE server after a 2xx, RFC 6026 §7.1): a late INVITE
+//     retransmission is a new request; its nonce count is spent, so it is
+//     challenged and creates no call (a carrier's, authenticated by
+//     address, finds its Call-ID in use while the call lasts: 482). The
+//     2xx's ACK is its own transaction and is unaffected.
+//   - Timers M and D (INVITE client after a 2xx or a non-2xx): a callee's
+//     late retransmission of its 2xx or its 487 is not matched; the 487's
+//     ACK was sent when the first copy arrived.
+//
+// I (INVITE server, waiting for ACK retransmissions) and K (non-INVITE
+// client) are T4 = 5 s already.
+func TuneServe() {
+	retain(transactionRetention)
+}
+
+// TuneSimulation makes the settings of a process whose whole job is a
+// simulation run (switchboard test, the benchmarks); lossless says the
+// simulated network is in memory. sipgo keeps every finished transaction
+// for up to 32 s so that retransmissions over a lossy network find it;
+// the in-memory network neither loses nor repeats a datagram, and on a
+// 6 000-user building that retention is gigabytes. Over loopback, which
+// rarely loses a datagram, it keeps what a served site keeps.
+//
+// sipgo's own log goes quiet: a simulation reports through its cases, and
+// a late 180 crossing a CANCEL is expected there, not news.
+func TuneSimulation(lossless bool) {
+	sip.SetDefaultLogger(slog.New(slog.DiscardHandler))
+	if !lossless {
+		retain(transactionRetention)
+		return
+	}
+	retain(time.Second)
+	sip.Timer_I = time.Second
+	sip.Timer_K = time.Second
+}
+
+// retain sets how long finished transactions are remembered.
+func retain(d time.Duration) {
+	sip.Timer_D = d
+	sip.Timer_J = d
+	sip.Timer_L = d
+	sip.Timer_M = d
+}

@@ -1,0 +1,117 @@
+package site
+
+import (
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/compiler/ir"
+	"switchboard/runtime/auth"
+	"switchboard/runtime/b2bua"
+	"switchboard/runtime/carrier"
+	"switchboard/runtime/registrar"
+	"switchboard/runtime/voicemail"
+)
+
+// passwords are one generation's SIP passwords, with the ones accounts
+// had before the rotation that generation raised, while the grace lasts.
+// Immutable once the generation is stored.
+type passwords struct {
+	cur  b2bua.Secrets
+	prev map[string]previousPassword
+	now  func() time.Time
+}
+
+type previousPassword struct {
+	password string
+	until    time.Time
+}
+
+func (p *passwords) remember(account string, pp previousPassword) {
+	if p.prev == nil {
+		p.prev = map[string]previousPassword{}
+	}
+	p.prev[account] = pp
+}
+
+// SIPPassword implements b2bua.Secrets.
+func (p *passwords) SIPPassword(account string) (string, bool) { return p.cur.SIPPassword(account) }
+
+// PreviousSIPPassword implements provisioning.PreviousSecrets.
+func (p *passwords) PreviousSIPPassword(account string) (string, bool) {
+	pp, ok := p.prev[account]
+	if !ok || !p.now().Before(pp.until) {
+		return "", false
+	}
+	return pp.password, true
+}
+
+// withTrunks are a generation's passwords and its trunks' credentials.
+type withTrunks struct {
+	*passwords
+	trunks carrier.TrunkSecrets
+}
+
+// TrunkSecret implements carrier.TrunkSecrets.
+func (w withTrunks) TrunkSecret(ref ir.SecretRef) (string, bool) { return w.trunks.TrunkSecret(ref) }
+
+// genAuth is the site's authenticator with one generation's passwords:
+// nonces and throttles are the site's, the passwords the generation's.
+type genAuth struct {
+	a       *auth.Authenticator
+	secrets b2bua.Secrets
+}
+
+func (g genAuth) Check(req *sip.Request, source string, proxy bool) (string, *sip.Response) {
+	return g.a.CheckWith(g.secrets, req, source, proxy)
+}
+
+// registrarView gives the server one generation's registrar.
+type registrarView struct{ v registrar.View }
+
+func (r registrarView) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
+	r.v.OnRegister(req, tx)
+}
+
+func (r registrarView) Contacts(account string) []b2bua.Contact {
+	var out []b2bua.Contact
+	for _, b := range r.v.Lookup(account) {
+		u, err := b.URI()
+		if err != nil {
+			continue
+		}
+		out = append(out, b2bua.Contact{URI: u, Dest: b.Source, Transport: b.Transport, Path: b.Path})
+	}
+	return out
+}
+
+// currentSecrets are the running generation's passwords, for the
+// authenticator's Check outside any generation's view (none calls it now;
+// it keeps Check answering as the running configuration would).
+type currentSecrets struct{ s *Site }
+
+func (c currentSecrets) SIPPassword(account string) (string, bool) {
+	return c.s.gen.Load().pw.SIPPassword(account)
+}
+
+// currentPINs are the running generation's voicemail and room PINs, for
+// the services, which outlive reloads.
+type currentPINs struct{ s *Site }
+
+// VoicemailPIN implements voicemail.PINSource.
+func (c currentPINs) VoicemailPIN(box string) (string, bool) {
+	if p, ok := c.s.gen.Load().pw.cur.(voicemail.PINSource); ok {
+		return p.VoicemailPIN(box)
+	}
+	return "", false
+}
+
+// ConferencePINs implements services.ConferencePINs.
+func (c currentPINs) ConferencePINs(room string) (member, owner string, ok bool) {
+	if p, ok := c.s.gen.Load().pw.cur.(interface {
+		ConferencePINs(room string) (member, owner string, ok bool)
+	}); ok {
+		return p.ConferencePINs(room)
+	}
+	return "", "", false
+}

@@ -1,0 +1,403 @@
+package site
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"switchboard/compiler/ir"
+	"switchboard/email"
+	"switchboard/runtime/auth"
+	"switchboard/runtime/b2bua"
+	"switchboard/runtime/carrier"
+	"switchboard/runtime/clock"
+	"switchboard/runtime/events"
+	"switchboard/runtime/media"
+	"switchboard/runtime/provisioning"
+	"switchboard/runtime/registrar"
+	"switchboard/runtime/services"
+)
+
+// Config is one configuration of a site: everything a reload replaces.
+type Config struct {
+	Program *ir.Program
+	// Secrets are the accounts' SIP passwords; when it has them too
+	// (credentials.Lookup does), the mailboxes' initial PINs
+	// (voicemail.PINSource) and the rooms' PINs (services.ConferencePINs).
+	Secrets b2bua.Secrets
+	// Trunks are the trunks' credentials at their carriers; nil: Secrets',
+	// when it is a carrier.TrunkSecrets.
+	Trunks carrier.TrunkSecrets
+	// Bundle is the provisioning directory (a build's OUT/provision). The
+	// site serves provisioning files when the configuration New starts
+	// with has one; a reload's replaces it then, and is ignored otherwise.
+	Bundle string
+}
+
+// Options are the parts of a site that no reload changes.
+type Options struct {
+	Events *events.Bus  // nil: events are dropped
+	Clock  clock.Clock  // nil: the wall clock
+	Logger *slog.Logger // nil: slog.Default()
+	// MediaIP is where the media relay and the server's own media
+	// endpoint bind; no relay and no services when invalid.
+	MediaIP netip.Addr
+	// MediaListen opens the media's sockets; nil means real UDP. The
+	// simulator passes its in-memory network's.
+	MediaListen media.ListenFunc
+	// DigestAlgorithms are offered in this order; SHA-256 then MD5 when
+	// empty (RFC 8760). Some clients (SIPp 3.6, old firmware) read only
+	// the first challenge and need MD5 first.
+	DigestAlgorithms []auth.Algorithm
+
+	// DataDir holds what the services keep (voicemail); none when empty.
+	DataDir string
+	// Mailer sends voicemail notifications from MailFrom; nil sends none.
+	Mailer   email.Mailer
+	MailFrom string
+	// DeleteAfterMail deletes a message once its e-mail was accepted.
+	DeleteAfterMail bool
+	// Services, when set, are served instead of the standard ones
+	// (package services); &b2bua.Services{} offers none.
+	Services *b2bua.Services
+
+	// Provisioning are options of the provisioning HTTP server.
+	Provisioning []provisioning.Option
+	// RotationGrace is how long, after a reload rotated an account's
+	// password, its old one still fetches its provisioning files (a
+	// device must fetch its new password with the old one). SIP takes
+	// only the new one. 0: never.
+	RotationGrace time.Duration
+	// authOptions are further options of the authenticator, for tests.
+	authOptions []auth.Option
+
+	// Recompile reads the configuration now on disk, for Reload. The
+	// command supplies it: the runtime reads only the IR and does not
+	// compile. Its error says why the configuration was refused.
+	Recompile func() (Config, error)
+}
+
+// Site is a running site: the SIP server, its registrar and
+// authentication, routing, media, the services it answers itself, the
+// provisioning HTTP server and the event stream, assembled once.
+//
+// Its configuration (program, passwords, trunk credentials, provisioning
+// files) is one immutable generation behind one pointer, and Swap replaces
+// it whole. Every SIP request (authentication, registration, routing,
+// calls out over trunks) and the services read that pointer once; a
+// provisioning fetch reads the bundle, which carries its generation's
+// passwords. So a request is answered wholly by the old configuration or
+// wholly by the new, never by a mix.
+type Site struct {
+	o   Options
+	log *slog.Logger
+	clk clock.Clock
+
+	gen atomic.Pointer[generation]
+
+	server    *b2bua.Server
+	registrar *registrar.Registrar
+	auth      *auth.Authenticator
+	services  *services.Services // nil when Options.Services replaced them
+	prov      *provisioning.Server
+	stopWatch func()
+
+	swapMu sync.Mutex // serialises Swap and Reload
+}
+
+// generation is one configuration as the running site uses it. It is
+// never changed once stored.
+type generation struct {
+	program *ir.Program
+	pw      *passwords
+	secrets b2bua.Secrets   // pw, with the trunks' credentials when there are any
+	core    *b2bua.Prepared // the call core's view: program, passwords, registrar
+}
+
+// New assembles and returns a site running cfg; Serve* start its sockets.
+func New(cfg Config, o Options) (*Site, error) {
+	if cfg.Program == nil {
+		return nil, errors.New("site: no program")
+	}
+	if cfg.Secrets == nil {
+		return nil, errors.New("site: no secrets")
+	}
+	s := &Site{o: o, log: o.Logger, clk: o.Clock, stopWatch: func() {}}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.clk == nil {
+		s.clk = clock.Real
+	}
+	authOpts := []auth.Option{auth.WithEvents(o.Events, s.Program)}
+	if len(o.DigestAlgorithms) > 0 {
+		authOpts = append(authOpts, auth.WithAlgorithms(o.DigestAlgorithms...))
+	}
+	authOpts = append(authOpts, o.authOptions...)
+	s.auth = auth.New(cfg.Program.Site.Domain, currentSecrets{s}, s.clk, authOpts...)
+	regOpts := []registrar.Option{registrar.WithEvents(o.Events)}
+	if o.Logger != nil {
+		regOpts = append(regOpts, registrar.WithLogger(o.Logger))
+	}
+	s.registrar = registrar.New(cfg.Program, s.auth, s.clk, regOpts...)
+	g := s.next(cfg)
+	g.core = b2bua.Prepare(s.state(g))
+	s.gen.Store(g)
+
+	svcs := b2bua.Services{}
+	if o.Services != nil {
+		svcs = *o.Services
+	} else {
+		var err error
+		s.services, err = services.New(services.Config{
+			Program: s.Program, Clock: s.clk, Events: o.Events, Logger: s.log, DataDir: o.DataDir,
+			PINs: currentPINs{s}, Mailer: o.Mailer, MailFrom: o.MailFrom, DeleteAfterNotify: o.DeleteAfterMail,
+		})
+		if err != nil {
+			s.registrar.Close()
+			return nil, err
+		}
+		svcs = s.services.Runtime()
+	}
+
+	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger}
+	if o.MediaIP.IsValid() {
+		rc.Media = s.mediaFactory()
+		rc.Services = svcs
+		rc.LocalMedia = func() *media.Endpoint {
+			return media.NewEndpoint(media.Config{IP: o.MediaIP, Clock: s.clk, Listen: o.MediaListen})
+		}
+	}
+	srv, err := b2bua.New(rc)
+	if err != nil {
+		s.closeParts()
+		return nil, err
+	}
+	s.server = srv
+	if s.services != nil {
+		s.stopWatch = s.services.WatchMailboxes(srv.MessageWaiting)
+	}
+	if cfg.Bundle != "" {
+		opts := append([]provisioning.Option{provisioning.WithEvents(o.Events), provisioning.WithLogger(s.log), provisioning.WithClock(s.clk)}, o.Provisioning...)
+		if s.prov, err = provisioning.New(cfg.Program, cfg.Bundle, g.pw, opts...); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("provisioning: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// next builds the generation of cfg, after the running one (if any): an
+// account whose rotation cfg raised keeps its current password for
+// provisioning, for the rotation grace.
+func (s *Site) next(cfg Config) *generation {
+	pw := &passwords{cur: cfg.Secrets, now: s.clk.Now}
+	if old := s.gen.Load(); old != nil && s.o.RotationGrace > 0 {
+		now := s.clk.Now()
+		for a, p := range old.pw.prev {
+			if now.Before(p.until) {
+				pw.remember(a, p)
+			}
+		}
+		for _, a := range cfg.Program.Accounts {
+			was := old.program.Account(a.Name)
+			if was == nil || was.Rotation == a.Rotation {
+				continue
+			}
+			if p, ok := old.pw.cur.SIPPassword(a.Name); ok {
+				pw.remember(a.Name, previousPassword{password: p, until: now.Add(s.o.RotationGrace)})
+			}
+		}
+	}
+	g := &generation{program: cfg.Program, pw: pw, secrets: pw}
+	trunks := cfg.Trunks
+	if trunks == nil {
+		trunks, _ = cfg.Secrets.(carrier.TrunkSecrets)
+	}
+	if trunks != nil {
+		g.secrets = withTrunks{pw, trunks}
+	}
+	return g
+}
+
+// state is generation g as the SIP server runs it: its program, its
+// passwords for digest authentication and its registrar's view.
+func (s *Site) state(g *generation) b2bua.State {
+	a := genAuth{s.auth, g.secrets}
+	return b2bua.State{Program: g.program, Secrets: g.secrets, Auth: a, Registrar: registrarView{s.registrar.View(g.program, a)}}
+}
+
+// Program returns the running program.
+func (s *Site) Program() *ir.Program { return s.gen.Load().program }
+
+// core is the running generation as the call core reads it, once per
+// request.
+func (s *Site) core() *b2bua.Prepared { return s.gen.Load().core }
+
+// Swap makes next the running configuration. The whole of it is built
+// first — provisioning files read, passwords and their rotation grace
+// worked out — and then swapped in at once; on error nothing changes.
+// Calls in progress continue with the configuration they started with.
+// Registrations of accounts that still exist are kept.
+func (s *Site) Swap(next Config) error {
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	_, err := s.swap(next)
+	return err
+}
+
+// swap is Swap; it returns the devices whose provisioning files changed.
+func (s *Site) swap(next Config) (changed []string, err error) {
+	if next.Program == nil || next.Secrets == nil {
+		return nil, errors.New("site: a configuration needs a program and secrets")
+	}
+	g := s.next(next)
+	g.core = b2bua.Prepare(s.state(g))
+	var bundle provisioning.Bundle
+	var before provisioning.Manifest
+	if s.prov != nil {
+		before = s.prov.Manifest()
+		if bundle, err = s.prov.Load(next.Program, next.Bundle, g.pw); err != nil {
+			return nil, fmt.Errorf("provisioning files: %w", err)
+		}
+	}
+	// Built; now swapped in. SIP requests and the services read g from
+	// s.gen; provisioning fetches read the bundle, which carries g's
+	// passwords.
+	s.gen.Store(g)
+	if s.prov != nil {
+		s.prov.Use(bundle)
+		changed = provisioning.Changed(before, s.prov.Manifest())
+	}
+	s.server.Reloaded()
+	// Bindings of removed accounts go; the sweeper's events name the new
+	// program's origins.
+	s.registrar.SetProgram(next.Program)
+	if s.services != nil {
+		s.services.SetProgram(next.Program)
+	}
+	return changed, nil
+}
+
+// Reload swaps in the configuration Options.Recompile reads, and asks the
+// devices whose provisioning files changed to fetch them again. reason
+// names what asked for it (SIGHUP, the admin endpoint) in the log and the
+// events. A configuration that cannot be read or served is refused and
+// the running one stays.
+func (s *Site) Reload(reason string) error {
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	if s.o.Recompile == nil {
+		return errors.New("this site cannot reload: it was given no way to read its configuration")
+	}
+	next, err := s.o.Recompile()
+	if err != nil {
+		s.publish(events.Event{Kind: events.ReloadFailed, Cause: reason + ": " + err.Error() + "; the old one keeps running"})
+		s.log.Error("reload rejected; the running configuration is unchanged", "trigger", reason, "error", err)
+		return fmt.Errorf("%w; the old one keeps running", err)
+	}
+	changed, err := s.swap(next)
+	if err != nil {
+		s.publish(events.Event{Kind: events.ReloadFailed, Cause: err.Error()})
+		s.log.Error("reload rejected; the running configuration is unchanged", "trigger", reason, "error", err)
+		return err
+	}
+	s.log.Info("reloaded", "trigger", reason, "site", next.Program.Site.Name)
+	for _, d := range changed {
+		go func() {
+			if _, err := s.server.CheckSync(context.Background(), d); err != nil {
+				s.log.Info("check-sync not delivered", "device", d, "reason", err)
+			}
+		}()
+	}
+	return nil
+}
+
+func (s *Site) publish(e events.Event) {
+	if s.o.Events != nil {
+		if e.Time.IsZero() {
+			e.Time = s.clk.Now()
+		}
+		s.o.Events.Publish(e)
+	}
+}
+
+// ServeUDP serves SIP on conn until ctx ends or Close.
+func (s *Site) ServeUDP(ctx context.Context, conn net.PacketConn) error {
+	return s.server.ServeUDP(ctx, conn)
+}
+
+// ServeTCP serves SIP over TCP on l until ctx ends or Close.
+func (s *Site) ServeTCP(ctx context.Context, l net.Listener) error {
+	return s.server.ServeTCP(ctx, l)
+}
+
+// ServeTLS serves SIP over TLS on l (a tls.Listener) until ctx ends or
+// Close.
+func (s *Site) ServeTLS(ctx context.Context, l net.Listener) error {
+	return s.server.ServeTLS(ctx, l)
+}
+
+// Status reports what the server is doing now.
+func (s *Site) Status() b2bua.Status { return s.server.Status() }
+
+// CheckSync asks a device to fetch its provisioning files again; it
+// returns how many of its contacts accepted.
+func (s *Site) CheckSync(ctx context.Context, device string) (int, error) {
+	return s.server.CheckSync(ctx, device)
+}
+
+// MessageWaiting tells the devices that show mailbox's light that its
+// messages changed. The standard services call it themselves.
+func (s *Site) MessageWaiting(mailbox string) { s.server.MessageWaiting(mailbox) }
+
+// Close stops the site: calls are hung up and carriers un-registered while
+// the sockets are open, then the sockets, the registrar and the services
+// close.
+func (s *Site) Close() error {
+	var err error
+	if s.server != nil {
+		err = s.server.Close()
+	}
+	s.closeParts()
+	return err
+}
+
+func (s *Site) closeParts() {
+	s.stopWatch()
+	s.registrar.Close()
+	if s.services != nil {
+		_ = s.services.Close()
+	}
+}
+
+func (s *Site) mediaFactory() b2bua.MediaFactory {
+	o := s.o
+	return func(onDigit func(fromCallee bool, digit rune)) (b2bua.MediaSession, error) {
+		r, err := media.NewRelay(media.Config{
+			IP: o.MediaIP, Clock: s.clk, Listen: o.MediaListen,
+			OnDigit: func(side media.Side, d rune, _ time.Time) { onDigit(side == media.Callee, d) },
+		})
+		if err != nil {
+			return nil, err
+		}
+		return relaySession{r}, nil
+	}
+}
+
+// relaySession adapts the media relay to the server's MediaSession.
+type relaySession struct{ *media.Relay }
+
+func (r relaySession) NewLeg() (b2bua.MediaLeg, []byte, error) {
+	l, sdp, err := r.Relay.NewLeg()
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, sdp, nil
+}
