@@ -110,15 +110,17 @@ func TestMediaStrangerGetsNoAudio(t *testing.T) {
 }
 
 // A media range used up refuses the call cleanly, 503, and never falls
-// back to ports outside it: whether the caller's side finds no port or
-// the callee's.
+// back to ports outside it: whether the caller's side finds no port, the
+// callee's, or the endpoint of a call the server answers itself.
 func TestMediaPortsExhausted(t *testing.T) {
 	tests := []struct {
 		name  string
-		taken bool // the range's one pair is taken before the call
+		taken bool   // the range's one pair is taken before the call
+		dial  string // what is dialled: from the door station, else tom
 	}{
-		{"caller side", true},
-		{"callee side", false},
+		{"caller side", true, "1A"},
+		{"callee side", false, "1A"},
+		{"the server's own endpoint", true, "8101"}, // mary's conference room, from tom
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,12 +136,18 @@ func TestMediaPortsExhausted(t *testing.T) {
 			}
 			// One pair: the caller's side takes it, and no callee leg
 			// finds one.
-			h := startSite(t, e2eSite, func(o *site.Options) { o.MediaPortMin, o.MediaPortMax = lo, lo+1 })
-			gate := h.device("device.gate")
+			h := startSite(t, servicesSite, func(o *site.Options) {
+				o.MediaPortMin, o.MediaPortMax = lo, lo+1
+				o.Services = testServices(make(chan heard, 1))
+			})
+			caller := h.device("device.gate")
+			if tt.dial == "8101" {
+				caller = h.device("app.tom")
+			}
 			mary := h.device("app.mary")
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			_, err := gate.Dial(ctx, "1A")
+			_, err := caller.Dial(ctx, tt.dial)
 			var se *device.StatusError
 			if !errors.As(err, &se) || se.Status != 503 {
 				t.Fatalf("call with the media range used up: %v, want 503", err)
