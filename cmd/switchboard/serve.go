@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"switchboard/email"
 	"switchboard/runtime/auth"
 	"switchboard/runtime/events"
+	"switchboard/runtime/media"
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
@@ -31,7 +33,7 @@ var serveCommand = &command{
 	name:     "serve",
 	synopsis: "Run the site as a live SIP server",
 	usage: `Usage: switchboard serve [-listen ADDR] [-tcp ADDR] [-http ADDR] [-media-ip IP]
-                         [-events FILE] [-log-format text|json] [-var name=value]...
+                         [-rtp-ports MIN-MAX] [-events FILE] [-log-format text|json] [-var name=value]...
                          [-var-file FILE]... [DIR]
 
 Serves the site in DIR as a SIP server: a registrar with digest
@@ -75,6 +77,7 @@ usage error.`,
 
 type serveOptions struct {
 	listen, tcp, tlsAddr, http, mediaIP, eventsFile, logFormat, digest string
+	rtpPorts                                                           string
 	dataDir, smtp, mailFrom                                            string
 	deleteAfterMail                                                    bool
 	rotationGrace                                                      time.Duration
@@ -94,6 +97,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.Var(&o.trustedProxies, "trusted-proxy", "a reverse proxy's address or `CIDR` whose X-Forwarded-For the provisioning server believes; repeatable")
 	f.fs.StringVar(&o.http, "http", "127.0.0.1:8088", "provisioning and admin HTTP on `ADDR`; empty to disable")
 	f.fs.StringVar(&o.mediaIP, "media-ip", "", "`IP` the media relay binds and advertises (default: the -listen address)")
+	f.fs.StringVar(&o.rtpPorts, "rtp-ports", "10000-20000", "UDP port `RANGE` MIN-MAX of the media relay and voicemail (RTP on even ports, RTCP above); a call that finds it used up is refused with 503")
 	f.fs.StringVar(&o.eventsFile, "events", "", "append the event stream as JSON lines to `FILE` (- for standard output)")
 	f.fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on standard error: text or json")
 	f.fs.StringVar(&o.digest, "digest", "sha-256,md5", "digest `ALGORITHMS` offered, in order (RFC 8760: sha-256 first); use md5 alone for clients that answer only MD5 (baresip 1.x, SIPp 3.6)")
@@ -153,6 +157,10 @@ func runServe(c *cli, args []string) int {
 	}
 	if o.deleteAfterMail && o.smtp == "" {
 		return c.usageError(lookup("serve"), "-delete-after-mail needs -smtp: without mail, deleting would lose the messages")
+	}
+	portMin, portMax, err := portRange(o.rtpPorts)
+	if err != nil {
+		return c.usageError(lookup("serve"), "-rtp-ports: %v", err)
 	}
 	if (o.certFile == "") != (o.keyFile == "") {
 		return c.usageError(lookup("serve"), "-cert and -key go together")
@@ -233,6 +241,7 @@ func runServe(c *cli, args []string) int {
 	}
 	so := site.Options{
 		Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs,
+		MediaPortMin: portMin, MediaPortMax: portMax,
 		DataDir: o.dataDir, MailFrom: o.mailFrom, DeleteAfterMail: o.deleteAfterMail,
 		RotationGrace: o.rotationGrace,
 		Recompile: func() (site.Config, error) {
@@ -379,6 +388,29 @@ func (c *cli) loadServed(dir string, o serveOptions) (*servedSite, int) {
 	}
 	return &servedSite{program: cs.program, secrets: credentials.NewLookup(cs.key, cs.program), trunks: trunkSecretsOf(cs.cfg),
 		bundle: filepath.Join(out, "provision")}, exitOK
+}
+
+// portRange reads -rtp-ports: MIN-MAX, holding at least one even/odd
+// port pair. There is no "any port": a firewall in front of the server
+// opens a range, and a relay outside it would carry no audio.
+func portRange(s string) (lo, hi int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if ok {
+		lo, err = strconv.Atoi(strings.TrimSpace(a))
+		if err == nil {
+			hi, err = strconv.Atoi(strings.TrimSpace(b))
+		}
+	}
+	if !ok || err != nil {
+		return 0, 0, fmt.Errorf("%q is not a port range MIN-MAX such as 10000-20000", s)
+	}
+	if lo == 0 && hi == 0 {
+		return 0, 0, fmt.Errorf("%q: the range must be within 1-65535", s)
+	}
+	if err := media.CheckPorts(lo, hi); err != nil {
+		return 0, 0, fmt.Errorf("%q holds no even RTP port with its RTCP port above it within 1-65535", s)
+	}
+	return lo, hi, nil
 }
 
 // chooseMediaIP picks the relay's address: the flag, else the SIP

@@ -2,7 +2,9 @@ package b2bua
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 	"switchboard/runtime/line"
+	"switchboard/runtime/media"
 	"switchboard/runtime/routing"
 )
 
@@ -22,10 +25,13 @@ import (
 // offer; each callee branch gets a leg of its own, with its own sockets, so
 // that a losing branch's packets (a phone behind NAT that answered a
 // moment too late) never reach the call; the winning leg's Answer gives the
-// SDP returned to the caller.
+// SDP returned to the caller. Both take the IPs the party's signalling
+// comes from: its media is accepted from those and its SDP's address
+// only, so a stranger cannot take the call's audio (media.Relay).
+// media.ErrNoPorts from either refuses the call with 503.
 type MediaSession interface {
-	SetOffer(sdp []byte) error
-	NewLeg() (MediaLeg, []byte, error)
+	SetOffer(sdp []byte, from ...netip.Addr) error
+	NewLeg(at ...netip.Addr) (MediaLeg, []byte, error)
 	Close() error
 }
 
@@ -66,6 +72,7 @@ type call struct {
 	reinviting bool    // a re-INVITE is being relayed
 	cseq       uint32
 	digits     [2][]rune // per side: caller 0, callee 1
+	noPorts    bool      // a branch got no media ports (media.ErrNoPorts)
 
 	events chan any // branch results and timers, for the ring loop
 }
@@ -196,8 +203,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		c.media = m
-		if err = m.SetOffer(offer); err != nil {
+		if err = m.SetOffer(offer, hostIP(req.Source())); err != nil {
 			m.Close()
+			if errors.Is(err, media.ErrNoPorts) {
+				s.log.Warn("media relay", "error", err)
+				respond(tx, req, 503, "Service Unavailable")
+				return
+			}
 			respond(tx, req, 488, "Not Acceptable Here", warning(st.program.Site.Domain, "unusable SDP offer: "+err.Error()))
 			return
 		}
@@ -534,8 +546,13 @@ func (c *call) invite(b *branch) error {
 	}
 	offer := c.offer
 	if c.media != nil {
-		leg, legOffer, err := c.media.NewLeg()
+		leg, legOffer, err := c.media.NewLeg(hostIP(b.contact.dest()))
 		if err != nil {
+			if errors.Is(err, media.ErrNoPorts) {
+				c.mu.Lock()
+				c.noPorts = true
+				c.mu.Unlock()
+			}
 			return fmt.Errorf("media relay: %w", err)
 		}
 		b.media, offer = leg, legOffer
@@ -764,6 +781,17 @@ func (c *call) answer(b *branch) {
 
 // fallback ends an unanswered ring as the IR says.
 func (c *call) fallback(busy, declined bool) {
+	c.mu.Lock()
+	noPorts := c.noPorts && len(c.branches) == 0
+	c.mu.Unlock()
+	if noPorts {
+		// No branch could be offered media: the server is full, which
+		// is neither the callee's no-answer nor a reason for voicemail,
+		// itself short of ports.
+		c.respond(503, "Service Unavailable", nil)
+		c.finish("no free media ports")
+		return
+	}
 	f, status, text, cause := c.dec.Ring.NoAnswer, 480, "Temporarily Unavailable", "no answer"
 	switch {
 	case declined:

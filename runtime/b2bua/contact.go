@@ -66,6 +66,16 @@ func (s *Server) localToward(peer string) netip.Addr {
 // maxToward bounds the addresses localToward remembers.
 const maxToward = 4096
 
+// hostIP is the IP of a host:port (a request's source, a contact's
+// destination); invalid for a host name, which then tells the media relay
+// nothing and leaves it the SDP's address.
+func hostIP(hostport string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(hostport); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
 // dest is where requests to the contact go: the address its registration
 // came from, else its URI's host and port.
 func (ct Contact) dest() string {

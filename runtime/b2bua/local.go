@@ -102,12 +102,18 @@ func (c *call) serveLocally(what string, svc func(ctx context.Context, l line.Li
 		return false
 	}
 	ep := s.cfg.LocalMedia()
-	answer, err := ep.Answer(c.callerSDP)
+	answer, err := ep.Answer(c.callerSDP, hostIP(c.inv.Source()))
 	if err != nil {
 		ep.Close()
 		if errors.Is(err, media.ErrSDP) {
 			c.respond(488, "Not Acceptable Here", nil)
 			c.finish("unusable SDP offer: " + err.Error())
+			return true
+		}
+		if errors.Is(err, media.ErrNoPorts) {
+			s.log.Warn("local media", "error", err)
+			c.respond(503, "Service Unavailable", nil)
+			c.finish("no free media ports")
 			return true
 		}
 		s.log.Error("local media", "error", err)

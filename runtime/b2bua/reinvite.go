@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 // answered call and returns it for the other: the media relay
 // (media.Relay.Update).
 type mediaUpdater interface {
-	Update(from media.Side, sdp []byte) ([]byte, error)
+	Update(from media.Side, sdp []byte, via ...netip.Addr) ([]byte, error)
 }
 
 // reinviteTimeout bounds a relayed re-INVITE: the other party answers it
@@ -85,7 +86,9 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	upd, _ := c.media.(mediaUpdater)
 	if upd != nil {
-		if offer, err = upd.Update(from, offer); err != nil {
+		// The sender's media is accepted from where this re-INVITE came
+		// from: a phone that changed networks.
+		if offer, err = upd.Update(from, offer, hostIP(req.Source())); err != nil {
 			reply(488, "Not Acceptable Here", nil, warning(c.st.program.Site.Domain, "unusable SDP offer: "+err.Error()))
 			return
 		}

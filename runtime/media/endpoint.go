@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -26,7 +27,10 @@ import (
 // answer: same m-lines, every other stream refused with port 0), latches
 // onto the address the caller's packets come from (symmetric RTP, RFC
 // 4961, for devices behind NAT), decodes what arrives and sends what the
-// service plays, paced by the runtime clock.
+// service plays, paced by the runtime clock. As the relay's sockets do
+// (see Relay), it takes packets only from the caller's own IPs — its
+// SDP's and its signalling's — so that a stranger can neither listen to
+// a voicemail greeting or a conference nor speak into them.
 type Endpoint struct {
 	cfg  Config
 	clk  clock.Clock
@@ -39,6 +43,12 @@ type Endpoint struct {
 	digits chan rune
 	closed chan struct{}
 	once   sync.Once
+
+	// sdpIP and via are the IPs the caller's packets are accepted from:
+	// its SDP's connection address and its signalling's source.
+	sdpIP   netip.Addr
+	via     []netip.Addr
+	dropped atomic.Uint64
 
 	mu     sync.Mutex
 	remote netip.AddrPort
@@ -67,8 +77,15 @@ func NewEndpoint(cfg Config) *Endpoint {
 // ErrNoCodec is returned by Answer when the offer has no G.711 audio.
 var ErrNoCodec = errors.New("media: the offer has no G.711 audio stream (PCMU or PCMA)")
 
-// Answer opens the socket and returns the SDP answer to offer.
-func (e *Endpoint) Answer(offer []byte) ([]byte, error) {
+// Answer opens the socket and returns the SDP answer to offer. from are
+// the IPs the caller's signalling came from (the INVITE's source): its
+// packets are accepted from them and from its SDP's address only.
+func (e *Endpoint) Answer(offer []byte, from ...netip.Addr) ([]byte, error) {
+	for _, ip := range from {
+		if ip.IsValid() && !ip.IsUnspecified() {
+			e.via = append(e.via, ip.Unmap())
+		}
+	}
 	sd, descs, err := parseSDP(offer)
 	if err != nil {
 		return nil, err
@@ -98,6 +115,7 @@ func (e *Endpoint) Answer(offer []byte) ([]byte, error) {
 			}
 		}
 		e.remote = descs[i].rtp
+		e.sdpIP = descs[i].rtp.Addr()
 		break
 	}
 	if chosen < 0 {
@@ -110,8 +128,10 @@ func (e *Endpoint) Answer(offer []byte) ([]byte, error) {
 	}
 	port := 0
 	if e.cfg.PortMin > 0 {
+		// The relay's pairs: an even port, its RTCP neighbour in range
+		// too, where a caller sends RTCP by default (RFC 3550 §11).
 		lo, hi := e.cfg.PortMin+e.cfg.PortMin%2, e.cfg.PortMax
-		n := (hi-lo)/2 + 1
+		n := (hi-1-lo)/2 + 1
 		start := rand.IntN(max(n, 1))
 		for k := range n {
 			p := lo + 2*((start+k)%n)
@@ -195,6 +215,11 @@ func (e *Endpoint) read() {
 		if err != nil {
 			return
 		}
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		if !e.allows(src.Addr()) {
+			e.dropped.Add(1)
+			continue
+		}
 		pkt := buf[:n]
 		off, err := hdr.Unmarshal(pkt)
 		if err != nil || hdr.Version != 2 {
@@ -224,6 +249,24 @@ func (e *Endpoint) read() {
 		}
 	}
 }
+
+// allows reports whether ip is one of the caller's: fixed once Answer has
+// started the reading goroutine.
+func (e *Endpoint) allows(ip netip.Addr) bool {
+	if ip == e.sdpIP {
+		return true
+	}
+	for _, a := range e.via {
+		if a == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// Dropped counts the packets refused for coming from an address that is
+// not the caller's.
+func (e *Endpoint) Dropped() uint64 { return e.dropped.Load() }
 
 // Codec is the negotiated codec.
 func (e *Endpoint) Codec() audio.Codec { return e.codec }

@@ -26,15 +26,23 @@
 //
 // Devices behind NAT send from an address other than the one in their SDP
 // and receive only where they send from. Each relay socket therefore
-// learns ("latches") its party's address from the first packet it
-// receives, and sends there; until then it sends to the SDP address. After
-// latching, packets from any other source are dropped — RTP Bleed, where a
-// stranger spraying the relay's ports captures a call's audio, is the
-// attack this closes — with one exception: a packet from exactly the SDP
-// address takes the latch back, since a spoofer cannot receive what is
-// sent there and a device not behind NAT sends from it. A new SDP from a
-// party (re-INVITE after its address changed) re-arms its latch. A party's
-// first SDP does not: its first packets may arrive before its answer.
+// learns ("latches") its party's address from the packets it receives,
+// and sends there; until then it sends to the SDP address.
+//
+// Only a party's own addresses may latch: the IP of its SDP connection
+// address, and the IPs its signalling comes from, which the server passes
+// in (SetOffer, NewLeg, Offer, Answer, Update) — for a device behind NAT
+// that is where its REGISTER or INVITE came from, the NAT's public
+// address, since its SDP names a private one. The port may be anything
+// (a NAT picks it). Packets from any other IP are dropped and counted,
+// before and after latching: a stranger spraying the relay's ports (RTP
+// Bleed) can neither take a call's audio before the party's first packet
+// nor afterwards. Once latched, a packet from another allowed address
+// takes the latch over — a NAT that rebound the party's port — while the
+// latched source keeps it otherwise. A new SDP from a party (re-INVITE
+// after its address changed) re-arms its latch and replaces its
+// signalling addresses when new ones are given. A party's first SDP does
+// not re-arm: its first packets may arrive before its answer.
 //
 // RTCP gets its own socket pair per stream (RTP port + 1 when a port range
 // is configured, announced with a=rtcp otherwise); a=rtcp-mux passes
@@ -84,8 +92,9 @@ type Config struct {
 	// be set when IP is unspecified, or when the server is behind a 1:1 NAT.
 	Advertise netip.Addr
 	// PortMin and PortMax bound the UDP ports used (inclusive). RTP takes
-	// an even port and RTCP the odd one above it. Both zero: ports the
-	// kernel picks, with RTCP announced by a=rtcp.
+	// an even port and RTCP the odd one above it; when the range is used
+	// up a call gets ErrNoPorts, never a port outside it. Both zero: ports
+	// the kernel picks, with RTCP announced by a=rtcp.
 	PortMin, PortMax int
 	// Clock tells the time of digits and drives the idle timeout; nil
 	// means clock.Real.
@@ -182,6 +191,35 @@ type party struct {
 	leg    *Leg // nil for the caller
 	groups []*sockets
 	seen   bool // it has sent an SDP
+	// via are the IPs the party's signalling comes from, from which its
+	// packets are accepted beside its SDP's; read by the socket goroutines.
+	via atomic.Pointer[[]netip.Addr]
+}
+
+// allow records the IPs the party's signalling comes from; none given
+// keeps those it had.
+func (p *party) allow(ips []netip.Addr) {
+	var v []netip.Addr
+	for _, ip := range ips {
+		if ip.IsValid() && !ip.IsUnspecified() {
+			v = append(v, ip.Unmap())
+		}
+	}
+	if len(v) > 0 {
+		p.via.Store(&v)
+	}
+}
+
+// allows reports whether ip is one of the party's signalling addresses.
+func (p *party) allows(ip netip.Addr) bool {
+	if v := p.via.Load(); v != nil {
+		for _, a := range *v {
+			if a == ip {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (p *party) group(i int) *sockets {
@@ -221,7 +259,10 @@ type port struct {
 
 // peer is where a party is: immutable, swapped whole.
 type peer struct {
-	sdp     netip.AddrPort // from its SDP; invalid when unknown
+	sdp netip.AddrPort // from its SDP; invalid when unknown
+	// sdpIP is the IP of the party's latest SDP that named one: an SDP
+	// putting the call on hold (0.0.0.0) does not say the party moved.
+	sdpIP   netip.Addr
 	latched netip.AddrPort // learned from its first packet
 	off     bool           // stream rejected or disabled: nothing flows
 	hold    bool           // unspecified address: send it nothing
@@ -244,11 +285,8 @@ func NewRelay(cfg Config) (*Relay, error) {
 		r.advertise = cfg.IP
 	}
 	r.advertise = r.advertise.Unmap()
-	if cfg.PortMin != 0 || cfg.PortMax != 0 {
-		lo := cfg.PortMin + cfg.PortMin%2
-		if cfg.PortMin < 1 || cfg.PortMax > 65535 || lo+1 > cfg.PortMax {
-			return nil, fmt.Errorf("media: port range %d-%d holds no even/odd port pair", cfg.PortMin, cfg.PortMax)
-		}
+	if err := CheckPorts(cfg.PortMin, cfg.PortMax); err != nil {
+		return nil, err
 	}
 	r.caller.side = Caller
 	r.active.Store(true)
@@ -256,6 +294,20 @@ func NewRelay(cfg Config) (*Relay, error) {
 		r.idle = r.clk.AfterFunc(cfg.IdleTimeout/idleTicks, r.idleTick)
 	}
 	return r, nil
+}
+
+// CheckPorts reports whether min-max is a usable port range for Config:
+// both zero (ports the kernel picks), or within 1-65535 and holding at
+// least one even/odd pair.
+func CheckPorts(min, max int) error {
+	if min == 0 && max == 0 {
+		return nil
+	}
+	lo := min + min%2
+	if min < 1 || max > 65535 || lo+1 > max {
+		return fmt.Errorf("media: port range %d-%d holds no even/odd port pair", min, max)
+	}
+	return nil
 }
 
 // idleTicks is how many quiet checks make a timeout: the idle callback
@@ -291,14 +343,16 @@ func (r *Relay) Stats() Stats {
 
 // SetOffer takes the caller's SDP offer (or, mid-call, re-offer), opening
 // caller-side sockets for its streams. Legs made later with NewLeg are
-// offered it.
-func (r *Relay) SetOffer(sdp []byte) error {
+// offered it. from are the IPs the caller's signalling came from (the
+// INVITE's source): its packets are accepted from them and from its
+// SDP's address, and from nowhere else.
+func (r *Relay) SetOffer(sdp []byte, from ...netip.Addr) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.fromCaller(sdp)
+	return r.fromCaller(sdp, from)
 }
 
-func (r *Relay) fromCaller(body []byte) error {
+func (r *Relay) fromCaller(body []byte, from []netip.Addr) error {
 	if r.closed {
 		return ErrClosed
 	}
@@ -306,6 +360,7 @@ func (r *Relay) fromCaller(body []byte) error {
 	if err != nil {
 		return err
 	}
+	r.caller.allow(from)
 	if err := r.learn(&r.caller, descs, r.caller.seen); err != nil {
 		return err
 	}
@@ -316,14 +371,17 @@ func (r *Relay) fromCaller(body []byte) error {
 // NewLeg opens the callee side for one branch and returns the offer to
 // send it: the caller's offer pointed at the leg's sockets. Before any
 // SetOffer (an INVITE without SDP) the offer is nil and the branch's
-// 2xx carries its own offer: give that to Answer.
-func (r *Relay) NewLeg() (*Leg, []byte, error) {
+// 2xx carries its own offer: give that to Answer. at are the IPs of the
+// branch's signalling (where its registration came from): its packets
+// are accepted from them and from its SDP's address.
+func (r *Relay) NewLeg(at ...netip.Addr) (*Leg, []byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return nil, nil, ErrClosed
 	}
 	l := r.newLeg()
+	l.allow(at)
 	if r.callerSD == nil {
 		return l, nil, nil
 	}
@@ -421,10 +479,10 @@ func (r *Relay) closeLeg(l *Leg) []PacketConn {
 // NewLeg gives each branch its own sockets instead, which keeps a losing
 // branch's stray packets out of the call; prefer it when forking to
 // devices behind NAT.
-func (r *Relay) Offer(sdp []byte) ([]byte, error) {
+func (r *Relay) Offer(sdp []byte, from ...netip.Addr) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.fromCaller(sdp); err != nil {
+	if err := r.fromCaller(sdp, from); err != nil {
 		return nil, err
 	}
 	if r.shared == nil {
@@ -434,9 +492,10 @@ func (r *Relay) Offer(sdp []byte) ([]byte, error) {
 }
 
 // Answer takes the answer of whichever branch answered the shared offer
-// and returns the SDP for the caller. Because branches share sockets, the
-// callee side's latch is re-armed on every Answer.
-func (r *Relay) Answer(sdp []byte) ([]byte, error) {
+// and returns the SDP for the caller; from are the IPs of that branch's
+// signalling. Because branches share sockets, the callee side's latch is
+// re-armed on every Answer.
+func (r *Relay) Answer(sdp []byte, from ...netip.Addr) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.shared == nil {
@@ -445,6 +504,7 @@ func (r *Relay) Answer(sdp []byte) ([]byte, error) {
 		}
 		return nil, ErrNoOffer
 	}
+	r.shared.allow(from)
 	return r.answer(r.shared, sdp, true)
 }
 
@@ -452,7 +512,9 @@ func (r *Relay) Answer(sdp []byte) ([]byte, error) {
 // re-INVITE's offer or its answer, or the caller's answer in the ACK after
 // an INVITE without SDP — and returns the SDP for the other side. A new
 // m-line gets new sockets; a re-armed latch follows a party that moved.
-func (r *Relay) Update(from Side, sdp []byte) ([]byte, error) {
+// via, when given, replace the IPs the party's signalling comes from (a
+// re-INVITE from a device that changed networks).
+func (r *Relay) Update(from Side, sdp []byte, via ...netip.Addr) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -464,11 +526,12 @@ func (r *Relay) Update(from Side, sdp []byte) ([]byte, error) {
 	}
 	switch from {
 	case Caller:
-		if err := r.fromCaller(sdp); err != nil {
+		if err := r.fromCaller(sdp, via); err != nil {
 			return nil, err
 		}
 		return r.offerTo(l)
 	case Callee:
+		l.allow(via)
 		return r.answer(l, sdp, false)
 	}
 	return nil, fmt.Errorf("media: bad side %v", from)
@@ -699,7 +762,10 @@ func (r *Relay) digit(side Side, d rune) {
 func (p *port) setPeer(sdp netip.AddrPort, off, hold, rearm bool) {
 	for {
 		old := p.peer.Load()
-		n := &peer{sdp: sdp, off: off, hold: hold}
+		n := &peer{sdp: sdp, sdpIP: old.sdpIP, off: off, hold: hold}
+		if sdp.IsValid() {
+			n.sdpIP = sdp.Addr()
+		}
 		if !rearm {
 			n.latched = old.latched
 		}
@@ -709,15 +775,16 @@ func (p *port) setPeer(sdp netip.AddrPort, off, hold, rearm bool) {
 	}
 }
 
-// accept latches src or reports whether it is the latched source (or
-// the SDP address, which takes the latch back).
+// accept reports whether a packet from src is the party's: from the
+// latched source, or from one of the party's addresses (its SDP's IP or
+// its signalling's), which latches it. Anything else is a stranger's.
 func (p *port) accept(src netip.AddrPort) bool {
 	for {
 		old := p.peer.Load()
 		if old.latched == src {
 			return !old.off
 		}
-		if old.latched.IsValid() && src != old.sdp {
+		if ip := src.Addr(); ip != old.sdpIP && !p.g.owner.allows(ip) {
 			return false
 		}
 		n := *old

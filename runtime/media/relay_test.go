@@ -26,7 +26,17 @@ type endpoint struct {
 
 func newEndpoint(t testing.TB) *endpoint {
 	t.Helper()
-	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+	return newEndpointAt(t, loopback)
+}
+
+// strangerIP is a loopback address of no party to the call: packets from
+// it are an attacker's.
+var strangerIP = netip.MustParseAddr("127.0.0.2")
+
+// newEndpointAt is a socket on ip, a loopback address.
+func newEndpointAt(t testing.TB, ip netip.Addr) *endpoint {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +64,21 @@ func (e *endpoint) recv() ([]byte, netip.AddrPort) {
 		e.t.Fatalf("%v: no packet: %v", e.addr(), err)
 	}
 	return buf[:n], from
+}
+
+// expectNothing checks that no packet is waiting. Loopback UDP queues a
+// datagram at the receiver within the sender's system call, so once a
+// later packet of the same relay socket has arrived elsewhere, one sent
+// here before it would be queued already. (The deadline is in the future
+// so that the read is tried at all: Go fails a read whose deadline has
+// passed without looking.)
+func (e *endpoint) expectNothing() {
+	e.t.Helper()
+	e.conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	buf := make([]byte, 9000)
+	if n, from, err := e.conn.ReadFromUDPAddrPort(buf); err == nil {
+		e.t.Fatalf("%v received %x from %v, want nothing", e.addr(), buf[:n], from)
+	}
 }
 
 // expect receives the next packet and checks it is want.
@@ -216,13 +241,15 @@ func TestRelayRTCP(t *testing.T) {
 func TestRelayLatching(t *testing.T) {
 	r := newTestRelay(t, Config{})
 	// The caller's SDP names one address (its LAN address), but it sends
-	// from another (its NAT's): the relay must learn the second.
+	// from another (its NAT's, on the IP its INVITE came from): the relay
+	// must learn the second.
 	callerSDPAddr, callerNAT := newEndpoint(t), newEndpoint(t)
-	callee, stranger := newEndpoint(t), newEndpoint(t)
-	if err := r.SetOffer(sdpFor(callerSDPAddr.addr(), netip.AddrPort{})); err != nil {
+	callee := newEndpoint(t)
+	stranger := newEndpointAt(t, strangerIP)
+	if err := r.SetOffer(sdpFor(callerSDPAddr.addr(), netip.AddrPort{}), loopback); err != nil {
 		t.Fatal(err)
 	}
-	leg, offer, err := r.NewLeg()
+	leg, offer, err := r.NewLeg(loopback)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,27 +280,27 @@ func TestRelayLatching(t *testing.T) {
 		t.Errorf("Dropped = %d, want %d", got, dropped+1)
 	}
 
-	// A packet from exactly the SDP address takes the latch back.
+	// Another port of the caller's IP (its NAT rebound it) takes the
+	// latch over.
 	callerSDPAddr.send(toCaller, pkt(6))
 	callee.expect(pkt(6))
 	callee.send(toCallee, pkt(7))
 	callerSDPAddr.expect(pkt(7))
-	callerNAT.send(toCaller, pkt(8)) // now the NAT address is the stranger
-	callerSDPAddr.send(toCaller, pkt(9))
-	callee.expect(pkt(9))
 
 	// A re-INVITE from the caller (it moved) re-arms the latch: the next
-	// packet, from wherever, is learned.
+	// packet from one of its addresses is learned.
 	moved := newEndpoint(t)
-	if _, err := r.Update(Caller, sdpFor(moved.addr(), netip.AddrPort{})); err != nil {
+	if _, err := r.Update(Caller, sdpFor(moved.addr(), netip.AddrPort{}), loopback); err != nil {
 		t.Fatal(err)
 	}
 	callee.send(toCallee, pkt(10))
 	moved.expect(pkt(10)) // the new SDP address, until it sends
-	callerNAT.send(toCaller, pkt(11))
-	callee.expect(pkt(11))
-	callee.send(toCallee, pkt(12))
-	callerNAT.expect(pkt(12))
+	stranger.send(toCaller, pkt(11))
+	callerNAT.send(toCaller, pkt(12))
+	callee.expect(pkt(12))
+	callee.send(toCallee, pkt(13))
+	callerNAT.expect(pkt(13))
+	stranger.expectNothing()
 }
 
 func TestRelayForking(t *testing.T) {
@@ -447,7 +474,7 @@ func TestRelayDTMF(t *testing.T) {
 		c.caller.expect(p)
 	}
 	// A stranger injecting a digit is neither relayed nor heard.
-	stranger := newEndpoint(t)
+	stranger := newEndpointAt(t, strangerIP)
 	for _, p := range keyPress(t, 50, 20000, 9) {
 		stranger.send(c.toCallee[0].rtp, p)
 	}

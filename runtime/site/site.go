@@ -48,6 +48,11 @@ type Options struct {
 	// MediaIP is where the media relay and the server's own media
 	// endpoint bind; no relay and no services when invalid.
 	MediaIP netip.Addr
+	// MediaPortMin and MediaPortMax bound the UDP ports of the media
+	// relay and the server's own endpoint (inclusive; RTP on even ports,
+	// RTCP above): what a firewall opens. A call that finds the range used
+	// up is refused with 503. Both zero: ports the kernel picks.
+	MediaPortMin, MediaPortMax int
 	// MediaListen opens the media's sockets; nil means real UDP. The
 	// simulator passes its in-memory network's.
 	MediaListen media.ListenFunc
@@ -128,6 +133,9 @@ func New(cfg Config, o Options) (*Site, error) {
 	if cfg.Secrets == nil {
 		return nil, errors.New("site: no secrets")
 	}
+	if err := media.CheckPorts(o.MediaPortMin, o.MediaPortMax); err != nil {
+		return nil, fmt.Errorf("site: %w", err)
+	}
 	s := &Site{o: o, log: o.Logger, clk: o.Clock, stopWatch: func() {}}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -171,7 +179,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		rc.Media = s.mediaFactory()
 		rc.Services = svcs
 		rc.LocalMedia = func() *media.Endpoint {
-			return media.NewEndpoint(media.Config{IP: o.MediaIP, Clock: s.clk, Listen: o.MediaListen})
+			return media.NewEndpoint(media.Config{IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen})
 		}
 	}
 	srv, err := b2bua.New(rc)
@@ -381,7 +389,7 @@ func (s *Site) mediaFactory() b2bua.MediaFactory {
 	o := s.o
 	return func(onDigit func(fromCallee bool, digit rune)) (b2bua.MediaSession, error) {
 		r, err := media.NewRelay(media.Config{
-			IP: o.MediaIP, Clock: s.clk, Listen: o.MediaListen,
+			IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen,
 			OnDigit: func(side media.Side, d rune, _ time.Time) { onDigit(side == media.Callee, d) },
 		})
 		if err != nil {
@@ -394,8 +402,8 @@ func (s *Site) mediaFactory() b2bua.MediaFactory {
 // relaySession adapts the media relay to the server's MediaSession.
 type relaySession struct{ *media.Relay }
 
-func (r relaySession) NewLeg() (b2bua.MediaLeg, []byte, error) {
-	l, sdp, err := r.Relay.NewLeg()
+func (r relaySession) NewLeg(at ...netip.Addr) (b2bua.MediaLeg, []byte, error) {
+	l, sdp, err := r.Relay.NewLeg(at...)
 	if err != nil {
 		return nil, nil, err
 	}
