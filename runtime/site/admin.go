@@ -1,11 +1,18 @@
 package site
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"switchboard/runtime/throttle"
 )
 
 // Handler serves the site over HTTP: the devices' provisioning files (when
@@ -20,15 +27,50 @@ func (s *Site) Handler() http.Handler {
 	return mux
 }
 
+// Limits on guessing the admin token: after adminFailLimit wrong tokens
+// from one address within adminFailWindow, that address is refused until
+// the window closes, whatever it sends. A 256-bit token cannot be guessed
+// anyway; the limit keeps a local program that tries from filling the log
+// and the CPU.
+const (
+	adminFailLimit  = 10
+	adminFailWindow = time.Minute
+)
+
+// forwardingHeaders mark a request that came through a proxy (RFC 7239,
+// RFC 9110 §7.6.3 and the de-facto X- headers). The admin endpoints refuse
+// such a request whatever it carries: the proxy's loopback address is not
+// the client's, and no header the client can write may grant access.
+var forwardingHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Via"}
+
+// adminGuard decides who may use the admin endpoints: a client on
+// loopback, not through a proxy, presenting the admin token.
+type adminGuard struct {
+	sum [sha256.Size]byte // of the token; compared in constant time
+	on  bool
+
+	mu    sync.Mutex
+	fails throttle.Table[netip.Addr]
+}
+
+func newAdminGuard(token string) *adminGuard {
+	g := &adminGuard{fails: throttle.New[netip.Addr](64)}
+	if token != "" {
+		g.sum, g.on = sha256.Sum256([]byte(token)), true
+	}
+	return g
+}
+
 // adminHandler serves the reload and check-sync endpoints (POST
 // /admin/reload, POST /admin/check-sync?device=NAME) and the status (GET
-// /admin/status: what the server is doing, as JSON, for a health check),
-// to loopback clients only.
+// /admin/status: what the server is doing, as JSON, for a health check).
+// Each request must come from loopback, directly (no forwarding header),
+// with "Authorization: Bearer TOKEN" (Options.AdminToken). Why a request
+// was refused goes to the caller in plain words; the token never goes to
+// the log.
 func (s *Site) adminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
-			http.Error(w, "admin endpoints answer loopback only", http.StatusForbidden)
+		if !s.admit(w, r) {
 			return
 		}
 		if r.URL.Path == "/admin/status" {
@@ -66,4 +108,58 @@ func (s *Site) adminHandler() http.Handler {
 			http.NotFound(w, r)
 		}
 	})
+}
+
+// admit answers w and returns false unless r may use the admin endpoints.
+func (s *Site) admit(w http.ResponseWriter, r *http.Request) bool {
+	g := s.admin
+	for _, h := range forwardingHeaders {
+		if _, ok := r.Header[http.CanonicalHeaderKey(h)]; ok {
+			// At debug: anyone the proxy serves can send these, as often
+			// as they like.
+			s.log.Debug("admin request through a proxy refused", "path", r.URL.Path, "peer", r.RemoteAddr, "header", h)
+			http.Error(w, "admin endpoints are not served through a proxy: call them on the server's own machine", http.StatusForbidden)
+			return false
+		}
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	ip := peer.Addr().Unmap()
+	if err != nil || !ip.IsLoopback() {
+		http.Error(w, "admin endpoints answer loopback only", http.StatusForbidden)
+		return false
+	}
+	if !g.on {
+		http.Error(w, "admin endpoints are off: the server was started without an admin token", http.StatusForbidden)
+		return false
+	}
+	now := s.clk.Now()
+	g.mu.Lock()
+	n, closes := g.fails.Count(ip, now, adminFailWindow)
+	g.mu.Unlock()
+	if n >= adminFailLimit {
+		w.Header().Set("Retry-After", strconv.Itoa(int(closes.Sub(now)/time.Second)+1))
+		http.Error(w, "too many wrong admin tokens; try again later", http.StatusTooManyRequests)
+		return false
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard admin"`)
+		http.Error(w, "admin endpoints need the admin token: Authorization: Bearer TOKEN (the file serve names when it starts)", http.StatusUnauthorized)
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	if subtle.ConstantTimeCompare(sum[:], g.sum[:]) == 1 {
+		return true
+	}
+	g.mu.Lock()
+	n = g.fails.Add(ip, now, adminFailWindow)
+	g.mu.Unlock()
+	// The first failure of a window and the one that reaches the limit
+	// are logged, not every one: a program guessing must not fill the log.
+	if n == 1 || n == adminFailLimit {
+		s.log.Warn("admin request with a wrong token refused", "path", r.URL.Path, "peer", r.RemoteAddr, "failures", n)
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard admin", error="invalid_token"`)
+	http.Error(w, "wrong admin token", http.StatusUnauthorized)
+	return false
 }

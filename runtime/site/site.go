@@ -77,6 +77,11 @@ type Options struct {
 	// authOptions are further options of the authenticator, for tests.
 	authOptions []auth.Option
 
+	// AdminToken is the bearer token the admin endpoints ask for
+	// (Authorization: Bearer TOKEN; see AdminToken for making one). Without
+	// one the admin endpoints refuse every request.
+	AdminToken string
+
 	// Recompile reads the configuration now on disk, for Reload. The
 	// command supplies it: the runtime reads only the IR and does not
 	// compile. Its error says why the configuration was refused.
@@ -106,6 +111,7 @@ type Site struct {
 	auth      *auth.Authenticator
 	services  *services.Services // nil when Options.Services replaced them
 	prov      *provisioning.Server
+	admin     *adminGuard
 	stopWatch func()
 
 	swapMu sync.Mutex // serialises Swap and Reload
@@ -128,7 +134,7 @@ func New(cfg Config, o Options) (*Site, error) {
 	if cfg.Secrets == nil {
 		return nil, errors.New("site: no secrets")
 	}
-	s := &Site{o: o, log: o.Logger, clk: o.Clock, stopWatch: func() {}}
+	s := &Site{o: o, log: o.Logger, clk: o.Clock, admin: newAdminGuard(o.AdminToken), stopWatch: func() {}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
