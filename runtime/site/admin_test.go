@@ -29,7 +29,9 @@ func (c *setClock) Now() time.Time {
 	return c.now
 }
 
-func (c *setClock) AfterFunc(d time.Duration, f func()) clock.Timer { return clock.Real.AfterFunc(d, f) }
+func (c *setClock) AfterFunc(d time.Duration, f func()) clock.Timer {
+	return clock.Real.AfterFunc(d, f)
+}
 
 func (c *setClock) advance(d time.Duration) {
 	c.mu.Lock()
