@@ -31,8 +31,8 @@ var serveCommand = &command{
 	name:     "serve",
 	synopsis: "Run the site as a live SIP server",
 	usage: `Usage: switchboard serve [-listen ADDR] [-tcp ADDR] [-http ADDR] [-media-ip IP]
-                         [-events FILE] [-log-format text|json] [-var name=value]...
-                         [-var-file FILE]... [DIR]
+                         [-admin-token-file FILE] [-events FILE] [-log-format text|json]
+                         [-var name=value]... [-var-file FILE]... [DIR]
 
 Serves the site in DIR as a SIP server: a registrar with digest
 authentication (SHA-256 and MD5), call routing by the compiled dial plan
@@ -58,11 +58,17 @@ A trunk without credentials is IP-authenticated and does not register.
 
 SIGHUP recompiles and swaps in the new configuration; calls in progress
 continue, and a configuration with errors is rejected while the old one keeps
-running. POST /admin/reload on the -http address does the same from
-loopback, and POST /admin/check-sync?device=NAME asks one device to fetch its
-files; GET /admin/status says what the server is doing (listeners, accounts
-registered, calls in progress, trunks registered) as JSON, for a health
-check. SIGINT or SIGTERM stops the server cleanly.
+running. POST /admin/reload on the -http address does the same, and POST
+/admin/check-sync?device=NAME asks one device to fetch its files; GET
+/admin/status says what the server is doing (listeners, accounts registered,
+calls in progress, trunks registered) as JSON, for a health check. The admin
+endpoints answer only on loopback, never through a proxy (a request with
+X-Forwarded-For, Forwarded, X-Real-IP or Via is refused), and only with
+"Authorization: Bearer TOKEN": the token is SWITCHBOARD_ADMIN_TOKEN, else the
+file -admin-token-file names (made on first start, 256 random bits, readable
+by its owner only; default DIR/.switchboard/admin-token, or DIR/admin-token
+for a build directory). serve prints where the token is, never the token.
+SIGINT or SIGTERM stops the server cleanly.
 
 The line "switchboard serve: ready ..." on standard error says the sockets are
 open; with port 0 it tells which ports were chosen.
@@ -79,6 +85,7 @@ type serveOptions struct {
 	deleteAfterMail                                                    bool
 	rotationGrace                                                      time.Duration
 	certFile, keyFile                                                  string
+	adminTokenFile                                                     string
 	trustedProxies                                                     listFlag
 	site                                                               siteOptions
 	lower                                                              lowerFlags
@@ -93,6 +100,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.StringVar(&o.keyFile, "key", "", "TLS private key `FILE` (PEM) matching -cert")
 	f.fs.Var(&o.trustedProxies, "trusted-proxy", "a reverse proxy's address or `CIDR` whose X-Forwarded-For the provisioning server believes; repeatable")
 	f.fs.StringVar(&o.http, "http", "127.0.0.1:8088", "provisioning and admin HTTP on `ADDR`; empty to disable")
+	f.fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "the admin endpoints' bearer token is in `FILE`, made on first start (default DIR/.switchboard/admin-token; SWITCHBOARD_ADMIN_TOKEN overrides)")
 	f.fs.StringVar(&o.mediaIP, "media-ip", "", "`IP` the media relay binds and advertises (default: the -listen address)")
 	f.fs.StringVar(&o.eventsFile, "events", "", "append the event stream as JSON lines to `FILE` (- for standard output)")
 	f.fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on standard error: text or json")
@@ -231,8 +239,15 @@ func runServe(c *cli, args []string) int {
 		}
 		proxies = append(proxies, pfx)
 	}
+	var adminToken string
+	if o.http != "" {
+		var status int
+		if adminToken, status = c.adminToken(dir, o.adminTokenFile); adminToken == "" {
+			return status
+		}
+	}
 	so := site.Options{
-		Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs,
+		AdminToken: adminToken, Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs,
 		DataDir: o.dataDir, MailFrom: o.mailFrom, DeleteAfterMail: o.deleteAfterMail,
 		RotationGrace: o.rotationGrace,
 		Recompile: func() (site.Config, error) {
@@ -341,6 +356,44 @@ func runServe(c *cli, args []string) int {
 			}
 		}
 	}
+}
+
+// adminToken returns the admin endpoints' token: SWITCHBOARD_ADMIN_TOKEN,
+// else the one in file (default: defaultAdminTokenFile), made there if
+// there is none. It says where the token is on standard error, never what
+// it is; "" and an exit status when there is no usable token.
+func (c *cli) adminToken(dir, file string) (string, int) {
+	if t := c.getenv("SWITCHBOARD_ADMIN_TOKEN"); t != "" {
+		if err := site.CheckAdminToken(t); err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: SWITCHBOARD_ADMIN_TOKEN: %v\n", err)
+			return "", exitFail
+		}
+		fmt.Fprintln(c.stderr, "switchboard serve: admin token from SWITCHBOARD_ADMIN_TOKEN")
+		return t, exitOK
+	}
+	if file == "" {
+		file = defaultAdminTokenFile(dir)
+	}
+	t, created, err := site.AdminToken(file)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+		return "", exitFail
+	}
+	made := ""
+	if created {
+		made = " (new)"
+	}
+	fmt.Fprintf(c.stderr, "switchboard serve: admin token in %s%s: curl -H \"Authorization: Bearer $(cat %s)\" ...\n", file, made, file)
+	return t, exitOK
+}
+
+// defaultAdminTokenFile is where serve keeps the admin token of the site or
+// build directory dir, beside its other private files; apply reads it there.
+func defaultAdminTokenFile(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "dialplan.json")); err == nil {
+		return filepath.Join(dir, "admin-token")
+	}
+	return filepath.Join(dir, ".switchboard", "admin-token")
 }
 
 // loadServed compiles a site directory, or reads a build directory.

@@ -190,6 +190,9 @@ func TestServe(t *testing.T) {
 	defer cancel()
 	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-events", eventsFile, dir), env)
 
+	// serve makes the admin token and says where it is, not what it is.
+	tokenFile := filepath.Join(dir, ".switchboard", "admin-token")
+	s.waitLine("admin token line", regexp.MustCompile(`^switchboard serve: admin token in `+regexp.QuoteMeta(tokenFile)+` \(new\)`))
 	ready := s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: site "([^"]+)", sip udp (127\.0\.0\.1:\d+), http (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
 	sipAddr, httpAddr := ready[2], ready[3]
 
@@ -292,8 +295,30 @@ func TestServe(t *testing.T) {
 	// This call stays up across the next reload.
 	open := dial("call after a rejected reload")
 
-	// An operator's health check sees it, and who is registered.
+	// An operator's health check sees it, and who is registered, with
+	// the admin token; without it, nothing.
+	tokenData, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tokenData))
+	if strings.Contains(s.log(), token) {
+		t.Error("serve printed its admin token")
+	}
 	res, err := http.Get("http://" + httpAddr + "/admin/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Errorf("GET /admin/status without the token: %d, want 401", res.StatusCode)
+	}
+	req, err := http.NewRequest("GET", "http://"+httpAddr+"/admin/status", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
