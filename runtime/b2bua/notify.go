@@ -55,7 +55,9 @@ func (s *Server) MessageWaiting(mailbox string) {
 }
 
 // CheckSync asks a device to fetch its provisioning files again (see
-// notify.CheckSync). It returns how many of its contacts accepted it.
+// notify.CheckSync), within notify.CheckSyncTimeout. It returns how many of
+// its contacts accepted it, and an error naming those that did not (also
+// when others did).
 func (s *Server) CheckSync(ctx context.Context, device string) (int, error) {
 	st := s.st()
 	d := st.program.Device(device)

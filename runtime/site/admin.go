@@ -99,11 +99,16 @@ func (s *Site) adminHandler() http.Handler {
 		case "/admin/check-sync":
 			dev := r.URL.Query().Get("device")
 			n, err := s.CheckSync(r.Context(), dev)
-			if err != nil {
+			if n == 0 {
 				http.Error(w, err.Error(), http.StatusConflict)
 				return
 			}
 			fmt.Fprintf(w, "check-sync sent to %d contact(s) of %s\n", n, dev)
+			if err != nil {
+				// Delivered, but not everywhere: the operator sees which
+				// registrations are stale.
+				fmt.Fprintf(w, "not delivered: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
 		default:
 			http.NotFound(w, r)
 		}

@@ -353,8 +353,10 @@ func (s *Site) ServeTLS(ctx context.Context, l net.Listener) error {
 // Status reports what the server is doing now.
 func (s *Site) Status() b2bua.Status { return s.server.Status() }
 
-// CheckSync asks a device to fetch its provisioning files again; it
-// returns how many of its contacts accepted.
+// CheckSync asks a device to fetch its provisioning files again, within a
+// few seconds however many of its registrations are stale; it returns how
+// many of its contacts accepted, and an error naming those that did not
+// (also when others did).
 func (s *Site) CheckSync(ctx context.Context, device string) (int, error) {
 	return s.server.CheckSync(ctx, device)
 }
