@@ -30,7 +30,8 @@ func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	box := notify.MailboxOf(st.program, account)
 	if box == "" || !s.notifier.Enabled() {
-		respond(tx, req, 404, "Not Found", warning(st.program.Site.Domain, "no mailbox for "+account))
+		s.log.Debug("SUBSCRIBE refused: no mailbox", "account", account)
+		respond(tx, req, 404, "Not Found")
 		return
 	}
 	s.notifier.Subscribe(req, tx, account, box)
