@@ -40,7 +40,7 @@ the current directory): it shows the plan, asks for confirmation, then
   1. writes the provisioning directory serve hands out (OUT, default
      DIR/.switchboard/build: dialplan.json and provision/), withdrawing the
      files and logins of removed devices and users at once;
-  2. reloads the running server (-serve, its -http admin address, with its
+  2. reloads the running server (-serve, its -admin address, with its
      admin token: SWITCHBOARD_ADMIN_TOKEN, else -serve-token-file, else
      DIR/.switchboard/admin-token);
   3. pushes each device that has a management API and an address (-device,
@@ -91,7 +91,7 @@ func applyFlags(o *applyOptions) *flagSet {
 	f.fs.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	f.fs.BoolVar(&o.json, "json", false, "print the plan and the outcome of every step as JSON")
 	f.fs.StringVar(&o.out, "o", "", "write the provisioning directory to `OUT` (default DIR/.switchboard/build)")
-	f.fs.StringVar(&o.serve, "serve", "", "admin `ADDR`ess (host:port or URL) of the running \"switchboard serve\" -http")
+	f.fs.StringVar(&o.serve, "serve", "", "admin `ADDR`ess (host:port or URL) of the running \"switchboard serve\": its -admin")
 	f.fs.StringVar(&o.serveTokenFile, "serve-token-file", "", "read serve's admin token from `FILE` (default DIR/.switchboard/admin-token; SWITCHBOARD_ADMIN_TOKEN overrides)")
 	f.fs.Var(&o.devices, "device", "a device's management API: `NAME=URL`; repeatable")
 	f.fs.StringVar(&o.devicesFile, "devices", "", "read device API addresses from `FILE` (NAME URL lines)")

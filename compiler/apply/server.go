@@ -21,7 +21,7 @@ type Server interface {
 }
 
 // HTTPServer talks to serve's admin endpoints: POST /admin/reload and POST
-// /admin/check-sync?device=NAME on its -http address (loopback only, with
+// /admin/check-sync?device=NAME on its -admin address (loopback only, with
 // the admin token).
 type HTTPServer struct {
 	Base   string // "http://127.0.0.1:8080"

@@ -15,15 +15,28 @@ import (
 	"switchboard/runtime/throttle"
 )
 
-// Handler serves the site over HTTP: the devices' provisioning files (when
-// the site serves them) and, under /admin/, the operator's endpoints
-// (adminHandler).
+// Handler serves the devices' provisioning files over HTTP (when the site
+// serves them). It is what devices, and through a reverse proxy the
+// internet, reach; the operator's endpoints are not among them
+// (AdminHandler, served on a listener of their own), and /admin/ says so.
 func (s *Site) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", s.adminHandler())
+	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "the admin endpoints are not served here: use serve's -admin address", http.StatusNotFound)
+	})
 	if s.prov != nil {
 		mux.Handle("/", s.prov)
 	}
+	return mux
+}
+
+// AdminHandler serves the operator's endpoints (adminHandler), on a
+// listener of their own: as careful servers keep their admin API off the
+// port the public reaches, a proxy set up for the devices' files can never
+// forward to it.
+func (s *Site) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", s.adminHandler())
 	return mux
 }
 

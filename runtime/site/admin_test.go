@@ -42,10 +42,12 @@ func (c *setClock) advance(d time.Duration) {
 // The attack of issue 13: serve behind the documented reverse proxy
 // (-trusted-proxy 127.0.0.1), so every request reaches it from loopback,
 // and a stranger's POST /admin/reload passed the loopback check and
-// reloaded the site. Over a real loopback socket: a request carrying any
-// forwarding header is refused whatever token it has; without the token, or
-// with a wrong one, nothing happens; wrong tokens are throttled, so that
-// even the right one waits out the window; the token's holder reloads.
+// reloaded the site. Over real loopback sockets: the provisioning listener
+// (where the proxy forwards) serves no admin endpoint, whatever the request
+// carries; on the admin listener a request carrying any forwarding header
+// is refused whatever token it has; without the token, or with a wrong one,
+// nothing happens; wrong tokens are throttled, so that even the right one
+// waits out the window; the token's holder reloads.
 func TestAdminAttackThroughProxy(t *testing.T) {
 	a := swapConfig(t, "a", "alice", "password-a")
 	var reloads atomic.Int64
@@ -61,11 +63,13 @@ func TestAdminAttackThroughProxy(t *testing.T) {
 	defer s.Close()
 	web := httptest.NewServer(s.Handler())
 	defer web.Close()
+	admin := httptest.NewServer(s.AdminHandler())
+	defer admin.Close()
 	client := &http.Client{Timeout: 10 * time.Second}
 
-	post := func(hdr map[string]string) int {
+	postTo := func(base string, hdr map[string]string) int {
 		t.Helper()
-		req, err := http.NewRequest("POST", web.URL+"/admin/reload", nil)
+		req, err := http.NewRequest("POST", base+"/admin/reload", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,8 +83,19 @@ func TestAdminAttackThroughProxy(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode
 	}
+	post := func(hdr map[string]string) int { return postTo(admin.URL, hdr) }
 	right := "Bearer " + testAdminToken
 	wrong := "Bearer " + strings.Repeat("0", len(testAdminToken))
+
+	for _, hdr := range []map[string]string{
+		{"X-Forwarded-For": "203.0.113.5"},
+		{"X-Forwarded-For": "203.0.113.5", "Authorization": right},
+		{"Authorization": right},
+	} {
+		if got := postTo(web.URL, hdr); got != 404 || reloads.Load() != 0 {
+			t.Errorf("POST /admin/reload on the provisioning listener with %v: status %d, %d reloads; want 404 and none", hdr, got, reloads.Load())
+		}
+	}
 
 	type step struct {
 		name    string
