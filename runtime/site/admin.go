@@ -159,13 +159,14 @@ func (s *Site) admit(w http.ResponseWriter, r *http.Request) bool {
 		http.Error(w, "too many wrong admin tokens; try again later", http.StatusTooManyRequests)
 		return false
 	}
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || token == "" {
+	// The scheme's name is case-insensitive (RFC 9110 §11.1).
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if token = strings.TrimSpace(token); !strings.EqualFold(scheme, "Bearer") || token == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard admin"`)
 		http.Error(w, "admin endpoints need the admin token: Authorization: Bearer TOKEN (the file serve names when it starts)", http.StatusUnauthorized)
 		return false
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	sum := sha256.Sum256([]byte(token))
 	if subtle.ConstantTimeCompare(sum[:], g.sum[:]) == 1 {
 		return true
 	}

@@ -107,6 +107,7 @@ func TestAdminHandler(t *testing.T) {
 		{admin, "GET", "/admin/status", "127.0.0.1:4000", "", 401, "need the admin token"},
 		{admin, "GET", "/admin/status", "127.0.0.1:4000", "Basic YWRtaW46YWRtaW4=", 401, "need the admin token"},
 		{admin, "POST", "/admin/reload", "127.0.0.1:4000", bearer, 200, "reloaded"},
+		{admin, "POST", "/admin/reload", "127.0.0.1:4000", "bearer  " + testAdminToken, 200, "reloaded"},
 		{admin, "GET", "/admin/reload", "127.0.0.1:4000", bearer, 405, "use POST"},
 		{admin, "POST", "/admin/reload", "192.0.2.7:4000", bearer, 403, "loopback only"},
 		{admin, "POST", "/admin/reload", "127.0.0.1:4000", "", 401, "need the admin token"},
