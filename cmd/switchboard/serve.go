@@ -404,7 +404,7 @@ func (c *cli) adminToken(dir, file string) (string, int) {
 	}
 	t, created, err := site.AdminToken(file)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+		fmt.Fprintf(c.stderr, "switchboard serve: %v\n(the admin endpoints need a token: give one with SWITCHBOARD_ADMIN_TOKEN or -admin-token-file, or turn them off with -admin \"\")\n", err)
 		return "", exitFail
 	}
 	made := ""
