@@ -1,6 +1,8 @@
 package site
 
 import (
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -65,9 +67,16 @@ func TestAdminAttackThroughProxy(t *testing.T) {
 	defer web.Close()
 	admin := httptest.NewServer(s.AdminHandler())
 	defer admin.Close()
-	client := &http.Client{Timeout: 10 * time.Second}
+	// clientFrom sends from a loopback address of its own: a guesser on
+	// this machine has all of 127.0.0.0/8 to spread its tries over.
+	clientFrom := func(ip string) *http.Client {
+		tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	}
+	client := clientFrom("127.0.0.1")
 
-	postTo := func(base string, hdr map[string]string) int {
+	post := func(c *http.Client, base string, hdr map[string]string) int {
 		t.Helper()
 		req, err := http.NewRequest("POST", base+"/admin/reload", nil)
 		if err != nil {
@@ -76,14 +85,13 @@ func TestAdminAttackThroughProxy(t *testing.T) {
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
-		res, err := client.Do(req)
+		res, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
 		return res.StatusCode
 	}
-	post := func(hdr map[string]string) int { return postTo(admin.URL, hdr) }
 	right := "Bearer " + testAdminToken
 	wrong := "Bearer " + strings.Repeat("0", len(testAdminToken))
 
@@ -92,36 +100,41 @@ func TestAdminAttackThroughProxy(t *testing.T) {
 		{"X-Forwarded-For": "203.0.113.5", "Authorization": right},
 		{"Authorization": right},
 	} {
-		if got := postTo(web.URL, hdr); got != 404 || reloads.Load() != 0 {
+		if got := post(client, web.URL, hdr); got != 404 || reloads.Load() != 0 {
 			t.Errorf("POST /admin/reload on the provisioning listener with %v: status %d, %d reloads; want 404 and none", hdr, got, reloads.Load())
 		}
 	}
 
 	type step struct {
 		name    string
+		from    string // the client's address; 127.0.0.1 when empty
 		hdr     map[string]string
 		status  int
 		reloads int64 // reloads so far
 	}
 	steps := []step{
-		{"the reported attack: forwarded, no token", map[string]string{"X-Forwarded-For": "203.0.113.5"}, 403, 0},
-		{"Forwarded (RFC 7239)", map[string]string{"Forwarded": "for=203.0.113.5"}, 403, 0},
-		{"X-Real-IP", map[string]string{"X-Real-IP": "203.0.113.5"}, 403, 0},
-		{"Via", map[string]string{"Via": "1.1 caddy"}, 403, 0},
-		{"forwarded with the right token", map[string]string{"X-Forwarded-For": "203.0.113.5", "Authorization": right}, 403, 0},
-		{"forwarded, claiming loopback", map[string]string{"X-Forwarded-For": "127.0.0.1", "Authorization": right}, 403, 0},
-		{"no token", nil, 401, 0},
-		{"the token holder", map[string]string{"Authorization": right}, 200, 1},
+		{"the reported attack: forwarded, no token", "", map[string]string{"X-Forwarded-For": "203.0.113.5"}, 403, 0},
+		{"Forwarded (RFC 7239)", "", map[string]string{"Forwarded": "for=203.0.113.5"}, 403, 0},
+		{"X-Real-IP", "", map[string]string{"X-Real-IP": "203.0.113.5"}, 403, 0},
+		{"Via", "", map[string]string{"Via": "1.1 caddy"}, 403, 0},
+		{"forwarded with the right token", "", map[string]string{"X-Forwarded-For": "203.0.113.5", "Authorization": right}, 403, 0},
+		{"forwarded, claiming loopback", "", map[string]string{"X-Forwarded-For": "127.0.0.1", "Authorization": right}, 403, 0},
+		{"no token", "", nil, 401, 0},
+		{"the token holder", "", map[string]string{"Authorization": right}, 200, 1},
 	}
 	for i := range adminFailLimit {
-		steps = append(steps, step{"wrong token " + string(rune('a'+i)), map[string]string{"Authorization": wrong}, 401, 1})
+		steps = append(steps, step{"wrong token " + string(rune('a'+i)), fmt.Sprintf("127.0.0.%d", 2+i), map[string]string{"Authorization": wrong}, 401, 1})
 	}
 	steps = append(steps,
-		step{"a wrong token past the limit", map[string]string{"Authorization": wrong}, 429, 1},
-		step{"the right token while throttled", map[string]string{"Authorization": right}, 429, 1},
+		step{"a wrong token past the limit", "127.0.0.99", map[string]string{"Authorization": wrong}, 429, 1},
+		step{"the right token while throttled", "", map[string]string{"Authorization": right}, 429, 1},
 	)
 	for _, st := range steps {
-		if got := post(st.hdr); got != st.status {
+		from := st.from
+		if from == "" {
+			from = "127.0.0.1"
+		}
+		if got := post(clientFrom(from), admin.URL, st.hdr); got != st.status {
 			t.Errorf("%s: status %d, want %d", st.name, got, st.status)
 		}
 		if got := reloads.Load(); got != st.reloads {
@@ -129,7 +142,7 @@ func TestAdminAttackThroughProxy(t *testing.T) {
 		}
 	}
 	clk.advance(adminFailWindow)
-	if got := post(map[string]string{"Authorization": right}); got != 200 || reloads.Load() != 2 {
+	if got := post(client, admin.URL, map[string]string{"Authorization": right}); got != 200 || reloads.Load() != 2 {
 		t.Errorf("the token holder after the window: status %d, %d reloads; want 200 and 2", got, reloads.Load())
 	}
 }
