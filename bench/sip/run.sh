@@ -307,7 +307,7 @@ start_switchboard() {
 	say "switchboard: serve pinned to CPU $SERVER_CPU"
 	(export GODEBUG=gctrace=1
 	if [ -n "$PROFILE" ]; then export SWITCHBOARD_PPROF=$PROFILE; fi
-	exec taskset -c "$SERVER_CPU" "$SB" serve -listen "127.0.0.1:$SB_PORT" -http "" \
+	exec taskset -c "$SERVER_CPU" "$SB" serve -listen "127.0.0.1:$SB_PORT" -http "" -admin "" \
 		-digest md5 "$WORK/build" 2>"$WORK/switchboard.log") &
 	echo $! >"$WORK/switchboard.pid"
 	PIDS+=("$(cat "$WORK/switchboard.pid")")

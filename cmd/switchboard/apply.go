@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,7 +28,8 @@ var applyCommand = &command{
 	name:     "apply",
 	synopsis: "Apply the plan: provisioning files, device pushes, server reload, invitations",
 	usage: `Usage: switchboard apply [-auto-approve] [-json] [-o OUT] [-serve ADDR]
-                         [-device NAME=URL]... [-devices FILE] [-smtp HOST:PORT]
+                         [-serve-token-file FILE] [-device NAME=URL]...
+                         [-devices FILE] [-smtp HOST:PORT]
                          [-smtp-from ADDR] [-app NAME] [-parallelism N] [-timeout D]
                          [-state FILE] [-lock=false] [plan's compile and -var flags]
                          [DIR | PLANFILE]
@@ -37,7 +40,9 @@ the current directory): it shows the plan, asks for confirmation, then
   1. writes the provisioning directory serve hands out (OUT, default
      DIR/.switchboard/build: dialplan.json and provision/), withdrawing the
      files and logins of removed devices and users at once;
-  2. reloads the running server (-serve, its -http admin address);
+  2. reloads the running server (-serve, its -admin address, with its
+     admin token: SWITCHBOARD_ADMIN_TOKEN, else -serve-token-file, else
+     DIR/.switchboard/admin-token);
   3. pushes each device that has a management API and an address (-device,
      -devices; Akuvox: /api/config/set with digest authentication), reads
      the settings back and gives a verdict: already set, set and verified,
@@ -71,6 +76,7 @@ type applyOptions struct {
 	autoApprove, json bool
 	out               string
 	serve             string
+	serveTokenFile    string
 	devices           listFlag
 	devicesFile       string
 	smtp, smtpFrom    string
@@ -85,7 +91,8 @@ func applyFlags(o *applyOptions) *flagSet {
 	f.fs.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	f.fs.BoolVar(&o.json, "json", false, "print the plan and the outcome of every step as JSON")
 	f.fs.StringVar(&o.out, "o", "", "write the provisioning directory to `OUT` (default DIR/.switchboard/build)")
-	f.fs.StringVar(&o.serve, "serve", "", "admin `ADDR`ess (host:port or URL) of the running \"switchboard serve\" -http")
+	f.fs.StringVar(&o.serve, "serve", "", "admin `ADDR`ess (host:port or URL) of the running \"switchboard serve\": its -admin")
+	f.fs.StringVar(&o.serveTokenFile, "serve-token-file", "", "read serve's admin token from `FILE` (default DIR/.switchboard/admin-token; SWITCHBOARD_ADMIN_TOKEN overrides)")
 	f.fs.Var(&o.devices, "device", "a device's management API: `NAME=URL`; repeatable")
 	f.fs.StringVar(&o.devicesFile, "devices", "", "read device API addresses from `FILE` (NAME URL lines)")
 	f.fs.StringVar(&o.smtp, "smtp", "", "send invitations through the mail server at `HOST:PORT`")
@@ -144,6 +151,10 @@ func runApply(c *cli, args []string) int {
 		s, err := apply.NewHTTPServer(o.serve)
 		if err != nil {
 			return c.usageError(cmd, "-serve: %v", err)
+		}
+		if s.Token, err = c.serveToken(dir, o.serveTokenFile); err != nil {
+			fmt.Fprintf(c.stderr, "switchboard apply: %v\n", err)
+			return exitFail
 		}
 		server = s
 	}
@@ -388,4 +399,26 @@ func relPath(p string) string {
 		return r
 	}
 	return p
+}
+
+// serveToken is the admin token apply presents to serve:
+// SWITCHBOARD_ADMIN_TOKEN, else the one in file, else the one serve made
+// for the site in dir (none when there is no such file: serve then says
+// what it wants).
+func (c *cli) serveToken(dir, file string) (string, error) {
+	if t := c.getenv("SWITCHBOARD_ADMIN_TOKEN"); t != "" {
+		return t, nil
+	}
+	explicit := file != ""
+	if !explicit {
+		file = defaultAdminTokenFile(dir)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		return "", fmt.Errorf("serve's admin token: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
 }

@@ -42,7 +42,9 @@ import (
 //	                                 each as "To: ADDR", "From: ADDR" and
 //	                                 its decoded text, for stdout/grep
 //	testbed serve                    start serve's admin endpoints (reload,
-//	                                 check-sync); sets SERVE
+//	                                 check-sync), which refuse a request
+//	                                 without the admin token; sets SERVE
+//	                                 and SWITCHBOARD_ADMIN_TOKEN
 //	testbed servecalls               stdout gets the admin calls made
 //	testbed lock FILE [dead]         hold the state lock FILE in this
 //	                                 process until the script ends (dead:
@@ -122,6 +124,10 @@ func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	case "serve":
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer "+testbedAdminToken {
+				http.Error(w, "wrong admin token", http.StatusUnauthorized)
+				return
+			}
 			bed.mu.Lock()
 			bed.serveCalls = append(bed.serveCalls, r.Method+" "+r.URL.RequestURI())
 			bed.mu.Unlock()
@@ -129,6 +135,7 @@ func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 		}))
 		ts.Defer(srv.Close)
 		ts.Setenv("SERVE", srv.URL)
+		ts.Setenv("SWITCHBOARD_ADMIN_TOKEN", testbedAdminToken)
 	case "servecalls":
 		bed.mu.Lock()
 		calls := slices.Clone(bed.serveCalls)
@@ -191,6 +198,9 @@ func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 const testbedDevicePassword = "emulator-admin-pw"
+
+// testbedAdminToken is the admin token of testbed serve.
+const testbedAdminToken = "testbed-serve-admin-token-0123456789abcdef"
 
 // testbed is one script's emulators, mailbox and serve calls.
 type testbed struct {

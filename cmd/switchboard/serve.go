@@ -33,8 +33,9 @@ var serveCommand = &command{
 	name:     "serve",
 	synopsis: "Run the site as a live SIP server",
 	usage: `Usage: switchboard serve [-listen ADDR] [-tcp ADDR] [-http ADDR] [-media-ip IP]
-                         [-rtp-ports MIN-MAX] [-events FILE] [-log-format text|json] [-var name=value]...
-                         [-var-file FILE]... [DIR]
+                         [-rtp-ports MIN-MAX] [-admin ADDR] [-admin-token-file FILE]
+                         [-events FILE] [-log-format text|json]
+                         [-var name=value]... [-var-file FILE]... [DIR]
 
 Serves the site in DIR as a SIP server: a registrar with digest
 authentication (SHA-256 and MD5), call routing by the compiled dial plan
@@ -60,11 +61,18 @@ A trunk without credentials is IP-authenticated and does not register.
 
 SIGHUP recompiles and swaps in the new configuration; calls in progress
 continue, and a configuration with errors is rejected while the old one keeps
-running. POST /admin/reload on the -http address does the same from
-loopback, and POST /admin/check-sync?device=NAME asks one device to fetch its
-files; GET /admin/status says what the server is doing (listeners, accounts
-registered, calls in progress, trunks registered) as JSON, for a health
-check. SIGINT or SIGTERM stops the server cleanly.
+running. POST /admin/reload on the -admin address does the same, and POST
+/admin/check-sync?device=NAME asks one device to fetch its files; GET
+/admin/status says what the server is doing (listeners, accounts registered,
+calls in progress, trunks registered) as JSON, for a health check. The admin
+endpoints have a listener of their own, on loopback (never the -http address
+devices and a reverse proxy reach); they refuse a request that came through
+a proxy (X-Forwarded-For, Forwarded, X-Real-IP or Via) and answer only
+"Authorization: Bearer TOKEN": the token is SWITCHBOARD_ADMIN_TOKEN, else the
+file -admin-token-file names (made on first start, 256 random bits, readable
+by its owner only; default DIR/.switchboard/admin-token, or DIR/admin-token
+for a build directory). serve prints where the token is, never the token.
+SIGINT or SIGTERM stops the server cleanly.
 
 The line "switchboard serve: ready ..." on standard error says the sockets are
 open; with port 0 it tells which ports were chosen.
@@ -82,6 +90,7 @@ type serveOptions struct {
 	deleteAfterMail                                                    bool
 	rotationGrace                                                      time.Duration
 	certFile, keyFile                                                  string
+	admin, adminTokenFile                                              string
 	trustedProxies                                                     listFlag
 	site                                                               siteOptions
 	lower                                                              lowerFlags
@@ -95,7 +104,9 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.StringVar(&o.certFile, "cert", "", "TLS certificate `FILE` (PEM) for -tls, and for -http, which then serves HTTPS")
 	f.fs.StringVar(&o.keyFile, "key", "", "TLS private key `FILE` (PEM) matching -cert")
 	f.fs.Var(&o.trustedProxies, "trusted-proxy", "a reverse proxy's address or `CIDR` whose X-Forwarded-For the provisioning server believes; repeatable")
-	f.fs.StringVar(&o.http, "http", "127.0.0.1:8088", "provisioning and admin HTTP on `ADDR`; empty to disable")
+	f.fs.StringVar(&o.http, "http", "127.0.0.1:8088", "provisioning HTTP on `ADDR`; empty to disable")
+	f.fs.StringVar(&o.admin, "admin", "127.0.0.1:8089", "admin HTTP (reload, check-sync, status) on `ADDR`, a loopback address; empty to disable")
+	f.fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "the admin endpoints' bearer token is in `FILE`, made on first start (default DIR/.switchboard/admin-token; SWITCHBOARD_ADMIN_TOKEN overrides)")
 	f.fs.StringVar(&o.mediaIP, "media-ip", "", "`IP` the media relay binds and advertises (default: the -listen address)")
 	f.fs.StringVar(&o.rtpPorts, "rtp-ports", "10000-20000", "UDP port `RANGE` MIN-MAX of the media relay and voicemail (RTP on even ports, RTCP above); a call that finds it used up is refused with 503")
 	f.fs.StringVar(&o.eventsFile, "events", "", "append the event stream as JSON lines to `FILE` (- for standard output)")
@@ -168,6 +179,11 @@ func runServe(c *cli, args []string) int {
 	if o.tlsAddr != "" && o.certFile == "" {
 		return c.usageError(lookup("serve"), "-tls needs -cert and -key")
 	}
+	if o.admin != "" {
+		if err := checkAdminAddr(o.admin); err != nil {
+			return c.usageError(lookup("serve"), "%v", err)
+		}
+	}
 	var tlsConf *tls.Config
 	if o.certFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
@@ -239,8 +255,15 @@ func runServe(c *cli, args []string) int {
 		}
 		proxies = append(proxies, pfx)
 	}
+	var adminToken string
+	if o.admin != "" {
+		var status int
+		if adminToken, status = c.adminToken(dir, o.adminTokenFile); adminToken == "" {
+			return status
+		}
+	}
 	so := site.Options{
-		Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs,
+		AdminToken: adminToken, Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs,
 		MediaPortMin: portMin, MediaPortMax: portMax,
 		DataDir: o.dataDir, MailFrom: o.mailFrom, DeleteAfterMail: o.deleteAfterMail,
 		RotationGrace: o.rotationGrace,
@@ -273,7 +296,7 @@ func runServe(c *cli, args []string) int {
 	defer stop()
 
 	var ready []string
-	errc := make(chan error, 3)
+	errc := make(chan error, 5)
 	fail := func(err error) int {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		stop()
@@ -325,6 +348,26 @@ func runServe(c *cli, args []string) int {
 		}()
 		defer hs.Close()
 	}
+	if o.admin != "" {
+		l, err := net.Listen("tcp", o.admin)
+		if err != nil {
+			return fail(err)
+		}
+		// No write timeout: a reload of a large site takes a while. The
+		// peer is on this machine and holds the token, but a program there
+		// must not hold connections open either.
+		hs := &http.Server{Handler: st.AdminHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+		ready = append(ready, "admin http "+l.Addr().String())
+		go func() {
+			err := hs.Serve(l)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			errc <- err
+		}()
+		defer hs.Close()
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
@@ -350,6 +393,61 @@ func runServe(c *cli, args []string) int {
 			}
 		}
 	}
+}
+
+// adminToken returns the admin endpoints' token: SWITCHBOARD_ADMIN_TOKEN,
+// else the one in file (default: defaultAdminTokenFile), made there if
+// there is none. It says where the token is on standard error, never what
+// it is; "" and an exit status when there is no usable token.
+func (c *cli) adminToken(dir, file string) (string, int) {
+	if t := c.getenv("SWITCHBOARD_ADMIN_TOKEN"); t != "" {
+		if err := site.CheckAdminToken(t); err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: SWITCHBOARD_ADMIN_TOKEN: %v\n", err)
+			return "", exitFail
+		}
+		fmt.Fprintln(c.stderr, "switchboard serve: admin token from SWITCHBOARD_ADMIN_TOKEN")
+		return t, exitOK
+	}
+	if file == "" {
+		file = defaultAdminTokenFile(dir)
+	}
+	t, created, err := site.AdminToken(file)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "switchboard serve: %v\n(the admin endpoints need a token: give one with SWITCHBOARD_ADMIN_TOKEN or -admin-token-file, or turn them off with -admin \"\")\n", err)
+		return "", exitFail
+	}
+	made := ""
+	if created {
+		made = " (new)"
+	}
+	fmt.Fprintf(c.stderr, "switchboard serve: admin token in %s%s: curl -H \"Authorization: Bearer $(cat %s)\" ...\n", file, made, file)
+	return t, exitOK
+}
+
+// checkAdminAddr refuses an -admin address off loopback: the admin
+// endpoints answer loopback clients only, so anything else is a mistake
+// that would show the port to the network for nothing.
+func checkAdminAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-admin: %v", err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("-admin %s: the admin endpoints listen on a loopback address only (127.0.0.1 or [::1])", addr)
+	}
+	return nil
+}
+
+// defaultAdminTokenFile is where serve keeps the admin token of the site or
+// build directory dir, beside its other private files; apply reads it there.
+func defaultAdminTokenFile(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "dialplan.json")); err == nil {
+		return filepath.Join(dir, "admin-token")
+	}
+	return filepath.Join(dir, ".switchboard", "admin-token")
 }
 
 // loadServed compiles a site directory, or reads a build directory.

@@ -188,10 +188,13 @@ func TestServe(t *testing.T) {
 	eventsFile := filepath.Join(t.TempDir(), "events.jsonl")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-events", eventsFile, dir), env)
+	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-events", eventsFile, dir), env)
 
-	ready := s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: site "([^"]+)", sip udp (127\.0\.0\.1:\d+), http (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
-	sipAddr, httpAddr := ready[2], ready[3]
+	// serve makes the admin token and says where it is, not what it is.
+	tokenFile := filepath.Join(dir, ".switchboard", "admin-token")
+	s.waitLine("admin token line", regexp.MustCompile(`^switchboard serve: admin token in `+regexp.QuoteMeta(tokenFile)+` \(new\)`))
+	ready := s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: site "([^"]+)", sip udp (127\.0\.0\.1:\d+), http (127\.0\.0\.1:\d+), admin http (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
+	sipAddr, httpAddr, adminAddr := ready[2], ready[3], ready[4]
 
 	// The build serve wrote says which code the gate's button dials and
 	// which file is the gate's.
@@ -292,8 +295,33 @@ func TestServe(t *testing.T) {
 	// This call stays up across the next reload.
 	open := dial("call after a rejected reload")
 
-	// An operator's health check sees it, and who is registered.
-	res, err := http.Get("http://" + httpAddr + "/admin/status")
+	// An operator's health check sees it, and who is registered, on the
+	// admin address with the admin token; without it, or on the
+	// provisioning address, nothing.
+	tokenData, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tokenData))
+	if strings.Contains(s.log(), token) {
+		t.Error("serve printed its admin token")
+	}
+	for addr, want := range map[string]int{adminAddr: 401, httpAddr: 404} {
+		res, err := http.Get("http://" + addr + "/admin/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("GET /admin/status on %s without the token: %d, want %d", addr, res.StatusCode, want)
+		}
+	}
+	req, err := http.NewRequest("GET", "http://"+adminAddr+"/admin/status", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

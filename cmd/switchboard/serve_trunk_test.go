@@ -197,7 +197,7 @@ func TestServeRegistersTrunk(t *testing.T) {
 	eventsFile := filepath.Join(t.TempDir(), "events.jsonl")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "", "-events", eventsFile, "-var", "trunk_user="+user, dir),
+	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "", "-admin", "", "-events", eventsFile, "-var", "trunk_user="+user, dir),
 		append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1", "SWITCHBOARD_VAR_trunk_password="+password))
 	ready := s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: site "trunked", sip udp (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
 

@@ -121,6 +121,10 @@ func startServe(t *testing.T) *fakeServe {
 			http.Error(w, "use POST", http.StatusMethodNotAllowed)
 			return
 		}
+		if r.Header.Get("Authorization") != "Bearer "+fakeServeToken {
+			http.Error(w, "wrong admin token", http.StatusUnauthorized)
+			return
+		}
 		f.calls = append(f.calls, r.URL.RequestURI())
 		if r.URL.Path == "/admin/reload" && f.failReload {
 			http.Error(w, "the site has errors", http.StatusUnprocessableEntity)
@@ -130,11 +134,15 @@ func startServe(t *testing.T) *fakeServe {
 	return f
 }
 
+// fakeServeToken is the fake serve's admin token.
+const fakeServeToken = "fake-serve-admin-token-0123456789abcdef"
+
 func (f *fakeServe) server(t *testing.T) apply.Server {
 	s, err := apply.NewHTTPServer(f.srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Token = fakeServeToken
 	return s
 }
 

@@ -21,10 +21,13 @@ type Server interface {
 }
 
 // HTTPServer talks to serve's admin endpoints: POST /admin/reload and POST
-// /admin/check-sync?device=NAME on its -http address (loopback only).
+// /admin/check-sync?device=NAME on its -admin address (loopback only, with
+// the admin token).
 type HTTPServer struct {
 	Base   string // "http://127.0.0.1:8080"
 	Client *http.Client
+	// Token is serve's admin token, sent as "Authorization: Bearer Token".
+	Token string
 }
 
 // NewHTTPServer returns the Server at addr: "host:port" or an http(s) URL.
@@ -53,6 +56,9 @@ func (s *HTTPServer) post(ctx context.Context, path string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Base+path, nil)
 	if err != nil {
 		return err
+	}
+	if s.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.Token)
 	}
 	res, err := s.Client.Do(req)
 	if err != nil {

@@ -210,7 +210,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 				respond(tx, req, 503, "Service Unavailable")
 				return
 			}
-			respond(tx, req, 488, "Not Acceptable Here", warning(st.program.Site.Domain, "unusable SDP offer: "+err.Error()))
+			// Why stays here (see respond): the caller hears only 488.
+			s.log.Debug("call refused: unusable SDP offer", "call", callID, "from", account, "error", err)
+			respond(tx, req, 488, "Not Acceptable Here")
 			return
 		}
 	} else {
@@ -251,7 +253,8 @@ func (s *Server) rejectCall(req *sip.Request, tx sip.ServerTransaction, account,
 	}
 	number, _ := dialled(req)
 	s.publish(events.Event{Kind: events.CallRejected, Call: callID, From: account, To: number, Status: status, Cause: reason, Origin: dec.Origin})
-	respond(tx, req, status, text, warning(s.st().program.Site.Domain, reason))
+	s.log.Info("call refused", "call", callID, "from", account, "to", number, "status", status, "reason", reason)
+	respond(tx, req, status, text)
 }
 
 // respond answers the caller inside its dialog (our To tag).

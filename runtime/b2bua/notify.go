@@ -30,7 +30,8 @@ func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	box := notify.MailboxOf(st.program, account)
 	if box == "" || !s.notifier.Enabled() {
-		respond(tx, req, 404, "Not Found", warning(st.program.Site.Domain, "no mailbox for "+account))
+		s.log.Debug("SUBSCRIBE refused: no mailbox", "account", account)
+		respond(tx, req, 404, "Not Found")
 		return
 	}
 	s.notifier.Subscribe(req, tx, account, box)
@@ -55,7 +56,9 @@ func (s *Server) MessageWaiting(mailbox string) {
 }
 
 // CheckSync asks a device to fetch its provisioning files again (see
-// notify.CheckSync). It returns how many of its contacts accepted it.
+// notify.CheckSync), within notify.CheckSyncTimeout. It returns how many of
+// its contacts accepted it, and an error naming those that did not (also
+// when others did).
 func (s *Server) CheckSync(ctx context.Context, device string) (int, error) {
 	st := s.st()
 	d := st.program.Device(device)

@@ -28,6 +28,7 @@ type outbound struct {
 	account string // trunk.<name>: the leg, as events name it
 	number  string // what the caller dialled
 	caller  string // the number presented to the carrier (callerID)
+	name    string // the display name presented with it (callerName)
 	cred    carrier.Credentials
 	hasCred bool
 }
@@ -48,6 +49,7 @@ func (s *Server) outbound(st *siteState, caller string, dec routing.Decision) (*
 	}
 	o := &outbound{trunk: *t, account: ir.AccountName(ir.AccountTrunk, t.Name), number: dec.Number, cred: cred, hasCred: ok}
 	o.caller = callerID(st.program, caller, t, cred.Username())
+	o.name = callerName(st.program, caller)
 	timeout := outboundTimeout
 	if dec.Emergency {
 		timeout = emergencyTimeout
@@ -88,9 +90,11 @@ func (c *call) build(b *branch) sipgo.ClientRequestOption {
 
 // address makes an INVITE to the carrier say who calls whom: From and
 // P-Asserted-Identity (RFC 3325; carriers trust it from a PBX they
-// authenticate) carry the number presented, To the number dialled, all at
-// the carrier's domain.
+// authenticate) carry the number and name presented, To the number
+// dialled, all at the carrier's domain. The name replaces whatever the
+// site's own legs would show (a device's location).
 func (o *outbound) address(req *sip.Request, from *sip.FromHeader, to *sip.ToHeader) {
+	from.DisplayName = o.name
 	from.Address = sip.Uri{Scheme: "sip", User: o.caller, Host: o.trunk.Host}
 	to.Address = sip.Uri{Scheme: "sip", User: o.number, Host: o.trunk.Host}
 	pai := &sip.FromHeader{DisplayName: from.DisplayName, Address: from.Address}

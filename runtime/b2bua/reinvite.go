@@ -89,7 +89,9 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		// The sender's media is accepted from where this re-INVITE came
 		// from: a phone that changed networks.
 		if offer, err = upd.Update(from, offer, hostIP(req.Source())); err != nil {
-			reply(488, "Not Acceptable Here", nil, warning(c.st.program.Site.Domain, "unusable SDP offer: "+err.Error()))
+			// Why stays here (see respond): the peer hears only 488.
+			c.s.log.Debug("re-INVITE refused: unusable SDP offer", "call", c.id, "error", err)
+			reply(488, "Not Acceptable Here", nil)
 			return
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -479,6 +478,16 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	_ = tx.Respond(res)
 }
 
+// respond answers req with status and reason, its standard phrase, and
+// hdrs.
+//
+// Why a request was refused never leaves the site: a refusal carries the
+// status and its standard reason phrase only — no Warning header
+// (RFC 3261 §20.43), no phrase of our own. "Door station … has no entry",
+// "no mailbox for …", an SDP parser's complaint would tell a caller how the
+// site is built and which guesses came close; the reason goes to the log
+// and the event stream (call_rejected's cause), where the operator reads
+// it.
 func respond(tx sip.ServerTransaction, req *sip.Request, status int, reason string, hdrs ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, status, reason, nil)
 	for _, h := range hdrs {
@@ -494,11 +503,4 @@ func sourceAddr(req *sip.Request) netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr().Unmap()
-}
-
-// warning builds a Warning header (RFC 3261 §20.43) carrying why a call was
-// refused; code 399 is "miscellaneous warning".
-func warning(host, text string) sip.Header {
-	text = strings.ReplaceAll(text, `"`, "'")
-	return sip.NewHeader("Warning", fmt.Sprintf("399 %s %q", host, text))
 }

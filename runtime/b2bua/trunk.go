@@ -129,8 +129,9 @@ func routeFromCarrier(r *routing.Router, trunks []string, req *sip.Request) (str
 // callerID is the number a call out over trunk t presents for caller (an
 // IR account): the DDI the caller's user has on that trunk, else the
 // trunk's first number (its main number), else the trunk's account name at
-// the carrier (username; empty for an IP-authenticated trunk), else the
-// caller's own account name.
+// the carrier (username; empty for an IP-authenticated trunk), else
+// "anonymous" (RFC 3323): never the caller's account name, which is the
+// site's own business.
 func callerID(p *ir.Program, caller string, t *ir.Trunk, username string) string {
 	if a := p.Account(caller); a != nil && a.Owner.Kind == ir.RefUser {
 		for _, d := range p.DDIs { // sorted: the user's lowest number
@@ -145,7 +146,22 @@ func callerID(p *ir.Program, caller string, t *ir.Trunk, username string) string
 	if username != "" {
 		return username
 	}
-	return caller
+	return "anonymous"
+}
+
+// callerName is the display name a call out presents for caller (an IR
+// account): its user's name when the account is a person's (their app,
+// their desk phone), else the site's name (empty when it has none). Never
+// the account's own display name — a device's is where it hangs ("Studio,
+// bench 1"), which is nobody's business outside the site — and never what
+// the caller's From said.
+func callerName(p *ir.Program, caller string) string {
+	if a := p.Account(caller); a != nil && a.Owner.Kind == ir.RefUser {
+		if u := p.User(a.Owner.Name); u != nil {
+			return u.DisplayName
+		}
+	}
+	return p.Site.DisplayName
 }
 
 // carrierStack is the server as carrier registrations use it.

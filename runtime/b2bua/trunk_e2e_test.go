@@ -127,12 +127,17 @@ type trunkServer struct {
 type serverOptions struct {
 	vars      trunkVars // nil: the server cannot read trunk credentials
 	noCred    bool      // the trunk is IP-authenticated
+	src       string    // the site; trunkSite when empty
 	transport string    // the trunk's, when not the site's (udp)
 }
 
 func startTrunkServer(t *testing.T, carrier netip.AddrPort, o serverOptions) *trunkServer {
 	t.Helper()
-	p := compile(t, trunkSite)
+	src := trunkSite
+	if o.src != "" {
+		src = o.src
+	}
+	p := compile(t, src)
 	p.Trunks[0].Port = int(carrier.Port())
 	if o.transport != "" {
 		p.Trunks[0].Transport = o.transport

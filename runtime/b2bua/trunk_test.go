@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/google/go-cmp/cmp"
 
 	"switchboard/compiler/ir"
 	"switchboard/compiler/ir/irtest"
@@ -26,7 +27,7 @@ func TestCallerID(t *testing.T) {
 		{"a user without a DDI: the trunk's main number", "app.john", trunk, "harbour", "+35315550100"},
 		{"a monitor (no user): the trunk's main number", "device.monitor-1a", trunk, "harbour", "+35315550100"},
 		{"a trunk without numbers: its account name", "app.john", noDDIs, "harbour", "harbour"},
-		{"and without credentials: the caller's account", "app.john", noDDIs, "", "app.john"},
+		{"and without credentials: anonymous, not the caller's account", "app.john", noDDIs, "", "anonymous"},
 		{"a DDI on another trunk does not count", "app.mary", ir.Trunk{Name: "other", DDIs: []string{"+35319990000"}}, "", "+35319990000"},
 	}
 	for _, tt := range tests {
@@ -35,6 +36,34 @@ func TestCallerID(t *testing.T) {
 				t.Errorf("callerID(%s) = %q, want %q", tt.caller, got, tt.want)
 			}
 		})
+	}
+}
+
+// A call out presents its user's name or the site's, never the account's
+// own display name (a device's location).
+func TestCallerName(t *testing.T) {
+	p := irtest.HarbourView()
+	p.Accounts = append([]ir.Account(nil), p.Accounts...)
+	for i := range p.Accounts {
+		if p.Accounts[i].Kind == ir.AccountDevice {
+			p.Accounts[i].DisplayName = "Studio, bench 1"
+		}
+	}
+	tests := []struct{ caller, want string }{
+		{"app.mary", "Mary Byrne"},
+		{"device.desk-101", "Mary Byrne"},
+		{"device.monitor-1a", "Harbour View Apartments"},
+		{"device.front-gate", "Harbour View Apartments"},
+		{"nobody", "Harbour View Apartments"},
+	}
+	var got []string
+	var want []string
+	for _, tt := range tests {
+		got = append(got, tt.caller+": "+callerName(p, tt.caller))
+		want = append(want, tt.caller+": "+tt.want)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("callerName (-want +got):\n%s", diff)
 	}
 }
 

@@ -32,7 +32,7 @@ const (
 type Decision struct {
 	Kind   Kind
 	Status int    // for Reject: the SIP status
-	Reason string // for Reject: why, for the log and the Warning header
+	Reason string // for Reject: why, for the log and the events (never sent to the caller)
 
 	// Target is who or what is being called (user.x, residence.x, conference.x).
 	Target ir.Ref

@@ -1,34 +1,91 @@
 package site
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"switchboard/runtime/throttle"
 )
 
-// Handler serves the site over HTTP: the devices' provisioning files (when
-// the site serves them) and, under /admin/, the operator's endpoints
-// (adminHandler).
+// Handler serves the devices' provisioning files over HTTP (when the site
+// serves them). It is what devices, and through a reverse proxy the
+// internet, reach; the operator's endpoints are not among them
+// (AdminHandler, served on a listener of their own), and /admin/ says so.
 func (s *Site) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", s.adminHandler())
+	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "the admin endpoints are not served here: use serve's -admin address", http.StatusNotFound)
+	})
 	if s.prov != nil {
 		mux.Handle("/", s.prov)
 	}
 	return mux
 }
 
+// AdminHandler serves the operator's endpoints (adminHandler), on a
+// listener of their own: as careful servers keep their admin API off the
+// port the public reaches, a proxy set up for the devices' files can never
+// forward to it.
+func (s *Site) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", s.adminHandler())
+	return mux
+}
+
+// Limits on guessing the admin token: after adminFailLimit wrong tokens
+// within adminFailWindow, the admin endpoints refuse every request until
+// the window closes, whatever it sends. One count for all, not one per
+// address: every client is on this machine, which has all of 127.0.0.0/8
+// to send from, so per-address counts would only let a guesser spread its
+// tries. A 256-bit token cannot be guessed anyway; the limit keeps a local
+// program that tries from filling the log and the CPU.
+const (
+	adminFailLimit  = 10
+	adminFailWindow = time.Minute
+)
+
+// forwardingHeaders mark a request that came through a proxy (RFC 7239,
+// RFC 9110 §7.6.3 and the de-facto X- headers). The admin endpoints refuse
+// such a request whatever it carries: the proxy's loopback address is not
+// the client's, and no header the client can write may grant access.
+var forwardingHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Via"}
+
+// adminGuard decides who may use the admin endpoints: a client on
+// loopback, not through a proxy, presenting the admin token.
+type adminGuard struct {
+	sum [sha256.Size]byte // of the token; compared in constant time
+	on  bool
+
+	mu    sync.Mutex
+	fails throttle.Table[struct{}] // one key: every client is local
+}
+
+func newAdminGuard(token string) *adminGuard {
+	g := &adminGuard{fails: throttle.New[struct{}](1)}
+	if token != "" {
+		g.sum, g.on = sha256.Sum256([]byte(token)), true
+	}
+	return g
+}
+
 // adminHandler serves the reload and check-sync endpoints (POST
 // /admin/reload, POST /admin/check-sync?device=NAME) and the status (GET
-// /admin/status: what the server is doing, as JSON, for a health check),
-// to loopback clients only.
+// /admin/status: what the server is doing, as JSON, for a health check).
+// Each request must come from loopback, directly (no forwarding header),
+// with "Authorization: Bearer TOKEN" (Options.AdminToken). Why a request
+// was refused goes to the caller in plain words; the token never goes to
+// the log.
 func (s *Site) adminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
-			http.Error(w, "admin endpoints answer loopback only", http.StatusForbidden)
+		if !s.admit(w, r) {
 			return
 		}
 		if r.URL.Path == "/admin/status" {
@@ -57,13 +114,72 @@ func (s *Site) adminHandler() http.Handler {
 		case "/admin/check-sync":
 			dev := r.URL.Query().Get("device")
 			n, err := s.CheckSync(r.Context(), dev)
-			if err != nil {
+			if n == 0 {
 				http.Error(w, err.Error(), http.StatusConflict)
 				return
 			}
 			fmt.Fprintf(w, "check-sync sent to %d contact(s) of %s\n", n, dev)
+			if err != nil {
+				// Delivered, but not everywhere: the operator sees which
+				// registrations are stale.
+				fmt.Fprintf(w, "not delivered: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
 		default:
 			http.NotFound(w, r)
 		}
 	})
+}
+
+// admit answers w and returns false unless r may use the admin endpoints.
+func (s *Site) admit(w http.ResponseWriter, r *http.Request) bool {
+	g := s.admin
+	for _, h := range forwardingHeaders {
+		if _, ok := r.Header[http.CanonicalHeaderKey(h)]; ok {
+			// At debug: anyone the proxy serves can send these, as often
+			// as they like.
+			s.log.Debug("admin request through a proxy refused", "path", r.URL.Path, "peer", r.RemoteAddr, "header", h)
+			http.Error(w, "admin endpoints are not served through a proxy: call them on the server's own machine", http.StatusForbidden)
+			return false
+		}
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !peer.Addr().Unmap().IsLoopback() {
+		http.Error(w, "admin endpoints answer loopback only", http.StatusForbidden)
+		return false
+	}
+	if !g.on {
+		http.Error(w, "admin endpoints are off: the server was started without an admin token", http.StatusForbidden)
+		return false
+	}
+	now := s.clk.Now()
+	g.mu.Lock()
+	n, closes := g.fails.Count(struct{}{}, now, adminFailWindow)
+	g.mu.Unlock()
+	if n >= adminFailLimit {
+		w.Header().Set("Retry-After", strconv.Itoa(int(closes.Sub(now)/time.Second)+1))
+		http.Error(w, "too many wrong admin tokens; try again later", http.StatusTooManyRequests)
+		return false
+	}
+	// The scheme's name is case-insensitive (RFC 9110 §11.1).
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if token = strings.TrimSpace(token); !strings.EqualFold(scheme, "Bearer") || token == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard admin"`)
+		http.Error(w, "admin endpoints need the admin token: Authorization: Bearer TOKEN (the file serve names when it starts)", http.StatusUnauthorized)
+		return false
+	}
+	sum := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(sum[:], g.sum[:]) == 1 {
+		return true
+	}
+	g.mu.Lock()
+	n = g.fails.Add(struct{}{}, now, adminFailWindow)
+	g.mu.Unlock()
+	// The first failure of a window and the one that reaches the limit
+	// are logged, not every one: a program guessing must not fill the log.
+	if n == 1 || n == adminFailLimit {
+		s.log.Warn("admin request with a wrong token refused", "path", r.URL.Path, "peer", r.RemoteAddr, "failures", n)
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard admin", error="invalid_token"`)
+	http.Error(w, "wrong admin token", http.StatusUnauthorized)
+	return false
 }

@@ -3,6 +3,7 @@ package site
 import (
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -77,39 +78,77 @@ func TestReload(t *testing.T) {
 	}
 }
 
-// The admin endpoints answer loopback only, each to its own method.
+// testAdminToken is the admin token of the tests' sites.
+const testAdminToken = "0123456789abcdef0123456789abcdef-test"
+
+// The admin endpoints answer loopback clients that present the token, each
+// endpoint to its own method, on their own handler; the provisioning
+// handler serves none of them.
 func TestAdminHandler(t *testing.T) {
+	a := swapConfig(t, "a", "alice", "password-a")
+	s, err := New(a, Options{Services: &b2bua.Services{}, Logger: quiet, AdminToken: testAdminToken,
+		Recompile: func() (Config, error) { return a, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	admin, prov := s.AdminHandler(), s.Handler()
+	const bearer = "Bearer " + testAdminToken
+	tests := []struct {
+		h                          http.Handler
+		method, path, remote, auth string
+		status                     int
+		body                       string // a part of it
+	}{
+		{admin, "GET", "/admin/status", "127.0.0.1:4000", bearer, 200, `"site":"swap"`},
+		{admin, "HEAD", "/admin/status", "[::1]:4000", bearer, 200, ""},
+		{admin, "POST", "/admin/status", "127.0.0.1:4000", bearer, 405, "use GET"},
+		{admin, "GET", "/admin/status", "192.0.2.7:4000", bearer, 403, "loopback only"},
+		{admin, "GET", "/admin/status", "127.0.0.1:4000", "", 401, "need the admin token"},
+		{admin, "GET", "/admin/status", "127.0.0.1:4000", "Basic YWRtaW46YWRtaW4=", 401, "need the admin token"},
+		{admin, "POST", "/admin/reload", "127.0.0.1:4000", bearer, 200, "reloaded"},
+		{admin, "POST", "/admin/reload", "127.0.0.1:4000", "bearer  " + testAdminToken, 200, "reloaded"},
+		{admin, "GET", "/admin/reload", "127.0.0.1:4000", bearer, 405, "use POST"},
+		{admin, "POST", "/admin/reload", "192.0.2.7:4000", bearer, 403, "loopback only"},
+		{admin, "POST", "/admin/reload", "127.0.0.1:4000", "", 401, "need the admin token"},
+		{admin, "POST", "/admin/check-sync?device=phone", "127.0.0.1:4000", bearer, 409, "not registered"},
+		{admin, "POST", "/admin/check-sync?device=nobody", "127.0.0.1:4000", bearer, 409, `no device "nobody"`},
+		{admin, "POST", "/admin/other", "127.0.0.1:4000", bearer, 404, ""},
+		{prov, "GET", "/" + phoneMAC + ".cfg", "192.0.2.7:4000", "", 401, ""}, // provisioning, for everyone
+		{prov, "POST", "/admin/reload", "127.0.0.1:4000", bearer, 404, "use serve's -admin address"},
+		{prov, "GET", "/admin/status", "127.0.0.1:4000", bearer, 404, "use serve's -admin address"},
+		{admin, "GET", "/" + phoneMAC + ".cfg", "127.0.0.1:4000", "", 404, ""},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(tt.method, tt.path, nil)
+		req.RemoteAddr = tt.remote
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		w := httptest.NewRecorder()
+		tt.h.ServeHTTP(w, req)
+		if w.Code != tt.status || !strings.Contains(w.Body.String(), tt.body) {
+			t.Errorf("%s %s from %s: %d %q, want %d with %q", tt.method, tt.path, tt.remote, w.Code, w.Body.String(), tt.status, tt.body)
+		}
+	}
+}
+
+// A site started without an admin token serves no admin endpoint.
+func TestAdminHandlerWithoutToken(t *testing.T) {
 	a := swapConfig(t, "a", "alice", "password-a")
 	s, err := New(a, Options{Services: &b2bua.Services{}, Logger: quiet, Recompile: func() (Config, error) { return a, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	h := s.Handler()
-	tests := []struct {
-		method, path, remote string
-		status               int
-		body                 string // a part of it
-	}{
-		{"GET", "/admin/status", "127.0.0.1:4000", 200, `"site":"swap"`},
-		{"HEAD", "/admin/status", "[::1]:4000", 200, ""},
-		{"POST", "/admin/status", "127.0.0.1:4000", 405, "use GET"},
-		{"GET", "/admin/status", "192.0.2.7:4000", 403, "loopback only"},
-		{"POST", "/admin/reload", "127.0.0.1:4000", 200, "reloaded"},
-		{"GET", "/admin/reload", "127.0.0.1:4000", 405, "use POST"},
-		{"POST", "/admin/reload", "192.0.2.7:4000", 403, "loopback only"},
-		{"POST", "/admin/check-sync?device=phone", "127.0.0.1:4000", 409, "not registered"},
-		{"POST", "/admin/check-sync?device=nobody", "127.0.0.1:4000", 409, `no device "nobody"`},
-		{"POST", "/admin/other", "127.0.0.1:4000", 404, ""},
-		{"GET", "/" + phoneMAC + ".cfg", "192.0.2.7:4000", 401, ""}, // provisioning, for everyone
-	}
-	for _, tt := range tests {
-		req := httptest.NewRequest(tt.method, tt.path, nil)
-		req.RemoteAddr = tt.remote
+	for _, auth := range []string{"", "Bearer ", "Bearer x"} {
+		req := httptest.NewRequest("POST", "/admin/reload", nil)
+		req.RemoteAddr = "127.0.0.1:4000"
+		req.Header.Set("Authorization", auth)
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != tt.status || !strings.Contains(w.Body.String(), tt.body) {
-			t.Errorf("%s %s from %s: %d %q, want %d with %q", tt.method, tt.path, tt.remote, w.Code, w.Body.String(), tt.status, tt.body)
+		s.AdminHandler().ServeHTTP(w, req)
+		if w.Code != 403 || !strings.Contains(w.Body.String(), "without an admin token") {
+			t.Errorf("Authorization %q: %d %q, want 403 saying the endpoints are off", auth, w.Code, w.Body.String())
 		}
 	}
 }

@@ -82,6 +82,11 @@ type Options struct {
 	// authOptions are further options of the authenticator, for tests.
 	authOptions []auth.Option
 
+	// AdminToken is the bearer token the admin endpoints ask for
+	// (Authorization: Bearer TOKEN; see AdminToken for making one). Without
+	// one the admin endpoints refuse every request.
+	AdminToken string
+
 	// Recompile reads the configuration now on disk, for Reload. The
 	// command supplies it: the runtime reads only the IR and does not
 	// compile. Its error says why the configuration was refused.
@@ -111,6 +116,7 @@ type Site struct {
 	auth      *auth.Authenticator
 	services  *services.Services // nil when Options.Services replaced them
 	prov      *provisioning.Server
+	admin     *adminGuard
 	stopWatch func()
 
 	swapMu sync.Mutex // serialises Swap and Reload
@@ -136,7 +142,7 @@ func New(cfg Config, o Options) (*Site, error) {
 	if err := media.CheckPorts(o.MediaPortMin, o.MediaPortMax); err != nil {
 		return nil, fmt.Errorf("site: %w", err)
 	}
-	s := &Site{o: o, log: o.Logger, clk: o.Clock, stopWatch: func() {}}
+	s := &Site{o: o, log: o.Logger, clk: o.Clock, admin: newAdminGuard(o.AdminToken), stopWatch: func() {}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -355,8 +361,10 @@ func (s *Site) ServeTLS(ctx context.Context, l net.Listener) error {
 // Status reports what the server is doing now.
 func (s *Site) Status() b2bua.Status { return s.server.Status() }
 
-// CheckSync asks a device to fetch its provisioning files again; it
-// returns how many of its contacts accepted.
+// CheckSync asks a device to fetch its provisioning files again, within a
+// few seconds however many of its registrations are stale; it returns how
+// many of its contacts accepted, and an error naming those that did not
+// (also when others did).
 func (s *Site) CheckSync(ctx context.Context, device string) (int, error) {
 	return s.server.CheckSync(ctx, device)
 }
