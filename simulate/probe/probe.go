@@ -65,7 +65,7 @@ type Targets struct {
 // Limits bound what the probe sends and how long it waits.
 type Limits struct {
 	Guesses      int           // wrong passwords for one account (brute-force check)
-	Samples      int           // timing samples per side (enumeration check)
+	Samples      int           // timing samples per side (enumeration check); below the server's failure limit per account, or the throttle's 403 would tell the sides apart
 	Idle         int           // idle TCP connections (idle-connection check)
 	Retransmit   time.Duration // how long to count challenges to one INVITE (amplification)
 	IdleWait     time.Duration // how long to wait for the server to close idle connections

@@ -19,6 +19,10 @@ import (
 // that wrongly lets a call out rings no one.
 const publicNumber = "+447700900999"
 
+// timingFloor is the least difference of medians the enumeration check
+// calls a difference.
+const timingFloor = 10 * time.Millisecond
+
 // noTarget is the reason a SIP check is skipped without -target.
 const noTarget = "no SIP address to probe"
 
@@ -179,7 +183,9 @@ func (p *prober) enumeration(ctx context.Context) Result {
 	mk, mu := median(times[true]), median(times[false])
 	line := fmt.Sprintf("timing of a wrong-password REGISTER, median of %d: existing %s, made-up %s", len(times[true]), mk, mu)
 	lo, hi := min(mk, mu), max(mk, mu)
-	if hi > 2*time.Millisecond && float64(hi) > p.l.TimingSpread*float64(max(lo, time.Microsecond)) {
+	// Generous on purpose: a few samples on a shared machine measure
+	// gross differences (a lookup, a delay), not a hash's microseconds.
+	if hi-lo > timingFloor && float64(hi) > p.l.TimingSpread*float64(max(lo, time.Microsecond)) {
 		failed = true
 		line += fmt.Sprintf(" (more than %g× apart)", p.l.TimingSpread)
 	}
@@ -456,7 +462,7 @@ func (p *prober) bruteForce(ctx context.Context) Result {
 			return Result{Status: Pass, Summary: fmt.Sprintf("guessing stopped after %d wrong password(s)", i-1),
 				Evidence: []string{
 					fmt.Sprintf("%s: guess %d answered %s; the probe's address is now throttled for this account", a.Name, i, status(res)),
-					"the enumeration check's wrong passwords, from the same address, came before these",
+					"(the enumeration check's wrong passwords for another account came from this address too; they count only towards a limit per address)",
 				}}
 		}
 	}
