@@ -101,6 +101,11 @@ func TestProbe(t *testing.T) {
 	for _, r := range got {
 		statuses[r.Check] = r.Status
 		order = append(order, r.Check)
+		if r.Check == probe.CheckMediaLatch && r.Status == probe.Skip && strings.HasPrefix(r.Summary, "no socket on") {
+			// Only Linux routes all of 127/8 to loopback by default.
+			t.Logf("SKIPPING the media-latching check: %s", r.Summary)
+			statuses[r.Check] = want[r.Check]
+		}
 	}
 	if diff := cmp.Diff(probe.Checks, order); diff != "" {
 		t.Errorf("checks reported (-want +got):\n%s", diff)
