@@ -97,7 +97,7 @@ func (p *prober) mediaLatch(ctx context.Context) Result {
 		}
 		return Result{Status: Fail, Summary: fmt.Sprintf("the call %s → %s (%s) was not answered: %s", caller.Name, ext, callee.Name, status(res))}
 	}
-	defer c.bye(last, res)
+	defer c.hangup(c.ack2xx(last, res))
 	relay, err := sdpAudio(string(res.Body()))
 	if err != nil {
 		return errResult("the answer's SDP", err)

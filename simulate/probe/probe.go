@@ -147,8 +147,8 @@ func errResult(what string, err error) Result {
 	return Result{Status: Fail, Summary: fmt.Sprintf("%s: %v", what, err)}
 }
 
-// accounts returns the site's accounts of one kind of endpoint: "door
-// station", "monitor", "desk phone" or "app".
+// accountsByKind groups the site's device and app accounts by kind of
+// endpoint: the device kinds ("door", "monitor", "phone") and "app".
 func (p *prober) accountsByKind() map[string][]ir.Account {
 	out := map[string][]ir.Account{}
 	for _, a := range p.site.Program.Accounts {

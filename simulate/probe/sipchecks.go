@@ -240,19 +240,28 @@ func (c *sipConn) cancel(r *request) {
 	}
 }
 
-// bye ends a call the server answered with res.
-func (c *sipConn) bye(r *request, res *sip.Response) {
+// ack2xx acknowledges a 2xx answer to INVITE r (a new transaction, RFC
+// 3261 §13.2.2.4) and returns the dialog's request for what follows.
+func (c *sipConn) ack2xx(r *request, res *sip.Response) *request {
 	a := *r
 	a.method, a.body, a.extra, a.branch = "ACK", "", nil, "z9hG4bK"+token(8)
 	if to := res.To(); to != nil {
 		a.toTag, _ = to.Params.Get("tag")
 	}
 	_ = c.send(&a)
-	b := a
+	return &a
+}
+
+// hangup sends BYE in the dialog of an acknowledged call.
+func (c *sipConn) hangup(acked *request) {
+	b := *acked
 	b.method, b.branch = "BYE", "z9hG4bK"+token(8)
 	b.cseq++
 	_, _, _ = c.final(&b, time.Second)
 }
+
+// bye ends a call the server answered with res.
+func (c *sipConn) bye(r *request, res *sip.Response) { c.hangup(c.ack2xx(r, res)) }
 
 // sdpOffer is a minimal G.711 offer with media at ip:port.
 func sdpOffer(ip string, port int) string {
