@@ -111,7 +111,7 @@ func (p *prober) enumeration(ctx context.Context) Result {
 		ev = append(ev, fmt.Sprintf("%s: both answered %s", what, status(a)))
 	}
 	times := map[bool][]time.Duration{}
-	var first [2][2]*sip.Response // [known?][challenge, wrong password]
+	var first [2][2]*sip.Response // [existing, made-up][challenge, wrong password]
 	for i := 0; i < p.l.Samples && ctx.Err() == nil; i++ {
 		for side, user := range []string{known.Username, unknown} {
 			authName := user
