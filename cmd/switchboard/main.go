@@ -83,6 +83,7 @@ func init() {
 		stateCommand,
 		serveCommand,
 		testCommand,
+		probeCommand,
 		versionCommand,
 		helpCommand,
 	}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"switchboard/compiler/credentials"
+	"switchboard/simulate/probe"
+)
+
+var probeCommand = &command{
+	name:     "probe",
+	synopsis: "Audit a running server of the site the way an attacker would",
+	usage: `Usage: switchboard probe [-target ADDR] [-http ADDR] [-tcp ADDR] [-tls ADDR]
+                         [-json] [-var name=value]... [-var-file FILE]... [DIR]
+
+Audits a running "switchboard serve" of the site in DIR from the network,
+the way an attacker would, and prints each check with pass, fail or skip
+and its evidence:
+
+  user-enumeration        an existing and a made-up user get the same
+                          answers to REGISTER and INVITE (status, headers
+                          apart from tags and nonces) in comparable time
+                          (medians of a few samples; the times are shown)
+  unauthenticated-invite  an INVITE without credentials to an extension, a
+                          public number and an emergency number gets one
+                          challenge, counted for a few seconds without an
+                          ACK, and never rings (amplification)
+  toll-fraud              with each kind of account's own password (door
+                          station, monitor, desk phone, app), door stations
+                          reach no public number; on a site without a trunk
+                          no one does
+  media-latching          in a call between an app and an extension, RTP
+                          from a stranger (127.0.0.2) to the caller's relay
+                          port before the caller's first packet does not
+                          get the stranger the callee's audio (a loopback
+                          target only)
+  provisioning-files      a device's file is refused without credentials,
+                          with a wrong password, with another device's
+                          credentials, and through path tricks (../,
+                          %2e%2e, //, encoded slashes, absolute paths)
+  admin-endpoints         the admin endpoints refuse requests without
+                          credentials, X-Forwarded-For or not
+  idle-connections        with -tcp: 200 idle connections to the SIP TCP
+                          port; the server keeps answering and closes or
+                          refuses the excess
+  tls                     with -tls: TLS 1.0 and 1.1 refused, no TLS 1.2
+                          cipher suite Go calls insecure accepted
+  brute-force             60 wrong passwords for one account from the
+                          probe's address are refused (403) before the last
+
+The probe compiles DIR with the site key, so it knows the accounts, door
+stations, extensions and provisioning files. It uses a password only where
+a check needs a legitimate baseline and never prints one. It sends only to
+the addresses given (IP and port; host names and ranges are refused), a
+bounded number of messages, and ends within about a minute.
+
+Run it against a test server, or at a quiet hour: the media check rings
+one user's endpoints for a moment, the admin check's POST /admin/reload
+reloads a server that wrongly accepts it, and the brute-force check, run
+last, gets the probe's address throttled for that account. On a site with
+a trunk, no call is placed towards a public or emergency number except from
+a door station to a never-assigned number.
+
+-json prints one JSON object per check: check, status, summary, evidence.
+
+Exit status: 0 no check failed, 1 a check failed or the site has errors, 2
+usage error.`,
+	run:   runProbe,
+	flags: func() *flagSet { return probeFlags(&probeOptions{}) },
+}
+
+type probeOptions struct {
+	target, http, tcp, tlsAddr string
+	json                       bool
+	site                       siteOptions
+}
+
+func probeFlags(o *probeOptions) *flagSet {
+	f := newFlagSet("probe")
+	f.fs.StringVar(&o.target, "target", "127.0.0.1:5060", "the server's SIP over UDP at `ADDR` (IP:port)")
+	f.fs.StringVar(&o.http, "http", "127.0.0.1:8088", "the server's provisioning and admin HTTP at `ADDR` (https://IP:port for HTTPS); empty to skip")
+	f.fs.StringVar(&o.tcp, "tcp", "", "the server's SIP over TCP at `ADDR`, for the idle-connection check")
+	f.fs.StringVar(&o.tlsAddr, "tls", "", "the server's SIP over TLS at `ADDR`, for the TLS check")
+	f.fs.BoolVar(&o.json, "json", false, "print one JSON object per check")
+	o.site.register(f.fs)
+	return f
+}
+
+// probeAddr parses one address the probe may send to: an IP literal and a
+// port, never a host name (which might resolve anywhere), a range or an
+// unspecified, multicast or broadcast address.
+func probeAddr(flag, s string) (netip.AddrPort, error) {
+	if s == "" {
+		return netip.AddrPort{}, nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("-%s %q: want one IP address and port, as in 127.0.0.1:5060 (no host names, no ranges)", flag, s)
+	}
+	a := ap.Addr().Unmap()
+	if a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || ap.Port() == 0 {
+		return netip.AddrPort{}, fmt.Errorf("-%s %q: want one server's address and port, not an unspecified, multicast or broadcast one", flag, s)
+	}
+	return netip.AddrPortFrom(a, ap.Port()), nil
+}
+
+func runProbe(c *cli, args []string) int {
+	var o probeOptions
+	positional, status, ok := c.parse(probeFlags(&o), args, 1)
+	if !ok {
+		return status
+	}
+	var t probe.Targets
+	httpAddr, https := strings.CutPrefix(o.http, "https://")
+	httpAddr = strings.TrimPrefix(httpAddr, "http://")
+	t.HTTPS = https
+	for _, a := range []struct {
+		flag, value string
+		into        *netip.AddrPort
+	}{{"target", o.target, &t.SIP}, {"http", httpAddr, &t.HTTP}, {"tcp", o.tcp, &t.TCP}, {"tls", o.tlsAddr, &t.TLS}} {
+		ap, err := probeAddr(a.flag, a.value)
+		if err != nil {
+			return c.usageError(lookup("probe"), "%v", err)
+		}
+		*a.into = ap
+	}
+	cs, status := c.compileSite("probe", dirArg(positional), compileOptions{site: o.site, needKey: true, render: true})
+	if cs == nil {
+		return status
+	}
+	lookupPW := credentials.NewLookup(cs.key, cs.program)
+	s := probe.Site{Program: cs.program, Password: lookupPW.SIPPassword}
+	if cs.bundle != nil {
+		for _, f := range cs.bundle.Files {
+			s.Files = append(s.Files, probe.File{Path: f.Path, Device: f.Device})
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	failed := false
+	enc := json.NewEncoder(c.stdout)
+	st := c.styleFor(c.stdout)
+	counts := map[probe.Status]int{}
+	probe.Run(ctx, s, t, probe.DefaultLimits, func(r probe.Result) {
+		counts[r.Status]++
+		failed = failed || r.Status == probe.Fail
+		if o.json {
+			_ = enc.Encode(r)
+			return
+		}
+		label := map[probe.Status]string{probe.Pass: st.paint(ansiGreen, "pass"), probe.Fail: st.paint(ansiBold+ansiRed, "FAIL"), probe.Skip: "skip"}[r.Status]
+		fmt.Fprintf(c.stdout, "%s  %-22s  %s\n", label, r.Check, r.Summary)
+		for _, e := range r.Evidence {
+			fmt.Fprintf(c.stdout, "      %s\n", e)
+		}
+	})
+	if !o.json {
+		fmt.Fprintf(c.stdout, "\n%d passed, %d failed, %d skipped\n", counts[probe.Pass], counts[probe.Fail], counts[probe.Skip])
+	}
+	if err := ctx.Err(); err != nil {
+		// An audit cut short proves nothing about the checks it skipped.
+		fmt.Fprintf(c.stderr, "switchboard probe: stopped before every check ran: %v\n", err)
+		return exitFail
+	}
+	return exitFailIf(failed)
+}
