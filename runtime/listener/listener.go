@@ -346,3 +346,15 @@ func (r *rateLog) allow(now time.Time) (int, bool) {
 	r.suppressed, r.next = 0, now.Add(LogEvery)
 	return n, true
 }
+
+// FitTotal returns total, or half the process's file-descriptor limit when
+// that is lower (and fitted reports that): the other half stays for what
+// else the server opens (media relay sockets, voicemail files, outgoing
+// connections), so that a flood of connections meets the budget before it
+// meets "too many open files".
+func FitTotal(total int) (n int, fitted bool) {
+	if lim := fdLimit(); lim > 0 && (total <= 0 || total > lim/2) {
+		return max(lim/2, 1), true
+	}
+	return total, false
+}
