@@ -21,6 +21,7 @@ import (
 	"switchboard/email"
 	"switchboard/runtime/auth"
 	"switchboard/runtime/events"
+	"switchboard/runtime/loglimit"
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
@@ -190,8 +191,10 @@ func runServe(c *cli, args []string) int {
 	default:
 		return c.usageError(lookup("serve"), "-log-format must be text or json, not %q", o.logFormat)
 	}
-	log := slog.New(handler)
-	sipstack.TuneServe()
+	// What the server logs about messages from the network is bounded:
+	// lines per kind, the length of what they quote (package loglimit).
+	log := slog.New(loglimit.New(handler))
+	sipstack.TuneServe(log)
 	if addr := c.getenv("SWITCHBOARD_PPROF"); addr != "" {
 		if err := servePprof(addr, c.stderr); err != nil {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)

@@ -89,8 +89,16 @@ const transactionRetention = 5 * time.Second
 //
 // I (INVITE server, waiting for ACK retransmissions) and K (non-INVITE
 // client) are T4 = 5 s already.
-func TuneServe() {
+//
+// sipgo's own log (the transport layer's: a malformed message, a read
+// error) goes to log, which the server bounds (package loglimit): sipgo
+// logs an unparsable message whole, at ERROR. It must be set before the
+// server's sipgo stack is made, which copies it.
+func TuneServe(log *slog.Logger) {
 	retain(transactionRetention)
+	if log != nil {
+		sip.SetDefaultLogger(log)
+	}
 }
 
 // TuneSimulation makes the settings of a process whose whole job is a
