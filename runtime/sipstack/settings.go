@@ -19,7 +19,12 @@ import (
 // reached over TCP, and a video door station's offer alone comes near
 // that size, so its call would reach no one. Like Kamailio (udp_mtu
 // unset) and Asterisk, the server sends such messages whole over UDP, for
-// IP to fragment. In init: sipgo reads the limit on every send, and every
+// IP to fragment. RFC 3261 §18.1.1 wants a request over 1 300 bytes sent
+// over TCP, falling back to UDP only when the connection is refused (ICMP
+// or a reset); a NAT with no TCP mapping for a device's address more
+// often drops the attempt silently, and a door call would wait it out.
+// A device registered over TCP or TLS gets its requests over that
+// connection anyway. In init: sipgo reads the limit on every send, and every
 // server and device of this module imports this package through the call
 // core.
 //
