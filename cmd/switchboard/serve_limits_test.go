@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icholy/digest"
 )
 
 // TestServeUnderAttack runs the real binary against what an attacker on
@@ -97,9 +100,25 @@ func TestServeUnderAttack(t *testing.T) {
 	t.Run("per-source limit", func(t *testing.T) {
 		_, addrs := serve(t, 0, "-listen", "127.0.0.1:0", "-tcp", "127.0.0.1:0", "-http", "", "-max-connections-per-source", "20")
 		tcp := addrs["sip tcp"]
+		// The gate registers over TCP before the flood.
+		var plan struct{ Site struct{ Domain string } }
+		readJSON(t, filepath.Join(dir, ".switchboard", "build", "dialplan.json"), &plan)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "credentials", "-json", dir, "device.gate")
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("credentials: %v", err)
+		}
+		var creds []struct{ Password string }
+		if err := json.Unmarshal(out, &creds); err != nil || len(creds) != 1 {
+			t.Fatalf("credentials: %v %s", err, out)
+		}
+		gate := sipAccount{name: "device.gate", password: creds[0].Password, domain: plan.Site.Domain}
 		client := dialTCP(t, tcp)
-		if code := optionsTCP(t, client, 1); code == 0 {
-			t.Fatal("a client within the limit gets no answer")
+		if code := gate.registerTCP(t, client, 1); code != 200 {
+			t.Fatalf("the gate's REGISTER over TCP: %d, want 200", code)
 		}
 		closed := make(chan bool, 40)
 		for range 40 {
@@ -118,8 +137,8 @@ func TestServeUnderAttack(t *testing.T) {
 		if refused != 21 {
 			t.Errorf("%d of 40 connections refused under a per-source limit of 20 with one held, want 21", refused)
 		}
-		if code := optionsTCP(t, client, 2); code == 0 {
-			t.Error("the client that was there gets no answer during the flood")
+		if code := gate.registerTCP(t, client, 3); code != 200 {
+			t.Errorf("the gate's REGISTER over TCP during the flood: %d, want 200", code)
 		}
 	})
 
@@ -230,6 +249,73 @@ func closedByPeer(c net.Conn, d time.Duration) bool {
 	}
 }
 
+// sipAccount registers over TCP with hand-written requests.
+type sipAccount struct{ name, password, domain string }
+
+// registerTCP registers over c (a REGISTER, its challenge, the REGISTER
+// with credentials, CSeq n and n+1) and returns the final status, 0 for
+// no answer.
+func (a sipAccount) registerTCP(t *testing.T, c net.Conn, n int) int {
+	t.Helper()
+	r := bufio.NewReader(c)
+	send := func(cseq int, authz string) (int, map[string]string) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		var b strings.Builder
+		fmt.Fprintf(&b, "REGISTER sip:%s SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK-reg-%d\r\nMax-Forwards: 70\r\n", a.domain, c.LocalAddr(), cseq)
+		fmt.Fprintf(&b, "From: <sip:%[1]s@%[2]s>;tag=r1\r\nTo: <sip:%[1]s@%[2]s>\r\nCall-ID: limits-register@test\r\nCSeq: %d REGISTER\r\n", a.name, a.domain, cseq)
+		fmt.Fprintf(&b, "Contact: <sip:%s@%s;transport=tcp>\r\nExpires: 3600\r\n", a.name, c.LocalAddr())
+		if authz != "" {
+			fmt.Fprintf(&b, "Authorization: %s\r\n", authz)
+		}
+		b.WriteString("Content-Length: 0\r\n\r\n")
+		if _, err := io.WriteString(c, b.String()); err != nil {
+			return 0, nil
+		}
+		return readResponse(r)
+	}
+	code, hdrs := send(n, "")
+	if code != 401 {
+		return code
+	}
+	chal, err := digest.ParseChallenge(hdrs["www-authenticate"])
+	if err != nil {
+		t.Fatalf("challenge %q: %v", hdrs["www-authenticate"], err)
+	}
+	cred, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:" + a.domain, Username: a.name, Password: a.password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ = send(n+1, cred.String())
+	return code
+}
+
+// readResponse reads a response without a body: its status code (0 when
+// none came) and its first header field of each name, names lower-cased.
+func readResponse(r *bufio.Reader) (int, map[string]string) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return 0, nil
+	}
+	var code int
+	if _, err := fmt.Sscanf(line, "SIP/2.0 %d", &code); err != nil {
+		return 0, nil
+	}
+	hdrs := map[string]string{}
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil || l == "\r\n" {
+			break
+		}
+		if name, value, ok := strings.Cut(l, ":"); ok {
+			name = strings.ToLower(strings.TrimSpace(name))
+			if _, seen := hdrs[name]; !seen {
+				hdrs[name] = strings.TrimSpace(value)
+			}
+		}
+	}
+	return code, hdrs
+}
+
 // optionsRequest is an OPTIONS from a stranger, which the server answers
 // (with a refusal or not: an answer).
 func optionsRequest(transport, local string, n int) string {
@@ -250,22 +336,7 @@ func optionsTCPErr(c net.Conn, n int) int {
 	if _, err := io.WriteString(c, optionsRequest("TCP", c.LocalAddr().String(), n)); err != nil {
 		return 0
 	}
-	r := bufio.NewReader(c)
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return 0
-	}
-	var code int
-	if _, err := fmt.Sscanf(line, "SIP/2.0 %d", &code); err != nil {
-		return 0
-	}
-	// The rest of the response, so that the next one starts clean.
-	for {
-		l, err := r.ReadString('\n')
-		if err != nil || l == "\r\n" {
-			break
-		}
-	}
+	code, _ := readResponse(bufio.NewReader(c))
 	return code
 }
 
