@@ -3,10 +3,18 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -143,8 +151,23 @@ func TestServeUnderAttack(t *testing.T) {
 	})
 
 	t.Run("deadlines", func(t *testing.T) {
+		cert, key := writeCert(t)
 		_, addrs := serve(t, 0, "-listen", "127.0.0.1:0", "-tcp", "127.0.0.1:0", "-http", "127.0.0.1:0",
+			"-tls", "127.0.0.1:0", "-cert", cert, "-key", key,
 			"-sip-idle-timeout", "1s", "-handshake-timeout", "1s", "-http-read-timeout", "1s")
+		// A real TLS client is answered; a handshake left half-open is
+		// closed.
+		tc := tls.Client(dialTCP(t, addrs["sip tls"]), &tls.Config{InsecureSkipVerify: true})
+		if code := optionsTCP(t, tc, 7); code == 0 {
+			t.Error("no answer over TLS")
+		}
+		halfOpen := dialTCP(t, addrs["sip tls"])
+		if _, err := halfOpen.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01}); err != nil { // a record header and one byte of it
+			t.Fatal(err)
+		}
+		if !closedByPeer(halfOpen, 10*time.Second) {
+			t.Error("a half-open TLS handshake was kept open")
+		}
 		silent := dialTCP(t, addrs["sip tcp"])
 		idle := dialTCP(t, addrs["sip tcp"])
 		if code := optionsTCP(t, idle, 1); code == 0 {
@@ -156,7 +179,7 @@ func TestServeUnderAttack(t *testing.T) {
 			}
 		}
 		// A request announcing a body that never comes.
-		h := dialTCP(t, addrs["http"])
+		h := tls.Client(dialTCP(t, addrs["https"]), &tls.Config{InsecureSkipVerify: true})
 		fmt.Fprintf(h, "GET /admin/status HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
 		if !closedByPeer(h, 10*time.Second) {
 			t.Error("an HTTP request whose body never came held its connection")
@@ -247,6 +270,38 @@ func closedByPeer(c net.Conn, d time.Duration) bool {
 		}
 		return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 	}
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key,
+// as PEM files, and returns their paths.
+func writeCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "serve test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
 
 // sipAccount registers over TCP with hand-written requests.
