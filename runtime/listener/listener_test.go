@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // bound is how long any step of these tests may take.
@@ -292,4 +294,24 @@ func selfSigned(t *testing.T) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestSource: the key connections are counted under.
+func TestSource(t *testing.T) {
+	tests := []struct{ addr, want string }{
+		{"127.0.0.1:5060", "127.0.0.1"},
+		{"[::ffff:192.0.2.7]:5060", "192.0.2.7"},
+		// One IPv6 host usually holds a /64: its addresses count as one.
+		{"[2001:db8:1:2:aaaa::1]:5060", "2001:db8:1:2::"},
+		{"[2001:db8:1:2:bbbb::9]:40000", "2001:db8:1:2::"},
+	}
+	for _, tc := range tests {
+		a, err := net.ResolveTCPAddr("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, source(a).String()); diff != "" {
+			t.Errorf("source(%s) (-want +got):\n%s", tc.addr, diff)
+		}
+	}
 }
