@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -23,6 +22,7 @@ import (
 	"switchboard/email"
 	"switchboard/runtime/auth"
 	"switchboard/runtime/events"
+	"switchboard/runtime/loglimit"
 	"switchboard/runtime/media"
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/sipstack"
@@ -74,6 +74,13 @@ by its owner only; default DIR/.switchboard/admin-token, or DIR/admin-token
 for a build directory). serve prints where the token is, never the token.
 SIGINT or SIGTERM stops the server cleanly.
 
+Connections are bounded: -max-connections over SIP TCP, TLS and HTTP
+together (at most half the open-file limit), -max-connections-per-source
+from one address, and a connection must finish its TLS handshake or send
+its first bytes within -handshake-timeout; an idle SIP connection is closed
+after -sip-idle-timeout. Excess connections are closed at once, and the
+server keeps serving when the process runs out of file descriptors.
+
 The line "switchboard serve: ready ..." on standard error says the sockets are
 open; with port 0 it tells which ports were chosen.
 
@@ -89,6 +96,7 @@ type serveOptions struct {
 	dataDir, smtp, mailFrom                                            string
 	deleteAfterMail                                                    bool
 	rotationGrace                                                      time.Duration
+	limits                                                             site.Limits
 	certFile, keyFile                                                  string
 	admin, adminTokenFile                                              string
 	trustedProxies                                                     listFlag
@@ -117,6 +125,11 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.StringVar(&o.mailFrom, "mail-from", "", "sender `ADDRESS` of voicemail notifications (default: voicemail@<site domain>)")
 	f.fs.BoolVar(&o.deleteAfterMail, "delete-after-mail", false, "delete a voicemail message once the mail server accepted its notification (needs -smtp)")
 	f.fs.DurationVar(&o.rotationGrace, "rotation-grace", time.Hour, "after a reload rotates a device's password, serve its provisioning files for `DURATION` with the old one too, so it can fetch the new one (SIP takes only the new one; 0: never)")
+	f.fs.IntVar(&o.limits.Connections, "max-connections", site.DefaultConnections, "SIP TCP and TLS and HTTP connections open at once, at most `N` (and at most half the open-file limit, ulimit -n)")
+	f.fs.IntVar(&o.limits.PerSource, "max-connections-per-source", site.DefaultPerSource, "connections one address (an IPv6 /64) may hold at once, at most `N`; raise it when many devices reach the server over TCP from behind one NAT")
+	f.fs.DurationVar(&o.limits.SIPIdle, "sip-idle-timeout", site.DefaultSIPIdle, "close a SIP TCP or TLS connection nothing came over for `DURATION` (keep-alives count; the default outlasts the longest registration)")
+	f.fs.DurationVar(&o.limits.Handshake, "handshake-timeout", site.DefaultHandshake, "a new connection must finish its TLS handshake, or send its first bytes (SIP over TCP) or its request header (HTTP), within `DURATION`")
+	f.fs.DurationVar(&o.limits.HTTPRead, "http-read-timeout", site.DefaultHTTPRead, "an HTTP request, body included, must arrive within `DURATION`")
 	o.lower.register(f.fs)
 	o.site.register(f.fs)
 	return f
@@ -202,8 +215,10 @@ func runServe(c *cli, args []string) int {
 	default:
 		return c.usageError(lookup("serve"), "-log-format must be text or json, not %q", o.logFormat)
 	}
-	log := slog.New(handler)
-	sipstack.TuneServe()
+	// What the server logs about messages from the network is bounded:
+	// lines per kind, the length of what they quote (package loglimit).
+	log := slog.New(loglimit.New(handler))
+	sipstack.TuneServe(log)
 	if addr := c.getenv("SWITCHBOARD_PPROF"); addr != "" {
 		if err := servePprof(addr, c.stderr); err != nil {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
@@ -266,7 +281,7 @@ func runServe(c *cli, args []string) int {
 		AdminToken: adminToken, Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs,
 		MediaPortMin: portMin, MediaPortMax: portMax,
 		DataDir: o.dataDir, MailFrom: o.mailFrom, DeleteAfterMail: o.deleteAfterMail,
-		RotationGrace: o.rotationGrace,
+		RotationGrace: o.rotationGrace, Limits: o.limits,
 		Recompile: func() (site.Config, error) {
 			next, _ := load()
 			if next == nil {
@@ -296,7 +311,7 @@ func runServe(c *cli, args []string) int {
 	defer stop()
 
 	var ready []string
-	errc := make(chan error, 5)
+	errc := make(chan error, 6)
 	fail := func(err error) int {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		stop()
@@ -320,53 +335,32 @@ func runServe(c *cli, args []string) int {
 		go func() { errc <- st.ServeTCP(ctx, l) }()
 	}
 	if o.tlsAddr != "" {
-		l, err := tls.Listen("tcp", o.tlsAddr, tlsConf)
+		l, err := net.Listen("tcp", o.tlsAddr)
 		if err != nil {
 			return fail(err)
 		}
 		ready = append(ready, "sip tls "+l.Addr().String())
-		go func() { errc <- st.ServeTLS(ctx, l) }()
+		go func() { errc <- st.ServeTLS(ctx, l, tlsConf) }()
 	}
 	if o.http != "" {
 		l, err := net.Listen("tcp", o.http)
 		if err != nil {
 			return fail(err)
 		}
-		hs := &http.Server{Handler: st.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		scheme := "http "
 		if tlsConf != nil {
-			l = tls.NewListener(l, tlsConf)
 			scheme = "https "
 		}
 		ready = append(ready, scheme+l.Addr().String())
-		go func() {
-			err := hs.Serve(l)
-			if errors.Is(err, http.ErrServerClosed) {
-				err = nil
-			}
-			errc <- err
-		}()
-		defer hs.Close()
+		go func() { errc <- st.ServeWeb(ctx, l, tlsConf) }()
 	}
 	if o.admin != "" {
 		l, err := net.Listen("tcp", o.admin)
 		if err != nil {
 			return fail(err)
 		}
-		// No write timeout: a reload of a large site takes a while. The
-		// peer is on this machine and holds the token, but a program there
-		// must not hold connections open either.
-		hs := &http.Server{Handler: st.AdminHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-			IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 		ready = append(ready, "admin http "+l.Addr().String())
-		go func() {
-			err := hs.Serve(l)
-			if errors.Is(err, http.ErrServerClosed) {
-				err = nil
-			}
-			errc <- err
-		}()
-		defer hs.Close()
+		go func() { errc <- st.ServeAdmin(ctx, l) }()
 	}
 
 	sigs := make(chan os.Signal, 2)

@@ -130,3 +130,41 @@ func TestRegisterRetransmission(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeDatagram sends requests of 40 000 bytes over UDP (RFC 3261
+// §18.1.1: every element takes datagrams up to the largest UDP allows):
+// they are answered, not cut at sipgo's default read buffer (32 768) and
+// dropped as unparsable. REGISTER takes the server's own UDP path,
+// OPTIONS sipgo's.
+func TestLargeDatagram(t *testing.T) {
+	h := start(t)
+	p := newUDPPeer(t, h.addr)
+	port := p.conn.LocalAddr().(*net.UDPAddr).Port
+	pad := func(msg []byte) []byte {
+		head, _ := bytes.CutSuffix(msg, []byte("Content-Length: 0\r\n\r\n"))
+		filler := 40000 - len(msg) - len("X-Padding: \r\n")
+		out := append(append([]byte(nil), head...), "X-Padding: "+strings.Repeat("a", filler)+"\r\n"...)
+		out = append(out, "Content-Length: 0\r\n\r\n"...)
+		if len(out) != 40000 {
+			t.Fatalf("built %d bytes, want 40000", len(out))
+		}
+		return out
+	}
+	register := pad(p.register("app.mary", "large-register", "z9hG4bK-large-1", 1, true, ""))
+	if res := parseResponse(t, p.exchange(register)); res.StatusCode != 401 {
+		t.Errorf("40 000-byte REGISTER: %d %s, want 401", res.StatusCode, res.Reason)
+	}
+	options := pad([]byte(fmt.Sprintf("OPTIONS sip:e2e.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-large-2;rport\r\n"+
+		"Max-Forwards: 70\r\nFrom: <sip:app.mary@e2e.example>;tag=f1\r\nTo: <sip:e2e.example>\r\nCall-ID: large-options\r\nCSeq: 1 OPTIONS\r\n"+
+		"Content-Length: 0\r\n\r\n", port)))
+	if res := parseResponse(t, p.exchange(options)); res.StatusCode >= 300 && res.StatusCode != 401 && res.StatusCode != 407 {
+		t.Errorf("40 000-byte OPTIONS: %d %s, want an answer", res.StatusCode, res.Reason)
+	}
+	// The receive buffer asked for, or what the kernel's cap allowed;
+	// Linux's default is about 208 KiB.
+	if got := h.site.Status().UDPReceiveBuffer; got < 256<<10 && got != 0 {
+		t.Logf("UDP receive buffer %d bytes: net.core.rmem_max caps it", got)
+	} else if got == 0 {
+		t.Error("the status reports no UDP receive buffer")
+	}
+}

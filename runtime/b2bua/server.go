@@ -93,6 +93,9 @@ type Server struct {
 
 	// register answers REGISTER over UDP beside sipgo (package sipstack).
 	register *sipstack.Register
+	// rcvBuf is the UDP listener's receive buffer, as granted, for
+	// Status.
+	rcvBuf atomic.Int64
 }
 
 // State is one configuration of a running site. Auth and Registrar answer
@@ -241,6 +244,12 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	go func() { <-ctx.Done(); conn.Close() }()
 	pc := conn
 	if u, ok := conn.(*net.UDPConn); ok {
+		n := sipstack.SizeReceiveBuffer(u)
+		s.rcvBuf.Store(int64(n))
+		if n > 0 && n < sipstack.ReceiveBuffer {
+			s.log.Warn("the SIP UDP receive buffer is smaller than asked: bursts may be dropped (raise net.core.rmem_max)",
+				"bytes", n, "asked", sipstack.ReceiveBuffer)
+		}
 		pc = udp.New(u) // raw-syscall reads and writes (package udp)
 	}
 	rc := sipstack.NewReadyConn(pc, &s.closing, s.register.Serve)

@@ -13,6 +13,10 @@ type Status struct {
 	Site string `json:"site"`
 	// Listeners are the addresses sipgo reads from, by transport.
 	Listeners map[string]string `json:"listeners"`
+	// UDPReceiveBuffer is the SIP UDP socket's receive buffer in bytes:
+	// what the kernel (net.core.rmem_max on Linux) granted of
+	// sipstack.ReceiveBuffer.
+	UDPReceiveBuffer int `json:"udp_receive_buffer,omitempty"`
 	// Registered is how many of the site's accounts (not trunks) have a
 	// live binding, of Accounts.
 	Registered int `json:"registered"`
@@ -34,7 +38,7 @@ type TrunkStatus struct {
 // the program: cheap for an operator's probe, not for a hot path.
 func (s *Server) Status() Status {
 	st := s.st()
-	out := Status{Site: st.program.Site.Name, Listeners: map[string]string{}}
+	out := Status{Site: st.program.Site.Name, Listeners: map[string]string{}, UDPReceiveBuffer: int(s.rcvBuf.Load())}
 	s.listenMu.Lock()
 	for t, a := range s.listeners {
 		out.Listeners[t] = a.String()

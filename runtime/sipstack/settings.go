@@ -2,6 +2,7 @@ package sipstack
 
 import (
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -18,13 +19,43 @@ import (
 // reached over TCP, and a video door station's offer alone comes near
 // that size, so its call would reach no one. Like Kamailio (udp_mtu
 // unset) and Asterisk, the server sends such messages whole over UDP, for
-// IP to fragment. In init: sipgo reads the limit on every send, and every
+// IP to fragment. RFC 3261 §18.1.1 wants a request over 1 300 bytes sent
+// over TCP, falling back to UDP only when the connection is refused (ICMP
+// or a reset); a NAT with no TCP mapping for a device's address more
+// often drops the attempt silently, and a door call would wait it out.
+// A device registered over TCP or TLS gets its requests over that
+// connection anyway. In init: sipgo reads the limit on every send, and every
 // server and device of this module imports this package through the call
 // core.
-func init() { sip.UDPMTUSize = maxUDPPayload + 200 }
+//
+// sipgo reads every datagram (and every TCP read) into a buffer of
+// TransportBufferReadSize bytes, 32 768 by default, and a longer datagram
+// is cut there and dropped as unparsable; RFC 3261 §18.1.1 has every
+// element accept up to the largest datagram. 65 535 is its largest value
+// (a uint16) and the largest UDP datagram there is. It is also the size
+// of the buffer each TCP or TLS connection reads into; the connection
+// limits (package listener) bound how many there are.
+func init() {
+	sip.UDPMTUSize = maxUDPPayload + 200
+	sip.TransportBufferReadSize = 65535
+}
 
 // maxUDPPayload is the largest UDP datagram over IPv4.
 const maxUDPPayload = 65507
+
+// ReceiveBuffer is the receive buffer (SO_RCVBUF) the SIP UDP listener
+// asks for: a building's phones re-registering at once after a power cut
+// arrive in bursts, and the kernel's default (about 208 KiB) drops them
+// while the reader is busy. Linux caps what a socket may ask for at
+// net.core.rmem_max; SizeReceiveBuffer reports what it got.
+const ReceiveBuffer = 4 << 20
+
+// SizeReceiveBuffer asks for ReceiveBuffer on c and returns what the
+// kernel granted; 0 when unknown.
+func SizeReceiveBuffer(c *net.UDPConn) int {
+	_ = c.SetReadBuffer(ReceiveBuffer)
+	return receiveBuffer(c)
+}
 
 // transactionRetention is how long a finished transaction is remembered
 // to absorb retransmissions: Kamailio's tm wait timer (wt_timer, 5 s).
@@ -63,8 +94,16 @@ const transactionRetention = 5 * time.Second
 //
 // I (INVITE server, waiting for ACK retransmissions) and K (non-INVITE
 // client) are T4 = 5 s already.
-func TuneServe() {
+//
+// sipgo's own log (the transport layer's: a malformed message, a read
+// error) goes to log, which the server bounds (package loglimit): sipgo
+// logs an unparsable message whole, at ERROR. It must be set before the
+// server's sipgo stack is made, which copies it.
+func TuneServe(log *slog.Logger) {
 	retain(transactionRetention)
+	if log != nil {
+		sip.SetDefaultLogger(log)
+	}
 }
 
 // TuneSimulation makes the settings of a process whose whole job is a

@@ -18,6 +18,7 @@ import (
 	"switchboard/runtime/carrier"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
+	"switchboard/runtime/listener"
 	"switchboard/runtime/media"
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/registrar"
@@ -79,6 +80,8 @@ type Options struct {
 	// device must fetch its new password with the old one). SIP takes
 	// only the new one. 0: never.
 	RotationGrace time.Duration
+	// Limits bound the stream listeners (listeners.go).
+	Limits Limits
 	// authOptions are further options of the authenticator, for tests.
 	authOptions []auth.Option
 
@@ -120,6 +123,9 @@ type Site struct {
 	stopWatch func()
 
 	swapMu sync.Mutex // serialises Swap and Reload
+
+	budgetOnce sync.Once
+	budget     *listener.Budget // the stream listeners' connections (listeners.go)
 }
 
 // generation is one configuration as the running site uses it. It is
@@ -345,17 +351,6 @@ func (s *Site) publish(e events.Event) {
 // ServeUDP serves SIP on conn until ctx ends or Close.
 func (s *Site) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	return s.server.ServeUDP(ctx, conn)
-}
-
-// ServeTCP serves SIP over TCP on l until ctx ends or Close.
-func (s *Site) ServeTCP(ctx context.Context, l net.Listener) error {
-	return s.server.ServeTCP(ctx, l)
-}
-
-// ServeTLS serves SIP over TLS on l (a tls.Listener) until ctx ends or
-// Close.
-func (s *Site) ServeTLS(ctx context.Context, l net.Listener) error {
-	return s.server.ServeTLS(ctx, l)
 }
 
 // Status reports what the server is doing now.
