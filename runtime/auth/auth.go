@@ -234,7 +234,7 @@ func (a *Authenticator) CheckWith(secrets Secrets, req *sip.Request, source stri
 		return "", res
 	}
 	nonce, _ := a.nonces.Open(cred.Nonce) // screen opened it
-	nc := uint32(1)                        // without qop a nonce is good for one request
+	nc := uint32(1)                       // without qop a nonce is good for one request
 	if cred.QOP != "" {
 		nc = cred.NCValue
 	}
