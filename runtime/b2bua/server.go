@@ -94,6 +94,9 @@ type Server struct {
 
 	// register answers REGISTER over UDP beside sipgo (package sipstack).
 	register *sipstack.Register
+	// stateless challenges new INVITEs over UDP without credentials, or
+	// with wrong ones, beside sipgo (package sipstack).
+	stateless *sipstack.Stateless
 }
 
 // State is one configuration of a running site. Auth and Registrar answer
@@ -130,6 +133,10 @@ type siteState struct {
 // account, or the response to send (a challenge or a refusal).
 type Authenticator interface {
 	Check(req *sip.Request, source string, proxy bool) (account string, res *sip.Response)
+	// Screen is Check without spending anything a retransmission needs
+	// (the nonce count): the response to send, or nil when only Check can
+	// tell. Its answers are sent statelessly.
+	Screen(req *sip.Request, source string, proxy bool) *sip.Response
 }
 
 // Registrar keeps registrations and answers REGISTER.
@@ -174,6 +181,7 @@ func New(cfg Config) (*Server, error) {
 	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Background: &s.wg})
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.register = sipstack.NewRegister(onRegister)
+	s.stateless = sipstack.NewStateless(s.screenInvite)
 	s.srv.OnRegister(onRegister)
 	s.srv.OnInvite(requireKnown(s.onInvite))
 	s.srv.OnAck(s.onAck)
@@ -244,7 +252,7 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	if u, ok := conn.(*net.UDPConn); ok {
 		pc = udp.New(u) // raw-syscall reads and writes (package udp)
 	}
-	rc := sipstack.NewReadyConn(pc, &s.closing, s.register.Serve)
+	rc := sipstack.NewReadyConn(pc, &s.closing, s.serveEarly)
 	if !s.serve(rc) {
 		return nil
 	}
@@ -262,6 +270,12 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 		return nil
 	}
 	return err
+}
+
+// serveEarly answers what is answered beside sipgo's transactions over UDP:
+// REGISTER, and challenges to INVITEs.
+func (s *Server) serveEarly(conn net.PacketConn, data []byte, src net.Addr) bool {
+	return s.register.Serve(conn, data, src) || s.stateless.Serve(conn, data, src)
 }
 
 // ServeTCP serves SIP over TCP on l until ctx ends or Close.
