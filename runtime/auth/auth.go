@@ -21,7 +21,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -48,8 +47,8 @@ const (
 	MD5    = digest.MD5
 )
 
-// Throttle limits authentication failures (see throttle.go for how the
-// limits fit together). A source that reaches a limit within Window is
+// Throttle limits authentication failures: a throttle.Guard, which says
+// how the limits fit together. A source that reaches a limit within Window is
 // refused with 403 Forbidden, without any digest being computed, until the
 // window that started with its first failure ends. A zero limit is off.
 type Throttle struct {
@@ -62,10 +61,12 @@ type Throttle struct {
 	// ceiling well above Failures: the devices behind a NAT share it.
 	SourceFailures int
 	// PrefixFailures is how many failures the addresses of one /24 (IPv4)
-	// or /64 (IPv6) may have together, unless they authenticated before.
+	// or /64 (IPv6) may have together; a source that authenticated
+	// successfully within the last two hours is exempt.
 	PrefixFailures int
 	// GlobalFailures is how many failures all sources may have together;
-	// past it only sources that authenticated before are heard.
+	// past it, until the window closes, only sources that authenticated
+	// successfully within the last two hours are heard.
 	GlobalFailures int
 	// Window is the counting period.
 	Window time.Duration
@@ -83,8 +84,6 @@ var DefaultThrottle = Throttle{Failures: 10, SourceFailures: 200, PrefixFailures
 const (
 	// DefaultNonceLifetime is how long a nonce stays fresh.
 	DefaultNonceLifetime = digest.DefaultLifetime
-	// defaultTracked bounds each failure table by default.
-	defaultTracked = 1 << 16
 	// defaultEvents is how many events a Window publishes by default.
 	defaultEvents = 100
 )
@@ -106,12 +105,7 @@ type Authenticator struct {
 	nonces *digest.Nonces
 	dummy  string // the password of unknown users, so they cost the same
 
-	mu       sync.Mutex
-	sources  throttle.Table[string]
-	accounts throttle.Table[userKey]
-	prefixes throttle.Table[string]
-	global   throttle.Table[struct{}]
-	proven   throttle.Table[string] // sources that authenticated, by host
+	guard *throttle.Guard
 }
 
 // Option configures an Authenticator.
@@ -176,15 +170,7 @@ func New(realm string, secrets Secrets, clk clock.Clock, opts ...Option) *Authen
 	a.nonceCf.Reorder = 0
 	a.nonces = digest.NewNonces(a.nonceCf)
 	a.dummy = digest.DummyPassword()
-	tracked := a.limit.Tracked
-	if tracked <= 0 {
-		tracked = defaultTracked
-	}
-	a.sources = throttle.New[string](tracked)
-	a.accounts = throttle.New[userKey](tracked)
-	a.prefixes = throttle.New[string](tracked)
-	a.global = throttle.New[struct{}](1)
-	a.proven = throttle.New[string](tracked)
+	a.guard = a.limit.guard()
 	if a.limit.Events <= 0 {
 		a.limit.Events = defaultEvents
 	}

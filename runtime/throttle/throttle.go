@@ -12,6 +12,10 @@
 // can throttle harder (a coarser key, a global limit) instead of softer.
 // Prefix gives the coarser key of an address: its /24 or /64.
 //
+// Guard puts four tables together in the shape every password limit takes
+// (per source and user, per source, per prefix, global, and stricter under
+// a spray); SIP digest and HTTP provisioning use it.
+//
 // A Table is not safe for concurrent use: callers hold their own lock,
 // usually over several tables at once (per account, per source, per prefix).
 package throttle
