@@ -204,12 +204,19 @@ func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 // the server is reached without a rewriting proxy.
 func WithBasePath(p string) Option { return func(c *config) { c.basePath = p } }
 
+// deniedEvents is how many ProvisionDenied events a minute publishes; the
+// rest are counted in one events.Suppressed.
+const deniedEvents = 100
+
 // Server is the provisioning endpoint: an http.Handler over the current
 // bundle. Its methods are safe for concurrent use.
 type Server struct {
-	cfg           config
-	nonces        *digest.Nonces
-	throttle      *failures
+	cfg      config
+	nonces   *digest.Nonces
+	throttle *failures
+	// denied publishes refusals, at most deniedEvents a minute: a
+	// client can provoke one per request.
+	denied        *events.Sampler
 	dummyPassword string
 
 	swapMu sync.Mutex
@@ -267,6 +274,7 @@ func New(p *ir.Program, dir string, secrets Secrets, opts ...Option) (*Server, e
 		cfg:           cfg,
 		nonces:        newNonces(cfg.nonceLifetime),
 		throttle:      newThrottle(cfg.throttleLimit, cfg.throttleWindow, 1<<16),
+		denied:        events.NewSampler(cfg.bus, deniedEvents, time.Minute, cfg.clock),
 		dummyPassword: digest.DummyPassword(),
 	}
 	if err := s.Swap(p, dir); err != nil {
@@ -451,7 +459,7 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, b *bundle, dev *de
 	if f := b.files[foldPath(e.Path)]; f != nil {
 		e.Path = f.Path
 	}
-	s.cfg.bus.Publish(e)
+	s.denied.Publish(e)
 }
 
 // truncate bounds client-chosen text copied into events.
