@@ -121,25 +121,6 @@ const (
 	reasonDeclined  = `SIP;cause=603;text="Declined"`
 )
 
-// screenInvite is the stateless answer to a new INVITE over UDP (package
-// sipstack, Stateless): the challenge, or the throttle's refusal, that
-// onInvite would send, when authentication is all that decides it; nil
-// leaves the INVITE to sipgo and onInvite. What onInvite answers before
-// authenticating is left to it.
-func (s *Server) screenInvite(req *sip.Request) *sip.Response {
-	if s.closing.Load() || len(unsupported(req)) > 0 {
-		return nil
-	}
-	if _, ok := dialled(req); !ok {
-		return nil
-	}
-	st := s.st()
-	if _, ok := st.trunks[sourceAddr(req)]; ok {
-		return nil
-	}
-	return st.auth.Screen(req, req.Source(), true)
-}
-
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if s.closing.Load() {
 		respond(tx, req, 503, "Service Unavailable")

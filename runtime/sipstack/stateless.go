@@ -31,20 +31,23 @@ import (
 const statelessTag = "sl-"
 
 var (
-	invitePrefix  = []byte("INVITE ")
-	ackPrefix     = []byte("ACK ")
-	statelessMark = []byte("tag=" + statelessTag)
+	invitePrefix    = []byte("INVITE ")
+	subscribePrefix = []byte("SUBSCRIBE ")
+	ackPrefix       = []byte("ACK ")
+	statelessMark   = []byte("tag=" + statelessTag)
 )
 
-// Stateless answers new INVITEs over UDP that fail authentication, and
-// absorbs the ACKs of those answers, beside sipgo's transaction layer.
+// Stateless answers new INVITEs and SUBSCRIBEs over UDP that fail
+// authentication, and absorbs the ACKs of those answers, beside sipgo's
+// transaction layer. (A SUBSCRIBE's transaction retransmits nothing, but
+// sipgo keeps it, request and response, for Timer J.)
 type Stateless struct {
 	parser *sip.Parser
 	screen func(req *sip.Request) *sip.Response
 }
 
 // NewStateless returns the stateless path: screen gets every new INVITE
-// read over UDP (no To tag; Transport and Source set) and returns the
+// and SUBSCRIBE read over UDP (no To tag; Transport and Source set) and returns the
 // response to send statelessly instead of handing the INVITE to sipgo, or
 // nil to leave it to sipgo. It must spend nothing a retransmission would
 // need (a nonce count): the request may come again.
@@ -53,7 +56,7 @@ func NewStateless(screen func(req *sip.Request) *sip.Response) *Stateless {
 }
 
 // Serve answers data, a datagram read from conn and sent from src, when
-// it is a new INVITE screen answers or the ACK of such an answer, and
+// it is a new INVITE or SUBSCRIBE screen answers or the ACK of such an answer, and
 // reports whether it did.
 func (s *Stateless) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	if sip.SIPDebug {
@@ -70,8 +73,12 @@ func (s *Stateless) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 		}
 		tag, _ := req.To().Params.Get("tag")
 		return strings.HasPrefix(tag, statelessTag)
-	case bytes.HasPrefix(data, invitePrefix):
-		req, ok := s.parse(data, sip.INVITE)
+	case bytes.HasPrefix(data, invitePrefix), bytes.HasPrefix(data, subscribePrefix):
+		method := sip.INVITE
+		if data[0] == 'S' {
+			method = sip.SUBSCRIBE
+		}
+		req, ok := s.parse(data, method)
 		if !ok {
 			return false
 		}
@@ -112,12 +119,9 @@ func (s *Stateless) parse(data []byte, method sip.RequestMethod) (*sip.Request, 
 // sendStateless sends res to req once, with a stateless To tag.
 func sendStateless(conn net.PacketConn, req *sip.Request, res *sip.Response, src net.Addr) error {
 	if to := res.To(); to != nil {
-		if _, ok := to.Params.Get("tag"); !ok {
-			if to.Params == nil {
-				to.Params = sip.NewParams()
-			}
-			to.Params.Add("tag", statelessTag+sip.GenerateTagN(10))
-		}
+		// sipgo gave a final response a random tag; ours marks it as
+		// stateless, so that its ACK is known without state.
+		to.Params.Add("tag", statelessTag+sip.GenerateTagN(10))
 	}
 	buf := respBufs.Get().(*bytes.Buffer)
 	defer respBufs.Put(buf)
