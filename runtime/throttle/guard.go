@@ -147,6 +147,5 @@ func (g *Guard) Succeed(host, user string, now time.Time) {
 	defer g.mu.Unlock()
 	g.users.Forget(userKey{host, user})
 	// The proof lasts from the latest success, not the first.
-	g.proven.Forget(host)
-	g.proven.Add(host, now, g.l.ProvenFor)
+	g.proven.Restart(host, now, g.l.ProvenFor)
 }

@@ -101,6 +101,19 @@ func (t *Table[K]) Evicted(now time.Time, length time.Duration) bool {
 	return !t.evicted.IsZero() && now.Sub(t.evicted) < length
 }
 
+// Restart opens a new window of k at now with a count of 1, as if its
+// earlier window had closed: a record of the latest event rather than a
+// count of them. It allocates only for a new key.
+func (t *Table[K]) Restart(k K, now time.Time, length time.Duration) {
+	if e := t.m[k]; e != nil {
+		w := e.Value.(*window)
+		w.start, w.n = now, 1
+		t.order.MoveToBack(e)
+		return
+	}
+	t.Add(k, now, length)
+}
+
 // Forget drops k's count (after it proved itself).
 func (t *Table[K]) Forget(k K) {
 	if e := t.m[k]; e != nil {

@@ -100,3 +100,20 @@ func TestPrefix(t *testing.T) {
 		}
 	}
 }
+
+// Restart records the latest time: the window runs from it, and the key
+// goes behind the others for eviction.
+func TestRestart(t *testing.T) {
+	const length = time.Hour
+	tb := New[string](2)
+	tb.Restart("a", epoch, length)
+	tb.Add("b", epoch.Add(time.Minute), length)
+	tb.Restart("a", epoch.Add(50*time.Minute), length)
+	if n, closes := tb.Count("a", epoch.Add(90*time.Minute), length); n != 1 || !closes.Equal(epoch.Add(110*time.Minute)) {
+		t.Errorf("Count = %d closing %v, want 1 closing 50 minutes after the restart", n, closes)
+	}
+	tb.Add("c", epoch.Add(51*time.Minute), length) // evicts b, the oldest
+	if n, _ := tb.Count("a", epoch.Add(51*time.Minute), length); n != 1 {
+		t.Errorf("the restarted key was evicted")
+	}
+}
