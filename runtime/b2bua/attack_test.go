@@ -191,12 +191,12 @@ func TestUnauthenticatedInviteFlood(t *testing.T) {
 	seen := map[string]int{}
 	done := make(chan error, 1)
 	go func() {
-		// Reads until 3 T1 pass without a datagram once every INVITE was
+		// Reads until 6 T1 pass without a datagram once every INVITE was
 		// answered, or until a hard limit.
 		hard := time.Now().Add(60 * time.Second)
 		buf := make([]byte, 65535)
 		for {
-			_ = rc.p.conn.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+			_ = rc.p.conn.SetReadDeadline(time.Now().Add(6 * 500 * time.Millisecond))
 			m, _, err := rc.p.conn.ReadFrom(buf)
 			if err != nil {
 				done <- nil
