@@ -2,6 +2,7 @@ package b2bua_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -156,22 +157,13 @@ func readFor(t *testing.T, conn net.PacketConn, d time.Duration) [][]byte {
 		buf := make([]byte, 65535)
 		n, _, err := conn.ReadFrom(buf)
 		if err != nil {
-			var ne net.Error
-			if ok := asNetError(err, &ne); ok && ne.Timeout() {
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 				return out
 			}
 			t.Fatal(err)
 		}
 		out = append(out, buf[:n])
 	}
-}
-
-func asNetError(err error, target *net.Error) bool {
-	ne, ok := err.(net.Error)
-	if ok {
-		*target = ne
-	}
-	return ok
 }
 
 // Finding 5, the flood: 20 000 INVITEs without credentials each get one
