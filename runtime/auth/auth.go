@@ -21,7 +21,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -48,30 +47,45 @@ const (
 	MD5    = digest.MD5
 )
 
-// Throttle limits authentication failures. A source that reaches a limit
-// within Window is refused with 403 Forbidden, without any digest being
-// computed, until the window that started with its first failure ends.
+// Throttle limits authentication failures: a throttle.Guard, which says
+// how the limits fit together. A source that reaches a limit within Window is
+// refused with 403 Forbidden, without any digest being computed, until the
+// window that started with its first failure ends. A zero limit is off.
 type Throttle struct {
 	// Failures is how many failures one source address may have for one
 	// user name. Counting per user name keeps one misconfigured device from
 	// locking out the others behind the same NAT.
 	Failures int
 	// SourceFailures is how many failures one source address may have
-	// across all user names; it stops a scan of user names.
+	// across all user names; it stops a scan of user names. It is a
+	// ceiling well above Failures: the devices behind a NAT share it.
 	SourceFailures int
+	// PrefixFailures is how many failures the addresses of one /24 (IPv4)
+	// or /64 (IPv6) may have together; a source that authenticated
+	// successfully within the last two hours is exempt.
+	PrefixFailures int
+	// GlobalFailures is how many failures all sources may have together;
+	// past it, until the window closes, only sources that authenticated
+	// successfully within the last two hours are heard.
+	GlobalFailures int
 	// Window is the counting period.
 	Window time.Duration
+	// Tracked bounds each table of counts (0: 65 536 keys). A table that
+	// overflows makes the server strict, like GlobalFailures.
+	Tracked int
+	// Events is how many authentication events are published per Window
+	// (0: 100); the rest are counted in one events.Suppressed.
+	Events int
 }
 
 // DefaultThrottle is the throttle of New.
-var DefaultThrottle = Throttle{Failures: 10, SourceFailures: 50, Window: time.Minute}
+var DefaultThrottle = Throttle{Failures: 10, SourceFailures: 200, PrefixFailures: 1000, GlobalFailures: 5000, Window: time.Minute}
 
 const (
 	// DefaultNonceLifetime is how long a nonce stays fresh.
 	DefaultNonceLifetime = digest.DefaultLifetime
-	// maxTracked bounds each failure table; past it new sources are not
-	// tracked (failing open) rather than letting spoofed UDP grow memory.
-	maxTracked = 1 << 16
+	// defaultEvents is how many events a Window publishes by default.
+	defaultEvents = 100
 )
 
 // Authenticator challenges and verifies SIP requests for one realm. It is
@@ -85,14 +99,13 @@ type Authenticator struct {
 	nonceCf digest.Config
 	limit   Throttle
 	bus     *events.Bus
+	sampler *events.Sampler
 	program func() *ir.Program
 
 	nonces *digest.Nonces
 	dummy  string // the password of unknown users, so they cost the same
 
-	mu       sync.Mutex
-	sources  throttle.Table[string]
-	accounts throttle.Table[userKey]
+	guard *throttle.Guard
 }
 
 // Option configures an Authenticator.
@@ -157,8 +170,15 @@ func New(realm string, secrets Secrets, clk clock.Clock, opts ...Option) *Authen
 	a.nonceCf.Reorder = 0
 	a.nonces = digest.NewNonces(a.nonceCf)
 	a.dummy = digest.DummyPassword()
-	a.sources = throttle.New[string](maxTracked)
-	a.accounts = throttle.New[userKey](maxTracked)
+	a.guard = a.limit.guard()
+	if a.limit.Events <= 0 {
+		a.limit.Events = defaultEvents
+	}
+	window := a.limit.Window
+	if window <= 0 {
+		window = time.Minute
+	}
+	a.sampler = events.NewSampler(a.bus, a.limit.Events, window, clk)
 	return a
 }
 
@@ -195,25 +215,65 @@ func (a *Authenticator) CheckWith(secrets Secrets, req *sip.Request, source stri
 		source = req.Source()
 	}
 	host := hostOf(source)
+	cred, res := a.screen(secrets, req, source, host, proxy, now)
+	if res != nil {
+		return "", res
+	}
+	nonce, _ := a.nonces.Open(cred.Nonce) // screen opened it
+	nc := uint32(1)                       // without qop a nonce is good for one request
+	if cred.QOP != "" {
+		nc = cred.NCValue
+	}
+	if !a.nonces.Count(nonce, nc) {
+		a.publish(events.Event{Kind: events.AuthFailed, Account: cred.Username, Source: source,
+			Call: callID(req), Status: challengeStatus(proxy), Cause: "replayed nonce count"}, cred.Username)
+		return "", a.challenge(req, proxy, true)
+	}
+	a.succeed(host, cred.Username, now)
+	return cred.Username, nil
+}
 
+// Screen is ScreenWith with the passwords New was given.
+func (a *Authenticator) Screen(req *sip.Request, source string, proxy bool) *sip.Response {
+	return a.ScreenWith(a.secrets, req, source, proxy)
+}
+
+// ScreenWith is the part of CheckWith that spends nothing: it returns the
+// response to req when it has no credentials, wrong ones, a stale nonce, or
+// comes from a throttled source (counting the failure as CheckWith would),
+// and nil when only the nonce count is left to check — when CheckWith would
+// accept it unless it is a replay. A server answers what ScreenWith answers
+// statelessly, before it keeps any transaction state for req.
+func (a *Authenticator) ScreenWith(secrets Secrets, req *sip.Request, source string, proxy bool) *sip.Response {
+	now := a.clk.Now()
+	if source == "" {
+		source = req.Source()
+	}
+	_, res := a.screen(secrets, req, source, hostOf(source), proxy, now)
+	return res
+}
+
+// screen checks everything of req but its nonce count; it returns its
+// credentials, or the response instead.
+func (a *Authenticator) screen(secrets Secrets, req *sip.Request, source, host string, proxy bool, now time.Time) (digest.Credentials, *sip.Response) {
 	cred, found, malformed := a.credentials(req, proxy)
 	if malformed {
-		return "", a.reply(req, sip.StatusBadRequest, "Malformed Credentials")
+		return cred, a.reply(req, sip.StatusBadRequest, "Malformed Credentials")
 	}
 	if !found {
 		if wait, ok := a.throttled(host, "", now); ok {
-			return "", a.refuse(req, wait)
+			return cred, a.refuse(req, wait)
 		}
-		return "", a.challenge(req, proxy, false)
+		return cred, a.challenge(req, proxy, false)
 	}
 	if wait, ok := a.throttled(host, cred.Username, now); ok {
-		return "", a.refuse(req, wait)
+		return cred, a.refuse(req, wait)
 	}
 
 	alg := digest.ParseAlgorithm(cred.Algorithm)
 	if !digest.Offers(a.algs, alg) || (cred.QOP != "" && cred.QOP != "auth") || (cred.QOP == "auth" && (cred.NCValue == 0 || cred.Cnonce == "")) {
 		// Not an answer to any challenge of ours; ask again.
-		return "", a.challenge(req, proxy, false)
+		return cred, a.challenge(req, proxy, false)
 	}
 
 	password, known := secrets.SIPPassword(cred.Username)
@@ -227,29 +287,19 @@ func (a *Authenticator) CheckWith(secrets Secrets, req *sip.Request, source stri
 			cause = "unknown user"
 		}
 		a.fail(req, source, host, cred.Username, cause, proxy, now)
-		return "", a.challenge(req, proxy, false)
+		return cred, a.challenge(req, proxy, false)
 	}
 
 	// A nonce another process signed (a restart) is stale, like an old
 	// one: the password was right, so the client retries on its own.
 	nonce, ok := a.nonces.Open(cred.Nonce)
 	if !ok || !a.nonces.Fresh(nonce, now) {
-		return "", a.challenge(req, proxy, true)
+		return cred, a.challenge(req, proxy, true)
 	}
 	if !sameResource(cred.URI, &req.Recipient) {
-		return "", a.reply(req, sip.StatusBadRequest, "Credentials For Another URI")
+		return cred, a.reply(req, sip.StatusBadRequest, "Credentials For Another URI")
 	}
-	nc := uint32(1) // without qop a nonce is good for one request
-	if cred.QOP != "" {
-		nc = cred.NCValue
-	}
-	if !a.nonces.Count(nonce, nc) {
-		a.publish(events.Event{Kind: events.AuthFailed, Account: cred.Username, Source: source,
-			Call: callID(req), Status: challengeStatus(proxy), Cause: "replayed nonce count"}, cred.Username)
-		return "", a.challenge(req, proxy, true)
-	}
-	a.forgive(host, cred.Username)
-	return cred.Username, nil
+	return cred, nil
 }
 
 // credentials returns the first digest credentials of req for this realm;
@@ -360,7 +410,9 @@ func callID(req *sip.Request) string {
 	return ""
 }
 
-// publish stamps e with the origin of account (or the site) and sends it.
+// publish stamps e with the origin of account (or the site) and sends it
+// through the sampler: a flood of failures reports the first
+// Throttle.Events of each window and counts the rest.
 func (a *Authenticator) publish(e events.Event, account string) {
 	if a.bus == nil {
 		return
@@ -373,5 +425,5 @@ func (a *Authenticator) publish(e events.Event, account string) {
 			}
 		}
 	}
-	a.bus.Publish(e)
+	a.sampler.Publish(e)
 }

@@ -96,6 +96,9 @@ type Server struct {
 	// rcvBuf is the UDP listener's receive buffer, as granted, for
 	// Status.
 	rcvBuf atomic.Int64
+	// stateless challenges new INVITEs and SUBSCRIBEs over UDP without
+	// credentials, or with wrong ones, beside sipgo (package sipstack).
+	stateless *sipstack.Stateless
 }
 
 // State is one configuration of a running site. Auth and Registrar answer
@@ -132,6 +135,10 @@ type siteState struct {
 // account, or the response to send (a challenge or a refusal).
 type Authenticator interface {
 	Check(req *sip.Request, source string, proxy bool) (account string, res *sip.Response)
+	// Screen is Check without spending anything a retransmission needs
+	// (the nonce count): the response to send, or nil when only Check can
+	// tell. Its answers are sent statelessly.
+	Screen(req *sip.Request, source string, proxy bool) *sip.Response
 }
 
 // Registrar keeps registrations and answers REGISTER.
@@ -176,6 +183,7 @@ func New(cfg Config) (*Server, error) {
 	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Background: &s.wg})
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.register = sipstack.NewRegister(onRegister)
+	s.stateless = sipstack.NewStateless(s.screen)
 	s.srv.OnRegister(onRegister)
 	s.srv.OnInvite(requireKnown(s.onInvite))
 	s.srv.OnAck(s.onAck)
@@ -252,7 +260,7 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 		}
 		pc = udp.New(u) // raw-syscall reads and writes (package udp)
 	}
-	rc := sipstack.NewReadyConn(pc, &s.closing, s.register.Serve)
+	rc := sipstack.NewReadyConn(pc, &s.closing, s.serveEarly)
 	if !s.serve(rc) {
 		return nil
 	}
@@ -270,6 +278,37 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 		return nil
 	}
 	return err
+}
+
+// serveEarly answers what is answered beside sipgo's transactions over UDP:
+// REGISTER, and challenges to INVITEs and SUBSCRIBEs.
+func (s *Server) serveEarly(conn net.PacketConn, data []byte, src net.Addr) bool {
+	return s.register.Serve(conn, data, src) || s.stateless.Serve(conn, data, src)
+}
+
+// screen is the stateless answer to a new INVITE or SUBSCRIBE over UDP
+// (package sipstack, Stateless): the challenge, or the throttle's refusal,
+// that onInvite or onSubscribe would send, when authentication is all that
+// decides it; nil leaves the request to sipgo and the handler. What a
+// handler answers before authenticating is left to it.
+func (s *Server) screen(req *sip.Request) *sip.Response {
+	if s.closing.Load() || len(unsupported(req)) > 0 {
+		return nil
+	}
+	if req.Method == sip.SUBSCRIBE {
+		if ev := req.GetHeader("Event"); ev == nil || notify.EventPackage(ev.Value()) != notify.Event {
+			return nil
+		}
+		return s.st().auth.Screen(req, req.Source(), false)
+	}
+	if _, ok := dialled(req); !ok {
+		return nil
+	}
+	st := s.st()
+	if _, ok := st.trunks[sourceAddr(req)]; ok {
+		return nil
+	}
+	return st.auth.Screen(req, req.Source(), true)
 }
 
 // ServeTCP serves SIP over TCP on l until ctx ends or Close.

@@ -21,8 +21,11 @@ type Throttle struct {
 // in a quarter of an hour: two calls' worth of three tries.
 var DefaultThrottle = Throttle{Failures: 6, Window: 15 * time.Minute}
 
-// maxTracked bounds the table of counters; past it, new keys go uncounted
-// rather than let a flood of sources grow memory without limit.
+// maxTracked bounds the table of counters; past it the oldest windows are
+// evicted (throttle.Table), so a flood of sources cannot grow memory
+// without limit, nor leave a new key uncounted. Callers reach a bridge
+// only once authenticated, so the keys are the site's accounts and their
+// addresses.
 const maxTracked = 1 << 16
 
 // pinThrottle is the bridge's table of counters, keyed by "account:<name>"

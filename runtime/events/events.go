@@ -25,6 +25,7 @@ const (
 	Unregistered    Kind = "unregistered"    // a binding was removed or expired
 	AuthFailed      Kind = "auth_failed"     // digest authentication failed
 	Throttled       Kind = "throttled"       // a source was refused for too many failures
+	Suppressed      Kind = "suppressed"      // more events of a kind than a window allows were counted, not sent; Cause has the counts
 	CallStarted     Kind = "call_started"    // an authenticated INVITE was routed
 	CallRejected    Kind = "call_rejected"   // routing refused the call
 	LegRinging      Kind = "leg_ringing"     // a forked leg reached a device that rings

@@ -28,9 +28,11 @@
 // window) is runtime/digest's, the one SIP's runtime/auth uses: nonces
 // expire (WithNonceLifetime; a correct response with an expired nonce gets
 // stale=true) and each nonce count is accepted once, out of order within 64
-// of the highest. Failed attempts are counted per client address in a
-// throttle.Table; an address over the limit gets 429 until its window
-// closes (WithThrottle). WithAllowedNetworks restricts
+// of the highest. Failed attempts are counted in a throttle.Guard per
+// device account and client address, with a much higher ceiling per
+// address (one building's devices share a NAT), per /24 or /64 and for
+// all clients; a try over a limit gets 429 until its window closes
+// (WithThrottle). WithAllowedNetworks restricts
 // clients to address ranges (403 otherwise).
 //
 // Each served file (200 or 304) is published as events.ProvisionFetch and
@@ -174,9 +176,12 @@ func WithAlgorithms(algs ...string) Option {
 // WithNonceLifetime sets how long a nonce may be used (default 5 minutes).
 func WithNonceLifetime(d time.Duration) Option { return func(c *config) { c.nonceLifetime = d } }
 
-// WithThrottle refuses a client address for window once it has failed
-// authentication limit times within window (default 10 in 5 minutes);
-// limit 0 turns throttling off.
+// WithThrottle refuses a device account from a client address for window
+// once it has failed authentication limit times within window (default 10
+// in 5 minutes), and the address as a whole after 20 times as many
+// failures of any accounts (a building's devices behind one NAT keep
+// working when one of them has a wrong password); limit 0 turns
+// throttling off.
 func WithThrottle(limit int, window time.Duration) Option {
 	return func(c *config) { c.throttleLimit, c.throttleWindow = limit, window }
 }
@@ -199,12 +204,19 @@ func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 // the server is reached without a rewriting proxy.
 func WithBasePath(p string) Option { return func(c *config) { c.basePath = p } }
 
+// deniedEvents is how many ProvisionDenied events a minute publishes; the
+// rest are counted in one events.Suppressed.
+const deniedEvents = 100
+
 // Server is the provisioning endpoint: an http.Handler over the current
 // bundle. Its methods are safe for concurrent use.
 type Server struct {
-	cfg           config
-	nonces        *digest.Nonces
-	throttle      *failures
+	cfg      config
+	nonces   *digest.Nonces
+	throttle *failures
+	// denied publishes refusals, at most deniedEvents a minute: a
+	// client can provoke one per request.
+	denied        *events.Sampler
 	dummyPassword string
 
 	swapMu sync.Mutex
@@ -262,6 +274,7 @@ func New(p *ir.Program, dir string, secrets Secrets, opts ...Option) (*Server, e
 		cfg:           cfg,
 		nonces:        newNonces(cfg.nonceLifetime),
 		throttle:      newThrottle(cfg.throttleLimit, cfg.throttleWindow, 1<<16),
+		denied:        events.NewSampler(cfg.bus, deniedEvents, time.Minute, cfg.clock),
 		dummyPassword: digest.DummyPassword(),
 	}
 	if err := s.Swap(p, dir); err != nil {
@@ -362,7 +375,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.deny(w, r, b, nil, src, http.StatusForbidden, "client address not allowed")
 		return
 	}
-	if wait, blocked := s.throttle.blocked(ip, now); blocked {
+	user := userOf(r)
+	if wait, blocked := s.throttle.blocked(ip, user, now); blocked {
 		h.Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		s.deny(w, r, b, nil, src, http.StatusTooManyRequests, "too many failed attempts")
 		return
@@ -376,7 +390,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	dev, res, cause := s.authenticate(b, r, now)
 	switch res {
 	case authNone, authStale, authFailed:
-		if res == authFailed && s.throttle.fail(ip, now) {
+		if res == authFailed && s.throttle.fail(ip, user, now) {
 			s.cfg.bus.Publish(events.Event{Kind: events.Throttled, Source: src, Cause: "provisioning: too many failed attempts", Path: truncate(name)})
 		}
 		nonce := s.nonces.Issue(now)
@@ -392,6 +406,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	s.throttle.succeed(ip, user, now)
 	f := b.files[foldPath(name)]
 	switch {
 	case f == nil:
@@ -444,7 +459,7 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, b *bundle, dev *de
 	if f := b.files[foldPath(e.Path)]; f != nil {
 		e.Path = f.Path
 	}
-	s.cfg.bus.Publish(e)
+	s.denied.Publish(e)
 }
 
 // truncate bounds client-chosen text copied into events.

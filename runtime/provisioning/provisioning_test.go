@@ -412,9 +412,10 @@ func TestThrottle(t *testing.T) {
 			t.Fatalf("attempt %d: status %d, want 401", i+1, res.StatusCode)
 		}
 	}
-	// Now refused, right password or not, before any check.
+	// Now the device is refused from this address, right password or
+	// not, before any check.
 	right := f.client("front-gate")
-	res, _ := right.send(http.MethodGet, "/0c1105123456.cfg", "")
+	res, _ := right.get("/0c1105123456.cfg")
 	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") != "60" {
 		t.Fatalf("throttled: status %d Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
 	}
@@ -428,7 +429,7 @@ func TestThrottle(t *testing.T) {
 	}
 
 	f.clock.Advance(30 * time.Second)
-	if res, _ := right.send(http.MethodGet, "/0c1105123456.cfg", ""); res.Header.Get("Retry-After") != "30" {
+	if res, _ := right.get("/0c1105123456.cfg"); res.Header.Get("Retry-After") != "30" {
 		t.Errorf("Retry-After %q after 30s, want 30", res.Header.Get("Retry-After"))
 	}
 	f.clock.Advance(30 * time.Second)
@@ -449,38 +450,58 @@ func TestThrottle(t *testing.T) {
 func TestThrottleUnit(t *testing.T) {
 	th := newThrottle(2, time.Minute, 2)
 	now := time.Unix(0, 0)
-	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
-	if th.fail(a, now) || !th.fail(a, now) {
-		t.Fatal("a should be blocked at the second failure")
+	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("203.0.113.3")
+	if th.fail(a, "gate", now) || !th.fail(a, "gate", now) {
+		t.Fatal("gate from a should be blocked at the second failure")
 	}
-	if _, blocked := th.blocked(a, now.Add(59*time.Second)); !blocked {
-		t.Error("a unblocked early")
+	if _, blocked := th.blocked(a, "gate", now.Add(59*time.Second)); !blocked {
+		t.Error("gate from a unblocked early")
 	}
-	if _, blocked := th.blocked(a, now.Add(time.Minute)); blocked {
-		t.Error("a still blocked after the window")
+	if _, blocked := th.blocked(a, "lobby", now.Add(59*time.Second)); blocked {
+		t.Error("another device behind a blocked by gate's failures")
+	}
+	if _, blocked := th.blocked(a, "gate", now.Add(time.Minute)); blocked {
+		t.Error("gate from a still blocked after the window")
 	}
 	// Failures spread over more than a window do not add up.
-	th.fail(b, now)
-	if th.fail(b, now.Add(2*time.Minute)) {
+	th.fail(b, "gate", now)
+	if th.fail(b, "gate", now.Add(2*time.Minute)) {
 		t.Error("b blocked by failures in different windows")
 	}
-	// Table full of blocked addresses: a newcomer is not tracked, the others stay blocked.
-	th = newThrottle(1, time.Minute, 2)
-	if !th.fail(a, now) || !th.fail(b, now) {
-		t.Fatal("a and b should be blocked at their first failure")
+	// A table that overflows makes the throttle stricter: a newcomer is
+	// refused, not let through uncounted.
+	th = newThrottle(5, time.Minute, 2)
+	th.fail(a, "gate", now)
+	th.fail(b, "gate", now)
+	th.fail(c, "gate", now)
+	if _, blocked := th.blocked(netip.MustParseAddr("192.0.2.200"), "lobby", now); !blocked {
+		t.Error("a newcomer let through after the tables overflowed")
 	}
-	if th.fail(c, now) {
-		t.Error("c tracked although the table is full")
+	if _, blocked := th.blocked(c, "gate", now.Add(2*time.Minute)); blocked {
+		t.Error("still strict once the window after the overflow passed")
 	}
-	if _, blocked := th.blocked(c, now); blocked {
-		t.Error("c blocked")
+}
+
+// Finding 8 of issue 13: one device's wrong password locked every device
+// behind the same address out for the window (a building behind one NAT).
+// Now it locks out that device only, up to a ceiling for the address.
+func TestThrottleNATKeepsOtherDevices(t *testing.T) {
+	f := newFixture(t, WithThrottle(10, 5*time.Minute))
+	wrong := f.client("front-gate")
+	wrong.password = "guess"
+	for i := range 10 {
+		if res, _ := wrong.get("/0c1105123456.cfg"); res.StatusCode != 401 {
+			t.Fatalf("attempt %d: status %d, want 401", i+1, res.StatusCode)
+		}
 	}
-	if _, blocked := th.blocked(a, now); !blocked {
-		t.Error("a no longer blocked")
+	if res, _ := wrong.send(http.MethodGet, "/0c1105123456.cfg", ""); res.StatusCode != 401 {
+		t.Errorf("front-gate without credentials: status %d, want 401", res.StatusCode)
 	}
-	// Once the refusal and a counting window have passed, room is made.
-	if !th.fail(c, now.Add(2*time.Minute)) {
-		t.Error("c not tracked after the others' window")
+	if res, _ := f.client("front-gate").get("/0c1105123456.cfg"); res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("front-gate, past its limit: status %d, want 429", res.StatusCode)
+	}
+	if res, _ := f.client("lobby").get("/0c1105aabbcc.cfg"); res.StatusCode != 200 {
+		t.Errorf("lobby from the same address: status %d, want 200", res.StatusCode)
 	}
 }
 

@@ -4,54 +4,77 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
+	"switchboard/runtime/digest"
 	"switchboard/runtime/throttle"
 )
 
-// failures counts authentication failures per client address in a
-// throttle.Table, the table behind every limit on guessing. After limit
-// failures within a window the address is refused until that window closes,
-// whatever it sends: a refused address gets no password check at all, so
-// guessing stops, right or wrong.
+// failures counts authentication failures in a throttle.Guard, the shape
+// of every password limit: per client address and device account (the
+// limit of WithThrottle), per address (sourceCeiling times as many: the
+// devices of a building behind one NAT share it), per /24 or /64, and for
+// all clients together. A try that is refused gets no password check at
+// all, so guessing stops, right or wrong; one device's wrong password
+// locks out that device, not the building.
 type failures struct {
-	limit  int
-	window time.Duration
-
-	mu sync.Mutex
-	t  throttle.Table[netip.Addr]
+	g *throttle.Guard
 }
 
-// newThrottle returns a throttle tracking at most max addresses; past it,
-// new addresses go uncounted (they still get their first limit tries) while
-// the ones already refused stay refused.
+// The ceilings, as multiples of the per-account limit.
+const (
+	sourceCeiling = 20
+	prefixCeiling = 100
+	globalCeiling = 500
+)
+
+// newThrottle returns the throttle of limit failures per device account
+// and address within window (0: none), tracking at most max keys per table.
 func newThrottle(limit int, window time.Duration, max int) *failures {
-	return &failures{limit: limit, window: window, t: throttle.New[netip.Addr](max)}
+	if limit <= 0 {
+		return &failures{}
+	}
+	return &failures{g: throttle.NewGuard(throttle.Limits{PerUser: limit, PerSource: sourceCeiling * limit,
+		PerPrefix: prefixCeiling * limit, Global: globalCeiling * limit, Window: window, Tracked: max})}
 }
 
-// blocked reports whether ip is refused at now, and for how much longer.
-func (t *failures) blocked(ip netip.Addr, now time.Time) (time.Duration, bool) {
-	if t.limit <= 0 {
+// blocked reports whether a try of user ("" without credentials) from ip is
+// refused at now, and for how much longer.
+func (t *failures) blocked(ip netip.Addr, user string, now time.Time) (time.Duration, bool) {
+	if t.g == nil {
 		return 0, false
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if n, closes := t.t.Count(ip, now, t.window); n >= t.limit {
-		return closes.Sub(now), true
-	}
-	return 0, false
+	return t.g.Blocked(ip.String(), user, now)
 }
 
-// fail counts a failure of ip at now and reports whether ip just became
-// refused.
-func (t *failures) fail(ip netip.Addr, now time.Time) bool {
-	if t.limit <= 0 {
+// fail counts a failure of user from ip at now and reports whether it
+// reached a limit.
+func (t *failures) fail(ip netip.Addr, user string, now time.Time) bool {
+	if t.g == nil {
 		return false
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.t.Add(ip, now, t.window) == t.limit
+	return t.g.Fail(ip.String(), user, now) != throttle.ReachedNone
+}
+
+// succeed forgives user's failures from ip and proves ip.
+func (t *failures) succeed(ip netip.Addr, user string, now time.Time) {
+	if t.g != nil {
+		t.g.Succeed(ip.String(), user, now)
+	}
+}
+
+// userOf is the user name r's digest credentials claim, unverified: the
+// key its failures count under. "" when there are none to read.
+func userOf(r *http.Request) string {
+	hdrs := r.Header.Values("Authorization")
+	if len(hdrs) != 1 || len(hdrs[0]) > 4096 || !digest.IsDigest(hdrs[0]) {
+		return ""
+	}
+	c, err := digest.ParseCredentials(hdrs[0])
+	if err != nil {
+		return ""
+	}
+	return c.Username
 }
 
 // clientAddr is the address a request comes from: the peer, or, when the

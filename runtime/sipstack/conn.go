@@ -10,7 +10,8 @@ import (
 // ReadyConn is a UDP listener as sipgo reads it.
 //
 // serve answers what the server handles itself, without sipgo: it reports
-// true for a datagram it consumed (REGISTER, see Register).
+// true for a datagram it consumed (REGISTER, see Register; challenges,
+// see Stateless).
 //
 // It closes Ready the first time sipgo reads: by then sipgo has the socket
 // in its connection pool, and requests that must leave from it (to

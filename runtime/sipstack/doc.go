@@ -2,7 +2,8 @@
 // process-wide settings sipgo keeps in package variables (message size
 // limit, transaction timers for a served site and for a simulation,
 // sipgo's default logger), the UDP listener as sipgo reads it (ReadyConn:
-// readiness, shutdown) and REGISTER over UDP answered beside sipgo's
-// transaction layer (Register). Nothing else of ours sets a sipgo
-// variable.
+// readiness, shutdown), REGISTER over UDP answered beside sipgo's
+// transaction layer (Register), and the challenges to INVITEs and
+// SUBSCRIBEs over UDP sent statelessly before sipgo makes a transaction
+// (Stateless). Nothing else of ours sets a sipgo variable.
 package sipstack

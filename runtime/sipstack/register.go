@@ -28,10 +28,12 @@ import (
 // where they went, for Timer J, so that a retransmitted request gets the
 // same answer again instead of being processed twice (a REGISTER's nonce
 // count is spent once; a second run would be a replay and get a stale
-// challenge). The exception is a challenge to a request without
-// credentials: a retransmission of it is answered afresh, with another
-// challenge that is as good as the first, as a stateless registrar would
-// (RFC 3261 §8.2.7) — half of all registration traffic, kept nowhere.
+// challenge). The exceptions are challenges (401) and a throttle's
+// refusals (403 with Retry-After): a retransmission of such a request is
+// answered afresh, with an answer as good as the first, as a stateless
+// registrar would (RFC 3261 §8.2.7) — half of all registration traffic,
+// and all of a flood of wrong credentials, kept nowhere. (A retransmitted
+// wrong password counts as a second failure.)
 //
 // REGISTER over TCP and TLS, and every other request, go through sipgo as
 // before. With sipgo's SIPDebug trace on, so does REGISTER, so that the
@@ -114,7 +116,10 @@ func (tx *udpServerTx) Respond(res *sip.Response) error {
 	if _, err := tx.conn.WriteTo(buf.Bytes(), dst); err != nil {
 		return fmt.Errorf("udp %s: %w", tx.conn.LocalAddr(), err)
 	}
-	if res.IsProvisional() || (res.StatusCode == sip.StatusUnauthorized && !hasHeader(tx.req, "Authorization")) {
+	if res.IsProvisional() || res.StatusCode == sip.StatusUnauthorized || (res.StatusCode == sip.StatusForbidden && res.GetHeader("Retry-After") != nil) {
+		// A challenge, and a throttle's refusal, are as good computed
+		// again as remembered: they are sent statelessly, so that a flood
+		// of wrong credentials from spoofed sources leaves nothing behind.
 		return nil
 	}
 	tx.answered.put(tx.key, bytes.Clone(buf.Bytes()), dst)

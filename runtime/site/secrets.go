@@ -66,6 +66,10 @@ func (g genAuth) Check(req *sip.Request, source string, proxy bool) (string, *si
 	return g.a.CheckWith(g.secrets, req, source, proxy)
 }
 
+func (g genAuth) Screen(req *sip.Request, source string, proxy bool) *sip.Response {
+	return g.a.ScreenWith(g.secrets, req, source, proxy)
+}
+
 // registrarView gives the server one generation's registrar.
 type registrarView struct{ v registrar.View }
 

@@ -148,8 +148,8 @@ type pinThrottle struct {
 	sources throttle.Table[string]
 }
 
-// maxTracked bounds each table: past it, new boxes or sources go
-// uncounted until windows close.
+// maxTracked bounds each table: past it the oldest windows are evicted
+// (throttle.Table) and new boxes or sources are still counted.
 const maxTracked = 100_000
 
 func (t *pinThrottle) init() {
