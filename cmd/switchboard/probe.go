@@ -57,9 +57,9 @@ and its evidence:
                           per source is 256 by default)
   tls                     with -tls: TLS 1.0 and 1.1 refused, no TLS 1.2
                           cipher suite Go calls insecure accepted
-  brute-force             60 wrong passwords for one account from the
+  brute-force             20 wrong passwords for one account from the
                           probe's address are refused (403) before the last
-                          (serve allows 10 per address and account)
+                          (serve refuses after 10 per address and account)
 
 The probe compiles DIR with the site key, so it knows the accounts, door
 stations, extensions and provisioning files. It uses a password only where
