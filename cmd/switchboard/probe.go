@@ -36,7 +36,7 @@ and its evidence:
   toll-fraud              with each kind of account's own password (door
                           station, monitor, desk phone, app), door stations
                           reach no public number; on a site without a trunk
-                          no one does
+                          no one does; no refusal says why (Warning)
   media-latching          in a call between an app and an extension, RTP
                           from a stranger (127.0.0.2) to the caller's relay
                           port before the caller's first packet does not

@@ -368,3 +368,33 @@ func TestBruteForce(t *testing.T) {
 		}
 	}
 }
+
+func TestTollFraudReason(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		warning string // on the refusal; "" for none
+		want    Status
+	}{
+		{"refused without a reason", "", Pass},
+		{"refused with a Warning", `399 x "no trunk can carry a call to '+447700900999'"`, Fail},
+	} {
+		addr := fakeSIP(t, func(req *sip.Request) *sip.Response {
+			if req.Method != sip.INVITE {
+				return nil
+			}
+			if req.GetHeader("Authorization") == nil {
+				return challenge(req)
+			}
+			res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+			if tt.warning != "" {
+				res.AppendHeader(sip.NewHeader("Warning", tt.warning))
+			}
+			return res
+		})
+		p := &prober{site: fakeSite, t: Targets{SIP: addr}, l: testLimits}
+		if r := p.tollFraud(context.Background()); r.Status != tt.want {
+			t.Errorf("%s: %s, want %s; evidence %q", tt.name, r.Status, tt.want, r.Evidence)
+		}
+	}
+}
