@@ -69,7 +69,7 @@ bounded number of messages, and ends within about a minute.
 
 Run it against a test server, or at a quiet hour: the media check rings
 one user's endpoints for a moment, the admin check's POST /admin/reload
-reloads a server that wrongly accepts it (and its three made-up tokens
+reloads a server that wrongly accepts it (and its two made-up tokens
 count towards the minute's limit of wrong ones), and the brute-force check, run
 last, gets the probe's address throttled for that account. On a site with
 a trunk, no call is placed towards a public or emergency number except from
