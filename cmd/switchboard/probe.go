@@ -17,8 +17,9 @@ import (
 var probeCommand = &command{
 	name:     "probe",
 	synopsis: "Audit a running server of the site the way an attacker would",
-	usage: `Usage: switchboard probe [-target ADDR] [-http ADDR] [-tcp ADDR] [-tls ADDR]
-                         [-json] [-var name=value]... [-var-file FILE]... [DIR]
+	usage: `Usage: switchboard probe [-target ADDR] [-http ADDR] [-admin ADDR] [-tcp ADDR]
+                         [-tls ADDR] [-max-idle N] [-json] [-var name=value]...
+                         [-var-file FILE]... [DIR]
 
 Audits a running "switchboard serve" of the site in DIR from the network,
 the way an attacker would, and prints each check with pass, fail or skip
@@ -29,31 +30,36 @@ and its evidence:
                           apart from tags and nonces) in comparable time
                           (medians of a few samples; the times are shown)
   unauthenticated-invite  an INVITE without credentials to an extension, a
-                          public number and an emergency number gets one
-                          challenge, counted for a few seconds without an
-                          ACK, and never rings (amplification)
+                          public number and an emergency number gets exactly
+                          one challenge, counted for a few seconds without
+                          an ACK, and never rings (amplification)
   toll-fraud              with each kind of account's own password (door
                           station, monitor, desk phone, app), door stations
                           reach no public number; on a site without a trunk
-                          no one does
+                          no one does; no refusal says why (Warning)
   media-latching          in a call between an app and an extension, RTP
                           from a stranger (127.0.0.2) to the caller's relay
                           port before the caller's first packet does not
-                          get the stranger the callee's audio (a loopback
-                          target only)
+                          get the stranger the callee's audio, and the
+                          caller still does (a loopback target only)
   provisioning-files      a device's file is refused without credentials,
                           with a wrong password, with another device's
                           credentials, and through path tricks (../,
                           %2e%2e, //, encoded slashes, absolute paths)
-  admin-endpoints         the admin endpoints refuse requests without
-                          credentials, X-Forwarded-For or not
-  idle-connections        with -tcp: 200 idle connections to the SIP TCP
-                          port; the server keeps answering and closes or
-                          refuses the excess
+  admin-endpoints         at -admin, the admin endpoints refuse requests
+                          without the token, with a made-up one and through
+                          forwarded headers (401, 403 or 429); the probe
+                          never reads the token. At -http, /admin/ is not
+                          served (404 or 403)
+  idle-connections        with -tcp: -max-idle (300) idle connections from
+                          one address to the SIP TCP port; the server keeps
+                          answering and does not hold them all (its limit
+                          per source is 256 by default)
   tls                     with -tls: TLS 1.0 and 1.1 refused, no TLS 1.2
                           cipher suite Go calls insecure accepted
-  brute-force             60 wrong passwords for one account from the
+  brute-force             20 wrong passwords for one account from the
                           probe's address are refused (403) before the last
+                          (serve refuses after 10 per address and account)
 
 The probe compiles DIR with the site key, so it knows the accounts, door
 stations, extensions and provisioning files. It uses a password only where
@@ -63,7 +69,8 @@ bounded number of messages, and ends within about a minute.
 
 Run it against a test server, or at a quiet hour: the media check rings
 one user's endpoints for a moment, the admin check's POST /admin/reload
-reloads a server that wrongly accepts it, and the brute-force check, run
+reloads a server that wrongly accepts it (and its two made-up tokens
+count towards the minute's limit of wrong ones), and the brute-force check, run
 last, gets the probe's address throttled for that account. On a site with
 a trunk, no call is placed towards a public or emergency number except from
 a door station to a never-assigned number.
@@ -77,17 +84,20 @@ usage error.`,
 }
 
 type probeOptions struct {
-	target, http, tcp, tlsAddr string
-	json                       bool
-	site                       siteOptions
+	target, http, admin, tcp, tlsAddr string
+	maxIdle                           int
+	json                              bool
+	site                              siteOptions
 }
 
 func probeFlags(o *probeOptions) *flagSet {
 	f := newFlagSet("probe")
 	f.fs.StringVar(&o.target, "target", "127.0.0.1:5060", "the server's SIP over UDP at `ADDR` (IP:port)")
-	f.fs.StringVar(&o.http, "http", "127.0.0.1:8088", "the server's provisioning and admin HTTP at `ADDR` (https://IP:port for HTTPS); empty to skip")
+	f.fs.StringVar(&o.http, "http", "127.0.0.1:8088", "the server's provisioning HTTP at `ADDR` (https://IP:port for HTTPS); empty to skip")
+	f.fs.StringVar(&o.admin, "admin", "127.0.0.1:8089", "the server's admin endpoints at `ADDR` (plain HTTP, as serve -admin); empty to skip")
 	f.fs.StringVar(&o.tcp, "tcp", "", "the server's SIP over TCP at `ADDR`, for the idle-connection check")
 	f.fs.StringVar(&o.tlsAddr, "tls", "", "the server's SIP over TLS at `ADDR`, for the TLS check")
+	f.fs.IntVar(&o.maxIdle, "max-idle", probe.DefaultLimits.Idle, "open `N` idle connections for the idle-connection check (1 to 5000; more than the server's limit per source)")
 	f.fs.BoolVar(&o.json, "json", false, "print one JSON object per check")
 	o.site.register(f.fs)
 	return f
@@ -124,13 +134,20 @@ func runProbe(c *cli, args []string) int {
 	for _, a := range []struct {
 		flag, value string
 		into        *netip.AddrPort
-	}{{"target", o.target, &t.SIP}, {"http", httpAddr, &t.HTTP}, {"tcp", o.tcp, &t.TCP}, {"tls", o.tlsAddr, &t.TLS}} {
+	}{{"target", o.target, &t.SIP}, {"http", httpAddr, &t.HTTP}, {"admin", o.admin, &t.Admin}, {"tcp", o.tcp, &t.TCP}, {"tls", o.tlsAddr, &t.TLS}} {
 		ap, err := probeAddr(a.flag, a.value)
 		if err != nil {
 			return c.usageError(lookup("probe"), "%v", err)
 		}
 		*a.into = ap
 	}
+	// Bounded: the probe holds them all at once, and must not be the
+	// flood it audits for.
+	if o.maxIdle < 1 || o.maxIdle > 5000 {
+		return c.usageError(lookup("probe"), "-max-idle %d: want 1 to 5000", o.maxIdle)
+	}
+	limits := probe.DefaultLimits
+	limits.Idle = o.maxIdle
 	cs, status := c.compileSite("probe", dirArg(positional), compileOptions{site: o.site, needKey: true, render: true})
 	if cs == nil {
 		return status
@@ -151,7 +168,7 @@ func runProbe(c *cli, args []string) int {
 	enc := json.NewEncoder(c.stdout)
 	st := c.styleFor(c.stdout)
 	counts := map[probe.Status]int{}
-	probe.Run(ctx, s, t, probe.DefaultLimits, func(r probe.Result) {
+	probe.Run(ctx, s, t, limits, func(r probe.Result) {
 		counts[r.Status]++
 		failed = failed || r.Status == probe.Fail
 		if o.json {

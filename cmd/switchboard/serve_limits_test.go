@@ -76,7 +76,7 @@ func TestServeUnderAttack(t *testing.T) {
 	}
 
 	t.Run("malformed datagrams", func(t *testing.T) {
-		s, addrs := serve(t, 0, "-listen", "127.0.0.1:0", "-http", "")
+		s, addrs := serve(t, 0, "-listen", "127.0.0.1:0", "-http", "", "-admin", "")
 		peer, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -106,7 +106,7 @@ func TestServeUnderAttack(t *testing.T) {
 	})
 
 	t.Run("per-source limit", func(t *testing.T) {
-		_, addrs := serve(t, 0, "-listen", "127.0.0.1:0", "-tcp", "127.0.0.1:0", "-http", "", "-max-connections-per-source", "20")
+		_, addrs := serve(t, 0, "-listen", "127.0.0.1:0", "-tcp", "127.0.0.1:0", "-http", "", "-admin", "", "-max-connections-per-source", "20")
 		tcp := addrs["sip tcp"]
 		// The gate registers over TCP before the flood.
 		var plan struct{ Site struct{ Domain string } }
@@ -152,7 +152,7 @@ func TestServeUnderAttack(t *testing.T) {
 
 	t.Run("deadlines", func(t *testing.T) {
 		cert, key := writeCert(t)
-		_, addrs := serve(t, 0, "-listen", "127.0.0.1:0", "-tcp", "127.0.0.1:0", "-http", "127.0.0.1:0",
+		_, addrs := serve(t, 0, "-listen", "127.0.0.1:0", "-tcp", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "",
 			"-tls", "127.0.0.1:0", "-cert", cert, "-key", key,
 			"-sip-idle-timeout", "1s", "-handshake-timeout", "1s", "-http-read-timeout", "1s")
 		// A real TLS client is answered; a handshake left half-open is
@@ -187,7 +187,7 @@ func TestServeUnderAttack(t *testing.T) {
 	})
 
 	t.Run("connection flood under ulimit -n 256", func(t *testing.T) {
-		s, addrs := serve(t, 256, "-listen", "127.0.0.1:0", "-tcp", "127.0.0.1:0", "-http", "127.0.0.1:0")
+		s, addrs := serve(t, 256, "-listen", "127.0.0.1:0", "-tcp", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "")
 		var flood []net.Conn
 		for range 400 {
 			c, err := net.DialTimeout("tcp", addrs["sip tcp"], 5*time.Second)

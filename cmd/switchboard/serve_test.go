@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -89,6 +90,12 @@ func (s *served) waitLine(what string, re *regexp.Regexp) []string {
 // standard error line by line; the test's cleanup kills it.
 func startServe(t *testing.T, cmd *exec.Cmd, env []string) *served {
 	t.Helper()
+	// serve's admin listener defaults to the fixed port 8089: two tests
+	// running at once would fight over it. Each says where it wants it
+	// (127.0.0.1:0) or that it needs none ("").
+	if !slices.ContainsFunc(cmd.Args, func(a string) bool { return a == "-admin" || strings.HasPrefix(a, "-admin=") }) {
+		t.Fatalf("startServe %q: give -admin 127.0.0.1:0 (or -admin \"\"), not the fixed default port", cmd.Args)
+	}
 	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
 	stderr, err := cmd.StderrPipe()

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,17 +58,21 @@ type rawResponse struct {
 }
 
 func (p *prober) rawOnce(method, path string, headers []string) (int, rawResponse, error) {
-	addr := p.t.HTTP.String()
+	return p.rawAt(p.t.HTTP, p.t.HTTPS, method, path, headers)
+}
+
+// rawAt sends one request, as written, to addr (over TLS when https).
+func (p *prober) rawAt(addr netip.AddrPort, https bool, method, path string, headers []string) (int, rawResponse, error) {
 	d := &net.Dialer{Timeout: p.l.Timeout}
 	var conn net.Conn
 	var err error
-	if p.t.HTTPS {
+	if https {
 		// The probe audits the server, it does not trust it: the
 		// certificate is not its business (the TLS check looks at versions
 		// and ciphers).
-		conn, err = tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		conn, err = tls.DialWithDialer(d, "tcp", addr.String(), &tls.Config{InsecureSkipVerify: true})
 	} else {
-		conn, err = d.Dial("tcp", addr)
+		conn, err = d.Dial("tcp", addr.String())
 	}
 	if err != nil {
 		return 0, rawResponse{}, err
@@ -194,44 +200,80 @@ func (p *prober) deviceAccount(device string) string {
 	return ""
 }
 
-// admin calls the admin endpoints without credentials, directly and with
-// forwarded headers that claim a proxy relayed them from elsewhere, from
-// loopback. Every one must be refused (401 or 403): the probe has no
-// token, and a forwarded header is no credential.
+// admin calls the admin endpoints on their own listener the way someone
+// without the token would: with none, with a made-up one, and with
+// forwarded headers that claim a proxy relayed the request. Every one must
+// be refused (401, 403, or 429 once wrong tokens are throttled): the probe
+// never reads the token, so anything else is an endpoint open to whoever
+// can reach it. On the provisioning address, which faces the network, the
+// admin paths must not be served at all (404 or 403).
 func (p *prober) admin(ctx context.Context) Result {
-	if !p.t.HTTP.IsValid() {
-		return skip("no HTTP address to probe")
+	if !p.t.Admin.IsValid() && !p.t.HTTP.IsValid() {
+		return skip("no admin or HTTP address to probe")
 	}
 	var ev []string
 	failed := false
-	for _, c := range []struct {
-		method, path string
-		headers      []string
-	}{
-		{"GET", "/admin/status", nil},
-		{"POST", "/admin/reload", nil},
-		{"POST", "/admin/check-sync?device=probe-nobody", nil},
-		{"GET", "/admin/status", []string{"X-Forwarded-For: 127.0.0.1"}},
-		{"POST", "/admin/reload", []string{"X-Forwarded-For: 203.0.113.5"}},
-		{"POST", "/admin/reload", []string{"X-Real-IP: 127.0.0.1", "Forwarded: for=127.0.0.1"}},
-	} {
-		code, n, err := p.rawGet(c.method, c.path, c.headers, "", "")
-		line := fmt.Sprintf("%s %s", c.method, c.path)
-		if len(c.headers) > 0 {
-			line += " with " + strings.Join(c.headers, ", ")
+	// A made-up token each run; the evidence says what it was, not its
+	// value, so that no line of output looks like a credential.
+	wrong := "Authorization: Bearer probe-wrong-" + token(8)
+	call := func(at netip.AddrPort, https bool, method, path string, headers []string, want ...int) {
+		code, res, err := p.rawAt(at, https, method, path, headers)
+		line := fmt.Sprintf("%s %s %s", at, method, path)
+		var shown []string
+		for _, h := range headers {
+			if h == wrong {
+				h = "a wrong Bearer token"
+			}
+			shown = append(shown, h)
 		}
-		if err != nil {
-			line += fmt.Sprintf(": %v", err)
+		if len(shown) > 0 {
+			line += " with " + strings.Join(shown, ", ")
+		}
+		switch {
+		case err != nil:
 			failed = true
-		} else {
-			line += fmt.Sprintf(" → %d (%d bytes)", code, n)
-			if code != 401 && code != 403 {
+			line += fmt.Sprintf(": %v", err)
+		default:
+			line += fmt.Sprintf(" → %d (%d bytes)", code, len(res.body))
+			if !slices.Contains(want, code) {
 				failed = true
-				line += ", want 401 or 403"
+				line += fmt.Sprintf(", want %v", want)
 			}
 		}
 		ev = append(ev, line)
 	}
-	return result(failed, "the admin endpoints refused every request without credentials",
-		"an admin endpoint answered without credentials", ev)
+	if p.t.Admin.IsValid() {
+		for _, c := range []struct {
+			method, path string
+			headers      []string
+		}{
+			{"GET", "/admin/status", nil},
+			{"POST", "/admin/reload", nil},
+			{"POST", "/admin/check-sync?device=probe-nobody", nil},
+			{"GET", "/admin/status", []string{wrong}},
+			{"POST", "/admin/reload", []string{wrong}},
+			{"GET", "/admin/status", []string{"X-Forwarded-For: 127.0.0.1"}},
+			{"POST", "/admin/reload", []string{"X-Forwarded-For: 203.0.113.5"}},
+			{"POST", "/admin/reload", []string{"X-Real-IP: 127.0.0.1", "Forwarded: for=127.0.0.1"}},
+			{"POST", "/admin/reload", []string{"Via: 1.1 probe-proxy", wrong}},
+		} {
+			call(p.t.Admin, false, c.method, c.path, c.headers, 401, 403, 429)
+		}
+	} else {
+		ev = append(ev, "no admin address to probe (-admin)")
+	}
+	if p.t.HTTP.IsValid() {
+		for _, c := range []struct {
+			method, path string
+			headers      []string
+		}{
+			{"GET", "/admin/status", nil},
+			{"POST", "/admin/reload", nil},
+			{"POST", "/admin/reload", []string{"X-Forwarded-For: 127.0.0.1"}},
+		} {
+			call(p.t.HTTP, p.t.HTTPS, c.method, c.path, c.headers, 403, 404)
+		}
+	}
+	return result(failed, "the admin endpoints refused every request without the token, and the provisioning address does not serve them",
+		"an admin endpoint answered without the token, or is served on the provisioning address", ev)
 }

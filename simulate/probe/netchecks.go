@@ -11,9 +11,13 @@ import (
 	"time"
 )
 
-// idle opens l.Idle TCP connections to the SIP TCP port and sends nothing
-// on them. The server must keep answering a legitimate request, and must
-// close (or refuse) connections beyond its limits within l.IdleWait.
+// idle opens l.Idle TCP connections from one address to the SIP TCP port
+// and sends nothing on them. The server must keep answering a legitimate
+// request, and must not hold all of them after l.IdleWait: it refuses or
+// closes what is beyond its limit per source (by default 256, below the
+// probe's 300), or times idle connections out. A server that holds every
+// one lets a single address take its descriptors, which is how a flood of
+// idle connections ends it.
 func (p *prober) idle(ctx context.Context) Result {
 	if !p.t.TCP.IsValid() {
 		return skip("no SIP TCP address to probe (-tcp)")
@@ -85,10 +89,11 @@ func (p *prober) idle(ctx context.Context) Result {
 		}()
 	}
 	wg.Wait()
-	ev = append(ev, fmt.Sprintf("the server closed %d of %d within %s", closed, len(conns), p.l.IdleWait))
-	failed := !answered || closed+refused == 0
-	return result(failed, "the server kept answering and shed idle connections",
-		"idle connections were neither refused nor closed, or the server stopped answering", ev)
+	held := len(conns) - closed
+	ev = append(ev, fmt.Sprintf("the server closed %d of %d within %s: it holds %d idle connections from this address", closed, len(conns), p.l.IdleWait, held))
+	failed := !answered || held >= p.l.Idle
+	return result(failed, fmt.Sprintf("the server kept answering and held %d of %d idle connections from one address", held, p.l.Idle),
+		"the server held every idle connection from one address, or stopped answering", ev)
 }
 
 // tls tries TLS 1.0 and 1.1, which must be refused, and every TLS 1.2

@@ -58,15 +58,16 @@ type Targets struct {
 	SIP   netip.AddrPort // SIP over UDP
 	TCP   netip.AddrPort // SIP over TCP (idle connections)
 	TLS   netip.AddrPort // SIP over TLS (versions and ciphers)
-	HTTP  netip.AddrPort // provisioning and admin
+	HTTP  netip.AddrPort // provisioning (where admin must not be served)
 	HTTPS bool           // HTTP is served over TLS
+	Admin netip.AddrPort // the admin endpoints (plain HTTP, loopback)
 }
 
 // Limits bound what the probe sends and how long it waits.
 type Limits struct {
-	Guesses      int           // wrong passwords for one account (brute-force check)
+	Guesses      int           // wrong passwords for one account from one address (brute-force check); serve refuses after 10, so twice that leaves room and still catches a limit per address alone (50 and more)
 	Samples      int           // timing samples per side (enumeration check); below the server's failure limit per account, or the throttle's 403 would tell the sides apart
-	Idle         int           // idle TCP connections (idle-connection check)
+	Idle         int           // idle TCP connections from one source (idle-connection check); above the server's per-source limit, or there is no excess to shed
 	Retransmit   time.Duration // how long to count challenges to one INVITE (amplification)
 	IdleWait     time.Duration // how long to wait for the server to close idle connections
 	Timeout      time.Duration // a single answer
@@ -75,7 +76,7 @@ type Limits struct {
 
 // DefaultLimits are what `switchboard probe` uses.
 var DefaultLimits = Limits{
-	Guesses: 60, Samples: 7, Idle: 200,
+	Guesses: 20, Samples: 7, Idle: 300,
 	Retransmit: 4 * time.Second, IdleWait: 5 * time.Second, Timeout: 3 * time.Second,
 	TimingSpread: 3,
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,26 +116,40 @@ func serveHTTP(t *testing.T, h http.Handler) netip.AddrPort {
 
 func TestAdmin(t *testing.T) {
 	t.Parallel()
+	tokenRequired := func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer secret" {
+			http.Error(w, "no", http.StatusUnauthorized)
+		}
+	}
+	notHere := func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }
 	tests := []struct {
-		name    string
-		handler http.HandlerFunc
-		want    Status
+		name        string
+		admin, http http.HandlerFunc // the admin listener's handler and the provisioning one's
+		want        Status
 	}{
-		{"token required", func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("Authorization") != "Bearer secret" {
-				http.Error(w, "no", http.StatusUnauthorized)
-			}
-		}, Pass},
-		{"loopback trusted", func(w http.ResponseWriter, r *http.Request) {}, Fail},
+		{"token required, admin only on its listener", tokenRequired, notHere, Pass},
+		{"loopback trusted", func(w http.ResponseWriter, r *http.Request) {}, notHere, Fail},
 		{"forwarded header believed", func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("X-Forwarded-For") == "" {
 				http.Error(w, "no", http.StatusForbidden)
 			}
+		}, notHere, Fail},
+		{"any token accepted", func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+				http.Error(w, "no", http.StatusUnauthorized)
+			}
+		}, notHere, Fail},
+		{"admin served on the provisioning address too", tokenRequired, func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/admin/") {
+				tokenRequired(w, r) // refused, but served: the network reaches it
+				return
+			}
+			http.NotFound(w, r)
 		}, Fail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &prober{t: Targets{HTTP: serveHTTP(t, tt.handler)}, l: testLimits}
+			p := &prober{t: Targets{Admin: serveHTTP(t, tt.admin), HTTP: serveHTTP(t, tt.http)}, l: testLimits}
 			if r := p.admin(context.Background()); r.Status != tt.want {
 				t.Errorf("status %s, want %s; evidence %q", r.Status, tt.want, r.Evidence)
 			}
@@ -167,9 +182,10 @@ func TestProvisioningServedToAnyone(t *testing.T) {
 	}
 }
 
-// serveTCP accepts connections and, when shed is set, closes every one
-// past the first five at once.
-func serveTCP(t *testing.T, shed bool) netip.AddrPort {
+// serveTCP accepts connections and holds the first keep of them (every
+// one when keep is 0), closing the rest at once, as a limit per source
+// does.
+func serveTCP(t *testing.T, keep int) netip.AddrPort {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -191,7 +207,7 @@ func serveTCP(t *testing.T, shed bool) netip.AddrPort {
 			if err != nil {
 				return
 			}
-			if shed && len(conns) >= 5 {
+			if keep > 0 && len(conns) >= keep {
 				c.Close()
 				continue
 			}
@@ -204,12 +220,18 @@ func serveTCP(t *testing.T, shed bool) netip.AddrPort {
 func TestIdle(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		shed bool
+		name string
+		keep int
 		want Status
-	}{{false, Fail}, {true, Pass}} {
-		p := &prober{t: Targets{TCP: serveTCP(t, tt.shed)}, l: testLimits}
+	}{
+		{"holds every one", 0, Fail},
+		{"holds five per source", 5, Pass},
+		// A limit the probe does not reach shows no bound.
+		{"limit at what the probe opens", testLimits.Idle, Fail},
+	} {
+		p := &prober{t: Targets{TCP: serveTCP(t, tt.keep)}, l: testLimits}
 		if r := p.idle(context.Background()); r.Status != tt.want {
-			t.Errorf("shed %v: status %s, want %s; evidence %q", tt.shed, r.Status, tt.want, r.Evidence)
+			t.Errorf("%s: status %s, want %s; evidence %q", tt.name, r.Status, tt.want, r.Evidence)
 		}
 	}
 }
@@ -342,6 +364,36 @@ func TestBruteForce(t *testing.T) {
 		})
 		p := &prober{site: fakeSite, t: Targets{SIP: addr}, l: testLimits}
 		if r := p.bruteForce(context.Background()); r.Status != tt.want {
+			t.Errorf("%s: %s, want %s; evidence %q", tt.name, r.Status, tt.want, r.Evidence)
+		}
+	}
+}
+
+func TestTollFraudReason(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		warning string // on the refusal; "" for none
+		want    Status
+	}{
+		{"refused without a reason", "", Pass},
+		{"refused with a Warning", `399 x "no trunk can carry a call to '+447700900999'"`, Fail},
+	} {
+		addr := fakeSIP(t, func(req *sip.Request) *sip.Response {
+			if req.Method != sip.INVITE {
+				return nil
+			}
+			if req.GetHeader("Authorization") == nil {
+				return challenge(req)
+			}
+			res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+			if tt.warning != "" {
+				res.AppendHeader(sip.NewHeader("Warning", tt.warning))
+			}
+			return res
+		})
+		p := &prober{site: fakeSite, t: Targets{SIP: addr}, l: testLimits}
+		if r := p.tollFraud(context.Background()); r.Status != tt.want {
 			t.Errorf("%s: %s, want %s; evidence %q", tt.name, r.Status, tt.want, r.Evidence)
 		}
 	}
