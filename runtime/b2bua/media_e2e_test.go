@@ -3,38 +3,15 @@ package b2bua_test
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
 
+	"switchboard/runtime/media/mediatest"
 	"switchboard/runtime/site"
 	"switchboard/simulate/device"
 )
-
-// freePorts finds n consecutive free UDP ports on loopback, starting at an
-// even one, for a media port range of the test's own.
-func freePorts(t *testing.T, n int) int {
-	t.Helper()
-	for range 50 {
-		base := 20000 + 2*rand.IntN(19000)
-		free := true
-		for p := base; p < base+n && free; p++ {
-			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-			if err != nil {
-				free = false
-				continue
-			}
-			c.Close()
-		}
-		if free {
-			return base
-		}
-	}
-	t.Skip("no free block of UDP ports")
-	return 0
-}
 
 func inRange(ap netip.AddrPort, lo, hi int) bool {
 	return int(ap.Port()) >= lo && int(ap.Port()) <= hi
@@ -45,7 +22,7 @@ func inRange(ap netip.AddrPort, lo, hi int) bool {
 // caller-side port among them), before the caller's first. The callee's
 // audio still reaches the caller, and none of it the stranger.
 func TestMediaStrangerGetsNoAudio(t *testing.T) {
-	lo := freePorts(t, 20)
+	lo := mediatest.FreeUDPBlock(t, "127.0.0.1", 20)
 	hi := lo + 19
 	h := startSite(t, e2eSite, func(o *site.Options) { o.MediaPortMin, o.MediaPortMax = lo, hi })
 	gate := h.device("device.gate")
@@ -124,7 +101,7 @@ func TestMediaPortsExhausted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lo := freePorts(t, 2)
+			lo := mediatest.FreeUDPBlock(t, "127.0.0.1", 2)
 			if tt.taken {
 				for p := lo; p <= lo+1; p++ {
 					c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})

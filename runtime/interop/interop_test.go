@@ -15,13 +15,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +35,7 @@ import (
 	"switchboard/runtime/clock"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
+	"switchboard/runtime/media/mediatest"
 	"switchboard/runtime/site"
 	"switchboard/simulate/device"
 )
@@ -295,44 +294,12 @@ func (s *server) device(account string) *device.Device {
 	return d
 }
 
-// Peers' ports are picked in [peerPortMin, peerPortMax): under Linux's
-// default ephemeral range (32768-60999), and above the registered ports
-// a test machine is likely to serve.
-const peerPortMin, peerPortMax = 20000, 32000
-
 // freeUDPPort returns a loopback UDP port that was free a moment ago, with
 // the n-1 ports above it free too (SIPp's media takes its -mp port and the
 // ones above it).
 func freeUDPPort(t *testing.T, ip string, n int) int {
 	t.Helper()
-	for range 100 {
-		// Below the kernel's ephemeral range: the port is free between
-		// this check and the peer's bind, and the server's media relay,
-		// opening sockets on port 0 meanwhile, can never be given it.
-		port := peerPortMin + rand.IntN(peerPortMax-peerPortMin-n)
-		c, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		conns := []net.PacketConn{c}
-		ok := true
-		for i := 1; i < n && ok; i++ {
-			ci, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port+i)))
-			if err != nil {
-				ok = false
-				break
-			}
-			conns = append(conns, ci)
-		}
-		for _, c := range conns {
-			c.Close()
-		}
-		if ok {
-			return port
-		}
-	}
-	t.Fatal("no free UDP port range")
-	return 0
+	return mediatest.FreeUDPBlock(t, ip, n)
 }
 
 // waitUDPBound waits until some process has a UDP socket bound to port on

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtp"
 
 	"switchboard/runtime/clock/clocktest"
+	"switchboard/runtime/media/mediatest"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -500,19 +501,7 @@ func TestRelayDTMF(t *testing.T) {
 }
 
 func TestRelayPortRange(t *testing.T) {
-	// Find a free block; the allocator itself skips ports in use.
-	base := 0
-	for p := 42000; p < 60000; p += 100 {
-		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, uint16(p))))
-		if err == nil {
-			c.Close()
-			base = p
-			break
-		}
-	}
-	if base == 0 {
-		t.Skip("no free port block")
-	}
+	base := mediatest.FreeUDPBlock(t, "127.0.0.1", 11)
 	// base+1 … base+10 holds four even/odd pairs: base+2 … base+9.
 	r := newTestRelay(t, Config{PortMin: base + 1, PortMax: base + 10})
 	caller := newEndpoint(t)

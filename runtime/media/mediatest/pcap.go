@@ -1,4 +1,5 @@
-// Package mediatest helps tests that replay captured media.
+// Package mediatest helps tests of media: captured media to replay, and
+// blocks of free ports for fixed port ranges.
 package mediatest
 
 import (
