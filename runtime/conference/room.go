@@ -120,16 +120,20 @@ func (r *room) push(p *participant, f line.Frame) {
 	r.mu.Unlock()
 }
 
-// toggleMute mutes or unmutes p and tells p which.
-func (r *room) toggleMute(p *participant) { r.toggle(p, &p.muted, PromptMuted, PromptUnmuted) }
+// toggleMute mutes or unmutes p, tells p which, and reports whether p is
+// now muted.
+func (r *room) toggleMute(p *participant) bool {
+	return r.toggle(p, &p.muted, PromptMuted, PromptUnmuted)
+}
 
 // toggleLock locks or unlocks the room for p, an owner, and tells p which.
 func (r *room) toggleLock(p *participant) {
 	r.toggle(p, &r.locked, PromptRoomLocked, PromptRoomUnlocked)
 }
 
-// toggle flips *v under the room's lock and tells p the new state.
-func (r *room) toggle(p *participant, v *bool, on, off string) {
+// toggle flips *v under the room's lock, tells p the new state and
+// returns it.
+func (r *room) toggle(p *participant, v *bool, on, off string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	*v = !*v
@@ -138,4 +142,5 @@ func (r *room) toggle(p *participant, v *bool, on, off string) {
 	} else {
 		p.private.add(r.b.prompt(off))
 	}
+	return *v
 }
