@@ -49,6 +49,10 @@ type baresip struct {
 	p       *process
 	conn    net.Conn
 
+	// files is signalled when baresip creates or writes a file in its
+	// directory (its recordings: decoded).
+	files <-chan struct{}
+
 	mu     sync.Mutex
 	events []map[string]any
 	resps  []map[string]any
@@ -122,7 +126,7 @@ func (s *server) startBaresipWith(t *testing.T, account, answermode string, bc b
 	fill("accounts", map[string]string{"ACCOUNT": account, "DOMAIN": domain, "PASSWORD": s.password(account),
 		"SERVER": s.addr, "ANSWERMODE": answermode})
 
-	b := &baresip{account: account, signal: make(chan struct{}, 1)}
+	b := &baresip{account: account, signal: make(chan struct{}, 1), files: watchDir(t, dir)}
 	b.p = start(t, "baresip "+account, dir, bin, append([]string{"-f", dir}, bc.args...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
