@@ -126,24 +126,19 @@ func (w *worker) hear(ctx context.Context, c *device.Call, n int) error {
 	return fmt.Errorf("heard %d samples (level %.0f) of the %d wanted", len(got), audio.RMS(got), n)
 }
 
-// delivered waits until what the calls' devices sent has reached the
-// server. In memory it waits until each server socket they send to has
-// read everything and its reader is waiting again (memnet.WaitRead); the
-// server then hands the frame on to the bridge over a channel, which it
-// gives confDelivery, as it gives the whole way over UDP, whose sockets
-// say nothing of the kind. A heuristic for that last hop, not a
-// handshake: the simulator may not look inside the server.
-func (w *worker) delivered(ctx context.Context, calls []*device.Call) error {
-	if w.net != nil {
-		wctx, cancel := context.WithTimeout(ctx, w.o.Wait)
-		defer cancel()
-		for _, c := range calls {
-			if err := w.net.WaitRead(wctx, c.Remote()); err != nil {
-				return fmt.Errorf("the server did not read %s's audio: %w", c.ID(), err)
-			}
+// delivered waits until the bridge has taken in the frames of the calls'
+// devices: sent, frames each since it joined. A real network delivers a
+// packet well within its 20 ms; the virtual clock does not wait for the
+// network, so the simulator waits for the bridge's own word before it
+// moves the room's clock on (over memory and UDP alike).
+func (w *worker) delivered(ctx context.Context, calls []*device.Call, sent int) error {
+	wctx, cancel := context.WithTimeout(ctx, w.o.Wait)
+	defer cancel()
+	for _, c := range calls {
+		if err := w.services.WaitConferenceFrames(wctx, c.ID(), sent); err != nil {
+			return fmt.Errorf("the bridge did not take in %s's audio: %w", c.ID(), err)
 		}
 	}
-	time.Sleep(confDelivery)
 	return nil
 }
 
@@ -245,7 +240,6 @@ var voices = []float64{697, 1209, 1633, 941, 1477}
 const (
 	confTicks    = 100
 	confMeasured = 40
-	confDelivery = 100 * time.Microsecond // see delivered
 	voiceLevel   = 6000
 )
 
@@ -309,14 +303,12 @@ func (w *worker) expectConference(ctx context.Context, st *caseState, s ExpectCo
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
-		// A real network delivers a packet well within its 20 ms; the
-		// virtual clock does not wait for the network, so the frames
-		// must reach the bridge before its tick.
-		if err := w.delivered(ctx, calls); err != nil {
+		// The frames must reach the bridge before its tick. The devices
+		// have sent no audio before this loop (dialling, and keying a
+		// PIN, are signalling and telephone-events).
+		if err := w.delivered(ctx, calls, tick+1); err != nil {
 			return err
 		}
-		// A frame that reaches the bridge after this tick waits in its
-		// jitter buffer for the next, as on a real network.
 		w.clock.Advance(20 * time.Millisecond)
 		for _, c := range calls {
 			wctx, cancel := context.WithTimeout(ctx, w.o.Wait)

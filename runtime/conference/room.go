@@ -19,11 +19,15 @@ const maxLag = 5 * tick
 // room's lock, except in and out, which only the room's tick touches.
 type participant struct {
 	ln      line.Line
+	id      string // the call's Call-ID
 	role    Role
 	muted   bool
 	jb      jitter
 	private clips // prompts only this participant hears
 	in, out frame
+	// received counts the frames pushed into jb since the participant
+	// joined, for WaitReceived.
+	received int
 }
 
 // room is one conference in progress: its participants and its clock.
@@ -36,6 +40,9 @@ type room struct {
 	locked bool
 	closed bool
 	tones  clips // join and leave tones, heard by everyone
+	// pushed, when a WaitReceived is waiting, is closed (and cleared) at
+	// the next frame pushed or participant leaving.
+	pushed chan struct{}
 
 	timer    clock.Timer
 	tickFunc func()    // r.tick, made once: a method value allocates
@@ -117,7 +124,19 @@ func (r *room) tick() {
 func (r *room) push(p *participant, f line.Frame) {
 	r.mu.Lock()
 	p.jb.push(f.Timestamp, f.Samples)
+	if len(f.Samples) > 0 {
+		p.received++
+		r.wake()
+	}
 	r.mu.Unlock()
+}
+
+// wake wakes whoever waits in WaitReceived. r.mu is held.
+func (r *room) wake() {
+	if r.pushed != nil {
+		close(r.pushed)
+		r.pushed = nil
+	}
 }
 
 // toggleMute mutes or unmutes p, tells p which, and reports whether p is

@@ -101,7 +101,7 @@ func (s *session) run(ctx context.Context) error {
 			return err
 		}
 	}
-	p := &participant{ln: s.ln}
+	p := &participant{ln: s.ln, id: s.c.ID}
 	r, err := s.b.join(s.c, role, p)
 	if err != nil {
 		return err
