@@ -97,6 +97,7 @@ type harness struct {
 	sub     *events.Subscription
 	mu      sync.Mutex
 	seen    []events.Event
+	more    chan struct{} // closed and replaced when an event is seen
 	devices map[string]*device.Device
 }
 
@@ -137,13 +138,15 @@ func startSiteOn(t *testing.T, src, listen string, opts func(*runtime.Options)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, clock: clocktest.New(time.Unix(1_800_000_000, 0)), secrets: credentials.NewLookup(key, p), devices: map[string]*device.Device{}}
+	h := &harness{t: t, clock: clocktest.New(time.Unix(1_800_000_000, 0)), secrets: credentials.NewLookup(key, p), more: make(chan struct{}), devices: map[string]*device.Device{}}
 	bus := events.NewBus(nil)
 	h.sub = bus.Subscribe(4096)
 	go func() {
 		for e := range h.sub.C {
 			h.mu.Lock()
 			h.seen = append(h.seen, e)
+			close(h.more)
+			h.more = make(chan struct{})
 			h.mu.Unlock()
 		}
 	}()
@@ -198,8 +201,9 @@ func (h *harness) device(account string) *device.Device {
 // waitEvent waits for an event matching f.
 func (h *harness) waitEvent(what string, f func(events.Event) bool) events.Event {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	for {
 		h.mu.Lock()
 		for _, e := range h.seen {
 			if f(e) {
@@ -207,11 +211,14 @@ func (h *harness) waitEvent(what string, f func(events.Event) bool) events.Event
 				return e
 			}
 		}
+		more := h.more
 		h.mu.Unlock()
-		time.Sleep(2 * time.Millisecond)
+		select {
+		case <-more:
+		case <-deadline.C:
+			h.t.Fatalf("no %s event; saw %v", what, h.kinds())
+		}
 	}
-	h.t.Fatalf("no %s event; saw %v", what, h.kinds())
-	return events.Event{}
 }
 
 func (h *harness) kinds() []string {

@@ -706,6 +706,7 @@ type Call struct {
 	dialog  *sipgo.DialogClientSession // outbound
 	mu      sync.Mutex
 	ended   bool
+	done    chan struct{} // made by Done, closed when the call ends
 	// seq (inbound): the CSeq of our last request in the call's dialog;
 	// version: of our SDP's origin line (RFC 3264 §8), raised by every
 	// re-offer; reoffers: the directions of the re-INVITEs received.
@@ -835,7 +836,7 @@ func (c *Call) Hangup(ctx context.Context) error {
 		c.mu.Unlock()
 		return nil
 	}
-	c.ended = true
+	c.endLocked()
 	c.mu.Unlock()
 	defer c.media.close()
 	c.d.hub.mu.Lock()
@@ -865,9 +866,20 @@ func (c *Call) Hangup(ctx context.Context) error {
 
 func (c *Call) hungUp() {
 	c.mu.Lock()
-	c.ended = true
+	c.endLocked()
 	c.mu.Unlock()
 	c.media.close()
+}
+
+// endLocked marks the call over. c.mu is held.
+func (c *Call) endLocked() {
+	if c.ended {
+		return
+	}
+	c.ended = true
+	if c.done != nil {
+		close(c.done)
+	}
 }
 
 // Ended reports whether the call is over.
@@ -875,6 +887,20 @@ func (c *Call) Ended() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ended
+}
+
+// Done returns a channel closed when the call is over (hung up by either
+// side).
+func (c *Call) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.ended {
+			close(c.done)
+		}
+	}
+	return c.done
 }
 
 // RemoteContact is the Contact the other party gave for the call's dialog
