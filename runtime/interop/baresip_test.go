@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,17 +16,14 @@ import (
 	"time"
 
 	"switchboard/runtime/events"
+	"switchboard/runtime/interop/peer"
 )
 
 // baresipPath returns baresip, or skips the test loudly when it is not
 // installed.
 func baresipPath(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("baresip"); err == nil {
-		return p
-	}
-	t.Skip("SKIPPING: baresip is not installed, so this baresip interop test did NOT run; install it with `apt-get install -y baresip-core`")
-	return ""
+	return peer.Require(t, "baresip", "install it with `apt-get install -y baresip-core`")
 }
 
 // baresipModules finds the directory of baresip's modules.
@@ -38,7 +34,7 @@ func baresipModules(t *testing.T) string {
 			return dir
 		}
 	}
-	t.Skip("SKIPPING: baresip's modules (ctrl_tcp.so) were not found, so this baresip interop test did NOT run; install them with `apt-get install -y baresip-core`")
+	peer.Missing(t, "baresip's modules (ctrl_tcp.so) were not found", "install them with `apt-get install -y baresip-core`")
 	return ""
 }
 

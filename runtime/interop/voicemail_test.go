@@ -17,6 +17,7 @@ import (
 
 	"switchboard/runtime/audio"
 	"switchboard/runtime/events"
+	"switchboard/runtime/interop/peer"
 	"switchboard/runtime/media/mediatest"
 	"switchboard/runtime/voicemail"
 	"switchboard/simulate/device"
@@ -89,7 +90,7 @@ func TestSIPpLeavesVoicemail(t *testing.T) {
 	needPcap(t)
 	speech := filepath.Join(pcapDir, "g711a.pcap")
 	if _, err := os.Stat(speech); err != nil {
-		t.Skip("SKIPPING: " + speech + " is missing, so SIPp has nothing to say and this voicemail test did NOT run; install it with `apt-get install -y sip-tester`")
+		peer.Missing(t, speech+" is missing (SIPp has nothing to say)", "install it with `apt-get install -y sip-tester`")
 	}
 	want, err := readRTPCapture(speech)
 	if err != nil {
