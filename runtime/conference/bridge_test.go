@@ -587,12 +587,8 @@ func TestServeRealClock(t *testing.T) {
 	for _, ln := range lines {
 		go func() { results <- b.Serve(ctx, ln, Call{Room: testRoom("", "", 0)}) }()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for lines[0].nsent() < 10 || lines[1].nsent() < 10 {
-		if time.Now().After(deadline) {
-			t.Fatalf("frames sent: %d, %d", lines[0].nsent(), lines[1].nsent())
-		}
-		time.Sleep(5 * time.Millisecond)
+	for _, ln := range lines {
+		ln.waitSent(t, 10)
 	}
 	cancel()
 	for range lines {
