@@ -179,21 +179,38 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	go func() { _ = srv.ServeUDP(conn) }()
+	served, ready := Serving(conn)
+	go func() { _ = srv.ServeUDP(served) }()
 	go func() { <-ctx.Done(); conn.Close() }()
 	// Requests must leave from the listening socket (the server answers to
-	// where they came from); wait until sipgo has it in its pool.
-	for i := 0; ; i++ {
-		if _, err := ua.TransportLayer().GetConnection("udp", h.addr); err == nil {
-			break
-		}
-		if i == 1000 {
-			h.Close()
-			return nil, errors.New("device hub: SIP listener did not start")
-		}
-		time.Sleep(time.Millisecond)
+	// where they came from): wait until sipgo has it in its pool.
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		h.Close()
+		return nil, errors.New("device hub: SIP listener did not start")
 	}
 	return h, nil
+}
+
+// Serving wraps conn, to be given to sipgo's ServeUDP, and returns a
+// channel closed when sipgo first reads from it: ServeUDP adds the socket
+// to its connection pool (from which requests then leave) before its read
+// loop starts, so the first read is the sign that the pool has it.
+func Serving(conn net.PacketConn) (net.PacketConn, <-chan struct{}) {
+	r := &readNotifier{PacketConn: conn, read: make(chan struct{})}
+	return r, r.read
+}
+
+type readNotifier struct {
+	net.PacketConn
+	once sync.Once
+	read chan struct{}
+}
+
+func (r *readNotifier) ReadFrom(b []byte) (int, net.Addr, error) {
+	r.once.Do(func() { close(r.read) })
+	return r.PacketConn.ReadFrom(b)
 }
 
 // Addr is the hub's SIP address.
