@@ -129,17 +129,15 @@ func (s *server) startBaresipWith(t *testing.T, account, answermode string, bc b
 			t.Logf("baresip %s output:\n%s", account, b.p.out.String())
 		}
 	})
-	// Readiness: ctrl_tcp accepts connections once baresip runs.
-	deadline := time.Now().Add(eventTimeout)
-	for {
-		b.conn, err = net.Dial("tcp", ctrl)
-		if err == nil {
-			break
-		}
-		if b.p.exited() || time.Now().After(deadline) {
-			t.Fatalf("baresip's ctrl_tcp on %s: %v\n%s", ctrl, err, b.p.out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	// Readiness: baresip says "baresip is ready." once it has loaded its
+	// modules, ctrl_tcp's listener among them.
+	if !b.p.out.waitFor(eventTimeout, func(out string) bool {
+		return strings.Contains(out, "baresip is ready.") || b.p.exited()
+	}) {
+		t.Fatalf("baresip did not say it was ready within %s\n%s", eventTimeout, b.p.out.String())
+	}
+	if b.conn, err = net.Dial("tcp", ctrl); err != nil {
+		t.Fatalf("baresip's ctrl_tcp on %s: %v\n%s", ctrl, err, b.p.out.String())
 	}
 	t.Cleanup(func() { b.conn.Close() })
 	go b.read()
