@@ -269,14 +269,15 @@ func (w *worker) expectConference(ctx context.Context, st *caseState, s ExpectCo
 			return fmt.Errorf("%s could not join %s: %w", a, s.Number, err)
 		}
 		calls[i] = c
-		joined := w.seenOnCall(events.ConferenceJoined, c.ID())
 		if pin := w.roomPIN(s.Number, a); pin != "" {
 			// Keyed over the prompt, which the key cuts short.
 			if err := c.SendDTMF(pin + "#"); err != nil {
 				return err
 			}
-			for w.nextFrame(joined, nil) {
-			}
+			// The clock stands still until the join: the first key cuts
+			// the prompt short and the rest need no time, while a clock
+			// moved on as the server plays could pass the PIN's timeout
+			// with keys still in flight and split them between two tries.
 		}
 		if _, ok := w.waitEvent(st, func(e events.Event) bool {
 			return e.Kind == events.ConferenceJoined && e.Call == c.ID()
@@ -319,10 +320,39 @@ func (w *worker) expectConference(ctx context.Context, st *caseState, s ExpectCo
 			}
 		}
 	}
+	// Measured over the last frames each device received. A device's
+	// reader can lag behind its socket on a busy machine, and frames sent
+	// before ClearAudio then count towards WaitAudio: so wait, woken by
+	// each frame, until the last ones carry every other voice (the
+	// expectation wait bounds a bridge that never mixes them), then check.
+	last := func(c *device.Call) []int16 {
+		heard := c.Audio()
+		return heard[max(0, len(heard)-confMeasured*audio.FrameSamples):]
+	}
+	hearsOthers := func(i int) bool {
+		heard := last(calls[i])
+		for j := range calls {
+			if j != i && audio.ToneLevel(heard, voices[j]) < voiceLevel/3 {
+				return false
+			}
+		}
+		return true
+	}
+	limit := time.NewTimer(w.o.Wait)
+	defer limit.Stop()
+	expired := false
+	for i, c := range calls {
+		for !expired && !hearsOthers(i) {
+			select {
+			case <-c.AudioArrived():
+			case <-limit.C:
+				expired = true
+			}
+		}
+	}
 	var problems []string
 	for i, c := range calls {
-		heard := c.Audio()
-		heard = heard[max(0, len(heard)-confMeasured*audio.FrameSamples):]
+		heard := last(c)
 		if own := audio.ToneLevel(heard, voices[i]); own > voiceLevel/10 {
 			problems = append(problems, fmt.Sprintf("%s hears itself (level %.0f)", s.Accounts[i], own))
 		}
