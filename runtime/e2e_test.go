@@ -266,10 +266,19 @@ func TestDoorCallForksAndOpens(t *testing.T) {
 	mary := h.device("app.mary")
 	tom := h.device("app.tom")
 	outsider := h.device("app.ann")
-	mary.SetAnswer(device.Pickup, 20*time.Millisecond)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Mary answers once the monitor and tom ring too.
+	othersRing := make(chan struct{})
+	mary.SetPickupWhen(othersRing)
+	go func() {
+		defer close(othersRing)
+		for _, d := range []*device.Device{monitor, tom} {
+			if _, err := d.WaitIncoming(ctx, ringing); err != nil {
+				return // the checks below say what went wrong
+			}
+		}
+	}()
 	call, err := gate.Dial(ctx, "1A")
 	if err != nil {
 		t.Fatal(err)

@@ -216,6 +216,16 @@ func (r *readNotifier) ReadFrom(b []byte) (int, net.Addr, error) {
 // Addr is the hub's SIP address.
 func (h *Hub) Addr() string { return h.addr }
 
+// SetPickupWhen makes the device answer its next calls once ready is
+// closed — when something else has happened (other phones ring), rather
+// than after a guessed delay.
+func (d *Device) SetPickupWhen(ready <-chan struct{}) {
+	d.SetAnswer(Pickup, 0)
+	d.mu.Lock()
+	d.when = ready
+	d.mu.Unlock()
+}
+
 // Close stops the hub and its devices' media.
 func (h *Hub) Close() error {
 	h.cancel()
@@ -253,6 +263,7 @@ type Device struct {
 	mu            sync.Mutex
 	answer        Answer
 	delay         time.Duration
+	when          <-chan struct{} // Pickup answers once it is closed (SetPickupWhen)
 	incoming      []*Incoming
 	notify        chan struct{}
 	notifications []Notification    // NOTIFYs received (mwi.go)
@@ -327,7 +338,7 @@ func (d *Device) Close() error {
 // after delay.
 func (d *Device) SetAnswer(a Answer, delay time.Duration) {
 	d.mu.Lock()
-	d.answer, d.delay = a, delay
+	d.answer, d.delay, d.when = a, delay, nil
 	d.mu.Unlock()
 	d.hub.mu.Lock()
 	if a == Ring && delay == 0 {
@@ -524,7 +535,7 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	d.mu.Lock()
 	d.incoming = append(d.incoming, in)
-	answer, delay := d.answer, d.delay
+	answer, delay, when := d.answer, d.delay, d.when
 	d.mu.Unlock()
 	defer d.signal()
 	if d.hub.onCall != nil {
@@ -564,7 +575,11 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	_ = reply(180, "Ringing", nil)
 	d.signal()
 	var wait <-chan time.Time
-	if answer == Pickup {
+	switch {
+	case answer == Pickup && when != nil:
+	case answer == Pickup:
+		// A person's delay in picking up, asked for by the test; not a
+		// wait for anything to happen (SetPickupWhen is that).
 		wait = time.After(delay)
 	}
 	select {
@@ -576,6 +591,7 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		d.setStatus(in, 487, "")
 		return
 	case <-wait:
+	case <-when:
 	}
 	m, err := newMedia(d.hub.listen, d.hub.ip, nil)
 	if err != nil {
