@@ -357,7 +357,10 @@ func freeUDPPort(t *testing.T, ip string, n int) int {
 // waitUDPBound waits until some process has a UDP socket bound to port on
 // 127.0.0.0/8 — the readiness of a peer that prints nothing when it is
 // listening. It reads /proc/net/udp; elsewhere it returns at once (the
-// server's INVITE retransmissions then cover a late peer).
+// server's INVITE retransmissions then cover a late peer). It stays a
+// poll: SIPp says nothing when it listens, and /proc has no change
+// events; each look is at the kernel's own socket table, under a
+// deadline.
 func waitUDPBound(t *testing.T, port int, p *process) {
 	t.Helper()
 	want := fmt.Sprintf(":%04X ", port)
