@@ -45,8 +45,9 @@ type event struct {
 	ImportPath string
 }
 
-// tailLines is how much of a failed test's output is printed.
-const tailLines = 40
+// tailLines is how much of a failed test's output is printed: enough for
+// both stacks of a race report.
+const tailLines = 150
 
 type key struct{ pkg, test string }
 
