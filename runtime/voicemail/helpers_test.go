@@ -47,14 +47,18 @@ type fakeLine struct {
 	played      []string
 	interrupted []string
 	cause       string
+	// started is closed when the first prompt starts playing.
+	started   chan struct{}
+	startOnce sync.Once
 }
 
 func newFakeLine(codec audio.Codec, clk clock.Clock) *fakeLine {
 	return &fakeLine{
 		codec: codec, clk: clk,
-		frames: make(chan line.Frame, 100_000),
-		digits: make(chan rune, 1024),
-		done:   make(chan struct{}),
+		frames:  make(chan line.Frame, 100_000),
+		digits:  make(chan rune, 1024),
+		done:    make(chan struct{}),
+		started: make(chan struct{}),
 	}
 }
 
@@ -78,6 +82,7 @@ func (f *fakeLine) Play(ctx context.Context, s []int16) error {
 	f.mu.Lock()
 	f.played = append(f.played, name)
 	f.mu.Unlock()
+	f.startOnce.Do(func() { close(f.started) })
 	if f.block[name] {
 		var err error
 		select {
