@@ -31,6 +31,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -179,6 +180,21 @@ func reason(out []string) string {
 	return "(no reason given)"
 }
 
+// message is the first line of a t.Log/t.Error message: indented,
+// "file.go:line: ".
+var message = regexp.MustCompile(`^\s+[\w.-]+\.go:\d+: `)
+
+// messages returns the first lines of the test's messages, at most 50.
+func messages(out []string) []string {
+	var m []string
+	for _, l := range out {
+		if message.MatchString(l) && len(m) < 50 {
+			m = append(m, l)
+		}
+	}
+	return m
+}
+
 func tail(out []string, n int) string {
 	return strings.Join(out[max(0, len(out)-n):], "")
 }
@@ -191,7 +207,14 @@ func (t *tally) report(w io.Writer, c counts, goTestFailed bool) {
 		}
 	}
 	for _, k := range c.failures {
-		fmt.Fprintf(w, "\n--- FAILED %s %s (last %d lines of its output):\n%s", k.pkg, k.test, tailLines, tail(t.tests[k].output, tailLines))
+		out := t.tests[k].output
+		fmt.Fprintf(w, "\n--- FAILED %s %s\n", k.pkg, k.test)
+		// Its own messages first: a peer's log it dumps can push them
+		// out of the tail.
+		if msgs := messages(out); len(msgs) > 0 {
+			fmt.Fprintf(w, "its messages:\n%s", strings.Join(msgs, ""))
+		}
+		fmt.Fprintf(w, "the last %d lines of its output:\n%s", tailLines, tail(out, tailLines))
 	}
 	for _, p := range c.pkgFailures {
 		out := append(append([]string{}, t.buildOut[p]...), t.pkgOutput[p]...)

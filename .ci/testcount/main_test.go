@@ -60,3 +60,11 @@ func TestSkipReason(t *testing.T) {
 		t.Errorf("reason (-want +got):\n%s", diff)
 	}
 }
+
+func TestMessages(t *testing.T) {
+	out := []string{"=== RUN   TestX\n", "    x_test.go:9: alice hears bob at 12129\n", "        a peer's line\n", "    x_test.go:12: another\n", "--- FAIL: TestX (0.00s)\n"}
+	want := []string{"    x_test.go:9: alice hears bob at 12129\n", "    x_test.go:12: another\n"}
+	if diff := cmp.Diff(want, messages(out)); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+}
