@@ -241,9 +241,12 @@ func TestSIPpRegister(t *testing.T) {
 	if n := len(s.find(registered("app.bob"))) + len(s.find(registered("app.nobody"))); n != 0 {
 		t.Errorf("%d registrations with wrong credentials", n)
 	}
+	// SIPp may exit before the server has published its verdict on the
+	// last REGISTER: wait for both events.
 	causes := map[string]string{}
-	for _, e := range s.find(kind(events.AuthFailed)) {
-		causes[e.Account] = e.Cause
+	for _, a := range []string{"app.bob", "app.nobody"} {
+		e := s.waitEvent("auth_failed for "+a, func(e events.Event) bool { return e.Kind == events.AuthFailed && e.Account == a })
+		causes[a] = e.Cause
 	}
 	if causes["app.bob"] != "wrong password" || causes["app.nobody"] != "unknown user" {
 		t.Errorf("auth_failed causes (for the operator's eyes only) = %v", causes)
