@@ -184,8 +184,10 @@ func (h heard) check(ratio float64) string {
 	return ""
 }
 
-// sentLevel is the level of the sine a phone sent, frame by frame as
-// hearing measures it.
+// sentLevel is the level of the sine a phone sent (or a recording of it
+// holds): the median of its 20 ms frames' levels, as hearing measures
+// them, so a gap or a phase jump the network left in it costs a frame,
+// not the whole measure.
 func sentLevel(s []int16, freq float64) float64 {
 	var levels []float64
 	for i := 0; i+audio.FrameSamples <= len(s); i += audio.FrameSamples {
