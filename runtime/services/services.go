@@ -107,6 +107,14 @@ func (s *Services) WatchMailboxes(f func(mailbox string)) (stop func()) {
 	return s.vm.Watch(f)
 }
 
+// WaitConferenceFrames waits until the conference participant on the
+// call with Call-ID id has had n of its frames taken in by the bridge
+// (conference.Bridge.WaitReceived): a simulation's handshake before it
+// moves a room's virtual clock on.
+func (s *Services) WaitConferenceFrames(ctx context.Context, id string, n int) error {
+	return s.bridge.WaitReceived(ctx, id, n)
+}
+
 // Close waits for voicemail e-mails in flight; hang up calls first.
 func (s *Services) Close() error {
 	if s.vm != nil {
