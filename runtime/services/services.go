@@ -25,8 +25,8 @@ import (
 
 // Config is what the services need.
 type Config struct {
-	// Program returns the running program; it changes on reload (tell
-	// the services with SetProgram).
+	// Program returns the running program; it changes on reload, and
+	// the services read it on every use.
 	Program func() *ir.Program
 	Clock   clock.Clock // nil: the wall clock
 	Events  *events.Bus
@@ -78,24 +78,16 @@ func New(cfg Config) (*Services, error) {
 	s.bridge = conference.NewBridge(cfg.Clock, opts...)
 	if cfg.DataDir != "" {
 		vm, err := voicemail.Open(voicemail.Config{
-			Dir: filepath.Join(cfg.DataDir, "voicemail"), Clock: cfg.Clock, Events: cfg.Events, Logger: s.log,
+			Program: cfg.Program,
+			Dir:     filepath.Join(cfg.DataDir, "voicemail"), Clock: cfg.Clock, Events: cfg.Events, Logger: s.log,
 			PINs: cfg.PINs, Mailer: cfg.Mailer, MailFrom: cfg.MailFrom, DeleteAfterNotify: cfg.DeleteAfterNotify,
-			NotifyAddress: s.notifyAddress,
 		})
 		if err != nil {
 			return nil, err
 		}
 		s.vm = vm
-		vm.SetProgram(cfg.Program())
 	}
 	return s, nil
-}
-
-// SetProgram tells the services that p runs now (after a reload).
-func (s *Services) SetProgram(p *ir.Program) {
-	if s.vm != nil {
-		s.vm.SetProgram(p)
-	}
 }
 
 // WatchMailboxes calls f whenever a mailbox's messages change: the server's
@@ -121,17 +113,6 @@ func (s *Services) Close() error {
 		return s.vm.Close()
 	}
 	return nil
-}
-
-// notifyAddress is the owner's notify_email, "" for their login.
-func (s *Services) notifyAddress(box string) string {
-	p := s.cfg.Program()
-	if m := p.Mailbox(box); m != nil {
-		if u := p.User(m.Owner.Name); u != nil {
-			return u.NotifyEmail
-		}
-	}
-	return ""
 }
 
 // prompt is a default prompt by name, nil when there is none (the bridge

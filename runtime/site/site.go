@@ -279,9 +279,6 @@ func (s *Site) swap(next Config) (changed []string, err error) {
 	// Bindings of removed accounts go; the sweeper's events name the new
 	// program's origins.
 	s.registrar.SetProgram(next.Program)
-	if s.services != nil {
-		s.services.SetProgram(next.Program)
-	}
 	return changed, nil
 }
 

@@ -194,7 +194,8 @@ func newEnv(t testing.TB, edit ...func(*Config)) *testEnv {
 	e.bus = events.NewBus(e.clk.Now)
 	e.sub = e.bus.Subscribe(10_000)
 	cfg := Config{
-		Dir: e.dir, Clock: e.clk, Events: e.bus, Logger: discardLogger(),
+		Program: func() *ir.Program { return e.prog },
+		Dir:     e.dir, Clock: e.clk, Events: e.bus, Logger: discardLogger(),
 		PINs: PINFunc(func(box string) (string, bool) {
 			return map[string]string{"mary": "2580", "john": "1470"}[box], box == "mary" || box == "john"
 		}),
@@ -206,14 +207,17 @@ func newEnv(t testing.TB, edit ...func(*Config)) *testEnv {
 	return e
 }
 
+// open opens the service of cfg as e.s; without a program, on e's.
 func (e *testEnv) open(cfg Config) {
 	e.t.Helper()
+	if cfg.Program == nil {
+		cfg.Program = func() *ir.Program { return e.prog }
+	}
 	s, err := Open(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { s.Close() }) // before the directory is removed
-	s.SetProgram(e.prog)
 	e.s = s
 }
 
