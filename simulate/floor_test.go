@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/simulate"
+	"switchboard/simulate/device"
 	"switchboard/simulate/memnet"
 )
 
@@ -47,16 +48,13 @@ func newSIPPeer(tb testing.TB, conn net.PacketConn) *sipPeer {
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
-	go func() { _ = srv.ServeUDP(conn) }()
+	served, ready := device.Serving(conn)
+	go func() { _ = srv.ServeUDP(served) }()
 	tb.Cleanup(func() { conn.Close(); ua.Close() })
-	for i := 0; ; i++ {
-		if _, err := ua.TransportLayer().GetConnection("udp", p.addr); err == nil {
-			break
-		}
-		if i == 1000 {
-			tb.Fatal("sipgo listener did not start")
-		}
-		time.Sleep(time.Millisecond)
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		tb.Fatal("sipgo listener did not start")
 	}
 	return p
 }
@@ -206,8 +204,8 @@ func BenchmarkRTPDatagramFloor(b *testing.B) {
 		}
 		sent++
 	}
-	for len(credit) < burst {
-		time.Sleep(time.Millisecond)
+	for range burst { // every datagram in flight read: all credit back
+		<-credit
 	}
 	used := processCPU() - cpu
 	rx.Close()

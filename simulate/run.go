@@ -645,12 +645,23 @@ func (w *worker) cleanup(st *caseState) {
 	if st.dialDone != nil {
 		// A call still ringing: let every timer run out, a virtual minute
 		// at a time (the dial itself gives up after two real minutes).
+		// After each minute, either the dial ends or the server arms its
+		// next timer (the next hunt step, a retransmission) for the next
+		// minute to reach; the expectation wait bounds a server that does
+		// neither.
 		for i := 0; i < 20 && !closed(st.dialDone); i++ {
+			select {
+			case <-w.clock.scheduled: // a signal from before this minute
+			default:
+			}
 			w.clock.Advance(time.Minute)
+			limit := time.NewTimer(w.o.Wait)
 			select {
 			case <-st.dialDone:
-			case <-time.After(time.Millisecond):
+			case <-w.clock.scheduled:
+			case <-limit.C:
 			}
+			limit.Stop()
 		}
 		<-st.dialDone
 	}

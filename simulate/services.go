@@ -126,24 +126,19 @@ func (w *worker) hear(ctx context.Context, c *device.Call, n int) error {
 	return fmt.Errorf("heard %d samples (level %.0f) of the %d wanted", len(got), audio.RMS(got), n)
 }
 
-// delivered waits until what the calls' devices sent has reached the
-// server. In memory it waits until each server socket they send to has
-// read everything and its reader is waiting again (memnet.WaitRead); the
-// server then hands the frame on to the bridge over a channel, which it
-// gives confDelivery, as it gives the whole way over UDP, whose sockets
-// say nothing of the kind. A heuristic for that last hop, not a
-// handshake: the simulator may not look inside the server.
-func (w *worker) delivered(ctx context.Context, calls []*device.Call) error {
-	if w.net != nil {
-		wctx, cancel := context.WithTimeout(ctx, w.o.Wait)
-		defer cancel()
-		for _, c := range calls {
-			if err := w.net.WaitRead(wctx, c.Remote()); err != nil {
-				return fmt.Errorf("the server did not read %s's audio: %w", c.ID(), err)
-			}
+// delivered waits until the bridge has taken in the frames of the calls'
+// devices: sent, frames each since it joined. A real network delivers a
+// packet well within its 20 ms; the virtual clock does not wait for the
+// network, so the simulator waits for the bridge's own word before it
+// moves the room's clock on (over memory and UDP alike).
+func (w *worker) delivered(ctx context.Context, calls []*device.Call, sent int) error {
+	wctx, cancel := context.WithTimeout(ctx, w.o.Wait)
+	defer cancel()
+	for _, c := range calls {
+		if err := w.site.WaitConferenceFrames(wctx, c.ID(), sent); err != nil {
+			return fmt.Errorf("the bridge did not take in %s's audio: %w", c.ID(), err)
 		}
 	}
-	time.Sleep(confDelivery)
 	return nil
 }
 
@@ -245,7 +240,6 @@ var voices = []float64{697, 1209, 1633, 941, 1477}
 const (
 	confTicks    = 100
 	confMeasured = 40
-	confDelivery = 100 * time.Microsecond // see delivered
 	voiceLevel   = 6000
 )
 
@@ -275,14 +269,15 @@ func (w *worker) expectConference(ctx context.Context, st *caseState, s ExpectCo
 			return fmt.Errorf("%s could not join %s: %w", a, s.Number, err)
 		}
 		calls[i] = c
-		joined := w.seenOnCall(events.ConferenceJoined, c.ID())
 		if pin := w.roomPIN(s.Number, a); pin != "" {
 			// Keyed over the prompt, which the key cuts short.
 			if err := c.SendDTMF(pin + "#"); err != nil {
 				return err
 			}
-			for w.nextFrame(joined, nil) {
-			}
+			// The clock stands still until the join: the first key cuts
+			// the prompt short and the rest need no time, while a clock
+			// moved on as the server plays could pass the PIN's timeout
+			// with keys still in flight and split them between two tries.
 		}
 		if _, ok := w.waitEvent(st, func(e events.Event) bool {
 			return e.Kind == events.ConferenceJoined && e.Call == c.ID()
@@ -309,14 +304,12 @@ func (w *worker) expectConference(ctx context.Context, st *caseState, s ExpectCo
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
-		// A real network delivers a packet well within its 20 ms; the
-		// virtual clock does not wait for the network, so the frames
-		// must reach the bridge before its tick.
-		if err := w.delivered(ctx, calls); err != nil {
+		// The frames must reach the bridge before its tick. The devices
+		// have sent no audio before this loop (dialling, and keying a
+		// PIN, are signalling and telephone-events).
+		if err := w.delivered(ctx, calls, tick+1); err != nil {
 			return err
 		}
-		// A frame that reaches the bridge after this tick waits in its
-		// jitter buffer for the next, as on a real network.
 		w.clock.Advance(20 * time.Millisecond)
 		for _, c := range calls {
 			wctx, cancel := context.WithTimeout(ctx, w.o.Wait)
@@ -327,10 +320,39 @@ func (w *worker) expectConference(ctx context.Context, st *caseState, s ExpectCo
 			}
 		}
 	}
+	// Measured over the last frames each device received. A device's
+	// reader can lag behind its socket on a busy machine, and frames sent
+	// before ClearAudio then count towards WaitAudio: so wait, woken by
+	// each frame, until the last ones carry every other voice (the
+	// expectation wait bounds a bridge that never mixes them), then check.
+	last := func(c *device.Call) []int16 {
+		heard := c.Audio()
+		return heard[max(0, len(heard)-confMeasured*audio.FrameSamples):]
+	}
+	hearsOthers := func(i int) bool {
+		heard := last(calls[i])
+		for j := range calls {
+			if j != i && audio.ToneLevel(heard, voices[j]) < voiceLevel/3 {
+				return false
+			}
+		}
+		return true
+	}
+	limit := time.NewTimer(w.o.Wait)
+	defer limit.Stop()
+	expired := false
+	for i, c := range calls {
+		for !expired && !hearsOthers(i) {
+			select {
+			case <-c.AudioArrived():
+			case <-limit.C:
+				expired = true
+			}
+		}
+	}
 	var problems []string
 	for i, c := range calls {
-		heard := c.Audio()
-		heard = heard[max(0, len(heard)-confMeasured*audio.FrameSamples):]
+		heard := last(c)
 		if own := audio.ToneLevel(heard, voices[i]); own > voiceLevel/10 {
 			problems = append(problems, fmt.Sprintf("%s hears itself (level %.0f)", s.Accounts[i], own))
 		}

@@ -42,6 +42,8 @@ func maxSockets(t *testing.T, f func()) int {
 			if n := int64(sockets(t) - base); n > most.Load() {
 				most.Store(n)
 			}
+			// A sampling period, not a wait for anything: the sampler
+			// looks at the process's sockets every 100 µs until f ends.
 			select {
 			case <-stop:
 				return

@@ -120,6 +120,8 @@ func TestApplyKilledConverges(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// A random moment to kill apply at, which is what this test is
+		// about: it waits for nothing to happen.
 		time.Sleep(time.Duration(20+rng.IntN(450)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()

@@ -226,8 +226,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	s.publish(events.Event{Kind: events.CallStarted, Call: callID, From: account, To: number, Target: dec.Target.String(), Origin: dec.Origin, Device: doorDevice(dec)})
 	c.respond(100, "Trying", nil)
-	s.wg.Add(1)
-	defer s.wg.Done()
+	if s.work.add() {
+		defer s.work.done()
+	}
 	c.ring()
 }
 
@@ -746,9 +747,11 @@ func (c *call) bye(b *branch, cause string) {
 	}
 	bye := c.toCallee(b, sip.BYE, c.nextSeq(b))
 	c.s.calls.Delete(callIDOf(b.req))
-	c.s.wg.Add(1)
+	tracked := c.s.work.add()
 	go func() {
-		defer c.s.wg.Done()
+		if tracked {
+			defer c.s.work.done()
+		}
 		ctx, done := context.WithTimeout(context.Background(), 32*time.Second)
 		defer done()
 		if _, err := c.s.client().Do(ctx, bye, c.build(b)); err != nil {
@@ -894,9 +897,11 @@ func (c *call) hangup(cause string) {
 // byeCaller hangs up the caller's dialog.
 func (c *call) byeCaller(cause string) {
 	bye := c.toCaller(sip.BYE)
-	c.s.wg.Add(1)
+	tracked := c.s.work.add()
 	go func() {
-		defer c.s.wg.Done()
+		if tracked {
+			defer c.s.work.done()
+		}
 		ctx, done := context.WithTimeout(context.Background(), 32*time.Second)
 		defer done()
 		if _, err := c.s.client().Do(ctx, bye, sipgo.ClientRequestBuild); err != nil {

@@ -98,6 +98,7 @@ type harness struct {
 	sub     *events.Subscription
 	mu      sync.Mutex
 	seen    []events.Event
+	more    chan struct{} // closed and replaced when an event is seen
 	devices map[string]*device.Device
 }
 
@@ -138,13 +139,15 @@ func startSiteOn(t *testing.T, src, listen string, opts func(*site.Options)) *ha
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, clock: clocktest.New(time.Unix(1_800_000_000, 0)), secrets: credentials.NewLookup(key, p), devices: map[string]*device.Device{}}
+	h := &harness{t: t, clock: clocktest.New(time.Unix(1_800_000_000, 0)), secrets: credentials.NewLookup(key, p), more: make(chan struct{}), devices: map[string]*device.Device{}}
 	bus := events.NewBus(nil)
 	h.sub = bus.Subscribe(4096)
 	go func() {
 		for e := range h.sub.C {
 			h.mu.Lock()
 			h.seen = append(h.seen, e)
+			close(h.more)
+			h.more = make(chan struct{})
 			h.mu.Unlock()
 		}
 	}()
@@ -200,8 +203,9 @@ func (h *harness) device(account string) *device.Device {
 // waitEvent waits for an event matching f.
 func (h *harness) waitEvent(what string, f func(events.Event) bool) events.Event {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	for {
 		h.mu.Lock()
 		for _, e := range h.seen {
 			if f(e) {
@@ -209,11 +213,14 @@ func (h *harness) waitEvent(what string, f func(events.Event) bool) events.Event
 				return e
 			}
 		}
+		more := h.more
 		h.mu.Unlock()
-		time.Sleep(2 * time.Millisecond)
+		select {
+		case <-more:
+		case <-deadline.C:
+			h.t.Fatalf("no %s event; saw %v", what, h.kinds())
+		}
 	}
-	h.t.Fatalf("no %s event; saw %v", what, h.kinds())
-	return events.Event{}
 }
 
 func (h *harness) kinds() []string {
@@ -261,10 +268,19 @@ func TestDoorCallForksAndOpens(t *testing.T) {
 	mary := h.device("app.mary")
 	tom := h.device("app.tom")
 	outsider := h.device("app.ann")
-	mary.SetAnswer(device.Pickup, 20*time.Millisecond)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Mary answers once the monitor and tom ring too.
+	othersRing := make(chan struct{})
+	mary.SetPickupWhen(othersRing)
+	go func() {
+		defer close(othersRing)
+		for _, d := range []*device.Device{monitor, tom} {
+			if _, err := d.WaitIncoming(ctx, ringing); err != nil {
+				return // the checks below say what went wrong
+			}
+		}
+	}()
 	call, err := gate.Dial(ctx, "1A")
 	if err != nil {
 		t.Fatal(err)

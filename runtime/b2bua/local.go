@@ -135,9 +135,11 @@ func (c *call) serveLocally(what string, svc func(ctx context.Context, l line.Li
 	c.respond(200, "OK", answer)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	s.wg.Add(1)
+	tracked := s.work.add()
 	go func() {
-		defer s.wg.Done()
+		if tracked {
+			defer s.work.done()
+		}
 		defer cancel()
 		go func() {
 			<-l.done

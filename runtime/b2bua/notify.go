@@ -96,12 +96,14 @@ func (n notifyStack) Contact(dest, transport string) sip.Header {
 	return n.s.contactHeader(dest, transport)
 }
 
-// goTracked runs f on a goroutine of its own that Close waits for (the
-// WaitGroup's Add comes before the goroutine, as sync.WaitGroup asks).
+// goTracked runs f on a goroutine of its own that Close waits for, unless
+// Close is waiting already (inflight).
 func (s *Server) goTracked(f func()) {
-	s.wg.Add(1)
+	tracked := s.work.add()
 	go func() {
-		defer s.wg.Done()
+		if tracked {
+			defer s.work.done()
+		}
 		f()
 	}()
 }

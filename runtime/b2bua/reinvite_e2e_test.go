@@ -76,6 +76,8 @@ func TestReinviteRelayed(t *testing.T) {
 func TestReinviteOverTrunk(t *testing.T) {
 	car, addr := startCarrierHub(t, trunkPassword, false)
 	h := startTrunkServer(t, addr, serverOptions{vars: siteTrunkVars})
+	// Calls go out only once the trunk is registered (480 before).
+	h.next("trunk_registered", kindOf(events.TrunkRegistered))
 	mary := h.device("app.mary")
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()

@@ -78,7 +78,7 @@ type Server struct {
 	toward   sync.Map     // peer IP → our address toward it (contactHeader)
 	towardN  atomic.Int64 // entries in toward, roughly
 	closing  atomic.Bool
-	wg       sync.WaitGroup
+	work     inflight // what Close waits for
 
 	// listeners are where sipgo reads, per transport (UDP, TCP, TLS),
 	// once it does: requests to carriers leave from there. sockets are
@@ -180,7 +180,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	s.notifier = notify.New(notify.Config{Stack: notifyStack{s}, Clock: s.clk, Logger: s.log, Summary: cfg.Services.MessageSummary, Go: s.goTracked})
-	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Background: &s.wg})
+	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Go: s.goTracked})
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.register = sipstack.NewRegister(onRegister)
 	s.stateless = sipstack.NewStateless(s.screen)
@@ -488,11 +488,7 @@ func (s *Server) Close() error {
 	s.trunks.Stop("server shutting down")
 	// Hang-ups get a few seconds to be answered; a device that has gone
 	// away must not hold the shutdown for a whole transaction timeout.
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
+	if !s.work.wait(3 * time.Second) {
 		s.log.Warn("shutdown: some hang-ups were not answered", "calls", n)
 	}
 	// sipgo stops reading before its transport layer closes: a request

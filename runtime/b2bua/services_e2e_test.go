@@ -29,13 +29,19 @@ type heard struct {
 // services answers like voicemail and a bridge would, simply: the deposit
 // plays a 440 Hz greeting and listens until the caller hangs up; the
 // bridge echoes the caller back until it has heard enough, then hangs up.
-func testServices(got chan<- heard) *b2bua.Services {
+// spoke, when not nil, gets a value for every frame of the caller's 1 kHz
+// voice the deposit hears (a test's signal that its words have arrived).
+func testServices(got chan<- heard, spoke chan<- struct{}) *b2bua.Services {
 	listen := func(ctx context.Context, l line.Line, h *heard, until func() bool) {
 		for {
 			select {
 			case f := <-l.Frames():
 				h.frames++
-				h.level = max(h.level, audio.ToneLevel(f.Samples, 1000))
+				lvl := audio.ToneLevel(f.Samples, 1000)
+				h.level = max(h.level, lvl)
+				if spoke != nil && lvl > 1000 {
+					spoke <- struct{}{}
+				}
 				if until != nil && until() {
 					return
 				}
@@ -83,7 +89,9 @@ func testServices(got chan<- heard) *b2bua.Services {
 // service, which hears the visitor.
 func TestVoicemailFallbackIsAnsweredLocally(t *testing.T) {
 	got := make(chan heard, 1)
-	h := startSite(t, servicesSite, func(o *site.Options) { o.Services = testServices(got) })
+	const words = 10                      // frames the visitor speaks
+	spoke := make(chan struct{}, words+5) // room for them all: the deposit never blocks on it
+	h := startSite(t, servicesSite, func(o *site.Options) { o.Services = testServices(got, spoke) })
 	gate := h.device("device.gate")
 	mary := h.device("app.mary")
 	h.device("app.tom")
@@ -118,10 +126,18 @@ func TestVoicemailFallbackIsAnsweredLocally(t *testing.T) {
 	if lvl := audio.ToneLevel(d.c.Audio(), 440); lvl < 7000 {
 		t.Errorf("the caller heard the greeting at level %.0f, want about 8000", lvl)
 	}
-	if err := d.c.SendTone(1000, 8000, 10); err != nil {
+	if err := d.c.SendTone(1000, 8000, words); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // let the frames cross before the BYE
+	// The BYE only once the deposit has heard them (a BYE can overtake
+	// RTP: they travel on different sockets).
+	for i := range words {
+		select {
+		case <-spoke:
+		case <-ctx.Done():
+			t.Fatalf("the deposit heard %d of the visitor's %d frames", i, words)
+		}
+	}
 	if err := d.c.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +159,7 @@ func TestVoicemailFallbackIsAnsweredLocally(t *testing.T) {
 // is done the server hangs up.
 func TestConferenceNumberIsAnsweredLocally(t *testing.T) {
 	got := make(chan heard, 1)
-	h := startSite(t, servicesSite, func(o *site.Options) { o.Services = testServices(got) })
+	h := startSite(t, servicesSite, func(o *site.Options) { o.Services = testServices(got, nil) })
 	mary := h.device("app.mary")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -164,12 +180,10 @@ func TestConferenceNumberIsAnsweredLocally(t *testing.T) {
 	if r.room == "" || r.caller.Account != "app.mary" {
 		t.Errorf("bridge for room %q from %q", r.room, r.caller.Account)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !c.Ended() {
-		if time.Now().After(deadline) {
-			t.Fatal("the server did not hang up when the service ended")
-		}
-		time.Sleep(2 * time.Millisecond)
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("the server did not hang up when the service ended")
 	}
 }
 
@@ -189,7 +203,7 @@ func TestServicesAbsentRefuse(t *testing.T) {
 // a device of the box's owner that never subscribed gets it unsolicited.
 func TestMessageWaiting(t *testing.T) {
 	got := make(chan heard, 1)
-	h := startSite(t, servicesSite, func(o *site.Options) { o.Services = testServices(got) })
+	h := startSite(t, servicesSite, func(o *site.Options) { o.Services = testServices(got, nil) })
 	mary := h.device("app.mary")
 	monitor := h.device("device.monitor-1a")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -35,9 +35,9 @@ type Config struct {
 	Clock   clock.Clock
 	Logger  *slog.Logger
 	Publish func(events.Event)
-	// Background counts the un-REGISTERs in flight: the server's Close
-	// waits for them with its hang-ups.
-	Background *sync.WaitGroup
+	// Go runs an un-REGISTER on a goroutine the server's Close waits for,
+	// with its hang-ups; nil: a plain goroutine.
+	Go func(func())
 }
 
 // Registration at a carrier: how long is asked for, how soon a failed
@@ -415,13 +415,13 @@ func (ts *Set) Stop(cause string) {
 	}
 }
 
-// stop withdraws r in the background, counted in cfg.Background.
+// stop withdraws r in the background, on cfg.Go.
 func (ts *Set) stop(r *trunkRegistration, cause string) {
-	ts.cfg.Background.Add(1)
-	go func() {
-		defer ts.cfg.Background.Done()
-		r.stop(cause)
-	}()
+	run := ts.cfg.Go
+	if run == nil {
+		run = func(f func()) { go f() }
+	}
+	run(func() { r.stop(cause) })
 }
 
 // Registered reports, by trunk name, whether each registration's carrier

@@ -1,6 +1,7 @@
 package conference
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -174,6 +175,61 @@ func (b *Bridge) Participants(number string) int {
 	return len(r.parts)
 }
 
+// ErrNotInRoom is WaitReceived's answer for a call that is in no room.
+var ErrNotInRoom = errors.New("conference: the call is in no room")
+
+// WaitReceived waits until the participant on the call with Call-ID id has
+// had n frames of its audio placed in its jitter buffer since it joined:
+// whatever it sent by then will be in the mix at the tick that is due to
+// play it. It is the handshake a simulation on a virtual clock needs
+// before advancing the room's clock, which a real network gives by taking
+// less than a frame to deliver. It returns ErrNotInRoom when the call is
+// in no room (or leaves), or ctx's error.
+func (b *Bridge) WaitReceived(ctx context.Context, id string, n int) error {
+	for {
+		r, p := b.find(id)
+		if p == nil {
+			return ErrNotInRoom
+		}
+		r.mu.Lock()
+		if p.received >= n {
+			r.mu.Unlock()
+			return nil
+		}
+		if !slices.Contains(r.parts, p) {
+			r.mu.Unlock()
+			return ErrNotInRoom
+		}
+		if r.pushed == nil {
+			r.pushed = make(chan struct{})
+		}
+		pushed := r.pushed
+		r.mu.Unlock()
+		select {
+		case <-pushed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// find returns the room and participant of the call with Call-ID id.
+func (b *Bridge) find(id string) (*room, *participant) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, r := range b.rooms {
+		r.mu.Lock()
+		for _, p := range r.parts {
+			if p.id == id {
+				r.mu.Unlock()
+				return r, p
+			}
+		}
+		r.mu.Unlock()
+	}
+	return nil, nil
+}
+
 // join puts a participant into the caller's room, creating it (and
 // starting its clock) when it is empty.
 func (b *Bridge) join(c Call, role Role, p *participant) (*room, error) {
@@ -216,6 +272,7 @@ func (b *Bridge) leave(r *room, p *participant) {
 	if i := slices.Index(r.parts, p); i >= 0 {
 		r.parts = slices.Delete(r.parts, i, i+1)
 	}
+	r.wake()
 	for _, q := range r.parts {
 		if q.role == Owner {
 			owners++

@@ -587,12 +587,8 @@ func TestServeRealClock(t *testing.T) {
 	for _, ln := range lines {
 		go func() { results <- b.Serve(ctx, ln, Call{Room: testRoom("", "", 0)}) }()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for lines[0].nsent() < 10 || lines[1].nsent() < 10 {
-		if time.Now().After(deadline) {
-			t.Fatalf("frames sent: %d, %d", lines[0].nsent(), lines[1].nsent())
-		}
-		time.Sleep(5 * time.Millisecond)
+	for _, ln := range lines {
+		ln.waitSent(t, 10)
 	}
 	cancel()
 	for range lines {
@@ -603,4 +599,53 @@ func TestServeRealClock(t *testing.T) {
 	if b.Participants("8101") != 0 {
 		t.Error("room not empty")
 	}
+}
+
+// WaitReceived returns once the participant's frames are in its jitter
+// buffer, and ErrNotInRoom for a call in no room or one that leaves while
+// it waits.
+func TestWaitReceived(t *testing.T) {
+	h := newHarness(t)
+	a := h.join(Call{Room: testRoom("", "", 0), ID: "call-a"}, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	waited := make(chan error, 1)
+	go func() { waited <- h.b.WaitReceived(ctx, "call-a", 2) }()
+	a.ln.sendTone(t, 440, 8000)
+	a.ln.sync(t) // the frame is pushed; an empty one does not count
+	select {
+	case err := <-waited:
+		t.Fatalf("WaitReceived returned %v after one frame of two", err)
+	default:
+	}
+	a.ln.sendTone(t, 440, 8000)
+	if err := <-waited; err != nil {
+		t.Fatalf("WaitReceived after two frames: %v", err)
+	}
+
+	if err := h.b.WaitReceived(ctx, "no-such-call", 1); !errors.Is(err, ErrNotInRoom) {
+		t.Errorf("WaitReceived for a call in no room: %v, want ErrNotInRoom", err)
+	}
+	go func() { waited <- h.b.WaitReceived(ctx, "call-a", 100) }()
+	h.leave(a)
+	if err := <-waited; !errors.Is(err, ErrNotInRoom) {
+		t.Errorf("WaitReceived for a call that left: %v, want ErrNotInRoom", err)
+	}
+}
+
+// *6 publishes conference_muted, and *6 again conference_unmuted, once
+// the mix takes the change.
+func TestMuteEvents(t *testing.T) {
+	h := newHarness(t)
+	a := h.join(Call{Room: testRoom("", "", 0), ID: "call-a", Account: "app.mary"}, "")
+	a.ln.key(t, "*6")
+	if e := h.event(events.ConferenceMuted); e.Call != "call-a" || e.Account != "app.mary" || e.To != "8101" {
+		t.Errorf("conference_muted = %+v, want call-a's, app.mary's, in 8101", e)
+	}
+	a.ln.key(t, "*6")
+	if e := h.event(events.ConferenceUnmuted); e.Call != "call-a" {
+		t.Errorf("conference_unmuted = %+v, want call-a's", e)
+	}
+	h.hangUp(a)
 }

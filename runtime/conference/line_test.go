@@ -2,7 +2,6 @@ package conference
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ type fakeLine struct {
 
 	mu     sync.Mutex
 	sent   [][]int16
+	more   chan struct{} // closed and cleared at the next Send, for waitSent
 	played [][]int16
 	cause  string // the server's hang-up cause
 
@@ -62,7 +62,35 @@ func (l *fakeLine) Send(frame []int16) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sent = append(l.sent, append([]int16(nil), frame...))
+	if l.more != nil {
+		close(l.more)
+		l.more = nil
+	}
 	return nil
+}
+
+// waitSent waits until the room has sent the line n frames.
+func (l *fakeLine) waitSent(t *testing.T, n int) {
+	t.Helper()
+	limit := time.NewTimer(10 * time.Second)
+	defer limit.Stop()
+	for {
+		l.mu.Lock()
+		got := len(l.sent)
+		if l.more == nil {
+			l.more = make(chan struct{})
+		}
+		more := l.more
+		l.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-more:
+		case <-limit.C:
+			t.Fatalf("the room sent %d frames, want %d", got, n)
+		}
+	}
 }
 
 func (l *fakeLine) Hangup(cause string) {
@@ -237,11 +265,9 @@ func (h *harness) drain() []events.Event {
 // armed its PIN timeout and can be timed out by Advance.
 func (h *harness) waitPending(n int) {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for h.clk.Pending() < n {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("%d timers pending, want %d", h.clk.Pending(), n)
-		}
-		runtime.Gosched()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.clk.WaitPending(ctx, n); err != nil {
+		h.t.Fatalf("%d timers pending, want %d", h.clk.Pending(), n)
 	}
 }

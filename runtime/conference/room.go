@@ -19,11 +19,15 @@ const maxLag = 5 * tick
 // room's lock, except in and out, which only the room's tick touches.
 type participant struct {
 	ln      line.Line
+	id      string // the call's Call-ID
 	role    Role
 	muted   bool
 	jb      jitter
 	private clips // prompts only this participant hears
 	in, out frame
+	// received counts the frames pushed into jb since the participant
+	// joined, for WaitReceived.
+	received int
 }
 
 // room is one conference in progress: its participants and its clock.
@@ -36,6 +40,9 @@ type room struct {
 	locked bool
 	closed bool
 	tones  clips // join and leave tones, heard by everyone
+	// pushed, when a WaitReceived is waiting, is closed (and cleared) at
+	// the next frame pushed or participant leaving.
+	pushed chan struct{}
 
 	timer    clock.Timer
 	tickFunc func()    // r.tick, made once: a method value allocates
@@ -117,19 +124,35 @@ func (r *room) tick() {
 func (r *room) push(p *participant, f line.Frame) {
 	r.mu.Lock()
 	p.jb.push(f.Timestamp, f.Samples)
+	if len(f.Samples) > 0 {
+		p.received++
+		r.wake()
+	}
 	r.mu.Unlock()
 }
 
-// toggleMute mutes or unmutes p and tells p which.
-func (r *room) toggleMute(p *participant) { r.toggle(p, &p.muted, PromptMuted, PromptUnmuted) }
+// wake wakes whoever waits in WaitReceived. r.mu is held.
+func (r *room) wake() {
+	if r.pushed != nil {
+		close(r.pushed)
+		r.pushed = nil
+	}
+}
+
+// toggleMute mutes or unmutes p, tells p which, and reports whether p is
+// now muted.
+func (r *room) toggleMute(p *participant) bool {
+	return r.toggle(p, &p.muted, PromptMuted, PromptUnmuted)
+}
 
 // toggleLock locks or unlocks the room for p, an owner, and tells p which.
 func (r *room) toggleLock(p *participant) {
 	r.toggle(p, &r.locked, PromptRoomLocked, PromptRoomUnlocked)
 }
 
-// toggle flips *v under the room's lock and tells p the new state.
-func (r *room) toggle(p *participant, v *bool, on, off string) {
+// toggle flips *v under the room's lock, tells p the new state and
+// returns it.
+func (r *room) toggle(p *participant, v *bool, on, off string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	*v = !*v
@@ -138,4 +161,5 @@ func (r *room) toggle(p *participant, v *bool, on, off string) {
 	} else {
 		p.private.add(r.b.prompt(off))
 	}
+	return *v
 }

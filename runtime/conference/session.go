@@ -101,7 +101,7 @@ func (s *session) run(ctx context.Context) error {
 			return err
 		}
 	}
-	p := &participant{ln: s.ln}
+	p := &participant{ln: s.ln, id: s.c.ID}
 	r, err := s.b.join(s.c, role, p)
 	if err != nil {
 		return err
@@ -142,7 +142,13 @@ func (s *session) pump(ctx context.Context, r *room, p *participant) error {
 			case d == '*':
 				star = now
 			case pending && d == KeyMute:
-				r.toggleMute(p)
+				// Published once the mix no longer (or again) takes the
+				// caller's audio: a handshake for whoever measures it.
+				if r.toggleMute(p) {
+					s.b.publish(events.ConferenceMuted, s.c, "")
+				} else {
+					s.b.publish(events.ConferenceUnmuted, s.c, "")
+				}
 			case pending && d == KeyLock && p.role == Owner:
 				r.toggleLock(p)
 			}

@@ -50,6 +50,8 @@ const (
 	ConferenceLeft      Kind = "conference_left"       // a participant left a room; Cause says why
 	ConferencePINFailed Kind = "conference_pin_failed" // a caller keyed a wrong room PIN (never the digits)
 	ConferenceRefused   Kind = "conference_refused"    // a caller was turned away: room full or locked, too many wrong PINs
+	ConferenceMuted     Kind = "conference_muted"      // a participant muted themselves (*6): the others stop hearing them
+	ConferenceUnmuted   Kind = "conference_unmuted"    // a muted participant keyed *6 again
 
 	// The server's own registrations at its carriers (Account is
 	// trunk.<name>, Origin the trunk block).

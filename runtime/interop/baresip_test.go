@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,17 +16,14 @@ import (
 	"time"
 
 	"switchboard/runtime/events"
+	"switchboard/runtime/interop/peer"
 )
 
 // baresipPath returns baresip, or skips the test loudly when it is not
 // installed.
 func baresipPath(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("baresip"); err == nil {
-		return p
-	}
-	t.Skip("SKIPPING: baresip is not installed, so this baresip interop test did NOT run; install it with `apt-get install -y baresip-core`")
-	return ""
+	return peer.Require(t, "baresip", "install it with `apt-get install -y baresip-core`")
 }
 
 // baresipModules finds the directory of baresip's modules.
@@ -38,7 +34,7 @@ func baresipModules(t *testing.T) string {
 			return dir
 		}
 	}
-	t.Skip("SKIPPING: baresip's modules (ctrl_tcp.so) were not found, so this baresip interop test did NOT run; install them with `apt-get install -y baresip-core`")
+	peer.Missing(t, "baresip's modules (ctrl_tcp.so) were not found", "install them with `apt-get install -y baresip-core`")
 	return ""
 }
 
@@ -48,6 +44,10 @@ type baresip struct {
 	account string
 	p       *process
 	conn    net.Conn
+
+	// files is signalled when baresip creates or writes a file in its
+	// directory (its recordings: decoded).
+	files <-chan struct{}
 
 	mu     sync.Mutex
 	events []map[string]any
@@ -122,24 +122,22 @@ func (s *server) startBaresipWith(t *testing.T, account, answermode string, bc b
 	fill("accounts", map[string]string{"ACCOUNT": account, "DOMAIN": domain, "PASSWORD": s.password(account),
 		"SERVER": s.addr, "ANSWERMODE": answermode})
 
-	b := &baresip{account: account, signal: make(chan struct{}, 1)}
+	b := &baresip{account: account, signal: make(chan struct{}, 1), files: watchDir(t, dir)}
 	b.p = start(t, "baresip "+account, dir, bin, append([]string{"-f", dir}, bc.args...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("baresip %s output:\n%s", account, b.p.out.String())
 		}
 	})
-	// Readiness: ctrl_tcp accepts connections once baresip runs.
-	deadline := time.Now().Add(eventTimeout)
-	for {
-		b.conn, err = net.Dial("tcp", ctrl)
-		if err == nil {
-			break
-		}
-		if b.p.exited() || time.Now().After(deadline) {
-			t.Fatalf("baresip's ctrl_tcp on %s: %v\n%s", ctrl, err, b.p.out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	// Readiness: baresip says "baresip is ready." once it has loaded its
+	// modules, ctrl_tcp's listener among them.
+	if !b.p.out.waitFor(eventTimeout, func(out string) bool {
+		return strings.Contains(out, "baresip is ready.") || b.p.exited()
+	}) {
+		t.Fatalf("baresip did not say it was ready within %s\n%s", eventTimeout, b.p.out.String())
+	}
+	if b.conn, err = net.Dial("tcp", ctrl); err != nil {
+		t.Fatalf("baresip's ctrl_tcp on %s: %v\n%s", ctrl, err, b.p.out.String())
 	}
 	t.Cleanup(func() { b.conn.Close() })
 	go b.read()

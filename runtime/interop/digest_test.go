@@ -43,8 +43,11 @@ func TestDigestAlgorithms(t *testing.T) {
 				// baresip registers as it starts, before ctrl_tcp has a
 				// listener: the outcome is the server's registration, or
 				// baresip's own complaint on its output.
-				deadline := time.Now().Add(eventTimeout)
+				// Woken by either: an event, or a line of output.
+				deadline := time.NewTimer(eventTimeout)
+				defer deadline.Stop()
 				for {
+					written := b.p.out.next()
 					ok := len(s.find(registered("app.bob"))) > 0
 					failed := strings.Contains(b.p.out.String(), ": Register: ")
 					if ok || failed {
@@ -53,10 +56,12 @@ func TestDigestAlgorithms(t *testing.T) {
 						}
 						break
 					}
-					if time.Now().After(deadline) {
+					select {
+					case <-s.cond:
+					case <-written:
+					case <-deadline.C:
 						t.Fatalf("baresip neither registered nor gave up within %s\n%s", eventTimeout, b.p.out.String())
 					}
-					time.Sleep(10 * time.Millisecond)
 				}
 			})
 		})

@@ -305,7 +305,10 @@ func freeUDPPort(t *testing.T, ip string, n int) int {
 // waitUDPBound waits until some process has a UDP socket bound to port on
 // 127.0.0.0/8 — the readiness of a peer that prints nothing when it is
 // listening. It reads /proc/net/udp; elsewhere it returns at once (the
-// server's INVITE retransmissions then cover a late peer).
+// server's INVITE retransmissions then cover a late peer). It stays a
+// poll: SIPp says nothing when it listens, and /proc has no change
+// events; each look is at the kernel's own socket table, under a
+// deadline.
 func waitUDPBound(t *testing.T, port int, p *process) {
 	t.Helper()
 	want := fmt.Sprintf(":%04X ", port)
@@ -342,16 +345,50 @@ type process struct {
 	dir  string
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and readers at once.
+// syncBuffer is a bytes.Buffer safe for a writer and readers at once; a
+// reader can wait for what it expects to be written (waitFor).
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // closed and replaced at every Write
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.written != nil {
+		close(b.written)
+		b.written = nil
+	}
 	return b.b.Write(p)
+}
+
+// next returns a channel closed at the next Write.
+func (b *syncBuffer) next() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.written == nil {
+		b.written = make(chan struct{})
+	}
+	return b.written
+}
+
+// waitFor waits until f holds of everything written so far, for at most
+// timeout, and reports whether it did.
+func (b *syncBuffer) waitFor(timeout time.Duration, f func(out string) bool) bool {
+	limit := time.NewTimer(timeout)
+	defer limit.Stop()
+	for {
+		written := b.next()
+		if f(b.String()) {
+			return true
+		}
+		select {
+		case <-written:
+		case <-limit.C:
+			return false
+		}
+	}
 }
 
 func (b *syncBuffer) String() string {

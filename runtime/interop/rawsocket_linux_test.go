@@ -1,10 +1,13 @@
 package interop
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"syscall"
 	"testing"
+
+	"switchboard/runtime/interop/peer"
 )
 
 // needRawSocket skips the test loudly unless SIPp can play a pcap:
@@ -24,5 +27,6 @@ func needRawSocket(t *testing.T) {
 			return // setcap cap_net_raw+ep on sipp
 		}
 	}
-	t.Skipf("SKIPPING: SIPp's play_pcap_audio needs a raw socket, which this user (uid %d) may not open (%v), so this SIPp RTP test did NOT run; run the tests as root, or `setcap cap_net_raw+ep $(command -v sipp)`", os.Getuid(), err)
+	peer.Missing(t, fmt.Sprintf("SIPp's play_pcap_audio needs a raw socket, which this user (uid %d) may not open (%v)", os.Getuid(), err),
+		"run the tests as root, or `setcap cap_net_raw+ep $(command -v sipp)`")
 }

@@ -3,8 +3,11 @@
 package interop
 
 import (
+	"fmt"
 	"os"
 	"testing"
+
+	"switchboard/runtime/interop/peer"
 )
 
 // needRawSocket skips the test loudly unless SIPp can play a pcap:
@@ -13,6 +16,6 @@ import (
 func needRawSocket(t *testing.T) {
 	t.Helper()
 	if os.Getuid() != 0 {
-		t.Skipf("SKIPPING: SIPp's play_pcap_audio needs a raw socket, which takes root, so this SIPp RTP test did NOT run (uid %d)", os.Getuid())
+		peer.Missing(t, fmt.Sprintf("SIPp's play_pcap_audio needs a raw socket, which takes root (uid %d)", os.Getuid()), "run the tests as root")
 	}
 }

@@ -15,17 +15,14 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/runtime/events"
+	"switchboard/runtime/interop/peer"
 	"switchboard/simulate/device"
 )
 
 // sippPath returns SIPp, or skips the test loudly when it is not installed.
 func sippPath(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("sipp"); err == nil {
-		return p
-	}
-	t.Skip("SKIPPING: sipp is not installed, so this SIPp interop test did NOT run; install it with `apt-get install -y sip-tester`")
-	return ""
+	return peer.Require(t, "sipp", "install it with `apt-get install -y sip-tester`")
 }
 
 // pcapDir is where Debian's sip-tester puts its RTP pcaps.
@@ -36,7 +33,7 @@ const pcapDir = "/usr/share/sip-tester"
 func needPcap(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(pcapDir, "dtmf_2833_pound.pcap")); err != nil {
-		t.Skip("SKIPPING: " + pcapDir + "/dtmf_2833_pound.pcap is missing, so SIPp cannot send RFC 2833 DTMF; install it with `apt-get install -y sip-tester`")
+		peer.Missing(t, pcapDir+"/dtmf_2833_pound.pcap is missing (SIPp cannot send RFC 2833 DTMF)", "install it with `apt-get install -y sip-tester`")
 	}
 	needRawSocket(t)
 }
@@ -244,9 +241,12 @@ func TestSIPpRegister(t *testing.T) {
 	if n := len(s.find(registered("app.bob"))) + len(s.find(registered("app.nobody"))); n != 0 {
 		t.Errorf("%d registrations with wrong credentials", n)
 	}
+	// SIPp may exit before the server has published its verdict on the
+	// last REGISTER: wait for both events.
 	causes := map[string]string{}
-	for _, e := range s.find(kind(events.AuthFailed)) {
-		causes[e.Account] = e.Cause
+	for _, a := range []string{"app.bob", "app.nobody"} {
+		e := s.waitEvent("auth_failed for "+a, func(e events.Event) bool { return e.Kind == events.AuthFailed && e.Account == a })
+		causes[a] = e.Cause
 	}
 	if causes["app.bob"] != "wrong password" || causes["app.nobody"] != "unknown user" {
 		t.Errorf("auth_failed causes (for the operator's eyes only) = %v", causes)

@@ -14,6 +14,7 @@ import (
 
 	"switchboard/runtime/audio"
 	"switchboard/runtime/events"
+	"switchboard/runtime/interop/peer"
 	"switchboard/simulate/device"
 )
 
@@ -137,7 +138,7 @@ func TestSIPpCarrierEarlyMedia(t *testing.T) {
 	sippPath(t)
 	want, err := readRTPCapture(filepath.Join(pcapDir, "g711a.pcap"))
 	if err != nil {
-		t.Skipf("sip-tester's g711a.pcap: %v", err)
+		peer.Missing(t, "sip-tester's g711a.pcap cannot be read ("+err.Error()+")", "install it with `apt-get install -y sip-tester`")
 	}
 	port := freeUDPPort(t, carrierIP, 1)
 	car := sippCarrier(t, port, 2, "carrier_early_busy.xml")

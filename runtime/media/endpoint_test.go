@@ -168,11 +168,10 @@ func TestEndpointMedia(t *testing.T) {
 }
 
 func waitPending(t *testing.T, clk *clocktest.Fake) {
-	deadline := time.Now().Add(5 * time.Second)
-	for clk.Pending() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("Play never waited on the clock")
-		}
-		time.Sleep(time.Millisecond)
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := clk.WaitPending(ctx, 1); err != nil {
+		t.Fatal("Play never waited on the clock")
 	}
 }

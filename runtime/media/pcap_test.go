@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	interoppeer "switchboard/runtime/interop/peer"
 	"switchboard/runtime/media/mediatest"
 )
 
@@ -21,7 +22,7 @@ const sippDir = "/usr/share/sip-tester"
 // callee byte for byte.
 func TestSippDTMFCaptures(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(sippDir, "dtmf_2833_1.pcap")); err != nil {
-		t.Skipf("SKIPPED, sipp's captures are missing (install Debian sip-tester): %v", err)
+		interoppeer.Missing(t, "sipp's captures are missing ("+err.Error()+")", "install them with `apt-get install -y sip-tester`")
 	}
 	type capture struct {
 		name string

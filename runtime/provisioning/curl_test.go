@@ -9,16 +9,15 @@ import (
 	"testing"
 
 	"github.com/icholy/digest"
+
+	"switchboard/runtime/interop/peer"
 )
 
 // TestCurlInterop fetches files with curl's own digest implementation:
 // `curl --digest -u user:pass URL`, as an operator (or a device's HTTP
 // stack, which is often libcurl) would.
 func TestCurlInterop(t *testing.T) {
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		t.Skip("SKIPPING curl interop: curl is not installed (apt-get install curl); digest interop with a third-party client is NOT tested")
-	}
+	curl := peer.Require(t, "curl", "install it with `apt-get install -y curl` (digest interop with a third-party client is otherwise NOT tested)")
 	for _, tt := range []struct {
 		name string
 		opts []Option

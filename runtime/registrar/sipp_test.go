@@ -11,20 +11,17 @@ import (
 	"time"
 
 	"switchboard/runtime/auth"
+	"switchboard/runtime/interop/peer"
 )
 
 // sipp returns the path of SIPp, skipping the test loudly when it is not
 // installed (CI installs it, so there these tests always run).
 func sipp(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("sipp")
-	if err != nil {
-		if _, err := os.Stat("/usr/bin/sipp"); err == nil {
-			return "/usr/bin/sipp"
-		}
-		t.Skip("sipp not installed: SKIPPING the SIPp interop test; install the Debian package sip-tester to run it")
+	if _, err := os.Stat("/usr/bin/sipp"); err == nil {
+		return "/usr/bin/sipp" // Debian's, even when /usr/bin is not on PATH
 	}
-	return path
+	return peer.Require(t, "sipp", "install it with `apt-get install -y sip-tester`")
 }
 
 // runSIPp runs one call of scenario (a file in testdata) against server as

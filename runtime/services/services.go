@@ -25,8 +25,8 @@ import (
 
 // Config is what the services need.
 type Config struct {
-	// Program returns the running program; it changes on reload (tell
-	// the services with SetProgram).
+	// Program returns the running program; it changes on reload, and
+	// the services read it on every use.
 	Program func() *ir.Program
 	Clock   clock.Clock // nil: the wall clock
 	Events  *events.Bus
@@ -78,24 +78,16 @@ func New(cfg Config) (*Services, error) {
 	s.bridge = conference.NewBridge(cfg.Clock, opts...)
 	if cfg.DataDir != "" {
 		vm, err := voicemail.Open(voicemail.Config{
-			Dir: filepath.Join(cfg.DataDir, "voicemail"), Clock: cfg.Clock, Events: cfg.Events, Logger: s.log,
+			Program: cfg.Program,
+			Dir:     filepath.Join(cfg.DataDir, "voicemail"), Clock: cfg.Clock, Events: cfg.Events, Logger: s.log,
 			PINs: cfg.PINs, Mailer: cfg.Mailer, MailFrom: cfg.MailFrom, DeleteAfterNotify: cfg.DeleteAfterNotify,
-			NotifyAddress: s.notifyAddress,
 		})
 		if err != nil {
 			return nil, err
 		}
 		s.vm = vm
-		vm.SetProgram(cfg.Program())
 	}
 	return s, nil
-}
-
-// SetProgram tells the services that p runs now (after a reload).
-func (s *Services) SetProgram(p *ir.Program) {
-	if s.vm != nil {
-		s.vm.SetProgram(p)
-	}
 }
 
 // WatchMailboxes calls f whenever a mailbox's messages change: the server's
@@ -107,23 +99,20 @@ func (s *Services) WatchMailboxes(f func(mailbox string)) (stop func()) {
 	return s.vm.Watch(f)
 }
 
+// WaitConferenceFrames waits until the conference participant on the
+// call with Call-ID id has had n of its frames taken in by the bridge
+// (conference.Bridge.WaitReceived): a simulation's handshake before it
+// moves a room's virtual clock on.
+func (s *Services) WaitConferenceFrames(ctx context.Context, id string, n int) error {
+	return s.bridge.WaitReceived(ctx, id, n)
+}
+
 // Close waits for voicemail e-mails in flight; hang up calls first.
 func (s *Services) Close() error {
 	if s.vm != nil {
 		return s.vm.Close()
 	}
 	return nil
-}
-
-// notifyAddress is the owner's notify_email, "" for their login.
-func (s *Services) notifyAddress(box string) string {
-	p := s.cfg.Program()
-	if m := p.Mailbox(box); m != nil {
-		if u := p.User(m.Owner.Name); u != nil {
-			return u.NotifyEmail
-		}
-	}
-	return ""
 }
 
 // prompt is a default prompt by name, nil when there is none (the bridge

@@ -299,9 +299,6 @@ func (s *Site) swap(next Config) (changed []string, err error) {
 	// Bindings of removed accounts go; the sweeper's events name the new
 	// program's origins.
 	s.registrar.SetProgram(next.Program)
-	if s.services != nil {
-		s.services.SetProgram(next.Program)
-	}
 	return changed, nil
 }
 
@@ -367,6 +364,16 @@ func (s *Site) CheckSync(ctx context.Context, device string) (int, error) {
 // MessageWaiting tells the devices that show mailbox's light that its
 // messages changed. The standard services call it themselves.
 func (s *Site) MessageWaiting(mailbox string) { s.server.MessageWaiting(mailbox) }
+
+// WaitConferenceFrames waits until the conference bridge has taken in n
+// frames from the call with Call-ID id, or ctx ends: the simulator's
+// read-side signal before it moves its virtual clock on.
+func (s *Site) WaitConferenceFrames(ctx context.Context, id string, n int) error {
+	if s.services == nil {
+		return errors.New("site: the standard services were replaced; no conference bridge to wait on")
+	}
+	return s.services.WaitConferenceFrames(ctx, id, n)
+}
 
 // Close stops the site: calls are hung up and carriers un-registered while
 // the sockets are open, then the sockets, the registrar and the services

@@ -60,7 +60,7 @@ func (s *Service) Access(ctx context.Context, l line.Line, box string, c Caller)
 
 func (s *Service) access(ctx context.Context, l line.Line, want string, c Caller) error {
 	ss := s.newSession(ctx, l)
-	p := s.prog.Load()
+	p := s.cfg.Program()
 	if p == nil {
 		return ErrNoProgram
 	}

@@ -17,20 +17,24 @@ import (
 
 // access runs Access with keys typed ahead, the clock advancing whenever
 // the menu waits (so it ends by timing out if the keys do not end it).
-func (e *testEnv) access(box string, c Caller, keys string) (*fakeLine, error) {
+func (e *testEnv) access(box string, c Caller, keys string) (l *fakeLine, err error) {
 	e.t.Helper()
-	l := newFakeLine(audio.PCMU, e.clk)
-	err := e.drive(l, keys, func() error { return e.s.Access(context.Background(), l, box, c) })
+	e.bubble(func(*testing.T) {
+		l = newFakeLine(audio.PCMU, e.clk)
+		err = e.drive(l, keys, func() error { return e.s.Access(context.Background(), l, box, c) })
+	})
 	return l, err
 }
 
 // accessTyped runs Access with every key pressed before it starts: keys
 // typed ahead of the prompts.
-func (e *testEnv) accessTyped(box string, c Caller, keys string) (*fakeLine, error) {
+func (e *testEnv) accessTyped(box string, c Caller, keys string) (l *fakeLine, err error) {
 	e.t.Helper()
-	l := newFakeLine(audio.PCMU, e.clk)
-	l.keys(keys)
-	err := e.run(func() error { return e.s.Access(context.Background(), l, box, c) })
+	e.bubble(func(*testing.T) {
+		l = newFakeLine(audio.PCMU, e.clk)
+		l.keys(keys)
+		err = e.run(func() error { return e.s.Access(context.Background(), l, box, c) })
+	})
 	return l, err
 }
 
@@ -385,8 +389,9 @@ func TestThrottleBounded(t *testing.T) {
 	}
 }
 
-func TestMenuRecordGreeting(t *testing.T) {
-	e := newEnv(t)
+// recordGreeting records mary's greeting through the options menu and
+// leaves; it runs in e's bubble.
+func recordGreeting(t *testing.T, e *testEnv) *fakeLine {
 	l := newFakeLine(audio.PCMA, e.clk)
 	started := make(chan struct{}, 1)
 	e.s.onRecord = func() { started <- struct{}{} }
@@ -412,6 +417,14 @@ func TestMenuRecordGreeting(t *testing.T) {
 	if err := e.drive(l, "#", func() error { return <-errc }); err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+func TestMenuRecordGreeting(t *testing.T) {
+	e := newEnv(t)
+	// In a bubble: the menu is driven (drive) once the greeting is saved.
+	var l *fakeLine
+	e.bubble(func(t *testing.T) { l = recordGreeting(t, e) })
 	data, err := os.ReadFile(filepath.Join(e.dir, "mary", greetingFile))
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"switchboard/compiler/ir"
 	"switchboard/compiler/ir/irtest"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/clock/clocktest"
@@ -23,7 +24,8 @@ func benchFrames(secs int) []line.Frame {
 
 func benchService(b *testing.B) *Service {
 	b.Helper()
-	s, err := Open(Config{Dir: b.TempDir(), Clock: clocktest.New(epoch), Logger: discardLogger()})
+	p := irtest.HarbourView()
+	s, err := Open(Config{Program: func() *ir.Program { return p }, Dir: b.TempDir(), Clock: clocktest.New(epoch), Logger: discardLogger()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,7 +105,6 @@ func BenchmarkRecordDeposit(b *testing.B) {
 	const secs = 10
 	frames := benchFrames(secs)
 	s := benchService(b)
-	s.SetProgram(irtest.HarbourView())
 	started := make(chan struct{}, 1)
 	s.onRecord = func() { started <- struct{}{} }
 	bx, _ := s.box("mary")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -131,15 +130,14 @@ func TestDepositEnds(t *testing.T) {
 		{"silence on the network ends it", nil,
 			func(e *testEnv, l *fakeLine) {
 				l.speak(1.5, 440, 0)
+				// The clock runs on, a second whenever the recording waits
+				// on it, until the silence ends the call.
 				go func() {
-					for {
-						select {
-						case <-l.done:
-							return
-						default:
-							e.clk.Advance(time.Second)
-							goruntime.Gosched()
-						}
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					go func() { <-l.done; cancel() }()
+					for e.clk.WaitPending(ctx, 1) == nil {
+						e.clk.Advance(time.Second)
 					}
 				}()
 			}, 1500, endSilence},
@@ -257,9 +255,7 @@ func TestDepositInterruptsPlayingPrompts(t *testing.T) {
 	l := newFakeLine(audio.PCMU, e.clk)
 	l.block = map[string]bool{"vm-greeting": true}
 	go func() {
-		for len(l.Played()) == 0 {
-			goruntime.Gosched()
-		}
+		<-l.started
 		l.keys("5") // while the greeting plays
 	}()
 	if err := e.deposit(l, "mary", gate, func() { l.speak(1, 440, 0); l.keys("#") }); err != nil {
@@ -272,9 +268,7 @@ func TestDepositInterruptsPlayingPrompts(t *testing.T) {
 	l = newFakeLine(audio.PCMU, e.clk)
 	l.block = map[string]bool{"vm-greeting": true}
 	go func() {
-		for len(l.Played()) == 0 {
-			goruntime.Gosched()
-		}
+		<-l.started
 		l.Hangup("caller gone")
 	}()
 	if err := e.s.Deposit(context.Background(), l, "mary", gate); err != nil {
@@ -289,9 +283,7 @@ func TestDepositInterruptsPlayingPrompts(t *testing.T) {
 	l = newFakeLine(audio.PCMU, e.clk)
 	l.block = map[string]bool{"vm-greeting": true}
 	go func() {
-		for len(l.Played()) == 0 {
-			goruntime.Gosched()
-		}
+		<-l.started
 		cancel()
 	}()
 	if err := e.s.Deposit(ctx, l, "mary", gate); err != nil || l.Cause() == "" {

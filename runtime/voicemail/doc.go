@@ -7,10 +7,11 @@
 // # Wiring it into the server
 //
 // Open once at start-up, before serving (it recovers recordings that a
-// crash cut short), and tell it the running program now and on every
-// reload:
+// crash cut short), with a function that returns the running program —
+// the site's one pointer, read on every use, so a reload is seen at once:
 //
 //	vm, err := voicemail.Open(voicemail.Config{
+//		Program: site.Program, // which boxes exist, whose they are
 //		Dir:    filepath.Join(dataDir, "voicemail"),
 //		Clock:  clk,          // the runtime's clock: the simulator's virtual one drives it
 //		Events: bus,
@@ -18,9 +19,7 @@
 //		PINs:   pins,         // initial PINs, derived from the site key (PINSource)
 //		Mailer: mailer,       // optional; an email.Mailer (email.SMTPMailer)
 //		MailFrom: "voicemail@" + domain,
-//		NotifyAddress: notify, // optional: notify_email, which the IR does not carry
 //	})
-//	vm.SetProgram(program)      // and again after each reload
 //	stop := vm.Watch(srv.MessageWaiting) // a box changed: NOTIFY its devices
 //	defer vm.Close()            // waits for e-mails in flight
 //
@@ -122,9 +121,9 @@
 //
 // # E-mail
 //
-// With a Mailer, each new message (and each recovered one, once a program
-// is set) is mailed to the owner — Config.NotifyAddress, else the owner's
-// login (ir.User.Email) — as a multipart/mixed message with the WAV
+// With a Mailer, each new message (and each recovered one, at Open) is
+// mailed to the owner — their notify_email (ir.User.NotifyEmail), else
+// their login (ir.User.Email) — as a multipart/mixed message with the WAV
 // attached (audio/wav, base64). Mail is sent off the call's goroutine;
 // failure is logged and published (VoicemailMailFailed) and the message
 // stays in the box. A refusal that may pass (the server unreachable, a 4xx

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"switchboard/compiler/ir"
@@ -47,14 +47,18 @@ type fakeLine struct {
 	played      []string
 	interrupted []string
 	cause       string
+	// started is closed when the first prompt starts playing.
+	started   chan struct{}
+	startOnce sync.Once
 }
 
 func newFakeLine(codec audio.Codec, clk clock.Clock) *fakeLine {
 	return &fakeLine{
 		codec: codec, clk: clk,
-		frames: make(chan line.Frame, 100_000),
-		digits: make(chan rune, 1024),
-		done:   make(chan struct{}),
+		frames:  make(chan line.Frame, 100_000),
+		digits:  make(chan rune, 1024),
+		done:    make(chan struct{}),
+		started: make(chan struct{}),
 	}
 }
 
@@ -78,6 +82,7 @@ func (f *fakeLine) Play(ctx context.Context, s []int16) error {
 	f.mu.Lock()
 	f.played = append(f.played, name)
 	f.mu.Unlock()
+	f.startOnce.Do(func() { close(f.started) })
 	if f.block[name] {
 		var err error
 		select {
@@ -189,7 +194,8 @@ func newEnv(t testing.TB, edit ...func(*Config)) *testEnv {
 	e.bus = events.NewBus(e.clk.Now)
 	e.sub = e.bus.Subscribe(10_000)
 	cfg := Config{
-		Dir: e.dir, Clock: e.clk, Events: e.bus, Logger: discardLogger(),
+		Program: func() *ir.Program { return e.prog },
+		Dir:     e.dir, Clock: e.clk, Events: e.bus, Logger: discardLogger(),
 		PINs: PINFunc(func(box string) (string, bool) {
 			return map[string]string{"mary": "2580", "john": "1470"}[box], box == "mary" || box == "john"
 		}),
@@ -201,14 +207,17 @@ func newEnv(t testing.TB, edit ...func(*Config)) *testEnv {
 	return e
 }
 
+// open opens the service of cfg as e.s; without a program, on e's.
 func (e *testEnv) open(cfg Config) {
 	e.t.Helper()
+	if cfg.Program == nil {
+		cfg.Program = func() *ir.Program { return e.prog }
+	}
 	s, err := Open(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { s.Close() }) // before the directory is removed
-	s.SetProgram(e.prog)
 	e.s = s
 }
 
@@ -238,10 +247,24 @@ func contains[T comparable](s []T, v T) bool {
 }
 
 // run runs f (a call flow) to its end, advancing the fake clock whenever
-// the flow waits on it, so menus time out instead of hanging.
+// the flow waits on it, so menus time out instead of hanging. Like drive,
+// it must be called in a bubble.
 func (e *testEnv) run(f func() error) error {
-	e.t.Helper()
 	return e.drive(nil, "", f)
+}
+
+// bubble runs f in a synctest bubble, where drive can tell when the call
+// flow waits: synctest.Wait returns once every other goroutine of the
+// bubble is blocked. The flow's line (and whatever else it blocks on)
+// must be made inside f.
+// f gets the bubble's own T, which it must use to fail.
+func (e *testEnv) bubble(f func(t *testing.T)) {
+	e.t.Helper()
+	t, ok := e.t.(*testing.T)
+	if !ok {
+		e.t.Fatal("a call flow is driven only from a test (synctest needs a *testing.T)")
+	}
+	synctest.Test(t, f)
 }
 
 // drive runs f (a call flow on l) to its end, pressing the keys one at a
@@ -249,8 +272,12 @@ func (e *testEnv) run(f func() error) error {
 // for a caller who listens. A '.' lets the wait time out instead; spaces
 // are ignored. Once the keys are used up, the clock runs on, so menus
 // time out instead of hanging.
+//
+// It runs in a bubble (e.bubble): after each key, synctest.Wait returns
+// once the flow is blocked again, and then either it waits anew (it armed
+// a timer: the next key) or it waits as before (a '.', no keys left, or a
+// key it ignores), and a second passes on the clock.
 func (e *testEnv) drive(l *fakeLine, keys string, f func() error) error {
-	e.t.Helper()
 	var ks []rune
 	for _, r := range keys {
 		if r != ' ' {
@@ -259,53 +286,45 @@ func (e *testEnv) drive(l *fakeLine, keys string, f func() error) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- f() }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	// settle waits until the flow is blocked, and reports whether it ended.
+	settle := func() (bool, error) {
+		synctest.Wait()
 		select {
 		case err := <-errc:
-			return err
+			return true, err
 		default:
+			return false, nil
 		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("call flow did not finish; keys left %q", string(ks))
+	}
+	stuck := func() error {
+		return fmt.Errorf("the call flow waits on neither a key nor the clock; keys left %q", string(ks))
+	}
+	for {
+		if done, err := settle(); done {
+			return err
 		}
 		if e.clk.Pending() == 0 {
-			goruntime.Gosched()
-			continue
+			return stuck()
 		}
 		// The flow waits on the clock.
 		armed := e.clk.armed.Load()
-		pressed := len(ks) > 0 && ks[0] != '.'
-		if pressed {
-			l.digits <- ks[0]
-		}
 		if len(ks) > 0 {
+			if ks[0] != '.' {
+				l.digits <- ks[0]
+			}
 			ks = ks[1:]
 		}
-		// Until it waits anew (or ends), time passes only for a '.' or
-		// once the keys are used up — or when the key was taken and the
-		// flow went on waiting as before (a key it ignores).
-		var taken time.Time
-		for e.clk.armed.Load() == armed {
-			if pressed && len(l.digits) == 0 {
-				if taken.IsZero() {
-					taken = time.Now()
-				} else if time.Since(taken) > 50*time.Millisecond {
-					pressed = false
-				}
-			}
-			select {
-			case err := <-errc:
+		for {
+			if done, err := settle(); done {
 				return err
-			default:
 			}
-			if time.Now().After(deadline) {
-				e.t.Fatalf("call flow did not finish; keys left %q", string(ks))
+			if e.clk.armed.Load() != armed {
+				break // it waits anew
 			}
-			if !pressed && e.clk.Pending() > 0 {
-				e.clk.Advance(time.Second)
+			if e.clk.Pending() == 0 {
+				return stuck()
 			}
-			goruntime.Gosched()
+			e.clk.Advance(time.Second)
 		}
 	}
 }

@@ -163,17 +163,17 @@ func (s *Service) notifyTry(boxName string, id, attempt int) {
 	if s.cfg.Mailer == nil {
 		return
 	}
-	p := s.prog.Load()
+	p := s.cfg.Program()
 	if p == nil {
 		return
 	}
 	u := owner(p, boxName)
 	to := ""
-	if s.cfg.NotifyAddress != nil {
-		to = s.cfg.NotifyAddress(boxName)
-	}
-	if to == "" && u != nil {
-		to = u.Email
+	if u != nil {
+		to = u.NotifyEmail
+		if to == "" {
+			to = u.Email
+		}
 	}
 	if to == "" {
 		return

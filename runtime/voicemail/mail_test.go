@@ -221,27 +221,27 @@ func (f *fakeMailer) send(m email.Message) error {
 func TestNotify(t *testing.T) {
 	tests := []struct {
 		name       string
-		notify     func(string) string
+		notify     string // mary's notify_email
 		deleteSent bool
 		fail       error
 		wantTo     string // "" for no mail
 		wantKept   bool
 		wantEvents []events.Kind
 	}{
-		{"to the login", nil, false, nil, "mary@example.com", true, []events.Kind{events.VoicemailMailed}},
-		{"to notify_email", func(box string) string { return box + ".work@example.com" }, false, nil, "mary.work@example.com", true,
+		{"to the login", "", false, nil, "mary@example.com", true, []events.Kind{events.VoicemailMailed}},
+		{"to notify_email", "mary.work@example.com", false, nil, "mary.work@example.com", true,
 			[]events.Kind{events.VoicemailMailed}},
-		{"delete after notify", nil, true, nil, "mary@example.com", false, []events.Kind{events.VoicemailMailed, events.VoicemailDeleted}},
-		{"failure keeps the message", nil, true, errors.New("550 mailbox unavailable"), "", true, []events.Kind{events.VoicemailMailFailed}},
+		{"delete after notify", "", true, nil, "mary@example.com", false, []events.Kind{events.VoicemailMailed, events.VoicemailDeleted}},
+		{"failure keeps the message", "", true, errors.New("550 mailbox unavailable"), "", true, []events.Kind{events.VoicemailMailFailed}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fm := &fakeMailer{fail: tt.fail}
 			e := newEnv(t, func(c *Config) {
 				c.Mailer = mailerFunc(fm.send)
-				c.NotifyAddress = tt.notify
 				c.DeleteAfterNotify = tt.deleteSent
 			})
+			e.prog.User("mary").NotifyEmail = tt.notify
 			changes := 0
 			e.s.Watch(func(string) { changes++ })
 			l := newFakeLine(audio.PCMU, e.clk)

@@ -151,7 +151,7 @@ func (s *Service) MessageSummary(box string) []byte {
 
 // messageAccount is sip:<access number>@<domain>, or "" without one.
 func (s *Service) messageAccount() string {
-	p := s.prog.Load()
+	p := s.cfg.Program()
 	if p == nil {
 		return ""
 	}

@@ -91,8 +91,7 @@ func TestServiceMessageSummary(t *testing.T) {
 		t.Error("the summary of an empty box created its directory")
 	}
 	// Without an access number, no Message-Account.
-	e.prog.Numbers = e.prog.Numbers[1:]
-	e.s.SetProgram(e.prog)
+	e.prog.Numbers = e.prog.Numbers[1:] // read by the service on its next use
 	if got := string(e.s.MessageSummary("john")); got != "Messages-Waiting: no\r\nVoice-Message: 0/0 (0/0)\r\n" {
 		t.Errorf("no access number: %q", got)
 	}

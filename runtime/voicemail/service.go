@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"switchboard/compiler/ir"
@@ -32,6 +31,11 @@ const (
 // Config is what a Service runs with. Zero durations and counts take the
 // Default… values.
 type Config struct {
+	// Program returns the running program: which boxes exist, whose they
+	// are, the access number and the domain. It is read on every use, so
+	// the service sees a reload the moment the site swaps it in (one
+	// pointer for the whole site, never a copy of its own).
+	Program func() *ir.Program
 	// Dir holds one directory per mailbox; the server passes
 	// filepath.Join(dataDir, "voicemail"). Open creates it.
 	Dir    string
@@ -53,10 +57,6 @@ type Config struct {
 	// MailFrom is the sender of those e-mails; "voicemail@<site domain>"
 	// when empty.
 	MailFrom string
-	// NotifyAddress returns the address a box's e-mails go to (the
-	// owner's notify_email, which the IR does not carry); "" or a nil
-	// function falls back to the owner's login, ir.User.Email.
-	NotifyAddress func(box string) string
 	// DeleteAfterNotify deletes a message once its e-mail was accepted.
 	DeleteAfterNotify bool
 
@@ -126,13 +126,15 @@ type Service struct {
 	clk clock.Clock
 	log *slog.Logger
 
-	prog atomic.Pointer[ir.Program]
+	mu       sync.Mutex
+	boxes    map[string]*box
+	watchers map[int]func(string)
+	watchSeq int
 
-	mu        sync.Mutex
-	boxes     map[string]*box
-	watchers  map[int]func(string)
-	watchSeq  int
-	recovered []msgRef // recovered at Open, mailed once a program is set
+	// recovered are the messages recoverAll finished at Open; they are
+	// mailed once every box is recovered (a box read earlier would count
+	// another crash's debris among its messages).
+	recovered []msgRef
 
 	throttle pinThrottle
 	mail     sync.WaitGroup
@@ -157,6 +159,9 @@ type msgRef struct {
 func Open(cfg Config) (*Service, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("voicemail: no directory")
+	}
+	if cfg.Program == nil {
+		return nil, errors.New("voicemail: no program")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -193,23 +198,15 @@ func Open(cfg Config) (*Service, error) {
 	if err := s.recoverAll(); err != nil {
 		return nil, err
 	}
-	return s, nil
-}
-
-// SetProgram tells the service the running program: which boxes exist,
-// whose they are, the access number and the domain. Call it before the
-// first call and after every reload.
-func (s *Service) SetProgram(p *ir.Program) {
-	s.prog.Store(p)
-	s.mu.Lock()
-	rec := s.recovered
-	s.recovered = nil
-	s.mu.Unlock()
-	for _, r := range rec {
-		if p.Mailbox(r.box) != nil {
-			s.notify(r.box, r.id)
+	if p := cfg.Program(); p != nil {
+		for _, r := range s.recovered {
+			if p.Mailbox(r.box) != nil {
+				s.notify(r.box, r.id) // the e-mail its caller was promised
+			}
 		}
 	}
+	s.recovered = nil
+	return s, nil
 }
 
 // Close waits for the e-mails in flight.
@@ -255,14 +252,14 @@ func (s *Service) changed(box string) {
 
 // HasBox reports whether the running program has the mailbox.
 func (s *Service) HasBox(box string) bool {
-	p := s.prog.Load()
+	p := s.cfg.Program()
 	return p != nil && p.Mailbox(box) != nil && validBoxName(box)
 }
 
 // BoxOf is the mailbox of the user who owns account (an app or desk
 // phone), or "".
 func (s *Service) BoxOf(account string) string {
-	p := s.prog.Load()
+	p := s.cfg.Program()
 	if p == nil {
 		return ""
 	}
@@ -314,7 +311,7 @@ func (s *Service) publish(e events.Event, box string) {
 	}
 	if box != "" {
 		e.Target = "mailbox." + box
-		if p := s.prog.Load(); p != nil {
+		if p := s.cfg.Program(); p != nil {
 			if m := p.Mailbox(box); m != nil {
 				e.Origin = m.Origin
 			}

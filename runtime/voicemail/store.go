@@ -446,11 +446,9 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 	os.Remove(rec)
 	os.Remove(recMeta)
 	syncDir(dir)
-	s.mu.Lock()
-	s.recovered = append(s.recovered, msgRef{boxName, id})
-	s.mu.Unlock()
 	s.publish(events.Event{Kind: events.VoicemailRecovered, Account: m.From.Account, Call: m.Call,
 		Cause: fmt.Sprintf("%s, %s", m.Name(), m.Duration())}, boxName)
+	s.recovered = append(s.recovered, msgRef{boxName, id})
 	return nil
 }
 

@@ -179,25 +179,52 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	go func() { _ = srv.ServeUDP(conn) }()
+	served, ready := Serving(conn)
+	go func() { _ = srv.ServeUDP(served) }()
 	go func() { <-ctx.Done(); conn.Close() }()
 	// Requests must leave from the listening socket (the server answers to
-	// where they came from); wait until sipgo has it in its pool.
-	for i := 0; ; i++ {
-		if _, err := ua.TransportLayer().GetConnection("udp", h.addr); err == nil {
-			break
-		}
-		if i == 1000 {
-			h.Close()
-			return nil, errors.New("device hub: SIP listener did not start")
-		}
-		time.Sleep(time.Millisecond)
+	// where they came from): wait until sipgo has it in its pool.
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		h.Close()
+		return nil, errors.New("device hub: SIP listener did not start")
 	}
 	return h, nil
 }
 
+// Serving wraps conn, to be given to sipgo's ServeUDP, and returns a
+// channel closed when sipgo first reads from it: ServeUDP adds the socket
+// to its connection pool (from which requests then leave) before its read
+// loop starts, so the first read is the sign that the pool has it.
+func Serving(conn net.PacketConn) (net.PacketConn, <-chan struct{}) {
+	r := &readNotifier{PacketConn: conn, read: make(chan struct{})}
+	return r, r.read
+}
+
+type readNotifier struct {
+	net.PacketConn
+	once sync.Once
+	read chan struct{}
+}
+
+func (r *readNotifier) ReadFrom(b []byte) (int, net.Addr, error) {
+	r.once.Do(func() { close(r.read) })
+	return r.PacketConn.ReadFrom(b)
+}
+
 // Addr is the hub's SIP address.
 func (h *Hub) Addr() string { return h.addr }
+
+// SetPickupWhen makes the device answer its next calls once ready is
+// closed — when something else has happened (other phones ring), rather
+// than after a guessed delay.
+func (d *Device) SetPickupWhen(ready <-chan struct{}) {
+	d.SetAnswer(Pickup, 0)
+	d.mu.Lock()
+	d.when = ready
+	d.mu.Unlock()
+}
 
 // Close stops the hub and its devices' media.
 func (h *Hub) Close() error {
@@ -236,6 +263,7 @@ type Device struct {
 	mu            sync.Mutex
 	answer        Answer
 	delay         time.Duration
+	when          <-chan struct{} // Pickup answers once it is closed (SetPickupWhen)
 	incoming      []*Incoming
 	notify        chan struct{}
 	notifications []Notification    // NOTIFYs received (mwi.go)
@@ -310,7 +338,7 @@ func (d *Device) Close() error {
 // after delay.
 func (d *Device) SetAnswer(a Answer, delay time.Duration) {
 	d.mu.Lock()
-	d.answer, d.delay = a, delay
+	d.answer, d.delay, d.when = a, delay, nil
 	d.mu.Unlock()
 	d.hub.mu.Lock()
 	if a == Ring && delay == 0 {
@@ -507,7 +535,7 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	d.mu.Lock()
 	d.incoming = append(d.incoming, in)
-	answer, delay := d.answer, d.delay
+	answer, delay, when := d.answer, d.delay, d.when
 	d.mu.Unlock()
 	defer d.signal()
 	if d.hub.onCall != nil {
@@ -547,7 +575,11 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	_ = reply(180, "Ringing", nil)
 	d.signal()
 	var wait <-chan time.Time
-	if answer == Pickup {
+	switch {
+	case answer == Pickup && when != nil:
+	case answer == Pickup:
+		// A person's delay in picking up, asked for by the test; not a
+		// wait for anything to happen (SetPickupWhen is that).
 		wait = time.After(delay)
 	}
 	select {
@@ -559,6 +591,7 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		d.setStatus(in, 487, "")
 		return
 	case <-wait:
+	case <-when:
 	}
 	m, err := newMedia(d.hub.listen, d.hub.ip, nil)
 	if err != nil {
@@ -706,6 +739,7 @@ type Call struct {
 	dialog  *sipgo.DialogClientSession // outbound
 	mu      sync.Mutex
 	ended   bool
+	done    chan struct{} // made by Done, closed when the call ends
 	// seq (inbound): the CSeq of our last request in the call's dialog;
 	// version: of our SDP's origin line (RFC 3264 §8), raised by every
 	// re-offer; reoffers: the directions of the re-INVITEs received.
@@ -835,7 +869,7 @@ func (c *Call) Hangup(ctx context.Context) error {
 		c.mu.Unlock()
 		return nil
 	}
-	c.ended = true
+	c.endLocked()
 	c.mu.Unlock()
 	defer c.media.close()
 	c.d.hub.mu.Lock()
@@ -865,9 +899,20 @@ func (c *Call) Hangup(ctx context.Context) error {
 
 func (c *Call) hungUp() {
 	c.mu.Lock()
-	c.ended = true
+	c.endLocked()
 	c.mu.Unlock()
 	c.media.close()
+}
+
+// endLocked marks the call over. c.mu is held.
+func (c *Call) endLocked() {
+	if c.ended {
+		return
+	}
+	c.ended = true
+	if c.done != nil {
+		close(c.done)
+	}
 }
 
 // Ended reports whether the call is over.
@@ -875,6 +920,20 @@ func (c *Call) Ended() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ended
+}
+
+// Done returns a channel closed when the call is over (hung up by either
+// side).
+func (c *Call) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.ended {
+			close(c.done)
+		}
+	}
+	return c.done
 }
 
 // RemoteContact is the Contact the other party gave for the call's dialog

@@ -272,6 +272,8 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.cfg.latency > 0 {
+		// The emulated device's own slowness, asked for by the test (a
+		// timeout must fire); not a wait for anything to happen.
 		select {
 		case <-time.After(d.cfg.latency):
 		case <-r.Context().Done():

@@ -186,7 +186,8 @@ func TestDeadlines(t *testing.T) {
 	a.SetReadDeadline(time.Now().Add(time.Hour))
 	a.SetReadDeadline(time.Now().Add(time.Hour))
 	go func() {
-		time.Sleep(5 * time.Millisecond)
+		// Once the read waits: WaitRead sees its reader parked.
+		_ = n.WaitRead(context.Background(), a.AddrPort())
 		b.WriteTo([]byte("z"), a.LocalAddr())
 	}()
 	if _, _, err := a.ReadFrom(buf); err != nil {
@@ -257,17 +258,16 @@ func TestSipgo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; ; i++ {
-		if _, err := cliUA.TransportLayer().GetConnection("udp", cliConn.LocalAddr().String()); err == nil {
-			break
-		}
-		if i == 1000 {
-			t.Fatal("listener not in sipgo's pool")
-		}
-		time.Sleep(time.Millisecond)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// sipgo adds the listener to its pool before its read loop starts:
+	// once the connection's reader waits, the pool has it.
+	if err := n.WaitRead(ctx, cliConn.AddrPort()); err != nil {
+		t.Fatalf("sipgo never read from its listener: %v", err)
+	}
+	if _, err := cliUA.TransportLayer().GetConnection("udp", cliConn.LocalAddr().String()); err != nil {
+		t.Fatalf("listener not in sipgo's pool: %v", err)
+	}
 	for range 3 {
 		req := sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", Host: ipA.String(), Port: 5060})
 		res, err := client.Do(ctx, req)

@@ -3,6 +3,7 @@
 package clocktest
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
@@ -16,6 +17,9 @@ type Fake struct {
 	now    time.Time
 	seq    int
 	timers []*timer
+	// armed, when someone waits in WaitPending, is closed (and cleared)
+	// at the next AfterFunc.
+	armed chan struct{}
 }
 
 // New returns a fake clock reading start.
@@ -44,7 +48,34 @@ func (c *Fake) AfterFunc(d time.Duration, f func()) clock.Timer {
 	c.seq++
 	t := &timer{c: c, when: c.now.Add(d), seq: c.seq, f: f}
 	c.timers = append(c.timers, t)
+	if c.armed != nil {
+		close(c.armed)
+		c.armed = nil
+	}
 	return t
+}
+
+// WaitPending waits until at least n timers are pending: the code under
+// test has armed its timer and waits on the clock, so Advance will reach
+// it. It returns ctx's error when ctx ends first.
+func (c *Fake) WaitPending(ctx context.Context, n int) error {
+	for {
+		c.mu.Lock()
+		if c.pendingLocked() >= n {
+			c.mu.Unlock()
+			return nil
+		}
+		if c.armed == nil {
+			c.armed = make(chan struct{})
+		}
+		armed := c.armed
+		c.mu.Unlock()
+		select {
+		case <-armed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Stop cancels the timer.
@@ -104,6 +135,10 @@ func (c *Fake) Advance(d time.Duration) {
 func (c *Fake) Pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.pendingLocked()
+}
+
+func (c *Fake) pendingLocked() int {
 	n := 0
 	for _, t := range c.timers {
 		if !t.done {

@@ -1,6 +1,7 @@
 package clocktest_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -37,5 +38,24 @@ func TestFake(t *testing.T) {
 	}
 	if n := c.Pending(); n != 0 {
 		t.Errorf("%d timers pending", n)
+	}
+}
+
+// WaitPending returns once the timers are armed, from another goroutine.
+func TestWaitPending(t *testing.T) {
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() {
+		c.AfterFunc(time.Second, func() {})
+		c.AfterFunc(time.Second, func() {})
+	}()
+	if err := c.WaitPending(ctx, 2); err != nil {
+		t.Fatalf("WaitPending(2): %v with %d pending", err, c.Pending())
+	}
+	short, stop := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer stop()
+	if err := c.WaitPending(short, 3); err == nil {
+		t.Error("WaitPending(3) returned with 2 timers pending")
 	}
 }
