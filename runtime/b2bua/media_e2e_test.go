@@ -115,7 +115,7 @@ func TestMediaPortsExhausted(t *testing.T) {
 			// finds one.
 			h := startSite(t, servicesSite, func(o *site.Options) {
 				o.MediaPortMin, o.MediaPortMax = lo, lo+1
-				o.Services = testServices(make(chan heard, 1))
+				o.Services = testServices(make(chan heard, 1), nil)
 			})
 			caller := h.device("device.gate")
 			if tt.dial == "8101" {
