@@ -35,21 +35,7 @@ import (
 func TestProbe(t *testing.T) {
 	t.Parallel()
 	bin := buildSwitchboard(t)
-	dir := t.TempDir()
-	src := filepath.Join("..", "..", "examples", "family-home")
-	files, err := filepath.Glob(filepath.Join(src, "*.pbx.hcl"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no site files in %s: %v", src, err)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := copyExample(t, "family-home")
 	certFile, keyFile := selfSignedCert(t)
 	// No SWITCHBOARD_ADMIN_TOKEN from the caller's environment: serve
 	// makes the token file the test reads back.
@@ -66,7 +52,7 @@ func TestProbe(t *testing.T) {
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	var exit *exec.ExitError
 	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == exitFail) {
 		t.Fatalf("probe: %v\nstderr:\n%s", err, stderr.String())

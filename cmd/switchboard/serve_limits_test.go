@@ -38,20 +38,7 @@ import (
 func TestServeUnderAttack(t *testing.T) {
 	t.Parallel()
 	bin := buildSwitchboard(t)
-	dir := t.TempDir()
-	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "family-home", "*.pbx.hcl"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no site files: %v", err)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := copyExample(t, "family-home")
 	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1")
 	// serve starts `serve` with args (under a descriptor limit when
 	// nofile > 0) and returns it with its ready line's addresses.

@@ -150,21 +150,7 @@ func (s *served) signal(sig os.Signal) {
 func TestServe(t *testing.T) {
 	t.Parallel()
 	bin := buildSwitchboard(t)
-	dir := t.TempDir()
-	src := filepath.Join("..", "..", "examples", "family-home")
-	files, err := filepath.Glob(filepath.Join(src, "*.pbx.hcl"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no site files in %s: %v", src, err)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := copyExample(t, "family-home")
 	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1")
 	passwords := func() map[string]string {
 		t.Helper()
@@ -487,4 +473,27 @@ func readJSON(t *testing.T, path string, v any) {
 	if err := json.Unmarshal(data, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+}
+
+// copyExample copies the site files of examples/NAME into a directory of
+// the test's own, for a server that writes beside them (its build, its
+// admin token, its voicemail).
+func copyExample(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "examples", name)
+	files, err := filepath.Glob(filepath.Join(src, "*.pbx.hcl"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no site files in %s: %v", src, err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }

@@ -626,29 +626,21 @@ func (c *call) allDone() bool {
 
 // cancelLeg cancels the unanswered branches of leg i.
 func (c *call) cancelLeg(i int, reason string) {
-	c.mu.Lock()
-	var todo []*branch
-	for _, b := range c.branches {
-		if b.leg == i && !b.done && b.cancel == "" {
-			b.cancel = reason
-			if b.early && !b.cancelSent {
-				b.cancelSent = true
-				todo = append(todo, b)
-			}
-		}
-	}
-	c.mu.Unlock()
-	for _, b := range todo {
-		c.sendCancel(b, reason)
-	}
+	c.cancelWhere(reason, func(b *branch) bool { return b.leg == i })
 }
 
 // cancelOthers cancels every unanswered branch except keep.
 func (c *call) cancelOthers(keep *branch, reason string) {
+	c.cancelWhere(reason, func(b *branch) bool { return b != keep })
+}
+
+// cancelWhere cancels the unanswered branches that match: those that have
+// had a provisional response at once, the others when one arrives.
+func (c *call) cancelWhere(reason string, match func(*branch) bool) {
 	c.mu.Lock()
 	var todo []*branch
 	for _, b := range c.branches {
-		if b != keep && !b.done && b.cancel == "" {
+		if match(b) && !b.done && b.cancel == "" {
 			b.cancel = reason
 			if b.early && !b.cancelSent {
 				b.cancelSent = true
