@@ -8,7 +8,7 @@ STATICCHECK_VERSION ?= v0.8.2
 EXAMPLES    := $(wildcard examples/*/)
 
 .DEFAULT_GOAL := build
-.PHONY: help build test peers vet test-race update lint fmt fmtcheck bench bench-sip cover tidy-check examples ci clean
+.PHONY: help build test peers vet test-race update lint fmt fmtcheck bench bench-sip fuzz soak cover tidy-check examples ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -67,6 +67,32 @@ bench: ## benchmarks with allocation counts
 bench-sip: ## serve vs Kamailio under SIPp load, pinned to CPUs 0/1 (bench/sip/README.md; ~5 min)
 	GO=$(GO) bench/sip/run.sh
 
+# Every fuzz target, FUZZTIME each, one after another (each uses every
+# core). The targets are found from the source (`go test -list` would build
+# and link every test binary first: minutes on two cores). About 32
+# targets at 5s, plus building each package for fuzzing, take about four
+# minutes on two cores; FUZZ=regexp limits the run to matching names.
+FUZZTIME    ?= 5s
+FUZZ        ?= .
+fuzz: ## run every fuzz target for FUZZTIME (5s) each; a crasher lands in testdata/fuzz/
+	@targets=$$(grep -rE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' . | \
+		grep -vE '/(testdata|_[^/]*|\.[^/]*)/' | \
+		sed -E 's|^(.*)/[^/]*_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*|\1 \2|' | \
+		awk -v f='$(FUZZ)' '$$2 ~ f' | sort); \
+	test -n "$$targets" || { echo "fuzz: no fuzz targets match $(FUZZ)" >&2; exit 1; }; \
+	printf '%s\n' "$$targets" | { \
+		n=0; \
+		while read -r dir t; do \
+			echo "== $$dir $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$dir </dev/null || exit 1; \
+			n=$$((n + 1)); \
+		done; \
+		echo "fuzz: $$n targets, $(FUZZTIME) each"; \
+	}
+
+soak: ## 30 min of calls at half the clean rate under malformed traffic (bench/soak/README.md; SOAK_DURATION=2m)
+	GO=$(GO) bench/soak/run.sh
+
 cover: ## coverage profile in cover.out, total on the last line
 	$(GO) test -coverprofile=cover.out ./...
 	$(GO) tool cover -func=cover.out | tail -n 1
@@ -86,7 +112,7 @@ examples: build ## validate every examples/*/ site with the real binary
 		echo "$$out" | tail -n 1; \
 	done
 
-ci: tidy-check test test-race lint examples ## everything CI checks
+ci: tidy-check test test-race lint examples fuzz ## everything CI checks
 
 clean: ## remove build outputs
 	rm -rf bin cover.out
