@@ -1,6 +1,7 @@
 package registrar_test
 
 import (
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,8 +33,8 @@ func (anyone) Check(req *sip.Request, _ string, _ bool) (string, *sip.Response) 
 // Expires, Require, Path and the rest say, the answer is one of the
 // registrar's statuses (never a 5xx, never a panic); a 200 lists bindings
 // within the expiry policy; an account never holds more than its limit of
-// contacts; and every stored contact parses again as the URI calls are sent
-// to.
+// contacts; every stored contact parses again as the URI calls are sent
+// to; and parsing and handling allocate in proportion to the request.
 func FuzzHandle(f *testing.F) {
 	const head = "REGISTER sip:" + domain + " SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-1;rport\r\nMax-Forwards: 70\r\n" +
 		"From: <sip:app.mary@" + domain + ">;tag=a\r\nTo: <sip:app.mary@" + domain + ">\r\nCall-ID: c1\r\nCSeq: 1 REGISTER\r\n"
@@ -56,20 +57,30 @@ func FuzzHandle(f *testing.F) {
 	f.Add([]byte("REGISTER sip:x SIP/2.0\r\nTo: <sip:device.front-gate@x>\r\nContact: <sip:door@10.0.0.9:5062>\r\n\r\n"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		msg, err := sip.NewParser().ParseSIP(data)
-		if err != nil {
-			return
-		}
-		req, ok := msg.(*sip.Request)
-		if !ok {
-			return
-		}
-		req.SetSource("10.0.0.5:5060")
 		clk := clocktest.New(epoch)
 		r := registrar.New(program(), nil, clk)
 		defer r.Close()
 		v := r.View(program(), anyone{})
-		res := v.Handle(req)
+		var req *sip.Request
+		var res *sip.Response
+		// Parsed as the server parses it off the wire, then handled.
+		n := allocated(func() {
+			msg, err := sip.NewParser().ParseSIP(data)
+			if err != nil {
+				return
+			}
+			if req, _ = msg.(*sip.Request); req == nil {
+				return
+			}
+			req.SetSource("10.0.0.5:5060")
+			res = v.Handle(req)
+		})
+		if req == nil {
+			return
+		}
+		if n > allocBound(len(data)) {
+			t.Fatalf("a %d-byte REGISTER allocated %d bytes", len(data), n)
+		}
 		if res == nil {
 			t.Fatal("no response")
 		}
@@ -113,3 +124,18 @@ func FuzzHandle(f *testing.F) {
 		}
 	})
 }
+
+// allocated runs f and returns the bytes it allocated (the whole
+// process's, so the caller runs nothing else meanwhile).
+func allocated(f func()) uint64 {
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	f()
+	goruntime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// allocBound is what handling an input of n bytes may allocate: a fixed
+// allowance and a small multiple of the input, so that no input makes the
+// server allocate out of proportion to what it was sent.
+func allocBound(n int) uint64 { return 1<<18 + 64*uint64(n) }

@@ -3,6 +3,7 @@ package sipstack
 import (
 	"bytes"
 	"net"
+	goruntime "runtime"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
@@ -31,7 +32,8 @@ var registerSeeds = []string{
 // handler (with Via and CSeq, so a transaction key), leaves everything else
 // to sipgo, sends only what the handler responded, to a valid UDP address,
 // and answers a retransmission with the same bytes without running the
-// handler again.
+// handler again; and no datagram makes it allocate out of proportion to
+// its size.
 func FuzzRegister(f *testing.F) {
 	for _, s := range registerSeeds {
 		f.Add([]byte(s))
@@ -53,7 +55,10 @@ func FuzzRegister(f *testing.F) {
 		})
 		defer r.Close()
 		conn := &addrRecorder{}
-		served := r.Serve(conn, data, src)
+		var served bool
+		if n := allocated(func() { served = r.Serve(conn, data, src) }); n > allocBound(len(data)) {
+			t.Fatalf("a %d-byte datagram allocated %d bytes", len(data), n)
+		}
 		if served && !bytes.HasPrefix(data, registerPrefix) {
 			t.Fatalf("served a datagram that is not a REGISTER: %q", data)
 		}
@@ -115,3 +120,18 @@ func (r *addrRecorder) WriteTo(b []byte, a net.Addr) (int, error) {
 func (r *addrRecorder) LocalAddr() net.Addr {
 	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5060}
 }
+
+// allocated runs f and returns the bytes it allocated (the whole
+// process's, so the caller runs nothing else meanwhile).
+func allocated(f func()) uint64 {
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	f()
+	goruntime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// allocBound is what handling an input of n bytes may allocate: a fixed
+// allowance and a small multiple of the input, so that no input makes the
+// server allocate out of proportion to what it was sent.
+func allocBound(n int) uint64 { return 1<<18 + 64*uint64(n) }
