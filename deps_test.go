@@ -67,6 +67,8 @@ var importPolicy = []importRule{
 		Why: "simulate drives runtime with what compiler produced"},
 	{Prefix: "cmd", Allow: []string{"lang", "compiler", "runtime", "simulate", "atomicfile", "email"},
 		Why: "the CLI may import every library package, but not another command"},
+	{Prefix: "bench", Allow: nil,
+		Why: "benchmark and soak tools drive the server from outside, over its sockets; they import nothing of ours"},
 	{Prefix: "", Allow: nil,
 		Why: "the module root holds only repository-wide tests"},
 }

@@ -86,7 +86,9 @@ func (ct Contact) dest() string {
 	if port == 0 {
 		port = 5060
 	}
-	return net.JoinHostPort(ct.URI.Host, strconv.Itoa(port))
+	// sipgo keeps an IPv6 host in its brackets; JoinHostPort adds them.
+	host := strings.TrimSuffix(strings.TrimPrefix(ct.URI.Host, "["), "]")
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // defaultRouteProbe is an address the routing table sends by the default

@@ -67,3 +67,23 @@ func TestListenersInEitherOrder(t *testing.T) {
 }
 
 func uriString(u sip.Uri) string { return u.String() }
+
+// A contact without the address its registration came from is reached at
+// its URI's host and port, an IPv6 host too (sipgo keeps its brackets).
+func TestContactDest(t *testing.T) {
+	tests := []struct {
+		contact Contact
+		want    string
+	}{
+		{Contact{URI: sip.Uri{Scheme: "sip", Host: "192.0.2.1", Port: 5062}, Dest: "198.51.100.1:40000"}, "198.51.100.1:40000"},
+		{Contact{URI: sip.Uri{Scheme: "sip", Host: "192.0.2.1"}}, "192.0.2.1:5060"},
+		{Contact{URI: sip.Uri{Scheme: "sip", Host: "phone.example", Port: 5070}}, "phone.example:5070"},
+		{Contact{URI: sip.Uri{Scheme: "sips", Host: "[2001:db8::1]"}}, "[2001:db8::1]:5060"},
+		{Contact{URI: sip.Uri{Scheme: "sip", Host: "[2001:db8::1]", Port: 5062}}, "[2001:db8::1]:5062"},
+	}
+	for _, tt := range tests {
+		if got := tt.contact.dest(); got != tt.want {
+			t.Errorf("dest of %s = %q, want %q", tt.contact.URI.String(), got, tt.want)
+		}
+	}
+}

@@ -1,8 +1,11 @@
 package provisioning
 
 import (
+	"bufio"
+	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -158,6 +161,51 @@ func FuzzParseManifest(f *testing.F) {
 		out2, _ := m2.Marshal()
 		if string(out) != string(out2) {
 			t.Fatalf("not stable:\n%s\n%s", out, out2)
+		}
+	})
+}
+
+// FuzzServeHTTPRequest feeds whole HTTP requests as a client writes them —
+// any method, path, headers and body, read by net/http's own request
+// parser — to the provisioning server behind a trusted proxy, so that
+// X-Forwarded-For is read too. Without credentials (which the fuzzer
+// cannot forge) every request is refused with a 4xx, never a 5xx and
+// never a file: no answer carries any device's secret.
+func FuzzServeHTTPRequest(f *testing.F) {
+	for _, s := range []string{
+		"GET /0c1105123456.cfg HTTP/1.1\r\nHost: provision.test\r\nUser-Agent: Akuvox\r\n\r\n",
+		"HEAD /y000000000000.boot HTTP/1.1\r\nHost: p\r\nAuthorization: Digest username=\"front-gate\", realm=\"harbour-view.example.net\", nonce=\"x\", uri=\"/y000000000000.boot\", response=\"0\"\r\n\r\n",
+		"POST /admin/reload HTTP/1.1\r\nHost: p\r\nX-Forwarded-For: 203.0.113.5\r\nContent-Length: 0\r\n\r\n",
+		"GET /../../etc/passwd HTTP/1.0\r\nX-Forwarded-For: 203.0.113.5, 10.0.0.1\r\n\r\n",
+		"GET /%2e%2e/0c1105aabbcc.cfg HTTP/1.1\r\nHost: p\r\nX-Forwarded-For: garbage\r\n\r\n",
+		"GET http://evil.example/0C1105123456.CFG HTTP/1.1\r\nHost: p\r\nContent-Length: 1000\r\n\r\nshort",
+		"GET /805ec0112233.cfg HTTP/1.1\r\nHost: p\r\nAuthorization: Basic Zm9vOmJhcg==\r\nAuthorization: Digest\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: p\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	dir := writeBundle(f, f.TempDir(), harbourFiles(), true)
+	s, err := New(irtest.HarbourView(), dir, secrets{}, WithClock(newFakeClock()), WithThrottle(0, 0),
+		WithTrustedProxies(netip.MustParsePrefix("127.0.0.0/8")))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+		if err != nil {
+			return
+		}
+		r.RemoteAddr = "127.0.0.1:40000"
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		switch w.Code {
+		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+			http.StatusMethodNotAllowed, http.StatusTooManyRequests:
+		default:
+			t.Fatalf("%s %s: status %d", r.Method, r.URL, w.Code)
+		}
+		if strings.Contains(w.Body.String(), "secret") {
+			t.Fatalf("%s %s answered %q", r.Method, r.URL, w.Body.String())
 		}
 	})
 }
