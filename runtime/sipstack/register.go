@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -162,18 +161,6 @@ func responseDest(req *sip.Request, src net.Addr) net.Addr {
 		return src
 	}
 	return &net.UDPAddr{IP: net.ParseIP(host), Port: port}
-}
-
-// hasHeader reports whether req has a header field called name (compared
-// without case, and without sipgo's GetHeader, which lower-cases — and
-// allocates — the name of every header field it passes).
-func hasHeader(req *sip.Request, name string) bool {
-	for _, h := range req.Headers() {
-		if strings.EqualFold(h.Name(), name) {
-			return true
-		}
-	}
-	return false
 }
 
 // answered remembers final responses to REGISTERs over UDP for sipgo's
