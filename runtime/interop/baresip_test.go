@@ -44,6 +44,9 @@ type baresip struct {
 	account string
 	p       *process
 	conn    net.Conn
+	// ready is when the test saw "baresip is ready.": after every module's
+	// init (see waitModuleTimers).
+	ready time.Time
 
 	// files is signalled when baresip creates or writes a file in its
 	// directory (its recordings: decoded).
@@ -136,6 +139,7 @@ func (s *server) startBaresipWith(t *testing.T, account, answermode string, bc b
 	}) {
 		t.Fatalf("baresip did not say it was ready within %s\n%s", eventTimeout, b.p.out.String())
 	}
+	b.ready = time.Now()
 	if b.conn, err = net.Dial("tcp", ctrl); err != nil {
 		t.Fatalf("baresip's ctrl_tcp on %s: %v\n%s", ctrl, err, b.p.out.String())
 	}

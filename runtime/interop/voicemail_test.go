@@ -247,6 +247,7 @@ func TestBaresipMessageWaiting(t *testing.T) {
 	s := startServer(t, serverConfig{voicemail: true})
 	bob := s.startBaresipWith(t, "app.bob", "manual", baresipConfig{templates: "mwi", args: []string{"-s"}})
 	// The account comes only now: see testdata/baresip/mwi/accounts.
+	bob.waitModuleTimers()
 	bob.command(t, "uanew", fmt.Sprintf(`<sip:app.bob@%s>;auth_pass=%s;outbound="sip:%s";regint=600;answermode=manual;mwi=yes;audio_codecs=pcmu`,
 		domain, s.password("app.bob"), s.addr))
 	s.waitEvent("baresip registered as app.bob", registered("app.bob"))
@@ -318,6 +319,34 @@ func TestBaresipMessageWaiting(t *testing.T) {
 // subscribeCallID finds the Call-ID of each SUBSCRIBE in a baresip SIP
 // trace.
 var subscribeCallID = regexp.MustCompile(`(?s)\nSUBSCRIBE sip:[^ ]+ SIP/2\.0\r?\n.*?\nCall-ID: *([^\r\n]+)`)
+
+// moduleTimer is how long after loading baresip 1.0's mwi module its
+// startup timer (tmr_start(&tmr, 1, tmr_handler, 0), libre's wall-clock
+// milliseconds) fires at the latest.
+const moduleTimer = time.Millisecond
+
+// waitModuleTimers returns once the mwi module's startup timer is due, so
+// that an account added afterwards cannot register before it fires. That
+// timer subscribes again for every subscription already in the module's
+// list, appending to the list it walks: if one account has registered by
+// then, baresip loops for ever (thousands of SUBSCRIBEs a second, none
+// retransmitted, no response ever read). The account's REGISTER,
+// challenge and 200 need three turns of baresip's main loop, and every
+// turn ends by running the timers that are due; so a uanew sent once the
+// timer is due is handled in a turn that fires it, before the 200 can be
+// read. Seen on loopback: the test reacts to "baresip is ready." within
+// microseconds, and the server answers REGISTER in well under a
+// millisecond, so without this the whole registration fit in that
+// millisecond in 8 of 120 starts under load.
+//
+// This is a wait for time, not for an event: the timer fires with an
+// empty list and does nothing that can be observed. b.ready is after the
+// module's init, so moduleTimer after b.ready the timer is due; twice
+// that allows for the wall clock libre reads being slewed against Go's
+// monotonic one.
+func (b *baresip) waitModuleTimers() {
+	time.Sleep(time.Until(b.ready.Add(2 * moduleTimer)))
+}
 
 // waitMWI waits for baresip's mwi module to report a message-summary
 // NOTIFY (ctrl_tcp event MWI_NOTIFY, the body as its param) whose body
