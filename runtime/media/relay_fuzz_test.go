@@ -52,9 +52,10 @@ func (c *memConn) take() []sentPacket {
 // RTP, RTCP, RFC 4733 events and junk alike. Each packet is counted once,
 // forwarded or dropped; a forwarded one leaves unchanged by the socket of
 // the same kind facing the other party, to an address that party's SDP
-// gave or it sent from; a packet from an address the port has not
-// accepted (neither the one it latched first nor the SDP's) is never
-// forwarded; and only real digits are reported.
+// gave or it sent from; a packet from an IP other than its party's (the
+// SDP's here: the call has no signalling addresses) is never forwarded,
+// while the party's IP from any port is (a NAT picks ports) and takes the
+// latch; and only real digits are reported.
 func FuzzRelayPacket(f *testing.F) {
 	// Each packet: one byte choosing the port (bits 0-1) and the source
 	// (bits 2-3), one byte of length, then the datagram.
@@ -69,6 +70,9 @@ func FuzzRelayPacket(f *testing.F) {
 
 	callerAddr := netip.MustParseAddrPort("192.0.2.10:4000")
 	calleeAddr := netip.MustParseAddrPort("192.0.2.20:5000")
+	// A stranger, and the caller's IP from another port (a NAT's new
+	// mapping: the caller's own at the caller's ports, a stranger at the
+	// callee's).
 	strangers := []netip.AddrPort{netip.MustParseAddrPort("198.51.100.66:6666"), netip.MustParseAddrPort("192.0.2.10:4002")}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 2048 {
@@ -138,9 +142,9 @@ func FuzzRelayPacket(f *testing.F) {
 			if after.Forwarded+after.Dropped != before.Forwarded+before.Dropped+1 {
 				t.Fatalf("one packet counted as %+v after %+v", after, before)
 			}
-			// The model: the first source is latched; the SDP's address
-			// takes the latch back; anyone else is refused.
-			accepted := !latched[i].IsValid() || src == latched[i] || src == sdpOf[i]
+			// The model: the party's IP, from any port, is accepted and
+			// takes the latch; any other IP is refused.
+			accepted := src.Addr() == sdpOf[i].Addr()
 			if accepted {
 				latched[i] = src
 			}
