@@ -22,7 +22,7 @@ func inRange(ap netip.AddrPort, lo, hi int) bool {
 // caller-side port among them), before the caller's first. The callee's
 // audio still reaches the caller, and none of it the stranger.
 func TestMediaStrangerGetsNoAudio(t *testing.T) {
-	lo := mediatest.FreeUDPBlock(t, "127.0.0.1", 20)
+	lo := mediatest.FreeUDPRange(t, "127.0.0.1", 20)
 	hi := lo + 19
 	h := startSite(t, e2eSite, func(o *site.Options) { o.MediaPortMin, o.MediaPortMax = lo, hi })
 	gate := h.device("device.gate")
@@ -101,7 +101,7 @@ func TestMediaPortsExhausted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lo := mediatest.FreeUDPBlock(t, "127.0.0.1", 2)
+			lo := mediatest.FreeUDPRange(t, "127.0.0.1", 2)
 			if tt.taken {
 				for p := lo; p <= lo+1; p++ {
 					c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})

@@ -504,7 +504,7 @@ func TestRelayDTMF(t *testing.T) {
 }
 
 func TestRelayPortRange(t *testing.T) {
-	base := mediatest.FreeUDPBlock(t, "127.0.0.1", 11)
+	base := mediatest.FreeUDPRange(t, "127.0.0.1", 11)
 	// base+1 … base+10 holds four even/odd pairs: base+2 … base+9.
 	r := newTestRelay(t, Config{PortMin: base + 1, PortMax: base + 10})
 	caller := newEndpoint(t)

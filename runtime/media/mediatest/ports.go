@@ -7,22 +7,40 @@ import (
 	"testing"
 )
 
-// Blocks of ports are picked in [portMin, portMax): below Linux's default
-// ephemeral range (32768-60999), so that no socket opened on port 0 in the
-// meantime — the media relay's, a peer's, another test's — can be given one
-// of them between the check and the bind, and above the registered ports a
-// test machine is likely to serve.
-const portMin, portMax = 20000, 32000
+// Blocks of ports are picked below Linux's default ephemeral range
+// (32768-60999), so that no socket opened on port 0 in the meantime — the
+// media relay's, a peer's, another test's — can be given one of them
+// between the check and the bind, and above the registered ports a test
+// machine is likely to serve. The space is split in two: blocks a peer
+// binds at once (FreeUDPBlock), and ranges a server's relay binds port by
+// port as calls come (FreeUDPRange). A range is checked free when it is
+// picked but taken only later, so a peer's block picked meanwhile in the
+// same space could land in it: the two never share a port.
+const (
+	blockMin, blockMax = 20000, 26000
+	rangeMin, rangeMax = 26000, 32000
+)
 
 // FreeUDPBlock returns the first of n consecutive UDP ports on ip that
 // were all free a moment ago — an even one, so that a block of n holds
-// n/2 RTP/RTCP pairs — for a test that sets a media port range or
-// starts a peer that binds fixed ports. It fails the test when 100 random
-// blocks were all taken.
+// n/2 RTP/RTCP pairs — for a peer that binds them at once. It fails the
+// test when 100 random blocks were all taken.
 func FreeUDPBlock(t testing.TB, ip string, n int) int {
 	t.Helper()
+	return free(t, ip, n, blockMin, blockMax)
+}
+
+// FreeUDPRange is FreeUDPBlock for a media port range a server binds as
+// calls come.
+func FreeUDPRange(t testing.TB, ip string, n int) int {
+	t.Helper()
+	return free(t, ip, n, rangeMin, rangeMax)
+}
+
+func free(t testing.TB, ip string, n, lo, hi int) int {
+	t.Helper()
 	for range 100 {
-		base := portMin + 2*rand.IntN((portMax-portMin-n)/2)
+		base := lo + 2*rand.IntN((hi-lo-n)/2)
 		var conns []net.PacketConn
 		for i := range n {
 			c, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(base+i)))
@@ -31,14 +49,14 @@ func FreeUDPBlock(t testing.TB, ip string, n int) int {
 			}
 			conns = append(conns, c)
 		}
-		free := len(conns) == n
+		ok := len(conns) == n
 		for _, c := range conns {
 			c.Close()
 		}
-		if free {
+		if ok {
 			return base
 		}
 	}
-	t.Fatalf("no block of %d free UDP ports on %s in %d-%d", n, ip, portMin, portMax)
+	t.Fatalf("no block of %d free UDP ports on %s in %d-%d", n, ip, lo, hi)
 	return 0
 }
