@@ -83,49 +83,7 @@ SB=$WORK/switchboard
 say "generating a site of $ACCOUNTS users"
 mkdir -p "$WORK/site"
 {
-	cat <<EOF
-site "bench" {
-  country  = "IE"
-  timezone = "Europe/Dublin"
-  domain   = "$DOMAIN"
-  installer {
-    company = "Bench Ltd"
-    email   = "installer@$DOMAIN"
-  }
-}
-residence "r1" {
-  label        = "R1"
-  ring_timeout = "30s"
-}
-device "door" {
-  model = "akuvox-r29c"
-  mac   = "0C:11:05:00:00:01"
-  button "1" { calls = residence.r1 }
-  relay "door" {
-    dtmf = "#"
-    hold = "3s"
-  }
-}
-user "ep1" {
-  email     = "ep1@$DOMAIN"
-  residence = residence.r1
-  role      = "owner"
-  extension = 10001
-  app       = true
-}
-user "ep2" {
-  email     = "ep2@$DOMAIN"
-  residence = residence.r1
-  extension = 10002
-  app       = true
-}
-user "ep3" {
-  email     = "ep3@$DOMAIN"
-  residence = residence.r1
-  extension = 10003
-  app       = true
-}
-EOF
+	sed -e "s/@NAME@/bench/g" -e "s/@DOMAIN@/$DOMAIN/g" "$ROOT/bench/door-site.pbx.hcl"
 	awk -v n="$ACCOUNTS" -v d="$DOMAIN" 'BEGIN {
 		for (i = 1; i <= n; i++)
 			printf "user \"u%d\" {\n  email     = \"u%d@%s\"\n  extension = %d\n  app       = true\n}\n", i, i, d, 2000000 + i

@@ -80,49 +80,7 @@ SB=$WORK/switchboard
 # The benchmark's site without its thousands of users: one door station
 # whose button rings residence R1 (three app accounts at once).
 mkdir -p "$WORK/site"
-cat >"$WORK/site/site.pbx.hcl" <<EOF
-site "soak" {
-  country  = "IE"
-  timezone = "Europe/Dublin"
-  domain   = "$DOMAIN"
-  installer {
-    company = "Soak Ltd"
-    email   = "installer@$DOMAIN"
-  }
-}
-residence "r1" {
-  label        = "R1"
-  ring_timeout = "30s"
-}
-device "door" {
-  model = "akuvox-r29c"
-  mac   = "0C:11:05:00:00:01"
-  button "1" { calls = residence.r1 }
-  relay "door" {
-    dtmf = "#"
-    hold = "3s"
-  }
-}
-user "ep1" {
-  email     = "ep1@$DOMAIN"
-  residence = residence.r1
-  role      = "owner"
-  extension = 10001
-  app       = true
-}
-user "ep2" {
-  email     = "ep2@$DOMAIN"
-  residence = residence.r1
-  extension = 10002
-  app       = true
-}
-user "ep3" {
-  email     = "ep3@$DOMAIN"
-  residence = residence.r1
-  extension = 10003
-  app       = true
-}
-EOF
+sed -e "s/@NAME@/soak/g" -e "s/@DOMAIN@/$DOMAIN/g" "$ROOT/bench/door-site.pbx.hcl" >"$WORK/site/site.pbx.hcl"
 export SWITCHBOARD_SITE_KEY=$SITE_KEY
 "$SB" build -o "$WORK/build" "$WORK/site" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; die "build failed"; }
 "$SB" credentials -json "$WORK/site" >"$WORK/credentials.json"
