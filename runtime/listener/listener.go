@@ -9,6 +9,7 @@
 package listener
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -33,6 +34,9 @@ type Budget struct {
 	open   int
 	bySrc  map[netip.Addr]int
 	refuse atomic.Int64 // connections refused, ever
+	// freed is closed (and forgotten) when a place is given back, for
+	// whoever waits for one (waitOpenAtMost).
+	freed chan struct{}
 }
 
 // NewBudget returns a budget of total connections at once, perSource of
@@ -87,6 +91,31 @@ func (b *Budget) give(src netip.Addr) {
 		b.bySrc[src] = n
 	} else {
 		delete(b.bySrc, src)
+	}
+	if b.freed != nil {
+		close(b.freed)
+		b.freed = nil
+	}
+}
+
+// waitOpenAtMost waits until at most n connections are open, or ctx ends.
+func (b *Budget) waitOpenAtMost(ctx context.Context, n int) error {
+	for {
+		b.mu.Lock()
+		if b.open <= n {
+			b.mu.Unlock()
+			return nil
+		}
+		if b.freed == nil {
+			b.freed = make(chan struct{})
+		}
+		freed := b.freed
+		b.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

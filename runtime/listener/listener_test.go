@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -122,12 +123,10 @@ func TestPerSourceLimit(t *testing.T) {
 	held[0].Close()
 	// The server notices the close on its next read and gives the place
 	// back; a new connection then fits.
-	deadline := time.Now().Add(bound)
-	for b.Open() > 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d open after a client left, want 2", b.Open())
-		}
-		time.Sleep(time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	if err := b.waitOpenAtMost(ctx, 2); err != nil {
+		t.Fatalf("%d open after a client left, want 2", b.Open())
 	}
 	if !echoes(t, dial(t, l.Addr())) {
 		t.Error("a connection in a freed place does not work")
