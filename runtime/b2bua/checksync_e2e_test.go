@@ -2,6 +2,7 @@ package b2bua_test
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +21,13 @@ func TestCheckSyncStaleRegistrationsBounded(t *testing.T) {
 	const stale = 3
 	for i := range stale {
 		// Registered from a socket that then closes: its contact stays in
-		// the registrar for the hour it asked for.
+		// the registrar for the hour it asked for. Each from an address of
+		// its own that no other test binds (127.0.0.3…): a port of
+		// 127.0.0.1 closed here could be handed to another socket on a busy
+		// machine, which would then answer the NOTIFY.
 		pw, _ := h.secrets.SIPPassword("device.monitor-1a")
-		d, err := device.New(device.Config{Account: "device.monitor-1a", Password: pw, Domain: "e2e.example", Server: h.addr})
+		d, err := device.New(device.Config{Account: "device.monitor-1a", Password: pw, Domain: "e2e.example", Server: h.addr,
+			IP: netip.AddrFrom4([4]byte{127, 0, 0, byte(3 + i)})})
 		if err != nil {
 			t.Fatal(err)
 		}
