@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -33,7 +34,7 @@ var serveCommand = &command{
 	name:     "serve",
 	synopsis: "Run the site as a live SIP server",
 	usage: `Usage: switchboard serve [-listen ADDR] [-tcp ADDR] [-http ADDR] [-media-ip IP]
-                         [-rtp-ports MIN-MAX] [-admin ADDR] [-admin-token-file FILE]
+                         [-rtp-ports MIN-MAX] [-udp-mtu N] [-admin ADDR] [-admin-token-file FILE]
                          [-events FILE] [-log-format text|json]
                          [-var name=value]... [-var-file FILE]... [DIR]
 
@@ -99,6 +100,7 @@ type serveOptions struct {
 	limits                                                             site.Limits
 	certFile, keyFile                                                  string
 	admin, adminTokenFile                                              string
+	udpMTU                                                             int
 	trustedProxies                                                     listFlag
 	site                                                               siteOptions
 	lower                                                              lowerFlags
@@ -117,6 +119,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "the admin endpoints' bearer token is in `FILE`, made on first start (default DIR/.switchboard/admin-token; SWITCHBOARD_ADMIN_TOKEN overrides)")
 	f.fs.StringVar(&o.mediaIP, "media-ip", "", "`IP` the media relay binds and advertises (default: the -listen address)")
 	f.fs.StringVar(&o.rtpPorts, "rtp-ports", "10000-20000", "UDP port `RANGE` MIN-MAX of the media relay and voicemail (RTP on even ports, RTCP above); a call that finds it used up is refused with 503")
+	f.fs.IntVar(&o.udpMTU, "udp-mtu", sipstack.DefaultUDPMTU, "an INVITE larger than `N` bytes to a device reached directly over UDP goes over TCP first, UDP when refused (RFC 3261 §18.1.1); devices behind NAT always get UDP; 0: never")
 	f.fs.StringVar(&o.eventsFile, "events", "", "append the event stream as JSON lines to `FILE` (- for standard output)")
 	f.fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on standard error: text or json")
 	f.fs.StringVar(&o.digest, "digest", "sha-256,md5", "digest `ALGORITHMS` offered, in order (RFC 8760: sha-256 first); use md5 alone for clients that answer only MD5 (baresip 1.x, SIPp 3.6)")
@@ -185,6 +188,9 @@ func runServe(c *cli, args []string) int {
 	portMin, portMax, err := portRange(o.rtpPorts)
 	if err != nil {
 		return c.usageError(lookup("serve"), "-rtp-ports: %v", err)
+	}
+	if o.udpMTU < 0 {
+		return c.usageError(lookup("serve"), "-udp-mtu: %d is negative (0 keeps every INVITE on UDP)", o.udpMTU)
 	}
 	if (o.certFile == "") != (o.keyFile == "") {
 		return c.usageError(lookup("serve"), "-cert and -key go together")
@@ -279,7 +285,7 @@ func runServe(c *cli, args []string) int {
 	}
 	so := site.Options{
 		AdminToken: adminToken, Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs,
-		MediaPortMin: portMin, MediaPortMax: portMax,
+		MediaPortMin: portMin, MediaPortMax: portMax, UDPMTU: cmp.Or(o.udpMTU, -1),
 		DataDir: o.dataDir, MailFrom: o.mailFrom, DeleteAfterMail: o.deleteAfterMail,
 		RotationGrace: o.rotationGrace, Limits: o.limits,
 		Recompile: func() (site.Config, error) {

@@ -572,7 +572,7 @@ func (c *call) invite(b *branch) error {
 		req.SetTransport(b.contact.Transport)
 	}
 	b.req = req
-	tx, err := s.client().TransactionRequest(context.Background(), req, c.build(b))
+	tx, err := s.oversize.Request(context.Background(), s.client(), req, !c.isTrunk(b) && b.contact.direct(), c.build(b))
 	if err != nil {
 		if b.media != nil {
 			b.media.Close()

@@ -91,6 +91,31 @@ func (ct Contact) dest() string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
+// direct reports whether requests to the contact reach the address its
+// URI names: no NAT or edge proxy between (its registration came from
+// that address, or from nowhere recorded, and no Path). Only then may a
+// large request try TCP (package sipstack's Oversize); otherwise the
+// only way in is the flow the registration came through.
+func (ct Contact) direct() bool {
+	if len(ct.Path) > 0 {
+		return false
+	}
+	if ct.Dest == "" {
+		return true
+	}
+	a, err := netip.ParseAddrPort(ct.Dest)
+	if err != nil {
+		return false
+	}
+	port := ct.URI.Port
+	if port == 0 {
+		port = 5060
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(ct.URI.Host, "["), "]")
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap() == a.Addr().Unmap() && port == int(a.Port())
+}
+
 // defaultRouteProbe is an address the routing table sends by the default
 // route (TEST-NET-3; a connected UDP socket sends nothing to it).
 const defaultRouteProbe = "203.0.113.1:9"

@@ -50,6 +50,11 @@ type Config struct {
 	LocalMedia func() *media.Endpoint
 	// Services are the calls the server answers itself.
 	Services Services
+	// UDPMTU is the size in bytes above which an INVITE to a contact
+	// reached directly over UDP goes over TCP first (RFC 3261 §18.1.1,
+	// package sipstack's Oversize); 0: sipstack.DefaultUDPMTU; negative:
+	// never.
+	UDPMTU int
 }
 
 // userAgent is the Server and User-Agent header value.
@@ -93,6 +98,8 @@ type Server struct {
 
 	// register answers REGISTER over UDP beside sipgo (package sipstack).
 	register *sipstack.Register
+	// oversize sends the INVITEs of call legs (RFC 3261 §18.1.1).
+	oversize *sipstack.Oversize
 	// rcvBuf is the UDP listener's receive buffer, as granted, for
 	// Status.
 	rcvBuf atomic.Int64
@@ -165,6 +172,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("b2bua: no configuration")
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, clk: cfg.Clock, events: cfg.Events}
+	switch {
+	case cfg.UDPMTU == 0:
+		s.oversize = &sipstack.Oversize{Limit: sipstack.DefaultUDPMTU}
+	case cfg.UDPMTU > 0:
+		s.oversize = &sipstack.Oversize{Limit: cfg.UDPMTU}
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -5,5 +5,6 @@
 // readiness, shutdown), REGISTER over UDP answered beside sipgo's
 // transaction layer (Register), and the challenges to INVITEs and
 // SUBSCRIBEs over UDP sent statelessly before sipgo makes a transaction
-// (Stateless). Nothing else of ours sets a sipgo variable.
+// (Stateless), and the transport of large requests the server sends
+// (Oversize, RFC 3261 §18.1.1). Nothing else of ours sets a sipgo variable.
 package sipstack

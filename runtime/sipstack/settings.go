@@ -15,16 +15,11 @@ import (
 // TuneSimulation for a simulation run).
 
 // sipgo refuses to send a UDP message over 1 300 bytes (RFC 3261 §18.1.1
-// wants TCP then). A device registered over UDP behind NAT cannot be
-// reached over TCP, and a video door station's offer alone comes near
-// that size, so its call would reach no one. Like Kamailio (udp_mtu
-// unset) and Asterisk, the server sends such messages whole over UDP, for
-// IP to fragment. RFC 3261 §18.1.1 wants a request over 1 300 bytes sent
-// over TCP, falling back to UDP only when the connection is refused (ICMP
-// or a reset); a NAT with no TCP mapping for a device's address more
-// often drops the attempt silently, and a door call would wait it out.
-// A device registered over TCP or TLS gets its requests over that
-// connection anyway. In init: sipgo reads the limit on every send, and every
+// wants TCP then). The choice of transport is ours (Oversize: TCP first
+// for a large INVITE to a device reached directly, the UDP flow for one
+// behind NAT), so sipgo's own check is lifted: whatever we send over UDP
+// goes whole, for IP to fragment, as Kamailio (udp_mtu unset) and
+// Asterisk do. In init: sipgo reads the limit on every send, and every
 // server and device of this module imports this package through the call
 // core.
 //

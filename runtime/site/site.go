@@ -54,6 +54,10 @@ type Options struct {
 	// RTCP above): what a firewall opens. A call that finds the range used
 	// up is refused with 503. Both zero: ports the kernel picks.
 	MediaPortMin, MediaPortMax int
+	// UDPMTU: an INVITE to a contact reached directly over UDP larger
+	// than this many bytes goes over TCP first (RFC 3261 §18.1.1); 0:
+	// 1 300, the RFC's; negative: never.
+	UDPMTU int
 	// MediaListen opens the media's sockets; nil means real UDP. The
 	// simulator passes its in-memory network's.
 	MediaListen media.ListenFunc
@@ -186,7 +190,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		svcs = s.services.Runtime()
 	}
 
-	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger}
+	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger, UDPMTU: o.UDPMTU}
 	if o.MediaIP.IsValid() {
 		rc.Media = s.mediaFactory()
 		rc.Services = svcs
