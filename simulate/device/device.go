@@ -229,6 +229,12 @@ func (d *Device) SetPickupWhen(ready <-chan struct{}) {
 // Close stops the hub and its devices' media.
 func (h *Hub) Close() error {
 	h.cancel()
+	// The socket closes now, not when the goroutine waiting on the
+	// context runs: a request that arrives after Close returned must meet
+	// a closed port, not a device that still answers (on a busy machine
+	// that goroutine ran late, and a "stale" registration answered the
+	// server's check-sync NOTIFY).
+	_ = h.conn.Close()
 	h.mu.Lock()
 	for _, c := range h.calls {
 		c.media.close()
