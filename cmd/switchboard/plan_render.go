@@ -115,11 +115,20 @@ func attrText(a plan.AttributeChange) string {
 	}
 	switch {
 	case a.Before == "":
-		return a.After
+		return valueText(a.After)
 	case a.After == "":
-		return a.Before
+		return valueText(a.Before)
 	}
-	return a.Before + " -> " + a.After
+	return valueText(a.Before) + " -> " + valueText(a.After)
+}
+
+// valueText is an attribute value as the plan shows it: its JSON, or
+// "(from var.x)" for a reference to an input.
+func valueText(v string) string {
+	if ref, ok := plan.Reference(v); ok {
+		return "(from " + ref + ")"
+	}
+	return v
 }
 
 // planJSON is the -json form of a plan and the content of a saved plan.

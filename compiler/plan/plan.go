@@ -61,7 +61,8 @@ type Change struct {
 }
 
 // AttributeChange is one attribute's change. Before and After are
-// JSON-encoded; empty means absent.
+// JSON-encoded; empty means absent. A value {"from":"var.x"} is a reference
+// to an input (see Reference).
 type AttributeChange struct {
 	Name              string
 	Before, After     string
@@ -197,10 +198,14 @@ func attributeChanges(k Kind, before, after map[string]string) []AttributeChange
 		if b == a {
 			continue
 		}
+		// A reference names an input and holds no value: it is shown.
+		_, bRef := Reference(b)
+		_, aRef := Reference(a)
+		valued := (b != "" && !bRef) || (a != "" && !aRef)
 		out = append(out, AttributeChange{
 			Name: name, Before: b, After: a,
-			Sensitive:         Sensitive(name),
-			Opaque:            Opaque(name),
+			Sensitive:         Sensitive(name) && valued,
+			Opaque:            Opaque(name) && valued,
 			ForcesReplacement: before != nil && after != nil && ForcesReplacement(k, name),
 		})
 	}

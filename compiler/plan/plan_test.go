@@ -318,3 +318,46 @@ func TestCheckSavedOtherStateFile(t *testing.T) {
 		t.Errorf("other lineage: %v", err)
 	}
 }
+
+// TestReferencesNameTheirInput: a trunk's username and password taken from
+// variables are references, {"from":"var.x"}: shown by name, never masked
+// as a value and never the literal "var.x" as if it were the username.
+func TestReferencesNameTheirInput(t *testing.T) {
+	k := testKey(t)
+	p := irtest.HarbourView()
+	d := desired(t, p, k, nil)
+	pl := plan.Diff(d, state.New(d.Site))
+	var got []plan.AttributeChange
+	for _, c := range pl.Changes {
+		if c.Kind != plan.KindTrunk {
+			continue
+		}
+		for _, a := range c.Attributes {
+			if a.Name == "username" || a.Name == "password" {
+				got = append(got, a)
+			}
+		}
+	}
+	want := []plan.AttributeChange{
+		{Name: "password", After: `{"from":"var.trunk_password"}`},
+		{Name: "username", After: `{"from":"var.trunk_user"}`},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("trunk references (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		v, ref string
+		ok     bool
+	}{
+		{`{"from":"var.trunk_user"}`, "var.trunk_user", true},
+		{`"var.trunk_user"`, "", false},
+		{`{"from":"a","b":"c"}`, "", false},
+		{`{}`, "", false},
+		{`["from"]`, "", false},
+	} {
+		ref, ok := plan.Reference(tc.v)
+		if ref != tc.ref || ok != tc.ok {
+			t.Errorf("Reference(%s) = %q, %v; want %q, %v", tc.v, ref, ok, tc.ref, tc.ok)
+		}
+	}
+}
