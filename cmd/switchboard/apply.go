@@ -48,6 +48,14 @@ the current directory): it shows the plan, asks for confirmation, then
      the settings back and gives a verdict: already set, set and verified,
      did not stick, unsupported firmware or unreachable; the other devices
      are told to fetch their files through the server (check-sync);
+     each device ends with one of three verdicts:
+       applied and verified   pushed and read back (Akuvox with -device)
+       applied, not verified  told by the server to fetch its files; nothing
+                              reads them back (-serve, other vendors)
+       not reached            not known to have its configuration: no
+                              server to tell it (no -serve), or the push or
+                              check-sync failed; not recorded, so the next
+                              plan and apply show it again
   4. applies the users they serve and mails invitations to those with
      send_credentials (-smtp): their own login and which app to use;
   5. removes what the site no longer has.
@@ -66,8 +74,10 @@ The API login is the URL's user:password, else SWITCHBOARD_DEVICE_USER
 SWITCHBOARD_SMTP_PASSWORD log in to the mail server. No password is printed
 or written to the state.
 
-Exit status: 0 everything applied (or nothing to do), 1 errors or something
-left undone (the next plan shows what), 2 usage error.`,
+Exit status: 0 everything applied (or nothing to do), every device at
+least "applied, not verified"; 1 errors, a device not reached or something
+else left undone (the summary names each; the next plan shows them again);
+2 usage error.`,
 	run:   runApply,
 	flags: func() *flagSet { return applyFlags(&applyOptions{}) },
 }
@@ -298,6 +308,9 @@ func stepMark(s apply.Step, st style) string {
 
 func stepText(s apply.Step) string {
 	t := fmt.Sprintf("%s %q: %s", s.Kind, s.Name, s.Outcome)
+	if s.Reach != "" {
+		t = fmt.Sprintf("%s %q %s: %s", s.Kind, s.Name, s.Reach, s.Outcome)
+	}
 	if s.Detail != "" {
 		t += " (" + s.Detail + ")"
 	}
@@ -315,16 +328,22 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, listed bo
 	if !listed {
 		fmt.Fprintln(w)
 	}
-	done, invited, notInvited := 0, 0, 0
-	var failed []string
+	done, invited, notInvited, unverified := 0, 0, 0, 0
+	var notReached, failed []string
 	for _, st := range r.Steps {
 		if !listed {
 			fmt.Fprintf(w, "  %s %s\n", stepMark(st, s), stepText(st))
 		}
-		if st.Done {
+		switch {
+		case st.Done:
 			done++
-		} else {
+		case st.Reach == apply.NotReached:
+			notReached = append(notReached, fmt.Sprintf("%s (%s)", st.Name, st.Outcome))
+		default:
 			failed = append(failed, fmt.Sprintf("%s (%s)", st.Name, st.Outcome))
+		}
+		if st.Reach == apply.Unverified {
+			unverified++
 		}
 		switch {
 		case strings.HasPrefix(st.Invitation, "sent"):
@@ -339,16 +358,30 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, listed bo
 		if invited > 0 {
 			msg += fmt.Sprintf(", %s sent", plural(invited, "invitation"))
 		}
+		if unverified > 0 {
+			whose := "their"
+			if unverified == 1 {
+				whose = "its"
+			}
+			msg += fmt.Sprintf("; %s not verified (told to fetch %s files; nothing reads them back)", plural(unverified, "device"), whose)
+		}
 		fmt.Fprintf(w, "%s %s.\n", s.paint(ansiBold+ansiGreen, "Apply complete!"), msg)
 		return
 	}
+	sort.Strings(notReached)
 	sort.Strings(failed)
 	msg := fmt.Sprintf("%d of %s applied", done, plural(len(r.Steps), "change"))
+	if len(notReached) > 0 {
+		msg += fmt.Sprintf("; %s not reached: %s", plural(len(notReached), "device"), strings.Join(notReached, ", "))
+	}
 	if len(failed) > 0 {
 		msg += "; not done: " + strings.Join(failed, ", ")
 	}
 	if notInvited > 0 {
 		msg += fmt.Sprintf("; %s not sent", plural(notInvited, "invitation"))
+	}
+	if unverified > 0 {
+		msg += fmt.Sprintf("; %s not verified", plural(unverified, "device"))
 	}
 	fmt.Fprintf(w, "%s %s.\nEverything that succeeded is recorded; fix the rest and run \"switchboard apply\" again: \"switchboard plan\" shows what is left.\n", s.paint(ansiBold+ansiRed, "Apply incomplete:"), msg)
 }
@@ -368,6 +401,9 @@ type stepJSON struct {
 	Detail     string `json:"detail,omitempty"`
 	Done       bool   `json:"done"`
 	Invitation string `json:"invitation,omitempty"`
+	// Reach is a device's verdict: "applied and verified", "applied, not
+	// verified" or "not reached".
+	Reach string `json:"reach,omitempty"`
 }
 
 func writeApplyJSON(w io.Writer, p *plan.Plan, r *apply.Result) {
@@ -376,7 +412,7 @@ func writeApplyJSON(w io.Writer, p *plan.Plan, r *apply.Result) {
 		doc.Reload = r.Reload
 		doc.Complete = r.Complete()
 		for _, s := range r.Steps {
-			doc.Steps = append(doc.Steps, stepJSON{s.Address, string(s.Action), s.Outcome, s.Detail, s.Done, s.Invitation})
+			doc.Steps = append(doc.Steps, stepJSON{s.Address, string(s.Action), s.Outcome, s.Detail, s.Done, s.Invitation, string(s.Reach)})
 		}
 	}
 	data, _ := json.MarshalIndent(doc, "", "  ")

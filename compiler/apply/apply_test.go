@@ -2,7 +2,6 @@ package apply_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime/quotedprintable"
@@ -292,6 +291,9 @@ func TestWrongDevicePassword(t *testing.T) {
 	}
 }
 
+// TestNoServerConfigured: without a server nothing tells a device to fetch
+// its published files, so no device is reached: each says so, is not
+// recorded as applied, and the apply is incomplete.
 func TestNoServerConfigured(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, irtest.HarbourView(), nil)
@@ -299,13 +301,31 @@ func TestNoServerConfigured(t *testing.T) {
 	if !strings.HasPrefix(res.Reload, "no server configured") {
 		t.Errorf("reload: %s", res.Reload)
 	}
+	recorded, _, err := s.store.Read(s.d.Site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devices := 0
 	for _, st := range res.Steps {
-		if st.Kind == plan.KindDevice && st.Outcome != "check-sync: no server configured" {
-			t.Errorf("%s: %s", st.Address, st.Outcome)
+		if st.Kind != plan.KindDevice {
+			if st.Reach != "" {
+				t.Errorf("%s has a reach %q; only devices do", st.Address, st.Reach)
+			}
+			continue
+		}
+		devices++
+		if st.Reach != apply.NotReached || st.Done || st.Outcome != "no server configured" {
+			t.Errorf("%s: %s, %s, done %v", st.Address, st.Reach, st.Outcome, st.Done)
+		}
+		if o := recorded.Object(st.Address); o == nil || !o.InProgress {
+			t.Errorf("%s is recorded as applied: %+v", st.Address, o)
 		}
 	}
-	if !res.Complete() {
-		t.Error("incomplete")
+	if devices == 0 {
+		t.Fatal("no device steps")
+	}
+	if res.Complete() {
+		t.Error("complete, though no device was reached")
 	}
 	for _, f := range s.b.Files {
 		if _, err := os.Stat(filepath.Join(s.out, "provision", f.Path)); err != nil {
@@ -342,8 +362,10 @@ func TestInvitations(t *testing.T) {
 	invites := map[string]string{"mary": "mary.work@example.com", "john": p.User("john").Email}
 	s := newSite(t, p, invites)
 	mb := startMailbox(t)
+	serve := startServe(t)
 	installer := "support@dds.example"
 	res := s.apply(t, func(o *apply.Options) {
+		o.Server = serve.server(t)
 		o.Mailer = &email.SMTPMailer{Addr: mb.addr}
 		o.From = "noreply@harbour-view.example.net"
 		o.Installer, o.InstallerLogin = "Dublin Door Systems", installer
@@ -395,7 +417,8 @@ func TestInvitations(t *testing.T) {
 func TestInvitationWithoutMailServerStaysDue(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, irtest.HarbourView(), map[string]string{"mary": "mary@example.com"})
-	res := s.apply(t, nil)
+	serve := startServe(t)
+	res := s.apply(t, func(o *apply.Options) { o.Server = serve.server(t) })
 	if res.Complete() {
 		t.Error("complete without sending the invitation")
 	}
@@ -407,7 +430,7 @@ func TestInvitationWithoutMailServerStaysDue(t *testing.T) {
 		t.Errorf("summary (-want +got):\n%s", d)
 	}
 	mb := startMailbox(t)
-	res = s.apply(t, func(o *apply.Options) { o.Mailer = &email.SMTPMailer{Addr: mb.addr} })
+	res = s.apply(t, func(o *apply.Options) { o.Server, o.Mailer = serve.server(t), &email.SMTPMailer{Addr: mb.addr} })
 	if !res.Complete() || len(mb.received()) != 1 {
 		t.Errorf("second apply: %+v, %d mails", res.Steps, len(mb.received()))
 	}
@@ -459,8 +482,7 @@ func TestStateHoldsNoSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st state.State
-	if err := json.Unmarshal(data, &st); err != nil {
+	if _, err := state.Parse(data); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range credentials.List(s.p, s.k) {
