@@ -147,7 +147,7 @@ func (w *worker) delivered(ctx context.Context, calls []*device.Call, sent int) 
 // then advances. It reports false when done holds, or when the server
 // schedules nothing within the expectation wait.
 func (w *worker) nextFrame(done func() bool, arrived <-chan struct{}) bool {
-	var limit <-chan time.Time
+	var limit <-chan struct{}
 	for {
 		if done() {
 			return false
@@ -157,9 +157,9 @@ func (w *worker) nextFrame(done func() bool, arrived <-chan struct{}) bool {
 			return true
 		}
 		if limit == nil {
-			t := time.NewTimer(w.o.Wait)
-			defer t.Stop()
-			limit = t.C
+			ctx, cancel := w.waitCtx(context.Background())
+			defer cancel()
+			limit = ctx.Done()
 		}
 		select {
 		case <-w.clock.scheduled:
