@@ -31,7 +31,8 @@ var applyCommand = &command{
                          [-serve-token-file FILE] [-device NAME=URL]...
                          [-devices FILE] [-smtp HOST:PORT]
                          [-smtp-from ADDR] [-app NAME] [-parallelism N] [-timeout D]
-                         [-state FILE] [-lock=false] [plan's compile and -var flags]
+                         [-state FILE] [-lock=false] [-target ADDR]...
+                         [plan's compile and -var flags]
                          [DIR | PLANFILE]
 
 Makes the site's devices, server and people match the site in DIR (default:
@@ -63,6 +64,11 @@ the current directory): it shows the plan, asks for confirmation, then
 A failed device does not stop the others. The state records exactly what
 succeeded, after every step, so running apply again finishes the job and an
 apply stopped at any point loses nothing.
+
+-target ADDR (repeatable, as for plan) applies only the changes of that
+object and of what depends on it: only they are pushed, recorded and mailed.
+The provisioning directory and the dial plan serve loads are one, so they
+are still published whole; the other changes stay in the next plan.
 
 PLANFILE is a plan saved with "switchboard plan -out"; it is applied without
 asking, and refused when the state or the site changed since it was made.
@@ -143,6 +149,10 @@ func runApply(c *cli, args []string) int {
 		if len(conflict) > 0 {
 			return c.usageError(cmd, "%s come from the saved plan; give them to \"switchboard plan -out\" instead", strings.Join(conflict, ", "))
 		}
+		if len(o.common.targets) > 0 {
+			return c.usageError(cmd, "-target comes from the saved plan; give it to \"switchboard plan -out\" instead")
+		}
+		o.common.targets = doc.Targets
 		saved, dir = doc, relPath(doc.Saved.Dir)
 		o.common.lower = lowerFlags{server: doc.Saved.Server, port: doc.Saved.Port, transport: doc.Saved.Transport, provisionURL: doc.Saved.ProvisionURL}
 		if o.common.state == "" && doc.Saved.State != "" {
@@ -198,6 +208,9 @@ func runApply(c *cli, args []string) int {
 
 	if !o.json {
 		writePlanText(c.stdout, pr.plan, c.styleFor(c.stdout))
+		if pr.plan.HasChanges() {
+			writeTargetApplyNote(c.stdout, pr.plan)
+		}
 	}
 	if !pr.plan.HasChanges() {
 		if o.json {

@@ -18,7 +18,7 @@ var planCommand = &command{
 	name:     "plan",
 	synopsis: "Show what apply would change on the site's devices, server and people",
 	usage: `Usage: switchboard plan [-json] [-out FILE] [-detailed-exitcode] [-state FILE] [-lock=false]
-                        [-server HOST] [-port N] [-transport udp|tcp|tls] [-provision-url URL]
+                        [-target ADDR]... [-server HOST] [-port N] [-transport udp|tcp|tls] [-provision-url URL]
                         [-var name=value]... [-var-file FILE]... [DIR]
 
 Compiles the site in DIR (default: the current directory) and compares it
@@ -37,6 +37,12 @@ a changed password appears as (sensitive value).
 refuses it once the state or the site changed since. Use the same -server,
 -port, -transport and -provision-url flags as "switchboard build".
 
+-target ADDR (repeatable) restricts the plan to one object — a device or a
+person, device.gate, user.anne — and the objects that depend on it (a desk
+phone of that person, a monitor of that residence, the people a door
+station rings); the plan says it is partial and how many changes it leaves
+out. A plan saved with -target applies only those.
+
 The state is locked while the plan is made, so a plan never reads a state an
 apply is writing; -lock=false skips that.
 
@@ -54,15 +60,17 @@ type planOptions struct {
 
 // planCommon are the flags plan and apply share.
 type planCommon struct {
-	state string
-	lock  bool
-	site  siteOptions
-	lower lowerFlags
+	state   string
+	lock    bool
+	targets targetsFlag
+	site    siteOptions
+	lower   lowerFlags
 }
 
 func (o *planCommon) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.state, "state", "", "read and write the state at `FILE` (default DIR/"+state.DefaultPath+")")
 	fs.BoolVar(&o.lock, "lock", true, "lock the state while working; -lock=false only when nothing else can run")
+	fs.Var(&o.targets, "target", "restrict to the object at `ADDR` (device.gate, user.anne) and what depends on it; repeatable")
 	o.lower.register(fs)
 	o.site.register(fs)
 }
@@ -157,6 +165,15 @@ func (c *cli) preparePlan(cmd, dir string, o *planCommon, operation string, reco
 		Program: cs.program, Bundle: cs.bundle, Key: cs.key, Invites: plan.Invites(cs.program),
 	})
 	pr.plan = plan.Diff(pr.desired, st)
+	if len(o.targets) > 0 {
+		p, err := plan.Target(pr.plan, pr.desired, st, o.targets)
+		if err != nil {
+			pr.unlock(c, cmd)
+			fmt.Fprintf(c.stderr, "switchboard %s: -target: %v\n", cmd, err)
+			return nil, exitFail
+		}
+		pr.plan = p
+	}
 	return pr, exitOK
 }
 

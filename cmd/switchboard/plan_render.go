@@ -22,6 +22,7 @@ const ansiYellow = "\x1b[33m"
 // writePlanText renders a plan for people: the summary in plain words, the
 // objects with their attribute changes, and the footer.
 func writePlanText(w io.Writer, p *plan.Plan, s style) {
+	writeTargetWarning(w, p, s)
 	name := p.DisplayName
 	if !p.HasChanges() {
 		fmt.Fprintf(w, "%s The devices, server and people of %q match the site: nothing to apply.\n", s.paint(ansiBold+ansiGreen, "No changes."), name)
@@ -133,15 +134,19 @@ func valueText(v string) string {
 
 // planJSON is the -json form of a plan and the content of a saved plan.
 type planJSON struct {
-	FormatVersion string        `json:"format_version"`
-	Site          string        `json:"site"`
-	SiteName      string        `json:"site_name"`
-	State         planStateRef  `json:"state"`
-	ConfigHash    string        `json:"config_hash"`
-	Summary       []string      `json:"summary"`
-	Changes       []changeJSON  `json:"changes"`
-	Counts        countsJSON    `json:"counts"`
-	Saved         *savedOptions `json:"saved,omitempty"`
+	FormatVersion string       `json:"format_version"`
+	Site          string       `json:"site"`
+	SiteName      string       `json:"site_name"`
+	State         planStateRef `json:"state"`
+	ConfigHash    string       `json:"config_hash"`
+	Summary       []string     `json:"summary"`
+	Changes       []changeJSON `json:"changes"`
+	Counts        countsJSON   `json:"counts"`
+	// Targets are the addresses of a partial plan (-target); LeftOut
+	// counts the changes of the site it leaves out.
+	Targets []string      `json:"targets,omitempty"`
+	LeftOut int           `json:"left_out,omitempty"`
+	Saved   *savedOptions `json:"saved,omitempty"`
 }
 
 type planStateRef struct {
@@ -198,6 +203,8 @@ func planDocument(p *plan.Plan) *planJSON {
 		Summary:    append([]string{}, p.Summary...),
 		Changes:    []changeJSON{},
 		Counts:     countsJSON{add, change, remove},
+		Targets:    p.Targets,
+		LeftOut:    p.LeftOut,
 	}
 	for _, c := range p.Changes {
 		cj := changeJSON{

@@ -35,6 +35,10 @@ type Plan struct {
 	Changes []Change
 	// Summary says what changes for people, in plain words.
 	Summary []string
+	// Targets are the addresses a partial plan was restricted to (see
+	// Target); LeftOut counts the changes of the site it left out.
+	Targets []string
+	LeftOut int
 }
 
 // Change is the change of one object.

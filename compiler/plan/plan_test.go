@@ -361,3 +361,53 @@ func TestReferencesNameTheirInput(t *testing.T) {
 		}
 	}
 }
+
+// TestTarget: -target keeps the targeted objects and those that name them,
+// one step, and records what it left out.
+func TestTarget(t *testing.T) {
+	k := testKey(t)
+	p := irtest.HarbourView()
+	d := desired(t, p, k, nil)
+	full := plan.Diff(d, state.New(d.Site))
+	for _, tc := range []struct {
+		targets []string
+		want    []string
+	}{
+		// Mary's desk phone: her residence rings it, the lobby's garage relay
+		// obeys it, and it is her endpoint.
+		{[]string{"device.desk-101"}, []string{"create residence.apt-1a", "create device.desk-101", "create device.lobby", "create user.mary"}},
+		// The people the front gate rings.
+		{[]string{"device.front-gate"}, []string{"create device.front-gate", "create user.john", "create user.mary"}},
+		{[]string{"user.john"}, []string{"create residence.apt-1a", "create device.desk-102", "create user.john"}},
+		{[]string{"user.john", "device.desk-101"}, []string{"create residence.apt-1a", "create device.desk-101", "create device.desk-102", "create device.lobby", "create user.john", "create user.mary"}},
+	} {
+		got, err := plan.Target(full, d, state.New(d.Site), tc.targets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, actions(got)); diff != "" {
+			t.Errorf("-target %v (-want +got):\n%s", tc.targets, diff)
+		}
+		if got.LeftOut != len(full.Changes)-len(got.Changes) || len(got.Summary) == 0 {
+			t.Errorf("-target %v: left out %d, summary %q", tc.targets, got.LeftOut, got.Summary)
+		}
+	}
+	if _, err := plan.Target(full, d, state.New(d.Site), []string{"user.nobody"}); err == nil || !strings.Contains(err.Error(), `"user.nobody"`) {
+		t.Errorf("unknown target: %v", err)
+	}
+	// An object only the state knows (a removal) can be targeted.
+	st := applied(d)
+	st.Put(state.Object{Address: "user.gone", Attributes: map[string]string{"display_name": `"Gone"`}})
+	removal, err := plan.Target(plan.Diff(d, st), d, st, []string{"user.gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"delete user.gone"}, actions(removal)); diff != "" {
+		t.Errorf("removal (-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{"gate", "widget.gate", "device.", ""} {
+		if _, _, err := plan.ParseAddress(bad); err == nil {
+			t.Errorf("ParseAddress(%q) accepted", bad)
+		}
+	}
+}
