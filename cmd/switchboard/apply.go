@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/term"
 
@@ -31,7 +30,7 @@ var applyCommand = &command{
                          [-serve-token-file FILE] [-device NAME=URL]...
                          [-devices FILE] [-smtp HOST:PORT]
                          [-smtp-from ADDR] [-app NAME] [-parallelism N] [-timeout D]
-                         [-state FILE] [-lock=false] [-target ADDR]...
+                         [-state FILE] [-lock=false] [-target ADDR]... [-refresh]
                          [plan's compile and -var flags]
                          [DIR | PLANFILE]
 
@@ -65,6 +64,9 @@ A failed device does not stop the others. The state records exactly what
 succeeded, after every step, so running apply again finishes the job and an
 apply stopped at any point loses nothing.
 
+-refresh reads the applied devices back first, as plan -refresh does, and
+applies a device whose settings changed on it again.
+
 -target ADDR (repeatable, as for plan) applies only the changes of that
 object and of what depends on it: only they are pushed, recorded and mailed.
 The provisioning directory and the dial plan serve loads are one, so they
@@ -93,12 +95,9 @@ type applyOptions struct {
 	out               string
 	serve             string
 	serveTokenFile    string
-	devices           listFlag
-	devicesFile       string
 	smtp, smtpFrom    string
 	app               string
 	parallelism       int
-	timeout           time.Duration
 	common            planCommon
 }
 
@@ -109,13 +108,10 @@ func applyFlags(o *applyOptions) *flagSet {
 	f.fs.StringVar(&o.out, "o", "", "write the provisioning directory to `OUT` (default DIR/.switchboard/build)")
 	f.fs.StringVar(&o.serve, "serve", "", "admin `ADDR`ess (host:port or URL) of the running \"switchboard serve\": its -admin")
 	f.fs.StringVar(&o.serveTokenFile, "serve-token-file", "", "read serve's admin token from `FILE` (default DIR/.switchboard/admin-token; SWITCHBOARD_ADMIN_TOKEN overrides)")
-	f.fs.Var(&o.devices, "device", "a device's management API: `NAME=URL`; repeatable")
-	f.fs.StringVar(&o.devicesFile, "devices", "", "read device API addresses from `FILE` (NAME URL lines)")
 	f.fs.StringVar(&o.smtp, "smtp", "", "send invitations through the mail server at `HOST:PORT`")
 	f.fs.StringVar(&o.smtpFrom, "smtp-from", "", "invitations' sender `ADDRESS` (default switchboard@<site domain>)")
 	f.fs.StringVar(&o.app, "app", "a SIP app such as Linphone", "the app `NAME` invitations tell people to install")
 	f.fs.IntVar(&o.parallelism, "parallelism", 4, "push `N` devices at once")
-	f.fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up on a device request after `D`")
 	o.common.register(f.fs)
 	return f
 }
@@ -162,7 +158,7 @@ func runApply(c *cli, args []string) int {
 	if _, err := o.common.lower.options(); err != nil {
 		return c.usageError(cmd, "%v", err)
 	}
-	targets, err := o.targets(c)
+	targets, err := o.common.deviceAPIs(c)
 	if err != nil {
 		return c.usageError(cmd, "%v", err)
 	}
@@ -207,6 +203,9 @@ func runApply(c *cli, args []string) int {
 	}
 
 	if !o.json {
+		if o.common.refresh {
+			writeDriftText(c.stdout, pr.drift, c.styleFor(c.stdout))
+		}
 		writePlanText(c.stdout, pr.plan, c.styleFor(c.stdout))
 		if pr.plan.HasChanges() {
 			writeTargetApplyNote(c.stdout, pr.plan)
@@ -214,7 +213,7 @@ func runApply(c *cli, args []string) int {
 	}
 	if !pr.plan.HasChanges() {
 		if o.json {
-			writeApplyJSON(c.stdout, pr.plan, nil)
+			writeApplyJSON(c.stdout, pr.plan, pr.drift, nil)
 		}
 		return exitOK
 	}
@@ -259,7 +258,7 @@ func runApply(c *cli, args []string) int {
 		Installer:      installer,
 		InstallerLogin: installerLogin,
 		Parallelism:    o.parallelism,
-		DeviceTimeout:  o.timeout,
+		DeviceTimeout:  o.common.timeout,
 		Progress: func(s apply.Step) {
 			if progress {
 				fmt.Fprintf(c.stdout, "  %s %s\n", stepMark(s, outStyle), stepText(s))
@@ -273,7 +272,7 @@ func runApply(c *cli, args []string) int {
 		}
 	}
 	if o.json {
-		writeApplyJSON(c.stdout, pr.plan, res)
+		writeApplyJSON(c.stdout, pr.plan, pr.drift, res)
 	} else {
 		writeApplyText(c.stdout, res, filepath.ToSlash(out), outStyle, progress)
 	}
@@ -281,35 +280,6 @@ func runApply(c *cli, args []string) int {
 		return exitFail
 	}
 	return exitOK
-}
-
-// targets collects -device and -devices.
-func (o *applyOptions) targets(c *cli) (map[string]apply.Target, error) {
-	user := c.getenv("SWITCHBOARD_DEVICE_USER")
-	if user == "" {
-		user = "admin"
-	}
-	password := c.getenv("SWITCHBOARD_DEVICE_PASSWORD")
-	targets := map[string]apply.Target{}
-	if o.devicesFile != "" {
-		data, err := os.ReadFile(o.devicesFile)
-		if err != nil {
-			return nil, fmt.Errorf("-devices: %v", err)
-		}
-		t, err := apply.ParseTargets(string(data), user, password)
-		if err != nil {
-			return nil, fmt.Errorf("-devices %s: %v", o.devicesFile, err)
-		}
-		targets = t
-	}
-	for _, spec := range o.devices {
-		name, t, err := apply.ParseTarget(spec, user, password)
-		if err != nil {
-			return nil, fmt.Errorf("-device: %v", err)
-		}
-		targets[name] = t
-	}
-	return targets, nil
 }
 
 func stepMark(s apply.Step, st style) string {
@@ -419,8 +389,9 @@ type stepJSON struct {
 	Reach string `json:"reach,omitempty"`
 }
 
-func writeApplyJSON(w io.Writer, p *plan.Plan, r *apply.Result) {
+func writeApplyJSON(w io.Writer, p *plan.Plan, drift []apply.Drift, r *apply.Result) {
 	doc := applyJSON{FormatVersion: planFormatVersion, Plan: planDocument(p), Steps: []stepJSON{}, Complete: true}
+	doc.Plan.Drift = driftDocument(drift)
 	if r != nil {
 		doc.Reload = r.Reload
 		doc.Complete = r.Complete()

@@ -31,7 +31,8 @@ import (
 //
 //	testbed emulators FILE NAME...   start an emulator per device NAME and
 //	                                 write a devices file (NAME URL lines);
-//	                                 sets SWITCHBOARD_DEVICE_PASSWORD
+//	                                 sets SWITCHBOARD_DEVICE_PASSWORD and
+//	                                 EMULATOR_<NAME> to each one's URL
 //	testbed mode NAME MODE           normal, drop-writes, unreachable,
 //	                                 unsupported-firmware
 //	testbed devicekeys NAME FILE     the emulator holds every setting of the
@@ -53,6 +54,8 @@ import (
 //	testbed unlock                   release that lock, as the end of its
 //	                                 process would
 //	testbed status N PROG ARGS...    run PROG and expect exit status N
+//	testbed devset NAME KEY VALUE    change a setting on emulator NAME, as
+//	                                 someone at its web page would
 //	testbed statev1 FILE             rewrite the state FILE as a version 1
 //	                                 switchboard wrote it: every attribute
 //	                                 value a JSON string holding JSON, a
@@ -74,6 +77,7 @@ func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Defer(func() { d.Close() })
 			bed.emulators[name] = d
 			lines = append(lines, name+" "+d.URL())
+			ts.Setenv("EMULATOR_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")), d.URL())
 		}
 		ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(strings.Join(lines, "\n")+"\n"), 0o644))
 		ts.Setenv("SWITCHBOARD_DEVICE_PASSWORD", testbedDevicePassword)
@@ -196,6 +200,11 @@ func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 		if got != want {
 			ts.Fatalf("%s exited with status %d, want %d", args[2], got, want)
 		}
+	case "devset":
+		if len(args) != 4 {
+			ts.Fatalf("usage: testbed devset NAME KEY VALUE")
+		}
+		bed.emulator(ts, args[1]).SetKey(args[2], args[3])
 	case "statev1":
 		if len(args) != 2 {
 			ts.Fatalf("usage: testbed statev1 FILE")

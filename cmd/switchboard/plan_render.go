@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"switchboard/atomicfile"
+	"switchboard/compiler/apply"
 	"switchboard/compiler/plan"
 )
 
@@ -83,6 +84,9 @@ func writeChangeText(w io.Writer, c plan.Change, s style) {
 	if c.Interrupted {
 		comment += " (an earlier apply did not finish it)"
 	}
+	if c.Drifted {
+		comment += " (its settings changed on the device)"
+	}
 	fmt.Fprintf(w, "  %s\n", s.paint(ansiBold, "# "+head+" "+comment))
 	fmt.Fprintf(w, "  %s %s {\n", s.paint(color, sym), head)
 	width := 0
@@ -144,7 +148,9 @@ type planJSON struct {
 	Counts        countsJSON   `json:"counts"`
 	// Targets are the addresses of a partial plan (-target); LeftOut
 	// counts the changes of the site it leaves out.
-	Targets []string      `json:"targets,omitempty"`
+	Targets []string `json:"targets,omitempty"`
+	// Drift is what plan -refresh read back from the devices.
+	Drift   []driftJSON   `json:"drift,omitempty"`
 	LeftOut int           `json:"left_out,omitempty"`
 	Saved   *savedOptions `json:"saved,omitempty"`
 }
@@ -168,6 +174,7 @@ type changeJSON struct {
 	Action          string          `json:"action"`
 	ReplacedBecause []string        `json:"replaced_because,omitempty"`
 	Interrupted     bool            `json:"interrupted,omitempty"`
+	Drifted         bool            `json:"drifted,omitempty"`
 	Attributes      []attributeJSON `json:"attributes"`
 	Unchanged       int             `json:"unchanged_attributes"`
 }
@@ -209,7 +216,7 @@ func planDocument(p *plan.Plan) *planJSON {
 	for _, c := range p.Changes {
 		cj := changeJSON{
 			Address: c.Address, Kind: string(c.Kind), Name: c.Name, Label: c.Label, Action: string(c.Action),
-			ReplacedBecause: c.ReplacedBecause, Interrupted: c.Interrupted, Attributes: []attributeJSON{}, Unchanged: c.Unchanged,
+			ReplacedBecause: c.ReplacedBecause, Interrupted: c.Interrupted, Drifted: c.Drifted, Attributes: []attributeJSON{}, Unchanged: c.Unchanged,
 		}
 		for _, a := range c.Attributes {
 			aj := attributeJSON{Name: a.Name, Sensitive: a.Sensitive, Digest: a.Opaque && !a.Sensitive, ForcesReplacement: a.ForcesReplacement}
@@ -228,8 +235,10 @@ func planDocument(p *plan.Plan) *planJSON {
 	return doc
 }
 
-func writePlanJSON(w io.Writer, p *plan.Plan) error {
-	data, err := json.MarshalIndent(planDocument(p), "", "  ")
+func writePlanJSON(w io.Writer, p *plan.Plan, drift []apply.Drift) error {
+	doc := planDocument(p)
+	doc.Drift = driftDocument(drift)
+	data, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err
 	}

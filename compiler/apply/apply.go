@@ -335,13 +335,14 @@ func (r *runner) device(ctx context.Context, c plan.Change) (Step, func(*state.S
 		return r.newStep(c, "failed", "the device is not in the compiled site", false), nil
 	}
 	t, hasTarget := r.o.Targets[c.Name]
-	if hasTarget && d.Vendor == "akuvox" {
-		var file []byte
-		for _, f := range r.o.Bundle.DeviceFiles(d.Name) {
-			if f.Vendor == "akuvox" {
-				file = f.Data
-			}
+	var file []byte
+	for _, f := range r.o.Bundle.DeviceFiles(d.Name) {
+		if f.Vendor == "akuvox" {
+			file = f.Data
 		}
+	}
+	settings := appliedSettings(file)
+	if hasTarget && d.Vendor == "akuvox" {
 		p := pushAkuvox(ctx, t, file, r.o.DeviceTimeout)
 		s := r.newStep(c, string(p.Verdict), p.Detail, p.Verdict.Succeeded())
 		s.Reach = NotReached
@@ -358,7 +359,7 @@ func (r *runner) device(ctx context.Context, c plan.Change) (Step, func(*state.S
 		if !s.Done {
 			return s, nil
 		}
-		return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "api", Outcome: string(p.Verdict), Firmware: p.Firmware})
+		return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "api", Outcome: string(p.Verdict), Firmware: p.Firmware, Settings: settings})
 	}
 	note := ""
 	if hasTarget {
@@ -378,7 +379,7 @@ func (r *runner) device(ctx context.Context, c plan.Change) (Step, func(*state.S
 	}
 	s := r.newStep(c, "check-sync sent", strings.TrimSuffix(note, "; "), true)
 	s.Reach = Unverified
-	return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "check-sync", Outcome: s.Outcome})
+	return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "check-sync", Outcome: s.Outcome, Settings: settings})
 }
 
 // user applies a user: live once the server has loaded the dial plan; an

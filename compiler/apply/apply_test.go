@@ -504,3 +504,70 @@ func decode(t *testing.T, data string) string {
 	}
 	return strings.ReplaceAll(string(b), "\r\n", "\n")
 }
+
+// TestRefreshFindsDrift: a refresh reads applied Akuvox devices back and
+// names each setting changed on the device since the apply; devices of
+// vendors without read-back, and devices without an address, say so. A
+// plan with the drift applies the device again, and it matches after.
+func TestRefreshFindsDrift(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, irtest.HarbourView(), nil)
+	serve := startServe(t)
+	gate, lobby := startEmulator(t, emulator.Normal), startEmulator(t, emulator.Normal)
+	apis := map[string]apply.Target{"front-gate": target(gate), "lobby": target(lobby)}
+	res := s.apply(t, func(o *apply.Options) { o.Server, o.Targets = serve.server(t), apis })
+	if !res.Complete() {
+		t.Fatalf("first apply: %+v", res.Steps)
+	}
+	keys := s.fileKeys(t, "front-gate")
+	const relayKey = "Config.DoorSetting.DTMF.Code1"
+	if keys[relayKey] == "" {
+		t.Fatalf("the gate's file has no %s", relayKey)
+	}
+	gate.SetKey(relayKey, "9")
+
+	_, st := s.plan(t)
+	refresh := func() map[string]apply.Drift {
+		out := map[string]apply.Drift{}
+		for _, d := range apply.Refresh(context.Background(), apply.RefreshOptions{State: st, Targets: map[string]apply.Target{"front-gate": target(gate), "lobby": target(lobby)}, Timeout: 2 * time.Second}) {
+			out[d.Name] = d
+		}
+		return out
+	}
+	got := refresh()
+	if d := cmp.Diff([]apply.SettingDrift{{Key: relayKey, Applied: keys[relayKey], Device: "9"}}, got["front-gate"].Settings); d != "" || got["front-gate"].Status != apply.Drifted {
+		t.Errorf("front-gate: %s (-want +got):\n%s", got["front-gate"].Status, d)
+	}
+	if got["lobby"].Status != apply.InSync {
+		t.Errorf("lobby: %+v", got["lobby"])
+	}
+	if d := got["desk-101"]; d.Status != apply.NoReadBack || !strings.Contains(d.Detail, "yealink") {
+		t.Errorf("desk-101: %+v", d)
+	}
+	if d := got["monitor-1a"]; d.Status != apply.NotRead || !strings.Contains(d.Detail, "-device monitor-1a=URL") {
+		t.Errorf("monitor-1a: %+v", d)
+	}
+	for name, d := range got {
+		for _, set := range d.Settings {
+			if strings.HasSuffix(set.Key, "Pwd") || strings.HasSuffix(set.Key, "Password") {
+				t.Errorf("%s: a secret setting is compared: %s", name, set.Key)
+			}
+		}
+	}
+
+	// The drifted gate is in the plan again; applying puts it back.
+	pl := plan.WithDrift(plan.Diff(s.d, st), s.d, st, []string{"device.front-gate"})
+	if len(pl.Changes) != 1 || !pl.Changes[0].Drifted || pl.Changes[0].Address != "device.front-gate" {
+		t.Fatalf("plan with drift: %v", pl.Summary)
+	}
+	res, err := apply.Run(context.Background(), apply.Options{
+		Plan: pl, Desired: s.d, Program: s.p, Bundle: s.b, Key: s.k, State: st, Store: s.store,
+		Publish: func() error { return nil }, Server: serve.server(t), Targets: apis, DeviceTimeout: 2 * time.Second,
+	})
+	if err != nil || !res.Complete() || res.Steps[0].Reach != apply.Verified {
+		t.Fatalf("re-apply: %v, %+v", err, res.Steps)
+	}
+	if d := refresh()["front-gate"]; d.Status != apply.InSync {
+		t.Errorf("after the re-apply: %+v", d)
+	}
+}

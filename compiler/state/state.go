@@ -104,6 +104,12 @@ type Delivery struct {
 	// "check-sync sent".
 	Outcome  string `json:"outcome"`
 	Firmware string `json:"firmware,omitempty"`
+	// Settings are the device's settings as applied, by the vendor's key
+	// (Akuvox: Config.Account1.GENERAL.UserName), for `plan -refresh` to
+	// compare with what the device reads back. Secret settings (passwords)
+	// are left out: a device masks them on read, and the state holds no
+	// secret.
+	Settings map[string]string `json:"settings,omitempty"`
 }
 
 // New returns an empty state with a fresh lineage.
