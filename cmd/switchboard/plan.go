@@ -21,7 +21,8 @@ var planCommand = &command{
 	synopsis: "Show what apply would change on the site's devices, server and people",
 	usage: `Usage: switchboard plan [-json] [-out FILE] [-detailed-exitcode] [-state FILE] [-lock=false]
                         [-target ADDR]... [-refresh] [-device NAME=URL]...
-                        [-devices FILE] [-timeout D] [-server HOST] [-port N] [-transport udp|tcp|tls] [-provision-url URL]
+                        [-devices FILE] [-timeout D]
+                        [-server HOST] [-port N] [-transport udp|tcp|tls] [-provision-url URL]
                         [-var name=value]... [-var-file FILE]... [DIR]
 
 Compiles the site in DIR (default: the current directory) and compares it
