@@ -678,6 +678,11 @@ func (w *worker) cleanup(st *caseState) {
 // until waits until cond (called with w.mu held) holds, for at most the
 // expectation wait (see waitCtx), and reports whether it did.
 func (w *worker) until(cond func() bool) bool {
+	return w.untilBy(cond, w.waitCtx)
+}
+
+// untilBy is until with the wait bounded by bound.
+func (w *worker) untilBy(cond func() bool, bound func(context.Context) (context.Context, context.CancelFunc)) bool {
 	var deadline <-chan struct{}
 	for {
 		w.mu.Lock()
@@ -687,7 +692,7 @@ func (w *worker) until(cond func() bool) bool {
 			return true
 		}
 		if deadline == nil {
-			ctx, cancel := w.waitCtx(context.Background())
+			ctx, cancel := bound(context.Background())
 			defer cancel()
 			deadline = ctx.Done()
 		}
@@ -734,9 +739,23 @@ func (w *worker) waitCtx(parent context.Context) (context.Context, context.Cance
 
 // waitEvent waits for an event of the case matching f.
 func (w *worker) waitEvent(st *caseState, f func(events.Event) bool) (events.Event, bool) {
+	return w.waitEventBy(st, f, w.waitCtx)
+}
+
+// waitWorkEvent waits for an event the server emits after work of its own
+// that sends nothing, such as storing a voicemail message on disk: a quiet
+// network does not mean it will not come, so only the real-time
+// expectation wait bounds it.
+func (w *worker) waitWorkEvent(st *caseState, f func(events.Event) bool) (events.Event, bool) {
+	return w.waitEventBy(st, f, func(ctx context.Context) (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, w.o.Wait)
+	})
+}
+
+func (w *worker) waitEventBy(st *caseState, f func(events.Event) bool, bound func(context.Context) (context.Context, context.CancelFunc)) (events.Event, bool) {
 	var found events.Event
 	scanned := 0 // events are only appended during a case
-	ok := w.until(func() bool {
+	ok := w.untilBy(func() bool {
 		for _, e := range w.events[scanned:] {
 			if f(e) {
 				found = e
@@ -745,7 +764,7 @@ func (w *worker) waitEvent(st *caseState, f func(events.Event) bool) (events.Eve
 		}
 		scanned = len(w.events)
 		return false
-	})
+	}, bound)
 	return found, ok
 }
 

@@ -208,7 +208,7 @@ func (w *worker) expectMessage(st *caseState, s ExpectMessage) error {
 	if st.call != nil {
 		id = st.call.ID()
 	}
-	e, ok := w.waitEvent(st, func(e events.Event) bool {
+	e, ok := w.waitWorkEvent(st, func(e events.Event) bool {
 		return e.Kind == events.VoicemailDeposited && e.Target == "mailbox."+s.Mailbox && (id == "" || e.Call == id)
 	})
 	if !ok {
