@@ -98,7 +98,8 @@ type Delivery struct {
 	// Method is "api" (pushed and read back) or "check-sync" (told to
 	// fetch its files through the running server). Version 1 files may say
 	// "published" (its files were served and no server told it): such a
-	// device was recorded without having been reached.
+	// device was recorded without having been reached, and reads as in
+	// progress.
 	Method string `json:"method"`
 	// Outcome is the verdict: "already set", "set and verified",
 	// "check-sync sent".
@@ -259,6 +260,12 @@ func parseV1(data []byte) (*State, error) {
 	}
 	for i := range st.Objects {
 		o := &st.Objects[i]
+		if o.Delivery != nil && o.Delivery.Method == "published" {
+			// Version 1 recorded a device as applied when its files were
+			// only published, with no server to tell it: it was never
+			// reached, so the next plan applies it again.
+			o.InProgress = true
+		}
 		for k, text := range o.Attributes {
 			v, err := canonical(json.RawMessage(text))
 			if err != nil {

@@ -296,6 +296,12 @@ func TestReadsVersion1(t *testing.T) {
       "in_progress": true
     },
     {
+      "address": "device.phone",
+      "attributes": {"vendor": "\"yealink\""},
+      "applied_at": "2026-01-02T03:04:05Z",
+      "delivery": {"method": "published", "outcome": "check-sync: no server configured"}
+    },
+    {
       "address": "trunk.carrier",
       "attributes": {"username": "\"var.trunk_user\"", "password": "\"var.trunk_password\"", "login": "\"var.not-a-ref-here\"", "host": "\"sip.example\""},
       "applied_at": "2026-01-02T03:04:05Z"
@@ -312,6 +318,9 @@ func TestReadsVersion1(t *testing.T) {
 		{Address: "conference.mary", AppliedAt: at, Attributes: map[string]string{"number": `"8101"`, "owner": `"user.mary"`}},
 		{Address: "device.gate", AppliedAt: at, InProgress: true, Delivery: &state.Delivery{Method: "api", Outcome: "set and verified", Firmware: "R29 1.0"},
 			Attributes: map[string]string{"port": `5060`, "files": `["a.cfg","b.cfg"]`, "label": `"A \u003c B"`}},
+		// Published with no server to tell it: never reached, so in progress.
+		{Address: "device.phone", AppliedAt: at, InProgress: true, Delivery: &state.Delivery{Method: "published", Outcome: "check-sync: no server configured"},
+			Attributes: map[string]string{"vendor": `"yealink"`}},
 		{Address: "trunk.carrier", AppliedAt: at, Attributes: map[string]string{
 			"username": `{"from":"var.trunk_user"}`, "password": `{"from":"var.trunk_password"}`,
 			"login": `"var.not-a-ref-here"`, "host": `"sip.example"`}},
