@@ -9,9 +9,6 @@ import (
 	"switchboard/compiler/state"
 )
 
-// Kinds lists every kind of object, in apply order.
-func Kinds() []Kind { return slices.Clone(applyOrder) }
-
 // ParseAddress checks that addr is "<kind>.<name>" with a known kind.
 func ParseAddress(addr string) (Kind, string, error) {
 	kind, name, ok := strings.Cut(addr, ".")
@@ -67,7 +64,7 @@ func Target(p *Plan, d *Desired, st *state.State, addrs []string) (*Plan, error)
 			out.Changes = append(out.Changes, c)
 		}
 	}
-	out.Targets = slices.Sorted(slices.Values(slices.Compact(slices.Sorted(slices.Values(addrs)))))
+	out.Targets = slices.Compact(slices.Sorted(slices.Values(addrs)))
 	out.LeftOut = len(p.Changes) - len(out.Changes)
 	out.Summary = summarise(&out)
 	return &out, nil
