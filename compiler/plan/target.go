@@ -94,8 +94,9 @@ var refFields = map[string]Kind{
 }
 
 // dependsOn reports whether an attribute names one of addrs: a value (or
-// a word of it, as in "ring user.mary") that is the address, or a bare
-// name in an attribute that holds names of that kind.
+// a word of it, as in "ring user.mary") that is the address, a bare name
+// in an attribute that holds names of that kind, or the trunk a carrier
+// number comes in by ("+35315550101 via carrier").
 func dependsOn(attrs map[string]string, addrs []string) bool {
 	for name, v := range attrs {
 		field := name[strings.LastIndexByte(name, '.')+1:]
@@ -106,7 +107,11 @@ func dependsOn(attrs map[string]string, addrs []string) bool {
 				if Kind(k) == kind && s == n {
 					return true
 				}
-				if slices.Contains(strings.Fields(s), a) {
+				words := strings.Fields(s)
+				if slices.Contains(words, a) {
+					return true
+				}
+				if i := slices.Index(words, "via"); Kind(k) == KindTrunk && i >= 0 && i+1 < len(words) && words[i+1] == n {
 					return true
 				}
 			}
