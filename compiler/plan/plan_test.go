@@ -379,6 +379,8 @@ func TestTarget(t *testing.T) {
 		// The people the front gate rings.
 		{[]string{"device.front-gate"}, []string{"create device.front-gate", "create user.john", "create user.mary"}},
 		{[]string{"user.john"}, []string{"create residence.apt-1a", "create device.desk-102", "create user.john"}},
+		// The people whose carrier numbers come in by the trunk.
+		{[]string{"trunk.carrier"}, []string{"create trunk.carrier", "create user.mary"}},
 		{[]string{"user.john", "device.desk-101"}, []string{"create residence.apt-1a", "create device.desk-101", "create device.desk-102", "create device.lobby", "create user.john", "create user.mary"}},
 	} {
 		got, err := plan.Target(full, d, state.New(d.Site), tc.targets)
