@@ -37,7 +37,9 @@ type Options struct {
 	// Parallel is how many independent servers run cases at once;
 	// GOMAXPROCS when zero.
 	Parallel int
-	// Wait bounds each expectation in real time; 5 s when zero.
+	// Wait bounds each expectation in real time; 5 s when zero. On the
+	// in-memory network an expectation that is not met ends as soon as the
+	// network has gone quiet (see worker.waitCtx), well before Wait.
 	Wait time.Duration
 	// IP is the address the server and devices use; the carrier gets the
 	// next address, which the site's trunks are pointed at. Over UDP it
@@ -655,28 +657,33 @@ func (w *worker) cleanup(st *caseState) {
 			default:
 			}
 			w.clock.Advance(time.Minute)
-			limit := time.NewTimer(w.o.Wait)
+			limit, stop := w.waitCtx(context.Background())
 			select {
 			case <-st.dialDone:
 			case <-w.clock.scheduled:
-			case <-limit.C:
+			case <-limit.Done():
 			}
-			limit.Stop()
+			stop()
 		}
 		<-st.dialDone
 	}
 	if st.call != nil && !st.call.Ended() {
-		ctx, cancel := context.WithTimeout(context.Background(), w.o.Wait)
+		ctx, cancel := w.waitCtx(context.Background())
 		_ = st.call.Hangup(ctx)
 		cancel()
 	}
 	w.until(func() bool { return w.started == w.ended })
 }
 
-// until waits, for at most the expectation wait, until cond (called with
-// w.mu held) holds, and reports whether it did.
+// until waits until cond (called with w.mu held) holds, for at most the
+// expectation wait (see waitCtx), and reports whether it did.
 func (w *worker) until(cond func() bool) bool {
-	var deadline <-chan time.Time
+	return w.untilBy(cond, w.waitCtx)
+}
+
+// untilBy is until with the wait bounded by bound.
+func (w *worker) untilBy(cond func() bool, bound func(context.Context) (context.Context, context.CancelFunc)) bool {
+	var deadline <-chan struct{}
 	for {
 		w.mu.Lock()
 		ok := cond()
@@ -685,9 +692,9 @@ func (w *worker) until(cond func() bool) bool {
 			return true
 		}
 		if deadline == nil {
-			t := time.NewTimer(w.o.Wait)
-			defer t.Stop()
-			deadline = t.C
+			ctx, cancel := bound(context.Background())
+			defer cancel()
+			deadline = ctx.Done()
 		}
 		select {
 		case <-w.notify:
@@ -700,11 +707,55 @@ func (w *worker) until(cond func() bool) bool {
 	}
 }
 
+// quietSettle is how long the in-memory network must carry nothing, with
+// no reader still holding a datagram, before a wait concludes that nothing
+// more will happen (memnet.Network.Quiet). It covers the goroutines that
+// the SIP stack hands a datagram to after reading it.
+const quietSettle = 250 * time.Millisecond
+
+// waitCtx bounds one expectation. Between the steps of a case the virtual
+// clock stands still, so once the in-memory network has gone quiet nothing
+// more can happen until the next step: the wait ends then, costing a
+// failing expectation a fraction of a second instead of the whole
+// expectation wait. Options.Wait (real time) remains the bound over UDP,
+// where the kernel's traffic is not visible, and for a network that never
+// goes quiet.
+func (w *worker) waitCtx(parent context.Context) (context.Context, context.CancelFunc) {
+	bounded, cancelBound := context.WithTimeout(parent, w.o.Wait)
+	if w.net == nil {
+		return bounded, cancelBound
+	}
+	ctx, cancel := context.WithCancel(bounded)
+	quiet := w.net.Quiet(ctx, quietSettle)
+	go func() {
+		select {
+		case <-quiet:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(); cancelBound() }
+}
+
 // waitEvent waits for an event of the case matching f.
 func (w *worker) waitEvent(st *caseState, f func(events.Event) bool) (events.Event, bool) {
+	return w.waitEventBy(st, f, w.waitCtx)
+}
+
+// waitWorkEvent waits for an event the server emits after work of its own
+// that sends nothing, such as storing a voicemail message on disk: a quiet
+// network does not mean it will not come, so only the real-time
+// expectation wait bounds it.
+func (w *worker) waitWorkEvent(st *caseState, f func(events.Event) bool) (events.Event, bool) {
+	return w.waitEventBy(st, f, func(ctx context.Context) (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, w.o.Wait)
+	})
+}
+
+func (w *worker) waitEventBy(st *caseState, f func(events.Event) bool, bound func(context.Context) (context.Context, context.CancelFunc)) (events.Event, bool) {
 	var found events.Event
 	scanned := 0 // events are only appended during a case
-	ok := w.until(func() bool {
+	ok := w.untilBy(func() bool {
 		for _, e := range w.events[scanned:] {
 			if f(e) {
 				found = e
@@ -713,7 +764,7 @@ func (w *worker) waitEvent(st *caseState, f func(events.Event) bool) (events.Eve
 		}
 		scanned = len(w.events)
 		return false
-	})
+	}, bound)
 	return found, ok
 }
 
@@ -825,7 +876,7 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 		if call == nil {
 			return fmt.Errorf("%s has no call", s.Account)
 		}
-		wctx, cancel := context.WithTimeout(ctx, w.o.Wait)
+		wctx, cancel := w.waitCtx(ctx)
 		defer cancel()
 		return call.WaitDigits(wctx, s.Digits)
 	case ExpectVideo:
@@ -836,7 +887,7 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 		if err := from.SendVideo(3); err != nil {
 			return err
 		}
-		wctx, cancel := context.WithTimeout(ctx, w.o.Wait)
+		wctx, cancel := w.waitCtx(ctx)
 		defer cancel()
 		if err := to.WaitVideo(wctx, 1); err != nil {
 			return fmt.Errorf("the picture did not arrive: %w", err)
@@ -869,7 +920,7 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 		if err := w.dialResult(st); err != nil {
 			return err
 		}
-		hctx, cancel := context.WithTimeout(ctx, w.o.Wait)
+		hctx, cancel := w.waitCtx(ctx)
 		defer cancel()
 		return st.call.Hangup(hctx)
 	case ExpectOut:
@@ -944,10 +995,19 @@ func (w *worker) dialResult(st *caseState) error {
 	if st.dialDone == nil {
 		return errors.New("no call was placed")
 	}
+	if closed(st.dialDone) {
+		return st.dialErr
+	}
+	ctx, cancel := w.waitCtx(context.Background())
+	defer cancel()
 	select {
 	case <-st.dialDone:
-	case <-time.After(w.o.Wait):
-		return fmt.Errorf("the call was neither answered nor refused within %s", w.o.Wait)
+	case <-ctx.Done():
+		select {
+		case <-st.dialDone:
+		default:
+			return errors.New("the call was neither answered nor refused")
+		}
 	}
 	return st.dialErr
 }

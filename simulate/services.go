@@ -147,7 +147,7 @@ func (w *worker) delivered(ctx context.Context, calls []*device.Call, sent int) 
 // then advances. It reports false when done holds, or when the server
 // schedules nothing within the expectation wait.
 func (w *worker) nextFrame(done func() bool, arrived <-chan struct{}) bool {
-	var limit <-chan time.Time
+	var limit <-chan struct{}
 	for {
 		if done() {
 			return false
@@ -157,9 +157,9 @@ func (w *worker) nextFrame(done func() bool, arrived <-chan struct{}) bool {
 			return true
 		}
 		if limit == nil {
-			t := time.NewTimer(w.o.Wait)
-			defer t.Stop()
-			limit = t.C
+			ctx, cancel := w.waitCtx(context.Background())
+			defer cancel()
+			limit = ctx.Done()
 		}
 		select {
 		case <-w.clock.scheduled:
@@ -208,7 +208,7 @@ func (w *worker) expectMessage(st *caseState, s ExpectMessage) error {
 	if st.call != nil {
 		id = st.call.ID()
 	}
-	e, ok := w.waitEvent(st, func(e events.Event) bool {
+	e, ok := w.waitWorkEvent(st, func(e events.Event) bool {
 		return e.Kind == events.VoicemailDeposited && e.Target == "mailbox."+s.Mailbox && (id == "" || e.Call == id)
 	})
 	if !ok {

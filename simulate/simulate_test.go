@@ -98,3 +98,61 @@ func TestWrongRoutingFails(t *testing.T) {
 		}
 	}
 }
+
+// TestFailingExpectationEndsWhenQuiet: an expectation that is not met ends
+// as soon as nothing more can happen on the in-memory network, not after
+// the real-time expectation wait. With a wait of 60 s the failing cases
+// must still finish well inside this test's 20 s; before, each took the
+// whole wait.
+func TestFailingExpectationEndsWhenQuiet(t *testing.T) {
+	p, sec := compileDir(t, "../examples/family-home")
+	var cases []simulate.Case
+	for _, c := range simulate.Generate(p) {
+		if strings.Contains(c.Name, "jack") {
+			cases = append(cases, c)
+		}
+	}
+	if len(cases) == 0 {
+		t.Fatal("no case rings jack")
+	}
+	wrong := *p
+	wrong.Residences = append([]ir.Residence(nil), p.Residences...)
+	home := &wrong.Residences[0]
+	var legs []ir.Leg
+	for _, l := range home.Ring.Legs {
+		if l.Label != "user.jack" {
+			legs = append(legs, l)
+		}
+	}
+	home.Ring.Legs = legs
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	type result struct {
+		rep *simulate.Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rep, err := simulate.Run(ctx, &wrong, sec, cases, simulate.Options{Wait: time.Minute})
+		done <- result{rep, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		t.Fatal("the failing cases waited for the real-time expectation wait (60 s): nothing ends a wait when the network is quiet")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	_, fail, _ := r.rep.Counts()
+	if fail == 0 {
+		t.Fatal("no case failed against a server that never rings jack")
+	}
+	for _, res := range r.rep.Results {
+		if res.Status == simulate.Fail && !strings.Contains(res.Message, "never rang") {
+			t.Errorf("%s: %s", res.Name, res.Message)
+		}
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/term"
 
@@ -31,7 +30,8 @@ var applyCommand = &command{
                          [-serve-token-file FILE] [-device NAME=URL]...
                          [-devices FILE] [-smtp HOST:PORT]
                          [-smtp-from ADDR] [-app NAME] [-parallelism N] [-timeout D]
-                         [-state FILE] [-lock=false] [plan's compile and -var flags]
+                         [-state FILE] [-lock=false] [-target ADDR]... [-refresh]
+                         [plan's compile and -var flags]
                          [DIR | PLANFILE]
 
 Makes the site's devices, server and people match the site in DIR (default:
@@ -48,6 +48,14 @@ the current directory): it shows the plan, asks for confirmation, then
      the settings back and gives a verdict: already set, set and verified,
      did not stick, unsupported firmware or unreachable; the other devices
      are told to fetch their files through the server (check-sync);
+     each device ends with one of three verdicts:
+       applied and verified   pushed and read back (Akuvox with -device)
+       applied, not verified  told by the server to fetch its files; nothing
+                              reads them back (-serve, other vendors)
+       not reached            not known to have its configuration: no
+                              server to tell it (no -serve), or the push or
+                              check-sync failed; not recorded, so the next
+                              plan and apply show it again
   4. applies the users they serve and mails invitations to those with
      send_credentials (-smtp): their own login and which app to use;
   5. removes what the site no longer has.
@@ -55,6 +63,14 @@ the current directory): it shows the plan, asks for confirmation, then
 A failed device does not stop the others. The state records exactly what
 succeeded, after every step, so running apply again finishes the job and an
 apply stopped at any point loses nothing.
+
+-refresh reads the applied devices back first, as plan -refresh does, and
+applies a device whose settings changed on it again.
+
+-target ADDR (repeatable, as for plan) applies only the changes of that
+object and of what depends on it: only they are pushed, recorded and mailed.
+The provisioning directory and the dial plan serve loads are one, so they
+are still published whole; the other changes stay in the next plan.
 
 PLANFILE is a plan saved with "switchboard plan -out"; it is applied without
 asking, and refused when the state or the site changed since it was made.
@@ -66,8 +82,10 @@ The API login is the URL's user:password, else SWITCHBOARD_DEVICE_USER
 SWITCHBOARD_SMTP_PASSWORD log in to the mail server. No password is printed
 or written to the state.
 
-Exit status: 0 everything applied (or nothing to do), 1 errors or something
-left undone (the next plan shows what), 2 usage error.`,
+Exit status: 0 everything applied (or nothing to do), every device at
+least "applied, not verified"; 1 errors, a device not reached or something
+else left undone (the summary names each; the next plan shows them again);
+2 usage error.`,
 	run:   runApply,
 	flags: func() *flagSet { return applyFlags(&applyOptions{}) },
 }
@@ -77,12 +95,9 @@ type applyOptions struct {
 	out               string
 	serve             string
 	serveTokenFile    string
-	devices           listFlag
-	devicesFile       string
 	smtp, smtpFrom    string
 	app               string
 	parallelism       int
-	timeout           time.Duration
 	common            planCommon
 }
 
@@ -93,13 +108,10 @@ func applyFlags(o *applyOptions) *flagSet {
 	f.fs.StringVar(&o.out, "o", "", "write the provisioning directory to `OUT` (default DIR/.switchboard/build)")
 	f.fs.StringVar(&o.serve, "serve", "", "admin `ADDR`ess (host:port or URL) of the running \"switchboard serve\": its -admin")
 	f.fs.StringVar(&o.serveTokenFile, "serve-token-file", "", "read serve's admin token from `FILE` (default DIR/.switchboard/admin-token; SWITCHBOARD_ADMIN_TOKEN overrides)")
-	f.fs.Var(&o.devices, "device", "a device's management API: `NAME=URL`; repeatable")
-	f.fs.StringVar(&o.devicesFile, "devices", "", "read device API addresses from `FILE` (NAME URL lines)")
 	f.fs.StringVar(&o.smtp, "smtp", "", "send invitations through the mail server at `HOST:PORT`")
 	f.fs.StringVar(&o.smtpFrom, "smtp-from", "", "invitations' sender `ADDRESS` (default switchboard@<site domain>)")
 	f.fs.StringVar(&o.app, "app", "a SIP app such as Linphone", "the app `NAME` invitations tell people to install")
 	f.fs.IntVar(&o.parallelism, "parallelism", 4, "push `N` devices at once")
-	f.fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up on a device request after `D`")
 	o.common.register(f.fs)
 	return f
 }
@@ -133,6 +145,10 @@ func runApply(c *cli, args []string) int {
 		if len(conflict) > 0 {
 			return c.usageError(cmd, "%s come from the saved plan; give them to \"switchboard plan -out\" instead", strings.Join(conflict, ", "))
 		}
+		if len(o.common.targets) > 0 {
+			return c.usageError(cmd, "-target comes from the saved plan; give it to \"switchboard plan -out\" instead")
+		}
+		o.common.targets = doc.Targets
 		saved, dir = doc, relPath(doc.Saved.Dir)
 		o.common.lower = lowerFlags{server: doc.Saved.Server, port: doc.Saved.Port, transport: doc.Saved.Transport, provisionURL: doc.Saved.ProvisionURL}
 		if o.common.state == "" && doc.Saved.State != "" {
@@ -142,7 +158,7 @@ func runApply(c *cli, args []string) int {
 	if _, err := o.common.lower.options(); err != nil {
 		return c.usageError(cmd, "%v", err)
 	}
-	targets, err := o.targets(c)
+	targets, err := o.common.deviceAPIs(c)
 	if err != nil {
 		return c.usageError(cmd, "%v", err)
 	}
@@ -187,11 +203,17 @@ func runApply(c *cli, args []string) int {
 	}
 
 	if !o.json {
+		if o.common.refresh {
+			writeDriftText(c.stdout, pr.drift, c.styleFor(c.stdout))
+		}
 		writePlanText(c.stdout, pr.plan, c.styleFor(c.stdout))
+		if pr.plan.HasChanges() {
+			writeTargetApplyNote(c.stdout, pr.plan)
+		}
 	}
 	if !pr.plan.HasChanges() {
 		if o.json {
-			writeApplyJSON(c.stdout, pr.plan, nil)
+			writeApplyJSON(c.stdout, pr.plan, pr.drift, nil)
 		}
 		return exitOK
 	}
@@ -236,7 +258,7 @@ func runApply(c *cli, args []string) int {
 		Installer:      installer,
 		InstallerLogin: installerLogin,
 		Parallelism:    o.parallelism,
-		DeviceTimeout:  o.timeout,
+		DeviceTimeout:  o.common.timeout,
 		Progress: func(s apply.Step) {
 			if progress {
 				fmt.Fprintf(c.stdout, "  %s %s\n", stepMark(s, outStyle), stepText(s))
@@ -250,7 +272,7 @@ func runApply(c *cli, args []string) int {
 		}
 	}
 	if o.json {
-		writeApplyJSON(c.stdout, pr.plan, res)
+		writeApplyJSON(c.stdout, pr.plan, pr.drift, res)
 	} else {
 		writeApplyText(c.stdout, res, filepath.ToSlash(out), outStyle, progress)
 	}
@@ -258,35 +280,6 @@ func runApply(c *cli, args []string) int {
 		return exitFail
 	}
 	return exitOK
-}
-
-// targets collects -device and -devices.
-func (o *applyOptions) targets(c *cli) (map[string]apply.Target, error) {
-	user := c.getenv("SWITCHBOARD_DEVICE_USER")
-	if user == "" {
-		user = "admin"
-	}
-	password := c.getenv("SWITCHBOARD_DEVICE_PASSWORD")
-	targets := map[string]apply.Target{}
-	if o.devicesFile != "" {
-		data, err := os.ReadFile(o.devicesFile)
-		if err != nil {
-			return nil, fmt.Errorf("-devices: %v", err)
-		}
-		t, err := apply.ParseTargets(string(data), user, password)
-		if err != nil {
-			return nil, fmt.Errorf("-devices %s: %v", o.devicesFile, err)
-		}
-		targets = t
-	}
-	for _, spec := range o.devices {
-		name, t, err := apply.ParseTarget(spec, user, password)
-		if err != nil {
-			return nil, fmt.Errorf("-device: %v", err)
-		}
-		targets[name] = t
-	}
-	return targets, nil
 }
 
 func stepMark(s apply.Step, st style) string {
@@ -298,6 +291,9 @@ func stepMark(s apply.Step, st style) string {
 
 func stepText(s apply.Step) string {
 	t := fmt.Sprintf("%s %q: %s", s.Kind, s.Name, s.Outcome)
+	if s.Reach != "" {
+		t = fmt.Sprintf("%s %q %s: %s", s.Kind, s.Name, s.Reach, s.Outcome)
+	}
 	if s.Detail != "" {
 		t += " (" + s.Detail + ")"
 	}
@@ -315,16 +311,22 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, listed bo
 	if !listed {
 		fmt.Fprintln(w)
 	}
-	done, invited, notInvited := 0, 0, 0
-	var failed []string
+	done, invited, notInvited, unverified := 0, 0, 0, 0
+	var notReached, failed []string
 	for _, st := range r.Steps {
 		if !listed {
 			fmt.Fprintf(w, "  %s %s\n", stepMark(st, s), stepText(st))
 		}
-		if st.Done {
+		switch {
+		case st.Done:
 			done++
-		} else {
+		case st.Reach == apply.NotReached:
+			notReached = append(notReached, fmt.Sprintf("%s (%s)", st.Name, st.Outcome))
+		default:
 			failed = append(failed, fmt.Sprintf("%s (%s)", st.Name, st.Outcome))
+		}
+		if st.Reach == apply.Unverified {
+			unverified++
 		}
 		switch {
 		case strings.HasPrefix(st.Invitation, "sent"):
@@ -339,16 +341,30 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, listed bo
 		if invited > 0 {
 			msg += fmt.Sprintf(", %s sent", plural(invited, "invitation"))
 		}
+		if unverified > 0 {
+			whose := "their"
+			if unverified == 1 {
+				whose = "its"
+			}
+			msg += fmt.Sprintf("; %s not verified (told to fetch %s files; nothing reads them back)", plural(unverified, "device"), whose)
+		}
 		fmt.Fprintf(w, "%s %s.\n", s.paint(ansiBold+ansiGreen, "Apply complete!"), msg)
 		return
 	}
+	sort.Strings(notReached)
 	sort.Strings(failed)
 	msg := fmt.Sprintf("%d of %s applied", done, plural(len(r.Steps), "change"))
+	if len(notReached) > 0 {
+		msg += fmt.Sprintf("; %s not reached: %s", plural(len(notReached), "device"), strings.Join(notReached, ", "))
+	}
 	if len(failed) > 0 {
 		msg += "; not done: " + strings.Join(failed, ", ")
 	}
 	if notInvited > 0 {
 		msg += fmt.Sprintf("; %s not sent", plural(notInvited, "invitation"))
+	}
+	if unverified > 0 {
+		msg += fmt.Sprintf("; %s not verified", plural(unverified, "device"))
 	}
 	fmt.Fprintf(w, "%s %s.\nEverything that succeeded is recorded; fix the rest and run \"switchboard apply\" again: \"switchboard plan\" shows what is left.\n", s.paint(ansiBold+ansiRed, "Apply incomplete:"), msg)
 }
@@ -368,15 +384,19 @@ type stepJSON struct {
 	Detail     string `json:"detail,omitempty"`
 	Done       bool   `json:"done"`
 	Invitation string `json:"invitation,omitempty"`
+	// Reach is a device's verdict: "applied and verified", "applied, not
+	// verified" or "not reached".
+	Reach string `json:"reach,omitempty"`
 }
 
-func writeApplyJSON(w io.Writer, p *plan.Plan, r *apply.Result) {
+func writeApplyJSON(w io.Writer, p *plan.Plan, drift []apply.Drift, r *apply.Result) {
 	doc := applyJSON{FormatVersion: planFormatVersion, Plan: planDocument(p), Steps: []stepJSON{}, Complete: true}
+	doc.Plan.Drift = driftDocument(drift)
 	if r != nil {
 		doc.Reload = r.Reload
 		doc.Complete = r.Complete()
 		for _, s := range r.Steps {
-			doc.Steps = append(doc.Steps, stepJSON{s.Address, string(s.Action), s.Outcome, s.Detail, s.Done, s.Invitation})
+			doc.Steps = append(doc.Steps, stepJSON{s.Address, string(s.Action), s.Outcome, s.Detail, s.Done, s.Invitation, string(s.Reach)})
 		}
 	}
 	data, _ := json.MarshalIndent(doc, "", "  ")

@@ -31,7 +31,8 @@ import (
 //
 //	testbed emulators FILE NAME...   start an emulator per device NAME and
 //	                                 write a devices file (NAME URL lines);
-//	                                 sets SWITCHBOARD_DEVICE_PASSWORD
+//	                                 sets SWITCHBOARD_DEVICE_PASSWORD and
+//	                                 EMULATOR_<NAME> to each one's URL
 //	testbed mode NAME MODE           normal, drop-writes, unreachable,
 //	                                 unsupported-firmware
 //	testbed devicekeys NAME FILE     the emulator holds every setting of the
@@ -53,6 +54,12 @@ import (
 //	testbed unlock                   release that lock, as the end of its
 //	                                 process would
 //	testbed status N PROG ARGS...    run PROG and expect exit status N
+//	testbed devset NAME KEY VALUE    change a setting on emulator NAME, as
+//	                                 someone at its web page would
+//	testbed statev1 FILE             rewrite the state FILE as a version 1
+//	                                 switchboard wrote it: every attribute
+//	                                 value a JSON string holding JSON, a
+//	                                 trunk's references as "var.x"
 func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: testbed emulators|mode|devicekeys|smtp|mail|serve|servecalls|lock|unlock|status ...")
@@ -70,6 +77,7 @@ func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Defer(func() { d.Close() })
 			bed.emulators[name] = d
 			lines = append(lines, name+" "+d.URL())
+			ts.Setenv("EMULATOR_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")), d.URL())
 		}
 		ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(strings.Join(lines, "\n")+"\n"), 0o644))
 		ts.Setenv("SWITCHBOARD_DEVICE_PASSWORD", testbedDevicePassword)
@@ -192,9 +200,44 @@ func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 		if got != want {
 			ts.Fatalf("%s exited with status %d, want %d", args[2], got, want)
 		}
+	case "devset":
+		if len(args) != 4 {
+			ts.Fatalf("usage: testbed devset NAME KEY VALUE")
+		}
+		bed.emulator(ts, args[1]).SetKey(args[2], args[3])
+	case "statev1":
+		if len(args) != 2 {
+			ts.Fatalf("usage: testbed statev1 FILE")
+		}
+		ts.Check(os.WriteFile(ts.MkAbs(args[1]), stateV1(ts, []byte(ts.ReadFile(args[1]))), 0o644))
 	default:
 		ts.Fatalf("testbed: unknown subcommand %q", args[0])
 	}
+}
+
+// stateV1 is a version 2 state file as version 1 wrote the same state.
+func stateV1(ts *testscript.TestScript, data []byte) []byte {
+	var file map[string]any
+	ts.Check(json.Unmarshal(data, &file))
+	if file["format_version"] != 2.0 {
+		ts.Fatalf("statev1: not a version 2 state file")
+	}
+	file["format_version"] = 1
+	for _, o := range file["objects"].([]any) {
+		obj := o.(map[string]any)
+		attrs := obj["attributes"].(map[string]any)
+		for k, v := range attrs {
+			if m, ok := v.(map[string]any); ok && m["from"] != nil {
+				v = m["from"] // version 1 recorded a reference as its name
+			}
+			text, err := json.Marshal(v)
+			ts.Check(err)
+			attrs[k] = string(text)
+		}
+	}
+	out, err := json.MarshalIndent(file, "", "  ")
+	ts.Check(err)
+	return append(out, '\n')
 }
 
 const testbedDevicePassword = "emulator-admin-pw"

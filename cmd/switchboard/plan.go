@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
+	"switchboard/compiler/apply"
 	"switchboard/compiler/plan"
 	"switchboard/compiler/state"
 )
@@ -18,6 +20,8 @@ var planCommand = &command{
 	name:     "plan",
 	synopsis: "Show what apply would change on the site's devices, server and people",
 	usage: `Usage: switchboard plan [-json] [-out FILE] [-detailed-exitcode] [-state FILE] [-lock=false]
+                        [-target ADDR]... [-refresh] [-device NAME=URL]...
+                        [-devices FILE] [-timeout D]
                         [-server HOST] [-port N] [-transport udp|tcp|tls] [-provision-url URL]
                         [-var name=value]... [-var-file FILE]... [DIR]
 
@@ -37,6 +41,19 @@ a changed password appears as (sensitive value).
 refuses it once the state or the site changed since. Use the same -server,
 -port, -transport and -provision-url flags as "switchboard build".
 
+-target ADDR (repeatable) restricts the plan to one object — a device or a
+person, device.gate, user.anne — and the objects that depend on it (a desk
+phone of that person, a monitor of that residence, the people a door
+station rings); the plan says it is partial and how many changes it leaves
+out. A plan saved with -target applies only those.
+
+-refresh first reads the applied devices back through their management APIs
+(-device NAME=URL, -devices FILE, as for apply; Akuvox only) and shows, before
+the plan, every setting that differs on a device from the last apply: drift,
+changed behind switchboard's back. A drifted device is in the plan again, so
+apply -refresh puts its settings back. Devices it cannot read say why (no
+read-back for their vendor, no address, unreachable).
+
 The state is locked while the plan is made, so a plan never reads a state an
 apply is writing; -lock=false skips that.
 
@@ -54,15 +71,27 @@ type planOptions struct {
 
 // planCommon are the flags plan and apply share.
 type planCommon struct {
-	state string
-	lock  bool
-	site  siteOptions
-	lower lowerFlags
+	state   string
+	lock    bool
+	targets targetsFlag
+	// refresh reads the devices back first (-refresh), through their
+	// management APIs at devices and devicesFile.
+	refresh     bool
+	devices     listFlag
+	devicesFile string
+	timeout     time.Duration
+	site        siteOptions
+	lower       lowerFlags
 }
 
 func (o *planCommon) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.state, "state", "", "read and write the state at `FILE` (default DIR/"+state.DefaultPath+")")
 	fs.BoolVar(&o.lock, "lock", true, "lock the state while working; -lock=false only when nothing else can run")
+	fs.BoolVar(&o.refresh, "refresh", false, "read the applied devices back first and show settings changed on them since the last apply")
+	fs.Var(&o.devices, "device", "a device's management API: `NAME=URL`; repeatable")
+	fs.StringVar(&o.devicesFile, "devices", "", "read device API addresses from `FILE` (NAME URL lines)")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up on a device request after `D`")
+	fs.Var(&o.targets, "target", "restrict to the object at `ADDR` (device.gate, user.anne) and what depends on it; repeatable")
 	o.lower.register(fs)
 	o.site.register(fs)
 }
@@ -85,6 +114,9 @@ func runPlan(c *cli, args []string) int {
 	if _, err := o.common.lower.options(); err != nil {
 		return c.usageError(lookup("plan"), "%v", err)
 	}
+	if _, err := o.common.deviceAPIs(c); err != nil {
+		return c.usageError(lookup("plan"), "%v", err)
+	}
 	dir := dirArg(positional)
 	pr, status := c.preparePlan("plan", dir, &o.common, "plan", false)
 	if pr == nil {
@@ -99,11 +131,14 @@ func runPlan(c *cli, args []string) int {
 		}
 	}
 	if o.json {
-		if err := writePlanJSON(c.stdout, pr.plan); err != nil {
+		if err := writePlanJSON(c.stdout, pr.plan, pr.drift); err != nil {
 			fmt.Fprintf(c.stderr, "switchboard plan: %v\n", err)
 			return exitFail
 		}
 	} else {
+		if o.common.refresh {
+			writeDriftText(c.stdout, pr.drift, c.styleFor(c.stdout))
+		}
 		writePlanText(c.stdout, pr.plan, c.styleFor(c.stdout))
 		if o.out != "" {
 			fmt.Fprintf(c.stdout, "\nSaved the plan to %s. To apply exactly this plan, run:\n  switchboard apply %s\n", filepath.ToSlash(o.out), filepath.ToSlash(o.out))
@@ -123,6 +158,8 @@ type prepared struct {
 	lock    *state.Lock // nil with -lock=false, or once released
 	desired *plan.Desired
 	plan    *plan.Plan
+	// drift is what -refresh read back from the devices; nil without it.
+	drift []apply.Drift
 }
 
 // preparePlan compiles the site, locks and reads the state and computes
@@ -157,6 +194,25 @@ func (c *cli) preparePlan(cmd, dir string, o *planCommon, operation string, reco
 		Program: cs.program, Bundle: cs.bundle, Key: cs.key, Invites: plan.Invites(cs.program),
 	})
 	pr.plan = plan.Diff(pr.desired, st)
+	if o.refresh {
+		drift, drifted, err := c.refresh(pr, o)
+		if err != nil {
+			pr.unlock(c, cmd)
+			fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
+			return nil, exitUsage
+		}
+		pr.drift = drift
+		pr.plan = plan.WithDrift(pr.plan, pr.desired, st, drifted)
+	}
+	if len(o.targets) > 0 {
+		p, err := plan.Target(pr.plan, pr.desired, st, o.targets)
+		if err != nil {
+			pr.unlock(c, cmd)
+			fmt.Fprintf(c.stderr, "switchboard %s: -target: %v\n", cmd, err)
+			return nil, exitFail
+		}
+		pr.plan = p
+	}
 	return pr, exitOK
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"switchboard/atomicfile"
+	"switchboard/compiler/apply"
 	"switchboard/compiler/plan"
 )
 
@@ -22,6 +23,7 @@ const ansiYellow = "\x1b[33m"
 // writePlanText renders a plan for people: the summary in plain words, the
 // objects with their attribute changes, and the footer.
 func writePlanText(w io.Writer, p *plan.Plan, s style) {
+	writeTargetWarning(w, p, s)
 	name := p.DisplayName
 	if !p.HasChanges() {
 		fmt.Fprintf(w, "%s The devices, server and people of %q match the site: nothing to apply.\n", s.paint(ansiBold+ansiGreen, "No changes."), name)
@@ -82,6 +84,9 @@ func writeChangeText(w io.Writer, c plan.Change, s style) {
 	if c.Interrupted {
 		comment += " (an earlier apply did not finish it)"
 	}
+	if c.Drifted {
+		comment += " (its settings changed on the device)"
+	}
 	fmt.Fprintf(w, "  %s\n", s.paint(ansiBold, "# "+head+" "+comment))
 	fmt.Fprintf(w, "  %s %s {\n", s.paint(color, sym), head)
 	width := 0
@@ -115,24 +120,39 @@ func attrText(a plan.AttributeChange) string {
 	}
 	switch {
 	case a.Before == "":
-		return a.After
+		return valueText(a.After)
 	case a.After == "":
-		return a.Before
+		return valueText(a.Before)
 	}
-	return a.Before + " -> " + a.After
+	return valueText(a.Before) + " -> " + valueText(a.After)
+}
+
+// valueText is an attribute value as the plan shows it: its JSON, or
+// "(from var.x)" for a reference to an input.
+func valueText(v string) string {
+	if ref, ok := plan.Reference(v); ok {
+		return "(from " + ref + ")"
+	}
+	return v
 }
 
 // planJSON is the -json form of a plan and the content of a saved plan.
 type planJSON struct {
-	FormatVersion string        `json:"format_version"`
-	Site          string        `json:"site"`
-	SiteName      string        `json:"site_name"`
-	State         planStateRef  `json:"state"`
-	ConfigHash    string        `json:"config_hash"`
-	Summary       []string      `json:"summary"`
-	Changes       []changeJSON  `json:"changes"`
-	Counts        countsJSON    `json:"counts"`
-	Saved         *savedOptions `json:"saved,omitempty"`
+	FormatVersion string       `json:"format_version"`
+	Site          string       `json:"site"`
+	SiteName      string       `json:"site_name"`
+	State         planStateRef `json:"state"`
+	ConfigHash    string       `json:"config_hash"`
+	Summary       []string     `json:"summary"`
+	Changes       []changeJSON `json:"changes"`
+	Counts        countsJSON   `json:"counts"`
+	// Targets are the addresses of a partial plan (-target); LeftOut
+	// counts the changes of the site it leaves out.
+	Targets []string `json:"targets,omitempty"`
+	// Drift is what plan -refresh read back from the devices.
+	Drift   []driftJSON   `json:"drift,omitempty"`
+	LeftOut int           `json:"left_out,omitempty"`
+	Saved   *savedOptions `json:"saved,omitempty"`
 }
 
 type planStateRef struct {
@@ -154,6 +174,7 @@ type changeJSON struct {
 	Action          string          `json:"action"`
 	ReplacedBecause []string        `json:"replaced_because,omitempty"`
 	Interrupted     bool            `json:"interrupted,omitempty"`
+	Drifted         bool            `json:"drifted,omitempty"`
 	Attributes      []attributeJSON `json:"attributes"`
 	Unchanged       int             `json:"unchanged_attributes"`
 }
@@ -189,11 +210,13 @@ func planDocument(p *plan.Plan) *planJSON {
 		Summary:    append([]string{}, p.Summary...),
 		Changes:    []changeJSON{},
 		Counts:     countsJSON{add, change, remove},
+		Targets:    p.Targets,
+		LeftOut:    p.LeftOut,
 	}
 	for _, c := range p.Changes {
 		cj := changeJSON{
 			Address: c.Address, Kind: string(c.Kind), Name: c.Name, Label: c.Label, Action: string(c.Action),
-			ReplacedBecause: c.ReplacedBecause, Interrupted: c.Interrupted, Attributes: []attributeJSON{}, Unchanged: c.Unchanged,
+			ReplacedBecause: c.ReplacedBecause, Interrupted: c.Interrupted, Drifted: c.Drifted, Attributes: []attributeJSON{}, Unchanged: c.Unchanged,
 		}
 		for _, a := range c.Attributes {
 			aj := attributeJSON{Name: a.Name, Sensitive: a.Sensitive, Digest: a.Opaque && !a.Sensitive, ForcesReplacement: a.ForcesReplacement}
@@ -212,8 +235,10 @@ func planDocument(p *plan.Plan) *planJSON {
 	return doc
 }
 
-func writePlanJSON(w io.Writer, p *plan.Plan) error {
-	data, err := json.MarshalIndent(planDocument(p), "", "  ")
+func writePlanJSON(w io.Writer, p *plan.Plan, drift []apply.Drift) error {
+	doc := planDocument(p)
+	doc.Drift = driftDocument(drift)
+	data, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err
 	}

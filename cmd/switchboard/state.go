@@ -91,7 +91,13 @@ func runStateShow(c *cli, args []string) int {
 		return exitFail
 	}
 	if o.json {
-		c.stdout.Write(data)
+		// The current format, whatever version the file was written in.
+		out, err := state.Marshal(st)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard state: %v\n", err)
+			return exitFail
+		}
+		c.stdout.Write(out)
 		return exitOK
 	}
 	fmt.Fprintf(c.stdout, "State %s: site %q, serial %d, lineage %s\n", filepath.ToSlash(path), st.Site, st.Serial, st.Lineage)

@@ -91,7 +91,29 @@ type Step struct {
 	Done bool
 	// Invitation, for users, says what happened to their invitation.
 	Invitation string
+	// Reach, for a device created, updated or replaced, says whether its
+	// configuration reached it (see Reach).
+	Reach Reach
 }
+
+// Reach is how far a device's configuration got: the verdict an apply
+// owes the operator, beside the mechanism's own outcome.
+type Reach string
+
+const (
+	// Verified: pushed through the device's management API and read back
+	// as written (or found already set). Done.
+	Verified Reach = "applied and verified"
+	// Unverified: the running server told the device to fetch its files
+	// (check-sync); nothing reads its settings back. Done: switchboard can
+	// do no more for a device without a management API.
+	Unverified Reach = "applied, not verified"
+	// NotReached: the configuration is not known to be on the device: no
+	// server was configured to tell it, check-sync failed, the device was
+	// unreachable, refused the settings or did not keep them. Not done and
+	// not recorded, so the next plan shows the device again.
+	NotReached Reach = "not reached"
+)
 
 // Result is what Run did.
 type Result struct {
@@ -102,7 +124,8 @@ type Result struct {
 	Steps    []Step // in plan order
 }
 
-// Complete reports whether every step succeeded: the next plan is empty.
+// Complete reports whether every step succeeded — every device reached,
+// if not necessarily verified — so the next plan is empty.
 func (r *Result) Complete() bool {
 	for _, s := range r.Steps {
 		if !s.Done || strings.HasPrefix(s.Invitation, "not sent") {
@@ -312,15 +335,20 @@ func (r *runner) device(ctx context.Context, c plan.Change) (Step, func(*state.S
 		return r.newStep(c, "failed", "the device is not in the compiled site", false), nil
 	}
 	t, hasTarget := r.o.Targets[c.Name]
-	if hasTarget && d.Vendor == "akuvox" {
-		var file []byte
-		for _, f := range r.o.Bundle.DeviceFiles(d.Name) {
-			if f.Vendor == "akuvox" {
-				file = f.Data
-			}
+	var file []byte
+	for _, f := range r.o.Bundle.DeviceFiles(d.Name) {
+		if f.Vendor == "akuvox" {
+			file = f.Data
 		}
+	}
+	settings := appliedSettings(file)
+	if hasTarget && d.Vendor == "akuvox" {
 		p := pushAkuvox(ctx, t, file, r.o.DeviceTimeout)
 		s := r.newStep(c, string(p.Verdict), p.Detail, p.Verdict.Succeeded())
+		s.Reach = NotReached
+		if s.Done {
+			s.Reach = Verified
+		}
 		if p.Firmware != "" {
 			if s.Detail != "" {
 				s.Detail = "firmware " + p.Firmware + "; " + s.Detail
@@ -331,21 +359,27 @@ func (r *runner) device(ctx context.Context, c plan.Change) (Step, func(*state.S
 		if !s.Done {
 			return s, nil
 		}
-		return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "api", Outcome: string(p.Verdict), Firmware: p.Firmware})
+		return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "api", Outcome: string(p.Verdict), Firmware: p.Firmware, Settings: settings})
 	}
 	note := ""
 	if hasTarget {
 		note = fmt.Sprintf("switchboard has no management API for %s devices, so the address given for it is not used; ", d.Vendor)
 	}
 	if r.o.Server == nil {
-		s := r.newStep(c, "check-sync: no server configured", note+"its files are published; it fetches them at its next poll or reboot", true)
-		return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "published", Outcome: s.Outcome})
+		// Publishing the files tells the device nothing: until it polls or
+		// reboots, it keeps its old settings, and nothing here would know.
+		s := r.newStep(c, "no server configured", note+"its files are published, but nothing told it to fetch them; give -serve (check-sync through the running server) or an API address with -device, or reboot it, then apply again", false)
+		s.Reach = NotReached
+		return s, nil
 	}
 	if err := r.o.Server.CheckSync(ctx, d.Name); err != nil {
-		return r.newStep(c, "check-sync failed", note+err.Error(), false), nil
+		s := r.newStep(c, "check-sync failed", note+err.Error(), false)
+		s.Reach = NotReached
+		return s, nil
 	}
 	s := r.newStep(c, "check-sync sent", strings.TrimSuffix(note, "; "), true)
-	return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "check-sync", Outcome: s.Outcome})
+	s.Reach = Unverified
+	return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "check-sync", Outcome: s.Outcome, Settings: settings})
 }
 
 // user applies a user: live once the server has loaded the dial plan; an

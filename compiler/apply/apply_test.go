@@ -2,7 +2,6 @@ package apply_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime/quotedprintable"
@@ -292,6 +291,9 @@ func TestWrongDevicePassword(t *testing.T) {
 	}
 }
 
+// TestNoServerConfigured: without a server nothing tells a device to fetch
+// its published files, so no device is reached: each says so, is not
+// recorded as applied, and the apply is incomplete.
 func TestNoServerConfigured(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, irtest.HarbourView(), nil)
@@ -299,13 +301,31 @@ func TestNoServerConfigured(t *testing.T) {
 	if !strings.HasPrefix(res.Reload, "no server configured") {
 		t.Errorf("reload: %s", res.Reload)
 	}
+	recorded, _, err := s.store.Read(s.d.Site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devices := 0
 	for _, st := range res.Steps {
-		if st.Kind == plan.KindDevice && st.Outcome != "check-sync: no server configured" {
-			t.Errorf("%s: %s", st.Address, st.Outcome)
+		if st.Kind != plan.KindDevice {
+			if st.Reach != "" {
+				t.Errorf("%s has a reach %q; only devices do", st.Address, st.Reach)
+			}
+			continue
+		}
+		devices++
+		if st.Reach != apply.NotReached || st.Done || st.Outcome != "no server configured" {
+			t.Errorf("%s: %s, %s, done %v", st.Address, st.Reach, st.Outcome, st.Done)
+		}
+		if o := recorded.Object(st.Address); o == nil || !o.InProgress {
+			t.Errorf("%s is recorded as applied: %+v", st.Address, o)
 		}
 	}
-	if !res.Complete() {
-		t.Error("incomplete")
+	if devices == 0 {
+		t.Fatal("no device steps")
+	}
+	if res.Complete() {
+		t.Error("complete, though no device was reached")
 	}
 	for _, f := range s.b.Files {
 		if _, err := os.Stat(filepath.Join(s.out, "provision", f.Path)); err != nil {
@@ -342,8 +362,10 @@ func TestInvitations(t *testing.T) {
 	invites := map[string]string{"mary": "mary.work@example.com", "john": p.User("john").Email}
 	s := newSite(t, p, invites)
 	mb := startMailbox(t)
+	serve := startServe(t)
 	installer := "support@dds.example"
 	res := s.apply(t, func(o *apply.Options) {
+		o.Server = serve.server(t)
 		o.Mailer = &email.SMTPMailer{Addr: mb.addr}
 		o.From = "noreply@harbour-view.example.net"
 		o.Installer, o.InstallerLogin = "Dublin Door Systems", installer
@@ -395,7 +417,8 @@ func TestInvitations(t *testing.T) {
 func TestInvitationWithoutMailServerStaysDue(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, irtest.HarbourView(), map[string]string{"mary": "mary@example.com"})
-	res := s.apply(t, nil)
+	serve := startServe(t)
+	res := s.apply(t, func(o *apply.Options) { o.Server = serve.server(t) })
 	if res.Complete() {
 		t.Error("complete without sending the invitation")
 	}
@@ -407,7 +430,7 @@ func TestInvitationWithoutMailServerStaysDue(t *testing.T) {
 		t.Errorf("summary (-want +got):\n%s", d)
 	}
 	mb := startMailbox(t)
-	res = s.apply(t, func(o *apply.Options) { o.Mailer = &email.SMTPMailer{Addr: mb.addr} })
+	res = s.apply(t, func(o *apply.Options) { o.Server, o.Mailer = serve.server(t), &email.SMTPMailer{Addr: mb.addr} })
 	if !res.Complete() || len(mb.received()) != 1 {
 		t.Errorf("second apply: %+v, %d mails", res.Steps, len(mb.received()))
 	}
@@ -459,8 +482,7 @@ func TestStateHoldsNoSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st state.State
-	if err := json.Unmarshal(data, &st); err != nil {
+	if _, err := state.Parse(data); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range credentials.List(s.p, s.k) {
@@ -481,4 +503,71 @@ func decode(t *testing.T, data string) string {
 		t.Fatal(err)
 	}
 	return strings.ReplaceAll(string(b), "\r\n", "\n")
+}
+
+// TestRefreshFindsDrift: a refresh reads applied Akuvox devices back and
+// names each setting changed on the device since the apply; devices of
+// vendors without read-back, and devices without an address, say so. A
+// plan with the drift applies the device again, and it matches after.
+func TestRefreshFindsDrift(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, irtest.HarbourView(), nil)
+	serve := startServe(t)
+	gate, lobby := startEmulator(t, emulator.Normal), startEmulator(t, emulator.Normal)
+	apis := map[string]apply.Target{"front-gate": target(gate), "lobby": target(lobby)}
+	res := s.apply(t, func(o *apply.Options) { o.Server, o.Targets = serve.server(t), apis })
+	if !res.Complete() {
+		t.Fatalf("first apply: %+v", res.Steps)
+	}
+	keys := s.fileKeys(t, "front-gate")
+	const relayKey = "Config.DoorSetting.DTMF.Code1"
+	if keys[relayKey] == "" {
+		t.Fatalf("the gate's file has no %s", relayKey)
+	}
+	gate.SetKey(relayKey, "9")
+
+	_, st := s.plan(t)
+	refresh := func() map[string]apply.Drift {
+		out := map[string]apply.Drift{}
+		for _, d := range apply.Refresh(context.Background(), apply.RefreshOptions{State: st, Targets: map[string]apply.Target{"front-gate": target(gate), "lobby": target(lobby)}, Timeout: 2 * time.Second}) {
+			out[d.Name] = d
+		}
+		return out
+	}
+	got := refresh()
+	if d := cmp.Diff([]apply.SettingDrift{{Key: relayKey, Applied: keys[relayKey], Device: "9"}}, got["front-gate"].Settings); d != "" || got["front-gate"].Status != apply.Drifted {
+		t.Errorf("front-gate: %s (-want +got):\n%s", got["front-gate"].Status, d)
+	}
+	if got["lobby"].Status != apply.InSync {
+		t.Errorf("lobby: %+v", got["lobby"])
+	}
+	if d := got["desk-101"]; d.Status != apply.NoReadBack || !strings.Contains(d.Detail, "yealink") {
+		t.Errorf("desk-101: %+v", d)
+	}
+	if d := got["monitor-1a"]; d.Status != apply.NotRead || !strings.Contains(d.Detail, "-device monitor-1a=URL") {
+		t.Errorf("monitor-1a: %+v", d)
+	}
+	for name, d := range got {
+		for _, set := range d.Settings {
+			if strings.HasSuffix(set.Key, "Pwd") || strings.HasSuffix(set.Key, "Password") {
+				t.Errorf("%s: a secret setting is compared: %s", name, set.Key)
+			}
+		}
+	}
+
+	// The drifted gate is in the plan again; applying puts it back.
+	pl := plan.WithDrift(plan.Diff(s.d, st), s.d, st, []string{"device.front-gate"})
+	if len(pl.Changes) != 1 || !pl.Changes[0].Drifted || pl.Changes[0].Address != "device.front-gate" {
+		t.Fatalf("plan with drift: %v", pl.Summary)
+	}
+	res, err := apply.Run(context.Background(), apply.Options{
+		Plan: pl, Desired: s.d, Program: s.p, Bundle: s.b, Key: s.k, State: st, Store: s.store,
+		Publish: func() error { return nil }, Server: serve.server(t), Targets: apis, DeviceTimeout: 2 * time.Second,
+	})
+	if err != nil || !res.Complete() || res.Steps[0].Reach != apply.Verified {
+		t.Fatalf("re-apply: %v, %+v", err, res.Steps)
+	}
+	if d := refresh()["front-gate"]; d.Status != apply.InSync {
+		t.Errorf("after the re-apply: %+v", d)
+	}
 }

@@ -183,7 +183,15 @@ func NewDesired(in Input) *Desired {
 	}
 	for _, t := range p.Trunks {
 		o := b.object(KindTrunk, t.Name, t.Name)
-		flattenInto(o.Attributes, "", t, "name")
+		flattenInto(o.Attributes, "", t, "name", "username", "password")
+		// Inputs the server reads when it starts: the plan names where they
+		// come from, never their value (which it does not have).
+		if t.Username != "" {
+			o.Attributes["username"] = reference(string(t.Username))
+		}
+		if t.Password != "" {
+			o.Attributes["password"] = reference(string(t.Password))
+		}
 	}
 	for _, c := range p.Conferences {
 		o := b.object(KindConference, c.Name, c.Name)
@@ -463,6 +471,24 @@ func jsonText(v any) string {
 }
 
 func quote(s string) string { return jsonText(s) }
+
+// reference is the attribute value of an input named by ref ("var.x"):
+// {"from":"var.x"}. No other attribute value is a JSON object (objects are
+// flattened to dotted paths), so a reference is never mistaken for one.
+func reference(ref string) string { return jsonText(map[string]string{"from": ref}) }
+
+// Reference reports whether an attribute value is a reference to an input
+// (see reference), and to which: "var.trunk_user".
+func Reference(v string) (string, bool) {
+	if !strings.HasPrefix(v, "{") {
+		return "", false
+	}
+	var r map[string]string
+	if json.Unmarshal([]byte(v), &r) != nil || len(r) != 1 || r["from"] == "" {
+		return "", false
+	}
+	return r["from"], true
+}
 
 func firstNonEmpty(xs ...string) string {
 	for _, x := range xs {

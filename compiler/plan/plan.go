@@ -35,6 +35,10 @@ type Plan struct {
 	Changes []Change
 	// Summary says what changes for people, in plain words.
 	Summary []string
+	// Targets are the addresses a partial plan was restricted to (see
+	// Target); LeftOut counts the changes of the site it left out.
+	Targets []string
+	LeftOut int
 }
 
 // Change is the change of one object.
@@ -54,6 +58,10 @@ type Change struct {
 	// Interrupted says an earlier apply started this change and did not
 	// finish it; it is made again even when no attribute differs.
 	Interrupted bool
+	// Drifted says a refresh found the device's settings changed behind
+	// switchboard's back; it is applied again even when no attribute
+	// differs (see WithDrift).
+	Drifted bool
 	// Before is the applied object (nil for a create), After the desired
 	// one (nil for a delete).
 	Before *state.Object
@@ -61,7 +69,8 @@ type Change struct {
 }
 
 // AttributeChange is one attribute's change. Before and After are
-// JSON-encoded; empty means absent.
+// JSON-encoded; empty means absent. A value {"from":"var.x"} is a reference
+// to an input (see Reference).
 type AttributeChange struct {
 	Name              string
 	Before, After     string
@@ -143,14 +152,46 @@ func Diff(d *Desired, st *state.State) *Plan {
 			Action: Delete, Attributes: attributeChanges(Kind(kind), have.Attributes, nil), Before: have,
 		})
 	}
-	slices.SortStableFunc(p.Changes, func(a, b Change) int {
+	sortChanges(p.Changes)
+	p.Summary = summarise(p)
+	return p
+}
+
+// WithDrift adds to p an update of every object at addrs that p does not
+// change already: devices whose settings a refresh found changed on the
+// device, so that apply pushes the applied settings again. Objects the
+// site no longer has are left out (their removal is already planned).
+func WithDrift(p *Plan, d *Desired, st *state.State, addrs []string) *Plan {
+	out := *p
+	out.Changes = slices.Clone(p.Changes)
+	for _, a := range addrs {
+		want, have := d.Object(a), st.Object(a)
+		if want == nil || have == nil {
+			continue
+		}
+		i := slices.IndexFunc(out.Changes, func(c Change) bool { return c.Address == a })
+		if i >= 0 {
+			out.Changes[i].Drifted = true
+			continue
+		}
+		out.Changes = append(out.Changes, Change{
+			Address: a, Kind: want.Kind, Name: want.Name, Label: want.Label,
+			Action: Update, Before: have, After: want, Drifted: true,
+			Unchanged: len(union(have.Attributes, want.Attributes)),
+		})
+	}
+	sortChanges(out.Changes)
+	out.Summary = summarise(&out)
+	return &out
+}
+
+func sortChanges(cs []Change) {
+	slices.SortStableFunc(cs, func(a, b Change) int {
 		if x, y := rank(a), rank(b); x != y {
 			return x - y
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	p.Summary = summarise(p)
-	return p
 }
 
 // applyOrder is the order kinds are created and updated in; removals go
@@ -197,10 +238,14 @@ func attributeChanges(k Kind, before, after map[string]string) []AttributeChange
 		if b == a {
 			continue
 		}
+		// A reference names an input and holds no value: it is shown.
+		_, bRef := Reference(b)
+		_, aRef := Reference(a)
+		valued := (b != "" && !bRef) || (a != "" && !aRef)
 		out = append(out, AttributeChange{
 			Name: name, Before: b, After: a,
-			Sensitive:         Sensitive(name),
-			Opaque:            Opaque(name),
+			Sensitive:         Sensitive(name) && valued,
+			Opaque:            Opaque(name) && valued,
 			ForcesReplacement: before != nil && after != nil && ForcesReplacement(k, name),
 		})
 	}

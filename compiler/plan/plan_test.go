@@ -318,3 +318,98 @@ func TestCheckSavedOtherStateFile(t *testing.T) {
 		t.Errorf("other lineage: %v", err)
 	}
 }
+
+// TestReferencesNameTheirInput: a trunk's username and password taken from
+// variables are references, {"from":"var.x"}: shown by name, never masked
+// as a value and never the literal "var.x" as if it were the username.
+func TestReferencesNameTheirInput(t *testing.T) {
+	k := testKey(t)
+	p := irtest.HarbourView()
+	d := desired(t, p, k, nil)
+	pl := plan.Diff(d, state.New(d.Site))
+	var got []plan.AttributeChange
+	for _, c := range pl.Changes {
+		if c.Kind != plan.KindTrunk {
+			continue
+		}
+		for _, a := range c.Attributes {
+			if a.Name == "username" || a.Name == "password" {
+				got = append(got, a)
+			}
+		}
+	}
+	want := []plan.AttributeChange{
+		{Name: "password", After: `{"from":"var.trunk_password"}`},
+		{Name: "username", After: `{"from":"var.trunk_user"}`},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("trunk references (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		v, ref string
+		ok     bool
+	}{
+		{`{"from":"var.trunk_user"}`, "var.trunk_user", true},
+		{`"var.trunk_user"`, "", false},
+		{`{"from":"a","b":"c"}`, "", false},
+		{`{}`, "", false},
+		{`["from"]`, "", false},
+	} {
+		ref, ok := plan.Reference(tc.v)
+		if ref != tc.ref || ok != tc.ok {
+			t.Errorf("Reference(%s) = %q, %v; want %q, %v", tc.v, ref, ok, tc.ref, tc.ok)
+		}
+	}
+}
+
+// TestTarget: -target keeps the targeted objects and those that name them,
+// one step, and records what it left out.
+func TestTarget(t *testing.T) {
+	k := testKey(t)
+	p := irtest.HarbourView()
+	d := desired(t, p, k, nil)
+	full := plan.Diff(d, state.New(d.Site))
+	for _, tc := range []struct {
+		targets []string
+		want    []string
+	}{
+		// Mary's desk phone: her residence rings it, the lobby's garage relay
+		// obeys it, and it is her endpoint.
+		{[]string{"device.desk-101"}, []string{"create residence.apt-1a", "create device.desk-101", "create device.lobby", "create user.mary"}},
+		// The people the front gate rings.
+		{[]string{"device.front-gate"}, []string{"create device.front-gate", "create user.john", "create user.mary"}},
+		{[]string{"user.john"}, []string{"create residence.apt-1a", "create device.desk-102", "create user.john"}},
+		// The people whose carrier numbers come in by the trunk.
+		{[]string{"trunk.carrier"}, []string{"create trunk.carrier", "create user.mary"}},
+		{[]string{"user.john", "device.desk-101"}, []string{"create residence.apt-1a", "create device.desk-101", "create device.desk-102", "create device.lobby", "create user.john", "create user.mary"}},
+	} {
+		got, err := plan.Target(full, d, state.New(d.Site), tc.targets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, actions(got)); diff != "" {
+			t.Errorf("-target %v (-want +got):\n%s", tc.targets, diff)
+		}
+		if got.LeftOut != len(full.Changes)-len(got.Changes) || len(got.Summary) == 0 {
+			t.Errorf("-target %v: left out %d, summary %q", tc.targets, got.LeftOut, got.Summary)
+		}
+	}
+	if _, err := plan.Target(full, d, state.New(d.Site), []string{"user.nobody"}); err == nil || !strings.Contains(err.Error(), `"user.nobody"`) {
+		t.Errorf("unknown target: %v", err)
+	}
+	// An object only the state knows (a removal) can be targeted.
+	st := applied(d)
+	st.Put(state.Object{Address: "user.gone", Attributes: map[string]string{"display_name": `"Gone"`}})
+	removal, err := plan.Target(plan.Diff(d, st), d, st, []string{"user.gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"delete user.gone"}, actions(removal)); diff != "" {
+		t.Errorf("removal (-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{"gate", "widget.gate", "device.", ""} {
+		if _, _, err := plan.ParseAddress(bad); err == nil {
+			t.Errorf("ParseAddress(%q) accepted", bad)
+		}
+	}
+}

@@ -14,6 +14,10 @@ import (
 func summarise(p *Plan) []string {
 	var lines []string
 	for _, c := range p.Changes {
+		if c.Drifted && len(c.Attributes) == 0 {
+			lines = append(lines, fmt.Sprintf("%s %s: its settings changed on the device since the last apply; they are applied again", c.Kind, c.Name))
+			continue
+		}
 		if c.Interrupted && len(c.Attributes) == 0 {
 			lines = append(lines, fmt.Sprintf("%s %s: an earlier apply did not finish it; it is applied again", c.Kind, c.Name))
 			continue

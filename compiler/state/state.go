@@ -11,7 +11,11 @@
 // nothing without the site key; provisioning files appear only as keyed
 // digests.
 //
-// The file (by default DIR/.switchboard/state.json) is versioned JSON. Each
+// The file (by default DIR/.switchboard/state.json) is versioned JSON, its
+// attribute values native JSON values ("number": "8101", "port": 5060). A
+// version 1 file, which wrote each value as a JSON string holding JSON
+// ("number": "\"8101\""), is read and migrated; the next write is version
+// 2. Each
 // write increments Serial and goes through a temporary file that is synced,
 // renamed over the old one, and followed by a sync of the directory, so a
 // crash at any moment leaves either the old or the new state, never half of
@@ -27,6 +31,7 @@
 package state
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -42,9 +47,12 @@ import (
 	"switchboard/atomicfile"
 )
 
-// FormatVersion is the version of the state file this package reads and
-// writes.
-const FormatVersion = 1
+// FormatVersion is the version of the state file this package writes. It
+// reads version 1 as well (see Parse).
+const FormatVersion = 2
+
+// formatV1 wrote attribute values as JSON strings holding JSON text.
+const formatV1 = 1
 
 // DefaultPath is where a site's state lives, relative to the site
 // directory.
@@ -68,8 +76,9 @@ type State struct {
 type Object struct {
 	// Address is "<kind>.<name>": user.mary, device.front-gate, site.x.
 	Address string `json:"address"`
-	// Attributes are the applied attribute values, JSON-encoded. Sensitive
-	// ones are keyed fingerprints.
+	// Attributes are the applied attribute values, each as its compact JSON
+	// text (the plan compares them as text); the file holds them as native
+	// JSON values. Sensitive ones are keyed fingerprints.
 	Attributes map[string]string `json:"attributes"`
 	// AppliedAt is when the object was last applied.
 	AppliedAt time.Time `json:"applied_at"`
@@ -86,14 +95,22 @@ type Object struct {
 
 // Delivery is how a device's configuration reached it.
 type Delivery struct {
-	// Method is "api" (pushed and read back), "check-sync" (told to fetch
-	// its files through the running server) or "published" (its files are
-	// served; no server was configured to tell it).
+	// Method is "api" (pushed and read back) or "check-sync" (told to
+	// fetch its files through the running server). Version 1 files may say
+	// "published" (its files were served and no server told it): such a
+	// device was recorded without having been reached, and reads as in
+	// progress.
 	Method string `json:"method"`
 	// Outcome is the verdict: "already set", "set and verified",
-	// "check-sync sent", "check-sync: no server configured".
+	// "check-sync sent".
 	Outcome  string `json:"outcome"`
 	Firmware string `json:"firmware,omitempty"`
+	// Settings are the device's settings as applied, by the vendor's key
+	// (Akuvox: Config.Account1.GENERAL.UserName), for `plan -refresh` to
+	// compare with what the device reads back. Secret settings (passwords)
+	// are left out: a device masks them on read, and the state holds no
+	// secret.
+	Settings map[string]string `json:"settings,omitempty"`
 }
 
 // New returns an empty state with a fresh lineage.
@@ -158,7 +175,8 @@ func (s *Store) Read(site string) (st *State, exists bool, err error) {
 	return st, true, nil
 }
 
-// Parse decodes a state file.
+// Parse decodes a state file of this version or of version 1, whose
+// attribute values it migrates (see migrateV1).
 func Parse(data []byte) (*State, error) {
 	var probe struct {
 		FormatVersion int `json:"format_version"`
@@ -166,13 +184,17 @@ func Parse(data []byte) (*State, error) {
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return nil, fmt.Errorf("not a state file: %w", err)
 	}
-	if probe.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("state format version %d is not supported (this switchboard reads version %d)", probe.FormatVersion, FormatVersion)
+	var st *State
+	var err error
+	switch probe.FormatVersion {
+	case FormatVersion:
+		st, err = parseV2(data)
+	case formatV1:
+		st, err = parseV1(data)
+	default:
+		return nil, fmt.Errorf("state format version %d is not supported (this switchboard reads versions %d and %d)", probe.FormatVersion, formatV1, FormatVersion)
 	}
-	var st State
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("malformed state file: %w", err)
 	}
 	if st.Lineage == "" {
@@ -181,18 +203,134 @@ func Parse(data []byte) (*State, error) {
 	if st.Objects == nil {
 		st.Objects = []Object{}
 	}
+	st.FormatVersion = FormatVersion
 	slices.SortFunc(st.Objects, func(a, b Object) int { return strings.Compare(a.Address, b.Address) })
+	return st, nil
+}
+
+// fileV2 is the file's layout: State with native attribute values.
+type fileV2 struct {
+	FormatVersion int            `json:"format_version"`
+	Lineage       string         `json:"lineage"`
+	Serial        int64          `json:"serial"`
+	Site          string         `json:"site,omitempty"`
+	Objects       []objectV2File `json:"objects"`
+}
+
+type objectV2File struct {
+	Address    string                     `json:"address"`
+	Attributes map[string]json.RawMessage `json:"attributes"`
+	AppliedAt  time.Time                  `json:"applied_at"`
+	Delivery   *Delivery                  `json:"delivery,omitempty"`
+	InProgress bool                       `json:"in_progress,omitempty"`
+}
+
+func strictDecode(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func parseV2(data []byte) (*State, error) {
+	var f fileV2
+	if err := strictDecode(data, &f); err != nil {
+		return nil, err
+	}
+	st := &State{FormatVersion: f.FormatVersion, Lineage: f.Lineage, Serial: f.Serial, Site: f.Site}
+	for _, o := range f.Objects {
+		obj := Object{Address: o.Address, Attributes: make(map[string]string, len(o.Attributes)), AppliedAt: o.AppliedAt, Delivery: o.Delivery, InProgress: o.InProgress}
+		for k, raw := range o.Attributes {
+			v, err := canonical(raw)
+			if err != nil {
+				return nil, fmt.Errorf("%s: attribute %s: %w", o.Address, k, err)
+			}
+			obj.Attributes[k] = v
+		}
+		st.Objects = append(st.Objects, obj)
+	}
+	return st, nil
+}
+
+// parseV1 reads a version 1 file: the in-memory layout, attribute values
+// as JSON strings holding JSON text.
+func parseV1(data []byte) (*State, error) {
+	var st State
+	if err := strictDecode(data, &st); err != nil {
+		return nil, err
+	}
+	for i := range st.Objects {
+		o := &st.Objects[i]
+		if o.Delivery != nil && o.Delivery.Method == "published" {
+			// Version 1 recorded a device as applied when its files were
+			// only published, with no server to tell it: it was never
+			// reached, so the next plan applies it again.
+			o.InProgress = true
+		}
+		for k, text := range o.Attributes {
+			v, err := canonical(json.RawMessage(text))
+			if err != nil {
+				return nil, fmt.Errorf("%s: attribute %s: %w", o.Address, k, err)
+			}
+			o.Attributes[k] = migrateV1(o.Address, k, v)
+		}
+	}
 	return &st, nil
 }
 
+// migrateV1 turns what version 1 recorded for a reference into a
+// reference: a trunk's username and password were the names of the
+// variables they come from, as text ("var.trunk_user"); they are now
+// {"from": "var.trunk_user"}, so a plan shows them as references rather
+// than as a literal username.
+func migrateV1(address, name, value string) string {
+	if !strings.HasPrefix(address, "trunk.") || (name != "username" && name != "password") {
+		return value
+	}
+	var s string
+	if json.Unmarshal([]byte(value), &s) != nil || !strings.HasPrefix(s, "var.") {
+		return value
+	}
+	data, _ := json.Marshal(map[string]string{"from": s})
+	return string(data)
+}
+
+// canonical is raw's compact JSON text as encoding/json writes it (the
+// form the plan makes its values in), numbers kept as written.
+func canonical(raw json.RawMessage) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return "", err
+	}
+	if dec.More() {
+		return "", errors.New("more than one JSON value")
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	return string(data), nil
+}
+
 // Marshal encodes st as the state file: indented JSON, objects sorted,
-// attribute keys sorted (encoding/json sorts map keys).
+// attribute keys sorted (encoding/json sorts map keys), attribute values
+// native JSON. The same state gives the same bytes.
 func Marshal(st *State) ([]byte, error) {
-	c := *st
-	c.FormatVersion = FormatVersion
-	c.Objects = slices.Clone(st.Objects)
-	slices.SortFunc(c.Objects, func(a, b Object) int { return strings.Compare(a.Address, b.Address) })
-	data, err := json.MarshalIndent(&c, "", "  ")
+	f := fileV2{FormatVersion: FormatVersion, Lineage: st.Lineage, Serial: st.Serial, Site: st.Site, Objects: []objectV2File{}}
+	objects := slices.Clone(st.Objects)
+	slices.SortFunc(objects, func(a, b Object) int { return strings.Compare(a.Address, b.Address) })
+	for _, o := range objects {
+		of := objectV2File{Address: o.Address, Attributes: make(map[string]json.RawMessage, len(o.Attributes)), AppliedAt: o.AppliedAt, Delivery: o.Delivery, InProgress: o.InProgress}
+		for k, v := range o.Attributes {
+			if !json.Valid([]byte(v)) {
+				return nil, fmt.Errorf("state: %s: attribute %s is not JSON", o.Address, k)
+			}
+			of.Attributes[k] = json.RawMessage(v)
+		}
+		f.Objects = append(f.Objects, of)
+	}
+	data, err := json.MarshalIndent(&f, "", "  ")
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,12 @@ func TestWriteReadRoundTrip(t *testing.T) {
 }
 
 func TestParseRefusesOtherVersions(t *testing.T) {
-	for _, data := range []string{`{"format_version": 2, "lineage": "x"}`, `not json`, `{"format_version": 1}`, `{"format_version": 1, "lineage": "x", "extra": 1}`} {
+	for _, data := range []string{
+		`{"format_version": 3, "lineage": "x"}`, `not json`, `{"format_version": 2}`, `{"format_version": 1}`,
+		`{"format_version": 2, "lineage": "x", "extra": 1}`, `{"format_version": 1, "lineage": "x", "extra": 1}`,
+		`{"format_version": 2, "lineage": "x", "objects": [{"address": "user.a", "attributes": {"x": 1 2}}]}`,
+		`{"format_version": 1, "lineage": "x", "objects": [{"address": "user.a", "attributes": {"x": "not json"}}]}`,
+	} {
 		if _, err := state.Parse([]byte(data)); err == nil {
 			t.Errorf("Parse(%s) succeeded", data)
 		}
@@ -224,4 +229,123 @@ func TestLeftRecordIsNoLock(t *testing.T) {
 		t.Errorf("Broken = %+v", l.Broken)
 	}
 	l.Unlock()
+}
+
+// TestNativeValues: the file holds attribute values as JSON values, not
+// JSON strings holding JSON, and the same state always gives the same
+// bytes.
+func TestNativeValues(t *testing.T) {
+	t.Parallel()
+	st := &state.State{Lineage: "l", Serial: 3, Site: "home", Objects: []state.Object{
+		{Address: "user.b", Attributes: map[string]string{"number": `"8100"`, "port": `5060`, "list": `["a","b"]`, "on": `true`}},
+		{Address: "trunk.c", Attributes: map[string]string{"username": `{"from":"var.trunk_user"}`}},
+	}}
+	data, err := state.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"number": "8100"`, `"port": 5060`, `"on": true`, `"from": "var.trunk_user"`, `"format_version": 2`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("state file lacks %s:\n%s", want, data)
+		}
+	}
+	if strings.Contains(string(data), `\"`) {
+		t.Errorf("state file has JSON inside JSON strings:\n%s", data)
+	}
+	got, err := state.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.FormatVersion = state.FormatVersion
+	// Objects are sorted by address on the way.
+	st.Objects[0], st.Objects[1] = st.Objects[1], st.Objects[0]
+	if d := cmp.Diff(st, got); d != "" {
+		t.Errorf("round trip (-want +got):\n%s", d)
+	}
+	again, err := state.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(string(data), string(again)); d != "" {
+		t.Errorf("the same state gave other bytes (-want +got):\n%s", d)
+	}
+}
+
+// TestReadsVersion1: a version 1 file (values as JSON strings holding
+// JSON) is read with nothing lost; a trunk's username and password, which
+// it recorded as the variable names, become references; it is written
+// back as version 2.
+func TestReadsVersion1(t *testing.T) {
+	t.Parallel()
+	old := `{
+  "format_version": 1,
+  "lineage": "abc",
+  "serial": 7,
+  "site": "home",
+  "objects": [
+    {
+      "address": "conference.mary",
+      "attributes": {"number": "\"8101\"", "owner": "\"user.mary\""},
+      "applied_at": "2026-01-02T03:04:05Z"
+    },
+    {
+      "address": "device.gate",
+      "attributes": {"port": "5060", "files": "[\"a.cfg\",\"b.cfg\"]", "label": "\"A \u003c B\""},
+      "applied_at": "2026-01-02T03:04:05Z",
+      "delivery": {"method": "api", "outcome": "set and verified", "firmware": "R29 1.0"},
+      "in_progress": true
+    },
+    {
+      "address": "device.phone",
+      "attributes": {"vendor": "\"yealink\""},
+      "applied_at": "2026-01-02T03:04:05Z",
+      "delivery": {"method": "published", "outcome": "check-sync: no server configured"}
+    },
+    {
+      "address": "trunk.carrier",
+      "attributes": {"username": "\"var.trunk_user\"", "password": "\"var.trunk_password\"", "login": "\"var.not-a-ref-here\"", "host": "\"sip.example\""},
+      "applied_at": "2026-01-02T03:04:05Z"
+    }
+  ]
+}
+`
+	got, err := state.Parse([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := got.Objects[0].AppliedAt
+	want := &state.State{FormatVersion: state.FormatVersion, Lineage: "abc", Serial: 7, Site: "home", Objects: []state.Object{
+		{Address: "conference.mary", AppliedAt: at, Attributes: map[string]string{"number": `"8101"`, "owner": `"user.mary"`}},
+		{Address: "device.gate", AppliedAt: at, InProgress: true, Delivery: &state.Delivery{Method: "api", Outcome: "set and verified", Firmware: "R29 1.0"},
+			Attributes: map[string]string{"port": `5060`, "files": `["a.cfg","b.cfg"]`, "label": `"A \u003c B"`}},
+		// Published with no server to tell it: never reached, so in progress.
+		{Address: "device.phone", AppliedAt: at, InProgress: true, Delivery: &state.Delivery{Method: "published", Outcome: "check-sync: no server configured"},
+			Attributes: map[string]string{"vendor": `"yealink"`}},
+		{Address: "trunk.carrier", AppliedAt: at, Attributes: map[string]string{
+			"username": `{"from":"var.trunk_user"}`, "password": `{"from":"var.trunk_password"}`,
+			"login": `"var.not-a-ref-here"`, "host": `"sip.example"`}},
+	}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("version 1 read (-want +got):\n%s", d)
+	}
+	s := state.NewStore(filepath.Join(t.TempDir(), "state.json"))
+	if err := s.Write(got); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(s.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		FormatVersion int `json:"format_version"`
+		Objects       []struct {
+			Attributes map[string]any `json:"attributes"`
+		} `json:"objects"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	if file.FormatVersion != 2 || file.Objects[0].Attributes["number"] != "8101" || file.Objects[1].Attributes["port"] != 5060.0 {
+		t.Errorf("written back as:\n%s", data)
+	}
 }

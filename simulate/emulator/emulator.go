@@ -243,6 +243,14 @@ func (d *Device) Keys() map[string]string {
 	return maps.Clone(d.keys)
 }
 
+// SetKey changes one setting the way someone at the device's own web page
+// would: behind switchboard's back, for a refresh to find.
+func (d *Device) SetKey(key, value string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.keys[key] = value
+}
+
 // Stats returns the request counters.
 func (d *Device) Stats() Stats {
 	d.mu.Lock()

@@ -49,6 +49,7 @@ type Network struct {
 
 	delivered atomic.Uint64
 	dropped   atomic.Uint64
+	reads     atomic.Uint64 // datagrams taken by readers, for Quiet
 }
 
 // Stats counts a network's datagrams.
@@ -183,6 +184,9 @@ type Conn struct {
 	// parkedCh is signalled when one parks.
 	parked   bool
 	parkedCh chan struct{}
+	// busy: a reader took a datagram and has not come back for the next,
+	// so it may still be acting on it (Quiet).
+	busy bool
 
 	closeOnce sync.Once
 	rd        deadline
@@ -322,6 +326,7 @@ func (c *Conn) popOrPark() *datagram {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	if c.head == len(c.queue) {
+		c.busy = false
 		if !c.parked {
 			c.parked = true
 			select {
@@ -332,7 +337,12 @@ func (c *Conn) popOrPark() *datagram {
 		return nil
 	}
 	c.parked = false
-	return c.popLocked()
+	d := c.popLocked()
+	if d != nil {
+		c.busy = true
+		c.n.reads.Add(1)
+	}
+	return d
 }
 
 func (c *Conn) unpark() {
@@ -366,6 +376,58 @@ func (n *Network) WaitRead(ctx context.Context, addr netip.AddrPort) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// Quiet returns a channel that is closed once the network has been quiet
+// for settle: no datagram sent or read in that time, and no reader still
+// holding one it took (every reader that read is back waiting for the
+// next). On a network whose parties act only on datagrams and on a clock
+// that stands still, nothing more will then happen until someone outside
+// acts: a simulation waiting for an event that has not come can stop
+// waiting. settle covers what the read loops hand to other goroutines.
+// The channel is never closed once ctx ends.
+func (n *Network) Quiet(ctx context.Context, settle time.Duration) <-chan struct{} {
+	quiet := make(chan struct{})
+	go func() {
+		t := time.NewTimer(settle)
+		defer t.Stop()
+		last := n.activity()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			now := n.activity()
+			if now == last && !n.busy() {
+				close(quiet)
+				return
+			}
+			last = now
+			t.Reset(settle)
+		}
+	}()
+	return quiet
+}
+
+// activity counts every datagram sent or read.
+func (n *Network) activity() uint64 {
+	return n.delivered.Load() + n.dropped.Load() + n.reads.Load()
+}
+
+// busy reports whether a reader holds a datagram it took.
+func (n *Network) busy() bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, c := range n.conns {
+		c.qmu.Lock()
+		b := c.busy
+		c.qmu.Unlock()
+		if b {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Conn) popLocked() *datagram {

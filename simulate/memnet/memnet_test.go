@@ -359,3 +359,53 @@ func TestWaitRead(t *testing.T) {
 	b.Close()
 	a.Close()
 }
+
+// TestQuiet: the network is quiet only once no reader holds a datagram it
+// took; a reader back in ReadFrom, or no traffic at all, is quiet.
+func TestQuiet(t *testing.T) {
+	const settle = 10 * time.Millisecond
+	n := New()
+	a := listen(t, n, netip.AddrPortFrom(ipA, 5060))
+	b := listen(t, n, netip.AddrPortFrom(ipB, 0))
+
+	// Nothing sent: quiet.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	select {
+	case <-n.Quiet(ctx, settle):
+	case <-ctx.Done():
+		t.Fatal("an idle network is never quiet")
+	}
+
+	// a reads a datagram and holds it: not quiet, however long.
+	if _, err := b.WriteTo([]byte("INVITE"), a.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	if _, _, err := a.ReadFrom(buf); err != nil {
+		t.Fatal(err)
+	}
+	held, stop := context.WithTimeout(context.Background(), 20*settle)
+	defer stop()
+	select {
+	case <-n.Quiet(held, settle):
+		t.Fatal("quiet while a reader holds a datagram")
+	case <-held.Done():
+	}
+
+	// a comes back for the next datagram: quiet.
+	read := make(chan error, 1)
+	go func() {
+		_, _, err := a.ReadFrom(buf)
+		read <- err
+	}()
+	select {
+	case <-n.Quiet(ctx, settle):
+	case <-ctx.Done():
+		t.Fatal("not quiet with every reader waiting")
+	}
+	a.Close()
+	if err := <-read; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("read after close: %v", err)
+	}
+}

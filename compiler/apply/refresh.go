@@ -1,0 +1,147 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"switchboard/compiler/provision/akuvox"
+	"switchboard/compiler/state"
+)
+
+// appliedSettings are the settings of a device's Akuvox file as the state
+// records them (Delivery.Settings): every key but the secret ones. nil
+// for a device without such a file.
+func appliedSettings(file []byte) map[string]string {
+	if len(file) == 0 {
+		return nil
+	}
+	kvs, err := akuvox.Parse(file)
+	if err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, kv := range kvs {
+		if !isSecretKey(kv.Key) {
+			out[kv.Key] = kv.Value
+		}
+	}
+	return out
+}
+
+// DriftStatus is what a refresh found out about one device.
+type DriftStatus string
+
+const (
+	// InSync: every recorded setting reads back as applied.
+	InSync DriftStatus = "matches the last apply"
+	// Drifted: some settings read back otherwise, or are gone.
+	Drifted DriftStatus = "drifted"
+	// NoReadBack: switchboard cannot read the device's settings back.
+	NoReadBack DriftStatus = "no read-back"
+	// NotRead: it could, but did not: no address, unreachable, nothing
+	// recorded to compare with.
+	NotRead DriftStatus = "not read"
+)
+
+// Drift is the refresh of one device: its settings read back and compared
+// with the last applied ones (state.Delivery.Settings).
+type Drift struct {
+	Address string // device.NAME
+	Name    string
+	Status  DriftStatus
+	// Detail says why a device was not read, or what was not compared.
+	Detail string
+	// Settings are the settings that differ, sorted by key.
+	Settings []SettingDrift
+}
+
+// SettingDrift is one setting whose value on the device is not the one
+// applied. Device is empty and Missing true when the device lacks it.
+type SettingDrift struct {
+	Key, Applied, Device string
+	Missing              bool
+}
+
+// RefreshOptions are what Refresh needs.
+type RefreshOptions struct {
+	// State is the applied state: its devices are refreshed.
+	State *state.State
+	// Targets are the devices' management API addresses, by device name.
+	Targets map[string]Target
+	// Timeout bounds each API request (default 10s).
+	Timeout time.Duration
+}
+
+// Refresh reads back every applied device that has a management API and
+// an address, and compares its settings with the last applied ones, in
+// address order. Devices it cannot read say why.
+func Refresh(ctx context.Context, o RefreshOptions) []Drift {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	var out []Drift
+	for _, obj := range o.State.Objects {
+		name, ok := strings.CutPrefix(obj.Address, "device.")
+		if !ok || (obj.InProgress && len(obj.Attributes) == 0) {
+			continue // not a device, or never applied
+		}
+		d := Drift{Address: obj.Address, Name: name}
+		vendor := attrString(obj.Attributes["vendor"])
+		t, hasTarget := o.Targets[name]
+		switch {
+		case vendor != "akuvox":
+			d.Status, d.Detail = NoReadBack, fmt.Sprintf("switchboard has no management API for %s devices, so it cannot read their settings back", orUnknown(vendor))
+		case obj.Delivery == nil || len(obj.Delivery.Settings) == 0:
+			d.Status, d.Detail = NotRead, "the state records no settings to compare with: it was applied before switchboard recorded them; the next apply records them"
+		case !hasTarget:
+			d.Status, d.Detail = NotRead, "no API address: give it with -device "+name+"=URL or in a -devices file"
+		default:
+			d = compareDevice(ctx, d, t, obj.Delivery.Settings, o.Timeout)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func compareDevice(ctx context.Context, d Drift, t Target, applied map[string]string, timeout time.Duration) Drift {
+	c := newAkuvoxClient(t, timeout)
+	defer c.close()
+	have, err := c.config(ctx)
+	if err != nil {
+		p := verdictFor(err)
+		d.Status, d.Detail = NotRead, string(p.Verdict)+": "+p.Detail
+		return d
+	}
+	for _, k := range slices.Sorted(maps.Keys(applied)) {
+		got, ok := have[k]
+		switch {
+		case !ok:
+			d.Settings = append(d.Settings, SettingDrift{Key: k, Applied: applied[k], Missing: true})
+		case got != applied[k]:
+			d.Settings = append(d.Settings, SettingDrift{Key: k, Applied: applied[k], Device: got})
+		}
+	}
+	d.Status = InSync
+	if len(d.Settings) > 0 {
+		d.Status = Drifted
+	}
+	return d
+}
+
+func attrString(v string) string {
+	var s string
+	json.Unmarshal([]byte(v), &s)
+	return s
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
