@@ -45,6 +45,10 @@ type evaluator struct {
 	dups      map[*hcl.Block]bool
 	full      *hcl.EvalContext  // built once, after declare
 	sources   map[string][]byte // file contents by name, for source-level checks
+	// incomplete is set when a file had a syntax error: blocks after the
+	// error are missing, so a reference to an undeclared name may be to
+	// one of them and is not reported.
+	incomplete bool
 	// sensitiveText, sensitiveExprs and sensitiveBlocks become
 	// Config.Sensitive.
 	sensitiveText, sensitiveExprs, sensitiveBlocks []hcl.Range
@@ -147,14 +151,22 @@ func (e *evaluator) value(attr *hcl.Attribute) (cty.Value, bool, hcl.Diagnostics
 	diags = e.redact(attr.Expr, e.context(), diags)
 	if diags.HasErrors() {
 		if d := e.refDiagnostic(attr.Expr); d != nil {
+			if e.incomplete {
+				return cty.NilVal, false, nil
+			}
 			return cty.NilVal, false, hcl.Diagnostics{d}
 		}
-		for i, d := range diags {
+		var out hcl.Diagnostics
+		for _, d := range diags {
 			if nd := e.indexDiagnostic(d); nd != nil {
-				diags[i] = nd
+				if e.incomplete {
+					continue
+				}
+				d = nd
 			}
+			out = append(out, d)
 		}
-		return cty.NilVal, false, diags
+		return cty.NilVal, false, out
 	}
 	// Unknown values only arise from inputs that already failed (a variable
 	// without a value, a local with an error); that error has been reported.

@@ -106,9 +106,8 @@ func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
 // LoadSources decodes a site from file contents keyed by name relative to
 // dir. Load uses it after reading the directory; tests and the fuzzer call
 // it directly. dir still anchors file() and -var-file paths.
-func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, hcl.Diagnostics) {
-	cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Lock: &Lock{Extensions: map[string]string{}}}
-	var diags hcl.Diagnostics
+func LoadSources(dir string, sources map[string][]byte, opts Options) (cfg *Config, diags hcl.Diagnostics) {
+	cfg = &Config{Dir: dir, Files: map[string]*hcl.File{}, Lock: &Lock{Extensions: map[string]string{}}}
 
 	names := make([]string, 0, len(sources))
 	for name := range sources {
@@ -130,17 +129,26 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 	}
 	wg.Wait()
 	var files []*hcl.File
+	var syntaxDiags hcl.Diagnostics
+	broken := map[string]bool{} // files with a syntax error
 	for i, name := range names {
-		diags = append(diags, parseDiags[i]...)
+		syntaxDiags = append(syntaxDiags, parseDiags[i]...)
+		if parseDiags[i].HasErrors() {
+			broken[filepath.ToSlash(name)] = true
+		}
 		if f := parsed[i]; f != nil {
 			cfg.Files[filepath.ToSlash(name)] = f
 			files = append(files, f)
 		}
 	}
-	if diags.HasErrors() {
-		// A syntax error anywhere makes every later message doubtful.
-		return cfg, diags
-	}
+	// A file with a syntax error still yields the blocks the parser made
+	// sense of, so the other files are decoded and their errors reported.
+	// What is said about the broken file itself beyond its first syntax
+	// error is doubtful and dropped (see withoutBroken), and references to
+	// names that may have been lost with the rest of it are not reported.
+	defer func() {
+		diags = append(CapSyntaxErrors(syntaxDiags), withoutBroken(diags, broken)...)
+	}()
 
 	// Variables and locals first: dynamic blocks and every attribute may use them.
 	var varBlocks, localBlocks []*hcl.Block
@@ -156,6 +164,7 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 		}
 	}
 	ev := newEvaluator(dir)
+	ev.incomplete = len(broken) > 0
 	ev.sources = map[string][]byte{}
 	for name, src := range sources {
 		ev.sources[filepath.ToSlash(name)] = src
@@ -217,6 +226,21 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 	}
 	cfg.Sensitive = Sensitive{Text: ev.sensitiveText, Exprs: ev.sensitiveExprs, Blocks: ev.sensitiveBlocks}
 	return cfg, diags
+}
+
+// withoutBroken drops the diagnostics about files in broken.
+func withoutBroken(diags hcl.Diagnostics, broken map[string]bool) hcl.Diagnostics {
+	if len(broken) == 0 {
+		return diags
+	}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if d.Subject != nil && broken[d.Subject.Filename] {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // errText drops Go's "open x:" prefixes that repeat what the message says.
