@@ -127,9 +127,9 @@ func runTest(c *cli, args []string) int {
 	cases := simulate.Generate(p)
 	scenarios, diags := scenario.Load(dir, p)
 	if len(diags) > 0 {
-		diags = sortDiagnostics(diags)
+		files, diags := displayPaths(dir, scenarios.Files, sortDiagnostics(diags))
 		style := c.styleFor(c.stderr)
-		_ = writeDiagnosticsText(c.stderr, scenarios.Files, diags, style)
+		_ = writeDiagnosticsText(c.stderr, files, diags, style)
 		if errs, warns := counts(diags); errs > 0 {
 			fmt.Fprintln(c.stderr, style.paint(ansiBold+ansiRed, scenarioProblems(errs, warns)))
 			return exitUsage
