@@ -41,17 +41,8 @@ type Options struct {
 // EnvVarPrefix is the prefix of environment variables that set site variables.
 const EnvVarPrefix = "SWITCHBOARD_VAR_"
 
-var rootSchema = &hcl.BodySchema{
-	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "site", LabelNames: []string{"name"}},
-		{Type: "residence", LabelNames: []string{"name"}},
-		{Type: "user", LabelNames: []string{"name"}},
-		{Type: "device", LabelNames: []string{"name"}},
-		{Type: "trunk", LabelNames: []string{"name"}},
-		{Type: "variable", LabelNames: []string{"name"}},
-		{Type: "locals"},
-	},
-}
+// rootSchema is the top level of a site file: the blocks of Language.
+var rootSchema = (&Block{Blocks: language}).Schema()
 
 // inputSchema picks out the blocks that must be evaluated before dynamic
 // blocks can be expanded.
@@ -106,7 +97,13 @@ func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
 // LoadSources decodes a site from file contents keyed by name relative to
 // dir. Load uses it after reading the directory; tests and the fuzzer call
 // it directly. dir still anchors file() and -var-file paths.
-func LoadSources(dir string, sources map[string][]byte, opts Options) (cfg *Config, diags hcl.Diagnostics) {
+func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, hcl.Diagnostics) {
+	return loadSources(dir, sources, opts, nil)
+}
+
+// loadSources is LoadSources with a trace of the attributes the decoders
+// read (see attrs.read), for the test that keeps the reference true.
+func loadSources(dir string, sources map[string][]byte, opts Options, trace func(*Block, string, string, string)) (cfg *Config, diags hcl.Diagnostics) {
 	cfg = &Config{Dir: dir, Files: map[string]*hcl.File{}, Lock: &Lock{Extensions: map[string]string{}}}
 
 	names := make([]string, 0, len(sources))
@@ -165,6 +162,7 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (cfg *Conf
 	}
 	ev := newEvaluator(dir)
 	ev.incomplete = len(broken) > 0
+	ev.trace = trace
 	ev.sources = map[string][]byte{}
 	for name, src := range sources {
 		ev.sources[filepath.ToSlash(name)] = src
