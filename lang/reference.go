@@ -1,6 +1,10 @@
 package lang
 
-import "github.com/hashicorp/hcl/v2"
+import (
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+)
 
 // Block documents one block type of the language: its labels, what it is
 // for and every attribute and nested block it takes. It is the one place
@@ -180,3 +184,16 @@ var (
 
 	language = []*Block{siteBlock, residenceBlock, userBlock, deviceBlock, trunkBlock, variableBlock, localsBlock}
 )
+
+// FunctionNames lists the functions a site file may call, sorted: the
+// library the evaluator is given, so that the reference cannot list one
+// it lacks.
+func FunctionNames() []string {
+	fs := functions("")
+	names := make([]string, 0, len(fs))
+	for name := range fs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
