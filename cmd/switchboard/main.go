@@ -84,6 +84,7 @@ func init() {
 		serveCommand,
 		testCommand,
 		probeCommand,
+		modelsCommand,
 		versionCommand,
 		helpCommand,
 	}
