@@ -50,10 +50,8 @@ the installer describes step by step, in the order written:
     falls_back { to = "voicemail" }
   }
 
-Steps: press, key, dial, answer, decline, busy, wait, nobody_answers,
-send_dtmf, hang_up. Expectations: rings, rings_in_order, rings_only, does_not_ring,
-answer, door_opens, door_stays_shut, refused, falls_back. A scenario that
-expects nothing is an error.
+Every step and expectation, with its arguments, is listed at the end. A
+scenario that expects nothing is an error.
 
 Cases run in parallel and are reported in a stable order. A failure shows
 the step, the reason, the line of the site files (or the scenario) the case
@@ -63,7 +61,9 @@ Passwords come from the site key when there is one; otherwise an
 ephemeral key is used (the simulation only needs them to agree).
 
 Exit status: 0 every case passed, 1 a case failed, 2 usage error, a site
-that does not compile or a scenario file with errors.`,
+that does not compile or a scenario file with errors.
+
+` + scenarioReference(),
 	run:   runTest,
 	flags: func() *flagSet { return testFlags(&testOptions{}) },
 }
