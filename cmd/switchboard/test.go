@@ -127,6 +127,7 @@ func runTest(c *cli, args []string) int {
 	cases := simulate.Generate(p)
 	scenarios, diags := scenario.Load(dir, p)
 	if len(diags) > 0 {
+		diags = capUnparsed(diags, scenarios.Unparsed)
 		files, diags := displayPaths(dir, scenarios.Files, sortDiagnostics(diags))
 		style := c.styleFor(c.stderr)
 		_ = writeDiagnosticsText(c.stderr, files, diags, style)
