@@ -4,6 +4,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"switchboard/lang"
+	"switchboard/simulate"
 )
 
 // capUnparsed caps the syntax errors of the scenario files that did not
@@ -22,4 +23,22 @@ func capUnparsed(diags hcl.Diagnostics, unparsed map[string]bool) hcl.Diagnostic
 		}
 	}
 	return append(lang.CapSyntaxErrors(syntax), rest...)
+}
+
+// displayOrigins names the file of each result's origin as diagnostics
+// do (see displayPaths): relative to the current directory, so that a
+// failing case's "site.pbx.hcl:42" can be opened from where test ran, in
+// the text, JSON and JUnit reports alike.
+func displayOrigins(dir string, rep *simulate.Report) {
+	names := map[string]string{}
+	for i := range rep.Results {
+		o := &rep.Results[i].Origin
+		if o.File == "" {
+			continue
+		}
+		if _, ok := names[o.File]; !ok {
+			names[o.File] = displayName(dir, o.File)
+		}
+		o.File = names[o.File]
+	}
 }

@@ -144,6 +144,7 @@ func runTest(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "switchboard test: %v\n", err)
 		return exitFail
 	}
+	displayOrigins(dir, rep)
 	if o.junit != "" {
 		err := atomicfile.WriteFrom(o.junit, 0o644, func(w *os.File) error {
 			return simulate.WriteJUnit(w, rep, p.Site.Name)
