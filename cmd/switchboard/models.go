@@ -19,7 +19,7 @@ Lists the device catalogue: every model a device block's model = "…" may
 name, by vendor, with its kind (door station, indoor monitor, desk phone)
 and its capabilities (call buttons, keypad, relays, longest relay code,
 video, line keys, SIP accounts). With MODEL arguments, shows those models
-with what each capability means. Capabilities are what switchboard relies
+with what each capability means and the files build writes for them. Capabilities are what switchboard relies
 on for warnings, not full data sheets.`,
 	run:   runModels,
 	flags: func() *flagSet { return modelsFlags(new(bool)) },
@@ -158,6 +158,11 @@ func writeModelDetails(w io.Writer, models []*catalogue.Model) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		files, err := provisioningFiles(m)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "  provisioning files: %s\n", strings.Join(files, ", "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -170,12 +175,15 @@ type jsonModels struct {
 	Capabilities  []jsonCapability `json:"capabilities"`
 }
 
+// jsonModel is one model; ProvisioningFiles are the files build writes for
+// a device of the model, its MAC written <mac>.
 type jsonModel struct {
-	ID           string         `json:"id"`
-	Vendor       string         `json:"vendor"`
-	Name         string         `json:"name"`
-	Kind         string         `json:"kind"`
-	Capabilities map[string]any `json:"capabilities"`
+	ID                string         `json:"id"`
+	Vendor            string         `json:"vendor"`
+	Name              string         `json:"name"`
+	Kind              string         `json:"kind"`
+	Capabilities      map[string]any `json:"capabilities"`
+	ProvisioningFiles []string       `json:"provisioning_files"`
 }
 
 type jsonVendor struct {
@@ -197,6 +205,11 @@ func writeModelsJSON(w io.Writer, models []*catalogue.Model) error {
 		for _, cp := range m.Capabilities() {
 			jm.Capabilities[cp.Name] = cp.Value
 		}
+		files, err := provisioningFiles(m)
+		if err != nil {
+			return err
+		}
+		jm.ProvisioningFiles = files
 		doc.Models = append(doc.Models, jm)
 		vendors[m.Vendor] = true
 	}
