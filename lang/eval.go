@@ -52,7 +52,7 @@ type evaluator struct {
 	incomplete bool
 	// trace, when set (by a test), hears of every attribute a decoder
 	// reads: see attrs.read.
-	trace func(block *Block, attr, typ, def string)
+	trace func(block *BlockSpec, attr, typ, def string)
 	// sensitiveText, sensitiveExprs and sensitiveBlocks become
 	// Config.Sensitive.
 	sensitiveText, sensitiveExprs, sensitiveBlocks []hcl.Range
@@ -329,7 +329,7 @@ type attrs struct {
 	diags hcl.Diagnostics
 	// spec is the block being decoded, for the trace that checks the
 	// reference against the decoder.
-	spec *Block
+	spec *BlockSpec
 }
 
 // read notes that the decoder reads attribute name of a.spec as typ with

@@ -42,7 +42,7 @@ type Options struct {
 const EnvVarPrefix = "SWITCHBOARD_VAR_"
 
 // rootSchema is the top level of a site file: the blocks of Language.
-var rootSchema = (&Block{Blocks: language}).Schema()
+var rootSchema = (&BlockSpec{Blocks: language}).Schema()
 
 // inputSchema picks out the blocks that must be evaluated before dynamic
 // blocks can be expanded.
@@ -103,7 +103,7 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 
 // loadSources is LoadSources with a trace of the attributes the decoders
 // read (see attrs.read), for the test that keeps the reference true.
-func loadSources(dir string, sources map[string][]byte, opts Options, trace func(*Block, string, string, string)) (cfg *Config, diags hcl.Diagnostics) {
+func loadSources(dir string, sources map[string][]byte, opts Options, trace func(*BlockSpec, string, string, string)) (cfg *Config, diags hcl.Diagnostics) {
 	cfg = &Config{Dir: dir, Files: map[string]*hcl.File{}, Lock: &Lock{Extensions: map[string]string{}}}
 
 	names := make([]string, 0, len(sources))

@@ -48,16 +48,16 @@ func TestReferenceMatchesDecoder(t *testing.T) {
 	type read struct{ Type, Default string }
 	got := map[string]read{} // "block.attr"
 	var unknown []string
-	path := map[*Block]string{}
-	var walk func(prefix string, bs []*Block)
-	walk = func(prefix string, bs []*Block) {
+	path := map[*BlockSpec]string{}
+	var walk func(prefix string, bs []*BlockSpec)
+	walk = func(prefix string, bs []*BlockSpec) {
 		for _, b := range bs {
 			path[b] = prefix + b.Type
 			walk(prefix+b.Type+".", b.Blocks)
 		}
 	}
 	walk("", Language())
-	trace := func(b *Block, attr, typ, def string) {
+	trace := func(b *BlockSpec, attr, typ, def string) {
 		p, ok := path[b]
 		if !ok {
 			unknown = append(unknown, attr)
@@ -77,8 +77,8 @@ func TestReferenceMatchesDecoder(t *testing.T) {
 	}
 
 	want := map[string]read{}
-	var check func(prefix string, bs []*Block)
-	check = func(prefix string, bs []*Block) {
+	var check func(prefix string, bs []*BlockSpec)
+	check = func(prefix string, bs []*BlockSpec) {
 		for _, b := range bs {
 			p := prefix + b.Type
 			if b.Doc == "" || b.Count == "" {

@@ -53,8 +53,8 @@ func TestLanguageRenderingsAreComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	flatText := strings.Join(strings.Fields(text.String()), " ")
-	var walk func(path string, bs []*lang.Block, jbs []jsonBlock)
-	walk = func(path string, bs []*lang.Block, jbs []jsonBlock) {
+	var walk func(path string, bs []*lang.BlockSpec, jbs []jsonBlock)
+	walk = func(path string, bs []*lang.BlockSpec, jbs []jsonBlock) {
 		if len(bs) != len(jbs) {
 			t.Fatalf("%s: JSON has %d blocks, the reference %d", path, len(jbs), len(bs))
 		}
