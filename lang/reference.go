@@ -69,7 +69,7 @@ var (
 		Attrs: []AttrSpec{
 			{Name: "name", Type: "string", Default: "the block's name", Doc: "The site's name as people say it, printed in plans, invitations and the handover sheet."},
 			{Name: "country", Type: "string", Required: true, Doc: "ISO 3166-1 country code, such as \"IE\". Emergency numbers and number formats follow from it: no extension may equal or begin with one."},
-			{Name: "timezone", Type: "string", Required: true, Doc: "IANA time zone, such as \"Europe/Dublin\", for voicemail dates and schedules."},
+			{Name: "timezone", Type: "string", Required: true, Doc: "IANA time zone, such as \"Europe/Dublin\", set on the devices' clocks."},
 			{Name: "domain", Type: "string", Required: true, Doc: "The SIP domain devices and apps register to, such as \"harbour-view.example.net\"."},
 			{Name: "auto_extensions_from", Type: "dial number", Default: "100", Doc: "Where extension = \"auto\" starts counting."},
 		},
