@@ -143,8 +143,9 @@ func loadSources(dir string, sources map[string][]byte, opts Options, trace func
 	// What is said about the broken file itself beyond its first syntax
 	// error is doubtful and dropped (see withoutBroken), and references to
 	// names that may have been lost with the rest of it are not reported.
+	ev := newEvaluator(dir)
 	defer func() {
-		diags = append(CapSyntaxErrors(syntaxDiags), withoutBroken(diags, broken)...)
+		diags = append(CapSyntaxErrors(syntaxDiags), ev.withoutBroken(diags, broken, cfg.Variables)...)
 	}()
 
 	// Variables and locals first: dynamic blocks and every attribute may use them.
@@ -160,7 +161,6 @@ func loadSources(dir string, sources map[string][]byte, opts Options, trace func
 			}
 		}
 	}
-	ev := newEvaluator(dir)
 	ev.incomplete = len(broken) > 0
 	ev.trace = trace
 	ev.sources = map[string][]byte{}
@@ -226,19 +226,59 @@ func loadSources(dir string, sources map[string][]byte, opts Options, trace func
 	return cfg, diags
 }
 
-// withoutBroken drops the diagnostics about files in broken.
-func withoutBroken(diags hcl.Diagnostics, broken map[string]bool) hcl.Diagnostics {
+// withoutBroken drops, when some files did not parse, the diagnostics
+// about those files and those about references to undeclared variables,
+// locals or blocks: the declaration may be in what the parser lost.
+func (e *evaluator) withoutBroken(diags hcl.Diagnostics, broken map[string]bool, vars []*Variable) hcl.Diagnostics {
 	if len(broken) == 0 {
 		return diags
+	}
+	declaredVars := map[string]bool{}
+	for _, v := range vars {
+		declaredVars[v.Name] = true
 	}
 	var out hcl.Diagnostics
 	for _, d := range diags {
 		if d.Subject != nil && broken[d.Subject.Filename] {
 			continue
 		}
+		if d.Expression != nil && e.refersToUndeclared(d.Expression, declaredVars) {
+			continue
+		}
 		out = append(out, d)
 	}
 	return out
+}
+
+// refersToUndeclared reports whether expr refers to a variable, local or
+// block that no file declares.
+func (e *evaluator) refersToUndeclared(expr hcl.Expression, vars map[string]bool) bool {
+	for _, t := range expr.Variables() {
+		if len(t) < 2 {
+			continue
+		}
+		step, ok := t[1].(hcl.TraverseAttr)
+		if !ok {
+			continue
+		}
+		switch root := t.RootName(); root {
+		case "var":
+			if !vars[step.Name] {
+				return true
+			}
+		case "local":
+			if _, ok := e.localDecl[step.Name]; !ok {
+				return true
+			}
+		default:
+			if isRefKind(root) {
+				if _, ok := e.declared[root][step.Name]; !ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // errText drops Go's "open x:" prefixes that repeat what the message says.

@@ -11,6 +11,10 @@ import (
 // errors of the files that parsed.
 func TestSyntaxErrorCascadeCapped(t *testing.T) {
 	broken := siteHeader + `
+locals {
+  flats = ["flat-1a"]
+}
+
 residence "home" {
   label = "1A
 }
@@ -27,6 +31,18 @@ user "b" {
 }
 `
 	other := `
+dynamic "residence" {
+  for_each = local.flats
+  labels   = [residence.value]
+  content {}
+}
+
+dynamic "residence" {
+  for_each = local.rooms # declared nowhere: may have been in site.pbx.hcl
+  labels   = [residence.value]
+  content {}
+}
+
 user "c" {
   email     = "c@x.example"
   residence = residence.home
@@ -43,11 +59,12 @@ user "d" {
 		"people.pbx.hcl": []byte(other),
 	}, Options{})
 	want := []string{
-		"error: 13: Invalid multi-line string",
-		"warning: 13: 13 more errors suppressed in site.pbx.hcl",
+		"error: 17: Invalid multi-line string",
+		"warning: 17: 13 more errors suppressed in site.pbx.hcl",
 		// people.pbx.hcl parsed: its own mistakes are reported, but not
-		// residence.flat, which may be among what site.pbx.hcl lost.
-		"error: 5: Invalid value",
+		// residence.flat nor local.rooms, which may be among what
+		// site.pbx.hcl lost.
+		"error: 17: Invalid value",
 	}
 	if diff := cmp.Diff(want, summaries(diags)); diff != "" {
 		t.Errorf("diagnostics (-want +got):\n%s\n%s", diff, diags)
