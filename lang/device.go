@@ -8,32 +8,11 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-var deviceSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "model", Required: true},
-		{Name: "mac", Required: true},
-		{Name: "location"},
-		{Name: "residence"},
-		{Name: "user"},
-		{Name: "keypad"},
-		{Name: "rotation"},
-	},
-	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "button", LabelNames: []string{"label"}},
-		{Type: "relay", LabelNames: []string{"name"}},
-	},
-}
+var deviceSchema = deviceBlock.Schema()
 
-var buttonSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "calls", Required: true}},
-}
+var buttonSchema = buttonBlock.Schema()
 
-var relaySchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "dtmf", Required: true},
-		{Name: "hold"},
-	},
-}
+var relaySchema = relayBlock.Schema()
 
 // DefaultRelayHold is how long a relay stays open when nothing else is said.
 const DefaultRelayHold = 5 * time.Second
@@ -41,7 +20,7 @@ const DefaultRelayHold = 5 * time.Second
 func decodeDeviceBlock(b *hcl.Block, ev *evaluator) (*Device, hcl.Diagnostics) {
 	d := &Device{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
 	content, diags := b.Body.Content(deviceSchema)
-	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev}
+	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev, spec: deviceBlock}
 	d.Model = a.str("model", "")
 	d.MAC = a.str("mac", "")
 	d.Location = a.str("location", "")
@@ -62,7 +41,7 @@ func decodeDeviceBlock(b *hcl.Block, ev *evaluator) (*Device, hcl.Diagnostics) {
 			buttons[blk.Labels[0]] = blk.DefRange
 			c, more := blk.Body.Content(buttonSchema)
 			diags = append(diags, more...)
-			ba := &attrs{m: c.Attributes, decl: blk.DefRange, outer: []hcl.Range{b.DefRange}, ev: ev}
+			ba := &attrs{m: c.Attributes, decl: blk.DefRange, outer: []hcl.Range{b.DefRange}, ev: ev, spec: buttonBlock}
 			d.Buttons = append(d.Buttons, &Button{
 				Label:      blk.Labels[0],
 				LabelRange: blk.LabelRanges[0],
@@ -78,7 +57,7 @@ func decodeDeviceBlock(b *hcl.Block, ev *evaluator) (*Device, hcl.Diagnostics) {
 			relays[blk.Labels[0]] = blk.DefRange
 			c, more := blk.Body.Content(relaySchema)
 			diags = append(diags, more...)
-			ra := &attrs{m: c.Attributes, decl: blk.DefRange, outer: []hcl.Range{b.DefRange}, ev: ev}
+			ra := &attrs{m: c.Attributes, decl: blk.DefRange, outer: []hcl.Range{b.DefRange}, ev: ev, spec: relayBlock}
 			d.Relays = append(d.Relays, &Relay{
 				Name:      blk.Labels[0],
 				NameRange: blk.LabelRanges[0],
@@ -96,6 +75,7 @@ func decodeDeviceBlock(b *hcl.Block, ev *evaluator) (*Device, hcl.Diagnostics) {
 // convenience, but "#" and "*" need quotes.
 // Which codes a relay accepts is the compiler's rule.
 func (a *attrs) dtmf(name string) Str {
+	a.read(name, "DTMF code", "")
 	v, _, attr := a.get(name, cty.DynamicPseudoType, `a DTMF code in quotes such as "#" or "1234"`)
 	if attr == nil || v == cty.NilVal {
 		return Str{Range: a.rangeOf(attr)}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,13 @@ type evaluator struct {
 	dups      map[*hcl.Block]bool
 	full      *hcl.EvalContext  // built once, after declare
 	sources   map[string][]byte // file contents by name, for source-level checks
+	// incomplete is set when a file had a syntax error: blocks after the
+	// error are missing, so a reference to an undeclared name may be to
+	// one of them and is not reported.
+	incomplete bool
+	// trace, when set (by a test), hears of every attribute a decoder
+	// reads: see attrs.read.
+	trace func(block *BlockSpec, attr, typ, def string)
 	// sensitiveText, sensitiveExprs and sensitiveBlocks become
 	// Config.Sensitive.
 	sensitiveText, sensitiveExprs, sensitiveBlocks []hcl.Range
@@ -147,14 +155,22 @@ func (e *evaluator) value(attr *hcl.Attribute) (cty.Value, bool, hcl.Diagnostics
 	diags = e.redact(attr.Expr, e.context(), diags)
 	if diags.HasErrors() {
 		if d := e.refDiagnostic(attr.Expr); d != nil {
+			if e.incomplete {
+				return cty.NilVal, false, nil
+			}
 			return cty.NilVal, false, hcl.Diagnostics{d}
 		}
-		for i, d := range diags {
+		var out hcl.Diagnostics
+		for _, d := range diags {
 			if nd := e.indexDiagnostic(d); nd != nil {
-				diags[i] = nd
+				if e.incomplete {
+					continue
+				}
+				d = nd
 			}
+			out = append(out, d)
 		}
-		return cty.NilVal, false, diags
+		return cty.NilVal, false, out
 	}
 	// Unknown values only arise from inputs that already failed (a variable
 	// without a value, a local with an error); that error has been reported.
@@ -311,6 +327,26 @@ type attrs struct {
 	outer []hcl.Range
 	ev    *evaluator
 	diags hcl.Diagnostics
+	// spec is the block being decoded, for the trace that checks the
+	// reference against the decoder.
+	spec *BlockSpec
+}
+
+// read notes that the decoder reads attribute name of a.spec as typ with
+// the default def (as it would be written in a site file, "" for none).
+func (a *attrs) read(name, typ, def string) {
+	if a.ev.trace != nil {
+		a.ev.trace(a.spec, name, typ, def)
+	}
+}
+
+// quoted renders a default string value as written in a site file; "" is
+// no default.
+func quoted(s string) string {
+	if s == "" {
+		return ""
+	}
+	return strconv.Quote(s)
 }
 
 func (a *attrs) errorf(rng hcl.Range, summary, format string, args ...any) {
@@ -365,6 +401,7 @@ func containsRef(v cty.Value) bool {
 }
 
 func (a *attrs) str(name string, def string) Str {
+	a.read(name, "string", quoted(def))
 	v, _, attr := a.get(name, cty.String, "a string")
 	if attr == nil || v == cty.NilVal {
 		return Str{Value: def, Range: a.rangeOf(attr)}
@@ -380,6 +417,7 @@ func (a *attrs) rangeOf(attr *hcl.Attribute) hcl.Range {
 }
 
 func (a *attrs) boolean(name string, def bool) Bool {
+	a.read(name, "bool", strconv.FormatBool(def))
 	v, _, attr := a.get(name, cty.Bool, "true or false")
 	if attr == nil || v == cty.NilVal {
 		return Bool{Value: def, Range: a.rangeOf(attr)}
@@ -388,6 +426,7 @@ func (a *attrs) boolean(name string, def bool) Bool {
 }
 
 func (a *attrs) integer(name string, def int) Int {
+	a.read(name, "whole number", strconv.Itoa(def))
 	v, _, attr := a.get(name, cty.Number, "a whole number")
 	if attr == nil || v == cty.NilVal {
 		return Int{Value: def, Range: a.rangeOf(attr)}
@@ -402,6 +441,7 @@ func (a *attrs) integer(name string, def int) Int {
 }
 
 func (a *attrs) secret(name string) Secret {
+	a.read(name, "secret string", "")
 	v, sensitive, attr := a.get(name, cty.String, "a string")
 	if attr == nil || v == cty.NilVal {
 		return Secret{Range: a.rangeOf(attr)}
@@ -416,6 +456,11 @@ func (a *attrs) secret(name string) Secret {
 }
 
 func (a *attrs) duration(name string, def time.Duration) Duration {
+	if def == 0 {
+		a.read(name, "duration", "")
+	} else {
+		a.read(name, "duration", quoted(def.String()))
+	}
 	v, _, attr := a.get(name, cty.String, `a duration such as "30s"`)
 	if attr == nil || v == cty.NilVal {
 		return Duration{Value: def, Raw: def.String(), Range: a.rangeOf(attr)}
@@ -486,6 +531,11 @@ func (a *attrs) leadingZero(attr *hcl.Attribute, name, value string) {
 }
 
 func (a *attrs) number(name, def string) Number {
+	if def != "" && strings.Trim(def, "0123456789") == "" {
+		a.read(name, "dial number", def)
+	} else {
+		a.read(name, "dial number", quoted(def))
+	}
 	v, _, attr := a.get(name, cty.DynamicPseudoType, dialWhat)
 	if attr == nil || v == cty.NilVal {
 		return Number{Value: def, Range: a.rangeOf(attr)}
@@ -495,6 +545,7 @@ func (a *attrs) number(name, def string) Number {
 
 // e164List reads a list of phone numbers written as strings.
 func (a *attrs) numberList(name string) []Number {
+	a.read(name, "list of phone numbers", "")
 	v, _, attr := a.get(name, cty.List(cty.String), "a list of phone numbers in quotes")
 	if attr == nil || v == cty.NilVal {
 		return nil
@@ -533,6 +584,7 @@ func listElementRanges(expr hcl.Expression) []hcl.Range {
 
 // ref reads a reference to one of the given kinds of block.
 func (a *attrs) ref(name string, kinds ...string) *Ref {
+	a.read(name, "reference to "+strings.Join(kinds, " or "), "")
 	attr := a.m[name]
 	if attr == nil {
 		return nil

@@ -41,17 +41,8 @@ type Options struct {
 // EnvVarPrefix is the prefix of environment variables that set site variables.
 const EnvVarPrefix = "SWITCHBOARD_VAR_"
 
-var rootSchema = &hcl.BodySchema{
-	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "site", LabelNames: []string{"name"}},
-		{Type: "residence", LabelNames: []string{"name"}},
-		{Type: "user", LabelNames: []string{"name"}},
-		{Type: "device", LabelNames: []string{"name"}},
-		{Type: "trunk", LabelNames: []string{"name"}},
-		{Type: "variable", LabelNames: []string{"name"}},
-		{Type: "locals"},
-	},
-}
+// rootSchema is the top level of a site file: the blocks of Language.
+var rootSchema = (&BlockSpec{Blocks: language}).Schema()
 
 // inputSchema picks out the blocks that must be evaluated before dynamic
 // blocks can be expanded.
@@ -107,8 +98,13 @@ func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
 // dir. Load uses it after reading the directory; tests and the fuzzer call
 // it directly. dir still anchors file() and -var-file paths.
 func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, hcl.Diagnostics) {
-	cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Lock: &Lock{Extensions: map[string]string{}}}
-	var diags hcl.Diagnostics
+	return loadSources(dir, sources, opts, nil)
+}
+
+// loadSources is LoadSources with a trace of the attributes the decoders
+// read (see attrs.read), for the test that keeps the reference true.
+func loadSources(dir string, sources map[string][]byte, opts Options, trace func(*BlockSpec, string, string, string)) (cfg *Config, diags hcl.Diagnostics) {
+	cfg = &Config{Dir: dir, Files: map[string]*hcl.File{}, Lock: &Lock{Extensions: map[string]string{}}}
 
 	names := make([]string, 0, len(sources))
 	for name := range sources {
@@ -130,17 +126,27 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 	}
 	wg.Wait()
 	var files []*hcl.File
+	var syntaxDiags hcl.Diagnostics
+	broken := map[string]bool{} // files with a syntax error
 	for i, name := range names {
-		diags = append(diags, parseDiags[i]...)
+		syntaxDiags = append(syntaxDiags, parseDiags[i]...)
+		if parseDiags[i].HasErrors() {
+			broken[filepath.ToSlash(name)] = true
+		}
 		if f := parsed[i]; f != nil {
 			cfg.Files[filepath.ToSlash(name)] = f
 			files = append(files, f)
 		}
 	}
-	if diags.HasErrors() {
-		// A syntax error anywhere makes every later message doubtful.
-		return cfg, diags
-	}
+	// A file with a syntax error still yields the blocks the parser made
+	// sense of, so the other files are decoded and their errors reported.
+	// What is said about the broken file itself beyond its first syntax
+	// error is doubtful and dropped (see withoutBroken), and references to
+	// names that may have been lost with the rest of it are not reported.
+	ev := newEvaluator(dir)
+	defer func() {
+		diags = append(CapSyntaxErrors(syntaxDiags), ev.withoutBroken(diags, broken, cfg.Variables)...)
+	}()
 
 	// Variables and locals first: dynamic blocks and every attribute may use them.
 	var varBlocks, localBlocks []*hcl.Block
@@ -155,7 +161,8 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 			}
 		}
 	}
-	ev := newEvaluator(dir)
+	ev.incomplete = len(broken) > 0
+	ev.trace = trace
 	ev.sources = map[string][]byte{}
 	for name, src := range sources {
 		ev.sources[filepath.ToSlash(name)] = src
@@ -217,6 +224,61 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 	}
 	cfg.Sensitive = Sensitive{Text: ev.sensitiveText, Exprs: ev.sensitiveExprs, Blocks: ev.sensitiveBlocks}
 	return cfg, diags
+}
+
+// withoutBroken drops, when some files did not parse, the diagnostics
+// about those files and those about references to undeclared variables,
+// locals or blocks: the declaration may be in what the parser lost.
+func (e *evaluator) withoutBroken(diags hcl.Diagnostics, broken map[string]bool, vars []*Variable) hcl.Diagnostics {
+	if len(broken) == 0 {
+		return diags
+	}
+	declaredVars := map[string]bool{}
+	for _, v := range vars {
+		declaredVars[v.Name] = true
+	}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if d.Subject != nil && broken[d.Subject.Filename] {
+			continue
+		}
+		if d.Expression != nil && e.refersToUndeclared(d.Expression, declaredVars) {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// refersToUndeclared reports whether expr refers to a variable, local or
+// block that no file declares.
+func (e *evaluator) refersToUndeclared(expr hcl.Expression, vars map[string]bool) bool {
+	for _, t := range expr.Variables() {
+		if len(t) < 2 {
+			continue
+		}
+		step, ok := t[1].(hcl.TraverseAttr)
+		if !ok {
+			continue
+		}
+		switch root := t.RootName(); root {
+		case "var":
+			if !vars[step.Name] {
+				return true
+			}
+		case "local":
+			if _, ok := e.localDecl[step.Name]; !ok {
+				return true
+			}
+		default:
+			if isRefKind(root) {
+				if _, ok := e.declared[root][step.Name]; !ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // errText drops Go's "open x:" prefixes that repeat what the message says.

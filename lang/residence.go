@@ -6,14 +6,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-var residenceSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "label"},
-		{Name: "ring"},
-		{Name: "ring_timeout"},
-		{Name: "no_answer"},
-	},
-}
+var residenceSchema = residenceBlock.Schema()
 
 // Ring strategies and no-answer fallbacks of a residence.
 const (
@@ -29,7 +22,7 @@ const DefaultRingTimeout = 30 * time.Second
 func decodeResidenceBlock(b *hcl.Block, ev *evaluator) (*Residence, hcl.Diagnostics) {
 	r := &Residence{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
 	content, diags := b.Body.Content(residenceSchema)
-	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev}
+	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev, spec: residenceBlock}
 	r.Label = a.str("label", r.Name)
 	r.Ring = a.str("ring", RingSimultaneous)
 	a.oneOf("ring", r.Ring, RingSimultaneous, RingSequential)

@@ -4,34 +4,11 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-var siteSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "name"},
-		{Name: "country", Required: true},
-		{Name: "timezone", Required: true},
-		{Name: "domain", Required: true},
-		{Name: "auto_extensions_from"},
-	},
-	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "installer"},
-		{Type: "features"},
-	},
-}
+var siteSchema = siteBlock.Schema()
 
-var installerSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "company", Required: true},
-		{Name: "email", Required: true},
-		{Name: "phone"},
-		{Name: "owns_site"},
-	},
-}
+var installerSchema = installerBlock.Schema()
 
-var featuresSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "voicemail"},
-	},
-}
+var featuresSchema = featuresBlock.Schema()
 
 // DefaultVoicemailCode is the feature code for voicemail access.
 const DefaultVoicemailCode = "*97"
@@ -39,7 +16,7 @@ const DefaultVoicemailCode = "*97"
 func decodeSiteBlock(b *hcl.Block, ev *evaluator) (*Site, hcl.Diagnostics) {
 	s := &Site{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
 	content, diags := b.Body.Content(siteSchema)
-	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev}
+	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev, spec: siteBlock}
 	s.DisplayName = a.str("name", s.Name)
 	s.Country = a.str("country", "")
 	s.Timezone = a.str("timezone", "")
@@ -60,7 +37,7 @@ func decodeSiteBlock(b *hcl.Block, ev *evaluator) (*Site, hcl.Diagnostics) {
 	if fb := singleBlock(content.Blocks, "features", &diags); fb != nil {
 		fc, d := fb.Body.Content(featuresSchema)
 		diags = append(diags, d...)
-		fa := &attrs{m: fc.Attributes, decl: fb.DefRange, outer: []hcl.Range{b.DefRange}, ev: ev}
+		fa := &attrs{m: fc.Attributes, decl: fb.DefRange, outer: []hcl.Range{b.DefRange}, ev: ev, spec: featuresBlock}
 		s.Features = Features{Voicemail: fa.number("voicemail", DefaultVoicemailCode), DeclRange: fb.DefRange}
 		diags = append(diags, fa.diags...)
 	}
@@ -70,7 +47,7 @@ func decodeSiteBlock(b *hcl.Block, ev *evaluator) (*Site, hcl.Diagnostics) {
 func decodeInstallerBlock(b *hcl.Block, ev *evaluator, diags *hcl.Diagnostics) *Installer {
 	content, d := b.Body.Content(installerSchema)
 	*diags = append(*diags, d...)
-	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev}
+	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev, spec: installerBlock}
 	in := &Installer{
 		Company:   a.str("company", ""),
 		Email:     a.str("email", ""),

@@ -2,22 +2,12 @@ package lang
 
 import "github.com/hashicorp/hcl/v2"
 
-var trunkSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "host", Required: true},
-		{Name: "port"},
-		{Name: "transport"},
-		{Name: "username"},
-		{Name: "password"},
-		{Name: "numbers"},
-		{Name: "short_dial"},
-	},
-}
+var trunkSchema = trunkBlock.Schema()
 
 func decodeTrunkBlock(b *hcl.Block, ev *evaluator) (*Trunk, hcl.Diagnostics) {
 	t := &Trunk{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
 	content, diags := b.Body.Content(trunkSchema)
-	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev}
+	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev, spec: trunkBlock}
 	t.Host = a.str("host", "")
 	t.Port = a.number("port", "5060")
 	t.Transport = a.str("transport", "udp")

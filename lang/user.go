@@ -5,27 +5,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-var userSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "first_name"},
-		{Name: "last_name"},
-		{Name: "email", Required: true},
-		{Name: "mobile"},
-		{Name: "residence"},
-		{Name: "role"},
-		{Name: "extension"},
-		{Name: "app"},
-		{Name: "directory"},
-		{Name: "voicemail"},
-		{Name: "notify_email"},
-		{Name: "send_credentials"},
-		{Name: "numbers"},
-		{Name: "conference"},
-		{Name: "conference_pin"},
-		{Name: "ring_timeout"},
-		{Name: "rotation"},
-	},
-}
+var userSchema = userBlock.Schema()
 
 // User roles.
 const (
@@ -40,7 +20,7 @@ const AutoExtension = "auto"
 func decodeUserBlock(b *hcl.Block, ev *evaluator) (*User, hcl.Diagnostics) {
 	u := &User{Name: b.Labels[0], NameRange: b.LabelRanges[0], DeclRange: b.DefRange}
 	content, diags := b.Body.Content(userSchema)
-	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev}
+	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev, spec: userBlock}
 	u.FirstName = a.str("first_name", "")
 	u.LastName = a.str("last_name", "")
 	u.Email = a.str("email", "")
@@ -63,6 +43,7 @@ func decodeUserBlock(b *hcl.Block, ev *evaluator) (*User, hcl.Diagnostics) {
 }
 
 func (a *attrs) extension(name string) Extension {
+	a.read(name, `dial number or "auto"`, "")
 	v, _, attr := a.get(name, cty.DynamicPseudoType, `a number such as 101, or "auto"`)
 	if attr == nil || v == cty.NilVal {
 		return Extension{Range: a.rangeOf(attr)}

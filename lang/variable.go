@@ -13,14 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 )
 
-var variableSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "type"},
-		{Name: "default"},
-		{Name: "description"},
-		{Name: "sensitive"},
-	},
-}
+var variableSchema = variableBlock.Schema()
 
 type variableDecl struct {
 	v   *Variable

@@ -15,6 +15,7 @@ import (
 	"github.com/rogpeppe/go-internal/diff"
 
 	"switchboard/atomicfile"
+	"switchboard/lang"
 )
 
 // fmtSuffixes are the files fmt looks for in a directory: site files and
@@ -149,7 +150,7 @@ func (r *fmtRun) format(name string, src []byte) []byte {
 		r.files[name] = f
 	}
 	if diags.HasErrors() {
-		r.diags = append(r.diags, diags...)
+		r.diags = append(r.diags, lang.CapSyntaxErrors(diags)...)
 		return nil
 	}
 	return hclwrite.Format(src)

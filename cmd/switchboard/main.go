@@ -84,6 +84,7 @@ func init() {
 		serveCommand,
 		testCommand,
 		probeCommand,
+		modelsCommand,
 		versionCommand,
 		helpCommand,
 	}
@@ -165,6 +166,9 @@ var helpCommand = &command{
 
 Shows the list of commands, or the help of one command.`,
 	run: func(c *cli, args []string) int {
+		if len(args) > 0 && lookupTopic(args[0]) != nil {
+			return lookupTopic(args[0]).run(c, args[1:])
+		}
 		switch len(args) {
 		case 0:
 			c.usage(c.stdout)

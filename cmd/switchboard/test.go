@@ -50,10 +50,8 @@ the installer describes step by step, in the order written:
     falls_back { to = "voicemail" }
   }
 
-Steps: press, key, dial, answer, decline, busy, wait, nobody_answers,
-send_dtmf, hang_up. Expectations: rings, rings_in_order, rings_only, does_not_ring,
-answer, door_opens, door_stays_shut, refused, falls_back. A scenario that
-expects nothing is an error.
+Every step and expectation, with its arguments, is listed at the end. A
+scenario that expects nothing is an error.
 
 Cases run in parallel and are reported in a stable order. A failure shows
 the step, the reason, the line of the site files (or the scenario) the case
@@ -63,7 +61,9 @@ Passwords come from the site key when there is one; otherwise an
 ephemeral key is used (the simulation only needs them to agree).
 
 Exit status: 0 every case passed, 1 a case failed, 2 usage error, a site
-that does not compile or a scenario file with errors.`,
+that does not compile or a scenario file with errors.
+
+` + scenarioReference(),
 	run:   runTest,
 	flags: func() *flagSet { return testFlags(&testOptions{}) },
 }
@@ -127,9 +127,10 @@ func runTest(c *cli, args []string) int {
 	cases := simulate.Generate(p)
 	scenarios, diags := scenario.Load(dir, p)
 	if len(diags) > 0 {
-		diags = sortDiagnostics(diags)
+		diags = capUnparsed(diags, scenarios.Unparsed)
+		files, diags := displayPaths(dir, scenarios.Files, sortDiagnostics(diags))
 		style := c.styleFor(c.stderr)
-		_ = writeDiagnosticsText(c.stderr, scenarios.Files, diags, style)
+		_ = writeDiagnosticsText(c.stderr, files, diags, style)
 		if errs, warns := counts(diags); errs > 0 {
 			fmt.Fprintln(c.stderr, style.paint(ansiBold+ansiRed, scenarioProblems(errs, warns)))
 			return exitUsage
@@ -143,6 +144,7 @@ func runTest(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "switchboard test: %v\n", err)
 		return exitFail
 	}
+	displayOrigins(dir, rep)
 	if o.junit != "" {
 		err := atomicfile.WriteFrom(o.junit, 0o644, func(w *os.File) error {
 			return simulate.WriteJUnit(w, rep, p.Site.Name)

@@ -153,8 +153,7 @@ func (c *cli) loadSite(dir string, o siteOptions, co compiler.CompileOptions) *l
 		diags = append(diags, more...)
 		s.checked, s.program, s.bundle = compiled.Checked, compiled.Program, compiled.Bundle
 	}
-	s.diags = s.redact(diags)
-	s.files = snippetFiles(cfg)
+	s.files, s.diags = displayPaths(dir, snippetFiles(cfg), s.redact(diags))
 	return s
 }
 

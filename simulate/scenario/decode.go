@@ -42,29 +42,113 @@ const (
 )
 
 // stepSchemas lists every step block in the order the reference documents
-// them.
-var stepSchemas = []struct {
-	typ    string
-	schema *hcl.BodySchema
-}{
-	{stepPress, attrSchema(req("button"))},
-	{stepKey, attrSchema(req("at"), req("code"))},
-	{stepDial, attrSchema(req("from"), opt("to"), opt("number"))},
-	{stepAnswer, attrSchema(req("by"))},
-	{stepDecline, attrSchema(req("by"))},
-	{stepBusy, attrSchema(req("by"))},
-	{stepWait, attrSchema(req("for"))},
-	{stepNobodyAnswers, attrSchema()},
-	{stepSendDTMF, attrSchema(req("digits"), opt("by"))},
-	{stepHangUp, attrSchema()},
-	{stepRings, attrSchema(req("endpoints"), opt("within"))},
-	{stepRingsInOrder, attrSchema(req("endpoints"))},
-	{stepRingsOnly, attrSchema(req("endpoints"), opt("within"))},
-	{stepDoesNotRing, attrSchema(req("endpoints"))},
-	{stepDoorOpens, attrSchema(opt("relay"), opt("door"))},
-	{stepDoorStaysShut, attrSchema(req("door"))},
-	{stepRefused, attrSchema(req("status"))},
-	{stepFallsBack, attrSchema(req("to"), opt("mailbox"), opt("within"))},
+// them, with what each does and what each argument takes: the one place
+// these are written. The decoder reads each block with the schema made
+// from its arguments, and `switchboard help test` prints the table
+// (Steps), so the two cannot disagree.
+var stepSchemas = []stepSpec{
+	{stepPress, "A visitor presses a door station's button: the call.",
+		[]arg{req("button", `the button, such as device.gate.button["1"]`)}},
+	{stepKey, "A visitor keys a code on a door station's keypad: the call.",
+		[]arg{req("at", "the door station, such as device.gate"),
+			req("code", `what is keyed: digits such as "104", or residence.NAME for its label`)}},
+	{stepDial, "Someone dials: the call. Give \"to\" or \"number\".",
+		[]arg{req("from", "who calls: user.NAME (their first endpoint), device.NAME, or trunk.NAME (the carrier calling in)"),
+			opt("to", "who is called: user.NAME (their extension), residence.NAME, or a door station device.NAME"),
+			opt("number", `what is dialled, such as 201 or "+442079460100" or "*97"`)}},
+	{stepAnswer, "The endpoint answers when it rings; also checks that the call connected to it.",
+		[]arg{req("by", "user.NAME (the endpoint of theirs that rings) or device.NAME")}},
+	{stepDecline, "The endpoint declines the call (603), which ends the whole call.",
+		[]arg{req("by", "user.NAME or device.NAME")}},
+	{stepBusy, "The endpoint answers busy (486) when it rings.",
+		[]arg{req("by", "user.NAME or device.NAME")}},
+	{stepWait, "Lets virtual time pass.",
+		[]arg{req("for", `a duration, such as "10s"`)}},
+	{stepNobodyAnswers, "Lets the whole ring run out unanswered.", nil},
+	{stepSendDTMF, "The answering party keys DTMF digits in the call (RFC 4733).",
+		[]arg{req("digits", `DTMF digits, such as "#" or "1234"`),
+			opt("by", "who keys them: user.NAME or device.NAME; by default the caller, or for a door station's call the one who answered")}},
+	{stepHangUp, "The call is hung up.", nil},
+	{stepRings, "Expects each of the endpoints to ring (others may ring too).",
+		[]arg{req("endpoints", "a list of user.NAME, device.NAME and residence.NAME"),
+			opt("within", `how long after the call was placed it is ringing by, such as "5s"`)}},
+	{stepRingsInOrder, "Expects the endpoints to ring one after another, in the order written, each for its turn of the ring.",
+		[]arg{req("endpoints", "a list of user.NAME, device.NAME and residence.NAME (a residence stands for its ring's turns)")}},
+	{stepRingsOnly, "Expects these endpoints to ring and nothing else, over the whole call.",
+		[]arg{req("endpoints", "a list of user.NAME, device.NAME and residence.NAME"),
+			opt("within", `how long after the call was placed they are ringing by, such as "5s"`)}},
+	{stepDoesNotRing, "Expects none of the endpoints to ring.",
+		[]arg{req("endpoints", "a list of user.NAME, device.NAME and residence.NAME")}},
+	{stepDoorOpens, "Expects the code of the last send_dtmf to open a relay, and the door station to receive the digits. Give \"relay\" or \"door\".",
+		[]arg{opt("relay", `the relay, such as device.gate.relay["gate"]`),
+			opt("door", "the door station, such as device.gate, when any of its relays will do")}},
+	{stepDoorStaysShut, "Expects the code of the last send_dtmf to open no relay of the door station.",
+		[]arg{req("door", "the door station, such as device.gate")}},
+	{stepRefused, "Expects the call to be refused with this SIP status.",
+		[]arg{req("status", "a SIP status code from 300 to 699, such as 404 or 480")}},
+	{stepFallsBack, "Expects the call, unanswered, declined or busy, to end in this fallback.",
+		[]arg{req("to", `"voicemail" or "hangup"`),
+			opt("mailbox", "user.NAME, whose voicemail box takes the message; by default the box the site sends this call to"),
+			opt("within", `how long after the call was placed it has fallen back by, such as "40s"`)}},
+}
+
+// stepSpec is one step block: its type, what it does, its arguments.
+type stepSpec struct {
+	typ  string
+	doc  string
+	args []arg
+}
+
+// arg is one argument of a step.
+type arg struct {
+	name     string
+	required bool
+	doc      string // what it takes
+}
+
+func (s stepSpec) schema() *hcl.BodySchema {
+	out := &hcl.BodySchema{}
+	for _, a := range s.args {
+		out.Attributes = append(out.Attributes, hcl.AttributeSchema{Name: a.name, Required: a.required})
+	}
+	return out
+}
+
+// Step documents one step block of a scenario file, for the reference.
+type Step struct {
+	Type string
+	// Role is "call" (places the scenario's one call, first), "action"
+	// (something a party does) or "expectation" (what must happen).
+	Role string
+	Doc  string
+	Args []Arg
+}
+
+// Arg documents one argument of a step.
+type Arg struct {
+	Name     string
+	Required bool
+	Doc      string
+}
+
+// Steps returns every step block a scenario may contain, in reference
+// order, from the table the decoder reads them with.
+func Steps() []Step {
+	out := make([]Step, 0, len(stepSchemas))
+	for _, s := range stepSchemas {
+		st := Step{Type: s.typ, Role: "action", Doc: s.doc}
+		switch {
+		case callSteps[s.typ]:
+			st.Role = "call"
+		case expectations[s.typ]:
+			st.Role = "expectation"
+		}
+		for _, a := range s.args {
+			st.Args = append(st.Args, Arg{Name: a.name, Required: a.required, Doc: a.doc})
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 var callSteps = map[string]bool{stepPress: true, stepKey: true, stepDial: true}
@@ -74,15 +158,23 @@ var expectations = map[string]bool{
 	stepAnswer: true, stepDoorOpens: true, stepDoorStaysShut: true, stepRefused: true, stepFallsBack: true,
 }
 
-func req(name string) hcl.AttributeSchema { return hcl.AttributeSchema{Name: name, Required: true} }
-func opt(name string) hcl.AttributeSchema { return hcl.AttributeSchema{Name: name} }
+func req(name, doc string) arg { return arg{name: name, required: true, doc: doc} }
+func opt(name, doc string) arg { return arg{name: name, doc: doc} }
 
-func attrSchema(attrs ...hcl.AttributeSchema) *hcl.BodySchema {
-	return &hcl.BodySchema{Attributes: attrs}
+// scenarioArgs are the arguments of the scenario block itself.
+var scenarioArgs = []arg{opt("skip", "a reason in quotes: the scenario is reported as skipped, not run")}
+
+// ScenarioArgs documents the arguments of the scenario block itself.
+func ScenarioArgs() []Arg {
+	var out []Arg
+	for _, a := range scenarioArgs {
+		out = append(out, Arg{Name: a.name, Required: a.required, Doc: a.doc})
+	}
+	return out
 }
 
 var scenarioSchema = func() *hcl.BodySchema {
-	s := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "skip"}}}
+	s := stepSpec{args: scenarioArgs}.schema()
 	for _, st := range stepSchemas {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: st.typ})
 	}
@@ -92,7 +184,7 @@ var scenarioSchema = func() *hcl.BodySchema {
 func schemaOf(typ string) *hcl.BodySchema {
 	for _, st := range stepSchemas {
 		if st.typ == typ {
-			return st.schema
+			return st.schema()
 		}
 	}
 	return nil

@@ -92,6 +92,10 @@ type Suite struct {
 	// Files are the parsed scenario files by name relative to the site
 	// directory (forward slashes), for diagnostic snippets.
 	Files map[string]*hcl.File
+	// Unparsed names the files with a syntax error. They are not decoded,
+	// so their diagnostics are the parser's alone, which the command caps
+	// at the first (lang.CapSyntaxErrors).
+	Unparsed map[string]bool
 }
 
 // Load reads the scenario files of the site in dir — *.test.hcl in dir
@@ -133,7 +137,7 @@ func Load(dir string, p *ir.Program) (*Suite, hcl.Diagnostics) {
 // Parse reads scenario files from their contents, keyed by name relative
 // to the site directory, and resolves them against p.
 func Parse(sources map[string][]byte, p *ir.Program) (*Suite, hcl.Diagnostics) {
-	s := &Suite{Files: map[string]*hcl.File{}}
+	s := &Suite{Files: map[string]*hcl.File{}, Unparsed: map[string]bool{}}
 	names := make([]string, 0, len(sources))
 	for name := range sources {
 		names = append(names, name)
@@ -151,6 +155,7 @@ func Parse(sources map[string][]byte, p *ir.Program) (*Suite, hcl.Diagnostics) {
 		}
 		s.Files[name] = f
 		if more.HasErrors() {
+			s.Unparsed[name] = true
 			continue
 		}
 		cases, more := d.decodeFile(f)
