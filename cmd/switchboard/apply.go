@@ -219,10 +219,7 @@ func runApply(c *cli, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	progress := isTerminal(c.stdout) && !o.json
-	if progress {
-		fmt.Fprintln(c.stdout)
-	}
+	line := c.newProgress("changes", len(pr.plan.Changes))
 	outStyle := c.styleFor(c.stdout)
 	res, err := apply.Run(ctx, apply.Options{
 		Plan: pr.plan, Desired: pr.desired, Program: cs.program, Bundle: cs.bundle, Key: cs.key,
@@ -237,12 +234,9 @@ func runApply(c *cli, args []string) int {
 		InstallerLogin: installerLogin,
 		Parallelism:    o.parallelism,
 		DeviceTimeout:  o.timeout,
-		Progress: func(s apply.Step) {
-			if progress {
-				fmt.Fprintf(c.stdout, "  %s %s\n", stepMark(s, outStyle), stepText(s))
-			}
-		},
+		Progress:       func(s apply.Step) { line.step(stepText(s)) },
 	})
+	line.clear()
 	if err != nil {
 		fmt.Fprintf(c.stderr, "switchboard apply: %v\n", err)
 		if res == nil {
@@ -252,7 +246,7 @@ func runApply(c *cli, args []string) int {
 	if o.json {
 		writeApplyJSON(c.stdout, pr.plan, res)
 	} else {
-		writeApplyText(c.stdout, res, filepath.ToSlash(out), outStyle, progress)
+		writeApplyText(c.stdout, res, filepath.ToSlash(out), outStyle, false)
 	}
 	if err != nil || !res.Complete() {
 		return exitFail

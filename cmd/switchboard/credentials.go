@@ -62,8 +62,7 @@ func runCredentials(c *cli, args []string) int {
 	}
 	list, unknown := credentials.Filter(credentials.List(cs.program, cs.key), names)
 	if len(unknown) > 0 {
-		fmt.Fprintf(c.stderr, "switchboard credentials: no account matches %s\n", quoteAll(unknown))
-		return exitFail
+		return c.fail("credentials", fmt.Errorf("no account matches %s", quoteAll(unknown)))
 	}
 	if o.json {
 		if list == nil {
@@ -71,8 +70,7 @@ func runCredentials(c *cli, args []string) int {
 		}
 		data, err := json.MarshalIndent(list, "", "  ")
 		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard credentials: %v\n", err)
-			return exitFail
+			return c.fail("credentials", err)
 		}
 		c.stdout.Write(append(data, '\n'))
 		return exitOK

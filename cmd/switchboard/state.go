@@ -78,17 +78,14 @@ func runStateShow(c *cli, args []string) int {
 	store := state.NewStore(path)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(c.stderr, "switchboard state: no state at %s: nothing has been applied yet\n", filepath.ToSlash(path))
-		return exitFail
+		return c.fail("state", fmt.Errorf("no state at %s: nothing has been applied yet", filepath.ToSlash(path)))
 	}
 	if err != nil {
-		fmt.Fprintf(c.stderr, "switchboard state: %v\n", err)
-		return exitFail
+		return c.fail("state", err)
 	}
 	st, err := state.Parse(data)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "switchboard state: %s: %v\n", filepath.ToSlash(path), err)
-		return exitFail
+		return c.fail("state", fmt.Errorf("%s: %v", filepath.ToSlash(path), err))
 	}
 	if o.json {
 		c.stdout.Write(data)
