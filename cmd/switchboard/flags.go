@@ -171,6 +171,13 @@ var flagRules = map[string]flagRule{
 	"-serve":                      address(false),
 	"-trusted-proxy":              addressOrCIDR,
 	"-app":                        nonEmpty,
+	// probe sends only to the addresses given: probeAddr checks them
+	// (IP literals only) before anything is sent.
+	"probe -target": checkedByCommand,
+	"probe -http":   checkedByCommand,
+	"probe -admin":  checkedByCommand,
+	"probe -tcp":    checkedByCommand,
+	"probe -tls":    checkedByCommand,
 }
 
 // placeholderRules check a flag by the kind of value its usage names.
@@ -244,6 +251,10 @@ func digestRule(v string) error {
 	}
 	return nil
 }
+
+// checkedByCommand marks a flag the command checks, with a message of its
+// own, right after parsing and before it does anything.
+func checkedByCommand(string) error { return nil }
 
 // checkedBySet marks a flag whose own Set method checks its value.
 func checkedBySet(string) error { return nil }

@@ -93,6 +93,7 @@ func init() {
 		testCommand,
 		probeCommand,
 		versionCommand,
+		completionCommand,
 		helpCommand,
 	}
 }
