@@ -31,7 +31,9 @@ var applyCommand = &command{
                          [-serve-token-file FILE] [-device NAME=URL]...
                          [-devices FILE] [-smtp HOST:PORT]
                          [-smtp-from ADDR] [-app NAME] [-parallelism N] [-timeout D]
-                         [-state FILE] [-lock=false] [plan's compile and -var flags]
+                         [-state FILE] [-lock=false] [-server HOST] [-port N]
+                         [-transport udp|tcp|tls] [-provision-url URL]
+                         [-lockfile=readonly] [-var name=value]... [-var-file FILE]...
                          [DIR | PLANFILE]
 
 Makes the site's devices, server and people match the site in DIR (default:

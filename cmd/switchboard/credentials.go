@@ -13,7 +13,8 @@ import (
 var credentialsCommand = &command{
 	name:     "credentials",
 	synopsis: "Print the logins of a site's accounts (secrets: on request only)",
-	usage: `Usage: switchboard credentials [-json] [-var name=value]... [-var-file FILE]... [DIR] [NAME...]
+	usage: `Usage: switchboard credentials [-json] [-lockfile=readonly] [-var name=value]...
+                               [-var-file FILE]... [DIR] [NAME...]
 
 Prints the SIP and portal logins of the site in DIR, derived from the site
 key: the way an operator hands each person their own login, or configures a

@@ -19,7 +19,7 @@ var planCommand = &command{
 	synopsis: "Show what apply would change on the site's devices, server and people",
 	usage: `Usage: switchboard plan [-json] [-out FILE] [-detailed-exitcode] [-state FILE] [-lock=false]
                         [-server HOST] [-port N] [-transport udp|tcp|tls] [-provision-url URL]
-                        [-var name=value]... [-var-file FILE]... [DIR]
+                        [-lockfile=readonly] [-var name=value]... [-var-file FILE]... [DIR]
 
 Compiles the site in DIR (default: the current directory) and compares it
 with what "switchboard apply" last applied (the state, DIR/.switchboard/

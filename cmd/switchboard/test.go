@@ -18,8 +18,8 @@ var testCommand = &command{
 	name:     "test",
 	synopsis: "Simulate every call path of a site",
 	usage: `Usage: switchboard test [-run REGEX] [-list] [-json] [-junit FILE] [-parallel N]
-                        [-transport memory|udp] [-var name=value]...
-                        [-var-file FILE]... [DIR]
+                        [-transport memory|udp] [-lockfile=readonly]
+                        [-var name=value]... [-var-file FILE]... [DIR]
 
 Starts the site in DIR on a private server, registers a simulated device
 for every account (door stations, monitors, phones, apps, the carrier) and
