@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"slices"
 	"strings"
 	"testing"
 
@@ -122,4 +123,59 @@ func TestShellJoin(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("shellJoin (-want +got):\n%s", diff)
 	}
+}
+
+// Each shell's completion script names every command and every flag of
+// every command, in that shell's form.
+func TestCompletionCoversTheCommandTable(t *testing.T) {
+	for _, sh := range shells {
+		var b bytes.Buffer
+		sh.write(&b, completionEntries())
+		script := b.String()
+		for _, cmd := range commands {
+			var want []string
+			switch sh.name {
+			case "bash":
+				want = append(want, "        "+cmd.name+") flags=")
+			case "zsh":
+				want = append(want, "        '"+cmd.name+":", "        "+cmd.name+") specs=(")
+			case "fish":
+				want = append(want, "-f -a "+cmd.name+" -d ")
+			}
+			if cmd.flags != nil {
+				cmd.flags().fs.VisitAll(func(fl *flag.Flag) {
+					switch sh.name {
+					case "bash":
+						// A word of the command's flags='...' list.
+						if !slices.Contains(bashFlags(script, cmd.name), "-"+fl.Name) {
+							t.Errorf("bash completion: no -%s in the flags of %s", fl.Name, cmd.name)
+						}
+					case "zsh":
+						want = append(want, "'-"+fl.Name+"[")
+					case "fish":
+						want = append(want, "'__fish_seen_subcommand_from "+cmd.name+"' -o "+fl.Name+" ")
+					}
+				})
+			}
+			for _, w := range want {
+				if !strings.Contains(script, w) {
+					t.Errorf("%s completion: no %q (command %s)", sh.name, w, cmd.name)
+				}
+			}
+		}
+	}
+}
+
+// bashFlags returns the words of the flags='...' list of cmd's case in a
+// bash completion script.
+func bashFlags(script, cmd string) []string {
+	for _, line := range strings.Split(script, "\n") {
+		rest, ok := strings.CutPrefix(line, "        "+cmd+") flags='")
+		if !ok {
+			continue
+		}
+		list, _, _ := strings.Cut(rest, "'")
+		return strings.Fields(list)
+	}
+	return nil
 }
