@@ -16,8 +16,8 @@ func TestProgressLine(t *testing.T) {
 	p.step("") // more than announced: no "of"
 	p.clear()
 	p.clear() // nothing shown since: nothing written
-	want := "\r1 of 2 cases done: gat…\x1b[K" +
-		"\r2 of 2 cases done: a n…\x1b[K" +
+	want := "\r1 of 2 cases done: gate…\x1b[K" +
+		"\r2 of 2 cases done: a na…\x1b[K" +
 		"\r3 cases done\x1b[K" +
 		"\r\x1b[K"
 	if diff := cmp.Diff(want, b.String()); diff != "" {
