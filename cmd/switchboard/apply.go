@@ -117,13 +117,16 @@ func runApply(c *cli, args []string) int {
 	if o.parallelism < 1 {
 		return c.usageError(cmd, "-parallelism must be at least 1")
 	}
+	if o.json && !o.autoApprove && !(len(positional) == 1 && fileExists(positional[0])) {
+		// The question cannot be asked in a JSON document.
+		return c.usageError(cmd, "-json needs -auto-approve, or a plan saved with \"switchboard plan -out\"")
+	}
 	dir := dirArg(positional)
 	var saved *planJSON
 	if len(positional) == 1 && fileExists(positional[0]) {
 		doc, err := readSavedPlan(positional[0])
 		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard apply: %v\n", err)
-			return exitFail
+			return c.fail("apply", err)
 		}
 		var conflict []string
 		f.fs.Visit(func(fl *flag.Flag) {
@@ -155,8 +158,7 @@ func runApply(c *cli, args []string) int {
 			return c.usageError(cmd, "-serve: %v", err)
 		}
 		if s.Token, err = c.serveToken(dir, o.serveTokenFile); err != nil {
-			fmt.Fprintf(c.stderr, "switchboard apply: %v\n", err)
-			return exitFail
+			return c.fail("apply", err)
 		}
 		server = s
 	}
@@ -172,8 +174,7 @@ func runApply(c *cli, args []string) int {
 	defer pr.unlock(c, "apply")
 	for name := range targets {
 		if pr.site.program.Device(name) == nil {
-			fmt.Fprintf(c.stderr, "switchboard apply: the site has no device %q (given with -device or -devices)\n", name)
-			return exitFail
+			return c.fail("apply", fmt.Errorf("the site has no device %q (given with -device or -devices)", name))
 		}
 	}
 	if saved != nil {
@@ -183,8 +184,7 @@ func runApply(c *cli, args []string) int {
 			pr.state.Lineage = saved.State.Lineage
 		}
 		if err := plan.CheckSaved(saved.ref(), pr.desired, pr.state); err != nil {
-			fmt.Fprintf(c.stderr, "switchboard apply: %v.\nMake a new plan with \"switchboard plan -out FILE\", review it, and apply that.\n", err)
-			return exitFail
+			return c.fail("apply", fmt.Errorf("%v.\nMake a new plan with \"switchboard plan -out FILE\", review it, and apply that", err))
 		}
 	}
 
@@ -240,10 +240,11 @@ func runApply(c *cli, args []string) int {
 	})
 	line.clear()
 	if err != nil {
-		fmt.Fprintf(c.stderr, "switchboard apply: %v\n", err)
 		if res == nil {
-			return exitFail
+			return c.fail("apply", err)
 		}
+		// What was done is still reported, below.
+		fmt.Fprintf(c.stderr, "switchboard apply: %v\n", err)
 	}
 	if o.json {
 		writeApplyJSON(c.stdout, pr.plan, res)

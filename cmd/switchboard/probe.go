@@ -186,8 +186,7 @@ func runProbe(c *cli, args []string) int {
 	}
 	if err := ctx.Err(); err != nil {
 		// An audit cut short proves nothing about the checks it skipped.
-		fmt.Fprintf(c.stderr, "switchboard probe: stopped before every check ran: %v\n", err)
-		return exitFail
+		return c.fail("probe", fmt.Errorf("stopped before every check ran: %v", err))
 	}
 	return exitFailIf(failed)
 }
