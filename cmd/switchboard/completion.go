@@ -65,6 +65,7 @@ type completionEntry struct {
 type completionFlag struct {
 	name, help  string
 	takesValue  bool
+	repeatable  bool
 	placeholder string
 }
 
@@ -85,7 +86,10 @@ func completionEntries() []completionEntry {
 		if cmd.flags != nil {
 			cmd.flags().fs.VisitAll(func(fl *flag.Flag) {
 				placeholder, help := flag.UnquoteUsage(fl)
-				e.flags = append(e.flags, completionFlag{name: fl.Name, help: firstClause(help), takesValue: !isBoolFlag(fl), placeholder: placeholder})
+				e.flags = append(e.flags, completionFlag{
+					name: fl.Name, help: firstClause(help), takesValue: !isBoolFlag(fl),
+					repeatable: strings.Contains(help, "repeatable"), placeholder: placeholder,
+				})
 			})
 		}
 		switch cmd.name {
@@ -184,6 +188,9 @@ func zshQuote(s string) string {
 
 func zshFlagSpec(f completionFlag) string {
 	spec := "-" + f.name + "[" + zshQuote(f.help) + "]"
+	if f.repeatable {
+		spec = "*" + spec
+	}
 	if f.takesValue {
 		spec += ":" + zshQuote(f.placeholder) + ":_files"
 	}
@@ -195,6 +202,7 @@ func writeZshCompletion(w io.Writer, entries []completionEntry) {
 # zsh completion for switchboard, printed by "switchboard completion zsh".
 _switchboard() {
     local -a commands specs
+    local state line
     commands=(
 `)
 	for _, e := range entries {
@@ -216,7 +224,7 @@ _switchboard() {
 		fmt.Fprintf(w, " %s", zshFlagSpec(f))
 	}
 	fmt.Fprint(w, `)
-        _arguments -s $specs '1: :->command'
+        _arguments $specs '1: :->command'
         [[ $state == command ]] && _describe -t commands 'switchboard command' commands
         return
     fi
@@ -235,7 +243,8 @@ _switchboard() {
 		fmt.Fprint(w, " '*:file:_files') ;;\n")
 	}
 	fmt.Fprint(w, `    esac
-    _arguments -s $specs
+    # Not -s: that would read -json as -j -s -o -n.
+    _arguments $specs
 }
 if [[ $funcstack[1] == _switchboard ]]; then
     _switchboard "$@"

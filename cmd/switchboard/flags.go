@@ -82,18 +82,27 @@ func (c *cli) parse(f *flagSet, args []string, maxArgs int) (positional []string
 	return positional, exitOK, true
 }
 
-// wantsJSON reports whether args ask for -json (before they are parsed).
+// wantsJSON reports whether args ask for -json (before they are parsed,
+// so that a usage error in them is JSON too).
 func wantsJSON(args []string) bool {
 	for _, a := range args {
-		switch strings.TrimLeft(a, "-") {
-		case "json", "json=true", "json=1", "json=t", "json=T", "json=TRUE", "json=True":
-			if strings.HasPrefix(a, "-") {
-				return true
-			}
-		}
 		if a == "--" {
-			return false
+			break
 		}
+		if !strings.HasPrefix(a, "-") {
+			// An argument, or another flag's value: the flags before
+			// the error are not known yet, so every word is looked at.
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "json" {
+			continue
+		}
+		if !hasValue {
+			return true
+		}
+		b, err := strconv.ParseBool(value)
+		return err == nil && b
 	}
 	return false
 }

@@ -151,7 +151,10 @@ func TestCompletionCoversTheCommandTable(t *testing.T) {
 							t.Errorf("bash completion: no -%s in the flags of %s", fl.Name, cmd.name)
 						}
 					case "zsh":
-						want = append(want, "'-"+fl.Name+"[")
+						// '*-var[...]' for a repeatable flag.
+						if !strings.Contains(script, "'-"+fl.Name+"[") && !strings.Contains(script, "'*-"+fl.Name+"[") {
+							t.Errorf("zsh completion: no spec of -%s (command %s)", fl.Name, cmd.name)
+						}
 					case "fish":
 						want = append(want, "'__fish_seen_subcommand_from "+cmd.name+"' -o "+fl.Name+" ")
 					}
