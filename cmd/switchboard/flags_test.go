@@ -182,3 +182,24 @@ func bashFlags(script, cmd string) []string {
 	}
 	return nil
 }
+
+func TestWantsJSON(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"-json"}, true},
+		{[]string{"--json", "site"}, true},
+		{[]string{"-state", "x", "-json", "-lock=maybe"}, true},
+		{[]string{"-json=true"}, true},
+		{[]string{"-json=false"}, false},
+		{[]string{"-json=maybe"}, false},
+		{[]string{"-jsonx"}, false},
+		{[]string{"--", "-json"}, false},
+		{nil, false},
+	} {
+		if got := wantsJSON(tc.args); got != tc.want {
+			t.Errorf("wantsJSON(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}

@@ -83,3 +83,27 @@ func TestTestProgressOnATerminal(t *testing.T) {
 		})
 	}
 }
+
+// On a terminal, colour unless -no-color, NO_COLOR or TERM=dumb says not.
+func TestColourOnATerminal(t *testing.T) {
+	_, terminal := openPTY(t)
+	defer terminal.Close()
+	for _, tc := range []struct {
+		noColor bool
+		environ []string
+		want    bool
+	}{
+		{false, nil, true},
+		{true, nil, false},
+		{false, []string{"NO_COLOR=1"}, false},
+		{false, []string{"TERM=dumb"}, false},
+	} {
+		c := &cli{noColor: tc.noColor, environ: tc.environ}
+		if got := c.styleFor(terminal).color; got != tc.want {
+			t.Errorf("-no-color=%v, environment %q: colour %v, want %v", tc.noColor, tc.environ, got, tc.want)
+		}
+	}
+	if (&cli{}).styleFor(&bytes.Buffer{}).color {
+		t.Error("colour in a buffer")
+	}
+}
