@@ -184,7 +184,7 @@ func runApply(c *cli, args []string) int {
 			pr.state.Lineage = saved.State.Lineage
 		}
 		if err := plan.CheckSaved(saved.ref(), pr.desired, pr.state); err != nil {
-			return c.fail("apply", fmt.Errorf("%v.\nMake a new plan with \"switchboard plan -out FILE\", review it, and apply that", err))
+			return c.fail("apply", fmt.Errorf("%v.\nMake a new plan with \"%s\", review it, and apply that.", err, hint(dir, "plan", "-out", positional[0])))
 		}
 	}
 
@@ -199,7 +199,7 @@ func runApply(c *cli, args []string) int {
 	}
 	if saved == nil && !o.autoApprove {
 		if !isTerminal(c.stdin) {
-			fmt.Fprintf(c.stderr, "switchboard apply: not applying without confirmation: standard input is not a terminal.\nReview the plan and run again with -auto-approve, or save it with \"switchboard plan -out FILE\" and run \"switchboard apply FILE\".\n")
+			fmt.Fprintf(c.stderr, "switchboard apply: not applying without confirmation: standard input is not a terminal.\nReview the plan and run again with -auto-approve, or save it with \"%s\" and run \"switchboard apply FILE\".\n", hint(dir, "plan", "-out", "FILE"))
 			return exitFail
 		}
 		fmt.Fprintf(c.stdout, "\nDo you want to apply these changes?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
@@ -249,7 +249,7 @@ func runApply(c *cli, args []string) int {
 	if o.json {
 		writeApplyJSON(c.stdout, pr.plan, res)
 	} else {
-		writeApplyText(c.stdout, res, filepath.ToSlash(out), outStyle, false)
+		writeApplyText(c.stdout, res, filepath.ToSlash(out), outStyle, dir)
 	}
 	if err != nil || !res.Complete() {
 		return exitFail
@@ -304,20 +304,15 @@ func stepText(s apply.Step) string {
 	return t
 }
 
-// writeApplyText prints what every step did (unless the progress lines
-// already did), then a summary.
-func writeApplyText(w io.Writer, r *apply.Result, out string, s style, listed bool) {
+// writeApplyText prints what every step did, then a summary whose hints
+// name the site in dir.
+func writeApplyText(w io.Writer, r *apply.Result, out string, s style, dir string) {
 	fmt.Fprintf(w, "\nProvisioning directory: %s/\n", out)
-	fmt.Fprintf(w, "Server reload: %s\n", r.Reload)
-	if !listed {
-		fmt.Fprintln(w)
-	}
+	fmt.Fprintf(w, "Server reload: %s\n\n", r.Reload)
 	done, invited, notInvited := 0, 0, 0
 	var failed []string
 	for _, st := range r.Steps {
-		if !listed {
-			fmt.Fprintf(w, "  %s %s\n", stepMark(st, s), stepText(st))
-		}
+		fmt.Fprintf(w, "  %s %s\n", stepMark(st, s), stepText(st))
 		if st.Done {
 			done++
 		} else {
@@ -347,7 +342,7 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, listed bo
 	if notInvited > 0 {
 		msg += fmt.Sprintf("; %s not sent", plural(notInvited, "invitation"))
 	}
-	fmt.Fprintf(w, "%s %s.\nEverything that succeeded is recorded; fix the rest and run \"switchboard apply\" again: \"switchboard plan\" shows what is left.\n", s.paint(ansiBold+ansiRed, "Apply incomplete:"), msg)
+	fmt.Fprintf(w, "%s %s.\nEverything that succeeded is recorded; fix the rest and run \"%s\" again: \"%s\" shows what is left.\n", s.paint(ansiBold+ansiRed, "Apply incomplete:"), msg, hint(dir, "apply"), hint(dir, "plan"))
 }
 
 type applyJSON struct {

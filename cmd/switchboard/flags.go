@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -127,6 +128,16 @@ func (f *flagSet) reordered(positional []string) string {
 		}
 	}
 	return shellJoin(append(words, rest...))
+}
+
+// hint is the command line "switchboard WORDS... DIR" (DIR left out when
+// it is the current directory), for messages that say what to run next.
+func hint(dir string, words ...string) string {
+	w := append([]string{"switchboard"}, words...)
+	if dir != "" && dir != "." {
+		w = append(w, filepath.ToSlash(dir))
+	}
+	return shellJoin(w)
 }
 
 // shellJoin quotes the words that need it, so that a hint can be pasted.
