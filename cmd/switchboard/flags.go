@@ -74,7 +74,7 @@ func (c *cli) parse(f *flagSet, args []string, maxArgs int) (positional []string
 	for _, a := range positional {
 		if strings.HasPrefix(a, "-") && a != "-" {
 			return nil, c.usageError(cmd, "flag %s comes after an argument; flags go first, as in \"%s\"",
-				a, f.reordered(positional)), false
+				a, f.reordered(args[:len(args)-len(positional)], positional)), false
 		}
 	}
 	if len(positional) > maxArgs {
@@ -109,10 +109,11 @@ func wantsJSON(args []string) bool {
 }
 
 // reordered is the command line with the flags that came after the first
-// argument moved before it, each with its value: the command the user
-// meant ("switchboard plan -out x DIR" for "switchboard plan DIR -out x").
-func (f *flagSet) reordered(positional []string) string {
-	words := []string{"switchboard", f.name}
+// argument moved before it, each with its value, after those parsed before
+// it: the command the user meant ("switchboard plan -json -out x DIR" for
+// "switchboard plan -json DIR -out x").
+func (f *flagSet) reordered(parsed, positional []string) string {
+	words := append([]string{"switchboard", f.name}, parsed...)
 	var rest []string
 	for i := 0; i < len(positional); i++ {
 		a := positional[i]
@@ -187,10 +188,8 @@ var flagRules = map[string]flagRule{
 	"-rtp-ports":                  func(v string) error { _, _, err := portRange(v); return err },
 	"-device":                     func(v string) error { _, _, err := apply.ParseTarget(v, "", ""); return err },
 	"-var":                        checkedBySet,
-	"-events":                     nonEmpty, // "-" is standard output
 	"-serve":                      address(false),
 	"-trusted-proxy":              addressOrCIDR,
-	"-app":                        nonEmpty,
 	// probe sends only to the addresses given: probeAddr checks them
 	// (IP literals only) before anything is sent.
 	"probe -target": checkedByCommand,

@@ -102,6 +102,7 @@ func TestMisplacedFlagHint(t *testing.T) {
 	}{
 		{[]string{"plan", "site", "-out", "x"}, `"switchboard plan -out x site"`},
 		{[]string{"plan", "site", "-out=x", "-json"}, `"switchboard plan -out=x -json site"`},
+		{[]string{"plan", "-lock=false", "-state", "s.json", "site", "-out", "x"}, `"switchboard plan -lock=false -state s.json -out x site"`},
 		{[]string{"validate", "site", "-json"}, `"switchboard validate -json site"`},
 		{[]string{"test", "site", "-run", "gate button"}, `"switchboard test -run 'gate button' site"`},
 		{[]string{"fmt", "a", "-check", "b"}, `"switchboard fmt -check a b"`},
