@@ -26,6 +26,7 @@ import (
 // (-json, -check), errors reported by the caller.
 type flagSet struct {
 	name string // the command's
+	sub  string // the subcommand's, for a command that has them (state show)
 	fs   *flag.FlagSet
 }
 
@@ -113,7 +114,11 @@ func wantsJSON(args []string) bool {
 // it: the command the user meant ("switchboard plan -json -out x DIR" for
 // "switchboard plan -json DIR -out x").
 func (f *flagSet) reordered(parsed, positional []string) string {
-	words := append([]string{"switchboard", f.name}, parsed...)
+	words := []string{"switchboard", f.name}
+	if f.sub != "" {
+		words = append(words, f.sub)
+	}
+	words = append(words, parsed...)
 	var rest []string
 	for i := 0; i < len(positional); i++ {
 		a := positional[i]

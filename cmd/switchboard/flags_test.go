@@ -106,6 +106,7 @@ func TestMisplacedFlagHint(t *testing.T) {
 		{[]string{"validate", "site", "-json"}, `"switchboard validate -json site"`},
 		{[]string{"test", "site", "-run", "gate button"}, `"switchboard test -run 'gate button' site"`},
 		{[]string{"fmt", "a", "-check", "b"}, `"switchboard fmt -check a b"`},
+		{[]string{"state", "show", "site", "-json"}, `"switchboard state show -json site"`},
 	} {
 		var stdout, stderr bytes.Buffer
 		c := &cli{stdout: &stdout, stderr: &stderr}

@@ -70,7 +70,9 @@ func runState(c *cli, args []string) int {
 
 func runStateShow(c *cli, args []string) int {
 	var o stateOptions
-	positional, status, ok := c.parse(stateFlags(&o), args, 1)
+	f := stateFlags(&o)
+	f.sub = "show"
+	positional, status, ok := c.parse(f, args, 1)
 	if !ok {
 		return status
 	}
@@ -119,7 +121,9 @@ func runStateShow(c *cli, args []string) int {
 
 func runForceUnlock(c *cli, args []string) int {
 	var o stateOptions
-	positional, status, ok := c.parse(stateFlags(&o), args, 2)
+	f := stateFlags(&o)
+	f.sub = "force-unlock"
+	positional, status, ok := c.parse(f, args, 2)
 	if !ok {
 		return status
 	}
