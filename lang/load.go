@@ -82,7 +82,7 @@ func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
 		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "No site files",
-			Detail:   fmt.Sprintf("The directory %q holds no *%s files. Run \"switchboard init\" to start a site there.", dir, FileSuffix),
+			Detail:   fmt.Sprintf("The directory %q holds no *%s files. Run %q to start a site there.", dir, FileSuffix, initCommand(dir)),
 		}}
 	}
 	lock, diags := readLock(dir)
@@ -287,4 +287,16 @@ func errText(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// initCommand is the command that starts a site in dir (the current
+// directory when dir is "."), for the hint of an empty directory.
+func initCommand(dir string) string {
+	if dir == "" || dir == "." {
+		return "switchboard init"
+	}
+	if strings.ContainsAny(dir, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
+		dir = "'" + strings.ReplaceAll(dir, "'", `'\''`) + "'"
+	}
+	return "switchboard init " + dir
 }

@@ -59,6 +59,10 @@ type Options struct {
 	// out of the program the server runs and the carrier trusts the
 	// server's address.
 	TrunkSecrets carrier.TrunkSecrets
+	// Progress, if set, is called as each selected case ends (skipped
+	// ones too), one call at a time, with the case's name: what a
+	// progress line on a terminal needs.
+	Progress func(name string)
 }
 
 // Transports.
@@ -158,6 +162,14 @@ func Run(ctx context.Context, p *ir.Program, secrets Secrets, cases []Case, o Op
 	workers = max(1, min(workers, runnable))
 	// Workers start together (each registers every account with its own
 	// server) and take cases as soon as they are ready.
+	var progressMu sync.Mutex
+	ended := func(name string) {
+		if o.Progress != nil {
+			progressMu.Lock()
+			defer progressMu.Unlock()
+			o.Progress(name)
+		}
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, workers)
 	failed := make(chan struct{})
@@ -175,6 +187,7 @@ func Run(ctx context.Context, p *ir.Program, secrets Secrets, cases []Case, o Op
 			defer wk.close()
 			for i := range work {
 				results[i] = wk.run(ctx, cases[i])
+				ended(cases[i].Name)
 			}
 		}()
 	}
@@ -182,6 +195,7 @@ feed:
 	for _, i := range selected {
 		if cases[i].Skip != "" {
 			results[i] = Result{Name: cases[i].Name, Status: Skip, Message: cases[i].Skip, Origin: cases[i].Origin}
+			ended(cases[i].Name)
 			continue
 		}
 		select {

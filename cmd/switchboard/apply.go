@@ -31,7 +31,9 @@ var applyCommand = &command{
                          [-devices FILE] [-smtp HOST:PORT]
                          [-smtp-from ADDR] [-app NAME] [-parallelism N] [-timeout D]
                          [-state FILE] [-lock=false] [-target ADDR]... [-refresh]
-                         [plan's compile and -var flags]
+                         [-server HOST] [-port N]
+                         [-transport udp|tcp|tls] [-provision-url URL]
+                         [-lockfile=readonly] [-var name=value]... [-var-file FILE]...
                          [DIR | PLANFILE]
 
 Makes the site's devices, server and people match the site in DIR (default:
@@ -127,13 +129,16 @@ func runApply(c *cli, args []string) int {
 	if o.parallelism < 1 {
 		return c.usageError(cmd, "-parallelism must be at least 1")
 	}
+	if o.json && !o.autoApprove && !(len(positional) == 1 && fileExists(positional[0])) {
+		// The question cannot be asked in a JSON document.
+		return c.usageError(cmd, "-json needs -auto-approve, or a plan saved with \"switchboard plan -out\"")
+	}
 	dir := dirArg(positional)
 	var saved *planJSON
 	if len(positional) == 1 && fileExists(positional[0]) {
 		doc, err := readSavedPlan(positional[0])
 		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard apply: %v\n", err)
-			return exitFail
+			return c.fail("apply", err)
 		}
 		var conflict []string
 		f.fs.Visit(func(fl *flag.Flag) {
@@ -169,8 +174,7 @@ func runApply(c *cli, args []string) int {
 			return c.usageError(cmd, "-serve: %v", err)
 		}
 		if s.Token, err = c.serveToken(dir, o.serveTokenFile); err != nil {
-			fmt.Fprintf(c.stderr, "switchboard apply: %v\n", err)
-			return exitFail
+			return c.fail("apply", err)
 		}
 		server = s
 	}
@@ -186,8 +190,7 @@ func runApply(c *cli, args []string) int {
 	defer pr.unlock(c, "apply")
 	for name := range targets {
 		if pr.site.program.Device(name) == nil {
-			fmt.Fprintf(c.stderr, "switchboard apply: the site has no device %q (given with -device or -devices)\n", name)
-			return exitFail
+			return c.fail("apply", fmt.Errorf("the site has no device %q (given with -device or -devices)", name))
 		}
 	}
 	if saved != nil {
@@ -197,8 +200,7 @@ func runApply(c *cli, args []string) int {
 			pr.state.Lineage = saved.State.Lineage
 		}
 		if err := plan.CheckSaved(saved.ref(), pr.desired, pr.state); err != nil {
-			fmt.Fprintf(c.stderr, "switchboard apply: %v.\nMake a new plan with \"switchboard plan -out FILE\", review it, and apply that.\n", err)
-			return exitFail
+			return c.fail("apply", fmt.Errorf("%v.\nMake a new plan with \"%s\", review it, and apply that.", err, hint(dir, "plan", "-out", positional[0])))
 		}
 	}
 
@@ -219,7 +221,7 @@ func runApply(c *cli, args []string) int {
 	}
 	if saved == nil && !o.autoApprove {
 		if !isTerminal(c.stdin) {
-			fmt.Fprintf(c.stderr, "switchboard apply: not applying without confirmation: standard input is not a terminal.\nReview the plan and run again with -auto-approve, or save it with \"switchboard plan -out FILE\" and run \"switchboard apply FILE\".\n")
+			fmt.Fprintf(c.stderr, "switchboard apply: not applying without confirmation: standard input is not a terminal.\nReview the plan and run again with -auto-approve, or save it with \"%s\" and run \"switchboard apply FILE\".\n", hint(dir, "plan", "-out", "FILE"))
 			return exitFail
 		}
 		fmt.Fprintf(c.stdout, "\nDo you want to apply these changes?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
@@ -241,10 +243,7 @@ func runApply(c *cli, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	progress := isTerminal(c.stdout) && !o.json
-	if progress {
-		fmt.Fprintln(c.stdout)
-	}
+	line := c.newProgress("changes", len(pr.plan.Changes))
 	outStyle := c.styleFor(c.stdout)
 	res, err := apply.Run(ctx, apply.Options{
 		Plan: pr.plan, Desired: pr.desired, Program: cs.program, Bundle: cs.bundle, Key: cs.key,
@@ -259,22 +258,20 @@ func runApply(c *cli, args []string) int {
 		InstallerLogin: installerLogin,
 		Parallelism:    o.parallelism,
 		DeviceTimeout:  o.common.timeout,
-		Progress: func(s apply.Step) {
-			if progress {
-				fmt.Fprintf(c.stdout, "  %s %s\n", stepMark(s, outStyle), stepText(s))
-			}
-		},
+		Progress:       func(s apply.Step) { line.step(stepText(s)) },
 	})
+	line.clear()
 	if err != nil {
-		fmt.Fprintf(c.stderr, "switchboard apply: %v\n", err)
 		if res == nil {
-			return exitFail
+			return c.fail("apply", err)
 		}
+		// What was done is still reported, below.
+		fmt.Fprintf(c.stderr, "switchboard apply: %v\n", err)
 	}
 	if o.json {
 		writeApplyJSON(c.stdout, pr.plan, pr.drift, res)
 	} else {
-		writeApplyText(c.stdout, res, filepath.ToSlash(out), outStyle, progress)
+		writeApplyText(c.stdout, res, filepath.ToSlash(out), outStyle, dir)
 	}
 	if err != nil || !res.Complete() {
 		return exitFail
@@ -303,20 +300,15 @@ func stepText(s apply.Step) string {
 	return t
 }
 
-// writeApplyText prints what every step did (unless the progress lines
-// already did), then a summary.
-func writeApplyText(w io.Writer, r *apply.Result, out string, s style, listed bool) {
+// writeApplyText prints what every step did, then a summary whose hints
+// name the site in dir.
+func writeApplyText(w io.Writer, r *apply.Result, out string, s style, dir string) {
 	fmt.Fprintf(w, "\nProvisioning directory: %s/\n", out)
-	fmt.Fprintf(w, "Server reload: %s\n", r.Reload)
-	if !listed {
-		fmt.Fprintln(w)
-	}
+	fmt.Fprintf(w, "Server reload: %s\n\n", r.Reload)
 	done, invited, notInvited, unverified := 0, 0, 0, 0
 	var notReached, failed []string
 	for _, st := range r.Steps {
-		if !listed {
-			fmt.Fprintf(w, "  %s %s\n", stepMark(st, s), stepText(st))
-		}
+		fmt.Fprintf(w, "  %s %s\n", stepMark(st, s), stepText(st))
 		switch {
 		case st.Done:
 			done++
@@ -366,7 +358,7 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, listed bo
 	if unverified > 0 {
 		msg += fmt.Sprintf("; %s not verified", plural(unverified, "device"))
 	}
-	fmt.Fprintf(w, "%s %s.\nEverything that succeeded is recorded; fix the rest and run \"switchboard apply\" again: \"switchboard plan\" shows what is left.\n", s.paint(ansiBold+ansiRed, "Apply incomplete:"), msg)
+	fmt.Fprintf(w, "%s %s.\nEverything that succeeded is recorded; fix the rest and run \"%s\" again: \"%s\" shows what is left.\n", s.paint(ansiBold+ansiRed, "Apply incomplete:"), msg, hint(dir, "apply"), hint(dir, "plan"))
 }
 
 type applyJSON struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,7 +22,7 @@ import (
 var buildCommand = &command{
 	name:     "build",
 	synopsis: "Compile a site into its dial plan and device provisioning files",
-	usage: `Usage: switchboard build [-o OUT] [-server HOST] [-port N] [-transport udp|tcp|tls]
+	usage: `Usage: switchboard build [-json] [-o OUT] [-server HOST] [-port N] [-transport udp|tcp|tls]
                          [-provision-url URL] [-lockfile=readonly] [-var name=value]...
                          [-var-file FILE]... [DIR]
 
@@ -36,12 +37,16 @@ OUT defaults to DIR/.switchboard/build. Files holding a password get mode
 compare checksums skip files that did not change. Passwords are derived from
 the site key (SWITCHBOARD_SITE_KEY, or the key file "switchboard init" made).
 
+-json prints what was written (paths, counts, warnings) as JSON, and a site
+with errors as the diagnostics document of validate -json.
+
 Exit status: 0 built (warnings allowed), 1 errors, 2 usage error.`,
 	run:   runBuild,
 	flags: func() *flagSet { return buildFlags(&buildOptions{}) },
 }
 
 type buildOptions struct {
+	json  bool
 	out   string
 	site  siteOptions
 	lower lowerFlags
@@ -78,6 +83,7 @@ func (l *lowerFlags) options() (compiler.LowerOptions, error) {
 
 func buildFlags(o *buildOptions) *flagSet {
 	f := newFlagSet("build")
+	f.fs.BoolVar(&o.json, "json", false, "print what was written as JSON")
 	f.fs.StringVar(&o.out, "o", "", "write the build to `OUT` (default DIR/.switchboard/build)")
 	o.lower.register(f.fs)
 	o.site.register(f.fs)
@@ -111,13 +117,49 @@ func runBuild(c *cli, args []string) int {
 		return status
 	}
 	if err := writeBuild(out, cs.program, cs.bundle); err != nil {
-		fmt.Fprintf(c.stderr, "switchboard build: %v\n", err)
-		return exitFail
+		return c.fail("build", err)
+	}
+	if o.json {
+		return c.writeBuildJSON(out, cs)
 	}
 	for _, line := range buildSummary(cs.program, cs.bundle) {
 		fmt.Fprintln(c.stdout, line)
 	}
 	fmt.Fprintf(c.stdout, "Wrote %s and %s.\n", filepath.ToSlash(filepath.Join(out, "dialplan.json")), filepath.ToSlash(filepath.Join(out, "provision"))+"/")
+	return exitOK
+}
+
+// buildJSON is build -json's document.
+type buildJSON struct {
+	FormatVersion string           `json:"format_version"`
+	Site          string           `json:"site"`
+	DialPlan      string           `json:"dialplan"`
+	Provision     string           `json:"provision"`
+	Files         int              `json:"files"`
+	Devices       int              `json:"devices"`
+	Accounts      int              `json:"accounts"`
+	Diagnostics   []jsonDiagnostic `json:"diagnostics"` // warnings
+}
+
+func (c *cli) writeBuildJSON(out string, cs *compiledSite) int {
+	doc := buildJSON{
+		FormatVersion: "1.0",
+		Site:          cs.program.Site.Name,
+		DialPlan:      filepath.ToSlash(filepath.Join(out, "dialplan.json")),
+		Provision:     filepath.ToSlash(filepath.Join(out, "provision")) + "/",
+		Files:         len(cs.bundle.Files),
+		Devices:       len(cs.program.Devices),
+		Accounts:      len(cs.program.Accounts),
+		Diagnostics:   []jsonDiagnostic{},
+	}
+	for _, d := range cs.diags {
+		doc.Diagnostics = append(doc.Diagnostics, newJSONDiagnostic(d, cs.files))
+	}
+	data, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return c.fail("build", err)
+	}
+	c.stdout.Write(append(data, '\n'))
 	return exitOK
 }
 

@@ -29,27 +29,33 @@ type compileOptions struct {
 	recordLock bool
 }
 
-// compileSite runs the pipeline on dir and prints diagnostics on stderr.
-// It returns nil and an exit status when the site cannot be compiled.
+// compileSite runs the pipeline on dir and prints diagnostics: on stderr,
+// or under -json, when the site cannot be compiled, as the diagnostics
+// document on stdout (a compiled site's warnings stay on stderr: stdout is
+// then the command's own document). It returns nil and an exit status
+// when the site cannot be compiled.
 func (c *cli) compileSite(cmd string, dir string, o compileOptions) (*compiledSite, int) {
 	cs, err := c.compile(dir, o)
 	site := cs.loadedSite
 	if err != nil {
-		c.printDiagnostics(site)
-		fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
+		if !c.json {
+			c.printDiagnostics(site)
+		}
+		return nil, c.fail(cmd, err, site)
+	}
+	if site.diags.HasErrors() {
+		c.reportDiagnostics(site.files, site.diags)
+		if !c.json {
+			errs, warns := counts(site.diags)
+			fmt.Fprintln(c.stderr, c.styleFor(c.stderr).paint(ansiBold+ansiRed, siteProblems(site.cfg, errs, warns)))
+		}
 		return nil, exitFail
 	}
 	c.printDiagnostics(site)
-	if site.diags.HasErrors() {
-		errs, warns := counts(site.diags)
-		fmt.Fprintln(c.stderr, c.styleFor(c.stderr).paint(ansiBold+ansiRed, siteProblems(site.cfg, errs, warns)))
-		return nil, exitFail
-	}
 	if o.recordLock {
 		notes, err := recordAllocations(dir, site.checked, o.site.lockfile)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
-			return nil, exitFail
+			return nil, c.fail(cmd, err)
 		}
 		for _, n := range notes {
 			fmt.Fprintln(c.stderr, n)

@@ -13,7 +13,8 @@ import (
 var credentialsCommand = &command{
 	name:     "credentials",
 	synopsis: "Print the logins of a site's accounts (secrets: on request only)",
-	usage: `Usage: switchboard credentials [-json] [-var name=value]... [-var-file FILE]... [DIR] [NAME...]
+	usage: `Usage: switchboard credentials [-json] [-lockfile=readonly] [-var name=value]...
+                               [-var-file FILE]... [DIR] [NAME...]
 
 Prints the SIP and portal logins of the site in DIR, derived from the site
 key: the way an operator hands each person their own login, or configures a
@@ -62,8 +63,7 @@ func runCredentials(c *cli, args []string) int {
 	}
 	list, unknown := credentials.Filter(credentials.List(cs.program, cs.key), names)
 	if len(unknown) > 0 {
-		fmt.Fprintf(c.stderr, "switchboard credentials: no account matches %s\n", quoteAll(unknown))
-		return exitFail
+		return c.fail("credentials", fmt.Errorf("no account matches %s", quoteAll(unknown)))
 	}
 	if o.json {
 		if list == nil {
@@ -71,8 +71,7 @@ func runCredentials(c *cli, args []string) int {
 		}
 		data, err := json.MarshalIndent(list, "", "  ")
 		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard credentials: %v\n", err)
-			return exitFail
+			return c.fail("credentials", err)
 		}
 		c.stdout.Write(append(data, '\n'))
 		return exitOK

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
@@ -306,4 +307,52 @@ func newJSONDiagnostic(d *hcl.Diagnostic, files map[string]*hcl.File) jsonDiagno
 
 func clamp(v, lo, hi int) int {
 	return max(lo, min(v, hi))
+}
+
+// Every -json outcome that is not the command's own document (a site with
+// errors, a usage error, a failure that is not about the site files) is
+// the validate -json document above: one shape for diagnostics, whatever
+// the command.
+
+// problem is a diagnostic about the command line or the system rather
+// than the site files: it has no range.
+func problem(summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail}
+}
+
+// writeJSONProblem writes the diagnostics document of one problem.
+func (c *cli) writeJSONProblem(summary, detail string) {
+	_ = writeDiagnosticsJSON(c.stdout, nil, hcl.Diagnostics{problem(summary, detail)})
+}
+
+// reportDiagnostics prints diags: under -json as the diagnostics document
+// on stdout, else as text with snippets on stderr.
+func (c *cli) reportDiagnostics(files map[string]*hcl.File, diags hcl.Diagnostics) {
+	if c.json {
+		_ = writeDiagnosticsJSON(c.stdout, files, diags)
+		return
+	}
+	if len(diags) > 0 {
+		_ = writeDiagnosticsText(c.stderr, files, diags, c.styleFor(c.stderr))
+	}
+}
+
+// fail reports an error that is not about the site files (a file that
+// cannot be read or written, a missing key) and returns exitFail: on
+// stderr as "switchboard CMD: ...", and under -json also as the
+// diagnostics document on stdout, after the site's own diagnostics.
+func (c *cli) fail(cmd string, err error, site ...*loadedSite) int {
+	fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
+	if c.json {
+		var files map[string]*hcl.File
+		var diags hcl.Diagnostics
+		for _, s := range site {
+			if s != nil {
+				files = s.files
+				diags = append(diags, s.diags...)
+			}
+		}
+		_ = writeDiagnosticsJSON(c.stdout, files, append(hcl.Diagnostics{problem("Command failed", err.Error())}, diags...))
+	}
+	return exitFail
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -25,12 +27,17 @@ var fmtSuffixes = []string{".pbx.hcl", ".test.hcl"}
 var fmtCommand = &command{
 	name:     "fmt",
 	synopsis: "Rewrite site files in the canonical format",
-	usage: `Usage: switchboard fmt [-check] [-diff] [-recursive] [DIR | FILE | -]...
+	usage: `Usage: switchboard fmt [-check] [-diff] [-recursive] [-json] [DIR | FILE | -]...
 
 Rewrites every *.pbx.hcl and *.test.hcl file in DIR (default: the current
 directory) in the canonical layout and prints the name of each file it
 changed. A FILE named explicitly is formatted whatever its name; "-" reads
 standard input and writes the result to standard output.
+
+-json prints, instead of the names, one JSON document: every file looked
+at with whether it changed (or, with -check, would change) and, with
+-diff, its diff; syntax errors as diagnostics, in the shape of validate
+-json. Standard input cannot be formatted with -json.
 
 Exit status: 0 on success; 1 when a file has a syntax error, when -check
 finds files to reformat, or when a file cannot be read or written; 2 on a
@@ -40,7 +47,7 @@ usage error.`,
 }
 
 type fmtOptions struct {
-	check, diff, recursive bool
+	check, diff, recursive, json bool
 }
 
 func fmtFlags(o *fmtOptions) *flagSet {
@@ -48,6 +55,7 @@ func fmtFlags(o *fmtOptions) *flagSet {
 	f.fs.BoolVar(&o.check, "check", false, "change nothing; list the files that are not formatted and exit 1 if there are any")
 	f.fs.BoolVar(&o.diff, "diff", false, "print the changes as unified diffs")
 	f.fs.BoolVar(&o.recursive, "recursive", false, "also format files in subdirectories (hidden ones are skipped)")
+	f.fs.BoolVar(&o.json, "json", false, "print the files changed and unchanged as JSON")
 	return f
 }
 
@@ -60,6 +68,9 @@ func runFmt(c *cli, args []string) int {
 	if len(targets) == 0 {
 		targets = []string{"."}
 	}
+	if o.json && slices.Contains(targets, "-") {
+		return c.usageError(lookup("fmt"), "-json cannot format standard input: its output is the formatted text")
+	}
 
 	r := &fmtRun{c: c, opts: o, files: map[string]*hcl.File{}}
 	for _, t := range targets {
@@ -71,17 +82,34 @@ func runFmt(c *cli, args []string) int {
 	}
 
 	diags := sortDiagnostics(r.diags)
-	if len(diags) > 0 {
+	if o.json {
+		r.writeJSON(diags)
+	} else if len(diags) > 0 {
 		writeDiagnosticsText(c.stderr, r.files, diags, c.styleFor(c.stderr))
 	}
 	switch {
 	case r.failed || diags.HasErrors():
 		return exitFail
 	case o.check && r.unformatted > 0:
-		fmt.Fprintf(c.stderr, "%s not formatted; run \"switchboard fmt\" to fix.\n", plural(r.unformatted, "file"))
+		fmt.Fprintf(c.stderr, "%s not formatted; run \"%s\" to fix.\n", plural(r.unformatted, "file"), fmtFixCommand(o, targets))
 		return exitFail
 	}
 	return exitOK
+}
+
+// fmtFixCommand is the fmt command that rewrites what -check found: the
+// same files and directories (standard input cannot be rewritten).
+func fmtFixCommand(o fmtOptions, targets []string) string {
+	words := []string{"switchboard", "fmt"}
+	if o.recursive {
+		words = append(words, "-recursive")
+	}
+	for _, t := range targets {
+		if t != "-" && t != "." {
+			words = append(words, t)
+		}
+	}
+	return shellJoin(words)
 }
 
 // fmtRun is one fmt invocation's progress.
@@ -92,10 +120,51 @@ type fmtRun struct {
 	diags       hcl.Diagnostics
 	unformatted int
 	failed      bool // a file could not be read or written
+	seen        []fmtFileJSON
+}
+
+// fmtJSON is fmt -json's document: the diagnostics document's counts and
+// diagnostics, and the files.
+type fmtJSON struct {
+	FormatVersion string           `json:"format_version"`
+	Files         []fmtFileJSON    `json:"files"`
+	Changed       int              `json:"changed"`
+	Unchanged     int              `json:"unchanged"`
+	ErrorCount    int              `json:"error_count"`
+	Diagnostics   []jsonDiagnostic `json:"diagnostics"`
+}
+
+type fmtFileJSON struct {
+	Name    string `json:"name"`
+	Changed bool   `json:"changed"` // with -check: would change
+	Diff    string `json:"diff,omitempty"`
+}
+
+func (r *fmtRun) writeJSON(diags hcl.Diagnostics) {
+	doc := fmtJSON{FormatVersion: "1.0", Files: r.seen, Diagnostics: []jsonDiagnostic{}}
+	if doc.Files == nil {
+		doc.Files = []fmtFileJSON{}
+	}
+	for _, f := range r.seen {
+		if f.Changed {
+			doc.Changed++
+		} else {
+			doc.Unchanged++
+		}
+	}
+	doc.ErrorCount, _ = counts(diags)
+	for _, d := range diags {
+		doc.Diagnostics = append(doc.Diagnostics, newJSONDiagnostic(d, r.files))
+	}
+	data, _ := json.MarshalIndent(doc, "", "  ")
+	r.c.stdout.Write(append(data, '\n'))
 }
 
 func (r *fmtRun) fail(err error) {
 	fmt.Fprintf(r.c.stderr, "switchboard fmt: %v\n", err)
+	if r.opts.json {
+		r.diags = append(r.diags, problem("Cannot format", err.Error()))
+	}
 	r.failed = true
 }
 
@@ -164,13 +233,26 @@ func (r *fmtRun) file(path string) {
 	}
 	name := filepath.ToSlash(path)
 	out := r.format(name, src)
-	if out == nil || bytes.Equal(src, out) {
+	if out == nil {
+		return
+	}
+	if bytes.Equal(src, out) {
+		r.seen = append(r.seen, fmtFileJSON{Name: name})
 		return
 	}
 	r.unformatted++
-	fmt.Fprintln(r.c.stdout, path)
-	if r.opts.diff {
-		r.c.stdout.Write(diff.Diff(name+".orig", src, name, out))
+	switch {
+	case r.opts.json:
+		f := fmtFileJSON{Name: name, Changed: true}
+		if r.opts.diff {
+			f.Diff = string(diff.Diff(name+".orig", src, name, out))
+		}
+		r.seen = append(r.seen, f)
+	default:
+		fmt.Fprintln(r.c.stdout, path)
+		if r.opts.diff {
+			r.c.stdout.Write(diff.Diff(name+".orig", src, name, out))
+		}
 	}
 	if r.opts.check {
 		return

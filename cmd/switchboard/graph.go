@@ -1,23 +1,22 @@
 package main
 
 import (
-	"fmt"
-	"slices"
-	"strings"
-
 	"switchboard/compiler/graph"
 )
 
 var graphCommand = &command{
 	name:     "graph",
 	synopsis: "Draw who rings whom, as Graphviz DOT or Mermaid",
-	usage: `Usage: switchboard graph [-format dot|mermaid] [-var name=value]... [-var-file FILE]... [DIR]
+	usage: `Usage: switchboard graph [-format dot|mermaid|json] [-json] [-lockfile=readonly]
+                         [-var name=value]... [-var-file FILE]... [DIR]
 
 Draws the call paths of the site in DIR: door stations and their buttons
 and keypad codes to residences, residences to the monitors and people they
 ring (numbered in order for sequential rings), DDIs to users, and where
 unanswered calls end. Each residence is a cluster, so a 40-flat block stays
 legible. Render DOT with "dot -Tsvg"; paste Mermaid into a Markdown file.
+-json (or -format json) prints the nodes and edges as JSON, and a site
+with errors as the diagnostics document of validate -json.
 
 Exit status: 0 drawn, 1 errors in the site, 2 usage error.`,
 	run:   runGraph,
@@ -26,12 +25,14 @@ Exit status: 0 drawn, 1 errors in the site, 2 usage error.`,
 
 type graphOptions struct {
 	format string
+	json   bool
 	site   siteOptions
 }
 
 func graphFlags(o *graphOptions) *flagSet {
 	f := newFlagSet("graph")
-	f.fs.StringVar(&o.format, "format", "dot", "output `FORMAT`: dot or mermaid")
+	f.fs.StringVar(&o.format, "format", "dot", "output `FORMAT`: dot, mermaid or json")
+	f.fs.BoolVar(&o.json, "json", false, "print the graph as JSON (-format json)")
 	o.site.register(f.fs)
 	return f
 }
@@ -42,16 +43,19 @@ func runGraph(c *cli, args []string) int {
 	if !ok {
 		return status
 	}
-	if !slices.Contains(graph.Formats, o.format) {
-		return c.usageError(lookup("graph"), "-format must be %s, not %q", strings.Join(graph.Formats, " or "), o.format)
+	if o.json {
+		if o.format != "dot" && o.format != "json" {
+			return c.usageError(lookup("graph"), "-json prints JSON, not %s: give one of -json and -format", o.format)
+		}
+		o.format = "json"
 	}
+	c.json = o.format == "json"
 	cs, status := c.compileSite("graph", dirArg(positional), compileOptions{site: o.site})
 	if cs == nil {
 		return status
 	}
 	if err := graph.Render(c.stdout, cs.program, o.format); err != nil {
-		fmt.Fprintf(c.stderr, "switchboard graph: %v\n", err)
-		return exitFail
+		return c.fail("graph", err)
 	}
 	return exitOK
 }

@@ -1,5 +1,7 @@
-// Command switchboard validates, formats and scaffolds switchboard site
-// directories: declarative descriptions of intercom and PBX installations.
+// Command switchboard runs intercom and PBX installations described as site
+// directories of *.pbx.hcl files: it scaffolds, formats and checks them,
+// compiles them into a dial plan and device files, plans and applies them
+// to devices, serves them as a SIP server and simulates every call path.
 //
 // The command is thin. It parses flags, calls lang and compiler, renders
 // their diagnostics (human text with source snippets, or -json) and owns the
@@ -16,6 +18,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/agext/levenshtein"
@@ -48,6 +51,11 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	environ        []string
+	// json is set when the command was given -json: then every outcome,
+	// usage errors and diagnostics included, is a JSON document on stdout.
+	json bool
+	// noColor is the global -no-color flag.
+	noColor bool
 }
 
 func (c *cli) getenv(key string) string {
@@ -86,6 +94,7 @@ func init() {
 		probeCommand,
 		modelsCommand,
 		versionCommand,
+		completionCommand,
 		helpCommand,
 	}
 }
@@ -105,6 +114,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func (c *cli) run(args []string) int {
+	args, status, ok := c.globalFlags(args)
+	if !ok {
+		return status
+	}
 	if len(args) == 0 {
 		c.usage(c.stderr)
 		return exitUsage
@@ -125,11 +138,63 @@ func (c *cli) run(args []string) int {
 	return cmd.run(c, args[1:])
 }
 
-func (c *cli) usage(w io.Writer) {
-	fmt.Fprint(w, `Usage: switchboard <command> [flags] [args]
+// globalFlags takes the flags that come before the command, as with
+// terraform: -chdir=DIR switches to DIR first (so that every path on the
+// command line, and every default, is relative to it), -no-color turns
+// colour off. It returns the rest of the arguments.
+func (c *cli) globalFlags(args []string) (rest []string, status int, ok bool) {
+	for len(args) > 0 {
+		a := args[0]
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if !strings.HasPrefix(a, "-") {
+			return args, exitOK, true
+		}
+		switch name {
+		case "chdir":
+			if !hasValue {
+				if len(args) < 2 {
+					return nil, c.globalUsageError("-chdir needs a directory, as in -chdir=sites/harbour"), false
+				}
+				value, args = args[1], args[1:]
+			}
+			if value == "" {
+				return nil, c.globalUsageError("-chdir needs a directory, as in -chdir=sites/harbour"), false
+			}
+			if err := os.Chdir(value); err != nil {
+				return nil, c.globalUsageError("-chdir: %v", err), false
+			}
+		case "no-color":
+			if hasValue {
+				b, err := strconv.ParseBool(value)
+				if err != nil {
+					return nil, c.globalUsageError("invalid value %q for flag -no-color: want true or false", value), false
+				}
+				c.noColor = b
+			} else {
+				c.noColor = true
+			}
+		default:
+			// -h, -version and unknown flags: the command dispatch says.
+			return args, exitOK, true
+		}
+		args = args[1:]
+	}
+	return args, exitOK, true
+}
 
-switchboard checks, formats and scaffolds site directories: one directory of
-*.pbx.hcl files per intercom or PBX installation.
+func (c *cli) globalUsageError(format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "switchboard: %s\nRun \"switchboard help\" for the global flags.\n", fmt.Sprintf(format, args...))
+	return exitUsage
+}
+
+func (c *cli) usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: switchboard [-chdir=DIR] [-no-color] <command> [flags] [args]
+
+switchboard runs intercom and PBX installations described as site
+directories (one directory of *.pbx.hcl files per installation): it
+scaffolds, formats and checks them, compiles them into a dial plan and
+device files, plans and applies them to the devices, serves them as a SIP
+server, simulates every call path and audits a running server.
 
 Commands:
 `)
@@ -137,6 +202,12 @@ Commands:
 		fmt.Fprintf(w, "  %-10s %s\n", cmd.name, cmd.synopsis)
 	}
 	fmt.Fprint(w, `
+Global flags, before the command:
+  -chdir=DIR  switch to DIR before anything else; paths and defaults are
+              relative to it
+  -no-color   no colour in the output (also when NO_COLOR is set, or the
+              output is not a terminal)
+
 Run "switchboard help <command>" for a command's flags.
 
 Exit status: 0 success (warnings allowed); 1 errors in the site, files that
@@ -201,8 +272,12 @@ func (c *cli) commandHelp(w io.Writer, cmd *command) {
 // message, the command's usage line and where to find more; exit status 2.
 func (c *cli) usageError(cmd *command, format string, args ...any) int {
 	synopsis, _, _ := strings.Cut(cmd.usage, "\n")
+	msg := fmt.Sprintf(format, args...)
 	fmt.Fprintf(c.stderr, "switchboard %s: %s\n%s\nRun \"switchboard help %s\" for more.\n",
-		cmd.name, fmt.Sprintf(format, args...), synopsis, cmd.name)
+		cmd.name, msg, synopsis, cmd.name)
+	if c.json {
+		c.writeJSONProblem("Invalid command line", fmt.Sprintf("%s. Run \"switchboard help %s\" for the command's flags.", msg, cmd.name))
+	}
 	return exitUsage
 }
 

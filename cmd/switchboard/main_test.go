@@ -43,6 +43,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"filemode":  cmdFilemode,
+			"isjson":    cmdIsJSON,
 			"nosecrets": cmdNoSecrets,
 			"testbed":   cmdTestbed,
 		},

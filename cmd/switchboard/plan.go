@@ -23,7 +23,7 @@ var planCommand = &command{
                         [-target ADDR]... [-refresh] [-device NAME=URL]...
                         [-devices FILE] [-timeout D]
                         [-server HOST] [-port N] [-transport udp|tcp|tls] [-provision-url URL]
-                        [-var name=value]... [-var-file FILE]... [DIR]
+                        [-lockfile=readonly] [-var name=value]... [-var-file FILE]... [DIR]
 
 Compiles the site in DIR (default: the current directory) and compares it
 with what "switchboard apply" last applied (the state, DIR/.switchboard/
@@ -126,8 +126,7 @@ func runPlan(c *cli, args []string) int {
 
 	if o.out != "" {
 		if err := writeSavedPlan(o.out, dir, &o.common, pr.plan); err != nil {
-			fmt.Fprintf(c.stderr, "switchboard plan: %v\n", err)
-			return exitFail
+			return c.fail("plan", err)
 		}
 	}
 	if o.json {
@@ -175,8 +174,7 @@ func (c *cli) preparePlan(cmd, dir string, o *planCommon, operation string, reco
 	if o.lock {
 		l, err := pr.store.Lock(operation)
 		if err != nil {
-			c.lockError(cmd, err)
-			return nil, exitFail
+			return nil, c.lockError(cmd, err)
 		}
 		if l.Broken != nil {
 			fmt.Fprintf(c.stderr, "switchboard %s: the last lock's process ended without unlocking: %s; the kernel released its lock.\n", cmd, l.Broken.String())
@@ -186,8 +184,7 @@ func (c *cli) preparePlan(cmd, dir string, o *planCommon, operation string, reco
 	st, _, err := pr.store.Read(cs.program.Site.Name)
 	if err != nil {
 		pr.unlock(c, cmd)
-		fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
-		return nil, exitFail
+		return nil, c.fail(cmd, err)
 	}
 	pr.state = st
 	pr.desired = plan.NewDesired(plan.Input{
@@ -226,17 +223,21 @@ func (pr *prepared) unlock(c *cli, cmd string) {
 	pr.lock = nil
 }
 
-// lockError explains a lock that is held, and what releases it.
-func (c *cli) lockError(cmd string, err error) {
+// lockError explains a lock that is held, and what releases it; it
+// returns exitFail.
+func (c *cli) lockError(cmd string, err error) int {
 	var locked *state.LockedError
 	if !errors.As(err, &locked) {
-		fmt.Fprintf(c.stderr, "switchboard %s: %v\n", cmd, err)
-		return
+		return c.fail(cmd, err)
 	}
-	fmt.Fprintf(c.stderr, `switchboard %s: the state is locked: %s.
+	msg := fmt.Sprintf(`the state is locked: %s.
 That process still runs (the lock is the kernel's, on %s, and ends
-with it); wait for it to finish, or stop it.
-`, cmd, locked.Info.String(), filepath.ToSlash(locked.Path))
+with it); wait for it to finish, or stop it.`, locked.Info.String(), filepath.ToSlash(locked.Path))
+	fmt.Fprintf(c.stderr, "switchboard %s: %s\n", cmd, msg)
+	if c.json {
+		c.writeJSONProblem("State locked", msg)
+	}
+	return exitFail
 }
 
 // statePath is the state file of the site in dir.

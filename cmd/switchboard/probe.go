@@ -18,8 +18,8 @@ var probeCommand = &command{
 	name:     "probe",
 	synopsis: "Audit a running server of the site the way an attacker would",
 	usage: `Usage: switchboard probe [-target ADDR] [-http ADDR] [-admin ADDR] [-tcp ADDR]
-                         [-tls ADDR] [-max-idle N] [-json] [-var name=value]...
-                         [-var-file FILE]... [DIR]
+                         [-tls ADDR] [-max-idle N] [-json] [-lockfile=readonly]
+                         [-var name=value]... [-var-file FILE]... [DIR]
 
 Audits a running "switchboard serve" of the site in DIR from the network,
 the way an attacker would, and prints each check with pass, fail or skip
@@ -186,8 +186,7 @@ func runProbe(c *cli, args []string) int {
 	}
 	if err := ctx.Err(); err != nil {
 		// An audit cut short proves nothing about the checks it skipped.
-		fmt.Fprintf(c.stderr, "switchboard probe: stopped before every check ran: %v\n", err)
-		return exitFail
+		return c.fail("probe", fmt.Errorf("stopped before every check ran: %v", err))
 	}
 	return exitFailIf(failed)
 }

@@ -33,10 +33,19 @@ import (
 var serveCommand = &command{
 	name:     "serve",
 	synopsis: "Run the site as a live SIP server",
-	usage: `Usage: switchboard serve [-listen ADDR] [-tcp ADDR] [-http ADDR] [-media-ip IP]
-                         [-rtp-ports MIN-MAX] [-udp-mtu N] [-admin ADDR] [-admin-token-file FILE]
-                         [-events FILE] [-log-format text|json]
-                         [-var name=value]... [-var-file FILE]... [DIR]
+	usage: `Usage: switchboard serve [-listen ADDR] [-tcp ADDR] [-tls ADDR] [-http ADDR]
+                         [-cert FILE] [-key FILE] [-trusted-proxy CIDR]...
+                         [-digest sha-256,md5] [-media-ip IP] [-rtp-ports MIN-MAX]
+                         [-udp-mtu N]
+                         [-admin ADDR] [-admin-token-file FILE] [-events FILE]
+                         [-log-format text|json] [-data DIR] [-smtp HOST:PORT]
+                         [-mail-from ADDRESS] [-delete-after-mail] [-rotation-grace D]
+                         [-max-connections N] [-max-connections-per-source N]
+                         [-handshake-timeout D] [-sip-idle-timeout D]
+                         [-http-read-timeout D] [-server HOST] [-port N]
+                         [-transport udp|tcp|tls] [-provision-url URL]
+                         [-lockfile=readonly] [-var name=value]... [-var-file FILE]...
+                         [DIR]
 
 Serves the site in DIR as a SIP server: a registrar with digest
 authentication (SHA-256 and MD5), call routing by the compiled dial plan

@@ -70,7 +70,9 @@ func runState(c *cli, args []string) int {
 
 func runStateShow(c *cli, args []string) int {
 	var o stateOptions
-	positional, status, ok := c.parse(stateFlags(&o), args, 1)
+	f := stateFlags(&o)
+	f.sub = "show"
+	positional, status, ok := c.parse(f, args, 1)
 	if !ok {
 		return status
 	}
@@ -78,17 +80,14 @@ func runStateShow(c *cli, args []string) int {
 	store := state.NewStore(path)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(c.stderr, "switchboard state: no state at %s: nothing has been applied yet\n", filepath.ToSlash(path))
-		return exitFail
+		return c.fail("state", fmt.Errorf("no state at %s: nothing has been applied yet", filepath.ToSlash(path)))
 	}
 	if err != nil {
-		fmt.Fprintf(c.stderr, "switchboard state: %v\n", err)
-		return exitFail
+		return c.fail("state", err)
 	}
 	st, err := state.Parse(data)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "switchboard state: %s: %v\n", filepath.ToSlash(path), err)
-		return exitFail
+		return c.fail("state", fmt.Errorf("%s: %v", filepath.ToSlash(path), err))
 	}
 	if o.json {
 		// The current format, whatever version the file was written in.
@@ -128,7 +127,9 @@ func runStateShow(c *cli, args []string) int {
 
 func runForceUnlock(c *cli, args []string) int {
 	var o stateOptions
-	positional, status, ok := c.parse(stateFlags(&o), args, 2)
+	f := stateFlags(&o)
+	f.sub = "force-unlock"
+	positional, status, ok := c.parse(f, args, 2)
 	if !ok {
 		return status
 	}

@@ -17,7 +17,8 @@ type style struct {
 }
 
 // styleFor decides colour and width for w: colour only on a terminal, and
-// never when NO_COLOR is set (https://no-color.org) or TERM is "dumb";
+// never with -no-color, when NO_COLOR is set (https://no-color.org) or
+// TERM is "dumb";
 // the terminal's width, or defaultWidth.
 func (c *cli) styleFor(w io.Writer) style {
 	s := style{width: defaultWidth}
@@ -28,7 +29,7 @@ func (c *cli) styleFor(w io.Writer) style {
 	if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 20 {
 		s.width = uint(width - 1)
 	}
-	s.color = c.getenv("NO_COLOR") == "" && c.getenv("TERM") != "dumb"
+	s.color = !c.noColor && c.getenv("NO_COLOR") == "" && c.getenv("TERM") != "dumb"
 	return s
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,9 +17,9 @@ import (
 var testCommand = &command{
 	name:     "test",
 	synopsis: "Simulate every call path of a site",
-	usage: `Usage: switchboard test [-run REGEX] [-json] [-junit FILE] [-parallel N]
-                        [-transport memory|udp] [-var name=value]...
-                        [-var-file FILE]... [DIR]
+	usage: `Usage: switchboard test [-run REGEX] [-list] [-json] [-junit FILE] [-parallel N]
+                        [-transport memory|udp] [-lockfile=readonly]
+                        [-var name=value]... [-var-file FILE]... [DIR]
 
 Starts the site in DIR on a private server, registers a simulated device
 for every account (door stations, monitors, phones, apps, the carrier) and
@@ -53,6 +54,10 @@ the installer describes step by step, in the order written:
 Every step and expectation, with its arguments, is listed at the end. A
 scenario that expects nothing is an error.
 
+-list prints the names of the cases (those -run selects) without running
+them; -run matching no case is an error. On a terminal, a line on standard
+error shows how many cases are done.
+
 Cases run in parallel and are reported in a stable order. A failure shows
 the step, the reason, the line of the site files (or the scenario) the case
 proves, and the SIP messages of the call.
@@ -70,6 +75,7 @@ that does not compile or a scenario file with errors.
 
 type testOptions struct {
 	run       string
+	list      bool
 	json      bool
 	junit     string
 	parallel  int
@@ -80,17 +86,12 @@ type testOptions struct {
 func testFlags(o *testOptions) *flagSet {
 	f := newFlagSet("test")
 	f.fs.StringVar(&o.run, "run", "", "run only the cases whose name matches `REGEX`")
+	f.fs.BoolVar(&o.list, "list", false, "print the names of the cases without running them")
 	f.fs.BoolVar(&o.json, "json", false, "print one JSON object per case instead of the summary")
 	f.fs.StringVar(&o.junit, "junit", "", "also write a JUnit XML report to `FILE`")
 	f.fs.IntVar(&o.parallel, "parallel", 0, "run up to `N` servers at once (default: the number of CPUs)")
 	o.transport = simulate.TransportMemory
-	f.fs.Func("transport", "carry SIP and RTP in `memory` (the default: no sockets) or over loopback udp", func(v string) error {
-		if v != simulate.TransportMemory && v != simulate.TransportUDP {
-			return fmt.Errorf("want %s or %s", simulate.TransportMemory, simulate.TransportUDP)
-		}
-		o.transport = v
-		return nil
-	})
+	f.fs.StringVar(&o.transport, "transport", simulate.TransportMemory, "carry SIP and RTP in `memory` (no sockets) or over loopback udp")
 	o.site.register(f.fs)
 	return f
 }
@@ -120,7 +121,7 @@ func runTest(c *cli, args []string) int {
 		key, err = credentials.NewKey()
 	}
 	if err != nil {
-		fmt.Fprintf(c.stderr, "switchboard test: %v\n", err)
+		c.fail("test", err)
 		return exitUsage
 	}
 	p := cs.program
@@ -130,19 +131,47 @@ func runTest(c *cli, args []string) int {
 		diags = capUnparsed(diags, scenarios.Unparsed)
 		files, diags := displayPaths(dir, scenarios.Files, sortDiagnostics(diags))
 		style := c.styleFor(c.stderr)
-		_ = writeDiagnosticsText(c.stderr, files, diags, style)
-		if errs, warns := counts(diags); errs > 0 {
-			fmt.Fprintln(c.stderr, style.paint(ansiBold+ansiRed, scenarioProblems(errs, warns)))
+		errs, warns := counts(diags)
+		if errs > 0 {
+			// Under -json the document on stdout; warnings alone stay on
+			// stderr, as the cases' JSON lines follow.
+			c.reportDiagnostics(files, diags)
+			if !c.json {
+				fmt.Fprintln(c.stderr, style.paint(ansiBold+ansiRed, scenarioProblems(errs, warns)))
+			}
 			return exitUsage
 		}
+		_ = writeDiagnosticsText(c.stderr, files, diags, style)
 	}
 	cases = append(cases, scenarios.Cases...)
+	selected := 0
+	for _, tc := range cases {
+		if sel == nil || sel.MatchString(tc.Name) {
+			selected++
+			if o.list {
+				c.listCase(tc.Name)
+			}
+		}
+	}
+	if selected == 0 {
+		// Like a misspelt flag: "0 passed" would let a CI job that
+		// tests nothing pass.
+		list := []string{"switchboard", "test", "-list"}
+		if dir != "." {
+			list = append(list, dir)
+		}
+		return c.usageError(lookup("test"), "-run %s matches none of the %s; \"%s\" lists their names", shellJoin([]string{o.run}), plural(len(cases), "case"), shellJoin(list))
+	}
+	if o.list {
+		return exitOK
+	}
+	line := c.newProgress("cases", selected)
 	simulate.TuneProcess(o.transport)
 	rep, err := simulate.Run(context.Background(), p, credentials.NewLookup(key, p), cases,
-		simulate.Options{Run: sel, Parallel: o.parallel, Transport: o.transport, TrunkSecrets: trunkSecretsOf(cs.cfg)})
+		simulate.Options{Run: sel, Parallel: o.parallel, Transport: o.transport, TrunkSecrets: trunkSecretsOf(cs.cfg), Progress: line.step})
+	line.clear()
 	if err != nil {
-		fmt.Fprintf(c.stderr, "switchboard test: %v\n", err)
-		return exitFail
+		return c.fail("test", err)
 	}
 	displayOrigins(dir, rep)
 	if o.junit != "" {
@@ -150,8 +179,7 @@ func runTest(c *cli, args []string) int {
 			return simulate.WriteJUnit(w, rep, p.Site.Name)
 		})
 		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard test: %v\n", err)
-			return exitFail
+			return c.fail("test", err)
 		}
 	}
 	if o.json {
@@ -166,6 +194,19 @@ func runTest(c *cli, args []string) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// listCase prints one case's name for -list: a line, or under -json an
+// object like those of a run.
+func (c *cli) listCase(name string) {
+	if c.json {
+		data, _ := json.Marshal(struct {
+			Name string `json:"name"`
+		}{name})
+		fmt.Fprintf(c.stdout, "%s\n", data)
+		return
+	}
+	fmt.Fprintln(c.stdout, name)
 }
 
 // scenarioProblems is `The scenarios are not valid: 2 errors; no case was run.`

@@ -81,8 +81,7 @@ func runValidate(c *cli, args []string) int {
 		var err error
 		notes, err = recordAllocations(dir, site.checked, o.site.lockfile)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard validate: %v\n", err)
-			return exitFail
+			return c.fail("validate", err, site)
 		}
 	}
 

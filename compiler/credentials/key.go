@@ -103,9 +103,21 @@ func ParseKey(s string) (Key, error) {
 		}
 	}
 	if len(b) < MinKeySize {
-		return Key{}, fmt.Errorf("site key decodes to %d bytes, need at least %d (generate one with `switchboard init` or `openssl rand -base64 32`)", len(b), MinKeySize)
+		return Key{}, fmt.Errorf("site key decodes to %d bytes, need at least %d (generate one with `openssl rand -base64 32`, or use the key file that `switchboard init -key DIR` creates)", len(b), MinKeySize)
 	}
 	return Key{b: b}, nil
+}
+
+// initKeyCommand is the command that creates the key file of the site in
+// dir, quoted for a shell where needed.
+func initKeyCommand(dir string) string {
+	if dir == "" || dir == "." {
+		return "switchboard init -key"
+	}
+	if strings.ContainsAny(dir, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
+		dir = "'" + strings.ReplaceAll(dir, "'", `'\''`) + "'"
+	}
+	return "switchboard init -key " + dir
 }
 
 func isHex(s string) bool {
@@ -165,7 +177,9 @@ func LoadKey(dir string, environ []string) (Key, error) {
 	path := filepath.Join(dir, filepath.FromSlash(KeyFile))
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Key{}, fmt.Errorf("%w: set %s or run `switchboard init` to create %s", ErrNoKey, EnvVar, path)
+		// "init -key": plain "switchboard init" refuses a directory that
+		// already holds a site.
+		return Key{}, fmt.Errorf("%w: set %s or run `%s` to create %s", ErrNoKey, EnvVar, initKeyCommand(dir), path)
 	}
 	if err != nil {
 		return Key{}, fmt.Errorf("reading site key: %w", err)

@@ -5,6 +5,7 @@
 package graph
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -14,7 +15,7 @@ import (
 )
 
 // Formats lists the output formats Render accepts.
-var Formats = []string{"dot", "mermaid"}
+var Formats = []string{"dot", "mermaid", "json"}
 
 // node and edge are the format-neutral picture; each writer renders them.
 type node struct {
@@ -46,6 +47,8 @@ func Render(w io.Writer, p *ir.Program, format string) error {
 		return writeDOT(w, pic)
 	case "mermaid":
 		return writeMermaid(w, pic)
+	case "json":
+		return writeJSON(w, pic)
 	}
 	return fmt.Errorf("unknown graph format %q: use one of %s", format, strings.Join(Formats, ", "))
 }
@@ -265,4 +268,54 @@ func writeMermaid(w io.Writer, pic *picture) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// The JSON form is the picture itself, for tools: nodes (in clusters or
+// not) and edges, with the same ids, labels and styles DOT gets.
+type jsonGraph struct {
+	Title    string        `json:"title"`
+	Clusters []jsonCluster `json:"clusters"`
+	Nodes    []jsonNode    `json:"nodes"`
+	Edges    []jsonEdge    `json:"edges"`
+}
+
+type jsonCluster struct {
+	ID    string     `json:"id"`
+	Label string     `json:"label"`
+	Nodes []jsonNode `json:"nodes"`
+}
+
+type jsonNode struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+	Shape string `json:"shape,omitempty"`
+}
+
+type jsonEdge struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Label string `json:"label,omitempty"`
+	Style string `json:"style,omitempty"`
+}
+
+func jsonNodes(ns []node) []jsonNode {
+	out := make([]jsonNode, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, jsonNode{ID: n.id, Label: n.label, Shape: n.shape})
+	}
+	return out
+}
+
+func writeJSON(w io.Writer, pic *picture) error {
+	g := jsonGraph{Title: pic.title, Clusters: []jsonCluster{}, Nodes: jsonNodes(pic.nodes), Edges: []jsonEdge{}}
+	for _, c := range pic.clusters {
+		g.Clusters = append(g.Clusters, jsonCluster{ID: c.id, Label: c.label, Nodes: jsonNodes(c.nodes)})
+	}
+	for _, e := range pic.edges {
+		g.Edges = append(g.Edges, jsonEdge{From: e.from, To: e.to, Label: e.label, Style: e.style})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(g)
 }
