@@ -208,7 +208,8 @@ Global flags, before the command:
   -no-color   no colour in the output (also when NO_COLOR is set, or the
               output is not a terminal)
 
-Run "switchboard help <command>" for a command's flags.
+Run "switchboard help <command>" for a command's flags, and
+"switchboard help language" for every block and attribute of a site file.
 
 Exit status: 0 success (warnings allowed); 1 errors in the site, files that
 fmt -check would change, or a file that cannot be read or written; 2 usage
