@@ -21,8 +21,8 @@ type passwords struct {
 	// (DigestAlgorithms) comes with its passwords.
 	program *ir.Program
 	cur     b2bua.Secrets
-	prev map[string]previousPassword
-	now  func() time.Time
+	prev    map[string]previousPassword
+	now     func() time.Time
 }
 
 type previousPassword struct {
