@@ -244,6 +244,14 @@ func runServe(c *cli, args []string) int {
 	// lines per kind, the length of what they quote (package loglimit).
 	log := slog.New(loglimit.New(handler))
 	sipstack.TuneServe(log)
+	// Every line on standard error is the log's: the standard library's
+	// log package and anything logging to slog's default too, and with
+	// json the command's own lines and the site's diagnostics
+	// (serve_log.go).
+	slog.SetDefault(log)
+	if o.logFormat == "json" {
+		c = c.logJSON(slog.New(handler))
+	}
 	if addr := c.getenv("SWITCHBOARD_PPROF"); addr != "" {
 		if err := servePprof(addr, c.stderr); err != nil {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
@@ -391,7 +399,11 @@ func runServe(c *cli, args []string) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	fmt.Fprintf(c.stderr, "switchboard serve: ready: site %q, %s, media %s\n", cur.program.Site.Name, strings.Join(ready, ", "), mediaIP)
+	if c.log != nil {
+		c.log.Info("ready", "site", cur.program.Site.Name, "listeners", ready, "media", mediaIP.String())
+	} else {
+		fmt.Fprintf(c.stderr, "switchboard serve: ready: site %q, %s, media %s\n", cur.program.Site.Name, strings.Join(ready, ", "), mediaIP)
+	}
 	go releaseWhenIdle(ctx)
 	for {
 		select {
