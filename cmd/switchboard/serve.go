@@ -204,6 +204,10 @@ func runServe(c *cli, args []string) int {
 	if o.deleteAfterMail && o.smtp == "" {
 		return c.usageError(lookup("serve"), "-delete-after-mail needs -smtp: without mail, deleting would lose the messages")
 	}
+	algs, err := digestAlgorithms(o.digest)
+	if err != nil {
+		return c.usageError(lookup("serve"), "%v", err)
+	}
 	portMin, portMax, err := portRange(o.rtpPorts)
 	if err != nil {
 		return c.usageError(lookup("serve"), "-rtp-ports: %v", err)
@@ -266,10 +270,6 @@ func runServe(c *cli, args []string) int {
 	}
 
 	mediaIP, err := chooseMediaIP(o.mediaIP, o.listen, o.tcp)
-	if err != nil {
-		return c.usageError(lookup("serve"), "%v", err)
-	}
-	algs, err := digestAlgorithms(o.digest)
 	if err != nil {
 		return c.usageError(lookup("serve"), "%v", err)
 	}
