@@ -11,6 +11,9 @@
 // a configuration, because firmware and hardware revisions differ. Sources:
 // vendor admin guides and knowledge-base pages as noted per line; [U] marks
 // a figure not confirmed from a readable source, to be checked on hardware.
+// One capability reaches the running server: the digest algorithms a
+// model answers (Digest), which its account is offered, each with the
+// document it comes from.
 package catalogue
 
 import (
