@@ -57,8 +57,15 @@ type Offers interface {
 }
 
 // Algorithms converts the IR's algorithm names (ir.Program.DigestOf) for
-// Offers, dropping any it does not implement; MD5 when none is left.
+// Offers, dropping any it does not implement; MD5 when none is left. The
+// result is shared: callers must not change it. The lists sites use are
+// made once, so that a challenge costs no allocation for them.
 func Algorithms(names []string) []Algorithm {
+	for _, common := range commonLists {
+		if slices.Equal(names, common.names) {
+			return common.algs
+		}
+	}
 	out := make([]Algorithm, 0, len(names))
 	for _, n := range names {
 		if alg := digest.ParseAlgorithm(n); alg != "" && n != "" && !digest.Offers(out, alg) {
@@ -72,6 +79,16 @@ func Algorithms(names []string) []Algorithm {
 }
 
 var md5Only = []Algorithm{MD5}
+
+var commonLists = []struct {
+	names []string
+	algs  []Algorithm
+}{
+	{[]string{string(MD5)}, md5Only},
+	{[]string{string(SHA256), string(MD5)}, []Algorithm{SHA256, MD5}},
+	{[]string{string(SHA256)}, []Algorithm{SHA256}},
+	{[]string{string(MD5), string(SHA256)}, []Algorithm{MD5, SHA256}},
+}
 
 // Algorithm is a digest hash algorithm (digest.Algorithm).
 type Algorithm = digest.Algorithm

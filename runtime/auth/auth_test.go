@@ -573,7 +573,10 @@ func BenchmarkCheck(b *testing.B) {
 	for _, alg := range []string{"SHA-256", "MD5"} {
 		b.Run(alg, func(b *testing.B) {
 			f := &fixture{clk: clocktest.New(epoch), secrets: newSecrets()}
-			a := auth.New(realm, f.secrets, f.clk, auth.WithThrottle(auth.Throttle{}))
+			// Mary's app is offered SHA-256 and MD5 by the program, as
+			// a site asking for SHA-256 offers its apps.
+			p := program()
+			a := auth.New(realm, f.secrets, f.clk, auth.WithThrottle(auth.Throttle{}), auth.WithEvents(nil, func() *ir.Program { return p }))
 			b.ReportAllocs()
 			for b.Loop() {
 				_, res := a.Check(register("app.mary"), "", false)
