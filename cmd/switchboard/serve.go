@@ -97,7 +97,9 @@ after -sip-idle-timeout. Excess connections are closed at once, and the
 server keeps serving when the process runs out of file descriptors.
 
 The line "switchboard serve: ready ..." on standard error says the sockets are
-open; with port 0 it tells which ports were chosen.
+open; with port 0 it tells which ports were chosen. With -log-format json
+every line on standard error is a JSON object, this one {"msg":"ready",
+"listeners":[...], ...}.
 
 Exit status: 0 after a clean shutdown, 1 when the site cannot be served, 2
 usage error.`,
