@@ -53,7 +53,7 @@ residences, extensions, DDIs), media anchoring with door-release events,
 and the devices' provisioning files over HTTP.
 
 Each account is offered the digest algorithms its client answers: what its
-device model answers (the device catalogue), for apps and trunks the site's
+device model answers (switchboard models), for apps and trunks the site's
 digest attribute, else MD5. -digest offers one list to every account
 instead, such as -digest sha-256,md5.
 
