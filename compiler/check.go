@@ -31,6 +31,10 @@ type Checked struct {
 	// Emergency holds the emergency numbers of the site's country, sorted;
 	// the dial plan must pass them to a trunk and never shadow them.
 	Emergency []string
+	// Digest are the digest algorithms offered to accounts whose client
+	// is unknown (apps, trunks), in IR names: the site's digest
+	// attribute, else MD5 alone.
+	Digest []string
 
 	Users      map[string]*lang.User      // by block name
 	Residences map[string]*lang.Residence // by block name

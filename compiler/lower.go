@@ -99,6 +99,7 @@ func (l *lowerer) lowerSite() {
 		Emergency:    slices.Clone(l.c.Emergency),
 		NTP:          slices.Clone(l.opts.NTP),
 		ProvisionURL: l.opts.ProvisionURL,
+		Digest:       slices.Clone(l.c.Digest),
 		Origin:       origin(s.DeclRange, fmt.Sprintf("site %q", s.Name)),
 	}
 }
@@ -143,7 +144,7 @@ func (l *lowerer) lowerUsers() {
 				Name: appAccount(u), Kind: ir.AccountApp,
 				Username: appAccount(u), AuthName: appAccount(u),
 				DisplayName: u.DisplayName(), Owner: ir.UserRef(u.Name),
-				Rotation: u.Rotation.Value, Origin: origin(u.App.Range, userObject(u)),
+				Rotation: u.Rotation.Value, Digest: slices.Clone(l.c.Digest), Origin: origin(u.App.Range, userObject(u)),
 			})
 		}
 		timeout := lang.DefaultRingTimeout
@@ -417,7 +418,7 @@ func (l *lowerer) lowerDevices() {
 		l.p.Accounts = append(l.p.Accounts, ir.Account{
 			Name: acct, Kind: ir.AccountDevice, Username: acct, AuthName: acct,
 			DisplayName: deviceDisplayName(d.Device), Owner: owner, Device: d.Name,
-			Rotation: d.Rotation.Value, Origin: origin(d.DeclRange, obj),
+			Rotation: d.Rotation.Value, Digest: slices.Clone(d.Model.Digest.Algorithms), Origin: origin(d.DeclRange, obj),
 		})
 	}
 }

@@ -570,6 +570,35 @@ func (a *attrs) numberList(name string) []Number {
 	return out
 }
 
+// strList reads a list of strings, each with its own range when written
+// as a literal list, and the range of the whole attribute (the block's
+// when absent). A written but empty list is an empty, non-nil slice; an
+// absent one is nil, and def (for the reference) is what a later stage
+// takes then.
+func (a *attrs) strList(name, def, what string) ([]Str, hcl.Range) {
+	a.read(name, "list of strings", def)
+	v, _, attr := a.get(name, cty.List(cty.String), what)
+	if attr == nil || v == cty.NilVal {
+		return nil, a.rangeOf(attr)
+	}
+	out := []Str{}
+	elemRanges := listElementRanges(attr.Expr)
+	i := 0
+	for it := v.ElementIterator(); it.Next(); i++ {
+		_, ev := it.Element()
+		rng := attr.Expr.Range()
+		if i < len(elemRanges) {
+			rng = elemRanges[i]
+		}
+		if ev.IsNull() {
+			a.errorf(rng, "Invalid value", "The %q list must not contain null.", name)
+			continue
+		}
+		out = append(out, Str{Value: ev.AsString(), Set: true, Range: rng})
+	}
+	return out, attr.Expr.Range()
+}
+
 func listElementRanges(expr hcl.Expression) []hcl.Range {
 	exprs, d := hcl.ExprList(expr)
 	if d.HasErrors() {

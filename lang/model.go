@@ -112,6 +112,13 @@ type Site struct {
 	// AutoExtensionsFrom is where extension = "auto" starts counting.
 	AutoExtensionsFrom Number
 
+	// Digest are the digest algorithms ("md5", "sha-256", in order of
+	// preference) offered to accounts whose client switchboard cannot
+	// know from a device model: apps and trunks. Nil when not written
+	// (MD5 alone); DigestRange is the attribute's, else the block's.
+	Digest      []Str
+	DigestRange hcl.Range
+
 	Installer *Installer
 	Features  Features
 }

@@ -32,8 +32,8 @@ type AttrSpec struct {
 	Name string
 	// Type is the kind of value the decoder reads: "string", "bool",
 	// "whole number", "duration", "dial number", "dial number or \"auto\"",
-	// "list of phone numbers", "DTMF code", "secret string", "reference to
-	// residence", "type constraint", "any value".
+	// "list of phone numbers", "list of strings", "DTMF code", "secret
+	// string", "reference to residence", "type constraint", "any value".
 	Type     string
 	Required bool
 	// Default is the value the decoder uses when the attribute is left
@@ -72,6 +72,7 @@ var (
 			{Name: "timezone", Type: "string", Required: true, Doc: "IANA time zone, such as \"Europe/Dublin\", set on the devices' clocks."},
 			{Name: "domain", Type: "string", Required: true, Doc: "The SIP domain devices and apps register to, such as \"harbour-view.example.net\"."},
 			{Name: "auto_extensions_from", Type: "dial number", Default: "100", Doc: "Where extension = \"auto\" starts counting."},
+			{Name: "digest", Type: "list of strings", Default: `["md5"]`, Doc: "The SIP digest algorithms offered, in order, to accounts whose client switchboard cannot know from a device model (apps, trunks) and to user names that are no account: \"md5\" and \"sha-256\" (RFC 8760). A device's account is offered what its model answers (switchboard models). Clients that read only the first challenge, or give up at the first they cannot answer, register only when MD5 is all they are offered."},
 		},
 		Blocks: []*BlockSpec{installerBlock, featuresBlock},
 	}

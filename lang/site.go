@@ -22,6 +22,7 @@ func decodeSiteBlock(b *hcl.Block, ev *evaluator) (*Site, hcl.Diagnostics) {
 	s.Timezone = a.str("timezone", "")
 	s.Domain = a.str("domain", "")
 	s.AutoExtensionsFrom = a.number("auto_extensions_from", "100")
+	s.Digest, s.DigestRange = a.strList("digest", `["md5"]`, "a list of digest algorithms in quotes, such as [\"sha-256\", \"md5\"]")
 
 	if ib := singleBlock(content.Blocks, "installer", &diags); ib != nil {
 		s.Installer = decodeInstallerBlock(ib, ev, &diags)

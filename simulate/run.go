@@ -447,7 +447,9 @@ func carrierProgram(prog *ir.Program, conns []net.PacketConn, trunks carrier.Tru
 			t.Username, t.Login, t.Password = "", "", ""
 			continue
 		}
-		a := auth.New(realm, carrierPasswords{user: pass}, clock.Real)
+		// A carrier offers SHA-256 first (RFC 8760), as real ones do; the
+		// server's trunk answers either.
+		a := auth.New(realm, carrierPasswords{user: pass}, clock.Real, auth.WithAlgorithms(auth.SHA256, auth.MD5))
 		vet[i] = func(req *sip.Request) *sip.Response {
 			_, res := a.Check(req, "", req.Method == sip.INVITE)
 			return res

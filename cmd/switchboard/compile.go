@@ -111,5 +111,9 @@ func (c *cli) printDiagnostics(site *loadedSite) {
 	if len(site.diags) == 0 {
 		return
 	}
+	if c.log != nil {
+		c.logDiagnostics(site)
+		return
+	}
 	_ = writeDiagnosticsText(c.stderr, site.files, site.diags, c.styleFor(c.stderr))
 }

@@ -16,6 +16,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -56,6 +57,9 @@ type cli struct {
 	json bool
 	// noColor is the global -no-color flag.
 	noColor bool
+	// log, when set, takes the site's diagnostics as records (serve
+	// -log-format json, serve_log.go).
+	log *slog.Logger
 }
 
 func (c *cli) getenv(key string) string {

@@ -118,7 +118,7 @@ func writeModelsText(w io.Writer, models []*catalogue.Model) error {
 		for _, m := range rows {
 			var caps []string
 			for _, cp := range m.Capabilities() {
-				if cp.Present() {
+				if cp.Present() && !cp.Detail {
 					caps = append(caps, capabilityText(cp))
 				}
 			}
@@ -152,11 +152,20 @@ func writeModelDetails(w io.Writer, models []*catalogue.Model) error {
 		}
 		fmt.Fprintf(&b, "%s: %s, %s\n", m.ID, m, m.Kind)
 		tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
+		var details []catalogue.Capability
 		for _, cp := range m.Capabilities() {
+			if cp.Detail {
+				details = append(details, cp)
+				continue
+			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", cp.Name, capabilityValue(cp), cp.Doc)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		// A sentence would stretch the table's column: it goes below it.
+		for _, cp := range details {
+			fmt.Fprintf(&b, "  %s (%s): %s\n", cp.Name, cp.Doc, capabilityValue(cp))
 		}
 		files, err := provisioningFiles(m)
 		if err != nil {

@@ -48,9 +48,14 @@ var serveCommand = &command{
                          [DIR]
 
 Serves the site in DIR as a SIP server: a registrar with digest
-authentication (SHA-256 and MD5), call routing by the compiled dial plan
-(door stations to residences, extensions, DDIs), media anchoring with
-door-release events, and the devices' provisioning files over HTTP.
+authentication, call routing by the compiled dial plan (door stations to
+residences, extensions, DDIs), media anchoring with door-release events,
+and the devices' provisioning files over HTTP.
+
+Each account is offered the digest algorithms its client answers: what its
+device model answers (switchboard models), for apps and trunks the site's
+digest attribute, else MD5. -digest offers one list to every account
+instead, such as -digest sha-256,md5.
 
 With -cert and -key, -http serves HTTPS and -tls serves SIP over TLS; or
 put a reverse proxy in front (see README, "Serving provisioning files over
@@ -92,7 +97,9 @@ after -sip-idle-timeout. Excess connections are closed at once, and the
 server keeps serving when the process runs out of file descriptors.
 
 The line "switchboard serve: ready ..." on standard error says the sockets are
-open; with port 0 it tells which ports were chosen.
+open; with port 0 it tells which ports were chosen. With -log-format json
+every line on standard error is a JSON object, this one {"msg":"ready",
+"listeners":[...], ...}.
 
 Exit status: 0 after a clean shutdown, 1 when the site cannot be served, 2
 usage error.`,
@@ -131,7 +138,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.IntVar(&o.udpMTU, "udp-mtu", sipstack.DefaultUDPMTU, "an INVITE larger than `N` bytes to a device reached directly over UDP goes over TCP first, UDP when refused (RFC 3261 §18.1.1); devices behind NAT always get UDP; 0: never")
 	f.fs.StringVar(&o.eventsFile, "events", "", "append the event stream as JSON lines to `FILE` (- for standard output)")
 	f.fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on standard error: text or json")
-	f.fs.StringVar(&o.digest, "digest", "sha-256,md5", "digest `ALGORITHMS` offered, in order (RFC 8760: sha-256 first); use md5 alone for clients that answer only MD5 (baresip 1.x, SIPp 3.6)")
+	f.fs.StringVar(&o.digest, "digest", "", "digest `ALGORITHMS` offered to every account, in order, such as sha-256,md5 (default: each account is offered what its client answers: its device model's, the site's digest attribute for apps and trunks, else md5)")
 	f.fs.StringVar(&o.dataDir, "data", "", "keep voicemail under `DIR` (default: DIR/.switchboard/data for a site, DIR/data for a build directory)")
 	f.fs.StringVar(&o.smtp, "smtp", "", "send voicemail notifications through the mail server at `HOST:PORT` (SWITCHBOARD_SMTP_USER and SWITCHBOARD_SMTP_PASSWORD log in); none when empty")
 	f.fs.StringVar(&o.mailFrom, "mail-from", "", "sender `ADDRESS` of voicemail notifications (default: voicemail@<site domain>)")
@@ -147,7 +154,12 @@ func serveFlags(o *serveOptions) *flagSet {
 	return f
 }
 
+// digestAlgorithms reads -digest; empty (the default) is nil: each
+// account is offered what the program says its client answers.
 func digestAlgorithms(s string) ([]auth.Algorithm, error) {
+	if s == "" {
+		return nil, nil
+	}
 	var out []auth.Algorithm
 	for _, a := range strings.Split(s, ",") {
 		switch strings.ToLower(strings.TrimSpace(a)) {
@@ -194,6 +206,10 @@ func runServe(c *cli, args []string) int {
 	if o.deleteAfterMail && o.smtp == "" {
 		return c.usageError(lookup("serve"), "-delete-after-mail needs -smtp: without mail, deleting would lose the messages")
 	}
+	algs, err := digestAlgorithms(o.digest)
+	if err != nil {
+		return c.usageError(lookup("serve"), "%v", err)
+	}
 	portMin, portMax, err := portRange(o.rtpPorts)
 	if err != nil {
 		return c.usageError(lookup("serve"), "-rtp-ports: %v", err)
@@ -234,6 +250,14 @@ func runServe(c *cli, args []string) int {
 	// lines per kind, the length of what they quote (package loglimit).
 	log := slog.New(loglimit.New(handler))
 	sipstack.TuneServe(log)
+	// Every line on standard error is the log's: the standard library's
+	// log package and anything logging to slog's default too, and with
+	// json the command's own lines and the site's diagnostics
+	// (serve_log.go).
+	slog.SetDefault(log)
+	if o.logFormat == "json" {
+		c = c.logJSON(slog.New(handler))
+	}
 	if addr := c.getenv("SWITCHBOARD_PPROF"); addr != "" {
 		if err := servePprof(addr, c.stderr); err != nil {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
@@ -248,10 +272,6 @@ func runServe(c *cli, args []string) int {
 	}
 
 	mediaIP, err := chooseMediaIP(o.mediaIP, o.listen, o.tcp)
-	if err != nil {
-		return c.usageError(lookup("serve"), "%v", err)
-	}
-	algs, err := digestAlgorithms(o.digest)
 	if err != nil {
 		return c.usageError(lookup("serve"), "%v", err)
 	}
@@ -381,7 +401,11 @@ func runServe(c *cli, args []string) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	fmt.Fprintf(c.stderr, "switchboard serve: ready: site %q, %s, media %s\n", cur.program.Site.Name, strings.Join(ready, ", "), mediaIP)
+	if c.log != nil {
+		c.log.Info("ready", "site", cur.program.Site.Name, "listeners", ready, "media", mediaIP.String())
+	} else {
+		fmt.Fprintf(c.stderr, "switchboard serve: ready: site %q, %s, media %s\n", cur.program.Site.Name, strings.Join(ready, ", "), mediaIP)
+	}
 	go releaseWhenIdle(ctx)
 	for {
 		select {

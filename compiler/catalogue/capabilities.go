@@ -9,6 +9,10 @@ type Capability struct {
 	// Value is an int, a bool, a string or a []string, as in JSON.
 	Value any
 	Doc   string // what it means, one phrase
+	// Detail marks a capability that is a sentence rather than a fact
+	// (where a figure comes from): `switchboard models MODEL` and -json
+	// show it, the one-line-per-model list does not.
+	Detail bool
 }
 
 // Present reports whether the capability says the model has something:
@@ -40,5 +44,7 @@ func (m *Model) Capabilities() []Capability {
 		{Name: "video", Value: m.Video, Doc: "sends or shows video"},
 		{Name: "line_keys", Value: m.LineKeys, Doc: "programmable line keys on a desk phone's first page"},
 		{Name: "accounts", Value: m.Accounts, Doc: "SIP accounts it can register"},
+		{Name: "digest_algorithms", Value: m.Digest.Algorithms, Doc: "SIP digest algorithms its firmware answers, offered to its account in this order"},
+		{Name: "digest_source", Value: m.Digest.Source, Doc: "where the digest algorithms are known from", Detail: true},
 	}
 }

@@ -11,6 +11,9 @@
 // a configuration, because firmware and hardware revisions differ. Sources:
 // vendor admin guides and knowledge-base pages as noted per line; [U] marks
 // a figure not confirmed from a readable source, to be checked on hardware.
+// One capability reaches the running server: the digest algorithms a
+// model answers (Digest), which its account is offered, each with the
+// document it comes from.
 package catalogue
 
 import (
@@ -34,6 +37,9 @@ const (
 type Vendor struct {
 	ID   string // lower case, the prefix of its model IDs: "akuvox"
 	Name string // as printed: "Akuvox"
+	// Digest is what the vendor's models answer unless a model says
+	// otherwise.
+	Digest Digest
 	// OUIs are the IEEE prefixes (first three bytes of a MAC address) the
 	// vendor's devices are known to use, as 6 lower-case hex digits. Lists
 	// are not exhaustive and OEM devices carry other prefixes.
@@ -64,21 +70,52 @@ type Model struct {
 	// first page; Accounts how many SIP accounts it can register.
 	LineKeys int
 	Accounts int
+
+	// Digest is what the model's firmware answers to a digest challenge;
+	// the zero value takes its vendor's.
+	Digest Digest
 }
+
+// Digest is the digest algorithms a model's firmware answers (RFC 8760
+// names, "MD5" and "SHA-256", in the order the server should offer them)
+// and where that is known from. The server offers an account exactly
+// these, so that a client that reads only the first challenge, or gives
+// up at the first one it cannot answer, still registers.
+type Digest struct {
+	Algorithms []string
+	// Source is the vendor document or field report the algorithms come
+	// from, or "no evidence of SHA-256" when none was found: MD5 is what
+	// every SIP client answers (RFC 3261 §22.4).
+	Source string
+}
+
+// Digest algorithm names, as RFC 8760 and the IR write them.
+const (
+	MD5    = "MD5"
+	SHA256 = "SHA-256"
+)
 
 // String renders the model the way people name it: "Akuvox R29C".
 func (m *Model) String() string { return m.Vendor.Name + " " + m.Name }
 
 var (
-	akuvox = &Vendor{ID: "akuvox", Name: "Akuvox", OUIs: []string{
+	// Digest sources. None of the vendors' admin guides, knowledge-base
+	// pages or release notes we could read (searched December 2026 for
+	// RFC 8760, SHA-256 digest and "authentication algorithm") says that
+	// the firmware answers a SHA-256 challenge, and the field reports we
+	// found say MD5 only: Kamailio issue #4161 (2025, "all the softphones
+	// I have tested so far do not support SHA-256"), SIPp before 3.7
+	// (SIPp issue #652). So every model offers MD5 alone until a document
+	// says more; a model line overrides its vendor's when one does.
+	akuvox = &Vendor{ID: "akuvox", Name: "Akuvox", Digest: md5Only("Akuvox"), OUIs: []string{
 		"0c1105", // Akuvox (Xiamen) Networks, IEEE OUI registry
 	}}
 	// Yealink and Grandstream prefixes: wazo-provd-plugins DHCP class
 	// definitions (dhcp/dhcpd_update/*.conf), see reference/provisioning.md §1.2.
-	yealink = &Vendor{ID: "yealink", Name: "Yealink", OUIs: []string{
+	yealink = &Vendor{ID: "yealink", Name: "Yealink", Digest: md5Only("Yealink"), OUIs: []string{
 		"001565", "249ad8", "44dbd2", "644f56", "805e0c", "805ec0", "e434d7",
 	}}
-	grandstream = &Vendor{ID: "grandstream", Name: "Grandstream", OUIs: []string{
+	grandstream = &Vendor{ID: "grandstream", Name: "Grandstream", Digest: md5Only("Grandstream"), OUIs: []string{
 		"000b82", "c074ad", "ec74d7",
 	}}
 	vendors = []*Vendor{akuvox, grandstream, yealink}
@@ -133,6 +170,11 @@ var models = []*Model{
 	{ID: "yealink-t57w", Vendor: yealink, Name: "T57W", Kind: Phone, LineKeys: 29, Accounts: 16},
 }
 
+// md5Only is the Digest of a vendor for which no document says more.
+func md5Only(vendor string) Digest {
+	return Digest{Algorithms: []string{MD5}, Source: "no evidence of SHA-256 in " + vendor + "'s admin guides and knowledge base; field reports (Kamailio issue #4161) find MD5 only"}
+}
+
 var (
 	byID  = map[string]*Model{}
 	byOUI = map[string]*Vendor{}
@@ -142,6 +184,9 @@ func init() {
 	slices.SortFunc(models, func(a, b *Model) int { return strings.Compare(a.ID, b.ID) })
 	for _, m := range models {
 		byID[m.ID] = m
+		if m.Digest.Algorithms == nil {
+			m.Digest = m.Vendor.Digest
+		}
 	}
 	for _, v := range vendors {
 		for _, o := range v.OUIs {

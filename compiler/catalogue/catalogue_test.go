@@ -28,6 +28,14 @@ func TestCatalogueShape(t *testing.T) {
 		if !strings.EqualFold(m.ID, m.Vendor.ID+"-"+m.Name) {
 			t.Errorf("%s: Name %q does not match the ID", m.ID, m.Name)
 		}
+		if len(m.Digest.Algorithms) == 0 || m.Digest.Source == "" {
+			t.Errorf("%s: digest algorithms %q without a source %q: every model says what it answers and how we know", m.ID, m.Digest.Algorithms, m.Digest.Source)
+		}
+		for i, a := range m.Digest.Algorithms {
+			if (a != MD5 && a != SHA256) || slices.Contains(m.Digest.Algorithms[:i], a) {
+				t.Errorf("%s: digest algorithm %q is not MD5 or SHA-256, or repeated", m.ID, a)
+			}
+		}
 		switch m.Kind {
 		case DoorStation:
 			if m.Buttons == 0 && !m.Keypad {

@@ -26,6 +26,7 @@ func Dump(p *Program) []byte {
 	w.list("emergency", s.Emergency)
 	w.list("ntp", s.NTP)
 	w.attr("provision_url", s.ProvisionURL)
+	w.list("digest", s.Digest)
 	w.origin(1, s.Origin)
 
 	for _, a := range p.Accounts {
@@ -38,6 +39,7 @@ func Dump(p *Program) []byte {
 		w.attr("owner", a.Owner.String())
 		w.attr("device", a.Device)
 		w.line(1, "rotation", strconv.Itoa(a.Rotation))
+		w.list("digest", a.Digest)
 		w.origin(1, a.Origin)
 	}
 	for _, u := range p.Users {

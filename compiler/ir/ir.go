@@ -91,8 +91,21 @@ type Site struct {
 	// "/". Renderers use it for files that point at other files (a phone's
 	// remote directory); empty when unknown.
 	ProvisionURL string `json:"provision_url,omitempty"`
-	Origin       Origin `json:"origin,omitzero"`
+	// Digest are the digest algorithms offered, in order, to an account
+	// whose client the compiler cannot know (apps, trunks) and to a user
+	// name that is no account, so that a challenge does not tell which
+	// names exist: DigestMD5 unless the site asks for more. Empty means
+	// DigestMD5.
+	Digest []string `json:"digest,omitempty"`
+	Origin Origin   `json:"origin,omitzero"`
 }
+
+// Digest algorithm names (RFC 8760), as Site.Digest and Account.Digest
+// list them.
+const (
+	DigestMD5    = "MD5"
+	DigestSHA256 = "SHA-256"
+)
 
 // AccountKind is what an account belongs to.
 type AccountKind string
@@ -120,8 +133,25 @@ type Account struct {
 	Device string `json:"device,omitempty"`
 	// Rotation is the credential rotation counter: +1 gives the account a new
 	// password and changes nothing else.
-	Rotation int    `json:"rotation"`
-	Origin   Origin `json:"origin,omitzero"`
+	Rotation int `json:"rotation"`
+	// Digest are the digest algorithms the server offers the account, in
+	// order: what its device's model answers (the catalogue), else the
+	// site's Digest. Empty means the site's.
+	Digest []string `json:"digest,omitempty"`
+	Origin Origin   `json:"origin,omitzero"`
+}
+
+// DigestOf returns the digest algorithms offered to the account named
+// name: its own, else the site's (also for a name that is no account),
+// else DigestMD5.
+func (p *Program) DigestOf(name string) []string {
+	if a := p.Account(name); a != nil && len(a.Digest) > 0 {
+		return a.Digest
+	}
+	if len(p.Site.Digest) > 0 {
+		return p.Site.Digest
+	}
+	return []string{DigestMD5}
 }
 
 // User is one real person.

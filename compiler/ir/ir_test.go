@@ -175,6 +175,8 @@ func TestValidateFindsProblems(t *testing.T) {
 		{"username both referenced and written", func(p *ir.Program) {
 			p.Trunks[0].Username, p.Trunks[0].Login = "var.trunk_user", "harbour"
 		}, "both a username reference and a login"},
+		{"unknown digest algorithm", func(p *ir.Program) { p.Accounts[0].Digest = []string{"SHA-512-256"} }, `digest algorithm "SHA-512-256" is not "MD5" or "SHA-256"`},
+		{"digest algorithm twice", func(p *ir.Program) { p.Site.Digest = []string{"MD5", "MD5"} }, `site: digest algorithm "MD5" listed twice`},
 		{"trigger accounts", func(p *ir.Program) {
 			p.Device("lobby").Relays[1].Trigger.Accounts = nil
 		}, `trigger policy "accounts" without accounts`},
@@ -281,4 +283,27 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 		_ = ir.Dump(p)
 	})
+}
+
+// TestDigestOf: an account's own list, else the site's (also for a name
+// that is no account), else MD5 — a dial plan written before the lists
+// existed offers MD5.
+func TestDigestOf(t *testing.T) {
+	p := irtest.HarbourView()
+	p.Site.Digest = nil
+	for i := range p.Accounts {
+		p.Accounts[i].Digest = nil
+	}
+	p.Accounts[0].Digest = []string{ir.DigestSHA256, ir.DigestMD5}
+	got := map[string][]string{"own": p.DigestOf(p.Accounts[0].Name), "none": p.DigestOf(p.Accounts[1].Name), "unknown": p.DigestOf("app.nobody")}
+	want := map[string][]string{"own": {"SHA-256", "MD5"}, "none": {"MD5"}, "unknown": {"MD5"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("without a site list (-want +got):\n%s", diff)
+	}
+	p.Site.Digest = []string{ir.DigestSHA256}
+	got = map[string][]string{"own": p.DigestOf(p.Accounts[0].Name), "none": p.DigestOf(p.Accounts[1].Name), "unknown": p.DigestOf("app.nobody")}
+	want = map[string][]string{"own": {"SHA-256", "MD5"}, "none": {"SHA-256"}, "unknown": {"SHA-256"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("with a site list (-want +got):\n%s", diff)
+	}
 }

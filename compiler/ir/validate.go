@@ -2,6 +2,7 @@ package ir
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -70,6 +71,7 @@ func (v *validator) program() {
 		v.errf("site: no domain")
 	}
 	sortedStrings(v, "site emergency numbers", p.Site.Emergency)
+	v.digest("site", p.Site.Digest)
 
 	sorted(v, "accounts", p.Accounts, func(a *Account) string { return a.Name })
 	sorted(v, "users", p.Users, func(u *User) string { return u.Name })
@@ -192,6 +194,7 @@ func (v *validator) account(a *Account, usernames map[string]string) {
 	if a.Rotation < 0 {
 		v.errf("%s: negative rotation %d", what, a.Rotation)
 	}
+	v.digest(what, a.Digest)
 	switch a.Owner.Kind {
 	case RefUser:
 		if p.User(a.Owner.Name) == nil {
@@ -499,6 +502,17 @@ func indices[T any](v *validator, what string, s []T, index func(*T) int) {
 			case prev > n:
 				v.errf("%s: index %d is out of order; call Sort", what, n)
 			}
+		}
+	}
+}
+
+// digest checks a list of digest algorithms: known names, each once.
+func (v *validator) digest(what string, algs []string) {
+	for i, a := range algs {
+		if a != DigestMD5 && a != DigestSHA256 {
+			v.errf("%s: digest algorithm %q is not %q or %q", what, a, DigestMD5, DigestSHA256)
+		} else if slices.Contains(algs[:i], a) {
+			v.errf("%s: digest algorithm %q listed twice", what, a)
 		}
 	}
 }

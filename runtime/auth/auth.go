@@ -18,9 +18,14 @@
 package auth
 
 import (
+	"context"
+	"log/slog"
 	"net"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -35,8 +40,54 @@ import (
 // Secrets supplies digest passwords. It has the shape of the runtime's
 // Secrets: SIPPassword returns the password of an IR account (ir.Account.Name,
 // which is also the digest user name), ok=false for unknown accounts.
+//
+// A Secrets that is also an Offers says which algorithms each user name is
+// offered, from the same configuration as its passwords; one that is not
+// takes them from the program WithEvents gave, else MD5 alone.
 type Secrets interface {
 	SIPPassword(account string) (password string, ok bool)
+}
+
+// Offers says which digest algorithms a user name is offered, in order:
+// what its client answers (ir.Program.DigestOf). A name that is no
+// account must get what an account whose client is unknown gets, so a
+// challenge does not tell which names exist.
+type Offers interface {
+	DigestAlgorithms(user string) []Algorithm
+}
+
+// Algorithms converts the IR's algorithm names (ir.Program.DigestOf) for
+// Offers, dropping any it does not implement; MD5 when none is left. The
+// result is shared: callers must not change it. The lists sites use are
+// made once, so that a challenge costs no allocation for them.
+func Algorithms(names []string) []Algorithm {
+	for _, common := range commonLists {
+		if slices.Equal(names, common.names) {
+			return common.algs
+		}
+	}
+	out := make([]Algorithm, 0, len(names))
+	for _, n := range names {
+		if alg := digest.ParseAlgorithm(n); alg != "" && n != "" && !digest.Offers(out, alg) {
+			out = append(out, alg)
+		}
+	}
+	if len(out) == 0 {
+		return md5Only
+	}
+	return out
+}
+
+var md5Only = []Algorithm{MD5}
+
+var commonLists = []struct {
+	names []string
+	algs  []Algorithm
+}{
+	{[]string{string(MD5)}, md5Only},
+	{[]string{string(SHA256), string(MD5)}, []Algorithm{SHA256, MD5}},
+	{[]string{string(SHA256)}, []Algorithm{SHA256}},
+	{[]string{string(MD5), string(SHA256)}, []Algorithm{MD5, SHA256}},
 }
 
 // Algorithm is a digest hash algorithm (digest.Algorithm).
@@ -101,6 +152,11 @@ type Authenticator struct {
 	bus     *events.Bus
 	sampler *events.Sampler
 	program func() *ir.Program
+	log     *slog.Logger // nil: failures are not logged
+
+	// servers are the addresses the server listens on (host:port), which
+	// a digest uri may name instead of the Request-URI.
+	servers atomic.Pointer[[]string]
 
 	nonces *digest.Nonces
 	dummy  string // the password of unknown users, so they cost the same
@@ -111,10 +167,12 @@ type Authenticator struct {
 // Option configures an Authenticator.
 type Option func(*Authenticator)
 
-// WithAlgorithms sets the algorithms offered, one challenge each, in order
-// of preference; the default is SHA-256 then MD5, as RFC 8760 asks. Clients
-// that read only the first challenge and know only MD5 (SIPp before 3.7,
-// PJSIP before 2.10) need MD5 first.
+// WithAlgorithms sets the algorithms offered to every user name, one
+// challenge each, in order of preference, overriding what each account's
+// client answers (Offers): `serve -digest`. Clients that read only the
+// first challenge and know only MD5 (SIPp before 3.7, PJSIP before 2.10)
+// need MD5 first; baresip 1.0 gives up at the first challenge that is not
+// MD5, wherever it is.
 func WithAlgorithms(algs ...Algorithm) Option {
 	return func(a *Authenticator) {
 		a.algs = nil
@@ -150,6 +208,14 @@ func WithEvents(bus *events.Bus, program func() *ir.Program) Option {
 	return func(a *Authenticator) { a.bus, a.program = bus, program }
 }
 
+// WithLogger logs why each authentication failed (unknown user, wrong
+// password, stale nonce, wrong realm, uri mismatch, algorithm not
+// offered), never a password or a response, to l. The caller bounds it
+// (package loglimit): the failures are the network's to make.
+func WithLogger(l *slog.Logger) Option {
+	return func(a *Authenticator) { a.log = l }
+}
+
 // New returns an Authenticator for realm (the site domain) that reads
 // passwords from secrets and time from clk.
 func New(realm string, secrets Secrets, clk clock.Clock, opts ...Option) *Authenticator {
@@ -157,14 +223,10 @@ func New(realm string, secrets Secrets, clk clock.Clock, opts ...Option) *Authen
 		realm:   realm,
 		secrets: secrets,
 		clk:     clk,
-		algs:    []Algorithm{SHA256, MD5},
 		limit:   DefaultThrottle,
 	}
 	for _, o := range opts {
 		o(a)
-	}
-	if len(a.algs) == 0 {
-		a.algs = []Algorithm{SHA256, MD5}
 	}
 	// SIP requests on one nonce are sequential: counts strictly increase.
 	a.nonceCf.Reorder = 0
@@ -192,13 +254,15 @@ func (a *Authenticator) Realm() string { return a.realm }
 //
 // It returns the authenticated account, or the response to send instead:
 //
-//   - 401/407 with a fresh challenge per algorithm when the request has no
+//   - 401/407 with a fresh challenge per algorithm offered to the user
+//     name (Offers; -digest's WithAlgorithms) when the request has no
 //     credentials for this realm, or wrong ones (wrong password and unknown
 //     user alike), or credentials of an algorithm not offered;
 //   - the same with stale=true when the digest is right but its nonce is
 //     expired, from another process or replayed (nc not increasing);
-//   - 400 when the credentials cannot be parsed or their uri is not the
-//     Request-URI;
+//   - 400 when the credentials cannot be parsed or their uri names
+//     neither the Request-URI nor this server (its domain or a listening
+//     address, AddServerAddress);
 //   - 403 Forbidden with Retry-After when the source is throttled.
 func (a *Authenticator) Check(req *sip.Request, source string, proxy bool) (account string, res *sip.Response) {
 	return a.CheckWith(a.secrets, req, source, proxy)
@@ -227,7 +291,8 @@ func (a *Authenticator) CheckWith(secrets Secrets, req *sip.Request, source stri
 	if !a.nonces.Count(nonce, nc) {
 		a.publish(events.Event{Kind: events.AuthFailed, Account: cred.Username, Source: source,
 			Call: callID(req), Status: challengeStatus(proxy), Cause: "replayed nonce count"}, cred.Username)
-		return "", a.challenge(req, proxy, true)
+		a.logFailure(slog.LevelInfo, "replayed nonce count", req, source, cred.Username)
+		return "", a.challenge(req, proxy, true, a.offered(secrets, cred.Username))
 	}
 	a.succeed(host, cred.Username, now)
 	return cred.Username, nil
@@ -256,24 +321,37 @@ func (a *Authenticator) ScreenWith(secrets Secrets, req *sip.Request, source str
 // screen checks everything of req but its nonce count; it returns its
 // credentials, or the response instead.
 func (a *Authenticator) screen(secrets Secrets, req *sip.Request, source, host string, proxy bool, now time.Time) (digest.Credentials, *sip.Response) {
-	cred, found, malformed := a.credentials(req, proxy)
+	cred, found, malformed, otherRealm := a.credentials(req, proxy)
 	if malformed {
+		a.logFailure(slog.LevelWarn, "malformed credentials", req, source, "")
 		return cred, a.reply(req, sip.StatusBadRequest, "Malformed Credentials")
 	}
 	if !found {
 		if wait, ok := a.throttled(host, "", now); ok {
 			return cred, a.refuse(req, wait)
 		}
-		return cred, a.challenge(req, proxy, false)
+		user := challengedUser(req)
+		if otherRealm != "" {
+			// Credentials computed for some other server's realm: a
+			// device provisioned for another site, or a wrong domain.
+			a.logFailure(slog.LevelWarn, "wrong realm", req, source, user, "realm", otherRealm, "want", a.realm)
+		}
+		return cred, a.challenge(req, proxy, false, a.offered(secrets, user))
 	}
 	if wait, ok := a.throttled(host, cred.Username, now); ok {
 		return cred, a.refuse(req, wait)
 	}
 
+	offered := a.offered(secrets, cred.Username)
 	alg := digest.ParseAlgorithm(cred.Algorithm)
-	if !digest.Offers(a.algs, alg) || (cred.QOP != "" && cred.QOP != "auth") || (cred.QOP == "auth" && (cred.NCValue == 0 || cred.Cnonce == "")) {
+	if !digest.Offers(offered, alg) {
 		// Not an answer to any challenge of ours; ask again.
-		return cred, a.challenge(req, proxy, false)
+		a.logFailure(slog.LevelWarn, "algorithm not offered", req, source, cred.Username, "algorithm", cred.Algorithm, "offered", algorithmList(offered))
+		return cred, a.challenge(req, proxy, false, offered)
+	}
+	if (cred.QOP != "" && cred.QOP != "auth") || (cred.QOP == "auth" && (cred.NCValue == 0 || cred.Cnonce == "")) {
+		a.logFailure(slog.LevelWarn, "qop not offered", req, source, cred.Username, "qop", cred.QOP)
+		return cred, a.challenge(req, proxy, false, offered)
 	}
 
 	password, known := secrets.SIPPassword(cred.Username)
@@ -287,25 +365,165 @@ func (a *Authenticator) screen(secrets Secrets, req *sip.Request, source, host s
 			cause = "unknown user"
 		}
 		a.fail(req, source, host, cred.Username, cause, proxy, now)
-		return cred, a.challenge(req, proxy, false)
+		a.logFailure(slog.LevelWarn, cause, req, source, cred.Username)
+		return cred, a.challenge(req, proxy, false, offered)
 	}
 
 	// A nonce another process signed (a restart) is stale, like an old
 	// one: the password was right, so the client retries on its own.
 	nonce, ok := a.nonces.Open(cred.Nonce)
 	if !ok || !a.nonces.Fresh(nonce, now) {
-		return cred, a.challenge(req, proxy, true)
+		a.logFailure(slog.LevelInfo, "stale nonce", req, source, cred.Username)
+		return cred, a.challenge(req, proxy, true, offered)
 	}
-	if !sameResource(cred.URI, &req.Recipient) {
+	if !sameResource(cred.URI, &req.Recipient) && !a.namesServer(cred.URI) {
+		a.logFailure(slog.LevelWarn, "uri mismatch", req, source, cred.Username, "uri", cred.URI, "request_uri", req.Recipient.String())
 		return cred, a.reply(req, sip.StatusBadRequest, "Credentials For Another URI")
 	}
 	return cred, nil
 }
 
+// offered returns the algorithms offered to user: -digest's when given,
+// else what secrets says (one configuration's), else the program's.
+func (a *Authenticator) offered(secrets Secrets, user string) []Algorithm {
+	if a.algs != nil {
+		return a.algs
+	}
+	if o, ok := secrets.(Offers); ok {
+		if algs := o.DigestAlgorithms(user); len(algs) > 0 {
+			return algs
+		}
+		return md5Only
+	}
+	if a.program != nil {
+		if p := a.program(); p != nil {
+			return Algorithms(p.DigestOf(user))
+		}
+	}
+	return md5Only
+}
+
+// challengedUser is the user name a request without credentials is
+// challenged for: the account a REGISTER registers (To), the caller of any
+// other request (From). Its algorithms are offered; a name that is no
+// account gets what an unknown client gets.
+func challengedUser(req *sip.Request) string {
+	if req.Method == sip.REGISTER {
+		if to := req.To(); to != nil {
+			return to.Address.User
+		}
+		return ""
+	}
+	if from := req.From(); from != nil {
+		return from.Address.User
+	}
+	return ""
+}
+
+func algorithmList(algs []Algorithm) string {
+	names := make([]string, len(algs))
+	for i, a := range algs {
+		names[i] = string(a)
+	}
+	return strings.Join(names, ",")
+}
+
+// logFailure logs why req failed to authenticate: one message per cause,
+// so that the log's limit (package loglimit) counts a flood of one cause
+// apart from the others. It logs the user name, the source and the
+// request, never a password, a response or a nonce.
+func (a *Authenticator) logFailure(level slog.Level, cause string, req *sip.Request, source, user string, attrs ...any) {
+	if a.log == nil {
+		return
+	}
+	args := append([]any{"user", user, "source", source, "method", string(req.Method), "call", callID(req)}, attrs...)
+	a.log.Log(context.Background(), level, "authentication failed: "+cause, args...)
+}
+
+// AddServerAddress records an address the server listens on (host:port),
+// which a digest uri may name instead of the Request-URI: SIPp's REGISTER
+// scenarios put the server's address there, and Kamailio accepts any uri
+// that names itself. An unspecified host (0.0.0.0, ::) stands for every
+// address of the machine's interfaces, with the port.
+func (a *Authenticator) AddServerAddress(addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return
+	}
+	add := []string{addr}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+		add = nil
+		if ifs, err := net.InterfaceAddrs(); err == nil {
+			for _, ia := range ifs {
+				if pfx, err := netip.ParsePrefix(ia.String()); err == nil {
+					add = append(add, net.JoinHostPort(pfx.Addr().String(), port))
+				}
+			}
+		}
+	}
+	for {
+		old := a.servers.Load()
+		var next []string
+		if old != nil {
+			next = slices.Clone(*old)
+		}
+		next = append(next, add...)
+		if a.servers.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// namesServer reports whether uri names this server rather than a
+// resource on it: the site's domain (any port), or a listening address,
+// with or without a sip: or sips: scheme and URI parameters, and without
+// a user part. An address without a port names any listener on its host.
+func (a *Authenticator) namesServer(uri string) bool {
+	s := uri
+	if i := strings.IndexByte(s, ':'); i >= 0 && (strings.EqualFold(s[:i], "sip") || strings.EqualFold(s[:i], "sips")) {
+		s = s[i+1:]
+	}
+	if i := strings.IndexAny(s, ";?"); i >= 0 {
+		s = s[:i]
+	}
+	if s == "" || strings.Contains(s, "@") {
+		return false
+	}
+	host, port := s, ""
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		host, port = h, p
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	}
+	if strings.EqualFold(host, a.realm) {
+		return true
+	}
+	servers := a.servers.Load()
+	if servers == nil {
+		return false
+	}
+	for _, srv := range *servers {
+		sh, sp, err := net.SplitHostPort(srv)
+		if err != nil || (port != "" && port != sp) {
+			continue
+		}
+		if strings.EqualFold(sh, host) {
+			return true
+		}
+		x, errX := netip.ParseAddr(sh)
+		y, errY := netip.ParseAddr(host)
+		if errX == nil && errY == nil && x.Unmap() == y.Unmap() {
+			return true
+		}
+	}
+	return false
+}
+
 // credentials returns the first digest credentials of req for this realm;
-// malformed reports one that could not be parsed. Credentials for other
-// realms are some other server's business and are ignored.
-func (a *Authenticator) credentials(req *sip.Request, proxy bool) (cred digest.Credentials, found, malformed bool) {
+// malformed reports one that could not be parsed, and otherRealm the realm
+// of credentials for another realm when there are none for this one.
+// Credentials for other realms are some other server's business.
+func (a *Authenticator) credentials(req *sip.Request, proxy bool) (cred digest.Credentials, found, malformed bool, otherRealm string) {
 	name := "Authorization"
 	if proxy {
 		name = "Proxy-Authorization"
@@ -326,11 +544,12 @@ func (a *Authenticator) credentials(req *sip.Request, proxy bool) (cred digest.C
 			continue
 		}
 		if c.Realm != a.realm {
+			otherRealm = c.Realm
 			continue
 		}
-		return c, true, false
+		return c, true, false, ""
 	}
-	return digest.Credentials{}, false, malformed
+	return digest.Credentials{}, false, malformed, otherRealm
 }
 
 func challengeStatus(proxy bool) int {
@@ -341,8 +560,8 @@ func challengeStatus(proxy bool) int {
 }
 
 // challenge builds a 401 (407 for a proxy) with one challenge per
-// algorithm, all with the same nonce.
-func (a *Authenticator) challenge(req *sip.Request, proxy, stale bool) *sip.Response {
+// algorithm of algs, all with the same nonce.
+func (a *Authenticator) challenge(req *sip.Request, proxy, stale bool, algs []Algorithm) *sip.Response {
 	res := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
 	name := "WWW-Authenticate"
 	if proxy {
@@ -350,7 +569,7 @@ func (a *Authenticator) challenge(req *sip.Request, proxy, stale bool) *sip.Resp
 		name = "Proxy-Authenticate"
 	}
 	nonce := a.nonces.Issue(a.clk.Now())
-	for _, alg := range a.algs {
+	for _, alg := range algs {
 		res.AppendHeader(sip.NewHeader(name, digest.Challenge(a.realm, nonce, alg, stale)))
 	}
 	return res

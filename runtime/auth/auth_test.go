@@ -42,9 +42,9 @@ func program() *ir.Program {
 		Version: ir.Version,
 		Site:    ir.Site{Name: "harbour-view", Domain: realm, Origin: ir.Origin{File: "site.pbx.hcl", Line: 1, Object: `site "harbour-view"`}},
 		Accounts: []ir.Account{
-			{Name: "app.mary", Kind: ir.AccountApp, Username: "app.mary", AuthName: "app.mary",
+			{Name: "app.mary", Kind: ir.AccountApp, Username: "app.mary", AuthName: "app.mary", Digest: []string{"SHA-256", "MD5"},
 				Owner: ir.UserRef("mary"), Origin: ir.Origin{File: "site.pbx.hcl", Line: 25, Object: `user "mary"`}},
-			{Name: "device.front-gate", Kind: ir.AccountDevice, Username: "device.front-gate", AuthName: "device.front-gate",
+			{Name: "device.front-gate", Kind: ir.AccountDevice, Username: "device.front-gate", AuthName: "device.front-gate", Digest: []string{"MD5"},
 				Owner: ir.DeviceRef("front-gate"), Device: "front-gate", Origin: ir.Origin{File: "site.pbx.hcl", Line: 75, Object: `device "front-gate"`}},
 		},
 	}
@@ -189,6 +189,12 @@ WWW-Authenticate: Digest realm="harbour-view.example.net", nonce="N", algorithm=
 WWW-Authenticate: Digest realm="harbour-view.example.net", nonce="N", algorithm=SHA-256, qop="auth", stale=true
 WWW-Authenticate: Digest realm="harbour-view.example.net", nonce="N", algorithm=MD5, qop="auth", stale=true
 `
+	// md5Challenge401 is what a name whose client answers only MD5 is
+	// offered: a device of an MD5-only model, and a name that is no
+	// account.
+	md5Challenge401 = `401 Unauthorized
+WWW-Authenticate: Digest realm="harbour-view.example.net", nonce="N", algorithm=MD5, qop="auth"
+`
 )
 
 func TestChallenge(t *testing.T) {
@@ -279,8 +285,8 @@ func TestCheck(t *testing.T) {
 		},
 	}, {
 		name:    "unknown user",
-		answers: []answer{{user: "app.mallory", password: "guess"}},
-		want:    []string{challenge401},
+		answers: []answer{{user: "app.mallory", password: "guess", alg: "MD5"}},
+		want:    []string{md5Challenge401},
 		events: []events.Event{
 			{Kind: events.AuthFailed, Account: "app.mallory", Source: "192.0.2.10:5060", Status: 401, Cause: "unknown user", Origin: program().Site.Origin},
 		},
@@ -429,7 +435,9 @@ func TestUnknownUserLooksLikeWrongPassword(t *testing.T) {
 		_, r := f.a.Check(respond(t, res, answer{user: user, password: "guess"}), "", false)
 		return shape(r), f.secrets.lookups.Load() - before
 	}
-	wrong, wrongLookups := try("app.mary")
+	// A name that is no account is offered what an account whose client
+	// is unknown is, MD5 here: the same as the MD5-only door station.
+	wrong, wrongLookups := try("device.front-gate")
 	unknown, unknownLookups := try("app.nobody")
 	if wrong != unknown {
 		t.Errorf("wrong password answered\n%s\nunknown user answered\n%s", wrong, unknown)
@@ -483,7 +491,7 @@ func TestThrottle(t *testing.T) {
 	// Scanning user names hits the per-source limit.
 	f.clk.Advance(20 * time.Second)
 	for _, u := range []string{"app.a", "app.b"} {
-		if got := attempt(answer{user: u, password: "x"}, "192.0.2.10:5060"); got != challenge401 {
+		if got := attempt(answer{user: u, password: "x"}, "192.0.2.10:5060"); got != md5Challenge401 {
 			t.Fatalf("%s: got %s", u, got)
 		}
 	}
@@ -565,7 +573,10 @@ func BenchmarkCheck(b *testing.B) {
 	for _, alg := range []string{"SHA-256", "MD5"} {
 		b.Run(alg, func(b *testing.B) {
 			f := &fixture{clk: clocktest.New(epoch), secrets: newSecrets()}
-			a := auth.New(realm, f.secrets, f.clk, auth.WithThrottle(auth.Throttle{}))
+			// Mary's app is offered SHA-256 and MD5 by the program, as
+			// a site asking for SHA-256 offers its apps.
+			p := program()
+			a := auth.New(realm, f.secrets, f.clk, auth.WithThrottle(auth.Throttle{}), auth.WithEvents(nil, func() *ir.Program { return p }))
 			b.ReportAllocs()
 			for b.Loop() {
 				_, res := a.Check(register("app.mary"), "", false)

@@ -301,7 +301,8 @@ type carrierPasswords map[string]string
 func (c carrierPasswords) SIPPassword(u string) (string, bool) { p, ok := c[u]; return p, ok }
 
 func carrierAuth(password string) *auth.Authenticator {
-	return auth.New(carrierRealm, carrierPasswords{trunkUser: password}, clock.Real)
+	// A carrier offers SHA-256 first (RFC 8760), as real ones do.
+	return auth.New(carrierRealm, carrierPasswords{trunkUser: password}, clock.Real, auth.WithAlgorithms(auth.SHA256, auth.MD5))
 }
 
 func startRegistrar(t *testing.T) *registrar { t.Helper(); return startRegistrarOn(t, "udp") }

@@ -98,8 +98,10 @@ type serverConfig struct {
 	// carrierPort, when set, points the site's trunk at a carrier on
 	// carrierIP:carrierPort and gives the server the trunk's credentials.
 	carrierPort int
-	// algs are the digest algorithms offered (serve -digest); interop's
-	// when nil, and NewSite's default (SHA-256, MD5) when empty.
+	// algs, when set, are the digest algorithms offered to every account
+	// (serve -digest); nil serves the default, as `serve` without -digest
+	// does: each account is offered what the program says its client
+	// answers (MD5 for the apps and devices of testdata/site).
 	algs []auth.Algorithm
 	// edit changes the compiled program before it is served.
 	edit func(*ir.Program)
@@ -117,17 +119,8 @@ type serverConfig struct {
 	voicemail bool
 }
 
-// interop is what the Debian peers' digest code can answer: SIPp 3.6
-// reads only the first challenge and knows only MD5, and baresip 1.0
-// (libre 1.1) gives up at the first challenge that is not MD5, wherever it
-// is — `serve -digest md5`. TestDigestAlgorithms shows which lists work.
-var interop = []auth.Algorithm{auth.MD5}
-
 func startServer(t *testing.T, sc serverConfig) *server {
 	t.Helper()
-	if sc.algs == nil {
-		sc.algs = interop
-	}
 	p := compileSite(t)
 	if sc.carrierPort != 0 {
 		p.Trunks[0].Port = sc.carrierPort

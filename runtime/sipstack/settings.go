@@ -91,13 +91,15 @@ const transactionRetention = 5 * time.Second
 // client) are T4 = 5 s already.
 //
 // sipgo's own log (the transport layer's: a malformed message, a read
-// error) goes to log, which the server bounds (package loglimit): sipgo
-// logs an unparsable message whole, at ERROR. It must be set before the
-// server's sipgo stack is made, which copies it.
+// error) goes to log's handler, which the server bounds (package
+// loglimit): sipgo logs an unparsable message whole, at ERROR. Its
+// records pass through sipgoHandler, which keeps them well-formed for a
+// JSON log. It must be set before the server's sipgo stack is made, which
+// copies it.
 func TuneServe(log *slog.Logger) {
 	retain(transactionRetention)
 	if log != nil {
-		sip.SetDefaultLogger(log)
+		sip.SetDefaultLogger(slog.New(newSipgoHandler(log.Handler())))
 	}
 }
 

@@ -101,6 +101,7 @@ func (s *Site) limits() (Limits, *listener.Budget) {
 // ServeTCP serves SIP over TCP on l until ctx ends or Close, within the
 // site's Limits.
 func (s *Site) ServeTCP(ctx context.Context, l net.Listener) error {
+	s.auth.AddServerAddress(l.Addr().String())
 	lim, b := s.limits()
 	return s.server.ServeTCP(ctx, listener.New(l, listener.Options{
 		Budget: b, Idle: lim.SIPIdle, Handshake: lim.Handshake, Write: sipWriteTimeout, Logger: s.log,
@@ -113,6 +114,7 @@ func (s *Site) ServeTLS(ctx context.Context, l net.Listener, conf *tls.Config) e
 	if conf == nil {
 		return errors.New("site: SIP over TLS needs a TLS configuration")
 	}
+	s.auth.AddServerAddress(l.Addr().String())
 	lim, b := s.limits()
 	return s.server.ServeTLS(ctx, listener.New(l, listener.Options{
 		Budget: b, Idle: lim.SIPIdle, Handshake: lim.Handshake, Write: sipWriteTimeout, TLS: conf, Logger: s.log,

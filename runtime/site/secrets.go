@@ -17,9 +17,12 @@ import (
 // had before the rotation that generation raised, while the grace lasts.
 // Immutable once the generation is stored.
 type passwords struct {
-	cur  b2bua.Secrets
-	prev map[string]previousPassword
-	now  func() time.Time
+	// program is the generation's: what each account is offered
+	// (DigestAlgorithms) comes with its passwords.
+	program *ir.Program
+	cur     b2bua.Secrets
+	prev    map[string]previousPassword
+	now     func() time.Time
 }
 
 type previousPassword struct {
@@ -36,6 +39,12 @@ func (p *passwords) remember(account string, pp previousPassword) {
 
 // SIPPassword implements b2bua.Secrets.
 func (p *passwords) SIPPassword(account string) (string, bool) { return p.cur.SIPPassword(account) }
+
+// DigestAlgorithms implements auth.Offers: what the account's client
+// answers, as the generation's program says.
+func (p *passwords) DigestAlgorithms(user string) []auth.Algorithm {
+	return auth.Algorithms(p.program.DigestOf(user))
+}
 
 // PreviousSIPPassword implements provisioning.PreviousSecrets.
 func (p *passwords) PreviousSIPPassword(account string) (string, bool) {
@@ -96,6 +105,11 @@ type currentSecrets struct{ s *Site }
 
 func (c currentSecrets) SIPPassword(account string) (string, bool) {
 	return c.s.gen.Load().pw.SIPPassword(account)
+}
+
+// DigestAlgorithms implements auth.Offers.
+func (c currentSecrets) DigestAlgorithms(user string) []auth.Algorithm {
+	return c.s.gen.Load().pw.DigestAlgorithms(user)
 }
 
 // currentPINs are the running generation's voicemail and room PINs, for

@@ -61,9 +61,13 @@ type Options struct {
 	// MediaListen opens the media's sockets; nil means real UDP. The
 	// simulator passes its in-memory network's.
 	MediaListen media.ListenFunc
-	// DigestAlgorithms are offered in this order; SHA-256 then MD5 when
-	// empty (RFC 8760). Some clients (SIPp 3.6, old firmware) read only
-	// the first challenge and need MD5 first.
+	// DigestAlgorithms, when set, are offered to every account in this
+	// order (serve -digest). Empty: each account is offered what its
+	// client answers, as the program says (ir.Program.DigestOf): its
+	// device model's algorithms, the site's digest attribute for apps and
+	// trunks, MD5 unless the site asks for more. Some clients (SIPp 3.6,
+	// baresip 1.0, much field firmware) answer only MD5 and give up when
+	// offered SHA-256 first.
 	DigestAlgorithms []auth.Algorithm
 
 	// DataDir holds what the services keep (voicemail); none when empty.
@@ -159,7 +163,7 @@ func New(cfg Config, o Options) (*Site, error) {
 	if s.clk == nil {
 		s.clk = clock.Real
 	}
-	authOpts := []auth.Option{auth.WithEvents(o.Events, s.Program)}
+	authOpts := []auth.Option{auth.WithEvents(o.Events, s.Program), auth.WithLogger(s.log)}
 	if len(o.DigestAlgorithms) > 0 {
 		authOpts = append(authOpts, auth.WithAlgorithms(o.DigestAlgorithms...))
 	}
@@ -221,7 +225,7 @@ func New(cfg Config, o Options) (*Site, error) {
 // account whose rotation cfg raised keeps its current password for
 // provisioning, for the rotation grace.
 func (s *Site) next(cfg Config) *generation {
-	pw := &passwords{cur: cfg.Secrets, now: s.clk.Now}
+	pw := &passwords{program: cfg.Program, cur: cfg.Secrets, now: s.clk.Now}
 	if old := s.gen.Load(); old != nil && s.o.RotationGrace > 0 {
 		now := s.clk.Now()
 		for a, p := range old.pw.prev {
@@ -351,6 +355,7 @@ func (s *Site) publish(e events.Event) {
 
 // ServeUDP serves SIP on conn until ctx ends or Close.
 func (s *Site) ServeUDP(ctx context.Context, conn net.PacketConn) error {
+	s.auth.AddServerAddress(conn.LocalAddr().String())
 	return s.server.ServeUDP(ctx, conn)
 }
 

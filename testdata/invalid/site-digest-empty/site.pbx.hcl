@@ -1,0 +1,17 @@
+site "fixture" {
+  country  = "IE"
+  timezone = "Europe/Dublin"
+  domain   = "fixture.example"
+  digest   = [] # ERROR: Empty digest list
+
+  installer {
+    company = "Fixture Installers"
+    email   = "installer@fixture.example"
+  }
+}
+
+user "owner" {
+  email = "owner@example.com"
+  role  = "owner"
+  app   = true
+}
