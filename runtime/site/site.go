@@ -212,7 +212,8 @@ func New(cfg Config, o Options) (*Site, error) {
 		s.stopWatch = s.services.WatchMailboxes(srv.MessageWaiting)
 	}
 	if cfg.Bundle != "" {
-		opts := append([]provisioning.Option{provisioning.WithEvents(o.Events), provisioning.WithLogger(s.log), provisioning.WithClock(s.clk)}, o.Provisioning...)
+		opts := append([]provisioning.Option{provisioning.WithEvents(o.Events), provisioning.WithLogger(s.log), provisioning.WithClock(s.clk),
+			provisioning.WithAlgorithms(deviceDigest(cfg.Program)...)}, o.Provisioning...)
 		if s.prov, err = provisioning.New(cfg.Program, cfg.Bundle, g.pw, opts...); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("provisioning: %w", err)
@@ -427,4 +428,31 @@ func (r relaySession) NewLeg(at ...netip.Addr) (b2bua.MediaLeg, []byte, error) {
 		return nil, nil, err
 	}
 	return l, sdp, nil
+}
+
+// deviceDigest is what the provisioning server offers: the digest
+// algorithms the site's devices answer (their models', the catalogue's),
+// SHA-256 first when one of them answers it. An HTTP challenge comes
+// before the device names itself, so it offers the union; a device whose
+// firmware reads only the first challenge must not meet one it cannot
+// answer, and every model the catalogue knows today answers MD5 alone.
+func deviceDigest(p *ir.Program) []string {
+	var sha, md5 bool
+	for _, a := range p.Accounts {
+		if a.Device == "" {
+			continue
+		}
+		for _, alg := range p.DigestOf(a.Name) {
+			sha = sha || alg == ir.DigestSHA256
+			md5 = md5 || alg == ir.DigestMD5
+		}
+	}
+	var algs []string
+	if sha {
+		algs = append(algs, provisioning.SHA256)
+	}
+	if md5 || !sha {
+		algs = append(algs, provisioning.MD5)
+	}
+	return algs
 }
