@@ -157,6 +157,7 @@ func (c *cli) preparePlan(cmd, dir string, o *planCommon, operation string, reco
 		Program: cs.program, Bundle: cs.bundle, Key: cs.key, Invites: plan.Invites(cs.program),
 	})
 	pr.plan = plan.Diff(pr.desired, st)
+	c.warnRemovedAnswerers(pr)
 	return pr, exitOK
 }
 
