@@ -84,6 +84,7 @@ func init() {
 		serveCommand,
 		testCommand,
 		probeCommand,
+		emulateCommand,
 		versionCommand,
 		helpCommand,
 	}
