@@ -1,10 +1,12 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"switchboard/simulate/emulator"
@@ -14,47 +16,72 @@ var emulateCommand = &command{
 	name:     "emulate",
 	synopsis: "Run a device emulator to rehearse an apply without hardware",
 	usage: `Usage: switchboard emulate akuvox [-listen ADDR] [-user NAME] [-password PW] [-mode MODE]
+       switchboard emulate yealink|grandstream -device NAME [-server ADDR] [-provision URL]
+                           [-listen ADDR] [-var name=value]... [-var-file FILE]... [DIR]
 
-Starts the emulator "switchboard apply" is tested against, so an installer
-can rehearse an apply before touching the real devices. It prints the
-address to give apply and the login it expects, then runs until
-interrupted (Ctrl-C, SIGINT or SIGTERM), and says what it was asked.
+Starts an emulated device, so an installer can rehearse "switchboard
+apply" before touching the real ones. It prints where it is and the login
+it uses, then runs until interrupted (Ctrl-C, SIGINT or SIGTERM), and says
+what it was asked.
 
   akuvox   the local HTTP API of Akuvox door stations and indoor monitors
-           (/api/config/get and /api/config/set behind digest
-           authentication): apply pushes each Akuvox device's settings
-           and reads them back. Start one per device and run, for example:
+           that apply pushes settings to and reads back (the emulator
+           apply's own tests use). Start one per Akuvox device and give
+           apply its address:
 
              SWITCHBOARD_DEVICE_PASSWORD=admin \
                switchboard apply -device gate=http://127.0.0.1:PORT DIR
 
-The login is the emulator's own test account (default admin / admin), not
-a secret of the site. -mode makes it misbehave the way real devices do, to
-rehearse apply's verdicts: normal, drop-writes (answers OK and keeps
-nothing: "did not stick"), unreachable (closes every connection) or
-unsupported-firmware (another firmware's key names; refuses writes).
+           Its login is the emulator's own test account (default admin /
+           admin), not a secret of the site. -mode makes it misbehave the
+           way real devices do, to rehearse apply's verdicts: normal,
+           drop-writes (answers OK and keeps nothing: "did not stick"),
+           unreachable (closes every connection) or unsupported-firmware
+           (another firmware's key names; refuses writes).
 
-Yealink and Grandstream phones and Grandstream door stations have no
-management API apply pushes to: apply tells them to fetch their files
-through "switchboard serve" (check-sync), which "switchboard test" already
-exercises with simulated phones.
+  yealink, grandstream
+           a desk phone or door station of the site in DIR (-device): it
+           registers with a running "switchboard serve" (-server, its SIP
+           address) with the device's own SIP account, fetches its files
+           from serve's provisioning address (-provision) as the real one
+           does at boot, and again whenever serve sends it a check-sync —
+           which is what apply asks serve to do for these devices:
 
-Exit status: 0 after a clean shutdown, 1 when it cannot listen, 2 usage
-error.`,
+             switchboard apply -serve 127.0.0.1:8089 DIR
+
+           Its password is derived from the site key and never printed
+           ("switchboard credentials DIR device.NAME" shows it).
+
+Exit status: 0 after a clean shutdown, 1 when it cannot start (a port in
+use, serve not answering, the site not compiling), 2 usage error.`,
 	run:   runEmulate,
 	flags: func() *flagSet { return emulateFlags(&emulateOptions{}) },
 }
 
 type emulateOptions struct {
-	listen, user, password, mode string
+	listen, user, password, mode string // akuvox
+	device, server, provision    string // phones
+	site                         siteOptions
+}
+
+// emulateFlagFamilies says which device families each flag applies to.
+var emulateFlagFamilies = map[string]string{
+	"user": "akuvox", "password": "akuvox", "mode": "akuvox",
+	"device": "phone", "server": "phone", "provision": "phone", "var": "phone", "var-file": "phone",
 }
 
 func emulateFlags(o *emulateOptions) *flagSet {
 	f := newFlagSet("emulate")
-	f.fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "listen on `ADDR` (host:port; port 0 lets the system choose)")
-	f.fs.StringVar(&o.user, "user", emulator.DefaultUser, "the API user `NAME` the emulator expects")
-	f.fs.StringVar(&o.password, "password", emulator.DefaultPassword, "the API password the emulator expects (a test login, not a site secret)")
-	f.fs.StringVar(&o.mode, "mode", "normal", "how the device behaves: normal, drop-writes, unreachable or unsupported-firmware")
+	f.fs.StringVar(&o.listen, "listen", "", "listen on `ADDR`: host:port for akuvox (default 127.0.0.1:0, a port the system chooses), an IP for phones (default 127.0.0.1)")
+	f.fs.StringVar(&o.user, "user", emulator.DefaultUser, "akuvox: the API user `NAME` the emulator expects")
+	f.fs.StringVar(&o.password, "password", emulator.DefaultPassword, "akuvox: the API password the emulator expects (a test login, not a site secret)")
+	f.fs.StringVar(&o.mode, "mode", "normal", "akuvox: how the device behaves: normal, drop-writes, unreachable or unsupported-firmware")
+	f.fs.StringVar(&o.device, "device", "", "yealink, grandstream: the `NAME` of the site's device to emulate")
+	f.fs.StringVar(&o.server, "server", "127.0.0.1:5060", "yealink, grandstream: serve's SIP (UDP) `ADDR`: its -listen")
+	f.fs.StringVar(&o.provision, "provision", "http://127.0.0.1:8088", "yealink, grandstream: serve's provisioning `URL`: its -http")
+	o.site.vars = varsFlag{}
+	f.fs.Var(o.site.vars, "var", "yealink, grandstream: set a variable of the site: `name=value`; repeatable")
+	f.fs.Var(&o.site.varFiles, "var-file", "yealink, grandstream: read variable values from `FILE`; repeatable")
 	return f
 }
 
@@ -62,25 +89,52 @@ func runEmulate(c *cli, args []string) int {
 	var o emulateOptions
 	cmd := lookup("emulate")
 	if len(args) == 0 {
-		return c.usageError(cmd, "name the device family to emulate: akuvox")
+		return c.usageError(cmd, "name the device family to emulate: akuvox, yealink or grandstream")
 	}
-	vendor, rest := args[0], args[1:]
-	switch vendor {
+	family, rest := args[0], args[1:]
+	kind := "phone"
+	switch family {
 	case "-h", "-help", "--help":
 		c.commandHelp(c.stdout, cmd)
 		return exitOK
 	case "akuvox":
+		kind = "akuvox"
 	case "yealink", "grandstream":
-		return c.usageError(cmd, "%s devices have no management API that apply pushes to: apply tells them to fetch their files through \"switchboard serve\" (check-sync); only akuvox can be emulated", vendor)
 	default:
-		return c.usageError(cmd, "unknown device family %q: emulate akuvox", vendor)
+		return c.usageError(cmd, "unknown device family %q: akuvox, yealink or grandstream", family)
 	}
-	if _, status, ok := c.parse(emulateFlags(&o), rest, 0); !ok {
+	f := emulateFlags(&o)
+	maxArgs := 1
+	if kind == "akuvox" {
+		maxArgs = 0
+	}
+	positional, status, ok := c.parse(f, rest, maxArgs)
+	if !ok {
 		return status
 	}
+	var misplaced []string
+	f.fs.Visit(func(fl *flag.Flag) {
+		if k := emulateFlagFamilies[fl.Name]; k != "" && k != kind {
+			misplaced = append(misplaced, "-"+fl.Name)
+		}
+	})
+	if len(misplaced) > 0 {
+		return c.usageError(cmd, "%s %s not for %s", strings.Join(misplaced, ", "), map[bool]string{true: "is", false: "are"}[len(misplaced) == 1], family)
+	}
+	if kind == "phone" {
+		return c.emulatePhone(family, dirArg(positional), &o)
+	}
+	return c.emulateAkuvox(&o)
+}
+
+func (c *cli) emulateAkuvox(o *emulateOptions) int {
+	cmd := lookup("emulate")
 	mode, err := emulator.ParseMode(o.mode)
 	if err != nil {
 		return c.usageError(cmd, "-mode: unknown mode %q: normal, drop-writes, unreachable or unsupported-firmware", o.mode)
+	}
+	if o.listen == "" {
+		o.listen = "127.0.0.1:0"
 	}
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return c.usageError(cmd, "-listen %q: want host:port, as in 127.0.0.1:8080", o.listen)

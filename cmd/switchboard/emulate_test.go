@@ -22,56 +22,98 @@ import (
 
 // emulatorProcess is a "switchboard emulate" running as its own process.
 type emulatorProcess struct {
-	cmd *exec.Cmd
-	url string        // the address it printed
-	out *bytes.Buffer // everything it printed, once it has ended
-	end chan error    // its exit
+	cmd   *exec.Cmd
+	url   string      // the address it printed
+	end   chan error  // its exit
+	lines chan string // lines it prints, for waitLine (dropped when nobody waits)
+
+	mu  sync.Mutex
+	out *bytes.Buffer // everything it printed
 }
 
 // launchEmulator runs "switchboard emulate akuvox ARGS" and returns once
 // it has printed the address it listens on.
 func launchEmulator(args ...string) (*emulatorProcess, error) {
+	return launch(`^Emulating an Akuvox .* at (http://\S+)$`, append([]string{"emulate", "akuvox"}, args...)...)
+}
+
+// launch runs the switchboard command with args as a process of its own
+// and returns once a line of its standard output or error matches ready;
+// the first group of ready, if any, is the process's url.
+func launch(ready string, args ...string) (*emulatorProcess, error) {
 	bin, err := exec.LookPath("switchboard") // the test binary, put on PATH by testscript.Main
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, append([]string{"emulate", "akuvox"}, args...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd := exec.Command(bin, args...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	e := &emulatorProcess{cmd: cmd, out: &bytes.Buffer{}, end: make(chan error, 1)}
+	e := &emulatorProcess{cmd: cmd, out: &bytes.Buffer{}, end: make(chan error, 1), lines: make(chan string, 64)}
 	found := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		addr := regexp.MustCompile(`^Emulating an Akuvox .* at (http://\S+)$`)
+		e.end <- cmd.Wait()
+		pw.Close()
+	}()
+	go func() {
+		sc := bufio.NewScanner(pr)
+		re := regexp.MustCompile(ready)
+		seen := false
 		for sc.Scan() {
+			e.mu.Lock()
 			e.out.WriteString(sc.Text() + "\n")
-			if m := addr.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+			e.mu.Unlock()
+			select {
+			case e.lines <- sc.Text():
+			default:
+			}
+			if m := re.FindStringSubmatch(sc.Text()); m != nil && !seen {
+				seen = true
+				found <- append(m, "")[1]
 			}
 		}
-		io.Copy(io.Discard, stdout)
-		e.end <- cmd.Wait()
 		close(found)
 	}()
 	select {
 	case url, ok := <-found:
 		if !ok {
-			return nil, fmt.Errorf("switchboard emulate ended without an address:\n%s%s", e.out, stderr.String())
+			err := <-e.end
+			e.end <- err
+			return nil, fmt.Errorf("switchboard %s ended (%v) before it was ready:\n%s", args[0], err, e.output())
 		}
 		e.url = url
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		<-e.end
-		return nil, fmt.Errorf("switchboard emulate printed no address:\n%s", stderr.String())
+		e.kill()
+		return nil, fmt.Errorf("switchboard %s was not ready in time:\n%s", args[0], e.output())
 	}
 	return e, nil
+}
+
+// output is everything the process printed so far.
+func (e *emulatorProcess) output() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.out.String()
+}
+
+// waitLine waits for a line the process prints from now on that matches
+// re, and returns it.
+func (e *emulatorProcess) waitLine(t *testing.T, re string) string {
+	t.Helper()
+	want := regexp.MustCompile(re)
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case l := <-e.lines:
+			if want.MatchString(l) {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("no line matching %s:\n%s", re, e.output())
+		}
+	}
 }
 
 // startEmulator is launchEmulator for a Go test, which kills the
@@ -86,12 +128,11 @@ func startEmulator(t *testing.T, args ...string) *emulatorProcess {
 	return e
 }
 
-// kill ends the emulator if it still runs.
+// kill ends the process if it still runs.
 func (e *emulatorProcess) kill() {
-	if e.cmd.ProcessState == nil {
-		e.cmd.Process.Kill()
-		<-e.end
-	}
+	e.cmd.Process.Kill()
+	err := <-e.end
+	e.end <- err
 }
 
 // halt sends sig and returns what the emulator printed; an error unless
@@ -102,13 +143,14 @@ func (e *emulatorProcess) halt(sig os.Signal) (string, error) {
 	}
 	select {
 	case err := <-e.end:
+		e.end <- err
 		if err != nil {
-			return e.out.String(), fmt.Errorf("switchboard emulate after %s: %v", sig, err)
+			return e.output(), fmt.Errorf("switchboard emulate after %s: %v", sig, err)
 		}
 	case <-time.After(30 * time.Second):
-		return e.out.String(), fmt.Errorf("switchboard emulate did not stop on %s", sig)
+		return e.output(), fmt.Errorf("switchboard emulate did not stop on %s", sig)
 	}
-	return e.out.String(), nil
+	return e.output(), nil
 }
 
 // stop is halt for a Go test.
@@ -246,3 +288,96 @@ func TestEmulateRehearsesApply(t *testing.T) {
 		}
 	}
 }
+
+// TestEmulatePhoneRehearsesApply rehearses an apply of Yealink and
+// Grandstream phones: serve runs the site, one emulator per phone
+// registers with it and fetches its files, apply asks serve for a
+// check-sync of each, and each emulator fetches its files again.
+func TestEmulatePhoneRehearsesApply(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "studio")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "site.pbx.hcl"), []byte(phoneRehearsalSite), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runOK(t, "init", "-key", dir)
+
+	serve, err := launch(`^switchboard serve: ready: .*sip udp (\S+), http (\S+), admin http (\S+),`,
+		"serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "127.0.0.1:0", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(serve.kill)
+	m := regexp.MustCompile(`sip udp (\S+), http (\S+), admin http (\S+),`).FindStringSubmatch(serve.output())
+	sip, http, admin := m[1], m[2], m[3]
+
+	phones := map[string]*emulatorProcess{}
+	for name, family := range map[string]string{"desk-ana": "yealink", "desk-ben": "grandstream"} {
+		e, err := launch(`^started: `, "emulate", family, "-device", name, "-server", sip, "-provision", "http://"+http, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.kill)
+		phones[name] = e
+		if !strings.Contains(e.output(), "Emulating the ") || !strings.Contains(e.output(), "registered with serve at "+sip+" as device."+name) {
+			t.Errorf("%s's banner:\n%s", name, e.output())
+		}
+	}
+
+	out := runOK(t, "apply", "-auto-approve", "-serve", admin, dir)
+	for _, want := range []string{`✓ device "desk-ana": check-sync sent`, `✓ device "desk-ben": check-sync sent`, "Apply complete!"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply did not say %q:\n%s", want, out)
+		}
+	}
+	phones["desk-ana"].waitLine(t, `^check-sync: fetched 805ec0000301\.boot \([0-9]+ bytes\), 805ec0000301\.cfg \([0-9]+ bytes\)$`)
+	phones["desk-ben"].waitLine(t, `^check-sync: fetched cfg000b82000302\.xml \([0-9]+ bytes\)$`)
+
+	for name, e := range phones {
+		got := e.stop(t, syscall.SIGTERM)
+		if !regexp.MustCompile(`(?m)^Stopped \(terminated\): 1 check-syncs, [1-9][0-9]* files fetched\.$`).MatchString(got) {
+			t.Errorf("%s after SIGTERM:\n%s", name, got)
+		}
+		if strings.Contains(got, "could not fetch") {
+			t.Errorf("%s could not fetch a file:\n%s", name, got)
+		}
+	}
+}
+
+// phoneRehearsalSite has one Yealink and one Grandstream phone.
+const phoneRehearsalSite = `
+site "studio" {
+  country  = "IE"
+  timezone = "Europe/Dublin"
+  domain   = "studio.example.net"
+  installer {
+    company = "Studio Installers"
+    email   = "installer@studio.example"
+  }
+}
+
+user "ana" {
+  email     = "ana@example.com"
+  role      = "owner"
+  extension = 200
+}
+
+user "ben" {
+  email     = "ben@example.com"
+  extension = 201
+}
+
+device "desk-ana" {
+  model = "yealink-t54w"
+  mac   = "80:5E:C0:00:03:01"
+  user  = user.ana
+}
+
+device "desk-ben" {
+  model = "grandstream-grp2612"
+  mac   = "00:0B:82:00:03:02"
+  user  = user.ben
+}
+`

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/icholy/digest"
+
+	"switchboard/compiler/credentials"
+	"switchboard/compiler/ir"
+	"switchboard/simulate/device"
+)
+
+// phoneRegistration is how long the emulated phone registers for; it
+// registers again halfway, as phones do.
+const phoneRegistration = 5 * time.Minute
+
+// emulatePhone runs a Yealink or Grandstream device of the site in dir:
+// registered with serve, fetching its files at start and on every
+// check-sync, until a signal.
+func (c *cli) emulatePhone(family, dir string, o *emulateOptions) int {
+	cmd := lookup("emulate")
+	if o.device == "" {
+		return c.usageError(cmd, "-device NAME: which %s device of the site to emulate", family)
+	}
+	ip := netip.MustParseAddr("127.0.0.1")
+	if o.listen != "" {
+		var err error
+		if ip, err = netip.ParseAddr(o.listen); err != nil {
+			return c.usageError(cmd, "-listen %q: want the IP address to send from, as in 127.0.0.1", o.listen)
+		}
+	}
+	base, err := url.Parse(o.provision)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return c.usageError(cmd, "-provision %q: want serve's provisioning URL, as in http://127.0.0.1:8088", o.provision)
+	}
+
+	cs, status := c.compileSite("emulate", dir, compileOptions{site: o.site, needKey: true, render: true})
+	if cs == nil {
+		return status
+	}
+	p := cs.program
+	d := p.Device(o.device)
+	if d == nil || d.Vendor != family {
+		var names []string
+		for _, x := range p.Devices {
+			if x.Vendor == family {
+				names = append(names, x.Name)
+			}
+		}
+		what := fmt.Sprintf("the site has no %s device %q", family, o.device)
+		if d != nil {
+			what = fmt.Sprintf("device %q is %s, not %s", o.device, d.Model, family)
+		}
+		if len(names) == 0 {
+			return c.usageError(cmd, "%s, and the site has no %s devices", what, family)
+		}
+		return c.usageError(cmd, "%s; the site's %s devices: %s", what, family, strings.Join(names, ", "))
+	}
+	acct := p.Account(d.Account)
+	if acct == nil {
+		fmt.Fprintf(c.stderr, "switchboard emulate: device %q has no SIP account\n", d.Name)
+		return exitFail
+	}
+	password := credentials.NewSource(cs.key, p).SIPPassword(*acct)
+	var files []string
+	for _, f := range cs.bundle.DeviceFiles(d.Name) {
+		files = append(files, f.Path)
+	}
+	slices.Sort(files)
+
+	// Ask for the signals first, so that an interrupt sent as soon as the
+	// phone says it is ready is not lost.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	hub, err := device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: o.server, IP: ip})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "switchboard emulate: %v\n", err)
+		return exitFail
+	}
+	defer hub.Close()
+	phone := hub.Add(acct.Name, password)
+	register := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		code, err := phone.Register(ctx, phoneRegistration)
+		switch {
+		case err != nil:
+			return fmt.Errorf("registering with serve at %s: %v", o.server, err)
+		case code != 200:
+			return fmt.Errorf("registering with serve at %s: status %d", o.server, code)
+		}
+		return nil
+	}
+	if err := register(); err != nil {
+		fmt.Fprintf(c.stderr, "switchboard emulate: %v (is \"switchboard serve\" running for this site, with -listen %s?)\n", err, o.server)
+		return exitFail
+	}
+
+	fetcher := &http.Client{
+		Transport: &digest.Transport{Username: acct.AuthName, Password: password},
+		Timeout:   10 * time.Second,
+	}
+	fetched := 0
+	fetch := func(why string) {
+		var got, failed []string
+		for _, path := range files {
+			res, err := fetcher.Get(base.JoinPath(path).String())
+			if err != nil {
+				failed = append(failed, fmt.Sprintf("%s (%v)", path, err))
+				continue
+			}
+			n, _ := io.Copy(io.Discard, io.LimitReader(res.Body, 16<<20))
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				failed = append(failed, fmt.Sprintf("%s (%s)", path, res.Status))
+				continue
+			}
+			fetched++
+			got = append(got, fmt.Sprintf("%s (%d bytes)", path, n))
+		}
+		line := why + ":"
+		if len(got) > 0 {
+			line += " fetched " + strings.Join(got, ", ")
+		}
+		if len(failed) > 0 {
+			if len(got) > 0 {
+				line += ";"
+			}
+			line += " could not fetch " + strings.Join(failed, ", ")
+		}
+		fmt.Fprintln(c.stdout, line)
+	}
+
+	vendor := map[string]string{"yealink": "Yealink", "grandstream": "Grandstream"}[family]
+	fmt.Fprintf(c.stdout, `Emulating the %s %s %q (%s, MAC %s) from %s
+registered with serve at %s as %s; its files come from %s
+Login: its own SIP account, with the password derived from the site key
+(never printed; "switchboard credentials %s %s" shows it).
+
+Rehearse an apply: apply asks serve to send it a check-sync, and it fetches
+its files again, here:
+  switchboard apply -serve ADMIN_ADDR %s
+
+Stop it with Ctrl-C.
+`, vendor, kindName(d.Kind), d.Name, d.Model, d.MAC, hub.Addr(), o.server, acct.Name, base, dir, acct.Name, dir)
+	fetch("started")
+
+	// Check-syncs arrive as NOTIFYs the hub answers and records; each is
+	// handed over here, then forgotten, so the next one is news.
+	syncs := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for {
+			if _, err := phone.WaitNotification(ctx, "check-sync", func(string) bool { return true }); err != nil {
+				return
+			}
+			hub.ClearNotifications()
+			select {
+			case syncs <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	renew := time.NewTicker(phoneRegistration / 2)
+	defer renew.Stop()
+	checkSyncs := 0
+	for {
+		select {
+		case <-syncs:
+			checkSyncs++
+			fetch("check-sync")
+		case <-renew.C:
+			if err := register(); err != nil {
+				fmt.Fprintf(c.stderr, "switchboard emulate: %v\n", err)
+			}
+		case sig := <-sigs:
+			cancel()
+			uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := phone.Register(uctx, 0) // unregister, as a phone switched off cleanly does
+			ucancel()
+			if err != nil {
+				fmt.Fprintf(c.stderr, "switchboard emulate: unregistering: %v\n", err)
+			}
+			fmt.Fprintf(c.stdout, "\nStopped (%s): %d check-syncs, %d files fetched.\n", sig, checkSyncs, fetched)
+			return exitOK
+		}
+	}
+}
+
+// kindName is how the banner names a device kind.
+func kindName(k ir.DeviceKind) string {
+	switch k {
+	case ir.DoorStation:
+		return "door station"
+	case ir.Phone:
+		return "desk phone"
+	}
+	return string(k)
+}
