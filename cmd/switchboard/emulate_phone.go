@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -14,16 +12,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/icholy/digest"
-
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
-	"switchboard/simulate/device"
+	"switchboard/simulate/emulator"
 )
-
-// phoneRegistration is how long the emulated phone registers for; it
-// registers again halfway, as phones do.
-const phoneRegistration = 5 * time.Minute
 
 // emulatePhone runs a Yealink or Grandstream device of the site in dir:
 // registered with serve, fetching its files at start and on every
@@ -85,51 +77,30 @@ func (c *cli) emulatePhone(family, dir string, o *emulateOptions) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	hub, err := device.NewHub(device.HubConfig{Domain: p.Site.Domain, Server: o.server, IP: ip})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	phone, err := emulator.StartPhone(ctx, emulator.PhoneConfig{
+		Domain: p.Site.Domain, Server: o.server, IP: ip,
+		Account: acct.Name, AuthName: acct.AuthName, Password: password,
+		Provision: base, Files: files,
+	})
+	cancel()
 	if err != nil {
-		fmt.Fprintf(c.stderr, "switchboard emulate: %v\n", err)
-		return exitFail
-	}
-	defer hub.Close()
-	phone := hub.Add(acct.Name, password)
-	register := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		code, err := phone.Register(ctx, phoneRegistration)
-		switch {
-		case err != nil:
-			return fmt.Errorf("registering with serve at %s: %v", o.server, err)
-		case code != 200:
-			return fmt.Errorf("registering with serve at %s: status %d", o.server, code)
-		}
-		return nil
-	}
-	if err := register(); err != nil {
 		fmt.Fprintf(c.stderr, "switchboard emulate: %v (is \"switchboard serve\" running for this site, with -listen %s?)\n", err, o.server)
 		return exitFail
 	}
 
-	fetcher := &http.Client{
-		Transport: &digest.Transport{Username: acct.AuthName, Password: password},
-		Timeout:   10 * time.Second,
-	}
 	fetched := 0
 	fetch := func(why string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
 		var got, failed []string
-		for _, path := range files {
-			res, err := fetcher.Get(base.JoinPath(path).String())
-			if err != nil {
-				failed = append(failed, fmt.Sprintf("%s (%v)", path, err))
-				continue
-			}
-			n, _ := io.Copy(io.Discard, io.LimitReader(res.Body, 16<<20))
-			res.Body.Close()
-			if res.StatusCode != http.StatusOK {
-				failed = append(failed, fmt.Sprintf("%s (%s)", path, res.Status))
+		for _, f := range phone.Fetch(ctx) {
+			if f.Err != nil {
+				failed = append(failed, fmt.Sprintf("%s (%v)", f.Path, f.Err))
 				continue
 			}
 			fetched++
-			got = append(got, fmt.Sprintf("%s (%d bytes)", path, n))
+			got = append(got, fmt.Sprintf("%s (%d bytes)", f.Path, f.Bytes))
 		}
 		line := why + ":"
 		if len(got) > 0 {
@@ -155,47 +126,30 @@ its files again, here:
   switchboard apply -serve ADMIN_ADDR %s
 
 Stop it with Ctrl-C.
-`, vendor, kindName(d.Kind), d.Name, d.Model, d.MAC, hub.Addr(), o.server, acct.Name, base, dir, acct.Name, dir)
+`, vendor, kindName(d.Kind), d.Name, d.Model, d.MAC, phone.Addr(), o.server, acct.Name, base, dir, acct.Name, dir)
 	fetch("started")
 
-	// Check-syncs arrive as NOTIFYs the hub answers and records; each is
-	// handed over here, then forgotten, so the next one is news.
-	syncs := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		for {
-			if _, err := phone.WaitNotification(ctx, "check-sync", func(string) bool { return true }); err != nil {
-				return
-			}
-			hub.ClearNotifications()
-			select {
-			case syncs <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	renew := time.NewTicker(phoneRegistration / 2)
+	// A phone registers again halfway through its registration.
+	renew := time.NewTicker(emulator.Registration / 2)
 	defer renew.Stop()
 	checkSyncs := 0
 	for {
 		select {
-		case <-syncs:
+		case <-phone.CheckSyncs():
 			checkSyncs++
 			fetch("check-sync")
 		case <-renew.C:
-			if err := register(); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := phone.Renew(ctx); err != nil {
 				fmt.Fprintf(c.stderr, "switchboard emulate: %v\n", err)
 			}
-		case sig := <-sigs:
 			cancel()
-			uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err := phone.Register(uctx, 0) // unregister, as a phone switched off cleanly does
-			ucancel()
-			if err != nil {
+		case sig := <-sigs:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := phone.Close(ctx); err != nil {
 				fmt.Fprintf(c.stderr, "switchboard emulate: unregistering: %v\n", err)
 			}
+			cancel()
 			fmt.Fprintf(c.stdout, "\nStopped (%s): %d check-syncs, %d files fetched.\n", sig, checkSyncs, fetched)
 			return exitOK
 		}

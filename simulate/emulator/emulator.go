@@ -1,7 +1,10 @@
-// Package emulator is an Akuvox device emulator: an HTTP server that speaks
-// the local API of Akuvox door stations and indoor monitors closely enough
-// for `switchboard apply` to push configuration to it and read it back,
-// without hardware.
+// Package emulator emulates devices for `switchboard apply` without
+// hardware. Device (this file) is an Akuvox device emulator: an HTTP
+// server that speaks the local API of Akuvox door stations and indoor
+// monitors closely enough for apply to push configuration to it and read
+// it back. Phone (phone.go) is a Yealink or Grandstream device, which apply
+// reaches through serve's check-sync instead. `switchboard emulate` runs
+// either for an installer's rehearsal.
 //
 // It serves, behind HTTP digest authentication (MD5, qop=auth, the mode
 // real devices are set to for API access):
