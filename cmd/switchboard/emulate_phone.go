@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -31,6 +32,9 @@ func (c *cli) emulatePhone(family, dir string, o *emulateOptions) int {
 		if ip, err = netip.ParseAddr(o.listen); err != nil {
 			return c.usageError(cmd, "-listen %q: want the IP address to send from, as in 127.0.0.1", o.listen)
 		}
+	}
+	if _, _, err := net.SplitHostPort(o.server); err != nil {
+		return c.usageError(cmd, "-server %q: want serve's SIP address, host:port, as in 127.0.0.1:5060", o.server)
 	}
 	base, err := url.Parse(o.provision)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
