@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"net"
@@ -15,9 +16,9 @@ import (
 var emulateCommand = &command{
 	name:     "emulate",
 	synopsis: "Run a device emulator to rehearse an apply without hardware",
-	usage: `Usage: switchboard emulate akuvox [-listen ADDR] [-user NAME] [-password PW] [-mode MODE]
-       switchboard emulate yealink|grandstream -device NAME [-server ADDR] [-provision URL]
-                           [-listen ADDR] [-var name=value]... [-var-file FILE]... [DIR]
+	usage: `Usage: switchboard emulate akuvox [-listen ADDR] [-user NAME] [-mode NAME]
+       switchboard emulate yealink|grandstream [-server ADDR] [-provision URL] [-ip IP]
+                           [-var name=value]... [-var-file FILE]... [DIR] DEVICE
 
 Starts an emulated device, so an installer can rehearse "switchboard
 apply" before touching the real ones. It prints where it is and the login
@@ -32,15 +33,18 @@ what it was asked.
              SWITCHBOARD_DEVICE_PASSWORD=admin \
                switchboard apply -device gate=http://127.0.0.1:PORT DIR
 
-           Its login is the emulator's own test account (default admin /
-           admin), not a secret of the site. -mode makes it misbehave the
-           way real devices do, to rehearse apply's verdicts: normal,
+           It expects the login apply sends: the user SWITCHBOARD_DEVICE_USER
+           (or -user; default admin) and the password
+           SWITCHBOARD_DEVICE_PASSWORD (default admin), a test login of
+           the rehearsal, never printed unless it is the default. -mode
+           makes it misbehave the way real devices do, to rehearse apply's
+           verdicts: normal,
            drop-writes (answers OK and keeps nothing: "did not stick"),
            unreachable (closes every connection) or unsupported-firmware
            (another firmware's key names; refuses writes).
 
   yealink, grandstream
-           a desk phone or door station of the site in DIR (-device): it
+           the desk phone or door station DEVICE of the site in DIR: it
            registers with a running "switchboard serve" (-server, its SIP
            address) with the device's own SIP account, fetches its files
            from serve's provisioning address (-provision) as the real one
@@ -59,24 +63,24 @@ use, serve not answering, the site not compiling), 2 usage error.`,
 }
 
 type emulateOptions struct {
-	listen, user, password, mode string // akuvox
-	device, server, provision    string // phones
-	site                         siteOptions
+	listen, user, mode string // akuvox
+	server, provision  string // phones
+	ip                 string
+	site               siteOptions
 }
 
 // emulateFlagFamilies says which device families each flag applies to.
 var emulateFlagFamilies = map[string]string{
-	"user": "akuvox", "password": "akuvox", "mode": "akuvox",
-	"device": "phone", "server": "phone", "provision": "phone", "var": "phone", "var-file": "phone",
+	"listen": "akuvox", "user": "akuvox", "mode": "akuvox",
+	"server": "phone", "provision": "phone", "ip": "phone", "var": "phone", "var-file": "phone",
 }
 
 func emulateFlags(o *emulateOptions) *flagSet {
 	f := newFlagSet("emulate")
-	f.fs.StringVar(&o.listen, "listen", "", "listen on `ADDR`: host:port for akuvox (default 127.0.0.1:0, a port the system chooses), an IP for phones (default 127.0.0.1)")
-	f.fs.StringVar(&o.user, "user", emulator.DefaultUser, "akuvox: the API user `NAME` the emulator expects")
-	f.fs.StringVar(&o.password, "password", emulator.DefaultPassword, "akuvox: the API password the emulator expects (a test login, not a site secret)")
-	f.fs.StringVar(&o.mode, "mode", "normal", "akuvox: how the device behaves: normal, drop-writes, unreachable or unsupported-firmware")
-	f.fs.StringVar(&o.device, "device", "", "yealink, grandstream: the `NAME` of the site's device to emulate")
+	f.fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "akuvox: listen on `ADDR`, host:port (port 0: one the system chooses)")
+	f.fs.StringVar(&o.user, "user", "", "akuvox: the API user `NAME` the emulator expects (default SWITCHBOARD_DEVICE_USER, else admin)")
+	f.fs.StringVar(&o.mode, "mode", "normal", "akuvox: how the device behaves, by `NAME`: normal, drop-writes, unreachable or unsupported-firmware")
+	f.fs.StringVar(&o.ip, "ip", "127.0.0.1", "yealink, grandstream: the `IP` address the phone sends from")
 	f.fs.StringVar(&o.server, "server", "127.0.0.1:5060", "yealink, grandstream: serve's SIP (UDP) `ADDR`: its -listen")
 	f.fs.StringVar(&o.provision, "provision", "http://127.0.0.1:8088", "yealink, grandstream: serve's provisioning `URL`: its -http")
 	o.site.vars = varsFlag{}
@@ -104,7 +108,7 @@ func runEmulate(c *cli, args []string) int {
 		return c.usageError(cmd, "unknown device family %q: akuvox, yealink or grandstream", family)
 	}
 	f := emulateFlags(&o)
-	maxArgs := 1
+	maxArgs := 2 // [DIR] DEVICE
 	if kind == "akuvox" {
 		maxArgs = 0
 	}
@@ -122,7 +126,13 @@ func runEmulate(c *cli, args []string) int {
 		return c.usageError(cmd, "%s %s not for %s", strings.Join(misplaced, ", "), map[bool]string{true: "is", false: "are"}[len(misplaced) == 1], family)
 	}
 	if kind == "phone" {
-		return c.emulatePhone(family, dirArg(positional), &o)
+		switch len(positional) {
+		case 0:
+			return c.usageError(cmd, "name the %s device of the site to emulate, as in \"switchboard emulate %s DIR desk-1\"", family, family)
+		case 1:
+			return c.emulatePhone(family, ".", positional[0], &o)
+		}
+		return c.emulatePhone(family, positional[0], positional[1], &o)
 	}
 	return c.emulateAkuvox(&o)
 }
@@ -132,9 +142,6 @@ func (c *cli) emulateAkuvox(o *emulateOptions) int {
 	mode, err := emulator.ParseMode(o.mode)
 	if err != nil {
 		return c.usageError(cmd, "-mode: unknown mode %q: normal, drop-writes, unreachable or unsupported-firmware", o.mode)
-	}
-	if o.listen == "" {
-		o.listen = "127.0.0.1:0"
 	}
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return c.usageError(cmd, "-listen %q: want host:port, as in 127.0.0.1:8080", o.listen)
@@ -146,20 +153,26 @@ func (c *cli) emulateAkuvox(o *emulateOptions) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	d, err := emulator.Start(emulator.WithAddress(o.listen), emulator.WithCredentials(o.user, o.password), emulator.WithMode(mode))
+	user := cmp.Or(o.user, c.getenv("SWITCHBOARD_DEVICE_USER"), emulator.DefaultUser)
+	password, shown := c.getenv("SWITCHBOARD_DEVICE_PASSWORD"), "(the password in SWITCHBOARD_DEVICE_PASSWORD)"
+	if password == "" {
+		password, shown = emulator.DefaultPassword, emulator.DefaultPassword+" (the emulator's own test login)"
+	}
+	d, err := emulator.Start(emulator.WithAddress(o.listen), emulator.WithCredentials(user, password), emulator.WithMode(mode))
 	if err != nil {
 		fmt.Fprintf(c.stderr, "switchboard emulate: %v\n", err)
 		return exitFail
 	}
 	url := "http://" + reachable(d.Addr())
 	fmt.Fprintf(c.stdout, `Emulating an Akuvox %s (firmware %s, mode %s) at %s
-API login: %s / %s (the emulator's own test login)
+API login: %s / %s
 
-Rehearse an apply against it, naming the Akuvox device it stands for:
-  SWITCHBOARD_DEVICE_USER=%s SWITCHBOARD_DEVICE_PASSWORD=%s switchboard apply -device NAME=%s DIR
+Rehearse an apply against it, naming the Akuvox device it stands for, with
+the same SWITCHBOARD_DEVICE_USER and SWITCHBOARD_DEVICE_PASSWORD:
+  switchboard apply -device NAME=%s DIR
 
 Stop it with Ctrl-C.
-`, emulator.DefaultModel, emulator.DefaultFirmware, mode, url, o.user, o.password, o.user, o.password, url)
+`, emulator.DefaultModel, emulator.DefaultFirmware, mode, url, user, shown, url)
 
 	sig := <-sigs
 	st := d.Stats()

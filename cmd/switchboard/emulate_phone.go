@@ -18,20 +18,14 @@ import (
 	"switchboard/simulate/emulator"
 )
 
-// emulatePhone runs a Yealink or Grandstream device of the site in dir:
-// registered with serve, fetching its files at start and on every
+// emulatePhone runs the Yealink or Grandstream device name of the site in
+// dir: registered with serve, fetching its files at start and on every
 // check-sync, until a signal.
-func (c *cli) emulatePhone(family, dir string, o *emulateOptions) int {
+func (c *cli) emulatePhone(family, dir, name string, o *emulateOptions) int {
 	cmd := lookup("emulate")
-	if o.device == "" {
-		return c.usageError(cmd, "-device NAME: which %s device of the site to emulate", family)
-	}
-	ip := netip.MustParseAddr("127.0.0.1")
-	if o.listen != "" {
-		var err error
-		if ip, err = netip.ParseAddr(o.listen); err != nil {
-			return c.usageError(cmd, "-listen %q: want the IP address to send from, as in 127.0.0.1", o.listen)
-		}
+	ip, err := netip.ParseAddr(o.ip)
+	if err != nil {
+		return c.usageError(cmd, "-ip %q: want the IP address to send from, as in 127.0.0.1", o.ip)
 	}
 	if _, _, err := net.SplitHostPort(o.server); err != nil {
 		return c.usageError(cmd, "-server %q: want serve's SIP address, host:port, as in 127.0.0.1:5060", o.server)
@@ -46,7 +40,7 @@ func (c *cli) emulatePhone(family, dir string, o *emulateOptions) int {
 		return status
 	}
 	p := cs.program
-	d := p.Device(o.device)
+	d := p.Device(name)
 	if d == nil || d.Vendor != family {
 		var names []string
 		for _, x := range p.Devices {
@@ -54,9 +48,9 @@ func (c *cli) emulatePhone(family, dir string, o *emulateOptions) int {
 				names = append(names, x.Name)
 			}
 		}
-		what := fmt.Sprintf("the site has no %s device %q", family, o.device)
+		what := fmt.Sprintf("the site has no %s device %q", family, name)
 		if d != nil {
-			what = fmt.Sprintf("device %q is %s, not %s", o.device, d.Model, family)
+			what = fmt.Sprintf("device %q is %s, not %s", name, d.Model, family)
 		}
 		if len(names) == 0 {
 			return c.usageError(cmd, "%s, and the site has no %s devices", what, family)

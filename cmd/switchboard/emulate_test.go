@@ -32,20 +32,31 @@ type emulatorProcess struct {
 }
 
 // launchEmulator runs "switchboard emulate akuvox ARGS" and returns once
-// it has printed the address it listens on.
+// it has printed the address it listens on. Leading NAME=VALUE arguments
+// are set in its environment instead.
 func launchEmulator(args ...string) (*emulatorProcess, error) {
-	return launch(`^Emulating an Akuvox .* at (http://\S+)$`, append([]string{"emulate", "akuvox"}, args...)...)
+	var env []string
+	for len(args) > 0 && strings.Contains(args[0], "=") && !strings.HasPrefix(args[0], "-") {
+		env, args = append(env, args[0]), args[1:]
+	}
+	return launchEnv(env, `^Emulating an Akuvox .* at (http://\S+)$`, append([]string{"emulate", "akuvox"}, args...)...)
 }
 
 // launch runs the switchboard command with args as a process of its own
 // and returns once a line of its standard output or error matches ready;
 // the first group of ready, if any, is the process's url.
 func launch(ready string, args ...string) (*emulatorProcess, error) {
+	return launchEnv(nil, ready, args...)
+}
+
+// launchEnv is launch with env added to the process's environment.
+func launchEnv(env []string, ready string, args ...string) (*emulatorProcess, error) {
 	bin, err := exec.LookPath("switchboard") // the test binary, put on PATH by testscript.Main
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -166,8 +177,9 @@ func (e *emulatorProcess) stop(t *testing.T, sig os.Signal) string {
 // cmdEmulator runs "switchboard emulate akuvox" beside a script and stops
 // it by a signal, waiting on what it prints rather than on time:
 //
-//	emulator start NAME [ARGS...]   start it; sets NAME to its URL once it
-//	                                listens
+//	emulator start NAME [ARGS...]   start it with the script's
+//	                                SWITCHBOARD_DEVICE_USER and _PASSWORD;
+//	                                sets NAME to its URL once it listens
 //	emulator stop NAME INT|TERM     signal it, wait for a clean exit (exit
 //	                                status 0) and print its output on
 //	                                stdout
@@ -178,7 +190,12 @@ func cmdEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	procs := scriptEmulators(ts)
 	switch args[0] {
 	case "start":
-		e, err := launchEmulator(args[2:]...)
+		// The script's login, as apply in the script sees it.
+		var env []string
+		for _, k := range []string{"SWITCHBOARD_DEVICE_USER", "SWITCHBOARD_DEVICE_PASSWORD"} {
+			env = append(env, k+"="+ts.Getenv(k))
+		}
+		e, err := launchEmulator(append(env, args[2:]...)...)
 		ts.Check(err)
 		ts.Defer(e.kill)
 		procs[args[1]] = e
@@ -224,8 +241,8 @@ var scriptEmulators = func() func(ts *testscript.TestScript) map[string]*emulato
 // example against them, then each emulator stopped by a signal.
 func TestEmulateRehearsesApply(t *testing.T) {
 	t.Parallel()
-	gate := startEmulator(t, "-password", "gate-test-pw")
-	monitor := startEmulator(t, "-user", "installer", "-password", "monitor-test-pw")
+	gate := startEmulator(t, "SWITCHBOARD_DEVICE_PASSWORD=gate-test-pw")
+	monitor := startEmulator(t, "SWITCHBOARD_DEVICE_PASSWORD=monitor-test-pw", "-user", "installer")
 
 	mb := &scriptMailbox{}
 	mail := smtp.NewServer(mb)
@@ -266,12 +283,12 @@ func TestEmulateRehearsesApply(t *testing.T) {
 		"-device", "hall-monitor="+withLogin(monitor.url, "installer", "monitor-test-pw"),
 		dir)
 	for _, want := range []string{
-		`✓ device "gate": set and verified (firmware R20K 220.30.3.1)`,
-		`✓ device "hall-monitor": set and verified (firmware R20K 220.30.3.1)`,
-		"Apply complete!",
+		`(?m)^  ✓ device "gate".*: set and verified \(firmware R20K 220\.30\.3\.1\)$`,
+		`(?m)^  ✓ device "hall-monitor".*: set and verified \(firmware R20K 220\.30\.3\.1\)$`,
+		`(?m)^Apply complete!`,
 	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("apply did not say %q:\n%s", want, out)
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("apply did not say %s:\n%s", want, out)
 		}
 	}
 	if strings.Contains(out, "gate-test-pw") || strings.Contains(out, "monitor-test-pw") {
@@ -315,7 +332,7 @@ func TestEmulatePhoneRehearsesApply(t *testing.T) {
 
 	phones := map[string]*emulatorProcess{}
 	for name, family := range map[string]string{"desk-ana": "yealink", "desk-ben": "grandstream"} {
-		e, err := launch(`^started: `, "emulate", family, "-device", name, "-server", sip, "-provision", "http://"+http, dir)
+		e, err := launch(`^started: `, "emulate", family, "-server", sip, "-provision", "http://"+http, dir, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,9 +344,9 @@ func TestEmulatePhoneRehearsesApply(t *testing.T) {
 	}
 
 	out := runOK(t, "apply", "-auto-approve", "-serve", admin, dir)
-	for _, want := range []string{`✓ device "desk-ana": check-sync sent`, `✓ device "desk-ben": check-sync sent`, "Apply complete!"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("apply did not say %q:\n%s", want, out)
+	for _, want := range []string{`(?m)^  ✓ device "desk-ana".*: check-sync sent`, `(?m)^  ✓ device "desk-ben".*: check-sync sent`, `(?m)^Apply complete!`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("apply did not say %s:\n%s", want, out)
 		}
 	}
 	phones["desk-ana"].waitLine(t, `^check-sync: fetched 805ec0000301\.boot \([0-9]+ bytes\), 805ec0000301\.cfg \([0-9]+ bytes\)$`)
