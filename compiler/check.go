@@ -183,6 +183,8 @@ func Check(cfg *lang.Config) (*Checked, hcl.Diagnostics) {
 	c.checkDevices()
 	c.checkNumbers()
 	c.checkDoorStations()
+	c.checkUsersReached()
+	c.checkPresentedNumbers()
 	sortDiagnostics(c.diags)
 	return c.out, c.diags
 }

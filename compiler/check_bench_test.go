@@ -24,7 +24,7 @@ const (
 
 // writeBenchSite writes a large valid site: 10 000 users in 5 000
 // residences, 3 000 devices (door stations, monitors, desk phones), a trunk
-// with 1 000 DDIs and short dialling, and 2 000 users with extension = "auto".
+// with 1 000 DDIs (999 of them users') and short dialling, and 2 000 users with extension = "auto".
 func writeBenchSite(tb testing.TB, dir string) {
 	tb.Helper()
 	write := func(name string, b *strings.Builder) {
@@ -83,8 +83,10 @@ trunk "carrier" {
 			}
 			fmt.Fprintf(&b, "user \"u%d\" {\n  first_name = \"User\"\n  last_name = \"%d\"\n  email = \"u%d@example.com\"\n  mobile = \"+35387%07d\"\n  residence = residence.r%d\n  role = %q\n  extension = %s\n  app = %v\n",
 				i, i, i, i, i/2, role, ext, i%2 == 0)
-			if i < benchDDIs {
-				fmt.Fprintf(&b, "  numbers = [\"+3531555%04d\"]\n", i)
+			// The pool's first number is nobody's: it is what the
+			// residents without a number of their own present.
+			if i < benchDDIs-1 {
+				fmt.Fprintf(&b, "  numbers = [\"+3531555%04d\"]\n", i+1)
 			}
 			b.WriteString("}\n\n")
 		}

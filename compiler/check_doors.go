@@ -72,6 +72,11 @@ func (c *checker) checkDoorStations() {
 	}
 
 	for _, r := range reachedOrder {
+		if !dialable(r.Label.Value) {
+			c.errorf(r.Label.Range, "Residence label not dialable",
+				"Door station %q calls residence %q by dialling its label, %q, and a SIP address cannot carry that as it is: the door's calls to it would not arrive. Use letters, digits and - _ . ! ~ * ' ( ) only, such as \"1A\" or \"Flat-1\".",
+				reachedBy[r.Name].Name, r.Name, r.Label.Value)
+		}
 		if !c.residenceCanAnswer(r) {
 			c.errorf(r.DeclRange, "No answering endpoint",
 				"Door station %q can call residence %q, but nothing there answers: no user of the residence has app = true, no indoor monitor is bound to it, and none of its users has a desk phone. Add one, or stop the door station from calling it.",
@@ -118,4 +123,22 @@ func (c *checker) residenceCanAnswer(r *lang.Residence) bool {
 		}
 	}
 	return false
+}
+
+// dialable reports whether a door-station code can be the user part of a
+// SIP address as it is (RFC 3261 unreserved characters): the door station
+// dials it, and the server routes on it.
+func dialable(code string) bool {
+	if code == "" {
+		return false
+	}
+	for _, r := range code {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("-_.!~*'()", r):
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -35,7 +35,7 @@ func usersSource(specs ...string) string {
 		if i == 0 {
 			role = "owner"
 		}
-		fmt.Fprintf(&b, "user %q {\n  email = \"%s@example.com\"\n  role = %q\n  extension = %s\n}\n", name, name, role, ext)
+		fmt.Fprintf(&b, "user %q {\n  email = \"%s@example.com\"\n  role = %q\n  extension = %s\n  app = true\n}\n", name, name, role, ext)
 	}
 	return b.String()
 }

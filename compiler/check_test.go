@@ -249,6 +249,7 @@ func TestValidSite(t *testing.T) {
 		`102 short form 102 of +35315550102 (user "aoife", trunk "carrier" short_dial)`,
 		`200 extension 200 of user "sean"`,
 		`201 extension 201 of user "tom"`,
+		`203 short form 203 of +35315550203 (user "tom", trunk "carrier" short_dial)`,
 		`8101 conference room 8101 of user "mary"`,
 	}
 	if diff := cmp.Diff(wantDial, dial); diff != "" {
@@ -267,7 +268,7 @@ func TestValidSite(t *testing.T) {
 		"+35315550100 carrier concierge 100",
 		"+35315550101 carrier mary 101",
 		"+35315550102 carrier aoife 102",
-		"+35315550203 carrier - ",
+		"+35315550203 carrier tom 203",
 	}
 	if diff := cmp.Diff(wantDDIs, ddis); diff != "" {
 		t.Errorf("DDIs (-want +got):\n%s", diff)

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -135,4 +136,97 @@ func (c *checker) checkDDIs() {
 			})
 		}
 	}
+}
+
+// checkUsersReached warns about a person nothing of theirs can ring: no
+// residence (so no monitor or family app answers for them) and no
+// endpoint of their own. Such a user validates, gets an extension and a
+// mailbox, and yet no call ever reaches them. A door button that calls
+// them directly has its own warning at the button (checkDoorStations), so
+// they are not warned about twice.
+func (c *checker) checkUsersReached() {
+	called := map[string]bool{}
+	for _, ds := range c.out.DoorStations {
+		for _, u := range ds.Users {
+			called[u.Name] = true
+		}
+	}
+	for _, u := range c.cfg.Users {
+		if u.Residence != nil || c.userCanAnswer(u) || called[u.Name] {
+			continue
+		}
+		what := "calls to them ring nowhere"
+		if ext := c.out.Extensions[u.Name]; ext != "" {
+			what = "calls to extension " + ext + " ring nowhere"
+		}
+		c.warnf(u.DeclRange, "User with no endpoint",
+			"User %q belongs to no residence and has no app (app = true) and no desk phone (a device with user = user.%s), so %s and no door station can reach them. Give them an app or a desk phone, or a residence whose monitor answers for them. If they only use the portal, nothing needs to ring for them and this warning can be ignored.",
+			u.Name, u.Name, what)
+	}
+}
+
+// checkPresentedNumbers warns when residents present another household's
+// number. A call out presents the caller's own number (their lowest DDI,
+// on the trunk holding it); a user without one presents the first number
+// of the site's first trunk by name (runtime/b2bua callerID and
+// runtime/routing outboundTrunk). When that number is another user's own,
+// every resident without a number presents it: whoever they call sees,
+// and calls back, someone of another household. Users without a
+// residence (an office's staff) presenting the main number is the usual
+// arrangement, and so is one household sharing a member's number, so
+// neither is warned about.
+func (c *checker) checkPresentedNumbers() {
+	var trunk *lang.Trunk
+	for _, t := range c.cfg.Trunks {
+		if trunk == nil || t.Name < trunk.Name {
+			trunk = t
+		}
+	}
+	if trunk == nil {
+		return
+	}
+	var first string
+	for _, n := range trunk.Numbers {
+		if first == "" || n.Value < first {
+			first = n.Value
+		}
+	}
+	var holder *lang.User
+	for _, d := range c.out.DDIs {
+		if d.Number == first {
+			holder = d.User
+		}
+	}
+	if holder == nil {
+		return
+	}
+	var rng hcl.Range
+	for _, n := range holder.Numbers {
+		if n.Value == first {
+			rng = n.Range
+		}
+	}
+	var presenting []string
+	for _, u := range c.cfg.Users {
+		if u == holder || u.Residence == nil || len(u.Numbers) > 0 || !c.userCanAnswer(u) {
+			continue
+		}
+		if holder.Residence != nil && holder.Residence.Name == u.Residence.Name {
+			continue
+		}
+		presenting = append(presenting, fmt.Sprintf("user %q (residence %q)", u.Name, u.Residence.Name))
+	}
+	if len(presenting) == 0 {
+		return
+	}
+	const named = 3
+	who := presenting
+	more := ""
+	if len(who) > named {
+		more = fmt.Sprintf(" and %d more", len(who)-named)
+		who = who[:named]
+	}
+	c.warnf(rng, "Residents present another's number",
+		"Users without a number of their own call out over trunk %q presenting its first number, %s, and that is user %q's own: whoever they call sees it and, calling back, reaches %s. Residents of other households present it: %s%s. Give each of them a number of their own from the trunk's pool (numbers = [...]), or make the pool's first number one that no user holds (calls out present it; calls to it are refused).",
+		trunk.Name, first, holder.Name, holder.Name, strings.Join(who, ", "), more)
 }

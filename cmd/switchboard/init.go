@@ -2,14 +2,13 @@ package main
 
 import (
 	"bytes"
-	_ "embed"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"text/template"
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
@@ -22,13 +21,21 @@ import (
 var initCommand = &command{
 	name:     "init",
 	synopsis: "Start a new site directory",
-	usage: `Usage: switchboard init [-key] [DIR]
+	usage: `Usage: switchboard init [-key] [-template NAME] [DIR]
 
 Creates a site in DIR (default: the current directory; created if missing):
 
   site.pbx.hcl           a commented starter site that validates as it is
   .gitignore             keeps .switchboard/ out of version control
   .switchboard/site.key  the site key every password is derived from
+
+-template NAME starts from one of these sites (default ` + defaultTemplate + `):
+
+` + templateList() + `
+
+Each validates, builds and passes "switchboard test" as it is (validate's
+only warnings are the two settings each Akuvox indoor monitor needs by
+hand); replace its people, numbers and MACs with the installation's.
 
 init never overwrites: when any of these files exists, or DIR already holds
 *.pbx.hcl files, it stops and writes nothing.
@@ -41,12 +48,13 @@ changes every password of the site.
 Exit status: 0 on success, 1 when a file is in the way or cannot be
 written, 2 on a usage error.`,
 	run:   runInit,
-	flags: func() *flagSet { return initFlags(new(bool)) },
+	flags: func() *flagSet { return initFlags(new(bool), new(string)) },
 }
 
-func initFlags(keyOnly *bool) *flagSet {
+func initFlags(keyOnly *bool, tmpl *string) *flagSet {
 	f := newFlagSet("init")
 	f.fs.BoolVar(keyOnly, "key", false, "create only the site key, for an existing site")
+	f.fs.StringVar(tmpl, "template", defaultTemplate, "start from the site template `NAME`: "+templateNames())
 	return f
 }
 
@@ -66,11 +74,6 @@ func runInitKey(c *cli, dir string) int {
 	return exitOK
 }
 
-//go:embed starter/site.pbx.hcl.tmpl
-var starterSite string
-
-var starterTemplate = template.Must(template.New("site.pbx.hcl").Parse(starterSite))
-
 const starterGitignore = `# The site key: every SIP, app and portal password is derived from it.
 # Keep it out of version control; back it up somewhere safe.
 .switchboard/
@@ -85,18 +88,29 @@ const (
 
 func runInit(c *cli, args []string) int {
 	var keyOnly bool
-	positional, status, ok := c.parse(initFlags(&keyOnly), args, 1)
+	var tmplName string
+	f := initFlags(&keyOnly, &tmplName)
+	positional, status, ok := c.parse(f, args, 1)
 	if !ok {
 		return status
 	}
+	tmpl := lookupTemplate(tmplName)
+	if tmpl == nil {
+		return c.usageError(lookup("init"), "unknown template %q: the templates are %s", tmplName, templateNames())
+	}
+	templateSet := false
+	f.fs.Visit(func(fl *flag.Flag) { templateSet = templateSet || fl.Name == "template" })
 	dir := dirArg(positional)
 	if keyOnly {
+		if templateSet {
+			return c.usageError(lookup("init"), "-key creates only the site key; -template belongs to a new site")
+		}
 		return runInitKey(c, dir)
 	}
 
 	name, display := siteNames(dir)
 	var site bytes.Buffer
-	if err := starterTemplate.Execute(&site, struct{ Name, DisplayName string }{name, display}); err != nil {
+	if err := tmpl.tmpl.Execute(&site, struct{ Name, DisplayName string }{name, display}); err != nil {
 		fmt.Fprintf(c.stderr, "switchboard init: %v\n", err)
 		return exitFail
 	}

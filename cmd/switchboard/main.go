@@ -97,6 +97,7 @@ func init() {
 		testCommand,
 		probeCommand,
 		modelsCommand,
+		emulateCommand,
 		versionCommand,
 		completionCommand,
 		helpCommand,

@@ -42,6 +42,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"emulator":  cmdEmulator,
 			"filemode":  cmdFilemode,
 			"isjson":    cmdIsJSON,
 			"nosecrets": cmdNoSecrets,

@@ -210,6 +210,7 @@ func (c *cli) preparePlan(cmd, dir string, o *planCommon, operation string, reco
 		}
 		pr.plan = p
 	}
+	c.warnRemovedAnswerers(pr)
 	return pr, exitOK
 }
 

@@ -256,22 +256,26 @@ type conn struct {
 
 func (c *conn) Read(b []byte) (int, error) {
 	fresh := c.fresh.Load() && c.o.Handshake > 0
-	if !fresh && !c.inHandshake.Load() && c.o.Idle > 0 {
+	handshake := c.inHandshake.Load()
+	idle := !fresh && !handshake && c.o.Idle > 0
+	if idle {
 		if err := c.Conn.SetReadDeadline(time.Now().Add(c.o.Idle)); err != nil {
 			return 0, err
 		}
 	}
 	n, err := c.Conn.Read(b)
-	if n > 0 && fresh && !c.inHandshake.Load() {
+	if n > 0 && fresh && !handshake {
 		c.fresh.Store(false)
 		// The first bytes came: the handshake deadline no longer
 		// applies; the idle one does, from the next read.
 		_ = c.Conn.SetDeadline(time.Time{})
 	}
-	if isTimeout(err) {
+	if isTimeout(err) && (fresh || handshake || idle) {
 		// A silent peer: its connection ends like a closed one (sipgo
 		// logs a read error, with the peer's address, at ERROR; a
-		// close, at DEBUG).
+		// close, at DEBUG). A deadline the server set itself is the
+		// server's business: net/http ends its background read between
+		// requests with one in the past, and the connection lives on.
 		c.Close()
 		return n, io.EOF
 	}
@@ -327,7 +331,9 @@ func (c *tlsConn) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := c.Conn.Read(b)
-	if isTimeout(err) {
+	if isTimeout(err) && c.raw.o.Idle > 0 {
+		// Past the handshake, only the idle deadline is the listener's
+		// (see conn.Read).
 		c.raw.Close()
 		return n, io.EOF
 	}

@@ -1,7 +1,10 @@
-// Package emulator is an Akuvox device emulator: an HTTP server that speaks
-// the local API of Akuvox door stations and indoor monitors closely enough
-// for `switchboard apply` to push configuration to it and read it back,
-// without hardware.
+// Package emulator emulates devices for `switchboard apply` without
+// hardware. Device (this file) is an Akuvox device emulator: an HTTP
+// server that speaks the local API of Akuvox door stations and indoor
+// monitors closely enough for apply to push configuration to it and read
+// it back. Phone (phone.go) is a Yealink or Grandstream device, which apply
+// reaches through serve's check-sync instead. `switchboard emulate` runs
+// either for an installer's rehearsal.
 //
 // It serves, behind HTTP digest authentication (MD5, qop=auth, the mode
 // real devices are set to for API access):
@@ -32,7 +35,8 @@
 //	defer d.Close()
 //	// point apply at d.URL(), then inspect d.Keys()
 //
-// Start listens on a loopback port chosen by the system. A Device is safe for concurrent use.
+// Start listens on a loopback port chosen by the system, or where
+// WithAddress says. A Device is safe for concurrent use.
 package emulator
 
 import (
@@ -101,6 +105,7 @@ const (
 )
 
 type config struct {
+	addr           string // where to listen; default 127.0.0.1:0
 	user, password string
 	model          string
 	firmware       string
@@ -116,6 +121,11 @@ type Option func(*config)
 func WithCredentials(user, password string) Option {
 	return func(c *config) { c.user, c.password = user, password }
 }
+
+// WithAddress sets the TCP address to listen on (default "127.0.0.1:0",
+// a loopback port the system chooses). switchboard emulate uses it to
+// listen where an installer asks.
+func WithAddress(addr string) Option { return func(c *config) { c.addr = addr } }
 
 // WithMode sets the starting mode (default Normal).
 func WithMode(m Mode) Option { return func(c *config) { c.mode = m } }
@@ -181,6 +191,7 @@ type Stats struct {
 // Start starts an emulator and returns once it accepts connections.
 func Start(opts ...Option) (*Device, error) {
 	c := config{
+		addr: "127.0.0.1:0",
 		user: DefaultUser, password: DefaultPassword,
 		model: DefaultModel, firmware: DefaultFirmware, mac: "0C11050000FF",
 	}
@@ -188,7 +199,7 @@ func Start(opts ...Option) (*Device, error) {
 		o(&c)
 	}
 	keys := factoryKeys()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}

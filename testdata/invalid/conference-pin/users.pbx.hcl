@@ -5,7 +5,7 @@ user "boss" {
   conference_pin = true
 }
 
-user "mary" {
+user "mary" { # WARNING: User with no endpoint
   email          = "mary@example.com"
   extension      = 101
   conference_pin = true # ERROR: Conference PIN without a room

@@ -4,23 +4,23 @@ user "owner" {
   app   = true
 }
 
-        user "mary" {
+        user "mary" { # WARNING: User with no endpoint
           email      = "mary@example.com"
           extension  = 101
           conference = 8000 # ERROR: Duplicate number
         }
 
-        user "sean" {
+        user "sean" { # WARNING: User with no endpoint
           email     = "sean@example.com"
           extension = 101 # ERROR: Duplicate extension
         }
 
-        user "aoife" {
+        user "aoife" { # WARNING: User with no endpoint
           email      = "aoife@example.com"
           conference = 101 # ERROR: Duplicate number
         }
 
-        user "tom" {
+        user "tom" { # WARNING: User with no endpoint
           email      = "tom@example.com"
           conference = "*8101" # ERROR: Invalid conference room
         }

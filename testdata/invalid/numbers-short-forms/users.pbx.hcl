@@ -1,9 +1,9 @@
-user "aoife" {
+user "aoife" { # WARNING: User with no endpoint
   email     = "aoife@example.com"
   extension = 102
 }
 
-user "mary" {
+user "mary" { # WARNING: User with no endpoint
   email     = "mary@example.com"
   extension = 101
   numbers = [

@@ -9,6 +9,6 @@ site "fixture" {
   }
 }
 
-user "resident" {
+user "resident" { # WARNING: User with no endpoint
   email = "resident@example.com"
 }

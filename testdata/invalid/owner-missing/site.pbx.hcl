@@ -8,7 +8,7 @@ site "fixture" { # ERROR: No site owner
   }
 }
 
-user "admin" {
+user "admin" { # WARNING: User with no endpoint
   email = "admin@example.com"
   role  = "admin"
 }

@@ -1,5 +1,5 @@
 # ERROR: Missing site
-user "owner" {
+user "owner" { # WARNING: User with no endpoint
   email = "owner@example.com"
   role  = "owner"
 }

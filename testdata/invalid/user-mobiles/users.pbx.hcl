@@ -1,19 +1,19 @@
-user "mary" {
+user "mary" { # WARNING: User with no endpoint
   email  = "mary@example.com"
   mobile = "+353871234567"
 }
 
-user "sean" {
+user "sean" { # WARNING: User with no endpoint
   email  = "sean@example.com"
   mobile = "+353871234567" # ERROR: Duplicate mobile number
 }
 
-user "aoife" {
+user "aoife" { # WARNING: User with no endpoint
   email  = "aoife@example.com"
   mobile = "+353 87 765 4321" # ERROR: Invalid phone number
 }
 
-user "tom" {
+user "tom" { # WARNING: User with no endpoint
   email  = "tom@example.com"
   mobile = "0871112222" # ERROR: Invalid phone number
 }

@@ -41,6 +41,7 @@ user "tom" {
   residence  = residence.apt-2a
   extension  = "auto"
   app        = true
+  numbers    = ["+35315550203"] # his own: without it he would present the concierge's
 }
 
 user "concierge" {

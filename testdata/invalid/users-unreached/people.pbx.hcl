@@ -1,0 +1,42 @@
+residence "flat" {}
+
+# Nothing of hers can ring: no residence, no app, no desk phone.
+user "ghost" { # WARNING: User with no endpoint
+  email     = "ghost@example.com"
+  extension = 105
+}
+
+# A desk phone is an endpoint.
+user "desk-user" {
+  email = "desk@example.com"
+}
+
+# A resident without an endpoint of her own is answered by her flat.
+user "resident" {
+  email     = "resident@example.com"
+  residence = residence.flat
+}
+
+# A door button that calls him has its own warning, at the button.
+user "doorman" {
+  email = "doorman@example.com"
+}
+
+device "monitor" {
+  model     = "akuvox-c315"
+  mac       = "0C:11:05:00:00:01"
+  residence = residence.flat
+}
+
+device "desk" {
+  model = "yealink-t31p"
+  mac   = "80:5E:C0:00:00:01"
+  user  = user.desk-user
+}
+
+device "entrance" {
+  model = "akuvox-x916"
+  mac   = "0C:11:05:00:00:02"
+  button "1" { calls = residence.flat }
+  button "2" { calls = user.doorman } # WARNING: User cannot answer
+}
