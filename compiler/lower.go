@@ -143,6 +143,7 @@ func (l *lowerer) lowerUsers() {
 				Name: appAccount(u), Kind: ir.AccountApp,
 				Username: appAccount(u), AuthName: appAccount(u),
 				DisplayName: u.DisplayName(), Owner: ir.UserRef(u.Name),
+				CallerName: u.DisplayName(), CallerNumber: l.c.Extensions[u.Name],
 				Rotation: u.Rotation.Value, Origin: origin(u.App.Range, userObject(u)),
 			})
 		}
@@ -414,9 +415,15 @@ func (l *lowerer) lowerDevices() {
 			}
 		}
 		l.p.Devices = append(l.p.Devices, dev)
+		callerName, callerNumber := deviceDisplayName(d.Device), ""
+		if u := l.c.Users[dev.User]; u != nil {
+			// A person's phone presents the person, as their app does.
+			callerName, callerNumber = u.DisplayName(), l.c.Extensions[u.Name]
+		}
 		l.p.Accounts = append(l.p.Accounts, ir.Account{
 			Name: acct, Kind: ir.AccountDevice, Username: acct, AuthName: acct,
 			DisplayName: deviceDisplayName(d.Device), Owner: owner, Device: d.Name,
+			CallerName: callerName, CallerNumber: callerNumber,
 			Rotation: d.Rotation.Value, Origin: origin(d.DeclRange, obj),
 		})
 	}
@@ -432,7 +439,7 @@ func deviceDisplayName(d *lang.Device) string {
 func (l *lowerer) lowerDoorStation(dev *ir.Device, d *Device, ds *DoorStation) {
 	obj := deviceObject(d.Device)
 	codes := map[string]ir.Entry{}
-	addEntry := func(code string, target ir.Ref, rng hcl.Range) {
+	addEntry := func(code string, target ir.Ref, callerName string, rng hcl.Range) {
 		if prev, ok := codes[code]; ok {
 			if prev.Target != target {
 				l.diags = append(l.diags, &hcl.Diagnostic{
@@ -444,7 +451,7 @@ func (l *lowerer) lowerDoorStation(dev *ir.Device, d *Device, ds *DoorStation) {
 			}
 			return
 		}
-		e := ir.Entry{Device: d.Name, Code: code, Target: target, Origin: origin(rng, obj)}
+		e := ir.Entry{Device: d.Name, Code: code, Target: target, CallerName: callerName, Origin: origin(rng, obj)}
 		codes[code] = e
 		l.p.Entries = append(l.p.Entries, e)
 	}
@@ -458,13 +465,15 @@ func (l *lowerer) lowerDoorStation(dev *ir.Device, d *Device, ds *DoorStation) {
 		}
 		target := ir.Ref{Kind: ir.RefKind(b.Calls.Kind), Name: b.Calls.Name}
 		code := l.entryCode(b.Calls)
-		addEntry(code, target, b.DeclRange)
+		// The callee sees where the visitor stands and which button
+		// they pressed: "Front gate, button 1".
+		addEntry(code, target, deviceDisplayName(d.Device)+", button "+b.Label, b.DeclRange)
 		dev.Buttons = append(dev.Buttons, ir.Button{Index: idx, Label: b.Label, Dial: code, Target: target, Origin: origin(b.DeclRange, obj)})
 	}
 	if d.Keypad.Value && ds != nil {
 		dev.Keypad = true
 		for _, r := range ds.Residences {
-			addEntry(r.Label.Value, ir.ResidenceRef(r.Name), d.Keypad.Range)
+			addEntry(r.Label.Value, ir.ResidenceRef(r.Name), deviceDisplayName(d.Device)+", keypad", d.Keypad.Range)
 		}
 	}
 	for i, r := range d.Relays {

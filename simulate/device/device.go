@@ -57,7 +57,8 @@ type Config struct {
 // Incoming is a call that reached this device.
 type Incoming struct {
 	CallID   string
-	From     string // the caller's account (the From user part)
+	From     string // who the server presents as the caller: the From user part (an extension, an account, a carrier's number)
+	FromName string // the From display name ("Mary Byrne", "Front gate, button 1")
 	To       string // who was called: the Request-URI's user part
 	Identity string // the P-Asserted-Identity's user part, if any
 	SentBy   string // the sent-by (host:port) of the INVITE's top Via
@@ -530,7 +531,7 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		in.MaxForwards = int(mf.Val())
 	}
 	if f := req.From(); f != nil {
-		in.From = f.Address.User
+		in.From, in.FromName = f.Address.User, f.DisplayName
 	}
 	if pai := req.GetHeader("P-Asserted-Identity"); pai != nil {
 		var u sip.Uri
