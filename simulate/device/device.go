@@ -398,20 +398,29 @@ func (d *Device) Register(ctx context.Context, expires time.Duration) (int, erro
 // credentials for its last challenge, answers a new challenge once, and
 // returns the final status.
 func (d *Device) doAuthorized(ctx context.Context, req *sip.Request) (int, error) {
+	res, err := d.doAuthorizedResponse(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	return res.StatusCode, nil
+}
+
+// doAuthorizedResponse is doAuthorized returning the final response.
+func (d *Device) doAuthorizedResponse(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	req.SetDestination(d.hub.server)
 	d.authorize(req, "Authorization")
 	res, err := d.hub.client.Do(ctx, req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if res.StatusCode == 401 || res.StatusCode == 407 {
 		d.learn(res)
 		res, err = d.hub.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: d.account, Password: d.password})
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	return res.StatusCode, nil
+	return res, nil
 }
 
 // authorize answers, before it is asked, the challenge the server sent
