@@ -198,7 +198,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	s.notifier = notify.New(notify.Config{Stack: notifyStack{s}, Clock: s.clk, Logger: s.log, Summary: cfg.Services.MessageSummary, Go: s.goTracked})
-	s.presence = presence.New(presence.Config{Stack: notifyStack{s}, Clock: s.clk, Logger: s.log, Go: s.goTracked, Limits: cfg.Presence})
+	s.presence = presence.New(presence.Config{Stack: notifyStack{s}, Clock: s.clk, Logger: s.log, Go: s.goTracked, Limits: cfg.Presence, Publish: s.publish})
 	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Go: s.goTracked})
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.register = sipstack.NewRegister(onRegister)

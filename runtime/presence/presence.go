@@ -23,6 +23,7 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/runtime/clock"
+	"switchboard/runtime/events"
 )
 
 // Event is the dialog event package (Event, Allow-Events).
@@ -64,6 +65,9 @@ type Config struct {
 	// Go runs f on a goroutine the server's Close waits for.
 	Go     func(f func())
 	Limits Limits // zero fields: DefaultLimits'
+	// Publish reports subscriptions starting and ending; nil: not
+	// reported.
+	Publish func(events.Event)
 }
 
 // Server keeps the dialog subscriptions and the dialogs of each person.
@@ -101,6 +105,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Publish == nil {
+		cfg.Publish = func(events.Event) {}
 	}
 	if cfg.Go == nil {
 		cfg.Go = func(f func()) { go f() }
@@ -197,6 +204,7 @@ func (s *Server) Subscribe(req *sip.Request, tx sip.ServerTransaction, account, 
 		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "60"))
 		return
 	}
+	added := false
 	if sub == nil {
 		ours := &sip.FromHeader{DisplayName: to.DisplayName, Address: to.Address, Params: sip.NewParams()}
 		ours.Params.Add("tag", sip.GenerateTagN(16))
@@ -210,6 +218,7 @@ func (s *Server) Subscribe(req *sip.Request, tx sip.ServerTransaction, account, 
 		if expires > 0 {
 			s.subs[key] = sub
 			s.perAcct[account]++
+			added = true
 		}
 	}
 	s.mu.Unlock()
@@ -238,6 +247,9 @@ func (s *Server) Subscribe(req *sip.Request, tx sip.ServerTransaction, account, 
 	ok.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	ok.AppendHeader(s.cfg.Stack.Contact(req.Source(), req.Transport()))
 	_ = tx.Respond(ok)
+	if added {
+		s.cfg.Publish(events.Event{Kind: events.Subscribed, Account: account, Target: ir.UserRef(person).String(), Source: req.Source()})
+	}
 
 	if expires == 0 {
 		// Unsubscribe (or a one-time fetch): the state now, and the end.
@@ -342,12 +354,7 @@ func (s *Server) Count() int {
 // end removes sub and sends its final NOTIFY, with the state as it is.
 func (s *Server) end(sub *subscription, reason string) {
 	s.mu.Lock()
-	if cur, ok := s.subs[sub.key]; ok && cur == sub {
-		delete(s.subs, sub.key)
-		if s.perAcct[sub.account]--; s.perAcct[sub.account] <= 0 {
-			delete(s.perAcct, sub.account)
-		}
-	}
+	removed := s.remove(sub)
 	body := s.dialogsOf(sub.person)
 	closed := s.closed
 	s.mu.Unlock()
@@ -360,6 +367,21 @@ func (s *Server) end(sub *subscription, reason string) {
 	if !closed {
 		sub.queue(body, "terminated;reason="+reason)
 	}
+	if removed {
+		s.cfg.Publish(events.Event{Kind: events.Unsubscribed, Account: sub.account, Target: ir.UserRef(sub.person).String(), Cause: reason})
+	}
+}
+
+// remove forgets sub, reporting whether it was held; s.mu held.
+func (s *Server) remove(sub *subscription) bool {
+	if cur, ok := s.subs[sub.key]; !ok || cur != sub {
+		return false
+	}
+	delete(s.subs, sub.key)
+	if s.perAcct[sub.account]--; s.perAcct[sub.account] <= 0 {
+		delete(s.perAcct, sub.account)
+	}
+	return true
 }
 
 func respond(tx sip.ServerTransaction, req *sip.Request, status int, reason string, hdrs ...sip.Header) {

@@ -10,7 +10,9 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"switchboard/compiler/ir"
 	"switchboard/runtime/clock"
+	"switchboard/runtime/events"
 )
 
 // subscription is one SUBSCRIBE dialog, the server being the notifier.
@@ -149,13 +151,11 @@ func (sub *subscription) send(req *sip.Request, dest string, final bool) {
 	sub.dead = true
 	sub.mu.Unlock()
 	s.mu.Lock()
-	if cur, ok := s.subs[sub.key]; ok && cur == sub {
-		delete(s.subs, sub.key)
-		if s.perAcct[sub.account]--; s.perAcct[sub.account] <= 0 {
-			delete(s.perAcct, sub.account)
-		}
-	}
+	removed := s.remove(sub)
 	s.mu.Unlock()
+	if removed {
+		s.cfg.Publish(events.Event{Kind: events.Unsubscribed, Account: sub.account, Target: ir.UserRef(sub.person).String(), Cause: "the subscriber refused a NOTIFY"})
+	}
 	sub.mu.Lock()
 	if sub.timer != nil {
 		sub.timer.Stop()
