@@ -178,6 +178,7 @@ func Check(cfg *lang.Config) (*Checked, hcl.Diagnostics) {
 	c.checkDDIs()
 	c.checkDevices()
 	c.checkNumbers()
+	c.checkBLF()
 	c.checkDoorStations()
 	sortDiagnostics(c.diags)
 	return c.out, c.diags

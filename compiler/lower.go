@@ -412,6 +412,7 @@ func (l *lowerer) lowerDevices() {
 				if code != "" {
 					dev.LineKeys = append(dev.LineKeys, ir.LineKey{Index: 2, Type: ir.KeyDTMF, Value: code, Label: "Open door", Origin: origin(d.DeclRange, obj)})
 				}
+				dev.LineKeys = append(dev.LineKeys, l.blfKeys(d, len(dev.LineKeys)+1)...)
 			}
 		}
 		l.p.Devices = append(l.p.Devices, dev)
