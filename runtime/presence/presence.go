@@ -218,7 +218,7 @@ func (s *Server) Subscribe(req *sip.Request, tx sip.ServerTransaction, account, 
 		if expires > 0 {
 			s.subs[key] = sub
 			s.perAcct[account]++
-			added = true
+			sub.held, added = true, true
 		}
 	}
 	s.mu.Unlock()
@@ -355,6 +355,7 @@ func (s *Server) Count() int {
 func (s *Server) end(sub *subscription, reason string) {
 	s.mu.Lock()
 	removed := s.remove(sub)
+	fetch := !sub.held
 	body := s.dialogsOf(sub.person)
 	closed := s.closed
 	s.mu.Unlock()
@@ -364,7 +365,8 @@ func (s *Server) end(sub *subscription, reason string) {
 		sub.timer = nil
 	}
 	sub.mu.Unlock()
-	if !closed {
+	if !closed && (removed || fetch) {
+		// Once: the timer and an unsubscribe may both end it.
 		sub.queue(body, "terminated;reason="+reason)
 	}
 	if removed {

@@ -39,6 +39,8 @@ type subscription struct {
 	pending   []notification
 	sending   bool
 	dead      bool // the subscriber refused a NOTIFY: nothing more is sent
+	ended     bool // the final NOTIFY is queued: nothing follows it
+	held      bool // Server.subs holds it (a fetch never is); Server.mu
 }
 
 // notification is one NOTIFY waiting to be sent, in order.
@@ -55,10 +57,13 @@ const maxPending = 16
 // queue sends a NOTIFY after those already queued.
 func (sub *subscription) queue(dialogs []Dialog, state string) {
 	sub.mu.Lock()
-	if sub.dead {
+	if sub.dead || sub.ended {
+		// An event that raced the end of the subscription: the final
+		// NOTIFY is the last one (RFC 6665 §4.2.2).
 		sub.mu.Unlock()
 		return
 	}
+	sub.ended = state != ""
 	if len(sub.pending) >= maxPending {
 		sub.pending = sub.pending[1:]
 	}
