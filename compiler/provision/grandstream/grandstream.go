@@ -204,6 +204,11 @@ func deskPhone(p *ir.Program, d *ir.Device, m *catalogue.Model, pw devfile.Passw
 			w.shared(fmt.Sprintf("line key %d", k.Index), "Grandstream %s keys are not rendered (their key codes are not verified); set key %d (%q, value %q) on the phone.", k.Type, k.Index, k.Label, k.Value)
 		}
 	}
+	if mpk > 0 && !strings.HasPrefix(m.ID, "grandstream-gxp") {
+		// Wazo writes the P23000 block for the GXP21xx; for the GRP26xx
+		// it writes the newer alias format (pks.vpk.N.*) instead.
+		w.shared("BLF keys", "Grandstream BLF keys are written as multi-purpose keys (P23000…), as for the GXP21xx; on the %s they are not verified: check the %d BLF key(s) on the phone.", m.Name, mpk)
+	}
 	if len(d.Contacts) > 0 {
 		w.shared("directory", "Grandstream phone books are not rendered, so the site directory is not on the phone.")
 	}
