@@ -182,6 +182,7 @@ func Check(cfg *lang.Config) (*Checked, hcl.Diagnostics) {
 	c.checkDDIs()
 	c.checkDevices()
 	c.checkNumbers()
+	c.checkBLF()
 	c.checkDoorStations()
 	c.checkUsersReached()
 	c.checkPresentedNumbers()

@@ -144,6 +144,7 @@ func (l *lowerer) lowerUsers() {
 				Name: appAccount(u), Kind: ir.AccountApp,
 				Username: appAccount(u), AuthName: appAccount(u),
 				DisplayName: u.DisplayName(), Owner: ir.UserRef(u.Name),
+				CallerName: u.DisplayName(), CallerNumber: l.c.Extensions[u.Name],
 				Rotation: u.Rotation.Value, Digest: slices.Clone(l.c.Digest), Origin: origin(u.App.Range, userObject(u)),
 			})
 		}
@@ -412,12 +413,19 @@ func (l *lowerer) lowerDevices() {
 				if code != "" {
 					dev.LineKeys = append(dev.LineKeys, ir.LineKey{Index: 2, Type: ir.KeyDTMF, Value: code, Label: "Open door", Origin: origin(d.DeclRange, obj)})
 				}
+				dev.LineKeys = append(dev.LineKeys, l.blfKeys(d, len(dev.LineKeys)+1)...)
 			}
 		}
 		l.p.Devices = append(l.p.Devices, dev)
+		callerName, callerNumber := deviceDisplayName(d.Device), ""
+		if u := l.c.Users[dev.User]; u != nil {
+			// A person's phone presents the person, as their app does.
+			callerName, callerNumber = u.DisplayName(), l.c.Extensions[u.Name]
+		}
 		l.p.Accounts = append(l.p.Accounts, ir.Account{
 			Name: acct, Kind: ir.AccountDevice, Username: acct, AuthName: acct,
 			DisplayName: deviceDisplayName(d.Device), Owner: owner, Device: d.Name,
+			CallerName: callerName, CallerNumber: callerNumber,
 			Rotation: d.Rotation.Value, Digest: slices.Clone(d.Model.Digest.Algorithms), Origin: origin(d.DeclRange, obj),
 		})
 	}
@@ -433,7 +441,7 @@ func deviceDisplayName(d *lang.Device) string {
 func (l *lowerer) lowerDoorStation(dev *ir.Device, d *Device, ds *DoorStation) {
 	obj := deviceObject(d.Device)
 	codes := map[string]ir.Entry{}
-	addEntry := func(code string, target ir.Ref, rng hcl.Range) {
+	addEntry := func(code string, target ir.Ref, callerName string, rng hcl.Range) {
 		if prev, ok := codes[code]; ok {
 			if prev.Target != target {
 				l.diags = append(l.diags, &hcl.Diagnostic{
@@ -445,7 +453,7 @@ func (l *lowerer) lowerDoorStation(dev *ir.Device, d *Device, ds *DoorStation) {
 			}
 			return
 		}
-		e := ir.Entry{Device: d.Name, Code: code, Target: target, Origin: origin(rng, obj)}
+		e := ir.Entry{Device: d.Name, Code: code, Target: target, CallerName: callerName, Origin: origin(rng, obj)}
 		codes[code] = e
 		l.p.Entries = append(l.p.Entries, e)
 	}
@@ -459,13 +467,15 @@ func (l *lowerer) lowerDoorStation(dev *ir.Device, d *Device, ds *DoorStation) {
 		}
 		target := ir.Ref{Kind: ir.RefKind(b.Calls.Kind), Name: b.Calls.Name}
 		code := l.entryCode(b.Calls)
-		addEntry(code, target, b.DeclRange)
+		// The callee sees where the visitor stands and which button
+		// they pressed: "Front gate, button 1".
+		addEntry(code, target, deviceDisplayName(d.Device)+", button "+b.Label, b.DeclRange)
 		dev.Buttons = append(dev.Buttons, ir.Button{Index: idx, Label: b.Label, Dial: code, Target: target, Origin: origin(b.DeclRange, obj)})
 	}
 	if d.Keypad.Value && ds != nil {
 		dev.Keypad = true
 		for _, r := range ds.Residences {
-			addEntry(r.Label.Value, ir.ResidenceRef(r.Name), d.Keypad.Range)
+			addEntry(r.Label.Value, ir.ResidenceRef(r.Name), deviceDisplayName(d.Device)+", keypad", d.Keypad.Range)
 		}
 	}
 	for i, r := range d.Relays {

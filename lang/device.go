@@ -28,6 +28,7 @@ func decodeDeviceBlock(b *hcl.Block, ev *evaluator) (*Device, hcl.Diagnostics) {
 	d.User = a.ref("user", "user")
 	d.Keypad = a.boolean("keypad", false)
 	d.Rotation = a.integer("rotation", 0)
+	d.BLF, d.BLFSet, d.BLFRange = a.refList("blf", "user")
 
 	buttons := map[string]hcl.Range{}
 	relays := map[string]hcl.Range{}
@@ -69,6 +70,41 @@ func decodeDeviceBlock(b *hcl.Block, ev *evaluator) (*Device, hcl.Diagnostics) {
 		}
 	}
 	return d, append(diags, a.diags...)
+}
+
+// refList reads a list of references to blocks of kind, such as
+// [user.mary, user.tom]; each element keeps its own range.
+func (a *attrs) refList(name, kind string) ([]*Ref, bool, hcl.Range) {
+	a.read(name, "list of references to "+kind, "")
+	attr := a.m[name]
+	if attr == nil {
+		return nil, false, a.decl
+	}
+	exprs, d := hcl.ExprList(attr.Expr)
+	if d.HasErrors() {
+		a.errorf(attr.Expr.Range(), "Invalid reference list", "The %q argument must be a list of references such as [%s.name, …].", name, kind)
+		return nil, true, attr.Expr.Range()
+	}
+	var out []*Ref
+	for _, e := range exprs {
+		v, ok, d := a.ev.value(&hcl.Attribute{Name: name, Expr: e, Range: e.Range(), NameRange: attr.NameRange})
+		a.diags = append(a.diags, d...)
+		if !ok {
+			continue
+		}
+		v, _ = v.Unmark()
+		if v.Type() != refType {
+			a.errorf(e.Range(), "Invalid reference", "Each element of %q must be a reference such as %s.name.", name, kind)
+			continue
+		}
+		t := v.EncapsulatedValue().(*refTarget)
+		if t.kind != kind {
+			a.errorf(e.Range(), "Invalid reference", "Each element of %q must be a reference such as %s.name; %s.%s is a %s.", name, kind, t.kind, t.name, t.kind)
+			continue
+		}
+		out = append(out, &Ref{Kind: t.kind, Name: t.name, Range: e.Range()})
+	}
+	return out, true, attr.Expr.Range()
 }
 
 // dtmf reads a DTMF code; a bare number such as 1234 is accepted for

@@ -219,6 +219,12 @@ type Device struct {
 	Buttons   []*Button
 	Relays    []*Relay
 	Rotation  Int
+	// BLF are the people a desk phone's busy-lamp-field keys watch, in
+	// key order; BLFSet tells "blf = []" (no keys) from no attribute (the
+	// default: the site's other people), BLFRange where it is written.
+	BLF      []*Ref
+	BLFSet   bool
+	BLFRange hcl.Range
 }
 
 // Button is a door-station push button.

@@ -939,6 +939,22 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 		hctx, cancel := w.waitCtx(ctx)
 		defer cancel()
 		return st.call.Hangup(hctx)
+	case ExpectCallerID:
+		d := w.device(s.Account)
+		if d == nil {
+			return fmt.Errorf("no simulated device for %q", s.Account)
+		}
+		var saw []string
+		for _, in := range d.Incoming() {
+			if !in.Answered {
+				continue
+			}
+			if in.FromName == s.Name && in.From == s.Number {
+				return nil
+			}
+			saw = append(saw, fmt.Sprintf("%q <%s>", in.FromName, in.From))
+		}
+		return fmt.Errorf("%s was shown the caller as %s, want %q <%s>", s.Account, strings.Join(saw, ", "), s.Name, s.Number)
 	case ExpectOut:
 		carrier := w.device(ir.AccountName(ir.AccountTrunk, s.Trunk))
 		if carrier == nil {

@@ -156,3 +156,43 @@ func TestFailingExpectationEndsWhenQuiet(t *testing.T) {
 		}
 	}
 }
+
+// The generated suite checks the caller ID each callee is shown (issue
+// 16): a server that presents accounts by their account names and door
+// stations without their button, as it did before, fails the extension
+// and door cases, saying what the callee saw.
+func TestWrongCallerIDFails(t *testing.T) {
+	p, sec := compileDir(t, "../examples/family-home")
+	cases := simulate.Generate(p)
+	wrong := *p
+	wrong.Accounts = append([]ir.Account(nil), p.Accounts...)
+	for i := range wrong.Accounts {
+		wrong.Accounts[i].CallerName, wrong.Accounts[i].CallerNumber = "", ""
+	}
+	wrong.Entries = append([]ir.Entry(nil), p.Entries...)
+	for i := range wrong.Entries {
+		wrong.Entries[i].CallerName = ""
+	}
+	rep, err := simulate.Run(context.Background(), &wrong, sec, cases, simulate.Options{Wait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]bool{}
+	for _, r := range rep.Results {
+		if r.Status != simulate.Fail {
+			continue
+		}
+		if !strings.Contains(r.Message, "was shown the caller as") {
+			t.Errorf("%s: message %q does not say what the callee was shown", r.Name, r.Message)
+		}
+		switch {
+		case strings.Contains(r.Name, "on extension"):
+			failed["extension"] = true
+		case strings.Contains(r.Name, "answers"):
+			failed["door"] = true
+		}
+	}
+	if !failed["extension"] || !failed["door"] {
+		t.Errorf("cases that failed: %v; want extension and door cases", failed)
+	}
+}

@@ -82,6 +82,9 @@ type (
 	// Number presenting As as the caller's number, in From and in
 	// P-Asserted-Identity (As empty: not checked).
 	ExpectOut struct{ Trunk, Number, As string }
+	// ExpectCallerID checks that Account's answered call presented the
+	// caller as Name <sip:Number@domain> in its From.
+	ExpectCallerID struct{ Account, Name, Number string }
 )
 
 func (s Dial) describe() string {
@@ -115,6 +118,9 @@ func (s ExpectOut) describe() string {
 		d += " as " + s.As
 	}
 	return d
+}
+func (s ExpectCallerID) describe() string {
+	return fmt.Sprintf("%s sees the call from %q <%s>", s.Account, s.Name, s.Number)
 }
 func (s ExpectOnlyRung) describe() string {
 	return "rings nobody but " + strings.Join(s.Accounts, ", ")
@@ -399,6 +405,9 @@ func (g *generator) entryAnswers(dev *ir.Device, e ir.Entry) []Case {
 		c.Steps = append(c.Steps, Dial{From: dev.Account, To: e.Code, Answer: answerer})
 		c.Steps = append(c.Steps, g.hunt(ring, li)...)
 		c.Steps = append(c.Steps, ExpectAnswered{By: answerer})
+		if e.CallerName != "" {
+			c.Steps = append(c.Steps, ExpectCallerID{Account: answerer, Name: e.CallerName, Number: g.callerNumber(dev.Account)})
+		}
 		if video {
 			c.Steps = append(c.Steps, ExpectVideo{From: dev.Account, To: answerer})
 		}
@@ -479,10 +488,27 @@ func (g *generator) extension(u *ir.User) Case {
 		Dial{From: caller, To: u.Extension, Answer: u.Endpoints[0]},
 		ExpectRing{Accounts: u.Endpoints},
 		ExpectAnswered{By: u.Endpoints[0]},
-		Hangup{},
-		ExpectOnlyRung{Accounts: u.Endpoints},
 	}
+	if a := g.p.Account(caller); a != nil && a.CallerName != "" {
+		c.Steps = append(c.Steps, ExpectCallerID{Account: u.Endpoints[0], Name: a.CallerName, Number: g.callerNumber(caller)})
+	}
+	c.Steps = append(c.Steps, Hangup{}, ExpectOnlyRung{Accounts: u.Endpoints})
 	return c
+}
+
+// callerNumber is the user part an account's calls present inside the
+// site: its caller number (a person's extension), else its username.
+func (g *generator) callerNumber(account string) string {
+	a := g.p.Account(account)
+	switch {
+	case a == nil:
+		return account
+	case a.CallerNumber != "":
+		return a.CallerNumber
+	case a.Username != "":
+		return a.Username
+	}
+	return account
 }
 
 func overlaps(a, b []string) bool {

@@ -44,6 +44,7 @@ func (m *Model) Capabilities() []Capability {
 		{Name: "video", Value: m.Video, Doc: "sends or shows video"},
 		{Name: "line_keys", Value: m.LineKeys, Doc: "programmable line keys on a desk phone's first page"},
 		{Name: "accounts", Value: m.Accounts, Doc: "SIP accounts it can register"},
+		{Name: "blf", Value: m.BLF, Doc: "its busy-lamp-field key encoding is known: keys for the site's people by default"},
 		{Name: "digest_algorithms", Value: m.Digest.Algorithms, Doc: "SIP digest algorithms its firmware answers, offered to its account in this order"},
 		{Name: "digest_source", Value: m.Digest.Source, Doc: "where the digest algorithms are known from", Detail: true},
 	}

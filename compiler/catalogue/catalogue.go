@@ -70,6 +70,12 @@ type Model struct {
 	// first page; Accounts how many SIP accounts it can register.
 	LineKeys int
 	Accounts int
+	// BLF is true when the vendor's encoding of a busy-lamp-field key is
+	// known for this model (Yealink type 16; Grandstream's P23000 block on
+	// the GXP21xx, as Wazo writes it): such a phone gets keys for the
+	// site's people by default. Others get them only when the site asks
+	// (blf = [...]), with a warning to check them on the phone.
+	BLF bool
 
 	// Digest is what the model's firmware answers to a digest challenge;
 	// the zero value takes its vendor's.
@@ -155,19 +161,19 @@ var models = []*Model{
 	{ID: "grandstream-grp2612", Vendor: grandstream, Name: "GRP2612", Kind: Phone, LineKeys: 4, Accounts: 2},
 	{ID: "grandstream-grp2614", Vendor: grandstream, Name: "GRP2614", Kind: Phone, LineKeys: 10, Accounts: 4},
 	{ID: "grandstream-grp2615", Vendor: grandstream, Name: "GRP2615", Kind: Phone, LineKeys: 10, Accounts: 5},
-	{ID: "grandstream-gxp2140", Vendor: grandstream, Name: "GXP2140", Kind: Phone, LineKeys: 4, Accounts: 4},
-	{ID: "grandstream-gxp2160", Vendor: grandstream, Name: "GXP2160", Kind: Phone, LineKeys: 6, Accounts: 6},
-	{ID: "grandstream-gxp2170", Vendor: grandstream, Name: "GXP2170", Kind: Phone, LineKeys: 12, Accounts: 6},
+	{ID: "grandstream-gxp2140", Vendor: grandstream, Name: "GXP2140", Kind: Phone, LineKeys: 4, Accounts: 4, BLF: true},
+	{ID: "grandstream-gxp2160", Vendor: grandstream, Name: "GXP2160", Kind: Phone, LineKeys: 6, Accounts: 6, BLF: true},
+	{ID: "grandstream-gxp2170", Vendor: grandstream, Name: "GXP2170", Kind: Phone, LineKeys: 12, Accounts: 6, BLF: true},
 
 	// Yealink desk phones (T5x share firmware 96.x, reference/provisioning.md §3.1).
-	{ID: "yealink-t31p", Vendor: yealink, Name: "T31P", Kind: Phone, LineKeys: 2, Accounts: 2},
-	{ID: "yealink-t33g", Vendor: yealink, Name: "T33G", Kind: Phone, LineKeys: 4, Accounts: 4},
-	{ID: "yealink-t43u", Vendor: yealink, Name: "T43U", Kind: Phone, LineKeys: 6, Accounts: 12},
-	{ID: "yealink-t46u", Vendor: yealink, Name: "T46U", Kind: Phone, LineKeys: 10, Accounts: 16},
-	{ID: "yealink-t48u", Vendor: yealink, Name: "T48U", Kind: Phone, LineKeys: 29, Accounts: 16},
-	{ID: "yealink-t53w", Vendor: yealink, Name: "T53W", Kind: Phone, LineKeys: 8, Accounts: 12},
-	{ID: "yealink-t54w", Vendor: yealink, Name: "T54W", Kind: Phone, LineKeys: 10, Accounts: 16},
-	{ID: "yealink-t57w", Vendor: yealink, Name: "T57W", Kind: Phone, LineKeys: 29, Accounts: 16},
+	{ID: "yealink-t31p", Vendor: yealink, Name: "T31P", Kind: Phone, LineKeys: 2, Accounts: 2, BLF: true},
+	{ID: "yealink-t33g", Vendor: yealink, Name: "T33G", Kind: Phone, LineKeys: 4, Accounts: 4, BLF: true},
+	{ID: "yealink-t43u", Vendor: yealink, Name: "T43U", Kind: Phone, LineKeys: 6, Accounts: 12, BLF: true},
+	{ID: "yealink-t46u", Vendor: yealink, Name: "T46U", Kind: Phone, LineKeys: 10, Accounts: 16, BLF: true},
+	{ID: "yealink-t48u", Vendor: yealink, Name: "T48U", Kind: Phone, LineKeys: 29, Accounts: 16, BLF: true},
+	{ID: "yealink-t53w", Vendor: yealink, Name: "T53W", Kind: Phone, LineKeys: 8, Accounts: 12, BLF: true},
+	{ID: "yealink-t54w", Vendor: yealink, Name: "T54W", Kind: Phone, LineKeys: 10, Accounts: 16, BLF: true},
+	{ID: "yealink-t57w", Vendor: yealink, Name: "T57W", Kind: Phone, LineKeys: 29, Accounts: 16, BLF: true},
 }
 
 // md5Only is the Digest of a vendor for which no document says more.

@@ -36,6 +36,8 @@ func Dump(p *Program) []byte {
 		w.attr("username", a.Username)
 		w.attr("auth_name", a.AuthName)
 		w.attr("display_name", a.DisplayName)
+		w.attr("caller_name", a.CallerName)
+		w.attr("caller_number", a.CallerNumber)
 		w.attr("owner", a.Owner.String())
 		w.attr("device", a.Device)
 		w.line(1, "rotation", strconv.Itoa(a.Rotation))
@@ -85,7 +87,11 @@ func Dump(p *Program) []byte {
 		w.blank()
 		w.line(0, "entries")
 		for _, e := range p.Entries {
-			w.line(1, q(e.Device), q(e.Code), e.Target.String(), w.at(e.Origin))
+			words := []string{q(e.Device), q(e.Code), e.Target.String()}
+			if e.CallerName != "" {
+				words = append(words, "as", q(e.CallerName))
+			}
+			w.line(1, append(words, w.at(e.Origin))...)
 		}
 	}
 	if len(p.DDIs) > 0 {

@@ -125,6 +125,14 @@ type Account struct {
 	Username    string      `json:"username"`  // SIP user part, unique
 	AuthName    string      `json:"auth_name"` // digest user name
 	DisplayName string      `json:"display_name,omitempty"`
+	// CallerName and CallerNumber are who the account's calls present to
+	// callees inside the site ("Mary Byrne" <sip:101@domain>): a person's
+	// accounts their name and extension, a device of nobody its
+	// DisplayName. CallerNumber is empty when the owner has no number; the
+	// runtime then presents Username. Calls out to a carrier never present
+	// them (a location stays inside the site).
+	CallerName   string `json:"caller_name,omitempty"`
+	CallerNumber string `json:"caller_number,omitempty"`
 	// Owner is who the account belongs to: a user (app accounts, desk
 	// phones), a residence (indoor monitors), a device (door stations) or a
 	// trunk.
@@ -290,7 +298,10 @@ type Entry struct {
 	Device string `json:"device"`
 	Code   string `json:"code"`
 	Target Ref    `json:"target"` // residence.<name> or user.<name>
-	Origin Origin `json:"origin,omitzero"`
+	// CallerName is who the door station's call through this entry
+	// presents to callees: its location and button ("Gate, button 1").
+	CallerName string `json:"caller_name,omitempty"`
+	Origin     Origin `json:"origin,omitzero"`
 }
 
 // DDI routes a carrier number to a user.

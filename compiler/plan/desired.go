@@ -226,7 +226,10 @@ func NewDesired(in Input) *Desired {
 			owner, prefix = a.Owner.String(), "account."
 		}
 		attrs := b.objects[owner].Attributes
-		flattenInto(attrs, strings.TrimSuffix(prefix, "."), a, "name", "kind", "owner", "device")
+		// The caller ID follows from the owner's name and extension, or the
+		// device's location, each a change of its own already: listed
+		// again it would only double the plan.
+		flattenInto(attrs, strings.TrimSuffix(prefix, "."), a, "name", "kind", "owner", "device", "caller_name", "caller_number")
 		attrs[prefix+"password"] = quote(fp.Sum([]byte(src.SIPPassword(a))))
 	}
 	// Mailboxes belong to their owner.

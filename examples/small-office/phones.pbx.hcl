@@ -6,6 +6,9 @@ device "desk-priya" {
   mac      = "80:5E:C0:3A:01:01"
   location = "Reception"
   user     = user.priya
+  # Reception sees at a glance whether the director or the office manager
+  # is on a call before putting someone through (busy-lamp-field keys).
+  blf = [user.james, user.fiona]
 }
 
 device "desk-james" {
@@ -41,6 +44,7 @@ device "desk-marek" {
   mac      = "00:0B:82:3A:01:06"
   location = "Studio, bench 3"
   user     = user.marek
+  blf      = [user.grace]
 }
 
 device "desk-grace" {

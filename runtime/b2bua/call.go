@@ -525,14 +525,7 @@ func (c *call) invite(b *branch) error {
 	s := c.s
 	domain := c.st.program.Site.Domain
 	req := sip.NewRequest(sip.INVITE, b.contact.URI)
-	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: c.caller, Host: domain}, Params: sip.NewParams()}
-	if f := c.inv.From(); f != nil {
-		from.DisplayName = f.DisplayName
-	}
-	if a := c.st.program.Account(c.caller); a != nil && a.DisplayName != "" {
-		from.DisplayName = a.DisplayName
-	}
-	from.Params.Add("tag", sip.GenerateTagN(16))
+	from := c.presentedFrom(domain)
 	to := &sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: b.account, Host: domain}, Params: sip.NewParams()}
 	if c.isTrunk(b) {
 		c.out.address(req, from, to)

@@ -6,8 +6,10 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/google/go-cmp/cmp"
 
 	"switchboard/runtime/events"
+	"switchboard/simulate/device"
 )
 
 // callerNameSite is trunkSite with a name, mary's desk phone in the studio
@@ -81,5 +83,60 @@ func TestCallOutPresentsNoLocation(t *testing.T) {
 		if err := call.Hangup(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// callerIDSite is e2eSite with a named person and a door station with a
+// location: what internal callees are shown.
+var callerIDSite = strings.NewReplacer(
+	`user "mary" {`, `user "mary" {
+  first_name = "Mary"
+  last_name  = "Byrne"`,
+	`device "gate" {`, `device "gate" {
+  location = "Front gate"`,
+).Replace(e2eSite)
+
+// Internal calls present the caller as "Name" <sip:number@domain> (issue
+// 16): a person by their name and extension, so that the callee can call
+// back the number shown; a door station by its location and the button
+// pressed; a device of nobody by its name and account. The From is the
+// one each callee saw over real SIP.
+func TestInternalCallerID(t *testing.T) {
+	h := startSite(t, callerIDSite, nil)
+	tests := []struct {
+		name, caller, dial, callee string
+		wantName, wantUser         string
+	}{
+		{"person to person", "app.mary", "102", "app.tom", "Mary Byrne", "101"},
+		{"door to residence", "device.gate", "1A", "app.tom", "Front gate, button 1", "device.gate"},
+		{"monitor to person", "device.monitor-1a", "201", "app.ann", "monitor-1a", "device.monitor-1a"},
+	}
+	devices := map[string]*device.Device{}
+	for _, a := range []string{"app.mary", "app.tom", "app.ann", "device.gate", "device.monitor-1a"} {
+		devices[a] = h.device(a)
+		devices[a].SetAnswer(device.Pickup, 0)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			callee := devices[tt.callee]
+			before := len(callee.Incoming())
+			call, err := devices[tt.caller].Dial(ctx, tt.dial)
+			if err != nil {
+				t.Fatalf("%s dials %s: %v", tt.caller, tt.dial, err)
+			}
+			in, err := callee.WaitIncoming(ctx, func(in []device.Incoming) bool { return len(in) > before })
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := [2]string{in[before].FromName, in[before].From}
+			if diff := cmp.Diff([2]string{tt.wantName, tt.wantUser}, got); diff != "" {
+				t.Errorf("%s saw From (-want +got):\n%s", tt.callee, diff)
+			}
+			if err := call.Hangup(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

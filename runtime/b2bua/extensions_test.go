@@ -74,7 +74,7 @@ func TestOptionsSaysWhatWeServe(t *testing.T) {
 		"Allow":        "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE",
 		"Accept":       "application/sdp",
 		"Supported":    "path",
-		"Allow-Events": "message-summary",
+		"Allow-Events": "message-summary, dialog",
 	} {
 		if h := res.GetHeader(name); h == nil || h.Value() != want {
 			t.Errorf("%s: %v, want %q", name, h, want)

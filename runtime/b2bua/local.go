@@ -83,12 +83,9 @@ func (l *localLine) end() {
 // callerOf describes the caller of c for a service.
 func (c *call) callerOf() Caller {
 	cl := Caller{Account: c.caller, Source: c.inv.Source(), Call: c.id}
-	if f := c.inv.From(); f != nil {
-		cl.Number, cl.DisplayName = f.Address.User, f.DisplayName
-	}
-	if a := c.st.program.Account(c.caller); a != nil && a.DisplayName != "" {
-		cl.DisplayName = a.DisplayName
-	}
+	// The caller as the site's callees see it (presented): a message's
+	// e-mail names "Mary Byrne (101)", a carrier's caller by number.
+	cl.DisplayName, cl.Number = c.presented()
 	return cl
 }
 

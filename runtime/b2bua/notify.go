@@ -8,8 +8,10 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"switchboard/compiler/ir"
 	"switchboard/runtime/events"
 	"switchboard/runtime/notify"
+	"switchboard/runtime/presence"
 )
 
 // The server's side of the notifications of package notify: who asks
@@ -18,8 +20,12 @@ import (
 
 func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	ev := req.GetHeader("Event")
+	if ev != nil && notify.EventPackage(ev.Value()) == presence.Event {
+		s.onDialogSubscribe(req, tx)
+		return
+	}
 	if ev == nil || notify.EventPackage(ev.Value()) != notify.Event {
-		respond(tx, req, 489, "Bad Event", sip.NewHeader("Allow-Events", notify.Event))
+		respond(tx, req, 489, "Bad Event", sip.NewHeader("Allow-Events", allowEvents))
 		return
 	}
 	st := s.st()
@@ -35,6 +41,32 @@ func (s *Server) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.notifier.Subscribe(req, tx, account, box)
+}
+
+// onDialogSubscribe answers a SUBSCRIBE to the dialog package (package
+// presence): authenticated like an INVITE (407), from an account of this
+// site other than a carrier's, to a person of this site.
+func (s *Server) onDialogSubscribe(req *sip.Request, tx sip.ServerTransaction) {
+	if s.closing.Load() {
+		respond(tx, req, 503, "Service Unavailable")
+		return
+	}
+	st := s.st()
+	account, res := st.auth.Check(req, req.Source(), true)
+	if res != nil {
+		_ = tx.Respond(res)
+		return
+	}
+	if a := st.program.Account(account); a == nil || a.Kind == ir.AccountTrunk {
+		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	person := presence.Watched(st.program, req.Recipient.User)
+	if person == "" {
+		respond(tx, req, 404, "Not Found")
+		return
+	}
+	s.presence.Subscribe(req, tx, account, person, st.program)
 }
 
 // MessageWaiting tells the devices of a mailbox's owner that it changed:

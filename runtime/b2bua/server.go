@@ -21,6 +21,7 @@ import (
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
 	"switchboard/runtime/notify"
+	"switchboard/runtime/presence"
 	"switchboard/runtime/routing"
 	"switchboard/runtime/sipstack"
 	"switchboard/runtime/udp"
@@ -55,6 +56,9 @@ type Config struct {
 	// package sipstack's Oversize); 0: sipstack.DefaultUDPMTU; negative:
 	// never.
 	UDPMTU int
+	// Presence bounds the dialog-event subscriptions (package
+	// runtime/presence); zero fields: presence.DefaultLimits'.
+	Presence presence.Limits
 }
 
 // userAgent is the Server and User-Agent header value.
@@ -78,6 +82,7 @@ type Server struct {
 
 	calls    sync.Map // Call-ID → *callSide
 	notifier *notify.Notifier
+	presence *presence.Server  // dialog-event subscriptions, fed by publish
 	hosts    map[string]string // transport → our SIP host:port, for Contact headers
 	hostMu   sync.Mutex
 	toward   sync.Map     // peer IP → our address toward it (contactHeader)
@@ -193,6 +198,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	s.notifier = notify.New(notify.Config{Stack: notifyStack{s}, Clock: s.clk, Logger: s.log, Summary: cfg.Services.MessageSummary, Go: s.goTracked})
+	s.presence = presence.New(presence.Config{Stack: notifyStack{s}, Clock: s.clk, Logger: s.log, Go: s.goTracked, Limits: cfg.Presence, Publish: s.publish})
 	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Go: s.goTracked})
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.register = sipstack.NewRegister(onRegister)
@@ -253,6 +259,7 @@ func (s *Server) st() *siteState { return s.cfg.Current().st }
 // Calls in progress continue with the configuration they started with.
 func (s *Server) Reloaded() {
 	s.publish(events.Event{Kind: events.Reloaded, Origin: s.st().program.Site.Origin})
+	s.presence.Reloaded(s.st().program)
 	s.syncTrunks()
 }
 
@@ -309,10 +316,17 @@ func (s *Server) screen(req *sip.Request) *sip.Response {
 		return nil
 	}
 	if req.Method == sip.SUBSCRIBE {
-		if ev := req.GetHeader("Event"); ev == nil || notify.EventPackage(ev.Value()) != notify.Event {
+		ev := req.GetHeader("Event")
+		if ev == nil {
 			return nil
 		}
-		return s.st().auth.Screen(req, req.Source(), false)
+		switch notify.EventPackage(ev.Value()) {
+		case notify.Event:
+			return s.st().auth.Screen(req, req.Source(), false)
+		case presence.Event:
+			return s.st().auth.Screen(req, req.Source(), true)
+		}
+		return nil
 	}
 	if _, ok := dialled(req); !ok {
 		return nil
@@ -507,11 +521,15 @@ func (s *Server) Close() error {
 	// sipgo stops reading before its transport layer closes: a request
 	// read after that would find the pool empty and get a socket of its own.
 	s.closeSockets()
+	s.presence.Close()
 	s.register.Close()
 	return s.ua.Close()
 }
 
 func (s *Server) publish(e events.Event) {
+	// Presence follows the calls from their events, synchronously: it
+	// must see every one, in order, which the bus does not promise.
+	s.presence.Observe(s.st().program, e)
 	if s.events != nil {
 		if e.Time.IsZero() {
 			e.Time = s.clk.Now()
@@ -519,6 +537,10 @@ func (s *Server) publish(e events.Event) {
 		s.events.Publish(e)
 	}
 }
+
+// allowEvents are the event packages the server notifies (RFC 6665
+// §8.2.2): voicemail's message summary and the dialog package of presence.
+const allowEvents = notify.Event + ", " + presence.Event
 
 // allowed are the methods the server serves (Allow, RFC 3261 §20.5).
 const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE"
@@ -531,7 +553,7 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res.AppendHeader(sip.NewHeader("Allow", allowed))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	res.AppendHeader(sip.NewHeader("Supported", supportedList))
-	res.AppendHeader(sip.NewHeader("Allow-Events", notify.Event))
+	res.AppendHeader(sip.NewHeader("Allow-Events", allowEvents))
 	_ = tx.Respond(res)
 }
 

@@ -146,6 +146,10 @@ func TestVoicemailFallbackIsAnsweredLocally(t *testing.T) {
 		if r.mailbox == "" || r.caller.Account != "device.gate" || r.caller.Reason != "no answer" {
 			t.Errorf("deposit for mailbox %q from %q because %q, want the gate's, because \"no answer\"", r.mailbox, r.caller.Account, r.caller.Reason)
 		}
+		// The message is from the door and its button, as callees see it.
+		if r.caller.DisplayName != "gate, button 1" || r.caller.Number != "device.gate" {
+			t.Errorf("deposit from %q <%s>, want \"gate, button 1\" <device.gate>", r.caller.DisplayName, r.caller.Number)
+		}
 		if r.frames < 5 || r.level < 6000 {
 			t.Errorf("the deposit heard %d frames, 1 kHz level %.0f: the visitor's voice did not arrive", r.frames, r.level)
 		}
@@ -177,8 +181,8 @@ func TestConferenceNumberIsAnsweredLocally(t *testing.T) {
 	}
 	c.SendDTMF("#")
 	r := <-got
-	if r.room == "" || r.caller.Account != "app.mary" {
-		t.Errorf("bridge for room %q from %q", r.room, r.caller.Account)
+	if r.room == "" || r.caller.Account != "app.mary" || r.caller.Number != "101" || r.caller.DisplayName != "mary" {
+		t.Errorf("bridge for room %q from %q, %q <%s>; want app.mary, \"mary\" <101>", r.room, r.caller.Account, r.caller.DisplayName, r.caller.Number)
 	}
 	select {
 	case <-c.Done():

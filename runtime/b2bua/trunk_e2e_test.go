@@ -833,7 +833,7 @@ func TestCarrierCallsRegisteredContact(t *testing.T) {
 
 	req := sip.NewRequest(sip.INVITE, first.Contact().Address)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: "+35315550101", Host: carrierRealm}})
-	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "+353861234567", Host: carrierRealm}, Params: sip.NewParams()}
+	from := &sip.FromHeader{DisplayName: "Ann Other", Address: sip.Uri{Scheme: "sip", User: "+353861234567", Host: carrierRealm}, Params: sip.NewParams()}
 	from.Params.Add("tag", "carrier1")
 	req.AppendHeader(from)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -848,8 +848,10 @@ func TestCarrierCallsRegisteredContact(t *testing.T) {
 	if res.StatusCode != 603 {
 		t.Errorf("the carrier's call ended with %d, want mary's 603", res.StatusCode)
 	}
-	if in := mary.Incoming(); len(in) != 1 || in[0].From != "trunk.carrier" {
-		t.Errorf("mary's calls: %+v, want the carrier's", in)
+	// The callee sees the carrier's caller: its number and the name it
+	// gave (issue 16), not the trunk.
+	if in := mary.Incoming(); len(in) != 1 || in[0].From != "+353861234567" || in[0].FromName != "Ann Other" {
+		t.Errorf("mary's calls: %+v, want the carrier's caller, \"Ann Other\" +353861234567", in)
 	}
 	if e := h.next("call_started", kindOf(events.CallStarted)); e.From != "trunk.carrier" || e.Target != "user.mary" {
 		t.Errorf("call_started = %+v", e)

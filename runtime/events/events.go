@@ -44,6 +44,11 @@ const (
 	Reloaded        Kind = "reloaded"      // a new configuration is running
 	ReloadFailed    Kind = "reload_failed" // a new configuration was rejected; the old one runs
 
+	// Presence (runtime/presence): Account is the subscriber, Target
+	// "user.<name>" the person watched, Cause how it ended.
+	Subscribed   Kind = "subscribed"   // a dialog-event (BLF) subscription was accepted
+	Unsubscribed Kind = "unsubscribed" // it ended: unsubscribed, expired, refused a NOTIFY or removed by a reload
+
 	// Conference bridges (runtime/conference). Each names the room's IR
 	// origin; To is the room's number, Target "conference.<name>".
 	ConferenceJoined    Kind = "conference_joined"     // a caller entered a room; Cause "owner" or "member"

@@ -56,6 +56,9 @@ type Decision struct {
 type Door struct {
 	Device string
 	Code   string
+	// Caller is who the call presents to callees (the entry's
+	// CallerName, "Gate, button 1"); empty for a monitoring call.
+	Caller string
 	Relays []ir.Relay
 	// Allowed are the accounts that may open the relays during this call,
 	// sorted: the endpoints of the residence or user the door called.
@@ -213,7 +216,7 @@ func (r *Router) routeDoor(dev *ir.Device, code string) Decision {
 		return dec
 	}
 	dec.Origin = e.Origin
-	door := &Door{Device: dev.Name, Code: code, Relays: slices.Clone(dev.Relays)}
+	door := &Door{Device: dev.Name, Code: code, Caller: e.CallerName, Relays: slices.Clone(dev.Relays)}
 	for _, leg := range dec.Ring.Legs {
 		door.Allowed = append(door.Allowed, leg.Accounts...)
 	}

@@ -20,6 +20,7 @@ import (
 	"switchboard/runtime/events"
 	"switchboard/runtime/listener"
 	"switchboard/runtime/media"
+	"switchboard/runtime/presence"
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/registrar"
 	"switchboard/runtime/services"
@@ -58,6 +59,9 @@ type Options struct {
 	// than this many bytes goes over TCP first (RFC 3261 §18.1.1); 0:
 	// 1 300, the RFC's; negative: never.
 	UDPMTU int
+	// Presence bounds the dialog-event (BLF) subscriptions; zero fields:
+	// presence.DefaultLimits'.
+	Presence presence.Limits
 	// MediaListen opens the media's sockets; nil means real UDP. The
 	// simulator passes its in-memory network's.
 	MediaListen media.ListenFunc
@@ -194,7 +198,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		svcs = s.services.Runtime()
 	}
 
-	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger, UDPMTU: o.UDPMTU}
+	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger, UDPMTU: o.UDPMTU, Presence: o.Presence}
 	if o.MediaIP.IsValid() {
 		rc.Media = s.mediaFactory()
 		rc.Services = svcs

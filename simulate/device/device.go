@@ -57,7 +57,8 @@ type Config struct {
 // Incoming is a call that reached this device.
 type Incoming struct {
 	CallID   string
-	From     string // the caller's account (the From user part)
+	From     string // who the server presents as the caller: the From user part (an extension, an account, a carrier's number)
+	FromName string // the From display name ("Mary Byrne", "Front gate, button 1")
 	To       string // who was called: the Request-URI's user part
 	Identity string // the P-Asserted-Identity's user part, if any
 	SentBy   string // the sent-by (host:port) of the INVITE's top Via
@@ -397,20 +398,29 @@ func (d *Device) Register(ctx context.Context, expires time.Duration) (int, erro
 // credentials for its last challenge, answers a new challenge once, and
 // returns the final status.
 func (d *Device) doAuthorized(ctx context.Context, req *sip.Request) (int, error) {
+	res, err := d.doAuthorizedResponse(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	return res.StatusCode, nil
+}
+
+// doAuthorizedResponse is doAuthorized returning the final response.
+func (d *Device) doAuthorizedResponse(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	req.SetDestination(d.hub.server)
 	d.authorize(req, "Authorization")
 	res, err := d.hub.client.Do(ctx, req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if res.StatusCode == 401 || res.StatusCode == 407 {
 		d.learn(res)
 		res, err = d.hub.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: d.account, Password: d.password})
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	return res.StatusCode, nil
+	return res, nil
 }
 
 // authorize answers, before it is asked, the challenge the server sent
@@ -530,7 +540,7 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		in.MaxForwards = int(mf.Val())
 	}
 	if f := req.From(); f != nil {
-		in.From = f.Address.User
+		in.From, in.FromName = f.Address.User, f.DisplayName
 	}
 	if pai := req.GetHeader("P-Asserted-Identity"); pai != nil {
 		var u sip.Uri

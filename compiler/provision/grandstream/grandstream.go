@@ -32,9 +32,10 @@
 // only P-numbers and the limits of the GDS P-value set (one doorbell number,
 // two doors, 20 s hold).
 //
-// Sources: ../../../../shared/reference/provisioning.md §4. Not rendered,
-// with a warning: phone line keys other than the line itself (the MPK/VPK
-// codes for DTMF keys are not verified), phone directories (phonebook.xml).
+// Sources: ../../../../shared/reference/provisioning.md §4. BLF keys are
+// written as multi-purpose keys (blfKey). Not rendered, with a warning:
+// other phone line keys (the MPK/VPK codes for DTMF keys are not
+// verified), phone directories (phonebook.xml).
 package grandstream
 
 import (
@@ -189,21 +190,47 @@ func deskPhone(p *ir.Program, d *ir.Device, m *catalogue.Model, pw devfile.Passw
 			v[64] = z.POSIX()
 		}
 	}
+	mpk := 0
 	for _, k := range d.LineKeys {
 		switch {
 		case k.Index > m.LineKeys:
 			w.one(fmt.Sprintf("line key %d", k.Index), k.Origin, "Model %q has %d line keys; key %d (%s %q) is not configured.", d.Model, m.LineKeys, k.Index, k.Type, k.Label)
+		case k.Type == ir.KeyBLF:
+			mpk++
+			blfKey(v, mpk, k)
 		case k.Type != ir.KeyLine:
 			// Lowering gives every phone of a residence with a door the
 			// same keys, so nothing here is particular to the device.
 			w.shared(fmt.Sprintf("line key %d", k.Index), "Grandstream %s keys are not rendered (their key codes are not verified); set key %d (%q, value %q) on the phone.", k.Type, k.Index, k.Label, k.Value)
 		}
 	}
+	if mpk > 0 && !m.BLF {
+		// Wazo writes the P23000 block for the GXP21xx; for the GRP26xx
+		// it writes the newer alias format (pks.vpk.N.*) instead.
+		w.shared("BLF keys", "Grandstream BLF keys are written as multi-purpose keys (P23000…), as for the GXP21xx; on the %s they are not verified: check the %d BLF key(s) on the phone.", m.Name, mpk)
+	}
 	if len(d.Contacts) > 0 {
 		w.shared("directory", "Grandstream phone books are not rendered, so the site directory is not on the phone.")
 	}
 	root := devfile.E("gs_provision", devfile.E("config", v.elems()...).WithAttr("version", "1")).WithAttr("version", "1")
 	return devfile.XMLDocument(root)
+}
+
+// blfKey writes BLF key k as the n-th multi-purpose key (1-based), in the
+// MPK block of P-values that starts at P23000, five per key: key mode
+// (1 = BLF), account (0 = the phone's first), label, value (the
+// extension watched). Source: Wazo's Grandstream plugin,
+// plugins/wazo-grandstream/common/common.py (_add_mpk, FUNCKEY_TYPES
+// "blf": 1), wazo-platform/wazo-provd-plugins; see
+// ../../../../shared/reference/provisioning.md §4.2 ("MPK block starting at
+// P23000, 5 P-values per key"). The fifth P-value of each key is not
+// written: Wazo leaves it unset.
+func blfKey(v pvals, n int, k ir.LineKey) {
+	base := 23000 + (n-1)*5
+	v[base] = "1"
+	v[base+1] = "0"
+	v[base+2] = k.Label
+	v[base+3] = k.Value
 }
 
 // doorSystem writes a GDS document. Catalogue counts are advisory (the

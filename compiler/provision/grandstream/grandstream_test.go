@@ -1,6 +1,7 @@
 package grandstream_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -138,4 +139,44 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("root %q accepted", s.Root)
 		}
 	})
+}
+
+// A BLF key becomes a multi-purpose key in the P23000 block (mode 1 BLF,
+// the first account, the person's name, their extension), numbered among
+// the BLF keys; it is not warned about.
+func TestDeskPhoneBLFKeys(t *testing.T) {
+	p := irtest.HarbourView()
+	d := p.Device("desk-103")
+	next := len(d.LineKeys) + 1
+	d.LineKeys = append(d.LineKeys,
+		ir.LineKey{Index: next, Type: ir.KeyBLF, Value: "101", Label: "Mary Byrne"},
+		ir.LineKey{Index: next + 1, Type: ir.KeyBLF, Value: "102", Label: "Tom Byrne"})
+	s, warns := render(t, p, "desk-103")
+	got := map[int]string{}
+	for n := 23000; n < 23010; n++ {
+		if v, ok := s.P[n]; ok {
+			got[n] = v
+		}
+	}
+	want := map[int]string{
+		23000: "1", 23001: "0", 23002: "Mary Byrne", 23003: "101",
+		23005: "1", 23006: "0", 23007: "Tom Byrne", 23008: "102",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("MPK P-values (-want +got):\n%s", d)
+	}
+	unverified := 0
+	for _, w := range warns {
+		if w.Feature == fmt.Sprintf("line key %d", next) || w.Feature == fmt.Sprintf("line key %d", next+1) {
+			t.Errorf("a BLF key was warned about: %+v", w)
+		}
+		if w.Feature == "BLF keys" {
+			unverified++
+		}
+	}
+	// desk-103 is a GRP2614: the P23000 block is verified for the GXP21xx
+	// only, which the warning says once.
+	if unverified != 1 {
+		t.Errorf("%d warnings that the GRP's BLF keys are unverified, want 1", unverified)
+	}
 }

@@ -21,7 +21,8 @@
 // account.1.sip_server.1.{address,port,transport_type (0 UDP, 1 TCP, 2 TLS),
 // expires}, account.1.dtmf.type (1 = RFC 2833), voice_mail.number.1,
 // linekey.N.{type,line,value,label} (15 line, 13 speed dial, 16 BLF,
-// 11 DTMF), local_time.{ntp_server1,ntp_server2,time_zone,summer_time,
+// 11 DTMF; a BLF key's value is the extension it watches, subscribed to
+// with the dialog event package, its label the person's name: §3.3), local_time.{ntp_server1,ntp_server2,time_zone,summer_time,
 // dst_time_type,start_time,end_time,offset_time} (Wazo's rule format:
 // month/week/weekday/hour, Monday = 1), remote_phonebook.data.1.{url,name},
 // features.remote_phonebook.enable, sip.notify_reboot_enable (0: reboot on
