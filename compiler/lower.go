@@ -394,9 +394,11 @@ func (l *lowerer) lowerDevices() {
 				owner = ir.UserRef(d.User.Name)
 				dev.Contacts = l.contacts(directory, nil)
 				u := l.c.Users[d.User.Name]
+				// The line shows whose phone it is: the user's name, unless
+				// the device names its line itself.
 				label := d.User.Name
-				if ext := l.c.Extensions[d.User.Name]; ext != "" {
-					label = ext
+				if d.Label.Value != "" {
+					label = d.Label.Value
 				} else if u != nil {
 					label = u.DisplayName()
 				}
@@ -414,12 +416,26 @@ func (l *lowerer) lowerDevices() {
 			}
 		}
 		l.p.Devices = append(l.p.Devices, dev)
+		display := deviceDisplayName(d.Device)
+		if u := l.phoneUser(d); u != nil {
+			// A desk phone is its user's: it shows, and calls as, their
+			// name, not the room it stands in.
+			display = u.DisplayName()
+		}
 		l.p.Accounts = append(l.p.Accounts, ir.Account{
 			Name: acct, Kind: ir.AccountDevice, Username: acct, AuthName: acct,
-			DisplayName: deviceDisplayName(d.Device), Owner: owner, Device: d.Name,
+			DisplayName: display, Owner: owner, Device: d.Name,
 			Rotation: d.Rotation.Value, Origin: origin(d.DeclRange, obj),
 		})
 	}
+}
+
+// phoneUser is the user of a desk phone, nil for other devices.
+func (l *lowerer) phoneUser(d *Device) *lang.User {
+	if irKind(d.Kind) != ir.Phone || d.User == nil {
+		return nil
+	}
+	return l.c.Users[d.User.Name]
 }
 
 func deviceDisplayName(d *lang.Device) string {

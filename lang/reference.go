@@ -134,6 +134,7 @@ var (
 			{Name: "location", Type: "string", Doc: "Where the device is, such as \"Front gate\"; shown to the people it calls."},
 			{Name: "residence", Type: "reference to residence", Doc: "For an indoor monitor: the residence it answers door calls for."},
 			{Name: "user", Type: "reference to user", Doc: "For a desk phone: the person whose phone it is."},
+			{Name: "label", Type: "string", Doc: "For a desk phone: the name its line key shows; the user's name when not set."},
 			{Name: "keypad", Type: "bool", Default: "false", Doc: "For a door station: visitors may key or pick any residence's label on the panel."},
 			{Name: "rotation", Type: "whole number", Default: "0", Doc: "Credential rotation counter: add one to rotate the device's SIP password."},
 		},

@@ -32,9 +32,15 @@
 // only P-numbers and the limits of the GDS P-value set (one doorbell number,
 // two doors, 20 s hold).
 //
+// Phones with a directory get a phone book, <dir>/phonebook.xml
+// (PhonebookPath) in the AddressBook format, and P330 phone-book download
+// (1 HTTP, 3 HTTPS), P331 its server path without the scheme (the phone
+// appends /phonebook.xml), P332 the download interval in minutes: the
+// values public GXP/GRP provisioning templates write.
+//
 // Sources: ../../../../shared/reference/provisioning.md §4. Not rendered,
 // with a warning: phone line keys other than the line itself (the MPK/VPK
-// codes for DTMF keys are not verified), phone directories (phonebook.xml).
+// codes for DTMF keys are not verified).
 package grandstream
 
 import (
@@ -99,7 +105,11 @@ func Render(p *ir.Program, devices []*ir.Device, pw devfile.Passwords) ([]devfil
 			if d.Kind != ir.Phone {
 				w.shared("device kind", "Model %q is a %s and is written as a desk phone, but the device is used as a %s.", d.Model, m.Kind, devfile.CatalogueKind(d.Kind))
 			}
-			data = deskPhone(p, d, m, pw, w)
+			var book *devfile.File
+			data, book = deskPhone(p, d, m, pw, w)
+			if book != nil {
+				files = append(files, *book)
+			}
 		}
 		files = append(files, devfile.File{Path: Path(d.MAC), Mode: devfile.ModeSecret, Data: data, Device: d.Name, Vendor: Vendor})
 		warns = append(warns, w.warns...)
@@ -153,7 +163,7 @@ func minutes(d ir.Duration) string {
 
 var transports = map[string]string{"udp": "0", "tcp": "1", "tls": "2"}
 
-func deskPhone(p *ir.Program, d *ir.Device, m *catalogue.Model, pw devfile.Passwords, w *warner) []byte {
+func deskPhone(p *ir.Program, d *ir.Device, m *catalogue.Model, pw devfile.Passwords, w *warner) ([]byte, *devfile.File) {
 	acct := p.Account(d.Account)
 	v := pvals{}
 	label := acct.DisplayName
@@ -199,11 +209,64 @@ func deskPhone(p *ir.Program, d *ir.Device, m *catalogue.Model, pw devfile.Passw
 			w.shared(fmt.Sprintf("line key %d", k.Index), "Grandstream %s keys are not rendered (their key codes are not verified); set key %d (%q, value %q) on the phone.", k.Type, k.Index, k.Label, k.Value)
 		}
 	}
+	var book *devfile.File
 	if len(d.Contacts) > 0 {
-		w.shared("directory", "Grandstream phone books are not rendered, so the site directory is not on the phone.")
+		scheme, rest, ok := strings.Cut(p.Site.ProvisionURL, "://")
+		switch {
+		case p.Site.ProvisionURL == "":
+			w.shared("directory", "The site has no provisioning URL (build -provision-url), so the phone cannot be pointed at its phone book; the phone book is not written.")
+		case !ok || (scheme != "http" && scheme != "https"):
+			w.shared("directory", "The provisioning URL %q is not http or https, the only ways a Grandstream phone downloads its phone book; the phone book is not written.", p.Site.ProvisionURL)
+		default:
+			// The phone downloads <P331>/phonebook.xml every P332 minutes
+			// over HTTP (P330 1) or HTTPS (P330 3); P331 is written
+			// without the scheme.
+			v[330] = map[string]string{"http": "1", "https": "3"}[scheme]
+			v[331] = strings.TrimSuffix(rest, "/") + "/" + PhonebookDir(d.MAC)
+			v[332] = strconv.Itoa(phonebookInterval)
+			book = &devfile.File{Path: PhonebookPath(d.MAC), Mode: devfile.ModePublic, Data: phonebook(d), Device: d.Name, Vendor: Vendor}
+		}
 	}
 	root := devfile.E("gs_provision", devfile.E("config", v.elems()...).WithAttr("version", "1")).WithAttr("version", "1")
+	return devfile.XMLDocument(root), book
+}
+
+// phonebookInterval is how often, in minutes, a phone downloads its phone
+// book: a renamed person shows within the hour even without a resync.
+const phonebookInterval = 60
+
+// PhonebookDir is the directory, under the provisioning URL, of a phone's
+// phone book.
+func PhonebookDir(mac string) string { return "gs" + mac }
+
+// PhonebookPath is a phone's phone-book file: the phone asks for
+// phonebook.xml under the path P331 gives it.
+func PhonebookPath(mac string) string { return PhonebookDir(mac) + "/phonebook.xml" }
+
+// phonebook writes the AddressBook document (FusionPBX's GRP261x template
+// layout): one Contact per entry, the name as first and last name, the
+// number dialled on account 1 (accountindex 0).
+func phonebook(d *ir.Device) []byte {
+	root := devfile.E("AddressBook")
+	for i, c := range d.Contacts {
+		first, last := splitName(devfile.OneLine(c.Name))
+		root.Add(devfile.E("Contact",
+			devfile.T("id", strconv.Itoa(i+1)),
+			devfile.T("FirstName", first),
+			devfile.T("LastName", last),
+			devfile.E("Phone", devfile.T("phonenumber", c.Number), devfile.T("accountindex", "0")).WithAttr("type", "Work"),
+		))
+	}
 	return devfile.XMLDocument(root)
+}
+
+// splitName splits a display name at its last space: "Mary Byrne" is Mary
+// and Byrne; a single word is a first name.
+func splitName(name string) (first, last string) {
+	if i := strings.LastIndexByte(name, ' '); i > 0 {
+		return name[:i], name[i+1:]
+	}
+	return name, ""
 }
 
 // doorSystem writes a GDS document. Catalogue counts are advisory (the
