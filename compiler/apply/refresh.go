@@ -13,26 +13,6 @@ import (
 	"switchboard/compiler/state"
 )
 
-// appliedSettings are the settings of a device's Akuvox file as the state
-// records them (Delivery.Settings): every key but the secret ones. nil
-// for a device without such a file.
-func appliedSettings(file []byte) map[string]string {
-	if len(file) == 0 {
-		return nil
-	}
-	kvs, err := akuvox.Parse(file)
-	if err != nil {
-		return nil
-	}
-	out := map[string]string{}
-	for _, kv := range kvs {
-		if !isSecretKey(kv.Key) {
-			out[kv.Key] = kv.Value
-		}
-	}
-	return out
-}
-
 // DriftStatus is what a refresh found out about one device.
 type DriftStatus string
 
@@ -93,16 +73,20 @@ func Refresh(ctx context.Context, o RefreshOptions) []Drift {
 		d := Drift{Address: obj.Address, Name: name}
 		vendor := attrString(obj.Attributes["vendor"])
 		t, hasTarget := o.Targets[name]
+		read, done := readerFor(vendor, t, o.Timeout)
 		switch {
-		case vendor != "akuvox":
+		case vendor != akuvox.Vendor && read == nil:
 			d.Status, d.Detail = NoReadBack, fmt.Sprintf("switchboard has no management API for %s devices, so it cannot read their settings back", orUnknown(vendor))
 		case obj.Delivery == nil || len(obj.Delivery.Settings) == 0:
 			d.Status, d.Detail = NotRead, "the state records no settings to compare with: it was applied before switchboard recorded them; the next apply records them"
 		case !hasTarget:
 			d.Status, d.Detail = NotRead, "no API address: give it with -device "+name+"=URL or in a -devices file"
-		default:
+		case vendor == akuvox.Vendor:
 			d = compareDevice(ctx, d, t, obj.Delivery.Settings, o.Timeout)
+		default:
+			d = comparePhone(ctx, d, read, obj.Delivery.Settings)
 		}
+		done()
 		out = append(out, d)
 	}
 	return out
@@ -129,6 +113,38 @@ func compareDevice(ctx context.Context, d Drift, t Target, applied map[string]st
 	d.Status = InSync
 	if len(d.Settings) > 0 {
 		d.Status = Drifted
+	}
+	return d
+}
+
+// comparePhone compares what a Yealink or Grandstream phone reports with
+// what was applied; a setting its read-back does not report is not
+// compared (and counted in the detail), since the phone shows only part of
+// its configuration.
+func comparePhone(ctx context.Context, d Drift, read phoneReader, applied map[string]string) Drift {
+	keys := slices.Sorted(maps.Keys(applied))
+	have, err := read(ctx, keys)
+	if err != nil {
+		p := verdictFor(err)
+		d.Status, d.Detail = NotRead, string(p.Verdict)+": "+p.Detail
+		return d
+	}
+	unreported := 0
+	for _, k := range keys {
+		got, ok := have[k]
+		switch {
+		case !ok:
+			unreported++
+		case got != applied[k]:
+			d.Settings = append(d.Settings, SettingDrift{Key: k, Applied: applied[k], Device: got})
+		}
+	}
+	d.Status = InSync
+	if len(d.Settings) > 0 {
+		d.Status = Drifted
+	}
+	if unreported > 0 {
+		d.Detail = fmt.Sprintf("%d of %d settings compared; the phone's read-back does not report the others", len(keys)-unreported, len(keys))
 	}
 	return d
 }
