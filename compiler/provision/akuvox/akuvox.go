@@ -37,6 +37,9 @@
 // (compiler/catalogue); this package keeps how each firmware family spells
 // its keys (keyMaps) and the limits of the key namespace itself (relays A
 // to D, six homepage keys).
+//
+// Every key here that no vendor documentation confirms is listed, with its
+// source, in provision.Unverified (docs/unverified-keys.md).
 package akuvox
 
 import (

@@ -41,6 +41,9 @@
 // Sources: ../../../../shared/reference/provisioning.md §4. Not rendered,
 // with a warning: phone line keys other than the line itself (the MPK/VPK
 // codes for DTMF keys are not verified).
+//
+// Every key here that no vendor documentation confirms is listed, with its
+// source, in provision.Unverified (docs/unverified-keys.md).
 package grandstream
 
 import (
