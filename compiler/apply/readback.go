@@ -186,8 +186,12 @@ func readGrandstream(ctx context.Context, c *http.Client, base string, t Target,
 	if err := statusError(status, "POST /cgi-bin/api.values.get"); err != nil {
 		return nil, err
 	}
+	var got struct {
+		Response string          `json:"response"`
+		Body     json.RawMessage `json:"body"`
+	}
 	var values map[string]string
-	if json.Unmarshal(data, &env) != nil || env.Response != "success" || json.Unmarshal(env.Body, &values) != nil {
+	if json.Unmarshal(data, &got) != nil || got.Response != "success" || json.Unmarshal(got.Body, &values) != nil {
 		return nil, &apiError{Unsupported, "api.values.get did not answer with P-values"}
 	}
 	return values, nil
