@@ -433,7 +433,6 @@ func (r *runner) pushAkuvoxDevice(ctx context.Context, d *ir.Device, t Target) P
 		p.Verdict, p.Detail = cp.Verdict, joinDetail(p.Detail, "contacts: "+cp.Detail)
 	case cp.Verdict == SetVerified:
 		p.Verdict = SetVerified
-		p.Detail = joinDetail(p.Detail, fmt.Sprintf("%d contacts set", len(want)))
 	}
 	return p
 }
