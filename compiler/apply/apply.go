@@ -109,12 +109,14 @@ type Step struct {
 type Reach string
 
 const (
-	// Verified: pushed through the device's management API and read back
-	// as written (or found already set). Done.
+	// Verified: pushed through the device's management API, or fetched by
+	// the device on check-sync, and read back as written (or found already
+	// set). Done.
 	Verified Reach = "applied and verified"
 	// Unverified: the running server told the device to fetch its files
-	// (check-sync); nothing reads its settings back. Done: switchboard can
-	// do no more for a device without a management API.
+	// (check-sync); nothing reads its settings back (no address was given,
+	// or its vendor has no read-back). Done: switchboard can do no more
+	// without one.
 	Unverified Reach = "applied, not verified"
 	// NotReached: the configuration is not known to be on the device: no
 	// server was configured to tell it, check-sync failed, the device was

@@ -182,8 +182,9 @@ func (d *Device) serveYealink(w http.ResponseWriter, r *http.Request, mode Mode)
 	io.WriteString(w, strings.Join(lines, "\n")+"\n")
 }
 
-// grandstreamSession is how long a Grandstream sid stays valid.
-const grandstreamSession = 10 * time.Minute
+// grandstreamSession is how long a Grandstream sid stays valid: as long as
+// a nonce, since sessions are kept (and expired) with the nonces.
+const grandstreamSession = nonceLife
 
 // serveGrandstream answers dologin and api.values.get. Passwords (P2,
 // P34, P406) read back empty, as phones hide them.
