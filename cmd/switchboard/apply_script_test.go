@@ -64,6 +64,9 @@ import (
 //	                                 URL" to the devices FILE
 //	testbed contacts NAME            stdout gets emulator NAME's contact
 //	                                 list, "Name <phone>" a line
+//	testbed addcontact NAME WHO NUMBER
+//	                                 add a contact on emulator NAME, as
+//	                                 someone at the monitor would
 //	testbed statev1 FILE             rewrite the state FILE as a version 1
 //	                                 switchboard wrote it: every attribute
 //	                                 value a JSON string holding JSON, a
@@ -243,6 +246,11 @@ func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 		for _, c := range bed.emulator(ts, args[1]).Contacts() {
 			fmt.Fprintf(ts.Stdout(), "%s <%s>\n", c.Name, c.Phone)
 		}
+	case "addcontact":
+		if len(args) != 4 {
+			ts.Fatalf("usage: testbed addcontact NAME WHO NUMBER")
+		}
+		bed.emulator(ts, args[1]).AddContact(args[2], args[3])
 	case "statev1":
 		if len(args) != 2 {
 			ts.Fatalf("usage: testbed statev1 FILE")

@@ -703,8 +703,25 @@ func TestMonitorContacts(t *testing.T) {
 		t.Errorf("contacts (-want +got):\n%s", diff)
 	}
 
+	// A refresh compares the list too: one entered by hand is drift.
+	refresh := func() apply.Drift {
+		_, st := s.plan(t)
+		for _, d := range apply.Refresh(context.Background(), apply.RefreshOptions{State: st, Targets: map[string]apply.Target{"monitor-1a": target(mon)}, Timeout: 2 * time.Second}) {
+			if d.Name == "monitor-1a" {
+				return d
+			}
+		}
+		t.Fatal("the monitor was not refreshed")
+		return apply.Drift{}
+	}
+	if d := refresh(); d.Status != apply.InSync {
+		t.Errorf("right after the apply: %+v", d)
+	}
 	// Entered again by hand on a monitor that now ignores writes.
 	mon.AddContact("Old Tenant", "199")
+	if d := refresh(); d.Status != apply.Drifted || !cmp.Equal(d.Settings, []apply.SettingDrift{{Key: "contact", Device: "Old Tenant <199>", Extra: true}}) {
+		t.Errorf("a contact entered by hand: %+v", d)
+	}
 	mon.SetMode(emulator.DropWrites)
 	st, _, _ := s.store.Read("")
 	st.Remove("device.monitor-1a")

@@ -67,6 +67,11 @@ func deviceSettings(b *provision.Bundle, d *ir.Device) map[string]string {
 		for _, kv := range kvs {
 			out[kv.Key] = kv.Value
 		}
+		if cf := b.File(akuvox.ContactsPath(d.MAC)); cf != nil {
+			if cs, err := akuvox.ParseContacts(cf.Data); err == nil {
+				contactSettings(out, cs)
+			}
+		}
 	case yealink.Vendor:
 		boot := b.File(yealink.BootPath(d.MAC))
 		if boot == nil {

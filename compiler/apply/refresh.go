@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,10 +42,12 @@ type Drift struct {
 }
 
 // SettingDrift is one setting whose value on the device is not the one
-// applied. Device is empty and Missing true when the device lacks it.
+// applied. Device is empty and Missing true when the device lacks it;
+// Applied is empty and Extra true when the device has an entry the apply
+// did not give it (a contact entered at the monitor).
 type SettingDrift struct {
 	Key, Applied, Device string
-	Missing              bool
+	Missing, Extra       bool
 }
 
 // RefreshOptions are what Refresh needs.
@@ -101,7 +104,16 @@ func compareDevice(ctx context.Context, d Drift, t Target, applied map[string]st
 		d.Status, d.Detail = NotRead, string(p.Verdict)+": "+p.Detail
 		return d
 	}
+	var contacts []string
+	_, hasList := applied[contactKey+"count"]
 	for _, k := range slices.Sorted(maps.Keys(applied)) {
+		if k == contactKey+"count" {
+			continue
+		}
+		if strings.HasPrefix(k, contactKey) {
+			contacts = append(contacts, applied[k])
+			continue
+		}
 		got, ok := have[k]
 		switch {
 		case !ok:
@@ -110,11 +122,64 @@ func compareDevice(ctx context.Context, d Drift, t Target, applied map[string]st
 			d.Settings = append(d.Settings, SettingDrift{Key: k, Applied: applied[k], Device: got})
 		}
 	}
+	if hasList {
+		list, err := c.contacts(ctx)
+		if err != nil {
+			p := verdictFor(err)
+			d.Status, d.Detail = NotRead, "contacts: "+string(p.Verdict)+": "+p.Detail
+			return d
+		}
+		d.Settings = append(d.Settings, contactDrift(contacts, list)...)
+	}
 	d.Status = InSync
 	if len(d.Settings) > 0 {
 		d.Status = Drifted
 	}
 	return d
+}
+
+// contactKey prefixes the entries of a monitor's contact list among its
+// recorded settings (state.Delivery.Settings): "contact.<n>" holds "Name
+// <number>", "contact.count" how many there are (so that an empty list is
+// recorded too). They are no device keys: refresh compares them with the
+// contact API's list.
+const contactKey = "contact."
+
+// contactSettings records a contact list as settings.
+func contactSettings(out map[string]string, cs []akuvox.Contact) {
+	out[contactKey+"count"] = strconv.Itoa(len(cs))
+	for i, c := range cs {
+		out[fmt.Sprintf("%s%d", contactKey, i+1)] = contactText(c.Name, c.Phone)
+	}
+}
+
+func contactText(name, phone string) string { return name + " <" + phone + ">" }
+
+// contactDrift compares applied contacts ("Name <number>") with the
+// device's list: an applied one the device lacks is Missing, one the device
+// has beyond them is shown with an empty applied value.
+func contactDrift(applied []string, have []deviceContact) []SettingDrift {
+	left := map[string]int{}
+	for _, a := range applied {
+		left[a]++
+	}
+	want := applied
+	var out []SettingDrift
+	for _, h := range have {
+		t := contactText(h.Name, h.Phone)
+		if left[t] > 0 {
+			left[t]--
+			continue
+		}
+		out = append(out, SettingDrift{Key: "contact", Device: t, Extra: true})
+	}
+	for _, w := range want {
+		if left[w] > 0 {
+			left[w]--
+			out = append(out, SettingDrift{Key: "contact", Applied: w, Missing: true})
+		}
+	}
+	return out
 }
 
 // comparePhone compares what a Yealink or Grandstream phone reports with
