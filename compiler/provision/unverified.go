@@ -26,7 +26,7 @@ type UnverifiedKey struct {
 // shared/reference/provisioning.md.
 var Unverified = []UnverifiedKey{
 	{"akuvox", akuvox.UnlockKey, "indoor monitor: the remote-relay DTMF code sent when the resident taps Unlock",
-		"the Akuvox indoor-monitor web UI's source, Relay page (\"Remote Relay / DTMF1 Code\" is this key)",
+		"a public copy of the Akuvox indoor-monitor web UI's source, Phone > Relay page (\"Remote Relay / DTMF1 Code\" is this key); repository unnamed by the search index",
 		"read back from a monitor of each model (C313, C315, C319, X933); older firmware may use another key"},
 	{"akuvox", "/api/contact/get, /api/contact/set (add, del)", "indoor monitor: the contact list apply pushes and reads back",
 		"pylocal-akuvox contact research (reference §2.6, §2.7): envelope, fields Name, Phone, Group; ten a page",

@@ -384,10 +384,13 @@ func doorStation(f *devfile.KVFile, d *ir.Device, m *catalogue.Model, km keyMap,
 
 // UnlockKey is the monitor's remote-relay DTMF code (web UI: Relay >
 // Remote Relay > DTMF1 Code): what the monitor sends when the resident taps
-// Unlock during a door call. Read in the Akuvox indoor-monitor web UI's own
-// source (its Relay page maps that field to this key and posts it with the
-// AutoP key namespace); not yet read back from a monitor of each model, so
-// it is listed in the unverified keys (provision.Unverified).
+// Unlock during a door call. Read in a public copy of the Akuvox
+// indoor-monitor web UI's source — its Phone > Relay page (a Vue component)
+// maps "Remote Relay / DTMF1 Code" to this key, beside LocalDTMF, Delay1
+// and the DTMFCode2/3 of three-code models, and posts them as AutoP keys —
+// found through the code search index (its repository is not named there).
+// Not yet read back from a monitor of each model, so it is listed in the
+// unverified keys (provision.Unverified).
 const UnlockKey = "Config.DoorSetting.RELAY.DTMFCode"
 
 func monitor(f *devfile.KVFile, d *ir.Device, w *warner) {
