@@ -129,6 +129,7 @@ func (c *checker) checkDoorStationDevice(d *Device) {
 		c.errorf(ld.User.Range, "Unexpected user",
 			"Device %q is a door station: it calls users through its buttons and belongs to none. Remove user, and add a button that calls %s.", ld.Name, ld.User)
 	}
+	c.noLineLabel(d, "a door station")
 	if len(ld.Buttons) == 0 && !ld.Keypad.Value {
 		c.errorf(ld.DeclRange, "Door station calls nobody",
 			"Door station %q has no button blocks and no keypad, so a visitor cannot call anyone from it. Add button \"1\" { calls = residence.<name> }, or keypad = true.", ld.Name)
@@ -163,6 +164,7 @@ func (c *checker) checkMonitorDevice(d *Device) {
 			"Device %q is an indoor monitor: it belongs to a residence, not to a user. Remove user; the users of its residence answer on it.", ld.Name)
 	}
 	c.noDoorControls(d, "an indoor monitor")
+	c.noLineLabel(d, "an indoor monitor")
 }
 
 func (c *checker) checkPhoneDevice(d *Device) {
@@ -179,6 +181,16 @@ func (c *checker) checkPhoneDevice(d *Device) {
 	for _, r := range ld.Relays {
 		c.errorf(r.NameRange, "Unexpected relay",
 			"Device %q is a desk phone, which has no relays. Relays belong to door stations and monitors.", ld.Name)
+	}
+}
+
+// noLineLabel reports a line label on a device that has no line of a
+// person's to name: a door station shows its location, a monitor its
+// residence.
+func (c *checker) noLineLabel(d *Device, what string) {
+	if l := d.Device.Label; l.Set {
+		c.errorf(l.Range, "Unexpected label",
+			"Device %q is %s; label names a desk phone's line. Use location to say where the device is.", d.Device.Name, what)
 	}
 }
 

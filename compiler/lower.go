@@ -396,9 +396,11 @@ func (l *lowerer) lowerDevices() {
 				owner = ir.UserRef(d.User.Name)
 				dev.Contacts = l.contacts(directory, nil)
 				u := l.c.Users[d.User.Name]
+				// The line shows whose phone it is: the user's name, unless
+				// the device names its line itself.
 				label := d.User.Name
-				if ext := l.c.Extensions[d.User.Name]; ext != "" {
-					label = ext
+				if d.Label.Value != "" {
+					label = d.Label.Value
 				} else if u != nil {
 					label = u.DisplayName()
 				}
@@ -417,18 +419,32 @@ func (l *lowerer) lowerDevices() {
 			}
 		}
 		l.p.Devices = append(l.p.Devices, dev)
-		callerName, callerNumber := deviceDisplayName(d.Device), ""
+		display := deviceDisplayName(d.Device)
+		callerName, callerNumber := display, ""
+		if u := l.phoneUser(d); u != nil {
+			// A desk phone is its user's: it shows, and calls as, their
+			// name, not the room it stands in.
+			display = u.DisplayName()
+		}
 		if u := l.c.Users[dev.User]; u != nil {
 			// A person's phone presents the person, as their app does.
 			callerName, callerNumber = u.DisplayName(), l.c.Extensions[u.Name]
 		}
 		l.p.Accounts = append(l.p.Accounts, ir.Account{
 			Name: acct, Kind: ir.AccountDevice, Username: acct, AuthName: acct,
-			DisplayName: deviceDisplayName(d.Device), Owner: owner, Device: d.Name,
+			DisplayName: display, Owner: owner, Device: d.Name,
 			CallerName: callerName, CallerNumber: callerNumber,
 			Rotation: d.Rotation.Value, Digest: slices.Clone(d.Model.Digest.Algorithms), Origin: origin(d.DeclRange, obj),
 		})
 	}
+}
+
+// phoneUser is the user of a desk phone, nil for other devices.
+func (l *lowerer) phoneUser(d *Device) *lang.User {
+	if irKind(d.Kind) != ir.Phone || d.User == nil {
+		return nil
+	}
+	return l.c.Users[d.User.Name]
 }
 
 func deviceDisplayName(d *lang.Device) string {

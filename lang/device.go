@@ -24,6 +24,7 @@ func decodeDeviceBlock(b *hcl.Block, ev *evaluator) (*Device, hcl.Diagnostics) {
 	d.Model = a.str("model", "")
 	d.MAC = a.str("mac", "")
 	d.Location = a.str("location", "")
+	d.Label = a.str("label", "")
 	d.Residence = a.ref("residence", "residence")
 	d.User = a.ref("user", "user")
 	d.Keypad = a.boolean("keypad", false)

@@ -213,6 +213,7 @@ type Device struct {
 	Model     Str
 	MAC       Str // as written; the compiler canonicalises
 	Location  Str
+	Label     Str // a desk phone's line label
 	Residence *Ref
 	User      *Ref
 	Keypad    Bool

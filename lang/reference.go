@@ -136,6 +136,7 @@ var (
 			{Name: "residence", Type: "reference to residence", Doc: "For an indoor monitor: the residence it answers door calls for."},
 			{Name: "user", Type: "reference to user", Doc: "For a desk phone: the person whose phone it is."},
 			{Name: "blf", Type: "list of references to user", Doc: "For a desk phone: the people its busy-lamp-field keys watch and call, in key order, such as [user.tom, user.ann]; each shows whether that person is ringing or on a call. When not set, the site's other people with an extension, as many as the phone has keys for; blf = [] for none."},
+			{Name: "label", Type: "string", Doc: "For a desk phone: the name its line key shows; the user's name when not set."},
 			{Name: "keypad", Type: "bool", Default: "false", Doc: "For a door station: visitors may key or pick any residence's label on the panel."},
 			{Name: "rotation", Type: "whole number", Default: "0", Doc: "Credential rotation counter: add one to rotate the device's SIP password."},
 		},

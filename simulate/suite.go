@@ -389,8 +389,9 @@ func (g *generator) entryAnswers(dev *ir.Device, e ir.Entry) []Case {
 		who := strings.TrimPrefix(strings.TrimPrefix(leg.Label, "user."), "device.")
 		answerer := leg.Accounts[0]
 		name := fmt.Sprintf("%s → %s → %s answers", entryLabel(dev, e), g.targetLabel(e.Target), who)
+		relays := g.openable(answerer, dev)
 		var opens []string
-		for _, r := range dev.Relays {
+		for _, r := range relays {
 			opens = append(opens, fmt.Sprintf("%q", r.Name))
 		}
 		if len(opens) > 0 {
@@ -411,7 +412,7 @@ func (g *generator) entryAnswers(dev *ir.Device, e ir.Entry) []Case {
 		if video {
 			c.Steps = append(c.Steps, ExpectVideo{From: dev.Account, To: answerer})
 		}
-		for _, r := range dev.Relays {
+		for _, r := range relays {
 			c.Steps = append(c.Steps,
 				SendDTMF{From: answerer, Digits: r.DTMF},
 				ExpectDoor{Open: true, Device: dev.Name, Relay: r.Name, By: answerer},
@@ -421,6 +422,30 @@ func (g *generator) entryAnswers(dev *ir.Device, e ir.Entry) []Case {
 		cases = append(cases, c)
 	}
 	return cases
+}
+
+// openable lists the relays of door station dev that answerer can open.
+// People key any code on an app or phone; an indoor monitor sends only the
+// unlock code it is provisioned with (its Unlock button), so it opens the
+// relays with that code and no other — the case fails when a monitor is
+// provisioned with no code or a wrong one, as the real one would not open
+// the door.
+func (g *generator) openable(answerer string, dev *ir.Device) []ir.Relay {
+	a := g.p.Account(answerer)
+	if a == nil || a.Device == "" {
+		return dev.Relays
+	}
+	mon := g.p.Device(a.Device)
+	if mon == nil || mon.Kind != ir.Monitor {
+		return dev.Relays
+	}
+	var out []ir.Relay
+	for _, r := range dev.Relays {
+		if r.DTMF == mon.UnlockDTMF {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // refused: someone the door station never calls looks at it and keys its

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 
@@ -30,7 +31,7 @@ var applyCommand = &command{
                          [-serve-token-file FILE] [-device NAME=URL]...
                          [-devices FILE] [-smtp HOST:PORT]
                          [-smtp-from ADDR] [-app NAME] [-parallelism N] [-timeout D]
-                         [-state FILE] [-lock=false] [-target ADDR]... [-refresh]
+                         [-verify-wait D] [-state FILE] [-lock=false] [-target ADDR]... [-refresh]
                          [-server HOST] [-port N]
                          [-transport udp|tcp|tls] [-provision-url URL]
                          [-lockfile=readonly] [-var name=value]... [-var-file FILE]...
@@ -46,14 +47,17 @@ the current directory): it shows the plan, asks for confirmation, then
      admin token: SWITCHBOARD_ADMIN_TOKEN, else -serve-token-file, else
      DIR/.switchboard/admin-token);
   3. pushes each device that has a management API and an address (-device,
-     -devices; Akuvox: /api/config/set with digest authentication), reads
-     the settings back and gives a verdict: already set, set and verified,
-     did not stick, unsupported firmware or unreachable; the other devices
-     are told to fetch their files through the server (check-sync);
+     -devices; Akuvox: /api/config/set with digest authentication, and a
+     monitor's contact list through /api/contact), reads the settings back
+     and gives a verdict: already set, set and verified, did not stick,
+     unsupported firmware or unreachable; the other devices are told to
+     fetch their files through the server (check-sync), and Yealink and
+     Grandstream phones with an address are then read back through their
+     web API for up to -verify-wait (default 60s);
      each device ends with one of three verdicts:
-       applied and verified   pushed and read back (Akuvox with -device)
+       applied and verified   pushed or fetched, and read back (with -device)
        applied, not verified  told by the server to fetch its files; nothing
-                              reads them back (-serve, other vendors)
+                              reads them back (-serve without an address)
        not reached            not known to have its configuration: no
                               server to tell it (no -serve), or the push or
                               check-sync failed; not recorded, so the next
@@ -100,6 +104,7 @@ type applyOptions struct {
 	smtp, smtpFrom    string
 	app               string
 	parallelism       int
+	verifyWait        time.Duration
 	common            planCommon
 }
 
@@ -114,6 +119,7 @@ func applyFlags(o *applyOptions) *flagSet {
 	f.fs.StringVar(&o.smtpFrom, "smtp-from", "", "invitations' sender `ADDRESS` (default switchboard@<site domain>)")
 	f.fs.StringVar(&o.app, "app", "a SIP app such as Linphone", "the app `NAME` invitations tell people to install")
 	f.fs.IntVar(&o.parallelism, "parallelism", 4, "push `N` devices at once")
+	f.fs.DurationVar(&o.verifyWait, "verify-wait", 60*time.Second, "how long a phone told to fetch its files may take until its read-back shows them (`D`)")
 	o.common.register(f.fs)
 	return f
 }
@@ -258,6 +264,7 @@ func runApply(c *cli, args []string) int {
 		InstallerLogin: installerLogin,
 		Parallelism:    o.parallelism,
 		DeviceTimeout:  o.common.timeout,
+		VerifyWait:     o.verifyWait,
 		Progress:       func(s apply.Step) { line.step(stepText(s)) },
 	})
 	line.clear()

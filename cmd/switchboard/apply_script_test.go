@@ -56,6 +56,17 @@ import (
 //	testbed status N PROG ARGS...    run PROG and expect exit status N
 //	testbed devset NAME KEY VALUE    change a setting on emulator NAME, as
 //	                                 someone at its web page would
+//	testbed phone FILE NAME VENDOR MAC DIR
+//	                                 start an emulated yealink or grandstream
+//	                                 phone NAME with that MAC, which fetches
+//	                                 its files from DIR when serve is asked
+//	                                 to send it check-sync; append "NAME
+//	                                 URL" to the devices FILE
+//	testbed contacts NAME            stdout gets emulator NAME's contact
+//	                                 list, "Name <phone>" a line
+//	testbed addcontact NAME WHO NUMBER
+//	                                 add a contact on emulator NAME, as
+//	                                 someone at the monitor would
 //	testbed statev1 FILE             rewrite the state FILE as a version 1
 //	                                 switchboard wrote it: every attribute
 //	                                 value a JSON string holding JSON, a
@@ -138,7 +149,13 @@ func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 			}
 			bed.mu.Lock()
 			bed.serveCalls = append(bed.serveCalls, r.Method+" "+r.URL.RequestURI())
+			phone := bed.emulators[r.URL.Query().Get("device")]
 			bed.mu.Unlock()
+			if r.URL.Path == "/admin/check-sync" && phone != nil && phone.Vendor() != emulator.Akuvox {
+				// The phone gets the NOTIFY and fetches its files, as a
+				// real one does; one that cannot is found by the read-back.
+				phone.CheckSync(r.Context())
+			}
 			fmt.Fprintln(w, "ok")
 		}))
 		ts.Defer(srv.Close)
@@ -205,6 +222,35 @@ func cmdTestbed(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("usage: testbed devset NAME KEY VALUE")
 		}
 		bed.emulator(ts, args[1]).SetKey(args[2], args[3])
+	case "phone":
+		if len(args) != 6 {
+			ts.Fatalf("usage: testbed phone FILE NAME VENDOR MAC DIR")
+		}
+		prov := httptest.NewServer(http.FileServer(http.Dir(ts.MkAbs(args[5]))))
+		ts.Defer(prov.Close)
+		d, err := emulator.Start(emulator.WithVendor(emulator.Vendor(args[3])), emulator.WithCredentials("admin", testbedDevicePassword),
+			emulator.WithMAC(args[4]), emulator.WithProvisioning(prov.URL+"/"))
+		ts.Check(err)
+		ts.Defer(func() { d.Close() })
+		bed.mu.Lock()
+		bed.emulators[args[2]] = d
+		bed.mu.Unlock()
+		path := ts.MkAbs(args[1])
+		old, _ := os.ReadFile(path)
+		ts.Check(os.WriteFile(path, append(old, []byte(args[2]+" "+d.URL()+"\n")...), 0o644))
+		ts.Setenv("SWITCHBOARD_DEVICE_PASSWORD", testbedDevicePassword)
+	case "contacts":
+		if len(args) != 2 {
+			ts.Fatalf("usage: testbed contacts NAME")
+		}
+		for _, c := range bed.emulator(ts, args[1]).Contacts() {
+			fmt.Fprintf(ts.Stdout(), "%s <%s>\n", c.Name, c.Phone)
+		}
+	case "addcontact":
+		if len(args) != 4 {
+			ts.Fatalf("usage: testbed addcontact NAME WHO NUMBER")
+		}
+		bed.emulator(ts, args[1]).AddContact(args[2], args[3])
 	case "statev1":
 		if len(args) != 2 {
 			ts.Fatalf("usage: testbed statev1 FILE")

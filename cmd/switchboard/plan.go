@@ -48,7 +48,9 @@ station rings); the plan says it is partial and how many changes it leaves
 out. A plan saved with -target applies only those.
 
 -refresh first reads the applied devices back through their management APIs
-(-device NAME=URL, -devices FILE, as for apply; Akuvox only) and shows, before
+(-device NAME=URL, -devices FILE, as for apply; Akuvox through their API,
+Yealink and Grandstream phones through their web API's read-back, which shows
+part of their settings) and shows, before
 the plan, every setting that differs on a device from the last apply: drift,
 changed behind switchboard's back. A drifted device is in the plan again, so
 apply -refresh puts its settings back. Devices it cannot read say why (no

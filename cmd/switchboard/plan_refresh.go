@@ -82,6 +82,10 @@ func writeDriftText(w io.Writer, drift []apply.Drift, s style) {
 					fmt.Fprintf(w, "      %s = %q applied, gone from the device\n", set.Key, set.Applied)
 					continue
 				}
+				if set.Extra {
+					fmt.Fprintf(w, "      %s = %q on the device only\n", set.Key, set.Device)
+					continue
+				}
 				fmt.Fprintf(w, "      %s = %q on the device, %q applied\n", set.Key, set.Device, set.Applied)
 			}
 		default:
@@ -107,6 +111,7 @@ type settingDriftJSON struct {
 	Applied string `json:"applied"`
 	Device  string `json:"device,omitempty"`
 	Missing bool   `json:"missing,omitempty"`
+	Extra   bool   `json:"extra,omitempty"` // on the device only
 }
 
 func driftDocument(drift []apply.Drift) []driftJSON {
@@ -117,7 +122,7 @@ func driftDocument(drift []apply.Drift) []driftJSON {
 	for _, d := range drift {
 		dj := driftJSON{Address: d.Address, Status: string(d.Status), Detail: d.Detail}
 		for _, s := range d.Settings {
-			dj.Settings = append(dj.Settings, settingDriftJSON{s.Key, s.Applied, s.Device, s.Missing})
+			dj.Settings = append(dj.Settings, settingDriftJSON{s.Key, s.Applied, s.Device, s.Missing, s.Extra})
 		}
 		out = append(out, dj)
 	}

@@ -17,14 +17,18 @@ import (
 
 // TestServeLogJSON runs the real binary with -log-format json and checks
 // that every line on its standard error is one JSON object with a level
-// and a message, no key twice: the site's diagnostics (family-home has
-// warnings), the admin token line, the ready line, sipgo's own lines
+// and a message, no key twice: the site's diagnostics (a warning the test
+// adds), the admin token line, the ready line, sipgo's own lines
 // (provoked with an unparsable datagram and a stray response), a failed
 // authentication, and the shutdown.
 func TestServeLogJSON(t *testing.T) {
 	t.Parallel()
 	bin := buildSwitchboard(t)
 	dir := copyExample(t, "family-home")
+	// A person nothing can ring: a warning, printed as a record.
+	if err := os.WriteFile(dir+"/ghost.pbx.hcl", []byte("user \"ghost\" {\n  email = \"ghost@example.com\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -60,7 +64,7 @@ func TestServeLogJSON(t *testing.T) {
 		t.Fatal("serve did not stop on SIGTERM")
 	}
 	out := s.log()
-	if !strings.Contains(out, `"msg":"Device feature not provisioned"`) || !strings.Contains(out, `admin token in `) {
+	if !strings.Contains(out, `"msg":"User with no endpoint"`) || !strings.Contains(out, `admin token in `) {
 		t.Errorf("no diagnostic or admin token record in\n%s", out)
 	}
 	for i, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {

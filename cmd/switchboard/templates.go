@@ -9,10 +9,9 @@ import (
 
 // The site templates init starts from (init -template NAME). Each is one
 // site.pbx.hcl, a text/template filled with the site's block name and
-// display name (siteNames). Every template validates without a warning
-// about the site, builds and passes "switchboard test" as written
-// (TestInitTemplates: the only warnings allowed are the two settings an
-// Akuvox indoor monitor needs by hand). None holds a secret: every
+// display name (siteNames). Every template validates without a warning,
+// builds and passes "switchboard test" as written (TestInitTemplates).
+// None holds a secret: every
 // password is derived from the site key init creates, and the trunks are
 // IP-authenticated until the installer adds credentials from sensitive
 // variables, as their comments show.

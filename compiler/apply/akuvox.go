@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -152,7 +153,8 @@ func differing(want, have map[string]string) (diff, unreadable []string) {
 }
 
 func isSecretKey(k string) bool {
-	return strings.HasSuffix(k, "Pwd") || strings.HasSuffix(k, "Password")
+	l := strings.ToLower(k)
+	return strings.HasSuffix(l, "pwd") || strings.HasSuffix(l, "password")
 }
 
 func masked(v string) bool { return v != "" && strings.Trim(v, "*") == "" }
@@ -289,4 +291,105 @@ func unwrapURLError(err error) string {
 		}
 	}
 	return err.Error()
+}
+
+// pushAkuvoxContacts makes the device's contact list (/api/contact/*, the
+// envelope pylocal-akuvox's contact research documents) hold exactly want:
+// entries not wanted are deleted by ID, missing ones added, and the list
+// is read back. A list already right is left alone.
+func pushAkuvoxContacts(ctx context.Context, t Target, want []akuvox.Contact, timeout time.Duration) Push {
+	c := newAkuvoxClient(t, timeout)
+	defer c.close()
+	have, err := c.contacts(ctx)
+	if err != nil {
+		return verdictFor(err)
+	}
+	extra, missing := contactDiff(want, have)
+	if len(extra) == 0 && len(missing) == 0 {
+		return Push{Verdict: AlreadySet}
+	}
+	if len(extra) > 0 {
+		var ids []map[string]string
+		for _, x := range extra {
+			ids = append(ids, map[string]string{"ID": x.ID})
+		}
+		body, _ := json.Marshal(map[string]any{"target": "contact", "action": "del", "data": map[string]any{"item": ids}})
+		if _, err := c.call(ctx, http.MethodPost, "/api/contact/set", body); err != nil {
+			return verdictFor(err)
+		}
+	}
+	if len(missing) > 0 {
+		body, _ := json.Marshal(map[string]any{"target": "contact", "action": "add", "data": map[string]any{"item": missing}})
+		if _, err := c.call(ctx, http.MethodPost, "/api/contact/set", body); err != nil {
+			return verdictFor(err)
+		}
+	}
+	after, err := c.contacts(ctx)
+	if err != nil {
+		return Push{Verdict: DidNotStick, Detail: "contacts written, but the read-back failed: " + verdictFor(err).Detail}
+	}
+	if extra, missing := contactDiff(want, after); len(extra)+len(missing) > 0 {
+		return Push{Verdict: DidNotStick, Detail: fmt.Sprintf("the contact list reads back with %d contacts missing and %d not wanted", len(missing), len(extra))}
+	}
+	return Push{Verdict: SetVerified, Written: len(extra) + len(missing)}
+}
+
+// deviceContact is a contact as the device lists it, with its ID.
+type deviceContact struct {
+	ID    string `json:"ID"`
+	Name  string `json:"Name"`
+	Phone string `json:"Phone"`
+	Group string `json:"Group"`
+}
+
+// contactDiff returns the device's contacts not in want, and the wanted
+// ones it lacks; a contact is its name and number.
+func contactDiff(want []akuvox.Contact, have []deviceContact) (extra []deviceContact, missing []akuvox.Contact) {
+	left := map[[2]string]int{}
+	for _, w := range want {
+		left[[2]string{w.Name, w.Phone}]++
+	}
+	for _, h := range have {
+		k := [2]string{h.Name, h.Phone}
+		if left[k] > 0 {
+			left[k]--
+			continue
+		}
+		extra = append(extra, h)
+	}
+	for _, w := range want {
+		k := [2]string{w.Name, w.Phone}
+		if left[k] > 0 {
+			left[k]--
+			missing = append(missing, w)
+		}
+	}
+	return extra, missing
+}
+
+// maxContactPages bounds the pages read from a device that never says it
+// is done.
+const maxContactPages = 1000
+
+// contacts reads the whole contact list, page by page.
+func (c *akuvoxClient) contacts(ctx context.Context) ([]deviceContact, error) {
+	var out []deviceContact
+	for page := 1; page <= maxContactPages; page++ {
+		data, err := c.call(ctx, http.MethodGet, "/api/contact/get?page="+strconv.Itoa(page), nil)
+		if err != nil {
+			return nil, err
+		}
+		var list struct {
+			Num  int             `json:"num"`
+			Item []deviceContact `json:"item"`
+		}
+		if err := json.Unmarshal(data, &list); err != nil {
+			return nil, &apiError{Unsupported, "the contact list is not {num, item}"}
+		}
+		out = append(out, list.Item...)
+		if len(list.Item) == 0 || len(out) >= list.Num {
+			return out, nil
+		}
+	}
+	return nil, &apiError{Unsupported, "the contact list does not end"}
 }

@@ -1,9 +1,12 @@
 // Package apply carries out a plan: it publishes the provisioning
 // directory that `switchboard serve` hands out, makes a running server
 // reload it, pushes settings to devices that have a management API (Akuvox
-// /api/config/set with digest authentication, then a read-back and a
-// verdict per device), asks the server to send check-sync to the others,
-// sends invitations by mail, and offboards removed users.
+// /api/config/set with digest authentication and a monitor's contacts
+// through /api/contact, then a read-back and a verdict per device), asks
+// the server to send check-sync to the others and, for Yealink and
+// Grandstream phones with an address, reads their settings back through
+// their web API (readback.go), sends invitations by mail, and offboards
+// removed users.
 //
 // Order: the directory is published first — so a removed user's accounts
 // and a removed device's files are gone at once — and the server reloaded;
@@ -28,6 +31,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/compiler/plan"
 	"switchboard/compiler/provision"
+	"switchboard/compiler/provision/akuvox"
 	"switchboard/compiler/state"
 	"switchboard/email"
 )
@@ -67,6 +71,10 @@ type Options struct {
 	Parallelism int
 	// DeviceTimeout bounds each API request (default 10s).
 	DeviceTimeout time.Duration
+	// VerifyWait is how long a phone told to fetch its files (check-sync)
+	// may take until its read-back shows them (default 60s); VerifyPoll how
+	// often it is read meanwhile (default 2s).
+	VerifyWait, VerifyPoll time.Duration
 	// Progress, if set, is called as each step ends (from several
 	// goroutines, one call at a time).
 	Progress func(Step)
@@ -101,12 +109,14 @@ type Step struct {
 type Reach string
 
 const (
-	// Verified: pushed through the device's management API and read back
-	// as written (or found already set). Done.
+	// Verified: pushed through the device's management API, or fetched by
+	// the device on check-sync, and read back as written (or found already
+	// set). Done.
 	Verified Reach = "applied and verified"
 	// Unverified: the running server told the device to fetch its files
-	// (check-sync); nothing reads its settings back. Done: switchboard can
-	// do no more for a device without a management API.
+	// (check-sync); nothing reads its settings back (no address was given,
+	// or its vendor has no read-back). Done: switchboard can do no more
+	// without one.
 	Unverified Reach = "applied, not verified"
 	// NotReached: the configuration is not known to be on the device: no
 	// server was configured to tell it, check-sync failed, the device was
@@ -147,6 +157,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.VerifyWait <= 0 {
+		o.VerifyWait = 60 * time.Second
+	}
+	if o.VerifyPoll <= 0 {
+		o.VerifyPoll = 2 * time.Second
 	}
 	r := &runner{o: o, res: &Result{ReloadOK: true, Steps: make([]Step, len(o.Plan.Changes))}}
 	// Before anything leaves this machine, the state marks every object
@@ -328,22 +344,19 @@ func (r *runner) remove(c plan.Change) (Step, func(*state.State)) {
 	return r.newStep(c, "removed", "", true), forget
 }
 
-// device delivers a device's configuration.
+// device delivers a device's configuration: pushed and read back through
+// an Akuvox device's API; for the others, check-sync through the running
+// server, then a read-back through the device's web API when it has an
+// address.
 func (r *runner) device(ctx context.Context, c plan.Change) (Step, func(*state.State)) {
 	d := r.o.Program.Device(c.Name)
 	if d == nil {
 		return r.newStep(c, "failed", "the device is not in the compiled site", false), nil
 	}
 	t, hasTarget := r.o.Targets[c.Name]
-	var file []byte
-	for _, f := range r.o.Bundle.DeviceFiles(d.Name) {
-		if f.Vendor == "akuvox" {
-			file = f.Data
-		}
-	}
-	settings := appliedSettings(file)
-	if hasTarget && d.Vendor == "akuvox" {
-		p := pushAkuvox(ctx, t, file, r.o.DeviceTimeout)
+	settings := deviceSettings(r.o.Bundle, d)
+	if hasTarget && d.Vendor == akuvox.Vendor {
+		p := r.pushAkuvoxDevice(ctx, d, t)
 		s := r.newStep(c, string(p.Verdict), p.Detail, p.Verdict.Succeeded())
 		s.Reach = NotReached
 		if s.Done {
@@ -362,8 +375,14 @@ func (r *runner) device(ctx context.Context, c plan.Change) (Step, func(*state.S
 		return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "api", Outcome: string(p.Verdict), Firmware: p.Firmware, Settings: settings})
 	}
 	note := ""
+	var read phoneReader
 	if hasTarget {
-		note = fmt.Sprintf("switchboard has no management API for %s devices, so the address given for it is not used; ", d.Vendor)
+		var done func()
+		read, done = readerFor(d.Vendor, t, r.o.DeviceTimeout)
+		defer done()
+		if read == nil {
+			note = fmt.Sprintf("switchboard has no management API for %s devices, so the address given for it is not used; ", d.Vendor)
+		}
 	}
 	if r.o.Server == nil {
 		// Publishing the files tells the device nothing: until it polls or
@@ -377,9 +396,54 @@ func (r *runner) device(ctx context.Context, c plan.Change) (Step, func(*state.S
 		s.Reach = NotReached
 		return s, nil
 	}
-	s := r.newStep(c, "check-sync sent", strings.TrimSuffix(note, "; "), true)
-	s.Reach = Unverified
+	if read == nil {
+		s := r.newStep(c, "check-sync sent", strings.TrimSuffix(note, "; "), true)
+		s.Reach = Unverified
+		return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "check-sync", Outcome: s.Outcome, Settings: settings})
+	}
+	p := verifyPhone(ctx, read, settings, r.o.VerifyWait, r.o.VerifyPoll)
+	s := r.newStep(c, string(p.Verdict), p.Detail, p.Verdict.Succeeded())
+	s.Reach = NotReached
+	if !s.Done {
+		return s, nil
+	}
+	s.Reach = Verified
 	return s, r.put(c, c.After.Attributes, &state.Delivery{Method: "check-sync", Outcome: s.Outcome, Settings: settings})
+}
+
+// pushAkuvoxDevice pushes an Akuvox device's settings and then, for a
+// device with a contact list (monitors), its contacts; the verdict is the
+// worse of the two.
+func (r *runner) pushAkuvoxDevice(ctx context.Context, d *ir.Device, t Target) Push {
+	var file []byte
+	if f := r.o.Bundle.File(akuvox.Path(d.MAC)); f != nil {
+		file = f.Data
+	}
+	p := pushAkuvox(ctx, t, file, r.o.DeviceTimeout)
+	cf := r.o.Bundle.File(akuvox.ContactsPath(d.MAC))
+	if !p.Verdict.Succeeded() || cf == nil {
+		return p
+	}
+	want, err := akuvox.ParseContacts(cf.Data)
+	if err != nil {
+		p.Verdict, p.Detail = Unsupported, "the device's contact list cannot be read back: "+err.Error()
+		return p
+	}
+	cp := pushAkuvoxContacts(ctx, t, want, r.o.DeviceTimeout)
+	switch {
+	case !cp.Verdict.Succeeded():
+		p.Verdict, p.Detail = cp.Verdict, joinDetail(p.Detail, "contacts: "+cp.Detail)
+	case cp.Verdict == SetVerified:
+		p.Verdict = SetVerified
+	}
+	return p
+}
+
+func joinDetail(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // user applies a user: live once the server has loaded the dial plan; an

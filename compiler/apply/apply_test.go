@@ -109,6 +109,9 @@ type fakeServe struct {
 	calls      []string
 	failReload bool
 	srv        *httptest.Server
+	// phones are emulated phones that fetch their files when the server
+	// is asked to send them check-sync, as real phones do on the NOTIFY.
+	phones map[string]*emulator.Device
 }
 
 func startServe(t *testing.T) *fakeServe {
@@ -127,6 +130,11 @@ func startServe(t *testing.T) *fakeServe {
 		f.calls = append(f.calls, r.URL.RequestURI())
 		if r.URL.Path == "/admin/reload" && f.failReload {
 			http.Error(w, "the site has errors", http.StatusUnprocessableEntity)
+		}
+		if phone := f.phones[r.URL.Query().Get("device")]; r.URL.Path == "/admin/check-sync" && phone != nil {
+			// A phone that cannot fetch still got the NOTIFY: the
+			// read-back is what finds out.
+			phone.CheckSync(r.Context())
 		}
 	}))
 	t.Cleanup(f.srv.Close)
@@ -541,7 +549,7 @@ func TestRefreshFindsDrift(t *testing.T) {
 	if got["lobby"].Status != apply.InSync {
 		t.Errorf("lobby: %+v", got["lobby"])
 	}
-	if d := got["desk-101"]; d.Status != apply.NoReadBack || !strings.Contains(d.Detail, "yealink") {
+	if d := got["desk-101"]; d.Status != apply.NotRead || !strings.Contains(d.Detail, "-device desk-101=URL") {
 		t.Errorf("desk-101: %+v", d)
 	}
 	if d := got["monitor-1a"]; d.Status != apply.NotRead || !strings.Contains(d.Detail, "-device monitor-1a=URL") {
@@ -569,5 +577,161 @@ func TestRefreshFindsDrift(t *testing.T) {
 	}
 	if d := refresh()["front-gate"]; d.Status != apply.InSync {
 		t.Errorf("after the re-apply: %+v", d)
+	}
+}
+
+// TestPhoneReadBack: Yealink and Grandstream phones with an address are
+// told to fetch their files (check-sync), then read back through their web
+// API: verified when they show the files' settings, "did not stick" when
+// they keep old ones, and a refresh finds a setting changed on the phone.
+func TestPhoneReadBack(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, irtest.HarbourView(), nil)
+	prov := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(s.out, "provision"))))
+	t.Cleanup(prov.Close)
+	phone := func(v emulator.Vendor, device string) *emulator.Device {
+		d, err := emulator.Start(emulator.WithVendor(v), emulator.WithCredentials("admin", "device-secret"),
+			emulator.WithMAC(s.p.Device(device).MAC), emulator.WithProvisioning(prov.URL+"/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return d
+	}
+	yl, gs := phone(emulator.Yealink, "desk-101"), phone(emulator.Grandstream, "desk-103")
+	serve := startServe(t)
+	serve.phones = map[string]*emulator.Device{"desk-101": yl, "desk-103": gs}
+	targets := map[string]apply.Target{"desk-101": target(yl), "desk-103": target(gs)}
+	run := func() *apply.Result {
+		return s.apply(t, func(o *apply.Options) {
+			o.Server, o.Targets = serve.server(t), targets
+			o.VerifyWait, o.VerifyPoll = 300*time.Millisecond, 20*time.Millisecond
+		})
+	}
+
+	res := run()
+	reach := map[string]apply.Reach{}
+	for _, st := range res.Steps {
+		reach[st.Name] = st.Reach
+	}
+	got := outcomes(res)
+	for dev, want := range map[string]string{"desk-101": "set and verified", "desk-103": "set and verified", "desk-102": "check-sync sent"} {
+		if got["device."+dev] != want {
+			t.Errorf("%s: %q, want %q", dev, got["device."+dev], want)
+		}
+	}
+	if reach["desk-101"] != apply.Verified || reach["desk-103"] != apply.Verified || reach["desk-102"] != apply.Unverified {
+		t.Errorf("reach %v", reach)
+	}
+	if yl.Keys()["account.1.display_name"] != "Mary Byrne" || gs.Keys()["P3"] != "Aoife Kelly" {
+		t.Errorf("the phones did not fetch their files: %v %v", yl.Keys()["account.1.display_name"], gs.Keys()["P3"])
+	}
+
+	// A refresh reads both back; a name changed at the phone is drift.
+	_, st := s.plan(t)
+	gs.SetKey("P3", "Someone Else")
+	drift := map[string]apply.Drift{}
+	for _, d := range apply.Refresh(context.Background(), apply.RefreshOptions{State: st, Targets: targets, Timeout: 2 * time.Second}) {
+		drift[d.Name] = d
+	}
+	if d := drift["desk-101"]; d.Status != apply.InSync || !strings.Contains(d.Detail, "settings compared") {
+		t.Errorf("desk-101: %+v", d)
+	}
+	if d := cmp.Diff([]apply.SettingDrift{{Key: "P3", Applied: "Aoife Kelly", Device: "Someone Else"}}, drift["desk-103"].Settings); d != "" {
+		t.Errorf("desk-103 drift (-want +got):\n%s", d)
+	}
+
+	// Phones that keep their old settings: the read-back says so, and the
+	// devices stay in the plan.
+	yl.SetKey("account.1.display_name", "Old Name")
+	yl.SetMode(emulator.DropWrites)
+	gs.SetMode(emulator.DropWrites)
+	st, _, _ = s.store.Read("")
+	st.Remove("device.desk-101")
+	st.Remove("device.desk-103")
+	s.store.Write(st)
+	res = run()
+	got = outcomes(res)
+	for _, dev := range []string{"desk-101", "desk-103"} {
+		if got["device."+dev] != "did not stick" {
+			t.Errorf("%s: %q, want did not stick", dev, got["device."+dev])
+		}
+	}
+	for _, step := range res.Steps {
+		if step.Name == "desk-101" && (step.Reach != apply.NotReached || !strings.Contains(step.Detail, "account.1.display_name")) {
+			t.Errorf("desk-101 step %+v", step)
+		}
+	}
+	pl, _ := s.plan(t)
+	var left []string
+	for _, c := range pl.Changes {
+		left = append(left, c.Address)
+	}
+	if d := cmp.Diff([]string{"device.desk-101", "device.desk-103"}, left); d != "" {
+		t.Errorf("left to do (-want +got):\n%s", d)
+	}
+}
+
+// TestMonitorContacts: apply gives an Akuvox monitor its unlock code and
+// makes its contact list the residents and the directory — removing one
+// entered by hand — and a monitor that drops contact writes is "did not
+// stick".
+func TestMonitorContacts(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, irtest.HarbourView(), nil)
+	mon := startEmulator(t, emulator.Normal)
+	mon.AddContact("Old Tenant", "199")
+	serve := startServe(t)
+	res := s.apply(t, func(o *apply.Options) {
+		o.Server, o.Targets = serve.server(t), map[string]apply.Target{"monitor-1a": target(mon)}
+	})
+	if got := outcomes(res)["device.monitor-1a"]; got != "set and verified" {
+		t.Fatalf("monitor: %q %+v", got, res.Steps)
+	}
+	d := s.p.Device("monitor-1a")
+	if got := mon.Keys()[akuvox.UnlockKey]; got != d.UnlockDTMF || got == "" {
+		t.Errorf("unlock code %q, want %q", got, d.UnlockDTMF)
+	}
+	var got, want []string
+	for _, c := range mon.Contacts() {
+		got = append(got, c.Name+" "+c.Phone)
+	}
+	for _, c := range d.Contacts {
+		want = append(want, c.Name+" "+c.Number)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("contacts (-want +got):\n%s", diff)
+	}
+
+	// A refresh compares the list too: one entered by hand is drift.
+	refresh := func() apply.Drift {
+		_, st := s.plan(t)
+		for _, d := range apply.Refresh(context.Background(), apply.RefreshOptions{State: st, Targets: map[string]apply.Target{"monitor-1a": target(mon)}, Timeout: 2 * time.Second}) {
+			if d.Name == "monitor-1a" {
+				return d
+			}
+		}
+		t.Fatal("the monitor was not refreshed")
+		return apply.Drift{}
+	}
+	if d := refresh(); d.Status != apply.InSync {
+		t.Errorf("right after the apply: %+v", d)
+	}
+	// Entered again by hand on a monitor that now ignores writes.
+	mon.AddContact("Old Tenant", "199")
+	if d := refresh(); d.Status != apply.Drifted || !cmp.Equal(d.Settings, []apply.SettingDrift{{Key: "contact", Device: "Old Tenant <199>", Extra: true}}) {
+		t.Errorf("a contact entered by hand: %+v", d)
+	}
+	mon.SetMode(emulator.DropWrites)
+	st, _, _ := s.store.Read("")
+	st.Remove("device.monitor-1a")
+	s.store.Write(st)
+	res = s.apply(t, func(o *apply.Options) {
+		o.Server, o.Targets = serve.server(t), map[string]apply.Target{"monitor-1a": target(mon)}
+	})
+	for _, step := range res.Steps {
+		if step.Name == "monitor-1a" && (step.Outcome != "did not stick" || !strings.Contains(step.Detail, "contacts")) {
+			t.Errorf("monitor step %+v", step)
+		}
 	}
 }

@@ -6,32 +6,13 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"switchboard/compiler/provision/akuvox"
 	"switchboard/compiler/state"
 )
-
-// appliedSettings are the settings of a device's Akuvox file as the state
-// records them (Delivery.Settings): every key but the secret ones. nil
-// for a device without such a file.
-func appliedSettings(file []byte) map[string]string {
-	if len(file) == 0 {
-		return nil
-	}
-	kvs, err := akuvox.Parse(file)
-	if err != nil {
-		return nil
-	}
-	out := map[string]string{}
-	for _, kv := range kvs {
-		if !isSecretKey(kv.Key) {
-			out[kv.Key] = kv.Value
-		}
-	}
-	return out
-}
 
 // DriftStatus is what a refresh found out about one device.
 type DriftStatus string
@@ -61,10 +42,12 @@ type Drift struct {
 }
 
 // SettingDrift is one setting whose value on the device is not the one
-// applied. Device is empty and Missing true when the device lacks it.
+// applied. Device is empty and Missing true when the device lacks it;
+// Applied is empty and Extra true when the device has an entry the apply
+// did not give it (a contact entered at the monitor).
 type SettingDrift struct {
 	Key, Applied, Device string
-	Missing              bool
+	Missing, Extra       bool
 }
 
 // RefreshOptions are what Refresh needs.
@@ -93,16 +76,20 @@ func Refresh(ctx context.Context, o RefreshOptions) []Drift {
 		d := Drift{Address: obj.Address, Name: name}
 		vendor := attrString(obj.Attributes["vendor"])
 		t, hasTarget := o.Targets[name]
+		read, done := readerFor(vendor, t, o.Timeout)
 		switch {
-		case vendor != "akuvox":
+		case vendor != akuvox.Vendor && read == nil:
 			d.Status, d.Detail = NoReadBack, fmt.Sprintf("switchboard has no management API for %s devices, so it cannot read their settings back", orUnknown(vendor))
 		case obj.Delivery == nil || len(obj.Delivery.Settings) == 0:
 			d.Status, d.Detail = NotRead, "the state records no settings to compare with: it was applied before switchboard recorded them; the next apply records them"
 		case !hasTarget:
 			d.Status, d.Detail = NotRead, "no API address: give it with -device "+name+"=URL or in a -devices file"
-		default:
+		case vendor == akuvox.Vendor:
 			d = compareDevice(ctx, d, t, obj.Delivery.Settings, o.Timeout)
+		default:
+			d = comparePhone(ctx, d, read, obj.Delivery.Settings)
 		}
+		done()
 		out = append(out, d)
 	}
 	return out
@@ -117,7 +104,16 @@ func compareDevice(ctx context.Context, d Drift, t Target, applied map[string]st
 		d.Status, d.Detail = NotRead, string(p.Verdict)+": "+p.Detail
 		return d
 	}
+	var contacts []string
+	_, hasList := applied[contactKey+"count"]
 	for _, k := range slices.Sorted(maps.Keys(applied)) {
+		if k == contactKey+"count" {
+			continue
+		}
+		if strings.HasPrefix(k, contactKey) {
+			contacts = append(contacts, applied[k])
+			continue
+		}
 		got, ok := have[k]
 		switch {
 		case !ok:
@@ -126,9 +122,94 @@ func compareDevice(ctx context.Context, d Drift, t Target, applied map[string]st
 			d.Settings = append(d.Settings, SettingDrift{Key: k, Applied: applied[k], Device: got})
 		}
 	}
+	if hasList {
+		list, err := c.contacts(ctx)
+		if err != nil {
+			p := verdictFor(err)
+			d.Status, d.Detail = NotRead, "contacts: "+string(p.Verdict)+": "+p.Detail
+			return d
+		}
+		d.Settings = append(d.Settings, contactDrift(contacts, list)...)
+	}
 	d.Status = InSync
 	if len(d.Settings) > 0 {
 		d.Status = Drifted
+	}
+	return d
+}
+
+// contactKey prefixes the entries of a monitor's contact list among its
+// recorded settings (state.Delivery.Settings): "contact.<n>" holds "Name
+// <number>", "contact.count" how many there are (so that an empty list is
+// recorded too). They are no device keys: refresh compares them with the
+// contact API's list.
+const contactKey = "contact."
+
+// contactSettings records a contact list as settings.
+func contactSettings(out map[string]string, cs []akuvox.Contact) {
+	out[contactKey+"count"] = strconv.Itoa(len(cs))
+	for i, c := range cs {
+		out[fmt.Sprintf("%s%d", contactKey, i+1)] = contactText(c.Name, c.Phone)
+	}
+}
+
+func contactText(name, phone string) string { return name + " <" + phone + ">" }
+
+// contactDrift compares applied contacts ("Name <number>") with the
+// device's list: an applied one the device lacks is Missing, one the device
+// has beyond them is shown with an empty applied value.
+func contactDrift(applied []string, have []deviceContact) []SettingDrift {
+	left := map[string]int{}
+	for _, a := range applied {
+		left[a]++
+	}
+	want := applied
+	var out []SettingDrift
+	for _, h := range have {
+		t := contactText(h.Name, h.Phone)
+		if left[t] > 0 {
+			left[t]--
+			continue
+		}
+		out = append(out, SettingDrift{Key: "contact", Device: t, Extra: true})
+	}
+	for _, w := range want {
+		if left[w] > 0 {
+			left[w]--
+			out = append(out, SettingDrift{Key: "contact", Applied: w, Missing: true})
+		}
+	}
+	return out
+}
+
+// comparePhone compares what a Yealink or Grandstream phone reports with
+// what was applied; a setting its read-back does not report is not
+// compared (and counted in the detail), since the phone shows only part of
+// its configuration.
+func comparePhone(ctx context.Context, d Drift, read phoneReader, applied map[string]string) Drift {
+	keys := slices.Sorted(maps.Keys(applied))
+	have, err := read(ctx, keys)
+	if err != nil {
+		p := verdictFor(err)
+		d.Status, d.Detail = NotRead, string(p.Verdict)+": "+p.Detail
+		return d
+	}
+	unreported := 0
+	for _, k := range keys {
+		got, ok := have[k]
+		switch {
+		case !ok:
+			unreported++
+		case got != applied[k]:
+			d.Settings = append(d.Settings, SettingDrift{Key: k, Applied: applied[k], Device: got})
+		}
+	}
+	d.Status = InSync
+	if len(d.Settings) > 0 {
+		d.Status = Drifted
+	}
+	if unreported > 0 {
+		d.Detail = fmt.Sprintf("%d of %d settings compared; the phone's read-back does not report the others", len(keys)-unreported, len(keys))
 	}
 	return d
 }

@@ -24,7 +24,7 @@ func summarise(p *Plan) []string {
 		}
 		switch c.Kind {
 		case KindUser:
-			lines = append(lines, userLines(c)...)
+			lines = append(lines, userLines(c, p.Changes)...)
 		case KindDevice:
 			lines = append(lines, deviceLine(c))
 		case KindResidence:
@@ -38,7 +38,33 @@ func summarise(p *Plan) []string {
 	return lines
 }
 
-func userLines(c Change) []string {
+// reachedBy lists where a user's new display name shows: their app account
+// and every device of the plan one of whose changed settings becomes that
+// name (a desk phone's line and account, a directory, phone book or
+// monitor contact), in plan order.
+func reachedBy(c Change, all []Change) []string {
+	name := after(c, "display_name")
+	var out []string
+	for _, a := range c.Attributes {
+		if a.Name == "app.display_name" && a.After == name {
+			out = append(out, "app account")
+		}
+	}
+	for _, d := range all {
+		if d.Kind != KindDevice || d.Action != Update {
+			continue
+		}
+		for _, a := range d.Attributes {
+			if a.After == name && a.Before != name {
+				out = append(out, d.Name)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func userLines(c Change, all []Change) []string {
 	who := c.Label
 	switch c.Action {
 	case Create:
@@ -63,7 +89,11 @@ func userLines(c Change) []string {
 		changed[a.Name] = true
 	}
 	if changed["display_name"] {
-		lines = append(lines, fmt.Sprintf("%s is now called %s", unquote(before(c, "display_name")), who))
+		line := fmt.Sprintf("%s is now called %s", unquote(before(c, "display_name")), who)
+		if where := reachedBy(c, all); len(where) > 0 {
+			line += "; the name changes on " + strings.Join(where, ", ")
+		}
+		lines = append(lines, line)
 	}
 	if changed["extension"] {
 		b, a := unquote(before(c, "extension")), unquote(after(c, "extension"))
@@ -92,7 +122,7 @@ func userLines(c Change) []string {
 	if to := invitationTo(after(c, AttrInvitation)); to != "" && (changed[AttrInvitation] || newPassword) {
 		parts = append(parts, "invitation will be sent to "+to)
 	}
-	handled := map[string]bool{"display_name": true, "extension": true, "residence": true, "email": true, "role": true,
+	handled := map[string]bool{"display_name": true, "app.display_name": changed["display_name"], "extension": true, "residence": true, "email": true, "role": true,
 		"portal.password": true, "app.password": true, AttrInvitation: true, AttrDoorStations: true, "numbers": true,
 		// A rotation shows as the new password it gives.
 		"rotation": true, "app.rotation": true}

@@ -2,9 +2,12 @@
 // hardware. Device (this file) is an Akuvox device emulator: an HTTP
 // server that speaks the local API of Akuvox door stations and indoor
 // monitors closely enough for apply to push configuration to it and read
-// it back. Phone (phone.go) is a Yealink or Grandstream device, which apply
-// reaches through serve's check-sync instead. `switchboard emulate` runs
-// either for an installer's rehearsal.
+// it back; WithVendor makes it a Yealink or Grandstream phone instead,
+// which fetches its files on CheckSync and reports its settings through
+// its vendor's read-back (see Vendor). Phone (phone.go) is a Yealink or
+// Grandstream device registered with serve, which apply reaches through
+// check-sync. `switchboard emulate` runs either for an installer's
+// rehearsal.
 //
 // It serves, behind HTTP digest authentication (MD5, qop=auth, the mode
 // real devices are set to for API access):
@@ -13,6 +16,8 @@
 //	GET  /api/config/get    the whole configuration, {"data": {key: value}}
 //	POST /api/config/get    {"target":"config","action":"get","data":{"item":[keys]}}
 //	POST /api/config/set    {"target":"config","action":"set","data":{key: value}}
+//	GET  /api/contact/get   the contact list, {"num": n, "item": [...]}, ten a page (?page=N)
+//	POST /api/contact/set   {"target":"contact","action":"add"|"del","data":{"item":[...]}}
 //	POST /api/system/reboot accepted and ignored
 //
 // Responses use the device's envelope {"retcode", "action", "message",
@@ -112,6 +117,8 @@ type config struct {
 	mac            string
 	mode           Mode
 	latency        time.Duration
+	vendor         Vendor
+	provisionURL   string
 }
 
 // Option configures Start.
@@ -178,6 +185,10 @@ type Device struct {
 	keys   map[string]string
 	nonces map[string]time.Time
 	stats  Stats
+	// contacts is an Akuvox device's contact list; nextContact the last
+	// ID given.
+	contacts    []Contact
+	nextContact int
 }
 
 // Stats counts what the emulator was asked.
@@ -186,6 +197,7 @@ type Stats struct {
 	Sets         int // config/set requests accepted (stored or dropped)
 	AuthFailures int // requests refused for bad credentials
 	Dropped      int // connections closed unanswered (Unreachable)
+	Syncs        int // check-syncs that fetched the device's files
 }
 
 // Start starts an emulator and returns once it accepts connections.
@@ -194,11 +206,16 @@ func Start(opts ...Option) (*Device, error) {
 		addr: "127.0.0.1:0",
 		user: DefaultUser, password: DefaultPassword,
 		model: DefaultModel, firmware: DefaultFirmware, mac: "0C11050000FF",
+		vendor: Akuvox,
 	}
 	for _, o := range opts {
 		o(&c)
 	}
 	keys := factoryKeys()
+	if c.vendor != Akuvox {
+		// A phone's settings are what it last fetched: none yet.
+		keys = map[string]string{}
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
@@ -299,6 +316,10 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if d.cfg.vendor == Grandstream {
+		d.serveGrandstream(w, r)
+		return
+	}
 	if !d.authenticate(w, r) {
 		return
 	}
@@ -307,6 +328,10 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mode := d.mode
 	d.mu.Unlock()
 
+	if d.cfg.vendor == Yealink {
+		d.serveYealink(w, r, mode)
+		return
+	}
 	switch {
 	case r.URL.Path == "/api/system/info" && r.Method == http.MethodGet:
 		model, fw := d.cfg.model, d.cfg.firmware
@@ -320,6 +345,10 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.configGet(w, r, mode)
 	case r.URL.Path == "/api/config/set" && r.Method == http.MethodPost:
 		d.configSet(w, r, mode)
+	case r.URL.Path == "/api/contact/get" && r.Method == http.MethodGet && mode != UnsupportedFirmware:
+		d.contactGet(w, r)
+	case r.URL.Path == "/api/contact/set" && r.Method == http.MethodPost && mode != UnsupportedFirmware:
+		d.contactSet(w, r, mode)
 	case r.URL.Path == "/api/system/reboot" && r.Method == http.MethodPost:
 		reply(w, envelope{Action: "reboot", Message: "OK"})
 	default:

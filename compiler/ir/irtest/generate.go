@@ -150,7 +150,7 @@ func (g *gen) run() *ir.Program {
 					DisplayName: user.DisplayName, Owner: ir.UserRef(uname), Device: dname, Rotation: g.rng.IntN(2), Origin: do})
 				p.Devices = append(p.Devices, ir.Device{Name: dname, Model: model, Vendor: vendorOf(model), Kind: ir.Phone,
 					MAC: g.mac(ouis[vendorOf(model)]), Account: acct, User: uname, Timezone: tz, SIP: sip,
-					LineKeys: []ir.LineKey{{Index: 1, Type: ir.KeyLine, Label: user.Extension, Origin: do}},
+					LineKeys: []ir.LineKey{{Index: 1, Type: ir.KeyLine, Label: user.DisplayName, Origin: do}},
 					Origin:   do})
 				eps = append(eps, acct)
 			}

@@ -153,7 +153,7 @@ func HarbourView() *ir.Program {
 					{Name: "Mary Byrne", Number: "101", Origin: at(20, `user "mary"`)},
 				},
 				LineKeys: []ir.LineKey{
-					{Index: 1, Type: ir.KeyLine, Label: "101", Origin: at(120, `device "desk-101"`)},
+					{Index: 1, Type: ir.KeyLine, Label: "Mary Byrne", Origin: at(120, `device "desk-101"`)},
 					{Index: 2, Type: ir.KeyDTMF, Value: "#", Label: "Open door", Origin: at(81, `device "front-gate"`)},
 					{Index: 3, Type: ir.KeySpeedDial, Value: "103", Label: "Aoife Kelly", Origin: at(55, `user "aoife"`)},
 				},
@@ -161,7 +161,7 @@ func HarbourView() *ir.Program {
 			{Name: "desk-102", Model: "yealink-t46u", Vendor: "yealink", Kind: ir.Phone, MAC: "805ec0445566",
 				Account: "device.desk-102", User: "john", Timezone: tz, SIP: sip,
 				LineKeys: []ir.LineKey{
-					{Index: 1, Type: ir.KeyLine, Label: "102", Origin: at(126, `device "desk-102"`)},
+					{Index: 1, Type: ir.KeyLine, Label: "John Byrne", Origin: at(126, `device "desk-102"`)},
 					{Index: 2, Type: ir.KeyDTMF, Value: "#", Label: "Open door", Origin: at(81, `device "front-gate"`)},
 				},
 				Origin: at(126, `device "desk-102"`)},
@@ -172,7 +172,7 @@ func HarbourView() *ir.Program {
 					{Name: "Mary Byrne", Number: "101", Origin: at(20, `user "mary"`)},
 				},
 				LineKeys: []ir.LineKey{
-					{Index: 1, Type: ir.KeyLine, Label: "103", Origin: at(132, `device "desk-103"`)},
+					{Index: 1, Type: ir.KeyLine, Label: "Aoife Kelly", Origin: at(132, `device "desk-103"`)},
 					{Index: 2, Type: ir.KeyDTMF, Value: "5", Label: "Open door", Origin: at(117, `device "side-gate"`)},
 				},
 				Origin: at(132, `device "desk-103"`)},

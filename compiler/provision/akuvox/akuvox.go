@@ -26,18 +26,24 @@
 //     name, as SmartYard writes them; the device applies daylight saving
 //     from the city (unverified, no DST rule is written).
 //
-// Not written, with a warning where the profile asks for it: monitor
-// contacts (not AutoP keys; the contact API push is not implemented yet),
-// the monitor's remote-relay unlock code (AutoP key not found), the AutoP
-// common file (name unverified), AES encryption (scheme unverified).
+// Indoor monitors: the remote-relay unlock code is UnlockKey; their
+// contacts are not AutoP keys, so they go in a second file, <mac>-contacts.json
+// (ContactsPath), which apply pushes through the contact API and reads back.
+//
+// Not written: the AutoP common file (name unverified), AES encryption
+// (scheme unverified).
 //
 // What a model can do (kind, buttons, keypad, relays) is the catalogue's
 // (compiler/catalogue); this package keeps how each firmware family spells
 // its keys (keyMaps) and the limits of the key namespace itself (relays A
 // to D, six homepage keys).
+//
+// Every key here that no vendor documentation confirms is listed, with its
+// source, in provision.Unverified (docs/unverified-keys.md).
 package akuvox
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -135,8 +141,8 @@ func Render(p *ir.Program, devices []*ir.Device, pw devfile.Passwords) ([]devfil
 	var files []devfile.File
 	var warns []devfile.Warning
 	for _, d := range devices {
-		f, w := renderDevice(p, d, pw)
-		files = append(files, f)
+		fs, w := renderDevice(p, d, pw)
+		files = append(files, fs...)
 		warns = append(warns, w...)
 	}
 	return files, warns
@@ -144,6 +150,43 @@ func Render(p *ir.Program, devices []*ir.Device, pw devfile.Passwords) ([]devfil
 
 // Path is the AutoP file name of a MAC.
 func Path(mac string) string { return mac + ".cfg" }
+
+// ContactsPath is the name of a device's contact list: the items apply
+// pushes through the contact API (/api/contact/*), which holds what no
+// AutoP key does. Devices do not fetch it.
+func ContactsPath(mac string) string { return mac + "-contacts.json" }
+
+// Contact is one entry of the device's contact list, as the contact API
+// takes it (pylocal-akuvox's contact research: Name, Phone, Group; the
+// "Default" group is the implicit one).
+type Contact struct {
+	Name  string `json:"Name"`
+	Phone string `json:"Phone"`
+	Group string `json:"Group"`
+}
+
+// ContactsFile is the contact list file of a device's contacts, in their
+// IR order, one JSON array.
+func ContactsFile(cs []ir.Contact) []byte {
+	items := make([]Contact, 0, len(cs))
+	for _, c := range cs {
+		items = append(items, Contact{Name: devfile.OneLine(c.Name), Phone: c.Number, Group: "Default"})
+	}
+	data, err := json.MarshalIndent(items, "", "  ")
+	if err != nil {
+		panic(err) // strings only
+	}
+	return append(data, '\n')
+}
+
+// ParseContacts reads a contact list file back.
+func ParseContacts(data []byte) ([]Contact, error) {
+	var out []Contact
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("contact list: %w", err)
+	}
+	return out, nil
+}
 
 // warner collects the warnings about one device.
 type warner struct {
@@ -161,7 +204,7 @@ func (w *warner) shared(feature string, format string, args ...any) {
 	w.warns = append(w.warns, devfile.WarnShared(w.d, feature, format, args...))
 }
 
-func renderDevice(p *ir.Program, d *ir.Device, pw devfile.Passwords) (devfile.File, []devfile.Warning) {
+func renderDevice(p *ir.Program, d *ir.Device, pw devfile.Passwords) ([]devfile.File, []devfile.Warning) {
 	w := &warner{d: d}
 	m, known := devfile.Lookup(d)
 	km, mapped := keyMaps[d.Model]
@@ -188,12 +231,18 @@ func renderDevice(p *ir.Program, d *ir.Device, pw devfile.Passwords) (devfile.Fi
 	case ir.DoorStation:
 		doorStation(f, d, m, km, w)
 	case ir.Monitor:
-		monitor(d, w)
+		monitor(f, d, w)
 	}
 	if len(d.LineKeys) > 0 {
 		w.shared("line keys", "Akuvox devices have no programmable line keys; the profile's line keys are ignored.")
 	}
-	return devfile.File{Path: Path(d.MAC), Mode: devfile.ModeSecret, Data: f.Bytes(), Device: d.Name, Vendor: Vendor}, w.warns
+	files := []devfile.File{{Path: Path(d.MAC), Mode: devfile.ModeSecret, Data: f.Bytes(), Device: d.Name, Vendor: Vendor}}
+	if d.Kind == ir.Monitor || len(d.Contacts) > 0 {
+		// Every monitor gets its list, empty included, so that apply
+		// removes the contacts of people who left.
+		files = append(files, devfile.File{Path: ContactsPath(d.MAC), Mode: devfile.ModePublic, Data: ContactsFile(d.Contacts), Device: d.Name, Vendor: Vendor})
+	}
+	return files, w.warns
 }
 
 func account(f *devfile.KVFile, p *ir.Program, d *ir.Device, pw devfile.Passwords, w *warner) {
@@ -333,12 +382,23 @@ func doorStation(f *devfile.KVFile, d *ir.Device, m *catalogue.Model, km keyMap,
 	}
 }
 
-func monitor(d *ir.Device, w *warner) {
-	if len(d.Contacts) > 0 {
-		w.shared("contacts", "Akuvox monitor contacts are not AutoP settings, and switchboard does not push them through the device's contact API yet; enter the residents on the monitor by hand.")
-	}
+// UnlockKey is the monitor's remote-relay DTMF code (web UI: Relay >
+// Remote Relay > DTMF1 Code): what the monitor sends when the resident taps
+// Unlock during a door call. Read in a public copy of the Akuvox
+// indoor-monitor web UI's source — its Phone > Relay page (a Vue component)
+// maps "Remote Relay / DTMF1 Code" to this key, beside LocalDTMF, Delay1
+// and the DTMFCode2/3 of three-code models, and posts them as AutoP keys —
+// found through the code search index (its repository is not named there).
+// Not yet read back from a monitor of each model, so it is listed in the
+// unverified keys (provision.Unverified).
+const UnlockKey = "Config.DoorSetting.RELAY.DTMFCode"
+
+func monitor(f *devfile.KVFile, d *ir.Device, w *warner) {
 	if d.UnlockDTMF != "" {
-		w.shared("unlock code", "The AutoP key of the monitor's remote-relay DTMF code is not verified, so it is not written; set Device > Relay > Remote Relay > DTMF Code on the monitor to %q.", d.UnlockDTMF)
+		if !devfile.IsDTMF(d.UnlockDTMF) {
+			w.shared("unlock code", "The door's relay code %q holds characters other than 0-9, * and #; the monitor cannot send it.", d.UnlockDTMF)
+		}
+		f.Set(UnlockKey, d.UnlockDTMF)
 	}
 	if len(d.Relays) > 0 {
 		w.one("relays", d.Relays[0].Origin, "Local relays of Akuvox monitors are not configured by this renderer; %d relays are ignored.", len(d.Relays))

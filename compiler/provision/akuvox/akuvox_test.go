@@ -26,6 +26,9 @@ func render(t *testing.T, p *ir.Program, names ...string) (map[string]map[string
 	files, warns := akuvox.Render(p, devs, fixedPasswords{})
 	out := map[string]map[string]string{}
 	for _, f := range files {
+		if f.Path == akuvox.ContactsPath(p.Device(f.Device).MAC) {
+			continue // TestMonitor reads it
+		}
 		kvs, err := akuvox.Parse(f.Data)
 		if err != nil {
 			t.Fatalf("%s: %v", f.Path, err)
@@ -89,7 +92,7 @@ func TestWarnings(t *testing.T) {
 	// neither is warned about here (the check pass compares them with the
 	// catalogue). Relay e has no AutoP key.
 	want := []string{"front-gate: SIP transport tls (shared)", "front-gate: relay b", "front-gate: relay e",
-		"front-gate: DTMF code length", "monitor-1a: contacts (shared)", "monitor-1a: unlock code (shared)"}
+		"front-gate: DTMF code length"}
 	if d := cmp.Diff(want, features); d != "" {
 		t.Errorf("warnings (-want +got):\n%s", d)
 	}
@@ -126,8 +129,8 @@ func TestEveryCatalogueModel(t *testing.T) {
 		dev := *d
 		dev.Model = m.ID
 		files, warns := akuvox.Render(p, []*ir.Device{&dev}, fixedPasswords{})
-		if len(files) != 1 {
-			t.Fatalf("%s: %d files", m.ID, len(files))
+		if want := map[bool]int{true: 2, false: 1}[m.Kind == catalogue.Monitor]; len(files) != want {
+			t.Fatalf("%s: %d files, want %d (a monitor's contacts are the second)", m.ID, len(files), want)
 		}
 		if _, err := akuvox.Parse(files[0].Data); err != nil {
 			t.Errorf("%s: %v", m.ID, err)
@@ -182,4 +185,36 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip (-want +got):\n%s", d)
 		}
 	})
+}
+
+// TestMonitor: a monitor's file carries the remote-relay unlock code, and
+// its contact list file the residents and the directory, in order.
+func TestMonitor(t *testing.T) {
+	p := irtest.HarbourView()
+	d := p.Device("monitor-1a")
+	files, warns := akuvox.Render(p, []*ir.Device{d}, fixedPasswords{})
+	if len(warns) != 0 {
+		t.Errorf("warnings: %+v", warns)
+	}
+	if len(files) != 2 || files[1].Path != akuvox.ContactsPath(d.MAC) || files[1].Secret() {
+		t.Fatalf("files %v", files)
+	}
+	kvs, err := akuvox.Parse(files[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := devfile.KVMap(kvs)[akuvox.UnlockKey]; got != d.UnlockDTMF || got == "" {
+		t.Errorf("unlock code %q, want %q", got, d.UnlockDTMF)
+	}
+	got, err := akuvox.ParseContacts(files[1].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []akuvox.Contact
+	for _, c := range d.Contacts {
+		want = append(want, akuvox.Contact{Name: c.Name, Phone: c.Number, Group: "Default"})
+	}
+	if diff := cmp.Diff(want, got); diff != "" || len(want) == 0 {
+		t.Errorf("contacts (-want +got):\n%s", diff)
+	}
 }

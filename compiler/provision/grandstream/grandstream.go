@@ -32,10 +32,19 @@
 // only P-numbers and the limits of the GDS P-value set (one doorbell number,
 // two doors, 20 s hold).
 //
-// Sources: ../../../../shared/reference/provisioning.md §4. BLF keys are
-// written as multi-purpose keys (blfKey). Not rendered, with a warning:
-// other phone line keys (the MPK/VPK codes for DTMF keys are not
-// verified), phone directories (phonebook.xml).
+// Phones with a directory get a phone book, <dir>/phonebook.xml
+// (PhonebookPath) in the AddressBook format, and P330 phone-book download
+// (1 HTTP, 3 HTTPS), P331 its server path without the scheme (the phone
+// appends /phonebook.xml), P332 the download interval in minutes: the
+// values public GXP/GRP provisioning templates write.
+//
+// Sources: ../../../../shared/reference/provisioning.md §4. Not rendered,
+// with a warning: phone line keys other than the line itself and BLF keys
+// (the MPK/VPK codes for DTMF keys are not verified). BLF keys are
+// written as multi-purpose keys (blfKey).
+//
+// Every key here that no vendor documentation confirms is listed, with its
+// source, in provision.Unverified (docs/unverified-keys.md).
 package grandstream
 
 import (
@@ -100,7 +109,11 @@ func Render(p *ir.Program, devices []*ir.Device, pw devfile.Passwords) ([]devfil
 			if d.Kind != ir.Phone {
 				w.shared("device kind", "Model %q is a %s and is written as a desk phone, but the device is used as a %s.", d.Model, m.Kind, devfile.CatalogueKind(d.Kind))
 			}
-			data = deskPhone(p, d, m, pw, w)
+			var book *devfile.File
+			data, book = deskPhone(p, d, m, pw, w)
+			if book != nil {
+				files = append(files, *book)
+			}
 		}
 		files = append(files, devfile.File{Path: Path(d.MAC), Mode: devfile.ModeSecret, Data: data, Device: d.Name, Vendor: Vendor})
 		warns = append(warns, w.warns...)
@@ -154,7 +167,7 @@ func minutes(d ir.Duration) string {
 
 var transports = map[string]string{"udp": "0", "tcp": "1", "tls": "2"}
 
-func deskPhone(p *ir.Program, d *ir.Device, m *catalogue.Model, pw devfile.Passwords, w *warner) []byte {
+func deskPhone(p *ir.Program, d *ir.Device, m *catalogue.Model, pw devfile.Passwords, w *warner) ([]byte, *devfile.File) {
 	acct := p.Account(d.Account)
 	v := pvals{}
 	label := acct.DisplayName
@@ -209,10 +222,54 @@ func deskPhone(p *ir.Program, d *ir.Device, m *catalogue.Model, pw devfile.Passw
 		// it writes the newer alias format (pks.vpk.N.*) instead.
 		w.shared("BLF keys", "Grandstream BLF keys are written as multi-purpose keys (P23000…), as for the GXP21xx; on the %s they are not verified: check the %d BLF key(s) on the phone.", m.Name, mpk)
 	}
+	var book *devfile.File
 	if len(d.Contacts) > 0 {
-		w.shared("directory", "Grandstream phone books are not rendered, so the site directory is not on the phone.")
+		scheme, rest, ok := strings.Cut(p.Site.ProvisionURL, "://")
+		switch {
+		case p.Site.ProvisionURL == "":
+			w.shared("directory", "The site has no provisioning URL (build -provision-url), so the phone cannot be pointed at its phone book; the phone book is not written.")
+		case !ok || (scheme != "http" && scheme != "https"):
+			w.shared("directory", "The provisioning URL %q is not http or https, the only ways a Grandstream phone downloads its phone book; the phone book is not written.", p.Site.ProvisionURL)
+		default:
+			// The phone downloads <P331>/phonebook.xml every P332 minutes
+			// over HTTP (P330 1) or HTTPS (P330 3); P331 is written
+			// without the scheme.
+			v[330] = map[string]string{"http": "1", "https": "3"}[scheme]
+			v[331] = strings.TrimSuffix(rest, "/") + "/" + PhonebookDir(d.MAC)
+			v[332] = strconv.Itoa(phonebookInterval)
+			book = &devfile.File{Path: PhonebookPath(d.MAC), Mode: devfile.ModePublic, Data: phonebook(d), Device: d.Name, Vendor: Vendor}
+		}
 	}
 	root := devfile.E("gs_provision", devfile.E("config", v.elems()...).WithAttr("version", "1")).WithAttr("version", "1")
+	return devfile.XMLDocument(root), book
+}
+
+// phonebookInterval is how often, in minutes, a phone downloads its phone
+// book: a renamed person shows within the hour even without a resync.
+const phonebookInterval = 60
+
+// PhonebookDir is the directory, under the provisioning URL, of a phone's
+// phone book.
+func PhonebookDir(mac string) string { return "gs" + mac }
+
+// PhonebookPath is a phone's phone-book file: the phone asks for
+// phonebook.xml under the path P331 gives it.
+func PhonebookPath(mac string) string { return PhonebookDir(mac) + "/phonebook.xml" }
+
+// phonebook writes the AddressBook document (FusionPBX's GRP261x template
+// layout): one Contact per entry, the name as first and last name, the
+// number dialled on account 1 (accountindex 0).
+func phonebook(d *ir.Device) []byte {
+	root := devfile.E("AddressBook")
+	for i, c := range d.Contacts {
+		first, last := splitName(devfile.OneLine(c.Name))
+		root.Add(devfile.E("Contact",
+			devfile.T("id", strconv.Itoa(i+1)),
+			devfile.T("FirstName", first),
+			devfile.T("LastName", last),
+			devfile.E("Phone", devfile.T("phonenumber", c.Number), devfile.T("accountindex", "0")).WithAttr("type", "Work"),
+		))
+	}
 	return devfile.XMLDocument(root)
 }
 
@@ -231,6 +288,15 @@ func blfKey(v pvals, n int, k ir.LineKey) {
 	v[base+1] = "0"
 	v[base+2] = k.Label
 	v[base+3] = k.Value
+}
+
+// splitName splits a display name at its last space: "Mary Byrne" is Mary
+// and Byrne; a single word is a first name.
+func splitName(name string) (first, last string) {
+	if i := strings.LastIndexByte(name, ' '); i > 0 {
+		return name[:i], name[i+1:]
+	}
+	return name, ""
 }
 
 // doorSystem writes a GDS document. Catalogue counts are advisory (the

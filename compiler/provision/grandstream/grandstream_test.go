@@ -2,6 +2,7 @@ package grandstream_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -21,12 +22,14 @@ func render(t *testing.T, p *ir.Program, name string) (*grandstream.Settings, []
 	t.Helper()
 	d := p.Device(name)
 	files, warns := grandstream.Render(p, []*ir.Device{d}, fixedPasswords{})
-	if len(files) != 1 || files[0].Path != "cfg"+d.MAC+".xml" || !files[0].Secret() {
-		t.Fatalf("files = %+v", files)
+	// The configuration is the last file; a phone book comes before it.
+	last := files[len(files)-1]
+	if last.Path != "cfg"+d.MAC+".xml" || !last.Secret() {
+		t.Fatalf("files = %v", paths(files))
 	}
-	s, err := grandstream.Parse(files[0].Data)
+	s, err := grandstream.Parse(last.Data)
 	if err != nil {
-		t.Fatalf("%v\n%s", err, files[0].Data)
+		t.Fatalf("%v\n%s", err, last.Data)
 	}
 	return s, warns
 }
@@ -48,7 +51,7 @@ func TestDeskPhone(t *testing.T) {
 	for _, w := range warns {
 		features = append(features, w.Feature)
 	}
-	if d := cmp.Diff([]string{"line key 2", "directory"}, features); d != "" {
+	if d := cmp.Diff([]string{"line key 2"}, features); d != "" {
 		t.Errorf("warnings (-want +got):\n%s", d)
 	}
 }
@@ -178,5 +181,47 @@ func TestDeskPhoneBLFKeys(t *testing.T) {
 	// only, which the warning says once.
 	if unverified != 1 {
 		t.Errorf("%d warnings that the GRP's BLF keys are unverified, want 1", unverified)
+	}
+}
+
+func paths(fs []devfile.File) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Path)
+	}
+	return out
+}
+
+// TestPhonebook: a phone with a directory gets its phone book, and P330 to
+// P332 point the phone at it; without a provisioning URL it gets a warning
+// instead.
+func TestPhonebook(t *testing.T) {
+	p := irtest.HarbourView()
+	p.Site.ProvisionURL = "https://prov.example/site/"
+	d := p.Device("desk-103")
+	files, _ := grandstream.Render(p, []*ir.Device{d}, fixedPasswords{})
+	if d := cmp.Diff([]string{"gs" + d.MAC + "/phonebook.xml", "cfg" + d.MAC + ".xml"}, paths(files)); d != "" {
+		t.Fatalf("files (-want +got):\n%s", d)
+	}
+	s, err := grandstream.Parse(files[1].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, want := range map[int]string{330: "3", 331: "prov.example/site/gs" + d.MAC, 332: "60", 270: "Aoife Kelly"} {
+		if s.P[n] != want {
+			t.Errorf("P%d = %q, want %q", n, s.P[n], want)
+		}
+	}
+	book := string(files[0].Data)
+	for _, c := range d.Contacts {
+		if !strings.Contains(book, "<phonenumber>"+c.Number+"</phonenumber>") {
+			t.Errorf("phone book lacks %s:\n%s", c.Number, book)
+		}
+	}
+
+	p.Site.ProvisionURL = ""
+	files, warns := grandstream.Render(p, []*ir.Device{d}, fixedPasswords{})
+	if len(files) != 1 || len(warns) != 2 || warns[1].Feature != "directory" {
+		t.Errorf("without a provisioning URL: files %v, warnings %+v", paths(files), warns)
 	}
 }

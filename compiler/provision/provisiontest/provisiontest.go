@@ -34,6 +34,9 @@ type Readback struct {
 	// Relays maps relay index to DTMF code, for the relays a door
 	// station's file opens.
 	Relays map[int]string
+	// Contacts are the entries of a contact list, directory or phone book
+	// ("Name <number>"), nil for other files.
+	Contacts []string
 }
 
 // Account is a SIP account as a device file writes it.
@@ -47,6 +50,17 @@ func Read(f provision.File) (*Readback, error) {
 	rb := &Readback{Settings: map[string]string{}, Relays: map[int]string{}}
 	switch f.Vendor {
 	case akuvox.Vendor:
+		if strings.HasSuffix(f.Path, "-contacts.json") {
+			cs, err := akuvox.ParseContacts(f.Data)
+			if err != nil {
+				return nil, err
+			}
+			rb.Contacts = []string{}
+			for _, c := range cs {
+				rb.Contacts = append(rb.Contacts, c.Name+" <"+c.Phone+">")
+			}
+			return rb, nil
+		}
 		kvs, err := akuvox.Parse(f.Data)
 		if err != nil {
 			return nil, err
@@ -64,8 +78,13 @@ func Read(f provision.File) (*Readback, error) {
 		}
 	case yealink.Vendor:
 		if strings.HasSuffix(f.Path, ".xml") {
-			if _, err := devfile.ParseXML(f.Data); err != nil {
+			root, err := devfile.ParseXML(f.Data)
+			if err != nil {
 				return nil, err
+			}
+			rb.Contacts = []string{}
+			for _, e := range root.Kids {
+				rb.Contacts = append(rb.Contacts, text(e, "Name")+" <"+text(e, "Telephone")+">")
 			}
 			return rb, nil
 		}
@@ -82,6 +101,18 @@ func Read(f provision.File) (*Readback, error) {
 			rb.Account = &Account{m["account.1.user_name"], m["account.1.auth_name"], m["account.1.password"]}
 		}
 	case grandstream.Vendor:
+		if strings.HasSuffix(f.Path, "/phonebook.xml") {
+			root, err := devfile.ParseXML(f.Data)
+			if err != nil {
+				return nil, err
+			}
+			rb.Contacts = []string{}
+			for _, e := range root.Kids {
+				name := strings.Join(strings.Fields(text(e, "FirstName")+" "+text(e, "LastName")), " ")
+				rb.Contacts = append(rb.Contacts, name+" <"+text(child(e, "Phone"), "phonenumber")+">")
+			}
+			return rb, nil
+		}
 		s, err := grandstream.Parse(f.Data)
 		if err != nil {
 			return nil, err
@@ -109,6 +140,19 @@ func Read(f provision.File) (*Readback, error) {
 	return rb, nil
 }
 
+// child returns e's first child named name, or an empty element.
+func child(e *devfile.Elem, name string) *devfile.Elem {
+	for _, k := range e.Kids {
+		if k.Name == name {
+			return k
+		}
+	}
+	return &devfile.Elem{}
+}
+
+// text returns the text of e's first child named name.
+func text(e *devfile.Elem, name string) string { return child(e, name).Text }
+
 // Check verifies bundle b against the program p it was rendered from with
 // passwords pw, given Render's diagnostics, and returns every violation:
 //
@@ -119,6 +163,8 @@ func Read(f provision.File) (*Readback, error) {
 //     name and derived password;
 //   - the relay codes in a door station's file equal the IR's, and a relay
 //     missing from the file was warned about;
+//   - the entries of a contact list, directory or phone book are the
+//     device's IR contacts, in order;
 //   - a password appears only in 0600 files, and no common file is 0600.
 func Check(p *ir.Program, b *provision.Bundle, pw provision.Passwords, diags hcl.Diagnostics) []error {
 	var errs []error
@@ -155,6 +201,21 @@ func Check(p *ir.Program, b *provision.Bundle, pw provision.Passwords, diags hcl
 		if d == nil {
 			fail("%s: for unknown device %q", f.Path, f.Device)
 			continue
+		}
+		if rb.Contacts != nil {
+			want := []string{}
+			for _, c := range d.Contacts {
+				name := devfile.OneLine(c.Name)
+				if f.Vendor == grandstream.Vendor {
+					// First and last name are separate elements, whose
+					// surrounding blanks XML readers drop.
+					name = strings.Join(strings.Fields(name), " ")
+				}
+				want = append(want, name+" <"+c.Number+">")
+			}
+			if !slices.Equal(want, rb.Contacts) {
+				fail("%s: contacts %q, the IR says %q", f.Path, rb.Contacts, want)
+			}
 		}
 		if rb.Account == nil {
 			continue

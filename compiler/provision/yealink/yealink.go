@@ -28,6 +28,9 @@
 // features.remote_phonebook.enable, sip.notify_reboot_enable (0: reboot on
 // check-sync only when asked). The directory XML is
 // <YealinkIPPhoneDirectory><DirectoryEntry><Name/><Telephone/>.
+//
+// Every key here that no vendor documentation confirms is listed, with its
+// source, in provision.Unverified (docs/unverified-keys.md).
 package yealink
 
 import (

@@ -11,6 +11,7 @@ device "monitor" { # ERROR: Monitor without residence
   mac   = "0C:11:05:00:00:01"
   user  = user.resident # ERROR: Unexpected user
   keypad = true         # ERROR: Unexpected keypad
+  label  = "Hall"       # ERROR: Unexpected label
 }
 
 device "phone" { # ERROR: Phone without user
@@ -26,4 +27,5 @@ device "idle-door" { # ERROR: Door station calls nobody
   mac       = "0C:11:05:00:00:02"
   residence = residence.flat # ERROR: Unexpected residence
   user      = user.resident  # ERROR: Unexpected user
+  label     = "Gate"         # ERROR: Unexpected label
 }
