@@ -24,9 +24,9 @@ func summarise(p *Plan) []string {
 		}
 		switch c.Kind {
 		case KindUser:
-			lines = append(lines, userLines(c)...)
+			lines = append(lines, rekeyReason(p, userLines(c))...)
 		case KindDevice:
-			lines = append(lines, deviceLine(c))
+			lines = append(lines, rekeyReason(p, []string{deviceLine(c)})...)
 		case KindResidence:
 			lines = append(lines, genericLine(c, "residence "+c.Label))
 		case KindSite:
@@ -34,6 +34,22 @@ func summarise(p *Plan) []string {
 		default:
 			lines = append(lines, genericLine(c, string(c.Kind)+" "+c.Name))
 		}
+	}
+	return lines
+}
+
+// rekeyReason says why passwords change when the site key was rekeyed:
+// no rotation counter moved, so the line would otherwise not say.
+func rekeyReason(p *Plan, lines []string) []string {
+	if !p.Rekeyed {
+		return lines
+	}
+	for i, l := range lines {
+		l = strings.Replace(l, "new SIP password", "new SIP password (site key rekeyed)", 1)
+		if !strings.Contains(l, "(site key rekeyed)") {
+			l = strings.Replace(l, "new password", "new password (site key rekeyed)", 1)
+		}
+		lines[i] = l
 	}
 	return lines
 }
