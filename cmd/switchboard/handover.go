@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"switchboard/atomicfile"
+	"switchboard/compiler/apply"
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/handover"
 	"switchboard/compiler/state"
@@ -111,4 +113,25 @@ func keyInfo(dir string, k credentials.Key) (handover.KeyInfo, error) {
 		info.PreviousFingerprint, info.PreviousUntil = prev.Key.Fingerprint(), prev.Until
 	}
 	return info, nil
+}
+
+// sheetKey is keyInfo for apply, which mails the sheet: a previous key it
+// cannot read only leaves the sheet without it.
+func sheetKey(dir string, k credentials.Key) handover.KeyInfo {
+	info, _ := keyInfo(dir, k)
+	return info
+}
+
+// writeHandoverOutcome says what apply did about a change of owner.
+func writeHandoverOutcome(w io.Writer, r *apply.Result, s style) {
+	h := r.Handover
+	if h == nil {
+		return
+	}
+	mark := s.paint(ansiGreen, "✓")
+	recorded := "recorded in the state"
+	if !h.Recorded {
+		mark, recorded = s.paint(ansiRed, "✗"), "not recorded"
+	}
+	fmt.Fprintf(w, "%s Handover: %s: %s; handover sheet %s.\n", mark, h.Callout, recorded, h.Sheet)
 }

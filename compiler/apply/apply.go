@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"switchboard/compiler/credentials"
+	"switchboard/compiler/handover"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/plan"
 	"switchboard/compiler/provision"
@@ -62,6 +63,9 @@ type Options struct {
 	// InstallerLogin is the installer's login, which no invitation may
 	// contain.
 	Installer, InstallerLogin string
+	// SheetKey is where the site key lives and its fingerprint, for the
+	// handover sheet mailed when the plan moves ownership (handover.go).
+	SheetKey handover.KeyInfo
 
 	// Parallelism is how many devices are pushed at once (default 4).
 	Parallelism int
@@ -122,6 +126,8 @@ type Result struct {
 	// ReloadOK is false when a configured server failed to reload.
 	ReloadOK bool
 	Steps    []Step // in plan order
+	// Handover is set when the plan moved the site's ownership.
+	Handover *HandoverOutcome
 }
 
 // Complete reports whether every step succeeded — every device reached,
@@ -209,7 +215,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return r.res, err
 		}
 	}
-	return r.res, nil
+	r.handOver(ctx)
+	return r.res, r.failed
 }
 
 type runner struct {
