@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -95,14 +96,35 @@ type section struct {
 	Header []string
 	Rows   [][]string
 	Empty  string // said when there are no rows
+	// Keep are the columns whose values a printed page must not break
+	// (a MAC, a firmware version, a number).
+	Keep []int
+}
+
+// cell is a table cell of the HTML page.
+type cell struct {
+	Text string
+	Keep bool
+}
+
+func (sec section) cells() [][]cell {
+	var out [][]cell
+	for _, r := range sec.Rows {
+		var row []cell
+		for i, c := range r {
+			row = append(row, cell{Text: c, Keep: slices.Contains(sec.Keep, i)})
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 func (s *Sheet) sections() []section {
-	devices := section{Title: "Devices", Header: []string{"device", "model", "MAC", "location", "firmware", "last apply", "last read-back"}, Empty: "No devices are bound."}
+	devices := section{Title: "Devices", Header: []string{"device", "model", "MAC", "location", "firmware", "last apply", "last read-back"}, Empty: "No devices are bound.", Keep: []int{2, 4}}
 	for _, d := range s.Devices {
 		devices.Rows = append(devices.Rows, []string{d.Name + " (" + d.Kind + ")", d.Model, d.MAC, orDash(d.Location), orDash(d.Firmware), d.Status, d.readBack()})
 	}
-	people := section{Title: "Residences and people", Header: []string{"residence", "person", "role", "login", "extension", "numbers", "endpoints", "invitation"}, Empty: "No people."}
+	people := section{Title: "Residences and people", Header: []string{"residence", "person", "role", "login", "extension", "numbers", "endpoints", "invitation"}, Empty: "No people.", Keep: []int{4, 5}}
 	for _, h := range s.Homes {
 		if len(h.People) == 0 {
 			people.Rows = append(people.Rows, []string{h.Label, "(nobody)", "", "", "", "", "", ""})
@@ -111,7 +133,7 @@ func (s *Sheet) sections() []section {
 			people.Rows = append(people.Rows, []string{h.Label, p.DisplayName, p.Role, orDash(p.Email), orDash(p.Extension), join(p.DDIs), join(p.Endpoints), p.Invitation})
 		}
 	}
-	nums := section{Title: "Numbers", Header: []string{"number", "kind", "reaches"}, Empty: "No numbers."}
+	nums := section{Title: "Numbers", Header: []string{"number", "kind", "reaches"}, Empty: "No numbers.", Keep: []int{0}}
 	add := func(kind string, rows []NumberRow) {
 		for _, r := range rows {
 			nums.Rows = append(nums.Rows, []string{r.Number, kind, r.What})
@@ -273,13 +295,20 @@ var sheetTemplate = template.Must(template.New("sheet").Parse(htmlTemplate))
 // own when it does not fit, table rows never split across pages and
 // table headers repeat on every page.
 func (s *Sheet) HTML(w io.Writer) error {
+	type htmlSection struct {
+		section
+		Cells [][]cell
+	}
 	data := struct {
 		*Sheet
 		Head      []string
-		Sections  []section
+		Sections  []htmlSection
 		KeyLines  []string
 		Handovers []string
-	}{Sheet: s, Head: s.headLines(), Sections: s.sections(), KeyLines: s.keyLines()}
+	}{Sheet: s, Head: s.headLines(), KeyLines: s.keyLines()}
+	for _, sec := range s.sections() {
+		data.Sections = append(data.Sections, htmlSection{sec, sec.cells()})
+	}
 	for _, h := range s.Handovers {
 		data.Handovers = append(data.Handovers, fmt.Sprintf("Handed over from %s to %s on %s (plan %s)", h.From, h.To, day(h.At), shortHash(h.PlanHash)))
 	}

@@ -386,7 +386,7 @@ func nextSteps(s *Sheet) []string {
 	case "":
 		out = append(out, "The site names no owner: give one user role = \"owner\" and apply.")
 	default:
-		out = append(out, fmt.Sprintf("%s: check the people, numbers and devices below, and tell the installer what is wrong.", s.Owner.Name))
+		out = append(out, fmt.Sprintf("%s: check the people, numbers and devices on this sheet, and tell the installer what is wrong.", s.Owner.Name))
 	}
 	if len(s.OpenItems) > 0 {
 		out = append(out, fmt.Sprintf("Have the %d open items above resolved, then ask for this sheet again (switchboard handover).", len(s.OpenItems)))
