@@ -92,10 +92,15 @@ func (c *cli) withPreviousKey(dir string, s *servedSite) (*servedSite, int) {
 		return s, exitOK
 	}
 	s.previous, s.previousUntil = credentials.NewLookup(prev.Key, s.program), prev.Until
+	stderr := c.stderr
 	time.AfterFunc(time.Until(prev.Until), func() {
 		// The site no longer honours it (the grace is checked on every
 		// fetch); this removes the file.
-		_, _ = credentials.ExpirePrevious(dir, time.Now())
+		if gone, err := credentials.ExpirePrevious(dir, time.Now()); err != nil {
+			fmt.Fprintf(stderr, "switchboard serve: the previous site key's grace ended, but it could not be destroyed: %v\n", err)
+		} else if gone {
+			fmt.Fprintf(stderr, "switchboard serve: the previous site key's grace ended; destroyed it\n")
+		}
 	})
 	fmt.Fprintf(c.stderr, "switchboard serve: the site was rekeyed; devices may fetch their files with the previous key's passwords until %s\n", prev.Until.UTC().Format(time.RFC3339))
 	return s, exitOK
