@@ -84,7 +84,9 @@ func TestRekeyEndToEnd(t *testing.T) {
 	build := filepath.Join(dir, ".switchboard", "build")
 	var plan struct{ Site struct{ Domain string } }
 	readJSON(t, filepath.Join(build, "dialplan.json"), &plan)
-	var manifest struct{ Files []struct{ Path, Device string } }
+	var manifest struct {
+		Files []struct{ Path, Device string }
+	}
 	readJSON(t, filepath.Join(build, "provision", "manifest.json"), &manifest)
 	files := map[string]string{} // account → its device's file
 	for _, f := range manifest.Files {
