@@ -202,6 +202,10 @@ func NewDesired(in Input) *Desired {
 	siteAddr := string(KindSite) + "." + p.Site.Name
 	site := b.object(KindSite, p.Site.Name, firstNonEmpty(p.Site.DisplayName, p.Site.Name))
 	flattenInto(site.Attributes, "", p.Site, "name")
+	// The installer's login stays out of plans, which reviewers read (as it
+	// stays out of invitations); the company and owns_site say who owns.
+	delete(site.Attributes, "installer.email")
+	delete(site.Attributes, "installer.phone")
 	siteOwner(site.Attributes, p)
 	if !in.Key.IsZero() {
 		// The key's public fingerprint: when it changes, every password
