@@ -232,6 +232,7 @@ func writeColumns(b *strings.Builder, header []string, rows [][]string) {
 }
 
 func shortHash(h string) string {
+	h = strings.TrimPrefix(h, "sha256:")
 	if len(h) > 12 {
 		return h[:12]
 	}
