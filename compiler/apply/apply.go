@@ -449,6 +449,10 @@ func (r *runner) invite(ctx context.Context, name, to string) error {
 	if u.Email != "" {
 		inv.PortalUser, inv.PortalPassword = u.Email, src.PortalPassword(*u)
 	}
+	inv.Role = u.Role
+	for _, right := range ir.RightsOf(ir.Role(u.Role)) {
+		inv.Rights = append(inv.Rights, string(right))
+	}
 	if a := p.Account(ir.AccountName(ir.AccountApp, name)); a != nil {
 		inv.SIPUser, inv.SIPAuthName, inv.SIPPassword, inv.SIPDomain = a.Username, a.AuthName, src.SIPPassword(*a), p.Site.Domain
 	}

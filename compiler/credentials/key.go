@@ -241,7 +241,7 @@ func WriteKeyFile(dir string, k Key) (string, error) {
 	path := filepath.Join(dir, filepath.FromSlash(KeyFile))
 	err := atomicfile.Create(path, []byte(k.Encode()+"\n"), 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return "", fmt.Errorf("writing site key: %s already exists; a new key would change every password of the site", path)
+		return "", fmt.Errorf("writing site key: %s already exists; a new key would change every password of the site (switchboard rekey replaces it, giving the devices a grace window to fetch their new files)", path)
 	}
 	if err != nil {
 		return "", fmt.Errorf("writing site key: %w", err)
