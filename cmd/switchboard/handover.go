@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -20,7 +19,7 @@ var handoverCommand = &command{
 	name:     "handover",
 	synopsis: "Print the handover sheet: owner, installer, devices, people, numbers, site key, open items",
 	usage: `Usage: switchboard handover [-format text|markdown|html|json] [-o FILE] [-state FILE]
-                            [-var name=value]... [-var-file FILE]... [DIR]
+                            [-var name=value]... [-var-file FILE]... [-lockfile readonly] [DIR]
 
 Prints the handover sheet of the site in DIR (default: the current
 directory), made from the site and the applied state (DIR/.switchboard/
@@ -64,9 +63,6 @@ func runHandover(c *cli, args []string) int {
 	positional, status, ok := c.parse(handoverFlags(&o), args, 1)
 	if !ok {
 		return status
-	}
-	if !slices.Contains(handover.Formats, o.format) {
-		return c.usageError(lookup("handover"), "-format %q: want one of %s", o.format, strings.Join(handover.Formats, ", "))
 	}
 	dir := dirArg(positional)
 	cs, status := c.compileSite("handover", dir, compileOptions{site: o.site, needKey: true})

@@ -55,9 +55,6 @@ func runRekey(c *cli, args []string) int {
 	if !ok {
 		return status
 	}
-	if o.grace <= 0 {
-		return c.usageError(lookup("rekey"), "-grace must be positive: devices need time to fetch their new files")
-	}
 	dir := dirArg(positional)
 	next, prev, err := credentials.Rekey(dir, c.environ, o.grace, time.Now(), o.force)
 	if err != nil {
