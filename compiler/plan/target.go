@@ -66,6 +66,8 @@ func Target(p *Plan, d *Desired, st *state.State, addrs []string) (*Plan, error)
 	}
 	out.Targets = slices.Compact(slices.Sorted(slices.Values(addrs)))
 	out.LeftOut = len(p.Changes) - len(out.Changes)
+	// A partial plan that leaves the site out moves no ownership.
+	out.Handover, out.Rekeyed = handover(&out), rekeyed(&out)
 	out.Summary = summarise(&out)
 	return &out, nil
 }
