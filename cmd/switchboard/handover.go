@@ -129,5 +129,10 @@ func writeHandoverOutcome(w io.Writer, r *apply.Result, s style) {
 	if !h.Recorded {
 		mark, recorded = s.paint(ansiRed, "✗"), "not recorded"
 	}
+	if !strings.HasPrefix(h.Sheet, "sent") {
+		// Recorded, but the new owner has not got the sheet: something to
+		// do by hand.
+		mark = s.paint(ansiRed, "✗")
+	}
 	fmt.Fprintf(w, "%s Handover: %s: %s; handover sheet %s.\n", mark, h.Callout, recorded, h.Sheet)
 }
