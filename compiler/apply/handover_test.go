@@ -89,7 +89,7 @@ func TestHandoverRecordedAndMailed(t *testing.T) {
 			t.Errorf("the handover mail's text lacks %q", w)
 		}
 	}
-	for _, w := range []string{"<!DOCTYPE html>", "@page { size: A4", "front-gate", after.k.Fingerprint()} {
+	for _, w := range []string{"<!DOCTYPE html>", "size: A4;", "front-gate", after.k.Fingerprint()} {
 		if !strings.Contains(page, w) {
 			t.Errorf("the attached sheet lacks %q", w)
 		}
