@@ -213,6 +213,7 @@ func TestRenderingsHoldTheFactsAndNoSecret(t *testing.T) {
 func TestHTMLEscapes(t *testing.T) {
 	p, st := harbour(t)
 	p.Users[0].DisplayName = `<script>alert("x")</script>`
+	p.Site.DisplayName = `Quay"; } </style><script>alert(1)</script>`
 	var b bytes.Buffer
 	if err := handover.New(handover.Input{Program: p, State: st, Now: when}).HTML(&b); err != nil {
 		t.Fatal(err)
