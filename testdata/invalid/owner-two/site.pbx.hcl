@@ -11,15 +11,18 @@ site "fixture" {
 
 user "anne" {
   email = "anne@example.com"
+  app   = true
   role  = "owner"
 }
 
 user "bob" {
   email = "bob@example.com"
+  app   = true
   role  = "owner" # ERROR: Second site owner
 }
 
 user "carol" {
   email = "carol@example.com"
+  app   = true
   role  = "owner" # ERROR: Second site owner
 }
