@@ -46,6 +46,8 @@ var importPolicy = []importRule{
 		Why: "the IR is the leaf contract between compile time and run time"},
 	{Prefix: "compiler/plan", Allow: []string{"compiler/...", "atomicfile", "email"},
 		Why: "plan diffs the IR against the state: it reads only what the compiler produced, never the site files"},
+	{Prefix: "compiler/handover", Allow: []string{"compiler/...", "atomicfile", "email"},
+		Why: "the handover sheet is made from the IR and the applied state, like the plan: never from the site files"},
 	{Prefix: "compiler/apply", Allow: []string{"compiler/...", "atomicfile", "email"},
 		Why: "apply carries out a plan from the IR: it reads only what the compiler produced, never the site files"},
 	{Prefix: "compiler", Allow: []string{"lang", "compiler", "atomicfile", "email"},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"switchboard/compiler/ir"
 	"switchboard/lang"
 )
 
@@ -48,10 +49,13 @@ func (c *checker) checkUsers() {
 	}
 	emails := map[string]*lang.User{}
 	mobiles := map[string]*lang.User{}
-	owners := 0
+	var owners, admins []*lang.User
 	for _, u := range c.cfg.Users {
-		if u.Role.Value == lang.RoleOwner {
-			owners++
+		switch u.Role.Value {
+		case lang.RoleOwner:
+			owners = append(owners, u)
+		case lang.RoleAdmin:
+			admins = append(admins, u)
 		}
 		if u.Email.Set {
 			switch key := strings.ToLower(u.Email.Value); {
@@ -83,7 +87,34 @@ func (c *checker) checkUsers() {
 		c.checkDuration(u.RingTimeout, ringTimeoutRange, "ring_timeout", "user", u.Name)
 	}
 
-	if owners > 0 || c.site == nil || c.site.Installer == nil {
+	c.checkOwnership(owners, admins)
+}
+
+// checkOwnership: exactly one owner, the installer's owns_site only when
+// no user owns the site, and no more admins than the site justifies
+// (ir.AdminLimit).
+func (c *checker) checkOwnership(owners, admins []*lang.User) {
+	for _, u := range owners[min(1, len(owners)):] {
+		first := owners[0]
+		c.errorf(u.Role.Range, "Second site owner",
+			"User %q (%s) and user %q (%s) both have role = \"owner\". A site has exactly one owner: the person it is handed over to, who receives the handover sheet and may hand it on. Make one of them \"admin\": an admin sees the whole site and manages people (see docs/roles.md).",
+			first.Name, at(first.Role.Range), u.Name, at(u.Role.Range))
+	}
+	if limit := ir.AdminLimit(len(c.cfg.Residences)); len(admins) > limit {
+		extra := admins[limit]
+		c.warnf(extra.Role.Range, "More admins than the site needs",
+			"The site has %d admins and %d residences; a site justifies max(2, residences/10) = %d. Every admin can add and remove people and see the whole site, so each one more is one more login to lose. Make those who only live or work here role = \"user\".",
+			len(admins), len(c.cfg.Residences), limit)
+	}
+	if c.site == nil || c.site.Installer == nil {
+		return
+	}
+	if in := c.site.Installer; len(owners) > 0 && in.OwnsSite.Value {
+		c.warnf(in.OwnsSite.Range, "Two site owners",
+			"owns_site = true says the installer %q owns the site, and user %q has role = \"owner\" (%s). If the site is being handed over, remove owns_site: the next apply records the handover from the installer to %s and mails them the handover sheet (switchboard handover prints it). If the installer keeps the site, make the user \"admin\".",
+			in.Company.Value, owners[0].Name, at(owners[0].Role.Range), owners[0].Name)
+	}
+	if len(owners) > 0 {
 		return
 	}
 	if in := c.site.Installer; in.OwnsSite.Value {

@@ -102,6 +102,9 @@ func (l *lowerer) lowerSite() {
 		Digest:       slices.Clone(l.c.Digest),
 		Origin:       origin(s.DeclRange, fmt.Sprintf("site %q", s.Name)),
 	}
+	if in := s.Installer; in != nil {
+		l.p.Site.Installer = &ir.Installer{Company: in.Company.Value, Email: in.Email.Value, Phone: in.Phone.Value, OwnsSite: in.OwnsSite.Value}
+	}
 }
 
 // appAccount is the account name of a user's own app endpoint.

@@ -262,6 +262,7 @@ func runApply(c *cli, args []string) int {
 		App:            o.app,
 		Installer:      installer,
 		InstallerLogin: installerLogin,
+		SheetKey:       sheetKey(dir, cs.key),
 		Parallelism:    o.parallelism,
 		DeviceTimeout:  o.common.timeout,
 		VerifyWait:     o.verifyWait,
@@ -279,6 +280,7 @@ func runApply(c *cli, args []string) int {
 		writeApplyJSON(c.stdout, pr.plan, pr.drift, res)
 	} else {
 		writeApplyText(c.stdout, res, filepath.ToSlash(out), outStyle, dir)
+		writeHandoverOutcome(c.stdout, res, outStyle)
 	}
 	if err != nil || !res.Complete() {
 		return exitFail
@@ -374,6 +376,8 @@ type applyJSON struct {
 	Reload        string     `json:"reload,omitempty"`
 	Steps         []stepJSON `json:"steps"`
 	Complete      bool       `json:"complete"`
+	// Handover is what the apply did about a change of owner.
+	Handover *apply.HandoverOutcome `json:"handover,omitempty"`
 }
 
 type stepJSON struct {
@@ -394,6 +398,7 @@ func writeApplyJSON(w io.Writer, p *plan.Plan, drift []apply.Drift, r *apply.Res
 	if r != nil {
 		doc.Reload = r.Reload
 		doc.Complete = r.Complete()
+		doc.Handover = r.Handover
 		for _, s := range r.Steps {
 			doc.Steps = append(doc.Steps, stepJSON{s.Address, string(s.Action), s.Outcome, s.Detail, s.Done, s.Invitation, string(s.Reach)})
 		}

@@ -19,6 +19,7 @@ import (
 
 	"switchboard/compiler/apply"
 	"switchboard/compiler/graph"
+	"switchboard/compiler/handover"
 	"switchboard/compiler/plan"
 	"switchboard/simulate"
 )
@@ -178,6 +179,7 @@ var flagRules = map[string]flagRule{
 	"-transport":                  oneOf("udp", "tcp", "tls"),
 	"test -transport":             oneOf(simulate.TransportMemory, simulate.TransportUDP),
 	"graph -format":               oneOf(graph.Formats...),
+	"handover -format":            oneOf(handover.Formats...),
 	"-log-format":                 oneOf("text", "json"),
 	"-port":                       intBetween(1, 65535),
 	"-parallelism":                intBetween(1, 1024),

@@ -93,6 +93,8 @@ func init() {
 		planCommand,
 		applyCommand,
 		stateCommand,
+		handoverCommand,
+		rekeyCommand,
 		serveCommand,
 		testCommand,
 		probeCommand,

@@ -29,6 +29,7 @@ func writePlanText(w io.Writer, p *plan.Plan, s style) {
 		fmt.Fprintf(w, "%s The devices, server and people of %q match the site: nothing to apply.\n", s.paint(ansiBold+ansiGreen, "No changes."), name)
 		return
 	}
+	writePlanCallouts(w, p, s)
 	fmt.Fprintf(w, "What changes for people at %q:\n\n", name)
 	for _, line := range p.Summary {
 		fmt.Fprintf(w, "  %s\n", line)
@@ -150,9 +151,12 @@ type planJSON struct {
 	// counts the changes of the site it leaves out.
 	Targets []string `json:"targets,omitempty"`
 	// Drift is what plan -refresh read back from the devices.
-	Drift   []driftJSON   `json:"drift,omitempty"`
-	LeftOut int           `json:"left_out,omitempty"`
-	Saved   *savedOptions `json:"saved,omitempty"`
+	Drift []driftJSON `json:"drift,omitempty"`
+	// Handover and Rekeyed: see plan_callouts.go.
+	Handover *handoverJSON `json:"handover,omitempty"`
+	Rekeyed  bool          `json:"rekeyed,omitempty"`
+	LeftOut  int           `json:"left_out,omitempty"`
+	Saved    *savedOptions `json:"saved,omitempty"`
 }
 
 type planStateRef struct {
@@ -212,6 +216,8 @@ func planDocument(p *plan.Plan) *planJSON {
 		Counts:     countsJSON{add, change, remove},
 		Targets:    p.Targets,
 		LeftOut:    p.LeftOut,
+		Handover:   handoverDocument(p.Handover),
+		Rekeyed:    p.Rekeyed,
 	}
 	for _, c := range p.Changes {
 		cj := changeJSON{

@@ -181,12 +181,19 @@ type servedSite struct {
 	secrets *credentials.Lookup
 	trunks  trunkSecrets // the trunks' credentials at their carriers
 	bundle  string       // provisioning directory
+	// previous are the passwords of the key a rekey replaced, while its
+	// grace lasts (rekey.go).
+	previous      *credentials.Lookup
+	previousUntil time.Time
 }
 
 // config is the site's configuration; bundle says whether it serves
 // provisioning files (-http).
 func (s *servedSite) config(bundle bool) site.Config {
 	c := site.Config{Program: s.program, Secrets: s.secrets, Trunks: s.trunks}
+	if s.previous != nil {
+		c.Previous, c.PreviousUntil = s.previous, s.previousUntil
+	}
 	if bundle {
 		c.Bundle = s.bundle
 	}
@@ -501,7 +508,7 @@ func (c *cli) loadServed(dir string, o serveOptions) (*servedSite, int) {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 			return nil, exitFail
 		}
-		return &servedSite{program: p, secrets: credentials.NewLookup(k, p), trunks: trunks, bundle: filepath.Join(dir, "provision")}, exitOK
+		return c.withPreviousKey(dir, &servedSite{program: p, secrets: credentials.NewLookup(k, p), trunks: trunks, bundle: filepath.Join(dir, "provision")})
 	}
 	lower, err := o.lower.options()
 	if err != nil {
@@ -517,8 +524,8 @@ func (c *cli) loadServed(dir string, o serveOptions) (*servedSite, int) {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return nil, exitFail
 	}
-	return &servedSite{program: cs.program, secrets: credentials.NewLookup(cs.key, cs.program), trunks: trunkSecretsOf(cs.cfg),
-		bundle: filepath.Join(out, "provision")}, exitOK
+	return c.withPreviousKey(dir, &servedSite{program: cs.program, secrets: credentials.NewLookup(cs.key, cs.program), trunks: trunkSecretsOf(cs.cfg),
+		bundle: filepath.Join(out, "provision")})
 }
 
 // portRange reads -rtp-ports: MIN-MAX, holding at least one even/odd

@@ -122,7 +122,16 @@ func runStateShow(c *cli, args []string) int {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Address, o.AppliedAt.UTC().Format("2006-01-02 15:04:05"), delivery)
 	}
-	return exitFailIf(tw.Flush() != nil)
+	if tw.Flush() != nil {
+		return exitFail
+	}
+	for i, h := range st.Handovers {
+		if i == 0 {
+			fmt.Fprintln(c.stdout, "\nHandovers:")
+		}
+		fmt.Fprintf(c.stdout, "  %s  %s (%s) → %s (%s), plan %s; sheet %s\n", h.At.UTC().Format("2006-01-02 15:04:05"), h.FromName, h.From, h.ToName, h.To, h.PlanHash, h.Sheet)
+	}
+	return exitOK
 }
 
 func runForceUnlock(c *cli, args []string) int {

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"switchboard/compiler/credentials"
+	"switchboard/compiler/handover"
 	"switchboard/compiler/ir"
 	"switchboard/compiler/plan"
 	"switchboard/compiler/provision"
@@ -66,6 +67,9 @@ type Options struct {
 	// InstallerLogin is the installer's login, which no invitation may
 	// contain.
 	Installer, InstallerLogin string
+	// SheetKey is where the site key lives and its fingerprint, for the
+	// handover sheet mailed when the plan moves ownership (handover.go).
+	SheetKey handover.KeyInfo
 
 	// Parallelism is how many devices are pushed at once (default 4).
 	Parallelism int
@@ -132,6 +136,8 @@ type Result struct {
 	// ReloadOK is false when a configured server failed to reload.
 	ReloadOK bool
 	Steps    []Step // in plan order
+	// Handover is set when the plan moved the site's ownership.
+	Handover *HandoverOutcome
 }
 
 // Complete reports whether every step succeeded — every device reached,
@@ -225,7 +231,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return r.res, err
 		}
 	}
-	return r.res, nil
+	r.handOver(ctx)
+	return r.res, r.failed
 }
 
 type runner struct {
@@ -505,6 +512,10 @@ func (r *runner) invite(ctx context.Context, name, to string) error {
 	}
 	if u.Email != "" {
 		inv.PortalUser, inv.PortalPassword = u.Email, src.PortalPassword(*u)
+	}
+	inv.Role = u.Role
+	for _, right := range ir.RightsOf(ir.Role(u.Role)) {
+		inv.Rights = append(inv.Rights, string(right))
 	}
 	if a := p.Account(ir.AccountName(ir.AccountApp, name)); a != nil {
 		inv.SIPUser, inv.SIPAuthName, inv.SIPPassword, inv.SIPDomain = a.Username, a.AuthName, src.SIPPassword(*a), p.Site.Domain

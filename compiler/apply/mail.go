@@ -25,6 +25,10 @@ type Invitation struct {
 	// Installer is who installed the site (a company name): named so the
 	// person knows who to ask, never with the installer's login.
 	Installer string
+	// Role and Rights are the person's role and what the roles table
+	// (ir.Roles) lets it do.
+	Role   string
+	Rights []string
 }
 
 // ErrInstallerLogin is returned by Compose when a message would show the
@@ -56,6 +60,9 @@ func Compose(inv Invitation, from string, forbidden string, now time.Time) (emai
 		fmt.Fprintf(&body, "Your login for the app and the web portal (your settings, voicemail,\nwho may open the door):\n\n")
 		fmt.Fprintf(&body, "  Login:      %s\n", inv.PortalUser)
 		fmt.Fprintf(&body, "  Password:   %s\n\n", inv.PortalPassword)
+	}
+	if inv.Role != "" && len(inv.Rights) > 0 {
+		fmt.Fprintf(&body, "Your role on the site is %s: you may %s.\n\n", inv.Role, strings.Join(inv.Rights, ", "))
 	}
 	if inv.Installer != "" {
 		fmt.Fprintf(&body, "The system was installed by %s. If you did not expect this\nmessage, tell the owner of the building or the installer.\n", inv.Installer)

@@ -30,6 +30,7 @@ package credentials
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -38,6 +39,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"switchboard/atomicfile"
 )
@@ -145,6 +147,21 @@ func decodeBase64(s string) ([]byte, error) {
 // Encode writes the key in standard base64, the key file's format.
 func (k Key) Encode() string { return base64.StdEncoding.EncodeToString(k.b) }
 
+// Fingerprint identifies the key without revealing it: the first 16
+// bytes of SHA-256 over a domain string and the key, in hex groups
+// ("sha256:1a2b3c4d-…"). Printed on the handover sheet and recorded in
+// the state, so two copies of a key can be compared and a new key noticed.
+func (k Key) Fingerprint() string {
+	if k.IsZero() {
+		return ""
+	}
+	h := sha256.New()
+	h.Write([]byte("switchboard site key fingerprint v1\x00"))
+	h.Write(k.b)
+	x := hex.EncodeToString(h.Sum(nil)[:16])
+	return "sha256:" + x[0:8] + "-" + x[8:16] + "-" + x[16:24] + "-" + x[24:32]
+}
+
 // IsZero reports whether k holds no key.
 func (k Key) IsZero() bool { return len(k.b) == 0 }
 
@@ -165,7 +182,13 @@ func (k Key) Format(f fmt.State, verb rune) { fmt.Fprint(f, k.String()) }
 // environ (os.Environ-style "NAME=value" entries; the last one wins) if set
 // and non-empty, else the key file. A malformed key is an error, never a
 // fallback to the other source.
+//
+// A previous key a rekey left (PreviousKeyFile) whose grace has ended is
+// destroyed here: every command that loads the key ends it.
 func LoadKey(dir string, environ []string) (Key, error) {
+	if _, err := ExpirePrevious(dir, time.Now()); err != nil {
+		return Key{}, err
+	}
 	if v, ok := lookupEnv(environ, EnvVar); ok && strings.TrimSpace(v) != "" {
 		k, err := ParseKey(v)
 		if err != nil {
@@ -218,7 +241,7 @@ func WriteKeyFile(dir string, k Key) (string, error) {
 	path := filepath.Join(dir, filepath.FromSlash(KeyFile))
 	err := atomicfile.Create(path, []byte(k.Encode()+"\n"), 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return "", fmt.Errorf("writing site key: %s already exists; a new key would change every password of the site", path)
+		return "", fmt.Errorf("writing site key: %s already exists; a new key would change every password of the site (switchboard rekey replaces it, giving the devices a grace window to fetch their new files)", path)
 	}
 	if err != nil {
 		return "", fmt.Errorf("writing site key: %w", err)

@@ -27,6 +27,14 @@ func Dump(p *Program) []byte {
 	w.list("ntp", s.NTP)
 	w.attr("provision_url", s.ProvisionURL)
 	w.list("digest", s.Digest)
+	if in := s.Installer; in != nil {
+		w.attr("installer.company", in.Company)
+		w.attr("installer.email", in.Email)
+		w.attr("installer.phone", in.Phone)
+		if in.OwnsSite {
+			w.line(1, "installer.owns_site", "true")
+		}
+	}
 	w.origin(1, s.Origin)
 
 	for _, a := range p.Accounts {

@@ -97,7 +97,20 @@ type Site struct {
 	// names exist: DigestMD5 unless the site asks for more. Empty means
 	// DigestMD5.
 	Digest []string `json:"digest,omitempty"`
-	Origin Origin   `json:"origin,omitzero"`
+	// Installer is who installed the site, for the handover sheet and the
+	// plan's ownership callout; nil when the site names none.
+	Installer *Installer `json:"installer,omitempty"`
+	Origin    Origin     `json:"origin,omitzero"`
+}
+
+// Installer is the site's installer: a company and its contacts, never a
+// person who answers calls (see Roles).
+type Installer struct {
+	Company string `json:"company"`
+	Email   string `json:"email,omitempty"`
+	Phone   string `json:"phone,omitempty"`
+	// OwnsSite: the installer is the site's owner (no user is).
+	OwnsSite bool `json:"owns_site,omitempty"`
 }
 
 // Digest algorithm names (RFC 8760), as Site.Digest and Account.Digest

@@ -52,7 +52,33 @@ const (
 	AttrInvitation = "invitation"
 	// AttrDoorStations lists the door stations whose calls ring a user.
 	AttrDoorStations = "door_stations"
+	// AttrOwner and AttrOwnerName, on the site, say who owns it: "user.NAME"
+	// and their name, or "installer" and the installer's company.
+	AttrOwner     = "owner"
+	AttrOwnerName = "owner_name"
+	// AttrSiteKey, on the site, is the site key's public fingerprint.
+	AttrSiteKey = "site_key"
 )
+
+// OwnerInstaller is the value of AttrOwner when the installer owns the
+// site (owns_site = true and no owner user).
+const OwnerInstaller = "installer"
+
+// siteOwner records who owns the site: the user with role owner, else the
+// installer when it owns the site; nothing when the site names neither.
+func siteOwner(attrs map[string]string, p *ir.Program) {
+	for _, u := range p.Users {
+		if ir.Role(u.Role) == ir.RoleOwner {
+			attrs[AttrOwner] = quote("user." + u.Name)
+			attrs[AttrOwnerName] = quote(firstNonEmpty(u.DisplayName, u.Name))
+			return
+		}
+	}
+	if in := p.Site.Installer; in != nil && in.OwnsSite {
+		attrs[AttrOwner] = quote(OwnerInstaller)
+		attrs[AttrOwnerName] = quote(in.Company)
+	}
+}
 
 // InvitationNotSent is the state value of AttrInvitation for an invitation
 // that is due but was not sent.
@@ -176,6 +202,16 @@ func NewDesired(in Input) *Desired {
 	siteAddr := string(KindSite) + "." + p.Site.Name
 	site := b.object(KindSite, p.Site.Name, firstNonEmpty(p.Site.DisplayName, p.Site.Name))
 	flattenInto(site.Attributes, "", p.Site, "name")
+	// The installer's login stays out of plans, which reviewers read (as it
+	// stays out of invitations); the company and owns_site say who owns.
+	delete(site.Attributes, "installer.email")
+	delete(site.Attributes, "installer.phone")
+	siteOwner(site.Attributes, p)
+	if !in.Key.IsZero() {
+		// The key's public fingerprint: when it changes, every password
+		// does, and the plan says why (see Plan.Rekeyed).
+		site.Attributes[AttrSiteKey] = quote(in.Key.Fingerprint())
+	}
 
 	for _, r := range p.Residences {
 		o := b.object(KindResidence, r.Name, firstNonEmpty(r.Label, r.Name))

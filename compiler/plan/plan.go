@@ -39,6 +39,60 @@ type Plan struct {
 	// Target); LeftOut counts the changes of the site it left out.
 	Targets []string
 	LeftOut int
+	// Handover is set when the plan moves the site's ownership.
+	Handover *Handover
+	// Rekeyed says the site key changed since the last apply: every
+	// password and provisioning file changes with it.
+	Rekeyed bool
+}
+
+// Handover is a change of the site's owner.
+type Handover struct {
+	// From and To are "user.NAME" or OwnerInstaller.
+	From, To string
+	// FromName and ToName are a person's name, or the installer's company.
+	FromName, ToName string
+}
+
+// Callout is the sentence a plan opens with: "Ownership passes from the
+// installer (Dublin Door Systems) to Anne Byrne".
+func (h *Handover) Callout() string {
+	return "Ownership passes from " + ownerPhrase(h.From, h.FromName) + " to " + ownerPhrase(h.To, h.ToName)
+}
+
+func ownerPhrase(who, name string) string {
+	if who == OwnerInstaller {
+		return "the installer (" + name + ")"
+	}
+	return name
+}
+
+// handover finds the site's change of owner in p: an owner recorded in the
+// state that differs from the desired one.
+func handover(p *Plan) *Handover {
+	for _, c := range p.Changes {
+		if c.Kind != KindSite || c.Before == nil || c.After == nil {
+			continue
+		}
+		from, to := unquote(c.Before.Attributes[AttrOwner]), unquote(c.After.Attributes[AttrOwner])
+		if from == "" || to == "" || from == to {
+			return nil
+		}
+		return &Handover{From: from, To: to, FromName: unquote(c.Before.Attributes[AttrOwnerName]), ToName: unquote(c.After.Attributes[AttrOwnerName])}
+	}
+	return nil
+}
+
+// rekeyed reports whether the plan changes the site key's fingerprint.
+func rekeyed(p *Plan) bool {
+	for _, c := range p.Changes {
+		if c.Kind != KindSite || c.Before == nil || c.After == nil {
+			continue
+		}
+		b, a := c.Before.Attributes[AttrSiteKey], c.After.Attributes[AttrSiteKey]
+		return b != "" && a != "" && a != b
+	}
+	return false
 }
 
 // Change is the change of one object.
@@ -153,6 +207,7 @@ func Diff(d *Desired, st *state.State) *Plan {
 		})
 	}
 	sortChanges(p.Changes)
+	p.Handover, p.Rekeyed = handover(p), rekeyed(p)
 	p.Summary = summarise(p)
 	return p
 }

@@ -250,16 +250,28 @@ func TestFingerprintsFollowTheKey(t *testing.T) {
 	st := applied(desired(t, irtest.HarbourView(), k, nil))
 	pl := plan.Diff(desired(t, irtest.HarbourView(), k2, nil), st)
 	// A new key changes every password and every device file: every device
-	// and every user with a login changes, and only credentials and files.
+	// and every user with a login changes, and only credentials and files
+	// (and the key's own fingerprint, which says why).
 	for _, c := range pl.Changes {
 		for _, a := range c.Attributes {
-			if !a.Opaque {
+			if !a.Opaque && a.Name != plan.AttrSiteKey {
 				t.Errorf("%s: %s changed with the key", c.Address, a.Name)
 			}
 		}
 	}
 	if len(pl.Changes) == 0 {
 		t.Error("a new key changes nothing")
+	}
+	if !pl.Rekeyed {
+		t.Error("the plan does not say the site key was rekeyed")
+	}
+	for _, line := range pl.Summary {
+		if strings.Contains(line, "password") && !strings.Contains(line, "(site key rekeyed)") {
+			t.Errorf("summary line %q does not say why the password changes", line)
+		}
+	}
+	if again := plan.Diff(desired(t, irtest.HarbourView(), k, nil), st); again.Rekeyed {
+		t.Error("the same key reads as rekeyed")
 	}
 }
 

@@ -24,9 +24,9 @@ func summarise(p *Plan) []string {
 		}
 		switch c.Kind {
 		case KindUser:
-			lines = append(lines, userLines(c, p.Changes)...)
+			lines = append(lines, rekeyReason(p, userLines(c, p.Changes))...)
 		case KindDevice:
-			lines = append(lines, deviceLine(c))
+			lines = append(lines, rekeyReason(p, []string{deviceLine(c)})...)
 		case KindResidence:
 			lines = append(lines, genericLine(c, "residence "+c.Label))
 		case KindSite:
@@ -62,6 +62,22 @@ func reachedBy(c Change, all []Change) []string {
 		}
 	}
 	return out
+}
+
+// rekeyReason says why passwords change when the site key was rekeyed:
+// no rotation counter moved, so the line would otherwise not say.
+func rekeyReason(p *Plan, lines []string) []string {
+	if !p.Rekeyed {
+		return lines
+	}
+	for i, l := range lines {
+		l = strings.Replace(l, "new SIP password", "new SIP password (site key rekeyed)", 1)
+		if !strings.Contains(l, "(site key rekeyed)") {
+			l = strings.Replace(l, "new password", "new password (site key rekeyed)", 1)
+		}
+		lines[i] = l
+	}
+	return lines
 }
 
 func userLines(c Change, all []Change) []string {

@@ -66,6 +66,9 @@ func Target(p *Plan, d *Desired, st *state.State, addrs []string) (*Plan, error)
 	}
 	out.Targets = slices.Compact(slices.Sorted(slices.Values(addrs)))
 	out.LeftOut = len(p.Changes) - len(out.Changes)
+	// A partial plan that leaves the site out moves no ownership; its
+	// passwords still change because the key did (Rekeyed stays).
+	out.Handover = handover(&out)
 	out.Summary = summarise(&out)
 	return &out, nil
 }

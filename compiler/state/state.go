@@ -70,6 +70,26 @@ type State struct {
 	Site string `json:"site,omitempty"`
 	// Objects are sorted by Address.
 	Objects []Object `json:"objects"`
+	// Handovers are the changes of the site's owner applies carried out,
+	// oldest first.
+	Handovers []Handover `json:"handovers,omitempty"`
+}
+
+// Handover is one change of the site's owner, as an apply carried it out.
+type Handover struct {
+	// From and To are "user.NAME" or "installer"; FromName and ToName the
+	// person's name or the installer's company.
+	From     string `json:"from"`
+	FromName string `json:"from_name"`
+	To       string `json:"to"`
+	ToName   string `json:"to_name"`
+	// At is when the apply recorded it; PlanHash the configuration hash of
+	// the plan that carried it out.
+	At       time.Time `json:"at"`
+	PlanHash string    `json:"plan_hash"`
+	// Sheet says what became of the handover sheet mailed to the new
+	// owner: "sent to ADDR", or "not sent: why".
+	Sheet string `json:"sheet,omitempty"`
 }
 
 // Object is one applied object.
@@ -215,6 +235,7 @@ type fileV2 struct {
 	Serial        int64          `json:"serial"`
 	Site          string         `json:"site,omitempty"`
 	Objects       []objectV2File `json:"objects"`
+	Handovers     []Handover     `json:"handovers,omitempty"`
 }
 
 type objectV2File struct {
@@ -236,7 +257,7 @@ func parseV2(data []byte) (*State, error) {
 	if err := strictDecode(data, &f); err != nil {
 		return nil, err
 	}
-	st := &State{FormatVersion: f.FormatVersion, Lineage: f.Lineage, Serial: f.Serial, Site: f.Site}
+	st := &State{FormatVersion: f.FormatVersion, Lineage: f.Lineage, Serial: f.Serial, Site: f.Site, Handovers: f.Handovers}
 	for _, o := range f.Objects {
 		obj := Object{Address: o.Address, Attributes: make(map[string]string, len(o.Attributes)), AppliedAt: o.AppliedAt, Delivery: o.Delivery, InProgress: o.InProgress}
 		for k, raw := range o.Attributes {
@@ -317,7 +338,7 @@ func canonical(raw json.RawMessage) (string, error) {
 // attribute keys sorted (encoding/json sorts map keys), attribute values
 // native JSON. The same state gives the same bytes.
 func Marshal(st *State) ([]byte, error) {
-	f := fileV2{FormatVersion: FormatVersion, Lineage: st.Lineage, Serial: st.Serial, Site: st.Site, Objects: []objectV2File{}}
+	f := fileV2{FormatVersion: FormatVersion, Lineage: st.Lineage, Serial: st.Serial, Site: st.Site, Objects: []objectV2File{}, Handovers: st.Handovers}
 	objects := slices.Clone(st.Objects)
 	slices.SortFunc(objects, func(a, b Object) int { return strings.Compare(a.Address, b.Address) })
 	for _, o := range objects {

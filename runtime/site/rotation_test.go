@@ -70,3 +70,41 @@ func TestRotationGrace(t *testing.T) {
 		t.Error("-rotation-grace 0 kept the old password")
 	}
 }
+
+// A rekey changes every account's password: each keeps the previous key's
+// for provisioning until the rekey's grace ends — from the first
+// generation on (serve started after the rekey) and across reloads — and
+// SIP takes only the new one.
+func TestRekeyGrace(t *testing.T) {
+	oldKey, _ := credentials.KeyFromBytes([]byte("0123456789abcdef0123456789abcdef"))
+	newKey, _ := credentials.KeyFromBytes([]byte("fedcba9876543210fedcba9876543210"))
+	p := irtest.HarbourView()
+	clk := clocktest.New(time.Unix(1_800_000_000, 0))
+	until := clk.Now().Add(7 * 24 * time.Hour)
+	cfg := Config{Program: p, Secrets: credentials.NewLookup(newKey, p), Previous: credentials.NewLookup(oldKey, p), PreviousUntil: until}
+	s := &Site{clk: clk} // no rotation grace: the rekey's is its own
+	s.gen.Store(s.next(cfg))
+	for _, a := range p.Accounts {
+		old, _ := credentials.NewLookup(oldKey, p).SIPPassword(a.Name)
+		cur, _ := s.gen.Load().secrets.SIPPassword(a.Name)
+		if cur == old {
+			t.Fatalf("%s: the new key gives the old password", a.Name)
+		}
+		if got, ok := s.gen.Load().pw.PreviousSIPPassword(a.Name); !ok || got != old {
+			t.Errorf("%s: during the grace the old key's password is not accepted for provisioning", a.Name)
+		}
+	}
+	clk.Advance(6 * 24 * time.Hour)
+	s.gen.Store(s.next(cfg)) // a reload inside the window keeps it
+	if _, ok := s.gen.Load().pw.PreviousSIPPassword("device.front-gate"); !ok {
+		t.Error("a reload inside the window ended the rekey's grace")
+	}
+	clk.Advance(24 * time.Hour)
+	if _, ok := s.gen.Load().pw.PreviousSIPPassword("device.front-gate"); ok {
+		t.Error("the old key's password still fetches files after the window")
+	}
+	s.gen.Store(s.next(cfg))
+	if len(s.gen.Load().pw.prev) != 0 {
+		t.Error("a reload after the window remembered the old key's passwords")
+	}
+}

@@ -37,6 +37,26 @@ func (p *passwords) remember(account string, pp previousPassword) {
 	p.prev[account] = pp
 }
 
+// rekeyGrace remembers, for every account of cfg, the password the
+// previous site key gives it, until cfg.PreviousUntil: a rekey changes
+// every password at once, and each device must still fetch its new one.
+// An account already remembered keeps the later of the two windows.
+func rekeyGrace(pw *passwords, cfg Config, now time.Time) {
+	if cfg.Previous == nil || !now.Before(cfg.PreviousUntil) {
+		return
+	}
+	for _, a := range cfg.Program.Accounts {
+		old, ok := cfg.Previous.SIPPassword(a.Name)
+		if cur, _ := cfg.Secrets.SIPPassword(a.Name); !ok || old == cur {
+			continue
+		}
+		if have, ok := pw.prev[a.Name]; ok && !have.until.Before(cfg.PreviousUntil) {
+			continue
+		}
+		pw.remember(a.Name, previousPassword{password: old, until: cfg.PreviousUntil})
+	}
+}
+
 // SIPPassword implements b2bua.Secrets.
 func (p *passwords) SIPPassword(account string) (string, bool) { return p.cur.SIPPassword(account) }
 

@@ -36,6 +36,12 @@ type Config struct {
 	// Trunks are the trunks' credentials at their carriers; nil: Secrets',
 	// when it is a carrier.TrunkSecrets.
 	Trunks carrier.TrunkSecrets
+	// Previous are the SIP passwords of the site key a rekey replaced,
+	// honoured for provisioning only until PreviousUntil: a device fetches
+	// its files, holding its new password, with the old one. nil: no
+	// rekey in its grace.
+	Previous      b2bua.Secrets
+	PreviousUntil time.Time
 	// Bundle is the provisioning directory (a build's OUT/provision). The
 	// site serves provisioning files when the configuration New starts
 	// with has one; a reload's replaces it then, and is ignored otherwise.
@@ -228,7 +234,9 @@ func New(cfg Config, o Options) (*Site, error) {
 
 // next builds the generation of cfg, after the running one (if any): an
 // account whose rotation cfg raised keeps its current password for
-// provisioning, for the rotation grace.
+// provisioning, for the rotation grace; every account whose password the
+// previous site key derived otherwise keeps that one for provisioning
+// until cfg.PreviousUntil (a rekey's grace).
 func (s *Site) next(cfg Config) *generation {
 	pw := &passwords{program: cfg.Program, cur: cfg.Secrets, now: s.clk.Now}
 	if old := s.gen.Load(); old != nil && s.o.RotationGrace > 0 {
@@ -248,6 +256,7 @@ func (s *Site) next(cfg Config) *generation {
 			}
 		}
 	}
+	rekeyGrace(pw, cfg, s.clk.Now())
 	g := &generation{program: cfg.Program, pw: pw, secrets: pw}
 	trunks := cfg.Trunks
 	if trunks == nil {
