@@ -309,9 +309,20 @@ func (l *lowerer) lowerTrunks() {
 			ddis = append(ddis, n.Value)
 		}
 		slices.Sort(ddis)
+		var unassigned ir.Ref
+		mailbox := ""
+		if r := t.Unassigned; r != nil {
+			unassigned = ir.Ref{Kind: ir.RefKind(r.Kind), Name: r.Name}
+			if t.UnassignedVoicemail.Value {
+				if u := l.c.Users[r.Name]; u != nil {
+					mailbox = l.mailbox(u)
+				}
+			}
+		}
 		l.p.Trunks = append(l.p.Trunks, ir.Trunk{
 			Name: t.Name, Host: t.Host.Value, Port: port, Transport: t.Transport.Value, DDIs: ddis,
 			Username: ir.SecretRef(t.Username.Source), Login: login, Password: ir.SecretRef(t.Password.Source),
+			Unassigned: unassigned, UnassignedMailbox: mailbox,
 			Origin: origin(t.DeclRange, fmt.Sprintf("trunk %q", t.Name)),
 		})
 	}

@@ -252,6 +252,12 @@ type Trunk struct {
 	Numbers   []Number
 	// ShortDial makes the last N digits of each DDI dialable internally.
 	ShortDial Int
+	// Unassigned is where the carrier's calls to a spare number of the
+	// pool (one no user holds) go: a user or a residence; nil answers them
+	// 404. UnassignedVoicemail sends them straight to that user's
+	// voicemail box instead of ringing.
+	Unassigned          *Ref
+	UnassignedVoicemail Bool
 }
 
 // Variable is a declared input variable. Its value never appears in output

@@ -166,6 +166,8 @@ var (
 			{Name: "password", Type: "secret string", Doc: "The trunk's password; write var.NAME with a sensitive variable: it is never printed."},
 			{Name: "numbers", Type: "list of phone numbers", Doc: "The DDIs the carrier routes to the site, in E.164 form."},
 			{Name: "short_dial", Type: "whole number", Default: "0", Doc: "Lets users dial the last N digits of each DDI internally; 0 turns short forms off."},
+			{Name: "unassigned", Type: "reference", Doc: "Where the carrier's calls to a spare number of the pool (one no user holds) go: user.NAME or residence.NAME, rung as a DDI rings its user; without it they are refused with 404."},
+			{Name: "unassigned_voicemail", Type: "bool", Default: "false", Doc: "Sends calls to spare numbers straight to the voicemail box of the unassigned user instead of ringing them."},
 		},
 	}
 	variableBlock = &BlockSpec{

@@ -113,6 +113,8 @@ func Dump(p *Program) []byte {
 		w.attr("username", string(t.Username))
 		w.attr("login", t.Login)
 		w.attr("password", string(t.Password))
+		w.attr("unassigned", t.Unassigned.String())
+		w.attr("unassigned_mailbox", t.UnassignedMailbox)
 		w.origin(1, t.Origin)
 	}
 	for _, d := range p.Devices {

@@ -331,7 +331,13 @@ type Trunk struct {
 	Username SecretRef `json:"username,omitempty"`
 	Login    string    `json:"login,omitempty"`
 	Password SecretRef `json:"password,omitempty"`
-	Origin   Origin    `json:"origin,omitzero"`
+	// Unassigned is where the carrier's calls to a spare number of DDIs
+	// (one no DDI entry assigns) go: a user or a residence, rung like a
+	// DDI's user; zero answers them 404. With UnassignedMailbox set they go
+	// straight to that voicemail box (Unassigned's user's) instead.
+	Unassigned        Ref    `json:"unassigned,omitzero"`
+	UnassignedMailbox string `json:"unassigned_mailbox,omitempty"`
+	Origin            Origin `json:"origin,omitzero"`
 }
 
 // DeviceKind is a device's role.
