@@ -90,6 +90,7 @@ func init() {
 		buildCommand,
 		credentialsCommand,
 		graphCommand,
+		numbersCommand,
 		planCommand,
 		applyCommand,
 		stateCommand,
