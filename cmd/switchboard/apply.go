@@ -291,7 +291,11 @@ func stepText(s apply.Step) string {
 	if s.Reach != "" {
 		t = fmt.Sprintf("%s %q %s: %s", s.Kind, s.Name, s.Reach, s.Outcome)
 	}
-	if s.Detail != "" {
+	switch {
+	case len(s.Offboarding) > 0:
+		// One line per step of the offboarding, under the user's.
+		t += ":\n      - " + strings.Join(s.Offboarding, "\n      - ")
+	case s.Detail != "":
 		t += " (" + s.Detail + ")"
 	}
 	if s.Invitation != "" {

@@ -106,7 +106,7 @@ func runNumbers(c *cli, args []string) int {
 	if !ok {
 		return status
 	}
-	cs, status := c.compileSite("numbers", dirArg(positional), compileOptions{site: o.site})
+	cs, status := c.compileSite("numbers", dirArg(positional), compileOptions{site: o.site, state: statePath(dirArg(positional), "")})
 	if cs == nil {
 		return status
 	}

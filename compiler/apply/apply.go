@@ -94,6 +94,9 @@ type Step struct {
 	// Reach, for a device created, updated or replaced, says whether its
 	// configuration reached it (see Reach).
 	Reach Reach
+	// Offboarding, for a user removed, are the steps of their offboarding
+	// as sentences, in order (also joined in Detail).
+	Offboarding []string
 }
 
 // Reach is how far a device's configuration got: the verdict an apply
@@ -155,13 +158,28 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// object, even if the site has meanwhile gone back to what the state
 	// recorded.
 	marked := false
+	now := o.Now().UTC().Truncate(time.Second)
 	for _, c := range o.Plan.Changes {
 		if c.Action == plan.Delete {
+			if c.Kind == plan.KindUser && c.Offboard != nil {
+				// Recorded before the reload, so that the server the
+				// reload recompiles already archives or deletes the data.
+				o.State.RecordRemoval(c.Name, removal(c.Offboard, now))
+				marked = true
+			}
 			continue
 		}
 		obj := state.Object{Address: c.Address, Attributes: map[string]string{}}
 		if have := o.State.Object(c.Address); have != nil {
 			obj = *have
+		}
+		if id := identityOf(o.Program, c); id != "" && obj.Identity != id {
+			// Recorded before anything leaves this machine: the identity
+			// the plan compiled the person under is theirs from now on.
+			obj.Identity = id
+			obj.InProgress = true
+			o.State.Put(obj)
+			marked = true
 		}
 		if !obj.InProgress {
 			obj.InProgress = true
@@ -290,9 +308,34 @@ func (r *runner) step(ctx context.Context, i int) {
 
 func (r *runner) put(c plan.Change, attrs map[string]string, d *state.Delivery) func(*state.State) {
 	now := r.o.Now().UTC().Truncate(time.Second)
+	id := identityOf(r.o.Program, c)
 	return func(st *state.State) {
-		st.Put(state.Object{Address: c.Address, Attributes: attrs, AppliedAt: now, Delivery: d})
+		st.Put(state.Object{Address: c.Address, Attributes: attrs, AppliedAt: now, Delivery: d, Identity: id})
+		if id != "" {
+			st.Returned(id)
+		}
 	}
+}
+
+// removal is the state's record of an offboarding applied at now.
+func removal(ob *plan.Offboard, now time.Time) state.Removed {
+	rec := state.Removed{At: now, Data: ob.Data, Owner: ob.Owner}
+	if ob.Data != "delete" {
+		rec.ArchiveUntil = now.AddDate(0, 0, ob.ArchiveDays)
+	}
+	return rec
+}
+
+// identityOf is the identity the compiled site gives the user of change
+// c (empty for other objects).
+func identityOf(p *ir.Program, c plan.Change) string {
+	if c.Kind != plan.KindUser || p == nil {
+		return ""
+	}
+	if u := p.User(c.Name); u != nil {
+		return u.ID()
+	}
+	return ""
 }
 
 // serverObject applies the site, a trunk, residence or conference room:
@@ -318,7 +361,25 @@ func (r *runner) remove(c plan.Change) (Step, func(*state.State)) {
 		if r.o.Server == nil {
 			detail = "app and portal logins removed from the dial plan; revoked when serve loads it"
 		}
-		return r.newStep(c, "offboarded", detail, true), forget
+		if c.Offboard == nil {
+			return r.newStep(c, "offboarded", detail, true), forget
+		}
+		// The removal is recorded with the person's identity and the
+		// policy for their data, which the server carries out when it
+		// loads the dial plan compiled from this state.
+		now := r.o.Now().UTC().Truncate(time.Second)
+		ob := c.Offboard
+		rec := removal(ob, now)
+		steps := ob.Steps(now)
+		if r.o.Server == nil {
+			steps[0] = detail
+			steps[1] += " when serve next loads the dial plan"
+		} else {
+			steps[1] += " at the next reload"
+		}
+		s := r.newStep(c, "offboarded", strings.Join(steps, "; "), true)
+		s.Offboarding = steps
+		return s, func(st *state.State) { st.RemoveUser(c.Name, rec) }
 	case plan.KindDevice:
 		return r.newStep(c, "removed", "its provisioning files are withdrawn and its SIP login revoked", true), forget
 	}

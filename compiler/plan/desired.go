@@ -99,6 +99,8 @@ type Desired struct {
 	// Hash identifies the desired configuration: a saved plan is applied
 	// only while the site compiles to the same hash.
 	Hash string
+	// Offboarding is Input.Offboarding.
+	Offboarding *Offboarding
 }
 
 // Object returns the object at address, or nil.
@@ -118,6 +120,10 @@ type Input struct {
 	// Invites maps a user name to the address invitations go to, for users
 	// with send_credentials (see Invites).
 	Invites map[string]string
+	// Offboarding, when set, is the policy for removed people's data: the
+	// plan then lists, for each person removed, what happens to their
+	// data, numbers and logins (Change.Offboard).
+	Offboarding *Offboarding
 }
 
 // Invites returns, for every user of p with send_credentials = true, the
@@ -293,7 +299,7 @@ func NewDesired(in Input) *Desired {
 		}
 	}
 
-	d := &Desired{Site: p.Site.Name, DisplayName: firstNonEmpty(p.Site.DisplayName, p.Site.Name)}
+	d := &Desired{Site: p.Site.Name, DisplayName: firstNonEmpty(p.Site.DisplayName, p.Site.Name), Offboarding: in.Offboarding}
 	for _, addr := range slices.Sorted(maps.Keys(b.objects)) {
 		d.Objects = append(d.Objects, *b.objects[addr])
 	}

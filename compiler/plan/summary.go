@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"switchboard/compiler/ir"
 )
@@ -55,7 +56,14 @@ func userLines(c Change) []string {
 		if ds := list(before(c, AttrDoorStations)); len(ds) > 0 {
 			line += ", stops receiving calls from " + strings.Join(ds, ", ")
 		}
-		return []string{line}
+		lines := []string{line}
+		if c.Offboard != nil {
+			// The archive's end is dated by apply; the plan says how long.
+			for _, s := range c.Offboard.Steps(time.Time{})[1:] {
+				lines = append(lines, who+": "+s)
+			}
+		}
+		return lines
 	}
 	var parts, lines []string
 	changed := map[string]bool{}
