@@ -112,8 +112,8 @@ var (
 		Attrs: []AttrSpec{
 			{Name: "first_name", Type: "string", Doc: "Given name, shown on displays and in the directory."},
 			{Name: "last_name", Type: "string", Doc: "Family name."},
-			{Name: "email", Type: "string", Required: true, Doc: "The person's login; unique in the site and never the installer's."},
-			{Name: "mobile", Type: "string", Doc: "Mobile number in E.164 form (\"+353871234567\"); unique."},
+			{Name: "email", Type: "string", Doc: "The person's login and where their invitation goes; unique in the site and never the installer's. A person needs an email or a mobile."},
+			{Name: "mobile", Type: "string", Doc: "Mobile number in E.164 form (\"+353871234567\"); unique. A person with a mobile and no email gets their invitation handed over in person."},
 			{Name: "residence", Type: "reference to residence", Doc: "Where the person lives or works, such as residence.apt-1a; door calls to it ring them."},
 			{Name: "role", Type: "string", Default: `"user"`, Doc: "\"owner\" (exactly one per site: receives the handover), \"admin\" (sees the site) or \"user\"."},
 			{Name: "extension", Type: "dial number or \"auto\"", Doc: "The person's extension, unique and never an emergency number; \"auto\" takes the next free number and records it in switchboard.lock.hcl."},

@@ -309,7 +309,7 @@ func stepText(s apply.Step) string {
 func writeApplyText(w io.Writer, r *apply.Result, out string, s style, dir string) {
 	fmt.Fprintf(w, "\nProvisioning directory: %s/\n", out)
 	fmt.Fprintf(w, "Server reload: %s\n\n", r.Reload)
-	done, invited, notInvited, unverified := 0, 0, 0, 0
+	done, invited, notInvited, unverified, held := 0, 0, 0, 0, 0
 	var notReached, failed []string
 	for _, st := range r.Steps {
 		fmt.Fprintf(w, "  %s %s\n", stepMark(st, s), stepText(st))
@@ -329,6 +329,8 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, dir strin
 			invited++
 		case strings.HasPrefix(st.Invitation, "not sent"):
 			notInvited++
+		case strings.HasPrefix(st.Invitation, "held"):
+			held++
 		}
 	}
 	fmt.Fprintln(w)
@@ -358,6 +360,9 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, dir strin
 	}
 	if notInvited > 0 {
 		msg += fmt.Sprintf("; %s not sent", plural(notInvited, "invitation"))
+	}
+	if held > 0 {
+		msg += fmt.Sprintf("; %s held until the devices that ring those people are reached", plural(held, "invitation"))
 	}
 	if unverified > 0 {
 		msg += fmt.Sprintf("; %s not verified", plural(unverified, "device"))

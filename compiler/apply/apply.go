@@ -19,6 +19,8 @@ package apply
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"fmt"
 	"strings"
 	"sync"
@@ -131,7 +133,7 @@ type Result struct {
 // if not necessarily verified — so the next plan is empty.
 func (r *Result) Complete() bool {
 	for _, s := range r.Steps {
-		if !s.Done || strings.HasPrefix(s.Invitation, "not sent") {
+		if !s.Done || strings.HasPrefix(s.Invitation, "not sent") || strings.HasPrefix(s.Invitation, "held") {
 			return false
 		}
 	}
@@ -453,7 +455,21 @@ func (r *runner) user(ctx context.Context, c plan.Change) (Step, func(*state.Sta
 	attrs := c.After.Attributes
 	if r.invitationDue(c) {
 		to := plan.InvitationTo(attrs[plan.AttrInvitation])
-		err := r.invite(ctx, c.Name, to)
+		var err error
+		held := r.heldBy(c)
+		switch {
+		case attrs[plan.AttrInvitation] == plan.InvitationInPerson:
+			s.Invitation = "to hand over in person (no e-mail address; listed for the handover sheet)"
+		case held != "":
+			// The seeds' order: nobody is invited to a system whose
+			// door cannot ring them yet.
+			s.Invitation = "held: " + held + "; it is sent by the next apply that reaches the device"
+			attrs = withAttr(attrs, plan.AttrInvitation, quoteJSON(plan.InvitationHeldPrefix+held))
+		default:
+			if err = r.invite(ctx, c.Name, to); err == nil {
+				s.Invitation = "sent to " + to
+			}
+		}
 		if err != nil {
 			s.Invitation = "not sent: " + err.Error()
 			recorded := make(map[string]string, len(attrs))
@@ -462,11 +478,73 @@ func (r *runner) user(ctx context.Context, c plan.Change) (Step, func(*state.Sta
 			}
 			recorded[plan.AttrInvitation] = plan.InvitationNotSent
 			attrs = recorded
-		} else {
-			s.Invitation = "sent to " + to
 		}
 	}
 	return s, r.put(c, attrs, nil)
+}
+
+// heldBy says why c's user may not be invited yet: a device that rings
+// them (a door station that calls them, or a phone of theirs) was not
+// reached by this apply, or has never been applied. Empty when every
+// such device is in place.
+func (r *runner) heldBy(c plan.Change) string {
+	var devices []string
+	var stations []string
+	if json.Unmarshal([]byte(c.After.Attributes[plan.AttrDoorStations]), &stations) == nil {
+		devices = append(devices, stations...)
+	}
+	var endpoints []string
+	if json.Unmarshal([]byte(c.After.Attributes["endpoints"]), &endpoints) == nil {
+		for _, e := range endpoints {
+			if a := r.o.Program.Account(e); a != nil && a.Kind == ir.AccountDevice {
+				devices = append(devices, a.Device)
+			}
+		}
+	}
+	slices.Sort(devices)
+	devices = slices.Compact(devices)
+	var reasons []string
+	for _, d := range devices {
+		if why := r.deviceMissing(d); why != "" {
+			reasons = append(reasons, why)
+		}
+	}
+	return strings.Join(reasons, "; ")
+}
+
+// deviceMissing says why device is not in place for an invitation, or "".
+func (r *runner) deviceMissing(device string) string {
+	addr := string(plan.KindDevice) + "." + device
+	for i, c := range r.o.Plan.Changes {
+		if c.Address != addr || c.Action == plan.Delete {
+			continue
+		}
+		if st := r.res.Steps[i]; !st.Done {
+			return fmt.Sprintf("device %q was not reached (%s)", device, st.Outcome)
+		}
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if o := r.o.State.Object(addr); o == nil || o.InProgress {
+		return fmt.Sprintf("device %q has not been applied", device)
+	}
+	return ""
+}
+
+// withAttr is attrs with name set to value, attrs left as it was.
+func withAttr(attrs map[string]string, name, value string) map[string]string {
+	out := make(map[string]string, len(attrs))
+	for k, v := range attrs {
+		out[k] = v
+	}
+	out[name] = value
+	return out
+}
+
+func quoteJSON(s string) string {
+	data, _ := json.Marshal(s)
+	return string(data)
 }
 
 // invitationDue: the user has send_credentials and is new, or their

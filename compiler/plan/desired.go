@@ -54,6 +54,16 @@ const (
 	AttrDoorStations = "door_stations"
 )
 
+// InvitationInPerson is the desired and state value of AttrInvitation
+// for a person without an e-mail address: the installer hands their
+// invitation over in person (the handover sheet lists it).
+const InvitationInPerson = `"to hand over in person"`
+
+// InvitationHeldPrefix begins the state value of AttrInvitation for an
+// invitation apply held back because a device that rings the person was
+// not reached: `"held: device \"gate\" was not reached (unreachable)"`.
+const InvitationHeldPrefix = "held: "
+
 // InvitationNotSent is the state value of AttrInvitation for an invitation
 // that is due but was not sent.
 const InvitationNotSent = `"not sent"`
@@ -141,9 +151,9 @@ func Invites(p *ir.Program) map[string]string {
 		if to == "" {
 			to = u.Email
 		}
-		if to != "" {
-			out[u.Name] = to
-		}
+		// Empty for a person with no e-mail address: their invitation is
+		// handed over in person (InvitationInPerson).
+		out[u.Name] = to
 	}
 	return out
 }
@@ -217,6 +227,9 @@ func NewDesired(in Input) *Desired {
 		}
 		if to, ok := in.Invites[u.Name]; ok {
 			o.Attributes[AttrInvitation] = quote("sent to " + to)
+			if to == "" {
+				o.Attributes[AttrInvitation] = InvitationInPerson
+			}
 		}
 	}
 

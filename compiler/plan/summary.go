@@ -49,6 +49,8 @@ func userLines(c Change) []string {
 		}
 		if to := invitationTo(after(c, AttrInvitation)); to != "" {
 			line += ": invitation will be sent to " + to
+		} else if after(c, AttrInvitation) == InvitationInPerson {
+			line += ": invitation to hand over in person (no e-mail address)"
 		}
 		return []string{line}
 	case Delete:
@@ -98,7 +100,14 @@ func userLines(c Change) []string {
 		parts = append(parts, "new password")
 	}
 	if to := invitationTo(after(c, AttrInvitation)); to != "" && (changed[AttrInvitation] || newPassword) {
-		parts = append(parts, "invitation will be sent to "+to)
+		line := "invitation will be sent to " + to
+		if held, ok := strings.CutPrefix(unquote(before(c, AttrInvitation)), InvitationHeldPrefix); ok {
+			line = "invitation pending (held at the last apply: " + held + "); it will be sent to " + to + " once the device is reached"
+		}
+		parts = append(parts, line)
+	}
+	if after(c, AttrInvitation) == InvitationInPerson && (changed[AttrInvitation] || newPassword) {
+		parts = append(parts, "invitation to hand over in person (no e-mail address)")
 	}
 	handled := map[string]bool{"display_name": true, "extension": true, "residence": true, "email": true, "role": true,
 		"portal.password": true, "app.password": true, AttrInvitation: true, AttrDoorStations: true, "numbers": true,
