@@ -20,8 +20,8 @@ package apply
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
