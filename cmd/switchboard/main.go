@@ -93,6 +93,7 @@ func init() {
 		numbersCommand,
 		planCommand,
 		applyCommand,
+		inviteCommand,
 		stateCommand,
 		serveCommand,
 		testCommand,

@@ -568,15 +568,36 @@ func (r *runner) invite(ctx context.Context, name, to string) error {
 	if r.o.Mailer == nil {
 		return fmt.Errorf("no mail server configured (-smtp)")
 	}
-	p := r.o.Program
+	m, err := InvitationMail(r.o.Program, r.o.Key, name, to, MailOptions{
+		From: r.o.From, App: r.o.App, Installer: r.o.Installer, InstallerLogin: r.o.InstallerLogin, Now: r.o.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	return r.o.Mailer.Send(ctx, m)
+}
+
+// MailOptions say how an invitation is written.
+type MailOptions struct {
+	// From is the sender (default switchboard@<site domain>); App the app
+	// it tells people to install; Installer the installer's company, and
+	// InstallerLogin the installer's login, which no invitation may show.
+	From, App, Installer, InstallerLogin string
+	Now                                  time.Time
+}
+
+// InvitationMail writes user name's invitation to address to, with the
+// logins and passwords the site key derives for them now: sending it again
+// changes no password. `switchboard invite` resends it with this.
+func InvitationMail(p *ir.Program, key credentials.Key, name, to string, o MailOptions) (email.Message, error) {
 	u := p.User(name)
 	if u == nil {
-		return fmt.Errorf("user %q is not in the compiled site", name)
+		return email.Message{}, fmt.Errorf("user %q is not in the compiled site", name)
 	}
-	src := credentials.NewSource(r.o.Key, p)
+	src := credentials.NewSource(key, p)
 	inv := Invitation{
 		To: to, Name: u.DisplayName, SiteName: firstNonEmpty(p.Site.DisplayName, p.Site.Name),
-		App: firstNonEmpty(r.o.App, "a SIP app"), Installer: r.o.Installer,
+		App: firstNonEmpty(o.App, "a SIP app"), Installer: o.Installer,
 	}
 	if u.Email != "" {
 		inv.PortalUser, inv.PortalPassword = u.Email, src.PortalPassword(*u)
@@ -585,17 +606,21 @@ func (r *runner) invite(ctx context.Context, name, to string) error {
 		inv.SIPUser, inv.SIPAuthName, inv.SIPPassword, inv.SIPDomain = a.Username, a.AuthName, src.SIPPassword(*a), p.Site.Domain
 	}
 	if inv.PortalUser == "" && inv.SIPUser == "" {
-		return fmt.Errorf("%s has neither an email login nor an app account to send", u.DisplayName)
+		return email.Message{}, fmt.Errorf("%s has neither an email login nor an app account to send", u.DisplayName)
 	}
-	from := r.o.From
+	from := o.From
 	if from == "" {
 		from = "switchboard@" + p.Site.Domain
 	}
-	m, err := Compose(inv, from, r.o.InstallerLogin, r.o.Now())
-	if err != nil {
-		return err
-	}
-	return r.o.Mailer.Send(ctx, m)
+	return Compose(inv, from, o.InstallerLogin, o.Now)
+}
+
+// HeldBy says why the user of change c may not be invited yet, given what
+// an apply did (see runner.heldBy); exported for `switchboard invite`,
+// which applies nothing: every device must be in the state, applied.
+func HeldBy(p *ir.Program, st *state.State, c plan.Change) string {
+	r := &runner{o: Options{Program: p, State: st, Plan: &plan.Plan{}}, res: &Result{}}
+	return r.heldBy(c)
 }
 
 func firstNonEmpty(xs ...string) string {
