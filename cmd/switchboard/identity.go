@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"switchboard/compiler"
 	"switchboard/compiler/ir"
@@ -62,4 +65,26 @@ func offboarding(dir string, cs *compiledSite) plan.Offboarding {
 		}
 	}
 	return ob
+}
+
+// writeRemoved lists the people applies removed, for `state show`.
+func writeRemoved(w io.Writer, removed []state.Removed) {
+	if len(removed) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "REMOVED\tON\tDATA")
+	for _, r := range removed {
+		data := "voicemail deleted"
+		if r.Data != "delete" {
+			data = "voicemail archived until " + r.ArchiveUntil.UTC().Format(lang.DateLayout)
+			if r.Owner != "" {
+				data += " for user." + r.Owner
+			}
+		}
+		if len(r.DDIs) > 0 {
+			data += "; spare: " + strings.Join(r.DDIs, ", ")
+		}
+		fmt.Fprintf(w, "user.%s (identity %s)\t%s\t%s\n", r.User, r.Identity, r.At.UTC().Format("2006-01-02 15:04:05"), data)
+	}
 }

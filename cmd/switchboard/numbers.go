@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"switchboard/compiler/ir"
+	"switchboard/compiler/state"
 	"switchboard/lang"
 )
 
@@ -20,9 +21,10 @@ var numbersCommand = &command{
 
 Prints every number of the site in DIR and what it reaches: extensions
 (with who holds them, and which extension = "auto" handed out), the DDIs of
-each trunk (assigned to a user, spare, and where the carrier's calls to a
-spare number go), extensions of removed people held in quarantine (see
-switchboard.lock.hcl), conference rooms, feature codes, the codes keyed or
+each trunk (assigned to a user; spare, and where the carrier's calls to it
+go; quarantined: spare, but a person's whom an apply removed less than
+quarantine_days ago, per the applied state), extensions of removed people
+held in quarantine (see switchboard.lock.hcl), conference rooms, feature codes, the codes keyed or
 pressed on each door station, and the emergency numbers of the site's
 country, which no number may equal or begin with.
 
@@ -66,12 +68,15 @@ type extensionNumber struct {
 type ddiNumber struct {
 	Number string `json:"number"`
 	Trunk  string `json:"trunk"`
-	// Status is "assigned" or "spare".
+	// Status is "assigned", "spare", or "quarantined": spare, but a
+	// removed person's until Until, so better not given to anyone yet.
 	Status string `json:"status"`
-	// User holds an assigned number; Reaches is where a spare one goes
-	// (the trunk's unassigned destination, or "404").
+	// User holds an assigned number (or held a quarantined one); Reaches
+	// is where a spare or quarantined one's calls go (the trunk's
+	// unassigned destination, or "404").
 	User    string `json:"user,omitempty"`
 	Reaches string `json:"reaches,omitempty"`
+	Until   string `json:"until,omitempty"`
 }
 
 type quarantined struct {
@@ -118,7 +123,7 @@ func runNumbers(c *cli, args []string) int {
 		}
 		lock = cs.checked.Lock
 	}
-	np := buildNumberPlan(cs.program, auto, lock)
+	np := buildNumberPlan(cs.program, auto, lock, recentDDIs(cs, statePath(dirArg(positional), "")))
 	if o.json {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
@@ -135,7 +140,7 @@ func runNumbers(c *cli, args []string) int {
 // buildNumberPlan reads the number plan off the compiled site; auto names
 // the users whose extension was allocated, lock (nil for none) holds the
 // quarantined extensions.
-func buildNumberPlan(p *ir.Program, auto map[string]bool, lock *lang.Lock) numberPlan {
+func buildNumberPlan(p *ir.Program, auto map[string]bool, lock *lang.Lock, recent map[string]quarantined) numberPlan {
 	np := numberPlan{Site: p.Site.Name, Country: p.Site.Country, Extensions: []extensionNumber{}, DDIs: []ddiNumber{},
 		Quarantined: []quarantined{}, Rooms: []roomNumber{}, Features: []featureNumber{}, DoorCodes: []doorCode{}, Emergency: slices.Clone(p.Site.Emergency)}
 	if np.Emergency == nil {
@@ -157,7 +162,11 @@ func buildNumberPlan(p *ir.Program, auto map[string]bool, lock *lang.Lock) numbe
 				np.DDIs = append(np.DDIs, ddiNumber{Number: n, Trunk: t.Name, Status: "assigned", User: u})
 				continue
 			}
-			np.DDIs = append(np.DDIs, ddiNumber{Number: n, Trunk: t.Name, Status: "spare", Reaches: spareReaches(t)})
+			d := ddiNumber{Number: n, Trunk: t.Name, Status: "spare", Reaches: spareReaches(t)}
+			if q, ok := recent[n]; ok {
+				d.Status, d.User, d.Until = "quarantined", q.User, q.Until
+			}
+			np.DDIs = append(np.DDIs, d)
 		}
 	}
 	if lock != nil {
@@ -228,9 +237,12 @@ func writeNumberPlan(w io.Writer, np numberPlan) {
 	fmt.Fprintln(tw)
 	if section("DDIs", len(np.DDIs) == 0) {
 		for _, d := range np.DDIs {
-			if d.Status == "assigned" {
+			switch d.Status {
+			case "assigned":
 				fmt.Fprintf(tw, "  %s\ttrunk.%s\tassigned\tuser.%s\n", d.Number, d.Trunk, d.User)
-			} else {
+			case "quarantined":
+				fmt.Fprintf(tw, "  %s\ttrunk.%s\tquarantined\tcalls go to %s; was user.%s's, free from %s\n", d.Number, d.Trunk, d.Reaches, d.User, d.Until)
+			default:
 				fmt.Fprintf(tw, "  %s\ttrunk.%s\tspare\tcalls go to %s\n", d.Number, d.Trunk, d.Reaches)
 			}
 		}
@@ -277,4 +289,32 @@ func writeNumberPlan(w io.Writer, np numberPlan) {
 		fmt.Fprintf(tw, "  %s\tgo out over the trunk; no number may equal or begin with them\n", strings.Join(np.Emergency, ", "))
 	}
 	tw.Flush()
+}
+
+// recentDDIs are the DDIs of people applies removed less than the site's
+// quarantine_days ago (from the state at path): spare, and better not
+// handed to a newcomer yet, whom their old callers would reach.
+func recentDDIs(cs *compiledSite, path string) map[string]quarantined {
+	out := map[string]quarantined{}
+	if !fileExists(path) {
+		return out
+	}
+	st, _, err := state.NewStore(path).Read("")
+	if err != nil {
+		return out
+	}
+	days := lang.DefaultQuarantineDays
+	if s := cs.cfg.Site(); s != nil && s.QuarantineDays.Set {
+		days = s.QuarantineDays.Value
+	}
+	for _, r := range st.Removed {
+		until := r.At.UTC().AddDate(0, 0, days)
+		if !cs.cfg.Today.Before(until) {
+			continue
+		}
+		for _, n := range r.DDIs {
+			out[n] = quarantined{Number: n, User: r.User, Until: until.Format(lang.DateLayout)}
+		}
+	}
+	return out
 }

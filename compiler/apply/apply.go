@@ -321,7 +321,10 @@ func (r *runner) put(c plan.Change, attrs map[string]string, d *state.Delivery) 
 
 // removal is the state's record of an offboarding applied at now.
 func removal(ob *plan.Offboard, now time.Time) state.Removed {
-	rec := state.Removed{At: now, Data: ob.Data, Owner: ob.Owner}
+	rec := state.Removed{At: now, Data: ob.Data, Owner: ob.Owner, Extension: ob.Extension}
+	for _, d := range ob.DDIs {
+		rec.DDIs = append(rec.DDIs, d.Number)
+	}
 	if ob.Data != "delete" {
 		rec.ArchiveUntil = now.AddDate(0, 0, ob.ArchiveDays)
 	}

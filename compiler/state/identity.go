@@ -26,6 +26,10 @@ type Removed struct {
 	ArchiveUntil time.Time `json:"archive_until,omitzero"`
 	// Owner is the user the archive is kept for.
 	Owner string `json:"owner,omitempty"`
+	// DDIs are the carrier numbers they held, spare since; Extension the
+	// extension they had.
+	DDIs      []string `json:"ddis,omitempty"`
+	Extension string   `json:"extension,omitempty"`
 }
 
 // identityPrefix begins every identity the state hands out: no block name
