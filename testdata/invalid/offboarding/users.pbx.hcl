@@ -10,6 +10,7 @@ user "owner" {
 user "ghost" { # ERROR: No e-mail or mobile
   first_name = "Gus"
   last_name  = "Ghost"
+  app        = true
 }
 
 user "rose" { # WARNING: Missing name
@@ -25,6 +26,7 @@ user "quiet" {
   last_name  = "Quiet"
   email      = "quiet@example.com"
   voicemail  = false
+  app        = true
 }
 
 user "eve" {
@@ -32,4 +34,5 @@ user "eve" {
   last_name  = "Nolan"
   email      = "eve@example.com"
   extension  = 100 # WARNING: Extension in quarantine
+  app        = true
 }
