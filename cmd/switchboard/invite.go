@@ -18,7 +18,8 @@ var inviteCommand = &command{
 	name:     "invite",
 	synopsis: "Send people their current invitation again, changing no password",
 	usage: `Usage: switchboard invite [-smtp HOST:PORT] [-smtp-from ADDR] [-app NAME]
-                         [-state FILE] [-var name=value]... [DIR] NAME...
+                         [-state FILE] [-lockfile=readonly] [-var name=value]...
+                         [-var-file FILE]... [DIR] NAME...
 
 Sends each named user (block name) of the site in DIR the invitation apply
 sent them: their own login and which app to use, with the passwords the

@@ -17,7 +17,8 @@ import (
 var numbersCommand = &command{
 	name:     "numbers",
 	synopsis: "Print the number plan: extensions, DDIs, rooms, feature and door codes",
-	usage: `Usage: switchboard numbers [-json] [-var name=value]... [-var-file FILE]... [DIR]
+	usage: `Usage: switchboard numbers [-json] [-lockfile=readonly] [-var name=value]...
+                           [-var-file FILE]... [DIR]
 
 Prints every number of the site in DIR and what it reaches: extensions
 (with who holds them, and which extension = "auto" handed out), the DDIs of
