@@ -309,7 +309,7 @@ func stepText(s apply.Step) string {
 func writeApplyText(w io.Writer, r *apply.Result, out string, s style, dir string) {
 	fmt.Fprintf(w, "\nProvisioning directory: %s/\n", out)
 	fmt.Fprintf(w, "Server reload: %s\n\n", r.Reload)
-	done, invited, notInvited, unverified, held := 0, 0, 0, 0, 0
+	done, invited, notInvited, unverified, held, inPerson := 0, 0, 0, 0, 0, 0
 	var notReached, failed []string
 	for _, st := range r.Steps {
 		fmt.Fprintf(w, "  %s %s\n", stepMark(st, s), stepText(st))
@@ -331,6 +331,8 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, dir strin
 			notInvited++
 		case strings.HasPrefix(st.Invitation, "held"):
 			held++
+		case strings.HasPrefix(st.Invitation, "to hand over"):
+			inPerson++
 		}
 	}
 	fmt.Fprintln(w)
@@ -338,6 +340,9 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, dir strin
 		msg := fmt.Sprintf("%s applied", plural(done, "change"))
 		if invited > 0 {
 			msg += fmt.Sprintf(", %s sent", plural(invited, "invitation"))
+		}
+		if inPerson > 0 {
+			msg += fmt.Sprintf(", %s to hand over in person", plural(inPerson, "invitation"))
 		}
 		if unverified > 0 {
 			whose := "their"
