@@ -175,6 +175,7 @@ func Check(cfg *lang.Config) (*Checked, hcl.Diagnostics) {
 		return c.out, nil
 	}
 	c.checkSite()
+	c.checkOffboarding()
 	c.index()
 	c.checkResidences()
 	c.checkUsers()

@@ -19,7 +19,9 @@ import (
 func (c *checker) checkNumbers() {
 	fixed := c.fixedNumbers()
 	c.checkCollisions(fixed)
-	all := append(fixed, c.allocate(fixed)...)
+	held := c.quarantine()
+	c.checkQuarantineReuse(fixed, held)
+	all := append(fixed, c.allocate(fixed, held)...)
 	c.finishLock()
 	for _, e := range all {
 		c.checkEmergency(e)
@@ -173,7 +175,7 @@ func (c *checker) checkOverlaps(entries []DialEntry) {
 // begins nor is the start of a used number, and is clear of the emergency
 // numbers. Allocation runs in user-name order, so the outcome does not
 // depend on file layout.
-func (c *checker) allocate(fixed []DialEntry) []DialEntry {
+func (c *checker) allocate(fixed []DialEntry, held map[string]lang.Quarantine) []DialEntry {
 	var autos []*lang.User
 	for _, u := range c.cfg.Users {
 		if u.Extension.Auto {
@@ -183,6 +185,10 @@ func (c *checker) allocate(fixed []DialEntry) []DialEntry {
 	slices.SortFunc(autos, func(a, b *lang.User) int { return strings.Compare(a.Name, b.Name) })
 
 	a := newAllocator(fixed, c.out.Emergency)
+	for n := range held {
+		// Taken, though nobody dials it here: a newcomer must not get it.
+		a.taken[n] = true
+	}
 	var out []DialEntry
 	give := func(u *lang.User, n string) {
 		a.use(n)

@@ -32,6 +32,7 @@ func (c *checker) checkTrunks() {
 				"short_dial is how many trailing digits of each number users can dial internally, between 1 and %d; it is %d here. Remove it to turn short forms off.", maxShortDial, t.ShortDial.Value)
 		}
 		c.checkCredentials(t)
+		c.checkUnassigned(t)
 		for _, n := range t.Numbers {
 			if !c.checkE164(n.Value, n.Range, "a number of trunk "+quote(t.Name)) {
 				continue
@@ -47,6 +48,27 @@ func (c *checker) checkTrunks() {
 		}
 	}
 	slices.Sort(c.poolOrder)
+}
+
+// checkUnassigned checks where calls to the spare numbers of t's pool go:
+// straight to voicemail needs a user whose voicemail is on.
+func (c *checker) checkUnassigned(t *lang.Trunk) {
+	if !t.UnassignedVoicemail.Value {
+		return
+	}
+	switch r := t.Unassigned; {
+	case r == nil:
+		c.errorf(t.UnassignedVoicemail.Range, "Voicemail for spare numbers without a user",
+			"unassigned_voicemail sends the carrier's calls to spare numbers of trunk %q to a user's voicemail box, but the trunk names no user: add unassigned = user.<name>.", t.Name)
+	case r.Kind != "user":
+		c.errorf(t.UnassignedVoicemail.Range, "Voicemail for spare numbers without a user",
+			"unassigned_voicemail needs unassigned to be a user, whose voicemail box takes the calls; %s is a residence and has no box. Name a user, or remove unassigned_voicemail to ring the residence.", r)
+	default:
+		if u := c.out.Users[r.Name]; u != nil && !u.Voicemail.Value {
+			c.errorf(t.UnassignedVoicemail.Range, "Voicemail for spare numbers without a box",
+				"unassigned_voicemail sends calls to spare numbers of trunk %q to user %q's voicemail, but that user has voicemail = false. Turn it on, or remove unassigned_voicemail to ring the user.", t.Name, r.Name)
+		}
+	}
 }
 
 // checkCredentials checks where a trunk's credentials come from. The

@@ -57,6 +57,7 @@ func (c *checker) checkUsers() {
 		case lang.RoleAdmin:
 			admins = append(admins, u)
 		}
+		c.checkReachable(u)
 		if u.Email.Set {
 			switch key := strings.ToLower(u.Email.Value); {
 			case !validEmail(u.Email.Value):
@@ -124,6 +125,33 @@ func (c *checker) checkOwnership(owners, admins []*lang.User) {
 	}
 	c.errorf(c.site.DeclRange, "No site owner",
 		"Every site has a documented owner: give one user role = \"owner\". The owner is a real person with their own login, not the installer's account. If the installer really owns the site, add owns_site = true to the installer block.")
+}
+
+// checkReachable: a person is someone the installer can reach, by e-mail
+// (their login and invitation) or mobile (an invitation handed over in
+// person); one who is invited is named in full, so that the invitation
+// (and the handover sheet that lists it) says who they are.
+func (c *checker) checkReachable(u *lang.User) {
+	if !u.Email.Set && !u.Mobile.Set {
+		c.errorf(u.DeclRange, "No e-mail or mobile",
+			"User %q has neither an email nor a mobile number. Every person needs one: an email is their login and where their invitation goes; with only a mobile, the invitation is handed over in person. Add email = \"…\" or mobile = \"+…\".", u.Name)
+	}
+	if !u.SendCredentials.Value {
+		// An invitation greets the person by name; elsewhere (a
+		// directory entry, a log line) the block name serves.
+		return
+	}
+	var missing []string
+	if !u.FirstName.Set || u.FirstName.Value == "" {
+		missing = append(missing, "first_name")
+	}
+	if !u.LastName.Set || u.LastName.Value == "" {
+		missing = append(missing, "last_name")
+	}
+	if len(missing) > 0 {
+		c.warnf(u.DeclRange, "Missing name",
+			"User %q has no %s: their invitation and the handover sheet will call them %q. Add the person's name.", u.Name, strings.Join(missing, " or "), u.DisplayName())
+	}
 }
 
 // checkDDIs checks the carrier numbers users list: each from a trunk's

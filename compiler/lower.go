@@ -27,6 +27,13 @@ type LowerOptions struct {
 	NTP []string
 	// ProvisionURL is the base URL devices fetch their files from.
 	ProvisionURL string
+	// Identity gives each user's stable identity, which their voicemail
+	// box is named for (the applied state's State.Identity); nil, or an
+	// empty answer, is the block name: what a site never applied has.
+	Identity func(user string) string
+	// Retired are the people applies removed, whose data the server
+	// archives or deletes (from the applied state).
+	Retired []ir.Retired
 }
 
 // DefaultSequentialLeg is the shortest time one leg of a sequential ring
@@ -105,6 +112,14 @@ func (l *lowerer) lowerSite() {
 	if in := s.Installer; in != nil {
 		l.p.Site.Installer = &ir.Installer{Company: in.Company.Value, Email: in.Email.Value, Phone: in.Phone.Value, OwnsSite: in.OwnsSite.Value}
 	}
+	// The offboarding policy, where the site departs from the defaults.
+	if s.RemovedData.Value != lang.OffboardArchive {
+		l.p.Site.RemovedData = s.RemovedData.Value
+	}
+	if s.ArchiveDays.Value != lang.DefaultArchiveDays {
+		l.p.Site.ArchiveDays = s.ArchiveDays.Value
+	}
+	l.p.Retired = slices.Clone(l.opts.Retired)
 }
 
 // appAccount is the account name of a user's own app endpoint.
@@ -127,9 +142,19 @@ func (l *lowerer) endpoints(u *lang.User) []string {
 
 func (l *lowerer) mailbox(u *lang.User) string {
 	if u != nil && u.Voicemail.Value {
-		return u.Name
+		return l.identity(u)
 	}
 	return ""
+}
+
+// identity is u's stable identity (see LowerOptions.Identity).
+func (l *lowerer) identity(u *lang.User) string {
+	if l.opts.Identity != nil {
+		if id := l.opts.Identity(u.Name); id != "" {
+			return id
+		}
+	}
+	return u.Name
 }
 
 func fallback(mailbox string) ir.Fallback {
@@ -166,8 +191,12 @@ func (l *lowerer) lowerUsers() {
 		if u.Residence != nil {
 			res = u.Residence.Name
 		}
+		id := l.identity(u)
+		if id == u.Name {
+			id = "" // the default: the IR says so by leaving it out
+		}
 		l.p.Users = append(l.p.Users, ir.User{
-			Name: u.Name, DisplayName: u.DisplayName(), Email: u.Email.Value, NotifyEmail: u.NotifyEmail.Value,
+			Name: u.Name, Identity: id, DisplayName: u.DisplayName(), Email: u.Email.Value, NotifyEmail: u.NotifyEmail.Value,
 			Role: u.Role.Value, Residence: res, Extension: l.c.Extensions[u.Name],
 			Endpoints: slices.Sorted(slices.Values(eps)), Mailbox: mb,
 			Directory: u.Directory.Value, SendCredentials: u.SendCredentials.Value, Ring: ring, Rotation: u.Rotation.Value, Origin: o,
@@ -313,9 +342,20 @@ func (l *lowerer) lowerTrunks() {
 			ddis = append(ddis, n.Value)
 		}
 		slices.Sort(ddis)
+		var unassigned ir.Ref
+		mailbox := ""
+		if r := t.Unassigned; r != nil {
+			unassigned = ir.Ref{Kind: ir.RefKind(r.Kind), Name: r.Name}
+			if t.UnassignedVoicemail.Value {
+				if u := l.c.Users[r.Name]; u != nil {
+					mailbox = l.mailbox(u)
+				}
+			}
+		}
 		l.p.Trunks = append(l.p.Trunks, ir.Trunk{
 			Name: t.Name, Host: t.Host.Value, Port: port, Transport: t.Transport.Value, DDIs: ddis,
 			Username: ir.SecretRef(t.Username.Source), Login: login, Password: ir.SecretRef(t.Password.Source),
+			Unassigned: unassigned, UnassignedMailbox: mailbox,
 			Origin: origin(t.DeclRange, fmt.Sprintf("trunk %q", t.Name)),
 		})
 	}

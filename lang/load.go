@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/dynblock"
@@ -36,6 +37,8 @@ type Options struct {
 	Vars     map[string]string // -var name=value, raw text
 	VarFiles []string          // -var-file paths
 	Environ  []string          // os.Environ()-style; SWITCHBOARD_VAR_<name> is read from it
+	// Now is the clock that dates Config.Today (default time.Now).
+	Now func() time.Time
 }
 
 // EnvVarPrefix is the prefix of environment variables that set site variables.
@@ -104,7 +107,12 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 // loadSources is LoadSources with a trace of the attributes the decoders
 // read (see attrs.read), for the test that keeps the reference true.
 func loadSources(dir string, sources map[string][]byte, opts Options, trace func(*BlockSpec, string, string, string)) (cfg *Config, diags hcl.Diagnostics) {
-	cfg = &Config{Dir: dir, Files: map[string]*hcl.File{}, Lock: &Lock{Extensions: map[string]string{}}}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	year, month, day := now().UTC().Date()
+	cfg = &Config{Dir: dir, Files: map[string]*hcl.File{}, Lock: &Lock{Extensions: map[string]string{}}, Today: time.Date(year, month, day, 0, 0, 0, 0, time.UTC)}
 
 	names := make([]string, 0, len(sources))
 	for name := range sources {

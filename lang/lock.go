@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -16,7 +17,14 @@ import (
 )
 
 var lockSchema = &hcl.BodySchema{
-	Blocks: []hcl.BlockHeaderSchema{{Type: "user", LabelNames: []string{"name"}}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "user", LabelNames: []string{"name"}},
+		{Type: "quarantine", LabelNames: []string{"extension"}},
+	},
+}
+
+var lockQuarantineSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "user", Required: true}, {Name: "until", Required: true}},
 }
 
 var lockUserSchema = &hcl.BodySchema{
@@ -55,6 +63,14 @@ func ParseLock(src []byte, filename string) (*Lock, hcl.Diagnostics) {
 	content, d := f.Body.Content(lockSchema)
 	diags = append(diags, d...)
 	for _, b := range content.Blocks {
+		if b.Type == "quarantine" {
+			if q, d := parseQuarantine(b); d.HasErrors() {
+				diags = append(diags, d...)
+			} else {
+				l.Quarantine = append(l.Quarantine, q)
+			}
+			continue
+		}
 		c, d := b.Body.Content(lockUserSchema)
 		diags = append(diags, d...)
 		a := c.Attributes["extension"]
@@ -81,7 +97,40 @@ func ParseLock(src []byte, filename string) (*Lock, hcl.Diagnostics) {
 	return l, diags
 }
 
-// Bytes renders the lock canonically: users sorted by name.
+// parseQuarantine decodes a quarantine block: its label the extension,
+// the removed user's name and the date it may be reused.
+func parseQuarantine(b *hcl.Block) (Quarantine, hcl.Diagnostics) {
+	q := Quarantine{Extension: b.Labels[0], Range: b.DefRange}
+	c, diags := b.Body.Content(lockQuarantineSchema)
+	if diags.HasErrors() {
+		return q, diags
+	}
+	str := func(name string) string {
+		v, d := c.Attributes[name].Expr.Value(nil)
+		diags = append(diags, d...)
+		if d.HasErrors() || v.Type() != cty.String || v.IsNull() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid lock file entry",
+				Detail: fmt.Sprintf("The %s of the quarantine of extension %q must be a string.", name, q.Extension), Subject: c.Attributes[name].Expr.Range().Ptr()})
+			return ""
+		}
+		return v.AsString()
+	}
+	q.User = str("user")
+	until := str("until")
+	if diags.HasErrors() {
+		return q, diags
+	}
+	t, err := time.Parse(DateLayout, until)
+	if err != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid lock file entry",
+			Detail: fmt.Sprintf("The until date of the quarantine of extension %q must be written YYYY-MM-DD, not %q.", q.Extension, until), Subject: c.Attributes["until"].Expr.Range().Ptr()})
+	}
+	q.Until = t
+	return q, diags
+}
+
+// Bytes renders the lock canonically: users sorted by name, then
+// quarantines by extension.
 func (l *Lock) Bytes() []byte {
 	f := hclwrite.NewEmptyFile()
 	body := f.Body()
@@ -98,6 +147,14 @@ func (l *Lock) Bytes() []byte {
 			b.Body().SetAttributeValue("extension", cty.StringVal(ext))
 		}
 	}
+	for i, q := range l.Quarantine {
+		if i > 0 || len(names) > 0 {
+			body.AppendNewline()
+		}
+		b := body.AppendNewBlock("quarantine", []string{q.Extension})
+		b.Body().SetAttributeValue("user", cty.StringVal(q.User))
+		b.Body().SetAttributeValue("until", cty.StringVal(q.Until.Format(DateLayout)))
+	}
 	return append([]byte(lockHeader+"\n"), hclwrite.Format(f.Bytes())...)
 }
 
@@ -108,6 +165,15 @@ func (l *Lock) Equal(o *Lock) bool {
 	}
 	for k, v := range l.Extensions {
 		if o.Extensions[k] != v {
+			return false
+		}
+	}
+	if len(l.Quarantine) != len(o.Quarantine) {
+		return false
+	}
+	for i, q := range l.Quarantine {
+		p := o.Quarantine[i]
+		if q.Extension != p.Extension || q.User != p.User || !q.Until.Equal(p.Until) {
 			return false
 		}
 	}
@@ -122,7 +188,7 @@ func WriteLock(dir string, l *Lock) (bool, error) {
 	if err != nil && !os.IsNotExist(err) {
 		return false, err
 	}
-	if len(l.Extensions) == 0 {
+	if len(l.Extensions) == 0 && len(l.Quarantine) == 0 {
 		if os.IsNotExist(err) {
 			return false, nil
 		}

@@ -30,6 +30,10 @@ type Config struct {
 	// Sensitive is where the values of sensitive variables are, as the
 	// marks on them showed while the site was evaluated.
 	Sensitive Sensitive
+
+	// Today is the date the site is compiled on (UTC midnight): it dates
+	// quarantines and ends them.
+	Today time.Time
 }
 
 // Site returns the single site, or nil when there is not exactly one.
@@ -118,6 +122,14 @@ type Site struct {
 	// (MD5 alone); DigestRange is the attribute's, else the block's.
 	Digest      []Str
 	DigestRange hcl.Range
+
+	// RemovedData is what happens to a removed person's voicemail data:
+	// OffboardArchive (default) or OffboardDelete. ArchiveDays is how long
+	// an archive is kept; QuarantineDays how long a removed person's auto
+	// extension is kept from reuse.
+	RemovedData    Str
+	ArchiveDays    Int
+	QuarantineDays Int
 
 	Installer *Installer
 	Features  Features
@@ -259,6 +271,12 @@ type Trunk struct {
 	Numbers   []Number
 	// ShortDial makes the last N digits of each DDI dialable internally.
 	ShortDial Int
+	// Unassigned is where the carrier's calls to a spare number of the
+	// pool (one no user holds) go: a user or a residence; nil answers them
+	// 404. UnassignedVoicemail sends them straight to that user's
+	// voicemail box instead of ringing.
+	Unassigned          *Ref
+	UnassignedVoicemail Bool
 }
 
 // Variable is a declared input variable. Its value never appears in output
@@ -278,7 +296,35 @@ type Variable struct {
 const LockFileName = "switchboard.lock.hcl"
 
 // Lock records allocations. Extensions maps a user's block name to the
-// number allocated to it.
+// number allocated to it. Quarantine holds the auto extensions of removed
+// people, which are not handed out again before their Until date, sorted
+// by extension.
 type Lock struct {
 	Extensions map[string]string
+	Quarantine []Quarantine
 }
+
+// Quarantine is a removed person's auto extension, kept from reuse: a
+// caller who still dials it must not reach a newcomer.
+type Quarantine struct {
+	Extension string
+	User      string    // the removed user's block name
+	Until     time.Time // the first day it may be handed out again (UTC date)
+	Range     hcl.Range
+}
+
+// DateLayout is how the lock file writes dates.
+const DateLayout = "2006-01-02"
+
+// Offboarding policies: what happens to a removed person's voicemail
+// messages, greeting and PIN.
+const (
+	OffboardArchive = "archive" // kept ArchiveDays for the owner, then deleted (the default)
+	OffboardDelete  = "delete"  // deleted when the removal is applied
+)
+
+// Defaults of the site's offboarding attributes.
+const (
+	DefaultArchiveDays    = 30
+	DefaultQuarantineDays = 90
+)

@@ -73,6 +73,9 @@ var (
 			{Name: "domain", Type: "string", Required: true, Doc: "The SIP domain devices and apps register to, such as \"harbour-view.example.net\"."},
 			{Name: "auto_extensions_from", Type: "dial number", Default: "100", Doc: "Where extension = \"auto\" starts counting."},
 			{Name: "digest", Type: "list of strings", Default: `["md5"]`, Doc: "The SIP digest algorithms offered, in order, to accounts whose client switchboard cannot know from a device model (apps, trunks) and to user names that are no account: \"md5\" and \"sha-256\" (RFC 8760). A device's account is offered what its model answers (switchboard models). Clients that read only the first challenge, or give up at the first they cannot answer, register only when MD5 is all they are offered."},
+			{Name: "removed_data", Type: "string", Default: `"archive"`, Doc: "What happens to a removed person's voicemail messages, greeting and PIN: \"archive\" keeps them archive_days for the owner, then deletes them; \"delete\" deletes them when the removal is applied."},
+			{Name: "archive_days", Type: "whole number", Default: "30", Doc: "How many days a removed person's voicemail archive is kept (1 to 3650)."},
+			{Name: "quarantine_days", Type: "whole number", Default: "90", Doc: "How many days a removed person's auto extension (and their DDIs, in switchboard numbers) stay out of use, so their callers do not reach a newcomer (0 to 3650)."},
 		},
 		Blocks: []*BlockSpec{installerBlock, featuresBlock},
 	}
@@ -109,8 +112,8 @@ var (
 		Attrs: []AttrSpec{
 			{Name: "first_name", Type: "string", Doc: "Given name, shown on displays and in the directory."},
 			{Name: "last_name", Type: "string", Doc: "Family name."},
-			{Name: "email", Type: "string", Required: true, Doc: "The person's login; unique in the site and never the installer's."},
-			{Name: "mobile", Type: "string", Doc: "Mobile number in E.164 form (\"+353871234567\"); unique."},
+			{Name: "email", Type: "string", Doc: "The person's login and where their invitation goes; unique in the site and never the installer's. A person needs an email or a mobile."},
+			{Name: "mobile", Type: "string", Doc: "Mobile number in E.164 form (\"+353871234567\"); unique. A person with a mobile and no email gets their invitation handed over in person."},
 			{Name: "residence", Type: "reference to residence", Doc: "Where the person lives or works, such as residence.apt-1a; door calls to it ring them."},
 			{Name: "role", Type: "string", Default: `"user"`, Doc: "\"owner\" (exactly one per site: receives the handover), \"admin\" (sees the site) or \"user\"."},
 			{Name: "extension", Type: "dial number or \"auto\"", Doc: "The person's extension, unique and never an emergency number; \"auto\" takes the next free number and records it in switchboard.lock.hcl."},
@@ -168,6 +171,8 @@ var (
 			{Name: "password", Type: "secret string", Doc: "The trunk's password; write var.NAME with a sensitive variable: it is never printed."},
 			{Name: "numbers", Type: "list of phone numbers", Doc: "The DDIs the carrier routes to the site, in E.164 form."},
 			{Name: "short_dial", Type: "whole number", Default: "0", Doc: "Lets users dial the last N digits of each DDI internally; 0 turns short forms off."},
+			{Name: "unassigned", Type: "reference to user or residence", Doc: "Where the carrier's calls to a spare number of the pool (one no user holds) go: user.NAME or residence.NAME, rung as a DDI rings its user; without it they are refused with 404."},
+			{Name: "unassigned_voicemail", Type: "bool", Default: "false", Doc: "Sends calls to spare numbers straight to the voicemail box of the unassigned user instead of ringing them."},
 		},
 	}
 	variableBlock = &BlockSpec{

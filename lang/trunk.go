@@ -16,5 +16,7 @@ func decodeTrunkBlock(b *hcl.Block, ev *evaluator) (*Trunk, hcl.Diagnostics) {
 	t.Password = a.secret("password")
 	t.Numbers = a.numberList("numbers")
 	t.ShortDial = a.integer("short_dial", 0)
+	t.Unassigned = a.ref("unassigned", "user", "residence")
+	t.UnassignedVoicemail = a.boolean("unassigned_voicemail", false)
 	return t, append(diags, a.diags...)
 }

@@ -164,6 +164,11 @@ func Generate(p *ir.Program) []Case {
 	for _, d := range p.DDIs {
 		cases = append(cases, g.ddi(d))
 	}
+	for _, t := range p.Trunks {
+		if c, ok := g.spare(t); ok {
+			cases = append(cases, c)
+		}
+	}
 	cases = append(cases, g.callsOut()...)
 	for _, n := range p.Numbers {
 		switch n.Action.Kind {
@@ -561,6 +566,53 @@ func (g *generator) ddi(d ir.DDI) Case {
 		ExpectOnlyRung{Accounts: u.Endpoints},
 	}
 	return c
+}
+
+// spare: the carrier's call to a spare number of the trunk's pool (its
+// lowest; one no user holds) goes to the trunk's unassigned destination:
+// rung and answered, straight into voicemail, or refused with 404 when the
+// trunk sets none.
+func (g *generator) spare(t ir.Trunk) (Case, bool) {
+	assigned := map[string]bool{}
+	for _, d := range g.p.DDIs {
+		assigned[d.Number] = true
+	}
+	number := ""
+	for _, n := range t.DDIs { // sorted
+		if !assigned[n] {
+			number = n
+			break
+		}
+	}
+	if number == "" {
+		return Case{}, false
+	}
+	from := ir.AccountName(ir.AccountTrunk, t.Name)
+	c := Case{Origin: t.Origin}
+	switch {
+	case t.Unassigned.IsZero():
+		c.Name = fmt.Sprintf("carrier %s → spare %s is refused with 404 (no unassigned destination)", t.Name, number)
+		c.Steps = []Step{Dial{From: from, To: number}, ExpectFailed{Status: 404}}
+	case t.UnassignedMailbox != "":
+		vm := ir.Fallback{Kind: ir.FallbackVoicemail, Mailbox: t.UnassignedMailbox}
+		c.Name = fmt.Sprintf("carrier %s → spare %s goes to %s", t.Name, number, vm.String())
+		c.Steps = []Step{Dial{From: from, To: number}, ExpectFallback{Fallback: vm}, ExpectVoicemail{Mailbox: vm.Mailbox}, Hangup{}}
+	default:
+		c.Name = fmt.Sprintf("carrier %s → spare %s rings %s (unassigned)", t.Name, number, g.targetLabel(t.Unassigned))
+		ring, _ := g.ring(t.Unassigned)
+		accounts := allAccounts(ring)
+		if len(accounts) == 0 {
+			c.Skip = fmt.Sprintf("%s has no endpoint to ring", g.targetLabel(t.Unassigned))
+			return c, true
+		}
+		c.Steps = []Step{
+			Dial{From: from, To: number, Answer: accounts[0]},
+			ExpectRing{Accounts: ring.Legs[0].Accounts},
+			ExpectAnswered{By: accounts[0]},
+			Hangup{},
+		}
+	}
+	return c, true
 }
 
 // externalNumber is the public number the generated calls out dial: in

@@ -300,7 +300,11 @@ func stepText(s apply.Step) string {
 	if s.Reach != "" {
 		t = fmt.Sprintf("%s %q %s: %s", s.Kind, s.Name, s.Reach, s.Outcome)
 	}
-	if s.Detail != "" {
+	switch {
+	case len(s.Offboarding) > 0:
+		// One line per step of the offboarding, under the user's.
+		t += ":\n      - " + strings.Join(s.Offboarding, "\n      - ")
+	case s.Detail != "":
 		t += " (" + s.Detail + ")"
 	}
 	if s.Invitation != "" {
@@ -314,7 +318,7 @@ func stepText(s apply.Step) string {
 func writeApplyText(w io.Writer, r *apply.Result, out string, s style, dir string) {
 	fmt.Fprintf(w, "\nProvisioning directory: %s/\n", out)
 	fmt.Fprintf(w, "Server reload: %s\n\n", r.Reload)
-	done, invited, notInvited, unverified := 0, 0, 0, 0
+	done, invited, notInvited, unverified, held, inPerson := 0, 0, 0, 0, 0, 0
 	var notReached, failed []string
 	for _, st := range r.Steps {
 		fmt.Fprintf(w, "  %s %s\n", stepMark(st, s), stepText(st))
@@ -334,6 +338,10 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, dir strin
 			invited++
 		case strings.HasPrefix(st.Invitation, "not sent"):
 			notInvited++
+		case strings.HasPrefix(st.Invitation, "held"):
+			held++
+		case strings.HasPrefix(st.Invitation, "to hand over"):
+			inPerson++
 		}
 	}
 	fmt.Fprintln(w)
@@ -341,6 +349,9 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, dir strin
 		msg := fmt.Sprintf("%s applied", plural(done, "change"))
 		if invited > 0 {
 			msg += fmt.Sprintf(", %s sent", plural(invited, "invitation"))
+		}
+		if inPerson > 0 {
+			msg += fmt.Sprintf(", %s to hand over in person", plural(inPerson, "invitation"))
 		}
 		if unverified > 0 {
 			whose := "their"
@@ -363,6 +374,9 @@ func writeApplyText(w io.Writer, r *apply.Result, out string, s style, dir strin
 	}
 	if notInvited > 0 {
 		msg += fmt.Sprintf("; %s not sent", plural(notInvited, "invitation"))
+	}
+	if held > 0 {
+		msg += fmt.Sprintf("; %s held until the devices that ring those people are reached", plural(held, "invitation"))
 	}
 	if unverified > 0 {
 		msg += fmt.Sprintf("; %s not verified", plural(unverified, "device"))

@@ -112,7 +112,7 @@ func runBuild(c *cli, args []string) int {
 	if out == "" {
 		out = filepath.Join(dir, ".switchboard", "build")
 	}
-	cs, status := c.compileSite("build", dir, compileOptions{site: o.site, lower: lower, needKey: true, render: true, recordLock: true})
+	cs, status := c.compileSite("build", dir, compileOptions{site: o.site, lower: lower, needKey: true, render: true, recordLock: true, state: statePath(dir, "")})
 	if cs == nil {
 		return status
 	}

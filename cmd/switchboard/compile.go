@@ -27,6 +27,9 @@ type compileOptions struct {
 	needKey, render bool
 	// recordLock writes switchboard.lock.hcl when allocations changed.
 	recordLock bool
+	// state is the applied state file whose identities and removed
+	// people the IR carries (see identities); "" for none, as `test` has.
+	state string
 }
 
 // compileSite runs the pipeline on dir and prints diagnostics: on stderr,
@@ -69,6 +72,11 @@ func (c *cli) compileSite(cmd string, dir string, o compileOptions) (*compiledSi
 // that is not about the site files (the site key cannot be read).
 func (c *cli) compile(dir string, o compileOptions) (*compiledSite, error) {
 	co := compiler.CompileOptions{Lower: o.lower}
+	if o.state != "" {
+		if err := identities(&co.Lower, o.state); err != nil {
+			return &compiledSite{loadedSite: &loadedSite{}}, err
+		}
+	}
 	var key credentials.Key
 	var keyErr error
 	if o.needKey {

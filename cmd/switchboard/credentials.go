@@ -57,7 +57,7 @@ func runCredentials(c *cli, args []string) int {
 			names = positional
 		}
 	}
-	cs, status := c.compileSite("credentials", dir, compileOptions{site: o.site, needKey: true})
+	cs, status := c.compileSite("credentials", dir, compileOptions{site: o.site, needKey: true, state: statePath(dir, "")})
 	if cs == nil {
 		return status
 	}

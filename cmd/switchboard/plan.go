@@ -168,7 +168,7 @@ type prepared struct {
 // on success the lock (if any) is held.
 func (c *cli) preparePlan(cmd, dir string, o *planCommon, operation string, recordLock bool) (*prepared, int) {
 	lower, _ := o.lower.options()
-	cs, status := c.compileSite(cmd, dir, compileOptions{site: o.site, lower: lower, needKey: true, render: true, recordLock: recordLock})
+	cs, status := c.compileSite(cmd, dir, compileOptions{site: o.site, lower: lower, needKey: true, render: true, recordLock: recordLock, state: statePath(dir, o.state)})
 	if cs == nil {
 		return nil, status
 	}
@@ -189,8 +189,9 @@ func (c *cli) preparePlan(cmd, dir string, o *planCommon, operation string, reco
 		return nil, c.fail(cmd, err)
 	}
 	pr.state = st
+	ob := offboarding(dir, cs)
 	pr.desired = plan.NewDesired(plan.Input{
-		Program: cs.program, Bundle: cs.bundle, Key: cs.key, Invites: plan.Invites(cs.program),
+		Program: cs.program, Bundle: cs.bundle, Key: cs.key, Invites: plan.Invites(cs.program), Offboarding: &ob,
 	})
 	pr.plan = plan.Diff(pr.desired, st)
 	if o.refresh {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"switchboard/atomicfile"
 	"switchboard/compiler/apply"
@@ -181,6 +182,9 @@ type changeJSON struct {
 	Drifted         bool            `json:"drifted,omitempty"`
 	Attributes      []attributeJSON `json:"attributes"`
 	Unchanged       int             `json:"unchanged_attributes"`
+	// Offboarding, for a user removed, is what happens to their data,
+	// numbers and logins, step by step.
+	Offboarding []string `json:"offboarding,omitempty"`
 }
 
 // attributeJSON is one attribute change. Before and after are the JSON
@@ -223,6 +227,9 @@ func planDocument(p *plan.Plan) *planJSON {
 		cj := changeJSON{
 			Address: c.Address, Kind: string(c.Kind), Name: c.Name, Label: c.Label, Action: string(c.Action),
 			ReplacedBecause: c.ReplacedBecause, Interrupted: c.Interrupted, Drifted: c.Drifted, Attributes: []attributeJSON{}, Unchanged: c.Unchanged,
+		}
+		if c.Offboard != nil {
+			cj.Offboarding = c.Offboard.Steps(time.Time{})
 		}
 		for _, a := range c.Attributes {
 			aj := attributeJSON{Name: a.Name, Sensitive: a.Sensitive, Digest: a.Opaque && !a.Sensitive, ForcesReplacement: a.ForcesReplacement}

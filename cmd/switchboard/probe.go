@@ -148,7 +148,7 @@ func runProbe(c *cli, args []string) int {
 	}
 	limits := probe.DefaultLimits
 	limits.Idle = o.maxIdle
-	cs, status := c.compileSite("probe", dirArg(positional), compileOptions{site: o.site, needKey: true, render: true})
+	cs, status := c.compileSite("probe", dirArg(positional), compileOptions{site: o.site, needKey: true, render: true, state: statePath(dirArg(positional), "")})
 	if cs == nil {
 		return status
 	}

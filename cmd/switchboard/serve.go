@@ -515,7 +515,7 @@ func (c *cli) loadServed(dir string, o serveOptions) (*servedSite, int) {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return nil, exitFail
 	}
-	cs, status := c.compileSite("serve", dir, compileOptions{site: o.site, lower: lower, needKey: true, render: true, recordLock: true})
+	cs, status := c.compileSite("serve", dir, compileOptions{site: o.site, lower: lower, needKey: true, render: true, recordLock: true, state: statePath(dir, "")})
 	if cs == nil {
 		return nil, status
 	}

@@ -122,6 +122,7 @@ func runStateShow(c *cli, args []string) int {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Address, o.AppliedAt.UTC().Format("2006-01-02 15:04:05"), delivery)
 	}
+	writeRemoved(tw, st.Removed)
 	if tw.Flush() != nil {
 		return exitFail
 	}

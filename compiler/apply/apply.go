@@ -22,7 +22,9 @@ package apply
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -106,6 +108,9 @@ type Step struct {
 	// Reach, for a device created, updated or replaced, says whether its
 	// configuration reached it (see Reach).
 	Reach Reach
+	// Offboarding, for a user removed, are the steps of their offboarding
+	// as sentences, in order (also joined in Detail).
+	Offboarding []string
 }
 
 // Reach is how far a device's configuration got: the verdict an apply
@@ -144,7 +149,7 @@ type Result struct {
 // if not necessarily verified — so the next plan is empty.
 func (r *Result) Complete() bool {
 	for _, s := range r.Steps {
-		if !s.Done || strings.HasPrefix(s.Invitation, "not sent") {
+		if !s.Done || strings.HasPrefix(s.Invitation, "not sent") || strings.HasPrefix(s.Invitation, "held") {
 			return false
 		}
 	}
@@ -177,13 +182,28 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// object, even if the site has meanwhile gone back to what the state
 	// recorded.
 	marked := false
+	now := o.Now().UTC().Truncate(time.Second)
 	for _, c := range o.Plan.Changes {
 		if c.Action == plan.Delete {
+			if c.Kind == plan.KindUser && c.Offboard != nil {
+				// Recorded before the reload, so that the server the
+				// reload recompiles already archives or deletes the data.
+				o.State.RecordRemoval(c.Name, removal(c.Offboard, now))
+				marked = true
+			}
 			continue
 		}
 		obj := state.Object{Address: c.Address, Attributes: map[string]string{}}
 		if have := o.State.Object(c.Address); have != nil {
 			obj = *have
+		}
+		if id := identityOf(o.Program, c); id != "" && obj.Identity != id {
+			// Recorded before anything leaves this machine: the identity
+			// the plan compiled the person under is theirs from now on.
+			obj.Identity = id
+			obj.InProgress = true
+			o.State.Put(obj)
+			marked = true
 		}
 		if !obj.InProgress {
 			obj.InProgress = true
@@ -313,9 +333,37 @@ func (r *runner) step(ctx context.Context, i int) {
 
 func (r *runner) put(c plan.Change, attrs map[string]string, d *state.Delivery) func(*state.State) {
 	now := r.o.Now().UTC().Truncate(time.Second)
+	id := identityOf(r.o.Program, c)
 	return func(st *state.State) {
-		st.Put(state.Object{Address: c.Address, Attributes: attrs, AppliedAt: now, Delivery: d})
+		st.Put(state.Object{Address: c.Address, Attributes: attrs, AppliedAt: now, Delivery: d, Identity: id})
+		if id != "" {
+			st.Returned(id)
+		}
 	}
+}
+
+// removal is the state's record of an offboarding applied at now.
+func removal(ob *plan.Offboard, now time.Time) state.Removed {
+	rec := state.Removed{At: now, Data: ob.Data, Owner: ob.Owner, Extension: ob.Extension}
+	for _, d := range ob.DDIs {
+		rec.DDIs = append(rec.DDIs, d.Number)
+	}
+	if ob.Data != "delete" {
+		rec.ArchiveUntil = now.AddDate(0, 0, ob.ArchiveDays)
+	}
+	return rec
+}
+
+// identityOf is the identity the compiled site gives the user of change
+// c (empty for other objects).
+func identityOf(p *ir.Program, c plan.Change) string {
+	if c.Kind != plan.KindUser || p == nil {
+		return ""
+	}
+	if u := p.User(c.Name); u != nil {
+		return u.ID()
+	}
+	return ""
 }
 
 // serverObject applies the site, a trunk, residence or conference room:
@@ -341,7 +389,25 @@ func (r *runner) remove(c plan.Change) (Step, func(*state.State)) {
 		if r.o.Server == nil {
 			detail = "app and portal logins removed from the dial plan; revoked when serve loads it"
 		}
-		return r.newStep(c, "offboarded", detail, true), forget
+		if c.Offboard == nil {
+			return r.newStep(c, "offboarded", detail, true), forget
+		}
+		// The removal is recorded with the person's identity and the
+		// policy for their data, which the server carries out when it
+		// loads the dial plan compiled from this state.
+		now := r.o.Now().UTC().Truncate(time.Second)
+		ob := c.Offboard
+		rec := removal(ob, now)
+		steps := ob.Steps(now)
+		if r.o.Server == nil {
+			steps[0] = detail
+			steps[1] += " when serve next loads the dial plan"
+		} else {
+			steps[1] += " at the next reload"
+		}
+		s := r.newStep(c, "offboarded", strings.Join(steps, "; "), true)
+		s.Offboarding = steps
+		return s, func(st *state.State) { st.RemoveUser(c.Name, rec) }
 	case plan.KindDevice:
 		return r.newStep(c, "removed", "its provisioning files are withdrawn and its SIP login revoked", true), forget
 	}
@@ -463,7 +529,21 @@ func (r *runner) user(ctx context.Context, c plan.Change) (Step, func(*state.Sta
 	attrs := c.After.Attributes
 	if r.invitationDue(c) {
 		to := plan.InvitationTo(attrs[plan.AttrInvitation])
-		err := r.invite(ctx, c.Name, to)
+		var err error
+		held := r.heldBy(c)
+		switch {
+		case attrs[plan.AttrInvitation] == plan.InvitationInPerson:
+			s.Invitation = "to hand over in person (no e-mail address; listed for the handover sheet)"
+		case held != "":
+			// The seeds' order: nobody is invited to a system whose
+			// door cannot ring them yet.
+			s.Invitation = "held: " + held + "; it is sent by the next apply that reaches the device"
+			attrs = withAttr(attrs, plan.AttrInvitation, quoteJSON(plan.InvitationHeldPrefix+held))
+		default:
+			if err = r.invite(ctx, c.Name, to); err == nil {
+				s.Invitation = "sent to " + to
+			}
+		}
 		if err != nil {
 			s.Invitation = "not sent: " + err.Error()
 			recorded := make(map[string]string, len(attrs))
@@ -472,11 +552,73 @@ func (r *runner) user(ctx context.Context, c plan.Change) (Step, func(*state.Sta
 			}
 			recorded[plan.AttrInvitation] = plan.InvitationNotSent
 			attrs = recorded
-		} else {
-			s.Invitation = "sent to " + to
 		}
 	}
 	return s, r.put(c, attrs, nil)
+}
+
+// heldBy says why c's user may not be invited yet: a device that rings
+// them (a door station that calls them, or a phone of theirs) was not
+// reached by this apply, or has never been applied. Empty when every
+// such device is in place.
+func (r *runner) heldBy(c plan.Change) string {
+	var devices []string
+	var stations []string
+	if json.Unmarshal([]byte(c.After.Attributes[plan.AttrDoorStations]), &stations) == nil {
+		devices = append(devices, stations...)
+	}
+	var endpoints []string
+	if json.Unmarshal([]byte(c.After.Attributes["endpoints"]), &endpoints) == nil {
+		for _, e := range endpoints {
+			if a := r.o.Program.Account(e); a != nil && a.Kind == ir.AccountDevice {
+				devices = append(devices, a.Device)
+			}
+		}
+	}
+	slices.Sort(devices)
+	devices = slices.Compact(devices)
+	var reasons []string
+	for _, d := range devices {
+		if why := r.deviceMissing(d); why != "" {
+			reasons = append(reasons, why)
+		}
+	}
+	return strings.Join(reasons, "; ")
+}
+
+// deviceMissing says why device is not in place for an invitation, or "".
+func (r *runner) deviceMissing(device string) string {
+	addr := string(plan.KindDevice) + "." + device
+	for i, c := range r.o.Plan.Changes {
+		if c.Address != addr || c.Action == plan.Delete {
+			continue
+		}
+		if st := r.res.Steps[i]; !st.Done {
+			return fmt.Sprintf("device %q was not reached (%s)", device, st.Outcome)
+		}
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if o := r.o.State.Object(addr); o == nil || o.InProgress {
+		return fmt.Sprintf("device %q has not been applied", device)
+	}
+	return ""
+}
+
+// withAttr is attrs with name set to value, attrs left as it was.
+func withAttr(attrs map[string]string, name, value string) map[string]string {
+	out := make(map[string]string, len(attrs))
+	for k, v := range attrs {
+		out[k] = v
+	}
+	out[name] = value
+	return out
+}
+
+func quoteJSON(s string) string {
+	data, _ := json.Marshal(s)
+	return string(data)
 }
 
 // invitationDue: the user has send_credentials and is new, or their
@@ -500,15 +642,36 @@ func (r *runner) invite(ctx context.Context, name, to string) error {
 	if r.o.Mailer == nil {
 		return fmt.Errorf("no mail server configured (-smtp)")
 	}
-	p := r.o.Program
+	m, err := InvitationMail(r.o.Program, r.o.Key, name, to, MailOptions{
+		From: r.o.From, App: r.o.App, Installer: r.o.Installer, InstallerLogin: r.o.InstallerLogin, Now: r.o.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	return r.o.Mailer.Send(ctx, m)
+}
+
+// MailOptions say how an invitation is written.
+type MailOptions struct {
+	// From is the sender (default switchboard@<site domain>); App the app
+	// it tells people to install; Installer the installer's company, and
+	// InstallerLogin the installer's login, which no invitation may show.
+	From, App, Installer, InstallerLogin string
+	Now                                  time.Time
+}
+
+// InvitationMail writes user name's invitation to address to, with the
+// logins and passwords the site key derives for them now: sending it again
+// changes no password. `switchboard invite` resends it with this.
+func InvitationMail(p *ir.Program, key credentials.Key, name, to string, o MailOptions) (email.Message, error) {
 	u := p.User(name)
 	if u == nil {
-		return fmt.Errorf("user %q is not in the compiled site", name)
+		return email.Message{}, fmt.Errorf("user %q is not in the compiled site", name)
 	}
-	src := credentials.NewSource(r.o.Key, p)
+	src := credentials.NewSource(key, p)
 	inv := Invitation{
 		To: to, Name: u.DisplayName, SiteName: firstNonEmpty(p.Site.DisplayName, p.Site.Name),
-		App: firstNonEmpty(r.o.App, "a SIP app"), Installer: r.o.Installer,
+		App: firstNonEmpty(o.App, "a SIP app"), Installer: o.Installer,
 	}
 	if u.Email != "" {
 		inv.PortalUser, inv.PortalPassword = u.Email, src.PortalPassword(*u)
@@ -521,17 +684,21 @@ func (r *runner) invite(ctx context.Context, name, to string) error {
 		inv.SIPUser, inv.SIPAuthName, inv.SIPPassword, inv.SIPDomain = a.Username, a.AuthName, src.SIPPassword(*a), p.Site.Domain
 	}
 	if inv.PortalUser == "" && inv.SIPUser == "" {
-		return fmt.Errorf("%s has neither an email login nor an app account to send", u.DisplayName)
+		return email.Message{}, fmt.Errorf("%s has neither an email login nor an app account to send", u.DisplayName)
 	}
-	from := r.o.From
+	from := o.From
 	if from == "" {
 		from = "switchboard@" + p.Site.Domain
 	}
-	m, err := Compose(inv, from, r.o.InstallerLogin, r.o.Now())
-	if err != nil {
-		return err
-	}
-	return r.o.Mailer.Send(ctx, m)
+	return Compose(inv, from, o.InstallerLogin, o.Now)
+}
+
+// HeldBy says why the user of change c may not be invited yet, given what
+// an apply did (see runner.heldBy); exported for `switchboard invite`,
+// which applies nothing: every device must be in the state, applied.
+func HeldBy(p *ir.Program, st *state.State, c plan.Change) string {
+	r := &runner{o: Options{Program: p, State: st, Plan: &plan.Plan{}}, res: &Result{}}
+	return r.heldBy(c)
 }
 
 func firstNonEmpty(xs ...string) string {

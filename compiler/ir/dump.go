@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Dump renders p as canonical text for golden tests and for reading: one
@@ -27,6 +28,10 @@ func Dump(p *Program) []byte {
 	w.list("ntp", s.NTP)
 	w.attr("provision_url", s.ProvisionURL)
 	w.list("digest", s.Digest)
+	w.attr("removed_data", s.RemovedData)
+	if s.ArchiveDays != 0 {
+		w.line(1, "archive_days", strconv.Itoa(s.ArchiveDays))
+	}
 	if in := s.Installer; in != nil {
 		w.attr("installer.company", in.Company)
 		w.attr("installer.email", in.Email)
@@ -55,6 +60,7 @@ func Dump(p *Program) []byte {
 	for _, u := range p.Users {
 		w.blank()
 		w.line(0, "user", q(u.Name))
+		w.attr("identity", u.Identity)
 		w.attr("display_name", u.DisplayName)
 		w.attr("email", u.Email)
 		w.attr("notify_email", u.NotifyEmail)
@@ -83,6 +89,16 @@ func Dump(p *Program) []byte {
 		w.line(0, "mailbox", q(m.Name))
 		w.attr("owner", m.Owner.String())
 		w.origin(1, m.Origin)
+	}
+	for _, r := range p.Retired {
+		w.blank()
+		w.line(0, "retired", q(r.Identity))
+		w.attr("user", r.User)
+		w.attr("data", r.Data)
+		if !r.ArchiveUntil.IsZero() {
+			w.attr("archive_until", r.ArchiveUntil.UTC().Format(time.RFC3339))
+		}
+		w.attr("owner", r.Owner)
 	}
 	if len(p.Numbers) > 0 {
 		w.blank()
@@ -127,6 +143,8 @@ func Dump(p *Program) []byte {
 		w.attr("username", string(t.Username))
 		w.attr("login", t.Login)
 		w.attr("password", string(t.Password))
+		w.attr("unassigned", t.Unassigned.String())
+		w.attr("unassigned_mailbox", t.UnassignedMailbox)
 		w.origin(1, t.Origin)
 	}
 	for _, d := range p.Devices {

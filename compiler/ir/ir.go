@@ -57,6 +57,9 @@ type Program struct {
 	Residences []Residence `json:"residences,omitempty"`
 	// Mailboxes are the voicemail boxes. Sorted by Name.
 	Mailboxes []Mailbox `json:"mailboxes,omitempty"`
+	// Retired are the people applies removed, whose data the server
+	// archives or deletes. Sorted by Identity.
+	Retired []Retired `json:"retired,omitempty"`
 	// Numbers is the internal dial plan: what phones and apps may dial.
 	// Sorted by Number.
 	Numbers []Number `json:"numbers,omitempty"`
@@ -100,7 +103,12 @@ type Site struct {
 	// Installer is who installed the site, for the handover sheet and the
 	// plan's ownership callout; nil when the site names none.
 	Installer *Installer `json:"installer,omitempty"`
-	Origin    Origin     `json:"origin,omitzero"`
+	// RemovedData is what happens to a removed person's voicemail data:
+	// "archive" (empty: the default) or "delete"; ArchiveDays how long an
+	// archive is kept (0: DefaultArchiveDays).
+	RemovedData string `json:"removed_data,omitempty"`
+	ArchiveDays int    `json:"archive_days,omitempty"`
+	Origin      Origin `json:"origin,omitzero"`
 }
 
 // Installer is the site's installer: a company and its contacts, never a
@@ -111,6 +119,23 @@ type Installer struct {
 	Phone   string `json:"phone,omitempty"`
 	// OwnsSite: the installer is the site's owner (no user is).
 	OwnsSite bool `json:"owns_site,omitempty"`
+}
+
+// DefaultArchiveDays is how long a removed person's voicemail archive is
+// kept when the site does not say.
+const DefaultArchiveDays = 30
+
+// Offboarding returns the site's policy for a removed person's data, with
+// the defaults filled in: "archive" or "delete", and the archive's days.
+func (s Site) Offboarding() (data string, archiveDays int) {
+	data, archiveDays = s.RemovedData, s.ArchiveDays
+	if data == "" {
+		data = "archive"
+	}
+	if archiveDays == 0 {
+		archiveDays = DefaultArchiveDays
+	}
+	return data, archiveDays
 }
 
 // Digest algorithm names (RFC 8760), as Site.Digest and Account.Digest
@@ -177,7 +202,12 @@ func (p *Program) DigestOf(name string) []string {
 
 // User is one real person.
 type User struct {
-	Name        string `json:"name"`
+	Name string `json:"name"`
+	// Identity is the stable identity the user's data (voicemail box,
+	// greeting, PIN) belongs to, recorded in the applied state at their
+	// first apply; empty means the block name (a site never applied, or a
+	// user applied before identities were recorded). See ID.
+	Identity    string `json:"identity,omitempty"`
 	DisplayName string `json:"display_name"`
 	Email       string `json:"email,omitempty"` // login for app and portal
 	// NotifyEmail is where voicemail notifications go; Email when empty.
@@ -200,6 +230,26 @@ type User struct {
 	// Rotation rotates the user's portal/app login.
 	Rotation int    `json:"rotation"`
 	Origin   Origin `json:"origin,omitzero"`
+}
+
+// ID is the user's identity: Identity, else the block name.
+func (u *User) ID() string {
+	if u.Identity != "" {
+		return u.Identity
+	}
+	return u.Name
+}
+
+// Retired is a person an apply removed: the identity their data belonged
+// to, which nobody is given again, and what happens to that data.
+type Retired struct {
+	Identity string `json:"identity"`
+	User     string `json:"user"` // the block name they had
+	// Data is "archive" (kept until ArchiveUntil, then deleted) or
+	// "delete".
+	Data         string    `json:"data"`
+	ArchiveUntil time.Time `json:"archive_until,omitzero"`
+	Owner        string    `json:"owner,omitempty"` // who the archive is kept for
 }
 
 // Residence is a flat, house or office.
@@ -355,7 +405,13 @@ type Trunk struct {
 	Username SecretRef `json:"username,omitempty"`
 	Login    string    `json:"login,omitempty"`
 	Password SecretRef `json:"password,omitempty"`
-	Origin   Origin    `json:"origin,omitzero"`
+	// Unassigned is where the carrier's calls to a spare number of DDIs
+	// (one no DDI entry assigns) go: a user or a residence, rung like a
+	// DDI's user; zero answers them 404. With UnassignedMailbox set they go
+	// straight to that voicemail box (Unassigned's user's) instead.
+	Unassigned        Ref    `json:"unassigned,omitzero"`
+	UnassignedMailbox string `json:"unassigned_mailbox,omitempty"`
+	Origin            Origin `json:"origin,omitzero"`
 }
 
 // DeviceKind is a device's role.

@@ -15,6 +15,7 @@ func (p *Program) Sort() {
 	slices.Sort(p.Site.Emergency)
 	slices.SortFunc(p.Accounts, func(a, b Account) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(p.Users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(p.Retired, func(a, b Retired) int { return strings.Compare(a.Identity, b.Identity) })
 	for i := range p.Users {
 		u := &p.Users[i]
 		slices.Sort(u.Endpoints)

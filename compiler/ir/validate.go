@@ -149,6 +149,16 @@ func (v *validator) program() {
 			v.errf("trunk %q: both a username reference and a login", t.Name)
 		}
 		sortedStrings(v, fmt.Sprintf("trunk %q ddis", t.Name), t.DDIs)
+		if !t.Unassigned.IsZero() {
+			v.ringTarget(fmt.Sprintf("trunk %q unassigned", t.Name), t.Unassigned)
+		}
+		if t.UnassignedMailbox != "" {
+			if m := v.p.Mailbox(t.UnassignedMailbox); m == nil {
+				v.errf("trunk %q: no such mailbox %q", t.Name, t.UnassignedMailbox)
+			} else if m.Owner != t.Unassigned {
+				v.errf("trunk %q: mailbox %q is not %s's", t.Name, t.UnassignedMailbox, t.Unassigned)
+			}
+		}
 	}
 	macs := map[string]string{}
 	for i := range p.Devices {

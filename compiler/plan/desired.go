@@ -80,6 +80,16 @@ func siteOwner(attrs map[string]string, p *ir.Program) {
 	}
 }
 
+// InvitationInPerson is the desired and state value of AttrInvitation
+// for a person without an e-mail address: the installer hands their
+// invitation over in person (the handover sheet lists it).
+const InvitationInPerson = `"to hand over in person"`
+
+// InvitationHeldPrefix begins the state value of AttrInvitation for an
+// invitation apply held back because a device that rings the person was
+// not reached: `"held: device \"gate\" was not reached (unreachable)"`.
+const InvitationHeldPrefix = "held: "
+
 // InvitationNotSent is the state value of AttrInvitation for an invitation
 // that is due but was not sent.
 const InvitationNotSent = `"not sent"`
@@ -125,6 +135,8 @@ type Desired struct {
 	// Hash identifies the desired configuration: a saved plan is applied
 	// only while the site compiles to the same hash.
 	Hash string
+	// Offboarding is Input.Offboarding.
+	Offboarding *Offboarding
 }
 
 // Object returns the object at address, or nil.
@@ -144,6 +156,10 @@ type Input struct {
 	// Invites maps a user name to the address invitations go to, for users
 	// with send_credentials (see Invites).
 	Invites map[string]string
+	// Offboarding, when set, is the policy for removed people's data: the
+	// plan then lists, for each person removed, what happens to their
+	// data, numbers and logins (Change.Offboard).
+	Offboarding *Offboarding
 }
 
 // Invites returns, for every user of p with send_credentials = true, the
@@ -161,9 +177,9 @@ func Invites(p *ir.Program) map[string]string {
 		if to == "" {
 			to = u.Email
 		}
-		if to != "" {
-			out[u.Name] = to
-		}
+		// Empty for a person with no e-mail address: their invitation is
+		// handed over in person (InvitationInPerson).
+		out[u.Name] = to
 	}
 	return out
 }
@@ -247,6 +263,9 @@ func NewDesired(in Input) *Desired {
 		}
 		if to, ok := in.Invites[u.Name]; ok {
 			o.Attributes[AttrInvitation] = quote("sent to " + to)
+			if to == "" {
+				o.Attributes[AttrInvitation] = InvitationInPerson
+			}
 		}
 	}
 
@@ -332,7 +351,7 @@ func NewDesired(in Input) *Desired {
 		}
 	}
 
-	d := &Desired{Site: p.Site.Name, DisplayName: firstNonEmpty(p.Site.DisplayName, p.Site.Name)}
+	d := &Desired{Site: p.Site.Name, DisplayName: firstNonEmpty(p.Site.DisplayName, p.Site.Name), Offboarding: in.Offboarding}
 	for _, addr := range slices.Sorted(maps.Keys(b.objects)) {
 		d.Objects = append(d.Objects, *b.objects[addr])
 	}

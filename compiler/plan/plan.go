@@ -120,6 +120,10 @@ type Change struct {
 	// one (nil for a delete).
 	Before *state.Object
 	After  *Object
+	// Offboard, for a user removed, is what happens to their data,
+	// numbers and logins (nil when the plan was made without the site's
+	// policy).
+	Offboard *Offboard
 }
 
 // AttributeChange is one attribute's change. Before and After are
@@ -201,10 +205,14 @@ func Diff(d *Desired, st *state.State) *Plan {
 			continue
 		}
 		kind, name, _ := strings.Cut(have.Address, ".")
-		p.Changes = append(p.Changes, Change{
+		c := Change{
 			Address: have.Address, Kind: Kind(kind), Name: name, Label: stateLabel(have),
 			Action: Delete, Attributes: attributeChanges(Kind(kind), have.Attributes, nil), Before: have,
-		})
+		}
+		if c.Kind == KindUser {
+			c.Offboard = offboard(c, st, d.Offboarding)
+		}
+		p.Changes = append(p.Changes, c)
 	}
 	sortChanges(p.Changes)
 	p.Handover, p.Rekeyed = handover(p), rekeyed(p)

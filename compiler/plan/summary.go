@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"switchboard/compiler/ir"
 )
@@ -90,6 +91,8 @@ func userLines(c Change, all []Change) []string {
 		}
 		if to := invitationTo(after(c, AttrInvitation)); to != "" {
 			line += ": invitation will be sent to " + to
+		} else if after(c, AttrInvitation) == InvitationInPerson {
+			line += ": invitation to hand over in person (no e-mail address)"
 		}
 		return []string{line}
 	case Delete:
@@ -97,7 +100,14 @@ func userLines(c Change, all []Change) []string {
 		if ds := list(before(c, AttrDoorStations)); len(ds) > 0 {
 			line += ", stops receiving calls from " + strings.Join(ds, ", ")
 		}
-		return []string{line}
+		lines := []string{line}
+		if c.Offboard != nil {
+			// The archive's end is dated by apply; the plan says how long.
+			for _, s := range c.Offboard.Steps(time.Time{})[1:] {
+				lines = append(lines, who+": "+s)
+			}
+		}
+		return lines
 	}
 	var parts, lines []string
 	changed := map[string]bool{}
@@ -136,7 +146,14 @@ func userLines(c Change, all []Change) []string {
 		parts = append(parts, "new password")
 	}
 	if to := invitationTo(after(c, AttrInvitation)); to != "" && (changed[AttrInvitation] || newPassword) {
-		parts = append(parts, "invitation will be sent to "+to)
+		line := "invitation will be sent to " + to
+		if held, ok := strings.CutPrefix(unquote(before(c, AttrInvitation)), InvitationHeldPrefix); ok {
+			line = "invitation pending (held at the last apply: " + held + "); it will be sent to " + to + " once the device is reached"
+		}
+		parts = append(parts, line)
+	}
+	if after(c, AttrInvitation) == InvitationInPerson && (changed[AttrInvitation] || newPassword) {
+		parts = append(parts, "invitation to hand over in person (no e-mail address)")
 	}
 	handled := map[string]bool{"display_name": true, "app.display_name": changed["display_name"], "extension": true, "residence": true, "email": true, "role": true,
 		"portal.password": true, "app.password": true, AttrInvitation: true, AttrDoorStations: true, "numbers": true,

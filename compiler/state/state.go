@@ -70,6 +70,10 @@ type State struct {
 	Site string `json:"site,omitempty"`
 	// Objects are sorted by Address.
 	Objects []Object `json:"objects"`
+	// Removed are the people applies removed, oldest first (see
+	// RemoveUser): their identities are retired, and the server archives
+	// or deletes their data.
+	Removed []Removed `json:"removed,omitempty"`
 	// Handovers are the changes of the site's owner applies carried out,
 	// oldest first.
 	Handovers []Handover `json:"handovers,omitempty"`
@@ -111,6 +115,9 @@ type Object struct {
 	// when the site matches those attributes, because the device or the
 	// published files may not.
 	InProgress bool `json:"in_progress,omitempty"`
+	// Identity, for a user, is the stable identity their data belongs to
+	// (see State.Identity), recorded when they are first applied.
+	Identity string `json:"identity,omitempty"`
 }
 
 // Delivery is how a device's configuration reached it.
@@ -236,6 +243,7 @@ type fileV2 struct {
 	Site          string         `json:"site,omitempty"`
 	Objects       []objectV2File `json:"objects"`
 	Handovers     []Handover     `json:"handovers,omitempty"`
+	Removed       []Removed      `json:"removed,omitempty"`
 }
 
 type objectV2File struct {
@@ -244,6 +252,7 @@ type objectV2File struct {
 	AppliedAt  time.Time                  `json:"applied_at"`
 	Delivery   *Delivery                  `json:"delivery,omitempty"`
 	InProgress bool                       `json:"in_progress,omitempty"`
+	Identity   string                     `json:"identity,omitempty"`
 }
 
 func strictDecode(data []byte, v any) error {
@@ -257,9 +266,9 @@ func parseV2(data []byte) (*State, error) {
 	if err := strictDecode(data, &f); err != nil {
 		return nil, err
 	}
-	st := &State{FormatVersion: f.FormatVersion, Lineage: f.Lineage, Serial: f.Serial, Site: f.Site, Handovers: f.Handovers}
+	st := &State{FormatVersion: f.FormatVersion, Lineage: f.Lineage, Serial: f.Serial, Site: f.Site, Handovers: f.Handovers, Removed: f.Removed}
 	for _, o := range f.Objects {
-		obj := Object{Address: o.Address, Attributes: make(map[string]string, len(o.Attributes)), AppliedAt: o.AppliedAt, Delivery: o.Delivery, InProgress: o.InProgress}
+		obj := Object{Address: o.Address, Attributes: make(map[string]string, len(o.Attributes)), AppliedAt: o.AppliedAt, Delivery: o.Delivery, InProgress: o.InProgress, Identity: o.Identity}
 		for k, raw := range o.Attributes {
 			v, err := canonical(raw)
 			if err != nil {
@@ -338,11 +347,11 @@ func canonical(raw json.RawMessage) (string, error) {
 // attribute keys sorted (encoding/json sorts map keys), attribute values
 // native JSON. The same state gives the same bytes.
 func Marshal(st *State) ([]byte, error) {
-	f := fileV2{FormatVersion: FormatVersion, Lineage: st.Lineage, Serial: st.Serial, Site: st.Site, Objects: []objectV2File{}, Handovers: st.Handovers}
+	f := fileV2{FormatVersion: FormatVersion, Lineage: st.Lineage, Serial: st.Serial, Site: st.Site, Objects: []objectV2File{}, Handovers: st.Handovers, Removed: st.Removed}
 	objects := slices.Clone(st.Objects)
 	slices.SortFunc(objects, func(a, b Object) int { return strings.Compare(a.Address, b.Address) })
 	for _, o := range objects {
-		of := objectV2File{Address: o.Address, Attributes: make(map[string]json.RawMessage, len(o.Attributes)), AppliedAt: o.AppliedAt, Delivery: o.Delivery, InProgress: o.InProgress}
+		of := objectV2File{Address: o.Address, Attributes: make(map[string]json.RawMessage, len(o.Attributes)), AppliedAt: o.AppliedAt, Delivery: o.Delivery, InProgress: o.InProgress, Identity: o.Identity}
 		for k, v := range o.Attributes {
 			if !json.Valid([]byte(v)) {
 				return nil, fmt.Errorf("state: %s: attribute %s is not JSON", o.Address, k)

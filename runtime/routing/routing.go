@@ -97,6 +97,9 @@ type Router struct {
 	emergency map[string]bool
 	ddis      map[string]*ir.DDI
 	ddisOf    map[string][]*ir.DDI // by trunk
+	// spare marks the entries of ddis that are spare numbers of a trunk's
+	// pool, assigned to nobody: their Target is the trunk's Unassigned.
+	spare map[*ir.DDI]bool
 	// targets lists, per door station, what its entries call: the people
 	// who may open it from a monitoring call.
 	targets map[string][]ir.Ref
@@ -105,7 +108,7 @@ type Router struct {
 // New builds a router. The program must be sorted (ir.Program.Sort), as
 // every compiled or unmarshalled program is.
 func New(p *ir.Program) *Router {
-	r := &Router{p: p, emergency: map[string]bool{}, ddis: map[string]*ir.DDI{}, ddisOf: map[string][]*ir.DDI{}, targets: map[string][]ir.Ref{}}
+	r := &Router{p: p, emergency: map[string]bool{}, ddis: map[string]*ir.DDI{}, ddisOf: map[string][]*ir.DDI{}, spare: map[*ir.DDI]bool{}, targets: map[string][]ir.Ref{}}
 	for _, e := range p.Entries {
 		if t := r.targets[e.Device]; len(t) == 0 || t[len(t)-1] != e.Target {
 			r.targets[e.Device] = append(t, e.Target)
@@ -117,6 +120,20 @@ func New(p *ir.Program) *Router {
 	for i := range p.DDIs {
 		r.ddis[p.DDIs[i].Number] = &p.DDIs[i]
 		r.ddisOf[p.DDIs[i].Trunk] = append(r.ddisOf[p.DDIs[i].Trunk], &p.DDIs[i])
+	}
+	// The pool's other numbers are spare: the carrier may still deliver
+	// calls to them (a leaver's old number, one not yet handed out), and
+	// they go where the trunk says, found by the same number matching.
+	for _, t := range p.Trunks {
+		for _, n := range t.DDIs {
+			if r.ddis[n] != nil {
+				continue
+			}
+			d := &ir.DDI{Number: n, Trunk: t.Name, Target: t.Unassigned, Origin: t.Origin}
+			r.ddis[n] = d
+			r.ddisOf[t.Name] = append(r.ddisOf[t.Name], d)
+			r.spare[d] = true
+		}
 	}
 	return r
 }
@@ -164,8 +181,32 @@ func (r *Router) RouteDDI(trunk, number string) Decision {
 	if d == nil || d.Trunk != trunk {
 		return reject(404, "%q is not a DDI of trunk %q", number, trunk)
 	}
+	if r.spare[d] {
+		return r.routeSpare(d)
+	}
 	dec := r.ringTarget(d.Target)
 	dec.Origin = d.Origin
+	return dec
+}
+
+// routeSpare routes a call to a spare number of a trunk's pool: to the
+// trunk's unassigned destination, straight to its voicemail box when the
+// trunk says so, else a 404 that says the number is spare.
+func (r *Router) routeSpare(d *ir.DDI) Decision {
+	t := r.p.Trunk(d.Trunk)
+	if t == nil || t.Unassigned.IsZero() {
+		return reject(404, "%q is a spare number of trunk %q, assigned to nobody, and the trunk sets no unassigned destination", d.Number, d.Trunk)
+	}
+	if t.UnassignedMailbox != "" {
+		vm := ir.Fallback{Kind: ir.FallbackVoicemail, Mailbox: t.UnassignedMailbox}
+		// A ring with no legs ends at once in its fallback: the box.
+		ring := ir.Ring{Strategy: ir.Simultaneous, NoAnswer: vm, Busy: vm, Decline: vm}
+		return Decision{Kind: Ring, Target: t.Unassigned, Ring: ring, Origin: t.Origin}
+	}
+	dec := r.ringTarget(t.Unassigned)
+	if dec.Kind != Reject {
+		dec.Origin = t.Origin
+	}
 	return dec
 }
 

@@ -128,3 +128,44 @@ func TestOutboundTrunkOfTheCallersNumber(t *testing.T) {
 		}
 	}
 }
+
+// A spare number of the pool (one no user holds) goes where the trunk's
+// unassigned says, in any format the carrier delivers it; with nothing set
+// it is refused with 404, saying the number is spare.
+func TestRouteSpareDDI(t *testing.T) {
+	mary := ir.Ref{Kind: ir.RefUser, Name: "mary"}
+	for _, tt := range []struct {
+		name       string
+		unassigned ir.Ref
+		mailbox    string
+		number     string
+		want       outcome
+		fallback   string
+	}{
+		{"default refuses", ir.Ref{}, "", "+35315550100", outcome{Kind: Reject, Status: 404}, ""},
+		{"to a residence", ir.Ref{Kind: ir.RefResidence, Name: "apt-1b"}, "", "+35315550100",
+			outcome{Kind: Ring, Target: "residence.apt-1b", Legs: []string{"user.aoife", "user.aoife"}}, "hangup"},
+		{"to a user, national format", mary, "", "015550100", outcome{Kind: Ring, Target: "user.mary", Legs: []string{"user.mary"}}, "voicemail mary"},
+		{"straight to voicemail", mary, "mary", "+35315550100", outcome{Kind: Ring, Target: "user.mary"}, "voicemail mary"},
+		{"an assigned number is not spare", mary, "mary", "+35315550101", outcome{Kind: Ring, Target: "user.mary", Legs: []string{"user.mary"}}, "voicemail mary"},
+		{"not in the pool at all", mary, "", "+35315559999", outcome{Kind: Reject, Status: 404}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := irtest.HarbourView()
+			p.Trunks[0].Unassigned, p.Trunks[0].UnassignedMailbox = tt.unassigned, tt.mailbox
+			if err := p.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			dec := New(p).RouteDDI("carrier", tt.number)
+			if diff := cmp.Diff(tt.want, summarise(dec)); diff != "" {
+				t.Errorf("RouteDDI(carrier, %s) (-want +got):\n%s", tt.number, diff)
+			}
+			if dec.Kind == Ring && dec.Ring.NoAnswer.String() != tt.fallback {
+				t.Errorf("fallback %q, want %q", dec.Ring.NoAnswer, tt.fallback)
+			}
+			if dec.Kind == Reject && tt.unassigned.IsZero() && tt.number == "+35315550100" && !strings.Contains(dec.Reason, "spare") {
+				t.Errorf("reason %q does not say the number is spare", dec.Reason)
+			}
+		})
+	}
+}

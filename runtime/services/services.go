@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"switchboard/compiler/ir"
 	"switchboard/email"
@@ -105,6 +106,20 @@ func (s *Services) WatchMailboxes(f func(mailbox string)) (stop func()) {
 // moves a room's virtual clock on.
 func (s *Services) WaitConferenceFrames(ctx context.Context, id string, n int) error {
 	return s.bridge.WaitReceived(ctx, id, n)
+}
+
+// Retire archives or deletes the voicemail boxes of the people p says
+// applies removed (voicemail.Service.Retire); the site calls it when it
+// starts and at every reload.
+func (s *Services) Retire(p *ir.Program) []voicemail.Retired {
+	if s.vm == nil || p == nil {
+		return nil
+	}
+	now := time.Now()
+	if s.cfg.Clock != nil {
+		now = s.cfg.Clock.Now()
+	}
+	return s.vm.Retire(p, now)
 }
 
 // Close waits for voicemail e-mails in flight; hang up calls first.

@@ -202,6 +202,7 @@ func New(cfg Config, o Options) (*Site, error) {
 			return nil, err
 		}
 		svcs = s.services.Runtime()
+		s.services.Retire(cfg.Program)
 	}
 
 	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger, UDPMTU: o.UDPMTU, Presence: o.Presence}
@@ -321,6 +322,11 @@ func (s *Site) swap(next Config) (changed []string, err error) {
 	// Bindings of removed accounts go; the sweeper's events name the new
 	// program's origins.
 	s.registrar.SetProgram(next.Program)
+	if s.services != nil {
+		// Removed people's boxes are archived or deleted once no account
+		// of theirs is left to reach them.
+		s.services.Retire(next.Program)
+	}
 	return changed, nil
 }
 

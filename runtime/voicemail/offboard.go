@@ -1,0 +1,109 @@
+package voicemail
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"switchboard/compiler/ir"
+)
+
+// archiveDir holds the boxes of removed people kept for the owner, under
+// the voicemail directory. Its name starts with a dot, which no box name
+// may, so it is never taken for a box.
+const archiveDir = ".archive"
+
+// Inventory is what one box holds on disk.
+type Inventory struct {
+	Messages int
+	Greeting bool
+	PIN      bool // a PIN the person chose
+}
+
+// Count reads what the box named box holds under dir (a voicemail
+// directory) without opening the service: for a plan that lists what a
+// removal does to a person's data. A box never written holds nothing.
+func Count(dir, box string) (Inventory, error) {
+	var inv Inventory
+	if !validBoxName(box) {
+		return inv, ErrNoBox
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, box))
+	if errors.Is(err, fs.ErrNotExist) {
+		return inv, nil
+	}
+	if err != nil {
+		return inv, fmt.Errorf("voicemail: %w", err)
+	}
+	for _, e := range entries {
+		n := e.Name()
+		switch {
+		case n == greetingFile:
+			inv.Greeting = true
+		case n == pinFile:
+			inv.PIN = true
+		case strings.HasPrefix(n, msgPrefix) && strings.HasSuffix(n, ".wav"):
+			inv.Messages++
+		}
+	}
+	return inv, nil
+}
+
+// Retired is what Retire did with one removed person's box.
+type Retired struct {
+	Identity string
+	// Outcome is "deleted", "archived", "archive deleted" or "" when there
+	// was nothing to do.
+	Outcome string
+	Err     error
+}
+
+// Retire carries out the offboarding policy of p for the people applies
+// removed (p.Retired): their box is deleted, or moved to the archive and
+// deleted from there once its date has passed. A box the program still
+// has is never touched: an identity is retired only when nobody holds it.
+// It runs when the server starts and at every reload.
+func (s *Service) Retire(p *ir.Program, now time.Time) []Retired {
+	var out []Retired
+	for _, r := range p.Retired {
+		if !validBoxName(r.Identity) || p.Mailbox(r.Identity) != nil {
+			continue
+		}
+		res := Retired{Identity: r.Identity}
+		live := filepath.Join(s.cfg.Dir, r.Identity)
+		archived := filepath.Join(s.cfg.Dir, archiveDir, r.Identity)
+		_, err := os.Stat(live)
+		hasLive := err == nil
+		s.mu.Lock()
+		delete(s.boxes, r.Identity) // loaded again from where it now is, if ever
+		s.mu.Unlock()
+		switch {
+		case r.Data == "delete" && hasLive:
+			res.Outcome, res.Err = "deleted", os.RemoveAll(live)
+		case hasLive:
+			if res.Err = os.MkdirAll(filepath.Dir(archived), 0o750); res.Err == nil {
+				res.Outcome, res.Err = "archived", os.Rename(live, archived)
+			}
+		}
+		if r.Data != "delete" && !r.ArchiveUntil.IsZero() && !now.Before(r.ArchiveUntil) {
+			if _, err := os.Stat(archived); err == nil {
+				res.Outcome, res.Err = "archive deleted", os.RemoveAll(archived)
+			}
+		}
+		if res.Outcome == "" {
+			continue
+		}
+		if res.Err != nil {
+			s.log.Error("voicemail: offboarding a removed person's box", "identity", r.Identity, "user", r.User, "error", res.Err)
+		} else {
+			s.log.Info("voicemail: offboarded a removed person's box", "identity", r.Identity, "user", r.User, "outcome", res.Outcome)
+		}
+		syncDir(s.cfg.Dir)
+		out = append(out, res)
+	}
+	return out
+}
