@@ -206,7 +206,7 @@ func runApply(c *cli, args []string) int {
 			pr.state.Lineage = saved.State.Lineage
 		}
 		if err := plan.CheckSaved(saved.ref(), pr.desired, pr.state); err != nil {
-			return c.fail("apply", fmt.Errorf("%v.\nMake a new plan with \"%s\", review it, and apply that.", err, hint(dir, "plan", "-out", positional[0])))
+			return c.fail("apply", staleError{err: err, hint: hint(dir, "plan", "-out", positional[0])})
 		}
 	}
 
@@ -460,3 +460,16 @@ func (c *cli) serveToken(dir, file string) (string, error) {
 	}
 	return strings.TrimSpace(string(data)), nil
 }
+
+// staleError is a saved plan that no longer matches the site or the state,
+// with the command that makes a new one.
+type staleError struct {
+	err  error
+	hint string
+}
+
+func (e staleError) Error() string {
+	return fmt.Sprintf("%v.\nMake a new plan with \"%s\", review it, and apply that.", e.err, e.hint)
+}
+
+func (e staleError) Unwrap() error { return e.err }

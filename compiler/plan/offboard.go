@@ -28,7 +28,7 @@ type Offboarding struct {
 	// Inventory, when set, counts what a person's voicemail box holds on
 	// this machine, by identity; ok is false when it cannot tell (no data
 	// directory here).
-	Inventory func(identity string) (Inventory, bool)
+	Inventory func(identity string) (Inventory, bool) `json:"-"`
 }
 
 // Inventory is what a voicemail box holds.

@@ -74,12 +74,11 @@ type Config struct {
 type Server struct {
 	cfg Config
 
-	mu        sync.Mutex
-	subs      map[string]*subscription // by key (Call-ID, their tag)
-	perAcct   map[string]int           // subscriptions per subscriber account
-	calls     map[string]*call         // by the caller's Call-ID
-	closed    bool
-	dialogSeq int
+	mu      sync.Mutex
+	subs    map[string]*subscription // by key (Call-ID, their tag)
+	perAcct map[string]int           // subscriptions per subscriber account
+	calls   map[string]*call         // by the caller's Call-ID
+	closed  bool
 }
 
 // New returns a Server with no subscriptions.
