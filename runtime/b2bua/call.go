@@ -139,6 +139,16 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
+	// A new call: admitted while the server keeps up (over UDP screen has
+	// admitted it already, and this finds it admitted), refused with 503
+	// and Retry-After otherwise. Its set-up ends when onInvite returns:
+	// the caller has its final response then.
+	setup := callIDOf(req)
+	if !s.admission.Admit(setup) {
+		_ = tx.Respond(s.admission.Refusal(req))
+		return
+	}
+	defer s.admission.Done(setup)
 	st := s.st()
 	number, ok := dialled(req)
 	if !ok {
@@ -273,6 +283,11 @@ func (c *call) respond(status int, reason string, body []byte) {
 	if body != nil {
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	}
+	if status >= 200 {
+		// A final response ends the set-up (onInvite's Done would come
+		// only once the ring loop has tidied up).
+		c.s.admission.Done(c.id)
+	}
 	_ = c.tx.Respond(res)
 }
 
@@ -302,7 +317,10 @@ func (c *call) ring() {
 	}()
 	clk := c.s.clk
 	timers = append(timers, clk.AfterFunc(ring.Timeout.Std(), func() { c.post(evTotalTimeout{}) }))
-	if !c.tx.OnCancel(func(*sip.Request) { c.post(evCallerCancel{}) }) {
+	// The caller's CANCEL ends the set-up (sipgo sends the 487 after
+	// this callback): its place in the budget is free before the caller
+	// hears of it, not once the callees' cancellations are done.
+	if !c.tx.OnCancel(func(*sip.Request) { c.s.admission.Done(c.id); c.post(evCallerCancel{}) }) {
 		c.finish("caller cancelled")
 		return
 	}

@@ -1,0 +1,221 @@
+package sipstack
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Overload: when the server cannot keep up, new calls are refused early,
+// with 503 Service Unavailable and a Retry-After (RFC 3261 §21.5.4), instead
+// of being queued until their transactions time out.
+//
+// Without it, a server offered more calls than it can set up accepts them
+// all: each new INVITE gets a transaction, a media session and three forked
+// INVITEs, and all of them then share the one core with everything already
+// in progress. Every call slows down; callers and callees retransmit, which
+// is more work still; the socket's receive buffer overflows and drops
+// responses, which brings more retransmissions. Measured (issue 19): at
+// twice the rate it can carry the server completed less than half of it,
+// with calls waiting 35 s for their 200, and its memory grew past 1 GB.
+// Kamailio at the same load failed calls fast.
+//
+// The measure is the number of calls being set up: initial INVITEs
+// admitted and not yet given a final response. By Little's law it is the
+// rate of new calls times how long each takes to set up, so it rises
+// exactly when setting up a call takes longer — because the server is
+// behind, not because the clock says so — and a budget on it bounds the
+// set-up time of every admitted call to about budget ÷ throughput. A call
+// that rings for half a minute is one call being set up all that time; the
+// default budget (DefaultCallSetups) is far beyond what any building rings
+// at once, and it is a flag (serve -max-call-setups).
+//
+// Only new initial INVITEs are refused: never a request inside a dialog
+// (ACK, BYE, CANCEL, a re-INVITE, which carry a To tag and never reach
+// Admit), and never a retransmission of an INVITE already admitted, nor
+// the INVITE that answers our own challenge of an admitted one (the same
+// Call-ID, a new CSeq): a call once admitted is carried to its end, since
+// the work it cost so far would otherwise be wasted. Finished set-ups are
+// remembered for a transaction's lifetime (64·T1) so that a late
+// retransmission of an answered INVITE is not refused either.
+//
+// Over UDP the refusal is sent statelessly from the listener's read loop,
+// before sipgo makes a transaction (package sipstack, Stateless), as
+// Kamailio's sl_send_reply would send it: it costs a parse and a send,
+// a tenth of what a call costs, so a server refusing half of what it is
+// offered still spends most of its core on the calls it admitted.
+//
+// RFC 7339 (SIP overload control) is not implemented. It is feedback
+// between SIP servers: an upstream client that advertises support ("oc" in
+// its Via) is told by how much to reduce what it sends, and throttles at
+// its side. Our clients are door stations, phones and apps, which send one
+// call at a time and implement nothing of it; a carrier trunk is the only
+// upstream server, and none we know of advertises "oc". Without the
+// client's advertisement RFC 7339 §5.10 falls back to 503 with
+// Retry-After, which is what this does. The Retry-After is short
+// (DefaultRetryAfter): a proxy in front of us may take a 503 as "this
+// server is down" for that long (RFC 3263 §4.3), the on/off behaviour RFC
+// 7339 was written to avoid, and a short one keeps such an outage short.
+
+// DefaultCallSetups is the default budget of calls being set up at once.
+// At the door-call rate one core carries (about 400/s, bench/sip) a call is
+// set up in tens of milliseconds, so a few tens are in progress; 200
+// bounds the set-up time of an admitted call to about half a second there,
+// and no building rings 200 calls at once.
+const DefaultCallSetups = 200
+
+// DefaultRetryAfter is the Retry-After of a refusal, in seconds.
+const DefaultRetryAfter = 2
+
+// setupRetention is how long a set-up is remembered after it ended, and
+// the longest an admitted one is counted without ending: 64·T1, the
+// longest an INVITE transaction lasts.
+const setupRetention = 64 * 500 * time.Millisecond
+
+// Admission bounds the calls being set up at once; see the comment above.
+type Admission struct {
+	budget     int
+	retryAfter string
+	now        func() time.Time
+
+	mu sync.Mutex
+	// setting are the Call-IDs of the calls being set up, with when
+	// each was admitted.
+	setting map[string]time.Time
+	// ended and endedBefore are the Call-IDs whose set-up ended within
+	// the last one or two retention periods (rotated as a pair).
+	ended, endedBefore map[string]struct{}
+	rotated            time.Time
+
+	refused atomic.Int64
+}
+
+// NewAdmission bounds the calls being set up at once to budget (0 or
+// less: no bound); a refusal carries Retry-After retryAfter seconds.
+func NewAdmission(budget, retryAfter int) *Admission {
+	return newAdmission(budget, retryAfter, time.Now)
+}
+
+func newAdmission(budget, retryAfter int, now func() time.Time) *Admission {
+	if retryAfter < 1 {
+		retryAfter = DefaultRetryAfter
+	}
+	return &Admission{
+		budget: budget, retryAfter: strconv.Itoa(retryAfter), now: now,
+		setting: map[string]time.Time{}, ended: map[string]struct{}{}, endedBefore: map[string]struct{}{},
+		rotated: now(),
+	}
+}
+
+// Admit decides on a new initial INVITE (no To tag) of call callID and
+// reports whether it may go on: always for a call already admitted (a
+// retransmission, or the INVITE answering our challenge) or one whose
+// set-up ended recently (a late retransmission), otherwise only while
+// fewer than the budget's calls are being set up. An admitted call must
+// be matched by Done.
+func (a *Admission) Admit(callID string) bool { return a.admit(callID, true) }
+
+// Admits reports whether Admit would admit call callID, and counts nothing:
+// for an INVITE about to be challenged, which must not hold a place in the
+// budget (a flood of unauthenticated INVITEs would fill it), but which need
+// not be challenged when its answer would be refused anyway.
+func (a *Admission) Admits(callID string) bool { return a.admit(callID, false) }
+
+func (a *Admission) admit(callID string, count bool) bool {
+	if a == nil || a.budget <= 0 {
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.setting[callID]; ok {
+		return true
+	}
+	now := a.now()
+	a.rotate(now)
+	if _, ok := a.ended[callID]; ok {
+		return true
+	}
+	if _, ok := a.endedBefore[callID]; ok {
+		return true
+	}
+	if len(a.setting) >= a.budget {
+		a.expire(now)
+		if len(a.setting) >= a.budget {
+			a.refused.Add(1)
+			return false
+		}
+	}
+	if count {
+		a.setting[callID] = now
+	}
+	return true
+}
+
+// Done says the set-up of call callID ended (the caller has a final
+// response, or the INVITE was refused); its retransmissions are still
+// admitted for a while.
+func (a *Admission) Done(callID string) {
+	if a == nil || a.budget <= 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.setting[callID]; !ok {
+		return
+	}
+	delete(a.setting, callID)
+	a.rotate(a.now())
+	a.ended[callID] = struct{}{}
+}
+
+// rotate forgets the set-ups that ended more than two retention periods
+// ago, a period at a time. a.mu is held.
+func (a *Admission) rotate(now time.Time) {
+	if now.Sub(a.rotated) < setupRetention {
+		return
+	}
+	a.endedBefore, a.ended = a.ended, a.endedBefore
+	clear(a.ended)
+	a.rotated = now
+}
+
+// expire stops counting set-ups admitted longer ago than any INVITE
+// transaction lasts: an INVITE sipgo dropped after we admitted it (a
+// malformed one) never reaches the handler that would call Done. a.mu is
+// held; it runs only at the budget, over at most the budget's entries.
+func (a *Admission) expire(now time.Time) {
+	for id, t := range a.setting {
+		if now.Sub(t) > setupRetention {
+			delete(a.setting, id)
+		}
+	}
+}
+
+// Setting is how many calls are being set up.
+func (a *Admission) Setting() int {
+	if a == nil {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.setting)
+}
+
+// Refused is how many INVITEs Admit has refused.
+func (a *Admission) Refused() int64 {
+	if a == nil {
+		return 0
+	}
+	return a.refused.Load()
+}
+
+// Refusal is the response to an INVITE Admit refused: 503 with
+// Retry-After.
+func (a *Admission) Refusal(req *sip.Request) *sip.Response {
+	res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil)
+	res.AppendHeader(sip.NewHeader("Retry-After", a.retryAfter))
+	return res
+}
