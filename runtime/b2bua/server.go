@@ -59,10 +59,12 @@ type Config struct {
 	// Presence bounds the dialog-event subscriptions (package
 	// runtime/presence); zero fields: presence.DefaultLimits'.
 	Presence presence.Limits
-	// CallSetups bounds the calls being set up at once (package
-	// sipstack, Admission): a new call beyond it is refused with 503 and
+	// CallSetups bounds the calls being set up at once, and QueueDelay
+	// how long the server's work may wait for the CPU (package sipstack,
+	// Admission): past either a new call is refused with 503 and
 	// Retry-After. 0: no bound (a simulation, which must never refuse).
 	CallSetups int
+	QueueDelay time.Duration
 }
 
 // userAgent is the Server and User-Agent header value.
@@ -209,7 +211,7 @@ func New(cfg Config) (*Server, error) {
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.register = sipstack.NewRegister(onRegister)
 	s.stateless = sipstack.NewStateless(s.screen)
-	s.admission = sipstack.NewAdmission(cfg.CallSetups, sipstack.DefaultRetryAfter)
+	s.admission = sipstack.NewAdmission(cfg.CallSetups, cfg.QueueDelay, sipstack.DefaultRetryAfter)
 	s.srv.OnRegister(onRegister)
 	s.srv.OnInvite(requireKnown(s.onInvite))
 	s.srv.OnAck(s.onAck)
@@ -544,6 +546,7 @@ func (s *Server) Close() error {
 	s.closeSockets()
 	s.presence.Close()
 	s.register.Close()
+	s.admission.Close()
 	return s.ua.Close()
 }
 

@@ -1,6 +1,8 @@
 package sipstack
 
 import (
+	"math"
+	"runtime/metrics"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,15 +25,28 @@ import (
 // with calls waiting 35 s for their 200, and its memory grew past 1 GB.
 // Kamailio at the same load failed calls fast.
 //
-// The measure is the number of calls being set up: initial INVITEs
-// admitted and not yet given a final response. By Little's law it is the
-// rate of new calls times how long each takes to set up, so it rises
-// exactly when setting up a call takes longer — because the server is
-// behind, not because the clock says so — and a budget on it bounds the
-// set-up time of every admitted call to about budget ÷ throughput. A call
-// that rings for half a minute is one call being set up all that time; the
-// default budget (DefaultCallSetups) is far beyond what any building rings
-// at once, and it is a flag (serve -max-call-setups).
+// Two measures decide, and either refuses:
+//
+//   - The queueing delay: how long the server's work waits for the CPU.
+//     sipgo runs every message it reads in a goroutine of its own, so when
+//     the server is behind, the backlog is goroutines waiting to run, and
+//     every message of every call waits as long; a call's set-up crosses
+//     that queue four or five times (INVITE, challenge, INVITE, the
+//     callee's answers, ACK). The Go scheduler measures exactly that wait
+//     (runtime/metrics, /sched/latencies:seconds); the server reads it
+//     every DelayPeriod and takes the 90th percentile of the period's
+//     waits. Past the limit (serve -max-queue-delay, DefaultQueueDelay) new
+//     calls are refused until the backlog drains below it again. It sees
+//     a busy core whatever the cause: more calls than the core carries, or
+//     another process taking part of it.
+//   - The number of calls being set up: initial INVITEs admitted and not
+//     yet given a final response. By Little's law it is the rate of new
+//     calls times how long each takes to set up, so it also rises when
+//     set-ups take longer, and it bounds what an admitted burst may hold
+//     (media sessions, forked transactions) before the delay shows. A call
+//     that rings for half a minute is one call being set up all that time;
+//     the default budget (DefaultCallSetups, serve -max-call-setups) is far
+//     beyond what any building rings at once.
 //
 // Only new initial INVITEs are refused: never a request inside a dialog
 // (ACK, BYE, CANCEL, a re-INVITE, which carry a To tag and never reach
@@ -70,6 +85,16 @@ const DefaultCallSetups = 200
 // DefaultRetryAfter is the Retry-After of a refusal, in seconds.
 const DefaultRetryAfter = 2
 
+// DefaultQueueDelay is the default limit of the queueing delay. A door
+// call's set-up crosses the queue four or five times, and must stay well
+// under a second (and under T1, 500 ms, or the callees' INVITEs are
+// retransmitted for nothing); at the rates one core carries cleanly the
+// delay is a few milliseconds.
+const DefaultQueueDelay = 50 * time.Millisecond
+
+// DelayPeriod is how often the queueing delay is measured.
+const DelayPeriod = 100 * time.Millisecond
+
 // setupRetention is how long a set-up is remembered after it ended, and
 // the longest an admitted one is counted without ending: 64·T1, the
 // longest an INVITE transaction lasts.
@@ -78,8 +103,13 @@ const setupRetention = 64 * 500 * time.Millisecond
 // Admission bounds the calls being set up at once; see the comment above.
 type Admission struct {
 	budget     int
+	maxDelay   time.Duration
 	retryAfter string
 	now        func() time.Time
+	// delay is the last measured queueing delay (time.Duration).
+	delay atomic.Int64
+	stop  chan struct{}
+	once  sync.Once
 
 	mu sync.Mutex
 	// setting are the Call-IDs of the calls being set up, with when
@@ -93,29 +123,111 @@ type Admission struct {
 	refused atomic.Int64
 }
 
-// NewAdmission bounds the calls being set up at once to budget (0 or
-// less: no bound); a refusal carries Retry-After retryAfter seconds.
-func NewAdmission(budget, retryAfter int) *Admission {
-	return newAdmission(budget, retryAfter, time.Now)
+// NewAdmission bounds the calls being set up at once to budget and the
+// queueing delay to maxDelay (0 or less: no bound on either); a refusal
+// carries Retry-After retryAfter seconds. With a maxDelay it measures the
+// delay until Close.
+func NewAdmission(budget int, maxDelay time.Duration, retryAfter int) *Admission {
+	a := newAdmission(budget, maxDelay, retryAfter, time.Now)
+	if maxDelay > 0 {
+		go a.watch(DelayPeriod)
+	}
+	return a
 }
 
-func newAdmission(budget, retryAfter int, now func() time.Time) *Admission {
+func newAdmission(budget int, maxDelay time.Duration, retryAfter int, now func() time.Time) *Admission {
 	if retryAfter < 1 {
 		retryAfter = DefaultRetryAfter
 	}
 	return &Admission{
-		budget: budget, retryAfter: strconv.Itoa(retryAfter), now: now,
+		budget: budget, maxDelay: maxDelay, retryAfter: strconv.Itoa(retryAfter), now: now, stop: make(chan struct{}),
 		setting: map[string]time.Time{}, ended: map[string]struct{}{}, endedBefore: map[string]struct{}{},
 		rotated: now(),
 	}
 }
 
+// Close stops measuring.
+func (a *Admission) Close() {
+	if a != nil {
+		a.once.Do(func() { close(a.stop) })
+	}
+}
+
+// schedLatencies is the Go scheduler's histogram of how long goroutines
+// waited, runnable, before they ran.
+const schedLatencies = "/sched/latencies:seconds"
+
+// watch measures the queueing delay every period until Close.
+func (a *Admission) watch(period time.Duration) {
+	sample := []metrics.Sample{{Name: schedLatencies}}
+	var prev []uint64
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+		}
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindFloat64Histogram {
+			return // not measured by this Go
+		}
+		h := sample[0].Value.Float64Histogram()
+		a.observe(quantileSince(h, prev, 0.9))
+		prev = append(prev[:0], h.Counts...)
+	}
+}
+
+// observe records a measured queueing delay.
+func (a *Admission) observe(d time.Duration) { a.delay.Store(int64(d)) }
+
+// Delay is the last measured queueing delay.
+func (a *Admission) Delay() time.Duration {
+	if a == nil {
+		return 0
+	}
+	return time.Duration(a.delay.Load())
+}
+
+// quantileSince is the q-quantile of what h counted since it counted prev
+// (nil: since the start), as the lower bound of its bucket; 0 when
+// nothing was counted.
+func quantileSince(h *metrics.Float64Histogram, prev []uint64, q float64) time.Duration {
+	var total uint64
+	for i, c := range h.Counts {
+		if i < len(prev) {
+			c -= prev[i]
+		}
+		total += c
+	}
+	if total == 0 {
+		return 0
+	}
+	want := uint64(math.Ceil(q * float64(total)))
+	var seen uint64
+	for i, c := range h.Counts {
+		if i < len(prev) {
+			c -= prev[i]
+		}
+		seen += c
+		if seen >= want {
+			lo := h.Buckets[i]
+			if math.IsInf(lo, -1) || lo < 0 {
+				lo = 0
+			}
+			return time.Duration(lo * float64(time.Second))
+		}
+	}
+	return 0
+}
+
 // Admit decides on a new initial INVITE (no To tag) of call callID and
 // reports whether it may go on: always for a call already admitted (a
 // retransmission, or the INVITE answering our challenge) or one whose
-// set-up ended recently (a late retransmission), otherwise only while
-// fewer than the budget's calls are being set up. An admitted call must
-// be matched by Done.
+// set-up ended recently (a late retransmission), otherwise only while the
+// queueing delay is within its limit and fewer than the budget's calls
+// are being set up. An admitted call must be matched by Done.
 func (a *Admission) Admit(callID string) bool { return a.admit(callID, true) }
 
 // Admits reports whether Admit would admit call callID, and counts nothing:
@@ -125,7 +237,7 @@ func (a *Admission) Admit(callID string) bool { return a.admit(callID, true) }
 func (a *Admission) Admits(callID string) bool { return a.admit(callID, false) }
 
 func (a *Admission) admit(callID string, count bool) bool {
-	if a == nil || a.budget <= 0 {
+	if a == nil || (a.budget <= 0 && a.maxDelay <= 0) {
 		return true
 	}
 	a.mu.Lock()
@@ -141,7 +253,11 @@ func (a *Admission) admit(callID string, count bool) bool {
 	if _, ok := a.endedBefore[callID]; ok {
 		return true
 	}
-	if len(a.setting) >= a.budget {
+	if a.maxDelay > 0 && a.Delay() > a.maxDelay {
+		a.refused.Add(1)
+		return false
+	}
+	if a.budget > 0 && len(a.setting) >= a.budget {
 		a.expire(now)
 		if len(a.setting) >= a.budget {
 			a.refused.Add(1)
@@ -158,7 +274,7 @@ func (a *Admission) admit(callID string, count bool) bool {
 // response, or the INVITE was refused); its retransmissions are still
 // admitted for a while.
 func (a *Admission) Done(callID string) {
-	if a == nil || a.budget <= 0 {
+	if a == nil || (a.budget <= 0 && a.maxDelay <= 0) {
 		return
 	}
 	a.mu.Lock()
@@ -180,12 +296,14 @@ func (a *Admission) rotate(now time.Time) {
 	a.endedBefore, a.ended = a.ended, a.endedBefore
 	clear(a.ended)
 	a.rotated = now
+	a.expire(now)
 }
 
 // expire stops counting set-ups admitted longer ago than any INVITE
 // transaction lasts: an INVITE sipgo dropped after we admitted it (a
 // malformed one) never reaches the handler that would call Done. a.mu is
-// held; it runs only at the budget, over at most the budget's entries.
+// held; it runs at the budget, over at most the budget's entries, and
+// once a retention period.
 func (a *Admission) expire(now time.Time) {
 	for id, t := range a.setting {
 		if now.Sub(t) > setupRetention {

@@ -1,6 +1,8 @@
 package sipstack
 
 import (
+	"math"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -12,18 +14,19 @@ import (
 // long they took: the clock stands still here unless a step moves it.
 func TestAdmission(t *testing.T) {
 	type step struct {
-		op      string // admit, admits, done, wait
+		op      string // admit, admits, done, wait, delay (the measured queueing delay is wait)
 		call    string
 		wait    time.Duration
 		want    bool // for admit and admits
 		setting int  // calls being set up after the step
 	}
 	tests := []struct {
-		name   string
-		budget int
-		steps  []step
+		name     string
+		budget   int
+		maxDelay time.Duration
+		steps    []step
 	}{
-		{"refused past the budget, admitted again once a set-up ends", 2, []step{
+		{"refused past the budget, admitted again once a set-up ends", 2, 0, []step{
 			{op: "admit", call: "a", want: true, setting: 1},
 			{op: "admit", call: "b", want: true, setting: 2},
 			{op: "admits", call: "c", want: false, setting: 2},
@@ -32,7 +35,7 @@ func TestAdmission(t *testing.T) {
 			{op: "admits", call: "c", want: true, setting: 1},
 			{op: "admit", call: "c", want: true, setting: 2},
 		}},
-		{"a call admitted is admitted again whatever the count", 1, []step{
+		{"a call admitted is admitted again whatever the count", 1, 0, []step{
 			{op: "admit", call: "a", want: true, setting: 1},
 			{op: "admit", call: "a", want: true, setting: 1}, // a retransmission, or the answer to the challenge
 			{op: "admit", call: "b", want: false, setting: 1},
@@ -40,7 +43,7 @@ func TestAdmission(t *testing.T) {
 			{op: "admit", call: "b", want: true, setting: 1},
 			{op: "admit", call: "a", want: true, setting: 1}, // a late retransmission of a call set up
 		}},
-		{"a finished set-up is remembered for a retention period at least, forgotten after two", 1, []step{
+		{"a finished set-up is remembered for a retention period at least, forgotten after two", 1, 0, []step{
 			{op: "admit", call: "a", want: true, setting: 1},
 			{op: "done", call: "a", setting: 0},
 			{op: "wait", wait: setupRetention + time.Second, setting: 0},
@@ -51,18 +54,38 @@ func TestAdmission(t *testing.T) {
 			{op: "admit", call: "c", want: true, setting: 1},
 			{op: "admit", call: "a", want: false, setting: 1},
 		}},
-		{"a set-up never ended stops counting after an INVITE's lifetime", 1, []step{
+		{"a set-up never ended stops counting after an INVITE's lifetime", 1, 0, []step{
 			{op: "admit", call: "lost", want: true, setting: 1},
 			{op: "admit", call: "b", want: false, setting: 1},
 			{op: "wait", wait: setupRetention + time.Second, setting: 1},
 			{op: "admit", call: "b", want: true, setting: 1},
 		}},
-		{"Admits counts nothing", 1, []step{
+		{"Admits counts nothing", 1, 0, []step{
 			{op: "admits", call: "a", want: true, setting: 0},
 			{op: "admits", call: "b", want: true, setting: 0},
 			{op: "admit", call: "b", want: true, setting: 1},
 		}},
-		{"no budget: everything admitted", 0, []step{
+		{"refused while the queueing delay is past its limit, admitted once it is back", 0, 50 * time.Millisecond, []step{
+			{op: "admit", call: "a", want: true, setting: 1},
+			{op: "delay", wait: 80 * time.Millisecond, setting: 1},
+			{op: "admits", call: "b", want: false, setting: 1},
+			{op: "admit", call: "b", want: false, setting: 1},
+			{op: "admit", call: "a", want: true, setting: 1}, // admitted already
+			{op: "done", call: "a", setting: 0},
+			{op: "admit", call: "a", want: true, setting: 0}, // a late retransmission
+			{op: "delay", wait: 50 * time.Millisecond, setting: 0},
+			{op: "admit", call: "b", want: true, setting: 1},
+		}},
+		{"either measure refuses", 1, 50 * time.Millisecond, []step{
+			{op: "admit", call: "a", want: true, setting: 1},
+			{op: "admit", call: "b", want: false, setting: 1},
+			{op: "done", call: "a", setting: 0},
+			{op: "delay", wait: time.Second, setting: 0},
+			{op: "admit", call: "b", want: false, setting: 0},
+			{op: "delay", wait: 0, setting: 0},
+			{op: "admit", call: "b", want: true, setting: 1},
+		}},
+		{"no budget: everything admitted", 0, 0, []step{
 			{op: "admit", call: "a", want: true, setting: 0},
 			{op: "admit", call: "b", want: true, setting: 0},
 		}},
@@ -70,7 +93,7 @@ func TestAdmission(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			now := time.Unix(1_800_000_000, 0)
-			a := newAdmission(tt.budget, 0, func() time.Time { return now })
+			a := newAdmission(tt.budget, tt.maxDelay, 0, func() time.Time { return now })
 			for i, s := range tt.steps {
 				switch s.op {
 				case "admit", "admits":
@@ -85,6 +108,8 @@ func TestAdmission(t *testing.T) {
 					a.Done(s.call)
 				case "wait":
 					now = now.Add(s.wait)
+				case "delay":
+					a.observe(s.wait)
 				}
 				if got := a.Setting(); got != s.setting {
 					t.Errorf("step %d (%s %q): %d calls being set up, want %d", i, s.op, s.call, got, s.setting)
@@ -101,9 +126,46 @@ func TestAdmissionRefusal(t *testing.T) {
 	params.Add("branch", "z9hG4bK-1")
 	req.AppendHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: "127.0.0.1", Port: 5070, Params: params})
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
-	res := NewAdmission(1, 0).Refusal(req)
+	res := NewAdmission(1, 0, 0).Refusal(req)
 	got := []string{res.StartLine(), res.GetHeader("Retry-After").Value()}
 	if diff := cmp.Diff([]string{"SIP/2.0 503 Service Unavailable", "2"}, got); diff != "" {
 		t.Errorf("refusal (-want +got):\n%s", diff)
+	}
+}
+
+// The queueing delay is the 90th percentile of what the scheduler counted
+// since the last sample, as the lower bound of its bucket.
+func TestQuantileSince(t *testing.T) {
+	h := &metrics.Float64Histogram{
+		Buckets: []float64{math.Inf(-1), 0, 0.001, 0.01, 0.1, 1, math.Inf(1)},
+		Counts:  []uint64{0, 100, 100, 10, 5, 0},
+	}
+	tests := []struct {
+		name string
+		prev []uint64
+		q    float64
+		want time.Duration
+	}{
+		{"everything so far", nil, 0.9, time.Millisecond},
+		{"nothing since", []uint64{0, 100, 100, 10, 5, 0}, 0.9, 0},
+		{"since: mostly slow waits", []uint64{0, 100, 95, 5, 0, 0}, 0.9, 100 * time.Millisecond},
+		{"since: the median", []uint64{0, 90, 100, 10, 5, 0}, 0.5, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, quantileSince(h, tt.prev, tt.q)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The scheduler's latencies are there to be read: without them the delay
+// would silently never refuse anything.
+func TestSchedLatenciesMeasured(t *testing.T) {
+	s := []metrics.Sample{{Name: schedLatencies}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		t.Fatalf("%s is not a histogram in this Go (%v)", schedLatencies, s[0].Value.Kind())
 	}
 }
