@@ -35,10 +35,12 @@ import (
 //     callee's answers, ACK). The Go scheduler measures exactly that wait
 //     (runtime/metrics, /sched/latencies:seconds); the server reads it
 //     every DelayPeriod and takes the 90th percentile of the period's
-//     waits, smoothed over about two periods. Past the limit (serve -max-queue-delay, DefaultQueueDelay) new
-//     calls are refused until the backlog drains below it again. It sees
-//     a busy core whatever the cause: more calls than the core carries, or
-//     another process taking part of it.
+//     waits, smoothed over about two periods. Past the limit (serve
+//     -max-queue-delay, DefaultQueueDelay) new calls are refused until the
+//     backlog drains below it again. It sees a busy core whatever the
+//     cause: more calls than the core carries, or another process taking
+//     part of it. It refuses only while a few calls (delayFloor) are being
+//     set up: a server waiting with fewer has a cause other than its calls.
 //   - The number of calls being set up: initial INVITEs admitted and not
 //     yet given a final response. By Little's law it is the rate of new
 //     calls times how long each takes to set up, so it also rises when
@@ -93,6 +95,12 @@ const DefaultRetryAfter = 2
 // millisecond; near the maximum it reaches 30–100 ms in bursts while every
 // call still answers within 350 ms; past it, it grows without bound.
 const DefaultQueueDelay = 150 * time.Millisecond
+
+// delayFloor is how many calls must be being set up for the queueing delay
+// to refuse one: with fewer, the server's own calls are not what keeps its
+// work waiting (another process, a machine busy elsewhere), and refusing a
+// call would relieve nothing.
+const delayFloor = 8
 
 // DelayPeriod is how often the queueing delay is measured.
 const DelayPeriod = 100 * time.Millisecond
@@ -257,7 +265,7 @@ func (a *Admission) admit(callID string, count bool) bool {
 	if _, ok := a.endedBefore[callID]; ok {
 		return true
 	}
-	if a.maxDelay > 0 && a.Delay() > a.maxDelay {
+	if a.maxDelay > 0 && len(a.setting) >= delayFloor && a.Delay() > a.maxDelay {
 		a.refused.Add(1)
 		return false
 	}

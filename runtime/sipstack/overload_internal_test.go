@@ -66,24 +66,41 @@ func TestAdmission(t *testing.T) {
 			{op: "admit", call: "b", want: true, setting: 1},
 		}},
 		{"refused while the queueing delay is past its limit, admitted once it is back", 0, 50 * time.Millisecond, []step{
-			{op: "admit", call: "a", want: true, setting: 1},
-			{op: "delay", wait: 80 * time.Millisecond, setting: 1},
-			{op: "admits", call: "b", want: false, setting: 1},
-			{op: "admit", call: "b", want: false, setting: 1},
-			{op: "admit", call: "a", want: true, setting: 1}, // admitted already
-			{op: "done", call: "a", setting: 0},
-			{op: "admit", call: "a", want: true, setting: 0}, // a late retransmission
-			{op: "delay", wait: 50 * time.Millisecond, setting: 0},
-			{op: "admit", call: "b", want: true, setting: 1},
+			{op: "admit", call: "1", want: true, setting: 1},
+			{op: "admit", call: "2", want: true, setting: 2},
+			{op: "admit", call: "3", want: true, setting: 3},
+			{op: "admit", call: "4", want: true, setting: 4},
+			{op: "admit", call: "5", want: true, setting: 5},
+			{op: "admit", call: "6", want: true, setting: 6},
+			{op: "admit", call: "7", want: true, setting: 7},
+			{op: "delay", wait: 80 * time.Millisecond, setting: 7},
+			{op: "admit", call: "a", want: true, setting: 8}, // fewer than delayFloor were being set up
+			{op: "admits", call: "b", want: false, setting: 8},
+			{op: "admit", call: "b", want: false, setting: 8},
+			{op: "admit", call: "a", want: true, setting: 8}, // admitted already
+			{op: "done", call: "a", setting: 7},
+			{op: "admit", call: "a", want: true, setting: 7}, // a late retransmission
+			{op: "admit", call: "b", want: true, setting: 8}, // below the floor again
+			{op: "admit", call: "c", want: false, setting: 8},
+			{op: "delay", wait: 50 * time.Millisecond, setting: 8},
+			{op: "admit", call: "c", want: true, setting: 9},
 		}},
-		{"either measure refuses", 1, 50 * time.Millisecond, []step{
-			{op: "admit", call: "a", want: true, setting: 1},
-			{op: "admit", call: "b", want: false, setting: 1},
-			{op: "done", call: "a", setting: 0},
-			{op: "delay", wait: time.Second, setting: 0},
-			{op: "admit", call: "b", want: false, setting: 0},
-			{op: "delay", wait: 0, setting: 0},
-			{op: "admit", call: "b", want: true, setting: 1},
+		{"either measure refuses", 9, 50 * time.Millisecond, []step{
+			{op: "admit", call: "1", want: true, setting: 1},
+			{op: "admit", call: "2", want: true, setting: 2},
+			{op: "admit", call: "3", want: true, setting: 3},
+			{op: "admit", call: "4", want: true, setting: 4},
+			{op: "admit", call: "5", want: true, setting: 5},
+			{op: "admit", call: "6", want: true, setting: 6},
+			{op: "admit", call: "7", want: true, setting: 7},
+			{op: "admit", call: "8", want: true, setting: 8},
+			{op: "admit", call: "a", want: true, setting: 9},
+			{op: "admit", call: "b", want: false, setting: 9},
+			{op: "done", call: "a", setting: 8},
+			{op: "delay", wait: time.Second, setting: 8},
+			{op: "admit", call: "b", want: false, setting: 8},
+			{op: "delay", wait: 0, setting: 8},
+			{op: "admit", call: "b", want: true, setting: 9},
 		}},
 		{"no budget: everything admitted", 0, 0, []step{
 			{op: "admit", call: "a", want: true, setting: 0},
