@@ -42,7 +42,8 @@ var serveCommand = &command{
                          [-mail-from ADDRESS] [-delete-after-mail] [-rotation-grace D]
                          [-max-connections N] [-max-connections-per-source N]
                          [-handshake-timeout D] [-sip-idle-timeout D]
-                         [-http-read-timeout D] [-server HOST] [-port N]
+                         [-http-read-timeout D] [-max-call-setups N] [-max-queue-delay D]
+                         [-server HOST] [-port N]
                          [-transport udp|tcp|tls] [-provision-url URL]
                          [-lockfile=readonly] [-var name=value]... [-var-file FILE]...
                          [DIR]
