@@ -171,6 +171,11 @@ const schedLatencies = "/sched/latencies:seconds"
 func (a *Admission) watch(period time.Duration) {
 	sample := []metrics.Sample{{Name: schedLatencies}}
 	var prev []uint64
+	// The first period counts from now, not from the process's start-up
+	// (which loaded and compiled the site, and is no backlog of calls).
+	if metrics.Read(sample); sample[0].Value.Kind() == metrics.KindFloat64Histogram {
+		prev = append(prev, sample[0].Value.Float64Histogram().Counts...)
+	}
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
