@@ -29,6 +29,7 @@ OVERLOAD=${OVERLOAD:-1}              # 0: no overload and contention rows
 OVERLOAD_RATE=${OVERLOAD_RATE:-}     # offered rate of the overload row (default: twice the server's clean maximum)
 CONTENTION_RATE=${CONTENTION_RATE:-} # offered rate of the contention row (default: the server's clean maximum)
 BASELINE=${BASELINE:-}               # a git ref: measure switchboard as built from it too, side by side ("before")
+SERVE_FLAGS=${SERVE_FLAGS:-}         # more flags for the working tree's serve (e.g. -max-call-setups 0)
 SITE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f # not a secret: a benchmark site
 DOMAIN=bench.example
 PCAP=/usr/share/sip-tester/dtmf_2833_pound.pcap
@@ -331,15 +332,16 @@ workload_overload() {
 
 # --- the servers -------------------------------------------------------------
 
-# start_switchboard NAME BINARY PORT: serve (switchboard, or baseline:
-# the same as of BASELINE) on PORT.
+# start_switchboard NAME BINARY PORT [FLAGS...]: serve (switchboard, or
+# baseline: the same as of BASELINE) on PORT.
 start_switchboard() {
 	local name=$1 bin=$2 port=$3
+	shift 3
 	say "$name: serve pinned to CPU $SERVER_CPU"
 	(export GODEBUG=gctrace=1
 	if [ -n "$PROFILE" ]; then export SWITCHBOARD_PPROF=$PROFILE; fi
 	exec taskset -c "$SERVER_CPU" "$bin" serve -listen "127.0.0.1:$port" -http "" -admin "" \
-		-digest md5 "$WORK/build" 2>"$WORK/$name.log") &
+		-digest md5 "$@" "$WORK/build" 2>"$WORK/$name.log") &
 	echo $! >"$WORK/$name.pid"
 	PIDS+=("$(cat "$WORK/$name.pid")")
 	local i
@@ -434,7 +436,8 @@ measure_switchboard_memory() {
 
 # switchboard starts first and idles while Kamailio runs on the same core
 # (an idle Go server costs nothing).
-case " $SERVERS " in *" switchboard "*) start_switchboard switchboard "$SB" "$SB_PORT" ;; esac
+# shellcheck disable=SC2086 # SERVE_FLAGS is a list of words
+case " $SERVERS " in *" switchboard "*) start_switchboard switchboard "$SB" "$SB_PORT" $SERVE_FLAGS ;; esac
 case " $SERVERS " in *" kamailio "*) bench_kamailio ;; esac
 case " $SERVERS " in *" switchboard "*) bench_switchboard switchboard "$SB_PORT" ;; esac
 case " $SERVERS " in *" baseline "*)
