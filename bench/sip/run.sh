@@ -6,7 +6,7 @@
 # Knobs (environment): ACCOUNTS, REG_RATE, CALL_RATES, CALL_SECONDS,
 # HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO,
 # SERVERS, MEMORY, PROFILE, OVERLOAD, OVERLOAD_RATE, CONTENTION_RATE,
-# BASELINE.
+# BURNERS, BASELINE, SERVE_FLAGS.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -28,6 +28,7 @@ PROFILE=${PROFILE:-}                 # host:port: CPU-profile each switchboard w
 OVERLOAD=${OVERLOAD:-1}              # 0: no overload and contention rows
 OVERLOAD_RATE=${OVERLOAD_RATE:-}     # offered rate of the overload row (default: twice the server's clean maximum)
 CONTENTION_RATE=${CONTENTION_RATE:-} # offered rate of the contention row (default: the server's clean maximum)
+BURNERS=${BURNERS:-1}                # CPU-burning processes beside the server in the contention row
 BASELINE=${BASELINE:-}               # a git ref: measure switchboard as built from it too, side by side ("before")
 SERVE_FLAGS=${SERVE_FLAGS:-}         # more flags for the working tree's serve (e.g. -max-call-setups 0)
 SITE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f # not a secret: a benchmark site
@@ -71,9 +72,9 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench-sip.XXXXXX")}
 mkdir -p "$WORK"
 PIDS=()
-BURNER=
+BURNER=()
 cleanup() {
-	[ -z "$BURNER" ] || kill "$BURNER" 2>/dev/null || true
+	for p in "${BURNER[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	if [ "$KEEP" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
@@ -320,13 +321,16 @@ workload_overload() {
 	rate=${OVERLOAD_RATE:-$((2 * max))}
 	workload_calls "$name" "$port" "$rate" overload
 	rate=${CONTENTION_RATE:-$max}
-	say "$name: a CPU burner pinned to CPU $SERVER_CPU beside the server"
-	taskset -c "$SERVER_CPU" sh -c 'while :; do :; done' &
-	BURNER=$!
+	say "$name: $BURNERS CPU burner(s) pinned to CPU $SERVER_CPU beside the server"
+	local i
+	for i in $(seq 1 "$BURNERS"); do
+		taskset -c "$SERVER_CPU" sh -c 'while :; do :; done' &
+		BURNER+=($!)
+	done
 	workload_calls "$name" "$port" "$rate" contention
-	kill "$BURNER" 2>/dev/null || true
-	wait "$BURNER" 2>/dev/null || true
-	BURNER=
+	for i in "${BURNER[@]}"; do kill "$i" 2>/dev/null || true; done
+	for i in "${BURNER[@]}"; do wait "$i" 2>/dev/null || true; done
+	BURNER=()
 	record "$name" contention clean_max "$max"
 }
 
@@ -496,7 +500,7 @@ if [ "$OVERLOAD" = 1 ]; then
 	for w in overload contention; do
 		case $w in
 			overload) what="(c) overload: 2× the clean maximum offered" ;;
-			contention) what="(d) contention: a CPU burner on the server's core" ;;
+			contention) what="(d) contention: $BURNERS CPU burner(s) on its core" ;;
 		esac
 		line "$what (/s)" "$w" offered
 		for key in "${CALL_KEYS[@]}"; do
