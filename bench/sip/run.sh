@@ -5,7 +5,8 @@
 #
 # Knobs (environment): ACCOUNTS, REG_RATE, CALL_RATES, CALL_SECONDS,
 # HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO,
-# SERVERS, MEMORY, PROFILE.
+# SERVERS, MEMORY, PROFILE, OVERLOAD, OVERLOAD_RATE, CONTENTION_RATE,
+# BURNERS, BASELINE, SERVE_FLAGS.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -24,12 +25,19 @@ KEEP=${KEEP:-0}                      # 1: keep the work directory
 SERVERS=${SERVERS:-"kamailio switchboard"} # which servers to measure
 MEMORY=${MEMORY:-1}                  # 0: skip the memory figures (and their waits for Go's collector)
 PROFILE=${PROFILE:-}                 # host:port: CPU-profile each switchboard workload (SWITCHBOARD_PPROF)
+OVERLOAD=${OVERLOAD:-1}              # 0: no overload and contention rows
+OVERLOAD_RATE=${OVERLOAD_RATE:-}     # offered rate of the overload row (default: twice the server's clean maximum)
+CONTENTION_RATE=${CONTENTION_RATE:-} # offered rate of the contention row (default: the server's clean maximum)
+BURNERS=${BURNERS:-1}                # CPU-burning processes beside the server in the contention row
+BASELINE=${BASELINE:-}               # a git ref: measure switchboard as built from it too, side by side ("before")
+SERVE_FLAGS=${SERVE_FLAGS:-}         # more flags for the working tree's serve (e.g. -max-call-setups 0)
 SITE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f # not a secret: a benchmark site
 DOMAIN=bench.example
 PCAP=/usr/share/sip-tester/dtmf_2833_pound.pcap
 
 SB_PORT=$BASE_PORT
 KAM_PORT=$((BASE_PORT + 1))
+BASE_SB_PORT=$((BASE_PORT + 2))
 REG_PORT=$((BASE_PORT + 10))
 DOOR_PORT=$((BASE_PORT + 11))
 EP_PORT=$((BASE_PORT + 20))          # +1, +2, +3
@@ -64,7 +72,9 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench-sip.XXXXXX")}
 mkdir -p "$WORK"
 PIDS=()
+BURNER=()
 cleanup() {
+	for p in "${BURNER[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	if [ "$KEEP" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
@@ -77,6 +87,15 @@ START=$(date +%s)
 say "building switchboard"
 (cd "$ROOT" && "$GO" build -o "$WORK/switchboard" ./cmd/switchboard)
 SB=$WORK/switchboard
+if [ -n "$BASELINE" ]; then
+	# The same server as of BASELINE, built from its tree, measured as
+	# "baseline" beside the working tree's.
+	say "building switchboard as of $BASELINE"
+	mkdir -p "$WORK/baseline-src"
+	git -C "$ROOT" archive "$BASELINE" | tar -x -C "$WORK/baseline-src"
+	(cd "$WORK/baseline-src" && "$GO" build -o "$WORK/baseline" ./cmd/switchboard)
+	case " $SERVERS " in *" switchboard "*) SERVERS="$SERVERS baseline" ;; esac
+fi
 
 # One door station whose button rings residence R1 (three app accounts,
 # rung at once), and ACCOUNTS more users with an app account each.
@@ -155,6 +174,20 @@ achieved() {
 		$c + 0 > ok { ok = $c + 0; t1 = t($3) }
 		END { if (t1 > t0) printf "%.0f", ok / (t1 - t0); else print 0 }' "$WORK/$1/stat.csv"
 }
+# slow NAME: calls whose 200 came more than a second after their first
+# INVITE (SIPp's response times), and calls not finished at all.
+slow() {
+	cat "$WORK/$1"/*_rtt.csv 2>/dev/null | awk -F';' '$2 ~ /^[0-9.]+$/ && $2 + 0 > 1000 { n++ } END { print n + 0 }'
+}
+# rcvbuf_errors: datagrams the kernel dropped for a full receive buffer,
+# on every UDP socket of the machine (SIPp's too; /proc/net/snmp).
+rcvbuf_errors() { awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }' /proc/net/snmp; }
+# drops PORT: datagrams dropped on the UDP socket bound to 127.0.0.1:PORT
+# (/proc/net/udp's drops column): the server's own share of the above.
+drops() {
+	awk -v p="$(printf '0100007F:%04X' "$1")" '$2 == p { d += $NF } END { print d + 0 }' /proc/net/udp
+}
+
 # p99 NAME: the 99th percentile response time, ms (SIPp's resolution).
 p99() {
 	cat "$WORK/$1"/*_rtt.csv 2>/dev/null | awk -F';' '$2 ~ /^[0-9.]+$/ { print $2 }' | sort -n |
@@ -238,49 +271,96 @@ workload_register() {
 	record "$name" register p99_ms "$(p99 "$name-register")"
 }
 
-# workload_calls NAME PORT RATE: (b) door calls forked to three endpoints.
+# workload_calls NAME PORT RATE [KEY]: (b) door calls forked to three
+# endpoints, recorded under KEY (default calls@RATE).
 workload_calls() {
-	local name=$1 port=$2 rate=$3 n t0 t1 run
+	local name=$1 port=$2 rate=$3 key=${4:-calls@$3} n t0 t1 run e0 d0
 	n=$((rate * CALL_SECONDS))
-	run=$name-calls-$rate
-	say "$name: (b) $n door calls at $rate/s: fork to 3, one answers, 2 cancelled, DTMF, BYE"
+	run=$name-$key
+	say "$name: (b) $n door calls at $rate/s: fork to 3, one answers, 2 cancelled, DTMF, BYE ($key)"
 	profile_start "$name" "$run" $((CALL_SECONDS + 1))
+	e0=$(rcvbuf_errors)
+	d0=$(drops "$port")
 	t0=$(ticks "$name")
 	sipp_run "$run" $((CALL_SECONDS + 20)) "127.0.0.1:$port" -sf "$HERE/door.xml" -s R1 -au device.door -ap "$DOOR_PASSWORD" \
 		-auth_uri "R1@127.0.0.1:$port" -d "$HOLD_MS" -r "$rate" -m "$n" -l 5000 \
 		-p "$DOOR_PORT" -mp $((MEDIA_PORT + 40)) -default_behaviors all,-abortunexp
 	t1=$(ticks "$name")
 	profile_wait
-	record "$name" "calls@$rate" cpu_us "$(us_per $((t1 - t0)) "$n")"
-	record "$name" "calls@$rate" rate "$(achieved "$run")"
-	record "$name" "calls@$rate" ok "$(stat "$run" 'SuccessfulCall(C)')"
-	record "$name" "calls@$rate" failed "$(( n - $(stat "$run" 'SuccessfulCall(C)') ))"
-	record "$name" "calls@$rate" retrans "$(stat "$run" 'Retransmissions(C)')"
-	record "$name" "calls@$rate" p99_ms "$(p99 "$run")"
+	record "$name" "$key" offered "$rate"
+	record "$name" "$key" cpu_us "$(us_per $((t1 - t0)) "$n")"
+	record "$name" "$key" rate "$(achieved "$run")"
+	record "$name" "$key" ok "$(stat "$run" 'SuccessfulCall(C)')"
+	record "$name" "$key" failed "$(( n - $(stat "$run" 'SuccessfulCall(C)') ))"
+	record "$name" "$key" retrans "$(stat "$run" 'Retransmissions(C)')"
+	record "$name" "$key" p99_ms "$(p99 "$run")"
+	record "$name" "$key" slow "$(slow "$run")"
+	record "$name" "$key" rcvbuf "$(( $(rcvbuf_errors) - e0 ))"
+	record "$name" "$key" drops "$(( $(drops "$port") - d0 ))"
+}
+
+# clean_max NAME: the highest achieved rate of NAME's clean call runs (no
+# failure, no call slower than a second); 0 when none was clean.
+clean_max() {
+	awk -v s="$1" '$1 == s && $2 ~ /^calls@/ { v[$2, $3] = $4; w[$2] = 1 }
+		END { m = 0; for (k in w) if (v[k, "failed"] == 0 && v[k, "slow"] == 0 && v[k, "rate"] > m) m = v[k, "rate"]; print m + 0 }' "$RESULTS"
+}
+
+# workload_overload NAME PORT: the overload row (twice the clean maximum
+# offered) and the contention row (the clean maximum offered while a
+# process that only burns CPU shares the server's core).
+workload_overload() {
+	local name=$1 port=$2 max rate
+	[ "$OVERLOAD" = 1 ] || return 0
+	max=$(clean_max "$name")
+	if [ "$max" = 0 ]; then
+		max=$(set -- $CALL_RATES; echo "$1")
+		say "$name: no clean call run; overload rows from the lowest rate, $max/s"
+	fi
+	record "$name" overload clean_max "$max"
+	rate=${OVERLOAD_RATE:-$((2 * max))}
+	workload_calls "$name" "$port" "$rate" overload
+	rate=${CONTENTION_RATE:-$max}
+	say "$name: $BURNERS CPU burner(s) pinned to CPU $SERVER_CPU beside the server"
+	local i
+	for i in $(seq 1 "$BURNERS"); do
+		taskset -c "$SERVER_CPU" sh -c 'while :; do :; done' &
+		BURNER+=($!)
+	done
+	workload_calls "$name" "$port" "$rate" contention
+	for i in "${BURNER[@]}"; do kill "$i" 2>/dev/null || true; done
+	for i in "${BURNER[@]}"; do wait "$i" 2>/dev/null || true; done
+	BURNER=()
+	record "$name" contention clean_max "$max"
 }
 
 # --- the servers -------------------------------------------------------------
 
+# start_switchboard NAME BINARY PORT [FLAGS...]: serve (switchboard, or
+# baseline: the same as of BASELINE) on PORT.
 start_switchboard() {
-	say "switchboard: serve pinned to CPU $SERVER_CPU"
+	local name=$1 bin=$2 port=$3
+	shift 3
+	say "$name: serve pinned to CPU $SERVER_CPU"
 	(export GODEBUG=gctrace=1
 	if [ -n "$PROFILE" ]; then export SWITCHBOARD_PPROF=$PROFILE; fi
-	exec taskset -c "$SERVER_CPU" "$SB" serve -listen "127.0.0.1:$SB_PORT" -http "" -admin "" \
-		-digest md5 "$WORK/build" 2>"$WORK/switchboard.log") &
-	echo $! >"$WORK/switchboard.pid"
-	PIDS+=("$(cat "$WORK/switchboard.pid")")
+	exec taskset -c "$SERVER_CPU" "$bin" serve -listen "127.0.0.1:$port" -http "" -admin "" \
+		-digest md5 "$@" "$WORK/build" 2>"$WORK/$name.log") &
+	echo $! >"$WORK/$name.pid"
+	PIDS+=("$(cat "$WORK/$name.pid")")
 	local i
 	for i in $(seq 1 600); do
-		grep -q 'switchboard serve: ready' "$WORK/switchboard.log" && return 0
-		kill -0 "$(cat "$WORK/switchboard.pid")" 2>/dev/null || { cat "$WORK/switchboard.log" >&2; die "serve exited"; }
+		grep -q 'switchboard serve: ready' "$WORK/$name.log" && return 0
+		kill -0 "$(cat "$WORK/$name.pid")" 2>/dev/null || { cat "$WORK/$name.log" >&2; die "serve exited"; }
 		sleep 0.1
 	done
 	die "serve not ready after 60s"
 }
-# gcs: how many garbage collections the Go server has logged (gctrace).
-gcs() { grep -c '^gc ' "$WORK/switchboard.log" || true; }
+# gcs: how many garbage collections the Go server SBNAME has logged (gctrace).
+SBNAME=switchboard
+gcs() { grep -c '^gc ' "$WORK/$SBNAME.log" || true; }
 # live_mb: the live heap after the last garbage collection, MB.
-live_mb() { grep '^gc ' "$WORK/switchboard.log" | tail -1 | sed -E 's/.* [0-9]+->[0-9]+->([0-9]+) MB.*/\1/'; }
+live_mb() { grep '^gc ' "$WORK/$SBNAME.log" | tail -1 | sed -E 's/.* [0-9]+->[0-9]+->([0-9]+) MB.*/\1/'; }
 # wait_gc N: until more than N collections were logged (Go forces one
 # two minutes after the last at the latest).
 wait_gc() {
@@ -312,28 +392,32 @@ bench_kamailio() {
 		record kamailio memory pss_steady_b "$(( (p2 - p0) * 1024 / ACCOUNTS ))"
 	fi
 	for r in $CALL_RATES; do workload_calls kamailio "$KAM_PORT" "$r"; done
+	workload_overload kamailio "$KAM_PORT"
 	stop_endpoints kamailio
 	kill "$(cat "$WORK/kamailio.pid")"
 	wait "$(cat "$WORK/kamailio.pid")" 2>/dev/null || true
 }
 
+# bench_switchboard NAME PORT: switchboard (or baseline) on PORT.
 bench_switchboard() {
-	local p0 p1 l0
+	local name=$1 port=$2 p0 p1 l0
+	SBNAME=$name
 	# serve collects and hands back its start-up garbage as it starts (a
 	# forced collection in gctrace), well before the endpoints have
 	# registered, so the baseline needs no wait.
-	start_endpoints switchboard "$SB_PORT"
+	start_endpoints "$name" "$port"
 	l0=$(live_mb)
-	p0=$(pss switchboard)
-	workload_register switchboard "$SB_PORT"
-	p1=$(pss switchboard)
+	p0=$(pss "$name")
+	workload_register "$name" "$port"
+	p1=$(pss "$name")
 	if [ "$MEMORY" = 1 ]; then
 		measure_switchboard_memory
 	fi
-	for r in $CALL_RATES; do workload_calls switchboard "$SB_PORT" "$r"; done
-	stop_endpoints switchboard
-	kill -TERM "$(cat "$WORK/switchboard.pid")"
-	wait "$(cat "$WORK/switchboard.pid")" 2>/dev/null || true
+	for r in $CALL_RATES; do workload_calls "$name" "$port" "$r"; done
+	workload_overload "$name" "$port"
+	stop_endpoints "$name"
+	kill -TERM "$(cat "$WORK/$name.pid")"
+	wait "$(cat "$WORK/$name.pid")" 2>/dev/null || true
 }
 
 # measure_switchboard_memory: after the registrations; reads
@@ -347,51 +431,93 @@ measure_switchboard_memory() {
 	n=$(gcs)
 	wait_gc "$n"
 	sleep 1
-	p2=$(pss switchboard)
+	p2=$(pss "$SBNAME")
 	l2=$(live_mb)
-	record switchboard memory pss_peak_b "$(( (p1 - p0) * 1024 / ACCOUNTS ))"
-	record switchboard memory pss_steady_b "$(( (p2 - p0) * 1024 / ACCOUNTS ))"
-	record switchboard memory heap_live_b "$(( (l2 - l0) * 1024 * 1024 / ACCOUNTS ))"
+	record "$SBNAME" memory pss_peak_b "$(( (p1 - p0) * 1024 / ACCOUNTS ))"
+	record "$SBNAME" memory pss_steady_b "$(( (p2 - p0) * 1024 / ACCOUNTS ))"
+	record "$SBNAME" memory heap_live_b "$(( (l2 - l0) * 1024 * 1024 / ACCOUNTS ))"
 }
 
 # switchboard starts first and idles while Kamailio runs on the same core
 # (an idle Go server costs nothing).
-case " $SERVERS " in *" switchboard "*) start_switchboard ;; esac
+# shellcheck disable=SC2086 # SERVE_FLAGS is a list of words
+case " $SERVERS " in *" switchboard "*) start_switchboard switchboard "$SB" "$SB_PORT" $SERVE_FLAGS ;; esac
 case " $SERVERS " in *" kamailio "*) bench_kamailio ;; esac
-case " $SERVERS " in *" switchboard "*) bench_switchboard ;; esac
+case " $SERVERS " in *" switchboard "*) bench_switchboard switchboard "$SB_PORT" ;; esac
+case " $SERVERS " in *" baseline "*)
+	start_switchboard baseline "$WORK/baseline" "$BASE_SB_PORT"
+	bench_switchboard baseline "$BASE_SB_PORT" ;;
+esac
 
 # --- report --------------------------------------------------------------------
 
 get() { awk -v s="$1" -v w="$2" -v k="$3" '$1 == s && $2 == w && $3 == k { print $4 }' "$RESULTS"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2fx", a / b; else print "-" }'; }
-row() { printf '  %-44s %14s %14s %8s\n' "$1" "$2" "$3" "$4"; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
+# row LABEL SWITCHBOARD KAMAILIO RATIO [BASELINE]: the baseline column
+# only when BASELINE is set.
+row() {
+	if [ -n "$BASELINE" ]; then
+		printf '  %-48s %12s %12s %12s %8s\n' "$1" "$2" "${5-}" "$3" "$4"
+	else
+		printf '  %-48s %14s %14s %8s\n' "$1" "$2" "$3" "$4"
+	fi
+}
+# line LABEL WORKLOAD KEY: one figure of every server, and the ratio of
+# switchboard's to Kamailio's for CPU and p99.
+line() {
+	local a b c
+	a=$(get switchboard "$2" "$3") b=$(get kamailio "$2" "$3") c=$(get baseline "$2" "$3")
+	row "$1" "$a" "$b" "$(case $3 in cpu_us | p99_ms) ratio "$a" "$b" ;; esac)" "$c"
+}
 echo
-echo "SIP benchmark: switchboard $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?') vs $("$KAMAILIO" -v | head -1)"
+echo "SIP benchmark: switchboard $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?')${BASELINE:+ and as of $BASELINE (before)} vs $("$KAMAILIO" -v | head -1)"
 echo "$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)); server on CPU $SERVER_CPU, SIPp on CPU $LOAD_CPU; loopback UDP; DTMF $([ "$DTMF" = 1 ] && echo on || echo OFF)"
 echo
-row "" switchboard kamailio ratio
+row "" switchboard kamailio ratio before
 for key in "register cpu_us CPU-µs per registration (401+200)" "register rate achieved rate (/s)" "register failed failures" \
 	"register retrans retransmissions" "register p99_ms p99 response time (ms)"; do
 	set -- $key
 	w=$1 k=$2
 	shift 2
-	a=$(get switchboard "$w" "$k") b=$(get kamailio "$w" "$k")
-	row "(a) $*" "$a" "$b" "$([ "$k" = cpu_us ] || [ "$k" = p99_ms ] && ratio "$a" "$b" || echo)"
+	line "(a) $*" "$w" "$k"
 done
-row "memory per registration, PSS peak (B)" "$(get switchboard memory pss_peak_b)" "$(get kamailio memory pss_peak_b)" "$(ratio "$(get switchboard memory pss_peak_b)" "$(get kamailio memory pss_peak_b)")"
-row "memory per registration, PSS steady (B)" "$(get switchboard memory pss_steady_b)" "$(get kamailio memory pss_steady_b)" "$(ratio "$(get switchboard memory pss_steady_b)" "$(get kamailio memory pss_steady_b)")"
-row "memory per registration, Go live heap (B)" "$(get switchboard memory heap_live_b)" "" ""
+line "memory per registration, PSS peak (B)" memory pss_peak_b
+line "memory per registration, PSS steady (B)" memory pss_steady_b
+line "memory per registration, Go live heap (B)" memory heap_live_b
+CALL_KEYS=("cpu_us CPU-µs per call" "rate achieved rate (/s)" "failed failures" "slow calls slower than 1 s"
+	"retrans retransmissions" "p99_ms p99 INVITE→200 (ms)" "drops datagrams the server's socket dropped" "rcvbuf RcvbufErrors, all sockets")
 for r in $CALL_RATES; do
-	w=calls@$r
-	for key in "cpu_us CPU-µs per call" "rate achieved rate (/s)" "failed failures" "retrans retransmissions" "p99_ms p99 INVITE→200 (ms)"; do
+	for key in "${CALL_KEYS[@]}"; do
 		set -- $key
 		k=$1
 		shift
-		a=$(get switchboard "$w" "$k") b=$(get kamailio "$w" "$k")
-		row "(b) @$r/s $*" "$a" "$b" "$([ "$k" = cpu_us ] || [ "$k" = p99_ms ] && ratio "$a" "$b" || echo)"
+		line "(b) @$r/s $*" "calls@$r" "$k"
 	done
 done
+if [ "$OVERLOAD" = 1 ]; then
+	line "clean maximum (/s): highest clean achieved rate" overload clean_max
+	for w in overload contention; do
+		case $w in
+			overload) what="(c) overload: 2× the clean maximum offered" ;;
+			contention) what="(d) contention: $BURNERS CPU burner(s) on its core" ;;
+		esac
+		line "$what (/s)" "$w" offered
+		for key in "${CALL_KEYS[@]}"; do
+			set -- $key
+			k=$1
+			shift
+			line "    $*" "$w" "$k"
+		done
+		row "    goodput, % of the clean maximum" \
+			"$(pct "$(get switchboard "$w" rate)" "$(get switchboard overload clean_max)")" \
+			"$(pct "$(get kamailio "$w" rate)" "$(get kamailio overload clean_max)")" "" \
+			"$(pct "$(get baseline "$w" rate)" "$(get baseline overload clean_max)")"
+	done
+fi
 echo
 echo "(a) $ACCOUNTS distinct accounts at $REG_RATE/s offered. (b) door → 3 endpoints, one answers, two get CANCEL/487, \"#\" as RFC 2833, BYE after ${HOLD_MS}ms; $CALL_SECONDS s per rate."
+echo "(c) and (d) as (b), each server at its own clean maximum (a run with no failure and no call slower than 1 s), twice it for (c)."
+echo "RcvbufErrors count every UDP socket of the machine (SIPp's too); the server's own drops are its socket's (/proc/net/udp)."
 echo "Kamailio proxies (no media); switchboard is a B2BUA that relays the RTP. Total $(( $(date +%s) - START ))s. Raw results: $RESULTS"
 [ "$KEEP" = 1 ] || echo "(set KEEP=1 to keep $WORK)"

@@ -187,6 +187,8 @@ var flagRules = map[string]flagRule{
 	"-max-idle":                   intBetween(1, 5000),
 	"-max-connections":            intBetween(1, 1<<20),
 	"-max-connections-per-source": intBetween(1, 1<<20),
+	"-max-call-setups":            intBetween(0, 1<<20), // 0: no bound
+	"-max-queue-delay":            durationAbove(-1),    // 0: no bound
 	"-timeout":                    durationAbove(0),
 	"-sip-idle-timeout":           durationAbove(0),
 	"-handshake-timeout":          durationAbove(0),

@@ -42,7 +42,8 @@ var serveCommand = &command{
                          [-mail-from ADDRESS] [-delete-after-mail] [-rotation-grace D]
                          [-max-connections N] [-max-connections-per-source N]
                          [-handshake-timeout D] [-sip-idle-timeout D]
-                         [-http-read-timeout D] [-server HOST] [-port N]
+                         [-http-read-timeout D] [-max-call-setups N] [-max-queue-delay D]
+                         [-server HOST] [-port N]
                          [-transport udp|tcp|tls] [-provision-url URL]
                          [-lockfile=readonly] [-var name=value]... [-var-file FILE]...
                          [DIR]
@@ -96,6 +97,13 @@ its first bytes within -handshake-timeout; an idle SIP connection is closed
 after -sip-idle-timeout. Excess connections are closed at once, and the
 server keeps serving when the process runs out of file descriptors.
 
+Overload: when more calls arrive than the server can set up, a new call is
+refused at once with 503 Service Unavailable and a Retry-After of a few
+seconds while the server's work waits longer than -max-queue-delay for the
+CPU, or once -max-call-setups calls are being set up (received, not yet
+answered), instead of being queued until callers give up; requests within a
+call in progress (ACK, BYE, CANCEL, re-INVITE) are never refused.
+
 The line "switchboard serve: ready ..." on standard error says the sockets are
 open; with port 0 it tells which ports were chosen. With -log-format json
 every line on standard error is a JSON object, this one {"msg":"ready",
@@ -114,6 +122,8 @@ type serveOptions struct {
 	deleteAfterMail                                                    bool
 	rotationGrace                                                      time.Duration
 	limits                                                             site.Limits
+	callSetups                                                         int
+	queueDelay                                                         time.Duration
 	certFile, keyFile                                                  string
 	admin, adminTokenFile                                              string
 	udpMTU                                                             int
@@ -149,6 +159,8 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.DurationVar(&o.limits.SIPIdle, "sip-idle-timeout", site.DefaultSIPIdle, "close a SIP TCP or TLS connection nothing came over for `DURATION` (keep-alives count; the default outlasts the longest registration)")
 	f.fs.DurationVar(&o.limits.Handshake, "handshake-timeout", site.DefaultHandshake, "a new connection must finish its TLS handshake, or send its first bytes (SIP over TCP) or its request header (HTTP), within `DURATION`")
 	f.fs.DurationVar(&o.limits.HTTPRead, "http-read-timeout", site.DefaultHTTPRead, "an HTTP request, body included, must arrive within `DURATION`")
+	f.fs.IntVar(&o.callSetups, "max-call-setups", sipstack.DefaultCallSetups, "calls being set up (INVITE received, no final answer yet) at most `N` at once; a new call beyond it is refused at once with 503 and Retry-After, so that the calls admitted are set up in time when the server is overloaded (0: no bound)")
+	f.fs.DurationVar(&o.queueDelay, "max-queue-delay", sipstack.DefaultQueueDelay, "refuse new calls with 503 and Retry-After while the server's work waits longer than `DURATION` for the CPU (the 90th percentile over the last 100 ms) and at least 8 calls are being set up (0: never)")
 	o.lower.register(f.fs)
 	o.site.register(f.fs)
 	return f
@@ -323,7 +335,7 @@ func runServe(c *cli, args []string) int {
 		AdminToken: adminToken, Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs,
 		MediaPortMin: portMin, MediaPortMax: portMax, UDPMTU: cmp.Or(o.udpMTU, -1),
 		DataDir: o.dataDir, MailFrom: o.mailFrom, DeleteAfterMail: o.deleteAfterMail,
-		RotationGrace: o.rotationGrace, Limits: o.limits,
+		RotationGrace: o.rotationGrace, Limits: o.limits, CallSetups: o.callSetups, QueueDelay: o.queueDelay,
 		Recompile: func() (site.Config, error) {
 			next, _ := load()
 			if next == nil {

@@ -73,6 +73,10 @@ type call struct {
 	cseq       uint32
 	digits     [2][]rune // per side: caller 0, callee 1
 	noPorts    bool      // a branch got no media ports (media.ErrNoPorts)
+	// acked is closed when the caller's ACK of our 2xx arrives; ackOnce
+	// closes it.
+	acked   chan struct{}
+	ackOnce sync.Once
 
 	events chan any // branch results and timers, for the ring loop
 }
@@ -139,6 +143,16 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
+	// A new call: admitted while the server keeps up (over UDP screen has
+	// admitted it already, and this finds it admitted), refused with 503
+	// and Retry-After otherwise. Its set-up ends when onInvite returns:
+	// the caller has its final response then.
+	setup := callIDOf(req)
+	if !s.admission.Admit(setup) {
+		_ = tx.Respond(s.admission.Refusal(req))
+		return
+	}
+	defer s.admission.Done(setup)
 	st := s.st()
 	number, ok := dialled(req)
 	if !ok {
@@ -258,8 +272,9 @@ func (s *Server) rejectCall(req *sip.Request, tx sip.ServerTransaction, account,
 	respond(tx, req, status, text)
 }
 
-// respond answers the caller inside its dialog (our To tag).
-func (c *call) respond(status int, reason string, body []byte) {
+// respond answers the caller inside its dialog (our To tag), and returns
+// the response.
+func (c *call) respond(status int, reason string, body []byte) *sip.Response {
 	res := sip.NewResponseFromRequest(c.inv, status, reason, body)
 	if status > 100 {
 		if to := res.To(); to != nil {
@@ -273,7 +288,65 @@ func (c *call) respond(status int, reason string, body []byte) {
 	if body != nil {
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	}
+	if status >= 200 {
+		// A final response ends the set-up (onInvite's Done would come
+		// only once the ring loop has tidied up).
+		c.s.admission.Done(c.id)
+	}
 	_ = c.tx.Respond(res)
+	return res
+}
+
+// accept sends the caller our 2xx and, over UDP, sends it again until its
+// ACK arrives (RFC 3261 §13.3.1.4): the server transaction never
+// retransmits a 2xx (RFC 6026 leaves that to the core), and a client that
+// had our 100 Trying has stopped retransmitting its INVITE, so a lost 200
+// was never recovered — the caller waited for it until it gave up, while
+// the callee talked to no one. Retransmissions go at T1, doubling up to T2,
+// for as long as the transaction lasts (sipgo's Timer L, which the server
+// sets to 5 s, package sipstack: TuneServe; the RFC's 64·T1 at most).
+func (c *call) accept(body []byte) {
+	res := c.respond(200, "OK", body)
+	if !strings.EqualFold(c.inv.Transport(), "UDP") {
+		return
+	}
+	c.mu.Lock()
+	if c.acked == nil {
+		c.acked = make(chan struct{})
+	}
+	acked := c.acked
+	c.mu.Unlock()
+	go func() {
+		interval := sip.T1
+		t := time.NewTimer(interval)
+		defer t.Stop()
+		for total := interval; total <= 64*sip.T1; total += interval {
+			select {
+			case <-acked:
+				return
+			case <-t.C:
+			}
+			c.mu.Lock()
+			ended := c.ended
+			c.mu.Unlock()
+			if ended || c.tx.Respond(res) != nil {
+				return // hung up, or the transaction is over
+			}
+			interval = min(2*interval, sip.T2)
+			t.Reset(interval)
+		}
+	}()
+}
+
+// gotAck records the caller's ACK of our 2xx.
+func (c *call) gotAck() {
+	c.mu.Lock()
+	if c.acked == nil {
+		c.acked = make(chan struct{})
+	}
+	acked := c.acked
+	c.mu.Unlock()
+	c.ackOnce.Do(func() { close(acked) })
 }
 
 func (c *call) post(ev any) {
@@ -302,7 +375,10 @@ func (c *call) ring() {
 	}()
 	clk := c.s.clk
 	timers = append(timers, clk.AfterFunc(ring.Timeout.Std(), func() { c.post(evTotalTimeout{}) }))
-	if !c.tx.OnCancel(func(*sip.Request) { c.post(evCallerCancel{}) }) {
+	// The caller's CANCEL ends the set-up (sipgo sends the 487 after
+	// this callback): its place in the budget is free before the caller
+	// hears of it, not once the callees' cancellations are done.
+	if !c.tx.OnCancel(func(*sip.Request) { c.s.admission.Done(c.id); c.post(evCallerCancel{}) }) {
 		c.finish("caller cancelled")
 		return
 	}
@@ -573,6 +649,7 @@ func (c *call) invite(b *branch) error {
 		return err
 	}
 	b.tx = tx
+	c.reack(b, tx)
 	go func() {
 		for {
 			select {
@@ -580,6 +657,7 @@ func (c *call) invite(b *branch) error {
 				if carrier.IsChallenge(res) {
 					if retry := c.reauth(b, res); retry != nil {
 						tx = retry
+						c.reack(b, tx)
 						continue
 					}
 				}
@@ -604,6 +682,26 @@ func (c *call) invite(b *branch) error {
 		}
 	}()
 	return nil
+}
+
+// reack acknowledges each retransmission of the 2xx a callee answered
+// with (RFC 3261 §13.2.2.4): it retransmits its 200 until our ACK arrives,
+// and sipgo's client transaction hands those retransmissions to this hook,
+// not to Responses. Without it, one lost ACK left the phone resending its
+// 200 for 32 s (64·T1) and then, as the RFC tells it, hanging up a call
+// the door station was still in.
+func (c *call) reack(b *branch, tx sip.ClientTransaction) {
+	tx.OnRetransmission(func(res *sip.Response) {
+		if !res.IsSuccess() {
+			return
+		}
+		c.mu.Lock()
+		answered := b.res != nil && b.res.IsSuccess()
+		c.mu.Unlock()
+		if answered {
+			c.ack(b)
+		}
+	})
 }
 
 func (c *call) allDone() bool {
@@ -767,7 +865,7 @@ func (c *call) answer(b *branch) {
 	}
 	c.mu.Unlock()
 	c.s.publish(events.Event{Kind: events.LegAnswered, Call: c.id, Leg: b.account, From: c.caller, Target: c.dec.Target.String(), Device: doorDevice(c.dec), Origin: c.dec.Origin})
-	c.respond(200, "OK", body)
+	c.accept(body)
 }
 
 // fallback ends an unanswered ring as the IR says.
@@ -896,7 +994,13 @@ func (c *call) byeCaller(cause string) {
 }
 
 func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
-	// The ACK for our 2xx needs nothing more: media already flows.
+	// The ACK for our 2xx stops its retransmissions (accept); media
+	// already flows.
+	if v, ok := s.calls.Load(callIDOf(req)); ok {
+		if cs := v.(*callSide); cs.br == nil {
+			cs.call.gotAck()
+		}
+	}
 }
 
 // dialogOf finds the call an in-dialog request belongs to, answering 481

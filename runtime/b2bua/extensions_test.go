@@ -120,6 +120,14 @@ func (rc *rawCaller) invite(ruri, callID string, cseq, maxForwards int, auth str
 // returns the server's first answer past 100 to the INVITE with
 // credentials.
 func (rc *rawCaller) call(ruri, callID string, maxForwards int) *sip.Response {
+	rc.t.Helper()
+	res, _ := rc.place(ruri, callID, maxForwards)
+	return res
+}
+
+// place is call, and returns the INVITE with credentials too, for a test
+// to send again as a retransmission.
+func (rc *rawCaller) place(ruri, callID string, maxForwards int) (*sip.Response, []byte) {
 	t := rc.t
 	t.Helper()
 	chal := parseResponse(t, rc.p.exchange(rc.invite(ruri, callID, 1, maxForwards, "")))
@@ -140,10 +148,11 @@ func (rc *rawCaller) call(ruri, callID string, maxForwards int) *sip.Response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	invite := rc.invite(ruri, callID, 2, maxForwards, cred.String())
 	for {
-		res := parseResponse(t, rc.p.exchange(rc.invite(ruri, callID, 2, maxForwards, cred.String())))
+		res := parseResponse(t, rc.p.exchange(invite))
 		if res.CSeq().SeqNo == 2 && res.StatusCode >= 180 {
-			return res
+			return res, invite
 		}
 	}
 }

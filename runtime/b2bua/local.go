@@ -129,7 +129,7 @@ func (c *call) serveLocally(what string, svc func(ctx context.Context, l line.Li
 	// BYE from the caller finds the call by its Call-ID.
 	s.calls.Store(c.id, &callSide{call: c})
 	s.publish(events.Event{Kind: events.LegAnswered, Call: c.id, Leg: what, From: c.caller, Target: c.dec.Target.String(), Origin: c.dec.Origin})
-	c.respond(200, "OK", answer)
+	c.accept(answer)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	tracked := s.work.add()

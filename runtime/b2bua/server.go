@@ -59,6 +59,12 @@ type Config struct {
 	// Presence bounds the dialog-event subscriptions (package
 	// runtime/presence); zero fields: presence.DefaultLimits'.
 	Presence presence.Limits
+	// CallSetups bounds the calls being set up at once, and QueueDelay
+	// how long the server's work may wait for the CPU (package sipstack,
+	// Admission): past either a new call is refused with 503 and
+	// Retry-After. 0: no bound (a simulation, which must never refuse).
+	CallSetups int
+	QueueDelay time.Duration
 }
 
 // userAgent is the Server and User-Agent header value.
@@ -111,6 +117,8 @@ type Server struct {
 	// stateless challenges new INVITEs and SUBSCRIBEs over UDP without
 	// credentials, or with wrong ones, beside sipgo (package sipstack).
 	stateless *sipstack.Stateless
+	// admission refuses new calls when too many are being set up.
+	admission *sipstack.Admission
 }
 
 // State is one configuration of a running site. Auth and Registrar answer
@@ -203,6 +211,7 @@ func New(cfg Config) (*Server, error) {
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.register = sipstack.NewRegister(onRegister)
 	s.stateless = sipstack.NewStateless(s.screen)
+	s.admission = sipstack.NewAdmission(cfg.CallSetups, cfg.QueueDelay, sipstack.DefaultRetryAfter)
 	s.srv.OnRegister(onRegister)
 	s.srv.OnInvite(requireKnown(s.onInvite))
 	s.srv.OnAck(s.onAck)
@@ -331,11 +340,25 @@ func (s *Server) screen(req *sip.Request) *sip.Response {
 	if _, ok := dialled(req); !ok {
 		return nil
 	}
-	st := s.st()
-	if _, ok := st.trunks[sourceAddr(req)]; ok {
-		return nil
+	// A new call is refused when too many are being set up, before the
+	// challenge (which would only bring back an INVITE to refuse) and
+	// before anything is kept for it; the INVITE that answers a challenge
+	// takes its place in the budget here (onInvite would otherwise), so
+	// that it is refused statelessly too.
+	callID := callIDOf(req)
+	if !s.admission.Admits(callID) {
+		return s.admission.Refusal(req)
 	}
-	return st.auth.Screen(req, req.Source(), true)
+	st := s.st()
+	if _, ok := st.trunks[sourceAddr(req)]; !ok {
+		if res := st.auth.Screen(req, req.Source(), true); res != nil {
+			return res
+		}
+	}
+	if !s.admission.Admit(callID) {
+		return s.admission.Refusal(req)
+	}
+	return nil
 }
 
 // ServeTCP serves SIP over TCP on l until ctx ends or Close.
@@ -523,6 +546,7 @@ func (s *Server) Close() error {
 	s.closeSockets()
 	s.presence.Close()
 	s.register.Close()
+	s.admission.Close()
 	return s.ua.Close()
 }
 

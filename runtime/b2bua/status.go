@@ -23,6 +23,9 @@ type Status struct {
 	Accounts   int `json:"accounts"`
 	// Calls is how many calls are in progress.
 	Calls int `json:"calls"`
+	// CallsRefused is how many new calls were refused with 503 since the
+	// server started because too many were being set up (Config.CallSetups).
+	CallsRefused int64 `json:"calls_refused,omitempty"`
 	// Trunks are the trunks with credentials and whether the carrier
 	// holds our registration; an IP-authenticated trunk is not listed.
 	Trunks []TrunkStatus `json:"trunks,omitempty"`
@@ -38,7 +41,7 @@ type TrunkStatus struct {
 // the program: cheap for an operator's probe, not for a hot path.
 func (s *Server) Status() Status {
 	st := s.st()
-	out := Status{Site: st.program.Site.Name, Listeners: map[string]string{}, UDPReceiveBuffer: int(s.rcvBuf.Load())}
+	out := Status{Site: st.program.Site.Name, Listeners: map[string]string{}, UDPReceiveBuffer: int(s.rcvBuf.Load()), CallsRefused: s.admission.Refused()}
 	s.listenMu.Lock()
 	for t, a := range s.listeners {
 		out.Listeners[t] = a.String()

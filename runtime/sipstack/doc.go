@@ -5,6 +5,8 @@
 // readiness, shutdown), REGISTER over UDP answered beside sipgo's
 // transaction layer (Register), and the challenges to INVITEs and
 // SUBSCRIBEs over UDP sent statelessly before sipgo makes a transaction
-// (Stateless), and the transport of large requests the server sends
-// (Oversize, RFC 3261 §18.1.1). Nothing else of ours sets a sipgo variable.
+// (Stateless), the transport of large requests the server sends
+// (Oversize, RFC 3261 §18.1.1), and the refusal of new calls when the
+// server cannot keep up (Admission: 503 with Retry-After). Nothing else
+// of ours sets a sipgo variable.
 package sipstack

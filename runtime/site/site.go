@@ -100,6 +100,12 @@ type Options struct {
 	RotationGrace time.Duration
 	// Limits bound the stream listeners (listeners.go).
 	Limits Limits
+	// CallSetups bounds the calls being set up at once and QueueDelay how
+	// long the server's work may wait for the CPU: past either a new call
+	// is refused with 503 and Retry-After (b2bua.Config; serve's defaults
+	// are sipstack.DefaultCallSetups and DefaultQueueDelay). 0: no bound.
+	CallSetups int
+	QueueDelay time.Duration
 	// authOptions are further options of the authenticator, for tests.
 	authOptions []auth.Option
 
@@ -205,7 +211,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		s.services.Retire(cfg.Program)
 	}
 
-	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger, UDPMTU: o.UDPMTU, Presence: o.Presence}
+	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger, UDPMTU: o.UDPMTU, Presence: o.Presence, CallSetups: o.CallSetups, QueueDelay: o.QueueDelay}
 	if o.MediaIP.IsValid() {
 		rc.Media = s.mediaFactory()
 		rc.Services = svcs

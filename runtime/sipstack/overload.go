@@ -1,0 +1,360 @@
+package sipstack
+
+import (
+	"math"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Overload: when the server cannot keep up, new calls are refused early,
+// with 503 Service Unavailable and a Retry-After (RFC 3261 §21.5.4), instead
+// of being queued until their transactions time out.
+//
+// Without it, a server offered more calls than it can set up accepts them
+// all: each new INVITE gets a transaction, a media session and three forked
+// INVITEs, and all of them then share the one core with everything already
+// in progress. Every call slows down; callers and callees retransmit, which
+// is more work still; the socket's receive buffer overflows and drops
+// responses, which brings more retransmissions. Measured (issue 19): at
+// twice the rate it can carry the server completed less than half of it,
+// with calls waiting 35 s for their 200, and its memory grew past 1 GB.
+// Kamailio at the same load failed calls fast.
+//
+// Two measures decide, and either refuses:
+//
+//   - The queueing delay: how long the server's work waits for the CPU.
+//     sipgo runs every message it reads in a goroutine of its own, so when
+//     the server is behind, the backlog is goroutines waiting to run, and
+//     every message of every call waits as long; a call's set-up crosses
+//     that queue four or five times (INVITE, challenge, INVITE, the
+//     callee's answers, ACK). The Go scheduler measures exactly that wait
+//     (runtime/metrics, /sched/latencies:seconds); the server reads it
+//     every DelayPeriod and takes the 90th percentile of the period's
+//     waits, smoothed over about two periods. Past the limit (serve
+//     -max-queue-delay, DefaultQueueDelay) new calls are refused until the
+//     backlog drains below it again. It sees a busy core whatever the
+//     cause: more calls than the core carries, or another process taking
+//     part of it. It refuses only while a few calls (delayFloor) are being
+//     set up: a server waiting with fewer has a cause other than its calls.
+//   - The number of calls being set up: initial INVITEs admitted and not
+//     yet given a final response. By Little's law it is the rate of new
+//     calls times how long each takes to set up, so it also rises when
+//     set-ups take longer, and it bounds what an admitted burst may hold
+//     (media sessions, forked transactions) before the delay shows. A call
+//     that rings for half a minute is one call being set up all that time;
+//     the default budget (DefaultCallSetups, serve -max-call-setups) is far
+//     beyond what any building rings at once.
+//
+// Only new initial INVITEs are refused: never a request inside a dialog
+// (ACK, BYE, CANCEL, a re-INVITE, which carry a To tag and never reach
+// Admit), and never a retransmission of an INVITE already admitted, nor
+// the INVITE that answers our own challenge of an admitted one (the same
+// Call-ID, a new CSeq): a call once admitted is carried to its end, since
+// the work it cost so far would otherwise be wasted. Finished set-ups are
+// remembered for a transaction's lifetime (64·T1) so that a late
+// retransmission of an answered INVITE is not refused either.
+//
+// Over UDP the refusal is sent statelessly from the listener's read loop,
+// before sipgo makes a transaction (package sipstack, Stateless), as
+// Kamailio's sl_send_reply would send it: it costs a parse and a send,
+// a tenth of what a call costs, so a server refusing half of what it is
+// offered still spends most of its core on the calls it admitted.
+//
+// RFC 7339 (SIP overload control) is not implemented. It is feedback
+// between SIP servers: an upstream client that advertises support ("oc" in
+// its Via) is told by how much to reduce what it sends, and throttles at
+// its side. Our clients are door stations, phones and apps, which send one
+// call at a time and implement nothing of it; a carrier trunk is the only
+// upstream server, and none we know of advertises "oc". Without the
+// client's advertisement RFC 7339 §5.10 falls back to 503 with
+// Retry-After, which is what this does. The Retry-After is short
+// (DefaultRetryAfter): a proxy in front of us may take a 503 as "this
+// server is down" for that long (RFC 3263 §4.3), the on/off behaviour RFC
+// 7339 was written to avoid, and a short one keeps such an outage short.
+
+// DefaultCallSetups is the default budget of calls being set up at once.
+// It is the second measure, a bound on what set-ups may hold (a media
+// session, a transaction per callee) rather than the first sign of
+// overload: a call's set-up time is mostly its callees' — their ringing, or
+// a load generator's own delays — so a tight budget refuses calls a server
+// with a free core could carry (bench/sip at 800/s offered on a calm
+// machine: a budget of 200 refused 518 of 4 800 calls with the core half
+// idle; the queueing delay alone, 106). 1 000 is still several times what
+// the busiest building rings at once.
+const DefaultCallSetups = 1000
+
+// DefaultRetryAfter is the Retry-After of a refusal, in seconds.
+const DefaultRetryAfter = 2
+
+// DefaultQueueDelay is the default limit of the queueing delay. A door
+// call's set-up crosses the queue four or five times, and must stay under
+// a second (and each crossing under T1, 500 ms, or the callees' INVITEs
+// are retransmitted for nothing). Measured with bench/sip on one core: at
+// half the clean maximum the delay's 90th percentile is well under a
+// millisecond; near the maximum it reaches 30–100 ms in bursts while every
+// call still answers within 350 ms; past it, it grows without bound.
+const DefaultQueueDelay = 150 * time.Millisecond
+
+// delayFloor is how many calls must be being set up for the queueing delay
+// to refuse one: with fewer, the server's own calls are not what keeps its
+// work waiting (another process, a machine busy elsewhere), and refusing a
+// call would relieve nothing.
+const delayFloor = 8
+
+// DelayPeriod is how often the queueing delay is measured.
+const DelayPeriod = 100 * time.Millisecond
+
+// setupRetention is how long a set-up is remembered after it ended, and
+// the longest an admitted one is counted without ending: 64·T1, the
+// longest an INVITE transaction lasts.
+const setupRetention = 64 * 500 * time.Millisecond
+
+// Admission bounds the calls being set up at once; see the comment above.
+type Admission struct {
+	budget     int
+	maxDelay   time.Duration
+	retryAfter string
+	now        func() time.Time
+	// delay is the last measured queueing delay (time.Duration).
+	delay atomic.Int64
+	stop  chan struct{}
+	once  sync.Once
+
+	mu sync.Mutex
+	// setting are the Call-IDs of the calls being set up, with when
+	// each was admitted.
+	setting map[string]time.Time
+	// ended and endedBefore are the Call-IDs whose set-up ended within
+	// the last one or two retention periods (rotated as a pair).
+	ended, endedBefore map[string]struct{}
+	rotated            time.Time
+
+	refused atomic.Int64
+}
+
+// NewAdmission bounds the calls being set up at once to budget and the
+// queueing delay to maxDelay (0 or less: no bound on either); a refusal
+// carries Retry-After retryAfter seconds. With a maxDelay it measures the
+// delay until Close.
+func NewAdmission(budget int, maxDelay time.Duration, retryAfter int) *Admission {
+	a := newAdmission(budget, maxDelay, retryAfter, time.Now)
+	if maxDelay > 0 {
+		go a.watch(DelayPeriod)
+	}
+	return a
+}
+
+func newAdmission(budget int, maxDelay time.Duration, retryAfter int, now func() time.Time) *Admission {
+	if retryAfter < 1 {
+		retryAfter = DefaultRetryAfter
+	}
+	return &Admission{
+		budget: budget, maxDelay: maxDelay, retryAfter: strconv.Itoa(retryAfter), now: now, stop: make(chan struct{}),
+		setting: map[string]time.Time{}, ended: map[string]struct{}{}, endedBefore: map[string]struct{}{},
+		rotated: now(),
+	}
+}
+
+// Close stops measuring.
+func (a *Admission) Close() {
+	if a != nil {
+		a.once.Do(func() { close(a.stop) })
+	}
+}
+
+// schedLatencies is the Go scheduler's histogram of how long goroutines
+// waited, runnable, before they ran.
+const schedLatencies = "/sched/latencies:seconds"
+
+// watch measures the queueing delay every period until Close.
+func (a *Admission) watch(period time.Duration) {
+	sample := []metrics.Sample{{Name: schedLatencies}}
+	var prev []uint64
+	// The first period counts from now, not from the process's start-up
+	// (which loaded and compiled the site, and is no backlog of calls).
+	if metrics.Read(sample); sample[0].Value.Kind() == metrics.KindFloat64Histogram {
+		prev = append(prev, sample[0].Value.Float64Histogram().Counts...)
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+		}
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindFloat64Histogram {
+			return // not measured by this Go
+		}
+		h := sample[0].Value.Float64Histogram()
+		// Smoothed over about two periods: a single pause (a garbage
+		// collection) does not refuse a tenth of a second's calls.
+		a.observe((a.Delay() + quantileSince(h, prev, 0.9)) / 2)
+		prev = append(prev[:0], h.Counts...)
+	}
+}
+
+// observe records a measured queueing delay.
+func (a *Admission) observe(d time.Duration) { a.delay.Store(int64(d)) }
+
+// Delay is the last measured queueing delay.
+func (a *Admission) Delay() time.Duration {
+	if a == nil {
+		return 0
+	}
+	return time.Duration(a.delay.Load())
+}
+
+// quantileSince is the q-quantile of what h counted since it counted prev
+// (nil: since the start), as the lower bound of its bucket; 0 when
+// nothing was counted.
+func quantileSince(h *metrics.Float64Histogram, prev []uint64, q float64) time.Duration {
+	var total uint64
+	for i, c := range h.Counts {
+		if i < len(prev) {
+			c -= prev[i]
+		}
+		total += c
+	}
+	if total == 0 {
+		return 0
+	}
+	want := uint64(math.Ceil(q * float64(total)))
+	var seen uint64
+	for i, c := range h.Counts {
+		if i < len(prev) {
+			c -= prev[i]
+		}
+		seen += c
+		if seen >= want {
+			lo := h.Buckets[i]
+			if math.IsInf(lo, -1) || lo < 0 {
+				lo = 0
+			}
+			return time.Duration(lo * float64(time.Second))
+		}
+	}
+	return 0
+}
+
+// Admit decides on a new initial INVITE (no To tag) of call callID and
+// reports whether it may go on: always for a call already admitted (a
+// retransmission, or the INVITE answering our challenge) or one whose
+// set-up ended recently (a late retransmission), otherwise only while the
+// queueing delay is within its limit and fewer than the budget's calls
+// are being set up. An admitted call must be matched by Done.
+func (a *Admission) Admit(callID string) bool { return a.admit(callID, true) }
+
+// Admits reports whether Admit would admit call callID, and counts nothing:
+// for an INVITE about to be challenged, which must not hold a place in the
+// budget (a flood of unauthenticated INVITEs would fill it), but which need
+// not be challenged when its answer would be refused anyway.
+func (a *Admission) Admits(callID string) bool { return a.admit(callID, false) }
+
+func (a *Admission) admit(callID string, count bool) bool {
+	if a == nil || (a.budget <= 0 && a.maxDelay <= 0) {
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.setting[callID]; ok {
+		return true
+	}
+	now := a.now()
+	a.rotate(now)
+	if _, ok := a.ended[callID]; ok {
+		return true
+	}
+	if _, ok := a.endedBefore[callID]; ok {
+		return true
+	}
+	if a.maxDelay > 0 && len(a.setting) >= delayFloor && a.Delay() > a.maxDelay {
+		a.refused.Add(1)
+		return false
+	}
+	if a.budget > 0 && len(a.setting) >= a.budget {
+		a.expire(now)
+		if len(a.setting) >= a.budget {
+			a.refused.Add(1)
+			return false
+		}
+	}
+	if count {
+		a.setting[callID] = now
+	}
+	return true
+}
+
+// Done says the set-up of call callID ended (the caller has a final
+// response, or the INVITE was refused); its retransmissions are still
+// admitted for a while.
+func (a *Admission) Done(callID string) {
+	if a == nil || (a.budget <= 0 && a.maxDelay <= 0) {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.setting[callID]; !ok {
+		return
+	}
+	delete(a.setting, callID)
+	a.rotate(a.now())
+	a.ended[callID] = struct{}{}
+}
+
+// rotate forgets the set-ups that ended more than two retention periods
+// ago, a period at a time. a.mu is held.
+func (a *Admission) rotate(now time.Time) {
+	if now.Sub(a.rotated) < setupRetention {
+		return
+	}
+	a.endedBefore, a.ended = a.ended, a.endedBefore
+	clear(a.ended)
+	a.rotated = now
+	a.expire(now)
+}
+
+// expire stops counting set-ups admitted longer ago than any INVITE
+// transaction lasts: an INVITE sipgo dropped after we admitted it (a
+// malformed one) never reaches the handler that would call Done. a.mu is
+// held; it runs at the budget, over at most the budget's entries, and
+// once a retention period.
+func (a *Admission) expire(now time.Time) {
+	for id, t := range a.setting {
+		if now.Sub(t) > setupRetention {
+			delete(a.setting, id)
+		}
+	}
+}
+
+// Setting is how many calls are being set up.
+func (a *Admission) Setting() int {
+	if a == nil {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.setting)
+}
+
+// Refused is how many INVITEs Admit has refused.
+func (a *Admission) Refused() int64 {
+	if a == nil {
+		return 0
+	}
+	return a.refused.Load()
+}
+
+// Refusal is the response to an INVITE Admit refused: 503 with
+// Retry-After.
+func (a *Admission) Refusal(req *sip.Request) *sip.Response {
+	res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil)
+	res.AppendHeader(sip.NewHeader("Retry-After", a.retryAfter))
+	return res
+}
