@@ -41,7 +41,7 @@ const (
 	ladderTop     = 18  // the lane names' baseline
 	ladderFirst   = 52  // the first arrow's y
 	ladderRow     = 26  // between arrows
-	ladderMinGap  = 170 // between lanes
+	ladderMinGap  = 140 // between lanes
 	ladderMaxGap  = 420
 	ladderCharW   = 7 // an 11.5px monospace character, rounded up
 	ladderLabelCh = 56
