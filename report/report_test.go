@@ -135,3 +135,16 @@ func TestWriteHTMLRejectsUnknownStatus(t *testing.T) {
 		t.Errorf("got %v, want an error naming the status", err)
 	}
 }
+
+// A call cut short in the recording says so under its ladder.
+func TestLadderMore(t *testing.T) {
+	p := samplePage()
+	p.Cases[1].MoreMessages = true
+	page := render(t, p)
+	if !strings.Contains(page, `<text class="more" x="8" y="`) || !strings.Contains(page, "… more messages not shown") {
+		t.Error("the ladder of a truncated call does not say more messages were not shown")
+	}
+	if strings.Contains(render(t, samplePage()), "more messages not shown") {
+		t.Error("a whole call's ladder says messages were not shown")
+	}
+}

@@ -139,15 +139,9 @@ func (l *ladder) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return l.PacketConn.WriteTo(b, addr)
 }
 
-// summarise renders a SIP message as its first line and who it is
-// between: `INVITE sip:1A@… (device.gate → 1A)` or `180 Ringing (INVITE)`.
-func summarise(b []byte) string {
-	s, _, _, _ := parse(b)
-	return s
-}
-
-// parse summarises a SIP message (as summarise) and returns the users of
-// its From and To and whether it is a response.
+// parse summarises a SIP message as its first line and who it is between,
+// `INVITE (device.gate → 1A)` or `180 Ringing (1 INVITE; device.gate → 1A)`,
+// and returns the users of its From and To and whether it is a response.
 func parse(b []byte) (summary, from, to string, response bool) {
 	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
 	lines := strings.Split(string(head), "\r\n")
