@@ -113,7 +113,7 @@ const (
 
 func (l *ladder) record(dir string, peer net.Addr, b []byte) {
 	if len(b) == 0 || bytes.HasPrefix(b, []byte("\r\n")) {
-		return // a keep-alive: summarise has nothing to show
+		return // a keep-alive: parse has nothing to show
 	}
 	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
 	l.mu.Lock()
