@@ -26,13 +26,14 @@ test: peers fmtcheck vet ## gofmt check, go vet, then every test, counted; skips
 	$(TESTCOUNT) ./... ./.ci/testcount
 
 # The interop tests talk to real software from Debian: sipp (package
-# sip-tester), baresip, curl, and chromium (the handover sheet printed to
-# PDF on A4). Install them when we can (root with
-# apt-get, updating the package lists if the first try fails); elsewhere
+# sip-tester), baresip, curl, chromium (the handover sheet printed to
+# PDF on A4, the test report) and graphviz (graph -format svg). Install
+# them when we can (root with apt-get, updating the package lists if the
+# first try fails); elsewhere
 # the tests that need them skip and say so — or, under CI=true, fail.
-PEER_PACKAGES := sip-tester baresip curl chromium
-peers: ## install sipp, baresip, curl and chromium for the interop tests, when possible
-	@if command -v sipp >/dev/null 2>&1 && command -v baresip >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1; then \
+PEER_PACKAGES := sip-tester baresip curl chromium graphviz
+peers: ## install sipp, baresip, curl, chromium and graphviz for the interop tests, when possible
+	@if command -v sipp >/dev/null 2>&1 && command -v baresip >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && command -v dot >/dev/null 2>&1; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing $(PEER_PACKAGES) for the interop tests"; \
@@ -40,7 +41,7 @@ peers: ## install sipp, baresip, curl and chromium for the interop tests, when p
 		{ DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(PEER_PACKAGES) >/dev/null; }; \
 	else \
-		echo "note: sipp, baresip, curl or chromium is missing and cannot be installed here (not root, or no apt-get);"; \
+		echo "note: sipp, baresip, curl, chromium or dot (graphviz) is missing and cannot be installed here (not root, or no apt-get);"; \
 		echo "      the interop tests that need them will skip (and fail under CI=true). Install: apt-get install $(PEER_PACKAGES)"; \
 	fi
 

@@ -47,27 +47,73 @@ func (l *ladder) reset() {
 	l.mu.Unlock()
 }
 
-func (l *ladder) lines() []string {
+// SIPMessage is one SIP message of a failed case's call as the server saw
+// it: who sent it, who received it ("server" on one side, the peer's name
+// on the other) and its summary, such as `INVITE (gate → 1A)`. Reports
+// draw these as a ladder diagram.
+type SIPMessage struct {
+	From, To, Summary string
+}
+
+// messages returns the recorded messages (at most maxLadder) and whether
+// more were recorded than that.
+func (l *ladder) messages() (out []SIPMessage, more bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []string
 	for i, m := range l.msg {
 		if i == maxLadder {
-			out = append(out, "… (more messages not shown)")
-			break
+			return out, true
 		}
 		name := l.names[m.peer.String()]
 		if name == "" {
 			name = m.peer.String()
 		}
-		out = append(out, fmt.Sprintf("%s %-8s %s", m.dir, name, summarise(l.head[m.start:m.end])))
+		// The party on the far side of the server: the sender of a request
+		// that came in (From) or the recipient of one that went out (To),
+		// the other way round for responses. That names the device even
+		// where every device shares one address (the in-memory hub).
+		summary, from, to, response := parse(l.head[m.start:m.end])
+		party := to
+		if (m.dir == dirIn) != response {
+			party = from
+		}
+		if party != "" {
+			name = party
+		}
+		msg := SIPMessage{From: "server", To: name, Summary: summary}
+		if m.dir == dirIn {
+			msg.From, msg.To = name, "server"
+		}
+		out = append(out, msg)
+	}
+	return out, false
+}
+
+// ladderLines renders messages as the text ladder, a line each:
+// `server ← gate     INVITE (gate → 1A)`.
+func ladderLines(msgs []SIPMessage, more bool) []string {
+	var out []string
+	for _, m := range msgs {
+		dir, name := dirOut, m.To
+		if m.To == "server" {
+			dir, name = dirIn, m.From
+		}
+		out = append(out, fmt.Sprintf("%s %-8s %s", dir, name, m.Summary))
+	}
+	if more {
+		out = append(out, "… (more messages not shown)")
 	}
 	return out
 }
 
+const (
+	dirIn  = "server ←"
+	dirOut = "server →"
+)
+
 func (l *ladder) record(dir string, peer net.Addr, b []byte) {
 	if len(b) == 0 || bytes.HasPrefix(b, []byte("\r\n")) {
-		return // a keep-alive: summarise has nothing to show
+		return // a keep-alive: parse has nothing to show
 	}
 	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
 	l.mu.Lock()
@@ -83,26 +129,27 @@ func (l *ladder) record(dir string, peer net.Addr, b []byte) {
 func (l *ladder) ReadFrom(b []byte) (int, net.Addr, error) {
 	n, addr, err := l.PacketConn.ReadFrom(b)
 	if err == nil {
-		l.record("server ←", addr, b[:n])
+		l.record(dirIn, addr, b[:n])
 	}
 	return n, addr, err
 }
 
 func (l *ladder) WriteTo(b []byte, addr net.Addr) (int, error) {
-	l.record("server →", addr, b)
+	l.record(dirOut, addr, b)
 	return l.PacketConn.WriteTo(b, addr)
 }
 
-// summarise renders a SIP message as its first line and who it is
-// between: `INVITE sip:1A@… (device.gate → 1A)` or `180 Ringing (INVITE)`.
-func summarise(b []byte) string {
+// parse summarises a SIP message as its first line and who it is between,
+// `INVITE (device.gate → 1A)` or `180 Ringing (1 INVITE; device.gate → 1A)`,
+// and returns the users of its From and To and whether it is a response.
+func parse(b []byte) (summary, from, to string, response bool) {
 	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
 	lines := strings.Split(string(head), "\r\n")
 	if len(lines) == 0 || lines[0] == "" {
-		return ""
+		return "", "", "", false
 	}
 	first := lines[0]
-	var from, to, cseq string
+	var cseq string
 	for _, h := range lines[1:] {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok {
@@ -118,10 +165,10 @@ func summarise(b []byte) string {
 		}
 	}
 	if strings.HasPrefix(first, "SIP/2.0 ") {
-		return fmt.Sprintf("%s (%s; %s → %s)", strings.TrimPrefix(first, "SIP/2.0 "), cseq, from, to)
+		return fmt.Sprintf("%s (%s; %s → %s)", strings.TrimPrefix(first, "SIP/2.0 "), cseq, from, to), from, to, true
 	}
 	method, _, _ := strings.Cut(first, " ")
-	return fmt.Sprintf("%s (%s → %s)", method, from, to)
+	return fmt.Sprintf("%s (%s → %s)", method, from, to), from, to, false
 }
 
 func userOf(v string) string {

@@ -92,6 +92,9 @@ type Result struct {
 	Step     string    // the step that failed
 	Origin   ir.Origin // the HCL the case proves
 	Ladder   []string  // SIP messages of the case, for a failure
+	// SIP is the same messages structured, for a ladder diagram; Ladder
+	// has a line more when the call had more than could be kept.
+	SIP []SIPMessage
 }
 
 // Report is the outcome of a run, in case order.
@@ -641,7 +644,9 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 		w.cleanup(st)
 		res.Duration = time.Since(start)
 		if res.Status == Fail {
-			res.Ladder = w.ladder.lines()
+			var more bool
+			res.SIP, more = w.ladder.messages()
+			res.Ladder = ladderLines(res.SIP, more)
 		}
 	}()
 	for i, step := range c.Steps {

@@ -55,7 +55,7 @@ func TestBadFlagValuesAreUsageErrors(t *testing.T) {
 		{[]string{"build", "-provision-url", "pbx:8088", "nosite"}, `invalid value "pbx:8088" for flag -provision-url: want an http or https URL`},
 		{[]string{"build", "-o", "", "nosite"}, `invalid value "" for flag -o: want a value`},
 		{[]string{"plan", "-state", "", "nosite"}, `invalid value "" for flag -state: want a value`},
-		{[]string{"graph", "-format", "svg", "nosite"}, `invalid value "svg" for flag -format: want dot, mermaid or json`},
+		{[]string{"graph", "-format", "png", "nosite"}, `invalid value "png" for flag -format: want dot, mermaid, json or svg`},
 		{[]string{"test", "-transport", "tcp", "nosite"}, `invalid value "tcp" for flag -transport: want memory or udp`},
 		{[]string{"test", "-parallel", "-1", "nosite"}, `invalid value "-1" for flag -parallel: want a whole number from 0 to 1024`},
 		{[]string{"test", "-run", "(", "nosite"}, `invalid value "(" for flag -run: want a regular expression`},

@@ -6,19 +6,22 @@ import (
 
 var graphCommand = &command{
 	name:     "graph",
-	synopsis: "Draw who rings whom, as Graphviz DOT or Mermaid",
-	usage: `Usage: switchboard graph [-format dot|mermaid|json] [-json] [-lockfile=readonly]
+	synopsis: "Draw who rings whom, as Graphviz DOT, SVG or Mermaid",
+	usage: `Usage: switchboard graph [-format dot|mermaid|json|svg] [-json] [-lockfile=readonly]
                          [-var name=value]... [-var-file FILE]... [DIR]
 
 Draws the call paths of the site in DIR: door stations and their buttons
 and keypad codes to residences, residences to the monitors and people they
-ring (numbered in order for sequential rings), DDIs to users, and where
-unanswered calls end. Each residence is a cluster, so a 40-flat block stays
-legible. Render DOT with "dot -Tsvg"; paste Mermaid into a Markdown file.
+ring (numbered in order for sequential rings), DDIs to users, conference
+rooms and who hosts them, and where unanswered calls end. Each residence is
+a cluster, so a 40-flat block stays legible. -format svg lays the DOT out
+with Graphviz's dot (which must be installed) and prints the SVG; paste
+Mermaid into a Markdown file.
 -json (or -format json) prints the nodes and edges as JSON, and a site
 with errors as the diagnostics document of validate -json.
 
-Exit status: 0 drawn, 1 errors in the site, 2 usage error.`,
+Exit status: 0 drawn, 1 errors in the site or no dot for -format svg,
+2 usage error.`,
 	run:   runGraph,
 	flags: func() *flagSet { return graphFlags(&graphOptions{}) },
 }
@@ -31,7 +34,7 @@ type graphOptions struct {
 
 func graphFlags(o *graphOptions) *flagSet {
 	f := newFlagSet("graph")
-	f.fs.StringVar(&o.format, "format", "dot", "output `FORMAT`: dot, mermaid or json")
+	f.fs.StringVar(&o.format, "format", "dot", "output `FORMAT`: dot, mermaid, json or svg")
 	f.fs.BoolVar(&o.json, "json", false, "print the graph as JSON (-format json)")
 	o.site.register(f.fs)
 	return f

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -39,6 +40,11 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("EXAMPLES", examples)
+			// The directory holding only the switchboard command, for a
+			// script that needs a PATH without other programs on it.
+			if exe, err := exec.LookPath("switchboard"); err == nil {
+				env.Setenv("SWITCHBOARD_BINDIR", filepath.Dir(exe))
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

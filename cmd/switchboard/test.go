@@ -17,7 +17,8 @@ import (
 var testCommand = &command{
 	name:     "test",
 	synopsis: "Simulate every call path of a site",
-	usage: `Usage: switchboard test [-run REGEX] [-list] [-json] [-junit FILE] [-parallel N]
+	usage: `Usage: switchboard test [-run REGEX] [-list] [-json] [-junit FILE] [-html FILE]
+                        [-parallel N]
                         [-transport memory|udp] [-lockfile=readonly]
                         [-var name=value]... [-var-file FILE]... [DIR]
 
@@ -62,6 +63,10 @@ Cases run in parallel and are reported in a stable order. A failure shows
 the step, the reason, the line of the site files (or the scenario) the case
 proves, and the SIP messages of the call.
 
+-html FILE also writes the report as one self-contained page: the cases
+grouped by door, residence and person, each failure with its SIP ladder
+diagram and the line it proves, the passed cases collapsed.
+
 Passwords come from the site key when there is one; otherwise an
 ephemeral key is used (the simulation only needs them to agree).
 
@@ -78,6 +83,7 @@ type testOptions struct {
 	list      bool
 	json      bool
 	junit     string
+	html      string
 	parallel  int
 	transport string
 	site      siteOptions
@@ -89,6 +95,7 @@ func testFlags(o *testOptions) *flagSet {
 	f.fs.BoolVar(&o.list, "list", false, "print the names of the cases without running them")
 	f.fs.BoolVar(&o.json, "json", false, "print one JSON object per case instead of the summary")
 	f.fs.StringVar(&o.junit, "junit", "", "also write a JUnit XML report to `FILE`")
+	f.fs.StringVar(&o.html, "html", "", "also write the report as an HTML page to `FILE`")
 	f.fs.IntVar(&o.parallel, "parallel", 0, "run up to `N` servers at once (default: the number of CPUs)")
 	o.transport = simulate.TransportMemory
 	f.fs.StringVar(&o.transport, "transport", simulate.TransportMemory, "carry SIP and RTP in `memory` (no sockets) or over loopback udp")
@@ -179,6 +186,11 @@ func runTest(c *cli, args []string) int {
 			return simulate.WriteJUnit(w, rep, p.Site.Name)
 		})
 		if err != nil {
+			return c.fail("test", err)
+		}
+	}
+	if o.html != "" {
+		if err := writeTestHTML(o.html, p, rep); err != nil {
 			return c.fail("test", err)
 		}
 	}

@@ -1,7 +1,8 @@
 // Package graph draws who rings whom on a site: door stations and their
 // buttons and keypads to residences, residences to the endpoints they ring
-// (in order for sequential rings), DDIs to users, and where unanswered calls
-// end. It reads only the IR, so what it draws is what the runtime does.
+// (in order for sequential rings), DDIs to users, conference rooms and who
+// hosts them, and where unanswered calls end. It reads only the IR, so what
+// it draws is what the runtime does.
 package graph
 
 import (
@@ -15,7 +16,7 @@ import (
 )
 
 // Formats lists the output formats Render accepts.
-var Formats = []string{"dot", "mermaid", "json"}
+var Formats = []string{"dot", "mermaid", "json", "svg"}
 
 // node and edge are the format-neutral picture; each writer renders them.
 type node struct {
@@ -49,6 +50,8 @@ func Render(w io.Writer, p *ir.Program, format string) error {
 		return writeMermaid(w, pic)
 	case "json":
 		return writeJSON(w, pic)
+	case "svg":
+		return writeSVG(w, pic)
 	}
 	return fmt.Errorf("unknown graph format %q: use one of %s", format, strings.Join(Formats, ", "))
 }
@@ -132,6 +135,19 @@ func build(p *ir.Program) *picture {
 		}
 		pic.edges = append(pic.edges, edge{from: k.from, to: k.to, label: strings.Join(labels[k], ", "), style: style})
 	}
+	// Conference rooms: everyone dials the room's number; the owner's edge
+	// says whose room it is (and joins without the PIN where it has one).
+	for _, c := range p.Conferences {
+		label := "conference " + c.Number
+		if c.PIN {
+			label += "\nPIN"
+		}
+		id := ir.ConferenceRef(c.Name).String()
+		pic.nodes = append(pic.nodes, node{id: id, label: label, shape: "conference"})
+		if c.Owner.Kind == ir.RefUser {
+			pic.edges = append(pic.edges, edge{from: c.Owner.String(), to: id, label: "hosts", style: "dashed"})
+		}
+	}
 	for _, d := range p.DDIs {
 		pic.nodes = append(pic.nodes, node{id: "ddi." + d.Number, label: d.Number + "\n" + d.Trunk, shape: "ddi"})
 		pic.edges = append(pic.edges, edge{from: "ddi." + d.Number, to: d.Target.String()})
@@ -167,7 +183,7 @@ func ringEdges(from string, r ir.Ring) []edge {
 
 var dotShapes = map[string]string{
 	"door": "house", "residence": "folder", "endpoint": "box", "user": "box",
-	"mailbox": "cylinder", "ddi": "cds",
+	"mailbox": "cylinder", "ddi": "cds", "conference": "hexagon",
 }
 
 func dotQuote(s string) string {
@@ -234,7 +250,7 @@ func mermaidLabel(s string) string {
 
 var mermaidShapes = map[string][2]string{
 	"door": {"[/", "\\]"}, "residence": {"([", "])"}, "endpoint": {"[", "]"}, "user": {"[", "]"},
-	"mailbox": {"[(", ")]"}, "ddi": {"{{", "}}"},
+	"mailbox": {"[(", ")]"}, "ddi": {"{{", "}}"}, "conference": {"((", "))"},
 }
 
 func writeMermaid(w io.Writer, pic *picture) error {
