@@ -95,7 +95,9 @@ func build(p *ir.Program) *picture {
 	}
 	for _, u := range p.Users {
 		for _, f := range []ir.Fallback{u.Ring.NoAnswer} {
-			if f.Kind == ir.FallbackVoicemail && f.Mailbox != "" && f.Mailbox != u.Name {
+			// Their own box too: a box no edge reaches looks like one
+			// nobody can leave a message in.
+			if f.Kind == ir.FallbackVoicemail && f.Mailbox != "" {
 				pic.edges = append(pic.edges, edge{from: "user." + u.Name, to: "mailbox." + f.Mailbox, label: "no answer", style: "dotted"})
 			}
 		}
