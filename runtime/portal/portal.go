@@ -190,7 +190,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, v *visit, status
 	data["Visit"] = v
 	data["Page"] = name
 	if pr := p.cfg.Program(); pr != nil {
-		data["Site"] = pr.Site.Name
+		data["Site"] = cmpOr(pr.Site.DisplayName, pr.Site.Name)
 	}
 	if v != nil {
 		data["Nav"] = navFor(v)

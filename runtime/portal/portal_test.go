@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -361,18 +362,14 @@ func TestVoicemailActions(t *testing.T) {
 	if a := c.post("/portal/u/mary/voicemail/1/heard", url.Values{"csrf": {tok}}); a.status != http.StatusSeeOther {
 		t.Fatalf("mark heard: %d", a.status)
 	}
-	if box := <-changed; box != "mary" {
-		t.Errorf("watchers told %q", box)
-	}
+	waitChanged(t, changed, "mary")
 	if msgs, _ := e.vm.Messages("mary"); msgs[0].Folder != "saved" {
 		t.Errorf("folder %q after mark heard", msgs[0].Folder)
 	}
 	if a := c.post("/portal/u/mary/voicemail/1/delete", url.Values{"csrf": {tok}}); a.status != http.StatusSeeOther {
 		t.Fatalf("delete: %d", a.status)
 	}
-	if box := <-changed; box != "mary" {
-		t.Errorf("watchers told %q", box)
-	}
+	waitChanged(t, changed, "mary")
 	if a := c.post("/portal/u/mary/voicemail/1/delete", url.Values{"csrf": {tok}}); a.status != http.StatusNotFound {
 		t.Errorf("deleting it again: %d, want 404", a.status)
 	}
@@ -460,5 +457,18 @@ func TestLimits(t *testing.T) {
 	}
 	if a := c.post("/portal/login", many); a.status != http.StatusBadRequest {
 		t.Errorf("20 fields: %d, want 400", a.status)
+	}
+}
+
+// waitChanged waits for the box's watchers to be told of box.
+func waitChanged(t *testing.T, changed <-chan string, box string) {
+	t.Helper()
+	select {
+	case got := <-changed:
+		if got != box {
+			t.Errorf("watchers told of %q, want %q", got, box)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the watchers were not told of %s's change (the message-waiting lights would not follow)", box)
 	}
 }
