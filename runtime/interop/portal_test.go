@@ -190,6 +190,28 @@ func TestPortalInBrowser(t *testing.T) {
 	if !strings.HasSuffix(res.URL, "/portal/login") {
 		t.Errorf("after logging out, %s landed on %s, want the login", home, res.URL)
 	}
+
+	// The installer's login opens the site page, never a resident's.
+	installerPW, ok := s.secrets.InstallerPortalPassword()
+	if !ok {
+		t.Fatal("no installer portal password for testdata/site")
+	}
+	do("logging in as the installer",
+		chromedp.SendKeys(chromedp.CSS("#email"), s.prog.Site.Installer.Email),
+		chromedp.SendKeys(chromedp.CSS("#password"), installerPW),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS(`nav a[aria-current="page"]`)),
+	)
+	shots.capture(tctx, "installer-desktop")
+	for _, p := range []string{"", "voicemail", "voicemail/1.wav", "doors", "devices", "calls", "settings"} {
+		res, err := chromedp.Run(tctx, chromedp.NavigateResponse(home+p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != http.StatusForbidden {
+			t.Errorf("the installer opening %s: %d, want 403", home+p, res.Status)
+		}
+	}
 }
 
 // messages counts the messages on disk in box.
