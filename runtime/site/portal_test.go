@@ -20,7 +20,7 @@ type portalSecrets struct {
 }
 
 func (p portalSecrets) PortalPassword(user string) (string, bool) { return p.portal, user == "mary" }
-func (p portalSecrets) InstallerPortalPassword() (string, bool) { return "", false }
+func (p portalSecrets) InstallerPortalPassword() (string, bool)   { return "", false }
 
 // TestPortalServed: the site's HTTP listener serves the portal under
 // /portal/, which checks the running generation's portal passwords (a
