@@ -2,7 +2,6 @@ package portal
 
 import (
 	"sync"
-	"time"
 
 	"switchboard/runtime/events"
 )
@@ -12,25 +11,23 @@ import (
 // person sees are those since the server started, this many at most.
 const historySize = 2000
 
-// History keeps the recent events the portal shows (doors opened, calls)
-// and since when each account has been registered, read from the site's
-// event stream.
+// History keeps the recent events the portal shows (doors opened, calls),
+// read from the site's event stream.
 type History struct {
 	sub  *events.Subscription
 	done chan struct{}
 
-	mu     sync.Mutex
-	ring   []events.Event // oldest first once full: ring[next:] + ring[:next]
-	next   int
-	full   bool
-	online map[string]time.Time // account → registered since
+	mu   sync.Mutex
+	ring []events.Event // oldest first once full: ring[next:] + ring[:next]
+	next int
+	full bool
 	// seen is closed and replaced at every event kept: tests wait on it.
 	seen chan struct{}
 }
 
 // NewHistory reads bus (nil: nothing) until Close, keeping n events.
 func NewHistory(bus *events.Bus, n int) *History {
-	h := &History{ring: make([]events.Event, n), online: map[string]time.Time{}, done: make(chan struct{}), seen: make(chan struct{})}
+	h := &History{ring: make([]events.Event, n), done: make(chan struct{}), seen: make(chan struct{})}
 	if bus == nil {
 		close(h.done)
 		return h
@@ -64,14 +61,6 @@ func kept(k events.Kind) bool {
 func (h *History) add(e events.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	switch e.Kind {
-	case events.Registered:
-		if _, ok := h.online[e.Account]; !ok {
-			h.online[e.Account] = e.Time
-		}
-	case events.Unregistered:
-		delete(h.online, e.Account)
-	}
 	if kept(e.Kind) {
 		h.ring[h.next] = e
 		h.next++
@@ -99,15 +88,6 @@ func (h *History) Events(keep func(events.Event) bool) []events.Event {
 		}
 	}
 	return out
-}
-
-// Since returns since when account has been registered, as far as the
-// events since start say.
-func (h *History) Since(account string) (time.Time, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	t, ok := h.online[account]
-	return t, ok
 }
 
 // Changed returns a channel closed at the next event.

@@ -371,7 +371,7 @@ type deviceView struct {
 	Online                      bool
 	Since                       time.Time
 	Contacts                    int
-	Transport, Source           string
+	Transport, Source, Agent    string
 	Shared                      bool
 }
 
@@ -402,9 +402,13 @@ func (p *Portal) devicesPage(w http.ResponseWriter, r *http.Request, v *visit) {
 		if p.cfg.Bindings != nil {
 			bs := p.cfg.Bindings(name)
 			row.Online, row.Contacts = len(bs) > 0, len(bs)
+			for i, b := range bs {
+				if i == 0 || (!b.Since.IsZero() && b.Since.Before(row.Since)) {
+					row.Since = b.Since
+				}
+			}
 			if len(bs) > 0 {
-				row.Transport, row.Source = bs[0].Transport, bs[0].Source
-				row.Since, _ = p.history.Since(name)
+				row.Transport, row.Source, row.Agent = bs[0].Transport, bs[0].Source, bs[0].UserAgent
 			}
 		}
 		rows = append(rows, row)

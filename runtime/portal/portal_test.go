@@ -3,6 +3,7 @@ package portal
 import (
 	"bytes"
 	"crypto/tls"
+	"html/template"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/events"
+	"switchboard/runtime/registrar"
 )
 
 // TestLoginIndistinguishable: an unknown e-mail and a wrong password get
@@ -470,5 +473,61 @@ func waitChanged(t *testing.T, changed <-chan string, box string) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("the watchers were not told of %s's change (the message-waiting lights would not follow)", box)
+	}
+}
+
+// TestDoorsCallsDevices: a person sees the doors that ring them open (not
+// others'), the calls that involved them, and their devices with since
+// when and which app or phone.
+func TestDoorsCallsDevices(t *testing.T) {
+	e := newEnv(t)
+	publish := func(ev events.Event) {
+		t.Helper()
+		changed := e.p.history.Changed()
+		e.bus.Publish(ev)
+		select {
+		case <-changed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the portal did not read the event")
+		}
+	}
+	publish(events.Event{Kind: events.DoorOpened, Device: "front-gate", Relay: "door", Account: "app.mary", Call: "c1"})
+	publish(events.Event{Kind: events.DoorOpened, Device: "side-gate", Relay: "bins", Account: "app.aoife", Call: "c2"})
+	publish(events.Event{Kind: events.CallStarted, Call: "c3", From: "device.lobby", To: "1B", Target: "residence.apt-1b"})
+	publish(events.Event{Kind: events.LegAnswered, Call: "c3", Leg: "app.aoife"})
+	publish(events.Event{Kind: events.CallEnded, Call: "c3", Cause: "callee hung up"})
+	publish(events.Event{Kind: events.CallStarted, Call: "c4", From: "app.mary", To: "103", Target: "user.aoife"})
+	e.binds["app.mary"] = []registrar.Binding{{Account: "app.mary", Transport: "TLS", Source: "198.51.100.7:5061", UserAgent: "SmartPlus/6.1 (iPhone)", Since: epoch.Add(-time.Hour)}}
+
+	mary, aoife := e.client(), e.client()
+	mary.login("mary")
+	aoife.login("aoife")
+	cases := []struct {
+		c             *client
+		path          string
+		want, wantNot []string
+	}{
+		{mary, "/portal/u/mary/doors", []string{"Front gate", "Mary Byrne (app)"}, []string{"bins", "Aoife"}},
+		{aoife, "/portal/u/aoife/doors", []string{"bins", "Aoife Kelly (app)"}, []string{"Mary Byrne"}},
+		{aoife, "/portal/u/aoife/calls", []string{"From Lobby", "Aoife Kelly (app)", "callee hung up", "From Mary Byrne (app)", "in progress"}, nil},
+		{mary, "/portal/u/mary/calls", []string{"To 103", "in progress"}, []string{"Lobby"}},
+		{mary, "/portal/u/mary/devices", []string{"online", "SmartPlus/6.1 (iPhone)", "1 Mar 2026 08:00 UTC", "TLS from 198.51.100.7:5061", "offline", "yealink-t54w"}, nil},
+	}
+	for _, tc := range cases {
+		a := tc.c.get(tc.path)
+		if a.status != http.StatusOK {
+			t.Errorf("%s: %d", tc.path, a.status)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(a.body, template.HTMLEscapeString(w)) {
+				t.Errorf("%s does not say %q", tc.path, w)
+			}
+		}
+		for _, w := range tc.wantNot {
+			if strings.Contains(a.body, w) {
+				t.Errorf("%s says %q, which is not theirs", tc.path, w)
+			}
+		}
 	}
 }
