@@ -396,8 +396,6 @@ func (p *Portal) devicesPage(w http.ResponseWriter, r *http.Request, v *visit) {
 		row := deviceView{Account: name, Kind: string(a.Kind), Shared: shared[name], Where: accountLabel(v.Program, name)}
 		if d := v.Program.Device(a.Device); d != nil {
 			row.Model = d.Model
-		} else if a.Kind == "app" {
-			row.Model = "app"
 		}
 		if p.cfg.Bindings != nil {
 			bs := p.cfg.Bindings(name)
