@@ -274,15 +274,15 @@ func (p *Portal) changePassword(w http.ResponseWriter, r *http.Request, v *visit
 	case next != again:
 		msg = "The two new passwords differ."
 	}
-	host := clientHost(r)
+	host, email := clientHost(r), strings.ToLower(v.Person.Email)
 	now := p.clk.Now()
 	if msg == "" {
-		if _, blocked := p.guard.Blocked(host, v.Person.Email, now); blocked {
+		if _, blocked := p.guard.Blocked(host, email, now); blocked {
 			p.fail(w, r, v, http.StatusTooManyRequests, "Too many wrong passwords. Try again in a few minutes.")
 			return
 		}
-		if _, ok := p.checkPassword(strings.ToLower(v.Person.Email), cur); !ok {
-			p.guard.Fail(host, v.Person.Email, now)
+		if _, ok := p.checkPassword(email, cur); !ok {
+			p.guard.Fail(host, email, now)
 			msg = "Your current password is not that."
 		}
 	}
