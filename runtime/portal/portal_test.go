@@ -531,3 +531,39 @@ func TestDoorsCallsDevices(t *testing.T) {
 		}
 	}
 }
+
+// TestChangePassword: the current password is checked, the new one must
+// be long enough and typed twice, and a change ends the person's other
+// sessions but not this one.
+func TestChangePassword(t *testing.T) {
+	e := newEnv(t)
+	other := e.client()
+	other.login("john")
+	c := e.client()
+	c.login("john")
+	tok := c.csrf("/portal/u/john/settings")
+	change := func(cur, next, again string) int {
+		return c.post("/portal/u/john/password", url.Values{"csrf": {tok}, "current": {cur}, "new": {next}, "new_again": {again}}).status
+	}
+	cases := []struct {
+		name             string
+		cur, next, again string
+		want             int
+	}{
+		{"wrong current", "not my password at all", "a good new password", "a good new password", http.StatusUnprocessableEntity},
+		{"too short", derived["john"], "short", "short", http.StatusUnprocessableEntity},
+		{"differ", derived["john"], "a good new password", "a good new passw0rd", http.StatusUnprocessableEntity},
+		{"good", derived["john"], "a good new password", "a good new password", http.StatusOK},
+	}
+	for _, tc := range cases {
+		if got := change(tc.cur, tc.next, tc.again); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	if a := c.get("/portal/u/john/"); a.status != http.StatusOK {
+		t.Errorf("this session after the change: %d, want 200", a.status)
+	}
+	if a := other.get("/portal/u/john/"); a.status != http.StatusSeeOther {
+		t.Errorf("the other session after the change: %d, want 303 to the login", a.status)
+	}
+}
