@@ -219,6 +219,15 @@ func TestCSRF(t *testing.T) {
 	if msgs, _ := e.vm.Messages("mary"); len(msgs) != 1 {
 		t.Errorf("mary has %d messages after refused deletes, want 1", len(msgs))
 	}
+	// A login posted from another site (login CSRF) is refused before
+	// any password is checked.
+	before := e.p.hashes.Load()
+	req, _ := http.NewRequest("POST", e.srv.URL+"/portal/login", strings.NewReader(url.Values{"email": {"john@example.com"}, "password": {derived["john"]}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	if a := e.client().do(req); a.status != http.StatusForbidden || e.p.hashes.Load() != before {
+		t.Errorf("a cross-origin login: %d after %d hashes, want 403 after none", a.status, e.p.hashes.Load()-before)
+	}
 	// The same form with her own token works.
 	if a := mary.post("/portal/u/mary/voicemail/1/delete", url.Values{"csrf": {mary.csrf("/portal/u/mary/voicemail")}}); a.status != http.StatusSeeOther {
 		t.Errorf("with the token: %d, want 303", a.status)
