@@ -62,6 +62,12 @@ With -cert and -key, -http serves HTTPS and -tls serves SIP over TLS; or
 put a reverse proxy in front (see README, "Serving provisioning files over
 HTTPS").
 
+The -http address also serves the people's web portal under /portal/: they
+log in with their invitation's e-mail and portal password (switchboard
+credentials, kind portal) and manage their voicemail, greeting and PIN (see
+README, "The portal"). Passwords they choose are kept as argon2id hashes in
+the data directory's portal/passwords.json.
+
 DIR is a site directory (compiled on start, built into DIR/.switchboard/build)
 or the output directory of "switchboard build" (dialplan.json and provision/).
 Passwords are derived from the site key: SWITCHBOARD_SITE_KEY, or the key

@@ -382,3 +382,45 @@ func TestListAndFilter(t *testing.T) {
 	}
 	_ = ir.Version
 }
+
+// TestPortalLogins: every user with an email and the installer have a
+// portal login of kind portal, none equal to any SIP password, and Lookup
+// gives the runtime the same ones List prints.
+func TestPortalLogins(t *testing.T) {
+	p := irtest.HarbourView()
+	p.Site.Installer = &ir.Installer{Company: "Dublin Door Systems", Email: "support@dds.example"}
+	list := credentials.List(p, testKey(t))
+	l := credentials.NewLookup(testKey(t), p)
+	sip := map[string]bool{}
+	var portal []string
+	for _, c := range list {
+		switch c.Kind {
+		case credentials.KindPortal:
+			portal = append(portal, c.Name+" "+c.Username)
+			var got string
+			var ok bool
+			if c.Name == credentials.InstallerPortal {
+				got, ok = l.InstallerPortalPassword()
+			} else {
+				got, ok = l.PortalPassword(strings.TrimPrefix(c.Name, "portal."))
+			}
+			if !ok || got != c.Password {
+				t.Errorf("Lookup disagrees with List for %s", c.Name)
+			}
+		case "app", "device", "trunk":
+			sip[c.Password] = true
+		}
+	}
+	for _, c := range list {
+		if c.Kind == credentials.KindPortal && sip[c.Password] {
+			t.Errorf("%s equals a SIP password", c.Name)
+		}
+	}
+	want := []string{"installer.portal support@dds.example", "portal.aoife aoife@example.com", "portal.john john@example.com", "portal.mary mary@example.com"}
+	if d := cmp.Diff(want, portal); d != "" {
+		t.Errorf("portal logins (-want +got):\n%s", d)
+	}
+	if _, ok := l.PortalPassword("nobody"); ok {
+		t.Error("a portal password for a user the program does not have")
+	}
+}

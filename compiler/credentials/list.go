@@ -29,6 +29,13 @@ func (s *Source) PortalPassword(u ir.User) string {
 	return s.key.Password(Identity{Site: s.site, Kind: "user", Name: u.Name, Purpose: PurposePortal, Rotation: u.Rotation})
 }
 
+// InstallerPortalPassword is the installer's portal login password. It
+// turns with the site key only (rekey): the installer has no rotation
+// counter of their own.
+func (s *Source) InstallerPortalPassword() string {
+	return s.key.Password(Identity{Site: s.site, Kind: "installer", Name: "installer", Purpose: PurposePortal})
+}
+
 // VoicemailPIN is the PIN of mailbox m (rotation: the owner's counter), of
 // the given length (4…6).
 func (s *Source) VoicemailPIN(m ir.Mailbox, rotation, digits int) string {
@@ -63,6 +70,10 @@ type Credential struct {
 // KindPortal is the Kind of a user's app/portal login.
 const KindPortal = "portal"
 
+// InstallerPortal is the Name of the installer's portal login: not
+// "portal.<name>", which a user named "installer" would have.
+const InstallerPortal = "installer.portal"
+
 // List derives the credentials of every account of p (SIP) and every user
 // with an email (portal login), sorted by Name. The result holds secrets:
 // print it only on explicit request.
@@ -84,6 +95,15 @@ func List(p *ir.Program, k Key) []Credential {
 			Name: KindPortal + "." + u.Name, Username: u.Email, AuthName: u.Email,
 			Password: s.PortalPassword(u), Domain: p.Site.Domain,
 			Kind: KindPortal, Owner: ir.UserRef(u.Name).String(),
+		})
+	}
+	if in := p.Site.Installer; in != nil && in.Email != "" {
+		// The installer's portal login (the operator view): never a
+		// resident's, so never any user's password.
+		out = append(out, Credential{
+			Name: InstallerPortal, Username: in.Email, AuthName: in.Email,
+			Password: s.InstallerPortalPassword(), Domain: p.Site.Domain,
+			Kind: KindPortal, Owner: "installer",
 		})
 	}
 	for _, m := range p.Mailboxes {
@@ -215,4 +235,24 @@ func (l *Lookup) SIPPassword(account string) (password string, ok bool) {
 		return "", false
 	}
 	return l.src.SIPPassword(*a), true
+}
+
+// PortalPassword returns the derived portal password of the named user;
+// ok is false for a user the program does not have or one without an
+// email (no login).
+func (l *Lookup) PortalPassword(user string) (string, bool) {
+	u := l.p.User(user)
+	if u == nil || u.Email == "" {
+		return "", false
+	}
+	return l.src.PortalPassword(*u), true
+}
+
+// InstallerPortalPassword returns the installer's derived portal
+// password; ok is false when the site names no installer email.
+func (l *Lookup) InstallerPortalPassword() (string, bool) {
+	if in := l.p.Site.Installer; in == nil || in.Email == "" {
+		return "", false
+	}
+	return l.src.InstallerPortalPassword(), true
 }

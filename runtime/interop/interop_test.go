@@ -83,6 +83,7 @@ type server struct {
 	addr    string // host:port of the SIP socket
 	port    int
 	dataDir string // the services' data (serverConfig.voicemail), else ""
+	site    *site.Site
 	// stop closes the server (a carrier then hears the un-REGISTER); the
 	// test's cleanup calls it too.
 	stop func()
@@ -174,6 +175,7 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.site = st
 	s.addr = conn.LocalAddr().String()
 	s.port = conn.LocalAddr().(*net.UDPAddr).Port
 	ctx, cancel := context.WithCancel(context.Background())

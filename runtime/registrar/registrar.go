@@ -423,6 +423,10 @@ func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time
 
 	p := r.prog.Load()
 	source, transport := req.Source(), transportName(req.Transport())
+	userAgent := ""
+	if h := req.GetHeader("User-Agent"); h != nil {
+		userAgent = h.Value()
+	}
 	removed := func(b Binding, cause string) {
 		r.store.Remove(b.Account, b.Key)
 		r.publish(p, events.Event{Kind: events.Unregistered, Account: b.Account, Source: b.Source, Cause: cause})
@@ -452,7 +456,12 @@ func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time
 			Expires:   now.Add(c.expires),
 			Source:    source,
 			Transport: transport,
+			UserAgent: userAgent,
+			Since:     now,
 			Path:      u.path,
+		}
+		if old != nil && !old.Since.IsZero() {
+			b.Since = old.Since
 		}
 		r.store.Put(b)
 		cause := "new"

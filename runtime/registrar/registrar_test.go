@@ -188,14 +188,32 @@ func TestRegister(t *testing.T) {
 	}{{
 		name: "one contact",
 		steps: []step{{
-			headers: []string{"Contact: <sip:app.mary@10.0.0.5:5060>", "Expires: 300"},
+			headers: []string{"Contact: <sip:app.mary@10.0.0.5:5060>", "Expires: 300", "User-Agent: Yealink SIP-T54W 96.86.0.70"},
 			want:    ok + "\nContact: <sip:app.mary@10.0.0.5:5060>;expires=300",
 		}},
 		bindings: map[string][]registrar.Binding{"app.mary": {{
 			Account: "app.mary", Contact: "<sip:app.mary@10.0.0.5:5060>", Key: "sip:app.mary@10.0.0.5:5060",
 			CallID: "c1", CSeq: 2, Expires: epoch.Add(300 * time.Second), Source: "203.0.113.9:40000", Transport: "UDP",
+			UserAgent: "Yealink SIP-T54W 96.86.0.70", Since: epoch,
 		}}},
 		events: []string{"registered app.mary new"},
+	}, {
+		name: "a refresh keeps since when the binding exists",
+		steps: []step{{
+			headers: []string{"Contact: <sip:app.mary@10.0.0.5:5060>", "Expires: 300", "User-Agent: app 1.0"},
+			want:    ok + "\nContact: <sip:app.mary@10.0.0.5:5060>;expires=300",
+		}, {
+			advance: 100 * time.Second,
+			cseq:    3,
+			headers: []string{"Contact: <sip:app.mary@10.0.0.5:5060>", "Expires: 300", "User-Agent: app 1.1"},
+			want:    ok + "\nContact: <sip:app.mary@10.0.0.5:5060>;expires=300",
+		}},
+		bindings: map[string][]registrar.Binding{"app.mary": {{
+			Account: "app.mary", Contact: "<sip:app.mary@10.0.0.5:5060>", Key: "sip:app.mary@10.0.0.5:5060",
+			CallID: "c1", CSeq: 4, Expires: epoch.Add(400 * time.Second), Source: "203.0.113.9:40000", Transport: "UDP",
+			UserAgent: "app 1.1", Since: epoch,
+		}}},
+		events: []string{"registered app.mary new", "registered app.mary refresh"},
 	}, {
 		name: "app on two phones",
 		steps: []step{{
@@ -341,7 +359,7 @@ func TestRegister(t *testing.T) {
 		bindings: map[string][]registrar.Binding{"app.mary": {{
 			Account: "app.mary", Contact: "<sip:app.mary@10.0.0.5>", Key: "sip:app.mary@10.0.0.5",
 			CallID: "c1", CSeq: 2, Expires: epoch.Add(300 * time.Second), Source: "203.0.113.9:40000", Transport: "UDP",
-			Path: []string{"<sip:edge-1.example.net;lr>", "<sip:edge-2.example.net;lr>"},
+			Since: epoch, Path: []string{"<sip:edge-1.example.net;lr>", "<sip:edge-2.example.net;lr>"},
 		}}},
 		events: []string{"registered app.mary new"},
 	}, {

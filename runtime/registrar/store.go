@@ -32,6 +32,11 @@ type Binding struct {
 	// NAT the device is reachable there, not at its Contact (RFC 3581).
 	Source    string
 	Transport string
+	// UserAgent is the REGISTER's User-Agent (at most maxUserAgent bytes):
+	// which app or phone holds the binding, for the people's portal.
+	UserAgent string
+	// Since is when the binding was first registered; refreshes keep it.
+	Since time.Time
 	// Path is the Path header values of the REGISTER, topmost first
 	// (RFC 3327): the route to the device through edge proxies.
 	Path []string
@@ -72,7 +77,8 @@ const shards = 64
 // binding sits in the set the map points to (most accounts have one), its
 // strings share one allocation, its expiry is a count of nanoseconds.
 // About 220 bytes a binding for a phone's registration, against 350 as
-// Binding values in a map of slices.
+// Binding values in a map of slices; its User-Agent adds its length (at
+// most maxUserAgent).
 type Memory struct {
 	seed   maphash.Seed
 	shards [shards]shard
@@ -120,15 +126,21 @@ func (bs *bindingSet) remove(i int) bool {
 }
 
 // compact is a Binding without its account (the map's key): text holds
-// Contact, Key, CallID, Source and Transport one after the other.
+// Contact, Key, CallID, Source, UserAgent and Transport one after the
+// other.
 type compact struct {
 	text                  string
 	contactN, keyN, callN uint16
-	sourceN               uint16
+	sourceN, uaN          uint16
 	cseq                  uint32
 	expires               int64 // Unix nanoseconds
+	since                 int64 // Unix nanoseconds; 0: unknown
 	path                  *[]string
 }
+
+// maxUserAgent bounds the User-Agent a binding keeps: enough for any
+// phone's model and firmware.
+const maxUserAgent = 128
 
 // maxCompactField is the longest string a compact binding holds; a
 // REGISTER is one datagram, so no field comes near it.
@@ -136,7 +148,14 @@ const maxCompactField = 1<<16 - 1
 
 func compactOf(b *Binding) compact {
 	c := compact{cseq: b.CSeq, expires: b.Expires.UnixNano()}
-	fields := [...]string{b.Contact, b.Key, b.CallID, b.Source, b.Transport}
+	if !b.Since.IsZero() {
+		c.since = b.Since.UnixNano()
+	}
+	ua := b.UserAgent
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	fields := [...]string{b.Contact, b.Key, b.CallID, b.Source, ua, b.Transport}
 	n := 0
 	for i, f := range fields {
 		if len(f) > maxCompactField {
@@ -150,7 +169,7 @@ func compactOf(b *Binding) compact {
 		t.WriteString(f)
 	}
 	c.text = t.String()
-	c.contactN, c.keyN, c.callN, c.sourceN = uint16(len(fields[0])), uint16(len(fields[1])), uint16(len(fields[2])), uint16(len(fields[3]))
+	c.contactN, c.keyN, c.callN, c.sourceN, c.uaN = uint16(len(fields[0])), uint16(len(fields[1])), uint16(len(fields[2])), uint16(len(fields[3])), uint16(len(fields[4]))
 	if b.Path != nil {
 		p := b.Path
 		c.path = &p
@@ -168,6 +187,7 @@ func (c *compact) binding(account string) Binding {
 	i, j, k, l := int(c.contactN), int(c.contactN)+int(c.keyN), 0, 0
 	k = j + int(c.callN)
 	l = k + int(c.sourceN)
+	m := l + int(c.uaN)
 	b := Binding{
 		Account:   account,
 		Contact:   t[:i],
@@ -176,7 +196,11 @@ func (c *compact) binding(account string) Binding {
 		CSeq:      c.cseq,
 		Expires:   time.Unix(0, c.expires),
 		Source:    t[k:l],
-		Transport: transportName(t[l:]),
+		UserAgent: t[l:m],
+		Transport: transportName(t[m:]),
+	}
+	if c.since != 0 {
+		b.Since = time.Unix(0, c.since)
 	}
 	if c.path != nil {
 		b.Path = *c.path

@@ -100,6 +100,10 @@ func (s *Services) WatchMailboxes(f func(mailbox string)) (stop func()) {
 	return s.vm.Watch(f)
 }
 
+// Voicemail is the voicemail service, nil without a data directory: the
+// portal manages boxes through it.
+func (s *Services) Voicemail() *voicemail.Service { return s.vm }
+
 // WaitConferenceFrames waits until the conference participant on the
 // call with Call-ID id has had n of its frames taken in by the bridge
 // (conference.Bridge.WaitReceived): a simulation's handshake before it

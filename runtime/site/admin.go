@@ -16,16 +16,22 @@ import (
 )
 
 // Handler serves the devices' provisioning files over HTTP (when the site
-// serves them). It is what devices, and through a reverse proxy the
-// internet, reach; the operator's endpoints are not among them
+// serves them) and the people's portal under /portal/ (when the site has
+// a data directory). It is what devices and people, and through a reverse
+// proxy the internet, reach; the operator's endpoints are not among them
 // (AdminHandler, served on a listener of their own), and /admin/ says so.
+// Request bodies are limited to httpMaxBody, but the portal's, which
+// limits each form and upload itself.
 func (s *Site) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/admin/", http.MaxBytesHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the admin endpoints are not served here: use serve's -admin address", http.StatusNotFound)
-	})
+	}), httpMaxBody))
+	if s.portal != nil {
+		mux.Handle("/portal/", s.portal)
+	}
 	if s.prov != nil {
-		mux.Handle("/", s.prov)
+		mux.Handle("/", http.MaxBytesHandler(s.prov, httpMaxBody))
 	}
 	return mux
 }

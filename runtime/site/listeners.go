@@ -121,15 +121,16 @@ func (s *Site) ServeTLS(ctx context.Context, l net.Listener, conf *tls.Config) e
 	}))
 }
 
-// ServeWeb serves the site's HTTP — the devices' provisioning files
-// (Handler) — on l, over TLS when conf is set, until ctx ends.
+// ServeWeb serves the site's HTTP — the devices' provisioning files and
+// the portal (Handler) — on l, over TLS when conf is set, until ctx ends.
 // Its connections count against the site's Limits; a request header
 // must arrive within Handshake, the whole request within HTTPRead, and a
-// body may hold httpMaxBody bytes.
+// body may hold httpMaxBody bytes (the portal's, what each of its forms
+// takes).
 func (s *Site) ServeWeb(ctx context.Context, l net.Listener, conf *tls.Config) error {
 	lim, _ := s.limits()
 	return s.serveHTTP(ctx, l, conf, &http.Server{
-		Handler:           http.MaxBytesHandler(s.Handler(), httpMaxBody),
+		Handler:           s.Handler(),
 		ReadHeaderTimeout: min(lim.Handshake, lim.HTTPRead),
 		ReadTimeout:       lim.HTTPRead,
 		WriteTimeout:      httpWriteTimeout,

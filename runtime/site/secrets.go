@@ -9,6 +9,7 @@ import (
 	"switchboard/runtime/auth"
 	"switchboard/runtime/b2bua"
 	"switchboard/runtime/carrier"
+	"switchboard/runtime/portal"
 	"switchboard/runtime/registrar"
 	"switchboard/runtime/voicemail"
 )
@@ -152,4 +153,13 @@ func (c currentPINs) ConferencePINs(room string) (member, owner string, ok bool)
 		return p.ConferencePINs(room)
 	}
 	return "", "", false
+}
+
+// portalPasswords are the running generation's derived portal passwords,
+// when its secrets have them (credentials.Lookup does).
+func (s *Site) portalPasswords() portal.Passwords {
+	if p, ok := s.gen.Load().pw.cur.(portal.Passwords); ok {
+		return p
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"switchboard/runtime/events"
 	"switchboard/runtime/listener"
 	"switchboard/runtime/media"
+	"switchboard/runtime/portal"
 	"switchboard/runtime/presence"
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/registrar"
@@ -143,6 +145,7 @@ type Site struct {
 	auth      *auth.Authenticator
 	services  *services.Services // nil when Options.Services replaced them
 	prov      *provisioning.Server
+	portal    *portal.Portal // nil without a data directory
 	admin     *adminGuard
 	stopWatch func()
 
@@ -227,6 +230,19 @@ func New(cfg Config, o Options) (*Site, error) {
 	s.server = srv
 	if s.services != nil {
 		s.stopWatch = s.services.WatchMailboxes(srv.MessageWaiting)
+	}
+	if o.DataDir != "" {
+		pc := portal.Config{
+			Program: s.Program, Passwords: s.portalPasswords, Bindings: s.registrar.Lookup,
+			Events: o.Events, Dir: filepath.Join(o.DataDir, "portal"), Clock: s.clk, Logger: s.log,
+		}
+		if s.services != nil {
+			pc.Voicemail = s.services.Voicemail()
+		}
+		if s.portal, err = portal.New(pc); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	if cfg.Bundle != "" {
 		opts := append([]provisioning.Option{provisioning.WithEvents(o.Events), provisioning.WithLogger(s.log), provisioning.WithClock(s.clk),
@@ -424,6 +440,9 @@ func (s *Site) Close() error {
 
 func (s *Site) closeParts() {
 	s.stopWatch()
+	if s.portal != nil {
+		s.portal.Close()
+	}
 	s.registrar.Close()
 	if s.services != nil {
 		_ = s.services.Close()
