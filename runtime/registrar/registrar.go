@@ -460,7 +460,7 @@ func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time
 			cause = "refresh"
 		}
 		r.publish(p, events.Event{Kind: events.Registered, Account: acct.Name, Source: source,
-			Status: sip.StatusOK, Cause: cause})
+			Status: sip.StatusOK, Cause: cause, UserAgent: userAgent(req)})
 	}
 	current = live(r.store.Lookup(acct.Name), now)
 	if extra := len(current) - r.maxContacts; extra > 0 {
@@ -560,4 +560,18 @@ func param(ps sip.HeaderParams, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// userAgent is the request's User-Agent header, cut to a length an event
+// line can carry: it is the device's to write.
+func userAgent(req *sip.Request) string {
+	h := req.GetHeader("User-Agent")
+	if h == nil {
+		return ""
+	}
+	v := h.Value()
+	if len(v) > 128 {
+		v = v[:128]
+	}
+	return v
 }

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -77,8 +78,10 @@ func newAdminGuard(token string) *adminGuard {
 }
 
 // adminHandler serves the reload and check-sync endpoints (POST
-// /admin/reload, POST /admin/check-sync?device=NAME) and the status (GET
-// /admin/status: what the server is doing, as JSON, for a health check).
+// /admin/reload, POST /admin/check-sync?device=NAME), the status (GET
+// /admin/status: what the server is doing, as JSON, for a health check),
+// every account (GET /admin/accounts) and the events (GET /admin/events,
+// see adminGet).
 // Each request must come from loopback, directly (no forwarding header),
 // with "Authorization: Bearer TOKEN" (Options.AdminToken). Why a request
 // was refused goes to the caller in plain words; the token never goes to
@@ -88,15 +91,14 @@ func (s *Site) adminHandler() http.Handler {
 		if !s.admit(w, r) {
 			return
 		}
-		if r.URL.Path == "/admin/status" {
+		switch r.URL.Path {
+		case "/admin/status", "/admin/accounts", "/admin/events":
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
 				w.Header().Set("Allow", "GET, HEAD")
 				http.Error(w, "use GET", http.StatusMethodNotAllowed)
 				return
 			}
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			_ = json.NewEncoder(w).Encode(s.Status())
+			s.adminGet(w, r)
 			return
 		}
 		if r.Method != http.MethodPost {
@@ -128,6 +130,48 @@ func (s *Site) adminHandler() http.Handler {
 			http.NotFound(w, r)
 		}
 	})
+}
+
+// adminGet answers the admin endpoints that only read: the status, the
+// accounts and the events (GET /admin/events?after=ID&wait=SECONDS: the
+// events after ID, waiting up to SECONDS, at most MaxEventsWait, for one —
+// a long poll a client resumes from the last ID it saw; with
+// &epoch=EPOCH, an ID of another run of the server counts from the oldest
+// event kept).
+func (s *Site) adminGet(w http.ResponseWriter, r *http.Request) {
+	var body any
+	switch r.URL.Path {
+	case "/admin/status":
+		body = s.Status()
+	case "/admin/accounts":
+		rep, ok := s.Accounts()
+		if !ok {
+			http.Error(w, "this server keeps no event journal", http.StatusNotFound)
+			return
+		}
+		body = rep
+	case "/admin/events":
+		q := r.URL.Query()
+		after, err := strconv.ParseUint(cmp.Or(q.Get("after"), "0"), 10, 64)
+		if err != nil {
+			http.Error(w, "after: an event ID (a whole number) is needed", http.StatusBadRequest)
+			return
+		}
+		secs, err := strconv.ParseFloat(cmp.Or(q.Get("wait"), "0"), 64)
+		if err != nil || secs < 0 || secs > MaxEventsWait.Seconds() {
+			http.Error(w, fmt.Sprintf("wait: a number of seconds from 0 to %d is needed", int(MaxEventsWait.Seconds())), http.StatusBadRequest)
+			return
+		}
+		page, ok := s.Events(r.Context(), q.Get("epoch"), after, time.Duration(secs*float64(time.Second)))
+		if !ok {
+			http.Error(w, "this server keeps no event journal", http.StatusNotFound)
+			return
+		}
+		body = page
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // admit answers w and returns false unless r may use the admin endpoints.

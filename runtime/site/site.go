@@ -138,6 +138,7 @@ type Site struct {
 	services  *services.Services // nil when Options.Services replaced them
 	prov      *provisioning.Server
 	admin     *adminGuard
+	journal   *journal // nil without admin endpoints or events
 	stopWatch func()
 
 	swapMu sync.Mutex // serialises Swap and Reload
@@ -221,6 +222,9 @@ func New(cfg Config, o Options) (*Site, error) {
 	s.server = srv
 	if s.services != nil {
 		s.stopWatch = s.services.WatchMailboxes(srv.MessageWaiting)
+	}
+	if o.AdminToken != "" && o.Events != nil {
+		s.journal = newJournal(o.Events, func(account string) bool { return len(s.registrar.Lookup(account)) > 0 })
 	}
 	if cfg.Bundle != "" {
 		opts := append([]provisioning.Option{provisioning.WithEvents(o.Events), provisioning.WithLogger(s.log), provisioning.WithClock(s.clk),
@@ -382,6 +386,34 @@ func (s *Site) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 // Status reports what the server is doing now.
 func (s *Site) Status() b2bua.Status { return s.server.Status() }
 
+// Events returns the events after ID after of the server's run epoch (""
+// or another run's: from the oldest kept), waiting up to wait for one; ok
+// is false when the site keeps no journal (no admin token, no event
+// bus).
+func (s *Site) Events(ctx context.Context, epoch string, after uint64, wait time.Duration) (p EventPage, ok bool) {
+	if s.journal == nil {
+		return EventPage{}, false
+	}
+	return s.journal.page(ctx, epoch, after, wait), true
+}
+
+// Accounts reports every account of the running site (registered or not,
+// since when, from where, with which user agent, its last provisioning
+// fetch), its trunks and the calls in progress; ok as for Events.
+func (s *Site) Accounts() (r AccountsReport, ok bool) {
+	if s.journal == nil {
+		return AccountsReport{}, false
+	}
+	lookup := func(account string) []BindingInfo {
+		var out []BindingInfo
+		for _, b := range s.registrar.Lookup(account) {
+			out = append(out, BindingInfo{Contact: b.Contact, Source: b.Source, Transport: b.Transport, Expires: b.Expires})
+		}
+		return out
+	}
+	return s.journal.accounts(s.Program(), lookup, s.server.Status().Trunks, s.clk.Now()), true
+}
+
 // CheckSync asks a device to fetch its provisioning files again, within a
 // few seconds however many of its registrations are stale; it returns how
 // many of its contacts accepted, and an error naming those that did not
@@ -418,6 +450,9 @@ func (s *Site) Close() error {
 
 func (s *Site) closeParts() {
 	s.stopWatch()
+	if s.journal != nil {
+		s.journal.close()
+	}
 	s.registrar.Close()
 	if s.services != nil {
 		_ = s.services.Close()
