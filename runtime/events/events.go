@@ -104,7 +104,7 @@ type Event struct {
 	// header), for registered events: how an operator tells which device
 	// holds an account.
 	UserAgent string `json:"user_agent,omitempty"`
-	Path   string `json:"path,omitempty"`   // provisioning file
+	Path      string `json:"path,omitempty"` // provisioning file
 
 	// Origin is the IR node (and so the HCL) the event concerns.
 	Origin ir.Origin `json:"origin,omitzero"`
