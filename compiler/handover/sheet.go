@@ -174,7 +174,7 @@ func New(in Input) *Sheet {
 			Domain: p.Site.Domain, Country: p.Site.Country, Timezone: p.Site.Timezone},
 		Generated: in.Now.UTC().Truncate(time.Second),
 		Key:       in.Key,
-		Applied:   st.Serial > 0,
+		Applied:   len(st.Objects) > 0, // not Serial: commission records its results in a state nothing was applied with
 		Devices:   []Device{}, Homes: []Home{}, OpenItems: []string{}, NextSteps: []string{},
 	}
 	if in := p.Site.Installer; in != nil {

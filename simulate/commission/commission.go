@@ -434,3 +434,29 @@ func names(accounts []string) string {
 	}
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
+
+// Report is the checklist as simulate reports a run (and so as its text,
+// JSON, JUnit and HTML writers take it): passed cases pass, failed ones
+// fail with what differed (Step "live call", Ladder the evidence's event
+// IDs), open and skipped ones are skipped with their reason ("open: …").
+func (cl *Checklist) Report() *simulate.Report {
+	r := &simulate.Report{}
+	for _, it := range cl.Items {
+		res := simulate.Result{Name: it.Name, Origin: it.Origin, Message: it.Detail}
+		switch it.Status {
+		case Passed:
+			res.Status = simulate.Pass
+		case Failed:
+			res.Status, res.Step = simulate.Fail, "live call"
+			if len(it.Evidence) > 0 {
+				res.Ladder = []string{fmt.Sprintf("events %v of server run %s", it.Evidence, it.Epoch)}
+			}
+		case Skipped:
+			res.Status = simulate.Skip
+		default:
+			res.Status, res.Message = simulate.Skip, "open: "+it.Detail
+		}
+		r.Results = append(r.Results, res)
+	}
+	return r
+}
