@@ -125,7 +125,7 @@ type Call struct {
 	ID       string
 	From, To string
 	Started  time.Time
-	Rang     []string // accounts offered the call, in order, once each
+	Rang     []string // accounts offered the call (ringing, cancelled or refusing), in order, once each
 	Answered string   // the account that answered before any fallback
 	// Rejected is the status the call was refused with (call_rejected, or
 	// the fallback's when it ends the call with one); 0: not refused.
@@ -160,13 +160,18 @@ func Calls(entries []site.Entry) []*Call {
 		switch e.Kind {
 		case events.CallRejected:
 			c.Rejected, c.Ended = e.Status, true
-		case events.LegRinging:
-			if !slices.Contains(c.Rang, e.Leg) {
+		case events.LegRinging, events.LegCancelled, events.LegFailed:
+			// Offered the call: a leg cancelled because another answered
+			// before its 180 came back was rung all the same.
+			if e.Leg != "" && !slices.Contains(c.Rang, e.Leg) {
 				c.Rang = append(c.Rang, e.Leg)
 			}
 		case events.LegAnswered:
 			if c.Answered == "" && c.Fallback == "" {
 				c.Answered = e.Leg
+				if !slices.Contains(c.Rang, e.Leg) {
+					c.Rang = append(c.Rang, e.Leg) // answered at once, without a 180
+				}
 			}
 		case events.Fallback:
 			if _, f, ok := strings.Cut(e.Cause, " → "); ok {
@@ -276,7 +281,9 @@ func judge(k simulate.Case, d simulate.Dial, c *Call, reg Registered) verdict {
 		return verdict{}
 	}
 	var open []string
-	if len(off) > 0 {
+	if len(off) > 0 && d.Answer == "" {
+		// The ring case proves the whole ring; a case of one person
+		// answering is not held back by another's device.
 		open = append(open, fmt.Sprintf("%s not registered (switched off?), so not rung", names(off)))
 	}
 	for _, s := range k.Steps {

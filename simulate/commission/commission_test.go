@@ -83,6 +83,12 @@ func TestJudge(t *testing.T) {
 		reg:     every,
 		want:    map[string]result{"ring": {"open", "not called yet"}, "sarah opens": {"passed", ""}, "hall-1 opens": {"open", "not called yet"}},
 	}, {
+		name: "sarah answers at once; the others are cancelled before their 180",
+		entries: call(nil, answered("app.sarah"),
+			events.Event{Kind: events.LegCancelled, Leg: "device.hall-1"}, events.Event{Kind: events.LegCancelled, Leg: "app.david"}, opened),
+		reg:  every,
+		want: map[string]result{"ring": {"open", "not called yet"}, "sarah opens": {"passed", ""}, "hall-1 opens": {"open", "not called yet"}},
+	}, {
 		name:    "sarah answers and does not open",
 		entries: call(all, answered("app.sarah")),
 		reg:     every,
@@ -103,6 +109,15 @@ func TestJudge(t *testing.T) {
 		want: map[string]result{
 			"ring":         {"open", "hall-1 not registered (switched off?), so not rung"},
 			"sarah opens":  {"open", "not called yet"},
+			"hall-1 opens": {"open", "hall-1 not registered (switched off?)"},
+		},
+	}, {
+		name:    "the monitor is switched off and sarah opens",
+		entries: call([]string{"app.sarah", "app.david"}, answered("app.sarah"), opened),
+		reg:     hallOff,
+		want: map[string]result{
+			"ring":         {"open", "not called yet"},
+			"sarah opens":  {"passed", ""},
 			"hall-1 opens": {"open", "hall-1 not registered (switched off?)"},
 		},
 	}, {

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"switchboard/runtime/events"
+	"switchboard/runtime/site"
+	"switchboard/simulate/device"
+)
+
+// TestCommissionLive walks a live site the way an installer does, against
+// the real binary: `serve` runs examples/family-home; simulated devices
+// register — the gate and the four apps, while the hall monitor stays
+// switched off — and the gate's button is pressed: Sarah answers and keys
+// the gate's code. `status` shows who is registered and who is not;
+// `commission -once` ticks Sarah's case, and leaves the monitor's open
+// because it is not registered, and the ring case open because nobody let
+// the gate ring out. Then the server is reloaded with site files that
+// differ from the installer's (the gate's button reaches a new residence
+// that took the "Whitfield" label): the next press rings Grace, and the
+// resumed run fails the cases of the button, saying who rang and who was
+// expected. The handover sheet shows the results.
+func TestCommissionLive(t *testing.T) {
+	t.Parallel()
+	bin := buildSwitchboard(t)
+	served := copyExample(t, "family-home") // what the server runs
+	files := copyExample(t, "family-home")  // the installer's site files
+	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1", "TZ=UTC")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = env
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		code := 0
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if stderr.Len() > 0 {
+			t.Logf("%s stderr:\n%s", args[0], stderr.String())
+		}
+		return string(out), code
+	}
+	passwords := func() map[string]string {
+		t.Helper()
+		out, code := run("credentials", "-json", served)
+		if code != 0 {
+			t.Fatalf("credentials -json: exit %d", code)
+		}
+		var list []struct{ Name, Password string }
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, c := range list {
+			m[c.Name] = c.Password
+		}
+		return m
+	}
+	creds := passwords()
+
+	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "127.0.0.1:0", served), env)
+	ready := s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: site "[^"]+", sip udp (127\.0\.0\.1:\d+), http 127\.0\.0\.1:\d+, admin http (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
+	sipAddr, adminAddr := ready[1], ready[2]
+	tokenFile := filepath.Join(served, ".switchboard", "admin-token")
+	tokenData, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tokenData))
+
+	// calls waits, on the admin endpoints' event journal, until n calls
+	// have ended: the server has told all there is to tell of them.
+	ended, after := 0, uint64(0)
+	waitCalls := func(n int) {
+		t.Helper()
+		for ended < n {
+			req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/admin/events?after=%d&wait=10", adminAddr, after), nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var page site.EventPage
+			err = json.NewDecoder(res.Body).Decode(&page)
+			res.Body.Close()
+			if err != nil || len(page.Events) == 0 {
+				t.Fatalf("events: %v, %d events (%d of %d calls ended)", err, len(page.Events), ended, n)
+			}
+			for _, e := range page.Events {
+				after = e.ID
+				if e.Kind == events.CallEnded {
+					ended++
+				}
+			}
+		}
+	}
+
+	devices := map[string]*device.Device{}
+	register := func(account string) *device.Device {
+		t.Helper()
+		d, err := device.New(device.Config{Account: account, Password: creds[account], Domain: "whitfield-home.example.net", Server: sipAddr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		rctx, cancel := context.WithTimeout(ctx, serveTimeout)
+		defer cancel()
+		if status, err := d.Register(rctx, time.Hour); err != nil || status != 200 {
+			t.Fatalf("register %s: %d %v", account, status, err)
+		}
+		devices[account] = d
+		return d
+	}
+	gate := register("device.gate")
+	for _, a := range []string{"app.sarah", "app.david", "app.chloe", "app.jack"} {
+		register(a)
+	}
+	// The gate dials what its button dials, as the build says.
+	code := func() string {
+		var plan struct{ Entries []struct{ Device, Code string } }
+		readJSON(t, filepath.Join(served, ".switchboard", "build", "dialplan.json"), &plan)
+		for _, e := range plan.Entries {
+			if e.Device == "gate" {
+				return e.Code
+			}
+		}
+		t.Fatal("the gate has no entry")
+		return ""
+	}
+	// press: a visitor presses the gate's button; who answers keys the
+	// gate's code; the gate hears it (the door opened) and hangs up.
+	press := func(answerer string) {
+		t.Helper()
+		d := devices[answerer]
+		d.SetAnswer(device.Pickup, 0)
+		defer d.SetAnswer(device.Ring, 0)
+		cctx, cancel := context.WithTimeout(ctx, serveTimeout)
+		defer cancel()
+		call, err := gate.Dial(cctx, code())
+		if err != nil {
+			t.Fatalf("the gate's call: %v", err)
+		}
+		in := d.Incoming()
+		if len(in) == 0 || !in[len(in)-1].Answered {
+			t.Fatalf("%s did not answer: %+v", answerer, in)
+		}
+		answered := d.Answered(in[len(in)-1].CallID)
+		if answered == nil {
+			t.Fatalf("%s has no call %s", answerer, in[len(in)-1].CallID)
+		}
+		if err := answered.SendDTMF("#"); err != nil {
+			t.Fatal(err)
+		}
+		if err := call.WaitDigits(cctx, "#"); err != nil {
+			t.Fatalf("the gate did not receive its code: %v", err)
+		}
+		if err := call.Hangup(cctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	press("app.sarah")
+	waitCalls(1)
+
+	out, code1 := run("status", "-admin", adminAddr, "-token-file", tokenFile, served)
+	for _, re := range []string{
+		`(?m)^Site whitfield-home: 5 of 6 accounts registered$`,
+		`(?m)^app\.sarah +yes +\d\d:\d\d:\d\d +127\.0\.0\.1:\d+/udp`,
+		`(?m)^device\.hall-monitor +no +`,
+		`(?m)^Calls in progress: 0$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("status (exit %d) lacks %s:\n%s", code1, re, out)
+		}
+	}
+
+	type doc struct {
+		Passed, Failed, Open int
+		Cases                []struct {
+			Name, Status, Detail string
+			Evidence             []uint64
+		}
+	}
+	commission := func(wantExit int, args ...string) doc {
+		t.Helper()
+		out, code := run(append(append([]string{"commission", "-once", "-json", "-admin", adminAddr, "-token-file", tokenFile}, args...), files)...)
+		var d doc
+		if err := json.Unmarshal([]byte(out), &d); err != nil || code != wantExit {
+			t.Fatalf("commission: exit %d (want %d), %v:\n%s", code, wantExit, err, out)
+		}
+		return d
+	}
+	find := func(d doc, re string) (string, string, []uint64) {
+		t.Helper()
+		for _, k := range d.Cases {
+			if regexp.MustCompile(re).MatchString(k.Name) {
+				return k.Status, k.Detail, k.Evidence
+			}
+		}
+		t.Fatalf("no case matches %s", re)
+		return "", "", nil
+	}
+	first := commission(0)
+	st, detail, sarahEv := find(first, `^gate button 1 → .* → sarah answers and opens "gate"$`)
+	if st != "passed" || len(sarahEv) == 0 {
+		t.Fatalf("sarah's case: %s %q, evidence %v", st, detail, sarahEv)
+	}
+	if st, detail, _ := find(first, `→ hall-monitor answers`); st != "open" || !strings.Contains(detail, "hall-monitor not registered") {
+		t.Errorf("the monitor's case: %s %q", st, detail)
+	}
+	if st, detail, _ := find(first, `^gate button 1 → .* rings together`); st != "open" || detail != "not called yet" {
+		t.Errorf("the ring case: %s %q", st, detail)
+	}
+
+	// The server's site files now differ from the installer's: the label
+	// "Whitfield", which the gate's button dials, is a new residence's.
+	edit := func(file, old, new string) {
+		t.Helper()
+		path := filepath.Join(served, file)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), old) {
+			t.Fatalf("%s has no %q", file, old)
+		}
+		if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit("site.pbx.hcl", `label        = "Whitfield"`, `label        = "Main house"`)
+	edit("devices.pbx.hcl", `calls = residence.home`, `calls = residence.annex`)
+	edit("people.pbx.hcl", `user "sarah" {`, `residence "annex" {
+  label = "Whitfield"
+}
+
+user "grace" {
+  first_name = "Grace"
+  last_name  = "Ashworth"
+  email      = "grace@example.com"
+  residence  = residence.annex
+  extension  = 205
+  app        = true
+}
+
+user "sarah" {`)
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+adminAddr+"/admin/reload", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("reload: %s\n%s", res.Status, s.log())
+	}
+	creds = passwords()
+	register("app.grace")
+	press("app.grace")
+	waitCalls(2)
+
+	second := commission(1)
+	want := "rang grace; expected also sarah, david, chloe and jack"
+	st, detail, ev := find(second, `^gate button 1 → .* → sarah answers and opens "gate"$`)
+	if st != "failed" || detail != want {
+		t.Errorf("sarah's case after the reload: %s %q, want failed %q", st, detail, want)
+	}
+	// The resumed run judged the new call only: its evidence follows the
+	// first's.
+	if len(ev) == 0 || ev[0] <= sarahEv[len(sarahEv)-1] {
+		t.Errorf("evidence of the failure %v, of the first pass %v", ev, sarahEv)
+	}
+	if st, _, _ := find(second, `^gate button 1 → .* rings together`); st != "failed" {
+		t.Errorf("the ring case after the reload: %s", st)
+	}
+
+	// The results are in the state; the handover sheet shows them.
+	out, code2 := run("handover", files)
+	for _, s := range []string{"Commissioning (", `failed: ` + want + `.`} {
+		if code2 != 0 || !strings.Contains(out, s) {
+			t.Errorf("handover (exit %d) lacks %q:\n%s", code2, s, out)
+		}
+	}
+}
