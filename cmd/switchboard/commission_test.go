@@ -134,7 +134,9 @@ func TestCommissionLive(t *testing.T) {
 	}
 	// The gate dials what its button dials, as the build says.
 	code := func() string {
-		var plan struct{ Entries []struct{ Device, Code string } }
+		var plan struct {
+			Entries []struct{ Device, Code string }
+		}
 		readJSON(t, filepath.Join(served, ".switchboard", "build", "dialplan.json"), &plan)
 		for _, e := range plan.Entries {
 			if e.Device == "gate" {
