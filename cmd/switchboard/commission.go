@@ -25,7 +25,8 @@ var commissionCommand = &command{
 	synopsis: "Tick the site's cases off by real calls on the live site",
 	usage: `Usage: switchboard commission [-admin ADDR] [-token-file FILE] [-once]
                              [-timeout D] [-run REGEX] [-json] [-junit FILE]
-                             [-state FILE] [-var name=value]... [-var-file FILE]... [DIR]
+                             [-state FILE] [-lockfile=readonly] [-var name=value]...
+                             [-var-file FILE]... [DIR]
 
 Turns the cases switchboard test generates for the site in DIR into a
 checklist, and ticks them off as the installer walks the live site: it
@@ -76,7 +77,7 @@ func commissionFlags(o *commissionOptions) *flagSet {
 	f.fs.StringVar(&o.admin, "admin", "127.0.0.1:8089", "serve's admin endpoints are on `ADDR` (its -admin)")
 	f.fs.StringVar(&o.tokenFile, "token-file", "", "read the admin token from `FILE` (default DIR/.switchboard/admin-token; SWITCHBOARD_ADMIN_TOKEN overrides)")
 	f.fs.BoolVar(&o.once, "once", false, "judge the calls the server's journal holds now, then stop")
-	f.fs.DurationVar(&o.timeout, "timeout", 0, "stop after `D` (0: when every case is decided, or on Ctrl-C)")
+	f.fs.DurationVar(&o.timeout, "timeout", 0, "stop after `D` (0: once every case is decided, or on Ctrl-C)")
 	f.fs.StringVar(&o.run, "run", "", "only the cases whose name matches `REGEX`")
 	f.fs.StringVar(&o.state, "state", "", "the applied state `FILE` that keeps the results (default DIR/.switchboard/state.json)")
 	o.site.register(f.fs)
@@ -96,9 +97,6 @@ func runCommission(c *cli, args []string) int {
 	cmd := lookup("commission")
 	if err := checkAdminAddr(o.admin); err != nil {
 		return c.usageError(cmd, "%v", err)
-	}
-	if o.timeout < 0 {
-		return c.usageError(cmd, "-timeout: %s is negative", o.timeout)
 	}
 	var sel *regexp.Regexp
 	if o.run != "" {

@@ -192,6 +192,7 @@ var flagRules = map[string]flagRule{
 	"-handshake-timeout":          durationAbove(0),
 	"-http-read-timeout":          durationAbove(0),
 	"-rotation-grace":             durationAbove(-1), // 0: never
+	"commission -timeout":         durationAbove(-1), // 0: until every case is decided
 	"-digest":                     digestRule,
 	"-rtp-ports":                  func(v string) error { _, _, err := portRange(v); return err },
 	"-device":                     func(v string) error { _, _, err := apply.ParseTarget(v, "", ""); return err },
