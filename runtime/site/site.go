@@ -21,6 +21,7 @@ import (
 	"switchboard/runtime/listener"
 	"switchboard/runtime/media"
 	"switchboard/runtime/presence"
+	"switchboard/runtime/prompts"
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/registrar"
 	"switchboard/runtime/services"
@@ -138,7 +139,8 @@ type Site struct {
 	services  *services.Services // nil when Options.Services replaced them
 	prov      *provisioning.Server
 	admin     *adminGuard
-	journal   *journal // nil without admin endpoints or events
+	journal   *journal      // nil without admin endpoints or events
+	ringTests chan struct{} // a place per ring test running (adminRingTest)
 	stopWatch func()
 
 	swapMu sync.Mutex // serialises Swap and Reload
@@ -167,7 +169,7 @@ func New(cfg Config, o Options) (*Site, error) {
 	if err := media.CheckPorts(o.MediaPortMin, o.MediaPortMax); err != nil {
 		return nil, fmt.Errorf("site: %w", err)
 	}
-	s := &Site{o: o, log: o.Logger, clk: o.Clock, admin: newAdminGuard(o.AdminToken), stopWatch: func() {}}
+	s := &Site{o: o, log: o.Logger, clk: o.Clock, admin: newAdminGuard(o.AdminToken), stopWatch: func() {}, ringTests: make(chan struct{}, maxRingTests)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -412,6 +414,14 @@ func (s *Site) Accounts() (r AccountsReport, ok bool) {
 		return out
 	}
 	return s.journal.accounts(s.Program(), lookup, s.server.Status().Trunks, s.clk.Now()), true
+}
+
+// RingTest has the server call a person's endpoints, play a tone to
+// whoever answers and wait for the digit that confirms it (b2bua
+// RingTest): for commissioning what no visitor can trigger.
+func (s *Site) RingTest(ctx context.Context, user string, ring, confirm time.Duration) (b2bua.RingTestResult, error) {
+	tone, _ := prompts.Get(prompts.Beep)
+	return s.server.RingTest(ctx, user, tone, ring, confirm)
 }
 
 // CheckSync asks a device to fetch its provisioning files again, within a

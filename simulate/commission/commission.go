@@ -50,6 +50,9 @@ type Item struct {
 	Epoch    string    `json:"epoch,omitempty"`
 	// Detail says what differed (failed), why it is open, or why skipped.
 	Detail string `json:"detail,omitempty"`
+	// User is the person a ring test proves this case for ("" when none
+	// can: a door's case, a call out, a conference).
+	User string `json:"user,omitempty"`
 
 	c simulate.Case
 }
@@ -81,6 +84,9 @@ func New(p *ir.Program, cases []simulate.Case) *Checklist {
 		}
 		if d, ok := it.Dial(); ok {
 			it.How = how(p, d.From)
+			if it.How != "door" {
+				it.User = callee(p, d.To)
+			}
 		}
 		cl.Items = append(cl.Items, it)
 	}
@@ -100,6 +106,38 @@ func how(p *ir.Program, from string) string {
 		}
 	}
 	return "call"
+}
+
+// callee is the person a number dialled inside the site or from a
+// carrier reaches: by extension or by DDI.
+func callee(p *ir.Program, number string) string {
+	for _, u := range p.Users {
+		if u.Extension != "" && u.Extension == number {
+			return u.Name
+		}
+	}
+	for _, d := range p.DDIs {
+		if d.Number == number && d.Target.Kind == ir.RefUser {
+			return d.Target.Name
+		}
+	}
+	return ""
+}
+
+// RingTestFrom is the caller of the server's ring tests (b2bua RingTest)
+// in their events.
+const RingTestFrom = "ring-test"
+
+// RingTestUsers lists the people whose open cases a ring test would
+// prove, in the checklist's order.
+func (cl *Checklist) RingTestUsers() []string {
+	var out []string
+	for _, it := range cl.Items {
+		if it.Status == Open && it.User != "" && !slices.Contains(out, it.User) {
+			out = append(out, it.User)
+		}
+	}
+	return out
 }
 
 // Restore sets the status of the items named in prior (a previous run's
@@ -131,6 +169,8 @@ type Call struct {
 	// the fallback's when it ends the call with one); 0: not refused.
 	Rejected int
 	Fallback string // the fallback taken (ir.Fallback.String()), "" if none
+	Target   string // the IR object called: user.x, residence.x
+	Digits   string // DTMF the server saw, in order
 	Opened   []events.Event
 	Refused  []events.Event
 	Ended    bool
@@ -152,7 +192,7 @@ func Calls(entries []site.Entry) []*Call {
 			if e.Kind != events.CallStarted && e.Kind != events.CallRejected {
 				continue
 			}
-			c = &Call{ID: e.Call, From: e.From, To: e.To, Started: e.Time}
+			c = &Call{ID: e.Call, From: e.From, To: e.To, Target: e.Target, Started: e.Time}
 			by[e.Call] = c
 			order = append(order, c)
 		}
@@ -182,6 +222,8 @@ func Calls(entries []site.Entry) []*Call {
 				// service that answers.
 				c.Rejected = e.Status
 			}
+		case events.DTMF:
+			c.Digits += e.Digits
 		case events.DoorOpened:
 			c.Opened = append(c.Opened, e.Event)
 		case events.DoorRefused:
@@ -199,6 +241,9 @@ type Registered func(account string) bool
 // Judge compares an ended call with every case that begins with its dial
 // and returns the indexes of the items it decided or explained.
 func (cl *Checklist) Judge(c *Call, epoch string, reg Registered) []int {
+	if c.From == RingTestFrom {
+		return cl.ringTested(c, epoch)
+	}
 	var changed []int
 	matched := false
 	for i := range cl.Items {
@@ -223,6 +268,38 @@ func (cl *Checklist) Judge(c *Call, epoch string, reg Registered) []int {
 	}
 	if !matched {
 		cl.Unjudged++
+	}
+	return changed
+}
+
+// ringTested decides the open cases of the person a ring test called: it
+// passes them when someone answered on one of their endpoints and keyed a
+// digit, and says why not otherwise (they stay open: the person may not
+// have been there).
+func (cl *Checklist) ringTested(c *Call, epoch string) []int {
+	user, ok := strings.CutPrefix(c.Target, "user.")
+	if !ok {
+		cl.Unjudged++
+		return nil
+	}
+	var changed []int
+	for i := range cl.Items {
+		it := &cl.Items[i]
+		if it.User != user || it.Status != Open {
+			continue
+		}
+		switch {
+		case c.Answered != "" && c.Digits != "":
+			it.Status, it.At, it.Evidence, it.Epoch = Passed, c.Started, slices.Clone(c.Evidence), epoch
+			it.Detail = fmt.Sprintf("ring test: %s answered and keyed %s", short(c.Answered), c.Digits)
+		case c.Answered != "":
+			it.Detail = fmt.Sprintf("ring test: %s answered but keyed no digit", short(c.Answered))
+		case len(c.Rang) > 0:
+			it.Detail = fmt.Sprintf("ring test: rang %s; nobody answered", names(c.Rang))
+		default:
+			it.Detail = "ring test: nothing rang"
+		}
+		changed = append(changed, i)
 	}
 	return changed
 }

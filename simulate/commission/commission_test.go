@@ -172,3 +172,57 @@ func TestRestore(t *testing.T) {
 }
 
 func all3() []string { return []string{"device.hall-1", "app.sarah", "app.david"} }
+
+// A ring test (the server calls the person) proves the cases of the
+// person it called, by extension or DDI, once someone answered on their
+// endpoints and keyed a digit; a door's case is not among them.
+func TestRingTest(t *testing.T) {
+	p := &ir.Program{
+		Users: []ir.User{{Name: "sarah", Extension: "201"}, {Name: "david", Extension: "202"}},
+		DDIs:  []ir.DDI{{Number: "+441134960201", Trunk: "carrier", Target: ir.Ref{Kind: ir.RefUser, Name: "sarah"}}},
+	}
+	cases := append(familyCases(),
+		simulate.Case{Name: "david calls sarah on extension 201", Steps: []simulate.Step{simulate.Dial{From: "app.david", To: "201", Answer: "app.sarah"}}},
+		simulate.Case{Name: "carrier → sarah", Steps: []simulate.Step{simulate.Dial{From: "trunk.carrier", To: "+441134960201", Answer: "app.sarah"}}},
+		simulate.Case{Name: "sarah calls david on extension 202", Steps: []simulate.Step{simulate.Dial{From: "app.sarah", To: "202", Answer: "app.david"}}},
+	)
+	cl := New(p, cases)
+	if diff := cmp.Diff([]string{"sarah", "david"}, cl.RingTestUsers()); diff != "" {
+		t.Errorf("ring-testable users (-want +got):\n%s", diff)
+	}
+	ring := func(then ...events.Event) *Call {
+		evs := append([]events.Event{{Kind: events.CallStarted, From: RingTestFrom, To: "201", Target: "user.sarah"},
+			{Kind: events.LegRinging, Leg: "app.sarah"}}, then...)
+		evs = append(evs, events.Event{Kind: events.CallEnded})
+		var entries []site.Entry
+		for i, e := range evs {
+			e.Call = "ring-test-1"
+			entries = append(entries, site.Entry{ID: uint64(100 + i), Event: e})
+		}
+		return Calls(entries)[0]
+	}
+	cl.Judge(ring(events.Event{Kind: events.LegAnswered, Leg: "app.sarah"}), "e1", func(string) bool { return true })
+	got := map[string]string{}
+	for _, it := range cl.Items[3:] {
+		got[it.Name] = string(it.Status) + ": " + it.Detail
+	}
+	want := map[string]string{
+		"david calls sarah on extension 201": "open: ring test: sarah answered but keyed no digit",
+		"carrier → sarah":                    "open: ring test: sarah answered but keyed no digit",
+		"sarah calls david on extension 202": "open: ",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("unconfirmed (-want +got):\n%s", diff)
+	}
+	cl.Judge(ring(events.Event{Kind: events.LegAnswered, Leg: "app.sarah"}, events.Event{Kind: events.DTMF, Account: "app.sarah", Digits: "1"}), "e1", func(string) bool { return true })
+	for _, it := range cl.Items[3:5] {
+		if it.Status != Passed || it.Detail != "ring test: sarah answered and keyed 1" || len(it.Evidence) != 5 {
+			t.Errorf("%s: %s %q %v", it.Name, it.Status, it.Detail, it.Evidence)
+		}
+	}
+	for _, it := range cl.Items[:3] {
+		if it.Status != Open {
+			t.Errorf("door case %s: %s", it.Name, it.Status)
+		}
+	}
+}
