@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"switchboard/runtime/b2bua"
 	"switchboard/runtime/site"
 )
 
@@ -47,6 +48,11 @@ func (a *adminClient) get(ctx context.Context, path string, v any) error {
 	if err != nil {
 		return err
 	}
+	return a.do(req, v)
+}
+
+// do sends req with the token and decodes its JSON answer into v.
+func (a *adminClient) do(req *http.Request, v any) error {
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	res, err := a.http.Do(req)
 	if err != nil {
@@ -83,4 +89,19 @@ func (a *adminClient) events(ctx context.Context, epoch string, after uint64, wa
 	}
 	var p site.EventPage
 	return p, a.get(ctx, "/admin/events?"+q.Encode(), &p)
+}
+
+// ringTest asks POST /admin/ring-test: the server rings user's endpoints
+// and waits for a digit; the answer comes when the test is over.
+func (a *adminClient) ringTest(ctx context.Context, user string, wait time.Duration) (b2bua.RingTestResult, error) {
+	secs := fmt.Sprint(int(wait / time.Second))
+	q := url.Values{"user": {user}, "ring": {secs}, "confirm": {secs}}
+	ctx, cancel := context.WithTimeout(ctx, 2*wait+10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/admin/ring-test?"+q.Encode(), nil)
+	if err != nil {
+		return b2bua.RingTestResult{}, err
+	}
+	var r b2bua.RingTestResult
+	return r, a.do(req, &r)
 }

@@ -24,7 +24,7 @@ var commissionCommand = &command{
 	name:     "commission",
 	synopsis: "Tick the site's cases off by real calls on the live site",
 	usage: `Usage: switchboard commission [-admin ADDR] [-token-file FILE] [-once]
-                             [-timeout D] [-run REGEX] [-json] [-junit FILE]
+                             [-ring-test D] [-timeout D] [-run REGEX] [-json] [-junit FILE]
                              [-state FILE] [-lockfile=readonly] [-var name=value]...
                              [-var-file FILE]... [DIR]
 
@@ -39,7 +39,10 @@ person's case passes when the door opened. A call that contradicts a case
 fails it, saying what differed ("rang sarah and david; expected also
 hall-1"); a device that is not registered leaves its cases open with that
 reason. Cases for people's extensions and DDIs pass the same way, by
-calling them from the phone or number the case names.
+calling them from the phone or number the case names — or, with
+-ring-test, by a ring test: the server calls each such person's
+endpoints, plays a tone to whoever answers, and the digit they key
+confirms it (a person not there leaves their cases open, saying so).
 
 Each result (the case, when, and the IDs of the events that prove it) is
 written to the state (DIR/.switchboard/state.json) as it is decided, so a
@@ -64,6 +67,7 @@ type commissionOptions struct {
 	admin     string
 	tokenFile string
 	once      bool
+	ringTest  time.Duration
 	timeout   time.Duration
 	run       string
 	state     string
@@ -77,6 +81,7 @@ func commissionFlags(o *commissionOptions) *flagSet {
 	f.fs.StringVar(&o.admin, "admin", "127.0.0.1:8089", "serve's admin endpoints are on `ADDR` (its -admin)")
 	f.fs.StringVar(&o.tokenFile, "token-file", "", "read the admin token from `FILE` (default DIR/.switchboard/admin-token; SWITCHBOARD_ADMIN_TOKEN overrides)")
 	f.fs.BoolVar(&o.once, "once", false, "judge the calls the server's journal holds now, then stop")
+	f.fs.DurationVar(&o.ringTest, "ring-test", 0, "first have the server ring each person whose extension or DDI cases are open, letting it ring and waiting for a digit up to `D` each (0: no ring tests)")
 	f.fs.DurationVar(&o.timeout, "timeout", 0, "stop after `D` (0: once every case is decided, or on Ctrl-C)")
 	f.fs.StringVar(&o.run, "run", "", "only the cases whose name matches `REGEX`")
 	f.fs.StringVar(&o.state, "state", "", "the applied state `FILE` that keeps the results (default DIR/.switchboard/state.json)")
@@ -141,6 +146,11 @@ func runCommission(c *cli, args []string) int {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
+	}
+	if o.ringTest > 0 {
+		if err := r.ringTests(ctx); err != nil {
+			return c.fail("commission", err)
+		}
 	}
 	if err := r.follow(ctx); err != nil {
 		r.prog.clear()
@@ -210,6 +220,35 @@ type commissionRun struct {
 	after uint64
 	// pending are the events of calls that have not ended yet, by call.
 	pending map[string][]site.Entry
+	// expect are the ring tests run whose end the journal has not shown
+	// yet: -once waits for them.
+	expect map[string]bool
+}
+
+// ringTests rings, one after the other, every person whose cases a ring
+// test would prove. The results reach the checklist through the event
+// journal, as every call's do.
+func (r *commissionRun) ringTests(ctx context.Context) error {
+	r.expect = map[string]bool{}
+	for _, user := range r.cl.RingTestUsers() {
+		if !r.c.json {
+			fmt.Fprintf(r.c.stderr, "switchboard commission: ringing %s's phones and apps: answer, and key any digit\n", user)
+		}
+		res, err := r.ac.ringTest(ctx, user, r.o.ringTest)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if res.Call != "" && (len(res.Rang) > 0 || res.Answered != "") {
+			r.expect[res.Call] = true
+		}
+		if !res.Confirmed && !r.c.json {
+			fmt.Fprintf(r.c.stderr, "switchboard commission: ring test of %s not confirmed: %s\n", user, res.Reason)
+		}
+	}
+	return nil
 }
 
 // follow reads the server's events and judges each call as it ends,
@@ -223,7 +262,7 @@ func (r *commissionRun) follow(ctx context.Context) error {
 	}
 	for r.cl.Count().Open > 0 {
 		wait := commissionPoll
-		if r.o.once {
+		if r.o.once && len(r.expect) == 0 {
 			wait = 0
 		}
 		page, err := r.ac.events(ctx, r.epoch, r.after, wait)
@@ -253,6 +292,7 @@ func (r *commissionRun) follow(ctx context.Context) error {
 			r.pending[e.Call] = append(r.pending[e.Call], e)
 			if e.Kind == events.CallEnded || e.Kind == events.CallRejected {
 				ended = append(ended, e.Call)
+				delete(r.expect, e.Call)
 			}
 		}
 		if len(ended) > 0 {
@@ -260,7 +300,7 @@ func (r *commissionRun) follow(ctx context.Context) error {
 				return err
 			}
 		}
-		if r.o.once && len(page.Events) == 0 {
+		if r.o.once && len(page.Events) == 0 && len(r.expect) == 0 {
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -347,9 +387,29 @@ func (r *commissionRun) save() error {
 		return err
 	}
 	c := &state.Commissioning{Updated: time.Now().UTC(), Epoch: r.epoch, After: after}
+	mine := map[string]state.CommissionedCase{}
+	var order []string
 	for _, it := range r.cl.Items {
-		c.Cases = append(c.Cases, state.CommissionedCase{Name: it.Name, Origin: it.Origin.Pos(), Status: string(it.Status),
-			At: it.At, Evidence: it.Evidence, Epoch: it.Epoch, Detail: it.Detail})
+		mine[it.Name] = state.CommissionedCase{Name: it.Name, Origin: it.Origin.Pos(), Status: string(it.Status),
+			At: it.At, Evidence: it.Evidence, Epoch: it.Epoch, Detail: it.Detail}
+		order = append(order, it.Name)
+	}
+	if prev := st.Commissioning; prev != nil && r.o.run != "" {
+		// A run of some cases (-run) keeps the others' results, and
+		// leaves the journal to be read again for them.
+		c.Epoch, c.After = prev.Epoch, prev.After
+		for _, k := range prev.Cases {
+			if m, ok := mine[k.Name]; ok {
+				k = m
+				delete(mine, k.Name)
+			}
+			c.Cases = append(c.Cases, k)
+		}
+	}
+	for _, name := range order {
+		if k, ok := mine[name]; ok {
+			c.Cases = append(c.Cases, k)
+		}
 	}
 	st.Commissioning = c
 	return r.store.Write(st)

@@ -230,6 +230,42 @@ func TestCommissionLive(t *testing.T) {
 		t.Errorf("the ring case: %s %q", st, detail)
 	}
 
+	// No visitor calls David's extension: the server rings his app, he
+	// answers and keys a digit, and his cases pass. Only his (-run):
+	// everybody else's stay as they were.
+	david := devices["app.david"]
+	david.SetAnswer(device.Pickup, 0)
+	keyed := make(chan error, 1)
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, serveTimeout)
+		defer cancel()
+		before := len(david.Incoming())
+		in, err := david.WaitIncoming(wctx, func(in []device.Incoming) bool { return len(in) > before && in[len(in)-1].Answered })
+		if err != nil {
+			keyed <- err
+			return
+		}
+		call := david.Answered(in[len(in)-1].CallID)
+		if call == nil {
+			keyed <- fmt.Errorf("david has no call %s", in[len(in)-1].CallID)
+			return
+		}
+		keyed <- call.SendDTMF("1")
+	}()
+	rung := commission(0, "-ring-test", "10s", "-run", "calls david on")
+	if err := <-keyed; err != nil {
+		t.Fatalf("david's answer to the ring test: %v", err)
+	}
+	david.SetAnswer(device.Ring, 0)
+	for _, k := range rung.Cases {
+		if k.Status != "passed" || k.Detail != "ring test: david answered and keyed 1" {
+			t.Errorf("after the ring test, %q: %s %q", k.Name, k.Status, k.Detail)
+		}
+	}
+	if len(rung.Cases) < 2 {
+		t.Errorf("-run david: %d cases", len(rung.Cases))
+	}
+
 	// The server's site files now differ from the installer's: the label
 	// "Whitfield", which the gate's button dials, is a new residence's.
 	edit := func(file, old, new string) {
@@ -290,6 +326,10 @@ user "sarah" {`)
 	}
 	if st, _, _ := find(second, `^gate button 1 → .* rings together`); st != "failed" {
 		t.Errorf("the ring case after the reload: %s", st)
+	}
+
+	if st, detail, _ := find(second, `calls david on extension`); st != "passed" {
+		t.Errorf("david's case, decided by the ring test of an earlier run: %s %q", st, detail)
 	}
 
 	// The results are in the state; the handover sheet shows them.

@@ -180,6 +180,11 @@ func (e *Endpoint) Offer(to ...netip.Addr) ([]byte, error) {
 			e.via = append(e.via, ip.Unmap())
 		}
 	}
+	// What the answer will most likely say, until Accept reads it: a
+	// callee may send its first digits as soon as it answers, before its
+	// answer is read here (RFC 3264 §6.1: it answers with the offer's
+	// payload types).
+	e.codec, e.eventPT = audio.PCMU, offerEventPT
 	port, err := e.open()
 	if err != nil {
 		return nil, err
@@ -231,8 +236,8 @@ func (e *Endpoint) Accept(answer []byte) error {
 			}
 			e.mu.Lock()
 			e.codec, e.remote = c, d.rtp
-			if d.events.has(offerEventPT) {
-				e.eventPT = offerEventPT
+			if !d.events.has(offerEventPT) {
+				e.eventPT = -1 // the callee takes no RFC 4733 events
 			}
 			e.sdpIP = d.rtp.Addr()
 			e.mu.Unlock()
