@@ -120,6 +120,9 @@ type CallState struct {
 	AnsweredBy string    `json:"answered_by,omitempty"`
 }
 
+// gap is n events the subscription dropped just before event ID before.
+type gap struct{ before, n uint64 }
+
 // journal keeps the recent events, numbered, for the admin endpoints, and
 // what they say about accounts that the registrar does not keep: since
 // when, with which user agent, the last provisioning fetch, the trunks'
@@ -137,7 +140,7 @@ type journal struct {
 	mu      sync.Mutex
 	ring    []Entry // ring[i%journalSize] holds ID i+1
 	last    uint64  // ID of the newest event
-	lost    uint64  // events the subscription dropped
+	gaps    []gap   // where the subscription dropped events, oldest first
 	wake    chan struct{}
 	since   map[string]time.Time
 	agents  map[string]string // account + "\x00" + source → user agent
@@ -179,8 +182,13 @@ func (j *journal) run() {
 func (j *journal) add(e events.Event, lost uint64) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.lost += lost
 	j.last++
+	if lost > 0 {
+		j.gaps = append(j.gaps, gap{before: j.last, n: lost})
+	}
+	for len(j.gaps) > 0 && j.last > journalSize && j.gaps[0].before <= j.last-journalSize {
+		j.gaps = j.gaps[1:] // older than anything kept
+	}
 	j.ring[(j.last-1)%journalSize] = Entry{ID: j.last, Event: e}
 	switch e.Kind {
 	case events.Registered:
@@ -256,7 +264,11 @@ func (j *journal) pageLocked(after uint64) EventPage {
 		p.Missed = oldest - from
 		from = oldest
 	}
-	p.Missed += j.lost
+	for _, g := range j.gaps {
+		if g.before > after {
+			p.Missed += g.n
+		}
+	}
 	for id := from; id <= j.last && len(p.Events) < journalPage; id++ {
 		p.Events = append(p.Events, j.ring[(id-1)%journalSize])
 		p.Next = id
