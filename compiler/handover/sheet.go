@@ -413,7 +413,7 @@ func openItems(s *Sheet) []string {
 			}
 		}
 		if c.Open > 0 {
-			out = append(out, fmt.Sprintf("Commissioning: %d of %d cases are not yet proven on the live site (switchboard commission).", c.Open, len(c.Cases)))
+			out = append(out, fmt.Sprintf("Commissioning: %d of %d cases are not yet proven on the live site (switchboard commission).", c.Open, len(c.Cases)-c.Skipped))
 		}
 	}
 	if out == nil {
