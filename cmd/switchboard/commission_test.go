@@ -19,6 +19,172 @@ import (
 	"switchboard/simulate/device"
 )
 
+// live is a running `serve` of examples/family-home for the commission
+// tests, with the installer's own copy of the site files beside it.
+type live struct {
+	t                  *testing.T
+	ctx                context.Context
+	bin                string
+	served, files      string // what the server runs; the installer's files
+	env                []string
+	s                  *served
+	sipAddr, adminAddr string
+	token, tokenFile   string
+	creds              map[string]string
+	devices            map[string]*device.Device
+	ended              int
+	after              uint64
+}
+
+func startLive(t *testing.T) *live {
+	t.Helper()
+	l := &live{t: t, bin: buildSwitchboard(t), served: copyExample(t, "family-home"), files: copyExample(t, "family-home"),
+		env: append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1", "TZ=UTC"), devices: map[string]*device.Device{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	l.ctx = ctx
+	l.creds = l.passwords()
+	l.s = startServe(t, exec.CommandContext(ctx, l.bin, "serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "127.0.0.1:0", l.served), l.env)
+	ready := l.s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: site "[^"]+", sip udp (127\.0\.0\.1:\d+), http 127\.0\.0\.1:\d+, admin http (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
+	l.sipAddr, l.adminAddr = ready[1], ready[2]
+	l.tokenFile = filepath.Join(l.served, ".switchboard", "admin-token")
+	tokenData, err := os.ReadFile(l.tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.token = strings.TrimSpace(string(tokenData))
+	return l
+}
+
+// run runs the switchboard binary and returns its stdout and exit status.
+func (l *live) run(args ...string) (string, int) {
+	l.t.Helper()
+	cmd := exec.CommandContext(l.ctx, l.bin, args...)
+	cmd.Env = l.env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	code := 0
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		l.t.Fatalf("%v: %v", args, err)
+	}
+	if stderr.Len() > 0 {
+		l.t.Logf("%s stderr:\n%s", args[0], stderr.String())
+	}
+	return string(out), code
+}
+
+// passwords are the served site's SIP passwords, by account.
+func (l *live) passwords() map[string]string {
+	l.t.Helper()
+	out, code := l.run("credentials", "-json", l.served)
+	if code != 0 {
+		l.t.Fatalf("credentials -json: exit %d", code)
+	}
+	var list []struct{ Name, Password string }
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		l.t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, c := range list {
+		m[c.Name] = c.Password
+	}
+	return m
+}
+
+// waitCalls waits, on the admin endpoints' event journal, until n calls
+// have ended: the server has told all there is to tell of them.
+func (l *live) waitCalls(n int) {
+	l.t.Helper()
+	for l.ended < n {
+		req, _ := http.NewRequestWithContext(l.ctx, "GET", fmt.Sprintf("http://%s/admin/events?after=%d&wait=10", l.adminAddr, l.after), nil)
+		req.Header.Set("Authorization", "Bearer "+l.token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		var page site.EventPage
+		err = json.NewDecoder(res.Body).Decode(&page)
+		res.Body.Close()
+		if err != nil || len(page.Events) == 0 {
+			l.t.Fatalf("events: %v, %d events (%d of %d calls ended)", err, len(page.Events), l.ended, n)
+		}
+		for _, e := range page.Events {
+			l.after = e.ID
+			if e.Kind == events.CallEnded {
+				l.ended++
+			}
+		}
+	}
+}
+
+// register registers a simulated device for account.
+func (l *live) register(account string) *device.Device {
+	l.t.Helper()
+	d, err := device.New(device.Config{Account: account, Password: l.creds[account], Domain: "whitfield-home.example.net", Server: l.sipAddr})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(func() { d.Close() })
+	rctx, cancel := context.WithTimeout(l.ctx, serveTimeout)
+	defer cancel()
+	if status, err := d.Register(rctx, time.Hour); err != nil || status != 200 {
+		l.t.Fatalf("register %s: %d %v", account, status, err)
+	}
+	l.devices[account] = d
+	return d
+}
+
+// code is what the gate's button dials, as the served build says.
+func (l *live) code() string {
+	l.t.Helper()
+	var plan struct {
+		Entries []struct{ Device, Code string }
+	}
+	readJSON(l.t, filepath.Join(l.served, ".switchboard", "build", "dialplan.json"), &plan)
+	for _, e := range plan.Entries {
+		if e.Device == "gate" {
+			return e.Code
+		}
+	}
+	l.t.Fatal("the gate has no entry")
+	return ""
+}
+
+// commissionDocument is what the tests read of commission -json.
+type commissionDocument struct {
+	Passed, Failed, Open int
+	Cases                []struct {
+		Name, Status, Detail string
+		Evidence             []uint64
+	}
+}
+
+// commission runs commission -once -json on the installer's files.
+func (l *live) commission(wantExit int, args ...string) commissionDocument {
+	l.t.Helper()
+	out, code := l.run(append(append([]string{"commission", "-once", "-json", "-admin", l.adminAddr, "-token-file", l.tokenFile}, args...), l.files)...)
+	var d commissionDocument
+	if err := json.Unmarshal([]byte(out), &d); err != nil || code != wantExit {
+		l.t.Fatalf("commission: exit %d (want %d), %v:\n%s", code, wantExit, err, out)
+	}
+	return d
+}
+
+// find returns the status, detail and evidence of the case matching re.
+func (l *live) find(d commissionDocument, re string) (string, string, []uint64) {
+	l.t.Helper()
+	for _, k := range d.Cases {
+		if regexp.MustCompile(re).MatchString(k.Name) {
+			return k.Status, k.Detail, k.Evidence
+		}
+	}
+	l.t.Fatalf("no case matches %s", re)
+	return "", "", nil
+}
+
 // TestCommissionLive walks a live site the way an installer does, against
 // the real binary: `serve` runs examples/family-home; simulated devices
 // register — the gate and the four apps, while the hall monitor stays
@@ -33,118 +199,13 @@ import (
 // expected. The handover sheet shows the results.
 func TestCommissionLive(t *testing.T) {
 	t.Parallel()
-	bin := buildSwitchboard(t)
-	served := copyExample(t, "family-home") // what the server runs
-	files := copyExample(t, "family-home")  // the installer's site files
-	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1", "TZ=UTC")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	run := func(args ...string) (string, int) {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = env
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		code := 0
-		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("%v: %v", args, err)
-		}
-		if stderr.Len() > 0 {
-			t.Logf("%s stderr:\n%s", args[0], stderr.String())
-		}
-		return string(out), code
-	}
-	passwords := func() map[string]string {
-		t.Helper()
-		out, code := run("credentials", "-json", served)
-		if code != 0 {
-			t.Fatalf("credentials -json: exit %d", code)
-		}
-		var list []struct{ Name, Password string }
-		if err := json.Unmarshal([]byte(out), &list); err != nil {
-			t.Fatal(err)
-		}
-		m := map[string]string{}
-		for _, c := range list {
-			m[c.Name] = c.Password
-		}
-		return m
-	}
-	creds := passwords()
-
-	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "127.0.0.1:0", served), env)
-	ready := s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: site "[^"]+", sip udp (127\.0\.0\.1:\d+), http 127\.0\.0\.1:\d+, admin http (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
-	sipAddr, adminAddr := ready[1], ready[2]
-	tokenFile := filepath.Join(served, ".switchboard", "admin-token")
-	tokenData, err := os.ReadFile(tokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := strings.TrimSpace(string(tokenData))
-
-	// calls waits, on the admin endpoints' event journal, until n calls
-	// have ended: the server has told all there is to tell of them.
-	ended, after := 0, uint64(0)
-	waitCalls := func(n int) {
-		t.Helper()
-		for ended < n {
-			req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/admin/events?after=%d&wait=10", adminAddr, after), nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var page site.EventPage
-			err = json.NewDecoder(res.Body).Decode(&page)
-			res.Body.Close()
-			if err != nil || len(page.Events) == 0 {
-				t.Fatalf("events: %v, %d events (%d of %d calls ended)", err, len(page.Events), ended, n)
-			}
-			for _, e := range page.Events {
-				after = e.ID
-				if e.Kind == events.CallEnded {
-					ended++
-				}
-			}
-		}
-	}
-
-	devices := map[string]*device.Device{}
-	register := func(account string) *device.Device {
-		t.Helper()
-		d, err := device.New(device.Config{Account: account, Password: creds[account], Domain: "whitfield-home.example.net", Server: sipAddr})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { d.Close() })
-		rctx, cancel := context.WithTimeout(ctx, serveTimeout)
-		defer cancel()
-		if status, err := d.Register(rctx, time.Hour); err != nil || status != 200 {
-			t.Fatalf("register %s: %d %v", account, status, err)
-		}
-		devices[account] = d
-		return d
-	}
+	l := startLive(t)
+	ctx, devices, served, files := l.ctx, l.devices, l.served, l.files
+	adminAddr, tokenFile, token, s := l.adminAddr, l.tokenFile, l.token, l.s
+	run, register, waitCalls, code, commission, find := l.run, l.register, l.waitCalls, l.code, l.commission, l.find
 	gate := register("device.gate")
 	for _, a := range []string{"app.sarah", "app.david", "app.chloe", "app.jack"} {
 		register(a)
-	}
-	// The gate dials what its button dials, as the build says.
-	code := func() string {
-		var plan struct {
-			Entries []struct{ Device, Code string }
-		}
-		readJSON(t, filepath.Join(served, ".switchboard", "build", "dialplan.json"), &plan)
-		for _, e := range plan.Entries {
-			if e.Device == "gate" {
-				return e.Code
-			}
-		}
-		t.Fatal("the gate has no entry")
-		return ""
 	}
 	// press: a visitor presses the gate's button; who answers keys the
 	// gate's code; the gate hears it (the door opened) and hangs up.
@@ -192,32 +253,6 @@ func TestCommissionLive(t *testing.T) {
 		}
 	}
 
-	type doc struct {
-		Passed, Failed, Open int
-		Cases                []struct {
-			Name, Status, Detail string
-			Evidence             []uint64
-		}
-	}
-	commission := func(wantExit int, args ...string) doc {
-		t.Helper()
-		out, code := run(append(append([]string{"commission", "-once", "-json", "-admin", adminAddr, "-token-file", tokenFile}, args...), files)...)
-		var d doc
-		if err := json.Unmarshal([]byte(out), &d); err != nil || code != wantExit {
-			t.Fatalf("commission: exit %d (want %d), %v:\n%s", code, wantExit, err, out)
-		}
-		return d
-	}
-	find := func(d doc, re string) (string, string, []uint64) {
-		t.Helper()
-		for _, k := range d.Cases {
-			if regexp.MustCompile(re).MatchString(k.Name) {
-				return k.Status, k.Detail, k.Evidence
-			}
-		}
-		t.Fatalf("no case matches %s", re)
-		return "", "", nil
-	}
 	first := commission(0)
 	st, detail, sarahEv := find(first, `^gate button 1 → .* → sarah answers and opens "gate"$`)
 	if st != "passed" || len(sarahEv) == 0 {
@@ -308,7 +343,7 @@ user "sarah" {`)
 	if res.StatusCode != 200 {
 		t.Fatalf("reload: %s\n%s", res.Status, s.log())
 	}
-	creds = passwords()
+	l.creds = l.passwords()
 	register("app.grace")
 	press("app.grace")
 	waitCalls(2)
