@@ -129,6 +129,34 @@ func TestAdminAccountsAndEvents(t *testing.T) {
 	if diff := cmp.Diff([]CallState{{Call: "c1", From: "device.gate", To: "1", Target: "residence.a", Started: page.Events[0].Time}}, rep.Calls); diff != "" {
 		t.Errorf("calls in progress (-want +got):\n%s", diff)
 	}
+
+	// A ring test is a POST, names a person, and waits a bounded time.
+	post := func(query string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", admin.URL+"/admin/ring-test"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for query, want := range map[string]int{
+		"":                           400,
+		"?user=alice&ring=0":         400,
+		"?user=alice&confirm=61":     400,
+		"?user=nobody":               409,
+		"?user=alice&ring=x":         400,
+		"?user=alice&ring=5&confirm": 409, // no media of its own in this site: said, not hung
+	} {
+		if got := post(query); got != want {
+			t.Errorf("POST /admin/ring-test%s: %d, want %d", query, got, want)
+		}
+	}
+	if code := get("/admin/ring-test?user=alice", testAdminToken, nil); code != 405 {
+		t.Errorf("GET /admin/ring-test: %d, want 405", code)
+	}
 }
 
 // Events the journal's subscription dropped are counted as missed by the
