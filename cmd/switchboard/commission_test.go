@@ -348,7 +348,17 @@ user "sarah" {`)
 	press("app.grace")
 	waitCalls(2)
 
-	second := commission(1)
+	junit := filepath.Join(t.TempDir(), "commission.xml")
+	second := commission(1, "-junit", junit)
+	report, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{`<testsuite name="whitfield-home"`, `<failure message="rang grace; expected also sarah, david, chloe and jack" type="CallPathFailed">`, `<skipped message="open: `} {
+		if !strings.Contains(string(report), w) {
+			t.Errorf("the JUnit report lacks %s:\n%s", w, report)
+		}
+	}
 	want := "rang grace; expected also sarah, david, chloe and jack"
 	st, detail, ev := find(second, `^gate button 1 → .* → sarah answers and opens "gate"$`)
 	if st != "failed" || detail != want {
