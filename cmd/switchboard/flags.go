@@ -193,7 +193,9 @@ var flagRules = map[string]flagRule{
 	"-sip-idle-timeout":           durationAbove(0),
 	"-handshake-timeout":          durationAbove(0),
 	"-http-read-timeout":          durationAbove(0),
-	"-rotation-grace":             durationAbove(-1), // 0: never
+	"-rotation-grace":             durationAbove(-1),         // 0: never
+	"commission -timeout":         durationAbove(-1),         // 0: until every case is decided
+	"commission -ring-test":       durationUpTo(time.Minute), // what serve's ring test takes
 	"-digest":                     digestRule,
 	"-rtp-ports":                  func(v string) error { _, _, err := portRange(v); return err },
 	"-device":                     func(v string) error { _, _, err := apply.ParseTarget(v, "", ""); return err },
@@ -316,6 +318,17 @@ func intBetween(lo, hi int) flagRule {
 
 // durationAbove wants a duration greater than min (durationAbove(-1):
 // zero or more).
+// durationUpTo takes 0 (off), or whole seconds from 1s up to max.
+func durationUpTo(max time.Duration) flagRule {
+	return func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > max || (d > 0 && d < time.Second) || d%time.Second != 0 {
+			return fmt.Errorf("want 0 or whole seconds up to %s, such as 30s", max)
+		}
+		return nil
+	}
+}
+
 func durationAbove(min time.Duration) flagRule {
 	return func(v string) error {
 		d, err := time.ParseDuration(v)

@@ -100,6 +100,7 @@ func init() {
 		serveCommand,
 		testCommand,
 		probeCommand,
+		statusCommand, commissionCommand,
 		modelsCommand,
 		emulateCommand,
 		versionCommand,

@@ -86,7 +86,10 @@ continue, and a configuration with errors is rejected while the old one keeps
 running. POST /admin/reload on the -admin address does the same, and POST
 /admin/check-sync?device=NAME asks one device to fetch its files; GET
 /admin/status says what the server is doing (listeners, accounts registered,
-calls in progress, trunks registered) as JSON, for a health check. The admin
+calls in progress, trunks registered) as JSON, for a health check; GET
+/admin/accounts every account (switchboard status), GET /admin/events the
+recent events, numbered, as a long poll, and POST /admin/ring-test?user=NAME
+rings a person (switchboard commission). The admin
 endpoints have a listener of their own, on loopback (never the -http address
 devices and a reverse proxy reach); they refuse a request that came through
 a proxy (X-Forwarded-For, Forwarded, X-Real-IP or Via) and answer only

@@ -147,7 +147,23 @@ func (s *Sheet) sections() []section {
 	for _, e := range s.Numbers.Emergency {
 		nums.Rows = append(nums.Rows, []string{e, "emergency", "always goes out over the carrier, from every phone and app"})
 	}
-	return []section{devices, people, nums}
+	out := []section{devices, people, nums}
+	if c := s.Commissioning; c != nil {
+		title := fmt.Sprintf("Commissioning (%s: %d passed, %d failed, %d open)", day(c.Updated), c.Passed, c.Failed, c.Open)
+		sec := section{Title: title, Header: []string{"case", "result", "when", "proves", "detail"}, Empty: "No cases."}
+		for _, k := range c.Cases {
+			if k.Status == "skipped" {
+				continue
+			}
+			when := ""
+			if !k.At.IsZero() {
+				when = k.At.UTC().Format("2006-01-02 15:04")
+			}
+			sec.Rows = append(sec.Rows, []string{k.Name, k.Status, orDash(when), orDash(k.Origin), orDash(k.Detail)})
+		}
+		out = append(out, sec)
+	}
+	return out
 }
 
 func (s *Sheet) keyLines() []string {

@@ -62,6 +62,20 @@ type Sheet struct {
 	Handovers []Handover `json:"handovers,omitempty"`
 	// Applied says whether the site was ever applied (the state exists).
 	Applied bool `json:"applied"`
+	// Commissioning is the live checklist as `switchboard commission`
+	// last left it; nil when the site was never commissioned.
+	Commissioning *Commissioning `json:"commissioning,omitempty"`
+}
+
+// Commissioning is the result of ticking the site's cases off by real
+// calls on the live site.
+type Commissioning struct {
+	Updated time.Time                `json:"updated"`
+	Passed  int                      `json:"passed"`
+	Failed  int                      `json:"failed"`
+	Open    int                      `json:"open"`
+	Skipped int                      `json:"skipped"`
+	Cases   []state.CommissionedCase `json:"cases"`
 }
 
 // SiteInfo names the site.
@@ -160,7 +174,7 @@ func New(in Input) *Sheet {
 			Domain: p.Site.Domain, Country: p.Site.Country, Timezone: p.Site.Timezone},
 		Generated: in.Now.UTC().Truncate(time.Second),
 		Key:       in.Key,
-		Applied:   st.Serial > 0,
+		Applied:   len(st.Objects) > 0, // not Serial: commission records its results in a state nothing was applied with
 		Devices:   []Device{}, Homes: []Home{}, OpenItems: []string{}, NextSteps: []string{},
 	}
 	if in := p.Site.Installer; in != nil {
@@ -175,9 +189,29 @@ func New(in Input) *Sheet {
 	for _, h := range st.Handovers {
 		s.Handovers = append(s.Handovers, Handover{From: h.FromName, To: h.ToName, At: h.At, PlanHash: h.PlanHash})
 	}
+	if c := st.Commissioning; c != nil {
+		s.Commissioning = commissioning(c)
+	}
 	s.OpenItems = openItems(s)
 	s.NextSteps = nextSteps(s)
 	return s
+}
+
+func commissioning(c *state.Commissioning) *Commissioning {
+	out := &Commissioning{Updated: c.Updated.UTC().Truncate(time.Second), Cases: c.Cases}
+	for _, k := range c.Cases {
+		switch k.Status {
+		case "passed":
+			out.Passed++
+		case "failed":
+			out.Failed++
+		case "skipped":
+			out.Skipped++
+		default:
+			out.Open++
+		}
+	}
+	return out
 }
 
 func owner(p *ir.Program) Contact {
@@ -370,6 +404,16 @@ func openItems(s *Sheet) []string {
 			if len(p.Endpoints) == 0 {
 				out = append(out, fmt.Sprintf("%s has no endpoint of their own (no app, no desk phone): only a residence's monitor can ring for them.", p.DisplayName))
 			}
+		}
+	}
+	if c := s.Commissioning; c != nil {
+		for _, k := range c.Cases {
+			if k.Status == "failed" {
+				out = append(out, fmt.Sprintf("Commissioning: %q failed: %s.", k.Name, k.Detail))
+			}
+		}
+		if c.Open > 0 {
+			out = append(out, fmt.Sprintf("Commissioning: %d of %d cases are not yet proven on the live site (switchboard commission).", c.Open, len(c.Cases)-c.Skipped))
 		}
 	}
 	if out == nil {

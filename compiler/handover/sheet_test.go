@@ -222,3 +222,37 @@ func TestHTMLEscapes(t *testing.T) {
 		t.Error("a display name reached the page as markup")
 	}
 }
+
+// The commissioning results in the state appear on the sheet: a section
+// with every case that ran, and each failed case and the open ones among
+// the open items.
+func TestSheetCommissioning(t *testing.T) {
+	p, st := harbour(t)
+	st.Commissioning = &state.Commissioning{Updated: when, Cases: []state.CommissionedCase{
+		{Name: "front-gate button 1 → residence 1A rings together, then hangup", Origin: "site.pbx.hcl:40", Status: "passed", At: when, Evidence: []uint64{1, 2}},
+		{Name: "front-gate button 2 → residence 1B → john answers", Status: "failed", Detail: "rang mary; expected also john"},
+		{Name: "mary calls john on extension 102", Status: "open", Detail: "not called yet"},
+		{Name: "a skipped one", Status: "skipped"},
+	}}
+	s := handover.New(handover.Input{Program: p, State: st, Now: when})
+	if diff := cmp.Diff(handover.Commissioning{Updated: when, Passed: 1, Failed: 1, Open: 1, Skipped: 1, Cases: st.Commissioning.Cases}, *s.Commissioning); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	var b strings.Builder
+	if err := s.Text(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Commissioning (2026-12-05 14:00 UTC: 1 passed, 1 failed, 1 open)",
+		"front-gate button 1 → residence 1A rings together, then hangup  passed  2026-12-05 14:00  site.pbx.hcl:40",
+		`Commissioning: "front-gate button 2 → residence 1B → john answers" failed: rang mary; expected also john.`,
+		"Commissioning: 1 of 3 cases are not yet proven on the live site",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the sheet lacks %q:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "a skipped one") {
+		t.Error("a skipped case is listed")
+	}
+}

@@ -77,6 +77,38 @@ type State struct {
 	// Handovers are the changes of the site's owner applies carried out,
 	// oldest first.
 	Handovers []Handover `json:"handovers,omitempty"`
+	// Commissioning is where `switchboard commission` left the live
+	// site's checklist; nil before its first run.
+	Commissioning *Commissioning `json:"commissioning,omitempty"`
+}
+
+// Commissioning is the live checklist's results: the generated cases
+// ticked off by real calls on the running server.
+type Commissioning struct {
+	// Updated is when a run last wrote it.
+	Updated time.Time `json:"updated"`
+	// Epoch and After are where the server's event journal was read up
+	// to: a run resumes after that event while the same server runs.
+	Epoch string `json:"epoch,omitempty"`
+	After uint64 `json:"after,omitempty"`
+	// Cases are every case of the checklist, in the generator's order.
+	Cases []CommissionedCase `json:"cases"`
+}
+
+// CommissionedCase is one case's result.
+type CommissionedCase struct {
+	Name string `json:"name"`
+	// Origin is the site-file line the case proves ("people.pbx.hcl:12").
+	Origin string `json:"origin,omitempty"`
+	// Status is "passed", "failed", "open" or "skipped".
+	Status string `json:"status"`
+	// At is when the call that decided it started; Evidence the IDs of
+	// its events in the journal of the server run Epoch.
+	At       time.Time `json:"at,omitzero"`
+	Evidence []uint64  `json:"evidence,omitempty"`
+	Epoch    string    `json:"epoch,omitempty"`
+	// Detail is what differed, or why the case is open or skipped.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Handover is one change of the site's owner, as an apply carried it out.
@@ -244,6 +276,7 @@ type fileV2 struct {
 	Objects       []objectV2File `json:"objects"`
 	Handovers     []Handover     `json:"handovers,omitempty"`
 	Removed       []Removed      `json:"removed,omitempty"`
+	Commissioning *Commissioning `json:"commissioning,omitempty"`
 }
 
 type objectV2File struct {
@@ -266,7 +299,7 @@ func parseV2(data []byte) (*State, error) {
 	if err := strictDecode(data, &f); err != nil {
 		return nil, err
 	}
-	st := &State{FormatVersion: f.FormatVersion, Lineage: f.Lineage, Serial: f.Serial, Site: f.Site, Handovers: f.Handovers, Removed: f.Removed}
+	st := &State{FormatVersion: f.FormatVersion, Lineage: f.Lineage, Serial: f.Serial, Site: f.Site, Handovers: f.Handovers, Removed: f.Removed, Commissioning: f.Commissioning}
 	for _, o := range f.Objects {
 		obj := Object{Address: o.Address, Attributes: make(map[string]string, len(o.Attributes)), AppliedAt: o.AppliedAt, Delivery: o.Delivery, InProgress: o.InProgress, Identity: o.Identity}
 		for k, raw := range o.Attributes {
@@ -347,7 +380,7 @@ func canonical(raw json.RawMessage) (string, error) {
 // attribute keys sorted (encoding/json sorts map keys), attribute values
 // native JSON. The same state gives the same bytes.
 func Marshal(st *State) ([]byte, error) {
-	f := fileV2{FormatVersion: FormatVersion, Lineage: st.Lineage, Serial: st.Serial, Site: st.Site, Objects: []objectV2File{}, Handovers: st.Handovers, Removed: st.Removed}
+	f := fileV2{FormatVersion: FormatVersion, Lineage: st.Lineage, Serial: st.Serial, Site: st.Site, Objects: []objectV2File{}, Handovers: st.Handovers, Removed: st.Removed, Commissioning: st.Commissioning}
 	objects := slices.Clone(st.Objects)
 	slices.SortFunc(objects, func(a, b Object) int { return strings.Compare(a.Address, b.Address) })
 	for _, o := range objects {

@@ -100,7 +100,11 @@ type Event struct {
 	Status int    `json:"status,omitempty"` // SIP status involved
 	Cause  string `json:"cause,omitempty"`  // why: "answered elsewhere", "no answer", "busy", …
 	Source string `json:"source,omitempty"` // network source address
-	Path   string `json:"path,omitempty"`   // provisioning file
+	// UserAgent is what a registering device says it is (its User-Agent
+	// header), for registered events: how an operator tells which device
+	// holds an account.
+	UserAgent string `json:"user_agent,omitempty"`
+	Path      string `json:"path,omitempty"` // provisioning file
 
 	// Origin is the IR node (and so the HCL) the event concerns.
 	Origin ir.Origin `json:"origin,omitzero"`

@@ -121,6 +121,16 @@ func (e *Endpoint) Answer(offer []byte, from ...netip.Addr) ([]byte, error) {
 	if chosen < 0 {
 		return nil, fmt.Errorf("%w: %w", ErrSDP, ErrNoCodec)
 	}
+	port, err := e.open()
+	if err != nil {
+		return nil, err
+	}
+	return e.answerSDP(sd, chosen, port)
+}
+
+// open opens the socket, on a port of the configured range, and starts
+// reading it.
+func (e *Endpoint) open() (int, error) {
 	ip := e.cfg.IP
 	listen := e.cfg.Listen
 	if listen == nil {
@@ -141,19 +151,100 @@ func (e *Endpoint) Answer(offer []byte, from ...netip.Addr) ([]byte, error) {
 			}
 		}
 		if e.conn == nil {
-			return nil, fmt.Errorf("%w %d-%d", ErrNoPorts, e.cfg.PortMin, e.cfg.PortMax)
+			return 0, fmt.Errorf("%w %d-%d", ErrNoPorts, e.cfg.PortMin, e.cfg.PortMax)
 		}
 	} else {
 		c, err := listen(netip.AddrPortFrom(ip, 0))
 		if err != nil {
-			return nil, wrapListen(err)
+			return 0, wrapListen(err)
 		}
 		e.conn = c
 		ap, _ := netip.ParseAddrPort(c.LocalAddr().String())
 		port = int(ap.Port())
 	}
 	go e.read()
-	return e.answerSDP(sd, chosen, port)
+	return port, nil
+}
+
+// offerEventPT is the payload type the server's own offers give
+// telephone-event (RFC 4733), the one most phones use.
+const offerEventPT = 101
+
+// Offer opens the socket and returns an SDP offer, for a call the server
+// places itself (a ring test): G.711 µ-law and A-law and telephone-event.
+// to are the IPs the callee's packets are accepted from (its signalling's)
+// until Accept reads its answer.
+func (e *Endpoint) Offer(to ...netip.Addr) ([]byte, error) {
+	for _, ip := range to {
+		if ip.IsValid() && !ip.IsUnspecified() {
+			e.via = append(e.via, ip.Unmap())
+		}
+	}
+	// What the answer will most likely say, until Accept reads it: a
+	// callee may send its first digits as soon as it answers, before its
+	// answer is read here (RFC 3264 §6.1: it answers with the offer's
+	// payload types).
+	e.codec, e.eventPT = audio.PCMU, offerEventPT
+	port, err := e.open()
+	if err != nil {
+		return nil, err
+	}
+	adv := e.cfg.Advertise
+	if !adv.IsValid() {
+		adv = e.cfg.IP
+	}
+	addrType := "IP4"
+	if adv.Is6() {
+		addrType = "IP6"
+	}
+	offer := &sdp.SessionDescription{
+		Origin:                sdp.Origin{Username: "-", SessionID: uint64(e.ssrc), SessionVersion: 1, NetworkType: "IN", AddressType: addrType, UnicastAddress: adv.String()},
+		SessionName:           "switchboard",
+		ConnectionInformation: &sdp.ConnectionInformation{NetworkType: "IN", AddressType: addrType, Address: &sdp.Address{Address: adv.String()}},
+		TimeDescriptions:      []sdp.TimeDescription{{}},
+	}
+	m := &sdp.MediaDescription{MediaName: sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: port}, Protos: []string{"RTP", "AVP"}}}
+	for _, c := range []audio.Codec{audio.PCMU, audio.PCMA} {
+		m.WithCodec(c.PayloadType(), c.String(), audio.Rate, 0, "")
+	}
+	m.WithCodec(offerEventPT, "telephone-event", audio.Rate, 0, "0-16")
+	m.WithValueAttribute("ptime", "20")
+	m.WithPropertyAttribute("sendrecv")
+	offer.MediaDescriptions = append(offer.MediaDescriptions, m)
+	return offer.Marshal()
+}
+
+// Accept reads the callee's answer to Offer's offer: the codec it chose,
+// whether it takes telephone-event, and where it receives.
+func (e *Endpoint) Accept(answer []byte) error {
+	sd, descs, err := parseSDP(answer)
+	if err != nil {
+		return err
+	}
+	for i, d := range descs {
+		if d.kind != "audio" || d.off || d.encrypted || !d.rtpProfile {
+			continue
+		}
+		for _, f := range sd.MediaDescriptions[i].MediaName.Formats {
+			pt, err := strconv.Atoi(f)
+			if err != nil || pt < 0 || pt >= 128 {
+				continue
+			}
+			c, ok := audio.CodecForPayloadType(uint8(pt))
+			if !ok {
+				continue
+			}
+			e.mu.Lock()
+			e.codec, e.remote = c, d.rtp
+			if !d.events.has(offerEventPT) {
+				e.eventPT = -1 // the callee takes no RFC 4733 events
+			}
+			e.sdpIP = d.rtp.Addr()
+			e.mu.Unlock()
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrSDP, ErrNoCodec)
 }
 
 func (e *Endpoint) answerSDP(offer *sdp.SessionDescription, chosen, port int) ([]byte, error) {
@@ -216,7 +307,10 @@ func (e *Endpoint) read() {
 			return
 		}
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		if !e.allows(src.Addr()) {
+		e.mu.Lock() // Accept may change what a call it placed negotiated
+		allowed := e.allows(src.Addr())
+		e.mu.Unlock()
+		if !allowed {
 			e.dropped.Add(1)
 			continue
 		}
@@ -229,11 +323,12 @@ func (e *Endpoint) read() {
 		// Symmetric RTP: answer where the caller's packets come from,
 		// which behind NAT is not what its SDP says.
 		e.remote = src
+		eventPT, codec := e.eventPT, e.codec
 		e.mu.Unlock()
 		switch {
-		case int(hdr.PayloadType) == e.eventPT:
+		case int(hdr.PayloadType) == eventPT:
 			det.packet(pkt, emit)
-		case hdr.PayloadType == e.codec.PayloadType():
+		case hdr.PayloadType == codec.PayloadType():
 			end := len(pkt)
 			if hdr.Padding && end > off {
 				end -= int(pkt[end-1])
@@ -241,7 +336,7 @@ func (e *Endpoint) read() {
 			if end <= off || end-off > 4*audio.FrameSamples {
 				continue
 			}
-			f := line.Frame{Seq: hdr.SequenceNumber, Timestamp: hdr.Timestamp, Samples: e.codec.Decode(make([]int16, 0, end-off), pkt[off:end])}
+			f := line.Frame{Seq: hdr.SequenceNumber, Timestamp: hdr.Timestamp, Samples: codec.Decode(make([]int16, 0, end-off), pkt[off:end])}
 			select {
 			case e.frames <- f:
 			default: // the service is not keeping up: lose the frame, not the call

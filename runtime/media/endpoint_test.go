@@ -175,3 +175,54 @@ func waitPending(t *testing.T, clk *clocktest.Fake) {
 		t.Fatal("Play never waited on the clock")
 	}
 }
+
+// A call the server places (a ring test): the endpoint offers G.711 and
+// telephone-event; a digit the callee keys as soon as it answers, before
+// its answer is read, is heard; Accept takes the codec the answer chose,
+// and the audio played goes where the answer says.
+func TestEndpointOffer(t *testing.T) {
+	c := newCaller(t)
+	e := NewEndpoint(Config{IP: netip.MustParseAddr("127.0.0.1")})
+	defer e.Close()
+	offer, err := e.Offer(netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"RTP/AVP 0 8 101\r\n", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16"} {
+		if !strings.Contains(string(offer), w) {
+			t.Errorf("offer lacks %q:\n%s", w, offer)
+		}
+	}
+	port := 0
+	for _, l := range strings.Split(string(offer), "\r\n") {
+		if strings.HasPrefix(l, "m=audio ") {
+			port, _ = strconv.Atoi(strings.Fields(l)[1])
+		}
+	}
+	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	c.conn.WriteTo(eventPacket(t, 8, 320, true, 1, false, 160), dst)
+	c.conn.WriteTo(eventPacket(t, 9, 320, false, 1, true, 800), dst)
+	select {
+	case d := <-e.Digits():
+		if d != '1' {
+			t.Errorf("digit %q, want 1", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no digit before the answer was read")
+	}
+	if err := e.Accept(c.offer("8 101", "8 PCMA/8000", "101 telephone-event/8000")); err != nil {
+		t.Fatal(err)
+	}
+	if e.Codec() != audio.PCMA {
+		t.Errorf("codec %v, want PCMA", e.Codec())
+	}
+	if err := e.Send(make([]int16, audio.FrameSamples)); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.read(); p.PayloadType != 8 {
+		t.Errorf("payload type %d, want 8", p.PayloadType)
+	}
+	if err := e.Accept(c.offer("18", "18 G729/8000")); err == nil {
+		t.Error("an answer without G.711 was accepted")
+	}
+}

@@ -423,10 +423,7 @@ func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time
 
 	p := r.prog.Load()
 	source, transport := req.Source(), transportName(req.Transport())
-	userAgent := ""
-	if h := req.GetHeader("User-Agent"); h != nil {
-		userAgent = h.Value()
-	}
+	ua := userAgent(req)
 	removed := func(b Binding, cause string) {
 		r.store.Remove(b.Account, b.Key)
 		r.publish(p, events.Event{Kind: events.Unregistered, Account: b.Account, Source: b.Source, Cause: cause})
@@ -456,7 +453,7 @@ func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time
 			Expires:   now.Add(c.expires),
 			Source:    source,
 			Transport: transport,
-			UserAgent: userAgent,
+			UserAgent: ua,
 			Since:     now,
 			Path:      u.path,
 		}
@@ -469,7 +466,7 @@ func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time
 			cause = "refresh"
 		}
 		r.publish(p, events.Event{Kind: events.Registered, Account: acct.Name, Source: source,
-			Status: sip.StatusOK, Cause: cause})
+			Status: sip.StatusOK, Cause: cause, UserAgent: ua})
 	}
 	current = live(r.store.Lookup(acct.Name), now)
 	if extra := len(current) - r.maxContacts; extra > 0 {
@@ -569,4 +566,18 @@ func param(ps sip.HeaderParams, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// userAgent is the request's User-Agent header, cut to a length an event
+// line can carry: it is the device's to write.
+func userAgent(req *sip.Request) string {
+	h := req.GetHeader("User-Agent")
+	if h == nil {
+		return ""
+	}
+	v := h.Value()
+	if len(v) > 128 {
+		v = v[:128]
+	}
+	return v
 }

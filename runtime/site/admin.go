@@ -1,6 +1,7 @@
 package site
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -83,8 +84,10 @@ func newAdminGuard(token string) *adminGuard {
 }
 
 // adminHandler serves the reload and check-sync endpoints (POST
-// /admin/reload, POST /admin/check-sync?device=NAME) and the status (GET
-// /admin/status: what the server is doing, as JSON, for a health check).
+// /admin/reload, POST /admin/check-sync?device=NAME), the status (GET
+// /admin/status: what the server is doing, as JSON, for a health check),
+// every account (GET /admin/accounts), the events (GET /admin/events,
+// see adminGet) and ring tests (POST /admin/ring-test, adminRingTest).
 // Each request must come from loopback, directly (no forwarding header),
 // with "Authorization: Bearer TOKEN" (Options.AdminToken). Why a request
 // was refused goes to the caller in plain words; the token never goes to
@@ -94,15 +97,14 @@ func (s *Site) adminHandler() http.Handler {
 		if !s.admit(w, r) {
 			return
 		}
-		if r.URL.Path == "/admin/status" {
+		switch r.URL.Path {
+		case "/admin/status", "/admin/accounts", "/admin/events":
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
 				w.Header().Set("Allow", "GET, HEAD")
 				http.Error(w, "use GET", http.StatusMethodNotAllowed)
 				return
 			}
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			_ = json.NewEncoder(w).Encode(s.Status())
+			s.adminGet(w, r)
 			return
 		}
 		if r.Method != http.MethodPost {
@@ -117,6 +119,8 @@ func (s *Site) adminHandler() http.Handler {
 				return
 			}
 			fmt.Fprintln(w, "reloaded")
+		case "/admin/ring-test":
+			s.adminRingTest(w, r)
 		case "/admin/check-sync":
 			dev := r.URL.Query().Get("device")
 			n, err := s.CheckSync(r.Context(), dev)
@@ -134,6 +138,100 @@ func (s *Site) adminHandler() http.Handler {
 			http.NotFound(w, r)
 		}
 	})
+}
+
+// adminGet answers the admin endpoints that only read: the status, the
+// accounts and the events (GET /admin/events?after=ID&wait=SECONDS: the
+// events after ID, waiting up to SECONDS, at most MaxEventsWait, for one —
+// a long poll a client resumes from the last ID it saw; with
+// &epoch=EPOCH, an ID of another run of the server counts from the oldest
+// event kept).
+func (s *Site) adminGet(w http.ResponseWriter, r *http.Request) {
+	var body any
+	switch r.URL.Path {
+	case "/admin/status":
+		body = s.Status()
+	case "/admin/accounts":
+		rep, ok := s.Accounts()
+		if !ok {
+			http.Error(w, "this server keeps no event journal", http.StatusNotFound)
+			return
+		}
+		body = rep
+	case "/admin/events":
+		q := r.URL.Query()
+		after, err := strconv.ParseUint(cmp.Or(q.Get("after"), "0"), 10, 64)
+		if err != nil {
+			http.Error(w, "after: an event ID (a whole number) is needed", http.StatusBadRequest)
+			return
+		}
+		secs, err := strconv.ParseFloat(cmp.Or(q.Get("wait"), "0"), 64)
+		if err != nil || secs < 0 || secs > MaxEventsWait.Seconds() {
+			http.Error(w, fmt.Sprintf("wait: a number of seconds from 0 to %d is needed", int(MaxEventsWait.Seconds())), http.StatusBadRequest)
+			return
+		}
+		page, ok := s.Events(r.Context(), q.Get("epoch"), after, time.Duration(secs*float64(time.Second)))
+		if !ok {
+			http.Error(w, "this server keeps no event journal", http.StatusNotFound)
+			return
+		}
+		body = page
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// Bounds of a ring test: how long it may ring and wait for the digit,
+// and how many run at once (each holds a media socket and a request).
+const (
+	maxRingTestWait = 60 * time.Second
+	maxRingTests    = 4
+)
+
+// adminRingTest answers POST /admin/ring-test?user=NAME[&ring=SECONDS]
+// [&confirm=SECONDS]: the server calls the person's endpoints, plays a
+// tone to whoever answers and waits for a digit (RingTest); the answer is
+// the result as JSON once the test is over.
+func (s *Site) adminRingTest(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	user := q.Get("user")
+	if user == "" {
+		http.Error(w, "user: the name of the person to ring is needed", http.StatusBadRequest)
+		return
+	}
+	wait := func(name string) (time.Duration, bool) {
+		secs, err := strconv.Atoi(cmp.Or(q.Get(name), "30"))
+		if err != nil || secs < 1 || time.Duration(secs)*time.Second > maxRingTestWait {
+			http.Error(w, fmt.Sprintf("%s: a number of seconds from 1 to %d is needed", name, int(maxRingTestWait.Seconds())), http.StatusBadRequest)
+			return 0, false
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	ring, ok := wait("ring")
+	if !ok {
+		return
+	}
+	confirm, ok := wait("confirm")
+	if !ok {
+		return
+	}
+	select {
+	case s.ringTests <- struct{}{}:
+		defer func() { <-s.ringTests }()
+	default:
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, fmt.Sprintf("%d ring tests are running; try again when one is over", maxRingTests), http.StatusTooManyRequests)
+		return
+	}
+	res, err := s.RingTest(r.Context(), user, ring, confirm)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusConflict)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(res)
 }
 
 // admit answers w and returns false unless r may use the admin endpoints.

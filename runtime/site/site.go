@@ -23,6 +23,7 @@ import (
 	"switchboard/runtime/media"
 	"switchboard/runtime/portal"
 	"switchboard/runtime/presence"
+	"switchboard/runtime/prompts"
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/registrar"
 	"switchboard/runtime/services"
@@ -147,6 +148,8 @@ type Site struct {
 	prov      *provisioning.Server
 	portal    *portal.Portal // nil without a data directory
 	admin     *adminGuard
+	journal   *journal      // nil without admin endpoints or events
+	ringTests chan struct{} // a place per ring test running (adminRingTest)
 	stopWatch func()
 
 	swapMu sync.Mutex // serialises Swap and Reload
@@ -175,7 +178,7 @@ func New(cfg Config, o Options) (*Site, error) {
 	if err := media.CheckPorts(o.MediaPortMin, o.MediaPortMax); err != nil {
 		return nil, fmt.Errorf("site: %w", err)
 	}
-	s := &Site{o: o, log: o.Logger, clk: o.Clock, admin: newAdminGuard(o.AdminToken), stopWatch: func() {}}
+	s := &Site{o: o, log: o.Logger, clk: o.Clock, admin: newAdminGuard(o.AdminToken), stopWatch: func() {}, ringTests: make(chan struct{}, maxRingTests)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -243,6 +246,9 @@ func New(cfg Config, o Options) (*Site, error) {
 			s.Close()
 			return nil, err
 		}
+	}
+	if o.AdminToken != "" && o.Events != nil {
+		s.journal = newJournal(o.Events, func(account string) bool { return len(s.registrar.Lookup(account)) > 0 })
 	}
 	if cfg.Bundle != "" {
 		opts := append([]provisioning.Option{provisioning.WithEvents(o.Events), provisioning.WithLogger(s.log), provisioning.WithClock(s.clk),
@@ -404,6 +410,42 @@ func (s *Site) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 // Status reports what the server is doing now.
 func (s *Site) Status() b2bua.Status { return s.server.Status() }
 
+// Events returns the events after ID after of the server's run epoch (""
+// or another run's: from the oldest kept), waiting up to wait for one; ok
+// is false when the site keeps no journal (no admin token, no event
+// bus).
+func (s *Site) Events(ctx context.Context, epoch string, after uint64, wait time.Duration) (p EventPage, ok bool) {
+	if s.journal == nil {
+		return EventPage{}, false
+	}
+	return s.journal.page(ctx, epoch, after, wait), true
+}
+
+// Accounts reports every account of the running site (registered or not,
+// since when, from where, with which user agent, its last provisioning
+// fetch), its trunks and the calls in progress; ok as for Events.
+func (s *Site) Accounts() (r AccountsReport, ok bool) {
+	if s.journal == nil {
+		return AccountsReport{}, false
+	}
+	lookup := func(account string) []BindingInfo {
+		var out []BindingInfo
+		for _, b := range s.registrar.Lookup(account) {
+			out = append(out, BindingInfo{Contact: b.Contact, Source: b.Source, Transport: b.Transport, Expires: b.Expires})
+		}
+		return out
+	}
+	return s.journal.accounts(s.Program(), lookup, s.server.Status().Trunks, s.clk.Now()), true
+}
+
+// RingTest has the server call a person's endpoints, play a tone to
+// whoever answers and wait for the digit that confirms it (b2bua
+// RingTest): for commissioning what no visitor can trigger.
+func (s *Site) RingTest(ctx context.Context, user string, ring, confirm time.Duration) (b2bua.RingTestResult, error) {
+	tone, _ := prompts.Get(prompts.Beep)
+	return s.server.RingTest(ctx, user, tone, ring, confirm)
+}
+
 // CheckSync asks a device to fetch its provisioning files again, within a
 // few seconds however many of its registrations are stale; it returns how
 // many of its contacts accepted, and an error naming those that did not
@@ -442,6 +484,9 @@ func (s *Site) closeParts() {
 	s.stopWatch()
 	if s.portal != nil {
 		s.portal.Close()
+	}
+	if s.journal != nil {
+		s.journal.close()
 	}
 	s.registrar.Close()
 	if s.services != nil {

@@ -1,0 +1,175 @@
+package site
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"switchboard/runtime/b2bua"
+	"switchboard/runtime/events"
+)
+
+// The journal numbers events from 1, hands out at most a page after the ID
+// asked for, says how many an old ID missed once the ring has moved on,
+// starts again from the oldest for an ID of another run, and a long poll
+// returns as soon as an event arrives.
+func TestJournalPages(t *testing.T) {
+	bus := events.NewBus(nil)
+	j := newJournal(bus, func(string) bool { return false })
+	defer j.close()
+	ctx := context.Background()
+
+	got := make(chan EventPage)
+	go func() { got <- j.page(ctx, "", 0, 10*time.Second) }()
+	bus.Publish(events.Event{Kind: events.CallStarted, Call: "c1", From: "device.gate", To: "1"})
+	p := <-got
+	if len(p.Events) != 1 || p.Events[0].ID != 1 || p.Events[0].Call != "c1" || p.Next != 1 {
+		t.Fatalf("long poll: %+v", p)
+	}
+
+	total := journalSize + 10
+	for i := 2; i <= total; i++ {
+		bus.Publish(events.Event{Kind: events.DTMF, Call: fmt.Sprint("c", i)})
+		if i%1000 != 0 && i != total {
+			continue
+		}
+		// Wait until the journal has them all (a poll after the one
+		// before returns when it is in), so that none is lost to a
+		// full subscription.
+		p = j.page(ctx, "", uint64(i-1), 10*time.Second)
+		if len(p.Events) != 1 || p.Events[0].ID != uint64(i) || p.Missed != 0 {
+			t.Fatalf("event %d: %d events, missed %d", i, len(p.Events), p.Missed)
+		}
+	}
+	p = j.page(ctx, "", 1, 0)
+	if diff := cmp.Diff(struct {
+		Missed, First uint64
+		N             int
+	}{Missed: 9, First: 11, N: journalPage}, struct {
+		Missed, First uint64
+		N             int
+	}{p.Missed, p.Events[0].ID, len(p.Events)}); diff != "" {
+		t.Errorf("a page after an old ID (-want +got):\n%s", diff)
+	}
+	if p.Next != p.Events[len(p.Events)-1].ID {
+		t.Errorf("next %d, last handed out %d", p.Next, p.Events[len(p.Events)-1].ID)
+	}
+	if p = j.page(ctx, "another run", uint64(total), 0); len(p.Events) == 0 || p.Events[0].ID != 11 {
+		t.Errorf("an ID of another run: %d events, missed %d", len(p.Events), p.Missed)
+	}
+	if p = j.page(ctx, "", uint64(total), 0); len(p.Events) != 0 || p.Next != uint64(total) {
+		t.Errorf("nothing new, no wait: %+v", p)
+	}
+}
+
+// GET /admin/events and /admin/accounts answer only with the admin token;
+// the accounts name every account of the site, registered or not, and the
+// calls in progress; a wrong wait is a 400.
+func TestAdminAccountsAndEvents(t *testing.T) {
+	a := swapConfig(t, "a", "alice", "password-a")
+	bus := events.NewBus(nil)
+	s, err := New(a, Options{Services: &b2bua.Services{}, Logger: quiet, AdminToken: testAdminToken, Events: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	admin := httptest.NewServer(s.AdminHandler())
+	defer admin.Close()
+	get := func(path, token string, v any) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", admin.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if v != nil && res.StatusCode == 200 {
+			if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return res.StatusCode
+	}
+	for _, path := range []string{"/admin/events", "/admin/accounts"} {
+		if code := get(path, "", nil); code != 401 {
+			t.Errorf("%s without the token: %d", path, code)
+		}
+	}
+	if code := get("/admin/events?wait=31", testAdminToken, nil); code != 400 {
+		t.Errorf("wait=31: %d", code)
+	}
+	bus.Publish(events.Event{Kind: events.CallStarted, Call: "c1", From: "device.gate", To: "1", Target: "residence.a"})
+	var page EventPage
+	if code := get("/admin/events?after=0&wait=10", testAdminToken, &page); code != 200 || len(page.Events) != 1 || page.Events[0].Kind != events.CallStarted {
+		t.Fatalf("events: %d %+v", code, page)
+	}
+	var rep AccountsReport
+	if code := get("/admin/accounts", testAdminToken, &rep); code != 200 {
+		t.Fatalf("accounts: %d", code)
+	}
+	var names []string
+	for _, a := range rep.Accounts {
+		if a.Registered {
+			t.Errorf("%s registered", a.Name)
+		}
+		names = append(names, a.Name)
+	}
+	if len(names) == 0 || rep.Epoch != page.Epoch {
+		t.Errorf("accounts %v, epoch %q (events' %q)", names, rep.Epoch, page.Epoch)
+	}
+	if diff := cmp.Diff([]CallState{{Call: "c1", From: "device.gate", To: "1", Target: "residence.a", Started: page.Events[0].Time}}, rep.Calls); diff != "" {
+		t.Errorf("calls in progress (-want +got):\n%s", diff)
+	}
+
+	// A ring test is a POST, names a person, and waits a bounded time.
+	post := func(query string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", admin.URL+"/admin/ring-test"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for query, want := range map[string]int{
+		"":                           400,
+		"?user=alice&ring=0":         400,
+		"?user=alice&confirm=61":     400,
+		"?user=nobody":               409,
+		"?user=alice&ring=x":         400,
+		"?user=alice&ring=5&confirm": 409, // no media of its own in this site: said, not hung
+	} {
+		if got := post(query); got != want {
+			t.Errorf("POST /admin/ring-test%s: %d, want %d", query, got, want)
+		}
+	}
+	if code := get("/admin/ring-test?user=alice", testAdminToken, nil); code != 405 {
+		t.Errorf("GET /admin/ring-test: %d, want 405", code)
+	}
+}
+
+// Events the journal's subscription dropped are counted as missed by the
+// pages after which they were lost, and by no other.
+func TestJournalGaps(t *testing.T) {
+	j := &journal{ring: make([]Entry, journalSize), wake: make(chan struct{}), since: map[string]time.Time{}, agents: map[string]string{},
+		unreg: map[string]Happening{}, fetches: map[string]Fetch{}, trunkEr: map[string]Happening{}, calls: map[string]*CallState{}, live: func(string) bool { return false }}
+	j.add(events.Event{Kind: events.DTMF}, 0)
+	j.add(events.Event{Kind: events.DTMF}, 3) // 3 lost before event 2
+	j.add(events.Event{Kind: events.DTMF}, 0)
+	for _, tc := range []struct{ after, missed uint64 }{{0, 3}, {1, 3}, {2, 0}} {
+		if p := j.pageLocked(tc.after); p.Missed != tc.missed {
+			t.Errorf("after %d: missed %d, want %d", tc.after, p.Missed, tc.missed)
+		}
+	}
+}
