@@ -25,7 +25,7 @@ var commissionCommand = &command{
 	synopsis: "Tick the site's cases off by real calls on the live site",
 	usage: `Usage: switchboard commission [-admin ADDR] [-token-file FILE] [-once]
                              [-ring-test D] [-timeout D] [-run REGEX] [-json] [-junit FILE]
-                             [-state FILE] [-lockfile=readonly] [-var name=value]...
+                             [-html FILE] [-state FILE] [-lockfile=readonly] [-var name=value]...
                              [-var-file FILE]... [DIR]
 
 Turns the cases switchboard test generates for the site in DIR into a
@@ -64,6 +64,7 @@ server could not be asked, 2 usage error or a site that does not compile.`,
 type commissionOptions struct {
 	json      bool
 	junit     string
+	html      string
 	admin     string
 	tokenFile string
 	once      bool
@@ -78,6 +79,7 @@ func commissionFlags(o *commissionOptions) *flagSet {
 	f := newFlagSet("commission")
 	f.fs.BoolVar(&o.json, "json", false, "print the checklist as JSON when done, instead of a line per case")
 	f.fs.StringVar(&o.junit, "junit", "", "also write a JUnit XML report to `FILE`")
+	f.fs.StringVar(&o.html, "html", "", "also write the checklist as one self-contained page to `FILE` (as test -html: grouped by door, residence and person; open cases say why)")
 	f.fs.StringVar(&o.admin, "admin", "127.0.0.1:8089", "serve's admin endpoints are on `ADDR` (its -admin)")
 	f.fs.StringVar(&o.tokenFile, "token-file", "", "read the admin token from `FILE` (default DIR/.switchboard/admin-token; SWITCHBOARD_ADMIN_TOKEN overrides)")
 	f.fs.BoolVar(&o.once, "once", false, "judge the calls the server's journal holds now, then stop")
@@ -169,6 +171,11 @@ func runCommission(c *cli, args []string) int {
 	if o.junit != "" {
 		err := atomicfile.WriteFrom(o.junit, 0o644, func(w *os.File) error { return simulate.WriteJUnit(w, rep, p.Site.Name) })
 		if err != nil {
+			return c.fail("commission", err)
+		}
+	}
+	if o.html != "" {
+		if err := writeCommissionHTML(o.html, p, rep); err != nil {
 			return c.fail("commission", err)
 		}
 	}

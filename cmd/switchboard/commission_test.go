@@ -349,10 +349,20 @@ user "sarah" {`)
 	waitCalls(2)
 
 	junit := filepath.Join(t.TempDir(), "commission.xml")
-	second := commission(1, "-junit", junit)
+	page := filepath.Join(t.TempDir(), "commission.html")
+	second := commission(1, "-junit", junit, "-html", page)
 	report, err := os.ReadFile(junit)
 	if err != nil {
 		t.Fatal(err)
+	}
+	html, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"switchboard commission</title>", "rang grace; expected also sarah, david, chloe and jack", "open: "} {
+		if !strings.Contains(string(html), w) {
+			t.Errorf("the -html page lacks %q", w)
+		}
 	}
 	for _, w := range []string{`<testsuite name="whitfield-home"`, `<failure message="rang grace; expected also sarah, david, chloe and jack" type="CallPathFailed">`, `<skipped message="open: `} {
 		if !strings.Contains(string(report), w) {

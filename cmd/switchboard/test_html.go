@@ -20,6 +20,18 @@ func writeTestHTML(path string, p *ir.Program, rep *simulate.Report) error {
 	})
 }
 
+// writeCommissionHTML writes a commissioning run as the same page
+// (commission -html FILE): its checklist is a simulate.Report whose open
+// cases are skipped ones saying why. A live call's SIP messages are not
+// captured, so its failures carry no ladder; their reason names the events.
+func writeCommissionHTML(path string, p *ir.Program, rep *simulate.Report) error {
+	page := testPage(p, rep)
+	page.Title = strings.TrimSuffix(page.Title, " — switchboard test") + " — switchboard commission"
+	return atomicfile.WriteFrom(path, 0o644, func(w *os.File) error {
+		return report.WriteHTML(w, page)
+	})
+}
+
 // testPage turns the simulator's results into the report's cases, each in
 // the group of the door, residence or person its origin declares.
 func testPage(p *ir.Program, rep *simulate.Report) *report.Page {
