@@ -36,6 +36,7 @@ user "aoife" {
 }
 
 user "tom" {
+  last_name  = "Lynch"
   first_name = "Tom"
   email      = "tom@example.org"
   residence  = residence.apt-2a
