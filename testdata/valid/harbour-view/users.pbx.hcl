@@ -36,8 +36,8 @@ user "aoife" {
 }
 
 user "tom" {
-  last_name  = "Lynch"
   first_name = "Tom"
+  last_name  = "Lynch"
   email      = "tom@example.org"
   residence  = residence.apt-2a
   extension  = "auto"
