@@ -35,7 +35,8 @@ func usersSource(specs ...string) string {
 		if i == 0 {
 			role = "owner"
 		}
-		fmt.Fprintf(&b, "user %q {\n  email = \"%s@example.com\"\n  role = %q\n  extension = %s\n  app = true\n}\n", name, name, role, ext)
+		// Named in full, so that the only warnings are the allocator's.
+		fmt.Fprintf(&b, "user %q {\n  first_name = %q\n  last_name = \"Tester\"\n  email = \"%s@example.com\"\n  role = %q\n  extension = %s\n  app = true\n}\n", name, strings.ToUpper(name[:1])+name[1:], name, role, ext)
 	}
 	return b.String()
 }

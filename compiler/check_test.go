@@ -341,15 +341,19 @@ site "s" {
 residence "east" { label = "1" }
 residence "west" { label = "1" }
 user "a" {
-  email     = "a@example.com"
-  role      = "owner"
-  residence = residence.east
-  app       = true
+  first_name = "Sinead"
+  last_name  = "Kavanagh"
+  email      = "a@example.com"
+  role       = "owner"
+  residence  = residence.east
+  app        = true
 }
 user "b" {
-  email     = "b@example.com"
-  residence = residence.west
-  app       = true
+  first_name = "Declan"
+  last_name  = "Moran"
+  email      = "b@example.com"
+  residence  = residence.west
+  app        = true
 }
 device "door" {
   model = "akuvox-x916"

@@ -129,17 +129,13 @@ func (c *checker) checkOwnership(owners, admins []*lang.User) {
 
 // checkReachable: a person is someone the installer can reach, by e-mail
 // (their login and invitation) or mobile (an invitation handed over in
-// person); one who is invited is named in full, so that the invitation
-// (and the handover sheet that lists it) says who they are.
+// person), and is named in full: their name is what the invitation
+// greets, what the directories and BLF keys list, the caller ID their
+// calls present and what the handover sheet calls them.
 func (c *checker) checkReachable(u *lang.User) {
 	if !u.Email.Set && !u.Mobile.Set {
 		c.errorf(u.DeclRange, "No e-mail or mobile",
 			"User %q has neither an email nor a mobile number. Every person needs one: an email is their login and where their invitation goes; with only a mobile, the invitation is handed over in person. Add email = \"…\" or mobile = \"+…\".", u.Name)
-	}
-	if !u.SendCredentials.Value {
-		// An invitation greets the person by name; elsewhere (a
-		// directory entry, a log line) the block name serves.
-		return
 	}
 	var missing []string
 	if !u.FirstName.Set || u.FirstName.Value == "" {
@@ -150,8 +146,18 @@ func (c *checker) checkReachable(u *lang.User) {
 	}
 	if len(missing) > 0 {
 		c.warnf(u.DeclRange, "Missing name",
-			"User %q has no %s: their invitation and the handover sheet will call them %q. Add the person's name.", u.Name, strings.Join(missing, " or "), u.DisplayName())
+			"User %q has no %s. Their name shows in their invitation, in the directories and on the BLF keys of the site's phones, as the caller ID of their calls and on the handover sheet; without it they appear as %q. Add %s.",
+			u.Name, strings.Join(missing, " or "), u.DisplayName(), missingNameHint(missing))
 	}
+}
+
+// missingNameHint is what to write for the missing name attributes.
+func missingNameHint(missing []string) string {
+	parts := make([]string, len(missing))
+	for i, m := range missing {
+		parts[i] = m + ` = "…"`
+	}
+	return strings.Join(parts, " and ")
 }
 
 // checkDDIs checks the carrier numbers users list: each from a trunk's

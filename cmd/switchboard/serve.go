@@ -159,7 +159,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on standard error: text or json")
 	f.fs.StringVar(&o.digest, "digest", "", "digest `ALGORITHMS` offered to every account, in order, such as sha-256,md5 (default: each account is offered what its client answers: its device model's, the site's digest attribute for apps and trunks, else md5)")
 	f.fs.StringVar(&o.dataDir, "data", "", "keep voicemail under `DIR` (default: DIR/.switchboard/data for a site, DIR/data for a build directory)")
-	f.fs.StringVar(&o.smtp, "smtp", "", "send voicemail notifications through the mail server at `HOST:PORT` (SWITCHBOARD_SMTP_USER and SWITCHBOARD_SMTP_PASSWORD log in); none when empty")
+	f.fs.StringVar(&o.smtp, "smtp", "", "send voicemail notifications, and removed people's archived voicemail to the site's owner, through the mail server at `HOST:PORT` (SWITCHBOARD_SMTP_USER and SWITCHBOARD_SMTP_PASSWORD log in); none when empty")
 	f.fs.StringVar(&o.mailFrom, "mail-from", "", "sender `ADDRESS` of voicemail notifications (default: voicemail@<site domain>)")
 	f.fs.BoolVar(&o.deleteAfterMail, "delete-after-mail", false, "delete a voicemail message once the mail server accepted its notification (needs -smtp)")
 	f.fs.DurationVar(&o.rotationGrace, "rotation-grace", time.Hour, "after a reload rotates a device's password, serve its provisioning files for `DURATION` with the old one too, so it can fetch the new one (SIP takes only the new one; 0: never)")

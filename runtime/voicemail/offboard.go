@@ -64,7 +64,8 @@ type Retired struct {
 
 // Retire carries out the offboarding policy of p for the people applies
 // removed (p.Retired): their box is deleted, or moved to the archive and
-// deleted from there once its date has passed. A box the program still
+// deleted from there once its date has passed; the site's owner is mailed
+// the archive once (archive_mail.go). A box the program still
 // has is never touched: an identity is retired only when nobody holds it.
 // It runs when the server starts and at every reload.
 func (s *Service) Retire(p *ir.Program, now time.Time) []Retired {
@@ -92,6 +93,13 @@ func (s *Service) Retire(p *ir.Program, now time.Time) []Retired {
 		if r.Data != "delete" && !r.ArchiveUntil.IsZero() && !now.Before(r.ArchiveUntil) {
 			if _, err := os.Stat(archived); err == nil {
 				res.Outcome, res.Err = "archive deleted", os.RemoveAll(archived)
+			}
+		}
+		if r.Data != "delete" && res.Err == nil && res.Outcome != "archive deleted" {
+			// The archive is kept for the owner: they get it by mail
+			// (once; an archive from before this was sent too).
+			if _, err := os.Stat(archived); err == nil {
+				s.mailArchive(p, r, archived)
 			}
 		}
 		if res.Outcome == "" {

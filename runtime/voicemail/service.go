@@ -142,6 +142,9 @@ type Service struct {
 	// message; closed stops new ones.
 	retries map[msgRef]clock.Timer
 	closed  bool
+	// archiveMail marks the archives being mailed to the owner, or
+	// already said at WARN not to be (archive_mail.go), by identity.
+	archiveMail map[string]bool
 
 	// onRecord, when set (by tests), runs once a recording has started:
 	// the beep is over and stale audio discarded.

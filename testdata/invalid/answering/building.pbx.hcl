@@ -5,19 +5,25 @@ residence "silent" {} # ERROR: No answering endpoint
 residence "unreached" {}
 
 user "app-user" {
-  email     = "app@example.com"
-  residence = residence.app-only
-  app       = true
+  first_name = "App"
+  last_name  = "User"
+  email      = "app@example.com"
+  residence  = residence.app-only
+  app        = true
 }
 
 user "phone-user" {
-  email     = "phone@example.com"
-  residence = residence.phone-only
+  first_name = "Phone"
+  last_name  = "User"
+  email      = "phone@example.com"
+  residence  = residence.phone-only
 }
 
 user "quiet-user" {
-  email     = "quiet@example.com"
-  residence = residence.silent
+  first_name = "Quiet"
+  last_name  = "User"
+  email      = "quiet@example.com"
+  residence  = residence.silent
 }
 
 device "monitor" {

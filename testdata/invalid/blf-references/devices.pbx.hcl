@@ -1,10 +1,12 @@
 residence "flat" {}
 
 user "mary" {
-  email     = "mary@example.com"
-  residence = residence.flat
-  extension = 101
-  app       = true
+  first_name = "Mary"
+  last_name  = "Farrell"
+  email      = "mary@example.com"
+  residence  = residence.flat
+  extension  = 101
+  app        = true
 }
 
 device "phone" {

@@ -1,16 +1,20 @@
 residence "flat" {}
 
 user "mary" {
-  email     = "mary@example.com"
-  residence = residence.flat
-  extension = 101
-  app       = true
+  first_name = "Mary"
+  last_name  = "Farrell"
+  email      = "mary@example.com"
+  residence  = residence.flat
+  extension  = 101
+  app        = true
 }
 
 user "visitor" {
-  email     = "visitor@example.com"
-  residence = residence.flat
-  app       = true
+  first_name = "Ita"
+  last_name  = "Brennan"
+  email      = "visitor@example.com"
+  residence  = residence.flat
+  app        = true
 }
 
 device "phone" {

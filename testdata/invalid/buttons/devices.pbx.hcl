@@ -1,13 +1,17 @@
 residence "flat" {}
 
 user "resident" {
-  email     = "resident@example.com"
-  residence = residence.flat
-  app       = true
+  first_name = "Liam"
+  last_name  = "Nolan"
+  email      = "resident@example.com"
+  residence  = residence.flat
+  app        = true
 }
 
 user "caretaker" {
-  email = "caretaker@example.com"
+  first_name = "Niall"
+  last_name  = "Ryan"
+  email      = "caretaker@example.com"
 }
 
 device "gate" {

@@ -3,6 +3,8 @@ residence "flat" {
 }
 
 user "resident" {
+  first_name   = "Liam"
+  last_name    = "Nolan"
   email        = "resident@example.com"
   residence    = residence.flat
   app          = true

@@ -10,7 +10,9 @@ site "fixture" {
 }
 
 user "owner" {
-  email = "owner@example.com"
-  role  = "owner"
-  app   = true
+  first_name = "Tadhg"
+  last_name  = "O'Brien"
+  email      = "owner@example.com"
+  role       = "owner"
+  app        = true
 }

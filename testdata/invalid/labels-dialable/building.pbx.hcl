@@ -7,29 +7,39 @@ residence "flat-4" {}                   # the label defaults to the name
 residence "flat-5" { label = "5 A" }    # no door station calls it
 
 user "u1" {
-  email     = "u1@example.com"
-  residence = residence.flat-1
-  app       = true
+  first_name = "Eileen"
+  last_name  = "Carroll"
+  email      = "u1@example.com"
+  residence  = residence.flat-1
+  app        = true
 }
 user "u2" {
-  email     = "u2@example.com"
-  residence = residence.flat-2
-  app       = true
+  first_name = "Una"
+  last_name  = "Kelly"
+  email      = "u2@example.com"
+  residence  = residence.flat-2
+  app        = true
 }
 user "u3" {
-  email     = "u3@example.com"
-  residence = residence.flat-3
-  app       = true
+  first_name = "Ciara"
+  last_name  = "Lynch"
+  email      = "u3@example.com"
+  residence  = residence.flat-3
+  app        = true
 }
 user "u4" {
-  email     = "u4@example.com"
-  residence = residence.flat-4
-  app       = true
+  first_name = "Ita"
+  last_name  = "Quinn"
+  email      = "u4@example.com"
+  residence  = residence.flat-4
+  app        = true
 }
 user "u5" {
-  email     = "u5@example.com"
-  residence = residence.flat-5
-  app       = true
+  first_name = "Fiona"
+  last_name  = "Brennan"
+  email      = "u5@example.com"
+  residence  = residence.flat-5
+  app        = true
 }
 
 device "entrance" {

@@ -4,24 +4,32 @@ residence "c" { label = "2B" }
 residence "d" { label = "2B" } # ERROR: Duplicate residence label
 
 user "ua" {
-  email     = "ua@example.com"
-  residence = residence.a
-  app       = true
+  first_name = "Niall"
+  last_name  = "Doyle"
+  email      = "ua@example.com"
+  residence  = residence.a
+  app        = true
 }
 user "ub" {
-  email     = "ub@example.com"
-  residence = residence.b
-  app       = true
+  first_name = "Maeve"
+  last_name  = "Burke"
+  email      = "ub@example.com"
+  residence  = residence.b
+  app        = true
 }
 user "uc" {
-  email     = "uc@example.com"
-  residence = residence.c
-  app       = true
+  first_name = "Eileen"
+  last_name  = "Kelly"
+  email      = "uc@example.com"
+  residence  = residence.c
+  app        = true
 }
 user "ud" {
-  email     = "ud@example.com"
-  residence = residence.d
-  app       = true
+  first_name = "Sinead"
+  last_name  = "Brennan"
+  email      = "ud@example.com"
+  residence  = residence.d
+  app        = true
 }
 
 # Two keypad panels reach every residence: each clash is reported once.

@@ -4,10 +4,12 @@ residence "apt-1a" {
 }
 
 user "mary" {
-  email     = "mary@example.com"
-  role      = "onwer"          # ERROR: Invalid value
-  residence = residence.apt-1  # ERROR: Reference to undeclared residence
-  app       = true
+  first_name = "Mary"
+  last_name  = "Farrell"
+  email      = "mary@example.com"
+  role       = "onwer"          # ERROR: Invalid value
+  residence  = residence.apt-1  # ERROR: Reference to undeclared residence
+  app        = true
 }
 
 device "gate" {

@@ -36,3 +36,18 @@ user "eve" {
   extension  = 100 # WARNING: Extension in quarantine
   app        = true
 }
+
+# Not invited, still named in full: the name is their caller ID, their
+# directory entry and their line on the handover sheet.
+user "lodger" { # WARNING: Missing name
+  email     = "lodger@example.com"
+  residence = residence.home
+  app       = true
+}
+
+user "nan" { # WARNING: Missing name
+  last_name = "Byrne"
+  email     = "nan@example.com"
+  residence = residence.home
+  app       = true
+}

@@ -13,25 +13,33 @@ residence "a" {
 }
 
 user "anne" {
-  email     = "anne@example.com"
-  role      = "owner"
-  residence = residence.a
+  first_name = "Anne"
+  last_name  = "Doyle"
+  email      = "anne@example.com"
+  role       = "owner"
+  residence  = residence.a
 }
 
 user "bob" {
-  email     = "bob@example.com"
-  role      = "admin"
-  residence = residence.a
+  first_name = "Bob"
+  last_name  = "Moran"
+  email      = "bob@example.com"
+  role       = "admin"
+  residence  = residence.a
 }
 
 user "carol" {
-  email     = "carol@example.com"
-  role      = "admin"
-  residence = residence.a
+  first_name = "Carol"
+  last_name  = "Moran"
+  email      = "carol@example.com"
+  role       = "admin"
+  residence  = residence.a
 }
 
 user "dan" {
-  email     = "dan@example.com"
-  role      = "admin" # WARNING: More admins than the site needs
-  residence = residence.a
+  first_name = "Dan"
+  last_name  = "Murphy"
+  email      = "dan@example.com"
+  role       = "admin" # WARNING: More admins than the site needs
+  residence  = residence.a
 }

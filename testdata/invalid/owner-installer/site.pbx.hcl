@@ -10,5 +10,7 @@ site "fixture" {
 }
 
 user "resident" { # WARNING: User with no endpoint
-  email = "resident@example.com"
+  first_name = "Liam"
+  last_name  = "Nolan"
+  email      = "resident@example.com"
 }

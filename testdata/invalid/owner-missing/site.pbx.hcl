@@ -9,6 +9,8 @@ site "fixture" { # ERROR: No site owner
 }
 
 user "admin" { # WARNING: User with no endpoint
-  email = "admin@example.com"
-  role  = "admin"
+  first_name = "Helen"
+  last_name  = "Dunne"
+  email      = "admin@example.com"
+  role       = "admin"
 }

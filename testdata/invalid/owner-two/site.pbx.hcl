@@ -10,19 +10,25 @@ site "fixture" {
 }
 
 user "anne" {
-  email = "anne@example.com"
-  app   = true
-  role  = "owner"
+  first_name = "Anne"
+  last_name  = "Doyle"
+  email      = "anne@example.com"
+  app        = true
+  role       = "owner"
 }
 
 user "bob" {
-  email = "bob@example.com"
-  app   = true
-  role  = "owner" # ERROR: Second site owner
+  first_name = "Bob"
+  last_name  = "Moran"
+  email      = "bob@example.com"
+  app        = true
+  role       = "owner" # ERROR: Second site owner
 }
 
 user "carol" {
-  email = "carol@example.com"
-  app   = true
-  role  = "owner" # ERROR: Second site owner
+  first_name = "Carol"
+  last_name  = "Moran"
+  email      = "carol@example.com"
+  app        = true
+  role       = "owner" # ERROR: Second site owner
 }

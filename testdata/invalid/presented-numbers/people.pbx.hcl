@@ -15,48 +15,62 @@ residence "flat-1" {}
 residence "flat-2" {}
 
 user "concierge" {
-  email     = "concierge@example.com"
-  residence = residence.lobby
-  app       = true
-  numbers   = ["+35315550101", "+35315550100"] # WARNING: Residents present another's number
+  first_name = "Roisin"
+  last_name  = "Lynch"
+  email      = "concierge@example.com"
+  residence  = residence.lobby
+  app        = true
+  numbers    = ["+35315550101", "+35315550100"] # WARNING: Residents present another's number
 }
 
 # Of the concierge's household: presenting the number is not a surprise.
 user "porter" {
-  email     = "porter@example.com"
-  residence = residence.lobby
-  app       = true
+  first_name = "Helen"
+  last_name  = "Burke"
+  email      = "porter@example.com"
+  residence  = residence.lobby
+  app        = true
 }
 
 # Residents of other households with an app and no number present it.
 user "anna" {
-  email     = "anna@example.com"
-  residence = residence.flat-1
-  app       = true
+  first_name = "Anna"
+  last_name  = "Keane"
+  email      = "anna@example.com"
+  residence  = residence.flat-1
+  app        = true
 }
 
 user "ben" {
-  email     = "ben@example.com"
-  residence = residence.flat-2
-  app       = true
+  first_name = "Ben"
+  last_name  = "Lynch"
+  email      = "ben@example.com"
+  residence  = residence.flat-2
+  app        = true
 }
 
 # A number of her own: she presents it.
 user "cora" {
-  email     = "cora@example.com"
-  residence = residence.flat-2
-  app       = true
-  numbers   = ["+35315550102"]
+  first_name = "Cora"
+  last_name  = "Burke"
+  email      = "cora@example.com"
+  residence  = residence.flat-2
+  app        = true
+  numbers    = ["+35315550102"]
 }
 
 # No endpoint: she cannot call out.
 user "dora" {
-  email     = "dora@example.com"
-  residence = residence.flat-2
+  first_name = "Dora"
+  last_name  = "Lynch"
+  email      = "dora@example.com"
+  residence  = residence.flat-2
 }
 
 # Office staff (no residence) presenting the main number is usual.
 user "clerk" {
-  email = "clerk@example.com"
-  app   = true
+  first_name = "Clerk"
+  last_name  = "Ryan"
+  email      = "clerk@example.com"
+  app        = true
 }

@@ -1,9 +1,11 @@
 residence "flat" {}
 
 user "resident" {
-  email     = "resident@example.com"
-  residence = residence.flat
-  app       = true
+  first_name = "Liam"
+  last_name  = "Nolan"
+  email      = "resident@example.com"
+  residence  = residence.flat
+  app        = true
 }
 
 device "gate" {

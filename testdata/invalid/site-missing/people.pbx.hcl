@@ -1,5 +1,7 @@
 # ERROR: Missing site
 user "owner" { # WARNING: User with no endpoint
-  email = "owner@example.com"
-  role  = "owner"
+  first_name = "Tadhg"
+  last_name  = "O'Brien"
+  email      = "owner@example.com"
+  role       = "owner"
 }

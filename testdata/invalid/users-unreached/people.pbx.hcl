@@ -2,24 +2,32 @@ residence "flat" {}
 
 # Nothing of hers can ring: no residence, no app, no desk phone.
 user "ghost" { # WARNING: User with no endpoint
-  email     = "ghost@example.com"
-  extension = 105
+  first_name = "Liam"
+  last_name  = "Walsh"
+  email      = "ghost@example.com"
+  extension  = 105
 }
 
 # A desk phone is an endpoint.
 user "desk-user" {
-  email = "desk@example.com"
+  first_name = "Desk"
+  last_name  = "User"
+  email      = "desk@example.com"
 }
 
 # A resident without an endpoint of her own is answered by her flat.
 user "resident" {
-  email     = "resident@example.com"
-  residence = residence.flat
+  first_name = "Liam"
+  last_name  = "Nolan"
+  email      = "resident@example.com"
+  residence  = residence.flat
 }
 
 # A door button that calls him has its own warning, at the button.
 user "doorman" {
-  email = "doorman@example.com"
+  first_name = "Doorman"
+  last_name  = "Byrne"
+  email      = "doorman@example.com"
 }
 
 device "monitor" {

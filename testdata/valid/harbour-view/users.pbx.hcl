@@ -37,6 +37,7 @@ user "aoife" {
 
 user "tom" {
   first_name = "Tom"
+  last_name  = "Lynch"
   email      = "tom@example.org"
   residence  = residence.apt-2a
   extension  = "auto"
