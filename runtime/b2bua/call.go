@@ -1015,6 +1015,9 @@ func (s *Server) dialogOf(req *sip.Request, tx sip.ServerTransaction) (*callSide
 }
 
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if s.ringTestBye(req, tx) {
+		return
+	}
 	side, ok := s.dialogOf(req, tx)
 	if !ok {
 		return

@@ -186,6 +186,12 @@ func (s *Server) RingTest(ctx context.Context, user string, prompt []int16, ring
 		return res, nil
 	}
 	s.publish(events.Event{Kind: events.LegAnswered, Call: res.Call, Leg: t.account, From: ringTestFrom, Target: ref, Origin: u.Origin})
+	// The callee may hang up first: its BYE belongs to this dialog, not to
+	// a call of the call core (onBye asks ringTestBye first).
+	hungUp := make(chan struct{})
+	dialogID := callIDOf(sess.InviteRequest)
+	s.ringTests.Store(dialogID, hungUp)
+	defer s.ringTests.Delete(dialogID)
 	hangup := func(cause string) {
 		bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -215,6 +221,9 @@ func (s *Server) RingTest(ctx context.Context, user string, prompt []int16, ring
 		s.publish(events.Event{Kind: events.DTMF, Call: res.Call, Account: t.account, Digits: res.Digits, Target: ref, Origin: u.Origin})
 		stopPrompt()
 		hangup("ring test confirmed")
+	case <-hungUp:
+		res.Reason = fmt.Sprintf("%s hung up without keying a digit", t.account)
+		end("callee hung up")
 	case <-timeout:
 		res.Reason = fmt.Sprintf("%s answered but keyed no digit within %s", t.account, confirm)
 		hangup("ring test not confirmed")
@@ -223,6 +232,18 @@ func (s *Server) RingTest(ctx context.Context, user string, prompt []int16, ring
 		hangup("ring test stopped")
 	}
 	return res, nil
+}
+
+// ringTestBye answers a BYE of an answered ring test's dialog and tells
+// the ring test; false when req belongs to no ring test.
+func (s *Server) ringTestBye(req *sip.Request, tx sip.ServerTransaction) bool {
+	v, ok := s.ringTests.LoadAndDelete(callIDOf(req))
+	if !ok {
+		return false
+	}
+	respond(tx, req, 200, "OK")
+	close(v.(chan struct{}))
+	return true
 }
 
 func contains(xs []string, x string) bool {

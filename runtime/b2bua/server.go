@@ -86,15 +86,18 @@ type Server struct {
 	clientPtr atomic.Pointer[sipgo.Client]
 	clientUDP bool // clientPtr's client sends from the UDP listener; hostMu
 
-	calls    sync.Map // Call-ID → *callSide
-	notifier *notify.Notifier
-	presence *presence.Server  // dialog-event subscriptions, fed by publish
-	hosts    map[string]string // transport → our SIP host:port, for Contact headers
-	hostMu   sync.Mutex
-	toward   sync.Map     // peer IP → our address toward it (contactHeader)
-	towardN  atomic.Int64 // entries in toward, roughly
-	closing  atomic.Bool
-	work     inflight // what Close waits for
+	calls sync.Map // Call-ID → *callSide
+	// ringTests are the answered ring tests' dialogs, Call-ID → a channel
+	// closed when the callee hangs up (ringtest.go).
+	ringTests sync.Map
+	notifier  *notify.Notifier
+	presence  *presence.Server  // dialog-event subscriptions, fed by publish
+	hosts     map[string]string // transport → our SIP host:port, for Contact headers
+	hostMu    sync.Mutex
+	toward    sync.Map     // peer IP → our address toward it (contactHeader)
+	towardN   atomic.Int64 // entries in toward, roughly
+	closing   atomic.Bool
+	work      inflight // what Close waits for
 
 	// listeners are where sipgo reads, per transport (UDP, TCP, TLS),
 	// once it does: requests to carriers leave from there. sockets are
