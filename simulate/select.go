@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"reflect"
@@ -13,29 +14,44 @@ import (
 	"switchboard/compiler/state"
 )
 
-// Shard returns part k (1-based) of n of the cases: a case belongs to the
-// part its name hashes to, so every case is in exactly one part, the parts
-// together are the whole list, and a case stays in its part when others
-// are added or removed (CI jobs that each run one part keep their share
-// steady). Cases keep their order. k and n must satisfy 1 ≤ k ≤ n.
+// Shard returns part k (1-based) of n of the cases: every case is in
+// exactly one part, the parts together are the whole list, and their sizes
+// differ by at most one. Cases are dealt to the parts in the order of a
+// hash of their names, so a part is a spread of the suite (not the door
+// cases in one, the extensions in another), and every job that shards the
+// same list gets the same parts. Cases keep their order within a part. k
+// and n must satisfy 1 ≤ k ≤ n.
 func Shard(cases []Case, k, n int) []Case {
 	if n < 1 || k < 1 || k > n {
 		panic(fmt.Sprintf("simulate.Shard: part %d of %d", k, n))
 	}
+	type ranked struct {
+		hash uint64
+		i    int
+	}
+	order := make([]ranked, len(cases))
+	for i, c := range cases {
+		h := fnv.New64a()
+		h.Write([]byte(c.Name))
+		order[i] = ranked{h.Sum64(), i}
+	}
+	slices.SortFunc(order, func(a, b ranked) int {
+		if c := cmp.Compare(a.hash, b.hash); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	in := make([]bool, len(cases))
+	for r, o := range order {
+		in[o.i] = r%n == k-1
+	}
 	var out []Case
-	for _, c := range cases {
-		if ShardOf(c.Name, n) == k {
+	for i, c := range cases {
+		if in[i] {
 			out = append(out, c)
 		}
 	}
 	return out
-}
-
-// ShardOf is the part (1 to n) a case named name belongs to.
-func ShardOf(name string, n int) int {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	return int(h.Sum64()%uint64(n)) + 1
 }
 
 // Subjects are the objects of the site a case depends on, as plan

@@ -194,40 +194,68 @@ func TestAffectedNothingOrAll(t *testing.T) {
 	}
 }
 
-// The shards of a suite are disjoint and together the whole suite, in its
-// order; a case's shard does not depend on the other cases.
+// The shards of a suite are disjoint, together the whole suite, and of
+// sizes that differ by at most one.
 func TestShardDisjointAndComplete(t *testing.T) {
 	cases := simulate.Generate(compileText(t, buildingText(t, 30, 3, 2)))
-	for _, n := range []int{1, 2, 3, 7, len(cases) + 5} {
+	for _, n := range []int{1, 2, 3, 7, len(cases), len(cases) + 5} {
 		seen := map[string]int{}
-		var union []simulate.Case
+		var sizes []int
 		for k := 1; k <= n; k++ {
 			part := simulate.Shard(cases, k, n)
+			sizes = append(sizes, len(part))
 			for _, c := range part {
 				seen[c.Name]++
-				if simulate.ShardOf(c.Name, n) != k {
-					t.Errorf("n=%d: %q is in part %d, ShardOf says %d", n, c.Name, k, simulate.ShardOf(c.Name, n))
-				}
-			}
-			union = append(union, part...)
-		}
-		for name, times := range seen {
-			if times != 1 {
-				t.Errorf("n=%d: %q is in %d parts", n, name, times)
 			}
 		}
-		slices.SortStableFunc(union, func(a, b simulate.Case) int {
-			return slices.IndexFunc(cases, func(c simulate.Case) bool { return c.Name == a.Name }) -
-				slices.IndexFunc(cases, func(c simulate.Case) bool { return c.Name == b.Name })
-		})
-		if diff := cmp.Diff(names(cases), names(union)); diff != "" {
-			t.Errorf("n=%d: the parts together (-want +got):\n%s", n, diff)
+		var missing []string
+		for _, c := range cases {
+			switch seen[c.Name] {
+			case 0:
+				missing = append(missing, c.Name)
+			case 1:
+			default:
+				t.Errorf("n=%d: %q is in %d parts", n, c.Name, seen[c.Name])
+			}
+		}
+		if len(missing) > 0 {
+			t.Errorf("n=%d: in no part: %v", n, missing)
+		}
+		if len(seen) != len(cases) {
+			t.Errorf("n=%d: the parts hold %d distinct cases, the suite %d", n, len(seen), len(cases))
+		}
+		if slices.Max(sizes)-slices.Min(sizes) > 1 {
+			t.Errorf("n=%d: part sizes %v differ by more than one", n, sizes)
+		}
+		// Within a part, the suite's order.
+		part := simulate.Shard(cases, 1, n)
+		pos := func(name string) int { return slices.IndexFunc(cases, func(c simulate.Case) bool { return c.Name == name }) }
+		if !slices.IsSortedFunc(part, func(a, b simulate.Case) int { return pos(a.Name) - pos(b.Name) }) {
+			t.Errorf("n=%d: part 1 is not in the suite's order", n)
 		}
 	}
-	// Parts are not all alike: with 3 parts of this suite, none is empty.
-	for k := 1; k <= 3; k++ {
-		if len(simulate.Shard(cases, k, 3)) == 0 {
-			t.Errorf("part %d of 3 is empty", k)
-		}
+}
+
+// Options.Result gets every selected case's result, skipped ones too, as
+// the case ends: the same results the report lists in case order.
+func TestResultsStreamAsCasesEnd(t *testing.T) {
+	p := compileText(t, buildingText(t, 3, 2, 1))
+	cases := simulate.Generate(p)
+	var streamed []simulate.Result
+	rep, err := simulate.Run(context.Background(), p, credentials.NewLookup(testKey, p), cases, simulate.Options{
+		Result: func(r simulate.Result) { streamed = append(streamed, r) }, // one call at a time
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := func(a, b simulate.Result) int { return strings.Compare(a.Name, b.Name) }
+	want := slices.Clone(rep.Results)
+	slices.SortFunc(want, byName)
+	slices.SortFunc(streamed, byName)
+	if diff := cmp.Diff(want, streamed); diff != "" {
+		t.Errorf("streamed results (-want +got):\n%s", diff)
+	}
+	if rep.Datagrams == 0 {
+		t.Error("a run in memory counted no datagrams")
 	}
 }
