@@ -229,7 +229,9 @@ func TestShardDisjointAndComplete(t *testing.T) {
 		}
 		// Within a part, the suite's order.
 		part := simulate.Shard(cases, 1, n)
-		pos := func(name string) int { return slices.IndexFunc(cases, func(c simulate.Case) bool { return c.Name == name }) }
+		pos := func(name string) int {
+			return slices.IndexFunc(cases, func(c simulate.Case) bool { return c.Name == name })
+		}
 		if !slices.IsSortedFunc(part, func(a, b simulate.Case) int { return pos(a.Name) - pos(b.Name) }) {
 			t.Errorf("n=%d: part 1 is not in the suite's order", n)
 		}
