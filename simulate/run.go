@@ -171,7 +171,12 @@ func Run(ctx context.Context, p *ir.Program, secrets Secrets, cases []Case, o Op
 			runnable++
 		}
 	}
-	workers = max(1, min(workers, runnable))
+	// Each worker first registers every account with a server of its
+	// own: on a large site that costs as much as hundreds of cases (a
+	// case costs about what eight registrations do), so a short selection
+	// — a re-test after a small change — runs on fewer workers.
+	perWorker := max(1, len(p.Accounts)/8)
+	workers = max(1, min(workers, runnable, (runnable+perWorker-1)/perWorker))
 	// Workers start together (each registers every account with its own
 	// server) and take cases as soon as they are ready.
 	var progressMu sync.Mutex

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"reflect"
+	goruntime "runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
@@ -254,20 +256,37 @@ func Affected(p *ir.Program, cases []Case, ch Change) []Case {
 		}
 	}
 	idx := newSubjectIndex(p)
-	var out []Case
-	for _, c := range cases {
+	affected := func(c Case) bool {
 		if ch.Before != nil {
 			old := before[c.Name]
 			if old == nil || old.Skip != c.Skip || !reflect.DeepEqual(old.Steps, c.Steps) {
-				out = append(out, c)
-				continue
+				return true
 			}
 		}
 		for _, a := range idx.subjects(c) {
 			if ch.Objects[a] {
-				out = append(out, c)
-				break
+				return true
 			}
+		}
+		return false
+	}
+	// A large suite is tens of thousands of cases: look at them on every
+	// core.
+	keep := make([]bool, len(cases))
+	parts := min(goruntime.GOMAXPROCS(0), max(1, len(cases)/1024))
+	var wg sync.WaitGroup
+	for w := range parts {
+		wg.Go(func() {
+			for i := w; i < len(cases); i += parts {
+				keep[i] = affected(cases[i])
+			}
+		})
+	}
+	wg.Wait()
+	var out []Case
+	for i, c := range cases {
+		if keep[i] {
+			out = append(out, c)
 		}
 	}
 	return out
@@ -279,12 +298,25 @@ func Affected(p *ir.Program, cases []Case, ch Change) []Case {
 // before, to compare steps with. key is the site key both are planned
 // with (any key: the passwords it derives are not compared).
 func ChangeBetween(before, after *ir.Program, key credentials.Key) Change {
-	st := state.New(before.Site.Name)
-	for _, o := range plan.NewDesired(plan.Input{Program: before, Key: key}).Objects {
-		st.Put(state.Object{Address: o.Address, Attributes: o.Attributes})
-	}
-	ch := ChangeSinceState(after, key, st)
-	ch.Before = Generate(before)
+	// Planning a large site and generating its suite take a while; the
+	// three are independent.
+	var (
+		st       *state.State
+		desired  *plan.Desired
+		previous []Case
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() {
+		st = state.New(before.Site.Name)
+		for _, o := range plan.NewDesired(plan.Input{Program: before, Key: key}).Objects {
+			st.Put(state.Object{Address: o.Address, Attributes: o.Attributes})
+		}
+	})
+	wg.Go(func() { desired = plan.NewDesired(plan.Input{Program: after, Key: key}) })
+	wg.Go(func() { previous = Generate(before) })
+	wg.Wait()
+	ch := changeFrom(desired, st)
+	ch.Before = previous
 	return ch
 }
 
@@ -292,8 +324,12 @@ func ChangeBetween(before, after *ir.Program, key credentials.Key) Change {
 // state st was applied (see ChangeBetween); it has no cases to compare
 // with, so a case runs when one of its subjects changed.
 func ChangeSinceState(p *ir.Program, key credentials.Key, st *state.State) Change {
+	return changeFrom(plan.NewDesired(plan.Input{Program: p, Key: key}), st)
+}
+
+func changeFrom(desired *plan.Desired, st *state.State) Change {
 	ch := Change{Objects: map[string]bool{}}
-	for _, c := range plan.Diff(plan.NewDesired(plan.Input{Program: p, Key: key}), st).Changes {
+	for _, c := range plan.Diff(desired, st).Changes {
 		if !simulates(c) {
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -259,5 +260,40 @@ func TestResultsStreamAsCasesEnd(t *testing.T) {
 	}
 	if rep.Datagrams == 0 {
 		t.Error("a run in memory counted no datagrams")
+	}
+}
+
+// BenchmarkChangedSince is a reviewer's re-test after a one-person edit on
+// the 6 000-user building (BenchmarkSimulateGenerated's large size): the
+// change and the cases it affects are found (ChangeBetween, Affected) and
+// only those run. Compiling the two versions, which switchboard test
+// -changed-since does too, is reported apart as compile-s (both versions).
+//
+//	go test ./simulate -run '^$' -bench ChangedSince -benchtime 1x
+func BenchmarkChangedSince(b *testing.B) {
+	before := buildingText(b, 2000, 3, 4)
+	after := editUser(b, before, "u3001", `last_name  = "Number3001"`, `last_name  = "Byrne"`)
+	start := time.Now()
+	old, p := compileText(b, before), compileText(b, after)
+	compile := time.Since(start)
+	sec := credentials.NewLookup(testKey, p)
+	cases := simulate.Generate(p)
+	simulate.TuneProcess(simulate.TransportMemory)
+	for b.Loop() {
+		start := time.Now()
+		affected := simulate.Affected(p, cases, simulate.ChangeBetween(old, p, testKey))
+		selecting := time.Since(start)
+		rep, err := simulate.Run(context.Background(), p, sec, affected, simulate.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, fail, _ := rep.Counts(); fail > 0 {
+			b.Fatalf("%d cases failed", fail)
+		}
+		b.ReportMetric(float64(len(affected)), "cases")
+		b.ReportMetric(float64(len(cases)), "suite")
+		b.ReportMetric(selecting.Seconds(), "select-s")
+		b.ReportMetric(rep.Duration.Seconds(), "run-s")
+		b.ReportMetric(compile.Seconds(), "compile-s")
 	}
 }

@@ -135,6 +135,11 @@ func runTest(c *cli, args []string) int {
 		}
 	}
 	dir := dirArg(positional)
+	var rev *revision
+	if o.since != "" && o.since != changedSinceState {
+		rev = c.startRevision(dir, o.since, o.site)
+		defer func() { <-rev.done }() // its temporary copy removed, whatever the outcome
+	}
 	// A site that does not compile is a usage problem for test (exit 2):
 	// no case could run.
 	cs, _ := c.compileSite("test", dir, compileOptions{site: o.site})
@@ -171,7 +176,7 @@ func runTest(c *cli, args []string) int {
 	cases = append(cases, scenarios.Cases...)
 	all := cases
 	if o.since != "" {
-		ch, note, err := c.changeSince(dir, o.since, statePath(dir, ""), o.site, cs, key)
+		ch, note, err := c.changeSince(rev, o.since, statePath(dir, ""), cs, key)
 		if err != nil {
 			return c.fail("test", err)
 		}

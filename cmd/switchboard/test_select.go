@@ -55,12 +55,50 @@ func changedSinceRule(v string) error {
 	return nil
 }
 
+// revision is the site as it was at a git revision, compiled: what
+// -changed-since REV compares with. It is read and compiled while the
+// current site compiles (startRevision): on a large site each takes a
+// good part of a second.
+type revision struct {
+	done      chan struct{}
+	site      *loadedSite // nil when err is set
+	scenarios []simulate.Case
+	err       error
+}
+
+// startRevision reads the site in dir at git revision ref into a
+// temporary directory and compiles it there, in the background.
+func (c *cli) startRevision(dir, ref string, o siteOptions) *revision {
+	r := &revision{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		old, err := os.MkdirTemp("", "switchboard-changed-since-")
+		if err != nil {
+			r.err = err
+			return
+		}
+		defer os.RemoveAll(old)
+		if r.err = siteAtRevision(dir, ref, old); r.err != nil {
+			return
+		}
+		r.site = c.loadSite(old, o, compiler.CompileOptions{})
+		if r.site.program != nil && !r.site.diags.HasErrors() {
+			// The scenarios of then, compared by their steps. (Their
+			// origins name the temporary copy, and are not compared.)
+			if sc, diags := scenario.Load(old, r.site.program); !diags.HasErrors() {
+				r.scenarios = sc.Cases
+			}
+		}
+	}()
+	return r
+}
+
 // changeSince compares the site in dir, compiled to cs, with an earlier
-// version of it: the site files at the git revision ref, or the state the
-// last apply recorded (ref "state", read from statePath). The note, when
-// not empty, says why every case runs.
-func (c *cli) changeSince(dir, ref, statePath string, o siteOptions, cs *compiledSite, key credentials.Key) (ch simulate.Change, note string, err error) {
-	if ref == changedSinceState {
+// version of it: the site at the git revision being read by rev, or, when
+// rev is nil, the state the last apply recorded (read from statePath). The
+// note, when not empty, says why every case runs.
+func (c *cli) changeSince(rev *revision, ref, statePath string, cs *compiledSite, key credentials.Key) (ch simulate.Change, note string, err error) {
+	if rev == nil {
 		st, exists, err := state.NewStore(statePath).Read(cs.program.Site.Name)
 		if err != nil {
 			return ch, "", err
@@ -70,23 +108,15 @@ func (c *cli) changeSince(dir, ref, statePath string, o siteOptions, cs *compile
 		}
 		ch = simulate.ChangeSinceState(cs.program, key, st)
 	} else {
-		old, err := os.MkdirTemp("", "switchboard-changed-since-")
-		if err != nil {
-			return ch, "", err
+		<-rev.done
+		if rev.err != nil {
+			return ch, "", rev.err
 		}
-		defer os.RemoveAll(old)
-		if err := siteAtRevision(dir, ref, old); err != nil {
-			return ch, "", err
-		}
-		oldSite := c.loadSite(old, o, compiler.CompileOptions{})
-		if oldSite.program == nil || oldSite.diags.HasErrors() {
+		if rev.site.program == nil || rev.site.diags.HasErrors() {
 			return simulate.Change{All: true}, fmt.Sprintf("the site did not compile at %s", ref), nil
 		}
-		ch = simulate.ChangeBetween(oldSite.program, cs.program, key)
-		// The scenarios of then, compared by their steps.
-		if sc, diags := scenario.Load(old, oldSite.program); !diags.HasErrors() {
-			ch.Before = append(ch.Before, sc.Cases...)
-		}
+		ch = simulate.ChangeBetween(rev.site.program, cs.program, key)
+		ch.Before = append(ch.Before, rev.scenarios...)
 	}
 	if ch.All {
 		note = "the site block changed"
