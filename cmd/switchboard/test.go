@@ -67,10 +67,13 @@ can affect (the site files are read at REV with git): those whose subject
 — a door station, residence, user, device, trunk or conference room the
 case dials, rings, answers with or proves — changed, was added or removed,
 and those new or changed themselves. "-changed-since state" compares with
-the state the last apply recorded instead. A change to the site block, or
-a version that does not compile, runs every case. -shard K/N runs part K
-of N: every case is in exactly one part (by a hash of its name), so N jobs
-running parts 1 to N together run the whole suite once.
+the state the last apply recorded instead (which holds no scenarios: they
+all run). A change to the site block, or a version that does not compile,
+runs every case.
+
+-shard K/N runs part K of N: every case is in exactly one part, the parts
+differ in size by at most one (cases are dealt by a hash of their names),
+so N jobs running parts 1 to N together run the whole suite once.
 
 Cases run in parallel and are reported in a stable order; with -json each
 case's line is printed as soon as it ends, in the order they end. A failure shows
@@ -173,6 +176,7 @@ func runTest(c *cli, args []string) int {
 		}
 		_ = writeDiagnosticsText(c.stderr, files, diags, style)
 	}
+	generated := cases
 	cases = append(cases, scenarios.Cases...)
 	all := cases
 	if o.since != "" {
@@ -180,7 +184,13 @@ func runTest(c *cli, args []string) int {
 		if err != nil {
 			return c.fail("test", err)
 		}
-		cases = simulate.Affected(p, cases, ch)
+		if rev != nil {
+			cases = simulate.Affected(p, cases, ch)
+		} else {
+			// The state records no scenarios to compare with: a new or
+			// edited one must run, so they all do.
+			cases = append(simulate.Affected(p, generated, ch), scenarios.Cases...)
+		}
 		if note != "" {
 			note = ": " + note
 		}
