@@ -109,6 +109,9 @@ func (c *cli) changeSince(rev *revision, ref, statePath string, cs *compiledSite
 		ch = simulate.ChangeSinceState(cs.program, key, st)
 	} else {
 		<-rev.done
+		if errors.Is(rev.err, errNoSiteAtRevision) {
+			return simulate.Change{All: true}, fmt.Sprintf("the site directory did not exist at %s", ref), nil
+		}
 		if rev.err != nil {
 			return ch, "", rev.err
 		}
@@ -123,6 +126,10 @@ func (c *cli) changeSince(rev *revision, ref, statePath string, cs *compiledSite
 	}
 	return ch, note, nil
 }
+
+// errNoSiteAtRevision says the site directory is newer than the revision:
+// every case is new.
+var errNoSiteAtRevision = errors.New("the site directory did not exist then")
 
 // siteAtRevision writes the files of the site directory dir as they were
 // at git revision ref into out, with `git archive`: the site as committed,
@@ -147,7 +154,7 @@ func siteAtRevision(dir, ref, out string) error {
 	data, err := cmd.Output()
 	if err != nil {
 		if strings.Contains(stderr.String(), "not a valid object name") || strings.Contains(stderr.String(), "not a tree object") {
-			return fmt.Errorf("-changed-since: the site directory did not exist at %s", ref)
+			return errNoSiteAtRevision
 		}
 		return fmt.Errorf("git archive %s: %v: %s", tree, err, strings.TrimSpace(stderr.String()))
 	}
