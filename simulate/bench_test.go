@@ -110,28 +110,44 @@ func BenchmarkSimulateGenerated(b *testing.B) {
 		p, sec := compileBuilding(b, residences, 3, 4)
 		cases := simulate.Generate(p)
 		for _, transport := range []string{simulate.TransportMemory, simulate.TransportUDP} {
-			b.Run(fmt.Sprintf("residences=%d/%s", residences, transport), func(b *testing.B) {
-				simulate.TuneProcess(transport) // as switchboard test does
-				for b.Loop() {
-					cpu := processCPU()
-					rep, err := simulate.Run(context.Background(), p, sec, cases, simulate.Options{Transport: transport})
-					if err != nil {
-						b.Fatal(err)
-					}
-					used := processCPU() - cpu
-					pass, fail, skip := rep.Counts()
-					for _, r := range rep.Results {
-						if r.Status == simulate.Fail {
-							b.Fatalf("%d of %d cases failed; first: %s: %s: %s", fail, len(cases), r.Name, r.Step, r.Message)
-						}
-					}
-					b.ReportMetric(float64(pass+fail+skip), "cases")
-					b.ReportMetric(float64(pass)/rep.Duration.Seconds(), "cases/s")
-					if used > 0 {
-						b.ReportMetric(used.Seconds(), "cpu-s")
-					}
-				}
-			})
+			for _, tuning := range []string{"before", "after"} {
+				b.Run(fmt.Sprintf("residences=%d/%s/%s", residences, transport, tuning), func(b *testing.B) {
+					benchmarkRun(b, p, sec, cases, transport, tuning)
+				})
+			}
+		}
+	}
+}
+
+// benchmarkRun runs the suite tuned as switchboard test does (tuning
+// "after"), or without the stack ballast ("before"), for side-by-side
+// figures in one run.
+func benchmarkRun(b *testing.B, p *ir.Program, sec secrets, cases []simulate.Case, transport, tuning string) {
+	simulate.TuneProcess(transport) // as switchboard test does
+	if tuning == "before" {
+		simulate.SetStackBallast(0)
+	}
+	defer simulate.SetStackBallast(simulate.StackBallastGoroutines)
+	for b.Loop() {
+		cpu := processCPU()
+		rep, err := simulate.Run(context.Background(), p, sec, cases, simulate.Options{Transport: transport})
+		if err != nil {
+			b.Fatal(err)
+		}
+		used := processCPU() - cpu
+		pass, fail, skip := rep.Counts()
+		for _, r := range rep.Results {
+			if r.Status == simulate.Fail {
+				b.Fatalf("%d of %d cases failed; first: %s: %s: %s", fail, len(cases), r.Name, r.Step, r.Message)
+			}
+		}
+		b.ReportMetric(float64(pass+fail+skip), "cases")
+		b.ReportMetric(float64(pass)/rep.Duration.Seconds(), "cases/s")
+		if used > 0 {
+			b.ReportMetric(used.Seconds(), "cpu-s")
+		}
+		if rep.Datagrams > 0 {
+			b.ReportMetric(float64(rep.Datagrams)/float64(len(cases)), "datagrams/case")
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -63,6 +64,11 @@ type Options struct {
 	// ones too), one call at a time, with the case's name: what a
 	// progress line on a terminal needs.
 	Progress func(name string)
+	// Result, if set, is called with each selected case's result as the
+	// case ends (skipped ones too), one call at a time, before Progress:
+	// what streaming the results as they come needs. The Report still
+	// lists them all in case order.
+	Result func(Result)
 }
 
 // Transports.
@@ -101,6 +107,9 @@ type Result struct {
 type Report struct {
 	Results  []Result
 	Duration time.Duration
+	// Datagrams is how many datagrams the in-memory networks carried,
+	// registrations included (0 over UDP): what a run costs in messages.
+	Datagrams uint64
 }
 
 // Counts returns how many cases passed, failed and were skipped.
@@ -162,18 +171,30 @@ func Run(ctx context.Context, p *ir.Program, secrets Secrets, cases []Case, o Op
 			runnable++
 		}
 	}
-	workers = max(1, min(workers, runnable))
+	// Each worker first registers every account with a server of its
+	// own: on a large site that costs as much as hundreds of cases (a
+	// case costs about what eight registrations do), so a short selection
+	// — a re-test after a small change — runs on fewer workers.
+	perWorker := max(1, len(p.Accounts)/8)
+	workers = max(1, min(workers, runnable, (runnable+perWorker-1)/perWorker))
 	// Workers start together (each registers every account with its own
 	// server) and take cases as soon as they are ready.
 	var progressMu sync.Mutex
-	ended := func(name string) {
+	ended := func(r Result) {
+		if o.Progress == nil && o.Result == nil {
+			return
+		}
+		progressMu.Lock()
+		defer progressMu.Unlock()
+		if o.Result != nil {
+			o.Result(r)
+		}
 		if o.Progress != nil {
-			progressMu.Lock()
-			defer progressMu.Unlock()
-			o.Progress(name)
+			o.Progress(r.Name)
 		}
 	}
 	var wg sync.WaitGroup
+	var datagrams atomic.Uint64
 	errc := make(chan error, workers)
 	failed := make(chan struct{})
 	var failOnce sync.Once
@@ -187,10 +208,15 @@ func Run(ctx context.Context, p *ir.Program, secrets Secrets, cases []Case, o Op
 				failOnce.Do(func() { close(failed) })
 				return
 			}
-			defer wk.close()
+			defer func() {
+				if wk.net != nil {
+					datagrams.Add(wk.net.Stats().Delivered)
+				}
+				wk.close()
+			}()
 			for i := range work {
 				results[i] = wk.run(ctx, cases[i])
-				ended(cases[i].Name)
+				ended(results[i])
 			}
 		}()
 	}
@@ -198,7 +224,7 @@ feed:
 	for _, i := range selected {
 		if cases[i].Skip != "" {
 			results[i] = Result{Name: cases[i].Name, Status: Skip, Message: cases[i].Skip, Origin: cases[i].Origin}
-			ended(cases[i].Name)
+			ended(results[i])
 			continue
 		}
 		select {
@@ -214,7 +240,7 @@ feed:
 	if err := <-errc; err != nil {
 		return nil, err
 	}
-	rep := &Report{Duration: time.Since(start)}
+	rep := &Report{Duration: time.Since(start), Datagrams: datagrams.Load()}
 	for _, i := range selected {
 		rep.Results = append(rep.Results, results[i])
 	}

@@ -178,6 +178,8 @@ var flagRules = map[string]flagRule{
 	"-lockfile":                   oneOf("readonly"),
 	"-transport":                  oneOf("udp", "tcp", "tls"),
 	"test -transport":             oneOf(simulate.TransportMemory, simulate.TransportUDP),
+	"test -shard":                 func(v string) error { _, _, err := parseShard(v); return err },
+	"test -changed-since":         changedSinceRule,
 	"graph -format":               oneOf(graph.Formats...),
 	"handover -format":            oneOf(handover.Formats...),
 	"-log-format":                 oneOf("text", "json"),

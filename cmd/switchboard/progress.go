@@ -90,3 +90,18 @@ func truncate(s string, n int) string {
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
 }
+
+// above prints a line of its own above the progress line, which is drawn
+// again under it: news (a failed case) that should not wait for the end.
+func (p *progress) above(line string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+	fmt.Fprintln(p.w, line)
+	p.shown = false
+}

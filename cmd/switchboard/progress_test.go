@@ -57,3 +57,25 @@ func TestProgressOnlyOnATerminal(t *testing.T) {
 		t.Error("progress under -json")
 	}
 }
+
+// A line printed above the progress line (a case that failed, as it
+// fails) erases the line first and leaves it to the next step to redraw.
+func TestProgressAbove(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgressTo(&b, 40, "cases", 3)
+	p.above("FAIL  before any step") // nothing to erase yet
+	p.step("a")
+	p.above("FAIL  b: rings x: x never rang")
+	p.step("c")
+	p.clear()
+	want := "FAIL  before any step\n" +
+		"\r1 of 3 cases done: a\x1b[K" +
+		"\r\x1b[KFAIL  b: rings x: x never rang\n" +
+		"\r2 of 3 cases done: c\x1b[K" +
+		"\r\x1b[K"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("progress output (-want +got):\n%s", diff)
+	}
+	var none *progress
+	none.above("x") // must not panic
+}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 
 	"switchboard/atomicfile"
 	"switchboard/compiler/credentials"
+	"switchboard/compiler/ir"
 	"switchboard/simulate"
 	"switchboard/simulate/scenario"
 )
@@ -18,7 +20,7 @@ var testCommand = &command{
 	name:     "test",
 	synopsis: "Simulate every call path of a site",
 	usage: `Usage: switchboard test [-run REGEX] [-list] [-json] [-junit FILE] [-html FILE]
-                        [-parallel N]
+                        [-parallel N] [-changed-since REV|state] [-shard K/N]
                         [-transport memory|udp] [-lockfile=readonly]
                         [-var name=value]... [-var-file FILE]... [DIR]
 
@@ -57,9 +59,24 @@ scenario that expects nothing is an error.
 
 -list prints the names of the cases (those -run selects) without running
 them; -run matching no case is an error. On a terminal, a line on standard
-error shows how many cases are done.
+error shows how many cases are done, and a case that fails is announced
+there as it fails.
 
-Cases run in parallel and are reported in a stable order. A failure shows
+-changed-since REV runs only the cases the changes since git revision REV
+can affect (the site files are read at REV with git): those whose subject
+— a door station, residence, user, device, trunk or conference room the
+case dials, rings, answers with or proves — changed, was added or removed,
+and those new or changed themselves. "-changed-since state" compares with
+the state the last apply recorded instead (which holds no scenarios: they
+all run). A change to the site block, or a version that does not compile,
+runs every case.
+
+-shard K/N runs part K of N: every case is in exactly one part, the parts
+differ in size by at most one (cases are dealt by a hash of their names),
+so N jobs running parts 1 to N together run the whole suite once.
+
+Cases run in parallel and are reported in a stable order; with -json each
+case's line is printed as soon as it ends, in the order they end. A failure shows
 the step, the reason, the line of the site files (or the scenario) the case
 proves, and the SIP messages of the call.
 
@@ -86,6 +103,8 @@ type testOptions struct {
 	html      string
 	parallel  int
 	transport string
+	since     string
+	shard     string
 	site      siteOptions
 }
 
@@ -99,6 +118,8 @@ func testFlags(o *testOptions) *flagSet {
 	f.fs.IntVar(&o.parallel, "parallel", 0, "run up to `N` servers at once (default: the number of CPUs)")
 	o.transport = simulate.TransportMemory
 	f.fs.StringVar(&o.transport, "transport", simulate.TransportMemory, "carry SIP and RTP in `memory` (no sockets) or over loopback udp")
+	f.fs.StringVar(&o.since, "changed-since", "", "run only the cases the changes since git revision `REV` (or \"state\", the last apply) can affect")
+	f.fs.StringVar(&o.shard, "shard", "", "run only part `K/N` of the cases: K of N disjoint parts")
 	o.site.register(f.fs)
 	return f
 }
@@ -117,6 +138,11 @@ func runTest(c *cli, args []string) int {
 		}
 	}
 	dir := dirArg(positional)
+	var rev *revision
+	if o.since != "" && o.since != changedSinceState {
+		rev = c.startRevision(dir, o.since, o.site)
+		defer func() { <-rev.done }() // its temporary copy removed, whatever the outcome
+	}
 	// A site that does not compile is a usage problem for test (exit 2):
 	// no case could run.
 	cs, _ := c.compileSite("test", dir, compileOptions{site: o.site})
@@ -150,7 +176,30 @@ func runTest(c *cli, args []string) int {
 		}
 		_ = writeDiagnosticsText(c.stderr, files, diags, style)
 	}
+	generated := cases
 	cases = append(cases, scenarios.Cases...)
+	all := cases
+	if o.since != "" {
+		ch, note, err := c.changeSince(rev, o.since, statePath(dir, ""), cs, key)
+		if err != nil {
+			return c.fail("test", err)
+		}
+		if rev != nil {
+			cases = simulate.Affected(p, cases, ch)
+		} else {
+			// The state records no scenarios to compare with: a new or
+			// edited one must run, so they all do.
+			cases = append(simulate.Affected(p, generated, ch), scenarios.Cases...)
+		}
+		if note != "" {
+			note = ": " + note
+		}
+		fmt.Fprintf(c.stderr, "switchboard test: -changed-since %s: %d of %s affected%s\n", o.since, len(cases), plural(len(all), "case"), note)
+	}
+	if o.shard != "" {
+		k, n, _ := parseShard(o.shard) // checked with the flags
+		cases = simulate.Shard(cases, k, n)
+	}
 	selected := 0
 	for _, tc := range cases {
 		if sel == nil || sel.MatchString(tc.Name) {
@@ -160,27 +209,56 @@ func runTest(c *cli, args []string) int {
 			}
 		}
 	}
-	if selected == 0 {
+	if selected == 0 && sel != nil && !slices.ContainsFunc(all, func(tc simulate.Case) bool { return sel.MatchString(tc.Name) }) {
 		// Like a misspelt flag: "0 passed" would let a CI job that
 		// tests nothing pass.
 		list := []string{"switchboard", "test", "-list"}
 		if dir != "." {
 			list = append(list, dir)
 		}
-		return c.usageError(lookup("test"), "-run %s matches none of the %s; \"%s\" lists their names", shellJoin([]string{o.run}), plural(len(cases), "case"), shellJoin(list))
+		return c.usageError(lookup("test"), "-run %s matches none of the %s; \"%s\" lists their names", shellJoin([]string{o.run}), plural(len(all), "case"), shellJoin(list))
 	}
 	if o.list {
 		return exitOK
 	}
+	if selected == 0 {
+		// Nothing changed that a case proves, or an empty part: nothing
+		// to run is then a pass.
+		return c.writeReport(&simulate.Report{}, o, p)
+	}
 	line := c.newProgress("cases", selected)
 	simulate.TuneProcess(o.transport)
 	rep, err := simulate.Run(context.Background(), p, credentials.NewLookup(key, p), cases,
-		simulate.Options{Run: sel, Parallel: o.parallel, Transport: o.transport, TrunkSecrets: trunkSecretsOf(cs.cfg), Progress: line.step})
+		simulate.Options{Run: sel, Parallel: o.parallel, Transport: o.transport, TrunkSecrets: trunkSecretsOf(cs.cfg), Progress: line.step,
+			Result: c.streamResult(dir, line)})
 	line.clear()
 	if err != nil {
 		return c.fail("test", err)
 	}
 	displayOrigins(dir, rep)
+	return c.writeReport(rep, o, p)
+}
+
+// streamResult is what happens as each case ends: under -json its line
+// is printed there and then; on a terminal a failure is announced above
+// the progress line. (The text report at the end stays in case order.)
+func (c *cli) streamResult(dir string, line *progress) func(simulate.Result) {
+	return func(r simulate.Result) {
+		switch {
+		case c.json:
+			one := &simulate.Report{Results: []simulate.Result{r}}
+			displayOrigins(dir, one)
+			_ = simulate.WriteJSON(c.stdout, one)
+		case r.Status == simulate.Fail:
+			line.above(fmt.Sprintf("FAIL  %s: %s: %s", r.Name, r.Step, r.Message))
+		}
+	}
+}
+
+// writeReport writes the run's report (the text summary; under -json the
+// lines are out already) and the JUnit file, and returns the exit status.
+func (c *cli) writeReport(rep *simulate.Report, o testOptions, p *ir.Program) int {
+	var err error
 	if o.junit != "" {
 		err := atomicfile.WriteFrom(o.junit, 0o644, func(w *os.File) error {
 			return simulate.WriteJUnit(w, rep, p.Site.Name)
@@ -194,9 +272,7 @@ func runTest(c *cli, args []string) int {
 			return c.fail("test", err)
 		}
 	}
-	if o.json {
-		err = simulate.WriteJSON(c.stdout, rep)
-	} else {
+	if !o.json {
 		err = simulate.WriteText(c.stdout, rep)
 	}
 	if err != nil {
