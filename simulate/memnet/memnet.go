@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -399,7 +400,7 @@ func (n *Network) Quiet(ctx context.Context, settle time.Duration) <-chan struct
 			case <-t.C:
 			}
 			now := n.activity()
-			if now == last && !n.busy() {
+			if now == last && !n.busy() && !runnable() {
 				close(quiet)
 				return
 			}
@@ -408,6 +409,19 @@ func (n *Network) Quiet(ctx context.Context, settle time.Duration) <-chan struct
 		}
 	}()
 	return quiet
+}
+
+// runnable reports whether any goroutine of the process is waiting for a
+// CPU. A datagram read is handed to a goroutine of the SIP stack; on a
+// starved machine that goroutine may wait longer than the settle time
+// before it runs and sends its answer, and the network would look quiet
+// while work is pending. Other simulations of the process running in
+// parallel count too: then the wait goes on (Options.Wait still bounds
+// it), which costs a failing expectation time, never a wrong verdict.
+func runnable() bool {
+	s := []metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Kind() == metrics.KindUint64 && s[0].Value.Uint64() > 0
 }
 
 // activity counts every datagram sent or read.
