@@ -39,6 +39,8 @@ type stream struct {
 	nextID  uint64        // the next event's id; ids start at 1
 	changed chan struct{}
 	open    int
+	// left is closed and replaced whenever a stream ends: tests wait on it.
+	left chan struct{}
 }
 
 type streamEvent struct {
@@ -47,7 +49,7 @@ type streamEvent struct {
 }
 
 func newStream(bus *events.Bus) *stream {
-	s := &stream{done: make(chan struct{}), nextID: 1, changed: make(chan struct{})}
+	s := &stream{done: make(chan struct{}), nextID: 1, changed: make(chan struct{}), left: make(chan struct{})}
 	if bus == nil {
 		close(s.done)
 		return s
@@ -117,7 +119,16 @@ func (s *stream) enter() bool {
 func (s *stream) leave() {
 	s.mu.Lock()
 	s.open--
+	close(s.left)
+	s.left = make(chan struct{})
 	s.mu.Unlock()
+}
+
+// count returns the streams open and a channel closed when one ends.
+func (s *stream) count() (int, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open, s.left
 }
 
 // operatorEvents streams the site's events as server-sent events, each
