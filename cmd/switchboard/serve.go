@@ -202,7 +202,7 @@ type servedSite struct {
 	secrets *credentials.Lookup
 	key     credentials.Key // the portal's invitations are sent with it
 	trunks  trunkSecrets    // the trunks' credentials at their carriers
-	bundle  string       // provisioning directory
+	bundle  string          // provisioning directory
 	// previous are the passwords of the key a rekey replaced, while its
 	// grace lasts (rekey.go).
 	previous      *credentials.Lookup
