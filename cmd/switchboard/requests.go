@@ -24,7 +24,7 @@ import (
 var requestsCommand = &command{
 	name:     "requests",
 	synopsis: "List the changes people asked for in the portal, as diffs of the site files",
-	usage: `Usage: switchboard requests [-data DIR] [-json] [-done ID]... [DIR]
+	usage: `Usage: switchboard requests [-data DIR] [-json] [-done N]... [DIR]
 
 Lists the changes to the site people asked for in the web portal (a
 person to add to a residence, a name to correct, someone who moved out to
@@ -33,7 +33,7 @@ it. The portal never edits the site files: apply a diff yourself, commit
 it and review it with plan.
 
 The requests are read from the portal's data under the serve data
-directory (-data, default DIR/.switchboard/data). -done ID removes a
+directory (-data, default DIR/.switchboard/data). -done N removes a
 request once you applied it or decided against it.
 
 -json prints one JSON document: every request with its file and diff, or
@@ -54,7 +54,7 @@ func requestsFlags(o *requestsOptions) *flagSet {
 	f := newFlagSet("requests")
 	f.fs.StringVar(&o.data, "data", "", "the serve data `DIR` (default DIR/.switchboard/data)")
 	f.fs.BoolVar(&o.json, "json", false, "print the requests and their diffs as JSON")
-	f.fs.Func("done", "remove request `ID` (applied or declined); repeatable", func(s string) error {
+	f.fs.Func("done", "remove request `N` (applied or declined); repeatable", func(s string) error {
 		if n, err := strconv.Atoi(s); err != nil || n < 1 {
 			return errors.New("not a request number")
 		}
