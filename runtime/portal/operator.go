@@ -212,9 +212,25 @@ func (p *Portal) operatorPage(w http.ResponseWriter, r *http.Request, v *visit) 
 		}
 		rows = append(rows, row)
 	}
-	var trunks []Trunk
+	// Every trunk of the program; one the server does not register (no
+	// credentials given, or authenticated by address) says so.
+	registering := map[string]bool{}
 	if p.cfg.Trunks != nil {
-		trunks = p.cfg.Trunks()
+		for _, t := range p.cfg.Trunks() {
+			registering[t.Name] = t.Registered
+		}
+	}
+	type trunkRow struct {
+		Name, State string
+		Registered  bool
+	}
+	var trunks []trunkRow
+	for _, t := range v.Program.Trunks {
+		row := trunkRow{Name: t.Name, State: "not registering (no credentials given, or authenticated by address)"}
+		if reg, ok := registering[t.Name]; ok {
+			row.Registered, row.State = reg, map[bool]string{true: "registered", false: "not registered"}[reg]
+		}
+		trunks = append(trunks, row)
 	}
 	p.render(w, r, v, http.StatusOK, pageOperator, map[string]any{
 		"Accounts": rows, "Online": online, "Trunks": trunks, "Live": p.liveCalls(v.Program),
