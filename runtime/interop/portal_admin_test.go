@@ -21,6 +21,7 @@ import (
 	"switchboard/compiler/state"
 	"switchboard/email"
 	"switchboard/runtime/interop/peer"
+	"switchboard/simulate/device"
 )
 
 // TestPortalAdminInBrowser drives the site's pages in headless Chromium:
@@ -140,6 +141,37 @@ func TestPortalAdminInBrowser(t *testing.T) {
 	if !strings.Contains(mails[0].Data, "bob@interop.example") {
 		t.Errorf("the invitation does not carry bob's portal login:\n%s", mails[0].Data)
 	}
+	// A ring test: bob's phone rings, he answers and keys 5 once he hears
+	// the tone; the page says who answered.
+	phone := s.device("app.bob")
+	phone.SetAnswer(device.Pickup, 0)
+	do("starting a ring test of bob", chromedp.Navigate(base+"/portal/site/people"),
+		chromedp.Click(chromedp.CSS(`form[action="/portal/site/people/bob/ring"] button`)))
+	rctx, cancelRing := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancelRing()
+	in, err := phone.WaitIncoming(rctx, func(in []device.Incoming) bool { return len(in) == 1 && in[0].Answered })
+	if err != nil {
+		t.Fatalf("bob's phone was not rung: %v", err)
+	}
+	call := phone.Answered(in[0].CallID)
+	if call == nil {
+		t.Fatal("bob's phone has no established call")
+	}
+	if err := call.WaitAudio(rctx, 1); err != nil {
+		t.Fatalf("bob heard no tone: %v", err)
+	}
+	if err := call.SendDTMF("5"); err != nil {
+		t.Fatal(err)
+	}
+	do("waiting for the ring test's result", chromedp.WaitVisible(chromedp.CSS("#ring-result")))
+	ring, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#ring-result")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ring, "Answered by bob (app)") || !strings.Contains(ring, "Confirmed") {
+		t.Errorf("the ring test's result:\n%s", ring)
+	}
+	shots.capture(tctx, "ring-test")
 	if got := status(base + "/portal/operator"); got != http.StatusForbidden {
 		t.Errorf("the owner opening the operator view: %d, want 403", got)
 	}

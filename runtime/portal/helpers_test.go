@@ -75,6 +75,7 @@ type env struct {
 type fakeSite struct {
 	mu      sync.Mutex
 	resent  []string
+	rang    []string
 	refuse  error
 	invites map[string]string
 }
@@ -93,6 +94,23 @@ func (f *fakeSite) ResendInvitation(_ context.Context, user string) (string, err
 
 func (f *fakeSite) HandoverHTML() ([]byte, error) {
 	return []byte("<!doctype html><title>Handover sheet</title><h1>Handover sheet: Harbour View</h1>"), nil
+}
+
+// ringTest answers as the site's would: mary's app answers and keys 5.
+func (f *fakeSite) ringTest(_ context.Context, user string) (RingResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rang = append(f.rang, user)
+	if user != "mary" {
+		return RingResult{Rang: []string{}, Reason: "none of " + user + "'s endpoints is registered"}, nil
+	}
+	return RingResult{Rang: []string{"app.mary", "device.monitor-1a"}, Answered: "app.mary", Digits: "5", Confirmed: true}, nil
+}
+
+func (f *fakeSite) ringTests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.rang)
 }
 
 func (f *fakeSite) resends() []string {
@@ -124,7 +142,7 @@ func newEnv(t *testing.T) *env {
 		Program: func() *ir.Program { return e.prog }, Passwords: func() Passwords { return derived },
 		Voicemail: e.vm, Bindings: func(a string) []registrar.Binding { return e.binds[a] },
 		Events: e.bus, Dir: filepath.Join(e.dir, "portal"), Clock: e.clk,
-		Site: e.site, Trunks: func() []Trunk { return []Trunk{{Name: "carrier", Registered: true}} },
+		Site: e.site, RingTest: e.site.ringTest, Trunks: func() []Trunk { return []Trunk{{Name: "carrier", Registered: true}} },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -49,6 +50,9 @@ type Config struct {
 	// Site answers what only the site files, the applied state and the
 	// site key know (invitations, the handover sheet); nil: not available.
 	Site SiteFiles
+	// RingTest has the server ring a person's endpoints and reports who
+	// answered (runtime/site: b2bua's RingTest); nil: no ring tests.
+	RingTest func(ctx context.Context, user string) (RingResult, error)
 	// Trunks returns the trunks' registrations at their carriers.
 	Trunks func() []Trunk
 	// Dir holds the chosen passwords' hashes (passwords.json) and the
@@ -200,6 +204,9 @@ func (p *Portal) routes() {
 	site("GET /portal/operator", pageOperator, ir.RightBindDevices, p.operatorPage)
 	site("GET /portal/operator/events", "", ir.RightBindDevices, p.operatorEvents)
 	act("POST /portal/site/people/{name}/invite", ir.RightInvite, maxForm, p.resendInvitation)
+	// A ring test rings someone's phones: the people managers' (the owner,
+	// admins, the installer), not everyone who may see the site.
+	act("POST /portal/site/people/{name}/ring", ir.RightManagePeople, maxForm, p.ringTest)
 	act("POST /portal/site/requests", ir.RightManagePeople, maxForm, p.askChange)
 	p.mux = http.NewServeMux()
 	p.mux.Handle("/portal/", crossOrigin.Handler(m))

@@ -29,6 +29,15 @@ type SiteFiles interface {
 	HandoverHTML() ([]byte, error)
 }
 
+// RingResult is what a ring test found: the accounts offered the call,
+// the one that answered and the digit it keyed to confirm, or why not.
+type RingResult struct {
+	Rang             []string
+	Answered, Digits string
+	Confirmed        bool
+	Reason           string
+}
+
 // Trunk is one trunk's registration at its carrier, for the operator.
 type Trunk struct {
 	Name       string
@@ -84,6 +93,7 @@ func (p *Portal) renderPeople(w http.ResponseWriter, r *http.Request, v *visit, 
 	}
 	data["Rows"] = rows
 	data["CanInvite"] = ir.Can(v.Person.Role, ir.RightInvite) && p.cfg.Site != nil
+	data["CanRing"] = ir.Can(v.Person.Role, ir.RightManagePeople) && p.cfg.RingTest != nil
 	data["CanHandover"] = ir.Can(v.Person.Role, ir.RightReceiveHandover) && p.cfg.Site != nil
 	p.render(w, r, v, status, pagePeople, data)
 }
@@ -110,6 +120,37 @@ func (p *Portal) resendInvitation(w http.ResponseWriter, r *http.Request, v *vis
 	}
 	p.log.Info("portal: invitation sent again", "user", name, "by", v.Person.ID)
 	p.renderPeople(w, r, v, http.StatusOK, map[string]any{"InviteDone": name + ": " + line})
+}
+
+// ringTest has the server ring a person's endpoints (Config.RingTest) and
+// shows who answered. The page waits for the test's end: the ringing and
+// the wait for the confirming digit are bounded by the site.
+func (p *Portal) ringTest(w http.ResponseWriter, r *http.Request, v *visit) {
+	name := r.PathValue("name")
+	u := v.Program.User(name)
+	if u == nil {
+		p.fail(w, r, v, http.StatusNotFound, "No such person on this site.")
+		return
+	}
+	if p.cfg.RingTest == nil {
+		p.fail(w, r, v, http.StatusServiceUnavailable, "This server cannot run ring tests.")
+		return
+	}
+	res, err := p.cfg.RingTest(r.Context(), name)
+	if err != nil {
+		p.renderPeople(w, r, v, http.StatusConflict, map[string]any{"RingError": "Ring test for " + u.DisplayName + ": " + err.Error()})
+		return
+	}
+	p.log.Info("portal: ring test", "user", name, "by", v.Person.ID, "answered", res.Answered, "confirmed", res.Confirmed)
+	rang := make([]string, 0, len(res.Rang))
+	for _, a := range res.Rang {
+		rang = append(rang, accountLabel(v.Program, a))
+	}
+	view := map[string]any{"Who": u.DisplayName, "Rang": rang, "Confirmed": res.Confirmed, "Reason": res.Reason}
+	if res.Answered != "" {
+		view["Answered"] = accountLabel(v.Program, res.Answered)
+	}
+	p.renderPeople(w, r, v, http.StatusOK, map[string]any{"Ring": view})
 }
 
 func (p *Portal) siteDoorsPage(w http.ResponseWriter, r *http.Request, v *visit) {

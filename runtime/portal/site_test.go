@@ -44,6 +44,7 @@ func TestEverySitePage(t *testing.T) {
 		want [5]int
 	}{
 		{"/portal/site/people/john/invite", nil, [5]int{401, 200, 403, 200, 200}},
+		{"/portal/site/people/mary/ring", nil, [5]int{401, 200, 403, 200, 200}},
 		{"/portal/site/requests", url.Values{"kind": {"remove"}, "user": {"john"}}, [5]int{401, 200, 403, 200, 200}},
 	}
 	resends := 0
@@ -89,6 +90,9 @@ func TestEverySitePage(t *testing.T) {
 				resends++
 			}
 		}
+	}
+	if diff := cmp.Diff([]string{"mary", "mary", "mary"}, e.site.ringTests()); diff != "" {
+		t.Errorf("ring tests run (-want +got):\n%s", diff)
 	}
 	if got := len(e.site.resends()); got != resends {
 		t.Errorf("%d resends reached the site, want %d", got, resends)
@@ -152,6 +156,16 @@ func TestPeoplePage(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"john"}, e.site.resends()); diff != "" {
 		t.Errorf("resends (-want +got):\n%s", diff)
+	}
+	r := c.post("/portal/site/people/mary/ring", url.Values{"csrf": {tok}})
+	for _, s := range []string{"Ring test: Mary Byrne", "Mary Byrne (app)", "Answered by <strong>Mary Byrne (app)</strong>", "Confirmed"} {
+		if !strings.Contains(r.body, s) {
+			t.Errorf("ring test result lacks %q", s)
+		}
+	}
+	r = c.post("/portal/site/people/john/ring", url.Values{"csrf": {tok}})
+	if !strings.Contains(r.body, "Not confirmed: none of john&#39;s endpoints is registered") {
+		t.Errorf("ring test of john: %d, no reason shown", r.status)
 	}
 	m := e.client()
 	m.login("mary")

@@ -163,13 +163,3 @@ func (s *Site) portalPasswords() portal.Passwords {
 	}
 	return nil
 }
-
-// portalTrunks are the trunks' registrations, for the portal's operator
-// view.
-func (s *Site) portalTrunks() []portal.Trunk {
-	var out []portal.Trunk
-	for _, t := range s.server.Status().Trunks {
-		out = append(out, portal.Trunk{Name: t.Name, Registered: t.Registered})
-	}
-	return out
-}

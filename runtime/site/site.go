@@ -242,7 +242,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		pc := portal.Config{
 			Program: s.Program, Passwords: s.portalPasswords, Bindings: s.registrar.Lookup,
 			Events: o.Events, Dir: filepath.Join(o.DataDir, "portal"), Clock: s.clk, Logger: s.log,
-			Site: o.PortalSite, Trunks: s.portalTrunks,
+			Site: o.PortalSite, Trunks: s.portalTrunks, RingTest: s.portalRingTest,
 		}
 		if s.services != nil {
 			pc.Voicemail = s.services.Voicemail()
