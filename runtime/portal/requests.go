@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -60,8 +59,6 @@ const (
 // RequestsDir is where the requests of the portal whose data directory
 // is dir are kept.
 func RequestsDir(dir string) string { return filepath.Join(dir, "requests") }
-
-var blockName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 
 // ReadRequests reads the requests kept in dir (RequestsDir), oldest
 // first.
