@@ -60,7 +60,7 @@ func (s *portalSite) Invitations() (map[string]string, error) {
 		}
 		var text string
 		if json.Unmarshal([]byte(raw), &text) != nil {
-			text = raw // "held: …" is kept unquoted
+			text = raw // not JSON text: shown as it is
 		}
 		out[u.Name] = text
 	}
