@@ -175,10 +175,37 @@ func TestPortalAdminInBrowser(t *testing.T) {
 	if got := status(base + "/portal/operator"); got != http.StatusForbidden {
 		t.Errorf("the owner opening the operator view: %d, want 403", got)
 	}
+	// The gate opened by bob shows in the site's door log.
+	openDoor(t, rctx, s, phone)
 	shots.take(tctx, base+"/portal/site/doors", "site-doors")
+	doors, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(doors, "gate") || !strings.Contains(doors, "opened") {
+		t.Errorf("the site's door log does not show the gate opened:\n%s", doors)
+	}
 	shots.take(tctx, base+"/portal/site/calls", "site-calls")
 	do("desktop viewport", chromedp.EmulateViewport(1280, 800))
 	shots.take(tctx, base+"/portal/site/people", "people-desktop")
+	// A change asked for: recorded for the installer, the site untouched.
+	do("asking for a change",
+		chromedp.Navigate(base+"/portal/site/requests"),
+		chromedp.SetValue(chromedp.CSS("#kind"), "rename"),
+		chromedp.SetValue(chromedp.CSS("#user"), "erin"),
+		chromedp.SendKeys(chromedp.CSS("#first"), "Erin"),
+		chromedp.SendKeys(chromedp.CSS("#last"), "O'Neill"),
+		chromedp.Click(chromedp.CSS(`form[action="/portal/site/requests"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.ok[role=status]`)),
+	)
+	reqs, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("main table")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(reqs, "rename erin: Erin O'Neill") || !strings.Contains(reqs, "alice@interop.example") {
+		t.Errorf("the recorded request is not listed:\n%s", reqs)
+	}
+	shots.capture(tctx, "site-requests-desktop")
 	logout()
 
 	// The installer's operator view: a registration arrives live.

@@ -239,7 +239,7 @@ func siteNav(v *visit) []navItem {
 	add("People", "/portal/site/people", pagePeople, ir.RightSeeSite)
 	add("Door log", "/portal/site/doors", pageSiteDoors, ir.RightSeeSite)
 	add("Live calls", "/portal/site/calls", pageSiteCalls, ir.RightSeeSite)
-	add("Requests", "/portal/site/requests", pageSiteRequests, ir.RightSeeSite)
+	add("All requests", "/portal/site/requests", pageSiteRequests, ir.RightSeeSite)
 	add("Operator", "/portal/operator", pageOperator, ir.RightBindDevices)
 	return slices.Clip(out)
 }
