@@ -166,6 +166,11 @@ func (p *Portal) operatorEvents(w http.ResponseWriter, r *http.Request, v *visit
 	for {
 		evs, missed, changed := p.stream.after(last)
 		if missed > 0 || len(evs) > 0 {
+			// A session that ended (logged out, expired, the installer
+			// changed) ends its streams at their next event.
+			if p.resolve(r) == nil {
+				return
+			}
 			_ = rc.SetWriteDeadline(time.Now().Add(streamWrite))
 			if missed > 0 {
 				fmt.Fprintf(w, "event: missed\ndata: %d\n\n", missed)

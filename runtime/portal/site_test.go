@@ -323,6 +323,28 @@ func TestOperatorStream(t *testing.T) {
 		s()
 	}
 	waitOpen(0)
+	// Logged out: the stream ends at its next event.
+	tok := c.csrf("/portal/installer")
+	r, stop = open("3")
+	c.post("/portal/logout", url.Values{"csrf": {tok}})
+	e.bus.Publish(events.Event{Kind: events.Registered, Account: "app.john"})
+	type read struct {
+		b   []byte
+		err error
+	}
+	rest := make(chan read, 1)
+	go func() { b, err := io.ReadAll(r); rest <- read{b, err} }()
+	select {
+	case got := <-rest:
+		if got.err != nil || strings.Contains(string(got.b), "app.john") {
+			t.Errorf("the stream after logout: %q %v", got.b, got.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the stream went on after logout")
+	}
+	stop()
+	waitOpen(0)
+	c.login("")
 	// Idle: a stream that sent nothing for StreamIdle ends; the browser
 	// reconnects.
 	pending := e.clk.Pending()
