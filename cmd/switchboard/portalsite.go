@@ -16,6 +16,7 @@ import (
 	"switchboard/compiler/plan"
 	"switchboard/compiler/state"
 	"switchboard/email"
+	"switchboard/runtime/portal"
 )
 
 // defaultInvitationApp is the app invitations tell people to install
@@ -101,6 +102,19 @@ func (s *portalSite) ResendInvitation(ctx context.Context, user string) (string,
 		}
 	}
 	return line, nil
+}
+
+// Commissioning reads the live checklist's results from the state.
+func (s *portalSite) Commissioning() (*portal.Checklist, error) {
+	st, err := s.readState()
+	if err != nil || st.Commissioning == nil {
+		return nil, err
+	}
+	cl := &portal.Checklist{Updated: st.Commissioning.Updated}
+	for _, c := range st.Commissioning.Cases {
+		cl.Cases = append(cl.Cases, portal.CheckCase{Name: c.Name, Origin: c.Origin, Status: c.Status, Detail: c.Detail, At: c.At})
+	}
+	return cl, nil
 }
 
 // HandoverHTML renders the handover sheet, as `switchboard handover`

@@ -17,6 +17,7 @@ import (
 	"switchboard/compiler/plan"
 	"switchboard/compiler/state"
 	"switchboard/email"
+	"switchboard/runtime/portal"
 )
 
 // sentMail keeps what it is given.
@@ -65,6 +66,8 @@ func TestPortalSite(t *testing.T) {
 		}
 		st.Put(rec)
 	}
+	st.Commissioning = &state.Commissioning{Updated: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), Cases: []state.CommissionedCase{
+		{Name: "gate rings sarah", Status: "passed"}, {Name: "david's DDI", Status: "open", Detail: "his phone is off"}}}
 	if err := state.NewStore(path).Write(st); err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +113,16 @@ func TestPortalSite(t *testing.T) {
 	}
 	if diff := cmp.Diff(st.Object("user.david").Attributes, after.Object("user.david").Attributes); diff != "" {
 		t.Errorf("david's applied attributes changed (-before +after):\n%s", diff)
+	}
+
+	cl, err := ps.Commissioning()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &portal.Checklist{Updated: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), Cases: []portal.CheckCase{
+		{Name: "gate rings sarah", Status: "passed"}, {Name: "david's DDI", Status: "open", Detail: "his phone is off"}}}
+	if diff := cmp.Diff(want, cl); diff != "" {
+		t.Errorf("commissioning (-want +got):\n%s", diff)
 	}
 
 	html, err := ps.HandoverHTML()

@@ -21,6 +21,7 @@ import (
 	"switchboard/compiler/state"
 	"switchboard/email"
 	"switchboard/runtime/interop/peer"
+	"switchboard/runtime/portal"
 	"switchboard/simulate/device"
 )
 
@@ -265,6 +266,9 @@ func (m *mailingSite) ResendInvitation(ctx context.Context, user string) (string
 	}
 	return "invitation sent again to " + u.Email + " (no password changed)", nil
 }
+
+// Commissioning: this site was never commissioned.
+func (m *mailingSite) Commissioning() (*portal.Checklist, error) { return nil, nil }
 
 func (m *mailingSite) HandoverHTML() ([]byte, error) {
 	var b bytes.Buffer

@@ -96,6 +96,14 @@ func (f *fakeSite) HandoverHTML() ([]byte, error) {
 	return []byte("<!doctype html><title>Handover sheet</title><h1>Handover sheet: Harbour View</h1>"), nil
 }
 
+func (f *fakeSite) Commissioning() (*Checklist, error) {
+	return &Checklist{Updated: epoch, Cases: []CheckCase{
+		{Name: "Front gate button rings Mary", Status: "passed"},
+		{Name: "Lobby rings John", Origin: "users.pbx.hcl:12", Status: "failed", Detail: "nobody answered"},
+		{Name: "Mary's DDI", Status: "open", Detail: "her phone is off"},
+	}}, nil
+}
+
 // ringTest answers as the site's would: mary's app answers and keys 5.
 func (f *fakeSite) ringTest(_ context.Context, user string) (RingResult, error) {
 	f.mu.Lock()

@@ -237,7 +237,35 @@ func (p *Portal) operatorPage(w http.ResponseWriter, r *http.Request, v *visit) 
 		}
 		trunks = append(trunks, row)
 	}
-	p.render(w, r, v, http.StatusOK, pageOperator, map[string]any{
-		"Accounts": rows, "Online": online, "Trunks": trunks, "Live": p.liveCalls(v.Program),
-	})
+	data := map[string]any{"Accounts": rows, "Online": online, "Trunks": trunks, "Live": p.liveCalls(v.Program)}
+	if p.cfg.Site != nil {
+		switch cl, err := p.cfg.Site.Commissioning(); {
+		case err != nil:
+			p.log.Error("portal: reading the commissioning checklist", "error", err)
+			data["ChecklistNote"] = "The commissioning checklist could not be read from the state."
+		case cl == nil:
+			data["ChecklistNote"] = "The site was not commissioned yet: run switchboard commission against this server."
+		default:
+			data["Checklist"] = checklistView(cl)
+		}
+	}
+	p.render(w, r, v, http.StatusOK, pageOperator, data)
+}
+
+// checklistView counts the checklist's cases and lists those not passed,
+// the failed first.
+func checklistView(cl *Checklist) map[string]any {
+	counts := map[string]int{}
+	var failed, open []CheckCase
+	for _, c := range cl.Cases {
+		counts[c.Status]++
+		switch c.Status {
+		case "failed":
+			failed = append(failed, c)
+		case "open":
+			open = append(open, c)
+		}
+	}
+	return map[string]any{"Updated": cl.Updated, "Total": len(cl.Cases), "Passed": counts["passed"], "Failed": counts["failed"],
+		"Open": counts["open"], "Skipped": counts["skipped"], "Pending": append(failed, open...)}
 }

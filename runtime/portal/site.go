@@ -27,6 +27,22 @@ type SiteFiles interface {
 	// HandoverHTML renders the handover sheet from the running program and
 	// the applied state.
 	HandoverHTML() ([]byte, error)
+	// Commissioning is the live checklist as `switchboard commission` last
+	// left it in the state; nil when the site was never commissioned.
+	Commissioning() (*Checklist, error)
+}
+
+// Checklist is the commissioning checklist's results.
+type Checklist struct {
+	Updated time.Time
+	Cases   []CheckCase
+}
+
+// CheckCase is one case of the checklist: Status is "passed", "failed",
+// "open" or "skipped"; Detail what differed or why it is open.
+type CheckCase struct {
+	Name, Origin, Status, Detail string
+	At                           time.Time
 }
 
 // RingResult is what a ring test found: the accounts offered the call,

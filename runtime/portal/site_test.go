@@ -361,3 +361,28 @@ func TestOperatorStream(t *testing.T) {
 	}
 	waitOpen(0)
 }
+
+// TestOperatorPage: the installer sees every account's registrations,
+// the trunks, and the commissioning checklist with what is not passed,
+// the failed first.
+func TestOperatorPage(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.login("")
+	a := c.get("/portal/operator")
+	if a.status != http.StatusOK {
+		t.Fatalf("operator page: %d", a.status)
+	}
+	for _, s := range []string{"app.mary", "device.front-gate", "carrier: registered", "1 of 3 cases passed, 1 failed, 1 open"} {
+		if !strings.Contains(a.body, s) {
+			t.Errorf("operator page lacks %q", s)
+		}
+	}
+	failed, open := strings.Index(a.body, "Lobby rings John"), strings.Index(a.body, "Mary&#39;s DDI")
+	if failed < 0 || open < 0 || failed > open {
+		t.Errorf("the checklist's failed case is not listed before the open one (%d, %d)", failed, open)
+	}
+	if strings.Contains(a.body, "Front gate button rings Mary") {
+		t.Error("a passed case is listed among those to do")
+	}
+}
