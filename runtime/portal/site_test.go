@@ -386,3 +386,40 @@ func TestOperatorPage(t *testing.T) {
 		t.Error("a passed case is listed among those to do")
 	}
 }
+
+// TestSiteDoorsAndCalls: the site's door log holds every door opened or
+// refused; live calls are those started and not ended, with who answered.
+func TestSiteDoorsAndCalls(t *testing.T) {
+	e := newEnv(t)
+	publish := func(ev events.Event) {
+		t.Helper()
+		changed := e.p.history.Changed()
+		e.bus.Publish(ev)
+		select {
+		case <-changed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the portal did not read the event")
+		}
+	}
+	publish(events.Event{Kind: events.DoorOpened, Device: "front-gate", Relay: "door", Account: "app.mary", Call: "c1"})
+	publish(events.Event{Kind: events.DoorRefused, Device: "side-gate", Relay: "bins", Account: "app.john", Call: "c2"})
+	publish(events.Event{Kind: events.CallStarted, Call: "c3", From: "device.lobby", To: "1B", Target: "residence.apt-1b"})
+	publish(events.Event{Kind: events.CallEnded, Call: "c3", Cause: "no answer"})
+	publish(events.Event{Kind: events.CallStarted, Call: "c4", From: "app.mary", To: "103", Target: "user.aoife"})
+	publish(events.Event{Kind: events.LegAnswered, Call: "c4", Leg: "app.aoife"})
+	c := e.client()
+	c.login("aoife")
+	doors := c.get("/portal/site/doors").body
+	for _, s := range []string{"opened", "refused", "Mary Byrne (app)", "John Byrne (app)"} {
+		if !strings.Contains(doors, s) {
+			t.Errorf("the site's door log lacks %q", s)
+		}
+	}
+	calls := c.get("/portal/site/calls").body
+	if !strings.Contains(calls, "Mary Byrne (app)") || !strings.Contains(calls, "user.aoife") || !strings.Contains(calls, "Aoife Kelly (app)") {
+		t.Errorf("the live calls lack mary's call to aoife, answered:\n%s", calls)
+	}
+	if strings.Contains(calls, "residence.apt-1b") {
+		t.Error("an ended call is listed as live")
+	}
+}
