@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"switchboard/compiler/apply"
+	"switchboard/compiler/credentials"
+	"switchboard/compiler/ir"
 	"switchboard/compiler/plan"
 	"switchboard/compiler/state"
 	"switchboard/email"
@@ -48,7 +50,7 @@ func inviteFlags(o *inviteOptions) *flagSet {
 	f := newFlagSet("invite")
 	f.fs.StringVar(&o.smtp, "smtp", "", "send invitations through the mail server at `HOST:PORT`")
 	f.fs.StringVar(&o.smtpFrom, "smtp-from", "", "invitations' sender `ADDRESS` (default switchboard@<site domain>)")
-	f.fs.StringVar(&o.app, "app", "a SIP app such as Linphone", "the app `NAME` invitations tell people to install")
+	f.fs.StringVar(&o.app, "app", defaultInvitationApp, "the app `NAME` invitations tell people to install")
 	f.fs.StringVar(&o.state, "state", "", "the state `FILE` (default DIR/.switchboard/state.json)")
 	o.site.register(f.fs)
 	return f
@@ -100,7 +102,7 @@ func runInvite(c *cli, args []string) int {
 	st2 := c.styleFor(c.stdout)
 	failed := 0
 	for _, name := range positional {
-		line, recorded, err := invite(ctx, cs, st, desired, mailer, mo, name)
+		line, recorded, err := invite(ctx, cs.program, cs.key, st, desired, mailer, mo, name)
 		if err != nil {
 			failed++
 			fmt.Fprintf(c.stdout, "  %s user %q: %v\n", st2.paint(ansiRed, "✗"), name, err)
@@ -123,7 +125,7 @@ func runInvite(c *cli, args []string) int {
 
 // invite sends (or notes) one person's current invitation and returns
 // what to say, and the state object to record.
-func invite(ctx context.Context, cs *compiledSite, st *state.State, desired *plan.Desired, mailer email.Mailer, mo apply.MailOptions, name string) (string, *state.Object, error) {
+func invite(ctx context.Context, program *ir.Program, key credentials.Key, st *state.State, desired *plan.Desired, mailer email.Mailer, mo apply.MailOptions, name string) (string, *state.Object, error) {
 	addr := string(plan.KindUser) + "." + name
 	want := desired.Object(addr)
 	if want == nil {
@@ -137,7 +139,7 @@ func invite(ctx context.Context, cs *compiledSite, st *state.State, desired *pla
 	if invitation == "" {
 		return "", nil, fmt.Errorf("gets no invitation: send_credentials is not set")
 	}
-	if held := apply.HeldBy(cs.program, st, plan.Change{Address: addr, Kind: plan.KindUser, Name: name, After: want}); held != "" {
+	if held := apply.HeldBy(program, st, plan.Change{Address: addr, Kind: plan.KindUser, Name: name, After: want}); held != "" {
 		return "", nil, fmt.Errorf("held: %s; apply sends it once the device is reached", held)
 	}
 	rec := *have
@@ -153,7 +155,7 @@ func invite(ctx context.Context, cs *compiledSite, st *state.State, desired *pla
 		return "", nil, fmt.Errorf("no mail server configured (-smtp)")
 	}
 	to := plan.InvitationTo(invitation)
-	m, err := apply.InvitationMail(cs.program, cs.key, name, to, mo)
+	m, err := apply.InvitationMail(program, key, name, to, mo)
 	if err == nil {
 		err = mailer.Send(ctx, m)
 	}

@@ -94,6 +94,7 @@ func init() {
 		planCommand,
 		applyCommand,
 		inviteCommand,
+		requestsCommand,
 		stateCommand,
 		handoverCommand,
 		rekeyCommand,

@@ -200,8 +200,9 @@ func digestAlgorithms(s string) ([]auth.Algorithm, error) {
 type servedSite struct {
 	program *ir.Program
 	secrets *credentials.Lookup
-	trunks  trunkSecrets // the trunks' credentials at their carriers
-	bundle  string       // provisioning directory
+	key     credentials.Key // the portal's invitations are sent with it
+	trunks  trunkSecrets    // the trunks' credentials at their carriers
+	bundle  string          // provisioning directory
 	// previous are the passwords of the key a rekey replaced, while its
 	// grace lasts (rekey.go).
 	previous      *credentials.Lookup
@@ -365,7 +366,9 @@ func runServe(c *cli, args []string) int {
 	if o.smtp != "" {
 		so.Mailer = &email.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}
 	}
-	st, err := site.New(cur.config(o.http != ""), so)
+	var st *site.Site
+	so.PortalSite = &portalSite{dir: dir, statePath: statePath(dir, ""), key: cur.key, mailer: so.Mailer, program: func() *ir.Program { return st.Program() }}
+	st, err = site.New(cur.config(o.http != ""), so)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return exitFail
@@ -529,7 +532,7 @@ func (c *cli) loadServed(dir string, o serveOptions) (*servedSite, int) {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 			return nil, exitFail
 		}
-		return c.withPreviousKey(dir, &servedSite{program: p, secrets: credentials.NewLookup(k, p), trunks: trunks, bundle: filepath.Join(dir, "provision")})
+		return c.withPreviousKey(dir, &servedSite{program: p, secrets: credentials.NewLookup(k, p), key: k, trunks: trunks, bundle: filepath.Join(dir, "provision")})
 	}
 	lower, err := o.lower.options()
 	if err != nil {
@@ -545,7 +548,7 @@ func (c *cli) loadServed(dir string, o serveOptions) (*servedSite, int) {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return nil, exitFail
 	}
-	return c.withPreviousKey(dir, &servedSite{program: cs.program, secrets: credentials.NewLookup(cs.key, cs.program), trunks: trunkSecretsOf(cs.cfg),
+	return c.withPreviousKey(dir, &servedSite{program: cs.program, secrets: credentials.NewLookup(cs.key, cs.program), key: cs.key, trunks: trunkSecretsOf(cs.cfg),
 		bundle: filepath.Join(out, "provision")})
 }
 

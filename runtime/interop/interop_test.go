@@ -36,6 +36,7 @@ import (
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
 	"switchboard/runtime/media/mediatest"
+	"switchboard/runtime/portal"
 	"switchboard/runtime/site"
 	"switchboard/simulate/device"
 )
@@ -118,6 +119,9 @@ type serverConfig struct {
 	// voicemail's prompts are paced by the clock of the server's own
 	// media endpoint, which a fake clock would hold still.
 	voicemail bool
+	// portalSite answers the portal's site pages (invitations, the
+	// handover sheet), as serve's does from the site directory.
+	portalSite portal.SiteFiles
 }
 
 func startServer(t *testing.T, sc serverConfig) *server {
@@ -163,7 +167,7 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	if sc.carrierPort != 0 {
 		cfg.Trunks = carrier.TrunkValues{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}
 	}
-	o := site.Options{Events: bus, Clock: clk, MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, DataDir: s.dataDir}
+	o := site.Options{Events: bus, Clock: clk, MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, DataDir: s.dataDir, PortalSite: sc.portalSite}
 	if !sc.services {
 		o.Services = &b2bua.Services{}
 	}

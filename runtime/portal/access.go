@@ -169,7 +169,7 @@ type navItem struct {
 // navFor lists the pages v's role may open, in the order shown.
 func navFor(v *visit) []navItem {
 	if v.User == nil {
-		return []navItem{{"Site", "/portal/installer", pageInstaller}}
+		return append([]navItem{{"Site", "/portal/installer", pageInstaller}}, siteNav(v)...)
 	}
 	base := "/portal/u/" + v.User.Name + "/"
 	var out []navItem
@@ -186,5 +186,8 @@ func navFor(v *visit) []navItem {
 	add("Devices", base+"devices", pageDevices, ir.RightAnswer)
 	add("Calls", base+"calls", pageCalls, ir.RightAnswer)
 	add("Settings", base+"settings", pageSettings, ir.RightOwnSettings)
-	return out
+	if v.User.Residence != "" {
+		add("Changes", base+"requests", pageRequests, ir.RightOwnSettings)
+	}
+	return append(out, siteNav(v)...)
 }

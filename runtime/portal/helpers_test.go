@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,6 +68,63 @@ type env struct {
 	srv   *httptest.Server
 	dir   string
 	binds map[string][]registrar.Binding
+	site  *fakeSite
+}
+
+// fakeSite answers as serve's SiteFiles would, recording the resends.
+type fakeSite struct {
+	mu      sync.Mutex
+	resent  []string
+	rang    []string
+	refuse  error
+	invites map[string]string
+}
+
+func (f *fakeSite) Invitations() (map[string]string, error) { return f.invites, nil }
+
+func (f *fakeSite) ResendInvitation(_ context.Context, user string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refuse != nil {
+		return "", f.refuse
+	}
+	f.resent = append(f.resent, user)
+	return "invitation sent again to " + user + "@example.com (no password changed)", nil
+}
+
+func (f *fakeSite) HandoverHTML() ([]byte, error) {
+	return []byte("<!doctype html><title>Handover sheet</title><h1>Handover sheet: Harbour View</h1>"), nil
+}
+
+func (f *fakeSite) Commissioning() (*Checklist, error) {
+	return &Checklist{Updated: epoch, Cases: []CheckCase{
+		{Name: "Front gate button rings Mary", Status: "passed"},
+		{Name: "Lobby rings John", Origin: "users.pbx.hcl:12", Status: "failed", Detail: "nobody answered"},
+		{Name: "Mary's DDI", Status: "open", Detail: "her phone is off"},
+	}}, nil
+}
+
+// ringTest answers as the site's would: mary's app answers and keys 5.
+func (f *fakeSite) ringTest(_ context.Context, user string) (RingResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rang = append(f.rang, user)
+	if user != "mary" {
+		return RingResult{Rang: []string{}, Reason: "none of " + user + "'s endpoints is registered"}, nil
+	}
+	return RingResult{Rang: []string{"app.mary", "device.monitor-1a"}, Answered: "app.mary", Digits: "5", Confirmed: true}, nil
+}
+
+func (f *fakeSite) ringTests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.rang)
+}
+
+func (f *fakeSite) resends() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.resent)
 }
 
 func newEnv(t *testing.T) *env {
@@ -76,7 +136,8 @@ func newEnv(t *testing.T) *env {
 		}
 	}
 	prog.Site.Installer = &ir.Installer{Company: "Dublin Door Systems", Email: "support@dds.example"}
-	e := &env{t: t, prog: prog, clk: clocktest.New(epoch), dir: t.TempDir(), binds: map[string][]registrar.Binding{}}
+	e := &env{t: t, prog: prog, clk: clocktest.New(epoch), dir: t.TempDir(), binds: map[string][]registrar.Binding{},
+		site: &fakeSite{invites: map[string]string{"mary": "sent to mary@example.com", "john": "held: device \"lobby\" was not reached"}}}
 	e.bus = events.NewBus(e.clk.Now)
 	writeMessage(t, filepath.Join(e.dir, "voicemail"), "mary", 1, "Front gate")
 	writeMessage(t, filepath.Join(e.dir, "voicemail"), "john", 1, "Lobby")
@@ -89,6 +150,7 @@ func newEnv(t *testing.T) *env {
 		Program: func() *ir.Program { return e.prog }, Passwords: func() Passwords { return derived },
 		Voicemail: e.vm, Bindings: func(a string) []registrar.Binding { return e.binds[a] },
 		Events: e.bus, Dir: filepath.Join(e.dir, "portal"), Clock: e.clk,
+		Site: e.site, RingTest: e.site.ringTest, Trunks: func() []Trunk { return []Trunk{{Name: "carrier", Registered: true}} },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -52,7 +52,7 @@ func (h *History) Close() {
 
 func kept(k events.Kind) bool {
 	switch k {
-	case events.DoorOpened, events.CallStarted, events.CallEnded, events.LegAnswered, events.Fallback:
+	case events.DoorOpened, events.DoorRefused, events.CallStarted, events.CallEnded, events.LegAnswered, events.Fallback:
 		return true
 	}
 	return false

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -46,7 +47,16 @@ type Config struct {
 	// devices came online are read from it (the portal keeps the recent
 	// ones; History).
 	Events *events.Bus
-	// Dir holds the chosen passwords' hashes (passwords.json).
+	// Site answers what only the site files, the applied state and the
+	// site key know (invitations, the handover sheet); nil: not available.
+	Site SiteFiles
+	// RingTest has the server ring a person's endpoints and reports who
+	// answered (runtime/site: b2bua's RingTest); nil: no ring tests.
+	RingTest func(ctx context.Context, user string) (RingResult, error)
+	// Trunks returns the trunks' registrations at their carriers.
+	Trunks func() []Trunk
+	// Dir holds the chosen passwords' hashes (passwords.json) and the
+	// change requests (RequestsDir).
 	Dir    string
 	Clock  clock.Clock
 	Logger *slog.Logger
@@ -89,6 +99,8 @@ type Portal struct {
 	sessions *sessions
 	store    *hashStore
 	history  *History
+	stream   *stream
+	requests *requestStore
 
 	// hashes counts the password hashes computed for logins: tests check
 	// that every answer costs the same hash work.
@@ -121,12 +133,17 @@ func New(cfg Config) (*Portal, error) {
 		return nil, err
 	}
 	p.history = NewHistory(cfg.Events, historySize)
+	p.stream = newStream(cfg.Events)
+	p.requests = &requestStore{dir: RequestsDir(cfg.Dir)}
 	p.routes()
 	return p, nil
 }
 
 // Close stops reading the event stream.
-func (p *Portal) Close() { p.history.Close() }
+func (p *Portal) Close() {
+	p.history.Close()
+	p.stream.close()
+}
 
 // ServeHTTP serves the portal. POSTs from another origin are refused
 // (net/http's CrossOriginProtection: Sec-Fetch-Site and Origin) before any
@@ -136,7 +153,7 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	p.mux.ServeHTTP(w, r)
 }
 
@@ -171,6 +188,26 @@ func (p *Portal) routes() {
 	act("POST /portal/u/{user}/greeting", ir.RightOwnSettings, maxUpload, p.uploadGreeting)
 	act("POST /portal/u/{user}/pin", ir.RightOwnSettings, maxForm, p.changePIN)
 	act("POST /portal/u/{user}/password", ir.RightOwnSettings, maxForm, p.changePassword)
+	own("GET /portal/u/{user}/requests", pageRequests, ir.RightOwnSettings, p.requestsPage)
+	act("POST /portal/u/{user}/requests", ir.RightOwnSettings, maxForm, p.askChange)
+
+	// The site's pages: the owner's and admins' (ir.RightSeeSite and
+	// above) and the installer's operator view (ir.RightBindDevices).
+	site := func(pattern string, name string, right ir.Right, h func(http.ResponseWriter, *http.Request, *visit)) {
+		m.HandleFunc(pattern, p.page(name, right, false, h))
+	}
+	site("GET /portal/site/people", pagePeople, ir.RightSeeSite, p.peoplePage)
+	site("GET /portal/site/doors", pageSiteDoors, ir.RightSeeSite, p.siteDoorsPage)
+	site("GET /portal/site/calls", pageSiteCalls, ir.RightSeeSite, p.siteCallsPage)
+	site("GET /portal/site/requests", pageSiteRequests, ir.RightSeeSite, p.requestsPage)
+	site("GET /portal/site/handover", "", ir.RightReceiveHandover, p.handoverSheet)
+	site("GET /portal/operator", pageOperator, ir.RightBindDevices, p.operatorPage)
+	site("GET /portal/operator/events", "", ir.RightBindDevices, p.operatorEvents)
+	act("POST /portal/site/people/{name}/invite", ir.RightInvite, maxForm, p.resendInvitation)
+	// A ring test rings someone's phones: the people managers' (the owner,
+	// admins, the installer), not everyone who may see the site.
+	act("POST /portal/site/people/{name}/ring", ir.RightManagePeople, maxForm, p.ringTest)
+	act("POST /portal/site/requests", ir.RightManagePeople, maxForm, p.askChange)
 	p.mux = http.NewServeMux()
 	p.mux.Handle("/portal/", crossOrigin.Handler(m))
 }
@@ -188,7 +225,9 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, v *visit, status
 		data = map[string]any{}
 	}
 	data["Visit"] = v
-	data["Page"] = name
+	if _, ok := data["Page"]; !ok {
+		data["Page"] = name
+	}
 	if pr := p.cfg.Program(); pr != nil {
 		data["Site"] = cmpOr(pr.Site.DisplayName, pr.Site.Name)
 	}
@@ -236,6 +275,13 @@ const (
 	pageDoors     = "doors"
 	pageDevices   = "devices"
 	pageCalls     = "calls"
+	pagePeople    = "people"
+	pageSiteDoors = "sitedoors"
+	pageSiteCalls = "sitecalls"
+	pageRequests  = "requests"
+	pageOperator  = "operator"
+	// pageSiteRequests is the requests page reached as a page of the site.
+	pageSiteRequests = "site-requests"
 )
 
-var allPages = []string{pageLogin, pageError, pageInstaller, pageOverview, pageVoicemail, pageSettings, pageDoors, pageDevices, pageCalls}
+var allPages = []string{pageLogin, pageError, pageInstaller, pageOverview, pageVoicemail, pageSettings, pageDoors, pageDevices, pageCalls, pagePeople, pageSiteDoors, pageSiteCalls, pageRequests, pageOperator}

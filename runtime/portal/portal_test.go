@@ -248,8 +248,8 @@ func TestEveryPage(t *testing.T) {
 		user string // "" installer; "-" nobody
 	}
 	visitors := []visitor{{"nobody", "-"}, {"installer", ""}, {"john", "john"}, {"aoife", "aoife"}, {"mary", "mary"}}
-	gets := []string{"/", "voicemail", "voicemail/1.wav", "settings", "doors", "devices", "calls"}
-	posts := []string{"voicemail/1/heard", "pin", "password", "greeting", "voicemail/1/delete"}
+	gets := []string{"/", "voicemail", "voicemail/1.wav", "settings", "doors", "devices", "calls", "requests"}
+	posts := []string{"voicemail/1/heard", "pin", "password", "greeting", "voicemail/1/delete", "requests"}
 	for _, v := range visitors {
 		c := e.client()
 		tok := ""

@@ -88,6 +88,10 @@ type Options struct {
 	// Mailer sends voicemail notifications from MailFrom; nil sends none.
 	Mailer   email.Mailer
 	MailFrom string
+	// PortalSite answers the portal what only the command knows: the
+	// applied state's invitations, resending one, the handover sheet. nil:
+	// the portal says they are not available.
+	PortalSite portal.SiteFiles
 	// DeleteAfterMail deletes a message once its e-mail was accepted.
 	DeleteAfterMail bool
 	// Services, when set, are served instead of the standard ones
@@ -238,6 +242,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		pc := portal.Config{
 			Program: s.Program, Passwords: s.portalPasswords, Bindings: s.registrar.Lookup,
 			Events: o.Events, Dir: filepath.Join(o.DataDir, "portal"), Clock: s.clk, Logger: s.log,
+			Site: o.PortalSite, Trunks: s.portalTrunks, RingTest: s.portalRingTest,
 		}
 		if s.services != nil {
 			pc.Voicemail = s.services.Voicemail()

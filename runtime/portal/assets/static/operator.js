@@ -1,0 +1,28 @@
+// The operator's live events: an EventSource on /portal/operator/events,
+// which resumes by itself with Last-Event-ID after a drop. The newest
+// event goes first; the list keeps 200.
+(function () {
+  var list = document.getElementById("events");
+  var state = document.getElementById("stream-state");
+  if (!list || !window.EventSource) { return; }
+  var es = new EventSource("/portal/operator/events");
+  es.onopen = function () { state.textContent = "Live: new events appear below."; };
+  es.onerror = function () { state.textContent = "The stream dropped; reconnecting…"; };
+  function add(text, cls) {
+    var li = document.createElement("li");
+    li.textContent = text;
+    if (cls) { li.className = cls; }
+    list.insertBefore(li, list.firstChild);
+    while (list.children.length > 200) { list.removeChild(list.lastChild); }
+  }
+  es.addEventListener("site", function (m) {
+    var e = JSON.parse(m.data);
+    var parts = [e.time ? e.time.substring(11, 19) : "", e.kind];
+    ["account", "from", "to", "target", "leg", "device", "cause"].forEach(function (k) {
+      if (e[k]) { parts.push(k + " " + e[k]); }
+    });
+    add(parts.join(" · "), "event");
+    list.firstChild.dataset.id = m.lastEventId;
+  });
+  es.addEventListener("missed", function (m) { add(m.data + " events were missed while disconnected.", "note"); });
+})();
