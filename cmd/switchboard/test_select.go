@@ -36,9 +36,9 @@ func parseShard(v string) (k, n int, err error) {
 	case kerr != nil || nerr != nil:
 		return 0, 0, errors.New("want K/N with K and N whole numbers, as in 1/4")
 	case n < 1:
-		return 0, 0, errors.New("N must be at least 1")
+		return 0, 0, errors.New("the number of parts (N) must be at least 1")
 	case k < 1 || k > n:
-		return 0, 0, fmt.Errorf("K must be between 1 and N (%d)", n)
+		return 0, 0, fmt.Errorf("the part (K) must be between 1 and %d", n)
 	}
 	return k, n, nil
 }
