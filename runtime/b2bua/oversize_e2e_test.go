@@ -56,20 +56,27 @@ func TestLargeInviteTransport(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := start(t)
-			mary := newUDPPeer(t, h.addr)
-			udpPort := mary.conn.LocalAddr().(*net.UDPAddr).Port
-			contactPort := udpPort
-			if tc.natted {
-				contactPort = freeTCPPort(t)
-			}
+			var mary *udpPeer
 			var ln *net.TCPListener
-			if tc.listenTCP {
-				l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: contactPort})
-				if err != nil {
-					t.Skipf("TCP port %d of the contact is taken: %v", contactPort, err)
-				}
-				t.Cleanup(func() { l.Close() })
-				ln = l
+			contactPort := 0
+			switch {
+			case tc.natted:
+				// The Contact names a port of its own, which listens.
+				mary = newUDPPeer(t, h.addr)
+				ln = listenTCP(t, 0)
+				contactPort = ln.Addr().(*net.TCPAddr).Port
+			case tc.listenTCP:
+				// The contact's UDP and TCP on the same port.
+				mary, ln = newUDPPeerWithTCP(t, h.addr)
+				contactPort = ln.Addr().(*net.TCPAddr).Port
+			default:
+				// Nothing listens on the contact's TCP port: take a UDP
+				// port whose TCP twin could be bound (so nobody held it),
+				// then let it go to refuse connections.
+				var probe *net.TCPListener
+				mary, probe = newUDPPeerWithTCP(t, h.addr)
+				probe.Close()
+				contactPort = mary.conn.LocalAddr().(*net.UDPAddr).Port
 			}
 			registerContact(t, h, mary, "app.mary", contactPort)
 
@@ -145,15 +152,36 @@ func TestLargeInviteTransport(t *testing.T) {
 	}
 }
 
-// freeTCPPort is a loopback port no socket holds now.
-func freeTCPPort(t *testing.T) int {
+// listenTCP listens on loopback TCP port (0: any) until the test ends.
+func listenTCP(t *testing.T, port int) *net.TCPListener {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// newUDPPeerWithTCP is a peer whose UDP port also listens on TCP, as a
+// device taking both does. The kernel picks the UDP port; when another
+// socket of the machine holds that TCP port, the next one is tried (a
+// busy machine's tests hold many).
+func newUDPPeerWithTCP(t *testing.T, server string) (*udpPeer, *net.TCPListener) {
+	t.Helper()
+	for range 50 {
+		p := newUDPPeer(t, server)
+		port := p.conn.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		if err != nil {
+			p.conn.Close()
+			continue
+		}
+		t.Cleanup(func() { l.Close() })
+		return p, l
+	}
+	t.Fatal("no loopback port free for both UDP and TCP in 50 tries")
+	return nil, nil
 }
 
 // registerContact registers account from p with a Contact at loopback
