@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"switchboard/email/emailtest"
 	"sync"
 	"testing"
 	"time"
@@ -369,12 +370,12 @@ func TestInvitations(t *testing.T) {
 	p := irtest.HarbourView()
 	invites := map[string]string{"mary": "mary.work@example.com", "john": p.User("john").Email}
 	s := newSite(t, p, invites)
-	mb := startMailbox(t)
+	mb := emailtest.Start(t)
 	serve := startServe(t)
 	installer := "support@dds.example"
 	res := s.apply(t, func(o *apply.Options) {
 		o.Server = serve.server(t)
-		o.Mailer = &email.SMTPMailer{Addr: mb.addr}
+		o.Mailer = &email.SMTPMailer{Addr: mb.Addr}
 		o.From = "noreply@harbour-view.example.net"
 		o.Installer, o.InstallerLogin = "Dublin Door Systems", installer
 		o.App = "Linphone"
@@ -382,7 +383,7 @@ func TestInvitations(t *testing.T) {
 	if !res.Complete() {
 		t.Fatalf("incomplete: %+v", res.Steps)
 	}
-	mail := mb.received()
+	mail := mb.Received()
 	if len(mail) != 2 {
 		t.Fatalf("%d mails", len(mail))
 	}
@@ -437,10 +438,10 @@ func TestInvitationWithoutMailServerStaysDue(t *testing.T) {
 	if d := cmp.Diff([]string{"Mary Byrne: invitation will be sent to mary@example.com"}, pl.Summary); d != "" {
 		t.Errorf("summary (-want +got):\n%s", d)
 	}
-	mb := startMailbox(t)
-	res = s.apply(t, func(o *apply.Options) { o.Server, o.Mailer = serve.server(t), &email.SMTPMailer{Addr: mb.addr} })
-	if !res.Complete() || len(mb.received()) != 1 {
-		t.Errorf("second apply: %+v, %d mails", res.Steps, len(mb.received()))
+	mb := emailtest.Start(t)
+	res = s.apply(t, func(o *apply.Options) { o.Server, o.Mailer = serve.server(t), &email.SMTPMailer{Addr: mb.Addr} })
+	if !res.Complete() || len(mb.Received()) != 1 {
+		t.Errorf("second apply: %+v, %d mails", res.Steps, len(mb.Received()))
 	}
 }
 
@@ -481,10 +482,10 @@ func TestStateHoldsNoSecret(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, irtest.HarbourView(), map[string]string{"mary": "mary@example.com"})
 	gate := startEmulator(t, emulator.Normal)
-	mb := startMailbox(t)
+	mb := emailtest.Start(t)
 	s.apply(t, func(o *apply.Options) {
 		o.Targets = map[string]apply.Target{"front-gate": target(gate)}
-		o.Mailer = &email.SMTPMailer{Addr: mb.addr}
+		o.Mailer = &email.SMTPMailer{Addr: mb.Addr}
 	})
 	data, err := os.ReadFile(s.store.Path)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"mime/quotedprintable"
 	"net/mail"
 	"strings"
+	"switchboard/email/emailtest"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func harbourOwnedBy(installer bool) *ir.Program {
 func TestHandoverRecordedAndMailed(t *testing.T) {
 	t.Parallel()
 	serve := startServe(t)
-	mb := startMailbox(t)
+	mb := emailtest.Start(t)
 	before := newSite(t, harbourOwnedBy(true), nil)
 	if res := before.apply(t, func(o *apply.Options) { o.Server = serve.server(t) }); res.Handover != nil {
 		t.Fatalf("the first apply hands over: %+v", res.Handover)
@@ -61,7 +62,7 @@ func TestHandoverRecordedAndMailed(t *testing.T) {
 	now := time.Date(2026, 12, 5, 14, 0, 0, 0, time.UTC)
 	res := after.apply(t, func(o *apply.Options) {
 		o.Server = serve.server(t)
-		o.Mailer = &email.SMTPMailer{Addr: mb.addr}
+		o.Mailer = &email.SMTPMailer{Addr: mb.Addr}
 		o.From = "noreply@harbour-view.example.net"
 		o.Now = func() time.Time { return now }
 		o.SheetKey = handover.KeyInfo{Location: ".switchboard/site.key", Fingerprint: after.k.Fingerprint()}
@@ -79,7 +80,7 @@ func TestHandoverRecordedAndMailed(t *testing.T) {
 	if diff := cmp.Diff(wantRec, st.Handovers); diff != "" {
 		t.Errorf("state handovers (-want +got)\n%s", diff)
 	}
-	mail := mb.received()
+	mail := mb.Received()
 	if len(mail) != 1 || mail[0].To[0] != "mary@example.com" {
 		t.Fatalf("mail: %+v", mail)
 	}

@@ -3,16 +3,13 @@ package interop
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/emersion/go-smtp"
 
 	"switchboard/compiler/apply"
 	"switchboard/compiler/credentials"
@@ -20,6 +17,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/compiler/state"
 	"switchboard/email"
+	"switchboard/email/emailtest"
 	"switchboard/runtime/interop/peer"
 	"switchboard/runtime/portal"
 	"switchboard/simulate/device"
@@ -38,12 +36,12 @@ func TestPortalAdminInBrowser(t *testing.T) {
 		t.Skip("starts Chromium")
 	}
 	exe := peer.Require(t, "chromium", "apt-get install -y chromium (make peers)")
-	mb := startMailbox(t)
+	mb := emailtest.Start(t)
 	key, err := credentials.KeyFromBytes(siteKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := &mailingSite{key: key, mailer: &email.SMTPMailer{Addr: mb.addr}}
+	ps := &mailingSite{key: key, mailer: &email.SMTPMailer{Addr: mb.Addr}}
 	s := startServer(t, serverConfig{voicemail: true, portalSite: ps})
 	ps.prog = s.prog
 
@@ -126,7 +124,7 @@ func TestPortalAdminInBrowser(t *testing.T) {
 	if res.Status != http.StatusForbidden {
 		t.Errorf("the resend form without its CSRF token: %d, want 403", res.Status)
 	}
-	if n := len(mb.received()); n != 0 {
+	if n := len(mb.Received()); n != 0 {
 		t.Fatalf("%d mails after the refused resend, want 0", n)
 	}
 	do("resending bob's invitation",
@@ -135,7 +133,7 @@ func TestPortalAdminInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`p.ok[role=status]`)),
 	)
 	shots.capture(tctx, "people-resent")
-	mails := mb.received()
+	mails := mb.Received()
 	if len(mails) != 1 || len(mails[0].To) != 1 || mails[0].To[0] != "bob@interop.example" {
 		t.Fatalf("mails after the resend: %+v", mails)
 	}
@@ -274,68 +272,4 @@ func (m *mailingSite) HandoverHTML() ([]byte, error) {
 	var b bytes.Buffer
 	err := handover.New(handover.Input{Program: m.prog, State: state.New(m.prog.Site.Name), Key: handover.KeyInfo{Fingerprint: m.key.Fingerprint()}, Now: time.Now()}).HTML(&b)
 	return b.Bytes(), err
-}
-
-// mailbox is a real SMTP server (emersion/go-smtp) on loopback that keeps
-// what it receives.
-type mailbox struct {
-	addr string
-	mu   sync.Mutex
-	mail []received
-}
-
-type received struct {
-	From string
-	To   []string
-	Data string
-}
-
-func startMailbox(t *testing.T) *mailbox {
-	t.Helper()
-	mb := &mailbox{}
-	s := smtp.NewServer(mb)
-	s.Domain = "mail.test"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb.addr = ln.Addr().String()
-	go s.Serve(ln)
-	t.Cleanup(func() { s.Close() })
-	return mb
-}
-
-func (mb *mailbox) received() []received {
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
-	return append([]received(nil), mb.mail...)
-}
-
-func (mb *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{mb: mb}, nil }
-
-type mailSession struct {
-	mb  *mailbox
-	cur received
-}
-
-func (s *mailSession) Reset()        { s.cur = received{} }
-func (s *mailSession) Logout() error { return nil }
-func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error {
-	s.cur.From = from
-	return nil
-}
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.cur.To = append(s.cur.To, to)
-	return nil
-}
-func (s *mailSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.cur.Data = string(b)
-	s.mb.mu.Lock()
-	s.mb.mail = append(s.mb.mail, s.cur)
-	s.mb.mu.Unlock()
-	return nil
 }
