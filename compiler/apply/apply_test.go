@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"switchboard/email/emailtest"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"switchboard/compiler/provision/akuvox"
 	"switchboard/compiler/state"
 	"switchboard/email"
+	"switchboard/email/emailtest"
 	"switchboard/simulate/emulator"
 )
 

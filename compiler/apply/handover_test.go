@@ -8,7 +8,6 @@ import (
 	"mime/quotedprintable"
 	"net/mail"
 	"strings"
-	"switchboard/email/emailtest"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"switchboard/compiler/plan"
 	"switchboard/compiler/state"
 	"switchboard/email"
+	"switchboard/email/emailtest"
 )
 
 // harbourOwnedBy is Harbour View owned by the installer (owns_site), or by
