@@ -346,9 +346,11 @@ func TestOperatorStream(t *testing.T) {
 	waitOpen(0)
 	c.login("")
 	// Idle: a stream that sent nothing for StreamIdle ends; the browser
-	// reconnects.
+	// reconnects. It resumes after the last event (4, app.john's), so it
+	// has nothing to send and arms its idle timer once: one that resumed
+	// earlier would send and re-arm, possibly after the clock moved.
 	pending := e.clk.Pending()
-	r, stop = open("3")
+	r, stop = open("4")
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

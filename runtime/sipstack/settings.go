@@ -3,6 +3,7 @@ package sipstack
 import (
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -113,21 +114,44 @@ func TuneServe(log *slog.Logger) {
 //
 // sipgo's own log goes quiet: a simulation reports through its cases, and
 // a late 180 crossing a CANCEL is expected there, not news.
+//
+// A process may tune for several runs (the CLI's tests run "switchboard
+// test" in-process, in parallel): a setting is written only when it
+// changes, so a second tuning to the same values leaves the variables
+// that running simulations read untouched.
 func TuneSimulation(lossless bool) {
-	sip.SetDefaultLogger(slog.New(slog.DiscardHandler))
+	tuneMu.Lock()
+	defer tuneMu.Unlock()
+	if !simulationLogSet {
+		sip.SetDefaultLogger(slog.New(slog.DiscardHandler))
+		simulationLogSet = true
+	}
 	if !lossless {
 		retain(transactionRetention)
 		return
 	}
 	retain(time.Second)
-	sip.Timer_I = time.Second
-	sip.Timer_K = time.Second
+	set(&sip.Timer_I, time.Second)
+	set(&sip.Timer_K, time.Second)
+}
+
+var (
+	tuneMu           sync.Mutex // TuneSimulation's writes
+	simulationLogSet bool       // sipgo's log is discarded already
+)
+
+// set writes v to *p only when it differs: writing the same value again
+// would still race with the readers of *p.
+func set[T comparable](p *T, v T) {
+	if *p != v {
+		*p = v
+	}
 }
 
 // retain sets how long finished transactions are remembered.
 func retain(d time.Duration) {
-	sip.Timer_D = d
-	sip.Timer_J = d
-	sip.Timer_L = d
-	sip.Timer_M = d
+	set(&sip.Timer_D, d)
+	set(&sip.Timer_J, d)
+	set(&sip.Timer_L, d)
+	set(&sip.Timer_M, d)
 }
