@@ -84,21 +84,8 @@ bench-sip: ## serve vs Kamailio under SIPp load, pinned to CPUs 0/1 (bench/sip/R
 FUZZTIME    ?= 5s
 FUZZMINIMIZETIME ?= 1s
 FUZZ        ?= .
-fuzz: ## run every fuzz target for FUZZTIME (5s) each; a crasher lands in testdata/fuzz/
-	@targets=$$(grep -rE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' . | \
-		grep -vE '/(testdata|_[^/]*|\.[^/]*)/' | \
-		sed -E 's|^(.*)/[^/]*_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*|\1 \2|' | \
-		awk -v f='$(FUZZ)' '$$2 ~ f' | sort); \
-	test -n "$$targets" || { echo "fuzz: no fuzz targets match $(FUZZ)" >&2; exit 1; }; \
-	printf '%s\n' "$$targets" | { \
-		n=0; \
-		while read -r dir t; do \
-			echo "== $$dir $$t ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$dir </dev/null || exit 1; \
-			n=$$((n + 1)); \
-		done; \
-		echo "fuzz: $$n targets, $(FUZZTIME) each"; \
-	}
+fuzz: ## run every fuzz target for FUZZTIME (5s) each; a crasher lands in testdata/fuzz/ (scripts/fuzz.sh)
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) FUZZ='$(FUZZ)' scripts/fuzz.sh
 
 soak: ## 30 min of calls at half the clean rate under malformed traffic (bench/soak/README.md; SOAK_DURATION=2m)
 	GO=$(GO) bench/soak/run.sh
