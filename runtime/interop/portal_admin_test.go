@@ -3,7 +3,6 @@ package interop
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -45,32 +44,8 @@ func TestPortalAdminInBrowser(t *testing.T) {
 	s := startServer(t, serverConfig{voicemail: true, portalSite: ps})
 	ps.prog = s.prog
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	webCtx, stopWeb := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.site.ServeWeb(webCtx, l, nil) }()
-	defer func() { stopWeb(); <-served }()
-	base := "http://" + l.Addr().String()
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	tctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
-	defer cancelT()
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(tctx, steps...); err != nil {
-			t.Fatalf("chromium: %s: %v", what, err)
-		}
-	}
+	base := servePortal(t, s)
+	tctx, do := browser(t, exe, 90*time.Second)
 	status := func(url string) int {
 		t.Helper()
 		res, err := chromedp.Run(tctx, chromedp.NavigateResponse(url))

@@ -56,33 +56,8 @@ func TestPortalInBrowser(t *testing.T) {
 	openDoor(t, ctx, s, phone)
 
 	// The portal on the site's own HTTP listener, as serve -http runs it.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	webCtx, stopWeb := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.site.ServeWeb(webCtx, l, nil) }()
-	defer func() { stopWeb(); <-served }()
-	base := "http://" + l.Addr().String()
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	tctx, cancelT := context.WithTimeout(bctx, 60*time.Second)
-	defer cancelT()
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(tctx, steps...); err != nil {
-			t.Fatalf("chromium: %s: %v", what, err)
-		}
-	}
+	base := servePortal(t, s)
+	tctx, do := browser(t, exe, 60*time.Second, chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
 
 	shots := newShots(t)
 	shots.take(tctx, base+"/portal/login", "login")
@@ -284,6 +259,42 @@ func openDoor(t *testing.T, ctx context.Context, s *server, bob *device.Device) 
 	}
 	s.waitEvent("call_ended", kind(events.CallEnded))
 	bob.SetAnswer(device.Ring, 0)
+}
+
+// servePortal serves the site's HTTP listener, the portal's, on loopback
+// until the test ends, as serve -http runs it; it returns its base URL.
+func servePortal(t *testing.T, s *server) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	webCtx, stopWeb := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.site.ServeWeb(webCtx, l, nil) }()
+	t.Cleanup(func() { stopWeb(); <-served })
+	return "http://" + l.Addr().String()
+}
+
+// browser starts headless Chromium (exe) at a phone's viewport for at
+// most timeout, until the test ends; do runs steps in it, failing the
+// test on an error.
+func browser(t *testing.T, exe string, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) (context.Context, func(what string, steps ...chromedp.Action[chromedp.Void])) {
+	t.Helper()
+	opts := append(append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU), extra...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	tctx, cancelT := context.WithTimeout(bctx, timeout)
+	t.Cleanup(func() { cancelT(); cancelBrowser(); cancelAlloc() })
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return tctx, func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(tctx, steps...); err != nil {
+			t.Fatalf("chromium: %s: %v", what, err)
+		}
+	}
 }
 
 // shots saves screenshots into the test's directory and PORTAL_SHOTS_DIR.
