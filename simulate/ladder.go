@@ -57,13 +57,32 @@ type SIPMessage struct {
 
 // messages returns the recorded messages (at most maxLadder) and whether
 // more were recorded than that.
+//
+// Only the case's own traffic is shown: the messages of a Call-ID whose
+// first recorded message starts something (a request with no To tag).
+// What the previous case left in flight — the 200 to a presence NOTIFY,
+// a NOTIFY of an older subscription — arrives whenever the machine gets
+// to it, and would otherwise open the ladder on a loaded machine.
 func (l *ladder) messages() (out []SIPMessage, more bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i, m := range l.msg {
-		if i == maxLadder {
+	own := map[string]bool{} // Call-ID → began in this case
+	for _, m := range l.msg {
+		h := parse(l.head[m.start:m.end])
+		if _, seen := own[h.callID]; !seen && h.callID != "" {
+			own[h.callID] = !h.response && !h.toTag
+		}
+	}
+	shown := 0
+	for _, m := range l.msg {
+		h := parse(l.head[m.start:m.end])
+		if h.callID != "" && !own[h.callID] {
+			continue
+		}
+		if shown == maxLadder {
 			return out, true
 		}
+		shown++
 		name := l.names[m.peer.String()]
 		if name == "" {
 			name = m.peer.String()
@@ -72,15 +91,14 @@ func (l *ladder) messages() (out []SIPMessage, more bool) {
 		// that came in (From) or the recipient of one that went out (To),
 		// the other way round for responses. That names the device even
 		// where every device shares one address (the in-memory hub).
-		summary, from, to, response := parse(l.head[m.start:m.end])
-		party := to
-		if (m.dir == dirIn) != response {
-			party = from
+		party := h.to
+		if (m.dir == dirIn) != h.response {
+			party = h.from
 		}
 		if party != "" {
 			name = party
 		}
-		msg := SIPMessage{From: "server", To: name, Summary: summary}
+		msg := SIPMessage{From: "server", To: name, Summary: h.summary}
 		if m.dir == dirIn {
 			msg.From, msg.To = name, "server"
 		}
@@ -139,36 +157,67 @@ func (l *ladder) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return l.PacketConn.WriteTo(b, addr)
 }
 
+// header is what the ladder reads of a message's header section.
+type header struct {
+	summary  string // `INVITE (device.gate → 1A)`
+	from, to string // the users of From and To
+	callID   string
+	toTag    bool // To carries a tag: in a dialog, or a response
+	response bool
+}
+
 // parse summarises a SIP message as its first line and who it is between,
 // `INVITE (device.gate → 1A)` or `180 Ringing (1 INVITE; device.gate → 1A)`,
-// and returns the users of its From and To and whether it is a response.
-func parse(b []byte) (summary, from, to string, response bool) {
+// with the headers that place it in a dialog.
+func parse(b []byte) (h header) {
 	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
 	lines := strings.Split(string(head), "\r\n")
 	if len(lines) == 0 || lines[0] == "" {
-		return "", "", "", false
+		return h
 	}
 	first := lines[0]
 	var cseq string
-	for _, h := range lines[1:] {
-		name, value, ok := strings.Cut(h, ":")
+	for _, line := range lines[1:] {
+		name, value, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
 		}
 		switch strings.ToLower(strings.TrimSpace(name)) {
 		case "from", "f":
-			from = userOf(value)
+			h.from = userOf(value)
 		case "to", "t":
-			to = userOf(value)
+			h.to = userOf(value)
+			h.toTag = hasTag(value)
+		case "call-id", "i":
+			h.callID = strings.TrimSpace(value)
 		case "cseq":
 			cseq = strings.TrimSpace(value)
 		}
 	}
 	if strings.HasPrefix(first, "SIP/2.0 ") {
-		return fmt.Sprintf("%s (%s; %s → %s)", strings.TrimPrefix(first, "SIP/2.0 "), cseq, from, to), from, to, true
+		h.response = true
+		h.summary = fmt.Sprintf("%s (%s; %s → %s)", strings.TrimPrefix(first, "SIP/2.0 "), cseq, h.from, h.to)
+		return h
 	}
 	method, _, _ := strings.Cut(first, " ")
-	return fmt.Sprintf("%s (%s → %s)", method, from, to), from, to, false
+	h.summary = fmt.Sprintf("%s (%s → %s)", method, h.from, h.to)
+	return h
+}
+
+// hasTag reports whether a From or To value has a tag parameter: one after
+// the closing '>' of a name-addr, or anywhere in a bare addr-spec's
+// parameters.
+func hasTag(v string) bool {
+	if i := strings.LastIndexByte(v, '>'); i >= 0 {
+		v = v[i:]
+	}
+	for _, p := range strings.Split(v, ";")[1:] {
+		name, _, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(name), "tag") {
+			return true
+		}
+	}
+	return false
 }
 
 func userOf(v string) string {
