@@ -202,7 +202,9 @@ func (p *Portal) routes() {
 	site("GET /portal/site/requests", pageSiteRequests, ir.RightSeeSite, p.requestsPage)
 	site("GET /portal/site/handover", "", ir.RightReceiveHandover, p.handoverSheet)
 	site("GET /portal/operator", pageOperator, ir.RightBindDevices, p.operatorPage)
-	site("GET /portal/operator/events", "", ir.RightBindDevices, p.operatorEvents)
+	// The event stream resolves its session without keeping it alive
+	// (operatorEvents).
+	m.HandleFunc("GET /portal/operator/events", p.operatorEvents)
 	act("POST /portal/site/people/{name}/invite", ir.RightInvite, maxForm, p.resendInvitation)
 	// A ring test rings someone's phones: the people managers' (the owner,
 	// admins, the installer), not everyone who may see the site.

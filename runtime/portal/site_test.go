@@ -36,7 +36,9 @@ func TestEverySitePage(t *testing.T) {
 		{"/portal/site/requests", [5]int{303, 200, 403, 200, 200}},
 		{"/portal/site/handover", [5]int{303, 403, 403, 403, 200}},
 		{"/portal/operator", [5]int{303, 200, 403, 403, 403}},
-		{"/portal/operator/events", [5]int{303, 200, 403, 403, 403}},
+		// The stream answers 401 without a session (a browser's
+		// EventSource stops reconnecting), not a redirect to a page.
+		{"/portal/operator/events", [5]int{401, 200, 403, 403, 403}},
 	}
 	posts := []struct {
 		path string
@@ -362,6 +364,108 @@ func TestOperatorStream(t *testing.T) {
 		t.Fatalf("idle stream: %v", err)
 	}
 	waitOpen(0)
+}
+
+// TestOperatorStreamSessionExpiry: an open event stream does not keep
+// its session alive, not even through reconnects; when the session idles
+// out the stream ends with an "expired" event, and a reconnect is refused.
+// A page opened meanwhile keeps session and stream alive.
+func TestOperatorStreamSessionExpiry(t *testing.T) {
+	e := newEnv(t)
+	e.p.sessions.idle = time.Minute // shorter than StreamIdle: no idle end first
+	c := e.client()
+	c.login("")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// open opens a stream and waits until it armed its timers (the idle
+	// end and the session's watch).
+	open := func() (io.ReadCloser, func()) {
+		t.Helper()
+		pending := e.clk.Pending()
+		sctx, stop := context.WithCancel(ctx)
+		req, _ := http.NewRequestWithContext(sctx, "GET", e.srv.URL+"/portal/operator/events", nil)
+		res, err := c.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("stream: %d", res.StatusCode)
+		}
+		if err := e.clk.WaitPending(ctx, pending+2); err != nil {
+			t.Fatal(err)
+		}
+		return res.Body, func() { stop(); res.Body.Close() }
+	}
+	// ends reads the stream to its end and wants the expired event last.
+	ends := func(body io.Reader) {
+		t.Helper()
+		b, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatalf("the stream: %v", err)
+		}
+		if !strings.HasSuffix(string(b), expiredEvent) {
+			t.Errorf("the stream ended without the expired event: %q", b)
+		}
+	}
+
+	// closed waits until no stream is open (its timers stopped).
+	closed := func() {
+		t.Helper()
+		for {
+			n, left := e.p.stream.count()
+			if n == 0 {
+				return
+			}
+			select {
+			case <-left:
+			case <-ctx.Done():
+				t.Fatalf("%d streams still open", n)
+			}
+		}
+	}
+
+	// Used by a page at 0s, the stream opened at 40s and reopened at 50s
+	// (a reconnect): the session still ends at 60s.
+	e.clk.Advance(40 * time.Second)
+	body, stop := open()
+	stop()
+	closed()
+	e.clk.Advance(10 * time.Second)
+	body, stop = open()
+	defer stop()
+	e.clk.Advance(10 * time.Second)
+	ends(body)
+	if a := c.get("/portal/installer"); a.status != http.StatusSeeOther {
+		t.Errorf("the page after the session idled out: %d, want 303 to the login", a.status)
+	}
+	if got := c.streamStatus("/portal/operator/events"); got != http.StatusUnauthorized {
+		t.Errorf("a reconnect after the session idled out: %d, want 401", got)
+	}
+
+	// A page opened while the stream is open keeps both alive: the watch
+	// falls due at the old end, finds the session used, and waits again.
+	closed()
+	c.login("")
+	body, stop = open()
+	defer stop()
+	e.clk.Advance(40 * time.Second)
+	if a := c.get("/portal/installer"); a.status != http.StatusOK {
+		t.Fatalf("the installer's page: %d", a.status)
+	}
+	e.clk.Advance(30 * time.Second) // 70s: past the first end, not the second
+	e.bus.Publish(events.Event{Kind: events.Registered, Account: "app.mary"})
+	r := bufio.NewReader(body)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the stream ended before the event: %v", err)
+		}
+		if strings.Contains(line, "app.mary") {
+			break
+		}
+	}
+	e.clk.Advance(30 * time.Second) // 100s: the session idled out
+	ends(r)
 }
 
 // TestOperatorPage: the installer sees every account's registrations,

@@ -7,7 +7,24 @@
   if (!list || !window.EventSource) { return; }
   var es = new EventSource("/portal/operator/events");
   es.onopen = function () { state.textContent = "Live: new events appear below."; };
-  es.onerror = function () { state.textContent = "The stream dropped; reconnecting…"; };
+  es.onerror = function () {
+    // CLOSED: the server refused the reconnect (the session ended).
+    if (es.readyState === EventSource.CLOSED) { ended("The live events stopped: your session may have ended."); return; }
+    state.textContent = "The stream dropped; reconnecting…";
+  };
+  // ended stops the stream for good and offers the login.
+  function ended(text) {
+    es.close();
+    state.textContent = text + " ";
+    var a = document.createElement("a");
+    a.href = "/portal/login";
+    a.textContent = "Log in again";
+    state.appendChild(a);
+    state.className = "error";
+  }
+  // The server's last event when the session expires or ends: streaming
+  // does not keep a session alive, only the pages do.
+  es.addEventListener("expired", function (m) { ended(m.data); });
   function add(text, cls) {
     var li = document.createElement("li");
     li.textContent = text;
