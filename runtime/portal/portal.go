@@ -101,6 +101,7 @@ type Portal struct {
 	history  *History
 	stream   *stream
 	requests *requestStore
+	rings    *ringRuns
 
 	// hashes counts the password hashes computed for logins: tests check
 	// that every answer costs the same hash work.
@@ -135,12 +136,14 @@ func New(cfg Config) (*Portal, error) {
 	p.history = NewHistory(cfg.Events, historySize)
 	p.stream = newStream(cfg.Events)
 	p.requests = &requestStore{dir: RequestsDir(cfg.Dir)}
+	p.rings = newRingRuns()
 	p.routes()
 	return p, nil
 }
 
-// Close stops reading the event stream.
+// Close stops reading the event stream and the ring tests running.
 func (p *Portal) Close() {
+	p.rings.close()
 	p.history.Close()
 	p.stream.close()
 }
@@ -211,6 +214,7 @@ func (p *Portal) routes() {
 	// A ring test rings someone's phones: the people managers' (the owner,
 	// admins, the installer), not everyone who may see the site.
 	act("POST /portal/site/people/{name}/ring", ir.RightManagePeople, maxForm, p.ringTest)
+	site("GET /portal/site/ring/{id}", pageRingTest, ir.RightManagePeople, p.ringPage)
 	act("POST /portal/site/requests", ir.RightManagePeople, maxForm, p.askChange)
 	p.mux = http.NewServeMux()
 	p.mux.Handle("/portal/", crossOrigin.Handler(m))
@@ -284,8 +288,9 @@ const (
 	pageSiteCalls = "sitecalls"
 	pageRequests  = "requests"
 	pageOperator  = "operator"
+	pageRingTest  = "ringtest"
 	// pageSiteRequests is the requests page reached as a page of the site.
 	pageSiteRequests = "site-requests"
 )
 
-var allPages = []string{pageLogin, pageError, pageInstaller, pageOverview, pageVoicemail, pageSettings, pageDoors, pageDevices, pageCalls, pagePeople, pageSiteDoors, pageSiteCalls, pageRequests, pageOperator}
+var allPages = []string{pageLogin, pageError, pageInstaller, pageOverview, pageVoicemail, pageSettings, pageDoors, pageDevices, pageCalls, pagePeople, pageSiteDoors, pageSiteCalls, pageRequests, pageOperator, pageRingTest}
