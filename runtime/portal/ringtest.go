@@ -36,7 +36,7 @@ type ringRun struct {
 	started           time.Time
 
 	mu       sync.Mutex
-	call     string   // the test's call in the events, once seen
+	call     string     // the test's call in the events, once seen
 	steps    []ringStep // what happened so far, for the page
 	done     bool
 	ended    time.Time
