@@ -141,7 +141,10 @@ func TestPortalAdminInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#ring-result li[data-step="start"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#ring-result li[data-step="answered"]`)))
 	shots.capture(tctx, "ring-test-running")
-	if err := call.SendDTMF("5"); err != nil {
+	// The server may confirm at the digit's first packet and hang up
+	// while the phone still sends its end packets: a send on the closed
+	// call is no failure then.
+	if err := call.SendDTMF("5"); err != nil && !call.Ended() {
 		t.Fatal(err)
 	}
 	do("waiting for the ring test's result", chromedp.WaitVisible(chromedp.CSS(`#ring-result[data-state="done"]`)))

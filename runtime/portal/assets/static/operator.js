@@ -31,7 +31,21 @@
     if (cls) { li.className = cls; }
     list.insertBefore(li, list.firstChild);
     while (list.children.length > 200) { list.removeChild(list.lastChild); }
+    fit();
   }
+  // fit makes the list exactly as tall as the whole events that fit in
+  // 20rem (events wrap to different heights on a phone): the last one
+  // shown is never cut in half.
+  function fit() {
+    var limit = 20 * parseFloat(getComputedStyle(document.documentElement).fontSize);
+    var h = 0, all = 0;
+    for (var li = list.firstElementChild; li; li = li.nextElementSibling) {
+      all += li.offsetHeight;
+      if (h + li.offsetHeight <= limit) { h += li.offsetHeight; } else { break; }
+    }
+    list.style.maxHeight = all > h ? h + "px" : "";
+  }
+  window.addEventListener("resize", fit);
   es.addEventListener("site", function (m) {
     var e = JSON.parse(m.data);
     var parts = [e.time ? e.time.substring(11, 19) : "", e.kind];
