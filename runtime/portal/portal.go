@@ -66,8 +66,9 @@ type Config struct {
 const (
 	// MaxSessions bounds the sessions kept; the least recently used goes.
 	MaxSessions = 4096
-	// SessionIdle ends a session nothing used for this long; SessionMax
-	// ends any.
+	// SessionIdle ends a session no page or form used for this long (an
+	// open event stream does not count: operatorEvents); SessionMax ends
+	// any.
 	SessionIdle = 30 * time.Minute
 	SessionMax  = 12 * time.Hour
 	// maxForm is the largest form body (login, PIN, password, actions).
