@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -164,6 +165,16 @@ func siteSources(dir string) (map[string][]byte, error) {
 // keeps the rest of the file as written) and returns that file's name and
 // the unified diff.
 func proposeChange(files map[string][]byte, r portal.ChangeRequest) (string, []byte, error) {
+	file, after, err := proposedFile(files, r)
+	if err != nil {
+		return "", nil, err
+	}
+	return file, diff.Diff(file, files[file], file+" (proposed)", after), nil
+}
+
+// proposedFile returns the name and the proposed text of the site file
+// request r changes.
+func proposedFile(files map[string][]byte, r portal.ChangeRequest) (string, []byte, error) {
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -216,15 +227,68 @@ func proposeChange(files map[string][]byte, r portal.ChangeRequest) (string, []b
 		file = f
 		if r.Kind == portal.RequestRemove {
 			parsed[f].Body().RemoveBlock(b)
-			break
+			return file, hclwrite.Format(squeezeRemoval(files[f], parsed[f].Bytes())), nil
 		}
 		b.Body().SetAttributeValue("first_name", cty.StringVal(r.FirstName))
 		b.Body().SetAttributeValue("last_name", cty.StringVal(r.LastName))
 	default:
 		return "", nil, fmt.Errorf("unknown kind of request %q", r.Kind)
 	}
-	after := hclwrite.Format(parsed[file].Bytes())
-	return file, diff.Diff(file, files[file], file+" (proposed)", after), nil
+	return file, hclwrite.Format(parsed[file].Bytes()), nil
+}
+
+// squeezeRemoval mends the blank lines where a block was cut out of
+// before, giving after: hclwrite removes the block's own lines but keeps
+// the blank lines that set it apart on both sides, which would leave two
+// blank lines in its place (or one at the top or the bottom of the file).
+// Only the place of the cut is touched: blank lines the author wrote
+// elsewhere stay as written, so the diff shows the removal alone.
+func squeezeRemoval(before, after []byte) []byte {
+	// The cut lies between the common prefix and the common suffix of the
+	// two texts: somewhere in after[lo:hi] (lo may pass hi when the block
+	// began as the text after it begins).
+	i := 0
+	for i < len(after) && after[i] == before[i] {
+		i++
+	}
+	j := 0
+	for j < len(after)-i && after[len(after)-1-j] == before[len(before)-1-j] {
+		j++
+	}
+	lo, hi := min(i, len(after)-j), max(i, len(after)-j)
+	// The run of newlines touching the cut.
+	start, end := lo, hi
+	for start > 0 && after[start-1] == '\n' {
+		start--
+	}
+	for end < len(after) && after[end] == '\n' {
+		end++
+	}
+	if !allNewlines(after[lo:hi]) {
+		return after
+	}
+	keep := 2 // one blank line between what was before and after the block
+	switch {
+	case start == 0:
+		keep = 0 // the top of the file: no blank line first
+	case end == len(after):
+		keep = 1 // the end of the file: one newline
+	}
+	if end-start <= keep {
+		return after
+	}
+	out := append([]byte{}, after[:start]...)
+	out = append(out, bytes.Repeat([]byte{'\n'}, keep)...)
+	return append(out, after[end:]...)
+}
+
+func allNewlines(b []byte) bool {
+	for _, c := range b {
+		if c != '\n' {
+			return false
+		}
+	}
+	return true
 }
 
 // residentsFile is the file a person added to residence goes in: the

@@ -94,6 +94,21 @@ func TestPortalInBrowser(t *testing.T) {
 	// The delete form without its CSRF token, submitted from the page
 	// itself (same origin): refused, and the message is still there.
 	do("opening voicemail", chromedp.Navigate(home+"voicemail"), chromedp.WaitVisible(chromedp.CSS("audio")))
+	// The greeting recorder shows only where there is a microphone (this
+	// Chromium has no fake one): without, the upload form is all there is.
+	do("waiting for the recorder's look for a microphone", chromedp.Poll[chromedp.Void](`document.getElementById("recorder").dataset.mic`, chromedp.WithPollingTimeout(10*time.Second)))
+	mic, err := chromedp.Run(tctx, chromedp.Evaluate[[]bool](`(async () => {
+		const ds = await navigator.mediaDevices.enumerateDevices();
+		const rec = document.getElementById("recorder");
+		return [ds.some(d => d.kind === "audioinput"), !rec.hidden, document.getElementById("greeting-file").offsetParent !== null];
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("microphone %v, recorder shown %v, upload form shown %v", mic[0], mic[1], mic[2])
+	if mic[0] != mic[1] || !mic[2] {
+		t.Errorf("microphone %v, recorder shown %v, upload form shown %v: the recorder shows with a microphone only, the upload form always", mic[0], mic[1], mic[2])
+	}
 	res, err := chromedp.RunResponse(tctx, chromedp.Evaluate[chromedp.Void](`(() => {
 		const f = document.querySelector("#msg-1 form[action$='/delete']");
 		f.querySelector("input[name=csrf]").remove();

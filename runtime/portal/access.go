@@ -56,8 +56,13 @@ func decide(role ir.Role, user, owner string, right ir.Right) decision {
 
 // resolve finds the request's session and its person in the running
 // program; nil when there is none (or the person is gone from the site).
-func (p *Portal) resolve(r *http.Request) *visit {
-	s := p.sessions.get(r)
+func (p *Portal) resolve(r *http.Request) *visit { return p.visitOf(p.sessions.get(r)) }
+
+// resolveQuiet is resolve without keeping the session alive: for the
+// event stream, which is no sign of someone at the page (sessions.peek).
+func (p *Portal) resolveQuiet(r *http.Request) *visit { return p.visitOf(p.sessions.peek(r)) }
+
+func (p *Portal) visitOf(s *session) *visit {
 	if s == nil {
 		return nil
 	}

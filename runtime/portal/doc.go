@@ -47,10 +47,12 @@
 //     is the installer's: pages needing ir.RightBindDevices, which only the
 //     installer holds; server-sent events can read Config.Events.
 //
-// The site's pages are in site.go (people, invitations, ring test, door
-// log, live calls, the handover sheet: what needs the state or the site
-// key is SiteFiles, which serve supplies), requests.go (change requests)
-// and operator.go (the installer's view and its event stream).
+// The site's pages are in site.go (people, invitations, door log, live
+// calls, the handover sheet: what needs the state or the site key is
+// SiteFiles, which serve supplies), ringtest.go (ring tests, run in the
+// background, their progress on a page that refreshes itself),
+// requests.go (change requests) and operator.go (the installer's view and
+// its event stream, which does not keep a session alive).
 //
 // TestEveryPage (portal_test.go) and TestEverySitePage (site_test.go) try
 // every page and action with every role and with no session: add new

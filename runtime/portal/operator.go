@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"switchboard/compiler/ir"
 	"switchboard/runtime/events"
 )
 
@@ -131,9 +132,29 @@ func (s *stream) count() (int, <-chan struct{}) {
 	return s.open, s.left
 }
 
+// expiredEvent is the stream's last event when its session ends: the
+// page stops reconnecting and says so.
+const expiredEvent = "event: expired\ndata: Your session has expired: log in again.\n\n"
+
 // operatorEvents streams the site's events as server-sent events, each
 // with its id; a reconnect with Last-Event-ID resumes after it.
-func (p *Portal) operatorEvents(w http.ResponseWriter, r *http.Request, v *visit) {
+//
+// Streaming is not activity: the session is resolved without keeping it
+// alive (resolveQuiet), so an open operator page does not hold its
+// session open through its reconnects; only pages and forms do. When the
+// session expires (or ends: logged out, the installer changed) the
+// stream sends expiredEvent and ends. Without a session it answers 401,
+// which stops the browser's EventSource from reconnecting.
+func (p *Portal) operatorEvents(w http.ResponseWriter, r *http.Request) {
+	v := p.resolveQuiet(r)
+	if v == nil {
+		p.fail(w, r, nil, http.StatusUnauthorized, "Your session has ended: log in again.")
+		return
+	}
+	if decide(v.Person.Role, v.Person.User, "", ir.RightBindDevices) != allow {
+		p.fail(w, r, v, http.StatusForbidden, "This page is not yours to open.")
+		return
+	}
 	if !p.stream.enter() {
 		w.Header().Set("Retry-After", "30")
 		p.fail(w, r, v, http.StatusServiceUnavailable, "Too many event streams are open.")
@@ -163,12 +184,21 @@ func (p *Portal) operatorEvents(w http.ResponseWriter, r *http.Request, v *visit
 	}
 	arm()
 	defer func() { timer.Stop() }()
+	expired, stopWatch := p.watchSession(v.Session)
+	defer stopWatch()
+	end := func() {
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWrite))
+		if _, err := fmt.Fprint(w, expiredEvent); err == nil {
+			_ = rc.Flush()
+		}
+	}
 	for {
 		evs, missed, changed := p.stream.after(last)
 		if missed > 0 || len(evs) > 0 {
 			// A session that ended (logged out, expired, the installer
 			// changed) ends its streams at their next event.
-			if p.resolve(r) == nil {
+			if p.resolveQuiet(r) == nil {
+				end()
 				return
 			}
 			_ = rc.SetWriteDeadline(time.Now().Add(streamWrite))
@@ -187,10 +217,47 @@ func (p *Portal) operatorEvents(w http.ResponseWriter, r *http.Request, v *visit
 		}
 		select {
 		case <-changed:
+		case <-expired:
+			end()
+			return
 		case <-idle:
 			return
 		case <-r.Context().Done():
 			return
+		}
+	}
+}
+
+// watchSession returns a channel closed when s ends: a timer on the
+// portal's clock falls due when s would expire unused, and arms itself
+// again when a page used s meanwhile. stop stops the watch.
+func (p *Portal) watchSession(s *session) (ended <-chan struct{}, stop func()) {
+	c := make(chan struct{})
+	var mu sync.Mutex
+	var timer interface{ Stop() bool }
+	stopped := false
+	var check func()
+	check = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		end, ok := p.sessions.ends(s)
+		if !ok {
+			stopped = true
+			close(c)
+			return
+		}
+		timer = p.clk.AfterFunc(end.Sub(p.clk.Now()), check)
+	}
+	check()
+	return c, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		if timer != nil {
+			timer.Stop()
 		}
 	}
 }

@@ -112,6 +112,10 @@ func (p *Portal) renderVoicemail(w http.ResponseWriter, r *http.Request, v *visi
 	data["HasGreeting"] = hasGreeting
 	data["GreetingSrc"] = "/portal/u/" + v.User.Name + "/greeting.wav"
 	data["Action"] = "/portal/u/" + v.User.Name
+	// The recorder stops where SetGreeting's limit is (whole seconds).
+	maxGreeting := p.cfg.Voicemail.MaxGreeting()
+	data["MaxGreetingSeconds"] = int(maxGreeting / time.Second)
+	data["MaxGreetingText"] = durationText(maxGreeting)
 	p.render(w, r, v, status, pageVoicemail, data)
 }
 
@@ -470,6 +474,17 @@ func (p *Portal) callsPage(w http.ResponseWriter, r *http.Request, v *visit) {
 		rows = append(rows, row)
 	}
 	p.render(w, r, v, http.StatusOK, pageCalls, map[string]any{"Rows": rows})
+}
+
+// durationText says d for a person: "a minute", "90 seconds".
+func durationText(d time.Duration) string {
+	switch {
+	case d == time.Minute:
+		return "a minute"
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return fmt.Sprintf("%d seconds", d/time.Second)
 }
 
 func cmpOr(a, b string) string {

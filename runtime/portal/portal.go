@@ -66,8 +66,9 @@ type Config struct {
 const (
 	// MaxSessions bounds the sessions kept; the least recently used goes.
 	MaxSessions = 4096
-	// SessionIdle ends a session nothing used for this long; SessionMax
-	// ends any.
+	// SessionIdle ends a session no page or form used for this long (an
+	// open event stream does not count: operatorEvents); SessionMax ends
+	// any.
 	SessionIdle = 30 * time.Minute
 	SessionMax  = 12 * time.Hour
 	// maxForm is the largest form body (login, PIN, password, actions).
@@ -101,6 +102,7 @@ type Portal struct {
 	history  *History
 	stream   *stream
 	requests *requestStore
+	rings    *ringRuns
 
 	// hashes counts the password hashes computed for logins: tests check
 	// that every answer costs the same hash work.
@@ -135,12 +137,14 @@ func New(cfg Config) (*Portal, error) {
 	p.history = NewHistory(cfg.Events, historySize)
 	p.stream = newStream(cfg.Events)
 	p.requests = &requestStore{dir: RequestsDir(cfg.Dir)}
+	p.rings = newRingRuns()
 	p.routes()
 	return p, nil
 }
 
-// Close stops reading the event stream.
+// Close stops reading the event stream and the ring tests running.
 func (p *Portal) Close() {
+	p.rings.close()
 	p.history.Close()
 	p.stream.close()
 }
@@ -153,7 +157,9 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	// blob: media is the greeting recorder's playback of what it
+	// recorded, before it is uploaded (assets/static/greeting.js).
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; media-src 'self' blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	p.mux.ServeHTTP(w, r)
 }
 
@@ -202,11 +208,14 @@ func (p *Portal) routes() {
 	site("GET /portal/site/requests", pageSiteRequests, ir.RightSeeSite, p.requestsPage)
 	site("GET /portal/site/handover", "", ir.RightReceiveHandover, p.handoverSheet)
 	site("GET /portal/operator", pageOperator, ir.RightBindDevices, p.operatorPage)
-	site("GET /portal/operator/events", "", ir.RightBindDevices, p.operatorEvents)
+	// The event stream resolves its session without keeping it alive
+	// (operatorEvents).
+	m.HandleFunc("GET /portal/operator/events", p.operatorEvents)
 	act("POST /portal/site/people/{name}/invite", ir.RightInvite, maxForm, p.resendInvitation)
 	// A ring test rings someone's phones: the people managers' (the owner,
 	// admins, the installer), not everyone who may see the site.
 	act("POST /portal/site/people/{name}/ring", ir.RightManagePeople, maxForm, p.ringTest)
+	site("GET /portal/site/ring/{id}", pageRingTest, ir.RightManagePeople, p.ringPage)
 	act("POST /portal/site/requests", ir.RightManagePeople, maxForm, p.askChange)
 	p.mux = http.NewServeMux()
 	p.mux.Handle("/portal/", crossOrigin.Handler(m))
@@ -280,8 +289,9 @@ const (
 	pageSiteCalls = "sitecalls"
 	pageRequests  = "requests"
 	pageOperator  = "operator"
+	pageRingTest  = "ringtest"
 	// pageSiteRequests is the requests page reached as a page of the site.
 	pageSiteRequests = "site-requests"
 )
 
-var allPages = []string{pageLogin, pageError, pageInstaller, pageOverview, pageVoicemail, pageSettings, pageDoors, pageDevices, pageCalls, pagePeople, pageSiteDoors, pageSiteCalls, pageRequests, pageOperator}
+var allPages = []string{pageLogin, pageError, pageInstaller, pageOverview, pageVoicemail, pageSettings, pageDoors, pageDevices, pageCalls, pagePeople, pageSiteDoors, pageSiteCalls, pageRequests, pageOperator, pageRingTest}

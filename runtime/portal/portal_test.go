@@ -428,6 +428,33 @@ func TestGreetingUpload(t *testing.T) {
 	}
 }
 
+// TestGreetingRecorder: the voicemail page carries the recorder hidden
+// (greeting.js shows it where there is a microphone) with the service's
+// greeting limit, beside the upload form the recording is saved through;
+// the policy lets the recorder play back what it recorded (blob:) and
+// nothing else new.
+func TestGreetingRecorder(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.login("mary")
+	a := c.get("/portal/u/mary/voicemail")
+	for _, want := range []string{
+		`<div id="recorder" class="recorder" data-max-seconds="60" hidden>`,
+		`<form method="post" action="/portal/u/mary/greeting" enctype="multipart/form-data" id="greeting-form">`,
+		`<script src="/portal/static/greeting.js"></script>`,
+	} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("the voicemail page lacks %s", want)
+		}
+	}
+	if csp := a.header.Get("Content-Security-Policy"); !strings.Contains(csp, "media-src 'self' blob:;") || !strings.Contains(csp, "script-src 'self';") {
+		t.Errorf("policy: %s", csp)
+	}
+	if js := c.get("/portal/static/greeting.js"); js.status != http.StatusOK || !strings.Contains(js.body, "createScriptProcessor") {
+		t.Errorf("greeting.js: %d", js.status)
+	}
+}
+
 // TestChangePIN follows the voicemail service's rule: 4 to 6 digits,
 // typed twice; the PIN is stored hashed.
 func TestChangePIN(t *testing.T) {

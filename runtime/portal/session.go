@@ -30,13 +30,15 @@ type session struct {
 // a bounded count (the least recently used goes first).
 type sessions struct {
 	now func() time.Time
-	mu  sync.Mutex
-	m   map[[sha256.Size]byte]*session
-	lru *list.List // front: most recently used
+	// idle and max are SessionIdle and SessionMax (tests shorten idle).
+	idle, max time.Duration
+	mu        sync.Mutex
+	m         map[[sha256.Size]byte]*session
+	lru       *list.List // front: most recently used
 }
 
 func newSessions(now func() time.Time) *sessions {
-	return &sessions{now: now, m: map[[sha256.Size]byte]*session{}, lru: list.New()}
+	return &sessions{now: now, idle: SessionIdle, max: SessionMax, m: map[[sha256.Size]byte]*session{}, lru: list.New()}
 }
 
 func randomToken() string {
@@ -67,7 +69,14 @@ func (ss *sessions) start(w http.ResponseWriter, r *http.Request, user, id, emai
 
 // get returns the live session of r's cookie, or nil; using it keeps it
 // alive.
-func (ss *sessions) get(r *http.Request) *session {
+func (ss *sessions) get(r *http.Request) *session { return ss.lookup(r, true) }
+
+// peek returns the live session of r's cookie, or nil, without keeping it
+// alive: an event stream is no sign that someone is at the page, so its
+// requests (and its reconnects) must not stop the idle expiry.
+func (ss *sessions) peek(r *http.Request) *session { return ss.lookup(r, false) }
+
+func (ss *sessions) lookup(r *http.Request, touch bool) *session {
 	c, err := r.Cookie(cookieName)
 	if err != nil || len(c.Value) != 43 {
 		return nil
@@ -80,13 +89,41 @@ func (ss *sessions) get(r *http.Request) *session {
 	if s == nil {
 		return nil
 	}
-	if now.Sub(s.seen) >= SessionIdle || now.Sub(s.created) >= SessionMax {
+	if !now.Before(ss.endLocked(s)) {
 		ss.removeLocked(s)
 		return nil
 	}
-	s.seen = now
-	ss.lru.MoveToFront(s.elem)
+	if touch {
+		s.seen = now
+		ss.lru.MoveToFront(s.elem)
+	}
 	return s
+}
+
+// endLocked is when s expires unless it is used before.
+func (ss *sessions) endLocked(s *session) time.Time {
+	idle, abs := s.seen.Add(ss.idle), s.created.Add(ss.max)
+	if abs.Before(idle) {
+		return abs
+	}
+	return idle
+}
+
+// ends returns when s expires unless it is used before, and false when
+// it has ended (expired, logged out, or pushed out by newer ones).
+func (ss *sessions) ends(s *session) (time.Time, bool) {
+	now := ss.now()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.m[s.key] != s {
+		return time.Time{}, false
+	}
+	end := ss.endLocked(s)
+	if !now.Before(end) {
+		ss.removeLocked(s)
+		return time.Time{}, false
+	}
+	return end, true
 }
 
 func (ss *sessions) drop(s *session) {

@@ -138,37 +138,6 @@ func (p *Portal) resendInvitation(w http.ResponseWriter, r *http.Request, v *vis
 	p.renderPeople(w, r, v, http.StatusOK, map[string]any{"InviteDone": name + ": " + line})
 }
 
-// ringTest has the server ring a person's endpoints (Config.RingTest) and
-// shows who answered. The page waits for the test's end: the ringing and
-// the wait for the confirming digit are bounded by the site.
-func (p *Portal) ringTest(w http.ResponseWriter, r *http.Request, v *visit) {
-	name := r.PathValue("name")
-	u := v.Program.User(name)
-	if u == nil {
-		p.fail(w, r, v, http.StatusNotFound, "No such person on this site.")
-		return
-	}
-	if p.cfg.RingTest == nil {
-		p.fail(w, r, v, http.StatusServiceUnavailable, "This server cannot run ring tests.")
-		return
-	}
-	res, err := p.cfg.RingTest(r.Context(), name)
-	if err != nil {
-		p.renderPeople(w, r, v, http.StatusConflict, map[string]any{"RingError": "Ring test for " + u.DisplayName + ": " + err.Error()})
-		return
-	}
-	p.log.Info("portal: ring test", "user", name, "by", v.Person.ID, "answered", res.Answered, "confirmed", res.Confirmed)
-	rang := make([]string, 0, len(res.Rang))
-	for _, a := range res.Rang {
-		rang = append(rang, accountLabel(v.Program, a))
-	}
-	view := map[string]any{"Who": u.DisplayName, "Rang": rang, "Confirmed": res.Confirmed, "Reason": res.Reason}
-	if res.Answered != "" {
-		view["Answered"] = accountLabel(v.Program, res.Answered)
-	}
-	p.renderPeople(w, r, v, http.StatusOK, map[string]any{"Ring": view})
-}
-
 func (p *Portal) siteDoorsPage(w http.ResponseWriter, r *http.Request, v *visit) {
 	type row struct {
 		Time                      time.Time

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"switchboard/runtime/events"
+	"switchboard/runtime/registrar"
 )
 
 // visitors of the site's pages: "-" nobody, "" the installer.
@@ -36,7 +37,9 @@ func TestEverySitePage(t *testing.T) {
 		{"/portal/site/requests", [5]int{303, 200, 403, 200, 200}},
 		{"/portal/site/handover", [5]int{303, 403, 403, 403, 200}},
 		{"/portal/operator", [5]int{303, 200, 403, 403, 403}},
-		{"/portal/operator/events", [5]int{303, 200, 403, 403, 403}},
+		// The stream answers 401 without a session (a browser's
+		// EventSource stops reconnecting), not a redirect to a page.
+		{"/portal/operator/events", [5]int{401, 200, 403, 403, 403}},
 	}
 	posts := []struct {
 		path string
@@ -44,7 +47,8 @@ func TestEverySitePage(t *testing.T) {
 		want [5]int
 	}{
 		{"/portal/site/people/john/invite", nil, [5]int{401, 200, 403, 200, 200}},
-		{"/portal/site/people/mary/ring", nil, [5]int{401, 200, 403, 200, 200}},
+		// A ring test starts and answers at once: 303 to its result page.
+		{"/portal/site/people/mary/ring", nil, [5]int{401, 303, 403, 303, 303}},
 		{"/portal/site/requests", url.Values{"kind": {"remove"}, "user": {"john"}}, [5]int{401, 200, 403, 200, 200}},
 	}
 	resends := 0
@@ -88,6 +92,19 @@ func TestEverySitePage(t *testing.T) {
 				t.Errorf("%q POST %s: %d, want %d", who, p.path, a.status, p.want[i])
 			} else if p.want[i] == 200 && strings.HasSuffix(p.path, "/invite") {
 				resends++
+			} else if strings.HasSuffix(p.path, "/ring") && a.status == http.StatusSeeOther {
+				// Its result page: the people managers' alone.
+				e.p.rings.wg.Wait()
+				for j, viewer := range siteVisitors {
+					v := e.client()
+					if viewer != "-" {
+						v.login(viewer)
+					}
+					want := [5]int{303, 200, 403, 200, 200}[j]
+					if got := v.get(a.location).status; got != want {
+						t.Errorf("%q GET the ring test %q started: %d, want %d", viewer, who, got, want)
+					}
+				}
 			}
 		}
 	}
@@ -157,13 +174,25 @@ func TestPeoplePage(t *testing.T) {
 	if diff := cmp.Diff([]string{"john"}, e.site.resends()); diff != "" {
 		t.Errorf("resends (-want +got):\n%s", diff)
 	}
-	r := c.post("/portal/site/people/mary/ring", url.Values{"csrf": {tok}})
+	result := func(name string) answer {
+		t.Helper()
+		a := c.post("/portal/site/people/"+name+"/ring", url.Values{"csrf": {tok}})
+		if a.status != http.StatusSeeOther || !strings.HasPrefix(a.location, "/portal/site/ring/") {
+			t.Fatalf("ring test of %s: %d %q", name, a.status, a.location)
+		}
+		e.p.rings.wg.Wait()
+		return c.get(a.location)
+	}
+	r := result("mary")
 	for _, s := range []string{"Ring test: Mary Byrne", "Mary Byrne (app)", "Answered by <strong>Mary Byrne (app)</strong>", "Confirmed"} {
 		if !strings.Contains(r.body, s) {
 			t.Errorf("ring test result lacks %q", s)
 		}
 	}
-	r = c.post("/portal/site/people/john/ring", url.Values{"csrf": {tok}})
+	if strings.Contains(r.body, `http-equiv="refresh"`) {
+		t.Error("the page of a finished ring test refreshes itself")
+	}
+	r = result("john")
 	if !strings.Contains(r.body, "Not confirmed: none of john&#39;s endpoints is registered") {
 		t.Errorf("ring test of john: %d, no reason shown", r.status)
 	}
@@ -172,6 +201,103 @@ func TestPeoplePage(t *testing.T) {
 	h := m.get("/portal/site/handover")
 	if h.status != http.StatusOK || !strings.Contains(h.header.Get("Content-Disposition"), "attachment") || !strings.Contains(h.body, "Handover sheet") {
 		t.Errorf("handover: %d %q", h.status, h.header.Get("Content-Disposition"))
+	}
+}
+
+// TestRingTestProgress: a ring test's POST answers at once; its page
+// shows the progress from the site's events and refreshes itself while
+// the test runs, then the result; a test of the same person running is
+// that page again; past the bound a start is refused; a wrong id is 404.
+func TestRingTestProgress(t *testing.T) {
+	e := newEnv(t)
+	e.binds["app.mary"] = []registrar.Binding{{UserAgent: "app"}}
+	e.binds["device.desk-101"] = []registrar.Binding{{UserAgent: "desk"}}
+	proceed := make(chan struct{})
+	started := make(chan string, 4)
+	// As the site's would: the test's events, then the wait for a key.
+	e.p.cfg.RingTest = func(ctx context.Context, user string) (RingResult, error) {
+		call := "ring-test-" + user
+		started <- user
+		e.bus.Publish(events.Event{Kind: events.CallStarted, Call: call, From: "ring-test", Target: "user." + user, Cause: "ring test"})
+		e.bus.Publish(events.Event{Kind: events.LegRinging, Call: call, Leg: "app." + user})
+		e.bus.Publish(events.Event{Kind: events.LegRinging, Call: call, Leg: "device.desk-101"})
+		e.bus.Publish(events.Event{Kind: events.LegAnswered, Call: call, Leg: "app." + user})
+		select {
+		case <-proceed:
+		case <-ctx.Done():
+			return RingResult{Rang: []string{"app." + user}, Answered: "app." + user, Reason: "the ring test was stopped"}, nil
+		}
+		e.bus.Publish(events.Event{Kind: events.DTMF, Call: call, Account: "app." + user, Digits: "5"})
+		return RingResult{Rang: []string{"app." + user, "device.desk-101"}, Answered: "app." + user, Digits: "5", Confirmed: true}, nil
+	}
+	c := e.client()
+	c.login("aoife")
+	tok := c.csrf("/portal/site/people")
+	a := c.post("/portal/site/people/mary/ring", url.Values{"csrf": {tok}})
+	if a.status != http.StatusSeeOther || !strings.HasPrefix(a.location, "/portal/site/ring/") {
+		t.Fatalf("starting: %d %q", a.status, a.location)
+	}
+	if id := strings.TrimPrefix(a.location, "/portal/site/ring/"); len(id) != 43 {
+		t.Errorf("the test's id %q is not a 256-bit token", id)
+	}
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	run := e.p.rings.get(strings.TrimPrefix(a.location, "/portal/site/ring/"), e.clk.Now())
+	// The answer is the last event before the wait for the key.
+	for {
+		run.mu.Lock()
+		n, changed := len(run.steps), run.changed
+		run.mu.Unlock()
+		if n == 4 {
+			break
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("%d steps", n)
+		}
+	}
+	page := c.get(a.location)
+	for _, want := range []string{
+		`<meta http-equiv="refresh" content="2">`,
+		`data-state="running"`,
+		`<li data-step="start">Ringing Mary Byrne&#39;s 2 devices…</li>`,
+		`<li data-step="ringing">Ringing on Mary Byrne (app)…</li>`,
+		`<li data-step="ringing">Ringing on Mary Byrne (device)…</li>`,
+		`<li data-step="answered">Answered by Mary Byrne (app). Waiting for them to key a digit…</li>`,
+	} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the running test's page lacks %s", want)
+		}
+	}
+	if again := c.post("/portal/site/people/mary/ring", url.Values{"csrf": {tok}}); again.location != a.location {
+		t.Errorf("a second test of mary while hers runs: %d %q, want %q", again.status, again.location, a.location)
+	}
+	// The bound: with one place, john's test waits for mary's to end.
+	e.p.rings.max = 1
+	if r := c.post("/portal/site/people/john/ring", url.Values{"csrf": {tok}}); r.status != http.StatusTooManyRequests || !strings.Contains(r.body, "ring tests are running") {
+		t.Errorf("a ring test past the bound: %d", r.status)
+	}
+	close(proceed)
+	e.p.rings.wg.Wait()
+	page = c.get(a.location)
+	for _, want := range []string{`data-state="done"`, `<li data-step="confirmed">They keyed a digit: confirmed.</li>`, "Answered by <strong>Mary Byrne (app)</strong>", "Confirmed: they keyed a digit."} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the ended test's page lacks %s", want)
+		}
+	}
+	if strings.Contains(page.body, "refresh") || strings.Contains(page.body, ">5<") {
+		t.Error("the ended test's page refreshes itself or shows the digit")
+	}
+	if r := c.get("/portal/site/ring/" + randomToken()); r.status != http.StatusNotFound {
+		t.Errorf("an unknown ring test: %d, want 404", r.status)
+	}
+	// Kept ringKeepFor after it ended, then gone.
+	e.clk.Advance(ringKeepFor)
+	c.login("aoife")
+	if r := c.get(a.location); r.status != http.StatusNotFound {
+		t.Errorf("the ring test %v after it ended: %d, want 404", ringKeepFor, r.status)
 	}
 }
 
@@ -362,6 +488,108 @@ func TestOperatorStream(t *testing.T) {
 		t.Fatalf("idle stream: %v", err)
 	}
 	waitOpen(0)
+}
+
+// TestOperatorStreamSessionExpiry: an open event stream does not keep
+// its session alive, not even through reconnects; when the session idles
+// out the stream ends with an "expired" event, and a reconnect is refused.
+// A page opened meanwhile keeps session and stream alive.
+func TestOperatorStreamSessionExpiry(t *testing.T) {
+	e := newEnv(t)
+	e.p.sessions.idle = time.Minute // shorter than StreamIdle: no idle end first
+	c := e.client()
+	c.login("")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// open opens a stream and waits until it armed its timers (the idle
+	// end and the session's watch).
+	open := func() (io.ReadCloser, func()) {
+		t.Helper()
+		pending := e.clk.Pending()
+		sctx, stop := context.WithCancel(ctx)
+		req, _ := http.NewRequestWithContext(sctx, "GET", e.srv.URL+"/portal/operator/events", nil)
+		res, err := c.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("stream: %d", res.StatusCode)
+		}
+		if err := e.clk.WaitPending(ctx, pending+2); err != nil {
+			t.Fatal(err)
+		}
+		return res.Body, func() { stop(); res.Body.Close() }
+	}
+	// ends reads the stream to its end and wants the expired event last.
+	ends := func(body io.Reader) {
+		t.Helper()
+		b, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatalf("the stream: %v", err)
+		}
+		if !strings.HasSuffix(string(b), expiredEvent) {
+			t.Errorf("the stream ended without the expired event: %q", b)
+		}
+	}
+
+	// closed waits until no stream is open (its timers stopped).
+	closed := func() {
+		t.Helper()
+		for {
+			n, left := e.p.stream.count()
+			if n == 0 {
+				return
+			}
+			select {
+			case <-left:
+			case <-ctx.Done():
+				t.Fatalf("%d streams still open", n)
+			}
+		}
+	}
+
+	// Used by a page at 0s, the stream opened at 40s and reopened at 50s
+	// (a reconnect): the session still ends at 60s.
+	e.clk.Advance(40 * time.Second)
+	body, stop := open()
+	stop()
+	closed()
+	e.clk.Advance(10 * time.Second)
+	body, stop = open()
+	defer stop()
+	e.clk.Advance(10 * time.Second)
+	ends(body)
+	if a := c.get("/portal/installer"); a.status != http.StatusSeeOther {
+		t.Errorf("the page after the session idled out: %d, want 303 to the login", a.status)
+	}
+	if got := c.streamStatus("/portal/operator/events"); got != http.StatusUnauthorized {
+		t.Errorf("a reconnect after the session idled out: %d, want 401", got)
+	}
+
+	// A page opened while the stream is open keeps both alive: the watch
+	// falls due at the old end, finds the session used, and waits again.
+	closed()
+	c.login("")
+	body, stop = open()
+	defer stop()
+	e.clk.Advance(40 * time.Second)
+	if a := c.get("/portal/installer"); a.status != http.StatusOK {
+		t.Fatalf("the installer's page: %d", a.status)
+	}
+	e.clk.Advance(30 * time.Second) // 70s: past the first end, not the second
+	e.bus.Publish(events.Event{Kind: events.Registered, Account: "app.mary"})
+	r := bufio.NewReader(body)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the stream ended before the event: %v", err)
+		}
+		if strings.Contains(line, "app.mary") {
+			break
+		}
+	}
+	e.clk.Advance(30 * time.Second) // 100s: the session idled out
+	ends(r)
 }
 
 // TestOperatorPage: the installer sees every account's registrations,

@@ -172,6 +172,10 @@ func (s *Service) SetPIN(boxName, pin, by string) error {
 	return nil
 }
 
+// MaxGreeting is the longest greeting SetGreeting takes: the portal's
+// recorder stops there.
+func (s *Service) MaxGreeting() time.Duration { return s.cfg.MaxGreeting }
+
 // SetGreeting makes wav the box's greeting. It must be a WAV the service
 // plays (8 kHz mono, 16-bit PCM, A-law or µ-law; audio.ReadWAV), at most
 // MaxGreetingFile bytes, and between the service's shortest message and
