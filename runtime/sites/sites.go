@@ -1,0 +1,225 @@
+package sites
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+
+	"switchboard/runtime/site"
+)
+
+// Server is many sites behind one set of listeners. Sites are added
+// before the listeners start; each is known by the domain it had when
+// added (its name, in the admin paths and the logs).
+type Server struct {
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	byName  map[string]*entry
+	order   []*entry          // in the order added
+	domains map[string]*entry // lower-cased domain → site (stale when a reload moved it: lookup checks)
+	// trunks are the carriers' addresses, each of the one site whose
+	// trunk it is; an address two sites' trunks share is in neither (a
+	// carrier's call to our IP is then routed by its From).
+	trunks map[netip.Addr]*entry
+
+	owners *owners
+	// udpReady is closed once every site served by ServeUDP read from its
+	// siteConn: their SIP stacks are up.
+	udpReady     chan struct{}
+	udpReadyOnce sync.Once
+}
+
+// entry is one site of the server.
+type entry struct {
+	name string
+	dir  string // where it came from, for messages
+	site *site.Site
+	// web and admin are the site's handlers, made once: a site makes a
+	// new mux each time it is asked.
+	web, admin http.Handler
+}
+
+// New returns an empty server; log may be nil (slog.Default()).
+func New(log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{log: log, byName: map[string]*entry{}, domains: map[string]*entry{}, owners: newOwners(), udpReady: make(chan struct{})}
+}
+
+// Add serves s, read from dir (named in errors), under the domain of its
+// program. A second site with a domain already served is refused with an
+// error naming both directories.
+func (srv *Server) Add(dir string, s *site.Site) error {
+	d := strings.ToLower(s.Program().Site.Domain)
+	if d == "" {
+		return fmt.Errorf("%s: the site has no domain", dir)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if e := srv.holder(d); e != nil {
+		return fmt.Errorf("%s: domain %q is already served by the site in %s; each site needs a domain of its own", dir, d, e.dir)
+	}
+	if _, ok := srv.byName[d]; ok {
+		return fmt.Errorf("%s: a site was named %q before it was reloaded under another domain; give this one another domain", dir, d)
+	}
+	e := &entry{name: d, dir: dir, site: s, web: s.Handler(), admin: http.StripPrefix(sitesPrefix+d, s.AdminHandler())}
+	srv.byName[d] = e
+	srv.order = append(srv.order, e)
+	srv.domains[d] = e
+	srv.indexTrunks()
+	return nil
+}
+
+// holder is the site whose running program has domain d (lower-case),
+// nil when none; srv.mu held.
+func (srv *Server) holder(d string) *entry {
+	e := srv.domains[d]
+	if e == nil || !strings.EqualFold(e.site.Program().Site.Domain, d) {
+		return nil
+	}
+	return e
+}
+
+// Claim reserves domain for the site named name before a reload makes it
+// that site's: the command's Recompile calls it, so that a reload that
+// would give a site another site's domain is refused and the old
+// configuration keeps running.
+func (srv *Server) Claim(name, domain string) error {
+	d := strings.ToLower(domain)
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if e := srv.holder(d); e != nil && e.name != name {
+		return fmt.Errorf("domain %q is already served by the site in %s", d, e.dir)
+	}
+	if e := srv.byName[name]; e != nil {
+		srv.domains[d] = e
+	}
+	return nil
+}
+
+// indexTrunks maps each carrier address to the one site whose trunk it
+// is; srv.mu held. Host names are not looked up here: a carrier named by
+// host name calls in by domain or From.
+func (srv *Server) indexTrunks() {
+	seen := map[netip.Addr]*entry{}
+	shared := map[netip.Addr]bool{}
+	for _, e := range srv.order {
+		for _, t := range e.site.Program().Trunks {
+			a, err := netip.ParseAddr(t.Host)
+			if err != nil {
+				continue
+			}
+			a = a.Unmap()
+			if o, ok := seen[a]; ok && o != e {
+				shared[a] = true
+			}
+			seen[a] = e
+		}
+	}
+	for a := range shared {
+		delete(seen, a)
+	}
+	srv.trunks = seen
+}
+
+// byDomain is the site serving domain d (any case), nil when none.
+func (srv *Server) byDomain(d string) *entry {
+	if d == "" {
+		return nil
+	}
+	srv.mu.RLock()
+	defer srv.mu.RUnlock()
+	return srv.holder(strings.ToLower(d))
+}
+
+// byTrunk is the site one of whose trunks has its carrier at a.
+func (srv *Server) byTrunk(a netip.Addr) *entry {
+	srv.mu.RLock()
+	defer srv.mu.RUnlock()
+	return srv.trunks[a.Unmap()]
+}
+
+// Site returns the site named name (its domain when added).
+func (srv *Server) Site(name string) (*site.Site, bool) {
+	srv.mu.RLock()
+	defer srv.mu.RUnlock()
+	e, ok := srv.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return e.site, true
+}
+
+// Names returns the sites' names, sorted.
+func (srv *Server) Names() []string {
+	srv.mu.RLock()
+	defer srv.mu.RUnlock()
+	out := make([]string, 0, len(srv.order))
+	for _, e := range srv.order {
+		out = append(out, e.name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (srv *Server) entries() []*entry {
+	srv.mu.RLock()
+	defer srv.mu.RUnlock()
+	return append([]*entry(nil), srv.order...)
+}
+
+// Reload reloads the site named name alone (site.Site.Reload): the others
+// are not touched, and on error that site keeps its running
+// configuration.
+func (srv *Server) Reload(name, reason string) error {
+	s, ok := srv.Site(name)
+	if !ok {
+		return fmt.Errorf("no site %q", name)
+	}
+	err := s.Reload(reason)
+	srv.mu.Lock()
+	srv.indexTrunks()
+	srv.mu.Unlock()
+	return err
+}
+
+// ReloadAll reloads every site, each on its own; it returns the failures
+// by site name (none: nil). A failed site keeps its old configuration.
+func (srv *Server) ReloadAll(reason string) map[string]error {
+	var failed map[string]error
+	for _, e := range srv.entries() {
+		if err := srv.Reload(e.name, reason); err != nil {
+			if failed == nil {
+				failed = map[string]error{}
+			}
+			failed[e.name] = err
+			srv.log.Error("site kept its running configuration", "site", e.name, "dir", e.dir, "error", err)
+		}
+	}
+	return failed
+}
+
+// Close closes every site.
+func (srv *Server) Close() error {
+	var errs []error
+	for _, e := range srv.entries() {
+		if err := e.site.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", e.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NonceSlots is the digest nonce ring of each site of many
+// (site.Options.NonceSlots): 16 384 nonces within their five-minute
+// lifetime, 55 challenges a second for one site, in 256 KiB. The default
+// ring, sized for one large site, is 4 MiB a site — 800 MiB for 200 sites
+// once their devices have been challenged often enough to touch it all.
+const NonceSlots = 1 << 14
