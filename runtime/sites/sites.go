@@ -53,21 +53,21 @@ func New(log *slog.Logger) *Server {
 	return &Server{log: log, byName: map[string]*entry{}, domains: map[string]*entry{}, owners: newOwners(), udpReady: make(chan struct{})}
 }
 
-// Add serves s, read from dir (named in errors), under the domain of its
-// program. A second site with a domain already served is refused with an
-// error naming both directories.
+// Add serves s, read from dir, under the domain of its program. A second
+// site with a domain already served is refused with an error naming the
+// first one's directory (the caller names the second).
 func (srv *Server) Add(dir string, s *site.Site) error {
 	d := strings.ToLower(s.Program().Site.Domain)
 	if d == "" {
-		return fmt.Errorf("%s: the site has no domain", dir)
+		return errors.New("the site has no domain")
 	}
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if e := srv.holder(d); e != nil {
-		return fmt.Errorf("%s: domain %q is already served by the site in %s; each site needs a domain of its own", dir, d, e.dir)
+		return fmt.Errorf("domain %q is already served by the site in %s; each site needs a domain of its own", d, e.dir)
 	}
 	if _, ok := srv.byName[d]; ok {
-		return fmt.Errorf("%s: a site was named %q before it was reloaded under another domain; give this one another domain", dir, d)
+		return fmt.Errorf("a site was named %q before a reload gave it another domain; give this one another domain", d)
 	}
 	e := &entry{name: d, dir: dir, site: s, web: s.Handler(), admin: http.StripPrefix(sitesPrefix+d, s.AdminHandler())}
 	srv.byName[d] = e
