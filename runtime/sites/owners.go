@@ -61,5 +61,11 @@ func (o *owners) get(id string) *entry {
 func (o *owners) len() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.cur) + len(o.prev)
+	n := len(o.cur)
+	for id := range o.prev {
+		if _, ok := o.cur[id]; !ok {
+			n++
+		}
+	}
+	return n
 }

@@ -72,6 +72,21 @@ func callIDOf(msg []byte) string {
 // or without angle brackets and a display name), lower-cased and without
 // port; "" when there is none.
 func hostOf(v string) string {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "\"") {
+		// A quoted display name may hold anything, < and @ too.
+		end := 1
+		for end < len(v) && v[end] != '"' {
+			if v[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end >= len(v) {
+			return ""
+		}
+		v = v[end+1:]
+	}
 	if i := strings.IndexByte(v, '<'); i >= 0 {
 		v = v[i+1:]
 		if j := strings.IndexByte(v, '>'); j >= 0 {
