@@ -83,13 +83,14 @@ directory, give them again with -var, -var-file or SWITCHBOARD_VAR_<name>.
 A trunk without credentials is IP-authenticated and does not register.
 
 Several DIRs, or one directory holding site or build directories, are
-served from one process on one SIP UDP socket, one -http and one -admin
-address: a request goes to the site whose domain it names (SIP: a
-REGISTER's To, else the Request-URI; HTTP: the Host header), and each site
-keeps its own accounts, data (-data DIR/DOMAIN) and events ("site" names
-it in -events). Its admin endpoints are under /sites/DOMAIN/admin/. A site
-that cannot be served is reported and skipped while the others serve;
-SIGHUP reloads each site on its own. -tcp and -tls serve one site only.
+served from one process on the same sockets (-listen, -tcp, -tls, -http,
+-admin): a request goes to the site whose domain it names (SIP: a
+REGISTER's To, else the Request-URI, and a TCP or TLS connection whole to
+the site of its first request; HTTP: the Host header), and each site keeps
+its own accounts, data (-data DIR/DOMAIN) and events ("site" names it in
+-events). Its admin endpoints are under /sites/DOMAIN/admin/. A site that
+cannot be served is reported and skipped while the others serve; SIGHUP
+reloads each site on its own.
 
 SIGHUP recompiles and swaps in the new configuration; calls in progress
 continue, and a configuration with errors is rejected while the old one keeps

@@ -80,13 +80,7 @@ type serveSetup struct {
 // is compiled, or read, on its own; one that fails is reported and
 // skipped, and serve fails only when none can be served.
 func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
-	if o.tcp != "" || o.tlsAddr != "" {
-		return c.usageError(lookup("serve"), "-tcp and -tls serve one site only: several sites share SIP over UDP (-listen)")
-	}
-	if o.listen == "" {
-		return c.usageError(lookup("serve"), "several sites need SIP over UDP: -listen is empty")
-	}
-	mediaIP, err := chooseMediaIP(o.mediaIP, o.listen)
+	mediaIP, err := chooseMediaIP(o.mediaIP, o.listen, o.tcp)
 	if err != nil {
 		return c.usageError(lookup("serve"), "%v", err)
 	}
@@ -167,19 +161,37 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	var ready []string
-	errc := make(chan error, 3)
+	errc := make(chan error, 5)
 	fail := func(err error) int {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		stop()
 		srv.Close()
 		return exitFail
 	}
-	conn, err := net.ListenPacket("udp", o.listen)
-	if err != nil {
-		return fail(err)
+	if o.listen != "" {
+		conn, err := net.ListenPacket("udp", o.listen)
+		if err != nil {
+			return fail(err)
+		}
+		ready = append(ready, "sip udp "+conn.LocalAddr().String())
+		go func() { errc <- srv.ServeUDP(ctx, conn) }()
 	}
-	ready = append(ready, "sip udp "+conn.LocalAddr().String())
-	go func() { errc <- srv.ServeUDP(ctx, conn) }()
+	if o.tcp != "" {
+		l, err := net.Listen("tcp", o.tcp)
+		if err != nil {
+			return fail(err)
+		}
+		ready = append(ready, "sip tcp "+l.Addr().String())
+		go func() { errc <- srv.ServeTCP(ctx, l, o.limits) }()
+	}
+	if o.tlsAddr != "" {
+		l, err := net.Listen("tcp", o.tlsAddr)
+		if err != nil {
+			return fail(err)
+		}
+		ready = append(ready, "sip tls "+l.Addr().String())
+		go func() { errc <- srv.ServeTLS(ctx, l, x.tlsConf, o.limits) }()
+	}
 	if o.http != "" {
 		l, err := net.Listen("tcp", o.http)
 		if err != nil {

@@ -121,6 +121,17 @@ func (s *Site) ServeTLS(ctx context.Context, l net.Listener, conf *tls.Config) e
 	}))
 }
 
+// ServeTLSAccepted serves SIP over TLS on l, whose connections have made
+// their TLS handshake already (a server of several sites, package sites,
+// makes it before it knows the site), within the site's Limits.
+func (s *Site) ServeTLSAccepted(ctx context.Context, l net.Listener) error {
+	s.auth.AddServerAddress(l.Addr().String())
+	lim, b := s.limits()
+	return s.server.ServeTLS(ctx, listener.New(l, listener.Options{
+		Budget: b, Idle: lim.SIPIdle, Handshake: lim.Handshake, Write: sipWriteTimeout, Logger: s.log,
+	}))
+}
+
 // ServeWeb serves the site's HTTP — the devices' provisioning files and
 // the portal (Handler) — on l, over TLS when conf is set, until ctx ends.
 // Its connections count against the site's Limits; a request header

@@ -1,6 +1,7 @@
 // Package sites serves many sites (package site) behind one set of
-// listeners: one SIP UDP socket, one HTTP listener and one admin listener
-// for them all, each request handed to the site it belongs to.
+// listeners: one SIP UDP socket, one SIP TCP and one TLS listener, one
+// HTTP listener and one admin listener for them all, each request handed
+// to the site it belongs to.
 //
 // # Why a datagram demultiplexer, not one shared sipgo server
 //
@@ -62,6 +63,13 @@
 // (cmd/switchboard) compiles each site, reports and skips those that fail,
 // and gives each its own data directory and event bus.
 //
-// SIP over TCP and TLS is not shared yet: a server of several sites serves
-// SIP over UDP only.
+// # TCP and TLS
+//
+// A stream connection goes whole to the site its first request names
+// (stream.go): the header of that request is read (within the handshake
+// time, TLS made first), routed as a datagram is, and the connection,
+// with the bytes read, handed to the site's listener. A device's
+// connection carries its own site's requests; one that later carries
+// another site's meets a site that does not know its accounts. TLS is made
+// by the shared listener with one certificate for all sites.
 package sites

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
-
 	"switchboard/runtime/sipstack"
 	"switchboard/runtime/udp"
 )
@@ -33,9 +31,6 @@ type udpMux struct {
 	srv   *Server
 	conn  net.PacketConn
 	conns map[*entry]*siteConn
-	// parser reads the requests no site claims, to answer 404; only the
-	// read loop uses it.
-	parser *sip.Parser
 	// dropped counts datagrams no site took: unknown responses, a full
 	// queue, garbage.
 	dropped atomic.Int64
@@ -53,7 +48,7 @@ func (srv *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 		}
 		pc = udp.New(u)
 	}
-	m := &udpMux{srv: srv, conn: pc, conns: map[*entry]*siteConn{}, parser: sip.NewParser()}
+	m := &udpMux{srv: srv, conn: pc, conns: map[*entry]*siteConn{}}
 	var wg, reading sync.WaitGroup
 	for _, e := range srv.entries() {
 		sc := &siteConn{mux: m, e: e, in: make(chan packet, siteQueue), closed: make(chan struct{}), reading: reading.Done}
@@ -114,7 +109,7 @@ func (m *udpMux) route(data []byte, src net.Addr) {
 	e := m.srv.siteOf(h, src)
 	if e == nil {
 		if !h.response {
-			m.notFound(data, src)
+			m.notFound(h, data, src)
 		} else {
 			m.dropped.Add(1)
 		}
@@ -142,7 +137,7 @@ func (srv *Server) siteOf(h head, src net.Addr) *entry {
 	if h.response {
 		return nil
 	}
-	if h.method == sip.REGISTER.String() {
+	if h.method == "REGISTER" {
 		if e := srv.byDomain(hostOf(h.to)); e != nil {
 			return e
 		}
@@ -164,15 +159,12 @@ func (srv *Server) siteOf(h head, src net.Addr) *entry {
 
 // notFound answers a request no site claims with 404, as a site answers
 // an account it does not have; an ACK is answered by nothing.
-func (m *udpMux) notFound(data []byte, src net.Addr) {
-	msg, err := m.parser.ParseSIP(data)
-	req, ok := msg.(*sip.Request)
-	if err != nil || !ok || req.Method == sip.ACK {
+func (m *udpMux) notFound(h head, data []byte, src net.Addr) {
+	if h.method == "ACK" {
 		m.dropped.Add(1)
 		return
 	}
-	res := sip.NewResponseFromRequest(req, sip.StatusNotFound, "Not Found", nil)
-	_, _ = m.conn.WriteTo([]byte(res.String()), src)
+	_, _ = m.conn.WriteTo(notFound(data), src)
 }
 
 // siteConn is one site's view of the shared socket: it reads the
