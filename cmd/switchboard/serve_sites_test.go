@@ -59,7 +59,10 @@ func TestServeSites(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "127.0.0.1:0",
-		"-tcp", "127.0.0.1:0", "-admin-token-file", tokenFile, home, broken, office), env)
+		"-tcp", "127.0.0.1:0", "-admin-token-file", tokenFile,
+		// Its own media ports: once, in a run of the whole package, every
+		// port of the default range on 127.0.0.1 was taken.
+		"-rtp-ports", "41000-41999", home, broken, office), env)
 	s.waitLine("the broken site's diagnostic", regexp.MustCompile(`^  on .*site\.pbx\.hcl line 3, in site "broken":$`))
 	s.waitLine("the broken site skipped", regexp.MustCompile(`^switchboard serve: `+regexp.QuoteMeta(broken)+`: not served: its configuration has errors`))
 	ready := s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: 2 sites \(pbx\.brightwater\.example, whitfield-home\.example\.net\), sip udp (127\.0\.0\.1:\d+), sip tcp 127\.0\.0\.1:\d+, http (127\.0\.0\.1:\d+), admin http (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
