@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"switchboard/compiler/ir"
 	"switchboard/runtime/site"
 )
 
@@ -25,8 +26,12 @@ type Server struct {
 	domains map[string]*entry // lower-cased domain → site (stale when a reload moved it: lookup checks)
 	// trunks are the carriers' addresses, each of the one site whose
 	// trunk it is; an address two sites' trunks share is in neither (a
-	// carrier's call to our IP is then routed by its From).
-	trunks map[netip.Addr]*entry
+	// carrier's call to our IP is then routed by its From). trunksOf are
+	// the programs it was made from, in the order of order: a reload
+	// (SIGHUP, or a site's own admin endpoint) makes byTrunk make it anew.
+	trunksMu sync.Mutex
+	trunks   map[netip.Addr]*entry
+	trunksOf []*ir.Program
 
 	owners *owners
 	// udpReady is closed once every site served by ServeUDP read from its
@@ -73,7 +78,6 @@ func (srv *Server) Add(dir string, s *site.Site) error {
 	srv.byName[d] = e
 	srv.order = append(srv.order, e)
 	srv.domains[d] = e
-	srv.indexTrunks()
 	return nil
 }
 
@@ -105,13 +109,14 @@ func (srv *Server) Claim(name, domain string) error {
 }
 
 // indexTrunks maps each carrier address to the one site whose trunk it
-// is; srv.mu held. Host names are not looked up here: a carrier named by
-// host name calls in by domain or From.
-func (srv *Server) indexTrunks() {
+// is, in the programs running; srv.mu read-held, srv.trunksMu held. Host
+// names are not looked up here: a carrier named by host name calls in by
+// domain or From.
+func (srv *Server) indexTrunks(progs []*ir.Program) {
 	seen := map[netip.Addr]*entry{}
 	shared := map[netip.Addr]bool{}
-	for _, e := range srv.order {
-		for _, t := range e.site.Program().Trunks {
+	for i, e := range srv.order {
+		for _, t := range progs[i].Trunks {
 			a, err := netip.ParseAddr(t.Host)
 			if err != nil {
 				continue
@@ -126,7 +131,7 @@ func (srv *Server) indexTrunks() {
 	for a := range shared {
 		delete(seen, a)
 	}
-	srv.trunks = seen
+	srv.trunks, srv.trunksOf = seen, progs
 }
 
 // byDomain is the site serving domain d (any case), nil when none.
@@ -143,6 +148,17 @@ func (srv *Server) byDomain(d string) *entry {
 func (srv *Server) byTrunk(a netip.Addr) *entry {
 	srv.mu.RLock()
 	defer srv.mu.RUnlock()
+	srv.trunksMu.Lock()
+	defer srv.trunksMu.Unlock()
+	progs := make([]*ir.Program, len(srv.order))
+	stale := len(srv.trunksOf) != len(progs)
+	for i, e := range srv.order {
+		progs[i] = e.site.Program()
+		stale = stale || srv.trunksOf[i] != progs[i]
+	}
+	if stale {
+		srv.indexTrunks(progs)
+	}
 	return srv.trunks[a.Unmap()]
 }
 
@@ -183,11 +199,7 @@ func (srv *Server) Reload(name, reason string) error {
 	if !ok {
 		return fmt.Errorf("no site %q", name)
 	}
-	err := s.Reload(reason)
-	srv.mu.Lock()
-	srv.indexTrunks()
-	srv.mu.Unlock()
-	return err
+	return s.Reload(reason)
 }
 
 // ReloadAll reloads every site, each on its own; it returns the failures
