@@ -86,7 +86,8 @@ Several DIRs, or one directory holding site or build directories, are
 served from one process on the same sockets (-listen, -tcp, -tls, -http,
 -admin): a request goes to the site whose domain it names (SIP: a
 REGISTER's To, else the Request-URI, and a TCP or TLS connection whole to
-the site of its first request; HTTP: the Host header), and each site keeps
+the site of its first request; HTTP: the Host header, the site's domain
+or a provisioning URL's host no other site has), and each site keeps
 its own accounts, data (-data DIR/DOMAIN) and events ("site" names it in
 -events). Its admin endpoints are under /sites/DOMAIN/admin/. A site that
 cannot be served is reported and skipped while the others serve; SIGHUP

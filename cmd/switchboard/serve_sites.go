@@ -157,6 +157,9 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		fmt.Fprintf(c.stderr, "switchboard serve: no site can be served\n")
 		return exitFail
 	}
+	if o.http != "" {
+		warnSharedProvisionHosts(c.stderr, srv)
+	}
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -303,4 +306,28 @@ func (c *cli) eventsWriter(file string) (add func(site string, bus *events.Bus),
 		}
 	}
 	return add, close, nil
+}
+
+// warnSharedProvisionHosts says which sites' devices would get 404 for
+// their files: the web listener finds a site by the Host a request names,
+// its domain or a provisioning host no other site has.
+func warnSharedProvisionHosts(w io.Writer, srv *sites.Server) {
+	byHost := map[string][]string{}
+	for _, name := range srv.Names() {
+		st, _ := srv.Site(name)
+		if h := sites.ProvisionHost(st.Program()); h != "" && h != name {
+			byHost[h] = append(byHost[h], name)
+		}
+	}
+	hosts := make([]string, 0, len(byHost))
+	for h := range byHost {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	for _, h := range hosts {
+		if names := byHost[h]; len(names) > 1 {
+			fmt.Fprintf(w, "switchboard serve: warning: the devices of %s fetch their files from %s, which is none of their domains: with several sites, -http finds a site by the host a request names, so give each site a provisioning URL on its own domain (or a host no other site uses)\n",
+				strings.Join(names, ", "), h)
+		}
+	}
 }

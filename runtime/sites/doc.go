@@ -50,7 +50,9 @@
 // # HTTP
 //
 // Provisioning files and the portal are routed by the Host header: the
-// site's domain (with any port). The admin endpoints are under
+// site's domain (with any port), else the host of the one site's
+// provisioning URL that names it. Not by a path prefix: a device's digest
+// response covers the path it asked for, which the compiler wrote. The admin endpoints are under
 // /sites/DOMAIN/admin/... on the admin listener, each site answering with
 // its own token check; with a single site, /admin/... works as before.
 // Unknown hosts and sites get 404, the same as an unknown path.

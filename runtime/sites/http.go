@@ -10,15 +10,17 @@ import (
 )
 
 // WebHandler routes the devices' provisioning fetches and the portal to
-// the site whose domain the request's Host names (any port); any other
-// host gets 404, as an unknown path does.
+// the site whose domain the request's Host names (any port), else to the
+// one site whose provisioning URL has that host; any other host gets 404,
+// as an unknown path does. (A path prefix would not do: the devices'
+// digest covers the path, and their URLs are the compiler's.)
 func (srv *Server) WebHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		e := srv.byDomain(strings.TrimSuffix(host, "."))
+		e := srv.byHTTPHost(strings.TrimSuffix(host, "."))
 		if e == nil {
 			http.NotFound(w, r)
 			return

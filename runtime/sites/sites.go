@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -24,14 +25,11 @@ type Server struct {
 	byName  map[string]*entry
 	order   []*entry          // in the order added
 	domains map[string]*entry // lower-cased domain → site (stale when a reload moved it: lookup checks)
-	// trunks are the carriers' addresses, each of the one site whose
-	// trunk it is; an address two sites' trunks share is in neither (a
-	// carrier's call to our IP is then routed by its From). trunksOf are
-	// the programs it was made from, in the order of order: a reload
-	// (SIGHUP, or a site's own admin endpoint) makes byTrunk make it anew.
-	trunksMu sync.Mutex
-	trunks   map[netip.Addr]*entry
-	trunksOf []*ir.Program
+	// index maps carriers' addresses and provisioning hosts to sites
+	// (current); an address or host two sites share is in neither (a
+	// carrier's call to our IP is then routed by its From).
+	indexMu sync.Mutex
+	index   *index
 
 	owners *owners
 	// udpReady is closed once every site served by ServeUDP read from its
@@ -108,30 +106,75 @@ func (srv *Server) Claim(name, domain string) error {
 	return nil
 }
 
-// indexTrunks maps each carrier address to the one site whose trunk it
-// is, in the programs running; srv.mu read-held, srv.trunksMu held. Host
-// names are not looked up here: a carrier named by host name calls in by
-// domain or From.
-func (srv *Server) indexTrunks(progs []*ir.Program) {
-	seen := map[netip.Addr]*entry{}
-	shared := map[netip.Addr]bool{}
+// index is what the running programs say beyond their domains: each
+// carrier's address and each provisioning URL's host, of the one site
+// that has it. Host names of carriers are not looked up here: a carrier
+// named by host name calls in by domain or From.
+type index struct {
+	of        []*ir.Program // the programs it was made from, in the order of Server.order
+	trunks    map[netip.Addr]*entry
+	provHosts map[string]*entry
+}
+
+// current is the index of the running programs, made anew when a reload
+// (SIGHUP, or a site's own admin endpoint) changed one.
+func (srv *Server) current() *index {
+	srv.mu.RLock()
+	defer srv.mu.RUnlock()
+	srv.indexMu.Lock()
+	defer srv.indexMu.Unlock()
+	progs := make([]*ir.Program, len(srv.order))
+	stale := srv.index == nil || len(srv.index.of) != len(progs)
 	for i, e := range srv.order {
+		progs[i] = e.site.Program()
+		stale = stale || srv.index.of[i] != progs[i]
+	}
+	if stale {
+		srv.index = newIndex(srv.order, progs)
+	}
+	return srv.index
+}
+
+func newIndex(order []*entry, progs []*ir.Program) *index {
+	x := &index{of: progs, trunks: map[netip.Addr]*entry{}, provHosts: map[string]*entry{}}
+	sharedTrunks := map[netip.Addr]bool{}
+	sharedHosts := map[string]bool{}
+	for i, e := range order {
 		for _, t := range progs[i].Trunks {
 			a, err := netip.ParseAddr(t.Host)
 			if err != nil {
 				continue
 			}
 			a = a.Unmap()
-			if o, ok := seen[a]; ok && o != e {
-				shared[a] = true
+			if o, ok := x.trunks[a]; ok && o != e {
+				sharedTrunks[a] = true
 			}
-			seen[a] = e
+			x.trunks[a] = e
+		}
+		if h := ProvisionHost(progs[i]); h != "" {
+			if o, ok := x.provHosts[h]; ok && o != e {
+				sharedHosts[h] = true
+			}
+			x.provHosts[h] = e
 		}
 	}
-	for a := range shared {
-		delete(seen, a)
+	for a := range sharedTrunks {
+		delete(x.trunks, a)
 	}
-	srv.trunks, srv.trunksOf = seen, progs
+	for h := range sharedHosts {
+		delete(x.provHosts, h)
+	}
+	return x
+}
+
+// ProvisionHost is the host (lower-case, no port) of p's provisioning
+// URL, "" when it has none.
+func ProvisionHost(p *ir.Program) string {
+	u, err := url.Parse(p.Site.ProvisionURL)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
 }
 
 // byDomain is the site serving domain d (any case), nil when none.
@@ -145,21 +188,16 @@ func (srv *Server) byDomain(d string) *entry {
 }
 
 // byTrunk is the site one of whose trunks has its carrier at a.
-func (srv *Server) byTrunk(a netip.Addr) *entry {
-	srv.mu.RLock()
-	defer srv.mu.RUnlock()
-	srv.trunksMu.Lock()
-	defer srv.trunksMu.Unlock()
-	progs := make([]*ir.Program, len(srv.order))
-	stale := len(srv.trunksOf) != len(progs)
-	for i, e := range srv.order {
-		progs[i] = e.site.Program()
-		stale = stale || srv.trunksOf[i] != progs[i]
+func (srv *Server) byTrunk(a netip.Addr) *entry { return srv.current().trunks[a.Unmap()] }
+
+// byHTTPHost is the site an HTTP request for host (no port) is for: the
+// one whose domain it is, else the one site whose provisioning URL names
+// it.
+func (srv *Server) byHTTPHost(host string) *entry {
+	if e := srv.byDomain(host); e != nil {
+		return e
 	}
-	if stale {
-		srv.indexTrunks(progs)
-	}
-	return srv.trunks[a.Unmap()]
+	return srv.current().provHosts[strings.ToLower(host)]
 }
 
 // Site returns the site named name (its domain when added).

@@ -356,8 +356,11 @@ func TestDuplicateDomain(t *testing.T) {
 
 func TestWebHandlerRoutesByHost(t *testing.T) {
 	srv := sites.New(quiet)
-	for i := range 2 {
+	for i := range 3 {
 		p := compile(t, siteSource(i, 201))
+		// Site 1's devices fetch from a host of its own; sites 0 and 2
+		// from one they share, which therefore names neither.
+		p.Site.ProvisionURL = []string{"http://prov.example/", "http://prov-1.example:8088/", "http://prov.example/"}[i]
 		s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, i), p)}, site.Options{Logger: quiet, Services: &b2bua.Services{}, AdminToken: strings.Repeat("t", 43)})
 		if err != nil {
 			t.Fatal(err)
@@ -367,16 +370,22 @@ func TestWebHandlerRoutesByHost(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The site answers its own 404 for the admin endpoints on the web
+	// listener; an unknown host gets net/http's.
+	const siteSays = "the admin endpoints are not served here"
 	tests := []struct {
 		name, host, path string
 		admin            bool
 		want             int
+		wantBody         string
 	}{
-		{"unknown host", "nowhere.example", "/portal/", false, http.StatusNotFound},
-		{"a site's admin on the web listener", "s0.example:8088", "/admin/status", false, http.StatusNotFound},
-		{"admin of a site, no token", "127.0.0.1", "/sites/s1.example/admin/status", true, http.StatusUnauthorized},
-		{"admin of no site", "127.0.0.1", "/sites/s9.example/admin/status", true, http.StatusNotFound},
-		{"admin without a site, with several", "127.0.0.1", "/admin/status", true, http.StatusNotFound},
+		{"unknown host", "nowhere.example", "/admin/status", false, http.StatusNotFound, "404 page not found"},
+		{"a site's domain", "s0.example:8088", "/admin/status", false, http.StatusNotFound, siteSays},
+		{"a site's own provisioning host", "prov-1.example:8088", "/admin/status", false, http.StatusNotFound, siteSays},
+		{"a provisioning host two sites share", "prov.example", "/admin/status", false, http.StatusNotFound, "404 page not found"},
+		{"admin of a site, no token", "127.0.0.1", "/sites/s1.example/admin/status", true, http.StatusUnauthorized, ""},
+		{"admin of no site", "127.0.0.1", "/sites/s9.example/admin/status", true, http.StatusNotFound, "404 page not found"},
+		{"admin without a site, with several", "127.0.0.1", "/admin/status", true, http.StatusNotFound, "404 page not found"},
 	}
 	for _, tt := range tests {
 		h := srv.WebHandler()
@@ -387,8 +396,8 @@ func TestWebHandlerRoutesByHost(t *testing.T) {
 		r.RemoteAddr = "127.0.0.1:5000"
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		if w.Code != tt.want {
-			t.Errorf("%s: %d, want %d (%s)", tt.name, w.Code, tt.want, w.Body)
+		if w.Code != tt.want || !strings.Contains(w.Body.String(), tt.wantBody) {
+			t.Errorf("%s: %d %q, want %d %q", tt.name, w.Code, w.Body, tt.want, tt.wantBody)
 		}
 	}
 }
