@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"switchboard/runtime/events"
 	"switchboard/simulate/device"
 )
 
@@ -55,11 +58,12 @@ func TestServeSites(t *testing.T) {
 	}
 	homeCreds, officeCreds := creds(home), creds(office)
 	tokenFile := filepath.Join(t.TempDir(), "admin-token")
+	eventsFile := filepath.Join(t.TempDir(), "events.jsonl")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "127.0.0.1:0",
-		"-tcp", "127.0.0.1:0", "-admin-token-file", tokenFile,
+		"-tcp", "127.0.0.1:0", "-admin-token-file", tokenFile, "-events", eventsFile,
 		// Its own media ports: once, in a run of the whole package, every
 		// port of the default range on 127.0.0.1 was taken.
 		"-rtp-ports", "41000-41999", home, broken, office), env)
@@ -203,5 +207,29 @@ func TestServeSites(t *testing.T) {
 		}
 	case <-time.After(serveTimeout):
 		t.Fatalf("serve still running %s after SIGTERM", serveTimeout)
+	}
+
+	// One event file for both, each line naming its site: the
+	// registrations are each site's own.
+	data, err := os.ReadFile(eventsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	regs := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e struct{ Site, Kind, Account string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("event line %q: %v", line, err)
+		}
+		if e.Site == "" {
+			t.Errorf("event line without its site: %s", line)
+		}
+		if e.Kind == string(events.Registered) {
+			regs[e.Site+" "+e.Account] = true
+		}
+	}
+	want := map[string]bool{homeDomain + " device.gate": true, homeDomain + " app.sarah": true, officeDomain + " " + officeApp: true}
+	if diff := cmp.Diff(want, regs); diff != "" {
+		t.Errorf("registered events by site (-want +got):\n%s", diff)
 	}
 }
