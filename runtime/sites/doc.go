@@ -15,8 +15,13 @@
 // net.PacketConn of its own (siteConn) that the one real socket feeds: a
 // site cannot tell it shares the socket, a reload of one site swaps only
 // that site's configuration, and a site's sockets close with the site.
-// The cost is a sipgo stack per site (measured in the tests: see
-// TestManySites's log line and the issue note).
+// The cost is a stack per site: in TestManySites (200 generated sites, a
+// door and two flats each, with their portals) about 5 ms to start and
+// 440 KiB of resident memory a site; `serve` of 200 such site directories
+// is ready in 3.2 s, compiling included, at about 500 KiB a site. Most of
+// it is not the SIP stack but what each site allocates for a large
+// building (nonce rings, the portal's history and templates, event
+// subscriptions); NonceSlots shrinks the largest.
 //
 // # Routing a datagram
 //
@@ -38,6 +43,9 @@
 //     carrier sent it, else its From. Requests within a dialog a device
 //     began (BYE, ACK, re-INVITE, to our Contact, which names no domain)
 //     carry the site's domain in To and From.
+//   - A REGISTER whose To and Request-URI name no served domain (a device
+//     told an IP address for its domain) is no site's: with several sites
+//     a device must use its site's domain.
 //   - A request no site claims is answered 404 Not Found by the
 //     demultiplexer, as a site answers an unknown account: which domains
 //     are served is not told to a stranger.
@@ -52,10 +60,11 @@
 // Provisioning files and the portal are routed by the Host header: the
 // site's domain (with any port), else the host of the one site's
 // provisioning URL that names it. Not by a path prefix: a device's digest
-// response covers the path it asked for, which the compiler wrote. The admin endpoints are under
-// /sites/DOMAIN/admin/... on the admin listener, each site answering with
-// its own token check; with a single site, /admin/... works as before.
-// Unknown hosts and sites get 404, the same as an unknown path.
+// response covers the path it asked for, which the compiler wrote. The
+// admin endpoints are under /sites/DOMAIN/admin/... on the admin
+// listener, each site answering with its own token check; with a single
+// site, /admin/... works as before. Unknown hosts and sites get 404, the
+// same as an unknown path.
 //
 // # Reload, failures, data
 //
