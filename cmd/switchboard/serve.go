@@ -89,7 +89,10 @@ REGISTER's To, else the Request-URI, and a TCP or TLS connection whole to
 the site of its first request; HTTP: the Host header, the site's domain
 or a provisioning URL's host no other site has), and each site keeps
 its own accounts, data (-data DIR/DOMAIN) and events ("site" names it in
--events). Its admin endpoints are under /sites/DOMAIN/admin/. A site that
+-events). Its admin endpoints are under /sites/DOMAIN/admin/, with its own
+token in its own directory (-admin-token-file or SWITCHBOARD_ADMIN_TOKEN
+give one to all); status and commission find them, and apply takes
+-serve http://ADDR/sites/DOMAIN. A site that
 cannot be served is reported and skipped while the others serve; SIGHUP
 reloads each site on its own.
 

@@ -84,12 +84,13 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 	if err != nil {
 		return c.usageError(lookup("serve"), "%v", err)
 	}
-	var adminToken string
-	if o.admin != "" {
+	// Each site's admin endpoints answer its own token, kept in its own
+	// directory as for one site (status and commission find it there);
+	// SWITCHBOARD_ADMIN_TOKEN or -admin-token-file give one to all.
+	var sharedToken string
+	if o.admin != "" && (o.adminTokenFile != "" || c.getenv("SWITCHBOARD_ADMIN_TOKEN") != "") {
 		var status int
-		// One token for every site's admin endpoints, kept beside the
-		// first site's files unless -admin-token-file says where.
-		if adminToken, status = c.adminToken(dirs[0], o.adminTokenFile); adminToken == "" {
+		if sharedToken, status = c.adminToken(dirs[0], o.adminTokenFile); sharedToken == "" {
 			return status
 		}
 	}
@@ -117,6 +118,13 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 			continue
 		}
 		name := strings.ToLower(cur.program.Site.Domain)
+		adminToken := sharedToken
+		if o.admin != "" && adminToken == "" {
+			if adminToken, _ = c.adminToken(dir, ""); adminToken == "" {
+				skip(dir, "it has no admin token (above)")
+				continue
+			}
+		}
 		bus := events.NewBus(nil)
 		eventsOut(name, bus)
 		so := site.Options{

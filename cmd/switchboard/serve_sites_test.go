@@ -57,13 +57,12 @@ func TestServeSites(t *testing.T) {
 		return m
 	}
 	homeCreds, officeCreds := creds(home), creds(office)
-	tokenFile := filepath.Join(t.TempDir(), "admin-token")
 	eventsFile := filepath.Join(t.TempDir(), "events.jsonl")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "127.0.0.1:0",
-		"-tcp", "127.0.0.1:0", "-admin-token-file", tokenFile, "-events", eventsFile,
+		"-tcp", "127.0.0.1:0", "-events", eventsFile,
 		// Its own media ports: once, in a run of the whole package, every
 		// port of the default range on 127.0.0.1 was taken.
 		"-rtp-ports", "41000-41999", home, broken, office), env)
@@ -132,12 +131,20 @@ func TestServeSites(t *testing.T) {
 	}
 	call("first call")
 
-	tokenData, err := os.ReadFile(tokenFile)
-	if err != nil {
-		t.Fatal(err)
+	// Each site has its admin token in its own directory, as one site
+	// does; one site's does not open another's endpoints.
+	tokens := map[string]string{}
+	for domain, dir := range map[string]string{homeDomain: home, officeDomain: office} {
+		data, err := os.ReadFile(filepath.Join(dir, ".switchboard", "admin-token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[domain] = strings.TrimSpace(string(data))
 	}
-	token := strings.TrimSpace(string(tokenData))
-	admin := func(method, path string) (int, string) {
+	if tokens[homeDomain] == tokens[officeDomain] {
+		t.Error("the two sites have one admin token")
+	}
+	adminAs := func(token, method, path string) (int, string) {
 		t.Helper()
 		req, err := http.NewRequest(method, "http://"+adminAddr+path, nil)
 		if err != nil {
@@ -152,9 +159,13 @@ func TestServeSites(t *testing.T) {
 		body, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(body)
 	}
+	admin := func(domain, method, path string) (int, string) {
+		t.Helper()
+		return adminAs(tokens[domain], method, path)
+	}
 	registered := func(domain string) int {
 		t.Helper()
-		status, body := admin("GET", "/sites/"+domain+"/admin/status")
+		status, body := admin(domain, "GET", "/sites/"+domain+"/admin/status")
 		var health struct {
 			Site       string
 			Registered int
@@ -167,13 +178,24 @@ func TestServeSites(t *testing.T) {
 	if got := registered(homeDomain); got != 2 {
 		t.Errorf("%s has %d accounts registered, want 2", homeDomain, got)
 	}
-	if status, _ := admin("GET", "/admin/status"); status != 404 {
+	if status, _ := adminAs(tokens[homeDomain], "GET", "/sites/"+officeDomain+"/admin/status"); status != 401 {
+		t.Errorf("the home's token on the office's admin endpoints: %d, want 401", status)
+	}
+	if status, _ := admin(homeDomain, "GET", "/admin/status"); status != 404 {
 		t.Errorf("GET /admin/status with several sites: %d, want 404 (each is under /sites/DOMAIN/)", status)
+	}
+
+	// switchboard status finds its site among several.
+	statusCmd := exec.CommandContext(ctx, bin, "status", "-admin", adminAddr, office)
+	statusCmd.Env = env
+	out, err := statusCmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), officeApp) {
+		t.Errorf("status of the office: %v\n%s", err, out)
 	}
 
 	// The office alone reloads; the home's registrations and calls are
 	// untouched.
-	if status, body := admin("POST", "/sites/"+officeDomain+"/admin/reload"); status != 200 {
+	if status, body := admin(officeDomain, "POST", "/sites/"+officeDomain+"/admin/reload"); status != 200 {
 		t.Fatalf("reload of the office: %d %s", status, body)
 	}
 	if got := registered(homeDomain); got != 2 {
