@@ -106,6 +106,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 	}
 
 	srv := sites.New(x.log)
+	var compileMu sync.Mutex
 	var skipped []string
 	skip := func(dir, why string) {
 		fmt.Fprintf(c.stderr, "switchboard serve: %s: not served: %s; the other sites are\n", dir, why)
@@ -134,7 +135,12 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 			RotationGrace: o.rotationGrace, Limits: o.limits, CallSetups: o.callSetups, QueueDelay: o.queueDelay,
 			NonceSlots: sites.NonceSlots,
 			Recompile: func() (site.Config, error) {
+				// Sites reload on their own (SIGHUP one after another, the
+				// admin endpoints at any time), but compile one at a time:
+				// their diagnostics share standard error.
+				compileMu.Lock()
 				next, _ := c.loadServed(dir, o)
+				compileMu.Unlock()
 				if next == nil {
 					return site.Config{}, errors.New("the new configuration has errors (see the server's log)")
 				}
