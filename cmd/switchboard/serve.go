@@ -92,9 +92,8 @@ its own accounts, data (-data DIR/DOMAIN) and events ("site" names it in
 -events). Its admin endpoints are under /sites/DOMAIN/admin/, with its own
 token in its own directory (-admin-token-file or SWITCHBOARD_ADMIN_TOKEN
 give one to all); status and commission find them, and apply takes
--serve http://ADDR/sites/DOMAIN. A site that
-cannot be served is reported and skipped while the others serve; SIGHUP
-reloads each site on its own.
+-serve http://ADDR/sites/DOMAIN. A site that cannot be served is reported
+and skipped while the others serve; SIGHUP reloads each site on its own.
 
 SIGHUP recompiles and swaps in the new configuration; calls in progress
 continue, and a configuration with errors is rejected while the old one keeps
