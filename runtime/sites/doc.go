@@ -18,7 +18,8 @@
 // The cost is a stack per site: in TestManySites (200 generated sites, a
 // door and two flats each, with their portals) about 5 ms to start and
 // 440 KiB of resident memory a site; `serve` of 200 such site directories
-// is ready in 3.2 s, compiling included, at about 500 KiB a site. Most of
+// is ready in 3.4 s, compiling included (6.6 s when it first writes their
+// builds), at about 500 KiB a site. Most of
 // it is not the SIP stack but what each site allocates for a large
 // building (nonce rings, the portal's history and templates, event
 // subscriptions); NonceSlots shrinks the largest.
