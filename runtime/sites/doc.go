@@ -47,6 +47,8 @@
 //   - A REGISTER whose To and Request-URI name no served domain (a device
 //     told an IP address for its domain) is no site's: with several sites
 //     a device must use its site's domain.
+//   - An OPTIONS to our IP address (a keep-alive, a health check) is
+//     answered by any site: they all answer it alike.
 //   - A request no site claims is answered 404 Not Found by the
 //     demultiplexer, as a site answers an unknown account: which domains
 //     are served is not told to a stranger.

@@ -59,6 +59,9 @@ func TestSiteOf(t *testing.T) {
 		{"an answer to a site's request", head{response: true, callID: "sent-by-b"}, device, "b.example"},
 		{"an answer to nobody's request", head{response: true, to: "<sip:101@a.example>", callID: "9"}, device, ""},
 		{"no site's domain", head{method: "OPTIONS", uri: "sip:c.example", to: "<sip:c.example>", from: "<sip:x@c.example>", callID: "10"}, device, ""},
+		{"a call to our IP from no site", head{method: "INVITE", uri: "sip:101@127.0.0.1", to: "<sip:101@127.0.0.1>", from: "<sip:x@c.example>", callID: "12"}, device, ""},
+		{"OPTIONS to our IP, a keep-alive", head{method: "OPTIONS", uri: "sip:127.0.0.1:5060", to: "<sip:127.0.0.1:5060>", from: "<sip:x@127.0.0.1>", callID: "13"}, device, "a.example"},
+		{"OPTIONS to our IPv6 address", head{method: "OPTIONS", uri: "sip:[::1]:5060", to: "<sip:[::1]>", callID: "14"}, device, "a.example"},
 	}
 	for _, tt := range tests {
 		if got := names[srv.siteOf(tt.h, tt.src)]; got != tt.want {

@@ -223,6 +223,16 @@ func (srv *Server) Names() []string {
 	return out
 }
 
+// first is the site added first, nil when there is none.
+func (srv *Server) first() *entry {
+	srv.mu.RLock()
+	defer srv.mu.RUnlock()
+	if len(srv.order) == 0 {
+		return nil
+	}
+	return srv.order[0]
+}
+
 func (srv *Server) entries() []*entry {
 	srv.mu.RLock()
 	defer srv.mu.RUnlock()

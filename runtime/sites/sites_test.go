@@ -297,6 +297,27 @@ func TestManySites(t *testing.T) {
 		}
 	})
 
+	t.Run("keep-alive to our address", func(t *testing.T) {
+		// An OPTIONS to the server's IP names no site: any answers it.
+		c, err := net.Dial("udp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		local := c.LocalAddr().String()
+		msg := fmt.Sprintf("OPTIONS sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-ka1\r\nMax-Forwards: 70\r\n"+
+			"From: <sip:monitor@%s>;tag=1\r\nTo: <sip:%s>\r\nCall-ID: ka1@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", addr, local, local, addr)
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 4096)
+		n, err := c.Read(buf)
+		if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 ") {
+			t.Errorf("OPTIONS to %s: %q, %v; want 200", addr, buf[:n], err)
+		}
+	})
+
 	t.Run("reload of one site", func(t *testing.T) {
 		// The first sampled site gets a new configuration (bob's extension
 		// changes); the others are not reloaded and keep their

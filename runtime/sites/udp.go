@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,7 +155,19 @@ func (srv *Server) siteOf(h head, src net.Addr) *entry {
 			return e
 		}
 	}
-	return srv.byDomain(hostOf(h.from))
+	if e := srv.byDomain(hostOf(h.from)); e != nil {
+		return e
+	}
+	if h.method == "OPTIONS" {
+		// A keep-alive or a health check sent to our address, not to a
+		// domain: every site answers OPTIONS alike (200, what the server
+		// supports), so any one does, and the answer tells nothing of
+		// which sites are served.
+		if _, err := netip.ParseAddr(strings.Trim(hostOf(h.uri), "[]")); err == nil {
+			return srv.first()
+		}
+	}
+	return nil
 }
 
 // notFound answers a request no site claims with 404, as a site answers
