@@ -1,6 +1,7 @@
 package sites
 
 import (
+	"regexp"
 	"testing"
 	"time"
 
@@ -102,4 +103,19 @@ func FuzzScan(f *testing.F) {
 			t.Errorf("ok without a Call-ID: %q", b)
 		}
 	})
+}
+
+func TestNotFound(t *testing.T) {
+	req := "OPTIONS sip:x@c.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK1\r\nv: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK0\r\n" +
+		"Max-Forwards: 70\r\nFrom: <sip:a@c.example>;tag=1\r\nTo: <sip:x@c.example>\r\nCall-ID: nf\r\nCSeq: 7 OPTIONS\r\nContact: <sip:a@127.0.0.1>\r\n\r\n"
+	got := string(notFound([]byte(req)))
+	tag := regexp.MustCompile(`To: <sip:x@c\.example>;tag=[0-9a-z]+\r\n`).FindString(got)
+	if tag == "" {
+		t.Fatalf("no To with a tag in:\n%s", got)
+	}
+	want := "SIP/2.0 404 Not Found\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK1\r\nv: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK0\r\n" +
+		"From: <sip:a@c.example>;tag=1\r\n" + tag + "Call-ID: nf\r\nCSeq: 7 OPTIONS\r\nServer: switchboard\r\nContent-Length: 0\r\n\r\n"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"math/rand/v2"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -202,7 +204,8 @@ func (l *streamListener) Close() error {
 func (l *streamListener) Addr() net.Addr { return l.addr }
 
 // notFound is the 404 to the request whose header is head: its Via,
-// From, To, Call-ID and CSeq headers as they came (RFC 3261 §8.2.6.2).
+// From, To, Call-ID and CSeq headers as they came, a tag added to To
+// (RFC 3261 §8.2.6.2).
 func notFound(head []byte) []byte {
 	var out bytes.Buffer
 	out.WriteString("SIP/2.0 404 Not Found\r\n")
@@ -222,6 +225,9 @@ func notFound(head []byte) []byte {
 		for _, h := range []string{"Via", "v", "From", "f", "To", "t", "Call-ID", "i", "CSeq"} {
 			if bytes.EqualFold(name, []byte(h)) {
 				out.Write(line)
+				if (h == "To" || h == "t") && !bytes.Contains(bytes.ToLower(line), []byte(";tag=")) {
+					out.WriteString(";tag=" + strconv.FormatUint(rand.Uint64(), 36))
+				}
 				out.WriteString("\r\n")
 				break
 			}
