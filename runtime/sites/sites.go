@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"switchboard/compiler/ir"
 	"switchboard/runtime/site"
@@ -31,7 +32,8 @@ type Server struct {
 	indexMu sync.Mutex
 	index   *index
 
-	owners *owners
+	owners  *owners
+	dropped atomic.Int64 // datagrams no site took (Dropped)
 	// udpReady is closed once every site served by ServeUDP read from its
 	// siteConn: their SIP stacks are up.
 	udpReady     chan struct{}

@@ -316,6 +316,24 @@ func TestManySites(t *testing.T) {
 		if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 ") {
 			t.Errorf("OPTIONS to %s: %q, %v; want 200", addr, buf[:n], err)
 		}
+
+		// An answer to a request no site sent goes nowhere, counted. The
+		// OPTIONS after it, answered, says it was read.
+		before := srv.Dropped()
+		stray := "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP " + addr + ";branch=z9hG4bK-stray\r\nFrom: <sip:x@s1.example>;tag=1\r\n" +
+			"To: <sip:y@s1.example>;tag=2\r\nCall-ID: stray@test\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+		if _, err := c.Write([]byte(stray)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte(strings.Replace(msg, "ka1", "ka2", 2))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		if got := srv.Dropped() - before; got != 1 {
+			t.Errorf("%d datagrams dropped, want the stray answer", got)
+		}
 	})
 
 	t.Run("reload of one site", func(t *testing.T) {

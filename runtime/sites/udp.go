@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"switchboard/runtime/sipstack"
@@ -32,9 +31,6 @@ type udpMux struct {
 	srv   *Server
 	conn  net.PacketConn
 	conns map[*entry]*siteConn
-	// dropped counts datagrams no site took: unknown responses, a full
-	// queue, garbage.
-	dropped atomic.Int64
 }
 
 // ServeUDP serves SIP over UDP on conn for every site added so far, until
@@ -80,6 +76,10 @@ func (srv *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	return err
 }
 
+// Dropped is how many datagrams no site took: answers to requests no site
+// sent, datagrams for a site whose queue was full, and garbage.
+func (srv *Server) Dropped() int64 { return srv.dropped.Load() }
+
 // UDPReady is closed once every site ServeUDP serves reads from the
 // socket.
 func (srv *Server) UDPReady() <-chan struct{} { return srv.udpReady }
@@ -104,7 +104,7 @@ func (m *udpMux) read() error {
 func (m *udpMux) route(data []byte, src net.Addr) {
 	h, ok := scan(data)
 	if !ok {
-		m.dropped.Add(1)
+		m.srv.dropped.Add(1)
 		return
 	}
 	e := m.srv.siteOf(h, src)
@@ -112,20 +112,20 @@ func (m *udpMux) route(data []byte, src net.Addr) {
 		if !h.response {
 			m.notFound(h, data, src)
 		} else {
-			m.dropped.Add(1)
+			m.srv.dropped.Add(1)
 		}
 		return
 	}
 	sc := m.conns[e]
 	if sc == nil {
-		m.dropped.Add(1) // added after the socket started
+		m.srv.dropped.Add(1) // added after the socket started
 		return
 	}
 	p := packet{data: append([]byte(nil), data...), src: src}
 	select {
 	case sc.in <- p:
 	default:
-		m.dropped.Add(1)
+		m.srv.dropped.Add(1)
 	}
 }
 
@@ -174,7 +174,7 @@ func (srv *Server) siteOf(h head, src net.Addr) *entry {
 // an account it does not have; an ACK is answered by nothing.
 func (m *udpMux) notFound(h head, data []byte, src net.Addr) {
 	if h.method == "ACK" {
-		m.dropped.Add(1)
+		m.srv.dropped.Add(1)
 		return
 	}
 	_, _ = m.conn.WriteTo(notFound(data), src)
