@@ -56,6 +56,8 @@ var importPolicy = []importRule{
 		Why: "compiler imports lang and its own sub-packages"},
 	{Prefix: "runtime/site", Allow: []string{"compiler/ir", "runtime", "atomicfile", "email"},
 		Why: "the assembly puts the parts of the runtime together, from the IR alone"},
+	{Prefix: "runtime/sites", Allow: []string{"compiler/ir", "runtime/listener", "runtime/site", "runtime/sipstack", "runtime/udp"},
+		Why: "many sites behind one set of listeners: it routes to runtime/site's sites and knows nothing of their parts"},
 	{Prefix: "runtime/b2bua", Allow: []string{"compiler/ir", "runtime/audio", "runtime/carrier", "runtime/clock", "runtime/events",
 		"runtime/line", "runtime/media", "runtime/notify", "runtime/presence", "runtime/routing", "runtime/sipstack", "runtime/udp"},
 		Why: "the call core uses its parts through small contracts; registrar, authentication, services and provisioning are plugged in by runtime/site"},

@@ -8,9 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"switchboard/compiler/ir"
 	"switchboard/runtime/b2bua"
 	"switchboard/runtime/site"
 )
@@ -21,6 +24,9 @@ type adminClient struct {
 	base  string // http://127.0.0.1:8089
 	token string
 	http  *http.Client
+	// domain is the site's, when its build says it: a serve of several
+	// sites has its admin endpoints under /sites/DOMAIN/ (serve_sites.go).
+	domain string
 }
 
 // newAdminClient is the client of the serve whose admin endpoints listen
@@ -39,7 +45,20 @@ func (c *cli) newAdminClient(dir, addr, tokenFile string) (*adminClient, error) 
 	}
 	// No overall timeout: an events request waits up to
 	// site.MaxEventsWait by design; each request has its own context.
-	return &adminClient{base: "http://" + addr, token: token, http: &http.Client{}}, nil
+	return &adminClient{base: "http://" + addr, token: token, http: &http.Client{}, domain: builtDomain(dir)}, nil
+}
+
+// builtDomain is the domain of the site in dir as serve last built it
+// (or of the build directory dir); "" when there is no build.
+func builtDomain(dir string) string {
+	for _, f := range []string{filepath.Join(dir, ".switchboard", "build", "dialplan.json"), filepath.Join(dir, "dialplan.json")} {
+		if data, err := os.ReadFile(f); err == nil {
+			if p, err := ir.Unmarshal(data); err == nil {
+				return strings.ToLower(p.Site.Domain)
+			}
+		}
+	}
+	return ""
 }
 
 // get decodes the JSON answer of GET path into v.
@@ -55,6 +74,14 @@ func (a *adminClient) get(ctx context.Context, path string, v any) error {
 func (a *adminClient) do(req *http.Request, v any) error {
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	res, err := a.http.Do(req)
+	if err == nil && res.StatusCode == http.StatusNotFound && a.domain != "" && strings.HasPrefix(req.URL.Path, "/admin/") {
+		// A serve of several sites: this site's endpoints are under its
+		// domain. (The requests have no body to send again.)
+		res.Body.Close()
+		again := req.Clone(req.Context())
+		again.URL.Path = "/sites/" + a.domain + req.URL.Path
+		res, err = a.http.Do(again)
+	}
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) && ue.Err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -46,7 +47,7 @@ var serveCommand = &command{
                          [-server HOST] [-port N]
                          [-transport udp|tcp|tls] [-provision-url URL]
                          [-lockfile=readonly] [-var name=value]... [-var-file FILE]...
-                         [DIR]
+                         [DIR...]
 
 Serves the site in DIR as a SIP server: a registrar with digest
 authentication, call routing by the compiled dial plan (door stations to
@@ -80,6 +81,19 @@ number (else the first trunk by name), presenting it. The
 credentials are the values of the site's variables; serving a build
 directory, give them again with -var, -var-file or SWITCHBOARD_VAR_<name>.
 A trunk without credentials is IP-authenticated and does not register.
+
+Several DIRs, or one directory holding site or build directories, are
+served from one process on the same sockets (-listen, -tcp, -tls, -http,
+-admin): a request goes to the site whose domain it names (SIP: a
+REGISTER's To, else the Request-URI, and a TCP or TLS connection whole to
+the site of its first request; HTTP: the Host header, the site's domain
+or a provisioning URL's host no other site has), and each site keeps
+its own accounts, data (-data DIR/DOMAIN) and events ("site" names it in
+-events). Its admin endpoints are under /sites/DOMAIN/admin/, with its own
+token in its own directory (-admin-token-file or SWITCHBOARD_ADMIN_TOKEN
+give one to all); status and commission find them, and apply takes
+-serve http://ADDR/sites/DOMAIN. A site that cannot be served is reported
+and skipped while the others serve; SIGHUP reloads each site on its own.
 
 SIGHUP recompiles and swaps in the new configuration; calls in progress
 continue, and a configuration with errors is rejected while the old one keeps
@@ -224,11 +238,12 @@ func (s *servedSite) config(bundle bool) site.Config {
 
 func runServe(c *cli, args []string) int {
 	var o serveOptions
-	positional, status, ok := c.parse(serveFlags(&o), args, 1)
+	positional, status, ok := c.parse(serveFlags(&o), args, math.MaxInt)
 	if !ok {
 		return status
 	}
-	dir := dirArg(positional)
+	dirs := serveDirs(positional) // several: serve_sites.go
+	dir := dirs[0]
 	if o.listen == "" && o.tcp == "" && o.tlsAddr == "" {
 		return c.usageError(lookup("serve"), "nothing to serve: -listen, -tcp and -tls are all empty")
 	}
@@ -293,6 +308,13 @@ func runServe(c *cli, args []string) int {
 			return exitFail
 		}
 	}
+	proxies, err := trustedProxies(o.trustedProxies)
+	if err != nil {
+		return c.usageError(lookup("serve"), "%v", err)
+	}
+	if len(dirs) > 1 {
+		return c.serveSites(dirs, o, serveSetup{log: log, algs: algs, portMin: portMin, portMax: portMax, tlsConf: tlsConf, proxies: proxies})
+	}
 
 	load := func() (*servedSite, int) { return c.loadServed(dir, o) }
 	cur, status := load()
@@ -322,18 +344,6 @@ func runServe(c *cli, args []string) int {
 		defer func() { sub.Close(); <-done }()
 	}
 
-	var proxies []netip.Prefix
-	for _, p := range o.trustedProxies {
-		pfx, err := netip.ParsePrefix(p)
-		if err != nil {
-			a, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				return c.usageError(lookup("serve"), "-trusted-proxy %q is neither an address nor a CIDR", p)
-			}
-			pfx = netip.PrefixFrom(a, a.BitLen())
-		}
-		proxies = append(proxies, pfx)
-	}
 	var adminToken string
 	if o.admin != "" {
 		var status int
@@ -457,6 +467,23 @@ func runServe(c *cli, args []string) int {
 			}
 		}
 	}
+}
+
+// trustedProxies reads -trusted-proxy: addresses and CIDRs.
+func trustedProxies(list []string) ([]netip.Prefix, error) {
+	var proxies []netip.Prefix
+	for _, p := range list {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return nil, fmt.Errorf("-trusted-proxy %q is neither an address nor a CIDR", p)
+			}
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		proxies = append(proxies, pfx)
+	}
+	return proxies, nil
 }
 
 // adminToken returns the admin endpoints' token: SWITCHBOARD_ADMIN_TOKEN,

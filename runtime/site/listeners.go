@@ -121,6 +121,17 @@ func (s *Site) ServeTLS(ctx context.Context, l net.Listener, conf *tls.Config) e
 	}))
 }
 
+// ServeTLSAccepted serves SIP over TLS on l, whose connections have made
+// their TLS handshake already (a server of several sites, package sites,
+// makes it before it knows the site), within the site's Limits.
+func (s *Site) ServeTLSAccepted(ctx context.Context, l net.Listener) error {
+	s.auth.AddServerAddress(l.Addr().String())
+	lim, b := s.limits()
+	return s.server.ServeTLS(ctx, listener.New(l, listener.Options{
+		Budget: b, Idle: lim.SIPIdle, Handshake: lim.Handshake, Write: sipWriteTimeout, Logger: s.log,
+	}))
+}
+
 // ServeWeb serves the site's HTTP — the devices' provisioning files and
 // the portal (Handler) — on l, over TLS when conf is set, until ctx ends.
 // Its connections count against the site's Limits; a request header
@@ -128,9 +139,16 @@ func (s *Site) ServeTLS(ctx context.Context, l net.Listener, conf *tls.Config) e
 // body may hold httpMaxBody bytes (the portal's, what each of its forms
 // takes).
 func (s *Site) ServeWeb(ctx context.Context, l net.Listener, conf *tls.Config) error {
+	return s.ServeWebHandler(ctx, l, conf, s.Handler())
+}
+
+// ServeWebHandler is ServeWeb serving h instead of the site's Handler:
+// a server of several sites (package sites) serves theirs on one
+// listener, within this site's Limits.
+func (s *Site) ServeWebHandler(ctx context.Context, l net.Listener, conf *tls.Config, h http.Handler) error {
 	lim, _ := s.limits()
 	return s.serveHTTP(ctx, l, conf, &http.Server{
-		Handler:           s.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: min(lim.Handshake, lim.HTTPRead),
 		ReadTimeout:       lim.HTTPRead,
 		WriteTimeout:      httpWriteTimeout,
@@ -144,9 +162,15 @@ func (s *Site) ServeWeb(ctx context.Context, l net.Listener, conf *tls.Config) e
 // connection limits as every other listener. It has no write timeout: a
 // reload of a large site takes a while, and the peer holds the token.
 func (s *Site) ServeAdmin(ctx context.Context, l net.Listener) error {
+	return s.ServeAdminHandler(ctx, l, s.AdminHandler())
+}
+
+// ServeAdminHandler is ServeAdmin serving h instead of the site's
+// AdminHandler (package sites: several sites' on one listener).
+func (s *Site) ServeAdminHandler(ctx context.Context, l net.Listener, h http.Handler) error {
 	lim, _ := s.limits()
 	return s.serveHTTP(ctx, l, nil, &http.Server{
-		Handler:           http.MaxBytesHandler(s.AdminHandler(), httpMaxBody),
+		Handler:           http.MaxBytesHandler(h, httpMaxBody),
 		ReadHeaderTimeout: min(lim.Handshake, lim.HTTPRead),
 		ReadTimeout:       lim.HTTPRead,
 		IdleTimeout:       httpIdleTimeout,

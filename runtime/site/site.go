@@ -113,6 +113,11 @@ type Options struct {
 	// are sipstack.DefaultCallSetups and DefaultQueueDelay). 0: no bound.
 	CallSetups int
 	QueueDelay time.Duration
+	// NonceSlots sizes the ring of digest nonces (auth.WithNonceSlots):
+	// nonces issued within their lifetime beyond it go stale and are
+	// challenged again. 0: digest.DefaultSlots, 4 MiB, a large site's; a
+	// server of many small sites (package sites) gives each less.
+	NonceSlots int
 	// authOptions are further options of the authenticator, for tests.
 	authOptions []auth.Option
 
@@ -192,6 +197,9 @@ func New(cfg Config, o Options) (*Site, error) {
 	authOpts := []auth.Option{auth.WithEvents(o.Events, s.Program), auth.WithLogger(s.log)}
 	if len(o.DigestAlgorithms) > 0 {
 		authOpts = append(authOpts, auth.WithAlgorithms(o.DigestAlgorithms...))
+	}
+	if o.NonceSlots > 0 {
+		authOpts = append(authOpts, auth.WithNonceSlots(o.NonceSlots))
 	}
 	authOpts = append(authOpts, o.authOptions...)
 	s.auth = auth.New(cfg.Program.Site.Domain, currentSecrets{s}, s.clk, authOpts...)

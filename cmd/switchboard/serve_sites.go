@@ -1,0 +1,347 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"switchboard/compiler/ir"
+	"switchboard/email"
+	"switchboard/runtime/auth"
+	"switchboard/runtime/events"
+	"switchboard/runtime/provisioning"
+	"switchboard/runtime/site"
+	"switchboard/runtime/sites"
+)
+
+// serveDirs are the site or build directories serve was given: the
+// arguments, or — one argument that is neither a site nor a build
+// directory — its subdirectories that are, sorted. No argument: ".".
+func serveDirs(positional []string) []string {
+	if len(positional) == 0 {
+		return []string{"."}
+	}
+	if len(positional) > 1 || isServable(positional[0]) {
+		return positional
+	}
+	entries, err := os.ReadDir(positional[0])
+	if err != nil {
+		return positional
+	}
+	var dirs []string
+	for _, e := range entries {
+		if d := filepath.Join(positional[0], e.Name()); e.IsDir() && isServable(d) {
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) == 0 {
+		return positional // serve says what is wrong with it, as for one site
+	}
+	sort.Strings(dirs)
+	return dirs
+}
+
+// isServable says whether dir is a site directory (it holds site files) or
+// a build directory (dialplan.json).
+func isServable(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, "dialplan.json")); err == nil {
+		return true
+	}
+	m, _ := filepath.Glob(filepath.Join(dir, "*.pbx.hcl"))
+	return len(m) > 0
+}
+
+// serveSetup is what runServe worked out from its flags before the sites
+// are loaded.
+type serveSetup struct {
+	log     *slog.Logger
+	algs    []auth.Algorithm
+	portMin int
+	portMax int
+	tlsConf *tls.Config
+	proxies []netip.Prefix
+}
+
+// serveSites serves several sites from one process (package sites): each
+// is compiled, or read, on its own; one that fails is reported and
+// skipped, and serve fails only when none can be served.
+func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
+	mediaIP, err := chooseMediaIP(o.mediaIP, o.listen, o.tcp)
+	if err != nil {
+		return c.usageError(lookup("serve"), "%v", err)
+	}
+	// Each site's admin endpoints answer its own token, kept in its own
+	// directory as for one site (status and commission find it there);
+	// SWITCHBOARD_ADMIN_TOKEN or -admin-token-file give one to all.
+	var sharedToken string
+	if o.admin != "" && (o.adminTokenFile != "" || c.getenv("SWITCHBOARD_ADMIN_TOKEN") != "") {
+		var status int
+		if sharedToken, status = c.adminToken(dirs[0], o.adminTokenFile); sharedToken == "" {
+			return status
+		}
+	}
+	eventsOut, closeEvents, err := c.eventsWriter(o.eventsFile)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+		return exitFail
+	}
+	defer closeEvents()
+	var mailer email.Mailer
+	if o.smtp != "" {
+		mailer = &email.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}
+	}
+
+	srv := sites.New(x.log)
+	var compileMu sync.Mutex
+	var skipped []string
+	skip := func(dir, why string) {
+		fmt.Fprintf(c.stderr, "switchboard serve: %s: not served: %s; the other sites are\n", dir, why)
+		skipped = append(skipped, dir)
+	}
+	for _, dir := range dirs {
+		cur, _ := c.loadServed(dir, o)
+		if cur == nil {
+			skip(dir, "its configuration has errors (above)")
+			continue
+		}
+		name := strings.ToLower(cur.program.Site.Domain)
+		adminToken := sharedToken
+		if o.admin != "" && adminToken == "" {
+			if adminToken, _ = c.adminToken(dir, ""); adminToken == "" {
+				skip(dir, "it has no admin token (above)")
+				continue
+			}
+		}
+		bus := events.NewBus(nil)
+		eventsOut(name, bus)
+		so := site.Options{
+			AdminToken: adminToken, Events: bus, Logger: x.log.With("site", name), MediaIP: mediaIP, DigestAlgorithms: x.algs,
+			MediaPortMin: x.portMin, MediaPortMax: x.portMax, UDPMTU: cmp.Or(o.udpMTU, -1),
+			DataDir: siteDataDir(o.dataDir, dir, name), Mailer: mailer, MailFrom: o.mailFrom, DeleteAfterMail: o.deleteAfterMail,
+			RotationGrace: o.rotationGrace, Limits: o.limits, CallSetups: o.callSetups, QueueDelay: o.queueDelay,
+			NonceSlots: sites.NonceSlots,
+			Recompile: func() (site.Config, error) {
+				// Sites reload on their own (SIGHUP one after another, the
+				// admin endpoints at any time), but compile one at a time:
+				// their diagnostics share standard error.
+				compileMu.Lock()
+				next, _ := c.loadServed(dir, o)
+				compileMu.Unlock()
+				if next == nil {
+					return site.Config{}, errors.New("the new configuration has errors (see the server's log)")
+				}
+				if err := srv.Claim(name, next.program.Site.Domain); err != nil {
+					return site.Config{}, err
+				}
+				return next.config(o.http != ""), nil
+			},
+		}
+		if len(x.proxies) > 0 {
+			so.Provisioning = append(so.Provisioning, provisioning.WithTrustedProxies(x.proxies...))
+		}
+		var st *site.Site
+		so.PortalSite = &portalSite{dir: dir, statePath: statePath(dir, ""), key: cur.key, mailer: mailer, program: func() *ir.Program { return st.Program() }}
+		st, err = site.New(cur.config(o.http != ""), so)
+		if err != nil {
+			skip(dir, err.Error())
+			continue
+		}
+		if err := srv.Add(dir, st); err != nil {
+			st.Close()
+			skip(dir, err.Error())
+			continue
+		}
+	}
+	names := srv.Names()
+	if len(names) == 0 {
+		fmt.Fprintf(c.stderr, "switchboard serve: no site can be served\n")
+		return exitFail
+	}
+	if o.http != "" {
+		warnSharedProvisionHosts(c.stderr, srv)
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var ready []string
+	errc := make(chan error, 5)
+	fail := func(err error) int {
+		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+		stop()
+		srv.Close()
+		return exitFail
+	}
+	if o.listen != "" {
+		conn, err := net.ListenPacket("udp", o.listen)
+		if err != nil {
+			return fail(err)
+		}
+		ready = append(ready, "sip udp "+conn.LocalAddr().String())
+		go func() { errc <- srv.ServeUDP(ctx, conn) }()
+	}
+	if o.tcp != "" {
+		l, err := net.Listen("tcp", o.tcp)
+		if err != nil {
+			return fail(err)
+		}
+		ready = append(ready, "sip tcp "+l.Addr().String())
+		go func() { errc <- srv.ServeTCP(ctx, l, o.limits) }()
+	}
+	if o.tlsAddr != "" {
+		l, err := net.Listen("tcp", o.tlsAddr)
+		if err != nil {
+			return fail(err)
+		}
+		ready = append(ready, "sip tls "+l.Addr().String())
+		go func() { errc <- srv.ServeTLS(ctx, l, x.tlsConf, o.limits) }()
+	}
+	if o.http != "" {
+		l, err := net.Listen("tcp", o.http)
+		if err != nil {
+			return fail(err)
+		}
+		scheme := "http "
+		if x.tlsConf != nil {
+			scheme = "https "
+		}
+		ready = append(ready, scheme+l.Addr().String())
+		go func() { errc <- srv.ServeWeb(ctx, l, x.tlsConf) }()
+	}
+	if o.admin != "" {
+		l, err := net.Listen("tcp", o.admin)
+		if err != nil {
+			return fail(err)
+		}
+		ready = append(ready, "admin http "+l.Addr().String())
+		go func() { errc <- srv.ServeAdmin(ctx, l) }()
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if c.log != nil {
+		c.log.Info("ready", "sites", names, "skipped", skipped, "listeners", ready, "media", mediaIP.String())
+	} else {
+		fmt.Fprintf(c.stderr, "switchboard serve: ready: %d sites (%s), %s, media %s\n", len(names), strings.Join(names, ", "), strings.Join(ready, ", "), mediaIP)
+	}
+	go releaseWhenIdle(ctx)
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				// Each site on its own: one that fails keeps running its
+				// old configuration (logged), the others take their new one.
+				_ = srv.ReloadAll("SIGHUP")
+				continue
+			}
+			x.log.Info("shutting down", "signal", sig.String())
+			srv.Close()
+			stop()
+			return exitOK
+		case err := <-errc:
+			if err != nil {
+				return fail(err)
+			}
+		}
+	}
+}
+
+// siteDataDir is where one site of several keeps its data: -data DIR/DOMAIN
+// when -data is given, else its own directory's default, as for one site.
+func siteDataDir(flagDir, dir, domain string) string {
+	if flagDir != "" {
+		return filepath.Join(flagDir, domain)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dialplan.json")); err == nil {
+		return filepath.Join(dir, "data")
+	}
+	return filepath.Join(dir, ".switchboard", "data")
+}
+
+// eventsWriter opens -events for several sites: add subscribes a site's
+// bus, and every event is written as a JSON line naming its site
+// ("site": the domain). close stops the writers and closes the file.
+func (c *cli) eventsWriter(file string) (add func(site string, bus *events.Bus), close func(), err error) {
+	if file == "" {
+		return func(string, *events.Bus) {}, func() {}, nil
+	}
+	var w io.Writer = c.stdout
+	var f *os.File
+	if file != "-" {
+		if f, err = os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640); err != nil {
+			return nil, nil, err
+		}
+		w = f
+	}
+	var mu sync.Mutex // one line at a time, whichever site's
+	var subs []*events.Subscription
+	var wg sync.WaitGroup
+	add = func(name string, bus *events.Bus) {
+		sub := bus.Subscribe(4096)
+		subs = append(subs, sub)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range sub.C {
+				line, err := json.Marshal(struct {
+					Site string `json:"site"`
+					events.Event
+				}{name, e})
+				if err != nil {
+					continue
+				}
+				mu.Lock()
+				_, _ = w.Write(append(line, '\n'))
+				mu.Unlock()
+			}
+		}()
+	}
+	close = func() {
+		for _, s := range subs {
+			s.Close()
+		}
+		wg.Wait()
+		if f != nil {
+			f.Close()
+		}
+	}
+	return add, close, nil
+}
+
+// warnSharedProvisionHosts says which sites' devices would get 404 for
+// their files: the web listener finds a site by the Host a request names,
+// its domain or a provisioning host no other site has.
+func warnSharedProvisionHosts(w io.Writer, srv *sites.Server) {
+	byHost := map[string][]string{}
+	for _, name := range srv.Names() {
+		st, _ := srv.Site(name)
+		if h := sites.ProvisionHost(st.Program()); h != "" && h != name {
+			byHost[h] = append(byHost[h], name)
+		}
+	}
+	hosts := make([]string, 0, len(byHost))
+	for h := range byHost {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	for _, h := range hosts {
+		if names := byHost[h]; len(names) > 1 {
+			fmt.Fprintf(w, "switchboard serve: warning: the devices of %s fetch their files from %s, which is none of their domains: with several sites, -http finds a site by the host a request names, so give each site a provisioning URL on its own domain (or a host no other site uses)\n",
+				strings.Join(names, ", "), h)
+		}
+	}
+}
