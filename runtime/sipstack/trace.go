@@ -80,6 +80,7 @@ type TracedMessage struct {
 type tracedMessage struct {
 	TracedMessage
 	callID string
+	addr   net.Addr
 }
 
 // CallTrace is the record of one call: its messages in the order they
@@ -188,6 +189,10 @@ func (t *Trace) Call(id string) (CallTrace, bool) {
 	}
 	out := CallTrace{Call: id, Ended: c.ended, More: c.more, Messages: make([]TracedMessage, len(c.msgs))}
 	for i, m := range c.msgs {
+		if m.addr != nil {
+			m.Addr = m.addr.String()
+		}
+		m.Peer = m.Addr
 		if name := c.names[m.callID]; name != "" {
 			m.Peer = name
 		}
@@ -228,31 +233,32 @@ func deleteCall(cs []*tracedCall, c *tracedCall) []*tracedCall {
 	return cs
 }
 
-var (
-	crlf     = []byte("\r\n")
-	endHead  = []byte("\r\n\r\n")
-	sipReply = []byte("SIP/2.0 ")
-)
-
 // record keeps b, a whole message sent to or received from peer, when its
 // Call-ID is traced or it starts a new INVITE transaction.
 func (t *Trace) record(in bool, peer net.Addr, b []byte) {
 	if len(b) < 8 || b[0] == '\r' || b[0] == '\n' {
 		return // a keep-alive
 	}
-	head := b
-	if i := bytes.Index(b, endHead); i >= 0 {
-		head = b[:i]
+	callID := quickCallID(b)
+	var h head
+	if callID == nil {
+		h = scanHead(b)
+		callID = h.callID
 	}
-	callID := headerValue(head, "call-id", "i")
 	if len(callID) == 0 {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c := t.legs[string(callID)]
+	c := t.legs[string(callID)] // no copy: the compiler sees the lookup
+	if c == nil && !bytes.HasPrefix(b, invitePrefix) {
+		return // most of what the server sees and sends
+	}
+	if h.first == nil {
+		h = scanHead(b)
+	}
 	if c == nil {
-		if !bytes.HasPrefix(head, invitePrefix) || hasToTag(headerValue(head, "to", "t")) {
+		if hasToTag(h.to) {
 			return
 		}
 		// A new INVITE: perhaps a call's first, before it is
@@ -264,7 +270,7 @@ func (t *Trace) record(in bool, peer net.Addr, b []byte) {
 		}
 		c = &tracedCall{tentative: true}
 		t.tentative = append(t.tentative, c)
-		t.legs[string(callID)] = c
+		t.legs[string(h.callID)] = c
 	}
 	limit := traceMessages
 	if c.tentative {
@@ -274,17 +280,16 @@ func (t *Trace) record(in bool, peer net.Addr, b []byte) {
 		c.more = true
 		return
 	}
-	m := tracedMessage{TracedMessage: TracedMessage{In: in}, callID: string(callID)}
-	first, rest, _ := bytes.Cut(head, crlf)
-	m.FirstLine = field(first)
-	m.CSeq = field(headerValue(rest, "cseq", ""))
-	m.From = field(userOf(headerValue(rest, "from", "f")))
-	m.To = field(userOf(headerValue(rest, "to", "t")))
-	if peer != nil {
-		m.Addr = peer.String()
-	}
-	m.Peer = m.Addr
-	size := len(m.callID) + len(m.FirstLine) + len(m.CSeq) + len(m.From) + len(m.To) + len(m.Addr) + 64
+	// One allocation for the fields, sliced apart; the address is made a
+	// string only when someone asks.
+	first, cseq, from, to := cut(h.first), cut(h.cseq), cut(userOf(h.from)), cut(userOf(h.to))
+	all := string(first) + string(cseq) + string(from) + string(to) + string(callID)
+	m := tracedMessage{TracedMessage: TracedMessage{In: in}, addr: peer}
+	m.FirstLine, all = all[:len(first)], all[len(first):]
+	m.CSeq, all = all[:len(cseq)], all[len(cseq):]
+	m.From, all = all[:len(from)], all[len(from):]
+	m.To, m.callID = all[:len(to)], all[len(to):]
+	size := len(m.callID) + len(m.FirstLine) + len(m.CSeq) + len(m.From) + len(m.To) + 96
 	for t.bytes+size > traceBytes && len(t.finished) > 0 {
 		t.evictFinished()
 	}
@@ -297,31 +302,106 @@ func (t *Trace) record(in bool, peer net.Addr, b []byte) {
 	c.msgs = append(c.msgs, m)
 }
 
-// field copies a recorded field out of the message's buffer, cut to
-// traceField bytes.
-func field(b []byte) string {
-	if len(b) > traceField {
-		b = b[:traceField]
+// quickCallID finds the Call-ID of a message that spells the header as
+// RFC 3261 does, the usual case, with one search; nil otherwise (and
+// scanHead reads it).
+func quickCallID(b []byte) []byte {
+	i := bytes.Index(b, callIDHeader)
+	if i < 0 || bytes.Contains(b[:i+2], []byte("\r\n\r\n")) {
+		return nil
 	}
-	return string(b)
+	v, _ := nextLine(b[i+len(callIDHeader):])
+	return bytes.TrimSpace(v)
 }
 
-// headerValue is the trimmed value of the first header named name (or
-// its compact form short) in head, a header section; nil when absent.
-func headerValue(head []byte, name, short string) []byte {
-	for len(head) > 0 {
+var callIDHeader = []byte("\r\nCall-ID:")
+
+// head is what the trace reads of a message: its first line and the
+// values of the headers that place it, slices of the message.
+type head struct {
+	first, callID, from, to, cseq, length []byte
+}
+
+// scanHead reads b's header section, a line at a time, up to the empty
+// line. Nothing is copied: it runs on every message the server sends
+// and receives.
+func scanHead(b []byte) (h head) {
+	h.first, b = nextLine(b)
+	for len(b) > 0 {
 		var line []byte
-		line, head, _ = bytes.Cut(head, crlf)
+		line, b = nextLine(b)
+		if len(line) == 0 {
+			return h // the empty line: the body follows
+		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
 			continue
 		}
-		n := bytes.TrimSpace(line[:colon])
-		if bytes.EqualFold(n, []byte(name)) || (short != "" && bytes.EqualFold(n, []byte(short))) {
-			return bytes.TrimSpace(line[colon+1:])
+		name := line[:colon]
+		for len(name) > 0 && (name[len(name)-1] == ' ' || name[len(name)-1] == '\t') {
+			name = name[:len(name)-1]
+		}
+		var to *[]byte
+		switch len(name) {
+		case 1:
+			switch name[0] | 0x20 {
+			case 'i':
+				to = &h.callID
+			case 'f':
+				to = &h.from
+			case 't':
+				to = &h.to
+			case 'l':
+				to = &h.length
+			}
+		case 2:
+			if bytes.EqualFold(name, []byte("to")) {
+				to = &h.to
+			}
+		case 4:
+			if bytes.EqualFold(name, []byte("from")) {
+				to = &h.from
+			} else if bytes.EqualFold(name, []byte("cseq")) {
+				to = &h.cseq
+			}
+		case 7:
+			if bytes.EqualFold(name, []byte("call-id")) {
+				to = &h.callID
+			}
+		case 14:
+			if bytes.EqualFold(name, []byte("content-length")) {
+				to = &h.length
+			}
+		}
+		if to != nil && *to == nil {
+			*to = bytes.TrimSpace(line[colon+1:])
 		}
 	}
-	return nil
+	return h
+}
+
+// nextLine cuts b after its first line, without the line's CR LF.
+func nextLine(b []byte) (line, rest []byte) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		i = len(b)
+	}
+	line = b[:i]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if i < len(b) {
+		rest = b[i+1:]
+	}
+	return line, rest
+}
+
+// cut bounds a recorded field to traceField bytes.
+func cut(b []byte) []byte {
+	if len(b) > traceField {
+		b = b[:traceField]
+	}
+	return b
 }
 
 // userOf is the user part of a From or To value's SIP URI.
@@ -471,23 +551,23 @@ func (f *framer) feed(p []byte, emit func(head []byte)) {
 		}
 		keep := bytes.TrimLeft(f.buf, "\r\n")
 		f.buf = f.buf[:copy(f.buf, keep)]
-		i := bytes.Index(f.buf, endHead)
+		i := bytes.Index(f.buf, []byte("\r\n\r\n"))
 		if i < 0 {
 			if len(f.buf) > maxStreamHead {
 				f.buf, f.lost = nil, true
 			}
 			return
 		}
-		emit(f.buf[:i+len(endHead)])
-		f.skip = contentLength(f.buf[:i])
-		f.buf = f.buf[:copy(f.buf, f.buf[i+len(endHead):])]
+		emit(f.buf[:i+4])
+		f.skip = contentLength(f.buf[:i+4])
+		f.buf = f.buf[:copy(f.buf, f.buf[i+4:])]
 	}
 }
 
 // contentLength is a header section's Content-Length (or l), 0 when
 // absent or not a number.
 func contentLength(head []byte) int {
-	v := headerValue(head, "content-length", "l")
+	v := scanHead(head).length
 	n := 0
 	for _, d := range v {
 		if d < '0' || d > '9' || n > 1<<24 {
