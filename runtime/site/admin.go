@@ -160,7 +160,11 @@ const callsPrefix = "/admin/calls/"
 // event kept).
 func (s *Site) adminGet(w http.ResponseWriter, r *http.Request) {
 	var body any
-	switch r.URL.Path {
+	path := r.URL.Path
+	if strings.HasPrefix(path, callsPrefix) {
+		path = callsPrefix
+	}
+	switch path {
 	case "/admin/status":
 		body = s.Status()
 	case "/admin/accounts":
