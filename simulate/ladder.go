@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -55,8 +56,8 @@ type SIPMessage struct {
 	From, To, Summary string
 }
 
-// messages returns the recorded messages (at most maxLadder) and whether
-// more were recorded than that.
+// messages returns the recorded messages (at most maxLadder), in their
+// canonical order, and whether more were recorded than that.
 //
 // Only the case's own traffic is shown: the messages of a Call-ID whose
 // first recorded message starts something (a request with no To tag).
@@ -73,16 +74,11 @@ func (l *ladder) messages() (out []SIPMessage, more bool) {
 			own[h.callID] = !h.response && !h.toTag
 		}
 	}
-	shown := 0
 	for _, m := range l.msg {
 		h := parse(l.head[m.start:m.end])
 		if h.callID != "" && !own[h.callID] {
 			continue
 		}
-		if shown == maxLadder {
-			return out, true
-		}
-		shown++
 		name := l.names[m.peer.String()]
 		if name == "" {
 			name = m.peer.String()
@@ -104,7 +100,13 @@ func (l *ladder) messages() (out []SIPMessage, more bool) {
 		}
 		out = append(out, msg)
 	}
-	return out, false
+	out = canonical(out)
+	if len(out) > maxLadder {
+		return out[:maxLadder], true
+	}
+	// The recorder stops after maxLadder+1 messages: what came after is
+	// not known, and may have been the case's.
+	return out, len(l.msg) > maxLadder
 }
 
 // ladderLines renders messages as the text ladder, a line each:
@@ -230,4 +232,107 @@ func userOf(v string) string {
 		return rest[:at]
 	}
 	return ""
+}
+
+// canonical puts a call's messages in an order that does not depend on
+// how the machine scheduled the devices and the server, only on what the
+// messages were, so that the same failure draws the same ladder (and
+// `test -html` writes the same page) every time.
+//
+// The order kept is the causal one a device and the server can show:
+//
+//   - Each party's own messages (its leg: the caller's, each forked
+//     callee's) stay in their order.
+//   - A device answers only what the server sent it on its own leg, so a
+//     message in from any party but the first (the caller) is drawn right
+//     after the message before it on that leg, as is what the server
+//     sends without deciding anything — an ACK, a 100 Trying, the answer
+//     to a BYE or CANCEL. The server could not have waited for them:
+//     they follow their cause, not whichever other leg's message the
+//     machine happened to carry first.
+//   - The rest — the caller's messages and what the server decides to
+//     send to the forked legs (INVITEs, CANCELs, BYEs, the answers to the
+//     caller's INVITE) — keep the order they crossed the wire in, but for
+//     each run of the server's messages to several callee legs in a row
+//     (the INVITEs of a fork, the CANCELs when one answered), which go
+//     in the order of the parties' names: the server sent them together,
+//     none caused by another.
+func canonical(msgs []SIPMessage) []SIPMessage {
+	if len(msgs) < 2 {
+		return msgs
+	}
+	n := len(msgs)
+	leg := make([]string, n)
+	for i, m := range msgs {
+		leg[i] = m.From
+		if m.From == "server" {
+			leg[i] = m.To
+		}
+	}
+	caller := leg[0]
+	// follows[i]: message i is drawn right after the one before it on its
+	// leg; next[i] is that leg's next message.
+	follows := make([]bool, n)
+	next := make([]int, n)
+	last := map[string]int{}
+	for i := range msgs {
+		next[i] = -1
+		p, seen := last[leg[i]]
+		if seen {
+			next[p] = i
+		}
+		last[leg[i]] = i
+		if !seen || leg[i] == caller {
+			continue
+		}
+		in := msgs[i].To == "server"
+		follows[i] = in || automatic(msgs[i].Summary)
+	}
+	var spine []int
+	for i := range msgs {
+		if !follows[i] {
+			spine = append(spine, i)
+		}
+	}
+	// Runs of the server's messages to callee legs, in name order.
+	for start := 0; start < len(spine); {
+		end := start
+		for end < len(spine) && msgs[spine[end]].From == "server" && leg[spine[end]] != caller {
+			end++
+		}
+		if end > start+1 {
+			run := spine[start:end]
+			slices.SortStableFunc(run, func(a, b int) int { return strings.Compare(leg[a], leg[b]) })
+		}
+		start = max(end, start+1)
+	}
+	out := make([]SIPMessage, 0, n)
+	for _, i := range spine {
+		out = append(out, msgs[i])
+		for j := next[i]; j >= 0 && follows[j]; j = next[j] {
+			out = append(out, msgs[j])
+		}
+	}
+	return out
+}
+
+// automatic reports whether a message the server sends is one it sends
+// without a decision: an ACK, a 100 Trying, or the response to a request
+// other than INVITE (a BYE's, a CANCEL's 200).
+func automatic(summary string) bool {
+	first, rest, _ := strings.Cut(summary, " ")
+	if first == "ACK" {
+		return true
+	}
+	if len(first) != 3 || strings.Trim(first, "0123456789") != "" {
+		return false // another request
+	}
+	if first == "100" {
+		return true
+	}
+	// `200 OK (7 BYE; a → b)` or, numbers dropped, `200 OK (BYE; a → b)`.
+	_, cseq, _ := strings.Cut(rest, "(")
+	cseq, _, _ = strings.Cut(cseq, ";")
+	f := strings.Fields(cseq)
+	return len(f) > 0 && f[len(f)-1] != "INVITE"
 }

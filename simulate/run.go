@@ -691,6 +691,21 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 // cleanup ends whatever the case left running and waits for the server to
 // report every call over, so the next case starts from a quiet server.
 func (w *worker) cleanup(st *caseState) {
+	if st.dialDone != nil && !closed(st.dialDone) {
+		// First the server must have heard back from every device the
+		// case's calls reached (it rings, answers or refuses). Whether
+		// that or the timer came first would otherwise decide whether the
+		// caller was told it rings, and a failure's ladder would differ
+		// from run to run.
+		w.until(func() bool {
+			for a, n := range w.reached {
+				if n > 0 && !w.heardLocked(a) {
+					return false
+				}
+			}
+			return true
+		})
+	}
 	if st.dialDone != nil {
 		// A call still ringing: let every timer run out, a virtual minute
 		// at a time (the dial itself gives up after two real minutes).
@@ -818,6 +833,20 @@ func (w *worker) waitEventBy(st *caseState, f func(events.Event) bool, bound fun
 // rungLocked reports whether a call of the case reached the account; w.mu
 // held.
 func (w *worker) rungLocked(account string) bool { return w.reached[account] > 0 }
+
+// heardLocked reports whether the server reported a leg of the case's
+// calls to account ringing, answered, refused or cancelled; w.mu held.
+func (w *worker) heardLocked(account string) bool {
+	for _, e := range w.events {
+		switch e.Kind {
+		case events.LegRinging, events.LegAnswered, events.LegFailed, events.LegCancelled:
+			if e.Leg == account {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 func (w *worker) rung(st *caseState, account string) bool {
 	w.mu.Lock()
