@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"switchboard/runtime/sipstack"
 )
 
 // ladder is the server's socket, recording every SIP message it sends and
@@ -63,7 +65,10 @@ type SIPMessage struct {
 // first recorded message starts something (a request with no To tag).
 // What the previous case left in flight — the 200 to a presence NOTIFY,
 // a NOTIFY of an older subscription — arrives whenever the machine gets
-// to it, and would otherwise open the ladder on a loaded machine.
+// to it, and would otherwise open the ladder on a loaded machine. So do
+// the NOTIFYs the server sends of itself, outside any subscription (a
+// new voicemail's unsolicited message-summary, after the call that left
+// it): they are never shown.
 func (l *ladder) messages() (out []SIPMessage, more bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -71,7 +76,7 @@ func (l *ladder) messages() (out []SIPMessage, more bool) {
 	for _, m := range l.msg {
 		h := parse(l.head[m.start:m.end])
 		if _, seen := own[h.callID]; !seen && h.callID != "" {
-			own[h.callID] = !h.response && !h.toTag
+			own[h.callID] = !h.response && !h.toTag && !strings.HasPrefix(h.summary, "NOTIFY ")
 		}
 	}
 	for _, m := range l.msg {
@@ -196,15 +201,44 @@ func parse(b []byte) (h header) {
 			cseq = strings.TrimSpace(value)
 		}
 	}
-	if strings.HasPrefix(first, "SIP/2.0 ") {
-		h.response = true
-		h.summary = fmt.Sprintf("%s (%s; %s → %s)", strings.TrimPrefix(first, "SIP/2.0 "), cseq, h.from, h.to)
-		return h
-	}
-	method, _, _ := strings.Cut(first, " ")
-	h.summary = fmt.Sprintf("%s (%s → %s)", method, h.from, h.to)
+	h.summary, h.response = summary(first, cseq, h.from, h.to)
 	return h
 }
+
+// summary is how the ladder labels a message: `INVITE (device.gate →
+// 1A)`, `180 Ringing (1 INVITE; device.gate → 1A)`.
+func summary(first, cseq, from, to string) (s string, response bool) {
+	if status, ok := strings.CutPrefix(first, "SIP/2.0 "); ok {
+		return fmt.Sprintf("%s (%s; %s → %s)", status, cseq, from, to), true
+	}
+	method, _, _ := strings.Cut(first, " ")
+	return fmt.Sprintf("%s (%s → %s)", method, from, to), false
+}
+
+// TracedLadder is the ladder of a live call as the server recorded it
+// (sipstack.CallTrace, GET /admin/calls/{id}/sip), in the form and order
+// a simulated case's failure has: "server" on one side, the account of
+// the leg on the other. more says the call had more messages than these.
+func TracedLadder(ct sipstack.CallTrace) (msgs []SIPMessage, more bool) {
+	for _, m := range ct.Messages {
+		text, _ := summary(m.FirstLine, m.CSeq, m.From, m.To)
+		msg := SIPMessage{From: "server", To: m.Peer, Summary: text}
+		if m.In {
+			msg.From, msg.To = m.Peer, "server"
+		}
+		msgs = append(msgs, msg)
+	}
+	msgs = canonical(msgs)
+	if len(msgs) > maxLadder {
+		return msgs[:maxLadder], true
+	}
+	return msgs, ct.More
+}
+
+// LadderLines renders a ladder as text, a line a message, as switchboard
+// test prints a failure's: `server ← device.gate INVITE (device.gate →
+// 1A)`; a last line says when more messages were not shown.
+func LadderLines(msgs []SIPMessage, more bool) []string { return ladderLines(msgs, more) }
 
 // hasTag reports whether a From or To value has a tag parameter: one after
 // the closing '>' of a name-addr, or anywhere in a bare addr-spec's
@@ -253,10 +287,10 @@ func userOf(v string) string {
 //   - The rest — the caller's messages and what the server decides to
 //     send to the forked legs (INVITEs, CANCELs, BYEs, the answers to the
 //     caller's INVITE) — keep the order they crossed the wire in, but for
-//     each run of the server's messages to several callee legs in a row
-//     (the INVITEs of a fork, the CANCELs when one answered), which go
-//     in the order of the parties' names: the server sent them together,
-//     none caused by another.
+//     each run of the server's messages to different callee legs in a
+//     row (the INVITEs of a fork, the CANCELs when one answered), which
+//     go in the order of the parties' names: the server sent them
+//     together, none caused by another.
 func canonical(msgs []SIPMessage) []SIPMessage {
 	if len(msgs) < 2 {
 		return msgs
@@ -294,10 +328,13 @@ func canonical(msgs []SIPMessage) []SIPMessage {
 			spine = append(spine, i)
 		}
 	}
-	// Runs of the server's messages to callee legs, in name order.
+	// Runs of the server's messages to different callee legs, in name
+	// order.
 	for start := 0; start < len(spine); {
 		end := start
-		for end < len(spine) && msgs[spine[end]].From == "server" && leg[spine[end]] != caller {
+		in := map[string]bool{}
+		for end < len(spine) && msgs[spine[end]].From == "server" && leg[spine[end]] != caller && !in[leg[spine[end]]] {
+			in[leg[spine[end]]] = true
 			end++
 		}
 		if end > start+1 {

@@ -20,7 +20,9 @@ func TestCanonicalLadder(t *testing.T) {
 	rang := func(who string) SIPMessage { return in(who, "180 Ringing (7 INVITE; device.gate → "+who+")") }
 	cancel := func(who string) SIPMessage { return out(who, "CANCEL (device.gate → "+who+")") }
 	cancelled := func(who string) SIPMessage { return in(who, "200 OK (7 CANCEL; device.gate → "+who+")") }
-	terminated := func(who string) SIPMessage { return in(who, "487 Request Terminated (7 INVITE; device.gate → "+who+")") }
+	terminated := func(who string) SIPMessage {
+		return in(who, "487 Request Terminated (7 INVITE; device.gate → "+who+")")
+	}
 	ack := func(who string) SIPMessage { return out(who, "ACK (device.gate → "+who+")") }
 
 	want := []SIPMessage{
@@ -54,6 +56,14 @@ func TestCanonicalLadder(t *testing.T) {
 		if diff := cmp.Diff(want, canonical(tc.msgs)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
 		}
+	}
+
+	// With nothing of the caller's between them, the fork's INVITEs and
+	// the CANCELs are still two runs: a run never holds a leg twice.
+	noRinging := []SIPMessage{gateInvite, trying, inv("app.sarah"), inv("app.mary"), cancel("app.sarah"), cancel("app.mary")}
+	want2 := []SIPMessage{gateInvite, trying, inv("app.mary"), inv("app.sarah"), cancel("app.mary"), cancel("app.sarah")}
+	if diff := cmp.Diff(want2, canonical(noRinging)); diff != "" {
+		t.Errorf("no ringing (-want +got):\n%s", diff)
 	}
 
 	// What the server decided after hearing a leg stays after it: the

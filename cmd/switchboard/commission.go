@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/compiler/state"
 	"switchboard/runtime/events"
+	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
 	"switchboard/simulate"
 	"switchboard/simulate/commission"
@@ -331,6 +333,7 @@ func (r *commissionRun) judge(ctx context.Context, ended []string) error {
 		}
 		delete(r.pending, id)
 	}
+	r.ladders(ctx, changed)
 	style := r.c.styleFor(r.c.stdout)
 	for _, i := range changed {
 		it := r.cl.Items[i]
@@ -350,11 +353,35 @@ func (r *commissionRun) judge(ctx context.Context, ended []string) error {
 		if it.Origin.HasPos() {
 			fmt.Fprintf(r.c.stdout, "      %s\n", it.Origin)
 		}
+		if len(it.Ladder) > 0 {
+			fmt.Fprintf(r.c.stdout, "      SIP:\n        %s\n", strings.Join(it.Ladder, "\n        "))
+		}
 	}
 	if len(changed) > 0 {
 		return r.save()
 	}
 	return nil
+}
+
+// ladders gives the items that failed the SIP messages of the call that
+// failed them, as the server kept them (GET /admin/calls/{id}/sip), while
+// the call is among the last the server keeps. A server that keeps none,
+// or no longer has the call, leaves the item without: the reason and the
+// events say what happened.
+func (r *commissionRun) ladders(ctx context.Context, changed []int) {
+	traces := map[string]sipstack.CallTrace{}
+	for _, i := range changed {
+		it := &r.cl.Items[i]
+		if it.Status != commission.Failed || it.Call == "" {
+			continue
+		}
+		t, ok := traces[it.Call]
+		if !ok {
+			t, _ = r.ac.callSIP(ctx, it.Call) // on error, none
+			traces[it.Call] = t
+		}
+		it.SetLadder(simulate.TracedLadder(t))
+	}
 }
 
 // registered asks the server which accounts are registered now.
