@@ -2,6 +2,7 @@ package sipstack
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -142,3 +143,62 @@ func TestFramer(t *testing.T) {
 		}
 	}
 }
+
+// Over a stream (TCP, TLS), the messages are found in the bytes however
+// the peer wrote them, each way.
+func TestTraceConn(t *testing.T) {
+	tr := NewTrace()
+	tr.Begin("c1", "app.sarah")
+	client, server := net.Pipe()
+	defer client.Close()
+	l := &oneConnListener{conn: server}
+	c, err := TraceListener(l, tr).Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	invite := msg("INVITE sip:1@site.example SIP/2.0", "c1", "1 INVITE", "app.sarah", "1", "", "", "v=0\r\n")
+	done := make(chan error, 1)
+	go func() {
+		// Cut mid-header and mid-body, with a keep-alive before.
+		for _, part := range [][]byte{[]byte("\r\n\r\n"), invite[:20], invite[20 : len(invite)-2], invite[len(invite)-2:]} {
+			if _, err := client.Write(part); err != nil {
+				done <- err
+				return
+			}
+		}
+		_, err := io.ReadAll(client)
+		done <- err
+	}()
+	buf := make([]byte, 7)
+	for n := 0; n < len(invite)+4; {
+		k, err := c.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += k
+	}
+	if _, err := c.Write(msg("SIP/2.0 100 Trying", "c1", "1 INVITE", "app.sarah", "1", "", "", "")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, _ := tr.Call("c1")
+	var lines []string
+	for _, m := range got.Messages {
+		lines = append(lines, fmt.Sprintf("%v %s %s", m.In, m.Peer, m.FirstLine))
+	}
+	want := []string{"true app.sarah INVITE sip:1@site.example SIP/2.0", "false app.sarah SIP/2.0 100 Trying"}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+}
+
+type oneConnListener struct {
+	net.Listener
+	conn net.Conn
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) { return l.conn, nil }
