@@ -282,7 +282,7 @@ func (t *Trace) record(in bool, peer net.Addr, b []byte) {
 	}
 	// One allocation for the fields, sliced apart; the address is made a
 	// string only when someone asks.
-	first, cseq, from, to := cut(h.first), cut(h.cseq), cut(userOf(h.from)), cut(userOf(h.to))
+	first, cseq, from, to := cut(withoutPassword(h.first)), cut(h.cseq), cut(userOf(h.from)), cut(userOf(h.to))
 	all := string(first) + string(cseq) + string(from) + string(to) + string(callID)
 	m := tracedMessage{TracedMessage: TracedMessage{In: in}, addr: peer}
 	m.FirstLine, all = all[:len(first)], all[len(first):]
@@ -415,9 +415,32 @@ func userOf(v []byte) []byte {
 	}
 	rest := v[i+4:]
 	if at := bytes.IndexAny(rest, "@>;"); at >= 0 && rest[at] == '@' {
-		return rest[:at]
+		user, _, _ := bytes.Cut(rest[:at], []byte(":")) // never a password
+		return user
 	}
 	return nil
+}
+
+// withoutPassword is a request line without the password a SIP URI's
+// user part may carry (`sip:alice:secret@host`, RFC 3261 §19.1.1, which
+// advises against it; a client may send it all the same). It copies only
+// when there is one.
+func withoutPassword(line []byte) []byte {
+	i := bytes.Index(line, []byte("sip:"))
+	if i < 0 {
+		return line
+	}
+	uri := line[i+4:]
+	at := bytes.IndexByte(uri, '@')
+	if end := bytes.IndexAny(uri, " ;>"); at < 0 || (end >= 0 && end < at) {
+		return line
+	}
+	colon := bytes.IndexByte(uri[:at], ':')
+	if colon < 0 {
+		return line
+	}
+	out := append([]byte(nil), line[:i+4+colon]...)
+	return append(out, uri[at:]...)
 }
 
 // hasToTag reports whether a To value carries a tag: the request is in a

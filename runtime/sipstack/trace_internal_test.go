@@ -42,6 +42,9 @@ func TestTraceCall(t *testing.T) {
 	tr.record(false, sarahAddr, msg("INVITE sip:app.sarah@127.0.0.1:5070 SIP/2.0", "leg1", "1 INVITE", "device.gate", "app.sarah", "", "", sdp))
 	tr.record(true, sarahAddr, msg("SIP/2.0 180 Ringing", "leg1", "1 INVITE", "device.gate", "app.sarah", "t2", "", ""))
 	tr.record(true, sarahAddr, msg("OPTIONS sip:site.example SIP/2.0", "opt", "1 OPTIONS", "app.sarah", "site", "", "", ""))
+	// A password in a URI's user part (RFC 3261 §19.1.1 advises against
+	// it) is not kept either.
+	tr.record(true, gateAddr, msg("BYE sip:1:pa55word@site.example SIP/2.0", "c1", "3 BYE", "device.gate:pa55word", "1", "b", "", ""))
 	tr.End("c1")
 
 	got, ok := tr.Call("c1")
@@ -54,12 +57,13 @@ func TestTraceCall(t *testing.T) {
 		{In: true, Peer: "device.gate", Addr: gateAddr.String(), FirstLine: "INVITE sip:1@site.example SIP/2.0", CSeq: "2 INVITE", From: "device.gate", To: "1"},
 		{In: false, Peer: "app.sarah", Addr: sarahAddr.String(), FirstLine: "INVITE sip:app.sarah@127.0.0.1:5070 SIP/2.0", CSeq: "1 INVITE", From: "device.gate", To: "app.sarah"},
 		{In: true, Peer: "app.sarah", Addr: sarahAddr.String(), FirstLine: "SIP/2.0 180 Ringing", CSeq: "1 INVITE", From: "device.gate", To: "app.sarah"},
+		{In: true, Peer: "device.gate", Addr: gateAddr.String(), FirstLine: "BYE sip:1@site.example SIP/2.0", CSeq: "3 BYE", From: "device.gate", To: "1"},
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("call record (-want +got):\n%s", diff)
 	}
 	s := fmt.Sprintf("%+v", got)
-	for _, secret := range []string{"s3cret", "n0nce", "v=0"} {
+	for _, secret := range []string{"s3cret", "n0nce", "v=0", "pa55word"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("the record holds %q: %s", secret, s)
 		}
