@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
+
+	"switchboard/runtime/sipstack"
 )
 
 // ladder is the server's socket, recording every SIP message it sends and
@@ -55,14 +58,17 @@ type SIPMessage struct {
 	From, To, Summary string
 }
 
-// messages returns the recorded messages (at most maxLadder) and whether
-// more were recorded than that.
+// messages returns the recorded messages (at most maxLadder), in their
+// canonical order, and whether more were recorded than that.
 //
 // Only the case's own traffic is shown: the messages of a Call-ID whose
 // first recorded message starts something (a request with no To tag).
 // What the previous case left in flight — the 200 to a presence NOTIFY,
 // a NOTIFY of an older subscription — arrives whenever the machine gets
-// to it, and would otherwise open the ladder on a loaded machine.
+// to it, and would otherwise open the ladder on a loaded machine. So do
+// the NOTIFYs the server sends of itself, outside any subscription (a
+// new voicemail's unsolicited message-summary, after the call that left
+// it): they are never shown.
 func (l *ladder) messages() (out []SIPMessage, more bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -70,19 +76,14 @@ func (l *ladder) messages() (out []SIPMessage, more bool) {
 	for _, m := range l.msg {
 		h := parse(l.head[m.start:m.end])
 		if _, seen := own[h.callID]; !seen && h.callID != "" {
-			own[h.callID] = !h.response && !h.toTag
+			own[h.callID] = !h.response && !h.toTag && !strings.HasPrefix(h.summary, "NOTIFY ")
 		}
 	}
-	shown := 0
 	for _, m := range l.msg {
 		h := parse(l.head[m.start:m.end])
 		if h.callID != "" && !own[h.callID] {
 			continue
 		}
-		if shown == maxLadder {
-			return out, true
-		}
-		shown++
 		name := l.names[m.peer.String()]
 		if name == "" {
 			name = m.peer.String()
@@ -104,7 +105,13 @@ func (l *ladder) messages() (out []SIPMessage, more bool) {
 		}
 		out = append(out, msg)
 	}
-	return out, false
+	out = canonical(out)
+	if len(out) > maxLadder {
+		return out[:maxLadder], true
+	}
+	// The recorder stops after maxLadder+1 messages: what came after is
+	// not known, and may have been the case's.
+	return out, len(l.msg) > maxLadder
 }
 
 // ladderLines renders messages as the text ladder, a line each:
@@ -194,15 +201,44 @@ func parse(b []byte) (h header) {
 			cseq = strings.TrimSpace(value)
 		}
 	}
-	if strings.HasPrefix(first, "SIP/2.0 ") {
-		h.response = true
-		h.summary = fmt.Sprintf("%s (%s; %s → %s)", strings.TrimPrefix(first, "SIP/2.0 "), cseq, h.from, h.to)
-		return h
-	}
-	method, _, _ := strings.Cut(first, " ")
-	h.summary = fmt.Sprintf("%s (%s → %s)", method, h.from, h.to)
+	h.summary, h.response = summary(first, cseq, h.from, h.to)
 	return h
 }
+
+// summary is how the ladder labels a message: `INVITE (device.gate →
+// 1A)`, `180 Ringing (1 INVITE; device.gate → 1A)`.
+func summary(first, cseq, from, to string) (s string, response bool) {
+	if status, ok := strings.CutPrefix(first, "SIP/2.0 "); ok {
+		return fmt.Sprintf("%s (%s; %s → %s)", status, cseq, from, to), true
+	}
+	method, _, _ := strings.Cut(first, " ")
+	return fmt.Sprintf("%s (%s → %s)", method, from, to), false
+}
+
+// TracedLadder is the ladder of a live call as the server recorded it
+// (sipstack.CallTrace, GET /admin/calls/{id}/sip), in the form and order
+// a simulated case's failure has: "server" on one side, the account of
+// the leg on the other. more says the call had more messages than these.
+func TracedLadder(ct sipstack.CallTrace) (msgs []SIPMessage, more bool) {
+	for _, m := range ct.Messages {
+		text, _ := summary(m.FirstLine, m.CSeq, m.From, m.To)
+		msg := SIPMessage{From: "server", To: m.Peer, Summary: text}
+		if m.In {
+			msg.From, msg.To = m.Peer, "server"
+		}
+		msgs = append(msgs, msg)
+	}
+	msgs = canonical(msgs)
+	if len(msgs) > maxLadder {
+		return msgs[:maxLadder], true
+	}
+	return msgs, ct.More
+}
+
+// LadderLines renders a ladder as text, a line a message, as switchboard
+// test prints a failure's: `server ← device.gate INVITE (device.gate →
+// 1A)`; a last line says when more messages were not shown.
+func LadderLines(msgs []SIPMessage, more bool) []string { return ladderLines(msgs, more) }
 
 // hasTag reports whether a From or To value has a tag parameter: one after
 // the closing '>' of a name-addr, or anywhere in a bare addr-spec's
@@ -230,4 +266,110 @@ func userOf(v string) string {
 		return rest[:at]
 	}
 	return ""
+}
+
+// canonical puts a call's messages in an order that does not depend on
+// how the machine scheduled the devices and the server, only on what the
+// messages were, so that the same failure draws the same ladder (and
+// `test -html` writes the same page) every time.
+//
+// The order kept is the causal one a device and the server can show:
+//
+//   - Each party's own messages (its leg: the caller's, each forked
+//     callee's) stay in their order.
+//   - A device answers only what the server sent it on its own leg, so a
+//     message in from any party but the first (the caller) is drawn right
+//     after the message before it on that leg, as is what the server
+//     sends without deciding anything — an ACK, a 100 Trying, the answer
+//     to a BYE or CANCEL. The server could not have waited for them:
+//     they follow their cause, not whichever other leg's message the
+//     machine happened to carry first.
+//   - The rest — the caller's messages and what the server decides to
+//     send to the forked legs (INVITEs, CANCELs, BYEs, the answers to the
+//     caller's INVITE) — keep the order they crossed the wire in, but for
+//     each run of the server's messages to different callee legs in a
+//     row (the INVITEs of a fork, the CANCELs when one answered), which
+//     go in the order of the parties' names: the server sent them
+//     together, none caused by another.
+func canonical(msgs []SIPMessage) []SIPMessage {
+	if len(msgs) < 2 {
+		return msgs
+	}
+	n := len(msgs)
+	leg := make([]string, n)
+	for i, m := range msgs {
+		leg[i] = m.From
+		if m.From == "server" {
+			leg[i] = m.To
+		}
+	}
+	caller := leg[0]
+	// follows[i]: message i is drawn right after the one before it on its
+	// leg; next[i] is that leg's next message.
+	follows := make([]bool, n)
+	next := make([]int, n)
+	last := map[string]int{}
+	for i := range msgs {
+		next[i] = -1
+		p, seen := last[leg[i]]
+		if seen {
+			next[p] = i
+		}
+		last[leg[i]] = i
+		if !seen || leg[i] == caller {
+			continue
+		}
+		in := msgs[i].To == "server"
+		follows[i] = in || automatic(msgs[i].Summary)
+	}
+	var spine []int
+	for i := range msgs {
+		if !follows[i] {
+			spine = append(spine, i)
+		}
+	}
+	// Runs of the server's messages to different callee legs, in name
+	// order.
+	for start := 0; start < len(spine); {
+		end := start
+		in := map[string]bool{}
+		for end < len(spine) && msgs[spine[end]].From == "server" && leg[spine[end]] != caller && !in[leg[spine[end]]] {
+			in[leg[spine[end]]] = true
+			end++
+		}
+		if end > start+1 {
+			run := spine[start:end]
+			slices.SortStableFunc(run, func(a, b int) int { return strings.Compare(leg[a], leg[b]) })
+		}
+		start = max(end, start+1)
+	}
+	out := make([]SIPMessage, 0, n)
+	for _, i := range spine {
+		out = append(out, msgs[i])
+		for j := next[i]; j >= 0 && follows[j]; j = next[j] {
+			out = append(out, msgs[j])
+		}
+	}
+	return out
+}
+
+// automatic reports whether a message the server sends is one it sends
+// without a decision: an ACK, a 100 Trying, or the response to a request
+// other than INVITE (a BYE's, a CANCEL's 200).
+func automatic(summary string) bool {
+	first, rest, _ := strings.Cut(summary, " ")
+	if first == "ACK" {
+		return true
+	}
+	if len(first) != 3 || strings.Trim(first, "0123456789") != "" {
+		return false // another request
+	}
+	if first == "100" {
+		return true
+	}
+	// `200 OK (7 BYE; a → b)` or, numbers dropped, `200 OK (BYE; a → b)`.
+	_, cseq, _ := strings.Cut(rest, "(")
+	cseq, _, _ = strings.Cut(cseq, ";")
+	f := strings.Fields(cseq)
+	return len(f) > 0 && f[len(f)-1] != "INVITE"
 }

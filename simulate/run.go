@@ -99,8 +99,10 @@ type Result struct {
 	Origin   ir.Origin // the HCL the case proves
 	Ladder   []string  // SIP messages of the case, for a failure
 	// SIP is the same messages structured, for a ladder diagram; Ladder
-	// has a line more when the call had more than could be kept.
-	SIP []SIPMessage
+	// has a line more when the call had more than could be kept, and
+	// MoreSIP says so.
+	SIP     []SIPMessage
+	MoreSIP bool
 }
 
 // Report is the outcome of a run, in case order.
@@ -670,9 +672,8 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 		w.cleanup(st)
 		res.Duration = time.Since(start)
 		if res.Status == Fail {
-			var more bool
-			res.SIP, more = w.ladder.messages()
-			res.Ladder = ladderLines(res.SIP, more)
+			res.SIP, res.MoreSIP = w.ladder.messages()
+			res.Ladder = ladderLines(res.SIP, res.MoreSIP)
 		}
 	}()
 	for i, step := range c.Steps {
@@ -691,6 +692,9 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 // cleanup ends whatever the case left running and waits for the server to
 // report every call over, so the next case starts from a quiet server.
 func (w *worker) cleanup(st *caseState) {
+	if st.dialDone != nil && !closed(st.dialDone) {
+		w.settle()
+	}
 	if st.dialDone != nil {
 		// A call still ringing: let every timer run out, a virtual minute
 		// at a time (the dial itself gives up after two real minutes).
@@ -819,6 +823,34 @@ func (w *worker) waitEventBy(st *caseState, f func(events.Event) bool, bound fun
 // held.
 func (w *worker) rungLocked(account string) bool { return w.reached[account] > 0 }
 
+// settle waits until the server has heard back from every device the
+// case's calls reached (it rings, answers or refuses), before the virtual
+// clock moves on: devices answer an INVITE in milliseconds, long before
+// any timer of a ring. Otherwise whether a ring timeout or a device's
+// 180 reached the server first would depend on the machine — whether
+// the caller was told it rings, and so a failure's ladder, would differ
+// from run to run.
+func (w *worker) settle() {
+	w.until(func() bool {
+		heard := map[string]map[string]bool{} // account → calls
+		for _, e := range w.events {
+			switch e.Kind {
+			case events.LegRinging, events.LegAnswered, events.LegFailed, events.LegCancelled:
+				if heard[e.Leg] == nil {
+					heard[e.Leg] = map[string]bool{}
+				}
+				heard[e.Leg][e.Call] = true
+			}
+		}
+		for a, n := range w.reached {
+			if len(heard[a]) < n {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func (w *worker) rung(st *caseState, account string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -880,6 +912,7 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 		}
 		return nil
 	case Advance:
+		w.settle()
 		w.clock.Advance(s.D)
 		return nil
 	case ExpectAnswered:

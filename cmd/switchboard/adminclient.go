@@ -15,6 +15,7 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/runtime/b2bua"
+	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
 )
 
@@ -131,4 +132,13 @@ func (a *adminClient) ringTest(ctx context.Context, user string, wait time.Durat
 	}
 	var r b2bua.RingTestResult
 	return r, a.do(req, &r)
+}
+
+// callSIP asks GET /admin/calls/{id}/sip: the SIP messages the server
+// kept of call id.
+func (a *adminClient) callSIP(ctx context.Context, id string) (sipstack.CallTrace, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var t sipstack.CallTrace
+	return t, a.get(ctx, "/admin/calls/"+url.PathEscape(id)+"/sip", &t)
 }

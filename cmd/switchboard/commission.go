@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/compiler/state"
 	"switchboard/runtime/events"
+	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
 	"switchboard/simulate"
 	"switchboard/simulate/commission"
@@ -79,7 +81,7 @@ func commissionFlags(o *commissionOptions) *flagSet {
 	f := newFlagSet("commission")
 	f.fs.BoolVar(&o.json, "json", false, "print the checklist as JSON when done, instead of a line per case")
 	f.fs.StringVar(&o.junit, "junit", "", "also write a JUnit XML report to `FILE`")
-	f.fs.StringVar(&o.html, "html", "", "also write the checklist as one self-contained page to `FILE` (as test -html: grouped by door, residence and person; open cases say why)")
+	f.fs.StringVar(&o.html, "html", "", "also write the checklist as one self-contained page to `FILE` (as test -html: grouped by door, residence and person; open cases say why; a failure's call drawn as a SIP ladder from what the server kept of it)")
 	f.fs.StringVar(&o.admin, "admin", "127.0.0.1:8089", "serve's admin endpoints are on `ADDR` (its -admin)")
 	f.fs.StringVar(&o.tokenFile, "token-file", "", "read the admin token from `FILE` (default DIR/.switchboard/admin-token; SWITCHBOARD_ADMIN_TOKEN overrides)")
 	f.fs.BoolVar(&o.once, "once", false, "judge the calls the server's journal holds now, then stop")
@@ -164,6 +166,16 @@ func runCommission(c *cli, args []string) int {
 		return c.fail("commission", err)
 	}
 	r.cl.Explain(reg)
+	// The failures' ladders again, for the reports: a call's last
+	// messages (the callee's BYE and its answer) may have crossed the
+	// wire after its end was reported.
+	var failed []int
+	for i, it := range r.cl.Items {
+		if it.Status == commission.Failed && it.Call != "" {
+			failed = append(failed, i)
+		}
+	}
+	r.ladders(context.Background(), failed)
 	if err := r.save(); err != nil {
 		return c.fail("commission", err)
 	}
@@ -331,6 +343,7 @@ func (r *commissionRun) judge(ctx context.Context, ended []string) error {
 		}
 		delete(r.pending, id)
 	}
+	r.ladders(ctx, changed)
 	style := r.c.styleFor(r.c.stdout)
 	for _, i := range changed {
 		it := r.cl.Items[i]
@@ -350,11 +363,38 @@ func (r *commissionRun) judge(ctx context.Context, ended []string) error {
 		if it.Origin.HasPos() {
 			fmt.Fprintf(r.c.stdout, "      %s\n", it.Origin)
 		}
+		if len(it.Ladder) > 0 {
+			fmt.Fprintf(r.c.stdout, "      SIP:\n        %s\n", strings.Join(it.Ladder, "\n        "))
+		}
 	}
 	if len(changed) > 0 {
 		return r.save()
 	}
 	return nil
+}
+
+// ladders gives the items that failed the SIP messages of the call that
+// failed them, as the server kept them (GET /admin/calls/{id}/sip), while
+// the call is among the last the server keeps. A server that keeps none,
+// or no longer has the call, leaves the item without: the reason and the
+// events say what happened.
+func (r *commissionRun) ladders(ctx context.Context, changed []int) {
+	traces := map[string]sipstack.CallTrace{}
+	for _, i := range changed {
+		it := &r.cl.Items[i]
+		if it.Status != commission.Failed || it.Call == "" {
+			continue
+		}
+		t, ok := traces[it.Call]
+		if !ok {
+			t, _ = r.ac.callSIP(ctx, it.Call) // on error, none
+			traces[it.Call] = t
+		}
+		if len(t.Messages) == 0 && len(it.SIP) > 0 {
+			continue // the server no longer has it: keep what it had
+		}
+		it.SetLadder(simulate.TracedLadder(t))
+	}
 }
 
 // registered asks the server which accounts are registered now.

@@ -159,6 +159,7 @@ type commissionDocument struct {
 	Cases                []struct {
 		Name, Status, Detail string
 		Evidence             []uint64
+		Ladder               []string
 	}
 }
 
@@ -367,6 +368,28 @@ user "sarah" {`)
 	for _, w := range []string{`<testsuite name="whitfield-home"`, `<failure message="rang grace; expected also sarah, david, chloe and jack" type="CallPathFailed">`, `<skipped message="open: `} {
 		if !strings.Contains(string(report), w) {
 			t.Errorf("the JUnit report lacks %s:\n%s", w, report)
+		}
+	}
+	// The failure's call, drawn from the SIP messages the server kept of
+	// it: the gate's INVITE, the leg to Grace's app, in the page and in
+	// the JSON's ladder lines.
+	for _, re := range []string{
+		`<svg class="ladder" `,
+		`<g class="msg request" data-from="device.gate" data-to="server"><title>1\. device\.gate → server: INVITE \(device\.gate → [^)]+\)</title>`,
+		`<g class="msg request" data-from="server" data-to="app.grace"><title>[0-9]+\. server → app\.grace: INVITE \(device\.gate → app\.grace\)</title>`,
+		`<g class="msg provisional" data-from="app.grace" data-to="server">`,
+	} {
+		if !regexp.MustCompile(re).Match(html) {
+			t.Errorf("the -html page lacks %s", re)
+		}
+	}
+	for _, k := range second.Cases {
+		if k.Status != "failed" {
+			continue
+		}
+		lines := strings.Join(k.Ladder, "\n")
+		if !strings.HasPrefix(lines, "server ← device.gate INVITE (device.gate → ") || !strings.Contains(lines, "server → app.grace INVITE (device.gate → app.grace)") {
+			t.Errorf("%q: ladder\n%s", k.Name, lines)
 		}
 	}
 	want := "rang grace; expected also sarah, david, chloe and jack"

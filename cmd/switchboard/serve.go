@@ -102,8 +102,10 @@ running. POST /admin/reload on the -admin address does the same, and POST
 /admin/status says what the server is doing (listeners, accounts registered,
 calls in progress, trunks registered) as JSON, for a health check; GET
 /admin/accounts every account (switchboard status), GET /admin/events the
-recent events, numbered, as a long poll, and POST /admin/ring-test?user=NAME
-rings a person (switchboard commission). The admin
+recent events, numbered, as a long poll, GET /admin/calls/ID/sip the SIP
+messages of a call in progress or among the last 256 ended (first lines,
+CSeq, From and To users: no bodies, no credentials), and POST
+/admin/ring-test?user=NAME rings a person (switchboard commission). The admin
 endpoints have a listener of their own, on loopback (never the -http address
 devices and a reverse proxy reach); they refuse a request that came through
 a proxy (X-Forwarded-For, Forwarded, X-Real-IP or Via) and answer only

@@ -22,8 +22,8 @@ func writeTestHTML(path string, p *ir.Program, rep *simulate.Report) error {
 
 // writeCommissionHTML writes a commissioning run as the same page
 // (commission -html FILE): its checklist is a simulate.Report whose open
-// cases are skipped ones saying why. A live call's SIP messages are not
-// captured, so its failures carry no ladder; their reason names the events.
+// cases are skipped ones saying why, and whose failures carry the SIP
+// messages the server kept of their call (GET /admin/calls/{id}/sip).
 func writeCommissionHTML(path string, p *ir.Program, rep *simulate.Report) error {
 	page := testPage(p, rep)
 	page.Title = strings.TrimSuffix(page.Title, " — switchboard test") + " — switchboard commission"
@@ -47,7 +47,7 @@ func testPage(p *ir.Program, rep *simulate.Report) *report.Page {
 		for _, m := range res.SIP {
 			c.Messages = append(c.Messages, report.Message{From: m.From, To: m.To, Summary: cseqNumber.ReplaceAllString(m.Summary, "$1")})
 		}
-		c.MoreMessages = len(res.Ladder) > len(res.SIP)
+		c.MoreMessages = res.MoreSIP
 		page.Cases = append(page.Cases, c)
 	}
 	return page

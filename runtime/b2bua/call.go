@@ -640,6 +640,13 @@ func (c *call) invite(b *branch) error {
 	if b.contact.Transport != "" {
 		req.SetTransport(b.contact.Transport)
 	}
+	if s.cfg.Trace != nil {
+		// The leg's Call-ID is chosen here, not by sipgo as it sends,
+		// so that the trace knows it before the INVITE leaves.
+		id := sip.CallIDHeader(sip.GenerateTagN(32))
+		req.AppendHeader(&id)
+		s.cfg.Trace.Leg(c.id, string(id), b.account)
+	}
 	b.req = req
 	tx, err := s.oversize.Request(context.Background(), s.client(), req, !c.isTrunk(b) && b.contact.direct(), c.build(b))
 	if err != nil {

@@ -110,6 +110,11 @@ func (s *Server) RingTest(ctx context.Context, user string, prompt []int16, ring
 		if t.ct.Transport != "" {
 			req.SetTransport(t.ct.Transport)
 		}
+		if s.cfg.Trace != nil {
+			id := sip.CallIDHeader(sip.GenerateTagN(32))
+			req.AppendHeader(&id)
+			s.cfg.Trace.Leg(res.Call, string(id), t.account)
+		}
 		dua := &sipgo.DialogUA{Client: c, ContactHDR: *s.contactHeader(t.ct.dest(), t.ct.Transport)}
 		wg.Add(1)
 		go func() {

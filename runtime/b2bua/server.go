@@ -65,6 +65,9 @@ type Config struct {
 	// Retry-After. 0: no bound (a simulation, which must never refuse).
 	CallSetups int
 	QueueDelay time.Duration
+	// Trace, when set, keeps each call's SIP messages as they crossed the
+	// sockets (package sipstack), for its ladder diagram.
+	Trace *sipstack.Trace
 }
 
 // userAgent is the Server and User-Agent header value.
@@ -292,6 +295,9 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 		}
 		pc = udp.New(u) // raw-syscall reads and writes (package udp)
 	}
+	// Traced beneath the early answers, so that a call's challenge is in
+	// its record.
+	pc = sipstack.TracePacketConn(pc, s.cfg.Trace)
 	rc := sipstack.NewReadyConn(pc, &s.closing, s.serveEarly)
 	if !s.serve(rc) {
 		return nil
@@ -382,6 +388,7 @@ func (s *Server) serveStream(ctx context.Context, transport string, l net.Listen
 		return err
 	}
 	go func() { <-ctx.Done(); l.Close() }()
+	l = sipstack.TraceListener(l, s.cfg.Trace)
 	if !s.serve(l) {
 		return nil
 	}
@@ -554,6 +561,16 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) publish(e events.Event) {
+	// The trace follows the calls by their events, as presence does.
+	switch e.Kind {
+	case events.CallStarted:
+		s.cfg.Trace.Begin(e.Call, e.From)
+	case events.CallRejected:
+		s.cfg.Trace.Begin(e.Call, e.From)
+		s.cfg.Trace.End(e.Call)
+	case events.CallEnded:
+		s.cfg.Trace.End(e.Call)
+	}
 	// Presence follows the calls from their events, synchronously: it
 	// must see every one, in order, which the bus does not promise.
 	s.presence.Observe(s.st().program, e)

@@ -7,6 +7,8 @@
 // SUBSCRIBEs over UDP sent statelessly before sipgo makes a transaction
 // (Stateless), the transport of large requests the server sends
 // (Oversize, RFC 3261 §18.1.1), and the refusal of new calls when the
-// server cannot keep up (Admission: 503 with Retry-After). Nothing else
+// server cannot keep up (Admission: 503 with Retry-After), and the record
+// of each call's messages as they crossed the sockets (Trace), for its
+// ladder diagram. Nothing else
 // of ours sets a sipgo variable.
 package sipstack

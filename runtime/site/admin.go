@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"switchboard/runtime/sipstack"
 	"switchboard/runtime/throttle"
 )
 
@@ -87,7 +88,8 @@ func newAdminGuard(token string) *adminGuard {
 // /admin/reload, POST /admin/check-sync?device=NAME), the status (GET
 // /admin/status: what the server is doing, as JSON, for a health check),
 // every account (GET /admin/accounts), the events (GET /admin/events,
-// see adminGet) and ring tests (POST /admin/ring-test, adminRingTest).
+// see adminGet), a call's SIP messages (GET /admin/calls/{id}/sip) and
+// ring tests (POST /admin/ring-test, adminRingTest).
 // Each request must come from loopback, directly (no forwarding header),
 // with "Authorization: Bearer TOKEN" (Options.AdminToken). Why a request
 // was refused goes to the caller in plain words; the token never goes to
@@ -97,8 +99,12 @@ func (s *Site) adminHandler() http.Handler {
 		if !s.admit(w, r) {
 			return
 		}
-		switch r.URL.Path {
-		case "/admin/status", "/admin/accounts", "/admin/events":
+		path := r.URL.Path
+		if strings.HasPrefix(path, callsPrefix) {
+			path = callsPrefix
+		}
+		switch path {
+		case "/admin/status", "/admin/accounts", "/admin/events", callsPrefix:
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
 				w.Header().Set("Allow", "GET, HEAD")
 				http.Error(w, "use GET", http.StatusMethodNotAllowed)
@@ -140,15 +146,25 @@ func (s *Site) adminHandler() http.Handler {
 	})
 }
 
+// callsPrefix begins GET /admin/calls/{id}/sip, a call's SIP messages.
+const callsPrefix = "/admin/calls/"
+
 // adminGet answers the admin endpoints that only read: the status, the
-// accounts and the events (GET /admin/events?after=ID&wait=SECONDS: the
+// accounts, a call's SIP messages (GET /admin/calls/{id}/sip, id the
+// call of its events: a sipstack.CallTrace, the messages as they crossed
+// the wire, no bodies and no credentials) and the events (GET
+// /admin/events?after=ID&wait=SECONDS: the
 // events after ID, waiting up to SECONDS, at most MaxEventsWait, for one —
 // a long poll a client resumes from the last ID it saw; with
 // &epoch=EPOCH, an ID of another run of the server counts from the oldest
 // event kept).
 func (s *Site) adminGet(w http.ResponseWriter, r *http.Request) {
 	var body any
-	switch r.URL.Path {
+	path := r.URL.Path
+	if strings.HasPrefix(path, callsPrefix) {
+		path = callsPrefix
+	}
+	switch path {
 	case "/admin/status":
 		body = s.Status()
 	case "/admin/accounts":
@@ -158,6 +174,22 @@ func (s *Site) adminGet(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		body = rep
+	case callsPrefix:
+		id, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, callsPrefix), "/sip")
+		if !ok || id == "" {
+			http.NotFound(w, r)
+			return
+		}
+		if s.trace == nil {
+			http.Error(w, "this server keeps no SIP messages of its calls", http.StatusNotFound)
+			return
+		}
+		ct, ok := s.trace.Call(id)
+		if !ok {
+			http.Error(w, fmt.Sprintf("no SIP messages of call %q: the server keeps the last %d calls that ended", id, sipstack.TraceFinished), http.StatusNotFound)
+			return
+		}
+		body = ct
 	case "/admin/events":
 		q := r.URL.Query()
 		after, err := strconv.ParseUint(cmp.Or(q.Get("after"), "0"), 10, 64)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 
 	"switchboard/runtime/b2bua"
 	"switchboard/runtime/events"
+	"switchboard/runtime/sipstack"
 )
 
 // The journal numbers events from 1, hands out at most a page after the ID
@@ -99,7 +102,7 @@ func TestAdminAccountsAndEvents(t *testing.T) {
 		}
 		return res.StatusCode
 	}
-	for _, path := range []string{"/admin/events", "/admin/accounts"} {
+	for _, path := range []string{"/admin/events", "/admin/accounts", "/admin/calls/c1/sip"} {
 		if code := get(path, "", nil); code != 401 {
 			t.Errorf("%s without the token: %d", path, code)
 		}
@@ -128,6 +131,36 @@ func TestAdminAccountsAndEvents(t *testing.T) {
 	}
 	if diff := cmp.Diff([]CallState{{Call: "c1", From: "device.gate", To: "1", Target: "residence.a", Started: page.Events[0].Time}}, rep.Calls); diff != "" {
 		t.Errorf("calls in progress (-want +got):\n%s", diff)
+	}
+
+	// A call's SIP messages, by the call its events name (a Call-ID may
+	// hold '/' and '@'), as they crossed the server's socket.
+	if code := get("/admin/calls/c1/sip", testAdminToken, nil); code != 404 {
+		t.Errorf("the SIP messages of a call the server did not trace: %d, want 404", code)
+	}
+	const id = "a/b@127.0.0.1"
+	s.trace.Begin(id, "device.gate")
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	invite := "INVITE sip:1@site SIP/2.0\r\nFrom: <sip:device.gate@site>;tag=1\r\nTo: <sip:1@site>\r\nCall-ID: " + id +
+		"\r\nCSeq: 2 INVITE\r\nProxy-Authorization: Digest response=\"secret\"\r\nContent-Length: 0\r\n\r\n"
+	if _, err := sipstack.TracePacketConn(udp, s.trace).WriteTo([]byte(invite), udp.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	var ct sipstack.CallTrace
+	if code := get("/admin/calls/"+url.PathEscape(id)+"/sip", testAdminToken, &ct); code != 200 {
+		t.Fatalf("GET /admin/calls/{id}/sip: %d", code)
+	}
+	want := sipstack.CallTrace{Call: id, Messages: []sipstack.TracedMessage{{Peer: "device.gate", Addr: udp.LocalAddr().String(),
+		FirstLine: "INVITE sip:1@site SIP/2.0", CSeq: "2 INVITE", From: "device.gate", To: "1"}}}
+	if diff := cmp.Diff(want, ct); diff != "" {
+		t.Errorf("a call's SIP messages (-want +got):\n%s", diff)
+	}
+	if code := get("/admin/calls/"+url.PathEscape(id)+"/sap", testAdminToken, nil); code != 404 {
+		t.Errorf("/admin/calls/{id}/sap: %d, want 404", code)
 	}
 
 	// A ring test is a POST, names a person, and waits a bounded time.

@@ -27,6 +27,7 @@ import (
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/registrar"
 	"switchboard/runtime/services"
+	"switchboard/runtime/sipstack"
 )
 
 // Config is one configuration of a site: everything a reload replaces.
@@ -157,7 +158,10 @@ type Site struct {
 	prov      *provisioning.Server
 	portal    *portal.Portal // nil without a data directory
 	admin     *adminGuard
-	journal   *journal      // nil without admin endpoints or events
+	journal   *journal // nil without admin endpoints or events
+	// trace keeps each call's SIP messages for GET /admin/calls/{id}/sip;
+	// nil without admin endpoints, where nobody could ask for them.
+	trace     *sipstack.Trace
 	ringTests chan struct{} // a place per ring test running (adminRingTest)
 	stopWatch func()
 
@@ -229,7 +233,10 @@ func New(cfg Config, o Options) (*Site, error) {
 		s.services.Retire(cfg.Program)
 	}
 
-	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger, UDPMTU: o.UDPMTU, Presence: o.Presence, CallSetups: o.CallSetups, QueueDelay: o.QueueDelay}
+	if o.AdminToken != "" {
+		s.trace = sipstack.NewTrace()
+	}
+	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger, UDPMTU: o.UDPMTU, Presence: o.Presence, CallSetups: o.CallSetups, QueueDelay: o.QueueDelay, Trace: s.trace}
 	if o.MediaIP.IsValid() {
 		rc.Media = s.mediaFactory()
 		rc.Services = svcs

@@ -53,6 +53,14 @@ type Item struct {
 	// User is the person a ring test proves this case for ("" when none
 	// can: a door's case, a call out, a conference).
 	User string `json:"user,omitempty"`
+	// Call is the call that decided it (its ID in the events); Ladder
+	// its SIP messages as the server kept them, a line each, for a
+	// failure, and SIP the same structured, with MoreSIP when the call
+	// had more (simulate.Result's).
+	Call    string                `json:"call,omitempty"`
+	Ladder  []string              `json:"ladder,omitempty"`
+	SIP     []simulate.SIPMessage `json:"-"`
+	MoreSIP bool                  `json:"-"`
 
 	c simulate.Case
 }
@@ -262,7 +270,8 @@ func (cl *Checklist) Judge(c *Call, epoch string, reg Registered) []int {
 		}
 		it.Status, it.Detail = v.status, v.detail
 		if v.status != Open {
-			it.At, it.Evidence, it.Epoch = c.Started, slices.Clone(c.Evidence), epoch
+			it.At, it.Evidence, it.Epoch, it.Call = c.Started, slices.Clone(c.Evidence), epoch, c.ID
+			it.SetLadder(nil, false)
 		}
 		changed = append(changed, i)
 	}
@@ -270,6 +279,15 @@ func (cl *Checklist) Judge(c *Call, epoch string, reg Registered) []int {
 		cl.Unjudged++
 	}
 	return changed
+}
+
+// SetLadder gives a failed item the SIP messages of its call
+// (simulate.TracedLadder of the server's record), and its Ladder lines.
+func (it *Item) SetLadder(msgs []simulate.SIPMessage, more bool) {
+	it.SIP, it.MoreSIP, it.Ladder = msgs, more, nil
+	if len(msgs) > 0 {
+		it.Ladder = simulate.LadderLines(msgs, more)
+	}
 }
 
 // ringTested decides the open cases of the person a ring test called: it
@@ -290,7 +308,7 @@ func (cl *Checklist) ringTested(c *Call, epoch string) []int {
 		}
 		switch {
 		case c.Answered != "" && c.Digits != "":
-			it.Status, it.At, it.Evidence, it.Epoch = Passed, c.Started, slices.Clone(c.Evidence), epoch
+			it.Status, it.At, it.Evidence, it.Epoch, it.Call = Passed, c.Started, slices.Clone(c.Evidence), epoch, c.ID
 			it.Detail = fmt.Sprintf("ring test: %s answered and keyed %s", short(c.Answered), c.Digits)
 		case c.Answered != "":
 			it.Detail = fmt.Sprintf("ring test: %s answered but keyed no digit", short(c.Answered))
@@ -521,8 +539,9 @@ func names(accounts []string) string {
 
 // Report is the checklist as simulate reports a run (and so as its text,
 // JSON, JUnit and HTML writers take it): passed cases pass, failed ones
-// fail with what differed (Step "live call", Ladder the evidence's event
-// IDs), open and skipped ones are skipped with their reason ("open: …").
+// fail with what differed (Step "live call", SIP and Ladder the messages
+// of the call when the server kept them, Ladder's last line the evidence's
+// event IDs), open and skipped ones are skipped with their reason ("open: …").
 func (cl *Checklist) Report() *simulate.Report {
 	r := &simulate.Report{}
 	for _, it := range cl.Items {
@@ -532,8 +551,10 @@ func (cl *Checklist) Report() *simulate.Report {
 			res.Status = simulate.Pass
 		case Failed:
 			res.Status, res.Step = simulate.Fail, "live call"
+			res.SIP, res.MoreSIP = it.SIP, it.MoreSIP
+			res.Ladder = slices.Clone(it.Ladder)
 			if len(it.Evidence) > 0 {
-				res.Ladder = []string{fmt.Sprintf("events %v of server run %s", it.Evidence, it.Epoch)}
+				res.Ladder = append(res.Ladder, fmt.Sprintf("events %v of server run %s", it.Evidence, it.Epoch))
 			}
 		case Skipped:
 			res.Status = simulate.Skip
