@@ -389,6 +389,14 @@ func (n *Network) WaitRead(ctx context.Context, addr netip.AddrPort) error {
 // The channel is never closed once ctx ends.
 func (n *Network) Quiet(ctx context.Context, settle time.Duration) <-chan struct{} {
 	quiet := make(chan struct{})
+	n.WhenQuiet(ctx, settle, func() { close(quiet) })
+	return quiet
+}
+
+// WhenQuiet calls f, once, when the network has been quiet for settle (as
+// Quiet); never once ctx ends. A simulation bounding each expectation
+// passes the cancel of the expectation's context: one goroutine a wait.
+func (n *Network) WhenQuiet(ctx context.Context, settle time.Duration, f func()) {
 	go func() {
 		t := time.NewTimer(settle)
 		defer t.Stop()
@@ -401,14 +409,13 @@ func (n *Network) Quiet(ctx context.Context, settle time.Duration) <-chan struct
 			}
 			now := n.activity()
 			if now == last && !n.busy() && !working() {
-				close(quiet)
+				f()
 				return
 			}
 			last = now
 			t.Reset(settle)
 		}
 	}()
-	return quiet
 }
 
 // working reports whether any goroutine of the process besides the
