@@ -772,20 +772,12 @@ const quietSettle = 250 * time.Millisecond
 // where the kernel's traffic is not visible, and for a network that never
 // goes quiet.
 func (w *worker) waitCtx(parent context.Context) (context.Context, context.CancelFunc) {
-	bounded, cancelBound := context.WithTimeout(parent, w.o.Wait)
-	if w.net == nil {
-		return bounded, cancelBound
+	ctx, cancel := context.WithTimeout(parent, w.o.Wait)
+	if w.net != nil {
+		// Ended early (context.Canceled) once quiet.
+		w.net.WhenQuiet(ctx, quietSettle, cancel)
 	}
-	ctx, cancel := context.WithCancel(bounded)
-	quiet := w.net.Quiet(ctx, quietSettle)
-	go func() {
-		select {
-		case <-quiet:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, func() { cancel(); cancelBound() }
+	return ctx, cancel
 }
 
 // waitEvent waits for an event of the case matching f.

@@ -196,8 +196,11 @@ func (w *worker) leaveMessage(ctx context.Context, st *caseState, s LeaveMessage
 	}
 	// Recording follows the audio's RTP time, not the clock, so the
 	// message goes out at once (over UDP the media sockets have the
-	// receive buffer for it).
-	if err := c.SendTone(messageVoice, voiceLevel, s.Seconds*50); err != nil {
+	// receive buffer for it), in 80 ms packets: the recording's length
+	// and voice are the samples', and a quarter of the packets of a
+	// 20 ms stream carry them (the most the server's endpoint takes in
+	// one, so its limit is exercised too).
+	if err := c.SendTonePacked(messageVoice, voiceLevel, s.Seconds*50, 4); err != nil {
 		return err
 	}
 	return c.SendDTMF("#")

@@ -93,6 +93,43 @@ func (c *Call) SendTone(freq, amp float64, frames int) error {
 	return nil
 }
 
+// maxPack is the most 20 ms frames SendTonePacked puts in one packet:
+// 80 ms, the longest packet the server's own media endpoint takes (and a
+// ptime phones offer).
+const maxPack = 4
+
+// SendTonePacked sends frames 20 ms frames of the sine as SendTone does,
+// per frames to a packet (at most maxPack; the last packet may carry
+// fewer): the same audio, with the same timestamps, in fewer packets.
+// Each packet's timestamp is its first sample's.
+func (c *Call) SendTonePacked(freq, amp float64, frames, per int) error {
+	if per < 1 || per > maxPack {
+		return fmt.Errorf("%d frames to a packet: want 1 to %d", per, maxPack)
+	}
+	m := c.media
+	payload := make([]byte, 0, per*audio.FrameSamples)
+	for sent := 0; sent < frames; sent += per {
+		n := min(per, frames-sent)
+		m.mu.Lock()
+		start := m.toneAt
+		m.toneAt += n * audio.FrameSamples
+		// One frame on from the last packet, as send steps; then past
+		// this packet's other frames, where the next one starts.
+		m.ts += audio.FrameSamples
+		ts := m.ts
+		m.ts += uint32((n - 1) * audio.FrameSamples)
+		m.mu.Unlock()
+		payload = payload[:0]
+		for i := range n {
+			payload = append(payload, toneFrame(freq, amp, start+i*audio.FrameSamples)...)
+		}
+		if err := m.sendAt(ptPCMU, false, payload, ts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // WaitAudio waits until the call has received at least n samples.
 func (c *Call) WaitAudio(ctx context.Context, n int) error {
 	for {

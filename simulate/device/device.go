@@ -614,12 +614,16 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = reply(500, "Server Internal Error", nil)
 		return
 	}
-	if err := m.setRemote(req.Body()); err != nil {
+	offer, err := parseSDP(req.Body())
+	if err == nil {
+		err = m.setRemoteSession(offer)
+	}
+	if err != nil {
 		m.close()
 		_ = reply(488, "Not Acceptable Here", nil)
 		return
 	}
-	m.answering(req.Body())
+	m.answering(offer)
 	c := &Call{d: d, id: in.CallID, media: m, inbound: true, invite: req, toTag: toTag}
 	d.hub.mu.Lock()
 	d.hub.calls[in.CallID] = c

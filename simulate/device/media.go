@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -103,11 +104,7 @@ func (m *media) offerVideo() error {
 // the offer's audio is; the offer's H.264 video accepted, as a monitor or
 // an app shows the door's camera (nothing is sent on it); every other
 // m-line refused (port 0).
-func (m *media) answering(offer []byte) {
-	var sess sdp.SessionDescription
-	if sess.Unmarshal(offer) != nil {
-		return
-	}
+func (m *media) answering(sess *sdp.SessionDescription) {
 	m.others, m.audioAt = nil, 0
 	audio := false
 	for i, md := range sess.MediaDescriptions {
@@ -215,20 +212,35 @@ func mediaIP(sess *sdp.SessionDescription, md *sdp.MediaDescription) (netip.Addr
 	return ip, err == nil
 }
 
+// parseSDP parses a peer's session description.
+func parseSDP(body []byte) (*sdp.SessionDescription, error) {
+	var sess sdp.SessionDescription
+	if err := sess.Unmarshal(body); err != nil {
+		return nil, fmt.Errorf("peer SDP: %w", err)
+	}
+	return &sess, nil
+}
+
 // setRemote takes the peer's audio address and event payload type from its
 // SDP.
 func (m *media) setRemote(body []byte) error {
-	var sess sdp.SessionDescription
-	if err := sess.Unmarshal(body); err != nil {
-		return fmt.Errorf("peer SDP: %w", err)
+	sess, err := parseSDP(body)
+	if err != nil {
+		return err
 	}
+	return m.setRemoteSession(sess)
+}
+
+// setRemoteSession is setRemote with the SDP parsed: a device answering
+// an offer reads it once for both its peer and its answer.
+func (m *media) setRemoteSession(sess *sdp.SessionDescription) error {
 	if v := m.video; v != nil {
 		// The peer's video address, where the camera sends.
 		for _, md := range sess.MediaDescriptions {
 			if md.MediaName.Media != "video" {
 				continue
 			}
-			if ip, ok := mediaIP(&sess, md); ok {
+			if ip, ok := mediaIP(sess, md); ok {
 				v.mu.Lock()
 				v.remote = netip.AddrPortFrom(ip, uint16(md.MediaName.Port.Value))
 				v.mu.Unlock()
@@ -257,16 +269,28 @@ func (m *media) setRemote(body []byte) error {
 			if a.Key != "rtpmap" {
 				continue
 			}
-			var pt int
-			var name string
-			if n, _ := fmt.Sscanf(a.Value, "%d %s", &pt, &name); n == 2 && len(name) >= 15 && name[:15] == "telephone-event" {
-				m.eventPT = uint8(pt)
+			if pt, ok := eventPayloadType(a.Value); ok {
+				m.eventPT = pt
 			}
 		}
 		m.mu.Unlock()
 		return nil
 	}
 	return errors.New("peer SDP has no audio stream")
+}
+
+// eventPayloadType reads an rtpmap value ("101 telephone-event/8000"):
+// the payload type when it maps telephone events.
+func eventPayloadType(rtpmap string) (uint8, bool) {
+	num, name, ok := strings.Cut(rtpmap, " ")
+	if !ok || !strings.HasPrefix(strings.TrimSpace(name), "telephone-event") {
+		return 0, false
+	}
+	pt, err := strconv.ParseUint(num, 10, 7)
+	if err != nil {
+		return 0, false
+	}
+	return uint8(pt), true
 }
 
 func (m *media) read() {

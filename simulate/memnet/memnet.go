@@ -389,6 +389,14 @@ func (n *Network) WaitRead(ctx context.Context, addr netip.AddrPort) error {
 // The channel is never closed once ctx ends.
 func (n *Network) Quiet(ctx context.Context, settle time.Duration) <-chan struct{} {
 	quiet := make(chan struct{})
+	n.WhenQuiet(ctx, settle, func() { close(quiet) })
+	return quiet
+}
+
+// WhenQuiet calls f, once, when the network has been quiet for settle (as
+// Quiet); never once ctx ends. A simulation bounding each expectation
+// passes the cancel of the expectation's context: one goroutine a wait.
+func (n *Network) WhenQuiet(ctx context.Context, settle time.Duration, f func()) {
 	go func() {
 		t := time.NewTimer(settle)
 		defer t.Stop()
@@ -400,28 +408,39 @@ func (n *Network) Quiet(ctx context.Context, settle time.Duration) <-chan struct
 			case <-t.C:
 			}
 			now := n.activity()
-			if now == last && !n.busy() && !runnable() {
-				close(quiet)
+			if now == last && !n.busy() && !working() {
+				f()
 				return
 			}
 			last = now
 			t.Reset(settle)
 		}
 	}()
-	return quiet
 }
 
-// runnable reports whether any goroutine of the process is waiting for a
-// CPU. A datagram read is handed to a goroutine of the SIP stack; on a
-// starved machine that goroutine may wait longer than the settle time
-// before it runs and sends its answer, and the network would look quiet
-// while work is pending. Other simulations of the process running in
-// parallel count too: then the wait goes on (Options.Wait still bounds
-// it), which costs a failing expectation time, never a wrong verdict.
-func runnable() bool {
-	s := []metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
+// working reports whether any goroutine of the process besides the
+// caller is running or waiting for a CPU. A datagram read is handed to a
+// goroutine of the SIP stack; on a starved machine that goroutine may wait
+// longer than the settle time before it runs (runnable), or be preempted
+// by the kernel halfway through its work (running, on a thread that is not
+// getting a CPU), and the network would look quiet while work is pending.
+// Other simulations of the process running in parallel count too: then
+// the wait goes on (Options.Wait still bounds it), which costs a failing
+// expectation time, never a wrong verdict. A passing suite never waits on
+// Quiet: its expectations are met before the network goes quiet.
+func working() bool {
+	s := []metrics.Sample{
+		{Name: "/sched/goroutines/runnable:goroutines"},
+		{Name: "/sched/goroutines/running:goroutines"},
+	}
 	metrics.Read(s)
-	return s[0].Value.Kind() == metrics.KindUint64 && s[0].Value.Uint64() > 0
+	count := func(i int) uint64 {
+		if s[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return s[i].Value.Uint64()
+	}
+	return count(0) > 0 || count(1) > 1 // the caller itself is running
 }
 
 // activity counts every datagram sent or read.

@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -407,5 +409,40 @@ func TestQuiet(t *testing.T) {
 	a.Close()
 	if err := <-read; !errors.Is(err, net.ErrClosed) {
 		t.Errorf("read after close: %v", err)
+	}
+}
+
+// TestQuietWhileWorking: a goroutine still computing — a handler the SIP
+// stack started for a datagram already read, on a machine too busy to
+// finish it within the settle time — keeps the network from being quiet,
+// though nothing is sent or held.
+func TestQuietWhileWorking(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs two Ps: the worker and the watcher")
+	}
+	const settle = 10 * time.Millisecond
+	n := New()
+	var stop atomic.Bool
+	spun := make(chan struct{})
+	go func() {
+		defer close(spun)
+		for !stop.Load() {
+		}
+	}()
+	busy, cancel := context.WithTimeout(context.Background(), 20*settle)
+	defer cancel()
+	select {
+	case <-n.Quiet(busy, settle):
+		t.Error("quiet while a goroutine works")
+	case <-busy.Done():
+	}
+	stop.Store(true)
+	<-spun
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	select {
+	case <-n.Quiet(ctx, settle):
+	case <-ctx.Done():
+		t.Fatal("not quiet once the work is done")
 	}
 }
