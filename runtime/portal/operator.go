@@ -78,8 +78,10 @@ func (s *stream) add(e events.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.ring) == streamRing {
-		copy(s.ring, s.ring[1:])
-		s.ring = s.ring[:streamRing-1]
+		// Drop the oldest by moving the start: append moves the ring to
+		// a new array when it runs out of room, a copy every streamRing
+		// events rather than one every event.
+		s.ring = s.ring[1:]
 	}
 	s.ring = append(s.ring, streamEvent{s.nextID, e})
 	s.nextID++
