@@ -98,8 +98,8 @@ func (c *checker) checkNodesFit() {
 			rest = append(rest, quote(hostPort(n.Host, n.Port)))
 		}
 		c.warnf(c.out.Nodes[limit].Range, "More nodes than devices take",
-			"%s devices take %d SIP servers (a primary and a backup); %s %s not written to their files, so device %q and the site's other %s devices do not fail over to %s.",
-			d.Model.Vendor.Name, limit, strings.Join(rest, ", "), plural(len(rest), "is", "are"), d.Name, d.Model.Vendor.Name, plural(len(rest), "it", "them"))
+			"%s devices take %d SIP servers (a primary and a backup); %s %s not written to their files, so %s devices such as %q do not fail over to %s.",
+			d.Model.Vendor.Name, limit, strings.Join(rest, ", "), plural(len(rest), "is", "are"), d.Model.Vendor.Name, d.Name, plural(len(rest), "it", "them"))
 	}
 }
 
