@@ -35,6 +35,9 @@ type Checked struct {
 	// is unknown (apps, trunks), in IR names: the site's digest
 	// attribute, else MD5 alone.
 	Digest []string
+	// Nodes are the SIP servers the site is served from, primary first:
+	// its nodes attribute; nil when it has none (its domain alone).
+	Nodes []Node
 
 	Users      map[string]*lang.User      // by block name
 	Residences map[string]*lang.Residence // by block name
@@ -182,6 +185,7 @@ func Check(cfg *lang.Config) (*Checked, hcl.Diagnostics) {
 	c.checkTrunks()
 	c.checkDDIs()
 	c.checkDevices()
+	c.checkNodesFit()
 	c.checkNumbers()
 	c.checkBLF()
 	c.checkDoorStations()

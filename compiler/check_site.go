@@ -70,6 +70,7 @@ func (c *checker) checkSite() {
 	}
 
 	c.checkDigest(s)
+	c.checkNodes(s)
 
 	if in := s.Installer; in != nil {
 		if in.Email.Set && !validEmail(in.Email.Value) {

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -16,8 +17,9 @@ import (
 // LowerOptions are the facts about the serving side that the site files do
 // not hold: where devices find the SIP server and their provisioning files.
 type LowerOptions struct {
-	// Server is the SIP server devices register with; the site's domain
-	// when empty.
+	// Server is the SIP server devices register with, replacing the
+	// site's nodes; when empty, the site's first node (the others its
+	// backups), else its domain.
 	Server    string
 	Port      int    // 5060 when zero
 	Transport string // "udp" when empty
@@ -50,11 +52,20 @@ func Lower(c *Checked, opts LowerOptions) (*ir.Program, hcl.Diagnostics) {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No site to compile", Detail: "The configuration has no valid site block."}}
 	}
 	l := &lowerer{c: c, opts: opts, p: &ir.Program{Version: ir.Version}}
+	if l.opts.Port == 0 {
+		l.opts.Port = 5060
+	}
+	if l.opts.Server == "" && len(c.Nodes) > 0 {
+		l.opts.Server, l.port = c.Nodes[0].Host, cmp.Or(c.Nodes[0].Port, l.opts.Port)
+		for _, n := range c.Nodes[1:] {
+			l.backup = append(l.backup, ir.SIPServer{Server: n.Host, Port: cmp.Or(n.Port, l.opts.Port)})
+		}
+	}
 	if l.opts.Server == "" {
 		l.opts.Server = c.Site.Domain.Value
 	}
-	if l.opts.Port == 0 {
-		l.opts.Port = 5060
+	if l.port == 0 {
+		l.port = l.opts.Port
 	}
 	if l.opts.Transport == "" {
 		l.opts.Transport = "udp"
@@ -76,10 +87,14 @@ func Lower(c *Checked, opts LowerOptions) (*ir.Program, hcl.Diagnostics) {
 }
 
 type lowerer struct {
-	c     *Checked
-	opts  LowerOptions
-	p     *ir.Program
-	diags hcl.Diagnostics
+	c    *Checked
+	opts LowerOptions
+	// port is the primary SIP server's port, backup the further servers:
+	// from the site's nodes, else opts.
+	port   int
+	backup []ir.SIPServer
+	p      *ir.Program
+	diags  hcl.Diagnostics
 }
 
 // origin converts an hcl.Range into the IR's dependency-free form.
@@ -419,7 +434,7 @@ func (l *lowerer) lowerDevices() {
 		dev := ir.Device{
 			Name: d.Name, Model: d.Model.ID, Vendor: d.Model.Vendor.ID, Kind: irKind(d.Kind),
 			MAC: d.MAC.String(), Location: d.Location.Value, Account: acct, Timezone: l.c.Site.Timezone.Value,
-			SIP:    ir.SIP{Server: l.opts.Server, Port: l.opts.Port, Transport: l.opts.Transport, Expiry: ir.Duration(l.opts.Expiry)},
+			SIP:    ir.SIP{Server: l.opts.Server, Port: l.port, Transport: l.opts.Transport, Expiry: ir.Duration(l.opts.Expiry), Backup: slices.Clone(l.backup)},
 			Origin: origin(d.DeclRange, obj),
 		}
 		switch dev.Kind {

@@ -123,6 +123,13 @@ type Site struct {
 	Digest      []Str
 	DigestRange hcl.Range
 
+	// Nodes are the SIP servers ("host" or "host:port") the site is
+	// served from, primary first: devices are provisioned with them so
+	// they fail over when a node dies. Nil when not written (the domain
+	// alone); NodesRange is the attribute's, else the block's.
+	Nodes      []Str
+	NodesRange hcl.Range
+
 	// RemovedData is what happens to a removed person's voicemail data:
 	// OffboardArchive (default) or OffboardDelete. ArchiveDays is how long
 	// an archive is kept; QuarantineDays how long a removed person's auto

@@ -23,6 +23,7 @@ func decodeSiteBlock(b *hcl.Block, ev *evaluator) (*Site, hcl.Diagnostics) {
 	s.Domain = a.str("domain", "")
 	s.AutoExtensionsFrom = a.number("auto_extensions_from", "100")
 	s.Digest, s.DigestRange = a.strList("digest", `["md5"]`, "a list of digest algorithms in quotes, such as [\"sha-256\", \"md5\"]")
+	s.Nodes, s.NodesRange = a.strList("nodes", "the domain", "a list of SIP server addresses in quotes, such as [\"sip1.example.net\", \"sip2.example.net:5080\"]")
 	s.RemovedData = a.str("removed_data", OffboardArchive)
 	a.oneOf("removed_data", s.RemovedData, OffboardArchive, OffboardDelete)
 	s.ArchiveDays = a.integer("archive_days", DefaultArchiveDays)

@@ -59,7 +59,7 @@ type lowerFlags struct {
 }
 
 func (l *lowerFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&l.server, "server", "", "SIP server `HOST` devices register with (default: the site's domain)")
+	fs.StringVar(&l.server, "server", "", "SIP server `HOST` devices register with, replacing the site's nodes (default: its nodes, else its domain)")
 	fs.IntVar(&l.port, "port", 5060, "SIP server `PORT` devices use")
 	fs.StringVar(&l.transport, "transport", "udp", "SIP `TRANSPORT` devices use: udp, tcp or tls")
 	fs.StringVar(&l.provisionURL, "provision-url", "", "base `URL` devices fetch their files from")

@@ -44,6 +44,13 @@ type Vendor struct {
 	// vendor's devices are known to use, as 6 lower-case hex digits. Lists
 	// are not exhaustive and OEM devices carry other prefixes.
 	OUIs []string
+	// SIPServers is how many SIP servers (a primary and backups) the
+	// vendor's provisioning files name per account, so a device fails
+	// over between a site's nodes; 0 when unknown (one is written).
+	// All three take two: reference/provisioning.md §10.5 "Backup
+	// registrar" (Akuvox SIP.Server2, Yealink sip_server.2.*,
+	// Grandstream P2312 / GDS P2412).
+	SIPServers int
 }
 
 // Model is one device model.
@@ -113,15 +120,15 @@ var (
 	// I have tested so far do not support SHA-256"), SIPp before 3.7
 	// (SIPp issue #652). So every model offers MD5 alone until a document
 	// says more; a model line overrides its vendor's when one does.
-	akuvox = &Vendor{ID: "akuvox", Name: "Akuvox", Digest: md5Only("Akuvox"), OUIs: []string{
+	akuvox = &Vendor{ID: "akuvox", Name: "Akuvox", SIPServers: 2, Digest: md5Only("Akuvox"), OUIs: []string{
 		"0c1105", // Akuvox (Xiamen) Networks, IEEE OUI registry
 	}}
 	// Yealink and Grandstream prefixes: wazo-provd-plugins DHCP class
 	// definitions (dhcp/dhcpd_update/*.conf), see reference/provisioning.md §1.2.
-	yealink = &Vendor{ID: "yealink", Name: "Yealink", Digest: md5Only("Yealink"), OUIs: []string{
+	yealink = &Vendor{ID: "yealink", Name: "Yealink", SIPServers: 2, Digest: md5Only("Yealink"), OUIs: []string{
 		"001565", "249ad8", "44dbd2", "644f56", "805e0c", "805ec0", "e434d7",
 	}}
-	grandstream = &Vendor{ID: "grandstream", Name: "Grandstream", Digest: md5Only("Grandstream"), OUIs: []string{
+	grandstream = &Vendor{ID: "grandstream", Name: "Grandstream", SIPServers: 2, Digest: md5Only("Grandstream"), OUIs: []string{
 		"000b82", "c074ad", "ec74d7",
 	}}
 	vendors = []*Vendor{akuvox, grandstream, yealink}

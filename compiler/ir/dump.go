@@ -255,6 +255,9 @@ func (w *dumper) device(d Device) {
 	w.attr("user", d.User)
 	w.attr("timezone", d.Timezone)
 	w.line(1, "sip", q(d.SIP.Server), strconv.Itoa(d.SIP.Port), d.SIP.Transport, "expiry", d.SIP.Expiry.String())
+	for _, b := range d.SIP.Backup {
+		w.line(1, "sip-backup", q(b.Server), strconv.Itoa(b.Port))
+	}
 	for _, b := range d.Buttons {
 		w.line(1, "button", strconv.Itoa(b.Index), "label", q(b.Label), "dials", q(b.Dial), b.Target.String(), w.at(b.Origin))
 	}

@@ -465,6 +465,16 @@ type SIP struct {
 	Port      int      `json:"port"`
 	Transport string   `json:"transport"` // udp | tcp | tls
 	Expiry    Duration `json:"expiry"`    // registration expiry
+	// Backup are the site's further nodes, in order: devices register
+	// with Server and fail over to these (each on Transport). Empty for
+	// a site served from one server.
+	Backup []SIPServer `json:"backup,omitempty"`
+}
+
+// SIPServer is one further SIP server a device may fail over to.
+type SIPServer struct {
+	Server string `json:"server"`
+	Port   int    `json:"port"`
 }
 
 // Button is a door-station push button (physical or on a touch screen).

@@ -177,6 +177,14 @@ func TestValidateFindsProblems(t *testing.T) {
 		}, "both a username reference and a login"},
 		{"unknown digest algorithm", func(p *ir.Program) { p.Accounts[0].Digest = []string{"SHA-512-256"} }, `digest algorithm "SHA-512-256" is not "MD5" or "SHA-256"`},
 		{"digest algorithm twice", func(p *ir.Program) { p.Site.Digest = []string{"MD5", "MD5"} }, `site: digest algorithm "MD5" listed twice`},
+		{"backup server without host", func(p *ir.Program) { p.Device("lobby").SIP.Backup = []ir.SIPServer{{Port: 5060}} }, "backup SIP server without a host"},
+		{"backup port", func(p *ir.Program) {
+			p.Device("lobby").SIP.Backup = []ir.SIPServer{{Server: "sip2.example.net", Port: 70000}}
+		}, "backup SIP port 70000 out of range"},
+		{"backup is the primary", func(p *ir.Program) {
+			d := p.Device("lobby")
+			d.SIP.Backup = []ir.SIPServer{{Server: d.SIP.Server, Port: d.SIP.Port}}
+		}, "is the primary"},
 		{"trigger accounts", func(p *ir.Program) {
 			p.Device("lobby").Relays[1].Trigger.Accounts = nil
 		}, `trigger policy "accounts" without accounts`},
@@ -305,5 +313,26 @@ func TestDigestOf(t *testing.T) {
 	want = map[string][]string{"own": {"SHA-256", "MD5"}, "none": {"SHA-256"}, "unknown": {"SHA-256"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("with a site list (-want +got):\n%s", diff)
+	}
+}
+
+// TestDumpBackup: a device's backup servers are in the IR dump, one line
+// each after its server; a device without has no such line (so dumps of
+// sites without nodes are what they were).
+func TestDumpBackup(t *testing.T) {
+	p := irtest.HarbourView()
+	if strings.Contains(string(ir.Dump(p)), "sip-backup") {
+		t.Fatal("sip-backup line without backup servers")
+	}
+	p.Device("lobby").SIP.Backup = []ir.SIPServer{{Server: "sip2.example.net", Port: 5080}, {Server: "192.0.2.3", Port: 5060}}
+	var got []string
+	for _, l := range strings.Split(string(ir.Dump(p)), "\n") {
+		if strings.Contains(l, "sip-backup") {
+			got = append(got, strings.TrimSpace(l))
+		}
+	}
+	want := []string{"sip-backup sip2.example.net 5080", "sip-backup 192.0.2.3 5060"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("dump (-want +got):\n%s", d)
 	}
 }

@@ -422,6 +422,17 @@ func (v *validator) device(d *Device, macs map[string]string) {
 	if d.SIP.Port < 1 || d.SIP.Port > 65535 {
 		v.errf("%s: SIP port %d out of range", what, d.SIP.Port)
 	}
+	for _, b := range d.SIP.Backup {
+		if b.Server == "" {
+			v.errf("%s: backup SIP server without a host", what)
+		}
+		if b.Port < 1 || b.Port > 65535 {
+			v.errf("%s: backup SIP port %d out of range", what, b.Port)
+		}
+		if b.Server == d.SIP.Server && b.Port == d.SIP.Port {
+			v.errf("%s: backup SIP server %s:%d is the primary", what, b.Server, b.Port)
+		}
+	}
 	if !validTransport(d.SIP.Transport) {
 		v.errf("%s: unknown SIP transport %q", what, d.SIP.Transport)
 	}

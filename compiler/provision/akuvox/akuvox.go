@@ -8,7 +8,8 @@
 // ../../../../shared/reference/provisioning.md §2 for the sources):
 //
 //   - SIP account (Config.Account1.GENERAL.{Enable,Label,DisplayName,
-//     UserName,AuthName,Pwd}, .SIP.{Server,Port,TransType}, .REG.Timeout),
+//     UserName,AuthName,Pwd}, .SIP.{Server,Port,Server2,Port2,TransType},
+//     .REG.Timeout),
 //     Config.Settings.GENERAL.DirectIP, Config.Settings.SNTP.{Enable,
 //     TimeZone,Name,NTPServer1,NTPServer2}, Config.DoorSetting.DTMF.{Enable,
 //     Code1…Code4}, Config.DoorSetting.DEVICENODE.Location,
@@ -261,6 +262,13 @@ func account(f *devfile.KVFile, p *ir.Program, d *ir.Device, pw devfile.Password
 	f.Set(a+"GENERAL.Pwd", pw.SIPPassword(*acct))
 	f.Set(a+"SIP.Server", d.SIP.Server)
 	f.Set(a+"SIP.Port", strconv.Itoa(d.SIP.Port))
+	// The backup server (reference §2.3) is the site's second node; a
+	// third has no field: the check pass warns (catalogue
+	// Vendor.SIPServers).
+	if len(d.SIP.Backup) > 0 {
+		f.Set(a+"SIP.Server2", d.SIP.Backup[0].Server)
+		f.Set(a+"SIP.Port2", strconv.Itoa(d.SIP.Backup[0].Port))
+	}
 	switch d.SIP.Transport {
 	case "udp":
 		f.Set(a+"SIP.TransType", "0")

@@ -7,7 +7,8 @@
 //
 //	<gs_provision version="1"><config version="1"><P271>1</P271>…
 //
-// with P271 account active, P270 account name, P47 SIP server, P35 user ID,
+// with P271 account active, P270 account name, P47 SIP server, P2312
+// secondary SIP server (the site's second node), P35 user ID,
 // P36 auth ID, P34 password, P3 display name, P33 voicemail access, P130
 // transport (0 UDP, 1 TCP, 2 TLS), P32 register expiry in minutes,
 // P2301/P2302/P2303 DTMF in audio / RFC 2833 / SIP INFO (0/1 each), P30 NTP
@@ -18,7 +19,8 @@
 //
 //	<Device><mac>…</mac><Module_SIP_Basic><P402>…
 //
-// with P407 account name, P402 SIP server, P404 user ID, P405 auth ID,
+// with P407 account name, P402 SIP server, P2412 secondary SIP server,
+// P404 user ID, P405 auth ID,
 // P406 password, P412 register expiry (minutes), P448 transport, P2402
 // RFC 2833, P2403 SIP INFO, P30 NTP server, P5006 NTP on, P14858 DTMF door
 // opening on, P10457/P15460 remote PIN (DTMF code) of door 1/2,
@@ -154,10 +156,23 @@ func (v pvals) elems() []*devfile.Elem {
 }
 
 func server(d *ir.Device) string {
-	if d.SIP.Port == 5060 {
-		return d.SIP.Server
+	return hostPort(d.SIP.Server, d.SIP.Port)
+}
+
+func hostPort(host string, port int) string {
+	if port == 5060 {
+		return host
 	}
-	return d.SIP.Server + ":" + strconv.Itoa(d.SIP.Port)
+	return host + ":" + strconv.Itoa(port)
+}
+
+// secondary sets the secondary SIP server (P2312 on phones, P2412 on
+// GDS) to the site's second node, written as the primary is; a third
+// node has no field: the check pass warns (catalogue Vendor.SIPServers).
+func secondary(v pvals, key int, d *ir.Device) {
+	if len(d.SIP.Backup) > 0 {
+		v[key] = hostPort(d.SIP.Backup[0].Server, d.SIP.Backup[0].Port)
+	}
 }
 
 // minutes rounds a registration expiry up to whole minutes, at least one.
@@ -180,6 +195,7 @@ func deskPhone(p *ir.Program, d *ir.Device, m *catalogue.Model, pw devfile.Passw
 	v[271] = "1"
 	v[270] = label
 	v[47] = server(d)
+	secondary(v, 2312, d)
 	v[35] = acct.Username
 	v[36] = acct.AuthName
 	v[34] = pw.SIPPassword(*acct)
@@ -321,6 +337,7 @@ func doorSystem(p *ir.Program, d *ir.Device, pw devfile.Passwords, w *warner) []
 		405: acct.AuthName,
 		406: pw.SIPPassword(*acct),
 	}
+	secondary(basic, 2412, d)
 	advanced := pvals{
 		412:  minutes(d.SIP.Expiry),
 		448:  transports[d.SIP.Transport],

@@ -19,7 +19,8 @@
 // current Yealink templates (see ../../../../shared/reference/provisioning.md
 // §3): account.1.{enable,label,display_name,user_name,auth_name,password},
 // account.1.sip_server.1.{address,port,transport_type (0 UDP, 1 TCP, 2 TLS),
-// expires}, account.1.dtmf.type (1 = RFC 2833), voice_mail.number.1,
+// expires} (and sip_server.2.* the same, the backup server: the site's
+// second node), account.1.dtmf.type (1 = RFC 2833), voice_mail.number.1,
 // linekey.N.{type,line,value,label} (15 line, 13 speed dial, 16 BLF,
 // 11 DTMF; a BLF key's value is the extension it watches, subscribed to
 // with the dialog event package, its label the person's name: §3.3), local_time.{ntp_server1,ntp_server2,time_zone,summer_time,
@@ -242,10 +243,17 @@ func renderDevice(p *ir.Program, d *ir.Device, pw devfile.Passwords) ([]devfile.
 	f.Set(a+"user_name", acct.Username)
 	f.Set(a+"auth_name", acct.AuthName)
 	f.Set(a+"password", pw.SIPPassword(*acct))
-	f.Set(a+"sip_server.1.address", d.SIP.Server)
-	f.Set(a+"sip_server.1.port", strconv.Itoa(d.SIP.Port))
-	f.Set(a+"sip_server.1.transport_type", map[string]string{"udp": "0", "tcp": "1", "tls": "2"}[d.SIP.Transport])
-	f.Set(a+"sip_server.1.expires", strconv.Itoa(d.SIP.Expiry.Seconds()))
+	// Server 1 is the site's first node; server 2, the phone's backup
+	// (reference §3 "`.2.*` backup"), its second. A third node has no
+	// field: the check pass warns (catalogue Vendor.SIPServers).
+	servers := append([]ir.SIPServer{{Server: d.SIP.Server, Port: d.SIP.Port}}, d.SIP.Backup...)
+	for i, s := range servers[:min(len(servers), 2)] {
+		n := a + "sip_server." + strconv.Itoa(i+1) + "."
+		f.Set(n+"address", s.Server)
+		f.Set(n+"port", strconv.Itoa(s.Port))
+		f.Set(n+"transport_type", map[string]string{"udp": "0", "tcp": "1", "tls": "2"}[d.SIP.Transport])
+		f.Set(n+"expires", strconv.Itoa(d.SIP.Expiry.Seconds()))
+	}
 	f.Set(a+"dtmf.type", "1")
 	if u := p.User(d.User); u != nil && u.Mailbox != "" {
 		if vm := p.VoicemailAccess(); vm != "" {
