@@ -1,20 +1,24 @@
 package portal
 
 import (
+	"context"
 	"sync"
 
 	"switchboard/runtime/events"
+	"switchboard/runtime/store"
 )
 
-// historySize is how many recent events of interest the portal keeps: the
-// site keeps no event store of its own, so the door log and the calls a
-// person sees are those since the server started, this many at most.
+// historySize is how many recent events of interest the portal keeps in
+// memory: the door log and the calls a person sees are the last this many
+// of the site's event stream (across restarts of the server when the
+// stream is kept on disk).
 const historySize = 2000
 
 // History keeps the recent events the portal shows (doors opened, calls),
 // read from the site's event stream.
 type History struct {
 	sub  *events.Subscription
+	stop func() // stops following a store.EventLog
 	done chan struct{}
 
 	mu   sync.Mutex
@@ -42,18 +46,42 @@ func NewHistory(bus *events.Bus, n int) *History {
 	return h
 }
 
+// keptKinds are the kinds of events History keeps.
+var keptKinds = []events.Kind{events.DoorOpened, events.DoorRefused, events.CallStarted, events.CallEnded, events.LegAnswered, events.Fallback}
+
+// NewHistoryFrom reads log until Close, from the last n events of the
+// kinds it keeps: what happened before this run of the server is shown
+// too.
+func NewHistoryFrom(log *store.EventLog, n int) (*History, error) {
+	h := &History{ring: make([]events.Event, n), done: make(chan struct{}), seen: make(chan struct{})}
+	close(h.done)
+	ctx := context.Background()
+	from, err := log.TailStart(ctx, keptKinds, uint64(n))
+	if err != nil {
+		return nil, err
+	}
+	if h.stop, err = log.Follow(ctx, from, keptKinds, func(r store.Record) { h.add(r.Event) }); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
 // Close stops reading.
 func (h *History) Close() {
 	if h.sub != nil {
 		h.sub.Close()
 	}
+	if h.stop != nil {
+		h.stop()
+	}
 	<-h.done
 }
 
 func kept(k events.Kind) bool {
-	switch k {
-	case events.DoorOpened, events.DoorRefused, events.CallStarted, events.CallEnded, events.LegAnswered, events.Fallback:
-		return true
+	for _, x := range keptKinds {
+		if k == x {
+			return true
+		}
 	}
 	return false
 }

@@ -27,6 +27,7 @@ import (
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/registrar"
 	"switchboard/runtime/services"
+	"switchboard/runtime/store"
 )
 
 // Config is one configuration of a site: everything a reload replaces.
@@ -85,6 +86,13 @@ type Options struct {
 
 	// DataDir holds what the services keep (voicemail); none when empty.
 	DataDir string
+	// Store keeps what outlives a run of the server (store.Open): the
+	// event stream, which the admin journal and the portal's door log and
+	// call history read. nil: a memory store of the site's own when it
+	// has a journal or a portal, lost at Close.
+	Store *store.Store
+	// EventLimits bound the event stream (zero fields: store.DefaultLimits').
+	EventLimits store.Limits
 	// Mailer sends voicemail notifications from MailFrom; nil sends none.
 	Mailer   email.Mailer
 	MailFrom string
@@ -153,6 +161,7 @@ type Site struct {
 	portal    *portal.Portal // nil without a data directory
 	admin     *adminGuard
 	journal   *journal      // nil without admin endpoints or events
+	stream    *stream       // the event stream; nil without events (stream.go)
 	ringTests chan struct{} // a place per ring test running (adminRingTest)
 	stopWatch func()
 
@@ -238,10 +247,14 @@ func New(cfg Config, o Options) (*Site, error) {
 	if s.services != nil {
 		s.stopWatch = s.services.WatchMailboxes(srv.MessageWaiting)
 	}
+	if err := s.openStream(cfg.Program.Site.Name); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if o.DataDir != "" {
 		pc := portal.Config{
 			Program: s.Program, Passwords: s.portalPasswords, Bindings: s.registrar.Lookup,
-			Events: o.Events, Dir: filepath.Join(o.DataDir, "portal"), Clock: s.clk, Logger: s.log,
+			Events: o.Events, EventLog: s.eventLog(), Dir: filepath.Join(o.DataDir, "portal"), Clock: s.clk, Logger: s.log,
 			Site: o.PortalSite, Trunks: s.portalTrunks, RingTest: s.portalRingTest,
 		}
 		if s.services != nil {
@@ -252,8 +265,11 @@ func New(cfg Config, o Options) (*Site, error) {
 			return nil, err
 		}
 	}
-	if o.AdminToken != "" && o.Events != nil {
-		s.journal = newJournal(o.Events, func(account string) bool { return len(s.registrar.Lookup(account)) > 0 })
+	if o.AdminToken != "" && s.stream != nil {
+		if s.journal, err = newJournal(s.stream.log, func(account string) bool { return len(s.registrar.Lookup(account)) > 0 }); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("event journal: %w", err)
+		}
 	}
 	if cfg.Bundle != "" {
 		opts := append([]provisioning.Option{provisioning.WithEvents(o.Events), provisioning.WithLogger(s.log), provisioning.WithClock(s.clk),
@@ -497,6 +513,7 @@ func (s *Site) closeParts() {
 	if s.services != nil {
 		_ = s.services.Close()
 	}
+	s.closeStream()
 }
 
 func (s *Site) mediaFactory() b2bua.MediaFactory {
