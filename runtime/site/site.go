@@ -208,6 +208,11 @@ func New(cfg Config, o Options) (*Site, error) {
 	if o.Logger != nil {
 		regOpts = append(regOpts, registrar.WithLogger(o.Logger))
 	}
+	kept, err := s.keptBindings(cfg.Program.Site.Name)
+	if err != nil {
+		return nil, fmt.Errorf("registrations: %w", err)
+	}
+	regOpts = append(regOpts, kept...)
 	s.registrar = registrar.New(cfg.Program, s.auth, s.clk, regOpts...)
 	g := s.next(cfg)
 	g.core = b2bua.Prepare(s.state(g))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"switchboard/runtime/registrar"
 	"switchboard/runtime/store"
 )
 
@@ -64,4 +65,22 @@ func (s *Site) eventLog() *store.EventLog {
 		return nil
 	}
 	return s.stream.log
+}
+
+// keptBindings is the registrar's store of the bindings kept in
+// Options.Store (a bucket per site, each key expiring with its binding),
+// so that a restart keeps the devices reachable; none without a store.
+func (s *Site) keptBindings(site string) ([]registrar.Option, error) {
+	if s.o.Store == nil {
+		return nil, nil
+	}
+	kv, err := s.o.Store.KV(context.Background(), "registrations", site)
+	if err != nil {
+		return nil, err
+	}
+	p, err := registrar.NewPersistent(kv, s.clk.Now, s.log)
+	if err != nil {
+		return nil, err
+	}
+	return []registrar.Option{registrar.WithStore(p)}, nil
 }

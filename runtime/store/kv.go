@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -17,6 +19,9 @@ type KV struct {
 	js     jetstream.JetStream
 	kv     jetstream.KeyValue
 	prefix string // the subject a key's value is published on, less the key
+
+	mu      sync.Mutex
+	pending []jetstream.PubAckFuture // PutAsync's, until Flush
 }
 
 // limitMarkerTTL is how long a bucket keeps the marker of a key whose time
@@ -60,6 +65,49 @@ func (k *KV) Put(ctx context.Context, key string, value []byte, ttl time.Duratio
 		return fmt.Errorf("store: put: %w", err)
 	}
 	return nil
+}
+
+// PutAsync is Put without waiting for the server's answer: a writer that
+// stores many keys at once sends them all, then waits once (Flush).
+func (k *KV) PutAsync(key string, value []byte, ttl time.Duration) error {
+	m := nats.NewMsg(k.prefix + kvKey(key))
+	m.Data = value
+	var opts []jetstream.PublishOpt
+	if ttl > 0 {
+		opts = append(opts, jetstream.WithMsgTTL(max(ttl, time.Second)))
+	}
+	f, err := k.js.PublishMsgAsync(m, opts...)
+	if err != nil {
+		return fmt.Errorf("store: put: %w", err)
+	}
+	k.mu.Lock()
+	k.pending = append(k.pending, f)
+	k.mu.Unlock()
+	return nil
+}
+
+// Flush waits for the answers to the PutAsyncs before it and returns the
+// first error among them.
+func (k *KV) Flush(ctx context.Context) error {
+	k.mu.Lock()
+	pending := k.pending
+	k.pending = nil
+	k.mu.Unlock()
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	var first error
+	for _, f := range pending {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			if first == nil {
+				first = fmt.Errorf("store: put: %w", err)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("store: put: %w", ctx.Err())
+		}
+	}
+	return first
 }
 
 // Get returns key's value; ok is false when it has none.
