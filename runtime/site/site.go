@@ -88,8 +88,10 @@ type Options struct {
 	DataDir string
 	// Store keeps what outlives a run of the server (store.Open): the
 	// event stream, which the admin journal and the portal's door log and
-	// call history read. nil: a memory store of the site's own when it
-	// has a journal or a portal, lost at Close.
+	// call history read, and the registrations. nil: the registrations
+	// are kept in memory, and the events, when the site has a journal or
+	// a portal, in a stream of its own in the process's memory store
+	// (stream.go), deleted at Close.
 	Store *store.Store
 	// EventLimits bound the event stream (zero fields: store.DefaultLimits').
 	EventLimits store.Limits
@@ -208,7 +210,9 @@ func New(cfg Config, o Options) (*Site, error) {
 	if o.Logger != nil {
 		regOpts = append(regOpts, registrar.WithLogger(o.Logger))
 	}
-	kept, err := s.keptBindings(cfg.Program.Site.Name)
+	// What a site keeps is named by its domain: the one name unique among
+	// the sites one server serves.
+	kept, err := s.keptBindings(cfg.Program.Site.Domain)
 	if err != nil {
 		return nil, fmt.Errorf("registrations: %w", err)
 	}
@@ -252,7 +256,7 @@ func New(cfg Config, o Options) (*Site, error) {
 	if s.services != nil {
 		s.stopWatch = s.services.WatchMailboxes(srv.MessageWaiting)
 	}
-	if err := s.openStream(cfg.Program.Site.Name); err != nil {
+	if err := s.openStream(cfg.Program.Site.Domain); err != nil {
 		s.Close()
 		return nil, err
 	}

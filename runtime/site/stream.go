@@ -2,7 +2,11 @@ package site
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"log/slog"
+	"sync"
 
 	"switchboard/runtime/registrar"
 	"switchboard/runtime/store"
@@ -11,14 +15,26 @@ import (
 // stream is where the site keeps its events: a store.EventLog that the
 // recorder fills from the bus and the journal and the portal read.
 type stream struct {
-	log   *store.EventLog
-	rec   *recorder
-	owned *store.Store // a memory store the site opened itself
+	log *store.EventLog
+	rec *recorder
+	// ephemeral: the stream is the site's alone in the process's memory
+	// store, deleted at Close.
+	ephemeral bool
 }
 
-// openStream opens the site's event stream in Options.Store, or in a
-// memory store of the site's own when it has none but keeps a journal or
-// a portal (both read the stream). Nothing without an event bus, or when
+// memoryStore is the process's memory store, shared by the sites given
+// no Options.Store (tests, the simulator, sites of a server that keeps
+// nothing): one embedded server however many sites, each with a stream of
+// its own. It is never closed.
+var memoryStore struct {
+	once sync.Once
+	s    *store.Store
+	err  error
+}
+
+// openStream opens the site's event stream in Options.Store, or in the
+// process's memory store when it has none but keeps a journal or a
+// portal (both read the stream). Nothing without an event bus, or when
 // nothing reads the stream.
 func (s *Site) openStream(site string) error {
 	o := s.o
@@ -28,17 +44,20 @@ func (s *Site) openStream(site string) error {
 	st := &stream{}
 	db := o.Store
 	if db == nil {
-		var err error
-		if db, err = store.Open(store.Options{Logger: s.log}); err != nil {
-			return err
+		memoryStore.once.Do(func() {
+			memoryStore.s, memoryStore.err = store.Open(store.Options{Logger: slog.New(slog.DiscardHandler)})
+		})
+		if memoryStore.err != nil {
+			return memoryStore.err
 		}
-		st.owned = db
+		// Sites of the same name may run side by side in one process
+		// (tests, simulations): each its own stream.
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		db, site, st.ephemeral = memoryStore.s, site+"-"+hex.EncodeToString(b[:]), true
 	}
 	log, err := db.EventLog(context.Background(), site, o.EventLimits)
 	if err != nil {
-		if st.owned != nil {
-			st.owned.Close()
-		}
 		return fmt.Errorf("event stream: %w", err)
 	}
 	st.log = log
@@ -47,15 +66,15 @@ func (s *Site) openStream(site string) error {
 	return nil
 }
 
-// closeStream stores the events published so far, then closes the store
-// the site opened itself.
+// closeStream stores the events published so far; an ephemeral stream
+// then goes.
 func (s *Site) closeStream() {
 	if s.stream == nil {
 		return
 	}
 	s.stream.rec.close()
-	if s.stream.owned != nil {
-		s.stream.owned.Close()
+	if s.stream.ephemeral {
+		_ = s.stream.log.Delete(context.Background())
 	}
 }
 

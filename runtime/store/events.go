@@ -89,6 +89,16 @@ func (s *Store) EventLog(ctx context.Context, site string, l Limits) (*EventLog,
 	return &EventLog{js: s.js, stream: st, name: n, epoch: epoch, subject: n + "."}, nil
 }
 
+// Delete removes the stream and every event in it.
+func (l *EventLog) Delete(ctx context.Context) error {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	if err := l.js.DeleteStream(ctx, l.name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("store: event stream: %w", err)
+	}
+	return nil
+}
+
 func cmpOr[T comparable](a, b T) T {
 	var zero T
 	if a != zero {
