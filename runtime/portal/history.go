@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 
 	"switchboard/runtime/events"
@@ -18,7 +19,7 @@ const historySize = 2000
 // read from the site's event stream.
 type History struct {
 	sub  *events.Subscription
-	stop func() // stops following a store.EventLog
+	stop func() // stops following a store.EventLog (NewHistoryFrom)
 	done chan struct{}
 
 	mu   sync.Mutex
@@ -51,19 +52,29 @@ var keptKinds = []events.Kind{events.DoorOpened, events.DoorRefused, events.Call
 
 // NewHistoryFrom reads log until Close, from the last n events of the
 // kinds it keeps: what happened before this run of the server is shown
-// too.
-func NewHistoryFrom(log *store.EventLog, n int) (*History, error) {
+// too. Finding where those begin in a long stream takes a while (some
+// twenty questions to the store), so it is done in the background, not
+// at start; a failure is logged and leaves the history empty.
+func NewHistoryFrom(log *store.EventLog, n int, logger *slog.Logger) *History {
 	h := &History{ring: make([]events.Event, n), done: make(chan struct{}), seen: make(chan struct{})}
-	close(h.done)
-	ctx := context.Background()
-	from, err := log.TailStart(ctx, keptKinds, uint64(n))
-	if err != nil {
-		return nil, err
-	}
-	if h.stop, err = log.Follow(ctx, from, keptKinds, func(r store.Record) { h.add(r.Event) }); err != nil {
-		return nil, err
-	}
-	return h, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stop = cancel
+	go func() {
+		defer close(h.done)
+		from, err := log.TailStart(ctx, keptKinds, uint64(n))
+		if err == nil {
+			var stop func()
+			if stop, err = log.Follow(ctx, from, keptKinds, func(r store.Record) { h.add(r.Event) }); err == nil {
+				<-ctx.Done()
+				stop()
+				return
+			}
+		}
+		if ctx.Err() == nil {
+			logger.Error("portal: the door log and the calls cannot be read from the event stream", "error", err)
+		}
+	}()
+	return h
 }
 
 // Close stops reading.

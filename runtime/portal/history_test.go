@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -53,10 +54,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	if log, err = s.EventLog(ctx, "harbour", store.Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHistoryFrom(log, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := NewHistoryFrom(log, 3, slog.New(slog.DiscardHandler))
 	defer h.Close()
 	doors := func() []string {
 		var out []string

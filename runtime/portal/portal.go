@@ -138,9 +138,7 @@ func New(cfg Config) (*Portal, error) {
 		return nil, err
 	}
 	if cfg.EventLog != nil {
-		if p.history, err = NewHistoryFrom(cfg.EventLog, historySize); err != nil {
-			return nil, fmt.Errorf("portal: the event stream: %w", err)
-		}
+		p.history = NewHistoryFrom(cfg.EventLog, historySize, p.log)
 	} else {
 		p.history = NewHistory(cfg.Events, historySize)
 	}
