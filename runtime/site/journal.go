@@ -372,12 +372,26 @@ func newRecorder(bus *events.Bus, log *store.EventLog, logger *slog.Logger) *rec
 	go func() {
 		defer close(r.done)
 		var dropped int
-		var failed uint64
+		var failed uint64 // events not stored since the last one stored
+		sent := 0
+		// flush waits for the answers to what was sent: once nothing more
+		// is waiting, or every recorderBatch events (a send costs half
+		// the CPU of a send and a wait).
+		flush := func() {
+			n, err := r.log.Flush(context.Background())
+			if err != nil {
+				if failed == 0 {
+					logger.Error("the event stream could not store events; they are counted as missed", "error", err)
+				}
+				failed += n
+			}
+			sent = 0
+		}
 		for e := range r.sub.C {
 			n := r.sub.Dropped()
 			lost := uint64(n-dropped) + failed
 			dropped = n
-			if _, err := r.log.Append(context.Background(), e, lost); err != nil {
+			if err := r.log.AppendAsync(e, lost); err != nil {
 				if failed == 0 {
 					logger.Error("the event stream could not store an event; it is counted as missed", "kind", e.Kind, "error", err)
 				}
@@ -385,10 +399,20 @@ func newRecorder(bus *events.Bus, log *store.EventLog, logger *slog.Logger) *rec
 				continue
 			}
 			failed = 0
+			if sent++; sent >= recorderBatch || len(r.sub.C) == 0 {
+				flush()
+			}
+		}
+		if sent > 0 {
+			flush()
 		}
 	}()
 	return r
 }
+
+// recorderBatch is how many events the recorder sends before it waits for
+// the store's answers.
+const recorderBatch = 256
 
 // close stores what was published before it, then stops.
 func (r *recorder) close() {

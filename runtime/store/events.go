@@ -40,6 +40,9 @@ type EventLog struct {
 	name    string
 	epoch   string
 	subject string // name + "."; an event's subject is subject + kind
+
+	mu      sync.Mutex
+	pending []jetstream.PubAckFuture // AppendAsync's, until Flush
 }
 
 // Record is a stored event with its ID (stream sequence). Lost is how many
@@ -297,4 +300,54 @@ func (l *EventLog) TailStart(ctx context.Context, kinds []events.Kind, n uint64)
 		}
 	}
 	return lo, nil
+}
+
+// AppendAsync is Append without waiting for the server's answer; Flush
+// waits for the answers of those before it.
+func (l *EventLog) AppendAsync(e events.Event, lost uint64) error {
+	data, err := json.Marshal(Storable(e))
+	if err != nil {
+		return err
+	}
+	kind := string(e.Kind)
+	if kind == "" {
+		kind = "unknown"
+	}
+	m := nats.NewMsg(l.subject + kind)
+	m.Data = data
+	if lost > 0 {
+		m.Header.Set(lostHeader, strconv.FormatUint(lost, 10))
+	}
+	f, err := l.js.PublishMsgAsync(m, jetstream.WithExpectStream(l.name))
+	if err != nil {
+		return fmt.Errorf("store: event stream: %w", err)
+	}
+	l.mu.Lock()
+	l.pending = append(l.pending, f)
+	l.mu.Unlock()
+	return nil
+}
+
+// Flush waits for the answers to the AppendAsyncs before it; it returns
+// how many were not stored, and the first error.
+func (l *EventLog) Flush(ctx context.Context) (failed uint64, err error) {
+	l.mu.Lock()
+	pending := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	for i, f := range pending {
+		select {
+		case <-f.Ok():
+		case e := <-f.Err():
+			failed++
+			if err == nil {
+				err = fmt.Errorf("store: event stream: %w", e)
+			}
+		case <-ctx.Done():
+			return failed + uint64(len(pending)-i), fmt.Errorf("store: event stream: %w", ctx.Err())
+		}
+	}
+	return failed, err
 }
