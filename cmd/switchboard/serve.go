@@ -104,12 +104,12 @@ What outlives a restart is kept in NATS JetStream, run embedded in the
 process (no port is opened, nothing else to start), under the -data
 directory's jetstream/: the registrations, each until it expires, so a
 restart keeps the devices reachable without their registering again; and
-the event stream, which GET /admin/events, switchboard
-status and commission, and the portal's door log and calls read, so they
-survive a restart (event IDs stay valid: the epoch is the stream's). It
-keeps -events-max-age of events, at most -events-max-msgs and
--events-max-bytes; the oldest go first. Digits someone keyed (door codes,
-PINs) are never stored.
+the event stream, which GET /admin/events, switchboard status and
+commission, and the portal's door log and calls read, so they survive a
+restart (event IDs stay valid: the epoch is the stream's). It keeps
+-events-max-age of events, at most -events-max-msgs and -events-max-bytes;
+the oldest go first. Digits someone keyed (door codes, PINs) are never
+stored. Voicemail is kept as files under the -data directory.
 
 Connections are bounded: -max-connections over SIP TCP, TLS and HTTP
 together (at most half the open-file limit), -max-connections-per-source
