@@ -148,6 +148,10 @@ func New(cfg Config) (*Portal, error) {
 	return p, nil
 }
 
+// HistoryChanged returns a channel closed at the next event the door log
+// and the call history take in: a test of a site waits on it.
+func (p *Portal) HistoryChanged() <-chan struct{} { return p.history.Changed() }
+
 // Close stops reading the event stream.
 func (p *Portal) Close() {
 	p.history.Close()

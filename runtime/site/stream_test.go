@@ -2,11 +2,18 @@ package site
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/compiler/ir"
 	"switchboard/runtime/b2bua"
 	"switchboard/runtime/events"
 	"switchboard/runtime/store"
@@ -82,6 +89,80 @@ func TestJournalSurvivesRestart(t *testing.T) {
 		rep, _ := s.Accounts()
 		if len(rep.Calls) != 0 {
 			t.Errorf("calls of the run before still in progress: %+v", rep.Calls)
+		}
+	})
+}
+
+// The portal's door log is read from the event stream: after a restart on
+// the same store, the owner still sees the door opened before it.
+func TestPortalDoorLogSurvivesRestart(t *testing.T) {
+	dir, data := t.TempDir(), t.TempDir()
+	cfg := func() Config {
+		c := swapConfig(t, "a", "alice", "password-a")
+		c.Program.Users = []ir.User{{Name: "mary", DisplayName: "Mary", Email: "mary@example.com", Role: "owner"}}
+		c.Secrets = portalSecrets{c.Secrets.(passwordMap), "MaryFirst23456789abc"}
+		return c
+	}
+	run := func(publish *events.Event, check func(s *Site, base string, client *http.Client)) {
+		t.Helper()
+		db, err := store.Open(store.Options{Dir: dir, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		bus := events.NewBus(nil)
+		s, err := New(cfg(), Options{Services: &b2bua.Services{}, Logger: quiet, Events: bus, Store: db, DataDir: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if publish != nil {
+			changed := s.portal.HistoryChanged()
+			bus.Publish(*publish)
+			<-changed
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		served := make(chan error, 1)
+		go func() { served <- s.ServeWeb(ctx, l, nil) }()
+		defer func() { cancel(); <-served }()
+		jar, _ := cookiejar.New(nil)
+		check(s, "http://"+l.Addr().String(), &http.Client{Jar: jar})
+	}
+	door := events.Event{Time: time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC), Kind: events.DoorOpened, Device: "gate", Relay: "side-door-7", Account: "app.mary", Call: "c1", Digits: "#"}
+	run(&door, func(*Site, string, *http.Client) {})
+	run(nil, func(s *Site, base string, client *http.Client) {
+		res, err := client.PostForm(base+"/portal/login", url.Values{"email": {"mary@example.com"}, "password": {"MaryFirst23456789abc"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		page := func() string {
+			res, err := client.Get(base + "/portal/site/doors")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != 200 {
+				t.Fatalf("GET /portal/site/doors: %d", res.StatusCode)
+			}
+			return string(body)
+		}
+		// The history reads the stream in the background: wait for it.
+		for {
+			changed := s.portal.HistoryChanged()
+			if strings.Contains(page(), "side-door-7") {
+				break
+			}
+			select {
+			case <-changed:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the door log after a restart does not show the door opened before it:\n%s", page())
+			}
 		}
 	})
 }
