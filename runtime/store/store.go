@@ -44,6 +44,7 @@ type Store struct {
 	js     jetstream.JetStream
 	memory bool
 	tmp    string // the store directory of a memory-only store, removed at Close
+	unlock func() // releases the directory's lock
 }
 
 // requestTimeout bounds one request to the embedded server: it answers in
@@ -69,16 +70,20 @@ func Open(o Options) (*Store, error) {
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	var err error
+	if s.unlock, err = lockDir(dir); err != nil {
+		s.removeTmp()
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	srv, err := server.NewServer(&server.Options{
 		ServerName: "switchboard",
 		DontListen: true, // reached in-process only
 		JetStream:  true,
 		StoreDir:   dir,
-		NoSigs:     true,
-		// A voicemail chunk is 128 KiB (objectChunk); the default 1 MiB
-		// is plenty.
+		NoSigs:     true, // serve handles the signals
 	})
 	if err != nil {
+		s.unlock()
 		s.removeTmp()
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -86,6 +91,7 @@ func Open(o Options) (*Store, error) {
 	srv.Start()
 	if !srv.ReadyForConnections(requestTimeout) {
 		srv.Shutdown()
+		s.unlock()
 		s.removeTmp()
 		return nil, errors.New("store: the embedded JetStream server did not start")
 	}
@@ -112,6 +118,9 @@ func (s *Store) Close() {
 	if s.srv != nil {
 		s.srv.Shutdown()
 		s.srv.WaitForShutdown()
+	}
+	if s.unlock != nil {
+		s.unlock()
 	}
 	s.removeTmp()
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,4 +173,26 @@ func TestKVTTL(t *testing.T) {
 	if all, err = kv.All(ctx); err != nil || len(all) != 0 {
 		t.Errorf("after expiry and delete: %v, %v", all, err)
 	}
+}
+
+// A second store on the same directory is refused while the first is
+// open, and opens once it is closed.
+func TestOneStorePerDirectory(t *testing.T) {
+	dir := t.TempDir()
+	s, err := store.Open(store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2, err := store.Open(store.Options{Dir: dir}); err == nil {
+		s2.Close()
+		t.Fatal("a second store opened the same directory")
+	} else if !strings.Contains(err.Error(), "in use by another process") {
+		t.Errorf("the second store's error: %v", err)
+	}
+	s.Close()
+	s, err = store.Open(store.Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	s.Close()
 }
