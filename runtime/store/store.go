@@ -60,8 +60,8 @@ func Open(o Options) (*Store, error) {
 	s := &Store{memory: o.Dir == ""}
 	dir := filepath.Join(o.Dir, "jetstream")
 	if s.memory {
-		// JetStream wants a directory even when every stream is in
-		// memory; it stays empty.
+		// JetStream wants a directory to start, even when every stream
+		// is in memory.
 		var err error
 		if s.tmp, err = os.MkdirTemp("", "switchboard-jetstream-"); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
@@ -96,6 +96,14 @@ func Open(o Options) (*Store, error) {
 		return nil, errors.New("store: the embedded JetStream server did not start")
 	}
 	s.srv = srv
+	if s.memory {
+		// Started: memory streams, buckets and consumers write nothing
+		// there, and a process-wide store (runtime/site's) is never
+		// closed, so the directory goes now rather than at Close.
+		s.unlock()
+		s.unlock = nil
+		s.removeTmp()
+	}
 	s.nc, err = nats.Connect("", nats.InProcessServer(srv), nats.Name("switchboard"), nats.MaxReconnects(-1))
 	if err != nil {
 		s.Close()
@@ -128,6 +136,7 @@ func (s *Store) Close() {
 func (s *Store) removeTmp() {
 	if s.tmp != "" {
 		_ = os.RemoveAll(s.tmp)
+		s.tmp = ""
 	}
 }
 

@@ -196,3 +196,40 @@ func TestOneStorePerDirectory(t *testing.T) {
 	}
 	s.Close()
 }
+
+// A memory store keeps events and keys, and follows the stream, with
+// the directory JetStream needed to start gone.
+func TestMemoryStore(t *testing.T) {
+	s, err := store.Open(store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	l, err := s.EventLog(ctx, "mem", store.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan store.Record, 1)
+	stop, err := l.Follow(ctx, 1, nil, func(r store.Record) { seen <- r })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if _, err := l.Append(ctx, events.Event{Kind: events.CallStarted, Call: "c1"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-seen; r.Seq != 1 || r.Call != "c1" {
+		t.Errorf("followed %+v", r)
+	}
+	kv, err := s.KV(ctx, "registrations", "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Put(ctx, "a", []byte("b"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := kv.Get(ctx, "a"); string(v) != "b" || !ok || err != nil {
+		t.Errorf("Get: %q %v %v", v, ok, err)
+	}
+}
