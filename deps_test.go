@@ -197,6 +197,8 @@ var thirdPartyPolicy = []thirdPartyRule{
 	{Prefix: "runtime/presence", Allow: []string{sipgoSIP}, Why: "dialog-event subscriptions and NOTIFYs are SIP messages"},
 	{Prefix: "runtime/site", Allow: []string{sipgoSIP}, Why: "the assembly adapts the registrar and authenticator to the call core's contracts"},
 	{Prefix: "runtime/media", Allow: []string{"github.com/pion/rtp", "github.com/pion/sdp/v3"}, Why: "RTP and SDP are media's"},
+	{Prefix: "runtime/store", Allow: []string{"github.com/nats-io/nats-server/v2/server", "github.com/nats-io/nats.go", "github.com/nats-io/nats.go/jetstream"},
+		Why: "the store runs NATS JetStream embedded (DESIGN, scale-out); the rest of the runtime reaches it through the store's types"},
 	{Prefix: "runtime/portal", Allow: []string{"golang.org/x/crypto/argon2"}, Why: "portal passwords a person chose are kept only as argon2id hashes"},
 	{Prefix: "runtime", Allow: nil,
 		Why: "the rest of the runtime is plain Go: SIP is the SIP packages' business, RTP media's, and HCL never reaches the runtime"},

@@ -195,7 +195,9 @@ var flagRules = map[string]flagRule{
 	"-sip-idle-timeout":           durationAbove(0),
 	"-handshake-timeout":          durationAbove(0),
 	"-http-read-timeout":          durationAbove(0),
-	"-rotation-grace":             durationAbove(-1),         // 0: never
+	"-rotation-grace":             durationAbove(-1), // 0: never
+	"serve -events-max-msgs":      intBetween(1, 1<<40),
+	"serve -events-max-bytes":     intBetween(1<<20, 1<<50),  // at least a MiB
 	"commission -timeout":         durationAbove(-1),         // 0: until every case is decided
 	"commission -ring-test":       durationUpTo(time.Minute), // what serve's ring test takes
 	"-digest":                     digestRule,

@@ -40,6 +40,7 @@ var serveCommand = &command{
                          [-udp-mtu N]
                          [-admin ADDR] [-admin-token-file FILE] [-events FILE]
                          [-log-format text|json] [-data DIR] [-smtp HOST:PORT]
+                         [-events-max-age D] [-events-max-msgs N] [-events-max-bytes N]
                          [-mail-from ADDRESS] [-delete-after-mail] [-rotation-grace D]
                          [-max-connections N] [-max-connections-per-source N]
                          [-handshake-timeout D] [-sip-idle-timeout D]
@@ -115,6 +116,17 @@ by its owner only; default DIR/.switchboard/admin-token, or DIR/admin-token
 for a build directory). serve prints where the token is, never the token.
 SIGINT or SIGTERM stops the server cleanly.
 
+What outlives a restart is kept in NATS JetStream, run embedded in the
+process (no port is opened, nothing else to start), under the -data
+directory's jetstream/: the registrations, each until it expires, so a
+restart keeps the devices reachable without their registering again; and
+the event stream, which GET /admin/events, switchboard status and
+commission, and the portal's door log and calls read, so they survive a
+restart (event IDs stay valid: the epoch is the stream's). It keeps
+-events-max-age of events, at most -events-max-msgs and -events-max-bytes;
+the oldest go first. Digits someone keyed (door codes, PINs) are never
+stored. Voicemail is kept as files under the -data directory.
+
 Connections are bounded: -max-connections over SIP TCP, TLS and HTTP
 together (at most half the open-file limit), -max-connections-per-source
 from one address, and a connection must finish its TLS handshake or send
@@ -155,6 +167,7 @@ type serveOptions struct {
 	trustedProxies                                                     listFlag
 	site                                                               siteOptions
 	lower                                                              lowerFlags
+	store                                                              storeFlags
 }
 
 func serveFlags(o *serveOptions) *flagSet {
@@ -188,6 +201,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.DurationVar(&o.queueDelay, "max-queue-delay", sipstack.DefaultQueueDelay, "refuse new calls with 503 and Retry-After while the server's work waits longer than `DURATION` for the CPU (the 90th percentile over the last 100 ms) and at least 8 calls are being set up (0: never)")
 	o.lower.register(f.fs)
 	o.site.register(f.fs)
+	o.store.register(f.fs)
 	return f
 }
 
@@ -378,6 +392,15 @@ func runServe(c *cli, args []string) int {
 	if o.smtp != "" {
 		so.Mailer = &email.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}
 	}
+	db, err := openStore(so.DataDir, log)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+		return exitFail
+	}
+	// Closed after the site (deferred first, run last): the site's last
+	// events are stored before the store writes its state out.
+	defer db.Close()
+	so.Store, so.EventLimits = db, o.store.limits()
 	var st *site.Site
 	so.PortalSite = &portalSite{dir: dir, statePath: statePath(dir, ""), key: cur.key, mailer: so.Mailer, program: func() *ir.Program { return st.Program() }}
 	st, err = site.New(cur.config(o.http != ""), so)

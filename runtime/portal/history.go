@@ -1,20 +1,25 @@
 package portal
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 
 	"switchboard/runtime/events"
+	"switchboard/runtime/store"
 )
 
-// historySize is how many recent events of interest the portal keeps: the
-// site keeps no event store of its own, so the door log and the calls a
-// person sees are those since the server started, this many at most.
+// historySize is how many recent events of interest the portal keeps in
+// memory: the door log and the calls a person sees are the last this many
+// of the site's event stream (across restarts of the server when the
+// stream is kept on disk).
 const historySize = 2000
 
 // History keeps the recent events the portal shows (doors opened, calls),
 // read from the site's event stream.
 type History struct {
 	sub  *events.Subscription
+	stop func() // stops following a store.EventLog (NewHistoryFrom)
 	done chan struct{}
 
 	mu   sync.Mutex
@@ -42,18 +47,52 @@ func NewHistory(bus *events.Bus, n int) *History {
 	return h
 }
 
+// keptKinds are the kinds of events History keeps.
+var keptKinds = []events.Kind{events.DoorOpened, events.DoorRefused, events.CallStarted, events.CallEnded, events.LegAnswered, events.Fallback}
+
+// NewHistoryFrom reads log until Close, from the last n events of the
+// kinds it keeps: what happened before this run of the server is shown
+// too. Finding where those begin in a long stream takes a while (some
+// twenty questions to the store), so it is done in the background, not
+// at start; a failure is logged and leaves the history empty.
+func NewHistoryFrom(log *store.EventLog, n int, logger *slog.Logger) *History {
+	h := &History{ring: make([]events.Event, n), done: make(chan struct{}), seen: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stop = cancel
+	go func() {
+		defer close(h.done)
+		from, err := log.TailStart(ctx, keptKinds, uint64(n))
+		if err == nil {
+			var stop func()
+			if stop, err = log.Follow(ctx, from, keptKinds, func(r store.Record) { h.add(r.Event) }); err == nil {
+				<-ctx.Done()
+				stop()
+				return
+			}
+		}
+		if ctx.Err() == nil {
+			logger.Error("portal: the door log and the calls cannot be read from the event stream", "error", err)
+		}
+	}()
+	return h
+}
+
 // Close stops reading.
 func (h *History) Close() {
 	if h.sub != nil {
 		h.sub.Close()
 	}
+	if h.stop != nil {
+		h.stop()
+	}
 	<-h.done
 }
 
 func kept(k events.Kind) bool {
-	switch k {
-	case events.DoorOpened, events.DoorRefused, events.CallStarted, events.CallEnded, events.LegAnswered, events.Fallback:
-		return true
+	for _, x := range keptKinds {
+		if k == x {
+			return true
+		}
 	}
 	return false
 }

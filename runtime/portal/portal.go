@@ -17,6 +17,7 @@ import (
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 	"switchboard/runtime/registrar"
+	"switchboard/runtime/store"
 	"switchboard/runtime/throttle"
 	"switchboard/runtime/voicemail"
 )
@@ -47,6 +48,10 @@ type Config struct {
 	// devices came online are read from it (the portal keeps the recent
 	// ones; History).
 	Events *events.Bus
+	// EventLog, when set, is the site's stream of the same events kept
+	// in the store: the door log and the calls are read from it, so they
+	// outlive a restart of the server.
+	EventLog *store.EventLog
 	// Site answers what only the site files, the applied state and the
 	// site key know (invitations, the handover sheet); nil: not available.
 	Site SiteFiles
@@ -134,13 +139,21 @@ func New(cfg Config) (*Portal, error) {
 	if p.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
-	p.history = NewHistory(cfg.Events, historySize)
+	if cfg.EventLog != nil {
+		p.history = NewHistoryFrom(cfg.EventLog, historySize, p.log)
+	} else {
+		p.history = NewHistory(cfg.Events, historySize)
+	}
 	p.stream = newStream(cfg.Events)
 	p.requests = &requestStore{dir: RequestsDir(cfg.Dir)}
 	p.rings = newRingRuns()
 	p.routes()
 	return p, nil
 }
+
+// HistoryChanged returns a channel closed at the next event the door log
+// and the call history take in: a test of a site waits on it.
+func (p *Portal) HistoryChanged() <-chan struct{} { return p.history.Changed() }
 
 // Close stops reading the event stream and the ring tests running.
 func (p *Portal) Close() {

@@ -77,6 +77,11 @@ func WithEvents(bus *events.Bus) Option { return func(r *Registrar) { r.bus = bu
 // WithLogger logs failures to send responses to l (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(r *Registrar) { r.log = l } }
 
+// WithStore keeps the bindings in s instead of a Memory of the
+// registrar's own (a Persistent keeps them across restarts). Close closes
+// it when it has a Close method.
+func WithStore(s Store) Option { return func(r *Registrar) { r.store = s } }
+
 // WithMaxContacts sets how many contacts an account may have; past it the
 // contacts closest to expiry make way for new ones.
 func WithMaxContacts(n int) Option { return func(r *Registrar) { r.maxContacts = n } }
@@ -105,13 +110,18 @@ func New(p *ir.Program, a *auth.Authenticator, clk clock.Clock, opts ...Option) 
 	return r
 }
 
-// Close stops the expiry sweeper.
+// Close stops the expiry sweeper, and closes the store (a Persistent
+// stores what it has pending).
 func (r *Registrar) Close() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	already := r.closed
 	r.closed = true
 	if r.timer != nil {
 		r.timer.Stop()
+	}
+	r.mu.Unlock()
+	if c, ok := r.store.(interface{ Close() }); ok && !already {
+		c.Close()
 	}
 }
 

@@ -3,8 +3,7 @@ package site
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -13,18 +12,19 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/runtime/b2bua"
 	"switchboard/runtime/events"
+	"switchboard/runtime/store"
 )
 
-// Sizes of what the journal keeps: the last journalSize events (a site's
-// walk-through is a few hundred; a client that falls further behind is
-// told how many it missed), at most journalPage of them an answer, and at
-// most journalCalls calls in progress (a call whose end was lost to a full
-// subscription must not stay forever).
+// Sizes of what the journal keeps: the last journalSize events in memory
+// (a site's walk-through is a few hundred; a client further behind is
+// answered from the stream), at most journalPage of them an answer, and
+// at most journalCalls calls in progress (a call whose end was lost must
+// not stay forever).
 const (
 	journalSize  = 4096
 	journalPage  = 512
 	journalCalls = 4096
-	journalSub   = 4096 // the subscription's buffer
+	journalSub   = 4096 // the recorder's subscription's buffer
 )
 
 // MaxEventsWait is the longest an events request waits for one.
@@ -39,16 +39,18 @@ type Entry struct {
 
 // EventPage is an answer of GET /admin/events.
 type EventPage struct {
-	// Epoch names this run of the server: IDs count from 1 in each, so a
-	// client holding an ID of another epoch starts again from the oldest.
+	// Epoch names the event stream: IDs count from 1 in each, and it
+	// stays the same across restarts of the server on the same data
+	// directory, so a client holding an ID of another epoch starts again
+	// from the oldest.
 	Epoch  string  `json:"epoch"`
 	Events []Entry `json:"events"`
 	// Next is the ID to ask after next time (the last one handed out, or
 	// the one asked after when there was none).
 	Next uint64 `json:"next"`
 	// Missed is how many events after the one asked for are no longer
-	// kept (the journal holds the last few thousand) or were lost because
-	// the journal fell behind the server.
+	// kept (the stream's limits) or were lost because the recorder fell
+	// behind the server.
 	Missed uint64 `json:"missed,omitempty"`
 }
 
@@ -120,27 +122,33 @@ type CallState struct {
 	AnsweredBy string    `json:"answered_by,omitempty"`
 }
 
-// gap is n events the subscription dropped just before event ID before.
+// gap is n events the recorder could not store just before event ID before.
 type gap struct{ before, n uint64 }
 
-// journal keeps the recent events, numbered, for the admin endpoints, and
+// journal serves the event stream (a store.EventLog) to the admin
+// endpoints: the recent events, numbered by their ID in the stream, and
 // what they say about accounts that the registrar does not keep: since
 // when, with which user agent, the last provisioning fetch, the trunks'
-// last errors, the calls in progress. It reads the bus like any
-// subscriber, so the SIP hot path never waits for it.
+// last errors, the calls in progress. It follows the stream like any
+// reader, so the SIP hot path never waits for it; it holds the last
+// journalSize events and reads older ones from the stream.
 type journal struct {
-	sub   *events.Subscription
+	log   *store.EventLog
 	epoch string
 	// live says whether an account has a live binding now (the
 	// registrar's answer): an unregistered event ends "since" only when it
 	// took the account's last one.
 	live func(account string) bool
-	done chan struct{}
+	// run is the last ID stored before this run of the server: calls
+	// started before it are not in progress, whatever the stream says.
+	run  uint64
+	stop func()
 
 	mu      sync.Mutex
-	ring    []Entry // ring[i%journalSize] holds ID i+1
+	ring    []Entry // ring[(id-1)%journalSize] holds ID id, for first <= id <= last
+	first   uint64  // the oldest ID in ring (last+1 when none is)
 	last    uint64  // ID of the newest event
-	gaps    []gap   // where the subscription dropped events, oldest first
+	gaps    []gap   // where the recorder lost events, oldest first
 	wake    chan struct{}
 	since   map[string]time.Time
 	agents  map[string]string // account + "\x00" + source → user agent
@@ -150,43 +158,52 @@ type journal struct {
 	calls   map[string]*CallState
 }
 
-func newJournal(bus *events.Bus, live func(account string) bool) *journal {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	j := &journal{
-		sub: bus.Subscribe(journalSub), live: live, epoch: hex.EncodeToString(b[:]), done: make(chan struct{}),
+func newJournalState(live func(string) bool) *journal {
+	return &journal{
+		live: live, stop: func() {}, first: 1,
 		ring: make([]Entry, journalSize), wake: make(chan struct{}),
 		since: map[string]time.Time{}, agents: map[string]string{}, unreg: map[string]Happening{},
 		fetches: map[string]Fetch{}, trunkEr: map[string]Happening{}, calls: map[string]*CallState{},
 	}
-	go j.run()
-	return j
 }
 
-func (j *journal) close() {
-	j.sub.Close()
-	<-j.done
-}
-
-func (j *journal) run() {
-	defer close(j.done)
-	var dropped int
-	for e := range j.sub.C {
-		n := j.sub.Dropped()
-		j.add(e, uint64(n-dropped))
-		dropped = n
+// newJournal follows log from the last journalSize events it holds: what
+// they say about accounts (last fetches, user agents) carries over a
+// restart; the calls in progress do not.
+func newJournal(log *store.EventLog, live func(account string) bool) (*journal, error) {
+	j := newJournalState(live)
+	j.log, j.epoch = log, log.Epoch()
+	ctx := context.Background()
+	first, last, err := log.Bounds(ctx)
+	if err != nil {
+		return nil, err
 	}
+	from := max(first, last+1-min(last, journalSize))
+	j.run, j.first, j.last = last, from, from-1
+	if j.stop, err = log.Follow(ctx, from, nil, j.add); err != nil {
+		return nil, err
+	}
+	return j, nil
 }
 
-// add records e; lost events were dropped before it.
-func (j *journal) add(e events.Event, lost uint64) {
+func (j *journal) close() { j.stop() }
+
+// add records r.
+func (j *journal) add(r store.Record) {
+	e := r.Event
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.last++
-	if lost > 0 {
-		j.gaps = append(j.gaps, gap{before: j.last, n: lost})
+	if r.Seq <= j.last {
+		return // followed twice (a consumer reset): already here
 	}
-	for len(j.gaps) > 0 && j.last > journalSize && j.gaps[0].before <= j.last-journalSize {
+	j.last = r.Seq
+	if j.last-j.first >= journalSize {
+		j.first = j.last - journalSize + 1
+	}
+	if r.Lost > 0 {
+		j.gaps = append(j.gaps, gap{before: j.last, n: r.Lost})
+	}
+	for len(j.gaps) > 0 && j.gaps[0].before < j.first {
 		j.gaps = j.gaps[1:] // older than anything kept
 	}
 	j.ring[(j.last-1)%journalSize] = Entry{ID: j.last, Event: e}
@@ -211,7 +228,7 @@ func (j *journal) add(e events.Event, lost uint64) {
 	case events.TrunkRegistered:
 		delete(j.trunkEr, e.Account)
 	case events.CallStarted:
-		if len(j.calls) < journalCalls {
+		if len(j.calls) < journalCalls && r.Seq > j.run {
 			j.calls[e.Call] = &CallState{Call: e.Call, From: e.From, To: e.To, Target: e.Target, Started: e.Time}
 		}
 	case events.LegAnswered:
@@ -226,17 +243,24 @@ func (j *journal) add(e events.Event, lost uint64) {
 }
 
 // page returns the events after ID after, waiting up to wait for one when
-// there is none yet (or until ctx ends). An ID of another epoch (another
-// run of the server) counts from the oldest event kept.
+// there is none yet (or until ctx ends). An ID of another epoch (the
+// stream was made anew), and 0, start from the oldest event the journal
+// holds; an older ID is read from the stream, so a client that fell
+// behind, or restarted, resumes where it was.
 func (j *journal) page(ctx context.Context, epoch string, after uint64, wait time.Duration) EventPage {
 	timer := time.NewTimer(min(wait, MaxEventsWait))
 	defer timer.Stop()
-	if epoch != "" && epoch != j.epoch {
-		after = 0
-	}
+	fresh := after == 0 || epoch != "" && epoch != j.epoch
 	for {
 		j.mu.Lock()
+		if fresh {
+			after = j.first - 1
+		}
 		if j.last > after || wait <= 0 {
+			if after+1 < j.first {
+				j.mu.Unlock()
+				return j.oldPage(ctx, after)
+			}
 			p := j.pageLocked(after)
 			j.mu.Unlock()
 			return p
@@ -255,23 +279,32 @@ func (j *journal) page(ctx context.Context, epoch string, after uint64, wait tim
 
 func (j *journal) pageLocked(after uint64) EventPage {
 	p := EventPage{Epoch: j.epoch, Next: after, Events: []Entry{}}
-	oldest := uint64(1)
-	if j.last > journalSize {
-		oldest = j.last - journalSize + 1
-	}
-	from := after + 1
-	if from < oldest {
-		p.Missed = oldest - from
-		from = oldest
-	}
 	for _, g := range j.gaps {
 		if g.before > after {
 			p.Missed += g.n
 		}
 	}
-	for id := from; id <= j.last && len(p.Events) < journalPage; id++ {
+	for id := max(after+1, j.first); id <= j.last && len(p.Events) < journalPage; id++ {
 		p.Events = append(p.Events, j.ring[(id-1)%journalSize])
 		p.Next = id
+	}
+	return p
+}
+
+// oldPage reads the page after ID after, older than the journal holds,
+// from the stream: Missed counts the IDs the stream no longer keeps
+// (its limits) and the events lost before those read.
+func (j *journal) oldPage(ctx context.Context, after uint64) EventPage {
+	p := EventPage{Epoch: j.epoch, Next: after, Events: []Entry{}}
+	rs, err := j.log.Read(ctx, after+1, journalPage)
+	if err != nil && len(rs) == 0 {
+		return p // the client asks again
+	}
+	next := after + 1
+	for _, r := range rs {
+		p.Missed += r.Seq - next + r.Lost
+		p.Events = append(p.Events, Entry{ID: r.Seq, Event: r.Event})
+		p.Next, next = r.Seq, r.Seq+1
 	}
 	return p
 }
@@ -321,4 +354,68 @@ func (j *journal) accounts(p *ir.Program, lookup func(string) []BindingInfo, tru
 		return cmp.Or(a.Started.Compare(b.Started), strings.Compare(a.Call, b.Call))
 	})
 	return r
+}
+
+// recorder stores the site's events in its stream, in the order published.
+// It reads the bus like any subscriber, so publishing never waits for the
+// store; events it could not take (its buffer full) or store are counted
+// and the count stored with the next event, which the journal reports as
+// missed.
+type recorder struct {
+	sub  *events.Subscription
+	log  *store.EventLog
+	done chan struct{}
+}
+
+func newRecorder(bus *events.Bus, log *store.EventLog, logger *slog.Logger) *recorder {
+	r := &recorder{sub: bus.Subscribe(journalSub), log: log, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		var dropped int
+		var failed uint64 // events not stored since the last one stored
+		sent := 0
+		// flush waits for the answers to what was sent: once nothing more
+		// is waiting, or every recorderBatch events (a send costs half
+		// the CPU of a send and a wait).
+		flush := func() {
+			n, err := r.log.Flush(context.Background())
+			if err != nil {
+				if failed == 0 {
+					logger.Error("the event stream could not store events; they are counted as missed", "error", err)
+				}
+				failed += n
+			}
+			sent = 0
+		}
+		for e := range r.sub.C {
+			n := r.sub.Dropped()
+			lost := uint64(n-dropped) + failed
+			dropped = n
+			if err := r.log.AppendAsync(e, lost); err != nil {
+				if failed == 0 {
+					logger.Error("the event stream could not store an event; it is counted as missed", "kind", e.Kind, "error", err)
+				}
+				failed = lost + 1
+				continue
+			}
+			failed = 0
+			if sent++; sent >= recorderBatch || len(r.sub.C) == 0 {
+				flush()
+			}
+		}
+		if sent > 0 {
+			flush()
+		}
+	}()
+	return r
+}
+
+// recorderBatch is how many events the recorder sends before it waits for
+// the store's answers.
+const recorderBatch = 256
+
+// close stores what was published before it, then stops.
+func (r *recorder) close() {
+	r.sub.Close()
+	<-r.done
 }

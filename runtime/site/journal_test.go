@@ -16,16 +16,17 @@ import (
 	"switchboard/runtime/b2bua"
 	"switchboard/runtime/events"
 	"switchboard/runtime/sipstack"
+	"switchboard/runtime/store"
+	"switchboard/runtime/store/storetest"
 )
 
 // The journal numbers events from 1, hands out at most a page after the ID
-// asked for, says how many an old ID missed once the ring has moved on,
-// starts again from the oldest for an ID of another run, and a long poll
-// returns as soon as an event arrives.
+// asked for, reads an ID older than it holds from the stream, starts
+// again from the oldest it holds for an ID of another epoch, and a long
+// poll returns as soon as an event arrives.
 func TestJournalPages(t *testing.T) {
 	bus := events.NewBus(nil)
-	j := newJournal(bus, func(string) bool { return false })
-	defer j.close()
+	j := testJournal(t, bus)
 	ctx := context.Background()
 
 	got := make(chan EventPage)
@@ -54,11 +55,11 @@ func TestJournalPages(t *testing.T) {
 	if diff := cmp.Diff(struct {
 		Missed, First uint64
 		N             int
-	}{Missed: 9, First: 11, N: journalPage}, struct {
+	}{Missed: 0, First: 2, N: journalPage}, struct {
 		Missed, First uint64
 		N             int
 	}{p.Missed, p.Events[0].ID, len(p.Events)}); diff != "" {
-		t.Errorf("a page after an old ID (-want +got):\n%s", diff)
+		t.Errorf("a page after an ID older than the journal holds, read from the stream (-want +got):\n%s", diff)
 	}
 	if p.Next != p.Events[len(p.Events)-1].ID {
 		t.Errorf("next %d, last handed out %d", p.Next, p.Events[len(p.Events)-1].ID)
@@ -192,17 +193,57 @@ func TestAdminAccountsAndEvents(t *testing.T) {
 	}
 }
 
-// Events the journal's subscription dropped are counted as missed by the
+// testJournal is a journal of the events published on bus, stored in the
+// shared test store.
+func testJournal(t *testing.T, bus *events.Bus) *journal {
+	t.Helper()
+	log, err := storetest.Shared(t).EventLog(context.Background(), storetest.Site(t), store.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(bus, log, quiet)
+	t.Cleanup(rec.close)
+	j, err := newJournal(log, func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(j.close)
+	return j
+}
+
+// Events the recorder lost are counted as missed by the
 // pages after which they were lost, and by no other.
 func TestJournalGaps(t *testing.T) {
-	j := &journal{ring: make([]Entry, journalSize), wake: make(chan struct{}), since: map[string]time.Time{}, agents: map[string]string{},
-		unreg: map[string]Happening{}, fetches: map[string]Fetch{}, trunkEr: map[string]Happening{}, calls: map[string]*CallState{}, live: func(string) bool { return false }}
-	j.add(events.Event{Kind: events.DTMF}, 0)
-	j.add(events.Event{Kind: events.DTMF}, 3) // 3 lost before event 2
-	j.add(events.Event{Kind: events.DTMF}, 0)
+	j := newJournalState(func(string) bool { return false })
+	j.add(store.Record{Seq: 1, Event: events.Event{Kind: events.DTMF}})
+	j.add(store.Record{Seq: 2, Lost: 3, Event: events.Event{Kind: events.DTMF}}) // 3 lost before event 2
+	j.add(store.Record{Seq: 3, Event: events.Event{Kind: events.DTMF}})
 	for _, tc := range []struct{ after, missed uint64 }{{0, 3}, {1, 3}, {2, 0}} {
 		if p := j.pageLocked(tc.after); p.Missed != tc.missed {
 			t.Errorf("after %d: missed %d, want %d", tc.after, p.Missed, tc.missed)
 		}
+	}
+}
+
+// An ID older than the stream keeps (its limits) counts what went as
+// missed; the stream's epoch is the journal's.
+func TestJournalStreamLimits(t *testing.T) {
+	log, err := storetest.Shared(t).EventLog(context.Background(), storetest.Site(t), store.Limits{MaxMsgs: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 150 {
+		if _, err := log.Append(context.Background(), events.Event{Kind: events.DTMF, Call: fmt.Sprint("c", i+1)}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, err := newJournal(log, func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	p := j.page(context.Background(), log.Epoch(), 10, 0)
+	if p.Epoch != log.Epoch() || p.Missed != 40 || len(p.Events) != 100 || p.Events[0].ID != 51 || p.Next != 150 {
+		t.Errorf("after 10 of 150, the last 100 kept: epoch %q missed %d, %d events from %d, next %d", p.Epoch, p.Missed, len(p.Events), p.Events[0].ID, p.Next)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"switchboard/runtime/registrar"
 	"switchboard/runtime/services"
 	"switchboard/runtime/sipstack"
+	"switchboard/runtime/store"
 )
 
 // Config is one configuration of a site: everything a reload replaces.
@@ -86,6 +87,15 @@ type Options struct {
 
 	// DataDir holds what the services keep (voicemail); none when empty.
 	DataDir string
+	// Store keeps what outlives a run of the server (store.Open): the
+	// event stream, which the admin journal and the portal's door log and
+	// call history read, and the registrations. nil: the registrations
+	// are kept in memory, and the events, when the site has a journal or
+	// a portal, in a stream of its own in the process's memory store
+	// (stream.go), deleted at Close.
+	Store *store.Store
+	// EventLimits bound the event stream (zero fields: store.DefaultLimits').
+	EventLimits store.Limits
 	// Mailer sends voicemail notifications from MailFrom; nil sends none.
 	Mailer   email.Mailer
 	MailFrom string
@@ -159,6 +169,7 @@ type Site struct {
 	portal    *portal.Portal // nil without a data directory
 	admin     *adminGuard
 	journal   *journal // nil without admin endpoints or events
+	stream    *stream  // the event stream; nil without events (stream.go)
 	// trace keeps each call's SIP messages for GET /admin/calls/{id}/sip;
 	// nil without admin endpoints, where nobody could ask for them.
 	trace     *sipstack.Trace
@@ -211,6 +222,13 @@ func New(cfg Config, o Options) (*Site, error) {
 	if o.Logger != nil {
 		regOpts = append(regOpts, registrar.WithLogger(o.Logger))
 	}
+	// What a site keeps is named by its domain: the one name unique among
+	// the sites one server serves.
+	kept, err := s.keptBindings(cfg.Program.Site.Domain)
+	if err != nil {
+		return nil, fmt.Errorf("registrations: %w", err)
+	}
+	regOpts = append(regOpts, kept...)
 	s.registrar = registrar.New(cfg.Program, s.auth, s.clk, regOpts...)
 	g := s.next(cfg)
 	g.core = b2bua.Prepare(s.state(g))
@@ -253,10 +271,14 @@ func New(cfg Config, o Options) (*Site, error) {
 	if s.services != nil {
 		s.stopWatch = s.services.WatchMailboxes(srv.MessageWaiting)
 	}
+	if err := s.openStream(cfg.Program.Site.Domain); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if o.DataDir != "" {
 		pc := portal.Config{
 			Program: s.Program, Passwords: s.portalPasswords, Bindings: s.registrar.Lookup,
-			Events: o.Events, Dir: filepath.Join(o.DataDir, "portal"), Clock: s.clk, Logger: s.log,
+			Events: o.Events, EventLog: s.eventLog(), Dir: filepath.Join(o.DataDir, "portal"), Clock: s.clk, Logger: s.log,
 			Site: o.PortalSite, Trunks: s.portalTrunks, RingTest: s.portalRingTest,
 		}
 		if s.services != nil {
@@ -267,8 +289,11 @@ func New(cfg Config, o Options) (*Site, error) {
 			return nil, err
 		}
 	}
-	if o.AdminToken != "" && o.Events != nil {
-		s.journal = newJournal(o.Events, func(account string) bool { return len(s.registrar.Lookup(account)) > 0 })
+	if o.AdminToken != "" && s.stream != nil {
+		if s.journal, err = newJournal(s.stream.log, func(account string) bool { return len(s.registrar.Lookup(account)) > 0 }); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("event journal: %w", err)
+		}
 	}
 	if cfg.Bundle != "" {
 		opts := append([]provisioning.Option{provisioning.WithEvents(o.Events), provisioning.WithLogger(s.log), provisioning.WithClock(s.clk),
@@ -512,6 +537,7 @@ func (s *Site) closeParts() {
 	if s.services != nil {
 		_ = s.services.Close()
 	}
+	s.closeStream()
 }
 
 func (s *Site) mediaFactory() b2bua.MediaFactory {

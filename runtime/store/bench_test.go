@@ -1,0 +1,65 @@
+package store_test
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+
+	"switchboard/runtime/events"
+	"switchboard/runtime/store"
+	"switchboard/runtime/store/storetest"
+)
+
+// BenchmarkAppend stores call events one by one, as the site's recorder
+// does; cpu-ns/op is the process's CPU (the embedded server's included).
+func BenchmarkAppend(b *testing.B) {
+	ctx := context.Background()
+	l, err := storetest.Shared(b).EventLog(ctx, storetest.Site(b), store.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := events.Event{Time: time.Now(), Kind: events.LegRinging, Call: "3f1c0a9e-7c1e-4f0a-9a55-0b6c0d1e2f30", Leg: "app.mary",
+		Account: "device.front-gate", From: "device.front-gate", To: "101", Target: "residence.apt-1a", Source: "192.0.2.10:5060"}
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if _, err := l.Append(ctx, e, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkAppendAsync is BenchmarkAppend sent without waiting, the
+// answers awaited once every 256.
+func BenchmarkAppendAsync(b *testing.B) {
+	ctx := context.Background()
+	l, err := storetest.Shared(b).EventLog(ctx, storetest.Site(b), store.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := events.Event{Time: time.Now(), Kind: events.LegRinging, Call: "3f1c0a9e-7c1e-4f0a-9a55-0b6c0d1e2f30", Leg: "app.mary",
+		Account: "device.front-gate", From: "device.front-gate", To: "101", Target: "residence.apt-1a", Source: "192.0.2.10:5060"}
+	cpu0 := cpuTime()
+	i := 0
+	for b.Loop() {
+		if err := l.AppendAsync(e, 0); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i%256 == 0 {
+			if _, err := l.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if _, err := l.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

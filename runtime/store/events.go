@@ -1,0 +1,353 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"switchboard/runtime/events"
+)
+
+// Limits bound what an event stream keeps: the oldest events go first
+// once any one is reached. Zero fields take DefaultLimits'.
+type Limits struct {
+	MaxAge   time.Duration
+	MaxMsgs  int64
+	MaxBytes int64
+}
+
+// DefaultLimits keep a quarter of a year of a large building's events:
+// a 400-flat block logs some 30 000 events a day, most of them
+// registrations, at 300-odd bytes each.
+var DefaultLimits = Limits{MaxAge: 90 * 24 * time.Hour, MaxMsgs: 5_000_000, MaxBytes: 2 << 30}
+
+// EventLog is a site's event stream kept in JetStream. Each event is a
+// message whose stream sequence is its ID; the stream's epoch (made when
+// it was created, kept in its metadata) names the sequence's lifetime, so
+// a client holding an ID of another epoch knows it must start again.
+type EventLog struct {
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	name    string
+	epoch   string
+	subject string // name + "."; an event's subject is subject + kind
+
+	mu      sync.Mutex
+	pending []jetstream.PubAckFuture // AppendAsync's, until Flush
+}
+
+// Record is a stored event with its ID (stream sequence). Lost is how many
+// events the recorder could not store just before this one.
+type Record struct {
+	Seq  uint64
+	Lost uint64
+	events.Event
+}
+
+const (
+	epochKey   = "switchboard_epoch"
+	lostHeader = "Switchboard-Lost"
+)
+
+// EventLog opens (creating it if needed) the event stream of site with
+// limits l. A stream that exists is kept, its limits updated.
+func (s *Store) EventLog(ctx context.Context, site string, l Limits) (*EventLog, error) {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	l.MaxAge = cmpOr(l.MaxAge, DefaultLimits.MaxAge)
+	l.MaxMsgs = cmpOr(l.MaxMsgs, DefaultLimits.MaxMsgs)
+	l.MaxBytes = cmpOr(l.MaxBytes, DefaultLimits.MaxBytes)
+	n := name("events", site)
+	cfg := jetstream.StreamConfig{
+		Name: n, Subjects: []string{n + ".>"}, Storage: s.storage(),
+		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
+		MaxAge: l.MaxAge, MaxMsgs: l.MaxMsgs, MaxBytes: l.MaxBytes,
+		Description: "switchboard: the event stream of site " + site,
+	}
+	epoch := ""
+	if st, err := s.js.Stream(ctx, n); err == nil {
+		epoch = st.CachedInfo().Config.Metadata[epochKey]
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("store: event stream: %w", err)
+	}
+	if epoch == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		epoch = hex.EncodeToString(b[:])
+	}
+	cfg.Metadata = map[string]string{epochKey: epoch}
+	st, err := s.js.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: event stream: %w", err)
+	}
+	return &EventLog{js: s.js, stream: st, name: n, epoch: epoch, subject: n + "."}, nil
+}
+
+// Delete removes the stream and every event in it.
+func (l *EventLog) Delete(ctx context.Context) error {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	if err := l.js.DeleteStream(ctx, l.name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("store: event stream: %w", err)
+	}
+	return nil
+}
+
+func cmpOr[T comparable](a, b T) T {
+	var zero T
+	if a != zero {
+		return a
+	}
+	return b
+}
+
+// Epoch names the stream's lifetime: the same across restarts of serve on
+// the same data, another once the stream was made anew.
+func (l *EventLog) Epoch() string { return l.epoch }
+
+// Storable is e as the stream keeps it: without the digits someone keyed
+// (a door code, a voicemail PIN typed in a call), which are for no log.
+// The one exception is a ring test's confirmation (a DTMF event naming
+// the person rung, published only by b2bua.RingTest): a digit the server
+// asked for to prove a phone rang, which commissioning reports.
+func Storable(e events.Event) events.Event {
+	if e.Kind != events.DTMF || e.Target == "" {
+		e.Digits = ""
+	}
+	return e
+}
+
+// Append stores e (Storable(e)); lost is how many events were lost just
+// before it. It returns e's ID.
+func (l *EventLog) Append(ctx context.Context, e events.Event, lost uint64) (uint64, error) {
+	data, err := json.Marshal(Storable(e))
+	if err != nil {
+		return 0, err
+	}
+	kind := string(e.Kind)
+	if kind == "" {
+		kind = "unknown"
+	}
+	m := nats.NewMsg(l.subject + kind)
+	m.Data = data
+	if lost > 0 {
+		m.Header.Set(lostHeader, strconv.FormatUint(lost, 10))
+	}
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	ack, err := l.js.PublishMsg(ctx, m, jetstream.WithExpectStream(l.name))
+	if err != nil {
+		return 0, fmt.Errorf("store: event stream: %w", err)
+	}
+	return ack.Sequence, nil
+}
+
+// Bounds returns the IDs of the oldest and the newest event kept (first
+// is last+1 when none is).
+func (l *EventLog) Bounds(ctx context.Context) (first, last uint64, err error) {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: event stream: %w", err)
+	}
+	first, last = info.State.FirstSeq, info.State.LastSeq
+	if info.State.Msgs == 0 {
+		first = last + 1
+	}
+	return first, last, nil
+}
+
+// Read returns up to n events from ID from on, oldest first (IDs that
+// are no longer kept are skipped).
+func (l *EventLog) Read(ctx context.Context, from uint64, n int) ([]Record, error) {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	var out []Record
+	for seq := max(from, 1); len(out) < n; {
+		// The next message at or after seq: skips what retention removed.
+		m, err := l.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(l.subject+">"))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return out, fmt.Errorf("store: event stream: %w", err)
+		}
+		r, err := record(m.Sequence, m.Header, m.Data)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+		seq = m.Sequence + 1
+	}
+	return out, nil
+}
+
+func record(seq uint64, h nats.Header, data []byte) (Record, error) {
+	r := Record{Seq: seq}
+	if err := json.Unmarshal(data, &r.Event); err != nil {
+		return r, fmt.Errorf("store: event %d: %w", seq, err)
+	}
+	if v := h.Get(lostHeader); v != "" {
+		r.Lost, _ = strconv.ParseUint(v, 10, 64)
+	}
+	return r, nil
+}
+
+// Follow calls fn with every event from ID from on (1: all kept), in
+// order, as they are stored, until stop; kinds, when given, are the only
+// ones it is called with (the stream skips the others). fn runs on one
+// goroutine; stop waits for a call in progress.
+func (l *EventLog) Follow(ctx context.Context, from uint64, kinds []events.Kind, fn func(Record)) (stop func(), err error) {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if from > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+	}
+	for _, k := range kinds {
+		cfg.FilterSubjects = append(cfg.FilterSubjects, l.subject+string(k))
+	}
+	cctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	c, err := l.stream.OrderedConsumer(cctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: event stream: %w", err)
+	}
+	var mu sync.Mutex
+	stopped := false
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		r, err := record(md.Sequence.Stream, m.Headers(), m.Data())
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			fn(r)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: event stream: %w", err)
+	}
+	return func() {
+		cc.Stop()
+		<-cc.Closed()
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+	}, nil
+}
+
+// TailStart returns the ID from which the stream holds the last n events
+// of kinds (all kinds when none is given): where a reader that shows only
+// the last n starts. It asks the server how many such events follow a
+// point, halving the range: some twenty questions however long the
+// stream.
+func (l *EventLog) TailStart(ctx context.Context, kinds []events.Kind, n uint64) (uint64, error) {
+	first, last, err := l.Bounds(ctx)
+	if err != nil || first > last {
+		return first, err
+	}
+	var filters []string
+	for _, k := range kinds {
+		filters = append(filters, l.subject+string(k))
+	}
+	if len(filters) == 0 {
+		filters = []string{l.subject + ">"}
+	}
+	pending := func(from uint64) (uint64, error) {
+		ctx, cancel := ctxTimeout(ctx)
+		defer cancel()
+		c, err := l.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+			FilterSubjects: filters, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
+			AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: time.Minute, MemoryStorage: true,
+		})
+		if err != nil {
+			return 0, err
+		}
+		info := c.CachedInfo()
+		_ = l.stream.DeleteConsumer(ctx, info.Name)
+		return info.NumPending, nil
+	}
+	all, err := pending(first)
+	if err != nil || all <= n {
+		return first, err
+	}
+	// The largest start from which at least n such events follow.
+	lo, hi := first, last // pending(lo) >= n
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		p, err := pending(mid)
+		if err != nil {
+			return lo, err
+		}
+		if p >= n {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, nil
+}
+
+// AppendAsync is Append without waiting for the server's answer; Flush
+// waits for the answers of those before it.
+func (l *EventLog) AppendAsync(e events.Event, lost uint64) error {
+	data, err := json.Marshal(Storable(e))
+	if err != nil {
+		return err
+	}
+	kind := string(e.Kind)
+	if kind == "" {
+		kind = "unknown"
+	}
+	m := nats.NewMsg(l.subject + kind)
+	m.Data = data
+	if lost > 0 {
+		m.Header.Set(lostHeader, strconv.FormatUint(lost, 10))
+	}
+	f, err := l.js.PublishMsgAsync(m, jetstream.WithExpectStream(l.name))
+	if err != nil {
+		return fmt.Errorf("store: event stream: %w", err)
+	}
+	l.mu.Lock()
+	l.pending = append(l.pending, f)
+	l.mu.Unlock()
+	return nil
+}
+
+// Flush waits for the answers to the AppendAsyncs before it; it returns
+// how many were not stored, and the first error.
+func (l *EventLog) Flush(ctx context.Context) (failed uint64, err error) {
+	l.mu.Lock()
+	pending := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	for i, f := range pending {
+		select {
+		case <-f.Ok():
+		case e := <-f.Err():
+			failed++
+			if err == nil {
+				err = fmt.Errorf("store: event stream: %w", e)
+			}
+		case <-ctx.Done():
+			return failed + uint64(len(pending)-i), fmt.Errorf("store: event stream: %w", ctx.Err())
+		}
+	}
+	return failed, err
+}

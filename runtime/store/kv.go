@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// KV is a key-value bucket of one site: the latest value of each key,
+// each key with a time to live of its own when it was put with one (the
+// server removes it then, also while serve is down).
+type KV struct {
+	js     jetstream.JetStream
+	kv     jetstream.KeyValue
+	prefix string // the subject a key's value is published on, less the key
+
+	mu      sync.Mutex
+	pending []jetstream.PubAckFuture // PutAsync's, until Flush
+}
+
+// limitMarkerTTL is how long a bucket keeps the marker of a key whose time
+// ran out: long enough for a watcher to see it go.
+const limitMarkerTTL = time.Minute
+
+// KV opens (creating it if needed) the bucket kind of site.
+func (s *Store) KV(ctx context.Context, kind, site string) (*KV, error) {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	b := name(kind, site)
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: b, Storage: s.storage(), History: 1, LimitMarkerTTL: limitMarkerTTL,
+		Description: "switchboard: " + kind + " of site " + site,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: bucket %s: %w", b, err)
+	}
+	return &KV{js: s.js, kv: kv, prefix: "$KV." + b + "."}, nil
+}
+
+// key turns any string into a bucket key: KV keys allow only a few
+// characters, and an account or a binding's contact has others.
+func kvKey(k string) string { return base64.RawURLEncoding.EncodeToString([]byte(k)) }
+
+// Put sets key to value; with ttl > 0 the key goes after ttl (at least a
+// second: the server's granularity).
+func (k *KV) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	var err error
+	if ttl > 0 {
+		// A KV put is a publish on the key's subject; the per-message TTL
+		// (nats-server 2.11) is set on the publish, since KeyValue.Put
+		// takes none.
+		_, err = k.js.Publish(ctx, k.prefix+kvKey(key), value, jetstream.WithMsgTTL(max(ttl, time.Second)))
+	} else {
+		_, err = k.kv.Put(ctx, kvKey(key), value)
+	}
+	if err != nil {
+		return fmt.Errorf("store: put: %w", err)
+	}
+	return nil
+}
+
+// PutAsync is Put without waiting for the server's answer: a writer that
+// stores many keys at once sends them all, then waits once (Flush).
+func (k *KV) PutAsync(key string, value []byte, ttl time.Duration) error {
+	m := nats.NewMsg(k.prefix + kvKey(key))
+	m.Data = value
+	var opts []jetstream.PublishOpt
+	if ttl > 0 {
+		opts = append(opts, jetstream.WithMsgTTL(max(ttl, time.Second)))
+	}
+	f, err := k.js.PublishMsgAsync(m, opts...)
+	if err != nil {
+		return fmt.Errorf("store: put: %w", err)
+	}
+	k.mu.Lock()
+	k.pending = append(k.pending, f)
+	k.mu.Unlock()
+	return nil
+}
+
+// Flush waits for the answers to the PutAsyncs before it and returns the
+// first error among them.
+func (k *KV) Flush(ctx context.Context) error {
+	k.mu.Lock()
+	pending := k.pending
+	k.pending = nil
+	k.mu.Unlock()
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	var first error
+	for _, f := range pending {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			if first == nil {
+				first = fmt.Errorf("store: put: %w", err)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("store: put: %w", ctx.Err())
+		}
+	}
+	return first
+}
+
+// Get returns key's value; ok is false when it has none.
+func (k *KV) Get(ctx context.Context, key string) (value []byte, ok bool, err error) {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	e, err := k.kv.Get(ctx, kvKey(key))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store: get: %w", err)
+	}
+	return e.Value(), true, nil
+}
+
+// Delete removes key (nothing when it has no value).
+func (k *KV) Delete(ctx context.Context, key string) error {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	// A purge with a TTL: its marker goes too, so that keys that come and
+	// go (registrations) leave nothing behind.
+	if err := k.kv.Purge(ctx, kvKey(key), jetstream.PurgeTTL(limitMarkerTTL)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("store: delete: %w", err)
+	}
+	return nil
+}
+
+// All returns every key's value.
+func (k *KV) All(ctx context.Context) (map[string][]byte, error) {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	w, err := k.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("store: list: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	out := map[string][]byte{}
+	for {
+		select {
+		case e := <-w.Updates():
+			if e == nil { // the values there were when the watch began: all read
+				return out, nil
+			}
+			raw, err := base64.RawURLEncoding.DecodeString(e.Key())
+			if err != nil {
+				continue // not one of ours
+			}
+			out[string(raw)] = e.Value()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("store: list: %w", ctx.Err())
+		}
+	}
+}

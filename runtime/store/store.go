@@ -1,0 +1,205 @@
+// Package store is what serve keeps beyond one run of the process: the
+// event stream, registrations, voicemail. It runs NATS JetStream embedded
+// in the process (DESIGN: "Scale-out"), single-node, reached over an
+// in-process connection: no port is opened and nothing else is started.
+// A JetStream cluster of several nodes is the same API further away.
+//
+// Each thing kept has its own small type here (EventLog, KV, Objects),
+// named per site so that several sites share one embedded server; the
+// packages that keep things (registrar, voicemail, the site's journal)
+// depend on small interfaces of their own that these satisfy.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Options configure Open.
+type Options struct {
+	// Dir keeps the data (JetStream's file store lives in Dir/jetstream).
+	// Empty: everything is kept in memory and lost at Close.
+	Dir string
+	// Logger receives the embedded server's warnings and errors; its
+	// notices go at debug level. nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is the embedded JetStream server and a connection to it.
+type Store struct {
+	srv    *server.Server
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	memory bool
+	tmp    string // the store directory of a memory-only store, removed at Close
+	unlock func() // releases the directory's lock
+}
+
+// requestTimeout bounds one request to the embedded server: it answers in
+// microseconds, so a request that takes this long means it is stuck.
+const requestTimeout = 10 * time.Second
+
+// Open starts the embedded server and connects to it.
+func Open(o Options) (*Store, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Store{memory: o.Dir == ""}
+	dir := filepath.Join(o.Dir, "jetstream")
+	if s.memory {
+		// JetStream wants a directory to start, even when every stream
+		// is in memory.
+		var err error
+		if s.tmp, err = os.MkdirTemp("", "switchboard-jetstream-"); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		dir = s.tmp
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	var err error
+	if s.unlock, err = lockDir(dir); err != nil {
+		s.removeTmp()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "switchboard",
+		DontListen: true, // reached in-process only
+		JetStream:  true,
+		StoreDir:   dir,
+		NoSigs:     true, // serve handles the signals
+	})
+	if err != nil {
+		s.unlock()
+		s.removeTmp()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	srv.SetLoggerV2(natsLogger{log}, false, false, false)
+	srv.Start()
+	if !srv.ReadyForConnections(requestTimeout) {
+		srv.Shutdown()
+		s.unlock()
+		s.removeTmp()
+		return nil, errors.New("store: the embedded JetStream server did not start")
+	}
+	s.srv = srv
+	if s.memory {
+		// Started: memory streams, buckets and consumers write nothing
+		// there, and a process-wide store (runtime/site's) is never
+		// closed, so the directory goes now rather than at Close.
+		s.unlock()
+		s.unlock = nil
+		s.removeTmp()
+	}
+	s.nc, err = nats.Connect("", nats.InProcessServer(srv), nats.Name("switchboard"), nats.MaxReconnects(-1))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if s.js, err = jetstream.New(s.nc); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return s, nil
+}
+
+// Close disconnects and stops the embedded server, which writes what it
+// holds to disk first.
+func (s *Store) Close() {
+	if s.nc != nil {
+		_ = s.nc.Drain()
+		s.nc.Close()
+	}
+	if s.srv != nil {
+		s.srv.Shutdown()
+		s.srv.WaitForShutdown()
+	}
+	if s.unlock != nil {
+		s.unlock()
+	}
+	s.removeTmp()
+}
+
+func (s *Store) removeTmp() {
+	if s.tmp != "" {
+		_ = os.RemoveAll(s.tmp)
+		s.tmp = ""
+	}
+}
+
+// Memory reports whether the store keeps nothing on disk.
+func (s *Store) Memory() bool { return s.memory }
+
+func (s *Store) storage() jetstream.StorageType {
+	if s.memory {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
+}
+
+// name turns a site's name and what is kept into a stream or bucket name:
+// letters, digits, '-' and '_' only (JetStream's rule for names that are
+// also subject tokens). A site name with other characters, or a long one,
+// is shortened to a prefix and a hash so that two sites never share one.
+func name(kind, site string) string {
+	ok := len(site) > 0 && len(site) <= 64
+	for _, r := range site {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return kind + "_" + site
+	}
+	sum := sha256.Sum256([]byte(site))
+	var b strings.Builder
+	for _, r := range site {
+		if b.Len() >= 32 {
+			break
+		}
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		}
+	}
+	return kind + "_" + b.String() + "_" + hex.EncodeToString(sum[:6])
+}
+
+func ctxTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithTimeout(ctx, requestTimeout)
+}
+
+// natsLogger puts the embedded server's log under ours: its notices
+// (start-up banners, stream recovery) are debug; warnings and errors stay.
+type natsLogger struct{ log *slog.Logger }
+
+func (l natsLogger) Noticef(format string, v ...any) {
+	l.log.Debug("store: " + fmt.Sprintf(format, v...))
+}
+func (l natsLogger) Warnf(format string, v ...any) {
+	l.log.Warn("store: " + fmt.Sprintf(format, v...))
+}
+func (l natsLogger) Fatalf(format string, v ...any) {
+	l.log.Error("store: " + fmt.Sprintf(format, v...))
+}
+func (l natsLogger) Errorf(format string, v ...any) {
+	l.log.Error("store: " + fmt.Sprintf(format, v...))
+}
+func (l natsLogger) Debugf(format string, v ...any) {}
+func (l natsLogger) Tracef(format string, v ...any) {}
