@@ -26,6 +26,7 @@ import (
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/site"
 	"switchboard/runtime/sites"
+	"switchboard/runtime/store"
 )
 
 // serveDirs are the site or build directories serve was given: the
@@ -105,6 +106,23 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		mailer = &email.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}
 	}
 
+	// One embedded store for every site (each keeps its own stream and
+	// bucket, named by its domain), under -data. Without -data the sites'
+	// data directories differ and no one of them can hold the others'
+	// store: their events and registrations are then kept in memory only.
+	var db *store.Store
+	if o.dataDir != "" {
+		if db, err = openStore(o.dataDir, x.log); err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return exitFail
+		}
+		// Closed after the sites (deferred before srv.Close runs): their
+		// last events are stored first.
+		defer db.Close()
+	} else {
+		fmt.Fprintf(c.stderr, "switchboard serve: without -data, several sites keep their events and registrations in memory only; give -data DIR to keep them across restarts\n")
+	}
+
 	srv := sites.New(x.log)
 	var compileMu sync.Mutex
 	var skipped []string
@@ -133,7 +151,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 			MediaPortMin: x.portMin, MediaPortMax: x.portMax, UDPMTU: cmp.Or(o.udpMTU, -1),
 			DataDir: siteDataDir(o.dataDir, dir, name), Mailer: mailer, MailFrom: o.mailFrom, DeleteAfterMail: o.deleteAfterMail,
 			RotationGrace: o.rotationGrace, Limits: o.limits, CallSetups: o.callSetups, QueueDelay: o.queueDelay,
-			NonceSlots: sites.NonceSlots,
+			NonceSlots: sites.NonceSlots, EventLimits: o.store.limits(),
 			Recompile: func() (site.Config, error) {
 				// Sites reload on their own (SIGHUP one after another, the
 				// admin endpoints at any time), but compile one at a time:
@@ -149,6 +167,9 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 				}
 				return next.config(o.http != ""), nil
 			},
+		}
+		if db != nil {
+			so.Store = db
 		}
 		if len(x.proxies) > 0 {
 			so.Provisioning = append(so.Provisioning, provisioning.WithTrustedProxies(x.proxies...))

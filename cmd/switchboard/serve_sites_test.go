@@ -255,3 +255,103 @@ func TestServeSites(t *testing.T) {
 		t.Errorf("registered events by site (-want +got):\n%s", diff)
 	}
 }
+
+// TestServeSitesKeepAcrossRestart: several sites under -data share one
+// embedded store, each with its own bucket: after a restart each site
+// still has its own devices' registrations (and not the other's).
+func TestServeSitesKeepAcrossRestart(t *testing.T) {
+	t.Parallel()
+	bin := buildSwitchboard(t)
+	home, office := copyExample(t, "family-home"), copyExample(t, "small-office")
+	data := t.TempDir()
+	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1")
+	homeCreds, officeCreds := serveCredentials(t, bin, home, env), serveCredentials(t, bin, office, env)
+	const homeDomain, officeDomain = "whitfield-home.example.net", "pbx.brightwater.example"
+	officeApp := ""
+	for name := range officeCreds {
+		if strings.HasPrefix(name, "app.") && (officeApp == "" || name < officeApp) {
+			officeApp = name
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	start := func() (s *served, sipAddr, adminAddr string) {
+		t.Helper()
+		s = startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "", "-admin", "127.0.0.1:0",
+			"-rtp-ports", "42000-42999", "-data", data, home, office), env)
+		ready := s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: 2 sites .*, sip udp (127\.0\.0\.1:\d+), admin http (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
+		return s, ready[1], ready[2]
+	}
+	stop := func(s *served) {
+		t.Helper()
+		s.signal(syscall.SIGTERM)
+		select {
+		case err := <-s.exit:
+			if err != nil {
+				t.Fatalf("serve after SIGTERM: %v", err)
+			}
+		case <-time.After(serveTimeout):
+			t.Fatal("serve did not stop on SIGTERM")
+		}
+	}
+	registered := func(adminAddr, dir, domain string) []string {
+		t.Helper()
+		tok, err := os.ReadFile(filepath.Join(dir, ".switchboard", "admin-token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("GET", "http://"+adminAddr+"/sites/"+domain+"/admin/accounts", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var r struct {
+			Accounts []struct {
+				Name       string
+				Registered bool
+			}
+		}
+		if err := json.NewDecoder(res.Body).Decode(&r); err != nil || res.StatusCode != 200 {
+			t.Fatalf("GET accounts of %s: %d, %v", domain, res.StatusCode, err)
+		}
+		var names []string
+		for _, a := range r.Accounts {
+			if a.Registered {
+				names = append(names, a.Name)
+			}
+		}
+		return names
+	}
+
+	s, sipAddr, _ := start()
+	for _, r := range []struct{ account, password, domain string }{
+		{"app.sarah", homeCreds["app.sarah"], homeDomain},
+		{officeApp, officeCreds[officeApp], officeDomain},
+	} {
+		d, err := device.New(device.Config{Account: r.account, Password: r.password, Domain: r.domain, Server: sipAddr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		rctx, rcancel := context.WithTimeout(ctx, serveTimeout)
+		status, err := d.Register(rctx, time.Hour)
+		rcancel()
+		if err != nil || status != 200 {
+			t.Fatalf("REGISTER %s: %d, %v", r.account, status, err)
+		}
+	}
+	stop(s)
+	if _, err := os.Stat(filepath.Join(data, "jetstream")); err != nil {
+		t.Fatalf("no store under -data: %v", err)
+	}
+	s, _, adminAddr := start()
+	defer stop(s)
+	if diff := cmp.Diff([]string{"app.sarah"}, registered(adminAddr, home, homeDomain)); diff != "" {
+		t.Errorf("the home's registrations after a restart (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{officeApp}, registered(adminAddr, office, officeDomain)); diff != "" {
+		t.Errorf("the office's registrations after a restart (-want +got):\n%s", diff)
+	}
+}
