@@ -290,9 +290,12 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 			s.log.Warn("the SIP UDP receive buffer is smaller than asked: bursts may be dropped (raise net.core.rmem_max)",
 				"bytes", n, "asked", sipstack.ReceiveBuffer)
 		}
-		pc = udp.New(u) // raw-syscall reads and writes (package udp)
+		uc := udp.New(u) // raw-syscall reads and writes (package udp)
+		uc.Stamp()       // for how long datagrams wait (sipstack.Admission)
+		pc = uc
 	}
 	rc := sipstack.NewReadyConn(pc, &s.closing, s.serveEarly)
+	rc.MeasureWait(s.admission.Waited)
 	if !s.serve(rc) {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ReadyConn is a UDP listener as sipgo reads it.
@@ -31,7 +32,22 @@ type ReadyConn struct {
 	ready   chan struct{}
 	closing *atomic.Bool
 	serve   func(conn net.PacketConn, data []byte, src net.Addr) bool
+	// waited, when set and the socket stamps datagrams, gets how long
+	// each datagram waited in the socket, before serve sees it.
+	waited func(time.Duration)
 }
+
+// stamped is a socket that knows when the datagram read last arrived
+// (package udp's Conn, after Stamp).
+type stamped interface {
+	Received() time.Time
+}
+
+// MeasureWait has waited told, for every datagram read, how long it
+// waited in the socket's receive buffer: how far behind the read loop
+// is (Admission.Waited). Call it before serving; the socket must stamp
+// its datagrams (udp.Conn.Stamp), or nothing is measured.
+func (c *ReadyConn) MeasureWait(waited func(time.Duration)) { c.waited = waited }
 
 // NewReadyConn wraps pc for sipgo's ServeUDP; closing says the server is
 // shutting down; serve, when not nil, may consume datagrams first.
@@ -48,6 +64,15 @@ func (c *ReadyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		n, addr, err := c.PacketConn.ReadFrom(b)
 		if err != nil {
 			return n, addr, err
+		}
+		if c.waited != nil {
+			if sc, ok := c.PacketConn.(stamped); ok {
+				if at := sc.Received(); !at.IsZero() {
+					// The kernel stamps with the wall clock; a clock
+					// stepped back reads as no wait.
+					c.waited(max(time.Since(at), 0))
+				}
+			}
 		}
 		if c.closing.Load() {
 			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) {

@@ -122,8 +122,11 @@ type Admission struct {
 	now        func() time.Time
 	// delay is the last measured queueing delay (time.Duration).
 	delay atomic.Int64
-	stop  chan struct{}
-	once  sync.Once
+	// wait is how long the datagram read last waited in the socket
+	// (time.Duration); see Waited.
+	wait atomic.Int64
+	stop chan struct{}
+	once sync.Once
 
 	mu sync.Mutex
 	// setting are the Call-IDs of the calls being set up, with when
@@ -211,6 +214,25 @@ func (a *Admission) Delay() time.Duration {
 	return time.Duration(a.delay.Load())
 }
 
+// Waited records how long the datagram the listener just read waited in
+// its socket's receive buffer (the kernel's receive time to the read,
+// ReadyConn). Called from the read loop for every datagram, before the
+// datagram is handled: an INVITE the loop screens is decided on its own
+// wait.
+func (a *Admission) Waited(d time.Duration) {
+	if a != nil {
+		a.wait.Store(int64(d))
+	}
+}
+
+// Wait is how long the datagram read last waited in the socket.
+func (a *Admission) Wait() time.Duration {
+	if a == nil {
+		return 0
+	}
+	return time.Duration(a.wait.Load())
+}
+
 // quantileSince is the q-quantile of what h counted since it counted prev
 // (nil: since the start), as the lower bound of its bucket; 0 when
 // nothing was counted.
@@ -274,7 +296,7 @@ func (a *Admission) admit(callID string, count bool) bool {
 	if _, ok := a.endedBefore[callID]; ok {
 		return true
 	}
-	if a.maxDelay > 0 && len(a.setting) >= delayFloor && a.Delay() > a.maxDelay {
+	if a.maxDelay > 0 && len(a.setting) >= delayFloor && (a.Delay() > a.maxDelay || a.Wait() > a.maxDelay) {
 		a.refused.Add(1)
 		return false
 	}
