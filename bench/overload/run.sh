@@ -29,7 +29,7 @@ export CALL_RATES=$CLEAN_RATE OVERLOAD_RATE
 
 # quiet drops the generated site's lint warnings (a user without a name,
 # one per user: the benchmark's users have none) from the output.
-quiet() { awk '/^Warning: Missing name/ { skip = 1; next } skip && /Add first_name/ { skip = 0; next } !skip'; }
+quiet() { awk '/^Warning: Missing name/ { skip = 1; next } skip && /Add first_name/ { skip = 0; next } !skip && NF'; }
 
 echo "== (i) clean $CLEAN_RATE/s, (ii) $OVERLOAD_RATE/s offered, (iii) $CLEAN_RATE/s with 1 burner"
 echo "load average: $(cat /proc/loadavg)"
