@@ -25,7 +25,7 @@ import (
 // with calls waiting 35 s for their 200, and its memory grew past 1 GB.
 // Kamailio at the same load failed calls fast.
 //
-// Two measures decide, and either refuses:
+// Three measures decide, and any refuses:
 //
 //   - The queueing delay: how long the server's work waits for the CPU.
 //     sipgo runs every message it reads in a goroutine of its own, so when
@@ -41,6 +41,22 @@ import (
 //     cause: more calls than the core carries, or another process taking
 //     part of it. It refuses only while a few calls (delayFloor) are being
 //     set up: a server waiting with fewer has a cause other than its calls.
+//   - How long datagrams wait in the SIP socket before the read loop
+//     reads them: the kernel stamps each with its arrival
+//     (SO_TIMESTAMPNS, package udp), and the loop compares the stamp
+//     with the clock as it reads (ReadyConn, Waited). The scheduler's
+//     measure misses this queue: a read loop that falls behind is one
+//     goroutine among the runnable ones, and the datagrams it has not
+//     read yet wait in the kernel, where no goroutine counts them — and,
+//     once the receive buffer is full, are dropped whatever they are:
+//     the answers and ACKs of calls admitted long ago as much as new
+//     INVITEs, and every drop brings a retransmission (measured, issue
+//     19: with three CPU burners on its core the server dropped 21 000
+//     datagrams in 8 s and completed 7 calls/s, p99 37 s). An INVITE read
+//     from the socket is decided on its own wait, so a backlog that forms
+//     there is refused as it is read, at the cost of a parse and a send,
+//     and never grows into drops. A third of the limit applies
+//     (socketShare), with the same floor.
 //   - The number of calls being set up: initial INVITEs admitted and not
 //     yet given a final response. By Little's law it is the rate of new
 //     calls times how long each takes to set up, so it also rises when
@@ -99,6 +115,18 @@ const DefaultRetryAfter = 2
 // millisecond; near the maximum it reaches 30–100 ms in bursts while every
 // call still answers within 350 ms; past it, it grows without bound.
 const DefaultQueueDelay = 150 * time.Millisecond
+
+// socketShare divides the queueing delay's limit for the wait in the
+// socket. Every message of a call crosses both queues, the socket's and
+// then the scheduler's; the limit was chosen for the scheduler's alone
+// (five crossings under it stay under a second), and with the socket's
+// held at a third of it a crossing of both stays within 200 ms, five
+// within a second. Measured (issue 19, bench/overload, a busy machine):
+// with the socket's wait limited to 150 ms, the calls admitted at 800/s
+// offered with three CPU burners took 750–1 000 ms each (the queues held
+// at the limit, crossed several times), p99 3.0 s; at 50 ms, p99 1.5 s
+// with more calls completed.
+const socketShare = 3
 
 // delayFloor is how many calls must be being set up for the queueing delay
 // to refuse one: with fewer, the server's own calls are not what keeps its
@@ -296,7 +324,7 @@ func (a *Admission) admit(callID string, count bool) bool {
 	if _, ok := a.endedBefore[callID]; ok {
 		return true
 	}
-	if a.maxDelay > 0 && len(a.setting) >= delayFloor && (a.Delay() > a.maxDelay || a.Wait() > a.maxDelay) {
+	if a.maxDelay > 0 && len(a.setting) >= delayFloor && (a.Delay() > a.maxDelay || a.Wait() > a.maxDelay/socketShare) {
 		a.refused.Add(1)
 		return false
 	}
