@@ -215,6 +215,7 @@ func New(cfg Config) (*Server, error) {
 	s.register = sipstack.NewRegister(onRegister)
 	s.stateless = sipstack.NewStateless(s.screen)
 	s.admission = sipstack.NewAdmission(cfg.CallSetups, cfg.QueueDelay, sipstack.DefaultRetryAfter)
+	s.stateless.Refuse(s.admission) // what screen refuses first, from a scan
 	s.srv.OnRegister(onRegister)
 	s.srv.OnInvite(requireKnown(s.onInvite))
 	s.srv.OnAck(s.onAck)

@@ -307,8 +307,11 @@ func (a *Admission) Admit(callID string) bool { return a.admit(callID, true) }
 // not be challenged when its answer would be refused anyway.
 func (a *Admission) Admits(callID string) bool { return a.admit(callID, false) }
 
+// bounded reports whether a refuses anything at all.
+func (a *Admission) bounded() bool { return a != nil && (a.budget > 0 || a.maxDelay > 0) }
+
 func (a *Admission) admit(callID string, count bool) bool {
-	if a == nil || (a.budget <= 0 && a.maxDelay <= 0) {
+	if !a.bounded() {
 		return true
 	}
 	a.mu.Lock()

@@ -110,7 +110,7 @@ func TestAdmission(t *testing.T) {
 			{op: "admit", call: "5", want: true, setting: 5},
 			{op: "admit", call: "6", want: true, setting: 6},
 			{op: "socket", wait: 20 * time.Millisecond, setting: 6}, // past a third of the limit
-			{op: "admit", call: "7", want: true, setting: 7}, // fewer than delayFloor were being set up
+			{op: "admit", call: "7", want: true, setting: 7},        // fewer than delayFloor were being set up
 			{op: "admit", call: "8", want: true, setting: 8},
 			{op: "admits", call: "b", want: false, setting: 8},
 			{op: "admit", call: "b", want: false, setting: 8},
