@@ -77,9 +77,10 @@ import (
 //
 // Over UDP the refusal is sent statelessly from the listener's read loop,
 // before sipgo makes a transaction (package sipstack, Stateless), as
-// Kamailio's sl_send_reply would send it: it costs a parse and a send,
-// a tenth of what a call costs, so a server refusing half of what it is
-// offered still spends most of its core on the calls it admitted.
+// Kamailio's sl_send_reply would send it, from a scan of the INVITE's
+// header lines rather than a parse (refuse.go): it costs a fraction of
+// what a call costs, so a server refusing most of what it is offered
+// still spends most of its core on the calls it admitted.
 //
 // RFC 7339 (SIP overload control) is not implemented. It is feedback
 // between SIP servers: an upstream client that advertises support ("oc" in

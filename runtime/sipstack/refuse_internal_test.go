@@ -179,3 +179,38 @@ func FuzzScanInvite(f *testing.F) {
 		}
 	})
 }
+
+// The cost of refusing a door station's INVITE: parsed (sipgo's parser,
+// Admission.Refusal, sipgo's writer) and scanned (scanInvite, refusal);
+// the send is the same for both.
+func BenchmarkRefusal(b *testing.B) {
+	data := invite(append(doorLines, "User-Agent: SIPp door")...)
+	src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+	a := newAdmission(1, 0, 0, time.Now)
+	var buf bytes.Buffer
+	b.Run("parsed", func(b *testing.B) {
+		p := sip.NewParser()
+		b.ReportAllocs()
+		for b.Loop() {
+			msg, err := p.ParseSIP(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := msg.(*sip.Request)
+			req.SetSource(src.String())
+			buf.Reset()
+			a.Refusal(req).StringWrite(&buf)
+		}
+	})
+	b.Run("scanned", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			h, ok := scanInvite(data)
+			if !ok {
+				b.Fatal("not scanned")
+			}
+			buf.Reset()
+			h.refusal(&buf, a.retryAfter, src)
+		}
+	})
+}
