@@ -52,10 +52,11 @@ import (
 //     the answers and ACKs of calls admitted long ago as much as new
 //     INVITEs, and every drop brings a retransmission (measured, issue
 //     19: with three CPU burners on its core the server dropped 21 000
-//     datagrams in 8 s and completed 7 calls/s, p99 37 s). An INVITE read
-//     from the socket is decided on its own wait, so a backlog that forms
-//     there is refused as it is read, at the cost of a parse and a send,
-//     and never grows into drops. A third of the limit applies
+//     datagrams in 8 s and completed 7 calls/s, p99 37 s). What counts
+//     is the standing wait (Waited): when every datagram of a block read
+//     in a row waited, a backlog has formed in the socket, and new
+//     INVITEs are refused as they are read, at the cost of a scan and a
+//     send, before it grows into drops. A third of the limit applies
 //     (socketShare), with the same floor.
 //   - The number of calls being set up: initial INVITEs admitted and not
 //     yet given a final response. By Little's law it is the rate of new
@@ -122,11 +123,11 @@ const DefaultQueueDelay = 150 * time.Millisecond
 // then the scheduler's; the limit was chosen for the scheduler's alone
 // (five crossings under it stay under a second), and with the socket's
 // held at a third of it a crossing of both stays within 200 ms, five
-// within a second. Measured (issue 19, bench/overload, a busy machine):
-// with the socket's wait limited to 150 ms, the calls admitted at 800/s
-// offered with three CPU burners took 750–1 000 ms each (the queues held
-// at the limit, crossed several times), p99 3.0 s; at 50 ms, p99 1.5 s
-// with more calls completed.
+// within a second. Measured (issue 19, bench/sip on a busy machine, 800
+// calls/s offered with three CPU burners): with both limits at 150 ms
+// the calls admitted took 750–1 000 ms each (the queues held at the
+// limit and crossed several times), p99 3.0 s; with both at 50 ms, p99
+// 1.5 s, and more calls completed.
 const socketShare = 3
 
 // delayFloor is how many calls must be being set up for the queueing delay
