@@ -102,20 +102,20 @@ func TestAdmission(t *testing.T) {
 			{op: "delay", wait: 0, setting: 8},
 			{op: "admit", call: "b", want: true, setting: 9},
 		}},
-		{"refused while datagrams wait in the socket past a third of the limit, admitted once they do not", 0, 50 * time.Millisecond, []step{
+		{"refused while datagrams wait in the socket past the limit, admitted once they do not", 0, 50 * time.Millisecond, []step{
 			{op: "admit", call: "1", want: true, setting: 1},
 			{op: "admit", call: "2", want: true, setting: 2},
 			{op: "admit", call: "3", want: true, setting: 3},
 			{op: "admit", call: "4", want: true, setting: 4},
 			{op: "admit", call: "5", want: true, setting: 5},
 			{op: "admit", call: "6", want: true, setting: 6},
-			{op: "socket", wait: 20 * time.Millisecond, setting: 6}, // past a third of the limit
-			{op: "admit", call: "7", want: true, setting: 7},        // fewer than delayFloor were being set up
+			{op: "socket", wait: 80 * time.Millisecond, setting: 6},
+			{op: "admit", call: "7", want: true, setting: 7}, // fewer than delayFloor were being set up
 			{op: "admit", call: "8", want: true, setting: 8},
 			{op: "admits", call: "b", want: false, setting: 8},
 			{op: "admit", call: "b", want: false, setting: 8},
 			{op: "admit", call: "8", want: true, setting: 8}, // admitted already: a retransmission, or the answer to our challenge
-			{op: "socket", wait: 50 * time.Millisecond / socketShare, setting: 8},
+			{op: "socket", wait: 50 * time.Millisecond, setting: 8},
 			{op: "admit", call: "b", want: true, setting: 9},
 			{op: "socket", wait: time.Second, setting: 9},
 			{op: "delay", wait: 0, setting: 9}, // the scheduler's delay does not clear the socket's
