@@ -284,6 +284,7 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	}
 	go func() { <-ctx.Done(); conn.Close() }()
 	pc := conn
+	var received func() time.Time // when the datagram read last arrived
 	if u, ok := conn.(*net.UDPConn); ok {
 		n := sipstack.SizeReceiveBuffer(u)
 		s.rcvBuf.Store(int64(n))
@@ -292,11 +293,13 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 				"bytes", n, "asked", sipstack.ReceiveBuffer)
 		}
 		uc := udp.New(u) // raw-syscall reads and writes (package udp)
-		uc.Stamp()       // for how long datagrams wait (sipstack.Admission)
+		if uc.Stamp() {  // for how long datagrams wait (sipstack.Admission)
+			received = uc.Received
+		}
 		pc = uc
 	}
 	rc := sipstack.NewReadyConn(pc, &s.closing, s.serveEarly)
-	rc.MeasureWait(s.admission.Waited)
+	rc.MeasureWait(received, s.admission.Waited)
 	if !s.serve(rc) {
 		return nil
 	}

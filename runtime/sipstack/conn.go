@@ -32,22 +32,22 @@ type ReadyConn struct {
 	ready   chan struct{}
 	closing *atomic.Bool
 	serve   func(conn net.PacketConn, data []byte, src net.Addr) bool
-	// waited, when set and the socket stamps datagrams, gets how long
-	// each datagram waited in the socket, before serve sees it.
-	waited func(time.Duration)
-}
-
-// stamped is a socket that knows when the datagram read last arrived
-// (package udp's Conn, after Stamp).
-type stamped interface {
-	Received() time.Time
+	// received and waited, when set, measure how long each datagram
+	// waited in the socket, before serve sees it (MeasureWait).
+	received func() time.Time
+	waited   func(time.Duration)
 }
 
 // MeasureWait has waited told, for every datagram read, how long it
 // waited in the socket's receive buffer: how far behind the read loop
-// is (Admission.Waited). Call it before serving; the socket must stamp
-// its datagrams (udp.Conn.Stamp), or nothing is measured.
-func (c *ReadyConn) MeasureWait(waited func(time.Duration)) { c.waited = waited }
+// is (Admission.Waited). received is when the datagram read last
+// arrived, by the kernel's stamp (package udp's Conn.Received, after
+// Stamp): asked of the socket itself, so that a wrapper between it and
+// this (a trace) hides nothing. Call it before serving; with received
+// nil nothing is measured.
+func (c *ReadyConn) MeasureWait(received func() time.Time, waited func(time.Duration)) {
+	c.received, c.waited = received, waited
+}
 
 // NewReadyConn wraps pc for sipgo's ServeUDP; closing says the server is
 // shutting down; serve, when not nil, may consume datagrams first.
@@ -65,13 +65,11 @@ func (c *ReadyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		if err != nil {
 			return n, addr, err
 		}
-		if c.waited != nil {
-			if sc, ok := c.PacketConn.(stamped); ok {
-				if at := sc.Received(); !at.IsZero() {
-					// The kernel stamps with the wall clock; a clock
-					// stepped back reads as no wait.
-					c.waited(max(time.Since(at), 0))
-				}
+		if c.received != nil && c.waited != nil {
+			if at := c.received(); !at.IsZero() {
+				// The kernel stamps with the wall clock; a clock
+				// stepped back reads as no wait.
+				c.waited(max(time.Since(at), 0))
 			}
 		}
 		if c.closing.Load() {
