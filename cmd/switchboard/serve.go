@@ -198,7 +198,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.DurationVar(&o.limits.Handshake, "handshake-timeout", site.DefaultHandshake, "a new connection must finish its TLS handshake, or send its first bytes (SIP over TCP) or its request header (HTTP), within `DURATION`")
 	f.fs.DurationVar(&o.limits.HTTPRead, "http-read-timeout", site.DefaultHTTPRead, "an HTTP request, body included, must arrive within `DURATION`")
 	f.fs.IntVar(&o.callSetups, "max-call-setups", sipstack.DefaultCallSetups, "calls being set up (INVITE received, no final answer yet) at most `N` at once; a new call beyond it is refused at once with 503 and Retry-After, so that the calls admitted are set up in time when the server is overloaded (0: no bound)")
-	f.fs.DurationVar(&o.queueDelay, "max-queue-delay", sipstack.DefaultQueueDelay, "refuse new calls with 503 and Retry-After while the server's work waits longer than `DURATION` for the CPU (the 90th percentile over the last 100 ms) and at least 8 calls are being set up (0: never)")
+	f.fs.DurationVar(&o.queueDelay, "max-queue-delay", sipstack.DefaultQueueDelay, "refuse new calls with 503 and Retry-After while the server's work waits longer than `DURATION` for the CPU (the 90th percentile over the last 100 ms), or datagrams keep waiting that long in the SIP UDP socket, and at least 8 calls are being set up (0: never)")
 	o.lower.register(f.fs)
 	o.site.register(f.fs)
 	o.store.register(f.fs)

@@ -218,6 +218,7 @@ func New(cfg Config) (*Server, error) {
 	s.register = sipstack.NewRegister(onRegister)
 	s.stateless = sipstack.NewStateless(s.screen)
 	s.admission = sipstack.NewAdmission(cfg.CallSetups, cfg.QueueDelay, sipstack.DefaultRetryAfter)
+	s.stateless.Refuse(s.admission) // what screen refuses first, from a scan
 	s.srv.OnRegister(onRegister)
 	s.srv.OnInvite(requireKnown(s.onInvite))
 	s.srv.OnAck(s.onAck)
@@ -286,6 +287,7 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	}
 	go func() { <-ctx.Done(); conn.Close() }()
 	pc := conn
+	var received func() time.Time // when the datagram read last arrived
 	if u, ok := conn.(*net.UDPConn); ok {
 		n := sipstack.SizeReceiveBuffer(u)
 		s.rcvBuf.Store(int64(n))
@@ -293,12 +295,17 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 			s.log.Warn("the SIP UDP receive buffer is smaller than asked: bursts may be dropped (raise net.core.rmem_max)",
 				"bytes", n, "asked", sipstack.ReceiveBuffer)
 		}
-		pc = udp.New(u) // raw-syscall reads and writes (package udp)
+		uc := udp.New(u) // raw-syscall reads and writes (package udp)
+		if uc.Stamp() {  // for how long datagrams wait (sipstack.Admission)
+			received = uc.Received
+		}
+		pc = uc
 	}
 	// Traced beneath the early answers, so that a call's challenge is in
 	// its record.
 	pc = sipstack.TracePacketConn(pc, s.cfg.Trace)
 	rc := sipstack.NewReadyConn(pc, &s.closing, s.serveEarly)
+	rc.MeasureWait(received, s.admission.Waited)
 	if !s.serve(rc) {
 		return nil
 	}

@@ -134,15 +134,28 @@ func (s *Server) Observe(p *ir.Program, e events.Event) {
 		subs []*subscription
 		body []Dialog
 	}
+	//
+	// The body is built only for a person someone watches: it lists every
+	// call of the person in progress, so building it for every event of
+	// every call costs in proportion to the calls in progress, and a
+	// server that falls behind (more calls in progress) paid more for
+	// each (issue 19: a fifth of the server's CPU at twice its clean rate
+	// of door calls, all to one residence, none of it watched).
 	var notes []note
-	for person := range changed {
-		n := note{body: s.dialogsOf(person)}
-		for _, sub := range s.subs {
-			if sub.person == person {
-				n.subs = append(n.subs, sub)
+	if len(s.subs) > 0 {
+		for person := range changed {
+			var n note
+			for _, sub := range s.subs {
+				if sub.person == person {
+					n.subs = append(n.subs, sub)
+				}
 			}
+			if len(n.subs) == 0 {
+				continue
+			}
+			n.body = s.dialogsOf(person)
+			notes = append(notes, n)
 		}
-		notes = append(notes, n)
 	}
 	if c != nil {
 		for person, d := range c.people {

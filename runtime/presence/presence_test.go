@@ -2,6 +2,7 @@ package presence
 
 import (
 	"encoding/xml"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -123,5 +124,27 @@ func TestBody(t *testing.T) {
 `
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("body (-want +got):\n%s", d)
+	}
+}
+
+// A call event for a person nobody watches costs the same whatever the
+// calls in progress (issue 19): the NOTIFY body, which lists every call of
+// the person, is not built for nobody. Counted in allocations, not time.
+func TestObserveUnwatched(t *testing.T) {
+	p := irtest.HarbourView()
+	allocs := func(inProgress int) float64 {
+		srv := New(Config{Stack: &recordStack{}, Go: func(f func()) { f() }})
+		for i := range inProgress {
+			call := "ringing-" + strconv.Itoa(i)
+			srv.Observe(p, events.Event{Kind: events.CallStarted, Call: call, From: "device.front-gate"})
+			srv.Observe(p, events.Event{Kind: events.LegRinging, Call: call, From: "device.front-gate", Leg: "app.mary"})
+		}
+		return testing.AllocsPerRun(20, func() {
+			srv.Observe(p, events.Event{Kind: events.LegRinging, Call: "one-more", From: "device.front-gate", Leg: "app.mary"})
+			srv.Observe(p, events.Event{Kind: events.LegCancelled, Call: "one-more", Leg: "app.mary"})
+		})
+	}
+	if one, many := allocs(1), allocs(1000); many != one {
+		t.Errorf("allocations per event with 1 call of mary's in progress: %v, with 1000: %v (want the same)", one, many)
 	}
 }

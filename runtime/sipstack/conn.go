@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ReadyConn is a UDP listener as sipgo reads it.
@@ -31,6 +32,21 @@ type ReadyConn struct {
 	ready   chan struct{}
 	closing *atomic.Bool
 	serve   func(conn net.PacketConn, data []byte, src net.Addr) bool
+	// received and waited, when set, measure how long each datagram
+	// waited in the socket, before serve sees it (MeasureWait).
+	received func() time.Time
+	waited   func(time.Duration)
+}
+
+// MeasureWait has waited told, for every datagram read, how long it
+// waited in the socket's receive buffer: how far behind the read loop
+// is (Admission.Waited). received is when the datagram read last
+// arrived, by the kernel's stamp (package udp's Conn.Received, after
+// Stamp): asked of the socket itself, so that a wrapper between it and
+// this (a trace) hides nothing. Call it before serving; with received
+// nil nothing is measured.
+func (c *ReadyConn) MeasureWait(received func() time.Time, waited func(time.Duration)) {
+	c.received, c.waited = received, waited
 }
 
 // NewReadyConn wraps pc for sipgo's ServeUDP; closing says the server is
@@ -48,6 +64,13 @@ func (c *ReadyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		n, addr, err := c.PacketConn.ReadFrom(b)
 		if err != nil {
 			return n, addr, err
+		}
+		if c.received != nil && c.waited != nil {
+			if at := c.received(); !at.IsZero() {
+				// The kernel stamps with the wall clock; a clock
+				// stepped back reads as no wait.
+				c.waited(max(time.Since(at), 0))
+			}
 		}
 		if c.closing.Load() {
 			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) {

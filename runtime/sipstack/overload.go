@@ -25,7 +25,7 @@ import (
 // with calls waiting 35 s for their 200, and its memory grew past 1 GB.
 // Kamailio at the same load failed calls fast.
 //
-// Two measures decide, and either refuses:
+// Three measures decide, and any refuses:
 //
 //   - The queueing delay: how long the server's work waits for the CPU.
 //     sipgo runs every message it reads in a goroutine of its own, so when
@@ -41,6 +41,26 @@ import (
 //     cause: more calls than the core carries, or another process taking
 //     part of it. It refuses only while a few calls (delayFloor) are being
 //     set up: a server waiting with fewer has a cause other than its calls.
+//   - How long datagrams wait in the SIP socket before the read loop
+//     reads them: the kernel stamps each with its arrival
+//     (SO_TIMESTAMPNS, package udp), and the loop compares the stamp
+//     with the clock as it reads (ReadyConn, Waited). The scheduler's
+//     measure misses this queue: a read loop that falls behind is one
+//     goroutine among the runnable ones, and the datagrams it has not
+//     read yet wait in the kernel, where no goroutine counts them — and,
+//     once the receive buffer is full, are dropped whatever they are:
+//     the answers and ACKs of calls admitted long ago as much as new
+//     INVITEs, and every drop brings a retransmission (measured, issue
+//     19: with three CPU burners on its core the server dropped 21 000
+//     datagrams in 8 s and completed 7 calls/s, p99 37 s). What counts
+//     is the standing wait (Waited): when every datagram of a block read
+//     in a row waited, a backlog has formed in the socket, and new
+//     INVITEs are refused as they are read, at the cost of a scan and a
+//     send, before it grows into drops. The same limit applies, with the
+//     same floor. (A third of it was tried: on a calm machine it refused
+//     507 of 3 200 calls at 400/s, a rate the server carried with p99 348
+//     ms without it; under three CPU burners it brought the admitted
+//     calls' p99 from about 3 s to 1.5 s.)
 //   - The number of calls being set up: initial INVITEs admitted and not
 //     yet given a final response. By Little's law it is the rate of new
 //     calls times how long each takes to set up, so it also rises when
@@ -61,9 +81,10 @@ import (
 //
 // Over UDP the refusal is sent statelessly from the listener's read loop,
 // before sipgo makes a transaction (package sipstack, Stateless), as
-// Kamailio's sl_send_reply would send it: it costs a parse and a send,
-// a tenth of what a call costs, so a server refusing half of what it is
-// offered still spends most of its core on the calls it admitted.
+// Kamailio's sl_send_reply would send it, from a scan of the INVITE's
+// header lines rather than a parse (refuse.go): it costs a fraction of
+// what a call costs, so a server refusing most of what it is offered
+// still spends most of its core on the calls it admitted.
 //
 // RFC 7339 (SIP overload control) is not implemented. It is feedback
 // between SIP servers: an upstream client that advertises support ("oc" in
@@ -122,8 +143,18 @@ type Admission struct {
 	now        func() time.Time
 	// delay is the last measured queueing delay (time.Duration).
 	delay atomic.Int64
-	stop  chan struct{}
-	once  sync.Once
+	// wait is the standing wait in the socket (time.Duration): the
+	// shortest of the last block of datagrams read; see Waited.
+	wait atomic.Int64
+	// block is the block of datagrams being read and its shortest
+	// wait, published is when wait was last set; the read loop's alone.
+	block struct {
+		n   int
+		min time.Duration
+	}
+	published time.Time
+	stop      chan struct{}
+	once      sync.Once
 
 	mu sync.Mutex
 	// setting are the Call-IDs of the calls being set up, with when
@@ -156,7 +187,7 @@ func newAdmission(budget int, maxDelay time.Duration, retryAfter int, now func()
 	return &Admission{
 		budget: budget, maxDelay: maxDelay, retryAfter: strconv.Itoa(retryAfter), now: now, stop: make(chan struct{}),
 		setting: map[string]time.Time{}, ended: map[string]struct{}{}, endedBefore: map[string]struct{}{},
-		rotated: now(),
+		rotated: now(), published: now(),
 	}
 }
 
@@ -211,6 +242,55 @@ func (a *Admission) Delay() time.Duration {
 	return time.Duration(a.delay.Load())
 }
 
+// Waited records how long the datagram the listener just read waited in
+// its socket's receive buffer (the kernel's receive time to the read,
+// ReadyConn). Called from the read loop for every datagram, before the
+// datagram is handled.
+//
+// What counts is the standing wait, not the last one: the shortest wait
+// of a block of waitBlock datagrams read one after the other (or of
+// those read since it was last measured, DelayPeriod ago or more, when
+// fewer come: a datagram after a quiet spell counts on its own), as
+// CoDel (RFC 8289)
+// judges a queue by its minimum sojourn over an interval. A server that
+// keeps up empties its socket now and then, and some datagram of every
+// block finds it nearly empty; one that falls behind never does, and
+// every datagram of the block waited. The last wait alone would refuse
+// for a burst that drains, or for the moment the server's thread was
+// off its core: with one CPU burner beside it, the server refused half
+// of 400 calls/s it then carried with -max-queue-delay 0 (p99 468 ms,
+// none refused; issue 19, bench/sip on a busy machine).
+func (a *Admission) Waited(d time.Duration) {
+	if a == nil {
+		return
+	}
+	now := a.now()
+	b := &a.block
+	if b.n == 0 {
+		b.min = d
+	}
+	b.min = min(b.min, d)
+	b.n++
+	if b.n >= waitBlock || now.Sub(a.published) >= DelayPeriod {
+		a.wait.Store(int64(b.min))
+		b.n = 0
+		a.published = now
+	}
+}
+
+// waitBlock is how many datagrams in a row must all have waited for the
+// wait to stand: at the clean maximum of door calls (about 8 000
+// datagrams a second) a few milliseconds of traffic.
+const waitBlock = 32
+
+// Wait is the standing wait in the socket (see Waited).
+func (a *Admission) Wait() time.Duration {
+	if a == nil {
+		return 0
+	}
+	return time.Duration(a.wait.Load())
+}
+
 // quantileSince is the q-quantile of what h counted since it counted prev
 // (nil: since the start), as the lower bound of its bucket; 0 when
 // nothing was counted.
@@ -257,8 +337,11 @@ func (a *Admission) Admit(callID string) bool { return a.admit(callID, true) }
 // not be challenged when its answer would be refused anyway.
 func (a *Admission) Admits(callID string) bool { return a.admit(callID, false) }
 
+// bounded reports whether a refuses anything at all.
+func (a *Admission) bounded() bool { return a != nil && (a.budget > 0 || a.maxDelay > 0) }
+
 func (a *Admission) admit(callID string, count bool) bool {
-	if a == nil || (a.budget <= 0 && a.maxDelay <= 0) {
+	if !a.bounded() {
 		return true
 	}
 	a.mu.Lock()
@@ -274,7 +357,7 @@ func (a *Admission) admit(callID string, count bool) bool {
 	if _, ok := a.endedBefore[callID]; ok {
 		return true
 	}
-	if a.maxDelay > 0 && len(a.setting) >= delayFloor && a.Delay() > a.maxDelay {
+	if a.maxDelay > 0 && len(a.setting) >= delayFloor && (a.Delay() > a.maxDelay || a.Wait() > a.maxDelay) {
 		a.refused.Add(1)
 		return false
 	}

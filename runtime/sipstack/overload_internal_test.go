@@ -14,7 +14,7 @@ import (
 // long they took: the clock stands still here unless a step moves it.
 func TestAdmission(t *testing.T) {
 	type step struct {
-		op      string // admit, admits, done, wait, delay (the measured queueing delay is wait)
+		op      string // admit, admits, done, wait, delay (the scheduler's queueing delay is wait); socket, half, drained, one: datagrams read (see below)
 		call    string
 		wait    time.Duration
 		want    bool // for admit and admits
@@ -102,6 +102,48 @@ func TestAdmission(t *testing.T) {
 			{op: "delay", wait: 0, setting: 8},
 			{op: "admit", call: "b", want: true, setting: 9},
 		}},
+		{"refused while datagrams wait in the socket past the limit, admitted once they do not", 0, 50 * time.Millisecond, []step{
+			{op: "admit", call: "1", want: true, setting: 1},
+			{op: "admit", call: "2", want: true, setting: 2},
+			{op: "admit", call: "3", want: true, setting: 3},
+			{op: "admit", call: "4", want: true, setting: 4},
+			{op: "admit", call: "5", want: true, setting: 5},
+			{op: "admit", call: "6", want: true, setting: 6},
+			{op: "socket", wait: 80 * time.Millisecond, setting: 6},
+			{op: "admit", call: "7", want: true, setting: 7}, // fewer than delayFloor were being set up
+			{op: "admit", call: "8", want: true, setting: 8},
+			{op: "admits", call: "b", want: false, setting: 8},
+			{op: "admit", call: "b", want: false, setting: 8},
+			{op: "admit", call: "8", want: true, setting: 8}, // admitted already: a retransmission, or the answer to our challenge
+			{op: "socket", wait: 50 * time.Millisecond, setting: 8},
+			{op: "admit", call: "b", want: true, setting: 9},
+			{op: "socket", wait: time.Second, setting: 9},
+			{op: "delay", wait: 0, setting: 9}, // the scheduler's delay does not clear the socket's
+			{op: "admit", call: "c", want: false, setting: 9},
+		}},
+		{"the socket's wait counts when it stands: every datagram of a block waited", 0, 30 * time.Millisecond, []step{
+			{op: "admit", call: "1", want: true, setting: 1},
+			{op: "admit", call: "2", want: true, setting: 2},
+			{op: "admit", call: "3", want: true, setting: 3},
+			{op: "admit", call: "4", want: true, setting: 4},
+			{op: "admit", call: "5", want: true, setting: 5},
+			{op: "admit", call: "6", want: true, setting: 6},
+			{op: "admit", call: "7", want: true, setting: 7},
+			{op: "admit", call: "8", want: true, setting: 8},
+			// A burst that drains: its last datagram found the socket empty.
+			{op: "drained", wait: time.Second, setting: 8},
+			{op: "admit", call: "a", want: true, setting: 9},
+			// Half a block waiting long: not yet a standing wait.
+			{op: "half", wait: time.Second, setting: 9},
+			{op: "admit", call: "b", want: true, setting: 10},
+			// The rest of the block waited too.
+			{op: "half", wait: time.Second, setting: 10},
+			{op: "admit", call: "c", want: false, setting: 10},
+			// Fewer datagrams than a block, over a whole period, all short.
+			{op: "wait", wait: DelayPeriod, setting: 10},
+			{op: "one", wait: 0, setting: 10},
+			{op: "admit", call: "c", want: true, setting: 11},
+		}},
 		{"no budget: everything admitted", 0, 0, []step{
 			{op: "admit", call: "a", want: true, setting: 0},
 			{op: "admit", call: "b", want: true, setting: 0},
@@ -127,6 +169,21 @@ func TestAdmission(t *testing.T) {
 					now = now.Add(s.wait)
 				case "delay":
 					a.observe(s.wait)
+				case "socket": // a block of datagrams, each waited s.wait
+					for range waitBlock {
+						a.Waited(s.wait)
+					}
+				case "half": // half a block
+					for range waitBlock / 2 {
+						a.Waited(s.wait)
+					}
+				case "drained": // a block, the last of which waited nothing
+					for range waitBlock - 1 {
+						a.Waited(s.wait)
+					}
+					a.Waited(0)
+				case "one":
+					a.Waited(s.wait)
 				}
 				if got := a.Setting(); got != s.setting {
 					t.Errorf("step %d (%s %q): %d calls being set up, want %d", i, s.op, s.call, got, s.setting)

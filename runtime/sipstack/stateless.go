@@ -44,7 +44,16 @@ var (
 type Stateless struct {
 	parser *sip.Parser
 	screen func(req *sip.Request) *sip.Response
+	// admission, when set, refuses new INVITEs from a scan of their
+	// header lines before any parse (refuseScanned).
+	admission *Admission
 }
+
+// Refuse has new INVITEs that a refuses answered with its refusal from a
+// scan of their header lines, before they are parsed (see refuse.go);
+// screen must refuse the same calls, for those the scan leaves to it.
+// Call it before serving.
+func (s *Stateless) Refuse(a *Admission) { s.admission = a }
 
 // NewStateless returns the stateless path: screen gets every new INVITE
 // and SUBSCRIBE read over UDP (no To tag; Transport and Source set) and returns the
@@ -74,6 +83,9 @@ func (s *Stateless) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 		tag, _ := req.To().Params.Get("tag")
 		return strings.HasPrefix(tag, statelessTag)
 	case bytes.HasPrefix(data, invitePrefix), bytes.HasPrefix(data, subscribePrefix):
+		if data[0] == 'I' && refuseScanned(s.admission, conn, data, src) {
+			return true
+		}
 		method := sip.INVITE
 		if data[0] == 'S' {
 			method = sip.SUBSCRIBE

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -26,6 +27,14 @@ type raw struct {
 	rerr   error
 	rsa    syscall.RawSockaddrAny
 	readFn func(uintptr) bool
+
+	// With stamps, reads are recvmsg with the kernel's receive time
+	// (SO_TIMESTAMPNS) in oob, kept in rstamp.
+	stamps bool
+	oob    [64]byte
+	iov    syscall.Iovec
+	msg    syscall.Msghdr
+	rstamp time.Time
 
 	writers sync.Pool // *writer
 }
@@ -84,7 +93,27 @@ func (r *raw) read(b []byte) (int, netip.AddrPort, error) {
 	return r.rn, r.rfrom, nil
 }
 
+// stamp asks the kernel for the receive time of every datagram read
+// from now on.
+func (r *raw) stamp() bool {
+	var serr error
+	if err := r.rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	}); err != nil || serr != nil {
+		return false
+	}
+	r.stamps = true
+	return true
+}
+
+// received is the kernel's receive time of the datagram read last; zero
+// when it gave none.
+func (r *raw) received() time.Time { return r.rstamp }
+
 func (r *raw) doRead(fd uintptr) bool {
+	if r.stamps {
+		return r.doReadMsg(fd)
+	}
 	for {
 		salen := uint32(syscall.SizeofSockaddrAny)
 		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.rbuf[0])), uintptr(len(r.rbuf)), 0,
@@ -101,6 +130,49 @@ func (r *raw) doRead(fd uintptr) bool {
 		r.rn, r.rerr = 0, os.NewSyscallError("recvfrom", e)
 		return true
 	}
+}
+
+// doReadMsg is doRead with recvmsg, for the receive time.
+func (r *raw) doReadMsg(fd uintptr) bool {
+	for {
+		r.iov.Base = &r.rbuf[0]
+		r.iov.SetLen(len(r.rbuf))
+		r.msg = syscall.Msghdr{Name: (*byte)(unsafe.Pointer(&r.rsa)), Namelen: syscall.SizeofSockaddrAny, Iov: &r.iov, Control: &r.oob[0]}
+		r.msg.Iovlen = 1
+		r.msg.SetControllen(len(r.oob))
+		n, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), 0)
+		switch e {
+		case 0:
+			r.rn, r.rfrom, r.rerr = int(n), addrPort(&r.rsa), nil
+			r.rstamp = timestamp(r.oob[:r.msg.Controllen])
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		r.rn, r.rerr, r.rstamp = 0, os.NewSyscallError("recvmsg", e), time.Time{}
+		return true
+	}
+}
+
+// timestamp finds SCM_TIMESTAMPNS in the control messages oob, without
+// allocating (syscall.ParseSocketControlMessage would, per datagram).
+func timestamp(oob []byte) time.Time {
+	hdr := syscall.CmsgLen(0)
+	for len(oob) >= hdr {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hdr || l > len(oob) {
+			return time.Time{}
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS && l-hdr >= int(unsafe.Sizeof(syscall.Timespec{})) {
+			ts := (*syscall.Timespec)(unsafe.Pointer(&oob[hdr]))
+			return time.Unix(int64(ts.Sec), int64(ts.Nsec))
+		}
+		oob = oob[min(syscall.CmsgSpace(l-hdr), len(oob)):]
+	}
+	return time.Time{}
 }
 
 // addrPort reads the source address recvfrom wrote.

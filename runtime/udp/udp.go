@@ -20,6 +20,7 @@ package udp
 import (
 	"net"
 	"net/netip"
+	"time"
 )
 
 // Conn is a UDP socket with raw-syscall reads and writes. It is a
@@ -33,6 +34,22 @@ type Conn struct {
 // New wraps c.
 func New(c *net.UDPConn) *Conn {
 	return &Conn{UDPConn: c, raw: newRaw(c)}
+}
+
+// Stamp asks the kernel to stamp every datagram with the time it arrived
+// (SO_TIMESTAMPNS), for Received; it reports whether it can. Called once,
+// before reading. How long a datagram waited in the socket's receive
+// buffer is how far behind its reader is: a measure of overload taken
+// where the queue forms (package sipstack, Admission).
+func (c *Conn) Stamp() bool { return c.raw != nil && c.raw.stamp() }
+
+// Received is the kernel's receive time of the datagram read last, with
+// Stamp; zero without it. Reads come from one goroutine, which asks.
+func (c *Conn) Received() time.Time {
+	if c.raw == nil {
+		return time.Time{}
+	}
+	return c.raw.received()
 }
 
 // ReadFrom reads a datagram into b.

@@ -157,3 +157,41 @@ func TestConcurrentWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestStamp: with Stamp, Received is the kernel's receive time of the
+// datagram just read: after it was sent, before it was read, and it
+// changes with the next datagram.
+func TestStamp(t *testing.T) {
+	a := listen(t, "udp4", "127.0.0.1:0")
+	b := listen(t, "udp4", "127.0.0.1:0")
+	if !b.Stamp() {
+		t.Skip("no receive timestamps here")
+	}
+	if !b.Received().IsZero() {
+		t.Fatalf("Received before any read: %v", b.Received())
+	}
+	_ = b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var last time.Time
+	for i := range 2 {
+		sent := time.Now().Round(0) // wall clock: the kernel's is wall time
+		if _, err := a.WriteTo([]byte{'s', byte('0' + i)}, b.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		n, _, err := b.ReadFrom(buf)
+		read := time.Now().Round(0)
+		if err != nil || n != 2 {
+			t.Fatalf("read %d, %v", n, err)
+		}
+		got := b.Received()
+		// The kernel stamps with a coarser clock than time.Now: allow it
+		// a millisecond before the send.
+		if got.Before(sent.Add(-time.Millisecond)) || got.After(read) {
+			t.Fatalf("datagram %d: received at %v, sent at %v, read at %v", i, got, sent, read)
+		}
+		if !got.After(last) {
+			t.Fatalf("datagram %d: received at %v, not after the previous one's %v", i, got, last)
+		}
+		last = got
+	}
+}

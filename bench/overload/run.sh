@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# bench/overload/run.sh — the overload figures of issue 19 (points 2 and 4),
+# quickly, on loopback: switchboard as built from the working tree and as of
+# BASELINE (default main), side by side in one run, under
+#
+#   (i)   a clean rate (CLEAN_RATE, 400/s),
+#   (ii)  twice it offered (OVERLOAD_RATE, 800/s), nothing else on the core,
+#   (iii) CLEAN_RATE offered with one CPU burner on the server's core,
+#   (iv)  OVERLOAD_RATE offered with three burners on the server's core.
+#
+# It drives bench/sip/run.sh (the same SIPp door-call scenario, the same
+# serve, the same measures: goodput, p99 INVITE→200, calls slower than 1 s,
+# the server socket's drops) through its knobs, without Kamailio and
+# without the memory figures, twice: once with one burner for (iii), once
+# with three for (iv); (i) and (ii) come from the first. The load average
+# is printed before each, since the machine may be shared.
+#
+# Knobs: CLEAN_RATE, OVERLOAD_RATE, BASELINE, CALL_SECONDS, BASE_PORT, and
+# any of bench/sip/run.sh's.
+set -eo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CLEAN_RATE=${CLEAN_RATE:-400}
+OVERLOAD_RATE=${OVERLOAD_RATE:-800}
+export BASELINE=${BASELINE-main}
+export SERVERS=${SERVERS:-switchboard}
+export MEMORY=0 ACCOUNTS=${ACCOUNTS:-200} REG_RATE=${REG_RATE:-1000}
+export BASE_PORT=${BASE_PORT:-27000}
+export CALL_RATES=$CLEAN_RATE OVERLOAD_RATE
+
+# quiet drops the generated site's lint warnings (a user without a name,
+# one per user: the benchmark's users have none) from the output.
+quiet() { awk '/^Warning: Missing name/ { skip = 1; next } skip && /Add first_name/ { skip = 0; next } !skip && NF'; }
+
+echo "== (i) clean $CLEAN_RATE/s, (ii) $OVERLOAD_RATE/s offered, (iii) $CLEAN_RATE/s with 1 burner"
+echo "load average: $(cat /proc/loadavg)"
+CONTENTION_RATE=$CLEAN_RATE BURNERS=1 "$HERE/../sip/run.sh" 2>&1 | quiet
+echo "== (iv) $OVERLOAD_RATE/s with 3 burners (rows (b) and (c) repeat (i) and (ii))"
+echo "load average: $(cat /proc/loadavg)"
+CONTENTION_RATE=$OVERLOAD_RATE BURNERS=3 "$HERE/../sip/run.sh" 2>&1 | quiet
+echo "load average: $(cat /proc/loadavg)"
