@@ -8,6 +8,11 @@
 #
 #   apt-get install -y espeak-ng sox
 #   scripts/prompts.sh            # from the repository root
+#   scripts/prompts.sh NAME...    # only these prompts; the others stay
+#
+# Naming prompts is how one is added or changed without touching the rest:
+# another espeak-ng or sox version may not reproduce the committed files
+# byte for byte.
 #
 # The output is deterministic for one espeak-ng/sox version (no dither).
 # Keep the set small: every second costs 4 KB in the binary, and
@@ -29,11 +34,25 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$out"
-rm -f "$out"/*.wav
+if [ $# -eq 0 ]; then
+	rm -f "$out"/*.wav
+fi
+
+# wanted NAME: whether this run makes NAME (all of them without arguments).
+wanted() {
+	[ $# -eq 1 ] || return 1
+	[ -z "$only" ] && return 0
+	case " $only " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+only="$*"
+only_done=
 
 # name|text — one prompt per line. Names are what prompts.Get takes.
 while IFS='|' read -r name text; do
 	case $name in '' | '#'*) continue ;; esac
+	wanted "$name" || continue
+	only_done="$only_done $name"
 	espeak-ng -v "$voice" -s "$speed" -w "$tmp/$name.wav" "$text"
 	sox -V1 "$tmp/$name.wav" -D -r 8000 -c 1 -e ima-adpcm "$out/$name.wav" \
 		silence -l 1 0.01 0.3% -1 0.2 0.3% reverse silence 1 0.01 0.3% reverse
@@ -75,6 +94,8 @@ conf-locked|This conference is locked.
 conf-try-later|Please try again later.
 conf-room-locked|The conference is now locked.
 conf-room-unlocked|The conference is now unlocked.
+# Commissioning: the ring test's call to a person (the beep follows).
+ring-test|This is a test call from the intercom. Press any key to confirm.
 # Numbers, composed by prompts.NumberNames: 0 to 20 and the tens to 90.
 num-0|zero
 num-1|one
@@ -106,4 +127,11 @@ num-80|eighty
 num-90|ninety
 PROMPTS
 
+for name in $only; do
+	case " $only_done " in *" $name "*) ;; *)
+		echo "prompts.sh: no prompt $name in the text" >&2
+		exit 1
+		;;
+	esac
+done
 du -cb "$out"/*.wav | tail -n 1

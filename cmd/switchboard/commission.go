@@ -43,7 +43,8 @@ hall-1"); a device that is not registered leaves its cases open with that
 reason. Cases for people's extensions and DDIs pass the same way, by
 calling them from the phone or number the case names — or, with
 -ring-test, by a ring test: the server calls each such person's
-endpoints, plays a tone to whoever answers, and the digit they key
+endpoints, says to whoever answers that it is a test call and to press
+any key, then beeps (over and over until a key), and the digit they key
 confirms it (a person not there leaves their cases open, saying so).
 
 Each result (the case, when, and the IDs of the events that prove it) is

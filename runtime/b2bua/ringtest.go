@@ -36,9 +36,10 @@ const ringTestFrom = "ring-test"
 // RingTest has the server call a person the way a call to their extension
 // would — every registered contact of their endpoints at once — for the
 // commissioning of cases no visitor can trigger. Whoever answers first
-// (the others are cancelled) hears prompt, repeated, until they key a
-// digit, which confirms the test; ring bounds the ringing, confirm the
-// wait for the digit. Its events (call_started with Cause "ring test",
+// (the others are cancelled) hears prompt, repeated from the moment the
+// answer's media is accepted, until they key a digit, which confirms the
+// test — a digit keyed while the prompt speaks too, which stops it; ring
+// bounds the ringing, confirm the wait for the digit. Its events (call_started with Cause "ring test",
 // leg_ringing, leg_answered, dtmf, call_ended) name the test's Call.
 func (s *Server) RingTest(ctx context.Context, user string, prompt []int16, ring, confirm time.Duration) (RingTestResult, error) {
 	st := s.st()

@@ -6,9 +6,91 @@ import (
 	"testing"
 	"time"
 
+	"switchboard/runtime/audio"
+	"switchboard/runtime/audio/audiotest"
+	"switchboard/runtime/b2bua"
 	"switchboard/runtime/events"
+	"switchboard/runtime/prompts"
 	"switchboard/simulate/device"
 )
+
+// A person answering a ring test hears, from the start, the spoken prompt
+// that says what the call is and to press a key, then the beep, then the
+// prompt again; a key pressed while the prompt speaks confirms the test,
+// and the server hangs up.
+func TestRingTestSpeaksUntilAKey(t *testing.T) {
+	h := start(t)
+	mary := h.device("app.mary")
+	mary.SetAnswer(device.Pickup, 0)
+
+	type outcome struct {
+		res b2bua.RingTestResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		// The virtual clock paces the prompt and never reaches the hour.
+		res, err := h.site.RingTest(context.Background(), "mary", 20*time.Second, time.Hour)
+		done <- outcome{res, err}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	in, err := mary.WaitIncoming(ctx, func(in []device.Incoming) bool { return len(in) == 1 && in[0].Answered })
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := mary.Answered(in[0].CallID)
+	if call == nil {
+		t.Fatal("mary has no established call")
+	}
+	// hear lets the prompt play until mary has heard n samples: each frame
+	// arrives, then the clock moves on to the next.
+	heard := 0
+	hear := func(n int) []int16 {
+		t.Helper()
+		for heard < n {
+			heard += audio.FrameSamples
+			if err := call.WaitAudio(ctx, heard); err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Advance(20 * time.Millisecond)
+		}
+		return call.Audio()
+	}
+	speech, _ := prompts.Get("ring-test")
+	beep, _ := prompts.Get(prompts.Beep)
+	opening := speech[:audio.Rate/2]
+
+	got := hear(len(speech) + len(beep))
+	if c := audiotest.BestCorrelation(got[:audio.Rate], opening); c < 0.9 {
+		t.Errorf("mary's first second is not the ring test's prompt (best correlation %.2f)", c)
+	}
+	if lvl := audio.ToneLevel(got[len(speech):len(speech)+len(beep)], 1000); lvl < 7000 {
+		t.Errorf("the beep after the prompt came at level %.0f, want about 8000", lvl)
+	}
+	// Two seconds on: past the pause and a second into the prompt again.
+	got = hear(len(speech) + len(beep) + 2*audio.Rate)
+	if c := audiotest.BestCorrelation(got[len(speech)+len(beep):], opening); c < 0.9 {
+		t.Errorf("the prompt was not said again after the beep (best correlation %.2f)", c)
+	}
+	// The server confirms on the event's first packet and hangs up, which
+	// may close mary's media before the rest of the event leaves: an error
+	// sending only counts when the digit confirmed nothing.
+	sendErr := call.SendDTMF("5")
+	select {
+	case o := <-done:
+		if o.err != nil || !o.res.Confirmed || o.res.Digits != "5" || o.res.Answered != "app.mary" {
+			t.Errorf("ring test: %+v, err %v (sending the key: %v); want confirmed by mary's 5", o.res, o.err, sendErr)
+		}
+	case <-ctx.Done():
+		t.Fatal("the key pressed during the prompt did not confirm the ring test")
+	}
+	select {
+	case <-call.Done():
+	case <-ctx.Done():
+		t.Fatal("the server did not hang up the confirmed ring test")
+	}
+}
 
 // A person who answers a ring test and hangs up without keying a digit
 // ends it at once, said so, and their BYE is answered 200 — not 481, and

@@ -116,7 +116,7 @@ func TestPortalAdminInBrowser(t *testing.T) {
 		t.Errorf("the invitation does not carry bob's portal login:\n%s", mails[0].Data)
 	}
 	// A ring test: bob's phone rings, he answers and keys 5 once he hears
-	// the tone; the page says who answered.
+	// the prompt; the page says who answered.
 	phone := s.device("app.bob")
 	phone.SetAnswer(device.Pickup, 0)
 	do("starting a ring test of bob", chromedp.Navigate(base+"/portal/site/people"),
@@ -132,7 +132,7 @@ func TestPortalAdminInBrowser(t *testing.T) {
 		t.Fatal("bob's phone has no established call")
 	}
 	if err := call.WaitAudio(rctx, 1); err != nil {
-		t.Fatalf("bob heard no tone: %v", err)
+		t.Fatalf("bob heard no prompt: %v", err)
 	}
 	// The POST answered at once with the test's page, which refreshes
 	// itself with the progress until the test ends.

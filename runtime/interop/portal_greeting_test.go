@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"switchboard/runtime/audio"
+	"switchboard/runtime/audio/audiotest"
 	"switchboard/runtime/interop/peer"
 )
 
@@ -139,7 +140,7 @@ func TestPortalGreetingRecordedInBrowser(t *testing.T) {
 		t.Fatalf("alice heard no greeting: %v", err)
 	}
 	heard := call.Audio()
-	c := bestCorrelation(heard[:min(len(heard), len(w.Samples)+audio.Rate/2)], w.Samples[:audio.Rate])
+	c := audiotest.BestCorrelation(heard[:min(len(heard), len(w.Samples)+audio.Rate/2)], w.Samples[:audio.Rate])
 	t.Logf("alice heard %.2f s; its best correlation with the greeting's first second: %.3f", float64(len(heard))/audio.Rate, c)
 	if c < 0.9 {
 		t.Errorf("what alice heard is not bob's recorded greeting (best correlation %.2f)", c)
@@ -152,27 +153,4 @@ func peakOf(s []int16) int {
 		peak = max(peak, int(math.Abs(float64(v))))
 	}
 	return peak
-}
-
-// bestCorrelation is the highest normalised correlation of want against
-// heard at any offset: near 1 when heard holds want (through a G.711
-// codec), whatever came before it.
-func bestCorrelation(heard, want []int16) float64 {
-	var ww float64
-	for _, v := range want {
-		ww += float64(v) * float64(v)
-	}
-	best := 0.0
-	for off := 0; off+len(want) <= len(heard); off++ {
-		var hw, hh float64
-		for i, v := range want {
-			h := float64(heard[off+i])
-			hw += h * float64(v)
-			hh += h * h
-		}
-		if hh > 0 && ww > 0 {
-			best = max(best, hw/math.Sqrt(hh*ww))
-		}
-	}
-	return best
 }

@@ -1,17 +1,19 @@
 // Package prompts holds the runtime's default spoken prompts — voicemail's
-// greeting and menus, the conference bridge's announcements and the number
-// words they compose — as 8 kHz mono linear samples ready for
-// line.Line.Play.
+// greeting and menus, the conference bridge's announcements, the number
+// words they compose and the ring test's call of commissioning — as 8 kHz
+// mono linear samples ready for line.Line.Play.
 //
 // The recordings are generated from text by scripts/prompts.sh (espeak-ng
 // and sox), which holds the text of every prompt. They are committed under
-// wav/ as IMA ADPCM WAV files (4 bits a sample, so the whole set stays under
-// 250 KB) and embedded; a µ-law, A-law or 16-bit PCM WAV dropped in their
-// place is read too. Each is decoded once, on the first Get.
+// wav/ as IMA ADPCM WAV files (4 bits a sample, so the whole set stays
+// under TestSizeBudget's 300 KB) and embedded; a µ-law, A-law or 16-bit
+// PCM WAV dropped in their place is read too. Each is decoded once, on the
+// first Get.
 //
 // Names are "vm-…" (voicemail), "conf-…" (conference bridge), "num-<n>"
-// (number words, see NumberNames) and Beep, a generated tone. Names lists
-// them all.
+// (number words, see NumberNames), "ring-test" (what a person answering
+// the ring test hears before the beep) and Beep, a generated tone. Names
+// lists them all.
 package prompts
 
 import (

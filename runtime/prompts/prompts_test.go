@@ -95,6 +95,7 @@ func TestRequiredNames(t *testing.T) {
 	required := []string{
 		Beep, "vm-greeting", "vm-enter-pin", "vm-wrong-pin", "vm-you-have", "vm-new-messages", "vm-new-message",
 		"conf-enter-pin", "conf-wrong-pin", "conf-full", "conf-muted", "conf-unmuted", "conf-alone", "conf-locked", "conf-try-later", "conf-room-locked", "conf-room-unlocked",
+		"ring-test",
 	}
 	for n := 0; n <= MaxNumber; n++ {
 		required = append(required, NumberNames(n)...)

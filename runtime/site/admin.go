@@ -222,8 +222,9 @@ const (
 )
 
 // adminRingTest answers POST /admin/ring-test?user=NAME[&ring=SECONDS]
-// [&confirm=SECONDS]: the server calls the person's endpoints, plays a
-// tone to whoever answers and waits for a digit (RingTest); the answer is
+// [&confirm=SECONDS]: the server calls the person's endpoints, tells
+// whoever answers that it is a test call and to press a key, beeps, and
+// waits for a digit (RingTest); the answer is
 // the result as JSON once the test is over.
 func (s *Site) adminRingTest(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()

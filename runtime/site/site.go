@@ -14,6 +14,7 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/email"
+	"switchboard/runtime/audio"
 	"switchboard/runtime/auth"
 	"switchboard/runtime/b2bua"
 	"switchboard/runtime/carrier"
@@ -483,13 +484,23 @@ func (s *Site) Accounts() (r AccountsReport, ok bool) {
 	return s.journal.accounts(s.Program(), lookup, s.server.Status().Trunks, s.clk.Now()), true
 }
 
-// RingTest has the server call a person's endpoints, play a tone to
-// whoever answers and wait for the digit that confirms it (b2bua
-// RingTest): for commissioning what no visitor can trigger.
+// RingTest has the server call a person's endpoints, say to whoever
+// answers that this is a test call and to press a key, beep, and wait for
+// the digit that confirms it (b2bua RingTest): for commissioning what no
+// visitor can trigger.
 func (s *Site) RingTest(ctx context.Context, user string, ring, confirm time.Duration) (b2bua.RingTestResult, error) {
-	tone, _ := prompts.Get(prompts.Beep)
-	return s.server.RingTest(ctx, user, tone, ring, confirm)
+	return s.server.RingTest(ctx, user, ringTestPrompt(), ring, confirm)
 }
+
+// ringTestPrompt is what a ring test plays, over and over until a key:
+// the spoken prompt — a surprise call must say what it is and what to do,
+// and someone who answered with "hello?" hears it again — then the beep,
+// then a pause to press the key in.
+var ringTestPrompt = sync.OnceValue(func() []int16 {
+	// Both are embedded (prompts' TestRequiredNames): Join cannot fail.
+	s, _ := prompts.Join("ring-test", prompts.Beep)
+	return append(s, make([]int16, audio.Rate)...)
+})
 
 // CheckSync asks a device to fetch its provisioning files again, within a
 // few seconds however many of its registrations are stale; it returns how

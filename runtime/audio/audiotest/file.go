@@ -1,4 +1,5 @@
-// Package audiotest helps tests that write audio files.
+// Package audiotest helps tests that write audio files or check what a
+// call heard.
 package audiotest
 
 import "io"
