@@ -411,7 +411,6 @@ func runServe(c *cli, args []string) int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 
-	var ready []string
 	errc := make(chan error, 6)
 	fail := func(err error) int {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
@@ -419,49 +418,15 @@ func runServe(c *cli, args []string) int {
 		st.Close()
 		return exitFail
 	}
-	if o.listen != "" {
-		conn, err := net.ListenPacket("udp", o.listen)
-		if err != nil {
-			return fail(err)
-		}
-		ready = append(ready, "sip udp "+conn.LocalAddr().String())
-		go func() { errc <- st.ServeUDP(ctx, conn) }()
-	}
-	if o.tcp != "" {
-		l, err := net.Listen("tcp", o.tcp)
-		if err != nil {
-			return fail(err)
-		}
-		ready = append(ready, "sip tcp "+l.Addr().String())
-		go func() { errc <- st.ServeTCP(ctx, l) }()
-	}
-	if o.tlsAddr != "" {
-		l, err := net.Listen("tcp", o.tlsAddr)
-		if err != nil {
-			return fail(err)
-		}
-		ready = append(ready, "sip tls "+l.Addr().String())
-		go func() { errc <- st.ServeTLS(ctx, l, tlsConf) }()
-	}
-	if o.http != "" {
-		l, err := net.Listen("tcp", o.http)
-		if err != nil {
-			return fail(err)
-		}
-		scheme := "http "
-		if tlsConf != nil {
-			scheme = "https "
-		}
-		ready = append(ready, scheme+l.Addr().String())
-		go func() { errc <- st.ServeWeb(ctx, l, tlsConf) }()
-	}
-	if o.admin != "" {
-		l, err := net.Listen("tcp", o.admin)
-		if err != nil {
-			return fail(err)
-		}
-		ready = append(ready, "admin http "+l.Addr().String())
-		go func() { errc <- st.ServeAdmin(ctx, l) }()
+	ready, err := startListeners(ctx, o, tlsConf != nil, errc, serveFuncs{
+		udp:   st.ServeUDP,
+		tcp:   st.ServeTCP,
+		tls:   func(ctx context.Context, l net.Listener) error { return st.ServeTLS(ctx, l, tlsConf) },
+		web:   func(ctx context.Context, l net.Listener) error { return st.ServeWeb(ctx, l, tlsConf) },
+		admin: st.ServeAdmin,
+	})
+	if err != nil {
+		return fail(err)
 	}
 
 	sigs := make(chan os.Signal, 2)
@@ -653,4 +618,49 @@ func chooseMediaIP(flagValue string, addrs ...string) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, errors.New("the SIP address listens on every interface, so set -media-ip to the address devices reach the server at")
+}
+
+// serveFuncs are what serve runs on each listener it opens: one site's or
+// several sites' (runtime/sites).
+type serveFuncs struct {
+	udp                  func(context.Context, net.PacketConn) error
+	tcp, tls, web, admin func(context.Context, net.Listener) error
+}
+
+// startListeners opens the listeners the flags ask for, runs f's function
+// on each (its end goes to errc) and returns the ready line's parts; the
+// first address that cannot be opened is the error.
+func startListeners(ctx context.Context, o serveOptions, https bool, errc chan<- error, f serveFuncs) (ready []string, err error) {
+	if o.listen != "" {
+		conn, err := net.ListenPacket("udp", o.listen)
+		if err != nil {
+			return nil, err
+		}
+		ready = append(ready, "sip udp "+conn.LocalAddr().String())
+		go func() { errc <- f.udp(ctx, conn) }()
+	}
+	scheme := "http "
+	if https {
+		scheme = "https "
+	}
+	for _, l := range []struct {
+		addr, name string
+		serve      func(context.Context, net.Listener) error
+	}{
+		{o.tcp, "sip tcp ", f.tcp},
+		{o.tlsAddr, "sip tls ", f.tls},
+		{o.http, scheme, f.web},
+		{o.admin, "admin http ", f.admin},
+	} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return nil, err
+		}
+		ready = append(ready, l.name+ln.Addr().String())
+		go func() { errc <- l.serve(ctx, ln) }()
+	}
+	return ready, nil
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -54,15 +53,7 @@ func TestServeLogJSON(t *testing.T) {
 	send(fmt.Sprintf("REGISTER sip:whitfield-home.example.net SIP/2.0\nVia: SIP/2.0/UDP %s;branch=z9hG4bKreg;rport\nFrom: <sip:app.nobody@whitfield-home.example.net>;tag=1\nTo: <sip:app.nobody@whitfield-home.example.net>\nCall-ID: reg\nCSeq: 1 REGISTER\nContact: <sip:app.nobody@%s>\nAuthorization: Digest username=\"app.nobody\", realm=\"elsewhere.example\", nonce=\"n\", uri=\"sip:whitfield-home.example.net\", response=\"0123456789abcdef0123456789abcdef\"\nContent-Length: 0\n\n", local, local))
 	s.waitLine("failed authentication", regexp.MustCompile(`"msg":"authentication failed: wrong realm"`))
 
-	s.signal(syscall.SIGTERM)
-	select {
-	case err := <-s.exit:
-		if err != nil {
-			t.Fatalf("serve exited with %v", err)
-		}
-	case <-time.After(serveTimeout):
-		t.Fatal("serve did not stop on SIGTERM")
-	}
+	s.stop()
 	out := s.log()
 	if !strings.Contains(out, `"msg":"User with no endpoint"`) || !strings.Contains(out, `admin token in `) {
 		t.Errorf("no diagnostic or admin token record in\n%s", out)

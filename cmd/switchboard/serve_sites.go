@@ -198,7 +198,6 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	var ready []string
 	errc := make(chan error, 5)
 	fail := func(err error) int {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
@@ -206,49 +205,15 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		srv.Close()
 		return exitFail
 	}
-	if o.listen != "" {
-		conn, err := net.ListenPacket("udp", o.listen)
-		if err != nil {
-			return fail(err)
-		}
-		ready = append(ready, "sip udp "+conn.LocalAddr().String())
-		go func() { errc <- srv.ServeUDP(ctx, conn) }()
-	}
-	if o.tcp != "" {
-		l, err := net.Listen("tcp", o.tcp)
-		if err != nil {
-			return fail(err)
-		}
-		ready = append(ready, "sip tcp "+l.Addr().String())
-		go func() { errc <- srv.ServeTCP(ctx, l, o.limits) }()
-	}
-	if o.tlsAddr != "" {
-		l, err := net.Listen("tcp", o.tlsAddr)
-		if err != nil {
-			return fail(err)
-		}
-		ready = append(ready, "sip tls "+l.Addr().String())
-		go func() { errc <- srv.ServeTLS(ctx, l, x.tlsConf, o.limits) }()
-	}
-	if o.http != "" {
-		l, err := net.Listen("tcp", o.http)
-		if err != nil {
-			return fail(err)
-		}
-		scheme := "http "
-		if x.tlsConf != nil {
-			scheme = "https "
-		}
-		ready = append(ready, scheme+l.Addr().String())
-		go func() { errc <- srv.ServeWeb(ctx, l, x.tlsConf) }()
-	}
-	if o.admin != "" {
-		l, err := net.Listen("tcp", o.admin)
-		if err != nil {
-			return fail(err)
-		}
-		ready = append(ready, "admin http "+l.Addr().String())
-		go func() { errc <- srv.ServeAdmin(ctx, l) }()
+	ready, err := startListeners(ctx, o, x.tlsConf != nil, errc, serveFuncs{
+		udp:   srv.ServeUDP,
+		tcp:   func(ctx context.Context, l net.Listener) error { return srv.ServeTCP(ctx, l, o.limits) },
+		tls:   func(ctx context.Context, l net.Listener) error { return srv.ServeTLS(ctx, l, x.tlsConf, o.limits) },
+		web:   func(ctx context.Context, l net.Listener) error { return srv.ServeWeb(ctx, l, x.tlsConf) },
+		admin: srv.ServeAdmin,
+	})
+	if err != nil {
+		return fail(err)
 	}
 
 	sigs := make(chan os.Signal, 2)

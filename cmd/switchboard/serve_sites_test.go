@@ -221,15 +221,7 @@ func TestServeSites(t *testing.T) {
 	}
 	call("call after the home's rejected reload")
 
-	s.signal(syscall.SIGTERM)
-	select {
-	case err := <-s.exit:
-		if err != nil {
-			t.Fatalf("serve after SIGTERM: %v, want exit status 0", err)
-		}
-	case <-time.After(serveTimeout):
-		t.Fatalf("serve still running %s after SIGTERM", serveTimeout)
-	}
+	s.stop()
 
 	// One event file for both, each line naming its site: the
 	// registrations are each site's own.
@@ -282,18 +274,6 @@ func TestServeSitesKeepAcrossRestart(t *testing.T) {
 		ready := s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: 2 sites .*, sip udp (127\.0\.0\.1:\d+), admin http (127\.0\.0\.1:\d+), media 127\.0\.0\.1$`))
 		return s, ready[1], ready[2]
 	}
-	stop := func(s *served) {
-		t.Helper()
-		s.signal(syscall.SIGTERM)
-		select {
-		case err := <-s.exit:
-			if err != nil {
-				t.Fatalf("serve after SIGTERM: %v", err)
-			}
-		case <-time.After(serveTimeout):
-			t.Fatal("serve did not stop on SIGTERM")
-		}
-	}
 	registered := func(adminAddr, dir, domain string) []string {
 		t.Helper()
 		tok, err := os.ReadFile(filepath.Join(dir, ".switchboard", "admin-token"))
@@ -342,12 +322,12 @@ func TestServeSitesKeepAcrossRestart(t *testing.T) {
 			t.Fatalf("REGISTER %s: %d, %v", r.account, status, err)
 		}
 	}
-	stop(s)
+	s.stop()
 	if _, err := os.Stat(filepath.Join(data, "jetstream")); err != nil {
 		t.Fatalf("no store under -data: %v", err)
 	}
 	s, _, adminAddr := start()
-	defer stop(s)
+	defer s.stop()
 	if diff := cmp.Diff([]string{"app.sarah"}, registered(adminAddr, home, homeDomain)); diff != "" {
 		t.Errorf("the home's registrations after a restart (-want +got):\n%s", diff)
 	}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,18 +51,6 @@ func TestServeRestartKeepsEvents(t *testing.T) {
 			readJSON(t, filepath.Join(dir, ".switchboard", "build", "dialplan.json"), &plan)
 		}
 		return s, ready[1], ready[2]
-	}
-	stop := func(s *served) {
-		t.Helper()
-		s.signal(syscall.SIGTERM)
-		select {
-		case err := <-s.exit:
-			if err != nil {
-				t.Fatalf("serve after SIGTERM: %v", err)
-			}
-		case <-time.After(serveTimeout):
-			t.Fatal("serve did not stop on SIGTERM")
-		}
 	}
 	eventsPage := func(adminAddr, epoch string, after uint64, wait int) site.EventPage {
 		t.Helper()
@@ -143,7 +130,7 @@ func TestServeRestartKeepsEvents(t *testing.T) {
 	}
 	call("first run")
 	epoch, before := until(adminAddr, "", 0, events.CallEnded)
-	stop(s)
+	s.stop()
 
 	_, sipAddr, adminAddr = start()
 	// The whole first run, from the start, under the same epoch.

@@ -132,6 +132,26 @@ func (s *served) log() string {
 	return s.stderr.String()
 }
 
+// stop sends SIGTERM and waits for serve to exit with status 0.
+func (s *served) stop() {
+	s.t.Helper()
+	s.signal(syscall.SIGTERM)
+	s.waitExit()
+}
+
+// waitExit waits for serve to exit (after a signal) with status 0.
+func (s *served) waitExit() {
+	s.t.Helper()
+	select {
+	case err := <-s.exit:
+		if err != nil {
+			s.t.Fatalf("serve after SIGTERM: %v, want exit status 0\nstderr:\n%s", err, s.log())
+		}
+	case <-time.After(serveTimeout):
+		s.t.Fatalf("serve still running %s after SIGTERM", serveTimeout)
+	}
+}
+
 func (s *served) signal(sig os.Signal) {
 	s.t.Helper()
 	if err := s.cmd.Process.Signal(sig); err != nil {
@@ -428,15 +448,7 @@ user "grace" {
 		t.Errorf("the gate with its new password: %d, want 200", status)
 	}
 
-	s.signal(syscall.SIGTERM)
-	select {
-	case err := <-s.exit:
-		if err != nil {
-			t.Fatalf("serve after SIGTERM: %v, want exit status 0\nstderr:\n%s", err, s.log())
-		}
-	case <-time.After(serveTimeout):
-		t.Fatalf("serve still running %s after SIGTERM", serveTimeout)
-	}
+	s.stop()
 
 	// The event file has the whole story, each event tied to the site.
 	data, err := os.ReadFile(eventsFile)

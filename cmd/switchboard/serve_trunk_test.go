@@ -211,14 +211,7 @@ func TestServeRegistersTrunk(t *testing.T) {
 	if un := next("un-REGISTER"); un.GetHeader("Expires").Value() != "0" {
 		t.Errorf("un-REGISTER Expires %s, want 0", un.GetHeader("Expires").Value())
 	}
-	select {
-	case err := <-s.exit:
-		if err != nil {
-			t.Fatalf("serve after SIGTERM: %v", err)
-		}
-	case <-time.After(serveTimeout):
-		t.Fatalf("serve still running %s after SIGTERM", serveTimeout)
-	}
+	s.waitExit()
 	data, err := os.ReadFile(eventsFile)
 	if err != nil {
 		t.Fatal(err)
