@@ -142,20 +142,18 @@ func (s *Server) Observe(p *ir.Program, e events.Event) {
 	// each (issue 19: a fifth of the server's CPU at twice its clean rate
 	// of door calls, all to one residence, none of it watched).
 	var notes []note
-	if len(s.subs) > 0 {
-		for person := range changed {
-			var n note
-			for _, sub := range s.subs {
-				if sub.person == person {
-					n.subs = append(n.subs, sub)
-				}
-			}
-			if len(n.subs) == 0 {
-				continue
-			}
-			n.body = s.dialogsOf(person)
-			notes = append(notes, n)
+	for person := range changed {
+		// Found through the index of watchers, not a walk of every
+		// subscription: most people a call touches have none.
+		w := s.watchers[person]
+		if len(w) == 0 {
+			continue
 		}
+		n := note{body: s.dialogsOf(person), subs: make([]*subscription, 0, len(w))}
+		for sub := range w {
+			n.subs = append(n.subs, sub)
+		}
+		notes = append(notes, n)
 	}
 	if c != nil {
 		for person, d := range c.people {
