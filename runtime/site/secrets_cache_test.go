@@ -5,7 +5,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
+	"switchboard/compiler/ir/irtest"
 	"switchboard/runtime/b2bua"
 )
 
@@ -57,5 +59,30 @@ func TestPasswordCacheFollowsReload(t *testing.T) {
 	pw.mu.Unlock()
 	if cached != 1 {
 		t.Errorf("%d passwords cached, want 1 (the program's one account)", cached)
+	}
+}
+
+// BenchmarkSIPPassword is the password a digest check asks for: derived
+// from the site key each time ("derive", what every check paid before
+// the cache) and from a generation's passwords ("generation").
+func BenchmarkSIPPassword(b *testing.B) {
+	key, err := credentials.KeyFromBytes([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := irtest.HarbourView()
+	lookup := credentials.NewLookup(key, p)
+	pw := &passwords{program: p, cur: lookup}
+	for _, bc := range []struct {
+		name    string
+		secrets b2bua.Secrets
+	}{{"derive", lookup}, {"generation", pw}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, ok := bc.secrets.SIPPassword("app.mary"); !ok {
+					b.Fatal("no password for app.mary")
+				}
+			}
+		})
 	}
 }
