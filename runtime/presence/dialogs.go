@@ -29,7 +29,8 @@ const (
 
 // dialog is one person's side of one call.
 type dialog struct {
-	id        string
+	call      string // the caller's Call-ID, from which id is derived
+	id        string // dialogID(call, person); "" until dialogsOf needs it
 	direction Direction
 	state     State
 	ringing   map[string]bool // the person's accounts whose legs ring
@@ -81,7 +82,9 @@ func (s *Server) Observe(p *ir.Program, e events.Event) {
 		}
 		d := c.people[person]
 		if d == nil {
-			d = &dialog{id: dialogID(e.Call, person), direction: dir, ringing: map[string]bool{}}
+			// The id is hashed when a NOTIFY first reports the dialog
+			// (dialogsOf): most dialogs are never watched.
+			d = &dialog{call: e.Call, direction: dir, ringing: map[string]bool{}}
 			c.people[person] = d
 		}
 		return d
@@ -186,6 +189,9 @@ func (s *Server) dialogsOf(person string) []Dialog {
 	var out []Dialog
 	for _, c := range s.calls {
 		if d := c.people[person]; d != nil && d.state != "" {
+			if d.id == "" {
+				d.id = dialogID(d.call, person)
+			}
 			out = append(out, Dialog{ID: d.id, Direction: d.direction, State: d.state})
 		}
 	}
