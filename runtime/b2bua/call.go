@@ -54,9 +54,14 @@ type call struct {
 	tx     sip.ServerTransaction
 	caller string
 	dec    routing.Decision
-	toTag  string
-	media  MediaSession
-	offer  []byte // what callees are offered when the media is not anchored
+	// shown is presented(), kept by presentedFrom for the call's legs.
+	shown struct {
+		name, user string
+		known      bool
+	}
+	toTag string
+	media MediaSession
+	offer []byte // what callees are offered when the media is not anchored
 	// callerSDP is the SDP of the caller's INVITE (nil: none, a delayed
 	// offer), taken out of a multipart body if it came in one.
 	callerSDP []byte

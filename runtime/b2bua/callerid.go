@@ -49,7 +49,14 @@ func (c *call) presented() (name, user string) {
 
 // presentedFrom is the From header of a leg to a callee of the site.
 func (c *call) presentedFrom(domain string) *sip.FromHeader {
-	name, user := c.presented()
+	if !c.shown.known {
+		// Once per call, not per leg: a fork to every phone of a
+		// building shows each the same caller. Only the ring loop's
+		// goroutine sends INVITEs, so no lock.
+		c.shown.name, c.shown.user = c.presented()
+		c.shown.known = true
+	}
+	name, user := c.shown.name, c.shown.user
 	from := &sip.FromHeader{DisplayName: name, Address: sip.Uri{Scheme: "sip", User: user, Host: domain}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	return from

@@ -74,11 +74,15 @@ type Config struct {
 type Server struct {
 	cfg Config
 
-	mu      sync.Mutex
-	subs    map[string]*subscription // by key (Call-ID, their tag)
-	perAcct map[string]int           // subscriptions per subscriber account
-	calls   map[string]*call         // by the caller's Call-ID
-	closed  bool
+	mu   sync.Mutex
+	subs map[string]*subscription // by key (Call-ID, their tag)
+	// watchers is subs by the person watched, so that a call event finds
+	// its person's watchers without walking every subscription (Observe
+	// runs on every call event; most people have no watcher).
+	watchers map[string]map[*subscription]struct{}
+	perAcct  map[string]int   // subscriptions per subscriber account
+	calls    map[string]*call // by the caller's Call-ID
+	closed   bool
 }
 
 // New returns a Server with no subscriptions.
@@ -111,7 +115,7 @@ func New(cfg Config) *Server {
 	if cfg.Go == nil {
 		cfg.Go = func(f func()) { go f() }
 	}
-	return &Server{cfg: cfg, subs: map[string]*subscription{}, perAcct: map[string]int{}, calls: map[string]*call{}}
+	return &Server{cfg: cfg, subs: map[string]*subscription{}, watchers: map[string]map[*subscription]struct{}{}, perAcct: map[string]int{}, calls: map[string]*call{}}
 }
 
 // Watched is the person a dialog subscription's Request-URI user part
@@ -216,6 +220,7 @@ func (s *Server) Subscribe(req *sip.Request, tx sip.ServerTransaction, account, 
 		}
 		if expires > 0 {
 			s.subs[key] = sub
+			s.watch(sub)
 			s.perAcct[account]++
 			sub.held, added = true, true
 		}
@@ -332,6 +337,7 @@ func (s *Server) Close() {
 	s.closed = true
 	subs := s.subs
 	s.subs = map[string]*subscription{}
+	s.watchers = map[string]map[*subscription]struct{}{}
 	s.perAcct = map[string]int{}
 	s.mu.Unlock()
 	for _, sub := range subs {
@@ -379,10 +385,26 @@ func (s *Server) remove(sub *subscription) bool {
 		return false
 	}
 	delete(s.subs, sub.key)
+	if w := s.watchers[sub.person]; w != nil {
+		delete(w, sub)
+		if len(w) == 0 {
+			delete(s.watchers, sub.person)
+		}
+	}
 	if s.perAcct[sub.account]--; s.perAcct[sub.account] <= 0 {
 		delete(s.perAcct, sub.account)
 	}
 	return true
+}
+
+// watch indexes a held sub under its person; s.mu held.
+func (s *Server) watch(sub *subscription) {
+	w := s.watchers[sub.person]
+	if w == nil {
+		w = map[*subscription]struct{}{}
+		s.watchers[sub.person] = w
+	}
+	w[sub] = struct{}{}
 }
 
 func respond(tx sip.ServerTransaction, req *sip.Request, status int, reason string, hdrs ...sip.Header) {

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -16,7 +17,8 @@ import (
 
 // passwords are one generation's SIP passwords, with the ones accounts
 // had before the rotation that generation raised, while the grace lasts.
-// Immutable once the generation is stored.
+// Immutable once the generation is stored, but for the cache of derived
+// passwords.
 type passwords struct {
 	// program is the generation's: what each account is offered
 	// (DigestAlgorithms) comes with its passwords.
@@ -24,6 +26,14 @@ type passwords struct {
 	cur     b2bua.Secrets
 	prev    map[string]previousPassword
 	now     func() time.Time
+
+	// derived caches cur's answers for the generation's accounts: a
+	// password is a derivation from the site key, and every digest check
+	// asks for one. The generation's key and program never change, so
+	// neither do its passwords; a reload builds new passwords, and with
+	// them an empty cache. Bounded by the program's accounts.
+	mu      sync.Mutex
+	derived map[string]string
 }
 
 type previousPassword struct {
@@ -59,7 +69,27 @@ func rekeyGrace(pw *passwords, cfg Config, now time.Time) {
 }
 
 // SIPPassword implements b2bua.Secrets.
-func (p *passwords) SIPPassword(account string) (string, bool) { return p.cur.SIPPassword(account) }
+func (p *passwords) SIPPassword(account string) (string, bool) {
+	p.mu.Lock()
+	pw, ok := p.derived[account]
+	p.mu.Unlock()
+	if ok {
+		return pw, true
+	}
+	pw, ok = p.cur.SIPPassword(account)
+	if !ok || p.program.Account(account) == nil {
+		// Only the program's accounts are kept: names a stranger makes
+		// up must not grow the cache.
+		return pw, ok
+	}
+	p.mu.Lock()
+	if p.derived == nil {
+		p.derived = map[string]string{}
+	}
+	p.derived[account] = pw
+	p.mu.Unlock()
+	return pw, true
+}
 
 // DigestAlgorithms implements auth.Offers: what the account's client
 // answers, as the generation's program says.
