@@ -390,7 +390,7 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	// The site `switchboard serve` runs, assembled the same way, on the
 	// simulation's clock and network.
 	st, err := site.New(site.Config{Program: w.p, Secrets: secrets, Trunks: o.TrunkSecrets},
-		site.Options{Events: bus, Clock: w.clock, Logger: quiet, MediaIP: o.IP, MediaListen: listenMedia, DataDir: dataDir})
+		site.Options{Events: bus, Clock: w.clock, Logger: quiet, MediaIP: o.IP, MediaListen: listenMedia, DataDir: dataDir, Headless: true})
 	if err != nil {
 		return fail(err)
 	}

@@ -88,6 +88,12 @@ type Options struct {
 
 	// DataDir holds what the services keep (voicemail); none when empty.
 	DataDir string
+	// Headless leaves out what only people browsing would use: the
+	// portal, and with it the event history kept for its door log. The
+	// simulator sets it: it keeps voicemail under DataDir, and nobody
+	// logs in, so a history of every event would be pure cost (about a
+	// twentieth of a large suite's CPU).
+	Headless bool
 	// Store keeps what outlives a run of the server (store.Open): the
 	// event stream, which the admin journal and the portal's door log and
 	// call history read, and the registrations. nil: the registrations
@@ -276,7 +282,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		s.Close()
 		return nil, err
 	}
-	if o.DataDir != "" {
+	if o.DataDir != "" && !o.Headless {
 		pc := portal.Config{
 			Program: s.Program, Passwords: s.portalPasswords, Bindings: s.registrar.Lookup,
 			Events: o.Events, EventLog: s.eventLog(), Dir: filepath.Join(o.DataDir, "portal"), Clock: s.clk, Logger: s.log,

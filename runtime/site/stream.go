@@ -38,7 +38,7 @@ var memoryStore struct {
 // nothing reads the stream.
 func (s *Site) openStream(site string) error {
 	o := s.o
-	if o.Events == nil || o.Store == nil && o.AdminToken == "" && o.DataDir == "" {
+	if o.Events == nil || o.Store == nil && o.AdminToken == "" && (o.DataDir == "" || o.Headless) {
 		return nil
 	}
 	st := &stream{}
