@@ -118,14 +118,15 @@ if [ -n "$BASELINE" ]; then
 fi
 
 # One door station whose button rings residence R1 (three app accounts,
-# rung at once), and ACCOUNTS more users with an app account each.
+# rung at once), and ACCOUNTS more users with an app account each (named:
+# a warning for each nameless user made the build take minutes).
 say "generating a site of $ACCOUNTS users"
 mkdir -p "$WORK/site"
 {
 	sed -e "s/@NAME@/bench/g" -e "s/@DOMAIN@/$DOMAIN/g" "$ROOT/bench/door-site.pbx.hcl"
 	awk -v n="$ACCOUNTS" -v d="$DOMAIN" 'BEGIN {
 		for (i = 1; i <= n; i++)
-			printf "user \"u%d\" {\n  email     = \"u%d@%s\"\n  extension = %d\n  app       = true\n}\n", i, i, d, 2000000 + i
+			printf "user \"u%d\" {\n  first_name = \"User\"\n  last_name  = \"U%d\"\n  email      = \"u%d@%s\"\n  extension  = %d\n  app        = true\n}\n", i, i, i, d, 2000000 + i
 	}'
 } >"$WORK/site/site.pbx.hcl"
 export SWITCHBOARD_SITE_KEY=$SITE_KEY
