@@ -226,6 +226,9 @@ achieved() {
 slow() {
 	cat "$WORK/$1"/*_rtt.csv 2>/dev/null | awk -F';' '$2 ~ /^[0-9.]+$/ && $2 + 0 > 1000 { n++ } END { print n + 0 }'
 }
+# refused NAME: the door's calls the server refused with 503 (counted as
+# failures), from SIPp's final screen: the two 503 receives of door.xml.
+refused() { awk '/ 503 <-+ / { n += $3 } END { print n + 0 }' "$WORK/$1/screen.txt"; }
 # rcvbuf_errors: datagrams the kernel dropped for a full receive buffer,
 # on every UDP socket of the machine (SIPp's too; /proc/net/snmp).
 rcvbuf_errors() { awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }' /proc/net/snmp; }
@@ -344,6 +347,7 @@ workload_calls() {
 	record "$name" "$key" retrans "$(stat "$run" 'Retransmissions(C)')"
 	record "$name" "$key" p99_ms "$(p99 "$run")"
 	record "$name" "$key" slow "$(slow "$run")"
+	record "$name" "$key" refused "$(refused "$run")"
 	record "$name" "$key" rcvbuf "$(( $(rcvbuf_errors) - e0 ))"
 	record "$name" "$key" drops "$(( $(drops "$port") - d0 ))"
 	record "$name" "$key" load "$(cut -d' ' -f1 /proc/loadavg)"
@@ -611,7 +615,7 @@ row "  burst: PSS highest / steady" "${col[@]}" ""
 line "  RSS highest during the burst (B)" memory rss_max_b
 line "  RSS steady (B)" memory rss_steady_b
 line "  Go live heap (B)" memory heap_live_b
-CALL_KEYS=("cpu_us CPU-µs per call" "rate achieved rate (/s)" "failed failures" "slow calls slower than 1 s"
+CALL_KEYS=("cpu_us CPU-µs per call" "rate achieved rate (/s)" "failed failures" "refused of which refused with 503" "slow calls slower than 1 s"
 	"retrans retransmissions" "p99_ms p99 INVITE→200 (ms)" "drops datagrams the server's socket dropped" "rcvbuf RcvbufErrors, all sockets"
 	"rtp_per_call RTP packets rtpengine relayed per call" "load load average (1 min) after the run")
 for r in $CALL_RATES; do
