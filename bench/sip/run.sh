@@ -33,6 +33,7 @@ CONTENTION_RATE=${CONTENTION_RATE:-} # offered rate of the contention row (defau
 BURNERS=${BURNERS:-1}                # CPU-burning processes beside the server in the contention row
 BASELINE=${BASELINE:-}               # a git ref: measure switchboard as built from it too, side by side ("before")
 SERVE_FLAGS=${SERVE_FLAGS:-}         # more flags for the working tree's serve (e.g. -max-call-setups 0)
+SERVER_RT=${SERVER_RT:-0}            # 1: servers (and burners) run SCHED_RR, above the machine's other load
 SITE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f # not a secret: a benchmark site
 DOMAIN=bench.example
 PCAP=/usr/share/sip-tester/dtmf_2833_pound.pcap
@@ -87,6 +88,18 @@ if [ "$(id -u)" != 0 ] || [ ! -r "$PCAP" ]; then
 	DTMF=0
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+# How a server (and the contention row's burners) is started: pinned to
+# the server's core; with SERVER_RT=1 also real-time round-robin, so that
+# the machine's other processes (a shared machine) cannot take the core
+# from it: on a busy machine the scheduler otherwise splits the core by
+# runnable thread, which favours Kamailio's five processes over Go's one.
+# The kernel still keeps 5 % of the core for everything else
+# (kernel.sched_rt_runtime_us).
+PIN=(taskset -c "$SERVER_CPU")
+if [ "$SERVER_RT" = 1 ]; then
+	chrt -r 10 true 2>/dev/null || die "SERVER_RT=1: cannot use real-time scheduling (chrt -r, as root)"
+	PIN=(chrt -r 10 taskset -c "$SERVER_CPU")
+fi
 
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench-sip.XXXXXX")}
 mkdir -p "$WORK"
@@ -378,7 +391,7 @@ workload_overload() {
 	say "$name: $BURNERS CPU burner(s) pinned to CPU $SERVER_CPU beside the server"
 	local i
 	for i in $(seq 1 "$BURNERS"); do
-		taskset -c "$SERVER_CPU" sh -c 'while :; do :; done' &
+		"${PIN[@]}" sh -c 'while :; do :; done' &
 		BURNER+=($!)
 	done
 	workload_calls "$name" "$port" "$rate" contention
@@ -398,7 +411,7 @@ start_switchboard() {
 	say "$name: serve pinned to CPU $SERVER_CPU"
 	(export GODEBUG=gctrace=1
 	if [ -n "$PROFILE" ]; then export SWITCHBOARD_PPROF=$PROFILE; fi
-	exec taskset -c "$SERVER_CPU" "$bin" serve -listen "127.0.0.1:$port" -http "" -admin "" \
+	exec "${PIN[@]}" "$bin" serve -listen "127.0.0.1:$port" -http "" -admin "" \
 		-digest md5 "$@" "$WORK/build" 2>"$WORK/$name.log") &
 	echo $! >"$WORK/$name.pid"
 	PIDS+=("$(cat "$WORK/$name.pid")")
@@ -443,7 +456,7 @@ rtpengine_total() {
 # default keeps each call's ports 30 s, more than the range holds).
 start_rtpengine() {
 	say "$1: rtpengine $(rtpengine --version 2>&1 | awk '{ print $2 }'), userspace, pinned to CPU $SERVER_CPU"
-	(exec taskset -c "$SERVER_CPU" rtpengine --config-file=none --foreground --log-stderr -L 4 --table=-1 \
+	(exec "${PIN[@]}" rtpengine --config-file=none --foreground --log-stderr -L 4 --table=-1 \
 		--interface=127.0.0.1 --listen-ng="127.0.0.1:$RTPENGINE_NG" --listen-cli="127.0.0.1:$RTPENGINE_CLI" \
 		--port-min="$RTP_MIN" --port-max="$RTP_MAX" --delete-delay=0 >"$WORK/rtpengine.log" 2>&1) &
 	echo $! >"$WORK/$1.pids"
@@ -460,7 +473,7 @@ bench_kamailio() {
 		defs=(-A WITH_RTPENGINE -A "RTPENGINE_SOCK=\"udp:127.0.0.1:$RTPENGINE_NG\"")
 	fi
 	say "$name: $KAMAILIO -x fm -X fm, pinned to CPU $SERVER_CPU"
-	(cd "$WORK/kamailio" && exec taskset -c "$SERVER_CPU" "$KAMAILIO" -f kamailio.cfg -DD -E \
+	(cd "$WORK/kamailio" && exec "${PIN[@]}" "$KAMAILIO" -f kamailio.cfg -DD -E \
 		-l "udp:127.0.0.1:$port" -m 512 -M 16 -x fm -X fm "${defs[@]}" \
 		-A "DBURL=\"text://$WORK/kamailio/db\"" >"$WORK/$name.log" 2>&1) &
 	echo $! >"$WORK/$name.pid"
@@ -597,7 +610,7 @@ burst_ratio() { ratio "$(get "$1" memory pss_max_b)" "$(get "$1" memory pss_stea
 echo
 echo "SIP benchmark: switchboard $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?')${BASELINE:+ and as of $BASELINE (before)} vs $("$KAMAILIO" -v | head -1)$(command -v rtpengine >/dev/null && echo " and rtpengine $(rtpengine --version 2>&1 | awk '{ print $2 }')")"
 echo "load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)); server on CPU $SERVER_CPU, SIPp on CPU $LOAD_CPU; loopback UDP; DTMF $([ "$DTMF" = 1 ] && echo on || echo OFF)"
+echo "$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)); server on CPU $SERVER_CPU$([ "$SERVER_RT" = 1 ] && echo " (SCHED_RR)"), SIPp on CPU $LOAD_CPU; loopback UDP; DTMF $([ "$DTMF" = 1 ] && echo on || echo OFF)"
 echo
 row "" switchboard before kam+rtpengine kamailio "sb/$([ "$REF" = kamailio ] && echo kam || echo anchor)"
 for key in "register cpu_us CPU-µs per registration (401+200)" "register rate achieved rate (/s)" "register failed failures" \
