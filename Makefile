@@ -70,7 +70,7 @@ fmtcheck: ## fail when a Go file is not gofmt-clean
 bench: ## benchmarks with allocation counts
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-bench-sip: ## serve vs Kamailio under SIPp load, pinned to CPUs 0/1 (bench/sip/README.md; ~5 min)
+bench-sip: ## serve vs Kamailio + rtpengine and Kamailio alone under SIPp load, pinned to CPUs 0/1 (bench/sip/README.md; ~6 min)
 	GO=$(GO) bench/sip/run.sh
 
 # Every fuzz target, FUZZTIME each, one after another (each uses every

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # bench/sip/run.sh — the SIP benchmark of `make bench-sip`: switchboard
-# `serve` and Kamailio under the same SIPp load, side by side, on loopback.
+# `serve`, Kamailio with rtpengine relaying the media (the like-for-like
+# anchor) and Kamailio alone (a proxy, for reference) under the same SIPp
+# load, side by side, on loopback.
 # See bench/sip/README.md for the method and how to read the output.
 #
 # Knobs (environment): ACCOUNTS, REG_RATE, CALL_RATES, CALL_SECONDS,
 # HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO,
 # SERVERS, MEMORY, PROFILE, OVERLOAD, OVERLOAD_RATE, CONTENTION_RATE,
-# BURNERS, BASELINE, SERVE_FLAGS.
+# BURNERS, BASELINE, SERVE_FLAGS, SERVER_RT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -14,15 +16,15 @@ HERE=$ROOT/bench/sip
 GO=${GO:-go}
 ACCOUNTS=${ACCOUNTS:-30000}          # distinct accounts registered in workload (a)
 REG_RATE=${REG_RATE:-5000}           # REGISTER transactions (with digest) offered per second
-CALL_RATES=${CALL_RATES:-"200 400 800"} # door calls offered per second, one run each
+CALL_RATES=${CALL_RATES:-"100 200 300 400 500"} # door calls offered per second, one run each (a ladder)
 CALL_SECONDS=${CALL_SECONDS:-8}      # length of each call run
 HOLD_MS=${HOLD_MS:-300}              # how long the door holds each answered call
 SETTLE=${SETTLE:-10}                 # seconds for finished transactions to be forgotten
 SERVER_CPU=${SERVER_CPU:-0}          # the core the server under test is pinned to
 LOAD_CPU=${LOAD_CPU:-1}              # the core every SIPp is pinned to
-BASE_PORT=${BASE_PORT:-25000}        # UDP ports BASE_PORT..BASE_PORT+199 are used
+BASE_PORT=${BASE_PORT:-25000}        # UDP ports BASE_PORT..BASE_PORT+4999 are used (rtpengine's from +1000)
 KEEP=${KEEP:-0}                      # 1: keep the work directory
-SERVERS=${SERVERS:-"kamailio switchboard"} # which servers to measure
+SERVERS=${SERVERS:-"kamailio kamailio-rtpengine switchboard"} # which servers to measure
 MEMORY=${MEMORY:-1}                  # 0: skip the memory figures (and their waits for Go's collector)
 PROFILE=${PROFILE:-}                 # host:port: CPU-profile each switchboard workload (SWITCHBOARD_PPROF)
 OVERLOAD=${OVERLOAD:-1}              # 0: no overload and contention rows
@@ -31,6 +33,7 @@ CONTENTION_RATE=${CONTENTION_RATE:-} # offered rate of the contention row (defau
 BURNERS=${BURNERS:-1}                # CPU-burning processes beside the server in the contention row
 BASELINE=${BASELINE:-}               # a git ref: measure switchboard as built from it too, side by side ("before")
 SERVE_FLAGS=${SERVE_FLAGS:-}         # more flags for the working tree's serve (e.g. -max-call-setups 0)
+SERVER_RT=${SERVER_RT:-0}            # 1: servers (and burners) run SCHED_RR, above the machine's other load
 SITE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f # not a secret: a benchmark site
 DOMAIN=bench.example
 PCAP=/usr/share/sip-tester/dtmf_2833_pound.pcap
@@ -38,6 +41,11 @@ PCAP=/usr/share/sip-tester/dtmf_2833_pound.pcap
 SB_PORT=$BASE_PORT
 KAM_PORT=$((BASE_PORT + 1))
 BASE_SB_PORT=$((BASE_PORT + 2))
+KAMRTP_PORT=$((BASE_PORT + 3))       # Kamailio of the anchor
+RTPENGINE_NG=$((BASE_PORT + 4))      # rtpengine's control (ng, UDP) ...
+RTPENGINE_CLI=$((BASE_PORT + 5))     # ... and its CLI (TCP: statistics)
+RTP_MIN=$((BASE_PORT + 1000))        # rtpengine's media ports
+RTP_MAX=$((BASE_PORT + 4999))
 REG_PORT=$((BASE_PORT + 10))
 DOOR_PORT=$((BASE_PORT + 11))
 EP_PORT=$((BASE_PORT + 20))          # +1, +2, +3
@@ -60,6 +68,18 @@ if ! command -v kamailio >/dev/null; then
 	fi
 fi
 KAMAILIO=$(command -v kamailio)
+# The anchor's media relay: Debian's rtpengine-daemon (userspace forwarding,
+# no kernel module). Kamailio's rtpengine module is in the kamailio package.
+case " $SERVERS " in *" kamailio-rtpengine "*)
+	if ! command -v rtpengine >/dev/null; then
+		if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+			say "installing rtpengine (apt-get install -y rtpengine-daemon)"
+			DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rtpengine-daemon >/dev/null
+		else
+			die "rtpengine is not installed: apt-get install -y rtpengine-daemon (as root)"
+		fi
+	fi ;;
+esac
 [ "$(nproc)" -ge 2 ] || die "needs two CPUs: the server on one, SIPp on the other"
 DTMF=1
 if [ "$(id -u)" != 0 ] || [ ! -r "$PCAP" ]; then
@@ -68,6 +88,18 @@ if [ "$(id -u)" != 0 ] || [ ! -r "$PCAP" ]; then
 	DTMF=0
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+# How a server (and the contention row's burners) is started: pinned to
+# the server's core; with SERVER_RT=1 also real-time round-robin, so that
+# the machine's other processes (a shared machine) cannot take the core
+# from it: on a busy machine the scheduler otherwise splits the core by
+# runnable thread, which favours Kamailio's five processes over Go's one.
+# The kernel still keeps 5 % of the core for everything else
+# (kernel.sched_rt_runtime_us).
+PIN=(taskset -c "$SERVER_CPU")
+if [ "$SERVER_RT" = 1 ]; then
+	chrt -r 10 true 2>/dev/null || die "SERVER_RT=1: cannot use real-time scheduling (chrt -r, as root)"
+	PIN=(chrt -r 10 taskset -c "$SERVER_CPU")
+fi
 
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench-sip.XXXXXX")}
 mkdir -p "$WORK"
@@ -81,6 +113,7 @@ cleanup() {
 }
 trap cleanup EXIT
 START=$(date +%s)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- the switchboard binary and the benchmark site -------------------------------
 
@@ -98,14 +131,15 @@ if [ -n "$BASELINE" ]; then
 fi
 
 # One door station whose button rings residence R1 (three app accounts,
-# rung at once), and ACCOUNTS more users with an app account each.
+# rung at once), and ACCOUNTS more users with an app account each (named:
+# a warning for each nameless user made the build take minutes).
 say "generating a site of $ACCOUNTS users"
 mkdir -p "$WORK/site"
 {
 	sed -e "s/@NAME@/bench/g" -e "s/@DOMAIN@/$DOMAIN/g" "$ROOT/bench/door-site.pbx.hcl"
 	awk -v n="$ACCOUNTS" -v d="$DOMAIN" 'BEGIN {
 		for (i = 1; i <= n; i++)
-			printf "user \"u%d\" {\n  email     = \"u%d@%s\"\n  extension = %d\n  app       = true\n}\n", i, i, d, 2000000 + i
+			printf "user \"u%d\" {\n  first_name = \"User\"\n  last_name  = \"U%d\"\n  email      = \"u%d@%s\"\n  extension  = %d\n  app        = true\n}\n", i, i, i, d, 2000000 + i
 	}'
 } >"$WORK/site/site.pbx.hcl"
 export SWITCHBOARD_SITE_KEY=$SITE_KEY
@@ -134,16 +168,42 @@ cp "$HERE/kamailio.cfg" "$WORK/kamailio/"
 
 # --- measuring -----------------------------------------------------------------
 
-# pids NAME: the server's processes (Kamailio's workers are children).
+# pids NAME: the server's processes (Kamailio's workers are children), and
+# those of its media relay (the anchor's rtpengine, in NAME.pids).
 pids() {
 	local main
 	main=$(cat "$WORK/$1.pid")
-	echo "$main" $(pgrep -P "$main" || true)
+	echo "$main" $(pgrep -P "$main" || true) $(cat "$WORK/$1.pids" 2>/dev/null || true)
 }
 # ticks NAME: user+system CPU of the server, in clock ticks.
 ticks() { local t=0 p; for p in $(pids "$1"); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
 # pss NAME: proportional set size of the server, in KiB.
 pss() { local k=0 p; for p in $(pids "$1"); do k=$((k + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup"))); done; echo "$k"; }
+# rss NAME: resident set size of the server, in KiB (shared pages counted
+# in every process: Kamailio's shared memory once per worker).
+rss() { local k=0 p; for p in $(pids "$1"); do k=$((k + $(awk '/^Rss:/ { print $2 }' "/proc/$p/smaps_rollup"))); done; echo "$k"; }
+# sample_start NAME: sample the server's PSS and RSS every 50 ms until
+# sample_stop, which prints the highest of each ("PSS RSS", KiB).
+SAMPLER=
+sample_start() {
+	: >"$WORK/sampling"
+	(pk=0 rk=0
+	while [ -e "$WORK/sampling" ]; do
+		p=$(pss "$1") r=$(rss "$1")
+		[ "$p" -gt "$pk" ] && pk=$p
+		[ "$r" -gt "$rk" ] && rk=$r
+		echo "$pk $rk" >"$WORK/sampled"
+		sleep 0.05
+	done) &
+	SAMPLER=$!
+	PIDS+=("$SAMPLER")
+	taskset -pc "$LOAD_CPU" "$SAMPLER" >/dev/null # not on the server's core
+}
+sample_stop() {
+	rm -f "$WORK/sampling"
+	wait "$SAMPLER" 2>/dev/null || true
+	cat "$WORK/sampled"
+}
 HZ=$(getconf CLK_TCK)
 # us_per TICKS OPS: CPU microseconds per operation.
 us_per() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.0f", n ? t * 1e6 / hz / n : 0 }'; }
@@ -179,6 +239,9 @@ achieved() {
 slow() {
 	cat "$WORK/$1"/*_rtt.csv 2>/dev/null | awk -F';' '$2 ~ /^[0-9.]+$/ && $2 + 0 > 1000 { n++ } END { print n + 0 }'
 }
+# refused NAME: the door's calls the server refused with 503 (counted as
+# failures), from SIPp's final screen: the two 503 receives of door.xml.
+refused() { awk '/ 503 <-+ / { n += $3 } END { print n + 0 }' "$WORK/$1/screen.txt"; }
 # rcvbuf_errors: datagrams the kernel dropped for a full receive buffer,
 # on every UDP socket of the machine (SIPp's too; /proc/net/snmp).
 rcvbuf_errors() { awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }' /proc/net/snmp; }
@@ -210,6 +273,8 @@ profile_wait() { [ -z "$PROF_PID" ] || wait "$PROF_PID" || true; }
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
 record() { echo "$1 $2 $3 $4" >>"$RESULTS"; }
+# get SERVER WORKLOAD KEY: a recorded figure.
+get() { awk -v s="$1" -v w="$2" -v k="$3" '$1 == s && $2 == w && $3 == k { print $4 }' "$RESULTS"; }
 
 # start_endpoints NAME PORT: the three endpoints of R1 register from
 # their own ports, then answer (ep1, with "#" as RFC 2833) or ring until
@@ -295,8 +360,10 @@ workload_calls() {
 	record "$name" "$key" retrans "$(stat "$run" 'Retransmissions(C)')"
 	record "$name" "$key" p99_ms "$(p99 "$run")"
 	record "$name" "$key" slow "$(slow "$run")"
+	record "$name" "$key" refused "$(refused "$run")"
 	record "$name" "$key" rcvbuf "$(( $(rcvbuf_errors) - e0 ))"
 	record "$name" "$key" drops "$(( $(drops "$port") - d0 ))"
+	record "$name" "$key" load "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
 # clean_max NAME: the highest achieved rate of NAME's clean call runs (no
@@ -324,7 +391,7 @@ workload_overload() {
 	say "$name: $BURNERS CPU burner(s) pinned to CPU $SERVER_CPU beside the server"
 	local i
 	for i in $(seq 1 "$BURNERS"); do
-		taskset -c "$SERVER_CPU" sh -c 'while :; do :; done' &
+		"${PIN[@]}" sh -c 'while :; do :; done' &
 		BURNER+=($!)
 	done
 	workload_calls "$name" "$port" "$rate" contention
@@ -344,7 +411,7 @@ start_switchboard() {
 	say "$name: serve pinned to CPU $SERVER_CPU"
 	(export GODEBUG=gctrace=1
 	if [ -n "$PROFILE" ]; then export SWITCHBOARD_PPROF=$PROFILE; fi
-	exec taskset -c "$SERVER_CPU" "$bin" serve -listen "127.0.0.1:$port" -http "" -admin "" \
+	exec "${PIN[@]}" "$bin" serve -listen "127.0.0.1:$port" -http "" -admin "" \
 		-digest md5 "$@" "$WORK/build" 2>"$WORK/$name.log") &
 	echo $! >"$WORK/$name.pid"
 	PIDS+=("$(cat "$WORK/$name.pid")")
@@ -372,35 +439,86 @@ wait_gc() {
 	die "no garbage collection within 150s"
 }
 
+# rtpengine_total KEY: a figure of rtpengine's "list totals" (its CLI), of
+# the sessions that ended, e.g. "Total relayed packets".
+rtpengine_total() {
+	local line
+	exec 3<>"/dev/tcp/127.0.0.1/$RTPENGINE_CLI"
+	echo "list totals" >&3
+	line=$(grep -E "^ *$1 +:" <&3 | head -1)
+	exec 3<&-
+	echo "${line##*:}"
+}
+
+# start_rtpengine NAME: the anchor's media relay, pinned to the server's
+# core, counted as part of server NAME; userspace forwarding (--table=-1),
+# sessions forgotten as soon as they are deleted (--delete-delay=0: the
+# default keeps each call's ports 30 s, more than the range holds).
+start_rtpengine() {
+	say "$1: rtpengine $(rtpengine --version 2>&1 | awk '{ print $2 }'), userspace, pinned to CPU $SERVER_CPU"
+	(exec "${PIN[@]}" rtpengine --config-file=none --foreground --log-stderr -L 4 --table=-1 \
+		--interface=127.0.0.1 --listen-ng="127.0.0.1:$RTPENGINE_NG" --listen-cli="127.0.0.1:$RTPENGINE_CLI" \
+		--port-min="$RTP_MIN" --port-max="$RTP_MAX" --delete-delay=0 >"$WORK/rtpengine.log" 2>&1) &
+	echo $! >"$WORK/$1.pids"
+	PIDS+=("$(cat "$WORK/$1.pids")")
+	wait_bound "$RTPENGINE_NG"
+}
+
+# bench_kamailio NAME PORT [rtpengine]: Kamailio as a proxy on PORT, or
+# with "rtpengine" the anchor: Kamailio with its media through rtpengine.
 bench_kamailio() {
-	say "kamailio: $KAMAILIO -x fm -X fm, pinned to CPU $SERVER_CPU"
-	(cd "$WORK/kamailio" && exec taskset -c "$SERVER_CPU" "$KAMAILIO" -f kamailio.cfg -DD -E \
-		-l "udp:127.0.0.1:$KAM_PORT" -m 512 -M 16 -x fm -X fm \
-		-A "DBURL=\"text://$WORK/kamailio/db\"" >"$WORK/kamailio.log" 2>&1) &
-	echo $! >"$WORK/kamailio.pid"
-	PIDS+=("$(cat "$WORK/kamailio.pid")")
-	wait_bound "$KAM_PORT"
-	local p0 p1 p2
-	start_endpoints kamailio "$KAM_PORT"
-	p0=$(pss kamailio)
-	workload_register kamailio "$KAM_PORT"
-	p1=$(pss kamailio)
+	local name=$1 port=$2 media=${3:-} defs=()
+	if [ "$media" = rtpengine ]; then
+		start_rtpengine "$name"
+		defs=(-A WITH_RTPENGINE -A "RTPENGINE_SOCK=\"udp:127.0.0.1:$RTPENGINE_NG\"")
+	fi
+	say "$name: $KAMAILIO -x fm -X fm, pinned to CPU $SERVER_CPU"
+	(cd "$WORK/kamailio" && exec "${PIN[@]}" "$KAMAILIO" -f kamailio.cfg -DD -E \
+		-l "udp:127.0.0.1:$port" -m 512 -M 16 -x fm -X fm "${defs[@]}" \
+		-A "DBURL=\"text://$WORK/kamailio/db\"" >"$WORK/$name.log" 2>&1) &
+	echo $! >"$WORK/$name.pid"
+	PIDS+=("$(cat "$WORK/$name.pid")")
+	wait_bound "$port"
+	local p0 p1 p2 r0 peak
+	start_endpoints "$name" "$port"
+	p0=$(pss "$name")
+	r0=$(rss "$name")
+	sample_start "$name"
+	workload_register "$name" "$port"
+	peak=$(sample_stop)
+	p1=$(pss "$name")
 	if [ "$MEMORY" = 1 ]; then
 		sleep 6 # tm's wt_timer: finished transactions are kept 5s
-		p2=$(pss kamailio)
-		record kamailio memory pss_peak_b "$(( (p1 - p0) * 1024 / ACCOUNTS ))"
-		record kamailio memory pss_steady_b "$(( (p2 - p0) * 1024 / ACCOUNTS ))"
+		p2=$(pss "$name")
+		record "$name" memory pss_peak_b "$(( (p1 - p0) * 1024 / ACCOUNTS ))"
+		record "$name" memory pss_steady_b "$(( (p2 - p0) * 1024 / ACCOUNTS ))"
+		record "$name" memory pss_max_b "$(( (${peak% *} - p0) * 1024 / ACCOUNTS ))"
+		record "$name" memory rss_max_b "$(( (${peak#* } - r0) * 1024 / ACCOUNTS ))"
+		record "$name" memory rss_steady_b "$(( ($(rss "$name") - r0) * 1024 / ACCOUNTS ))"
 	fi
-	for r in $CALL_RATES; do workload_calls kamailio "$KAM_PORT" "$r"; done
-	workload_overload kamailio "$KAM_PORT"
-	stop_endpoints kamailio
-	kill "$(cat "$WORK/kamailio.pid")"
-	wait "$(cat "$WORK/kamailio.pid")" 2>/dev/null || true
+	local r relayed
+	for r in $CALL_RATES; do
+		[ "$media" != rtpengine ] || relayed=$(rtpengine_total "Total relayed packets")
+		workload_calls "$name" "$port" "$r"
+		# What rtpengine relayed per completed call: the answering
+		# endpoint's RTP (the pcap's 10 packets) if the media went through.
+		[ "$media" != rtpengine ] || record "$name" "calls@$r" rtp_per_call "$(awk -v a="$relayed" \
+			-v b="$(rtpengine_total "Total relayed packets")" -v n="$(get "$name" "calls@$r" ok)" \
+			'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print "-" }')"
+	done
+	workload_overload "$name" "$port"
+	stop_endpoints "$name"
+	kill "$(cat "$WORK/$name.pid")"
+	wait "$(cat "$WORK/$name.pid")" 2>/dev/null || true
+	if [ "$media" = rtpengine ]; then
+		kill "$(cat "$WORK/$name.pids")"
+		wait "$(cat "$WORK/$name.pids")" 2>/dev/null || true
+	fi
 }
 
 # bench_switchboard NAME PORT: switchboard (or baseline) on PORT.
 bench_switchboard() {
-	local name=$1 port=$2 p0 p1 l0
+	local name=$1 port=$2 p0 p1 l0 r0 peak
 	SBNAME=$name
 	# serve collects and hands back its start-up garbage as it starts (a
 	# forced collection in gctrace), well before the endpoints have
@@ -408,7 +526,10 @@ bench_switchboard() {
 	start_endpoints "$name" "$port"
 	l0=$(live_mb)
 	p0=$(pss "$name")
+	r0=$(rss "$name")
+	sample_start "$name"
 	workload_register "$name" "$port"
+	peak=$(sample_stop)
 	p1=$(pss "$name")
 	if [ "$MEMORY" = 1 ]; then
 		measure_switchboard_memory
@@ -421,7 +542,7 @@ bench_switchboard() {
 }
 
 # measure_switchboard_memory: after the registrations; reads
-# bench_switchboard's p0, p1 and l0.
+# bench_switchboard's p0, p1, l0, r0 and peak.
 measure_switchboard_memory() {
 	local n p2 l2
 	# Finished transactions are kept 5 s (serve sets sipgo's Timer J, as
@@ -436,13 +557,17 @@ measure_switchboard_memory() {
 	record "$SBNAME" memory pss_peak_b "$(( (p1 - p0) * 1024 / ACCOUNTS ))"
 	record "$SBNAME" memory pss_steady_b "$(( (p2 - p0) * 1024 / ACCOUNTS ))"
 	record "$SBNAME" memory heap_live_b "$(( (l2 - l0) * 1024 * 1024 / ACCOUNTS ))"
+	record "$SBNAME" memory pss_max_b "$(( (${peak% *} - p0) * 1024 / ACCOUNTS ))"
+	record "$SBNAME" memory rss_max_b "$(( (${peak#* } - r0) * 1024 / ACCOUNTS ))"
+	record "$SBNAME" memory rss_steady_b "$(( ($(rss "$SBNAME") - r0) * 1024 / ACCOUNTS ))"
 }
 
 # switchboard starts first and idles while Kamailio runs on the same core
 # (an idle Go server costs nothing).
 # shellcheck disable=SC2086 # SERVE_FLAGS is a list of words
 case " $SERVERS " in *" switchboard "*) start_switchboard switchboard "$SB" "$SB_PORT" $SERVE_FLAGS ;; esac
-case " $SERVERS " in *" kamailio "*) bench_kamailio ;; esac
+case " $SERVERS " in *" kamailio "*) bench_kamailio kamailio "$KAM_PORT" ;; esac
+case " $SERVERS " in *" kamailio-rtpengine "*) bench_kamailio kamailio-rtpengine "$KAMRTP_PORT" rtpengine ;; esac
 case " $SERVERS " in *" switchboard "*) bench_switchboard switchboard "$SB_PORT" ;; esac
 case " $SERVERS " in *" baseline "*)
 	start_switchboard baseline "$WORK/baseline" "$BASE_SB_PORT"
@@ -451,30 +576,43 @@ esac
 
 # --- report --------------------------------------------------------------------
 
-get() { awk -v s="$1" -v w="$2" -v k="$3" '$1 == s && $2 == w && $3 == k { print $4 }' "$RESULTS"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2fx", a / b; else print "-" }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
-# row LABEL SWITCHBOARD KAMAILIO RATIO [BASELINE]: the baseline column
-# only when BASELINE is set.
+# The reference of the ratio column: the anchor when it was measured.
+REF=kamailio
+case " $SERVERS " in *" kamailio-rtpengine "*) REF=kamailio-rtpengine ;; esac
+# row LABEL SWITCHBOARD BASELINE ANCHOR KAMAILIO RATIO: the baseline
+# column only when BASELINE is set.
 row() {
 	if [ -n "$BASELINE" ]; then
-		printf '  %-48s %12s %12s %12s %8s\n' "$1" "$2" "${5-}" "$3" "$4"
+		printf '  %-52s %11s %11s %11s %11s %8s\n' "$1" "$2" "$3" "$4" "$5" "$6"
 	else
-		printf '  %-48s %14s %14s %8s\n' "$1" "$2" "$3" "$4"
+		printf '  %-52s %13s %13s %13s %9s\n' "$1" "$2" "$4" "$5" "$6"
 	fi
 }
 # line LABEL WORKLOAD KEY: one figure of every server, and the ratio of
-# switchboard's to Kamailio's for CPU and p99.
+# switchboard's to the reference's for CPU and p99.
 line() {
-	local a b c
-	a=$(get switchboard "$2" "$3") b=$(get kamailio "$2" "$3") c=$(get baseline "$2" "$3")
-	row "$1" "$a" "$b" "$(case $3 in cpu_us | p99_ms) ratio "$a" "$b" ;; esac)" "$c"
+	local a
+	a=$(get switchboard "$2" "$3")
+	row "$1" "$a" "$(get baseline "$2" "$3")" "$(get kamailio-rtpengine "$2" "$3")" "$(get kamailio "$2" "$3")" \
+		"$(case $3 in cpu_us | p99_ms) ratio "$a" "$(get "$REF" "$2" "$3")" ;; esac)"
 }
+# each FUNCTION: FUNCTION SERVER of every server, one column each.
+each() {
+	local s out=()
+	for s in switchboard baseline kamailio-rtpengine kamailio; do
+		case " $SERVERS " in *" $s "*) out+=("$("$1" "$s")") ;; *) out+=("") ;; esac
+	done
+	printf '%s\n' "${out[@]}"
+}
+burst_ratio() { ratio "$(get "$1" memory pss_max_b)" "$(get "$1" memory pss_steady_b)"; }
 echo
-echo "SIP benchmark: switchboard $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?')${BASELINE:+ and as of $BASELINE (before)} vs $("$KAMAILIO" -v | head -1)"
-echo "$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)); server on CPU $SERVER_CPU, SIPp on CPU $LOAD_CPU; loopback UDP; DTMF $([ "$DTMF" = 1 ] && echo on || echo OFF)"
+echo "SIP benchmark: switchboard $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?')${BASELINE:+ and as of $BASELINE (before)} vs $("$KAMAILIO" -v | head -1)$(command -v rtpengine >/dev/null && echo " and rtpengine $(rtpengine --version 2>&1 | awk '{ print $2 }')")"
+echo "load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)); server on CPU $SERVER_CPU$([ "$SERVER_RT" = 1 ] && echo " (SCHED_RR)"), SIPp on CPU $LOAD_CPU; loopback UDP; DTMF $([ "$DTMF" = 1 ] && echo on || echo OFF)"
 echo
-row "" switchboard kamailio ratio before
+row "" switchboard before kam+rtpengine kamailio "sb/$([ "$REF" = kamailio ] && echo kam || echo anchor)"
 for key in "register cpu_us CPU-µs per registration (401+200)" "register rate achieved rate (/s)" "register failed failures" \
 	"register retrans retransmissions" "register p99_ms p99 response time (ms)"; do
 	set -- $key
@@ -483,10 +621,16 @@ for key in "register cpu_us CPU-µs per registration (401+200)" "register rate a
 	line "(a) $*" "$w" "$k"
 done
 line "memory per registration, PSS peak (B)" memory pss_peak_b
-line "memory per registration, PSS steady (B)" memory pss_steady_b
-line "memory per registration, Go live heap (B)" memory heap_live_b
-CALL_KEYS=("cpu_us CPU-µs per call" "rate achieved rate (/s)" "failed failures" "slow calls slower than 1 s"
-	"retrans retransmissions" "p99_ms p99 INVITE→200 (ms)" "drops datagrams the server's socket dropped" "rcvbuf RcvbufErrors, all sockets")
+line "  PSS highest during the burst (B)" memory pss_max_b
+line "  PSS steady (B)" memory pss_steady_b
+mapfile -t col < <(each burst_ratio)
+row "  burst: PSS highest / steady" "${col[@]}" ""
+line "  RSS highest during the burst (B)" memory rss_max_b
+line "  RSS steady (B)" memory rss_steady_b
+line "  Go live heap (B)" memory heap_live_b
+CALL_KEYS=("cpu_us CPU-µs per call" "rate achieved rate (/s)" "failed failures" "refused of which refused with 503" "slow calls slower than 1 s"
+	"retrans retransmissions" "p99_ms p99 INVITE→200 (ms)" "drops datagrams the server's socket dropped" "rcvbuf RcvbufErrors, all sockets"
+	"rtp_per_call RTP packets rtpengine relayed per call" "load load average (1 min) after the run")
 for r in $CALL_RATES; do
 	for key in "${CALL_KEYS[@]}"; do
 		set -- $key
@@ -495,8 +639,9 @@ for r in $CALL_RATES; do
 		line "(b) @$r/s $*" "calls@$r" "$k"
 	done
 done
+mapfile -t col < <(each clean_max)
+row "clean maximum (/s): highest clean achieved rate" "${col[@]}" ""
 if [ "$OVERLOAD" = 1 ]; then
-	line "clean maximum (/s): highest clean achieved rate" overload clean_max
 	for w in overload contention; do
 		case $w in
 			overload) what="(c) overload: 2× the clean maximum offered" ;;
@@ -509,15 +654,15 @@ if [ "$OVERLOAD" = 1 ]; then
 			shift
 			line "    $*" "$w" "$k"
 		done
-		row "    goodput, % of the clean maximum" \
-			"$(pct "$(get switchboard "$w" rate)" "$(get switchboard overload clean_max)")" \
-			"$(pct "$(get kamailio "$w" rate)" "$(get kamailio overload clean_max)")" "" \
-			"$(pct "$(get baseline "$w" rate)" "$(get baseline overload clean_max)")"
+		goodput() { pct "$(get "$1" "$w" rate)" "$(get "$1" overload clean_max)"; }
+		mapfile -t col < <(each goodput)
+		row "    goodput, % of the clean maximum" "${col[@]}" ""
 	done
 fi
 echo
 echo "(a) $ACCOUNTS distinct accounts at $REG_RATE/s offered. (b) door → 3 endpoints, one answers, two get CANCEL/487, \"#\" as RFC 2833, BYE after ${HOLD_MS}ms; $CALL_SECONDS s per rate."
 echo "(c) and (d) as (b), each server at its own clean maximum (a run with no failure and no call slower than 1 s), twice it for (c)."
 echo "RcvbufErrors count every UDP socket of the machine (SIPp's too); the server's own drops are its socket's (/proc/net/udp)."
-echo "Kamailio proxies (no media); switchboard is a B2BUA that relays the RTP. Total $(( $(date +%s) - START ))s. Raw results: $RESULTS"
+echo "kam+rtpengine: Kamailio with the media through rtpengine (userspace), both counted; kamailio: the proxy alone (no media)."
+echo "switchboard is a B2BUA that relays the RTP. Ratio: switchboard / $REF. Total $(( $(date +%s) - START ))s. Raw results: $RESULTS"
 [ "$KEEP" = 1 ] || echo "(set KEEP=1 to keep $WORK)"
