@@ -41,6 +41,7 @@ type Persistent struct {
 
 	mu      sync.Mutex
 	pending map[string]*Binding // by bucket key; nil: delete it
+	syncs   []chan struct{}     // Sync's waiting for the pending writes
 	wake    chan struct{}
 	closing bool
 	done    chan struct{}
@@ -113,8 +114,8 @@ func (p *Persistent) write() {
 	for {
 		<-p.wake
 		p.mu.Lock()
-		batch, closing := p.pending, p.closing
-		p.pending = map[string]*Binding{}
+		batch, syncs, closing := p.pending, p.syncs, p.closing
+		p.pending, p.syncs = map[string]*Binding{}, nil
 		p.mu.Unlock()
 		ab, async := p.bucket.(asyncBucket)
 		for k, b := range batch {
@@ -124,6 +125,9 @@ func (p *Persistent) write() {
 			if err := ab.Flush(context.Background()); err != nil {
 				p.log.Warn("registrations could not be stored; a restart would lose them", "error", err)
 			}
+		}
+		for _, c := range syncs {
+			close(c)
 		}
 		if closing {
 			return
@@ -164,6 +168,25 @@ func accountOf(k string) string {
 		}
 	}
 	return k
+}
+
+// Sync returns once what was pending when it was called is stored (or
+// failed to be: the writer logs that).
+func (p *Persistent) Sync() {
+	c := make(chan struct{})
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		<-p.done
+		return
+	}
+	p.syncs = append(p.syncs, c)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	<-c
 }
 
 // Close stores what is pending and stops.
