@@ -57,6 +57,7 @@ type Persistent struct {
 	stored  map[uint64]stored // by the bucket key's hash (seed)
 	syncs   []chan struct{}   // Sync's waiting for the pending writes
 	wake    chan struct{}
+	hurry   chan struct{} // ends the writer's gathering window now
 	closing bool
 	done    chan struct{}
 }
@@ -87,7 +88,7 @@ func NewPersistent(bucket Bucket, now func() time.Time, log *slog.Logger) (*Pers
 		log = slog.Default()
 	}
 	p := &Persistent{Memory: NewMemory(), bucket: bucket, now: now, log: log, seed: maphash.MakeSeed(),
-		pending: map[string]write{}, stored: map[uint64]stored{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		pending: map[string]write{}, stored: map[uint64]stored{}, wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1), done: make(chan struct{})}
 	all, err := bucket.All(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("registrations: %w", err)
@@ -157,6 +158,7 @@ func (p *Persistent) Remove(account, key string) (Binding, bool) {
 		delete(p.stored, maphash.String(p.seed, k))
 		p.queueLocked(k, write{})
 		p.mu.Unlock()
+		signal(p.hurry) // a removal is not left waiting: the device is gone now
 	}
 	return b, ok
 }
@@ -178,9 +180,31 @@ func (p *Persistent) Expire(now time.Time) []Binding {
 // is held.
 func (p *Persistent) queueLocked(k string, w write) {
 	p.pending[k] = w
+	signal(p.wake)
+}
+
+// signal sends on c (capacity 1) unless a signal is already waiting.
+func signal(c chan struct{}) {
 	select {
-	case p.wake <- struct{}{}:
+	case c <- struct{}{}:
 	default:
+	}
+}
+
+// batchWindow is how long the writer gathers changes after the first:
+// a burst of REGISTERs is then one batch, with one wait for the server's
+// answers, and a key changed twice within it is written once. A crash
+// loses at most that much more.
+const batchWindow = 5 * time.Millisecond
+
+// gather waits out the batch window, or less when Sync, Close or a
+// removal hurries it.
+func (p *Persistent) gather() {
+	t := time.NewTimer(batchWindow)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-p.hurry:
 	}
 }
 
@@ -189,6 +213,7 @@ func (p *Persistent) write() {
 	defer close(p.done)
 	for {
 		<-p.wake
+		p.gather()
 		p.mu.Lock()
 		batch, syncs, closing := p.pending, p.syncs, p.closing
 		p.pending, p.syncs = map[string]write{}, nil
@@ -260,10 +285,8 @@ func (p *Persistent) Sync() {
 	}
 	p.syncs = append(p.syncs, c)
 	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	signal(p.wake)
+	signal(p.hurry)
 	<-c
 }
 
@@ -296,9 +319,7 @@ func (p *Persistent) Close() {
 	p.mu.Lock()
 	p.closing = true
 	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	signal(p.wake)
+	signal(p.hurry)
 	<-p.done
 }
