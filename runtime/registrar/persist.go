@@ -3,7 +3,6 @@ package registrar
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -95,8 +94,8 @@ func NewPersistent(bucket Bucket, now func() time.Time, log *slog.Logger) (*Pers
 	}
 	t := now()
 	for k, v := range all {
-		var b Binding
-		if err := json.Unmarshal(v, &b); err != nil || b.Account == "" || persistKey(b.Account, b.Key) != k {
+		b, err := decodeBinding(v)
+		if err != nil || b.Account == "" || persistKey(b.Account, b.Key) != k {
 			log.Warn("a stored registration could not be read; it is dropped", "key", k, "error", err)
 			continue
 		}
@@ -251,9 +250,9 @@ func (p *Persistent) store(k string, w write, async bool) {
 		return // expired before it was written: nothing to keep
 	}
 	ttl := w.until.Sub(now)
-	v, err := json.Marshal(b)
+	v := appendBinding(nil, b)
+	var err error
 	switch {
-	case err != nil:
 	case async:
 		err = p.bucket.(asyncBucket).PutAsync(k, v, ttl)
 	default:

@@ -2,6 +2,7 @@ package registrar_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -267,4 +268,93 @@ func TestPersistentWrites(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A stored binding is read back field for field, also as the JSON the
+// first version wrote.
+func TestPersistentEncoding(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	quiet := slog.New(slog.DiscardHandler)
+	full := registrar.Binding{Account: "app.mary", Contact: `<sip:mary@10.0.0.5:5060;transport=tcp>;+sip.instance="<urn:uuid:1>"`,
+		Key: "instance <urn:uuid:1>", CallID: "c1@10.0.0.5", CSeq: 1<<32 - 1, Expires: now.Add(time.Hour + time.Nanosecond),
+		Source: "[2001:db8::5]:5060", Transport: "TCP", UserAgent: "Phone \"1\" é\x00", Since: now.Add(-time.Hour),
+		Path: []string{"<sip:edge1;lr>", "", "<sip:edge2;lr>"}}
+	bare := registrar.Binding{Account: "app.bob", Key: "sip:bob@10.0.0.6", Contact: "<sip:bob@10.0.0.6>", Expires: now.Add(time.Minute)}
+	legacy, err := json.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		stored func(rec *recorder)
+		want   registrar.Binding
+	}{
+		{"every field", func(rec *recorder) { put(t, rec, full, now) }, full},
+		{"no Since, no Path, CSeq 0", func(rec *recorder) { put(t, rec, bare, now) }, bare},
+		{"JSON of the first version", func(rec *recorder) { rec.values["app.mary\x00instance <urn:uuid:1>"] = legacy }, full},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{values: map[string][]byte{}}
+			tt.stored(rec)
+			p, err := registrar.NewPersistent(rec, func() time.Time { return now }, quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			got := p.Lookup(tt.want.Account)
+			for i := range got {
+				got[i].Expires, got[i].Since = got[i].Expires.UTC(), got[i].Since.UTC()
+			}
+			if d := cmp.Diff([]registrar.Binding{tt.want}, got); d != "" {
+				t.Errorf("loaded (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// put stores b in rec as a Persistent does.
+func put(t testing.TB, rec *recorder, b registrar.Binding, now time.Time) {
+	t.Helper()
+	p, err := registrar.NewPersistent(rec, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Put(b)
+	p.Close()
+}
+
+// Whatever a bucket holds, loading it does not panic, and a binding it
+// loads is stored and loaded again unchanged.
+func FuzzPersistentLoad(f *testing.F) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	quiet := slog.New(slog.DiscardHandler)
+	const key = "app.mary\x00k"
+	seed := &recorder{values: map[string][]byte{}}
+	put(f, seed, registrar.Binding{Account: "app.mary", Key: "k", Contact: "<sip:mary@h>", CSeq: 3, Expires: now.Add(time.Hour),
+		Since: now, Path: []string{"<sip:p;lr>"}}, now)
+	f.Add(seed.values[key])
+	f.Add([]byte(`{"Account":"app.mary","Key":"k","Expires":"2026-03-01T13:00:00Z"}`))
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		rec := &recorder{values: map[string][]byte{key: v}}
+		p, err := registrar.NewPersistent(rec, func() time.Time { return now }, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := p.Lookup("app.mary")
+		p.Close()
+		if len(got) != 1 {
+			return
+		}
+		again := &recorder{values: map[string][]byte{}}
+		put(t, again, got[0], now)
+		q, err := registrar.NewPersistent(again, func() time.Time { return now }, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		if d := cmp.Diff(got, q.Lookup("app.mary"), cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); d != "" {
+			t.Errorf("stored and loaded again (-first +second):\n%s", d)
+		}
+	})
 }
