@@ -33,8 +33,8 @@ type asyncBucket interface {
 // the bucket behind the REGISTER's answer (a writer goroutine, the latest
 // state of each binding once), so the bucket costs the hot path no wait.
 //
-// A write costs several times the rest of a REGISTER (the JetStream
-// server stores it), and most REGISTERs are refreshes that change nothing
+// A write costs about as much CPU as the rest of a REGISTER (the
+// JetStream server stores it), and most REGISTERs are refreshes that change nothing
 // but the expiry. So a binding's key lives in the bucket for twice its
 // interval (plus persistSlack), its value holding the real expiry, and a
 // refresh that changes nothing else is not written while the stored key
@@ -53,7 +53,7 @@ type Persistent struct {
 
 	mu      sync.Mutex
 	pending map[string]write  // by bucket key
-	stored  map[uint64]stored // by the bucket key's hash (seed)
+	stored  map[uint64]stored // by the bucket key's hash (seed): 64 bits, a collision needs the same signature too
 	syncs   []chan struct{}   // Sync's waiting for the pending writes
 	wake    chan struct{}
 	hurry   chan struct{} // ends the writer's gathering window now
@@ -162,7 +162,8 @@ func (p *Persistent) Remove(account, key string) (Binding, bool) {
 	return b, ok
 }
 
-// Expire is Memory's: the bucket lets the same bindings go by itself.
+// Expire is Memory's (the bucket lets the same bindings go by itself),
+// and forgets what was stored of them.
 func (p *Persistent) Expire(now time.Time) []Binding {
 	out := p.Memory.Expire(now)
 	if len(out) > 0 {
