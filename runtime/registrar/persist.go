@@ -2,8 +2,9 @@ package registrar
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"time"
@@ -31,19 +32,47 @@ type asyncBucket interface {
 // need not register again to be reached. Reads are Memory's; writes go to
 // the bucket behind the REGISTER's answer (a writer goroutine, the latest
 // state of each binding once), so the bucket costs the hot path no wait.
-// A binding's key lives in the bucket until it expires, also while the
-// server is down.
+//
+// A write costs about as much CPU as the rest of a REGISTER (the
+// JetStream server stores it), and most REGISTERs are refreshes that change nothing
+// but the expiry. So a binding's key lives in the bucket for twice its
+// interval (plus persistSlack), its value holding the real expiry, and a
+// refresh that changes nothing else is not written while the stored key
+// outlives the new expiry: with refreshes at half the interval, one in
+// three is written. Close writes the refreshes left unwritten, so that a
+// restart finds every binding as it was; after a crash a binding whose
+// refresh was not written comes back with the expiry last written, and
+// not at all once that has passed (until the device registers again).
+// New bindings, changed ones and removals are always written.
 type Persistent struct {
 	*Memory
 	bucket Bucket
 	now    func() time.Time
 	log    *slog.Logger
+	seed   maphash.Seed
 
 	mu      sync.Mutex
-	pending map[string]*Binding // by bucket key; nil: delete it
+	pending map[string]write  // by bucket key
+	stored  map[uint64]stored // by the bucket key's hash (seed): 64 bits, a collision needs the same signature too
+	syncs   []chan struct{}   // Sync's waiting for the pending writes
 	wake    chan struct{}
+	hurry   chan struct{} // ends the writer's gathering window now
 	closing bool
 	done    chan struct{}
+}
+
+// write is a pending change of a bucket key.
+type write struct {
+	b     *Binding  // nil: delete the key
+	until time.Time // when the bucket is to drop the key
+}
+
+// stored is what the bucket holds for a binding, as written (or being
+// written) by this process: 24 bytes a binding, not its strings.
+type stored struct {
+	sig     uint64 // signature of the fields other than the expiry and CSeq
+	expires int64  // the expiry written, Unix nanoseconds
+	until   int64  // when the bucket drops the key, Unix nanoseconds
 }
 
 // persistSlack is added to a binding's time to live in the bucket: the
@@ -57,16 +86,16 @@ func NewPersistent(bucket Bucket, now func() time.Time, log *slog.Logger) (*Pers
 	if log == nil {
 		log = slog.Default()
 	}
-	p := &Persistent{Memory: NewMemory(), bucket: bucket, now: now, log: log,
-		pending: map[string]*Binding{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	p := &Persistent{Memory: NewMemory(), bucket: bucket, now: now, log: log, seed: maphash.MakeSeed(),
+		pending: map[string]write{}, stored: map[uint64]stored{}, wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1), done: make(chan struct{})}
 	all, err := bucket.All(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("registrations: %w", err)
 	}
 	t := now()
 	for k, v := range all {
-		var b Binding
-		if err := json.Unmarshal(v, &b); err != nil || b.Account == "" || persistKey(b.Account, b.Key) != k {
+		b, err := decodeBinding(v)
+		if err != nil || b.Account == "" || persistKey(b.Account, b.Key) != k {
 			log.Warn("a stored registration could not be read; it is dropped", "key", k, "error", err)
 			continue
 		}
@@ -80,30 +109,102 @@ func NewPersistent(bucket Bucket, now func() time.Time, log *slog.Logger) (*Pers
 
 func persistKey(account, key string) string { return account + "\x00" + key }
 
-// Put adds or replaces b, in memory now and in the bucket soon.
+// Put adds or replaces b, in memory now and in the bucket soon, unless
+// the bucket already holds b but for its expiry and CSeq and keeps it
+// past b's expiry (a refresh; Close writes it).
 func (p *Persistent) Put(b Binding) {
 	p.Memory.Put(b)
-	p.queue(persistKey(b.Account, b.Key), &b)
+	k := persistKey(b.Account, b.Key)
+	h, sig := maphash.String(p.seed, k), signature(p.seed, &b)
+	expires, now := b.Expires.UnixNano(), p.now()
+	p.mu.Lock()
+	// A refresh that shortens the binding is written: a restart must not
+	// bring back the longer one.
+	if s, ok := p.stored[h]; ok && s.sig == sig && expires >= s.expires && expires+int64(persistSlack) <= s.until {
+		p.mu.Unlock()
+		return
+	}
+	until := now.Add(2*b.Expires.Sub(now) + persistSlack)
+	p.stored[h] = stored{sig: sig, expires: expires, until: until.UnixNano()}
+	p.queueLocked(k, write{b: &b, until: until})
+	p.mu.Unlock()
+}
+
+// signature hashes the fields of b that a refresh does not change.
+func signature(seed maphash.Seed, b *Binding) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	for _, f := range [...]string{b.Contact, b.CallID, b.Source, b.Transport, b.UserAgent} {
+		h.WriteString(f)
+		h.WriteByte(0)
+	}
+	for _, f := range b.Path {
+		h.WriteString(f)
+		h.WriteByte(0)
+	}
+	var since [8]byte
+	binary.LittleEndian.PutUint64(since[:], uint64(b.Since.UnixNano()))
+	h.Write(since[:])
+	return h.Sum64()
 }
 
 // Remove deletes the binding, in memory now and in the bucket soon.
 func (p *Persistent) Remove(account, key string) (Binding, bool) {
 	b, ok := p.Memory.Remove(account, key)
 	if ok {
-		p.queue(persistKey(account, key), nil)
+		k := persistKey(account, key)
+		p.mu.Lock()
+		delete(p.stored, maphash.String(p.seed, k))
+		p.queueLocked(k, write{})
+		p.mu.Unlock()
+		signal(p.hurry) // a removal is not left waiting: the device is gone now
 	}
 	return b, ok
 }
 
-// Expire is Memory's: the bucket lets the same bindings go by itself.
+// Expire is Memory's (the bucket lets the same bindings go by itself),
+// and forgets what was stored of them.
+func (p *Persistent) Expire(now time.Time) []Binding {
+	out := p.Memory.Expire(now)
+	if len(out) > 0 {
+		p.mu.Lock()
+		for i := range out {
+			delete(p.stored, maphash.String(p.seed, persistKey(out[i].Account, out[i].Key)))
+		}
+		p.mu.Unlock()
+	}
+	return out
+}
 
-func (p *Persistent) queue(k string, b *Binding) {
-	p.mu.Lock()
-	p.pending[k] = b
-	p.mu.Unlock()
+// queueLocked makes w the pending change of k and wakes the writer; p.mu
+// is held.
+func (p *Persistent) queueLocked(k string, w write) {
+	p.pending[k] = w
+	signal(p.wake)
+}
+
+// signal sends on c (capacity 1) unless a signal is already waiting.
+func signal(c chan struct{}) {
 	select {
-	case p.wake <- struct{}{}:
+	case c <- struct{}{}:
 	default:
+	}
+}
+
+// batchWindow is how long the writer gathers changes after the first:
+// a burst of REGISTERs is then one batch, with one wait for the server's
+// answers, and a key changed twice within it is written once. A crash
+// loses at most that much more.
+const batchWindow = 5 * time.Millisecond
+
+// gather waits out the batch window, or less when Sync, Close or a
+// removal hurries it.
+func (p *Persistent) gather() {
+	t := time.NewTimer(batchWindow)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-p.hurry:
 	}
 }
 
@@ -112,18 +213,22 @@ func (p *Persistent) write() {
 	defer close(p.done)
 	for {
 		<-p.wake
+		p.gather()
 		p.mu.Lock()
-		batch, closing := p.pending, p.closing
-		p.pending = map[string]*Binding{}
+		batch, syncs, closing := p.pending, p.syncs, p.closing
+		p.pending, p.syncs = map[string]write{}, nil
 		p.mu.Unlock()
 		ab, async := p.bucket.(asyncBucket)
-		for k, b := range batch {
-			p.store(k, b, async)
+		for k, w := range batch {
+			p.store(k, w, async)
 		}
 		if async && len(batch) > 0 {
 			if err := ab.Flush(context.Background()); err != nil {
 				p.log.Warn("registrations could not be stored; a restart would lose them", "error", err)
 			}
+		}
+		for _, c := range syncs {
+			close(c)
 		}
 		if closing {
 			return
@@ -131,22 +236,24 @@ func (p *Persistent) write() {
 	}
 }
 
-// store writes one binding (b nil: deletes it); async, with PutAsync.
-func (p *Persistent) store(k string, b *Binding, async bool) {
+// store writes one change; async, with PutAsync.
+func (p *Persistent) store(k string, w write, async bool) {
 	ctx := context.Background()
+	b := w.b
 	if b == nil {
 		if err := p.bucket.Delete(ctx, k); err != nil {
 			p.log.Warn("a removed registration is still stored; it expires by itself", "account", accountOf(k), "error", err)
 		}
 		return
 	}
-	ttl := b.Expires.Sub(p.now()) + persistSlack
-	if ttl <= persistSlack {
+	now := p.now()
+	if !b.Expires.After(now) {
 		return // expired before it was written: nothing to keep
 	}
-	v, err := json.Marshal(b)
+	ttl := w.until.Sub(now)
+	v := appendBinding(nil, b)
+	var err error
 	switch {
-	case err != nil:
 	case async:
 		err = p.bucket.(asyncBucket).PutAsync(k, v, ttl)
 	default:
@@ -166,7 +273,25 @@ func accountOf(k string) string {
 	return k
 }
 
-// Close stores what is pending and stops.
+// Sync returns once what was pending when it was called is stored (or
+// failed to be: the writer logs that).
+func (p *Persistent) Sync() {
+	c := make(chan struct{})
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		<-p.done
+		return
+	}
+	p.syncs = append(p.syncs, c)
+	p.mu.Unlock()
+	signal(p.wake)
+	signal(p.hurry)
+	<-c
+}
+
+// Close stores what is pending, and the refreshes Put did not write,
+// and stops.
 func (p *Persistent) Close() {
 	p.mu.Lock()
 	if p.closing {
@@ -174,11 +299,27 @@ func (p *Persistent) Close() {
 		<-p.done
 		return
 	}
+	p.mu.Unlock()
+	now := p.now()
+	for _, account := range p.Memory.Accounts() {
+		for _, b := range p.Memory.Lookup(account) {
+			k := persistKey(account, b.Key)
+			h := maphash.String(p.seed, k)
+			p.mu.Lock()
+			// Put skips only refreshes that extend the binding; a write
+			// by a Put racing Close is as late as b, or later.
+			if s, ok := p.stored[h]; ok && b.Expires.UnixNano() > s.expires {
+				until := now.Add(2*b.Expires.Sub(now) + persistSlack)
+				p.stored[h] = stored{sig: s.sig, expires: b.Expires.UnixNano(), until: until.UnixNano()}
+				p.pending[k] = write{b: &b, until: until}
+			}
+			p.mu.Unlock()
+		}
+	}
+	p.mu.Lock()
 	p.closing = true
 	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	signal(p.wake)
+	signal(p.hurry)
 	<-p.done
 }

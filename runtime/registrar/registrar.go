@@ -106,7 +106,11 @@ func New(p *ir.Program, a *auth.Authenticator, clk clock.Clock, opts ...Option) 
 		r.maxContacts = DefaultMaxContacts
 	}
 	r.prog.Store(p)
+	// Under the lock: the first sweep may run, and store the next timer,
+	// before AfterFunc has returned.
+	r.mu.Lock()
 	r.timer = clk.AfterFunc(r.sweepEvery, r.sweep)
+	r.mu.Unlock()
 	return r
 }
 
