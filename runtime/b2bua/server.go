@@ -394,7 +394,8 @@ func (s *Server) serveStream(ctx context.Context, transport string, l net.Listen
 	if err := s.ensureClient(""); err != nil {
 		return err
 	}
-	go func() { <-ctx.Done(); l.Close() }()
+	raw := l // the goroutine closes what it was given; l is rebound below
+	go func() { <-ctx.Done(); raw.Close() }()
 	l = sipstack.TraceListener(l, s.cfg.Trace)
 	if !s.serve(l) {
 		return nil
