@@ -150,8 +150,56 @@ func usesMarkedValue(expr hcl.Expression, ctx *hcl.EvalContext) bool {
 
 // writeDiagnosticsText prints diags with hcl's text writer: summary, the
 // source snippet with the subject highlighted, and the wrapped detail.
+// Many diagnostics of one kind are consolidated (consolidate).
 func writeDiagnosticsText(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, s style) error {
-	return hcl.NewDiagnosticTextWriter(w, files, s.width, s.color).WriteDiagnostics(forPrinting(diags))
+	return hcl.NewDiagnosticTextWriter(w, files, s.width, s.color).WriteDiagnostics(forPrinting(consolidate(diags)))
+}
+
+// How many diagnostics of one severity and summary the text output shows
+// before it says how many more there are, as Terraform consolidates its
+// warnings: 6 000 people without a name are one fix, not 6 000 screens —
+// and hcl's text writer scans the file from its start for every snippet,
+// so printing them all took minutes on a large site.
+const (
+	shownWarnings = 3
+	shownErrors   = 10
+)
+
+// consolidate keeps the first few diagnostics of each severity and
+// summary; the last one kept says how many more there are. -json lists
+// every one.
+func consolidate(diags hcl.Diagnostics) hcl.Diagnostics {
+	type kind struct {
+		sev     hcl.DiagnosticSeverity
+		summary string
+	}
+	total := map[kind]int{}
+	for _, d := range diags {
+		total[kind{d.Severity, d.Summary}]++
+	}
+	seen := map[kind]int{}
+	out := make(hcl.Diagnostics, 0, len(diags))
+	for _, d := range diags {
+		k := kind{d.Severity, d.Summary}
+		limit := shownWarnings
+		if d.Severity == hcl.DiagError {
+			limit = shownErrors
+		}
+		seen[k]++
+		switch n := seen[k]; {
+		case n < limit || total[k] <= limit:
+			out = append(out, d)
+		case n == limit:
+			c := *d
+			what := "warnings"
+			if d.Severity == hcl.DiagError {
+				what = "errors"
+			}
+			c.Detail = strings.TrimRight(c.Detail, "\n") + fmt.Sprintf("\n\n(and %d more %q %s elsewhere; -json lists every one)", total[k]-limit, d.Summary, what)
+			out = append(out, &c)
+		}
+	}
+	return out
 }
 
 // The JSON rendering follows `terraform validate -json` (format 1.0), so
