@@ -747,8 +747,8 @@ func TestCallOutCancelled(t *testing.T) {
 	go func() { _, err := mary.Dial(ctx, "+15550100"); errc <- err }()
 	wctx, wcancel := context.WithTimeout(context.Background(), waitFor)
 	defer wcancel()
-	if _, err := car.net.WaitIncoming(wctx, func(in []device.Incoming) bool { return len(in) == 1 }); err != nil {
-		t.Fatal(err)
+	if in, err := car.net.WaitIncoming(wctx, func(in []device.Incoming) bool { return len(in) == 1 }); err != nil {
+		t.Fatalf("the carrier's call: %v; it has %+v", err, in)
 	}
 	h.next("leg_ringing", kindOf(events.LegRinging))
 	cancel()
