@@ -551,11 +551,11 @@ func TestOperatorStreamSessionExpiry(t *testing.T) {
 	// Used by a page at 0s, the stream opened at 40s and reopened at 50s
 	// (a reconnect): the session still ends at 60s.
 	e.clk.Advance(40 * time.Second)
-	body, stop := open()
+	_, stop := open()
 	stop()
 	closed()
 	e.clk.Advance(10 * time.Second)
-	body, stop = open()
+	body, stop := open()
 	defer stop()
 	e.clk.Advance(10 * time.Second)
 	ends(body)
