@@ -263,7 +263,7 @@ p99() {
 PROF_PID=
 profile_start() {
 	PROF_PID=
-	[ -n "$PROFILE" ] && [ "$1" = switchboard ] || return 0
+	[ -n "$PROFILE" ] && { [ "$1" = switchboard ] || [ "$1" = baseline ]; } || return 0
 	curl -s -o "$WORK/$2.pprof" "http://$PROFILE/debug/pprof/profile?seconds=$3" &
 	PROF_PID=$!
 }

@@ -371,6 +371,9 @@ func runServe(c *cli, args []string) int {
 		AdminToken: adminToken, Events: bus, Logger: log, MediaIP: mediaIP, DigestAlgorithms: algs,
 		MediaPortMin: portMin, MediaPortMax: portMax, UDPMTU: cmp.Or(o.udpMTU, -1),
 		DataDir: o.dataDir, MailFrom: o.mailFrom, DeleteAfterMail: o.deleteAfterMail,
+		// Without -http nobody can reach the portal: no portal, and no
+		// reader of the event stream for its door log (issue 19).
+		Headless:      o.http == "",
 		RotationGrace: o.rotationGrace, Limits: o.limits, CallSetups: o.callSetups, QueueDelay: o.queueDelay,
 		Recompile: func() (site.Config, error) {
 			next, _ := load()

@@ -150,6 +150,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 			AdminToken: adminToken, Events: bus, Logger: x.log.With("site", name), MediaIP: mediaIP, DigestAlgorithms: x.algs,
 			MediaPortMin: x.portMin, MediaPortMax: x.portMax, UDPMTU: cmp.Or(o.udpMTU, -1),
 			DataDir: siteDataDir(o.dataDir, dir, name), Mailer: mailer, MailFrom: o.mailFrom, DeleteAfterMail: o.deleteAfterMail,
+			Headless:      o.http == "", // no portal nobody can reach (serve.go)
 			RotationGrace: o.rotationGrace, Limits: o.limits, CallSetups: o.callSetups, QueueDelay: o.queueDelay,
 			NonceSlots: sites.NonceSlots, EventLimits: o.store.limits(),
 			Recompile: func() (site.Config, error) {

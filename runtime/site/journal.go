@@ -374,9 +374,8 @@ func newRecorder(bus *events.Bus, log *store.EventLog, logger *slog.Logger) *rec
 		var dropped int
 		var failed uint64 // events not stored since the last one stored
 		sent := 0
-		// flush waits for the answers to what was sent: once nothing more
-		// is waiting, or every recorderBatch events (a send costs half
-		// the CPU of a send and a wait).
+		// flush waits for the store's answer to what was sent: one
+		// answer for the batch (store.EventLog.AppendAsync).
 		flush := func() {
 			n, err := r.log.Flush(context.Background())
 			if err != nil {
@@ -387,32 +386,57 @@ func newRecorder(bus *events.Bus, log *store.EventLog, logger *slog.Logger) *rec
 			}
 			sent = 0
 		}
-		for e := range r.sub.C {
-			n := r.sub.Dropped()
-			lost := uint64(n-dropped) + failed
-			dropped = n
-			if err := r.log.AppendAsync(e, lost); err != nil {
-				if failed == 0 {
-					logger.Error("the event stream could not store an event; it is counted as missed", "kind", e.Kind, "error", err)
+		// A batch is flushed when it is recorderBatch events long, or
+		// recorderDelay after its first event: an answer per event, when
+		// they come one by one, cost as much as storing them (issue 19).
+		// Readers of the stream see every event but a batch's last at
+		// once; that one is at most recorderDelay late.
+		timer := time.NewTimer(recorderDelay)
+		timer.Stop()
+		for {
+			select {
+			case e, ok := <-r.sub.C:
+				if !ok {
+					timer.Stop()
+					if sent > 0 {
+						flush()
+					}
+					return
 				}
-				failed = lost + 1
-				continue
+				n := r.sub.Dropped()
+				lost := uint64(n-dropped) + failed
+				dropped = n
+				if err := r.log.AppendAsync(e, lost); err != nil {
+					if failed == 0 {
+						logger.Error("the event stream could not store an event; it is counted as missed", "kind", e.Kind, "error", err)
+					}
+					failed = lost + 1
+					continue
+				}
+				failed = 0
+				if sent++; sent == 1 {
+					timer.Reset(recorderDelay)
+				}
+				if sent >= recorderBatch {
+					timer.Stop()
+					flush()
+				}
+			case <-timer.C:
+				if sent > 0 {
+					flush()
+				}
 			}
-			failed = 0
-			if sent++; sent >= recorderBatch || len(r.sub.C) == 0 {
-				flush()
-			}
-		}
-		if sent > 0 {
-			flush()
 		}
 	}()
 	return r
 }
 
 // recorderBatch is how many events the recorder sends before it waits for
-// the store's answers.
-const recorderBatch = 256
+// the store's answer; recorderDelay how long it lets a batch grow.
+const (
+	recorderBatch = 256
+	recorderDelay = 5 * time.Millisecond
+)
 
 // close stores what was published before it, then stops.
 func (r *recorder) close() {

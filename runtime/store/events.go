@@ -41,8 +41,13 @@ type EventLog struct {
 	epoch   string
 	subject string // name + "."; an event's subject is subject + kind
 
-	mu      sync.Mutex
-	pending []jetstream.PubAckFuture // AppendAsync's, until Flush
+	mu   sync.Mutex
+	held *nats.Msg // AppendAsync's last event, until the next or Flush
+	sent uint64    // events since the last Flush, held included
+	// seq is the stream's last sequence after the last Flush (when
+	// seqKnown): the next answer less it is how many events were stored.
+	seq      uint64
+	seqKnown bool
 }
 
 // Record is a stored event with its ID (stream sequence). Lost is how many
@@ -89,7 +94,8 @@ func (s *Store) EventLog(ctx context.Context, site string, l Limits) (*EventLog,
 	if err != nil {
 		return nil, fmt.Errorf("store: event stream: %w", err)
 	}
-	return &EventLog{js: s.js, stream: st, name: n, epoch: epoch, subject: n + "."}, nil
+	info := st.CachedInfo()
+	return &EventLog{js: s.js, stream: st, name: n, epoch: epoch, subject: n + ".", seq: info.State.LastSeq, seqKnown: true}, nil
 }
 
 // Delete removes the stream and every event in it.
@@ -304,6 +310,14 @@ func (l *EventLog) TailStart(ctx context.Context, kinds []events.Kind, n uint64)
 
 // AppendAsync is Append without waiting for the server's answer; Flush
 // waits for the answers of those before it.
+//
+// Only the last event before a Flush asks the server for an answer (a
+// JetStream acknowledgement); the others are published without one. An
+// answer per event — the server's reply, the client parsing its JSON, a
+// future each — was a large part of the CPU of a call (issue 19), and one
+// answer says as much: the events come over one connection, in order, and
+// the stream's sequence counts those it stored, so the answer's sequence
+// less the one before tells how many of the batch were stored.
 func (l *EventLog) AppendAsync(e events.Event, lost uint64) error {
 	data, err := json.Marshal(Storable(e))
 	if err != nil {
@@ -313,18 +327,24 @@ func (l *EventLog) AppendAsync(e events.Event, lost uint64) error {
 	if kind == "" {
 		kind = "unknown"
 	}
-	m := nats.NewMsg(l.subject + kind)
-	m.Data = data
+	// No headers unless some events were lost: a header map per event,
+	// and the server parsing it, cost too.
+	m := &nats.Msg{Subject: l.subject + kind, Data: data}
 	if lost > 0 {
-		m.Header.Set(lostHeader, strconv.FormatUint(lost, 10))
-	}
-	f, err := l.js.PublishMsgAsync(m, jetstream.WithExpectStream(l.name))
-	if err != nil {
-		return fmt.Errorf("store: event stream: %w", err)
+		m.Header = nats.Header{lostHeader: []string{strconv.FormatUint(lost, 10)}}
 	}
 	l.mu.Lock()
-	l.pending = append(l.pending, f)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	// The event held back goes now, without asking for an answer; this one
+	// is held until the next, or until Flush sends it asking for one.
+	if l.held != nil {
+		if err := l.js.Conn().PublishMsg(l.held); err != nil {
+			l.held = m
+			return fmt.Errorf("store: event stream: %w", err)
+		}
+	}
+	l.held = m
+	l.sent++
 	return nil
 }
 
@@ -332,22 +352,26 @@ func (l *EventLog) AppendAsync(e events.Event, lost uint64) error {
 // how many were not stored, and the first error.
 func (l *EventLog) Flush(ctx context.Context) (failed uint64, err error) {
 	l.mu.Lock()
-	pending := l.pending
-	l.pending = nil
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	if l.held == nil {
+		return 0, nil
+	}
+	m, sent := l.held, l.sent
+	l.held, l.sent = nil, 0
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
-	for i, f := range pending {
-		select {
-		case <-f.Ok():
-		case e := <-f.Err():
-			failed++
-			if err == nil {
-				err = fmt.Errorf("store: event stream: %w", e)
-			}
-		case <-ctx.Done():
-			return failed + uint64(len(pending)-i), fmt.Errorf("store: event stream: %w", ctx.Err())
-		}
+	ack, err := l.js.PublishMsg(ctx, m)
+	if err != nil {
+		// Whether the others were stored is not known: counted as not,
+		// and the next answer is taken as the count's new start.
+		l.seqKnown = false
+		return sent, fmt.Errorf("store: event stream: %w", err)
 	}
-	return failed, err
+	prev, known := l.seq, l.seqKnown
+	l.seq, l.seqKnown = ack.Sequence, true
+	if !known || ack.Sequence-min(ack.Sequence, prev) >= sent {
+		return 0, nil
+	}
+	stored := ack.Sequence - prev
+	return sent - stored, fmt.Errorf("store: event stream: %d of %d events not stored", sent-stored, sent)
 }

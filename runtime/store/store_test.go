@@ -233,3 +233,61 @@ func TestMemoryStore(t *testing.T) {
 		t.Errorf("Get: %q %v %v", v, ok, err)
 	}
 }
+
+// AppendAsync's events are stored in order, with their lost counts, once
+// Flush returns; a Flush whose events the store could not take counts
+// every one of them as not stored.
+func TestEventLogAppendAsync(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := s.EventLog(ctx, "quay", store.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	in := []events.Event{
+		{Time: at, Kind: events.CallStarted, Call: "c1"},
+		{Time: at, Kind: events.LegAnswered, Call: "c1", Leg: "a"},
+		{Time: at, Kind: events.CallEnded, Call: "c1"},
+	}
+	for batch := range 2 {
+		for i, e := range in {
+			if err := l.AppendAsync(e, uint64(i)); err != nil {
+				t.Fatalf("batch %d: AppendAsync %d: %v", batch, i, err)
+			}
+		}
+		if failed, err := l.Flush(ctx); failed != 0 || err != nil {
+			t.Fatalf("batch %d: Flush: %d failed, %v", batch, failed, err)
+		}
+	}
+	if failed, err := l.Flush(ctx); failed != 0 || err != nil {
+		t.Fatalf("Flush of nothing: %d failed, %v", failed, err)
+	}
+	got, err := l.Read(ctx, 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []store.Record
+	for seq := uint64(1); seq <= 6; seq++ {
+		want = append(want, store.Record{Seq: seq, Lost: (seq - 1) % 3, Event: in[(seq-1)%3]})
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("stored (-want +got):\n%s", d)
+	}
+
+	if err := l.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range in[:2] {
+		if err := l.AppendAsync(e, 0); err != nil {
+			t.Fatalf("AppendAsync %d after Delete: %v", i, err)
+		}
+	}
+	if failed, err := l.Flush(ctx); failed != 2 || err == nil {
+		t.Errorf("Flush after Delete: %d failed, %v; want 2 and an error", failed, err)
+	}
+}
