@@ -153,19 +153,13 @@ func TestKVTTL(t *testing.T) {
 	if d := cmp.Diff(map[string][]byte{"user.mary\x00instance <urn:uuid:1>": []byte("a"), "user.bob": []byte("b")}, all); d != "" {
 		t.Errorf("All (-want +got):\n%s", d)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, ok, err := kv.Get(ctx, "user.mary\x00instance <urn:uuid:1>")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a key put with a second to live is still there after 10s")
-		}
-		time.Sleep(100 * time.Millisecond) // polling the server's expiry: there is no event to wait on
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := kv.WaitGone(wctx, "user.mary\x00instance <urn:uuid:1>"); err != nil {
+		t.Fatalf("a key put with a second to live: %v", err)
+	}
+	if _, ok, err := kv.Get(ctx, "user.mary\x00instance <urn:uuid:1>"); ok || err != nil {
+		t.Fatalf("the key the watcher saw go is still there: %v, %v", ok, err)
 	}
 	if err := kv.Delete(ctx, "user.bob"); err != nil {
 		t.Fatal(err)

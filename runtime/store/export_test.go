@@ -1,0 +1,36 @@
+package store
+
+import (
+	"context"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// WaitGone waits until key is not in the bucket: at once if it is not
+// there, else until the watcher sees its removal — the marker the server
+// leaves when a key's time to live runs out (LimitMarkerTTL), or a delete.
+func (k *KV) WaitGone(ctx context.Context, key string) error {
+	w, err := k.kv.Watch(ctx, kvKey(key))
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	present := false
+	for {
+		select {
+		case e := <-w.Updates():
+			switch {
+			case e == nil: // the current value, if any, has been delivered
+				if !present {
+					return nil
+				}
+			case e.Operation() == jetstream.KeyValuePut:
+				present = true
+			default: // a delete, a purge, or the expiry's marker
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
