@@ -400,6 +400,8 @@ func (l *EventLog) flushLocked(ctx context.Context) (failed uint64, err error) {
 	prev, known := l.seq, l.seqKnown
 	l.seq, l.seqKnown = ack.Sequence, true
 	l.feed(batch, ack.Sequence)
+	// The tails took copies: the next batch reuses the array.
+	l.batch = batch[:0]
 	if !known || ack.Sequence-min(ack.Sequence, prev) >= sent {
 		return 0, nil
 	}
