@@ -392,8 +392,9 @@ func newRecorder(bus *events.Bus, log *store.EventLog, logger *slog.Logger) *rec
 		// A batch is flushed when it is recorderBatch events long, or
 		// recorderDelay after its first event: an answer per event, when
 		// they come one by one, cost as much as storing them (issue 19).
-		// Readers of the stream see every event but a batch's last at
-		// once; that one is at most recorderDelay late.
+		// The readers in this process (the journal, the portal) are
+		// handed a batch's events with their IDs once its answer is in
+		// (store.EventLog.Tail): at most recorderDelay after its first.
 		timer := time.NewTimer(recorderDelay)
 		timer.Stop()
 		for {

@@ -412,7 +412,7 @@ func (l *EventLog) flushLocked(ctx context.Context) (failed uint64, err error) {
 // tailQueue is how many events a tail may be behind before its queue is
 // dropped and it reads them back from the stream instead: a reader that
 // stalls costs the process no more memory than that.
-const tailQueue = 1 << 16
+const tailQueue = 1 << 14
 
 // tail is a reader in this process of the events this EventLog stores
 // (Tail).
