@@ -137,3 +137,52 @@ func TestTailSeam(t *testing.T) {
 		t.Errorf("from an ID (-want +got):\n%s", d)
 	}
 }
+
+// A tail that falls far behind (its fn stalled) reads what it missed
+// back from the stream; and events another writer stored between two
+// batches of this EventLog, whose IDs the answers do not account for,
+// are read from the stream too: every event once, in order, either way.
+func TestTailBehindAndOtherWriter(t *testing.T) {
+	ctx := context.Background()
+	site := storetest.Site(t)
+	l, err := storetest.Shared(t).EventLog(ctx, site, store.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Delete(ctx) })
+	s := newSeen()
+	release := make(chan struct{})
+	stop := l.Tail(1, nil, func(r store.Record) {
+		<-release
+		s.add(r)
+	}, func(err error) { t.Error(err) })
+	defer stop()
+	const behind = 20000 // more than a tail's queue holds
+	for i := range behind {
+		if err := l.AppendAsync(tailEvent(i), 0); err != nil {
+			t.Fatal(err)
+		}
+		if (i+1)%256 == 0 || i == behind-1 {
+			if failed, err := l.Flush(ctx); failed != 0 || err != nil {
+				t.Fatalf("Flush: %d failed, %v", failed, err)
+			}
+		}
+	}
+	close(release)
+	s.wait(t, behind)
+
+	other, err := storetest.Shared(t).EventLog(ctx, site, store.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Append(ctx, tailEvent(behind), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(ctx, tailEvent(behind+1), 0); err != nil {
+		t.Fatal(err)
+	}
+	s.wait(t, behind+2)
+	if d := cmp.Diff(want(1, behind+2), s.got); d != "" {
+		t.Errorf("every event (-want +got):\n%s", d)
+	}
+}
