@@ -399,7 +399,7 @@ func (l *EventLog) flushLocked(ctx context.Context) (failed uint64, err error) {
 	}
 	prev, known := l.seq, l.seqKnown
 	l.seq, l.seqKnown = ack.Sequence, true
-	l.feed(batch, ack.Sequence)
+	l.feed(batch, ack.Sequence, known)
 	// The tails took copies: the next batch reuses the array.
 	l.batch = batch[:0]
 	if !known || ack.Sequence-min(ack.Sequence, prev) >= sent {
@@ -434,14 +434,16 @@ func (t *tail) wants(k events.Kind) bool {
 
 // feed hands the events of a batch whose answer said last to the tails.
 // Numbered from last back when they are the IDs since the last batch
-// (they are, unless events were lost or another writer wrote between);
-// otherwise the tails read the IDs up to last from the stream, which
-// says what was stored under which.
-func (l *EventLog) feed(batch []Record, last uint64) {
+// (they are, unless events were lost or another writer wrote between)
+// and the batch before was answered (known: after a failed answer what
+// was stored of that batch is not known, and a count that happens to
+// match proves nothing); otherwise the tails read the IDs up to last
+// from the stream, which says what was stored under which.
+func (l *EventLog) feed(batch []Record, last uint64, known bool) {
 	if last <= l.fed {
 		return
 	}
-	exact := last-l.fed == uint64(len(batch))
+	exact := known && last-l.fed == uint64(len(batch))
 	if exact {
 		for i := range batch {
 			batch[i].Seq = l.fed + 1 + uint64(i)
