@@ -54,7 +54,10 @@ var keptKinds = []events.Kind{events.DoorOpened, events.DoorRefused, events.Call
 // kinds it keeps: what happened before this run of the server is shown
 // too. Finding where those begin in a long stream takes a while (some
 // twenty questions to the store), so it is done in the background, not
-// at start; a failure is logged and leaves the history empty.
+// at start; a failure is logged and leaves the history empty. Only those
+// stored before are read from the stream: the new ones, which this
+// process's recorder stores through log, come from memory
+// (store.EventLog.Tail), each once.
 func NewHistoryFrom(log *store.EventLog, n int, logger *slog.Logger) *History {
 	h := &History{ring: make([]events.Event, n), done: make(chan struct{}), seen: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -62,17 +65,17 @@ func NewHistoryFrom(log *store.EventLog, n int, logger *slog.Logger) *History {
 	go func() {
 		defer close(h.done)
 		from, err := log.TailStart(ctx, keptKinds, uint64(n))
-		if err == nil {
-			var stop func()
-			if stop, err = log.Follow(ctx, from, keptKinds, func(r store.Record) { h.add(r.Event) }); err == nil {
-				<-ctx.Done()
-				stop()
-				return
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Error("portal: the door log and the calls cannot be read from the event stream", "error", err)
 			}
+			return
 		}
-		if ctx.Err() == nil {
-			logger.Error("portal: the door log and the calls cannot be read from the event stream", "error", err)
-		}
+		stop := log.Tail(from, keptKinds, func(r store.Record) { h.add(r.Event) }, func(err error) {
+			logger.Error("portal: part of the door log and the calls cannot be read from the event stream", "error", err)
+		})
+		<-ctx.Done()
+		stop()
 	}()
 	return h
 }

@@ -85,3 +85,71 @@ func TestHistorySurvivesRestart(t *testing.T) {
 		t.Errorf("after a new event: %+v", got)
 	}
 }
+
+// Events stored while the history reads the stream at start (the last n
+// kept ones) are shown once each, in order, whether it read them from the
+// stream or was handed them from memory.
+func TestHistorySeam(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	log, err := s.EventLog(ctx, "seam", store.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two of every three events are kept.
+	event := func(i int) events.Event {
+		kinds := []events.Kind{events.DoorOpened, events.Registered, events.CallStarted}
+		return events.Event{Kind: kinds[i%3], Call: fmt.Sprint("c", i), Digits: "1234"}
+	}
+	put := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := log.AppendAsync(event(i), 0); err != nil {
+				t.Error(err)
+				return
+			}
+			if (i+1)%64 == 0 || i == to-1 {
+				if failed, err := log.Flush(ctx); failed != 0 || err != nil {
+					t.Errorf("Flush: %d failed, %v", failed, err)
+					return
+				}
+			}
+		}
+	}
+	const before, during, n = 3000, 3000, 2000
+	put(0, before)
+	stored := make(chan struct{})
+	go func() {
+		defer close(stored)
+		put(before, before+during)
+	}()
+	h := NewHistoryFrom(log, n, slog.New(slog.DiscardHandler))
+	defer h.Close()
+	<-stored
+	calls := func() []string {
+		var out []string
+		for _, e := range h.Events(func(events.Event) bool { return true }) {
+			out = append(out, e.Call+" "+e.Digits)
+		}
+		return out
+	}
+	var want []string
+	for i := before + during - 1; len(want) < n; i-- {
+		if i%3 != 1 {
+			want = append(want, fmt.Sprint("c", i, " "))
+		}
+	}
+	for {
+		changed := h.Changed()
+		if got := calls(); len(got) > 0 && got[0] == want[0] {
+			break
+		}
+		<-changed
+	}
+	if d := cmp.Diff(want, calls()); d != "" {
+		t.Errorf("the history (-want +got):\n%s", d)
+	}
+}

@@ -130,8 +130,9 @@ type gap struct{ before, n uint64 }
 // what they say about accounts that the registrar does not keep: since
 // when, with which user agent, the last provisioning fetch, the trunks'
 // last errors, the calls in progress. It follows the stream like any
-// reader, so the SIP hot path never waits for it; it holds the last
-// journalSize events and reads older ones from the stream.
+// reader (from memory, store.EventLog.Tail), so the SIP hot path never
+// waits for it; it holds the last journalSize events and reads older
+// ones from the stream.
 type journal struct {
 	log   *store.EventLog
 	epoch string
@@ -169,8 +170,10 @@ func newJournalState(live func(string) bool) *journal {
 
 // newJournal follows log from the last journalSize events it holds: what
 // they say about accounts (last fetches, user agents) carries over a
-// restart; the calls in progress do not.
-func newJournal(log *store.EventLog, live func(account string) bool) (*journal, error) {
+// restart; the calls in progress do not. Only those are read from the
+// stream: the events the recorder stores from now on come from memory
+// (store.EventLog.Tail), with the IDs the stream gave them.
+func newJournal(log *store.EventLog, live func(account string) bool, logger *slog.Logger) (*journal, error) {
 	j := newJournalState(live)
 	j.log, j.epoch = log, log.Epoch()
 	ctx := context.Background()
@@ -180,9 +183,9 @@ func newJournal(log *store.EventLog, live func(account string) bool) (*journal, 
 	}
 	from := max(first, last+1-min(last, journalSize))
 	j.run, j.first, j.last = last, from, from-1
-	if j.stop, err = log.Follow(ctx, from, nil, j.add); err != nil {
-		return nil, err
-	}
+	j.stop = log.Tail(from, nil, j.add, func(err error) {
+		logger.Error("admin journal: events cannot be read from the event stream; they are skipped", "error", err)
+	})
 	return j, nil
 }
 
@@ -389,8 +392,9 @@ func newRecorder(bus *events.Bus, log *store.EventLog, logger *slog.Logger) *rec
 		// A batch is flushed when it is recorderBatch events long, or
 		// recorderDelay after its first event: an answer per event, when
 		// they come one by one, cost as much as storing them (issue 19).
-		// Readers of the stream see every event but a batch's last at
-		// once; that one is at most recorderDelay late.
+		// The readers in this process (the journal, the portal) are
+		// handed a batch's events with their IDs once its answer is in
+		// (store.EventLog.Tail): at most recorderDelay after its first.
 		timer := time.NewTimer(recorderDelay)
 		timer.Stop()
 		for {

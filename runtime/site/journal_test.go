@@ -203,7 +203,7 @@ func testJournal(t *testing.T, bus *events.Bus) *journal {
 	}
 	rec := newRecorder(bus, log, quiet)
 	t.Cleanup(rec.close)
-	j, err := newJournal(log, func(string) bool { return false })
+	j, err := newJournal(log, func(string) bool { return false }, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestJournalStreamLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	j, err := newJournal(log, func(string) bool { return false })
+	j, err := newJournal(log, func(string) bool { return false }, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -297,7 +297,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		}
 	}
 	if o.AdminToken != "" && s.stream != nil {
-		if s.journal, err = newJournal(s.stream.log, func(account string) bool { return len(s.registrar.Lookup(account)) > 0 }); err != nil {
+		if s.journal, err = newJournal(s.stream.log, func(account string) bool { return len(s.registrar.Lookup(account)) > 0 }, s.log); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("event journal: %w", err)
 		}

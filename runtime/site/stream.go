@@ -13,7 +13,9 @@ import (
 )
 
 // stream is where the site keeps its events: a store.EventLog that the
-// recorder fills from the bus and the journal and the portal read.
+// recorder fills from the bus and the journal and the portal read (what
+// was stored before they started from the stream, the rest handed to
+// them from memory as the recorder stores it: store.EventLog.Tail).
 type stream struct {
 	log *store.EventLog
 	rec *recorder

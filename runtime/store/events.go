@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -48,6 +49,14 @@ type EventLog struct {
 	// seqKnown): the next answer less it is how many events were stored.
 	seq      uint64
 	seqKnown bool
+
+	// batch is what AppendAsync sent since the last Flush, as stored
+	// (Storable), for the tails: Flush numbers them from its answer.
+	batch []Record
+	// fed is the last ID handed to the tails: every event up to it is
+	// stored, or was lost for good.
+	fed   uint64
+	tails map[*tail]struct{}
 }
 
 // Record is a stored event with its ID (stream sequence). Lost is how many
@@ -95,7 +104,10 @@ func (s *Store) EventLog(ctx context.Context, site string, l Limits) (*EventLog,
 		return nil, fmt.Errorf("store: event stream: %w", err)
 	}
 	info := st.CachedInfo()
-	return &EventLog{js: s.js, stream: st, name: n, epoch: epoch, subject: n + ".", seq: info.State.LastSeq, seqKnown: true}, nil
+	return &EventLog{
+		js: s.js, stream: st, name: n, epoch: epoch, subject: n + ".",
+		seq: info.State.LastSeq, seqKnown: true, fed: info.State.LastSeq, tails: map[*tail]struct{}{},
+	}, nil
 }
 
 // Delete removes the stream and every event in it.
@@ -133,28 +145,22 @@ func Storable(e events.Event) events.Event {
 }
 
 // Append stores e (Storable(e)); lost is how many events were lost just
-// before it. It returns e's ID.
+// before it. It returns e's ID. It is AppendAsync and Flush at once, so
+// that the tails see it too.
 func (l *EventLog) Append(ctx context.Context, e events.Event, lost uint64) (uint64, error) {
-	data, err := json.Marshal(Storable(e))
+	m, r, err := l.message(e, lost)
 	if err != nil {
 		return 0, err
 	}
-	kind := string(e.Kind)
-	if kind == "" {
-		kind = "unknown"
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.appendLocked(m, r); err != nil {
+		return 0, err
 	}
-	m := nats.NewMsg(l.subject + kind)
-	m.Data = data
-	if lost > 0 {
-		m.Header.Set(lostHeader, strconv.FormatUint(lost, 10))
+	if _, err := l.flushLocked(ctx); err != nil {
+		return 0, err
 	}
-	ctx, cancel := ctxTimeout(ctx)
-	defer cancel()
-	ack, err := l.js.PublishMsg(ctx, m, jetstream.WithExpectStream(l.name))
-	if err != nil {
-		return 0, fmt.Errorf("store: event stream: %w", err)
-	}
-	return ack.Sequence, nil
+	return l.seq, nil
 }
 
 // Bounds returns the IDs of the oldest and the newest event kept (first
@@ -319,9 +325,24 @@ func (l *EventLog) TailStart(ctx context.Context, kinds []events.Kind, n uint64)
 // the stream's sequence counts those it stored, so the answer's sequence
 // less the one before tells how many of the batch were stored.
 func (l *EventLog) AppendAsync(e events.Event, lost uint64) error {
-	data, err := json.Marshal(Storable(e))
+	m, r, err := l.message(e, lost)
 	if err != nil {
 		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appendLocked(m, r)
+}
+
+// message is e as the stream keeps it, and as the tails are handed it.
+func (l *EventLog) message(e events.Event, lost uint64) (*nats.Msg, Record, error) {
+	e = Storable(e)
+	// What a reader of the stream gets back has no monotonic clock
+	// reading: neither has what the tails are handed.
+	e.Time = e.Time.Round(0)
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, Record{}, err
 	}
 	kind := string(e.Kind)
 	if kind == "" {
@@ -333,18 +354,23 @@ func (l *EventLog) AppendAsync(e events.Event, lost uint64) error {
 	if lost > 0 {
 		m.Header = nats.Header{lostHeader: []string{strconv.FormatUint(lost, 10)}}
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	return m, Record{Lost: lost, Event: e}, nil
+}
+
+func (l *EventLog) appendLocked(m *nats.Msg, r Record) error {
 	// The event held back goes now, without asking for an answer; this one
 	// is held until the next, or until Flush sends it asking for one.
 	if l.held != nil {
 		if err := l.js.Conn().PublishMsg(l.held); err != nil {
+			// The one held is lost; this one takes its place.
 			l.held = m
+			l.batch[len(l.batch)-1] = r
 			return fmt.Errorf("store: event stream: %w", err)
 		}
 	}
 	l.held = m
 	l.sent++
+	l.batch = append(l.batch, r)
 	return nil
 }
 
@@ -353,11 +379,15 @@ func (l *EventLog) AppendAsync(e events.Event, lost uint64) error {
 func (l *EventLog) Flush(ctx context.Context) (failed uint64, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.flushLocked(ctx)
+}
+
+func (l *EventLog) flushLocked(ctx context.Context) (failed uint64, err error) {
 	if l.held == nil {
 		return 0, nil
 	}
-	m, sent := l.held, l.sent
-	l.held, l.sent = nil, 0
+	m, sent, batch := l.held, l.sent, l.batch
+	l.held, l.sent, l.batch = nil, 0, nil
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
 	ack, err := l.js.PublishMsg(ctx, m)
@@ -369,9 +399,203 @@ func (l *EventLog) Flush(ctx context.Context) (failed uint64, err error) {
 	}
 	prev, known := l.seq, l.seqKnown
 	l.seq, l.seqKnown = ack.Sequence, true
+	l.feed(batch, ack.Sequence, known)
+	// The tails took copies: the next batch reuses the array.
+	l.batch = batch[:0]
 	if !known || ack.Sequence-min(ack.Sequence, prev) >= sent {
 		return 0, nil
 	}
 	stored := ack.Sequence - prev
 	return sent - stored, fmt.Errorf("store: event stream: %d of %d events not stored", sent-stored, sent)
+}
+
+// tailQueue is how many events a tail may be behind before its queue is
+// dropped and it reads them back from the stream instead: a reader that
+// stalls costs the process no more memory than that.
+const tailQueue = 1 << 14
+
+// tail is a reader in this process of the events this EventLog stores
+// (Tail).
+type tail struct {
+	kinds []events.Kind // nil: all
+	fn    func(Record)
+	fail  func(error)
+
+	mu sync.Mutex
+	// cut: the IDs up to it are read from the stream before queue.
+	cut   uint64
+	queue []Record // IDs above cut, oldest first
+	wake  chan struct{}
+}
+
+func (t *tail) wants(k events.Kind) bool {
+	return t.kinds == nil || slices.Contains(t.kinds, k)
+}
+
+// feed hands the events of a batch whose answer said last to the tails.
+// Numbered from last back when they are the IDs since the last batch
+// (they are, unless events were lost or another writer wrote between)
+// and the batch before was answered (known: after a failed answer what
+// was stored of that batch is not known, and a count that happens to
+// match proves nothing); otherwise the tails read the IDs up to last
+// from the stream, which says what was stored under which.
+func (l *EventLog) feed(batch []Record, last uint64, known bool) {
+	if last <= l.fed {
+		return
+	}
+	exact := known && last-l.fed == uint64(len(batch))
+	if exact {
+		for i := range batch {
+			batch[i].Seq = l.fed + 1 + uint64(i)
+		}
+	}
+	l.fed = last
+	for t := range l.tails {
+		t.mu.Lock()
+		switch {
+		case !exact || len(t.queue) >= tailQueue:
+			t.cut, t.queue = last, nil
+		default:
+			for _, r := range batch {
+				if t.wants(r.Kind) {
+					t.queue = append(t.queue, r)
+				}
+			}
+		}
+		t.mu.Unlock()
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Tail calls fn with every event from ID from on (1: all kept), of kinds
+// (all when none is given), in order, each once, until stop. The events
+// stored before Tail are read from the stream; those this EventLog
+// stores after are handed to fn as they are stored, without reading them
+// back (no JSON to decode, no consumer on the server): what the site's
+// recorder writes its readers in the same process take from memory.
+// Events another process writes into the same stream are not seen (Follow
+// sees them). A read of the stream that fails is passed to fail, and
+// what it could not read is skipped (fail may be nil). fn runs on one goroutine; stop waits
+// for a call in progress.
+func (l *EventLog) Tail(from uint64, kinds []events.Kind, fn func(Record), fail func(error)) (stop func()) {
+	t := &tail{kinds: kinds, fn: fn, fail: fail, wake: make(chan struct{}, 1)}
+	if len(kinds) == 0 {
+		t.kinds = nil
+	}
+	l.mu.Lock()
+	t.cut = l.fed // what is stored so far is read from the stream
+	l.tails[t] = struct{}{}
+	l.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		next := max(from, 1)
+		for {
+			t.mu.Lock()
+			cut, q := t.cut, t.queue
+			t.queue = nil
+			t.mu.Unlock()
+			if cut >= next {
+				if err := l.readRange(ctx, next, cut, kinds, fn); err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					if fail != nil {
+						fail(err)
+					}
+				}
+				next = cut + 1
+			}
+			for _, r := range q {
+				if r.Seq >= next {
+					fn(r)
+					next = r.Seq + 1
+				}
+			}
+			select {
+			case <-t.wake:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() {
+		l.mu.Lock()
+		delete(l.tails, t)
+		l.mu.Unlock()
+		cancel()
+		<-done
+	}
+}
+
+// readRange calls fn with the events of kinds (all when none is given)
+// with IDs from from to to, in order, read from the stream.
+func (l *EventLog) readRange(ctx context.Context, from, to uint64, kinds []events.Kind, fn func(Record)) error {
+	if from > to {
+		return nil
+	}
+	var filters []string
+	for _, k := range kinds {
+		filters = append(filters, l.subject+string(k))
+	}
+	if len(filters) == 0 {
+		filters = []string{l.subject + ">"}
+	}
+	cctx, cancel := ctxTimeout(ctx)
+	c, err := l.stream.CreateConsumer(cctx, jetstream.ConsumerConfig{
+		FilterSubjects: filters, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
+		AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: time.Minute, MemoryStorage: true,
+	})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("store: event stream: %w", err)
+	}
+	info := c.CachedInfo()
+	defer func() {
+		cctx, cancel := ctxTimeout(context.Background())
+		defer cancel()
+		_ = l.stream.DeleteConsumer(cctx, info.Name)
+	}()
+	if info.NumPending == 0 {
+		return nil
+	}
+	it, err := c.Messages()
+	if err != nil {
+		return fmt.Errorf("store: event stream: %w", err)
+	}
+	defer it.Stop()
+	// Close (ctx) ends a read that waits.
+	stopped := context.AfterFunc(ctx, it.Stop)
+	defer stopped()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("store: event stream: %w", err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("store: event stream: %w", err)
+		}
+		seq := md.Sequence.Stream
+		if seq > to {
+			return nil
+		}
+		r, err := record(seq, m.Headers(), m.Data())
+		if err != nil {
+			return err
+		}
+		fn(r)
+		// Every event up to to was stored when the read began: none
+		// pending after this one means none is left in the range.
+		if seq == to || md.NumPending == 0 {
+			return nil
+		}
+	}
 }
