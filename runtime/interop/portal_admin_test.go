@@ -161,7 +161,7 @@ func TestPortalAdminInBrowser(t *testing.T) {
 	}
 	// The gate opened by bob shows in the site's door log.
 	openDoor(t, rctx, s, phone)
-	doors := pageShowing(t, tctx, base+"/portal/site/doors", "gate")
+	doors := pageShowing(t, tctx, s, base+"/portal/site/doors", "gate")
 	shots.take(tctx, base+"/portal/site/doors", "site-doors")
 	if !strings.Contains(doors, "gate") || !strings.Contains(doors, "opened") {
 		t.Errorf("the site's door log does not show the gate opened:\n%s", doors)

@@ -81,7 +81,7 @@ func TestPortalInBrowser(t *testing.T) {
 		shots.take(tctx, home+p, name)
 	}
 	for page, want := range map[string]string{"doors": "gate (door)", "calls": "From gate", "devices": "— online"} {
-		if text := pageShowing(t, tctx, home+page, want); !strings.Contains(text, want) {
+		if text := pageShowing(t, tctx, s, home+page, want); !strings.Contains(text, want) {
 			t.Errorf("the %s page does not say %q:\n%s", page, want, text)
 		}
 	}
@@ -271,14 +271,16 @@ func openDoor(t *testing.T, ctx context.Context, s *server, bob *device.Device) 
 	bob.SetAnswer(device.Ring, 0)
 }
 
-// pageShowing opens url until its main text contains want, for at most
-// a few seconds, and returns the text it read last. The portal shows an
-// event once the recorder stored it, up to its batch delay (5 ms) after
-// the bus published it, which is when the test saw it.
-func pageShowing(t *testing.T, ctx context.Context, url, want string) string {
+// pageShowing opens url until its main text says want: the door log and
+// the calls take an event once the store has answered the recorder's
+// batch, a few milliseconds after the event, so the page is opened again
+// at each event the portal's history takes in, for at most 5 s. It
+// returns the last text.
+func pageShowing(t *testing.T, ctx context.Context, s *server, url, want string) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.After(5 * time.Second)
 	for {
+		changed := s.site.PortalHistoryChanged() // before reading: no change is missed
 		if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
 			t.Fatalf("opening %s: %v", url, err)
 		}
@@ -286,7 +288,12 @@ func pageShowing(t *testing.T, ctx context.Context, url, want string) string {
 		if err != nil {
 			t.Fatalf("opening %s: %v", url, err)
 		}
-		if strings.Contains(text, want) || time.Now().After(deadline) {
+		if strings.Contains(text, want) {
+			return text
+		}
+		select {
+		case <-changed:
+		case <-deadline:
 			return text
 		}
 	}

@@ -40,3 +40,13 @@ func (s *Site) portalRingTest(ctx context.Context, user string) (portal.RingResu
 	}
 	return portal.RingResult{Rang: res.Rang, Answered: res.Answered, Digits: res.Digits, Confirmed: res.Confirmed, Reason: res.Reason}, nil
 }
+
+// PortalHistoryChanged returns a channel closed at the next event the
+// portal's door log and call history take in (nil without a portal): a
+// test of a page waits on it instead of reloading on a timer.
+func (s *Site) PortalHistoryChanged() <-chan struct{} {
+	if s.portal == nil {
+		return nil
+	}
+	return s.portal.HistoryChanged()
+}
