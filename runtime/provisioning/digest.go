@@ -25,16 +25,20 @@ const (
 	authFailed                   // wrong in any way: challenge, count a failure
 )
 
-// nonceSlots is the size of the provisioning server's ring of nonce-count
-// windows (1 MiB): every unauthenticated request is issued a nonce, and a
-// nonce becomes stale once this many newer ones were issued.
+// nonceSlots is the default size of the provisioning server's ring of
+// nonce-count windows (1 MiB): every unauthenticated request is issued a
+// nonce, and a nonce becomes stale once this many newer ones were issued.
 const nonceSlots = 1 << 16
 
 // newNonces returns the nonces of a provisioning server: the digest
 // package's, with counts accepted out of order within 64 of the highest (a
-// device fetches several files at once on one nonce).
-func newNonces(lifetime time.Duration) *digest.Nonces {
-	return digest.NewNonces(digest.Config{Lifetime: lifetime, Slots: nonceSlots, Reorder: 64})
+// device fetches several files at once on one nonce); slots 0 is the
+// default ring.
+func newNonces(lifetime time.Duration, slots int) *digest.Nonces {
+	if slots <= 0 {
+		slots = nonceSlots
+	}
+	return digest.NewNonces(digest.Config{Lifetime: lifetime, Slots: slots, Reorder: 64})
 }
 
 // credentials are the checked parts of an Authorization header.

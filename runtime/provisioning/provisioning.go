@@ -148,6 +148,7 @@ type config struct {
 	logger         *slog.Logger
 	algorithms     []string
 	nonceLifetime  time.Duration
+	nonceSlots     int
 	throttleLimit  int
 	throttleWindow time.Duration
 	allowed        []netip.Prefix
@@ -175,6 +176,10 @@ func WithAlgorithms(algs ...string) Option {
 
 // WithNonceLifetime sets how long a nonce may be used (default 5 minutes).
 func WithNonceLifetime(d time.Duration) Option { return func(c *config) { c.nonceLifetime = d } }
+
+// WithNonceSlots sizes the ring of nonce-count windows (default 65 536,
+// 1 MiB): a server of many small sites gives each a smaller one.
+func WithNonceSlots(n int) Option { return func(c *config) { c.nonceSlots = n } }
 
 // WithThrottle refuses a device account from a client address for window
 // once it has failed authentication limit times within window (default 10
@@ -272,7 +277,7 @@ func New(p *ir.Program, dir string, secrets Secrets, opts ...Option) (*Server, e
 	}
 	s := &Server{
 		cfg:           cfg,
-		nonces:        newNonces(cfg.nonceLifetime),
+		nonces:        newNonces(cfg.nonceLifetime, cfg.nonceSlots),
 		throttle:      newThrottle(cfg.throttleLimit, cfg.throttleWindow, 1<<16),
 		denied:        events.NewSampler(cfg.bus, deniedEvents, time.Minute, cfg.clock),
 		dummyPassword: digest.DummyPassword(),

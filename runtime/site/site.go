@@ -131,7 +131,8 @@ type Options struct {
 	// are sipstack.DefaultCallSetups and DefaultQueueDelay). 0: no bound.
 	CallSetups int
 	QueueDelay time.Duration
-	// NonceSlots sizes the ring of digest nonces (auth.WithNonceSlots):
+	// NonceSlots sizes the rings of digest nonces (auth.WithNonceSlots, and
+	// the provisioning server's with provisioning.WithNonceSlots):
 	// nonces issued within their lifetime beyond it go stale and are
 	// challenged again. 0: digest.DefaultSlots, 4 MiB, a large site's; a
 	// server of many small sites (package sites) gives each less.
@@ -305,6 +306,9 @@ func New(cfg Config, o Options) (*Site, error) {
 	if cfg.Bundle != "" {
 		opts := append([]provisioning.Option{provisioning.WithEvents(o.Events), provisioning.WithLogger(s.log), provisioning.WithClock(s.clk),
 			provisioning.WithAlgorithms(deviceDigest(cfg.Program)...)}, o.Provisioning...)
+		if o.NonceSlots > 0 {
+			opts = append(opts, provisioning.WithNonceSlots(o.NonceSlots))
+		}
 		if s.prov, err = provisioning.New(cfg.Program, cfg.Bundle, g.pw, opts...); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("provisioning: %w", err)
