@@ -299,3 +299,16 @@ func (c *client) csrf(path string) string {
 func ir0DoorEvent() events.Event {
 	return events.Event{Kind: events.DoorOpened, Device: "front-gate", Relay: "door", Account: "app.mary", Call: "c1"}
 }
+
+// publish publishes ev on the site's bus and waits until the portal's
+// history has read it.
+func (e *env) publish(t *testing.T, ev events.Event) {
+	t.Helper()
+	changed := e.p.history.Changed()
+	e.bus.Publish(ev)
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the portal did not read the event")
+	}
+}

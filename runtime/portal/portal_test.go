@@ -517,22 +517,12 @@ func waitChanged(t *testing.T, changed <-chan string, box string) {
 // when and which app or phone.
 func TestDoorsCallsDevices(t *testing.T) {
 	e := newEnv(t)
-	publish := func(ev events.Event) {
-		t.Helper()
-		changed := e.p.history.Changed()
-		e.bus.Publish(ev)
-		select {
-		case <-changed:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the portal did not read the event")
-		}
-	}
-	publish(events.Event{Kind: events.DoorOpened, Device: "front-gate", Relay: "door", Account: "app.mary", Call: "c1"})
-	publish(events.Event{Kind: events.DoorOpened, Device: "side-gate", Relay: "bins", Account: "app.aoife", Call: "c2"})
-	publish(events.Event{Kind: events.CallStarted, Call: "c3", From: "device.lobby", To: "1B", Target: "residence.apt-1b"})
-	publish(events.Event{Kind: events.LegAnswered, Call: "c3", Leg: "app.aoife"})
-	publish(events.Event{Kind: events.CallEnded, Call: "c3", Cause: "callee hung up"})
-	publish(events.Event{Kind: events.CallStarted, Call: "c4", From: "app.mary", To: "103", Target: "user.aoife"})
+	e.publish(t, events.Event{Kind: events.DoorOpened, Device: "front-gate", Relay: "door", Account: "app.mary", Call: "c1"})
+	e.publish(t, events.Event{Kind: events.DoorOpened, Device: "side-gate", Relay: "bins", Account: "app.aoife", Call: "c2"})
+	e.publish(t, events.Event{Kind: events.CallStarted, Call: "c3", From: "device.lobby", To: "1B", Target: "residence.apt-1b"})
+	e.publish(t, events.Event{Kind: events.LegAnswered, Call: "c3", Leg: "app.aoife"})
+	e.publish(t, events.Event{Kind: events.CallEnded, Call: "c3", Cause: "callee hung up"})
+	e.publish(t, events.Event{Kind: events.CallStarted, Call: "c4", From: "app.mary", To: "103", Target: "user.aoife"})
 	e.binds["app.mary"] = []registrar.Binding{{Account: "app.mary", Transport: "TLS", Source: "198.51.100.7:5061", UserAgent: "SmartPlus/6.1 (iPhone)", Since: epoch.Add(-time.Hour)}}
 
 	mary, aoife := e.client(), e.client()

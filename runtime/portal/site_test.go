@@ -621,22 +621,12 @@ func TestOperatorPage(t *testing.T) {
 // refused; live calls are those started and not ended, with who answered.
 func TestSiteDoorsAndCalls(t *testing.T) {
 	e := newEnv(t)
-	publish := func(ev events.Event) {
-		t.Helper()
-		changed := e.p.history.Changed()
-		e.bus.Publish(ev)
-		select {
-		case <-changed:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the portal did not read the event")
-		}
-	}
-	publish(events.Event{Kind: events.DoorOpened, Device: "front-gate", Relay: "door", Account: "app.mary", Call: "c1"})
-	publish(events.Event{Kind: events.DoorRefused, Device: "side-gate", Relay: "bins", Account: "app.john", Call: "c2"})
-	publish(events.Event{Kind: events.CallStarted, Call: "c3", From: "device.lobby", To: "1B", Target: "residence.apt-1b"})
-	publish(events.Event{Kind: events.CallEnded, Call: "c3", Cause: "no answer"})
-	publish(events.Event{Kind: events.CallStarted, Call: "c4", From: "app.mary", To: "103", Target: "user.aoife"})
-	publish(events.Event{Kind: events.LegAnswered, Call: "c4", Leg: "app.aoife"})
+	e.publish(t, events.Event{Kind: events.DoorOpened, Device: "front-gate", Relay: "door", Account: "app.mary", Call: "c1"})
+	e.publish(t, events.Event{Kind: events.DoorRefused, Device: "side-gate", Relay: "bins", Account: "app.john", Call: "c2"})
+	e.publish(t, events.Event{Kind: events.CallStarted, Call: "c3", From: "device.lobby", To: "1B", Target: "residence.apt-1b"})
+	e.publish(t, events.Event{Kind: events.CallEnded, Call: "c3", Cause: "no answer"})
+	e.publish(t, events.Event{Kind: events.CallStarted, Call: "c4", From: "app.mary", To: "103", Target: "user.aoife"})
+	e.publish(t, events.Event{Kind: events.LegAnswered, Call: "c4", Leg: "app.aoife"})
 	c := e.client()
 	c.login("aoife")
 	doors := c.get("/portal/site/doors").body
