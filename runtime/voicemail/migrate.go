@@ -77,6 +77,7 @@ func (s *Service) migrate(k *keptShelf) error {
 	}
 	if !done {
 		if old {
+			s.log.Info("voicemail: importing the boxes kept as files into the store, once", "from", s.cfg.Dir)
 			if err := s.recoverAll(); err != nil {
 				return err
 			}
@@ -223,11 +224,15 @@ func (s *Service) importFiles(k *keptShelf) (importRecord, error) {
 		}
 		switch {
 		case n == 0:
+			continue
 		case i < len(live):
 			rec.Boxes++
 		default:
 			rec.Archived++
 		}
+		// A line a box: an import of many boxes takes a while, and says
+		// how far it got.
+		s.log.Info("voicemail: imported a box into the store", "box", b, "files", n)
 	}
 	return rec, nil
 }
