@@ -236,6 +236,9 @@ func TestKeptStoreFailing(t *testing.T) {
 	if got := l.Played(); contains(got, "vm-saved") {
 		t.Errorf("the caller was told the message was saved: %v", got)
 	}
+	if got := l.Cause(); got != "voicemail unavailable" {
+		t.Errorf("hang-up cause %q, want voicemail unavailable", got)
+	}
 	if ms := e.messages("mary"); len(ms) != 0 {
 		t.Errorf("messages %+v", ms)
 	}
