@@ -85,7 +85,7 @@ type server struct {
 	clock   *clocktest.Fake
 	addr    string // host:port of the SIP socket
 	port    int
-	dataDir string // the services' data (serverConfig.voicemail), else ""
+	dataDir string       // the services' data (serverConfig.voicemail), else ""
 	db      *store.Store // serverConfig.store's, else nil
 	site    *site.Site
 	// stop closes the server (a carrier then hears the un-REGISTER); the
