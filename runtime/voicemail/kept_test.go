@@ -484,3 +484,22 @@ func TestMigrationKeepsEverything(t *testing.T) {
 		})
 	}
 }
+
+// Audio larger than the longest recording (three minutes of G.711 by
+// default) is not written to the store.
+func TestKeptBound(t *testing.T) {
+	e := newEnv(t, withStore(t))
+	limit := e.s.maxFile()
+	if want := int64(DefaultMaxMessage/time.Second)*audio.Rate + 1024; limit != want {
+		t.Errorf("bound %d bytes, want the longest message (G.711) and a header, %d", limit, want)
+	}
+	if err := e.s.shelf.write("mary", "msg-000009.wav", make([]byte, limit+1)); err == nil {
+		t.Error("an object past the bound was written")
+	}
+	if err := e.s.shelf.write("mary", "msg-000009.wav", make([]byte, limit)); err != nil {
+		t.Errorf("an object at the bound: %v", err)
+	}
+	if names, _ := e.s.shelf.names("mary"); !slices.Equal(names, []string{"msg-000009.wav"}) {
+		t.Errorf("names %v", names)
+	}
+}
