@@ -81,10 +81,13 @@
 // state —, pin.json, owner-mail.json) as keys of Store.Keys (kept.go).
 // Dir then holds only recordings in progress (.rec-*), written and synced
 // as above; finishing one writes its metadata to the store, then its audio
-// (the commit: the caller hears "saved" only after it), then removes the
-// local files. Open stores every leftover recording as it would have made
-// it a file; one the store already holds (a kill between storing it and
-// removing the local file) is removed, not stored twice. Audio larger than
+// (the commit: the caller hears "saved" only after it). The local files
+// stay three minutes more: the store has what it acknowledged on disk (a
+// kill -9 loses nothing), but syncs its files to the device only every two
+// minutes, and a power cut could lose what it took last. Open stores every
+// leftover recording as it would have made it a file; one the store
+// already holds is removed, not stored twice; deleting a message removes
+// its local files first, so that it does not come back. Audio larger than
 // the longest message or greeting is neither written nor read. A store
 // that fails is logged, the caller is not told the message was saved (the
 // call ends as "voicemail unavailable"), and the recording stays local

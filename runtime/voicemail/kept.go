@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"switchboard/atomicfile"
 )
 
 // Store is where a service keeps its boxes instead of files under
@@ -54,7 +53,8 @@ type Keys interface {
 type keptShelf struct {
 	objs  Objects
 	keys  Keys
-	limit int64 // the largest audio file written or read
+	limit int64  // the largest audio file written or read
+	root  string // Config.Dir: the recordings in progress
 
 	mu    sync.Mutex
 	files map[string]map[string]bool // by box, its names
@@ -75,11 +75,11 @@ func splitKept(k string) (box, name string, ok bool) {
 
 func isAudio(name string) bool { return strings.HasSuffix(name, ".wav") }
 
-func openKept(st Store, limit int64) (*keptShelf, error) {
+func openKept(st Store, root string, limit int64) (*keptShelf, error) {
 	if st.Objects == nil || st.Keys == nil {
 		return nil, errors.New("voicemail: a store needs both its objects and its keys")
 	}
-	k := &keptShelf{objs: st.Objects, keys: st.Keys, limit: limit, files: map[string]map[string]bool{}, vals: map[string][]byte{}}
+	k := &keptShelf{objs: st.Objects, keys: st.Keys, limit: limit, root: root, files: map[string]map[string]bool{}, vals: map[string][]byte{}}
 	ctx := context.Background()
 	all, err := k.keys.All(ctx)
 	if err != nil {
@@ -184,10 +184,10 @@ func (k *keptShelf) write(box, name string, data []byte) error {
 	return nil
 }
 
-// take puts the recording at path into the store, then removes the local
-// file. A kill between the two leaves both: the store's copy is the
+// take puts the recording at path into the store, then releases the
+// local file. A kill in between leaves both: the store's copy is the
 // message (it was acknowledged), and recovery, finding it there, removes
-// the local file (recoverRecording) rather than store it again.
+// the local file (recoverBox) rather than store it again.
 func (k *keptShelf) take(box, name, path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -203,16 +203,38 @@ func (k *keptShelf) take(box, name, path string) error {
 	if err := k.write(box, name, data); err != nil {
 		return err
 	}
-	// Stored: should the removal fail, the leftover is removed by the
-	// next recovery.
-	_ = atomicfile.Remove(path)
+	k.release(path)
 	return nil
+}
+
+// keepLocal is how long a recording the store took stays a local file:
+// longer than JetStream's sync interval (2 minutes by default). The
+// store has an object on disk once it answers — a kill -9 loses nothing
+// — but syncs its files to the device only at that interval, so a power
+// cut could lose what it took last; the local file, synced as it was
+// recorded, is what Open then recovers the message from. Open removes
+// the local files of messages it finds in the store.
+const keepLocal = 3 * time.Minute
+
+// release removes the local file at path after keepLocal.
+func (k *keptShelf) release(path string) {
+	time.AfterFunc(keepLocal, func() { os.Remove(path) })
 }
 
 func (k *keptShelf) remove(box, name string) error {
 	key := keptName(box, name)
 	ctx := context.Background()
 	var err error
+	if kind, id, _, ok := parseFile(name); ok && kind == "msg" && isAudio(name) {
+		// A message deleted is not recovered from the recording kept
+		// (release): that goes first.
+		dir := filepath.Join(k.root, filepath.FromSlash(box))
+		for _, ext := range []string{".wav", ".json"} {
+			if err := os.Remove(filepath.Join(dir, recName(id)+ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("voicemail: %w", err)
+			}
+		}
+	}
 	if isAudio(name) {
 		err = k.objs.Delete(ctx, key)
 	} else {

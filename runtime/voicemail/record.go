@@ -214,9 +214,9 @@ func (r *recording) abort() {
 //   - after the metadata: msg-N.json on the shelf too: recovered the same
 //     way, with that metadata;
 //   - after take (the commit; only then is the caller told "saved"): the
-//     message is on the shelf; with a store the local .rec-N.wav may still
-//     be there, and recovery removes it without storing it twice;
-//   - after the local .rec-N.json is removed: nothing left to do.
+//     message is on the shelf. With a store, the local .rec-N.wav and
+//     .rec-N.json stay a while (keptShelf.release, against a power cut),
+//     and recovery removes them without storing the message twice.
 func (r *recording) finishMessage(min int64) (*Message, error) {
 	if err := r.close(); err != nil {
 		// What was synced stays as .rec-N, for the next Open to recover.
@@ -240,7 +240,7 @@ func (r *recording) finishMessage(min int64) (*Message, error) {
 	if err := b.sh.take(b.name, msgName(r.id)+".wav", r.path); err != nil {
 		return nil, err
 	}
-	os.Remove(filepath.Join(b.dir, recName(r.id)+".json"))
+	b.sh.release(filepath.Join(b.dir, recName(r.id)+".json"))
 	syncDir(b.dir)
 	stored := m
 	b.msgs[m.ID] = &stored

@@ -207,7 +207,7 @@ func Open(cfg Config) (*Service, error) {
 	}
 	s.shelf = dirShelf{root: cfg.Dir}
 	if cfg.Store.Objects != nil || cfg.Store.Keys != nil {
-		k, err := openKept(cfg.Store, s.maxFile())
+		k, err := openKept(cfg.Store, cfg.Dir, s.maxFile())
 		if err != nil {
 			return nil, err
 		}

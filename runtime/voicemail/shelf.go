@@ -36,8 +36,11 @@ type shelf interface {
 	// write replaces a file whole; it is durable when write returns.
 	write(box, name string, data []byte) error
 	// take makes the local file at path (written and synced by its
-	// writer) the file box/name; path is gone once it returns nil.
+	// writer) the file box/name, and releases path.
 	take(box, name, path string) error
+	// release removes a local file of a recording taken: at once, or
+	// once the shelf no longer needs it to recover from (keptShelf).
+	release(path string)
 	// remove removes a file (nothing when there is none).
 	remove(box, name string) error
 	// has reports whether box holds anything.
@@ -112,6 +115,8 @@ func (d dirShelf) take(box, name, path string) error {
 	}
 	return nil
 }
+
+func (d dirShelf) release(path string) { os.Remove(path) }
 
 func (d dirShelf) remove(box, name string) error {
 	if err := os.Remove(filepath.Join(d.path(box), name)); err != nil && !errors.Is(err, fs.ErrNotExist) {

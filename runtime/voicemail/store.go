@@ -442,6 +442,12 @@ func (s *Service) recoverBox(name string) error {
 		kind, id, ext, ok := parseFile(n)
 		switch {
 		case !ok:
+		case kind == "rec" && ext == "wav" && !local && have[msgName(id)+".wav"]:
+			// Stored already: a kill came before the local files were
+			// removed (keptShelf.take, release). The message is as its
+			// caller was told.
+			os.Remove(filepath.Join(dir, n))
+			os.Remove(filepath.Join(dir, recName(id)+".json"))
 		case kind == "rec" && ext == "wav":
 			if err := s.recoverRecording(name, dir, id); err != nil {
 				s.log.Error("voicemail: recovering a recording", "box", name, "file", n, "error", err)
@@ -471,14 +477,6 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 	rec := filepath.Join(dir, recName(id)+".wav")
 	recMeta := filepath.Join(dir, recName(id)+".json")
 	b := &box{name: boxName, dir: dir, sh: s.shelf}
-	if _, err := b.sh.read(boxName, msgName(id)+".wav"); err == nil {
-		// Committed already: a store took the recording and was killed
-		// before removing the local file (keptShelf.take). The message
-		// is as its caller was told.
-		os.Remove(rec)
-		os.Remove(recMeta)
-		return nil
-	}
 	data, err := os.ReadFile(rec)
 	if err != nil {
 		return err
