@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -38,6 +39,7 @@ import (
 	"switchboard/runtime/media/mediatest"
 	"switchboard/runtime/portal"
 	"switchboard/runtime/site"
+	"switchboard/runtime/store"
 	"switchboard/simulate/device"
 )
 
@@ -83,7 +85,8 @@ type server struct {
 	clock   *clocktest.Fake
 	addr    string // host:port of the SIP socket
 	port    int
-	dataDir string // the services' data (serverConfig.voicemail), else ""
+	dataDir string       // the services' data (serverConfig.voicemail), else ""
+	db      *store.Store // serverConfig.store's, else nil
 	site    *site.Site
 	// stop closes the server (a carrier then hears the un-REGISTER); the
 	// test's cleanup calls it too.
@@ -119,6 +122,10 @@ type serverConfig struct {
 	// voicemail's prompts are paced by the clock of the server's own
 	// media endpoint, which a fake clock would hold still.
 	voicemail bool
+	// store keeps the voicemail (and the registrations and events) in a
+	// store in the data directory, as serve does (server.db); it implies
+	// voicemail.
+	store bool
 	// portalSite answers the portal's site pages (invitations, the
 	// handover sheet), as serve's does from the site directory.
 	portalSite portal.SiteFiles
@@ -142,9 +149,20 @@ func startServer(t *testing.T, sc serverConfig) *server {
 		clock: clocktest.New(time.Unix(1_800_000_000, 0)), cond: make(chan struct{}, 1)}
 	var clk clock.Clock = s.clock
 	now := s.clock.Now
+	if sc.store {
+		sc.voicemail = true
+	}
 	if sc.voicemail {
 		sc.services = true
 		s.dataDir = t.TempDir()
+	}
+	if sc.store {
+		db, err := store.Open(store.Options{Dir: s.dataDir, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(db.Close) // after the site's cleanup, registered later
+		s.db = db
 	}
 	if sc.services {
 		s.clock, clk, now = nil, clock.Real, time.Now
@@ -167,7 +185,7 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	if sc.carrierPort != 0 {
 		cfg.Trunks = carrier.TrunkValues{"var.trunk_user": trunkUser, "var.trunk_password": trunkPassword}
 	}
-	o := site.Options{Events: bus, Clock: clk, MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, DataDir: s.dataDir, PortalSite: sc.portalSite}
+	o := site.Options{Events: bus, Clock: clk, MediaIP: netip.MustParseAddr("127.0.0.1"), DigestAlgorithms: sc.algs, DataDir: s.dataDir, PortalSite: sc.portalSite, Store: s.db}
 	if !sc.services {
 		o.Services = &b2bua.Services{}
 	}

@@ -67,6 +67,44 @@ func readRTPCapture(path string) (*rtpCapture, error) {
 	return c, nil
 }
 
+// voicemailFile reads a box file (box/name) where the server keeps it:
+// under its data directory, or in its store (an object for audio, a key
+// for the rest).
+func (s *server) voicemailFile(t *testing.T, path string) []byte {
+	t.Helper()
+	if s.db == nil {
+		data, err := os.ReadFile(filepath.Join(s.dataDir, "voicemail", filepath.FromSlash(path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	ctx := context.Background()
+	var data []byte
+	var ok bool
+	var err error
+	if strings.HasSuffix(path, ".wav") {
+		objs, oerr := s.db.Objects(ctx, "voicemail", s.prog.Site.Domain)
+		if oerr != nil {
+			t.Fatal(oerr)
+		}
+		data, ok, err = objs.Get(ctx, path, 1<<24)
+	} else {
+		kv, kerr := s.db.KV(ctx, "mailboxes", s.prog.Site.Domain)
+		if kerr != nil {
+			t.Fatal(kerr)
+		}
+		data, ok, err = kv.Get(ctx, path)
+	}
+	if err != nil || !ok {
+		t.Fatalf("%s in the store: %v, %v", path, ok, err)
+	}
+	if _, err := os.Stat(filepath.Join(s.dataDir, "voicemail", filepath.FromSlash(path))); err == nil {
+		t.Errorf("%s is in the store and in a file", path)
+	}
+	return data
+}
+
 // Deposit timing, for SIPp's scenario. vmBeepWait is the pause between
 // the key that skips the greeting and the start of the message: the
 // server must detect the key (the pcap's last end packet is 140 ms in),
@@ -107,13 +145,15 @@ func TestSIPpLeavesVoicemail(t *testing.T) {
 		name   string
 		hangup string // fragment that ends the message
 		why    string // how the deposit says it ended
+		store  bool   // kept in serve's store, not in files
 	}{
-		{"pound", "voicemail_pound.xml", "#"},
-		{"hangup", "hangup_caller.xml", "hung up"},
+		{"pound", "voicemail_pound.xml", "#", false},
+		{"hangup", "hangup_caller.xml", "hung up", false},
+		{"pound, kept in the store", "voicemail_pound.xml", "#", true},
 	} {
 		t.Run(end.name, func(t *testing.T) {
 			t.Parallel()
-			s := startServer(t, serverConfig{voicemail: true})
+			s := startServer(t, serverConfig{voicemail: true, store: end.store})
 			begin := time.Now()
 			caller := s.sipp(t, "alice leaves a message", sippOptions{scenario: "voicemail_call.xml",
 				subs: map[string]string{"ACCOUNT": "app.alice", "FINAL": "final_answered.xml",
@@ -135,11 +175,7 @@ func TestSIPpLeavesVoicemail(t *testing.T) {
 				t.Errorf("voicemail's answer did not choose PCMA, the codec SIPp offered first:\n%s", strings.Join(answer, "\n\n"))
 			}
 
-			file := filepath.Join(s.dataDir, "voicemail", filepath.FromSlash(deposited.Path))
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
+			data := s.voicemailFile(t, deposited.Path)
 			w, err := audio.ReadWAV(data)
 			if err != nil {
 				t.Fatalf("%s: %v", deposited.Path, err)
@@ -148,9 +184,7 @@ func TestSIPpLeavesVoicemail(t *testing.T) {
 				t.Errorf("%s: WAV format %d, want A-law (%d), the call's codec", deposited.Path, w.Format, audio.FormatALaw)
 			}
 			var meta voicemail.Message
-			if data, err := os.ReadFile(strings.TrimSuffix(file, ".wav") + ".json"); err != nil {
-				t.Error(err)
-			} else if err := json.Unmarshal(data, &meta); err != nil {
+			if err := json.Unmarshal(s.voicemailFile(t, strings.TrimSuffix(deposited.Path, ".wav")+".json"), &meta); err != nil {
 				t.Errorf("%s metadata: %v", deposited.Path, err)
 			}
 			got := time.Duration(len(w.Raw)) * time.Second / audio.Rate

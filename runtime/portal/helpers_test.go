@@ -23,6 +23,7 @@ import (
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
 	"switchboard/runtime/registrar"
+	"switchboard/runtime/store/storetest"
 	"switchboard/runtime/voicemail"
 )
 
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 	// Cheap hashes: the scheme and the count of hashes are what the tests
 	// check, not the cost.
 	hashParams = argonParams{Time: 1, Memory: 64, Threads: 1}
-	os.Exit(m.Run())
+	os.Exit(storetest.Run(m))
 }
 
 var epoch = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -127,7 +128,9 @@ func (f *fakeSite) resends() []string {
 	return slices.Clone(f.resent)
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv is a portal of Harbour View with a message in Mary's box and one
+// in John's; vmOpts change the voicemail service's configuration.
+func newEnv(t *testing.T, vmOpts ...func(*voicemail.Config)) *env {
 	t.Helper()
 	prog := irtest.HarbourView()
 	for i := range prog.Users {
@@ -142,7 +145,11 @@ func newEnv(t *testing.T) *env {
 	writeMessage(t, filepath.Join(e.dir, "voicemail"), "mary", 1, "Front gate")
 	writeMessage(t, filepath.Join(e.dir, "voicemail"), "john", 1, "Lobby")
 	var err error
-	e.vm, err = voicemail.Open(voicemail.Config{Program: func() *ir.Program { return e.prog }, Dir: filepath.Join(e.dir, "voicemail"), Clock: e.clk, Events: e.bus})
+	vc := voicemail.Config{Program: func() *ir.Program { return e.prog }, Dir: filepath.Join(e.dir, "voicemail"), Clock: e.clk, Events: e.bus}
+	for _, f := range vmOpts {
+		f(&vc)
+	}
+	e.vm, err = voicemail.Open(vc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,11 @@ type Config struct {
 	// DataDir holds what the services keep: voicemail under
 	// DataDir/voicemail. Empty: no voicemail (its calls are refused).
 	DataDir string
+	// VoicemailStore, when set, keeps the mailboxes in serve's store
+	// (voicemail.Store: an object store and a key-value bucket of the
+	// site); DataDir/voicemail then holds only the recordings in progress,
+	// and the boxes an older version kept there are imported once.
+	VoicemailStore voicemail.Store
 	// PINs gives each mailbox's initial PIN (credentials.Lookup); when it
 	// also has ConferencePINs, rooms with a PIN get theirs from it.
 	PINs voicemail.PINSource
@@ -80,7 +85,7 @@ func New(cfg Config) (*Services, error) {
 	if cfg.DataDir != "" {
 		vm, err := voicemail.Open(voicemail.Config{
 			Program: cfg.Program,
-			Dir:     filepath.Join(cfg.DataDir, "voicemail"), Clock: cfg.Clock, Events: cfg.Events, Logger: s.log,
+			Dir:     filepath.Join(cfg.DataDir, "voicemail"), Store: cfg.VoicemailStore, Clock: cfg.Clock, Events: cfg.Events, Logger: s.log,
 			PINs: cfg.PINs, Mailer: cfg.Mailer, MailFrom: cfg.MailFrom, DeleteAfterNotify: cfg.DeleteAfterNotify,
 		})
 		if err != nil {

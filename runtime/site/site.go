@@ -86,7 +86,8 @@ type Options struct {
 	// offered SHA-256 first.
 	DigestAlgorithms []auth.Algorithm
 
-	// DataDir holds what the services keep (voicemail); none when empty.
+	// DataDir holds what the services keep (voicemail; with a Store, only
+	// the recordings in progress); none when empty.
 	DataDir string
 	// Headless leaves out what only people browsing would use: the
 	// portal, and with it the event history kept for its door log. The
@@ -96,10 +97,11 @@ type Options struct {
 	Headless bool
 	// Store keeps what outlives a run of the server (store.Open): the
 	// event stream, which the admin journal and the portal's door log and
-	// call history read, and the registrations. nil: the registrations
-	// are kept in memory, and the events, when the site has a journal or
-	// a portal, in a stream of its own in the process's memory store
-	// (stream.go), deleted at Close.
+	// call history read, the registrations, and the voicemail (with a
+	// DataDir; voicemail.go). nil: the registrations are kept in memory,
+	// the voicemail in files under DataDir, and the events, when the site
+	// has a journal or a portal, in a stream of its own in the process's
+	// memory store (stream.go), deleted at Close.
 	Store *store.Store
 	// EventLimits bound the event stream (zero fields: store.DefaultLimits').
 	EventLimits store.Limits
@@ -246,11 +248,13 @@ func New(cfg Config, o Options) (*Site, error) {
 	if o.Services != nil {
 		svcs = *o.Services
 	} else {
-		var err error
-		s.services, err = services.New(services.Config{
-			Program: s.Program, Clock: s.clk, Events: o.Events, Logger: s.log, DataDir: o.DataDir,
-			PINs: currentPINs{s}, Mailer: o.Mailer, MailFrom: o.MailFrom, DeleteAfterNotify: o.DeleteAfterMail,
-		})
+		vm, err := s.keptVoicemail(cfg.Program.Site.Domain)
+		if err == nil {
+			s.services, err = services.New(services.Config{
+				Program: s.Program, Clock: s.clk, Events: o.Events, Logger: s.log, DataDir: o.DataDir, VoicemailStore: vm,
+				PINs: currentPINs{s}, Mailer: o.Mailer, MailFrom: o.MailFrom, DeleteAfterNotify: o.DeleteAfterMail,
+			})
+		}
 		if err != nil {
 			s.registrar.Close()
 			return nil, err

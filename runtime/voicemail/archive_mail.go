@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/mail"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/email"
+	"switchboard/runtime/audio"
 )
 
 // archiveMailFile records, inside an archived box, that the owner was
@@ -23,6 +23,10 @@ import (
 // goes with the archive when that is deleted. Its name is no message's,
 // so the box loader passes it by.
 const archiveMailFile = "owner-mail.json"
+
+// wavHeader is the size of the header of a WAV file the service writes
+// (audio.WAVWriter's).
+const wavHeader = 46
 
 // maxArchiveAttachments bounds the WAV files attached to one archive
 // mail, below the 25 MB most mail servers take: the messages past it are
@@ -163,14 +167,14 @@ func siteLocation(p *ir.Program) *time.Location {
 	return time.UTC
 }
 
-// mailArchive sends the site's owner the archive of r's box at dir, once:
-// off the calling goroutine, unless the archive's record says it was
-// sent, or a send of it is under way. Without a mailer, or without an
-// address for the owner, it says once at WARN where the archive is and
-// until when. A send that fails is tried again at the next start or
-// reload, when Retire runs again.
-func (s *Service) mailArchive(p *ir.Program, r ir.Retired, dir string) {
-	if _, err := os.Stat(filepath.Join(dir, archiveMailFile)); err == nil {
+// mailArchive sends the site's owner the archive of r's box (the box
+// archived, on the shelf), once: off the calling goroutine, unless the
+// archive's record says it was sent, or a send of it is under way.
+// Without a mailer, or without an address for the owner, it says once at
+// WARN where the archive is and until when. A send that fails is tried
+// again at the next start or reload, when Retire runs again.
+func (s *Service) mailArchive(p *ir.Program, r ir.Retired, archived string) {
+	if _, err := s.shelf.read(archived, archiveMailFile); err == nil {
 		return
 	}
 	name, to, ok := siteOwner(p)
@@ -196,10 +200,10 @@ func (s *Service) mailArchive(p *ir.Program, r ir.Retired, dir string) {
 		// Logged once per archive while the server runs; the mark stays
 		// set so that reloads do not repeat it.
 		s.log.Warn("voicemail: a removed person's box is archived for the owner but not mailed to them: "+why,
-			"identity", r.Identity, "user", r.User, "archive", dir, "until", until)
+			"identity", r.Identity, "user", r.User, "archive", s.shelf.where(archived), "until", until)
 		return
 	}
-	b := &box{name: r.Identity, dir: dir}
+	b := &box{name: archived, dir: filepath.Join(s.cfg.Dir, filepath.FromSlash(archived)), sh: s.shelf}
 	b.mu.Lock()
 	err := b.load()
 	b.mu.Unlock()
@@ -209,20 +213,19 @@ func (s *Service) mailArchive(p *ir.Program, r ir.Retired, dir string) {
 		return
 	}
 	// Read in the order the mail lists them, and no more than it can
-	// attach: a full box is large.
+	// attach: a full box is large. A message's size is known from its
+	// length (G.711: a byte a sample, and the header) before it is read.
 	sort.Slice(msgs, func(i, j int) bool { return msgs[i].ID < msgs[j].ID })
 	wavs := map[int][]byte{}
 	size := 0
 	for _, m := range msgs {
-		path := filepath.Join(dir, m.Name()+".wav")
-		fi, err := os.Stat(path)
+		if size+int(m.DurationMS*audio.Rate/1000)+wavHeader > maxArchiveAttachments {
+			continue
+		}
+		data, err := b.wav(m.ID)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err == nil && size+int(fi.Size()) > maxArchiveAttachments {
-			continue
-		}
-		data, err := os.ReadFile(path)
 		if err != nil {
 			s.archiveFailed(r, err)
 			return
@@ -254,7 +257,7 @@ func (s *Service) mailArchive(p *ir.Program, r ir.Retired, dir string) {
 			return
 		}
 		rec, _ := json.MarshalIndent(archiveRecord{To: to, Sent: s.clk.Now().UTC(), Messages: len(msgs)}, "", "  ")
-		if err := writeFileAtomic(dir, archiveMailFile, append(rec, '\n')); err != nil {
+		if err := s.shelf.write(archived, archiveMailFile, append(rec, '\n')); err != nil {
 			// The mail went; without its record a restart sends it again,
 			// which is better than never.
 			s.log.Error("voicemail: recording that an archive was mailed", "identity", r.Identity, "error", err)

@@ -70,8 +70,9 @@ func (s *Service) Deposit(ctx context.Context, l line.Line, boxName string, c Ca
 		s.log.Error("voicemail: recording", "box", boxName, "error", rerr)
 	}
 	if m != nil {
-		// Path is the message's file under the voicemail directory, so
-		// an operator (or the simulator) can find what was left.
+		// Path is the message's file under the voicemail directory (its
+		// object's name in a store), so an operator (or the simulator)
+		// can find what was left.
 		s.publish(events.Event{Kind: events.VoicemailDeposited, Call: c.Call, Account: c.Account, From: c.Account,
 			Source: c.Source, Path: boxName + "/" + m.Name() + ".wav", Cause: fmt.Sprintf("%s, %s, ended by %s", m.Name(), m.Duration(), why)}, boxName)
 		s.changed(boxName)
@@ -82,6 +83,12 @@ func (s *Service) Deposit(ctx context.Context, l line.Line, boxName string, c Ca
 			ss.say(false, "vm-saved")
 		}
 		ss.say(false, "vm-goodbye")
+	}
+	if ferr != nil {
+		// Not saved, and not said to be: what was synced stays as a
+		// recording, which the next Open recovers.
+		l.Hangup("voicemail unavailable")
+		return rerr
 	}
 	l.Hangup("voicemail: " + why)
 	return rerr

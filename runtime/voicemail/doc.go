@@ -72,6 +72,29 @@
 // message without metadata that Open would not repair. Message numbers
 // count up per box; one freed at the top of the range may be used again.
 //
+// # Kept in a store
+//
+// With Config.Store (serve, which has its embedded JetStream), the same
+// files are kept in the store instead, under the same names
+// (<box>/msg-000001.wav, .archive/<box>/…): the audio (.wav) as objects of
+// Store.Objects, the rest (metadata — the folder, the message-waiting
+// state —, pin.json, owner-mail.json) as keys of Store.Keys (kept.go).
+// Dir then holds only recordings in progress (.rec-*), written and synced
+// as above; finishing one writes its metadata to the store, then its audio
+// (the commit: the caller hears "saved" only after it). The local files
+// stay three minutes more: the store has what it acknowledged on disk (a
+// kill -9 loses nothing), but syncs its files to the device only every two
+// minutes, and a power cut could lose what it took last. Open stores every
+// leftover recording as it would have made it a file; one the store
+// already holds is removed, not stored twice; deleting a message removes
+// its local files first, so that it does not come back. Audio larger than
+// the longest message or greeting is neither written nor read. A store
+// that fails is logged, the caller is not told the message was saved (the
+// call ends as "voicemail unavailable"), and the recording stays local
+// for the next Open. The first Open on a
+// store imports the boxes an older version kept as files under Dir, once
+// (migrate.go).
+//
 // # Leaving a message
 //
 // The caller hears the box's greeting (the recorded one, else the prompt

@@ -20,11 +20,12 @@ import (
 	"switchboard/runtime/events"
 	"switchboard/runtime/line"
 	"switchboard/runtime/prompts"
+	"switchboard/runtime/store/storetest"
 )
 
 func TestMain(m *testing.M) {
 	pinIterations = 64 // fast hashes; the scheme is the same
-	os.Exit(m.Run())
+	os.Exit(storetest.Run(m))
 }
 
 var epoch = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)

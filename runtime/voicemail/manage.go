@@ -1,15 +1,11 @@
 package voicemail
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
-	"switchboard/atomicfile"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/events"
 )
@@ -54,7 +50,7 @@ func (s *Service) GreetingPCM(boxName string) (wav []byte, ok bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	data, err := os.ReadFile(filepath.Join(b.dir, greetingFile))
+	data, err := b.sh.read(b.name, greetingFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
@@ -199,15 +195,8 @@ func (s *Service) SetGreeting(boxName string, wav []byte, by string) error {
 	if limit := int64(s.cfg.MaxGreeting * audio.Rate / time.Second); n > limit {
 		return fmt.Errorf("the greeting is %s long; it may last %s", samplesText(n), s.cfg.MaxGreeting)
 	}
-	if err := b.mkdir(); err != nil {
+	if err := b.sh.write(b.name, greetingFile, wav); err != nil {
 		return err
-	}
-	err = atomicfile.WriteFrom(filepath.Join(b.dir, greetingFile), recordingMode, func(out *os.File) error {
-		_, err := bytes.NewReader(wav).WriteTo(out)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("voicemail: %w", err)
 	}
 	s.publish(events.Event{Kind: events.VoicemailGreeting, Account: by, Cause: samplesText(n) + ", uploaded"}, boxName)
 	return nil

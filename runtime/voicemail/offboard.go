@@ -24,6 +24,10 @@ type Inventory struct {
 	PIN      bool // a PIN the person chose
 }
 
+// ErrKept is Count's error for a voicemail directory whose boxes are kept
+// in a store (serve's JetStream): they are not counted without it.
+var ErrKept = errors.New("voicemail: the boxes are kept in the server's store")
+
 // Count reads what the box named box holds under dir (a voicemail
 // directory) without opening the service: for a plan that lists what a
 // removal does to a person's data. A box never written holds nothing.
@@ -31,6 +35,9 @@ func Count(dir, box string) (Inventory, error) {
 	var inv Inventory
 	if !validBoxName(box) {
 		return inv, ErrNoBox
+	}
+	if _, err := os.Stat(filepath.Join(dir, keptMark)); err == nil {
+		return inv, ErrKept
 	}
 	entries, err := os.ReadDir(filepath.Join(dir, box))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -75,32 +82,31 @@ func (s *Service) Retire(p *ir.Program, now time.Time) []Retired {
 			continue
 		}
 		res := Retired{Identity: r.Identity}
-		live := filepath.Join(s.cfg.Dir, r.Identity)
-		archived := filepath.Join(s.cfg.Dir, archiveDir, r.Identity)
-		_, err := os.Stat(live)
-		hasLive := err == nil
+		archived := archiveDir + "/" + r.Identity
+		hasLive, err := s.shelf.has(r.Identity)
+		if err != nil {
+			s.log.Error("voicemail: offboarding a removed person's box", "identity", r.Identity, "user", r.User, "error", err)
+			continue
+		}
 		s.mu.Lock()
 		delete(s.boxes, r.Identity) // loaded again from where it now is, if ever
 		s.mu.Unlock()
 		switch {
 		case r.Data == "delete" && hasLive:
-			res.Outcome, res.Err = "deleted", os.RemoveAll(live)
+			res.Outcome, res.Err = "deleted", s.shelf.removeBox(r.Identity)
 		case hasLive:
-			if res.Err = os.MkdirAll(filepath.Dir(archived), 0o750); res.Err == nil {
-				res.Outcome, res.Err = "archived", os.Rename(live, archived)
-			}
+			res.Outcome, res.Err = "archived", s.shelf.moveBox(r.Identity, archived)
 		}
-		if r.Data != "delete" && !r.ArchiveUntil.IsZero() && !now.Before(r.ArchiveUntil) {
-			if _, err := os.Stat(archived); err == nil {
-				res.Outcome, res.Err = "archive deleted", os.RemoveAll(archived)
-			}
+		hasArchive := false
+		if r.Data != "delete" && res.Err == nil {
+			hasArchive, res.Err = s.shelf.has(archived)
 		}
-		if r.Data != "delete" && res.Err == nil && res.Outcome != "archive deleted" {
+		if hasArchive && !r.ArchiveUntil.IsZero() && !now.Before(r.ArchiveUntil) {
+			res.Outcome, res.Err = "archive deleted", s.shelf.removeBox(archived)
+		} else if hasArchive {
 			// The archive is kept for the owner: they get it by mail
 			// (once; an archive from before this was sent too).
-			if _, err := os.Stat(archived); err == nil {
-				s.mailArchive(p, r, archived)
-			}
+			s.mailArchive(p, r, archived)
 		}
 		if res.Outcome == "" {
 			continue
@@ -110,7 +116,7 @@ func (s *Service) Retire(p *ir.Program, now time.Time) []Retired {
 		} else {
 			s.log.Info("voicemail: offboarded a removed person's box", "identity", r.Identity, "user", r.User, "outcome", res.Outcome)
 		}
-		syncDir(s.cfg.Dir)
+		s.shelf.sync("")
 		out = append(out, res)
 	}
 	return out

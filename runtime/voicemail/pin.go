@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -105,12 +103,9 @@ func (b *box) setPIN(pin string) error {
 		return err
 	}
 	data, _ := json.MarshalIndent(r, "", "  ")
-	if err := b.mkdir(); err != nil {
-		return err
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return writeFileAtomic(b.dir, pinFile, append(data, '\n'))
+	return b.sh.write(b.name, pinFile, append(data, '\n'))
 }
 
 // checkPIN reports whether pin opens the box: the stored PIN when the
@@ -119,7 +114,7 @@ func (s *Service) checkPIN(b *box, pin string) bool {
 	if !ValidPIN(pin) {
 		return false
 	}
-	data, err := os.ReadFile(filepath.Join(b.dir, pinFile))
+	data, err := b.sh.read(b.name, pinFile)
 	switch {
 	case err == nil:
 		r, err := parsePINRecord(data)

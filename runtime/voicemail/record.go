@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"switchboard/atomicfile"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/line"
 )
@@ -204,9 +203,20 @@ func (r *recording) abort() {
 	}
 }
 
-// finishMessage commits a message: metadata, then the rename of the audio
-// into place. It returns nil, having removed the recording, when it is
-// shorter than min samples.
+// finishMessage commits a message: its metadata on the shelf, then its
+// audio (the commit: a message exists when its audio does). It returns
+// nil, having removed the recording, when it is shorter than min samples.
+//
+// What a kill -9 leaves at each step, and what Open makes of it:
+//   - while recording: .rec-N.wav, synced every Config.SyncEvery, and
+//     .rec-N.json (local): recovered as message N, cut at the last sync;
+//   - after close: the same, the whole recording synced;
+//   - after the metadata: msg-N.json on the shelf too: recovered the same
+//     way, with that metadata;
+//   - after take (the commit; only then is the caller told "saved"): the
+//     message is on the shelf. With a store, the local .rec-N.wav and
+//     .rec-N.json stay a while (keptShelf.release, against a power cut),
+//     and recovery removes them without storing the message twice.
 func (r *recording) finishMessage(min int64) (*Message, error) {
 	if err := r.close(); err != nil {
 		// What was synced stays as .rec-N, for the next Open to recover.
@@ -221,15 +231,16 @@ func (r *recording) finishMessage(min int64) (*Message, error) {
 	b := r.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := writeFileAtomic(b.dir, msgName(r.id)+".json", marshalMeta(&m)); err != nil {
+	if err := b.sh.write(b.name, msgName(r.id)+".json", marshalMeta(&m)); err != nil {
 		// The recording stays as .rec-N: the next Open recovers it.
 		return nil, err
 	}
-	// The audio was synced by close; the rename is the commit.
-	if err := atomicfile.Rename(r.path, filepath.Join(b.dir, msgName(r.id)+".wav")); err != nil {
-		return nil, fmt.Errorf("voicemail: %w", err)
+	// The audio was synced by close; taking it onto the shelf is the
+	// commit.
+	if err := b.sh.take(b.name, msgName(r.id)+".wav", r.path); err != nil {
+		return nil, err
 	}
-	os.Remove(filepath.Join(b.dir, recName(r.id)+".json"))
+	b.sh.release(filepath.Join(b.dir, recName(r.id)+".json"))
 	syncDir(b.dir)
 	stored := m
 	b.msgs[m.ID] = &stored
@@ -237,7 +248,9 @@ func (r *recording) finishMessage(min int64) (*Message, error) {
 }
 
 // finishGreeting puts a greeting in place. It reports false, having
-// removed the recording, when it is shorter than min samples.
+// removed the recording, when it is shorter than min samples. A kill
+// before take leaves a partial greeting (local), which Open removes: the
+// old greeting stays.
 func (r *recording) finishGreeting(min int64) (bool, error) {
 	if err := r.close(); err != nil {
 		r.abort()
@@ -247,9 +260,9 @@ func (r *recording) finishGreeting(min int64) (bool, error) {
 		r.abort()
 		return false, nil
 	}
-	if err := atomicfile.Rename(r.path, filepath.Join(r.b.dir, greetingFile)); err != nil {
+	if err := r.b.sh.take(r.b.name, greetingFile, r.path); err != nil {
 		r.abort()
-		return false, fmt.Errorf("voicemail: %w", err)
+		return false, err
 	}
 	return true, nil
 }

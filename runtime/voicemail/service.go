@@ -10,6 +10,7 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/email"
+	"switchboard/runtime/audio"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
 )
@@ -37,8 +38,13 @@ type Config struct {
 	// pointer for the whole site, never a copy of its own).
 	Program func() *ir.Program
 	// Dir holds one directory per mailbox; the server passes
-	// filepath.Join(dataDir, "voicemail"). Open creates it.
-	Dir    string
+	// filepath.Join(dataDir, "voicemail"). Open creates it. With a Store,
+	// only the recordings in progress are written there.
+	Dir string
+	// Store, when set, keeps the boxes instead of Dir (serve's JetStream;
+	// kept.go), and Open imports the files an older version kept in Dir
+	// once (migrate.go).
+	Store  Store
 	Clock  clock.Clock  // nil: the wall clock
 	Events *events.Bus  // nil: events are dropped
 	Logger *slog.Logger // nil: slog.Default()
@@ -122,9 +128,10 @@ var (
 
 // Service is the voicemail of one server.
 type Service struct {
-	cfg Config
-	clk clock.Clock
-	log *slog.Logger
+	cfg   Config
+	clk   clock.Clock
+	log   *slog.Logger
+	shelf shelf // where the boxes are kept: Dir, or the Store
 
 	mu       sync.Mutex
 	boxes    map[string]*box
@@ -198,6 +205,19 @@ func Open(cfg Config) (*Service, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("voicemail: %w", err)
 	}
+	s.shelf = dirShelf{root: cfg.Dir}
+	if cfg.Store.Objects != nil || cfg.Store.Keys != nil {
+		k, err := openKept(cfg.Store, cfg.Dir, s.maxFile())
+		if err != nil {
+			return nil, err
+		}
+		// The files of an older version are finished (recovered) and
+		// imported while s.shelf is still the directory.
+		if err := s.migrate(k); err != nil {
+			return nil, err
+		}
+		s.shelf = k
+	}
 	if err := s.recoverAll(); err != nil {
 		return nil, err
 	}
@@ -210,6 +230,14 @@ func Open(cfg Config) (*Service, error) {
 	}
 	s.recovered = nil
 	return s, nil
+}
+
+// maxFile bounds an audio file kept in a store: the longest message or
+// greeting recorded (a byte a sample, G.711), or the largest greeting file
+// SetGreeting takes, and a header.
+func (s *Service) maxFile() int64 {
+	n := max(int64(s.cfg.MaxMessage*audio.Rate/time.Second), int64(s.cfg.MaxGreeting*audio.Rate/time.Second), MaxGreetingFile)
+	return n + 1024
 }
 
 // Close waits for the e-mails in flight.

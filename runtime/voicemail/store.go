@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -114,9 +115,11 @@ func parseFile(name string) (kind string, id int, ext string, ok bool) {
 	return kind, id, ext, true
 }
 
-// box is one mailbox's directory and what is known of it.
+// box is one mailbox and what is known of it: its files on the service's
+// shelf, its recordings in progress in dir (under Config.Dir).
 type box struct {
 	name, dir string
+	sh        shelf
 
 	mu     sync.Mutex
 	loaded bool
@@ -132,7 +135,7 @@ func (s *Service) box(name string) (*box, error) {
 	s.mu.Lock()
 	b := s.boxes[name]
 	if b == nil {
-		b = &box{name: name, dir: filepath.Join(s.cfg.Dir, name)}
+		b = &box{name: name, dir: filepath.Join(s.cfg.Dir, name), sh: s.shelf}
 		s.boxes[name] = b
 	}
 	s.mu.Unlock()
@@ -144,31 +147,49 @@ func (s *Service) box(name string) (*box, error) {
 	return b, nil
 }
 
-// load reads the box directory once. b.mu is held.
+// load reads the box once. b.mu is held.
 func (b *box) load() error {
 	if b.loaded {
 		return nil
 	}
-	entries, err := os.ReadDir(b.dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("voicemail: %w", err)
+	names, err := b.sh.names(b.name)
+	if err != nil {
+		return err
+	}
+	if _, local := b.sh.(dirShelf); !local {
+		// Recordings are numbered too, and they are local files: a
+		// number a recording that recovery could not finish holds is not
+		// given again.
+		entries, err := os.ReadDir(b.dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("voicemail: %w", err)
+		}
+		for _, e := range entries {
+			if kind, _, _, ok := parseFile(e.Name()); ok && kind == "rec" {
+				names = append(names, e.Name())
+			}
+		}
 	}
 	b.msgs = map[int]*Message{}
 	b.next = 1
-	for _, e := range entries {
-		kind, id, ext, ok := parseFile(e.Name())
+	for _, n := range names {
+		kind, id, ext, ok := parseFile(n)
 		if !ok {
 			continue
 		}
 		b.next = max(b.next, id+1)
-		if kind != "msg" || ext != "wav" || e.Name() != msgName(id)+".wav" {
+		if kind != "msg" || ext != "wav" || n != msgName(id)+".wav" {
 			continue
 		}
-		m, err := readMeta(filepath.Join(b.dir, msgName(id)+".json"))
+		var m *Message
+		data, err := b.sh.read(b.name, msgName(id)+".json")
+		if err == nil {
+			m, err = parseMeta(data)
+		}
 		if err != nil {
 			// Audio without usable metadata: what the audio says.
 			m = &Message{Folder: FolderNew}
-			if data, err := os.ReadFile(filepath.Join(b.dir, e.Name())); err == nil {
+			if data, err := b.sh.read(b.name, n); err == nil {
 				if w, err := audio.ReadWAV(data); err == nil {
 					m.DurationMS = int64(len(w.Samples)) * 1000 / audio.Rate
 					m.Codec = codecName(w.Format)
@@ -185,8 +206,9 @@ func (b *box) load() error {
 	return nil
 }
 
-func readMeta(path string) (*Message, error) {
-	data, err := os.ReadFile(path)
+// readMeta reads a message's metadata from the box's shelf.
+func (b *box) readMeta(id int) (*Message, error) {
+	data, err := b.sh.read(b.name, msgName(id)+".json")
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +312,7 @@ func (b *box) update(id int, f func(m *Message)) (bool, error) {
 	if next == *m {
 		return true, nil
 	}
-	if err := writeFileAtomic(b.dir, msgName(id)+".json", marshalMeta(&next)); err != nil {
+	if err := b.sh.write(b.name, msgName(id)+".json", marshalMeta(&next)); err != nil {
 		return true, err
 	}
 	*m = next
@@ -305,23 +327,24 @@ func (b *box) remove(id int) (bool, error) {
 	if _, ok := b.msgs[id]; !ok {
 		return false, nil
 	}
-	if err := os.Remove(filepath.Join(b.dir, msgName(id)+".wav")); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return true, fmt.Errorf("voicemail: %w", err)
+	if err := b.sh.remove(b.name, msgName(id)+".wav"); err != nil {
+		return true, err
 	}
 	delete(b.msgs, id)
-	os.Remove(filepath.Join(b.dir, msgName(id)+".json"))
-	syncDir(b.dir)
+	// Metadata left by a failure here is swept by the next recovery.
+	_ = b.sh.remove(b.name, msgName(id)+".json")
+	b.sh.sync(b.name)
 	return true, nil
 }
 
 // wav returns a message's file.
 func (b *box) wav(id int) ([]byte, error) {
-	return os.ReadFile(filepath.Join(b.dir, msgName(id)+".wav"))
+	return b.sh.read(b.name, msgName(id)+".wav")
 }
 
 // greeting returns the recorded greeting, or nil.
 func (b *box) greeting() []int16 {
-	data, err := os.ReadFile(filepath.Join(b.dir, greetingFile))
+	data, err := b.sh.read(b.name, greetingFile)
 	if err != nil {
 		return nil
 	}
@@ -332,7 +355,7 @@ func (b *box) greeting() []int16 {
 	return w.Samples
 }
 
-// mkdir creates the box's directory: when something is first written.
+// mkdir creates the box's local directory: when a recording starts.
 func (b *box) mkdir() error {
 	if err := os.MkdirAll(b.dir, 0o750); err != nil {
 		return fmt.Errorf("voicemail: %w", err)
@@ -340,9 +363,8 @@ func (b *box) mkdir() error {
 	return nil
 }
 
-// writeFileAtomic replaces dir/name with data through atomicfile. The
-// mode is the owner's alone: metadata names callers, and the PIN file holds
-// a PIN's hash.
+// writeFileAtomic replaces dir/name with data through atomicfile, the
+// owner's alone: a recording's metadata names its caller.
 func writeFileAtomic(dir, name string, data []byte) error {
 	if err := atomicfile.Write(filepath.Join(dir, name), data, 0o600); err != nil {
 		return fmt.Errorf("voicemail: %w", err)
@@ -357,18 +379,29 @@ func syncDir(dir string) {
 	atomicfile.SyncDir(dir)
 }
 
-// recoverAll repairs every box directory under Dir: run by Open, before
-// any call.
+// recoverAll repairs every box: run by Open, before any call. It
+// finishes the recordings a crash cut short (local files under Dir, with
+// either shelf) and sweeps what a crash left half-done on the shelf.
 func (s *Service) recoverAll() error {
+	names := map[string]bool{}
 	entries, err := os.ReadDir(s.cfg.Dir)
 	if err != nil {
 		return fmt.Errorf("voicemail: %w", err)
 	}
 	for _, e := range entries {
-		if !e.IsDir() || !validBoxName(e.Name()) {
-			continue
+		if e.IsDir() && validBoxName(e.Name()) {
+			names[e.Name()] = true
 		}
-		if err := s.recoverBox(e.Name()); err != nil {
+	}
+	kept, err := s.shelf.boxes()
+	if err != nil {
+		return err
+	}
+	for _, n := range kept {
+		names[n] = true
+	}
+	for _, n := range slices.Sorted(maps.Keys(names)) {
+		if err := s.recoverBox(n); err != nil {
 			return err
 		}
 	}
@@ -376,19 +409,32 @@ func (s *Service) recoverAll() error {
 }
 
 // recoverBox turns leftover recordings into messages and removes what a
-// crash left half-done.
+// crash left half-done: temporary files and partial greetings (local),
+// metadata whose audio is gone (on the shelf; a recording's, local).
 func (s *Service) recoverBox(name string) error {
 	dir := filepath.Join(s.cfg.Dir, name)
 	entries, err := os.ReadDir(dir)
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("voicemail: %w", err)
 	}
+	_, local := s.shelf.(dirShelf)
 	have := map[string]bool{}
+	var names []string
 	for _, e := range entries {
 		have[e.Name()] = true
+		names = append(names, e.Name())
 	}
-	for _, e := range entries {
-		n := e.Name()
+	if !local {
+		kept, err := s.shelf.names(name)
+		if err != nil {
+			return err
+		}
+		for _, n := range kept {
+			have[n] = true
+		}
+		names = append(names, kept...)
+	}
+	for _, n := range names {
 		if atomicfile.IsTemp(n) || strings.HasPrefix(n, tmpPrefix) || strings.HasPrefix(n, recGreeting) {
 			os.Remove(filepath.Join(dir, n))
 			continue
@@ -396,25 +442,41 @@ func (s *Service) recoverBox(name string) error {
 		kind, id, ext, ok := parseFile(n)
 		switch {
 		case !ok:
+		case kind == "rec" && ext == "wav" && !local && have[msgName(id)+".wav"]:
+			// Stored already: a kill came before the local files were
+			// removed (keptShelf.take, release). The message is as its
+			// caller was told.
+			os.Remove(filepath.Join(dir, n))
+			os.Remove(filepath.Join(dir, recName(id)+".json"))
 		case kind == "rec" && ext == "wav":
 			if err := s.recoverRecording(name, dir, id); err != nil {
 				s.log.Error("voicemail: recovering a recording", "box", name, "file", n, "error", err)
 			}
 		case ext == "json" && !have[strings.TrimSuffix(n, "json")+"wav"] && !have[recName(id)+".wav"]:
 			// Metadata whose audio is gone (deleted, or never committed).
-			os.Remove(filepath.Join(dir, n))
+			if kind == "rec" {
+				os.Remove(filepath.Join(dir, n))
+			} else if err := s.shelf.remove(name, n); err != nil {
+				s.log.Error("voicemail: removing the metadata of a message without audio", "box", name, "file", n, "error", err)
+			}
 		}
 	}
-	syncDir(dir)
+	if len(entries) > 0 {
+		syncDir(dir)
+	}
+	s.shelf.sync(name)
 	return nil
 }
 
 func recName(id int) string { return fmt.Sprintf("%s%06d", recPrefix, id) }
 
-// recoverRecording keeps what was synced of an interrupted recording.
+// recoverRecording keeps what was synced of an interrupted recording
+// (dir/.rec-N.wav): its metadata, then a fresh file of exactly that audio,
+// go on the shelf as message N, and the recording goes.
 func (s *Service) recoverRecording(boxName, dir string, id int) error {
 	rec := filepath.Join(dir, recName(id)+".wav")
 	recMeta := filepath.Join(dir, recName(id)+".json")
+	b := &box{name: boxName, dir: dir, sh: s.shelf}
 	data, err := os.ReadFile(rec)
 	if err != nil {
 		return err
@@ -426,21 +488,25 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 		os.Remove(recMeta)
 		return nil
 	}
-	m, err := readMeta(filepath.Join(dir, msgName(id)+".json"))
+	m, err := b.readMeta(id)
 	if err != nil {
-		if m, err = readMeta(recMeta); err != nil {
+		if m, err = readMetaFile(recMeta); err != nil {
 			m = &Message{}
 		}
 	}
 	m.ID, m.Box, m.Folder, m.Recovered = id, boxName, FolderNew, true
 	m.DurationMS = int64(len(w.Raw)) * 1000 / audio.Rate
 	m.Codec = codecName(w.Format)
-	if err := writeFileAtomic(dir, msgName(id)+".json", marshalMeta(m)); err != nil {
+	if err := b.sh.write(boxName, msgName(id)+".json", marshalMeta(m)); err != nil {
 		return err
 	}
 	// A fresh file of exactly the synced audio: anything written after the
 	// last sync is not trusted.
-	if err := writeWAVAtomic(dir, msgName(id)+".wav", w.Format, w.Raw); err != nil {
+	wav, err := encodeWAV(w.Format, w.Raw)
+	if err != nil {
+		return err
+	}
+	if err := b.sh.write(boxName, msgName(id)+".wav", wav); err != nil {
 		return err
 	}
 	os.Remove(rec)
@@ -452,19 +518,28 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 	return nil
 }
 
-// writeWAVAtomic writes G.711 bytes as a WAV file in place of dir/name,
-// with the mode of a recorded message.
-func writeWAVAtomic(dir, name string, f audio.Format, raw []byte) error {
-	return atomicfile.WriteFrom(filepath.Join(dir, name), recordingMode, func(out *os.File) error {
-		w, err := audio.NewWAVWriter(out, f)
-		if err == nil {
-			err = w.WriteEncoded(raw)
-		}
-		if err == nil {
-			err = w.Close()
-		}
-		return err
-	})
+func readMetaFile(path string) (*Message, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseMeta(data)
+}
+
+// encodeWAV writes G.711 bytes as a WAV file.
+func encodeWAV(f audio.Format, raw []byte) ([]byte, error) {
+	var buf seekBuffer
+	w, err := audio.NewWAVWriter(&buf, f)
+	if err == nil {
+		err = w.WriteEncoded(raw)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	return buf.b, nil
 }
 
 func (s *Service) minSamples() int64 {

@@ -1,0 +1,30 @@
+package site
+
+import (
+	"context"
+
+	"switchboard/runtime/voicemail"
+)
+
+// keptVoicemail is where the site's voicemail is kept when the server has
+// a store: messages and greetings in an object store of the site, their
+// metadata (and with it the message-waiting state), PINs and archive
+// records in a key-value bucket of the site, both named by the site's
+// domain like its registrations. Without a store, or without a data
+// directory (no voicemail at all), the zero voicemail.Store: files under
+// DataDir/voicemail.
+func (s *Site) keptVoicemail(site string) (voicemail.Store, error) {
+	if s.o.Store == nil || s.o.DataDir == "" {
+		return voicemail.Store{}, nil
+	}
+	ctx := context.Background()
+	objs, err := s.o.Store.Objects(ctx, "voicemail", site)
+	if err != nil {
+		return voicemail.Store{}, err
+	}
+	kv, err := s.o.Store.KV(ctx, "mailboxes", site)
+	if err != nil {
+		return voicemail.Store{}, err
+	}
+	return voicemail.Store{Objects: objs, Keys: kv}, nil
+}

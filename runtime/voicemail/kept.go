@@ -1,0 +1,303 @@
+package voicemail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Store is where a service keeps its boxes instead of files under
+// Config.Dir: serve's embedded JetStream (package store: an object store
+// and a key-value bucket per site). The zero Store keeps files.
+type Store struct {
+	// Objects keeps the audio: messages and greetings.
+	Objects Objects
+	// Keys keeps the small records: each message's metadata (its folder
+	// is the message-waiting state), PINs, archive-mail records, and the
+	// mark that the files of an older version were imported.
+	Keys Keys
+}
+
+// Objects is an object store (store.Objects is one).
+type Objects interface {
+	Put(ctx context.Context, name string, data []byte) error
+	// Get returns the object name, ok false when there is none; an
+	// object of more than limit bytes is an error, not read.
+	Get(ctx context.Context, name string, limit int64) (data []byte, ok bool, err error)
+	Delete(ctx context.Context, name string) error
+	Names(ctx context.Context) ([]string, error)
+}
+
+// Keys is a key-value bucket (store.KV is one).
+type Keys interface {
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Get(ctx context.Context, key string) (value []byte, ok bool, err error)
+	Delete(ctx context.Context, key string) error
+	All(ctx context.Context) (map[string][]byte, error)
+}
+
+// keptShelf keeps the box files in a Store: each file is named
+// <box>/<name>; the audio files (.wav) are objects, the others keys.
+//
+// The service is the store's only writer for its site (serve holds the
+// data directory's lock), so what the store holds is read once, at Open,
+// into an index of names and the small values; afterwards the index
+// follows the writes. A value is in the store before the index says so.
+type keptShelf struct {
+	objs  Objects
+	keys  Keys
+	limit int64  // the largest audio file written or read
+	root  string // Config.Dir: the recordings in progress
+
+	mu    sync.Mutex
+	files map[string]map[string]bool // by box, its names
+	vals  map[string][]byte          // the keys' values, by key
+}
+
+func keptName(box, name string) string { return box + "/" + name }
+
+// splitKept is keptName's inverse; ok is false for a key that names no box
+// file (the import mark).
+func splitKept(k string) (box, name string, ok bool) {
+	i := strings.LastIndexByte(k, '/')
+	if i <= 0 || i == len(k)-1 {
+		return "", "", false
+	}
+	return k[:i], k[i+1:], true
+}
+
+func isAudio(name string) bool { return strings.HasSuffix(name, ".wav") }
+
+func openKept(st Store, root string, limit int64) (*keptShelf, error) {
+	if st.Objects == nil || st.Keys == nil {
+		return nil, errors.New("voicemail: a store needs both its objects and its keys")
+	}
+	k := &keptShelf{objs: st.Objects, keys: st.Keys, limit: limit, root: root, files: map[string]map[string]bool{}, vals: map[string][]byte{}}
+	ctx := context.Background()
+	all, err := k.keys.All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	for key, v := range all {
+		if box, name, ok := splitKept(key); ok && !isAudio(name) {
+			k.index(box, name)
+			k.vals[key] = v
+		}
+	}
+	objs, err := k.objs.Names(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	for _, o := range objs {
+		if box, name, ok := splitKept(o); ok && isAudio(name) {
+			k.index(box, name)
+		}
+	}
+	return k, nil
+}
+
+// index records box/name. k.mu is held, or k not yet shared.
+func (k *keptShelf) index(box, name string) {
+	if k.files[box] == nil {
+		k.files[box] = map[string]bool{}
+	}
+	k.files[box][name] = true
+}
+
+func (k *keptShelf) boxes() ([]string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []string
+	for b, names := range k.files {
+		if len(names) > 0 && validBoxName(b) {
+			out = append(out, b)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (k *keptShelf) names(box string) ([]string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]string, 0, len(k.files[box]))
+	for n := range k.files[box] {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (k *keptShelf) read(box, name string) ([]byte, error) {
+	key := keptName(box, name)
+	if !isAudio(name) {
+		k.mu.Lock()
+		v, ok := k.vals[key]
+		k.mu.Unlock()
+		if !ok {
+			return nil, fs.ErrNotExist
+		}
+		return v, nil
+	}
+	k.mu.Lock()
+	ok := k.files[box][name]
+	k.mu.Unlock()
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	data, ok, err := k.objs.Get(context.Background(), key, k.limit)
+	if err != nil {
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	return data, nil
+}
+
+func (k *keptShelf) write(box, name string, data []byte) error {
+	key := keptName(box, name)
+	ctx := context.Background()
+	if isAudio(name) {
+		if int64(len(data)) > k.limit {
+			return fmt.Errorf("voicemail: %s has %d bytes; the store takes at most %d", key, len(data), k.limit)
+		}
+		if err := k.objs.Put(ctx, key, data); err != nil {
+			return fmt.Errorf("voicemail: %w", err)
+		}
+	} else if err := k.keys.Put(ctx, key, data, 0); err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	k.mu.Lock()
+	k.index(box, name)
+	if !isAudio(name) {
+		k.vals[key] = data
+	}
+	k.mu.Unlock()
+	return nil
+}
+
+// take puts the recording at path into the store, then releases the
+// local file. A kill in between leaves both: the store's copy is the
+// message (it was acknowledged), and recovery, finding it there, removes
+// the local file (recoverBox) rather than store it again.
+func (k *keptShelf) take(box, name, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	if fi.Size() > k.limit {
+		return fmt.Errorf("voicemail: %s has %d bytes; the store takes at most %d", path, fi.Size(), k.limit)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	if err := k.write(box, name, data); err != nil {
+		return err
+	}
+	k.release(path)
+	return nil
+}
+
+// keepLocal is how long a recording the store took stays a local file:
+// longer than JetStream's sync interval (2 minutes by default). The
+// store has an object on disk once it answers — a kill -9 loses nothing
+// — but syncs its files to the device only at that interval, so a power
+// cut could lose what it took last; the local file, synced as it was
+// recorded, is what Open then recovers the message from. Open removes
+// the local files of messages it finds in the store.
+const keepLocal = 3 * time.Minute
+
+// release removes the local file at path after keepLocal.
+func (k *keptShelf) release(path string) {
+	time.AfterFunc(keepLocal, func() { os.Remove(path) })
+}
+
+func (k *keptShelf) remove(box, name string) error {
+	key := keptName(box, name)
+	ctx := context.Background()
+	var err error
+	if kind, id, _, ok := parseFile(name); ok && kind == "msg" && isAudio(name) {
+		// A message deleted is not recovered from the recording kept
+		// (release): that goes first.
+		dir := filepath.Join(k.root, filepath.FromSlash(box))
+		for _, ext := range []string{".wav", ".json"} {
+			if err := os.Remove(filepath.Join(dir, recName(id)+ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("voicemail: %w", err)
+			}
+		}
+	}
+	if isAudio(name) {
+		err = k.objs.Delete(ctx, key)
+	} else {
+		err = k.keys.Delete(ctx, key)
+	}
+	if err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	k.mu.Lock()
+	delete(k.files[box], name)
+	if len(k.files[box]) == 0 {
+		delete(k.files, box)
+	}
+	delete(k.vals, key)
+	k.mu.Unlock()
+	return nil
+}
+
+func (k *keptShelf) has(box string) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.files[box]) > 0, nil
+}
+
+// removeBox removes the audio first: a message whose audio is gone is
+// gone, and its metadata left by a kill is swept by the next recovery.
+func (k *keptShelf) removeBox(box string) error {
+	names, _ := k.names(box)
+	for _, n := range reverseNames(names) {
+		if err := k.remove(box, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reverseNames is sortedNames backwards: audio first.
+func reverseNames(names []string) []string {
+	out := sortedNames(names)
+	slices.Reverse(out)
+	return out
+}
+
+// moveBox copies, then removes: a kill in between leaves the box in both
+// places, and the move is done again (the copies overwritten) by the next
+// Retire, which finds the live box still there.
+func (k *keptShelf) moveBox(from, to string) error {
+	names, _ := k.names(from)
+	for _, n := range sortedNames(names) {
+		data, err := k.read(from, n)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := k.write(to, n, data); err != nil {
+			return err
+		}
+	}
+	return k.removeBox(from)
+}
+
+func (k *keptShelf) sync(string) {}
+
+func (k *keptShelf) where(box string) string { return "the store's voicemail, " + box }

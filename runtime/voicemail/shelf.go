@@ -1,0 +1,167 @@
+package voicemail
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"switchboard/atomicfile"
+)
+
+// shelf is where a service keeps what is committed in its boxes: the box
+// files of the layout in doc.go (msg-N.json and msg-N.wav, greeting.wav,
+// pin.json, an archive's owner-mail.json), by box and file name. A box is
+// a box name, or archiveDir/<name> for an archived one. Two shelves: the
+// directories under Config.Dir (dirShelf, the simulator's and the tests'),
+// and a store (keptShelf: serve's JetStream).
+//
+// A recording in progress is never on a shelf: it is a local file under
+// Config.Dir either way (record.go), synced as it grows, and take moves it
+// onto the shelf when it is finished. The box logic (store.go) relies on
+// one rule of every shelf: a message exists when its audio does, so its
+// metadata is written before its audio, and its audio removed before its
+// metadata.
+type shelf interface {
+	// boxes lists the (live, not archived) boxes that hold anything.
+	boxes() ([]string, error)
+	// names lists the files of box, sorted; none for a box never written.
+	names(box string) ([]string, error)
+	// read returns a file; an error matching fs.ErrNotExist when there is
+	// none.
+	read(box, name string) ([]byte, error)
+	// write replaces a file whole; it is durable when write returns.
+	write(box, name string, data []byte) error
+	// take makes the local file at path (written and synced by its
+	// writer) the file box/name, and releases path.
+	take(box, name, path string) error
+	// release removes a local file of a recording taken: at once, or
+	// once the shelf no longer needs it to recover from (keptShelf).
+	release(path string)
+	// remove removes a file (nothing when there is none).
+	remove(box, name string) error
+	// has reports whether box holds anything.
+	has(box string) (bool, error)
+	// removeBox removes box and everything in it.
+	removeBox(box string) error
+	// moveBox moves everything of from to to, which holds nothing.
+	moveBox(from, to string) error
+	// sync makes removals in box durable, best effort.
+	sync(box string)
+	// where names box for an operator reading a log.
+	where(box string) string
+}
+
+// dirShelf keeps the boxes as directories under root.
+type dirShelf struct{ root string }
+
+func (d dirShelf) path(box string) string { return filepath.Join(d.root, filepath.FromSlash(box)) }
+
+func (d dirShelf) boxes() ([]string, error) {
+	entries, err := os.ReadDir(d.root)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && validBoxName(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+func (d dirShelf) names(box string) ([]string, error) {
+	entries, err := os.ReadDir(d.path(box))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out, nil
+}
+
+func (d dirShelf) read(box, name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(d.path(box), name))
+}
+
+// write replaces the file through atomicfile. The mode is the owner's
+// alone, but for recordings: metadata names callers, and the PIN file
+// holds a PIN's hash.
+func (d dirShelf) write(box, name string, data []byte) error {
+	dir := d.path(box)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	mode := os.FileMode(0o600)
+	if strings.HasSuffix(name, ".wav") {
+		mode = recordingMode
+	}
+	if err := atomicfile.Write(filepath.Join(dir, name), data, mode); err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	return nil
+}
+
+// take renames the file into place: the rename is the commit.
+func (d dirShelf) take(box, name, path string) error {
+	if err := atomicfile.Rename(path, filepath.Join(d.path(box), name)); err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	return nil
+}
+
+func (d dirShelf) release(path string) { os.Remove(path) }
+
+func (d dirShelf) remove(box, name string) error {
+	if err := os.Remove(filepath.Join(d.path(box), name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	return nil
+}
+
+func (d dirShelf) has(box string) (bool, error) {
+	_, err := os.Stat(d.path(box))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (d dirShelf) removeBox(box string) error { return os.RemoveAll(d.path(box)) }
+
+func (d dirShelf) moveBox(from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(d.path(to)), 0o750); err != nil {
+		return err
+	}
+	return os.Rename(d.path(from), d.path(to))
+}
+
+// sync makes removals in the box's directory durable. Best effort: the
+// files are consistent without it, and a removal that did not reach the
+// disk is redone by the next recovery.
+func (d dirShelf) sync(box string) { atomicfile.SyncDir(d.path(box)) }
+
+func (d dirShelf) where(box string) string { return d.path(box) }
+
+// sortedNames sorts a box's names so that metadata comes before audio:
+// the order a box is copied in (the audio is a message's commit).
+func sortedNames(names []string) []string {
+	out := slices.Clone(names)
+	slices.SortFunc(out, func(a, b string) int {
+		aw, bw := strings.HasSuffix(a, ".wav"), strings.HasSuffix(b, ".wav")
+		if aw != bw {
+			if aw {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a, b)
+	})
+	return out
+}
