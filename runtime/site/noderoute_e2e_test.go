@@ -1,0 +1,565 @@
+package site_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/compiler"
+	"switchboard/compiler/credentials"
+	"switchboard/compiler/ir"
+	"switchboard/lang"
+	"switchboard/runtime/b2bua"
+	"switchboard/runtime/events"
+	"switchboard/runtime/flowtoken"
+	"switchboard/runtime/media"
+	"switchboard/runtime/registrar"
+	"switchboard/runtime/site"
+	"switchboard/simulate/device"
+)
+
+// Two nodes of one site in one process, over real loopback UDP: node A on
+// 127.0.0.1, node B on 127.0.0.2, sharing one registrar store. The
+// residents' devices sit behind a "NAT" on 127.0.0.3 that lets in only
+// what comes from B, where they registered: whatever A sends them
+// directly is lost, and recorded, so each test can say nothing needed it.
+
+const nodeSite = `
+site "nodes" {
+  country  = "IE"
+  timezone = "Europe/Dublin"
+  domain   = "nodes.example"
+  installer {
+    company = "Doors Ltd"
+    email   = "i@doors.example"
+  }
+}
+residence "apt-1a" {
+  label        = "1A"
+  ring_timeout = "30s"
+}
+user "mary" {
+  email     = "mary@x.example"
+  residence = residence.apt-1a
+  role      = "owner"
+  extension = 101
+  app       = true
+}
+device "gate" {
+  model  = "akuvox-r29c"
+  mac    = "0C:11:05:00:00:01"
+  button "1" { calls = residence.apt-1a }
+  relay "door" {
+    dtmf = "#"
+    hold = "3s"
+  }
+}
+device "monitor-1a" {
+  model     = "akuvox-c315"
+  mac       = "0C:11:05:00:00:02"
+  residence = residence.apt-1a
+}
+`
+
+var nodeKey = []byte("0123456789abcdef0123456789abcdef")
+
+func compileNodeSite(t *testing.T) *ir.Program {
+	t.Helper()
+	cfg, diags := lang.LoadSources(t.TempDir(), map[string][]byte{"site.pbx.hcl": []byte(nodeSite)}, lang.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	checked, diags := compiler.Check(cfg)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p, diags := compiler.Lower(checked, compiler.LowerOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return p
+}
+
+// clusterNode is one node: its site, its SIP address, its events.
+type clusterNode struct {
+	site   *site.Site
+	addr   string // host:port of its SIP UDP socket
+	uri    string // its Node URI
+	events *eventLog
+}
+
+type cluster struct {
+	t       *testing.T
+	program *ir.Program
+	secrets *credentials.Lookup
+	store   registrar.Store
+	a, b    *clusterNode
+}
+
+// startCluster starts nodes A and B of nodeSite.
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	p := compileNodeSite(t)
+	key, err := credentials.KeyFromBytes(nodeKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, program: p, secrets: credentials.NewLookup(key, p), store: registrar.NewMemory()}
+	c.a = c.startNode("127.0.0.1")
+	c.b = c.startNode("127.0.0.2")
+	return c
+}
+
+func (c *cluster) startNode(ip string) *clusterNode {
+	t := c.t
+	t.Helper()
+	conn, err := net.ListenPacket("udp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &clusterNode{addr: conn.LocalAddr().String(), events: newEventLog()}
+	n.uri = "sip:" + n.addr
+	bus := events.NewBus(nil)
+	sub := bus.Subscribe(4096)
+	go n.events.follow(sub)
+	o := site.Options{Events: bus, MediaIP: netip.MustParseAddr(ip), Services: &b2bua.Services{},
+		Cluster: site.Cluster{Node: n.uri, Registrations: c.store}}
+	st, err := site.New(site.Config{Program: c.program, Secrets: c.secrets}, o)
+	if err != nil {
+		conn.Close()
+		t.Fatal(err)
+	}
+	n.site = st
+	ctx, cancel := context.WithCancel(context.Background())
+	go st.ServeUDP(ctx, conn)
+	t.Cleanup(func() {
+		cancel()
+		st.Close()
+		sub.Close()
+	})
+	return n
+}
+
+// natted starts a device of account on 127.0.0.3 behind a "NAT" that
+// lets in only what comes from node B (SIP and media), and registers it
+// with B. Its Contact names an address nothing listens on: only the flow
+// of its REGISTER reaches it.
+func (c *cluster) natted(account string) (*device.Device, *nat) {
+	t := c.t
+	t.Helper()
+	allow := netip.MustParseAddrPort(c.b.addr).Addr()
+	fw := &nat{allow: allow}
+	conn, err := net.ListenPacket("udp", "127.0.0.3:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := device.NewHub(device.HubConfig{Domain: c.program.Site.Domain, Server: c.b.addr, IP: netip.MustParseAddr("127.0.0.3"),
+		Conn: fw.conn(conn), ListenMedia: fw.listenMedia})
+	if err != nil {
+		conn.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close() })
+	pw, _ := c.secrets.SIPPassword(account)
+	d := hub.Add(account, pw)
+	d.SetBehindNAT(netip.MustParseAddr("127.0.0.9"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if status, err := d.Register(ctx, time.Hour); err != nil || status != 200 {
+		t.Fatalf("register %s with node B: %d, %v", account, status, err)
+	}
+	return d, fw
+}
+
+// plain starts a device of account on node's own address family and
+// registers it with node (no NAT).
+func (c *cluster) plain(n *clusterNode, account string) *device.Device {
+	t := c.t
+	t.Helper()
+	pw, _ := c.secrets.SIPPassword(account)
+	d, err := device.New(device.Config{Account: account, Password: pw, Domain: c.program.Site.Domain, Server: n.addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if status, err := d.Register(ctx, time.Hour); err != nil || status != 200 {
+		t.Fatalf("register %s: %d, %v", account, status, err)
+	}
+	return d
+}
+
+// nat drops, and counts, every packet to the device's sockets from an
+// address other than allow.
+type nat struct {
+	allow netip.Addr
+	mu    sync.Mutex
+	lost  []string // "from: first bytes" of each packet dropped
+}
+
+func (f *nat) admit(from netip.Addr, b []byte) bool {
+	if from.Unmap() == f.allow {
+		return true
+	}
+	f.mu.Lock()
+	f.lost = append(f.lost, fmt.Sprintf("%v: %q", from, b[:min(len(b), 40)]))
+	f.mu.Unlock()
+	return false
+}
+
+// dropped are the packets the NAT did not let in.
+func (f *nat) dropped() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.lost...)
+}
+
+func (f *nat) conn(c net.PacketConn) net.PacketConn { return &natConn{PacketConn: c, f: f} }
+
+type natConn struct {
+	net.PacketConn
+	f *nat
+}
+
+func (c *natConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil {
+			return n, addr, err
+		}
+		ap, perr := netip.ParseAddrPort(addr.String())
+		if perr == nil && c.f.admit(ap.Addr(), b[:n]) {
+			return n, addr, nil
+		}
+	}
+}
+
+func (f *nat) listenMedia(laddr netip.AddrPort) (media.PacketConn, error) {
+	c, err := media.ListenUDP(laddr)
+	if err != nil {
+		return nil, err
+	}
+	return &natMedia{PacketConn: c, f: f}, nil
+}
+
+type natMedia struct {
+	media.PacketConn
+	f *nat
+}
+
+func (c *natMedia) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFromUDPAddrPort(b)
+		if err != nil || c.f.admit(addr.Addr(), b[:n]) {
+			return n, addr, err
+		}
+	}
+}
+
+// eventLog keeps a node's events and lets a test wait for one.
+type eventLog struct {
+	mu   sync.Mutex
+	seen []events.Event
+	more chan struct{}
+}
+
+func newEventLog() *eventLog { return &eventLog{more: make(chan struct{})} }
+
+func (l *eventLog) follow(sub *events.Subscription) {
+	for e := range sub.C {
+		l.mu.Lock()
+		l.seen = append(l.seen, e)
+		close(l.more)
+		l.more = make(chan struct{})
+		l.mu.Unlock()
+	}
+}
+
+func (l *eventLog) wait(t *testing.T, what string, f func(events.Event) bool) events.Event {
+	t.Helper()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		for _, e := range l.seen {
+			if f(e) {
+				l.mu.Unlock()
+				return e
+			}
+		}
+		more := l.more
+		l.mu.Unlock()
+		select {
+		case <-more:
+		case <-deadline.C:
+			t.Fatalf("no %s event", what)
+		}
+	}
+}
+
+func ringing(in []device.Incoming) bool { return len(in) > 0 }
+
+// A door on node A calls a resident whose app registered on node B behind
+// NAT: it rings through B, is answered, media flows both ways, and a BYE
+// from either side ends both legs. Nothing A sent the app directly was
+// needed (nor, here, sent).
+func TestNodeRouteDoorCallThroughHoldingNode(t *testing.T) {
+	for _, hangup := range []string{"door", "resident"} {
+		t.Run(hangup+" hangs up", func(t *testing.T) {
+			c := startCluster(t)
+			mary, fw := c.natted("app.mary")
+			gate := c.plain(c.a, "device.gate")
+			mary.SetAnswer(device.Pickup, 0)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			call, err := gate.Dial(ctx, "1A")
+			if err != nil {
+				t.Fatalf("the door's call: %v", err)
+			}
+			in := mary.Incoming()
+			if len(in) != 1 {
+				t.Fatalf("mary's app rang %d times, want 1", len(in))
+			}
+			answered := mary.Answered(in[0].CallID)
+			if answered == nil {
+				t.Fatal("mary's app has no answered call")
+			}
+			// The leg reached the app from B, presenting the door.
+			if sentBy := in[0].SentBy; !strings.HasPrefix(sentBy, "127.0.0.2:") {
+				t.Errorf("mary's INVITE came by way of %q, want node B (127.0.0.2)", sentBy)
+			}
+			c.b.events.wait(t, "B's hop answered", func(e events.Event) bool {
+				return e.Kind == events.LegAnswered && e.Leg == "app.mary" && strings.HasPrefix(e.From, "node:")
+			})
+
+			// Media both ways, relayed by both nodes.
+			if err := answered.SendTone(1000, 8000, 10); err != nil {
+				t.Fatal(err)
+			}
+			if err := call.WaitAudio(ctx, 10*160); err != nil {
+				t.Errorf("the door heard nothing of the app: %v", err)
+			}
+			if err := call.SendTone(700, 8000, 10); err != nil {
+				t.Fatal(err)
+			}
+			if err := answered.WaitAudio(ctx, 10*160); err != nil {
+				t.Errorf("the app heard nothing of the door: %v", err)
+			}
+			if _, n := answered.Received(); n == 0 {
+				t.Error("the app received no RTP")
+			}
+
+			switch hangup {
+			case "door":
+				if err := call.Hangup(ctx); err != nil {
+					t.Fatal(err)
+				}
+				waitDone(t, ctx, "the app's leg", answered.Done())
+			case "resident":
+				if err := answered.Hangup(ctx); err != nil {
+					t.Fatal(err)
+				}
+				waitDone(t, ctx, "the door's leg", call.Done())
+			}
+			c.a.events.wait(t, "A's call ended", func(e events.Event) bool {
+				return e.Kind == events.CallEnded && e.From == "device.gate"
+			})
+			c.b.events.wait(t, "B's hop ended", func(e events.Event) bool {
+				return e.Kind == events.CallEnded && strings.HasPrefix(e.From, "node:")
+			})
+			if lost := fw.dropped(); len(lost) > 0 {
+				t.Errorf("the NAT dropped packets the app was sent from elsewhere than B: %q", lost)
+			}
+		})
+	}
+}
+
+func waitDone(t *testing.T, ctx context.Context, what string, done <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatalf("%s did not end", what)
+	}
+}
+
+// The door gives up while the app rings through B: the CANCEL crosses
+// both nodes, and the app's leg ends 487.
+func TestNodeRouteCancelWhileRinging(t *testing.T) {
+	c := startCluster(t)
+	mary, fw := c.natted("app.mary")
+	gate := c.plain(c.a, "device.gate")
+	mary.SetAnswer(device.Ring, 0)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	dialCtx, hangUp := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := gate.Dial(dialCtx, "1A"); done <- err }()
+	if _, err := mary.WaitIncoming(ctx, ringing); err != nil {
+		t.Fatal(err)
+	}
+	c.a.events.wait(t, "A hears the ringing", func(e events.Event) bool {
+		return e.Kind == events.LegRinging && e.Leg == "app.mary"
+	})
+	hangUp()
+	if err := <-done; err == nil {
+		t.Fatal("the door's cancelled call was answered")
+	}
+	in, err := mary.WaitIncoming(ctx, func(in []device.Incoming) bool { return len(in) == 1 && in[0].Status == 487 })
+	if err != nil {
+		t.Fatalf("the app's leg was not cancelled: %v (%+v)", err, mary.Incoming())
+	}
+	_ = in
+	c.b.events.wait(t, "B's hop ended", func(e events.Event) bool {
+		return e.Kind == events.CallEnded && strings.HasPrefix(e.From, "node:") && e.Cause == "caller cancelled"
+	})
+	if lost := fw.dropped(); len(lost) > 0 {
+		t.Errorf("the NAT dropped packets sent from elsewhere than B: %q", lost)
+	}
+}
+
+// A check-sync NOTIFY asked of node A reaches a monitor registered on B
+// through B, and A hears its answer.
+func TestNodeRouteCheckSyncThroughHoldingNode(t *testing.T) {
+	c := startCluster(t)
+	monitor, fw := c.natted("device.monitor-1a")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	n, err := c.a.site.CheckSync(ctx, "monitor-1a")
+	if err != nil || n != 1 {
+		t.Fatalf("check-sync from A: %d accepted, %v; want 1", n, err)
+	}
+	got := monitor.Notifications()
+	if len(got) != 1 || !strings.HasPrefix(got[0].Event, "check-sync") {
+		t.Errorf("the monitor's NOTIFYs: %+v, want one check-sync", got)
+	}
+	if lost := fw.dropped(); len(lost) > 0 {
+		t.Errorf("the NAT dropped packets sent from elsewhere than B: %q", lost)
+	}
+}
+
+// A request naming node B in its top Route with a token that is not one
+// B made — forged, altered, another site's, made for node A's URI, or one
+// whose flow is no longer registered — is refused with 403 (430 for the
+// last), never delivered, never challenged as an ordinary call would be.
+// A Route to B without a user part is no hop: the call is challenged.
+func TestNodeRouteRefusesBadTokens(t *testing.T) {
+	c := startCluster(t)
+	mary, fw := c.natted("app.mary")
+	bs := c.store.Lookup("app.mary")
+	if len(bs) != 1 || len(bs[0].Path) != 1 {
+		t.Fatalf("mary's bindings: %+v, want one with B's Path element", bs)
+	}
+	var first sip.Uri
+	var params sip.HeaderParams
+	if _, err := sip.ParseAddressValue(bs[0].Path[0], &first, &params); err != nil {
+		t.Fatal(err)
+	}
+	good := first.User
+	flow := flowtoken.Flow{Transport: "UDP", Source: netip.MustParseAddrPort(bs[0].Source)}
+
+	otherKey, err := credentials.KeyFromBytes([]byte("another site's key, 32 bytes long"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSite, _ := flowtoken.Mint(credentials.NewLookup(otherKey, c.program).FlowTokenKey(), "sip:"+c.b.addr+";transport=UDP", flow)
+	forA, _ := flowtoken.Mint(c.secrets.FlowTokenKey(), "sip:"+c.a.addr+";transport=UDP", flow)
+	gone, _ := flowtoken.Mint(c.secrets.FlowTokenKey(), "sip:"+c.b.addr+";transport=UDP",
+		flowtoken.Flow{Transport: "UDP", Source: netip.MustParseAddrPort("127.0.0.3:9")})
+	altered := []byte(good)
+	if altered[40] = 'A'; good[40] == 'A' {
+		altered[40] = 'B' // one character of the MAC, another of base64url's
+	}
+
+	tests := []struct {
+		name, token string
+		want        int
+	}{
+		{"forged", strings.Repeat("A", flowtoken.Size), 403},
+		{"altered", string(altered), 403},
+		{"another site's", otherSite, 403},
+		{"made for node A", forA, 403},
+		{"too long", good + "AAAA", 403},
+		{"not base64", strings.Repeat("!", flowtoken.Size), 403},
+		// No user part: a device's preloaded Route to its outbound
+		// proxy, an ordinary call, challenged.
+		{"none", "", 407},
+		{"a flow no longer registered", gone, 430},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sendHop(t, c.b.addr, tt.token); got != tt.want {
+				t.Errorf("INVITE with token %q: %d, want %d", tt.token, got, tt.want)
+			}
+		})
+	}
+	if got := len(mary.Incoming()); got != 0 {
+		t.Errorf("mary's app rang %d times for refused tokens", got)
+	}
+	if lost := fw.dropped(); len(lost) > 0 {
+		t.Errorf("the NAT dropped packets: %q", lost)
+	}
+}
+
+// sendHop sends node at addr an INVITE for mary's app as another node
+// would, with token in its top Route, and returns the final status.
+func sendHop(t *testing.T, addr, token string) int {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	route := "<sip:" + addr + ";lr;ob>"
+	if token != "" {
+		route = "<sip:" + token + "@" + addr + ";lr;ob>"
+	}
+	local := conn.LocalAddr().String()
+	msg := "INVITE sip:app.mary@127.0.0.9:5060 SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK" + sip.GenerateTagN(12) + ";rport\r\n" +
+		"Max-Forwards: 69\r\n" +
+		"Route: " + route + "\r\n" +
+		"From: \"Gate\" <sip:gate@nodes.example>;tag=" + sip.GenerateTagN(8) + "\r\n" +
+		"To: <sip:app.mary@nodes.example>\r\n" +
+		"Call-ID: " + sip.GenerateTagN(16) + "\r\n" +
+		"CSeq: 1 INVITE\r\n" +
+		"Contact: <sip:" + local + ">\r\n" +
+		"Content-Length: 0\r\n\r\n"
+	to, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.WriteTo([]byte(msg), to); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("no final response")
+			}
+			t.Fatal(err)
+		}
+		var status int
+		if _, err := fmt.Sscanf(string(buf[:n]), "SIP/2.0 %d", &status); err != nil {
+			t.Fatalf("not a response: %q", buf[:n])
+		}
+		if status >= 200 {
+			return status
+		}
+	}
+}
