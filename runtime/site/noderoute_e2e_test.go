@@ -563,3 +563,48 @@ func sendHop(t *testing.T, addr, token string) int {
 		}
 	}
 }
+
+// A ring test asked of node A rings a resident's app registered on B
+// through B; the app hears the prompt, keys a digit, and A confirms.
+func TestNodeRouteRingTestThroughHoldingNode(t *testing.T) {
+	c := startCluster(t)
+	mary, fw := c.natted("app.mary")
+	mary.SetAnswer(device.Pickup, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	type result struct {
+		r   b2bua.RingTestResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := c.a.site.RingTest(ctx, "mary", 10*time.Second, 10*time.Second)
+		done <- result{r, err}
+	}()
+	in, err := mary.WaitIncoming(ctx, func(in []device.Incoming) bool { return len(in) == 1 && in[0].Answered })
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := mary.Answered(in[0].CallID)
+	if answered == nil {
+		t.Fatal("the app has no answered call")
+	}
+	if err := answered.WaitAudio(ctx, 160); err != nil {
+		t.Fatalf("the app heard no prompt: %v", err)
+	}
+	if err := answered.SendDTMF("5"); err != nil {
+		t.Fatal(err)
+	}
+	var got result
+	select {
+	case got = <-done:
+	case <-ctx.Done():
+		t.Fatal("the ring test did not end")
+	}
+	if got.err != nil || !got.r.Confirmed || got.r.Answered != "app.mary" || got.r.Digits != "5" {
+		t.Errorf("ring test: %+v, %v; want confirmed by app.mary with 5", got.r, got.err)
+	}
+	if lost := fw.dropped(); len(lost) > 0 {
+		t.Errorf("the NAT dropped packets sent from elsewhere than B: %q", lost)
+	}
+}
