@@ -59,11 +59,11 @@ func parseNode(s string) (*node, error) {
 	}
 	var u sip.Uri
 	if err := sip.ParseUri(s, &u); err != nil {
-		return nil, fmt.Errorf("node URI %q: %w", s, err)
+		return nil, fmt.Errorf("want a SIP URI such as sip:10.0.0.2:5060 (%w)", err)
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if (scheme != "sip" && scheme != "sips") || u.Host == "" || u.User != "" {
-		return nil, fmt.Errorf("node URI %q: want sip:HOST:PORT (or sips:), without a user part", s)
+		return nil, errors.New("want a SIP URI such as sip:10.0.0.2:5060 (or sips:), without a user part")
 	}
 	n := &node{host: canonicalHost(u.Host), port: u.Port, secure: scheme == "sips", transport: "UDP"}
 	if n.secure {
@@ -73,7 +73,7 @@ func parseNode(s string) (*node, error) {
 		n.transport = strings.ToUpper(t)
 	}
 	if n.transport != "UDP" && n.transport != "TCP" && n.transport != "TLS" {
-		return nil, fmt.Errorf("node URI %q: transport %q is not UDP, TCP or TLS", s, n.transport)
+		return nil, fmt.Errorf("want transport udp, tcp or tls, not %q", strings.ToLower(n.transport))
 	}
 	if n.port == 0 {
 		n.port = defaultPort(n.secure)
@@ -303,3 +303,10 @@ func accountTo(p *ir.Program, req *sip.Request) string {
 // its Close, which is its owner's (the registrar closes a store it was
 // given when it has one).
 type sharedStore struct{ registrar.Store }
+
+// CheckNode reports whether s could be Options.Node (serve -node-uri): an
+// error completing "node URI "s": ".
+func CheckNode(s string) error {
+	_, err := parseNode(s)
+	return err
+}

@@ -224,7 +224,7 @@ func New(cfg Config, o Options) (*Site, error) {
 	}
 	var err error
 	if s.node, err = parseNode(o.Node); err != nil {
-		return nil, fmt.Errorf("site: %w", err)
+		return nil, fmt.Errorf("site: node URI %q: %w", o.Node, err)
 	}
 	if err := s.checkCluster(cfg); err != nil {
 		return nil, err
