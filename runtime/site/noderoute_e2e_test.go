@@ -97,15 +97,17 @@ type clusterNode struct {
 }
 
 type cluster struct {
-	t       *testing.T
-	program *ir.Program
-	secrets *credentials.Lookup
-	store   registrar.Store
-	a, b    *clusterNode
+	t        *testing.T
+	program  *ir.Program
+	secrets  *credentials.Lookup
+	store    registrar.Store
+	services b2bua.Services
+	a, b     *clusterNode
 }
 
-// startCluster starts nodes A and B of nodeSite.
-func startCluster(t *testing.T) *cluster {
+// startCluster starts nodes A and B of nodeSite, answering the calls
+// to services with svcs (none when not given).
+func startCluster(t *testing.T, svcs ...b2bua.Services) *cluster {
 	t.Helper()
 	p := compileNodeSite(t)
 	key, err := credentials.KeyFromBytes(nodeKey)
@@ -113,6 +115,9 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, program: p, secrets: credentials.NewLookup(key, p), store: registrar.NewMemory()}
+	if len(svcs) > 0 {
+		c.services = svcs[0]
+	}
 	c.a = c.startNode("127.0.0.1")
 	c.b = c.startNode("127.0.0.2")
 	return c
@@ -130,7 +135,8 @@ func (c *cluster) startNode(ip string) *clusterNode {
 	bus := events.NewBus(nil)
 	sub := bus.Subscribe(4096)
 	go n.events.follow(sub)
-	o := site.Options{Events: bus, MediaIP: netip.MustParseAddr(ip), Services: &b2bua.Services{},
+	svcs := c.services
+	o := site.Options{Events: bus, MediaIP: netip.MustParseAddr(ip), Services: &svcs,
 		Cluster: site.Cluster{Node: n.uri, Registrations: c.store}}
 	st, err := site.New(site.Config{Program: c.program, Secrets: c.secrets}, o)
 	if err != nil {
@@ -145,6 +151,12 @@ func (c *cluster) startNode(ip string) *clusterNode {
 		st.Close()
 		sub.Close()
 	})
+	// A node sends nothing before it serves (its client leaves from the
+	// listening socket): the tests' requests from A would otherwise race
+	// its start.
+	if status := request(t, n.addr, "OPTIONS sip:"+n.addr+" SIP/2.0", ""); status != 200 {
+		t.Fatalf("node %s answers OPTIONS %d", n.addr, status)
+	}
 	return n
 }
 
@@ -516,24 +528,32 @@ func TestNodeRouteRefusesBadTokens(t *testing.T) {
 // would, with token in its top Route, and returns the final status.
 func sendHop(t *testing.T, addr, token string) int {
 	t.Helper()
+	route := "<sip:" + addr + ";lr;ob>"
+	if token != "" {
+		route = "<sip:" + token + "@" + addr + ";lr;ob>"
+	}
+	return request(t, addr, "INVITE sip:app.mary@127.0.0.9:5060 SIP/2.0", "Route: "+route+"\r\n")
+}
+
+// request sends addr a request with the start line given and the extra
+// header lines, from a socket of its own on 127.0.0.1, and returns the
+// final status.
+func request(t *testing.T, addr, start, extra string) int {
+	t.Helper()
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	route := "<sip:" + addr + ";lr;ob>"
-	if token != "" {
-		route = "<sip:" + token + "@" + addr + ";lr;ob>"
-	}
 	local := conn.LocalAddr().String()
-	msg := "INVITE sip:app.mary@127.0.0.9:5060 SIP/2.0\r\n" +
+	method, _, _ := strings.Cut(start, " ")
+	msg := start + "\r\n" +
 		"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK" + sip.GenerateTagN(12) + ";rport\r\n" +
-		"Max-Forwards: 69\r\n" +
-		"Route: " + route + "\r\n" +
+		"Max-Forwards: 69\r\n" + extra +
 		"From: \"Gate\" <sip:gate@nodes.example>;tag=" + sip.GenerateTagN(8) + "\r\n" +
 		"To: <sip:app.mary@nodes.example>\r\n" +
 		"Call-ID: " + sip.GenerateTagN(16) + "\r\n" +
-		"CSeq: 1 INVITE\r\n" +
+		"CSeq: 1 " + method + "\r\n" +
 		"Contact: <sip:" + local + ">\r\n" +
 		"Content-Length: 0\r\n\r\n"
 	to, err := net.ResolveUDPAddr("udp", addr)
@@ -603,6 +623,28 @@ func TestNodeRouteRingTestThroughHoldingNode(t *testing.T) {
 	}
 	if got.err != nil || !got.r.Confirmed || got.r.Answered != "app.mary" || got.r.Digits != "5" {
 		t.Errorf("ring test: %+v, %v; want confirmed by app.mary with 5", got.r, got.err)
+	}
+	if lost := fw.dropped(); len(lost) > 0 {
+		t.Errorf("the NAT dropped packets sent from elsewhere than B: %q", lost)
+	}
+}
+
+// A mailbox's message-waiting NOTIFY from node A reaches the resident's
+// app registered on B through B (addressed, as message waiting is, to the
+// account's user name).
+func TestNodeRouteMessageWaitingThroughHoldingNode(t *testing.T) {
+	summary := "Messages-Waiting: yes\r\nVoice-Message: 1/0\r\n"
+	c := startCluster(t, b2bua.Services{MessageSummary: func(string) []byte { return []byte(summary) }})
+	mary, fw := c.natted("app.mary")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c.a.site.MessageWaiting("mary")
+	n, err := mary.WaitNotification(ctx, "message-summary", func(body string) bool { return strings.Contains(body, "Voice-Message: 1/0") })
+	if err != nil {
+		t.Fatalf("the app got no message-waiting NOTIFY: %v (%+v); dropped by the NAT: %q", err, mary.Notifications(), fw.dropped())
+	}
+	if n.State != "active" {
+		t.Errorf("NOTIFY Subscription-State %q, want active", n.State)
 	}
 	if lost := fw.dropped(); len(lost) > 0 {
 		t.Errorf("the NAT dropped packets sent from elsewhere than B: %q", lost)
