@@ -370,6 +370,14 @@ func TestNodeRouteDoorCallThroughHoldingNode(t *testing.T) {
 			if _, n := answered.Received(); n == 0 {
 				t.Error("the app received no RTP")
 			}
+			// The resident opens the door: the digit crosses B's relay
+			// to A's, where the door call is.
+			if err := answered.SendDTMF("#"); err != nil {
+				t.Fatal(err)
+			}
+			c.a.events.wait(t, "the door opened on A", func(e events.Event) bool {
+				return e.Kind == events.DoorOpened && e.Account == "app.mary" && e.Device == "gate"
+			})
 
 			switch hangup {
 			case "door":
