@@ -75,7 +75,11 @@ func hopCaller(req *sip.Request) string { return "node:" + req.Source() }
 
 // hopDecision rings the one contact of the hop, with no fallback of its
 // own: the node that placed the call hears 480, 486 or 603 and applies its
-// ring plan's. Its target is the account's owner, as in a call to it.
+// ring plan's. It has no target: the call is the placing node's, whose
+// events name who was called; the hop's (their From the node) say only
+// that the leg crossed this node, so that a person's call history read
+// from the nodes' events lists the call once. Presence follows its legs
+// all the same, by account.
 func hopDecision(p *ir.Program, h *Hop) routing.Decision {
 	d := routing.Decision{
 		Kind: routing.Ring,
@@ -85,7 +89,7 @@ func hopDecision(p *ir.Program, h *Hop) routing.Decision {
 		},
 	}
 	if a := p.Account(h.Account); a != nil {
-		d.Target, d.Origin = a.Owner, a.Origin
+		d.Origin = a.Origin
 	}
 	return d
 }
