@@ -658,3 +658,47 @@ func TestNodeRouteMessageWaitingThroughHoldingNode(t *testing.T) {
 		t.Errorf("the NAT dropped packets sent from elsewhere than B: %q", lost)
 	}
 }
+
+// After a rekey the bindings taken under the old key stay reachable
+// through their node while the rekey's grace lasts (the old key's tokens
+// are still accepted), and not after: their devices register again in
+// that time, under the new key.
+func TestNodeRouteRekeyGrace(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		grace time.Duration
+		want  int
+	}{
+		{"in the grace", time.Hour, 486}, // the app's own answer: it was reached
+		{"without one", 0, 403},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := startCluster(t)
+			mary, _ := c.natted("app.mary")
+			mary.SetAnswer(device.Busy, 0)
+			bs := c.store.Lookup("app.mary")
+			if len(bs) != 1 || len(bs[0].Path) != 1 {
+				t.Fatalf("mary's bindings: %+v", bs)
+			}
+			var first sip.Uri
+			var params sip.HeaderParams
+			if _, err := sip.ParseAddressValue(bs[0].Path[0], &first, &params); err != nil {
+				t.Fatal(err)
+			}
+			newKey, err := credentials.KeyFromBytes([]byte("the site's new key, 32 bytes long"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := site.Config{Program: c.program, Secrets: credentials.NewLookup(newKey, c.program)}
+			if tt.grace > 0 {
+				cfg.Previous, cfg.PreviousUntil = c.secrets, time.Now().Add(tt.grace)
+			}
+			if err := c.b.site.Swap(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if got := sendHop(t, c.b.addr, first.User); got != tt.want {
+				t.Errorf("INVITE with the old key's token after the rekey: %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
