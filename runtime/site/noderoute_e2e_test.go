@@ -702,3 +702,38 @@ func TestNodeRouteRekeyGrace(t *testing.T) {
 		})
 	}
 }
+
+// A call placed on the node that holds the callee's flow goes straight
+// over the flow, its own Path element dropped: no hop.
+func TestNodeRouteHeldHereGoesStraight(t *testing.T) {
+	c := startCluster(t)
+	mary, fw := c.natted("app.mary")
+	gate := c.plain(c.b, "device.gate")
+	mary.SetAnswer(device.Pickup, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	call, err := gate.Dial(ctx, "1A")
+	if err != nil {
+		t.Fatalf("the door's call: %v", err)
+	}
+	in := mary.Incoming()
+	if len(in) != 1 || !in[0].Answered {
+		t.Fatalf("mary's app: %+v, want one answered call", in)
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.b.events.wait(t, "the call ended", func(e events.Event) bool {
+		return e.Kind == events.CallEnded && e.From == "device.gate"
+	})
+	c.b.events.mu.Lock()
+	defer c.b.events.mu.Unlock()
+	for _, e := range c.b.events.seen {
+		if strings.HasPrefix(e.From, "node:") {
+			t.Errorf("a hop on the node holding the flow: %+v", e)
+		}
+	}
+	if lost := fw.dropped(); len(lost) > 0 {
+		t.Errorf("the NAT dropped packets: %q", lost)
+	}
+}
