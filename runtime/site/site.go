@@ -262,6 +262,7 @@ func New(cfg Config, o Options) (*Site, error) {
 	if o.Services != nil {
 		svcs = *o.Services
 	} else {
+		var err error
 		s.services, err = services.New(services.Config{
 			Program: s.Program, Clock: s.clk, Events: o.Events, Logger: s.log, DataDir: o.DataDir,
 			PINs: currentPINs{s}, Mailer: o.Mailer, MailFrom: o.MailFrom, DeleteAfterNotify: o.DeleteAfterMail,
