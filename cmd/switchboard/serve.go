@@ -378,7 +378,7 @@ func runServe(c *cli, args []string) int {
 		// reader of the event stream for its door log (issue 19).
 		Headless:      o.http == "",
 		RotationGrace: o.rotationGrace, Limits: o.limits, CallSetups: o.callSetups, QueueDelay: o.queueDelay,
-		Cluster: o.node.cluster(),
+		NodeOptions: o.node.options(),
 		Recompile: func() (site.Config, error) {
 			next, _ := load()
 			if next == nil {

@@ -17,5 +17,5 @@ func (n *nodeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&n.uri, "node-uri", "", "this node's SIP `URI` as the other nodes of a cluster reach it, such as sip:10.0.0.2:5060: a device's calls and notifications from any node go through the node its registration reached, which holds its connection (RFC 3327 Path, RFC 5626 flow tokens keyed by the site key); empty: a single node")
 }
 
-// cluster is what the flags make of every site served.
-func (n *nodeFlags) cluster() site.Cluster { return site.Cluster{Node: n.uri} }
+// options are what the flags make of every site served.
+func (n *nodeFlags) options() site.NodeOptions { return site.NodeOptions{Node: n.uri} }

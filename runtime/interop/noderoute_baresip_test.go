@@ -49,7 +49,7 @@ func startNode(t *testing.T, ip string, store registrar.Store) *server {
 	s.addr = conn.LocalAddr().String()
 	s.port = conn.LocalAddr().(*net.UDPAddr).Port
 	o := site.Options{Events: bus, Clock: s.clock, MediaIP: netip.MustParseAddr(ip), Services: &b2bua.Services{},
-		Cluster: site.Cluster{Node: "sip:" + s.addr, Registrations: store}}
+		NodeOptions: site.NodeOptions{Node: "sip:" + s.addr, Registrations: store}}
 	st, err := site.New(site.Config{Program: p, Secrets: s.secrets}, o)
 	if err != nil {
 		conn.Close()

@@ -17,7 +17,7 @@ import (
 	"switchboard/runtime/registrar"
 )
 
-// Cluster are the options of a site served by several nodes at once
+// NodeOptions are the options of a site served by several nodes at once
 // (issue 20): every node registers devices into the same bindings, and a
 // call for a device reaches it through the node that holds its flow —
 // the connection, or the NAT binding, its REGISTER came over.
@@ -31,7 +31,7 @@ import (
 // over the flow as a B2BUA hop (package runtime/b2bua, nodehop.go). The
 // token's key is derived from the site key every node already holds
 // (credentials.Lookup's FlowTokenKey): no further secret.
-type Cluster struct {
+type NodeOptions struct {
 	// Node is this node's SIP URI as the other nodes reach it, such as
 	// sip:10.0.0.2:5060 (sips: and ;transport= as they need); empty: a
 	// single node, and nothing of this applies.
@@ -299,7 +299,7 @@ func accountTo(p *ir.Program, req *sip.Request) string {
 	return ""
 }
 
-// sharedStore is Cluster.Registrations as the registrar keeps it: without
+// sharedStore is Options.Registrations as the registrar keeps it: without
 // its Close, which is its owner's (the registrar closes a store it was
 // given when it has one).
 type sharedStore struct{ registrar.Store }

@@ -137,7 +137,7 @@ func (c *cluster) startNode(ip string) *clusterNode {
 	go n.events.follow(sub)
 	svcs := c.services
 	o := site.Options{Events: bus, MediaIP: netip.MustParseAddr(ip), Services: &svcs,
-		Cluster: site.Cluster{Node: n.uri, Registrations: c.store}}
+		NodeOptions: site.NodeOptions{Node: n.uri, Registrations: c.store}}
 	st, err := site.New(site.Config{Program: c.program, Secrets: c.secrets}, o)
 	if err != nil {
 		conn.Close()

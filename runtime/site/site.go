@@ -145,8 +145,8 @@ type Options struct {
 	// one the admin endpoints refuse every request.
 	AdminToken string
 
-	// Cluster makes the site a node of several serving it (node.go).
-	Cluster
+	// NodeOptions make the site a node of several serving it (node.go).
+	NodeOptions
 
 	// Recompile reads the configuration now on disk, for Reload. The
 	// command supplies it: the runtime reads only the IR and does not
