@@ -524,8 +524,25 @@ func TestNodeRouteRefusesBadTokens(t *testing.T) {
 			}
 		})
 	}
+	// NOTIFYs alike; one naming no node is refused as before (405).
+	for _, tt := range []struct {
+		name, route string
+		want        int
+	}{
+		{"NOTIFY with a forged token", "Route: <sip:" + strings.Repeat("A", flowtoken.Size) + "@" + c.b.addr + ";lr;ob>\r\n", 403},
+		{"NOTIFY for a flow no longer registered", "Route: <sip:" + gone + "@" + c.b.addr + ";lr;ob>\r\n", 430},
+		{"NOTIFY through no node", "", 405},
+	} {
+		got := request(t, c.b.addr, "NOTIFY sip:app.mary@127.0.0.9:5060 SIP/2.0", tt.route+"Event: message-summary\r\nSubscription-State: active\r\n")
+		if got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
 	if got := len(mary.Incoming()); got != 0 {
 		t.Errorf("mary's app rang %d times for refused tokens", got)
+	}
+	if got := len(mary.Notifications()); got != 0 {
+		t.Errorf("mary's app got %d NOTIFYs through refused tokens", got)
 	}
 	if lost := fw.dropped(); len(lost) > 0 {
 		t.Errorf("the NAT dropped packets: %q", lost)
