@@ -271,13 +271,22 @@ func (h nodeHops) Hop(req *sip.Request) (b2bua.Hop, bool) {
 		if _, err := sip.ParseAddressValue(b.Path[0], &first, &params); err != nil || !s.node.names(&first) || first.User != token {
 			continue
 		}
+		// The request is for one contact (its Request-URI): an account
+		// may have several on one flow (a gateway's lines, two apps of
+		// one phone), and each branch rings its own.
 		u, err := b.URI()
-		if err != nil {
+		if err != nil || !sameContact(&u, &req.Recipient) {
 			continue
 		}
 		return b2bua.Hop{Account: account, Contact: s.node.contactOf(&b, u)}, true
 	}
 	return b2bua.Hop{Status: 430, Cause: fmt.Sprintf("no binding of %s holds the flow %s/%s any longer", account, flow.Transport, flow.Source)}, true
+}
+
+// sameContact reports whether r, a hop's Request-URI, is contact u as the
+// placing node sent it: user, host and port.
+func sameContact(u, r *sip.Uri) bool {
+	return u.User == r.User && canonicalHost(u.Host) == canonicalHost(r.Host) && u.Port == r.Port
 }
 
 // accountTo is the account a request for a device is for: its To names

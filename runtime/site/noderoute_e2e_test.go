@@ -471,8 +471,8 @@ func TestNodeRouteCheckSyncThroughHoldingNode(t *testing.T) {
 
 // A request naming node B in its top Route with a token that is not one
 // B made — forged, altered, another site's, made for node A's URI, or one
-// whose flow is no longer registered — is refused with 403 (430 for the
-// last), never delivered, never challenged as an ordinary call would be.
+// whose flow (or whose contact on the flow) is no longer registered — is
+// refused with 403 (430 for the last two), never delivered, never challenged as an ordinary call would be.
 // A Route to B without a user part is no hop: the call is challenged.
 func TestNodeRouteRefusesBadTokens(t *testing.T) {
 	c := startCluster(t)
@@ -502,24 +502,26 @@ func TestNodeRouteRefusesBadTokens(t *testing.T) {
 		altered[40] = 'B' // one character of the MAC, another of base64url's
 	}
 
+	contact := contactOf(t, bs[0])
 	tests := []struct {
-		name, token string
-		want        int
+		name, token, contact string
+		want                 int
 	}{
-		{"forged", strings.Repeat("A", flowtoken.Size), 403},
-		{"altered", string(altered), 403},
-		{"another site's", otherSite, 403},
-		{"made for node A", forA, 403},
-		{"too long", good + "AAAA", 403},
-		{"not base64", strings.Repeat("!", flowtoken.Size), 403},
+		{"forged", strings.Repeat("A", flowtoken.Size), contact, 403},
+		{"altered", string(altered), contact, 403},
+		{"another site's", otherSite, contact, 403},
+		{"made for node A", forA, contact, 403},
+		{"too long", good + "AAAA", contact, 403},
+		{"not base64", strings.Repeat("!", flowtoken.Size), contact, 403},
 		// No user part: a device's preloaded Route to its outbound
 		// proxy, an ordinary call, challenged.
-		{"none", "", 407},
-		{"a flow no longer registered", gone, 430},
+		{"none", "", contact, 407},
+		{"a flow no longer registered", gone, contact, 430},
+		{"a contact not on the flow", good, "sip:app.mary@127.0.0.9:5060", 430},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := sendHop(t, c.b.addr, tt.token); got != tt.want {
+			if got := sendHop(t, c.b.addr, tt.token, tt.contact); got != tt.want {
 				t.Errorf("INVITE with token %q: %d, want %d", tt.token, got, tt.want)
 			}
 		})
@@ -549,15 +551,26 @@ func TestNodeRouteRefusesBadTokens(t *testing.T) {
 	}
 }
 
-// sendHop sends node at addr an INVITE for mary's app as another node
-// would, with token in its top Route, and returns the final status.
-func sendHop(t *testing.T, addr, token string) int {
+// sendHop sends node at addr an INVITE for mary's app at contact as
+// another node would, with token in its top Route, and returns the final
+// status.
+func sendHop(t *testing.T, addr, token, contact string) int {
 	t.Helper()
 	route := "<sip:" + addr + ";lr;ob>"
 	if token != "" {
 		route = "<sip:" + token + "@" + addr + ";lr;ob>"
 	}
-	return request(t, addr, "INVITE sip:app.mary@127.0.0.9:5060 SIP/2.0", "Route: "+route+"\r\n")
+	return request(t, addr, "INVITE "+contact+" SIP/2.0", "Route: "+route+"\r\n")
+}
+
+// contactOf is the URI of binding b, as a request line names it.
+func contactOf(t *testing.T, b registrar.Binding) string {
+	t.Helper()
+	u, err := b.URI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.String()
 }
 
 // request sends addr a request with the start line given and the extra
@@ -713,7 +726,7 @@ func TestNodeRouteRekeyGrace(t *testing.T) {
 			if err := c.b.site.Swap(cfg); err != nil {
 				t.Fatal(err)
 			}
-			if got := sendHop(t, c.b.addr, first.User); got != tt.want {
+			if got := sendHop(t, c.b.addr, first.User, contactOf(t, bs[0])); got != tt.want {
 				t.Errorf("INVITE with the old key's token after the rekey: %d, want %d", got, tt.want)
 			}
 		})
