@@ -159,7 +159,7 @@ func (s *Site) checkCluster(cfg Config) error {
 }
 
 // clusterRegistrar are the registrar's options of a cluster: the shared
-// store, this node's Path element. ok is false when the site has no
+// store, this node's Path element. shared is false when the site has no
 // shared store (its bindings are then kept as Options.Store says).
 func (s *Site) clusterRegistrar() (opts []registrar.Option, shared bool) {
 	if s.o.Registrations != nil {
