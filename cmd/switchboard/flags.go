@@ -21,6 +21,7 @@ import (
 	"switchboard/compiler/graph"
 	"switchboard/compiler/handover"
 	"switchboard/compiler/plan"
+	"switchboard/runtime/site"
 	"switchboard/simulate"
 )
 
@@ -206,6 +207,7 @@ var flagRules = map[string]flagRule{
 	"-var":                        checkedBySet,
 	"-serve":                      address(false),
 	"-trusted-proxy":              addressOrCIDR,
+	"serve -node-uri":             site.CheckNode,
 	// plan's and apply's -target names an object of the site, not a
 	// network address.
 	"plan -target":  func(v string) error { _, _, err := plan.ParseAddress(v); return err },

@@ -45,6 +45,7 @@ var serveCommand = &command{
                          [-max-connections N] [-max-connections-per-source N]
                          [-handshake-timeout D] [-sip-idle-timeout D]
                          [-http-read-timeout D] [-max-call-setups N] [-max-queue-delay D]
+                         [-node-uri URI]
                          [-server HOST] [-port N]
                          [-transport udp|tcp|tls] [-provision-url URL]
                          [-lockfile=readonly] [-var name=value]... [-var-file FILE]...
@@ -168,6 +169,7 @@ type serveOptions struct {
 	site                                                               siteOptions
 	lower                                                              lowerFlags
 	store                                                              storeFlags
+	node                                                               nodeFlags
 }
 
 func serveFlags(o *serveOptions) *flagSet {
@@ -202,6 +204,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	o.lower.register(f.fs)
 	o.site.register(f.fs)
 	o.store.register(f.fs)
+	o.node.register(f.fs)
 	return f
 }
 
@@ -375,6 +378,7 @@ func runServe(c *cli, args []string) int {
 		// reader of the event stream for its door log (issue 19).
 		Headless:      o.http == "",
 		RotationGrace: o.rotationGrace, Limits: o.limits, CallSetups: o.callSetups, QueueDelay: o.queueDelay,
+		NodeOptions: o.node.options(),
 		Recompile: func() (site.Config, error) {
 			next, _ := load()
 			if next == nil {

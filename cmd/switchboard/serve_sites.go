@@ -152,7 +152,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 			DataDir: siteDataDir(o.dataDir, dir, name), Mailer: mailer, MailFrom: o.mailFrom, DeleteAfterMail: o.deleteAfterMail,
 			Headless:      o.http == "", // no portal nobody can reach (serve.go)
 			RotationGrace: o.rotationGrace, Limits: o.limits, CallSetups: o.callSetups, QueueDelay: o.queueDelay,
-			NonceSlots: sites.NonceSlots, EventLimits: o.store.limits(),
+			NonceSlots: sites.NonceSlots, EventLimits: o.store.limits(), NodeOptions: o.node.options(),
 			Recompile: func() (site.Config, error) {
 				// Sites reload on their own (SIGHUP one after another, the
 				// admin endpoints at any time), but compile one at a time:

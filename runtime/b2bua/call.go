@@ -67,6 +67,7 @@ type call struct {
 	callerSDP []byte
 	local     *localLine // set when the server answered the call itself
 	out       *outbound  // set for a call out over a trunk
+	hop       *Hop       // set for another node's call through this one (nodehop.go)
 
 	mu         sync.Mutex
 	branches   []*branch
@@ -167,7 +168,17 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	src := sourceAddr(req)
 	var account string
 	var dec routing.Decision
-	if trunks, ok := st.trunks[src]; ok {
+	var hop *Hop
+	if h, ok := s.hop(req); ok {
+		// Another node's call for a device on this node's flow: its
+		// token is its credential (nodehop.go).
+		if h.Status != 0 {
+			s.refuseHop(req, tx, h)
+			return
+		}
+		hop = &h
+		account, dec = hopCaller(req), hopDecision(st.program, hop)
+	} else if trunks, ok := st.trunks[src]; ok {
 		// Carriers authenticate by address, as they do with every PBX.
 		var trunk string
 		trunk, dec = routeFromCarrier(st.router, trunks, req)
@@ -213,6 +224,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := &call{
 		s: s, st: st, id: callID, inv: req, tx: tx, caller: account, dec: dec, callerSDP: offer,
 		toTag: sip.GenerateTagN(16), events: make(chan any, 64), out: out,
+	}
+	if hop != nil {
+		c.throughHop(hop)
 	}
 	if s.cfg.Media != nil && len(offer) > 0 {
 		m, err := s.cfg.Media(c.onDigit)

@@ -103,7 +103,7 @@ func (s *Server) CheckSync(ctx context.Context, device string) (int, error) {
 	}
 	devices := make([]notify.Device, 0, len(contacts))
 	for _, ct := range contacts {
-		devices = append(devices, notify.Device{Account: d.Account, URI: ct.URI, Dest: ct.Dest, Transport: ct.Transport})
+		devices = append(devices, notify.Device{Account: d.Account, URI: ct.URI, Dest: ct.Dest, Transport: ct.Transport, Path: ct.Path})
 	}
 	ok, err := notify.CheckSync(ctx, notifyStack{s}, st.program.Site.Domain, device, d.Account, devices)
 	s.publish(events.Event{Kind: events.CheckSync, Device: device, Account: d.Account, Status: map[bool]int{true: 200, false: 0}[ok > 0], Origin: d.Origin})

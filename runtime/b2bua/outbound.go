@@ -70,6 +70,9 @@ func (s *Server) outbound(st *siteState, caller string, dec routing.Decision) (*
 // carrier for the trunk leg of a call out, the registered contacts for
 // everyone else.
 func (c *call) contacts(account string) []Contact {
+	if c.hop != nil && account == c.hop.Account {
+		return []Contact{c.hop.Contact}
+	}
 	if o := c.out; o != nil && account == o.account {
 		return []Contact{{URI: carrier.URI(&o.trunk, o.number), Dest: carrier.HostPort(&o.trunk), Transport: carrier.Transport(&o.trunk)}}
 	}

@@ -68,6 +68,9 @@ type Config struct {
 	// Trace, when set, keeps each call's SIP messages as they crossed the
 	// sockets (package sipstack), for its ladder diagram.
 	Trace *sipstack.Trace
+	// Nodes, in a cluster, recognise the calls and NOTIFYs other nodes
+	// send devices through this one (nodehop.go); nil: a single node.
+	Nodes NodeHops
 }
 
 // userAgent is the Server and User-Agent header value.
@@ -225,6 +228,9 @@ func New(cfg Config) (*Server, error) {
 	s.srv.OnBye(requireKnown(s.onBye))
 	s.srv.OnOptions(requireKnown(s.onOptions))
 	s.srv.OnSubscribe(requireKnown(s.onSubscribe))
+	if cfg.Nodes != nil {
+		s.srv.OnNotify(requireKnown(s.onNotifyHop))
+	}
 	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL that matched no INVITE transaction.
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
@@ -366,7 +372,7 @@ func (s *Server) screen(req *sip.Request) *sip.Response {
 		return s.admission.Refusal(req)
 	}
 	st := s.st()
-	if _, ok := st.trunks[sourceAddr(req)]; !ok {
+	if _, ok := st.trunks[sourceAddr(req)]; !ok && !s.namesNode(req) {
 		if res := st.auth.Screen(req, req.Source(), true); res != nil {
 			return res
 		}

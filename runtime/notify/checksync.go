@@ -57,6 +57,9 @@ func checkSync(ctx context.Context, stack Stack, domain, device, account string,
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: account, Host: domain}, Params: sip.NewParams()})
 	req.AppendHeader(sip.NewHeader("Event", "check-sync;reboot=false"))
 	req.AppendHeader(sip.NewHeader("Subscription-State", "terminated"))
+	for _, p := range ct.Path {
+		req.AppendHeader(sip.NewHeader("Route", p))
+	}
 	if ct.Dest != "" {
 		req.SetDestination(ct.Dest)
 	}

@@ -59,6 +59,7 @@ type Registrar struct {
 	maxContacts int
 	sweepEvery  time.Duration
 	prog        atomic.Pointer[ir.Program]
+	flowPath    func(source, transport string) string // WithFlowPath; nil: none
 
 	seed  maphash.Seed
 	locks [stripes]sync.Mutex // serialise the updates of an account
@@ -438,6 +439,7 @@ func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time
 	p := r.prog.Load()
 	source, transport := req.Source(), transportName(req.Transport())
 	ua := userAgent(req)
+	path := r.pathOf(u.path, source, transport)
 	removed := func(b Binding, cause string) {
 		r.store.Remove(b.Account, b.Key)
 		r.publish(p, events.Event{Kind: events.Unregistered, Account: b.Account, Source: b.Source, Cause: cause})
@@ -469,7 +471,7 @@ func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time
 			Transport: transport,
 			UserAgent: ua,
 			Since:     now,
-			Path:      u.path,
+			Path:      path,
 		}
 		if old != nil && !old.Since.IsZero() {
 			b.Since = old.Since

@@ -130,8 +130,12 @@ func (g genAuth) Screen(req *sip.Request, source string, proxy bool) *sip.Respon
 	return g.a.ScreenWith(g.secrets, req, source, proxy)
 }
 
-// registrarView gives the server one generation's registrar.
-type registrarView struct{ v registrar.View }
+// registrarView gives the server one generation's registrar; node is this
+// node of a cluster (nil: a single node).
+type registrarView struct {
+	v    registrar.View
+	node *node
+}
 
 func (r registrarView) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
 	r.v.OnRegister(req, tx)
@@ -144,7 +148,7 @@ func (r registrarView) Contacts(account string) []b2bua.Contact {
 		if err != nil {
 			continue
 		}
-		out = append(out, b2bua.Contact{URI: u, Dest: b.Source, Transport: b.Transport, Path: b.Path})
+		out = append(out, r.node.contactOf(&b, u))
 	}
 	return out
 }

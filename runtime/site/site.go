@@ -147,6 +147,9 @@ type Options struct {
 	// one the admin endpoints refuse every request.
 	AdminToken string
 
+	// NodeOptions make the site a node of several serving it (node.go).
+	NodeOptions
+
 	// Recompile reads the configuration now on disk, for Reload. The
 	// command supplies it: the runtime reads only the IR and does not
 	// compile. Its error says why the configuration was refused.
@@ -172,6 +175,7 @@ type Site struct {
 	gen atomic.Pointer[generation]
 
 	server    *b2bua.Server
+	node      *node // this node of a cluster; nil: a single node (node.go)
 	registrar *registrar.Registrar
 	auth      *auth.Authenticator
 	services  *services.Services // nil when Options.Services replaced them
@@ -199,6 +203,7 @@ type generation struct {
 	pw      *passwords
 	secrets b2bua.Secrets   // pw, with the trunks' credentials when there are any
 	core    *b2bua.Prepared // the call core's view: program, passwords, registrar
+	flow    flowKeys        // the flow tokens' keys, in a cluster (node.go)
 }
 
 // New assembles and returns a site running cfg; Serve* start its sockets.
@@ -219,6 +224,13 @@ func New(cfg Config, o Options) (*Site, error) {
 	if s.clk == nil {
 		s.clk = clock.Real
 	}
+	var err error
+	if s.node, err = parseNode(o.Node); err != nil {
+		return nil, fmt.Errorf("site: node URI %q: %w", o.Node, err)
+	}
+	if err := s.checkCluster(cfg); err != nil {
+		return nil, err
+	}
 	authOpts := []auth.Option{auth.WithEvents(o.Events, s.Program), auth.WithLogger(s.log)}
 	if len(o.DigestAlgorithms) > 0 {
 		authOpts = append(authOpts, auth.WithAlgorithms(o.DigestAlgorithms...))
@@ -234,11 +246,15 @@ func New(cfg Config, o Options) (*Site, error) {
 	}
 	// What a site keeps is named by its domain: the one name unique among
 	// the sites one server serves.
-	kept, err := s.keptBindings(cfg.Program.Site.Domain)
-	if err != nil {
-		return nil, fmt.Errorf("registrations: %w", err)
+	clustered, shared := s.clusterRegistrar()
+	if !shared {
+		kept, err := s.keptBindings(cfg.Program.Site.Domain)
+		if err != nil {
+			return nil, fmt.Errorf("registrations: %w", err)
+		}
+		regOpts = append(regOpts, kept...)
 	}
-	regOpts = append(regOpts, kept...)
+	regOpts = append(regOpts, clustered...)
 	s.registrar = registrar.New(cfg.Program, s.auth, s.clk, regOpts...)
 	g := s.next(cfg)
 	g.core = b2bua.Prepare(s.state(g))
@@ -267,6 +283,9 @@ func New(cfg Config, o Options) (*Site, error) {
 		s.trace = sipstack.NewTrace()
 	}
 	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger, UDPMTU: o.UDPMTU, Presence: o.Presence, CallSetups: o.CallSetups, QueueDelay: o.QueueDelay, Trace: s.trace}
+	if s.node != nil {
+		rc.Nodes = nodeHops{s}
+	}
 	if o.MediaIP.IsValid() {
 		rc.Media = s.mediaFactory()
 		rc.Services = svcs
@@ -346,7 +365,7 @@ func (s *Site) next(cfg Config) *generation {
 		}
 	}
 	rekeyGrace(pw, cfg, s.clk.Now())
-	g := &generation{program: cfg.Program, pw: pw, secrets: pw}
+	g := &generation{program: cfg.Program, pw: pw, secrets: pw, flow: s.flowKeysOf(cfg)}
 	trunks := cfg.Trunks
 	if trunks == nil {
 		trunks, _ = cfg.Secrets.(carrier.TrunkSecrets)
@@ -361,7 +380,7 @@ func (s *Site) next(cfg Config) *generation {
 // passwords for digest authentication and its registrar's view.
 func (s *Site) state(g *generation) b2bua.State {
 	a := genAuth{s.auth, g.secrets}
-	return b2bua.State{Program: g.program, Secrets: g.secrets, Auth: a, Registrar: registrarView{s.registrar.View(g.program, a)}}
+	return b2bua.State{Program: g.program, Secrets: g.secrets, Auth: a, Registrar: registrarView{s.registrar.View(g.program, a), s.node}}
 }
 
 // Program returns the running program.
@@ -387,6 +406,9 @@ func (s *Site) Swap(next Config) error {
 func (s *Site) swap(next Config) (changed []string, err error) {
 	if next.Program == nil || next.Secrets == nil {
 		return nil, errors.New("site: a configuration needs a program and secrets")
+	}
+	if err := s.checkCluster(next); err != nil {
+		return nil, err
 	}
 	g := s.next(next)
 	g.core = b2bua.Prepare(s.state(g))
