@@ -87,19 +87,8 @@ func (s *Store) EventLog(ctx context.Context, site string, l Limits) (*EventLog,
 		MaxAge: l.MaxAge, MaxMsgs: l.MaxMsgs, MaxBytes: l.MaxBytes,
 		Description: "switchboard: the event stream of site " + site,
 	}
-	epoch := ""
-	if st, err := s.js.Stream(ctx, n); err == nil {
-		epoch = st.CachedInfo().Config.Metadata[epochKey]
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, fmt.Errorf("store: event stream: %w", err)
-	}
-	if epoch == "" {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		epoch = hex.EncodeToString(b[:])
-	}
-	cfg.Metadata = map[string]string{epochKey: epoch}
-	st, err := s.js.CreateOrUpdateStream(ctx, cfg)
+	cfg.Replicas = s.replicas()
+	st, epoch, err := s.ensureEventStream(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: event stream: %w", err)
 	}
@@ -108,6 +97,61 @@ func (s *Store) EventLog(ctx context.Context, site string, l Limits) (*EventLog,
 		js: s.js, stream: st, name: n, epoch: epoch, subject: n + ".",
 		seq: info.State.LastSeq, seqKnown: true, fed: info.State.LastSeq, tails: map[*tail]struct{}{},
 	}, nil
+}
+
+// ensureEventStream opens the event stream cfg describes, keeping the
+// epoch of one that exists (its limits updated when they differ), or
+// creates it with a new epoch. Several nodes may do so at once: the node
+// whose create finds the stream made by another in between takes that
+// one's epoch, and a node finding the settings it would write leaves the
+// stream as it is.
+func (s *Store) ensureEventStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, string, error) {
+	type opened struct {
+		st    jetstream.Stream
+		epoch string
+	}
+	o, err := settle(ctx, func(ctx context.Context) (opened, error) {
+		st, err := s.js.Stream(ctx, cfg.Name)
+		if err == nil {
+			have := st.CachedInfo().Config
+			epoch := have.Metadata[epochKey]
+			if epoch == "" {
+				epoch = newEpoch()
+			}
+			cfg.Metadata = map[string]string{epochKey: epoch}
+			if sameStream(have, cfg) {
+				return opened{st, epoch}, nil
+			}
+			st, err = s.js.UpdateStream(ctx, cfg)
+			return opened{st, epoch}, err
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return opened{}, err
+		}
+		epoch := newEpoch()
+		cfg.Metadata = map[string]string{epochKey: epoch}
+		// Refused when another node made it just now: settle tries
+		// again, and takes that one's epoch.
+		st, err = s.js.CreateStream(ctx, cfg)
+		return opened{st, epoch}, err
+	})
+	return o.st, o.epoch, err
+}
+
+func newEpoch() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sameStream reports whether a stream has the settings of cfg that
+// EventLog sets (the server adds metadata of its own: only the epoch is
+// compared).
+func sameStream(have, cfg jetstream.StreamConfig) bool {
+	return have.Metadata[epochKey] == cfg.Metadata[epochKey] && slices.Equal(have.Subjects, cfg.Subjects) &&
+		have.Storage == cfg.Storage && have.Retention == cfg.Retention && have.Discard == cfg.Discard &&
+		have.MaxAge == cfg.MaxAge && have.MaxMsgs == cfg.MaxMsgs && have.MaxBytes == cfg.MaxBytes &&
+		have.Replicas == cfg.Replicas && have.Description == cfg.Description
 }
 
 // Delete removes the stream and every event in it.

@@ -33,7 +33,7 @@ func (s *Store) KV(ctx context.Context, kind, site string) (*KV, error) {
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
 	b := name(kind, site)
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := s.ensureKV(ctx, jetstream.KeyValueConfig{
 		Bucket: b, Storage: s.storage(), History: 1, LimitMarkerTTL: limitMarkerTTL,
 		Description: "switchboard: " + kind + " of site " + site,
 	})
@@ -161,4 +161,72 @@ func (k *KV) All(ctx context.Context) (map[string][]byte, error) {
 			return nil, fmt.Errorf("store: list: %w", ctx.Err())
 		}
 	}
+}
+
+// Watch follows the bucket: it hands fn every key's value there is, then
+// returns, and from then on hands fn each change as it is stored, in
+// order, from one goroutine, until stop. A deleted key, or one whose time
+// ran out, comes with deleted set and no value; stored is when the change
+// was stored (the server's clock). Another node's writes come this way;
+// so do this store's own.
+func (k *KV) Watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, deleted bool)) (stop func(), err error) {
+	wctx, cancel := context.WithCancel(context.Background())
+	w, err := k.kv.WatchAll(wctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("store: watch: %w", err)
+	}
+	hand := func(e jetstream.KeyValueEntry) {
+		raw, err := base64.RawURLEncoding.DecodeString(e.Key())
+		if err != nil {
+			return // not one of ours
+		}
+		if e.Operation() == jetstream.KeyValuePut {
+			fn(string(raw), e.Value(), e.Created(), false)
+		} else {
+			fn(string(raw), nil, e.Created(), true)
+		}
+	}
+	ctx, cancelInit := ctxTimeout(ctx)
+	defer cancelInit()
+initial:
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				cancel()
+				return nil, errors.New("store: watch: the watcher stopped")
+			}
+			if e == nil {
+				break initial // the values there were: all handed
+			}
+			hand(e)
+		case <-ctx.Done():
+			_ = w.Stop()
+			cancel()
+			return nil, fmt.Errorf("store: watch: %w", ctx.Err())
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e != nil {
+					hand(e)
+				}
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+	return func() {
+		_ = w.Stop() // first: the watcher's delivery may wait on the goroutine, which drains until cancel
+		cancel()
+		<-done
+	}, nil
 }

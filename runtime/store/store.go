@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,9 @@ type Options struct {
 	// Logger receives the embedded server's warnings and errors; its
 	// notices go at debug level. nil: slog.Default().
 	Logger *slog.Logger
+	// Cluster shares the store with other nodes (cluster.go); nil: a
+	// single node, reached in-process, with no port open.
+	Cluster *Cluster
 }
 
 // Store is the embedded JetStream server and a connection to it.
@@ -45,6 +49,10 @@ type Store struct {
 	memory bool
 	tmp    string // the store directory of a memory-only store, removed at Close
 	unlock func() // releases the directory's lock
+	// nodes is how many copies of each stream and bucket are kept
+	// (replicas): 1 for a single node.
+	nodes     int
+	clustered bool
 }
 
 // requestTimeout bounds one request to the embedded server: it answers in
@@ -57,7 +65,21 @@ func Open(o Options) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{memory: o.Dir == ""}
+	s := &Store{memory: o.Dir == "", nodes: 1}
+	c := o.Cluster
+	if c != nil {
+		if err := c.check(); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		s.clustered = true
+		if c.URL != "" {
+			return s.openExternal(c)
+		}
+		if s.memory {
+			return nil, errors.New("store: a cluster node keeps its data on disk: it needs a directory")
+		}
+		s.nodes = min(c.size(), 3)
+	}
 	dir := filepath.Join(o.Dir, "jetstream")
 	if s.memory {
 		// JetStream wants a directory to start, even when every stream
@@ -75,13 +97,20 @@ func Open(o Options) (*Store, error) {
 		s.removeTmp()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	srv, err := server.NewServer(&server.Options{
+	so := &server.Options{
 		ServerName: "switchboard",
 		DontListen: true, // reached in-process only
 		JetStream:  true,
 		StoreDir:   dir,
 		NoSigs:     true, // serve handles the signals
-	})
+	}
+	if c != nil {
+		err = c.serverOptions(so)
+	}
+	var srv *server.Server
+	if err == nil {
+		srv, err = server.NewServer(so)
+	}
 	if err != nil {
 		s.unlock()
 		s.removeTmp()
@@ -93,6 +122,9 @@ func Open(o Options) (*Store, error) {
 		srv.Shutdown()
 		s.unlock()
 		s.removeTmp()
+		if c != nil {
+			return nil, fmt.Errorf("store: the embedded JetStream server did not start (route listen address %s)", c.Listen)
+		}
 		return nil, errors.New("store: the embedded JetStream server did not start")
 	}
 	s.srv = srv
@@ -104,7 +136,7 @@ func Open(o Options) (*Store, error) {
 		s.unlock = nil
 		s.removeTmp()
 	}
-	s.nc, err = nats.Connect("", nats.InProcessServer(srv), nats.Name("switchboard"), nats.MaxReconnects(-1))
+	s.nc, err = nats.Connect("", nats.InProcessServer(srv), nats.Name("switchboard"), nats.MaxReconnects(-1), nats.UserInfo(so.Username, so.Password))
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: %w", err)
@@ -113,7 +145,47 @@ func Open(o Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	if c != nil {
+		if c.Listening != nil {
+			c.Listening(s.RouteAddr())
+		}
+		if err := s.waitLeader(cmpOr(c.Wait, DefaultClusterWait)); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// openExternal is Open for a cluster run apart: a client connection, no
+// server, nothing on this node's disk.
+func (s *Store) openExternal(c *Cluster) (*Store, error) {
+	s.memory = false // the cluster's servers keep the data on their disks
+	if err := s.connectExternal(c); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.js, err = jetstream.New(s.nc); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := s.waitLeader(cmpOr(c.Wait, DefaultClusterWait)); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// RouteAddr is the address the node's route listener is bound to (the
+// port chosen when Cluster.Listen's was 0); nil without one.
+func (s *Store) RouteAddr() net.Addr {
+	if s.srv == nil {
+		return nil
+	}
+	if a := s.srv.ClusterAddr(); a != nil {
+		return a
+	}
+	return nil
 }
 
 // Close disconnects and stops the embedded server, which writes what it
@@ -193,6 +265,12 @@ func (l natsLogger) Noticef(format string, v ...any) {
 	l.log.Debug("store: " + fmt.Sprintf(format, v...))
 }
 func (l natsLogger) Warnf(format string, v ...any) {
+	if strings.HasPrefix(format, "Plaintext passwords detected") {
+		// A cluster node's passwords (cluster.go) are made or read by
+		// serve and held in memory only: no file to hash them in.
+		l.log.Debug("store: " + fmt.Sprintf(format, v...))
+		return
+	}
 	l.log.Warn("store: " + fmt.Sprintf(format, v...))
 }
 func (l natsLogger) Fatalf(format string, v ...any) {
