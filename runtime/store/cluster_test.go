@@ -15,14 +15,15 @@ import (
 )
 
 // watchFor waits until kv holds key with want (a watch: the value may
-// reach this node's replica after the write's answer).
-func watchFor(t *testing.T, kv *store.KV, key, want string) {
+// reach this node's replica after the write's answer), and says whether
+// this node wrote it.
+func watchFor(t *testing.T, kv *store.KV, key, want string) (mine bool) {
 	t.Helper()
 	got := make(chan struct{})
 	var once sync.Once
-	stop, err := kv.Watch(context.Background(), func(k string, v []byte, _ time.Time, deleted bool) {
+	stop, err := kv.Watch(context.Background(), func(k string, v []byte, _ time.Time, deleted, m bool) {
 		if k == key && !deleted && string(v) == want {
-			once.Do(func() { close(got) })
+			once.Do(func() { mine = m; close(got) })
 		}
 	})
 	if err != nil {
@@ -34,6 +35,7 @@ func watchFor(t *testing.T, kv *store.KV, key, want string) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("%s=%s never arrived", key, want)
 	}
+	return mine
 }
 
 // Three embedded servers joined by routes over loopback keep a bucket and
@@ -80,8 +82,12 @@ func TestClusterSharesAndSurvivesANode(t *testing.T) {
 	if err := kvs[0].Put(ctx, "app.mary", []byte("one"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	watchFor(t, kvs[1], "app.mary", "one")
-	watchFor(t, kvs[2], "app.mary", "one")
+	if !watchFor(t, kvs[0], "app.mary", "one") {
+		t.Error("the writer's watch does not know the write as its own")
+	}
+	if watchFor(t, kvs[1], "app.mary", "one") || watchFor(t, kvs[2], "app.mary", "one") {
+		t.Error("another node's watch takes the write for its own")
+	}
 	if _, err := logs[0].Append(ctx, events.Event{Kind: events.CallStarted, Call: "c1"}, 0); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,11 @@ type KV struct {
 	js     jetstream.JetStream
 	kv     jetstream.KeyValue
 	prefix string // the subject a key's value is published on, less the key
+	stream string // the bucket's stream
+	// origin marks this store's writes (the Switchboard-Origin header)
+	// when other nodes share the bucket, so that Watch tells them from
+	// theirs; empty on a single node, whose writes carry no header.
+	origin string
 
 	mu      sync.Mutex
 	pending []jetstream.PubAckFuture // PutAsync's, until Flush
@@ -40,7 +45,7 @@ func (s *Store) KV(ctx context.Context, kind, site string) (*KV, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: bucket %s: %w", b, err)
 	}
-	return &KV{js: s.js, kv: kv, prefix: "$KV." + b + "."}, nil
+	return &KV{js: s.js, kv: kv, prefix: "$KV." + b + ".", stream: "KV_" + b, origin: s.origin}, nil
 }
 
 // key turns any string into a bucket key: KV keys allow only a few
@@ -53,12 +58,13 @@ func (k *KV) Put(ctx context.Context, key string, value []byte, ttl time.Duratio
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
 	var err error
-	if ttl > 0 {
+	switch {
+	case ttl > 0 || k.origin != "":
 		// A KV put is a publish on the key's subject; the per-message TTL
-		// (nats-server 2.11) is set on the publish, since KeyValue.Put
-		// takes none.
-		_, err = k.js.Publish(ctx, k.prefix+kvKey(key), value, jetstream.WithMsgTTL(max(ttl, time.Second)))
-	} else {
+		// (nats-server 2.11) and the origin header are set on the
+		// publish, since KeyValue.Put takes neither.
+		_, err = k.js.PublishMsg(ctx, k.message(key, value), k.ttl(ttl)...)
+	default:
 		_, err = k.kv.Put(ctx, kvKey(key), value)
 	}
 	if err != nil {
@@ -70,13 +76,7 @@ func (k *KV) Put(ctx context.Context, key string, value []byte, ttl time.Duratio
 // PutAsync is Put without waiting for the server's answer: a writer that
 // stores many keys at once sends them all, then waits once (Flush).
 func (k *KV) PutAsync(key string, value []byte, ttl time.Duration) error {
-	m := nats.NewMsg(k.prefix + kvKey(key))
-	m.Data = value
-	var opts []jetstream.PublishOpt
-	if ttl > 0 {
-		opts = append(opts, jetstream.WithMsgTTL(max(ttl, time.Second)))
-	}
-	f, err := k.js.PublishMsgAsync(m, opts...)
+	f, err := k.js.PublishMsgAsync(k.message(key, value), k.ttl(ttl)...)
 	if err != nil {
 		return fmt.Errorf("store: put: %w", err)
 	}
@@ -85,6 +85,28 @@ func (k *KV) PutAsync(key string, value []byte, ttl time.Duration) error {
 	k.mu.Unlock()
 	return nil
 }
+
+// message is a put of key to value, with the origin header.
+func (k *KV) message(key string, value []byte) *nats.Msg {
+	m := nats.NewMsg(k.prefix + kvKey(key))
+	m.Data = value
+	if k.origin != "" {
+		m.Header.Set(originHeader, k.origin)
+	}
+	return m
+}
+
+// ttl is the publish option of a key's time to live (at least a second:
+// the server's granularity); none for 0.
+func (k *KV) ttl(ttl time.Duration) []jetstream.PublishOpt {
+	if ttl <= 0 {
+		return nil
+	}
+	return []jetstream.PublishOpt{jetstream.WithMsgTTL(max(ttl, time.Second))}
+}
+
+// originHeader names the store that wrote a bucket's message.
+const originHeader = "Switchboard-Origin"
 
 // Flush waits for the answers to the PutAsyncs before it and returns the
 // first error among them.
@@ -130,6 +152,17 @@ func (k *KV) Delete(ctx context.Context, key string) error {
 	defer cancel()
 	// A purge with a TTL: its marker goes too, so that keys that come and
 	// go (registrations) leave nothing behind.
+	if k.origin != "" {
+		// KeyValue.Purge's message, with the origin header.
+		m := nats.NewMsg(k.prefix + kvKey(key))
+		m.Header.Set("KV-Operation", "PURGE")
+		m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+		m.Header.Set(originHeader, k.origin)
+		if _, err := k.js.PublishMsg(ctx, m, k.ttl(limitMarkerTTL)...); err != nil {
+			return fmt.Errorf("store: delete: %w", err)
+		}
+		return nil
+	}
 	if err := k.kv.Purge(ctx, kvKey(key), jetstream.PurgeTTL(limitMarkerTTL)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("store: delete: %w", err)
 	}
@@ -167,66 +200,54 @@ func (k *KV) All(ctx context.Context) (map[string][]byte, error) {
 // returns, and from then on hands fn each change as it is stored, in
 // order, from one goroutine, until stop. A deleted key, or one whose time
 // ran out, comes with deleted set and no value; stored is when the change
-// was stored (the server's clock). Another node's writes come this way;
-// so do this store's own.
-func (k *KV) Watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, deleted bool)) (stop func(), err error) {
-	wctx, cancel := context.WithCancel(context.Background())
-	w, err := k.kv.WatchAll(wctx)
+// was stored (the server's clock); mine says this store wrote it (only
+// told when other nodes share the store: Clustered).
+func (k *KV) Watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, deleted, mine bool)) (stop func(), err error) {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	cons, err := k.js.OrderedConsumer(ctx, k.stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{k.prefix + ">"}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+	})
 	if err != nil {
-		cancel()
 		return nil, fmt.Errorf("store: watch: %w", err)
 	}
-	hand := func(e jetstream.KeyValueEntry) {
-		raw, err := base64.RawURLEncoding.DecodeString(e.Key())
+	synced := make(chan struct{})
+	var once sync.Once
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
 		if err != nil {
-			return // not one of ours
+			return
 		}
-		if e.Operation() == jetstream.KeyValuePut {
-			fn(string(raw), e.Value(), e.Created(), false)
-		} else {
-			fn(string(raw), nil, e.Created(), true)
+		if raw, err := base64.RawURLEncoding.DecodeString(m.Subject()[len(k.prefix):]); err == nil {
+			h := m.Headers()
+			op := h.Get("KV-Operation")
+			deleted := op == "DEL" || op == "PURGE" || h.Get(jetstream.MarkerReasonHeader) != ""
+			mine := k.origin != "" && h.Get(originHeader) == k.origin
+			var v []byte
+			if !deleted {
+				v = m.Data()
+			}
+			fn(string(raw), v, md.Timestamp, deleted, mine)
 		}
+		if md.NumPending == 0 { // caught up: every value there was is handed
+			once.Do(func() { close(synced) })
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: watch: %w", err)
 	}
-	ctx, cancelInit := ctxTimeout(ctx)
-	defer cancelInit()
-initial:
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				cancel()
-				return nil, errors.New("store: watch: the watcher stopped")
-			}
-			if e == nil {
-				break initial // the values there were: all handed
-			}
-			hand(e)
-		case <-ctx.Done():
-			_ = w.Stop()
-			cancel()
-			return nil, fmt.Errorf("store: watch: %w", ctx.Err())
-		}
+	stop = func() {
+		cc.Stop()
+		<-cc.Closed()
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e != nil {
-					hand(e)
-				}
-			case <-wctx.Done():
-				return
-			}
-		}
-	}()
-	return func() {
-		_ = w.Stop() // first: the watcher's delivery may wait on the goroutine, which drains until cancel
-		cancel()
-		<-done
-	}, nil
+	if info, err := cons.Info(ctx); err == nil && info.Delivered.Consumer == 0 && info.NumPending == 0 {
+		once.Do(func() { close(synced) }) // an empty bucket: nothing to hand first
+	}
+	select {
+	case <-synced:
+		return stop, nil
+	case <-ctx.Done():
+		stop()
+		return nil, fmt.Errorf("store: watch: %w", ctx.Err())
+	}
 }

@@ -12,6 +12,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -53,6 +54,7 @@ type Store struct {
 	// (replicas): 1 for a single node.
 	nodes     int
 	clustered bool
+	origin    string // marks this store's writes in shared buckets (KV.Watch)
 }
 
 // requestTimeout bounds one request to the embedded server: it answers in
@@ -72,6 +74,9 @@ func Open(o Options) (*Store, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 		s.clustered = true
+		var id [8]byte
+		_, _ = rand.Read(id[:])
+		s.origin = hex.EncodeToString(id[:])
 		if c.URL != "" {
 			return s.openExternal(c)
 		}
