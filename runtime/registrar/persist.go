@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,6 +60,13 @@ type Persistent struct {
 	hurry   chan struct{} // ends the writer's gathering window now
 	closing bool
 	done    chan struct{}
+
+	// shared: other servers write the bucket too, and p follows it
+	// (Share, share.go); remote holds the bindings learned from them.
+	shared    atomic.Bool
+	remote    map[uint64]struct{} // by the bucket key's hash, like stored
+	stopWatch func()
+	applied   func(account string) // tests: called after each change apply took in from another server
 }
 
 // write is a pending change of a bucket key.
@@ -113,11 +121,19 @@ func persistKey(account, key string) string { return account + "\x00" + key }
 // the bucket already holds b but for its expiry and CSeq and keeps it
 // past b's expiry (a refresh; Close writes it).
 func (p *Persistent) Put(b Binding) {
-	p.Memory.Put(b)
 	k := persistKey(b.Account, b.Key)
 	h, sig := maphash.String(p.seed, k), signature(p.seed, &b)
 	expires, now := b.Expires.UnixNano(), p.now()
-	p.mu.Lock()
+	if p.shared.Load() {
+		// Under p.mu, like a change another server made (share.go): the
+		// two reach memory in the order they reach p.pending.
+		p.mu.Lock()
+		p.Memory.Put(b)
+		delete(p.remote, h) // this server's binding now
+	} else {
+		p.Memory.Put(b)
+		p.mu.Lock()
+	}
 	// A refresh that shortens the binding is written: a restart must not
 	// bring back the longer one.
 	if s, ok := p.stored[h]; ok && s.sig == sig && expires >= s.expires && expires+int64(persistSlack) <= s.until {
@@ -150,6 +166,9 @@ func signature(seed maphash.Seed, b *Binding) uint64 {
 
 // Remove deletes the binding, in memory now and in the bucket soon.
 func (p *Persistent) Remove(account, key string) (Binding, bool) {
+	if p.shared.Load() {
+		return p.removeShared(account, key)
+	}
 	b, ok := p.Memory.Remove(account, key)
 	if ok {
 		k := persistKey(account, key)
@@ -163,14 +182,25 @@ func (p *Persistent) Remove(account, key string) (Binding, bool) {
 }
 
 // Expire is Memory's (the bucket lets the same bindings go by itself),
-// and forgets what was stored of them.
+// and forgets what was stored of them. Of a shared bucket's, it returns
+// only this server's: another server's binding is that server's to
+// report.
 func (p *Persistent) Expire(now time.Time) []Binding {
 	out := p.Memory.Expire(now)
 	if len(out) > 0 {
 		p.mu.Lock()
+		n := 0
 		for i := range out {
-			delete(p.stored, maphash.String(p.seed, persistKey(out[i].Account, out[i].Key)))
+			h := maphash.String(p.seed, persistKey(out[i].Account, out[i].Key))
+			delete(p.stored, h)
+			if _, theirs := p.remote[h]; theirs {
+				delete(p.remote, h)
+				continue
+			}
+			out[n] = out[i]
+			n++
 		}
+		out = out[:n]
 		p.mu.Unlock()
 	}
 	return out
@@ -299,7 +329,12 @@ func (p *Persistent) Close() {
 		<-p.done
 		return
 	}
+	stop := p.stopWatch
+	p.stopWatch = nil
 	p.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	now := p.now()
 	for _, account := range p.Memory.Accounts() {
 		for _, b := range p.Memory.Lookup(account) {
