@@ -241,6 +241,7 @@ func (p *Persistent) gather() {
 // write stores what is pending until Close, then what is left.
 func (p *Persistent) write() {
 	defer close(p.done)
+	var retry time.Duration // the pause before the next try of a failed batch; 0: none failed
 	for {
 		<-p.wake
 		p.gather()
@@ -249,12 +250,18 @@ func (p *Persistent) write() {
 		p.pending, p.syncs = map[string]write{}, nil
 		p.mu.Unlock()
 		ab, async := p.bucket.(asyncBucket)
+		failed := false
 		for k, w := range batch {
-			p.store(k, w, async)
+			if !p.store(k, w, async, retry == 0) {
+				failed = true
+			}
 		}
 		if async && len(batch) > 0 {
 			if err := ab.Flush(context.Background()); err != nil {
-				p.log.Warn("registrations could not be stored; a restart would lose them", "error", err)
+				failed = true
+				if retry == 0 {
+					p.log.Warn("registrations could not be stored; a restart would lose them", "error", err)
+				}
 			}
 		}
 		for _, c := range syncs {
@@ -263,22 +270,45 @@ func (p *Persistent) write() {
 		if closing {
 			return
 		}
+		switch {
+		case failed && p.shared.Load():
+			// The other nodes see a binding once it is stored: a batch
+			// that failed (the bucket's leader died, and the cluster is
+			// electing another) is tried again, less what changed since.
+			retry = min(max(2*retry, 100*time.Millisecond), 5*time.Second)
+			p.mu.Lock()
+			for k, w := range batch {
+				if _, newer := p.pending[k]; !newer {
+					p.pending[k] = w
+				}
+			}
+			p.mu.Unlock()
+			time.AfterFunc(retry, func() { signal(p.wake) })
+		case retry > 0 && !failed:
+			p.log.Info("registrations are stored again")
+			retry = 0
+		}
 	}
 }
 
-// store writes one change; async, with PutAsync.
-func (p *Persistent) store(k string, w write, async bool) {
+// store writes one change; async, with PutAsync. It reports whether it
+// went out (an async put is known stored only at Flush); loud, it logs a
+// failure.
+func (p *Persistent) store(k string, w write, async, loud bool) bool {
 	ctx := context.Background()
 	b := w.b
 	if b == nil {
 		if err := p.bucket.Delete(ctx, k); err != nil {
-			p.log.Warn("a removed registration is still stored; it expires by itself", "account", accountOf(k), "error", err)
+			if loud {
+				p.log.Warn("a removed registration is still stored; it expires by itself", "account", accountOf(k), "error", err)
+			}
+			return false
 		}
-		return
+		return true
 	}
 	now := p.now()
 	if !b.Expires.After(now) {
-		return // expired before it was written: nothing to keep
+		return true // expired before it was written: nothing to keep
 	}
 	ttl := w.until.Sub(now)
 	v := appendBinding(nil, b)
@@ -290,8 +320,12 @@ func (p *Persistent) store(k string, w write, async bool) {
 		err = p.bucket.Put(ctx, k, v, ttl)
 	}
 	if err != nil {
-		p.log.Warn("a registration could not be stored; a restart would lose it", "account", b.Account, "error", err)
+		if loud {
+			p.log.Warn("a registration could not be stored; a restart would lose it", "account", b.Account, "error", err)
+		}
+		return false
 	}
+	return true
 }
 
 func accountOf(k string) string {

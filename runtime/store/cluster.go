@@ -146,6 +146,9 @@ func (c *Cluster) serverOptions(o *server.Options) error {
 		port = -1 // the server's "any port"
 	}
 	o.ServerName = c.Node
+	// A peer that is down is tried again every second, for ever: its
+	// first failure is reported, then one a minute.
+	o.ConnectErrorReports, o.ReconnectErrorReports = 60, 60
 	// The server routes only once its client listener is open (it waits
 	// for it: DontListen would keep the routes shut), so a cluster node
 	// has one, on loopback, on a port the kernel picks, and only this
@@ -280,6 +283,14 @@ func sameKV(sc jetstream.StreamConfig, cfg jetstream.KeyValueConfig) bool {
 		sc.SubjectDeleteMarkerTTL == cfg.LimitMarkerTTL && sc.Storage == cfg.Storage && sc.Description == cfg.Description
 }
 
+// JetStream's API error codes for a cluster that is not whole yet: too
+// few nodes joined for the replicas asked ("no suitable peers for
+// placement"), and no leader for the moment.
+const (
+	jsClusterNoPeers         jetstream.ErrorCode = 10005
+	jsTemporarilyUnavailable jetstream.ErrorCode = 10008
+)
+
 // settleAttempt bounds one attempt of settle: a cluster busy with another
 // node's create of the same stream may leave a request unanswered.
 const settleAttempt = 3 * time.Second
@@ -312,8 +323,12 @@ func settle[T any](ctx context.Context, op func(context.Context) (T, error)) (T,
 }
 
 // transient reports whether err is one a cluster answers while another
-// node creates the same stream.
+// node creates the same stream, or while its nodes are still joining.
 func transient(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) && (api.ErrorCode == jsClusterNoPeers || api.ErrorCode == jsTemporarilyUnavailable) {
+		return true
+	}
 	return errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || errors.Is(err, jetstream.ErrBucketExists) ||
 		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||

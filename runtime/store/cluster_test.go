@@ -88,8 +88,21 @@ func TestClusterSharesAndSurvivesANode(t *testing.T) {
 	if watchFor(t, kvs[1], "app.mary", "one") || watchFor(t, kvs[2], "app.mary", "one") {
 		t.Error("another node's watch takes the write for its own")
 	}
+	// A reader on node 3 (Tail) sees what node 1 writes: the readers of
+	// a node are handed every node's events.
+	tailed := make(chan store.Record, 4)
+	stopTail := logs[2].Tail(1, nil, func(r store.Record) { tailed <- r }, func(err error) { t.Error(err) })
+	defer stopTail()
 	if _, err := logs[0].Append(ctx, events.Event{Kind: events.CallStarted, Call: "c1"}, 0); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case r := <-tailed:
+		if r.Seq != 1 || r.Kind != events.CallStarted {
+			t.Errorf("node 3's tail got %+v, want event 1, call-started", r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("node 3's tail never saw node 1's event")
 	}
 
 	nodes.Stop(0)

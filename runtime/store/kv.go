@@ -35,7 +35,7 @@ const limitMarkerTTL = time.Minute
 
 // KV opens (creating it if needed) the bucket kind of site.
 func (s *Store) KV(ctx context.Context, kind, site string) (*KV, error) {
-	ctx, cancel := ctxTimeout(ctx)
+	ctx, cancel := s.openTimeout(ctx)
 	defer cancel()
 	b := name(kind, site)
 	kv, err := s.ensureKV(ctx, jetstream.KeyValueConfig{

@@ -54,7 +54,8 @@ type Store struct {
 	// (replicas): 1 for a single node.
 	nodes     int
 	clustered bool
-	origin    string // marks this store's writes in shared buckets (KV.Watch)
+	origin    string        // marks this store's writes in shared buckets (KV.Watch)
+	wait      time.Duration // Cluster.Wait: bounds opening a stream or a bucket in a cluster
 }
 
 // requestTimeout bounds one request to the embedded server: it answers in
@@ -74,6 +75,7 @@ func Open(o Options) (*Store, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 		s.clustered = true
+		s.wait = cmpOr(c.Wait, DefaultClusterWait)
 		var id [8]byte
 		_, _ = rand.Read(id[:])
 		s.origin = hex.EncodeToString(id[:])
@@ -253,6 +255,19 @@ func name(kind, site string) string {
 		}
 	}
 	return kind + "_" + b.String() + "_" + hex.EncodeToString(sum[:6])
+}
+
+// openTimeout bounds opening (creating) a stream or a bucket: a request's
+// time on a single node; in a cluster, the cluster's wait, since a create
+// waits for the other nodes (their joining, another's create of the same).
+func (s *Store) openTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if !s.clustered {
+		return ctxTimeout(ctx)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithTimeout(ctx, s.wait)
 }
 
 func ctxTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
