@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -293,5 +294,78 @@ user "grace" {
 	var p site.EventPage
 	if err := nodes[2].get("/admin/events?after=0", &p); err != nil || p.Missed != 0 {
 		t.Errorf("the stream says %d events were lost (%v)", p.Missed, err)
+	}
+}
+
+// The cluster flags that cannot work are refused, saying what to give
+// instead; a cluster of two runs, with a warning.
+func TestClusterFlags(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // in the error; "" for none
+		warn string // in the log
+	}{
+		{name: "single node", args: nil},
+		{name: "peer without listen", args: []string{"-cluster-peer", "10.0.0.2:6222"}, want: "-cluster-peer needs -cluster-listen"},
+		{name: "listen without peers", args: []string{"-cluster-listen", "127.0.0.1:6222"}, want: "at least one other node"},
+		{name: "only itself", args: []string{"-cluster-listen", "127.0.0.1:6222", "-cluster-peer", "127.0.0.1:6222"}, want: "at least one other node"},
+		{name: "both kinds", args: []string{"-cluster-listen", "127.0.0.1:6222", "-cluster-url", "nats://10.0.0.9:4222"}, want: "exclude each other"},
+		{name: "open routes", args: []string{"-cluster-listen", "10.0.0.1:6222", "-cluster-peer", "10.0.0.2:6222,10.0.0.3:6222"}, want: "shared secret"},
+		{name: "empty secret file", args: []string{"-cluster-listen", "10.0.0.1:6222", "-cluster-peer", "10.0.0.2:6222", "-cluster-secret-file", empty}, want: "is empty"},
+		{name: "bad node name", args: []string{"-node", "sip 1", "-cluster-listen", "127.0.0.1:6222", "-cluster-peer", "127.0.0.2:6222"}, want: "a node's name takes"},
+		{name: "creds without url", args: []string{"-cluster-creds", "x.creds"}, want: "need -cluster-listen or -cluster-url"},
+		{name: "creds with routes", args: []string{"-cluster-listen", "127.0.0.1:6222", "-cluster-peer", "127.0.0.2:6222", "-cluster-creds", "x.creds"}, want: "-cluster-creds logs in to -cluster-url"},
+		{name: "two nodes", args: []string{"-cluster-listen", "10.0.0.1:6222", "-cluster-peer", "10.0.0.2:6222"},
+			env: map[string]string{"SWITCHBOARD_CLUSTER_SECRET": "s"}, warn: "loses its majority"},
+		{name: "three nodes", args: []string{"-node", "sip1", "-cluster-listen", "10.0.0.1:6222", "-cluster-peer", "10.0.0.1:6222,10.0.0.2:6222", "-cluster-peer", "10.0.0.3:6222"},
+			env: map[string]string{"SWITCHBOARD_CLUSTER_SECRET": "s"}},
+		{name: "external", args: []string{"-cluster-url", "nats://10.0.0.9:4222,tls://10.0.0.10:4222"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o serveOptions
+			f := serveFlags(&o)
+			f.checkValues()
+			if err := f.fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			var logged strings.Builder
+			log := slog.New(slog.NewTextHandler(&logged, nil))
+			c, err := o.store.cluster.cluster(func(k string) string { return tc.env[k] }, log)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want an error saying %q", err, tc.want)
+			case tc.want == "" && len(tc.args) > 0 && c == nil:
+				t.Fatal("no cluster")
+			}
+			if !strings.Contains(logged.String(), tc.warn) || tc.warn == "" && logged.Len() > 0 {
+				t.Errorf("logged %q, want %q", logged.String(), tc.warn)
+			}
+		})
+	}
+}
+
+// A NATS URL with credentials, or a peer without a port, is a usage
+// error of the flag itself.
+func TestClusterFlagValues(t *testing.T) {
+	for _, args := range [][]string{
+		{"-cluster-url", "nats://user:pw@10.0.0.9:4222"},
+		{"-cluster-url", "http://10.0.0.9:4222"},
+		{"-cluster-peer", "10.0.0.2"},
+		{"-cluster-peer", "10.0.0.2:0"},
+	} {
+		var o serveOptions
+		f := serveFlags(&o)
+		f.checkValues()
+		if err := f.fs.Parse(args); err == nil {
+			t.Errorf("%q accepted", args)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats-server/v2/server"
 
 	"switchboard/runtime/events"
 	"switchboard/runtime/store"
@@ -165,5 +166,49 @@ func TestClusterOptionsChecked(t *testing.T) {
 				t.Errorf("the error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+// A store on an external NATS server (-cluster-url) logs in with the
+// credentials given apart from the URL, keeps its bucket there, and is
+// refused with wrong ones.
+func TestExternalServer(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
+		Username: "switchboard", Password: "the right one",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("the external server did not start")
+	}
+	c := &store.Cluster{Node: "a", URL: srv.ClientURL(), User: "switchboard", Password: "the right one", Wait: 30 * time.Second}
+	s, err := store.Open(store.Options{Cluster: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Replicas() != 1 || !s.Clustered() || s.RouteAddr() != nil {
+		t.Errorf("replicas %d, clustered %v, route %v; want 1 (one server), true, none", s.Replicas(), s.Clustered(), s.RouteAddr())
+	}
+	ctx := context.Background()
+	kv, err := s.KV(ctx, "registrations", "external")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Put(ctx, "app.mary", []byte("one"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := kv.Get(ctx, "app.mary"); err != nil || !ok || string(v) != "one" {
+		t.Errorf("Get: %q, %v, %v", v, ok, err)
+	}
+
+	wrong := *c
+	wrong.Password = "a wrong one"
+	if _, err := store.Open(store.Options{Cluster: &wrong}); err == nil || strings.Contains(err.Error(), "wrong one") {
+		t.Errorf("wrong credentials: %v; want an error without the password", err)
 	}
 }
