@@ -24,6 +24,8 @@ type KV struct {
 	// when other nodes share the bucket, so that Watch tells them from
 	// theirs; empty on a single node, whose writes carry no header.
 	origin string
+	// open bounds opening the bucket and a watch of it (Store.openTimeout).
+	open func(context.Context) (context.Context, context.CancelFunc)
 
 	mu      sync.Mutex
 	pending []jetstream.PubAckFuture // PutAsync's, until Flush
@@ -45,7 +47,7 @@ func (s *Store) KV(ctx context.Context, kind, site string) (*KV, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: bucket %s: %w", b, err)
 	}
-	return &KV{js: s.js, kv: kv, prefix: "$KV." + b + ".", stream: "KV_" + b, origin: s.origin}, nil
+	return &KV{js: s.js, kv: kv, prefix: "$KV." + b + ".", stream: "KV_" + b, origin: s.origin, open: s.openTimeout}, nil
 }
 
 // key turns any string into a bucket key: KV keys allow only a few
@@ -203,7 +205,9 @@ func (k *KV) All(ctx context.Context) (map[string][]byte, error) {
 // was stored (the server's clock); mine says this store wrote it (only
 // told when other nodes share the store: Clustered).
 func (k *KV) Watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, deleted, mine bool)) (stop func(), err error) {
-	ctx, cancel := ctxTimeout(ctx)
+	// In a cluster, as long as opening a bucket: a node that just died
+	// may have led the bucket's stream, or the cluster.
+	ctx, cancel := k.open(ctx)
 	defer cancel()
 	cons, err := k.js.OrderedConsumer(ctx, k.stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{k.prefix + ">"}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
