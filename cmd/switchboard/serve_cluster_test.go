@@ -295,6 +295,11 @@ user "grace" {
 	if err := nodes[2].get("/admin/events?after=0", &p); err != nil || p.Missed != 0 {
 		t.Errorf("the stream says %d events were lost (%v)", p.Missed, err)
 	}
+	for _, n := range nodes {
+		if l := n.s.log(); strings.Contains(l, "drill route secret") || strings.Contains(l, token) {
+			t.Errorf("%s logged a secret:\n%s", n.name, l)
+		}
+	}
 }
 
 // The cluster flags that cannot work are refused, saying what to give
