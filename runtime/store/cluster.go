@@ -257,7 +257,7 @@ func (s *Store) waitLeader(d time.Duration) error {
 // with other settings. Several nodes may do so at once: see settle.
 func (s *Store) ensureKV(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = s.replicas()
-	return settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+	return settle(ctx, s.clustered, func(ctx context.Context) (jetstream.KeyValue, error) {
 		kv, err := s.js.KeyValue(ctx, cfg.Bucket)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
 			return s.js.CreateKeyValue(ctx, cfg)
@@ -291,8 +291,10 @@ const (
 	jsTemporarilyUnavailable jetstream.ErrorCode = 10008
 )
 
-// settleAttempt bounds one attempt of settle: a cluster busy with another
-// node's create of the same stream may leave a request unanswered.
+// settleAttempt bounds one attempt of settle in a cluster: one busy with
+// another node's create of the same stream may leave a request
+// unanswered. (A single node's attempt has the whole of ctx: its server
+// answers, however late.)
 const settleAttempt = 3 * time.Second
 
 // settle runs op, which opens or creates a stream (or a bucket, or an
@@ -302,10 +304,14 @@ const settleAttempt = 3 * time.Second
 // the stream is not found yet, or a request goes unanswered. Those are
 // tried again, after a pause that grows; the node then finds the stream
 // the other made, and uses it as it is when its settings are the same.
-func settle[T any](ctx context.Context, op func(context.Context) (T, error)) (T, error) {
+func settle[T any](ctx context.Context, clustered bool, op func(context.Context) (T, error)) (T, error) {
 	pause := 20 * time.Millisecond
 	for {
-		actx, cancel := context.WithTimeout(ctx, settleAttempt)
+		attempt := settleAttempt
+		if !clustered {
+			attempt = requestTimeout // a single node: a request's whole time (ctx bounds it too)
+		}
+		actx, cancel := context.WithTimeout(ctx, attempt)
 		v, err := op(actx)
 		cancel()
 		if err == nil || ctx.Err() != nil || !transient(err) {

@@ -121,7 +121,7 @@ func (s *Store) ensureEventStream(ctx context.Context, cfg jetstream.StreamConfi
 		st    jetstream.Stream
 		epoch string
 	}
-	o, err := settle(ctx, func(ctx context.Context) (opened, error) {
+	o, err := settle(ctx, s.clustered, func(ctx context.Context) (opened, error) {
 		st, err := s.js.Stream(ctx, cfg.Name)
 		if err == nil {
 			have := st.CachedInfo().Config
