@@ -2,7 +2,10 @@
 // event stream, registrations, voicemail. It runs NATS JetStream embedded
 // in the process (DESIGN: "Scale-out"), single-node, reached over an
 // in-process connection: no port is opened and nothing else is started.
-// A JetStream cluster of several nodes is the same API further away.
+// A JetStream cluster of several nodes is the same API further away
+// (cluster.go): the embedded servers of several processes joined by
+// routes, or an external NATS cluster; every stream and bucket is then
+// kept on Store.replicas nodes.
 //
 // Each thing kept has its own small type here (EventLog, KV, Objects),
 // named per site so that several sites share one embedded server; the
