@@ -244,13 +244,27 @@ func (s *Store) waitLeader(d time.Duration) error {
 		case <-ctx.Done():
 			routes := ""
 			if s.srv != nil {
-				routes = fmt.Sprintf(" (%d of the other %d nodes routed)", s.srv.NumRoutes(), s.nodes-1)
+				routes = fmt.Sprintf(" (%d of the other %d nodes routed)", s.routedPeers(), s.nodes-1)
 			}
 			return fmt.Errorf("store: %w after %s%s: a cluster of %d nodes needs %d of them up and reaching each other; last answer: %v",
 				ErrNoLeader, d, routes, max(s.nodes, 1), max(s.nodes, 1)/2+1, last)
 		case <-tick.C:
 		}
 	}
+}
+
+// routedPeers is how many other nodes the embedded server has routes to
+// (a pool of connections each).
+func (s *Store) routedPeers() int {
+	rz, err := s.srv.Routez(nil)
+	if err != nil {
+		return 0
+	}
+	peers := map[string]bool{}
+	for _, r := range rz.Routes {
+		peers[r.RemoteID] = true
+	}
+	return len(peers)
 }
 
 // ensureKV opens the bucket cfg describes, creating it, or updating one

@@ -2,6 +2,9 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -219,5 +222,26 @@ func TestExternalServer(t *testing.T) {
 	wrong.Password = "a wrong one"
 	if _, err := store.Open(store.Options{Cluster: &wrong}); err == nil || strings.Contains(err.Error(), "wrong one") {
 		t.Errorf("wrong credentials: %v; want an error without the password", err)
+	}
+}
+
+// A node whose peers never answer gives up after Cluster.Wait, saying how
+// many nodes the cluster needs.
+func TestClusterWithoutPeersGivesUp(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := l.Addr().String()
+	l.Close() // a peer that is down: its port refuses
+	start := time.Now()
+	_, err = store.Open(store.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Cluster: &store.Cluster{
+		Node: "lonely", Listen: "127.0.0.1:0", Peers: []string{nobody}, Nodes: 3, Wait: time.Second,
+	}})
+	if !errors.Is(err, store.ErrNoLeader) || !strings.Contains(err.Error(), "needs 2 of them up") {
+		t.Fatalf("got %v, want ErrNoLeader saying a cluster of 3 needs 2", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("gave up after %s, want about a second", d)
 	}
 }
