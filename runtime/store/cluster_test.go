@@ -72,6 +72,13 @@ func TestClusterSharesAndSurvivesANode(t *testing.T) {
 			t.Fatalf("open %d: %v", i, err)
 		}
 	}
+	// A get right after the bucket is made, on every node: answered
+	// (no key), not "no responders" while its replicas start.
+	for i, kv := range kvs {
+		if _, ok, err := kv.Get(ctx, "nobody"); ok || err != nil {
+			t.Errorf("node %d: a get in the new bucket: %v, %v", i+1, ok, err)
+		}
+	}
 	if logs[0].Epoch() != logs[1].Epoch() || logs[1].Epoch() != logs[2].Epoch() {
 		t.Fatalf("three epochs for one stream: %s %s %s", logs[0].Epoch(), logs[1].Epoch(), logs[2].Epoch())
 	}

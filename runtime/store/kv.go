@@ -139,6 +139,14 @@ func (k *KV) Get(ctx context.Context, key string) (value []byte, ok bool, err er
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
 	e, err := k.kv.Get(ctx, kvKey(key))
+	if k.origin != "" && errors.Is(err, nats.ErrNoResponders) {
+		// In a cluster a get is answered by any replica (direct get):
+		// none does for a moment after the bucket is made, or after a
+		// node's loss. Asked again, as a bucket is opened (settle).
+		e, err = settle(ctx, true, func(ctx context.Context) (jetstream.KeyValueEntry, error) {
+			return k.kv.Get(ctx, kvKey(key))
+		})
+	}
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, false, nil
 	}
@@ -209,8 +217,12 @@ func (k *KV) Watch(ctx context.Context, fn func(key string, value []byte, stored
 	// may have led the bucket's stream, or the cluster.
 	ctx, cancel := k.open(ctx)
 	defer cancel()
-	cons, err := k.js.OrderedConsumer(ctx, k.stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{k.prefix + ">"}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+	// Asked again when the answer is slow: a node that just died may have
+	// led the bucket's stream, and the request waits for it otherwise.
+	cons, err := settle(ctx, k.origin != "", func(ctx context.Context) (jetstream.Consumer, error) {
+		return k.js.OrderedConsumer(ctx, k.stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{k.prefix + ">"}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: watch: %w", err)
@@ -244,14 +256,29 @@ func (k *KV) Watch(ctx context.Context, fn func(key string, value []byte, stored
 		cc.Stop()
 		<-cc.Closed()
 	}
-	if info, err := cons.Info(ctx); err == nil && info.Delivered.Consumer == 0 && info.NumPending == 0 {
-		once.Do(func() { close(synced) }) // an empty bucket: nothing to hand first
+	// An empty bucket hands nothing first. (Not the consumer's Info: the
+	// ordered consumer holds its lock while it asks, and a consumer
+	// placed on a node that just died keeps its handler, and its reset,
+	// waiting as long.)
+	empty := func() bool {
+		sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
+		defer scancel()
+		st, err := k.kv.Status(sctx)
+		return err == nil && st.Values() == 0
 	}
-	select {
-	case <-synced:
-		return stop, nil
-	case <-ctx.Done():
-		stop()
-		return nil, fmt.Errorf("store: watch: %w", ctx.Err())
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if empty() {
+			once.Do(func() { close(synced) })
+		}
+		select {
+		case <-synced:
+			return stop, nil
+		case <-tick.C: // the values there were may have expired unseen
+		case <-ctx.Done():
+			stop()
+			return nil, fmt.Errorf("store: watch: %w", ctx.Err())
+		}
 	}
 }
