@@ -171,9 +171,11 @@ func TestClusterDrill(t *testing.T) {
 	nodes := make([]*clusterNode, len(ips))
 	for i, ip := range ips {
 		n := &clusterNode{name: fmt.Sprintf("node%d", i+1), token: token, t: t}
-		n.s = startServe(t, exec.CommandContext(ctx, bin, "serve", "-node", n.name,
+		cmd := exec.CommandContext(ctx, bin, "serve", "-node", n.name,
 			"-listen", ip+":0", "-http", "", "-admin", ip+":0", "-data", t.TempDir(),
-			"-cluster-listen", routes[i], "-cluster-peer", strings.Join(routes, ","), "-cluster-wait", "2m", dir), env)
+			"-cluster-listen", routes[i], "-cluster-peer", strings.Join(routes, ","), "-cluster-wait", "2m", dir)
+		dieWithTest(cmd)
+		n.s = startServe(t, cmd, env)
 		nodes[i] = n
 		// The nodes share the test's site directory, and each writes its
 		// build there: the next starts once this one has (on machines of
