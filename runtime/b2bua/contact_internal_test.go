@@ -30,23 +30,26 @@ func TestListenersInEitherOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.ServeTCP(ctx, l)
-	for deadline := time.Now().Add(5 * time.Second); s.client() == nil; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("ServeTCP made no client")
-		}
-	}
+	// ServeTCP makes its client before sipgo accepts: the first Accept
+	// says it is there.
+	accepting := make(chan struct{})
+	go s.ServeTCP(ctx, &firstAccept{Listener: l, first: func() { close(accepting) }})
+	waitClosed(t, accepting, "ServeTCP never accepted")
 	tcpClient := s.client()
+	if tcpClient == nil {
+		t.Fatal("ServeTCP made no client")
+	}
 
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.ServeUDP(ctx, conn)
-	for deadline := time.Now().Add(5 * time.Second); s.client() == tcpClient; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("ServeUDP kept the client made without the UDP listening socket")
-		}
+	// Likewise ServeUDP makes its client before sipgo first reads.
+	reading := make(chan struct{})
+	go s.ServeUDP(ctx, &firstRead{PacketConn: conn, first: func() { close(reading) }})
+	waitClosed(t, reading, "ServeUDP never read its socket")
+	if s.client() == tcpClient {
+		t.Fatal("ServeUDP kept the client made without the UDP listening socket")
 	}
 
 	peer := "127.0.0.1:5062"
@@ -121,6 +124,28 @@ func TestUDPListenerKnownAtFirstRead(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the server never read its UDP socket")
 	}
+}
+
+// waitClosed waits for ch to be closed, failing with msg after 10 s.
+func waitClosed(t *testing.T, ch <-chan struct{}, msg string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal(msg)
+	}
+}
+
+// firstAccept calls first when its first Accept begins.
+type firstAccept struct {
+	net.Listener
+	once  sync.Once
+	first func()
+}
+
+func (f *firstAccept) Accept() (net.Conn, error) {
+	f.once.Do(f.first)
+	return f.Listener.Accept()
 }
 
 // firstRead calls first when its first read begins.
