@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,23 +30,26 @@ func TestListenersInEitherOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.ServeTCP(ctx, l)
-	for deadline := time.Now().Add(5 * time.Second); s.client() == nil; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("ServeTCP made no client")
-		}
-	}
+	// ServeTCP makes its client before sipgo accepts: the first Accept
+	// says it is there.
+	accepting := make(chan struct{})
+	go s.ServeTCP(ctx, &firstAccept{Listener: l, first: func() { close(accepting) }})
+	waitClosed(t, accepting, "ServeTCP never accepted")
 	tcpClient := s.client()
+	if tcpClient == nil {
+		t.Fatal("ServeTCP made no client")
+	}
 
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.ServeUDP(ctx, conn)
-	for deadline := time.Now().Add(5 * time.Second); s.client() == tcpClient; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("ServeUDP kept the client made without the UDP listening socket")
-		}
+	// Likewise ServeUDP makes its client before sipgo first reads.
+	reading := make(chan struct{})
+	go s.ServeUDP(ctx, &firstRead{PacketConn: conn, first: func() { close(reading) }})
+	waitClosed(t, reading, "ServeUDP never read its socket")
+	if s.client() == tcpClient {
+		t.Fatal("ServeUDP kept the client made without the UDP listening socket")
 	}
 
 	peer := "127.0.0.1:5062"
@@ -86,4 +90,72 @@ func TestContactDest(t *testing.T) {
 			t.Errorf("dest of %s = %q, want %q", tt.contact.URI.String(), got, tt.want)
 		}
 	}
+}
+
+// The UDP listener is known by the time the server handles its first
+// datagram: a call out must leave from it (trunkSocket), and one that came
+// in the server's first moments — before a goroutine recording the
+// listener had run — failed with 480 ("the SIP UDP listener is not open";
+// TestCallOutRefusedCredentials and TestCallOutCancelled failed so under
+// load). The check runs where the first datagram would be read.
+func TestUDPListenerKnownAtFirstRead(t *testing.T) {
+	cur := Prepare(State{Program: &ir.Program{Site: ir.Site{Domain: "first.example"}}})
+	s, err := New(Config{Current: func() *Prepared { return cur }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := make(chan bool, 1)
+	go s.ServeUDP(ctx, &firstRead{PacketConn: conn, first: func() {
+		_, ok := s.listenerAddr("UDP")
+		known <- ok
+	}})
+	select {
+	case ok := <-known:
+		if !ok {
+			t.Error("the first datagram is read before the UDP listener is recorded: a call out in it cannot leave")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server never read its UDP socket")
+	}
+}
+
+// waitClosed waits for ch to be closed, failing with msg after 10 s.
+func waitClosed(t *testing.T, ch <-chan struct{}, msg string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal(msg)
+	}
+}
+
+// firstAccept calls first when its first Accept begins.
+type firstAccept struct {
+	net.Listener
+	once  sync.Once
+	first func()
+}
+
+func (f *firstAccept) Accept() (net.Conn, error) {
+	f.once.Do(f.first)
+	return f.Listener.Accept()
+}
+
+// firstRead calls first when its first read begins.
+type firstRead struct {
+	net.PacketConn
+	once  sync.Once
+	first func()
+}
+
+func (f *firstRead) ReadFrom(b []byte) (int, net.Addr, error) {
+	f.once.Do(f.first)
+	return f.PacketConn.ReadFrom(b)
 }

@@ -134,6 +134,13 @@ func startSite(t *testing.T, src string, opts func(*site.Options)) *harness {
 // loopback.
 func startSiteOn(t *testing.T, src, listen string, opts func(*site.Options)) *harness {
 	t.Helper()
+	return startSiteWrapped(t, src, listen, opts, nil)
+}
+
+// startSiteWrapped is startSiteOn with the server's socket wrapped by
+// wrap, when set: a test that must see (or hold) what the server writes.
+func startSiteWrapped(t *testing.T, src, listen string, opts func(*site.Options), wrap func(net.PacketConn) net.PacketConn) *harness {
+	t.Helper()
 	p := compile(t, src)
 	key, err := credentials.KeyFromBytes([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
@@ -170,6 +177,9 @@ func startSiteOn(t *testing.T, src, listen string, opts func(*site.Options)) *ha
 		h.addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port()).String()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	if wrap != nil {
+		conn = wrap(conn)
+	}
 	go st.ServeUDP(ctx, conn)
 	t.Cleanup(func() {
 		for _, d := range h.devices {

@@ -121,6 +121,11 @@ func (c *call) reauth(b *branch, res *sip.Response) sip.ClientTransaction {
 		return nil
 	}
 	b.authed = true
+	// A provisional response the carrier sent before its challenge was
+	// the first transaction's: the new INVITE may be cancelled only once
+	// it has one of its own (RFC 3261 §9.1). Until then no CANCEL reads
+	// b.req, which the new transaction is completing below.
+	b.early = false
 	req := b.req.Clone()
 	c.mu.Unlock()
 	req.RemoveHeader("Via")

@@ -184,6 +184,15 @@ func (s *Server) RingTest(ctx context.Context, user string, prompt []int16, ring
 	}
 	mu.Unlock()
 	res.Answered = t.account
+	// The callee may hang up first: its BYE belongs to this dialog, not to
+	// a call of the call core (onBye asks ringTestBye first). It may come
+	// as soon as our ACK reaches the callee (RFC 3261 §15), so the dialog
+	// is known before the ACK leaves; known only after, a BYE in that
+	// moment was answered 481.
+	hungUp := make(chan struct{})
+	dialogID := callIDOf(sess.InviteRequest)
+	s.ringTests.Store(dialogID, hungUp)
+	defer s.ringTests.Delete(dialogID)
 	actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := sess.Ack(actx); err != nil {
@@ -192,12 +201,6 @@ func (s *Server) RingTest(ctx context.Context, user string, prompt []int16, ring
 		return res, nil
 	}
 	s.publish(events.Event{Kind: events.LegAnswered, Call: res.Call, Leg: t.account, From: ringTestFrom, Target: ref, Origin: u.Origin})
-	// The callee may hang up first: its BYE belongs to this dialog, not to
-	// a call of the call core (onBye asks ringTestBye first).
-	hungUp := make(chan struct{})
-	dialogID := callIDOf(sess.InviteRequest)
-	s.ringTests.Store(dialogID, hungUp)
-	defer s.ringTests.Delete(dialogID)
 	hangup := func(cause string) {
 		bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

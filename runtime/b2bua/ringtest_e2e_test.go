@@ -2,7 +2,9 @@ package b2bua_test
 
 import (
 	"context"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,4 +137,80 @@ func TestRingTestCalleeHangsUp(t *testing.T) {
 		t.Fatal("the ring test did not end when the callee hung up")
 	}
 	h.waitEvent("call_ended", func(e events.Event) bool { return e.Kind == events.CallEnded && e.Cause == "callee hung up" })
+}
+
+// A callee may hang up as soon as the server's ACK reaches it (RFC 3261
+// §15): the ring test must know its dialog by then. It used to learn it
+// only after the ACK had left and the answer had been announced, and a
+// BYE that came in that moment was answered 481 (TestRingTestCalleeHangsUp
+// failed so under load). Here the server's ACK is held in its socket until
+// the server has answered mary's BYE, which she sends on seeing the ACK
+// leave: the moment, every time.
+func TestRingTestCalleeHangsUpAtTheAck(t *testing.T) {
+	sock := &ackHold{acked: make(chan struct{}), byeAnswered: make(chan struct{})}
+	h := startSiteWrapped(t, e2eSite, "127.0.0.1:0", nil, func(c net.PacketConn) net.PacketConn { sock.PacketConn = c; return sock })
+	mary := h.device("app.mary")
+	mary.SetAnswer(device.Pickup, 0)
+	type outcome struct {
+		reason string
+		err    error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := h.site.RingTest(context.Background(), "mary", 20*time.Second, time.Hour)
+		done <- outcome{res.Reason, err}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	select {
+	case <-sock.acked:
+	case <-ctx.Done():
+		t.Fatal("the server never acknowledged mary's answer")
+	}
+	in, err := mary.WaitIncoming(ctx, func(in []device.Incoming) bool { return len(in) == 1 && in[0].Answered })
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := mary.Answered(in[0].CallID)
+	if call == nil {
+		t.Fatal("mary has no established call")
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatalf("mary's BYE as the ACK left: %v", err)
+	}
+	select {
+	case o := <-done:
+		if o.err != nil || !strings.Contains(o.reason, "hung up") {
+			t.Errorf("ring test: reason %q, err %v; want ended by the hang-up", o.reason, o.err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the ring test did not end when the callee hung up")
+	}
+}
+
+// ackHold is the server's socket, holding the first ACK the server sends
+// (after writing it) until the server has answered a BYE.
+type ackHold struct {
+	net.PacketConn
+	ackOnce, byeOnce   sync.Once
+	acked, byeAnswered chan struct{}
+}
+
+func (c *ackHold) WriteTo(b []byte, addr net.Addr) (int, error) {
+	msg := string(b)
+	if strings.HasPrefix(msg, "SIP/2.0 ") && strings.Contains(msg, " BYE\r\n") {
+		c.byeOnce.Do(func() { close(c.byeAnswered) })
+	}
+	n, err := c.PacketConn.WriteTo(b, addr)
+	if strings.HasPrefix(msg, "ACK ") {
+		first := false
+		c.ackOnce.Do(func() { first = true; close(c.acked) })
+		if first {
+			select {
+			case <-c.byeAnswered:
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}
+	return n, err
 }

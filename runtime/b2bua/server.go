@@ -316,10 +316,16 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 		return nil
 	}
 	defer s.serving.Done()
+	// The listener is known before sipgo handles the first datagram:
+	// requests to carriers must leave from it (trunkSocket), and the
+	// first call out may come in that datagram. Recorded by a goroutine
+	// waiting on Ready, it was missing for the first few requests when
+	// that goroutine ran late, and a call out failed with 480.
+	rc.OnReady(func() { s.addListener("UDP", conn.LocalAddr()) })
 	go func() {
 		select {
 		case <-rc.Ready():
-			s.listening("UDP", conn.LocalAddr())
+			s.syncTrunks()
 		case <-ctx.Done():
 		}
 	}()
@@ -450,19 +456,24 @@ func (s *Server) closeSockets() {
 // listening records a listener sipgo serves, and starts the
 // registrations at carriers that can now be sent.
 func (s *Server) listening(transport string, addr net.Addr) {
+	s.addListener(transport, addr)
+	s.syncTrunks()
+}
+
+// addListener records a listener sipgo serves.
+func (s *Server) addListener(transport string, addr net.Addr) {
 	ap, err := netip.ParseAddrPort(addr.String())
 	if err != nil {
 		return
 	}
 	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
 	if s.listeners == nil {
 		s.listeners = map[string]netip.AddrPort{}
 	}
 	if _, ok := s.listeners[transport]; !ok {
 		s.listeners[transport] = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	s.listenMu.Unlock()
-	s.syncTrunks()
 }
 
 // notListening forgets a listener sipgo no longer reads from.

@@ -180,6 +180,14 @@ func startTrunkServer(t *testing.T, carrier netip.AddrPort, o serverOptions) *tr
 		<-served
 		h.sub.Close()
 		h.noSecretsShown()
+		// The server's log says what it made of a failed test (a leg it
+		// could not start logs only a warning); noSecretsShown has
+		// already said so if it holds the password.
+		h.logMu.Lock()
+		if t.Failed() && !strings.Contains(h.log.String(), trunkPassword) {
+			t.Logf("server log:\n%s", h.log)
+		}
+		h.logMu.Unlock()
 	})
 	return h
 }
@@ -572,6 +580,13 @@ func startCarrierHub(t *testing.T, password string, refuseRegister bool) (*carri
 	if err != nil {
 		t.Skipf("SKIPPING: cannot listen on %s: %v", carrierHost, err)
 	}
+	wire := newWireLog(conn)
+	conn = wire
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("what crossed the carrier's socket:\n%s", wire)
+		}
+	})
 	c := &carrierHub{}
 	a := carrierAuth(password)
 	vet := func(req *sip.Request) *sip.Response {

@@ -12,7 +12,8 @@ import (
 // port before the caller's first. Latching it would give the stranger the
 // callee's audio and leave the caller, behind NAT, with none.
 func TestRelayStrangerBeforeCaller(t *testing.T) {
-	r := newTestRelay(t, Config{})
+	var w readers
+	r := newTestRelay(t, Config{Listen: w.listen})
 	caller, callee := newEndpoint(t), newEndpoint(t)
 	stranger := newEndpointAt(t, strangerIP)
 	if err := r.SetOffer(sdpFor(caller.addr(), netip.AddrPort{}), loopback); err != nil {
@@ -30,7 +31,7 @@ func TestRelayStrangerBeforeCaller(t *testing.T) {
 
 	stranger.send(toCaller, rtpPacket(t, 8, 1, []byte("let me in")))
 	stranger.send(toCallee, rtpPacket(t, 8, 2, []byte("and here")))
-	waitStats(t, r, func(s Stats) bool { return s.Dropped == 2 })
+	waitStats(t, &w, r, func(s Stats) bool { return s.Dropped == 2 })
 	caller.send(toCaller, rtpPacket(t, 8, 3, []byte("hello")))
 	callee.expect(rtpPacket(t, 8, 3, []byte("hello")))
 	for i := range 10 {
@@ -62,7 +63,8 @@ func TestRelayNATParties(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newTestRelay(t, Config{})
+			var w readers
+			r := newTestRelay(t, Config{Listen: w.listen})
 			caller, callee := newEndpoint(t), newEndpoint(t)
 			if err := r.SetOffer(sdpFor(netip.AddrPortFrom(private, 4000), netip.AddrPort{}), tt.via...); err != nil {
 				t.Fatal(err)
@@ -84,12 +86,12 @@ func TestRelayNATParties(t *testing.T) {
 			callee.send(toCallee, b)
 			if !tt.want {
 				caller.send(toCaller, a)
-				waitStats(t, r, func(s Stats) bool { return s.Dropped == 2 })
+				waitStats(t, &w, r, func(s Stats) bool { return s.Dropped == 2 })
 				caller.expectNothing()
 				callee.expectNothing()
 				return
 			}
-			waitStats(t, r, func(s Stats) bool { return s.Forwarded == 1 })
+			waitStats(t, &w, r, func(s Stats) bool { return s.Forwarded == 1 })
 			caller.send(toCaller, a)
 			callee.expect(a)
 			c := rtpPacket(t, 8, 3, []byte("callee again"))
@@ -106,7 +108,8 @@ func TestEndpointStrangerBeforeCaller(t *testing.T) {
 	caller := newEndpoint(t)
 	stranger := newEndpointAt(t, strangerIP)
 	natted := newEndpoint(t) // the caller's NAT: its IP, another port
-	e := NewEndpoint(Config{IP: loopback})
+	var w readers
+	e := NewEndpoint(Config{IP: loopback, Listen: w.listen})
 	t.Cleanup(func() { e.Close() })
 	ans, err := e.Answer(sdpFor(netip.AddrPortFrom(netip.MustParseAddr("127.255.0.1"), 4000), netip.AddrPort{}), loopback)
 	if err != nil {
@@ -116,7 +119,7 @@ func TestEndpointStrangerBeforeCaller(t *testing.T) {
 	frame := make([]int16, 160)
 
 	stranger.send(to, rtpPacket(t, 8, 1, bytes.Repeat([]byte{0x55}, 160)))
-	waitFor(t, func() bool { return e.Dropped() == 1 })
+	w.until(t, func() bool { return e.Dropped() == 1 }, func() string { return fmt.Sprintf("Dropped = %d", e.Dropped()) })
 	// The caller, behind NAT, sends from its signalling IP: the endpoint
 	// hears it and answers there.
 	caller.send(to, rtpPacket(t, 8, 2, bytes.Repeat([]byte{0xd5}, 160)))
@@ -143,16 +146,5 @@ func TestEndpointStrangerBeforeCaller(t *testing.T) {
 	natted.recv() // a new port of the caller's IP: its NAT rebound
 	if got := e.Dropped(); got != 1 {
 		t.Errorf("Dropped = %d, want the stranger's 1", got)
-	}
-}
-
-// waitFor polls cond: the endpoint's reader is a goroutine of its own.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

@@ -305,7 +305,8 @@ func TestRelayLatching(t *testing.T) {
 }
 
 func TestRelayForking(t *testing.T) {
-	r := newTestRelay(t, Config{})
+	var w readers
+	r := newTestRelay(t, Config{Listen: w.listen})
 	caller := newEndpoint(t)
 	if err := r.SetOffer(sdpFor(caller.addr(), netip.AddrPort{})); err != nil {
 		t.Fatal(err)
@@ -338,7 +339,7 @@ func TestRelayForking(t *testing.T) {
 	caller.expect(rtpPacket(t, 8, 3, []byte("winner")))
 	caller.send(toCaller, rtpPacket(t, 8, 4, []byte("hello")))
 	phones[1].expect(rtpPacket(t, 8, 4, []byte("hello")))
-	waitStats(t, r, func(s Stats) bool { return s.Dropped == 2 }) // early and loser
+	waitStats(t, &w, r, func(s Stats) bool { return s.Dropped == 2 }) // early and loser
 	for _, l := range []*Leg{legs[0], legs[2]} {
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
@@ -413,7 +414,8 @@ func TestRelayLateOffer(t *testing.T) {
 }
 
 func TestRelayHoldAndReject(t *testing.T) {
-	c := newCall(t, Config{})
+	var w readers
+	c := newCall(t, Config{Listen: w.listen})
 	// The callee puts the call on hold, the RFC 2543 way, and rejects video.
 	hold := []byte(sdpText(
 		"v=0", "o=dev 100 2 IN IP4 127.0.0.1", "s=-", "c=IN IP4 0.0.0.0", "t=0 0",
@@ -432,7 +434,7 @@ func TestRelayHoldAndReject(t *testing.T) {
 	c.callerV.send(c.toCaller[1].rtp, rtpPacket(t, 96, 1, nil)) // rejected stream
 	c.calleeV.send(c.toCallee[1].rtp, rtpPacket(t, 96, 2, nil))
 	// Three sockets, three goroutines: wait for the count.
-	waitStats(t, c.r, func(s Stats) bool { return s.Dropped == before.Dropped+3 })
+	waitStats(t, &w, c.r, func(s Stats) bool { return s.Dropped == before.Dropped+3 })
 	// The callee's music on hold still reaches the caller.
 	moh := rtpPacket(t, 8, 3, []byte("moh"))
 	c.callee.send(c.toCallee[0].rtp, moh)
@@ -442,19 +444,14 @@ func TestRelayHoldAndReject(t *testing.T) {
 	}
 }
 
-// waitStats polls until cond holds: packets on different sockets are
-// handled by different goroutines, so only a count says they are done.
-// It stays a poll: the packets it waits for are ones the relay drops,
-// which leave nothing to wait on (no output, and some on sockets that
-// never forward again), and the relay has no hook for tests.
-func waitStats(t *testing.T, r *Relay, cond func(Stats) bool) {
+// waitStats waits until cond holds of r's counts, looking again each time
+// one of its socket readers (w: r's Config.Listen) is done with a
+// datagram: packets on different sockets are handled by different
+// goroutines, and the ones it waits for are dropped, which leaves only
+// the count and the reader's return to wait on.
+func waitStats(t *testing.T, w *readers, r *Relay, cond func(Stats) bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(r.Stats()); {
-		if time.Now().After(deadline) {
-			t.Fatalf("Stats = %+v", r.Stats())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	w.until(t, func() bool { return cond(r.Stats()) }, func() string { return fmt.Sprintf("Stats = %+v", r.Stats()) })
 }
 
 func TestRelayDTMF(t *testing.T) {

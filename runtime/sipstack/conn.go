@@ -30,6 +30,7 @@ type ReadyConn struct {
 	net.PacketConn
 	once    sync.Once
 	ready   chan struct{}
+	onReady func()
 	closing *atomic.Bool
 	serve   func(conn net.PacketConn, data []byte, src net.Addr) bool
 	// received and waited, when set, measure how long each datagram
@@ -58,8 +59,21 @@ func NewReadyConn(pc net.PacketConn, closing *atomic.Bool, serve func(conn net.P
 // Ready is closed once sipgo reads from the socket.
 func (c *ReadyConn) Ready() <-chan struct{} { return c.ready }
 
+// OnReady has f called when sipgo first reads, in the reading goroutine,
+// before Ready closes and before any datagram is handed on: what f
+// records is in place for the first request handled. A goroutine waiting
+// on Ready is not: it may run only after the reader has handled several
+// datagrams (a call out then found no listener to leave from). f must not
+// wait for anything the read loop does. Call it before serving.
+func (c *ReadyConn) OnReady(f func()) { c.onReady = f }
+
 func (c *ReadyConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	c.once.Do(func() { close(c.ready) })
+	c.once.Do(func() {
+		if c.onReady != nil {
+			c.onReady()
+		}
+		close(c.ready)
+	})
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(b)
 		if err != nil {
