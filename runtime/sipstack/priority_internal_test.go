@@ -1,0 +1,292 @@
+package sipstack
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/go-cmp/cmp"
+
+	"switchboard/runtime/udp"
+)
+
+func TestNewRequest(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		want bool
+	}{
+		{"a new INVITE", string(invite(doorLines...)), true},
+		{"a re-INVITE", string(invite(replace(doorLines, 3, "To: <sip:R1@bench.example>;tag=abc")...)), false},
+		{"a compact To with a tag, odd case", string(invite(replace(doorLines, 3, "t: <sip:R1@bench.example>;TAG=abc")...)), false},
+		{"a new REGISTER", "REGISTER sip:bench.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-r\r\nTo: <sip:a@bench.example>\r\nCall-ID: r\r\nCSeq: 1 REGISTER\r\n\r\n", true},
+		{"a new SUBSCRIBE", "SUBSCRIBE sip:a@bench.example SIP/2.0\r\nTo: <sip:a@bench.example>\r\n\r\n", true},
+		{"a request without its header's end", "INVITE sip:a@b SIP/2.0\r\nTo: <sip:a@b>;tag=1\r\n", true},
+		{"no To at all", "INVITE sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n", true},
+		{"a response", "SIP/2.0 200 OK\r\nTo: <sip:a@b>\r\nCSeq: 1 INVITE\r\n\r\n", false},
+		{"an ACK", "ACK sip:a@b SIP/2.0\r\nTo: <sip:a@b>;tag=1\r\n\r\n", false},
+		{"a BYE", "BYE sip:a@b SIP/2.0\r\nTo: <sip:a@b>;tag=1\r\n\r\n", false},
+		{"a CANCEL (no To tag, but it ends a call)", "CANCEL sip:a@b SIP/2.0\r\nTo: <sip:a@b>\r\n\r\n", false},
+		{"an OPTIONS", "OPTIONS sip:a@b SIP/2.0\r\nTo: <sip:a@b>\r\n\r\n", false},
+		{"a keep-alive", "\r\n\r\n", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := newRequest([]byte(tc.data)); got != tc.want {
+				t.Errorf("newRequest = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRing(t *testing.T) {
+	r := newRing(3)
+	big := bytes.Repeat([]byte("x"), slotKeep+1)
+	var got []string
+	b := make([]byte, 2*slotKeep)
+	for i, d := range [][]byte{[]byte("a"), big, []byte("c"), []byte("d")} {
+		if r.full() {
+			r.drop()
+		}
+		r.push(d, nil, time.Unix(int64(i), 0))
+	}
+	for r.n > 0 {
+		n, _, at := r.pop(b)
+		got = append(got, fmt.Sprintf("%d:%d", at.Unix(), n))
+	}
+	if diff := cmp.Diff([]string{"1:4097", "2:1", "3:1"}, got); diff != "" {
+		t.Errorf("popped (-want +got):\n%s", diff)
+	}
+	for i, s := range r.d {
+		if cap(s.buf) > slotKeep {
+			t.Errorf("slot %d keeps a buffer of %d bytes", i, cap(s.buf))
+		}
+	}
+}
+
+// testServer is a sipgo server on a loopback socket read through
+// ReadyConn as runtime/b2bua reads it: new INVITEs screened by an
+// Admission (refused from a scan, or in the handler), BYEs answered 200,
+// admitted INVITEs 486 (the call's set-up ends there).
+type testServer struct {
+	addr      net.Addr
+	admission *Admission
+	rc        *ReadyConn
+}
+
+func startTestServer(t *testing.T, maxDelay time.Duration) *testServer {
+	t.Helper()
+	ua, err := sipgo.NewUA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ua.Close() })
+	srv, err := sipgo.NewServer(ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No scheduler watch: the measure under test is the read loop's.
+	a := newAdmission(0, maxDelay, 1, time.Now)
+	// Calls ringing, so that the delay may refuse (delayFloor).
+	for i := range delayFloor {
+		a.Admit(fmt.Sprintf("ringing-%d", i))
+	}
+	st := NewStateless(func(*sip.Request) *sip.Response { return nil })
+	st.Refuse(a)
+	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		id := req.CallID().Value()
+		if !a.Admit(id) {
+			_ = tx.Respond(a.Refusal(req))
+			return
+		}
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 486, "Busy Here", nil))
+		a.Done(id)
+	})
+	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc := udp.New(pc.(*net.UDPConn))
+	if !uc.Stamp() {
+		t.Skip("no receive stamps here")
+	}
+	_ = uc.SetReadBuffer(4 << 20)
+	var closing atomic.Bool
+	rc := NewReadyConn(uc, &closing, st.Serve)
+	rc.MeasureWait(uc.Received, a.Waited)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.ServeUDP(rc) }()
+	t.Cleanup(func() { closing.Store(true); uc.Close(); <-done })
+	select {
+	case <-rc.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server never read")
+	}
+	return &testServer{addr: uc.LocalAddr(), admission: a, rc: rc}
+}
+
+// client is a loopback UDP socket that speaks to a testServer.
+type client struct {
+	t    *testing.T
+	conn *net.UDPConn
+	srv  net.Addr
+}
+
+func newClient(t *testing.T, srv net.Addr) *client {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetReadBuffer(4 << 20)
+	return &client{t: t, conn: c, srv: srv}
+}
+
+func (c *client) request(method, callID, toTag string) []byte {
+	to := "<sip:R1@bench.example>"
+	if toTag != "" {
+		to += ";tag=" + toTag
+	}
+	return []byte(fmt.Sprintf("%s sip:R1@127.0.0.1 SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP %s;branch=z9hG4bK-%s-%s;rport\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:door@bench.example>;tag=d\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n"+
+		"Contact: <sip:door@%s>\r\nContent-Length: 0\r\n\r\n",
+		method, c.conn.LocalAddr(), method, callID, to, callID, method, c.conn.LocalAddr()))
+}
+
+func (c *client) send(b []byte) {
+	if _, err := c.conn.WriteTo(b, c.srv); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// answer reads the next final response; nil after timeout.
+func (c *client) answer(timeout time.Duration) *sip.Response {
+	buf := make([]byte, 8192)
+	for {
+		_ = c.conn.SetReadDeadline(time.Now().Add(timeout))
+		n, _, err := c.conn.ReadFrom(buf)
+		if err != nil {
+			return nil
+		}
+		msg, err := sip.ParseMessage(buf[:n])
+		if err != nil {
+			c.t.Fatalf("an answer that does not parse: %v\n%s", err, buf[:n])
+		}
+		res, ok := msg.(*sip.Response)
+		if !ok {
+			c.t.Fatalf("a request from the server:\n%s", msg)
+		}
+		if res.StatusCode >= 200 {
+			return res
+		}
+	}
+}
+
+// A flood of new INVITEs with the BYEs of established calls among them,
+// on one processor (issue 19): the BYEs are answered before the new
+// calls, which are refused with 503 and Retry-After, none dropped.
+//
+// The burst is sent while the server cannot run (one processor, and a
+// sender that never blocks), so all of it waits in the server's socket.
+// Read in order, every BYE would wait behind the INVITEs before it, and
+// its 200 would go out after their refusals (sent from the read loop
+// itself, while sipgo's goroutine for the BYE waits its turn).
+func TestPriorityInDialogBeforeNewCalls(t *testing.T) {
+	srv := startTestServer(t, time.Millisecond)
+	c := newClient(t, srv.addr)
+	const invites, every = 300, 10
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	byes := 0
+	for i := range invites {
+		c.send(c.request("INVITE", fmt.Sprintf("flood-%d", i), ""))
+		if i%every == every-1 {
+			c.send(c.request("BYE", fmt.Sprintf("call-%d", byes), "callee"))
+			byes++
+		}
+	}
+	var order []string // "BYE" or the INVITE's answer, as they came
+	answers := map[string]int{}
+	for len(order) < invites+byes {
+		res := c.answer(5 * time.Second)
+		if res == nil {
+			break
+		}
+		what := fmt.Sprintf("%d %s", res.StatusCode, res.CSeq().MethodName)
+		answers[what]++
+		order = append(order, string(res.CSeq().MethodName))
+		if res.StatusCode == 503 {
+			if ra := res.GetHeader("Retry-After"); ra == nil || ra.Value() == "" {
+				t.Errorf("a 503 without Retry-After:\n%s", res)
+			}
+		}
+	}
+	t.Logf("answers %v", answers)
+	if got := answers["200 BYE"]; got != byes {
+		t.Fatalf("%d BYEs answered 200 of %d: %v", got, byes, answers)
+	}
+	if answers["503 INVITE"] == 0 {
+		t.Errorf("no new INVITE refused: %v", answers)
+	}
+	if got := answers["503 INVITE"] + answers["486 INVITE"]; got != invites {
+		t.Errorf("%d new INVITEs answered 503 or 486, want all %d: %v", got, invites, answers)
+	}
+	last := 0 // where the last BYE's answer came
+	for i, m := range order {
+		if m == "BYE" {
+			last = i
+		}
+	}
+	if last >= byes {
+		t.Errorf("the last BYE answered %dth, after %d answers to new INVITEs; want every BYE answered before them", last+1, last+1-byes)
+	}
+	if d := srv.rc.Dropped(); d != 0 {
+		t.Errorf("%d new requests dropped from a full queue", d)
+	}
+}
+
+// A lightly loaded server refuses nothing while a goroutine of its own
+// burns the processor it has: the wait a new call finds is its own
+// queue's, not every goroutine's. One call at a time, each answered
+// before the next is made, with calls ringing (above delayFloor) and the
+// default limit.
+func TestPriorityNoRefusalBesideBurner(t *testing.T) {
+	srv := startTestServer(t, DefaultQueueDelay)
+	c := newClient(t, srv.addr)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	ctx, cancel := context.WithCancel(context.Background())
+	burning := make(chan struct{})
+	go func() {
+		defer close(burning)
+		for ctx.Err() == nil {
+			for range 1000 {
+			}
+		}
+	}()
+	defer func() { cancel(); <-burning }()
+	answers := map[int]int{}
+	const calls = 40
+	for i := range calls {
+		c.send(c.request("INVITE", fmt.Sprintf("light-%d", i), ""))
+		res := c.answer(5 * time.Second)
+		if res == nil {
+			t.Fatalf("call %d not answered", i)
+		}
+		answers[res.StatusCode]++
+	}
+	if diff := cmp.Diff(map[int]int{486: calls}, answers); diff != "" {
+		t.Errorf("answers to %d calls one at a time (-want +got):\n%s", calls, diff)
+	}
+}
