@@ -146,6 +146,9 @@ type Admission struct {
 	// wait is the standing wait in the socket (time.Duration): the
 	// shortest of the last block of datagrams read; see Waited.
 	wait atomic.Int64
+	// queued is set once the read loop measures waits (Waited): the
+	// scheduler's measure then stands aside (see Waited).
+	queued atomic.Bool
 	// block is the block of datagrams being read and its shortest
 	// wait, published is when wait was last set; the read loop's alone.
 	block struct {
@@ -219,6 +222,9 @@ func (a *Admission) watch(period time.Duration) {
 			return
 		case <-t.C:
 		}
+		if a.queued.Load() {
+			return // the read loop measures instead (Waited)
+		}
 		metrics.Read(sample)
 		if sample[0].Value.Kind() != metrics.KindFloat64Histogram {
 			return // not measured by this Go
@@ -260,9 +266,25 @@ func (a *Admission) Delay() time.Duration {
 // off its core: with one CPU burner beside it, the server refused half
 // of 400 calls/s it then carried with -max-queue-delay 0 (p99 468 ms,
 // none refused; issue 19, bench/sip on a busy machine).
+//
+// On the priority path (ReadyConn, priority.go) it is told only of new
+// requests, and the wait runs from the kernel's receive stamp to when the
+// read loop takes the request from its own queue, after it has yielded
+// to the goroutines handling what it handed on before: the backlog of
+// the server's own work, which is what the scheduler's measure (Delay)
+// stood for. Once Waited is called that measure stands aside, and
+// its watch stops. The scheduler's p90 counts every goroutine's wait in
+// the process, whatever it belongs to, smoothed over two periods; it
+// refused calls the server then carried in about one bench run in three
+// to seven (issue 19), and with the read loop's wait it brought nothing
+// the wait does not see.
 func (a *Admission) Waited(d time.Duration) {
 	if a == nil {
 		return
+	}
+	if !a.queued.Load() {
+		a.queued.Store(true)
+		a.delay.Store(0)
 	}
 	now := a.now()
 	b := &a.block
@@ -357,7 +379,7 @@ func (a *Admission) admit(callID string, count bool) bool {
 	if _, ok := a.endedBefore[callID]; ok {
 		return true
 	}
-	if a.maxDelay > 0 && len(a.setting) >= delayFloor && (a.Delay() > a.maxDelay || a.Wait() > a.maxDelay) {
+	if a.maxDelay > 0 && len(a.setting) >= delayFloor && ((!a.queued.Load() && a.Delay() > a.maxDelay) || a.Wait() > a.maxDelay) {
 		a.refused.Add(1)
 		return false
 	}
