@@ -1,6 +1,7 @@
 package sipstack
 
 import (
+	"fmt"
 	"math"
 	"runtime/metrics"
 	"strconv"
@@ -86,17 +87,29 @@ import (
 // what a call costs, so a server refusing most of what it is offered
 // still spends most of its core on the calls it admitted.
 //
-// RFC 7339 (SIP overload control) is not implemented. It is feedback
-// between SIP servers: an upstream client that advertises support ("oc" in
-// its Via) is told by how much to reduce what it sends, and throttles at
-// its side. Our clients are door stations, phones and apps, which send one
-// call at a time and implement nothing of it; a carrier trunk is the only
-// upstream server, and none we know of advertises "oc". Without the
-// client's advertisement RFC 7339 §5.10 falls back to 503 with
-// Retry-After, which is what this does. The Retry-After is short
-// (DefaultRetryAfter): a proxy in front of us may take a 503 as "this
-// server is down" for that long (RFC 3263 §4.3), the on/off behaviour RFC
-// 7339 was written to avoid, and a short one keeps such an outage short.
+// RFC 7339 (SIP overload control) is feedback between SIP servers: an
+// upstream client that advertises support (a bare "oc" in its top Via)
+// is told, in the same Via of the responses, by how much to reduce what
+// it sends ("oc", a percentage for the "loss" algorithm, §6), for how
+// long ("oc-validity") and in which order ("oc-seq"), and throttles at
+// its side, so that the server need not refuse what the client would
+// otherwise send. Our clients are door stations, phones and apps, which
+// send one call at a time and implement none of it; a carrier trunk is
+// the only upstream server, and none we know of advertises "oc". Still,
+// where it costs nothing, the refusals carry it: a 503 to a client that
+// advertised "oc" has the share of new calls refused in the last second
+// (at least 1 %) as its reduction (ocFeedback) — the scanned ones, that
+// is, nearly all of them (Refusal says why not the others). Other
+// responses carry no
+// feedback: that would be a header edit in every response the server
+// sends, for clients we have not met. Without the client's advertisement
+// RFC 7339 §5.10 falls back to 503 with Retry-After, which is what this
+// does. The Retry-After is short (DefaultRetryAfter): a proxy in front
+// of us may take a 503 as "this server is down" for that long (RFC 3263
+// §4.3), the on/off behaviour RFC 7339 was written to avoid, and a short
+// one keeps such an outage short. It is sent to clients that support
+// "oc" too, as RFC 3261 asks of a 503; such a client follows the "oc"
+// reduction rather than stopping.
 
 // DefaultCallSetups is the default budget of calls being set up at once.
 // It is the second measure, a bound on what set-ups may hold (a media
@@ -169,6 +182,61 @@ type Admission struct {
 	rotated            time.Time
 
 	refused atomic.Int64
+
+	// offered and refusing count the new calls decided since window
+	// began, reduction is the share refused in the window before (a
+	// percentage): RFC 7339 feedback (ocFeedback). a.mu.
+	offered, refusing int
+	window            time.Time
+	reduction         int
+}
+
+// ocAlgo is the RFC 7339 algorithm of our feedback: loss-based, the one
+// every client that supports it must know (§5.1).
+const ocAlgo = `oc-algo="loss"`
+
+// ocValidity is how long, in milliseconds, a client should apply the
+// reduction it was told (oc-validity): a second, about the window it was
+// measured over, so that a client stops reducing soon after we stop
+// refusing.
+const ocValidity = 1000
+
+// ocFeedback is what a refusal tells a client that supports RFC 7339.
+type ocFeedback struct {
+	reduction int    // the percentage of requests to shed, 1–100
+	seq       string // oc-seq: when it was given, in seconds
+}
+
+// feedback is the RFC 7339 feedback to send with a refusal now: the
+// share of new calls refused in the last window, or in this one so far
+// when that is more.
+func (a *Admission) feedback() ocFeedback {
+	a.mu.Lock()
+	now := a.now()
+	a.roll(now)
+	r := a.reduction
+	if a.offered > 0 {
+		r = max(r, (100*a.refusing+a.offered-1)/a.offered)
+	}
+	a.mu.Unlock()
+	ms := now.UnixMilli()
+	return ocFeedback{
+		reduction: min(max(r, 1), 100),
+		seq:       strconv.FormatInt(ms/1000, 10) + "." + fmt.Sprintf("%03d", ms%1000),
+	}
+}
+
+// roll starts a new window of the counts behind feedback when a second
+// has passed. a.mu is held.
+func (a *Admission) roll(now time.Time) {
+	if now.Sub(a.window) < time.Second {
+		return
+	}
+	a.reduction = 0
+	if a.offered > 0 && now.Sub(a.window) < 2*time.Second {
+		a.reduction = (100*a.refusing + a.offered - 1) / a.offered
+	}
+	a.offered, a.refusing, a.window = 0, 0, now
 }
 
 // NewAdmission bounds the calls being set up at once to budget and the
@@ -293,12 +361,30 @@ func (a *Admission) Waited(d time.Duration) {
 	}
 	b.min = min(b.min, d)
 	b.n++
-	if b.n >= waitBlock || now.Sub(a.published) >= DelayPeriod {
+	switch {
+	case b.n >= waitBlock:
 		a.wait.Store(int64(b.min))
-		b.n = 0
-		a.published = now
+	case now.Sub(a.published) < DelayPeriod:
+		return
+	case b.n < standingFloor:
+		// A few datagrams in a period are no queue, however long each
+		// waited: a lightly loaded server whose thread was off its
+		// core for a moment (another process, a collection) has
+		// nothing to refuse.
+		a.wait.Store(0)
+	default:
+		a.wait.Store(int64(b.min))
 	}
+	b.n = 0
+	a.published = now
 }
+
+// standingFloor is how many datagrams a period must bring for their
+// wait to stand: fewer, one at a time, each wait is how long the read
+// loop took to wake, not a queue. (Found by a test: a server given one
+// call at a time while a goroutine burned its only processor refused a
+// fifth of them on a busy machine, each refusing the next period's.)
+const standingFloor = 8
 
 // waitBlock is how many datagrams in a row must all have waited for the
 // wait to stand: at the clean maximum of door calls (about 8 000
@@ -379,14 +465,18 @@ func (a *Admission) admit(callID string, count bool) bool {
 	if _, ok := a.endedBefore[callID]; ok {
 		return true
 	}
+	a.roll(now)
+	a.offered++
 	if a.maxDelay > 0 && len(a.setting) >= delayFloor && ((!a.queued.Load() && a.Delay() > a.maxDelay) || a.Wait() > a.maxDelay) {
 		a.refused.Add(1)
+		a.refusing++
 		return false
 	}
 	if a.budget > 0 && len(a.setting) >= a.budget {
 		a.expire(now)
 		if len(a.setting) >= a.budget {
 			a.refused.Add(1)
+			a.refusing++
 			return false
 		}
 	}
@@ -457,7 +547,11 @@ func (a *Admission) Refused() int64 {
 }
 
 // Refusal is the response to an INVITE Admit refused: 503 with
-// Retry-After.
+// Retry-After. It carries no RFC 7339 feedback: sipgo's parser misreads
+// a quoted Via parameter (the oc-algo="loss" an RFC 7339 client sends),
+// so the Via it parsed cannot be written back faithfully; the scanned
+// refusal (refuse.go), which copies the Via as it came, carries it, and
+// is what nearly every INVITE refused over UDP gets.
 func (a *Admission) Refusal(req *sip.Request) *sip.Response {
 	res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil)
 	res.AppendHeader(sip.NewHeader("Retry-After", a.retryAfter))

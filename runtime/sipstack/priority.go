@@ -46,6 +46,12 @@ const (
 	freshDepth  = 512
 )
 
+// urgentBatch is how many urgent datagrams the read loop hands on
+// between yields: well under the 61 goroutines the scheduler runs before
+// it looks at its global queue, where a yielding goroutine waits, since
+// sipgo may start more than one goroutine for a datagram.
+const urgentBatch = 16
+
 // slotKeep is the largest buffer a queue slot keeps for its next
 // datagram; a larger datagram's is let go once it has been handed on.
 const slotKeep = 4096
@@ -105,9 +111,9 @@ func (r *ring) drop() {
 type queues struct {
 	now           nowReader
 	urgent, fresh ring
-	// handed says an urgent datagram was handed on since the read loop
+	// handed counts the urgent datagrams handed on since the read loop
 	// last yielded.
-	handed bool
+	handed int
 	// dropped counts new requests dropped from a full queue.
 	dropped atomic.Int64
 }
@@ -122,14 +128,15 @@ func newQueues(now nowReader) *queues {
 // received it.
 //
 // Before it turns from urgent datagrams to new requests it yields the
-// processor once (runtime.Gosched): sipgo handles each datagram it is
-// handed in a goroutine of its own, so an urgent datagram handed on is
-// not yet handled, and the read loop, left running, would refuse or
-// challenge the new requests first, on the same core. Yielding puts the
-// read loop behind the goroutines already runnable (up to the scheduler's
-// next look at its global queue), and the time it spends there counts in
-// the new requests' wait: the backlog of admitted work shows in the
-// measure that refuses new calls.
+// processor (runtime.Gosched), and every urgentBatch urgent datagrams
+// too: sipgo handles each datagram it is handed in a goroutine of its
+// own, so an urgent datagram handed on is not yet handled, and the read
+// loop, left running, would refuse or challenge the new requests first,
+// on the same core. Yielding puts the read loop behind the goroutines
+// already runnable — up to the scheduler's next look at its global queue,
+// every 61 goroutines run, hence the batches — and the time it spends
+// there counts in the new requests' wait: the backlog of admitted work
+// shows in the measure that refuses new calls.
 func (q *queues) next(c *ReadyConn, b []byte) (n int, addr net.Addr, fresh bool, waited time.Duration, err error) {
 	if q.urgent.n == 0 && q.fresh.n == 0 {
 		// Nothing queued: wait for the socket, and hand on what
@@ -138,25 +145,27 @@ func (q *queues) next(c *ReadyConn, b []byte) (n int, addr net.Addr, fresh bool,
 			return 0, nil, false, 0, err
 		}
 		if !newRequest(b[:n]) {
-			q.handed = true
+			q.handed++
 			return n, addr, false, 0, nil
 		}
 		q.fresh.push(b[:n], addr, c.stamp())
 	}
 	for {
+		if q.handed >= urgentBatch || (q.handed > 0 && q.urgent.n == 0) {
+			q.handed = 0
+			runtime.Gosched()
+		}
 		if err := q.drain(c, b); err != nil {
 			return 0, nil, false, 0, err
 		}
 		if q.urgent.n > 0 {
 			n, addr, _ := q.urgent.pop(b)
-			q.handed = true
+			q.handed++
 			return n, addr, false, 0, nil
 		}
-		if !q.handed {
+		if q.handed == 0 {
 			break
 		}
-		q.handed = false
-		runtime.Gosched()
 	}
 	n, addr, at := q.fresh.pop(b)
 	if !at.IsZero() {
