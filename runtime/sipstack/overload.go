@@ -26,42 +26,39 @@ import (
 // with calls waiting 35 s for their 200, and its memory grew past 1 GB.
 // Kamailio at the same load failed calls fast.
 //
-// Three measures decide, and any refuses:
+// Two measures decide, and either refuses:
 //
-//   - The queueing delay: how long the server's work waits for the CPU.
-//     sipgo runs every message it reads in a goroutine of its own, so when
-//     the server is behind, the backlog is goroutines waiting to run, and
-//     every message of every call waits as long; a call's set-up crosses
-//     that queue four or five times (INVITE, challenge, INVITE, the
-//     callee's answers, ACK). The Go scheduler measures exactly that wait
-//     (runtime/metrics, /sched/latencies:seconds); the server reads it
-//     every DelayPeriod and takes the 90th percentile of the period's
-//     waits, smoothed over about two periods. Past the limit (serve
-//     -max-queue-delay, DefaultQueueDelay) new calls are refused until the
-//     backlog drains below it again. It sees a busy core whatever the
-//     cause: more calls than the core carries, or another process taking
-//     part of it. It refuses only while a few calls (delayFloor) are being
-//     set up: a server waiting with fewer has a cause other than its calls.
-//   - How long datagrams wait in the SIP socket before the read loop
-//     reads them: the kernel stamps each with its arrival
-//     (SO_TIMESTAMPNS, package udp), and the loop compares the stamp
-//     with the clock as it reads (ReadyConn, Waited). The scheduler's
-//     measure misses this queue: a read loop that falls behind is one
-//     goroutine among the runnable ones, and the datagrams it has not
-//     read yet wait in the kernel, where no goroutine counts them — and,
-//     once the receive buffer is full, are dropped whatever they are:
-//     the answers and ACKs of calls admitted long ago as much as new
-//     INVITEs, and every drop brings a retransmission (measured, issue
+//   - How long new requests wait before the read loop takes them up.
+//     Over UDP (ReadyConn, priority.go) the loop takes what the socket
+//     holds into two queues and hands on what continues admitted work
+//     first; new requests (INVITE, REGISTER, SUBSCRIBE without a To tag)
+//     wait in the second, and the loop yields the processor to the
+//     goroutines handling what it handed on before it turns to them. So
+//     a new request's wait, from the kernel's receive stamp
+//     (SO_TIMESTAMPNS, package udp) to the moment it leaves the queue
+//     (Waited), is the server's whole backlog as a new call meets it:
+//     the socket, the admitted work ahead of it, and the goroutines
+//     waiting for the CPU (sipgo runs every message in a goroutine of
+//     its own). It sees a busy core whatever the cause: more calls than
+//     the core carries, or another process taking part of it. What
+//     counts is the standing wait: when every request of a block read in
+//     a row waited, a backlog has formed, and new INVITEs are refused as
+//     they leave the queue, at the cost of a scan and a send, before it
+//     grows into drops at a full receive buffer — which drop whatever
+//     comes, the answers and ACKs of calls admitted long ago as much as
+//     new INVITEs, each drop bringing a retransmission (measured, issue
 //     19: with three CPU burners on its core the server dropped 21 000
-//     datagrams in 8 s and completed 7 calls/s, p99 37 s). What counts
-//     is the standing wait (Waited): when every datagram of a block read
-//     in a row waited, a backlog has formed in the socket, and new
-//     INVITEs are refused as they are read, at the cost of a scan and a
-//     send, before it grows into drops. The same limit applies, with the
-//     same floor. (A third of it was tried: on a calm machine it refused
-//     507 of 3 200 calls at 400/s, a rate the server carried with p99 348
-//     ms without it; under three CPU burners it brought the admitted
-//     calls' p99 from about 3 s to 1.5 s.)
+//     datagrams in 8 s and completed 7 calls/s, p99 37 s). Past the
+//     limit (serve -max-queue-delay, DefaultQueueDelay) new calls are
+//     refused until the backlog drains below it again, and only while a
+//     few calls (delayFloor) are being set up: a server waiting with
+//     fewer has a cause other than its calls. Where the read loop cannot
+//     measure (no receive stamps, or a socket shared by several sites
+//     through a demultiplexer), the Go scheduler's own measure of how
+//     long goroutines wait to run stands in (runtime/metrics,
+//     /sched/latencies:seconds, the 90th percentile of each DelayPeriod,
+//     smoothed over about two); Waited says why it stands aside
+//     otherwise.
 //   - The number of calls being set up: initial INVITEs admitted and not
 //     yet given a final response. By Little's law it is the rate of new
 //     calls times how long each takes to set up, so it also rises when
