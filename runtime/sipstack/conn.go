@@ -66,13 +66,13 @@ func NewReadyConn(pc net.PacketConn, closing *atomic.Bool, serve func(conn net.P
 	return c
 }
 
-// Dropped is how many new requests the priority path dropped from its
-// full queue.
-func (c *ReadyConn) Dropped() int64 {
+// Overflowed is how many new requests the priority path took up out of
+// their turn, from its full queue.
+func (c *ReadyConn) Overflowed() int64 {
 	if c.q == nil {
 		return 0
 	}
-	return c.q.dropped.Load()
+	return c.q.overflowed.Load()
 }
 
 // Ready is closed once sipgo reads from the socket.

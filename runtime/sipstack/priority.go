@@ -31,9 +31,8 @@ import (
 //
 // Memory is bounded: urgentDepth datagrams wait in the urgent queue (when
 // it is full the rest stay in the socket, whose own buffer bounds them),
-// freshDepth in the new queue, whose oldest request is dropped when a new
-// one finds it full, as the kernel would drop it at a full socket; the
-// sender retransmits. It makes no goroutine: the reads are the read
+// freshDepth in the new queue, whose oldest request is taken up out of
+// its turn when another comes (drain). It makes no goroutine: the reads are the read
 // loop's, at one system call per datagram and one more to find the socket
 // empty.
 
@@ -43,7 +42,7 @@ import (
 // sensible limit.
 const (
 	urgentDepth = 512
-	freshDepth  = 512
+	freshDepth  = 256
 )
 
 // urgentBatch is how many urgent datagrams the read loop hands on
@@ -114,8 +113,8 @@ type queues struct {
 	// handed counts the urgent datagrams handed on since the read loop
 	// last yielded.
 	handed int
-	// dropped counts new requests dropped from a full queue.
-	dropped atomic.Int64
+	// overflowed counts new requests taken up early from a full queue.
+	overflowed atomic.Int64
 }
 
 func newQueues(now nowReader) *queues {
@@ -178,8 +177,24 @@ func (q *queues) next(c *ReadyConn, b []byte) (n int, addr net.Addr, fresh bool,
 
 // drain takes what the socket holds into the queues, while the urgent one
 // has room; b is scratch.
+//
+// When the new queue is full its oldest request is taken up at once, not
+// dropped: it has waited long enough for the measure to refuse it (a
+// scan and a send), and a request dropped would come back as a
+// retransmission, and again, until its caller gives up — the calls that
+// failed without an answer, each after 32 s, when a first version
+// dropped them (bench/overload, three CPU burners). The urgent datagrams
+// keep their priority, so in a standing overload the new requests are
+// taken up as they overflow, at the rate they come.
 func (q *queues) drain(c *ReadyConn, b []byte) error {
 	for !q.urgent.full() {
+		if q.fresh.full() {
+			n, addr, at := q.fresh.pop(b)
+			if q.early(c, b[:n], addr, at) {
+				q.urgent.push(b[:n], addr, at)
+			}
+			continue
+		}
 		n, addr, ok, err := q.now.ReadFromNow(b)
 		if err != nil {
 			return err
@@ -188,18 +203,28 @@ func (q *queues) drain(c *ReadyConn, b []byte) error {
 			return nil
 		}
 		at := c.stamp()
-		if !newRequest(b[:n]) {
+		if newRequest(b[:n]) {
+			q.fresh.push(b[:n], addr, at)
+		} else {
 			q.urgent.push(b[:n], addr, at)
-			continue
 		}
-		if q.fresh.full() {
-			// The oldest has waited longest, past any limit by now.
-			q.fresh.drop()
-			q.dropped.Add(1)
-		}
-		q.fresh.push(b[:n], addr, at)
 	}
 	return nil
+}
+
+// early takes up data, a new request from addr that arrived at at, out of
+// its turn: it measures its wait and offers it to c's serve (which
+// refuses, challenges or registers); it reports whether sipgo must still
+// have it. Requests read while the server closes are dropped.
+func (q *queues) early(c *ReadyConn, data []byte, addr net.Addr, at time.Time) bool {
+	q.overflowed.Add(1)
+	if c.closing.Load() {
+		return false
+	}
+	if c.waited != nil && !at.IsZero() {
+		c.waited(max(time.Since(at), 0))
+	}
+	return c.serve == nil || !c.serve(c.PacketConn, data, addr)
 }
 
 // Methods whose requests outside a dialog start new work.
