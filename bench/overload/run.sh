@@ -17,6 +17,16 @@
 #
 # Knobs: CLEAN_RATE, OVERLOAD_RATE, BASELINE, CALL_SECONDS, BASE_PORT, and
 # any of bench/sip/run.sh's.
+#
+# On a shared machine (issue 19's figures): the server measured second
+# tends to do better, so alternate the order — run it once from this
+# tree with BASELINE=main, once from a checkout of main (git worktree add
+# --detach) with BASELINE set to this tree's commit — and repeat; with
+# SERVER_RT=1 the servers and burners run SCHED_RR on their core, and
+# `chrt -r 5 bench/overload/run.sh` also keeps SIPp's core from the
+# machine's other load (SIPp starved of its core retransmits late and
+# reads every server as slow). Another bench-sip running at the same time
+# pins its server to the same core: wait for it.
 set -eo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CLEAN_RATE=${CLEAN_RATE:-400}
