@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -314,5 +315,36 @@ func TestPriorityNoRefusalBesideBurner(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[int]int{486: calls}, answers); diff != "" {
 		t.Errorf("answers to %d calls one at a time (-want +got):\n%s", calls, diff)
+	}
+}
+
+// A traced socket keeps the priority path (the admin's trace is on
+// whenever serve has an admin token), and records what it reads early.
+func TestTraceKeepsPriorityPath(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, ok := TracePacketConn(pc, NewTrace()).(nowReader); ok {
+		t.Error("a socket that cannot be read without waiting is traced as one that can")
+	}
+	tr := NewTrace()
+	traced := TracePacketConn(udp.New(pc.(*net.UDPConn)), tr)
+	now, ok := traced.(nowReader)
+	if !ok {
+		t.Fatal("the traced socket lost ReadFromNow: no priority path under a trace")
+	}
+	c := newClient(t, pc.LocalAddr())
+	tr.Begin("traced-1", "door")
+	c.send(c.request("BYE", "traced-1", "callee"))
+	buf := make([]byte, 4096)
+	// Loopback delivers before the send returns.
+	if _, _, ok, err := now.ReadFromNow(buf); !ok || err != nil {
+		t.Fatalf("ReadFromNow: ok %v, %v", ok, err)
+	}
+	got, _ := tr.Call("traced-1")
+	if len(got.Messages) != 1 || !strings.HasPrefix(got.Messages[0].FirstLine, "BYE ") {
+		t.Errorf("the trace has %+v, want the BYE read", got.Messages)
 	}
 }
