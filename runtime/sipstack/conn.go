@@ -100,21 +100,26 @@ func (c *ReadyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 // read reads the datagram to handle next into b, and measures its wait.
 func (c *ReadyConn) read(b []byte) (int, net.Addr, error) {
 	if c.q != nil {
-		n, addr, fresh, waited, err := c.q.next(c, b)
-		if fresh && c.waited != nil && c.received != nil {
-			c.waited(waited)
+		n, addr, fresh, at, err := c.q.next(c, b)
+		if fresh {
+			c.measure(at)
 		}
 		return n, addr, err
 	}
 	n, addr, err := c.PacketConn.ReadFrom(b)
-	if err == nil && c.received != nil && c.waited != nil {
-		if at := c.received(); !at.IsZero() {
-			// The kernel stamps with the wall clock; a clock stepped
-			// back reads as no wait.
-			c.waited(max(time.Since(at), 0))
-		}
+	if err == nil {
+		c.measure(c.stamp())
 	}
 	return n, addr, err
+}
+
+// measure tells waited how long a datagram that arrived at at waited.
+func (c *ReadyConn) measure(at time.Time) {
+	if c.waited != nil && !at.IsZero() {
+		// The kernel stamps with the wall clock; a clock stepped back
+		// reads as no wait.
+		c.waited(max(time.Since(at), 0))
+	}
 }
 
 // stamp is when the datagram read last arrived; zero when unknown.

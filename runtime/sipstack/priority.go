@@ -123,8 +123,7 @@ func newQueues(now nowReader) *queues {
 
 // next reads into b the datagram to handle next: the oldest urgent one,
 // else the oldest new request, after taking what the socket holds. fresh
-// reports a new request, waited how long it waited since the kernel
-// received it.
+// reports a new request, at when the kernel received it (zero: unknown).
 //
 // Before it turns from urgent datagrams to new requests it yields the
 // processor (runtime.Gosched), and every urgentBatch urgent datagrams
@@ -136,16 +135,16 @@ func newQueues(now nowReader) *queues {
 // every 61 goroutines run, hence the batches — and the time it spends
 // there counts in the new requests' wait: the backlog of admitted work
 // shows in the measure that refuses new calls.
-func (q *queues) next(c *ReadyConn, b []byte) (n int, addr net.Addr, fresh bool, waited time.Duration, err error) {
+func (q *queues) next(c *ReadyConn, b []byte) (n int, addr net.Addr, fresh bool, at time.Time, err error) {
 	if q.urgent.n == 0 && q.fresh.n == 0 {
 		// Nothing queued: wait for the socket, and hand on what
 		// arrives when it continues something, as a plain read would.
 		if n, addr, err = c.PacketConn.ReadFrom(b); err != nil {
-			return 0, nil, false, 0, err
+			return 0, nil, false, time.Time{}, err
 		}
 		if !newRequest(b[:n]) {
 			q.handed++
-			return n, addr, false, 0, nil
+			return n, addr, false, time.Time{}, nil
 		}
 		q.fresh.push(b[:n], addr, c.stamp())
 	}
@@ -155,24 +154,19 @@ func (q *queues) next(c *ReadyConn, b []byte) (n int, addr net.Addr, fresh bool,
 			runtime.Gosched()
 		}
 		if err := q.drain(c, b); err != nil {
-			return 0, nil, false, 0, err
+			return 0, nil, false, time.Time{}, err
 		}
 		if q.urgent.n > 0 {
 			n, addr, _ := q.urgent.pop(b)
 			q.handed++
-			return n, addr, false, 0, nil
+			return n, addr, false, time.Time{}, nil
 		}
 		if q.handed == 0 {
 			break
 		}
 	}
-	n, addr, at := q.fresh.pop(b)
-	if !at.IsZero() {
-		// The kernel stamps with the wall clock; a clock stepped back
-		// reads as no wait.
-		waited = max(time.Since(at), 0)
-	}
-	return n, addr, true, waited, nil
+	n, addr, at = q.fresh.pop(b)
+	return n, addr, true, at, nil
 }
 
 // drain takes what the socket holds into the queues, while the urgent one
@@ -221,9 +215,7 @@ func (q *queues) early(c *ReadyConn, data []byte, addr net.Addr, at time.Time) b
 	if c.closing.Load() {
 		return false
 	}
-	if c.waited != nil && !at.IsZero() {
-		c.waited(max(time.Since(at), 0))
-	}
+	c.measure(at)
 	return c.serve == nil || !c.serve(c.PacketConn, data, addr)
 }
 
