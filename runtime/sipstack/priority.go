@@ -32,9 +32,10 @@ import (
 // Memory is bounded: urgentDepth datagrams wait in the urgent queue (when
 // it is full the rest stay in the socket, whose own buffer bounds them),
 // freshDepth in the new queue, whose oldest request is taken up out of
-// its turn when another comes (drain). It makes no goroutine: the reads are the read
-// loop's, at one system call per datagram and one more to find the socket
-// empty.
+// its turn when another comes (drain); a slot keeps a buffer of at most
+// slotKeep bytes between datagrams. It makes no goroutine: the reads are
+// the read loop's, at one system call per datagram and one more to find
+// the socket empty.
 
 // urgentDepth and freshDepth bound the two queues, in datagrams: at the
 // clean maximum of door calls (about 8 000 datagrams a second) a few tens
