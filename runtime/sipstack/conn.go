@@ -37,11 +37,16 @@ type ReadyConn struct {
 	// waited in the socket, before serve sees it (MeasureWait).
 	received func() time.Time
 	waited   func(time.Duration)
+	// q, when the socket can be read without waiting, is the priority
+	// path (priority.go).
+	q *queues
 }
 
-// MeasureWait has waited told, for every datagram read, how long it
-// waited in the socket's receive buffer: how far behind the read loop
-// is (Admission.Waited). received is when the datagram read last
+// MeasureWait has waited told how long datagrams waited before the read
+// loop took them: how far behind it is (Admission.Waited). On the
+// priority path (priority.go) that is every new request, from its arrival
+// to when it leaves the read loop's queue; otherwise every datagram, in
+// the socket's receive buffer. received is when the datagram read last
 // arrived, by the kernel's stamp (package udp's Conn.Received, after
 // Stamp): asked of the socket itself, so that a wrapper between it and
 // this (a trace) hides nothing. Call it before serving; with received
@@ -51,9 +56,24 @@ func (c *ReadyConn) MeasureWait(received func() time.Time, waited func(time.Dura
 }
 
 // NewReadyConn wraps pc for sipgo's ServeUDP; closing says the server is
-// shutting down; serve, when not nil, may consume datagrams first.
+// shutting down; serve, when not nil, may consume datagrams first. When
+// pc can be read without waiting (package udp's Conn, traced or not), it
+// is read in priority order (priority.go).
 func NewReadyConn(pc net.PacketConn, closing *atomic.Bool, serve func(conn net.PacketConn, data []byte, src net.Addr) bool) *ReadyConn {
-	return &ReadyConn{PacketConn: pc, ready: make(chan struct{}), closing: closing, serve: serve}
+	c := &ReadyConn{PacketConn: pc, ready: make(chan struct{}), closing: closing, serve: serve}
+	if now, ok := pc.(nowReader); ok {
+		c.q = newQueues(now)
+	}
+	return c
+}
+
+// Overflowed is how many new requests the priority path took up out of
+// their turn, from its full queue.
+func (c *ReadyConn) Overflowed() int64 {
+	if c.q == nil {
+		return 0
+	}
+	return c.q.overflowed.Load()
 }
 
 // Ready is closed once sipgo reads from the socket.
@@ -75,16 +95,9 @@ func (c *ReadyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		close(c.ready)
 	})
 	for {
-		n, addr, err := c.PacketConn.ReadFrom(b)
+		n, addr, err := c.read(b)
 		if err != nil {
 			return n, addr, err
-		}
-		if c.received != nil && c.waited != nil {
-			if at := c.received(); !at.IsZero() {
-				// The kernel stamps with the wall clock; a clock
-				// stepped back reads as no wait.
-				c.waited(max(time.Since(at), 0))
-			}
 		}
 		if c.closing.Load() {
 			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) {
@@ -96,4 +109,37 @@ func (c *ReadyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			return n, addr, nil
 		}
 	}
+}
+
+// read reads the datagram to handle next into b, and measures its wait.
+func (c *ReadyConn) read(b []byte) (int, net.Addr, error) {
+	if c.q != nil {
+		n, addr, fresh, at, err := c.q.next(c, b)
+		if fresh {
+			c.measure(at)
+		}
+		return n, addr, err
+	}
+	n, addr, err := c.PacketConn.ReadFrom(b)
+	if err == nil {
+		c.measure(c.stamp())
+	}
+	return n, addr, err
+}
+
+// measure tells waited how long a datagram that arrived at at waited.
+func (c *ReadyConn) measure(at time.Time) {
+	if c.waited != nil && !at.IsZero() {
+		// The kernel stamps with the wall clock; a clock stepped back
+		// reads as no wait.
+		c.waited(max(time.Since(at), 0))
+	}
+}
+
+// stamp is when the datagram read last arrived; zero when unknown.
+func (c *ReadyConn) stamp() time.Time {
+	if c.received == nil {
+		return time.Time{}
+	}
+	return c.received()
 }

@@ -1,6 +1,7 @@
 package sipstack
 
 import (
+	"fmt"
 	"math"
 	"runtime/metrics"
 	"strconv"
@@ -25,42 +26,39 @@ import (
 // with calls waiting 35 s for their 200, and its memory grew past 1 GB.
 // Kamailio at the same load failed calls fast.
 //
-// Three measures decide, and any refuses:
+// Two measures decide, and either refuses:
 //
-//   - The queueing delay: how long the server's work waits for the CPU.
-//     sipgo runs every message it reads in a goroutine of its own, so when
-//     the server is behind, the backlog is goroutines waiting to run, and
-//     every message of every call waits as long; a call's set-up crosses
-//     that queue four or five times (INVITE, challenge, INVITE, the
-//     callee's answers, ACK). The Go scheduler measures exactly that wait
-//     (runtime/metrics, /sched/latencies:seconds); the server reads it
-//     every DelayPeriod and takes the 90th percentile of the period's
-//     waits, smoothed over about two periods. Past the limit (serve
-//     -max-queue-delay, DefaultQueueDelay) new calls are refused until the
-//     backlog drains below it again. It sees a busy core whatever the
-//     cause: more calls than the core carries, or another process taking
-//     part of it. It refuses only while a few calls (delayFloor) are being
-//     set up: a server waiting with fewer has a cause other than its calls.
-//   - How long datagrams wait in the SIP socket before the read loop
-//     reads them: the kernel stamps each with its arrival
-//     (SO_TIMESTAMPNS, package udp), and the loop compares the stamp
-//     with the clock as it reads (ReadyConn, Waited). The scheduler's
-//     measure misses this queue: a read loop that falls behind is one
-//     goroutine among the runnable ones, and the datagrams it has not
-//     read yet wait in the kernel, where no goroutine counts them — and,
-//     once the receive buffer is full, are dropped whatever they are:
-//     the answers and ACKs of calls admitted long ago as much as new
-//     INVITEs, and every drop brings a retransmission (measured, issue
+//   - How long new requests wait before the read loop takes them up.
+//     Over UDP (ReadyConn, priority.go) the loop takes what the socket
+//     holds into two queues and hands on what continues admitted work
+//     first; new requests (INVITE, REGISTER, SUBSCRIBE without a To tag)
+//     wait in the second, and the loop yields the processor to the
+//     goroutines handling what it handed on before it turns to them. So
+//     a new request's wait, from the kernel's receive stamp
+//     (SO_TIMESTAMPNS, package udp) to the moment it leaves the queue
+//     (Waited), is the server's whole backlog as a new call meets it:
+//     the socket, the admitted work ahead of it, and the goroutines
+//     waiting for the CPU (sipgo runs every message in a goroutine of
+//     its own). It sees a busy core whatever the cause: more calls than
+//     the core carries, or another process taking part of it. What
+//     counts is the standing wait: when every request of a block read in
+//     a row waited, a backlog has formed, and new INVITEs are refused as
+//     they leave the queue, at the cost of a scan and a send, before it
+//     grows into drops at a full receive buffer — which drop whatever
+//     comes, the answers and ACKs of calls admitted long ago as much as
+//     new INVITEs, each drop bringing a retransmission (measured, issue
 //     19: with three CPU burners on its core the server dropped 21 000
-//     datagrams in 8 s and completed 7 calls/s, p99 37 s). What counts
-//     is the standing wait (Waited): when every datagram of a block read
-//     in a row waited, a backlog has formed in the socket, and new
-//     INVITEs are refused as they are read, at the cost of a scan and a
-//     send, before it grows into drops. The same limit applies, with the
-//     same floor. (A third of it was tried: on a calm machine it refused
-//     507 of 3 200 calls at 400/s, a rate the server carried with p99 348
-//     ms without it; under three CPU burners it brought the admitted
-//     calls' p99 from about 3 s to 1.5 s.)
+//     datagrams in 8 s and completed 7 calls/s, p99 37 s). Past the
+//     limit (serve -max-queue-delay, DefaultQueueDelay) new calls are
+//     refused until the backlog drains below it again, and only while a
+//     few calls (delayFloor) are being set up: a server waiting with
+//     fewer has a cause other than its calls. Where the read loop cannot
+//     measure (no receive stamps, or a socket shared by several sites
+//     through a demultiplexer), the Go scheduler's own measure of how
+//     long goroutines wait to run stands in (runtime/metrics,
+//     /sched/latencies:seconds, the 90th percentile of each DelayPeriod,
+//     smoothed over about two); Waited says why it stands aside
+//     otherwise.
 //   - The number of calls being set up: initial INVITEs admitted and not
 //     yet given a final response. By Little's law it is the rate of new
 //     calls times how long each takes to set up, so it also rises when
@@ -86,17 +84,29 @@ import (
 // what a call costs, so a server refusing most of what it is offered
 // still spends most of its core on the calls it admitted.
 //
-// RFC 7339 (SIP overload control) is not implemented. It is feedback
-// between SIP servers: an upstream client that advertises support ("oc" in
-// its Via) is told by how much to reduce what it sends, and throttles at
-// its side. Our clients are door stations, phones and apps, which send one
-// call at a time and implement nothing of it; a carrier trunk is the only
-// upstream server, and none we know of advertises "oc". Without the
-// client's advertisement RFC 7339 §5.10 falls back to 503 with
-// Retry-After, which is what this does. The Retry-After is short
-// (DefaultRetryAfter): a proxy in front of us may take a 503 as "this
-// server is down" for that long (RFC 3263 §4.3), the on/off behaviour RFC
-// 7339 was written to avoid, and a short one keeps such an outage short.
+// RFC 7339 (SIP overload control) is feedback between SIP servers: an
+// upstream client that advertises support (a bare "oc" in its top Via)
+// is told, in the same Via of the responses, by how much to reduce what
+// it sends ("oc", a percentage for the "loss" algorithm, §6), for how
+// long ("oc-validity") and in which order ("oc-seq"), and throttles at
+// its side, so that the server need not refuse what the client would
+// otherwise send. Our clients are door stations, phones and apps, which
+// send one call at a time and implement none of it; a carrier trunk is
+// the only upstream server, and none we know of advertises "oc". Still,
+// where it costs nothing, the refusals carry it: a 503 to a client that
+// advertised "oc" has the share of new calls refused in the last second
+// (at least 1 %) as its reduction (ocFeedback) — the scanned ones, that
+// is, nearly all of them (Refusal says why not the others). Other
+// responses carry no
+// feedback: that would be a header edit in every response the server
+// sends, for clients we have not met. Without the client's advertisement
+// RFC 7339 §5.10 falls back to 503 with Retry-After, which is what this
+// does. The Retry-After is short (DefaultRetryAfter): a proxy in front
+// of us may take a 503 as "this server is down" for that long (RFC 3263
+// §4.3), the on/off behaviour RFC 7339 was written to avoid, and a short
+// one keeps such an outage short. It is sent to clients that support
+// "oc" too, as RFC 3261 asks of a 503; such a client follows the "oc"
+// reduction rather than stopping.
 
 // DefaultCallSetups is the default budget of calls being set up at once.
 // It is the second measure, a bound on what set-ups may hold (a media
@@ -146,6 +156,9 @@ type Admission struct {
 	// wait is the standing wait in the socket (time.Duration): the
 	// shortest of the last block of datagrams read; see Waited.
 	wait atomic.Int64
+	// queued is set once the read loop measures waits (Waited): the
+	// scheduler's measure then stands aside (see Waited).
+	queued atomic.Bool
 	// block is the block of datagrams being read and its shortest
 	// wait, published is when wait was last set; the read loop's alone.
 	block struct {
@@ -166,6 +179,61 @@ type Admission struct {
 	rotated            time.Time
 
 	refused atomic.Int64
+
+	// offered and refusing count the new calls decided since window
+	// began, reduction is the share refused in the window before (a
+	// percentage): RFC 7339 feedback (ocFeedback). a.mu.
+	offered, refusing int
+	window            time.Time
+	reduction         int
+}
+
+// ocAlgo is the RFC 7339 algorithm of our feedback: loss-based, the one
+// every client that supports it must know (§5.1).
+const ocAlgo = `oc-algo="loss"`
+
+// ocValidity is how long, in milliseconds, a client should apply the
+// reduction it was told (oc-validity): a second, about the window it was
+// measured over, so that a client stops reducing soon after we stop
+// refusing.
+const ocValidity = 1000
+
+// ocFeedback is what a refusal tells a client that supports RFC 7339.
+type ocFeedback struct {
+	reduction int    // the percentage of requests to shed, 1–100
+	seq       string // oc-seq: when it was given, in seconds
+}
+
+// feedback is the RFC 7339 feedback to send with a refusal now: the
+// share of new calls refused in the last window, or in this one so far
+// when that is more.
+func (a *Admission) feedback() ocFeedback {
+	a.mu.Lock()
+	now := a.now()
+	a.roll(now)
+	r := a.reduction
+	if a.offered > 0 {
+		r = max(r, (100*a.refusing+a.offered-1)/a.offered)
+	}
+	a.mu.Unlock()
+	ms := now.UnixMilli()
+	return ocFeedback{
+		reduction: min(max(r, 1), 100),
+		seq:       strconv.FormatInt(ms/1000, 10) + "." + fmt.Sprintf("%03d", ms%1000),
+	}
+}
+
+// roll starts a new window of the counts behind feedback when a second
+// has passed. a.mu is held.
+func (a *Admission) roll(now time.Time) {
+	if now.Sub(a.window) < time.Second {
+		return
+	}
+	a.reduction = 0
+	if a.offered > 0 && now.Sub(a.window) < 2*time.Second {
+		a.reduction = (100*a.refusing + a.offered - 1) / a.offered
+	}
+	a.offered, a.refusing, a.window = 0, 0, now
 }
 
 // NewAdmission bounds the calls being set up at once to budget and the
@@ -219,6 +287,9 @@ func (a *Admission) watch(period time.Duration) {
 			return
 		case <-t.C:
 		}
+		if a.queued.Load() {
+			return // the read loop measures instead (Waited)
+		}
 		metrics.Read(sample)
 		if sample[0].Value.Kind() != metrics.KindFloat64Histogram {
 			return // not measured by this Go
@@ -260,9 +331,25 @@ func (a *Admission) Delay() time.Duration {
 // off its core: with one CPU burner beside it, the server refused half
 // of 400 calls/s it then carried with -max-queue-delay 0 (p99 468 ms,
 // none refused; issue 19, bench/sip on a busy machine).
+//
+// On the priority path (ReadyConn, priority.go) it is told only of new
+// requests, and the wait runs from the kernel's receive stamp to when the
+// read loop takes the request from its own queue, after it has yielded
+// to the goroutines handling what it handed on before: the backlog of
+// the server's own work, which is what the scheduler's measure (Delay)
+// stood for. Once Waited is called that measure stands aside, and
+// its watch stops. The scheduler's p90 counts every goroutine's wait in
+// the process, whatever it belongs to, smoothed over two periods; it
+// refused calls the server then carried in about one bench run in three
+// to seven (issue 19), and with the read loop's wait it brought nothing
+// the wait does not see.
 func (a *Admission) Waited(d time.Duration) {
 	if a == nil {
 		return
+	}
+	if !a.queued.Load() {
+		a.queued.Store(true)
+		a.delay.Store(0)
 	}
 	now := a.now()
 	b := &a.block
@@ -271,12 +358,30 @@ func (a *Admission) Waited(d time.Duration) {
 	}
 	b.min = min(b.min, d)
 	b.n++
-	if b.n >= waitBlock || now.Sub(a.published) >= DelayPeriod {
+	switch {
+	case b.n >= waitBlock:
 		a.wait.Store(int64(b.min))
-		b.n = 0
-		a.published = now
+	case now.Sub(a.published) < DelayPeriod:
+		return
+	case b.n < standingFloor:
+		// A few datagrams in a period are no queue, however long each
+		// waited: a lightly loaded server whose thread was off its
+		// core for a moment (another process, a collection) has
+		// nothing to refuse.
+		a.wait.Store(0)
+	default:
+		a.wait.Store(int64(b.min))
 	}
+	b.n = 0
+	a.published = now
 }
+
+// standingFloor is how many datagrams a period must bring for their
+// wait to stand: fewer, one at a time, each wait is how long the read
+// loop took to wake, not a queue. (Found by a test: a server given one
+// call at a time while a goroutine burned its only processor refused a
+// fifth of them on a busy machine, each refusing the next period's.)
+const standingFloor = 8
 
 // waitBlock is how many datagrams in a row must all have waited for the
 // wait to stand: at the clean maximum of door calls (about 8 000
@@ -357,14 +462,18 @@ func (a *Admission) admit(callID string, count bool) bool {
 	if _, ok := a.endedBefore[callID]; ok {
 		return true
 	}
-	if a.maxDelay > 0 && len(a.setting) >= delayFloor && (a.Delay() > a.maxDelay || a.Wait() > a.maxDelay) {
+	a.roll(now)
+	a.offered++
+	if a.maxDelay > 0 && len(a.setting) >= delayFloor && ((!a.queued.Load() && a.Delay() > a.maxDelay) || a.Wait() > a.maxDelay) {
 		a.refused.Add(1)
+		a.refusing++
 		return false
 	}
 	if a.budget > 0 && len(a.setting) >= a.budget {
 		a.expire(now)
 		if len(a.setting) >= a.budget {
 			a.refused.Add(1)
+			a.refusing++
 			return false
 		}
 	}
@@ -435,7 +544,11 @@ func (a *Admission) Refused() int64 {
 }
 
 // Refusal is the response to an INVITE Admit refused: 503 with
-// Retry-After.
+// Retry-After. It carries no RFC 7339 feedback: sipgo's parser misreads
+// a quoted Via parameter (the oc-algo="loss" an RFC 7339 client sends),
+// so the Via it parsed cannot be written back faithfully; the scanned
+// refusal (refuse.go), which copies the Via as it came, carries it, and
+// is what nearly every INVITE refused over UDP gets.
 func (a *Admission) Refusal(req *sip.Request) *sip.Response {
 	res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil)
 	res.AppendHeader(sip.NewHeader("Retry-After", a.retryAfter))

@@ -1,6 +1,7 @@
 package sipstack
 
 import (
+	"fmt"
 	"math"
 	"runtime/metrics"
 	"testing"
@@ -144,6 +145,37 @@ func TestAdmission(t *testing.T) {
 			{op: "one", wait: 0, setting: 10},
 			{op: "admit", call: "c", want: true, setting: 11},
 		}},
+		{"a few datagrams over a period are no queue, however long each waited", 0, 30 * time.Millisecond, []step{
+			{op: "admit", call: "1", want: true, setting: 1},
+			{op: "admit", call: "2", want: true, setting: 2},
+			{op: "admit", call: "3", want: true, setting: 3},
+			{op: "admit", call: "4", want: true, setting: 4},
+			{op: "admit", call: "5", want: true, setting: 5},
+			{op: "admit", call: "6", want: true, setting: 6},
+			{op: "admit", call: "7", want: true, setting: 7},
+			{op: "admit", call: "8", want: true, setting: 8},
+			{op: "wait", wait: DelayPeriod, setting: 8},
+			{op: "one", wait: time.Second, setting: 8},
+			{op: "admit", call: "a", want: true, setting: 9},
+			{op: "socket", wait: time.Second, setting: 9},
+			{op: "admit", call: "b", want: false, setting: 9},
+		}},
+		{"once the read loop measures waits, the scheduler's delay stands aside", 0, 30 * time.Millisecond, []step{
+			{op: "admit", call: "1", want: true, setting: 1},
+			{op: "admit", call: "2", want: true, setting: 2},
+			{op: "admit", call: "3", want: true, setting: 3},
+			{op: "admit", call: "4", want: true, setting: 4},
+			{op: "admit", call: "5", want: true, setting: 5},
+			{op: "admit", call: "6", want: true, setting: 6},
+			{op: "admit", call: "7", want: true, setting: 7},
+			{op: "admit", call: "8", want: true, setting: 8},
+			{op: "delay", wait: time.Second, setting: 8},
+			{op: "admit", call: "a", want: false, setting: 8},
+			{op: "one", wait: 0, setting: 8},
+			{op: "admit", call: "a", want: true, setting: 9},
+			{op: "delay", wait: time.Second, setting: 9},
+			{op: "admit", call: "b", want: true, setting: 10},
+		}},
 		{"no budget: everything admitted", 0, 0, []step{
 			{op: "admit", call: "a", want: true, setting: 0},
 			{op: "admit", call: "b", want: true, setting: 0},
@@ -190,6 +222,36 @@ func TestAdmission(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The RFC 7339 feedback is the share of new calls refused, in the window
+// so far or the one before, whichever is more; at least 1 % (a refusal
+// is being sent) and none once a window passes without offers.
+func TestFeedback(t *testing.T) {
+	now := time.Unix(1_800_000_000, 5_000_000)
+	a := newAdmission(1, 0, 0, func() time.Time { return now })
+	var got []string
+	note := func() {
+		fb := a.feedback()
+		got = append(got, fmt.Sprintf("%d %s", fb.reduction, fb.seq))
+	}
+	note() // nothing offered yet
+	a.Admit("a")
+	for _, id := range []string{"b", "c", "d"} {
+		a.Admit(id) // refused: the budget is one
+	}
+	note()
+	now = now.Add(time.Second)
+	note() // the window before
+	a.Done("a")
+	a.Admit("e")
+	note() // the window before still says more
+	now = now.Add(2 * time.Second)
+	note()
+	want := []string{"1 1800000000.005", "75 1800000000.005", "75 1800000001.005", "75 1800000001.005", "1 1800000003.005"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("feedback (-want +got):\n%s", d)
 	}
 }
 

@@ -47,6 +47,11 @@ type inviteHead struct {
 	// topEnd is where the top Via's value ends in vias[0], rportEnd
 	// where its rport parameter does.
 	topEnd, rportEnd int
+	// oc: the top Via has oc without a value, the client's word that it
+	// takes RFC 7339 feedback; ocEnd is where that parameter ends, and
+	// algoStart, algoEnd where its oc-algo parameter is (both 0: none).
+	oc                        bool
+	ocEnd, algoStart, algoEnd int
 }
 
 // scanInvite picks out the header lines of data, an INVITE request, that
@@ -199,9 +204,15 @@ func (h *inviteHead) topVia() bool {
 		if len(p) == 0 {
 			return false // ";;": the parser's to read
 		}
-		if bytes.EqualFold(p, []byte("rport")) {
+		switch {
+		case bytes.EqualFold(p, []byte("rport")):
 			h.rport = true
 			h.rportEnd = end
+		case bytes.EqualFold(p, []byte("oc")):
+			h.oc = true
+			h.ocEnd = end
+		case len(p) > len("oc-algo=") && bytes.EqualFold(p[:len("oc-algo=")], []byte("oc-algo=")):
+			h.algoStart, h.algoEnd = off+1, end
 		}
 		off = end
 	}
@@ -227,22 +238,17 @@ func (h *inviteHead) dest(src net.Addr) net.Addr {
 }
 
 // refusal writes the 503 with Retry-After retryAfter to the INVITE from
-// src to buf; the To gets a stateless tag, for its ACK (Stateless).
-func (h *inviteHead) refusal(buf *bytes.Buffer, retryAfter string, src net.Addr) {
+// src to buf; the To gets a stateless tag, for its ACK (Stateless). When
+// the top Via has oc, it carries the feedback fb (RFC 7339 §5.3).
+func (h *inviteHead) refusal(buf *bytes.Buffer, retryAfter string, src net.Addr, fb ocFeedback) {
 	buf.WriteString("SIP/2.0 503 Service Unavailable\r\n")
 	for i, v := range h.vias[:h.nvia] {
 		buf.WriteString("Via: ")
-		if i == 0 && h.rport {
-			// RFC 3581 §4: the source's port in rport, its address
-			// in received, as sipgo writes them.
-			host, port, _ := net.SplitHostPort(src.String())
-			buf.Write(v[:h.rportEnd])
-			buf.WriteString("=" + port)
-			buf.Write(v[h.rportEnd:h.topEnd])
-			buf.WriteString(";received=" + host)
-			v = v[h.topEnd:]
+		if i == 0 {
+			h.writeTopVia(buf, src, fb)
+		} else {
+			buf.Write(v)
 		}
-		buf.Write(v)
 		buf.WriteString("\r\n")
 	}
 	buf.WriteString("From: ")
@@ -260,6 +266,56 @@ func (h *inviteHead) refusal(buf *bytes.Buffer, retryAfter string, src net.Addr)
 	buf.WriteString("\r\nContent-Length: 0\r\n\r\n")
 }
 
+// writeTopVia writes the top Via as a response carries it: with rport's
+// value and received (RFC 3581 §4, as sipgo writes them), and, when the
+// client supports it, RFC 7339's oc, oc-algo, oc-validity and oc-seq.
+func (h *inviteHead) writeTopVia(buf *bytes.Buffer, src net.Addr, fb ocFeedback) {
+	v := h.vias[0]
+	host, port, _ := net.SplitHostPort(src.String())
+	// Edits at positions in v, in order: a value after rport and oc,
+	// oc-algo replaced by the one algorithm chosen.
+	type edit struct {
+		at, to int
+		text   string
+	}
+	var edits [3]edit
+	n := 0
+	if h.rport {
+		edits[n] = edit{h.rportEnd, h.rportEnd, "=" + port}
+		n++
+	}
+	if h.oc {
+		edits[n] = edit{h.ocEnd, h.ocEnd, "=" + strconv.Itoa(fb.reduction)}
+		n++
+		if h.algoEnd > 0 {
+			edits[n] = edit{h.algoStart, h.algoEnd, ocAlgo}
+			n++
+		}
+	}
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && edits[j].at < edits[j-1].at; j-- {
+			edits[j], edits[j-1] = edits[j-1], edits[j]
+		}
+	}
+	at := 0
+	for _, e := range edits[:n] {
+		buf.Write(v[at:e.at])
+		buf.WriteString(e.text)
+		at = e.to
+	}
+	buf.Write(v[at:h.topEnd])
+	if h.rport {
+		buf.WriteString(";received=" + host)
+	}
+	if h.oc {
+		if h.algoEnd == 0 {
+			buf.WriteString(";" + ocAlgo)
+		}
+		buf.WriteString(";oc-validity=" + strconv.Itoa(ocValidity) + ";oc-seq=" + fb.seq)
+	}
+	buf.Write(v[h.topEnd:])
+}
+
 // refuseScanned refuses data, a new INVITE from src read from conn, when
 // the scan is sure of it and a refuses its call; it reports whether it
 // did.
@@ -274,7 +330,11 @@ func refuseScanned(a *Admission, conn net.PacketConn, data []byte, src net.Addr)
 	buf := respBufs.Get().(*bytes.Buffer)
 	defer respBufs.Put(buf)
 	buf.Reset()
-	h.refusal(buf, a.retryAfter, src)
+	var fb ocFeedback
+	if h.oc {
+		fb = a.feedback()
+	}
+	h.refusal(buf, a.retryAfter, src, fb)
 	_, err := conn.WriteTo(buf.Bytes(), h.dest(src))
 	return err == nil
 }

@@ -98,13 +98,14 @@ func TestScannedRefusal(t *testing.T) {
 		invite(replace(doorLines, 3, "t:   \"Flat 1\" <sip:R1@bench.example>  ")...),
 		invite(replace(doorLines, 0, "Via: SIP/2.0/UDP 127.0.0.1:5070;rport;branch=z9hG4bK-1", "Via: SIP/2.0/UDP 10.0.0.8;branch=z9hG4bK-q")...),
 		invite(replace(doorLines, 0, "Via: SIP/2.0/UDP [::1]:5070;branch=z9hG4bK-1;rport")...),
+		invite(replace(doorLines, 0, "Via: SIP/2.0/UDP 127.0.0.1:5070;oc=20;branch=z9hG4bK-1")...), // a value: no advertisement
 	} {
 		h, ok := scanInvite(data)
 		if !ok {
 			t.Fatalf("not scanned:\n%s", data)
 		}
 		var buf bytes.Buffer
-		h.refusal(&buf, a.retryAfter, src)
+		h.refusal(&buf, a.retryAfter, src, ocFeedback{})
 		msg, err := sip.ParseMessage(buf.Bytes())
 		if err != nil {
 			t.Fatalf("%v\n%s", err, buf.Bytes())
@@ -137,6 +138,59 @@ func TestScannedRefusal(t *testing.T) {
 		if d := cmp.Diff(responseDest(req, src).String(), h.dest(src).String()); d != "" {
 			t.Errorf("destination (-parsed +scanned):\n%s", d)
 		}
+	}
+}
+
+// A client that advertised RFC 7339 support (a bare oc in its top Via)
+// gets feedback there (§5.3): oc with the reduction, oc-algo (the
+// client's list replaced by the one chosen, or added), oc-validity and
+// oc-seq; the other Vias as they came. Compared as text: sipgo's parser
+// misreads a quoted Via parameter (oc-algo="loss").
+func TestScannedRefusalOverloadControl(t *testing.T) {
+	src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+	fb := ocFeedback{reduction: 40, seq: "1800000000.250"}
+	tests := []struct {
+		name string
+		vias []string
+		want []string // the refusal's Via lines
+	}{
+		{"rport, oc and an algorithm list",
+			[]string{`Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1;rport;oc;oc-algo="loss"`},
+			[]string{`Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1;rport=40000;oc=40;oc-algo="loss";received=127.0.0.1;oc-validity=1000;oc-seq=1800000000.250`}},
+		{"oc before rport, the list first",
+			[]string{`Via: SIP/2.0/UDP 127.0.0.1:5070;oc-algo="loss";oc;rport;branch=z9hG4bK-1`},
+			[]string{`Via: SIP/2.0/UDP 127.0.0.1:5070;oc-algo="loss";oc=40;rport=40000;branch=z9hG4bK-1;received=127.0.0.1;oc-validity=1000;oc-seq=1800000000.250`}},
+		{"oc without a list, only in the top Via counts",
+			[]string{"Via: SIP/2.0/UDP 10.0.0.1:5062;OC;branch=z9hG4bK-2", "Via: SIP/2.0/UDP 10.0.0.8;branch=z9hG4bK-q;oc"},
+			[]string{`Via: SIP/2.0/UDP 10.0.0.1:5062;OC=40;branch=z9hG4bK-2;oc-algo="loss";oc-validity=1000;oc-seq=1800000000.250`, "Via: SIP/2.0/UDP 10.0.0.8;branch=z9hG4bK-q;oc"}},
+		{"no oc: nothing added",
+			[]string{"Via: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK-2"},
+			[]string{"Via: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK-2"}},
+		{"oc with a value is no advertisement",
+			[]string{"Via: SIP/2.0/UDP 10.0.0.1:5062;oc=20;branch=z9hG4bK-2"},
+			[]string{"Via: SIP/2.0/UDP 10.0.0.1:5062;oc=20;branch=z9hG4bK-2"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, ok := scanInvite(invite(replace(doorLines, 0, tc.vias...)...))
+			if !ok {
+				t.Fatal("not scanned")
+			}
+			var buf bytes.Buffer
+			h.refusal(&buf, "2", src, fb)
+			var got []string
+			for _, l := range strings.Split(buf.String(), "\r\n") {
+				if strings.HasPrefix(l, "Via: ") {
+					got = append(got, l)
+				}
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("Vias (-want +got):\n%s", d)
+			}
+			if _, err := sip.ParseMessage(buf.Bytes()); err != nil {
+				t.Errorf("the refusal does not parse: %v\n%s", err, buf.Bytes())
+			}
+		})
 	}
 }
 
@@ -173,7 +227,7 @@ func FuzzScanInvite(f *testing.F) {
 			t.Fatalf("response to %s, the parser's to %s:\n%q", got, want, data)
 		}
 		var buf bytes.Buffer
-		h.refusal(&buf, "2", src)
+		h.refusal(&buf, "2", src, ocFeedback{reduction: 40, seq: "1700000000.123"})
 		if _, err := sip.ParseMessage(buf.Bytes()); err != nil {
 			t.Fatalf("the refusal does not parse: %v\n%q\nto\n%q", err, buf.Bytes(), data)
 		}
@@ -210,7 +264,7 @@ func BenchmarkRefusal(b *testing.B) {
 				b.Fatal("not scanned")
 			}
 			buf.Reset()
-			h.refusal(&buf, a.retryAfter, src)
+			h.refusal(&buf, a.retryAfter, src, ocFeedback{})
 		}
 	})
 }

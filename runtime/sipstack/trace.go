@@ -464,7 +464,26 @@ func TracePacketConn(pc net.PacketConn, t *Trace) net.PacketConn {
 	if t == nil {
 		return pc
 	}
-	return &tracedPacketConn{PacketConn: pc, t: t}
+	tc := &tracedPacketConn{PacketConn: pc, t: t}
+	if now, ok := pc.(nowReader); ok {
+		return &tracedNowConn{tracedPacketConn: tc, now: now}
+	}
+	return tc
+}
+
+// tracedNowConn is a traced socket that can be read without waiting
+// (ReadyConn's priority path).
+type tracedNowConn struct {
+	*tracedPacketConn
+	now nowReader
+}
+
+func (c *tracedNowConn) ReadFromNow(b []byte) (int, net.Addr, bool, error) {
+	n, addr, ok, err := c.now.ReadFromNow(b)
+	if ok && err == nil {
+		c.t.record(true, addr, b[:n])
+	}
+	return n, addr, ok, err
 }
 
 type tracedPacketConn struct {

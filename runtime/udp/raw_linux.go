@@ -27,6 +27,10 @@ type raw struct {
 	rerr   error
 	rsa    syscall.RawSockaddrAny
 	readFn func(uintptr) bool
+	// nowFn is readFn for a read that does not wait: it reports done
+	// whatever the socket had, and rnone says it had nothing.
+	nowFn func(uintptr) bool
+	rnone bool
 
 	// With stamps, reads are recvmsg with the kernel's receive time
 	// (SO_TIMESTAMPNS) in oob, kept in rstamp.
@@ -68,6 +72,7 @@ func newRaw(c *net.UDPConn) *raw {
 	}
 	r := &raw{rc: rc, laddr: c.LocalAddr(), inet6: family == syscall.AF_INET6}
 	r.readFn = r.doRead
+	r.nowFn = r.doReadNow
 	r.writers.New = func() any {
 		w := new(writer)
 		w.fn = w.doWrite
@@ -91,6 +96,31 @@ func (r *raw) read(b []byte) (int, netip.AddrPort, error) {
 		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Source: r.laddr, Err: r.rerr}
 	}
 	return r.rn, r.rfrom, nil
+}
+
+// readNow is read without waiting: ok is false when the socket has no
+// datagram queued.
+func (r *raw) readNow(b []byte) (n int, from netip.AddrPort, ok bool, err error) {
+	r.rbuf, r.rnone = b, false
+	err = r.rc.Read(r.nowFn)
+	r.rbuf = nil
+	switch {
+	case err != nil:
+		return 0, netip.AddrPort{}, false, err
+	case r.rnone:
+		return 0, netip.AddrPort{}, false, nil
+	case r.rerr != nil:
+		return 0, netip.AddrPort{}, false, &net.OpError{Op: "read", Net: "udp", Source: r.laddr, Err: r.rerr}
+	}
+	return r.rn, r.rfrom, true, nil
+}
+
+// doReadNow is doRead that never asks the poller to wait.
+func (r *raw) doReadNow(fd uintptr) bool {
+	if !r.doRead(fd) {
+		r.rnone = true
+	}
+	return true
 }
 
 // stamp asks the kernel for the receive time of every datagram read

@@ -64,6 +64,23 @@ func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
 	return n, net.UDPAddrFromAddrPort(ap), nil
 }
 
+// ReadFromNow reads a datagram into b if one is waiting in the socket,
+// without waiting for one: ok is false when none is (or when the socket
+// cannot be read without waiting: no raw reads here). It lets a reader
+// take everything the socket holds and choose what to handle first
+// (package sipstack, ReadyConn), at one system call per datagram and
+// one more to learn that the socket is empty.
+func (c *Conn) ReadFromNow(b []byte) (n int, addr net.Addr, ok bool, err error) {
+	if c.raw == nil || len(b) == 0 {
+		return 0, nil, false, nil
+	}
+	n, ap, ok, err := c.raw.readNow(b)
+	if !ok || err != nil {
+		return 0, nil, false, err
+	}
+	return n, net.UDPAddrFromAddrPort(ap), true, nil
+}
+
 // ReadFromUDPAddrPort reads a datagram into b.
 func (c *Conn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 	if c.raw == nil || len(b) == 0 {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"switchboard/runtime/udp"
 )
 
@@ -193,5 +195,58 @@ func TestStamp(t *testing.T) {
 			t.Fatalf("datagram %d: received at %v, not after the previous one's %v", i, got, last)
 		}
 		last = got
+	}
+}
+
+// TestReadFromNow: a read that does not wait takes what the socket holds,
+// in order and with each datagram's stamp, and then says it is empty at
+// once, where ReadFrom would wait.
+func TestReadFromNow(t *testing.T) {
+	a := listen(t, "udp4", "127.0.0.1:0")
+	b := listen(t, "udp4", "127.0.0.1:0")
+	stamped := b.Stamp()
+	buf := make([]byte, 64)
+	if n, addr, ok, err := b.ReadFromNow(buf); ok || err != nil {
+		t.Fatalf("an empty socket read %d from %v (ok %v, %v)", n, addr, ok, err)
+	}
+	const sent = 3
+	for i := range sent {
+		if _, err := a.WriteTo([]byte{'n', byte('0' + i)}, b.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	var last time.Time
+	for len(got) < sent {
+		n, addr, ok, err := b.ReadFromNow(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			// Loopback delivers before WriteTo returns, so every
+			// datagram is in by now.
+			t.Fatalf("the socket empty after %q, want %d datagrams", got, sent)
+		}
+		if addr.(*net.UDPAddr).Port != a.LocalAddr().(*net.UDPAddr).Port {
+			t.Errorf("from %v, want %v", addr, a.LocalAddr())
+		}
+		if stamped {
+			if r := b.Received(); r.IsZero() || r.Before(last) {
+				t.Errorf("datagram %q stamped %v, after %v", buf[:n], r, last)
+			} else {
+				last = r
+			}
+		}
+		got = append(got, string(buf[:n]))
+	}
+	if diff := cmp.Diff([]string{"n0", "n1", "n2"}, got); diff != "" {
+		t.Errorf("datagrams read (-want +got):\n%s", diff)
+	}
+	if _, _, ok, err := b.ReadFromNow(buf); ok || err != nil {
+		t.Fatalf("a drained socket read something (ok %v, %v)", ok, err)
+	}
+	b.Close()
+	if _, _, ok, err := b.ReadFromNow(buf); ok || !errors.Is(err, net.ErrClosed) {
+		t.Errorf("a closed socket: ok %v, %v, want net.ErrClosed", ok, err)
 	}
 }
