@@ -137,8 +137,8 @@ server keeps serving when the process runs out of file descriptors.
 
 Overload: when more calls arrive than the server can set up, a new call is
 refused at once with 503 Service Unavailable and a Retry-After of a few
-seconds while the server's work waits longer than -max-queue-delay for the
-CPU, or once -max-call-setups calls are being set up (received, not yet
+seconds while new requests keep waiting longer than -max-queue-delay before
+the server takes them up, or once -max-call-setups calls are being set up (received, not yet
 answered), instead of being queued until callers give up; requests within a
 call in progress (ACK, BYE, CANCEL, re-INVITE) are never refused.
 
@@ -200,7 +200,7 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.DurationVar(&o.limits.Handshake, "handshake-timeout", site.DefaultHandshake, "a new connection must finish its TLS handshake, or send its first bytes (SIP over TCP) or its request header (HTTP), within `DURATION`")
 	f.fs.DurationVar(&o.limits.HTTPRead, "http-read-timeout", site.DefaultHTTPRead, "an HTTP request, body included, must arrive within `DURATION`")
 	f.fs.IntVar(&o.callSetups, "max-call-setups", sipstack.DefaultCallSetups, "calls being set up (INVITE received, no final answer yet) at most `N` at once; a new call beyond it is refused at once with 503 and Retry-After, so that the calls admitted are set up in time when the server is overloaded (0: no bound)")
-	f.fs.DurationVar(&o.queueDelay, "max-queue-delay", sipstack.DefaultQueueDelay, "refuse new calls with 503 and Retry-After while the server's work waits longer than `DURATION` for the CPU (the 90th percentile over the last 100 ms), or datagrams keep waiting that long in the SIP UDP socket, and at least 8 calls are being set up (0: never)")
+	f.fs.DurationVar(&o.queueDelay, "max-queue-delay", sipstack.DefaultQueueDelay, "refuse new calls with 503 and Retry-After while new requests keep waiting longer than `DURATION` before the server takes them up (the shortest of 32 in a row, from the kernel's receive time), and at least 8 calls are being set up (0: never)")
 	o.lower.register(f.fs)
 	o.site.register(f.fs)
 	o.store.register(f.fs)
