@@ -112,6 +112,10 @@ type Report struct {
 	// Datagrams is how many datagrams the in-memory networks carried,
 	// registrations included (0 over UDP): what a run costs in messages.
 	Datagrams uint64
+	// SIP is how many SIP messages the servers sent and received,
+	// registrations included, over either transport; the rest of
+	// Datagrams is media (RTP).
+	SIP uint64
 }
 
 // Counts returns how many cases passed, failed and were skipped.
@@ -196,7 +200,7 @@ func Run(ctx context.Context, p *ir.Program, secrets Secrets, cases []Case, o Op
 		}
 	}
 	var wg sync.WaitGroup
-	var datagrams atomic.Uint64
+	var datagrams, sipMessages atomic.Uint64
 	errc := make(chan error, workers)
 	failed := make(chan struct{})
 	var failOnce sync.Once
@@ -214,6 +218,7 @@ func Run(ctx context.Context, p *ir.Program, secrets Secrets, cases []Case, o Op
 				if wk.net != nil {
 					datagrams.Add(wk.net.Stats().Delivered)
 				}
+				sipMessages.Add(wk.ladder.sent.Load())
 				wk.close()
 			}()
 			for i := range work {
@@ -242,7 +247,7 @@ feed:
 	if err := <-errc; err != nil {
 		return nil, err
 	}
-	rep := &Report{Duration: time.Since(start), Datagrams: datagrams.Load()}
+	rep := &Report{Duration: time.Since(start), Datagrams: datagrams.Load(), SIP: sipMessages.Load()}
 	for _, i := range selected {
 		rep.Results = append(rep.Results, results[i])
 	}
