@@ -778,11 +778,12 @@ const quietSettle = 250 * time.Millisecond
 // goes quiet.
 func (w *worker) waitCtx(parent context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(parent, w.o.Wait)
-	if w.net != nil {
-		// Ended early (context.Canceled) once quiet.
-		w.net.WhenQuiet(ctx, quietSettle, cancel)
+	if w.net == nil {
+		return ctx, cancel
 	}
-	return ctx, cancel
+	// Ended early (context.Canceled) once quiet.
+	stop := w.net.AfterQuiet(quietSettle, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // waitEvent waits for an event of the case matching f.

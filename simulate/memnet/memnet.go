@@ -394,28 +394,66 @@ func (n *Network) Quiet(ctx context.Context, settle time.Duration) <-chan struct
 }
 
 // WhenQuiet calls f, once, when the network has been quiet for settle (as
-// Quiet); never once ctx ends. A simulation bounding each expectation
-// passes the cancel of the expectation's context: one goroutine a wait.
+// Quiet); never once ctx ends.
 func (n *Network) WhenQuiet(ctx context.Context, settle time.Duration, f func()) {
-	go func() {
-		t := time.NewTimer(settle)
-		defer t.Stop()
-		last := n.activity()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			now := n.activity()
-			if now == last && !n.busy() && !working() {
-				f()
-				return
-			}
-			last = now
-			t.Reset(settle)
+	stop := n.AfterQuiet(settle, func() {
+		if ctx.Err() == nil {
+			f()
 		}
-	}()
+	})
+	context.AfterFunc(ctx, func() { stop() })
+}
+
+// AfterQuiet calls f, once, when the network has been quiet for settle (as
+// Quiet), unless stop is called first. A simulation bounding each
+// expectation passes the cancel of the expectation's context and calls
+// stop when the expectation is met, which is almost always well within
+// settle: the wait then costs one timer, never a goroutine.
+func (n *Network) AfterQuiet(settle time.Duration, f func()) (stop func()) {
+	q := &quietTimer{n: n, settle: settle, f: f}
+	q.mu.Lock()
+	q.last = n.activity()
+	q.t = time.AfterFunc(settle, q.check)
+	q.mu.Unlock()
+	return q.stop
+}
+
+// quietTimer is one AfterQuiet: a timer that looks at the network every
+// settle until it finds it quiet or is stopped.
+type quietTimer struct {
+	n      *Network
+	settle time.Duration
+	f      func()
+
+	mu      sync.Mutex
+	t       *time.Timer
+	last    uint64 // the network's activity at the last look
+	stopped bool
+}
+
+func (q *quietTimer) check() {
+	q.mu.Lock()
+	if q.stopped {
+		q.mu.Unlock()
+		return
+	}
+	now := q.n.activity()
+	if now == q.last && !q.n.busy() && !working() {
+		q.stopped = true
+		q.mu.Unlock()
+		q.f()
+		return
+	}
+	q.last = now
+	q.t.Reset(q.settle)
+	q.mu.Unlock()
+}
+
+func (q *quietTimer) stop() {
+	q.mu.Lock()
+	q.stopped = true
+	q.t.Stop()
+	q.mu.Unlock()
 }
 
 // working reports whether any goroutine of the process besides the
