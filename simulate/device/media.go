@@ -376,7 +376,7 @@ func digitEvent(d rune) (byte, error) {
 	return 0, fmt.Errorf("%q is not a DTMF digit", d)
 }
 
-// sendAudio sends a few packets of silence, which is what makes a
+// sendAudio sends n packets of silence. The first is what makes a
 // symmetric-RTP relay learn where this endpoint is.
 func (m *media) sendAudio(n int) error {
 	payload := make([]byte, 160)
@@ -391,8 +391,11 @@ func (m *media) sendAudio(n int) error {
 	return nil
 }
 
-// sendDigits sends each digit as an RFC 4733 event: three packets while
-// the key is down, then the end packet three times, as phones do.
+// sendDigits sends each digit as an RFC 4733 event: the event's first
+// packet (marker set), then its end packet three times (§2.5.1.4), which a
+// receiver must count as one digit. A phone also sends updates while the
+// key is held, every 50 ms or so; they carry the same event and timestamp
+// and end nothing, so a simulated key press goes without them.
 func (m *media) sendDigits(digits string) error {
 	for _, d := range digits {
 		ev, err := digitEvent(d)
@@ -404,9 +407,9 @@ func (m *media) sendDigits(digits string) error {
 		m.ts += 160
 		start := m.ts
 		m.mu.Unlock()
-		for i := 0; i < 6; i++ {
-			end := i >= 3
-			dur := uint16(160 * (i + 1))
+		for i := 0; i < 4; i++ {
+			end := i >= 1
+			dur := uint16(160)
 			if end {
 				dur = 160 * 4
 			}
