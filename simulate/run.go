@@ -254,6 +254,10 @@ feed:
 	return rep, ctx.Err()
 }
 
+// eventQueue is how many of the server's events a worker holds before it
+// has taken them in.
+const eventQueue = 1 << 12
+
 // worker is one server with every device registered; it runs cases one at
 // a time so that its virtual clock and event log belong to one case.
 type worker struct {
@@ -300,7 +304,11 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 		w.order[a.Name] = i
 	}
 	bus := events.NewBus(w.clock.Now)
-	w.sub = bus.Subscribe(1 << 16)
+	// A case's events are a few dozen and this goroutine takes them as
+	// they come; the queue's room is kept in memory, and scanned at every
+	// collection, for the whole run (1<<16 events were 21 MB a worker). A
+	// case during which the queue overflowed fails (worker.run).
+	w.sub = bus.Subscribe(eventQueue)
 	go func() {
 		for e := range w.sub.C {
 			w.mu.Lock()
@@ -673,8 +681,14 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 		a := ir.AccountName(ir.AccountTrunk, t.Name)
 		st.carried[a] = w.carriers[i].Device(a).IncomingCount()
 	}
+	dropped := w.sub.Dropped()
 	defer func() {
 		w.cleanup(st)
+		if n := w.sub.Dropped() - dropped; n > 0 && res.Status == Pass {
+			// A wait may have missed what it waited for, or a check what
+			// it should have seen: no verdict either way.
+			res.Status, res.Step, res.Message = Fail, "the simulator", fmt.Sprintf("the simulator lost %d of the server's events (its queue holds %d); the case cannot be judged", n, eventQueue)
+		}
 		res.Duration = time.Since(start)
 		if res.Status == Fail {
 			res.SIP, res.MoreSIP = w.ladder.messages()
