@@ -530,9 +530,9 @@ func (c *Conn) writeExpired() bool {
 // Close closes the connection: blocked reads return net.ErrClosed, its
 // address is free again and datagrams still queued are discarded.
 func (c *Conn) Close() error {
-	err := c.opError("close", net.ErrClosed)
+	closed := false
 	c.closeOnce.Do(func() {
-		err = nil
+		closed = true
 		close(c.closed)
 		c.n.remove(c)
 		c.rd.stop()
@@ -544,7 +544,10 @@ func (c *Conn) Close() error {
 		c.queue, c.head, c.limit = nil, 0, -1 // pushes fail from now on
 		c.qmu.Unlock()
 	})
-	return err
+	if !closed {
+		return c.opError("close", net.ErrClosed)
+	}
+	return nil
 }
 
 // SetDeadline sets the read and write deadlines.
