@@ -90,7 +90,8 @@ func (n *Network) Listen(addr netip.AddrPort) (*Conn, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	port := addr.Port()
-	if port == 0 {
+	picked := port == 0
+	if picked {
 		next := n.next[ip]
 		for range ephemeralMax - ephemeralMin + 1 {
 			if next < ephemeralMin || next > ephemeralMax {
@@ -108,19 +109,20 @@ func (n *Network) Listen(addr netip.AddrPort) (*Conn, error) {
 		n.next[ip] = port + 1
 	}
 	local := netip.AddrPortFrom(ip, port)
-	if _, used := n.conns[local]; used {
-		return nil, &net.OpError{Op: "listen", Net: "udp", Addr: net.UDPAddrFromAddrPort(local), Err: errAddrInUse}
+	if !picked { // a picked port is free
+		if _, used := n.conns[local]; used {
+			return nil, &net.OpError{Op: "listen", Net: "udp", Addr: net.UDPAddrFromAddrPort(local), Err: errAddrInUse}
+		}
 	}
 	c := &Conn{
-		n:        n,
-		local:    local,
-		addr:     net.UDPAddrFromAddrPort(local),
-		limit:    n.queue,
-		ready:    make(chan struct{}, 1),
-		closed:   make(chan struct{}),
-		parkedCh: make(chan struct{}, 1),
+		n:      n,
+		local:  local,
+		addr:   net.UDPAddrFromAddrPort(local),
+		limit:  n.queue,
+		ready:  make(chan struct{}, 1),
+		closed: make(chan struct{}),
 	}
-	c.rd.init()
+	c.rd.init(c.wake)
 	n.conns[local] = c
 	return c, nil
 }
@@ -172,8 +174,11 @@ type Conn struct {
 	local netip.AddrPort
 	addr  *net.UDPAddr // shared: callers must not modify addresses they get
 
-	// The receive queue grows as needed up to limit; ready is signalled
-	// when it becomes non-empty.
+	// The receive queue grows as needed up to limit. ready is what a
+	// reader waits on: signalled (wake) when the queue becomes non-empty,
+	// when the connection closes and when the read deadline passes; the
+	// reader then looks at all three. One channel, not a select over
+	// three: media sockets read a packet or two each and park in between.
 	qmu    sync.Mutex
 	queue  []*datagram
 	head   int
@@ -182,7 +187,7 @@ type Conn struct {
 	closed chan struct{}
 	// parked: a reader waits in ReadFrom with the queue empty, so every
 	// datagram delivered so far has been read and dealt with (WaitRead);
-	// parkedCh is signalled when one parks.
+	// parkedCh, made by the first WaitRead, is signalled when one parks.
 	parked   bool
 	parkedCh chan struct{}
 	// busy: a reader took a datagram and has not come back for the next,
@@ -233,15 +238,21 @@ func (c *Conn) read(b []byte) (int, *Conn, error) {
 		if d = c.popOrPark(); d != nil {
 			break
 		}
-		select {
-		case <-c.ready:
-		case <-c.closed:
+		// Each waker changes the state, then signals: a reader that saw
+		// no change before waiting is woken by the signal. A reader that
+		// returns on close or the deadline passes the signal on to the
+		// next.
+		if isClosed(c.closed) {
 			c.unpark()
+			c.wake()
 			return 0, nil, c.opError("read", net.ErrClosed)
-		case <-c.rd.wait():
+		}
+		if isClosed(c.rd.wait()) {
 			c.unpark()
+			c.wake()
 			return 0, nil, c.opError("read", os.ErrDeadlineExceeded)
 		}
+		<-c.ready
 	}
 	n := copy(b, d.buf)
 	from := d.from
@@ -314,11 +325,16 @@ func (c *Conn) push(d *datagram) bool {
 	c.queue = append(c.queue, d)
 	c.n.delivered.Add(1)
 	c.qmu.Unlock()
+	c.wake()
+	return true
+}
+
+// wake signals a waiting reader, if any.
+func (c *Conn) wake() {
 	select {
 	case c.ready <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 // pop takes the oldest queued datagram, or returns nil.
@@ -330,9 +346,11 @@ func (c *Conn) popOrPark() *datagram {
 		c.busy = false
 		if !c.parked {
 			c.parked = true
-			select {
-			case c.parkedCh <- struct{}{}:
-			default:
+			if c.parkedCh != nil {
+				select {
+				case c.parkedCh <- struct{}{}:
+				default:
+				}
 			}
 		}
 		return nil
@@ -365,12 +383,16 @@ func (n *Network) WaitRead(ctx context.Context, addr netip.AddrPort) error {
 	for {
 		c.qmu.Lock()
 		done := c.parked && c.head == len(c.queue)
+		if c.parkedCh == nil {
+			c.parkedCh = make(chan struct{}, 1)
+		}
+		parked := c.parkedCh
 		c.qmu.Unlock()
 		if done {
 			return nil
 		}
 		select {
-		case <-c.parkedCh:
+		case <-parked:
 		case <-c.closed:
 			return nil
 		case <-ctx.Done():
@@ -511,11 +533,7 @@ func (c *Conn) popLocked() *datagram {
 	if c.head == len(c.queue) {
 		c.queue, c.head = c.queue[:0], 0
 	} else {
-		// More left: make sure another reader is woken too.
-		select {
-		case c.ready <- struct{}{}:
-		default:
-		}
+		c.wake() // more left: make sure another reader is woken too
 	}
 	return d
 }
@@ -534,6 +552,7 @@ func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		closed = true
 		close(c.closed)
+		c.wake()
 		c.n.remove(c)
 		c.rd.stop()
 		c.qmu.Lock()
@@ -588,14 +607,16 @@ func (c *Conn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: "udp", Source: c.addr, Addr: c.addr, Err: err}
 }
 
-// deadline is a settable point in time whose passing closes a channel.
+// deadline is a settable point in time whose passing closes a channel and
+// calls wake.
 type deadline struct {
 	mu      sync.Mutex
 	timer   *time.Timer
 	expired chan struct{} // closed once the deadline has passed
+	wake    func()
 }
 
-func (d *deadline) init() { d.expired = make(chan struct{}) }
+func (d *deadline) init(wake func()) { d.expired, d.wake = make(chan struct{}), wake }
 
 // set moves the deadline to t; zero clears it.
 func (d *deadline) set(t time.Time) {
@@ -616,12 +637,13 @@ func (d *deadline) set(t time.Time) {
 		if closed {
 			d.expired = make(chan struct{})
 		}
-		ch := d.expired
-		d.timer = time.AfterFunc(dur, func() { close(ch) })
+		ch, wake := d.expired, d.wake
+		d.timer = time.AfterFunc(dur, func() { close(ch); wake() })
 		return
 	}
 	if !closed {
 		close(d.expired)
+		d.wake()
 	}
 }
 
@@ -639,7 +661,7 @@ func (d *deadline) stop() {
 	}
 }
 
-func isClosed(c chan struct{}) bool {
+func isClosed(c <-chan struct{}) bool {
 	select {
 	case <-c:
 		return true

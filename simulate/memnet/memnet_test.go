@@ -149,6 +149,46 @@ func TestCloseUnblocksRead(t *testing.T) {
 	}
 }
 
+// Every reader waiting on a connection returns when it closes, and when
+// the read deadline passes: readers wait on one channel that wakes one of
+// them, who passes the signal on.
+func TestWakeEveryReader(t *testing.T) {
+	for _, end := range []string{"close", "deadline"} {
+		t.Run(end, func(t *testing.T) {
+			n := New()
+			a := listen(t, n, netip.AddrPortFrom(ipA, 0))
+			const readers = 8
+			errc := make(chan error, readers)
+			for range readers {
+				go func() {
+					_, _, err := a.ReadFrom(make([]byte, 10))
+					errc <- err
+				}()
+			}
+			if err := n.WaitRead(context.Background(), a.AddrPort()); err != nil {
+				t.Fatal(err)
+			}
+			want := net.ErrClosed
+			if end == "close" {
+				a.Close()
+			} else {
+				want = os.ErrDeadlineExceeded
+				a.SetReadDeadline(time.Now().Add(time.Millisecond))
+			}
+			for range readers {
+				select {
+				case err := <-errc:
+					if !errors.Is(err, want) {
+						t.Errorf("read: %v, want %v", err, want)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatalf("a reader still waits after the %s", end)
+				}
+			}
+		})
+	}
+}
+
 func TestDeadlines(t *testing.T) {
 	n := New()
 	a := listen(t, n, netip.AddrPortFrom(ipA, 0))
