@@ -791,12 +791,12 @@ const quietSettle = 250 * time.Millisecond
 // where the kernel's traffic is not visible, and for a network that never
 // goes quiet.
 func (w *worker) waitCtx(parent context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(parent, w.o.Wait)
 	if w.net == nil {
-		return ctx, cancel
+		return context.WithTimeout(parent, w.o.Wait)
 	}
-	// Ended early (context.Canceled) once quiet.
-	stop := w.net.AfterQuiet(quietSettle, cancel)
+	// One timer for both bounds: ended once quiet or at the wait.
+	ctx, cancel := context.WithCancel(parent)
+	stop := w.net.AfterQuietOr(quietSettle, w.o.Wait, cancel)
 	return ctx, func() { stop(); cancel() }
 }
 

@@ -432,10 +432,21 @@ func (n *Network) WhenQuiet(ctx context.Context, settle time.Duration, f func())
 // stop when the expectation is met, which is almost always well within
 // settle: the wait then costs one timer, never a goroutine.
 func (n *Network) AfterQuiet(settle time.Duration, f func()) (stop func()) {
+	return n.AfterQuietOr(settle, 0, f)
+}
+
+// AfterQuietOr is AfterQuiet that also calls f once limit has passed,
+// quiet or not (no limit when zero): an expectation's bound in one timer.
+func (n *Network) AfterQuietOr(settle, limit time.Duration, f func()) (stop func()) {
 	q := &quietTimer{n: n, settle: settle, f: f}
+	first := settle
+	if limit > 0 {
+		q.end = time.Now().Add(limit)
+		first = min(settle, limit)
+	}
 	q.mu.Lock()
 	q.last = n.activity()
-	q.t = time.AfterFunc(settle, q.check)
+	q.t = time.AfterFunc(first, q.check)
 	q.mu.Unlock()
 	return q.stop
 }
@@ -446,6 +457,8 @@ type quietTimer struct {
 	n      *Network
 	settle time.Duration
 	f      func()
+
+	end time.Time // the limit; zero: none
 
 	mu      sync.Mutex
 	t       *time.Timer
@@ -460,14 +473,19 @@ func (q *quietTimer) check() {
 		return
 	}
 	now := q.n.activity()
-	if now == q.last && !q.n.busy() && !working() {
+	left := time.Until(q.end)
+	if (!q.end.IsZero() && left <= 0) || (now == q.last && !q.n.busy() && !working()) {
 		q.stopped = true
 		q.mu.Unlock()
 		q.f()
 		return
 	}
 	q.last = now
-	q.t.Reset(q.settle)
+	next := q.settle
+	if !q.end.IsZero() {
+		next = min(next, left)
+	}
+	q.t.Reset(next)
 	q.mu.Unlock()
 }
 

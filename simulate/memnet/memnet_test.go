@@ -434,6 +434,18 @@ func TestQuiet(t *testing.T) {
 		t.Fatal("quiet while a reader holds a datagram")
 	case <-held.Done():
 	}
+	// AfterQuietOr's limit ends the wait all the same, and not before.
+	limited := make(chan time.Time, 1)
+	start := time.Now()
+	n.AfterQuietOr(settle, 5*settle, func() { limited <- time.Now() })
+	select {
+	case at := <-limited:
+		if at.Sub(start) < 5*settle {
+			t.Errorf("the limit of %v ended the wait after %v", 5*settle, at.Sub(start))
+		}
+	case <-ctx.Done():
+		t.Fatal("AfterQuietOr's limit never ended the wait")
+	}
 
 	// a comes back for the next datagram: quiet.
 	read := make(chan error, 1)
