@@ -122,7 +122,6 @@ func (n *Network) Listen(addr netip.AddrPort) (*Conn, error) {
 		ready:  make(chan struct{}, 1),
 		closed: make(chan struct{}),
 	}
-	c.rd.init(c.wake)
 	n.conns[local] = c
 	return c, nil
 }
@@ -603,7 +602,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 		return c.opError("set", net.ErrClosed)
 	default:
 	}
-	c.rd.set(t)
+	c.rd.set(t, c.wake)
 	return nil
 }
 
@@ -626,42 +625,42 @@ func (c *Conn) opError(op string, err error) error {
 }
 
 // deadline is a settable point in time whose passing closes a channel and
-// calls wake.
+// calls the wake given with it. Most connections never have one (a media
+// socket is read until closed): the channel is made when one is set.
 type deadline struct {
 	mu      sync.Mutex
 	timer   *time.Timer
-	expired chan struct{} // closed once the deadline has passed
-	wake    func()
+	expired chan struct{} // closed once the deadline has passed; nil: none set
 }
 
-func (d *deadline) init(wake func()) { d.expired, d.wake = make(chan struct{}), wake }
-
-// set moves the deadline to t; zero clears it.
-func (d *deadline) set(t time.Time) {
+// set moves the deadline to t; zero clears it. wake is called when it
+// passes.
+func (d *deadline) set(t time.Time, wake func()) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.timer != nil && !d.timer.Stop() {
 		<-d.expired // the timer fired: wait until it has closed the channel
 	}
 	d.timer = nil
-	closed := isClosed(d.expired)
+	closed := d.expired != nil && isClosed(d.expired)
 	if t.IsZero() {
 		if closed {
-			d.expired = make(chan struct{})
+			d.expired = nil
 		}
 		return
 	}
-	if dur := time.Until(t); dur > 0 {
-		if closed {
-			d.expired = make(chan struct{})
-		}
-		ch, wake := d.expired, d.wake
+	dur := time.Until(t)
+	if d.expired == nil || (closed && dur > 0) {
+		d.expired, closed = make(chan struct{}), false
+	}
+	if dur > 0 {
+		ch := d.expired
 		d.timer = time.AfterFunc(dur, func() { close(ch); wake() })
 		return
 	}
 	if !closed {
 		close(d.expired)
-		d.wake()
+		wake()
 	}
 }
 
