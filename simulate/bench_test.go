@@ -149,6 +149,7 @@ func benchmarkRun(b *testing.B, p *ir.Program, sec secrets, cases []simulate.Cas
 		if rep.Datagrams > 0 {
 			b.ReportMetric(float64(rep.Datagrams)/float64(len(cases)), "datagrams/case")
 		}
+		b.ReportMetric(float64(rep.SIP)/float64(len(cases)), "sip/case")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"switchboard/runtime/sipstack"
 )
@@ -20,6 +21,10 @@ import (
 type ladder struct {
 	net.PacketConn
 	names map[string]string // peer address → name
+
+	// sent counts every SIP message the server sent or received, for
+	// Report.SIP: what a run costs in messages.
+	sent atomic.Uint64
 
 	mu   sync.Mutex
 	msg  []rawMessage
@@ -140,6 +145,7 @@ func (l *ladder) record(dir string, peer net.Addr, b []byte) {
 	if len(b) == 0 || bytes.HasPrefix(b, []byte("\r\n")) {
 		return // a keep-alive: parse has nothing to show
 	}
+	l.sent.Add(1)
 	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
 	l.mu.Lock()
 	defer l.mu.Unlock()

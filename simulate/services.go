@@ -177,8 +177,11 @@ func (w *worker) leaveMessage(ctx context.Context, st *caseState, s LeaveMessage
 	}
 	c := st.call
 	// Any key skips the greeting; the beep that follows is paced by the
-	// clock, which moves a frame at a time while the caller speaks, until
-	// the server says it is recording.
+	// clock, which moves a frame at a time until the server says it is
+	// recording. The caller says nothing over the beep: a phone would
+	// still send its frames, but the server throws away what arrives
+	// before recording starts and no step could tell them apart, so they
+	// would cost packets and prove nothing.
 	if err := c.SendDTMF("1"); err != nil {
 		return err
 	}
@@ -186,9 +189,6 @@ func (w *worker) leaveMessage(ctx context.Context, st *caseState, s LeaveMessage
 	for i := 0; !recording(); i++ {
 		if i == 3000 { // a minute of the server's audio
 			return fmt.Errorf("the beep never ended in recording; saw %s", w.seen(st))
-		}
-		if err := c.SendTone(messageVoice, voiceLevel, 1); err != nil {
-			return err
 		}
 		if !w.nextFrame(recording, nil) && !recording() {
 			return fmt.Errorf("the server stopped playing before recording; saw %s", w.seen(st))

@@ -639,7 +639,7 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		d.mu.Unlock()
 		return
 	}
-	_ = m.sendAudio(2)
+	_ = m.sendAudio(1) // the relay learns where to send (symmetric RTP)
 }
 
 // onRegister keeps the bindings of a hub acting as a registrar: the time
@@ -832,7 +832,7 @@ func (d *Device) Dial(ctx context.Context, number string) (*Call, error) {
 	d.hub.mu.Lock()
 	d.hub.calls[c.id] = c
 	d.hub.mu.Unlock()
-	_ = m.sendAudio(2)
+	_ = m.sendAudio(1) // the relay learns where to send (symmetric RTP)
 	return c, nil
 }
 

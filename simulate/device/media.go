@@ -212,13 +212,70 @@ func mediaIP(sess *sdp.SessionDescription, md *sdp.MediaDescription) (netip.Addr
 	return ip, err == nil
 }
 
-// parseSDP parses a peer's session description.
+// parseSDP reads what a device needs of a peer's session description:
+// the connection addresses (session and media level), each m-line's
+// media, port, protocol and formats, and its attributes. The peer is the
+// server, whose SDP the suites read twice a call (the offer a device
+// answers, the answer to its own): pion's full parser cost the simulated
+// devices more than all they do with the result. Lines of other kinds
+// are skipped; a malformed v=, c= or m= line is an error, as it is to
+// pion.
 func parseSDP(body []byte) (*sdp.SessionDescription, error) {
-	var sess sdp.SessionDescription
-	if err := sess.Unmarshal(body); err != nil {
-		return nil, fmt.Errorf("peer SDP: %w", err)
+	sess := &sdp.SessionDescription{}
+	var md *sdp.MediaDescription
+	text := string(body)
+	for first := true; text != ""; first = false {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		line = strings.TrimSuffix(line, "\r")
+		if first && line != "v=0" {
+			return nil, fmt.Errorf("peer SDP: starts with %q, not v=0", line)
+		}
+		if len(line) < 2 || line[1] != '=' {
+			if line == "" {
+				continue
+			}
+			return nil, fmt.Errorf("peer SDP: malformed line %q", line)
+		}
+		value := line[2:]
+		switch line[0] {
+		case 'c':
+			f := strings.Fields(value)
+			if len(f) != 3 {
+				return nil, fmt.Errorf("peer SDP: malformed connection line %q", line)
+			}
+			addr, _, _ := strings.Cut(f[2], "/") // a multicast TTL
+			ci := &sdp.ConnectionInformation{NetworkType: f[0], AddressType: f[1], Address: &sdp.Address{Address: addr}}
+			if md == nil {
+				sess.ConnectionInformation = ci
+			} else {
+				md.ConnectionInformation = ci
+			}
+		case 'm':
+			f := strings.Fields(value)
+			if len(f) < 4 {
+				return nil, fmt.Errorf("peer SDP: malformed media line %q", line)
+			}
+			num, _, _ := strings.Cut(f[1], "/") // a port count
+			port, err := strconv.Atoi(num)
+			if err != nil || port < 0 || port > 65535 {
+				return nil, fmt.Errorf("peer SDP: malformed media line %q", line)
+			}
+			md = &sdp.MediaDescription{MediaName: sdp.MediaName{
+				Media: f[0], Port: sdp.RangedPort{Value: port}, Protos: strings.Split(f[2], "/"), Formats: f[3:],
+			}}
+			sess.MediaDescriptions = append(sess.MediaDescriptions, md)
+		case 'a':
+			key, val, _ := strings.Cut(value, ":")
+			a := sdp.Attribute{Key: key, Value: val}
+			if md == nil {
+				sess.Attributes = append(sess.Attributes, a)
+			} else {
+				md.Attributes = append(md.Attributes, a)
+			}
+		}
 	}
-	return &sess, nil
+	return sess, nil
 }
 
 // setRemote takes the peer's audio address and event payload type from its
@@ -376,7 +433,7 @@ func digitEvent(d rune) (byte, error) {
 	return 0, fmt.Errorf("%q is not a DTMF digit", d)
 }
 
-// sendAudio sends a few packets of silence, which is what makes a
+// sendAudio sends n packets of silence. The first is what makes a
 // symmetric-RTP relay learn where this endpoint is.
 func (m *media) sendAudio(n int) error {
 	payload := make([]byte, 160)
@@ -391,8 +448,11 @@ func (m *media) sendAudio(n int) error {
 	return nil
 }
 
-// sendDigits sends each digit as an RFC 4733 event: three packets while
-// the key is down, then the end packet three times, as phones do.
+// sendDigits sends each digit as an RFC 4733 event: the event's first
+// packet (marker set), then its end packet three times (§2.5.1.4), which a
+// receiver must count as one digit. A phone also sends updates while the
+// key is held, every 50 ms or so; they carry the same event and timestamp
+// and end nothing, so a simulated key press goes without them.
 func (m *media) sendDigits(digits string) error {
 	for _, d := range digits {
 		ev, err := digitEvent(d)
@@ -404,9 +464,9 @@ func (m *media) sendDigits(digits string) error {
 		m.ts += 160
 		start := m.ts
 		m.mu.Unlock()
-		for i := 0; i < 6; i++ {
-			end := i >= 3
-			dur := uint16(160 * (i + 1))
+		for i := 0; i < 4; i++ {
+			end := i >= 1
+			dur := uint16(160)
 			if end {
 				dur = 160 * 4
 			}

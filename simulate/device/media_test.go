@@ -8,8 +8,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 
 	"switchboard/runtime/audio"
+	rtmedia "switchboard/runtime/media"
 )
 
 // The telephone-event payload type is read from the peer's rtpmap, as
@@ -100,5 +102,81 @@ func TestSendTonePacked(t *testing.T) {
 	}
 	if err := c.SendTonePacked(freq, amp, 1, maxPack+1); err == nil {
 		t.Error("5 frames to a packet: no error")
+	}
+}
+
+// parseSDP reads what pion's parser reads of the fields a device uses,
+// and refuses what pion refuses among the malformed lines it looks at.
+func TestParseSDP(t *testing.T) {
+	door := &media{ssrc: 42, audioAt: 0}
+	door.conn, _ = rtmedia.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
+	defer door.conn.Close()
+	door.listen, door.ip = rtmedia.ListenUDP, netip.MustParseAddr("127.0.0.1")
+	if err := door.offerVideo(); err != nil {
+		t.Fatal(err)
+	}
+	defer door.video.conn.Close()
+	type mline struct {
+		Media, Conn           string
+		Port                  int
+		Protos, Formats, Attr []string
+	}
+	type view struct {
+		Conn  string
+		Attr  []string
+		Media []mline
+	}
+	project := func(s *sdp.SessionDescription) view {
+		addr := func(c *sdp.ConnectionInformation) string {
+			if c == nil || c.Address == nil {
+				return ""
+			}
+			return c.NetworkType + " " + c.AddressType + " " + c.Address.Address
+		}
+		attrs := func(as []sdp.Attribute) (out []string) {
+			for _, a := range as {
+				out = append(out, a.Key+"="+a.Value)
+			}
+			return out
+		}
+		v := view{Conn: addr(s.ConnectionInformation), Attr: attrs(s.Attributes)}
+		for _, md := range s.MediaDescriptions {
+			v.Media = append(v.Media, mline{md.MediaName.Media, addr(md.ConnectionInformation), md.MediaName.Port.Value,
+				md.MediaName.Protos, md.MediaName.Formats, attrs(md.Attributes)})
+		}
+		return v
+	}
+	for name, body := range map[string]string{
+		"a door's offer with video": string(door.sdp(door.ip)),
+		"media-level connection, rtcp": "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n" +
+			"m=audio 4000 RTP/AVP 8 101\r\nc=IN IP4 192.0.2.7\r\na=rtpmap:8 PCMA/8000\r\na=rtcp:4001 IN IP4 192.0.2.7\r\na=sendrecv\r\n" +
+			"m=video 0 RTP/AVP 96\r\nc=IN IP4 192.0.2.7\r\na=inactive\r\n",
+		"bare newlines": "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.9\nt=0 0\nm=audio 5004 RTP/AVP 0\na=ptime:20\n",
+	} {
+		var want sdp.SessionDescription
+		if err := want.Unmarshal([]byte(body)); err != nil {
+			t.Fatalf("%s: pion: %v", name, err)
+		}
+		got, err := parseSDP([]byte(body))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff(project(&want), project(got)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+	for name, body := range map[string]string{
+		"no version":        "o=- 1 1 IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n",
+		"short media line":  "v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP\r\n",
+		"port not a number": "v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio x RTP/AVP 0\r\n",
+		"short connection":  "v=0\r\nc=IN IP4\r\nm=audio 4000 RTP/AVP 0\r\n",
+	} {
+		var p sdp.SessionDescription
+		if p.Unmarshal([]byte(body)) == nil {
+			t.Errorf("%s: pion takes it; the case is not malformed", name)
+		}
+		if _, err := parseSDP([]byte(body)); err == nil {
+			t.Errorf("%s: parsed, want an error", name)
+		}
 	}
 }

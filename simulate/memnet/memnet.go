@@ -90,7 +90,8 @@ func (n *Network) Listen(addr netip.AddrPort) (*Conn, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	port := addr.Port()
-	if port == 0 {
+	picked := port == 0
+	if picked {
 		next := n.next[ip]
 		for range ephemeralMax - ephemeralMin + 1 {
 			if next < ephemeralMin || next > ephemeralMax {
@@ -108,19 +109,19 @@ func (n *Network) Listen(addr netip.AddrPort) (*Conn, error) {
 		n.next[ip] = port + 1
 	}
 	local := netip.AddrPortFrom(ip, port)
-	if _, used := n.conns[local]; used {
-		return nil, &net.OpError{Op: "listen", Net: "udp", Addr: net.UDPAddrFromAddrPort(local), Err: errAddrInUse}
+	if !picked { // a picked port is free
+		if _, used := n.conns[local]; used {
+			return nil, &net.OpError{Op: "listen", Net: "udp", Addr: net.UDPAddrFromAddrPort(local), Err: errAddrInUse}
+		}
 	}
 	c := &Conn{
-		n:        n,
-		local:    local,
-		addr:     net.UDPAddrFromAddrPort(local),
-		limit:    n.queue,
-		ready:    make(chan struct{}, 1),
-		closed:   make(chan struct{}),
-		parkedCh: make(chan struct{}, 1),
+		n:      n,
+		local:  local,
+		addr:   net.UDPAddrFromAddrPort(local),
+		limit:  n.queue,
+		ready:  make(chan struct{}, 1),
+		closed: make(chan struct{}),
 	}
-	c.rd.init()
 	n.conns[local] = c
 	return c, nil
 }
@@ -172,8 +173,11 @@ type Conn struct {
 	local netip.AddrPort
 	addr  *net.UDPAddr // shared: callers must not modify addresses they get
 
-	// The receive queue grows as needed up to limit; ready is signalled
-	// when it becomes non-empty.
+	// The receive queue grows as needed up to limit. ready is what a
+	// reader waits on: signalled (wake) when the queue becomes non-empty,
+	// when the connection closes and when the read deadline passes; the
+	// reader then looks at all three. One channel, not a select over
+	// three: media sockets read a packet or two each and park in between.
 	qmu    sync.Mutex
 	queue  []*datagram
 	head   int
@@ -182,7 +186,7 @@ type Conn struct {
 	closed chan struct{}
 	// parked: a reader waits in ReadFrom with the queue empty, so every
 	// datagram delivered so far has been read and dealt with (WaitRead);
-	// parkedCh is signalled when one parks.
+	// parkedCh, made by the first WaitRead, is signalled when one parks.
 	parked   bool
 	parkedCh chan struct{}
 	// busy: a reader took a datagram and has not come back for the next,
@@ -233,15 +237,21 @@ func (c *Conn) read(b []byte) (int, *Conn, error) {
 		if d = c.popOrPark(); d != nil {
 			break
 		}
-		select {
-		case <-c.ready:
-		case <-c.closed:
+		// Each waker changes the state, then signals: a reader that saw
+		// no change before waiting is woken by the signal. A reader that
+		// returns on close or the deadline passes the signal on to the
+		// next.
+		if isClosed(c.closed) {
 			c.unpark()
+			c.wake()
 			return 0, nil, c.opError("read", net.ErrClosed)
-		case <-c.rd.wait():
+		}
+		if isClosed(c.rd.wait()) {
 			c.unpark()
+			c.wake()
 			return 0, nil, c.opError("read", os.ErrDeadlineExceeded)
 		}
+		<-c.ready
 	}
 	n := copy(b, d.buf)
 	from := d.from
@@ -314,11 +324,16 @@ func (c *Conn) push(d *datagram) bool {
 	c.queue = append(c.queue, d)
 	c.n.delivered.Add(1)
 	c.qmu.Unlock()
+	c.wake()
+	return true
+}
+
+// wake signals a waiting reader, if any.
+func (c *Conn) wake() {
 	select {
 	case c.ready <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 // pop takes the oldest queued datagram, or returns nil.
@@ -330,9 +345,11 @@ func (c *Conn) popOrPark() *datagram {
 		c.busy = false
 		if !c.parked {
 			c.parked = true
-			select {
-			case c.parkedCh <- struct{}{}:
-			default:
+			if c.parkedCh != nil {
+				select {
+				case c.parkedCh <- struct{}{}:
+				default:
+				}
 			}
 		}
 		return nil
@@ -365,12 +382,16 @@ func (n *Network) WaitRead(ctx context.Context, addr netip.AddrPort) error {
 	for {
 		c.qmu.Lock()
 		done := c.parked && c.head == len(c.queue)
+		if c.parkedCh == nil {
+			c.parkedCh = make(chan struct{}, 1)
+		}
+		parked := c.parkedCh
 		c.qmu.Unlock()
 		if done {
 			return nil
 		}
 		select {
-		case <-c.parkedCh:
+		case <-parked:
 		case <-c.closed:
 			return nil
 		case <-ctx.Done():
@@ -394,28 +415,84 @@ func (n *Network) Quiet(ctx context.Context, settle time.Duration) <-chan struct
 }
 
 // WhenQuiet calls f, once, when the network has been quiet for settle (as
-// Quiet); never once ctx ends. A simulation bounding each expectation
-// passes the cancel of the expectation's context: one goroutine a wait.
+// Quiet); never once ctx ends.
 func (n *Network) WhenQuiet(ctx context.Context, settle time.Duration, f func()) {
-	go func() {
-		t := time.NewTimer(settle)
-		defer t.Stop()
-		last := n.activity()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			now := n.activity()
-			if now == last && !n.busy() && !working() {
-				f()
-				return
-			}
-			last = now
-			t.Reset(settle)
+	stop := n.AfterQuiet(settle, func() {
+		if ctx.Err() == nil {
+			f()
 		}
-	}()
+	})
+	context.AfterFunc(ctx, func() { stop() })
+}
+
+// AfterQuiet calls f, once, when the network has been quiet for settle (as
+// Quiet), unless stop is called first. A simulation bounding each
+// expectation passes the cancel of the expectation's context and calls
+// stop when the expectation is met, which is almost always well within
+// settle: the wait then costs one timer, never a goroutine.
+func (n *Network) AfterQuiet(settle time.Duration, f func()) (stop func()) {
+	return n.AfterQuietOr(settle, 0, f)
+}
+
+// AfterQuietOr is AfterQuiet that also calls f once limit has passed,
+// quiet or not (no limit when zero): an expectation's bound in one timer.
+func (n *Network) AfterQuietOr(settle, limit time.Duration, f func()) (stop func()) {
+	q := &quietTimer{n: n, settle: settle, f: f}
+	first := settle
+	if limit > 0 {
+		q.end = time.Now().Add(limit)
+		first = min(settle, limit)
+	}
+	q.mu.Lock()
+	q.last = n.activity()
+	q.t = time.AfterFunc(first, q.check)
+	q.mu.Unlock()
+	return q.stop
+}
+
+// quietTimer is one AfterQuiet: a timer that looks at the network every
+// settle until it finds it quiet or is stopped.
+type quietTimer struct {
+	n      *Network
+	settle time.Duration
+	f      func()
+
+	end time.Time // the limit; zero: none
+
+	mu      sync.Mutex
+	t       *time.Timer
+	last    uint64 // the network's activity at the last look
+	stopped bool
+}
+
+func (q *quietTimer) check() {
+	q.mu.Lock()
+	if q.stopped {
+		q.mu.Unlock()
+		return
+	}
+	now := q.n.activity()
+	left := time.Until(q.end)
+	if (!q.end.IsZero() && left <= 0) || (now == q.last && !q.n.busy() && !working()) {
+		q.stopped = true
+		q.mu.Unlock()
+		q.f()
+		return
+	}
+	q.last = now
+	next := q.settle
+	if !q.end.IsZero() {
+		next = min(next, left)
+	}
+	q.t.Reset(next)
+	q.mu.Unlock()
+}
+
+func (q *quietTimer) stop() {
+	q.mu.Lock()
+	q.stopped = true
+	q.t.Stop()
+	q.mu.Unlock()
 }
 
 // working reports whether any goroutine of the process besides the
@@ -473,11 +550,7 @@ func (c *Conn) popLocked() *datagram {
 	if c.head == len(c.queue) {
 		c.queue, c.head = c.queue[:0], 0
 	} else {
-		// More left: make sure another reader is woken too.
-		select {
-		case c.ready <- struct{}{}:
-		default:
-		}
+		c.wake() // more left: make sure another reader is woken too
 	}
 	return d
 }
@@ -492,10 +565,11 @@ func (c *Conn) writeExpired() bool {
 // Close closes the connection: blocked reads return net.ErrClosed, its
 // address is free again and datagrams still queued are discarded.
 func (c *Conn) Close() error {
-	err := c.opError("close", net.ErrClosed)
+	closed := false
 	c.closeOnce.Do(func() {
-		err = nil
+		closed = true
 		close(c.closed)
+		c.wake()
 		c.n.remove(c)
 		c.rd.stop()
 		c.qmu.Lock()
@@ -506,7 +580,10 @@ func (c *Conn) Close() error {
 		c.queue, c.head, c.limit = nil, 0, -1 // pushes fail from now on
 		c.qmu.Unlock()
 	})
-	return err
+	if !closed {
+		return c.opError("close", net.ErrClosed)
+	}
+	return nil
 }
 
 // SetDeadline sets the read and write deadlines.
@@ -525,7 +602,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 		return c.opError("set", net.ErrClosed)
 	default:
 	}
-	c.rd.set(t)
+	c.rd.set(t, c.wake)
 	return nil
 }
 
@@ -547,40 +624,43 @@ func (c *Conn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: "udp", Source: c.addr, Addr: c.addr, Err: err}
 }
 
-// deadline is a settable point in time whose passing closes a channel.
+// deadline is a settable point in time whose passing closes a channel and
+// calls the wake given with it. Most connections never have one (a media
+// socket is read until closed): the channel is made when one is set.
 type deadline struct {
 	mu      sync.Mutex
 	timer   *time.Timer
-	expired chan struct{} // closed once the deadline has passed
+	expired chan struct{} // closed once the deadline has passed; nil: none set
 }
 
-func (d *deadline) init() { d.expired = make(chan struct{}) }
-
-// set moves the deadline to t; zero clears it.
-func (d *deadline) set(t time.Time) {
+// set moves the deadline to t; zero clears it. wake is called when it
+// passes.
+func (d *deadline) set(t time.Time, wake func()) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.timer != nil && !d.timer.Stop() {
 		<-d.expired // the timer fired: wait until it has closed the channel
 	}
 	d.timer = nil
-	closed := isClosed(d.expired)
+	closed := d.expired != nil && isClosed(d.expired)
 	if t.IsZero() {
 		if closed {
-			d.expired = make(chan struct{})
+			d.expired = nil
 		}
 		return
 	}
-	if dur := time.Until(t); dur > 0 {
-		if closed {
-			d.expired = make(chan struct{})
-		}
+	dur := time.Until(t)
+	if d.expired == nil || (closed && dur > 0) {
+		d.expired, closed = make(chan struct{}), false
+	}
+	if dur > 0 {
 		ch := d.expired
-		d.timer = time.AfterFunc(dur, func() { close(ch) })
+		d.timer = time.AfterFunc(dur, func() { close(ch); wake() })
 		return
 	}
 	if !closed {
 		close(d.expired)
+		wake()
 	}
 }
 
@@ -598,7 +678,7 @@ func (d *deadline) stop() {
 	}
 }
 
-func isClosed(c chan struct{}) bool {
+func isClosed(c <-chan struct{}) bool {
 	select {
 	case <-c:
 		return true

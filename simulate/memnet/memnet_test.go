@@ -149,6 +149,46 @@ func TestCloseUnblocksRead(t *testing.T) {
 	}
 }
 
+// Every reader waiting on a connection returns when it closes, and when
+// the read deadline passes: readers wait on one channel that wakes one of
+// them, who passes the signal on.
+func TestWakeEveryReader(t *testing.T) {
+	for _, end := range []string{"close", "deadline"} {
+		t.Run(end, func(t *testing.T) {
+			n := New()
+			a := listen(t, n, netip.AddrPortFrom(ipA, 0))
+			const readers = 8
+			errc := make(chan error, readers)
+			for range readers {
+				go func() {
+					_, _, err := a.ReadFrom(make([]byte, 10))
+					errc <- err
+				}()
+			}
+			if err := n.WaitRead(context.Background(), a.AddrPort()); err != nil {
+				t.Fatal(err)
+			}
+			want := net.ErrClosed
+			if end == "close" {
+				a.Close()
+			} else {
+				want = os.ErrDeadlineExceeded
+				a.SetReadDeadline(time.Now().Add(time.Millisecond))
+			}
+			for range readers {
+				select {
+				case err := <-errc:
+					if !errors.Is(err, want) {
+						t.Errorf("read: %v, want %v", err, want)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatalf("a reader still waits after the %s", end)
+				}
+			}
+		})
+	}
+}
+
 func TestDeadlines(t *testing.T) {
 	n := New()
 	a := listen(t, n, netip.AddrPortFrom(ipA, 0))
@@ -393,6 +433,18 @@ func TestQuiet(t *testing.T) {
 	case <-n.Quiet(held, settle):
 		t.Fatal("quiet while a reader holds a datagram")
 	case <-held.Done():
+	}
+	// AfterQuietOr's limit ends the wait all the same, and not before.
+	limited := make(chan time.Time, 1)
+	start := time.Now()
+	n.AfterQuietOr(settle, 5*settle, func() { limited <- time.Now() })
+	select {
+	case at := <-limited:
+		if at.Sub(start) < 5*settle {
+			t.Errorf("the limit of %v ended the wait after %v", 5*settle, at.Sub(start))
+		}
+	case <-ctx.Done():
+		t.Fatal("AfterQuietOr's limit never ended the wait")
 	}
 
 	// a comes back for the next datagram: quiet.
