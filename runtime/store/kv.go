@@ -20,8 +20,16 @@ type KV struct {
 	kv     jetstream.KeyValue
 	prefix string // the subject a key's value is published on, less the key
 
-	mu      sync.Mutex
-	pending []jetstream.PubAckFuture // PutAsync's, until Flush
+	// PutAsync's, until Flush: each is sent when the next comes, without
+	// asking for an answer; the last is held, and Flush sends it asking
+	// for one. The stream stores a connection's messages in order, so
+	// that answer comes after the others were stored; its sequence
+	// counts them (sent since the answer before, seq).
+	mu       sync.Mutex
+	held     *nats.Msg
+	sent     uint64
+	seq      uint64
+	seqKnown bool
 }
 
 // limitMarkerTTL is how long a bucket keeps the marker of a key whose time
@@ -69,45 +77,56 @@ func (k *KV) Put(ctx context.Context, key string, value []byte, ttl time.Duratio
 
 // PutAsync is Put without waiting for the server's answer: a writer that
 // stores many keys at once sends them all, then waits once (Flush).
+//
+// Only the last before a Flush asks for an answer: an answer per key (a
+// reply subject, the server's acknowledgement, its JSON read back) cost
+// about as much CPU as the server storing the key.
 func (k *KV) PutAsync(key string, value []byte, ttl time.Duration) error {
-	m := nats.NewMsg(k.prefix + kvKey(key))
-	m.Data = value
-	var opts []jetstream.PublishOpt
+	m := &nats.Msg{Subject: k.prefix + kvKey(key), Data: value}
 	if ttl > 0 {
-		opts = append(opts, jetstream.WithMsgTTL(max(ttl, time.Second)))
-	}
-	f, err := k.js.PublishMsgAsync(m, opts...)
-	if err != nil {
-		return fmt.Errorf("store: put: %w", err)
+		m.Header = nats.Header{jetstream.MsgTTLHeader: []string{max(ttl, time.Second).String()}}
 	}
 	k.mu.Lock()
-	k.pending = append(k.pending, f)
-	k.mu.Unlock()
+	defer k.mu.Unlock()
+	if k.held != nil {
+		if err := k.js.Conn().PublishMsg(k.held); err != nil {
+			k.held = m // the one held is lost; this one takes its place
+			return fmt.Errorf("store: put: %w", err)
+		}
+	}
+	k.held = m
+	k.sent++
 	return nil
 }
 
-// Flush waits for the answers to the PutAsyncs before it and returns the
-// first error among them.
+// Flush waits until the PutAsyncs before it are stored; it fails when
+// the server's answer says some were not (or there was none).
 func (k *KV) Flush(ctx context.Context) error {
 	k.mu.Lock()
-	pending := k.pending
-	k.pending = nil
-	k.mu.Unlock()
+	defer k.mu.Unlock()
+	if k.held == nil {
+		return nil
+	}
+	m, sent := k.held, k.sent
+	k.held, k.sent = nil, 0
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
-	var first error
-	for _, f := range pending {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			if first == nil {
-				first = fmt.Errorf("store: put: %w", err)
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("store: put: %w", ctx.Err())
-		}
+	ack, err := k.js.PublishMsg(ctx, m)
+	if err != nil {
+		// Whether the others were stored is not known; the next answer
+		// starts the count afresh.
+		k.seqKnown = false
+		return fmt.Errorf("store: put: %w", err)
 	}
-	return first
+	prev, known := k.seq, k.seqKnown
+	k.seq, k.seqKnown = ack.Sequence, true
+	// Other writes to the bucket (Put, Delete, another node's, the
+	// server's expiry markers) only add to the difference: a shortfall
+	// is ours.
+	if known && ack.Sequence-min(ack.Sequence, prev) < sent {
+		return fmt.Errorf("store: put: %d of %d keys not stored", sent-(ack.Sequence-prev), sent)
+	}
+	return nil
 }
 
 // Get returns key's value; ok is false when it has none.
