@@ -8,7 +8,7 @@
 # Knobs (environment): ACCOUNTS, REG_RATE, CALL_RATES, CALL_SECONDS,
 # HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO,
 # SERVERS, MEMORY, PROFILE, OVERLOAD, OVERLOAD_RATE, CONTENTION_RATE,
-# BURNERS, BASELINE, SERVE_FLAGS, SERVER_RT.
+# BURNERS, BASELINE, SERVE_FLAGS, BASELINE_FLAGS, BASELINE_FIRST, SERVER_RT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,6 +33,8 @@ CONTENTION_RATE=${CONTENTION_RATE:-} # offered rate of the contention row (defau
 BURNERS=${BURNERS:-1}                # CPU-burning processes beside the server in the contention row
 BASELINE=${BASELINE:-}               # a git ref: measure switchboard as built from it too, side by side ("before")
 SERVE_FLAGS=${SERVE_FLAGS:-}         # more flags for the working tree's serve (e.g. -max-call-setups 0)
+BASELINE_FLAGS=${BASELINE_FLAGS:-}   # more flags for BASELINE's serve
+BASELINE_FIRST=${BASELINE_FIRST:-0}  # 1: measure BASELINE before the working tree (alternate runs to see the order's effect)
 SERVER_RT=${SERVER_RT:-0}            # 1: servers (and burners) run SCHED_RR, above the machine's other load
 SITE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f # not a secret: a benchmark site
 DOMAIN=bench.example
@@ -411,8 +413,10 @@ start_switchboard() {
 	say "$name: serve pinned to CPU $SERVER_CPU"
 	(export GODEBUG=gctrace=1
 	if [ -n "$PROFILE" ]; then export SWITCHBOARD_PPROF=$PROFILE; fi
+	# Each its own -data: a server must not start with the bindings the
+	# one before it stored.
 	exec "${PIN[@]}" "$bin" serve -listen "127.0.0.1:$port" -http "" -admin "" \
-		-digest md5 "$@" "$WORK/build" 2>"$WORK/$name.log") &
+		-digest md5 -data "$WORK/$name-data" "$@" "$WORK/build" 2>"$WORK/$name.log") &
 	echo $! >"$WORK/$name.pid"
 	PIDS+=("$(cat "$WORK/$name.pid")")
 	local i
@@ -560,6 +564,8 @@ measure_switchboard_memory() {
 	record "$SBNAME" memory pss_max_b "$(( (${peak% *} - p0) * 1024 / ACCOUNTS ))"
 	record "$SBNAME" memory rss_max_b "$(( (${peak#* } - r0) * 1024 / ACCOUNTS ))"
 	record "$SBNAME" memory rss_steady_b "$(( ($(rss "$SBNAME") - r0) * 1024 / ACCOUNTS ))"
+	# With PROFILE, what the live heap holds then (inuse_space).
+	[ -z "$PROFILE" ] || curl -s -o "$WORK/$SBNAME-heap.pprof" "http://$PROFILE/debug/pprof/heap" || true
 }
 
 # switchboard starts first and idles while Kamailio runs on the same core
@@ -568,11 +574,16 @@ measure_switchboard_memory() {
 case " $SERVERS " in *" switchboard "*) start_switchboard switchboard "$SB" "$SB_PORT" $SERVE_FLAGS ;; esac
 case " $SERVERS " in *" kamailio "*) bench_kamailio kamailio "$KAM_PORT" ;; esac
 case " $SERVERS " in *" kamailio-rtpengine "*) bench_kamailio kamailio-rtpengine "$KAMRTP_PORT" rtpengine ;; esac
+bench_baseline() {
+	case " $SERVERS " in *" baseline "*)
+		# shellcheck disable=SC2086 # BASELINE_FLAGS is a list of words
+		start_switchboard baseline "$WORK/baseline" "$BASE_SB_PORT" $BASELINE_FLAGS
+		bench_switchboard baseline "$BASE_SB_PORT" ;;
+	esac
+}
+[ "$BASELINE_FIRST" != 1 ] || bench_baseline
 case " $SERVERS " in *" switchboard "*) bench_switchboard switchboard "$SB_PORT" ;; esac
-case " $SERVERS " in *" baseline "*)
-	start_switchboard baseline "$WORK/baseline" "$BASE_SB_PORT"
-	bench_switchboard baseline "$BASE_SB_PORT" ;;
-esac
+[ "$BASELINE_FIRST" = 1 ] || bench_baseline
 
 # --- report --------------------------------------------------------------------
 

@@ -111,7 +111,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 	// data directories differ and no one of them can hold the others'
 	// store: their events and registrations are then kept in memory only.
 	var db *store.Store
-	if o.dataDir != "" {
+	if o.dataDir != "" && !o.store.memory {
 		if db, err = openStore(o.dataDir, x.log); err != nil {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 			return exitFail
@@ -119,7 +119,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		// Closed after the sites (deferred before srv.Close runs): their
 		// last events are stored first.
 		defer db.Close()
-	} else {
+	} else if !o.store.memory {
 		fmt.Fprintf(c.stderr, "switchboard serve: without -data, several sites keep their events and registrations in memory only; give -data DIR to keep them across restarts\n")
 	}
 
