@@ -8,7 +8,8 @@
 # Knobs (environment): ACCOUNTS, REG_RATE, CALL_RATES, CALL_SECONDS,
 # HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO,
 # SERVERS, MEMORY, PROFILE, OVERLOAD, OVERLOAD_RATE, CONTENTION_RATE,
-# BURNERS, BASELINE, SERVE_FLAGS, BASELINE_FLAGS, BASELINE_FIRST, SERVER_RT.
+# BURNERS, BASELINE, SERVE_FLAGS, BASELINE_FLAGS, BASELINE_FIRST, SERVER_RT,
+# LOAD_RT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -36,6 +37,7 @@ SERVE_FLAGS=${SERVE_FLAGS:-}         # more flags for the working tree's serve (
 BASELINE_FLAGS=${BASELINE_FLAGS:-}   # more flags for BASELINE's serve
 BASELINE_FIRST=${BASELINE_FIRST:-0}  # 1: measure BASELINE before the working tree (alternate runs to see the order's effect)
 SERVER_RT=${SERVER_RT:-0}            # 1: servers (and burners) run SCHED_RR, above the machine's other load
+LOAD_RT=${LOAD_RT:-0}                # 1: SIPp runs SCHED_RR too (a busy machine otherwise starves the load, not the server)
 SITE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f # not a secret: a benchmark site
 DOMAIN=bench.example
 PCAP=/usr/share/sip-tester/dtmf_2833_pound.pcap
@@ -101,6 +103,14 @@ PIN=(taskset -c "$SERVER_CPU")
 if [ "$SERVER_RT" = 1 ]; then
 	chrt -r 10 true 2>/dev/null || die "SERVER_RT=1: cannot use real-time scheduling (chrt -r, as root)"
 	PIN=(chrt -r 10 taskset -c "$SERVER_CPU")
+fi
+# How SIPp is started: pinned to the load core; with LOAD_RT=1 also
+# real-time (a lower priority than the servers'; SIPp paces itself, so it
+# never takes the whole core).
+LOAD=(taskset -c "$LOAD_CPU")
+if [ "$LOAD_RT" = 1 ]; then
+	chrt -r 5 true 2>/dev/null || die "LOAD_RT=1: cannot use real-time scheduling (chrt -r, as root)"
+	LOAD=(chrt -r 5 taskset -c "$LOAD_CPU")
 fi
 
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench-sip.XXXXXX")}
@@ -218,7 +228,7 @@ sipp_run() {
 	shift 2
 	mkdir -p "$WORK/$name"
 	(cd "$WORK/$name" && set +e
-		timeout -s KILL $((limit + 15)) taskset -c "$LOAD_CPU" sipp "$@" -i 127.0.0.1 -nostdin -timeout "${limit}s" \
+		timeout -s KILL $((limit + 15)) "${LOAD[@]}" sipp "$@" -i 127.0.0.1 -nostdin -timeout "${limit}s" \
 			-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 \
 			-trace_err -error_file errors.log >screen.txt 2>&1
 		echo $? >status) 2>/dev/null # no "Killed" from the shell
@@ -296,7 +306,7 @@ start_endpoints() {
 	for i in 1 2 3; do
 		[ "$i" = 1 ] || scen=$HERE/endpoint_ring.xml
 		mkdir -p "$WORK/$name-ep$i"
-		(cd "$WORK/$name-ep$i" && exec taskset -c "$LOAD_CPU" sipp "127.0.0.1:$port" -sf "$scen" -i 127.0.0.1 -nostdin \
+		(cd "$WORK/$name-ep$i" && exec "${LOAD[@]}" sipp "127.0.0.1:$port" -sf "$scen" -i 127.0.0.1 -nostdin \
 			-p $((EP_PORT + i)) -mp $((MEDIA_PORT + 10 * i)) -trace_err -error_file errors.log >screen.txt 2>&1) &
 		echo $! >"$WORK/$name-ep$i.pid"
 		PIDS+=("$(cat "$WORK/$name-ep$i.pid")")
