@@ -82,10 +82,7 @@ func (k *KV) Put(ctx context.Context, key string, value []byte, ttl time.Duratio
 // reply subject, the server's acknowledgement, its JSON read back) cost
 // about as much CPU as the server storing the key.
 func (k *KV) PutAsync(key string, value []byte, ttl time.Duration) error {
-	m := &nats.Msg{Subject: k.prefix + kvKey(key), Data: value}
-	if ttl > 0 {
-		m.Header = nats.Header{jetstream.MsgTTLHeader: []string{max(ttl, time.Second).String()}}
-	}
+	m := k.message(key, value, ttl)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.held != nil {
@@ -97,6 +94,17 @@ func (k *KV) PutAsync(key string, value []byte, ttl time.Duration) error {
 	k.held = m
 	k.sent++
 	return nil
+}
+
+// message is a put of key to value, with its time to live in the header
+// the server reads (at least a second: the server's granularity); none
+// for 0.
+func (k *KV) message(key string, value []byte, ttl time.Duration) *nats.Msg {
+	m := &nats.Msg{Subject: k.prefix + kvKey(key), Data: value}
+	if ttl > 0 {
+		m.Header = nats.Header{jetstream.MsgTTLHeader: []string{max(ttl, time.Second).String()}}
+	}
+	return m
 }
 
 // Flush waits until the PutAsyncs before it are stored; it fails when
