@@ -8,8 +8,8 @@
 # Knobs (environment): ACCOUNTS, REG_RATE, CALL_RATES, CALL_SECONDS,
 # HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO,
 # SERVERS, MEMORY, PROFILE, OVERLOAD, OVERLOAD_RATE, CONTENTION_RATE,
-# BURNERS, BASELINE, SERVE_FLAGS, BASELINE_FLAGS, BASELINE_FIRST, SERVER_RT,
-# LOAD_RT.
+# BURNERS, BASELINE, SERVE_FLAGS, BASELINE_FLAGS, SERVE_ENV, BASELINE_ENV,
+# BASELINE_FIRST, SERVER_RT, LOAD_RT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -35,6 +35,8 @@ BURNERS=${BURNERS:-1}                # CPU-burning processes beside the server i
 BASELINE=${BASELINE:-}               # a git ref: measure switchboard as built from it too, side by side ("before")
 SERVE_FLAGS=${SERVE_FLAGS:-}         # more flags for the working tree's serve (e.g. -max-call-setups 0)
 BASELINE_FLAGS=${BASELINE_FLAGS:-}   # more flags for BASELINE's serve
+SERVE_ENV=${SERVE_ENV:-}             # NAME=VALUE words in the working tree's serve's environment (e.g. GOGC=50)
+BASELINE_ENV=${BASELINE_ENV:-}       # ... and in BASELINE's
 BASELINE_FIRST=${BASELINE_FIRST:-0}  # 1: measure BASELINE before the working tree (alternate runs to see the order's effect)
 SERVER_RT=${SERVER_RT:-0}            # 1: servers (and burners) run SCHED_RR, above the machine's other load
 LOAD_RT=${LOAD_RT:-0}                # 1: SIPp runs SCHED_RR too (a busy machine otherwise starves the load, not the server)
@@ -423,6 +425,11 @@ start_switchboard() {
 	say "$name: serve pinned to CPU $SERVER_CPU"
 	(export GODEBUG=gctrace=1
 	if [ -n "$PROFILE" ]; then export SWITCHBOARD_PPROF=$PROFILE; fi
+	# shellcheck disable=SC2086 # a list of NAME=VALUE words
+	case $name in
+		switchboard) [ -z "$SERVE_ENV" ] || export $SERVE_ENV ;;
+		baseline) [ -z "$BASELINE_ENV" ] || export $BASELINE_ENV ;;
+	esac
 	# Each its own -data: a server must not start with the bindings the
 	# one before it stored.
 	exec "${PIN[@]}" "$bin" serve -listen "127.0.0.1:$port" -http "" -admin "" \
