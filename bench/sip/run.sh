@@ -340,6 +340,10 @@ workload_register() {
 	sipp_run "$name-register" $((ACCOUNTS / REG_RATE + 30)) "127.0.0.1:$port" -sf "$HERE/register.xml" -inf "$WORK/users.csv" \
 		-r "$REG_RATE" -m "$ACCOUNTS" -l 5000 -p "$REG_PORT" -mp "$MEDIA_PORT"
 	t1=$(ticks "$name")
+	# With PROFILE, what the live heap held at the burst's last collection.
+	if [ -n "$PROFILE" ] && { [ "$name" = switchboard ] || [ "$name" = baseline ]; }; then
+		curl -s -o "$WORK/$name-burst-heap.pprof" "http://$PROFILE/debug/pprof/heap" || true
+	fi
 	profile_wait
 	fail=$(stat "$name-register" 'FailedCall(C)')
 	record "$name" register cpu_us "$(us_per $((t1 - t0)) "$ACCOUNTS")"
