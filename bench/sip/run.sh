@@ -590,9 +590,13 @@ measure_switchboard_memory() {
 }
 
 # switchboard starts first and idles while Kamailio runs on the same core
-# (an idle Go server costs nothing).
-# shellcheck disable=SC2086 # SERVE_FLAGS is a list of words
-case " $SERVERS " in *" switchboard "*) start_switchboard switchboard "$SB" "$SB_PORT" $SERVE_FLAGS ;; esac
+# (an idle Go server costs nothing); after the baseline with
+# BASELINE_FIRST=1, since both serve the profiler on PROFILE.
+start_sb() {
+	# shellcheck disable=SC2086 # SERVE_FLAGS is a list of words
+	case " $SERVERS " in *" switchboard "*) start_switchboard switchboard "$SB" "$SB_PORT" $SERVE_FLAGS ;; esac
+}
+[ "$BASELINE_FIRST" = 1 ] || start_sb
 case " $SERVERS " in *" kamailio "*) bench_kamailio kamailio "$KAM_PORT" ;; esac
 case " $SERVERS " in *" kamailio-rtpengine "*) bench_kamailio kamailio-rtpengine "$KAMRTP_PORT" rtpengine ;; esac
 bench_baseline() {
@@ -602,7 +606,7 @@ bench_baseline() {
 		bench_switchboard baseline "$BASE_SB_PORT" ;;
 	esac
 }
-[ "$BASELINE_FIRST" != 1 ] || bench_baseline
+[ "$BASELINE_FIRST" != 1 ] || { bench_baseline; start_sb; }
 case " $SERVERS " in *" switchboard "*) bench_switchboard switchboard "$SB_PORT" ;; esac
 [ "$BASELINE_FIRST" = 1 ] || bench_baseline
 
