@@ -41,6 +41,7 @@ var serveCommand = &command{
                          [-admin ADDR] [-admin-token-file FILE] [-events FILE]
                          [-log-format text|json] [-data DIR] [-smtp HOST:PORT]
                          [-events-max-age D] [-events-max-msgs N] [-events-max-bytes N]
+                         [-keep-in-memory]
                          [-mail-from ADDRESS] [-delete-after-mail] [-rotation-grace D]
                          [-max-connections N] [-max-connections-per-source N]
                          [-handshake-timeout D] [-sip-idle-timeout D]
