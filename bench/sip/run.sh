@@ -8,7 +8,8 @@
 # Knobs (environment): ACCOUNTS, REG_RATE, CALL_RATES, CALL_SECONDS,
 # HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO,
 # SERVERS, MEMORY, PROFILE, OVERLOAD, OVERLOAD_RATE, CONTENTION_RATE,
-# BURNERS, BASELINE, SERVE_FLAGS, SERVER_RT.
+# BURNERS, BASELINE, SERVE_FLAGS, BASELINE_FLAGS, SERVE_ENV, BASELINE_ENV,
+# BASELINE_FIRST, SERVER_RT, LOAD_RT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,7 +34,12 @@ CONTENTION_RATE=${CONTENTION_RATE:-} # offered rate of the contention row (defau
 BURNERS=${BURNERS:-1}                # CPU-burning processes beside the server in the contention row
 BASELINE=${BASELINE:-}               # a git ref: measure switchboard as built from it too, side by side ("before")
 SERVE_FLAGS=${SERVE_FLAGS:-}         # more flags for the working tree's serve (e.g. -max-call-setups 0)
+BASELINE_FLAGS=${BASELINE_FLAGS:-}   # more flags for BASELINE's serve
+SERVE_ENV=${SERVE_ENV:-}             # NAME=VALUE words in the working tree's serve's environment (e.g. GOGC=50)
+BASELINE_ENV=${BASELINE_ENV:-}       # ... and in BASELINE's
+BASELINE_FIRST=${BASELINE_FIRST:-0}  # 1: measure BASELINE before the working tree (alternate runs to see the order's effect)
 SERVER_RT=${SERVER_RT:-0}            # 1: servers (and burners) run SCHED_RR, above the machine's other load
+LOAD_RT=${LOAD_RT:-0}                # 1: SIPp runs SCHED_RR too (a busy machine otherwise starves the load, not the server)
 SITE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f # not a secret: a benchmark site
 DOMAIN=bench.example
 PCAP=/usr/share/sip-tester/dtmf_2833_pound.pcap
@@ -99,6 +105,14 @@ PIN=(taskset -c "$SERVER_CPU")
 if [ "$SERVER_RT" = 1 ]; then
 	chrt -r 10 true 2>/dev/null || die "SERVER_RT=1: cannot use real-time scheduling (chrt -r, as root)"
 	PIN=(chrt -r 10 taskset -c "$SERVER_CPU")
+fi
+# How SIPp is started: pinned to the load core; with LOAD_RT=1 also
+# real-time (a lower priority than the servers'; SIPp paces itself, so it
+# never takes the whole core).
+LOAD=(taskset -c "$LOAD_CPU")
+if [ "$LOAD_RT" = 1 ]; then
+	chrt -r 5 true 2>/dev/null || die "LOAD_RT=1: cannot use real-time scheduling (chrt -r, as root)"
+	LOAD=(chrt -r 5 taskset -c "$LOAD_CPU")
 fi
 
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench-sip.XXXXXX")}
@@ -216,7 +230,7 @@ sipp_run() {
 	shift 2
 	mkdir -p "$WORK/$name"
 	(cd "$WORK/$name" && set +e
-		timeout -s KILL $((limit + 15)) taskset -c "$LOAD_CPU" sipp "$@" -i 127.0.0.1 -nostdin -timeout "${limit}s" \
+		timeout -s KILL $((limit + 15)) "${LOAD[@]}" sipp "$@" -i 127.0.0.1 -nostdin -timeout "${limit}s" \
 			-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 \
 			-trace_err -error_file errors.log >screen.txt 2>&1
 		echo $? >status) 2>/dev/null # no "Killed" from the shell
@@ -294,7 +308,7 @@ start_endpoints() {
 	for i in 1 2 3; do
 		[ "$i" = 1 ] || scen=$HERE/endpoint_ring.xml
 		mkdir -p "$WORK/$name-ep$i"
-		(cd "$WORK/$name-ep$i" && exec taskset -c "$LOAD_CPU" sipp "127.0.0.1:$port" -sf "$scen" -i 127.0.0.1 -nostdin \
+		(cd "$WORK/$name-ep$i" && exec "${LOAD[@]}" sipp "127.0.0.1:$port" -sf "$scen" -i 127.0.0.1 -nostdin \
 			-p $((EP_PORT + i)) -mp $((MEDIA_PORT + 10 * i)) -trace_err -error_file errors.log >screen.txt 2>&1) &
 		echo $! >"$WORK/$name-ep$i.pid"
 		PIDS+=("$(cat "$WORK/$name-ep$i.pid")")
@@ -326,6 +340,10 @@ workload_register() {
 	sipp_run "$name-register" $((ACCOUNTS / REG_RATE + 30)) "127.0.0.1:$port" -sf "$HERE/register.xml" -inf "$WORK/users.csv" \
 		-r "$REG_RATE" -m "$ACCOUNTS" -l 5000 -p "$REG_PORT" -mp "$MEDIA_PORT"
 	t1=$(ticks "$name")
+	# With PROFILE, what the live heap held at the burst's last collection.
+	if [ -n "$PROFILE" ] && { [ "$name" = switchboard ] || [ "$name" = baseline ]; }; then
+		curl -s -o "$WORK/$name-burst-heap.pprof" "http://$PROFILE/debug/pprof/heap" || true
+	fi
 	profile_wait
 	fail=$(stat "$name-register" 'FailedCall(C)')
 	record "$name" register cpu_us "$(us_per $((t1 - t0)) "$ACCOUNTS")"
@@ -411,8 +429,15 @@ start_switchboard() {
 	say "$name: serve pinned to CPU $SERVER_CPU"
 	(export GODEBUG=gctrace=1
 	if [ -n "$PROFILE" ]; then export SWITCHBOARD_PPROF=$PROFILE; fi
+	# shellcheck disable=SC2086 # a list of NAME=VALUE words
+	case $name in
+		switchboard) [ -z "$SERVE_ENV" ] || export $SERVE_ENV ;;
+		baseline) [ -z "$BASELINE_ENV" ] || export $BASELINE_ENV ;;
+	esac
+	# Each its own -data: a server must not start with the bindings the
+	# one before it stored.
 	exec "${PIN[@]}" "$bin" serve -listen "127.0.0.1:$port" -http "" -admin "" \
-		-digest md5 "$@" "$WORK/build" 2>"$WORK/$name.log") &
+		-digest md5 -data "$WORK/$name-data" "$@" "$WORK/build" 2>"$WORK/$name.log") &
 	echo $! >"$WORK/$name.pid"
 	PIDS+=("$(cat "$WORK/$name.pid")")
 	local i
@@ -560,19 +585,30 @@ measure_switchboard_memory() {
 	record "$SBNAME" memory pss_max_b "$(( (${peak% *} - p0) * 1024 / ACCOUNTS ))"
 	record "$SBNAME" memory rss_max_b "$(( (${peak#* } - r0) * 1024 / ACCOUNTS ))"
 	record "$SBNAME" memory rss_steady_b "$(( ($(rss "$SBNAME") - r0) * 1024 / ACCOUNTS ))"
+	# With PROFILE, what the live heap holds then (inuse_space).
+	[ -z "$PROFILE" ] || curl -s -o "$WORK/$SBNAME-heap.pprof" "http://$PROFILE/debug/pprof/heap" || true
 }
 
 # switchboard starts first and idles while Kamailio runs on the same core
-# (an idle Go server costs nothing).
-# shellcheck disable=SC2086 # SERVE_FLAGS is a list of words
-case " $SERVERS " in *" switchboard "*) start_switchboard switchboard "$SB" "$SB_PORT" $SERVE_FLAGS ;; esac
+# (an idle Go server costs nothing); after the baseline with
+# BASELINE_FIRST=1, since both serve the profiler on PROFILE.
+start_sb() {
+	# shellcheck disable=SC2086 # SERVE_FLAGS is a list of words
+	case " $SERVERS " in *" switchboard "*) start_switchboard switchboard "$SB" "$SB_PORT" $SERVE_FLAGS ;; esac
+}
+[ "$BASELINE_FIRST" = 1 ] || start_sb
 case " $SERVERS " in *" kamailio "*) bench_kamailio kamailio "$KAM_PORT" ;; esac
 case " $SERVERS " in *" kamailio-rtpengine "*) bench_kamailio kamailio-rtpengine "$KAMRTP_PORT" rtpengine ;; esac
+bench_baseline() {
+	case " $SERVERS " in *" baseline "*)
+		# shellcheck disable=SC2086 # BASELINE_FLAGS is a list of words
+		start_switchboard baseline "$WORK/baseline" "$BASE_SB_PORT" $BASELINE_FLAGS
+		bench_switchboard baseline "$BASE_SB_PORT" ;;
+	esac
+}
+[ "$BASELINE_FIRST" != 1 ] || { bench_baseline; start_sb; }
 case " $SERVERS " in *" switchboard "*) bench_switchboard switchboard "$SB_PORT" ;; esac
-case " $SERVERS " in *" baseline "*)
-	start_switchboard baseline "$WORK/baseline" "$BASE_SB_PORT"
-	bench_switchboard baseline "$BASE_SB_PORT" ;;
-esac
+[ "$BASELINE_FIRST" = 1 ] || bench_baseline
 
 # --- report --------------------------------------------------------------------
 

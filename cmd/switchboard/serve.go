@@ -41,6 +41,7 @@ var serveCommand = &command{
                          [-admin ADDR] [-admin-token-file FILE] [-events FILE]
                          [-log-format text|json] [-data DIR] [-smtp HOST:PORT]
                          [-events-max-age D] [-events-max-msgs N] [-events-max-bytes N]
+                         [-keep-in-memory]
                          [-mail-from ADDRESS] [-delete-after-mail] [-rotation-grace D]
                          [-max-connections N] [-max-connections-per-source N]
                          [-handshake-timeout D] [-sip-idle-timeout D]
@@ -127,6 +128,8 @@ restart (event IDs stay valid: the epoch is the stream's). It keeps
 -events-max-age of events, at most -events-max-msgs and -events-max-bytes;
 the oldest go first. Digits someone keyed (door codes, PINs) are never
 stored. Voicemail is kept as files under the -data directory.
+-keep-in-memory keeps registrations and events in memory only (no store:
+a restart loses them), for tests and for comparing the store's cost.
 
 Connections are bounded: -max-connections over SIP TCP, TLS and HTTP
 together (at most half the open-file limit), -max-connections-per-source
@@ -399,15 +402,21 @@ func runServe(c *cli, args []string) int {
 	if o.smtp != "" {
 		so.Mailer = &email.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}
 	}
-	db, err := o.store.open(c, so.DataDir, log)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
-		return exitFail
+	if o.store.memory && o.store.cluster.enabled() {
+		return c.usageError(lookup("serve"), "-keep-in-memory keeps no store, so it cannot share one with a cluster")
 	}
-	// Closed after the site (deferred first, run last): the site's last
-	// events are stored before the store writes its state out.
-	defer db.Close()
-	so.Store, so.EventLimits = db, o.store.limits()
+	if !o.store.memory {
+		db, err := o.store.open(c, so.DataDir, log)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return exitFail
+		}
+		// Closed after the site (deferred first, run last): the site's
+		// last events are stored before the store writes its state out.
+		defer db.Close()
+		so.Store = db
+	}
+	so.EventLimits = o.store.limits()
 	var st *site.Site
 	so.PortalSite = &portalSite{dir: dir, statePath: statePath(dir, ""), key: cur.key, mailer: so.Mailer, program: func() *ir.Program { return st.Program() }}
 	st, err = site.New(cur.config(o.http != ""), so)

@@ -111,11 +111,14 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 	// data directories differ and no one of them can hold the others'
 	// store: their events and registrations are then kept in memory only.
 	var db *store.Store
+	if o.store.memory && o.store.cluster.enabled() {
+		return c.usageError(lookup("serve"), "-keep-in-memory keeps no store, so it cannot share one with a cluster")
+	}
 	if o.dataDir == "" && o.store.cluster.enabled() {
 		fmt.Fprintf(c.stderr, "switchboard serve: a cluster node serving several sites needs -data DIR: the one store the sites share\n")
 		return exitFail
 	}
-	if o.dataDir != "" {
+	if o.dataDir != "" && !o.store.memory {
 		if db, err = o.store.open(c, o.dataDir, x.log); err != nil {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 			return exitFail
@@ -123,7 +126,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		// Closed after the sites (deferred before srv.Close runs): their
 		// last events are stored first.
 		defer db.Close()
-	} else {
+	} else if !o.store.memory {
 		fmt.Fprintf(c.stderr, "switchboard serve: without -data, several sites keep their events and registrations in memory only; give -data DIR to keep them across restarts\n")
 	}
 

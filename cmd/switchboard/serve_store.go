@@ -10,9 +10,11 @@ import (
 )
 
 // storeFlags are serve's flags for what it keeps in the embedded store
-// (runtime/store): the event stream's limits, and the cluster it shares
-// with other nodes (serve_cluster.go).
+// (runtime/store): the event stream's limits, the cluster it shares
+// with other nodes (serve_cluster.go), and whether there is a store at
+// all (-keep-in-memory).
 type storeFlags struct {
+	memory   bool
 	maxAge   time.Duration
 	maxMsgs  int64
 	maxBytes int64
@@ -21,6 +23,7 @@ type storeFlags struct {
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
 	d := store.DefaultLimits
+	fs.BoolVar(&s.memory, "keep-in-memory", false, "keep registrations and events in memory only, lost when serve stops (no embedded store under -data; voicemail is kept in files there)")
 	fs.DurationVar(&s.maxAge, "events-max-age", d.MaxAge, "keep the event stream (the admin journal, the portal's door log and calls) for `DURATION`; older events go")
 	fs.Int64Var(&s.maxMsgs, "events-max-msgs", d.MaxMsgs, "keep at most `N` events in the event stream; the oldest go first")
 	fs.Int64Var(&s.maxBytes, "events-max-bytes", d.MaxBytes, "keep at most `BYTES` of events in the event stream; the oldest go first")

@@ -261,6 +261,7 @@ func (r *Registrar) handle(p *ir.Program, a Checker, req *sip.Request) *sip.Resp
 // header field it passes, on every call.
 type headers struct {
 	expires   sip.Header
+	userAgent sip.Header
 	contacts  []sip.Header
 	path      []string
 	require   []string
@@ -275,6 +276,10 @@ func scan(req *sip.Request) headers {
 			hs.contacts = append(hs.contacts, h)
 		case strings.EqualFold(name, "Expires"):
 			hs.expires = h
+		case strings.EqualFold(name, "User-Agent"):
+			if hs.userAgent == nil {
+				hs.userAgent = h
+			}
 		case strings.EqualFold(name, "Path"):
 			hs.path = append(hs.path, h.Value())
 		case strings.EqualFold(name, "Require"):
@@ -318,9 +323,10 @@ func (hs *headers) supports(option string) bool {
 
 // update is what a REGISTER asks for.
 type update struct {
-	wildcard bool
-	contacts []contact
-	path     []string
+	wildcard  bool
+	contacts  []contact
+	path      []string
+	userAgent string
 }
 
 type contact struct {
@@ -344,7 +350,7 @@ func (r *Registrar) parse(req *sip.Request, hs *headers) (update, *sip.Response)
 		}
 		def, hasExpires = d, true
 	}
-	u.path = hs.path
+	u.path, u.userAgent = hs.path, userAgent(hs.userAgent)
 	for _, h := range hs.contacts {
 		c, ok := h.(*sip.ContactHeader)
 		if !ok {
@@ -438,7 +444,7 @@ func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time
 
 	p := r.prog.Load()
 	source, transport := req.Source(), transportName(req.Transport())
-	ua := userAgent(req)
+	ua := u.userAgent
 	path := r.pathOf(u.path, source, transport)
 	removed := func(b Binding, cause string) {
 		r.store.Remove(b.Account, b.Key)
@@ -512,8 +518,29 @@ func (r *Registrar) ok(req *sip.Request, hs *headers, current []Binding, now tim
 			res.AppendHeader(sip.NewHeader("Path", v))
 		}
 	}
-	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")))
+	res.AppendHeader(sip.NewHeader("Date", httpDate(now)))
 	return res
+}
+
+// date is a Date header's value and the second it names.
+type date struct {
+	unix  int64
+	value string
+}
+
+// lastDate is the Date of the latest answer: at thousands of REGISTERs a
+// second, most answers share their second with the one before.
+var lastDate atomic.Pointer[date]
+
+// httpDate is the Date header's value for now (RFC 3261 §20.17).
+func httpDate(now time.Time) string {
+	sec := now.Unix()
+	if d := lastDate.Load(); d != nil && d.unix == sec {
+		return d.value
+	}
+	v := now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")
+	lastDate.Store(&date{unix: sec, value: v})
+	return v
 }
 
 // sweep removes expired bindings and schedules the next sweep. It holds
@@ -584,10 +611,9 @@ func param(ps sip.HeaderParams, name string) (string, bool) {
 	return "", false
 }
 
-// userAgent is the request's User-Agent header, cut to a length an event
-// line can carry: it is the device's to write.
-func userAgent(req *sip.Request) string {
-	h := req.GetHeader("User-Agent")
+// userAgent is the value of a User-Agent header h, cut to a length an
+// event line can carry: it is the device's to write.
+func userAgent(h sip.Header) string {
 	if h == nil {
 		return ""
 	}

@@ -77,7 +77,8 @@ func (p *passwords) SIPPassword(account string) (string, bool) {
 		return pw, true
 	}
 	pw, ok = p.cur.SIPPassword(account)
-	if !ok || p.program.Account(account) == nil {
+	a := p.program.Account(account)
+	if !ok || a == nil {
 		// Only the program's accounts are kept: names a stranger makes
 		// up must not grow the cache.
 		return pw, ok
@@ -86,7 +87,10 @@ func (p *passwords) SIPPassword(account string) (string, bool) {
 	if p.derived == nil {
 		p.derived = map[string]string{}
 	}
-	p.derived[account] = pw
+	// Keyed by the program's string, not the caller's: that is a part of
+	// a request (the user name of its Authorization header), and a key
+	// would keep the whole header, ~200 bytes an account.
+	p.derived[a.Name] = pw
 	p.mu.Unlock()
 	return pw, true
 }

@@ -34,3 +34,16 @@ func (k *KV) WaitGone(ctx context.Context, key string) error {
 		}
 	}
 }
+
+// KVMaxValue is Store.KV with messages limited to max bytes: a put of a
+// larger one is refused by the server, not the client.
+func (s *Store) KVMaxValue(ctx context.Context, kind, site string, max int32) (*KV, error) {
+	b := name(kind, site)
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: b, Storage: s.storage(), History: 1, LimitMarkerTTL: limitMarkerTTL, MaxValueSize: max,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &KV{js: s.js, kv: kv, prefix: "$KV." + b + "."}, nil
+}

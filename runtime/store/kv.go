@@ -27,8 +27,16 @@ type KV struct {
 	// open bounds opening the bucket and a watch of it (Store.openTimeout).
 	open func(context.Context) (context.Context, context.CancelFunc)
 
-	mu      sync.Mutex
-	pending []jetstream.PubAckFuture // PutAsync's, until Flush
+	// PutAsync's, until Flush: each is sent when the next comes, without
+	// asking for an answer; the last is held, and Flush sends it asking
+	// for one. The stream stores a connection's messages in order, so
+	// that answer comes after the others were stored; its sequence
+	// counts them (sent since the answer before, seq).
+	mu       sync.Mutex
+	held     *nats.Msg
+	sent     uint64
+	seq      uint64
+	seqKnown bool
 }
 
 // limitMarkerTTL is how long a bucket keeps the marker of a key whose time
@@ -65,7 +73,7 @@ func (k *KV) Put(ctx context.Context, key string, value []byte, ttl time.Duratio
 		// A KV put is a publish on the key's subject; the per-message TTL
 		// (nats-server 2.11) and the origin header are set on the
 		// publish, since KeyValue.Put takes neither.
-		_, err = k.js.PublishMsg(ctx, k.message(key, value), k.ttl(ttl)...)
+		_, err = k.js.PublishMsg(ctx, k.message(key, value, ttl))
 	default:
 		_, err = k.kv.Put(ctx, kvKey(key), value)
 	}
@@ -77,21 +85,37 @@ func (k *KV) Put(ctx context.Context, key string, value []byte, ttl time.Duratio
 
 // PutAsync is Put without waiting for the server's answer: a writer that
 // stores many keys at once sends them all, then waits once (Flush).
+//
+// Only the last before a Flush asks for an answer: an answer per key (a
+// reply subject, the server's acknowledgement, its JSON read back) cost
+// about as much CPU as the server storing the key.
 func (k *KV) PutAsync(key string, value []byte, ttl time.Duration) error {
-	f, err := k.js.PublishMsgAsync(k.message(key, value), k.ttl(ttl)...)
-	if err != nil {
-		return fmt.Errorf("store: put: %w", err)
-	}
+	m := k.message(key, value, ttl)
 	k.mu.Lock()
-	k.pending = append(k.pending, f)
-	k.mu.Unlock()
+	defer k.mu.Unlock()
+	if k.held != nil {
+		if err := k.js.Conn().PublishMsg(k.held); err != nil {
+			k.held = m // the one held is lost; this one takes its place
+			return fmt.Errorf("store: put: %w", err)
+		}
+	}
+	k.held = m
+	k.sent++
 	return nil
 }
 
-// message is a put of key to value, with the origin header.
-func (k *KV) message(key string, value []byte) *nats.Msg {
-	m := nats.NewMsg(k.prefix + kvKey(key))
-	m.Data = value
+// message is a put of key to value, with the origin header, and its
+// time to live in the header the server reads (at least a second: the
+// server's granularity); none for 0. PutAsync's messages are published
+// as they are, without jetstream's publish options.
+func (k *KV) message(key string, value []byte, ttl time.Duration) *nats.Msg {
+	m := &nats.Msg{Subject: k.prefix + kvKey(key), Data: value}
+	if ttl > 0 || k.origin != "" {
+		m.Header = nats.Header{}
+	}
+	if ttl > 0 {
+		m.Header.Set(jetstream.MsgTTLHeader, max(ttl, time.Second).String())
+	}
 	if k.origin != "" {
 		m.Header.Set(originHeader, k.origin)
 	}
@@ -110,28 +134,34 @@ func (k *KV) ttl(ttl time.Duration) []jetstream.PublishOpt {
 // originHeader names the store that wrote a bucket's message.
 const originHeader = "Switchboard-Origin"
 
-// Flush waits for the answers to the PutAsyncs before it and returns the
-// first error among them.
+// Flush waits until the PutAsyncs before it are stored; it fails when
+// the server's answer says some were not (or there was none).
 func (k *KV) Flush(ctx context.Context) error {
 	k.mu.Lock()
-	pending := k.pending
-	k.pending = nil
-	k.mu.Unlock()
+	defer k.mu.Unlock()
+	if k.held == nil {
+		return nil
+	}
+	m, sent := k.held, k.sent
+	k.held, k.sent = nil, 0
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
-	var first error
-	for _, f := range pending {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			if first == nil {
-				first = fmt.Errorf("store: put: %w", err)
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("store: put: %w", ctx.Err())
-		}
+	ack, err := k.js.PublishMsg(ctx, m)
+	if err != nil {
+		// Whether the others were stored is not known; the next answer
+		// starts the count afresh.
+		k.seqKnown = false
+		return fmt.Errorf("store: put: %w", err)
 	}
-	return first
+	prev, known := k.seq, k.seqKnown
+	k.seq, k.seqKnown = ack.Sequence, true
+	// Other writes to the bucket (Put, Delete, another node's, the
+	// server's expiry markers) only add to the difference: a shortfall
+	// is ours.
+	if known && ack.Sequence-min(ack.Sequence, prev) < sent {
+		return fmt.Errorf("store: put: %d of %d keys not stored", sent-(ack.Sequence-prev), sent)
+	}
+	return nil
 }
 
 // Get returns key's value; ok is false when it has none.
