@@ -51,6 +51,14 @@ type Hop struct {
 // CANCEL never came (that node died).
 const hopRing = 10 * time.Minute
 
+// hopNotifyRelays bounds the NOTIFYs this node relays at once: each holds
+// a goroutine and a client transaction for up to 30 s when the device does
+// not answer, and a NOTIFY is no call for the admission budget to bound.
+// The nodes send a few a device (message waiting, check-sync); more at
+// once are refused 503 with Retry-After, and the sending node's
+// notifier tries again.
+const hopNotifyRelays = 64
+
 // hop is the Hop req is, when it is one.
 func (s *Server) hop(req *sip.Request) (Hop, bool) {
 	if s.cfg.Nodes == nil {
@@ -129,6 +137,12 @@ func (s *Server) onNotifyHop(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 483, "Too Many Hops")
 		return
 	}
+	select {
+	case s.hopNotifies <- struct{}{}:
+	default:
+		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		return
+	}
 	out := sip.NewRequest(sip.NOTIFY, h.Contact.URI)
 	for _, name := range []string{"From", "To", "Call-ID", "CSeq", "Event", "Subscription-State", "Content-Type"} {
 		if v := req.GetHeader(name); v != nil {
@@ -147,6 +161,7 @@ func (s *Server) onNotifyHop(req *sip.Request, tx sip.ServerTransaction) {
 		out.SetTransport(h.Contact.Transport)
 	}
 	s.goTracked(func() {
+		defer func() { <-s.hopNotifies }()
 		// Within the sender's transaction (64·T1), so that its answer
 		// is ours to give.
 		ctx, done := context.WithTimeout(context.Background(), 30*time.Second)

@@ -1,0 +1,97 @@
+package site_test
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"switchboard/runtime/flowtoken"
+	"switchboard/runtime/registrar"
+)
+
+// A node relays the NOTIFYs another node sends a device through it, each
+// waiting up to 30 s for the device's answer. A sender with a valid token
+// (any party that saw one between the nodes) sending many at once to a
+// device that does not answer is refused beyond the node's bound (503),
+// rather than holding a goroutine and a transaction for each.
+func TestNodeRouteNotifyRelaysBounded(t *testing.T) {
+	c := startCluster(t)
+	// A device that takes every packet and answers none.
+	silent, err := net.ListenPacket("udp", "127.0.0.3:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			if _, _, err := silent.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	src := netip.MustParseAddrPort(silent.LocalAddr().String())
+	token, ok := flowtoken.Mint(c.secrets.FlowTokenKey(), "sip:"+c.b.addr+";transport=UDP", flowtoken.Flow{Transport: "UDP", Source: src})
+	if !ok {
+		t.Fatal("no token")
+	}
+	const contact = "sip:app.mary@127.0.0.9:5060"
+	c.store.Put(registrar.Binding{
+		Account: "app.mary", Contact: "<" + contact + ">", Key: contact, CallID: "silent", CSeq: 1,
+		Expires: time.Now().Add(time.Hour), Since: time.Now(), Source: src.String(), Transport: "UDP",
+		Path: []string{"<sip:" + token + "@" + c.b.addr + ";lr;ob>"},
+	})
+
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	to, err := net.ResolveUDPAddr("udp", c.b.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sent, bound = 80, 64 // bound: b2bua's hopNotifyRelays
+	local := conn.LocalAddr().String()
+	for i := range sent {
+		msg := "NOTIFY " + contact + " SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK" + sip.GenerateTagN(12) + ";rport\r\n" +
+			"Max-Forwards: 69\r\n" +
+			"Route: <sip:" + token + "@" + c.b.addr + ";lr;ob>\r\n" +
+			"Event: message-summary\r\nSubscription-State: active\r\n" +
+			"From: <sip:nodes.example>;tag=" + sip.GenerateTagN(8) + "\r\n" +
+			"To: <sip:app.mary@nodes.example>\r\n" +
+			fmt.Sprintf("Call-ID: relay-%d-%s\r\n", i, sip.GenerateTagN(8)) +
+			"CSeq: 1 NOTIFY\r\n" +
+			"Content-Length: 0\r\n\r\n"
+		if _, err := conn.WriteTo([]byte(msg), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Those beyond the bound are refused at once; the others wait for
+	// the silent device (30 s), so only refusals come in this time.
+	refused := 0
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(5 * time.Second)
+	for refused < sent-bound {
+		conn.SetReadDeadline(deadline)
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("%d of %d NOTIFYs beyond the %d relayed at once refused (%v)", refused, sent-bound, bound, err)
+		}
+		var status int
+		if _, err := fmt.Sscanf(string(buf[:n]), "SIP/2.0 %d", &status); err != nil {
+			t.Fatalf("not a response: %q", buf[:n])
+		}
+		switch {
+		case status == 503:
+			refused++
+		case status >= 200:
+			t.Fatalf("a NOTIFY to a device that does not answer: %d, want 503 or nothing yet", status)
+		}
+	}
+}
