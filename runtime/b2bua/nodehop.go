@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -68,13 +69,42 @@ func (s *Server) hop(req *sip.Request) (Hop, bool) {
 }
 
 // refuseHop answers a hop that names this node with a token it refuses.
+// Anyone can send one (a Route naming the node with any user part), and
+// unchallenged: the log says the first, then at most one a minute with
+// how many were refused since, so that a flood of them is not one line
+// each.
 func (s *Server) refuseHop(req *sip.Request, tx sip.ServerTransaction, h Hop) {
-	s.log.Info("request through this node refused", "method", req.Method, "source", req.Source(), "status", h.Status, "reason", h.Cause)
+	if n, ok := s.hopRefusals.count(s.clk.Now()); ok {
+		s.log.Info("request through this node refused", "method", req.Method, "source", req.Source(), "status", h.Status, "reason", h.Cause, "refused_unlogged", n)
+	}
 	reason := "Forbidden"
 	if h.Status == 430 {
 		reason = "Flow Failed"
 	}
 	respond(tx, req, h.Status, reason)
+}
+
+// hopRefusals counts the refused hops refuseHop has not logged.
+type hopRefusals struct {
+	mu     sync.Mutex
+	logged time.Time // when the last was logged
+	quiet  int       // refused since, not logged
+}
+
+// hopRefusalLog is how often refuseHop logs at most.
+const hopRefusalLog = time.Minute
+
+// count counts a refusal at now, and reports whether to log it, with how
+// many before it went unlogged.
+func (r *hopRefusals) count(now time.Time) (unlogged int, log bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.logged.IsZero() && now.Sub(r.logged) < hopRefusalLog {
+		r.quiet++
+		return 0, false
+	}
+	unlogged, r.logged, r.quiet = r.quiet, now, 0
+	return unlogged, true
 }
 
 // hopCaller is the caller a hop's call names in its events: the node that

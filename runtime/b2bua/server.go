@@ -107,6 +107,7 @@ type Server struct {
 	// hopNotifies holds a slot for each NOTIFY relayed through this
 	// node at once (nodehop.go); nil outside a cluster.
 	hopNotifies chan struct{}
+	hopRefusals hopRefusals // what refuseHop has not logged yet
 
 	// listeners are where sipgo reads, per transport (UDP, TCP, TLS),
 	// once it does: requests to carriers leave from there. sockets are

@@ -1,16 +1,23 @@
 package site_test
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
+	"switchboard/compiler/credentials"
+	"switchboard/runtime/b2bua"
 	"switchboard/runtime/flowtoken"
 	"switchboard/runtime/registrar"
+	"switchboard/runtime/site"
 )
 
 // A node relays the NOTIFYs another node sends a device through it, each
@@ -95,3 +102,56 @@ func TestNodeRouteNotifyRelaysBounded(t *testing.T) {
 		}
 	}
 }
+
+// A Route naming the node with any user part is answered without a
+// challenge, so anyone can have many refused: the log says the first,
+// not each (one line a minute at most).
+func TestNodeRouteRefusalsNotLoggedEach(t *testing.T) {
+	p := compileNodeSite(t)
+	key, err := credentials.KeyFromBytes(nodeKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenPacket("udp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := conn.LocalAddr().String()
+	h := &refusalCount{}
+	st, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(key, p)}, site.Options{
+		Logger: slog.New(h), MediaIP: netip.MustParseAddr("127.0.0.2"), Services: &b2bua.Services{},
+		NodeOptions: site.NodeOptions{Node: "sip:" + addr, Registrations: registrar.NewMemory()},
+	})
+	if err != nil {
+		conn.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go st.ServeUDP(ctx, conn)
+	t.Cleanup(func() {
+		cancel()
+		st.Close()
+	})
+	const sent = 20
+	for range sent {
+		if got := sendHop(t, addr, strings.Repeat("A", flowtoken.Size), "sip:app.mary@127.0.0.9:5060"); got != 403 {
+			t.Fatalf("a forged token: %d, want 403", got)
+		}
+	}
+	if got := h.n.Load(); got != 1 {
+		t.Errorf("%d refusals of %d logged, want 1", got, sent)
+	}
+}
+
+// refusalCount counts the log's records of refused hops.
+type refusalCount struct{ n atomic.Int64 }
+
+func (h *refusalCount) Enabled(context.Context, slog.Level) bool { return true }
+func (h *refusalCount) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "request through this node refused" {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h *refusalCount) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *refusalCount) WithGroup(string) slog.Handler      { return h }
