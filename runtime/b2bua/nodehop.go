@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/notify"
 	"switchboard/runtime/routing"
 )
 
@@ -167,6 +169,10 @@ func (s *Server) onNotifyHop(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 483, "Too Many Hops")
 		return
 	}
+	if ev := req.GetHeader("Event"); ev == nil || !hopEvent(ev.Value()) {
+		respond(tx, req, 489, "Bad Event")
+		return
+	}
 	select {
 	case s.hopNotifies <- struct{}{}:
 	default:
@@ -203,6 +209,20 @@ func (s *Server) onNotifyHop(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		respond(tx, req, res.StatusCode, res.Reason)
 	})
+}
+
+// hopEvent reports whether a NOTIFY another node sends through this one
+// has an Event the nodes send devices: message waiting, and check-sync
+// without a reboot (package notify). The token proves only that the
+// sender saw it; a reboot of every phone is not for whoever did.
+func hopEvent(v string) bool {
+	switch strings.ToLower(notify.EventPackage(v)) {
+	case notify.Event:
+		return true
+	case "check-sync":
+		return strings.EqualFold(strings.Join(strings.Fields(v), ""), "check-sync;reboot=false")
+	}
+	return false
 }
 
 // namesNode reports whether req is a hop through this node, its token

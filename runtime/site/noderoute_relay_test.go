@@ -27,31 +27,7 @@ import (
 // rather than holding a goroutine and a transaction for each.
 func TestNodeRouteNotifyRelaysBounded(t *testing.T) {
 	c := startCluster(t)
-	// A device that takes every packet and answers none.
-	silent, err := net.ListenPacket("udp", "127.0.0.3:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { silent.Close() })
-	go func() {
-		buf := make([]byte, 65535)
-		for {
-			if _, _, err := silent.ReadFrom(buf); err != nil {
-				return
-			}
-		}
-	}()
-	src := netip.MustParseAddrPort(silent.LocalAddr().String())
-	token, ok := flowtoken.Mint(c.secrets.FlowTokenKey(), "sip:"+c.b.addr+";transport=UDP", flowtoken.Flow{Transport: "UDP", Source: src})
-	if !ok {
-		t.Fatal("no token")
-	}
-	const contact = "sip:app.mary@127.0.0.9:5060"
-	c.store.Put(registrar.Binding{
-		Account: "app.mary", Contact: "<" + contact + ">", Key: contact, CallID: "silent", CSeq: 1,
-		Expires: time.Now().Add(time.Hour), Since: time.Now(), Source: src.String(), Transport: "UDP",
-		Path: []string{"<sip:" + token + "@" + c.b.addr + ";lr;ob>"},
-	})
+	token, contact := c.silentBinding()
 
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -155,3 +131,54 @@ func (h *refusalCount) Handle(_ context.Context, r slog.Record) error {
 }
 func (h *refusalCount) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *refusalCount) WithGroup(string) slog.Handler      { return h }
+
+// silentBinding stores a binding of app.mary held by node B, over a flow
+// to a socket that takes every packet and answers none, and returns its
+// token and contact URI.
+func (c *cluster) silentBinding() (token, contact string) {
+	t := c.t
+	t.Helper()
+	silent, err := net.ListenPacket("udp", "127.0.0.3:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			if _, _, err := silent.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	src := netip.MustParseAddrPort(silent.LocalAddr().String())
+	token, ok := flowtoken.Mint(c.secrets.FlowTokenKey(), "sip:"+c.b.addr+";transport=UDP", flowtoken.Flow{Transport: "UDP", Source: src})
+	if !ok {
+		t.Fatal("no token")
+	}
+	contact = "sip:app.mary@127.0.0.9:5060"
+	c.store.Put(registrar.Binding{
+		Account: "app.mary", Contact: "<" + contact + ">", Key: contact, CallID: "silent", CSeq: 1,
+		Expires: time.Now().Add(time.Hour), Since: time.Now(), Source: src.String(), Transport: "UDP",
+		Path: []string{"<sip:" + token + "@" + c.b.addr + ";lr;ob>"},
+	})
+	return token, contact
+}
+
+// A valid token lets its holder send the device the NOTIFYs the nodes
+// send (message waiting, check-sync), not others: not a check-sync that
+// reboots the phone, not another event package.
+func TestNodeRouteNotifyRelaysOnlyNodesEvents(t *testing.T) {
+	c := startCluster(t)
+	token, contact := c.silentBinding()
+	route := "Route: <sip:" + token + "@" + c.b.addr + ";lr;ob>\r\n"
+	for _, ev := range []string{"check-sync;reboot=true", "check-sync", "resync", "talk", ""} {
+		extra := route + "Subscription-State: terminated\r\n"
+		if ev != "" {
+			extra += "Event: " + ev + "\r\n"
+		}
+		if got := request(t, c.b.addr, "NOTIFY "+contact+" SIP/2.0", extra); got != 489 {
+			t.Errorf("NOTIFY with Event %q through B: %d, want 489", ev, got)
+		}
+	}
+}
