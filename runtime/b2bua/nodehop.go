@@ -58,8 +58,9 @@ const hopRing = 10 * time.Minute
 // a goroutine and a client transaction for up to 30 s when the device does
 // not answer, and a NOTIFY is no call for the admission budget to bound.
 // The nodes send a few a device (message waiting, check-sync); more at
-// once are refused 503 with Retry-After, and the sending node's
-// notifier tries again.
+// once are refused 503 with Retry-After (the sending node does not send
+// that NOTIFY again: the device has the state at its next change, or its
+// own SUBSCRIBE).
 const hopNotifyRelays = 64
 
 // hop is the Hop req is, when it is one.
