@@ -2,12 +2,15 @@ package b2bua
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/notify"
 	"switchboard/runtime/routing"
 )
 
@@ -51,6 +54,15 @@ type Hop struct {
 // CANCEL never came (that node died).
 const hopRing = 10 * time.Minute
 
+// hopNotifyRelays bounds the NOTIFYs this node relays at once: each holds
+// a goroutine and a client transaction for up to 30 s when the device does
+// not answer, and a NOTIFY is no call for the admission budget to bound.
+// The nodes send a few a device (message waiting, check-sync); more at
+// once are refused 503 with Retry-After (the sending node does not send
+// that NOTIFY again: the device has the state at its next change, or its
+// own SUBSCRIBE).
+const hopNotifyRelays = 64
+
 // hop is the Hop req is, when it is one.
 func (s *Server) hop(req *sip.Request) (Hop, bool) {
 	if s.cfg.Nodes == nil {
@@ -60,13 +72,42 @@ func (s *Server) hop(req *sip.Request) (Hop, bool) {
 }
 
 // refuseHop answers a hop that names this node with a token it refuses.
+// Anyone can send one (a Route naming the node with any user part), and
+// unchallenged: the log says the first, then at most one a minute with
+// how many were refused since, so that a flood of them is not one line
+// each.
 func (s *Server) refuseHop(req *sip.Request, tx sip.ServerTransaction, h Hop) {
-	s.log.Info("request through this node refused", "method", req.Method, "source", req.Source(), "status", h.Status, "reason", h.Cause)
+	if n, ok := s.hopRefusals.count(s.clk.Now()); ok {
+		s.log.Info("request through this node refused", "method", req.Method, "source", req.Source(), "status", h.Status, "reason", h.Cause, "refused_unlogged", n)
+	}
 	reason := "Forbidden"
 	if h.Status == 430 {
 		reason = "Flow Failed"
 	}
 	respond(tx, req, h.Status, reason)
+}
+
+// hopRefusals counts the refused hops refuseHop has not logged.
+type hopRefusals struct {
+	mu     sync.Mutex
+	logged time.Time // when the last was logged
+	quiet  int       // refused since, not logged
+}
+
+// hopRefusalLog is how often refuseHop logs at most.
+const hopRefusalLog = time.Minute
+
+// count counts a refusal at now, and reports whether to log it, with how
+// many before it went unlogged.
+func (r *hopRefusals) count(now time.Time) (unlogged int, log bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.logged.IsZero() && now.Sub(r.logged) < hopRefusalLog {
+		r.quiet++
+		return 0, false
+	}
+	unlogged, r.logged, r.quiet = r.quiet, now, 0
+	return unlogged, true
 }
 
 // hopCaller is the caller a hop's call names in its events: the node that
@@ -129,6 +170,16 @@ func (s *Server) onNotifyHop(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 483, "Too Many Hops")
 		return
 	}
+	if ev := req.GetHeader("Event"); ev == nil || !hopEvent(ev.Value()) {
+		respond(tx, req, 489, "Bad Event")
+		return
+	}
+	select {
+	case s.hopNotifies <- struct{}{}:
+	default:
+		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		return
+	}
 	out := sip.NewRequest(sip.NOTIFY, h.Contact.URI)
 	for _, name := range []string{"From", "To", "Call-ID", "CSeq", "Event", "Subscription-State", "Content-Type"} {
 		if v := req.GetHeader(name); v != nil {
@@ -147,6 +198,7 @@ func (s *Server) onNotifyHop(req *sip.Request, tx sip.ServerTransaction) {
 		out.SetTransport(h.Contact.Transport)
 	}
 	s.goTracked(func() {
+		defer func() { <-s.hopNotifies }()
 		// Within the sender's transaction (64·T1), so that its answer
 		// is ours to give.
 		ctx, done := context.WithTimeout(context.Background(), 30*time.Second)
@@ -158,6 +210,20 @@ func (s *Server) onNotifyHop(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		respond(tx, req, res.StatusCode, res.Reason)
 	})
+}
+
+// hopEvent reports whether a NOTIFY another node sends through this one
+// has an Event the nodes send devices: message waiting, and check-sync
+// without a reboot (package notify). The token proves only that the
+// sender saw it; a reboot of every phone is not for whoever did.
+func hopEvent(v string) bool {
+	switch strings.ToLower(notify.EventPackage(v)) {
+	case notify.Event:
+		return true
+	case "check-sync":
+		return strings.EqualFold(strings.Join(strings.Fields(v), ""), "check-sync;reboot=false")
+	}
+	return false
 }
 
 // namesNode reports whether req is a hop through this node, its token

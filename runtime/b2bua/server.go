@@ -104,6 +104,10 @@ type Server struct {
 	towardN   atomic.Int64 // entries in toward, roughly
 	closing   atomic.Bool
 	work      inflight // what Close waits for
+	// hopNotifies holds a slot for each NOTIFY relayed through this
+	// node at once (nodehop.go); nil outside a cluster.
+	hopNotifies chan struct{}
+	hopRefusals hopRefusals // what refuseHop has not logged yet
 
 	// listeners are where sipgo reads, per transport (UDP, TCP, TLS),
 	// once it does: requests to carriers leave from there. sockets are
@@ -229,6 +233,7 @@ func New(cfg Config) (*Server, error) {
 	s.srv.OnOptions(requireKnown(s.onOptions))
 	s.srv.OnSubscribe(requireKnown(s.onSubscribe))
 	if cfg.Nodes != nil {
+		s.hopNotifies = make(chan struct{}, hopNotifyRelays)
 		s.srv.OnNotify(requireKnown(s.onNotifyHop))
 	}
 	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {

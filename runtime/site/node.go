@@ -75,6 +75,9 @@ func parseNode(s string) (*node, error) {
 	if n.transport != "UDP" && n.transport != "TCP" && n.transport != "TLS" {
 		return nil, fmt.Errorf("want transport udp, tcp or tls, not %q", strings.ToLower(n.transport))
 	}
+	if n.port < 0 || n.port > 65535 {
+		return nil, fmt.Errorf("want a port from 1 to 65535, not %d", n.port)
+	}
 	if n.port == 0 {
 		n.port = defaultPort(n.secure)
 	}

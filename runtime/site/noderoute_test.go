@@ -26,6 +26,10 @@ func TestNodeRouteParseNode(t *testing.T) {
 		{in: "http://10.0.0.2", bad: true},
 		{in: "sip:10.0.0.2;transport=sctp", bad: true},
 		{in: "10.0.0.2:5060", bad: true},
+		// A port no socket has: the node would name itself in every
+		// token with an address no other node can reach.
+		{in: "sip:10.0.0.2:99999", bad: true},
+		{in: "sip:10.0.0.2:-5", bad: true},
 	}
 	for _, tt := range tests {
 		n, err := parseNode(tt.in)

@@ -83,10 +83,16 @@ func (c *Cluster) check() error {
 	case c.URL != "" && (c.Listen != "" || len(c.Peers) > 0):
 		return errors.New("a cluster is either embedded (listen address and peers) or external (URL), not both")
 	case c.URL != "":
-		for _, u := range strings.Split(c.URL, ",") {
+		urls := strings.Split(c.URL, ",")
+		for i, u := range urls {
 			p, err := url.Parse(strings.TrimSpace(u))
-			if err != nil || p.Host == "" || (p.Scheme != "nats" && p.Scheme != "tls") {
-				return fmt.Errorf("%q is not a NATS URL (nats://HOST:PORT or tls://HOST:PORT)", u)
+			if err != nil {
+				// Not shown: a password in it would be as plain as the
+				// rest, and nothing below redacts it.
+				return fmt.Errorf("URL %d of %d is not a NATS URL (nats://HOST:PORT or tls://HOST:PORT): it does not parse", i+1, len(urls))
+			}
+			if p.Host == "" || (p.Scheme != "nats" && p.Scheme != "tls") {
+				return fmt.Errorf("%q is not a NATS URL (nats://HOST:PORT or tls://HOST:PORT)", p.Redacted())
 			}
 			if p.User != nil {
 				// A URL shows in process listings and logs.

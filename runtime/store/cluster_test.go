@@ -173,6 +173,9 @@ func TestClusterOptionsChecked(t *testing.T) {
 		{"both", store.Cluster{Node: "a", Listen: "127.0.0.1:0", URL: "nats://127.0.0.1:4222"}, "not both"},
 		{"bad peer", store.Cluster{Node: "a", Listen: "127.0.0.1:0", Peers: []string{"127.0.0.1"}}, `peer "127.0.0.1"`},
 		{"credentials in URL", store.Cluster{Node: "a", URL: "nats://me:secret@127.0.0.1:4222"}, "carries credentials"},
+		// A URL that does not parse is not shown either: its password
+		// is as plain there.
+		{"credentials in a URL that does not parse", store.Cluster{Node: "a", URL: "nats://me:secret@127.0.0.1:42x2"}, "is not a NATS URL"},
 		{"not NATS", store.Cluster{Node: "a", URL: "http://127.0.0.1:4222"}, "is not a NATS URL"},
 		{"no name", store.Cluster{Listen: "127.0.0.1:0", Peers: []string{"127.0.0.1:6222"}}, "needs a name"},
 	} {
