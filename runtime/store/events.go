@@ -105,9 +105,20 @@ func (s *Store) EventLog(ctx context.Context, site string, l Limits) (*EventLog,
 	}
 	info := st.CachedInfo()
 	return &EventLog{
-		js: s.js, stream: st, name: n, epoch: epoch, subject: n + ".", shared: s.clustered, retryFor: s.wait, idPrefix: newEpoch() + "-",
+		js: s.js, stream: st, name: n, epoch: epoch, subject: n + ".", shared: s.clustered, retryFor: resendFor(s.wait, info.Config.Duplicates), idPrefix: newEpoch() + "-",
 		seq: info.State.LastSeq, seqKnown: true, fed: info.State.LastSeq, tails: map[*tail]struct{}{},
 	}, nil
+}
+
+// resendFor is how long a batch whose answer failed is sent again: the
+// cluster's wait, but never past the stream's duplicate window (NATS's
+// default two minutes when the stream names none), past which a resent
+// event that had been stored after all would be stored twice.
+func resendFor(wait, duplicates time.Duration) time.Duration {
+	if duplicates <= 0 {
+		duplicates = 2 * time.Minute
+	}
+	return min(wait, duplicates)
 }
 
 // ensureEventStream opens the event stream cfg describes, keeping the
