@@ -79,9 +79,7 @@ func Open(o Options) (*Store, error) {
 		}
 		s.clustered = true
 		s.wait = cmpOr(c.Wait, DefaultClusterWait)
-		var id [8]byte
-		_, _ = rand.Read(id[:])
-		s.origin = hex.EncodeToString(id[:])
+		s.origin = originOf(c)
 		if c.URL != "" {
 			return s.openExternal(c)
 		}
@@ -304,3 +302,19 @@ func (l natsLogger) Errorf(format string, v ...any) {
 }
 func (l natsLogger) Debugf(format string, v ...any) {}
 func (l natsLogger) Tracef(format string, v ...any) {}
+
+// originOf is the mark a node's writes to shared buckets carry. An
+// embedded node's name is JetStream's server name: unique in the cluster
+// and the same across restarts, so a node that restarts knows the
+// bindings it wrote before as its own (it loads them at start, sweeps and
+// reports their expiry), not as another node's until their next refresh.
+// A node of an external cluster may have no name of its own (several on
+// one host default to the host name): a random mark for each run.
+func originOf(c *Cluster) string {
+	if c.URL == "" {
+		return "node:" + c.Node
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	return hex.EncodeToString(id[:])
+}
