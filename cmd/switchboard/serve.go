@@ -399,7 +399,7 @@ func runServe(c *cli, args []string) int {
 	if o.smtp != "" {
 		so.Mailer = &email.SMTPMailer{Addr: o.smtp, User: c.getenv("SWITCHBOARD_SMTP_USER"), Password: c.getenv("SWITCHBOARD_SMTP_PASSWORD")}
 	}
-	db, err := openStore(so.DataDir, log)
+	db, err := o.store.open(c, so.DataDir, log)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return exitFail

@@ -111,8 +111,12 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 	// data directories differ and no one of them can hold the others'
 	// store: their events and registrations are then kept in memory only.
 	var db *store.Store
+	if o.dataDir == "" && o.store.cluster.enabled() {
+		fmt.Fprintf(c.stderr, "switchboard serve: a cluster node serving several sites needs -data DIR: the one store the sites share\n")
+		return exitFail
+	}
 	if o.dataDir != "" {
-		if db, err = openStore(o.dataDir, x.log); err != nil {
+		if db, err = o.store.open(c, o.dataDir, x.log); err != nil {
 			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 			return exitFail
 		}

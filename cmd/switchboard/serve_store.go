@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -9,11 +10,13 @@ import (
 )
 
 // storeFlags are serve's flags for what it keeps in the embedded store
-// (runtime/store): the event stream's limits.
+// (runtime/store): the event stream's limits, and the cluster it shares
+// with other nodes (serve_cluster.go).
 type storeFlags struct {
 	maxAge   time.Duration
 	maxMsgs  int64
 	maxBytes int64
+	cluster  clusterFlags
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
@@ -21,19 +24,33 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.maxAge, "events-max-age", d.MaxAge, "keep the event stream (the admin journal, the portal's door log and calls) for `DURATION`; older events go")
 	fs.Int64Var(&s.maxMsgs, "events-max-msgs", d.MaxMsgs, "keep at most `N` events in the event stream; the oldest go first")
 	fs.Int64Var(&s.maxBytes, "events-max-bytes", d.MaxBytes, "keep at most `BYTES` of events in the event stream; the oldest go first")
+	s.cluster.register(fs)
 }
 
 func (s *storeFlags) limits() store.Limits {
 	return store.Limits{MaxAge: s.maxAge, MaxMsgs: s.maxMsgs, MaxBytes: s.maxBytes}
 }
 
-// openStore starts the embedded JetStream store under dataDir/jetstream.
-func openStore(dataDir string, log *slog.Logger) (*store.Store, error) {
+// open starts the embedded JetStream store under dataDir/jetstream, a
+// node of the cluster the flags describe, or connects to the external
+// cluster; getenv gives the cluster's secrets.
+func (s *storeFlags) open(c *cli, dataDir string, log *slog.Logger) (*store.Store, error) {
+	cl, err := s.cluster.cluster(c.getenv, log)
+	if err != nil {
+		return nil, fmt.Errorf("%w (run \"switchboard help serve\")", err)
+	}
 	start := time.Now()
-	db, err := store.Open(store.Options{Dir: dataDir, Logger: log})
+	if cl != nil {
+		log.Info("joining the cluster", "node", cl.Node, "listen", cl.Listen, "peers", cl.Peers, "url", cl.URL, "wait", cl.Wait)
+	}
+	db, err := store.Open(store.Options{Dir: dataDir, Logger: log, Cluster: cl})
 	if err != nil {
 		return nil, err
 	}
-	log.Debug("store opened", "dir", dataDir, "took", time.Since(start))
+	if cl != nil {
+		log.Info("store clustered", "node", cl.Node, "replicas", db.Replicas(), "took", time.Since(start))
+	} else {
+		log.Debug("store opened", "dir", dataDir, "took", time.Since(start))
+	}
 	return db, nil
 }

@@ -59,6 +59,12 @@ type served struct {
 // submatches.
 func (s *served) waitLine(what string, re *regexp.Regexp) []string {
 	s.t.Helper()
+	return s.waitLineWithin(what, re, serveTimeout)
+}
+
+// waitLineWithin is waitLine, waiting at most d.
+func (s *served) waitLineWithin(what string, re *regexp.Regexp, d time.Duration) []string {
+	s.t.Helper()
 	// A line read while waiting for another counts too: serve's lines
 	// from different goroutines (the ready line, a trunk registering)
 	// come in either order.
@@ -68,7 +74,7 @@ func (s *served) waitLine(what string, re *regexp.Regexp) []string {
 			return m
 		}
 	}
-	deadline := time.NewTimer(serveTimeout)
+	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	for {
 		select {
@@ -81,7 +87,7 @@ func (s *served) waitLine(what string, re *regexp.Regexp) []string {
 			}
 			s.passed = append(s.passed, l)
 		case <-deadline.C:
-			s.t.Fatalf("no %s on serve's stderr within %s\nstderr:\n%s", what, serveTimeout, s.log())
+			s.t.Fatalf("no %s on serve's stderr within %s\nstderr:\n%s", what, d, s.log())
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,6 +60,13 @@ type Persistent struct {
 	hurry   chan struct{} // ends the writer's gathering window now
 	closing bool
 	done    chan struct{}
+
+	// shared: other servers write the bucket too, and p follows it
+	// (Share, share.go); remote holds the bindings learned from them.
+	shared    atomic.Bool
+	remote    map[uint64]struct{} // by the bucket key's hash, like stored
+	stopWatch func()
+	applied   func(account string) // tests: called after each change apply took in from another server
 }
 
 // write is a pending change of a bucket key.
@@ -113,11 +121,19 @@ func persistKey(account, key string) string { return account + "\x00" + key }
 // the bucket already holds b but for its expiry and CSeq and keeps it
 // past b's expiry (a refresh; Close writes it).
 func (p *Persistent) Put(b Binding) {
-	p.Memory.Put(b)
 	k := persistKey(b.Account, b.Key)
 	h, sig := maphash.String(p.seed, k), signature(p.seed, &b)
 	expires, now := b.Expires.UnixNano(), p.now()
-	p.mu.Lock()
+	if p.shared.Load() {
+		// Under p.mu, like a change another server made (share.go): the
+		// two reach memory in the order they reach p.pending.
+		p.mu.Lock()
+		p.Memory.Put(b)
+		delete(p.remote, h) // this server's binding now
+	} else {
+		p.Memory.Put(b)
+		p.mu.Lock()
+	}
 	// A refresh that shortens the binding is written: a restart must not
 	// bring back the longer one.
 	if s, ok := p.stored[h]; ok && s.sig == sig && expires >= s.expires && expires+int64(persistSlack) <= s.until {
@@ -150,6 +166,9 @@ func signature(seed maphash.Seed, b *Binding) uint64 {
 
 // Remove deletes the binding, in memory now and in the bucket soon.
 func (p *Persistent) Remove(account, key string) (Binding, bool) {
+	if p.shared.Load() {
+		return p.removeShared(account, key)
+	}
 	b, ok := p.Memory.Remove(account, key)
 	if ok {
 		k := persistKey(account, key)
@@ -163,14 +182,25 @@ func (p *Persistent) Remove(account, key string) (Binding, bool) {
 }
 
 // Expire is Memory's (the bucket lets the same bindings go by itself),
-// and forgets what was stored of them.
+// and forgets what was stored of them. Of a shared bucket's, it returns
+// only this server's: another server's binding is that server's to
+// report.
 func (p *Persistent) Expire(now time.Time) []Binding {
 	out := p.Memory.Expire(now)
 	if len(out) > 0 {
 		p.mu.Lock()
+		n := 0
 		for i := range out {
-			delete(p.stored, maphash.String(p.seed, persistKey(out[i].Account, out[i].Key)))
+			h := maphash.String(p.seed, persistKey(out[i].Account, out[i].Key))
+			delete(p.stored, h)
+			if _, theirs := p.remote[h]; theirs {
+				delete(p.remote, h)
+				continue
+			}
+			out[n] = out[i]
+			n++
 		}
+		out = out[:n]
 		p.mu.Unlock()
 	}
 	return out
@@ -211,6 +241,7 @@ func (p *Persistent) gather() {
 // write stores what is pending until Close, then what is left.
 func (p *Persistent) write() {
 	defer close(p.done)
+	var retry time.Duration // the pause before the next try of a failed batch; 0: none failed
 	for {
 		<-p.wake
 		p.gather()
@@ -219,12 +250,18 @@ func (p *Persistent) write() {
 		p.pending, p.syncs = map[string]write{}, nil
 		p.mu.Unlock()
 		ab, async := p.bucket.(asyncBucket)
+		failed := false
 		for k, w := range batch {
-			p.store(k, w, async)
+			if !p.store(k, w, async, retry == 0) {
+				failed = true
+			}
 		}
 		if async && len(batch) > 0 {
 			if err := ab.Flush(context.Background()); err != nil {
-				p.log.Warn("registrations could not be stored; a restart would lose them", "error", err)
+				failed = true
+				if retry == 0 {
+					p.log.Warn("registrations could not be stored; a restart would lose them", "error", err)
+				}
 			}
 		}
 		for _, c := range syncs {
@@ -233,22 +270,45 @@ func (p *Persistent) write() {
 		if closing {
 			return
 		}
+		switch {
+		case failed && p.shared.Load():
+			// The other nodes see a binding once it is stored: a batch
+			// that failed (the bucket's leader died, and the cluster is
+			// electing another) is tried again, less what changed since.
+			retry = min(max(2*retry, 100*time.Millisecond), 5*time.Second)
+			p.mu.Lock()
+			for k, w := range batch {
+				if _, newer := p.pending[k]; !newer {
+					p.pending[k] = w
+				}
+			}
+			p.mu.Unlock()
+			time.AfterFunc(retry, func() { signal(p.wake) })
+		case retry > 0 && !failed:
+			p.log.Info("registrations are stored again")
+			retry = 0
+		}
 	}
 }
 
-// store writes one change; async, with PutAsync.
-func (p *Persistent) store(k string, w write, async bool) {
+// store writes one change; async, with PutAsync. It reports whether it
+// went out (an async put is known stored only at Flush); loud, it logs a
+// failure.
+func (p *Persistent) store(k string, w write, async, loud bool) bool {
 	ctx := context.Background()
 	b := w.b
 	if b == nil {
 		if err := p.bucket.Delete(ctx, k); err != nil {
-			p.log.Warn("a removed registration is still stored; it expires by itself", "account", accountOf(k), "error", err)
+			if loud {
+				p.log.Warn("a removed registration is still stored; it expires by itself", "account", accountOf(k), "error", err)
+			}
+			return false
 		}
-		return
+		return true
 	}
 	now := p.now()
 	if !b.Expires.After(now) {
-		return // expired before it was written: nothing to keep
+		return true // expired before it was written: nothing to keep
 	}
 	ttl := w.until.Sub(now)
 	v := appendBinding(nil, b)
@@ -260,8 +320,12 @@ func (p *Persistent) store(k string, w write, async bool) {
 		err = p.bucket.Put(ctx, k, v, ttl)
 	}
 	if err != nil {
-		p.log.Warn("a registration could not be stored; a restart would lose it", "account", b.Account, "error", err)
+		if loud {
+			p.log.Warn("a registration could not be stored; a restart would lose it", "account", b.Account, "error", err)
+		}
+		return false
 	}
+	return true
 }
 
 func accountOf(k string) string {
@@ -299,7 +363,12 @@ func (p *Persistent) Close() {
 		<-p.done
 		return
 	}
+	stop := p.stopWatch
+	p.stopWatch = nil
 	p.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	now := p.now()
 	for _, account := range p.Memory.Accounts() {
 		for _, b := range p.Memory.Lookup(account) {

@@ -91,6 +91,8 @@ func (s *Site) eventLog() *store.EventLog {
 // keptBindings is the registrar's store of the bindings kept in
 // Options.Store (a bucket per site, each key expiring with its binding),
 // so that a restart keeps the devices reachable; none without a store.
+// In a clustered store the bucket is the site's on every node, and each
+// node's registrar holds the others' bindings too (registrar.Share).
 func (s *Site) keptBindings(site string) ([]registrar.Option, error) {
 	if s.o.Store == nil {
 		return nil, nil
@@ -102,6 +104,14 @@ func (s *Site) keptBindings(site string) ([]registrar.Option, error) {
 	p, err := registrar.NewPersistent(kv, s.clk.Now, s.log)
 	if err != nil {
 		return nil, err
+	}
+	if s.o.Store.Clustered() {
+		// Other nodes serve the site too: a device registered with one
+		// of them is reachable from here.
+		if err := p.Share(); err != nil {
+			p.Close()
+			return nil, err
+		}
 	}
 	return []registrar.Option{registrar.WithStore(p)}, nil
 }

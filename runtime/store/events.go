@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -41,6 +42,16 @@ type EventLog struct {
 	name    string
 	epoch   string
 	subject string // name + "."; an event's subject is subject + kind
+	// shared: other nodes write the stream too (a clustered store), so
+	// Tail follows the stream rather than this process's writes; and a
+	// batch whose answer fails (the stream's leader died) is sent again
+	// for up to retryFor, each event with an ID (Nats-Msg-Id) so that the
+	// stream keeps it once.
+	shared   bool
+	retryFor time.Duration
+	idPrefix string
+	nextID   atomic.Uint64
+	msgs     []*nats.Msg // the batch as sent, held included (shared only)
 
 	mu   sync.Mutex
 	held *nats.Msg // AppendAsync's last event, until the next or Flush
@@ -75,7 +86,7 @@ const (
 // EventLog opens (creating it if needed) the event stream of site with
 // limits l. A stream that exists is kept, its limits updated.
 func (s *Store) EventLog(ctx context.Context, site string, l Limits) (*EventLog, error) {
-	ctx, cancel := ctxTimeout(ctx)
+	ctx, cancel := s.openTimeout(ctx)
 	defer cancel()
 	l.MaxAge = cmpOr(l.MaxAge, DefaultLimits.MaxAge)
 	l.MaxMsgs = cmpOr(l.MaxMsgs, DefaultLimits.MaxMsgs)
@@ -87,27 +98,71 @@ func (s *Store) EventLog(ctx context.Context, site string, l Limits) (*EventLog,
 		MaxAge: l.MaxAge, MaxMsgs: l.MaxMsgs, MaxBytes: l.MaxBytes,
 		Description: "switchboard: the event stream of site " + site,
 	}
-	epoch := ""
-	if st, err := s.js.Stream(ctx, n); err == nil {
-		epoch = st.CachedInfo().Config.Metadata[epochKey]
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, fmt.Errorf("store: event stream: %w", err)
-	}
-	if epoch == "" {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		epoch = hex.EncodeToString(b[:])
-	}
-	cfg.Metadata = map[string]string{epochKey: epoch}
-	st, err := s.js.CreateOrUpdateStream(ctx, cfg)
+	cfg.Replicas = s.replicas()
+	st, epoch, err := s.ensureEventStream(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: event stream: %w", err)
 	}
 	info := st.CachedInfo()
 	return &EventLog{
-		js: s.js, stream: st, name: n, epoch: epoch, subject: n + ".",
+		js: s.js, stream: st, name: n, epoch: epoch, subject: n + ".", shared: s.clustered, retryFor: s.wait, idPrefix: newEpoch() + "-",
 		seq: info.State.LastSeq, seqKnown: true, fed: info.State.LastSeq, tails: map[*tail]struct{}{},
 	}, nil
+}
+
+// ensureEventStream opens the event stream cfg describes, keeping the
+// epoch of one that exists (its limits updated when they differ), or
+// creates it with a new epoch. Several nodes may do so at once: the node
+// whose create finds the stream made by another in between takes that
+// one's epoch, and a node finding the settings it would write leaves the
+// stream as it is.
+func (s *Store) ensureEventStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, string, error) {
+	type opened struct {
+		st    jetstream.Stream
+		epoch string
+	}
+	o, err := settle(ctx, s.clustered, func(ctx context.Context) (opened, error) {
+		st, err := s.js.Stream(ctx, cfg.Name)
+		if err == nil {
+			have := st.CachedInfo().Config
+			epoch := have.Metadata[epochKey]
+			if epoch == "" {
+				epoch = newEpoch()
+			}
+			cfg.Metadata = map[string]string{epochKey: epoch}
+			if sameStream(have, cfg) {
+				return opened{st, epoch}, nil
+			}
+			st, err = s.js.UpdateStream(ctx, cfg)
+			return opened{st, epoch}, err
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return opened{}, err
+		}
+		epoch := newEpoch()
+		cfg.Metadata = map[string]string{epochKey: epoch}
+		// Refused when another node made it just now: settle tries
+		// again, and takes that one's epoch.
+		st, err = s.js.CreateStream(ctx, cfg)
+		return opened{st, epoch}, err
+	})
+	return o.st, o.epoch, err
+}
+
+func newEpoch() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sameStream reports whether a stream has the settings of cfg that
+// EventLog sets (the server adds metadata of its own: only the epoch is
+// compared).
+func sameStream(have, cfg jetstream.StreamConfig) bool {
+	return have.Metadata[epochKey] == cfg.Metadata[epochKey] && slices.Equal(have.Subjects, cfg.Subjects) &&
+		have.Storage == cfg.Storage && have.Retention == cfg.Retention && have.Discard == cfg.Discard &&
+		have.MaxAge == cfg.MaxAge && have.MaxMsgs == cfg.MaxMsgs && have.MaxBytes == cfg.MaxBytes &&
+		have.Replicas == cfg.Replicas && have.Description == cfg.Description
 }
 
 // Delete removes the stream and every event in it.
@@ -354,6 +409,12 @@ func (l *EventLog) message(e events.Event, lost uint64) (*nats.Msg, Record, erro
 	if lost > 0 {
 		m.Header = nats.Header{lostHeader: []string{strconv.FormatUint(lost, 10)}}
 	}
+	if l.shared {
+		if m.Header == nil {
+			m.Header = nats.Header{}
+		}
+		m.Header.Set(jetstream.MsgIDHeader, l.idPrefix+strconv.FormatUint(l.nextID.Add(1), 36))
+	}
 	return m, Record{Lost: lost, Event: e}, nil
 }
 
@@ -365,12 +426,18 @@ func (l *EventLog) appendLocked(m *nats.Msg, r Record) error {
 			// The one held is lost; this one takes its place.
 			l.held = m
 			l.batch[len(l.batch)-1] = r
+			if l.shared {
+				l.msgs[len(l.msgs)-1] = m
+			}
 			return fmt.Errorf("store: event stream: %w", err)
 		}
 	}
 	l.held = m
 	l.sent++
 	l.batch = append(l.batch, r)
+	if l.shared {
+		l.msgs = append(l.msgs, m)
+	}
 	return nil
 }
 
@@ -386,11 +453,14 @@ func (l *EventLog) flushLocked(ctx context.Context) (failed uint64, err error) {
 	if l.held == nil {
 		return 0, nil
 	}
-	m, sent, batch := l.held, l.sent, l.batch
-	l.held, l.sent, l.batch = nil, 0, nil
+	m, sent, batch, msgs := l.held, l.sent, l.batch, l.msgs
+	l.held, l.sent, l.batch, l.msgs = nil, 0, nil, nil
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
 	ack, err := l.js.PublishMsg(ctx, m)
+	if err != nil && l.shared {
+		ack, err = l.resend(msgs)
+	}
 	if err != nil {
 		// Whether the others were stored is not known: counted as not,
 		// and the next answer is taken as the count's new start.
@@ -407,6 +477,44 @@ func (l *EventLog) flushLocked(ctx context.Context) (failed uint64, err error) {
 	}
 	stored := ack.Sequence - prev
 	return sent - stored, fmt.Errorf("store: event stream: %d of %d events not stored", sent-stored, sent)
+}
+
+// resend sends a batch whose answer failed again, until an answer, for
+// at most l.retryFor: in a cluster the stream's leader may have died with
+// the batch, and another is elected within seconds. Events of the batch
+// that were stored are not stored twice (their IDs).
+func (l *EventLog) resend(msgs []*nats.Msg) (*jetstream.PubAck, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.retryFor)
+	defer cancel()
+	pause := 100 * time.Millisecond
+	for {
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		var err error
+		for _, m := range msgs[:len(msgs)-1] {
+			if err = l.js.Conn().PublishMsg(m); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			actx, acancel := context.WithTimeout(ctx, requestTimeout/2)
+			var ack *jetstream.PubAck
+			ack, err = l.js.PublishMsg(actx, msgs[len(msgs)-1])
+			acancel()
+			if err == nil {
+				return ack, nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
 }
 
 // tailQueue is how many events a tail may be behind before its queue is
@@ -480,7 +588,21 @@ func (l *EventLog) feed(batch []Record, last uint64, known bool) {
 // sees them). A read of the stream that fails is passed to fail, and
 // what it could not read is skipped (fail may be nil). fn runs on one goroutine; stop waits
 // for a call in progress.
+//
+// In a clustered store other nodes write the same stream: Tail is then
+// Follow, so that the readers see every node's events, each once, in the
+// stream's order (fail has Follow's error when it cannot start).
 func (l *EventLog) Tail(from uint64, kinds []events.Kind, fn func(Record), fail func(error)) (stop func()) {
+	if l.shared {
+		stop, err := l.Follow(context.Background(), from, kinds, fn)
+		if err != nil {
+			if fail != nil {
+				fail(err)
+			}
+			return func() {}
+		}
+		return stop
+	}
 	t := &tail{kinds: kinds, fn: fn, fail: fail, wake: make(chan struct{}, 1)}
 	if len(kinds) == 0 {
 		t.kinds = nil

@@ -19,6 +19,13 @@ type KV struct {
 	js     jetstream.JetStream
 	kv     jetstream.KeyValue
 	prefix string // the subject a key's value is published on, less the key
+	stream string // the bucket's stream
+	// origin marks this store's writes (the Switchboard-Origin header)
+	// when other nodes share the bucket, so that Watch tells them from
+	// theirs; empty on a single node, whose writes carry no header.
+	origin string
+	// open bounds opening the bucket and a watch of it (Store.openTimeout).
+	open func(context.Context) (context.Context, context.CancelFunc)
 
 	mu      sync.Mutex
 	pending []jetstream.PubAckFuture // PutAsync's, until Flush
@@ -30,17 +37,17 @@ const limitMarkerTTL = time.Minute
 
 // KV opens (creating it if needed) the bucket kind of site.
 func (s *Store) KV(ctx context.Context, kind, site string) (*KV, error) {
-	ctx, cancel := ctxTimeout(ctx)
+	ctx, cancel := s.openTimeout(ctx)
 	defer cancel()
 	b := name(kind, site)
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := s.ensureKV(ctx, jetstream.KeyValueConfig{
 		Bucket: b, Storage: s.storage(), History: 1, LimitMarkerTTL: limitMarkerTTL,
 		Description: "switchboard: " + kind + " of site " + site,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: bucket %s: %w", b, err)
 	}
-	return &KV{js: s.js, kv: kv, prefix: "$KV." + b + "."}, nil
+	return &KV{js: s.js, kv: kv, prefix: "$KV." + b + ".", stream: "KV_" + b, origin: s.origin, open: s.openTimeout}, nil
 }
 
 // key turns any string into a bucket key: KV keys allow only a few
@@ -53,12 +60,13 @@ func (k *KV) Put(ctx context.Context, key string, value []byte, ttl time.Duratio
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
 	var err error
-	if ttl > 0 {
+	switch {
+	case ttl > 0 || k.origin != "":
 		// A KV put is a publish on the key's subject; the per-message TTL
-		// (nats-server 2.11) is set on the publish, since KeyValue.Put
-		// takes none.
-		_, err = k.js.Publish(ctx, k.prefix+kvKey(key), value, jetstream.WithMsgTTL(max(ttl, time.Second)))
-	} else {
+		// (nats-server 2.11) and the origin header are set on the
+		// publish, since KeyValue.Put takes neither.
+		_, err = k.js.PublishMsg(ctx, k.message(key, value), k.ttl(ttl)...)
+	default:
 		_, err = k.kv.Put(ctx, kvKey(key), value)
 	}
 	if err != nil {
@@ -70,13 +78,7 @@ func (k *KV) Put(ctx context.Context, key string, value []byte, ttl time.Duratio
 // PutAsync is Put without waiting for the server's answer: a writer that
 // stores many keys at once sends them all, then waits once (Flush).
 func (k *KV) PutAsync(key string, value []byte, ttl time.Duration) error {
-	m := nats.NewMsg(k.prefix + kvKey(key))
-	m.Data = value
-	var opts []jetstream.PublishOpt
-	if ttl > 0 {
-		opts = append(opts, jetstream.WithMsgTTL(max(ttl, time.Second)))
-	}
-	f, err := k.js.PublishMsgAsync(m, opts...)
+	f, err := k.js.PublishMsgAsync(k.message(key, value), k.ttl(ttl)...)
 	if err != nil {
 		return fmt.Errorf("store: put: %w", err)
 	}
@@ -85,6 +87,28 @@ func (k *KV) PutAsync(key string, value []byte, ttl time.Duration) error {
 	k.mu.Unlock()
 	return nil
 }
+
+// message is a put of key to value, with the origin header.
+func (k *KV) message(key string, value []byte) *nats.Msg {
+	m := nats.NewMsg(k.prefix + kvKey(key))
+	m.Data = value
+	if k.origin != "" {
+		m.Header.Set(originHeader, k.origin)
+	}
+	return m
+}
+
+// ttl is the publish option of a key's time to live (at least a second:
+// the server's granularity); none for 0.
+func (k *KV) ttl(ttl time.Duration) []jetstream.PublishOpt {
+	if ttl <= 0 {
+		return nil
+	}
+	return []jetstream.PublishOpt{jetstream.WithMsgTTL(max(ttl, time.Second))}
+}
+
+// originHeader names the store that wrote a bucket's message.
+const originHeader = "Switchboard-Origin"
 
 // Flush waits for the answers to the PutAsyncs before it and returns the
 // first error among them.
@@ -115,6 +139,14 @@ func (k *KV) Get(ctx context.Context, key string) (value []byte, ok bool, err er
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
 	e, err := k.kv.Get(ctx, kvKey(key))
+	if k.origin != "" && errors.Is(err, nats.ErrNoResponders) {
+		// In a cluster a get is answered by any replica (direct get):
+		// none does for a moment after the bucket is made, or after a
+		// node's loss. Asked again, as a bucket is opened (settle).
+		e, err = settle(ctx, true, func(ctx context.Context) (jetstream.KeyValueEntry, error) {
+			return k.kv.Get(ctx, kvKey(key))
+		})
+	}
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, false, nil
 	}
@@ -130,6 +162,17 @@ func (k *KV) Delete(ctx context.Context, key string) error {
 	defer cancel()
 	// A purge with a TTL: its marker goes too, so that keys that come and
 	// go (registrations) leave nothing behind.
+	if k.origin != "" {
+		// KeyValue.Purge's message, with the origin header.
+		m := nats.NewMsg(k.prefix + kvKey(key))
+		m.Header.Set("KV-Operation", "PURGE")
+		m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+		m.Header.Set(originHeader, k.origin)
+		if _, err := k.js.PublishMsg(ctx, m, k.ttl(limitMarkerTTL)...); err != nil {
+			return fmt.Errorf("store: delete: %w", err)
+		}
+		return nil
+	}
 	if err := k.kv.Purge(ctx, kvKey(key), jetstream.PurgeTTL(limitMarkerTTL)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("store: delete: %w", err)
 	}
@@ -159,6 +202,83 @@ func (k *KV) All(ctx context.Context) (map[string][]byte, error) {
 			out[string(raw)] = e.Value()
 		case <-ctx.Done():
 			return nil, fmt.Errorf("store: list: %w", ctx.Err())
+		}
+	}
+}
+
+// Watch follows the bucket: it hands fn every key's value there is, then
+// returns, and from then on hands fn each change as it is stored, in
+// order, from one goroutine, until stop. A deleted key, or one whose time
+// ran out, comes with deleted set and no value; stored is when the change
+// was stored (the server's clock); mine says this store wrote it (only
+// told when other nodes share the store: Clustered).
+func (k *KV) Watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, deleted, mine bool)) (stop func(), err error) {
+	// In a cluster, as long as opening a bucket: a node that just died
+	// may have led the bucket's stream, or the cluster.
+	ctx, cancel := k.open(ctx)
+	defer cancel()
+	// Asked again when the answer is slow: a node that just died may have
+	// led the bucket's stream, and the request waits for it otherwise.
+	cons, err := settle(ctx, k.origin != "", func(ctx context.Context) (jetstream.Consumer, error) {
+		return k.js.OrderedConsumer(ctx, k.stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{k.prefix + ">"}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: watch: %w", err)
+	}
+	synced := make(chan struct{})
+	var once sync.Once
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		if raw, err := base64.RawURLEncoding.DecodeString(m.Subject()[len(k.prefix):]); err == nil {
+			h := m.Headers()
+			op := h.Get("KV-Operation")
+			deleted := op == "DEL" || op == "PURGE" || h.Get(jetstream.MarkerReasonHeader) != ""
+			mine := k.origin != "" && h.Get(originHeader) == k.origin
+			var v []byte
+			if !deleted {
+				v = m.Data()
+			}
+			fn(string(raw), v, md.Timestamp, deleted, mine)
+		}
+		if md.NumPending == 0 { // caught up: every value there was is handed
+			once.Do(func() { close(synced) })
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: watch: %w", err)
+	}
+	stop = func() {
+		cc.Stop()
+		<-cc.Closed()
+	}
+	// An empty bucket hands nothing first. (Not the consumer's Info: the
+	// ordered consumer holds its lock while it asks, and a consumer
+	// placed on a node that just died keeps its handler, and its reset,
+	// waiting as long.)
+	empty := func() bool {
+		sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
+		defer scancel()
+		st, err := k.kv.Status(sctx)
+		return err == nil && st.Values() == 0
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if empty() {
+			once.Do(func() { close(synced) })
+		}
+		select {
+		case <-synced:
+			return stop, nil
+		case <-tick.C: // the values there were may have expired unseen
+		case <-ctx.Done():
+			stop()
+			return nil, fmt.Errorf("store: watch: %w", ctx.Err())
 		}
 	}
 }

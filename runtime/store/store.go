@@ -2,7 +2,10 @@
 // event stream, registrations, voicemail. It runs NATS JetStream embedded
 // in the process (DESIGN: "Scale-out"), single-node, reached over an
 // in-process connection: no port is opened and nothing else is started.
-// A JetStream cluster of several nodes is the same API further away.
+// A JetStream cluster of several nodes is the same API further away
+// (cluster.go): the embedded servers of several processes joined by
+// routes, or an external NATS cluster; every stream and bucket is then
+// kept on Store.replicas nodes.
 //
 // Each thing kept has its own small type here (EventLog, KV, Objects),
 // named per site so that several sites share one embedded server; the
@@ -12,11 +15,13 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +40,9 @@ type Options struct {
 	// Logger receives the embedded server's warnings and errors; its
 	// notices go at debug level. nil: slog.Default().
 	Logger *slog.Logger
+	// Cluster shares the store with other nodes (cluster.go); nil: a
+	// single node, reached in-process, with no port open.
+	Cluster *Cluster
 }
 
 // Store is the embedded JetStream server and a connection to it.
@@ -45,6 +53,12 @@ type Store struct {
 	memory bool
 	tmp    string // the store directory of a memory-only store, removed at Close
 	unlock func() // releases the directory's lock
+	// nodes is how many copies of each stream and bucket are kept
+	// (replicas): 1 for a single node.
+	nodes     int
+	clustered bool
+	origin    string        // marks this store's writes in shared buckets (KV.Watch)
+	wait      time.Duration // Cluster.Wait: bounds opening a stream or a bucket in a cluster
 }
 
 // requestTimeout bounds one request to the embedded server: it answers in
@@ -57,7 +71,25 @@ func Open(o Options) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{memory: o.Dir == ""}
+	s := &Store{memory: o.Dir == "", nodes: 1}
+	c := o.Cluster
+	if c != nil {
+		if err := c.check(); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		s.clustered = true
+		s.wait = cmpOr(c.Wait, DefaultClusterWait)
+		var id [8]byte
+		_, _ = rand.Read(id[:])
+		s.origin = hex.EncodeToString(id[:])
+		if c.URL != "" {
+			return s.openExternal(c)
+		}
+		if s.memory {
+			return nil, errors.New("store: a cluster node keeps its data on disk: it needs a directory")
+		}
+		s.nodes = min(c.size(), 3)
+	}
 	dir := filepath.Join(o.Dir, "jetstream")
 	if s.memory {
 		// JetStream wants a directory to start, even when every stream
@@ -75,13 +107,20 @@ func Open(o Options) (*Store, error) {
 		s.removeTmp()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	srv, err := server.NewServer(&server.Options{
+	so := &server.Options{
 		ServerName: "switchboard",
 		DontListen: true, // reached in-process only
 		JetStream:  true,
 		StoreDir:   dir,
 		NoSigs:     true, // serve handles the signals
-	})
+	}
+	if c != nil {
+		err = c.serverOptions(so)
+	}
+	var srv *server.Server
+	if err == nil {
+		srv, err = server.NewServer(so)
+	}
 	if err != nil {
 		s.unlock()
 		s.removeTmp()
@@ -93,6 +132,9 @@ func Open(o Options) (*Store, error) {
 		srv.Shutdown()
 		s.unlock()
 		s.removeTmp()
+		if c != nil {
+			return nil, fmt.Errorf("store: the embedded JetStream server did not start (route listen address %s)", c.Listen)
+		}
 		return nil, errors.New("store: the embedded JetStream server did not start")
 	}
 	s.srv = srv
@@ -104,7 +146,7 @@ func Open(o Options) (*Store, error) {
 		s.unlock = nil
 		s.removeTmp()
 	}
-	s.nc, err = nats.Connect("", nats.InProcessServer(srv), nats.Name("switchboard"), nats.MaxReconnects(-1))
+	s.nc, err = nats.Connect("", nats.InProcessServer(srv), nats.Name("switchboard"), nats.MaxReconnects(-1), nats.UserInfo(so.Username, so.Password))
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: %w", err)
@@ -113,7 +155,47 @@ func Open(o Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	if c != nil {
+		if c.Listening != nil {
+			c.Listening(s.RouteAddr())
+		}
+		if err := s.waitLeader(cmpOr(c.Wait, DefaultClusterWait)); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// openExternal is Open for a cluster run apart: a client connection, no
+// server, nothing on this node's disk.
+func (s *Store) openExternal(c *Cluster) (*Store, error) {
+	s.memory = false // the cluster's servers keep the data on their disks
+	if err := s.connectExternal(c); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.js, err = jetstream.New(s.nc); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := s.waitLeader(cmpOr(c.Wait, DefaultClusterWait)); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// RouteAddr is the address the node's route listener is bound to (the
+// port chosen when Cluster.Listen's was 0); nil without one.
+func (s *Store) RouteAddr() net.Addr {
+	if s.srv == nil {
+		return nil
+	}
+	if a := s.srv.ClusterAddr(); a != nil {
+		return a
+	}
+	return nil
 }
 
 // Close disconnects and stops the embedded server, which writes what it
@@ -178,6 +260,19 @@ func name(kind, site string) string {
 	return kind + "_" + b.String() + "_" + hex.EncodeToString(sum[:6])
 }
 
+// openTimeout bounds opening (creating) a stream or a bucket: a request's
+// time on a single node; in a cluster, the cluster's wait, since a create
+// waits for the other nodes (their joining, another's create of the same).
+func (s *Store) openTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if !s.clustered {
+		return ctxTimeout(ctx)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithTimeout(ctx, s.wait)
+}
+
 func ctxTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -193,6 +288,12 @@ func (l natsLogger) Noticef(format string, v ...any) {
 	l.log.Debug("store: " + fmt.Sprintf(format, v...))
 }
 func (l natsLogger) Warnf(format string, v ...any) {
+	if strings.HasPrefix(format, "Plaintext passwords detected") {
+		// A cluster node's passwords (cluster.go) are made or read by
+		// serve and held in memory only: no file to hash them in.
+		l.log.Debug("store: " + fmt.Sprintf(format, v...))
+		return
+	}
 	l.log.Warn("store: " + fmt.Sprintf(format, v...))
 }
 func (l natsLogger) Fatalf(format string, v ...any) {

@@ -4,10 +4,16 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"regexp"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"switchboard/runtime/store"
 )
@@ -54,4 +60,97 @@ func Run(m *testing.M) int {
 		_ = os.RemoveAll(dir)
 	}
 	return code
+}
+
+// Nodes are the stores of a test's cluster, one embedded server each,
+// joined by routes over loopback.
+type Nodes struct {
+	Stores []*store.Store
+	closed []bool
+}
+
+// Stop closes node i, as a node that goes away (its peers see its routes
+// close); the cluster's cleanup closes the others.
+func (n *Nodes) Stop(i int) {
+	if !n.closed[i] {
+		n.closed[i] = true
+		n.Stores[i].Close()
+	}
+}
+
+// Cluster starts count (at least 2) stores clustered on 127.0.0.1, each in
+// a directory of its own, and returns once the cluster has its leader.
+//
+// The route ports are the kernel's choice, so no test races another for
+// a port: node 0 starts first, routed to a placeholder listener the test
+// holds (JetStream wants a configured route to start clustered), each
+// later node to the nodes before it; the routes gossip the rest.
+func Cluster(t testing.TB, count int) *Nodes {
+	t.Helper()
+	placeholder, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := placeholder.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { placeholder.Close() })
+	n := &Nodes{Stores: make([]*store.Store, count), closed: make([]bool, count)}
+	type opened struct {
+		i   int
+		s   *store.Store
+		err error
+	}
+	results := make(chan opened, count)
+	peers := []string{placeholder.Addr().String()}
+	for i := range count {
+		listening := make(chan string, 1)
+		c := &store.Cluster{
+			Node: fmt.Sprintf("node%d", i+1), Listen: "127.0.0.1:0", Peers: slices.Clone(peers),
+			Secret: "test secret", Nodes: count, Wait: 2 * time.Minute,
+			Listening: func(a net.Addr) { listening <- a.String() },
+		}
+		go func() {
+			s, err := store.Open(store.Options{Dir: t.TempDir(), Cluster: c, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				close(listening)
+			}
+			results <- opened{i, s, err}
+		}()
+		a, ok := <-listening
+		if !ok {
+			r := <-results
+			t.Fatalf("node %d: %v", r.i+1, r.err)
+		}
+		if i == 0 {
+			peers = nil
+		}
+		peers = append(peers, a)
+	}
+	var errs []error
+	for range count {
+		r := <-results
+		if r.err != nil {
+			errs = append(errs, fmt.Errorf("node %d: %w", r.i+1, r.err))
+			continue
+		}
+		n.Stores[r.i] = r.s
+	}
+	t.Cleanup(func() {
+		for i, s := range n.Stores {
+			if s != nil {
+				n.Stop(i)
+			}
+		}
+	})
+	if len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+	return n
 }
