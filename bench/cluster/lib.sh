@@ -64,7 +64,7 @@ build_site() {
 	awk -F'"' '/"name":/ { n = $4 } /"password":/ { if (n ~ /^(app|device)\./) print n ";" $4 }' \
 		"$WORK/credentials.json" >"$WORK/accounts.txt"
 	inject() { awk -F';' -v d="$DOMAIN" '{ print $1 ";[authentication username=" $1 " password=" $2 "];" d }'; }
-	{ echo SEQUENTIAL; grep '^app\.u' "$WORK/accounts.txt" | inject; } >"$WORK/users.csv"
+	{ echo SEQUENTIAL; grep '^app\.u' "$WORK/accounts.txt" | inject || true; } >"$WORK/users.csv"
 	for i in 1 2 3; do
 		{ echo SEQUENTIAL; grep "^app\.ep$i;" "$WORK/accounts.txt" | inject; } >"$WORK/ep$i.csv"
 	done
