@@ -335,6 +335,12 @@ func runServe(c *cli, args []string) int {
 		return c.usageError(lookup("serve"), "%v", err)
 	}
 	if err := resolveNode(&o); err != nil {
+		// The socket it binds for -listen's port 0 failing is no usage
+		// error: the flags were right.
+		if op := (*net.OpError)(nil); errors.As(err, &op) {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return exitFail
+		}
 		return c.usageError(lookup("serve"), "%v", err)
 	}
 	if o.udp != nil {
