@@ -14,7 +14,7 @@ RACE_PKGS   ?= ./...
 TESTCOUNT   := $(GO) run ./.ci/testcount
 
 .DEFAULT_GOAL := build
-.PHONY: help build test peers vet test-race update lint fmt fmtcheck bench bench-sip fuzz soak cover tidy-check examples ci clean
+.PHONY: help build test peers vet test-race update lint fmt fmtcheck bench bench-sip fuzz soak soak-cluster cover tidy-check examples ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ fuzz: ## run every fuzz target for FUZZTIME (5s) each; a crasher lands in testda
 
 soak: ## 30 min of calls at half the clean rate under malformed traffic (bench/soak/README.md; SOAK_DURATION=2m)
 	GO=$(GO) bench/soak/run.sh
+
+soak-cluster: ## three nodes on 127.0.0.1-3: 30 min of door calls at half the clean rate, devices registering; failed calls, RSS per node (bench/cluster/README.md; SOAK_DURATION=3m SOAK_RATE=50)
+	GO=$(GO) bench/cluster/soak.sh
 
 cover: ## coverage profile in cover.out, total on the last line
 	$(GO) test -coverprofile=cover.out ./...

@@ -173,6 +173,9 @@ type serveOptions struct {
 	lower                                                              lowerFlags
 	store                                                              storeFlags
 	node                                                               nodeFlags
+	// udp is the SIP UDP socket when it was bound before the listeners
+	// (resolveNode); nil: startListeners binds -listen.
+	udp net.PacketConn
 }
 
 func serveFlags(o *serveOptions) *flagSet {
@@ -333,6 +336,18 @@ func runServe(c *cli, args []string) int {
 	proxies, err := trustedProxies(o.trustedProxies)
 	if err != nil {
 		return c.usageError(lookup("serve"), "%v", err)
+	}
+	if err := resolveNode(&o); err != nil {
+		// The socket it binds for -listen's port 0 failing is no usage
+		// error: the flags were right.
+		if op := (*net.OpError)(nil); errors.As(err, &op) {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return exitFail
+		}
+		return c.usageError(lookup("serve"), "%v", err)
+	}
+	if o.udp != nil {
+		defer o.udp.Close()
 	}
 	if len(dirs) > 1 {
 		return c.serveSites(dirs, o, serveSetup{log: log, algs: algs, portMin: portMin, portMax: portMax, tlsConf: tlsConf, proxies: proxies})
@@ -648,9 +663,11 @@ type serveFuncs struct {
 // first address that cannot be opened is the error.
 func startListeners(ctx context.Context, o serveOptions, https bool, errc chan<- error, f serveFuncs) (ready []string, err error) {
 	if o.listen != "" {
-		conn, err := net.ListenPacket("udp", o.listen)
-		if err != nil {
-			return nil, err
+		conn := o.udp
+		if conn == nil {
+			if conn, err = net.ListenPacket("udp", o.listen); err != nil {
+				return nil, err
+			}
 		}
 		ready = append(ready, "sip udp "+conn.LocalAddr().String())
 		go func() { errc <- f.udp(ctx, conn) }()

@@ -63,7 +63,9 @@ over those route connections, authenticated by a shared secret
 (SWITCHBOARD_CLUSTER_SECRET or -cluster-secret-file). The event stream and
 the registrations are kept on three nodes (on every node of a smaller
 cluster): a device registered on any node is known to all, and with one
-node of three down the other two keep serving and writing. Two nodes
+node of three down the other two keep serving and writing; a call placed
+on any node for a device registered on another goes through that one, at
+its -listen address (-node-uri when the peers reach it elsewhere). Two nodes
 work, but lose the majority with either one: writes stop until it is
 back. Or give -cluster-url to keep the store in a NATS cluster run apart.
 Each node reloads on its own SIGHUP. A site's nodes attribute lists the

@@ -150,7 +150,8 @@ func registered(entries []site.Entry, account, source string) bool {
 // does) and registers on node 2, and node 3 holds that binding; a reload
 // (SIGHUP) during the failure is applied by both survivors; the event
 // stream read from a survivor has every event numbered without a gap,
-// node 1's registration and node 2's among them.
+// node 1's registration and node 2's among them; and between, a door call
+// placed on node 3 rings the app on node 2 through node 2.
 func TestClusterDrill(t *testing.T) {
 	t.Parallel()
 	bin := buildSwitchboard(t)
@@ -159,7 +160,10 @@ func TestClusterDrill(t *testing.T) {
 	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1",
 		"SWITCHBOARD_ADMIN_TOKEN="+token, "SWITCHBOARD_CLUSTER_SECRET=drill route secret")
 	creds := serveCredentials(t, bin, dir, env)
-	var plan struct{ Site struct{ Domain string } }
+	var plan struct {
+		Site    struct{ Domain string }
+		Entries []struct{ Device, Code string }
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -245,6 +249,54 @@ func TestClusterDrill(t *testing.T) {
 		for _, b := range nodes[2].bindings(account) {
 			if b.Source != first {
 				second = b.Source
+				return true
+			}
+		}
+		return false
+	})
+
+	// A door call placed on node 3 reaches the app registered on node 2
+	// through node 2, which holds its flow (the Path node 2 put in the
+	// binding, at node 2's -listen address: the cluster flags alone give
+	// the node its URI); answered, then hung up, the BYE completing.
+	code := ""
+	for _, e := range plan.Entries {
+		if e.Device == "gate" {
+			code = e.Code
+		}
+	}
+	if code == "" {
+		t.Fatal("the build has no gate entry")
+	}
+	gate, err := device.New(device.Config{Account: "device.gate", Password: creds["device.gate"], Domain: plan.Site.Domain, Server: nodes[2].sip, IP: netip.MustParseAddr("127.0.0.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gate.Close() })
+	if status, err := register(gate, clusterWait); err != nil || status != 200 {
+		t.Fatalf("the gate's registration on node 3: %d, %v", status, err)
+	}
+	app.SetAnswer(device.Pickup, 0)
+	dctx, dcancel := context.WithTimeout(ctx, clusterWait)
+	defer dcancel()
+	call, err := gate.Dial(dctx, code)
+	if err != nil {
+		t.Fatalf("the gate's call on node 3 to the app on node 2: %v", err)
+	}
+	in := app.Incoming()
+	if len(in) != 1 || !in[0].Answered {
+		t.Fatalf("the app's calls: %+v", in)
+	}
+	node2Host, _, _ := net.SplitHostPort(nodes[1].sip)
+	if host, _, _ := net.SplitHostPort(in[0].SentBy); host != node2Host {
+		t.Errorf("the call reached the app from %s, not through node 2 (%s)", in[0].SentBy, nodes[1].sip)
+	}
+	if err := call.Hangup(dctx); err != nil {
+		t.Fatalf("the gate's BYE: %v", err)
+	}
+	eventually(t, "the call's end in the stream read on node 2", func() bool {
+		for _, e := range nodes[1].journal() {
+			if e.Kind == events.CallEnded {
 				return true
 			}
 		}
