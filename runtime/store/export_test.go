@@ -34,3 +34,12 @@ func (k *KV) WaitGone(ctx context.Context, key string) error {
 		}
 	}
 }
+
+// Replicas is how many copies of the object store its stream keeps.
+func (o *Objects) Replicas(ctx context.Context) (int, error) {
+	st, err := o.obs.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return st.Replicas(), nil
+}

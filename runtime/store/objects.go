@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -15,21 +17,56 @@ import (
 // the new one, never a mix.
 type Objects struct {
 	obs jetstream.ObjectStore
+	// origin marks this store's puts (a header of the object's
+	// description) when other nodes share the store, so that Watch tells
+	// them from theirs; empty on a single node.
+	origin string
 }
 
 // Objects opens (creating it if needed) the object store kind of site.
 func (s *Store) Objects(ctx context.Context, kind, site string) (*Objects, error) {
-	ctx, cancel := ctxTimeout(ctx)
+	ctx, cancel := s.openTimeout(ctx)
 	defer cancel()
 	b := name(kind, site)
-	obs, err := s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	obs, err := s.ensureObjects(ctx, jetstream.ObjectStoreConfig{
 		Bucket: b, Storage: s.storage(),
 		Description: "switchboard: " + kind + " of site " + site,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: object store %s: %w", b, err)
 	}
-	return &Objects{obs: obs}, nil
+	return &Objects{obs: obs, origin: s.origin}, nil
+}
+
+// ensureObjects opens the object store cfg describes, creating it, or
+// updating one with other settings; as ensureKV does a bucket, and for
+// the same reason: the nodes of a cluster starting together each create
+// it (settle).
+func (s *Store) ensureObjects(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	cfg.Replicas = s.replicas()
+	return settle(ctx, s.clustered, func(ctx context.Context) (jetstream.ObjectStore, error) {
+		obs, err := s.js.ObjectStore(ctx, cfg.Bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return s.js.CreateObjectStore(ctx, cfg)
+		}
+		if err != nil {
+			return nil, err
+		}
+		st, err := obs.Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if bs, ok := st.(*jetstream.ObjectBucketStatus); ok && sameObjects(bs.StreamInfo().Config, cfg) {
+			return obs, nil // made by another node, or an earlier run: nothing to change
+		}
+		return s.js.UpdateObjectStore(ctx, cfg)
+	})
+}
+
+// sameObjects reports whether an object store's stream has the settings
+// of cfg that the store sets.
+func sameObjects(sc jetstream.StreamConfig, cfg jetstream.ObjectStoreConfig) bool {
+	return sc.Replicas == cfg.Replicas && sc.Storage == cfg.Storage && sc.Description == cfg.Description
 }
 
 // ErrTooLarge is Get's error for an object larger than its caller takes.
@@ -41,7 +78,11 @@ var ErrTooLarge = errors.New("store: object larger than allowed")
 func (o *Objects) Put(ctx context.Context, name string, data []byte) error {
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
-	if _, err := o.obs.PutBytes(ctx, name, data); err != nil {
+	meta := jetstream.ObjectMeta{Name: name}
+	if o.origin != "" {
+		meta.Headers = nats.Header{originHeader: []string{o.origin}}
+	}
+	if _, err := o.obs.Put(ctx, meta, bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("store: put object: %w", err)
 	}
 	return nil
@@ -105,4 +146,48 @@ func (o *Objects) Names(ctx context.Context) ([]string, error) {
 		out = append(out, i.Name)
 	}
 	return out, nil
+}
+
+// Watch follows the store: it hands fn every object there is, then
+// returns, and from then on hands fn each object put or deleted, in
+// order, from one goroutine, until stop. mine says this store put it
+// (only told when other nodes share the store: Clustered; a deletion is
+// never told mine).
+func (o *Objects) Watch(ctx context.Context, fn func(name string, deleted, mine bool)) (stop func(), err error) {
+	// The watch lives until stop; ctx bounds only its start.
+	w, err := o.obs.Watch(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("store: watch objects: %w", err)
+	}
+	done := make(chan struct{})
+	synced := make(chan struct{})
+	go func() {
+		defer close(done)
+		first := true
+		for info := range w.Updates() {
+			if info == nil { // the objects there were: all handed
+				if first {
+					first = false
+					close(synced)
+				}
+				continue
+			}
+			mine := o.origin != "" && !info.Deleted && info.Headers.Get(originHeader) == o.origin
+			fn(info.Name, info.Deleted, mine)
+		}
+		if first {
+			close(synced)
+		}
+	}()
+	stop = func() {
+		_ = w.Stop()
+		<-done
+	}
+	select {
+	case <-synced:
+		return stop, nil
+	case <-ctx.Done():
+		stop()
+		return nil, fmt.Errorf("store: watch objects: %w", ctx.Err())
+	}
 }
