@@ -43,3 +43,10 @@ func (o *Objects) Replicas(ctx context.Context) (int, error) {
 	}
 	return st.Replicas(), nil
 }
+
+// WithSyncAlways is o with the server fsyncing every write before it
+// answers (measured, not chosen: BenchmarkDurability).
+func WithSyncAlways(o Options) Options {
+	o.syncAlways = true
+	return o
+}
