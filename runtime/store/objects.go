@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -134,6 +135,12 @@ func (o *Objects) Delete(ctx context.Context, name string) error {
 func (o *Objects) Names(ctx context.Context) ([]string, error) {
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
+	if o.empty(ctx) {
+		// The listing waits for the store's last description, which a
+		// cluster's replica may not answer for a moment after the store
+		// is made, and so lists an empty store only when its time is up.
+		return nil, nil
+	}
 	infos, err := o.obs.List(ctx)
 	if errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return nil, nil
@@ -146,6 +153,19 @@ func (o *Objects) Names(ctx context.Context) ([]string, error) {
 		out = append(out, i.Name)
 	}
 	return out, nil
+}
+
+// empty reports whether the store has never held an object (asked of its
+// stream, which its leader answers); false when that is not known.
+func (o *Objects) empty(ctx context.Context) bool {
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := o.obs.Status(sctx)
+	if err != nil {
+		return false
+	}
+	bs, ok := st.(*jetstream.ObjectBucketStatus)
+	return ok && bs.StreamInfo().State.Msgs == 0
 }
 
 // Watch follows the store: it hands fn every object there is, then
@@ -183,11 +203,22 @@ func (o *Objects) Watch(ctx context.Context, fn func(name string, deleted, mine 
 		_ = w.Stop()
 		<-done
 	}
-	select {
-	case <-synced:
-		return stop, nil
-	case <-ctx.Done():
-		stop()
-		return nil, fmt.Errorf("store: watch objects: %w", ctx.Err())
+	// An empty store hands nothing first, and a cluster's replica may not
+	// say so for a moment after the store is made (Names): asked of the
+	// stream instead.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if o.empty(ctx) {
+			return stop, nil
+		}
+		select {
+		case <-synced:
+			return stop, nil
+		case <-tick.C:
+		case <-ctx.Done():
+			stop()
+			return nil, fmt.Errorf("store: watch objects: %w", ctx.Err())
+		}
 	}
 }
