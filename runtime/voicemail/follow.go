@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -121,4 +124,32 @@ func (s *Service) foreign(name string) {
 		}
 	}
 	s.changed(name)
+}
+
+// renumber gives the recording r the box's next number when another
+// node's message took its own while it was recorded (a number is given
+// when a recording starts, and the other node's message became known
+// through follow since): its local files are renamed, so that recovery
+// finds them under the number they are stored as. m is its metadata.
+// r.b.mu is held.
+//
+// Two messages finished on two nodes within the moment a write takes to
+// reach the other still get one number: the later one replaces the first.
+func (r *recording) renumber(m *Message) error {
+	b := r.b
+	if _, taken := b.msgs[r.id]; !taken {
+		return nil
+	}
+	id := b.next
+	b.next++
+	for _, ext := range []string{".json", ".wav"} {
+		from, to := filepath.Join(b.dir, recName(r.id)+ext), filepath.Join(b.dir, recName(id)+ext)
+		if err := os.Rename(from, to); err != nil {
+			return fmt.Errorf("voicemail: %w", err)
+		}
+	}
+	r.path = filepath.Join(b.dir, recName(id)+".wav")
+	r.id, m.ID = id, id
+	r.meta.ID = id
+	return nil
 }

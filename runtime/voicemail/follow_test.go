@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"switchboard/runtime/audio"
+	"switchboard/runtime/line"
 	"switchboard/runtime/store/storetest"
 )
 
@@ -92,5 +95,52 @@ func TestFollowOtherNodes(t *testing.T) {
 	}
 	if _, err := a.s.PCM("mary", m.ID); err != ErrNoMessage {
 		t.Errorf("a plays the deleted message: %v", err)
+	}
+}
+
+// Two nodes recording a message for one box at once give both the same
+// number when they start; the one that finishes second, having learnt of
+// the other's, stores its message under the next: both are kept.
+func TestFollowRenumbers(t *testing.T) {
+	envs, told := followed(t, 2)
+	a, b := envs[0], envs[1]
+	bx, err := a.s.box("mary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.s.startMessage(bx, audio.PCMU, Message{Time: epoch, From: From{Account: "device.front-gate"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.add(line.Frame{Samples: audio.Tone(make([]int16, audio.Rate), 941, 8000, 0)})
+	theirs := b.addMessage("mary", FolderNew, epoch, 1, 697)
+	waitTold(t, told[0], "mary", "a lists b's message", func() bool { return len(a.messages("mary")) == 1 })
+	if r.id != theirs.ID {
+		t.Fatalf("a's recording has number %d, b's message %d: the test needs them the same", r.id, theirs.ID)
+	}
+	mine, err := r.finishMessage(1)
+	if err != nil || mine == nil {
+		t.Fatalf("finishMessage: %v", err)
+	}
+	if mine.ID == theirs.ID {
+		t.Fatalf("a stored its message under b's number %d", theirs.ID)
+	}
+	for i, e := range envs {
+		waitTold(t, told[i], "mary", "both messages on every node", func() bool { return len(e.messages("mary")) == 2 })
+		for _, m := range []struct {
+			id   int
+			tone float64
+		}{{theirs.ID, 697}, {mine.ID, 941}} {
+			pcm, err := e.s.PCM("mary", m.id)
+			if err != nil {
+				t.Fatalf("node %d, message %d: %v", i+1, m.id, err)
+			}
+			if w, err := audio.ReadWAV(pcm); err != nil || audio.ToneLevel(w.Samples, m.tone) < 7000 {
+				t.Errorf("node %d, message %d is not its recording: %v", i+1, m.id, err)
+			}
+		}
+	}
+	if d := cmp.Diff([]string{keptMark, "mary/.rec-000002.json", "mary/.rec-000002.wav"}, localFiles(t, a.dir)); d != "" {
+		t.Errorf("a's local files, kept under the number stored (-want +got):\n%s", d)
 	}
 }
