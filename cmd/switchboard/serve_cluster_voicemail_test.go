@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"switchboard/runtime/audio"
 	"switchboard/runtime/events"
 	"switchboard/runtime/site"
 	"switchboard/simulate/device"
@@ -36,7 +37,8 @@ func hasEvent(entries []site.Entry, kind events.Kind, call string) bool {
 // Node 1 is killed (SIGKILL); Sarah's app, subscribing again on node 3,
 // is told by node 3 of the one new message: node 3 read its mailboxes at
 // its start, before the message, and learnt of it by following the store
-// (without that it says 0/0 and the test fails).
+// (without that it says 0/0 and the test fails). Sarah then calls her
+// voicemail on node 2 and hears David's message.
 func TestClusterVoicemailDrill(t *testing.T) {
 	t.Parallel()
 	bin := buildSwitchboard(t)
@@ -71,6 +73,7 @@ func TestClusterVoicemailDrill(t *testing.T) {
 		n.sip, n.admin = m[1], m[2]
 	}
 	readJSON(t, filepath.Join(dir, ".switchboard", "build", "dialplan.json"), &plan)
+	const voicemailAccess = "*97" // the language's default; family-home keeps it
 
 	newApp := func(account, server string) *device.Device {
 		t.Helper()
@@ -158,4 +161,44 @@ func TestClusterVoicemailDrill(t *testing.T) {
 	if _, err := again.WaitNotification(nctx, "message-summary", waiting("Voice-Message: 1/0")); err != nil {
 		t.Fatalf("node 3 after node 1's death: %v", err)
 	}
+
+	// Sarah plays it through node 2: her own box from her own app (no
+	// PIN); "1", once the announcement has begun, plays the new message,
+	// read from the survivors' copies of the store.
+	pctx, pcancel := within(serveTimeout)
+	play, err := sarah.Dial(pctx, voicemailAccess)
+	pcancel()
+	if err != nil {
+		t.Fatalf("Sarah calls her voicemail on node 2: %v", err)
+	}
+	wctx, wcancel := within(clusterWait)
+	defer wcancel()
+	if err := play.WaitAudio(wctx, audio.Rate/2); err != nil {
+		t.Fatal(err)
+	}
+	if err := play.SendDTMF("1"); err != nil {
+		t.Fatal(err)
+	}
+	// The message is 2 s of 697 Hz among spoken prompts: wait for the
+	// samples up to its end, then look for it.
+	for n := audio.Rate; !carries(play.Audio(), 697, 3000); n += audio.Rate / 2 {
+		if err := play.WaitAudio(wctx, n); err != nil {
+			t.Fatalf("node 2 never played David's voice: %v", err)
+		}
+	}
+	hctx, hcancel := within(serveTimeout)
+	defer hcancel()
+	play.Hangup(hctx)
+}
+
+// carries reports whether a second of s, anywhere, holds freq at level or
+// more: a message's voice among the prompts around it.
+func carries(s []int16, freq, level float64) bool {
+	const window, step = audio.Rate, audio.Rate / 10
+	for i := 0; i+window <= len(s); i += step {
+		if audio.ToneLevel(s[i:i+window], freq) >= level {
+			return true
+		}
+	}
+	return false
 }

@@ -96,6 +96,24 @@ func (o *Objects) Get(ctx context.Context, name string, limit int64) (data []byt
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
 	r, err := o.obs.Get(ctx, name)
+	if o.origin != "" && errors.Is(err, nats.ErrNoResponders) {
+		// In a cluster the object's description is read with a direct
+		// get, which no replica answers for a moment after a node's loss
+		// (or the store's making): asked again, as KV.Get does. (Not
+		// through settle, which ends each attempt's context: the result
+		// reads the object's chunks under it.)
+		pause := 20 * time.Millisecond
+		for errors.Is(err, nats.ErrNoResponders) && ctx.Err() == nil {
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			pause = min(2*pause, time.Second)
+			r, err = o.obs.Get(ctx, name)
+		}
+	}
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, false, nil
 	}
