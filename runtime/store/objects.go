@@ -18,6 +18,9 @@ import (
 // the new one, never a mix.
 type Objects struct {
 	obs jetstream.ObjectStore
+	// open bounds a read (Store.openTimeout): in a cluster, as long as
+	// opening a bucket.
+	open func(context.Context) (context.Context, context.CancelFunc)
 	// origin marks this store's puts (a header of the object's
 	// description) when other nodes share the store, so that Watch tells
 	// them from theirs; empty on a single node.
@@ -36,7 +39,7 @@ func (s *Store) Objects(ctx context.Context, kind, site string) (*Objects, error
 	if err != nil {
 		return nil, fmt.Errorf("store: object store %s: %w", b, err)
 	}
-	return &Objects{obs: obs, origin: s.origin}, nil
+	return &Objects{obs: obs, origin: s.origin, open: s.openTimeout}, nil
 }
 
 // ensureObjects opens the object store cfg describes, creating it, or
@@ -93,27 +96,12 @@ func (o *Objects) Put(ctx context.Context, name string, data []byte) error {
 // of more than limit bytes is not read: ErrTooLarge (a reader's bound on
 // the memory one object may take).
 func (o *Objects) Get(ctx context.Context, name string, limit int64) (data []byte, ok bool, err error) {
-	ctx, cancel := ctxTimeout(ctx)
+	// In a cluster, as long as opening a bucket: a node that just died
+	// may have led the store's stream (result).
+	ctx, cancel := o.open(ctx)
 	defer cancel()
-	r, err := o.obs.Get(ctx, name)
-	if o.origin != "" && errors.Is(err, nats.ErrNoResponders) {
-		// In a cluster the object's description is read with a direct
-		// get, which no replica answers for a moment after a node's loss
-		// (or the store's making): asked again, as KV.Get does. (Not
-		// through settle, which ends each attempt's context: the result
-		// reads the object's chunks under it.)
-		pause := 20 * time.Millisecond
-		for errors.Is(err, nats.ErrNoResponders) && ctx.Err() == nil {
-			t := time.NewTimer(pause)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-			pause = min(2*pause, time.Second)
-			r, err = o.obs.Get(ctx, name)
-		}
-	}
+	r, release, err := o.result(ctx, name)
+	defer release()
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, false, nil
 	}
@@ -137,6 +125,42 @@ func (o *Objects) Get(ctx context.Context, name string, limit int64) (data []byt
 		return nil, false, fmt.Errorf("%w: %s", ErrTooLarge, name)
 	}
 	return data, true, nil
+}
+
+// result opens the object name for reading; release ends the context its
+// chunks are read under, once read.
+//
+// In a cluster the object's description is read with a direct get, which
+// no replica answers for a moment after a node's loss (or the store's
+// making), and its chunks with a consumer, whose creation waits while
+// the stream's leader was the node lost: each attempt is bounded
+// (settleAttempt) and the next made, as settle does for opening a
+// stream. (Not settle itself, which ends an attempt's context when the
+// attempt returns: the chunks are read under it.)
+func (o *Objects) result(ctx context.Context, name string) (r jetstream.ObjectResult, release func(), err error) {
+	if o.origin == "" {
+		r, err = o.obs.Get(ctx, name)
+		return r, func() {}, err
+	}
+	pause := 20 * time.Millisecond
+	for {
+		actx, acancel := context.WithTimeout(ctx, settleAttempt)
+		r, err = o.obs.Get(actx, name)
+		if err == nil {
+			return r, acancel, nil
+		}
+		acancel()
+		if ctx.Err() != nil || !(errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+			return nil, func() {}, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		pause = min(2*pause, time.Second)
+	}
 }
 
 // Delete removes the object name (nothing when there is none).
