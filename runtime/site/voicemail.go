@@ -26,5 +26,7 @@ func (s *Site) keptVoicemail(site string) (voicemail.Store, error) {
 	if err != nil {
 		return voicemail.Store{}, err
 	}
-	return voicemail.Store{Objects: objs, Keys: kv}, nil
+	// In a cluster the other nodes serve the site's voicemail from the
+	// same store: each follows the others' writes.
+	return voicemail.Store{Objects: objs, Keys: kv, Shared: s.o.Store.Clustered()}, nil
 }

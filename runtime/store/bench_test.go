@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"log/slog"
 	"syscall"
 	"testing"
 	"time"
@@ -62,4 +63,65 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkDurability weighs fsyncing every write (SyncAlways) against
+// JetStream's interval (the default, store.Open's choice) on a store on
+// disk: a deposit (a 30 s PCMU message, 240 kB, and its metadata) and a
+// call event. Run both side by side, alternated:
+//
+//	go test -run '^$' -bench Durability -count 4 ./runtime/store
+func BenchmarkDurability(b *testing.B) {
+	ctx := context.Background()
+	msg := make([]byte, 30*8000)
+	meta := []byte(`{"id":1,"box":"mary","folder":"new","duration_ms":30000,"codec":"PCMU"}`)
+	e := events.Event{Time: time.Now(), Kind: events.LegRinging, Call: "3f1c0a9e-7c1e-4f0a-9a55-0b6c0d1e2f30", Leg: "app.mary",
+		Account: "device.front-gate", From: "device.front-gate", To: "101", Target: "residence.apt-1a", Source: "192.0.2.10:5060"}
+	for _, mode := range []struct {
+		name string
+		opts func(store.Options) store.Options
+	}{
+		{"interval", func(o store.Options) store.Options { return o }},
+		{"always", store.WithSyncAlways},
+	} {
+		open := func(b *testing.B) *store.Store {
+			s, err := store.Open(mode.opts(store.Options{Dir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(s.Close)
+			return s
+		}
+		b.Run(mode.name+"/deposit", func(b *testing.B) {
+			s := open(b)
+			objs, err := s.Objects(ctx, "voicemail", "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			kv, err := s.KV(ctx, "mailboxes", "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(msg)))
+			for b.Loop() {
+				if err := kv.Put(ctx, "mary/msg-000001.json", meta, 0); err != nil {
+					b.Fatal(err)
+				}
+				if err := objs.Put(ctx, "mary/msg-000001.wav", msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(mode.name+"/event", func(b *testing.B) {
+			l, err := open(b).EventLog(ctx, "bench", store.Limits{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := l.Append(ctx, e, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -47,3 +47,19 @@ func (s *Store) KVMaxValue(ctx context.Context, kind, site string, max int32) (*
 	}
 	return &KV{js: s.js, kv: kv, prefix: "$KV." + b + "."}, nil
 }
+
+// Replicas is how many copies of the object store its stream keeps.
+func (o *Objects) Replicas(ctx context.Context) (int, error) {
+	st, err := o.obs.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return st.Replicas(), nil
+}
+
+// WithSyncAlways is o with the server fsyncing every write before it
+// answers (measured, not chosen: BenchmarkDurability).
+func WithSyncAlways(o Options) Options {
+	o.syncAlways = true
+	return o
+}

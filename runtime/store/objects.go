@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -15,21 +18,59 @@ import (
 // the new one, never a mix.
 type Objects struct {
 	obs jetstream.ObjectStore
+	// open bounds a read (Store.openTimeout): in a cluster, as long as
+	// opening a bucket.
+	open func(context.Context) (context.Context, context.CancelFunc)
+	// origin marks this store's puts (a header of the object's
+	// description) when other nodes share the store, so that Watch tells
+	// them from theirs; empty on a single node.
+	origin string
 }
 
 // Objects opens (creating it if needed) the object store kind of site.
 func (s *Store) Objects(ctx context.Context, kind, site string) (*Objects, error) {
-	ctx, cancel := ctxTimeout(ctx)
+	ctx, cancel := s.openTimeout(ctx)
 	defer cancel()
 	b := name(kind, site)
-	obs, err := s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	obs, err := s.ensureObjects(ctx, jetstream.ObjectStoreConfig{
 		Bucket: b, Storage: s.storage(),
 		Description: "switchboard: " + kind + " of site " + site,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: object store %s: %w", b, err)
 	}
-	return &Objects{obs: obs}, nil
+	return &Objects{obs: obs, origin: s.origin, open: s.openTimeout}, nil
+}
+
+// ensureObjects opens the object store cfg describes, creating it, or
+// updating one with other settings; as ensureKV does a bucket, and for
+// the same reason: the nodes of a cluster starting together each create
+// it (settle).
+func (s *Store) ensureObjects(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	cfg.Replicas = s.replicas()
+	return settle(ctx, s.clustered, func(ctx context.Context) (jetstream.ObjectStore, error) {
+		obs, err := s.js.ObjectStore(ctx, cfg.Bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return s.js.CreateObjectStore(ctx, cfg)
+		}
+		if err != nil {
+			return nil, err
+		}
+		st, err := obs.Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if bs, ok := st.(*jetstream.ObjectBucketStatus); ok && sameObjects(bs.StreamInfo().Config, cfg) {
+			return obs, nil // made by another node, or an earlier run: nothing to change
+		}
+		return s.js.UpdateObjectStore(ctx, cfg)
+	})
+}
+
+// sameObjects reports whether an object store's stream has the settings
+// of cfg that the store sets.
+func sameObjects(sc jetstream.StreamConfig, cfg jetstream.ObjectStoreConfig) bool {
+	return sc.Replicas == cfg.Replicas && sc.Storage == cfg.Storage && sc.Description == cfg.Description
 }
 
 // ErrTooLarge is Get's error for an object larger than its caller takes.
@@ -41,7 +82,11 @@ var ErrTooLarge = errors.New("store: object larger than allowed")
 func (o *Objects) Put(ctx context.Context, name string, data []byte) error {
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
-	if _, err := o.obs.PutBytes(ctx, name, data); err != nil {
+	meta := jetstream.ObjectMeta{Name: name}
+	if o.origin != "" {
+		meta.Headers = nats.Header{originHeader: []string{o.origin}}
+	}
+	if _, err := o.obs.Put(ctx, meta, bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("store: put object: %w", err)
 	}
 	return nil
@@ -51,9 +96,12 @@ func (o *Objects) Put(ctx context.Context, name string, data []byte) error {
 // of more than limit bytes is not read: ErrTooLarge (a reader's bound on
 // the memory one object may take).
 func (o *Objects) Get(ctx context.Context, name string, limit int64) (data []byte, ok bool, err error) {
-	ctx, cancel := ctxTimeout(ctx)
+	// In a cluster, as long as opening a bucket: a node that just died
+	// may have led the store's stream (result).
+	ctx, cancel := o.open(ctx)
 	defer cancel()
-	r, err := o.obs.Get(ctx, name)
+	r, release, err := o.result(ctx, name)
+	defer release()
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, false, nil
 	}
@@ -79,6 +127,42 @@ func (o *Objects) Get(ctx context.Context, name string, limit int64) (data []byt
 	return data, true, nil
 }
 
+// result opens the object name for reading; release ends the context its
+// chunks are read under, once read.
+//
+// In a cluster the object's description is read with a direct get, which
+// no replica answers for a moment after a node's loss (or the store's
+// making), and its chunks with a consumer, whose creation waits while
+// the stream's leader was the node lost: each attempt is bounded
+// (settleAttempt) and the next made, as settle does for opening a
+// stream. (Not settle itself, which ends an attempt's context when the
+// attempt returns: the chunks are read under it.)
+func (o *Objects) result(ctx context.Context, name string) (r jetstream.ObjectResult, release func(), err error) {
+	if o.origin == "" {
+		r, err = o.obs.Get(ctx, name)
+		return r, func() {}, err
+	}
+	pause := 20 * time.Millisecond
+	for {
+		actx, acancel := context.WithTimeout(ctx, settleAttempt)
+		r, err = o.obs.Get(actx, name)
+		if err == nil {
+			return r, acancel, nil
+		}
+		acancel()
+		if ctx.Err() != nil || !(errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+			return nil, func() {}, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		pause = min(2*pause, time.Second)
+	}
+}
+
 // Delete removes the object name (nothing when there is none).
 func (o *Objects) Delete(ctx context.Context, name string) error {
 	ctx, cancel := ctxTimeout(ctx)
@@ -93,6 +177,12 @@ func (o *Objects) Delete(ctx context.Context, name string) error {
 func (o *Objects) Names(ctx context.Context) ([]string, error) {
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
+	if o.empty(ctx) {
+		// The listing waits for the store's last description, which a
+		// cluster's replica may not answer for a moment after the store
+		// is made, and so lists an empty store only when its time is up.
+		return nil, nil
+	}
 	infos, err := o.obs.List(ctx)
 	if errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return nil, nil
@@ -105,4 +195,72 @@ func (o *Objects) Names(ctx context.Context) ([]string, error) {
 		out = append(out, i.Name)
 	}
 	return out, nil
+}
+
+// empty reports whether the store has never held an object (asked of its
+// stream, which its leader answers); false when that is not known.
+func (o *Objects) empty(ctx context.Context) bool {
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := o.obs.Status(sctx)
+	if err != nil {
+		return false
+	}
+	bs, ok := st.(*jetstream.ObjectBucketStatus)
+	return ok && bs.StreamInfo().State.Msgs == 0
+}
+
+// Watch follows the store: it hands fn every object there is, then
+// returns, and from then on hands fn each object put or deleted, in
+// order, from one goroutine, until stop. mine says this store put it
+// (only told when other nodes share the store: Clustered; a deletion is
+// never told mine).
+func (o *Objects) Watch(ctx context.Context, fn func(name string, deleted, mine bool)) (stop func(), err error) {
+	// The watch lives until stop; ctx bounds only its start.
+	w, err := o.obs.Watch(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("store: watch objects: %w", err)
+	}
+	done := make(chan struct{})
+	synced := make(chan struct{})
+	go func() {
+		defer close(done)
+		first := true
+		for info := range w.Updates() {
+			if info == nil { // the objects there were: all handed
+				if first {
+					first = false
+					close(synced)
+				}
+				continue
+			}
+			mine := o.origin != "" && !info.Deleted && info.Headers.Get(originHeader) == o.origin
+			fn(info.Name, info.Deleted, mine)
+		}
+		if first {
+			close(synced)
+		}
+	}()
+	stop = func() {
+		_ = w.Stop()
+		<-done
+	}
+	// An empty store hands nothing first, and a cluster's replica may not
+	// say so for a moment after the store is made (Names): asked of the
+	// stream instead.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if o.empty(ctx) {
+			return stop, nil
+		}
+		select {
+		case <-synced:
+			return stop, nil
+		case <-tick.C:
+		case <-ctx.Done():
+			stop()
+			return nil, fmt.Errorf("store: watch objects: %w", ctx.Err())
+		}
+	}
 }

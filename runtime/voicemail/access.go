@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"switchboard/compiler/ir"
 	"switchboard/runtime/audio"
@@ -354,6 +355,10 @@ func (a *menu) message(m Message, n int, hasPrev bool) (step, error) {
 func (a *menu) audio(id int) ([]int16, bool) {
 	data, err := a.b.wav(id)
 	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			// Not gone: unreadable (a store that does not answer).
+			a.s.log.Error("voicemail: message not read", "box", a.b.name, "message", id, "error", err)
+		}
 		return nil, false
 	}
 	w, err := audio.ReadWAV(data)

@@ -23,6 +23,9 @@ type Store struct {
 	// is the message-waiting state), PINs, archive-mail records, and the
 	// mark that the files of an older version were imported.
 	Keys Keys
+	// Shared says other nodes serve the same site from the same store
+	// (a cluster): the service follows their writes (follow.go).
+	Shared bool
 }
 
 // Objects is an object store (store.Objects is one).
@@ -46,10 +49,12 @@ type Keys interface {
 // keptShelf keeps the box files in a Store: each file is named
 // <box>/<name>; the audio files (.wav) are objects, the others keys.
 //
-// The service is the store's only writer for its site (serve holds the
-// data directory's lock), so what the store holds is read once, at Open,
-// into an index of names and the small values; afterwards the index
-// follows the writes. A value is in the store before the index says so.
+// On a single node the service is the store's only writer for its site
+// (serve holds the data directory's lock), so what the store holds is
+// read once, at Open, into an index of names and the small values;
+// afterwards the index follows the writes. A value is in the store before
+// the index says so. In a cluster (Store.Shared) the index follows the
+// other nodes' writes too (follow).
 type keptShelf struct {
 	objs  Objects
 	keys  Keys

@@ -231,6 +231,9 @@ func (r *recording) finishMessage(min int64) (*Message, error) {
 	b := r.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if err := r.renumber(&m); err != nil {
+		return nil, err
+	}
 	if err := b.sh.write(b.name, msgName(r.id)+".json", marshalMeta(&m)); err != nil {
 		// The recording stays as .rec-N: the next Open recovers it.
 		return nil, err

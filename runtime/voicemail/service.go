@@ -143,6 +143,9 @@ type Service struct {
 	// another crash's debris among its messages).
 	recovered []msgRef
 
+	// unfollow stops following the other nodes' writes (Store.Shared).
+	unfollow func()
+
 	throttle pinThrottle
 	mail     sync.WaitGroup
 	// retries are the e-mails waiting to be tried again (mail.go), by
@@ -221,6 +224,12 @@ func Open(cfg Config) (*Service, error) {
 	if err := s.recoverAll(); err != nil {
 		return nil, err
 	}
+	if k, ok := s.shelf.(*keptShelf); ok && cfg.Store.Shared {
+		var err error
+		if s.unfollow, err = k.follow(s.foreign); err != nil {
+			return nil, fmt.Errorf("voicemail: %w", err)
+		}
+	}
 	if p := cfg.Program(); p != nil {
 		for _, r := range s.recovered {
 			if p.Mailbox(r.box) != nil {
@@ -242,6 +251,9 @@ func (s *Service) maxFile() int64 {
 
 // Close waits for the e-mails in flight.
 func (s *Service) Close() error {
+	if s.unfollow != nil {
+		s.unfollow()
+	}
 	s.mu.Lock()
 	s.closed = true
 	for _, t := range s.retries {

@@ -1,0 +1,155 @@
+package voicemail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Several nodes of a cluster serve one site's voicemail from one store:
+// a message left through one node is listed, played and deleted through
+// any. Each node's keptShelf indexes what the store holds (openKept); with
+// Store.Shared it also follows the other nodes' writes (follow), and the
+// service reloads a box another node changed and tells its watchers, as
+// it does for a change of its own: the message-waiting NOTIFY of the
+// devices registered on this node.
+
+// watchedKeys is a Keys that follows its bucket (store.KV is one).
+type watchedKeys interface {
+	Watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, deleted, mine bool)) (stop func(), err error)
+}
+
+// watchedObjects is an Objects that follows its store (store.Objects is
+// one).
+type watchedObjects interface {
+	Watch(ctx context.Context, fn func(name string, deleted, mine bool)) (stop func(), err error)
+}
+
+// follow applies the writes and deletions of other nodes to k's index, and
+// calls changed with the box of each that changed it, from the watches'
+// goroutines, k.mu not held. What the index already says (this node's own
+// writes, when the store cannot tell them) changes nothing and is not
+// told.
+func (k *keptShelf) follow(changed func(box string)) (stop func(), err error) {
+	wk, ok := k.keys.(watchedKeys)
+	wo, ok2 := k.objs.(watchedObjects)
+	if !ok || !ok2 {
+		return nil, errors.New("voicemail: a shared store needs keys and objects that can be watched")
+	}
+	ctx := context.Background()
+	stopKeys, err := wk.Watch(ctx, func(key string, value []byte, _ time.Time, deleted, mine bool) {
+		box, name, ok := splitKept(key)
+		if mine || !ok || isAudio(name) {
+			return
+		}
+		if k.apply(box, name, value, deleted) {
+			changed(box)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	stopObjs, err := wo.Watch(ctx, func(key string, deleted, mine bool) {
+		box, name, ok := splitKept(key)
+		if mine || !ok || !isAudio(name) {
+			return
+		}
+		if k.apply(box, name, nil, deleted) {
+			changed(box)
+		}
+	})
+	if err != nil {
+		stopKeys()
+		return nil, err
+	}
+	return func() { stopObjs(); stopKeys() }, nil
+}
+
+// apply records box/name (with value, for a key) or its deletion, and
+// reports whether the index changed.
+func (k *keptShelf) apply(box, name string, value []byte, deleted bool) bool {
+	key := keptName(box, name)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	had := k.files[box][name]
+	if deleted {
+		if !had {
+			return false
+		}
+		delete(k.files[box], name)
+		if len(k.files[box]) == 0 {
+			delete(k.files, box)
+		}
+		delete(k.vals, key)
+		return true
+	}
+	if isAudio(name) {
+		if had {
+			return false
+		}
+		k.index(box, name)
+		return true
+	}
+	if old, ok := k.vals[key]; had && ok && bytes.Equal(old, value) {
+		return false
+	}
+	k.index(box, name)
+	k.vals[key] = bytes.Clone(value)
+	return true
+}
+
+// foreign reloads a box another node changed, if this service has read
+// it, and tells the watchers.
+func (s *Service) foreign(name string) {
+	if !validBoxName(name) {
+		return // an archive: nothing of it is served
+	}
+	s.mu.Lock()
+	b := s.boxes[name]
+	s.mu.Unlock()
+	if b != nil {
+		b.mu.Lock()
+		next := b.next
+		b.loaded = false
+		err := b.load()
+		// A number this node gave a recording in progress stays given.
+		b.next = max(b.next, next)
+		b.mu.Unlock()
+		if err != nil {
+			s.log.Warn("voicemail: a box another node changed could not be read again", "box", name, "err", err)
+		}
+	}
+	s.changed(name)
+}
+
+// renumber gives the recording r the box's next number when another
+// node's message took its own while it was recorded (a number is given
+// when a recording starts, and the other node's message became known
+// through follow since): its local files are renamed, so that recovery
+// finds them under the number they are stored as. m is its metadata.
+// r.b.mu is held.
+//
+// Two messages finished on two nodes within the moment a write takes to
+// reach the other still get one number: the later one replaces the first.
+func (r *recording) renumber(m *Message) error {
+	b := r.b
+	if _, taken := b.msgs[r.id]; !taken {
+		return nil
+	}
+	id := b.next
+	b.next++
+	for _, ext := range []string{".json", ".wav"} {
+		from, to := filepath.Join(b.dir, recName(r.id)+ext), filepath.Join(b.dir, recName(id)+ext)
+		if err := os.Rename(from, to); err != nil {
+			return fmt.Errorf("voicemail: %w", err)
+		}
+	}
+	r.path = filepath.Join(b.dir, recName(id)+".wav")
+	r.id, m.ID = id, id
+	r.meta.ID = id
+	return nil
+}

@@ -1,0 +1,146 @@
+package voicemail
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"switchboard/runtime/audio"
+	"switchboard/runtime/line"
+	"switchboard/runtime/store/storetest"
+)
+
+// followed opens, on every node of a test cluster, the voicemail of one
+// site as serve does in a cluster (Shared), and returns each node's
+// service with the boxes its watchers were told of.
+func followed(t *testing.T, nodes int) ([]*testEnv, []<-chan string) {
+	t.Helper()
+	cl := storetest.Cluster(t, nodes)
+	site := storetest.Site(t)
+	envs := make([]*testEnv, nodes)
+	told := make([]<-chan string, nodes)
+	for i, st := range cl.Stores {
+		kept := keptIn(t, st, site)
+		kept.Shared = true
+		envs[i] = newEnv(t, func(c *Config) { c.Store = kept })
+		ch := make(chan string, 64)
+		stop := envs[i].s.Watch(func(box string) {
+			select {
+			case ch <- box:
+			default: // the test reads the box itself: a tell lost is a wait longer
+			}
+		})
+		t.Cleanup(stop)
+		told[i] = ch
+	}
+	return envs, told
+}
+
+// waitTold waits, a tell of box at a time, until cond holds.
+func waitTold(t *testing.T, told <-chan string, box, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for !cond() {
+		select {
+		case <-told:
+		case <-deadline:
+			t.Fatalf("never: %s", what)
+		}
+	}
+}
+
+// A message left through one node is listed and played through another,
+// whose watchers (the message-waiting NOTIFY) are told; heard on the
+// first, it counts as heard on the second; deleted through the second,
+// it is gone on the first.
+func TestFollowOtherNodes(t *testing.T) {
+	envs, told := followed(t, 2)
+	a, b := envs[0], envs[1]
+	if ms := b.messages("mary"); len(ms) != 0 { // b has read the box: it must read it again
+		t.Fatalf("b starts with %+v", ms)
+	}
+	summary := func(e *testEnv, want string) func() bool {
+		return func() bool { return strings.Contains(string(e.s.MessageSummary("mary")), want) }
+	}
+
+	m := a.addMessage("mary", FolderNew, epoch, 1, 697)
+	waitTold(t, told[1], "mary", "b lists the message a took", func() bool { return len(b.messages("mary")) == 1 })
+	if got := b.messages("mary")[0]; got != m {
+		t.Errorf("b lists %+v, a took %+v", got, m)
+	}
+	if !summary(b, "Voice-Message: 1/0")() {
+		t.Errorf("b's summary %q", b.s.MessageSummary("mary"))
+	}
+	pcm, err := b.s.PCM("mary", m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err := audio.ReadWAV(pcm); err != nil || len(w.Samples) != audio.Rate || audio.ToneLevel(w.Samples, 697) < 7000 {
+		t.Errorf("b plays it back: %v", err)
+	}
+
+	if err := a.s.MarkHeard("mary", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitTold(t, told[1], "mary", "b counts it heard", summary(b, "Voice-Message: 0/1"))
+
+	if err := b.s.Delete("mary", m.ID, "app.mary"); err != nil {
+		t.Fatal(err)
+	}
+	waitTold(t, told[0], "mary", "a no longer lists it", func() bool { return len(a.messages("mary")) == 0 })
+	if !summary(a, "Messages-Waiting: no")() || !summary(a, "Voice-Message: 0/0")() {
+		t.Errorf("a's summary %q", a.s.MessageSummary("mary"))
+	}
+	if _, err := a.s.PCM("mary", m.ID); err != ErrNoMessage {
+		t.Errorf("a plays the deleted message: %v", err)
+	}
+}
+
+// Two nodes recording a message for one box at once give both the same
+// number when they start; the one that finishes second, having learnt of
+// the other's, stores its message under the next: both are kept.
+func TestFollowRenumbers(t *testing.T) {
+	envs, told := followed(t, 2)
+	a, b := envs[0], envs[1]
+	bx, err := a.s.box("mary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.s.startMessage(bx, audio.PCMU, Message{Time: epoch, From: From{Account: "device.front-gate"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.add(line.Frame{Samples: audio.Tone(make([]int16, audio.Rate), 941, 8000, 0)})
+	theirs := b.addMessage("mary", FolderNew, epoch, 1, 697)
+	waitTold(t, told[0], "mary", "a lists b's message", func() bool { return len(a.messages("mary")) == 1 })
+	if r.id != theirs.ID {
+		t.Fatalf("a's recording has number %d, b's message %d: the test needs them the same", r.id, theirs.ID)
+	}
+	mine, err := r.finishMessage(1)
+	if err != nil || mine == nil {
+		t.Fatalf("finishMessage: %v", err)
+	}
+	if mine.ID == theirs.ID {
+		t.Fatalf("a stored its message under b's number %d", theirs.ID)
+	}
+	for i, e := range envs {
+		waitTold(t, told[i], "mary", "both messages on every node", func() bool { return len(e.messages("mary")) == 2 })
+		for _, m := range []struct {
+			id   int
+			tone float64
+		}{{theirs.ID, 697}, {mine.ID, 941}} {
+			pcm, err := e.s.PCM("mary", m.id)
+			if err != nil {
+				t.Fatalf("node %d, message %d: %v", i+1, m.id, err)
+			}
+			if w, err := audio.ReadWAV(pcm); err != nil || audio.ToneLevel(w.Samples, m.tone) < 7000 {
+				t.Errorf("node %d, message %d is not its recording: %v", i+1, m.id, err)
+			}
+		}
+	}
+	if d := cmp.Diff([]string{keptMark, "mary/.rec-000002.json", "mary/.rec-000002.wav"}, localFiles(t, a.dir)); d != "" {
+		t.Errorf("a's local files, kept under the number stored (-want +got):\n%s", d)
+	}
+}
