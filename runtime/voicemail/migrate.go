@@ -67,6 +67,12 @@ type importRecord struct {
 // directory.
 func (s *Service) migrate(k *keptShelf) error {
 	ctx := context.Background()
+	if s.cfg.Store.Shared {
+		if err := s.leaveForCluster(); err != nil {
+			return err
+		}
+		return s.markKept()
+	}
 	_, done, err := k.keys.Get(ctx, importedKey)
 	if err != nil {
 		return fmt.Errorf("voicemail: reading whether the files were imported: %w", err)
@@ -111,6 +117,11 @@ func (s *Service) migrate(k *keptShelf) error {
 			s.log.Info("voicemail: moved files imported before aside", "from", s.cfg.Dir, "moved_to", aside)
 		}
 	}
+	return s.markKept()
+}
+
+// markKept leaves a note in Dir saying the boxes are in the store.
+func (s *Service) markKept() error {
 	mark := filepath.Join(s.cfg.Dir, keptMark)
 	if _, err := os.Stat(mark); errors.Is(err, fs.ErrNotExist) {
 		text := "The voicemail boxes are kept in the server's store (the jetstream directory beside this one).\n" +
@@ -120,6 +131,42 @@ func (s *Service) migrate(k *keptShelf) error {
 		}
 	}
 	return nil
+}
+
+// leaveForCluster moves the files of an older version aside without
+// importing them: in a cluster the import mark is the site's, shared by
+// every node, while each node has a directory of its own, and two nodes
+// importing boxes numbered alike would overwrite each other's messages. A
+// node joins a cluster with an empty -data (README, "Running several
+// nodes"); files found there anyway are kept, named for what happened,
+// and never taken for recordings in progress.
+func (s *Service) leaveForCluster() error {
+	old, err := oldFiles(s.cfg.Dir)
+	if err != nil || !old {
+		return err
+	}
+	aside := notImportedDir(s.cfg.Dir)
+	if err := os.Rename(s.cfg.Dir, aside); err != nil {
+		return fmt.Errorf("voicemail: moving files a cluster does not import aside: %w", err)
+	}
+	atomicfile.SyncDir(filepath.Dir(s.cfg.Dir))
+	if err := os.MkdirAll(s.cfg.Dir, 0o750); err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	s.log.Warn("voicemail: boxes kept as files are not imported into a cluster's store; they are kept aside", "from", s.cfg.Dir, "moved_to", aside)
+	return nil
+}
+
+// notImportedDir is where a cluster node moves old files it does not
+// import: dir.not-imported, or dir.not-imported-2 and so on.
+func notImportedDir(dir string) string {
+	aside := dir + ".not-imported"
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
+			return aside
+		}
+		aside = dir + ".not-imported-" + strconv.Itoa(i)
+	}
 }
 
 // asideDir is where the imported directory dir goes: dir.imported, or
