@@ -65,11 +65,26 @@ func kvKey(k string) string { return base64.RawURLEncoding.EncodeToString([]byte
 // Put sets key to value; with ttl > 0 the key goes after ttl (at least a
 // second: the server's granularity).
 func (k *KV) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if k.origin != "" {
+		// In a cluster the bucket's leader may be a node just lost: the
+		// survivors elect another within seconds, and the put is sent
+		// again until then (for the cluster's wait, as a bucket is
+		// opened). Putting a key twice leaves what putting it once does.
+		ctx, cancel := k.open(ctx)
+		defer cancel()
+		_, err := settle(ctx, true, func(ctx context.Context) (*jetstream.PubAck, error) {
+			return k.js.PublishMsg(ctx, k.message(key, value, ttl))
+		})
+		if err != nil {
+			return fmt.Errorf("store: put: %w", err)
+		}
+		return nil
+	}
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
 	var err error
 	switch {
-	case ttl > 0 || k.origin != "":
+	case ttl > 0:
 		// A KV put is a publish on the key's subject; the per-message TTL
 		// (nats-server 2.11) and the origin header are set on the
 		// publish, since KeyValue.Put takes neither.
@@ -193,12 +208,18 @@ func (k *KV) Delete(ctx context.Context, key string) error {
 	// A purge with a TTL: its marker goes too, so that keys that come and
 	// go (registrations) leave nothing behind.
 	if k.origin != "" {
-		// KeyValue.Purge's message, with the origin header.
-		m := nats.NewMsg(k.prefix + kvKey(key))
-		m.Header.Set("KV-Operation", "PURGE")
-		m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
-		m.Header.Set(originHeader, k.origin)
-		if _, err := k.js.PublishMsg(ctx, m, k.ttl(limitMarkerTTL)...); err != nil {
+		// KeyValue.Purge's message, with the origin header; sent again
+		// while a lost node's bucket leader is replaced, as Put is.
+		ctx, cancel := k.open(ctx)
+		defer cancel()
+		_, err := settle(ctx, true, func(ctx context.Context) (*jetstream.PubAck, error) {
+			m := nats.NewMsg(k.prefix + kvKey(key))
+			m.Header.Set("KV-Operation", "PURGE")
+			m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+			m.Header.Set(originHeader, k.origin)
+			return k.js.PublishMsg(ctx, m, k.ttl(limitMarkerTTL)...)
+		})
+		if err != nil {
 			return fmt.Errorf("store: delete: %w", err)
 		}
 		return nil
