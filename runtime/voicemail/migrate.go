@@ -145,7 +145,7 @@ func (s *Service) leaveForCluster() error {
 	if err != nil || !old {
 		return err
 	}
-	aside := notImportedDir(s.cfg.Dir)
+	aside := freeName(s.cfg.Dir + ".not-imported")
 	if err := os.Rename(s.cfg.Dir, aside); err != nil {
 		return fmt.Errorf("voicemail: moving files a cluster does not import aside: %w", err)
 	}
@@ -157,27 +157,18 @@ func (s *Service) leaveForCluster() error {
 	return nil
 }
 
-// notImportedDir is where a cluster node moves old files it does not
-// import: dir.not-imported, or dir.not-imported-2 and so on.
-func notImportedDir(dir string) string {
-	aside := dir + ".not-imported"
-	for i := 2; ; i++ {
-		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
-			return aside
-		}
-		aside = dir + ".not-imported-" + strconv.Itoa(i)
-	}
-}
-
 // asideDir is where the imported directory dir goes: dir.imported, or
-// dir.imported-2 and so on when that is taken.
-func asideDir(dir string) string {
-	aside := dir + ".imported"
+// dir.imported-2 and so on.
+func asideDir(dir string) string { return freeName(dir + ".imported") }
+
+// freeName is name, or name-2, name-3… the first that does not exist.
+func freeName(name string) string {
+	aside := name
 	for i := 2; ; i++ {
 		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
 			return aside
 		}
-		aside = dir + ".imported-" + strconv.Itoa(i)
+		aside = name + "-" + strconv.Itoa(i)
 	}
 }
 
