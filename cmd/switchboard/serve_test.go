@@ -52,6 +52,7 @@ type served struct {
 	mu     sync.Mutex
 	stderr strings.Builder
 	exit   chan error
+	gone   chan struct{} // closed once the process has been waited for
 	passed []string // lines waitLine read past (waitLine's goroutine only)
 }
 
@@ -111,7 +112,7 @@ func startServe(t *testing.T, cmd *exec.Cmd, env []string) *served {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &served{t: t, cmd: cmd, lines: make(chan string, 1024), exit: make(chan error, 1)}
+	s := &served{t: t, cmd: cmd, lines: make(chan string, 1024), exit: make(chan error, 1), gone: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -122,9 +123,18 @@ func startServe(t *testing.T, cmd *exec.Cmd, env []string) *served {
 		}
 		close(s.lines)
 		s.exit <- cmd.Wait()
+		close(s.gone)
 	}()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
+		// Wait for the process to be gone before the next subtest starts
+		// a serve on the same site: its -data lock is released only at
+		// exit (CI once saw "in use by another process" here).
+		select {
+		case <-s.gone:
+		case <-time.After(30 * time.Second):
+			t.Errorf("serve did not exit within 30 s of SIGKILL")
+		}
 		if t.Failed() {
 			t.Logf("serve's stderr:\n%s", s.log())
 		}
