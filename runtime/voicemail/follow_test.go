@@ -144,3 +144,15 @@ func TestFollowRenumbers(t *testing.T) {
 		t.Errorf("a's local files, kept under the number stored (-want +got):\n%s", d)
 	}
 }
+
+// Each node of a cluster counts, for the plan, what another node stored:
+// its inventory follows the other nodes' writes as its index does.
+func TestCountFollowsOtherNodes(t *testing.T) {
+	envs, told := followed(t, 2)
+	a, b := envs[0], envs[1]
+	a.addMessage("mary", FolderNew, epoch, 1, 440)
+	waitTold(t, told[1], "mary", "node b counts node a's message", func() bool {
+		inv, err := Count(b.dir, "mary")
+		return err == nil && inv.Messages == 1
+	})
+}

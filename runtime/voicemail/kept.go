@@ -2,15 +2,19 @@ package voicemail
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"switchboard/atomicfile"
 )
 
 // Store is where a service keeps its boxes instead of files under
@@ -64,6 +68,11 @@ type keptShelf struct {
 	mu    sync.Mutex
 	files map[string]map[string]bool // by box, its names
 	vals  map[string][]byte          // the keys' values, by key
+
+	// invMu orders the writes of inventoryFile; saved is what it holds,
+	// nil when it is not known to hold anything.
+	invMu sync.Mutex
+	saved map[string]Inventory
 }
 
 func keptName(box, name string) string { return box + "/" + name }
@@ -186,6 +195,9 @@ func (k *keptShelf) write(box, name string, data []byte) error {
 		k.vals[key] = data
 	}
 	k.mu.Unlock()
+	if counted(name) {
+		k.saveInventory()
+	}
 	return nil
 }
 
@@ -255,7 +267,50 @@ func (k *keptShelf) remove(box, name string) error {
 	}
 	delete(k.vals, key)
 	k.mu.Unlock()
+	if counted(name) {
+		k.saveInventory()
+	}
 	return nil
+}
+
+// saveInventory writes inventoryFile from the index, when what it counts
+// changed since the last write. Each writer reads the index after taking
+// invMu, so the last write holds the latest count. It is best effort: a
+// box's message is kept whether or not it is counted, so a failed write
+// removes the file instead (Count then says it cannot tell, rather than
+// give an old count) and the next change writes it again.
+func (k *keptShelf) saveInventory() {
+	k.invMu.Lock()
+	defer k.invMu.Unlock()
+	inv := map[string]Inventory{}
+	k.mu.Lock()
+	for box, names := range k.files {
+		if !validBoxName(box) {
+			continue // an archive: nobody's box any more
+		}
+		var i Inventory
+		for n := range names {
+			i.add(n)
+		}
+		if i != (Inventory{}) {
+			inv[box] = i
+		}
+	}
+	k.mu.Unlock()
+	if k.saved != nil && maps.Equal(inv, k.saved) {
+		return
+	}
+	path := filepath.Join(k.root, inventoryFile)
+	data, err := json.MarshalIndent(inv, "", "  ")
+	if err == nil {
+		err = atomicfile.Write(path, append(data, '\n'), 0o644)
+	}
+	if err != nil {
+		os.Remove(path)
+		k.saved = nil
+		return
+	}
+	k.saved = inv
 }
 
 func (k *keptShelf) has(box string) (bool, error) {
