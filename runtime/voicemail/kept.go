@@ -50,6 +50,12 @@ type Keys interface {
 	All(ctx context.Context) (map[string][]byte, error)
 }
 
+// creatorKeys is a Keys that can create a key only when it has no value,
+// one node of a cluster winning (store.KV is one).
+type creatorKeys interface {
+	Create(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+}
+
 // keptShelf keeps the box files in a Store: each file is named
 // <box>/<name>; the audio files (.wav) are objects, the others keys.
 //
@@ -60,10 +66,11 @@ type Keys interface {
 // the index says so. In a cluster (Store.Shared) the index follows the
 // other nodes' writes too (follow).
 type keptShelf struct {
-	objs  Objects
-	keys  Keys
-	limit int64  // the largest audio file written or read
-	root  string // Config.Dir: the recordings in progress
+	objs   Objects
+	keys   Keys
+	shared bool   // Store.Shared: other nodes write too (claim)
+	limit  int64  // the largest audio file written or read
+	root   string // Config.Dir: the recordings in progress
 
 	mu    sync.Mutex
 	files map[string]map[string]bool // by box, its names
@@ -93,7 +100,7 @@ func openKept(st Store, root string, limit int64) (*keptShelf, error) {
 	if st.Objects == nil || st.Keys == nil {
 		return nil, errors.New("voicemail: a store needs both its objects and its keys")
 	}
-	k := &keptShelf{objs: st.Objects, keys: st.Keys, limit: limit, root: root, files: map[string]map[string]bool{}, vals: map[string][]byte{}}
+	k := &keptShelf{objs: st.Objects, keys: st.Keys, shared: st.Shared, limit: limit, root: root, files: map[string]map[string]bool{}, vals: map[string][]byte{}}
 	ctx := context.Background()
 	all, err := k.keys.All(ctx)
 	if err != nil {
@@ -271,6 +278,28 @@ func (k *keptShelf) remove(box, name string) error {
 		k.saveInventory()
 	}
 	return nil
+}
+
+// claim creates the key box/name through a shared store (creatorKeys: one
+// node wins); a store of one node has one writer, and the index answers.
+func (k *keptShelf) claim(box, name string, data []byte, ttl time.Duration) (bool, error) {
+	if isAudio(name) {
+		return false, fmt.Errorf("voicemail: %s is audio, not a claim", keptName(box, name))
+	}
+	ck, ok := k.keys.(creatorKeys)
+	if !k.shared || !ok {
+		_, err := k.read(box, name)
+		return err != nil, nil
+	}
+	created, err := ck.Create(context.Background(), keptName(box, name), data, ttl)
+	if err != nil || !created {
+		return false, err
+	}
+	k.mu.Lock()
+	k.index(box, name)
+	k.vals[keptName(box, name)] = data
+	k.mu.Unlock()
+	return true, nil
 }
 
 // saveInventory writes inventoryFile from the index, when what it counts
