@@ -77,9 +77,12 @@ type keptShelf struct {
 	vals  map[string][]byte          // the keys' values, by key
 
 	// invMu orders the writes of inventoryFile; saved is what it holds,
-	// nil when it is not known to hold anything.
-	invMu sync.Mutex
-	saved map[string]Inventory
+	// nil when it is not known to hold anything. counting is set once
+	// the service is open (startInventory): not while an import writes
+	// thousands of files, each of which would rewrite it.
+	invMu    sync.Mutex
+	saved    map[string]Inventory
+	counting bool
 }
 
 func keptName(box, name string) string { return box + "/" + name }
@@ -302,6 +305,14 @@ func (k *keptShelf) claim(box, name string, data []byte, ttl time.Duration) (boo
 	return true, nil
 }
 
+// startInventory writes inventoryFile, and from now on at every change.
+func (k *keptShelf) startInventory() {
+	k.invMu.Lock()
+	k.counting = true
+	k.invMu.Unlock()
+	k.saveInventory()
+}
+
 // saveInventory writes inventoryFile from the index, when what it counts
 // changed since the last write. Each writer reads the index after taking
 // invMu, so the last write holds the latest count. It is best effort: a
@@ -311,6 +322,9 @@ func (k *keptShelf) claim(box, name string, data []byte, ttl time.Duration) (boo
 func (k *keptShelf) saveInventory() {
 	k.invMu.Lock()
 	defer k.invMu.Unlock()
+	if !k.counting {
+		return
+	}
 	inv := map[string]Inventory{}
 	k.mu.Lock()
 	for box, names := range k.files {

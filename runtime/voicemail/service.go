@@ -222,7 +222,7 @@ func Open(cfg Config) (*Service, error) {
 		s.shelf = k
 		// Count's inventory from the start (after migrate, which may
 		// move the directory's files aside), not only after a change.
-		k.saveInventory()
+		k.startInventory()
 	}
 	if err := s.recoverAll(); err != nil {
 		return nil, err
