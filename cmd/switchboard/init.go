@@ -33,9 +33,8 @@ Creates a site in DIR (default: the current directory; created if missing):
 
 ` + templateList() + `
 
-Each validates, builds and passes "switchboard test" as it is (validate's
-only warnings are the two settings each Akuvox indoor monitor needs by
-hand); replace its people, numbers and MACs with the installation's.
+Each validates without a warning, builds and passes "switchboard test" as
+it is; replace its people, numbers and MACs with the installation's.
 
 init never overwrites: when any of these files exists, or DIR already holds
 *.pbx.hcl files, it stops and writes nothing.

@@ -98,6 +98,31 @@ func (k *KV) Put(ctx context.Context, key string, value []byte, ttl time.Duratio
 	return nil
 }
 
+// Create sets key to value only when key has none, atomically across the
+// nodes sharing the bucket: of several nodes creating one key, one is
+// told created and the others not. It is a claim (one node of a cluster
+// does a thing once); with ttl > 0 the key goes after ttl, so a claim
+// whose holder died is free again.
+//
+// It is not sent again while a lost node's bucket leader is replaced, as
+// Put is: a create sent twice would see its own first as another's.
+func (k *KV) Create(ctx context.Context, key string, value []byte, ttl time.Duration) (created bool, err error) {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	var opts []jetstream.KVCreateOpt
+	if ttl > 0 {
+		opts = append(opts, jetstream.KeyTTL(max(ttl, time.Second)))
+	}
+	_, err = k.kv.Create(ctx, kvKey(key), value, opts...)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: create: %w", err)
+	}
+	return true, nil
+}
+
 // PutAsync is Put without waiting for the server's answer: a writer that
 // stores many keys at once sends them all, then waits once (Flush).
 //

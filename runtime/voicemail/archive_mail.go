@@ -54,9 +54,19 @@ type ArchiveNotice struct {
 // when. No secret is in it.
 type archiveRecord struct {
 	To       string    `json:"to"`
-	Sent     time.Time `json:"sent"`
+	Sent     time.Time `json:"sent,omitzero"`
 	Messages int       `json:"messages"`
+	// Sending is when a node claimed the mail (archiveClaimTTL); Sent
+	// replaces it once the mail server accepted the mail.
+	Sending time.Time `json:"sending,omitzero"`
 }
+
+// archiveClaimTTL is how long a node's claim to send an archive's mail
+// holds without the record that it was sent: longer than a send takes
+// (email.SMTPMailer's timeouts), so that a slow send is not doubled; a
+// node that died sending leaves the mail to the next start or reload
+// after it.
+const archiveClaimTTL = 15 * time.Minute
 
 // ComposeArchiveMail writes n as one e-mail from from: the list of the
 // archived messages (date, caller, length) and their recordings attached.
@@ -249,10 +259,34 @@ func (s *Service) mailArchive(p *ir.Program, r ir.Retired, archived string) {
 		s.archiveFailed(r, err)
 		return
 	}
+	// Claimed before it is sent: in a cluster every node retires the box
+	// at its start and reload, and each would mail it (the record is
+	// written only once the mail went). The claim is the record's key,
+	// so the other nodes pass it by as sent; it runs out after
+	// archiveClaimTTL, should this node die sending.
+	claim, _ := json.Marshal(archiveRecord{To: to, Sending: s.clk.Now().UTC(), Messages: len(msgs)})
+	claimed, err := s.shelf.claim(archived, archiveMailFile, append(claim, '\n'), archiveClaimTTL)
+	if err != nil {
+		s.archiveFailed(r, err)
+		return
+	}
+	if !claimed {
+		// Another node sends it (or did): this one's next Retire reads
+		// its record, or claims it again if that node gave up.
+		s.mu.Lock()
+		delete(s.archiveMail, r.Identity)
+		s.mu.Unlock()
+		return
+	}
 	s.mail.Add(1)
 	go func() {
 		defer s.mail.Done()
 		if err := s.cfg.Mailer.Send(context.Background(), msg); err != nil {
+			if rerr := s.shelf.remove(archived, archiveMailFile); rerr != nil {
+				// The claim stays until it runs out; the mail is tried
+				// again after that.
+				s.log.Error("voicemail: releasing the claim on an archive's mail", "identity", r.Identity, "error", rerr)
+			}
 			s.archiveFailed(r, fmt.Errorf("to %s: %w", to, err))
 			return
 		}

@@ -93,7 +93,10 @@
 // call ends as "voicemail unavailable"), and the recording stays local
 // for the next Open. The first Open on a
 // store imports the boxes an older version kept as files under Dir, once
-// (migrate.go).
+// (migrate.go). Dir also holds .kept-inventory.json, what each box holds
+// (messages, greeting, PIN) as this node's index says, rewritten when one
+// of those comes or goes: the plan counts a removed person's data from it
+// (Count), since it cannot open the store the running server holds.
 //
 // # Leaving a message
 //

@@ -47,6 +47,9 @@ func (k *keptShelf) follow(changed func(box string)) (stop func(), err error) {
 			return
 		}
 		if k.apply(box, name, value, deleted) {
+			if counted(name) {
+				k.saveInventory()
+			}
 			changed(box)
 		}
 	})
@@ -59,6 +62,9 @@ func (k *keptShelf) follow(changed func(box string)) (stop func(), err error) {
 			return
 		}
 		if k.apply(box, name, nil, deleted) {
+			if counted(name) {
+				k.saveInventory()
+			}
 			changed(box)
 		}
 	})

@@ -1,21 +1,25 @@
 package voicemail
 
 import (
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/compiler/ir"
+	"switchboard/email"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/line"
 	"switchboard/runtime/store/storetest"
 )
 
 // followed opens, on every node of a test cluster, the voicemail of one
-// site as serve does in a cluster (Shared), and returns each node's
-// service with the boxes its watchers were told of.
-func followed(t *testing.T, nodes int) ([]*testEnv, []<-chan string) {
+// site as serve does in a cluster (Shared), with edit's settings, and
+// returns each node's service with the boxes its watchers were told of.
+func followed(t *testing.T, nodes int, edit ...func(*Config)) ([]*testEnv, []<-chan string) {
 	t.Helper()
 	cl := storetest.Cluster(t, nodes)
 	site := storetest.Site(t)
@@ -24,7 +28,7 @@ func followed(t *testing.T, nodes int) ([]*testEnv, []<-chan string) {
 	for i, st := range cl.Stores {
 		kept := keptIn(t, st, site)
 		kept.Shared = true
-		envs[i] = newEnv(t, func(c *Config) { c.Store = kept })
+		envs[i] = newEnv(t, append([]func(*Config){func(c *Config) { c.Store = kept }}, edit...)...)
 		ch := make(chan string, 64)
 		stop := envs[i].s.Watch(func(box string) {
 			select {
@@ -142,5 +146,65 @@ func TestFollowRenumbers(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{keptMark, "mary/.rec-000002.json", "mary/.rec-000002.wav"}, localFiles(t, a.dir)); d != "" {
 		t.Errorf("a's local files, kept under the number stored (-want +got):\n%s", d)
+	}
+}
+
+// Each node of a cluster counts, for the plan, what another node stored:
+// its inventory follows the other nodes' writes as its index does.
+func TestCountFollowsOtherNodes(t *testing.T) {
+	envs, told := followed(t, 2)
+	a, b := envs[0], envs[1]
+	a.addMessage("mary", FolderNew, epoch, 1, 440)
+	waitTold(t, told[1], "mary", "node b counts node a's message", func() bool {
+		inv, err := Count(b.dir, "mary")
+		return err == nil && inv.Messages == 1
+	})
+}
+
+// Every node of a cluster retires a removed person's box at its start and
+// reload, and the owner gets the archive by mail once, not once a node
+// (the regression: each node found no record and sent its own). A send
+// that fails leaves the mail to the next Retire, on any node.
+func TestArchiveMailedOnceByACluster(t *testing.T) {
+	var mu sync.Mutex
+	var sent []string
+	refuse := true
+	envs, told := followed(t, 3, func(c *Config) {
+		c.Mailer = mailerFunc(func(m email.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if refuse {
+				return errors.New("421 try later")
+			}
+			sent = append(sent, m.To)
+			return nil
+		})
+	})
+	envs[0].addMessage("gone", FolderNew, epoch, 1, 440)
+	for i, e := range envs[1:] {
+		waitTold(t, told[i+1], "gone", "every node has the box", func() bool { ok, _ := e.s.shelf.has("gone"); return ok })
+	}
+	p := *envs[0].prog
+	p.Retired = []ir.Retired{{Identity: "gone", User: "gone", Data: "archive", ArchiveUntil: epoch.Add(time.Hour)}}
+	retireAll := func() {
+		var wg sync.WaitGroup
+		for _, e := range envs {
+			wg.Go(func() { e.s.Retire(&p, epoch) })
+		}
+		wg.Wait()
+		for _, e := range envs {
+			e.s.mail.Wait()
+		}
+	}
+	retireAll() // the mail server refuses: nothing is recorded
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	retireAll()
+	retireAll() // sent: nothing more
+	mu.Lock()
+	defer mu.Unlock()
+	if d := cmp.Diff([]string{"mary@example.com"}, sent); d != "" {
+		t.Errorf("mails sent (-want +got):\n%s", d)
 	}
 }

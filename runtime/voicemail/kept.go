@@ -2,15 +2,19 @@ package voicemail
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"switchboard/atomicfile"
 )
 
 // Store is where a service keeps its boxes instead of files under
@@ -46,6 +50,12 @@ type Keys interface {
 	All(ctx context.Context) (map[string][]byte, error)
 }
 
+// creatorKeys is a Keys that can create a key only when it has no value,
+// one node of a cluster winning (store.KV is one).
+type creatorKeys interface {
+	Create(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+}
+
 // keptShelf keeps the box files in a Store: each file is named
 // <box>/<name>; the audio files (.wav) are objects, the others keys.
 //
@@ -56,14 +66,23 @@ type Keys interface {
 // the index says so. In a cluster (Store.Shared) the index follows the
 // other nodes' writes too (follow).
 type keptShelf struct {
-	objs  Objects
-	keys  Keys
-	limit int64  // the largest audio file written or read
-	root  string // Config.Dir: the recordings in progress
+	objs   Objects
+	keys   Keys
+	shared bool   // Store.Shared: other nodes write too (claim)
+	limit  int64  // the largest audio file written or read
+	root   string // Config.Dir: the recordings in progress
 
 	mu    sync.Mutex
 	files map[string]map[string]bool // by box, its names
 	vals  map[string][]byte          // the keys' values, by key
+
+	// invMu orders the writes of inventoryFile; saved is what it holds,
+	// nil when it is not known to hold anything. counting is set once
+	// the service is open (startInventory): not while an import writes
+	// thousands of files, each of which would rewrite it.
+	invMu    sync.Mutex
+	saved    map[string]Inventory
+	counting bool
 }
 
 func keptName(box, name string) string { return box + "/" + name }
@@ -84,7 +103,7 @@ func openKept(st Store, root string, limit int64) (*keptShelf, error) {
 	if st.Objects == nil || st.Keys == nil {
 		return nil, errors.New("voicemail: a store needs both its objects and its keys")
 	}
-	k := &keptShelf{objs: st.Objects, keys: st.Keys, limit: limit, root: root, files: map[string]map[string]bool{}, vals: map[string][]byte{}}
+	k := &keptShelf{objs: st.Objects, keys: st.Keys, shared: st.Shared, limit: limit, root: root, files: map[string]map[string]bool{}, vals: map[string][]byte{}}
 	ctx := context.Background()
 	all, err := k.keys.All(ctx)
 	if err != nil {
@@ -186,6 +205,9 @@ func (k *keptShelf) write(box, name string, data []byte) error {
 		k.vals[key] = data
 	}
 	k.mu.Unlock()
+	if counted(name) {
+		k.saveInventory()
+	}
 	return nil
 }
 
@@ -255,7 +277,83 @@ func (k *keptShelf) remove(box, name string) error {
 	}
 	delete(k.vals, key)
 	k.mu.Unlock()
+	if counted(name) {
+		k.saveInventory()
+	}
 	return nil
+}
+
+// claim creates the key box/name through a shared store (creatorKeys: one
+// node wins); a store of one node has one writer, and the index answers.
+func (k *keptShelf) claim(box, name string, data []byte, ttl time.Duration) (bool, error) {
+	if isAudio(name) {
+		return false, fmt.Errorf("voicemail: %s is audio, not a claim", keptName(box, name))
+	}
+	ck, ok := k.keys.(creatorKeys)
+	if !k.shared || !ok {
+		_, err := k.read(box, name)
+		return err != nil, nil
+	}
+	created, err := ck.Create(context.Background(), keptName(box, name), data, ttl)
+	if err != nil || !created {
+		return false, err
+	}
+	k.mu.Lock()
+	k.index(box, name)
+	k.vals[keptName(box, name)] = data
+	k.mu.Unlock()
+	return true, nil
+}
+
+// startInventory writes inventoryFile, and from now on at every change.
+func (k *keptShelf) startInventory() {
+	k.invMu.Lock()
+	k.counting = true
+	k.invMu.Unlock()
+	k.saveInventory()
+}
+
+// saveInventory writes inventoryFile from the index, when what it counts
+// changed since the last write. Each writer reads the index after taking
+// invMu, so the last write holds the latest count. It is best effort: a
+// box's message is kept whether or not it is counted, so a failed write
+// removes the file instead (Count then says it cannot tell, rather than
+// give an old count) and the next change writes it again.
+func (k *keptShelf) saveInventory() {
+	k.invMu.Lock()
+	defer k.invMu.Unlock()
+	if !k.counting {
+		return
+	}
+	inv := map[string]Inventory{}
+	k.mu.Lock()
+	for box, names := range k.files {
+		if !validBoxName(box) {
+			continue // an archive: nobody's box any more
+		}
+		var i Inventory
+		for n := range names {
+			i.add(n)
+		}
+		if i != (Inventory{}) {
+			inv[box] = i
+		}
+	}
+	k.mu.Unlock()
+	if k.saved != nil && maps.Equal(inv, k.saved) {
+		return
+	}
+	path := filepath.Join(k.root, inventoryFile)
+	data, err := json.MarshalIndent(inv, "", "  ")
+	if err == nil {
+		err = atomicfile.Write(path, append(data, '\n'), 0o644)
+	}
+	if err != nil {
+		os.Remove(path)
+		k.saved = nil
+		return
+	}
+	k.saved = inv
 }
 
 func (k *keptShelf) has(box string) (bool, error) {

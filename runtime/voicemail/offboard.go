@@ -1,6 +1,7 @@
 package voicemail
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,14 +20,23 @@ const archiveDir = ".archive"
 
 // Inventory is what one box holds on disk.
 type Inventory struct {
-	Messages int
-	Greeting bool
-	PIN      bool // a PIN the person chose
+	Messages int  `json:"messages,omitempty"`
+	Greeting bool `json:"greeting,omitempty"`
+	PIN      bool `json:"pin,omitempty"` // a PIN the person chose
 }
 
 // ErrKept is Count's error for a voicemail directory whose boxes are kept
-// in a store (serve's JetStream): they are not counted without it.
+// in a store (serve's JetStream) when the inventory the server keeps
+// beside them (inventoryFile) is missing: they are not counted without it.
 var ErrKept = errors.New("voicemail: the boxes are kept in the server's store")
+
+// inventoryFile, in a directory whose boxes are kept in a store (beside
+// keptMark), is what each box holds, by box, as the serving node's index
+// last said: Count's source. The plan runs beside a running server, which
+// holds the store (and the data directory's lock), so it cannot read the
+// store itself. The serving node rewrites it whenever a box's messages,
+// greeting or PIN come or go (keptShelf.saveInventory).
+const inventoryFile = ".kept-inventory.json"
 
 // Count reads what the box named box holds under dir (a voicemail
 // directory) without opening the service: for a plan that lists what a
@@ -37,7 +47,15 @@ func Count(dir, box string) (Inventory, error) {
 		return inv, ErrNoBox
 	}
 	if _, err := os.Stat(filepath.Join(dir, keptMark)); err == nil {
-		return inv, ErrKept
+		data, err := os.ReadFile(filepath.Join(dir, inventoryFile))
+		if err != nil {
+			return inv, ErrKept
+		}
+		var boxes map[string]Inventory
+		if err := json.Unmarshal(data, &boxes); err != nil {
+			return inv, ErrKept
+		}
+		return boxes[box], nil
 	}
 	entries, err := os.ReadDir(filepath.Join(dir, box))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -47,17 +65,27 @@ func Count(dir, box string) (Inventory, error) {
 		return inv, fmt.Errorf("voicemail: %w", err)
 	}
 	for _, e := range entries {
-		n := e.Name()
-		switch {
-		case n == greetingFile:
-			inv.Greeting = true
-		case n == pinFile:
-			inv.PIN = true
-		case strings.HasPrefix(n, msgPrefix) && strings.HasSuffix(n, ".wav"):
-			inv.Messages++
-		}
+		inv.add(e.Name())
 	}
 	return inv, nil
+}
+
+// add counts the box file name in inv.
+func (inv *Inventory) add(name string) {
+	switch {
+	case name == greetingFile:
+		inv.Greeting = true
+	case name == pinFile:
+		inv.PIN = true
+	case counted(name):
+		inv.Messages++
+	}
+}
+
+// counted says whether the box file name is one an Inventory counts: a
+// message's audio, the greeting or the PIN.
+func counted(name string) bool {
+	return name == greetingFile || name == pinFile || strings.HasPrefix(name, msgPrefix) && strings.HasSuffix(name, ".wav")
 }
 
 // Retired is what Retire did with one removed person's box.

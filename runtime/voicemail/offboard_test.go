@@ -10,6 +10,7 @@ import (
 
 	"switchboard/compiler/ir"
 	"switchboard/compiler/ir/irtest"
+	"switchboard/runtime/audio"
 	"switchboard/runtime/clock/clocktest"
 )
 
@@ -82,5 +83,74 @@ func TestRetire(t *testing.T) {
 	got = s.Retire(p, until)
 	if len(got) != 1 || got[0].Outcome != "archive deleted" || exists(filepath.Join(dir, archiveDir, "gone-archive")) {
 		t.Errorf("at the date: %+v", got)
+	}
+}
+
+// With the boxes kept in serve's store, the plan still counts what a
+// removed person's box holds (the regression: Count said ErrKept and the
+// plan listed no count): from the inventory the serving node keeps beside
+// the store, which follows deposits, greetings, PINs, deletions and the
+// box's archiving; without that inventory Count says it cannot tell.
+func TestCountKept(t *testing.T) {
+	e := newEnv(t, withStore(t))
+	count := func(box string) Inventory {
+		t.Helper()
+		inv, err := Count(e.dir, box)
+		if err != nil {
+			t.Fatalf("Count(%s): %v", box, err)
+		}
+		return inv
+	}
+	if got := count("mary"); got != (Inventory{}) {
+		t.Errorf("an empty box counts %+v", got)
+	}
+	e.addMessage("mary", FolderNew, epoch, 1, 440)
+	m := e.addMessage("mary", FolderSaved, epoch.Add(time.Minute), 1, 697)
+	if err := e.s.SetGreeting("mary", wavOf(t, audio.FormatULaw, 2), "app.mary"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.SetPIN("mary", "4321", "app.mary"); err != nil {
+		t.Fatal(err)
+	}
+	e.addMessage("john", FolderNew, epoch, 1, 440)
+	want := Inventory{Messages: 2, Greeting: true, PIN: true}
+	if diff := cmp.Diff(want, count("mary")); diff != "" {
+		t.Errorf("mary's box (-want +got):\n%s", diff)
+	}
+	if err := e.s.Delete("mary", m.ID, "app.mary"); err != nil {
+		t.Fatal(err)
+	}
+	want.Messages = 1
+	if diff := cmp.Diff(want, count("mary")); diff != "" {
+		t.Errorf("after a deletion (-want +got):\n%s", diff)
+	}
+	// A restart reads the same.
+	e.reopen()
+	if diff := cmp.Diff(want, count("mary")); diff != "" {
+		t.Errorf("after a restart (-want +got):\n%s", diff)
+	}
+	// Archived, the box is nobody's: it counts nothing (a newcomer's
+	// identity never had a box).
+	p := *e.prog
+	p.Retired = []ir.Retired{{Identity: "gone", User: "gone", Data: "archive", ArchiveUntil: epoch.Add(time.Hour)}}
+	e.addMessage("gone", FolderNew, epoch, 1, 440)
+	if got := count("gone"); got.Messages != 1 {
+		t.Errorf("gone's box before it is archived counts %+v", got)
+	}
+	if res := e.s.Retire(&p, epoch); len(res) != 1 || res[0].Outcome != "archived" {
+		t.Fatalf("Retire: %+v", res)
+	}
+	if got := count("gone"); got != (Inventory{}) {
+		t.Errorf("an archived box still counts %+v", got)
+	}
+	if diff := cmp.Diff(Inventory{Messages: 1}, count("john")); diff != "" {
+		t.Errorf("john's box (-want +got):\n%s", diff)
+	}
+	// Without the inventory nothing is made up.
+	if err := os.Remove(filepath.Join(e.dir, inventoryFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Count(e.dir, "mary"); err != ErrKept {
+		t.Errorf("without the inventory: %v, want ErrKept", err)
 	}
 }

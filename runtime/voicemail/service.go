@@ -220,6 +220,9 @@ func Open(cfg Config) (*Service, error) {
 			return nil, err
 		}
 		s.shelf = k
+		// Count's inventory from the start (after migrate, which may
+		// move the directory's files aside), not only after a change.
+		k.startInventory()
 	}
 	if err := s.recoverAll(); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"switchboard/atomicfile"
 )
@@ -43,6 +44,14 @@ type shelf interface {
 	release(path string)
 	// remove removes a file (nothing when there is none).
 	remove(box, name string) error
+	// claim says whether this service may write a file there is none of
+	// yet, and keeps the others from it: of the nodes of a cluster
+	// claiming one file, exactly one is told so, and the file holds data
+	// until ttl has passed or it is written or removed (keptShelf of a
+	// shared store). A shelf with one writer (a directory, a store of one
+	// node) writes nothing: the service's own marks suffice, and a claim
+	// left by a kill would stop the next start from doing the work.
+	claim(box, name string, data []byte, ttl time.Duration) (bool, error)
 	// has reports whether box holds anything.
 	has(box string) (bool, error)
 	// removeBox removes box and everything in it.
@@ -123,6 +132,20 @@ func (d dirShelf) remove(box, name string) error {
 		return fmt.Errorf("voicemail: %w", err)
 	}
 	return nil
+}
+
+// claim: a directory has one writer, the service, whose own marks keep
+// it from claiming a file twice at once; so nothing is written (a claim
+// left by a kill would stop the next start from doing the work).
+func (d dirShelf) claim(box, name string, _ []byte, _ time.Duration) (bool, error) {
+	_, err := os.Stat(filepath.Join(d.path(box), name))
+	if err == nil {
+		return false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return true, nil
 }
 
 func (d dirShelf) has(box string) (bool, error) {
