@@ -359,5 +359,15 @@ func transient(err error) bool {
 		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoResponders) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) // a publish whose stream leader was lost
+		errors.Is(err, jetstream.ErrNoStreamResponse) || // a publish whose stream leader was lost
+		directGetUnavailable(err)
+}
+
+// directGetUnavailable reports whether err is a direct get's 503: a
+// replica that answers direct gets says "JetStream system temporarily
+// unavailable" for a moment after a node's loss. nats.go returns that
+// status as a bare string (jetstream's convertDirectGetMsgResponseToMsg),
+// not as an APIError with its code, so the text is all there is to go on.
+func directGetUnavailable(err error) bool {
+	return err != nil && strings.HasSuffix(err.Error(), "JetStream system temporarily unavailable")
 }

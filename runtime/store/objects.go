@@ -150,7 +150,7 @@ func (o *Objects) result(ctx context.Context, name string) (r jetstream.ObjectRe
 			return r, acancel, nil
 		}
 		acancel()
-		if ctx.Err() != nil || !(errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+		if ctx.Err() != nil || !(errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || directGetUnavailable(err)) {
 			return nil, func() {}, err
 		}
 		t := time.NewTimer(pause)
