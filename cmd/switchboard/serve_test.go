@@ -53,7 +53,7 @@ type served struct {
 	stderr strings.Builder
 	exit   chan error
 	gone   chan struct{} // closed once the process has been waited for
-	passed []string // lines waitLine read past (waitLine's goroutine only)
+	passed []string      // lines waitLine read past (waitLine's goroutine only)
 }
 
 // waitLine reads standard error until a line matching re, and returns its
