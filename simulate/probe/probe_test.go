@@ -283,6 +283,20 @@ func TestIdle(t *testing.T) {
 			t.Errorf("%s: status %s, want %s; evidence %q", tt.name, r.Status, tt.want, r.Evidence)
 		}
 	}
+	// Every connection refused is no limit shown: nothing serves SIP over
+	// TCP there (a wrong -tcp), while the server answers over UDP; the
+	// check passed on nothing.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothing := addrOf(t, l)
+	l.Close()
+	udp := fakeSIP(t, func(req *sip.Request) *sip.Response { return sip.NewResponseFromRequest(req, 200, "OK", nil) })
+	p := &prober{site: fakeSite, t: Targets{SIP: udp, TCP: nothing}, l: testLimits}
+	if r := p.idle(context.Background()); r.Status != Fail {
+		t.Errorf("nothing listening: status %s, want %s; evidence %q", r.Status, Fail, r.Evidence)
+	}
 }
 
 func TestShape(t *testing.T) {
