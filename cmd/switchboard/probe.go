@@ -49,8 +49,9 @@ and its evidence:
   admin-endpoints         at -admin, the admin endpoints refuse requests
                           without the token, with a made-up one and through
                           forwarded headers (401, 403 or 429); the probe
-                          never reads the token. At -http, /admin/ is not
-                          served (404 or 403)
+                          never reads the token (a server of several
+                          sites: the site's, under /sites/DOMAIN/admin/).
+                          At -http, /admin/ is not served (404 or 403)
   idle-connections        with -tcp: -max-idle (300) idle connections from
                           one address to the SIP TCP port; the server keeps
                           answering and does not hold them all (its limit
@@ -62,10 +63,12 @@ and its evidence:
                           (serve refuses after 10 per address and account)
 
 The probe compiles DIR with the site key, so it knows the accounts, door
-stations, extensions and provisioning files. It uses a password only where
-a check needs a legitimate baseline and never prints one. It sends only to
-the addresses given (IP and port; host names and ranges are refused), a
-bounded number of messages, and ends within about a minute.
+stations, extensions and provisioning files; its HTTP requests name the
+site's domain as Host, as a device does, so that a server of several sites
+serves them as the site's. It uses a password only where a check needs a
+legitimate baseline and never prints one. It sends only to the addresses
+given (IP and port; host names and ranges are refused), a bounded number
+of messages, and ends within about a minute.
 
 Run it against a test server, or at a quiet hour: the media check rings
 one user's endpoints for a moment, the admin check's POST /admin/reload

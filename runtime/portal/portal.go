@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,7 +184,7 @@ var crossOrigin = http.NewCrossOriginProtection()
 func (p *Portal) routes() {
 	m := http.NewServeMux()
 	static, _ := fs.Sub(assets, "assets/static")
-	m.Handle("GET /portal/static/", http.StripPrefix("/portal/static/", http.FileServerFS(static)))
+	m.Handle("GET /portal/static/", http.StripPrefix("/portal/static/", staticFiles(static)))
 	m.HandleFunc("GET /portal/{$}", p.home)
 	m.HandleFunc("GET /portal/login", p.loginPage)
 	m.HandleFunc("POST /portal/login", p.login)
@@ -233,6 +235,21 @@ func (p *Portal) routes() {
 	act("POST /portal/site/requests", ir.RightManagePeople, maxForm, p.askChange)
 	p.mux = http.NewServeMux()
 	p.mux.Handle("/portal/", crossOrigin.Handler(m))
+}
+
+// staticFiles serves fsys's files. A name fs.FS refuses (not UTF-8, say)
+// is not found: net/http's file server answers it 500, a server error a
+// client could cause at will (FuzzRequest).
+func staticFiles(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+		if name != "" && !fs.ValidPath(name) {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 // fail answers an error page with status.

@@ -421,16 +421,20 @@ func userOf(v []byte) []byte {
 	return nil
 }
 
-// withoutPassword is a request line without the password a SIP URI's
-// user part may carry (`sip:alice:secret@host`, RFC 3261 §19.1.1, which
-// advises against it; a client may send it all the same). It copies only
-// when there is one.
+// withoutPassword is a request line without the password its
+// Request-URI's user part may carry (`sip:alice:secret@host`, `sips:`
+// too, the scheme in any case: RFC 3261 §19.1.1 advises against it; a
+// client may send it all the same). It copies only when there is one.
 func withoutPassword(line []byte) []byte {
-	i := bytes.Index(line, []byte("sip:"))
-	if i < 0 {
+	sp := bytes.IndexByte(line, ' ')
+	if sp < 0 {
 		return line
 	}
-	uri := line[i+4:]
+	i := sp + 1 + schemeLen(line[sp+1:])
+	if i == sp+1 {
+		return line // a status line, or no SIP URI
+	}
+	uri := line[i:]
 	at := bytes.IndexByte(uri, '@')
 	if end := bytes.IndexAny(uri, " ;>"); at < 0 || (end >= 0 && end < at) {
 		return line
@@ -439,8 +443,19 @@ func withoutPassword(line []byte) []byte {
 	if colon < 0 {
 		return line
 	}
-	out := append([]byte(nil), line[:i+4+colon]...)
+	out := append([]byte(nil), line[:i+colon]...)
 	return append(out, uri[at:]...)
+}
+
+// schemeLen is the length of uri's "sip:" or "sips:", matched in any case
+// (RFC 3261 §19.1.4), or 0.
+func schemeLen(uri []byte) int {
+	for _, s := range []string{"sip:", "sips:"} {
+		if len(uri) >= len(s) && bytes.EqualFold(uri[:len(s)], []byte(s)) {
+			return len(s)
+		}
+	}
+	return 0
 }
 
 // hasToTag reports whether a To value carries a tag: the request is in a

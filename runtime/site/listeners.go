@@ -84,6 +84,9 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// Limits are the site's Limits (Options.Limits), defaults filled in.
+func (s *Site) Limits() Limits { return s.o.Limits.withDefaults() }
+
 // limits are the site's Limits, with the connection budget fitted to the
 // descriptor limit.
 func (s *Site) limits() (Limits, *listener.Budget) {

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"switchboard/runtime/listener"
 )
 
 // WebHandler routes the devices' provisioning fetches and the portal to
@@ -55,21 +57,30 @@ func (srv *Server) AdminHandler() http.Handler {
 }
 
 // ServeWeb serves WebHandler on l (over TLS when conf is set) until ctx
-// ends, within the first site's connection limits.
+// ends, within the server's connection budget (shared with its SIP
+// streams) and the first site's HTTP limits.
 func (srv *Server) ServeWeb(ctx context.Context, l net.Listener, conf *tls.Config) error {
 	es := srv.entries()
 	if len(es) == 0 {
 		return errors.New("sites: no site to serve")
 	}
-	return es[0].site.ServeWebHandler(ctx, l, conf, srv.WebHandler())
+	return es[0].site.ServeWebHandler(ctx, srv.budgeted(l, es[0]), conf, srv.WebHandler())
 }
 
 // ServeAdmin serves AdminHandler on l, a loopback listener, until ctx
-// ends, within the first site's connection limits.
+// ends, within the server's connection budget and the first site's HTTP
+// limits.
 func (srv *Server) ServeAdmin(ctx context.Context, l net.Listener) error {
 	es := srv.entries()
 	if len(es) == 0 {
 		return errors.New("sites: no site to serve")
 	}
-	return es[0].site.ServeAdminHandler(ctx, l, srv.AdminHandler())
+	return es[0].site.ServeAdminHandler(ctx, srv.budgeted(l, es[0]), srv.AdminHandler())
+}
+
+// budgeted is l counted against the server's connection budget: the
+// first site's own budget, which the site's HTTP serving applies, bounds
+// only what that site serves, not the server's SIP streams beside it.
+func (srv *Server) budgeted(l net.Listener, e *entry) net.Listener {
+	return listener.New(l, listener.Options{Budget: srv.connBudget(e.site.Limits()), Logger: srv.log})
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/listener"
 	"switchboard/runtime/site"
 )
 
@@ -38,6 +39,24 @@ type Server struct {
 	// siteConn: their SIP stacks are up.
 	udpReady     chan struct{}
 	udpReadyOnce sync.Once
+	// budget bounds the connections of every listener the server
+	// serves — SIP over TCP and TLS before they are routed, HTTP, admin —
+	// together, as one site's budget bounds all of its listeners: made
+	// once (connBudget), from the first listener's limits (serve gives
+	// every site and listener the same).
+	budgetOnce sync.Once
+	budget     *listener.Budget
+}
+
+// connBudget is the server's connection budget, made from lim the first
+// time.
+func (srv *Server) connBudget(lim site.Limits) *listener.Budget {
+	srv.budgetOnce.Do(func() {
+		lim = withDefaults(lim)
+		total, _ := listener.FitTotal(lim.Connections)
+		srv.budget = listener.NewBudget(lim.PerSource, total)
+	})
+	return srv.budget
 }
 
 // entry is one site of the server.

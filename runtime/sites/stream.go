@@ -60,9 +60,8 @@ func withDefaults(lim site.Limits) site.Limits {
 
 func (srv *Server) serveStream(ctx context.Context, l net.Listener, lim site.Limits, conf *tls.Config, serve func(*entry, net.Listener) error) error {
 	lim = withDefaults(lim)
-	total, _ := listener.FitTotal(lim.Connections)
 	bl := listener.New(l, listener.Options{
-		Budget: listener.NewBudget(lim.PerSource, total), Idle: lim.SIPIdle, Handshake: lim.Handshake,
+		Budget: srv.connBudget(lim), Idle: lim.SIPIdle, Handshake: lim.Handshake,
 		Write: sipWriteTimeout, TLS: conf, Logger: srv.log,
 	})
 	vls := map[*entry]*streamListener{}

@@ -80,7 +80,7 @@ func (p *prober) rawAt(addr netip.AddrPort, https bool, method, path string, hea
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(p.l.Timeout))
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: switchboard-probe\r\nConnection: close\r\nContent-Length: 0\r\n", method, path, addr)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: switchboard-probe\r\nConnection: close\r\nContent-Length: 0\r\n", method, path, p.host(addr))
 	for _, h := range headers {
 		b.WriteString(h + "\r\n")
 	}
@@ -95,6 +95,17 @@ func (p *prober) rawAt(addr netip.AddrPort, https bool, method, path string, hea
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	return res.StatusCode, rawResponse{header: res.Header, body: body}, nil
+}
+
+// host is the Host header of a request to addr: the site's domain, as a
+// device names it in its provisioning URL, so that a server of several
+// sites (serve DIR DIR…, which routes HTTP by Host) hands the request to
+// the site audited; the address when the site has no domain.
+func (p *prober) host(addr netip.AddrPort) string {
+	if p.site.Program != nil && p.site.Program.Site.Domain != "" {
+		return net.JoinHostPort(p.site.Program.Site.Domain, fmt.Sprint(addr.Port()))
+	}
+	return addr.String()
 }
 
 // provisioning fetches one device's file without credentials, with a
@@ -206,7 +217,8 @@ func (p *prober) deviceAccount(device string) string {
 // be refused (401, 403, or 429 once wrong tokens are throttled): the probe
 // never reads the token, so anything else is an endpoint open to whoever
 // can reach it. On the provisioning address, which faces the network, the
-// admin paths must not be served at all (404 or 403).
+// admin paths must not be served at all (404 or 403). A server of several
+// sites has each site's under /sites/DOMAIN/admin/ (adminPrefix).
 func (p *prober) admin(ctx context.Context) Result {
 	if !p.t.Admin.IsValid() && !p.t.HTTP.IsValid() {
 		return skip("no admin or HTTP address to probe")
@@ -242,11 +254,16 @@ func (p *prober) admin(ctx context.Context) Result {
 		}
 		ev = append(ev, line)
 	}
+	type request struct {
+		method, path string
+		headers      []string
+	}
+	prefix := ""
 	if p.t.Admin.IsValid() {
-		for _, c := range []struct {
-			method, path string
-			headers      []string
-		}{
+		if prefix = p.adminPrefix(); prefix != "" {
+			ev = append(ev, fmt.Sprintf("a server of several sites: this site's admin endpoints are under %s/admin/", prefix))
+		}
+		for _, c := range []request{
 			{"GET", "/admin/status", nil},
 			{"POST", "/admin/reload", nil},
 			{"POST", "/admin/check-sync?device=probe-nobody", nil},
@@ -257,16 +274,13 @@ func (p *prober) admin(ctx context.Context) Result {
 			{"POST", "/admin/reload", []string{"X-Real-IP: 127.0.0.1", "Forwarded: for=127.0.0.1"}},
 			{"POST", "/admin/reload", []string{"Via: 1.1 probe-proxy", wrong}},
 		} {
-			call(p.t.Admin, false, c.method, c.path, c.headers, 401, 403, 429)
+			call(p.t.Admin, false, c.method, prefix+c.path, c.headers, 401, 403, 429)
 		}
 	} else {
 		ev = append(ev, "no admin address to probe (-admin)")
 	}
 	if p.t.HTTP.IsValid() {
-		for _, c := range []struct {
-			method, path string
-			headers      []string
-		}{
+		for _, c := range []request{
 			{"GET", "/admin/status", nil},
 			{"POST", "/admin/reload", nil},
 			{"POST", "/admin/reload", []string{"X-Forwarded-For: 127.0.0.1"}},
@@ -276,4 +290,23 @@ func (p *prober) admin(ctx context.Context) Result {
 	}
 	return result(failed, "the admin endpoints refused every request without the token, and the provisioning address does not serve them",
 		"an admin endpoint answered without the token, or is served on the provisioning address", ev)
+}
+
+// adminPrefix is where the site's admin endpoints are on the admin
+// listener: "" (/admin/...) for a server of one site, "/sites/DOMAIN"
+// for a server of several (serve DIR DIR…), which serves no /admin/ of
+// its own. It asks without a token, as every admin request of the probe
+// does; a server that answers /admin/ (or neither) keeps "".
+func (p *prober) adminPrefix() string {
+	if p.site.Program == nil || p.site.Program.Site.Domain == "" {
+		return ""
+	}
+	if code, _, err := p.rawAt(p.t.Admin, false, "GET", "/admin/status", nil); err != nil || code != http.StatusNotFound {
+		return ""
+	}
+	prefix := "/sites/" + p.site.Program.Site.Domain
+	if code, _, err := p.rawAt(p.t.Admin, false, "GET", prefix+"/admin/status", nil); err != nil || code == http.StatusNotFound {
+		return ""
+	}
+	return prefix
 }

@@ -45,6 +45,12 @@ func (p *prober) idle(ctx context.Context) Result {
 	if refusal != nil {
 		ev = append(ev, fmt.Sprintf("a refusal: %v", refusal))
 	}
+	if len(conns) == 0 && ctx.Err() == nil {
+		// Not a limit: a server limiting connections per source takes the
+		// first ones. Nothing serves SIP over TCP at the address given, so
+		// nothing was audited there.
+		return Result{Status: Fail, Summary: fmt.Sprintf("no connection to %s could be opened: is it serve's -tcp address?", p.t.TCP), Evidence: ev}
+	}
 
 	// Does the server still answer? Over UDP when the probe has the
 	// address (a server that limits connections per source may rightly

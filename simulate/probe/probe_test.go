@@ -146,10 +146,25 @@ func TestAdmin(t *testing.T) {
 			}
 			http.NotFound(w, r)
 		}, Fail},
+		// A server of several sites (serve DIR DIR) has each site's admin
+		// endpoints under /sites/DOMAIN/admin/ and no /admin/.
+		{"several sites, token required", func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/sites/probe.example/admin/") {
+				http.NotFound(w, r)
+				return
+			}
+			tokenRequired(w, r)
+		}, notHere, Pass},
+		{"several sites, loopback trusted", func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/sites/probe.example/admin/") {
+				http.NotFound(w, r)
+			}
+		}, notHere, Fail},
 	}
+	site := Site{Program: &ir.Program{Site: ir.Site{Domain: "probe.example"}}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &prober{t: Targets{Admin: serveHTTP(t, tt.admin), HTTP: serveHTTP(t, tt.http)}, l: testLimits}
+			p := &prober{site: site, t: Targets{Admin: serveHTTP(t, tt.admin), HTTP: serveHTTP(t, tt.http)}, l: testLimits}
 			if r := p.admin(context.Background()); r.Status != tt.want {
 				t.Errorf("status %s, want %s; evidence %q", r.Status, tt.want, r.Evidence)
 			}
@@ -179,6 +194,40 @@ func TestProvisioningServedToAnyone(t *testing.T) {
 		// The other device's credentials get 401, not 403/404: the
 		// probe cannot tell that its baseline works.
 		t.Errorf("a server that refuses every password: %s, want fail; evidence %q", r.Status, r.Evidence)
+	}
+}
+
+// A server of several sites routes HTTP by Host: the probe names the
+// site's domain, as a device's provisioning URL does, not the address it
+// connects to (which no site claims: every request got 404, and the check
+// failed against a server that refused everything).
+func TestProvisioningHostIsTheSiteDomain(t *testing.T) {
+	t.Parallel()
+	prog := &ir.Program{
+		Site:     ir.Site{Domain: "probe.example"},
+		Accounts: []ir.Account{{Name: "device.a", AuthName: "device.a"}},
+		Devices:  []ir.Device{{Name: "a", Account: "device.a"}},
+	}
+	site := Site{Program: prog, Password: func(string) (string, bool) { return "pw", true }, Files: []File{{Path: "a.cfg", Device: "a"}}}
+	hosts := make(chan string, 100)
+	addr := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hosts <- r.Host
+		http.NotFound(w, r)
+	}))
+	p := &prober{site: site, t: Targets{HTTP: addr}, l: testLimits}
+	p.provisioning(context.Background())
+	close(hosts)
+	want := fmt.Sprintf("probe.example:%d", addr.Port())
+	n := 0
+	for h := range hosts {
+		n++
+		if h != want {
+			t.Errorf("Host %q, want %q", h, want)
+			break
+		}
+	}
+	if n == 0 {
+		t.Error("no request reached the server")
 	}
 }
 
@@ -233,6 +282,20 @@ func TestIdle(t *testing.T) {
 		if r := p.idle(context.Background()); r.Status != tt.want {
 			t.Errorf("%s: status %s, want %s; evidence %q", tt.name, r.Status, tt.want, r.Evidence)
 		}
+	}
+	// Every connection refused is no limit shown: nothing serves SIP over
+	// TCP there (a wrong -tcp), while the server answers over UDP; the
+	// check passed on nothing.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothing := addrOf(t, l)
+	l.Close()
+	udp := fakeSIP(t, func(req *sip.Request) *sip.Response { return sip.NewResponseFromRequest(req, 200, "OK", nil) })
+	p := &prober{site: fakeSite, t: Targets{SIP: udp, TCP: nothing}, l: testLimits}
+	if r := p.idle(context.Background()); r.Status != Fail {
+		t.Errorf("nothing listening: status %s, want %s; evidence %q", r.Status, Fail, r.Evidence)
 	}
 }
 
