@@ -46,6 +46,9 @@ type Register struct {
 	parser   *sip.Parser
 	answered answered
 	handler  sipgo.RequestHandler
+	// challenge, when set, answers REGISTERs without credentials from a
+	// scan (challenge.go).
+	challenge func(user, source string) []string
 }
 
 // NewRegister returns the fast path of REGISTER over UDP to handler (the
@@ -64,6 +67,9 @@ func (r *Register) Close() { r.answered.close() }
 func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	if !bytes.HasPrefix(data, registerPrefix) || sip.SIPDebug {
 		return false
+	}
+	if r.challenge != nil && r.challengeScanned(conn, data, src) {
+		return true
 	}
 	msg, err := r.parser.ParseSIP(data)
 	if err != nil {
