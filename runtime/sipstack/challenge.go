@@ -69,7 +69,7 @@ func (r *Register) challengeScanned(conn net.PacketConn, data []byte, src net.Ad
 // scanRegister scans data, a REGISTER, for a scanned challenge: a
 // REGISTER it is sure of, without credentials or a Require line.
 func scanRegister(data []byte) (requestHead, bool) {
-	h, ok := scanRequest(data, registerPrefix, "REGISTER")
+	h, ok := scanRequest(data, registerPrefix, "REGISTER", true)
 	if !ok || h.credentials || h.require {
 		return h, false
 	}

@@ -61,14 +61,16 @@ type requestHead struct {
 // scanInvite picks out the header lines of data, an INVITE request, that
 // a refusal needs, and reports whether it is a new call it is sure of.
 func scanInvite(data []byte) (requestHead, bool) {
-	return scanRequest(data, invitePrefix, "INVITE")
+	return scanRequest(data, invitePrefix, "INVITE", false)
 }
 
 // scanRequest picks out the header lines of data, a request whose
 // request line starts with prefix ("METHOD "), that a scanned answer
 // needs, and reports whether it is a request of method outside a dialog
-// (no To tag) that it is sure of.
-func scanRequest(data, prefix []byte, method string) (requestHead, bool) {
+// (no To tag) that it is sure of. With plain, it gives up at the first
+// line of credentials or Require: the caller answers only requests
+// without (and half of the REGISTERs it sees have credentials).
+func scanRequest(data, prefix []byte, method string, plain bool) (requestHead, bool) {
 	var h requestHead
 	end := bytes.Index(data, []byte("\r\n\r\n"))
 	if end < 0 || !bytes.HasPrefix(data, prefix) {
@@ -77,7 +79,9 @@ func scanRequest(data, prefix []byte, method string) (requestHead, bool) {
 	head := data[:end+2]
 	eol := bytes.Index(head, []byte("\r\n"))
 	// "METHOD uri SIP/2.0", one space apart (RFC 3261 §7.1).
-	if f := bytes.Split(head[:eol], []byte(" ")); len(f) != 3 || !sipURI(f[1]) || !bytes.Equal(f[2], []byte("SIP/2.0")) {
+	_, rl, _ := bytes.Cut(head[:eol], []byte(" "))
+	uri, version, ok := bytes.Cut(rl, []byte(" "))
+	if !ok || !sipURI(uri) || !bytes.Equal(version, []byte("SIP/2.0")) {
 		return h, false
 	}
 	head = head[eol+2:] // past the request line
@@ -112,9 +116,15 @@ func scanRequest(data, prefix []byte, method string) (requestHead, bool) {
 		case is(name, "cseq", ""):
 			field = &h.cseq
 		case is(name, "authorization", ""), is(name, "proxy-authorization", ""):
+			if plain {
+				return h, false
+			}
 			h.credentials = true
 			continue
 		case is(name, "require", ""):
+			if plain {
+				return h, false
+			}
 			h.require = true
 			continue
 		default:
@@ -133,7 +143,8 @@ func scanRequest(data, prefix []byte, method string) (requestHead, bool) {
 	if containsFold(h.to, "tag") {
 		return h, false
 	}
-	if f := bytes.Fields(h.cseq); len(f) != 2 || !only(f[0], "0123456789") || !bytes.Equal(f[1], []byte(method)) {
+	seq, m, _ := bytes.Cut(h.cseq, []byte(" "))
+	if m = bytes.TrimLeft(m, " \t"); len(seq) == 0 || !only(seq, "0123456789") || string(m) != method {
 		return h, false
 	}
 	return h, h.topVia()
@@ -159,7 +170,30 @@ func sipURI(uri []byte) bool {
 // is reports whether name is the header name long or its compact form
 // short (none when empty), in any case.
 func is(name []byte, long, short string) bool {
-	return bytes.EqualFold(name, []byte(long)) || (short != "" && bytes.EqualFold(name, []byte(short)))
+	return equalFold(name, long) || (short != "" && equalFold(name, short))
+}
+
+// equalFold is bytes.EqualFold for a name of ASCII letters and '-',
+// without converting it: every header line of a scanned request is
+// compared with several.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		d := s[i]
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
 }
 
 // topVia reads the top Via's sent-by port and rport: "SIP/2.0/UDP
@@ -171,7 +205,7 @@ func (h *requestHead) topVia() bool {
 	}
 	h.topEnd = len(v)
 	proto, rest, ok := bytes.Cut(v, []byte("/UDP"))
-	if !ok || !bytes.EqualFold(bytes.ReplaceAll(proto, []byte(" "), nil), []byte("SIP/2.0")) {
+	if !ok || !(equalFold(proto, "SIP/2.0") || bytes.EqualFold(bytes.ReplaceAll(proto, []byte(" "), nil), []byte("SIP/2.0"))) {
 		return false
 	}
 	if len(rest) == 0 || (rest[0] != ' ' && rest[0] != '\t') {
