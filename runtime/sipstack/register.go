@@ -34,6 +34,9 @@ import (
 // and all of a flood of wrong credentials, kept nowhere. (A retransmitted
 // wrong password counts as a second failure.)
 //
+// A REGISTER without credentials does not even reach the parser: it is
+// challenged from a scan of its header lines (challenge.go).
+//
 // REGISTER over TCP and TLS, and every other request, go through sipgo as
 // before. With sipgo's SIPDebug trace on, so does REGISTER, so that the
 // trace shows every message.
