@@ -568,11 +568,35 @@ func (a *Authenticator) challenge(req *sip.Request, proxy, stale bool, algs []Al
 		res = sip.NewResponseFromRequest(req, sip.StatusProxyAuthRequired, "Proxy Authentication Required", nil)
 		name = "Proxy-Authenticate"
 	}
-	nonce := a.nonces.Issue(a.clk.Now())
-	for _, alg := range algs {
-		res.AppendHeader(sip.NewHeader(name, digest.Challenge(a.realm, nonce, alg, stale)))
+	for _, c := range a.challenges(stale, algs) {
+		res.AppendHeader(sip.NewHeader(name, c))
 	}
 	return res
+}
+
+// challenges are the challenges of a 401 or 407, one per algorithm of
+// algs, all with one new nonce.
+func (a *Authenticator) challenges(stale bool, algs []Algorithm) []string {
+	nonce := a.nonces.Issue(a.clk.Now())
+	out := make([]string, len(algs))
+	for i, alg := range algs {
+		out[i] = digest.Challenge(a.realm, nonce, alg, stale)
+	}
+	return out
+}
+
+// RegisterChallengeWith is what CheckWith answers a REGISTER that carries
+// no credentials at all (no Authorization line), from source, registering
+// user (its To's user name): the values of its 401's WWW-Authenticate,
+// one per algorithm offered to user, with a new nonce. It returns nil
+// when source is throttled (CheckWith refuses it with 403). A server
+// answers REGISTERs from a scan of their header lines with it, without
+// parsing them (package sipstack, Register.Challenge).
+func (a *Authenticator) RegisterChallengeWith(secrets Secrets, user, source string) []string {
+	if _, ok := a.throttled(hostOf(source), "", a.clk.Now()); ok {
+		return nil
+	}
+	return a.challenges(false, a.offered(secrets, user))
 }
 
 func (a *Authenticator) reply(req *sip.Request, code int, reason string) *sip.Response {

@@ -590,3 +590,68 @@ func BenchmarkCheck(b *testing.B) {
 		})
 	}
 }
+
+// RegisterChallengeWith answers what Check answers a REGISTER without
+// credentials — the challenges, per user name and algorithm option, and
+// nothing (Check's 403) for a throttled source — and its nonce is one
+// Check accepts.
+func TestRegisterChallengeAgreesWithCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []auth.Option
+	}{
+		{"per account", nil},
+		{"md5 for all", []auth.Option{auth.WithAlgorithms(auth.MD5)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, append(tc.opts, auth.WithThrottle(auth.Throttle{SourceFailures: 2, Window: time.Minute}))...)
+			const source, other = "192.0.2.10:5060", "198.51.100.7:5060"
+			view := func(values []string) string {
+				if values == nil {
+					return "<nil>"
+				}
+				res := sip.NewResponse(401, "Unauthorized")
+				for _, v := range values {
+					res.AppendHeader(sip.NewHeader("WWW-Authenticate", v))
+				}
+				return shape(res)
+			}
+			check := func(user, source string) string {
+				_, res := f.a.Check(register(user), source, false)
+				if res.StatusCode != 401 {
+					return "<nil>"
+				}
+				return shape(res)
+			}
+			for _, user := range []string{"app.mary", "device.front-gate", "nobody"} {
+				if d := cmp.Diff(check(user, source), view(f.a.RegisterChallengeWith(f.secrets, user, source))); d != "" {
+					t.Errorf("%s (-Check +RegisterChallengeWith):\n%s", user, d)
+				}
+			}
+			// The nonce is good: the answer to it authenticates.
+			values := f.a.RegisterChallengeWith(f.secrets, "app.mary", source)
+			res := sip.NewResponse(401, "Unauthorized")
+			for _, v := range values {
+				res.AppendHeader(sip.NewHeader("WWW-Authenticate", v))
+			}
+			if acct, res := f.a.Check(respond(t, res, answer{user: "app.mary", password: "mary-secret", nc: 1}), source, false); acct != "app.mary" {
+				t.Errorf("answering the challenge: %s", shape(res))
+			}
+			// Two wrong passwords throttle the source: both say nothing
+			// (Check refuses), other sources are still challenged.
+			for range 2 {
+				_, res := f.a.Check(register("app.mary"), source, false)
+				f.a.Check(respond(t, res, answer{user: "app.mary", password: "guess", nc: 1}), source, false)
+			}
+			if got := check("app.mary", source); got != "<nil>" {
+				t.Fatalf("source not throttled: %s", got)
+			}
+			if got := f.a.RegisterChallengeWith(f.secrets, "app.mary", source); got != nil {
+				t.Errorf("throttled source challenged: %q", got)
+			}
+			if d := cmp.Diff(check("app.mary", other), view(f.a.RegisterChallengeWith(f.secrets, "app.mary", other))); d != "" {
+				t.Errorf("other source (-Check +RegisterChallengeWith):\n%s", d)
+			}
+		})
+	}
+}

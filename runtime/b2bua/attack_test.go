@@ -263,3 +263,29 @@ func heapAndStacks() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc + m.StackInuse
 }
+
+// A source past its failure limit is refused (403, Retry-After) a
+// REGISTER without credentials too, not challenged: such REGISTERs over
+// UDP are answered from a scan (sipstack, Register.Challenge), which
+// leaves a throttled source's to the registrar.
+func TestThrottledSourceRefusedWithoutCredentials(t *testing.T) {
+	h := start(t)
+	p := newUDPPeer(t, h.addr)
+	for i := range 200 { // the source's limit; each account's (10) not reached
+		if got := p.login(fmt.Sprintf("app.guess%d", i%40), "wrong", fmt.Sprint("limit-", i)); got != 401 {
+			t.Fatalf("wrong password %d: %d, want 401", i, got)
+		}
+	}
+	res := parseResponse(t, p.exchange(p.register("app.mary", "after", "z9hG4bK-after-1", 1, true, "")))
+	if res.StatusCode != 403 || res.GetHeader("Retry-After") == nil {
+		t.Errorf("REGISTER without credentials from the throttled source: %d %s, want 403 with Retry-After", res.StatusCode, res.Reason)
+	}
+	other, ok := peerAt(t, "127.0.1.1", h.addr)
+	if !ok {
+		return // this system binds no loopback address but 127.0.0.1
+	}
+	t.Cleanup(func() { other.conn.Close() })
+	if res := parseResponse(t, other.exchange(other.register("app.mary", "other", "z9hG4bK-other-1", 1, true, ""))); res.StatusCode != 401 {
+		t.Errorf("REGISTER without credentials from another source: %d, want 401", res.StatusCode)
+	}
+}

@@ -21,7 +21,13 @@ var supportedList = strings.Join(slices.Sorted(maps.Keys(supported)), ", ")
 // server does not implement, lower-cased, each once.
 func unsupported(req *sip.Request) []string {
 	var out []string
-	for _, h := range req.GetHeaders("Require") {
+	// One pass with EqualFold: sipgo's GetHeaders lower-cases (allocating)
+	// the name of every header field it passes, and this runs for every
+	// request.
+	for _, h := range req.Headers() {
+		if !strings.EqualFold(h.Name(), "Require") {
+			continue
+		}
 		for tag := range strings.SplitSeq(h.Value(), ",") {
 			tag = strings.ToLower(strings.TrimSpace(tag))
 			if tag != "" && !supported[tag] && !slices.Contains(out, tag) {

@@ -174,6 +174,17 @@ type Authenticator interface {
 	Screen(req *sip.Request, source string, proxy bool) *sip.Response
 }
 
+// RegisterChallenger is an Authenticator that also gives, without a
+// parsed request, what Check answers a REGISTER without credentials: the
+// WWW-Authenticate values of its 401 for the user name its To registers
+// and its source, nil for a throttled source
+// (auth.Authenticator.RegisterChallengeWith). With it, such REGISTERs over
+// UDP are answered from a scan of their header lines (package sipstack,
+// Register.Challenge).
+type RegisterChallenger interface {
+	RegisterChallenge(user, source string) []string
+}
+
 // Registrar keeps registrations and answers REGISTER.
 type Registrar interface {
 	OnRegister(req *sip.Request, tx sip.ServerTransaction)
@@ -223,6 +234,7 @@ func New(cfg Config) (*Server, error) {
 	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Go: s.goTracked})
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.register = sipstack.NewRegister(onRegister)
+	s.register.Challenge(s.challengeRegister)
 	s.stateless = sipstack.NewStateless(s.screen)
 	s.admission = sipstack.NewAdmission(cfg.CallSetups, cfg.QueueDelay, sipstack.DefaultRetryAfter)
 	s.stateless.Refuse(s.admission) // what screen refuses first, from a scan
@@ -346,6 +358,21 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 // REGISTER, and challenges to INVITEs and SUBSCRIBEs.
 func (s *Server) serveEarly(conn net.PacketConn, data []byte, src net.Addr) bool {
 	return s.register.Serve(conn, data, src) || s.stateless.Serve(conn, data, src)
+}
+
+// challengeRegister is the challenge to a REGISTER over UDP without
+// credentials or Require (sipstack.Register.Challenge): what the
+// registrar, behind requireKnown, answers it — the running
+// configuration's authenticator decides.
+func (s *Server) challengeRegister(user, source string) []string {
+	if s.closing.Load() {
+		return nil
+	}
+	c, ok := s.st().auth.(RegisterChallenger)
+	if !ok {
+		return nil
+	}
+	return c.RegisterChallenge(user, source)
 }
 
 // screen is the stateless answer to a new INVITE or SUBSCRIBE over UDP

@@ -35,10 +35,10 @@ import (
 // on the way adds one.
 const maxScannedVias = 4
 
-// inviteHead is what a refusal needs of an INVITE: the header lines a
-// response copies, values as they came (trimmed), and where its top Via
-// asks the response to go.
-type inviteHead struct {
+// requestHead is what a scanned answer needs of a request: the header
+// lines a response copies, values as they came (trimmed), and where its
+// top Via asks the response to go.
+type requestHead struct {
 	vias                   [maxScannedVias][]byte
 	nvia                   int
 	from, to, callID, cseq []byte
@@ -52,20 +52,36 @@ type inviteHead struct {
 	// algoStart, algoEnd where its oc-algo parameter is (both 0: none).
 	oc                        bool
 	ocEnd, algoStart, algoEnd int
+	// credentials: the request has an Authorization or
+	// Proxy-Authorization line; require: a Require line (what a
+	// REGISTER's scanned challenge must leave to the parsed way).
+	credentials, require bool
 }
 
 // scanInvite picks out the header lines of data, an INVITE request, that
 // a refusal needs, and reports whether it is a new call it is sure of.
-func scanInvite(data []byte) (inviteHead, bool) {
-	var h inviteHead
+func scanInvite(data []byte) (requestHead, bool) {
+	return scanRequest(data, invitePrefix, "INVITE", false)
+}
+
+// scanRequest picks out the header lines of data, a request whose
+// request line starts with prefix ("METHOD "), that a scanned answer
+// needs, and reports whether it is a request of method outside a dialog
+// (no To tag) that it is sure of. With plain, it gives up at the first
+// line of credentials or Require: the caller answers only requests
+// without (and half of the REGISTERs it sees have credentials).
+func scanRequest(data, prefix []byte, method string, plain bool) (requestHead, bool) {
+	var h requestHead
 	end := bytes.Index(data, []byte("\r\n\r\n"))
-	if end < 0 || !bytes.HasPrefix(data, invitePrefix) {
+	if end < 0 || !bytes.HasPrefix(data, prefix) {
 		return h, false
 	}
 	head := data[:end+2]
 	eol := bytes.Index(head, []byte("\r\n"))
-	// "INVITE uri SIP/2.0", one space apart (RFC 3261 §7.1).
-	if f := bytes.Split(head[:eol], []byte(" ")); len(f) != 3 || !sipURI(f[1]) || !bytes.Equal(f[2], []byte("SIP/2.0")) {
+	// "METHOD uri SIP/2.0", one space apart (RFC 3261 §7.1).
+	_, rl, _ := bytes.Cut(head[:eol], []byte(" "))
+	uri, version, ok := bytes.Cut(rl, []byte(" "))
+	if !ok || !sipURI(uri) || !bytes.Equal(version, []byte("SIP/2.0")) {
 		return h, false
 	}
 	head = head[eol+2:] // past the request line
@@ -99,6 +115,18 @@ func scanInvite(data []byte) (inviteHead, bool) {
 			field = &h.callID
 		case is(name, "cseq", ""):
 			field = &h.cseq
+		case is(name, "authorization", ""), is(name, "proxy-authorization", ""):
+			if plain {
+				return h, false
+			}
+			h.credentials = true
+			continue
+		case is(name, "require", ""):
+			if plain {
+				return h, false
+			}
+			h.require = true
+			continue
 		default:
 			continue
 		}
@@ -112,10 +140,11 @@ func scanInvite(data []byte) (inviteHead, bool) {
 	}
 	// A tag anywhere in To (a header parameter: in a dialog; or one of
 	// its URI's): the parser tells which.
-	if bytes.Contains(bytes.ToLower(h.to), []byte("tag")) {
+	if containsFold(h.to, "tag") {
 		return h, false
 	}
-	if f := bytes.Fields(h.cseq); len(f) != 2 || !bytes.Equal(f[1], []byte("INVITE")) {
+	seq, m, _ := bytes.Cut(h.cseq, []byte(" "))
+	if m = bytes.TrimLeft(m, " \t"); len(seq) == 0 || !only(seq, "0123456789") || string(m) != method {
 		return h, false
 	}
 	return h, h.topVia()
@@ -141,19 +170,42 @@ func sipURI(uri []byte) bool {
 // is reports whether name is the header name long or its compact form
 // short (none when empty), in any case.
 func is(name []byte, long, short string) bool {
-	return bytes.EqualFold(name, []byte(long)) || (short != "" && bytes.EqualFold(name, []byte(short)))
+	return equalFold(name, long) || (short != "" && equalFold(name, short))
+}
+
+// equalFold is bytes.EqualFold for a name of ASCII letters and '-',
+// without converting it: every header line of a scanned request is
+// compared with several.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		d := s[i]
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
 }
 
 // topVia reads the top Via's sent-by port and rport: "SIP/2.0/UDP
 // host[:port][;params]", alone in its line.
-func (h *inviteHead) topVia() bool {
+func (h *requestHead) topVia() bool {
 	v := h.vias[0]
 	if bytes.IndexByte(v, ',') >= 0 {
 		return false // Vias listed in one line: the parser's to split
 	}
 	h.topEnd = len(v)
 	proto, rest, ok := bytes.Cut(v, []byte("/UDP"))
-	if !ok || !bytes.EqualFold(bytes.ReplaceAll(proto, []byte(" "), nil), []byte("SIP/2.0")) {
+	if !ok || !(equalFold(proto, "SIP/2.0") || bytes.EqualFold(bytes.ReplaceAll(proto, []byte(" "), nil), []byte("SIP/2.0"))) {
 		return false
 	}
 	if len(rest) == 0 || (rest[0] != ' ' && rest[0] != '\t') {
@@ -222,7 +274,7 @@ func (h *inviteHead) topVia() bool {
 // dest is where the response goes: the source with rport (RFC 3581),
 // otherwise the source's address and the Via's port (RFC 3261 §18.2.2),
 // as responseDest does for a parsed request.
-func (h *inviteHead) dest(src net.Addr) net.Addr {
+func (h *requestHead) dest(src net.Addr) net.Addr {
 	if h.rport {
 		return src
 	}
@@ -240,7 +292,7 @@ func (h *inviteHead) dest(src net.Addr) net.Addr {
 // refusal writes the 503 with Retry-After retryAfter to the INVITE from
 // src to buf; the To gets a stateless tag, for its ACK (Stateless). When
 // the top Via has oc, it carries the feedback fb (RFC 7339 §5.3).
-func (h *inviteHead) refusal(buf *bytes.Buffer, retryAfter string, src net.Addr, fb ocFeedback) {
+func (h *requestHead) refusal(buf *bytes.Buffer, retryAfter string, src net.Addr, fb ocFeedback) {
 	buf.WriteString("SIP/2.0 503 Service Unavailable\r\n")
 	for i, v := range h.vias[:h.nvia] {
 		buf.WriteString("Via: ")
@@ -269,7 +321,7 @@ func (h *inviteHead) refusal(buf *bytes.Buffer, retryAfter string, src net.Addr,
 // writeTopVia writes the top Via as a response carries it: with rport's
 // value and received (RFC 3581 §4, as sipgo writes them), and, when the
 // client supports it, RFC 7339's oc, oc-algo, oc-validity and oc-seq.
-func (h *inviteHead) writeTopVia(buf *bytes.Buffer, src net.Addr, fb ocFeedback) {
+func (h *requestHead) writeTopVia(buf *bytes.Buffer, src net.Addr, fb ocFeedback) {
 	v := h.vias[0]
 	host, port, _ := net.SplitHostPort(src.String())
 	// Edits at positions in v, in order: a value after rport and oc,

@@ -34,6 +34,9 @@ import (
 // and all of a flood of wrong credentials, kept nowhere. (A retransmitted
 // wrong password counts as a second failure.)
 //
+// A REGISTER without credentials does not even reach the parser: it is
+// challenged from a scan of its header lines (challenge.go).
+//
 // REGISTER over TCP and TLS, and every other request, go through sipgo as
 // before. With sipgo's SIPDebug trace on, so does REGISTER, so that the
 // trace shows every message.
@@ -46,6 +49,9 @@ type Register struct {
 	parser   *sip.Parser
 	answered answered
 	handler  sipgo.RequestHandler
+	// challenge, when set, answers REGISTERs without credentials from a
+	// scan (challenge.go).
+	challenge func(user, source string) []string
 }
 
 // NewRegister returns the fast path of REGISTER over UDP to handler (the
@@ -64,6 +70,9 @@ func (r *Register) Close() { r.answered.close() }
 func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	if !bytes.HasPrefix(data, registerPrefix) || sip.SIPDebug {
 		return false
+	}
+	if r.challenge != nil && r.challengeScanned(conn, data, src) {
+		return true
 	}
 	msg, err := r.parser.ParseSIP(data)
 	if err != nil {

@@ -134,6 +134,10 @@ func (g genAuth) Screen(req *sip.Request, source string, proxy bool) *sip.Respon
 	return g.a.ScreenWith(g.secrets, req, source, proxy)
 }
 
+func (g genAuth) RegisterChallenge(user, source string) []string {
+	return g.a.RegisterChallengeWith(g.secrets, user, source)
+}
+
 // registrarView gives the server one generation's registrar; node is this
 // node of a cluster (nil: a single node).
 type registrarView struct {
