@@ -1,8 +1,10 @@
 package memnet
 
 import (
+	"context"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -42,6 +44,12 @@ func TestHandle(t *testing.T) {
 	}
 	if s := n.Stats(); s.Delivered != 1 || s.Dropped != 0 {
 		t.Errorf("stats %+v, want 1 delivered", s)
+	}
+	// Nothing waits to be read: the handler dealt with it.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n.WaitRead(ctx, b.AddrPort()); err != nil {
+		t.Errorf("WaitRead: %v", err)
 	}
 
 	// Close returns while a call is under way; done waits for it.

@@ -456,7 +456,9 @@ func (n *Network) WaitRead(ctx context.Context, addr netip.AddrPort) error {
 	}
 	for {
 		c.qmu.Lock()
-		done := c.parked && c.head == len(c.queue)
+		// A handler (Handle) deals with each datagram within its
+		// sender's write.
+		done := (c.parked || c.handler.Load() != nil) && c.head == len(c.queue)
 		if c.parkedCh == nil {
 			c.parkedCh = make(chan struct{}, 1)
 		}
