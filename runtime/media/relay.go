@@ -647,13 +647,45 @@ func (r *Relay) ensure(p *party, i int, d mediaDesc) (*sockets, error) {
 	if p.side == Caller {
 		st.caller.Store(g)
 	}
-	r.wg.Add(1)
-	go g.rtp.serve()
+	g.rtp.start()
 	if g.rtcp != nil {
-		r.wg.Add(1)
-		go g.rtcp.serve()
+		g.rtcp.start()
 	}
 	return g, nil
+}
+
+// HandlerConn is a PacketConn that can hand each datagram to a function
+// as it arrives instead of being read (an in-memory network's: the
+// sender's goroutine then relays it, and no goroutine waits on the
+// socket). Handle's f is called one datagram at a time, as a read loop
+// would take them; done is called once the conn is closed and no call of
+// f is under way, where a read loop would have ended.
+type HandlerConn interface {
+	PacketConn
+	Handle(f func(b []byte, from netip.AddrPort), done func())
+}
+
+// start relays what the port receives: on a goroutine reading the socket,
+// or, when the socket hands datagrams over itself, in its handler.
+func (p *port) start() {
+	r := p.g.st.r
+	if h, ok := p.conn.(HandlerConn); ok {
+		size := rtpBufSize
+		if p.isRTCP {
+			size = rtcpBufSize
+		}
+		r.wg.Add(1) // as for a read loop: Close waits for the last call
+		h.Handle(func(b []byte, src netip.AddrPort) {
+			if len(b) >= size { // what a read into the buffer would truncate
+				r.dropped.Add(1)
+				return
+			}
+			p.handle(b, netip.AddrPortFrom(src.Addr().Unmap(), src.Port()))
+		}, r.wg.Done)
+		return
+	}
+	r.wg.Add(1)
+	go p.serve()
 }
 
 func (r *Relay) newPort(g *sockets, c PacketConn, rtcp bool) *port {

@@ -193,6 +193,18 @@ type Conn struct {
 	// so it may still be acting on it (Quiet).
 	busy bool
 
+	// handler, when set (Handle), takes each datagram as it is sent, in
+	// place of the queue. hcall makes the calls one at a time, as a read
+	// loop takes datagrams; hmu guards the rest: calls under way
+	// (inflight), no more calls (hclosed), and hdone, called once when
+	// the connection is closed and no call is under way.
+	handler  atomic.Pointer[func(b []byte, from netip.AddrPort)]
+	hcall    sync.Mutex
+	hmu      sync.Mutex
+	inflight int
+	hclosed  bool
+	hdone    func()
+
 	closeOnce sync.Once
 	rd        deadline
 	wdMu      sync.Mutex
@@ -296,6 +308,12 @@ func (c *Conn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
 		c.n.dropped.Add(1)
 		return len(b), nil
 	}
+	if h := dst.handler.Load(); h != nil {
+		if !dst.deliver(*h, b, c.local) {
+			c.n.dropped.Add(1)
+		}
+		return len(b), nil
+	}
 	d := datagrams.Get().(*datagram)
 	d.buf = append(d.buf[:0], b...)
 	d.from = c
@@ -305,6 +323,63 @@ func (c *Conn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
 		c.n.dropped.Add(1)
 	}
 	return len(b), nil
+}
+
+// Handle makes the connection hand each datagram sent to it to f, on the
+// sender's goroutine, before the sender's write returns, instead of
+// queueing it for a reader: a relay socket then needs no goroutine
+// waiting on it, and a datagram relayed on costs no hand-over between
+// goroutines. Calls come one at a time, as a read loop takes datagrams.
+// f must not keep b, must not block, and must not send to c; it may send
+// elsewhere. done, if not nil, is called once the connection is closed
+// and no call of f is under way — where a read loop would have ended;
+// none starts after Close. Datagrams queued before Handle stay queued
+// for a reader.
+func (c *Conn) Handle(f func(b []byte, from netip.AddrPort), done func()) {
+	c.hmu.Lock()
+	c.hdone = done
+	c.handler.Store(&f)
+	end := c.handlerEnded()
+	c.hmu.Unlock()
+	if end != nil {
+		end()
+	}
+}
+
+// handlerEnded returns hdone, once, when the connection is closed and no
+// call is under way; c.hmu is held.
+func (c *Conn) handlerEnded() func() {
+	if !c.hclosed || c.inflight > 0 || c.hdone == nil {
+		return nil
+	}
+	end := c.hdone
+	c.hdone = nil
+	return end
+}
+
+// deliver calls the handler f with b, counted as delivered and read, as a
+// datagram queued and read at once would be; false when c is closed.
+func (c *Conn) deliver(f func([]byte, netip.AddrPort), b []byte, from netip.AddrPort) bool {
+	c.hmu.Lock()
+	if c.hclosed {
+		c.hmu.Unlock()
+		return false
+	}
+	c.inflight++
+	c.hmu.Unlock()
+	c.n.delivered.Add(1)
+	c.n.reads.Add(1)
+	c.hcall.Lock()
+	f(b, from)
+	c.hcall.Unlock()
+	c.hmu.Lock()
+	c.inflight--
+	end := c.handlerEnded()
+	c.hmu.Unlock()
+	if end != nil {
+		end()
+	}
+	return true
 }
 
 // push queues d, counted as delivered before any reader can see it; it
@@ -381,7 +456,9 @@ func (n *Network) WaitRead(ctx context.Context, addr netip.AddrPort) error {
 	}
 	for {
 		c.qmu.Lock()
-		done := c.parked && c.head == len(c.queue)
+		// A handler (Handle) deals with each datagram within its
+		// sender's write.
+		done := (c.parked || c.handler.Load() != nil) && c.head == len(c.queue)
 		if c.parkedCh == nil {
 			c.parkedCh = make(chan struct{}, 1)
 		}
@@ -579,6 +656,13 @@ func (c *Conn) Close() error {
 		}
 		c.queue, c.head, c.limit = nil, 0, -1 // pushes fail from now on
 		c.qmu.Unlock()
+		c.hmu.Lock()
+		c.hclosed = true
+		end := c.handlerEnded()
+		c.hmu.Unlock()
+		if end != nil {
+			end()
+		}
 	})
 	if !closed {
 		return c.opError("close", net.ErrClosed)
