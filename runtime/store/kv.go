@@ -114,7 +114,7 @@ func (k *KV) Create(ctx context.Context, key string, value []byte, ttl time.Dura
 		opts = append(opts, jetstream.KeyTTL(max(ttl, time.Second)))
 	}
 	_, err = k.kv.Create(ctx, kvKey(key), value, opts...)
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	if errors.Is(err, jetstream.ErrKeyExists) || wrongLastSequence(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -357,4 +357,16 @@ func (k *KV) Watch(ctx context.Context, fn func(key string, value []byte, stored
 			return nil, fmt.Errorf("store: watch: %w", ctx.Err())
 		}
 	}
+}
+
+// wrongLastSequence reports whether err is JetStream's "wrong last
+// sequence": another writer's revision came first. nats.go's Create says
+// ErrKeyExists for that, except when the key was deleted and it creates
+// over the delete marker: then a replicated bucket's refusal (code 10164)
+// comes back bare (TestKVCreate's third round, three nodes creating a
+// deleted key at once, failed so in CI).
+func wrongLastSequence(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
