@@ -29,6 +29,11 @@ for ip in 127.0.0.2 127.0.0.3; do
 		die "cannot bind $ip: the nodes need the loopback addresses 127.0.0.1-3"
 done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+# One bench at a time on the machine: three nodes and SIPp load both
+# cores, and would be measured by (and measure) another bench.
+. "$ROOT/bench/lock.sh"
+bench_lock "$NAME"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-$NAME.XXXXXX")}
 mkdir -p "$WORK"

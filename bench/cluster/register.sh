@@ -75,6 +75,7 @@ done
 echo
 echo "register-cluster: switchboard $VERSION, $ACCOUNTS distinct accounts per run, REGISTER + 401 + REGISTER with digest (md5) + 200, $(nproc) CPUs"
 echo "achieved/s: registrations completed over the run's wall time (SIPp start to last answer); cpu µs/reg: user+system CPU of ALL nodes per registration, from SIPp's start to ${SETTLE}s after the last answer; load: 1-min load average after the run"
+echo "load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%5s %8s %9s %7s %7s %8s %10s %6s\n' nodes offered achieved ok failed retrans cpu_us/reg load
 cat "$RESULTS"
 [ "${KEEP:-0}" = 1 ] || echo "(set KEEP=1 to keep $WORK)"

@@ -61,6 +61,11 @@ if [ "$(id -u)" != 0 ] || [ ! -r "$PCAP" ]; then
 	DTMF=0
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+# One bench at a time on the machine: another pins its server to the same
+# core (bench/lock.sh).
+. "$ROOT/bench/lock.sh"
+bench_lock soak
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-soak.XXXXXX")}
 mkdir -p "$WORK"
@@ -192,7 +197,7 @@ FAILED=$((CALLS - OK)) # calls never finished count too
 read -r rss pss fds thr < <(sample)
 echo
 echo "soak: switchboard $VERSION, $SOAK_DURATION at $CALL_RATE calls/s offered, $(nproc) CPUs, DTMF $([ "$DTMF" = 1 ] && echo on || echo OFF)"
-echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows the server)"
+echo "load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows the server)"
 echo "calls: $CALLS offered, $OK completed, $FAILED failed ($(awk -v f="$FAILED" -v n="$CALLS" 'BEGIN { printf "%.3f", n ? 100 * f / n : 0 }') %), $(stat 'Retransmissions(C)') retransmissions"
 cat "$WORK/noise.txt"
 echo "server at the end: RSS $rss KiB, PSS $pss KiB, $fds fds, $thr threads; log $(wc -c <"$WORK/switchboard.log") bytes"
