@@ -126,12 +126,20 @@ mkdir -p "$WORK"
 PIDS=()
 BURNER=()
 cleanup() {
+	# SIPp and its timeout, a process group of their own: SIPp finishes
+	# its calls on SIGTERM, and the servers are going.
+	[ -z "${SIPP:-}" ] || kill -KILL -- "-$SIPP" 2>/dev/null || kill -KILL "$SIPP" 2>/dev/null || true
 	for p in "${BURNER[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	if [ "$KEEP" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+# Ctrl-C or a kill ends the run (cleanup, then the lock is released):
+# without a trap bash goes on with the next command when the one it waited
+# for did not itself die of the signal (SIPp catches SIGINT).
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 START=$(date +%s)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -231,15 +239,22 @@ us_per() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.0f", n ? t * 1
 # sipp_run NAME LIMIT ARGS...: run one SIPp on the load core, in its own
 # directory, with statistics, for at most LIMIT seconds (calls not finished
 # by then count as failed); its exit status is in $WORK/NAME/status.
+# In the background, waited for: bash runs a Ctrl-C's trap only once a
+# foreground command ends, and only if that died of it (SIPp catches
+# SIGINT and finishes its calls), but interrupts the wait builtin at once;
+# cleanup then ends SIPp and its timeout (SIPP).
+SIPP=
 sipp_run() {
-	local name=$1 limit=$2
+	local name=$1 limit=$2 st=0
 	shift 2
 	mkdir -p "$WORK/$name"
-	(cd "$WORK/$name" && set +e
-		timeout -s KILL $((limit + 15)) "${LOAD[@]}" sipp "$@" -i 127.0.0.1 -nostdin -timeout "${limit}s" \
-			-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 1 \
-			-trace_err -error_file errors.log >screen.txt 2>&1
-		echo $? >status) 2>/dev/null # no "Killed" from the shell
+	(cd "$WORK/$name" && exec timeout -s KILL $((limit + 15)) "${LOAD[@]}" sipp "$@" -i 127.0.0.1 -nostdin -timeout "${limit}s" \
+		-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 1 \
+		-trace_err -error_file errors.log >screen.txt 2>&1) &
+	SIPP=$!
+	wait "$SIPP" || st=$?
+	SIPP=
+	echo "$st" >"$WORK/$name/status"
 }
 # stat NAME COLUMN: the last value of a column of SIPp's statistics.
 stat() {
