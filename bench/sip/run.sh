@@ -734,7 +734,7 @@ if [ "$OVERLOAD" = 1 ]; then
 fi
 echo
 echo "(a) $ACCOUNTS distinct accounts at $REG_RATE/s offered. (b) door → 3 endpoints, one answers, two get CANCEL/487, \"#\" as RFC 2833, BYE after ${HOLD_MS}ms; $CALL_SECONDS s per rate."
-echo "(c) and (d) as (b), each server at its own clean maximum (a run with no failure and no call slower than 1 s), twice it for (c)."
+echo "(c) and (d) as (b), each server at its own clean maximum (a run with no failure, no call slower than 1 s and none completed after the window), twice it for (c)."
 echo "Achieved rate: completed within the window (the offered $CALL_SECONDS s + the ${HOLD_MS} ms hold + ${GRACE_MS} ms; registrations: their offered time + ${GRACE_MS} ms) per offered second; later ones are \"completed after the window\"."
 echo "RcvbufErrors count every UDP socket of the machine (SIPp's too); the server's own drops are its socket's (/proc/net/udp)."
 echo "kam+rtpengine: Kamailio with the media through rtpengine (userspace), both counted; kamailio: the proxy alone (no media)."
