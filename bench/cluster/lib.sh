@@ -31,8 +31,10 @@ done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 # One bench at a time on the machine: three nodes and SIPp load both
 # cores, and would be measured by (and measure) another bench.
+# shellcheck source=SCRIPTDIR/../lock.sh
 . "$ROOT/bench/lock.sh"
 bench_lock "$NAME"
+# shellcheck disable=SC2034 # printed by soak.sh and register.sh
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-$NAME.XXXXXX")}

@@ -36,6 +36,7 @@
 # and holds the lock across both of its bench-sip runs.
 set -eo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=SCRIPTDIR/../lock.sh
 . "$HERE/../lock.sh"
 bench_lock bench-overload
 CLEAN_RATE=${CLEAN_RATE:-400}

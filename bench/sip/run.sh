@@ -118,6 +118,7 @@ fi
 
 # One bench at a time on the machine: another one pins its server to the
 # same core and both measure each other (bench/lock.sh).
+# shellcheck source=SCRIPTDIR/../lock.sh
 . "$ROOT/bench/lock.sh"
 bench_lock bench-sip
 

@@ -63,6 +63,7 @@ fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 # One bench at a time on the machine: another pins its server to the same
 # core (bench/lock.sh).
+# shellcheck source=SCRIPTDIR/../lock.sh
 . "$ROOT/bench/lock.sh"
 bench_lock soak
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
