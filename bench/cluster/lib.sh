@@ -29,6 +29,13 @@ for ip in 127.0.0.2 127.0.0.3; do
 		die "cannot bind $ip: the nodes need the loopback addresses 127.0.0.1-3"
 done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+# One bench at a time on the machine: three nodes and SIPp load both
+# cores, and would be measured by (and measure) another bench.
+# shellcheck source=SCRIPTDIR/../lock.sh
+. "$ROOT/bench/lock.sh"
+bench_lock "$NAME"
+# shellcheck disable=SC2034 # printed by soak.sh and register.sh
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-$NAME.XXXXXX")}
 mkdir -p "$WORK"
@@ -39,6 +46,11 @@ cleanup() {
 	if [ "${KEEP:-0}" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+# Ctrl-C or a kill ends the run (cleanup, then the lock is released):
+# without a trap bash goes on with the next command when the one it waited
+# for did not itself die of the signal (SIPp catches SIGINT).
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 
 VERSION=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?')
 

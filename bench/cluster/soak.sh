@@ -113,7 +113,7 @@ for i in 1 2 3; do
 done
 echo
 echo "soak-cluster: switchboard $VERSION, 3 nodes on 127.0.0.1-3, $SOAK_DURATION at $SOAK_RATE door calls/s offered on node 3, $(nproc) CPUs"
-echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows the nodes)"
+echo "load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows the nodes)"
 echo "calls: $CALLS offered, $OK completed, $FAILED failed ($(awk -v f="$FAILED" -v n="$CALLS" 'BEGIN { printf "%.3f", n ? 100 * f / n : 0 }') %), $(stat "$WORK/door" 'Retransmissions(C)') retransmissions"
 echo "registrations: $REG_OK completed, $REG_FAILED failed (of $((3 * REGS)) offered)"
 if [ -s "$WORK/door/errors.log" ]; then

@@ -31,10 +31,14 @@
 # SERVER_RT=1 the servers and burners run SCHED_RR on their core, and
 # `chrt -r 5 bench/overload/run.sh` also keeps SIPp's core from the
 # machine's other load (SIPp starved of its core retransmits late and
-# reads every server as slow). Another bench-sip running at the same time
-# pins its server to the same core: wait for it.
+# reads every server as slow). Another bench running at the same time
+# pins its server to the same core: this one waits for it (bench/lock.sh)
+# and holds the lock across both of its bench-sip runs.
 set -eo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=SCRIPTDIR/../lock.sh
+. "$HERE/../lock.sh"
+bench_lock bench-overload
 CLEAN_RATE=${CLEAN_RATE:-400}
 OVERLOAD_RATE=${OVERLOAD_RATE:-800}
 BURNER_RATE=${BURNER_RATE:-$CLEAN_RATE}

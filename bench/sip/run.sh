@@ -9,7 +9,7 @@
 # HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO,
 # SERVERS, MEMORY, PROFILE, OVERLOAD, OVERLOAD_RATE, CONTENTION_RATE,
 # BURNERS, BASELINE, SERVE_FLAGS, BASELINE_FLAGS, SERVE_ENV, BASELINE_ENV,
-# BASELINE_FIRST, SERVER_RT, LOAD_RT.
+# BASELINE_FIRST, SERVER_RT, LOAD_RT, GRACE_MS, BENCH_LOCK, BENCH_LOCK_WAIT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -38,6 +38,7 @@ BASELINE_FLAGS=${BASELINE_FLAGS:-}   # more flags for BASELINE's serve
 SERVE_ENV=${SERVE_ENV:-}             # NAME=VALUE words in the working tree's serve's environment (e.g. GOGC=50)
 BASELINE_ENV=${BASELINE_ENV:-}       # ... and in BASELINE's
 BASELINE_FIRST=${BASELINE_FIRST:-0}  # 1: measure BASELINE before the working tree (alternate runs to see the order's effect)
+GRACE_MS=${GRACE_MS:-1000}           # the achieved rate counts what completes by the offered duration (+ HOLD_MS) + this
 SERVER_RT=${SERVER_RT:-0}            # 1: servers (and burners) run SCHED_RR, above the machine's other load
 LOAD_RT=${LOAD_RT:-0}                # 1: SIPp runs SCHED_RR too (a busy machine otherwise starves the load, not the server)
 SITE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f # not a secret: a benchmark site
@@ -115,17 +116,31 @@ if [ "$LOAD_RT" = 1 ]; then
 	LOAD=(chrt -r 5 taskset -c "$LOAD_CPU")
 fi
 
+# One bench at a time on the machine: another one pins its server to the
+# same core and both measure each other (bench/lock.sh).
+# shellcheck source=SCRIPTDIR/../lock.sh
+. "$ROOT/bench/lock.sh"
+bench_lock bench-sip
+
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench-sip.XXXXXX")}
 mkdir -p "$WORK"
 PIDS=()
 BURNER=()
 cleanup() {
+	# SIPp and its timeout, a process group of their own: SIPp finishes
+	# its calls on SIGTERM, and the servers are going.
+	[ -z "${SIPP:-}" ] || kill -KILL -- "-$SIPP" 2>/dev/null || kill -KILL "$SIPP" 2>/dev/null || true
 	for p in "${BURNER[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	if [ "$KEEP" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+# Ctrl-C or a kill ends the run (cleanup, then the lock is released):
+# without a trap bash goes on with the next command when the one it waited
+# for did not itself die of the signal (SIPp catches SIGINT).
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 START=$(date +%s)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -225,33 +240,51 @@ us_per() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.0f", n ? t * 1
 # sipp_run NAME LIMIT ARGS...: run one SIPp on the load core, in its own
 # directory, with statistics, for at most LIMIT seconds (calls not finished
 # by then count as failed); its exit status is in $WORK/NAME/status.
+# In the background, waited for: bash runs a Ctrl-C's trap only once a
+# foreground command ends, and only if that died of it (SIPp catches
+# SIGINT and finishes its calls), but interrupts the wait builtin at once;
+# cleanup then ends SIPp and its timeout (SIPP).
+SIPP=
 sipp_run() {
-	local name=$1 limit=$2
+	local name=$1 limit=$2 st=0
 	shift 2
 	mkdir -p "$WORK/$name"
-	(cd "$WORK/$name" && set +e
-		timeout -s KILL $((limit + 15)) "${LOAD[@]}" sipp "$@" -i 127.0.0.1 -nostdin -timeout "${limit}s" \
-			-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 \
-			-trace_err -error_file errors.log >screen.txt 2>&1
-		echo $? >status) 2>/dev/null # no "Killed" from the shell
+	(cd "$WORK/$name" && exec timeout -s KILL $((limit + 15)) "${LOAD[@]}" sipp "$@" -i 127.0.0.1 -nostdin -timeout "${limit}s" \
+		-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 1 \
+		-trace_err -error_file errors.log >screen.txt 2>&1) &
+	SIPP=$!
+	wait "$SIPP" || st=$?
+	SIPP=
+	echo "$st" >"$WORK/$name/status"
 }
 # stat NAME COLUMN: the last value of a column of SIPp's statistics.
 stat() {
 	awk -F';' -v col="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next } { v = $c } END { print v + 0 }' "$WORK/$1/stat.csv"
 }
-# achieved NAME: successful calls per second, from the start of the run to
-# the statistics row in which the last of them completed.
+# completions NAME RTD: when each operation completed, ms from SIPp's
+# start (the date of its response time RTD: door.xml's 2 is the BYE's 200,
+# the end of a call; register.xml's 1 the REGISTER's 200), one a line.
+completions() {
+	cat "$WORK/$1"/*_rtt.csv 2>/dev/null | awk -F';' -v r="$2" '$3 == r && $1 ~ /^[0-9.]+$/ { print $1 }'
+}
+# achieved NAME RTD OFFERED_MS TAIL_MS: the achieved rate within the
+# offered window — operations completed by OFFERED_MS (how long SIPp
+# offered them) + TAIL_MS (what one takes when served at once: the call's
+# hold) + GRACE_MS, per second of OFFERED_MS. A clean run reads its
+# offered rate; a straggler completed after the window (a message lost
+# and retransmitted 30 s later) does not stretch the run's time and read
+# as a collapse of the rate: it is counted by late.
 achieved() {
-	awk -F';' 'function t(f) { split(f, a, "\t"); return a[3] + 0 }
-		NR == 1 { for (i = 1; i <= NF; i++) if ($i == "SuccessfulCall(C)") c = i; next }
-		NR == 2 { t0 = t($1) }
-		$c + 0 > ok { ok = $c + 0; t1 = t($3) }
-		END { if (t1 > t0) printf "%.0f", ok / (t1 - t0); else print 0 }' "$WORK/$1/stat.csv"
+	completions "$1" "$2" | awk -v o="$3" -v w=$(($3 + $4 + GRACE_MS)) '$1 <= w { n++ } END { printf "%.0f", (o > 0 ? n * 1000 / o : 0) }'
+}
+# late NAME RTD OFFERED_MS TAIL_MS: operations completed after that window.
+late() {
+	completions "$1" "$2" | awk -v w=$(($3 + $4 + GRACE_MS)) '$1 > w { n++ } END { print n + 0 }'
 }
 # slow NAME: calls whose 200 came more than a second after their first
-# INVITE (SIPp's response times), and calls not finished at all.
+# INVITE (SIPp's response time 1).
 slow() {
-	cat "$WORK/$1"/*_rtt.csv 2>/dev/null | awk -F';' '$2 ~ /^[0-9.]+$/ && $2 + 0 > 1000 { n++ } END { print n + 0 }'
+	cat "$WORK/$1"/*_rtt.csv 2>/dev/null | awk -F';' '$3 == 1 && $2 ~ /^[0-9.]+$/ && $2 + 0 > 1000 { n++ } END { print n + 0 }'
 }
 # refused NAME: the door's calls the server refused with 503 (counted as
 # failures), from SIPp's final screen: the two 503 receives of door.xml.
@@ -265,9 +298,10 @@ drops() {
 	awk -v p="$(printf '0100007F:%04X' "$1")" '$2 == p { d += $NF } END { print d + 0 }' /proc/net/udp
 }
 
-# p99 NAME: the 99th percentile response time, ms (SIPp's resolution).
+# p99 NAME: the 99th percentile of response time 1 (first request to its
+# 200), ms (SIPp's resolution).
 p99() {
-	cat "$WORK/$1"/*_rtt.csv 2>/dev/null | awk -F';' '$2 ~ /^[0-9.]+$/ { print $2 }' | sort -n |
+	cat "$WORK/$1"/*_rtt.csv 2>/dev/null | awk -F';' '$3 == 1 && $2 ~ /^[0-9.]+$/ { print $2 }' | sort -n |
 		awk '{ v[NR] = $1 } END { if (NR == 0) { print "n/a"; exit } i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print v[i] }'
 }
 
@@ -347,7 +381,8 @@ workload_register() {
 	profile_wait
 	fail=$(stat "$name-register" 'FailedCall(C)')
 	record "$name" register cpu_us "$(us_per $((t1 - t0)) "$ACCOUNTS")"
-	record "$name" register rate "$(achieved "$name-register")"
+	record "$name" register rate "$(achieved "$name-register" 1 $((ACCOUNTS * 1000 / REG_RATE)) 0)"
+	record "$name" register late "$(late "$name-register" 1 $((ACCOUNTS * 1000 / REG_RATE)) 0)"
 	record "$name" register ok "$(stat "$name-register" 'SuccessfulCall(C)')"
 	record "$name" register failed "$fail"
 	record "$name" register retrans "$(stat "$name-register" 'Retransmissions(C)')"
@@ -372,7 +407,8 @@ workload_calls() {
 	profile_wait
 	record "$name" "$key" offered "$rate"
 	record "$name" "$key" cpu_us "$(us_per $((t1 - t0)) "$n")"
-	record "$name" "$key" rate "$(achieved "$run")"
+	record "$name" "$key" rate "$(achieved "$run" 2 $((CALL_SECONDS * 1000)) "$HOLD_MS")"
+	record "$name" "$key" late "$(late "$run" 2 $((CALL_SECONDS * 1000)) "$HOLD_MS")"
 	record "$name" "$key" ok "$(stat "$run" 'SuccessfulCall(C)')"
 	record "$name" "$key" failed "$(( n - $(stat "$run" 'SuccessfulCall(C)') ))"
 	record "$name" "$key" retrans "$(stat "$run" 'Retransmissions(C)')"
@@ -384,11 +420,12 @@ workload_calls() {
 	record "$name" "$key" load "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
-# clean_max NAME: the highest achieved rate of NAME's clean call runs (no
-# failure, no call slower than a second); 0 when none was clean.
+# clean_max NAME: the highest achieved rate (in the window) of NAME's
+# clean call runs (no failure, no call slower than a second, none
+# completed after the window); 0 when none was clean.
 clean_max() {
 	awk -v s="$1" '$1 == s && $2 ~ /^calls@/ { v[$2, $3] = $4; w[$2] = 1 }
-		END { m = 0; for (k in w) if (v[k, "failed"] == 0 && v[k, "slow"] == 0 && v[k, "rate"] > m) m = v[k, "rate"]; print m + 0 }' "$RESULTS"
+		END { m = 0; for (k in w) if (v[k, "failed"] == 0 && v[k, "slow"] == 0 && v[k, "late"] == 0 && v[k, "rate"] > m) m = v[k, "rate"]; print m + 0 }' "$RESULTS"
 }
 
 # workload_overload NAME PORT: the overload row (twice the clean maximum
@@ -649,7 +686,7 @@ echo "load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loa
 echo "$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)); server on CPU $SERVER_CPU$([ "$SERVER_RT" = 1 ] && echo " (SCHED_RR)"), SIPp on CPU $LOAD_CPU; loopback UDP; DTMF $([ "$DTMF" = 1 ] && echo on || echo OFF)"
 echo
 row "" switchboard before kam+rtpengine kamailio "sb/$([ "$REF" = kamailio ] && echo kam || echo anchor)"
-for key in "register cpu_us CPU-µs per registration (401+200)" "register rate achieved rate (/s)" "register failed failures" \
+for key in "register cpu_us CPU-µs per registration (401+200)" "register rate achieved rate in the window (/s)" "register late completed after the window" "register failed failures" \
 	"register retrans retransmissions" "register p99_ms p99 response time (ms)"; do
 	set -- $key
 	w=$1 k=$2
@@ -664,7 +701,8 @@ row "  burst: PSS highest / steady" "${col[@]}" ""
 line "  RSS highest during the burst (B)" memory rss_max_b
 line "  RSS steady (B)" memory rss_steady_b
 line "  Go live heap (B)" memory heap_live_b
-CALL_KEYS=("cpu_us CPU-µs per call" "rate achieved rate (/s)" "failed failures" "refused of which refused with 503" "slow calls slower than 1 s"
+CALL_KEYS=("cpu_us CPU-µs per call" "rate achieved rate in the window (/s)" "failed failures" "refused of which refused with 503" "slow calls slower than 1 s"
+	"late calls completed after the window"
 	"retrans retransmissions" "p99_ms p99 INVITE→200 (ms)" "drops datagrams the server's socket dropped" "rcvbuf RcvbufErrors, all sockets"
 	"rtp_per_call RTP packets rtpengine relayed per call" "load load average (1 min) after the run")
 for r in $CALL_RATES; do
@@ -697,7 +735,8 @@ if [ "$OVERLOAD" = 1 ]; then
 fi
 echo
 echo "(a) $ACCOUNTS distinct accounts at $REG_RATE/s offered. (b) door → 3 endpoints, one answers, two get CANCEL/487, \"#\" as RFC 2833, BYE after ${HOLD_MS}ms; $CALL_SECONDS s per rate."
-echo "(c) and (d) as (b), each server at its own clean maximum (a run with no failure and no call slower than 1 s), twice it for (c)."
+echo "(c) and (d) as (b), each server at its own clean maximum (a run with no failure, no call slower than 1 s and none completed after the window), twice it for (c)."
+echo "Achieved rate: completed within the window (the offered $CALL_SECONDS s + the ${HOLD_MS} ms hold + ${GRACE_MS} ms; registrations: their offered time + ${GRACE_MS} ms) per offered second; later ones are \"completed after the window\"."
 echo "RcvbufErrors count every UDP socket of the machine (SIPp's too); the server's own drops are its socket's (/proc/net/udp)."
 echo "kam+rtpengine: Kamailio with the media through rtpengine (userspace), both counted; kamailio: the proxy alone (no media)."
 echo "switchboard is a B2BUA that relays the RTP. Ratio: switchboard / $REF. Total $(( $(date +%s) - START ))s. Raw results: $RESULTS"

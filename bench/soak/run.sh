@@ -61,6 +61,12 @@ if [ "$(id -u)" != 0 ] || [ ! -r "$PCAP" ]; then
 	DTMF=0
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+# One bench at a time on the machine: another pins its server to the same
+# core (bench/lock.sh).
+# shellcheck source=SCRIPTDIR/../lock.sh
+. "$ROOT/bench/lock.sh"
+bench_lock soak
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/switchboard-soak.XXXXXX")}
 mkdir -p "$WORK"
@@ -71,6 +77,11 @@ cleanup() {
 	if [ "$KEEP" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+# Ctrl-C or a kill ends the run (cleanup, then the lock is released):
+# without a trap bash goes on with the next command when the one it waited
+# for did not itself die of the signal (SIPp catches SIGINT).
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 
 VERSION=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?')
 say "building switchboard $VERSION and the noise generator"
@@ -192,7 +203,7 @@ FAILED=$((CALLS - OK)) # calls never finished count too
 read -r rss pss fds thr < <(sample)
 echo
 echo "soak: switchboard $VERSION, $SOAK_DURATION at $CALL_RATE calls/s offered, $(nproc) CPUs, DTMF $([ "$DTMF" = 1 ] && echo on || echo OFF)"
-echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows the server)"
+echo "load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows the server)"
 echo "calls: $CALLS offered, $OK completed, $FAILED failed ($(awk -v f="$FAILED" -v n="$CALLS" 'BEGIN { printf "%.3f", n ? 100 * f / n : 0 }') %), $(stat 'Retransmissions(C)') retransmissions"
 cat "$WORK/noise.txt"
 echo "server at the end: RSS $rss KiB, PSS $pss KiB, $fds fds, $thr threads; log $(wc -c <"$WORK/switchboard.log") bytes"
