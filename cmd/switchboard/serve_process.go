@@ -17,7 +17,8 @@ import (
 const idleCheck = 10 * time.Second
 
 // releaseWhenIdle hands free heap memory back to the operating system: at
-// once, and then whenever the server has gone quiet, until ctx ends.
+// once, and then whenever the server has gone quiet, until ctx ends. It
+// starts limitBursts too, which keeps a burst's peak down while it lasts.
 //
 // At once, because loading a large site leaves several times the
 // program's size behind (a 30 000 user site: 160 MB of heap for 45 MB
@@ -43,6 +44,7 @@ func releaseWhenIdle(ctx context.Context) {
 		{Name: "/memory/classes/heap/free:bytes"},
 	}
 	debug.FreeOSMemory()
+	go limitBursts(ctx) // from what is live now
 	t := time.NewTicker(idleCheck)
 	defer t.Stop()
 	var last uint64
