@@ -128,6 +128,7 @@ func limitBursts(ctx context.Context) {
 	var (
 		b      burstLimit
 		cycles uint64
+		last   time.Time // when the last collection was seen
 		set    = gogc
 	)
 	defer func() {
@@ -140,9 +141,10 @@ func limitBursts(ctx context.Context) {
 	for {
 		metrics.Read(samples)
 		live := samples[1].Value.Uint64()
+		now := time.Now()
 		if c := samples[0].Value.Uint64(); c != cycles {
-			cycles = c
-			b.collected(time.Now(), live)
+			cycles, last = c, now
+			b.collected(now, live)
 			pct := gogc
 			if budget := b.heapBudget(live, gogc); budget > 0 && live > 0 {
 				pct = int(min(max((int64(budget)-int64(live))*100/int64(live), burstMinGOGC), int64(gogc)))
@@ -151,6 +153,12 @@ func limitBursts(ctx context.Context) {
 				debug.SetGCPercent(pct)
 				set = pct
 			}
+		} else if set != gogc && now.Sub(last) >= burstSettled {
+			// No collection for a while: whatever the burst was, it no
+			// longer allocates fast, and the next traffic starts at the
+			// operator's GOGC rather than the burst's.
+			debug.SetGCPercent(gogc)
+			set = gogc
 		}
 		select {
 		case <-ctx.Done():
