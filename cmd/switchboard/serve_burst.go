@@ -85,9 +85,9 @@ func (b *burstLimit) collected(at time.Time, live uint64) {
 	b.samples = append(b.samples[:0], b.samples[n:]...)
 }
 
-// heapBudget is how many bytes the heap's objects and free pages may take
-// with the live heap at live and the collector at gogc percent; 0: no
-// limit.
+// heapBudget is how big the heap may grow before the next collection,
+// with the live heap at live and the operator's GC percentage gogc; 0:
+// as big as gogc lets it.
 func (b *burstLimit) heapBudget(live uint64, gogc int) uint64 {
 	if len(b.samples) == 0 || gogc <= 0 {
 		return 0
