@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -40,6 +41,18 @@ type answered struct {
 }
 
 const answeredGens = 5
+
+// registersAnswered counts the final answers to REGISTER over UDP that
+// were remembered (every one but a challenge or a throttle's refusal), of
+// every Register of the process.
+var registersAnswered atomic.Uint64
+
+// RegistersAnswered returns how many REGISTERs over UDP the process has
+// answered with a final response other than a challenge or a throttle's
+// refusal: how fast it rises is the rate of registrations, which a burst
+// of (a building's phones after a power cut) grows the heap for good
+// (serve's memory policy watches it).
+func RegistersAnswered() uint64 { return registersAnswered.Load() }
 
 // answeredChunk is the size of a generation's chunks: tens of answers
 // each (one is at most an MTU).
@@ -109,6 +122,7 @@ func (a *answered) put(key string, data []byte, dst net.Addr) {
 	if a.closed {
 		return
 	}
+	registersAnswered.Add(1)
 	if a.m == nil {
 		a.m = map[uint64]answerAt{}
 		a.seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}

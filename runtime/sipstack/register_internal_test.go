@@ -158,3 +158,28 @@ func TestAnsweredManyAnswers(t *testing.T) {
 	check(perGen-1, false)
 	check(perGen, true)
 }
+
+// RegistersAnswered counts the final answers a Register remembered, not
+// its challenges (serve's memory policy reads it as the rate of
+// registrations).
+func TestRegistersAnsweredCountsFinalAnswers(t *testing.T) {
+	status := 401
+	r := NewRegister(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, status, "", nil))
+	})
+	defer r.Close()
+	conn := &recorder{}
+	src := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 10), Port: 5060}
+	before := RegistersAnswered()
+	r.Serve(conn, []byte(registerSeeds[0]), src)
+	if got := RegistersAnswered() - before; got != 0 {
+		t.Errorf("after a challenge: %d answers counted, want 0", got)
+	}
+	status = 200
+	again := []byte(strings.Replace(registerSeeds[0], "CSeq: 1826", "CSeq: 1827", 1))
+	r.Serve(conn, again, src)
+	r.Serve(conn, again, src) // a retransmission: answered as remembered
+	if got := RegistersAnswered() - before; got != 1 || len(conn.sent) != 3 {
+		t.Errorf("after a 200: %d answers counted (want 1), %d sent (want 3)", got, len(conn.sent))
+	}
+}
