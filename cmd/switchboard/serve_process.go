@@ -17,7 +17,8 @@ import (
 const idleCheck = 10 * time.Second
 
 // releaseWhenIdle hands free heap memory back to the operating system: at
-// once, and then whenever the server has gone quiet, until ctx ends.
+// once, and then whenever the server has gone quiet, until ctx ends. It
+// starts limitBursts too, which keeps a burst's peak down while it lasts.
 //
 // At once, because loading a large site leaves several times the
 // program's size behind (a 30 000 user site: 160 MB of heap for 45 MB
@@ -30,10 +31,14 @@ const idleCheck = 10 * time.Second
 // would hold twice the memory its registrations and site need until the
 // next burst. Every idleCheck, when the heap allocated less than an eighth
 // of its live size since the last look (no traffic to speak of) and holds
-// more than a quarter over it (at least 8 MiB) in garbage and free pages,
+// more than an eighth over it (at least 8 MiB) in garbage and free pages,
 // that memory goes back: one forced collection (tens of milliseconds for
 // a large site) and the release, once per quiet period. Under load
-// nothing changes, so throughput and latency do not pay for it.
+// nothing changes, so throughput and latency do not pay for it. (An
+// eighth, not more: limitBursts keeps a burst's heap within less than
+// twice its live size, and a quarter then kept what the burst's last
+// collection left, the answers remembered for seconds among it, until
+// the next one, two minutes later.)
 func releaseWhenIdle(ctx context.Context) {
 	samples := []metrics.Sample{
 		{Name: "/gc/heap/allocs:bytes"},
@@ -43,6 +48,7 @@ func releaseWhenIdle(ctx context.Context) {
 		{Name: "/memory/classes/heap/free:bytes"},
 	}
 	debug.FreeOSMemory()
+	go limitBursts(ctx) // from what is live now
 	t := time.NewTicker(idleCheck)
 	defer t.Stop()
 	var last uint64
@@ -57,7 +63,7 @@ func releaseWhenIdle(ctx context.Context) {
 		held := samples[2].Value.Uint64() + samples[3].Value.Uint64() + samples[4].Value.Uint64()
 		quiet := allocs-last < live/8
 		last = allocs
-		if quiet && held > live+max(live/4, 8<<20) {
+		if quiet && held > live+max(live/8, 8<<20) {
 			debug.FreeOSMemory()
 		}
 	}

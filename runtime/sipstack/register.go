@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -130,7 +129,7 @@ func (tx *udpServerTx) Respond(res *sip.Response) error {
 		// of wrong credentials from spoofed sources leaves nothing behind.
 		return nil
 	}
-	tx.answered.put(tx.key, bytes.Clone(buf.Bytes()), dst)
+	tx.answered.put(tx.key, buf.Bytes(), dst)
 	return nil
 }
 
@@ -170,93 +169,4 @@ func responseDest(req *sip.Request, src net.Addr) net.Addr {
 		return src
 	}
 	return &net.UDPAddr{IP: net.ParseIP(host), Port: port}
-}
-
-// answered remembers final responses to REGISTERs over UDP for sipgo's
-// Timer J (the server's transaction retention), keyed by transaction
-// (RFC 3261 §17.2.3). Entries are forgotten in generations: every
-// quarter of Timer J the keys put in the oldest go, so an entry lives
-// between one and one and a quarter Timer J without a timer of its own.
-// The rotation stops while nothing is remembered.
-type answered struct {
-	mu     sync.Mutex
-	m      map[string]answer
-	gens   [answeredGens][]string // the keys put in each generation, [0] newest
-	turn   uint64                 // rotations so far
-	timer  *time.Timer
-	period time.Duration
-	closed bool
-}
-
-const answeredGens = 5
-
-type answer struct {
-	data []byte
-	dst  net.Addr
-	turn uint64 // the rotation it was put in
-}
-
-// resend sends the remembered response of transaction key again, if any.
-func (a *answered) resend(conn net.PacketConn, key string) bool {
-	a.mu.Lock()
-	ans, found := a.m[key]
-	a.mu.Unlock()
-	if !found {
-		return false
-	}
-	_, _ = conn.WriteTo(ans.data, ans.dst)
-	return true
-}
-
-func (a *answered) put(key string, data []byte, dst net.Addr) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return
-	}
-	if a.m == nil {
-		a.m = map[string]answer{}
-	}
-	a.m[key] = answer{data: data, dst: dst, turn: a.turn}
-	a.gens[0] = append(a.gens[0], key)
-	if a.timer == nil {
-		a.period = max(sip.Timer_J/(answeredGens-1), time.Millisecond)
-		a.timer = time.AfterFunc(a.period, a.rotate)
-	}
-}
-
-func (a *answered) rotate() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return
-	}
-	oldest := a.gens[answeredGens-1]
-	for _, k := range oldest {
-		// A key put again since (a request retransmitted after its answer
-		// was forgotten, answered anew) stays with its newer turn.
-		if e, ok := a.m[k]; ok && e.turn == a.turn-(answeredGens-1) {
-			delete(a.m, k)
-		}
-	}
-	copy(a.gens[1:], a.gens[:answeredGens-1])
-	a.gens[0] = nil
-	a.turn++
-	if len(a.m) > 0 {
-		a.timer.Reset(a.period)
-		return
-	}
-	a.m, a.gens, a.timer = nil, [answeredGens][]string{}, nil
-}
-
-// close forgets everything and stops the rotation.
-func (a *answered) close() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.closed = true
-	if a.timer != nil {
-		a.timer.Stop()
-		a.timer = nil
-	}
-	a.m, a.gens = nil, [answeredGens][]string{}
 }

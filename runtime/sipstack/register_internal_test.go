@@ -1,19 +1,29 @@
 package sipstack
 
 import (
+	"bytes"
+	"fmt"
 	"net"
+	goruntime "runtime"
+	"strings"
 	"testing"
 	"time"
+	"weak"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/go-cmp/cmp"
 )
 
 // recorder is a PacketConn that keeps what is written to it.
 type recorder struct {
 	net.PacketConn
 	sent [][]byte
+	to   []string // as strings: a test may look for what keeps an address
 }
 
-func (r *recorder) WriteTo(b []byte, _ net.Addr) (int, error) {
+func (r *recorder) WriteTo(b []byte, to net.Addr) (int, error) {
 	r.sent = append(r.sent, append([]byte(nil), b...))
+	r.to = append(r.to, to.String())
 	return len(b), nil
 }
 
@@ -53,5 +63,123 @@ func TestAnsweredGenerations(t *testing.T) {
 	}
 	if a.resend(conn, "other") {
 		t.Error("resent a response never remembered")
+	}
+}
+
+// A remembered answer keeps a copy of its bytes and its destination as
+// bytes, not the objects the read loop and the handler made: not the
+// source address of the request (which the answer's destination often
+// is), not the response buffer (reused for the next answer).
+func TestRegisterAnswerKeepsNoAddressOrBuffer(t *testing.T) {
+	var sent []byte
+	r := NewRegister(func(req *sip.Request, tx sip.ServerTransaction) {
+		if err := tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer r.Close()
+	conn := &recorder{}
+	src := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 10), Port: 5060}
+	gone := weak.Make(src)
+	if !r.Serve(conn, []byte(registerSeeds[0]), src) || len(conn.sent) != 1 {
+		t.Fatalf("served, sent %q", conn.sent)
+	}
+	sent = conn.sent[0]
+	// Whatever the pool hands out next is written over.
+	buf := respBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	buf.WriteString(strings.Repeat("x", buf.Cap()))
+	respBufs.Put(buf)
+	src = nil
+	goruntime.GC()
+	if gone.Value() != nil {
+		t.Error("the remembered answer keeps the request's source address")
+	}
+	if !r.Serve(conn, []byte(registerSeeds[0]), &net.UDPAddr{IP: net.IPv4(192, 0, 2, 10), Port: 5060}) || len(conn.sent) != 2 {
+		t.Fatalf("retransmission: sent %q", conn.sent)
+	}
+	if diff := cmp.Diff(string(sent), string(conn.sent[1])); diff != "" {
+		t.Errorf("the retransmission's answer (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff("192.0.2.10:5060", conn.to[1]); diff != "" {
+		t.Errorf("the retransmission's answer went to (-want +got):\n%s", diff)
+	}
+}
+
+// Many answers over several chunks and generations: each is found with
+// its own bytes and destination until its generation goes, one put again
+// stays with its newer generation, and a key never put is not found.
+func TestAnsweredManyAnswers(t *testing.T) {
+	var a answered
+	defer a.close()
+	a.period = time.Hour
+	a.timer = time.AfterFunc(time.Hour, func() {})
+	const perGen = 200 // with 500-byte answers, several chunks a generation
+	answer := func(i int) string {
+		return fmt.Sprintf("SIP/2.0 200 OK\r\nX: %d\r\n%s\r\n\r\n", i, strings.Repeat("h", 480))
+	}
+	dst := func(i int) *net.UDPAddr {
+		if i%2 == 1 {
+			return &net.UDPAddr{IP: net.ParseIP("2001:db8::1"), Port: 1024 + i}
+		}
+		return &net.UDPAddr{IP: net.IPv4(198, 51, 100, byte(i)), Port: 1024 + i}
+	}
+	for g := range 3 {
+		for i := g * perGen; i < (g+1)*perGen; i++ {
+			a.put(fmt.Sprint("key", i), []byte(answer(i)), dst(i))
+		}
+		a.rotate()
+	}
+	a.put("key0", []byte(answer(0)), dst(0)) // generation 3, the newest
+	check := func(i int, want bool) {
+		t.Helper()
+		conn := &recorder{}
+		if got := a.resend(conn, fmt.Sprint("key", i)); got != want {
+			t.Fatalf("key%d found %v, want %v", i, got, want)
+		}
+		if !want {
+			return
+		}
+		if diff := cmp.Diff(answer(i), string(conn.sent[0])); diff != "" {
+			t.Errorf("key%d (-want +got):\n%s", i, diff)
+		}
+		if diff := cmp.Diff(dst(i).String(), conn.to[0]); diff != "" {
+			t.Errorf("key%d went to (-want +got):\n%s", i, diff)
+		}
+	}
+	for i := range 3 * perGen {
+		check(i, true)
+	}
+	check(3*perGen, false)
+	a.rotate()
+	a.rotate() // generation 0's answers go, but for key0
+	check(0, true)
+	check(1, false)
+	check(perGen-1, false)
+	check(perGen, true)
+}
+
+// RegistersAnswered counts the final answers a Register remembered, not
+// its challenges (serve's memory policy reads it as the rate of
+// registrations).
+func TestRegistersAnsweredCountsFinalAnswers(t *testing.T) {
+	status := 401
+	r := NewRegister(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, status, "", nil))
+	})
+	defer r.Close()
+	conn := &recorder{}
+	src := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 10), Port: 5060}
+	before := RegistersAnswered()
+	r.Serve(conn, []byte(registerSeeds[0]), src)
+	if got := RegistersAnswered() - before; got != 0 {
+		t.Errorf("after a challenge: %d answers counted, want 0", got)
+	}
+	status = 200
+	again := []byte(strings.Replace(registerSeeds[0], "CSeq: 1826", "CSeq: 1827", 1))
+	r.Serve(conn, again, src)
+	r.Serve(conn, again, src) // a retransmission: answered as remembered
+	if got := RegistersAnswered() - before; got != 1 || len(conn.sent) != 3 {
+		t.Errorf("after a 200: %d answers counted (want 1), %d sent (want 3)", got, len(conn.sent))
 	}
 }
