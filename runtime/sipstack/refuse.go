@@ -22,10 +22,11 @@ import (
 // enough to know that it is a new call (no To tag) and which one
 // (Call-ID). When Admission refuses it, the 503 is written from those
 // lines as they came, as Kamailio's sl_send_reply writes its replies.
-// Anything the scan is not sure of — a folded line, a field twice, a To
-// that mentions a tag anywhere, a CSeq that is not INVITE's, more Vias
-// than it keeps, no end of the header — goes the parsed way, which
-// decides the same. What the scan does not check (the syntax of the URIs
+// Anything the scan is not sure of — a folded line, a CR or LF inside a
+// line, a field twice, a To that mentions a tag anywhere, a CSeq that is
+// not INVITE's or not below 2**31, a top Via with received or rport
+// twice, more Vias than it keeps, no end of the header — goes the parsed
+// way, which decides the same. What the scan does not check (the syntax of the URIs
 // and addresses) it copies as it came: a request the parser would have
 // dropped as malformed may get a 503 instead, which tells its sender no
 // more than a 503 to a well-formed one, and is no larger than it.
