@@ -61,6 +61,21 @@ func TestScanRegister(t *testing.T) {
 		{"no call-id", register(replace(phoneLines, 4)...), ""},
 		{"two to", register(append(phoneLines, "To: <sip:app.u9@bench.example>")...), ""},
 		{"folded", register(replace(phoneLines, 8, "User-Agent: Yealink", " SIP-T54W")...), ""},
+		// What sipgo's parser refuses (a CR without LF ends no line for
+		// it; a CSeq must be below 2**31, RFC 3261 §8.1.1.5) is not
+		// answered from the scan: its lines would be echoed as they came.
+		{"bare CR in a line", register(replace(phoneLines, 4, "Call-ID: 1-2\rWWW-Authenticate: Digest realm=\"evil\"")...), ""},
+		{"bare LF in a line", register(replace(phoneLines, 4, "Call-ID: 1-2\nWWW-Authenticate: Digest realm=\"evil\"")...), ""},
+		{"bare CR in the request line", append([]byte("REGISTER sip:a\rb SIP/2.0\r\n"), bytes.SplitN(register(phoneLines...), []byte("\r\n"), 2)[1]...), ""},
+		{"cseq 2**31", register(replace(phoneLines, 5, "CSeq: 2147483648 REGISTER")...), ""},
+		{"cseq of 23 digits", register(replace(phoneLines, 5, "CSeq: 99999999999999999999999 REGISTER")...), ""},
+		{"cseq 2**31-1 with leading zeros", register(replace(phoneLines, 5, "CSeq: 0002147483647 REGISTER")...), "app.u1"},
+		// sipgo's response builder sets the top Via's first rport and
+		// received; the scan would add a second received, or fill another
+		// rport than the first.
+		{"received in the top Via", register(replace(phoneLines, 0, "Via: SIP/2.0/UDP 192.168.1.20:5060;received=6.6.6.6;branch=z9hG4bK-1;rport")...), ""},
+		{"rport twice", register(replace(phoneLines, 0, "Via: SIP/2.0/UDP 192.168.1.20:5060;rport;branch=z9hG4bK-1;rport")...), ""},
+		{"rport with a value, then without", register(replace(phoneLines, 0, "Via: SIP/2.0/UDP 192.168.1.20:5060;rport=7;branch=z9hG4bK-1;rport")...), ""},
 		{"an invite", invite(doorLines...), ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +222,14 @@ func FuzzScanRegister(f *testing.F) {
 		if !ok {
 			return
 		}
+		// Framed as the receiver reads it, whether or not the parser
+		// takes the request (refuse.go copies malformed values as they
+		// came, but not a line's end).
+		var buf bytes.Buffer
+		h.challenge(&buf, benchChallenges, src)
+		if n := bytes.Count(buf.Bytes(), []byte("\r\n")); bytes.Count(buf.Bytes(), []byte("\r")) != n || bytes.Count(buf.Bytes(), []byte("\n")) != n {
+			t.Fatalf("the challenge has a CR or LF outside a CRLF:\n%q\nto\n%q", buf.Bytes(), data)
+		}
 		msg, err := sip.ParseMessage(data)
 		if err != nil {
 			return // malformed: see refuse.go
@@ -231,8 +254,6 @@ func FuzzScanRegister(f *testing.F) {
 		if got, want := h.dest(src).String(), responseDest(req, src).String(); got != want {
 			t.Fatalf("response to %s, the parser's to %s:\n%q", got, want, data)
 		}
-		var buf bytes.Buffer
-		h.challenge(&buf, benchChallenges, src)
 		if _, err := sip.ParseMessage(buf.Bytes()); err != nil {
 			t.Fatalf("the challenge does not parse: %v\n%q\nto\n%q", err, buf.Bytes(), data)
 		}

@@ -22,10 +22,11 @@ import (
 // enough to know that it is a new call (no To tag) and which one
 // (Call-ID). When Admission refuses it, the 503 is written from those
 // lines as they came, as Kamailio's sl_send_reply writes its replies.
-// Anything the scan is not sure of — a folded line, a field twice, a To
-// that mentions a tag anywhere, a CSeq that is not INVITE's, more Vias
-// than it keeps, no end of the header — goes the parsed way, which
-// decides the same. What the scan does not check (the syntax of the URIs
+// Anything the scan is not sure of — a folded line, a CR or LF inside a
+// line, a field twice, a To that mentions a tag anywhere, a CSeq that is
+// not INVITE's or not below 2**31, a top Via with received or rport
+// twice, more Vias than it keeps, no end of the header — goes the parsed
+// way, which decides the same. What the scan does not check (the syntax of the URIs
 // and addresses) it copies as it came: a request the parser would have
 // dropped as malformed may get a 503 instead, which tells its sender no
 // more than a 503 to a well-formed one, and is no larger than it.
@@ -78,6 +79,9 @@ func scanRequest(data, prefix []byte, method string, plain bool) (requestHead, b
 	}
 	head := data[:end+2]
 	eol := bytes.Index(head, []byte("\r\n"))
+	if strayEOL(head[:eol]) {
+		return h, false
+	}
 	// "METHOD uri SIP/2.0", one space apart (RFC 3261 §7.1).
 	_, rl, _ := bytes.Cut(head[:eol], []byte(" "))
 	uri, version, ok := bytes.Cut(rl, []byte(" "))
@@ -91,6 +95,9 @@ func scanRequest(data, prefix []byte, method string, plain bool) (requestHead, b
 		head = head[eol+2:]
 		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
 			return h, false // folded (RFC 3261 §7.3.1): the parser's
+		}
+		if strayEOL(line) {
+			return h, false
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
@@ -144,10 +151,39 @@ func scanRequest(data, prefix []byte, method string, plain bool) (requestHead, b
 		return h, false
 	}
 	seq, m, _ := bytes.Cut(h.cseq, []byte(" "))
-	if m = bytes.TrimLeft(m, " \t"); len(seq) == 0 || !only(seq, "0123456789") || string(m) != method {
+	if m = bytes.TrimLeft(m, " \t"); !cseqNumber(seq) || string(m) != method {
 		return h, false
 	}
 	return h, h.topVia()
+}
+
+// strayEOL reports whether line, a line of a request's header without
+// its CRLF, holds a CR or LF of its own. sipgo's parser refuses a CR
+// without LF (its lines end at the first CR) and keeps a lone LF inside a
+// value; a scanned answer copies lines as they came, and a peer that ends
+// lines at either would read the rest as header fields of the server's
+// answer (a challenge of the sender's choosing, say).
+func strayEOL(line []byte) bool {
+	return bytes.IndexByte(line, '\r') >= 0 || bytes.IndexByte(line, '\n') >= 0
+}
+
+// cseqNumber reports whether seq is a CSeq's sequence number as sipgo's
+// parser takes it: digits, below 2**31 (RFC 3261 §8.1.1.5). A larger one
+// fails its parse, and the request would get no answer.
+func cseqNumber(seq []byte) bool {
+	if len(seq) == 0 {
+		return false
+	}
+	n := 0
+	for _, c := range seq {
+		if c < '0' || c > '9' {
+			return false
+		}
+		if n = n*10 + int(c-'0'); n > 1<<31-1 {
+			return false
+		}
+	}
+	return true
 }
 
 // only reports whether b is made of the bytes of set alone.
@@ -245,6 +281,7 @@ func (h *requestHead) topVia() bool {
 		h.port = p
 	}
 	// The parameters, each after a ";" at off.
+	rports := 0
 	for off < len(v) {
 		end := bytes.IndexByte(v[off+1:], ';')
 		if end < 0 {
@@ -257,9 +294,18 @@ func (h *requestHead) topVia() bool {
 			return false // ";;": the parser's to read
 		}
 		switch {
-		case bytes.EqualFold(p, []byte("rport")):
-			h.rport = true
-			h.rportEnd = end
+		case hasName(p, "received"):
+			// sipgo's response builder replaces it; the scan would
+			// add a second one.
+			return false
+		case hasName(p, "rport"):
+			if rports++; rports > 1 {
+				return false // sipgo fills the first; the parser's to read
+			}
+			if len(p) == len("rport") {
+				h.rport = true
+				h.rportEnd = end
+			}
 		case bytes.EqualFold(p, []byte("oc")):
 			h.oc = true
 			h.ocEnd = end
@@ -269,6 +315,12 @@ func (h *requestHead) topVia() bool {
 		off = end
 	}
 	return true
+}
+
+// hasName reports whether p, a parameter, is named name (in any case),
+// with or without a value.
+func hasName(p []byte, name string) bool {
+	return len(p) >= len(name) && equalFold(p[:len(name)], name) && (len(p) == len(name) || p[len(name)] == '=')
 }
 
 // dest is where the response goes: the source with rport (RFC 3581),

@@ -70,6 +70,9 @@ func TestScanInvite(t *testing.T) {
 		{"a port out of range", invite(replace(doorLines, 0, "Via: SIP/2.0/UDP 127.0.0.1:70000;branch=z9hG4bK-1")...), got{}},
 		{"no end of the header", []byte("INVITE sip:R1@x SIP/2.0\r\nVia: SIP/2.0/UDP a:1\r\n"), got{}},
 		{"bare line feeds", bytes.ReplaceAll(invite(doorLines...), []byte("\r\n"), []byte("\n")), got{}},
+		{"a bare CR in a line", invite(replace(doorLines, 4, "Call-ID: 1-2\rRetry-After: 86400")...), got{}},
+		{"a CSeq of 2**31", invite(replace(doorLines, 5, "CSeq: 2147483648 INVITE")...), got{}},
+		{"received in the top Via", invite(replace(doorLines, 0, "Via: SIP/2.0/UDP 127.0.0.1:5070;received=6.6.6.6;branch=z9hG4bK-1;rport")...), got{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,6 +211,14 @@ func FuzzScanInvite(f *testing.F) {
 		if !ok {
 			return
 		}
+		// Framed as the receiver reads it, whether or not the parser
+		// takes the request (refuse.go copies malformed values as they
+		// came, but not a line's end).
+		var buf bytes.Buffer
+		h.refusal(&buf, "2", src, ocFeedback{reduction: 40, seq: "1700000000.123"})
+		if n := bytes.Count(buf.Bytes(), []byte("\r\n")); bytes.Count(buf.Bytes(), []byte("\r")) != n || bytes.Count(buf.Bytes(), []byte("\n")) != n {
+			t.Fatalf("the refusal has a CR or LF outside a CRLF:\n%q\nto\n%q", buf.Bytes(), data)
+		}
 		msg, err := sip.ParseMessage(data)
 		if err != nil {
 			return // malformed: see refuse.go
@@ -226,8 +237,6 @@ func FuzzScanInvite(f *testing.F) {
 		if got, want := h.dest(src).String(), responseDest(req, src).String(); got != want {
 			t.Fatalf("response to %s, the parser's to %s:\n%q", got, want, data)
 		}
-		var buf bytes.Buffer
-		h.refusal(&buf, "2", src, ocFeedback{reduction: 40, seq: "1700000000.123"})
 		if _, err := sip.ParseMessage(buf.Bytes()); err != nil {
 			t.Fatalf("the refusal does not parse: %v\n%q\nto\n%q", err, buf.Bytes(), data)
 		}

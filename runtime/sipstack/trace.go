@@ -425,6 +425,12 @@ func userOf(v []byte) []byte {
 // Request-URI's user part may carry (`sip:alice:secret@host`, `sips:`
 // too, the scheme in any case: RFC 3261 §19.1.1 advises against it; a
 // client may send it all the same). It copies only when there is one.
+//
+// The user part is taken to end at the URI's last '@', not its first: a
+// client that sends a password may send one with characters its grammar
+// leaves out (';', '@', '>'), and a password is cut whole or not kept at
+// all. When in doubt more goes (a URI parameter with an '@' after a
+// port takes the port with it), never less.
 func withoutPassword(line []byte) []byte {
 	sp := bytes.IndexByte(line, ' ')
 	if sp < 0 {
@@ -435,8 +441,11 @@ func withoutPassword(line []byte) []byte {
 		return line // a status line, or no SIP URI
 	}
 	uri := line[i:]
-	at := bytes.IndexByte(uri, '@')
-	if end := bytes.IndexAny(uri, " ;>"); at < 0 || (end >= 0 && end < at) {
+	if end := bytes.IndexByte(uri, ' '); end >= 0 {
+		uri = uri[:end]
+	}
+	at := bytes.LastIndexByte(uri, '@')
+	if at < 0 {
 		return line
 	}
 	colon := bytes.IndexByte(uri[:at], ':')
@@ -444,7 +453,7 @@ func withoutPassword(line []byte) []byte {
 		return line
 	}
 	out := append([]byte(nil), line[:i+colon]...)
-	return append(out, uri[at:]...)
+	return append(out, line[i+at:]...)
 }
 
 // schemeLen is the length of uri's "sip:" or "sips:", matched in any case

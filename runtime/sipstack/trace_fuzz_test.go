@@ -19,6 +19,7 @@ func FuzzTrace(f *testing.F) {
 	f.Add(append([]byte("\r\n\r\n"), msg("SIP/2.0 180 Ringing", "c1", "1 INVITE", "device.gate", "1", "t", "", "")...), uint8(1))
 	f.Add(msg("BYE sip:1:pa55word@site.example SIP/2.0", "c1", "3 BYE", "device.gate:pa55word", "1", "b", "", ""), uint8(64))
 	f.Add(msg("INVITE sips:1:pa55word@site.example SIP/2.0", "c2", "1 INVITE", "device.gate", "1", "", "", ""), uint8(3))
+	f.Add(msg("INVITE sip:1:pa;5w@rd@site.example SIP/2.0", "c3", "1 INVITE", "device.gate", "1", "", "", ""), uint8(4))
 	f.Add([]byte("INVITE sip:1@x SIP/2.0\r\ni: short\r\nl: 5\r\n\r\nhelloINVITE sip:2@x SIP/2.0\r\ni: two\r\n\r\n"), uint8(2))
 	f.Add([]byte("INVITE sip:1@x SIP/2.0\r\nCall-ID: big\r\nContent-Length: 99999999999\r\n\r\n"), uint8(5))
 	f.Add([]byte("\x00\xff garbage\r\n\r\n"), uint8(0))
@@ -67,21 +68,24 @@ func FuzzTrace(f *testing.F) {
 }
 
 // uriPassword is the password in the user part of a request line's
-// Request-URI (METHOD SP sip:user:password@host…, sips: too, any case);
-// "" when there is none.
+// Request-URI (METHOD SP sip:user:password@host…, sips: too, any case),
+// the user part ending at the URI's last '@' (a password sent against
+// its grammar may hold ';', '@' or '>'); "" when there is none.
 func uriPassword(line []byte) string {
 	_, uri, ok := bytes.Cut(line, []byte(" "))
 	if !ok {
 		return ""
 	}
+	uri, _, _ = bytes.Cut(uri, []byte(" "))
 	scheme, rest, ok := bytes.Cut(uri, []byte(":"))
 	if !ok || !(bytes.EqualFold(scheme, []byte("sip")) || bytes.EqualFold(scheme, []byte("sips"))) {
 		return ""
 	}
-	userinfo, _, ok := bytes.Cut(rest, []byte("@"))
-	if !ok || bytes.ContainsAny(userinfo, " ;>") {
+	at := bytes.LastIndexByte(rest, '@')
+	if at < 0 {
 		return ""
 	}
+	userinfo := rest[:at]
 	_, pw, ok := bytes.Cut(userinfo, []byte(":"))
 	if !ok || len(pw) == 0 {
 		return ""

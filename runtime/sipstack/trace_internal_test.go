@@ -45,6 +45,9 @@ func TestTraceCall(t *testing.T) {
 	// A password in a URI's user part (RFC 3261 §19.1.1 advises against
 	// it) is not kept either.
 	tr.record(true, gateAddr, msg("BYE sip:1:pa55word@site.example SIP/2.0", "c1", "3 BYE", "device.gate:pa55word", "1", "b", "", ""))
+	// Nor one with characters the grammar does not allow in it, which a
+	// client may send all the same.
+	tr.record(true, gateAddr, msg("BYE sip:1:pa;5w@rd@site.example SIP/2.0", "c1", "4 BYE", "device.gate", "1", "b", "", ""))
 	tr.End("c1")
 
 	got, ok := tr.Call("c1")
@@ -58,12 +61,13 @@ func TestTraceCall(t *testing.T) {
 		{In: false, Peer: "app.sarah", Addr: sarahAddr.String(), FirstLine: "INVITE sip:app.sarah@127.0.0.1:5070 SIP/2.0", CSeq: "1 INVITE", From: "device.gate", To: "app.sarah"},
 		{In: true, Peer: "app.sarah", Addr: sarahAddr.String(), FirstLine: "SIP/2.0 180 Ringing", CSeq: "1 INVITE", From: "device.gate", To: "app.sarah"},
 		{In: true, Peer: "device.gate", Addr: gateAddr.String(), FirstLine: "BYE sip:1@site.example SIP/2.0", CSeq: "3 BYE", From: "device.gate", To: "1"},
+		{In: true, Peer: "device.gate", Addr: gateAddr.String(), FirstLine: "BYE sip:1@site.example SIP/2.0", CSeq: "4 BYE", From: "device.gate", To: "1"},
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("call record (-want +got):\n%s", diff)
 	}
 	s := fmt.Sprintf("%+v", got)
-	for _, secret := range []string{"s3cret", "n0nce", "v=0", "pa55word"} {
+	for _, secret := range []string{"s3cret", "n0nce", "v=0", "pa55word", "pa;5w", "rd@"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("the record holds %q: %s", secret, s)
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -94,5 +95,68 @@ func TestOneConnectionBudget(t *testing.T) {
 		if !<-stillOpen {
 			t.Error("an idle TCP connection within the limit was closed")
 		}
+	}
+}
+
+// A site that stopped serving its streams (closed, or its SIP stack
+// failed to start) leaves nothing held: the connections routed to it are
+// closed at once, their places in the server's budget given back, so that
+// they cannot fill the budget of every other site. Before, they waited
+// for an Accept that never came, open, each holding its place.
+func TestStreamToAStoppedSite(t *testing.T) {
+	lim := site.Limits{PerSource: 2, Handshake: 10 * time.Second}
+	srv := sites.New(quiet)
+	var stopped *site.Site
+	for i := range 2 {
+		p := compile(t, siteSource(i, 201))
+		s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, i), p)},
+			site.Options{Logger: quiet, Services: &b2bua.Services{}, NonceSlots: sites.NonceSlots, Limits: lim})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := srv.Add(fmt.Sprint(i), s); err != nil {
+			t.Fatal(err)
+		}
+		stopped = s
+	}
+	stopped.Close() // s1: its ServeTCP returns at once
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeTCP(ctx, l, lim) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for i := range lim.PerSource {
+		c := dial()
+		msg := fmt.Sprintf("REGISTER sip:s1.example SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK-%d\r\nFrom: <sip:app.ann@s1.example>;tag=1\r\n"+
+			"To: <sip:app.ann@s1.example>\r\nCall-ID: stopped-%d\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n", c.LocalAddr(), i, i)
+		if _, err := io.WriteString(c, msg); err != nil {
+			t.Fatal(err)
+		}
+		// Well within the 10-second handshake time.
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := io.Copy(io.Discard, c); errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("connection %d to the stopped site is held open", i+1)
+		}
+	}
+	// Their places are free: the other site is reached from that address.
+	if status, realm := streamRegister(t, dial(), "", "app.ann", "s0.example"); status != 401 || realm != "s0.example" {
+		t.Errorf("REGISTER at s0.example after two to the stopped site: %d, realm %q; want 401 from s0.example", status, realm)
 	}
 }

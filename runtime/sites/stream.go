@@ -72,7 +72,13 @@ func (srv *Server) serveStream(ctx context.Context, l net.Listener, lim site.Lim
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := serve(e, vl); err != nil {
+			err := serve(e, vl)
+			// Nobody accepts from vl any more (the site closed, or its
+			// SIP stack did not start): what is routed to it is closed,
+			// not held open, each with its place in the budget that
+			// every site shares.
+			vl.Close()
+			if err != nil {
 				srv.log.Error("site stopped serving SIP over a stream", "site", e.name, "listener", l.Addr().String(), "error", err)
 			}
 		}()
@@ -172,11 +178,22 @@ type streamListener struct {
 	conns  chan net.Conn
 	closed chan struct{}
 	once   sync.Once
+	mu     sync.Mutex // push against Close's drain
 }
 
 // push hands c to the site, or closes it when the site stopped
-// accepting.
+// accepting. It holds mu so that Close, which takes it after closed is
+// closed, finds in conns every connection pushed before: none is left
+// there unclosed.
 func (l *streamListener) push(c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.closed:
+		c.Close()
+		return
+	default:
+	}
 	select {
 	case l.conns <- c:
 	case <-l.closed:
@@ -193,10 +210,23 @@ func (l *streamListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops this site's accepts; the shared listener stays open for
-// the others.
+// Close stops this site's accepts, and closes the connections routed to
+// it that it never accepted; the shared listener stays open for the
+// others.
 func (l *streamListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
+	l.once.Do(func() {
+		close(l.closed) // a push waiting for room gives up, and lets go of mu
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for {
+			select {
+			case c := <-l.conns:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
 	return nil
 }
 

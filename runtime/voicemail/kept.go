@@ -346,7 +346,8 @@ func (k *keptShelf) saveInventory() {
 	path := filepath.Join(k.root, inventoryFile)
 	data, err := json.MarshalIndent(inv, "", "  ")
 	if err == nil {
-		err = atomicfile.Write(path, append(data, '\n'), 0o644)
+		// As the recordings (recordingMode): it says who has messages.
+		err = atomicfile.Write(path, append(data, '\n'), recordingMode)
 	}
 	if err != nil {
 		os.Remove(path)

@@ -146,6 +146,13 @@ func TestCountKept(t *testing.T) {
 	if diff := cmp.Diff(Inventory{Messages: 1}, count("john")); diff != "" {
 		t.Errorf("john's box (-want +got):\n%s", diff)
 	}
+	// It says who has messages and a PIN: no more readable than the
+	// boxes' own files, whatever the mode of a directory made beforehand.
+	if fi, err := os.Stat(filepath.Join(e.dir, inventoryFile)); err != nil {
+		t.Fatal(err)
+	} else if perm := fi.Mode().Perm(); perm&0o007 != 0 {
+		t.Errorf("the inventory's mode is %v: readable by anyone", perm)
+	}
 	// Without the inventory nothing is made up.
 	if err := os.Remove(filepath.Join(e.dir, inventoryFile)); err != nil {
 		t.Fatal(err)
