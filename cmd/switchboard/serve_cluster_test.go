@@ -178,7 +178,6 @@ func TestClusterDrill(t *testing.T) {
 		cmd := exec.CommandContext(ctx, bin, "serve", "-node", n.name,
 			"-listen", ip+":0", "-http", "", "-admin", ip+":0", "-data", t.TempDir(),
 			"-cluster-listen", routes[i], "-cluster-peer", strings.Join(routes, ","), "-cluster-wait", "2m", dir)
-		dieWithTest(cmd)
 		n.s = startServe(t, cmd, env)
 		nodes[i] = n
 		// The nodes share the test's site directory, and each writes its

@@ -124,6 +124,7 @@ func startServe(t *testing.T, cmd *exec.Cmd, env []string) *served {
 	}
 	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
+	dieWithTest(cmd)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
