@@ -153,8 +153,8 @@ func TestClusterVoicemailDrill(t *testing.T) {
 	if err := call.SendDTMF("#"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "node 1 keeps David's message", func() bool {
-		return hasEvent(nodes[0].journal(), events.VoicemailDeposited, call.ID())
+	nodes[0].waitJournal("node 1 keeps David's message", func(all []site.Entry) bool {
+		return hasEvent(all, events.VoicemailDeposited, call.ID())
 	})
 
 	// Sarah's app is told.
