@@ -11,7 +11,12 @@ EXAMPLES    := $(wildcard examples/*/)
 RACE_PKGS   ?= ./...
 # go test, counted: each package's line, then failures with their output,
 # skips with their reason, and "N passed, N failed, N skipped".
-TESTCOUNT   := $(GO) run ./.ci/testcount
+# TEST_TIMEOUT bounds each package's test binary (go test's default is
+# 10m): cmd/switchboard took 170-220 s under -race in quiet gates but
+# 397-441 s beside two CPU burners at load 11-21; every wait inside the
+# tests is bounded on its own, so this only catches a hang.
+TEST_TIMEOUT ?= 20m
+TESTCOUNT   := $(GO) run ./.ci/testcount -timeout $(TEST_TIMEOUT)
 
 .DEFAULT_GOAL := build
 .PHONY: help build test peers vet test-race update lint fmt fmtcheck bench bench-sip fuzz soak soak-cluster cover tidy-check examples ci clean

@@ -6,8 +6,12 @@ import (
 )
 
 // dieWithTest has the kernel kill cmd when the test binary dies, however
-// it dies: a drill's nodes wait for their peers for ever, and a test
-// binary killed before its cleanup ran would leave them behind.
+// it dies: a test binary killed before its cleanup ran (go test's
+// -timeout panics without running cleanups) would leave a serve behind,
+// and a drill's nodes wait for their peers for ever.
 func dieWithTest(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 }

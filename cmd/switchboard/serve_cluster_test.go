@@ -131,6 +131,31 @@ func (n *clusterNode) journal() []site.Entry {
 	}
 }
 
+// waitJournal reads node n's event stream from the first event until
+// cond holds for what it has read, and returns that. Past the end it asks
+// the admin API to wait for the next event (a long poll) instead of
+// asking again and again; at most clusterWait in all.
+func (n *clusterNode) waitJournal(what string, cond func([]site.Entry) bool) []site.Entry {
+	n.t.Helper()
+	deadline := time.Now().Add(clusterWait)
+	var all []site.Entry
+	epoch, after, wait := "", uint64(0), 0
+	for !cond(all) {
+		if time.Now().After(deadline) {
+			n.t.Fatalf("%s: not within %s", what, clusterWait)
+		}
+		var p site.EventPage
+		// Well within get's 10 s: a wait that ends without an event is
+		// an empty page, not an error.
+		if err := n.get(fmt.Sprintf("/admin/events?epoch=%s&after=%d&wait=%d", epoch, after, wait), &p); err != nil {
+			n.t.Fatalf("%s: %v", n.name, err)
+		}
+		all = append(all, p.Events...)
+		epoch, after, wait = p.Epoch, p.Next, 5
+	}
+	return all
+}
+
 // registered reports whether entries hold a registration of account from
 // source.
 func registered(entries []site.Entry, account, source string) bool {
@@ -178,7 +203,6 @@ func TestClusterDrill(t *testing.T) {
 		cmd := exec.CommandContext(ctx, bin, "serve", "-node", n.name,
 			"-listen", ip+":0", "-http", "", "-admin", ip+":0", "-data", t.TempDir(),
 			"-cluster-listen", routes[i], "-cluster-peer", strings.Join(routes, ","), "-cluster-wait", "2m", dir)
-		dieWithTest(cmd)
 		n.s = startServe(t, cmd, env)
 		nodes[i] = n
 		// The nodes share the test's site directory, and each writes its
@@ -224,8 +248,8 @@ func TestClusterDrill(t *testing.T) {
 		})
 	}
 	// Node 1's registration is stored in the stream before it dies.
-	eventually(t, "node 1's registration in the stream read on node 3", func() bool {
-		return registered(nodes[2].journal(), account, first)
+	nodes[2].waitJournal("node 1's registration in the stream read on node 3", func(all []site.Entry) bool {
+		return registered(all, account, first)
 	})
 
 	// kill -9 node 1.
@@ -294,8 +318,8 @@ func TestClusterDrill(t *testing.T) {
 	if err := call.Hangup(dctx); err != nil {
 		t.Fatalf("the gate's BYE: %v", err)
 	}
-	eventually(t, "the call's end in the stream read on node 2", func() bool {
-		for _, e := range nodes[1].journal() {
+	nodes[1].waitJournal("the call's end in the stream read on node 2", func(all []site.Entry) bool {
+		for _, e := range all {
 			if e.Kind == events.CallEnded {
 				return true
 			}
@@ -332,9 +356,7 @@ user "grace" {
 
 	// The stream, read on node 3: every event from 1 on, no gap, both
 	// registrations in it.
-	var all []site.Entry
-	eventually(t, "node 2's registration in the stream read on node 3", func() bool {
-		all = nodes[2].journal()
+	all := nodes[2].waitJournal("node 2's registration in the stream read on node 3", func(all []site.Entry) bool {
 		return registered(all, account, second)
 	})
 	if !registered(all, account, first) {

@@ -30,10 +30,11 @@ func hasEvent(entries []site.Entry, kind events.Kind, call string) bool {
 }
 
 // TestClusterVoicemailDrill runs three `switchboard serve` nodes of one
-// site, as TestClusterDrill does. David's app, on node 1, calls Sarah, who
-// has no device registered: her voicemail, on node 1, takes his message.
-// Sarah's app, subscribed to her message-waiting state on node 2, is told
-// a message waits (node 1, which shares her binding, may tell it first).
+// site, as TestClusterDrill does. David's app, on node 1, calls Sarah,
+// whose app (registered on node 2, node 1 holding her binding) is busy on
+// another call: her voicemail, on node 1, takes his message. Sarah's app,
+// subscribed to her message-waiting state on node 2, is told a message
+// waits (node 1, which shares her binding, may tell it first).
 // Node 1 is killed (SIGKILL); Sarah's app, subscribing again on node 3,
 // is told by node 3 of the one new message: node 3 read its mailboxes at
 // its start, before the message, and learnt of it by following the store
@@ -113,6 +114,15 @@ func TestClusterVoicemailDrill(t *testing.T) {
 		t.Fatalf("node 2, before any message: %v", err)
 	}
 	ncancel()
+	// Node 1 rings Sarah's app (through node 2, which holds its flow),
+	// and she is on another call: busy, so her voicemail answers at once.
+	// Without her binding on node 1 yet, node 1 went straight to her
+	// voicemail; with it and her app ringing, the voicemail answered only
+	// after her 30 s ring, past the caller's wait (both seen under load).
+	sarah.SetAnswer(device.Busy, 0)
+	eventually(t, "node 1 holds Sarah's binding made on node 2", func() bool {
+		return len(nodes[0].bindings("app.sarah")) == 1
+	})
 
 	// David leaves Sarah a message through node 1: a key skips her
 	// greeting; once the beep is over (the server says it records), two
@@ -123,6 +133,9 @@ func TestClusterVoicemailDrill(t *testing.T) {
 	dcancel()
 	if err != nil {
 		t.Fatalf("David calls Sarah on node 1: %v", err)
+	}
+	if in := sarah.Incoming(); len(in) != 1 || in[0].Status != 486 {
+		t.Errorf("Sarah's app on node 2, busy, got %+v; want David's call, answered 486", in)
 	}
 	if err := call.SendDTMF("1"); err != nil {
 		t.Fatal(err)
@@ -140,8 +153,8 @@ func TestClusterVoicemailDrill(t *testing.T) {
 	if err := call.SendDTMF("#"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "node 1 keeps David's message", func() bool {
-		return hasEvent(nodes[0].journal(), events.VoicemailDeposited, call.ID())
+	nodes[0].waitJournal("node 1 keeps David's message", func(all []site.Entry) bool {
+		return hasEvent(all, events.VoicemailDeposited, call.ID())
 	})
 
 	// Sarah's app is told.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -45,14 +46,25 @@ func buildSwitchboard(t *testing.T) string {
 
 // served is a running `switchboard serve`, with its standard error read
 // line by line.
+//
+// The reader never waits for the test: it keeps every line, however many
+// come before a test looks for one. A reader that handed lines over a
+// bounded channel stopped reading when the test did not take them, and
+// serve then blocked writing its log once the pipe was full; and the
+// cleanup, which waits for the process to be reaped, waited for ever.
 type served struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	lines  chan string
+	t   *testing.T
+	cmd *exec.Cmd
+
 	mu     sync.Mutex
 	stderr strings.Builder
+	lines  []string      // every line so far
+	ended  bool          // standard error is closed: no more lines
+	more   chan struct{} // closed when a line comes or standard error ends
+
 	exit   chan error
 	gone   chan struct{} // closed once the process has been waited for
+	read   int           // lines waitLine has looked at (waitLine's goroutine only)
 	passed []string      // lines waitLine read past (waitLine's goroutine only)
 }
 
@@ -78,15 +90,22 @@ func (s *served) waitLineWithin(what string, re *regexp.Regexp, d time.Duration)
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	for {
-		select {
-		case l, ok := <-s.lines:
-			if !ok {
-				s.t.Fatalf("serve ended before %s\nstderr:\n%s", what, s.log())
-			}
+		s.mu.Lock()
+		lines, ended, more := s.lines[s.read:], s.ended, s.more
+		s.read = len(s.lines)
+		s.mu.Unlock()
+		for i, l := range lines {
 			if m := re.FindStringSubmatch(l); m != nil {
+				s.passed = append(s.passed, lines[i+1:]...)
 				return m
 			}
 			s.passed = append(s.passed, l)
+		}
+		if ended {
+			s.t.Fatalf("serve ended before %s\nstderr:\n%s", what, s.log())
+		}
+		select {
+		case <-more:
 		case <-deadline.C:
 			s.t.Fatalf("no %s on serve's stderr within %s\nstderr:\n%s", what, d, s.log())
 		}
@@ -105,6 +124,7 @@ func startServe(t *testing.T, cmd *exec.Cmd, env []string) *served {
 	}
 	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
+	dieWithTest(cmd)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -112,16 +132,23 @@ func startServe(t *testing.T, cmd *exec.Cmd, env []string) *served {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &served{t: t, cmd: cmd, lines: make(chan string, 1024), exit: make(chan error, 1), gone: make(chan struct{})}
+	s := &served{t: t, cmd: cmd, more: make(chan struct{}), exit: make(chan error, 1), gone: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
-			s.mu.Lock()
-			s.stderr.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-			s.lines <- sc.Text()
+			s.addLine(sc.Text())
 		}
-		close(s.lines)
+		if err := sc.Err(); err != nil {
+			// A line too long to scan: the rest is kept unsplit, and
+			// still read, so that serve never blocks on its log.
+			rest, _ := io.ReadAll(stderr)
+			s.addLine(fmt.Sprintf("(reading serve's stderr: %v) %s", err, rest))
+		}
+		s.mu.Lock()
+		s.ended = true
+		close(s.more)
+		s.mu.Unlock()
 		s.exit <- cmd.Wait()
 		close(s.gone)
 	}()
@@ -140,6 +167,16 @@ func startServe(t *testing.T, cmd *exec.Cmd, env []string) *served {
 		}
 	})
 	return s
+}
+
+// addLine keeps a line of serve's standard error and wakes waitLine.
+func (s *served) addLine(l string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stderr.WriteString(l + "\n")
+	s.lines = append(s.lines, l)
+	close(s.more)
+	s.more = make(chan struct{})
 }
 
 func (s *served) log() string {
