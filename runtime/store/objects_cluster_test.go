@@ -74,7 +74,23 @@ func TestObjectsClustered(t *testing.T) {
 	}
 	waitObject(t, own, objectSeen{"mary/msg-000001.wav", false, true})
 	waitObject(t, other, objectSeen{"mary/msg-000001.wav", false, false})
-	data, ok, err := objs[2].Get(ctx, "mary/msg-000001.wav", 100)
+	// Node 3 reads from its own replica (a direct get is answered by the
+	// nearest replica), which may be a moment behind the two that
+	// acknowledged the put: JetStream's direct gets are not read-after-
+	// write across nodes, and no event says a replica has caught up, so
+	// the read is tried again within a bound (CI once read "not found").
+	var (
+		data []byte
+		ok   bool
+		err  error
+	)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		data, ok, err = objs[2].Get(ctx, "mary/msg-000001.wav", 100)
+		if ok || err != nil || time.Now().After(deadline) {
+			break
+		}
+		<-time.After(20 * time.Millisecond)
+	}
 	if err != nil || !ok || string(data) != "hello" {
 		t.Fatalf("node 3 reads %q, %v, %v; want hello", data, ok, err)
 	}
