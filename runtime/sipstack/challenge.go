@@ -86,27 +86,7 @@ func scanRegister(data []byte) (requestHead, bool) {
 // own, Call-ID and CSeq as they came, the top Via with rport's value and
 // received (RFC 3581 §4).
 func (h *requestHead) challenge(buf *bytes.Buffer, values []string, src net.Addr) {
-	buf.WriteString("SIP/2.0 401 Unauthorized\r\n")
-	for i, v := range h.vias[:h.nvia] {
-		buf.WriteString("Via: ")
-		if i == 0 {
-			h.writeTopVia(buf, src, ocFeedback{})
-		} else {
-			buf.Write(v)
-		}
-		buf.WriteString("\r\n")
-	}
-	buf.WriteString("From: ")
-	buf.Write(h.from)
-	buf.WriteString("\r\nTo: ")
-	buf.Write(h.to)
-	buf.WriteString(";tag=")
-	buf.WriteString(sip.GenerateTagN(16))
-	buf.WriteString("\r\nCall-ID: ")
-	buf.Write(h.callID)
-	buf.WriteString("\r\nCSeq: ")
-	buf.Write(h.cseq)
-	buf.WriteString("\r\n")
+	h.writeHead(buf, "401 Unauthorized", sip.GenerateTagN(16), src, ocFeedback{})
 	for _, v := range values {
 		buf.WriteString("WWW-Authenticate: ")
 		buf.WriteString(v)

@@ -345,7 +345,20 @@ func (h *requestHead) dest(src net.Addr) net.Addr {
 // src to buf; the To gets a stateless tag, for its ACK (Stateless). When
 // the top Via has oc, it carries the feedback fb (RFC 7339 §5.3).
 func (h *requestHead) refusal(buf *bytes.Buffer, retryAfter string, src net.Addr, fb ocFeedback) {
-	buf.WriteString("SIP/2.0 503 Service Unavailable\r\n")
+	h.writeHead(buf, "503 Service Unavailable", statelessTag+sip.GenerateTagN(10), src, fb)
+	buf.WriteString("Retry-After: ")
+	buf.WriteString(retryAfter)
+	buf.WriteString("\r\nContent-Length: 0\r\n\r\n")
+}
+
+// writeHead writes the status line and the fields a response to the
+// scanned request echoes (sip.NewResponseFromRequest): the Vias, the top
+// one as writeTopVia writes it, From, To with tag, Call-ID and CSeq as
+// they came, each line ended.
+func (h *requestHead) writeHead(buf *bytes.Buffer, status, tag string, src net.Addr, fb ocFeedback) {
+	buf.WriteString("SIP/2.0 ")
+	buf.WriteString(status)
+	buf.WriteString("\r\n")
 	for i, v := range h.vias[:h.nvia] {
 		buf.WriteString("Via: ")
 		if i == 0 {
@@ -359,15 +372,13 @@ func (h *requestHead) refusal(buf *bytes.Buffer, retryAfter string, src net.Addr
 	buf.Write(h.from)
 	buf.WriteString("\r\nTo: ")
 	buf.Write(h.to)
-	buf.WriteString(";tag=" + statelessTag)
-	buf.WriteString(sip.GenerateTagN(10))
+	buf.WriteString(";tag=")
+	buf.WriteString(tag)
 	buf.WriteString("\r\nCall-ID: ")
 	buf.Write(h.callID)
 	buf.WriteString("\r\nCSeq: ")
 	buf.Write(h.cseq)
-	buf.WriteString("\r\nRetry-After: ")
-	buf.WriteString(retryAfter)
-	buf.WriteString("\r\nContent-Length: 0\r\n\r\n")
+	buf.WriteString("\r\n")
 }
 
 // writeTopVia writes the top Via as a response carries it: with rport's
