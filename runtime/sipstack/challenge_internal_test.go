@@ -244,19 +244,7 @@ func FuzzScanRegister(f *testing.F) {
 		if got, want := user, req.To().Address.User; got != want {
 			t.Fatalf("user %q, the parser's %q:\n%q", got, want, data)
 		}
-		if _, tagged := req.To().Params.Get("tag"); tagged {
-			t.Fatalf("scanned as new, but the parser reads a To tag:\n%q", data)
-		}
-		if got, want := string(h.callID), req.CallID().Value(); got != want {
-			t.Fatalf("Call-ID %q, the parser's %q:\n%q", got, want, data)
-		}
-		req.SetSource(src.String())
-		if got, want := h.dest(src).String(), responseDest(req, src).String(); got != want {
-			t.Fatalf("response to %s, the parser's to %s:\n%q", got, want, data)
-		}
-		if _, err := sip.ParseMessage(buf.Bytes()); err != nil {
-			t.Fatalf("the challenge does not parse: %v\n%q\nto\n%q", err, buf.Bytes(), data)
-		}
+		agreesWithParser(t, h, req, src, data, "challenge", buf.Bytes())
 	})
 }
 

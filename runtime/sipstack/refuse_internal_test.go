@@ -227,20 +227,29 @@ func FuzzScanInvite(f *testing.F) {
 		if !isReq || req.Method != sip.INVITE || req.To() == nil || req.CallID() == nil || req.Via() == nil {
 			t.Fatalf("scanned, but the parser reads no INVITE with To, Call-ID and Via:\n%q", data)
 		}
-		if _, tagged := req.To().Params.Get("tag"); tagged {
-			t.Fatalf("scanned as new, but the parser reads a To tag:\n%q", data)
-		}
-		if got, want := string(h.callID), req.CallID().Value(); got != want {
-			t.Fatalf("Call-ID %q, the parser's %q:\n%q", got, want, data)
-		}
-		req.SetSource(src.String())
-		if got, want := h.dest(src).String(), responseDest(req, src).String(); got != want {
-			t.Fatalf("response to %s, the parser's to %s:\n%q", got, want, data)
-		}
-		if _, err := sip.ParseMessage(buf.Bytes()); err != nil {
-			t.Fatalf("the refusal does not parse: %v\n%q\nto\n%q", err, buf.Bytes(), data)
-		}
+		agreesWithParser(t, h, req, src, data, "refusal", buf.Bytes())
 	})
+}
+
+// agreesWithParser fails t unless what the scan read of data (h) is what
+// sipgo's parser read (req): a new request (no To tag), the same Call-ID,
+// answered at the same address; and the answer the scan wrote (what,
+// answer) parses.
+func agreesWithParser(t *testing.T, h requestHead, req *sip.Request, src net.Addr, data []byte, what string, answer []byte) {
+	t.Helper()
+	if _, tagged := req.To().Params.Get("tag"); tagged {
+		t.Fatalf("scanned as new, but the parser reads a To tag:\n%q", data)
+	}
+	if got, want := string(h.callID), req.CallID().Value(); got != want {
+		t.Fatalf("Call-ID %q, the parser's %q:\n%q", got, want, data)
+	}
+	req.SetSource(src.String())
+	if got, want := h.dest(src).String(), responseDest(req, src).String(); got != want {
+		t.Fatalf("response to %s, the parser's to %s:\n%q", got, want, data)
+	}
+	if _, err := sip.ParseMessage(answer); err != nil {
+		t.Fatalf("the %s does not parse: %v\n%q\nto\n%q", what, err, answer, data)
+	}
 }
 
 // The cost of refusing a door station's INVITE: parsed (sipgo's parser,
