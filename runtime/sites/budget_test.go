@@ -26,19 +26,7 @@ import (
 // connections leave a TLS or HTTP connection from that address nothing.
 func TestOneConnectionBudget(t *testing.T) {
 	lim := site.Limits{PerSource: 4, Handshake: time.Minute, HTTPRead: time.Minute}
-	srv := sites.New(quiet)
-	for i := range 2 {
-		p := compile(t, siteSource(i, 201))
-		s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, i), p)},
-			site.Options{Logger: quiet, Services: &b2bua.Services{}, NonceSlots: sites.NonceSlots, Limits: lim})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if err := srv.Add(fmt.Sprint(i), s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srv, _ := twoSites(t, lim)
 	conf := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}
 	listen := func() net.Listener {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -112,22 +100,8 @@ func TestOneConnectionBudget(t *testing.T) {
 // for an Accept that never came, open, each holding its place.
 func TestStreamToAStoppedSite(t *testing.T) {
 	lim := site.Limits{PerSource: 2, Handshake: time.Minute}
-	srv := sites.New(quiet)
-	var stopped *site.Site
-	for i := range 2 {
-		p := compile(t, siteSource(i, 201))
-		s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, i), p)},
-			site.Options{Logger: quiet, Services: &b2bua.Services{}, NonceSlots: sites.NonceSlots, Limits: lim})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if err := srv.Add(fmt.Sprint(i), s); err != nil {
-			t.Fatal(err)
-		}
-		stopped = s
-	}
-	stopped.Close() // s1: its ServeTCP returns at once
+	srv, s1 := twoSites(t, lim)
+	s1.Close() // its ServeTCP returns at once
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -166,4 +140,26 @@ func TestStreamToAStoppedSite(t *testing.T) {
 	if status, realm := streamRegister(t, dial(), "", "app.ann", "s0.example"); status != 401 || realm != "s0.example" {
 		t.Errorf("REGISTER at s0.example after two to the stopped site: %d, realm %q; want 401 from s0.example", status, realm)
 	}
+}
+
+// twoSites is a server of two sites, s0.example and s1.example, under
+// the limits lim; it returns the second site too.
+func twoSites(t *testing.T, lim site.Limits) (*sites.Server, *site.Site) {
+	t.Helper()
+	srv := sites.New(quiet)
+	var last *site.Site
+	for i := range 2 {
+		p := compile(t, siteSource(i, 201))
+		s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, i), p)},
+			site.Options{Logger: quiet, Services: &b2bua.Services{}, NonceSlots: sites.NonceSlots, Limits: lim})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := srv.Add(fmt.Sprint(i), s); err != nil {
+			t.Fatal(err)
+		}
+		last = s
+	}
+	return srv, last
 }
