@@ -46,3 +46,15 @@ bench_lock() {
 	# may belong to another user).
 	{ printf 'pid %s: %s, since %s\n' "$$" "$who" "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" >"$BENCH_LOCK"; } 2>/dev/null || true
 }
+
+# bench_traps CLEANUP: run the function CLEANUP when the script exits, and
+# make Ctrl-C or a kill end the script (CLEANUP, then the lock is
+# released): without a trap bash goes on with the next command when the
+# one it waited for did not itself die of the signal (SIPp catches
+# SIGINT).
+bench_traps() {
+	# shellcheck disable=SC2064 # the name is meant to be expanded now
+	trap "$1" EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM HUP
+}

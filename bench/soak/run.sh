@@ -76,12 +76,7 @@ cleanup() {
 	wait 2>/dev/null || true
 	if [ "$KEEP" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
-trap cleanup EXIT
-# Ctrl-C or a kill ends the run (cleanup, then the lock is released):
-# without a trap bash goes on with the next command when the one it waited
-# for did not itself die of the signal (SIPp catches SIGINT).
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
+bench_traps cleanup
 
 VERSION=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?')
 say "building switchboard $VERSION and the noise generator"
