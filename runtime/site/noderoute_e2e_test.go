@@ -626,7 +626,7 @@ func TestNodeRouteRingTestThroughHoldingNode(t *testing.T) {
 	c := startCluster(t)
 	mary, fw := c.natted("app.mary")
 	mary.SetAnswer(device.Pickup, 0)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	type result struct {
 		r   b2bua.RingTestResult
@@ -634,7 +634,11 @@ func TestNodeRouteRingTestThroughHoldingNode(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		r, err := c.a.site.RingTest(ctx, "mary", 10*time.Second, 10*time.Second)
+		// The confirmation window runs from the answer to the key press,
+		// with the prompt crossing two nodes' relays before the app
+		// hears it: 10 s ran out once on a loaded machine (the server
+		// hung up, and the app's key press found its media closed).
+		r, err := c.a.site.RingTest(ctx, "mary", 10*time.Second, 40*time.Second)
 		done <- result{r, err}
 	}()
 	in, err := mary.WaitIncoming(ctx, func(in []device.Incoming) bool { return len(in) == 1 && in[0].Answered })
