@@ -4,8 +4,18 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"sync"
 	"testing"
 )
+
+// given is every port this process handed out: a block is free when it
+// is checked, and bound by its peer only later, so two tests running at
+// once could otherwise be given overlapping blocks (CI once saw SIPp
+// fail to bind its media port: "Address already in use").
+var given struct {
+	sync.Mutex
+	ports map[int]bool
+}
 
 // Blocks of ports are picked below Linux's default ephemeral range
 // (32768-60999), so that no socket opened on port 0 in the meantime — the
@@ -41,6 +51,9 @@ func free(t testing.TB, ip string, n, lo, hi int) int {
 	t.Helper()
 	for range 100 {
 		base := lo + 2*rand.IntN((hi-lo-n)/2)
+		if !take(base, n) {
+			continue
+		}
 		var conns []net.PacketConn
 		for i := range n {
 			c, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(base+i)))
@@ -59,4 +72,24 @@ func free(t testing.TB, ip string, n, lo, hi int) int {
 	}
 	t.Fatalf("no block of %d free UDP ports on %s in %d-%d", n, ip, lo, hi)
 	return 0
+}
+
+// take marks ports base..base+n-1 given, unless one of them was already.
+// A block then found taken by another process stays marked: that costs
+// this process a few ports of thousands.
+func take(base, n int) bool {
+	given.Lock()
+	defer given.Unlock()
+	if given.ports == nil {
+		given.ports = map[int]bool{}
+	}
+	for p := base; p < base+n; p++ {
+		if given.ports[p] {
+			return false
+		}
+	}
+	for p := base; p < base+n; p++ {
+		given.ports[p] = true
+	}
+	return true
 }
