@@ -73,31 +73,8 @@ func newMedia(listen rtmedia.ListenFunc, ip netip.Addr, notify func(rune)) (*med
 		return nil, err
 	}
 	m := &media{conn: conn, ssrc: uint32(time.Now().UnixNano()), eventPT: ptEvent, notify: notify, got: make(chan struct{}, 1), heard: make(chan struct{}, 1), listen: listen, ip: ip}
-	receive(conn, m.take)
+	go m.read()
 	return m, nil
-}
-
-// receive hands each datagram conn receives to take: on a goroutine
-// reading the socket, or, when the socket hands datagrams over itself (the
-// in-memory network's), on the sender's goroutine, as the server's relay
-// takes them (media.HandlerConn) — a call's media then needs no goroutine
-// of its own, nor a hand-over between goroutines for each packet. take
-// must not keep the bytes, block or send on conn.
-func receive(conn rtmedia.PacketConn, take func([]byte)) {
-	if h, ok := conn.(rtmedia.HandlerConn); ok {
-		h.Handle(func(b []byte, _ netip.AddrPort) { take(b) }, nil)
-		return
-	}
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, _, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			take(buf[:n])
-		}
-	}()
 }
 
 func (m *media) port() int { return m.conn.LocalAddr().(*net.UDPAddr).Port }
@@ -392,53 +369,58 @@ func eventPayloadType(rtpmap string) (uint8, bool) {
 	return uint8(pt), true
 }
 
-// take handles one RTP packet received on the call: audio is kept,
-// telephone events' digits noted.
-func (m *media) take(b []byte) {
-	var p rtp.Packet
-	if p.Unmarshal(b) != nil {
-		return
-	}
-	m.mu.Lock()
-	m.packets++
-	pt := m.eventPT
-	m.mu.Unlock()
-	switch p.PayloadType {
-	case ptPCMU:
-		m.keepAudio(audio.PCMU, p.Payload)
-		return
-	case ptPCMA:
-		m.keepAudio(audio.PCMA, p.Payload)
-		return
-	}
-	if p.PayloadType != pt || len(p.Payload) < 4 {
-		return
-	}
-	event, end := p.Payload[0], p.Payload[1]&0x80 != 0
-	if !end {
-		return
-	}
-	m.mu.Lock()
-	// The end packet is sent three times; one digit per timestamp.
-	dup := m.haveTS && m.lastTS == p.Timestamp
-	m.lastTS, m.haveTS = p.Timestamp, true
-	var d rune
-	if !dup {
-		d = eventDigit(event)
+func (m *media) read() {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := m.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		var p rtp.Packet
+		if p.Unmarshal(buf[:n]) != nil {
+			continue
+		}
+		m.mu.Lock()
+		m.packets++
+		pt := m.eventPT
+		m.mu.Unlock()
+		switch p.PayloadType {
+		case ptPCMU:
+			m.keepAudio(audio.PCMU, p.Payload)
+			continue
+		case ptPCMA:
+			m.keepAudio(audio.PCMA, p.Payload)
+			continue
+		}
+		if p.PayloadType != pt || len(p.Payload) < 4 {
+			continue
+		}
+		event, end := p.Payload[0], p.Payload[1]&0x80 != 0
+		if !end {
+			continue
+		}
+		m.mu.Lock()
+		// The end packet is sent three times; one digit per timestamp.
+		dup := m.haveTS && m.lastTS == p.Timestamp
+		m.lastTS, m.haveTS = p.Timestamp, true
+		var d rune
+		if !dup {
+			d = eventDigit(event)
+			if d != 0 {
+				m.digits = append(m.digits, d)
+			}
+		}
+		notify := m.notify
+		m.mu.Unlock()
 		if d != 0 {
-			m.digits = append(m.digits, d)
+			select {
+			case m.got <- struct{}{}:
+			default:
+			}
 		}
-	}
-	notify := m.notify
-	m.mu.Unlock()
-	if d != 0 {
-		select {
-		case m.got <- struct{}{}:
-		default:
+		if d != 0 && notify != nil {
+			notify(d)
 		}
-	}
-	if d != 0 && notify != nil {
-		notify(d)
 	}
 }
 

@@ -36,7 +36,7 @@ func newVideo(listen rtmedia.ListenFunc, ip netip.Addr) (*video, error) {
 		return nil, err
 	}
 	v := &video{conn: conn, ssrc: uint32(time.Now().UnixNano()) ^ 0x5a5a5a5a, arrived: make(chan struct{}, 1)}
-	receive(conn, v.take)
+	go v.read()
 	return v, nil
 }
 
@@ -45,18 +45,24 @@ func (v *video) port() int {
 	return int(ap.Port())
 }
 
-// take counts one video packet received.
-func (v *video) take(b []byte) {
-	var p rtp.Packet
-	if p.Unmarshal(b) != nil || p.PayloadType < 96 {
-		return
-	}
-	v.mu.Lock()
-	v.got++
-	v.mu.Unlock()
-	select {
-	case v.arrived <- struct{}{}:
-	default:
+func (v *video) read() {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := v.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		var p rtp.Packet
+		if p.Unmarshal(buf[:n]) != nil || p.PayloadType < 96 {
+			continue
+		}
+		v.mu.Lock()
+		v.got++
+		v.mu.Unlock()
+		select {
+		case v.arrived <- struct{}{}:
+		default:
+		}
 	}
 }
 
