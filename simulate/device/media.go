@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,17 +89,39 @@ func (m *media) offerVideo() error {
 	}
 	m.video = v
 	md := &sdp.MediaDescription{
-		MediaName: sdp.MediaName{Media: "video", Port: sdp.RangedPort{Value: v.port()}, Protos: []string{"RTP", "AVP"}, Formats: []string{"96", "97"}},
+		MediaName:  sdp.MediaName{Media: "video", Port: sdp.RangedPort{Value: v.port()}, Protos: []string{"RTP", "AVP"}, Formats: []string{"96", "97"}},
+		Attributes: cameraAttributes,
 	}
-	for _, pt := range []uint8{ptH264, ptH264 + 1} {
-		md.WithCodec(pt, "H264", 90000, 0, fmt.Sprintf("profile-level-id=42%s1f;packetization-mode=%d;max-br=2048;max-mbps=108000;sprop-parameter-sets=Z0LAH9oBQBbsBEAAAAMAQAAADyPGDKg=,aM4G4g==", map[uint8]string{ptH264: "e0", ptH264 + 1: "80"}[pt], pt-ptH264))
-		md.WithValueAttribute("rtcp-fb", fmt.Sprintf("%d nack pli", pt))
-		md.WithValueAttribute("rtcp-fb", fmt.Sprintf("%d ccm fir", pt))
-	}
-	md.WithPropertyAttribute("sendrecv")
 	m.others = append(m.others, md)
 	return nil
 }
+
+// cameraAttributes and audioAttributes are the attributes of the device's
+// video offer and of its audio m-line, the same in every call: built once,
+// not in every SDP (formatting them was a tenth of the simulated devices'
+// SDP work). They are shared, read only: clipped, so that an append to an
+// m-line's attributes copies them.
+var (
+	cameraAttributes = func() []sdp.Attribute {
+		md := &sdp.MediaDescription{}
+		for _, pt := range []uint8{ptH264, ptH264 + 1} {
+			md.WithCodec(pt, "H264", 90000, 0, fmt.Sprintf("profile-level-id=42%s1f;packetization-mode=%d;max-br=2048;max-mbps=108000;sprop-parameter-sets=Z0LAH9oBQBbsBEAAAAMAQAAADyPGDKg=,aM4G4g==", map[uint8]string{ptH264: "e0", ptH264 + 1: "80"}[pt], pt-ptH264))
+			md.WithValueAttribute("rtcp-fb", fmt.Sprintf("%d nack pli", pt))
+			md.WithValueAttribute("rtcp-fb", fmt.Sprintf("%d ccm fir", pt))
+		}
+		md.WithPropertyAttribute("sendrecv")
+		return slices.Clip(md.Attributes)
+	}()
+	audioAttributes = func() []sdp.Attribute {
+		md := &sdp.MediaDescription{}
+		md.WithCodec(ptPCMU, "PCMU", 8000, 0, "")
+		md.WithCodec(ptPCMA, "PCMA", 8000, 0, "")
+		md.WithCodec(ptEvent, "telephone-event", 8000, 0, "0-16")
+		md.WithPropertyAttribute("sendrecv")
+		md.WithValueAttribute("ptime", "20")
+		return slices.Clip(md.Attributes)
+	}()
+)
 
 // answering shapes the device's SDP after offer's m-lines: its audio where
 // the offer's audio is; the offer's H.264 video accepted, as a monitor or
@@ -184,13 +207,9 @@ func (m *media) sdp(ip netip.Addr) []byte {
 		TimeDescriptions: []sdp.TimeDescription{{Timing: sdp.Timing{}}},
 	}
 	md := &sdp.MediaDescription{
-		MediaName: sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: m.port()}, Protos: []string{"RTP", "AVP"}, Formats: []string{"0", "8", "101"}},
+		MediaName:  sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: m.port()}, Protos: []string{"RTP", "AVP"}, Formats: []string{"0", "8", "101"}},
+		Attributes: audioAttributes,
 	}
-	md.WithCodec(ptPCMU, "PCMU", 8000, 0, "")
-	md.WithCodec(ptPCMA, "PCMA", 8000, 0, "")
-	md.WithCodec(ptEvent, "telephone-event", 8000, 0, "0-16")
-	md.WithPropertyAttribute("sendrecv")
-	md.WithValueAttribute("ptime", "20")
 	at := min(m.audioAt, len(m.others))
 	sess.MediaDescriptions = append(sess.MediaDescriptions, m.others[:at]...)
 	sess.MediaDescriptions = append(sess.MediaDescriptions, md)
