@@ -116,18 +116,18 @@ func persistKey(account, key string) string { return account + "\x00" + key }
 func (p *Persistent) Put(b Binding) {
 	k := persistKey(b.Account, b.Key)
 	now := p.now()
-	var w *write
-	note := func(old, c *compact) {
+	var w write
+	queue := false
+	note := func(old *compact, c compact) written {
 		// A refresh that shortens the binding is written: a restart must
 		// not bring back the longer one.
-		if old != nil && old.written.expires != 0 && old.sameButExpiry(c) &&
+		if old != nil && old.written.expires != 0 && old.sameButExpiry(&c) &&
 			c.expires >= old.written.expires && c.expires+int64(persistSlack) <= old.written.until {
-			c.written = old.written
-			return
+			return old.written
 		}
 		until := now.Add(2*b.Expires.Sub(now) + persistSlack)
-		c.written = written{expires: c.expires, until: until.UnixNano()}
-		w = &write{b: &b, until: until}
+		w, queue = write{b: &b, until: until}, true
+		return written{expires: c.expires, until: until.UnixNano()}
 	}
 	if p.shared.Load() {
 		// Under p.mu, like a change another server made (share.go): the
@@ -137,13 +137,13 @@ func (p *Persistent) Put(b Binding) {
 		delete(p.remote, maphash.String(p.seed, k)) // this server's binding now
 	} else {
 		p.Memory.put(&b, note)
-		if w == nil {
+		if !queue {
 			return
 		}
 		p.mu.Lock()
 	}
-	if w != nil {
-		p.queueLocked(k, *w)
+	if queue {
+		p.queueLocked(k, w)
 	}
 	p.mu.Unlock()
 }

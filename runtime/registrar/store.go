@@ -293,10 +293,11 @@ func (s *Memory) Lookup(account string) []Binding {
 
 func (s *Memory) Put(b Binding) { s.put(&b, nil) }
 
-// put is Put; note, unless nil, sets what c records of the bucket's
-// (written) from the binding c replaces, nil if none, under the shard's
-// lock.
-func (s *Memory) put(b *Binding, note func(old, c *compact)) {
+// put is Put; note, unless nil, returns what c records of the bucket's
+// (written), given the binding c replaces (nil if none), under the
+// shard's lock. (c is passed by value: a pointer to it would move it to
+// the heap, an allocation every Put.)
+func (s *Memory) put(b *Binding, note func(old *compact, c compact) written) {
 	c := compactOf(b)
 	sh := s.shard(b.Account)
 	sh.mu.Lock()
@@ -307,7 +308,7 @@ func (s *Memory) put(b *Binding, note func(old, c *compact)) {
 	bs := sh.m[b.Account]
 	if bs == nil {
 		if note != nil {
-			note(nil, &c)
+			c.written = note(nil, c)
 		}
 		sh.m[b.Account] = &bindingSet{first: c} // the IR's string: not copied
 		return
@@ -315,14 +316,14 @@ func (s *Memory) put(b *Binding, note func(old, c *compact)) {
 	for i := range bs.len() {
 		if x := bs.at(i); x.key() == b.Key {
 			if note != nil {
-				note(x, &c)
+				c.written = note(x, c)
 			}
 			*x = c
 			return
 		}
 	}
 	if note != nil {
-		note(nil, &c)
+		c.written = note(nil, c)
 	}
 	bs.add(c)
 }
