@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -29,16 +30,11 @@ const idleCheck = 10 * time.Second
 // returns only memory beyond a tenth over the next goal. After a burst —
 // a building's phones re-registering after a power cut, say — the server
 // would hold twice the memory its registrations and site need until the
-// next burst. Every idleCheck, when the heap allocated less than an eighth
-// of its live size since the last look (no traffic to speak of) and holds
-// more than an eighth over it (at least 8 MiB) in garbage and free pages,
-// that memory goes back: one forced collection (tens of milliseconds for
-// a large site) and the release, once per quiet period. Under load
-// nothing changes, so throughput and latency do not pay for it. (An
-// eighth, not more: limitBursts keeps a burst's heap within less than
-// twice its live size, and a quarter then kept what the burst's last
-// collection left, the answers remembered for seconds among it, until
-// the next one, two minutes later.)
+// next burst. Every idleCheck, when the server is quiet, idleRelease
+// decides whether it hands back its garbage, free pages and pooled
+// buffers (release): once per quiet period, and again while it holds
+// much beyond its live heap. Under load nothing changes, so throughput
+// and latency do not pay for it.
 func releaseWhenIdle(ctx context.Context) {
 	samples := []metrics.Sample{
 		{Name: "/gc/heap/allocs:bytes"},
@@ -51,22 +47,76 @@ func releaseWhenIdle(ctx context.Context) {
 	go limitBursts(ctx) // from what is live now
 	t := time.NewTicker(idleCheck)
 	defer t.Stop()
-	var last uint64
+	r := idleRelease{busy: time.Now()}
 	for {
+		var now time.Time
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now = <-t.C:
 		}
 		metrics.Read(samples)
-		allocs, live := samples[0].Value.Uint64(), samples[1].Value.Uint64()
 		held := samples[2].Value.Uint64() + samples[3].Value.Uint64() + samples[4].Value.Uint64()
-		quiet := allocs-last < live/8
-		last = allocs
-		if quiet && held > live+max(live/8, 8<<20) {
-			debug.FreeOSMemory()
+		if r.decide(now, samples[0].Value.Uint64(), samples[1].Value.Uint64(), held) {
+			release()
 		}
 	}
+}
+
+// poolSweepAfter is how long after the last busy idleCheck the server
+// drains its pools even when it holds little beyond its live heap: longer
+// than the embedded JetStream file store keeps a message block's cache
+// after the block's last read or write (10 s), so that every cache the
+// traffic left has gone into its pool by then.
+const poolSweepAfter = 2 * idleCheck
+
+// idleRelease decides, at each idleCheck, whether the server hands back
+// memory.
+type idleRelease struct {
+	last  uint64    // the heap's allocations at the last check
+	busy  time.Time // the last check that found the server busy (or the start)
+	swept bool      // released since poolSweepAfter after busy
+}
+
+// decide reports whether to release at now, from the heap's allocations
+// so far, its live size at the last collection and what it holds (live,
+// garbage not yet swept and free pages). The server is quiet when it
+// allocated less than an eighth of its live heap since the last check
+// (no traffic to speak of). Quiet, it hands back what it holds beyond an
+// eighth over the live heap (at least 8 MiB). (An eighth, not more:
+// limitBursts keeps a burst's heap within less than twice its live size,
+// and a quarter then kept what the burst's last collection left, the
+// answers remembered for seconds among it, until the next one, two
+// minutes later.) And once per quiet period, poolSweepAfter after it
+// began, it releases whatever it holds: what the pools keep counts as
+// live until they let go of it (release).
+func (r *idleRelease) decide(now time.Time, allocs, live, held uint64) bool {
+	quiet := allocs-r.last < live/8
+	r.last = allocs
+	if !quiet {
+		r.busy, r.swept = now, false
+		return false
+	}
+	sweep := !r.swept && now.Sub(r.busy) >= poolSweepAfter
+	if sweep || held > live+max(live/8, 8<<20) {
+		r.swept = r.swept || now.Sub(r.busy) >= poolSweepAfter
+		return true
+	}
+	return false
+}
+
+// release hands back the heap's garbage and free pages, and what the
+// pools hold: two forced collections (tens of milliseconds each for a
+// large site), then the free pages go back. A sync.Pool keeps what it
+// held through one collection (its victim cache), and the embedded
+// JetStream file store pools its message blocks' cache buffers, 256 KiB
+// to 8 MiB each (a registrations bucket's 4 MiB, an event stream's 8
+// MiB): after a burst of 30 000 registrations ~13 MB, 440 bytes a
+// registration, which one collection keeps and which Go's own collections,
+// two minutes apart on an idle server, would hand back four minutes later.
+func release() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // servePprof serves Go's profiler (net/http/pprof) on addr, for measuring

@@ -87,8 +87,8 @@ func (p *Persistent) apply(k string, v []byte, stored time.Time, deleted, mine b
 		return // this server changed it since: its write comes next, and wins
 	}
 	// The bucket holds another server's change now: this server's next
-	// Put of the binding is written whatever it held before.
-	delete(p.stored, h)
+	// Put of the binding is written whatever it held before (Memory.Put
+	// records nothing written).
 	if deleted {
 		delete(p.remote, h)
 		p.Memory.Remove(account, key)
@@ -106,7 +106,6 @@ func (p *Persistent) removeShared(account, key string) (Binding, bool) {
 	p.mu.Lock()
 	b, ok := p.Memory.Remove(account, key)
 	if ok {
-		delete(p.stored, h)
 		delete(p.remote, h)
 		p.queueLocked(k, write{})
 	}

@@ -79,6 +79,8 @@ const shards = 64
 // not kept twice), its expiry is a count of nanoseconds. About 200 bytes
 // a binding for a phone's registration, against 350 as Binding values in
 // a map of slices; its User-Agent adds its length (at most maxUserAgent).
+// Persistent's record of what its bucket holds of a binding lives in the
+// binding too (written), not in a map of its own.
 type Memory struct {
 	seed   maphash.Seed
 	shards [shards]shard
@@ -93,34 +95,51 @@ type shard struct {
 	next int64
 }
 
-// bindingSet is an account's bindings: first, then more.
+// bindingSet is an account's bindings: first, then more. more is a
+// pointer, 8 bytes rather than a slice's 24, since most accounts have one
+// binding: the set stays in the 80-byte size class with written in it.
 type bindingSet struct {
 	first compact
-	more  []compact
+	more  *[]compact
 }
 
-func (bs *bindingSet) len() int { return 1 + len(bs.more) }
+func (bs *bindingSet) len() int {
+	if bs.more == nil {
+		return 1
+	}
+	return 1 + len(*bs.more)
+}
 
 func (bs *bindingSet) at(i int) *compact {
 	if i == 0 {
 		return &bs.first
 	}
-	return &bs.more[i-1]
+	return &(*bs.more)[i-1]
+}
+
+func (bs *bindingSet) add(c compact) {
+	if bs.more == nil {
+		bs.more = &[]compact{c}
+		return
+	}
+	*bs.more = append(*bs.more, c)
 }
 
 // remove deletes binding i and reports whether the set is now empty.
 func (bs *bindingSet) remove(i int) bool {
-	n := len(bs.more)
-	if n == 0 {
+	if bs.more == nil {
 		return true
 	}
+	more := *bs.more
 	if i == 0 {
-		bs.first = bs.more[0]
+		bs.first = more[0]
 		i = 1
 	}
-	bs.more = slices.Delete(bs.more, i-1, i)
-	if len(bs.more) == 0 {
+	more = slices.Delete(more, i-1, i)
+	if len(more) == 0 {
 		bs.more = nil
+	} else {
+		*bs.more = more
 	}
 	return false
 }
@@ -129,17 +148,37 @@ func (bs *bindingSet) remove(i int) bool {
 // Contact, Key, CallID, Source, UserAgent and Transport one after the
 // other, but Key only when it is not a part of Contact.
 type compact struct {
-	text                  string
+	text    string
+	expires int64 // Unix nanoseconds
+	since   int64 // Unix nanoseconds; 0: unknown
+	path    *[]string
+	// written is what Persistent's bucket holds of the binding; zero in
+	// a Memory of its own, and for a binding its bucket does not hold.
+	written               written
 	contactN, keyN, callN uint16
 	sourceN, uaN          uint16
 	// keyAt is where Key starts in Contact, plus one; 0: Key follows
 	// Contact in text. A key made of the contact's URI (bindingKey) is
 	// most often a part of it: kept once, ~30 bytes a binding less.
-	keyAt   uint16
-	cseq    uint32
-	expires int64 // Unix nanoseconds
-	since   int64 // Unix nanoseconds; 0: unknown
-	path    *[]string
+	keyAt uint16
+	cseq  uint32
+}
+
+// written is what Persistent wrote (or is writing) to its bucket of a
+// binding whose other fields are as written: a refresh that changes
+// nothing but the expiry and the CSeq is not written while the bucket
+// keeps the key past the new expiry (Persistent).
+type written struct {
+	expires int64 // the expiry written, Unix nanoseconds; 0: none
+	until   int64 // when the bucket drops the key, Unix nanoseconds
+}
+
+// sameButExpiry reports whether c and d hold the same binding but for
+// the expiry, the CSeq and what was written.
+func (c *compact) sameButExpiry(d *compact) bool {
+	return c.text == d.text && c.contactN == d.contactN && c.keyN == d.keyN && c.callN == d.callN &&
+		c.sourceN == d.sourceN && c.uaN == d.uaN && c.keyAt == d.keyAt && c.since == d.since &&
+		(c.path == nil) == (d.path == nil) && (c.path == nil || slices.Equal(*c.path, *d.path))
 }
 
 // maxUserAgent bounds the User-Agent a binding keeps: enough for any
@@ -252,8 +291,14 @@ func (s *Memory) Lookup(account string) []Binding {
 	return out
 }
 
-func (s *Memory) Put(b Binding) {
-	c := compactOf(&b)
+func (s *Memory) Put(b Binding) { s.put(&b, nil) }
+
+// put is Put; note, unless nil, returns what c records of the bucket's
+// (written), given the binding c replaces (nil if none), under the
+// shard's lock. (c is passed by value: a pointer to it would move it to
+// the heap, an allocation every Put.)
+func (s *Memory) put(b *Binding, note func(old *compact, c compact) written) {
+	c := compactOf(b)
 	sh := s.shard(b.Account)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -262,16 +307,40 @@ func (s *Memory) Put(b Binding) {
 	}
 	bs := sh.m[b.Account]
 	if bs == nil {
+		if note != nil {
+			c.written = note(nil, c)
+		}
 		sh.m[b.Account] = &bindingSet{first: c} // the IR's string: not copied
 		return
 	}
 	for i := range bs.len() {
 		if x := bs.at(i); x.key() == b.Key {
+			if note != nil {
+				c.written = note(x, c)
+			}
 			*x = c
 			return
 		}
 	}
-	bs.more = append(bs.more, c)
+	if note != nil {
+		c.written = note(nil, c)
+	}
+	bs.add(c)
+}
+
+// each calls fn with every binding, under its shard's lock: fn may
+// change what the binding records of the bucket (written), nothing else.
+func (s *Memory) each(fn func(account string, c *compact)) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for account, bs := range sh.m {
+			for j := range bs.len() {
+				fn(account, bs.at(j))
+			}
+		}
+		sh.mu.Unlock()
+	}
 }
 
 func (s *Memory) Remove(account, key string) (Binding, bool) {
