@@ -54,6 +54,7 @@ type Persistent struct {
 
 	mu      sync.Mutex
 	pending map[string]write  // by bucket key
+	spare   map[string]write  // the last batch's map, emptied, for the next (write)
 	stored  map[uint64]stored // by the bucket key's hash (seed): 64 bits, a collision needs the same signature too
 	syncs   []chan struct{}   // Sync's waiting for the pending writes
 	wake    chan struct{}
@@ -247,7 +248,10 @@ func (p *Persistent) write() {
 		p.gather()
 		p.mu.Lock()
 		batch, syncs, closing := p.pending, p.syncs, p.closing
-		p.pending, p.syncs = map[string]write{}, nil
+		p.pending, p.spare, p.syncs = p.spare, nil, nil
+		if p.pending == nil {
+			p.pending = map[string]write{}
+		}
 		p.mu.Unlock()
 		ab, async := p.bucket.(asyncBucket)
 		failed := false
@@ -288,8 +292,20 @@ func (p *Persistent) write() {
 			p.log.Info("registrations are stored again")
 			retry = 0
 		}
+		// The batch's map serves the next batch: a burst of
+		// registrations grew a new one batch after batch (a third of
+		// the writer's garbage). One that grew large is let go.
+		if len(batch) <= spareBatch {
+			clear(batch)
+			p.mu.Lock()
+			p.spare = batch
+			p.mu.Unlock()
+		}
 	}
 }
+
+// spareBatch is the largest batch whose map write keeps for the next.
+const spareBatch = 1024
 
 // store writes one change; async, with PutAsync. It reports whether it
 // went out (an async put is known stored only at Flush); loud, it logs a
