@@ -70,7 +70,7 @@ func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	if !bytes.HasPrefix(data, registerPrefix) || sip.SIPDebug {
 		return false
 	}
-	if r.challenge != nil && r.challengeScanned(conn, data, src) {
+	if r.challenge != nil && !credentialsLine(data) && r.challengeScanned(conn, data, src) {
 		return true
 	}
 	msg, err := r.parser.ParseSIP(data)
@@ -92,6 +92,15 @@ func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	}
 	r.handler(req, &udpServerTx{answered: &r.answered, conn: conn, key: key, req: req, src: src})
 	return true
+}
+
+// credentialsLine reports whether data's header has a line starting
+// "Authorization:", as the REGISTER with credentials of every
+// registration does: the scan for a challenge would give up at that line
+// (scanRegister), after reading the lines before it.
+func credentialsLine(data []byte) bool {
+	i := bytes.Index(data, []byte("\r\nAuthorization:"))
+	return i >= 0 && i < bytes.Index(data, []byte("\r\n\r\n"))
 }
 
 // udpServerTx is the server transaction of a REGISTER read by Serve.
