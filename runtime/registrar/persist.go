@@ -118,12 +118,22 @@ func NewPersistent(bucket Bucket, now func() time.Time, log *slog.Logger) (*Pers
 
 func persistKey(account, key string) string { return account + "\x00" + key }
 
+// keyHash is maphash.String(seed, persistKey(account, key)), without
+// making the key: a refresh Put does not write needs only its hash.
+func keyHash(seed maphash.Seed, account, key string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	h.WriteString(account)
+	h.WriteByte(0)
+	h.WriteString(key)
+	return h.Sum64()
+}
+
 // Put adds or replaces b, in memory now and in the bucket soon, unless
 // the bucket already holds b but for its expiry and CSeq and keeps it
 // past b's expiry (a refresh; Close writes it).
 func (p *Persistent) Put(b Binding) {
-	k := persistKey(b.Account, b.Key)
-	h, sig := maphash.String(p.seed, k), signature(p.seed, &b)
+	h, sig := keyHash(p.seed, b.Account, b.Key), signature(p.seed, &b)
 	expires, now := b.Expires.UnixNano(), p.now()
 	if p.shared.Load() {
 		// Under p.mu, like a change another server made (share.go): the
@@ -143,7 +153,10 @@ func (p *Persistent) Put(b Binding) {
 	}
 	until := now.Add(2*b.Expires.Sub(now) + persistSlack)
 	p.stored[h] = stored{sig: sig, expires: expires, until: until.UnixNano()}
-	p.queueLocked(k, write{b: &b, until: until})
+	// A copy to queue, so that b itself stays off the heap: the refresh
+	// returned above allocates nothing.
+	w := b
+	p.queueLocked(persistKey(b.Account, b.Key), write{b: &w, until: until})
 	p.mu.Unlock()
 }
 
