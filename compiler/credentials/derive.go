@@ -4,8 +4,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Purpose separates the credentials of one identity: an app user has a SIP
@@ -50,10 +52,17 @@ const domain = "switchboard credentials v1"
 // message.
 type stream struct {
 	key     []byte
+	macs    *sync.Pool // of HMACs keyed with key (Key.macs); nil: key one each block
 	msg     []byte
 	attempt uint32
 	block   uint32
 	buf     []byte
+	sum     [sha256.Size]byte // where buf is
+}
+
+// stream is k's byte stream for id.
+func (k Key) stream(id Identity) *stream {
+	return &stream{key: k.b, macs: k.macs, msg: message(id)}
 }
 
 func message(id Identity) []byte {
@@ -73,13 +82,20 @@ func message(id Identity) []byte {
 
 func (s *stream) next() byte {
 	if len(s.buf) == 0 {
-		m := hmac.New(sha256.New, s.key)
+		var m hash.Hash
+		if s.macs != nil {
+			m = s.macs.Get().(hash.Hash)
+			m.Reset()
+			defer s.macs.Put(m)
+		} else {
+			m = hmac.New(sha256.New, s.key)
+		}
 		m.Write(s.msg)
 		var ctr [8]byte
 		binary.BigEndian.PutUint32(ctr[:4], s.attempt)
 		binary.BigEndian.PutUint32(ctr[4:], s.block)
 		m.Write(ctr[:])
-		s.buf = m.Sum(nil)
+		s.buf = m.Sum(s.sum[:0])
 		s.block++
 	}
 	c := s.buf[0]
@@ -106,7 +122,7 @@ func (s *stream) draw(alphabet string, n int) string {
 // A candidate lacking a class is replaced by the next attempt's, so the
 // result stays deterministic.
 func (k Key) Password(id Identity) string {
-	s := &stream{key: k.b, msg: message(id)}
+	s := k.stream(id)
 	for {
 		pw := s.draw(Alphabet, PasswordLength)
 		if hasClasses(pw) {
@@ -138,7 +154,7 @@ func hasClasses(s string) bool {
 // 9876).
 func (k Key) PIN(id Identity, digits int) string {
 	digits = max(4, min(6, digits))
-	s := &stream{key: k.b, msg: message(id)}
+	s := k.stream(id)
 	for {
 		pin := s.draw("0123456789", digits)
 		if !weakPIN(pin) {

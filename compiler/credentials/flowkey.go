@@ -10,7 +10,7 @@ const PurposeFlowToken Purpose = "flow-token"
 // node serving the site with this key; another site's (or another key's)
 // is unrelated. It turns with the site key (rekey) only.
 func (s *Source) FlowTokenKey() []byte {
-	st := &stream{key: s.key.b, msg: message(Identity{Site: s.site, Kind: "node", Name: "flow-token", Purpose: PurposeFlowToken})}
+	st := s.key.stream(Identity{Site: s.site, Kind: "node", Name: "flow-token", Purpose: PurposeFlowToken})
 	out := make([]byte, 32)
 	for i := range out {
 		out[i] = st.next()

@@ -29,6 +29,7 @@ package credentials
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -39,6 +40,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"switchboard/atomicfile"
@@ -67,6 +69,16 @@ var ErrNoKey = errors.New("no site key")
 type Key struct {
 	b      []byte
 	source string
+	// macs holds HMAC-SHA-256 states keyed with b, for the derivations:
+	// keying one costs as much as the derivation's message (a server
+	// derives every account's password after a start, issue 19). Shared
+	// by the key's copies; nil in the zero Key.
+	macs *sync.Pool
+}
+
+// newKey is the key of bytes b, from source.
+func newKey(b []byte, source string) Key {
+	return Key{b: b, source: source, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, b) }}}
 }
 
 // NewKey returns a fresh random key of KeySize bytes, for `switchboard init`.
@@ -75,7 +87,7 @@ func NewKey() (Key, error) {
 	if _, err := rand.Read(b); err != nil {
 		return Key{}, fmt.Errorf("generating site key: %w", err)
 	}
-	return Key{b: b, source: "new key"}, nil
+	return newKey(b, "new key"), nil
 }
 
 // KeyFromBytes makes a key from raw bytes (at least MinKeySize of them). It
@@ -84,7 +96,7 @@ func KeyFromBytes(b []byte) (Key, error) {
 	if len(b) < MinKeySize {
 		return Key{}, fmt.Errorf("site key is %d bytes, need at least %d", len(b), MinKeySize)
 	}
-	return Key{b: bytes.Clone(b), source: "bytes"}, nil
+	return newKey(bytes.Clone(b), "bytes"), nil
 }
 
 // ParseKey decodes a key written as hex or base64 (see the package
@@ -107,7 +119,7 @@ func ParseKey(s string) (Key, error) {
 	if len(b) < MinKeySize {
 		return Key{}, fmt.Errorf("site key decodes to %d bytes, need at least %d (generate one with `openssl rand -base64 32`, or use the key file that `switchboard init -key DIR` creates)", len(b), MinKeySize)
 	}
-	return Key{b: b}, nil
+	return newKey(b, ""), nil
 }
 
 // initKeyCommand is the command that creates the key file of the site in

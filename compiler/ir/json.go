@@ -109,7 +109,8 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // MarshalText writes the origin in its compact form (see Origin).
 func (o Origin) MarshalText() ([]byte, error) {
-	var b []byte
+	// Sized once: every stored event carries an origin (issue 19).
+	b := make([]byte, 0, len(o.File)+6*7+1+len(o.Object))
 	if o.File != "" {
 		b = append(b, o.File...)
 		for i, n := range []int{o.Line, o.Column, o.EndLine, o.EndColumn, o.Byte, o.EndByte} {

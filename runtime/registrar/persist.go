@@ -56,6 +56,7 @@ type Persistent struct {
 	// in its allocation, not a map entry's ~80.
 	mu      sync.Mutex
 	pending map[string]write // by bucket key
+	spare   map[string]write // the last batch's map, emptied, for the next (write)
 	syncs   []chan struct{}  // Sync's waiting for the pending writes
 	wake    chan struct{}
 	hurry   chan struct{} // ends the writer's gathering window now
@@ -110,11 +111,21 @@ func NewPersistent(bucket Bucket, now func() time.Time, log *slog.Logger) (*Pers
 
 func persistKey(account, key string) string { return account + "\x00" + key }
 
+// keyHash is maphash.String(seed, persistKey(account, key)), without
+// making the key: a refresh Put does not write needs only its hash.
+func keyHash(seed maphash.Seed, account, key string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	h.WriteString(account)
+	h.WriteByte(0)
+	h.WriteString(key)
+	return h.Sum64()
+}
+
 // Put adds or replaces b, in memory now and in the bucket soon, unless
 // the bucket already holds b but for its expiry and CSeq and keeps it
 // past b's expiry (a refresh; Close writes it).
 func (p *Persistent) Put(b Binding) {
-	k := persistKey(b.Account, b.Key)
 	now := p.now()
 	var w write
 	queue := false
@@ -126,7 +137,10 @@ func (p *Persistent) Put(b Binding) {
 			return old.written
 		}
 		until := now.Add(2*b.Expires.Sub(now) + persistSlack)
-		w, queue = write{b: &b, until: until}, true
+		// A copy to queue, so that b itself stays off the heap: a refresh
+		// that is not written allocates nothing.
+		nb := b
+		w, queue = write{b: &nb, until: until}, true
 		return written{expires: c.expires, until: until.UnixNano()}
 	}
 	if p.shared.Load() {
@@ -134,7 +148,7 @@ func (p *Persistent) Put(b Binding) {
 		// two reach memory in the order they reach p.pending.
 		p.mu.Lock()
 		p.Memory.put(&b, note)
-		delete(p.remote, maphash.String(p.seed, k)) // this server's binding now
+		delete(p.remote, keyHash(p.seed, b.Account, b.Key)) // this server's binding now
 	} else {
 		p.Memory.put(&b, note)
 		if !queue {
@@ -143,7 +157,7 @@ func (p *Persistent) Put(b Binding) {
 		p.mu.Lock()
 	}
 	if queue {
-		p.queueLocked(k, w)
+		p.queueLocked(persistKey(b.Account, b.Key), w)
 	}
 	p.mu.Unlock()
 }
@@ -228,7 +242,10 @@ func (p *Persistent) write() {
 		p.gather()
 		p.mu.Lock()
 		batch, syncs, closing := p.pending, p.syncs, p.closing
-		p.pending, p.syncs = map[string]write{}, nil
+		p.pending, p.spare, p.syncs = p.spare, nil, nil
+		if p.pending == nil {
+			p.pending = map[string]write{}
+		}
 		p.mu.Unlock()
 		ab, async := p.bucket.(asyncBucket)
 		failed := false
@@ -269,8 +286,20 @@ func (p *Persistent) write() {
 			p.log.Info("registrations are stored again")
 			retry = 0
 		}
+		// The batch's map serves the next batch: a burst of
+		// registrations grew a new one batch after batch (a third of
+		// the writer's garbage). One that grew large is let go.
+		if len(batch) <= spareBatch {
+			clear(batch)
+			p.mu.Lock()
+			p.spare = batch
+			p.mu.Unlock()
+		}
 	}
 }
+
+// spareBatch is the largest batch whose map write keeps for the next.
+const spareBatch = 1024
 
 // store writes one change; async, with PutAsync. It reports whether it
 // went out (an async put is known stored only at Flush); loud, it logs a

@@ -13,6 +13,7 @@
 package registrar
 
 import (
+	"bytes"
 	"hash/maphash"
 	"log/slog"
 	"net"
@@ -166,7 +167,7 @@ func live(bs []Binding, now time.Time) []Binding {
 
 // OnRegister is the sipgo handler for REGISTER.
 func (r *Registrar) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
-	r.respond(req, tx, r.Handle(req))
+	r.serve(r.prog.Load(), r.auth, req, tx)
 }
 
 func (r *Registrar) respond(req *sip.Request, tx sip.ServerTransaction, res *sip.Response) {
@@ -202,7 +203,7 @@ func (r *Registrar) View(p *ir.Program, a Checker) View { return View{r, p, a} }
 
 // OnRegister is the sipgo handler for REGISTER.
 func (v View) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
-	v.r.respond(req, tx, v.Handle(req))
+	v.r.serve(v.p, v.a, req, tx)
 }
 
 // Handle processes a REGISTER and returns the response to send.
@@ -211,22 +212,74 @@ func (v View) Handle(req *sip.Request) *sip.Response { return v.r.handle(v.p, v.
 // Lookup is the registrar's Lookup.
 func (v View) Lookup(account string) []Binding { return v.r.Lookup(account) }
 
+// answerWriter is a server transaction that takes a final response as
+// the bytes to send and remembers them for retransmissions (package
+// sipstack's REGISTER over UDP). The registrar's 200 is then written
+// straight into its buffer: the response objects sipgo's writer renders
+// (the copied Vias, From, To, Call-ID and CSeq, a header object per
+// Contact and for the Date) cost a registration about a kilobyte of
+// garbage, and the collector's time for it (issue 19).
+type answerWriter interface {
+	RespondBytes(answer []byte) error
+}
+
+// answerBufs are the buffers 200s are written into for an answerWriter.
+var answerBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// serve answers req on tx as handle does, the 200 written by writeOK when
+// tx takes bytes.
+func (r *Registrar) serve(p *ir.Program, a Checker, req *sip.Request, tx sip.ServerTransaction) {
+	res, g := r.decide(p, a, req)
+	if res == nil {
+		if w, ok := tx.(answerWriter); ok {
+			buf := answerBufs.Get().(*bytes.Buffer)
+			buf.Reset()
+			writeOK(buf, req, &g.hs, g.current, g.now)
+			if err := w.RespondBytes(buf.Bytes()); err != nil {
+				r.log.Warn("registrar: cannot send response", "source", req.Source(), "err", err)
+			}
+			answerBufs.Put(buf)
+			return
+		}
+		res = r.ok(req, &g.hs, g.current, g.now)
+	}
+	r.respond(req, tx, res)
+}
+
 func (r *Registrar) handle(p *ir.Program, a Checker, req *sip.Request) *sip.Response {
+	res, g := r.decide(p, a, req)
+	if res != nil {
+		return res
+	}
+	return r.ok(req, &g.hs, g.current, g.now)
+}
+
+// granted is what the 200 to a REGISTER lists: the account's bindings
+// after it, at now.
+type granted struct {
+	hs      headers
+	current []Binding
+	now     time.Time
+}
+
+// decide handles req: the response when it is not a 200, else what the
+// 200 lists.
+func (r *Registrar) decide(p *ir.Program, a Checker, req *sip.Request) (*sip.Response, granted) {
 	hs := scan(req)
 	if bad := hs.unsupported(); len(bad) > 0 {
 		res := sip.NewResponseFromRequest(req, 420, "Bad Extension", nil)
 		res.AppendHeader(sip.NewHeader("Unsupported", strings.Join(bad, ", ")))
-		return res
+		return res, granted{}
 	}
 	account, res := a.Check(req, req.Source(), false)
 	if res != nil {
-		return res
+		return res, granted{}
 	}
 	acct := p.Account(account)
 	if acct == nil {
 		r.publish(p, events.Event{Kind: events.AuthFailed, Account: account, Source: req.Source(),
 			Status: sip.StatusForbidden, Cause: "account not in the running configuration"})
-		return sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil)
+		return sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil), granted{}
 	}
 	if to := req.To(); to == nil || to.Address.User != acct.Username {
 		user := ""
@@ -235,16 +288,16 @@ func (r *Registrar) handle(p *ir.Program, a Checker, req *sip.Request) *sip.Resp
 		}
 		r.publish(p, events.Event{Kind: events.AuthFailed, Account: account, To: user, Source: req.Source(),
 			Status: sip.StatusForbidden, Cause: "registering the address of another account"})
-		return sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil)
+		return sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil), granted{}
 	}
 	if req.CallID() == nil || req.CSeq() == nil {
-		return sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Missing Call-ID or CSeq", nil)
+		return sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Missing Call-ID or CSeq", nil), granted{}
 	}
 
 	now := r.clk.Now()
 	u, res := r.parse(req, &hs)
 	if res != nil {
-		return res
+		return res, granted{}
 	}
 
 	lock := &r.locks[maphash.String(r.seed, acct.Name)%stripes]
@@ -252,9 +305,9 @@ func (r *Registrar) handle(p *ir.Program, a Checker, req *sip.Request) *sip.Resp
 	defer lock.Unlock()
 	current, res := r.apply(req, acct, u, now)
 	if res != nil {
-		return res
+		return res, granted{}
 	}
-	return r.ok(req, &hs, current, now)
+	return nil, granted{hs: hs, current: current, now: now}
 }
 
 // headers are the header fields a REGISTER's handling reads, found in one
@@ -579,6 +632,74 @@ func newOK(req *sip.Request) *sip.Response {
 	res.SetTransport(req.Transport())
 	res.SetDestination(req.Source())
 	return res
+}
+
+// writeOK writes to buf the 200 that ok builds, as sipgo's writer writes
+// it (TestWriteOKAsOK), from the request's own header objects: only the
+// top Via is copied, to add rport's value and received (RFC 3581 §4).
+func writeOK(buf *bytes.Buffer, req *sip.Request, hs *headers, current []Binding, now time.Time) {
+	buf.WriteString(req.SipVersion)
+	buf.WriteString(" 200 OK\r\n")
+	top := true
+	for _, h := range req.Headers() {
+		v, ok := h.(*sip.ViaHeader)
+		if !ok {
+			continue
+		}
+		if top {
+			top = false
+			if val, ok := v.Params.Get("rport"); ok && val == "" {
+				v = v.Clone()
+				host, port, _ := net.SplitHostPort(req.Source())
+				v.Params.Add("rport", port)
+				v.Params.Add("received", host)
+			}
+		}
+		v.StringWrite(buf)
+		buf.WriteString("\r\n")
+	}
+	if h := req.From(); h != nil {
+		h.StringWrite(buf)
+		buf.WriteString("\r\n")
+	}
+	if h := req.To(); h != nil {
+		h.StringWrite(buf)
+		// What Params.Add writes for a tag the To has not: its last
+		// parameter.
+		if !h.Params.Has("tag") {
+			buf.WriteString(";tag=")
+			buf.WriteString(sip.GenerateTagN(16))
+		}
+		buf.WriteString("\r\n")
+	}
+	if h := req.CallID(); h != nil {
+		h.StringWrite(buf)
+		buf.WriteString("\r\n")
+	}
+	if h := req.CSeq(); h != nil {
+		h.StringWrite(buf)
+		buf.WriteString("\r\n")
+	}
+	buf.WriteString("Content-Length: 0\r\n")
+	var n [20]byte
+	for _, b := range current {
+		left := int((b.Expires.Sub(now) + time.Second - 1) / time.Second)
+		buf.WriteString("Contact: ")
+		buf.WriteString(b.Contact)
+		buf.WriteString(";expires=")
+		buf.Write(strconv.AppendInt(n[:0], int64(left), 10))
+		buf.WriteString("\r\n")
+	}
+	if hs.supports("path") {
+		for _, v := range hs.path {
+			buf.WriteString("Path: ")
+			buf.WriteString(v)
+			buf.WriteString("\r\n")
+		}
+	}
+	buf.WriteString("Date: ")
+	buf.WriteString(httpDate(now))
+	buf.WriteString("\r\n\r\n")
 }
 
 // date is a Date header's value and the second it names.

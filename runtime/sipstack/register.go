@@ -70,7 +70,7 @@ func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	if !bytes.HasPrefix(data, registerPrefix) || sip.SIPDebug {
 		return false
 	}
-	if r.challenge != nil && r.challengeScanned(conn, data, src) {
+	if r.challenge != nil && !credentialsLine(data) && r.challengeScanned(conn, data, src) {
 		return true
 	}
 	msg, err := r.parser.ParseSIP(data)
@@ -94,6 +94,15 @@ func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	return true
 }
 
+// credentialsLine reports whether data's header has a line starting
+// "Authorization:", as the REGISTER with credentials of every
+// registration does: the scan for a challenge would give up at that line
+// (scanRegister), after reading the lines before it.
+func credentialsLine(data []byte) bool {
+	i := bytes.Index(data, []byte("\r\nAuthorization:"))
+	return i >= 0 && i < bytes.Index(data, []byte("\r\n\r\n"))
+}
+
 // udpServerTx is the server transaction of a REGISTER read by Serve.
 // It lives as long as the handler: Respond sends the response, and a final
 // one is remembered for retransmissions. There is no ACK or CANCEL for a
@@ -112,24 +121,40 @@ var _ sip.ServerTransaction = (*udpServerTx)(nil)
 var respBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (tx *udpServerTx) Respond(res *sip.Response) error {
+	// A challenge, and a throttle's refusal, are as good computed again
+	// as remembered: they are sent statelessly, so that a flood of wrong
+	// credentials from spoofed sources leaves nothing behind.
+	remember := !res.IsProvisional() && res.StatusCode != sip.StatusUnauthorized &&
+		(res.StatusCode != sip.StatusForbidden || res.GetHeader("Retry-After") == nil)
 	buf := respBufs.Get().(*bytes.Buffer)
 	defer respBufs.Put(buf)
 	buf.Reset()
 	res.StringWrite(buf)
-	if buf.Len() > sip.UDPMTUSize-200 {
+	return tx.send(buf.Bytes(), remember)
+}
+
+// RespondBytes sends answer, a final response as written out, and
+// remembers it for retransmissions, as Respond does a final response that
+// is neither a challenge nor a throttle's refusal: the registrar writes
+// its 200 so, without building sipgo's response objects first. answer is
+// the caller's again once it returns.
+func (tx *udpServerTx) RespondBytes(answer []byte) error {
+	return tx.send(answer, true)
+}
+
+// send sends answer where the request's answer goes; remember keeps it
+// for retransmissions.
+func (tx *udpServerTx) send(answer []byte, remember bool) error {
+	if len(answer) > sip.UDPMTUSize-200 {
 		return sip.ErrUDPMTUCongestion // as sipgo's UDP transport refuses it
 	}
 	dst := responseDest(tx.req, tx.src)
-	if _, err := tx.conn.WriteTo(buf.Bytes(), dst); err != nil {
+	if _, err := tx.conn.WriteTo(answer, dst); err != nil {
 		return fmt.Errorf("udp %s: %w", tx.conn.LocalAddr(), err)
 	}
-	if res.IsProvisional() || res.StatusCode == sip.StatusUnauthorized || (res.StatusCode == sip.StatusForbidden && res.GetHeader("Retry-After") != nil) {
-		// A challenge, and a throttle's refusal, are as good computed
-		// again as remembered: they are sent statelessly, so that a flood
-		// of wrong credentials from spoofed sources leaves nothing behind.
-		return nil
+	if remember {
+		tx.answered.put(tx.key, answer, dst)
 	}
-	tx.answered.put(tx.key, buf.Bytes(), dst)
 	return nil
 }
 

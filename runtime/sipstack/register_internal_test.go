@@ -183,3 +183,42 @@ func TestRegistersAnsweredCountsFinalAnswers(t *testing.T) {
 		t.Errorf("after a 200: %d answers counted (want 1), %d sent (want 3)", got, len(conn.sent))
 	}
 }
+
+// TestRespondBytes checks a response a handler writes as bytes: sent
+// where the request's answer goes (rport: its source), and remembered, so
+// that a retransmission gets the same bytes without the handler.
+func TestRespondBytes(t *testing.T) {
+	calls := 0
+	const answer = "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+	r := NewRegister(func(req *sip.Request, tx sip.ServerTransaction) {
+		calls++
+		w, ok := tx.(interface {
+			RespondBytes([]byte) error
+		})
+		if !ok {
+			t.Fatalf("the transaction %T takes no bytes", tx)
+		}
+		if err := w.RespondBytes([]byte(answer)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer r.Close()
+	conn := &recorder{}
+	src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+	data := []byte(registerSeeds[1])
+	for range 2 {
+		if !r.Serve(conn, data, src) {
+			t.Fatal("not served")
+		}
+	}
+	if calls != 1 {
+		t.Errorf("handler ran %d times, want once", calls)
+	}
+	want := [][]byte{[]byte(answer), []byte(answer)}
+	if d := cmp.Diff(want, conn.sent); d != "" {
+		t.Errorf("sent (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{src.String(), src.String()}, conn.to); d != "" {
+		t.Errorf("sent to (-want +got):\n%s", d)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -154,7 +155,9 @@ func (k *KV) message(key string, value []byte, ttl time.Duration) *nats.Msg {
 		m.Header = nats.Header{}
 	}
 	if ttl > 0 {
-		m.Header.Set(jetstream.MsgTTLHeader, max(ttl, time.Second).String())
+		// Whole seconds, as the server reads it (Duration.String's
+		// "2h0m4.987654321s" cost a stored registration more).
+		m.Header.Set(jetstream.MsgTTLHeader, strconv.FormatInt(int64(max(ttl, time.Second)/time.Second), 10)+"s")
 	}
 	if k.origin != "" {
 		m.Header.Set(originHeader, k.origin)
