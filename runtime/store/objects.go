@@ -256,6 +256,7 @@ func (o *Objects) Watch(ctx context.Context, fn func(name string, deleted, mine 
 // (settle) until ctx ends.
 func (o *Objects) leaderRead(ctx context.Context, name string, limit int64) (data []byte, ok bool, err error) {
 	meta := "$O." + o.bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(name))
+	var missing string // the object whose chunks were found missing
 	for {
 		m, err := o.leaderGet(ctx, msgGetRequest{LastFor: meta})
 		if errors.Is(err, errNoMessage) {
@@ -271,6 +272,10 @@ func (o *Objects) leaderRead(ctx context.Context, name string, limit int64) (dat
 		if info.Deleted {
 			return nil, false, nil
 		}
+		if info.NUID == missing {
+			// Not replaced: its chunks are gone for another reason.
+			return nil, false, fmt.Errorf("store: get object: %s: chunks missing", name)
+		}
 		if info.Opts != nil && info.Opts.Link != nil {
 			return nil, false, fmt.Errorf("store: get object: %s is a link, which this store does not make", name)
 		}
@@ -282,6 +287,7 @@ func (o *Objects) leaderRead(ctx context.Context, name string, limit int64) (dat
 			// Replaced or deleted since its description was read (a put
 			// removes the chunks of the object it replaces): what
 			// replaced it is read.
+			missing = info.NUID
 			continue
 		}
 		if err != nil {

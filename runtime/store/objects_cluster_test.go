@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -83,6 +84,21 @@ func TestObjectsClustered(t *testing.T) {
 	data, ok, err := objs[2].Get(ctx, "mary/msg-000001.wav", 100)
 	if err != nil || !ok || string(data) != "hello" {
 		t.Fatalf("node 3 reads %q, %v, %v; want hello", data, ok, err)
+	}
+	// An object of several chunks (nats.go's are 128 KiB), and an empty
+	// one, read back whole through node 3.
+	large := make([]byte, 300<<10)
+	for i := range large {
+		large[i] = byte(i * 7 % 251)
+	}
+	for _, want := range [][]byte{large, {}} {
+		if err := objs[0].Put(ctx, "mary/greeting.wav", want); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := objs[2].Get(ctx, "mary/greeting.wav", int64(len(large)))
+		if err != nil || !ok || !bytes.Equal(got, want) {
+			t.Fatalf("node 3 reads %d bytes, %v, %v; want the %d put", len(got), ok, err, len(want))
+		}
 	}
 	if n := lagging.asked(); n > 0 {
 		t.Fatalf("node 3 asked the nearest replica (a direct get) %d times; it may lag the put", n)
