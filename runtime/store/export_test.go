@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -63,3 +64,10 @@ func WithSyncAlways(o Options) Options {
 	o.syncAlways = true
 	return o
 }
+
+// Conn is the store's connection to its server: a test listens there for
+// what the store's requests reach.
+func (s *Store) Conn() *nats.Conn { return s.nc }
+
+// ObjectsStream is the stream of the object store kind of site.
+func ObjectsStream(kind, site string) string { return "OBJ_" + name(kind, site) }

@@ -208,6 +208,10 @@ func (k *KV) Flush(ctx context.Context) error {
 }
 
 // Get returns key's value; ok is false when it has none.
+//
+// In a cluster any replica answers (a direct get), and one may be a
+// moment behind the two that acknowledged a put: a key another node wrote
+// is followed with Watch, which hands its value, not read back with Get.
 func (k *KV) Get(ctx context.Context, key string) (value []byte, ok bool, err error) {
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()

@@ -3,6 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +21,10 @@ import (
 // the new one, never a mix.
 type Objects struct {
 	obs jetstream.ObjectStore
+	// nc and bucket serve a read in a cluster, which asks the store's
+	// stream leader (leaderRead).
+	nc     *nats.Conn
+	bucket string
 	// open bounds a read (Store.openTimeout): in a cluster, as long as
 	// opening a bucket.
 	open func(context.Context) (context.Context, context.CancelFunc)
@@ -39,7 +46,7 @@ func (s *Store) Objects(ctx context.Context, kind, site string) (*Objects, error
 	if err != nil {
 		return nil, fmt.Errorf("store: object store %s: %w", b, err)
 	}
-	return &Objects{obs: obs, origin: s.origin, open: s.openTimeout}, nil
+	return &Objects{obs: obs, nc: s.nc, bucket: b, origin: s.origin, open: s.openTimeout}, nil
 }
 
 // ensureObjects opens the object store cfg describes, creating it, or
@@ -97,11 +104,13 @@ func (o *Objects) Put(ctx context.Context, name string, data []byte) error {
 // the memory one object may take).
 func (o *Objects) Get(ctx context.Context, name string, limit int64) (data []byte, ok bool, err error) {
 	// In a cluster, as long as opening a bucket: a node that just died
-	// may have led the store's stream (result).
+	// may have led the store's stream (leaderRead).
 	ctx, cancel := o.open(ctx)
 	defer cancel()
-	r, release, err := o.result(ctx, name)
-	defer release()
+	if o.origin != "" {
+		return o.leaderRead(ctx, name, limit)
+	}
+	r, err := o.obs.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, false, nil
 	}
@@ -125,42 +134,6 @@ func (o *Objects) Get(ctx context.Context, name string, limit int64) (data []byt
 		return nil, false, fmt.Errorf("%w: %s", ErrTooLarge, name)
 	}
 	return data, true, nil
-}
-
-// result opens the object name for reading; release ends the context its
-// chunks are read under, once read.
-//
-// In a cluster the object's description is read with a direct get, which
-// no replica answers for a moment after a node's loss (or the store's
-// making), and its chunks with a consumer, whose creation waits while
-// the stream's leader was the node lost: each attempt is bounded
-// (settleAttempt) and the next made, as settle does for opening a
-// stream. (Not settle itself, which ends an attempt's context when the
-// attempt returns: the chunks are read under it.)
-func (o *Objects) result(ctx context.Context, name string) (r jetstream.ObjectResult, release func(), err error) {
-	if o.origin == "" {
-		r, err = o.obs.Get(ctx, name)
-		return r, func() {}, err
-	}
-	pause := 20 * time.Millisecond
-	for {
-		actx, acancel := context.WithTimeout(ctx, settleAttempt)
-		r, err = o.obs.Get(actx, name)
-		if err == nil {
-			return r, acancel, nil
-		}
-		acancel()
-		if ctx.Err() != nil || !(errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || directGetUnavailable(err)) {
-			return nil, func() {}, err
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-		pause = min(2*pause, time.Second)
-	}
 }
 
 // Delete removes the object name (nothing when there is none).
@@ -263,4 +236,134 @@ func (o *Objects) Watch(ctx context.Context, fn func(name string, deleted, mine 
 			return nil, fmt.Errorf("store: watch objects: %w", ctx.Err())
 		}
 	}
+}
+
+// leaderRead is Get in a cluster: the object's description and its chunks
+// are asked of the store's stream leader, one message at a time, not of
+// the nearest replica.
+//
+// nats.go's ObjectStore.Get reads the description with a direct get,
+// which any replica answers, and the chunks with a consumer placed on any
+// replica; a replica may be a moment behind the two that acknowledged a
+// put. A node told of an object by its watch (voicemail follows the other
+// nodes' writes so), or that put the object itself, could then read that
+// there is none, or the one it replaced, and nothing would tell it to read
+// again. The leader stores a message before it acknowledges it, so it
+// holds every put acknowledged, and every one a watch announced.
+//
+// While the leader is being replaced (a node's loss) a request goes
+// unanswered or is refused for a moment: each is bounded and asked again
+// (settle) until ctx ends.
+func (o *Objects) leaderRead(ctx context.Context, name string, limit int64) (data []byte, ok bool, err error) {
+	meta := "$O." + o.bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(name))
+	var missing string // the object whose chunks were found missing
+	for {
+		m, err := o.leaderGet(ctx, msgGetRequest{LastFor: meta})
+		if errors.Is(err, errNoMessage) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("store: get object: %w", err)
+		}
+		var info jetstream.ObjectInfo
+		if err := json.Unmarshal(m.Data, &info); err != nil || info.NUID == "" {
+			return nil, false, fmt.Errorf("store: get object: %s: %w", name, jetstream.ErrBadObjectMeta)
+		}
+		if info.Deleted {
+			return nil, false, nil
+		}
+		if info.NUID == missing {
+			// Not replaced: its chunks are gone for another reason.
+			return nil, false, fmt.Errorf("store: get object: %s: chunks missing", name)
+		}
+		if info.Opts != nil && info.Opts.Link != nil {
+			return nil, false, fmt.Errorf("store: get object: %s is a link, which this store does not make", name)
+		}
+		if info.Size > uint64(limit) {
+			return nil, false, fmt.Errorf("%w: %s has %d bytes, at most %d are read", ErrTooLarge, name, info.Size, limit)
+		}
+		data, err := o.leaderChunks(ctx, &info)
+		if errors.Is(err, errNoMessage) {
+			// Replaced or deleted since its description was read (a put
+			// removes the chunks of the object it replaces): what
+			// replaced it is read.
+			missing = info.NUID
+			continue
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("store: get object: %s: %w", name, err)
+		}
+		return data, true, nil
+	}
+}
+
+// leaderChunks reads the chunks of the object info describes from the
+// stream leader, and checks them against its size and digest.
+func (o *Objects) leaderChunks(ctx context.Context, info *jetstream.ObjectInfo) ([]byte, error) {
+	subject := "$O." + o.bucket + ".C." + info.NUID
+	data := make([]byte, 0, info.Size)
+	for seq := uint64(1); uint64(len(data)) < info.Size; {
+		m, err := o.leaderGet(ctx, msgGetRequest{Seq: seq, NextFor: subject})
+		if err != nil {
+			return nil, err
+		}
+		data = append(data, m.Data...)
+		seq = m.Seq + 1
+	}
+	sum := sha256.Sum256(data)
+	if uint64(len(data)) != info.Size || info.Digest != "SHA-256="+base64.URLEncoding.EncodeToString(sum[:]) {
+		return nil, jetstream.ErrDigestMismatch
+	}
+	return data, nil
+}
+
+// msgGetRequest is JetStream's message get (JSApiMsgGetRequest): the last
+// message on LastFor, or the first at Seq or after on NextFor.
+type msgGetRequest struct {
+	Seq     uint64 `json:"seq,omitempty"`
+	LastFor string `json:"last_by_subj,omitempty"`
+	NextFor string `json:"next_by_subj,omitempty"`
+}
+
+// storedMsg is the message a message get answers (the server's
+// StoredMsg: its data base64 in JSON).
+type storedMsg struct {
+	Seq  uint64 `json:"seq"`
+	Data []byte `json:"data,omitempty"`
+}
+
+// errNoMessage is leaderGet's error when the stream has no such message.
+var errNoMessage = errors.New("store: no such message")
+
+// leaderGet sends a message get to the store's stream leader: the
+// STREAM.MSG.GET request, which only the leader answers (nats.go's
+// Stream.GetMsg sends a direct get instead when the stream allows them,
+// as object stores do).
+func (o *Objects) leaderGet(ctx context.Context, req msgGetRequest) (*storedMsg, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	return settle(ctx, true, func(ctx context.Context) (*storedMsg, error) {
+		r, err := o.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.OBJ_"+o.bucket, body)
+		if err != nil {
+			return nil, err
+		}
+		var resp struct {
+			Error   *jetstream.APIError `json:"error"`
+			Message *storedMsg          `json:"message"`
+		}
+		if err := json.Unmarshal(r.Data, &resp); err != nil {
+			return nil, err
+		}
+		switch {
+		case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+			return nil, errNoMessage
+		case resp.Error != nil:
+			return nil, resp.Error
+		case resp.Message == nil:
+			return nil, jetstream.ErrInvalidJetStreamResponse
+		}
+		return resp.Message, nil
+	})
 }

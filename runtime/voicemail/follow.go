@@ -17,6 +17,14 @@ import (
 // service reloads a box another node changed and tells its watchers, as
 // it does for a change of its own: the message-waiting NOTIFY of the
 // devices registered on this node.
+//
+// Nothing the watches announce is read back from a replica that may lag
+// it: a key's value comes with its watch (the index keeps it: the
+// metadata, and so the message-waiting counts, are the announced ones),
+// and an audio object, too large to come with its watch, is read (played,
+// or measured while its metadata has not come yet) through the store's
+// stream leader (store.Objects.Get in a cluster), which holds every put
+// acknowledged.
 
 // watchedKeys is a Keys that follows its bucket (store.KV is one).
 type watchedKeys interface {
