@@ -20,10 +20,10 @@ import (
 // the answered one hangs up (BYE, 200).
 //
 // The limit is 100 µs, so that the burst is sure to stand past it for
-// longer than the limit (the grace a backlog after a calm is given to
-// drain, sipstack's waitSpan, is the limit when that is less): sent
-// while the server cannot run, every INVITE waits for the server to read
-// those before it, and reading the two hundred costs more than the half
+// longer than the limit (the span over which a wait must stand to
+// refuse, sipstack's waitSpan, when the limit is less): sent while the
+// server cannot run, every INVITE waits for the server to read those
+// before it, and reading the two hundred costs more than the half
 // microsecond each that would take to add up to 100 µs. The test counts
 // answers and never reads a clock.
 func TestOverloadFloodRefusedCallsAdmittedFinish(t *testing.T) {

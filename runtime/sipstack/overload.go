@@ -168,11 +168,8 @@ type Admission struct {
 		min   time.Duration
 	}
 	published time.Time
-	// lastHigh is when a block last stood past the limit, episode when
-	// the backlog it belongs to began (grace); the read loop's alone.
-	lastHigh, episode time.Time
-	stop              chan struct{}
-	once              sync.Once
+	stop      chan struct{}
+	once      sync.Once
 
 	mu sync.Mutex
 	// setting are the Call-IDs of the calls being set up, with when
@@ -324,15 +321,25 @@ func (a *Admission) Delay() time.Duration {
 // datagram is handled.
 //
 // What counts is the standing wait, not the last one: the shortest wait
-// of a block of waitBlock datagrams read one after the other (or of
-// those read since it was last measured, DelayPeriod ago or more, when
-// fewer come: a datagram after a quiet spell counts on its own), as
-// CoDel (RFC 8289)
+// of a block of at least waitBlock datagrams read one after the other
+// over at least waitSpan of the read loop's time (the limit, if less) (or of those read since
+// it was last measured, DelayPeriod ago or more, when fewer come: a
+// datagram after a quiet spell counts on its own), as CoDel (RFC 8289)
 // judges a queue by its minimum sojourn over an interval. A server that
 // keeps up empties its socket now and then, and some datagram of every
 // block finds it nearly empty; one that falls behind never does, and
-// every datagram of the block waited. (A backlog after a calm is given
-// waitSpan to drain first: see grace.) The last wait alone would refuse
+// every datagram of the block waited.
+//
+// The block spans time, not only a count: a backlog left by a moment
+// off the core (the machine's other load, a collection) is read out in
+// a burst, oldest first, every datagram of it old, and a block of 32
+// read within a few milliseconds judged that burst a standing queue and
+// refused calls the server caught up with at once (bench/sip at 800/s
+// on a busy machine: the published wait fell from 300 to 100 ms over
+// seven blocks read in 22 ms, and every block past 150 ms refused the
+// next; issue 19, the false refusals of sessions 6 and 8). Over
+// waitSpan a backlog that drains reaches the datagrams that did not
+// wait; one that stands does not. The last wait alone would refuse
 // for a burst that drains, or for the moment the server's thread was
 // off its core: with one CPU burner beside it, the server refused half
 // of 400 calls/s it then carried with -max-queue-delay 0 (p99 468 ms,
@@ -365,10 +372,7 @@ func (a *Admission) Waited(d time.Duration) {
 	b.min = min(b.min, d)
 	b.n++
 	switch {
-	case b.n >= waitBlock:
-		if b.min > a.maxDelay && a.grace(b.start, now) {
-			break // not published: see grace
-		}
+	case b.n >= waitBlock && now.Sub(b.start) >= min(waitSpan, a.maxDelay):
 		a.wait.Store(int64(b.min))
 	case now.Sub(a.published) < DelayPeriod:
 		return
@@ -385,33 +389,6 @@ func (a *Admission) Waited(d time.Duration) {
 	a.published = now
 }
 
-// grace reports whether a block of datagrams read from start to now,
-// every one of which waited past the limit, is forgiven: it belongs to
-// the first waitSpan of a backlog after calmPeriod without one (the
-// limit, if shorter than waitSpan). The read loop's alone.
-//
-// A server back on its core after a moment off it (the machine's other
-// load, a collection) reads out what it missed oldest first, every
-// datagram of it old: block after block stood past the limit, and the
-// next block's calls were refused although the server caught up within
-// a few milliseconds (bench/sip at 800/s: the published wait fell from
-// 300 to 100 ms over seven blocks read in 22 ms, every block past 150
-// ms refusing the next; issue 19, the false refusals of sessions 6 and
-// 8). A backlog that drains within waitSpan of the first such block is
-// read out before anything is published, and the next block, which
-// reached the datagrams that did not wait, says so. One that still
-// stands after waitSpan is published then; and once a backlog was seen,
-// the next within calmPeriod gets no grace: a server that keeps falling
-// behind (a CPU burner beside it, more calls than its core carries) is
-// refused at once, as before.
-func (a *Admission) grace(start, now time.Time) bool {
-	if a.episode.IsZero() || start.Sub(a.lastHigh) >= calmPeriod {
-		a.episode = start // a backlog after a calm: its grace begins
-	}
-	a.lastHigh = now
-	return now.Sub(a.episode) < min(waitSpan, a.maxDelay)
-}
-
 // standingFloor is how many datagrams a period must bring for their
 // wait to stand: fewer, one at a time, each wait is how long the read
 // loop took to wake, not a queue. (Found by a test: a server given one
@@ -424,17 +401,13 @@ const standingFloor = 8
 // datagrams a second) a few milliseconds of traffic.
 const waitBlock = 32
 
-// waitSpan is how long a backlog after a calm is given to drain before
-// its wait is published: longer than the burst in which a server back
-// on its core reads out what it missed (tens of milliseconds at the
-// clean maximum), half the period of the scheduler's measure. A lower
-// limit of the queueing delay (serve -max-queue-delay) shortens it to
-// the limit: a wait that stood as long as the limit itself is past it.
+// waitSpan is the least time a block of datagrams must span for its
+// wait to stand: longer than the burst in which a server back on its
+// core reads out what it missed (tens of milliseconds at the clean
+// maximum), half the period of the scheduler's measure. A lower limit
+// of the queueing delay (serve -max-queue-delay) shortens it to the
+// limit: a wait that stood as long as the limit itself is past it.
 const waitSpan = DelayPeriod / 2
-
-// calmPeriod is how long the read loop must have seen no backlog for the
-// next one to be given waitSpan to drain.
-const calmPeriod = time.Second
 
 // Wait is the standing wait in the socket (see Waited).
 func (a *Admission) Wait() time.Duration {

@@ -241,9 +241,8 @@ func flood(t *testing.T, srv *testServer, invites, every int) (order []string, a
 
 // floodLimit is the limit of the queueing delay in the flood tests:
 // short enough that a burst sent before the server reads stands past it
-// for longer than the limit, the grace a backlog after a calm is given
-// to drain (waitSpan is the limit when that is less), since reading the
-// burst costs more than a microsecond a datagram.
+// for longer than the limit (waitSpan is the limit when that is less),
+// since reading the burst costs more than a microsecond a datagram.
 const floodLimit = 100 * time.Microsecond
 
 // A flood of new INVITEs with the BYEs of established calls among them,
