@@ -19,15 +19,13 @@ import (
 // carry on to their end: the ringing calls are cancelled (200, 487) and
 // the answered one hangs up (BYE, 200).
 //
-// The limit is 100 µs, so that the burst is sure to stand past it for
-// longer than the limit (the span over which a wait must stand to
-// refuse, sipstack's waitSpan, when the limit is less): sent while the
-// server cannot run, every INVITE waits for the server to read those
-// before it, and reading the two hundred costs more than the half
-// microsecond each that would take to add up to 100 µs. The test counts
-// answers and never reads a clock.
+// The limit is a millisecond, so that the burst is sure to pass it: sent
+// while the server cannot run, the last INVITE waits for the server to
+// read the two hundred before it, and a read costs more than the five
+// microseconds that would take to add up to a millisecond. The test
+// counts answers and never reads a clock.
 func TestOverloadFloodRefusedCallsAdmittedFinish(t *testing.T) {
-	h := startSite(t, e2eSite, func(o *site.Options) { o.CallSetups = 0; o.QueueDelay = 100 * time.Microsecond })
+	h := startSite(t, e2eSite, func(o *site.Options) { o.CallSetups = 0; o.QueueDelay = time.Millisecond })
 	h.device("app.mary")
 	h.device("app.tom")
 	mary := h.devices["app.mary"]

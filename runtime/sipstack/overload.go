@@ -159,13 +159,11 @@ type Admission struct {
 	// queued is set once the read loop measures waits (Waited): the
 	// scheduler's measure then stands aside (see Waited).
 	queued atomic.Bool
-	// block is the block of datagrams being read, when its first was
-	// read and its shortest wait; published is when wait was last set;
-	// the read loop's alone.
+	// block is the block of datagrams being read and its shortest
+	// wait, published is when wait was last set; the read loop's alone.
 	block struct {
-		n     int
-		start time.Time
-		min   time.Duration
+		n   int
+		min time.Duration
 	}
 	published time.Time
 	stop      chan struct{}
@@ -321,25 +319,14 @@ func (a *Admission) Delay() time.Duration {
 // datagram is handled.
 //
 // What counts is the standing wait, not the last one: the shortest wait
-// of a block of at least waitBlock datagrams read one after the other
-// over at least waitSpan of the read loop's time (the limit, if less) (or of those read since
-// it was last measured, DelayPeriod ago or more, when fewer come: a
-// datagram after a quiet spell counts on its own), as CoDel (RFC 8289)
+// of a block of waitBlock datagrams read one after the other (or of
+// those read since it was last measured, DelayPeriod ago or more, when
+// fewer come: a datagram after a quiet spell counts on its own), as
+// CoDel (RFC 8289)
 // judges a queue by its minimum sojourn over an interval. A server that
 // keeps up empties its socket now and then, and some datagram of every
 // block finds it nearly empty; one that falls behind never does, and
-// every datagram of the block waited.
-//
-// The block spans time, not only a count: a backlog left by a moment
-// off the core (the machine's other load, a collection) is read out in
-// a burst, oldest first, every datagram of it old, and a block of 32
-// read within a few milliseconds judged that burst a standing queue and
-// refused calls the server caught up with at once (bench/sip at 800/s
-// on a busy machine: the published wait fell from 300 to 100 ms over
-// seven blocks read in 22 ms, and every block past 150 ms refused the
-// next; issue 19, the false refusals of sessions 6 and 8). Over
-// waitSpan a backlog that drains reaches the datagrams that did not
-// wait; one that stands does not. The last wait alone would refuse
+// every datagram of the block waited. The last wait alone would refuse
 // for a burst that drains, or for the moment the server's thread was
 // off its core: with one CPU burner beside it, the server refused half
 // of 400 calls/s it then carried with -max-queue-delay 0 (p99 468 ms,
@@ -367,12 +354,12 @@ func (a *Admission) Waited(d time.Duration) {
 	now := a.now()
 	b := &a.block
 	if b.n == 0 {
-		b.min, b.start = d, now
+		b.min = d
 	}
 	b.min = min(b.min, d)
 	b.n++
 	switch {
-	case b.n >= waitBlock && now.Sub(b.start) >= min(waitSpan, a.maxDelay):
+	case b.n >= waitBlock:
 		a.wait.Store(int64(b.min))
 	case now.Sub(a.published) < DelayPeriod:
 		return
@@ -400,14 +387,6 @@ const standingFloor = 8
 // wait to stand: at the clean maximum of door calls (about 8 000
 // datagrams a second) a few milliseconds of traffic.
 const waitBlock = 32
-
-// waitSpan is the least time a block of datagrams must span for its
-// wait to stand: longer than the burst in which a server back on its
-// core reads out what it missed (tens of milliseconds at the clean
-// maximum), half the period of the scheduler's measure. A lower limit
-// of the queueing delay (serve -max-queue-delay) shortens it to the
-// limit: a wait that stood as long as the limit itself is past it.
-const waitSpan = DelayPeriod / 2
 
 // Wait is the standing wait in the socket (see Waited).
 func (a *Admission) Wait() time.Duration {

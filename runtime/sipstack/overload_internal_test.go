@@ -185,12 +185,6 @@ func TestAdmission(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			now := time.Unix(1_800_000_000, 0)
 			a := newAdmission(tt.budget, tt.maxDelay, 0, func() time.Time { return now })
-			// read is a datagram read in a block: a block's datagrams
-			// come one after the other over waitSpan.
-			read := func(d time.Duration) {
-				a.Waited(d)
-				now = now.Add(readGap)
-			}
 			for i, s := range tt.steps {
 				switch s.op {
 				case "admit", "admits":
@@ -209,91 +203,23 @@ func TestAdmission(t *testing.T) {
 					a.observe(s.wait)
 				case "socket": // a block of datagrams, each waited s.wait
 					for range waitBlock {
-						read(s.wait)
+						a.Waited(s.wait)
 					}
 				case "half": // half a block
 					for range waitBlock / 2 {
-						read(s.wait)
+						a.Waited(s.wait)
 					}
 				case "drained": // a block, the last of which waited nothing
 					for range waitBlock - 1 {
-						read(s.wait)
+						a.Waited(s.wait)
 					}
-					read(0)
+					a.Waited(0)
 				case "one":
 					a.Waited(s.wait)
 				}
 				if got := a.Setting(); got != s.setting {
 					t.Errorf("step %d (%s %q): %d calls being set up, want %d", i, s.op, s.call, got, s.setting)
 				}
-			}
-		})
-	}
-}
-
-// readGap is the time between two datagrams of a block read in the
-// tests: a block of waitBlock spans waitSpan (or the limit, if less).
-const readGap = waitSpan/(waitBlock-1) + time.Microsecond
-
-// A backlog the server reads out in a burst once it is back on its core
-// is no standing queue: the read loop catches up with it within
-// waitSpan, and no call is refused for it. A backlog that does not drain
-// is, and calls are refused while it stands. (Before the block spanned
-// time, the first 32 datagrams of the burst, read within a millisecond,
-// stood for the queue, and the rest of the burst was refused: the false
-// refusals of issue 19.)
-func TestAdmissionBacklogThatDrains(t *testing.T) {
-	const (
-		limit   = 150 * time.Millisecond
-		arrival = 625 * time.Microsecond // 1 600 new requests a second: 800 calls and their challenges
-		off     = 300 * time.Millisecond // the server off its core
-		backlog = int(off / arrival)     // the new requests that came meanwhile
-	)
-	tests := []struct {
-		name string
-		// read is how long the i-th new request read after the server
-		// came back waited, and how long after it the next is read.
-		read    func(i int) (wait, gap time.Duration)
-		refused bool // whether any call is refused
-	}{
-		{"read out in 24 ms, oldest first, then read as they come", func(i int) (time.Duration, time.Duration) {
-			const read = 50 * time.Microsecond // the read loop's pace through the backlog
-			if i < backlog {
-				return off - time.Duration(i)*(arrival-read), read
-			}
-			return time.Millisecond, arrival
-		}, false},
-		{"a backlog that stands: read as they come, each 300 ms late", func(int) (time.Duration, time.Duration) {
-			return off, arrival
-		}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			now := time.Unix(1_800_000_000, 0)
-			a := newAdmission(0, limit, 0, func() time.Time { return now })
-			// Calls being set up, and the server keeping up with them.
-			for i := range delayFloor {
-				a.Admit(fmt.Sprint("setting", i))
-			}
-			for range 2 * waitBlock {
-				a.Waited(time.Millisecond)
-				now = now.Add(arrival)
-			}
-			now = now.Add(off)
-			refused := 0
-			n := backlog + int(DelayPeriod/arrival)
-			for i := range n {
-				wait, gap := tt.read(i)
-				a.Waited(wait)
-				// As the read loop does: the request just read is
-				// decided on with the wait published so far.
-				if !a.Admit(fmt.Sprint("new", i)) {
-					refused++
-				}
-				now = now.Add(gap)
-			}
-			if got := refused > 0; got != tt.refused {
-				t.Errorf("%d of %d new calls refused; want refusals: %v", refused, n, tt.refused)
 			}
 		})
 	}

@@ -239,12 +239,6 @@ func flood(t *testing.T, srv *testServer, invites, every int) (order []string, a
 	return order, answers
 }
 
-// floodLimit is the limit of the queueing delay in the flood tests:
-// short enough that a burst sent before the server reads stands past it
-// for longer than the limit (waitSpan is the limit when that is less),
-// since reading the burst costs more than a microsecond a datagram.
-const floodLimit = 100 * time.Microsecond
-
 // A flood of new INVITEs with the BYEs of established calls among them,
 // on one processor (issue 19): the BYEs are answered before the new
 // calls, which are refused with 503 and Retry-After.
@@ -257,7 +251,7 @@ const floodLimit = 100 * time.Microsecond
 // path all 20 came after all 200 refusals.
 func TestPriorityInDialogBeforeNewCalls(t *testing.T) {
 	const invites, every = 200, 10 // fewer than the new queue holds
-	order, _ := flood(t, startTestServer(t, floodLimit), invites, every)
+	order, _ := flood(t, startTestServer(t, time.Millisecond), invites, every)
 	// Where the BYEs' answers came: all of them first, but for a
 	// goroutine the machine's own load may delay (the runtime preempts a
 	// goroutine whose thread was off its core for 10 ms, and puts it
@@ -281,7 +275,7 @@ func TestPriorityInDialogBeforeNewCalls(t *testing.T) {
 // answered (a first version dropped them, to come back as
 // retransmissions until their callers gave up).
 func TestPriorityNewQueueOverflows(t *testing.T) {
-	srv := startTestServer(t, floodLimit)
+	srv := startTestServer(t, time.Millisecond)
 	const invites = 3 * freshDepth
 	flood(t, srv, invites, 0)
 	if d := srv.rc.Overflowed(); d == 0 {
