@@ -41,6 +41,9 @@ type SocketPool struct {
 	// pairs are the sockets at rest, oldest first, by whether they are
 	// an RTP/RTCP pair (true) or a single socket.
 	pairs map[bool][]pooled
+	// sweeper closes what rested past idle while nothing is taken or
+	// put (a server gone quiet); nil while the pool is empty.
+	sweeper *time.Timer
 }
 
 // pooled is a socket (and its RTCP partner) at rest since at.
@@ -129,6 +132,23 @@ func (p *SocketPool) put(a, b PacketConn) {
 		}
 	} else {
 		p.pairs[rtcp] = append(p.pairs[rtcp], pooled{a: a, b: b, at: now})
+		if p.sweeper == nil {
+			p.sweeper = time.AfterFunc(p.idle, p.sweep)
+		}
+	}
+	p.mu.Unlock()
+	closeAll(stale)
+}
+
+// sweep closes what rested past idle, and comes back while anything
+// rests.
+func (p *SocketPool) sweep() {
+	p.mu.Lock()
+	stale := p.expire(p.now())
+	if len(p.pairs[false])+len(p.pairs[true]) > 0 && !p.closed {
+		p.sweeper.Reset(p.idle)
+	} else {
+		p.sweeper = nil
 	}
 	p.mu.Unlock()
 	closeAll(stale)
@@ -176,6 +196,10 @@ func (p *SocketPool) Close() error {
 	}
 	p.mu.Lock()
 	p.closed = true
+	if p.sweeper != nil {
+		p.sweeper.Stop()
+		p.sweeper = nil
+	}
 	var out []PacketConn
 	for k, q := range p.pairs {
 		for _, e := range q {
