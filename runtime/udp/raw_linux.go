@@ -39,11 +39,19 @@ type raw struct {
 	iov    syscall.Iovec
 	msg    syscall.Msghdr
 	rstamp time.Time
-
-	writers sync.Pool // *writer
 }
 
-// writer is the state of one write; pooled, with its method value.
+// writer is the state of one write; pooled, with its method value. One
+// pool for every socket: a relay opens eight sockets a door call, and a
+// pool of each socket's own cost a registration with the runtime (under
+// its lock) and a per-processor array the first time it was used.
+var writers = sync.Pool{New: func() any {
+	w := new(writer)
+	w.fn = w.doWrite
+	return w
+}}
+
+// writer is the state of one write.
 type writer struct {
 	b     []byte
 	sa    syscall.RawSockaddrInet6 // or a RawSockaddrInet4 in its first bytes
@@ -58,31 +66,19 @@ func newRaw(c *net.UDPConn) *raw {
 	if err != nil {
 		return nil
 	}
-	family := 0
-	if cerr := rc.Control(func(fd uintptr) {
-		switch sa, err := syscall.Getsockname(int(fd)); {
-		case err != nil:
-		case isInet4(sa):
-			family = syscall.AF_INET
-		case isInet6(sa):
-			family = syscall.AF_INET6
-		}
-	}); cerr != nil || family == 0 {
+	// The socket's family, from the address the net package read with
+	// getsockname when it opened the socket: 4 bytes for AF_INET, 16 for
+	// AF_INET6 (net.UDPAddr from the kernel's sockaddr), without asking
+	// the kernel again for every socket the relay opens.
+	la, ok := c.LocalAddr().(*net.UDPAddr)
+	if !ok || (len(la.IP) != net.IPv4len && len(la.IP) != net.IPv6len) {
 		return nil
 	}
-	r := &raw{rc: rc, laddr: c.LocalAddr(), inet6: family == syscall.AF_INET6}
+	r := &raw{rc: rc, laddr: la, inet6: len(la.IP) == net.IPv6len}
 	r.readFn = r.doRead
 	r.nowFn = r.doReadNow
-	r.writers.New = func() any {
-		w := new(writer)
-		w.fn = w.doWrite
-		return w
-	}
 	return r
 }
-
-func isInet4(sa syscall.Sockaddr) bool { _, ok := sa.(*syscall.SockaddrInet4); return ok }
-func isInet6(sa syscall.Sockaddr) bool { _, ok := sa.(*syscall.SockaddrInet6); return ok }
 
 // read reads a datagram into b, which is not empty.
 func (r *raw) read(b []byte) (int, netip.AddrPort, error) {
@@ -258,7 +254,7 @@ func (r *raw) write(b []byte, ap netip.AddrPort) (n int, ok bool, err error) {
 	if len(b) == 0 || a.Zone() != "" || (!r.inet6 && !a.Unmap().Is4()) {
 		return 0, false, nil
 	}
-	w := r.writers.Get().(*writer)
+	w := writers.Get().(*writer)
 	w.b = b
 	if r.inet6 {
 		w.sa = syscall.RawSockaddrInet6{Family: syscall.AF_INET6, Addr: a.As16()}
@@ -273,7 +269,7 @@ func (r *raw) write(b []byte, ap netip.AddrPort) (n int, ok bool, err error) {
 	werr := r.rc.Write(w.fn)
 	n, err = w.n, w.err
 	w.b, w.err = nil, nil
-	r.writers.Put(w)
+	writers.Put(w)
 	switch {
 	case werr != nil:
 		return 0, true, werr
