@@ -221,6 +221,46 @@ func TestDepositDiscardsAudioBeforeTheBeep(t *testing.T) {
 	}
 }
 
+// What the caller says from the end of the beep is the message, also
+// what arrives while the message's files are being opened (a disk sync
+// that can take seconds on a busy machine): SIPp's message, spoken 1 s
+// after its key, was once lost whole but for its last fraction of a
+// second, and the recording dropped as too short, with no word.
+func TestDepositKeepsAudioFromTheBeepOn(t *testing.T) {
+	e := newEnv(t)
+	l := newFakeLine(audio.PCMA, e.clk)
+	e.s.onOpen = func() { l.speak(1.2, 440, 0) } // the beep is over, the files not open yet
+	if err := e.deposit(l, "mary", gate, func() { l.speak(0.4, 440, 1.2*audio.Rate); l.keys("#") }); err != nil {
+		t.Fatal(err)
+	}
+	if ms := e.messages("mary"); len(ms) != 1 || ms[0].DurationMS != 1600 {
+		t.Fatalf("messages %+v, want one of 1.6 s", ms)
+	}
+	if evs := e.events(events.VoicemailDiscarded); len(evs) != 0 {
+		t.Errorf("discarded events %+v for a message kept", evs)
+	}
+}
+
+// A recording too short to keep is said to be dropped (an event and a
+// log line), not dropped without a word.
+func TestDepositTooShortIsSaid(t *testing.T) {
+	e := newEnv(t)
+	l := newFakeLine(audio.PCMA, e.clk)
+	if err := e.deposit(l, "mary", gate, func() { l.speak(0.5, 440, 0); l.keys("#") }); err != nil {
+		t.Fatal(err)
+	}
+	if ms := e.messages("mary"); len(ms) != 0 {
+		t.Fatalf("kept %+v", ms)
+	}
+	evs := e.events(events.VoicemailDiscarded)
+	if len(evs) != 1 || evs[0].Target != "mailbox.mary" || evs[0].Account != "device.front-gate" || !strings.Contains(evs[0].Cause, "500ms of audio") || !strings.HasSuffix(evs[0].Cause, "ended by #") {
+		t.Errorf("discarded events %+v, want one for mary's box, 500ms ended by #", evs)
+	}
+	if evs := e.events(events.VoicemailDeposited); len(evs) != 0 {
+		t.Errorf("deposited events %+v for a recording not kept", evs)
+	}
+}
+
 // A key during the greeting skips to the beep; a recorded greeting
 // replaces the default one.
 func TestDepositGreeting(t *testing.T) {

@@ -206,6 +206,18 @@ func (ss *session) entry(maxLen int) (string, error) {
 	}
 }
 
+// fromNow throws away the audio and the keys that came before now —
+// what the caller said over the greeting and the beep —, so that a
+// recording starts at the end of the beep. It is called before the
+// recording's files are opened, not once they are: opening them syncs
+// the disk, which on a busy machine can take seconds, and what the
+// caller says meanwhile is the start of the message (dropping it once
+// left a message shorter than Config.MinMessage, so none).
+func (ss *session) fromNow() {
+	ss.drainFrames(ss.l.Frames())
+	ss.clear()
+}
+
 // drainFrames throws away the audio that arrived before now.
 func (ss *session) drainFrames(frames <-chan line.Frame) {
 	for {
@@ -231,10 +243,11 @@ const (
 // record records the caller into r until '#', hang-up, the maximum
 // length or NoAudioTimeout without audio. Audio already queued when it
 // ends (the caller's last words before '#' or hanging up) is kept.
+//
+// The caller's audio counts from the last fromNow, which the caller of
+// record calls before it opens r.
 func (ss *session) record(r *recording) (string, error) {
 	frames := ss.l.Frames()
-	ss.drainFrames(frames) // what was said over the greeting and the beep
-	ss.clear()
 	if ss.recording != nil {
 		ss.recording()
 	}
