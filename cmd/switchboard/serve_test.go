@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,13 +79,24 @@ func (s *served) waitLine(what string, re *regexp.Regexp) []string {
 // waitLineWithin is waitLine, waiting at most d.
 func (s *served) waitLineWithin(what string, re *regexp.Regexp, d time.Duration) []string {
 	s.t.Helper()
+	m, err := s.nextLine(re, d)
+	if err != nil {
+		s.t.Fatalf("%s before %s\nstderr:\n%s", err, what, s.log())
+	}
+	return m
+}
+
+// nextLine reads standard error until a line matching re, for at most d,
+// and returns its submatches; the error says serve ended first, or the
+// wait ran out. Only one goroutine at a time may wait on s.
+func (s *served) nextLine(re *regexp.Regexp, d time.Duration) ([]string, error) {
 	// A line read while waiting for another counts too: serve's lines
 	// from different goroutines (the ready line, a trunk registering)
 	// come in either order.
 	for i, l := range s.passed {
 		if m := re.FindStringSubmatch(l); m != nil {
 			s.passed = append(s.passed[:i], s.passed[i+1:]...)
-			return m
+			return m, nil
 		}
 	}
 	deadline := time.NewTimer(d)
@@ -97,17 +109,17 @@ func (s *served) waitLineWithin(what string, re *regexp.Regexp, d time.Duration)
 		for i, l := range lines {
 			if m := re.FindStringSubmatch(l); m != nil {
 				s.passed = append(s.passed, lines[i+1:]...)
-				return m
+				return m, nil
 			}
 			s.passed = append(s.passed, l)
 		}
 		if ended {
-			s.t.Fatalf("serve ended before %s\nstderr:\n%s", what, s.log())
+			return nil, errors.New("serve ended")
 		}
 		select {
 		case <-more:
 		case <-deadline.C:
-			s.t.Fatalf("no %s on serve's stderr within %s\nstderr:\n%s", what, d, s.log())
+			return nil, fmt.Errorf("nothing on serve's stderr for %s", d)
 		}
 	}
 }
@@ -183,6 +195,18 @@ func (s *served) log() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stderr.String()
+}
+
+// kill ends serve (SIGKILL) and waits until it is gone: what it held
+// (its ports, its -data lock) is free when kill returns.
+func (s *served) kill() {
+	s.t.Helper()
+	s.cmd.Process.Kill()
+	select {
+	case <-s.gone:
+	case <-time.After(30 * time.Second):
+		s.t.Fatalf("serve did not exit within 30 s of SIGKILL")
+	}
 }
 
 // stop sends SIGTERM and waits for serve to exit with status 0.
