@@ -193,18 +193,11 @@ func TestAdminAccountsAndEvents(t *testing.T) {
 	}
 }
 
-// testLimits bound a test's event stream to a few megabytes: JetStream
-// reserves a stream's byte limit against the store's share of the free
-// disk, and the default's 2 GiB a stream let only three streams into a
-// machine with 10 GB free (a fourth, with go test -count=2: "insufficient
-// storage resources available").
-var testLimits = store.Limits{MaxBytes: 64 << 20}
-
 // testJournal is a journal of the events published on bus, stored in the
 // shared test store.
 func testJournal(t *testing.T, bus *events.Bus) *journal {
 	t.Helper()
-	log, err := storetest.Shared(t).EventLog(context.Background(), storetest.Site(t), testLimits)
+	log, err := storetest.Shared(t).EventLog(context.Background(), storetest.Site(t), storetest.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +228,7 @@ func TestJournalGaps(t *testing.T) {
 // An ID older than the stream keeps (its limits) counts what went as
 // missed; the stream's epoch is the journal's.
 func TestJournalStreamLimits(t *testing.T) {
-	log, err := storetest.Shared(t).EventLog(context.Background(), storetest.Site(t), store.Limits{MaxMsgs: 100, MaxBytes: testLimits.MaxBytes})
+	log, err := storetest.Shared(t).EventLog(context.Background(), storetest.Site(t), store.Limits{MaxMsgs: 100, MaxBytes: storetest.Limits.MaxBytes})
 	if err != nil {
 		t.Fatal(err)
 	}

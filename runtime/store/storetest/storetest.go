@@ -41,6 +41,14 @@ func Shared(t testing.TB) *store.Store {
 	return shared
 }
 
+// Limits bound a test's event stream in the shared store to 64 MiB:
+// JetStream reserves each stream's byte limit against the store's share
+// of the free disk (three quarters), and the default 2 GiB a stream let
+// only three streams into a test machine with 10 GB free (the next: code
+// 10047, "insufficient storage resources available"; seen with go test
+// -count=2, and a fuller disk would see it at once).
+var Limits = store.Limits{MaxBytes: 64 << 20}
+
 var unsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
 // sites is the site name given to each test of this process, and which
