@@ -211,8 +211,9 @@ func (ss *session) entry(maxLen int) (string, error) {
 // recording starts at the end of the beep. It is called before the
 // recording's files are opened, not once they are: opening them syncs
 // the disk, which on a busy machine can take seconds, and what the
-// caller says meanwhile is the start of the message (dropping it once
-// left a message shorter than Config.MinMessage, so none).
+// caller says meanwhile is the start of the message (dropping it could
+// leave less than Config.MinMessage: no message at all). A key pressed
+// meanwhile ('#') counts too.
 func (ss *session) fromNow() {
 	ss.drainFrames(ss.l.Frames())
 	ss.clear()
