@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,7 +82,7 @@ func (s *served) waitLineWithin(what string, re *regexp.Regexp, d time.Duration)
 	s.t.Helper()
 	m, err := s.nextLine(re, d)
 	if err != nil {
-		s.t.Fatalf("%s before %s\nstderr:\n%s", err, what, s.log())
+		s.t.Fatalf("%s: %v\nstderr:\n%s", what, err, s.log())
 	}
 	return m
 }
@@ -119,10 +120,13 @@ func (s *served) nextLine(re *regexp.Regexp, d time.Duration) ([]string, error) 
 		select {
 		case <-more:
 		case <-deadline.C:
-			return nil, fmt.Errorf("nothing on serve's stderr for %s", d)
+			return nil, fmt.Errorf("not within %s", d)
 		}
 	}
 }
+
+// testEventsMaxBytes is the event stream limit startServe gives serve.
+const testEventsMaxBytes = 64 << 20
 
 // startServe starts cmd (a switchboard serve) with env and reads its
 // standard error line by line; the test's cleanup kills it.
@@ -133,6 +137,13 @@ func startServe(t *testing.T, cmd *exec.Cmd, env []string) *served {
 	// (127.0.0.1:0) or that it needs none ("").
 	if !slices.ContainsFunc(cmd.Args, func(a string) bool { return a == "-admin" || strings.HasPrefix(a, "-admin=") }) {
 		t.Fatalf("startServe %q: give -admin 127.0.0.1:0 (or -admin \"\"), not the fixed default port", cmd.Args)
+	}
+	// Each site's event stream reserves its byte limit against three
+	// quarters of the free disk: the default 2 GiB a site let a test
+	// machine with 4.6 GB free serve one site of two ("insufficient
+	// storage resources available"). A test's events take kilobytes.
+	if len(cmd.Args) > 1 && cmd.Args[1] == "serve" && !slices.ContainsFunc(cmd.Args, func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "events-max-bytes") }) {
+		cmd.Args = slices.Insert(cmd.Args, 2, "-events-max-bytes", strconv.Itoa(testEventsMaxBytes))
 	}
 	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
