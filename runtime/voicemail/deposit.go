@@ -47,7 +47,11 @@ func (s *Service) Deposit(ctx context.Context, l line.Line, boxName string, c Ca
 		return nil
 	}
 
+	// The message starts here, before its files are opened (fromNow):
+	// said now, a caller that waits for it (the simulator) speaks at
+	// once, and a server slow to open them loses none of it.
 	ss.fromNow()
+	s.publish(events.Event{Kind: events.VoicemailRecording, Call: c.Call, Account: c.Account, From: c.Account, Source: c.Source}, boxName)
 	r, err := s.startMessage(b, l.Codec(), Message{
 		Time:   s.clk.Now().UTC(),
 		From:   From{Account: c.Account, Display: c.DisplayName, Number: c.Number},
@@ -58,9 +62,6 @@ func (s *Service) Deposit(ctx context.Context, l line.Line, boxName string, c Ca
 		s.log.Error("voicemail: starting a recording", "box", boxName, "error", err)
 		l.Hangup("voicemail unavailable")
 		return err
-	}
-	ss.recording = func() {
-		s.publish(events.Event{Kind: events.VoicemailRecording, Call: c.Call, Account: c.Account, From: c.Account, Source: c.Source}, boxName)
 	}
 	why, rerr := ss.record(r)
 	m, ferr := r.finishMessage(s.minSamples())

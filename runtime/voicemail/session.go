@@ -24,9 +24,6 @@ type session struct {
 	l       line.Line
 	digits  <-chan rune
 	pending []rune
-	// recording, when set, is called once record has set aside what was
-	// said before the beep: from then on, audio is the message.
-	recording func()
 }
 
 func (s *Service) newSession(ctx context.Context, l line.Line) *session {
@@ -249,9 +246,6 @@ const (
 // record calls before it opens r.
 func (ss *session) record(r *recording) (string, error) {
 	frames := ss.l.Frames()
-	if ss.recording != nil {
-		ss.recording()
-	}
 	if ss.s.onRecord != nil {
 		ss.s.onRecord()
 	}
