@@ -29,9 +29,11 @@ const clusterWait = 60 * time.Second
 
 // routePort returns a port free on 127.0.0.n, from the kernel. The test
 // gives it to node n's -cluster-listen (its peers must know it before it
-// starts); nothing but this test uses 127.0.0.2 and 127.0.0.3, and a
-// port the kernel just handed out on 127.0.0.1 is not handed out again
-// at once.
+// starts), so it is released before serve binds it: another socket may
+// take it meanwhile, and startDrill then starts the nodes again on fresh
+// ports. Nothing but this test uses 127.0.0.2 and 127.0.0.3; on
+// 127.0.0.1 a port the kernel just handed out is not handed out again at
+// once, but a socket bound to all addresses can take any of them.
 func routePort(t *testing.T, ip string) string {
 	t.Helper()
 	l, err := net.Listen("tcp", ip+":0")
@@ -41,6 +43,116 @@ func routePort(t *testing.T, ip string) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// drill is the three `switchboard serve -node …` processes of a cluster
+// drill, on 127.0.0.1, 127.0.0.2 and 127.0.0.3, serving one copy of
+// family-home, each with its own data, all ready.
+type drill struct {
+	dir    string            // the site directory
+	token  string            // the admin token
+	creds  map[string]string // account passwords
+	domain string            // the site's
+	nodes  []*clusterNode
+}
+
+// drillRouteTries bounds the starts of a drill's nodes on fresh route
+// ports when one was taken before its node bound it.
+const drillRouteTries = 3
+
+// startDrill builds switchboard and starts a drill's nodes; ctx bounds
+// their processes, the test's cleanup kills them.
+func startDrill(t *testing.T, ctx context.Context) *drill {
+	t.Helper()
+	bin := buildSwitchboard(t)
+	d := &drill{dir: copyExample(t, "family-home"), token: "drill-admin-token-0123456789abcdef"}
+	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1",
+		"SWITCHBOARD_ADMIN_TOKEN="+d.token, "SWITCHBOARD_CLUSTER_SECRET=drill route secret")
+	d.creds = serveCredentials(t, bin, d.dir, env)
+	for try := 1; ; try++ {
+		nodes, taken := startDrillNodes(t, ctx, bin, d.dir, d.token, env)
+		if taken == "" {
+			d.nodes = nodes
+			break
+		}
+		if try == drillRouteTries {
+			t.Fatalf("%d starts of the drill's nodes each found a route port taken; the last: %s", try, taken)
+		}
+		t.Logf("starting the nodes again on fresh route ports: %s", taken)
+		for _, n := range nodes {
+			n.s.kill()
+		}
+	}
+	var plan struct{ Site struct{ Domain string } }
+	readJSON(t, filepath.Join(d.dir, ".switchboard", "build", "dialplan.json"), &plan)
+	d.domain = plan.Site.Domain
+	return d
+}
+
+// startDrillNodes starts the three nodes on fresh route ports and waits
+// until they are ready. When a node could not bind its route port (taken
+// since routePort released it), it returns that node's error line and
+// the nodes it started, for the caller to stop.
+func startDrillNodes(t *testing.T, ctx context.Context, bin, dir, token string, env []string) (nodes []*clusterNode, taken string) {
+	t.Helper()
+	ips := []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
+	var routes []string
+	for _, ip := range ips {
+		routes = append(routes, routePort(t, ip))
+	}
+	for i, ip := range ips {
+		n := &clusterNode{name: fmt.Sprintf("node%d", i+1), token: token, t: t}
+		n.s = startServe(t, exec.CommandContext(ctx, bin, "serve", "-node", n.name,
+			"-listen", ip+":0", "-http", "", "-admin", ip+":0", "-data", t.TempDir(),
+			"-cluster-listen", routes[i], "-cluster-peer", strings.Join(routes, ","), "-cluster-wait", "2m", dir), env)
+		nodes = append(nodes, n)
+		// The nodes share the test's site directory, and each writes its
+		// build there: the next starts once this one has (on machines of
+		// their own, each has its own copy).
+		n.s.waitLineWithin("joining the cluster", regexp.MustCompile(`msg="joining the cluster"`), clusterWait)
+	}
+	// A node whose route port was taken logs it at once, then waits for
+	// routes up to its -cluster-wait before it gives up (and its peers,
+	// short of a node, may give up first): the test reads the nodes' logs
+	// at once, and stops them all at the first line that is not ready.
+	ready := regexp.MustCompile(`^switchboard serve: ready: site "[^"]+", sip udp (127\.0\.0\.\d:\d+), admin http (127\.0\.0\.\d:\d+), media 127\.0\.0\.\d$` +
+		`|Error listening on router port: \d+ - .*address already in use`)
+	type line struct {
+		n   *clusterNode
+		m   []string
+		err error
+	}
+	lines := make(chan line, len(nodes))
+	for _, n := range nodes {
+		go func() {
+			m, err := n.s.nextLine(ready, 3*time.Minute)
+			lines <- line{n, m, err}
+		}()
+	}
+	var failed *line
+	for range nodes {
+		l := <-lines
+		switch {
+		case l.err != nil && failed == nil:
+			failed = &l
+		case l.err != nil:
+		case l.m[1] == "":
+			taken = l.n.name + ": " + l.m[0]
+		default:
+			l.n.sip, l.n.admin = l.m[1], l.m[2]
+			continue
+		}
+		for _, n := range nodes {
+			n.s.kill() // the others' waits end with their logs
+		}
+	}
+	if taken != "" {
+		return nodes, taken
+	}
+	if failed != nil {
+		t.Fatalf("%s: %v before its ready line\nstderr:\n%s", failed.n.name, failed.err, failed.n.s.log())
+	}
+	return nodes, ""
 }
 
 // clusterNode is one `switchboard serve -node …` of the drill.
@@ -179,41 +291,13 @@ func registered(entries []site.Entry, account, source string) bool {
 // placed on node 3 rings the app on node 2 through node 2.
 func TestClusterDrill(t *testing.T) {
 	t.Parallel()
-	bin := buildSwitchboard(t)
-	dir := copyExample(t, "family-home")
-	token := "drill-admin-token-0123456789abcdef"
-	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1",
-		"SWITCHBOARD_ADMIN_TOKEN="+token, "SWITCHBOARD_CLUSTER_SECRET=drill route secret")
-	creds := serveCredentials(t, bin, dir, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dr := startDrill(t, ctx)
+	dir, token, creds, nodes := dr.dir, dr.token, dr.creds, dr.nodes
 	var plan struct {
 		Site    struct{ Domain string }
 		Entries []struct{ Device, Code string }
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-
-	ips := []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
-	var routes []string
-	for _, ip := range ips {
-		routes = append(routes, routePort(t, ip))
-	}
-	nodes := make([]*clusterNode, len(ips))
-	for i, ip := range ips {
-		n := &clusterNode{name: fmt.Sprintf("node%d", i+1), token: token, t: t}
-		cmd := exec.CommandContext(ctx, bin, "serve", "-node", n.name,
-			"-listen", ip+":0", "-http", "", "-admin", ip+":0", "-data", t.TempDir(),
-			"-cluster-listen", routes[i], "-cluster-peer", strings.Join(routes, ","), "-cluster-wait", "2m", dir)
-		n.s = startServe(t, cmd, env)
-		nodes[i] = n
-		// The nodes share the test's site directory, and each writes its
-		// build there: the next starts once this one has (on machines of
-		// their own, each has its own copy).
-		n.s.waitLineWithin("joining the cluster", regexp.MustCompile(`msg="joining the cluster"`), clusterWait)
-	}
-	ready := regexp.MustCompile(`^switchboard serve: ready: site "[^"]+", sip udp (127\.0\.0\.\d:\d+), admin http (127\.0\.0\.\d:\d+), media 127\.0\.0\.\d$`)
-	for _, n := range nodes {
-		m := n.s.waitLineWithin("ready line", ready, 3*time.Minute)
-		n.sip, n.admin = m[1], m[2]
 	}
 	readJSON(t, filepath.Join(dir, ".switchboard", "build", "dialplan.json"), &plan)
 

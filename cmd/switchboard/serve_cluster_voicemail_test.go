@@ -2,12 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -42,43 +37,15 @@ func hasEvent(entries []site.Entry, kind events.Kind, call string) bool {
 // voicemail on node 2 and hears David's message.
 func TestClusterVoicemailDrill(t *testing.T) {
 	t.Parallel()
-	bin := buildSwitchboard(t)
-	dir := copyExample(t, "family-home")
-	token := "drill-admin-token-0123456789abcdef"
-	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1",
-		"SWITCHBOARD_ADMIN_TOKEN="+token, "SWITCHBOARD_CLUSTER_SECRET=drill route secret")
-	creds := serveCredentials(t, bin, dir, env)
-	var plan struct{ Site struct{ Domain string } }
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-
-	ips := []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
-	var routes []string
-	for _, ip := range ips {
-		routes = append(routes, routePort(t, ip))
-	}
-	nodes := make([]*clusterNode, len(ips))
-	for i, ip := range ips {
-		n := &clusterNode{name: fmt.Sprintf("node%d", i+1), token: token, t: t}
-		n.s = startServe(t, exec.CommandContext(ctx, bin, "serve", "-node", n.name,
-			"-listen", ip+":0", "-http", "", "-admin", ip+":0", "-data", t.TempDir(),
-			"-cluster-listen", routes[i], "-cluster-peer", strings.Join(routes, ","), "-cluster-wait", "2m", dir), env)
-		nodes[i] = n
-		// One site directory, each node writing its build there: one
-		// after the other (TestClusterDrill).
-		n.s.waitLineWithin("joining the cluster", regexp.MustCompile(`msg="joining the cluster"`), clusterWait)
-	}
-	ready := regexp.MustCompile(`^switchboard serve: ready: site "[^"]+", sip udp (127\.0\.0\.\d:\d+), admin http (127\.0\.0\.\d:\d+), media 127\.0\.0\.\d$`)
-	for _, n := range nodes {
-		m := n.s.waitLineWithin("ready line", ready, 3*time.Minute)
-		n.sip, n.admin = m[1], m[2]
-	}
-	readJSON(t, filepath.Join(dir, ".switchboard", "build", "dialplan.json"), &plan)
+	dr := startDrill(t, ctx)
+	creds, nodes, domain := dr.creds, dr.nodes, dr.domain
 	const voicemailAccess = "*97" // the language's default; family-home keeps it
 
 	newApp := func(account, server string) *device.Device {
 		t.Helper()
-		d, err := device.New(device.Config{Account: account, Password: creds[account], Domain: plan.Site.Domain, Server: server, IP: netip.MustParseAddr("127.0.0.1")})
+		d, err := device.New(device.Config{Account: account, Password: creds[account], Domain: domain, Server: server, IP: netip.MustParseAddr("127.0.0.1")})
 		if err != nil {
 			t.Fatal(err)
 		}

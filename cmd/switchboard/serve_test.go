@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -78,13 +80,24 @@ func (s *served) waitLine(what string, re *regexp.Regexp) []string {
 // waitLineWithin is waitLine, waiting at most d.
 func (s *served) waitLineWithin(what string, re *regexp.Regexp, d time.Duration) []string {
 	s.t.Helper()
+	m, err := s.nextLine(re, d)
+	if err != nil {
+		s.t.Fatalf("%s: %v\nstderr:\n%s", what, err, s.log())
+	}
+	return m
+}
+
+// nextLine reads standard error until a line matching re, for at most d,
+// and returns its submatches; the error says serve ended first, or the
+// wait ran out. Only one goroutine at a time may wait on s.
+func (s *served) nextLine(re *regexp.Regexp, d time.Duration) ([]string, error) {
 	// A line read while waiting for another counts too: serve's lines
 	// from different goroutines (the ready line, a trunk registering)
 	// come in either order.
 	for i, l := range s.passed {
 		if m := re.FindStringSubmatch(l); m != nil {
 			s.passed = append(s.passed[:i], s.passed[i+1:]...)
-			return m
+			return m, nil
 		}
 	}
 	deadline := time.NewTimer(d)
@@ -97,20 +110,23 @@ func (s *served) waitLineWithin(what string, re *regexp.Regexp, d time.Duration)
 		for i, l := range lines {
 			if m := re.FindStringSubmatch(l); m != nil {
 				s.passed = append(s.passed, lines[i+1:]...)
-				return m
+				return m, nil
 			}
 			s.passed = append(s.passed, l)
 		}
 		if ended {
-			s.t.Fatalf("serve ended before %s\nstderr:\n%s", what, s.log())
+			return nil, errors.New("serve ended")
 		}
 		select {
 		case <-more:
 		case <-deadline.C:
-			s.t.Fatalf("no %s on serve's stderr within %s\nstderr:\n%s", what, d, s.log())
+			return nil, fmt.Errorf("not within %s", d)
 		}
 	}
 }
+
+// testEventsMaxBytes is the event stream limit startServe gives serve.
+const testEventsMaxBytes = 64 << 20
 
 // startServe starts cmd (a switchboard serve) with env and reads its
 // standard error line by line; the test's cleanup kills it.
@@ -121,6 +137,13 @@ func startServe(t *testing.T, cmd *exec.Cmd, env []string) *served {
 	// (127.0.0.1:0) or that it needs none ("").
 	if !slices.ContainsFunc(cmd.Args, func(a string) bool { return a == "-admin" || strings.HasPrefix(a, "-admin=") }) {
 		t.Fatalf("startServe %q: give -admin 127.0.0.1:0 (or -admin \"\"), not the fixed default port", cmd.Args)
+	}
+	// Each site's event stream reserves its byte limit against three
+	// quarters of the free disk: the default 2 GiB a site let a test
+	// machine with 4.6 GB free serve one site of two ("insufficient
+	// storage resources available"). A test's events take kilobytes.
+	if len(cmd.Args) > 1 && cmd.Args[1] == "serve" && !slices.ContainsFunc(cmd.Args, func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "events-max-bytes") }) {
+		cmd.Args = slices.Insert(cmd.Args, 2, "-events-max-bytes", strconv.Itoa(testEventsMaxBytes))
 	}
 	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
@@ -183,6 +206,18 @@ func (s *served) log() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stderr.String()
+}
+
+// kill ends serve (SIGKILL) and waits until it is gone: what it held
+// (its ports, its -data lock) is free when kill returns.
+func (s *served) kill() {
+	s.t.Helper()
+	s.cmd.Process.Kill()
+	select {
+	case <-s.gone:
+	case <-time.After(30 * time.Second):
+		s.t.Fatalf("serve did not exit within 30 s of SIGKILL")
+	}
 }
 
 // stop sends SIGTERM and waits for serve to exit with status 0.

@@ -68,6 +68,7 @@ const (
 	// the mailbox's; Account the caller's account, Source its address.
 	VoicemailRecording  Kind = "voicemail_recording"   // the beep has played: the caller is being recorded
 	VoicemailDeposited  Kind = "voicemail_deposited"   // a caller left a message; Path is its file, Cause its length
+	VoicemailDiscarded  Kind = "voicemail_discarded"   // a recording too short to keep (voicemail's MinMessage); Cause its length and end
 	VoicemailRecovered  Kind = "voicemail_recovered"   // a recording cut short by a crash or restart was kept
 	VoicemailLogin      Kind = "voicemail_login"       // a box was opened; Cause "own device" or "PIN"
 	VoicemailPINFailed  Kind = "voicemail_pin_failed"  // a wrong PIN (never the digits), or a try while locked out

@@ -263,10 +263,13 @@ func (s *server) find(f func(events.Event) bool) []events.Event {
 	return out
 }
 
+// eventLog lists the server's events, each with its time since the
+// first: a failure under load shows where the time went.
 func (s *server) eventLog() string {
 	var b strings.Builder
-	for _, e := range s.events() {
-		fmt.Fprintf(&b, "  %s", e.Kind)
+	evs := s.events()
+	for _, e := range evs {
+		fmt.Fprintf(&b, "  +%6.3fs %s", e.Time.Sub(evs[0].Time).Seconds(), e.Kind)
 		for _, kv := range [][2]string{{"call", e.Call}, {"leg", e.Leg}, {"account", e.Account}, {"from", e.From},
 			{"to", e.To}, {"target", e.Target}, {"device", e.Device}, {"relay", e.Relay}, {"digits", e.Digits},
 			{"cause", e.Cause}, {"source", e.Source}} {

@@ -107,9 +107,10 @@ func (s *server) voicemailFile(t *testing.T, path string) []byte {
 
 // Deposit timing, for SIPp's scenario. vmBeepWait is the pause between
 // the key that skips the greeting and the start of the message: the
-// server must detect the key (the pcap's last end packet is 140 ms in),
-// play the 250 ms beep and open the recording, which drops what arrived
-// before it. vmSpeakMargin is waited after the capture's own length, so
+// server must detect the key (the pcap's last end packet is 140 ms in)
+// and play the 250 ms beep, and drops what arrived before its end (not
+// before the recording's file is open: a slow disk once cost the whole
+// message). vmSpeakMargin is waited after the capture's own length, so
 // its last packets are in before the message ends.
 const (
 	vmBeepWait    = 1000 * time.Millisecond
@@ -200,9 +201,8 @@ func TestSIPpLeavesVoicemail(t *testing.T) {
 			// bytes back), with nothing lost or added but for what came
 			// before the recording started — frames that arrive during
 			// the greeting and the beep are not recorded. vmBeepWait
-			// leaves about 600 ms for the key, the beep and the opening of
-			// the file, so nothing is lost unless the server took that much
-			// longer; the tolerance is the capture's leading silence
+			// leaves about 600 ms for the key and the beep, so nothing is
+			// lost unless the server took that much longer; the tolerance is the capture's leading silence
 			// (lead: 0.6 s of near-zero samples), so no speech may be
 			// lost. The end has none: vmSpeakMargin lets the last packets
 			// in, and audio queued when the message ends is kept.

@@ -197,7 +197,7 @@ func TestAdminAccountsAndEvents(t *testing.T) {
 // shared test store.
 func testJournal(t *testing.T, bus *events.Bus) *journal {
 	t.Helper()
-	log, err := storetest.Shared(t).EventLog(context.Background(), storetest.Site(t), store.Limits{})
+	log, err := storetest.Shared(t).EventLog(context.Background(), storetest.Site(t), storetest.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestJournalGaps(t *testing.T) {
 // An ID older than the stream keeps (its limits) counts what went as
 // missed; the stream's epoch is the journal's.
 func TestJournalStreamLimits(t *testing.T) {
-	log, err := storetest.Shared(t).EventLog(context.Background(), storetest.Site(t), store.Limits{MaxMsgs: 100})
+	log, err := storetest.Shared(t).EventLog(context.Background(), storetest.Site(t), store.Limits{MaxMsgs: 100, MaxBytes: storetest.Limits.MaxBytes})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // does; cpu-ns/op is the process's CPU (the embedded server's included).
 func BenchmarkAppend(b *testing.B) {
 	ctx := context.Background()
-	l, err := storetest.Shared(b).EventLog(ctx, storetest.Site(b), store.Limits{})
+	l, err := storetest.Shared(b).EventLog(ctx, storetest.Site(b), storetest.Limits)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func BenchmarkAppend(b *testing.B) {
 // answers awaited once every 256.
 func BenchmarkAppendAsync(b *testing.B) {
 	ctx := context.Background()
-	l, err := storetest.Shared(b).EventLog(ctx, storetest.Site(b), store.Limits{})
+	l, err := storetest.Shared(b).EventLog(ctx, storetest.Site(b), storetest.Limits)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func TestEventLogSurvivesRestart(t *testing.T) {
 // TailStart finds where the last n events of some kinds begin.
 func TestTailStart(t *testing.T) {
 	ctx := context.Background()
-	l, err := storetest.Shared(t).EventLog(ctx, storetest.Site(t), store.Limits{})
+	l, err := storetest.Shared(t).EventLog(ctx, storetest.Site(t), storetest.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func want(from, to int, kinds ...events.Kind) []string {
 // the digits keyed; one started later from an ID reads only from there.
 func TestTailSeam(t *testing.T) {
 	ctx := context.Background()
-	l, err := storetest.Shared(t).EventLog(ctx, storetest.Site(t), store.Limits{})
+	l, err := storetest.Shared(t).EventLog(ctx, storetest.Site(t), storetest.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestTailSeam(t *testing.T) {
 func TestTailBehindAndOtherWriter(t *testing.T) {
 	ctx := context.Background()
 	site := storetest.Site(t)
-	l, err := storetest.Shared(t).EventLog(ctx, site, store.Limits{})
+	l, err := storetest.Shared(t).EventLog(ctx, site, storetest.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestTailBehindAndOtherWriter(t *testing.T) {
 	close(release)
 	s.wait(t, behind)
 
-	other, err := storetest.Shared(t).EventLog(ctx, site, store.Limits{})
+	other, err := storetest.Shared(t).EventLog(ctx, site, storetest.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -425,6 +425,7 @@ func (a *menu) recordGreeting() error {
 	if err := ss.say(false, "vm-record-greeting", prompts.Beep); err != nil {
 		return err
 	}
+	ss.fromNow()
 	r, err := a.s.startGreeting(a.b, ss.l.Codec())
 	if err != nil {
 		return err

@@ -47,6 +47,11 @@ func (s *Service) Deposit(ctx context.Context, l line.Line, boxName string, c Ca
 		return nil
 	}
 
+	// The message starts here, before its files are opened (fromNow):
+	// said now, a caller that waits for it (the simulator) speaks at
+	// once, and a server slow to open them loses none of it.
+	ss.fromNow()
+	s.publish(events.Event{Kind: events.VoicemailRecording, Call: c.Call, Account: c.Account, From: c.Account, Source: c.Source}, boxName)
 	r, err := s.startMessage(b, l.Codec(), Message{
 		Time:   s.clk.Now().UTC(),
 		From:   From{Account: c.Account, Display: c.DisplayName, Number: c.Number},
@@ -58,9 +63,6 @@ func (s *Service) Deposit(ctx context.Context, l line.Line, boxName string, c Ca
 		l.Hangup("voicemail unavailable")
 		return err
 	}
-	ss.recording = func() {
-		s.publish(events.Event{Kind: events.VoicemailRecording, Call: c.Call, Account: c.Account, From: c.Account, Source: c.Source}, boxName)
-	}
 	why, rerr := ss.record(r)
 	m, ferr := r.finishMessage(s.minSamples())
 	if rerr == nil {
@@ -68,6 +70,14 @@ func (s *Service) Deposit(ctx context.Context, l line.Line, boxName string, c Ca
 	}
 	if rerr != nil {
 		s.log.Error("voicemail: recording", "box", boxName, "error", rerr)
+	}
+	if m == nil && ferr == nil {
+		// Too short to keep: said, so that a caller who left nothing
+		// and a recording lost on the way can be told apart.
+		cause := fmt.Sprintf("%s of audio, under the %s a message must last, ended by %s", r.duration(), s.cfg.MinMessage, why)
+		s.log.Info("voicemail: recording too short, not kept", "box", boxName, "call", c.Call, "cause", cause)
+		s.publish(events.Event{Kind: events.VoicemailDiscarded, Call: c.Call, Account: c.Account, From: c.Account,
+			Source: c.Source, Cause: cause}, boxName)
 	}
 	if m != nil {
 		// Path is the message's file under the voicemail directory (its

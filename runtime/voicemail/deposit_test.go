@@ -221,6 +221,60 @@ func TestDepositDiscardsAudioBeforeTheBeep(t *testing.T) {
 	}
 }
 
+// What the caller says from the end of the beep is the message, also
+// what arrives while the message's files are being opened (a disk sync
+// that can take seconds on a busy machine), and a # pressed then ends
+// it. Dropped as said over the beep, such a start could leave less than
+// the minimum length: no message at all.
+func TestDepositKeepsAudioFromTheBeepOn(t *testing.T) {
+	e := newEnv(t)
+	l := newFakeLine(audio.PCMA, e.clk)
+	said := false
+	e.s.onOpen = func() { // the beep is over, the files not open yet
+		said = len(e.events(events.VoicemailRecording)) == 1
+		l.speak(1.2, 440, 0)
+		l.keys("#")
+	}
+	if err := e.deposit(l, "mary", gate, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	if ms := e.messages("mary"); len(ms) != 1 || ms[0].DurationMS != 1200 {
+		t.Fatalf("messages %+v, want one of 1.2 s", ms)
+	}
+	if l.Cause() != "voicemail: #" {
+		t.Errorf("hang-up cause %q, want the # pressed as the files opened", l.Cause())
+	}
+	// Said before the files open: the simulator speaks once it is, and a
+	// slow disk kept the in-memory network quiet long enough for it to
+	// give up ("the server stopped playing before recording").
+	if !said {
+		t.Error("voicemail_recording not published before the message's files were opened")
+	}
+	if evs := e.events(events.VoicemailDiscarded); len(evs) != 0 {
+		t.Errorf("discarded events %+v for a message kept", evs)
+	}
+}
+
+// A recording too short to keep is said to be dropped (an event and a
+// log line), not dropped without a word.
+func TestDepositTooShortIsSaid(t *testing.T) {
+	e := newEnv(t)
+	l := newFakeLine(audio.PCMA, e.clk)
+	if err := e.deposit(l, "mary", gate, func() { l.speak(0.5, 440, 0); l.keys("#") }); err != nil {
+		t.Fatal(err)
+	}
+	if ms := e.messages("mary"); len(ms) != 0 {
+		t.Fatalf("kept %+v", ms)
+	}
+	evs := e.events(events.VoicemailDiscarded)
+	if len(evs) != 1 || evs[0].Target != "mailbox.mary" || evs[0].Account != "device.front-gate" || !strings.Contains(evs[0].Cause, "500ms of audio") || !strings.HasSuffix(evs[0].Cause, "ended by #") {
+		t.Errorf("discarded events %+v, want one for mary's box, 500ms ended by #", evs)
+	}
+	if evs := e.events(events.VoicemailDeposited); len(evs) != 0 {
+		t.Errorf("deposited events %+v for a recording not kept", evs)
+	}
+}
+
 // A key during the greeting skips to the beep; a recorded greeting
 // replaces the default one.
 func TestDepositGreeting(t *testing.T) {

@@ -294,10 +294,14 @@ func TestNotify(t *testing.T) {
 	}
 }
 
-// nextEvent waits for the next event of one of kinds.
+// nextEvent waits for the next event of one of kinds, for at most 30 s
+// of real time: the service's clock is the test's, but its mail goes out
+// on goroutines of their own, and a loaded machine can keep them waiting
+// (5 s once ran out in TestMailRetried beside four packages under -count=3
+// and a race-detector burner).
 func (e *testEnv) nextEvent(kinds ...events.Kind) events.Event {
 	e.t.Helper()
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for {
 		select {
 		case ev := <-e.sub.C:

@@ -39,6 +39,9 @@ type recording struct {
 // startMessage opens the recording of a new message in b. Its metadata
 // is on disk first, so a crash leaves enough to recover it.
 func (s *Service) startMessage(b *box, codec audio.Codec, meta Message) (*recording, error) {
+	if s.onOpen != nil {
+		s.onOpen()
+	}
 	if err := b.mkdir(); err != nil {
 		return nil, err
 	}

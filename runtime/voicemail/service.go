@@ -159,6 +159,9 @@ type Service struct {
 	// onRecord, when set (by tests), runs once a recording has started:
 	// the beep is over and stale audio discarded.
 	onRecord func()
+	// onOpen, when set (by tests), runs as a message's files are opened:
+	// after the beep, before the recording has started.
+	onOpen func()
 }
 
 // msgRef names one message.

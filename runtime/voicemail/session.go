@@ -24,9 +24,6 @@ type session struct {
 	l       line.Line
 	digits  <-chan rune
 	pending []rune
-	// recording, when set, is called once record has set aside what was
-	// said before the beep: from then on, audio is the message.
-	recording func()
 }
 
 func (s *Service) newSession(ctx context.Context, l line.Line) *session {
@@ -206,6 +203,19 @@ func (ss *session) entry(maxLen int) (string, error) {
 	}
 }
 
+// fromNow throws away the audio and the keys that came before now —
+// what the caller said over the greeting and the beep —, so that a
+// recording starts at the end of the beep. It is called before the
+// recording's files are opened, not once they are: opening them syncs
+// the disk, which on a busy machine can take seconds, and what the
+// caller says meanwhile is the start of the message (dropping it could
+// leave less than Config.MinMessage: no message at all). A key pressed
+// meanwhile ('#') counts too.
+func (ss *session) fromNow() {
+	ss.drainFrames(ss.l.Frames())
+	ss.clear()
+}
+
 // drainFrames throws away the audio that arrived before now.
 func (ss *session) drainFrames(frames <-chan line.Frame) {
 	for {
@@ -231,13 +241,11 @@ const (
 // record records the caller into r until '#', hang-up, the maximum
 // length or NoAudioTimeout without audio. Audio already queued when it
 // ends (the caller's last words before '#' or hanging up) is kept.
+//
+// The caller's audio counts from the last fromNow, which the caller of
+// record calls before it opens r.
 func (ss *session) record(r *recording) (string, error) {
 	frames := ss.l.Frames()
-	ss.drainFrames(frames) // what was said over the greeting and the beep
-	ss.clear()
-	if ss.recording != nil {
-		ss.recording()
-	}
 	if ss.s.onRecord != nil {
 		ss.s.onRecord()
 	}

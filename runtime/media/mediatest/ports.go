@@ -11,7 +11,9 @@ import (
 // given is every port this process handed out: a block is free when it
 // is checked, and bound by its peer only later, so two tests running at
 // once could otherwise be given overlapping blocks (CI once saw SIPp
-// fail to bind its media port: "Address already in use").
+// fail to bind its media port: "Address already in use"). Other test
+// processes (a make test beside CI) are kept off them by a lock held
+// until this process exits (reserve, in ports_lock.go).
 var given struct {
 	sync.Mutex
 	ports map[int]bool
@@ -51,7 +53,11 @@ func free(t testing.TB, ip string, n, lo, hi int) int {
 	t.Helper()
 	for range 100 {
 		base := lo + 2*rand.IntN((hi-lo-n)/2)
-		if !take(base, n) {
+		ok, err := take(base, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
 			continue
 		}
 		var conns []net.PacketConn
@@ -62,7 +68,7 @@ func free(t testing.TB, ip string, n, lo, hi int) int {
 			}
 			conns = append(conns, c)
 		}
-		ok := len(conns) == n
+		ok = len(conns) == n
 		for _, c := range conns {
 			c.Close()
 		}
@@ -74,10 +80,11 @@ func free(t testing.TB, ip string, n, lo, hi int) int {
 	return 0
 }
 
-// take marks ports base..base+n-1 given, unless one of them was already.
-// A block then found taken by another process stays marked: that costs
-// this process a few ports of thousands.
-func take(base, n int) bool {
+// take marks ports base..base+n-1 given, unless one of them was already
+// given by this process or is reserved by another. A block then found
+// bound by some other socket stays marked and reserved: that costs this
+// process a few ports of thousands.
+func take(base, n int) (bool, error) {
 	given.Lock()
 	defer given.Unlock()
 	if given.ports == nil {
@@ -85,11 +92,14 @@ func take(base, n int) bool {
 	}
 	for p := base; p < base+n; p++ {
 		if given.ports[p] {
-			return false
+			return false, nil
 		}
+	}
+	if ok, err := reserve(base, n); !ok {
+		return false, err
 	}
 	for p := base; p < base+n; p++ {
 		given.ports[p] = true
 	}
-	return true
+	return true, nil
 }

@@ -41,12 +41,46 @@ func Shared(t testing.TB) *store.Store {
 	return shared
 }
 
+// Limits bound a test's event stream in the shared store to 64 MiB:
+// JetStream reserves each stream's byte limit against the store's share
+// of the free disk (three quarters), and the default 2 GiB a stream let
+// only three streams into a test machine with 10 GB free (the next: code
+// 10047, "insufficient storage resources available"; seen with go test
+// -count=2, and a fuller disk would see it at once).
+var Limits = store.Limits{MaxBytes: 64 << 20}
+
 var unsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
+// sites is the site name given to each test of this process, and which
+// names were given: a test run again (go test -count=N) has the same name
+// but must not find its last run's things in the shared store (a key it
+// creates would be held already).
+var sites struct {
+	sync.Mutex
+	byTest map[testing.TB]string
+	given  map[string]bool
+}
+
 // Site returns a site name of t's own, so that tests sharing the store do
-// not see each other's things.
+// not see each other's things, nor their own from an earlier run in this
+// process: the test's name, with a number after it from its second run
+// on. Called again for the same t, it returns the same name.
 func Site(t testing.TB) string {
-	return unsafe.ReplaceAllString(t.Name(), "_")
+	sites.Lock()
+	defer sites.Unlock()
+	if name, ok := sites.byTest[t]; ok {
+		return name
+	}
+	if sites.byTest == nil {
+		sites.byTest, sites.given = map[testing.TB]string{}, map[string]bool{}
+	}
+	base := unsafe.ReplaceAllString(t.Name(), "_")
+	name := base
+	for i := 2; sites.given[name]; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	sites.byTest[t], sites.given[name] = name, true
+	return name
 }
 
 // Run runs the tests of m, then closes the shared store and removes its
