@@ -43,26 +43,36 @@ type EventLog struct {
 	epoch   string
 	subject string // name + "."; an event's subject is subject + kind
 	// shared: other nodes write the stream too (a clustered store), so
-	// Tail follows the stream rather than this process's writes; and a
-	// batch whose answer fails (the stream's leader died) is sent again
-	// for up to retryFor, each event with an ID (Nats-Msg-Id) so that the
+	// Tail follows the stream rather than this process's writes; every
+	// event asks for an answer of its own (pub), and one whose answer
+	// fails or never comes (the stream's leader died) is sent again for
+	// up to retryFor, each event with an ID (Nats-Msg-Id) so that the
 	// stream keeps it once.
 	shared   bool
+	pub      jetstream.JetStream // Store.pub (shared only)
 	retryFor time.Duration
 	idPrefix string
 	nextID   atomic.Uint64
-	msgs     []*nats.Msg // the batch as sent, held included (shared only)
 
 	mu   sync.Mutex
 	held *nats.Msg // AppendAsync's last event, until the next or Flush
 	sent uint64    // events since the last Flush, held included
 	// seq is the stream's last sequence after the last Flush (when
 	// seqKnown): the next answer less it is how many events were stored.
+	// Shared, it is the ID the last event stored got (its answer's).
 	seq      uint64
 	seqKnown bool
 
+	// The batch as sent since the last Flush (shared only): each event,
+	// its answer to come, and when the first was sent (the stream's
+	// duplicate window, within which one is sent again, runs from then).
+	msgs  []*nats.Msg
+	acks  []jetstream.PubAckFuture
+	since time.Time
+
 	// batch is what AppendAsync sent since the last Flush, as stored
-	// (Storable), for the tails: Flush numbers them from its answer.
+	// (Storable), for the tails: Flush numbers them from its answer
+	// (not shared: a clustered store's tails follow the stream).
 	batch []Record
 	// fed is the last ID handed to the tails: every event up to it is
 	// stored, or was lost for good.
@@ -105,7 +115,7 @@ func (s *Store) EventLog(ctx context.Context, site string, l Limits) (*EventLog,
 	}
 	info := st.CachedInfo()
 	return &EventLog{
-		js: s.js, stream: st, name: n, epoch: epoch, subject: n + ".", shared: s.clustered, retryFor: resendFor(s.wait, info.Config.Duplicates), idPrefix: newEpoch() + "-",
+		js: s.js, stream: st, name: n, epoch: epoch, subject: n + ".", shared: s.clustered, pub: s.pub, retryFor: resendFor(s.wait, info.Config.Duplicates), idPrefix: newEpoch() + "-",
 		seq: info.State.LastSeq, seqKnown: true, fed: info.State.LastSeq, tails: map[*tail]struct{}{},
 	}, nil
 }
@@ -390,6 +400,12 @@ func (l *EventLog) TailStart(ctx context.Context, kinds []events.Kind, n uint64)
 // answer says as much: the events come over one connection, in order, and
 // the stream's sequence counts those it stored, so the answer's sequence
 // less the one before tells how many of the batch were stored.
+//
+// Not so in a clustered store: there every event asks for its answer.
+// Other nodes write the same stream, so the count no longer tells, and
+// when the stream's leader dies with a batch under way the events sent
+// to it are gone while the last, answered by the next leader, is stored:
+// the answers say which to send again (issue 20's drill lost events so).
 func (l *EventLog) AppendAsync(e events.Event, lost uint64) error {
 	m, r, err := l.message(e, lost)
 	if err != nil {
@@ -430,6 +446,9 @@ func (l *EventLog) message(e events.Event, lost uint64) (*nats.Msg, Record, erro
 }
 
 func (l *EventLog) appendLocked(m *nats.Msg, r Record) error {
+	if l.shared {
+		return l.publishLocked(m)
+	}
 	// The event held back goes now, without asking for an answer; this one
 	// is held until the next, or until Flush sends it asking for one.
 	if l.held != nil {
@@ -437,18 +456,31 @@ func (l *EventLog) appendLocked(m *nats.Msg, r Record) error {
 			// The one held is lost; this one takes its place.
 			l.held = m
 			l.batch[len(l.batch)-1] = r
-			if l.shared {
-				l.msgs[len(l.msgs)-1] = m
-			}
 			return fmt.Errorf("store: event stream: %w", err)
 		}
 	}
 	l.held = m
 	l.sent++
 	l.batch = append(l.batch, r)
-	if l.shared {
-		l.msgs = append(l.msgs, m)
+	return nil
+}
+
+// publishLocked sends m to a clustered store's stream, asking for its
+// answer, which Flush waits for. The readers of a clustered store follow
+// the stream (Tail), so the batch is not kept for them.
+func (l *EventLog) publishLocked(m *nats.Msg) error {
+	// While the store's publisher waits for as many answers as it
+	// allows (every site's batches), this waits for room rather than
+	// fails.
+	f, err := l.pub.PublishMsgAsync(m, jetstream.WithStallWait(ackWait))
+	if err != nil {
+		return fmt.Errorf("store: event stream: %w", err)
 	}
+	if len(l.msgs) == 0 {
+		l.since = time.Now()
+	}
+	l.msgs = append(l.msgs, m)
+	l.acks = append(l.acks, f)
 	return nil
 }
 
@@ -461,17 +493,17 @@ func (l *EventLog) Flush(ctx context.Context) (failed uint64, err error) {
 }
 
 func (l *EventLog) flushLocked(ctx context.Context) (failed uint64, err error) {
+	if l.shared {
+		return l.flushShared(ctx)
+	}
 	if l.held == nil {
 		return 0, nil
 	}
-	m, sent, batch, msgs := l.held, l.sent, l.batch, l.msgs
-	l.held, l.sent, l.batch, l.msgs = nil, 0, nil, nil
+	m, sent, batch := l.held, l.sent, l.batch
+	l.held, l.sent, l.batch = nil, 0, nil
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
 	ack, err := l.js.PublishMsg(ctx, m)
-	if err != nil && l.shared {
-		ack, err = l.resend(msgs)
-	}
 	if err != nil {
 		// Whether the others were stored is not known: counted as not,
 		// and the next answer is taken as the count's new start.
@@ -490,39 +522,76 @@ func (l *EventLog) flushLocked(ctx context.Context) (failed uint64, err error) {
 	return sent - stored, fmt.Errorf("store: event stream: %d of %d events not stored", sent-stored, sent)
 }
 
-// resend sends a batch whose answer failed again, until an answer, for
-// at most l.retryFor: in a cluster the stream's leader may have died with
-// the batch, and another is elected within seconds. Events of the batch
-// that were stored are not stored twice (their IDs).
-func (l *EventLog) resend(msgs []*nats.Msg) (*jetstream.PubAck, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.retryFor)
+// ackWait is how long an event of a clustered store waits for the
+// stream's answer before it is sent again: the leader answers within
+// milliseconds, unless it died with the event.
+const ackWait = requestTimeout / 2
+
+// flushShared is flushLocked in a clustered store: it waits for every
+// event's answer, and sends again those whose answer failed or never came.
+// The IDs are the answers': other nodes' events are numbered among ours.
+func (l *EventLog) flushShared(ctx context.Context) (failed uint64, err error) {
+	if len(l.msgs) == 0 {
+		return 0, nil
+	}
+	msgs, acks, since := l.msgs, l.acks, l.since
+	l.msgs, l.acks = nil, nil
+	seqs := make([]uint64, len(msgs))
+	var again []int
+	for i, f := range acks {
+		// Each answer comes, fails, or times out (ackWait: the
+		// publisher's timeout) on its own.
+		select {
+		case a := <-f.Ok():
+			seqs[i] = a.Sequence
+		case <-f.Err():
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		left, err := l.resend(ctx, since, msgs, again, seqs)
+		if len(left) > 0 {
+			return uint64(len(left)), fmt.Errorf("store: event stream: %d of %d events not stored: %w", len(left), len(msgs), err)
+		}
+	}
+	l.seq, l.seqKnown = seqs[len(seqs)-1], true
+	return 0, nil
+}
+
+// resend sends the events of msgs that again lists, in order, each until
+// the stream answers (seqs takes its ID), while ctx lasts and for at most
+// l.retryFor from since, when the batch was first sent: in a cluster the
+// stream's leader may have died with the batch, and the others elect
+// another within seconds. An event the dead leader stored after all is
+// not stored twice (its ID): retryFor stays within the stream's duplicate
+// window. An event sent again lands after those of the batch already
+// stored: the stream's order is then not quite the order sent (each event
+// keeps its time). It returns the events still not stored, and why.
+func (l *EventLog) resend(ctx context.Context, since time.Time, msgs []*nats.Msg, again []int, seqs []uint64) (left []int, err error) {
+	ctx, cancel := context.WithDeadline(ctx, since.Add(l.retryFor))
 	defer cancel()
 	pause := 100 * time.Millisecond
 	for {
+		for len(again) > 0 {
+			actx, acancel := context.WithTimeout(ctx, ackWait)
+			var ack *jetstream.PubAck
+			ack, err = l.js.PublishMsg(actx, msgs[again[0]])
+			acancel()
+			if err != nil {
+				break
+			}
+			seqs[again[0]] = ack.Sequence
+			again = again[1:]
+		}
+		if len(again) == 0 {
+			return nil, nil
+		}
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return again, err
 		case <-t.C:
-		}
-		var err error
-		for _, m := range msgs[:len(msgs)-1] {
-			if err = l.js.Conn().PublishMsg(m); err != nil {
-				break
-			}
-		}
-		if err == nil {
-			actx, acancel := context.WithTimeout(ctx, requestTimeout/2)
-			var ack *jetstream.PubAck
-			ack, err = l.js.PublishMsg(actx, msgs[len(msgs)-1])
-			acancel()
-			if err == nil {
-				return ack, nil
-			}
-		}
-		if ctx.Err() != nil {
-			return nil, err
 		}
 		pause = min(2*pause, 2*time.Second)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -71,3 +72,37 @@ func (s *Store) Conn() *nats.Conn { return s.nc }
 
 // ObjectsStream is the stream of the object store kind of site.
 func ObjectsStream(kind, site string) string { return "OBJ_" + name(kind, site) }
+
+// Leader names the node that leads the event stream's replicas; "" while
+// none does (or the cluster does not answer).
+func (l *EventLog) Leader(ctx context.Context) string {
+	info, err := l.stream.Info(ctx)
+	if err != nil || info.Cluster == nil {
+		return ""
+	}
+	return info.Cluster.Leader
+}
+
+// MoveLeader asks the event stream's leader to step down in favour of
+// node (JetStream's stream leader stepdown, with a preferred placement).
+func (l *EventLog) MoveLeader(ctx context.Context, node string) error {
+	body, err := json.Marshal(map[string]any{"placement": map[string]string{"preferred": node}})
+	if err != nil {
+		return err
+	}
+	m, err := l.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+l.name, body)
+	if err != nil {
+		return err
+	}
+	var r struct {
+		Success bool                `json:"success"`
+		Error   *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		return err
+	}
+	if r.Error != nil {
+		return r.Error
+	}
+	return nil
+}

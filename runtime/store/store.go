@@ -64,6 +64,11 @@ type Store struct {
 	clustered bool
 	origin    string        // marks this store's writes in shared buckets (KV.Watch)
 	wait      time.Duration // Cluster.Wait: bounds opening a stream or a bucket in a cluster
+	// pub publishes the events of a clustered store's streams, each
+	// asking for its answer (EventLog.AppendAsync): a context of its own,
+	// so that an answer that never comes times out (ackWait) rather than
+	// being waited for, and taking room among the others', for ever.
+	pub jetstream.JetStream
 }
 
 // requestTimeout bounds one request to the embedded server: it answers in
@@ -169,7 +174,7 @@ func Open(o Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	if s.js, err = jetstream.New(s.nc); err != nil {
+	if err := s.openJetStream(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -192,8 +197,7 @@ func (s *Store) openExternal(c *Cluster) (*Store, error) {
 	if err := s.connectExternal(c); err != nil {
 		return nil, err
 	}
-	var err error
-	if s.js, err = jetstream.New(s.nc); err != nil {
+	if err := s.openJetStream(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -202,6 +206,17 @@ func (s *Store) openExternal(c *Cluster) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openJetStream makes s's JetStream contexts on s.nc: js, and pub when
+// other nodes share the store.
+func (s *Store) openJetStream() error {
+	var err error
+	if s.js, err = jetstream.New(s.nc); err != nil || !s.clustered {
+		return err
+	}
+	s.pub, err = jetstream.New(s.nc, jetstream.WithPublishAsyncTimeout(ackWait))
+	return err
 }
 
 // RouteAddr is the address the node's route listener is bound to (the
