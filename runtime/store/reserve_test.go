@@ -15,6 +15,7 @@ import (
 
 	"switchboard/runtime/events"
 	"switchboard/runtime/store"
+	"switchboard/runtime/store/storetest"
 )
 
 // An event stream's byte limit caps that stream; it is not set aside
@@ -60,6 +61,29 @@ func TestEventStreamsBeyondMemory(t *testing.T) {
 	}
 	defer s.Close()
 	appendEach(t, s, 3, store.DefaultLimits.MaxBytes)
+}
+
+// So too on the nodes of an embedded cluster, where the budget was each
+// node's and a stream past it found no node to hold it ("no suitable
+// peers for placement, insufficient storage"): a stream whose limit is
+// more than the whole free space of the nodes' disk is placed on all three.
+func TestClusterStreamBeyondFreeDisk(t *testing.T) {
+	nodes := storetest.Cluster(t, 3)
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(t.TempDir(), &fs); err != nil {
+		t.Skipf("no free space figure: %v", err)
+	}
+	limit := int64(fs.Bavail)*int64(fs.Bsize) + 1
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := nodes.Stores[0].EventLog(ctx, "harbour", store.Limits{MaxBytes: limit})
+	if err != nil {
+		t.Fatalf("a stream of %d MiB: %v", limit>>20, err)
+	}
+	e := events.Event{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Kind: events.DoorOpened, Device: "gate", Relay: "door"}
+	if seq, err := l.Append(ctx, e, 0); err != nil || seq != 1 {
+		t.Fatalf("Append: %d, %v", seq, err)
+	}
 }
 
 // An external NATS server, whose limits serve cannot change, does set a
