@@ -367,14 +367,17 @@ func explainNoRoom(err error) error {
 	if !errors.As(err, &api) {
 		return err
 	}
+	limit := "max_file_store"
 	switch {
-	case api.ErrorCode == jsStorageExceeded, api.ErrorCode == jsMemoryExceeded,
+	case api.ErrorCode == jsMemoryExceeded:
+		limit = "max_memory_store"
+	case api.ErrorCode == jsStorageExceeded,
 		api.ErrorCode == jsClusterNoPeers && strings.Contains(api.Description, "insufficient storage"):
-		return fmt.Errorf("%w: the NATS server sets each stream's byte limit aside against its JetStream max_file_store "+
-			"(max_memory_store for a stream kept in memory) when the stream is made; lower the event streams' byte limit "+
-			"(serve -events-max-bytes) or raise max_file_store on the NATS servers", err)
+	default:
+		return err
 	}
-	return err
+	return fmt.Errorf("%w: the NATS server sets each stream's byte limit aside against its JetStream %s when the stream is made; "+
+		"lower the event streams' byte limit (serve -events-max-bytes) or raise %s on the NATS servers", err, limit, limit)
 }
 
 // transient reports whether err is one a cluster answers while another
