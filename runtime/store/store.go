@@ -77,13 +77,15 @@ type Store struct {
 // sites and refused the 19th ("insufficient storage resources
 // available"), and a disk that had filled a little refused sites at the
 // next start. An event stream's byte limit is its cap (the oldest events
-// go past it), so the server's budget is set out of reach: what bounds
-// the disk and the memory are the streams' own limits (DefaultLimits,
-// serve -events-max-*). The server's other use of the same figure, a
-// refusal of writes once its streams hold that much, goes with it: a
-// disk that fills stops JetStream instead (README, "What must outlive a
-// restart"). The server only ever subtracts from this value (what is
-// reserved, what is used), so the largest int64 does not overflow.
+// go once it is reached), so the server's budget is set out of reach:
+// what bounds the disk and the memory are the streams' own limits
+// (DefaultLimits, serve -events-max-*); the buckets and object stores set
+// no byte limit, so nothing of theirs was set aside. The server's other
+// use of the same figure, a refusal of writes once its streams hold that
+// much, goes with it: a disk that fills stops JetStream instead (README,
+// "What must outlive a restart"). The server only compares with this
+// value and subtracts from it (what is reserved, what is used), never
+// adds to it, so the largest int64 does not overflow.
 const unreserved = math.MaxInt64
 
 // requestTimeout bounds one request to the embedded server: it answers in
