@@ -126,7 +126,10 @@ the event stream, which GET /admin/events, switchboard status and
 commission, and the portal's door log and calls read, so they survive a
 restart (event IDs stay valid: the epoch is the stream's). It keeps
 -events-max-age of events, at most -events-max-msgs and -events-max-bytes;
-the oldest go first. Digits someone keyed (door codes, PINs) are never
+the oldest go first. These cap each site's stream as it grows; nothing is
+set aside for them, so the caps of many sites together may exceed the
+disk (or, with -keep-in-memory, the memory): a full disk stops the store
+for every site, so leave room for what the sites keep. Digits someone keyed (door codes, PINs) are never
 stored. Voicemail is kept as files under the -data directory.
 -keep-in-memory keeps registrations and events in memory only (no store:
 a restart loses them), for tests and for comparing the store's cost.

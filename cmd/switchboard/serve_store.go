@@ -26,7 +26,7 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&s.memory, "keep-in-memory", false, "keep registrations and events in memory only, lost when serve stops (no embedded store under -data; voicemail is kept in files there)")
 	fs.DurationVar(&s.maxAge, "events-max-age", d.MaxAge, "keep the event stream (the admin journal, the portal's door log and calls) for `DURATION`; older events go")
 	fs.Int64Var(&s.maxMsgs, "events-max-msgs", d.MaxMsgs, "keep at most `N` events in the event stream; the oldest go first")
-	fs.Int64Var(&s.maxBytes, "events-max-bytes", d.MaxBytes, "keep at most `BYTES` of events in the event stream; the oldest go first")
+	fs.Int64Var(&s.maxBytes, "events-max-bytes", d.MaxBytes, "keep at most `BYTES` of events in each site's event stream; the oldest go first (a cap on the stream as it grows, not space set aside)")
 	s.cluster.register(fs)
 }
 

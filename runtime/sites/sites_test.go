@@ -22,8 +22,10 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/lang"
 	"switchboard/runtime/b2bua"
+	"switchboard/runtime/events"
 	"switchboard/runtime/site"
 	"switchboard/runtime/sites"
+	"switchboard/runtime/store"
 	"switchboard/simulate/device"
 )
 
@@ -149,13 +151,21 @@ func manySites(t *testing.T, n int) (*sites.Server, []*generated, string) {
 	data := t.TempDir()
 	heap0, rss0 := memory(t)
 	start := time.Now()
+	// One store for all, as serve -data keeps it: each site's event
+	// stream (at the default limits, which JetStream once set aside
+	// against 75 % of the free disk: some 18 sites on 49 GB) and its
+	// registrations' bucket.
+	db, err := store.Open(store.Options{Dir: data, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := sites.New(quiet)
 	gens := make([]*generated, n)
 	for i, p := range progs {
 		g := &generated{domain: p.Site.Domain, secrets: credentials.NewLookup(keyFor(t, i), p)}
 		s, err := site.New(site.Config{Program: p, Secrets: g.secrets}, site.Options{
 			Logger: quiet, MediaIP: netip.MustParseAddr("127.0.0.1"), Services: &b2bua.Services{}, NonceSlots: sites.NonceSlots,
-			DataDir: filepath.Join(data, p.Site.Domain), Recompile: g.recompile,
+			DataDir: filepath.Join(data, p.Site.Domain), Recompile: g.recompile, Store: db, Events: events.NewBus(nil),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -189,6 +199,7 @@ func manySites(t *testing.T, n int) (*sites.Server, []*generated, string) {
 			t.Errorf("ServeUDP: %v", err)
 		}
 		srv.Close()
+		db.Close()
 	})
 	return srv, gens, conn.LocalAddr().String()
 }

@@ -335,17 +335,49 @@ func settle[T any](ctx context.Context, clustered bool, op func(context.Context)
 		v, err := op(actx)
 		cancel()
 		if err == nil || ctx.Err() != nil || !transient(err) {
-			return v, err
+			return v, explainNoRoom(err)
 		}
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return v, err
+			return v, explainNoRoom(err)
 		case <-t.C:
 		}
 		pause = min(2*pause, time.Second)
 	}
+}
+
+// JetStream's API error codes for a server that cannot set a stream's
+// byte limit aside (MaxBytes) against its max store or max memory.
+const (
+	jsMemoryExceeded  jetstream.ErrorCode = 10028
+	jsStorageExceeded jetstream.ErrorCode = 10047
+)
+
+// explainNoRoom adds to err, when it is a NATS server's refusal to make a
+// stream for want of room for its byte limit, what the operator can do.
+// The embedded server sets nothing aside (unreserved), so this is an
+// external server's answer, whose limits serve cannot change. In a
+// cluster the refusal is a placement's ("no suitable peers for placement,
+// insufficient storage"), which settle tries again until its time is up:
+// a node whose figures have not reached the leader yet looks full too.
+func explainNoRoom(err error) error {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) {
+		return err
+	}
+	limit := "max_file_store"
+	switch {
+	case api.ErrorCode == jsMemoryExceeded:
+		limit = "max_memory_store"
+	case api.ErrorCode == jsStorageExceeded,
+		api.ErrorCode == jsClusterNoPeers && strings.Contains(api.Description, "insufficient storage"):
+	default:
+		return err
+	}
+	return fmt.Errorf("%w: the NATS server sets each stream's byte limit aside against its JetStream %s when the stream is made; "+
+		"lower the event streams' byte limit (serve -events-max-bytes) or raise %s on the NATS servers", err, limit, limit)
 }
 
 // transient reports whether err is one a cluster answers while another

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -70,6 +71,27 @@ type Store struct {
 	// being waited for, and taking room among the others', for ever.
 	pub jetstream.JetStream
 }
+
+// unreserved is the embedded server's JetStream max store and max memory
+// (server.Options.JetStreamMaxStore, JetStreamMaxMemory). nats-server sets
+// a stream's MaxBytes aside against them when the stream is made
+// (checkBytesLimits, reserveStreamResources), and unset they are 75 % of
+// the disk space free when the server starts and 75 % of the RAM: each
+// site's event stream, 2 GiB by default (DefaultLimits), took 2 GiB of a
+// budget that no site ever used, so a disk with 49 GB free served 18
+// sites and refused the 19th ("insufficient storage resources
+// available"), and a disk that had filled a little refused sites at the
+// next start. An event stream's byte limit is its cap (the oldest events
+// go once it is reached), so the server's budget is set out of reach:
+// what bounds the disk and the memory are the streams' own limits
+// (DefaultLimits, serve -events-max-*); the buckets and object stores set
+// no byte limit, so nothing of theirs was set aside. The server's other
+// use of the same figure, a refusal of writes once its streams hold that
+// much, goes with it: a disk that fills stops JetStream instead (README,
+// "What must outlive a restart"). The server only compares with this
+// value and subtracts from it (what is reserved, what is used), never
+// adds to it, so the largest int64 does not overflow.
+const unreserved = math.MaxInt64
 
 // requestTimeout bounds one request to the embedded server: it answers in
 // microseconds, so a request that takes this long means it is stuck.
@@ -136,6 +158,10 @@ func Open(o Options) (*Store, error) {
 		// (voicemail keepLocal), and in a cluster each write is on a
 		// majority of the nodes (R3) before it is acknowledged.
 		SyncAlways: o.syncAlways,
+		// See unreserved: a stream's byte limit caps the stream, it is
+		// not set aside.
+		JetStreamMaxStore:  unreserved,
+		JetStreamMaxMemory: unreserved,
 	}
 	if c != nil {
 		err = c.serverOptions(so)
