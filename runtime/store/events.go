@@ -44,13 +44,11 @@ type EventLog struct {
 	subject string // name + "."; an event's subject is subject + kind
 	// shared: other nodes write the stream too (a clustered store), so
 	// Tail follows the stream rather than this process's writes; every
-	// event asks for an answer of its own (pub), and one whose answer
+	// event asks for an answer of its own (acked), and one whose answer
 	// fails or never comes (the stream's leader died) is sent again for
 	// up to retryFor, each event with an ID (Nats-Msg-Id) so that the
 	// stream keeps it once.
 	shared   bool
-	pub      jetstream.JetStream // Store.pub (shared only)
-	retryFor time.Duration
 	idPrefix string
 	nextID   atomic.Uint64
 
@@ -63,12 +61,9 @@ type EventLog struct {
 	seq      uint64
 	seqKnown bool
 
-	// The batch as sent since the last Flush (shared only): each event,
-	// its answer to come, and when the first was sent (the stream's
-	// duplicate window, within which one is sent again, runs from then).
-	msgs  []*nats.Msg
-	acks  []jetstream.PubAckFuture
-	since time.Time
+	// acked is the batch as sent since the last Flush (shared only),
+	// each event with its answer to come.
+	acked ackedBatch
 
 	// batch is what AppendAsync sent since the last Flush, as stored
 	// (Storable), for the tails: Flush numbers them from its answer
@@ -115,8 +110,9 @@ func (s *Store) EventLog(ctx context.Context, site string, l Limits) (*EventLog,
 	}
 	info := st.CachedInfo()
 	return &EventLog{
-		js: s.js, stream: st, name: n, epoch: epoch, subject: n + ".", shared: s.clustered, pub: s.pub, retryFor: resendFor(s.wait, info.Config.Duplicates), idPrefix: newEpoch() + "-",
+		js: s.js, stream: st, name: n, epoch: epoch, subject: n + ".", shared: s.clustered, idPrefix: newEpoch() + "-",
 		seq: info.State.LastSeq, seqKnown: true, fed: info.State.LastSeq, tails: map[*tail]struct{}{},
+		acked: ackedBatch{pub: s.pub, js: s.js, retryFor: resendFor(s.wait, info.Config.Duplicates)},
 	}, nil
 }
 
@@ -469,18 +465,9 @@ func (l *EventLog) appendLocked(m *nats.Msg, r Record) error {
 // answer, which Flush waits for. The readers of a clustered store follow
 // the stream (Tail), so the batch is not kept for them.
 func (l *EventLog) publishLocked(m *nats.Msg) error {
-	// While the store's publisher waits for as many answers as it
-	// allows (every site's batches), this waits for room rather than
-	// fails.
-	f, err := l.pub.PublishMsgAsync(m, jetstream.WithStallWait(ackWait))
-	if err != nil {
+	if err := l.acked.publish(m); err != nil {
 		return fmt.Errorf("store: event stream: %w", err)
 	}
-	if len(l.msgs) == 0 {
-		l.since = time.Now()
-	}
-	l.msgs = append(l.msgs, m)
-	l.acks = append(l.acks, f)
 	return nil
 }
 
@@ -522,79 +509,20 @@ func (l *EventLog) flushLocked(ctx context.Context) (failed uint64, err error) {
 	return sent - stored, fmt.Errorf("store: event stream: %d of %d events not stored", sent-stored, sent)
 }
 
-// ackWait is how long an event of a clustered store waits for the
-// stream's answer before it is sent again: the leader answers within
-// milliseconds, unless it died with the event.
-const ackWait = requestTimeout / 2
-
 // flushShared is flushLocked in a clustered store: it waits for every
-// event's answer, and sends again those whose answer failed or never came.
-// The IDs are the answers': other nodes' events are numbered among ours.
+// event's answer, and sends again those whose answer failed or never came
+// (ackedBatch). The IDs are the answers': other nodes' events are
+// numbered among ours.
 func (l *EventLog) flushShared(ctx context.Context) (failed uint64, err error) {
-	if len(l.msgs) == 0 {
+	if len(l.acked.msgs) == 0 {
 		return 0, nil
 	}
-	msgs, acks, since := l.msgs, l.acks, l.since
-	l.msgs, l.acks = nil, nil
-	seqs := make([]uint64, len(msgs))
-	var again []int
-	for i, f := range acks {
-		// Each answer comes, fails, or times out (ackWait: the
-		// publisher's timeout) on its own.
-		select {
-		case a := <-f.Ok():
-			seqs[i] = a.Sequence
-		case <-f.Err():
-			again = append(again, i)
-		}
-	}
-	if len(again) > 0 {
-		left, err := l.resend(ctx, since, msgs, again, seqs)
-		if len(left) > 0 {
-			return uint64(len(left)), fmt.Errorf("store: event stream: %d of %d events not stored: %w", len(left), len(msgs), err)
-		}
+	seqs, sent, left, err := l.acked.wait(ctx, nil)
+	if left > 0 {
+		return uint64(left), fmt.Errorf("store: event stream: %d of %d events not stored: %w", left, sent, err)
 	}
 	l.seq, l.seqKnown = seqs[len(seqs)-1], true
 	return 0, nil
-}
-
-// resend sends the events of msgs that again lists, in order, each until
-// the stream answers (seqs takes its ID), while ctx lasts and for at most
-// l.retryFor from since, when the batch was first sent: in a cluster the
-// stream's leader may have died with the batch, and the others elect
-// another within seconds. An event the dead leader stored after all is
-// not stored twice (its ID): retryFor stays within the stream's duplicate
-// window. An event sent again lands after those of the batch already
-// stored: the stream's order is then not quite the order sent (each event
-// keeps its time). It returns the events still not stored, and why.
-func (l *EventLog) resend(ctx context.Context, since time.Time, msgs []*nats.Msg, again []int, seqs []uint64) (left []int, err error) {
-	ctx, cancel := context.WithDeadline(ctx, since.Add(l.retryFor))
-	defer cancel()
-	pause := 100 * time.Millisecond
-	for {
-		for len(again) > 0 {
-			actx, acancel := context.WithTimeout(ctx, ackWait)
-			var ack *jetstream.PubAck
-			ack, err = l.js.PublishMsg(actx, msgs[again[0]])
-			acancel()
-			if err != nil {
-				break
-			}
-			seqs[again[0]] = ack.Sequence
-			again = again[1:]
-		}
-		if len(again) == 0 {
-			return nil, nil
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return again, err
-		case <-t.C:
-		}
-		pause = min(2*pause, 2*time.Second)
-	}
 }
 
 // tailQueue is how many events a tail may be behind before its queue is

@@ -232,10 +232,10 @@ func runLeaderChild(v string) {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 }
 
-// waitLeader waits until ok holds of the event stream's leader ("" while
+// waitLeader waits until ok holds of the stream's leader ("" while
 // it has none). The cluster tells no one: it is asked, again, as
 // Store.Open asks for the meta leader.
-func waitLeader(t *testing.T, l *store.EventLog, ok func(leader string) bool) {
+func waitLeader(t *testing.T, l interface{ Leader(context.Context) string }, ok func(leader string) bool) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -248,7 +248,7 @@ func waitLeader(t *testing.T, l *store.EventLog, ok func(leader string) bool) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the event stream's leader is still %q after a minute", leader)
+			t.Fatalf("the stream's leader is still %q after a minute", leader)
 		}
 		<-tick.C
 	}

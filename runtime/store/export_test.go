@@ -75,22 +75,38 @@ func ObjectsStream(kind, site string) string { return "OBJ_" + name(kind, site) 
 
 // Leader names the node that leads the event stream's replicas; "" while
 // none does (or the cluster does not answer).
-func (l *EventLog) Leader(ctx context.Context) string {
-	info, err := l.stream.Info(ctx)
-	if err != nil || info.Cluster == nil {
-		return ""
-	}
-	return info.Cluster.Leader
-}
+func (l *EventLog) Leader(ctx context.Context) string { return streamLeader(ctx, l.js, l.name) }
 
 // MoveLeader asks the event stream's leader to step down in favour of
 // node (JetStream's stream leader stepdown, with a preferred placement).
 func (l *EventLog) MoveLeader(ctx context.Context, node string) error {
+	return moveStreamLeader(ctx, l.js, l.name, node)
+}
+
+// Leader names the node that leads the bucket's stream, as
+// EventLog.Leader.
+func (k *KV) Leader(ctx context.Context) string { return streamLeader(ctx, k.js, k.stream) }
+
+// MoveLeader asks the bucket's stream leader to step down in favour of
+// node, as EventLog.MoveLeader.
+func (k *KV) MoveLeader(ctx context.Context, node string) error {
+	return moveStreamLeader(ctx, k.js, k.stream, node)
+}
+
+func streamLeader(ctx context.Context, js jetstream.JetStream, stream string) string {
+	st, err := js.Stream(ctx, stream) // asks for the stream's info
+	if err != nil || st.CachedInfo().Cluster == nil {
+		return ""
+	}
+	return st.CachedInfo().Cluster.Leader
+}
+
+func moveStreamLeader(ctx context.Context, js jetstream.JetStream, stream, node string) error {
 	body, err := json.Marshal(map[string]any{"placement": map[string]string{"preferred": node}})
 	if err != nil {
 		return err
 	}
-	m, err := l.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+l.name, body)
+	m, err := js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, body)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -33,11 +34,18 @@ type KV struct {
 	// for one. The stream stores a connection's messages in order, so
 	// that answer comes after the others were stored; its sequence
 	// counts them (sent since the answer before, seq).
+	//
+	// Not so when other nodes share the bucket: there each put asks for
+	// its answer (acked), carrying an ID (idPrefix and a count) so that
+	// one sent again which was stored after all is stored once.
 	mu       sync.Mutex
 	held     *nats.Msg
 	sent     uint64
 	seq      uint64
 	seqKnown bool
+	acked    ackedBatch
+	idPrefix string
+	nextID   uint64
 }
 
 // limitMarkerTTL is how long a bucket keeps the marker of a key whose time
@@ -56,7 +64,14 @@ func (s *Store) KV(ctx context.Context, kind, site string) (*KV, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: bucket %s: %w", b, err)
 	}
-	return &KV{js: s.js, kv: kv, prefix: "$KV." + b + ".", stream: "KV_" + b, origin: s.origin, open: s.openTimeout}, nil
+	k := &KV{js: s.js, kv: kv, prefix: "$KV." + b + ".", stream: "KV_" + b, origin: s.origin, open: s.openTimeout}
+	if s.clustered {
+		// The bucket has no TTL of its own, so its duplicate window is
+		// jetstream's default for a bucket (resendFor's, 2 minutes).
+		k.acked = ackedBatch{pub: s.pub, js: s.js, retryFor: resendFor(s.wait, 0)}
+		k.idPrefix = newEpoch() + "-"
+	}
+	return k, nil
 }
 
 // key turns any string into a bucket key: KV keys allow only a few
@@ -129,11 +144,24 @@ func (k *KV) Create(ctx context.Context, key string, value []byte, ttl time.Dura
 //
 // Only the last before a Flush asks for an answer: an answer per key (a
 // reply subject, the server's acknowledgement, its JSON read back) cost
-// about as much CPU as the server storing the key.
+// about as much CPU as the server storing the key. Not so when other
+// nodes share the bucket (see KV.acked): there each put asks for its
+// answer, and Flush sends again those whose answer failed.
 func (k *KV) PutAsync(key string, value []byte, ttl time.Duration) error {
 	m := k.message(key, value, ttl)
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.idPrefix != "" {
+		k.nextID++
+		if m.Header == nil {
+			m.Header = nats.Header{}
+		}
+		m.Header.Set(jetstream.MsgIDHeader, k.idPrefix+strconv.FormatUint(k.nextID, 36))
+		if err := k.acked.publish(m); err != nil {
+			return fmt.Errorf("store: put: %w", err)
+		}
+		return nil
+	}
 	if k.held != nil {
 		if err := k.js.Conn().PublishMsg(k.held); err != nil {
 			k.held = m // the one held is lost; this one takes its place
@@ -182,6 +210,9 @@ const originHeader = "Switchboard-Origin"
 func (k *KV) Flush(ctx context.Context) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.idPrefix != "" {
+		return k.flushShared(ctx)
+	}
 	if k.held == nil {
 		return nil
 	}
@@ -205,6 +236,50 @@ func (k *KV) Flush(ctx context.Context) error {
 		return fmt.Errorf("store: put: %d of %d keys not stored", sent-(ack.Sequence-prev), sent)
 	}
 	return nil
+}
+
+// flushShared is Flush when other nodes share the bucket: it waits for
+// every put's answer, and sends again those whose answer failed or never
+// came (ackedBatch), bar one of a key put again later in the batch.
+//
+// A put sent again lands after the batch's others, so an older value
+// sent again after a newer one of its key would take the key back: of a
+// key's puts in the batch only the last is sent again (lastOfKey), none
+// when that one was stored. Flush holds k.mu while it sends again, so
+// no later PutAsync comes in between. A write of the key from elsewhere
+// (Put, Delete, another node) while this sends again is not looked for:
+// the registrar writes its keys from one goroutine, each Flush before
+// the next batch, and a device moves to another node only after its
+// registration retry interval, while this sends again for the seconds
+// an election takes (at most retryFor).
+func (k *KV) flushShared(ctx context.Context) error {
+	if len(k.acked.msgs) == 0 {
+		return nil
+	}
+	_, sent, left, err := k.acked.wait(ctx, lastOfKey)
+	if left > 0 {
+		return fmt.Errorf("store: put: %d of %d keys not stored: %w", left, sent, err)
+	}
+	return nil
+}
+
+// lastOfKey is again (indexes into msgs, the puts to send again) less
+// each put whose key (subject) is put again later in msgs.
+func lastOfKey(msgs []*nats.Msg, again []int) []int {
+	later := make(map[string]bool, len(msgs))
+	keep := again[:0:0]
+	j := len(again) - 1
+	for i := len(msgs) - 1; i >= 0 && j >= 0; i-- {
+		if again[j] == i {
+			if !later[msgs[i].Subject] {
+				keep = append(keep, i)
+			}
+			j--
+		}
+		later[msgs[i].Subject] = true
+	}
+	slices.Reverse(keep)
+	return keep
 }
 
 // Get returns key's value; ok is false when it has none.

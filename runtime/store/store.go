@@ -65,8 +65,8 @@ type Store struct {
 	clustered bool
 	origin    string        // marks this store's writes in shared buckets (KV.Watch)
 	wait      time.Duration // Cluster.Wait: bounds opening a stream or a bucket in a cluster
-	// pub publishes the events of a clustered store's streams, each
-	// asking for its answer (EventLog.AppendAsync): a context of its own,
+	// pub publishes the events and puts of a clustered store's streams,
+	// each asking for its answer (ackedBatch): a context of its own,
 	// so that an answer that never comes times out (ackWait) rather than
 	// being waited for, and taking room among the others', for ever.
 	pub jetstream.JetStream
