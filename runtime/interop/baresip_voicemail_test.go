@@ -33,6 +33,12 @@ func TestBaresipLeavesVoicemail(t *testing.T) {
 	// 2 s of audio.
 	const speak = 2 * audio.Rate
 	box := filepath.Join(s.dataDir, "voicemail", "bob")
+	// voicemail_recording is published as the message starts, before its
+	// files (and, for a first message, bob's directory) are made: the
+	// watch needs the directory now (made as the server makes it).
+	if err := os.MkdirAll(box, 0o750); err != nil {
+		t.Fatal(err)
+	}
 	written := watchDir(t, box)
 	deadline := time.NewTimer(eventTimeout)
 	defer deadline.Stop()
