@@ -29,6 +29,10 @@ type ladder struct {
 	mu   sync.Mutex
 	msg  []rawMessage
 	head []byte // the messages' header sections, back to back
+	// calls are the Call-IDs of the INVITEs the server sent since the
+	// case began, whatever the ladder's length: a device reached by any
+	// other INVITE is reached by a call of an earlier case.
+	calls map[string]bool
 }
 
 // rawMessage is one recorded message: its header section is
@@ -52,7 +56,30 @@ func (l *ladder) reset() {
 	l.mu.Lock()
 	clear(l.msg) // drop the addresses
 	l.msg, l.head = l.msg[:0], l.head[:0]
+	clear(l.calls)
 	l.mu.Unlock()
+}
+
+// invited reports whether the server sent an INVITE of the call since the
+// case began.
+func (l *ladder) invited(callID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.calls[callID]
+}
+
+// callIDOf is the Call-ID of a message's header section, or "".
+func callIDOf(head []byte) string {
+	for line := range bytes.SplitSeq(head, []byte("\r\n")) {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		if n := bytes.TrimSpace(name); bytes.EqualFold(n, []byte("Call-ID")) || bytes.EqualFold(n, []byte("i")) {
+			return string(bytes.TrimSpace(value))
+		}
+	}
+	return ""
 }
 
 // SIPMessage is one SIP message of a failed case's call as the server saw
@@ -147,8 +174,20 @@ func (l *ladder) record(dir string, peer net.Addr, b []byte) {
 	}
 	l.sent.Add(1)
 	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
+	// Only the INVITEs the server sends are read here, before they leave
+	// (WriteTo), so that the device's side can never see one first.
+	var invite string
+	if dir == dirOut && bytes.HasPrefix(head, []byte("INVITE ")) {
+		invite = callIDOf(head)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if invite != "" {
+		if l.calls == nil {
+			l.calls = map[string]bool{}
+		}
+		l.calls[invite] = true
+	}
 	if len(l.msg) > maxLadder {
 		return
 	}

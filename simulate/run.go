@@ -410,7 +410,13 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	closers = append(closers, func() { st.Close() })
 	w.site = st
 	w.ladder = &ladder{PacketConn: conn, names: map[string]string{}}
-	onIncoming := func(d *device.Device) {
+	onIncoming := func(d *device.Device, callID string) {
+		if !w.ladder.invited(callID) {
+			// An INVITE the server sent before this case began, taken in
+			// late (see device.HubConfig.OnIncoming): another case's call,
+			// not a ring of this one.
+			return
+		}
 		w.mu.Lock()
 		w.reached[d.Account()]++
 		w.mu.Unlock()

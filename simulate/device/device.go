@@ -80,7 +80,7 @@ type Hub struct {
 	server string
 	ip     netip.Addr
 	listen rtmedia.ListenFunc
-	onCall func(*Device)
+	onCall func(*Device, string)
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	client *sipgo.Client
@@ -120,8 +120,12 @@ type HubConfig struct {
 	// ListenMedia opens the devices' RTP sockets; nil means real UDP.
 	ListenMedia rtmedia.ListenFunc
 	// OnIncoming, when set, is called each time a call reaches one of
-	// the hub's devices, before it rings.
-	OnIncoming func(*Device)
+	// the hub's devices, before it rings, with the INVITE's Call-ID: the
+	// SIP stack hands each request to a goroutine of its own, which on a
+	// loaded machine can run after the sender has given up on the call,
+	// so an observer tells whose call it is by its Call-ID, not by when
+	// it arrived.
+	OnIncoming func(d *Device, callID string)
 
 	// Authenticate, when set, vets each INVITE and REGISTER the hub
 	// receives: nil lets it through, a response (a digest challenge) is
@@ -607,7 +611,7 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	d.mu.Unlock()
 	defer d.signal()
 	if d.hub.onCall != nil {
-		d.hub.onCall(d)
+		d.hub.onCall(d, in.CallID)
 	}
 
 	toTag := sip.GenerateTagN(16)
