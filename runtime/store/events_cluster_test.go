@@ -17,6 +17,7 @@ import (
 
 	"switchboard/runtime/events"
 	"switchboard/runtime/store"
+	"switchboard/runtime/store/storetest"
 )
 
 // leaderChild is set in the child process of
@@ -135,24 +136,11 @@ func TestEventLogBatchSurvivesLeaderKill(t *testing.T) {
 // listener and says its route address; the others route to it.
 func clusterWithChild(t *testing.T) (kill func(), nodes []*store.Store) {
 	t.Helper()
-	placeholder, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := placeholder.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { placeholder.Close() })
+	placeholder := storetest.Placeholder(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestEventLogBatchSurvivesLeaderKill$")
-	cmd.Env = append(os.Environ(), leaderChild+"="+t.TempDir()+" "+placeholder.Addr().String())
+	cmd.Env = append(os.Environ(), leaderChild+"="+t.TempDir()+" "+placeholder)
 	cmd.Stderr = os.Stderr
 	// The child lives while its stdin is open: it goes with this process,
 	// however this one ends.

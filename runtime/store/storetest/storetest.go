@@ -121,20 +121,7 @@ func (n *Nodes) Stop(i int) {
 // later node to the nodes before it; the routes gossip the rest.
 func Cluster(t testing.TB, count int) *Nodes {
 	t.Helper()
-	placeholder, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := placeholder.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { placeholder.Close() })
+	placeholder := Placeholder(t)
 	n := &Nodes{Stores: make([]*store.Store, count), closed: make([]bool, count)}
 	type opened struct {
 		i   int
@@ -142,7 +129,7 @@ func Cluster(t testing.TB, count int) *Nodes {
 		err error
 	}
 	results := make(chan opened, count)
-	peers := []string{placeholder.Addr().String()}
+	peers := []string{placeholder}
 	for i := range count {
 		listening := make(chan string, 1)
 		c := &store.Cluster{
@@ -187,4 +174,27 @@ func Cluster(t testing.TB, count int) *Nodes {
 		t.Fatal(errors.Join(errs...))
 	}
 	return n
+}
+
+// Placeholder is the address of a listener that takes every connection
+// and closes it, until the test ends: a route for a first node to be
+// configured with (JetStream wants one to start clustered), so that
+// every route port can be the kernel's choice.
+func Placeholder(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().String()
 }
