@@ -227,8 +227,9 @@ func (s *Service) notifyTry(boxName string, id, attempt int) {
 			s.publish(events.Event{Kind: events.VoicemailMailFailed, Cause: cause}, boxName)
 			return
 		}
-		s.publish(events.Event{Kind: events.VoicemailMailed, Cause: m.Name() + " to " + to}, boxName)
+		mailed := events.Event{Kind: events.VoicemailMailed, Cause: m.Name() + " to " + to}
 		if s.cfg.DeleteAfterNotify {
+			s.publish(mailed, boxName)
 			if ok, err := b.remove(id); err != nil {
 				s.log.Error("voicemail: deleting a mailed message", "box", boxName, "message", id, "error", err)
 			} else if ok {
@@ -237,8 +238,11 @@ func (s *Service) notifyTry(boxName string, id, attempt int) {
 			}
 			return
 		}
+		// Marked before it is said: who reads the box on the event (the
+		// portal, a test) finds the message mailed.
 		if _, err := b.update(id, func(m *Message) { m.Mailed = true }); err != nil {
 			s.log.Error("voicemail: marking a message mailed", "box", boxName, "message", id, "error", err)
 		}
+		s.publish(mailed, boxName)
 	}()
 }
