@@ -433,6 +433,9 @@ func runServe(c *cli, args []string) int {
 		// last events are stored before the store writes its state out.
 		defer db.Close()
 		so.Store = db
+		if o.store.cluster.url == "" {
+			warnEventsBeyondDisk(c.stderr, so.DataDir, 1, o.store.maxBytes)
+		}
 	}
 	so.EventLimits = o.store.limits()
 	var st *site.Site

@@ -203,6 +203,9 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 	if o.http != "" {
 		warnSharedProvisionHosts(c.stderr, srv)
 	}
+	if db != nil && o.store.cluster.url == "" {
+		warnEventsBeyondDisk(c.stderr, o.dataDir, len(names), o.store.maxBytes)
+	}
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()

@@ -3,7 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"syscall"
 	"time"
 
 	"switchboard/runtime/store"
@@ -56,4 +58,48 @@ func (s *storeFlags) open(c *cli, dataDir string, log *slog.Logger) (*store.Stor
 		log.Debug("store opened", "dir", dataDir, "took", time.Since(start))
 	}
 	return db, nil
+}
+
+// warnEventsBeyondDisk says when the sites' event streams, each allowed
+// to grow to -events-max-bytes, could together fill the disk under dir:
+// the embedded store sets nothing aside for them (runtime/store), and a
+// full disk stops it for every site (NATS shuts JetStream down), so an
+// operator should hear it at the start rather than when the disk fills.
+// A disk whose free space cannot be read says nothing.
+func warnEventsBeyondDisk(w io.Writer, dir string, sites int, maxBytes int64) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	if eventsBeyondDisk(sites, maxBytes, free) {
+		fmt.Fprintf(w, "switchboard serve: warning: %d site(s) may each keep up to %s of events (-events-max-bytes) and %s holds %s free: a full disk stops the store for every site; lower -events-max-bytes or make room\n",
+			sites, byteSize(uint64(maxBytes)), dir, byteSize(free))
+	}
+}
+
+// eventsBeyondDisk reports whether sites streams of maxBytes each would
+// take more than the free space (maxBytes ≤ 0: no byte cap).
+func eventsBeyondDisk(sites int, maxBytes int64, free uint64) bool {
+	if sites <= 0 {
+		return false
+	}
+	if maxBytes <= 0 {
+		return true
+	}
+	return uint64(maxBytes) > free/uint64(sites)
+}
+
+// byteSize is n in the largest binary unit that keeps it at least 1.
+func byteSize(n uint64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	f, u := float64(n), 0
+	for f >= 1024 && u < len(units)-1 {
+		f /= 1024
+		u++
+	}
+	if u == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f %s", f, units[u])
 }
