@@ -8,10 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"switchboard/compiler"
-	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
-	"switchboard/lang"
 	"switchboard/simulate"
 )
 
@@ -76,23 +73,7 @@ func compileBuilding(tb testing.TB, residences, perFlat, doors int) (*ir.Program
 	tb.Helper()
 	dir := tb.TempDir()
 	writeBuilding(tb, dir, residences, perFlat, doors)
-	cfg, diags := lang.Load(dir, lang.Options{})
-	if diags.HasErrors() {
-		tb.Fatal(diags)
-	}
-	checked, diags := compiler.Check(cfg)
-	if diags.HasErrors() {
-		tb.Fatal(diags)
-	}
-	p, diags := compiler.Lower(checked, compiler.LowerOptions{})
-	if diags.HasErrors() {
-		tb.Fatal(diags)
-	}
-	key, err := credentials.KeyFromBytes([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return p, credentials.NewLookup(key, p)
+	return simulate.CompileDir(tb, dir)
 }
 
 // BenchmarkSimulateGenerated runs the generated suite of a building —

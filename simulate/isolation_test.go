@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"switchboard/compiler"
-	"switchboard/compiler/credentials"
-	"switchboard/lang"
 	"switchboard/runtime/media"
 	"switchboard/simulate/device"
 )
@@ -65,24 +62,9 @@ func TestLateInviteOfAnotherCaseIsNotARing(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "site.pbx.hcl"), []byte(isolationSite), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, diags := lang.Load(dir, lang.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	checked, diags := compiler.Check(cfg)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	p, diags := compiler.Lower(checked, compiler.LowerOptions{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	key, err := credentials.KeyFromBytes([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, secrets := compileDir(t, dir)
 	ip := netip.MustParseAddr("192.0.2.1")
-	w, err := newWorker(p, credentials.NewLookup(key, p), Options{Wait: 5 * time.Second, IP: ip, Transport: TransportMemory})
+	w, err := newWorker(p, secrets, Options{Wait: 5 * time.Second, IP: ip, Transport: TransportMemory})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,10 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"switchboard/compiler"
 	"switchboard/compiler/credentials"
 	"switchboard/compiler/ir"
-	"switchboard/lang"
 	"switchboard/simulate"
 )
 
@@ -17,23 +15,7 @@ type secrets = *credentials.Lookup
 
 func compileDir(t *testing.T, dir string) (*ir.Program, secrets) {
 	t.Helper()
-	cfg, diags := lang.Load(dir, lang.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	checked, diags := compiler.Check(cfg)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	p, diags := compiler.Lower(checked, compiler.LowerOptions{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	key, err := credentials.KeyFromBytes([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p, credentials.NewLookup(key, p)
+	return simulate.CompileDir(t, dir)
 }
 
 func TestExamplesPass(t *testing.T) {
