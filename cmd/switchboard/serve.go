@@ -97,6 +97,10 @@ token in its own directory (-admin-token-file or SWITCHBOARD_ADMIN_TOKEN
 give one to all); status and commission find them, and apply takes
 -serve http://ADDR/sites/DOMAIN. A site that cannot be served is reported
 and skipped while the others serve; SIGHUP reloads each site on its own.
+Given a directory of sites, SIGHUP also reads it again: a new site
+directory starts serving, a removed one's site stops as at shutdown
+(its stored data is kept), and the log says which ("site added",
+"site removed").
 
 SIGHUP recompiles and swaps in the new configuration; calls in progress
 continue, and a configuration with errors is rejected while the old one keeps
@@ -353,7 +357,7 @@ func runServe(c *cli, args []string) int {
 		defer o.udp.Close()
 	}
 	if len(dirs) > 1 {
-		return c.serveSites(dirs, o, serveSetup{log: log, algs: algs, portMin: portMin, portMax: portMax, tlsConf: tlsConf, proxies: proxies})
+		return c.serveSites(dirs, o, serveSetup{log: log, algs: algs, portMin: portMin, portMax: portMax, tlsConf: tlsConf, proxies: proxies, parent: serveParent(positional)})
 	}
 
 	load := func() (*servedSite, int) { return c.loadServed(dir, o) }
