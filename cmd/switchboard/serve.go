@@ -136,7 +136,9 @@ disk (or, with -keep-in-memory, the memory): a full disk stops the store
 for every site, so leave room for what the sites keep. Digits someone keyed (door codes, PINs) are never
 stored. Voicemail is kept as files under the -data directory.
 -keep-in-memory keeps registrations and events in memory only (no store:
-a restart loses them), for tests and for comparing the store's cost.
+a restart loses them), for tests and for comparing the store's cost; each
+site's events then take at most 64 MiB of RAM unless -events-max-bytes
+says otherwise (the 2 GiB default is for a disk).
 
 Connections are bounded: -max-connections over SIP TCP, TLS and HTTP
 together (at most half the open-file limit), -max-connections-per-source
@@ -438,7 +440,7 @@ func runServe(c *cli, args []string) int {
 		defer db.Close()
 		so.Store = db
 		if o.store.cluster.url == "" {
-			warnEventsBeyondDisk(c.stderr, so.DataDir, 1, o.store.maxBytes)
+			warnEventsBeyondDisk(c.stderr, so.DataDir, 1, o.store.limits().MaxBytes)
 		}
 	}
 	so.EventLimits = o.store.limits()

@@ -224,7 +224,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		warnSharedProvisionHosts(c.stderr, srv)
 	}
 	if db != nil && o.store.cluster.url == "" {
-		warnEventsBeyondDisk(c.stderr, o.dataDir, len(names), o.store.maxBytes)
+		warnEventsBeyondDisk(c.stderr, o.dataDir, len(names), o.store.limits().MaxBytes)
 	}
 
 	ctx, stop := context.WithCancel(context.Background())

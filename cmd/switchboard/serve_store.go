@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -19,8 +21,41 @@ type storeFlags struct {
 	memory   bool
 	maxAge   time.Duration
 	maxMsgs  int64
-	maxBytes int64
+	maxBytes givenInt64
 	cluster  clusterFlags
+}
+
+// memoryMaxBytes is each site's -events-max-bytes default with
+// -keep-in-memory, where the stream lives in RAM. The disk default
+// (store.DefaultLimits, 2 GiB: a quarter of a year of a 400-flat block)
+// would let each site's stream grow to 2 GiB of RAM, and several sites
+// beyond any machine's. 64 MiB a site is some 200 000 events of 300-odd
+// bytes — about a week of that large block, far more for a house — which
+// is plenty for what -keep-in-memory is for (tests, a run to compare the
+// store's cost; nothing outlives a restart anyway), and 200 sites stay
+// within 12.5 GiB at worst. A fixed figure rather than a share of the
+// RAM divided among the sites: a site added on SIGHUP would otherwise
+// shrink the others' caps, and the operator can reason about a figure.
+// An -events-max-bytes given on the command line stays the operator's
+// choice.
+const memoryMaxBytes = 64 << 20
+
+// givenInt64 is an int64 flag that knows whether the command line gave
+// it (a default that depends on another flag: memoryMaxBytes).
+type givenInt64 struct {
+	n     int64
+	given bool
+}
+
+func (g *givenInt64) String() string { return strconv.FormatInt(g.n, 10) }
+
+func (g *givenInt64) Set(s string) error {
+	n, err := strconv.ParseInt(s, 0, 64)
+	if err != nil {
+		return errors.New("parse error") // the flag package's word for its own ints
+	}
+	g.n, g.given = n, true
+	return nil
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
@@ -28,12 +63,19 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&s.memory, "keep-in-memory", false, "keep registrations and events in memory only, lost when serve stops (no embedded store under -data; voicemail is kept in files there)")
 	fs.DurationVar(&s.maxAge, "events-max-age", d.MaxAge, "keep the event stream (the admin journal, the portal's door log and calls) for `DURATION`; older events go")
 	fs.Int64Var(&s.maxMsgs, "events-max-msgs", d.MaxMsgs, "keep at most `N` events in the event stream; the oldest go first")
-	fs.Int64Var(&s.maxBytes, "events-max-bytes", d.MaxBytes, "keep at most `BYTES` of events in each site's event stream; the oldest go first (a cap on the stream as it grows, not space set aside)")
+	s.maxBytes.n = d.MaxBytes
+	fs.Var(&s.maxBytes, "events-max-bytes", "keep at most `BYTES` of events in each site's event stream; the oldest go first (a cap on the stream as it grows, not space set aside; with -keep-in-memory the default is 64 MiB a site)")
 	s.cluster.register(fs)
 }
 
+// limits are the event stream's limits the flags give: -events-max-bytes
+// defaults to memoryMaxBytes with -keep-in-memory.
 func (s *storeFlags) limits() store.Limits {
-	return store.Limits{MaxAge: s.maxAge, MaxMsgs: s.maxMsgs, MaxBytes: s.maxBytes}
+	maxBytes := s.maxBytes.n
+	if s.memory && !s.maxBytes.given {
+		maxBytes = memoryMaxBytes
+	}
+	return store.Limits{MaxAge: s.maxAge, MaxMsgs: s.maxMsgs, MaxBytes: maxBytes}
 }
 
 // open starts the embedded JetStream store under dataDir/jetstream, a
