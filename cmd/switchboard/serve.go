@@ -29,6 +29,7 @@ import (
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
+	"switchboard/runtime/store"
 )
 
 var serveCommand = &command{
@@ -133,7 +134,11 @@ restart (event IDs stay valid: the epoch is the stream's). It keeps
 the oldest go first. These cap each site's stream as it grows; nothing is
 set aside for them, so the caps of many sites together may exceed the
 disk (or, with -keep-in-memory, the memory): a full disk stops the store
-for every site, so leave room for what the sites keep. Digits someone keyed (door codes, PINs) are never
+for every site, so leave room for what the sites keep. While it runs,
+serve checks the free space under -data every 30 s: under 1 GiB (5 % of
+a disk smaller than 20 GiB) or under what the event streams may still
+grow by, it logs a warning once, and a line when there is room again;
+GET /admin/status shows the last check as "store". Digits someone keyed (door codes, PINs) are never
 stored. Voicemail is kept as files under the -data directory.
 -keep-in-memory keeps registrations and events in memory only (no store:
 a restart loses them), for tests and for comparing the store's cost; each
@@ -429,6 +434,7 @@ func runServe(c *cli, args []string) int {
 	if o.store.memory && o.store.cluster.enabled() {
 		return c.usageError(lookup("serve"), "-keep-in-memory keeps no store, so it cannot share one with a cluster")
 	}
+	var space *store.SpaceWatch
 	if !o.store.memory {
 		db, err := o.store.open(c, so.DataDir, log)
 		if err != nil {
@@ -441,6 +447,8 @@ func runServe(c *cli, args []string) int {
 		so.Store = db
 		if o.store.cluster.url == "" {
 			warnEventsBeyondDisk(c.stderr, so.DataDir, 1, o.store.limits().MaxBytes)
+			space = spaceWatch(so.DataDir, db, log) // serve_store.go
+			so.StoreSpace = space.Space
 		}
 	}
 	so.EventLimits = o.store.limits()
@@ -451,6 +459,7 @@ func runServe(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return exitFail
 	}
+	defer startSpaceWatch(space)() // its stream made: counted
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 

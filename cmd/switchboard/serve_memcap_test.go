@@ -23,7 +23,7 @@ func TestEventsMaxBytesInMemory(t *testing.T) {
 		{"-keep-in-memory -events-max-bytes 3000000000", 3_000_000_000},
 		{"-keep-in-memory -events-max-bytes 2147483648", 2 << 30}, // the disk default, asked for: kept
 		{"-events-max-bytes 1000000", 1_000_000},
-		{"-events-max-bytes 0x100000 -keep-in-memory", 1 << 20},
+		{"-events-max-bytes 1048576 -keep-in-memory", 1 << 20},
 	} {
 		var o serveOptions
 		fs := serveFlags(&o).fs

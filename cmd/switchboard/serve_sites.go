@@ -121,6 +121,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 	// data directories differ and no one of them can hold the others'
 	// store: their events and registrations are then kept in memory only.
 	var db *store.Store
+	var space *store.SpaceWatch // the free space under -data (serve_store.go)
 	if o.store.memory && o.store.cluster.enabled() {
 		return c.usageError(lookup("serve"), "-keep-in-memory keeps no store, so it cannot share one with a cluster")
 	}
@@ -136,6 +137,9 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		// Closed after the sites (deferred before srv.Close runs): their
 		// last events are stored first.
 		defer db.Close()
+		if o.store.cluster.url == "" {
+			space = spaceWatch(o.dataDir, db, x.log)
+		}
 	} else if !o.store.memory {
 		fmt.Fprintf(c.stderr, "switchboard serve: without -data, several sites keep their events and registrations in memory only; give -data DIR to keep them across restarts\n")
 	}
@@ -192,6 +196,9 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		if db != nil {
 			so.Store = db
 		}
+		if space != nil {
+			so.StoreSpace = space.Space
+		}
 		if len(x.proxies) > 0 {
 			so.Provisioning = append(so.Provisioning, provisioning.WithTrustedProxies(x.proxies...))
 		}
@@ -226,6 +233,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 	if db != nil && o.store.cluster.url == "" {
 		warnEventsBeyondDisk(c.stderr, o.dataDir, len(names), o.store.limits().MaxBytes)
 	}
+	defer startSpaceWatch(space)() // the sites' streams made: counted
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()

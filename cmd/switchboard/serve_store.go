@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -50,7 +51,7 @@ type givenInt64 struct {
 func (g *givenInt64) String() string { return strconv.FormatInt(g.n, 10) }
 
 func (g *givenInt64) Set(s string) error {
-	n, err := strconv.ParseInt(s, 0, 64)
+	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return errors.New("parse error") // the flag package's word for its own ints
 	}
@@ -116,7 +117,7 @@ func warnEventsBeyondDisk(w io.Writer, dir string, sites int, maxBytes int64) {
 	free := st.Bavail * uint64(st.Bsize)
 	if eventsBeyondDisk(sites, maxBytes, free) {
 		fmt.Fprintf(w, "switchboard serve: warning: %d site(s) may each keep up to %s of events (-events-max-bytes) and %s holds %s free: a full disk stops the store for every site; lower -events-max-bytes or make room\n",
-			sites, byteSize(uint64(maxBytes)), dir, byteSize(free))
+			sites, store.ByteSize(uint64(maxBytes)), dir, store.ByteSize(free))
 	}
 }
 
@@ -132,16 +133,31 @@ func eventsBeyondDisk(sites int, maxBytes int64, free uint64) bool {
 	return uint64(maxBytes) > free/uint64(sites)
 }
 
-// byteSize is n in the largest binary unit that keeps it at least 1.
-func byteSize(n uint64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	f, u := float64(n), 0
-	for f >= 1024 && u < len(units)-1 {
-		f /= 1024
-		u++
+// spaceCheckEvery is how often serve checks the free space under -data
+// while it runs: a disk fills over minutes to hours, and one statfs(2)
+// and a listing of the event streams every 30 s cost nothing.
+const spaceCheckEvery = 30 * time.Second
+
+// spaceWatch is serve's check of the free space under dir, the embedded
+// store's directory (store.SpaceWatch: a warning in the log once when it
+// runs low, a line when it is enough again; its Space for /admin/status).
+// startSpaceWatch starts it once the sites' event streams exist.
+func spaceWatch(dir string, db *store.Store, log *slog.Logger) *store.SpaceWatch {
+	return &store.SpaceWatch{Dir: dir, Room: db.EventsRoom, Log: log}
+}
+
+// startSpaceWatch checks now and every spaceCheckEvery until stop; w nil
+// (no store on disk here) does nothing.
+func startSpaceWatch(w *store.SpaceWatch) (stop func()) {
+	if w == nil {
+		return func() {}
 	}
-	if u == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return fmt.Sprintf("%.1f %s", f, units[u])
+	ctx, cancel := context.WithCancel(context.Background())
+	w.Check(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx, spaceCheckEvery)
+	}()
+	return func() { cancel(); <-done }
 }
