@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"syscall"
 	"time"
 
 	"switchboard/runtime/store"
@@ -110,11 +109,10 @@ func (s *storeFlags) open(c *cli, dataDir string, log *slog.Logger) (*store.Stor
 // operator should hear it at the start rather than when the disk fills.
 // A disk whose free space cannot be read says nothing.
 func warnEventsBeyondDisk(w io.Writer, dir string, sites int, maxBytes int64) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
+	free, _, err := store.Statfs(dir)
+	if err != nil {
 		return
 	}
-	free := st.Bavail * uint64(st.Bsize)
 	if eventsBeyondDisk(sites, maxBytes, free) {
 		fmt.Fprintf(w, "switchboard serve: warning: %d site(s) may each keep up to %s of events (-events-max-bytes) and %s holds %s free: a full disk stops the store for every site; lower -events-max-bytes or make room\n",
 			sites, store.ByteSize(uint64(maxBytes)), dir, store.ByteSize(free))
