@@ -2,6 +2,8 @@ package sites_test
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"switchboard/runtime/b2bua"
 	"switchboard/runtime/events"
 	"switchboard/runtime/site"
+	"switchboard/runtime/sites"
 	"switchboard/simulate/device"
 )
 
@@ -72,5 +75,83 @@ func TestAddRemoveWhileServing(t *testing.T) {
 	register(t, gens[1], addr, "app.bob")
 	if diff := cmp.Diff([]string{gens[1].domain, added.domain}, srv.Names()); diff != "" {
 		t.Errorf("Names() (-want +got):\n%s", diff)
+	}
+}
+
+// Over TCP and TLS too: a site added while the stream listeners run gets
+// its connections (its REGISTER challenged with its realm), and a removed
+// one's domain is answered 404.
+func TestAddRemoveStreamsWhileServing(t *testing.T) {
+	srv := sites.New(quiet)
+	newSite := func(i int) *site.Site {
+		p := compile(t, siteSource(i, 201))
+		s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, i), p)}, site.Options{Logger: quiet, Services: &b2bua.Services{}, NonceSlots: 1 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	if err := srv.Add("0", newSite(0)); err != nil {
+		t.Fatal(err)
+	}
+	conf := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}
+	ctx, cancel := context.WithCancel(context.Background())
+	tcpL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 2)
+	go func() { done <- srv.ServeTCP(ctx, tcpL, site.Limits{}) }()
+	go func() { done <- srv.ServeTLS(ctx, tlsL, conf, site.Limits{}) }()
+	t.Cleanup(func() {
+		cancel()
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	})
+	type answer struct {
+		Code  int
+		Realm string
+	}
+	register := func(domains ...string) []answer {
+		var got []answer
+		for _, tls_ := range []bool{false, true} {
+			for _, domain := range domains {
+				var c net.Conn
+				if tls_ {
+					c, err = tls.Dial("tcp", tlsL.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+				} else {
+					c, err = net.Dial("tcp", tcpL.Addr().String())
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				code, realm := streamRegister(t, c, "", "app.ann", domain)
+				c.Close()
+				got = append(got, answer{code, realm})
+			}
+		}
+		return got
+	}
+	// Both listeners serve (site 0 answers on each) before the changes.
+	if diff := cmp.Diff([]answer{{401, "s0.example"}, {401, "s0.example"}}, register("s0.example")); diff != "" {
+		t.Fatalf("TCP then TLS, before (-want +got):\n%s", diff)
+	}
+	if err := srv.Add("1", newSite(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Remove("s0.example"); err != nil {
+		t.Fatal(err)
+	}
+	want := []answer{{401, "s1.example"}, {404, ""}, {401, "s1.example"}, {404, ""}}
+	if diff := cmp.Diff(want, register("s1.example", "s0.example")); diff != "" {
+		t.Errorf("TCP then TLS, the added site then the removed one (-want +got):\n%s", diff)
 	}
 }
