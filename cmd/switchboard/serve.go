@@ -98,7 +98,8 @@ token in its own directory (-admin-token-file or SWITCHBOARD_ADMIN_TOKEN
 give one to all); status and commission find them, and apply takes
 -serve http://ADDR/sites/DOMAIN. A site that cannot be served is reported
 and skipped while the others serve; SIGHUP reloads each site on its own.
-Given a directory of sites, SIGHUP also reads it again: a new site
+Given a directory of sites (two or more at the start: one alone is
+served as a single site), SIGHUP also reads it again: a new site
 directory starts serving, a removed one's site stops as at shutdown
 (its stored data is kept), and the log says which ("site added",
 "site removed").
