@@ -29,6 +29,7 @@ import (
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
+	"switchboard/runtime/store"
 )
 
 var serveCommand = &command{
@@ -97,6 +98,11 @@ token in its own directory (-admin-token-file or SWITCHBOARD_ADMIN_TOKEN
 give one to all); status and commission find them, and apply takes
 -serve http://ADDR/sites/DOMAIN. A site that cannot be served is reported
 and skipped while the others serve; SIGHUP reloads each site on its own.
+Given a directory of sites (two or more at the start: one alone is
+served as a single site), SIGHUP also reads it again: a new site
+directory starts serving, a removed one's site stops as at shutdown
+(its stored data is kept), and the log says which ("site added",
+"site removed").
 
 SIGHUP recompiles and swaps in the new configuration; calls in progress
 continue, and a configuration with errors is rejected while the old one keeps
@@ -129,10 +135,16 @@ restart (event IDs stay valid: the epoch is the stream's). It keeps
 the oldest go first. These cap each site's stream as it grows; nothing is
 set aside for them, so the caps of many sites together may exceed the
 disk (or, with -keep-in-memory, the memory): a full disk stops the store
-for every site, so leave room for what the sites keep. Digits someone keyed (door codes, PINs) are never
+for every site, so leave room for what the sites keep. While it runs,
+serve checks the free space under -data every 30 s: under 1 GiB (5 % of
+a disk smaller than 20 GiB) or under what the event streams may still
+grow by, it logs a warning once, and a line when there is room again;
+GET /admin/status shows the last check as "store". Digits someone keyed (door codes, PINs) are never
 stored. Voicemail is kept as files under the -data directory.
 -keep-in-memory keeps registrations and events in memory only (no store:
-a restart loses them), for tests and for comparing the store's cost.
+a restart loses them), for tests and for comparing the store's cost; each
+site's events then take at most 64 MiB of RAM unless -events-max-bytes
+says otherwise (the 2 GiB default is for a disk).
 
 Connections are bounded: -max-connections over SIP TCP, TLS and HTTP
 together (at most half the open-file limit), -max-connections-per-source
@@ -353,7 +365,7 @@ func runServe(c *cli, args []string) int {
 		defer o.udp.Close()
 	}
 	if len(dirs) > 1 {
-		return c.serveSites(dirs, o, serveSetup{log: log, algs: algs, portMin: portMin, portMax: portMax, tlsConf: tlsConf, proxies: proxies})
+		return c.serveSites(dirs, o, serveSetup{log: log, algs: algs, portMin: portMin, portMax: portMax, tlsConf: tlsConf, proxies: proxies, parent: serveParent(positional)})
 	}
 
 	load := func() (*servedSite, int) { return c.loadServed(dir, o) }
@@ -423,6 +435,7 @@ func runServe(c *cli, args []string) int {
 	if o.store.memory && o.store.cluster.enabled() {
 		return c.usageError(lookup("serve"), "-keep-in-memory keeps no store, so it cannot share one with a cluster")
 	}
+	var space *store.SpaceWatch
 	if !o.store.memory {
 		db, err := o.store.open(c, so.DataDir, log)
 		if err != nil {
@@ -434,7 +447,9 @@ func runServe(c *cli, args []string) int {
 		defer db.Close()
 		so.Store = db
 		if o.store.cluster.url == "" {
-			warnEventsBeyondDisk(c.stderr, so.DataDir, 1, o.store.maxBytes)
+			warnEventsBeyondDisk(c.stderr, so.DataDir, 1, o.store.limits().MaxBytes)
+			space = spaceWatch(so.DataDir, db, log) // serve_store.go
+			so.StoreSpace = space.Space
 		}
 	}
 	so.EventLimits = o.store.limits()
@@ -445,6 +460,7 @@ func runServe(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
 		return exitFail
 	}
+	defer startSpaceWatch(space)() // its stream made: counted
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 

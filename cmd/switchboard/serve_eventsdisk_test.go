@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"switchboard/runtime/store"
 )
 
 // The caps of the sites' event streams together against the disk's free
@@ -52,8 +54,8 @@ func TestWarnEventsBeyondDisk(t *testing.T) {
 
 func TestByteSize(t *testing.T) {
 	for n, want := range map[uint64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 2 << 30: "2.0 GiB", 49 << 30: "49.0 GiB"} {
-		if got := byteSize(n); got != want {
-			t.Errorf("byteSize(%d) = %q, want %q", n, got, want)
+		if got := store.ByteSize(n); got != want {
+			t.Errorf("ByteSize(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -39,21 +39,28 @@ func serveDirs(positional []string) []string {
 	if len(positional) > 1 || isServable(positional[0]) {
 		return positional
 	}
-	entries, err := os.ReadDir(positional[0])
+	dirs, err := servableSubdirs(positional[0])
+	if err != nil || len(dirs) == 0 {
+		return positional // serve says what is wrong with it, as for one site
+	}
+	return dirs
+}
+
+// servableSubdirs are parent's subdirectories that are site or build
+// directories, sorted.
+func servableSubdirs(parent string) ([]string, error) {
+	entries, err := os.ReadDir(parent)
 	if err != nil {
-		return positional
+		return nil, err
 	}
 	var dirs []string
 	for _, e := range entries {
-		if d := filepath.Join(positional[0], e.Name()); e.IsDir() && isServable(d) {
+		if d := filepath.Join(parent, e.Name()); e.IsDir() && isServable(d) {
 			dirs = append(dirs, d)
 		}
 	}
-	if len(dirs) == 0 {
-		return positional // serve says what is wrong with it, as for one site
-	}
 	sort.Strings(dirs)
-	return dirs
+	return dirs, nil
 }
 
 // isServable says whether dir is a site directory (it holds site files) or
@@ -75,6 +82,9 @@ type serveSetup struct {
 	portMax int
 	tlsConf *tls.Config
 	proxies []netip.Prefix
+	// parent is the directory of sites serve was given (serveParent), ""
+	// when it was given the sites themselves: SIGHUP reads it again.
+	parent string
 }
 
 // serveSites serves several sites from one process (package sites): each
@@ -111,6 +121,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 	// data directories differ and no one of them can hold the others'
 	// store: their events and registrations are then kept in memory only.
 	var db *store.Store
+	var space *store.SpaceWatch // the free space under -data (serve_store.go)
 	if o.store.memory && o.store.cluster.enabled() {
 		return c.usageError(lookup("serve"), "-keep-in-memory keeps no store, so it cannot share one with a cluster")
 	}
@@ -126,6 +137,9 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		// Closed after the sites (deferred before srv.Close runs): their
 		// last events are stored first.
 		defer db.Close()
+		if o.store.cluster.url == "" {
+			space = spaceWatch(o.dataDir, db, x.log)
+		}
 	} else if !o.store.memory {
 		fmt.Fprintf(c.stderr, "switchboard serve: without -data, several sites keep their events and registrations in memory only; give -data DIR to keep them across restarts\n")
 	}
@@ -137,22 +151,25 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		fmt.Fprintf(c.stderr, "switchboard serve: %s: not served: %s; the other sites are\n", dir, why)
 		skipped = append(skipped, dir)
 	}
-	for _, dir := range dirs {
+	served := map[string]servedDir{}
+	// add compiles (or reads) the site in dir and serves it: at the start,
+	// and on SIGHUP for a directory that appeared under the parent.
+	add := func(dir string) bool {
 		cur, _ := c.loadServed(dir, o)
 		if cur == nil {
 			skip(dir, "its configuration has errors (above)")
-			continue
+			return false
 		}
 		name := strings.ToLower(cur.program.Site.Domain)
 		adminToken := sharedToken
 		if o.admin != "" && adminToken == "" {
 			if adminToken, _ = c.adminToken(dir, ""); adminToken == "" {
 				skip(dir, "it has no admin token (above)")
-				continue
+				return false
 			}
 		}
 		bus := events.NewBus(nil)
-		eventsOut(name, bus)
+		stopEvents := eventsOut(name, bus)
 		so := site.Options{
 			AdminToken: adminToken, Events: bus, Logger: x.log.With("site", name), MediaIP: mediaIP, DigestAlgorithms: x.algs,
 			MediaPortMin: x.portMin, MediaPortMax: x.portMax, UDPMTU: cmp.Or(o.udpMTU, -1),
@@ -179,21 +196,31 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		if db != nil {
 			so.Store = db
 		}
+		if space != nil {
+			so.StoreSpace = space.Space
+		}
 		if len(x.proxies) > 0 {
 			so.Provisioning = append(so.Provisioning, provisioning.WithTrustedProxies(x.proxies...))
 		}
 		var st *site.Site
 		so.PortalSite = &portalSite{dir: dir, statePath: statePath(dir, ""), key: cur.key, mailer: mailer, program: func() *ir.Program { return st.Program() }}
-		st, err = site.New(cur.config(o.http != ""), so)
+		st, err := site.New(cur.config(o.http != ""), so)
 		if err != nil {
+			stopEvents()
 			skip(dir, err.Error())
-			continue
+			return false
 		}
 		if err := srv.Add(dir, st); err != nil {
 			st.Close()
+			stopEvents()
 			skip(dir, err.Error())
-			continue
+			return false
 		}
+		served[dir] = servedDir{name: name, stopEvents: stopEvents}
+		return true
+	}
+	for _, dir := range dirs {
+		add(dir)
 	}
 	names := srv.Names()
 	if len(names) == 0 {
@@ -204,8 +231,9 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		warnSharedProvisionHosts(c.stderr, srv)
 	}
 	if db != nil && o.store.cluster.url == "" {
-		warnEventsBeyondDisk(c.stderr, o.dataDir, len(names), o.store.maxBytes)
+		warnEventsBeyondDisk(c.stderr, o.dataDir, len(names), o.store.limits().MaxBytes)
 	}
+	defer startSpaceWatch(space)() // the sites' streams made: counted
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -240,9 +268,28 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				// Each site on its own: one that fails keeps running its
-				// old configuration (logged), the others take their new one.
+				// A directory of sites is read again first: a site whose
+				// directory went stops, one that appeared starts
+				// (rescan). Then each site on its own: one that fails
+				// keeps running its old configuration (logged), the
+				// others take their new one.
+				var fresh []string
+				if x.parent != "" {
+					fresh = rescanSites(x.log, x.parent, srv, served, func(dir string) {
+						s := served[dir]
+						delete(served, dir)
+						s.stopEvents()
+					})
+				}
 				_ = srv.ReloadAll("SIGHUP")
+				for _, dir := range fresh {
+					compileMu.Lock()
+					ok := add(dir)
+					compileMu.Unlock()
+					if ok {
+						x.log.Info("site added", "site", served[dir].name, "dir", dir, "sites", len(srv.Names()))
+					}
+				}
 				continue
 			}
 			x.log.Info("shutting down", "signal", sig.String())
@@ -271,10 +318,12 @@ func siteDataDir(flagDir, dir, domain string) string {
 
 // eventsWriter opens -events for several sites: add subscribes a site's
 // bus, and every event is written as a JSON line naming its site
-// ("site": the domain). close stops the writers and closes the file.
-func (c *cli) eventsWriter(file string) (add func(site string, bus *events.Bus), close func(), err error) {
+// ("site": the domain); the function add returns stops that site's
+// writer (a site removed on SIGHUP). close stops the writers and closes
+// the file.
+func (c *cli) eventsWriter(file string) (add func(site string, bus *events.Bus) (stop func()), close func(), err error) {
 	if file == "" {
-		return func(string, *events.Bus) {}, func() {}, nil
+		return func(string, *events.Bus) func() { return func() {} }, func() {}, nil
 	}
 	var w io.Writer = c.stdout
 	var f *os.File
@@ -287,7 +336,7 @@ func (c *cli) eventsWriter(file string) (add func(site string, bus *events.Bus),
 	var mu sync.Mutex // one line at a time, whichever site's
 	var subs []*events.Subscription
 	var wg sync.WaitGroup
-	add = func(name string, bus *events.Bus) {
+	add = func(name string, bus *events.Bus) func() {
 		sub := bus.Subscribe(4096)
 		subs = append(subs, sub)
 		wg.Add(1)
@@ -306,6 +355,9 @@ func (c *cli) eventsWriter(file string) (add func(site string, bus *events.Bus),
 				mu.Unlock()
 			}
 		}()
+		// A removed site's writer ends (Close is idempotent: close
+		// below closes it again).
+		return sub.Close
 	}
 	close = func() {
 		for _, s := range subs {

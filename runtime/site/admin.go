@@ -13,7 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"switchboard/runtime/b2bua"
 	"switchboard/runtime/sipstack"
+	"switchboard/runtime/store"
 	"switchboard/runtime/throttle"
 )
 
@@ -166,7 +168,15 @@ func (s *Site) adminGet(w http.ResponseWriter, r *http.Request) {
 	}
 	switch path {
 	case "/admin/status":
-		body = s.Status()
+		st := s.Status()
+		body = st
+		if s.o.StoreSpace != nil {
+			sp := s.o.StoreSpace()
+			body = struct {
+				b2bua.Status
+				Store *store.Space `json:"store"`
+			}{st, &sp}
+		}
 	case "/admin/accounts":
 		rep, ok := s.Accounts()
 		if !ok {

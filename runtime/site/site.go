@@ -105,6 +105,10 @@ type Options struct {
 	Store *store.Store
 	// EventLimits bound the event stream (zero fields: store.DefaultLimits').
 	EventLimits store.Limits
+	// StoreSpace is the last check of the free space under the store's
+	// directory (store.SpaceWatch), shown in /admin/status as "store";
+	// nil shows none.
+	StoreSpace func() store.Space
 	// Mailer sends voicemail notifications from MailFrom; nil sends none.
 	Mailer   email.Mailer
 	MailFrom string

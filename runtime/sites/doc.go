@@ -75,7 +75,11 @@
 //
 // Each site reloads on its own (Reload, ReloadAll): a site whose new
 // configuration fails keeps running its old one, and the others are not
-// touched. Two sites may not share a domain (Add, Claim). The command
+// touched. Two sites may not share a domain (Add, Claim). A site may be
+// added while the listeners run (Add attaches it to each: its queue
+// holds what is routed to it until its stack reads) and removed (Remove:
+// unrouted at once, then closed as at shutdown, its calls hung up through
+// the sockets still open, its stored data kept). The command
 // (cmd/switchboard) compiles each site, reports and skips those that fail,
 // and gives each its own data directory and event bus.
 //

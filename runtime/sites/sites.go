@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,8 +20,9 @@ import (
 )
 
 // Server is many sites behind one set of listeners. Sites are added
-// before the listeners start; each is known by the domain it had when
-// added (its name, in the admin paths and the logs).
+// before the listeners start or while they run (Add), and removed while
+// they run (Remove); each is known by the domain it had when added (its
+// name, in the admin paths and the logs).
 type Server struct {
 	log *slog.Logger
 
@@ -32,6 +35,11 @@ type Server struct {
 	// carrier's call to our IP is then routed by its From).
 	indexMu sync.Mutex
 	index   *index
+
+	// running are the SIP listeners being served (ServeUDP, ServeTCP,
+	// ServeTLS): a site added or removed meanwhile is attached to or
+	// detached from each; srv.mu guards it.
+	running map[runningListener]struct{}
 
 	owners  *owners
 	dropped atomic.Int64 // datagrams no site took (Dropped)
@@ -59,6 +67,13 @@ func (srv *Server) connBudget(lim site.Limits) *listener.Budget {
 	return srv.budget
 }
 
+// runningListener is a shared SIP listener being served: each site
+// reads from a view of its own (siteConn, streamListener).
+type runningListener interface {
+	attach(e *entry)
+	detach(e *entry)
+}
+
 // entry is one site of the server.
 type entry struct {
 	name string
@@ -74,10 +89,12 @@ func New(log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{log: log, byName: map[string]*entry{}, domains: map[string]*entry{}, owners: newOwners(), udpReady: make(chan struct{})}
+	return &Server{log: log, byName: map[string]*entry{}, domains: map[string]*entry{}, running: map[runningListener]struct{}{}, owners: newOwners(), udpReady: make(chan struct{})}
 }
 
-// Add serves s, read from dir, under the domain of its program. A second
+// Add serves s, read from dir, under the domain of its program, on the
+// listeners already served too (a site added on SIGHUP): what is routed
+// to it from now on waits in its queue until its stack reads. A second
 // site with a domain already served is refused with an error naming the
 // first one's directory (the caller names the second).
 func (srv *Server) Add(dir string, s *site.Site) error {
@@ -97,7 +114,38 @@ func (srv *Server) Add(dir string, s *site.Site) error {
 	srv.byName[d] = e
 	srv.order = append(srv.order, e)
 	srv.domains[d] = e
+	for l := range srv.running {
+		l.attach(e)
+	}
 	return nil
+}
+
+// Remove stops serving the site named name and closes it, as at
+// shutdown: it hangs up its calls and un-registers at its carriers. From
+// the start no new request is routed to it (its domain gets 404, as an
+// unknown one); the answers to its own requests (its BYEs) still reach it
+// until it has closed. What it stored is kept. The name may be added
+// again.
+func (srv *Server) Remove(name string) error {
+	srv.mu.Lock()
+	e := srv.byName[name]
+	if e == nil {
+		srv.mu.Unlock()
+		return fmt.Errorf("no site %q", name)
+	}
+	delete(srv.byName, name)
+	srv.order = slices.DeleteFunc(srv.order, func(o *entry) bool { return o == e })
+	maps.DeleteFunc(srv.domains, func(_ string, o *entry) bool { return o == e })
+	running := make([]runningListener, 0, len(srv.running))
+	for l := range srv.running {
+		running = append(running, l)
+	}
+	srv.mu.Unlock()
+	err := e.site.Close()
+	for _, l := range running {
+		l.detach(e)
+	}
+	return err
 }
 
 // holder is the site whose running program has domain d (lower-case),

@@ -64,25 +64,13 @@ func (srv *Server) serveStream(ctx context.Context, l net.Listener, lim site.Lim
 		Budget: srv.connBudget(lim), Idle: lim.SIPIdle, Handshake: lim.Handshake,
 		Write: sipWriteTimeout, TLS: conf, Logger: srv.log,
 	})
-	vls := map[*entry]*streamListener{}
-	var wg sync.WaitGroup
-	for _, e := range srv.entries() {
-		vl := &streamListener{addr: l.Addr(), conns: make(chan net.Conn, 64), closed: make(chan struct{})}
-		vls[e] = vl
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := serve(e, vl)
-			// Nobody accepts from vl any more (the site closed, or its
-			// SIP stack did not start): what is routed to it is closed,
-			// not held open, each with its place in the budget that
-			// every site shares.
-			vl.Close()
-			if err != nil {
-				srv.log.Error("site stopped serving SIP over a stream", "site", e.name, "listener", l.Addr().String(), "error", err)
-			}
-		}()
+	sm := &streamMux{srv: srv, addr: l.Addr(), serve: serve, vls: map[*entry]*streamListener{}}
+	srv.mu.Lock()
+	for _, e := range srv.order {
+		sm.attach(e)
 	}
+	srv.running[sm] = struct{}{}
+	srv.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { bl.Close() })
 	defer stop()
 	var err error
@@ -91,22 +79,78 @@ func (srv *Server) serveStream(ctx context.Context, l net.Listener, lim site.Lim
 		if c, err = bl.Accept(); err != nil {
 			break
 		}
-		go srv.routeStream(c, vls, lim.Handshake)
+		go srv.routeStream(c, sm, lim.Handshake)
 	}
-	for _, vl := range vls {
+	srv.mu.Lock()
+	delete(srv.running, sm)
+	srv.mu.Unlock()
+	sm.mu.Lock()
+	for _, vl := range sm.vls {
 		vl.Close()
 	}
-	wg.Wait()
+	sm.mu.Unlock()
+	sm.wg.Wait()
 	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return err
 }
 
+// streamMux is one shared stream listener's sites: each accepts from a
+// streamListener of its own.
+type streamMux struct {
+	srv   *Server
+	addr  net.Addr
+	serve func(*entry, net.Listener) error
+	wg    sync.WaitGroup
+
+	mu  sync.Mutex
+	vls map[*entry]*streamListener
+}
+
+// attach serves e on a streamListener of its own, at the start or when
+// the site is added while the listener runs.
+func (sm *streamMux) attach(e *entry) {
+	vl := &streamListener{addr: sm.addr, conns: make(chan net.Conn, 64), closed: make(chan struct{})}
+	sm.mu.Lock()
+	sm.vls[e] = vl
+	sm.mu.Unlock()
+	sm.wg.Add(1)
+	go func() {
+		defer sm.wg.Done()
+		err := sm.serve(e, vl)
+		// Nobody accepts from vl any more (the site closed, or its
+		// SIP stack did not start): what is routed to it is closed,
+		// not held open, each with its place in the budget that
+		// every site shares.
+		vl.Close()
+		if err != nil {
+			sm.srv.log.Error("site stopped serving SIP over a stream", "site", e.name, "listener", sm.addr.String(), "error", err)
+		}
+	}()
+}
+
+// detach stops handing connections to a removed site.
+func (sm *streamMux) detach(e *entry) {
+	sm.mu.Lock()
+	vl := sm.vls[e]
+	delete(sm.vls, e)
+	sm.mu.Unlock()
+	if vl != nil {
+		vl.Close()
+	}
+}
+
+func (sm *streamMux) listener(e *entry) *streamListener {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	return sm.vls[e]
+}
+
 // routeStream reads the first message's header of c, within handshake,
 // and hands c to its site; a request no site claims is answered 404 and
 // the connection closed.
-func (srv *Server) routeStream(c net.Conn, vls map[*entry]*streamListener, handshake time.Duration) {
+func (srv *Server) routeStream(c net.Conn, sm *streamMux, handshake time.Duration) {
 	// The listener's own deadline covers only the first bytes (or the TLS
 	// handshake); the whole header must come within handshake too.
 	timer := time.AfterFunc(handshake, func() { c.Close() })
@@ -116,18 +160,20 @@ func (srv *Server) routeStream(c net.Conn, vls map[*entry]*streamListener, hands
 		return
 	}
 	h, ok := scan(bytes.TrimLeft(buf, "\r\n"))
-	var e *entry
+	var vl *streamListener
 	if ok {
-		e = srv.siteOf(h, c.RemoteAddr())
+		if e := srv.siteOf(h, c.RemoteAddr()); e != nil {
+			vl = sm.listener(e)
+		}
 	}
-	if e == nil || vls[e] == nil {
+	if vl == nil {
 		if ok && !h.response && h.method != "ACK" {
 			_, _ = c.Write(notFound(bytes.TrimLeft(buf, "\r\n")))
 		}
 		c.Close()
 		return
 	}
-	vls[e].push(&prefixConn{Conn: c, prefix: buf})
+	vl.push(&prefixConn{Conn: c, prefix: buf})
 }
 
 // readHead reads c until the end of a message header (after any CRLF

@@ -28,14 +28,19 @@ type packet struct {
 // udpMux reads the one SIP UDP socket and hands each datagram to its
 // site's siteConn.
 type udpMux struct {
-	srv   *Server
-	conn  net.PacketConn
+	srv  *Server
+	conn net.PacketConn
+	ctx  context.Context
+	wg   sync.WaitGroup // the sites' ServeUDP
+
+	mu    sync.RWMutex
 	conns map[*entry]*siteConn
 }
 
-// ServeUDP serves SIP over UDP on conn for every site added so far, until
-// ctx ends: each site reads from a siteConn of its own that this socket
-// feeds (see the package doc). It returns once every site stopped reading.
+// ServeUDP serves SIP over UDP on conn for every site added so far, and
+// every site added while it runs, until ctx ends: each site reads from a
+// siteConn of its own that this socket feeds (see the package doc). It
+// returns once every site stopped reading.
 func (srv *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	var pc net.PacketConn = conn
 	if u, ok := conn.(*net.UDPConn); ok {
@@ -45,20 +50,17 @@ func (srv *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 		}
 		pc = udp.New(u)
 	}
-	m := &udpMux{srv: srv, conn: pc, conns: map[*entry]*siteConn{}}
-	var wg, reading sync.WaitGroup
-	for _, e := range srv.entries() {
-		sc := &siteConn{mux: m, e: e, in: make(chan packet, siteQueue), closed: make(chan struct{}), reading: reading.Done}
+	m := &udpMux{srv: srv, conn: pc, ctx: ctx, conns: map[*entry]*siteConn{}}
+	var reading sync.WaitGroup
+	// The sites there are and the registration as running, at once: a
+	// site Add makes meanwhile is attached either here or by Add.
+	srv.mu.Lock()
+	for _, e := range srv.order {
 		reading.Add(1)
-		m.conns[e] = sc
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := e.site.ServeUDP(ctx, sc); err != nil {
-				srv.log.Error("site stopped serving SIP over UDP", "site", e.name, "error", err)
-			}
-		}()
+		m.start(e, reading.Done)
 	}
+	srv.running[m] = struct{}{}
+	srv.mu.Unlock()
 	go func() {
 		reading.Wait()
 		srv.udpReadyOnce.Do(func() { close(srv.udpReady) })
@@ -66,14 +68,51 @@ func (srv *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	err := m.read()
+	srv.mu.Lock()
+	delete(srv.running, m)
+	srv.mu.Unlock()
+	m.mu.Lock()
 	for _, sc := range m.conns {
 		sc.Close()
 	}
-	wg.Wait()
+	m.mu.Unlock()
+	m.wg.Wait()
 	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return err
+}
+
+// start serves e on a siteConn of its own; reading is called on its
+// first read.
+func (m *udpMux) start(e *entry, reading func()) {
+	sc := &siteConn{mux: m, e: e, in: make(chan packet, siteQueue), closed: make(chan struct{}), reading: reading}
+	m.mu.Lock()
+	m.conns[e] = sc
+	m.mu.Unlock()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := e.site.ServeUDP(m.ctx, sc); err != nil {
+			m.srv.log.Error("site stopped serving SIP over UDP", "site", e.name, "error", err)
+		}
+	}()
+}
+
+// attach serves a site added while the socket is read: what is routed to
+// it waits in its queue until its stack reads.
+func (m *udpMux) attach(e *entry) { m.start(e, func() {}) }
+
+// detach stops handing datagrams to a removed site (after it closed:
+// the answers to its last requests, its BYEs, reached it until then).
+func (m *udpMux) detach(e *entry) {
+	m.mu.Lock()
+	sc := m.conns[e]
+	delete(m.conns, e)
+	m.mu.Unlock()
+	if sc != nil {
+		sc.Close()
+	}
 }
 
 // Dropped is how many datagrams no site took: answers to requests no site
@@ -116,9 +155,11 @@ func (m *udpMux) route(data []byte, src net.Addr) {
 		}
 		return
 	}
+	m.mu.RLock()
 	sc := m.conns[e]
+	m.mu.RUnlock()
 	if sc == nil {
-		m.srv.dropped.Add(1) // added after the socket started
+		m.srv.dropped.Add(1) // a removed site's
 		return
 	}
 	p := packet{data: append([]byte(nil), data...), src: src}
