@@ -30,6 +30,10 @@ type Store struct {
 	// Shared says other nodes serve the same site from the same store
 	// (a cluster): the service follows their writes (follow.go).
 	Shared bool
+	// sweepAfter, when set (by tests), is the age a message's metadata
+	// without audio must reach on a shared store before it is swept,
+	// instead of the package's sweepAfter.
+	sweepAfter time.Duration
 }
 
 // Objects is an object store (store.Objects is one).
@@ -68,9 +72,10 @@ type creatorKeys interface {
 type keptShelf struct {
 	objs   Objects
 	keys   Keys
-	shared bool   // Store.Shared: other nodes write too (claim)
-	limit  int64  // the largest audio file written or read
-	root   string // Config.Dir: the recordings in progress
+	shared bool          // Store.Shared: other nodes write too (claim)
+	limit  int64         // the largest audio file written or read
+	grace  time.Duration // sweep's, on a shared store: sweepAfter
+	root   string        // Config.Dir: the recordings in progress
 
 	mu    sync.Mutex
 	files map[string]map[string]bool // by box, its names
@@ -103,7 +108,10 @@ func openKept(st Store, root string, limit int64) (*keptShelf, error) {
 	if st.Objects == nil || st.Keys == nil {
 		return nil, errors.New("voicemail: a store needs both its objects and its keys")
 	}
-	k := &keptShelf{objs: st.Objects, keys: st.Keys, shared: st.Shared, limit: limit, root: root, files: map[string]map[string]bool{}, vals: map[string][]byte{}}
+	k := &keptShelf{objs: st.Objects, keys: st.Keys, shared: st.Shared, limit: limit, root: root, files: map[string]map[string]bool{}, vals: map[string][]byte{}, grace: sweepAfter}
+	if st.sweepAfter > 0 {
+		k.grace = st.sweepAfter
+	}
 	ctx := context.Background()
 	all, err := k.keys.All(ctx)
 	if err != nil {
@@ -280,6 +288,93 @@ func (k *keptShelf) remove(box, name string) error {
 	if counted(name) {
 		k.saveInventory()
 	}
+	return nil
+}
+
+// inserterKeys is a Keys that can create a key only when it has none,
+// sent again through a change of bucket leader (store.KV is one).
+type inserterKeys interface {
+	Insert(ctx context.Context, key string, value []byte) (bool, error)
+}
+
+// revisionKeys is a Keys that tells when a key's value was stored, and
+// deletes it only as it was read (store.KV is one).
+type revisionKeys interface {
+	Revision(ctx context.Context, key string) (rev uint64, stored time.Time, ok bool, err error)
+	DeleteRevision(ctx context.Context, key string, rev uint64) (bool, error)
+}
+
+// create writes the key box/name when it has no value. Through a shared
+// store the store decides (inserterKeys: one node wins, and none
+// overwrites another's); a store of one node has one writer, whose index
+// answers.
+func (k *keptShelf) create(box, name string, data []byte) (bool, error) {
+	key := keptName(box, name)
+	if isAudio(name) {
+		return false, fmt.Errorf("voicemail: %s is audio, not a key", key)
+	}
+	ik, ok := k.keys.(inserterKeys)
+	if !k.shared || !ok {
+		if _, err := k.read(box, name); err == nil {
+			return false, nil
+		}
+		return true, k.write(box, name, data)
+	}
+	created, err := ik.Insert(context.Background(), key, data)
+	if err != nil {
+		return false, fmt.Errorf("voicemail: %w", err)
+	}
+	if !created {
+		return false, nil
+	}
+	k.mu.Lock()
+	k.index(box, name)
+	k.vals[key] = data
+	k.mu.Unlock()
+	return true, nil
+}
+
+// sweepAfter is how long a message's metadata without audio stays on a
+// shelf other nodes write before a node's start removes it: far longer
+// than a deposit takes between its metadata and its audio (one object
+// put, sent again for at most the cluster's wait while a lost node's
+// leader is replaced), so that what is swept is a crash's, never a
+// deposit under way on another node.
+const sweepAfter = 30 * time.Minute
+
+// sweep removes the key box/name, a crash's leftover. On a shared store
+// (revisionKeys) only once it is older than k.grace, and only the
+// revision read: a node writing it again meanwhile keeps it.
+func (k *keptShelf) sweep(box, name string) error {
+	rk, ok := k.keys.(revisionKeys)
+	if !k.shared || !ok || isAudio(name) {
+		return k.remove(box, name)
+	}
+	key := keptName(box, name)
+	ctx := context.Background()
+	rev, stored, ok, err := rk.Revision(ctx, key)
+	if err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	if ok && time.Since(stored) < k.grace {
+		return nil // perhaps another node's deposit, its audio on the way
+	}
+	if ok {
+		deleted, err := rk.DeleteRevision(ctx, key, rev)
+		if err != nil {
+			return fmt.Errorf("voicemail: %w", err)
+		}
+		if !deleted {
+			return nil // written again since: not a leftover
+		}
+	}
+	k.mu.Lock()
+	delete(k.files[box], name)
+	if len(k.files[box]) == 0 {
+		delete(k.files, box)
+	}
+	delete(k.vals, key)
+	k.mu.Unlock()
 	return nil
 }
 

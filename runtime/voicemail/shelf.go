@@ -36,6 +36,18 @@ type shelf interface {
 	read(box, name string) ([]byte, error)
 	// write replaces a file whole; it is durable when write returns.
 	write(box, name string, data []byte) error
+	// create writes a file only when there is none, and reports whether
+	// it did: of the nodes of a cluster creating one file, exactly one is
+	// told so, and none overwrites the file of another (a message's
+	// metadata: the claim of its number, made before its audio is
+	// written). A shelf with one writer checks, then writes; its callers
+	// hold the box's lock.
+	create(box, name string, data []byte) (bool, error)
+	// sweep removes a file a crash left half-done (a message's metadata
+	// without audio); on a shelf that other nodes write, only once it has
+	// been there longer than one of their deposits can take between its
+	// metadata and its audio, and only as it was read.
+	sweep(box, name string) error
 	// take makes the local file at path (written and synced by its
 	// writer) the file box/name, and releases path.
 	take(box, name, path string) error
@@ -116,6 +128,18 @@ func (d dirShelf) write(box, name string, data []byte) error {
 	}
 	return nil
 }
+
+// create: the service, the directory's one writer, holds the box's lock.
+func (d dirShelf) create(box, name string, data []byte) (bool, error) {
+	if _, err := os.Lstat(filepath.Join(d.path(box), name)); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return true, d.write(box, name, data)
+}
+
+// sweep: a directory has one writer, the service, which sweeps at Open,
+// before it writes anything.
+func (d dirShelf) sweep(box, name string) error { return d.remove(box, name) }
 
 // take renames the file into place: the rename is the commit.
 func (d dirShelf) take(box, name, path string) error {

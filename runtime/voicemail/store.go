@@ -442,7 +442,7 @@ func (s *Service) recoverBox(name string) error {
 		kind, id, ext, ok := parseFile(n)
 		switch {
 		case !ok:
-		case kind == "rec" && ext == "wav" && !local && have[msgName(id)+".wav"]:
+		case kind == "rec" && ext == "wav" && !local && have[msgName(id)+".wav"] && s.storedAlready(name, dir, id):
 			// Stored already: a kill came before the local files were
 			// removed (keptShelf.take, release). The message is as its
 			// caller was told.
@@ -454,9 +454,12 @@ func (s *Service) recoverBox(name string) error {
 			}
 		case ext == "json" && !have[strings.TrimSuffix(n, "json")+"wav"] && !have[recName(id)+".wav"]:
 			// Metadata whose audio is gone (deleted, or never committed).
+			// On a shared store it may also be another node's deposit
+			// between its metadata and its audio: sweep leaves it while
+			// it is recent.
 			if kind == "rec" {
 				os.Remove(filepath.Join(dir, n))
-			} else if err := s.shelf.remove(name, n); err != nil {
+			} else if err := s.shelf.sweep(name, n); err != nil {
 				s.log.Error("voicemail: removing the metadata of a message without audio", "box", name, "file", n, "error", err)
 			}
 		}
@@ -468,11 +471,31 @@ func (s *Service) recoverBox(name string) error {
 	return nil
 }
 
+// storedAlready reports whether message id on the shelf is the local
+// recording id of box name: its metadata is the recording's, or either
+// cannot be read (as a single node always found it). On a shelf other
+// nodes write, another node's message may have taken the number while
+// this node was down mid-recording: that recording is recovered under
+// another number, not removed.
+func (s *Service) storedAlready(name, dir string, id int) bool {
+	local, err := readMetaFile(filepath.Join(dir, recName(id)+".json"))
+	if err != nil {
+		return true
+	}
+	stored, err := (&box{name: name, sh: s.shelf}).readMeta(id)
+	return err != nil || sameDeposit(stored, local)
+}
+
 func recName(id int) string { return fmt.Sprintf("%s%06d", recPrefix, id) }
 
 // recoverRecording keeps what was synced of an interrupted recording
 // (dir/.rec-N.wav): its metadata, then a fresh file of exactly that audio,
 // go on the shelf as message N, and the recording goes.
+//
+// Number N was this node's when the recording started; on a shelf other
+// nodes write, another node's message may hold it since (the crash came
+// before this one's metadata claimed it): then the recording is stored
+// under the box's next free number (recording.claim), as a deposit is.
 func (s *Service) recoverRecording(boxName, dir string, id int) error {
 	rec := filepath.Join(dir, recName(id)+".wav")
 	recMeta := filepath.Join(dir, recName(id)+".json")
@@ -488,16 +511,31 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 		os.Remove(recMeta)
 		return nil
 	}
+	local, lerr := readMetaFile(recMeta)
 	m, err := b.readMeta(id)
-	if err != nil {
-		if m, err = readMetaFile(recMeta); err != nil {
+	// The shelf's metadata N is this recording's when a crash came
+	// between its metadata and its audio: then it is written again.
+	mine := err == nil && (lerr != nil || sameDeposit(m, local))
+	if !mine {
+		if m = local; lerr != nil {
 			m = &Message{}
 		}
 	}
 	m.ID, m.Box, m.Folder, m.Recovered = id, boxName, FolderNew, true
 	m.DurationMS = int64(len(w.Raw)) * 1000 / audio.Rate
 	m.Codec = codecName(w.Format)
-	if err := b.sh.write(boxName, msgName(id)+".json", marshalMeta(m)); err != nil {
+	if mine {
+		err = b.sh.write(boxName, msgName(id)+".json", marshalMeta(m))
+	} else {
+		b.mu.Lock()
+		if err = b.load(); err == nil {
+			r := &recording{b: b, id: id, path: rec}
+			err = r.claim(m)
+			id, rec, recMeta = r.id, r.path, filepath.Join(dir, recName(r.id)+".json")
+		}
+		b.mu.Unlock()
+	}
+	if err != nil {
 		return err
 	}
 	// A fresh file of exactly the synced audio: anything written after the
@@ -516,6 +554,13 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 		Cause: fmt.Sprintf("%s, %s", m.Name(), m.Duration())}, boxName)
 	s.recovered = append(s.recovered, msgRef{boxName, id})
 	return nil
+}
+
+// sameDeposit reports whether two metadata are of one deposit: the
+// recording's own (.rec-N.json) and what the shelf holds as message N,
+// which on a shelf other nodes write may be another's.
+func sameDeposit(a, b *Message) bool {
+	return a.Call == b.Call && a.Time.Equal(b.Time) && a.From == b.From
 }
 
 func readMetaFile(path string) (*Message, error) {

@@ -1,0 +1,267 @@
+package voicemail
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"switchboard/runtime/audio"
+	"switchboard/runtime/line"
+	"switchboard/runtime/store"
+	"switchboard/runtime/store/storetest"
+)
+
+// Data-loss races of voicemail across the nodes of a cluster, each on a
+// real three-node embedded store.
+
+// gatedKV and gatedObjects follow their store as store.KV and
+// store.Objects do, but hand a write on only once the test lets them
+// (gate): a node that has not yet heard of another's write, for as long
+// as the test needs, as a node does for the moment a write takes to
+// reach it. Everything else, the store's decisions included, is the real
+// store's.
+type gatedKV struct {
+	*store.KV
+	gate *sync.RWMutex
+}
+
+func (g gatedKV) Watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, deleted, mine bool)) (func(), error) {
+	return g.KV.Watch(ctx, func(key string, value []byte, stored time.Time, deleted, mine bool) {
+		g.gate.RLock()
+		g.gate.RUnlock()
+		fn(key, value, stored, deleted, mine)
+	})
+}
+
+type gatedObjects struct {
+	*store.Objects
+	gate *sync.RWMutex
+}
+
+func (g gatedObjects) Watch(ctx context.Context, fn func(name string, deleted, mine bool)) (func(), error) {
+	return g.Objects.Watch(ctx, func(name string, deleted, mine bool) {
+		g.gate.RLock()
+		g.gate.RUnlock()
+		fn(name, deleted, mine)
+	})
+}
+
+// sharedIn is keptIn for a cluster node (Shared).
+func sharedIn(t *testing.T, st *store.Store, site string) Store {
+	t.Helper()
+	kept := keptIn(t, st, site)
+	kept.Shared = true
+	return kept
+}
+
+// recordTone starts a message in box on e, from the caller account, and
+// records secs of a tone of freq into it (synced, as close does).
+func recordTone(t *testing.T, e *testEnv, box, account, call string, secs, freq float64) *recording {
+	t.Helper()
+	b, err := e.s.box(box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.s.startMessage(b, audio.PCMU, Message{Time: epoch, From: From{Account: account}, Call: call})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.add(line.Frame{Samples: audio.Tone(make([]int16, int(secs*audio.Rate)), freq, 8000, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// wantMessages waits until e lists want's messages in box (by call), then
+// checks each one's caller and that it plays its own tone.
+func wantMessages(t *testing.T, e *testEnv, told <-chan string, node, box string, want map[string]float64) {
+	t.Helper()
+	waitTold(t, told, box, node+" lists every message", func() bool { return len(e.messages(box)) >= len(want) })
+	got := map[string]float64{}
+	for _, m := range e.messages(box) {
+		pcm, err := e.s.PCM(box, m.ID)
+		if err != nil {
+			t.Fatalf("%s, message %d: %v", node, m.ID, err)
+		}
+		w, err := audio.ReadWAV(pcm)
+		if err != nil {
+			t.Fatalf("%s, message %d: %v", node, m.ID, err)
+		}
+		got[m.Call] = 0
+		if f := want[m.Call]; f != 0 && audio.ToneLevel(w.Samples, f) >= 7000 {
+			got[m.Call] = f
+		}
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("%s: the messages by call, with the tone each plays (0: not its own) (-want +got):\n%s", node, d)
+	}
+}
+
+// Two messages for one box finished on two nodes within one replication
+// delay each keep their own number: the regression gave both the number
+// their recordings started with (node b had not heard of a's message
+// when it finished its own) and b's replaced a's, a message lost.
+func TestClusterMessagesFinishedAtOnceKeepOneNumberEach(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	var held sync.RWMutex
+	a, toldA := joined(t, sharedIn(t, cl.Stores[0], site))
+	kb := sharedIn(t, cl.Stores[1], site)
+	kb.Keys = gatedKV{kb.Keys.(*store.KV), &held}
+	kb.Objects = gatedObjects{kb.Objects.(*store.Objects), &held}
+	b, toldB := joined(t, kb)
+
+	ra := recordTone(t, a, "mary", "device.front-gate", "call-a", 1, 697)
+	rb := recordTone(t, b, "mary", "device.side-door", "call-b", 1, 941)
+	if ra.id != rb.id {
+		t.Fatalf("the recordings started with numbers %d and %d: the test needs them the same", ra.id, rb.id)
+	}
+	held.Lock() // b hears nothing of a's writes until both are finished
+	ma, err := ra.finishMessage(1)
+	if err != nil || ma == nil {
+		held.Unlock()
+		t.Fatalf("a's finishMessage: %v", err)
+	}
+	mb, err := rb.finishMessage(1)
+	held.Unlock()
+	if err != nil || mb == nil {
+		t.Fatalf("b's finishMessage: %v", err)
+	}
+	if ma.ID == mb.ID {
+		t.Errorf("both messages were stored as number %d", ma.ID)
+	}
+	want := map[string]float64{"call-a": 697, "call-b": 941}
+	wantMessages(t, a, toldA, "node a", "mary", want)
+	wantMessages(t, b, toldB, "node b", "mary", want)
+	c, toldC := joined(t, sharedIn(t, cl.Stores[2], site)) // a node starting afterwards
+	wantMessages(t, c, toldC, "node c", "mary", want)
+}
+
+// A node starting up while another is between a message's metadata and
+// its audio leaves the metadata: the regression's start-up sweep took it
+// for a crash's leftover (metadata without audio) and removed it, and
+// the message, stored a moment later, lost its caller.
+func TestClusterStartLeavesADepositUnderWay(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	a, toldA := joined(t, sharedIn(t, cl.Stores[0], site))
+	r := recordTone(t, a, "mary", "device.front-gate", "call-a", 1, 697)
+	paused, resume := make(chan struct{}), make(chan struct{})
+	r.afterMeta = func() {
+		close(paused)
+		<-resume
+	}
+	type finished struct {
+		m   *Message
+		err error
+	}
+	done := make(chan finished, 1)
+	go func() {
+		m, err := r.finishMessage(1)
+		done <- finished{m, err}
+	}()
+	defer func() {
+		select {
+		case <-resume:
+		default:
+			close(resume)
+		}
+	}()
+	<-paused
+
+	// Node b's replica has the metadata before b starts (a replica may
+	// lag the two that acknowledged it, and then b's start would not see
+	// it at all).
+	kb := sharedIn(t, cl.Stores[1], site)
+	key := keptName("mary", msgName(r.id)+".json")
+	seen := make(chan struct{}, 1)
+	stop, err := kb.Keys.(*store.KV).Watch(context.Background(), func(k string, _ []byte, _ time.Time, deleted, _ bool) {
+		if k == key && !deleted {
+			select {
+			case seen <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-seen:
+	case <-time.After(30 * time.Second):
+		t.Fatal("node b's replica never had a's metadata")
+	}
+	stop()
+
+	b, toldB := joined(t, kb) // starts, and sweeps, while a is paused
+	close(resume)
+	f := <-done
+	if f.err != nil || f.m == nil {
+		t.Fatalf("a's finishMessage: %v", f.err)
+	}
+	for _, n := range []struct {
+		name string
+		e    *testEnv
+		told <-chan string
+	}{{"node a", a, toldA}, {"node b", b, toldB}} {
+		waitTold(t, n.told, "mary", n.name+" lists a's message", func() bool { return len(n.e.messages("mary")) == 1 })
+		got := n.e.messages("mary")[0]
+		if d := cmp.Diff(From{Account: "device.front-gate"}, got.From); d != "" || got.Call != "call-a" {
+			t.Errorf("%s: message %d lost its details: call %q, from (-want +got):\n%s", n.name, got.ID, got.Call, d)
+		}
+	}
+}
+
+// On a shared store a start still sweeps metadata without audio once it
+// is old enough to be a crash's (here: any age).
+func TestClusterStartSweepsOldMetadata(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	ka := sharedIn(t, cl.Stores[0], site)
+	key := keptName("mary", msgName(7)+".json")
+	if err := ka.Keys.Put(context.Background(), key, marshalMeta(&Message{ID: 7, Box: "mary"}), 0); err != nil {
+		t.Fatal(err)
+	}
+	ka.sweepAfter = time.Nanosecond
+	a, _ := joined(t, ka)
+	if _, ok, err := ka.Keys.Get(context.Background(), key); err != nil || ok {
+		t.Errorf("metadata without audio left in the store (%v, %v)", ok, err)
+	}
+	if names, _ := a.s.shelf.names("mary"); len(names) != 0 {
+		t.Errorf("the index still has %q", names)
+	}
+}
+
+// A node killed mid-recording recovers it at its next start under a
+// number of its own when another node's message took the number in
+// between: the regression found "its" message stored already (another's
+// under that number) and removed the recording.
+func TestClusterRecoveryAfterAnotherTookTheNumber(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	a, _ := joined(t, sharedIn(t, cl.Stores[0], site))
+	b, toldB := joined(t, sharedIn(t, cl.Stores[1], site))
+	r := recordTone(t, a, "mary", "device.front-gate", "call-a", 1.5, 697)
+	if err := r.sync(); err != nil { // as it was at the kill
+		t.Fatal(err)
+	}
+	cfg := a.s.cfg
+	a.s.Close() // killed: the recording is left as it was
+
+	rb := recordTone(t, b, "mary", "device.side-door", "call-b", 1, 941)
+	if rb.id != r.id {
+		t.Fatalf("the recordings started with numbers %d and %d: the test needs them the same", r.id, rb.id)
+	}
+	if m, err := rb.finishMessage(1); err != nil || m == nil {
+		t.Fatalf("b's finishMessage: %v", err)
+	}
+
+	a.open(cfg) // a starts again, and recovers
+	want := map[string]float64{"call-a": 697, "call-b": 941}
+	ch := make(chan string) // a lists what it recovered at once
+	wantMessages(t, a, ch, "node a", "mary", want)
+	wantMessages(t, b, toldB, "node b", "mary", want)
+}
