@@ -2,12 +2,14 @@ package voicemail
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/compiler/ir"
 	"switchboard/runtime/audio"
 	"switchboard/runtime/line"
 	"switchboard/runtime/store"
@@ -264,4 +266,38 @@ func TestClusterRecoveryAfterAnotherTookTheNumber(t *testing.T) {
 	ch := make(chan string) // a lists what it recovered at once
 	wantMessages(t, a, ch, "node a", "mary", want)
 	wantMessages(t, b, toldB, "node b", "mary", want)
+}
+
+// A box moved to the archive while another node stores a message in it
+// (that node not yet on the reload that removed the box) keeps that
+// message: the move removes only what it copied, and the next Retire
+// moves the rest. The regression removed every file the box had once
+// copied, the new message with them, uncopied.
+func TestClusterArchiveKeepsAMessageArrivingDuringTheMove(t *testing.T) {
+	envs, told := followed(t, 2)
+	a, b := envs[0], envs[1]
+	a.addMessage("gone", FolderNew, epoch, 1, 440)
+	waitTold(t, told[1], "gone", "b has the box", func() bool { ok, _ := b.s.shelf.has("gone"); return ok })
+	k := a.s.shelf.(*keptShelf)
+	k.afterCopy = func() {
+		k.afterCopy = nil
+		m := b.addMessage("gone", FolderNew, epoch, 1, 880)
+		waitTold(t, told[0], "gone", "a has b's message", func() bool {
+			names, _ := k.names("gone")
+			return slices.Contains(names, msgName(m.ID)+".wav")
+		})
+	}
+	p := *a.prog
+	p.Retired = []ir.Retired{{Identity: "gone", User: "gone", Data: "archive", ArchiveUntil: epoch.Add(time.Hour)}}
+	a.s.Retire(&p, epoch)
+	a.s.Retire(&p, epoch) // moves what came in during the first
+	got, _ := k.names(archiveDir + "/gone")
+	want := []string{msgName(1) + ".json", msgName(1) + ".wav", msgName(2) + ".json", msgName(2) + ".wav"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("the archive (-want +got):\n%s", d)
+	}
+	if ok, _ := k.has("gone"); ok {
+		names, _ := k.names("gone")
+		t.Errorf("the live box still holds %q", names)
+	}
 }

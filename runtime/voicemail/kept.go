@@ -88,6 +88,10 @@ type keptShelf struct {
 	invMu    sync.Mutex
 	saved    map[string]Inventory
 	counting bool
+
+	// afterCopy, when set (by tests), runs when moveBox has copied a box,
+	// before it removes the copied files.
+	afterCopy func()
 }
 
 func keptName(box, name string) string { return box + "/" + name }
@@ -477,11 +481,15 @@ func reverseNames(names []string) []string {
 	return out
 }
 
-// moveBox copies, then removes: a kill in between leaves the box in both
-// places, and the move is done again (the copies overwritten) by the next
-// Retire, which finds the live box still there.
+// moveBox copies, then removes what it copied: a kill in between leaves
+// the box in both places, and the move is done again (the copies
+// overwritten) by the next Retire, which finds the live box still there.
+// A file that comes into the live box meanwhile (another node's deposit,
+// that node not yet on the reload that removed the box) is not removed
+// uncopied: it stays, for the next Retire to move.
 func (k *keptShelf) moveBox(from, to string) error {
 	names, _ := k.names(from)
+	moved := make([]string, 0, len(names))
 	for _, n := range sortedNames(names) {
 		data, err := k.read(from, n)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -493,8 +501,17 @@ func (k *keptShelf) moveBox(from, to string) error {
 		if err := k.write(to, n, data); err != nil {
 			return err
 		}
+		moved = append(moved, n)
 	}
-	return k.removeBox(from)
+	if k.afterCopy != nil {
+		k.afterCopy()
+	}
+	for _, n := range reverseNames(moved) {
+		if err := k.remove(from, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (k *keptShelf) sync(string) {}
