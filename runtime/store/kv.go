@@ -171,23 +171,45 @@ func (k *KV) Insert(ctx context.Context, key string, value []byte) (inserted boo
 	return true, nil
 }
 
-// Revision returns the revision key's value has, and when it was stored
-// (the server's clock); ok is false when it has none. In a cluster any
-// replica answers, and one may lag: a revision read so is for
-// DeleteRevision, which then does nothing when it is not the latest.
-func (k *KV) Revision(ctx context.Context, key string) (rev uint64, stored time.Time, ok bool, err error) {
+// Revision returns key's value, its revision and when it was stored (the
+// server's clock); ok is false when it has none. In a cluster any replica
+// answers, and one may lag: a revision read so is for Update and
+// DeleteRevision, which then do nothing when it is not the latest.
+func (k *KV) Revision(ctx context.Context, key string) (value []byte, rev uint64, stored time.Time, ok bool, err error) {
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
 	e, err := settle(ctx, k.origin != "", func(ctx context.Context) (jetstream.KeyValueEntry, error) {
 		return k.kv.Get(ctx, kvKey(key))
 	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, time.Time{}, false, nil
+		return nil, 0, time.Time{}, false, nil
 	}
 	if err != nil {
-		return 0, time.Time{}, false, fmt.Errorf("store: get: %w", err)
+		return nil, 0, time.Time{}, false, fmt.Errorf("store: get: %w", err)
 	}
-	return e.Revision(), e.Created(), true, nil
+	return e.Value(), e.Revision(), e.Created(), true, nil
+}
+
+// Update sets key to value only while its latest value is revision rev
+// (Revision's; 0: a key that never had a value, or whose deletion has
+// gone): of two writers changing what each read, the second is told not
+// updated, and reads again. In a cluster it is sent again while a lost
+// node's bucket leader is replaced, as Put is: an update stored whose
+// answer was lost is then told not updated, and its writer, reading
+// again, finds its own value.
+func (k *KV) Update(ctx context.Context, key string, value []byte, rev uint64) (updated bool, err error) {
+	ctx, cancel := k.open(ctx)
+	defer cancel()
+	_, err = settle(ctx, k.origin != "", func(ctx context.Context) (uint64, error) {
+		return k.kv.Update(ctx, kvKey(key), value, rev)
+	})
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) || wrongLastSequence(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: update: %w", err)
+	}
+	return true, nil
 }
 
 // DeleteRevision removes key only while its latest value is revision rev

@@ -222,9 +222,9 @@ func TestKVDeleteRevision(t *testing.T) {
 	if err := kv.Put(ctx, "k", []byte("1"), 0); err != nil {
 		t.Fatal(err)
 	}
-	rev, stored, ok, err := kv.Revision(ctx, "k")
-	if err != nil || !ok {
-		t.Fatalf("Revision: %v, %v", ok, err)
+	v, rev, stored, ok, err := kv.Revision(ctx, "k")
+	if err != nil || !ok || string(v) != "1" {
+		t.Fatalf("Revision: %q, %v, %v", v, ok, err)
 	}
 	if stored.Before(before.Add(-time.Second)) || stored.After(time.Now().Add(time.Second)) {
 		t.Errorf("stored %v, the put was at %v", stored, before)
@@ -238,14 +238,48 @@ func TestKVDeleteRevision(t *testing.T) {
 	if v, ok, err := kv.Get(ctx, "k"); err != nil || !ok || string(v) != "2" {
 		t.Fatalf("after a refused DeleteRevision: %q, %v, %v", v, ok, err)
 	}
-	rev, _, _, err = kv.Revision(ctx, "k")
+	_, rev, _, _, err = kv.Revision(ctx, "k")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if deleted, err := kv.DeleteRevision(ctx, "k", rev); err != nil || !deleted {
 		t.Fatalf("DeleteRevision of the latest: %v, %v", deleted, err)
 	}
-	if _, _, ok, err := kv.Revision(ctx, "k"); err != nil || ok {
+	if _, _, _, ok, err := kv.Revision(ctx, "k"); err != nil || ok {
 		t.Errorf("Revision after the delete: %v, %v", ok, err)
+	}
+}
+
+// Update writes a key only over the revision its writer read: of two
+// writers changing what each read, the second is refused; a key never
+// written is updated from revision 0, a deleted one not (its deletion is
+// its latest revision).
+func TestKVUpdate(t *testing.T) {
+	ctx := context.Background()
+	kv, err := storetest.Shared(t).KV(ctx, "mailboxes", storetest.Site(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := kv.Update(ctx, "k", []byte("1"), 0); err != nil || !ok {
+		t.Fatalf("Update of a new key: %v, %v", ok, err)
+	}
+	_, rev, _, _, err := kv.Revision(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := kv.Update(ctx, "k", []byte("2"), rev); err != nil || !ok {
+		t.Fatalf("first Update over the revision read: %v, %v", ok, err)
+	}
+	if ok, err := kv.Update(ctx, "k", []byte("3"), rev); err != nil || ok {
+		t.Fatalf("second Update over the same revision: %v, %v", ok, err)
+	}
+	if v, _, _ := kv.Get(ctx, "k"); string(v) != "2" {
+		t.Errorf("the key holds %q, want the first update's", v)
+	}
+	if err := kv.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := kv.Update(ctx, "k", []byte("4"), 0); err != nil || ok {
+		t.Errorf("Update from revision 0 of a deleted key: %v, %v", ok, err)
 	}
 }

@@ -301,3 +301,62 @@ func TestClusterArchiveKeepsAMessageArrivingDuringTheMove(t *testing.T) {
 		t.Errorf("the live box still holds %q", names)
 	}
 }
+
+// A node changing a message's metadata from what it knew keeps another
+// node's change made meanwhile, and does not write again the metadata of
+// a message another node deleted meanwhile. The regression wrote its own
+// copy whole: the message heard on node a was new again once b marked
+// it mailed, and the deleted one's metadata came back, without audio.
+func TestClusterUpdateKeepsAnotherNodesChange(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	var held sync.RWMutex
+	ka := sharedIn(t, cl.Stores[0], site)
+	a, toldA := joined(t, ka)
+	kb := sharedIn(t, cl.Stores[1], site)
+	kb.Keys = gatedKV{kb.Keys.(*store.KV), &held}
+	kb.Objects = gatedObjects{kb.Objects.(*store.Objects), &held}
+	b, toldB := joined(t, kb)
+	heard := a.addMessage("mary", FolderNew, epoch, 1, 697)
+	deleted := a.addMessage("mary", FolderNew, epoch, 1, 941)
+	waitTold(t, toldB, "mary", "b lists a's messages", func() bool { return len(b.messages("mary")) == 2 })
+	bx, err := b.s.box("mary")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	held.Lock() // b hears nothing of a's changes until it made its own
+	if err := a.s.MarkHeard("mary", heard.ID); err != nil {
+		held.Unlock()
+		t.Fatal(err)
+	}
+	if err := a.s.Delete("mary", deleted.ID, "app.mary"); err != nil {
+		held.Unlock()
+		t.Fatal(err)
+	}
+	_, err1 := bx.update(heard.ID, func(m *Message) { m.Mailed = true })
+	_, err2 := bx.update(deleted.ID, func(m *Message) { m.Mailed = true })
+	held.Unlock()
+	if err1 != nil || err2 != nil {
+		t.Fatalf("b's updates: %v, %v", err1, err2)
+	}
+
+	want := heard
+	want.Folder, want.Mailed = FolderSaved, true
+	for _, n := range []struct {
+		name string
+		e    *testEnv
+		told <-chan string
+	}{{"node a", a, toldA}, {"node b", b, toldB}} {
+		waitTold(t, n.told, "mary", n.name+" has both changes", func() bool {
+			ms := n.e.messages("mary")
+			return len(ms) == 1 && ms[0].Mailed
+		})
+		if d := cmp.Diff([]Message{want}, n.e.messages("mary")); d != "" {
+			t.Errorf("%s (-want +got):\n%s", n.name, d)
+		}
+	}
+	if _, ok, err := ka.Keys.Get(context.Background(), keptName("mary", msgName(deleted.ID)+".json")); err != nil || ok {
+		t.Errorf("the deleted message's metadata is in the store again (%v, %v)", ok, err)
+	}
+}

@@ -301,10 +301,12 @@ type inserterKeys interface {
 	Insert(ctx context.Context, key string, value []byte) (bool, error)
 }
 
-// revisionKeys is a Keys that tells when a key's value was stored, and
-// deletes it only as it was read (store.KV is one).
+// revisionKeys is a Keys that tells a key's revision and when its value
+// was stored, and writes or deletes it only as it was read (store.KV is
+// one).
 type revisionKeys interface {
-	Revision(ctx context.Context, key string) (rev uint64, stored time.Time, ok bool, err error)
+	Revision(ctx context.Context, key string) (value []byte, rev uint64, stored time.Time, ok bool, err error)
+	Update(ctx context.Context, key string, value []byte, rev uint64) (bool, error)
 	DeleteRevision(ctx context.Context, key string, rev uint64) (bool, error)
 }
 
@@ -338,6 +340,66 @@ func (k *keptShelf) create(box, name string, data []byte) (bool, error) {
 	return true, nil
 }
 
+// rewrite replaces the key box/name with what edit makes of its value
+// (nil, ok false: none); edit returns nil to leave it. On a shared store
+// (revisionKeys) edit works on the store's latest value, not the index's,
+// and the write is refused when another node wrote in between (edit then
+// runs again on theirs): one node's change never undoes another's made
+// meanwhile, and a key another node deleted is not written again (found
+// false).
+func (k *keptShelf) rewrite(box, name string, edit func(old []byte, ok bool) ([]byte, error)) (bool, error) {
+	rk, ok := k.keys.(revisionKeys)
+	if !k.shared || !ok || isAudio(name) {
+		old, err := k.read(box, name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return true, err
+		}
+		data, err := edit(old, err == nil)
+		if err != nil || data == nil {
+			return true, err
+		}
+		return true, k.write(box, name, data)
+	}
+	key := keptName(box, name)
+	ctx := context.Background()
+	for range maxRewrites {
+		old, rev, _, ok, err := rk.Revision(ctx, key)
+		if err != nil {
+			return true, fmt.Errorf("voicemail: %w", err)
+		}
+		data, err := edit(old, ok)
+		if err != nil {
+			return true, err
+		}
+		if data == nil {
+			data = old // nothing to change; the index takes the store's
+		} else if updated, err := rk.Update(ctx, key, data, rev); err != nil {
+			return true, fmt.Errorf("voicemail: %w", err)
+		} else if !updated {
+			if !ok {
+				// The key has a deletion as its latest revision (or
+				// another node created it meanwhile: read again).
+				if _, _, _, now, err := rk.Revision(ctx, key); err == nil && !now {
+					return false, nil
+				}
+			}
+			continue
+		}
+		if data != nil {
+			k.mu.Lock()
+			k.index(box, name)
+			k.vals[key] = data
+			k.mu.Unlock()
+		}
+		return true, nil
+	}
+	return true, fmt.Errorf("voicemail: %s changed by other nodes %d times while it was written", key, maxRewrites)
+}
+
+// maxRewrites bounds rewrite's tries: each is refused only when another
+// node wrote the key in between.
+const maxRewrites = 100
+
 // sweepAfter is how long a message's metadata without audio stays on a
 // shelf other nodes write before a node's start removes it: far longer
 // than a deposit takes between its metadata and its audio (one object
@@ -356,7 +418,7 @@ func (k *keptShelf) sweep(box, name string) error {
 	}
 	key := keptName(box, name)
 	ctx := context.Background()
-	rev, stored, ok, err := rk.Revision(ctx, key)
+	_, rev, stored, ok, err := rk.Revision(ctx, key)
 	if err != nil {
 		return fmt.Errorf("voicemail: %w", err)
 	}

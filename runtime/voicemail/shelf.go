@@ -43,6 +43,12 @@ type shelf interface {
 	// written). A shelf with one writer checks, then writes; its callers
 	// hold the box's lock.
 	create(box, name string, data []byte) (bool, error)
+	// rewrite replaces a file with what edit makes of it (old, ok false
+	// when there is none); edit returns nil to leave it. On a shelf other
+	// nodes write, edit works on the latest file and the write is refused
+	// (edit runs again) when another node wrote it in between; found is
+	// false when another node removed it. Its callers hold the box's lock.
+	rewrite(box, name string, edit func(old []byte, ok bool) ([]byte, error)) (found bool, err error)
 	// sweep removes a file a crash left half-done (a message's metadata
 	// without audio); on a shelf that other nodes write, only once it has
 	// been there longer than one of their deposits can take between its
@@ -133,6 +139,19 @@ func (d dirShelf) write(box, name string, data []byte) error {
 func (d dirShelf) create(box, name string, data []byte) (bool, error) {
 	if _, err := os.Lstat(filepath.Join(d.path(box), name)); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return false, err
+	}
+	return true, d.write(box, name, data)
+}
+
+// rewrite: the service, the directory's one writer, holds the box's lock.
+func (d dirShelf) rewrite(box, name string, edit func(old []byte, ok bool) ([]byte, error)) (bool, error) {
+	old, err := d.read(box, name)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return true, err
+	}
+	data, err := edit(old, err == nil)
+	if err != nil || data == nil {
+		return true, err
 	}
 	return true, d.write(box, name, data)
 }

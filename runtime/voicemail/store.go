@@ -299,7 +299,10 @@ func (b *box) get(id int) (Message, bool) {
 }
 
 // update changes a message's metadata on disk and in memory. It reports
-// false when the message is gone (deleted by another session).
+// false when the message is gone (deleted by another session, or another
+// node). The change is made to the metadata the shelf holds (rewrite): on
+// a shelf other nodes write, theirs made meanwhile (a message heard there
+// while it is mailed here) is kept, not undone by this node's copy.
 func (b *box) update(id int, f func(m *Message)) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -308,12 +311,26 @@ func (b *box) update(id int, f func(m *Message)) (bool, error) {
 		return false, nil
 	}
 	next := *m
-	f(&next)
-	if next == *m {
-		return true, nil
-	}
-	if err := b.sh.write(b.name, msgName(id)+".json", marshalMeta(&next)); err != nil {
+	found, err := b.sh.rewrite(b.name, msgName(id)+".json", func(old []byte, ok bool) ([]byte, error) {
+		cur := *m // audio without metadata: what load made of it
+		if ok {
+			if pm, err := parseMeta(old); err == nil {
+				cur = *pm
+				cur.ID, cur.Box = id, b.name
+			}
+		}
+		next = cur
+		f(&next)
+		if next == cur {
+			return nil, nil // the shelf has it so already
+		}
+		return marshalMeta(&next), nil
+	})
+	if err != nil {
 		return true, err
+	}
+	if !found {
+		return false, nil
 	}
 	*m = next
 	return true, nil
