@@ -27,28 +27,58 @@ import (
 // store's.
 type gatedKV struct {
 	*store.KV
-	gate *sync.RWMutex
+	gate *watchGate
 }
 
 func (g gatedKV) Watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, deleted, mine bool)) (func(), error) {
 	return g.KV.Watch(ctx, func(key string, value []byte, stored time.Time, deleted, mine bool) {
-		g.gate.RLock()
-		g.gate.RUnlock()
+		g.gate.pass()
 		fn(key, value, stored, deleted, mine)
 	})
 }
 
 type gatedObjects struct {
 	*store.Objects
-	gate *sync.RWMutex
+	gate *watchGate
 }
 
 func (g gatedObjects) Watch(ctx context.Context, fn func(name string, deleted, mine bool)) (func(), error) {
 	return g.Objects.Watch(ctx, func(name string, deleted, mine bool) {
-		g.gate.RLock()
-		g.gate.RUnlock()
+		g.gate.pass()
 		fn(name, deleted, mine)
 	})
+}
+
+// watchGate holds the writes a node's watches hand on while it is shut.
+type watchGate struct {
+	mu   sync.Mutex
+	open chan struct{} // closed while the gate is open
+}
+
+func newGate() *watchGate {
+	g := &watchGate{open: make(chan struct{})}
+	close(g.open)
+	return g
+}
+
+func (g *watchGate) shut() {
+	g.mu.Lock()
+	g.open = make(chan struct{})
+	g.mu.Unlock()
+}
+
+func (g *watchGate) release() {
+	g.mu.Lock()
+	close(g.open)
+	g.mu.Unlock()
+}
+
+// pass waits until the gate is open.
+func (g *watchGate) pass() {
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	<-open
 }
 
 // sharedIn is keptIn for a cluster node (Shared).
@@ -109,11 +139,11 @@ func wantMessages(t *testing.T, e *testEnv, told <-chan string, node, box string
 func TestClusterMessagesFinishedAtOnceKeepOneNumberEach(t *testing.T) {
 	cl := storetest.Cluster(t, 3)
 	site := storetest.Site(t)
-	var held sync.RWMutex
+	held := newGate()
 	a, toldA := joined(t, sharedIn(t, cl.Stores[0], site))
 	kb := sharedIn(t, cl.Stores[1], site)
-	kb.Keys = gatedKV{kb.Keys.(*store.KV), &held}
-	kb.Objects = gatedObjects{kb.Objects.(*store.Objects), &held}
+	kb.Keys = gatedKV{kb.Keys.(*store.KV), held}
+	kb.Objects = gatedObjects{kb.Objects.(*store.Objects), held}
 	b, toldB := joined(t, kb)
 
 	ra := recordTone(t, a, "mary", "device.front-gate", "call-a", 1, 697)
@@ -121,14 +151,14 @@ func TestClusterMessagesFinishedAtOnceKeepOneNumberEach(t *testing.T) {
 	if ra.id != rb.id {
 		t.Fatalf("the recordings started with numbers %d and %d: the test needs them the same", ra.id, rb.id)
 	}
-	held.Lock() // b hears nothing of a's writes until both are finished
+	held.shut() // b hears nothing of a's writes until both are finished
 	ma, err := ra.finishMessage(1)
 	if err != nil || ma == nil {
-		held.Unlock()
+		held.release()
 		t.Fatalf("a's finishMessage: %v", err)
 	}
 	mb, err := rb.finishMessage(1)
-	held.Unlock()
+	held.release()
 	if err != nil || mb == nil {
 		t.Fatalf("b's finishMessage: %v", err)
 	}
@@ -310,12 +340,12 @@ func TestClusterArchiveKeepsAMessageArrivingDuringTheMove(t *testing.T) {
 func TestClusterUpdateKeepsAnotherNodesChange(t *testing.T) {
 	cl := storetest.Cluster(t, 3)
 	site := storetest.Site(t)
-	var held sync.RWMutex
+	held := newGate()
 	ka := sharedIn(t, cl.Stores[0], site)
 	a, toldA := joined(t, ka)
 	kb := sharedIn(t, cl.Stores[1], site)
-	kb.Keys = gatedKV{kb.Keys.(*store.KV), &held}
-	kb.Objects = gatedObjects{kb.Objects.(*store.Objects), &held}
+	kb.Keys = gatedKV{kb.Keys.(*store.KV), held}
+	kb.Objects = gatedObjects{kb.Objects.(*store.Objects), held}
 	b, toldB := joined(t, kb)
 	heard := a.addMessage("mary", FolderNew, epoch, 1, 697)
 	deleted := a.addMessage("mary", FolderNew, epoch, 1, 941)
@@ -325,18 +355,18 @@ func TestClusterUpdateKeepsAnotherNodesChange(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	held.Lock() // b hears nothing of a's changes until it made its own
+	held.shut() // b hears nothing of a's changes until it made its own
 	if err := a.s.MarkHeard("mary", heard.ID); err != nil {
-		held.Unlock()
+		held.release()
 		t.Fatal(err)
 	}
 	if err := a.s.Delete("mary", deleted.ID, "app.mary"); err != nil {
-		held.Unlock()
+		held.release()
 		t.Fatal(err)
 	}
 	_, err1 := bx.update(heard.ID, func(m *Message) { m.Mailed = true })
 	_, err2 := bx.update(deleted.ID, func(m *Message) { m.Mailed = true })
-	held.Unlock()
+	held.release()
 	if err1 != nil || err2 != nil {
 		t.Fatalf("b's updates: %v, %v", err1, err2)
 	}
