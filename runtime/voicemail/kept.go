@@ -422,17 +422,23 @@ func (k *keptShelf) sweep(box, name string) error {
 	if err != nil {
 		return fmt.Errorf("voicemail: %w", err)
 	}
-	if ok && time.Since(stored) < k.grace {
+	if !ok {
+		// Gone since the index was read, or a replica that lags: either
+		// way not this node's to remove; the watch (follow) corrects
+		// the index.
+		return nil
+	}
+	// The age is on this node's clock against the store's: the nodes'
+	// clocks must agree within a good part of k.grace.
+	if time.Since(stored) < k.grace {
 		return nil // perhaps another node's deposit, its audio on the way
 	}
-	if ok {
-		deleted, err := rk.DeleteRevision(ctx, key, rev)
-		if err != nil {
-			return fmt.Errorf("voicemail: %w", err)
-		}
-		if !deleted {
-			return nil // written again since: not a leftover
-		}
+	deleted, err := rk.DeleteRevision(ctx, key, rev)
+	if err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	if !deleted {
+		return nil // written again since: not a leftover
 	}
 	k.mu.Lock()
 	delete(k.files[box], name)
