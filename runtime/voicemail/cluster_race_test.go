@@ -107,11 +107,22 @@ func recordTone(t *testing.T, e *testEnv, box, account, call string, secs, freq 
 	return r
 }
 
-// wantMessages waits until e lists want's messages in box (by call), then
-// checks each one's caller and that it plays its own tone.
+// wantMessages waits until e lists want's messages in box (by call), and
+// no others, then checks that each plays its own tone.
 func wantMessages(t *testing.T, e *testEnv, told <-chan string, node, box string, want map[string]float64) {
 	t.Helper()
-	waitTold(t, told, box, node+" lists every message", func() bool { return len(e.messages(box)) >= len(want) })
+	waitTold(t, told, box, node+" lists every message, and no other", func() bool {
+		ms := e.messages(box)
+		if len(ms) != len(want) {
+			return false
+		}
+		for _, m := range ms {
+			if _, ok := want[m.Call]; !ok {
+				return false
+			}
+		}
+		return true
+	})
 	got := map[string]float64{}
 	for _, m := range e.messages(box) {
 		pcm, err := e.s.PCM(box, m.ID)
@@ -388,5 +399,62 @@ func TestClusterUpdateKeepsAnotherNodesChange(t *testing.T) {
 	}
 	if _, ok, err := ka.Keys.Get(context.Background(), keptName("mary", msgName(deleted.ID)+".json")); err != nil || ok {
 		t.Errorf("the deleted message's metadata is in the store again (%v, %v)", ok, err)
+	}
+}
+
+// A node that has not heard yet of a message's deletion, nor of the later
+// message given its number (by a node that started since), leaves that
+// later message alone when it deletes or marks "its" message: the
+// regression deleted the later message's audio and metadata (marking it
+// first wrote the old message's caller over it).
+func TestClusterStaleNodeLeavesTheNumbersNextMessage(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	held := newGate()
+	ka := sharedIn(t, cl.Stores[0], site)
+	ka.Keys = gatedKV{ka.Keys.(*store.KV), held}
+	ka.Objects = gatedObjects{ka.Objects.(*store.Objects), held}
+	a, toldA := joined(t, ka)
+	b, _ := joined(t, sharedIn(t, cl.Stores[1], site))
+	old, err := recordTone(t, b, "mary", "device.side-door", "call-old", 1, 941).finishMessage(1)
+	if err != nil || old == nil {
+		t.Fatalf("b's finishMessage: %v", err)
+	}
+	waitTold(t, toldA, "mary", "a lists b's message", func() bool { return len(a.messages("mary")) == 1 })
+
+	held.shut() // a hears nothing more until it acted on what it knows
+	defer func() {
+		select {
+		case <-held.open:
+		default:
+			held.release()
+		}
+	}()
+	if err := b.s.Delete("mary", old.ID, "app.mary"); err != nil {
+		t.Fatal(err)
+	}
+	c, toldC := joined(t, sharedIn(t, cl.Stores[2], site)) // starts after the delete
+	next, err := recordTone(t, c, "mary", "device.front-gate", "call-next", 1, 697).finishMessage(1)
+	if err != nil || next == nil {
+		t.Fatalf("c's finishMessage: %v", err)
+	}
+	if next.ID != old.ID {
+		t.Fatalf("c's message has number %d, the deleted one %d: the test needs them the same", next.ID, old.ID)
+	}
+	errHeard := a.s.MarkHeard("mary", old.ID)
+	errDelete := a.s.Delete("mary", old.ID, "app.mary")
+	held.release()
+	if errHeard != ErrNoMessage || errDelete != ErrNoMessage {
+		t.Errorf("a marked (%v) and deleted (%v) the message it knew; want both %v", errHeard, errDelete, ErrNoMessage)
+	}
+	wantMessages(t, c, toldC, "node c", "mary", map[string]float64{"call-next": 697})
+	wantMessages(t, a, toldA, "node a", "mary", map[string]float64{"call-next": 697})
+	for _, n := range []struct {
+		name string
+		e    *testEnv
+	}{{"node a", a}, {"node c", c}} {
+		if ms := n.e.messages("mary"); len(ms) != 1 || ms[0].From.Account != "device.front-gate" || ms[0].Folder != FolderNew {
+			t.Errorf("%s: %+v, want c's message, new, from the front gate", n.name, ms)
+		}
 	}
 }

@@ -198,6 +198,24 @@ func (k *keptShelf) read(box, name string) ([]byte, error) {
 	return data, nil
 }
 
+// latest reads a key from the store, not the index, on a shared store
+// (revisionKeys): what other nodes wrote that this one has not heard of
+// yet is there.
+func (k *keptShelf) latest(box, name string) ([]byte, error) {
+	rk, ok := k.keys.(revisionKeys)
+	if !k.shared || !ok || isAudio(name) {
+		return k.read(box, name)
+	}
+	v, _, _, ok, err := rk.Revision(context.Background(), keptName(box, name))
+	if err != nil {
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	return v, nil
+}
+
 func (k *keptShelf) write(box, name string, data []byte) error {
 	key := keptName(box, name)
 	ctx := context.Background()

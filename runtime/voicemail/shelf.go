@@ -34,6 +34,10 @@ type shelf interface {
 	// read returns a file; an error matching fs.ErrNotExist when there is
 	// none.
 	read(box, name string) ([]byte, error)
+	// latest returns a file as the shelf holds it now: on a shelf other
+	// nodes write, not what this node has heard of (read) but the
+	// store's latest. For the small files (not audio).
+	latest(box, name string) ([]byte, error)
 	// write replaces a file whole; it is durable when write returns.
 	write(box, name string, data []byte) error
 	// create writes a file only when there is none, and reports whether
@@ -116,6 +120,8 @@ func (d dirShelf) names(box string) ([]string, error) {
 func (d dirShelf) read(box, name string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(d.path(box), name))
 }
+
+func (d dirShelf) latest(box, name string) ([]byte, error) { return d.read(box, name) }
 
 // write replaces the file through atomicfile. The mode is the owner's
 // alone, but for recordings: metadata names callers, and the PIN file

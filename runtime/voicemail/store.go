@@ -319,6 +319,9 @@ func (b *box) update(id int, f func(m *Message)) (bool, error) {
 				cur.ID, cur.Box = id, b.name
 			}
 		}
+		if ok && !byAudio(m) && !sameDeposit(&cur, m) {
+			return nil, errNumberReused
+		}
 		next = cur
 		f(&next)
 		if next == cur {
@@ -326,6 +329,9 @@ func (b *box) update(id int, f func(m *Message)) (bool, error) {
 		}
 		return marshalMeta(&next), nil
 	})
+	if errors.Is(err, errNumberReused) {
+		return false, nil
+	}
 	if err != nil {
 		return true, err
 	}
@@ -336,12 +342,48 @@ func (b *box) update(id int, f func(m *Message)) (bool, error) {
 	return true, nil
 }
 
+// errNumberReused is what update and remove find when the shelf's
+// metadata of a message this node knows is another deposit's: another
+// node deleted the message and a later one was given its number, both
+// before this node heard of either. The message this node means is gone.
+var errNumberReused = errors.New("voicemail: the message's number is another message's now")
+
+// stillHeld reports whether message m (b.msgs's) is still the one the
+// shelf holds under its number: on a shelf other nodes write, the store's
+// latest metadata, not what this node has heard of, names the same
+// deposit (or there is none: a message of audio alone). b.mu is held.
+func (b *box) stillHeld(m *Message) (bool, error) {
+	if byAudio(m) {
+		return true, nil
+	}
+	data, err := b.sh.latest(b.name, msgName(m.ID)+".json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	cur, err := parseMeta(data)
+	if err != nil {
+		return true, nil // unreadable: the message as this node knows it
+	}
+	return sameDeposit(cur, m), nil
+}
+
 // remove deletes a message: its audio first (the commit), then its
 // metadata. It reports false when it was gone already.
 func (b *box) remove(id int) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, ok := b.msgs[id]; !ok {
+	m, ok := b.msgs[id]
+	if !ok {
+		return false, nil
+	}
+	// Not another node's message that took the number since (its audio
+	// would go).
+	if held, err := b.stillHeld(m); err != nil {
+		return true, err
+	} else if !held {
 		return false, nil
 	}
 	if err := b.sh.remove(b.name, msgName(id)+".wav"); err != nil {
@@ -572,6 +614,11 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 	s.recovered = append(s.recovered, msgRef{boxName, id})
 	return nil
 }
+
+// byAudio reports whether m is known by its audio alone (load's, its
+// metadata not read: none, unusable, or not yet heard of from the node
+// that wrote it): it has no deposit to compare.
+func byAudio(m *Message) bool { return m.Time.IsZero() && m.Call == "" && m.From == (From{}) }
 
 // sameDeposit reports whether two metadata are of one deposit: the
 // recording's own (.rec-N.json) and what the shelf holds as message N,
