@@ -107,7 +107,13 @@
 // audio only once it is half an hour old (another node's deposit writes
 // its metadata, then its audio), and only as it read it; a leftover
 // recording whose number another node's message took meanwhile is stored
-// under another number, not taken for stored already.
+// under another number, not taken for stored already. A message's
+// metadata is changed (heard, saved, mailed) on the store's latest value
+// and written only over the revision read, so that one node's change does
+// not undo another's; a change or deletion finding another deposit's
+// metadata under the number (the message deleted and its number given
+// again, unheard of here) leaves it. Moving a box to the archive removes
+// only what it copied.
 //
 // # Leaving a message
 //
