@@ -81,6 +81,31 @@ func (g *watchGate) pass() {
 	<-open
 }
 
+// waitKey waits until kept's node hands key through a watch: its replica
+// has it (one may lag the two that acknowledged a put, and then a service
+// opened there would not see it).
+func waitKey(t *testing.T, kept Store, key string) {
+	t.Helper()
+	seen := make(chan struct{}, 1)
+	stop, err := kept.Keys.(*store.KV).Watch(context.Background(), func(k string, _ []byte, _ time.Time, deleted, _ bool) {
+		if k == key && !deleted {
+			select {
+			case seen <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	select {
+	case <-seen:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s never came through the node's watch", key)
+	}
+}
+
 // sharedIn is keptIn for a cluster node (Shared).
 func sharedIn(t *testing.T, st *store.Store, site string) Store {
 	t.Helper()
@@ -219,25 +244,7 @@ func TestClusterStartLeavesADepositUnderWay(t *testing.T) {
 	// lag the two that acknowledged it, and then b's start would not see
 	// it at all).
 	kb := sharedIn(t, cl.Stores[1], site)
-	key := keptName("mary", msgName(r.id)+".json")
-	seen := make(chan struct{}, 1)
-	stop, err := kb.Keys.(*store.KV).Watch(context.Background(), func(k string, _ []byte, _ time.Time, deleted, _ bool) {
-		if k == key && !deleted {
-			select {
-			case seen <- struct{}{}:
-			default:
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-seen:
-	case <-time.After(30 * time.Second):
-		t.Fatal("node b's replica never had a's metadata")
-	}
-	stop()
+	waitKey(t, kb, keptName("mary", msgName(r.id)+".json"))
 
 	b, toldB := joined(t, kb) // starts, and sweeps, while a is paused
 	close(resume)
@@ -268,6 +275,7 @@ func TestClusterStartSweepsOldMetadata(t *testing.T) {
 	if err := ka.Keys.Put(context.Background(), key, marshalMeta(&Message{ID: 7, Box: "mary"}), 0); err != nil {
 		t.Fatal(err)
 	}
+	waitKey(t, ka, key) // node a's replica has it (a replica may lag)
 	ka.sweepAfter = time.Nanosecond
 	a, _ := joined(t, ka)
 	if _, ok, err := ka.Keys.Get(context.Background(), key); err != nil || ok {
@@ -303,9 +311,15 @@ func TestClusterRecoveryAfterAnotherTookTheNumber(t *testing.T) {
 	}
 
 	a.open(cfg) // a starts again, and recovers
+	toldA := make(chan string, 64)
+	t.Cleanup(a.s.Watch(func(box string) {
+		select {
+		case toldA <- box:
+		default:
+		}
+	}))
 	want := map[string]float64{"call-a": 697, "call-b": 941}
-	ch := make(chan string) // a lists what it recovered at once
-	wantMessages(t, a, ch, "node a", "mary", want)
+	wantMessages(t, a, toldA, "node a", "mary", want)
 	wantMessages(t, b, toldB, "node b", "mary", want)
 }
 
@@ -325,7 +339,7 @@ func TestClusterArchiveKeepsAMessageArrivingDuringTheMove(t *testing.T) {
 		m := b.addMessage("gone", FolderNew, epoch, 1, 880)
 		waitTold(t, told[0], "gone", "a has b's message", func() bool {
 			names, _ := k.names("gone")
-			return slices.Contains(names, msgName(m.ID)+".wav")
+			return slices.Contains(names, msgName(m.ID)+".json") && slices.Contains(names, msgName(m.ID)+".wav")
 		})
 	}
 	p := *a.prog
@@ -360,7 +374,10 @@ func TestClusterUpdateKeepsAnotherNodesChange(t *testing.T) {
 	b, toldB := joined(t, kb)
 	heard := a.addMessage("mary", FolderNew, epoch, 1, 697)
 	deleted := a.addMessage("mary", FolderNew, epoch, 1, 941)
-	waitTold(t, toldB, "mary", "b lists a's messages", func() bool { return len(b.messages("mary")) == 2 })
+	waitTold(t, toldB, "mary", "b lists a's messages, with their metadata", func() bool {
+		ms := b.messages("mary")
+		return len(ms) == 2 && ms[0].From.Account != "" && ms[1].From.Account != ""
+	})
 	bx, err := b.s.box("mary")
 	if err != nil {
 		t.Fatal(err)
@@ -420,7 +437,10 @@ func TestClusterStaleNodeLeavesTheNumbersNextMessage(t *testing.T) {
 	if err != nil || old == nil {
 		t.Fatalf("b's finishMessage: %v", err)
 	}
-	waitTold(t, toldA, "mary", "a lists b's message", func() bool { return len(a.messages("mary")) == 1 })
+	waitTold(t, toldA, "mary", "a lists b's message, with its metadata", func() bool {
+		ms := a.messages("mary")
+		return len(ms) == 1 && ms[0].Call == "call-old"
+	})
 
 	held.shut() // a hears nothing more until it acted on what it knows
 	defer func() {
