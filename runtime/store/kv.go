@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -135,6 +136,94 @@ func (k *KV) Create(ctx context.Context, key string, value []byte, ttl time.Dura
 	}
 	if err != nil {
 		return false, fmt.Errorf("store: create: %w", err)
+	}
+	return true, nil
+}
+
+// Insert sets key to value only when key has none, as Create does, for a
+// value no other writer would write byte for byte (a voicemail message's
+// metadata: its call and the moment it started): a key that is inserted
+// is never overwritten by another node's insert. In a cluster it is sent
+// again while a lost node's bucket leader is replaced, as Put is; when a
+// resent insert finds the key holding value, the first was stored after
+// all, and it is told inserted. (A replica that lags may not show it so:
+// then it is told not inserted, and the key holds value unclaimed: never
+// a value lost.)
+func (k *KV) Insert(ctx context.Context, key string, value []byte) (inserted bool, err error) {
+	ctx, cancel := k.open(ctx)
+	defer cancel()
+	tries := 0
+	_, err = settle(ctx, k.origin != "", func(ctx context.Context) (uint64, error) {
+		tries++
+		return k.kv.Create(ctx, kvKey(key), value)
+	})
+	if errors.Is(err, jetstream.ErrKeyExists) || wrongLastSequence(err) {
+		if tries > 1 {
+			if v, ok, gerr := k.Get(ctx, key); gerr == nil && ok && bytes.Equal(v, value) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: insert: %w", err)
+	}
+	return true, nil
+}
+
+// Revision returns key's value, its revision and when it was stored (the
+// server's clock); ok is false when it has none. In a cluster any replica
+// answers, and one may lag: a revision read so is for Update and
+// DeleteRevision, which then do nothing when it is not the latest.
+func (k *KV) Revision(ctx context.Context, key string) (value []byte, rev uint64, stored time.Time, ok bool, err error) {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	e, err := settle(ctx, k.origin != "", func(ctx context.Context) (jetstream.KeyValueEntry, error) {
+		return k.kv.Get(ctx, kvKey(key))
+	})
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, time.Time{}, false, nil
+	}
+	if err != nil {
+		return nil, 0, time.Time{}, false, fmt.Errorf("store: get: %w", err)
+	}
+	return e.Value(), e.Revision(), e.Created(), true, nil
+}
+
+// Update sets key to value only while its latest value is revision rev
+// (Revision's; 0: a key that never had a value, or whose deletion has
+// gone): of two writers changing what each read, the second is told not
+// updated, and reads again. In a cluster it is sent again while a lost
+// node's bucket leader is replaced, as Put is: an update stored whose
+// answer was lost is then told not updated, and its writer, reading
+// again, finds its own value.
+func (k *KV) Update(ctx context.Context, key string, value []byte, rev uint64) (updated bool, err error) {
+	ctx, cancel := k.open(ctx)
+	defer cancel()
+	_, err = settle(ctx, k.origin != "", func(ctx context.Context) (uint64, error) {
+		return k.kv.Update(ctx, kvKey(key), value, rev)
+	})
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) || wrongLastSequence(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: update: %w", err)
+	}
+	return true, nil
+}
+
+// DeleteRevision removes key only while its latest value is revision rev
+// (Revision's): of a writer putting key again and another deleting what
+// it read before, the put wins. deleted is false when key has moved on.
+func (k *KV) DeleteRevision(ctx context.Context, key string, rev uint64) (deleted bool, err error) {
+	ctx, cancel := ctxTimeout(ctx)
+	defer cancel()
+	err = k.kv.Purge(ctx, kvKey(key), jetstream.LastRevision(rev), jetstream.PurgeTTL(limitMarkerTTL))
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || wrongLastSequence(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: delete: %w", err)
 	}
 	return true, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/runtime/store"
 	"switchboard/runtime/store/storetest"
 )
 
@@ -142,5 +143,143 @@ func TestKVCreateTTL(t *testing.T) {
 	}
 	if ok, err := kv.Create(ctx, "claim", []byte("c"), time.Second); !ok || err != nil {
 		t.Fatalf("Create once the claim ran out: %v, %v", ok, err)
+	}
+}
+
+// Insert writes a key that has no value, never over one: of the nodes of
+// a cluster inserting one key together (each its own value), exactly one
+// is told inserted and the key holds its value; once the key is deleted
+// it can be inserted again.
+func TestKVInsert(t *testing.T) {
+	ctx := context.Background()
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	kvs := make([]*store.KV, len(cl.Stores))
+	for i, st := range cl.Stores {
+		kv, err := st.KV(ctx, "mailboxes", site)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kvs[i] = kv
+	}
+	const key = "mary/msg-000001.json"
+	insert := func(round int) (winners []string) {
+		t.Helper()
+		results := make(chan string, len(kvs))
+		for i, kv := range kvs {
+			go func() {
+				v := fmt.Sprintf("round %d, node %d", round, i)
+				ok, err := kv.Insert(ctx, key, []byte(v))
+				if err != nil {
+					t.Errorf("node %d: Insert: %v", i, err)
+				}
+				if !ok {
+					v = ""
+				}
+				results <- v
+			}()
+		}
+		for range kvs {
+			if v := <-results; v != "" {
+				winners = append(winners, v)
+			}
+		}
+		return winners
+	}
+	for round, del := range []bool{false, false, true} {
+		if del {
+			if err := kvs[0].Delete(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+		}
+		winners := insert(round)
+		want := 1
+		if round == 1 {
+			want = 0 // the key has round 0's value
+		}
+		if len(winners) != want {
+			t.Fatalf("round %d: inserted by %q, want %d node(s)", round, winners, want)
+		}
+		v, ok, err := kvs[2].Get(ctx, key)
+		if err != nil || !ok {
+			t.Fatalf("round %d: Get: %v, %v", round, ok, err)
+		}
+		if want == 1 && string(v) != winners[0] {
+			t.Errorf("round %d: the key holds %q, the winner inserted %q", round, v, winners[0])
+		}
+	}
+}
+
+// DeleteRevision deletes a key only as Revision read it: a key written
+// again since stays.
+func TestKVDeleteRevision(t *testing.T) {
+	ctx := context.Background()
+	kv, err := storetest.Shared(t).KV(ctx, "mailboxes", storetest.Site(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if err := kv.Put(ctx, "k", []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	v, rev, stored, ok, err := kv.Revision(ctx, "k")
+	if err != nil || !ok || string(v) != "1" {
+		t.Fatalf("Revision: %q, %v, %v", v, ok, err)
+	}
+	if stored.Before(before.Add(-time.Second)) || stored.After(time.Now().Add(time.Second)) {
+		t.Errorf("stored %v, the put was at %v", stored, before)
+	}
+	if err := kv.Put(ctx, "k", []byte("2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err := kv.DeleteRevision(ctx, "k", rev); err != nil || deleted {
+		t.Fatalf("DeleteRevision of the revision before: %v, %v", deleted, err)
+	}
+	if v, ok, err := kv.Get(ctx, "k"); err != nil || !ok || string(v) != "2" {
+		t.Fatalf("after a refused DeleteRevision: %q, %v, %v", v, ok, err)
+	}
+	_, rev, _, _, err = kv.Revision(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err := kv.DeleteRevision(ctx, "k", rev); err != nil || !deleted {
+		t.Fatalf("DeleteRevision of the latest: %v, %v", deleted, err)
+	}
+	if _, _, _, ok, err := kv.Revision(ctx, "k"); err != nil || ok {
+		t.Errorf("Revision after the delete: %v, %v", ok, err)
+	}
+}
+
+// Update writes a key only over the revision its writer read: of two
+// writers changing what each read, the second is refused; a key never
+// written is updated from revision 0, a deleted one not (its deletion is
+// its latest revision).
+func TestKVUpdate(t *testing.T) {
+	ctx := context.Background()
+	kv, err := storetest.Shared(t).KV(ctx, "mailboxes", storetest.Site(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := kv.Update(ctx, "k", []byte("1"), 0); err != nil || !ok {
+		t.Fatalf("Update of a new key: %v, %v", ok, err)
+	}
+	_, rev, _, _, err := kv.Revision(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := kv.Update(ctx, "k", []byte("2"), rev); err != nil || !ok {
+		t.Fatalf("first Update over the revision read: %v, %v", ok, err)
+	}
+	if ok, err := kv.Update(ctx, "k", []byte("3"), rev); err != nil || ok {
+		t.Fatalf("second Update over the same revision: %v, %v", ok, err)
+	}
+	if v, _, _ := kv.Get(ctx, "k"); string(v) != "2" {
+		t.Errorf("the key holds %q, want the first update's", v)
+	}
+	if err := kv.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := kv.Update(ctx, "k", []byte("4"), 0); err != nil || ok {
+		t.Errorf("Update from revision 0 of a deleted key: %v, %v", ok, err)
 	}
 }

@@ -98,6 +98,23 @@
 // of those comes or goes: the plan counts a removed person's data from it
 // (Count), since it cannot open the store the running server holds.
 //
+// Several nodes sharing a store (Store.Shared) each number their
+// recordings from what they know of a box, and may learn of another's
+// message only after finishing their own; so a message's metadata is
+// created in the store only where there is none (store.KV.Insert: one
+// node wins), and a recording whose number is taken gets the next one —
+// a message never replaces another's. Open there sweeps metadata without
+// audio only once it is half an hour old (another node's deposit writes
+// its metadata, then its audio), and only as it read it; a leftover
+// recording whose number another node's message took meanwhile is stored
+// under another number, not taken for stored already. A message's
+// metadata is changed (heard, saved, mailed) on the store's latest value
+// and written only over the revision read, so that one node's change does
+// not undo another's; a change or deletion finding another deposit's
+// metadata under the number (the message deleted and its number given
+// again, unheard of here) leaves it. Moving a box to the archive removes
+// only what it copied.
+//
 // # Leaving a message
 //
 // The caller hears the box's greeting (the recorded one, else the prompt

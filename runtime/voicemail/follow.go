@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -140,30 +141,52 @@ func (s *Service) foreign(name string) {
 	s.changed(name)
 }
 
-// renumber gives the recording r the box's next number when another
-// node's message took its own while it was recorded (a number is given
-// when a recording starts, and the other node's message became known
-// through follow since): its local files are renamed, so that recovery
-// finds them under the number they are stored as. m is its metadata.
-// r.b.mu is held.
-//
-// Two messages finished on two nodes within the moment a write takes to
-// reach the other still get one number: the later one replaces the first.
-func (r *recording) renumber(m *Message) error {
+// claim writes m, the recording r's metadata, onto the shelf as the
+// claim of its number, which no other message has: a number is given
+// when a recording starts, and another node's message may have taken it
+// since, known here (through follow) or not yet (finished on the other
+// node within the moment its write takes to reach this one). The shelf's
+// create decides (one node's wins, and none overwrites another's); a
+// recording whose number is taken gets the box's next, its local files
+// renamed so that recovery finds them under the number they are stored
+// as. r.b.mu is held.
+func (r *recording) claim(m *Message) error {
 	b := r.b
-	if _, taken := b.msgs[r.id]; !taken {
-		return nil
+	for range maxClaims {
+		if _, taken := b.msgs[r.id]; !taken {
+			m.ID = r.id
+			created, err := b.sh.create(b.name, msgName(r.id)+".json", marshalMeta(m))
+			if err != nil {
+				return err
+			}
+			if created {
+				return nil
+			}
+		}
+		id := max(b.next, r.id+1)
+		b.next = id + 1
+		if err := renameRecording(b.dir, r.id, id); err != nil {
+			return err
+		}
+		r.path = filepath.Join(b.dir, recName(id)+".wav")
+		r.id, r.meta.ID = id, id
 	}
-	id := b.next
-	b.next++
+	return fmt.Errorf("voicemail: box %s: no free message number after %d tries", b.name, maxClaims)
+}
+
+// maxClaims bounds the numbers a message tries: each taken one is a
+// message (or the metadata of one under way) of another node, and a box
+// holds at most Config.MaxMessages.
+const maxClaims = 1000
+
+// renameRecording renames the local files of recording from (under dir)
+// to number to.
+func renameRecording(dir string, from, to int) error {
 	for _, ext := range []string{".json", ".wav"} {
-		from, to := filepath.Join(b.dir, recName(r.id)+ext), filepath.Join(b.dir, recName(id)+ext)
-		if err := os.Rename(from, to); err != nil {
+		err := os.Rename(filepath.Join(dir, recName(from)+ext), filepath.Join(dir, recName(to)+ext))
+		if err != nil && !(ext == ".json" && errors.Is(err, fs.ErrNotExist)) {
 			return fmt.Errorf("voicemail: %w", err)
 		}
 	}
-	r.path = filepath.Join(b.dir, recName(id)+".wav")
-	r.id, m.ID = id, id
-	r.meta.ID = id
 	return nil
 }

@@ -28,18 +28,25 @@ func followed(t *testing.T, nodes int, edit ...func(*Config)) ([]*testEnv, []<-c
 	for i, st := range cl.Stores {
 		kept := keptIn(t, st, site)
 		kept.Shared = true
-		envs[i] = newEnv(t, append([]func(*Config){func(c *Config) { c.Store = kept }}, edit...)...)
-		ch := make(chan string, 64)
-		stop := envs[i].s.Watch(func(box string) {
-			select {
-			case ch <- box:
-			default: // the test reads the box itself: a tell lost is a wait longer
-			}
-		})
-		t.Cleanup(stop)
-		told[i] = ch
+		envs[i], told[i] = joined(t, kept, edit...)
 	}
 	return envs, told
+}
+
+// joined opens the voicemail of a cluster node's store kept (Shared), with
+// edit's settings, and returns it with the boxes its watchers were told of.
+func joined(t *testing.T, kept Store, edit ...func(*Config)) (*testEnv, <-chan string) {
+	t.Helper()
+	e := newEnv(t, append([]func(*Config){func(c *Config) { c.Store = kept }}, edit...)...)
+	ch := make(chan string, 64)
+	stop := e.s.Watch(func(box string) {
+		select {
+		case ch <- box:
+		default: // the test reads the box itself: a tell lost is a wait longer
+		}
+	})
+	t.Cleanup(stop)
+	return e, ch
 }
 
 // waitTold waits, a tell of box at a time, until cond holds.

@@ -30,6 +30,10 @@ type Store struct {
 	// Shared says other nodes serve the same site from the same store
 	// (a cluster): the service follows their writes (follow.go).
 	Shared bool
+	// sweepAfter, when set (by tests), is the age a message's metadata
+	// without audio must reach on a shared store before it is swept,
+	// instead of the package's sweepAfter.
+	sweepAfter time.Duration
 }
 
 // Objects is an object store (store.Objects is one).
@@ -68,9 +72,10 @@ type creatorKeys interface {
 type keptShelf struct {
 	objs   Objects
 	keys   Keys
-	shared bool   // Store.Shared: other nodes write too (claim)
-	limit  int64  // the largest audio file written or read
-	root   string // Config.Dir: the recordings in progress
+	shared bool          // Store.Shared: other nodes write too (claim)
+	limit  int64         // the largest audio file written or read
+	grace  time.Duration // sweep's, on a shared store: sweepAfter
+	root   string        // Config.Dir: the recordings in progress
 
 	mu    sync.Mutex
 	files map[string]map[string]bool // by box, its names
@@ -83,6 +88,10 @@ type keptShelf struct {
 	invMu    sync.Mutex
 	saved    map[string]Inventory
 	counting bool
+
+	// afterCopy, when set (by tests), runs when moveBox has copied a box,
+	// before it removes the copied files.
+	afterCopy func()
 }
 
 func keptName(box, name string) string { return box + "/" + name }
@@ -103,7 +112,10 @@ func openKept(st Store, root string, limit int64) (*keptShelf, error) {
 	if st.Objects == nil || st.Keys == nil {
 		return nil, errors.New("voicemail: a store needs both its objects and its keys")
 	}
-	k := &keptShelf{objs: st.Objects, keys: st.Keys, shared: st.Shared, limit: limit, root: root, files: map[string]map[string]bool{}, vals: map[string][]byte{}}
+	k := &keptShelf{objs: st.Objects, keys: st.Keys, shared: st.Shared, limit: limit, root: root, files: map[string]map[string]bool{}, vals: map[string][]byte{}, grace: sweepAfter}
+	if st.sweepAfter > 0 {
+		k.grace = st.sweepAfter
+	}
 	ctx := context.Background()
 	all, err := k.keys.All(ctx)
 	if err != nil {
@@ -184,6 +196,24 @@ func (k *keptShelf) read(box, name string) ([]byte, error) {
 		return nil, fs.ErrNotExist
 	}
 	return data, nil
+}
+
+// latest reads a key from the store, not the index, on a shared store
+// (revisionKeys): what other nodes wrote that this one has not heard of
+// yet is there.
+func (k *keptShelf) latest(box, name string) ([]byte, error) {
+	rk, ok := k.keys.(revisionKeys)
+	if !k.shared || !ok || isAudio(name) {
+		return k.read(box, name)
+	}
+	v, _, _, ok, err := rk.Revision(context.Background(), keptName(box, name))
+	if err != nil {
+		return nil, fmt.Errorf("voicemail: %w", err)
+	}
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	return v, nil
 }
 
 func (k *keptShelf) write(box, name string, data []byte) error {
@@ -280,6 +310,161 @@ func (k *keptShelf) remove(box, name string) error {
 	if counted(name) {
 		k.saveInventory()
 	}
+	return nil
+}
+
+// inserterKeys is a Keys that can create a key only when it has none,
+// sent again through a change of bucket leader (store.KV is one).
+type inserterKeys interface {
+	Insert(ctx context.Context, key string, value []byte) (bool, error)
+}
+
+// revisionKeys is a Keys that tells a key's revision and when its value
+// was stored, and writes or deletes it only as it was read (store.KV is
+// one).
+type revisionKeys interface {
+	Revision(ctx context.Context, key string) (value []byte, rev uint64, stored time.Time, ok bool, err error)
+	Update(ctx context.Context, key string, value []byte, rev uint64) (bool, error)
+	DeleteRevision(ctx context.Context, key string, rev uint64) (bool, error)
+}
+
+// create writes the key box/name when it has no value. Through a shared
+// store the store decides (inserterKeys: one node wins, and none
+// overwrites another's); a store of one node has one writer, whose index
+// answers.
+func (k *keptShelf) create(box, name string, data []byte) (bool, error) {
+	key := keptName(box, name)
+	if isAudio(name) {
+		return false, fmt.Errorf("voicemail: %s is audio, not a key", key)
+	}
+	ik, ok := k.keys.(inserterKeys)
+	if !k.shared || !ok {
+		if _, err := k.read(box, name); err == nil {
+			return false, nil
+		}
+		return true, k.write(box, name, data)
+	}
+	created, err := ik.Insert(context.Background(), key, data)
+	if err != nil {
+		return false, fmt.Errorf("voicemail: %w", err)
+	}
+	if !created {
+		return false, nil
+	}
+	k.mu.Lock()
+	k.index(box, name)
+	k.vals[key] = data
+	k.mu.Unlock()
+	return true, nil
+}
+
+// rewrite replaces the key box/name with what edit makes of its value
+// (nil, ok false: none); edit returns nil to leave it. On a shared store
+// (revisionKeys) edit works on the store's latest value, not the index's,
+// and the write is refused when another node wrote in between (edit then
+// runs again on theirs): one node's change never undoes another's made
+// meanwhile, and a key another node deleted is not written again (found
+// false).
+func (k *keptShelf) rewrite(box, name string, edit func(old []byte, ok bool) ([]byte, error)) (bool, error) {
+	rk, ok := k.keys.(revisionKeys)
+	if !k.shared || !ok || isAudio(name) {
+		old, err := k.read(box, name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return true, err
+		}
+		data, err := edit(old, err == nil)
+		if err != nil || data == nil {
+			return true, err
+		}
+		return true, k.write(box, name, data)
+	}
+	key := keptName(box, name)
+	ctx := context.Background()
+	for range maxRewrites {
+		old, rev, _, ok, err := rk.Revision(ctx, key)
+		if err != nil {
+			return true, fmt.Errorf("voicemail: %w", err)
+		}
+		data, err := edit(old, ok)
+		if err != nil {
+			return true, err
+		}
+		if data == nil {
+			data = old // nothing to change; the index takes the store's
+		} else if updated, err := rk.Update(ctx, key, data, rev); err != nil {
+			return true, fmt.Errorf("voicemail: %w", err)
+		} else if !updated {
+			if !ok {
+				// The key has a deletion as its latest revision (or
+				// another node created it meanwhile: read again).
+				if _, _, _, now, err := rk.Revision(ctx, key); err == nil && !now {
+					return false, nil
+				}
+			}
+			continue
+		}
+		if data != nil {
+			k.mu.Lock()
+			k.index(box, name)
+			k.vals[key] = data
+			k.mu.Unlock()
+		}
+		return true, nil
+	}
+	return true, fmt.Errorf("voicemail: %s changed by other nodes %d times while it was written", key, maxRewrites)
+}
+
+// maxRewrites bounds rewrite's tries: each is refused only when another
+// node wrote the key in between.
+const maxRewrites = 100
+
+// sweepAfter is how long a message's metadata without audio stays on a
+// shelf other nodes write before a node's start removes it: far longer
+// than a deposit takes between its metadata and its audio (one object
+// put, sent again for at most the cluster's wait while a lost node's
+// leader is replaced), so that what is swept is a crash's, never a
+// deposit under way on another node.
+const sweepAfter = 30 * time.Minute
+
+// sweep removes the key box/name, a crash's leftover. On a shared store
+// (revisionKeys) only once it is older than k.grace, and only the
+// revision read: a node writing it again meanwhile keeps it.
+func (k *keptShelf) sweep(box, name string) error {
+	rk, ok := k.keys.(revisionKeys)
+	if !k.shared || !ok || isAudio(name) {
+		return k.remove(box, name)
+	}
+	key := keptName(box, name)
+	ctx := context.Background()
+	_, rev, stored, ok, err := rk.Revision(ctx, key)
+	if err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	if !ok {
+		// Gone since the index was read, or a replica that lags: either
+		// way not this node's to remove; the watch (follow) corrects
+		// the index.
+		return nil
+	}
+	// The age is on this node's clock against the store's: the nodes'
+	// clocks must agree within a good part of k.grace.
+	if time.Since(stored) < k.grace {
+		return nil // perhaps another node's deposit, its audio on the way
+	}
+	deleted, err := rk.DeleteRevision(ctx, key, rev)
+	if err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	if !deleted {
+		return nil // written again since: not a leftover
+	}
+	k.mu.Lock()
+	delete(k.files[box], name)
+	if len(k.files[box]) == 0 {
+		delete(k.files, box)
+	}
+	delete(k.vals, key)
+	k.mu.Unlock()
 	return nil
 }
 
@@ -382,11 +567,15 @@ func reverseNames(names []string) []string {
 	return out
 }
 
-// moveBox copies, then removes: a kill in between leaves the box in both
-// places, and the move is done again (the copies overwritten) by the next
-// Retire, which finds the live box still there.
+// moveBox copies, then removes what it copied: a kill in between leaves
+// the box in both places, and the move is done again (the copies
+// overwritten) by the next Retire, which finds the live box still there.
+// A file that comes into the live box meanwhile (another node's deposit,
+// that node not yet on the reload that removed the box) is not removed
+// uncopied: it stays, for the next Retire to move.
 func (k *keptShelf) moveBox(from, to string) error {
 	names, _ := k.names(from)
+	moved := make([]string, 0, len(names))
 	for _, n := range sortedNames(names) {
 		data, err := k.read(from, n)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -398,8 +587,17 @@ func (k *keptShelf) moveBox(from, to string) error {
 		if err := k.write(to, n, data); err != nil {
 			return err
 		}
+		moved = append(moved, n)
 	}
-	return k.removeBox(from)
+	if k.afterCopy != nil {
+		k.afterCopy()
+	}
+	for _, n := range reverseNames(moved) {
+		if err := k.remove(from, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (k *keptShelf) sync(string) {}

@@ -26,6 +26,9 @@ type recording struct {
 	lastSync int64
 	n        int64 // samples written
 	full     bool
+	// afterMeta, when set (by tests), runs between a message's metadata
+	// and its audio going on the shelf.
+	afterMeta func()
 
 	started bool
 	nextTS  uint32
@@ -234,12 +237,12 @@ func (r *recording) finishMessage(min int64) (*Message, error) {
 	b := r.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := r.renumber(&m); err != nil {
-		return nil, err
-	}
-	if err := b.sh.write(b.name, msgName(r.id)+".json", marshalMeta(&m)); err != nil {
+	if err := r.claim(&m); err != nil {
 		// The recording stays as .rec-N: the next Open recovers it.
 		return nil, err
+	}
+	if r.afterMeta != nil {
+		r.afterMeta()
 	}
 	// The audio was synced by close; taking it onto the shelf is the
 	// commit.

@@ -34,8 +34,30 @@ type shelf interface {
 	// read returns a file; an error matching fs.ErrNotExist when there is
 	// none.
 	read(box, name string) ([]byte, error)
+	// latest returns a file as the shelf holds it now: on a shelf other
+	// nodes write, not what this node has heard of (read) but the
+	// store's latest. For the small files (not audio).
+	latest(box, name string) ([]byte, error)
 	// write replaces a file whole; it is durable when write returns.
 	write(box, name string, data []byte) error
+	// create writes a file only when there is none, and reports whether
+	// it did: of the nodes of a cluster creating one file, exactly one is
+	// told so, and none overwrites the file of another (a message's
+	// metadata: the claim of its number, made before its audio is
+	// written). A shelf with one writer checks, then writes; its callers
+	// hold the box's lock.
+	create(box, name string, data []byte) (bool, error)
+	// rewrite replaces a file with what edit makes of it (old, ok false
+	// when there is none); edit returns nil to leave it. On a shelf other
+	// nodes write, edit works on the latest file and the write is refused
+	// (edit runs again) when another node wrote it in between; found is
+	// false when another node removed it. Its callers hold the box's lock.
+	rewrite(box, name string, edit func(old []byte, ok bool) ([]byte, error)) (found bool, err error)
+	// sweep removes a file a crash left half-done (a message's metadata
+	// without audio); on a shelf that other nodes write, only once it has
+	// been there longer than one of their deposits can take between its
+	// metadata and its audio, and only as it was read.
+	sweep(box, name string) error
 	// take makes the local file at path (written and synced by its
 	// writer) the file box/name, and releases path.
 	take(box, name, path string) error
@@ -99,6 +121,8 @@ func (d dirShelf) read(box, name string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(d.path(box), name))
 }
 
+func (d dirShelf) latest(box, name string) ([]byte, error) { return d.read(box, name) }
+
 // write replaces the file through atomicfile. The mode is the owner's
 // alone, but for recordings: metadata names callers, and the PIN file
 // holds a PIN's hash.
@@ -116,6 +140,31 @@ func (d dirShelf) write(box, name string, data []byte) error {
 	}
 	return nil
 }
+
+// create: the service, the directory's one writer, holds the box's lock.
+func (d dirShelf) create(box, name string, data []byte) (bool, error) {
+	if _, err := os.Lstat(filepath.Join(d.path(box), name)); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return true, d.write(box, name, data)
+}
+
+// rewrite: the service, the directory's one writer, holds the box's lock.
+func (d dirShelf) rewrite(box, name string, edit func(old []byte, ok bool) ([]byte, error)) (bool, error) {
+	old, err := d.read(box, name)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return true, err
+	}
+	data, err := edit(old, err == nil)
+	if err != nil || data == nil {
+		return true, err
+	}
+	return true, d.write(box, name, data)
+}
+
+// sweep: a directory has one writer, the service, which sweeps at Open,
+// before it writes anything.
+func (d dirShelf) sweep(box, name string) error { return d.remove(box, name) }
 
 // take renames the file into place: the rename is the commit.
 func (d dirShelf) take(box, name, path string) error {

@@ -299,7 +299,10 @@ func (b *box) get(id int) (Message, bool) {
 }
 
 // update changes a message's metadata on disk and in memory. It reports
-// false when the message is gone (deleted by another session).
+// false when the message is gone (deleted by another session, or another
+// node). The change is made to the metadata the shelf holds (rewrite): on
+// a shelf other nodes write, theirs made meanwhile (a message heard there
+// while it is mailed here) is kept, not undone by this node's copy.
 func (b *box) update(id int, f func(m *Message)) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -308,15 +311,63 @@ func (b *box) update(id int, f func(m *Message)) (bool, error) {
 		return false, nil
 	}
 	next := *m
-	f(&next)
-	if next == *m {
-		return true, nil
+	found, err := b.sh.rewrite(b.name, msgName(id)+".json", func(old []byte, ok bool) ([]byte, error) {
+		cur := *m // audio without metadata: what load made of it
+		if ok {
+			if pm, err := parseMeta(old); err == nil {
+				cur = *pm
+				cur.ID, cur.Box = id, b.name
+			}
+		}
+		if ok && !byAudio(m) && !sameDeposit(&cur, m) {
+			return nil, errNumberReused
+		}
+		next = cur
+		f(&next)
+		if next == cur {
+			return nil, nil // the shelf has it so already
+		}
+		return marshalMeta(&next), nil
+	})
+	if errors.Is(err, errNumberReused) {
+		return false, nil
 	}
-	if err := b.sh.write(b.name, msgName(id)+".json", marshalMeta(&next)); err != nil {
+	if err != nil {
 		return true, err
+	}
+	if !found {
+		return false, nil
 	}
 	*m = next
 	return true, nil
+}
+
+// errNumberReused is what update and remove find when the shelf's
+// metadata of a message this node knows is another deposit's: another
+// node deleted the message and a later one was given its number, both
+// before this node heard of either. The message this node means is gone.
+var errNumberReused = errors.New("voicemail: the message's number is another message's now")
+
+// stillHeld reports whether message m (b.msgs's) is still the one the
+// shelf holds under its number: on a shelf other nodes write, the store's
+// latest metadata, not what this node has heard of, names the same
+// deposit (or there is none: a message of audio alone). b.mu is held.
+func (b *box) stillHeld(m *Message) (bool, error) {
+	if byAudio(m) {
+		return true, nil
+	}
+	data, err := b.sh.latest(b.name, msgName(m.ID)+".json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	cur, err := parseMeta(data)
+	if err != nil {
+		return true, nil // unreadable: the message as this node knows it
+	}
+	return sameDeposit(cur, m), nil
 }
 
 // remove deletes a message: its audio first (the commit), then its
@@ -324,7 +375,15 @@ func (b *box) update(id int, f func(m *Message)) (bool, error) {
 func (b *box) remove(id int) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, ok := b.msgs[id]; !ok {
+	m, ok := b.msgs[id]
+	if !ok {
+		return false, nil
+	}
+	// Not another node's message that took the number since (its audio
+	// would go).
+	if held, err := b.stillHeld(m); err != nil {
+		return true, err
+	} else if !held {
 		return false, nil
 	}
 	if err := b.sh.remove(b.name, msgName(id)+".wav"); err != nil {
@@ -442,7 +501,7 @@ func (s *Service) recoverBox(name string) error {
 		kind, id, ext, ok := parseFile(n)
 		switch {
 		case !ok:
-		case kind == "rec" && ext == "wav" && !local && have[msgName(id)+".wav"]:
+		case kind == "rec" && ext == "wav" && !local && have[msgName(id)+".wav"] && s.storedAlready(name, dir, id):
 			// Stored already: a kill came before the local files were
 			// removed (keptShelf.take, release). The message is as its
 			// caller was told.
@@ -454,9 +513,12 @@ func (s *Service) recoverBox(name string) error {
 			}
 		case ext == "json" && !have[strings.TrimSuffix(n, "json")+"wav"] && !have[recName(id)+".wav"]:
 			// Metadata whose audio is gone (deleted, or never committed).
+			// On a shared store it may also be another node's deposit
+			// between its metadata and its audio: sweep leaves it while
+			// it is recent.
 			if kind == "rec" {
 				os.Remove(filepath.Join(dir, n))
-			} else if err := s.shelf.remove(name, n); err != nil {
+			} else if err := s.shelf.sweep(name, n); err != nil {
 				s.log.Error("voicemail: removing the metadata of a message without audio", "box", name, "file", n, "error", err)
 			}
 		}
@@ -468,11 +530,31 @@ func (s *Service) recoverBox(name string) error {
 	return nil
 }
 
+// storedAlready reports whether message id on the shelf is the local
+// recording id of box name: its metadata is the recording's, or either
+// cannot be read (as a single node always found it). On a shelf other
+// nodes write, another node's message may have taken the number while
+// this node was down mid-recording: that recording is recovered under
+// another number, not removed.
+func (s *Service) storedAlready(name, dir string, id int) bool {
+	local, err := readMetaFile(filepath.Join(dir, recName(id)+".json"))
+	if err != nil {
+		return true
+	}
+	stored, err := (&box{name: name, sh: s.shelf}).readMeta(id)
+	return err != nil || sameDeposit(stored, local)
+}
+
 func recName(id int) string { return fmt.Sprintf("%s%06d", recPrefix, id) }
 
 // recoverRecording keeps what was synced of an interrupted recording
 // (dir/.rec-N.wav): its metadata, then a fresh file of exactly that audio,
 // go on the shelf as message N, and the recording goes.
+//
+// Number N was this node's when the recording started; on a shelf other
+// nodes write, another node's message may hold it since (the crash came
+// before this one's metadata claimed it): then the recording is stored
+// under the box's next free number (recording.claim), as a deposit is.
 func (s *Service) recoverRecording(boxName, dir string, id int) error {
 	rec := filepath.Join(dir, recName(id)+".wav")
 	recMeta := filepath.Join(dir, recName(id)+".json")
@@ -488,16 +570,31 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 		os.Remove(recMeta)
 		return nil
 	}
+	local, lerr := readMetaFile(recMeta)
 	m, err := b.readMeta(id)
-	if err != nil {
-		if m, err = readMetaFile(recMeta); err != nil {
+	// The shelf's metadata N is this recording's when a crash came
+	// between its metadata and its audio: then it is written again.
+	mine := err == nil && (lerr != nil || sameDeposit(m, local))
+	if !mine {
+		if m = local; lerr != nil {
 			m = &Message{}
 		}
 	}
 	m.ID, m.Box, m.Folder, m.Recovered = id, boxName, FolderNew, true
 	m.DurationMS = int64(len(w.Raw)) * 1000 / audio.Rate
 	m.Codec = codecName(w.Format)
-	if err := b.sh.write(boxName, msgName(id)+".json", marshalMeta(m)); err != nil {
+	if mine {
+		err = b.sh.write(boxName, msgName(id)+".json", marshalMeta(m))
+	} else {
+		b.mu.Lock()
+		if err = b.load(); err == nil {
+			r := &recording{b: b, id: id, path: rec}
+			err = r.claim(m)
+			id, rec, recMeta = r.id, r.path, filepath.Join(dir, recName(r.id)+".json")
+		}
+		b.mu.Unlock()
+	}
+	if err != nil {
 		return err
 	}
 	// A fresh file of exactly the synced audio: anything written after the
@@ -516,6 +613,18 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 		Cause: fmt.Sprintf("%s, %s", m.Name(), m.Duration())}, boxName)
 	s.recovered = append(s.recovered, msgRef{boxName, id})
 	return nil
+}
+
+// byAudio reports whether m is known by its audio alone (load's, its
+// metadata not read: none, unusable, or not yet heard of from the node
+// that wrote it): it has no deposit to compare.
+func byAudio(m *Message) bool { return m.Time.IsZero() && m.Call == "" && m.From == (From{}) }
+
+// sameDeposit reports whether two metadata are of one deposit: the
+// recording's own (.rec-N.json) and what the shelf holds as message N,
+// which on a shelf other nodes write may be another's.
+func sameDeposit(a, b *Message) bool {
+	return a.Call == b.Call && a.Time.Equal(b.Time) && a.From == b.From
 }
 
 func readMetaFile(path string) (*Message, error) {

@@ -1,0 +1,480 @@
+package voicemail
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"switchboard/compiler/ir"
+	"switchboard/runtime/audio"
+	"switchboard/runtime/line"
+	"switchboard/runtime/store"
+	"switchboard/runtime/store/storetest"
+)
+
+// Data-loss races of voicemail across the nodes of a cluster, each on a
+// real three-node embedded store.
+
+// gatedKV and gatedObjects follow their store as store.KV and
+// store.Objects do, but hand a write on only once the test lets them
+// (gate): a node that has not yet heard of another's write, for as long
+// as the test needs, as a node does for the moment a write takes to
+// reach it. Everything else, the store's decisions included, is the real
+// store's.
+type gatedKV struct {
+	*store.KV
+	gate *watchGate
+}
+
+func (g gatedKV) Watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, deleted, mine bool)) (func(), error) {
+	return g.KV.Watch(ctx, func(key string, value []byte, stored time.Time, deleted, mine bool) {
+		g.gate.pass()
+		fn(key, value, stored, deleted, mine)
+	})
+}
+
+type gatedObjects struct {
+	*store.Objects
+	gate *watchGate
+}
+
+func (g gatedObjects) Watch(ctx context.Context, fn func(name string, deleted, mine bool)) (func(), error) {
+	return g.Objects.Watch(ctx, func(name string, deleted, mine bool) {
+		g.gate.pass()
+		fn(name, deleted, mine)
+	})
+}
+
+// watchGate holds the writes a node's watches hand on while it is shut.
+type watchGate struct {
+	mu   sync.Mutex
+	open chan struct{} // closed while the gate is open
+}
+
+func newGate() *watchGate {
+	g := &watchGate{open: make(chan struct{})}
+	close(g.open)
+	return g
+}
+
+func (g *watchGate) shut() {
+	g.mu.Lock()
+	g.open = make(chan struct{})
+	g.mu.Unlock()
+}
+
+func (g *watchGate) release() {
+	g.mu.Lock()
+	close(g.open)
+	g.mu.Unlock()
+}
+
+// pass waits until the gate is open.
+func (g *watchGate) pass() {
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	<-open
+}
+
+// waitKey waits until kept's node hands key through a watch: its replica
+// has it (one may lag the two that acknowledged a put, and then a service
+// opened there would not see it).
+func waitKey(t *testing.T, kept Store, key string) {
+	t.Helper()
+	seen := make(chan struct{}, 1)
+	stop, err := kept.Keys.(*store.KV).Watch(context.Background(), func(k string, _ []byte, _ time.Time, deleted, _ bool) {
+		if k == key && !deleted {
+			select {
+			case seen <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	select {
+	case <-seen:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s never came through the node's watch", key)
+	}
+}
+
+// sharedIn is keptIn for a cluster node (Shared).
+func sharedIn(t *testing.T, st *store.Store, site string) Store {
+	t.Helper()
+	kept := keptIn(t, st, site)
+	kept.Shared = true
+	return kept
+}
+
+// recordTone starts a message in box on e, from the caller account, and
+// records secs of a tone of freq into it (synced, as close does).
+func recordTone(t *testing.T, e *testEnv, box, account, call string, secs, freq float64) *recording {
+	t.Helper()
+	b, err := e.s.box(box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.s.startMessage(b, audio.PCMU, Message{Time: epoch, From: From{Account: account}, Call: call})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.add(line.Frame{Samples: audio.Tone(make([]int16, int(secs*audio.Rate)), freq, 8000, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// wantMessages waits until e lists want's messages in box (by call), and
+// no others, then checks that each plays its own tone.
+func wantMessages(t *testing.T, e *testEnv, told <-chan string, node, box string, want map[string]float64) {
+	t.Helper()
+	waitTold(t, told, box, node+" lists every message, and no other", func() bool {
+		ms := e.messages(box)
+		if len(ms) != len(want) {
+			return false
+		}
+		for _, m := range ms {
+			if _, ok := want[m.Call]; !ok {
+				return false
+			}
+		}
+		return true
+	})
+	got := map[string]float64{}
+	for _, m := range e.messages(box) {
+		pcm, err := e.s.PCM(box, m.ID)
+		if err != nil {
+			t.Fatalf("%s, message %d: %v", node, m.ID, err)
+		}
+		w, err := audio.ReadWAV(pcm)
+		if err != nil {
+			t.Fatalf("%s, message %d: %v", node, m.ID, err)
+		}
+		got[m.Call] = 0
+		if f := want[m.Call]; f != 0 && audio.ToneLevel(w.Samples, f) >= 7000 {
+			got[m.Call] = f
+		}
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("%s: the messages by call, with the tone each plays (0: not its own) (-want +got):\n%s", node, d)
+	}
+}
+
+// Two messages for one box finished on two nodes within one replication
+// delay each keep their own number: the regression gave both the number
+// their recordings started with (node b had not heard of a's message
+// when it finished its own) and b's replaced a's, a message lost.
+func TestClusterMessagesFinishedAtOnceKeepOneNumberEach(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	held := newGate()
+	a, toldA := joined(t, sharedIn(t, cl.Stores[0], site))
+	kb := sharedIn(t, cl.Stores[1], site)
+	kb.Keys = gatedKV{kb.Keys.(*store.KV), held}
+	kb.Objects = gatedObjects{kb.Objects.(*store.Objects), held}
+	b, toldB := joined(t, kb)
+
+	ra := recordTone(t, a, "mary", "device.front-gate", "call-a", 1, 697)
+	rb := recordTone(t, b, "mary", "device.side-door", "call-b", 1, 941)
+	if ra.id != rb.id {
+		t.Fatalf("the recordings started with numbers %d and %d: the test needs them the same", ra.id, rb.id)
+	}
+	held.shut() // b hears nothing of a's writes until both are finished
+	ma, err := ra.finishMessage(1)
+	if err != nil || ma == nil {
+		held.release()
+		t.Fatalf("a's finishMessage: %v", err)
+	}
+	mb, err := rb.finishMessage(1)
+	held.release()
+	if err != nil || mb == nil {
+		t.Fatalf("b's finishMessage: %v", err)
+	}
+	if ma.ID == mb.ID {
+		t.Errorf("both messages were stored as number %d", ma.ID)
+	}
+	want := map[string]float64{"call-a": 697, "call-b": 941}
+	wantMessages(t, a, toldA, "node a", "mary", want)
+	wantMessages(t, b, toldB, "node b", "mary", want)
+	c, toldC := joined(t, sharedIn(t, cl.Stores[2], site)) // a node starting afterwards
+	wantMessages(t, c, toldC, "node c", "mary", want)
+}
+
+// A node starting up while another is between a message's metadata and
+// its audio leaves the metadata: the regression's start-up sweep took it
+// for a crash's leftover (metadata without audio) and removed it, and
+// the message, stored a moment later, lost its caller.
+func TestClusterStartLeavesADepositUnderWay(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	a, toldA := joined(t, sharedIn(t, cl.Stores[0], site))
+	r := recordTone(t, a, "mary", "device.front-gate", "call-a", 1, 697)
+	paused, resume := make(chan struct{}), make(chan struct{})
+	r.afterMeta = func() {
+		close(paused)
+		<-resume
+	}
+	type finished struct {
+		m   *Message
+		err error
+	}
+	done := make(chan finished, 1)
+	go func() {
+		m, err := r.finishMessage(1)
+		done <- finished{m, err}
+	}()
+	defer func() {
+		select {
+		case <-resume:
+		default:
+			close(resume)
+		}
+	}()
+	<-paused
+
+	// Node b's replica has the metadata before b starts (a replica may
+	// lag the two that acknowledged it, and then b's start would not see
+	// it at all).
+	kb := sharedIn(t, cl.Stores[1], site)
+	waitKey(t, kb, keptName("mary", msgName(r.id)+".json"))
+
+	b, toldB := joined(t, kb) // starts, and sweeps, while a is paused
+	close(resume)
+	f := <-done
+	if f.err != nil || f.m == nil {
+		t.Fatalf("a's finishMessage: %v", f.err)
+	}
+	for _, n := range []struct {
+		name string
+		e    *testEnv
+		told <-chan string
+	}{{"node a", a, toldA}, {"node b", b, toldB}} {
+		waitTold(t, n.told, "mary", n.name+" lists a's message", func() bool { return len(n.e.messages("mary")) == 1 })
+		got := n.e.messages("mary")[0]
+		if d := cmp.Diff(From{Account: "device.front-gate"}, got.From); d != "" || got.Call != "call-a" {
+			t.Errorf("%s: message %d lost its details: call %q, from (-want +got):\n%s", n.name, got.ID, got.Call, d)
+		}
+	}
+}
+
+// On a shared store a start still sweeps metadata without audio once it
+// is old enough to be a crash's (here: any age).
+func TestClusterStartSweepsOldMetadata(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	ka := sharedIn(t, cl.Stores[0], site)
+	key := keptName("mary", msgName(7)+".json")
+	if err := ka.Keys.Put(context.Background(), key, marshalMeta(&Message{ID: 7, Box: "mary"}), 0); err != nil {
+		t.Fatal(err)
+	}
+	waitKey(t, ka, key) // node a's replica has it (a replica may lag)
+	ka.sweepAfter = time.Nanosecond
+	a, _ := joined(t, ka)
+	if _, ok, err := ka.Keys.Get(context.Background(), key); err != nil || ok {
+		t.Errorf("metadata without audio left in the store (%v, %v)", ok, err)
+	}
+	if names, _ := a.s.shelf.names("mary"); len(names) != 0 {
+		t.Errorf("the index still has %q", names)
+	}
+}
+
+// A node killed mid-recording recovers it at its next start under a
+// number of its own when another node's message took the number in
+// between: the regression found "its" message stored already (another's
+// under that number) and removed the recording.
+func TestClusterRecoveryAfterAnotherTookTheNumber(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	a, _ := joined(t, sharedIn(t, cl.Stores[0], site))
+	b, toldB := joined(t, sharedIn(t, cl.Stores[1], site))
+	r := recordTone(t, a, "mary", "device.front-gate", "call-a", 1.5, 697)
+	if err := r.sync(); err != nil { // as it was at the kill
+		t.Fatal(err)
+	}
+	cfg := a.s.cfg
+	a.s.Close() // killed: the recording is left as it was
+
+	rb := recordTone(t, b, "mary", "device.side-door", "call-b", 1, 941)
+	if rb.id != r.id {
+		t.Fatalf("the recordings started with numbers %d and %d: the test needs them the same", r.id, rb.id)
+	}
+	if m, err := rb.finishMessage(1); err != nil || m == nil {
+		t.Fatalf("b's finishMessage: %v", err)
+	}
+
+	a.open(cfg) // a starts again, and recovers
+	toldA := make(chan string, 64)
+	t.Cleanup(a.s.Watch(func(box string) {
+		select {
+		case toldA <- box:
+		default:
+		}
+	}))
+	want := map[string]float64{"call-a": 697, "call-b": 941}
+	wantMessages(t, a, toldA, "node a", "mary", want)
+	wantMessages(t, b, toldB, "node b", "mary", want)
+}
+
+// A box moved to the archive while another node stores a message in it
+// (that node not yet on the reload that removed the box) keeps that
+// message: the move removes only what it copied, and the next Retire
+// moves the rest. The regression removed every file the box had once
+// copied, the new message with them, uncopied.
+func TestClusterArchiveKeepsAMessageArrivingDuringTheMove(t *testing.T) {
+	envs, told := followed(t, 2)
+	a, b := envs[0], envs[1]
+	a.addMessage("gone", FolderNew, epoch, 1, 440)
+	waitTold(t, told[1], "gone", "b has the box", func() bool { ok, _ := b.s.shelf.has("gone"); return ok })
+	k := a.s.shelf.(*keptShelf)
+	k.afterCopy = func() {
+		k.afterCopy = nil
+		m := b.addMessage("gone", FolderNew, epoch, 1, 880)
+		waitTold(t, told[0], "gone", "a has b's message", func() bool {
+			names, _ := k.names("gone")
+			return slices.Contains(names, msgName(m.ID)+".json") && slices.Contains(names, msgName(m.ID)+".wav")
+		})
+	}
+	p := *a.prog
+	p.Retired = []ir.Retired{{Identity: "gone", User: "gone", Data: "archive", ArchiveUntil: epoch.Add(time.Hour)}}
+	a.s.Retire(&p, epoch)
+	a.s.Retire(&p, epoch) // moves what came in during the first
+	got, _ := k.names(archiveDir + "/gone")
+	want := []string{msgName(1) + ".json", msgName(1) + ".wav", msgName(2) + ".json", msgName(2) + ".wav"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("the archive (-want +got):\n%s", d)
+	}
+	if ok, _ := k.has("gone"); ok {
+		names, _ := k.names("gone")
+		t.Errorf("the live box still holds %q", names)
+	}
+}
+
+// A node changing a message's metadata from what it knew keeps another
+// node's change made meanwhile, and does not write again the metadata of
+// a message another node deleted meanwhile. The regression wrote its own
+// copy whole: the message heard on node a was new again once b marked
+// it mailed, and the deleted one's metadata came back, without audio.
+func TestClusterUpdateKeepsAnotherNodesChange(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	held := newGate()
+	ka := sharedIn(t, cl.Stores[0], site)
+	a, toldA := joined(t, ka)
+	kb := sharedIn(t, cl.Stores[1], site)
+	kb.Keys = gatedKV{kb.Keys.(*store.KV), held}
+	kb.Objects = gatedObjects{kb.Objects.(*store.Objects), held}
+	b, toldB := joined(t, kb)
+	heard := a.addMessage("mary", FolderNew, epoch, 1, 697)
+	deleted := a.addMessage("mary", FolderNew, epoch, 1, 941)
+	waitTold(t, toldB, "mary", "b lists a's messages, with their metadata", func() bool {
+		ms := b.messages("mary")
+		return len(ms) == 2 && ms[0].From.Account != "" && ms[1].From.Account != ""
+	})
+	bx, err := b.s.box("mary")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	held.shut() // b hears nothing of a's changes until it made its own
+	if err := a.s.MarkHeard("mary", heard.ID); err != nil {
+		held.release()
+		t.Fatal(err)
+	}
+	if err := a.s.Delete("mary", deleted.ID, "app.mary"); err != nil {
+		held.release()
+		t.Fatal(err)
+	}
+	_, err1 := bx.update(heard.ID, func(m *Message) { m.Mailed = true })
+	_, err2 := bx.update(deleted.ID, func(m *Message) { m.Mailed = true })
+	held.release()
+	if err1 != nil || err2 != nil {
+		t.Fatalf("b's updates: %v, %v", err1, err2)
+	}
+
+	want := heard
+	want.Folder, want.Mailed = FolderSaved, true
+	for _, n := range []struct {
+		name string
+		e    *testEnv
+		told <-chan string
+	}{{"node a", a, toldA}, {"node b", b, toldB}} {
+		waitTold(t, n.told, "mary", n.name+" has both changes", func() bool {
+			ms := n.e.messages("mary")
+			return len(ms) == 1 && ms[0].Mailed
+		})
+		if d := cmp.Diff([]Message{want}, n.e.messages("mary")); d != "" {
+			t.Errorf("%s (-want +got):\n%s", n.name, d)
+		}
+	}
+	if _, ok, err := ka.Keys.Get(context.Background(), keptName("mary", msgName(deleted.ID)+".json")); err != nil || ok {
+		t.Errorf("the deleted message's metadata is in the store again (%v, %v)", ok, err)
+	}
+}
+
+// A node that has not heard yet of a message's deletion, nor of the later
+// message given its number (by a node that started since), leaves that
+// later message alone when it deletes or marks "its" message: the
+// regression deleted the later message's audio and metadata (marking it
+// first wrote the old message's caller over it).
+func TestClusterStaleNodeLeavesTheNumbersNextMessage(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	held := newGate()
+	ka := sharedIn(t, cl.Stores[0], site)
+	ka.Keys = gatedKV{ka.Keys.(*store.KV), held}
+	ka.Objects = gatedObjects{ka.Objects.(*store.Objects), held}
+	a, toldA := joined(t, ka)
+	b, _ := joined(t, sharedIn(t, cl.Stores[1], site))
+	old, err := recordTone(t, b, "mary", "device.side-door", "call-old", 1, 941).finishMessage(1)
+	if err != nil || old == nil {
+		t.Fatalf("b's finishMessage: %v", err)
+	}
+	waitTold(t, toldA, "mary", "a lists b's message, with its metadata", func() bool {
+		ms := a.messages("mary")
+		return len(ms) == 1 && ms[0].Call == "call-old"
+	})
+
+	held.shut() // a hears nothing more until it acted on what it knows
+	defer func() {
+		select {
+		case <-held.open:
+		default:
+			held.release()
+		}
+	}()
+	if err := b.s.Delete("mary", old.ID, "app.mary"); err != nil {
+		t.Fatal(err)
+	}
+	c, toldC := joined(t, sharedIn(t, cl.Stores[2], site)) // starts after the delete
+	next, err := recordTone(t, c, "mary", "device.front-gate", "call-next", 1, 697).finishMessage(1)
+	if err != nil || next == nil {
+		t.Fatalf("c's finishMessage: %v", err)
+	}
+	if next.ID != old.ID {
+		t.Fatalf("c's message has number %d, the deleted one %d: the test needs them the same", next.ID, old.ID)
+	}
+	errHeard := a.s.MarkHeard("mary", old.ID)
+	errDelete := a.s.Delete("mary", old.ID, "app.mary")
+	held.release()
+	if errHeard != ErrNoMessage || errDelete != ErrNoMessage {
+		t.Errorf("a marked (%v) and deleted (%v) the message it knew; want both %v", errHeard, errDelete, ErrNoMessage)
+	}
+	wantMessages(t, c, toldC, "node c", "mary", map[string]float64{"call-next": 697})
+	wantMessages(t, a, toldA, "node a", "mary", map[string]float64{"call-next": 697})
+	for _, n := range []struct {
+		name string
+		e    *testEnv
+	}{{"node a", a}, {"node c", c}} {
+		if ms := n.e.messages("mary"); len(ms) != 1 || ms[0].From.Account != "device.front-gate" || ms[0].Folder != FolderNew {
+			t.Errorf("%s: %+v, want c's message, new, from the front gate", n.name, ms)
+		}
+	}
+}
