@@ -51,6 +51,9 @@ type Register struct {
 	// challenge, when set, answers REGISTERs without credentials from a
 	// scan (challenge.go).
 	challenge func(user, source string) []string
+	// scanned, when set, answers REGISTERs with credentials from a scan
+	// (authregister.go).
+	scanned func(*ScannedRegister) bool
 }
 
 // NewRegister returns the fast path of REGISTER over UDP to handler (the
@@ -70,7 +73,11 @@ func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	if !bytes.HasPrefix(data, registerPrefix) || sip.SIPDebug {
 		return false
 	}
-	if r.challenge != nil && !credentialsLine(data) && r.challengeScanned(conn, data, src) {
+	if credentials := credentialsLine(data); credentials && r.scanned != nil {
+		if r.serveScanned(conn, data, src) {
+			return true
+		}
+	} else if !credentials && r.challenge != nil && r.challengeScanned(conn, data, src) {
 		return true
 	}
 	msg, err := r.parser.ParseSIP(data)
@@ -145,10 +152,14 @@ func (tx *udpServerTx) RespondBytes(answer []byte) error {
 // send sends answer where the request's answer goes; remember keeps it
 // for retransmissions.
 func (tx *udpServerTx) send(answer []byte, remember bool) error {
+	return tx.sendTo(answer, responseDest(tx.req, tx.src), remember)
+}
+
+// sendTo sends answer to dst; remember keeps it for retransmissions.
+func (tx *udpServerTx) sendTo(answer []byte, dst net.Addr, remember bool) error {
 	if len(answer) > sip.UDPMTUSize-200 {
 		return sip.ErrUDPMTUCongestion // as sipgo's UDP transport refuses it
 	}
-	dst := responseDest(tx.req, tx.src)
 	if _, err := tx.conn.WriteTo(answer, dst); err != nil {
 		return fmt.Errorf("udp %s: %w", tx.conn.LocalAddr(), err)
 	}
