@@ -222,7 +222,7 @@ func scanAuthRegister(data []byte, s *ScannedRegister) bool {
 		case is(name, "content-type", "c"), is(name, "route", ""), is(name, "record-route", ""),
 			is(name, "refer-to", ""), is(name, "referred-by", ""), // the parser's to read
 			is(name, "proxy-authorization", ""), is(name, "require", ""), is(name, "proxy-require", ""),
-			is(name, "path", ""), is(name, "supported", "k"): // what the registrar reads and the scan does not
+			is(name, "path", ""): // what the registrar reads and the scan does not (Supported matters only with Path)
 			return false
 		default:
 			continue // text to sipgo too
