@@ -320,9 +320,9 @@ type headers struct {
 	hasExpires bool
 	userAgent  string // the first User-Agent value, cut (userAgent)
 	contacts   []sip.Header
-	path      []string
-	require   []string
-	supported []string
+	path       []string
+	require    []string
+	supported  []string
 }
 
 func scan(req *sip.Request) headers {
