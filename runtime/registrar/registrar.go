@@ -452,10 +452,7 @@ func (r *Registrar) parse(hs *headers) (update, *refusal) {
 				header: "Min-Expires", detail: strconv.Itoa(int(r.expiry.Min / time.Second))}
 		}
 		exp = min(exp, r.expiry.Max)
-		stored := c.Clone()
-		stored.DisplayName = ""
-		stored.Params = slices.DeleteFunc(stored.Params, func(kv sip.HeaderKV) bool { return strings.EqualFold(kv.K, "expires") })
-		u.contacts = append(u.contacts, contact{key: bindingKey(c), value: stored.Value(), expires: exp})
+		u.contacts = append(u.contacts, contact{key: bindingKey(c), value: storedContact(c), expires: exp})
 	}
 	// RFC 3261 §10.3 step 6: "*" stands alone and only with Expires: 0.
 	if u.wildcard && (len(u.contacts) > 0 || !hasExpires || def != 0) {
@@ -465,6 +462,26 @@ func (r *Registrar) parse(hs *headers) (update, *refusal) {
 		return update{}, &refusal{code: sip.StatusForbidden, reason: "Too Many Contacts"}
 	}
 	return u, nil
+}
+
+// storedContact is the Contact value a binding keeps of c: without its
+// display name and expires parameter. It is written from a shallow copy
+// of c (nothing of c is changed) into a pooled buffer, and copied out
+// once: ContactHeader.Value grows a strings.Builder from nothing, about
+// eight allocations a contact.
+func storedContact(c *sip.ContactHeader) string {
+	stored := *c
+	stored.DisplayName = ""
+	isExpires := func(kv sip.HeaderKV) bool { return strings.EqualFold(kv.K, "expires") }
+	if slices.ContainsFunc(c.Params, isExpires) {
+		stored.Params = slices.DeleteFunc(slices.Clone(c.Params), isExpires)
+	}
+	buf := answerBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	stored.StringWrite(buf) // "Contact: " and the value
+	v := string(buf.Bytes()[len("Contact: "):])
+	answerBufs.Put(buf)
+	return v
 }
 
 // parseSeconds parses a delta-seconds value; values past 2^32-1 mean

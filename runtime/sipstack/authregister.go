@@ -79,7 +79,7 @@ func (s *ScannedRegister) RespondOK(tail []byte) error {
 	buf := respBufs.Get().(*bytes.Buffer)
 	defer respBufs.Put(buf)
 	buf.Reset()
-	s.head.writeHead(buf, "200 OK", sip.GenerateTagN(16), s.src, ocFeedback{})
+	s.head.writeHead(buf, "200 OK", sip.GenerateTagN(16), s.Source, ocFeedback{})
 	buf.Write(tail)
 	s.sent = true
 	tx := udpServerTx{answered: &s.r.answered, conn: s.conn, key: s.key, src: s.src}
@@ -171,58 +171,66 @@ func scanAuthRegister(data []byte, s *ScannedRegister) bool {
 			return false
 		}
 		name := bytes.TrimRight(line[:colon], " \t")
-		if len(name) == 0 || !only(name, tokenChars) {
+		if len(name) == 0 || !tokenSet.has(name) {
 			return false
 		}
 		value := bytes.TrimSpace(line[colon+1:])
+		var lower [len("proxy-authorization")]byte
+		if len(name) > len(lower) {
+			continue // no name the scan reads: text to sipgo too
+		}
+		for i, c := range name {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			lower[i] = c
+		}
 		var field *[]byte
-		switch {
-		case is(name, "via", "v"):
+		switch string(lower[:len(name)]) {
+		case "via", "v":
 			if h.nvia > 0 {
 				return false // a proxy's: the parser's
 			}
 			h.vias[0] = value
 			h.nvia = 1
 			continue
-		case is(name, "from", "f"):
+		case "from", "f":
 			field = &h.from
-		case is(name, "to", "t"):
+		case "to", "t":
 			field = &h.to
-		case is(name, "call-id", "i"):
+		case "call-id", "i":
 			field = &h.callID
-		case is(name, "cseq", ""):
+		case "cseq":
 			field = &h.cseq
-		case is(name, "authorization", ""):
+		case "authorization":
 			field = &authorization
-		case is(name, "expires", ""):
+		case "expires":
 			field = &expires
-		case is(name, "contact", "m"):
+		case "contact", "m":
 			if ncontacts == maxScannedContacts {
 				return false
 			}
 			contacts[ncontacts] = line
 			ncontacts++
 			continue
-		case is(name, "user-agent", ""):
+		case "user-agent":
 			if userAgent == nil {
 				userAgent = value
 			}
 			continue
-		case is(name, "max-forwards", ""):
+		case "max-forwards":
 			if _, err := strconv.ParseUint(string(value), 10, 32); err != nil {
 				return false
 			}
 			continue
-		case is(name, "content-length", "l"):
+		case "content-length", "l":
 			if !bytes.Equal(value, []byte("0")) {
 				return false
 			}
 			rest = nil
 			continue
-		case is(name, "content-type", "c"), is(name, "route", ""), is(name, "record-route", ""),
-			is(name, "refer-to", ""), is(name, "referred-by", ""), // the parser's to read
-			is(name, "proxy-authorization", ""), is(name, "require", ""), is(name, "proxy-require", ""),
-			is(name, "path", ""): // what the registrar reads and the scan does not (Supported matters only with Path)
+		case "content-type", "c", "route", "record-route", "refer-to", "referred-by", // the parser's to read
+			"proxy-authorization", "require", "proxy-require", "path": // what the registrar reads and the scan does not (Supported matters only with Path)
 			return false
 		default:
 			continue // text to sipgo too
@@ -243,7 +251,7 @@ func scanAuthRegister(data []byte, s *ScannedRegister) bool {
 	}
 	n, _ := strconv.ParseUint(string(seq), 10, 32)
 	s.CSeq = uint32(n)
-	if containsFold(h.to, "tag") || !plainAddress(h.from) || !plainAddress(h.to) || !only(h.callID, callIDChars) {
+	if containsFold(h.to, "tag") || !plainAddress(h.from) || !plainAddress(h.to) || !callIDSet.has(h.callID) {
 		return false
 	}
 	user, ok := toUser(h.to)
@@ -283,6 +291,38 @@ func plainLine(line []byte) bool {
 	return true
 }
 
+// charSet is a set of bytes, for the scan's checks of what a value is
+// made of (strings.IndexByte per byte was a tenth of the scan).
+type charSet [256]bool
+
+func newCharSet(chars string) *charSet {
+	var s charSet
+	for i := range len(chars) {
+		s[chars[i]] = true
+	}
+	return &s
+}
+
+// has reports whether b is made of the bytes of s alone.
+func (s *charSet) has(b []byte) bool {
+	for _, c := range b {
+		if !s[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	tokenSet   = newCharSet(tokenChars)
+	callIDSet  = newCharSet(callIDChars)
+	displaySet = newCharSet(displayChars)
+	userSet    = newCharSet(userChars)
+	hostSet    = newCharSet(hostChars)
+	paramSet   = newCharSet(paramChars)
+	digitSet   = newCharSet("0123456789")
+)
+
 // tokenChars are RFC 3261's token characters: a header name of others
 // (sipgo trims Unicode spaces off names) is the parser's to read.
 const tokenChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
@@ -309,7 +349,7 @@ const displayChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345
 func plainAddress(v []byte) bool {
 	if len(v) > 0 && v[0] == '"' {
 		end := bytes.IndexByte(v[1:], '"')
-		if end <= 0 || !only(v[1:end+1], displayChars) || v[1] == ' ' || v[end] == ' ' {
+		if end <= 0 || !displaySet.has(v[1:end+1]) || v[1] == ' ' || v[end] == ' ' {
 			return false
 		}
 		v = v[end+2:]
@@ -331,7 +371,7 @@ func plainAddress(v []byte) bool {
 		return false
 	}
 	user, rest, ok := bytes.Cut(rest, []byte("@"))
-	if !ok || len(user) == 0 || !only(user, userChars) {
+	if !ok || len(user) == 0 || !userSet.has(user) {
 		return false
 	}
 	hostPort, uriParams, _ := bytes.Cut(rest, []byte(";"))
@@ -351,14 +391,14 @@ func plainAddress(v []byte) bool {
 // address and a port as sipgo writes it back (no leading zero, not 0).
 func plainHostPort(v []byte) bool {
 	host, port, hasPort := bytes.Cut(v, []byte(":"))
-	if len(host) == 0 || !only(host, hostChars) {
+	if len(host) == 0 || !hostSet.has(host) {
 		return false
 	}
 	if !hasPort {
 		return true
 	}
 	p, err := strconv.Atoi(string(port))
-	return err == nil && p > 0 && p <= 0xffff && port[0] != '0' && only(port, "0123456789")
+	return err == nil && p > 0 && p <= 0xffff && port[0] != '0' && digitSet.has(port)
 }
 
 // plainParams reports whether v is name[=value] parameters separated by
@@ -367,7 +407,7 @@ func plainParams(v []byte) bool {
 	for len(v) > 0 {
 		p, rest, _ := bytes.Cut(v, []byte(";"))
 		name, value, hasValue := bytes.Cut(p, []byte("="))
-		if len(name) == 0 || !only(name, paramChars) || (hasValue && (len(value) == 0 || !only(value, paramChars))) {
+		if len(name) == 0 || !paramSet.has(name) || (hasValue && (len(value) == 0 || !paramSet.has(value))) {
 			return false
 		}
 		if len(rest) == 0 && len(v) > len(p) {
@@ -412,8 +452,8 @@ func (s *ScannedRegister) plainVia() bool {
 	if port == 0 {
 		port = int(sip.DefaultPort("UDP"))
 	}
-	var key []byte
-	key = append(key, branch...)
+	var stack [128]byte
+	key := append(stack[:0], branch...)
 	key = append(key, sip.TxSeperator...)
 	key = append(key, host...)
 	key = append(key, sip.TxSeperator...)

@@ -170,7 +170,7 @@ func agreesWithParsedRegister(t *testing.T, s *ScannedRegister, data []byte) {
 		got.Expires = []string{s.Expires}
 	}
 	var buf bytes.Buffer
-	s.head.writeHead(&buf, "200 OK", "x", src, ocFeedback{})
+	s.head.writeHead(&buf, "200 OK", "x", src.String(), ocFeedback{})
 	got.Head = untagged(buf.String())
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("scanned (-parsed +scanned):\n%s\n%q", d, data)
