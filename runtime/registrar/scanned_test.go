@@ -137,6 +137,9 @@ func (g *scannedRig) both(t testing.TB, data []byte, nonces [2]string, password 
 			return outcome{}
 		}
 		o := outcome{Scanned: sipstack.RegistersScanned() != before}
+		if len(c.sent) == 0 && !o.Scanned {
+			return o // dropped (a LF without CR), or the answer too big to send
+		}
 		if len(c.sent) != 1 {
 			t.Fatalf("sent %d answers", len(c.sent))
 		}
