@@ -210,3 +210,28 @@ func FuzzScanAuthRegister(f *testing.F) {
 		agreesWithParsedRegister(t, &s, data)
 	})
 }
+
+// The cost of reading a desk phone's REGISTER with credentials: parsed
+// (sipgo's parser) and scanned (scanAuthRegister, the Contacts through
+// sipgo's header parser).
+func BenchmarkScanAuthRegister(b *testing.B) {
+	data := register(authLines...)
+	b.Run("parsed", func(b *testing.B) {
+		p := sip.NewParser()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := p.ParseSIP(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("scanned", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var s ScannedRegister
+			if !scanAuthRegister(data, &s) {
+				b.Fatal("not scanned")
+			}
+		}
+	})
+}
