@@ -670,3 +670,72 @@ func (a *Authenticator) publish(e events.Event, account string) {
 	}
 	a.sampler.Publish(e)
 }
+
+// Verified is a REGISTER's digest credentials that ScreenRegister found
+// right: all that is left is to spend their nonce count (CommitRegister).
+type Verified struct {
+	// User is the authenticated user name (the account).
+	User  string
+	host  string
+	nonce digest.Nonce
+	nc    uint32
+}
+
+// ScreenRegister is ScreenRegisterWith with the passwords New was given.
+func (a *Authenticator) ScreenRegister(authorization string, recipient *sip.Uri, source string) (Verified, bool) {
+	return a.ScreenRegisterWith(a.secrets, authorization, recipient, source)
+}
+
+// ScreenRegisterWith checks the credentials of a REGISTER that was not
+// parsed (package sipstack, ScannedRegister): authorization, the value of
+// its one Authorization line, for its Request-URI recipient, from source
+// (host:port). It reports true when CheckWith would take them but for
+// their nonce count: for this realm, from a source not throttled, of an
+// algorithm offered to the user name, with qop=auth, the right password
+// of a known user, a fresh nonce of ours and a uri naming the
+// Request-URI or this server.
+//
+// Unlike CheckWith it changes nothing and answers nothing: on false,
+// nothing was counted, logged or published, and the request is left to
+// CheckWith, which decides the same and gives the answer (a challenge, a
+// refusal, a failure counted). A flood of wrong passwords on this path
+// costs two digests each, until the throttle stops it.
+func (a *Authenticator) ScreenRegisterWith(secrets Secrets, authorization string, recipient *sip.Uri, source string) (Verified, bool) {
+	now := a.clk.Now()
+	cred, err := digest.ParseCredentials(authorization)
+	if err != nil || cred.Realm != a.realm || cred.QOP != "auth" || cred.NCValue == 0 || cred.Cnonce == "" {
+		return Verified{}, false
+	}
+	host := hostOf(source)
+	if _, ok := a.throttled(host, cred.Username, now); ok {
+		return Verified{}, false
+	}
+	alg := digest.ParseAlgorithm(cred.Algorithm)
+	if !digest.Offers(a.offered(secrets, cred.Username), alg) {
+		return Verified{}, false
+	}
+	password, known := secrets.SIPPassword(cred.Username)
+	if !known || !digest.Verify(alg, &cred, a.realm, string(sip.REGISTER), password) {
+		return Verified{}, false
+	}
+	nonce, ok := a.nonces.Open(cred.Nonce)
+	if !ok || !a.nonces.Fresh(nonce, now) {
+		return Verified{}, false
+	}
+	if !sameResource(cred.URI, recipient) && !a.namesServer(cred.URI) {
+		return Verified{}, false
+	}
+	return Verified{User: cred.Username, host: host, nonce: nonce, nc: cred.NCValue}, true
+}
+
+// CommitRegister spends the nonce count of credentials ScreenRegister
+// found right, and records the success as CheckWith does. It reports
+// false, having changed nothing, for a count seen before (a replay, which
+// CheckWith answers with a stale challenge).
+func (a *Authenticator) CommitRegister(v Verified) bool {
+	if !a.nonces.Count(v.nonce, v.nc) {
+		return false
+	}
+	a.succeed(v.host, v.User, a.clk.Now())
+	return true
+}

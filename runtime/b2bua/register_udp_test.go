@@ -10,6 +10,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+
+	"switchboard/runtime/sipstack"
 )
 
 // udpPeer sends hand-written requests to the server and reads its answers.
@@ -115,9 +117,14 @@ func TestRegisterRetransmission(t *testing.T) {
 				t.Fatal(err)
 			}
 			second := p.register(account, "retransmit-"+tag, "z9hG4bK-second-"+tag, 2, rport, cred.String())
+			scanned := sipstack.RegistersScanned()
 			ok := p.exchange(second)
 			if res := parseResponse(t, ok); res.StatusCode != 200 {
 				t.Fatalf("REGISTER with credentials: %d %s, want 200", res.StatusCode, res.Reason)
+			}
+			// The site's registrar takes it from the scan, unparsed.
+			if sipstack.RegistersScanned() == scanned {
+				t.Error("the REGISTER with credentials was parsed, not answered from the scan")
 			}
 			if again := p.exchange(second); !bytes.Equal(again, ok) {
 				t.Errorf("retransmission answered\n%s\nwant the same response as the original:\n%s", again, ok)

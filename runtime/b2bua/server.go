@@ -235,6 +235,7 @@ func New(cfg Config) (*Server, error) {
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.register = sipstack.NewRegister(onRegister)
 	s.register.Challenge(s.challengeRegister)
+	s.register.Scanned(s.registerScanned)
 	s.stateless = sipstack.NewStateless(s.screen)
 	s.admission = sipstack.NewAdmission(cfg.CallSetups, cfg.QueueDelay, sipstack.DefaultRetryAfter)
 	s.stateless.Refuse(s.admission) // what screen refuses first, from a scan
@@ -373,6 +374,24 @@ func (s *Server) challengeRegister(user, source string) []string {
 		return nil
 	}
 	return c.RegisterChallenge(user, source)
+}
+
+// ScannedRegistrar is a Registrar that also answers a REGISTER with
+// credentials over UDP from a scan of its header lines, without parsing
+// it (sipstack.ScannedRegister): it answers 200, or declines it having
+// done nothing, and the parsed way answers it.
+type ScannedRegistrar interface {
+	ServeScanned(s *sipstack.ScannedRegister) bool
+}
+
+// registerScanned hands a scanned REGISTER with credentials to the
+// registrar (package sipstack, Register.Scanned).
+func (s *Server) registerScanned(r *sipstack.ScannedRegister) bool {
+	if s.closing.Load() {
+		return false
+	}
+	reg, ok := s.st().reg.(ScannedRegistrar)
+	return ok && reg.ServeScanned(r)
 }
 
 // screen is the stateless answer to a new INVITE or SUBSCRIBE over UDP

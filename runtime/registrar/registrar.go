@@ -295,18 +295,20 @@ func (r *Registrar) decide(p *ir.Program, a Checker, req *sip.Request) (*sip.Res
 	}
 
 	now := r.clk.Now()
-	u, res := r.parse(req, &hs)
-	if res != nil {
-		return res, granted{}
+	u, bad := r.parse(&hs)
+	if bad != nil {
+		return bad.response(req), granted{}
 	}
 
-	lock := &r.locks[maphash.String(r.seed, acct.Name)%stripes]
+	lock := r.lock(acct.Name)
 	lock.Lock()
 	defer lock.Unlock()
-	current, res := r.apply(req, acct, u, now)
-	if res != nil {
-		return res, granted{}
+	callID, cseq := req.CallID().Value(), req.CSeq().SeqNo
+	current := live(r.store.Lookup(acct.Name), now)
+	if outOfOrder(current, u, callID, cseq) {
+		return sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Out-of-order CSeq", nil), granted{}
 	}
+	current = r.apply(acct, u, current, callID, cseq, req.Source(), transportName(req.Transport()), now)
 	return nil, granted{hs: hs, current: current, now: now}
 }
 
@@ -314,25 +316,27 @@ func (r *Registrar) decide(p *ir.Program, a Checker, req *sip.Request) (*sip.Res
 // pass: sipgo's GetHeader(s) lower-cases (allocating) the name of every
 // header field it passes, on every call.
 type headers struct {
-	expires   sip.Header
-	userAgent sip.Header
-	contacts  []sip.Header
-	path      []string
-	require   []string
-	supported []string
+	expires    string // the last Expires value, when hasExpires
+	hasExpires bool
+	userAgent  string // the first User-Agent value, cut (userAgent)
+	contacts   []sip.Header
+	path       []string
+	require    []string
+	supported  []string
 }
 
 func scan(req *sip.Request) headers {
 	var hs headers
+	uaSeen := false
 	for _, h := range req.Headers() {
 		switch name := h.Name(); {
 		case name == "Contact":
 			hs.contacts = append(hs.contacts, h)
 		case strings.EqualFold(name, "Expires"):
-			hs.expires = h
+			hs.expires, hs.hasExpires = h.Value(), true
 		case strings.EqualFold(name, "User-Agent"):
-			if hs.userAgent == nil {
-				hs.userAgent = h
+			if !uaSeen {
+				hs.userAgent, uaSeen = userAgent(h.Value()), true
 			}
 		case strings.EqualFold(name, "Path"):
 			hs.path = append(hs.path, h.Value())
@@ -389,22 +393,40 @@ type contact struct {
 	expires time.Duration
 }
 
-// parse reads the contacts of req and their expiry.
-func (r *Registrar) parse(req *sip.Request, hs *headers) (update, *sip.Response) {
+// refusal is a response other than 200 that the registrar decided on
+// before any change: its status, reason and one header field, if any.
+type refusal struct {
+	code           int
+	reason         string
+	header, detail string
+}
+
+// response is the refusal as the response to req.
+func (f *refusal) response(req *sip.Request) *sip.Response {
+	res := sip.NewResponseFromRequest(req, f.code, f.reason, nil)
+	if f.header != "" {
+		res.AppendHeader(sip.NewHeader(f.header, f.detail))
+	}
+	return res
+}
+
+// parse reads the contacts of a REGISTER and their expiry from its
+// header fields hs; it returns the refusal instead when they are wrong.
+func (r *Registrar) parse(hs *headers) (update, *refusal) {
 	var u update
-	bad := func(reason string) (update, *sip.Response) {
-		return update{}, sip.NewResponseFromRequest(req, sip.StatusBadRequest, reason, nil)
+	bad := func(reason string) (update, *refusal) {
+		return update{}, &refusal{code: sip.StatusBadRequest, reason: reason}
 	}
 	def := r.expiry.Default
 	hasExpires := false
-	if h := hs.expires; h != nil {
-		d, ok := parseSeconds(h.Value())
+	if hs.hasExpires {
+		d, ok := parseSeconds(hs.expires)
 		if !ok {
 			return bad("Invalid Expires")
 		}
 		def, hasExpires = d, true
 	}
-	u.path, u.userAgent = hs.path, userAgent(hs.userAgent)
+	u.path, u.userAgent = hs.path, hs.userAgent
 	for _, h := range hs.contacts {
 		c, ok := h.(*sip.ContactHeader)
 		if !ok {
@@ -426,24 +448,40 @@ func (r *Registrar) parse(req *sip.Request, hs *headers) (update, *sip.Response)
 			exp = d
 		}
 		if exp > 0 && exp < r.expiry.Min {
-			res := sip.NewResponseFromRequest(req, 423, "Interval Too Brief", nil)
-			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(r.expiry.Min/time.Second))))
-			return update{}, res
+			return update{}, &refusal{code: 423, reason: "Interval Too Brief",
+				header: "Min-Expires", detail: strconv.Itoa(int(r.expiry.Min / time.Second))}
 		}
 		exp = min(exp, r.expiry.Max)
-		stored := c.Clone()
-		stored.DisplayName = ""
-		stored.Params = slices.DeleteFunc(stored.Params, func(kv sip.HeaderKV) bool { return strings.EqualFold(kv.K, "expires") })
-		u.contacts = append(u.contacts, contact{key: bindingKey(c), value: stored.Value(), expires: exp})
+		u.contacts = append(u.contacts, contact{key: bindingKey(c), value: storedContact(c), expires: exp})
 	}
 	// RFC 3261 §10.3 step 6: "*" stands alone and only with Expires: 0.
 	if u.wildcard && (len(u.contacts) > 0 || !hasExpires || def != 0) {
 		return bad("Invalid Wildcard Contact")
 	}
 	if len(u.contacts) > r.maxContacts {
-		return update{}, sip.NewResponseFromRequest(req, sip.StatusForbidden, "Too Many Contacts", nil)
+		return update{}, &refusal{code: sip.StatusForbidden, reason: "Too Many Contacts"}
 	}
 	return u, nil
+}
+
+// storedContact is the Contact value a binding keeps of c: without its
+// display name and expires parameter. It is written from a shallow copy
+// of c (nothing of c is changed) into a pooled buffer, and copied out
+// once: ContactHeader.Value grows a strings.Builder from nothing, about
+// eight allocations a contact.
+func storedContact(c *sip.ContactHeader) string {
+	stored := *c
+	stored.DisplayName = ""
+	isExpires := func(kv sip.HeaderKV) bool { return strings.EqualFold(kv.K, "expires") }
+	if slices.ContainsFunc(c.Params, isExpires) {
+		stored.Params = slices.DeleteFunc(slices.Clone(c.Params), isExpires)
+	}
+	buf := answerBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	stored.StringWrite(buf) // "Contact: " and the value
+	v := string(buf.Bytes()[len("Contact: "):])
+	answerBufs.Put(buf)
+	return v
 }
 
 // parseSeconds parses a delta-seconds value; values past 2^32-1 mean
@@ -465,39 +503,47 @@ func parseSeconds(s string) (time.Duration, bool) {
 	return time.Duration(n) * time.Second, true
 }
 
-// apply changes the account's bindings as u asks, under the account's lock,
-// and returns its live bindings afterwards.
-func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time.Time) ([]Binding, *sip.Response) {
-	callID := req.CallID().Value()
-	cseq := req.CSeq().SeqNo
-	current := live(r.store.Lookup(acct.Name), now)
+// lock is the lock that serialises the updates of account.
+func (r *Registrar) lock(account string) *sync.Mutex {
+	return &r.locks[maphash.String(r.seed, account)%stripes]
+}
 
-	// RFC 3261 §10.3 step 7: a binding last written by this Call-ID only
-	// changes for a higher CSeq; otherwise the whole request fails.
-	outOfOrder := func(b *Binding) bool { return b.CallID == callID && cseq <= b.CSeq }
-	find := func(key string) *Binding {
-		for i := range current {
-			if current[i].Key == key {
-				return &current[i]
-			}
+// find returns the binding of current with key, nil when none.
+func find(current []Binding, key string) *Binding {
+	for i := range current {
+		if current[i].Key == key {
+			return &current[i]
 		}
-		return nil
 	}
+	return nil
+}
+
+// outOfOrder reports whether u, a REGISTER of Call-ID callID and CSeq
+// cseq, fails on an account's current bindings (RFC 3261 §10.3 step 7:
+// a binding last written by this Call-ID only changes for a higher CSeq;
+// otherwise the whole request fails).
+func outOfOrder(current []Binding, u update, callID string, cseq uint32) bool {
+	before := func(b *Binding) bool { return b.CallID == callID && cseq <= b.CSeq }
 	if u.wildcard {
 		for i := range current {
-			if outOfOrder(&current[i]) {
-				return nil, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Out-of-order CSeq", nil)
+			if before(&current[i]) {
+				return true
 			}
 		}
 	}
 	for _, c := range u.contacts {
-		if b := find(c.key); b != nil && outOfOrder(b) {
-			return nil, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Out-of-order CSeq", nil)
+		if b := find(current, c.key); b != nil && before(b) {
+			return true
 		}
 	}
+	return false
+}
 
+// apply changes the account's bindings, current, as u asks (which is not
+// outOfOrder), under the account's lock, and returns its live bindings
+// afterwards.
+func (r *Registrar) apply(acct *ir.Account, u update, current []Binding, callID string, cseq uint32, source, transport string, now time.Time) []Binding {
 	p := r.prog.Load()
-	source, transport := req.Source(), transportName(req.Transport())
 	ua := u.userAgent
 	path := r.pathOf(u.path, source, transport)
 	removed := func(b Binding, cause string) {
@@ -508,11 +554,11 @@ func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time
 		for _, b := range current {
 			removed(b, "unregistered")
 		}
-		return nil, nil
+		return nil
 	}
 	mine := map[string]bool{}
 	for _, c := range u.contacts {
-		old := find(c.key)
+		old := find(current, c.key)
 		if c.expires == 0 {
 			if old != nil {
 				removed(*old, "unregistered")
@@ -556,7 +602,7 @@ func (r *Registrar) apply(req *sip.Request, acct *ir.Account, u update, now time
 		}
 		current = live(r.store.Lookup(acct.Name), now)
 	}
-	return current, nil
+	return current
 }
 
 // ok builds the 200 OK listing every current binding with the seconds it
@@ -680,6 +726,13 @@ func writeOK(buf *bytes.Buffer, req *sip.Request, hs *headers, current []Binding
 		h.StringWrite(buf)
 		buf.WriteString("\r\n")
 	}
+	writeOKTail(buf, hs, current, now)
+}
+
+// writeOKTail writes to buf what the 200 has after the lines it echoes:
+// Content-Length, the Contacts with their seconds left, the Path when
+// the REGISTER supports it, Date, and the empty line.
+func writeOKTail(buf *bytes.Buffer, hs *headers, current []Binding, now time.Time) {
 	buf.WriteString("Content-Length: 0\r\n")
 	var n [20]byte
 	for _, b := range current {
@@ -791,13 +844,9 @@ func param(ps sip.HeaderParams, name string) (string, bool) {
 	return "", false
 }
 
-// userAgent is the value of a User-Agent header h, cut to a length an
+// userAgent is v, the value of a User-Agent header, cut to a length an
 // event line can carry: it is the device's to write.
-func userAgent(h sip.Header) string {
-	if h == nil {
-		return ""
-	}
-	v := h.Value()
+func userAgent(v string) string {
 	if len(v) > 128 {
 		v = v[:128]
 	}

@@ -86,7 +86,7 @@ func scanRegister(data []byte) (requestHead, bool) {
 // own, Call-ID and CSeq as they came, the top Via with rport's value and
 // received (RFC 3581 §4).
 func (h *requestHead) challenge(buf *bytes.Buffer, values []string, src net.Addr) {
-	h.writeHead(buf, "401 Unauthorized", sip.GenerateTagN(16), src, ocFeedback{})
+	h.writeHead(buf, "401 Unauthorized", sip.GenerateTagN(16), src.String(), ocFeedback{})
 	for _, v := range values {
 		buf.WriteString("WWW-Authenticate: ")
 		buf.WriteString(v)

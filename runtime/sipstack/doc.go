@@ -3,7 +3,9 @@
 // limit, transaction timers for a served site and for a simulation,
 // sipgo's default logger), the UDP listener as sipgo reads it (ReadyConn:
 // readiness, shutdown), REGISTER over UDP answered beside sipgo's
-// transaction layer (Register), and the challenges to INVITEs and
+// transaction layer (Register: a REGISTER without credentials challenged,
+// and one with credentials handed to the registrar, from a scan of its
+// header lines when the scan is sure of it), and the challenges to INVITEs and
 // SUBSCRIBEs over UDP sent statelessly before sipgo makes a transaction
 // (Stateless), the transport of large requests the server sends
 // (Oversize, RFC 3261 §18.1.1), and the refusal of new calls when the

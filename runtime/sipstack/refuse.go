@@ -345,7 +345,7 @@ func (h *requestHead) dest(src net.Addr) net.Addr {
 // src to buf; the To gets a stateless tag, for its ACK (Stateless). When
 // the top Via has oc, it carries the feedback fb (RFC 7339 §5.3).
 func (h *requestHead) refusal(buf *bytes.Buffer, retryAfter string, src net.Addr, fb ocFeedback) {
-	h.writeHead(buf, "503 Service Unavailable", statelessTag+sip.GenerateTagN(10), src, fb)
+	h.writeHead(buf, "503 Service Unavailable", statelessTag+sip.GenerateTagN(10), src.String(), fb)
 	buf.WriteString("Retry-After: ")
 	buf.WriteString(retryAfter)
 	buf.WriteString("\r\nContent-Length: 0\r\n\r\n")
@@ -354,15 +354,16 @@ func (h *requestHead) refusal(buf *bytes.Buffer, retryAfter string, src net.Addr
 // writeHead writes the status line and the fields a response to the
 // scanned request echoes (sip.NewResponseFromRequest): the Vias, the top
 // one as writeTopVia writes it, From, To with tag, Call-ID and CSeq as
-// they came, each line ended.
-func (h *requestHead) writeHead(buf *bytes.Buffer, status, tag string, src net.Addr, fb ocFeedback) {
+// they came, each line ended. source is where the request came from
+// (host:port).
+func (h *requestHead) writeHead(buf *bytes.Buffer, status, tag string, source string, fb ocFeedback) {
 	buf.WriteString("SIP/2.0 ")
 	buf.WriteString(status)
 	buf.WriteString("\r\n")
 	for i, v := range h.vias[:h.nvia] {
 		buf.WriteString("Via: ")
 		if i == 0 {
-			h.writeTopVia(buf, src, fb)
+			h.writeTopVia(buf, source, fb)
 		} else {
 			buf.Write(v)
 		}
@@ -384,26 +385,27 @@ func (h *requestHead) writeHead(buf *bytes.Buffer, status, tag string, src net.A
 // writeTopVia writes the top Via as a response carries it: with rport's
 // value and received (RFC 3581 §4, as sipgo writes them), and, when the
 // client supports it, RFC 7339's oc, oc-algo, oc-validity and oc-seq.
-func (h *requestHead) writeTopVia(buf *bytes.Buffer, src net.Addr, fb ocFeedback) {
+func (h *requestHead) writeTopVia(buf *bytes.Buffer, source string, fb ocFeedback) {
 	v := h.vias[0]
-	host, port, _ := net.SplitHostPort(src.String())
-	// Edits at positions in v, in order: a value after rport and oc,
-	// oc-algo replaced by the one algorithm chosen.
+	host, port, _ := net.SplitHostPort(source)
+	// Edits at positions in v, in order: a value after rport and oc
+	// ("=" and text), oc-algo replaced by the one algorithm chosen.
 	type edit struct {
 		at, to int
+		value  bool
 		text   string
 	}
 	var edits [3]edit
 	n := 0
 	if h.rport {
-		edits[n] = edit{h.rportEnd, h.rportEnd, "=" + port}
+		edits[n] = edit{h.rportEnd, h.rportEnd, true, port}
 		n++
 	}
 	if h.oc {
-		edits[n] = edit{h.ocEnd, h.ocEnd, "=" + strconv.Itoa(fb.reduction)}
+		edits[n] = edit{h.ocEnd, h.ocEnd, true, strconv.Itoa(fb.reduction)}
 		n++
 		if h.algoEnd > 0 {
-			edits[n] = edit{h.algoStart, h.algoEnd, ocAlgo}
+			edits[n] = edit{h.algoStart, h.algoEnd, false, ocAlgo}
 			n++
 		}
 	}
@@ -415,12 +417,16 @@ func (h *requestHead) writeTopVia(buf *bytes.Buffer, src net.Addr, fb ocFeedback
 	at := 0
 	for _, e := range edits[:n] {
 		buf.Write(v[at:e.at])
+		if e.value {
+			buf.WriteByte('=')
+		}
 		buf.WriteString(e.text)
 		at = e.to
 	}
 	buf.Write(v[at:h.topEnd])
 	if h.rport {
-		buf.WriteString(";received=" + host)
+		buf.WriteString(";received=")
+		buf.WriteString(host)
 	}
 	if h.oc {
 		if h.algoEnd == 0 {

@@ -51,6 +51,9 @@ type Register struct {
 	// challenge, when set, answers REGISTERs without credentials from a
 	// scan (challenge.go).
 	challenge func(user, source string) []string
+	// scanned, when set, answers REGISTERs with credentials from a scan
+	// (authregister.go).
+	scanned func(*ScannedRegister) bool
 }
 
 // NewRegister returns the fast path of REGISTER over UDP to handler (the
@@ -65,12 +68,20 @@ func (r *Register) Close() { r.answered.close() }
 // Serve answers data, a datagram read from conn and sent from src, when
 // it is a REGISTER, and reports whether it did. Anything else, and a
 // REGISTER sipgo would refuse before its handler (unparsable, or without
-// Via or CSeq), is left to sipgo.
+// Via or CSeq), is left to sipgo. A REGISTER with a LF without CR in its
+// header is dropped (loneLF), and reported served.
 func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	if !bytes.HasPrefix(data, registerPrefix) || sip.SIPDebug {
 		return false
 	}
-	if r.challenge != nil && !credentialsLine(data) && r.challengeScanned(conn, data, src) {
+	if loneLF(data) {
+		return true // dropped, unanswered
+	}
+	if credentials := credentialsLine(data); credentials && r.scanned != nil {
+		if r.serveScanned(conn, data, src) {
+			return true
+		}
+	} else if !credentials && r.challenge != nil && r.challengeScanned(conn, data, src) {
 		return true
 	}
 	msg, err := r.parser.ParseSIP(data)
@@ -92,6 +103,32 @@ func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	}
 	r.handler(req, &udpServerTx{answered: &r.answered, conn: conn, key: key, req: req, src: src})
 	return true
+}
+
+// loneLF reports whether the header of data, a datagram, has a LF
+// without a CR before it. sipgo's parser ends a line only at CRLF (a lone
+// CR fails its parse) but keeps a lone LF inside a value, and every
+// answer to a REGISTER echoes the Via, From, To, Call-ID and CSeq values
+// as read: a peer that ends lines at LF would read what follows it as
+// header fields of the server's answer, of the sender's choosing (a
+// challenge to a realm of its own, say). Such a REGISTER is dropped: no
+// client sends one, and no answer to it is safe to send.
+func loneLF(data []byte) bool {
+	head := data
+	if end := bytes.Index(data, []byte("\r\n\r\n")); end >= 0 {
+		head = data[:end]
+	}
+	for i := bytes.IndexByte(head, '\n'); i >= 0; {
+		if i == 0 || head[i-1] != '\r' {
+			return true
+		}
+		j := bytes.IndexByte(head[i+1:], '\n')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // credentialsLine reports whether data's header has a line starting
@@ -145,10 +182,14 @@ func (tx *udpServerTx) RespondBytes(answer []byte) error {
 // send sends answer where the request's answer goes; remember keeps it
 // for retransmissions.
 func (tx *udpServerTx) send(answer []byte, remember bool) error {
+	return tx.sendTo(answer, responseDest(tx.req, tx.src), remember)
+}
+
+// sendTo sends answer to dst; remember keeps it for retransmissions.
+func (tx *udpServerTx) sendTo(answer []byte, dst net.Addr, remember bool) error {
 	if len(answer) > sip.UDPMTUSize-200 {
 		return sip.ErrUDPMTUCongestion // as sipgo's UDP transport refuses it
 	}
-	dst := responseDest(tx.req, tx.src)
 	if _, err := tx.conn.WriteTo(answer, dst); err != nil {
 		return fmt.Errorf("udp %s: %w", tx.conn.LocalAddr(), err)
 	}

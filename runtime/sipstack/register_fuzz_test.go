@@ -62,6 +62,12 @@ func FuzzRegister(f *testing.F) {
 		if served && !bytes.HasPrefix(data, registerPrefix) {
 			t.Fatalf("served a datagram that is not a REGISTER: %q", data)
 		}
+		if served && calls == 0 && loneLF(data) {
+			if len(conn.sent) != 0 {
+				t.Fatalf("answered a REGISTER with a LF without CR: %q", conn.sent)
+			}
+			return
+		}
 		if served != (calls == 1) || calls > 1 {
 			t.Fatalf("served %v, handler ran %d times", served, calls)
 		}

@@ -12,6 +12,7 @@ import (
 	"switchboard/runtime/carrier"
 	"switchboard/runtime/portal"
 	"switchboard/runtime/registrar"
+	"switchboard/runtime/sipstack"
 	"switchboard/runtime/voicemail"
 )
 
@@ -138,6 +139,12 @@ func (g genAuth) RegisterChallenge(user, source string) []string {
 	return g.a.RegisterChallengeWith(g.secrets, user, source)
 }
 
+func (g genAuth) ScreenRegister(authorization string, recipient *sip.Uri, source string) (auth.Verified, bool) {
+	return g.a.ScreenRegisterWith(g.secrets, authorization, recipient, source)
+}
+
+func (g genAuth) CommitRegister(v auth.Verified) bool { return g.a.CommitRegister(v) }
+
 // registrarView gives the server one generation's registrar; node is this
 // node of a cluster (nil: a single node).
 type registrarView struct {
@@ -148,6 +155,8 @@ type registrarView struct {
 func (r registrarView) OnRegister(req *sip.Request, tx sip.ServerTransaction) {
 	r.v.OnRegister(req, tx)
 }
+
+func (r registrarView) ServeScanned(s *sipstack.ScannedRegister) bool { return r.v.ServeScanned(s) }
 
 func (r registrarView) Contacts(account string) []b2bua.Contact {
 	var out []b2bua.Contact
