@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"strconv"
-	"sync"
 )
 
 // Every message read is refused, before sipgo parses it, when its header
@@ -79,10 +78,10 @@ var errBareLineEnd = errors.New("sipstack: a CR or LF outside a CRLF in a messag
 // whole message.
 const maxStrictHead = 65535
 
-// strictConn checks each message header read before sipgo has it.
+// strictConn checks each message header read before sipgo has it; sipgo
+// reads a connection from one goroutine, so it needs no lock.
 type strictConn struct {
 	net.Conn
-	mu   sync.Mutex
 	head []byte // the header read so far, from its first byte
 	skip uint64 // body bytes still to come
 	bad  bool
@@ -91,10 +90,7 @@ type strictConn struct {
 func (c *strictConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 {
-		c.mu.Lock()
-		ok := c.feed(b[:n])
-		c.mu.Unlock()
-		if !ok {
+		if !c.feed(b[:n]) {
 			c.Conn.Close()
 			return 0, errBareLineEnd
 		}
