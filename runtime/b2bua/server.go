@@ -459,7 +459,7 @@ func (s *Server) serveStream(ctx context.Context, transport string, l net.Listen
 	}
 	raw := l // the goroutine closes what it was given; l is rebound below
 	go func() { <-ctx.Done(); raw.Close() }()
-	l = sipstack.TraceListener(l, s.cfg.Trace)
+	l = sipstack.TraceListener(sipstack.StrictListener(l), s.cfg.Trace)
 	if !s.serve(l) {
 		return nil
 	}

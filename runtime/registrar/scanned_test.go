@@ -133,13 +133,16 @@ func (g *scannedRig) both(t testing.TB, data []byte, nonces [2]string, password 
 	run := func(r *sipstack.Register, nonce string) outcome {
 		data := sign(data, nonce, password)
 		var c conn
+		if sipstack.BareLineEnd(data) {
+			return outcome{} // the read loop drops it (sipstack.ReadyConn)
+		}
 		before := sipstack.RegistersScanned()
 		if !r.Serve(&c, data, deskPhone) {
 			return outcome{}
 		}
 		o := outcome{Scanned: sipstack.RegistersScanned() != before}
 		if len(c.sent) == 0 && !o.Scanned {
-			return o // dropped (a LF without CR), or the answer too big to send
+			return o // the answer too big to send
 		}
 		if len(c.sent) != 1 {
 			t.Fatalf("sent %d answers", len(c.sent))

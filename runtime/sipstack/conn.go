@@ -14,6 +14,9 @@ import (
 // true for a datagram it consumed (REGISTER, see Register; challenges,
 // see Stateless).
 //
+// A datagram whose header has a CR or LF outside a CRLF is dropped
+// before serve or sipgo sees it (BareLineEnd).
+//
 // It closes Ready the first time sipgo reads: by then sipgo has the socket
 // in its connection pool, and requests that must leave from it (to
 // carriers) find it there instead of making sipgo open a socket of its
@@ -60,11 +63,25 @@ func (c *ReadyConn) MeasureWait(received func() time.Time, waited func(time.Dura
 // pc can be read without waiting (package udp's Conn, traced or not), it
 // is read in priority order (priority.go).
 func NewReadyConn(pc net.PacketConn, closing *atomic.Bool, serve func(conn net.PacketConn, data []byte, src net.Addr) bool) *ReadyConn {
-	c := &ReadyConn{PacketConn: pc, ready: make(chan struct{}), closing: closing, serve: serve}
+	c := &ReadyConn{PacketConn: pc, ready: make(chan struct{}), closing: closing, serve: strict(serve)}
 	if now, ok := pc.(nowReader); ok {
 		c.q = newQueues(now)
 	}
 	return c
+}
+
+// strict is serve behind BareLineEnd: a datagram whose header has a CR
+// or LF outside a CRLF is consumed, unanswered (lineend.go), before
+// serve's scans or sipgo's parser read it. Every datagram the read loop
+// takes, from the socket or from the priority path's queues, passes
+// here.
+func strict(serve func(conn net.PacketConn, data []byte, src net.Addr) bool) func(conn net.PacketConn, data []byte, src net.Addr) bool {
+	return func(conn net.PacketConn, data []byte, src net.Addr) bool {
+		if BareLineEnd(data) {
+			return true
+		}
+		return serve != nil && serve(conn, data, src)
+	}
 }
 
 // Overflowed is how many new requests the priority path took up out of
@@ -100,7 +117,7 @@ func (c *ReadyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			return n, addr, err
 		}
 		if c.closing.Load() {
-			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) {
+			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) && !BareLineEnd(b[:n]) {
 				return n, addr, nil
 			}
 			continue

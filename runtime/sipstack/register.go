@@ -68,14 +68,11 @@ func (r *Register) Close() { r.answered.close() }
 // Serve answers data, a datagram read from conn and sent from src, when
 // it is a REGISTER, and reports whether it did. Anything else, and a
 // REGISTER sipgo would refuse before its handler (unparsable, or without
-// Via or CSeq), is left to sipgo. A REGISTER with a LF without CR in its
-// header is dropped (loneLF), and reported served.
+// Via or CSeq), is left to sipgo. A REGISTER whose header has a CR or LF
+// outside a CRLF never comes here: ReadyConn drops it (BareLineEnd).
 func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	if !bytes.HasPrefix(data, registerPrefix) || sip.SIPDebug {
 		return false
-	}
-	if loneLF(data) {
-		return true // dropped, unanswered
 	}
 	if credentials := credentialsLine(data); credentials && r.scanned != nil {
 		if r.serveScanned(conn, data, src) {
@@ -103,32 +100,6 @@ func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	}
 	r.handler(req, &udpServerTx{answered: &r.answered, conn: conn, key: key, req: req, src: src})
 	return true
-}
-
-// loneLF reports whether the header of data, a datagram, has a LF
-// without a CR before it. sipgo's parser ends a line only at CRLF (a lone
-// CR fails its parse) but keeps a lone LF inside a value, and every
-// answer to a REGISTER echoes the Via, From, To, Call-ID and CSeq values
-// as read: a peer that ends lines at LF would read what follows it as
-// header fields of the server's answer, of the sender's choosing (a
-// challenge to a realm of its own, say). Such a REGISTER is dropped: no
-// client sends one, and no answer to it is safe to send.
-func loneLF(data []byte) bool {
-	head := data
-	if end := bytes.Index(data, []byte("\r\n\r\n")); end >= 0 {
-		head = data[:end]
-	}
-	for i := bytes.IndexByte(head, '\n'); i >= 0; {
-		if i == 0 || head[i-1] != '\r' {
-			return true
-		}
-		j := bytes.IndexByte(head[i+1:], '\n')
-		if j < 0 {
-			break
-		}
-		i += 1 + j
-	}
-	return false
 }
 
 // credentialsLine reports whether data's header has a line starting

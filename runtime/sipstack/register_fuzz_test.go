@@ -28,7 +28,9 @@ var registerSeeds = []string{
 }
 
 // FuzzRegister feeds datagrams to REGISTER's fast path as the UDP read loop
-// does. Whatever arrives: it takes only a REGISTER sipgo would hand a
+// does, behind its check of line ends (strict). Whatever arrives: no
+// answer has a CR or LF outside a CRLF, a datagram whose header has one
+// is consumed unanswered; it takes only a REGISTER sipgo would hand a
 // handler (with Via and CSeq, so a transaction key), leaves everything else
 // to sipgo, sends only what the handler responded, to a valid UDP address,
 // and answers a retransmission with the same bytes without running the
@@ -56,15 +58,21 @@ func FuzzRegister(f *testing.F) {
 		defer r.Close()
 		conn := &addrRecorder{}
 		var served bool
-		if n := allocated(func() { served = r.Serve(conn, data, src) }); n > allocBound(len(data)) {
+		serve := strict(r.Serve) // as ReadyConn serves it
+		if n := allocated(func() { served = serve(conn, data, src) }); n > allocBound(len(data)) {
 			t.Fatalf("a %d-byte datagram allocated %d bytes", len(data), n)
 		}
 		if served && !bytes.HasPrefix(data, registerPrefix) {
 			t.Fatalf("served a datagram that is not a REGISTER: %q", data)
 		}
-		if served && calls == 0 && loneLF(data) {
-			if len(conn.sent) != 0 {
-				t.Fatalf("answered a REGISTER with a LF without CR: %q", conn.sent)
+		for _, a := range conn.sent {
+			if i := bareLineEnd(a); i >= 0 {
+				t.Fatalf("an answer has a CR or LF outside a CRLF at %d: %q", i, a)
+			}
+		}
+		if BareLineEnd(data) {
+			if !served || calls != 0 || len(conn.sent) != 0 {
+				t.Fatalf("a datagram with a CR or LF outside a CRLF in its header: served %v, handled %d times, %d answers", served, calls, len(conn.sent))
 			}
 			return
 		}
@@ -101,7 +109,7 @@ func FuzzRegister(f *testing.F) {
 			t.Fatalf("sent %q, want the handler's %q", conn.sent[0], want)
 		}
 		// The retransmission: the same bytes again, the handler not run.
-		if !r.Serve(conn, data, src) || calls != 1 {
+		if !serve(conn, data, src) || calls != 1 {
 			t.Fatalf("retransmission: handler ran %d times", calls)
 		}
 		if len(conn.sent) != 2 || !bytes.Equal(conn.sent[0], conn.sent[1]) {
@@ -141,3 +149,18 @@ func allocated(f func()) uint64 {
 // allowance and a small multiple of the input, so that no input makes the
 // server allocate out of proportion to what it was sent.
 func allocBound(n int) uint64 { return 1<<18 + 64*uint64(n) }
+
+// bareLineEnd is where b has a CR or LF that is not part of a CRLF, -1
+// when it has none: what no answer may carry. Byte by byte, unlike
+// BareLineEnd, and over the whole of b, body included.
+func bareLineEnd(b []byte) int {
+	for i, c := range b {
+		switch {
+		case c == '\r' && (i+1 == len(b) || b[i+1] != '\n'):
+			return i
+		case c == '\n' && (i == 0 || b[i-1] != '\r'):
+			return i
+		}
+	}
+	return -1
+}

@@ -223,10 +223,12 @@ func TestRespondBytes(t *testing.T) {
 	}
 }
 
-// A REGISTER with a LF without CR in a line the answer echoes is dropped
-// unanswered: sipgo's parser keeps the LF in the value, and the answer
-// would carry it, the rest of the line read as a header field of the
-// answer by a peer that ends lines at LF.
+// A REGISTER with a CR or LF outside a CRLF in a line the answer echoes
+// is dropped unanswered at the read loop's entry (strict, the function
+// every datagram ReadyConn reads passes), before Register reads it:
+// sipgo's parser keeps a lone LF in the value, and the answer would carry
+// it, the rest of the line read as a header field of the answer by a
+// peer that ends lines at LF.
 func TestRegisterDropsLoneLF(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -236,7 +238,9 @@ func TestRegisterDropsLoneLF(t *testing.T) {
 		{"in the Call-ID", register(replace(phoneLines, 4, "Call-ID: 1-2\nWWW-Authenticate: Digest realm=\"evil\"")...), true},
 		{"in the Via", register(replace(phoneLines, 0, "Via: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bK-1\nX: y;rport")...), true},
 		{"with credentials", register(append(replace(phoneLines, 2, "From: <sip:app.u1@bench.example>;tag=1\nX: y"), `Authorization: Digest username="app.u1"`)...), true},
-		{"in the body only", append(bytes.TrimSuffix(register(phoneLines...), []byte("Content-Length: 0\r\n\r\n")), "Content-Length: 3\r\n\r\na\nb"...), false},
+		{"a CR in the Call-ID", register(replace(phoneLines, 4, "Call-ID: 1-2\rWWW-Authenticate: Digest realm=\"evil\"")...), true},
+		{"a CR with credentials", register(append(replace(phoneLines, 2, "From: <sip:app.u1@bench.example>;tag=1\rX: y"), `Authorization: Digest username="app.u1"`)...), true},
+		{"in the body only", append(bytes.TrimSuffix(register(phoneLines...), []byte("Content-Length: 0\r\n\r\n")), "Content-Length: 5\r\n\r\na\nb\rc"...), false},
 		{"none", register(phoneLines...), false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,7 +252,7 @@ func TestRegisterDropsLoneLF(t *testing.T) {
 			defer r.Close()
 			conn := &recorder{}
 			src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
-			served := r.Serve(conn, tt.data, src)
+			served := strict(r.Serve)(conn, tt.data, src)
 			type result struct {
 				Served  bool
 				Handled int

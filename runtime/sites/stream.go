@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"switchboard/runtime/listener"
+	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
 )
 
@@ -156,6 +157,13 @@ func (srv *Server) routeStream(c net.Conn, sm *streamMux, handshake time.Duratio
 	timer := time.AfterFunc(handshake, func() { c.Close() })
 	buf, err := readHead(c)
 	if !timer.Stop() || err != nil {
+		c.Close()
+		return
+	}
+	if sipstack.BareLineEnd(buf) {
+		// A CR or LF outside a CRLF in the first header: the 404
+		// would echo it, and the site's stack refuses it anyway
+		// (sipstack.StrictListener).
 		c.Close()
 		return
 	}

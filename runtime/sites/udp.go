@@ -139,10 +139,13 @@ func (m *udpMux) read() error {
 }
 
 // route hands data to its site, answers 404 to a request no site claims,
-// and drops the rest.
+// and drops the rest, and anything whose header has a CR or LF outside a
+// CRLF.
 func (m *udpMux) route(data []byte, src net.Addr) {
+	// A header with a CR or LF outside a CRLF is dropped before the
+	// scan, whose 404 would echo it (sipstack.BareLineEnd).
 	h, ok := scan(data)
-	if !ok {
+	if !ok || sipstack.BareLineEnd(data) {
 		m.srv.dropped.Add(1)
 		return
 	}

@@ -1,0 +1,235 @@
+package sites_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"switchboard/compiler/credentials"
+	"switchboard/runtime/b2bua"
+	"switchboard/runtime/site"
+	"switchboard/runtime/sites"
+)
+
+// bareLineEnd finds a CR or LF in b that is not part of a CRLF; -1 when
+// every one is.
+func bareLineEnd(b []byte) int {
+	for i, c := range b {
+		switch {
+		case c == '\r' && (i+1 == len(b) || b[i+1] != '\n'):
+			return i
+		case c == '\n' && (i == 0 || b[i-1] != '\r'):
+			return i
+		}
+	}
+	return -1
+}
+
+// A request whose header has a LF without CR, or a CR without LF, inside
+// a value the answer echoes (From, Call-ID, Via…) is answered by nothing
+// that carries it, whatever its method, over UDP, TCP and TLS, for a site
+// and for a domain no site serves: sipgo keeps a lone LF in the value,
+// and a peer that ends lines at LF would read what follows as a header
+// field of the server's answer (response splitting). Every CR and LF of
+// every answer is part of a CRLF.
+func TestNoBareLineEndInAnswers(t *testing.T) {
+	srv := sites.New(quiet)
+	p := compile(t, siteSource(1, 201))
+	s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, 1), p)}, site.Options{Logger: quiet, Services: &b2bua.Services{}, NonceSlots: sites.NonceSlots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := srv.Add("1", s); err != nil {
+		t.Fatal(err)
+	}
+	conf := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}
+	lim := site.Limits{Handshake: 2 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	udpC, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcpL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 3)
+	go func() { done <- srv.ServeUDP(ctx, udpC) }()
+	go func() { done <- srv.ServeTCP(ctx, tcpL, lim) }()
+	go func() { done <- srv.ServeTLS(ctx, tlsL, conf, lim) }()
+	t.Cleanup(func() {
+		cancel()
+		for range 3 {
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	})
+	<-srv.UDPReady()
+
+	// request is a request of method to domain with injected put into
+	// the header named where; callID names it.
+	request := func(method, domain, transport, local, callID, where, injected string) []byte {
+		lines := []string{
+			fmt.Sprintf("%s sip:101@%s SIP/2.0", method, domain),
+			fmt.Sprintf("Via: SIP/2.0/%s %s;branch=z9hG4bK-%s;rport", transport, local, callID),
+			"Max-Forwards: 70",
+			fmt.Sprintf("From: <sip:app.ann@%s>;tag=f1", domain),
+			fmt.Sprintf("To: <sip:101@%s>", domain),
+			"Call-ID: " + callID,
+			"CSeq: 1 " + method,
+			fmt.Sprintf("Contact: <sip:app.ann@%s;transport=%s>", local, strings.ToLower(transport)),
+			"Event: message-summary",
+			"Content-Length: 0",
+		}
+		if method == "BYE" || method == "CANCEL" {
+			lines[4] += ";tag=t1"
+		}
+		for i, l := range lines {
+			if strings.HasPrefix(l, where+":") {
+				lines[i] += injected
+			}
+		}
+		return []byte(strings.Join(lines, "\r\n") + "\r\n\r\n")
+	}
+	// probeID names the clean OPTIONS sent after an attack: its answer
+	// bounds the wait for the attack's.
+	probeID := func(callID string) string { return "probe-" + callID }
+
+	type attack struct{ method, domain, where, injected string }
+	var attacks []attack
+	for _, inj := range []string{"\nX-Injected: 1", "\rX-Injected: 1"} {
+		for _, m := range []string{"INVITE", "OPTIONS", "REGISTER", "SUBSCRIBE", "MESSAGE", "BYE", "CANCEL"} {
+			attacks = append(attacks, attack{m, "s1.example", "From", inj}, attack{m, "s1.example", "Call-ID", inj})
+		}
+		attacks = append(attacks, attack{"INVITE", "s1.example", "Via", inj}, attack{"INVITE", "nowhere.example", "Call-ID", inj},
+			attack{"OPTIONS", "nowhere.example", "From", inj})
+	}
+	name := func(a attack) string {
+		kind := "LF"
+		if strings.HasPrefix(a.injected, "\r") {
+			kind = "CR"
+		}
+		return fmt.Sprintf("%s to %s, bare %s in %s", a.method, a.domain, kind, a.where)
+	}
+	check := func(t *testing.T, what string, answers [][]byte) {
+		t.Helper()
+		for _, a := range answers {
+			if i := bareLineEnd(a); i >= 0 {
+				t.Errorf("%s: an answer has a bare CR or LF at %d: %q", what, i, a)
+			}
+		}
+	}
+
+	t.Run("UDP", func(t *testing.T) {
+		for i, a := range attacks {
+			c, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprintf("lf-udp-%d@test", i)
+			local := c.LocalAddr().String()
+			for _, msg := range [][]byte{
+				request(a.method, a.domain, "UDP", local, id, a.where, a.injected),
+				request("OPTIONS", "s1.example", "UDP", local, probeID(id), "", ""),
+			} {
+				if _, err := c.WriteTo(msg, udpC.LocalAddr()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Answers until the probe's, and for a moment after it:
+			// sipgo handles each datagram in a goroutine of its own,
+			// so the attack's answer may come second. Bounded: a
+			// missing answer ends the read at its deadline.
+			var answers [][]byte
+			deadline := time.Now().Add(5 * time.Second)
+			buf := make([]byte, 65535)
+			for {
+				_ = c.SetReadDeadline(deadline)
+				n, _, err := c.ReadFrom(buf)
+				if err != nil {
+					break
+				}
+				answers = append(answers, append([]byte(nil), buf[:n]...))
+				if bytes.Contains(buf[:n], []byte(probeID(id))) {
+					deadline = time.Now().Add(150 * time.Millisecond)
+				}
+			}
+			c.Close()
+			check(t, name(a), answers)
+		}
+	})
+	for _, tls_ := range []bool{false, true} {
+		transport := "TCP"
+		if tls_ {
+			transport = "TLS"
+		}
+		t.Run(transport, func(t *testing.T) {
+			for i, a := range attacks {
+				var c net.Conn
+				var err error
+				if tls_ {
+					c, err = tls.Dial("tcp", tlsL.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+				} else {
+					c, err = net.Dial("tcp", tcpL.Addr().String())
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				id := fmt.Sprintf("lf-%s-%d@test", transport, i)
+				local := c.LocalAddr().String()
+				// The probe first routes the connection to the site
+				// (the attack's domain may be no site's); then the
+				// attack; then the probe again, whose answer ends the
+				// wait when the attack's answer came before it.
+				msgs := [][]byte{
+					request("OPTIONS", "s1.example", transport, local, probeID(id)+"-1", "", ""),
+					request(a.method, a.domain, transport, local, id, a.where, a.injected),
+					request("OPTIONS", "s1.example", transport, local, probeID(id), "", ""),
+				}
+				if a.domain != "s1.example" {
+					msgs = msgs[1:] // the attack routes the connection: a 404 from the router
+				}
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				for _, m := range msgs {
+					if _, err := c.Write(m); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// Read to the probe's answer and a moment after it (the
+				// attack's may follow), or to the server's close.
+				var got []byte
+				buf := make([]byte, 65535)
+				probed := false
+				for {
+					n, err := c.Read(buf)
+					got = append(got, buf[:n]...)
+					if err != nil {
+						var ne net.Error
+						if !probed && errors.As(err, &ne) && ne.Timeout() {
+							t.Errorf("%s: neither an answer to the probe nor a close: %v", name(a), err)
+						}
+						break
+					}
+					if !probed && bytes.Contains(got, []byte("Call-ID: "+probeID(id)+"\r\n")) {
+						probed = true
+						_ = c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+					}
+				}
+				c.Close()
+				check(t, name(a), [][]byte{got})
+			}
+		})
+	}
+}
