@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"switchboard/runtime/media/mediatest"
 )
 
 // pooledCall is a relay from pool between a caller and one callee, with
@@ -183,5 +185,55 @@ func TestSocketPoolBounded(t *testing.T) {
 	pool.put(e, nil)
 	if !free(d) || !free(e) {
 		t.Errorf("after Close: free %v %v, want both", free(d), free(e))
+	}
+}
+
+// With a port range, what rests in the pool is part of the range: a relay
+// or an endpoint that finds the range used up has the pool's sockets
+// closed and scans it again, rather than failing or taking a socket that
+// has not rested its quarantine.
+func TestPooledRangeUsedUp(t *testing.T) {
+	base := mediatest.FreeUDPRange(t, "127.0.0.1", 7)
+	// base+1 … base+6: two even/odd pairs, base+2 … base+5.
+	now := time.Unix(1_800_000_000, 0)
+	pool := newSocketPool(time.Second, time.Minute, 16, func() time.Time { return now })
+	t.Cleanup(func() { pool.Close() })
+	cfg := Config{IP: loopback, PortMin: base + 1, PortMax: base + 6, Pool: pool}
+	caller := newEndpoint(t)
+	fill := func() {
+		t.Helper()
+		r := newTestRelay(t, cfg)
+		if _, err := r.Offer(sdpFor(caller.addr(), netip.AddrPort{})); err != nil { // both pairs
+			t.Fatal(err)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := pool.Len(); got != 4 {
+			t.Fatalf("%d sockets at rest, want the range's 4", got)
+		}
+	}
+
+	fill()
+	r := newTestRelay(t, cfg)
+	if err := r.SetOffer(sdpFor(caller.addr(), netip.AddrPort{})); err != nil {
+		t.Fatalf("SetOffer with the range resting in the pool: %v", err)
+	}
+	if got := pool.Len(); got != 0 {
+		t.Errorf("%d sockets still at rest, want none", got)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pool.flush()
+
+	fill()
+	e := NewEndpoint(cfg)
+	defer e.Close()
+	if _, err := e.Offer(loopback); err != nil {
+		t.Fatalf("endpoint Offer with the range resting in the pool: %v", err)
+	}
+	if got := pool.Len(); got != 0 {
+		t.Errorf("%d sockets still at rest after the endpoint's, want none", got)
 	}
 }

@@ -115,6 +115,8 @@ type Config struct {
 	// Pool, when set (with Listen nil), keeps the relay's sockets open
 	// for the next relays once it is done with them, and gives it those
 	// of earlier ones (SocketPool). Its IP and range are the Config's.
+	// An Endpoint takes nothing from it, but empties it when it finds
+	// the range used up.
 	Pool *SocketPool
 }
 

@@ -297,7 +297,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		rc.Media = s.mediaFactory()
 		rc.Services = svcs
 		rc.LocalMedia = func() *media.Endpoint {
-			return media.NewEndpoint(media.Config{IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen})
+			return media.NewEndpoint(media.Config{IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen, Pool: s.mediaPool})
 		}
 	}
 	srv, err := b2bua.New(rc)
