@@ -142,22 +142,12 @@ func (e *Endpoint) open() (int, error) {
 		// too, where a caller sends RTCP by default (RFC 3550 §11).
 		lo, hi := e.cfg.PortMin+e.cfg.PortMin%2, e.cfg.PortMax
 		n := (hi-1-lo)/2 + 1
-		for try := 0; try < 2 && e.conn == nil; try++ {
-			if try > 0 {
-				if e.cfg.Pool == nil || e.cfg.Listen != nil || e.cfg.Pool.Len() == 0 {
-					break
-				}
-				// The range is used up and the relays' pool rests
-				// part of it: its ports go back to the kernel.
-				_ = e.cfg.Pool.flush()
-			}
-			start := rand.IntN(max(n, 1))
-			for k := range n {
-				p := lo + 2*((start+k)%n)
-				if c, err := listen(netip.AddrPortFrom(ip, uint16(p))); err == nil {
-					e.conn, port = c, p
-					break
-				}
+		start := rand.IntN(max(n, 1))
+		for k := range n {
+			p := lo + 2*((start+k)%n)
+			if c, err := listen(netip.AddrPortFrom(ip, uint16(p))); err == nil {
+				e.conn, port = c, p
+				break
 			}
 		}
 		if e.conn == nil {

@@ -112,12 +112,6 @@ type Config struct {
 	// Listen opens the relay's sockets; nil means ListenUDP. A simulator
 	// passes an in-memory network's.
 	Listen ListenFunc
-	// Pool, when set (with Listen nil), keeps the relay's sockets open
-	// for the next relays once it is done with them, and gives it those
-	// of earlier ones (SocketPool). Its IP and range are the Config's.
-	// An Endpoint takes nothing from it, but empties it when it finds
-	// the range used up.
-	Pool *SocketPool
 }
 
 // PacketConn is a relay socket: what it needs of a *net.UDPConn.
@@ -252,12 +246,6 @@ type sockets struct {
 	rtp    *port
 	rtcp   *port                 // nil for non-RTP transports
 	events atomic.Pointer[ptSet] // telephone-event payload types in the party's SDP
-	// pool, when set, is where the sockets go back (release); stopping
-	// says they are on their way, running counts the readers yet to
-	// stop.
-	pool     *SocketPool
-	stopping atomic.Bool
-	running  atomic.Int32
 	// waiting says the sockets' readers have not started: a leg's start
 	// when it is first bound (Relay.bind). Guarded by the relay's mu.
 	waiting bool
@@ -488,7 +476,7 @@ func (r *Relay) closeLeg(l *Leg) []PacketConn {
 	if r.shared == l {
 		r.shared = nil
 	}
-	return l.release()
+	return l.conns()
 }
 
 // Offer takes the caller's offer and returns the one to send every branch:
@@ -567,10 +555,10 @@ func (r *Relay) Close() error {
 	if r.idle != nil {
 		r.idle.Stop()
 	}
-	conns := r.caller.release()
+	conns := r.caller.conns()
 	for _, l := range r.legs {
 		l.closed = true
-		conns = append(conns, l.release()...)
+		conns = append(conns, l.conns()...)
 	}
 	r.legs, r.bound, r.shared = nil, nil, nil
 	r.mu.Unlock()
@@ -579,61 +567,18 @@ func (r *Relay) Close() error {
 	return err
 }
 
-// release lets go of the party's sockets: those from a pool go back to
-// it once their readers stopped (sockets.stop); it returns the others,
-// to be closed.
-func (p *party) release() []PacketConn {
+func (p *party) conns() []PacketConn {
 	var cs []PacketConn
 	for _, g := range p.groups {
-		switch {
-		case g == nil:
-		case g.pool != nil:
-			g.stop()
-		default:
-			cs = append(cs, g.rtp.conn)
-			if g.rtcp != nil {
-				cs = append(cs, g.rtcp.conn)
-			}
+		if g == nil {
+			continue
+		}
+		cs = append(cs, g.rtp.conn)
+		if g.rtcp != nil {
+			cs = append(cs, g.rtcp.conn)
 		}
 	}
 	return cs
-}
-
-// stop stops the readers of g's pooled sockets without closing them;
-// the last to stop puts them back in the pool (port.serve).
-func (g *sockets) stop() {
-	if g.stopping.Swap(true) {
-		return
-	}
-	if g.waiting {
-		// No reader ever ran: straight back (what waits in the sockets
-		// makes the pool close them).
-		g.running.Store(1)
-		g.stopped()
-		return
-	}
-	n := int32(1)
-	if g.rtcp != nil {
-		n = 2
-	}
-	g.running.Store(n)
-	stopReader(g.rtp.conn)
-	if g.rtcp != nil {
-		stopReader(g.rtcp.conn)
-	}
-}
-
-// stopped is called by each of g's readers as it stops; the last puts
-// the sockets back in the pool.
-func (g *sockets) stopped() {
-	if g.running.Add(-1) != 0 {
-		return
-	}
-	var b PacketConn
-	if g.rtcp != nil {
-		b = g.rtcp.conn
-	}
-	g.pool.put(g.rtp.conn, b)
 }
 
 func closeAll(conns []PacketConn) error {
@@ -695,9 +640,6 @@ func (r *Relay) ensure(p *party, i int, d mediaDesc) (*sockets, error) {
 	rtpConn, rtcpConn, err := r.listen(d.rtpProfile)
 	if err != nil {
 		return nil, err
-	}
-	if r.pooled() && poolable(rtpConn) && (rtcpConn == nil || poolable(rtcpConn)) {
-		g.pool = r.cfg.Pool
 	}
 	g.rtp = r.newPort(g, rtpConn, false)
 	if rtcpConn != nil {
@@ -884,11 +826,6 @@ func (r *Relay) listen(rtcp bool) (PacketConn, PacketConn, error) {
 	open := func(port int) (PacketConn, error) {
 		return listen(netip.AddrPortFrom(ip, uint16(port)))
 	}
-	if r.pooled() {
-		if a, b, ok := r.cfg.Pool.get(rtcp); ok {
-			return a, b, nil
-		}
-	}
 	if r.cfg.PortMin == 0 && r.cfg.PortMax == 0 {
 		a, err := open(0)
 		if err != nil || !rtcp {
@@ -903,37 +840,25 @@ func (r *Relay) listen(rtcp bool) (PacketConn, PacketConn, error) {
 	}
 	lo := r.cfg.PortMin + r.cfg.PortMin%2
 	pairs := (r.cfg.PortMax-1-lo)/2 + 1
-	for try := range 2 {
-		start := rand.IntN(pairs)
-		for k := range pairs {
-			p := lo + 2*((start+k)%pairs)
-			a, err := open(p)
-			if err != nil {
-				continue
-			}
-			if !rtcp {
-				return a, nil, nil
-			}
-			b, err := open(p + 1)
-			if err != nil {
-				a.Close()
-				continue
-			}
-			return a, b, nil
+	start := rand.IntN(pairs)
+	for k := range pairs {
+		p := lo + 2*((start+k)%pairs)
+		a, err := open(p)
+		if err != nil {
+			continue
 		}
-		if try > 0 || !r.pooled() || r.cfg.Pool.Len() == 0 {
-			break
+		if !rtcp {
+			return a, nil, nil
 		}
-		// The range is used up and part of it rests in the pool, not
-		// yet fit to hand out: its ports go back to the kernel.
-		_ = r.cfg.Pool.flush()
+		b, err := open(p + 1)
+		if err != nil {
+			a.Close()
+			continue
+		}
+		return a, b, nil
 	}
 	return nil, nil, fmt.Errorf("%w %d-%d", ErrNoPorts, r.cfg.PortMin, r.cfg.PortMax)
 }
-
-// pooled reports whether the relay's sockets come from and go back to
-// a pool: only the host's sockets (ListenUDP) do.
-func (r *Relay) pooled() bool { return r.cfg.Pool != nil && r.cfg.Listen == nil }
 
 func wrapListen(err error) error {
 	if err != nil {
@@ -1042,13 +967,6 @@ func (p *port) serve() {
 	for {
 		n, src, err := p.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			if p.g.stopping.Load() {
-				// Released to the pool (sockets.stop): the socket
-				// stays open for the next relay.
-				resumeReads(p.conn)
-				p.g.stopped()
-				return
-			}
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}

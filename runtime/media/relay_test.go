@@ -730,10 +730,7 @@ func TestRelayLegOffersFromOneParse(t *testing.T) {
 // its answer still latches its address (a device behind NAT whose first
 // packets come before its 200 is processed), and is not forwarded late.
 func TestRelayLegReadsWhenBound(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	pool := newSocketPool(time.Second, time.Minute, 16, func() time.Time { return now })
-	t.Cleanup(func() { pool.Close() })
-	r := newTestRelay(t, Config{Pool: pool})
+	r := newTestRelay(t, Config{})
 	caller := newEndpoint(t)
 	if err := r.SetOffer(sdpFor(caller.addr(), netip.AddrPort{}), loopback); err != nil {
 		t.Fatal(err)
@@ -742,7 +739,7 @@ func TestRelayLegReadsWhenBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loser, _, err := r.NewLeg(loopback)
+	loser, loserOffer, err := r.NewLeg(loopback)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -775,11 +772,14 @@ func TestRelayLegReadsWhenBound(t *testing.T) {
 	calleeNAT.expect(rtpPacket(t, 8, 3, []byte("caller audio")))
 	calleeSDP.expectNothing()
 
-	// A loser that never had a reader goes back to the pool all the same.
-	if err := r.Close(); err != nil {
+	// A loser that never had a reader is closed all the same.
+	toLoser := relayAddrs(t, loserOffer)[0].rtp
+	if err := loser.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := pool.Len(); got != 6 {
-		t.Errorf("%d sockets at rest, want the caller's, the winner's and the loser's 6", got)
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(toLoser))
+	if err != nil {
+		t.Fatalf("port of the closed loser still taken: %v", err)
 	}
+	c.Close()
 }

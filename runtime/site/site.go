@@ -194,10 +194,6 @@ type Site struct {
 
 	budgetOnce sync.Once
 	budget     *listener.Budget // the stream listeners' connections (listeners.go)
-
-	// mediaPool keeps the relays' sockets open from one call to the
-	// next (media.SocketPool); nil over an in-memory network.
-	mediaPool *media.SocketPool
 }
 
 // generation is one configuration as the running site uses it. It is
@@ -222,9 +218,6 @@ func New(cfg Config, o Options) (*Site, error) {
 		return nil, fmt.Errorf("site: %w", err)
 	}
 	s := &Site{o: o, log: o.Logger, clk: o.Clock, admin: newAdminGuard(o.AdminToken), stopWatch: func() {}, ringTests: make(chan struct{}, maxRingTests)}
-	if o.MediaListen == nil {
-		s.mediaPool = media.NewSocketPool(o.MediaPortMin, o.MediaPortMax)
-	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -297,7 +290,7 @@ func New(cfg Config, o Options) (*Site, error) {
 		rc.Media = s.mediaFactory()
 		rc.Services = svcs
 		rc.LocalMedia = func() *media.Endpoint {
-			return media.NewEndpoint(media.Config{IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen, Pool: s.mediaPool})
+			return media.NewEndpoint(media.Config{IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen})
 		}
 	}
 	srv, err := b2bua.New(rc)
@@ -592,16 +585,13 @@ func (s *Site) closeParts() {
 		_ = s.services.Close()
 	}
 	s.closeStream()
-	// After the server's calls: a relay closing later puts its sockets
-	// into a closed pool, which closes them.
-	_ = s.mediaPool.Close()
 }
 
 func (s *Site) mediaFactory() b2bua.MediaFactory {
 	o := s.o
 	return func(onDigit func(fromCallee bool, digit rune)) (b2bua.MediaSession, error) {
 		r, err := media.NewRelay(media.Config{
-			IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen, Pool: s.mediaPool,
+			IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen,
 			OnDigit: func(side media.Side, d rune, _ time.Time) { onDigit(side == media.Callee, d) },
 		})
 		if err != nil {
