@@ -139,6 +139,8 @@ func ListenUDP(laddr netip.AddrPort) (PacketConn, error) {
 type Stats struct {
 	Forwarded uint64 // relayed to the other side
 	Dropped   uint64 // from a stranger, for no one yet, truncated, or failed to send
+	// A forked leg's sockets are read once it is bound (on a host's
+	// sockets): what reaches a leg that never is goes uncounted.
 }
 
 var (
@@ -244,6 +246,9 @@ type sockets struct {
 	rtp    *port
 	rtcp   *port                 // nil for non-RTP transports
 	events atomic.Pointer[ptSet] // telephone-event payload types in the party's SDP
+	// waiting says the sockets' readers have not started: a leg's start
+	// when it is first bound (Relay.bind). Guarded by the relay's mu.
+	waiting bool
 }
 
 // port is one UDP socket and what it knows about the party it faces.
@@ -647,11 +652,77 @@ func (r *Relay) ensure(p *party, i int, d mediaDesc) (*sockets, error) {
 	if p.side == Caller {
 		st.caller.Store(g)
 	}
+	if p.side == Callee && r.bound != p.leg && g.deferrable() {
+		// A leg's packets are only latched until it is bound, and the
+		// kernel keeps them meanwhile: most forked branches lose the
+		// race and are closed having never needed a reader (a door
+		// call's three callees: half its sockets).
+		g.waiting = true
+	} else {
+		g.start()
+	}
+	return g, nil
+}
+
+// start starts the readers of g's sockets.
+func (g *sockets) start() {
+	g.waiting = false
 	g.rtp.start()
 	if g.rtcp != nil {
 		g.rtcp.start()
 	}
-	return g, nil
+}
+
+// nowReader is a socket that can be read without waiting (package udp's
+// Conn, with raw reads).
+type nowReader interface {
+	ReadsNow() bool
+	ReadFromNow(b []byte) (n int, addr net.Addr, ok bool, err error)
+}
+
+// deferrable reports whether g's readers may start late: only sockets
+// read by a goroutine, whose waiting datagrams can be read out without
+// waiting when they do.
+func (g *sockets) deferrable() bool {
+	for _, p := range []*port{g.rtp, g.rtcp} {
+		if p == nil {
+			continue
+		}
+		if _, ok := p.conn.(HandlerConn); ok {
+			return false
+		}
+		if c, ok := p.conn.(nowReader); !ok || !c.ReadsNow() {
+			return false
+		}
+	}
+	return true
+}
+
+// maxCatchUp bounds the datagrams a leg's socket reads out when its
+// reader starts late: what a receive buffer holds of small packets.
+const maxCatchUp = 1024
+
+// catchUp does for what waits in p's socket what a reader would have done
+// before the leg was bound: latch the party's address, drop the packet.
+func (p *port) catchUp() {
+	c := p.conn.(nowReader)
+	r := p.g.st.r
+	var buf [rtcpBufSize]byte
+	for range maxCatchUp {
+		n, from, ok, err := c.ReadFromNow(buf[:])
+		if !ok || err != nil {
+			return
+		}
+		// As handle: truncated packets and strangers' latch nothing; a
+		// party's keeps the relay active.
+		if a, ok := from.(*net.UDPAddr); ok && n < len(buf) {
+			ap := a.AddrPort()
+			if p.accept(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())) {
+				r.active.Store(true)
+			}
+		}
+		r.dropped.Add(1)
+	}
 }
 
 // HandlerConn is a PacketConn that can hand each datagram to a function
@@ -702,15 +773,28 @@ func (r *Relay) newPort(g *sockets, c PacketConn, rtcp bool) *port {
 	return p
 }
 
-// bind makes l the leg media flows to (nil: none).
+// bind makes l the leg media flows to (nil: none), starting its readers
+// if they wait: what arrived before is latched and dropped first, as it
+// would have been while the leg was not bound.
 func (r *Relay) bind(l *Leg) {
 	r.bound = l
+	var late []*sockets
 	for i, st := range r.streams {
 		var g *sockets
 		if l != nil {
 			g = l.group(i)
 		}
+		if g != nil && g.waiting {
+			g.rtp.catchUp()
+			if g.rtcp != nil {
+				g.rtcp.catchUp()
+			}
+			late = append(late, g)
+		}
 		st.callee.Store(g)
+	}
+	for _, g := range late {
+		g.start()
 	}
 }
 

@@ -724,3 +724,62 @@ func TestRelayLegOffersFromOneParse(t *testing.T) {
 		}
 	}
 }
+
+// A forked leg's sockets are read only once the leg is bound: the
+// branches that lose never run a reader. What a leg's party sent before
+// its answer still latches its address (a device behind NAT whose first
+// packets come before its 200 is processed), and is not forwarded late.
+func TestRelayLegReadsWhenBound(t *testing.T) {
+	r := newTestRelay(t, Config{})
+	caller := newEndpoint(t)
+	if err := r.SetOffer(sdpFor(caller.addr(), netip.AddrPort{}), loopback); err != nil {
+		t.Fatal(err)
+	}
+	winner, offer, err := r.NewLeg(loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loser, loserOffer, err := r.NewLeg(loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toCallee := relayAddrs(t, offer)[0].rtp
+	// The winner's SDP names one address; it sends from another of its
+	// IP (its NAT's port), before its answer reaches the relay.
+	calleeSDP, calleeNAT := newEndpoint(t), newEndpoint(t)
+	calleeNAT.send(toCallee, rtpPacket(t, 8, 1, []byte("before the answer")))
+	r.mu.Lock()
+	waiting := []bool{winner.groups[0].waiting, loser.groups[0].waiting}
+	r.mu.Unlock()
+	if diff := cmp.Diff([]bool{true, true}, waiting); diff != "" {
+		t.Errorf("legs waiting to be read before any answer (-want +got):\n%s", diff)
+	}
+
+	answer, err := winner.Answer(sdpFor(calleeSDP.addr(), netip.AddrPort{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	toCaller := relayAddrs(t, answer)[0].rtp
+	r.mu.Lock()
+	waiting = []bool{winner.groups[0].waiting, loser.groups[0].waiting}
+	r.mu.Unlock()
+	if diff := cmp.Diff([]bool{false, true}, waiting); diff != "" {
+		t.Errorf("legs waiting to be read after the winner's answer (-want +got):\n%s", diff)
+	}
+	calleeNAT.send(toCallee, rtpPacket(t, 8, 2, []byte("callee audio")))
+	caller.expect(rtpPacket(t, 8, 2, []byte("callee audio")))
+	caller.send(toCaller, rtpPacket(t, 8, 3, []byte("caller audio")))
+	calleeNAT.expect(rtpPacket(t, 8, 3, []byte("caller audio")))
+	calleeSDP.expectNothing()
+
+	// A loser that never had a reader is closed all the same.
+	toLoser := relayAddrs(t, loserOffer)[0].rtp
+	if err := loser.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(toLoser))
+	if err != nil {
+		t.Fatalf("port of the closed loser still taken: %v", err)
+	}
+	c.Close()
+}

@@ -418,7 +418,8 @@ func (l *EventLog) message(e events.Event, lost uint64) (*nats.Msg, Record, erro
 	// What a reader of the stream gets back has no monotonic clock
 	// reading: neither has what the tails are handed.
 	e.Time = e.Time.Round(0)
-	data, err := json.Marshal(e)
+	// What json.Marshal writes, without its reflection (Event.AppendJSON).
+	data, err := e.AppendJSON(make([]byte, 0, 256))
 	if err != nil {
 		return nil, Record{}, err
 	}

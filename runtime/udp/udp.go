@@ -81,6 +81,10 @@ func (c *Conn) ReadFromNow(b []byte) (n int, addr net.Addr, ok bool, err error) 
 	return n, net.UDPAddrFromAddrPort(ap), true, nil
 }
 
+// ReadsNow reports whether ReadFromNow can tell an empty socket from one
+// holding a datagram (raw reads); without, it always says empty.
+func (c *Conn) ReadsNow() bool { return c.raw != nil }
+
 // ReadFromUDPAddrPort reads a datagram into b.
 func (c *Conn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 	if c.raw == nil || len(b) == 0 {
