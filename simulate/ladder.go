@@ -72,6 +72,14 @@ func (l *ladder) reset() {
 	l.mu.Unlock()
 }
 
+// forgetCalls forgets the INVITEs sent so far, keeping the messages: a
+// device reached by one of them from now on is reached late.
+func (l *ladder) forgetCalls() {
+	l.mu.Lock()
+	clear(l.calls)
+	l.mu.Unlock()
+}
+
 // invited reports whether the server sent an INVITE of the call since the
 // case began.
 func (l *ladder) invited(callID string) bool {

@@ -698,6 +698,7 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 	dropped := w.sub.Dropped()
 	defer func() {
 		w.cleanup(st)
+		w.endCase()
 		if n := w.sub.Dropped() - dropped; n > 0 && res.Status == Pass {
 			// A wait may have missed what it waited for, or a check what
 			// it should have seen: no verdict either way.
@@ -730,6 +731,17 @@ func (w *worker) beginCase() {
 	w.mu.Lock()
 	w.ladder.reset()
 	clear(w.reached)
+	w.mu.Unlock()
+}
+
+// endCase closes the case to INVITEs that reach a device late: from here
+// until the next case begins, a device refuses every INVITE the server
+// sent before (onIncoming), rather than answer it as the case told it to
+// when the server has long given up on the call. The ladder's messages
+// stay, for the case's report.
+func (w *worker) endCase() {
+	w.mu.Lock()
+	w.ladder.forgetCalls()
 	w.mu.Unlock()
 }
 
