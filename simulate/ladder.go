@@ -33,6 +33,18 @@ type ladder struct {
 	// case began, whatever the ladder's length: a device reached by any
 	// other INVITE is reached by a call of an earlier case.
 	calls map[string]bool
+	// tap, when set (by a test), sees each message as it is recorded; a
+	// message the server sends for which it returns true is held back,
+	// not sent: how a test delivers an INVITE late, as a loaded machine
+	// can, at the moment it chooses.
+	tap func(dir string, peer net.Addr, b []byte) (hold bool)
+}
+
+// setTap sets the ladder's tap (see ladder.tap).
+func (l *ladder) setTap(f func(dir string, peer net.Addr, b []byte) (hold bool)) {
+	l.mu.Lock()
+	l.tap = f
+	l.mu.Unlock()
 }
 
 // rawMessage is one recorded message: its header section is
@@ -56,6 +68,14 @@ func (l *ladder) reset() {
 	l.mu.Lock()
 	clear(l.msg) // drop the addresses
 	l.msg, l.head = l.msg[:0], l.head[:0]
+	clear(l.calls)
+	l.mu.Unlock()
+}
+
+// forgetCalls forgets the INVITEs sent so far, keeping the messages: a
+// device reached by one of them from now on is reached late.
+func (l *ladder) forgetCalls() {
+	l.mu.Lock()
 	clear(l.calls)
 	l.mu.Unlock()
 }
@@ -168,9 +188,9 @@ const (
 	dirOut = "server →"
 )
 
-func (l *ladder) record(dir string, peer net.Addr, b []byte) {
+func (l *ladder) record(dir string, peer net.Addr, b []byte) (hold bool) {
 	if len(b) == 0 || bytes.HasPrefix(b, []byte("\r\n")) {
-		return // a keep-alive: parse has nothing to show
+		return false // a keep-alive: parse has nothing to show
 	}
 	l.sent.Add(1)
 	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
@@ -181,19 +201,20 @@ func (l *ladder) record(dir string, peer net.Addr, b []byte) {
 		invite = callIDOf(head)
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	tap := l.tap
 	if invite != "" {
 		if l.calls == nil {
 			l.calls = map[string]bool{}
 		}
 		l.calls[invite] = true
 	}
-	if len(l.msg) > maxLadder {
-		return
+	if len(l.msg) <= maxLadder {
+		start := len(l.head)
+		l.head = append(l.head, head...)
+		l.msg = append(l.msg, rawMessage{dir: dir, peer: peer, start: start, end: len(l.head)})
 	}
-	start := len(l.head)
-	l.head = append(l.head, head...)
-	l.msg = append(l.msg, rawMessage{dir: dir, peer: peer, start: start, end: len(l.head)})
+	l.mu.Unlock()
+	return tap != nil && tap(dir, peer, b)
 }
 
 func (l *ladder) ReadFrom(b []byte) (int, net.Addr, error) {
@@ -205,7 +226,9 @@ func (l *ladder) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 func (l *ladder) WriteTo(b []byte, addr net.Addr) (int, error) {
-	l.record(dirOut, addr, b)
+	if l.record(dirOut, addr, b) {
+		return len(b), nil // held back by the tap: lost, as far as the server knows
+	}
 	return l.PacketConn.WriteTo(b, addr)
 }
 

@@ -410,17 +410,23 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	closers = append(closers, func() { st.Close() })
 	w.site = st
 	w.ladder = &ladder{PacketConn: conn, names: map[string]string{}}
-	onIncoming := func(d *device.Device, callID string) {
+	onIncoming := func(d *device.Device, callID string) bool {
+		// Under w.mu, which beginCase holds to move to the next case: an
+		// INVITE is the case's ring, or refused, never counted in the
+		// next case for a verdict reached in this one.
+		w.mu.Lock()
 		if !w.ladder.invited(callID) {
 			// An INVITE the server sent before this case began, taken in
 			// late (see device.HubConfig.OnIncoming): another case's call,
-			// not a ring of this one.
-			return
+			// which the device refuses rather than ring or answer as this
+			// case told it to.
+			w.mu.Unlock()
+			return false
 		}
-		w.mu.Lock()
 		w.reached[d.Account()]++
 		w.mu.Unlock()
 		w.signal()
+		return true
 	}
 	hubConn, err := listenPacket(o.IP, 0)
 	if err != nil {
@@ -670,6 +676,10 @@ type caseState struct {
 func (w *worker) run(ctx context.Context, c Case) (res Result) {
 	start := time.Now()
 	res = Result{Name: c.Name, Origin: c.Origin, Status: Pass}
+	// Before any device is told what to do in this case: from here an
+	// earlier case's INVITE is refused (onIncoming), so whatever a device
+	// is told next applies to this case's calls only.
+	w.beginCase()
 	w.hub.RingAll()
 	w.hub.ClearNotifications()
 	for _, c := range w.carriers {
@@ -679,9 +689,7 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 	w.mu.Lock()
 	w.events = w.events[:0]
 	w.started, w.ended = 0, 0
-	clear(w.reached)
 	w.mu.Unlock()
-	w.ladder.reset()
 	st := &caseState{carried: map[string]int{}}
 	for i, t := range w.p.Trunks {
 		a := ir.AccountName(ir.AccountTrunk, t.Name)
@@ -690,6 +698,7 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 	dropped := w.sub.Dropped()
 	defer func() {
 		w.cleanup(st)
+		w.endCase()
 		if n := w.sub.Dropped() - dropped; n > 0 && res.Status == Pass {
 			// A wait may have missed what it waited for, or a check what
 			// it should have seen: no verdict either way.
@@ -712,6 +721,28 @@ func (w *worker) run(ctx context.Context, c Case) (res Result) {
 		}
 	}
 	return res
+}
+
+// beginCase forgets what the previous case saw. The ladder's calls and
+// the rings go together, under w.mu as onIncoming reads them: an INVITE
+// admitted before is the previous case's ring and cleared with it, one
+// taken in after is refused unless the server sends it from now on.
+func (w *worker) beginCase() {
+	w.mu.Lock()
+	w.ladder.reset()
+	clear(w.reached)
+	w.mu.Unlock()
+}
+
+// endCase closes the case to INVITEs that reach a device late: from here
+// until the next case begins, a device refuses every INVITE the server
+// sent before (onIncoming), rather than answer it as the case told it to
+// when the server has long given up on the call. The ladder's messages
+// stay, for the case's report.
+func (w *worker) endCase() {
+	w.mu.Lock()
+	w.ladder.forgetCalls()
+	w.mu.Unlock()
 }
 
 // cleanup ends whatever the case left running and waits for the server to

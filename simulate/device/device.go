@@ -80,7 +80,7 @@ type Hub struct {
 	server string
 	ip     netip.Addr
 	listen rtmedia.ListenFunc
-	onCall func(*Device, string)
+	onCall func(*Device, string) bool
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	client *sipgo.Client
@@ -119,13 +119,24 @@ type HubConfig struct {
 	Conn net.PacketConn
 	// ListenMedia opens the devices' RTP sockets; nil means real UDP.
 	ListenMedia rtmedia.ListenFunc
-	// OnIncoming, when set, is called each time a call reaches one of
+	// OnIncoming, when set, is called each time an INVITE reaches one of
 	// the hub's devices, before it rings, with the INVITE's Call-ID: the
 	// SIP stack hands each request to a goroutine of its own, which on a
 	// loaded machine can run after the sender has given up on the call,
 	// so an observer tells whose call it is by its Call-ID, not by when
-	// it arrived.
-	OnIncoming func(d *Device, callID string)
+	// it arrived. It is called after the device has read what it was
+	// told to do (SetAnswer), so a call it admits is handled as told
+	// before the observer's verdict, never as told after.
+	//
+	// It returns false for a call that is no longer anyone's (a call of
+	// an earlier simulated case): the device refuses it, as a phone
+	// that cannot take the call does, with 480 Temporarily Unavailable
+	// — or leaves the stack's 487 if the call was already cancelled —
+	// and never rings, answers or lists it in Incoming. 480 rather than
+	// 486 or 603: a 6xx would end the caller's other branches (RFC 3261
+	// §16.7), a 486 can send the call to a busy route; 480 only says
+	// this branch failed.
+	OnIncoming func(d *Device, callID string) bool
 
 	// Authenticate, when set, vets each INVITE and REGISTER the hub
 	// receives: nil lets it through, a response (a digest challenge) is
@@ -606,15 +617,21 @@ func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	d.mu.Lock()
-	d.incoming = append(d.incoming, in)
 	answer, delay, when := d.answer, d.delay, d.when
 	d.mu.Unlock()
-	defer d.signal()
-	if d.hub.onCall != nil {
-		d.hub.onCall(d, in.CallID)
-	}
-
 	toTag := sip.GenerateTagN(16)
+	// The observer is asked after the answer was read (see
+	// HubConfig.OnIncoming): an INVITE it admits was taken in before it
+	// moved on, so answer is what the device was told for that call.
+	if d.hub.onCall != nil && !d.hub.onCall(d, in.CallID) {
+		d.refuse(req, tx, toTag)
+		return
+	}
+	d.mu.Lock()
+	d.incoming = append(d.incoming, in)
+	d.mu.Unlock()
+	defer d.signal()
+
 	reply := func(status int, reason string, body []byte) error {
 		res := sip.NewResponseFromRequest(req, status, reason, body)
 		res.To().Params.Add("tag", toTag)
@@ -771,6 +788,21 @@ func (h *Hub) WaitRegistrations(ctx context.Context, cond func(map[string]Regist
 			return regs, ctx.Err()
 		}
 	}
+}
+
+// refuse turns away an INVITE that is no longer anyone's call (see
+// HubConfig.OnIncoming) with 480, unless the caller already cancelled it:
+// the stack has then answered it 487 itself, and a second final response
+// would be one the caller never asked for.
+func (d *Device) refuse(req *sip.Request, tx sip.ServerTransaction, toTag string) {
+	if !errors.Is(tx.Err(), sip.ErrTransactionCanceled) {
+		res := sip.NewResponseFromRequest(req, 480, "Temporarily Unavailable", nil)
+		res.To().Params.Add("tag", toTag)
+		if tx.Respond(res) != nil {
+			return
+		}
+	}
+	takeAck(tx) // of the 480, or of the stack's 487
 }
 
 // takeAck waits for the ACK of a non-2xx final response. sipgo hands it
