@@ -636,8 +636,9 @@ func TestNodeRouteRingTestThroughHoldingNode(t *testing.T) {
 	go func() {
 		// The confirmation window runs from the answer to the key press,
 		// with the prompt crossing two nodes' relays before the app
-		// hears it: 10 s ran out once on a loaded machine (the server
-		// hung up, and the app's key press found its media closed).
+		// hears it. The server hangs up as soon as the digit's first end
+		// packet reaches it, while the app may still repeat that packet:
+		// SendDTMF takes that as the key pressed (device media).
 		r, err := c.a.site.RingTest(ctx, "mary", 10*time.Second, 40*time.Second)
 		done <- result{r, err}
 	}()

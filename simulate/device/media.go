@@ -495,6 +495,14 @@ func (m *media) sendDigits(digits string) error {
 			}
 			payload := []byte{ev, flags, byte(dur >> 8), byte(dur)}
 			if err := m.sendAt(pt, i == 0, payload, start); err != nil {
+				// The first end packet completes the digit; the others
+				// repeat it (RFC 4733 §2.5.1.4). A far end that hangs up
+				// on the digit (a ring test confirmed) may close the call,
+				// and with it this socket, before they leave: the key was
+				// pressed. A later digit finds the socket closed and fails.
+				if i > 1 && errors.Is(err, net.ErrClosed) && m.isClosed() {
+					break
+				}
 				return err
 			}
 		}
@@ -534,6 +542,13 @@ func (m *media) received() (digits string, packets int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return string(m.digits), m.packets
+}
+
+// isClosed reports whether the call's media was closed (the call ended).
+func (m *media) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
 }
 
 func (m *media) close() {

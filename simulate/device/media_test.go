@@ -180,3 +180,67 @@ func TestParseSDP(t *testing.T) {
 		}
 	}
 }
+
+// hangUpOnDigit is a media socket whose far end hangs up as soon as it
+// has a digit: when the first end packet of an RFC 4733 event leaves, it
+// runs hangUp, as the device's BYE handler closing the call's media.
+type hangUpOnDigit struct {
+	rtmedia.PacketConn
+	hangUp func()
+	sent   int // event packets written
+}
+
+func (c *hangUpOnDigit) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	n, err := c.PacketConn.WriteToUDPAddrPort(b, addr)
+	var p rtp.Packet
+	if err == nil && p.Unmarshal(b) == nil && p.PayloadType == ptEvent {
+		c.sent++
+		if len(p.Payload) > 1 && p.Payload[1]&0x80 != 0 && c.hangUp != nil {
+			hangUp := c.hangUp
+			c.hangUp = nil
+			hangUp()
+		}
+	}
+	return n, err
+}
+
+// A far end that hangs up on the digit it waited for (a ring test's
+// confirmation) closes the call while the device still repeats the
+// digit's end packet (RFC 4733 §2.5.1.4): the key press went out, so
+// SendDTMF reports no error. A key pressed on a call already over does.
+func TestSendDTMFFarEndHangsUpOnDigit(t *testing.T) {
+	ip := netip.MustParseAddr("127.0.0.1")
+	recv, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Close()
+	var conn *hangUpOnDigit
+	listen := func(laddr netip.AddrPort) (rtmedia.PacketConn, error) {
+		c, err := rtmedia.ListenUDP(laddr)
+		if err != nil {
+			return nil, err
+		}
+		conn = &hangUpOnDigit{PacketConn: c}
+		return conn, nil
+	}
+	m, err := newMedia(listen, ip, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.close()
+	m.mu.Lock()
+	m.remote = recv.LocalAddr().(*net.UDPAddr).AddrPort()
+	m.mu.Unlock()
+	conn.hangUp = m.close
+	c := &Call{media: m}
+	if err := c.SendDTMF("5"); err != nil {
+		t.Errorf("SendDTMF with the far end hanging up on the digit: %v", err)
+	}
+	if conn.sent != 2 {
+		t.Errorf("%d event packets sent, want 2 (the start and the first end)", conn.sent)
+	}
+	if err := c.SendDTMF("6"); err == nil {
+		t.Error("SendDTMF on a call already over: no error")
+	}
+}
