@@ -192,6 +192,11 @@ func responseDest(req *sip.Request, src net.Addr) net.Addr {
 		return src
 	}
 	port := via.Port
+	if port > 0xffff {
+		// sipgo's parser takes any number; no datagram can go there
+		// (FuzzRegister found 100000). The source is where it came from.
+		return src
+	}
 	if port <= 0 {
 		port = int(sip.DefaultPort("UDP"))
 	}
