@@ -206,6 +206,7 @@ func (t *tally) report(w io.Writer, c counts, goTestFailed bool) {
 			fmt.Fprintf(w, "  SKIP %s %s: %s\n", k.pkg, k.test, reason(t.tests[k].output))
 		}
 	}
+	diedShown := map[string]bool{}
 	for _, k := range c.failures {
 		out := t.tests[k].output
 		fmt.Fprintf(w, "\n--- FAILED %s %s\n", k.pkg, k.test)
@@ -215,6 +216,13 @@ func (t *tally) report(w io.Writer, c counts, goTestFailed bool) {
 			fmt.Fprintf(w, "its messages:\n%s", strings.Join(msgs, ""))
 		}
 		fmt.Fprintf(w, "the last %d lines of its output:\n%s", tailLines, tail(out, tailLines))
+		if t.tests[k].action != "fail" && !diedShown[k.pkg] {
+			// It never finished: its package died under it (a panic, a
+			// timeout), and go test -json gives the goroutines' stacks
+			// to the package, not to the test.
+			diedShown[k.pkg] = true
+			fmt.Fprintf(w, "the last %d lines of its package's own output:\n%s", tailLines, tail(t.pkgOutput[k.pkg], tailLines))
+		}
 	}
 	for _, p := range c.pkgFailures {
 		out := append(append([]string{}, t.buildOut[p]...), t.pkgOutput[p]...)

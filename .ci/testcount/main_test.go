@@ -54,6 +54,28 @@ func TestCount(t *testing.T) {
 	}
 }
 
+// A test its package died under (a panic) is reported with the package's
+// own output too: go test -json gives the stacks to the package.
+func TestReportDiedUnder(t *testing.T) {
+	tl := newTally(io.Discard)
+	for _, e := range []event{
+		{Action: "run", Package: "p", Test: "TestA"},
+		{Action: "output", Package: "p", Test: "TestA", Output: "panic: boom\n"},
+		{Action: "output", Package: "p", Output: "goroutine 7 [running]:\n"},
+		{Action: "output", Package: "p", Output: "p.TestA()\n"},
+		{Action: "fail", Package: "p"},
+	} {
+		tl.add(e)
+	}
+	var b strings.Builder
+	tl.report(&b, tl.count(), true)
+	for _, want := range []string{"--- FAILED p TestA", "panic: boom", "goroutine 7 [running]:", "p.TestA()"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
 func TestSkipReason(t *testing.T) {
 	out := []string{"=== RUN   TestX\n", "    x_test.go:9: SKIPPING: sipp is not installed\n", "--- SKIP: TestX (0.00s)\n"}
 	if diff := cmp.Diff("x_test.go:9: SKIPPING: sipp is not installed", reason(out)); diff != "" {
