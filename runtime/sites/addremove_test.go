@@ -95,27 +95,7 @@ func TestAddRemoveStreamsWhileServing(t *testing.T) {
 	if err := srv.Add("0", newSite(0)); err != nil {
 		t.Fatal(err)
 	}
-	conf := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}
-	ctx, cancel := context.WithCancel(context.Background())
-	tcpL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 2)
-	go func() { done <- srv.ServeTCP(ctx, tcpL, site.Limits{}) }()
-	go func() { done <- srv.ServeTLS(ctx, tlsL, conf, site.Limits{}) }()
-	t.Cleanup(func() {
-		cancel()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		}
-	})
+	l := serveOnLoopback(t, srv, site.Limits{}, false)
 	type answer struct {
 		Code  int
 		Realm string
@@ -125,10 +105,11 @@ func TestAddRemoveStreamsWhileServing(t *testing.T) {
 		for _, tls_ := range []bool{false, true} {
 			for _, domain := range domains {
 				var c net.Conn
+				var err error
 				if tls_ {
-					c, err = tls.Dial("tcp", tlsL.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+					c, err = tls.Dial("tcp", l.tls.Addr().String(), &tls.Config{InsecureSkipVerify: true})
 				} else {
-					c, err = net.Dial("tcp", tcpL.Addr().String())
+					c, err = net.Dial("tcp", l.tcp.Addr().String())
 				}
 				if err != nil {
 					t.Fatal(err)

@@ -2,7 +2,6 @@ package sites_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -49,33 +48,7 @@ func TestNoBareLineEndInAnswers(t *testing.T) {
 	if err := srv.Add("1", s); err != nil {
 		t.Fatal(err)
 	}
-	conf := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}
-	lim := site.Limits{Handshake: 2 * time.Second}
-	ctx, cancel := context.WithCancel(context.Background())
-	udpC, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcpL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 3)
-	go func() { done <- srv.ServeUDP(ctx, udpC) }()
-	go func() { done <- srv.ServeTCP(ctx, tcpL, lim) }()
-	go func() { done <- srv.ServeTLS(ctx, tlsL, conf, lim) }()
-	t.Cleanup(func() {
-		cancel()
-		for range 3 {
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		}
-	})
+	l := serveOnLoopback(t, srv, site.Limits{Handshake: 2 * time.Second}, true)
 	<-srv.UDPReady()
 
 	// request is a request of method to domain with injected put into
@@ -144,7 +117,7 @@ func TestNoBareLineEndInAnswers(t *testing.T) {
 				request(a.method, a.domain, "UDP", local, id, a.where, a.injected),
 				request("OPTIONS", "s1.example", "UDP", local, probeID(id), "", ""),
 			} {
-				if _, err := c.WriteTo(msg, udpC.LocalAddr()); err != nil {
+				if _, err := c.WriteTo(msg, l.udp.LocalAddr()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -180,9 +153,9 @@ func TestNoBareLineEndInAnswers(t *testing.T) {
 				var c net.Conn
 				var err error
 				if tls_ {
-					c, err = tls.Dial("tcp", tlsL.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+					c, err = tls.Dial("tcp", l.tls.Addr().String(), &tls.Config{InsecureSkipVerify: true})
 				} else {
-					c, err = net.Dial("tcp", tcpL.Addr().String())
+					c, err = net.Dial("tcp", l.tcp.Addr().String())
 				}
 				if err != nil {
 					t.Fatal(err)

@@ -102,36 +102,15 @@ func TestStreams(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	conf := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}
-	lim := site.Limits{Handshake: 500 * time.Millisecond}
-	ctx, cancel := context.WithCancel(context.Background())
-	tcpL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 2)
-	go func() { done <- srv.ServeTCP(ctx, tcpL, lim) }()
-	go func() { done <- srv.ServeTLS(ctx, tlsL, conf, lim) }()
-	t.Cleanup(func() {
-		cancel()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		}
-	})
+	l := serveOnLoopback(t, srv, site.Limits{Handshake: 500 * time.Millisecond}, false)
 	dial := func(t *testing.T, tls_ bool) net.Conn {
 		t.Helper()
 		var c net.Conn
 		var err error
 		if tls_ {
-			c, err = tls.Dial("tcp", tlsL.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+			c, err = tls.Dial("tcp", l.tls.Addr().String(), &tls.Config{InsecureSkipVerify: true})
 		} else {
-			c, err = net.Dial("tcp", tcpL.Addr().String())
+			c, err = net.Dial("tcp", l.tcp.Addr().String())
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -177,4 +156,48 @@ func TestStreams(t *testing.T) {
 			t.Errorf("TLS %v: a half-sent header held its connection past the handshake time: %v", tls_, err)
 		}
 	}
+}
+
+// listening is what serveOnLoopback listens on.
+type listening struct {
+	udp      net.PacketConn // nil unless asked for
+	tcp, tls net.Listener
+}
+
+// serveOnLoopback serves srv's SIP over TCP and TLS (and UDP when udp is
+// set) on loopback until the test ends, with lim on the stream listeners.
+func serveOnLoopback(t *testing.T, srv *sites.Server, lim site.Limits, udp bool) listening {
+	t.Helper()
+	conf := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}
+	var l listening
+	var err error
+	if udp {
+		if l.udp, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.tcp, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	if l.tls, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 3)
+	n := 2
+	if udp {
+		n++
+		go func() { done <- srv.ServeUDP(ctx, l.udp) }()
+	}
+	go func() { done <- srv.ServeTCP(ctx, l.tcp, lim) }()
+	go func() { done <- srv.ServeTLS(ctx, l.tls, conf, lim) }()
+	t.Cleanup(func() {
+		cancel()
+		for range n {
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	})
+	return l
 }
