@@ -82,6 +82,8 @@ func (s *ScannedRegister) RespondOK(tail []byte) error {
 	s.head.writeHead(buf, "200 OK", sip.GenerateTagN(16), s.Source, ocFeedback{})
 	buf.Write(tail)
 	s.sent = true
+	// Counted before it leaves: whoever gets the answer sees it counted.
+	registersScanned.Add(1)
 	tx := udpServerTx{answered: &s.r.answered, conn: s.conn, key: s.key, src: s.src}
 	return tx.sendTo(buf.Bytes(), s.head.dest(s.src), true)
 }
@@ -115,11 +117,7 @@ func (r *Register) serveScanned(conn net.PacketConn, data []byte, src net.Addr) 
 		return true
 	}
 	s.Source = src.String()
-	if !r.scanned(&s) && !s.sent {
-		return false
-	}
-	registersScanned.Add(1)
-	return true
+	return r.scanned(&s) || s.sent
 }
 
 // Limits of a scanned REGISTER: more goes the parsed way.

@@ -235,3 +235,43 @@ func BenchmarkScanAuthRegister(b *testing.B) {
 		}
 	})
 }
+
+// countingRecorder is a recorder that notes RegistersScanned as each
+// answer is written.
+type countingRecorder struct {
+	recorder
+	counted []uint64
+}
+
+func (c *countingRecorder) WriteTo(b []byte, to net.Addr) (int, error) {
+	c.counted = append(c.counted, RegistersScanned())
+	return c.recorder.WriteTo(b, to)
+}
+
+// A REGISTER answered from the scan is counted before its answer leaves:
+// a client that has the 200 sees it counted (TestRegisterRetransmission
+// read the count between the send and the count, one run in four).
+func TestScannedRegisterCountedBeforeItsAnswer(t *testing.T) {
+	r := NewRegister(func(req *sip.Request, tx sip.ServerTransaction) {
+		t.Errorf("parsed: %s", req.StartLine())
+	})
+	defer r.Close()
+	r.Scanned(func(s *ScannedRegister) bool {
+		if err := s.RespondOK([]byte("Content-Length: 0\r\n\r\n")); err != nil {
+			t.Error(err)
+		}
+		return true
+	})
+	conn := &countingRecorder{}
+	before := RegistersScanned()
+	src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+	if !r.Serve(conn, register(authLines...), src) {
+		t.Fatal("not served")
+	}
+	if d := cmp.Diff([]uint64{before + 1}, conn.counted); d != "" {
+		t.Errorf("RegistersScanned as the answer was written (-want +got):\n%s", d)
+	}
+	if got := RegistersScanned(); got != before+1 {
+		t.Errorf("RegistersScanned %d after, want %d", got, before+1)
+	}
+}
