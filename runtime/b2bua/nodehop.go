@@ -12,6 +12,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/runtime/notify"
 	"switchboard/runtime/routing"
+	"switchboard/runtime/sipstack"
 )
 
 // A cluster's nodes share the registrations, but a device behind NAT is
@@ -203,7 +204,7 @@ func (s *Server) onNotifyHop(req *sip.Request, tx sip.ServerTransaction) {
 		// is ours to give.
 		ctx, done := context.WithTimeout(context.Background(), 30*time.Second)
 		defer done()
-		res, err := c.Do(ctx, out, sipgo.ClientRequestBuild)
+		res, err := sipstack.Do(ctx, c, out, sipgo.ClientRequestBuild)
 		if err != nil {
 			respond(tx, req, 408, "Request Timeout")
 			return

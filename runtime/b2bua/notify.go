@@ -12,6 +12,7 @@ import (
 	"switchboard/runtime/events"
 	"switchboard/runtime/notify"
 	"switchboard/runtime/presence"
+	"switchboard/runtime/sipstack"
 )
 
 // The server's side of the notifications of package notify: who asks
@@ -121,7 +122,7 @@ func (n notifyStack) Send(ctx context.Context, req *sip.Request) (*sip.Response,
 	if c == nil {
 		return nil, errNoClient
 	}
-	return c.Do(ctx, req, sipgo.ClientRequestBuild)
+	return sipstack.Do(ctx, c, req, sipgo.ClientRequestBuild)
 }
 
 func (n notifyStack) Contact(dest, transport string) sip.Header {

@@ -12,6 +12,7 @@ import (
 	"switchboard/runtime/carrier"
 	"switchboard/runtime/events"
 	"switchboard/runtime/media"
+	"switchboard/runtime/sipstack"
 )
 
 // mediaUpdater is a MediaSession that takes SDP from either side of an
@@ -109,7 +110,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), reinviteTimeout)
 	defer cancel()
-	res, err := s.client().Do(ctx, fwd, build)
+	res, err := sipstack.Do(ctx, s.client(), fwd, build)
 	if err == nil && carrier.IsChallenge(res) && fromCaller && c.isTrunk(w) && c.out.hasCred {
 		// A carrier may challenge a re-INVITE as it did the INVITE: once.
 		retry := fwd.Clone()
@@ -117,7 +118,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		retry.CSeq().SeqNo = c.nextSeq(w)
 		if aerr := carrier.Authorize(retry, res, c.out.cred); aerr == nil {
 			fwd = retry
-			res, err = s.client().Do(ctx, fwd, s.trunkResend)
+			res, err = sipstack.Do(ctx, s.client(), fwd, s.trunkResend)
 		}
 	}
 	if err != nil {

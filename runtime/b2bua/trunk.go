@@ -13,6 +13,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/runtime/carrier"
 	"switchboard/runtime/routing"
+	"switchboard/runtime/sipstack"
 )
 
 // trunkBuild completes a request to a carrier as sipgo's ClientRequestBuild
@@ -168,7 +169,7 @@ func callerName(p *ir.Program, caller string) string {
 type carrierStack struct{ s *Server }
 
 func (c carrierStack) Send(ctx context.Context, req *sip.Request) (*sip.Response, error) {
-	return c.s.client().Do(ctx, req, c.s.trunkBuild)
+	return sipstack.Do(ctx, c.s.client(), req, c.s.trunkBuild)
 }
 
 func (c carrierStack) Contact(user, transport, remote string) sip.Uri {

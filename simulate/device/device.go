@@ -30,6 +30,7 @@ import (
 	"github.com/icholy/digest"
 
 	rtmedia "switchboard/runtime/media"
+	"switchboard/runtime/sipstack"
 )
 
 // Answer says what a device does when called.
@@ -424,13 +425,13 @@ func (d *Device) doAuthorized(ctx context.Context, req *sip.Request) (int, error
 func (d *Device) doAuthorizedResponse(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	req.SetDestination(d.hub.server)
 	d.authorize(req, "Authorization")
-	res, err := d.hub.client.Do(ctx, req)
+	res, err := sipstack.Do(ctx, d.hub.client, req)
 	if err != nil {
 		return nil, err
 	}
 	if res.StatusCode == 401 || res.StatusCode == 407 {
 		d.learn(res)
-		res, err = d.hub.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: d.account, Password: d.password})
+		res, err = sipstack.DoDigestAuth(ctx, d.hub.client, req, res, sipgo.DigestAuth{Username: d.account, Password: d.password})
 		if err != nil {
 			return nil, err
 		}
@@ -995,7 +996,7 @@ func (c *Call) Hangup(ctx context.Context) error {
 	bye.AppendHeader(sip.HeaderClone(inv.CallID()))
 	bye.AppendHeader(&sip.CSeqHeader{SeqNo: c.nextSeq(), MethodName: sip.BYE})
 	bye.SetDestination(c.d.hub.server)
-	res, err := c.d.hub.client.Do(ctx, bye, sipgo.ClientRequestBuild)
+	res, err := sipstack.Do(ctx, c.d.hub.client, bye, sipgo.ClientRequestBuild)
 	if err != nil {
 		return err
 	}
