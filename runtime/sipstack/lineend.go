@@ -18,7 +18,9 @@ import (
 // sender's choosing: response splitting. A lone CR fails sipgo's parse,
 // but not the scans'. No client sends either, and no answer to such a
 // message is safe to send, so it gets none: a datagram is dropped
-// (ReadyConn), a stream connection closed (StrictListener).
+// (ReadyConn), a stream connection closed (StrictListener for those a
+// listener accepts, StrictReads for those sipgo dials). Each refusal is
+// counted (LineEndsRefused) and the first logged (strictreads.go).
 
 // BareLineEnd reports whether the header of data, a SIP message, has a
 // CR not followed by LF or a LF not preceded by CR. The header runs from
