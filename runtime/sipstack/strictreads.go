@@ -67,7 +67,7 @@ func (f *readFilter) filter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	default:
 		// UDP, WS, WSS: a read is a whole message.
 		if BareLineEnd(data) {
-			noteRefused("dialled "+p.Transport, p.RemoteAddr)
+			noteRefused(p.Transport, p.RemoteAddr)
 			return nil, nil
 		}
 		return data, nil
@@ -81,7 +81,7 @@ func (f *readFilter) filter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	// sipgo reads a connection from one goroutine: c is this one's.
 	if !c.feed(data) {
 		f.forget(key)
-		noteRefused("dialled "+p.Transport, ra)
+		noteRefused(p.Transport, ra)
 		return nil, errBareLineEnd
 	}
 	return data, nil
