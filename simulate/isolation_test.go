@@ -132,12 +132,12 @@ func TestLateInviteOfAnEarlierCaseIsRefused(t *testing.T) {
 		name string
 		dial Dial // the earlier case's call
 		// then, before the INVITE reaches app.u1:
-		then func(w *worker)
+		then func(t *testing.T, w *worker, late *heldInvite)
 	}{
 		{
 			name: "next case told app.u1 to pick up",
 			dial: Dial{From: "app.u2", To: "20001"},
-			then: func(w *worker) {
+			then: func(_ *testing.T, w *worker, _ *heldInvite) {
 				// As run begins a case, and Dial{Answer: "app.u1"} tells it.
 				w.endCase()
 				w.beginCase()
@@ -148,7 +148,29 @@ func TestLateInviteOfAnEarlierCaseIsRefused(t *testing.T) {
 		{
 			name: "between cases",
 			dial: Dial{From: "app.u2", To: "20001", Answer: "app.u1"},
-			then: func(w *worker) { w.endCase() },
+			then: func(_ *testing.T, w *worker, _ *heldInvite) { w.endCase() },
+		},
+		{
+			// The server sends the INVITE again once the next case has
+			// begun (a retransmission: the first copy was never
+			// answered), through the socket the ladder records: it is
+			// still the earlier case's call, not one of the next case's
+			// by being sent during it. The copy is held back too; the
+			// one the test delivers is that copy.
+			name: "retransmitted in the next case",
+			dial: Dial{From: "app.u2", To: "20001"},
+			then: func(t *testing.T, w *worker, late *heldInvite) {
+				w.endCase()
+				w.beginCase()
+				w.hub.RingAll()
+				w.device("app.u1").SetAnswer(device.Pickup, 0)
+				late.mu.Lock()
+				b, addr := late.invite, late.to
+				late.mu.Unlock()
+				if _, err := w.ladder.WriteTo(b, addr); err != nil {
+					t.Fatal(err)
+				}
+			},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,7 +199,7 @@ func TestLateInviteOfAnEarlierCaseIsRefused(t *testing.T) {
 			case <-ctx.Done():
 				t.Fatal("the server never sent the earlier case's INVITE to app.u1")
 			}
-			tc.then(w)
+			tc.then(t, w, late)
 			// Only now does the earlier INVITE reach app.u1, from the
 			// server's address.
 			late.mu.Lock()
@@ -222,12 +244,16 @@ type heldInvite struct {
 	callID string
 	held   chan struct{} // closed once invite is set
 	final  chan string
+	// trying is closed at the account's first provisional response:
+	// its stack has the INVITE's transaction.
+	trying    chan struct{}
+	triedOnce sync.Once
 }
 
 // holdInvites holds back every INVITE the server sends to account
 // (retransmissions too), keeping the first for the test to deliver.
 func holdInvites(w *worker, account string) *heldInvite {
-	h := &heldInvite{held: make(chan struct{}), final: make(chan string, 1)}
+	h := &heldInvite{held: make(chan struct{}), final: make(chan string, 1), trying: make(chan struct{})}
 	prefix := []byte("INVITE sip:" + account + "@")
 	w.ladder.setTap(func(dir string, peer net.Addr, b []byte) bool {
 		head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
@@ -240,16 +266,137 @@ func holdInvites(w *worker, account string) *heldInvite {
 				close(h.held)
 			}
 			return true
-		case dir == dirIn && h.invite != nil && callIDOf(head) == h.callID && bytes.HasPrefix(head, []byte("SIP/2.0 ")):
+		case dir == dirIn && h.invite != nil && callIDOf(head) == h.callID && bytes.HasPrefix(head, []byte("SIP/2.0 ")) && answersInvite(head):
 			status, _, _ := bytes.Cut(head, []byte("\r\n"))
 			if code := strings.TrimPrefix(string(status), "SIP/2.0 "); code >= "2" {
 				select {
 				case h.final <- code:
 				default:
 				}
+			} else {
+				h.triedOnce.Do(func() { close(h.trying) })
 			}
 		}
 		return false
 	})
 	return h
+}
+
+// answersInvite reports whether a response's header section answers an
+// INVITE (its CSeq's method), not the CANCEL or ACK of the call.
+func answersInvite(head []byte) bool {
+	for line := range bytes.SplitSeq(head, []byte("\r\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("CSeq:")); ok {
+			return bytes.HasSuffix(bytes.TrimSpace(v), []byte(" INVITE"))
+		}
+	}
+	return false
+}
+
+// An earlier case's INVITE that reaches app.u1 late and is cancelled
+// before app.u1 has judged it whose call it is: the stack has answered it
+// 487 itself, and that stands — the call ends without a dialog, as a
+// cancelled call does, and app.u1 does not ring, answer or list it.
+// (Whether app.u1 then tries a 480 on top cannot be seen on the wire:
+// sipgo drops a final response after its own 487.)
+func TestLateInviteAlreadyCancelledIs487(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "site.pbx.hcl"), []byte(isolationSite), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, secrets := compileDir(t, dir)
+	w, err := newWorker(p, secrets, Options{Wait: 5 * time.Second, IP: netip.MustParseAddr("192.0.2.1"), Transport: TransportMemory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.close)
+	late := holdInvites(w, "app.u1")
+	w.beginCase()
+	earlier := &caseState{}
+	if err := w.step(context.Background(), earlier, Dial{From: "app.u2", To: "20001", Answer: "app.u1"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	select {
+	case <-late.held:
+	case <-ctx.Done():
+		t.Fatal("the server never sent the earlier case's INVITE to app.u1")
+	}
+	w.endCase()
+	late.mu.Lock()
+	b, addr, id := late.invite, late.to, late.callID
+	late.mu.Unlock()
+	// app.u1 judges the INVITE under w.mu (onIncoming): held here, its
+	// judgement waits until the CANCEL has been handled.
+	w.mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			w.mu.Unlock()
+		}
+	}()
+	// The CANCEL once app.u1's stack has the INVITE's transaction (its
+	// 100 Trying): before, it would match nothing (481).
+	if _, err := w.ladder.PacketConn.WriteTo(b, addr); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-late.trying:
+	case <-ctx.Done():
+		t.Fatal("app.u1's stack never took the INVITE in")
+	}
+	if _, err := w.ladder.PacketConn.WriteTo(cancelOf(t, b), addr); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	select {
+	case got = <-late.final:
+	case <-ctx.Done():
+		t.Fatal("app.u1 never gave the cancelled INVITE a final response")
+	}
+	w.mu.Unlock()
+	locked = false
+	if got != "487 Request Terminated" {
+		t.Errorf("app.u1 answered the cancelled INVITE %q, want the stack's 487 Request Terminated", got)
+	}
+	u1 := w.device("app.u1")
+	if u1.Answered(id) != nil {
+		t.Errorf("app.u1 has the earlier case's call connected")
+	}
+	for _, in := range u1.Incoming() {
+		if in.CallID == id {
+			t.Errorf("app.u1 took the earlier case's call in: %+v", in)
+		}
+	}
+	if err := w.step(context.Background(), &caseState{}, ExpectOnlyRung{}); err != nil {
+		t.Errorf("the earlier case's INVITE rang after the case: %v", err)
+	}
+	w.cleanup(earlier)
+}
+
+// cancelOf is the CANCEL of invite (RFC 3261 §9.1): its Request-URI, top
+// Via, From, To, Call-ID and CSeq number.
+func cancelOf(t *testing.T, invite []byte) []byte {
+	t.Helper()
+	head, _, _ := bytes.Cut(invite, []byte("\r\n\r\n"))
+	lines := bytes.Split(head, []byte("\r\n"))
+	out := [][]byte{append([]byte("CANCEL "), bytes.TrimPrefix(lines[0], []byte("INVITE "))...)}
+	via := false
+	for _, l := range lines[1:] {
+		switch {
+		case bytes.HasPrefix(l, []byte("Via:")) && !via:
+			via = true
+			out = append(out, l)
+		case bytes.HasPrefix(l, []byte("From:")), bytes.HasPrefix(l, []byte("To:")), bytes.HasPrefix(l, []byte("Call-ID:")):
+			out = append(out, l)
+		case bytes.HasPrefix(l, []byte("CSeq:")):
+			out = append(out, bytes.Replace(l, []byte(" INVITE"), []byte(" CANCEL"), 1))
+		}
+	}
+	if len(out) != 6 {
+		t.Fatalf("the INVITE lacks a header a CANCEL copies:\n%s", head)
+	}
+	out = append(out, []byte("Max-Forwards: 70"), []byte("Content-Length: 0"))
+	return append(bytes.Join(out, []byte("\r\n")), "\r\n\r\n"...)
 }

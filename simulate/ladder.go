@@ -33,6 +33,14 @@ type ladder struct {
 	// case began, whatever the ladder's length: a device reached by any
 	// other INVITE is reached by a call of an earlier case.
 	calls map[string]bool
+	// earlier are the Call-IDs of the INVITEs sent in earlier cases, the
+	// last maxEarlierCalls of them (ring holds them in the order they
+	// were retired, next is where the next one goes): a retransmission
+	// of one, sent during this case, is still an earlier case's call, not
+	// one of this case's.
+	earlier map[string]struct{}
+	ring    []string
+	next    int
 	// tap, when set (by a test), sees each message as it is recorded; a
 	// message the server sends for which it returns true is held back,
 	// not sent: how a test delivers an INVITE late, as a loaded machine
@@ -68,7 +76,7 @@ func (l *ladder) reset() {
 	l.mu.Lock()
 	clear(l.msg) // drop the addresses
 	l.msg, l.head = l.msg[:0], l.head[:0]
-	clear(l.calls)
+	l.retireCalls()
 	l.mu.Unlock()
 }
 
@@ -76,8 +84,33 @@ func (l *ladder) reset() {
 // device reached by one of them from now on is reached late.
 func (l *ladder) forgetCalls() {
 	l.mu.Lock()
-	clear(l.calls)
+	l.retireCalls()
 	l.mu.Unlock()
+}
+
+// maxEarlierCalls bounds the earlier cases' Call-IDs remembered. A
+// retransmission leaves within Timer B of the first copy, and only while
+// the callee has sent nothing back: a few an earlier case left ringing
+// unheard, on a machine too loaded to answer within T1.
+const maxEarlierCalls = 1024
+
+// retireCalls moves the case's calls to the earlier ones, forgetting the
+// oldest beyond maxEarlierCalls. Under l.mu.
+func (l *ladder) retireCalls() {
+	for id := range l.calls {
+		if l.earlier == nil {
+			l.earlier = map[string]struct{}{}
+		}
+		if len(l.ring) < maxEarlierCalls {
+			l.ring = append(l.ring, id)
+		} else {
+			delete(l.earlier, l.ring[l.next])
+			l.ring[l.next] = id
+			l.next = (l.next + 1) % maxEarlierCalls
+		}
+		l.earlier[id] = struct{}{}
+	}
+	clear(l.calls)
 }
 
 // invited reports whether the server sent an INVITE of the call since the
@@ -202,7 +235,7 @@ func (l *ladder) record(dir string, peer net.Addr, b []byte) (hold bool) {
 	}
 	l.mu.Lock()
 	tap := l.tap
-	if invite != "" {
+	if _, retransmitted := l.earlier[invite]; invite != "" && !retransmitted {
 		if l.calls == nil {
 			l.calls = map[string]bool{}
 		}

@@ -221,7 +221,9 @@ func New(cfg Config) (*Server, error) {
 	if s.clk == nil {
 		s.clk = clock.Real
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(userAgent), sipgo.WithUserAgentHostname(cfg.Current().st.program.Site.Domain))
+	// StrictReads: the connections sipgo dials (a leg's TCP, a trunk's)
+	// are refused a bare CR or LF as the accepted ones are.
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(userAgent), sipgo.WithUserAgentHostname(cfg.Current().st.program.Site.Domain), sipstack.StrictReads())
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/sipstack"
 )
 
 // Status is what the server is doing now, for an operator's health check
@@ -26,6 +27,11 @@ type Status struct {
 	// CallsRefused is how many new calls were refused with 503 since the
 	// server started because too many were being set up (Config.CallSetups).
 	CallsRefused int64 `json:"calls_refused,omitempty"`
+	// LineEndRefused is how many SIP messages the process refused since
+	// it started because their header had a CR or LF outside a CRLF
+	// (dropped, or their connection closed): for the whole process, every
+	// site of a many-sites server together (sipstack.LineEndsRefused).
+	LineEndRefused uint64 `json:"line_end_refused,omitempty"`
 	// Trunks are the trunks with credentials and whether the carrier
 	// holds our registration; an IP-authenticated trunk is not listed.
 	Trunks []TrunkStatus `json:"trunks,omitempty"`
@@ -41,7 +47,7 @@ type TrunkStatus struct {
 // the program: cheap for an operator's probe, not for a hot path.
 func (s *Server) Status() Status {
 	st := s.st()
-	out := Status{Site: st.program.Site.Name, Listeners: map[string]string{}, UDPReceiveBuffer: int(s.rcvBuf.Load()), CallsRefused: s.admission.Refused()}
+	out := Status{Site: st.program.Site.Name, Listeners: map[string]string{}, UDPReceiveBuffer: int(s.rcvBuf.Load()), CallsRefused: s.admission.Refused(), LineEndRefused: sipstack.LineEndsRefused()}
 	s.listenMu.Lock()
 	for t, a := range s.listeners {
 		out.Listeners[t] = a.String()

@@ -77,7 +77,7 @@ func NewReadyConn(pc net.PacketConn, closing *atomic.Bool, serve func(conn net.P
 // here.
 func strict(serve func(conn net.PacketConn, data []byte, src net.Addr) bool) func(conn net.PacketConn, data []byte, src net.Addr) bool {
 	return func(conn net.PacketConn, data []byte, src net.Addr) bool {
-		if BareLineEnd(data) {
+		if RefuseBareLineEnd(data, "UDP", src) {
 			return true
 		}
 		return serve != nil && serve(conn, data, src)

@@ -18,7 +18,9 @@ import (
 // sender's choosing: response splitting. A lone CR fails sipgo's parse,
 // but not the scans'. No client sends either, and no answer to such a
 // message is safe to send, so it gets none: a datagram is dropped
-// (ReadyConn), a stream connection closed (StrictListener).
+// (ReadyConn), a stream connection closed (StrictListener for those a
+// listener accepts, StrictReads for those sipgo dials). Each refusal is
+// counted (LineEndsRefused) and the first logged (strictreads.go).
 
 // BareLineEnd reports whether the header of data, a SIP message, has a
 // CR not followed by LF or a LF not preceded by CR. The header runs from
@@ -58,6 +60,9 @@ func BareLineEnd(data []byte) bool {
 // message boundary to skip to but the Content-Length of a header read
 // as sipgo reads it, so a header whose Content-Length is missing or not
 // sipgo's number closes the connection too (sipgo would close it).
+//
+// It covers the connections a listener accepts; the ones sipgo dials
+// itself are checked by StrictReads.
 func StrictListener(l net.Listener) net.Listener { return &strictListener{Listener: l} }
 
 type strictListener struct{ net.Listener }
@@ -71,10 +76,11 @@ func (l *strictListener) Accept() (net.Conn, error) {
 }
 
 // errBareLineEnd is what sipgo reads from a connection closed for a
-// message refused.
+// message refused. sipgoHandler drops sipgo's record of it (noteRefused
+// has said it once).
 var errBareLineEnd = errors.New("sipstack: a CR or LF outside a CRLF in a message header")
 
-// maxStrictHead bounds the header a strictConn holds: sipgo's limit on a
+// maxStrictHead bounds the header a streamCheck holds: sipgo's limit on a
 // whole message.
 const maxStrictHead = 65535
 
@@ -82,15 +88,15 @@ const maxStrictHead = 65535
 // reads a connection from one goroutine, so it needs no lock.
 type strictConn struct {
 	net.Conn
-	head []byte // the header read so far, from its first byte
-	skip uint64 // body bytes still to come
-	bad  bool
+	check streamCheck
 }
 
 func (c *strictConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 {
-		if !c.feed(b[:n]) {
+		if !c.check.feed(b[:n]) {
+			// Counted before the close, which the peer sees.
+			noteRefused("accepted stream", c.Conn.RemoteAddr())
 			c.Conn.Close()
 			return 0, errBareLineEnd
 		}
@@ -98,11 +104,19 @@ func (c *strictConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// streamCheck follows one stream's messages, header by header, as sipgo's
+// stream parser frames them.
+type streamCheck struct {
+	head []byte // the header read so far, from its first byte
+	skip uint64 // body bytes still to come
+	bad  bool
+}
+
 // feed follows the stream through p, and reports false once a header is
 // refused (and from then on). Each byte is looked at a bounded number of
 // times: a header sent a byte at a time is searched for its end from
 // where the last read stopped, and checked once, whole.
-func (c *strictConn) feed(p []byte) bool {
+func (c *streamCheck) feed(p []byte) bool {
 	for len(p) > 0 && !c.bad {
 		if c.skip > 0 {
 			n := min(c.skip, uint64(len(p)))
@@ -140,6 +154,9 @@ func (c *strictConn) feed(p []byte) bool {
 		c.skip = length
 		p = c.head[end:] // the body and what follows, moved down next turn
 		c.head = c.head[:0]
+	}
+	if c.bad {
+		c.head = nil // the connection is closed: what it held is not needed
 	}
 	return !c.bad
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/go-cmp/cmp"
@@ -105,6 +106,10 @@ func (c *chunkConn) Read(b []byte) (int, error) {
 
 func (c *chunkConn) Close() error { c.closed = true; return nil }
 
+func (c *chunkConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5060}
+}
+
 // readAll reads c as sipgo does, to its first error: what it was handed
 // and whether the connection was refused.
 func readAll(c net.Conn) (got []byte, refused bool) {
@@ -176,12 +181,29 @@ func FuzzStrictConn(f *testing.F) {
 		cut = min(max(cut, 0), len(data))
 		cc := &chunkConn{chunks: [][]byte{data[:cut], data[cut:]}}
 		handed, _ := readAll(&strictConn{Conn: cc})
-		ps := sip.NewParser().NewSIPStream()
-		_ = ps.ParseSIPStream(handed, func(m sip.Message) {
-			if i := bareLineEnd([]byte(m.String())); i >= 0 && i < headerEnd(m.String()) {
-				t.Fatalf("sipgo made a message with a CR or LF outside a CRLF at %d: %q", i, m.String())
+		// The same stream as StrictReads' filter has it from sipgo's
+		// reads of a connection it dialled.
+		f := &readFilter{streams: map[weak.Pointer[net.TCPAddr]]*streamCheck{}}
+		props := sip.TransportReadProps{Transport: "TCP", RemoteAddr: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5060}}
+		var filtered []byte
+		for _, p := range [][]byte{data[:cut], data[cut:]} {
+			if len(p) == 0 {
+				continue
 			}
-		})
+			out, err := f.filter(props, p)
+			if err != nil {
+				break
+			}
+			filtered = append(filtered, out...)
+		}
+		for _, in := range [][]byte{handed, filtered} {
+			ps := sip.NewParser().NewSIPStream()
+			_ = ps.ParseSIPStream(in, func(m sip.Message) {
+				if i := bareLineEnd([]byte(m.String())); i >= 0 && i < headerEnd(m.String()) {
+					t.Fatalf("sipgo made a message with a CR or LF outside a CRLF at %d: %q", i, m.String())
+				}
+			})
+		}
 	})
 }
 

@@ -2,6 +2,7 @@ package sipstack
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 )
 
@@ -13,6 +14,11 @@ import (
 // resolve each their own way. Keys of a record's own (msg, time, level,
 // source) are renamed sip_<key>, and of an attribute given twice the last
 // (the innermost layer's) is kept.
+//
+// A record of a connection closed for a message refused (its "error"
+// errBareLineEnd: sipgo's "Read error" or "Read filter error", at ERROR,
+// one per connection) is dropped: the refusal is counted, and the first
+// logged (noteRefused).
 type sipgoHandler struct {
 	next  slog.Handler
 	attrs []slog.Attr // from WithAttrs, merged into each record
@@ -25,6 +31,19 @@ func (h *sipgoHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *sipgoHandler) Handle(ctx context.Context, r slog.Record) error {
+	refused := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Value.Kind() != slog.KindAny {
+			return true
+		}
+		if err, ok := a.Value.Any().(error); ok && errors.Is(err, errBareLineEnd) {
+			refused = true
+		}
+		return !refused
+	})
+	if refused {
+		return nil
+	}
 	var all []slog.Attr
 	add := func(a slog.Attr) bool {
 		switch a.Key {

@@ -96,13 +96,15 @@ const transactionRetention = 5 * time.Second
 // loglimit): sipgo logs an unparsable message whole, at ERROR. Its
 // records pass through sipgoHandler, which keeps them well-formed for a
 // JSON log. It must be set before the server's sipgo stack is made, which
-// copies it.
+// copies it. The first message refused for a bare CR or LF is logged
+// there too, once (noteRefused).
 func TuneServe(log *slog.Logger) {
 	retain(transactionRetention)
 	retransmit(true)
 	if log != nil {
 		sip.SetDefaultLogger(slog.New(newSipgoHandler(log.Handler())))
 	}
+	setLineEndLog(log)
 }
 
 // TuneSimulation makes the settings of a process whose whole job is a

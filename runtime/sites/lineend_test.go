@@ -12,6 +12,7 @@ import (
 
 	"switchboard/compiler/credentials"
 	"switchboard/runtime/b2bua"
+	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
 	"switchboard/runtime/sites"
 )
@@ -105,7 +106,18 @@ func TestNoBareLineEndInAnswers(t *testing.T) {
 		}
 	}
 
+	// Each attack is refused once, by whichever check it meets first
+	// (the router's, or the site's stack once a connection is routed),
+	// and counted once in the status.
+	counted := func(t *testing.T, before uint64) {
+		t.Helper()
+		if n := s.Status().LineEndRefused - before; n != uint64(len(attacks)) {
+			t.Errorf("%d refusals counted (line_end_refused), want one for each of the %d attacks", n, len(attacks))
+		}
+	}
+
 	t.Run("UDP", func(t *testing.T) {
+		defer counted(t, sipstack.LineEndsRefused())
 		for i, a := range attacks {
 			c, err := net.ListenPacket("udp", "127.0.0.1:0")
 			if err != nil {
@@ -149,6 +161,7 @@ func TestNoBareLineEndInAnswers(t *testing.T) {
 			transport = "TLS"
 		}
 		t.Run(transport, func(t *testing.T) {
+			defer counted(t, sipstack.LineEndsRefused())
 			for i, a := range attacks {
 				var c net.Conn
 				var err error

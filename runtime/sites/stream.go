@@ -160,7 +160,7 @@ func (srv *Server) routeStream(c net.Conn, sm *streamMux, handshake time.Duratio
 		c.Close()
 		return
 	}
-	if sipstack.BareLineEnd(buf) {
+	if sipstack.RefuseBareLineEnd(buf, "accepted stream", c.RemoteAddr()) {
 		// A CR or LF outside a CRLF in the first header: the 404
 		// would echo it, and the site's stack refuses it anyway
 		// (sipstack.StrictListener).

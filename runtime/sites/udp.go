@@ -143,9 +143,9 @@ func (m *udpMux) read() error {
 // CRLF.
 func (m *udpMux) route(data []byte, src net.Addr) {
 	// A header with a CR or LF outside a CRLF is dropped before the
-	// scan, whose 404 would echo it (sipstack.BareLineEnd).
+	// scan, whose 404 would echo it (sipstack.BareLineEnd), and counted.
 	h, ok := scan(data)
-	if !ok || sipstack.BareLineEnd(data) {
+	if sipstack.RefuseBareLineEnd(data, "UDP", src) || !ok {
 		m.srv.dropped.Add(1)
 		return
 	}
