@@ -745,3 +745,33 @@ func TestClusterStartFinishesADeletionCutShort(t *testing.T) {
 		t.Errorf("the audio is still in the store (%v, %v)", ok, err)
 	}
 }
+
+// A box moved to the archive while another node's deposit in it is
+// pending (its audio on the way) keeps that message in the live box for
+// the next Retire, rather than archive it pending, listed nowhere, and
+// remove the metadata its node then completes.
+func TestClusterArchiveLeavesAPendingMessage(t *testing.T) {
+	envs, told := followed(t, 2)
+	a := envs[0]
+	a.addMessage("gone", FolderNew, epoch, 1, 440)
+	k := a.s.shelf.(*keptShelf)
+	pending := Message{ID: 2, Box: "gone", Folder: FolderNew, Time: epoch, DurationMS: 1000, Codec: "PCMU",
+		From: From{Account: "device.side-door"}, Call: "call-b", State: statePending}
+	kb := envs[1].s.shelf.(*keptShelf) // another node's writes: a follows them
+	putMessage(t, Store{Objects: kb.objs, Keys: kb.keys}, pending, 880)
+	waitTold(t, told[0], "gone", "a has the pending message", func() bool {
+		names, _ := k.names("gone")
+		return len(names) == 4
+	})
+	p := *a.prog
+	p.Retired = []ir.Retired{{Identity: "gone", User: "gone", Data: "archive", ArchiveUntil: epoch.Add(time.Hour)}}
+	a.s.Retire(&p, epoch)
+	got, _ := k.names(archiveDir + "/gone")
+	if d := cmp.Diff([]string{msgName(1) + ".json", msgName(1) + ".wav"}, got); d != "" {
+		t.Errorf("the archive (-want +got):\n%s", d)
+	}
+	live, _ := k.names("gone")
+	if d := cmp.Diff([]string{pending.Name() + ".json", pending.Name() + ".wav"}, live); d != "" {
+		t.Errorf("the live box (-want +got):\n%s", d)
+	}
+}
