@@ -714,6 +714,13 @@ func (s *Service) settle(name string, id int) error {
 	m.ID, m.Box = id, name
 	switch m.State {
 	case statePending:
+		// The index's audio may be a replica's that lags (the audio of
+		// the message the number had before): the store's leader says.
+		if _, err := b.wav(id); errors.Is(err, fs.ErrNotExist) {
+			return nil // its deposit is under way, or the sweep's
+		} else if err != nil {
+			return err
+		}
 		return b.complete(m)
 	case stateDeleting:
 		if k, ok := s.shelf.(*keptShelf); ok {
