@@ -53,7 +53,8 @@
 //	<Dir>/<box>/msg-000001.wav    a message: the codec's bytes unchanged,
 //	                              in a µ-law (PCMU) or A-law (PCMA) WAV
 //	<Dir>/<box>/msg-000001.json   its metadata (Message): folder new|saved,
-//	                              time, duration, caller, codec
+//	                              time, duration, caller, codec (in a
+//	                              cluster's store, its state too)
 //	<Dir>/<box>/greeting.wav      the greeting the owner recorded, if any
 //	<Dir>/<box>/pin.json          the PIN the owner set, if any: salted
 //	                              PBKDF2-SHA-256, never the digits
@@ -103,7 +104,20 @@
 // message only after finishing their own; so a message's metadata is
 // created in the store only where there is none (store.KV.Insert: one
 // node wins), and a recording whose number is taken gets the next one —
-// a message never replaces another's. Open there sweeps metadata without
+// a message never replaces another's. There the metadata also says
+// whether the message is there (Message.State): each node hears of the
+// metadata and of the audio through two watches, each in its own order,
+// and may hold one deposit's metadata and still the audio of the message
+// the number had before; so a node lists, counts and plays a message by
+// its metadata alone, the audio read from the store. A deposit's metadata
+// is created pending, its audio stored, and then the metadata completed:
+// only then is the message listed (the portal, the menu, the
+// message-waiting counts), on every node, and the caller told "saved".
+// Deleting marks the metadata deleting (over the revision read: only the
+// deposit meant), then removes the audio, then the metadata. Open
+// completes pending metadata whose audio is stored (a kill came between
+// the two; a failed completion is the same), and finishes a deletion
+// whose mark is half an hour old. Open there sweeps metadata without
 // audio only once it is half an hour old (another node's deposit writes
 // its metadata, then its audio), and only as it read it; a leftover
 // recording whose number another node's message took meanwhile is stored

@@ -188,6 +188,11 @@ func (k *keptShelf) read(box, name string) ([]byte, error) {
 	if !ok {
 		return nil, fs.ErrNotExist
 	}
+	return k.object(key)
+}
+
+// object reads the audio file key from the store.
+func (k *keptShelf) object(key string) ([]byte, error) {
 	data, ok, err := k.objs.Get(context.Background(), key, k.limit)
 	if err != nil {
 		return nil, fmt.Errorf("voicemail: %w", err)
@@ -198,10 +203,15 @@ func (k *keptShelf) read(box, name string) ([]byte, error) {
 	return data, nil
 }
 
-// latest reads a key from the store, not the index, on a shared store
-// (revisionKeys): what other nodes wrote that this one has not heard of
-// yet is there.
+// latest reads a file from the store, not the index, on a shared store:
+// what other nodes wrote that this one has not heard of yet is there. A
+// key through revisionKeys; audio whether the index has it or not (the
+// object watch may be a moment behind the metadata that lists a message,
+// or still hold the audio of the message its number had before).
 func (k *keptShelf) latest(box, name string) ([]byte, error) {
+	if k.shared && isAudio(name) {
+		return k.object(keptName(box, name))
+	}
 	rk, ok := k.keys.(revisionKeys)
 	if !k.shared || !ok || isAudio(name) {
 		return k.read(box, name)
@@ -364,7 +374,10 @@ func (k *keptShelf) create(box, name string, data []byte) (bool, error) {
 // and the write is refused when another node wrote in between (edit then
 // runs again on theirs): one node's change never undoes another's made
 // meanwhile, and a key another node deleted is not written again (found
-// false).
+// false). Edit's verdicts are made on the latest value too: one that says
+// the value is older than its caller knows (errStaleRead) is read again,
+// and one that it is another message's (errNumberReused) is returned only
+// once the value read is known to be the latest.
 func (k *keptShelf) rewrite(box, name string, edit func(old []byte, ok bool) ([]byte, error)) (bool, error) {
 	rk, ok := k.keys.(revisionKeys)
 	if !k.shared || !ok || isAudio(name) {
@@ -386,6 +399,20 @@ func (k *keptShelf) rewrite(box, name string, edit func(old []byte, ok bool) ([]
 			return true, fmt.Errorf("voicemail: %w", err)
 		}
 		data, err := edit(old, ok)
+		if errors.Is(err, errStaleRead) {
+			continue
+		}
+		if errors.Is(err, errNumberReused) && ok {
+			// A verdict on the value read, which a replica that lags
+			// may give from before this node's own writes: it holds
+			// only for the latest, which the value is when it can be
+			// written back as it is over its revision.
+			if updated, err := rk.Update(ctx, key, old, rev); err != nil {
+				return true, fmt.Errorf("voicemail: %w", err)
+			} else if !updated {
+				continue
+			}
+		}
 		if err != nil {
 			return true, err
 		}
@@ -465,6 +492,55 @@ func (k *keptShelf) sweep(box, name string) error {
 	}
 	delete(k.vals, key)
 	k.mu.Unlock()
+	return nil
+}
+
+// finishDeleting goes on with the deletion of message id of box, its
+// metadata marked deleting (Message.State) by a node that did not get to
+// the end: the audio, then the metadata. On a shared store
+// (revisionKeys) only once the mark is older than k.grace (the deleting
+// node, were it alive, is done long since), and the metadata only as it
+// was read.
+func (k *keptShelf) finishDeleting(box string, id int) error {
+	metaName, wavName := msgName(id)+".json", msgName(id)+".wav"
+	rk, ok := k.keys.(revisionKeys)
+	if !k.shared || !ok {
+		if err := k.remove(box, wavName); err != nil {
+			return err
+		}
+		return k.remove(box, metaName)
+	}
+	key := keptName(box, metaName)
+	ctx := context.Background()
+	v, rev, stored, ok, err := rk.Revision(ctx, key)
+	if err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	if !ok {
+		return nil
+	}
+	if m, err := parseMeta(v); err != nil || m.State != stateDeleting {
+		return nil
+	}
+	if time.Since(stored) < k.grace {
+		return nil // perhaps a deletion under way on another node
+	}
+	if err := k.remove(box, wavName); err != nil {
+		return err
+	}
+	deleted, err := rk.DeleteRevision(ctx, key, rev)
+	if err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	if deleted {
+		k.mu.Lock()
+		delete(k.files[box], metaName)
+		if len(k.files[box]) == 0 {
+			delete(k.files, box)
+		}
+		delete(k.vals, key)
+		k.mu.Unlock()
+	}
 	return nil
 }
 
@@ -576,7 +652,23 @@ func reverseNames(names []string) []string {
 func (k *keptShelf) moveBox(from, to string) error {
 	names, _ := k.names(from)
 	moved := make([]string, 0, len(names))
+	// A message pending or being deleted (Message.State) is not moved:
+	// its node is not done with it. What it becomes, the next Retire
+	// moves.
+	under := map[string]bool{}
+	for _, n := range names {
+		if kind, id, ext, ok := parseFile(n); ok && kind == "msg" && ext == "json" {
+			if v, err := k.read(from, n); err == nil {
+				if m, err := parseMeta(v); err == nil && m.State != "" {
+					under[n], under[msgName(id)+".wav"] = true, true
+				}
+			}
+		}
+	}
 	for _, n := range sortedNames(names) {
+		if under[n] {
+			continue
+		}
 		data, err := k.read(from, n)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

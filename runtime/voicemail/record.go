@@ -217,12 +217,15 @@ func (r *recording) abort() {
 //   - while recording: .rec-N.wav, synced every Config.SyncEvery, and
 //     .rec-N.json (local): recovered as message N, cut at the last sync;
 //   - after close: the same, the whole recording synced;
-//   - after the metadata: msg-N.json on the shelf too: recovered the same
-//     way, with that metadata;
+//   - after the metadata: msg-N.json on the shelf too (on a shared
+//     shelf marked pending: listed nowhere): recovered the same way, with
+//     that metadata;
 //   - after take (the commit; only then is the caller told "saved"): the
 //     message is on the shelf. With a store, the local .rec-N.wav and
 //     .rec-N.json stay a while (keptShelf.release, against a power cut),
-//     and recovery removes them without storing the message twice.
+//     and recovery removes them without storing the message twice. On a
+//     shared shelf the metadata is then completed (no longer pending):
+//     recovery completes metadata that is pending with its audio stored.
 func (r *recording) finishMessage(min int64) (*Message, error) {
 	if err := r.close(); err != nil {
 		// What was synced stays as .rec-N, for the next Open to recover.
@@ -237,6 +240,10 @@ func (r *recording) finishMessage(min int64) (*Message, error) {
 	b := r.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	shared := sharedShelf(b.sh)
+	if shared {
+		m.State = statePending // listed nowhere until its audio is in
+	}
 	if err := r.claim(&m); err != nil {
 		// The recording stays as .rec-N: the next Open recovers it.
 		return nil, err
@@ -248,6 +255,15 @@ func (r *recording) finishMessage(min int64) (*Message, error) {
 	// commit.
 	if err := b.sh.take(b.name, msgName(r.id)+".wav", r.path); err != nil {
 		return nil, err
+	}
+	if shared {
+		// Now listed on every node. A failure here leaves the message
+		// stored but pending: the caller is not told it was saved, and
+		// the next Open of any node completes it (recoverBox).
+		if err := b.complete(&m); err != nil {
+			return nil, err
+		}
+		m.State = ""
 	}
 	b.sh.release(filepath.Join(b.dir, recName(r.id)+".json"))
 	syncDir(b.dir)

@@ -25,7 +25,9 @@ import (
 // onto the shelf when it is finished. The box logic (store.go) relies on
 // one rule of every shelf: a message exists when its audio does, so its
 // metadata is written before its audio, and its audio removed before its
-// metadata.
+// metadata. On a shelf other nodes write, where a node may hear of the
+// two in either order, the metadata says so too (Message.State): pending
+// until the audio is in, deleting before the audio goes.
 type shelf interface {
 	// boxes lists the (live, not archived) boxes that hold anything.
 	boxes() ([]string, error)

@@ -42,7 +42,29 @@ type Message struct {
 	Reason     string `json:"reason,omitempty"`    // why the call came to voicemail: no answer, busy, declined
 	Recovered  bool   `json:"recovered,omitempty"` // recovered after a crash: cut short
 	Mailed     bool   `json:"mailed,omitempty"`    // its e-mail was accepted
+	// State is, on a shelf other nodes write, where the message stands
+	// when it is not simply there: statePending while its audio goes
+	// into the store, stateDeleting while it is deleted. Either way it
+	// is listed nowhere. A listed message's State is empty.
+	State string `json:"state,omitempty"`
 }
+
+// A message's metadata on a shelf other nodes write is the message: each
+// node learns of the metadata and of the audio through two watches, in an
+// order of their own, so that a node may hold one deposit's metadata and
+// still the audio of the message its number was given to before (deleted
+// meanwhile). What a node lists is therefore decided by the metadata
+// alone, which one ordered watch brings: its state says whether the
+// audio is in the store. The audio is read from the store when played.
+const (
+	// statePending: the number is claimed (the metadata created), the
+	// audio is not yet known to be in the store. Cleared once it is.
+	statePending = "pending"
+	// stateDeleting: the message is being deleted; its audio goes next,
+	// then the metadata. Set over the revision read, so it is set only
+	// on the deposit the deleting node means.
+	stateDeleting = "deleting"
+)
 
 // From is who left a message.
 type From struct {
@@ -172,31 +194,51 @@ func (b *box) load() error {
 	}
 	b.msgs = map[int]*Message{}
 	b.next = 1
+	shared := sharedShelf(b.sh)
+	have := make(map[string]bool, len(names))
+	for _, n := range names {
+		have[n] = true
+	}
 	for _, n := range names {
 		kind, id, ext, ok := parseFile(n)
 		if !ok {
 			continue
 		}
 		b.next = max(b.next, id+1)
-		if kind != "msg" || ext != "wav" || n != msgName(id)+".wav" {
+		if kind != "msg" || n != msgName(id)+"."+ext {
+			continue
+		}
+		// A message is found by its audio; on a shared shelf by its
+		// metadata, when it has any (Message.State).
+		metaName, wavName := msgName(id)+".json", msgName(id)+".wav"
+		switch {
+		case ext == "wav" && shared && have[metaName]:
+			continue // found by its metadata
+		case ext == "json" && !shared:
 			continue
 		}
 		var m *Message
-		data, err := b.sh.read(b.name, msgName(id)+".json")
+		data, err := b.sh.read(b.name, metaName)
 		if err == nil {
 			m, err = parseMeta(data)
 		}
+		if err == nil && (m.State == stateDeleting || shared && m.State != "") {
+			continue // not yet there, or going: listed nowhere
+		}
 		if err != nil {
+			if !have[wavName] {
+				continue // unusable metadata and no audio: nothing to list
+			}
 			// Audio without usable metadata: what the audio says.
 			m = &Message{Folder: FolderNew}
-			if data, err := b.sh.read(b.name, n); err == nil {
+			if data, err := b.sh.read(b.name, wavName); err == nil {
 				if w, err := audio.ReadWAV(data); err == nil {
 					m.DurationMS = int64(len(w.Samples)) * 1000 / audio.Rate
 					m.Codec = codecName(w.Format)
 				}
 			}
 		}
-		m.ID, m.Box = id, b.name
+		m.ID, m.Box, m.State = id, b.name, ""
 		if m.Folder != FolderSaved {
 			m.Folder = FolderNew
 		}
@@ -319,7 +361,9 @@ func (b *box) update(id int, f func(m *Message)) (bool, error) {
 				cur.ID, cur.Box = id, b.name
 			}
 		}
-		if ok && !byAudio(m) && !sameDeposit(&cur, m) {
+		if ok && (cur.State != "" || !byAudio(m) && !sameDeposit(&cur, m)) {
+			// Another deposit's under way, or the message is being
+			// deleted: gone either way.
 			return nil, errNumberReused
 		}
 		next = cur
@@ -348,6 +392,11 @@ func (b *box) update(id int, f func(m *Message)) (bool, error) {
 // before this node heard of either. The message this node means is gone.
 var errNumberReused = errors.New("voicemail: the message's number is another message's now")
 
+// errStaleRead is what a rewrite's edit returns when what it was given is
+// older than what its caller knows (a replica that lags): the shelf reads
+// again.
+var errStaleRead = errors.New("voicemail: a value older than the one written")
+
 // stillHeld reports whether message m (b.msgs's) is still the one the
 // shelf holds under its number: on a shelf other nodes write, the store's
 // latest metadata, not what this node has heard of, names the same
@@ -371,7 +420,9 @@ func (b *box) stillHeld(m *Message) (bool, error) {
 }
 
 // remove deletes a message: its audio first (the commit), then its
-// metadata. It reports false when it was gone already.
+// metadata; on a shelf other nodes write, its metadata marked deleting
+// before either (markDeleting). It reports false when it was gone
+// already.
 func (b *box) remove(id int) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -379,9 +430,16 @@ func (b *box) remove(id int) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	// Not another node's message that took the number since (its audio
-	// would go).
-	if held, err := b.stillHeld(m); err != nil {
+	if sharedShelf(b.sh) {
+		// Marked deleting first, over the revision read: listed nowhere
+		// from now on, and only if it is still the deposit this node
+		// means (not another node's message that took the number since:
+		// its audio would go). A crash before the rest leaves the mark,
+		// which recovery finishes (recoverBox).
+		if marked, err := b.markDeleting(m); err != nil || !marked {
+			return marked, err
+		}
+	} else if held, err := b.stillHeld(m); err != nil {
 		return true, err
 	} else if !held {
 		return false, nil
@@ -396,9 +454,81 @@ func (b *box) remove(id int) (bool, error) {
 	return true, nil
 }
 
-// wav returns a message's file.
+// wav returns a message's file: as the shelf holds it now (latest), not
+// as far as this node has heard of it, which on a shelf other nodes write
+// may be a moment behind the metadata that lists it.
 func (b *box) wav(id int) ([]byte, error) {
-	return b.sh.read(b.name, msgName(id)+".wav")
+	return b.sh.latest(b.name, msgName(id)+".wav")
+}
+
+// sharedShelf reports whether other nodes write sh too (Store.Shared):
+// then a message's metadata says whether it is there (Message.State).
+func sharedShelf(sh shelf) bool {
+	k, ok := sh.(*keptShelf)
+	return ok && k.shared
+}
+
+// markDeleting marks message m (b.msgs's) deleting on the shelf, and
+// reports false when it is not there to delete: gone, being deleted by
+// another node, or its number another deposit's now. A message known by
+// its audio alone has no metadata to mark. b.mu is held.
+func (b *box) markDeleting(m *Message) (bool, error) {
+	found, err := b.sh.rewrite(b.name, msgName(m.ID)+".json", func(old []byte, ok bool) ([]byte, error) {
+		var cur *Message
+		if ok {
+			var err error
+			if cur, err = parseMeta(old); err == nil && (cur.State != "" || !byAudio(m) && !sameDeposit(cur, m)) {
+				return nil, errNumberReused
+			}
+		}
+		if !ok && byAudio(m) {
+			return nil, nil // no metadata to mark
+		}
+		if !ok || cur == nil {
+			// None (deleted meanwhile, or a replica that lags: the
+			// shelf creates the mark only where there is nothing), or
+			// unusable: the message as this node knows it.
+			c := *m
+			cur = &c
+		}
+		cur.ID, cur.Box, cur.State = m.ID, b.name, stateDeleting
+		return marshalMeta(cur), nil
+	})
+	if errors.Is(err, errNumberReused) {
+		return false, nil
+	}
+	return found && err == nil, err
+}
+
+// complete clears the pending state of message m's metadata once its
+// audio is in the store: from then on it is listed everywhere. Metadata
+// completed already (by a node's recovery), or marked deleting since, is
+// left as it is. b.mu is held, or b is recovery's own.
+func (b *box) complete(m *Message) error {
+	shared := sharedShelf(b.sh)
+	found, err := b.sh.rewrite(b.name, msgName(m.ID)+".json", func(old []byte, ok bool) ([]byte, error) {
+		if !ok && shared {
+			// Nobody removes metadata that is pending but the sweep,
+			// half an hour on: a replica that lags.
+			return nil, errStaleRead
+		}
+		if !ok {
+			return nil, errNumberReused
+		}
+		cur, err := parseMeta(old)
+		if err != nil || !sameDeposit(cur, m) {
+			return nil, errNumberReused
+		}
+		if cur.State != statePending {
+			return nil, nil
+		}
+		cur.State = ""
+		return marshalMeta(cur), nil
+	})
+	if errors.Is(err, errNumberReused) || err == nil && !found {
+		return fmt.Errorf("voicemail: box %s: the metadata of %s, stored with its audio, is gone", b.name, m.Name())
+	}
+	return err
 }
 
 // greeting returns the recorded greeting, or nil.
@@ -511,6 +641,19 @@ func (s *Service) recoverBox(name string) error {
 			if err := s.recoverRecording(name, dir, id); err != nil {
 				s.log.Error("voicemail: recovering a recording", "box", name, "file", n, "error", err)
 			}
+		case !local && kind == "msg" && ext == "json" && have[msgName(id)+".wav"]:
+			// A message whose metadata says it is not simply there (as
+			// the index has it: the store is asked only then): its
+			// deposit or deletion was cut short (or is under way on
+			// another node).
+			if data, err := s.shelf.read(name, n); err != nil {
+				break
+			} else if m, err := parseMeta(data); err != nil || m.State == "" {
+				break
+			}
+			if err := s.settle(name, id); err != nil {
+				s.log.Error("voicemail: finishing a message's deposit or deletion", "box", name, "file", n, "error", err)
+			}
 		case ext == "json" && !have[strings.TrimSuffix(n, "json")+"wav"] && !have[recName(id)+".wav"]:
 			// Metadata whose audio is gone (deleted, or never committed).
 			// On a shared store it may also be another node's deposit
@@ -546,6 +689,46 @@ func (s *Service) storedAlready(name, dir string, id int) bool {
 }
 
 func recName(id int) string { return fmt.Sprintf("%s%06d", recPrefix, id) }
+
+// settle finishes message id of box name, its audio stored, whose
+// metadata is pending or deleting (Message.State; a shelf other nodes
+// write, or did). Pending: the audio is in, which is the commit; a crash
+// (or a failed write) came before the metadata said so, and it is said
+// now (on a shared store perhaps while the depositing node says it too:
+// either way once). Deleting: the deletion goes on, audio first, once
+// the mark is old enough that its node is done or dead (keptShelf.sweep's
+// rule); the message stays listed nowhere meanwhile.
+func (s *Service) settle(name string, id int) error {
+	b := &box{name: name, sh: s.shelf}
+	data, err := b.sh.latest(name, msgName(id)+".json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m, err := parseMeta(data)
+	if err != nil {
+		return nil // audio with unusable metadata: listed by its audio
+	}
+	m.ID, m.Box = id, name
+	switch m.State {
+	case statePending:
+		// The index's audio may be a replica's that lags (the audio of
+		// the message the number had before): the store's leader says.
+		if _, err := b.wav(id); errors.Is(err, fs.ErrNotExist) {
+			return nil // its deposit is under way, or the sweep's
+		} else if err != nil {
+			return err
+		}
+		return b.complete(m)
+	case stateDeleting:
+		if k, ok := s.shelf.(*keptShelf); ok {
+			return k.finishDeleting(name, id)
+		}
+	}
+	return nil
+}
 
 // recoverRecording keeps what was synced of an interrupted recording
 // (dir/.rec-N.wav): its metadata, then a fresh file of exactly that audio,
@@ -583,6 +766,10 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 	m.ID, m.Box, m.Folder, m.Recovered = id, boxName, FolderNew, true
 	m.DurationMS = int64(len(w.Raw)) * 1000 / audio.Rate
 	m.Codec = codecName(w.Format)
+	m.State = ""
+	if sharedShelf(b.sh) {
+		m.State = statePending // as a deposit: listed once its audio is in
+	}
 	if mine {
 		err = b.sh.write(boxName, msgName(id)+".json", marshalMeta(m))
 	} else {
@@ -605,6 +792,11 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 	}
 	if err := b.sh.write(boxName, msgName(id)+".wav", wav); err != nil {
 		return err
+	}
+	if m.State == statePending {
+		if err := b.complete(m); err != nil {
+			return err
+		}
 	}
 	os.Remove(rec)
 	os.Remove(recMeta)
