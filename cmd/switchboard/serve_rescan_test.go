@@ -321,3 +321,35 @@ func greetingWAV(t *testing.T) []byte {
 	}
 	return data
 }
+
+// TestServeOneSiteOfDirectoryWithoutData: a directory holding one site,
+// served without -data, is served as that site alone (its store in its
+// own directory, as before), and says so at the start; a site directory
+// added beside it is not served on SIGHUP, and the log says so, naming
+// it, rather than nothing.
+func TestServeOneSiteOfDirectoryWithoutData(t *testing.T) {
+	t.Parallel()
+	bin := buildSwitchboard(t)
+	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1")
+	parent := t.TempDir()
+	alone := filepath.Join(parent, "a-alone")
+	if err := os.Rename(siteCopy(t, "family-home", "alone.example.net"), alone); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "", "-admin", "",
+		"-rtp-ports", "47000-47999", parent), env)
+	s.waitLine("the warning", regexp.MustCompile(`level=WARN msg="serving the one site of a directory of sites alone: .*" dir=`+regexp.QuoteMeta(parent)+` site=`+regexp.QuoteMeta(alone)+`$`))
+	s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: site "`))
+	if _, err := os.Stat(filepath.Join(alone, ".switchboard", "data", "jetstream")); err != nil {
+		t.Errorf("the site's store is not in its own data directory: %v", err)
+	}
+	added := filepath.Join(parent, "b-added")
+	if err := os.Rename(siteCopy(t, "family-home", "added.example.net"), added); err != nil {
+		t.Fatal(err)
+	}
+	s.signal(syscall.SIGHUP)
+	s.waitLine("the added directory's error", regexp.MustCompile(`level=ERROR msg="site directory not served: .*" dir=`+regexp.QuoteMeta(added)+` parent=`+regexp.QuoteMeta(parent)+` served=`+regexp.QuoteMeta(alone)+`$`))
+	s.stop()
+}
