@@ -353,3 +353,32 @@ func TestServeOneSiteOfDirectoryWithoutData(t *testing.T) {
 	s.waitLine("the added directory's error", regexp.MustCompile(`level=ERROR msg="site directory not served: .*" dir=`+regexp.QuoteMeta(added)+` parent=`+regexp.QuoteMeta(parent)+` served=`+regexp.QuoteMeta(alone)+`$`))
 	s.stop()
 }
+
+// TestServeSitesWarnsOfSingleSiteDataItCannotPlace: several sites at the
+// start and a -data directory holding a site's data as serve kept it for
+// one site alone: whose it is cannot be known, so it is left where it is,
+// and serve says so rather than letting it lie unread.
+func TestServeSitesWarnsOfSingleSiteDataItCannotPlace(t *testing.T) {
+	t.Parallel()
+	bin := buildSwitchboard(t)
+	env := append(os.Environ(), "SWITCHBOARD_SITE_KEY="+testSiteKey, "NO_COLOR=1")
+	parent, data := t.TempDir(), t.TempDir()
+	for _, d := range []string{"one", "two"} {
+		if err := os.Rename(siteCopy(t, "family-home", d+".example.net"), filepath.Join(parent, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(data, "portal"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-http", "", "-admin", "",
+		"-data", data, "-rtp-ports", "48000-48999", parent), env)
+	s.waitLine("the warning", regexp.MustCompile(`^switchboard serve: warning: `+regexp.QuoteMeta(data)+` holds portal of a site served alone by an earlier serve`))
+	s.waitLine("ready line", regexp.MustCompile(`^switchboard serve: ready: 2 sites `))
+	s.stop()
+	if left := oldSiteData(data); len(left) != 1 {
+		t.Errorf("left directly under -data: %v, want [portal]", left)
+	}
+}

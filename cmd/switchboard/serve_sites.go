@@ -148,7 +148,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 	// that held a single site was served alone before, its data directly
 	// under -data. That site's data is moved to its place once (its
 	// domain is known once it compiles: add), so it neither starts empty
-	// nor loses what it kept. With several sites at the start whose
+	// nor loses what it kept. With several sites at the start, whose
 	// it was cannot be known: it is left where it is, and said.
 	var moveOld []string
 	if o.dataDir != "" {
