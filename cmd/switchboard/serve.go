@@ -98,11 +98,19 @@ token in its own directory (-admin-token-file or SWITCHBOARD_ADMIN_TOKEN
 give one to all); status and commission find them, and apply takes
 -serve http://ADDR/sites/DOMAIN. A site that cannot be served is reported
 and skipped while the others serve; SIGHUP reloads each site on its own.
-Given a directory of sites (two or more at the start: one alone is
-served as a single site), SIGHUP also reads it again: a new site
-directory starts serving, a removed one's site stops as at shutdown
-(its stored data is kept), and the log says which ("site added",
-"site removed").
+
+A directory holding site directories is served as a directory of sites
+even while it holds one, so that SIGHUP reads it again: a new site
+directory starts serving, a removed one's site stops as at shutdown (its
+stored data is kept), one with errors is reported and skipped, and the
+log says which ("site added", "site removed"); emptied or unreadable, it
+changes nothing. What an earlier serve kept directly under -data for the
+directory's one site (voicemail/, portal/) is moved to -data/DOMAIN once,
+at the start, each move logged ("site data moved"). The exception: one
+site without -data (and without -keep-in-memory) is served alone, its
+store in its own directory as before, and SIGHUP logs an error for each
+site directory added beside it; give -data to serve them all. A site or
+build directory given by name is one site: SIGHUP reloads it.
 
 SIGHUP recompiles and swaps in the new configuration; calls in progress
 continue, and a configuration with errors is rejected while the old one keeps
@@ -364,8 +372,12 @@ func runServe(c *cli, args []string) int {
 	if o.udp != nil {
 		defer o.udp.Close()
 	}
-	if len(dirs) > 1 {
-		return c.serveSites(dirs, o, serveSetup{log: log, algs: algs, portMin: portMin, portMax: portMax, tlsConf: tlsConf, proxies: proxies, parent: serveParent(positional)})
+	parent := serveParent(positional) // a directory of sites: serve_rescan.go
+	if len(dirs) > 1 || parent != "" && parentAsSites(dirs, o) {
+		return c.serveSites(dirs, o, serveSetup{log: log, algs: algs, portMin: portMin, portMax: portMax, tlsConf: tlsConf, proxies: proxies, parent: parent})
+	}
+	if parent != "" {
+		log.Warn("serving the one site of a directory of sites alone: without -data its store is in its own directory, so a site directory added beside it is not served on SIGHUP; give -data DIR (or -keep-in-memory) to serve the directory as several sites", "dir", parent, "site", dir)
 	}
 
 	load := func() (*servedSite, int) { return c.loadServed(dir, o) }
@@ -496,6 +508,9 @@ func runServe(c *cli, args []string) int {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				_ = st.Reload("SIGHUP")
+				if parent != "" {
+					reportUnservedSiblings(log, parent, dir)
+				}
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())

@@ -144,6 +144,22 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		fmt.Fprintf(c.stderr, "switchboard serve: without -data, several sites keep their events and registrations in memory only; give -data DIR to keep them across restarts\n")
 	}
 
+	// A directory of sites keeps each site's data under -data/DOMAIN; one
+	// that held a single site was served alone before, its data directly
+	// under -data. That site's data is moved to its place once (its
+	// domain is known once it compiles: add), so it neither starts empty
+	// nor loses what it kept. With several sites at the start, whose
+	// it was cannot be known: it is left where it is, and said.
+	var moveOld []string
+	if o.dataDir != "" {
+		if old := oldSiteData(o.dataDir); len(old) > 0 && len(dirs) == 1 {
+			moveOld = old
+		} else if len(old) > 0 {
+			fmt.Fprintf(c.stderr, "switchboard serve: warning: %s holds %s of a site served alone by an earlier serve (directly under -data), and serving several sites, each keeps its data under -data/DOMAIN: none of them reads it; move it into %s of the site it belongs to\n",
+				o.dataDir, strings.Join(old, ", "), filepath.Join(o.dataDir, "DOMAIN"))
+		}
+	}
+
 	srv := sites.New(x.log)
 	var compileMu sync.Mutex
 	var skipped []string
@@ -165,6 +181,14 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 		if o.admin != "" && adminToken == "" {
 			if adminToken, _ = c.adminToken(dir, ""); adminToken == "" {
 				skip(dir, "it has no admin token (above)")
+				return false
+			}
+		}
+		if moveOld != nil {
+			old := moveOld
+			moveOld = nil
+			if err := moveSiteData(x.log, o.dataDir, name, old); err != nil {
+				skip(dir, err.Error())
 				return false
 			}
 		}
