@@ -301,16 +301,19 @@ p99() {
 }
 
 # profile_start NAME RUN SECONDS: with PROFILE set, a CPU profile of the
-# switchboard server for SECONDS, into $WORK/RUN.pprof; profile_wait
-# waits for it.
-PROF_PID=
+# switchboard server for SECONDS, into $WORK/RUN.pprof, and what it
+# allocated meanwhile (the allocs profile's difference over the same
+# SECONDS), into $WORK/RUN-allocs.pprof; profile_wait waits for both.
+PROF_PID=()
 profile_start() {
-	PROF_PID=
+	PROF_PID=()
 	[ -n "$PROFILE" ] && { [ "$1" = switchboard ] || [ "$1" = baseline ]; } || return 0
 	curl -s -o "$WORK/$2.pprof" "http://$PROFILE/debug/pprof/profile?seconds=$3" &
-	PROF_PID=$!
+	PROF_PID+=($!)
+	curl -s -o "$WORK/$2-allocs.pprof" "http://$PROFILE/debug/pprof/allocs?seconds=$3" &
+	PROF_PID+=($!)
 }
-profile_wait() { [ -z "$PROF_PID" ] || wait "$PROF_PID" || true; }
+profile_wait() { local p; for p in "${PROF_PID[@]}"; do wait "$p" || true; done; }
 
 # Results, one line each: server workload key value.
 RESULTS=$WORK/results.txt

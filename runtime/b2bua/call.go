@@ -79,10 +79,10 @@ type call struct {
 	cseq       uint32
 	digits     [2][]rune // per side: caller 0, callee 1
 	noPorts    bool      // a branch got no media ports (media.ErrNoPorts)
-	// acked is closed when the caller's ACK of our 2xx arrives; ackOnce
-	// closes it.
-	acked   chan struct{}
-	ackOnce sync.Once
+	// acked: the caller's ACK of our 2xx has arrived; resend is the
+	// timer that sends our 2xx again until then (accept).
+	acked  bool
+	resend *time.Timer
 
 	events chan any // branch results and timers, for the ring loop
 }
@@ -329,43 +329,55 @@ func (c *call) accept(body []byte) {
 	if !strings.EqualFold(c.inv.Transport(), "UDP") {
 		return
 	}
+	// A timer, not a goroutine waiting on one: the ACK comes within
+	// milliseconds nearly always, and a goroutine and its stack per call
+	// cost more than the timer alone (issue 19).
+	r := &resend2xx{c: c, res: res, interval: sip.T1, total: sip.T1}
 	c.mu.Lock()
-	if c.acked == nil {
-		c.acked = make(chan struct{})
+	if !c.acked {
+		c.resend = time.AfterFunc(r.interval, r.fire)
 	}
-	acked := c.acked
 	c.mu.Unlock()
-	go func() {
-		interval := sip.T1
-		t := time.NewTimer(interval)
-		defer t.Stop()
-		for total := interval; total <= 64*sip.T1; total += interval {
-			select {
-			case <-acked:
-				return
-			case <-t.C:
-			}
-			c.mu.Lock()
-			ended := c.ended
-			c.mu.Unlock()
-			if ended || c.tx.Respond(res) != nil {
-				return // hung up, or the transaction is over
-			}
-			interval = min(2*interval, sip.T2)
-			t.Reset(interval)
-		}
-	}()
+}
+
+// resend2xx sends a call's 2xx again (accept).
+type resend2xx struct {
+	c        *call
+	res      *sip.Response
+	interval time.Duration // until this sending
+	total    time.Duration // since the first, at this sending
+}
+
+// fire sends the 2xx again unless the ACK came, the call ended or the
+// transaction is over, and sets the timer for the next time while the
+// total stays within 64·T1.
+func (r *resend2xx) fire() {
+	c := r.c
+	c.mu.Lock()
+	stop := c.acked || c.ended
+	c.mu.Unlock()
+	if stop || c.tx.Respond(r.res) != nil {
+		return // acknowledged, hung up, or the transaction is over
+	}
+	r.interval = min(2*r.interval, sip.T2)
+	if r.total += r.interval; r.total > 64*sip.T1 {
+		return
+	}
+	c.mu.Lock()
+	if !c.acked {
+		c.resend.Reset(r.interval)
+	}
+	c.mu.Unlock()
 }
 
 // gotAck records the caller's ACK of our 2xx.
 func (c *call) gotAck() {
 	c.mu.Lock()
-	if c.acked == nil {
-		c.acked = make(chan struct{})
+	c.acked = true
+	if c.resend != nil {
+		c.resend.Stop()
 	}
-	acked := c.acked
 	c.mu.Unlock()
-	c.ackOnce.Do(func() { close(acked) })
 }
 
 func (c *call) post(ev any) {

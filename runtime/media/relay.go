@@ -707,7 +707,11 @@ const maxCatchUp = 1024
 func (p *port) catchUp() {
 	c := p.conn.(nowReader)
 	r := p.g.st.r
-	var buf [rtcpBufSize]byte
+	// From the pool the readers use: a buffer of its own escaped to the
+	// heap, 2 KiB for every leg answered (issue 19).
+	b := rtcpBufs.Get().(*[rtcpBufSize]byte)
+	defer rtcpBufs.Put(b)
+	buf := b[:]
 	for range maxCatchUp {
 		n, from, ok, err := c.ReadFromNow(buf[:])
 		if !ok || err != nil {

@@ -105,10 +105,23 @@ func (o *Oversize) wantsTCP(req *sip.Request, direct bool) bool {
 	if o == nil || o.Limit <= 0 || !direct || !strings.EqualFold(req.Transport(), "UDP") {
 		return false
 	}
-	if len(req.String())+viaAllowance <= o.Limit {
+	var n byteCount
+	req.StringWrite(&n)
+	if int(n)+viaAllowance <= o.Limit {
 		return false
 	}
 	return !o.isRefused(req.Destination())
+}
+
+// byteCount counts what is written to it and keeps none of it: a
+// request's size on the wire without building the text (sipgo builds it
+// as it sends; building it here too cost a call's INVITEs a string each,
+// and their growth, issue 19).
+type byteCount int
+
+func (n *byteCount) WriteString(s string) (int, error) {
+	*n += byteCount(len(s))
+	return len(s), nil
 }
 
 func (o *Oversize) now() time.Time {
