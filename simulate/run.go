@@ -27,6 +27,7 @@ import (
 	"switchboard/runtime/media"
 	"switchboard/runtime/services"
 	"switchboard/runtime/site"
+	"switchboard/runtime/voicemail"
 	"switchboard/simulate/device"
 	"switchboard/simulate/memnet"
 )
@@ -267,6 +268,7 @@ type worker struct {
 	site     *site.Site
 	roomPINs services.ConferencePINs // nil: rooms with a PIN cannot be joined
 	dataDir  string                  // the services' data: voicemail messages
+	vmFiles  *voicemail.MemoryFiles  // the voicemail's files, in memory; nil: under dataDir
 	hub      *device.Hub
 	carriers []*device.Hub   // one per trunk, in the program's order
 	net      *memnet.Network // the in-memory network; nil over UDP
@@ -399,11 +401,18 @@ func newWorker(prog *ir.Program, secrets Secrets, o Options) (*worker, error) {
 	}
 	w.dataDir = dataDir
 	closers = append(closers, func() { os.RemoveAll(dataDir) })
+	if o.Transport == TransportMemory {
+		// In memory, the voicemail's files too: a case reads its message
+		// back once and the run drops them all, so the disk's creates,
+		// syncs and renames (over a second of a large suite's CPU) buy
+		// nothing. Over UDP they stay files, as serve writes them.
+		w.vmFiles = voicemail.NewMemoryFiles()
+	}
 	w.roomPINs, _ = secrets.(services.ConferencePINs)
 	// The site `switchboard serve` runs, assembled the same way, on the
 	// simulation's clock and network.
 	st, err := site.New(site.Config{Program: w.p, Secrets: secrets, Trunks: o.TrunkSecrets},
-		site.Options{Events: bus, Clock: w.clock, Logger: quiet, MediaIP: o.IP, MediaListen: listenMedia, DataDir: dataDir, Headless: true})
+		site.Options{Events: bus, Clock: w.clock, Logger: quiet, MediaIP: o.IP, MediaListen: listenMedia, DataDir: dataDir, Headless: true, VoicemailMemory: w.vmFiles})
 	if err != nil {
 		return fail(err)
 	}

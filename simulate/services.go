@@ -217,9 +217,14 @@ func (w *worker) expectMessage(st *caseState, s ExpectMessage) error {
 	if !ok {
 		return fmt.Errorf("no message arrived in %s; saw %s", s.Mailbox, w.seen(st))
 	}
-	b, err := os.ReadFile(filepath.Join(w.dataDir, "voicemail", filepath.FromSlash(e.Path)))
+	path := filepath.Join(w.dataDir, "voicemail", filepath.FromSlash(e.Path))
+	read := os.ReadFile
+	if w.vmFiles != nil {
+		read = w.vmFiles.ReadFile
+	}
+	b, err := read(path)
 	if err != nil {
-		return fmt.Errorf("the message is not on disk: %w", err)
+		return fmt.Errorf("the message is not stored: %w", err)
 	}
 	wav, err := audio.ReadWAV(b)
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"switchboard/runtime/services"
 	"switchboard/runtime/sipstack"
 	"switchboard/runtime/store"
+	"switchboard/runtime/voicemail"
 )
 
 // Config is one configuration of a site: everything a reload replaces.
@@ -95,6 +96,10 @@ type Options struct {
 	// logs in, so a history of every event would be pure cost (about a
 	// twentieth of a large suite's CPU).
 	Headless bool
+	// VoicemailMemory, without a Store, keeps the voicemail's files in
+	// the process's memory instead of under DataDir: the simulator's,
+	// whose messages are read back once and dropped with the run.
+	VoicemailMemory *voicemail.MemoryFiles
 	// Store keeps what outlives a run of the server (store.Open): the
 	// event stream, which the admin journal and the portal's door log and
 	// call history read, the registrations, and the voicemail (with a

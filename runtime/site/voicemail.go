@@ -11,11 +11,11 @@ import (
 // metadata (and with it the message-waiting state), PINs and archive
 // records in a key-value bucket of the site, both named by the site's
 // domain like its registrations. Without a store, or without a data
-// directory (no voicemail at all), the zero voicemail.Store: files under
-// DataDir/voicemail.
+// directory (no voicemail at all), files under DataDir/voicemail: on
+// disk, or in Options.VoicemailMemory.
 func (s *Site) keptVoicemail(site string) (voicemail.Store, error) {
 	if s.o.Store == nil || s.o.DataDir == "" {
-		return voicemail.Store{}, nil
+		return voicemail.Store{Memory: s.o.VoicemailMemory}, nil
 	}
 	ctx := context.Background()
 	objs, err := s.o.Store.Objects(ctx, "voicemail", site)

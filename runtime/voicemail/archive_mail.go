@@ -213,7 +213,7 @@ func (s *Service) mailArchive(p *ir.Program, r ir.Retired, archived string) {
 			"identity", r.Identity, "user", r.User, "archive", s.shelf.where(archived), "until", until)
 		return
 	}
-	b := &box{name: archived, dir: filepath.Join(s.cfg.Dir, filepath.FromSlash(archived)), sh: s.shelf}
+	b := &box{name: archived, dir: filepath.Join(s.cfg.Dir, filepath.FromSlash(archived)), sh: s.shelf, fs: s.fs}
 	b.mu.Lock()
 	err := b.load()
 	b.mu.Unlock()

@@ -502,7 +502,7 @@ func TestRecoverCommitEdges(t *testing.T) {
 	r.close()
 	m := r.meta
 	m.DurationMS = 3000
-	writeFileAtomic(b.dir, msgName(r.id)+".json", marshalMeta(&m)) // then the crash
+	writeFileAtomic(b.files(), b.dir, msgName(r.id)+".json", marshalMeta(&m)) // then the crash
 
 	r2, _ := e.s.startMessage(b, audio.PCMU, Message{Time: epoch})
 	r2.add(line.Frame{Samples: make([]int16, audio.Rate/2)}) // under a second: never synced

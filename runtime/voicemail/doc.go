@@ -73,6 +73,14 @@
 // message without metadata that Open would not repair. Message numbers
 // count up per box; one freed at the top of the range may be used again.
 //
+// # In memory
+//
+// With Config.Store.Memory (the in-memory simulation), the same files, in
+// the same order, are kept in the process's memory instead of on disk
+// (files.go: every operation on Dir goes through one seam, the disk or
+// MemoryFiles). Nothing is synced and nothing outlives the process; the
+// simulator reads each message back from there, as it would from Dir.
+//
 // # Kept in a store
 //
 // With Config.Store (serve, which has its embedded JetStream), the same

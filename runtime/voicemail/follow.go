@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -165,7 +164,7 @@ func (r *recording) claim(m *Message) error {
 		}
 		id := max(b.next, r.id+1)
 		b.next = id + 1
-		if err := renameRecording(b.dir, r.id, id); err != nil {
+		if err := renameRecording(b.files(), b.dir, r.id, id); err != nil {
 			return err
 		}
 		r.path = filepath.Join(b.dir, recName(id)+".wav")
@@ -181,9 +180,9 @@ const maxClaims = 1000
 
 // renameRecording renames the local files of recording from (under dir)
 // to number to.
-func renameRecording(dir string, from, to int) error {
+func renameRecording(f files, dir string, from, to int) error {
 	for _, ext := range []string{".json", ".wav"} {
-		err := os.Rename(filepath.Join(dir, recName(from)+ext), filepath.Join(dir, recName(to)+ext))
+		err := f.rename(filepath.Join(dir, recName(from)+ext), filepath.Join(dir, recName(to)+ext))
 		if err != nil && !(ext == ".json" && errors.Is(err, fs.ErrNotExist)) {
 			return fmt.Errorf("voicemail: %w", err)
 		}

@@ -30,6 +30,9 @@ type Store struct {
 	// Shared says other nodes serve the same site from the same store
 	// (a cluster): the service follows their writes (follow.go).
 	Shared bool
+	// Memory, instead of Objects and Keys, keeps the files under
+	// Config.Dir in the process's memory (MemoryFiles): the simulator's.
+	Memory *MemoryFiles
 	// sweepAfter, when set (by tests), is the age a message's metadata
 	// without audio must reach on a shared store before it is swept,
 	// instead of the package's sweepAfter.

@@ -2,7 +2,6 @@ package voicemail
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -17,7 +16,7 @@ type recording struct {
 	b        *box
 	id       int // message number; 0 for a greeting
 	path     string
-	f        *os.File
+	f        file
 	w        *audio.WAVWriter
 	codec    audio.Codec
 	meta     Message
@@ -53,18 +52,18 @@ func (s *Service) startMessage(b *box, codec audio.Codec, meta Message) (*record
 	b.next++
 	b.mu.Unlock()
 	meta.ID, meta.Box, meta.Folder, meta.Codec = id, b.name, FolderNew, codec.String()
-	if err := writeFileAtomic(b.dir, recName(id)+".json", marshalMeta(&meta)); err != nil {
+	if err := writeFileAtomic(b.files(), b.dir, recName(id)+".json", marshalMeta(&meta)); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(b.dir, recName(id)+".wav")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, recordingMode)
+	f, err := b.files().create(path, recordingMode)
 	if err != nil {
-		os.Remove(filepath.Join(b.dir, recName(id)+".json"))
+		b.files().remove(filepath.Join(b.dir, recName(id)+".json"))
 		return nil, fmt.Errorf("voicemail: %w", err)
 	}
 	r, err := s.newRecording(b, f, codec, s.cfg.MaxMessage)
 	if err != nil {
-		os.Remove(filepath.Join(b.dir, recName(id)+".json"))
+		b.files().remove(filepath.Join(b.dir, recName(id)+".json"))
 		return nil, err
 	}
 	r.id, r.meta = id, meta
@@ -76,24 +75,24 @@ func (s *Service) startGreeting(b *box, codec audio.Codec) (*recording, error) {
 	if err := b.mkdir(); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(b.dir, recGreeting+"-*.wav")
+	f, err := b.files().createTemp(b.dir, recGreeting+"-*.wav")
 	if err != nil {
 		return nil, fmt.Errorf("voicemail: %w", err)
 	}
 	return s.newRecording(b, f, codec, s.cfg.MaxGreeting)
 }
 
-func (s *Service) newRecording(b *box, f *os.File, codec audio.Codec, limit time.Duration) (*recording, error) {
+func (s *Service) newRecording(b *box, f file, codec audio.Codec, limit time.Duration) (*recording, error) {
 	w, err := audio.NewWAVWriter(f, audio.FormatOf(codec))
 	if err == nil {
 		err = f.Sync()
 	}
 	if err != nil {
 		f.Close()
-		os.Remove(f.Name())
+		b.files().remove(f.Name())
 		return nil, fmt.Errorf("voicemail: %w", err)
 	}
-	syncDir(b.dir)
+	syncDir(b.files(), b.dir)
 	return &recording{
 		b: b, path: f.Name(), f: f, w: w, codec: codec,
 		max:   int64(limit * audio.Rate / time.Second),
@@ -203,9 +202,9 @@ func (r *recording) duration() time.Duration {
 // abort throws the recording away.
 func (r *recording) abort() {
 	r.f.Close()
-	os.Remove(r.path)
+	r.b.files().remove(r.path)
 	if r.id != 0 {
-		os.Remove(filepath.Join(r.b.dir, recName(r.id)+".json"))
+		r.b.files().remove(filepath.Join(r.b.dir, recName(r.id)+".json"))
 	}
 }
 
@@ -266,7 +265,7 @@ func (r *recording) finishMessage(min int64) (*Message, error) {
 		m.State = ""
 	}
 	b.sh.release(filepath.Join(b.dir, recName(r.id)+".json"))
-	syncDir(b.dir)
+	syncDir(b.files(), b.dir)
 	stored := m
 	b.msgs[m.ID] = &stored
 	return &m, nil

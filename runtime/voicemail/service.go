@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -132,6 +131,7 @@ type Service struct {
 	clk   clock.Clock
 	log   *slog.Logger
 	shelf shelf // where the boxes are kept: Dir, or the Store
+	fs    files // where the files under Dir are: the disk, or Store.Memory
 
 	mu       sync.Mutex
 	boxes    map[string]*box
@@ -208,10 +208,17 @@ func Open(cfg Config) (*Service, error) {
 		s.log = slog.Default()
 	}
 	s.throttle.init()
-	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+	s.fs = diskFiles{}
+	if cfg.Store.Memory != nil {
+		if cfg.Store.Objects != nil || cfg.Store.Keys != nil {
+			return nil, errors.New("voicemail: a store and files in memory")
+		}
+		s.fs = cfg.Store.Memory
+	}
+	if err := s.files().mkdirAll(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("voicemail: %w", err)
 	}
-	s.shelf = dirShelf{root: cfg.Dir}
+	s.shelf = dirShelf{root: cfg.Dir, fs: s.fs}
 	if cfg.Store.Objects != nil || cfg.Store.Keys != nil {
 		k, err := openKept(cfg.Store, cfg.Dir, s.maxFile())
 		if err != nil {

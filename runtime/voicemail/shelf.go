@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"switchboard/atomicfile"
 )
 
 // shelf is where a service keeps what is committed in its boxes: the box
@@ -88,13 +86,19 @@ type shelf interface {
 	where(box string) string
 }
 
-// dirShelf keeps the boxes as directories under root.
-type dirShelf struct{ root string }
+// dirShelf keeps the boxes as directories under root, in fs (nil: the
+// disk).
+type dirShelf struct {
+	root string
+	fs   files
+}
+
+func (d dirShelf) files() files { return orDisk(d.fs) }
 
 func (d dirShelf) path(box string) string { return filepath.Join(d.root, filepath.FromSlash(box)) }
 
 func (d dirShelf) boxes() ([]string, error) {
-	entries, err := os.ReadDir(d.root)
+	entries, err := d.files().readDir(d.root)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("voicemail: %w", err)
 	}
@@ -108,7 +112,7 @@ func (d dirShelf) boxes() ([]string, error) {
 }
 
 func (d dirShelf) names(box string) ([]string, error) {
-	entries, err := os.ReadDir(d.path(box))
+	entries, err := d.files().readDir(d.path(box))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("voicemail: %w", err)
 	}
@@ -120,7 +124,7 @@ func (d dirShelf) names(box string) ([]string, error) {
 }
 
 func (d dirShelf) read(box, name string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(d.path(box), name))
+	return d.files().readFile(filepath.Join(d.path(box), name))
 }
 
 func (d dirShelf) latest(box, name string) ([]byte, error) { return d.read(box, name) }
@@ -130,14 +134,14 @@ func (d dirShelf) latest(box, name string) ([]byte, error) { return d.read(box, 
 // holds a PIN's hash.
 func (d dirShelf) write(box, name string, data []byte) error {
 	dir := d.path(box)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := d.files().mkdirAll(dir); err != nil {
 		return fmt.Errorf("voicemail: %w", err)
 	}
 	mode := os.FileMode(0o600)
 	if strings.HasSuffix(name, ".wav") {
 		mode = recordingMode
 	}
-	if err := atomicfile.Write(filepath.Join(dir, name), data, mode); err != nil {
+	if err := d.files().writeFile(filepath.Join(dir, name), data, mode); err != nil {
 		return fmt.Errorf("voicemail: %w", err)
 	}
 	return nil
@@ -145,7 +149,7 @@ func (d dirShelf) write(box, name string, data []byte) error {
 
 // create: the service, the directory's one writer, holds the box's lock.
 func (d dirShelf) create(box, name string, data []byte) (bool, error) {
-	if _, err := os.Lstat(filepath.Join(d.path(box), name)); err == nil || !errors.Is(err, fs.ErrNotExist) {
+	if _, err := d.files().lstat(filepath.Join(d.path(box), name)); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return false, err
 	}
 	return true, d.write(box, name, data)
@@ -170,16 +174,16 @@ func (d dirShelf) sweep(box, name string) error { return d.remove(box, name) }
 
 // take renames the file into place: the rename is the commit.
 func (d dirShelf) take(box, name, path string) error {
-	if err := atomicfile.Rename(path, filepath.Join(d.path(box), name)); err != nil {
+	if err := d.files().renameSynced(path, filepath.Join(d.path(box), name)); err != nil {
 		return fmt.Errorf("voicemail: %w", err)
 	}
 	return nil
 }
 
-func (d dirShelf) release(path string) { os.Remove(path) }
+func (d dirShelf) release(path string) { d.files().remove(path) }
 
 func (d dirShelf) remove(box, name string) error {
-	if err := os.Remove(filepath.Join(d.path(box), name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.files().remove(filepath.Join(d.path(box), name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("voicemail: %w", err)
 	}
 	return nil
@@ -189,7 +193,7 @@ func (d dirShelf) remove(box, name string) error {
 // it from claiming a file twice at once; so nothing is written (a claim
 // left by a kill would stop the next start from doing the work).
 func (d dirShelf) claim(box, name string, _ []byte, _ time.Duration) (bool, error) {
-	_, err := os.Stat(filepath.Join(d.path(box), name))
+	_, err := d.files().stat(filepath.Join(d.path(box), name))
 	if err == nil {
 		return false, nil
 	}
@@ -200,26 +204,26 @@ func (d dirShelf) claim(box, name string, _ []byte, _ time.Duration) (bool, erro
 }
 
 func (d dirShelf) has(box string) (bool, error) {
-	_, err := os.Stat(d.path(box))
+	_, err := d.files().stat(d.path(box))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
-func (d dirShelf) removeBox(box string) error { return os.RemoveAll(d.path(box)) }
+func (d dirShelf) removeBox(box string) error { return d.files().removeAll(d.path(box)) }
 
 func (d dirShelf) moveBox(from, to string) error {
-	if err := os.MkdirAll(filepath.Dir(d.path(to)), 0o750); err != nil {
+	if err := d.files().mkdirAll(filepath.Dir(d.path(to))); err != nil {
 		return err
 	}
-	return os.Rename(d.path(from), d.path(to))
+	return d.files().rename(d.path(from), d.path(to))
 }
 
 // sync makes removals in the box's directory durable. Best effort: the
 // files are consistent without it, and a removal that did not reach the
 // disk is redone by the next recovery.
-func (d dirShelf) sync(box string) { atomicfile.SyncDir(d.path(box)) }
+func (d dirShelf) sync(box string) { d.files().syncDir(d.path(box)) }
 
 func (d dirShelf) where(box string) string { return d.path(box) }
 

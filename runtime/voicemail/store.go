@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -142,6 +141,7 @@ func parseFile(name string) (kind string, id int, ext string, ok bool) {
 type box struct {
 	name, dir string
 	sh        shelf
+	fs        files // where dir is
 
 	mu     sync.Mutex
 	loaded bool
@@ -157,7 +157,7 @@ func (s *Service) box(name string) (*box, error) {
 	s.mu.Lock()
 	b := s.boxes[name]
 	if b == nil {
-		b = &box{name: name, dir: filepath.Join(s.cfg.Dir, name), sh: s.shelf}
+		b = &box{name: name, dir: filepath.Join(s.cfg.Dir, name), sh: s.shelf, fs: s.fs}
 		s.boxes[name] = b
 	}
 	s.mu.Unlock()
@@ -182,7 +182,7 @@ func (b *box) load() error {
 		// Recordings are numbered too, and they are local files: a
 		// number a recording that recovery could not finish holds is not
 		// given again.
-		entries, err := os.ReadDir(b.dir)
+		entries, err := b.files().readDir(b.dir)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("voicemail: %w", err)
 		}
@@ -546,7 +546,7 @@ func (b *box) greeting() []int16 {
 
 // mkdir creates the box's local directory: when a recording starts.
 func (b *box) mkdir() error {
-	if err := os.MkdirAll(b.dir, 0o750); err != nil {
+	if err := b.files().mkdirAll(b.dir); err != nil {
 		return fmt.Errorf("voicemail: %w", err)
 	}
 	return nil
@@ -554,8 +554,8 @@ func (b *box) mkdir() error {
 
 // writeFileAtomic replaces dir/name with data through atomicfile, the
 // owner's alone: a recording's metadata names its caller.
-func writeFileAtomic(dir, name string, data []byte) error {
-	if err := atomicfile.Write(filepath.Join(dir, name), data, 0o600); err != nil {
+func writeFileAtomic(f files, dir, name string, data []byte) error {
+	if err := f.writeFile(filepath.Join(dir, name), data, 0o600); err != nil {
 		return fmt.Errorf("voicemail: %w", err)
 	}
 	return nil
@@ -564,8 +564,8 @@ func writeFileAtomic(dir, name string, data []byte) error {
 // syncDir makes removals in dir durable. Best effort: the files are
 // consistent without it, and a removal that did not reach the disk is
 // redone by the next recovery.
-func syncDir(dir string) {
-	atomicfile.SyncDir(dir)
+func syncDir(f files, dir string) {
+	f.syncDir(dir)
 }
 
 // recoverAll repairs every box: run by Open, before any call. It
@@ -573,7 +573,7 @@ func syncDir(dir string) {
 // either shelf) and sweeps what a crash left half-done on the shelf.
 func (s *Service) recoverAll() error {
 	names := map[string]bool{}
-	entries, err := os.ReadDir(s.cfg.Dir)
+	entries, err := s.files().readDir(s.cfg.Dir)
 	if err != nil {
 		return fmt.Errorf("voicemail: %w", err)
 	}
@@ -602,7 +602,7 @@ func (s *Service) recoverAll() error {
 // metadata whose audio is gone (on the shelf; a recording's, local).
 func (s *Service) recoverBox(name string) error {
 	dir := filepath.Join(s.cfg.Dir, name)
-	entries, err := os.ReadDir(dir)
+	entries, err := s.files().readDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("voicemail: %w", err)
 	}
@@ -625,7 +625,7 @@ func (s *Service) recoverBox(name string) error {
 	}
 	for _, n := range names {
 		if atomicfile.IsTemp(n) || strings.HasPrefix(n, tmpPrefix) || strings.HasPrefix(n, recGreeting) {
-			os.Remove(filepath.Join(dir, n))
+			s.files().remove(filepath.Join(dir, n))
 			continue
 		}
 		kind, id, ext, ok := parseFile(n)
@@ -635,8 +635,8 @@ func (s *Service) recoverBox(name string) error {
 			// Stored already: a kill came before the local files were
 			// removed (keptShelf.take, release). The message is as its
 			// caller was told.
-			os.Remove(filepath.Join(dir, n))
-			os.Remove(filepath.Join(dir, recName(id)+".json"))
+			s.files().remove(filepath.Join(dir, n))
+			s.files().remove(filepath.Join(dir, recName(id)+".json"))
 		case kind == "rec" && ext == "wav":
 			if err := s.recoverRecording(name, dir, id); err != nil {
 				s.log.Error("voicemail: recovering a recording", "box", name, "file", n, "error", err)
@@ -660,14 +660,14 @@ func (s *Service) recoverBox(name string) error {
 			// between its metadata and its audio: sweep leaves it while
 			// it is recent.
 			if kind == "rec" {
-				os.Remove(filepath.Join(dir, n))
+				s.files().remove(filepath.Join(dir, n))
 			} else if err := s.shelf.sweep(name, n); err != nil {
 				s.log.Error("voicemail: removing the metadata of a message without audio", "box", name, "file", n, "error", err)
 			}
 		}
 	}
 	if len(entries) > 0 {
-		syncDir(dir)
+		syncDir(s.files(), dir)
 	}
 	s.shelf.sync(name)
 	return nil
@@ -680,7 +680,7 @@ func (s *Service) recoverBox(name string) error {
 // this node was down mid-recording: that recording is recovered under
 // another number, not removed.
 func (s *Service) storedAlready(name, dir string, id int) bool {
-	local, err := readMetaFile(filepath.Join(dir, recName(id)+".json"))
+	local, err := readMetaFile(s.files(), filepath.Join(dir, recName(id)+".json"))
 	if err != nil {
 		return true
 	}
@@ -741,19 +741,19 @@ func (s *Service) settle(name string, id int) error {
 func (s *Service) recoverRecording(boxName, dir string, id int) error {
 	rec := filepath.Join(dir, recName(id)+".wav")
 	recMeta := filepath.Join(dir, recName(id)+".json")
-	b := &box{name: boxName, dir: dir, sh: s.shelf}
-	data, err := os.ReadFile(rec)
+	b := &box{name: boxName, dir: dir, sh: s.shelf, fs: s.fs}
+	data, err := s.files().readFile(rec)
 	if err != nil {
 		return err
 	}
 	w, err := audio.ReadWAV(data)
 	if err != nil || w.Format == audio.FormatPCM || int64(len(w.Raw)) < s.minSamples() {
 		// Nothing usable was synced: it was never a message.
-		os.Remove(rec)
-		os.Remove(recMeta)
+		s.files().remove(rec)
+		s.files().remove(recMeta)
 		return nil
 	}
-	local, lerr := readMetaFile(recMeta)
+	local, lerr := readMetaFile(s.files(), recMeta)
 	m, err := b.readMeta(id)
 	// The shelf's metadata N is this recording's when a crash came
 	// between its metadata and its audio: then it is written again.
@@ -798,9 +798,9 @@ func (s *Service) recoverRecording(boxName, dir string, id int) error {
 			return err
 		}
 	}
-	os.Remove(rec)
-	os.Remove(recMeta)
-	syncDir(dir)
+	s.files().remove(rec)
+	s.files().remove(recMeta)
+	syncDir(s.files(), dir)
 	s.publish(events.Event{Kind: events.VoicemailRecovered, Account: m.From.Account, Call: m.Call,
 		Cause: fmt.Sprintf("%s, %s", m.Name(), m.Duration())}, boxName)
 	s.recovered = append(s.recovered, msgRef{boxName, id})
@@ -819,8 +819,8 @@ func sameDeposit(a, b *Message) bool {
 	return a.Call == b.Call && a.Time.Equal(b.Time) && a.From == b.From
 }
 
-func readMetaFile(path string) (*Message, error) {
-	data, err := os.ReadFile(path)
+func readMetaFile(f files, path string) (*Message, error) {
+	data, err := f.readFile(path)
 	if err != nil {
 		return nil, err
 	}
