@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -124,4 +125,32 @@ func BenchmarkDurability(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkPutAsync stores registrations as the registrar's writer does:
+// each a new key with a time to live, sent without waiting, the answers
+// awaited once every 256.
+func BenchmarkPutAsync(b *testing.B) {
+	ctx := context.Background()
+	kv, err := storetest.Shared(b).KV(ctx, "registrations", storetest.Site(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := []byte(`{"contact":"<sip:app.u0000001@192.168.0.1:5060;transport=udp>;+sip.instance=\"<urn:uuid:00000001-0000-1000-8000-00155d000001>\"","call_id":"00000001-7c1e-4f0a-9a55-0b6c0d1e2f30","cseq":2,"expires":"2026-12-06T07:20:00Z","source":"203.0.0.1:1025","transport":"UDP","user_agent":"Yealink SIP-T54W 96.86.0.70"}`)
+	cpu0 := cpuTime()
+	i := 0
+	for b.Loop() {
+		if err := kv.PutAsync("app.u"+strconv.Itoa(i)+"\x00instance <urn:uuid:00000001-0000-1000-8000-00155d000001>", v, 605*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i%256 == 0 {
+			if err := kv.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := kv.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
