@@ -46,27 +46,35 @@ func TestPersistentMemoryPerBinding(t *testing.T) {
 		runtime.KeepAlive(bindings) // the strings the stores were given: not theirs
 		return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / n
 	}
-	mem := perBinding(func() any {
-		m := registrar.NewMemory()
-		for _, b := range bindings {
-			m.Put(b)
+	// The heap is the process's: anything another test left running
+	// that frees memory during a measurement skews it (seen once under
+	// load: "-176 B a binding in a Memory"). A Persistent that does take
+	// more takes it in every attempt; noise rarely lasts three.
+	var kept, mem float64
+	for attempt := 1; attempt <= 3; attempt++ {
+		mem = perBinding(func() any {
+			m := registrar.NewMemory()
+			for _, b := range bindings {
+				m.Put(b)
+			}
+			return m
+		})
+		kept = perBinding(func() any {
+			p, err := registrar.NewPersistent(discard{}, func() time.Time { return epoch }, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(p.Close)
+			for _, b := range bindings {
+				p.Put(b)
+			}
+			p.Sync()
+			return p
+		})
+		t.Logf("attempt %d: %.0f B a binding in a Persistent, %.0f in a Memory", attempt, kept, mem)
+		if mem > 0 && kept <= mem+16 {
+			return
 		}
-		return m
-	})
-	kept := perBinding(func() any {
-		p, err := registrar.NewPersistent(discard{}, func() time.Time { return epoch }, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Close)
-		for _, b := range bindings {
-			p.Put(b)
-		}
-		p.Sync()
-		return p
-	})
-	t.Logf("%.0f B a binding in a Persistent, %.0f in a Memory", kept, mem)
-	if kept > mem+16 {
-		t.Errorf("a binding takes %.0f bytes in a Persistent, %.0f in a Memory: more than 16 bytes more", kept, mem)
 	}
+	t.Errorf("a binding takes %.0f bytes in a Persistent, %.0f in a Memory: more than 16 bytes more, in three attempts", kept, mem)
 }
