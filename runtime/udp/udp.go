@@ -116,3 +116,72 @@ func (c *Conn) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	}
 	return c.UDPConn.WriteToUDPAddrPort(b, addr)
 }
+
+// Batch is room for the datagrams one ReadBatch takes from the socket:
+// several with one system call (recvmmsg) where a read of each took one,
+// and another to learn that the socket was empty. A reader that keeps up
+// with its traffic finds one datagram at a time; it saves the second
+// call, since a batch that comes back short says the socket is empty. One
+// reader uses a Batch at a time.
+type Batch struct {
+	bufs [][]byte
+	msgs []Message
+	sys  batchSys // the system call's own structures (raw_*.go)
+}
+
+// Message is one datagram of a Batch.
+type Message struct {
+	N    int            // its length
+	Addr netip.AddrPort // its source
+	// At is when it arrived, by the kernel's stamp (Stamp); zero
+	// without.
+	At time.Time
+}
+
+// NewBatch returns room for n datagrams of at most size bytes each (a
+// larger one is cut short, as by ReadFrom into a buffer of size).
+func NewBatch(n, size int) *Batch {
+	n, size = max(n, 1), max(size, 1)
+	b := &Batch{bufs: make([][]byte, n), msgs: make([]Message, n)}
+	// One block for all the buffers; the kernel touches only the pages
+	// it writes.
+	block := make([]byte, n*size)
+	for i := range b.bufs {
+		b.bufs[i] = block[i*size : (i+1)*size : (i+1)*size]
+	}
+	return b
+}
+
+// Len is how many datagrams b holds room for.
+func (b *Batch) Len() int { return len(b.bufs) }
+
+// Message returns the i-th datagram read: its bytes (valid until the
+// next ReadBatch into b) and what the kernel said of it.
+func (b *Batch) Message(i int) ([]byte, Message) {
+	m := b.msgs[i]
+	return b.bufs[i][:m.N], m
+}
+
+// ReadBatch reads into b the datagrams the socket holds, up to n (at
+// most b.Len()), and returns how many. With wait it waits for one when
+// the socket is empty; without, it returns 0 then. Fewer than n says the
+// socket was empty after the last of them. Received is the last one's
+// stamp afterwards.
+//
+// Without raw reads (not Linux) it reads one datagram a call, and one
+// that does not wait finds nothing (as ReadFromNow).
+func (c *Conn) ReadBatch(b *Batch, n int, wait bool) (int, error) {
+	n = min(max(n, 1), len(b.bufs))
+	if c.raw == nil {
+		if !wait {
+			return 0, nil
+		}
+		n, ap, err := c.UDPConn.ReadFromUDPAddrPort(b.bufs[0])
+		if err != nil {
+			return 0, err
+		}
+		b.msgs[0] = Message{N: n, Addr: ap}
+		return 1, nil
+	}
+	return c.raw.readBatch(b, n, wait)
+}
