@@ -116,7 +116,7 @@ func (r *Register) serveScanned(conn net.PacketConn, data []byte, src net.Addr) 
 	if r.answered.resend(conn, s.key) {
 		return true
 	}
-	s.Source = src.String()
+	s.Source = sourceOf(src)
 	return r.scanned(&s) || s.sent
 }
 
