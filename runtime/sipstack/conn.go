@@ -40,7 +40,7 @@ type ReadyConn struct {
 	// waited in the socket, before serve sees it (MeasureWait).
 	received func() time.Time
 	waited   func(time.Duration)
-	// q, when the socket can be read in batches, is the priority
+	// q, when the socket can be read without waiting, is the priority
 	// path (priority.go).
 	q *queues
 }
@@ -52,21 +52,20 @@ type ReadyConn struct {
 // the socket's receive buffer. received is when the datagram read last
 // arrived, by the kernel's stamp (package udp's Conn.Received, after
 // Stamp): asked of the socket itself, so that a wrapper between it and
-// this (a trace) hides nothing; on the priority path each datagram of a
-// batch read comes with its own stamp, which stands in for it. Call it
-// before serving; with received nil nothing is measured.
+// this (a trace) hides nothing. Call it before serving; with received
+// nil nothing is measured.
 func (c *ReadyConn) MeasureWait(received func() time.Time, waited func(time.Duration)) {
 	c.received, c.waited = received, waited
 }
 
 // NewReadyConn wraps pc for sipgo's ServeUDP; closing says the server is
 // shutting down; serve, when not nil, may consume datagrams first. When
-// pc can be read in batches (package udp's Conn, traced or not), it
+// pc can be read without waiting (package udp's Conn, traced or not), it
 // is read in priority order (priority.go).
 func NewReadyConn(pc net.PacketConn, closing *atomic.Bool, serve func(conn net.PacketConn, data []byte, src net.Addr) bool) *ReadyConn {
 	c := &ReadyConn{PacketConn: pc, ready: make(chan struct{}), closing: closing, serve: strict(serve)}
-	if rd, ok := pc.(batchReader); ok {
-		c.q = newQueues(rd)
+	if now, ok := pc.(nowReader); ok {
+		c.q = newQueues(now)
 	}
 	return c
 }

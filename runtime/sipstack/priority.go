@@ -6,8 +6,6 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
-
-	"switchboard/runtime/udp"
 )
 
 // The priority read path (issue 19, point 4): over UDP the read loop
@@ -36,9 +34,8 @@ import (
 // freshDepth in the new queue, whose oldest request is taken up out of
 // its turn when another comes (drain); a slot keeps a buffer of at most
 // slotKeep bytes between datagrams. It makes no goroutine: the reads are
-// the read loop's, at one system call (recvmmsg) per readBatch
-// datagrams, and one more to find the socket empty unless a read came
-// back short, which says so already.
+// the read loop's, at one system call per datagram and one more to find
+// the socket empty.
 
 // urgentDepth and freshDepth bound the two queues, in datagrams: at the
 // clean maximum of door calls (about 8 000 datagrams a second) a few tens
@@ -59,13 +56,10 @@ const urgentBatch = 16
 // datagram; a larger datagram's is let go once it has been handed on.
 const slotKeep = 4096
 
-// readBatch is how many datagrams one system call reads at most.
-const readBatch = 8
-
-// batchReader reads what the socket holds, several datagrams a system
-// call, waiting for one or not (package udp's Conn.ReadBatch).
-type batchReader interface {
-	ReadBatch(b *udp.Batch, n int, wait bool) (int, error)
+// nowReader reads a datagram without waiting for one (package udp's
+// Conn.ReadFromNow).
+type nowReader interface {
+	ReadFromNow(b []byte) (n int, addr net.Addr, ok bool, err error)
 }
 
 // datagram is a queued datagram with when the kernel received it.
@@ -115,10 +109,7 @@ func (r *ring) drop() {
 
 // queues is the read loop's priority path; the read loop's alone.
 type queues struct {
-	rd batchReader
-	// batch is where reads land, of the read loop's buffer size (made at
-	// the first read).
-	batch         *udp.Batch
+	now           nowReader
 	urgent, fresh ring
 	// handed counts the urgent datagrams handed on since the read loop
 	// last yielded.
@@ -127,8 +118,8 @@ type queues struct {
 	overflowed atomic.Int64
 }
 
-func newQueues(rd batchReader) *queues {
-	return &queues{rd: rd, urgent: newRing(urgentDepth), fresh: newRing(freshDepth)}
+func newQueues(now nowReader) *queues {
+	return &queues{now: now, urgent: newRing(urgentDepth), fresh: newRing(freshDepth)}
 }
 
 // next reads into b the datagram to handle next: the oldest urgent one,
@@ -146,40 +137,26 @@ func newQueues(rd batchReader) *queues {
 // there counts in the new requests' wait: the backlog of admitted work
 // shows in the measure that refuses new calls.
 func (q *queues) next(c *ReadyConn, b []byte) (n int, addr net.Addr, fresh bool, at time.Time, err error) {
-	if q.batch == nil {
-		q.batch = udp.NewBatch(readBatch, len(b))
-	}
-	// empty: the socket was found empty since the last datagram taken
-	// from it, and nothing ran since (no yield): a drain would only
-	// learn that again, at the cost of a system call.
-	empty := false
 	if q.urgent.n == 0 && q.fresh.n == 0 {
 		// Nothing queued: wait for the socket, and hand on what
-		// arrives when it is one datagram that continues something, as
-		// a plain read would.
-		k, err := q.rd.ReadBatch(q.batch, q.batch.Len(), true)
-		if err != nil {
+		// arrives when it continues something, as a plain read would.
+		if n, addr, err = c.PacketConn.ReadFrom(b); err != nil {
 			return 0, nil, false, time.Time{}, err
 		}
-		if data, m := q.batch.Message(0); k == 1 && !newRequest(data) {
+		if !newRequest(b[:n]) {
 			q.handed++
-			return copy(b, data), net.UDPAddrFromAddrPort(m.Addr), false, time.Time{}, nil
+			return n, addr, false, time.Time{}, nil
 		}
-		q.take(c, b, k)
-		empty = k < q.batch.Len()
+		q.fresh.push(b[:n], addr, c.stamp())
 	}
 	for {
 		if q.handed >= urgentBatch || (q.handed > 0 && q.urgent.n == 0) {
 			q.handed = 0
 			runtime.Gosched()
-			empty = false
 		}
-		if !empty {
-			if err := q.drain(c, b); err != nil {
-				return 0, nil, false, time.Time{}, err
-			}
+		if err := q.drain(c, b); err != nil {
+			return 0, nil, false, time.Time{}, err
 		}
-		empty = false
 		if q.urgent.n > 0 {
 			n, addr, _ := q.urgent.pop(b)
 			q.handed++
@@ -207,53 +184,27 @@ func (q *queues) next(c *ReadyConn, b []byte) (n int, addr net.Addr, fresh bool,
 func (q *queues) drain(c *ReadyConn, b []byte) error {
 	for !q.urgent.full() {
 		if q.fresh.full() {
-			q.overflow(c, b)
+			n, addr, at := q.fresh.pop(b)
+			if q.early(c, b[:n], addr, at) {
+				q.urgent.push(b[:n], addr, at)
+			}
 			continue
 		}
-		// Each datagram read takes at most one place in the urgent
-		// queue: its own, or the one of the new request it pushes out
-		// of a full queue (take).
-		ask := min(q.batch.Len(), len(q.urgent.d)-q.urgent.n)
-		k, err := q.rd.ReadBatch(q.batch, ask, false)
+		n, addr, ok, err := q.now.ReadFromNow(b)
 		if err != nil {
 			return err
 		}
-		q.take(c, b, k)
-		if k < ask {
-			return nil // the socket is empty
+		if !ok {
+			return nil
+		}
+		at := c.stamp()
+		if newRequest(b[:n]) {
+			q.fresh.push(b[:n], addr, at)
+		} else {
+			q.urgent.push(b[:n], addr, at)
 		}
 	}
 	return nil
-}
-
-// take queues the k datagrams of the last read; b is scratch.
-func (q *queues) take(c *ReadyConn, b []byte, k int) {
-	for i := range k {
-		data, m := q.batch.Message(i)
-		at := m.At
-		if c.received == nil {
-			at = time.Time{} // nothing is measured (MeasureWait)
-		}
-		addr := net.UDPAddrFromAddrPort(m.Addr)
-		if newRequest(data) {
-			if q.fresh.full() {
-				q.overflow(c, b)
-			}
-			q.fresh.push(data, addr, at)
-		} else {
-			q.urgent.push(data, addr, at)
-		}
-	}
-}
-
-// overflow takes up the oldest new request of the full new queue out of
-// its turn (early); what is still sipgo's goes to the urgent queue,
-// which has room.
-func (q *queues) overflow(c *ReadyConn, b []byte) {
-	n, addr, at := q.fresh.pop(b)
-	if q.early(c, b[:n], addr, at) {
-		q.urgent.push(b[:n], addr, at)
-	}
 }
 
 // early takes up data, a new request from addr that arrived at at, out of

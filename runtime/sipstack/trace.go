@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"net"
 	"sync"
-
-	"switchboard/runtime/udp"
 )
 
 // Trace keeps, for each call, a short record of the SIP messages that
@@ -491,26 +489,25 @@ func TracePacketConn(pc net.PacketConn, t *Trace) net.PacketConn {
 		return pc
 	}
 	tc := &tracedPacketConn{PacketConn: pc, t: t}
-	if rd, ok := pc.(batchReader); ok {
-		return &tracedBatchConn{tracedPacketConn: tc, rd: rd}
+	if now, ok := pc.(nowReader); ok {
+		return &tracedNowConn{tracedPacketConn: tc, now: now}
 	}
 	return tc
 }
 
-// tracedBatchConn is a traced socket read in batches (ReadyConn's
-// priority path).
-type tracedBatchConn struct {
+// tracedNowConn is a traced socket that can be read without waiting
+// (ReadyConn's priority path).
+type tracedNowConn struct {
 	*tracedPacketConn
-	rd batchReader
+	now nowReader
 }
 
-func (c *tracedBatchConn) ReadBatch(b *udp.Batch, n int, wait bool) (int, error) {
-	k, err := c.rd.ReadBatch(b, n, wait)
-	for i := range k {
-		data, m := b.Message(i)
-		c.t.record(true, net.UDPAddrFromAddrPort(m.Addr), data)
+func (c *tracedNowConn) ReadFromNow(b []byte) (int, net.Addr, bool, error) {
+	n, addr, ok, err := c.now.ReadFromNow(b)
+	if ok && err == nil {
+		c.t.record(true, addr, b[:n])
 	}
-	return k, err
+	return n, addr, ok, err
 }
 
 type tracedPacketConn struct {

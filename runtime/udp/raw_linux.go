@@ -39,14 +39,6 @@ type raw struct {
 	iov    syscall.Iovec
 	msg    syscall.Msghdr
 	rstamp time.Time
-
-	// A batch read's (readBatch): the Batch, how many to read and how
-	// many it read, and the functions that read it, waiting or not.
-	rbatch     *Batch
-	rbmax      int
-	rbn        int
-	batchFn    func(uintptr) bool
-	batchNowFn func(uintptr) bool
 }
 
 // writer is the state of one write; pooled, with its method value. One
@@ -85,8 +77,6 @@ func newRaw(c *net.UDPConn) *raw {
 	r := &raw{rc: rc, laddr: la, inet6: len(la.IP) == net.IPv6len}
 	r.readFn = r.doRead
 	r.nowFn = r.doReadNow
-	r.batchFn = r.doReadBatch
-	r.batchNowFn = r.doReadBatchNow
 	return r
 }
 
@@ -188,110 +178,6 @@ func (r *raw) doReadMsg(fd uintptr) bool {
 			return false
 		}
 		r.rn, r.rerr, r.rstamp = 0, os.NewSyscallError("recvmsg", e), time.Time{}
-		return true
-	}
-}
-
-// mmsghdr is the kernel's struct mmsghdr: a message header, and how
-// many bytes recvmmsg read into it.
-type mmsghdr struct {
-	hdr syscall.Msghdr
-	n   uint32
-}
-
-// batchSys are a Batch's structures for recvmmsg: a message header, an
-// I/O vector, a source address and a control buffer (the receive stamp)
-// per datagram. Made once, by the first read.
-type batchSys struct {
-	hdrs  []mmsghdr
-	iovs  []syscall.Iovec
-	names []syscall.RawSockaddrAny
-	oobs  [][64]byte
-}
-
-// readBatch reads into b what the socket holds (Conn.ReadBatch).
-func (r *raw) readBatch(b *Batch, n int, wait bool) (int, error) {
-	if b.sys.hdrs == nil {
-		s := &b.sys
-		n := len(b.bufs)
-		s.hdrs, s.iovs = make([]mmsghdr, n), make([]syscall.Iovec, n)
-		s.names, s.oobs = make([]syscall.RawSockaddrAny, n), make([][64]byte, n)
-		for i := range s.hdrs {
-			s.iovs[i].Base = &b.bufs[i][0]
-			s.iovs[i].SetLen(len(b.bufs[i]))
-			h := &s.hdrs[i].hdr
-			h.Name = (*byte)(unsafe.Pointer(&s.names[i]))
-			h.Iov = &s.iovs[i]
-			h.Iovlen = 1
-		}
-	}
-	fn := r.batchFn
-	if !wait {
-		fn = r.batchNowFn
-	}
-	r.rbatch, r.rbmax, r.rnone = b, n, false
-	err := r.rc.Read(fn)
-	r.rbatch = nil
-	switch {
-	case err != nil:
-		return 0, err
-	case r.rnone:
-		return 0, nil
-	case r.rerr != nil:
-		return 0, &net.OpError{Op: "read", Net: "udp", Source: r.laddr, Err: r.rerr}
-	}
-	return r.rbn, nil
-}
-
-// doReadBatchNow is doReadBatch that never asks the poller to wait.
-func (r *raw) doReadBatchNow(fd uintptr) bool {
-	if !r.doReadBatch(fd) {
-		r.rnone = true
-	}
-	return true
-}
-
-// doReadBatch is one recvmmsg into r.rbatch: as many datagrams as the
-// socket holds, up to r.rbmax, without waiting (the socket is
-// non-blocking); false when it held none.
-func (r *raw) doReadBatch(fd uintptr) bool {
-	b := r.rbatch
-	s := &b.sys
-	hdrs := s.hdrs[:r.rbmax]
-	for i := range hdrs {
-		h := &s.hdrs[i].hdr
-		h.Namelen = syscall.SizeofSockaddrAny
-		h.Flags = 0
-		if r.stamps {
-			h.Control = &s.oobs[i][0]
-			h.SetControllen(len(s.oobs[i]))
-		} else {
-			h.Control = nil
-			h.SetControllen(0)
-		}
-	}
-	for {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), 0, 0, 0)
-		switch e {
-		case 0:
-			for i := range int(n) {
-				m := &b.msgs[i]
-				m.N, m.Addr, m.At = int(s.hdrs[i].n), addrPort(&s.names[i]), time.Time{}
-				if r.stamps {
-					m.At = timestamp(s.oobs[i][:s.hdrs[i].hdr.Controllen])
-				}
-			}
-			r.rbn, r.rerr = int(n), nil
-			if n > 0 && r.stamps {
-				r.rstamp = b.msgs[n-1].At
-			}
-			return true
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		r.rbn, r.rerr, r.rstamp = 0, os.NewSyscallError("recvmmsg", e), time.Time{}
 		return true
 	}
 }

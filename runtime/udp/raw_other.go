@@ -22,8 +22,3 @@ func (*raw) write([]byte, netip.AddrPort) (int, bool, error) { return 0, false, 
 func (*raw) stamp() bool { return false }
 
 func (*raw) received() time.Time { return time.Time{} }
-
-// batchSys is Linux only.
-type batchSys struct{}
-
-func (*raw) readBatch(*Batch, int, bool) (int, error) { panic("udp: no raw reads here") }

@@ -2,7 +2,6 @@ package udp_test
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -249,95 +248,5 @@ func TestReadFromNow(t *testing.T) {
 	b.Close()
 	if _, _, ok, err := b.ReadFromNow(buf); ok || !errors.Is(err, net.ErrClosed) {
 		t.Errorf("a closed socket: ok %v, %v, want net.ErrClosed", ok, err)
-	}
-}
-
-// TestReadBatch: one batch read takes what the socket holds, up to the
-// number asked, in order, each datagram whole (one near the largest a
-// datagram can be among small ones) with its source and stamp; a batch
-// that comes back short means the socket is empty; a read that waits
-// gets the next datagram; a closed socket says so. Over IPv4 and IPv6.
-func TestReadBatch(t *testing.T) {
-	for _, network := range []struct{ net, addr string }{{"udp4", "127.0.0.1:0"}, {"udp6", "[::1]:0"}} {
-		t.Run(network.net, func(t *testing.T) {
-			a := listen(t, network.net, network.addr)
-			b := listen(t, network.net, network.addr)
-			_ = b.SetReadBuffer(1 << 20)
-			stamped := b.Stamp()
-			batch := udp.NewBatch(3, 65535) // read 2 at a time: three wait
-			if n, err := b.ReadBatch(batch, 2, false); n != 0 || err != nil {
-				t.Fatalf("an empty socket: %d datagrams, %v", n, err)
-			}
-			big := make([]byte, 65000)
-			for i := range big {
-				big[i] = byte(i)
-			}
-			sent := [][]byte{[]byte("b0"), big, []byte("b2")}
-			for _, d := range sent {
-				if _, err := a.WriteTo(d, b.LocalAddr()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			// Loopback delivers before WriteTo returns: all three wait.
-			var got [][]byte
-			var reads []int
-			var last time.Time
-			for range 2 {
-				n, err := b.ReadBatch(batch, 2, false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				reads = append(reads, n)
-				for i := range n {
-					data, m := batch.Message(i)
-					got = append(got, append([]byte(nil), data...))
-					if m.Addr.Port() != uint16(a.LocalAddr().(*net.UDPAddr).Port) || !m.Addr.Addr().IsLoopback() {
-						t.Errorf("datagram %d from %v, want %v", len(got), m.Addr, a.LocalAddr())
-					}
-					if stamped {
-						if m.At.IsZero() || m.At.Before(last) {
-							t.Errorf("datagram %d stamped %v, after %v", len(got), m.At, last)
-						}
-						last = m.At
-					}
-				}
-			}
-			if diff := cmp.Diff([]int{2, 1}, reads); diff != "" {
-				t.Errorf("datagrams a batch (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(sent, got); diff != "" {
-				t.Errorf("datagrams read (-want +got):\n%s", diff)
-			}
-			if stamped && !b.Received().Equal(last) {
-				t.Errorf("Received %v, want the last datagram's %v", b.Received(), last)
-			}
-			if n, err := b.ReadBatch(batch, 2, false); n != 0 || err != nil {
-				t.Fatalf("a drained socket: %d datagrams, %v", n, err)
-			}
-			type result struct {
-				data string
-				err  error
-			}
-			waited := make(chan result)
-			go func() {
-				n, err := b.ReadBatch(batch, 2, true)
-				if n != 1 || err != nil {
-					waited <- result{fmt.Sprint(n), err}
-					return
-				}
-				data, _ := batch.Message(0)
-				waited <- result{string(data), nil}
-			}()
-			if _, err := a.WriteTo([]byte("w"), b.LocalAddr()); err != nil {
-				t.Fatal(err)
-			}
-			if r := <-waited; r.data != "w" || r.err != nil {
-				t.Errorf("a read that waits: %q, %v", r.data, r.err)
-			}
-			b.Close()
-			if n, err := b.ReadBatch(batch, 2, false); n != 0 || !errors.Is(err, net.ErrClosed) {
-				t.Errorf("a closed socket: %d datagrams, %v, want net.ErrClosed", n, err)
-			}
-		})
 	}
 }
