@@ -66,7 +66,10 @@ func (k Key) stream(id Identity) *stream {
 }
 
 func message(id Identity) []byte {
-	var b []byte
+	rotation := strconv.Itoa(id.Rotation)
+	// One allocation, of the whole message: every first digest check of
+	// an account derives its password (a registration burst, issue 19).
+	b := make([]byte, 0, 6*4+len(domain)+len(id.Site)+len(id.Kind)+len(id.Name)+len(id.Purpose)+len(rotation))
 	field := func(s string) {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)
@@ -76,7 +79,7 @@ func message(id Identity) []byte {
 	field(id.Kind)
 	field(id.Name)
 	field(string(id.Purpose))
-	field(strconv.Itoa(id.Rotation))
+	field(rotation)
 	return b
 }
 
@@ -106,14 +109,15 @@ func (s *stream) next() byte {
 // draw picks n symbols of alphabet uniformly, rejecting biased bytes.
 func (s *stream) draw(alphabet string, n int) string {
 	limit := 256 - 256%len(alphabet)
-	out := make([]byte, 0, n)
-	for len(out) < n {
+	var out strings.Builder // one allocation: the string's
+	out.Grow(n)
+	for out.Len() < n {
 		c := int(s.next())
 		if c < limit {
-			out = append(out, alphabet[c%len(alphabet)])
+			out.WriteByte(alphabet[c%len(alphabet)])
 		}
 	}
-	return string(out)
+	return out.String()
 }
 
 // Password derives the password of id: PasswordLength characters of

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
@@ -109,15 +110,32 @@ func RegistersScanned() uint64 { return registersScanned.Load() }
 // from conn, when the scan is sure of it and the handler takes it, or
 // when it retransmits one answered; it reports whether it did.
 func (r *Register) serveScanned(conn net.PacketConn, data []byte, src net.Addr) bool {
-	s := ScannedRegister{r: r, conn: conn, src: src}
-	if !scanAuthRegister(data, &s) {
+	s := scannedRegisters.Get().(*ScannedRegister)
+	defer s.release()
+	*s = ScannedRegister{r: r, conn: conn, src: src, Contacts: s.Contacts[:0]}
+	if !scanAuthRegister(data, s) {
 		return false
 	}
 	if r.answered.resend(conn, s.key) {
 		return true
 	}
-	s.Source = src.String()
-	return r.scanned(&s) || s.sent
+	s.Source = sourceOf(src)
+	return r.scanned(s) || s.sent
+}
+
+// scannedRegisters are ScannedRegisters between REGISTERs: one is valid
+// only during its handler's call, so the next REGISTER may have it, and
+// the array of its Contacts (a 600-byte object and a slice a REGISTER,
+// which escaped to the heap through the handler).
+var scannedRegisters = sync.Pool{New: func() any { return new(ScannedRegister) }}
+
+// release forgets what s held, but the Contacts' array, and puts it
+// back in scannedRegisters.
+func (s *ScannedRegister) release() {
+	contacts := s.Contacts[:cap(s.Contacts)]
+	clear(contacts)
+	*s = ScannedRegister{Contacts: contacts[:0]}
+	scannedRegisters.Put(s)
 }
 
 // Limits of a scanned REGISTER: more goes the parsed way.

@@ -51,14 +51,15 @@ func (r *Register) challengeScanned(conn net.PacketConn, data []byte, src net.Ad
 	if !ok {
 		return false
 	}
-	values := r.challenge(user, src.String())
+	source := sourceOf(src)
+	values := r.challenge(user, source)
 	if len(values) == 0 {
 		return false
 	}
 	buf := respBufs.Get().(*bytes.Buffer)
 	defer respBufs.Put(buf)
 	buf.Reset()
-	h.challenge(buf, values, src)
+	h.challenge(buf, values, source)
 	if buf.Len() > sip.UDPMTUSize-200 {
 		return false // the parsed way refuses to send it too, and says so
 	}
@@ -81,12 +82,12 @@ func scanRegister(data []byte) (requestHead, bool) {
 }
 
 // challenge writes the 401 with the WWW-Authenticate values to the
-// REGISTER from src to buf, as the registrar answers it through sipgo
+// REGISTER from source (host:port) to buf, as the registrar answers it through sipgo
 // (sip.NewResponseFromRequest): the Vias, From, To with a tag of its
 // own, Call-ID and CSeq as they came, the top Via with rport's value and
 // received (RFC 3581 §4).
-func (h *requestHead) challenge(buf *bytes.Buffer, values []string, src net.Addr) {
-	h.writeHead(buf, "401 Unauthorized", sip.GenerateTagN(16), src.String(), ocFeedback{})
+func (h *requestHead) challenge(buf *bytes.Buffer, values []string, source string) {
+	h.writeHead(buf, "401 Unauthorized", sip.GenerateTagN(16), source, ocFeedback{})
 	for _, v := range values {
 		buf.WriteString("WWW-Authenticate: ")
 		buf.WriteString(v)

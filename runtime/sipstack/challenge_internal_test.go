@@ -108,7 +108,7 @@ func TestScannedChallenge(t *testing.T) {
 			t.Fatalf("not scanned:\n%s", data)
 		}
 		var buf bytes.Buffer
-		h.challenge(&buf, benchChallenges, src)
+		h.challenge(&buf, benchChallenges, src.String())
 		msg, err := sip.ParseMessage(buf.Bytes())
 		if err != nil {
 			t.Fatalf("%v\n%s", err, buf.Bytes())
@@ -230,7 +230,7 @@ func FuzzScanRegister(f *testing.F) {
 		// takes the request (refuse.go copies malformed values as they
 		// came, but not a line's end).
 		var buf bytes.Buffer
-		h.challenge(&buf, benchChallenges, src)
+		h.challenge(&buf, benchChallenges, src.String())
 		if n := bytes.Count(buf.Bytes(), []byte("\r\n")); bytes.Count(buf.Bytes(), []byte("\r")) != n || bytes.Count(buf.Bytes(), []byte("\n")) != n {
 			t.Fatalf("the challenge has a CR or LF outside a CRLF:\n%q\nto\n%q", buf.Bytes(), data)
 		}
@@ -288,7 +288,7 @@ func BenchmarkChallenge(b *testing.B) {
 				b.Fatal("no user")
 			}
 			buf.Reset()
-			h.challenge(&buf, benchChallenges, src)
+			h.challenge(&buf, benchChallenges, sourceOf(src))
 		}
 	})
 }

@@ -345,7 +345,7 @@ func (h *requestHead) dest(src net.Addr) net.Addr {
 // src to buf; the To gets a stateless tag, for its ACK (Stateless). When
 // the top Via has oc, it carries the feedback fb (RFC 7339 §5.3).
 func (h *requestHead) refusal(buf *bytes.Buffer, retryAfter string, src net.Addr, fb ocFeedback) {
-	h.writeHead(buf, "503 Service Unavailable", statelessTag+sip.GenerateTagN(10), src.String(), fb)
+	h.writeHead(buf, "503 Service Unavailable", statelessTag+sip.GenerateTagN(10), sourceOf(src), fb)
 	buf.WriteString("Retry-After: ")
 	buf.WriteString(retryAfter)
 	buf.WriteString("\r\nContent-Length: 0\r\n\r\n")

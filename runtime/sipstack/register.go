@@ -94,7 +94,7 @@ func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 		return false
 	}
 	req.SetTransport("UDP")
-	req.SetSource(src.String())
+	req.SetSource(sourceOf(src))
 	if r.answered.resend(conn, key) {
 		return true
 	}

@@ -98,7 +98,7 @@ func (s *Stateless) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 			return false // in a dialog: sipgo's
 		}
 		req.SetTransport("UDP")
-		req.SetSource(src.String())
+		req.SetSource(sourceOf(src))
 		res := s.screen(req)
 		if res == nil {
 			return false
