@@ -19,7 +19,6 @@ import (
 	"github.com/icholy/digest"
 
 	"switchboard/compiler/credentials"
-	"switchboard/simulate/device"
 )
 
 // TestRekeyEndToEnd runs the real binary: serve a copy of family-home
@@ -103,18 +102,7 @@ func TestRekeyEndToEnd(t *testing.T) {
 
 	register := func(account, password string) int {
 		t.Helper()
-		d, err := device.New(device.Config{Account: account, Password: password, Domain: plan.Site.Domain, Server: sipAddr})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
-		defer cancel()
-		status, err := d.Register(ctx, time.Hour)
-		if err != nil {
-			t.Fatalf("register %s: %v", account, err)
-		}
-		return status
+		return registerAt(t, sipAddr, account, password, plan.Site.Domain)
 	}
 	fetch := func(account, password string) (int, string) {
 		t.Helper()

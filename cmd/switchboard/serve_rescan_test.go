@@ -16,9 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"switchboard/compiler/ir"
-	"switchboard/runtime/audio"
 	"switchboard/runtime/voicemail"
-	"switchboard/simulate/device"
 )
 
 // TestServeSitesRescan runs the real binary on a directory of two sites
@@ -54,19 +52,7 @@ func TestServeSitesRescan(t *testing.T) {
 
 	register := func(dir, domain string) int {
 		t.Helper()
-		creds := serveCredentials(t, bin, dir, env)
-		d, err := device.New(device.Config{Account: "app.sarah", Password: creds["app.sarah"], Domain: domain, Server: sipAddr})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
-		defer cancel()
-		status, err := d.Register(ctx, time.Hour)
-		if err != nil {
-			t.Fatalf("REGISTER app.sarah at %s: %v", domain, err)
-		}
-		return status
+		return registerAt(t, sipAddr, "app.sarah", serveCredentials(t, bin, dir, env)["app.sarah"], domain)
 	}
 	if got := register(removedDir, removed); got != 200 {
 		t.Fatalf("REGISTER at %s before SIGHUP: %d, want 200", removed, got)
@@ -145,19 +131,7 @@ func TestServeSitesRescanFromOne(t *testing.T) {
 
 	register := func(dir, domain string) int {
 		t.Helper()
-		creds := serveCredentials(t, bin, dir, env)
-		d, err := device.New(device.Config{Account: "app.sarah", Password: creds["app.sarah"], Domain: domain, Server: sipAddr})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
-		defer cancel()
-		status, err := d.Register(ctx, time.Hour)
-		if err != nil {
-			t.Fatalf("REGISTER app.sarah at %s: %v", domain, err)
-		}
-		return status
+		return registerAt(t, sipAddr, "app.sarah", serveCredentials(t, bin, dir, env)["app.sarah"], domain)
 	}
 	if got := register(firstDir, first); got != 200 {
 		t.Fatalf("REGISTER at %s at the start: %d, want 200", first, got)
@@ -222,7 +196,7 @@ func TestServeSitesMovesSingleSiteData(t *testing.T) {
 	if err := vs.SetPIN("box-00", "4321", "test"); err != nil {
 		t.Fatal(err)
 	}
-	if err := vs.SetGreeting("box-00", greetingWAV(t), "test"); err != nil {
+	if err := vs.SetGreeting("box-00", toneWAV(t, 2), "test"); err != nil {
 		t.Fatal(err)
 	}
 	vs.Close()
@@ -295,31 +269,6 @@ func TestMoveSiteDataRefusesBoth(t *testing.T) {
 	if d := cmp.Diff([]string{"voicemail", "portal"}, oldSiteData(data)); d != "" {
 		t.Errorf("moved despite the conflict (-want +got):\n%s", d)
 	}
-}
-
-// greetingWAV is two seconds of a tone as a µ-law WAV file.
-func greetingWAV(t *testing.T) []byte {
-	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), "*.wav")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := audio.NewWAVWriter(f, audio.FormatULaw)
-	if err == nil {
-		err = w.WritePCM(audio.Tone(make([]int16, 2*audio.Rate), 440, 8000, 0))
-	}
-	if err == nil {
-		err = w.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }
 
 // TestServeOneSiteOfDirectoryWithoutData: a directory holding one site,

@@ -182,3 +182,21 @@ func serveCredentials(t *testing.T, bin, dir string, env []string) map[string]st
 	}
 	return m
 }
+
+// registerAt registers account at domain through the server at sipAddr
+// for an hour, and returns the final status.
+func registerAt(t *testing.T, sipAddr, account, password, domain string) int {
+	t.Helper()
+	d, err := device.New(device.Config{Account: account, Password: password, Domain: domain, Server: sipAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
+	defer cancel()
+	status, err := d.Register(ctx, time.Hour)
+	if err != nil {
+		t.Fatalf("REGISTER %s at %s: %v", account, domain, err)
+	}
+	return status
+}

@@ -92,29 +92,7 @@ func TestServeVoicemailImportKilled(t *testing.T) {
 // keeps them.
 func writeOldVoicemail(t *testing.T, vm string) {
 	t.Helper()
-	wav := func(secs float64) []byte {
-		t.Helper()
-		f, err := os.CreateTemp(t.TempDir(), "*.wav")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		w, err := audio.NewWAVWriter(f, audio.FormatULaw)
-		if err == nil {
-			err = w.WritePCM(audio.Tone(make([]int16, int(secs*audio.Rate)), 440, 8000, 0))
-		}
-		if err == nil {
-			err = w.Close()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := os.ReadFile(f.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
-	}
+	wav := func(secs float64) []byte { return toneWAV(t, secs) }
 	short := wav(0.25)
 	write := func(box, name string, data []byte) {
 		t.Helper()
@@ -258,4 +236,29 @@ func storedFiles(t *testing.T, data, site string) map[string]string {
 		}
 	}
 	return out
+}
+
+// toneWAV is secs seconds of a 440 Hz tone as a µ-law WAV file.
+func toneWAV(t *testing.T, secs float64) []byte {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "*.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := audio.NewWAVWriter(f, audio.FormatULaw)
+	if err == nil {
+		err = w.WritePCM(audio.Tone(make([]int16, int(secs*audio.Rate)), 440, 8000, 0))
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
