@@ -89,9 +89,17 @@ func (g *watchGate) pass() {
 // opened there would not see it).
 func waitKey(t *testing.T, kept Store, key string) {
 	t.Helper()
+	waitWatched(t, key, func(seen func(string, bool)) (func(), error) {
+		return kept.Keys.(*store.KV).Watch(context.Background(), func(k string, _ []byte, _ time.Time, deleted, _ bool) { seen(k, deleted) })
+	})
+}
+
+// waitWatched waits until watch hands name, not deleted.
+func waitWatched(t *testing.T, name string, watch func(seen func(n string, deleted bool)) (stop func(), err error)) {
+	t.Helper()
 	seen := make(chan struct{}, 1)
-	stop, err := kept.Keys.(*store.KV).Watch(context.Background(), func(k string, _ []byte, _ time.Time, deleted, _ bool) {
-		if k == key && !deleted {
+	stop, err := watch(func(n string, deleted bool) {
+		if n == name && !deleted {
 			select {
 			case seen <- struct{}{}:
 			default:
@@ -105,7 +113,7 @@ func waitKey(t *testing.T, kept Store, key string) {
 	select {
 	case <-seen:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("%s never came through the node's watch", key)
+		t.Fatalf("%s never came through the node's watch", name)
 	}
 }
 
@@ -666,24 +674,9 @@ func TestClusterMessageListedOnceItsAudioIsIn(t *testing.T) {
 // watch (waitKey's, for audio).
 func waitObject(t *testing.T, kept Store, name string) {
 	t.Helper()
-	seen := make(chan struct{}, 1)
-	stop, err := kept.Objects.(*store.Objects).Watch(context.Background(), func(n string, deleted, _ bool) {
-		if n == name && !deleted {
-			select {
-			case seen <- struct{}{}:
-			default:
-			}
-		}
+	waitWatched(t, name, func(seen func(string, bool)) (func(), error) {
+		return kept.Objects.(*store.Objects).Watch(context.Background(), func(n string, deleted, _ bool) { seen(n, deleted) })
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	select {
-	case <-seen:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s never came through the node's watch", name)
-	}
 }
 
 // putMessage stores message m of box as a node cut short would have left

@@ -313,13 +313,7 @@ func (k *keptShelf) remove(box, name string) error {
 	if err != nil {
 		return fmt.Errorf("voicemail: %w", err)
 	}
-	k.mu.Lock()
-	delete(k.files[box], name)
-	if len(k.files[box]) == 0 {
-		delete(k.files, box)
-	}
-	delete(k.vals, key)
-	k.mu.Unlock()
+	k.forget(box, name)
 	if counted(name) {
 		k.saveInventory()
 	}
@@ -488,13 +482,7 @@ func (k *keptShelf) sweep(box, name string) error {
 	if !deleted {
 		return nil // written again since: not a leftover
 	}
-	k.mu.Lock()
-	delete(k.files[box], name)
-	if len(k.files[box]) == 0 {
-		delete(k.files, box)
-	}
-	delete(k.vals, key)
-	k.mu.Unlock()
+	k.forget(box, name)
 	return nil
 }
 
@@ -536,15 +524,21 @@ func (k *keptShelf) finishDeleting(box string, id int) error {
 		return fmt.Errorf("voicemail: %w", err)
 	}
 	if deleted {
-		k.mu.Lock()
-		delete(k.files[box], metaName)
-		if len(k.files[box]) == 0 {
-			delete(k.files, box)
-		}
-		delete(k.vals, key)
-		k.mu.Unlock()
+		k.forget(box, metaName)
 	}
 	return nil
+}
+
+// forget drops box/name from the node's index, once removed from the
+// store.
+func (k *keptShelf) forget(box, name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.files[box], name)
+	if len(k.files[box]) == 0 {
+		delete(k.files, box)
+	}
+	delete(k.vals, keptName(box, name))
 }
 
 // claim creates the key box/name through a shared store (creatorKeys: one
