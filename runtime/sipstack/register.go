@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/emiago/sipgo"
@@ -188,8 +189,16 @@ func responseDest(req *sip.Request, src net.Addr) net.Addr {
 	if via == nil {
 		return src
 	}
-	if rport, ok := via.Params.Get("rport"); ok && rport == "" {
-		return src
+	// Parameter names are case-insensitive (RFC 3261 §7.3.1): "Rport"
+	// is rport, as the scan reads it (FuzzScanRegister found sipgo's
+	// case-sensitive Get answering such a Via at its sent-by port).
+	for _, p := range via.Params {
+		if strings.EqualFold(p.K, "rport") {
+			if p.V == "" {
+				return src
+			}
+			break
+		}
 	}
 	port := via.Port
 	if port > 0xffff {
