@@ -70,6 +70,9 @@ func (f *readFilter) filter(p sip.TransportReadProps, data []byte) ([]byte, erro
 			noteRefused(p.Transport, p.RemoteAddr)
 			return nil, nil
 		}
+		if p.Transport == "UDP" {
+			lowerTopViaParams(data) // viaparams.go: where a datagram's answer goes
+		}
 		return data, nil
 	}
 	ra, ok := p.RemoteAddr.(*net.TCPAddr)
