@@ -46,7 +46,8 @@
 //
 // RTCP gets its own socket pair per stream (RTP port + 1 when a port range
 // is configured, announced with a=rtcp otherwise); a=rtcp-mux passes
-// through, and then RTCP simply rides the RTP sockets.
+// through, and then RTCP simply rides the RTP sockets. With a Pool, those
+// pairs stay open from one call to the next (see Pool).
 package media
 
 import (
@@ -55,6 +56,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -112,6 +114,11 @@ type Config struct {
 	// Listen opens the relay's sockets; nil means ListenUDP. A simulator
 	// passes an in-memory network's.
 	Listen ListenFunc
+	// Pool, when set, opens the relay's sockets (with its own ListenFunc;
+	// Listen is not used) and keeps them for later calls once the relay
+	// is done with them. Relays sharing a pool may differ in IP and port
+	// range: a pooled pair serves only a relay of its own.
+	Pool *Pool
 }
 
 // PacketConn is a relay socket: what it needs of a *net.UDPConn.
@@ -243,6 +250,7 @@ type stream struct {
 type sockets struct {
 	st     *stream
 	owner  *party
+	pair   *pair // the sockets of rtp and rtcp
 	rtp    *port
 	rtcp   *port                 // nil for non-RTP transports
 	events atomic.Pointer[ptSet] // telephone-event payload types in the party's SDP
@@ -392,7 +400,7 @@ func (r *Relay) NewLeg(at ...netip.Addr) (*Leg, []byte, error) {
 	}
 	out, err := r.offerTo(l)
 	if err != nil {
-		return nil, nil, errors.Join(err, closeAll(r.closeLeg(l)))
+		return nil, nil, errors.Join(err, releaseAll(r.closeLeg(l)))
 	}
 	return l, out, nil
 }
@@ -454,12 +462,12 @@ func (r *Relay) answer(l *Leg, body []byte, rearm bool) ([]byte, error) {
 func (l *Leg) Close() error {
 	r := l.r
 	r.mu.Lock()
-	conns := r.closeLeg(l)
+	pairs := r.closeLeg(l)
 	r.mu.Unlock()
-	return closeAll(conns)
+	return releaseAll(pairs)
 }
 
-func (r *Relay) closeLeg(l *Leg) []PacketConn {
+func (r *Relay) closeLeg(l *Leg) []*pair {
 	if l.closed {
 		return nil
 	}
@@ -476,7 +484,7 @@ func (r *Relay) closeLeg(l *Leg) []PacketConn {
 	if r.shared == l {
 		r.shared = nil
 	}
-	return l.conns()
+	return l.pairs()
 }
 
 // Offer takes the caller's offer and returns the one to send every branch:
@@ -555,36 +563,34 @@ func (r *Relay) Close() error {
 	if r.idle != nil {
 		r.idle.Stop()
 	}
-	conns := r.caller.conns()
+	conns := r.caller.pairs()
 	for _, l := range r.legs {
 		l.closed = true
-		conns = append(conns, l.conns()...)
+		conns = append(conns, l.pairs()...)
 	}
 	r.legs, r.bound, r.shared = nil, nil, nil
 	r.mu.Unlock()
-	err := closeAll(conns)
+	err := releaseAll(conns)
 	r.wg.Wait()
 	return err
 }
 
-func (p *party) conns() []PacketConn {
-	var cs []PacketConn
+func (p *party) pairs() []*pair {
+	var ps []*pair
 	for _, g := range p.groups {
-		if g == nil {
-			continue
-		}
-		cs = append(cs, g.rtp.conn)
-		if g.rtcp != nil {
-			cs = append(cs, g.rtcp.conn)
+		if g != nil {
+			ps = append(ps, g.pair)
 		}
 	}
-	return cs
+	return ps
 }
 
-func closeAll(conns []PacketConn) error {
+// releaseAll lets go of the pairs: closed, or stopped and given back to
+// their pool.
+func releaseAll(ps []*pair) error {
 	var errs []error
-	for _, c := range conns {
-		if err := c.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+	for _, p := range ps {
+		if err := p.release(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -636,14 +642,14 @@ func (r *Relay) ensure(p *party, i int, d mediaDesc) (*sockets, error) {
 		return g, nil
 	}
 	st := r.streams[i]
-	g := &sockets{st: st, owner: p}
-	rtpConn, rtcpConn, err := r.listen(d.rtpProfile)
+	pr, err := r.listen(d.rtpProfile)
 	if err != nil {
 		return nil, err
 	}
-	g.rtp = r.newPort(g, rtpConn, false)
-	if rtcpConn != nil {
-		g.rtcp = r.newPort(g, rtcpConn, true)
+	g := &sockets{st: st, owner: p, pair: pr}
+	g.rtp = r.newPort(g, pr.rtp, false)
+	if d.rtpProfile && pr.rtcp != nil { // a pooled pair has RTCP's even when unused
+		g.rtcp = r.newPort(g, pr.rtcp, true)
 	}
 	for len(p.groups) <= i {
 		p.groups = append(p.groups, nil)
@@ -760,6 +766,7 @@ func (p *port) start() {
 		return
 	}
 	r.wg.Add(1)
+	p.g.pair.users.Add(1) // the pair goes back to a pool only once its readers return
 	go p.serve()
 }
 
@@ -817,20 +824,35 @@ func portsOf(p *party, n int) []portPair {
 	return ps
 }
 
-// listen opens a socket for RTP and, when rtcp, one for RTCP: from the
-// configured range (even RTP port, RTCP above it) or ports the kernel picks.
-// The range is scanned from a random pair, so a port freed by one call is
-// not handed straight to the next, where late packets would land.
-func (r *Relay) listen(rtcp bool) (PacketConn, PacketConn, error) {
-	ip := r.cfg.IP
+// listen returns a stream's sockets: taken from the pool, or opened for
+// the relay alone.
+func (r *Relay) listen(rtcp bool) (*pair, error) {
+	key := poolKey{ip: r.cfg.IP, min: r.cfg.PortMin, max: r.cfg.PortMax}
+	if r.cfg.Pool != nil {
+		return r.cfg.Pool.take(key)
+	}
 	listen := r.cfg.Listen
 	if listen == nil {
 		listen = ListenUDP
 	}
-	open := func(port int) (PacketConn, error) {
-		return listen(netip.AddrPortFrom(ip, uint16(port)))
+	a, b, err := openPair(listen, key, rtcp)
+	if err != nil {
+		return nil, err
 	}
-	if r.cfg.PortMin == 0 && r.cfg.PortMax == 0 {
+	pr := &pair{rtp: a, rtcp: b, key: key}
+	pr.users.Store(1)
+	return pr, nil
+}
+
+// openPair opens a socket for RTP and, when rtcp, one for RTCP: from the
+// key's range (even RTP port, RTCP above it) or ports the kernel picks.
+// The range is scanned from a random pair, so a port freed by one call is
+// not handed straight to the next, where late packets would land.
+func openPair(listen ListenFunc, key poolKey, rtcp bool) (PacketConn, PacketConn, error) {
+	open := func(port int) (PacketConn, error) {
+		return listen(netip.AddrPortFrom(key.ip, uint16(port)))
+	}
+	if key.min == 0 && key.max == 0 {
 		a, err := open(0)
 		if err != nil || !rtcp {
 			return a, nil, wrapListen(err)
@@ -842,8 +864,8 @@ func (r *Relay) listen(rtcp bool) (PacketConn, PacketConn, error) {
 		}
 		return a, b, nil
 	}
-	lo := r.cfg.PortMin + r.cfg.PortMin%2
-	pairs := (r.cfg.PortMax-1-lo)/2 + 1
+	lo := key.min + key.min%2
+	pairs := (key.max-1-lo)/2 + 1
 	start := rand.IntN(pairs)
 	for k := range pairs {
 		p := lo + 2*((start+k)%pairs)
@@ -861,7 +883,7 @@ func (r *Relay) listen(rtcp bool) (PacketConn, PacketConn, error) {
 		}
 		return a, b, nil
 	}
-	return nil, nil, fmt.Errorf("%w %d-%d", ErrNoPorts, r.cfg.PortMin, r.cfg.PortMax)
+	return nil, nil, fmt.Errorf("%w %d-%d", ErrNoPorts, key.min, key.max)
 }
 
 func wrapListen(err error) error {
@@ -958,6 +980,7 @@ var (
 
 func (p *port) serve() {
 	defer p.g.st.r.wg.Done()
+	defer p.g.pair.done()
 	var buf []byte
 	if p.isRTCP {
 		b := rtcpBufs.Get().(*[rtcpBufSize]byte)
@@ -971,7 +994,8 @@ func (p *port) serve() {
 	for {
 		n, src, err := p.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			// Closed, or stopped by release to go back to its pool.
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
 				return
 			}
 			continue

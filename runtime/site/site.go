@@ -197,6 +197,9 @@ type Site struct {
 	// nil without admin endpoints, where nobody could ask for them.
 	trace     *sipstack.Trace
 	ringTests chan struct{} // a place per ring test running (adminRingTest)
+	// mediaPool keeps the relay's sockets between calls; nil with
+	// MediaListen (a simulator's sockets) or without media.
+	mediaPool *media.Pool
 	stopWatch func()
 
 	swapMu sync.Mutex // serialises Swap and Reload
@@ -296,6 +299,9 @@ func New(cfg Config, o Options) (*Site, error) {
 		rc.Nodes = nodeHops{s}
 	}
 	if o.MediaIP.IsValid() {
+		if o.MediaListen == nil {
+			s.mediaPool = media.NewPool(media.PoolConfig{Clock: s.clk})
+		}
 		rc.Media = s.mediaFactory()
 		rc.Services = svcs
 		rc.LocalMedia = func() *media.Endpoint {
@@ -594,13 +600,16 @@ func (s *Site) closeParts() {
 		_ = s.services.Close()
 	}
 	s.closeStream()
+	if s.mediaPool != nil {
+		_ = s.mediaPool.Close()
+	}
 }
 
 func (s *Site) mediaFactory() b2bua.MediaFactory {
 	o := s.o
 	return func(onDigit func(fromCallee bool, digit rune)) (b2bua.MediaSession, error) {
 		r, err := media.NewRelay(media.Config{
-			IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen,
+			IP: o.MediaIP, PortMin: o.MediaPortMin, PortMax: o.MediaPortMax, Clock: s.clk, Listen: o.MediaListen, Pool: s.mediaPool,
 			OnDigit: func(side media.Side, d rune, _ time.Time) { onDigit(side == media.Callee, d) },
 		})
 		if err != nil {
