@@ -172,13 +172,18 @@ func (k *KV) Insert(ctx context.Context, key string, value []byte) (inserted boo
 }
 
 // Revision returns key's value, its revision and when it was stored (the
-// server's clock); ok is false when it has none. In a cluster any replica
-// answers, and one may lag: a revision read so is for Update and
-// DeleteRevision, which then do nothing when it is not the latest.
+// server's clock); ok is false when it has none. In a cluster the
+// bucket's stream leader answers (leaderRevision), not the nearest
+// replica, which may lag: what it reads is the latest there was, for
+// Update and DeleteRevision, which then do nothing only when another
+// write came since.
 func (k *KV) Revision(ctx context.Context, key string) (value []byte, rev uint64, stored time.Time, ok bool, err error) {
+	if k.origin != "" {
+		return k.leaderRevision(ctx, key)
+	}
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
-	e, err := settle(ctx, k.origin != "", func(ctx context.Context) (jetstream.KeyValueEntry, error) {
+	e, err := settle(ctx, false, func(ctx context.Context) (jetstream.KeyValueEntry, error) {
 		return k.kv.Get(ctx, kvKey(key))
 	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -188,6 +193,36 @@ func (k *KV) Revision(ctx context.Context, key string) (value []byte, rev uint64
 		return nil, 0, time.Time{}, false, fmt.Errorf("store: get: %w", err)
 	}
 	return e.Value(), e.Revision(), e.Created(), true, nil
+}
+
+// leaderRevision is Revision in a cluster: the key's last message, asked
+// of the bucket's stream leader (leaderGet). nats.go's KeyValue.Get sends
+// a direct get, which the asking node's own replica answers when it has
+// one, and a replica a moment behind the two that acknowledged a put said
+// "not found" of metadata another node had put: a start's sweep left it
+// (TestClusterStartSweepsOldMetadata failed so under load), and nothing
+// read it again. A revision read from a replica that lags makes Update
+// and DeleteRevision refuse alike.
+//
+// As long as opening a bucket, as Update: while a lost node's bucket
+// leader is replaced, the read waits for the next.
+func (k *KV) leaderRevision(ctx context.Context, key string) (value []byte, rev uint64, stored time.Time, ok bool, err error) {
+	ctx, cancel := k.open(ctx)
+	defer cancel()
+	m, err := leaderGet(ctx, k.js.Conn(), k.stream, msgGetRequest{LastFor: k.prefix + kvKey(key)})
+	if errors.Is(err, errNoMessage) {
+		return nil, 0, time.Time{}, false, nil
+	}
+	if err == nil {
+		value, ok, err = m.kvValue()
+	}
+	if err != nil {
+		return nil, 0, time.Time{}, false, fmt.Errorf("store: get: %w", err)
+	}
+	if !ok {
+		return nil, 0, time.Time{}, false, nil
+	}
+	return value, m.Seq, m.Time, true, nil
 }
 
 // Update sets key to value only while its latest value is revision rev
@@ -483,8 +518,7 @@ func (k *KV) Watch(ctx context.Context, fn func(key string, value []byte, stored
 		}
 		if raw, err := base64.RawURLEncoding.DecodeString(m.Subject()[len(k.prefix):]); err == nil {
 			h := m.Headers()
-			op := h.Get("KV-Operation")
-			deleted := op == "DEL" || op == "PURGE" || h.Get(jetstream.MarkerReasonHeader) != ""
+			deleted := deletion(h)
 			mine := k.origin != "" && h.Get(originHeader) == k.origin
 			var v []byte
 			if !deleted {
