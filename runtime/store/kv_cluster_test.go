@@ -121,15 +121,7 @@ func TestKVRevisionThroughALaggingReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Node 1 leads the bucket's stream: node 3 is a replica that follows.
-	waitLeader(t, w, func(leader string) bool {
-		if leader == "node1" {
-			return true
-		}
-		mctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		_ = w.MoveLeader(mctx, "node1") // asked again until it is
-		return false
-	})
+	leadOn(t, w, "node1")
 	for _, kv := range [][2]string{{"mary/msg-000007.json", "first"}, {"mary/msg-000008.json", "deleted"}} {
 		if err := w.Put(ctx, kv[0], []byte(kv[1]), 0); err != nil {
 			t.Fatal(err)
@@ -194,4 +186,19 @@ func TestKVRevisionThroughALaggingReplica(t *testing.T) {
 	if n := lagging.asked(); n > 0 {
 		t.Errorf("node 3 asked its own replica (a direct get) %d times; it may lag the writes", n)
 	}
+}
+
+// leadOn moves the leader of kv's bucket to node, and waits until it is
+// there.
+func leadOn(t testing.TB, kv *store.KV, node string) {
+	t.Helper()
+	waitLeader(t, kv, func(leader string) bool {
+		if leader == node {
+			return true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = kv.MoveLeader(ctx, node) // asked again until it is
+		return false
+	})
 }
