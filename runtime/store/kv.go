@@ -174,9 +174,9 @@ func (k *KV) Insert(ctx context.Context, key string, value []byte) (inserted boo
 // Revision returns key's value, its revision and when it was stored (the
 // server's clock); ok is false when it has none. In a cluster the
 // bucket's stream leader answers (leaderRevision), not the nearest
-// replica, which may lag: what it reads is the latest there was, for
-// Update and DeleteRevision, which then do nothing only when another
-// write came since.
+// replica, which may lag: the revision read is the latest when read, and
+// Update and DeleteRevision over it do nothing only when the key was
+// written or removed since.
 func (k *KV) Revision(ctx context.Context, key string) (value []byte, rev uint64, stored time.Time, ok bool, err error) {
 	if k.origin != "" {
 		return k.leaderRevision(ctx, key)
