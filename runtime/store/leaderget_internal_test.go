@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -142,5 +143,53 @@ func TestMsgGetAnswerLimit(t *testing.T) {
 		if _, err := parseMsgGet(b, msgGetAnswerLimit(maxPayload)); err != nil {
 			t.Errorf("a message of %d bytes (header %d): %v", maxPayload, split, err)
 		}
+	}
+}
+
+// The listing read up to the leader's last message (All in a cluster)
+// lists what All does on a single node, whose server answers as a
+// cluster's leader does: the keys with a value, not those deleted,
+// purged or whose time ran out; and an empty bucket at once.
+func TestLeaderAllAsAll(t *testing.T) {
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	k, err := s.KV(ctx, "voicemail", "leaderall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := k.leaderAll(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("an empty bucket: %q, %v", got, err)
+	}
+	for _, key := range []string{"kept", "deleted", "purged", "kept too"} {
+		if err := k.Put(ctx, key, []byte("value of "+key), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := k.Put(ctx, "expired", []byte("value of expired"), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.kv.Delete(ctx, kvKey("deleted")); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Delete(ctx, "purged"); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.WaitGone(ctx, "expired"); err != nil {
+		t.Fatal(err)
+	}
+	want, err := k.All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.leaderAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" || len(got) != 2 {
+		t.Errorf("leaderAll (-All +leaderAll):\n%s\n%q", d, got)
 	}
 }
