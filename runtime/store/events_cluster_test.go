@@ -223,7 +223,7 @@ func runLeaderChild(v string) {
 // waitLeader waits until ok holds of the stream's leader ("" while
 // it has none). The cluster tells no one: it is asked, again, as
 // Store.Open asks for the meta leader.
-func waitLeader(t *testing.T, l interface{ Leader(context.Context) string }, ok func(leader string) bool) {
+func waitLeader(t testing.TB, l interface{ Leader(context.Context) string }, ok func(leader string) bool) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	tick := time.NewTicker(100 * time.Millisecond)

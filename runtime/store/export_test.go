@@ -122,3 +122,9 @@ func moveStreamLeader(ctx context.Context, js jetstream.JetStream, stream, node 
 	}
 	return nil
 }
+
+// KVStream is the stream of the bucket kind of site.
+func KVStream(kind, site string) string { return "KV_" + name(kind, site) }
+
+// Subject is the subject key's values are stored on.
+func (k *KV) Subject(key string) string { return k.prefix + kvKey(key) }

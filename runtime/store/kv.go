@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -172,13 +173,18 @@ func (k *KV) Insert(ctx context.Context, key string, value []byte) (inserted boo
 }
 
 // Revision returns key's value, its revision and when it was stored (the
-// server's clock); ok is false when it has none. In a cluster any replica
-// answers, and one may lag: a revision read so is for Update and
-// DeleteRevision, which then do nothing when it is not the latest.
+// server's clock); ok is false when it has none. In a cluster the
+// bucket's stream leader answers (leaderRevision), not the nearest
+// replica, which may lag: the revision read is the latest when read, and
+// Update and DeleteRevision over it do nothing only when the key was
+// written or removed since.
 func (k *KV) Revision(ctx context.Context, key string) (value []byte, rev uint64, stored time.Time, ok bool, err error) {
+	if k.origin != "" {
+		return k.leaderRevision(ctx, key)
+	}
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
-	e, err := settle(ctx, k.origin != "", func(ctx context.Context) (jetstream.KeyValueEntry, error) {
+	e, err := settle(ctx, false, func(ctx context.Context) (jetstream.KeyValueEntry, error) {
 		return k.kv.Get(ctx, kvKey(key))
 	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -188,6 +194,36 @@ func (k *KV) Revision(ctx context.Context, key string) (value []byte, rev uint64
 		return nil, 0, time.Time{}, false, fmt.Errorf("store: get: %w", err)
 	}
 	return e.Value(), e.Revision(), e.Created(), true, nil
+}
+
+// leaderRevision is Revision in a cluster: the key's last message, asked
+// of the bucket's stream leader (leaderGet). nats.go's KeyValue.Get sends
+// a direct get, which the asking node's own replica answers when it has
+// one, and a replica a moment behind the two that acknowledged a put said
+// "not found" of metadata another node had put: a start's sweep left it
+// (TestClusterStartSweepsOldMetadata failed so under load), and nothing
+// read it again. A revision read from a replica that lags makes Update
+// and DeleteRevision refuse alike.
+//
+// As long as opening a bucket, as Update: while a lost node's bucket
+// leader is replaced, the read waits for the next.
+func (k *KV) leaderRevision(ctx context.Context, key string) (value []byte, rev uint64, stored time.Time, ok bool, err error) {
+	ctx, cancel := k.open(ctx)
+	defer cancel()
+	m, err := leaderGet(ctx, k.js.Conn(), k.stream, msgGetRequest{LastFor: k.prefix + kvKey(key)})
+	if errors.Is(err, errNoMessage) {
+		return nil, 0, time.Time{}, false, nil
+	}
+	if err == nil {
+		value, ok, err = m.kvValue()
+	}
+	if err != nil {
+		return nil, 0, time.Time{}, false, fmt.Errorf("store: get: %w", err)
+	}
+	if !ok {
+		return nil, 0, time.Time{}, false, nil
+	}
+	return value, m.Seq, m.Time, true, nil
 }
 
 // Update sets key to value only while its latest value is revision rev
@@ -427,7 +463,18 @@ func (k *KV) Delete(ctx context.Context, key string) error {
 }
 
 // All returns every key's value.
+//
+// In a cluster the listing comes from a consumer the server places on any
+// replica of the bucket, and one may lag the writes the leader
+// acknowledged: a consumer there says it has handed everything while the
+// keys it has not applied yet are missing (voicemail's index at a start
+// missed metadata so, and its sweep never saw it:
+// TestClusterStartSweepsOldMetadata, 2 runs in 30 under load).
+// leaderAll reads on until the leader's last message is handed.
 func (k *KV) All(ctx context.Context) (map[string][]byte, error) {
+	if k.origin != "" {
+		return k.leaderAll(ctx)
+	}
 	ctx, cancel := ctxTimeout(ctx)
 	defer cancel()
 	w, err := k.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
@@ -447,6 +494,102 @@ func (k *KV) All(ctx context.Context) (map[string][]byte, error) {
 				continue // not one of ours
 			}
 			out[string(raw)] = e.Value()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("store: list: %w", ctx.Err())
+		}
+	}
+}
+
+// leaderAll is All in a cluster: every key's last message, from a
+// consumer on whichever replica the server picks, read until it has
+// handed the last message of the bucket that the stream's leader holds
+// (leaderGet, asked first): the consumer hands each key's last message in
+// the stream's order, so by then it has handed every key the leader had.
+// The leader's last message may go before the consumer hands it (the
+// marker of a deletion, which goes after limitMarkerTTL): the leader is
+// asked again each second, and its last then is the one waited for.
+//
+// As long as opening a bucket (k.open), as Watch.
+func (k *KV) leaderAll(ctx context.Context) (map[string][]byte, error) {
+	ctx, cancel := k.open(ctx)
+	defer cancel()
+	// The sequence of the bucket's last message at the leader; 0: none.
+	lastAtLeader := func() (uint64, error) {
+		m, err := leaderGet(ctx, k.js.Conn(), k.stream, msgGetRequest{LastFor: k.prefix + ">"})
+		if errors.Is(err, errNoMessage) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("store: list: %w", err)
+		}
+		return m.Seq, nil
+	}
+	want, err := lastAtLeader()
+	if err != nil || want == 0 {
+		return map[string][]byte{}, err
+	}
+	cons, err := settle(ctx, true, func(ctx context.Context) (jetstream.Consumer, error) {
+		return k.js.OrderedConsumer(ctx, k.stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{k.prefix + ">"}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list: %w", err)
+	}
+	var (
+		mu     sync.Mutex
+		out    = map[string][]byte{}
+		handed uint64 // the stream sequence of the last message handed
+	)
+	more := make(chan struct{}, 1)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		if raw, err := base64.RawURLEncoding.DecodeString(m.Subject()[len(k.prefix):]); err == nil {
+			if deletion(m.Headers()) {
+				delete(out, string(raw))
+			} else {
+				out[string(raw)] = m.Data()
+			}
+		}
+		handed = max(handed, md.Sequence.Stream)
+		mu.Unlock()
+		select {
+		case more <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list: %w", err)
+	}
+	defer func() {
+		cc.Stop()
+		<-cc.Closed()
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		mu.Lock()
+		if handed >= want {
+			all := maps.Clone(out)
+			mu.Unlock()
+			return all, nil
+		}
+		mu.Unlock()
+		select {
+		case <-more:
+		case <-tick.C:
+			now, err := lastAtLeader()
+			if err != nil {
+				return nil, err
+			}
+			// Gone (the leader's last is older now): the one before it
+			// is waited for. A newer last is not: All lists what there
+			// was when it began.
+			want = min(want, now)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("store: list: %w", ctx.Err())
 		}
@@ -483,8 +626,7 @@ func (k *KV) Watch(ctx context.Context, fn func(key string, value []byte, stored
 		}
 		if raw, err := base64.RawURLEncoding.DecodeString(m.Subject()[len(k.prefix):]); err == nil {
 			h := m.Headers()
-			op := h.Get("KV-Operation")
-			deleted := op == "DEL" || op == "PURGE" || h.Get(jetstream.MarkerReasonHeader) != ""
+			deleted := deletion(h)
 			mine := k.origin != "" && h.Get(originHeader) == k.origin
 			var v []byte
 			if !deleted {

@@ -7,6 +7,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
+
+	"switchboard/runtime/store"
+	"switchboard/runtime/store/storetest"
 )
 
 // Puts sent (PutAsync, as the registrar writes bindings) while the
@@ -94,4 +98,107 @@ func TestKVBatchSurvivesLeaderKill(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Revision reads the latest value a key has, and its revision, through a
+// node whose replica of the bucket lags the writes the leader
+// acknowledged: its revision decides a conditional write (Update,
+// DeleteRevision; voicemail's start sweeps a crash's metadata so), and a
+// read from that replica (a direct get, which the asking node's own
+// replica answers) said "not found" of a key another node had put, or
+// gave the revision before the latest, and the write was then skipped or
+// refused. The lagging replica is a stand-in on node 3 answering as the
+// replica was before the writes (standInReplica).
+func TestKVRevisionThroughALaggingReplica(t *testing.T) {
+	nodes := storetest.Cluster(t, 3)
+	ctx := context.Background()
+	w, err := nodes.Stores[0].KV(ctx, "voicemail", "lag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := nodes.Stores[2].KV(ctx, "voicemail", "lag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Node 1 leads the bucket's stream: node 3 is a replica that follows.
+	leadOn(t, w, "node1")
+	for _, kv := range [][2]string{{"mary/msg-000007.json", "first"}, {"mary/msg-000008.json", "deleted"}} {
+		if err := w.Put(ctx, kv[0], []byte(kv[1]), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Node 3's replica as it is now, before the writes below: what it
+	// answers for each key (a value, or none).
+	keys := []string{"mary/msg-000007.json", "mary/msg-000008.json", "mary/msg-000009.json"}
+	stream := store.KVStream("voicemail", "lag")
+	before := map[string]*nats.Msg{}
+	for _, key := range keys {
+		subject := "$JS.API.DIRECT.GET." + stream + "." + r.Subject(key)
+		m, err := nodes.Stores[2].Conn().RequestWithContext(ctx, subject, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[subject] = &nats.Msg{Header: m.Header, Data: m.Data}
+	}
+	lagging := standInReplica(t, nodes.Stores[2], stream, func(subject string) *nats.Msg {
+		if m, ok := before[subject]; ok {
+			return m
+		}
+		return notFound()
+	})
+
+	if err := w.Put(ctx, "mary/msg-000007.json", []byte("second"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Delete(ctx, "mary/msg-000008.json"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Put(ctx, "mary/msg-000009.json", []byte("new"), 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key, value string
+		ok         bool
+	}{
+		{"mary/msg-000007.json", "second", true},
+		{"mary/msg-000008.json", "", false},
+		{"mary/msg-000009.json", "new", true},
+	} {
+		// Node 1 leads: its own read is the leader's.
+		_, wantRev, wantStored, _, err := w.Revision(ctx, tc.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, rev, stored, ok, err := r.Revision(ctx, tc.key)
+		if err != nil || ok != tc.ok || string(v) != tc.value || rev != wantRev || !stored.Equal(wantStored) {
+			t.Errorf("node 3: Revision(%s) = %q, revision %d, stored %v, %v, %v; want %q, %d, %v, %v",
+				tc.key, v, rev, stored, ok, err, tc.value, wantRev, wantStored, tc.ok)
+		}
+	}
+	// The write the read decides: node 3's sweep of a key it read.
+	_, rev, _, _, err := r.Revision(ctx, "mary/msg-000007.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err := r.DeleteRevision(ctx, "mary/msg-000007.json", rev); err != nil || !deleted {
+		t.Errorf("node 3: DeleteRevision of the revision it read: %v, %v; want deleted", deleted, err)
+	}
+	if n := lagging.asked(); n > 0 {
+		t.Errorf("node 3 asked its own replica (a direct get) %d times; it may lag the writes", n)
+	}
+}
+
+// leadOn moves the leader of kv's bucket to node, and waits until it is
+// there.
+func leadOn(t testing.TB, kv *store.KV, node string) {
+	t.Helper()
+	waitLeader(t, kv, func(leader string) bool {
+		if leader == node {
+			return true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = kv.MoveLeader(ctx, node) // asked again until it is
+		return false
+	})
 }

@@ -28,7 +28,7 @@ func TestLeaderReadReplacedWhileRead(t *testing.T) {
 	if err := o.Put(ctx, "mary/greeting.wav", []byte("first")); err != nil {
 		t.Fatal(err)
 	}
-	m, err := o.leaderGet(ctx, msgGetRequest{LastFor: "$O." + o.bucket + ".M." + base64.URLEncoding.EncodeToString([]byte("mary/greeting.wav"))})
+	m, err := leaderGet(ctx, o.nc, "OBJ_"+o.bucket, msgGetRequest{LastFor: "$O." + o.bucket + ".M." + base64.URLEncoding.EncodeToString([]byte("mary/greeting.wav"))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -258,7 +258,7 @@ func (o *Objects) leaderRead(ctx context.Context, name string, limit int64) (dat
 	meta := "$O." + o.bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(name))
 	var missing string // the object whose chunks were found missing
 	for {
-		m, err := o.leaderGet(ctx, msgGetRequest{LastFor: meta})
+		m, err := leaderGet(ctx, o.nc, "OBJ_"+o.bucket, msgGetRequest{LastFor: meta})
 		if errors.Is(err, errNoMessage) {
 			return nil, false, nil
 		}
@@ -303,7 +303,7 @@ func (o *Objects) leaderChunks(ctx context.Context, info *jetstream.ObjectInfo) 
 	subject := "$O." + o.bucket + ".C." + info.NUID
 	data := make([]byte, 0, info.Size)
 	for seq := uint64(1); uint64(len(data)) < info.Size; {
-		m, err := o.leaderGet(ctx, msgGetRequest{Seq: seq, NextFor: subject})
+		m, err := leaderGet(ctx, o.nc, "OBJ_"+o.bucket, msgGetRequest{Seq: seq, NextFor: subject})
 		if err != nil {
 			return nil, err
 		}
@@ -315,55 +315,4 @@ func (o *Objects) leaderChunks(ctx context.Context, info *jetstream.ObjectInfo) 
 		return nil, jetstream.ErrDigestMismatch
 	}
 	return data, nil
-}
-
-// msgGetRequest is JetStream's message get (JSApiMsgGetRequest): the last
-// message on LastFor, or the first at Seq or after on NextFor.
-type msgGetRequest struct {
-	Seq     uint64 `json:"seq,omitempty"`
-	LastFor string `json:"last_by_subj,omitempty"`
-	NextFor string `json:"next_by_subj,omitempty"`
-}
-
-// storedMsg is the message a message get answers (the server's
-// StoredMsg: its data base64 in JSON).
-type storedMsg struct {
-	Seq  uint64 `json:"seq"`
-	Data []byte `json:"data,omitempty"`
-}
-
-// errNoMessage is leaderGet's error when the stream has no such message.
-var errNoMessage = errors.New("store: no such message")
-
-// leaderGet sends a message get to the store's stream leader: the
-// STREAM.MSG.GET request, which only the leader answers (nats.go's
-// Stream.GetMsg sends a direct get instead when the stream allows them,
-// as object stores do).
-func (o *Objects) leaderGet(ctx context.Context, req msgGetRequest) (*storedMsg, error) {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
-	return settle(ctx, true, func(ctx context.Context) (*storedMsg, error) {
-		r, err := o.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.OBJ_"+o.bucket, body)
-		if err != nil {
-			return nil, err
-		}
-		var resp struct {
-			Error   *jetstream.APIError `json:"error"`
-			Message *storedMsg          `json:"message"`
-		}
-		if err := json.Unmarshal(r.Data, &resp); err != nil {
-			return nil, err
-		}
-		switch {
-		case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
-			return nil, errNoMessage
-		case resp.Error != nil:
-			return nil, resp.Error
-		case resp.Message == nil:
-			return nil, jetstream.ErrInvalidJetStreamResponse
-		}
-		return resp.Message, nil
-	})
 }

@@ -73,7 +73,7 @@ func TestObjectsClustered(t *testing.T) {
 		}
 	}
 	own, other := watchObjects(t, objs[0]), watchObjects(t, objs[2])
-	lagging := standInReplica(t, nodes.Stores[2], "voicemail", "drill")
+	lagging := standInReplica(t, nodes.Stores[2], store.ObjectsStream("voicemail", "drill"), func(string) *nats.Msg { return notFound() })
 	if err := objs[0].Put(ctx, "mary/msg-000001.wav", []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
@@ -124,35 +124,37 @@ func (l *laggingReplica) asked() int {
 	return l.n
 }
 
-// standInReplica stands in, on node s's server, for a replica of the
-// object store kind of site that has none of the puts yet: it answers
-// every direct get of the store's stream "404 Message Not Found", as a
-// replica a moment behind the two that acknowledged a put does.
-// JetStream has no knob to hold a replica back, and which member of the
-// direct-get group answers a request is the server's random pick, so the
-// stand-in (a plain subscriber: it sees every direct get, and being on the
-// asking node usually answers first) both makes such a read stale, often,
-// and counts it, always: a read that can be answered by a lagging replica
-// fails the test whichever answer came first.
-func standInReplica(t *testing.T, s *store.Store, kind, site string) *laggingReplica {
+// standInReplica stands in, on node s's server, for a replica of stream
+// that lags the writes its leader acknowledged: it answers each direct
+// get of the stream that s's own requests send with what answer makes of
+// its subject, as such a replica does (the two that acknowledged a write
+// may leave the third a moment behind). JetStream has no knob to hold a
+// replica back, and one cut off from its leader's replication (its
+// routes) is cut off from the leader's answers too: the API's requests
+// and the replication share the routes. Which member of the direct-get
+// group answers a request is the server's pick, the asking node's own
+// first, so the stand-in (a plain subscriber: it sees every direct get,
+// and being on the asking node usually answers first) both makes such a
+// read stale, often, and counts it, always: a read that can be answered
+// by a lagging replica fails the test whichever answer came first.
+func standInReplica(t *testing.T, s *store.Store, stream string, answer func(subject string) *nats.Msg) *laggingReplica {
 	t.Helper()
 	l := &laggingReplica{}
-	stream := store.ObjectsStream(kind, site)
 	// The node's own requests are answered on its connection's inbox (the
-	// other nodes' puts and deletes ask too, and are left alone).
+	// other nodes' writes ask too, and are left alone).
 	mine := s.Conn().NewRespInbox()
 	mine = mine[:strings.LastIndexByte(mine, '.')+1]
-	answer := func(m *nats.Msg) {
+	handle := func(m *nats.Msg) {
 		if !strings.HasPrefix(m.Reply, mine) {
 			return
 		}
 		l.mu.Lock()
 		l.n++
 		l.mu.Unlock()
-		_ = m.RespondMsg(&nats.Msg{Header: nats.Header{"Status": []string{"404"}, "Description": []string{"Message Not Found"}}})
+		_ = m.RespondMsg(answer(m.Subject))
 	}
 	for _, subject := range []string{"$JS.API.DIRECT.GET." + stream, "$JS.API.DIRECT.GET." + stream + ".>"} {
-		sub, err := s.Conn().Subscribe(subject, answer)
+		sub, err := s.Conn().Subscribe(subject, handle)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,4 +164,9 @@ func standInReplica(t *testing.T, s *store.Store, kind, site string) *laggingRep
 		t.Fatal(err)
 	}
 	return l
+}
+
+// notFound is a direct get's answer from a replica without the message.
+func notFound() *nats.Msg {
+	return &nats.Msg{Header: nats.Header{"Status": []string{"404"}, "Description": []string{"Message Not Found"}}}
 }

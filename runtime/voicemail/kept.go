@@ -371,10 +371,9 @@ func (k *keptShelf) create(box, name string, data []byte) (bool, error) {
 // and the write is refused when another node wrote in between (edit then
 // runs again on theirs): one node's change never undoes another's made
 // meanwhile, and a key another node deleted is not written again (found
-// false). Edit's verdicts are made on the latest value too: one that says
-// the value is older than its caller knows (errStaleRead) is read again,
-// and one that it is another message's (errNumberReused) is returned only
-// once the value read is known to be the latest.
+// false). Edit's verdicts are made on the latest value too: one that it
+// is another message's (errNumberReused) is returned only once the value
+// read is known to be the latest still.
 func (k *keptShelf) rewrite(box, name string, edit func(old []byte, ok bool) ([]byte, error)) (bool, error) {
 	rk, ok := k.keys.(revisionKeys)
 	if !k.shared || !ok || isAudio(name) {
@@ -396,14 +395,11 @@ func (k *keptShelf) rewrite(box, name string, edit func(old []byte, ok bool) ([]
 			return true, fmt.Errorf("voicemail: %w", err)
 		}
 		data, err := edit(old, ok)
-		if errors.Is(err, errStaleRead) {
-			continue
-		}
 		if errors.Is(err, errNumberReused) && ok {
-			// A verdict on the value read, which a replica that lags
-			// may give from before this node's own writes: it holds
-			// only for the latest, which the value is when it can be
-			// written back as it is over its revision.
+			// A verdict on the value read, the latest when it was read
+			// (Revision asks the bucket's leader): it holds only while
+			// that is the latest, which it is when it can be written
+			// back as it is over its revision.
 			if updated, err := rk.Update(ctx, key, old, rev); err != nil {
 				return true, fmt.Errorf("voicemail: %w", err)
 			} else if !updated {
@@ -465,9 +461,9 @@ func (k *keptShelf) sweep(box, name string) error {
 		return fmt.Errorf("voicemail: %w", err)
 	}
 	if !ok {
-		// Gone since the index was read, or a replica that lags: either
-		// way not this node's to remove; the watch (follow) corrects
-		// the index.
+		// Gone since the index was read (the bucket's leader says so,
+		// not a replica that may lag: store.KV.Revision): the watch
+		// (follow) corrects the index.
 		return nil
 	}
 	// The age is on this node's clock against the store's: the nodes'
@@ -475,6 +471,10 @@ func (k *keptShelf) sweep(box, name string) error {
 	if time.Since(stored) < k.grace {
 		return nil // perhaps another node's deposit, its audio on the way
 	}
+	// Refused only when the key was written or removed after the
+	// leader's revision read above: a write is a node using it, not a
+	// leftover, and read again it would be too young to sweep; a removal
+	// leaves nothing to sweep. So it is not tried again.
 	deleted, err := rk.DeleteRevision(ctx, key, rev)
 	if err != nil {
 		return fmt.Errorf("voicemail: %w", err)

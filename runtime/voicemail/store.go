@@ -392,11 +392,6 @@ func (b *box) update(id int, f func(m *Message)) (bool, error) {
 // before this node heard of either. The message this node means is gone.
 var errNumberReused = errors.New("voicemail: the message's number is another message's now")
 
-// errStaleRead is what a rewrite's edit returns when what it was given is
-// older than what its caller knows (a replica that lags): the shelf reads
-// again.
-var errStaleRead = errors.New("voicemail: a value older than the one written")
-
 // stillHeld reports whether message m (b.msgs's) is still the one the
 // shelf holds under its number: on a shelf other nodes write, the store's
 // latest metadata, not what this node has heard of, names the same
@@ -485,9 +480,9 @@ func (b *box) markDeleting(m *Message) (bool, error) {
 			return nil, nil // no metadata to mark
 		}
 		if !ok || cur == nil {
-			// None (deleted meanwhile, or a replica that lags: the
-			// shelf creates the mark only where there is nothing), or
-			// unusable: the message as this node knows it.
+			// None (deleted meanwhile: the shelf creates the mark
+			// only where there is nothing), or unusable: the message
+			// as this node knows it.
 			c := *m
 			cur = &c
 		}
@@ -505,14 +500,12 @@ func (b *box) markDeleting(m *Message) (bool, error) {
 // completed already (by a node's recovery), or marked deleting since, is
 // left as it is. b.mu is held, or b is recovery's own.
 func (b *box) complete(m *Message) error {
-	shared := sharedShelf(b.sh)
 	found, err := b.sh.rewrite(b.name, msgName(m.ID)+".json", func(old []byte, ok bool) ([]byte, error) {
-		if !ok && shared {
-			// Nobody removes metadata that is pending but the sweep,
-			// half an hour on: a replica that lags.
-			return nil, errStaleRead
-		}
 		if !ok {
+			// Gone (on a shared store the bucket's leader says so, not
+			// a replica that may lag: store.KV.Revision): nobody
+			// removes metadata that is pending but the sweep, half an
+			// hour on, or the box's removal.
 			return nil, errNumberReused
 		}
 		cur, err := parseMeta(old)
