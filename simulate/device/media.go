@@ -369,8 +369,15 @@ func eventPayloadType(rtpmap string) (uint8, bool) {
 	return uint8(pt), true
 }
 
+// readBuffers are the RTP read loops' buffers: a call's loop lives for a
+// few packets, and the 6 000-user suite starts hundreds of thousands.
+// Nothing read is kept past the next read (keepAudio decodes a copy).
+var readBuffers = sync.Pool{New: func() any { return new([1500]byte) }}
+
 func (m *media) read() {
-	buf := make([]byte, 1500)
+	b := readBuffers.Get().(*[1500]byte)
+	defer readBuffers.Put(b)
+	buf := b[:]
 	for {
 		n, _, err := m.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {

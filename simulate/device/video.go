@@ -46,7 +46,9 @@ func (v *video) port() int {
 }
 
 func (v *video) read() {
-	buf := make([]byte, 1500)
+	b := readBuffers.Get().(*[1500]byte)
+	defer readBuffers.Put(b)
+	buf := b[:]
 	for {
 		n, _, err := v.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
