@@ -79,7 +79,7 @@ func (s *Server) MessageWaiting(mailbox string) {
 	}
 	st := s.st()
 	var devices []notify.Device
-	for _, acct := range st.boxAccounts[mailbox] {
+	for _, acct := range st.accountsOfBox(mailbox) {
 		for _, ct := range st.reg.Contacts(acct.Name) {
 			devices = append(devices, notify.Device{Account: acct.Name, Username: acct.Username,
 				URI: ct.URI, Dest: ct.Dest, Transport: ct.Transport, Path: ct.Path})

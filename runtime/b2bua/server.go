@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -158,10 +160,29 @@ type siteState struct {
 	auth    Authenticator
 	reg     Registrar
 	trunks  map[netip.Addr][]string // carrier source address → its trunks, in program order
-	// boxAccounts lists, per mailbox, the accounts whose devices show its
-	// message-waiting light, in program order: a message must not cost a
-	// walk over every account of a large site.
-	boxAccounts map[string][]*ir.Account
+	// boxAccounts are the indexes in program.Accounts of the accounts
+	// whose devices show a mailbox's message-waiting light, by mailbox,
+	// then in program order (accountsOfBox): a message must not cost a
+	// walk over every account of a large site. Indexes, not a map of
+	// names to pointers: one pointer-free array is all the collector sees
+	// of it (a map was 3 MB in 60 000 objects for 30 000 users).
+	boxAccounts []int32
+}
+
+// accountsOfBox returns the accounts whose devices show mailbox's
+// message-waiting light, in program order.
+func (st *siteState) accountsOfBox(mailbox string) []*ir.Account {
+	p := st.program
+	box := func(i int32) string { return notify.MailboxOfAccount(p, &p.Accounts[i]) }
+	lo, _ := slices.BinarySearchFunc(st.boxAccounts, mailbox, func(i int32, m string) int { return strings.Compare(box(i), m) })
+	var accts []*ir.Account
+	for _, i := range st.boxAccounts[lo:] {
+		if box(i) != mailbox {
+			break
+		}
+		accts = append(accts, &p.Accounts[i])
+	}
+	return accts
 }
 
 // Authenticator checks digest credentials. It returns the authenticated
@@ -268,15 +289,25 @@ func New(cfg Config) (*Server, error) {
 // the devices that show each mailbox's light.
 func Prepare(c State) *Prepared {
 	p := c.Program
-	st := &siteState{program: p, secrets: c.Secrets, router: routing.New(p), auth: c.Auth, reg: c.Registrar, trunks: map[netip.Addr][]string{}, boxAccounts: map[string][]*ir.Account{}}
+	st := &siteState{program: p, secrets: c.Secrets, router: routing.New(p), auth: c.Auth, reg: c.Registrar, trunks: map[netip.Addr][]string{}}
+	type boxAccount struct {
+		box string
+		i   int32
+	}
+	var boxes []boxAccount
 	for i := range p.Accounts {
 		a := &p.Accounts[i]
 		if a.Kind == ir.AccountTrunk {
 			continue
 		}
-		if box := notify.MailboxOf(p, a.Name); box != "" {
-			st.boxAccounts[box] = append(st.boxAccounts[box], a)
+		if box := notify.MailboxOfAccount(p, a); box != "" {
+			boxes = append(boxes, boxAccount{box, int32(i)})
 		}
+	}
+	slices.SortStableFunc(boxes, func(a, b boxAccount) int { return strings.Compare(a.box, b.box) })
+	st.boxAccounts = make([]int32, len(boxes))
+	for j, b := range boxes {
+		st.boxAccounts[j] = b.i
 	}
 	for _, t := range p.Trunks {
 		// Carriers are recognised by source address. Literal addresses

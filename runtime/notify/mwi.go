@@ -98,6 +98,11 @@ func MailboxOf(p *ir.Program, account string) string {
 	if a == nil {
 		return ""
 	}
+	return MailboxOfAccount(p, a)
+}
+
+// MailboxOfAccount is MailboxOf for an account of p.
+func MailboxOfAccount(p *ir.Program, a *ir.Account) string {
 	switch a.Owner.Kind {
 	case ir.RefUser:
 		if u := p.User(a.Owner.Name); u != nil {
