@@ -58,6 +58,16 @@ func (c *ReadyConn) MeasureWait(received func() time.Time, waited func(time.Dura
 	c.received, c.waited = received, waited
 }
 
+// AnswersFirst has the INVITE that answers a challenge handed on with what
+// continues admitted work, before new requests, when promised reports its
+// call was promised its place (Admission.Promised; priority.go, waits).
+// Call it before serving; without the priority path it does nothing.
+func (c *ReadyConn) AnswersFirst(promised func(callID []byte) bool) {
+	if c.q != nil {
+		c.q.promised = promised
+	}
+}
+
 // NewReadyConn wraps pc for sipgo's ServeUDP; closing says the server is
 // shutting down; serve, when not nil, may consume datagrams first. When
 // pc can be read without waiting (package udp's Conn, traced or not), it

@@ -87,6 +87,13 @@ type testServer struct {
 
 func startTestServer(t *testing.T, maxDelay time.Duration) *testServer {
 	t.Helper()
+	return startScreenedServer(t, maxDelay, func(*sip.Request) *sip.Response { return nil })
+}
+
+// startScreenedServer is startTestServer with screen as the stateless
+// path's screen (after the admission's scanned refusal).
+func startScreenedServer(t *testing.T, maxDelay time.Duration, screen func(*sip.Request) *sip.Response) *testServer {
+	t.Helper()
 	ua, err := sipgo.NewUA()
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +109,7 @@ func startTestServer(t *testing.T, maxDelay time.Duration) *testServer {
 	for i := range delayFloor {
 		a.Admit(fmt.Sprintf("ringing-%d", i))
 	}
-	st := NewStateless(func(*sip.Request) *sip.Response { return nil })
+	st := NewStateless(screen)
 	st.Refuse(a)
 	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		id := req.CallID().Value()
@@ -129,6 +136,7 @@ func startTestServer(t *testing.T, maxDelay time.Duration) *testServer {
 	var closing atomic.Bool
 	rc := NewReadyConn(uc, &closing, st.Serve)
 	rc.MeasureWait(uc.Received, a.Waited)
+	rc.AnswersFirst(a.Promised)
 	done := make(chan struct{})
 	serve := func() {
 		go func() { defer close(done); _ = srv.ServeUDP(rc) }()
@@ -280,6 +288,106 @@ func TestPriorityNewQueueOverflows(t *testing.T) {
 	flood(t, srv, invites, 0)
 	if d := srv.rc.Overflowed(); d == 0 {
 		t.Errorf("no new request overflowed a queue of %d, after a burst of %d", freshDepth, invites)
+	}
+}
+
+// A call challenged while the server kept up answers the challenge into
+// a queue that has grown past the limit meanwhile: its INVITE with
+// credentials is admitted and its set-up completes (486 from the
+// handler, its final answer), while the new calls that met the same queue
+// are refused with 503 and Retry-After. Before, the answer to the
+// challenge was refused like a new call (issue 19: 1 330 of 7 140
+// challenged door calls at twice the clean maximum), the challenge and
+// the caller's round trip wasted.
+//
+// The answers to the challenges are handed on before the new calls that
+// came before them, as what continues admitted work is: they met the
+// queue once, with their first INVITE. (Before, the read loop refused all
+// the new calls ahead of them first.)
+//
+// The queue is made by stopping the read loop: the screen of one INVITE
+// waits until the test has sent the rest, which the socket holds. The
+// limit is a nanosecond, so every request of the burst waited past it.
+func TestChallengedCallAdmittedPastTheQueueLimit(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	screen := func(req *sip.Request) *sip.Response {
+		if req.CallID().Value() == "blocker" {
+			close(entered)
+			<-release
+		}
+		if req.GetHeader("Proxy-Authorization") != nil {
+			return nil // the handler's
+		}
+		res := sip.NewResponseFromRequest(req, 407, "Proxy Authentication Required", nil)
+		res.AppendHeader(sip.NewHeader("Proxy-Authenticate", `Digest realm="bench.example", nonce="n", algorithm=MD5`))
+		return res
+	}
+	srv := startScreenedServer(t, time.Nanosecond, screen)
+	srv.serve()
+	c := newClient(t, srv.addr)
+	const promised = 4
+	for i := range promised {
+		c.send(c.request("INVITE", fmt.Sprintf("promised-%d", i), ""))
+		if res := c.answer(5 * time.Second); res == nil || res.StatusCode != 407 {
+			t.Fatalf("promised-%d on a server that keeps up: %v, want 407", i, res)
+		}
+	}
+	// Stop the read loop, then queue new calls, the answers to the
+	// challenges, and more new calls.
+	answered := func(callID string) []byte {
+		b := c.request("INVITE", callID, "")
+		b = bytes.Replace(b, []byte("CSeq: 1 INVITE"), []byte("CSeq: 2 INVITE"), 1)
+		return bytes.Replace(b, []byte("Content-Length:"), []byte(`Proxy-Authorization: Digest username="door", realm="bench.example", nonce="n", uri="sip:R1@127.0.0.1", response="00000000000000000000000000000000"`+"\r\nContent-Length:"), 1)
+	}
+	c.send(c.request("INVITE", "blocker", ""))
+	<-entered
+	const before, after = 2 * waitBlock, waitBlock
+	for i := range before {
+		c.send(c.request("INVITE", fmt.Sprintf("before-%d", i), ""))
+	}
+	for i := range promised {
+		c.send(answered(fmt.Sprintf("promised-%d", i)))
+	}
+	for i := range after {
+		c.send(c.request("INVITE", fmt.Sprintf("after-%d", i), ""))
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	close(release)
+
+	got := map[string]int{} // "kind status": count
+	var at []int            // where the answers to the challenges came
+	for i := range 1 + before + promised + after {
+		res := c.answer(5 * time.Second)
+		if res == nil {
+			t.Fatalf("answers so far %v; no more", got)
+		}
+		id := res.CallID().Value()
+		kind, _, _ := strings.Cut(id, "-")
+		got[fmt.Sprintf("%s %d", kind, res.StatusCode)]++
+		if kind == "promised" {
+			at = append(at, i)
+		}
+		if res.StatusCode == 503 {
+			if ra := res.GetHeader("Retry-After"); ra == nil || ra.Value() == "" {
+				t.Errorf("a 503 without Retry-After:\n%s", res)
+			}
+		}
+	}
+	t.Logf("answers %v; to the challenges at %v", got, at)
+	if got["promised 486"] != promised {
+		t.Errorf("%d of %d answers to a challenge admitted and answered by the handler: %v", got["promised 486"], promised, got)
+	}
+	// First, but for a goroutine the machine's own load may delay (see
+	// TestPriorityInDialogBeforeNewCalls): the median must be among the
+	// first, ahead of the new calls that came before them.
+	if len(at) > 0 && at[len(at)/2] >= before/2 {
+		t.Errorf("the answers to the challenges answered at %v; want them ahead of the %d new calls before them", at, before)
+	}
+	if got["after 503"] == 0 {
+		t.Errorf("no new call after the answers to the challenges refused: the queue was not past its limit: %v", got)
+	}
+	if got["before 503"]+got["before 407"] != before || got["after 503"]+got["after 407"] != after {
+		t.Errorf("new calls answered other than 407 or 503: %v", got)
 	}
 }
 
