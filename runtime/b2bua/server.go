@@ -333,6 +333,7 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	rc := sipstack.NewReadyConn(pc, &s.closing, s.serveEarly)
 	rc.MeasureWait(received, s.admission.Waited)
 	rc.AnswersFirst(s.admission.Promised)
+	rc.TakeUpWithin(s.cfg.QueueDelay)
 	if !s.serve(rc) {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -388,6 +389,62 @@ func TestChallengedCallAdmittedPastTheQueueLimit(t *testing.T) {
 	}
 	if got["before 503"]+got["before 407"] != before || got["after 503"]+got["after 407"] != after {
 		t.Errorf("new calls answered other than 407 or 503: %v", got)
+	}
+}
+
+// A new request that waited past the limit is taken up out of its turn
+// (TakeUpWithin), not left behind the admitted work until the urgent
+// queue empties: it gets its answer, here a 503 with Retry-After, as soon
+// as the read loop finds it late. The read loop is stopped as in
+// TestChallengedCallAdmittedPastTheQueueLimit while new calls, then BYEs,
+// queue; the limit is a nanosecond, so the new calls are late when it
+// resumes and are taken up out of their turn (without the limit none is:
+// the BYEs go first, TestPriorityInDialogBeforeNewCalls, and the new
+// calls wait until the urgent queue is empty).
+func TestNewRequestTakenUpPastTheLimit(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	srv := startScreenedServer(t, time.Nanosecond, func(req *sip.Request) *sip.Response {
+		if req.CallID().Value() == "blocker" {
+			once.Do(func() { close(entered); <-release })
+		}
+		return nil
+	})
+	srv.rc.TakeUpWithin(time.Nanosecond)
+	srv.serve()
+	c := newClient(t, srv.addr)
+	c.send(c.request("INVITE", "blocker", ""))
+	<-entered
+	const invites, byes = 2 * waitBlock, 16
+	for i := range invites {
+		c.send(c.request("INVITE", fmt.Sprintf("new-%d", i), ""))
+	}
+	for i := range byes {
+		c.send(c.request("BYE", fmt.Sprintf("call-%d", i), "callee"))
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	close(release)
+	var at []int // where the new calls' answers came
+	got := map[string]int{}
+	for i := range 1 + invites + byes {
+		res := c.answer(5 * time.Second)
+		if res == nil {
+			t.Fatalf("answers so far %v; no more", got)
+		}
+		got[fmt.Sprintf("%d %s", res.StatusCode, res.CSeq().MethodName)]++
+		if strings.HasPrefix(res.CallID().Value(), "new-") {
+			at = append(at, i)
+		}
+		if ra := res.GetHeader("Retry-After"); res.StatusCode == 503 && (ra == nil || ra.Value() == "") {
+			t.Errorf("a 503 without Retry-After:\n%s", res)
+		}
+	}
+	t.Logf("answers %v; the new calls' at %v", got, at)
+	if got["200 BYE"] != byes || got["503 INVITE"] == 0 {
+		t.Errorf("answers %v: want every BYE answered 200 and new calls refused", got)
+	}
+	if n := srv.rc.Overflowed(); n < invites/2 {
+		t.Errorf("%d new requests taken up out of their turn, want most of %d", n, invites)
 	}
 }
 
