@@ -146,38 +146,45 @@ func newQueues(now nowReader) *queues {
 // there counts in the new requests' wait: the backlog of admitted work
 // shows in the measure that refuses new calls.
 func (q *queues) next(c *ReadyConn, b []byte) (n int, addr net.Addr, fresh bool, at time.Time, err error) {
-	if q.urgent.n == 0 && q.fresh.n == 0 {
-		// Nothing queued: wait for the socket, and hand on what
-		// arrives when it continues something, as a plain read would.
-		if n, addr, err = c.PacketConn.ReadFrom(b); err != nil {
-			return 0, nil, false, time.Time{}, err
-		}
-		if !q.waits(b[:n]) {
-			q.handed++
-			return n, addr, false, time.Time{}, nil
-		}
-		q.fresh.push(b[:n], addr, c.stamp())
-	}
 	for {
-		if q.handed >= urgentBatch || (q.handed > 0 && q.urgent.n == 0) {
-			q.handed = 0
-			runtime.Gosched()
+		if q.urgent.n == 0 && q.fresh.n == 0 {
+			// Nothing queued: wait for the socket, and hand on what
+			// arrives when it continues something, as a plain read
+			// would.
+			if n, addr, err = c.PacketConn.ReadFrom(b); err != nil {
+				return 0, nil, false, time.Time{}, err
+			}
+			if !q.waits(b[:n]) {
+				q.handed++
+				return n, addr, false, time.Time{}, nil
+			}
+			q.fresh.push(b[:n], addr, c.stamp())
 		}
-		if err := q.drain(c, b); err != nil {
-			return 0, nil, false, time.Time{}, err
+		for {
+			if q.handed >= urgentBatch || (q.handed > 0 && q.urgent.n == 0) {
+				q.handed = 0
+				runtime.Gosched()
+			}
+			if err := q.drain(c, b); err != nil {
+				return 0, nil, false, time.Time{}, err
+			}
+			q.takeUpLate(c, b)
+			if q.urgent.n > 0 {
+				n, addr, _ := q.urgent.pop(b)
+				q.handed++
+				return n, addr, false, time.Time{}, nil
+			}
+			if q.handed == 0 {
+				break
+			}
 		}
-		q.takeUpLate(c, b)
-		if q.urgent.n > 0 {
-			n, addr, _ := q.urgent.pop(b)
-			q.handed++
-			return n, addr, false, time.Time{}, nil
-		}
-		if q.handed == 0 {
-			break
+		// takeUpLate may have answered every new request queued: then
+		// wait for the socket again.
+		if q.fresh.n > 0 {
+			n, addr, at = q.fresh.pop(b)
+			return n, addr, true, at, nil
 		}
 	}
-	n, addr, at = q.fresh.pop(b)
-	return n, addr, true, at, nil
 }
 
 // drain takes what the socket holds into the queues, while the urgent one

@@ -448,6 +448,31 @@ func TestNewRequestTakenUpPastTheLimit(t *testing.T) {
 	}
 }
 
+// A new request alone, late already when the read loop takes it from the
+// socket, and answered when taken up out of its turn (here challenged),
+// leaves the queues empty: the read loop waits for the socket again. (A
+// first version handed sipgo an empty slot, without an address, and the
+// read loop panicked; found by runtime/b2bua's tests.)
+func TestLateRequestAloneAnswered(t *testing.T) {
+	srv := startScreenedServer(t, time.Nanosecond, func(req *sip.Request) *sip.Response {
+		res := sip.NewResponseFromRequest(req, 407, "Proxy Authentication Required", nil)
+		res.AppendHeader(sip.NewHeader("Proxy-Authenticate", `Digest realm="bench.example", nonce="n", algorithm=MD5`))
+		return res
+	})
+	srv.rc.TakeUpWithin(time.Nanosecond)
+	srv.serve()
+	c := newClient(t, srv.addr)
+	for i := range 3 {
+		c.send(c.request("INVITE", fmt.Sprintf("alone-%d", i), ""))
+		if res := c.answer(5 * time.Second); res == nil || res.StatusCode != 407 {
+			t.Fatalf("INVITE %d alone: %v, want 407", i, res)
+		}
+	}
+	if n := srv.rc.Overflowed(); n != 3 {
+		t.Errorf("%d new requests taken up out of their turn, want the 3 (each late by a nanosecond)", n)
+	}
+}
+
 // A lightly loaded server refuses nothing while a goroutine of its own
 // burns the processor it has: the wait a new call finds is its own
 // queue's, not every goroutine's. One call at a time, each answered
