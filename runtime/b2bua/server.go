@@ -332,8 +332,6 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	pc = sipstack.TracePacketConn(pc, s.cfg.Trace)
 	rc := sipstack.NewReadyConn(pc, &s.closing, s.serveEarly)
 	rc.MeasureWait(received, s.admission.Waited)
-	rc.AnswersFirst(s.admission.Promised)
-	rc.TakeUpWithin(s.cfg.QueueDelay)
 	if !s.serve(rc) {
 		return nil
 	}

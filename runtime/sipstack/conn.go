@@ -58,27 +58,6 @@ func (c *ReadyConn) MeasureWait(received func() time.Time, waited func(time.Dura
 	c.received, c.waited = received, waited
 }
 
-// AnswersFirst has the INVITE that answers a challenge handed on with what
-// continues admitted work, before new requests, when promised reports its
-// call was promised its place (Admission.Promised; priority.go, waits).
-// Call it before serving; without the priority path it does nothing.
-func (c *ReadyConn) AnswersFirst(promised func(callID []byte) bool) {
-	if c.q != nil {
-		c.q.promised = promised
-	}
-}
-
-// TakeUpWithin has a new request that waited d or longer in the priority
-// path's queue taken up out of its turn (priority.go, takeUpLate): the
-// admission's limit, so that a new call is answered, 503 or not, about
-// that soon. Call it before serving; 0 or less, or without the priority
-// path, it does nothing.
-func (c *ReadyConn) TakeUpWithin(d time.Duration) {
-	if c.q != nil {
-		c.q.within = d
-	}
-}
-
 // NewReadyConn wraps pc for sipgo's ServeUDP; closing says the server is
 // shutting down; serve, when not nil, may consume datagrams first. When
 // pc can be read without waiting (package udp's Conn, traced or not), it
@@ -106,7 +85,7 @@ func strict(serve func(conn net.PacketConn, data []byte, src net.Addr) bool) fun
 }
 
 // Overflowed is how many new requests the priority path took up out of
-// their turn, from its full queue or past TakeUpWithin's limit.
+// their turn, from its full queue.
 func (c *ReadyConn) Overflowed() int64 {
 	if c.q == nil {
 		return 0

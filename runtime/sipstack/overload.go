@@ -77,21 +77,6 @@ import (
 // remembered for a transaction's lifetime (64·T1) so that a late
 // retransmission of an answered INVITE is not refused either.
 //
-// A call challenged statelessly over UDP (Stateless) was admissible when
-// its first INVITE was challenged, but holds no place yet (Admits: an
-// unauthenticated flood must not fill the budget), and the INVITE that
-// answers the challenge comes back as a new call. Refused then, for a
-// queue that grew meanwhile, the challenge, the caller's round trip and
-// the second INVITE's scan were all for nothing, and the call fails at
-// its last step: measured (bench/sip, 2 000 calls/s offered to a server
-// that carries 1 000), 1 330 of 7 140 calls challenged were refused on
-// their second INVITE. So the challenge is a promise (Challenged): the
-// answer to it, within promiseRetention, is not refused for the queueing
-// delay; the budget, which bounds what set-ups hold, still applies. The
-// promises are bounded (maxPromises), so an INVITE flood without
-// credentials, which is challenged, costs no more memory than that; past
-// it, calls are challenged without a promise, as before.
-//
 // Over UDP the refusal is sent statelessly from the listener's read loop,
 // before sipgo makes a transaction (package sipstack, Stateless), as
 // Kamailio's sl_send_reply would send it, from a scan of the INVITE's
@@ -155,17 +140,6 @@ const delayFloor = 8
 // DelayPeriod is how often the queueing delay is measured.
 const DelayPeriod = 100 * time.Millisecond
 
-// promiseRetention is how long a challenge's promise holds (Challenged):
-// between one and two of it. A caller answers a challenge at once, one
-// round trip later; a few seconds cover its answer waiting in a queue, and
-// a retransmission.
-const promiseRetention = 4 * time.Second
-
-// maxPromises bounds the promises of each promiseRetention period: at
-// twice the clean maximum of door calls (about 2 000 new calls a second)
-// every challenge is a promise.
-const maxPromises = 16384
-
 // setupRetention is how long a set-up is remembered after it ended, and
 // the longest an admitted one is counted without ending: 64·T1, the
 // longest an INVITE transaction lasts.
@@ -203,11 +177,6 @@ type Admission struct {
 	// the last one or two retention periods (rotated as a pair).
 	ended, endedBefore map[string]struct{}
 	rotated            time.Time
-	// promised and promisedBefore are the Call-IDs of calls challenged
-	// while admissible within the last one or two promiseRetention
-	// periods (Challenged), rotated as a pair at promisesRotated.
-	promised, promisedBefore map[string]struct{}
-	promisesRotated          time.Time
 
 	refused atomic.Int64
 
@@ -286,8 +255,7 @@ func newAdmission(budget int, maxDelay time.Duration, retryAfter int, now func()
 	return &Admission{
 		budget: budget, maxDelay: maxDelay, retryAfter: strconv.Itoa(retryAfter), now: now, stop: make(chan struct{}),
 		setting: map[string]time.Time{}, ended: map[string]struct{}{}, endedBefore: map[string]struct{}{},
-		promised: map[string]struct{}{}, promisedBefore: map[string]struct{}{},
-		rotated: now(), published: now(), promisesRotated: now(),
+		rotated: now(), published: now(),
 	}
 }
 
@@ -463,10 +431,9 @@ func quantileSince(h *metrics.Float64Histogram, prev []uint64, q float64) time.D
 // Admit decides on a new initial INVITE (no To tag) of call callID and
 // reports whether it may go on: always for a call already admitted (a
 // retransmission, or the INVITE answering our challenge) or one whose
-// set-up ended recently (a late retransmission), otherwise only while
-// fewer than the budget's calls are being set up and, unless the call
-// answers a challenge it was promised (Challenged), the queueing delay is
-// within its limit. An admitted call must be matched by Done.
+// set-up ended recently (a late retransmission), otherwise only while the
+// queueing delay is within its limit and fewer than the budget's calls
+// are being set up. An admitted call must be matched by Done.
 func (a *Admission) Admit(callID string) bool { return a.admit(callID, true) }
 
 // Admits reports whether Admit would admit call callID, and counts nothing:
@@ -497,12 +464,7 @@ func (a *Admission) admit(callID string, count bool) bool {
 	}
 	a.roll(now)
 	a.offered++
-	a.rotatePromises(now)
-	_, promised := a.promised[callID]
-	if !promised {
-		_, promised = a.promisedBefore[callID]
-	}
-	if a.maxDelay > 0 && !promised && len(a.setting) >= delayFloor && ((!a.queued.Load() && a.Delay() > a.maxDelay) || a.Wait() > a.maxDelay) {
+	if a.maxDelay > 0 && len(a.setting) >= delayFloor && ((!a.queued.Load() && a.Delay() > a.maxDelay) || a.Wait() > a.maxDelay) {
 		a.refused.Add(1)
 		a.refusing++
 		return false
@@ -517,57 +479,8 @@ func (a *Admission) admit(callID string, count bool) bool {
 	}
 	if count {
 		a.setting[callID] = now
-		if promised {
-			delete(a.promised, callID)
-			delete(a.promisedBefore, callID)
-		}
 	}
 	return true
-}
-
-// Challenged says the new call callID, which Admits admitted, was
-// challenged instead of being taken up: the INVITE that answers the
-// challenge is then not refused for the queueing delay (see the comment
-// at the top), for one to two promiseRetention periods, while fewer than
-// maxPromises calls were promised in the current one.
-func (a *Admission) Challenged(callID string) {
-	if a == nil || a.maxDelay <= 0 {
-		return
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.rotatePromises(a.now())
-	if len(a.promised) < maxPromises {
-		a.promised[callID] = struct{}{}
-	}
-}
-
-// Promised reports whether call callID was promised its place when it was
-// challenged (Challenged), and has not taken it yet; a promise just
-// expired may still be reported until Admit or Challenged next runs (Admit
-// decides then).
-func (a *Admission) Promised(callID []byte) bool {
-	if a == nil {
-		return false
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, ok := a.promised[string(callID)]; ok {
-		return true
-	}
-	_, ok := a.promisedBefore[string(callID)]
-	return ok
-}
-
-// rotatePromises forgets the promises made more than two periods ago, a
-// period at a time. a.mu is held.
-func (a *Admission) rotatePromises(now time.Time) {
-	if now.Sub(a.promisesRotated) < promiseRetention {
-		return
-	}
-	a.promisedBefore, a.promised = a.promised, a.promisedBefore
-	clear(a.promised)
-	a.promisesRotated = now
 }
 
 // Done says the set-up of call callID ended (the caller has a final

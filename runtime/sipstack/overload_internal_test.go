@@ -176,49 +176,6 @@ func TestAdmission(t *testing.T) {
 			{op: "delay", wait: time.Second, setting: 9},
 			{op: "admit", call: "b", want: true, setting: 10},
 		}},
-		{"a call challenged while admissible answers past the delay, not past the budget", 10, 50 * time.Millisecond, []step{
-			{op: "admit", call: "1", want: true, setting: 1},
-			{op: "admit", call: "2", want: true, setting: 2},
-			{op: "admit", call: "3", want: true, setting: 3},
-			{op: "admit", call: "4", want: true, setting: 4},
-			{op: "admit", call: "5", want: true, setting: 5},
-			{op: "admit", call: "6", want: true, setting: 6},
-			{op: "admit", call: "7", want: true, setting: 7},
-			{op: "admit", call: "8", want: true, setting: 8},
-			{op: "admits", call: "a", want: true, setting: 8},
-			{op: "challenged", call: "a", setting: 8},
-			{op: "admits", call: "b", want: true, setting: 8},
-			{op: "challenged", call: "b", setting: 8},
-			{op: "admits", call: "c", want: true, setting: 8},
-			{op: "challenged", call: "c", setting: 8},
-			{op: "socket", wait: time.Second, setting: 8},
-			{op: "admits", call: "x", want: false, setting: 8}, // a new call
-			{op: "admits", call: "a", want: true, setting: 8},  // the answer to its challenge
-			{op: "admit", call: "a", want: true, setting: 9},
-			{op: "admit", call: "b", want: true, setting: 10},
-			{op: "admit", call: "c", want: false, setting: 10}, // the budget bounds a promised call too
-			{op: "done", call: "a", setting: 9},
-			{op: "admit", call: "c", want: true, setting: 10},
-			{op: "done", call: "b", setting: 9},
-			{op: "admit", call: "x", want: false, setting: 9},
-		}},
-		{"a promise lasts one to two periods", 0, 50 * time.Millisecond, []step{
-			{op: "admit", call: "1", want: true, setting: 1},
-			{op: "admit", call: "2", want: true, setting: 2},
-			{op: "admit", call: "3", want: true, setting: 3},
-			{op: "admit", call: "4", want: true, setting: 4},
-			{op: "admit", call: "5", want: true, setting: 5},
-			{op: "admit", call: "6", want: true, setting: 6},
-			{op: "admit", call: "7", want: true, setting: 7},
-			{op: "admit", call: "8", want: true, setting: 8},
-			{op: "challenged", call: "a", setting: 8},
-			{op: "challenged", call: "b", setting: 8},
-			{op: "socket", wait: time.Second, setting: 8},
-			{op: "wait", wait: promiseRetention, setting: 8},
-			{op: "admit", call: "a", want: true, setting: 9},
-			{op: "wait", wait: promiseRetention, setting: 9},
-			{op: "admit", call: "b", want: false, setting: 9},
-		}},
 		{"no budget: everything admitted", 0, 0, []step{
 			{op: "admit", call: "a", want: true, setting: 0},
 			{op: "admit", call: "b", want: true, setting: 0},
@@ -240,8 +197,6 @@ func TestAdmission(t *testing.T) {
 					}
 				case "done":
 					a.Done(s.call)
-				case "challenged":
-					a.Challenged(s.call)
 				case "wait":
 					now = now.Add(s.wait)
 				case "delay":

@@ -11,9 +11,8 @@ import (
 // The priority read path (issue 19, point 4): over UDP the read loop
 // takes everything its socket holds into two bounded queues and hands
 // sipgo first what continues work already admitted — responses, ACK, BYE,
-// CANCEL, PRACK, anything inside a dialog, the INVITE that answers the
-// challenge of a call promised its place (waits) — and only then new
-// requests (an INVITE, REGISTER or SUBSCRIBE without a To tag).
+// CANCEL, PRACK, anything inside a dialog — and only then new requests
+// (an INVITE, REGISTER or SUBSCRIBE without a To tag).
 //
 // A socket is a first-in first-out queue: when the server falls behind,
 // the ACKs and answers of calls it admitted wait behind every new INVITE
@@ -112,18 +111,10 @@ func (r *ring) drop() {
 type queues struct {
 	now           nowReader
 	urgent, fresh ring
-	// promised, when set, reports whether a call was promised its place
-	// when it was challenged (Admission.Promised): the INVITE that
-	// answers the challenge continues admitted work (waits).
-	promised func(callID []byte) bool
-	// within, when positive, is the longest a new request waits in the
-	// queue before it is taken up out of its turn (takeUpLate).
-	within time.Duration
 	// handed counts the urgent datagrams handed on since the read loop
 	// last yielded.
 	handed int
-	// overflowed counts new requests taken up early: from a full queue,
-	// or past within.
+	// overflowed counts new requests taken up early from a full queue.
 	overflowed atomic.Int64
 }
 
@@ -146,45 +137,37 @@ func newQueues(now nowReader) *queues {
 // there counts in the new requests' wait: the backlog of admitted work
 // shows in the measure that refuses new calls.
 func (q *queues) next(c *ReadyConn, b []byte) (n int, addr net.Addr, fresh bool, at time.Time, err error) {
+	if q.urgent.n == 0 && q.fresh.n == 0 {
+		// Nothing queued: wait for the socket, and hand on what
+		// arrives when it continues something, as a plain read would.
+		if n, addr, err = c.PacketConn.ReadFrom(b); err != nil {
+			return 0, nil, false, time.Time{}, err
+		}
+		if !newRequest(b[:n]) {
+			q.handed++
+			return n, addr, false, time.Time{}, nil
+		}
+		q.fresh.push(b[:n], addr, c.stamp())
+	}
 	for {
-		if q.urgent.n == 0 && q.fresh.n == 0 {
-			// Nothing queued: wait for the socket, and hand on what
-			// arrives when it continues something, as a plain read
-			// would.
-			if n, addr, err = c.PacketConn.ReadFrom(b); err != nil {
-				return 0, nil, false, time.Time{}, err
-			}
-			if !q.waits(b[:n]) {
-				q.handed++
-				return n, addr, false, time.Time{}, nil
-			}
-			q.fresh.push(b[:n], addr, c.stamp())
+		if q.handed >= urgentBatch || (q.handed > 0 && q.urgent.n == 0) {
+			q.handed = 0
+			runtime.Gosched()
 		}
-		for {
-			if q.handed >= urgentBatch || (q.handed > 0 && q.urgent.n == 0) {
-				q.handed = 0
-				runtime.Gosched()
-			}
-			if err := q.drain(c, b); err != nil {
-				return 0, nil, false, time.Time{}, err
-			}
-			q.takeUpLate(c, b)
-			if q.urgent.n > 0 {
-				n, addr, _ := q.urgent.pop(b)
-				q.handed++
-				return n, addr, false, time.Time{}, nil
-			}
-			if q.handed == 0 {
-				break
-			}
+		if err := q.drain(c, b); err != nil {
+			return 0, nil, false, time.Time{}, err
 		}
-		// takeUpLate may have answered every new request queued: then
-		// wait for the socket again.
-		if q.fresh.n > 0 {
-			n, addr, at = q.fresh.pop(b)
-			return n, addr, true, at, nil
+		if q.urgent.n > 0 {
+			n, addr, _ := q.urgent.pop(b)
+			q.handed++
+			return n, addr, false, time.Time{}, nil
+		}
+		if q.handed == 0 {
+			break
 		}
 	}
+	n, addr, at = q.fresh.pop(b)
+	return n, addr, true, at, nil
 }
 
 // drain takes what the socket holds into the queues, while the urgent one
@@ -215,40 +198,13 @@ func (q *queues) drain(c *ReadyConn, b []byte) error {
 			return nil
 		}
 		at := c.stamp()
-		if q.waits(b[:n]) {
+		if newRequest(b[:n]) {
 			q.fresh.push(b[:n], addr, at)
 		} else {
 			q.urgent.push(b[:n], addr, at)
 		}
 	}
 	return nil
-}
-
-// takeUpLate takes up, out of their turn, the new requests that waited
-// within or longer, as drain takes up those that overflow: each is then
-// refused, challenged or handed on at once, rather than waiting for the
-// urgent queue to empty. The urgent queue is served first, so in an
-// overload where the admitted work alone keeps the core busy it seldom
-// empties, and new INVITEs waited past T1 (500 ms) for even their 503 and
-// were retransmitted (bench-sip, 1 200/s offered: 146 INVITEs), their
-// callers' INVITE→200 growing by as much. Taken up at the limit, a new
-// request has waited past it, so the measure refuses new calls while
-// that stands. b is scratch.
-func (q *queues) takeUpLate(c *ReadyConn, b []byte) {
-	if q.within <= 0 || q.fresh.n == 0 {
-		return
-	}
-	now := time.Now()
-	for q.fresh.n > 0 && !q.urgent.full() {
-		s := &q.fresh.d[q.fresh.head]
-		if s.at.IsZero() || now.Sub(s.at) < q.within {
-			return
-		}
-		n, addr, at := q.fresh.pop(b)
-		if q.early(c, b[:n], addr, at) {
-			q.urgent.push(b[:n], addr, at)
-		}
-	}
 }
 
 // early takes up data, a new request from addr that arrived at at, out of
@@ -262,28 +218,6 @@ func (q *queues) early(c *ReadyConn, data []byte, addr net.Addr, at time.Time) b
 	}
 	c.measure(at)
 	return c.serve == nil || !c.serve(c.PacketConn, data, addr)
-}
-
-// waits reports whether data waits with the new requests: a request
-// that starts new work (newRequest), but for the INVITE that answers the
-// challenge of a call promised its place (Admission.Challenged): that
-// call was admitted before the queue it meets now, and its answer, like
-// the ACK of a call set up, continues it. Without that, a call challenged
-// crossed the queue of new requests twice, its first INVITE and its
-// answer, and under a standing overload waited the queue's limit twice
-// (the p99 INVITE→200 of the calls admitted at twice the clean maximum
-// was 830–970 ms, half of it these two waits). Anything can reach the
-// urgent queue with a To tag anyway; what is handed on is still refused
-// there when its promise is gone.
-func (q *queues) waits(data []byte) bool {
-	if !newRequest(data) {
-		return false
-	}
-	if q.promised == nil || !bytes.HasPrefix(data, invitePrefix) {
-		return true
-	}
-	h, ok := scanInvite(data)
-	return !ok || !h.credentials || !q.promised(h.callID)
 }
 
 // Methods whose requests outside a dialog start new work.

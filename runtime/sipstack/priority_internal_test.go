@@ -7,7 +7,6 @@ import (
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,13 +87,6 @@ type testServer struct {
 
 func startTestServer(t *testing.T, maxDelay time.Duration) *testServer {
 	t.Helper()
-	return startScreenedServer(t, maxDelay, func(*sip.Request) *sip.Response { return nil })
-}
-
-// startScreenedServer is startTestServer with screen as the stateless
-// path's screen (after the admission's scanned refusal).
-func startScreenedServer(t *testing.T, maxDelay time.Duration, screen func(*sip.Request) *sip.Response) *testServer {
-	t.Helper()
 	ua, err := sipgo.NewUA()
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +102,7 @@ func startScreenedServer(t *testing.T, maxDelay time.Duration, screen func(*sip.
 	for i := range delayFloor {
 		a.Admit(fmt.Sprintf("ringing-%d", i))
 	}
-	st := NewStateless(screen)
+	st := NewStateless(func(*sip.Request) *sip.Response { return nil })
 	st.Refuse(a)
 	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		id := req.CallID().Value()
@@ -137,7 +129,6 @@ func startScreenedServer(t *testing.T, maxDelay time.Duration, screen func(*sip.
 	var closing atomic.Bool
 	rc := NewReadyConn(uc, &closing, st.Serve)
 	rc.MeasureWait(uc.Received, a.Waited)
-	rc.AnswersFirst(a.Promised)
 	done := make(chan struct{})
 	serve := func() {
 		go func() { defer close(done); _ = srv.ServeUDP(rc) }()
@@ -289,189 +280,6 @@ func TestPriorityNewQueueOverflows(t *testing.T) {
 	flood(t, srv, invites, 0)
 	if d := srv.rc.Overflowed(); d == 0 {
 		t.Errorf("no new request overflowed a queue of %d, after a burst of %d", freshDepth, invites)
-	}
-}
-
-// A call challenged while the server kept up answers the challenge into
-// a queue that has grown past the limit meanwhile: its INVITE with
-// credentials is admitted and its set-up completes (486 from the
-// handler, its final answer), while the new calls that met the same queue
-// are refused with 503 and Retry-After. Before, the answer to the
-// challenge was refused like a new call (issue 19: 1 330 of 7 140
-// challenged door calls at twice the clean maximum), the challenge and
-// the caller's round trip wasted.
-//
-// The answers to the challenges are handed on before the new calls that
-// came before them, as what continues admitted work is: they met the
-// queue once, with their first INVITE. (Before, the read loop refused all
-// the new calls ahead of them first.)
-//
-// The queue is made by stopping the read loop: the screen of one INVITE
-// waits until the test has sent the rest, which the socket holds. The
-// limit is a nanosecond, so every request of the burst waited past it.
-func TestChallengedCallAdmittedPastTheQueueLimit(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	screen := func(req *sip.Request) *sip.Response {
-		if req.CallID().Value() == "blocker" {
-			close(entered)
-			<-release
-		}
-		if req.GetHeader("Proxy-Authorization") != nil {
-			return nil // the handler's
-		}
-		res := sip.NewResponseFromRequest(req, 407, "Proxy Authentication Required", nil)
-		res.AppendHeader(sip.NewHeader("Proxy-Authenticate", `Digest realm="bench.example", nonce="n", algorithm=MD5`))
-		return res
-	}
-	srv := startScreenedServer(t, time.Nanosecond, screen)
-	srv.serve()
-	c := newClient(t, srv.addr)
-	const promised = 4
-	for i := range promised {
-		c.send(c.request("INVITE", fmt.Sprintf("promised-%d", i), ""))
-		if res := c.answer(5 * time.Second); res == nil || res.StatusCode != 407 {
-			t.Fatalf("promised-%d on a server that keeps up: %v, want 407", i, res)
-		}
-	}
-	// Stop the read loop, then queue new calls, the answers to the
-	// challenges, and more new calls.
-	answered := func(callID string) []byte {
-		b := c.request("INVITE", callID, "")
-		b = bytes.Replace(b, []byte("CSeq: 1 INVITE"), []byte("CSeq: 2 INVITE"), 1)
-		return bytes.Replace(b, []byte("Content-Length:"), []byte(`Proxy-Authorization: Digest username="door", realm="bench.example", nonce="n", uri="sip:R1@127.0.0.1", response="00000000000000000000000000000000"`+"\r\nContent-Length:"), 1)
-	}
-	c.send(c.request("INVITE", "blocker", ""))
-	<-entered
-	const before, after = 2 * waitBlock, waitBlock
-	for i := range before {
-		c.send(c.request("INVITE", fmt.Sprintf("before-%d", i), ""))
-	}
-	for i := range promised {
-		c.send(answered(fmt.Sprintf("promised-%d", i)))
-	}
-	for i := range after {
-		c.send(c.request("INVITE", fmt.Sprintf("after-%d", i), ""))
-	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	close(release)
-
-	got := map[string]int{} // "kind status": count
-	var at []int            // where the answers to the challenges came
-	for i := range 1 + before + promised + after {
-		res := c.answer(5 * time.Second)
-		if res == nil {
-			t.Fatalf("answers so far %v; no more", got)
-		}
-		id := res.CallID().Value()
-		kind, _, _ := strings.Cut(id, "-")
-		got[fmt.Sprintf("%s %d", kind, res.StatusCode)]++
-		if kind == "promised" {
-			at = append(at, i)
-		}
-		if res.StatusCode == 503 {
-			if ra := res.GetHeader("Retry-After"); ra == nil || ra.Value() == "" {
-				t.Errorf("a 503 without Retry-After:\n%s", res)
-			}
-		}
-	}
-	t.Logf("answers %v; to the challenges at %v", got, at)
-	if got["promised 486"] != promised {
-		t.Errorf("%d of %d answers to a challenge admitted and answered by the handler: %v", got["promised 486"], promised, got)
-	}
-	// First, but for the goroutines the machine's own load may delay
-	// (see TestPriorityInDialogBeforeNewCalls; in one run of three under
-	// load, the first answer came first and the other three after every
-	// refusal): the first answer must come ahead of the new calls that
-	// came before them, which the read loop refuses itself, in order.
-	if len(at) > 0 && at[0] >= before {
-		t.Errorf("the answers to the challenges answered at %v; want them ahead of the %d new calls before them", at, before)
-	}
-	if got["after 503"] == 0 {
-		t.Errorf("no new call after the answers to the challenges refused: the queue was not past its limit: %v", got)
-	}
-	if got["before 503"]+got["before 407"] != before || got["after 503"]+got["after 407"] != after {
-		t.Errorf("new calls answered other than 407 or 503: %v", got)
-	}
-}
-
-// A new request that waited past the limit is taken up out of its turn
-// (TakeUpWithin), not left behind the admitted work until the urgent
-// queue empties: it gets its answer, here a 503 with Retry-After, as soon
-// as the read loop finds it late. The read loop is stopped as in
-// TestChallengedCallAdmittedPastTheQueueLimit while new calls, then BYEs,
-// queue; the limit is a nanosecond, so the new calls are late when it
-// resumes and are taken up out of their turn (without the limit none is:
-// the BYEs go first, TestPriorityInDialogBeforeNewCalls, and the new
-// calls wait until the urgent queue is empty).
-func TestNewRequestTakenUpPastTheLimit(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	srv := startScreenedServer(t, time.Nanosecond, func(req *sip.Request) *sip.Response {
-		if req.CallID().Value() == "blocker" {
-			once.Do(func() { close(entered); <-release })
-		}
-		return nil
-	})
-	srv.rc.TakeUpWithin(time.Nanosecond)
-	srv.serve()
-	c := newClient(t, srv.addr)
-	c.send(c.request("INVITE", "blocker", ""))
-	<-entered
-	const invites, byes = 2 * waitBlock, 16
-	for i := range invites {
-		c.send(c.request("INVITE", fmt.Sprintf("new-%d", i), ""))
-	}
-	for i := range byes {
-		c.send(c.request("BYE", fmt.Sprintf("call-%d", i), "callee"))
-	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	close(release)
-	var at []int // where the new calls' answers came
-	got := map[string]int{}
-	for i := range 1 + invites + byes {
-		res := c.answer(5 * time.Second)
-		if res == nil {
-			t.Fatalf("answers so far %v; no more", got)
-		}
-		got[fmt.Sprintf("%d %s", res.StatusCode, res.CSeq().MethodName)]++
-		if strings.HasPrefix(res.CallID().Value(), "new-") {
-			at = append(at, i)
-		}
-		if ra := res.GetHeader("Retry-After"); res.StatusCode == 503 && (ra == nil || ra.Value() == "") {
-			t.Errorf("a 503 without Retry-After:\n%s", res)
-		}
-	}
-	t.Logf("answers %v; the new calls' at %v", got, at)
-	if got["200 BYE"] != byes || got["503 INVITE"] == 0 {
-		t.Errorf("answers %v: want every BYE answered 200 and new calls refused", got)
-	}
-	if n := srv.rc.Overflowed(); n < invites/2 {
-		t.Errorf("%d new requests taken up out of their turn, want most of %d", n, invites)
-	}
-}
-
-// A new request alone, late already when the read loop takes it from the
-// socket, and answered when taken up out of its turn (here challenged),
-// leaves the queues empty: the read loop waits for the socket again. (A
-// first version handed sipgo an empty slot, without an address, and the
-// read loop panicked; found by runtime/b2bua's tests.)
-func TestLateRequestAloneAnswered(t *testing.T) {
-	srv := startScreenedServer(t, time.Nanosecond, func(req *sip.Request) *sip.Response {
-		res := sip.NewResponseFromRequest(req, 407, "Proxy Authentication Required", nil)
-		res.AppendHeader(sip.NewHeader("Proxy-Authenticate", `Digest realm="bench.example", nonce="n", algorithm=MD5`))
-		return res
-	})
-	srv.rc.TakeUpWithin(time.Nanosecond)
-	srv.serve()
-	c := newClient(t, srv.addr)
-	for i := range 3 {
-		c.send(c.request("INVITE", fmt.Sprintf("alone-%d", i), ""))
-		if res := c.answer(5 * time.Second); res == nil || res.StatusCode != 407 {
-			t.Fatalf("INVITE %d alone: %v, want 407", i, res)
-		}
-	}
-	if n := srv.rc.Overflowed(); n != 3 {
-		t.Errorf("%d new requests taken up out of their turn, want the 3 (each late by a nanosecond)", n)
 	}
 }
 

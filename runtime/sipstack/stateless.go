@@ -51,10 +51,8 @@ type Stateless struct {
 
 // Refuse has new INVITEs that a refuses answered with its refusal from a
 // scan of their header lines, before they are parsed (see refuse.go);
-// screen must refuse the same calls, for those the scan leaves to it,
-// before it challenges any: a new INVITE screen challenges (401 or 407)
-// is promised its place in a (Admission.Challenged). Call it before
-// serving.
+// screen must refuse the same calls, for those the scan leaves to it.
+// Call it before serving.
 func (s *Stateless) Refuse(a *Admission) { s.admission = a }
 
 // NewStateless returns the stateless path: screen gets every new INVITE
@@ -107,12 +105,6 @@ func (s *Stateless) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 		}
 		if err := sendStateless(conn, req, res, src); err != nil {
 			return false // sipgo's transaction will answer it
-		}
-		if method == sip.INVITE && (res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired) {
-			// Challenged, not refused: the screen found the call
-			// admissible (it refuses the others first), and its
-			// answer is promised its place (Admission.Challenged).
-			s.admission.Challenged(req.CallID().Value())
 		}
 		return true
 	}
