@@ -5,8 +5,8 @@
 # load, side by side, on loopback.
 # See bench/sip/README.md for the method and how to read the output.
 #
-# Knobs (environment): ACCOUNTS, REG_RATE, CALL_RATES, CALL_SECONDS,
-# HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO,
+# Knobs (environment): ACCOUNTS, REG_RATE, CALL_RATES, CALL_CLIMB,
+# CALL_MAX, LOAD_LIMIT, CALL_SECONDS, HOLD_MS, SETTLE, SERVER_CPU, LOAD_CPU, BASE_PORT, WORK, KEEP, GO,
 # SERVERS, MEMORY, PROFILE, OVERLOAD, OVERLOAD_RATE, CONTENTION_RATE,
 # BURNERS, BASELINE, SERVE_FLAGS, BASELINE_FLAGS, SERVE_ENV, BASELINE_ENV,
 # BASELINE_FIRST, SERVER_RT, LOAD_RT, GRACE_MS, BENCH_LOCK, BENCH_LOCK_WAIT.
@@ -18,6 +18,9 @@ GO=${GO:-go}
 ACCOUNTS=${ACCOUNTS:-30000}          # distinct accounts registered in workload (a)
 REG_RATE=${REG_RATE:-5000}           # REGISTER transactions (with digest) offered per second
 CALL_RATES=${CALL_RATES:-"100 200 300 400 500"} # door calls offered per second, one run each (a ladder)
+CALL_CLIMB=${CALL_CLIMB:-200}        # then, while a server's highest run is clean, one more this much higher (0: no climb) ...
+CALL_MAX=${CALL_MAX:-3000}           # ... up to this rate ...
+LOAD_LIMIT=${LOAD_LIMIT:-90}         # ... while SIPp used less than this % of its core (beyond, SIPp is measured, not the server)
 CALL_SECONDS=${CALL_SECONDS:-8}      # length of each call run
 HOLD_MS=${HOLD_MS:-300}              # how long the door holds each answered call
 SETTLE=${SETTLE:-10}                 # seconds for finished transactions to be forgotten
@@ -390,7 +393,7 @@ workload_register() {
 # workload_calls NAME PORT RATE [KEY]: (b) door calls forked to three
 # endpoints, recorded under KEY (default calls@RATE).
 workload_calls() {
-	local name=$1 port=$2 rate=$3 key=${4:-calls@$3} n t0 t1 run e0 d0
+	local name=$1 port=$2 rate=$3 key=${4:-calls@$3} n t0 t1 l0 l1 w0 w1 run e0 d0
 	n=$((rate * CALL_SECONDS))
 	run=$name-$key
 	say "$name: (b) $n door calls at $rate/s: fork to 3, one answers, 2 cancelled, DTMF, BYE ($key)"
@@ -398,10 +401,14 @@ workload_calls() {
 	e0=$(rcvbuf_errors)
 	d0=$(drops "$port")
 	t0=$(ticks "$name")
+	l0=$(load_ticks "$name")
+	w0=$(date +%s%N)
 	sipp_run "$run" $((CALL_SECONDS + 20)) "127.0.0.1:$port" -sf "$HERE/door.xml" -s R1 -au device.door -ap "$DOOR_PASSWORD" \
 		-auth_uri "R1@127.0.0.1:$port" -d "$HOLD_MS" -r "$rate" -m "$n" -l 5000 \
 		-p "$DOOR_PORT" -mp $((MEDIA_PORT + 40)) -default_behaviors all,-abortunexp
 	t1=$(ticks "$name")
+	l1=$(load_ticks "$name")
+	w1=$(date +%s%N)
 	profile_wait
 	record "$name" "$key" offered "$rate"
 	record "$name" "$key" cpu_us "$(us_per $((t1 - t0)) "$n")"
@@ -415,7 +422,31 @@ workload_calls() {
 	record "$name" "$key" refused "$(refused "$run")"
 	record "$name" "$key" rcvbuf "$(( $(rcvbuf_errors) - e0 ))"
 	record "$name" "$key" drops "$(( $(drops "$port") - d0 ))"
+	record "$name" "$key" core_pct "$(share $((t1 - t0)) $((w1 - w0)))"
+	record "$name" "$key" load_pct "$(share $((l1 - l0)) $((w1 - w0)))"
 	record "$name" "$key" load "$(cut -d' ' -f1 /proc/loadavg)"
+}
+
+# load_ticks NAME: user+system CPU, in clock ticks, of the SIPp load of
+# server NAME: its three endpoints, and the door's SIPp runs that have
+# ended (the script waits for each, so its time is in the script's
+# children's, /proc/$$/stat's cutime and cstime; the little else the
+# script waits for meanwhile, an awk or two, counts too).
+load_ticks() {
+	local t i
+	t=$(awk '{ print $16 + $17 }' "/proc/$$/stat")
+	for i in 1 2 3; do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$(cat "$WORK/$1-ep$i.pid")/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+# share TICKS NS: TICKS of CPU time over NS nanoseconds, as % of one core.
+share() { awk -v t="$1" -v ns="$2" -v hz="$HZ" 'BEGIN { printf "%.0f", (ns > 0 ? t / hz * 1e11 / ns : 0) }'; }
+
+# clean NAME WORKLOAD: whether a call run was clean: no failure, no call
+# slower than a second, none completed after the window.
+clean() {
+	[ "$(get "$1" "$2" failed)" = 0 ] && [ "$(get "$1" "$2" slow)" = 0 ] && [ "$(get "$1" "$2" late)" = 0 ]
 }
 
 # clean_max NAME: the highest achieved rate (in the window) of NAME's
@@ -556,16 +587,11 @@ bench_kamailio() {
 		record "$name" memory rss_max_b "$(( (${peak#* } - r0) * 1024 / ACCOUNTS ))"
 		record "$name" memory rss_steady_b "$(( ($(rss "$name") - r0) * 1024 / ACCOUNTS ))"
 	fi
-	local r relayed
-	for r in $CALL_RATES; do
-		[ "$media" != rtpengine ] || relayed=$(rtpengine_total "Total relayed packets")
-		workload_calls "$name" "$port" "$r"
-		# What rtpengine relayed per completed call: the answering
-		# endpoint's RTP (the pcap's 10 packets) if the media went through.
-		[ "$media" != rtpengine ] || record "$name" "calls@$r" rtp_per_call "$(awk -v a="$relayed" \
-			-v b="$(rtpengine_total "Total relayed packets")" -v n="$(get "$name" "calls@$r" ok)" \
-			'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print "-" }')"
-	done
+	if [ "$media" = rtpengine ]; then
+		call_ladder "$name" "$port" calls_relayed
+	else
+		call_ladder "$name" "$port" workload_calls
+	fi
 	workload_overload "$name" "$port"
 	stop_endpoints "$name"
 	kill "$(cat "$WORK/$name.pid")"
@@ -574,6 +600,43 @@ bench_kamailio() {
 		kill "$(cat "$WORK/$name.pids")"
 		wait "$(cat "$WORK/$name.pids")" 2>/dev/null || true
 	fi
+}
+
+# calls_relayed NAME PORT RATE: workload_calls, and what rtpengine
+# relayed per completed call: the answering endpoint's RTP (the pcap's
+# 10 packets) if the media went through it.
+calls_relayed() {
+	local relayed
+	relayed=$(rtpengine_total "Total relayed packets")
+	workload_calls "$1" "$2" "$3"
+	record "$1" "calls@$3" rtp_per_call "$(awk -v a="$relayed" \
+		-v b="$(rtpengine_total "Total relayed packets")" -v n="$(get "$1" "calls@$3" ok)" \
+		'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print "-" }')"
+}
+
+# call_ladder NAME PORT RUN: the call runs of server NAME (RUN NAME PORT
+# RATE runs one): every rate of CALL_RATES, then, while the highest run
+# so far was clean, one CALL_CLIMB higher, up to CALL_MAX: a ladder that
+# stopped while the server was still clean would make its "clean
+# maximum" the ladder's top, and the overload row twice that, not twice
+# what the server carries. The climb stops too when SIPp used LOAD_LIMIT
+# % of its core or more: beyond, the rate SIPp manages is measured, not
+# the server.
+call_ladder() {
+	local name=$1 port=$2 run=$3 r top=0
+	for r in $CALL_RATES; do
+		"$run" "$name" "$port" "$r"
+		[ "$r" -le "$top" ] || top=$r
+	done
+	[ "$CALL_CLIMB" -gt 0 ] && [ "$top" -gt 0 ] || return 0
+	while clean "$name" "calls@$top" && [ $((top + CALL_CLIMB)) -le "$CALL_MAX" ]; do
+		if [ "$(get "$name" "calls@$top" load_pct)" -ge "$LOAD_LIMIT" ]; then
+			say "$name: SIPp used $(get "$name" "calls@$top" load_pct)% of its core at $top/s: not climbing further (LOAD_LIMIT=$LOAD_LIMIT)"
+			return 0
+		fi
+		top=$((top + CALL_CLIMB))
+		"$run" "$name" "$port" "$top"
+	done
 }
 
 # bench_switchboard NAME PORT: switchboard (or baseline) on PORT.
@@ -594,7 +657,7 @@ bench_switchboard() {
 	if [ "$MEMORY" = 1 ]; then
 		measure_switchboard_memory
 	fi
-	for r in $CALL_RATES; do workload_calls "$name" "$port" "$r"; done
+	call_ladder "$name" "$port" workload_calls
 	workload_overload "$name" "$port"
 	stop_endpoints "$name"
 	kill -TERM "$(cat "$WORK/$name.pid")"
@@ -702,8 +765,10 @@ line "  Go live heap (B)" memory heap_live_b
 CALL_KEYS=("cpu_us CPU-µs per call" "rate achieved rate in the window (/s)" "failed failures" "refused of which refused with 503" "slow calls slower than 1 s"
 	"late calls completed after the window"
 	"retrans retransmissions" "p99_ms p99 INVITE→200 (ms)" "drops datagrams the server's socket dropped" "rcvbuf RcvbufErrors, all sockets"
-	"rtp_per_call RTP packets rtpengine relayed per call" "load load average (1 min) after the run")
-for r in $CALL_RATES; do
+	"rtp_per_call RTP packets rtpengine relayed per call" "core_pct server's CPU, % of its core" "load_pct SIPp's CPU, % of its core"
+	"load load average (1 min) after the run")
+# Every rate some server ran (the ladder climbs each server's own way).
+for r in $(awk '$2 ~ /^calls@/ { sub(/^calls@/, "", $2); print $2 }' "$RESULTS" | sort -n -u); do
 	for key in "${CALL_KEYS[@]}"; do
 		set -- $key
 		k=$1
