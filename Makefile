@@ -75,7 +75,7 @@ fmtcheck: ## fail when a Go file is not gofmt-clean
 bench: ## benchmarks with allocation counts
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-bench-sip: ## serve vs Kamailio + rtpengine and Kamailio alone under SIPp load, pinned to CPUs 0/1 (bench/sip/README.md; ~6 min)
+bench-sip: ## serve vs Kamailio + rtpengine and Kamailio alone under SIPp load, pinned to CPUs 0/1 (bench/sip/README.md; 10+ min: the ladder climbs to each server's clean maximum)
 	GO=$(GO) bench/sip/run.sh
 
 # Every fuzz target, FUZZTIME each, one after another (each uses every
