@@ -409,6 +409,10 @@ workload_calls() {
 	t1=$(ticks "$name")
 	l1=$(load_ticks "$name")
 	w1=$(date +%s%N)
+	# With PROFILE, what the live heap holds as the last call ends (finished transactions still kept).
+	if [ -n "$PROFILE" ] && { [ "$name" = switchboard ] || [ "$name" = baseline ]; }; then
+		curl -s -o "$WORK/$run-heap.pprof" "http://$PROFILE/debug/pprof/heap?gc=1" || true
+	fi
 	profile_wait
 	record "$name" "$key" offered "$rate"
 	record "$name" "$key" cpu_us "$(us_per $((t1 - t0)) "$n")"

@@ -90,7 +90,7 @@ device "monitor-1a" {
 type secrets = *credentials.Lookup
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	site    *site.Site
 	clock   *clocktest.Fake
 	addr    string
@@ -102,7 +102,7 @@ type harness struct {
 	devices map[string]*device.Device
 }
 
-func compile(t *testing.T, src string) *ir.Program {
+func compile(t testing.TB, src string) *ir.Program {
 	t.Helper()
 	cfg, diags := lang.LoadSources(t.TempDir(), map[string][]byte{"site.pbx.hcl": []byte(src)}, lang.Options{})
 	if diags.HasErrors() {
@@ -119,27 +119,27 @@ func compile(t *testing.T, src string) *ir.Program {
 	return p
 }
 
-func start(t *testing.T) *harness {
+func start(t testing.TB) *harness {
 	t.Helper()
 	return startSite(t, e2eSite, nil)
 }
 
 // startSite serves src; opts, when set, adjusts the site's options.
-func startSite(t *testing.T, src string, opts func(*site.Options)) *harness {
+func startSite(t testing.TB, src string, opts func(*site.Options)) *harness {
 	t.Helper()
 	return startSiteOn(t, src, "127.0.0.1:0", opts)
 }
 
 // startSiteOn serves src on the UDP address listen; devices reach it on
 // loopback.
-func startSiteOn(t *testing.T, src, listen string, opts func(*site.Options)) *harness {
+func startSiteOn(t testing.TB, src, listen string, opts func(*site.Options)) *harness {
 	t.Helper()
 	return startSiteWrapped(t, src, listen, opts, nil)
 }
 
 // startSiteWrapped is startSiteOn with the server's socket wrapped by
 // wrap, when set: a test that must see (or hold) what the server writes.
-func startSiteWrapped(t *testing.T, src, listen string, opts func(*site.Options), wrap func(net.PacketConn) net.PacketConn) *harness {
+func startSiteWrapped(t testing.TB, src, listen string, opts func(*site.Options), wrap func(net.PacketConn) net.PacketConn) *harness {
 	t.Helper()
 	p := compile(t, src)
 	key, err := credentials.KeyFromBytes([]byte("0123456789abcdef0123456789abcdef"))
