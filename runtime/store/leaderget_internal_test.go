@@ -28,23 +28,7 @@ func TestLeaderRevisionAsTheDirectGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"kept", "deleted", "purged"} {
-		if err := k.Put(ctx, key, []byte("value of "+key), 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := k.Put(ctx, "expired", []byte("value of expired"), time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.kv.Delete(ctx, kvKey("deleted")); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.Delete(ctx, "purged"); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.WaitGone(ctx, "expired"); err != nil {
-		t.Fatal(err)
-	}
+	putGone(t, k, "kept")
 	m, err := leaderGet(ctx, k.js.Conn(), k.stream, msgGetRequest{LastFor: k.prefix + kvKey("expired")})
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +148,27 @@ func TestLeaderAllAsAll(t *testing.T) {
 	if got, err := k.leaderAll(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("an empty bucket: %q, %v", got, err)
 	}
-	for _, key := range []string{"kept", "deleted", "purged", "kept too"} {
+	putGone(t, k, "kept", "kept too")
+	want, err := k.All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.leaderAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" || len(got) != 2 {
+		t.Errorf("leaderAll (-All +leaderAll):\n%s\n%q", d, got)
+	}
+}
+
+// putGone puts kept into k, then three keys that are there no more, each
+// its own way: "deleted" (a delete marker), "purged" (a purge marker) and
+// "expired" (its TTL passed, the server's marker).
+func putGone(t *testing.T, k *KV, kept ...string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, key := range append(kept, "deleted", "purged") {
 		if err := k.Put(ctx, key, []byte("value of "+key), 0); err != nil {
 			t.Fatal(err)
 		}
@@ -180,16 +184,5 @@ func TestLeaderAllAsAll(t *testing.T) {
 	}
 	if err := k.WaitGone(ctx, "expired"); err != nil {
 		t.Fatal(err)
-	}
-	want, err := k.All(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := k.leaderAll(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(want, got); d != "" || len(got) != 2 {
-		t.Errorf("leaderAll (-All +leaderAll):\n%s\n%q", d, got)
 	}
 }
