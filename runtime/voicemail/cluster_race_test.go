@@ -89,17 +89,23 @@ func (g *watchGate) pass() {
 // opened there would not see it).
 func waitKey(t *testing.T, kept Store, key string) {
 	t.Helper()
-	waitWatched(t, key, func(seen func(string, bool)) (func(), error) {
-		return kept.Keys.(*store.KV).Watch(context.Background(), func(k string, _ []byte, _ time.Time, deleted, _ bool) { seen(k, deleted) })
-	})
+	waitWatched(t, key, false, keyWatch(kept))
 }
 
-// waitWatched waits until watch hands name, not deleted.
-func waitWatched(t *testing.T, name string, watch func(seen func(n string, deleted bool)) (stop func(), err error)) {
+// keyWatch watches the keys of kept's node.
+func keyWatch(kept Store) func(seen func(string, bool)) (func(), error) {
+	return func(seen func(string, bool)) (func(), error) {
+		return kept.Keys.(*store.KV).Watch(context.Background(), func(k string, _ []byte, _ time.Time, deleted, _ bool) { seen(k, deleted) })
+	}
+}
+
+// waitWatched waits until watch hands name, not deleted (or, with gone,
+// its deletion).
+func waitWatched(t *testing.T, name string, gone bool, watch func(seen func(n string, deleted bool)) (stop func(), err error)) {
 	t.Helper()
 	seen := make(chan struct{}, 1)
 	stop, err := watch(func(n string, deleted bool) {
-		if n == name && !deleted {
+		if n == name && deleted == gone {
 			select {
 			case seen <- struct{}{}:
 			default:
@@ -113,6 +119,9 @@ func waitWatched(t *testing.T, name string, watch func(seen func(n string, delet
 	select {
 	case <-seen:
 	case <-time.After(30 * time.Second):
+		if gone {
+			t.Fatalf("%s is never removed from the store", name)
+		}
 		t.Fatalf("%s never came through the node's watch", name)
 	}
 }
@@ -305,24 +314,7 @@ func TestClusterStartSweepsOldMetadata(t *testing.T) {
 // watch.
 func waitKeyGone(t *testing.T, kept Store, key string) {
 	t.Helper()
-	gone := make(chan struct{}, 1)
-	stop, err := kept.Keys.(*store.KV).Watch(context.Background(), func(k string, _ []byte, _ time.Time, deleted, _ bool) {
-		if k == key && deleted {
-			select {
-			case gone <- struct{}{}:
-			default:
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	select {
-	case <-gone:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s is never removed from the store", key)
-	}
+	waitWatched(t, key, true, keyWatch(kept))
 }
 
 // A node killed mid-recording recovers it at its next start under a
@@ -674,7 +666,7 @@ func TestClusterMessageListedOnceItsAudioIsIn(t *testing.T) {
 // watch (waitKey's, for audio).
 func waitObject(t *testing.T, kept Store, name string) {
 	t.Helper()
-	waitWatched(t, name, func(seen func(string, bool)) (func(), error) {
+	waitWatched(t, name, false, func(seen func(string, bool)) (func(), error) {
 		return kept.Objects.(*store.Objects).Watch(context.Background(), func(n string, deleted, _ bool) { seen(n, deleted) })
 	})
 }
