@@ -38,6 +38,8 @@ type importRule struct {
 var importPolicy = []importRule{
 	{Prefix: "atomicfile", Allow: nil,
 		Why: "atomicfile is a leaf every layer may use for durable writes; it imports only the standard library"},
+	{Prefix: "tlstest", Allow: nil,
+		Why: "tlstest makes the loopback certificate for tests of every layer; it imports only the standard library, and only tests import it"},
 	{Prefix: "email", Allow: nil,
 		Why: "email composes and sends mail for compile time and run time alike; it imports nothing of ours"},
 	{Prefix: "report", Allow: nil,
@@ -171,6 +173,7 @@ type thirdPartyRule struct {
 // goes in the rule of the layer that needs it, with the reason.
 var thirdPartyPolicy = []thirdPartyRule{
 	{Prefix: "atomicfile", Allow: nil, Why: "a durable write needs only the standard library"},
+	{Prefix: "tlstest", Allow: nil, Why: "a test certificate needs only the standard library"},
 	{Prefix: "report", Allow: nil, Why: "the report page is html/template and inline SVG: the standard library"},
 	{Prefix: "email", Allow: []string{"github.com/emersion/go-smtp", "github.com/emersion/go-sasl"},
 		Why: "the one mail composer and SMTP client, for compile time and run time alike"},

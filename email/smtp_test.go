@@ -2,14 +2,9 @@ package email
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -19,6 +14,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/google/go-cmp/cmp"
+
+	"switchboard/tlstest"
 )
 
 // server is a real SMTP server (emersion/go-smtp) on loopback that keeps
@@ -160,7 +157,7 @@ func TestSMTPRefusal(t *testing.T) {
 // A server that offers STARTTLS gets TLS before anything else: with a
 // certificate the system does not trust, nothing is sent.
 func TestSMTPStartTLS(t *testing.T) {
-	srv := startServer(t, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}})
+	srv := startServer(t, &tls.Config{Certificates: []tls.Certificate{tlstest.Loopback(t)}})
 	err := (&SMTPMailer{Addr: srv.addr, User: "user", Password: "pw"}).Send(context.Background(), letter)
 	if err == nil || !strings.Contains(err.Error(), "STARTTLS") || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("Send = %v, want a STARTTLS certificate error", err)
@@ -176,19 +173,4 @@ func TestLoopback(t *testing.T) {
 			t.Errorf("loopback(%q) = %v, want %v", host, got, want)
 		}
 	}
-}
-
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"switchboard/tlstest"
 )
 
 // TestHTTPKeepAlive: net/http keeps a connection open between requests,
@@ -20,7 +22,7 @@ import (
 // "server closed idle connection"). The listener's own deadlines still
 // close connections (TestIdleTimeout, TestSilentConnection).
 func TestHTTPKeepAlive(t *testing.T) {
-	conf := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}
+	conf := &tls.Config{Certificates: []tls.Certificate{tlstest.Loopback(t)}, MinVersion: tls.VersionTLS12}
 	for _, o := range []Options{
 		{},                                // provisioning and admin: deadlines are net/http's
 		{Handshake: bound / 2},            // with a first-bytes deadline too

@@ -2,21 +2,17 @@ package listener
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"switchboard/tlstest"
 )
 
 // bound is how long any step of these tests may take.
@@ -211,7 +207,7 @@ func TestSilentConnection(t *testing.T) {
 // deadline, and a real client still gets through.
 func TestTLSHandshakeDeadline(t *testing.T) {
 	t.Parallel()
-	conf := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}
+	conf := &tls.Config{Certificates: []tls.Certificate{tlstest.Loopback(t)}, MinVersion: tls.VersionTLS12}
 	b := NewBudget(0, 0)
 	l := listen(t, Options{Budget: b, Idle: time.Hour, Handshake: 300 * time.Millisecond, TLS: conf})
 	serveEcho(t, l)
@@ -275,24 +271,6 @@ func TestAcceptErrorsRetried(t *testing.T) {
 	case <-time.After(bound):
 		t.Error("Accept did not end on Close")
 	}
-}
-
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "listener test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 // TestSource: the key connections are counted under.

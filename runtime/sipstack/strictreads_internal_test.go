@@ -3,16 +3,10 @@ package sipstack
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"runtime"
 	"strconv"
@@ -25,25 +19,9 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/go-cmp/cmp"
-)
 
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sipstack test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
+	"switchboard/tlstest"
+)
 
 // readMessage reads one SIP message off a stream, framed by its
 // Content-Length, after rest (what an earlier read brought beyond it).
@@ -152,7 +130,7 @@ func answer(t *testing.T, req []byte, injected string) string {
 // without a response), the refusal is counted, and nothing is sent back
 // (an ACK or answer would echo the line). A clean response passes.
 func TestStrictReadsDialled(t *testing.T) {
-	cert := selfSigned(t)
+	cert := tlstest.Loopback(t)
 	for _, transport := range []string{"TCP", "TLS"} {
 		for _, tc := range []struct {
 			name     string

@@ -15,6 +15,7 @@ import (
 	"switchboard/runtime/b2bua"
 	"switchboard/runtime/site"
 	"switchboard/runtime/sites"
+	"switchboard/tlstest"
 )
 
 // One connection budget for every listener of a server of several sites,
@@ -27,7 +28,7 @@ import (
 func TestOneConnectionBudget(t *testing.T) {
 	lim := site.Limits{PerSource: 4, Handshake: time.Minute, HTTPRead: time.Minute}
 	srv, _ := twoSites(t, lim)
-	conf := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}
+	conf := &tls.Config{Certificates: []tls.Certificate{tlstest.Loopback(t)}, MinVersion: tls.VersionTLS12}
 	listen := func() net.Listener {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -3,15 +3,9 @@ package sites_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"regexp"
 	"strings"
@@ -22,25 +16,8 @@ import (
 	"switchboard/runtime/b2bua"
 	"switchboard/runtime/site"
 	"switchboard/runtime/sites"
+	"switchboard/tlstest"
 )
-
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sites test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 var realmRE = regexp.MustCompile(`(?i)^WWW-Authenticate:.*realm="([^"]+)"`)
 
@@ -168,7 +145,7 @@ type listening struct {
 // set) on loopback until the test ends, with lim on the stream listeners.
 func serveOnLoopback(t *testing.T, srv *sites.Server, lim site.Limits, udp bool) listening {
 	t.Helper()
-	conf := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}
+	conf := &tls.Config{Certificates: []tls.Certificate{tlstest.Loopback(t)}, MinVersion: tls.VersionTLS12}
 	var l listening
 	var err error
 	if udp {

@@ -2,13 +2,8 @@ package probe
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -20,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"switchboard/compiler/ir"
+	"switchboard/tlstest"
 )
 
 // The checks that pass against today's server (TestProbe in
@@ -37,21 +33,6 @@ func addrOf(t *testing.T, l net.Listener) netip.AddrPort {
 		t.Fatal(err)
 	}
 	return ap
-}
-
-func testCert(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 // serveTLS accepts TLS connections with cfg and completes each handshake.
@@ -79,7 +60,7 @@ func serveTLS(t *testing.T, cfg *tls.Config) netip.AddrPort {
 
 func TestTLS(t *testing.T) {
 	t.Parallel()
-	cert := testCert(t)
+	cert := tlstest.Loopback(t)
 	weak := tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 // in tls.InsecureCipherSuites
 	tests := []struct {
 		name string
