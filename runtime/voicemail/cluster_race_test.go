@@ -70,10 +70,16 @@ func (g *watchGate) shut() {
 	g.mu.Unlock()
 }
 
+// release opens the gate; an open gate stays open (a test's deferred
+// release after it released the gate itself).
 func (g *watchGate) release() {
 	g.mu.Lock()
-	close(g.open)
-	g.mu.Unlock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
 }
 
 // pass waits until the gate is open.
@@ -474,13 +480,7 @@ func TestClusterStaleNodeLeavesTheNumbersNextMessage(t *testing.T) {
 	})
 
 	held.shut() // a hears nothing more until it acted on what it knows
-	defer func() {
-		select {
-		case <-held.open:
-		default:
-			held.release()
-		}
-	}()
+	defer held.release()
 	if err := b.s.Delete("mary", old.ID, "app.mary"); err != nil {
 		t.Fatal(err)
 	}
@@ -572,15 +572,8 @@ func TestClusterMessageListedOnceItsAudioIsIn(t *testing.T) {
 
 	keysHeld.shut() // a hears nothing more for now
 	audioHeld.shut()
-	defer func() {
-		for _, g := range []*watchGate{keysHeld, audioHeld} {
-			select {
-			case <-g.open:
-			default:
-				g.release()
-			}
-		}
-	}()
+	defer keysHeld.release()
+	defer audioHeld.release()
 	if err := b.s.Delete("mary", old.ID, "app.mary"); err != nil {
 		t.Fatal(err)
 	}
