@@ -14,8 +14,8 @@ import (
 // true for a datagram it consumed (REGISTER, see Register; challenges,
 // see Stateless).
 //
-// A datagram whose header has a CR or LF outside a CRLF is dropped
-// before serve or sipgo sees it (BareLineEnd).
+// Every datagram is given CRLF line ends (CRLF), or dropped when its
+// header has a lone CR, before serve or sipgo sees it (lineend.go).
 //
 // It closes Ready the first time sipgo reads: by then sipgo has the socket
 // in its connection pool, and requests that must leave from it (to
@@ -63,25 +63,11 @@ func (c *ReadyConn) MeasureWait(received func() time.Time, waited func(time.Dura
 // pc can be read without waiting (package udp's Conn, traced or not), it
 // is read in priority order (priority.go).
 func NewReadyConn(pc net.PacketConn, closing *atomic.Bool, serve func(conn net.PacketConn, data []byte, src net.Addr) bool) *ReadyConn {
-	c := &ReadyConn{PacketConn: pc, ready: make(chan struct{}), closing: closing, serve: strict(serve)}
+	c := &ReadyConn{PacketConn: pc, ready: make(chan struct{}), closing: closing, serve: serve}
 	if now, ok := pc.(nowReader); ok {
 		c.q = newQueues(now)
 	}
 	return c
-}
-
-// strict is serve behind BareLineEnd: a datagram whose header has a CR
-// or LF outside a CRLF is consumed, unanswered (lineend.go), before
-// serve's scans or sipgo's parser read it. Every datagram the read loop
-// takes, from the socket or from the priority path's queues, passes
-// here.
-func strict(serve func(conn net.PacketConn, data []byte, src net.Addr) bool) func(conn net.PacketConn, data []byte, src net.Addr) bool {
-	return func(conn net.PacketConn, data []byte, src net.Addr) bool {
-		if RefuseBareLineEnd(data, "UDP", src) {
-			return true
-		}
-		return serve != nil && serve(conn, data, src)
-	}
 }
 
 // Overflowed is how many new requests the priority path took up out of
@@ -116,8 +102,19 @@ func (c *ReadyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		if err != nil {
 			return n, addr, err
 		}
+		// Every datagram the read loop takes, from the socket or from
+		// the priority path's queues, is given CRLF line ends or
+		// dropped here, unanswered, before serve's scans or sipgo's
+		// parser read it (lineend.go). The CRs go into b itself, up to
+		// its length (a longer datagram is dropped).
+		msg, ok := CRLF(b[:n:len(b)])
+		if !ok || len(msg) > len(b) {
+			noteRefused("UDP", addr)
+			continue
+		}
+		n = len(msg)
 		if c.closing.Load() {
-			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) && !BareLineEnd(b[:n]) {
+			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) {
 				return n, addr, nil
 			}
 			continue

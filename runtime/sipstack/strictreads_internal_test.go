@@ -216,6 +216,9 @@ func TestReadFilter(t *testing.T) {
 	f := &readFilter{streams: map[weak.Pointer[net.TCPAddr]]*streamCheck{}}
 	bad := []byte("OPTIONS sip:a SIP/2.0\r\nCall-ID: 1\nX: 1\r\nContent-Length: 0\r\n\r\n")
 	clean := []byte("OPTIONS sip:a SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 0\r\n\r\n")
+	cr := []byte("OPTIONS sip:a SIP/2.0\r\nCall-ID: 1\rX: 1\r\nContent-Length: 0\r\n\r\n")
+	// bad with a CR before its lone LF: X is a header field of its own.
+	mended := "OPTIONS sip:a SIP/2.0\r\nCall-ID: 1\r\nX: 1\r\nContent-Length: 0\r\n\r\n"
 	udp := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5060}
 	type result struct {
 		Out string
@@ -237,8 +240,10 @@ func TestReadFilter(t *testing.T) {
 		want      result
 	}{
 		{"a clean datagram", "UDP", udp, clean, result{Out: string(clean)}},
-		{"a datagram with a bare LF", "UDP", udp, bad, result{}},
-		{"a WebSocket message with a bare LF", "WS", &net.TCPAddr{}, bad, result{}},
+		{"a datagram with a bare LF", "UDP", udp, bad, result{Out: mended}},
+		{"a WebSocket message with a bare LF", "WS", &net.TCPAddr{}, bad, result{Out: mended}},
+		{"a datagram with a bare CR", "UDP", udp, cr, result{}},
+		{"a WebSocket message with a bare CR", "WSS", &net.TCPAddr{}, cr, result{}},
 		{"a stream of unknown address", "TCP", udp, clean, result{Err: errStreamUnknown.Error()}},
 		{"a stream with no address", "TLS", nil, clean, result{Err: errStreamUnknown.Error()}},
 		{"a clean stream", "TCP", &net.TCPAddr{Port: 1}, clean, result{Out: string(clean)}},
@@ -337,14 +342,9 @@ func TestLineEndRefusalLoggedOnce(t *testing.T) {
 	}
 	// Refusals on every path: a datagram, an accepted stream, dialled
 	// streams.
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	strict(nil)(pc, []byte("OPTIONS sip:a SIP/2.0\r\nX: 1\nY: 2\r\n\r\n"), pc.LocalAddr())
-	readAll(&strictConn{Conn: &chunkConn{chunks: [][]byte{[]byte("OPTIONS sip:a SIP/2.0\r\nX: 1\nY: 2\r\nContent-Length: 0\r\n\r\n")}}})
 	f := &readFilter{streams: map[weak.Pointer[net.TCPAddr]]*streamCheck{}}
+	_, _ = f.filter(sip.TransportReadProps{Transport: "UDP", RemoteAddr: &net.UDPAddr{Port: 1}}, []byte("OPTIONS sip:a SIP/2.0\r\nX: 1\rY: 2\r\n\r\n"))
+	readAll(&strictConn{Conn: &chunkConn{chunks: [][]byte{[]byte("OPTIONS sip:a SIP/2.0\r\nX: 1\nY: 2\r\nContent-Length: 0\r\n\r\n")}}})
 	for i := range 2 {
 		_, _ = f.filter(sip.TransportReadProps{Transport: "TCP", RemoteAddr: &net.TCPAddr{Port: i}}, []byte("OPTIONS sip:a SIP/2.0\r\nX: 1\rY: 2\r\nContent-Length: 0\r\n\r\n"))
 	}
