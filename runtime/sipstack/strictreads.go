@@ -45,7 +45,9 @@ import (
 //
 // The accepted streams of a server are checked by StrictListener as
 // well, and datagrams by ReadyConn first; what those refuse never
-// reaches the filter, so nothing is counted twice.
+// reaches the filter, so nothing is counted twice, and what ReadyConn
+// takes the filter does not walk again (checkedAddrs, conn.go): a
+// datagram's header is walked once.
 func StrictReads() sipgo.UserAgentOption {
 	f := &readFilter{streams: map[weak.Pointer[net.TCPAddr]]*streamCheck{}}
 	return sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(f.filter))
@@ -67,7 +69,12 @@ func (f *readFilter) filter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	case "TCP", "TLS":
 	default:
 		// UDP, WS, WSS: a read is a whole message, given CRLF line
-		// ends (lineend.go).
+		// ends (lineend.go) — by ReadyConn already, for the sockets
+		// it reads (checkedAddrs).
+		if p.Transport == "UDP" && lineEndsChecked(p.LocalAddr) {
+			lowerTopViaParams(data)
+			return data, nil
+		}
 		data, ok := CRLF(data)
 		if !ok {
 			noteRefused(p.Transport, p.RemoteAddr)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"weak"
@@ -268,6 +269,37 @@ func TestReadFilter(t *testing.T) {
 	}
 }
 
+// A datagram read on a socket a ReadyConn reads has had its line ends
+// seen to: the filter does not walk it again, only lowers its top Via's
+// parameter names. Once the ReadyConn is closed, the socket's datagrams
+// are walked again.
+func TestReadFilterTrustsReadyConn(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closing atomic.Bool
+	rc := NewReadyConn(pc, &closing, nil)
+	f := &readFilter{streams: map[weak.Pointer[net.TCPAddr]]*streamCheck{}}
+	cr := "OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP a;Rport\r\nCall-ID: 1\rX: 1\r\n\r\n"
+	props := sip.TransportReadProps{Transport: "UDP", LocalAddr: rc.LocalAddr(), RemoteAddr: &net.UDPAddr{Port: 1}}
+	out, err := f.filter(props, []byte(cr))
+	if want := strings.Replace(cr, "Rport", "rport", 1); err != nil || string(out) != want {
+		t.Errorf("on the ReadyConn's socket: %q, %v; want %q as it came, its Via lowered", out, err, want)
+	}
+	// Another socket with an address alike is not the ReadyConn's.
+	other := *rc.LocalAddr().(*net.UDPAddr)
+	props.LocalAddr = &other
+	if out, err := f.filter(props, []byte(cr)); err != nil || out != nil {
+		t.Errorf("on another socket: %q, %v; want it dropped", out, err)
+	}
+	rc.Close()
+	props.LocalAddr = pc.LocalAddr()
+	if out, err := f.filter(props, []byte(cr)); err != nil || out != nil {
+		t.Errorf("after the ReadyConn closed: %q, %v; want it dropped", out, err)
+	}
+}
+
 // A stream's state goes with its connection: once the remote address it
 // is held under is garbage, the filter forgets it.
 func TestReadFilterForgetsClosedStreams(t *testing.T) {
@@ -358,15 +390,22 @@ func TestLineEndRefusalLoggedOnce(t *testing.T) {
 }
 
 // BenchmarkReadFilter measures what StrictReads adds to each read sipgo
-// makes: a door's INVITE as a datagram (BareLineEnd, as ReadyConn has
-// already paid) and as one read of a stream (the stream's check found by
+// makes: a door's INVITE as a datagram (CRLF's walk and the Via's; on a
+// socket a ReadyConn reads, which has walked it, the Via's alone) and as
+// one read of a stream (the stream's check found by
 // its address, the header followed and the body skipped).
 func BenchmarkReadFilter(b *testing.B) {
 	data := invite(doorLines...)
-	for _, transport := range []string{"UDP", "TCP"} {
+	listed := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5060}
+	markChecked(listed, 1)
+	defer markChecked(listed, -1)
+	for _, transport := range []string{"UDP", "UDP via ReadyConn", "TCP"} {
 		b.Run(transport, func(b *testing.B) {
 			f := &readFilter{streams: map[weak.Pointer[net.TCPAddr]]*streamCheck{}}
 			props := sip.TransportReadProps{Transport: transport, RemoteAddr: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5060}}
+			if transport == "UDP via ReadyConn" {
+				props.Transport, props.LocalAddr = "UDP", listed
+			}
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
