@@ -4,18 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
-
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
-	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
 )
 
@@ -53,45 +49,16 @@ func (o *sendOrder) WriteTo(b []byte, a net.Addr) (int, error) {
 	return n, err
 }
 
-// unhandled counts sipgo's "Unhandled sip response" records by status
-// and source: what a device's sipgo received after the client
-// transaction it belonged to had ended.
-type unhandled struct {
-	mu  sync.Mutex
-	got map[string]int
-}
-
-func (u *unhandled) Enabled(context.Context, slog.Level) bool { return true }
-func (u *unhandled) Handle(_ context.Context, r slog.Record) error {
-	if !strings.Contains(r.Message, "Unhandled sip response") {
-		return nil
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "msg" {
-			u.mu.Lock()
-			u.got[a.Value.String()]++
-			u.mu.Unlock()
-		}
-		return true
-	})
-	return nil
-}
-func (u *unhandled) WithAttrs([]slog.Attr) slog.Handler { return u }
-func (u *unhandled) WithGroup(string) slog.Handler      { return u }
-
 // TestDoorHearsNoProvisionalAfterFinal places door calls (the gate rings
 // flat 1A, mary answers at once, the gate hangs up) and checks, on the
 // server's socket, that no response to the gate's INVITE is a
 // provisional sent after the final (RFC 3261 §17.2.1). The gate's sipgo
-// may still log a 180 or 100 as unhandled: it hands each datagram it
-// reads to a goroutine of its own, so the 200 read after the 180 can
-// reach the client transaction first and end it. Those are logged, with
-// the server's send order of the same calls, to tell the two apart.
+// may still log a 180 or 100 as unhandled ("Unhandled sip response", 1–2
+// per 1 000 calls here, December 2026, while every call's responses
+// left in order): its transaction layer hands each response it reads to
+// a goroutine of its own, so the 200 read after the 180 can reach the
+// client transaction first and end it. That is the receiver's doing.
 func TestDoorHearsNoProvisionalAfterFinal(t *testing.T) {
-	sipstack.TuneServe(nil)
-	u := &unhandled{got: map[string]int{}}
-	sip.SetDefaultLogger(slog.New(u))
-	t.Cleanup(func() { sip.SetDefaultLogger(slog.New(slog.DiscardHandler)) })
 	order := &sendOrder{sent: map[string][]int{}}
 	h := startSiteWrapped(t, e2eSite, "127.0.0.1:0", func(o *site.Options) { o.Clock = clock.Real },
 		func(c net.PacketConn) net.PacketConn { order.PacketConn = c; return order })
@@ -135,7 +102,7 @@ func TestDoorHearsNoProvisionalAfterFinal(t *testing.T) {
 			}
 		}
 	}
-	u.mu.Lock()
-	t.Logf("%d door calls (one sent %v), server's INVITE responses in order in each; sipgo logged as unhandled (the server is %s): %v", doors, sample, h.addr, u.got)
-	u.mu.Unlock()
+	if doors != calls {
+		t.Errorf("%d door calls answered on the wire, want %d (one sent %v)", doors, calls, sample)
+	}
 }
