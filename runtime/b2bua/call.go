@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -68,6 +69,10 @@ type call struct {
 	local     *localLine // set when the server answered the call itself
 	out       *outbound  // set for a call out over a trunk
 	hop       *Hop       // set for another node's call through this one (nodehop.go)
+
+	// final: the caller has its final response, ours (respond) or
+	// sipgo's 487 to its CANCEL (callerCancelled).
+	final atomic.Bool
 
 	mu         sync.Mutex
 	branches   []*branch
@@ -295,6 +300,21 @@ func (s *Server) rejectCall(req *sip.Request, tx sip.ServerTransaction, account,
 // the response.
 func (c *call) respond(status int, reason string, body []byte) *sip.Response {
 	res := sip.NewResponseFromRequest(c.inv, status, reason, body)
+	if status < 200 && c.final.Load() {
+		// Nothing provisional after the final (RFC 3261 §17.2.1): the
+		// ring loop's 180 for a callee's ringing it took from its queue
+		// after sipgo's 487 to the caller's CANCEL. sipgo's server
+		// transaction would not send it, but would keep it as its last
+		// response and send it again for a retransmitted INVITE and at
+		// Timer G, where the 487 was due. (The check and the
+		// transaction's own are not one step: a CANCEL handled whole
+		// between the two still lets it in. What closes that is sipgo's
+		// to do: not to keep a response its state ignores.)
+		return res
+	}
+	if status >= 200 {
+		c.final.Store(true)
+	}
 	if status > 100 {
 		if to := res.To(); to != nil {
 			// Our tag, always: sipgo has put a random one there, and
@@ -394,6 +414,14 @@ func (c *call) post(ev any) {
 	}
 }
 
+// callerCancelled is told of the caller's CANCEL by sipgo, which sends
+// the caller its 487 after this returns.
+func (c *call) callerCancelled(*sip.Request) {
+	c.final.Store(true) // before the 487: see respond
+	c.s.admission.Done(c.id)
+	c.post(evCallerCancel{})
+}
+
 // ring executes the ring plan and answers the caller. It returns when the
 // caller has a final response.
 func (c *call) ring() {
@@ -409,7 +437,7 @@ func (c *call) ring() {
 	// The caller's CANCEL ends the set-up (sipgo sends the 487 after
 	// this callback): its place in the budget is free before the caller
 	// hears of it, not once the callees' cancellations are done.
-	if !c.tx.OnCancel(func(*sip.Request) { c.s.admission.Done(c.id); c.post(evCallerCancel{}) }) {
+	if !c.tx.OnCancel(c.callerCancelled) {
 		c.finish("caller cancelled")
 		return
 	}

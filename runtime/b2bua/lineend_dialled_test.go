@@ -14,6 +14,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"switchboard/runtime/events"
 	"switchboard/runtime/sipstack"
 )
 
@@ -203,4 +204,30 @@ func bareLineEndAt(b []byte) int {
 func isReset(err error) bool {
 	var ne *net.OpError
 	return errors.As(err, &ne) && strings.Contains(ne.Err.Error(), "connection reset")
+}
+
+// lfWriter is a carrier's socket that ends the header lines of what it
+// sends at LF, as a lenient stack may.
+type lfWriter struct{ net.PacketConn }
+
+func (w lfWriter) WriteTo(b []byte, a net.Addr) (int, error) {
+	head, body, _ := bytes.Cut(b, []byte("\r\n\r\n"))
+	m := append(bytes.ReplaceAll(head, []byte("\r\n"), []byte("\n")), "\n\n"...)
+	if _, err := w.PacketConn.WriteTo(append(m, body...), a); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// A carrier whose responses end their lines at LF (RFC 3261 §7 asks for
+// CRLF; Kamailio takes LF, and so does the server, sipstack.CRLF) is
+// heard: the server answers its challenge and the trunk is registered.
+func TestCarrierAnswersAtLF(t *testing.T) {
+	car := startRegistrarWrapped(t, "udp", func(c net.PacketConn) net.PacketConn { return lfWriter{c} })
+	h := startTrunkServer(t, car.addr, serverOptions{vars: siteTrunkVars})
+	first, retry := car.exchange(t)
+	if first.CallID().Value() != retry.CallID().Value() || retry.GetHeader("Authorization") == nil {
+		t.Errorf("the second REGISTER does not answer the challenge: %s", retry)
+	}
+	h.next("trunk_registered", kindOf(events.TrunkRegistered))
 }

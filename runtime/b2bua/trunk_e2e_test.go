@@ -318,6 +318,14 @@ func startRegistrar(t *testing.T) *registrar { t.Helper(); return startRegistrar
 // startRegistrarOn starts the registrar on network "udp" or "tcp".
 func startRegistrarOn(t *testing.T, network string) *registrar {
 	t.Helper()
+	return startRegistrarWrapped(t, network, nil)
+}
+
+// startRegistrarWrapped is startRegistrarOn with its UDP socket wrapped
+// by wrap, when set: a carrier whose datagrams are not as sipgo writes
+// them.
+func startRegistrarWrapped(t *testing.T, network string, wrap func(net.PacketConn) net.PacketConn) *registrar {
+	t.Helper()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-carrier"))
 	if err != nil {
 		t.Fatal(err)
@@ -340,7 +348,11 @@ func startRegistrarOn(t *testing.T, network string) *registrar {
 		if err != nil {
 			t.Skipf("SKIPPING: cannot listen on %s (a loopback address the carrier needs): %v", carrierHost, err)
 		}
-		serve, laddr, closer = func() error { return srv.ServeUDP(conn) }, conn.LocalAddr(), conn
+		served := conn
+		if wrap != nil {
+			served = wrap(conn)
+		}
+		serve, laddr, closer = func() error { return srv.ServeUDP(served) }, conn.LocalAddr(), conn
 	}
 	r := &registrar{addr: netip.MustParseAddrPort(laddr.String()), got: make(chan *sip.Request, 64),
 		auth: carrierAuth(trunkPassword), answer: grant}

@@ -2,6 +2,7 @@ package sipstack
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -14,8 +15,8 @@ import (
 // true for a datagram it consumed (REGISTER, see Register; challenges,
 // see Stateless).
 //
-// A datagram whose header has a CR or LF outside a CRLF is dropped
-// before serve or sipgo sees it (BareLineEnd).
+// Every datagram is given CRLF line ends (CRLF), or dropped when its
+// header has a lone CR, before serve or sipgo sees it (lineend.go).
 //
 // It closes Ready the first time sipgo reads: by then sipgo has the socket
 // in its connection pool, and requests that must leave from it (to
@@ -43,6 +44,10 @@ type ReadyConn struct {
 	// q, when the socket can be read without waiting, is the priority
 	// path (priority.go).
 	q *queues
+	// checked is the socket's local address as listed for StrictReads'
+	// filter (checkedAddrs); nil when it is not.
+	checked  *net.UDPAddr
+	unlisted sync.Once
 }
 
 // MeasureWait has waited told how long datagrams waited before the read
@@ -63,25 +68,82 @@ func (c *ReadyConn) MeasureWait(received func() time.Time, waited func(time.Dura
 // pc can be read without waiting (package udp's Conn, traced or not), it
 // is read in priority order (priority.go).
 func NewReadyConn(pc net.PacketConn, closing *atomic.Bool, serve func(conn net.PacketConn, data []byte, src net.Addr) bool) *ReadyConn {
-	c := &ReadyConn{PacketConn: pc, ready: make(chan struct{}), closing: closing, serve: strict(serve)}
+	c := &ReadyConn{PacketConn: pc, ready: make(chan struct{}), closing: closing, serve: serve}
 	if now, ok := pc.(nowReader); ok {
 		c.q = newQueues(now)
+	}
+	if a, ok := pc.LocalAddr().(*net.UDPAddr); ok && a != nil {
+		c.checked = a
+		markChecked(a, 1)
 	}
 	return c
 }
 
-// strict is serve behind BareLineEnd: a datagram whose header has a CR
-// or LF outside a CRLF is consumed, unanswered (lineend.go), before
-// serve's scans or sipgo's parser read it. Every datagram the read loop
-// takes, from the socket or from the priority path's queues, passes
-// here.
-func strict(serve func(conn net.PacketConn, data []byte, src net.Addr) bool) func(conn net.PacketConn, data []byte, src net.Addr) bool {
-	return func(conn net.PacketConn, data []byte, src net.Addr) bool {
-		if RefuseBareLineEnd(data, "UDP", src) {
-			return true
-		}
-		return serve != nil && serve(conn, data, src)
+// Every datagram sipgo reads through a ReadyConn has had its line ends
+// seen to (CRLF); StrictReads' filter, which knows the socket it reads
+// only by its addresses, would walk the header again. So the sockets
+// ReadyConns read are listed by their local address: the *net.UDPAddr a
+// socket reports is made once for it and returned by every LocalAddr
+// (the net package keeps it in the socket's descriptor; package udp's
+// Conn and a trace return the same), so its pointer names the socket,
+// and no other socket's can be equal to it while the list holds it. A
+// socket sipgo opens itself is not listed, and is walked by the filter.
+// A ReadyConn leaves the list when its reads end (the socket closed) or
+// it is closed.
+var checkedAddrs struct {
+	mu    sync.Mutex
+	count map[*net.UDPAddr]int // ReadyConns reading each socket
+	// list is count's keys, read without a lock on the path of every
+	// datagram; replaced whole under mu.
+	list atomic.Pointer[map[*net.UDPAddr]struct{}]
+}
+
+// markChecked adds delta to the ReadyConns reading the socket whose
+// local address is a.
+func markChecked(a *net.UDPAddr, delta int) {
+	checkedAddrs.mu.Lock()
+	defer checkedAddrs.mu.Unlock()
+	if checkedAddrs.count == nil {
+		checkedAddrs.count = map[*net.UDPAddr]int{}
 	}
+	if checkedAddrs.count[a] += delta; checkedAddrs.count[a] <= 0 {
+		delete(checkedAddrs.count, a)
+	}
+	list := make(map[*net.UDPAddr]struct{}, len(checkedAddrs.count))
+	for k := range checkedAddrs.count {
+		list[k] = struct{}{}
+	}
+	checkedAddrs.list.Store(&list)
+}
+
+// lineEndsChecked reports whether the datagrams sipgo reads on the
+// socket whose local address is laddr come through a ReadyConn.
+func lineEndsChecked(laddr net.Addr) bool {
+	a, ok := laddr.(*net.UDPAddr)
+	if !ok || a == nil {
+		return false
+	}
+	list := checkedAddrs.list.Load()
+	if list == nil {
+		return false
+	}
+	_, ok = (*list)[a]
+	return ok
+}
+
+// unlist takes c's socket off the checked list, once.
+func (c *ReadyConn) unlist() {
+	c.unlisted.Do(func() {
+		if c.checked != nil {
+			markChecked(c.checked, -1)
+		}
+	})
+}
+
+// Close closes the socket, and takes it off the checked list.
+func (c *ReadyConn) Close() error {
+	c.unlist()
+	return c.PacketConn.Close()
 }
 
 // Overflowed is how many new requests the priority path took up out of
@@ -114,10 +176,24 @@ func (c *ReadyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.read(b)
 		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				c.unlist() // no more reads: the address may name another socket
+			}
 			return n, addr, err
 		}
+		// Every datagram the read loop takes, from the socket or from
+		// the priority path's queues, is given CRLF line ends or
+		// dropped here, unanswered, before serve's scans or sipgo's
+		// parser read it (lineend.go). The CRs go into b itself, up to
+		// its length (a longer datagram is dropped).
+		msg, ok := CRLF(b[:n:len(b)])
+		if !ok || len(msg) > len(b) {
+			noteRefused("UDP", addr)
+			continue
+		}
+		n = len(msg)
 		if c.closing.Load() {
-			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) && !BareLineEnd(b[:n]) {
+			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) {
 				return n, addr, nil
 			}
 			continue

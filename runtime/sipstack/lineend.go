@@ -7,50 +7,120 @@ import (
 	"strconv"
 )
 
-// Every message read is refused, before sipgo parses it, when its header
-// has a CR not followed by LF or a LF not preceded by CR (BareLineEnd):
-// sipgo's parser ends a line only at CRLF and keeps a lone LF inside a
-// value, and every answer — sipgo's own (200 to OPTIONS, 481, 405), the
-// handlers' (100, 401, 407, 486, 503), the scans' (Register, Stateless,
-// package sites' 404) — echoes Via, From, To, Call-ID and CSeq as read.
-// A peer that ends lines at LF, as many lenient parsers do, would read
-// what follows the LF as header fields of the server's answer, of the
-// sender's choosing: response splitting. A lone CR fails sipgo's parse,
-// but not the scans'. No client sends either, and no answer to such a
-// message is safe to send, so it gets none: a datagram is dropped
-// (ReadyConn), a stream connection closed (StrictListener for those a
-// listener accepts, StrictReads for those sipgo dials). Each refusal is
-// counted (LineEndsRefused) and the first logged (strictreads.go).
-
-// BareLineEnd reports whether the header of data, a SIP message, has a
-// CR not followed by LF or a LF not preceded by CR. The header runs from
-// the first line that is not empty (CRLF keep-alives before a message
-// are skipped, as sipgo skips them on a stream) to the first empty line,
-// or to the end of data without one; the body after it is not read.
+// A message read whose header has a CR not followed by LF (a lone CR)
+// is refused before sipgo parses it, and so is one with a LF not
+// preceded by CR (a lone LF) on a stream; in a datagram or a WebSocket
+// message, a whole message a read, a lone LF ends its line as a CRLF
+// would (CRLF): RFC 3261 §7 asks for CRLF, but Kamailio, like most
+// lenient parsers, ends a line at LF and takes the message (measured:
+// Kamailio 5.6 answers an OPTIONS whose lines end at LF, and drops one
+// whose lines end at CR), and a carrier that sends one was never heard.
 //
-// It walks the header once, a line at a time with bytes.IndexByte:
-// on the path of every datagram.
-func BareLineEnd(data []byte) bool {
+// Why neither may reach sipgo as sent: sipgo's parser ends a line only
+// at CRLF and keeps a lone LF inside a value, and every answer — sipgo's
+// own (200 to OPTIONS, 481, 405), the handlers' (100, 401, 407, 486,
+// 503), the scans' (Register, Stateless, package sites' 404) — echoes
+// Via, From, To, Call-ID and CSeq as read. A peer that ends lines at LF
+// would read what follows the LF as header fields of the server's
+// answer, of the sender's choosing: response splitting. With a CR put
+// before each lone LF, the server reads those lines as the lenient peer
+// does — header fields of the message it sent — and echoes none of them
+// inside another. A lone CR ends no line for any parser we know of;
+// such a message gets no answer: a datagram is dropped (ReadyConn), a
+// stream connection closed (StrictListener for those a listener accepts,
+// StrictReads for those sipgo dials). A stream is not given CRs: its
+// messages are framed, by sipgo and by streamCheck, at CRLF CRLF. Each
+// refusal is counted (LineEndsRefused) and the first logged
+// (strictreads.go).
+
+// maxMessage bounds a message given CRs (CRLF): sipgo's limit on a whole
+// message, the most a UDP read returns.
+const maxMessage = 65535
+
+// headerLineEnds walks the header of data, a SIP message, once, a line at a
+// time with bytes.IndexByte: on the path of every datagram. The header
+// runs from the first line that is not empty (keep-alives before a
+// message are skipped, as sipgo skips them on a stream) to the first
+// empty line, or to the end of data without one; the body after it is
+// not read. It reports how many of the header's lines end at a lone LF,
+// where the header ends (just after its empty line), and ok false when
+// the header has a lone CR.
+func headerLineEnds(data []byte) (lone, end int, ok bool) {
 	started := false
-	for len(data) > 0 {
-		lf := bytes.IndexByte(data, '\n')
+	for off := 0; off < len(data); {
+		rest := data[off:]
+		lf := bytes.IndexByte(rest, '\n')
 		if lf < 0 {
-			return bytes.IndexByte(data, '\r') >= 0
+			return lone, len(data), bytes.IndexByte(rest, '\r') < 0
 		}
-		if lf == 0 || data[lf-1] != '\r' {
-			return true
+		line := rest[:lf]
+		if lf > 0 && rest[lf-1] == '\r' {
+			line = rest[:lf-1]
+		} else {
+			lone++
 		}
-		line := data[:lf-1]
 		if bytes.IndexByte(line, '\r') >= 0 {
-			return true
+			return lone, 0, false
 		}
+		off += lf + 1
 		if len(line) == 0 && started {
-			return false
+			return lone, off, true
 		}
 		started = started || len(line) > 0
-		data = data[lf+1:]
 	}
-	return false
+	return lone, len(data), true
+}
+
+// BareLineEnd reports whether the header of data, a SIP message, has a
+// CR not followed by LF or a LF not preceded by CR (headerLineEnds): what a
+// stream refuses.
+func BareLineEnd(data []byte) bool {
+	lone, _, ok := headerLineEnds(data)
+	return !ok || lone > 0
+}
+
+// CRLF returns data, a whole SIP message (a datagram, a WebSocket
+// message), with every line of its header ending at CRLF: data itself
+// when each does, which is one walk of the header (headerLineEnds); when some
+// end at a lone LF, a CR put before each, the body after the header
+// moved along unchanged (its Content-Length still holds). That is done
+// in data's own array when its capacity has room (a read buffer of
+// maxMessage has), written from the end so that nothing is read after it
+// is overwritten, and in a new one otherwise. ok is false, and data not
+// to be taken, when the header has a lone CR, or when the message with
+// its CRs would be longer than maxMessage.
+func CRLF(data []byte) (out []byte, ok bool) {
+	lone, end, ok := headerLineEnds(data)
+	if !ok {
+		return nil, false
+	}
+	if lone == 0 {
+		return data, true
+	}
+	n := len(data) + lone
+	if n > maxMessage {
+		return nil, false
+	}
+	if n <= cap(data) {
+		out = data[:n]
+	} else {
+		out = make([]byte, n)
+	}
+	copy(out[end+lone:], data[end:]) // the body; copy moves overlapping bytes right
+	// From the header's end back: the byte at i goes to i plus the lone
+	// LFs at or before it, never left of i, so data[i-1] is still as
+	// read when data[i] is looked at.
+	j := end + lone
+	for i := end - 1; i >= 0; i-- {
+		c := data[i]
+		j--
+		out[j] = c
+		if c == '\n' && (i == 0 || data[i-1] != '\r') {
+			j--
+			out[j] = '\r'
+		}
+	}
+	return out, true
 }
 
 // StrictListener refuses, on the connections l accepts, every message

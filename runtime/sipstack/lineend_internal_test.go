@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,8 +43,9 @@ func TestBareLineEnd(t *testing.T) {
 }
 
 // ReadyConn hands neither serve nor sipgo a datagram whose header has a
-// CR or LF outside a CRLF: the next clean one is what ReadFrom returns.
-func TestReadyConnDropsBareLineEnd(t *testing.T) {
+// lone CR: the next one is what ReadFrom returns. A datagram whose lines
+// end at a lone LF is handed on with a CR before each, its body as sent.
+func TestReadyConnLineEnds(t *testing.T) {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -61,9 +63,11 @@ func TestReadyConnDropsBareLineEnd(t *testing.T) {
 	}
 	defer peer.Close()
 	clean := string(invite(doorLines...))
+	head, body, _ := strings.Cut(clean, "\r\n\r\n")
+	lf := strings.ReplaceAll(head, "\r\n", "\n") + "\n\n" + body
 	for _, m := range [][]byte{
-		invite(replace(doorLines, 4, "Call-ID: 1\nX-Injected: 1")...),
 		invite(replace(doorLines, 2, "From: <sip:device.door@bench.example>;tag=1\rX-Injected: 1")...),
+		[]byte(lf),
 		[]byte(clean),
 	} {
 		if _, err := peer.WriteTo(m, pc.LocalAddr()); err != nil {
@@ -73,15 +77,19 @@ func TestReadyConnDropsBareLineEnd(t *testing.T) {
 	if err := pc.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	var read []string
 	b := make([]byte, 65535)
-	n, _, err := rc.ReadFrom(b)
-	if err != nil {
-		t.Fatal(err)
+	for range 2 {
+		n, _, err := rc.ReadFrom(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read = append(read, string(b[:n]))
 	}
-	if d := cmp.Diff(clean, string(b[:n])); d != "" {
+	if d := cmp.Diff([]string{clean, clean}, read); d != "" {
 		t.Errorf("ReadFrom (-want +got):\n%s", d)
 	}
-	if d := cmp.Diff([]string{clean}, served); d != "" {
+	if d := cmp.Diff([]string{clean, clean}, served); d != "" {
 		t.Errorf("serve saw (-want +got):\n%s", d)
 	}
 }
@@ -244,4 +252,87 @@ func BenchmarkBareLineEnd(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestCRLF(t *testing.T) {
+	for _, tt := range []struct {
+		name, data, want string
+		ok               bool
+	}{
+		{"clean", "OPTIONS sip:a SIP/2.0\r\nX: 1\r\n\r\n", "OPTIONS sip:a SIP/2.0\r\nX: 1\r\n\r\n", true},
+		{"every line at LF", "OPTIONS sip:a SIP/2.0\nX: 1\n\n", "OPTIONS sip:a SIP/2.0\r\nX: 1\r\n\r\n", true},
+		{"a LF in a value", "OPTIONS sip:a SIP/2.0\r\nCall-ID: 1\nX: 1\r\n\r\n", "OPTIONS sip:a SIP/2.0\r\nCall-ID: 1\r\nX: 1\r\n\r\n", true},
+		{"LF then CRLF ending the header", "OPTIONS sip:a SIP/2.0\nX: 1\n\r\n", "OPTIONS sip:a SIP/2.0\r\nX: 1\r\n\r\n", true},
+		{"the body as sent", "INVITE sip:a SIP/2.0\nContent-Length: 6\n\nv=0\na\n", "INVITE sip:a SIP/2.0\r\nContent-Length: 6\r\n\r\nv=0\na\n", true},
+		{"a LF first", "\nOPTIONS sip:a SIP/2.0\n\n", "\r\nOPTIONS sip:a SIP/2.0\r\n\r\n", true},
+		{"cut short at LF", "OPTIONS sip:a SIP/2.0\nX: 1", "OPTIONS sip:a SIP/2.0\r\nX: 1", true},
+		{"a CR in a value", "OPTIONS sip:a SIP/2.0\r\nCall-ID: 1\rX: 1\r\n\r\n", "", false},
+		{"CR CR LF", "OPTIONS sip:a SIP/2.0\r\r\n\r\n", "", false},
+		{"a CR last", "OPTIONS sip:a SIP/2.0\nX: 1\r", "", false},
+		{"lines at CR", "OPTIONS sip:a SIP/2.0\rX: 1\r\r", "", false},
+		{"empty", "", "", true},
+	} {
+		// In a read buffer's room, and in a slice with none.
+		for _, data := range [][]byte{append(make([]byte, 0, maxMessage), tt.data...), []byte(tt.data)[:len(tt.data):len(tt.data)]} {
+			got, ok := CRLF(data)
+			if ok != tt.ok || string(got) != tt.want {
+				t.Errorf("%s: CRLF(%q) = %q, %v; want %q, %v", tt.name, tt.data, got, ok, tt.want, tt.ok)
+			}
+		}
+	}
+	// Past maxMessage with its CRs: refused.
+	long := append([]byte("OPTIONS sip:a SIP/2.0\nX: "), bytes.Repeat([]byte("a"), maxMessage-28)...)
+	long = append(long, "\n\n"...)
+	if _, ok := CRLF(long); ok {
+		t.Errorf("a %d-byte message with 3 lone LFs taken, over %d", len(long), maxMessage)
+	}
+}
+
+// FuzzCRLF: CRLF refuses exactly what has a lone CR in its header (or
+// would outgrow maxMessage); what it takes has no lone CR or LF left in
+// its header, is data with a CR put before each lone LF of the header
+// and nothing else (its body byte for byte), is data itself when there
+// was none, and is the same written in data's array or in a new one.
+func FuzzCRLF(f *testing.F) {
+	for _, s := range []string{
+		"OPTIONS sip:a SIP/2.0\r\nX: 1\r\n\r\n",
+		"OPTIONS sip:a SIP/2.0\nX: 1\n\nbody\n\r",
+		"\n\r\nINVITE sip:a SIP/2.0\r\nCall-ID: 1\nX: 1\n\r\n",
+		"OPTIONS sip:a SIP/2.0\r\nCall-ID: 1\rX: 1\r\n\r\n",
+		string(invite(doorLines...)),
+		"\n\n\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lone, end, clean := headerLineEnds(data)
+		room := append(make([]byte, 0, maxMessage+len(data)), data...)
+		out, ok := CRLF(room)
+		tight := append([]byte(nil), data...)[:len(data):len(data)]
+		out2, ok2 := CRLF(tight)
+		if want := clean && len(data)+lone <= maxMessage; ok != want || ok2 != want {
+			t.Fatalf("CRLF(%q) took it: %v (in room), %v (no room); want %v", data, ok, ok2, want)
+		}
+		if !ok {
+			return
+		}
+		if !bytes.Equal(out, out2) {
+			t.Fatalf("in room %q, in a new array %q", out, out2)
+		}
+		if lone == 0 && (len(out) != len(data) || len(out) > 0 && &out[0] != &room[0]) {
+			t.Fatalf("a clean message copied: %q", out)
+		}
+		if len(out) != len(data)+lone || BareLineEnd(out) {
+			t.Fatalf("CRLF(%q) = %q: %d CRs put, want %d; a lone CR or LF left: %v", data, out, len(out)-len(data), lone, BareLineEnd(out))
+		}
+		// The CRs taken out again give the header back; the body is
+		// the same bytes.
+		stripped := bytes.ReplaceAll(out[:end+lone], []byte("\r\n"), []byte("\n"))
+		if want := bytes.ReplaceAll(data[:end], []byte("\r\n"), []byte("\n")); !bytes.Equal(stripped, want) {
+			t.Fatalf("header %q given CRs is %q", data[:end], out[:end+lone])
+		}
+		if !bytes.Equal(out[end+lone:], data[end:]) {
+			t.Fatalf("body %q moved as %q", data[end:], out[end+lone:])
+		}
+	})
 }

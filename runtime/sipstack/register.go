@@ -70,7 +70,8 @@ func (r *Register) Close() { r.answered.close() }
 // it is a REGISTER, and reports whether it did. Anything else, and a
 // REGISTER sipgo would refuse before its handler (unparsable, or without
 // Via or CSeq), is left to sipgo. A REGISTER whose header has a CR or LF
-// outside a CRLF never comes here: ReadyConn drops it (BareLineEnd).
+// outside a CRLF never comes here: ReadyConn gives a lone LF its CR and
+// drops a lone CR (CRLF).
 func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	if !bytes.HasPrefix(data, registerPrefix) || sip.SIPDebug {
 		return false

@@ -15,7 +15,8 @@ import (
 
 // StrictReads has the sipgo stack it is given to refuse, on every socket
 // it reads, a message whose header has a CR or LF outside a CRLF
-// (BareLineEnd) — the connections sipgo dials itself (a call leg's TCP
+// (BareLineEnd; a datagram's or a WebSocket message's lone LFs are
+// given CRs instead, CRLF) — the connections sipgo dials itself (a call leg's TCP
 // or TLS to a registered contact, a trunk's to its carrier) included,
 // which no listener of ours accepts and StrictListener never sees. A peer
 // answering over such a connection would otherwise have its lone LF
@@ -39,12 +40,14 @@ import (
 //
 // A refused stream's read returns an error, which makes sipgo close the
 // connection and log it (sipgoHandler drops that record: noteRefused has
-// counted it). A refused datagram or WebSocket message is dropped: for
-// UDP, sipgo's read loop ends at a filter's error.
+// counted it). A refused datagram or WebSocket message (a lone CR) is
+// dropped: for UDP, sipgo's read loop ends at a filter's error.
 //
 // The accepted streams of a server are checked by StrictListener as
 // well, and datagrams by ReadyConn first; what those refuse never
-// reaches the filter, so nothing is counted twice.
+// reaches the filter, so nothing is counted twice, and what ReadyConn
+// takes the filter does not walk again (checkedAddrs, conn.go): a
+// datagram's header is walked once.
 func StrictReads() sipgo.UserAgentOption {
 	f := &readFilter{streams: map[weak.Pointer[net.TCPAddr]]*streamCheck{}}
 	return sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(f.filter))
@@ -65,8 +68,15 @@ func (f *readFilter) filter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	switch p.Transport {
 	case "TCP", "TLS":
 	default:
-		// UDP, WS, WSS: a read is a whole message.
-		if BareLineEnd(data) {
+		// UDP, WS, WSS: a read is a whole message, given CRLF line
+		// ends (lineend.go) — by ReadyConn already, for the sockets
+		// it reads (checkedAddrs).
+		if p.Transport == "UDP" && lineEndsChecked(p.LocalAddr) {
+			lowerTopViaParams(data)
+			return data, nil
+		}
+		data, ok := CRLF(data)
+		if !ok {
 			noteRefused(p.Transport, p.RemoteAddr)
 			return nil, nil
 		}

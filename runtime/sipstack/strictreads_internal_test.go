@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"weak"
@@ -216,6 +217,9 @@ func TestReadFilter(t *testing.T) {
 	f := &readFilter{streams: map[weak.Pointer[net.TCPAddr]]*streamCheck{}}
 	bad := []byte("OPTIONS sip:a SIP/2.0\r\nCall-ID: 1\nX: 1\r\nContent-Length: 0\r\n\r\n")
 	clean := []byte("OPTIONS sip:a SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 0\r\n\r\n")
+	cr := []byte("OPTIONS sip:a SIP/2.0\r\nCall-ID: 1\rX: 1\r\nContent-Length: 0\r\n\r\n")
+	// bad with a CR before its lone LF: X is a header field of its own.
+	mended := "OPTIONS sip:a SIP/2.0\r\nCall-ID: 1\r\nX: 1\r\nContent-Length: 0\r\n\r\n"
 	udp := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5060}
 	type result struct {
 		Out string
@@ -237,8 +241,10 @@ func TestReadFilter(t *testing.T) {
 		want      result
 	}{
 		{"a clean datagram", "UDP", udp, clean, result{Out: string(clean)}},
-		{"a datagram with a bare LF", "UDP", udp, bad, result{}},
-		{"a WebSocket message with a bare LF", "WS", &net.TCPAddr{}, bad, result{}},
+		{"a datagram with a bare LF", "UDP", udp, bad, result{Out: mended}},
+		{"a WebSocket message with a bare LF", "WS", &net.TCPAddr{}, bad, result{Out: mended}},
+		{"a datagram with a bare CR", "UDP", udp, cr, result{}},
+		{"a WebSocket message with a bare CR", "WSS", &net.TCPAddr{}, cr, result{}},
 		{"a stream of unknown address", "TCP", udp, clean, result{Err: errStreamUnknown.Error()}},
 		{"a stream with no address", "TLS", nil, clean, result{Err: errStreamUnknown.Error()}},
 		{"a clean stream", "TCP", &net.TCPAddr{Port: 1}, clean, result{Out: string(clean)}},
@@ -260,6 +266,37 @@ func TestReadFilter(t *testing.T) {
 	}
 	if r := run("TCP", a, bad[30:]); r.Err != errBareLineEnd.Error() {
 		t.Errorf("the header's end: %+v, want refused", r)
+	}
+}
+
+// A datagram read on a socket a ReadyConn reads has had its line ends
+// seen to: the filter does not walk it again, only lowers its top Via's
+// parameter names. Once the ReadyConn is closed, the socket's datagrams
+// are walked again.
+func TestReadFilterTrustsReadyConn(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closing atomic.Bool
+	rc := NewReadyConn(pc, &closing, nil)
+	f := &readFilter{streams: map[weak.Pointer[net.TCPAddr]]*streamCheck{}}
+	cr := "OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP a;Rport\r\nCall-ID: 1\rX: 1\r\n\r\n"
+	props := sip.TransportReadProps{Transport: "UDP", LocalAddr: rc.LocalAddr(), RemoteAddr: &net.UDPAddr{Port: 1}}
+	out, err := f.filter(props, []byte(cr))
+	if want := strings.Replace(cr, "Rport", "rport", 1); err != nil || string(out) != want {
+		t.Errorf("on the ReadyConn's socket: %q, %v; want %q as it came, its Via lowered", out, err, want)
+	}
+	// Another socket with an address alike is not the ReadyConn's.
+	other := *rc.LocalAddr().(*net.UDPAddr)
+	props.LocalAddr = &other
+	if out, err := f.filter(props, []byte(cr)); err != nil || out != nil {
+		t.Errorf("on another socket: %q, %v; want it dropped", out, err)
+	}
+	rc.Close()
+	props.LocalAddr = pc.LocalAddr()
+	if out, err := f.filter(props, []byte(cr)); err != nil || out != nil {
+		t.Errorf("after the ReadyConn closed: %q, %v; want it dropped", out, err)
 	}
 }
 
@@ -337,14 +374,9 @@ func TestLineEndRefusalLoggedOnce(t *testing.T) {
 	}
 	// Refusals on every path: a datagram, an accepted stream, dialled
 	// streams.
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	strict(nil)(pc, []byte("OPTIONS sip:a SIP/2.0\r\nX: 1\nY: 2\r\n\r\n"), pc.LocalAddr())
-	readAll(&strictConn{Conn: &chunkConn{chunks: [][]byte{[]byte("OPTIONS sip:a SIP/2.0\r\nX: 1\nY: 2\r\nContent-Length: 0\r\n\r\n")}}})
 	f := &readFilter{streams: map[weak.Pointer[net.TCPAddr]]*streamCheck{}}
+	_, _ = f.filter(sip.TransportReadProps{Transport: "UDP", RemoteAddr: &net.UDPAddr{Port: 1}}, []byte("OPTIONS sip:a SIP/2.0\r\nX: 1\rY: 2\r\n\r\n"))
+	readAll(&strictConn{Conn: &chunkConn{chunks: [][]byte{[]byte("OPTIONS sip:a SIP/2.0\r\nX: 1\nY: 2\r\nContent-Length: 0\r\n\r\n")}}})
 	for i := range 2 {
 		_, _ = f.filter(sip.TransportReadProps{Transport: "TCP", RemoteAddr: &net.TCPAddr{Port: i}}, []byte("OPTIONS sip:a SIP/2.0\r\nX: 1\rY: 2\r\nContent-Length: 0\r\n\r\n"))
 	}
@@ -358,15 +390,22 @@ func TestLineEndRefusalLoggedOnce(t *testing.T) {
 }
 
 // BenchmarkReadFilter measures what StrictReads adds to each read sipgo
-// makes: a door's INVITE as a datagram (BareLineEnd, as ReadyConn has
-// already paid) and as one read of a stream (the stream's check found by
+// makes: a door's INVITE as a datagram (CRLF's walk and the Via's; on a
+// socket a ReadyConn reads, which has walked it, the Via's alone) and as
+// one read of a stream (the stream's check found by
 // its address, the header followed and the body skipped).
 func BenchmarkReadFilter(b *testing.B) {
 	data := invite(doorLines...)
-	for _, transport := range []string{"UDP", "TCP"} {
+	listed := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5060}
+	markChecked(listed, 1)
+	defer markChecked(listed, -1)
+	for _, transport := range []string{"UDP", "UDP via ReadyConn", "TCP"} {
 		b.Run(transport, func(b *testing.B) {
 			f := &readFilter{streams: map[weak.Pointer[net.TCPAddr]]*streamCheck{}}
 			props := sip.TransportReadProps{Transport: transport, RemoteAddr: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5060}}
+			if transport == "UDP via ReadyConn" {
+				props.Transport, props.LocalAddr = "UDP", listed
+			}
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
