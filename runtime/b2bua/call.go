@@ -689,9 +689,32 @@ func (c *call) invite(b *branch) error {
 	b.tx = tx
 	c.reack(b, tx)
 	go func() {
+		silent, stopSilence := c.silence(b)
+		defer func() { stopSilence() }()
 		for {
 			select {
+			case <-silent:
+				// The carrier's server sent nothing, not even 100
+				// Trying: the next one is tried, and this transaction
+				// forgotten.
+				if retry := c.tryNext(b, "no response within "+carrier.TryNext.String()); retry != nil {
+					tx.Terminate()
+					tx = retry
+					c.reack(b, tx)
+					silent, stopSilence = c.silence(b)
+				}
+				continue
 			case res := <-tx.Responses():
+				stopSilence()
+				silent = nil
+				if res.StatusCode == sip.StatusServiceUnavailable {
+					if retry := c.tryNext(b, "503 Service Unavailable"); retry != nil {
+						tx = retry
+						c.reack(b, tx)
+						silent, stopSilence = c.silence(b)
+						continue
+					}
+				}
 				if carrier.IsChallenge(res) {
 					if retry := c.reauth(b, res); retry != nil {
 						tx = retry
@@ -714,6 +737,15 @@ func (c *call) invite(b *branch) error {
 					return
 				}
 			case <-tx.Done():
+				if err := tx.Err(); err != nil {
+					if retry := c.tryNext(b, err.Error()); retry != nil {
+						stopSilence()
+						tx = retry
+						c.reack(b, tx)
+						silent, stopSilence = c.silence(b)
+						continue
+					}
+				}
 				c.post(evDead{br: b, err: tx.Err()})
 				return
 			}

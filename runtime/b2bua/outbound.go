@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -31,6 +32,9 @@ type outbound struct {
 	name    string // the display name presented with it (callerName)
 	cred    carrier.Credentials
 	hasCred bool
+	// next are the carrier's servers after the one the INVITE goes to
+	// first, in the order DNS gave (package sipdns), for failover.
+	next []netip.AddrPort
 }
 
 // outbound turns a routing.Outbound decision into the ring of the carrier.
@@ -74,9 +78,78 @@ func (c *call) contacts(account string) []Contact {
 		return []Contact{c.hop.Contact}
 	}
 	if o := c.out; o != nil && account == o.account {
-		return []Contact{{URI: carrier.URI(&o.trunk, o.number), Dest: carrier.HostPort(&o.trunk), Transport: carrier.Transport(&o.trunk)}}
+		ctx, cancel := context.WithTimeout(context.Background(), locateTimeout)
+		defer cancel()
+		servers, err := c.s.locator.Locate(ctx, carrier.Target(&o.trunk))
+		if err != nil {
+			c.s.log.Warn("call out: cannot locate the carrier", "trunk", o.trunk.Name, "carrier", carrier.HostPort(&o.trunk), "error", err)
+			return nil
+		}
+		o.next = servers[1:]
+		return []Contact{{URI: carrier.URI(&o.trunk, o.number), Dest: servers[0].String(), Transport: carrier.Transport(&o.trunk)}}
 	}
 	return c.st.reg.Contacts(account)
+}
+
+// locateTimeout bounds finding a carrier's servers for a call out: a few
+// DNS lookups, each bounded by package sipdns.
+const locateTimeout = 10 * time.Second
+
+// tryNext sends b's INVITE to the carrier's next server, when b is the
+// carrier leg, the server it went to failed before any provisional
+// response — a 503 or no response (RFC 3263 §4.3) — and there is another
+// to try: the same request in a new transaction (a new Via branch). It
+// returns the new transaction, or nil when the failure stands.
+func (c *call) tryNext(b *branch, why string) sip.ClientTransaction {
+	if !c.isTrunk(b) {
+		return nil
+	}
+	o := c.out
+	c.mu.Lock()
+	if b.early || b.cancel != "" || len(o.next) == 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	next := o.next[0]
+	o.next = o.next[1:]
+	failed := b.contact.Dest
+	b.contact.Dest = next.String()
+	b.authed = false // the next server's challenge is answered afresh
+	req := b.req.Clone()
+	c.mu.Unlock()
+	c.s.log.Warn("call out: carrier server failed; trying the next", "trunk", o.trunk.Name, "server", failed, "error", why, "next", next.String())
+	req.RemoveHeader("Via")
+	req.SetDestination(next.String())
+	c.mu.Lock()
+	b.req = req
+	c.mu.Unlock()
+	tx, err := c.s.client().TransactionRequest(context.Background(), req, c.s.trunkResend)
+	if err != nil {
+		c.s.log.Warn("call out: INVITE to the next carrier server failed", "trunk", o.trunk.Name, "server", next.String(), "error", err)
+		return nil
+	}
+	c.mu.Lock()
+	b.tx = tx
+	c.mu.Unlock()
+	return tx
+}
+
+// silence is a channel that receives once when b's INVITE has had no
+// response at all for carrier.TryNext on the runtime clock, and the
+// carrier has another server to try; stop ends the wait.
+func (c *call) silence(b *branch) (fired <-chan struct{}, stop func()) {
+	if !c.isTrunk(b) {
+		return nil, func() {}
+	}
+	c.mu.Lock()
+	more := len(c.out.next) > 0
+	c.mu.Unlock()
+	if !more {
+		return nil, func() {}
+	}
+	ch := make(chan struct{}, 1)
+	t := c.s.clk.AfterFunc(carrier.TryNext, func() { ch <- struct{}{} })
+	return ch, func() { t.Stop() }
 }
 
 // isTrunk reports whether b is the carrier leg of a call out.
