@@ -679,8 +679,12 @@ func (c *call) invite(b *branch) error {
 		s.cfg.Trace.Leg(c.id, string(id), b.account)
 	}
 	b.req = req
+	// The wait for a carrier's first response starts before the INVITE
+	// leaves, so that whoever watches it arrive finds the timer running.
+	silent, stopSilence := c.silence(b)
 	tx, err := s.oversize.Request(context.Background(), s.client(), req, !c.isTrunk(b) && b.contact.direct(), c.build(b))
 	if err != nil {
+		stopSilence()
 		if b.media != nil {
 			b.media.Close()
 		}
@@ -689,29 +693,29 @@ func (c *call) invite(b *branch) error {
 	b.tx = tx
 	c.reack(b, tx)
 	go func() {
-		silent, stopSilence := c.silence(b)
 		defer func() { stopSilence() }()
+		next := func(a attempt) {
+			tx, silent, stopSilence = a.tx, a.silent, a.stop
+			c.reack(b, tx)
+		}
 		for {
 			select {
 			case <-silent:
 				// The carrier's server sent nothing, not even 100
 				// Trying: the next one is tried, and this transaction
 				// forgotten.
-				if retry := c.tryNext(b, "no response within "+carrier.TryNext.String()); retry != nil {
+				silent = nil
+				if a, ok := c.tryNext(b, "no response within "+carrier.TryNext.String()); ok {
 					tx.Terminate()
-					tx = retry
-					c.reack(b, tx)
-					silent, stopSilence = c.silence(b)
+					next(a)
 				}
 				continue
 			case res := <-tx.Responses():
 				stopSilence()
 				silent = nil
 				if res.StatusCode == sip.StatusServiceUnavailable {
-					if retry := c.tryNext(b, "503 Service Unavailable"); retry != nil {
-						tx = retry
-						c.reack(b, tx)
-						silent, stopSilence = c.silence(b)
+					if a, ok := c.tryNext(b, "503 Service Unavailable"); ok {
+						next(a)
 						continue
 					}
 				}
@@ -738,11 +742,9 @@ func (c *call) invite(b *branch) error {
 				}
 			case <-tx.Done():
 				if err := tx.Err(); err != nil {
-					if retry := c.tryNext(b, err.Error()); retry != nil {
-						stopSilence()
-						tx = retry
-						c.reack(b, tx)
-						silent, stopSilence = c.silence(b)
+					stopSilence()
+					if a, ok := c.tryNext(b, err.Error()); ok {
+						next(a)
 						continue
 					}
 				}

@@ -2,7 +2,6 @@ package b2bua
 
 import (
 	"context"
-	"net/netip"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -34,7 +33,7 @@ type outbound struct {
 	hasCred bool
 	// next are the carrier's servers after the one the INVITE goes to
 	// first, in the order DNS gave (package sipdns), for failover.
-	next []netip.AddrPort
+	next []string
 }
 
 // outbound turns a routing.Outbound decision into the ring of the carrier.
@@ -80,13 +79,15 @@ func (c *call) contacts(account string) []Contact {
 	if o := c.out; o != nil && account == o.account {
 		ctx, cancel := context.WithTimeout(context.Background(), locateTimeout)
 		defer cancel()
-		servers, err := c.s.locator.Locate(ctx, carrier.Target(&o.trunk))
+		servers, err := carrier.Servers(ctx, c.s.locator, &o.trunk)
 		if err != nil {
 			c.s.log.Warn("call out: cannot locate the carrier", "trunk", o.trunk.Name, "carrier", carrier.HostPort(&o.trunk), "error", err)
 			return nil
 		}
+		c.mu.Lock()
 		o.next = servers[1:]
-		return []Contact{{URI: carrier.URI(&o.trunk, o.number), Dest: servers[0].String(), Transport: carrier.Transport(&o.trunk)}}
+		c.mu.Unlock()
+		return []Contact{{URI: carrier.URI(&o.trunk, o.number), Dest: servers[0], Transport: carrier.Transport(&o.trunk)}}
 	}
 	return c.st.reg.Contacts(account)
 }
@@ -95,43 +96,54 @@ func (c *call) contacts(account string) []Contact {
 // DNS lookups, each bounded by package sipdns.
 const locateTimeout = 10 * time.Second
 
+// attempt is an INVITE to one of a carrier's servers: its transaction,
+// and the wait for its first response (silence).
+type attempt struct {
+	tx     sip.ClientTransaction
+	silent <-chan struct{}
+	stop   func()
+}
+
 // tryNext sends b's INVITE to the carrier's next server, when b is the
 // carrier leg, the server it went to failed before any provisional
 // response — a 503 or no response (RFC 3263 §4.3) — and there is another
-// to try: the same request in a new transaction (a new Via branch). It
-// returns the new transaction, or nil when the failure stands.
-func (c *call) tryNext(b *branch, why string) sip.ClientTransaction {
+// to try: the same request in a new transaction (a new Via branch). ok is
+// false when the failure stands.
+func (c *call) tryNext(b *branch, why string) (a attempt, ok bool) {
 	if !c.isTrunk(b) {
-		return nil
+		return attempt{}, false
 	}
 	o := c.out
 	c.mu.Lock()
 	if b.early || b.cancel != "" || len(o.next) == 0 {
 		c.mu.Unlock()
-		return nil
+		return attempt{}, false
 	}
 	next := o.next[0]
 	o.next = o.next[1:]
 	failed := b.contact.Dest
-	b.contact.Dest = next.String()
+	b.contact.Dest = next
 	b.authed = false // the next server's challenge is answered afresh
 	req := b.req.Clone()
 	c.mu.Unlock()
-	c.s.log.Warn("call out: carrier server failed; trying the next", "trunk", o.trunk.Name, "server", failed, "error", why, "next", next.String())
+	c.s.log.Warn("call out: carrier server failed; trying the next", "trunk", o.trunk.Name, "server", failed, "error", why, "next", next)
 	req.RemoveHeader("Via")
-	req.SetDestination(next.String())
+	req.SetDestination(next)
 	c.mu.Lock()
 	b.req = req
 	c.mu.Unlock()
+	a.silent, a.stop = c.silence(b) // armed before the INVITE leaves
 	tx, err := c.s.client().TransactionRequest(context.Background(), req, c.s.trunkResend)
 	if err != nil {
-		c.s.log.Warn("call out: INVITE to the next carrier server failed", "trunk", o.trunk.Name, "server", next.String(), "error", err)
-		return nil
+		a.stop()
+		c.s.log.Warn("call out: INVITE to the next carrier server failed", "trunk", o.trunk.Name, "server", next, "error", err)
+		return attempt{}, false
 	}
 	c.mu.Lock()
 	b.tx = tx
 	c.mu.Unlock()
-	return tx
+	a.tx = tx
+	return a, true
 }
 
 // silence is a channel that receives once when b's INVITE has had no

@@ -1,6 +1,7 @@
 package carrier
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -109,6 +110,33 @@ func HostPort(t *ir.Trunk) string {
 // in order (RFC 3263 §4).
 func Target(t *ir.Trunk) sipdns.Target {
 	return sipdns.Target{Host: t.Host, Port: t.Port, Transport: Transport(t)}
+}
+
+// Servers returns where requests to t go, best first: the addresses
+// package sipdns locates (RFC 3263 §4), as host:port. Over TLS it is the
+// carrier's name as written, at its port (5061 when none is written), and
+// nothing else: sipgo checks the server's certificate against the name it
+// is given to connect to, and RFC 5922 §4 has that be the carrier's
+// domain — not an address, nor an SRV target's name, that DNS could have
+// been made to give. So a TLS trunk is neither looked up by SRV nor failed
+// over (sipgo resolves its name).
+func Servers(ctx context.Context, loc sipdns.Locator, t *ir.Trunk) ([]string, error) {
+	if Transport(t) == "TLS" {
+		port := t.Port
+		if port == 0 {
+			port = sip.DefaultPort("tls")
+		}
+		return []string{net.JoinHostPort(t.Host, strconv.Itoa(port))}, nil
+	}
+	found, err := loc.Locate(ctx, Target(t))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(found))
+	for i, ap := range found {
+		out[i] = ap.String()
+	}
+	return out, nil
 }
 
 // TryNext is how long a request to one of a carrier's servers waits for

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"strconv"
 	"sync"
@@ -79,7 +78,7 @@ type trunkRegistration struct {
 
 	// last is the carrier server that last answered (RFC 3263 §4.3):
 	// refreshes and the un-REGISTER go to it first, where the binding is.
-	last netip.AddrPort
+	last string
 
 	mu         sync.Mutex
 	registered bool      // the carrier holds our binding
@@ -213,7 +212,7 @@ func statusOf(err error) int {
 // next when one does not answer or answers 503 (RFC 3263 §4.3). It
 // returns the time the carrier granted.
 func (r *trunkRegistration) register(ctx context.Context, expires time.Duration) (time.Duration, error) {
-	dests, err := r.set.locator().Locate(ctx, Target(&r.trunk))
+	dests, err := Servers(ctx, r.set.locator(), &r.trunk)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
@@ -231,7 +230,7 @@ func (r *trunkRegistration) register(ctx context.Context, expires time.Duration)
 			}
 			return granted, err
 		}
-		r.set.cfg.Logger.Warn("carrier server failed; trying the next", "trunk", r.trunk.Name, "server", dest.String(), "error", err, "next", dests[i+1].String())
+		r.set.cfg.Logger.Warn("carrier server failed; trying the next", "trunk", r.trunk.Name, "server", dest, "error", err, "next", dests[i+1])
 	}
 	return 0, fmt.Errorf("carrier %s: no server to register at", HostPort(&r.trunk))
 }
@@ -255,7 +254,7 @@ func tryNext(err error) bool {
 // carrier says the nonce went stale — and a 423 Interval Too Brief. With
 // more servers to try, a server that sends nothing for TryNext is given
 // up.
-func (r *trunkRegistration) registerAt(ctx context.Context, expires time.Duration, dest netip.AddrPort, more bool) (time.Duration, error) {
+func (r *trunkRegistration) registerAt(ctx context.Context, expires time.Duration, dest string, more bool) (time.Duration, error) {
 	var challenge *sip.Response
 	answered, raised := 0, false
 	for {
@@ -324,12 +323,12 @@ func (r *trunkRegistration) send(ctx context.Context, req *sip.Request, more boo
 
 // contact is the address the carrier sends our calls to, as the server
 // at dest sees us.
-func (r *trunkRegistration) contact(dest netip.AddrPort) sip.Uri {
-	return r.set.cfg.Stack.Contact(r.cred.username, Transport(&r.trunk), dest.String())
+func (r *trunkRegistration) contact(dest string) sip.Uri {
+	return r.set.cfg.Stack.Contact(r.cred.username, Transport(&r.trunk), dest)
 }
 
 // request builds the next REGISTER of the registration, to dest.
-func (r *trunkRegistration) request(expires time.Duration, dest netip.AddrPort) *sip.Request {
+func (r *trunkRegistration) request(expires time.Duration, dest string) *sip.Request {
 	t := &r.trunk
 	ruri := URI(t, "")
 	req := sip.NewRequest(sip.REGISTER, ruri)
@@ -345,7 +344,7 @@ func (r *trunkRegistration) request(expires time.Duration, dest netip.AddrPort) 
 	req.AppendHeader(&sip.ContactHeader{Address: r.contact(dest)})
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
-	req.SetDestination(dest.String())
+	req.SetDestination(dest)
 	req.SetTransport(Transport(t))
 	return req
 }
