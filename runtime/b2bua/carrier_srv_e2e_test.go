@@ -239,3 +239,54 @@ func TestCarrierLookupTimeout(t *testing.T) {
 		t.Errorf("the log does not say the carrier could not be located:\n%s", h.log)
 	}
 }
+
+// TestCarrierRecognisedAtSRVServer: a carrier located by SRV is known by
+// its servers' addresses: its call to a DDI from one of them rings the
+// DDI's user without a challenge (an IP-authenticated trunk), as a
+// carrier written as an address is.
+func TestCarrierRecognisedAtSRVServer(t *testing.T) {
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-carrier"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	conn, err := net.ListenPacket("udp", carrierHost+":0")
+	if err != nil {
+		t.Skipf("SKIPPING: cannot listen on %s: %v", carrierHost, err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.ServeUDP(conn)
+	defer conn.Close()
+	client, err := sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(conn.LocalAddr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := netip.MustParseAddrPort(conn.LocalAddr().String())
+	h := startTrunkServer(t, netip.AddrPort{}, serverOptions{noCred: true, dns: carrierDNS(t, server)})
+	mary := h.device("app.mary")
+	mary.SetAnswer(device.Decline, 0)
+
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "+35315550101", Host: "trunks.example"})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: "+35315550101", Host: carrierRealm}})
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "+353861234567", Host: carrierRealm}, Params: sip.NewParams()}
+	from.Params.Add("tag", "carrier1")
+	req.AppendHeader(from)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody([]byte("v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"))
+	req.SetDestination(h.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	res, err := client.Do(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 603 {
+		t.Fatalf("the carrier's call ended with %d, want mary's 603 (a 407 means the carrier was not recognised)", res.StatusCode)
+	}
+	if e := h.next("call_started", kindOf(events.CallStarted)); e.From != "trunk.carrier" || e.Target != "user.mary" {
+		t.Errorf("call_started = %+v", e)
+	}
+}
