@@ -264,3 +264,26 @@ func TestContextEnds(t *testing.T) {
 		t.Errorf("err = %v, want the cancellation", err)
 	}
 }
+
+// BenchmarkLocateCached is what a call out pays to find its carrier once
+// the answers are cached: four SRV records ordered, their addresses
+// gathered.
+func BenchmarkLocateCached(b *testing.B) {
+	dns := sipdnstest.Start(b)
+	var recs []net.SRV
+	for i, n := range []string{"a", "b", "c", "d"} {
+		recs = append(recs, net.SRV{Target: n + ".carrier.test", Port: 5060, Priority: uint16(i / 2), Weight: 10})
+		dns.Addrs(n+".carrier.test", 300, netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}))
+	}
+	dns.SRV("_sip._udp.carrier.test", 300, recs...)
+	r := sipdns.New(sipdns.Config{DNS: dns.Resolver(), Clock: start(), Rand: rand.New(rand.NewPCG(1, 2))})
+	if _, err := r.Locate(context.Background(), target("carrier.test")); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Locate(context.Background(), target("carrier.test")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
