@@ -683,6 +683,19 @@ func (c *call) invite(b *branch) error {
 	// leaves, so that whoever watches it arrive finds the timer running.
 	silent, stopSilence := c.silence(b)
 	tx, err := s.oversize.Request(context.Background(), s.client(), req, !c.isTrunk(b) && b.contact.direct(), c.build(b))
+	for err != nil && c.isTrunk(b) {
+		// A carrier's server that cannot be reached at all (a TCP
+		// connection refused) is a failure as RFC 3263 §4.3 means it.
+		next, ok := c.nextServer(b, err.Error())
+		if !ok {
+			break
+		}
+		stopSilence()
+		req.RemoveHeader("Via")
+		req.SetDestination(next)
+		silent, stopSilence = c.silence(b)
+		tx, err = s.oversize.Request(context.Background(), s.client(), req, false, c.build(b))
+	}
 	if err != nil {
 		stopSilence()
 		if b.media != nil {

@@ -2,6 +2,7 @@ package b2bua_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -22,8 +23,8 @@ import (
 // in their own DNS server.
 const carrierName = "carrier.test"
 
-// carrierDNS publishes _sip._udp.carrier.test with one SRV target per
-// server, in the priority order given, every target at carrierHost.
+// carrierDNS publishes _sip._udp.carrier.test and _sip._tcp.carrier.test
+// with one SRV target per server, in the priority order given.
 func carrierDNS(t *testing.T, servers ...netip.AddrPort) *sipdnstest.Server {
 	dns := sipdnstest.Start(t)
 	var recs []net.SRV
@@ -33,6 +34,7 @@ func carrierDNS(t *testing.T, servers ...netip.AddrPort) *sipdnstest.Server {
 		dns.Addrs(name, 300, s.Addr())
 	}
 	dns.SRV("_sip._udp."+carrierName, 300, recs...)
+	dns.SRV("_sip._tcp."+carrierName, 300, recs...)
 	return dns
 }
 
@@ -288,5 +290,69 @@ func TestCarrierRecognisedAtSRVServer(t *testing.T) {
 	}
 	if e := h.next("call_started", kindOf(events.CallStarted)); e.From != "trunk.carrier" || e.Target != "user.mary" {
 		t.Errorf("call_started = %+v", e)
+	}
+}
+
+// TestTrunkRegistrationTCPRefused: over TCP, a carrier server that
+// refuses the connection is a failure too (RFC 3263 §4.3): the next one
+// takes the registration.
+func TestTrunkRegistrationTCPRefused(t *testing.T) {
+	l, err := net.Listen("tcp", carrierHost+":0")
+	if err != nil {
+		t.Skipf("SKIPPING: cannot listen on %s: %v", carrierHost, err)
+	}
+	refusing := netip.MustParseAddrPort(l.Addr().String())
+	l.Close() // nobody listens there now: the connection is refused
+	second := startRegistrarOn(t, "tcp")
+	h := startTrunkServer(t, netip.AddrPort{}, serverOptions{vars: siteTrunkVars, transport: "tcp", dns: carrierDNS(t, refusing, second.addr)})
+	second.exchange(t)
+	h.next("trunk_registered", kindOf(events.TrunkRegistered))
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
+	if !strings.Contains(h.log.String(), "server="+refusing.String()) {
+		t.Errorf("the log does not name the refusing server %s:\n%s", refusing, h.log)
+	}
+}
+
+// TestCallOutTCPRefused: over TCP, a call out whose first carrier server
+// refuses the connection goes to the next one (which answers busy here).
+func TestCallOutTCPRefused(t *testing.T) {
+	l, err := net.Listen("tcp", carrierHost+":0")
+	if err != nil {
+		t.Skipf("SKIPPING: cannot listen on %s: %v", carrierHost, err)
+	}
+	refusing := netip.MustParseAddrPort(l.Addr().String())
+	l.Close()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("busy-carrier"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, err := net.Listen("tcp", carrierHost+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	invites := make(chan *sip.Request, 4)
+	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		invites <- req.Clone()
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 486, "Busy Here", nil))
+	})
+	go srv.ServeTCP(busy)
+	t.Cleanup(func() { ua.Close(); busy.Close() })
+
+	h := startTrunkServer(t, netip.AddrPort{}, serverOptions{noCred: true, transport: "tcp", dns: carrierDNS(t, refusing, netip.MustParseAddrPort(busy.Addr().String()))})
+	mary := h.device("app.mary")
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	_, err = mary.Dial(ctx, "+15550100")
+	var se *device.StatusError
+	if !errors.As(err, &se) || se.Status != 486 {
+		t.Fatalf("call out: %v, want the second server's 486", err)
+	}
+	if inv := received(t, invites, "the second server's INVITE"); inv.Recipient.User != "+15550100" {
+		t.Errorf("the second server got an INVITE for %s", inv.Recipient.String())
 	}
 }

@@ -115,18 +115,18 @@ func (c *call) tryNext(b *branch, why string) (a attempt, ok bool) {
 	}
 	o := c.out
 	c.mu.Lock()
-	if b.early || b.cancel != "" || len(o.next) == 0 {
+	if b.early || b.cancel != "" {
 		c.mu.Unlock()
 		return attempt{}, false
 	}
-	next := o.next[0]
-	o.next = o.next[1:]
-	failed := b.contact.Dest
-	b.contact.Dest = next
-	b.authed = false // the next server's challenge is answered afresh
+	c.mu.Unlock()
+	next, ok := c.nextServer(b, why)
+	if !ok {
+		return attempt{}, false
+	}
+	c.mu.Lock()
 	req := b.req.Clone()
 	c.mu.Unlock()
-	c.s.log.Warn("call out: carrier server failed; trying the next", "trunk", o.trunk.Name, "server", failed, "error", why, "next", next)
 	req.RemoveHeader("Via")
 	req.SetDestination(next)
 	c.mu.Lock()
@@ -144,6 +144,25 @@ func (c *call) tryNext(b *branch, why string) (a attempt, ok bool) {
 	c.mu.Unlock()
 	a.tx = tx
 	return a, true
+}
+
+// nextServer moves b, the carrier leg, to the carrier's next server, if
+// any, saying why the last one failed.
+func (c *call) nextServer(b *branch, why string) (string, bool) {
+	o := c.out
+	c.mu.Lock()
+	if len(o.next) == 0 {
+		c.mu.Unlock()
+		return "", false
+	}
+	next := o.next[0]
+	o.next = o.next[1:]
+	failed := b.contact.Dest
+	b.contact.Dest = next
+	b.authed = false // the next server's challenge is answered afresh
+	c.mu.Unlock()
+	c.s.log.Warn("call out: carrier server failed; trying the next", "trunk", o.trunk.Name, "server", failed, "error", why, "next", next)
+	return next, true
 }
 
 // silence is a channel that receives once when b's INVITE has had no
