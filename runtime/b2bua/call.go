@@ -650,7 +650,7 @@ func (c *call) invite(b *branch) error {
 	}
 	offer := c.offer
 	if c.media != nil {
-		leg, legOffer, err := c.media.NewLeg(hostIP(b.contact.dest()))
+		leg, legOffer, err := c.media.NewLeg(c.signalling(b)...)
 		if err != nil {
 			if errors.Is(err, media.ErrNoPorts) {
 				c.mu.Lock()

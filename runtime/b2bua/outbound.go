@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -163,6 +164,21 @@ func (c *call) nextServer(b *branch, why string) (string, bool) {
 	c.mu.Unlock()
 	c.s.log.Warn("call out: carrier server failed; trying the next", "trunk", o.trunk.Name, "server", failed, "error", why, "next", next)
 	return next, true
+}
+
+// signalling are the IPs b's party may signal from, whose media the
+// relay accepts beside its SDP's: the contact's, and for the carrier leg
+// every server a failover may move it to.
+func (c *call) signalling(b *branch) []netip.Addr {
+	ips := []netip.Addr{hostIP(b.contact.dest())}
+	if c.isTrunk(b) {
+		c.mu.Lock()
+		for _, s := range c.out.next {
+			ips = append(ips, hostIP(s))
+		}
+		c.mu.Unlock()
+	}
+	return ips
 }
 
 // silence is a channel that receives once when b's INVITE has had no
