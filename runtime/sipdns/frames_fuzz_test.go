@@ -48,3 +48,23 @@ func FuzzFrames(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSee: any bytes a name server (or anyone spoofing one) sends are read
+// for their TTLs without a panic, and a TTL recorded is one the message
+// holds: never more than the largest 32-bit value, never from a query.
+func FuzzSee(f *testing.F) {
+	// A response with one A record of TTL 300, and one with nothing but
+	// an SOA (a negative answer).
+	f.Add([]byte("\x00\x01\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00\x01a\x04test\x00\x00\x01\x00\x01\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04\xc0\x00\x02\x01"))
+	f.Add([]byte("\x00\x01\x81\x83\x00\x01\x00\x00\x00\x01\x00\x00\x01a\x04test\x00\x00\x21\x00\x01\x04test\x00\x00\x06\x00\x01\x00\x00\x0e\x10\x00\x16\x02ns\xc0\x1c\x02hm\xc0\x1c\x00\x00\x00\x01\x00\x00\x0e\x10\x00\x00\x02\x58\x00\x01\x51\x80\x00\x00\x00\x3c"))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		var seen ttls
+		seen.see(msg)
+		if len(msg) > 2 && msg[2]&0x80 == 0 && (seen.hasPos || seen.hasNeg) {
+			t.Fatalf("a TTL was read from a query (QR clear): %+v", &seen)
+		}
+		if seen.hasPos && seen.hasNeg {
+			t.Fatalf("one message gave a positive and a negative TTL: %+v", &seen)
+		}
+	})
+}
