@@ -61,9 +61,9 @@ var importPolicy = []importRule{
 	{Prefix: "runtime/sites", Allow: []string{"compiler/ir", "runtime/listener", "runtime/site", "runtime/sipstack", "runtime/udp"},
 		Why: "many sites behind one set of listeners: it routes to runtime/site's sites and knows nothing of their parts"},
 	{Prefix: "runtime/b2bua", Allow: []string{"compiler/ir", "runtime/audio", "runtime/carrier", "runtime/clock", "runtime/events",
-		"runtime/line", "runtime/media", "runtime/notify", "runtime/presence", "runtime/routing", "runtime/sipstack", "runtime/udp"},
+		"runtime/line", "runtime/media", "runtime/notify", "runtime/presence", "runtime/routing", "runtime/sipdns", "runtime/sipstack", "runtime/udp"},
 		Why: "the call core uses its parts through small contracts; registrar, authentication, services and provisioning are plugged in by runtime/site"},
-	{Prefix: "runtime/carrier", Allow: []string{"compiler/ir", "runtime/clock", "runtime/events"},
+	{Prefix: "runtime/carrier", Allow: []string{"compiler/ir", "runtime/clock", "runtime/events", "runtime/sipdns"},
 		Why: "carrier registration reaches the server only through carrier.Stack"},
 	{Prefix: "runtime/notify", Allow: []string{"compiler/ir", "runtime/clock", "runtime/events"},
 		Why: "notifications reach the server only through notify.Stack"},
@@ -71,6 +71,10 @@ var importPolicy = []importRule{
 		Why: "presence watches the call events and reaches the server only through presence.Stack"},
 	{Prefix: "runtime/sipstack", Allow: nil,
 		Why: "the sipgo adaptation layer knows sipgo and nothing of ours"},
+	{Prefix: "runtime/sipdns/sipdnstest", Allow: nil,
+		Why: "the loopback DNS server for tests knows DNS and nothing of ours"},
+	{Prefix: "runtime/sipdns", Allow: []string{"runtime/clock"},
+		Why: "locating carriers by DNS (RFC 3263) knows DNS and the clock, never SIP; the call core and carrier registration use it through sipdns.Locator, and it imports neither"},
 	{Prefix: "runtime", Allow: []string{"compiler/ir", "runtime", "atomicfile", "email"}, Deny: []string{"runtime/site"},
 		Why: "runtime reads only the IR, never HCL nor the rest of compiler; only the command and the simulator start sites"},
 	{Prefix: "simulate", Allow: []string{"runtime", "compiler", "simulate", "atomicfile", "email"},
@@ -195,6 +199,8 @@ var thirdPartyPolicy = []thirdPartyRule{
 		Why: "digest authentication of SIP requests"},
 	{Prefix: "runtime/provisioning", Allow: []string{digestPkg},
 		Why: "HTTP digest authentication of provisioning fetches"},
+	{Prefix: "runtime/sipdns", Allow: []string{dnsmessage},
+		Why: "Go's resolver hides TTLs: sipdns reads them from the DNS responses (and its test server writes them) with x/net's DNS message package"},
 	{Prefix: "runtime/registrar", Allow: []string{sipgoSIP}, Why: "the registrar reads and answers SIP messages"},
 	{Prefix: "runtime/notify", Allow: []string{sipgoSIP}, Why: "notifications are SIP messages"},
 	{Prefix: "runtime/presence", Allow: []string{sipgoSIP}, Why: "dialog-event subscriptions and NOTIFYs are SIP messages"},
@@ -224,6 +230,7 @@ const (
 	digestPkg   = "github.com/icholy/digest"
 	sipgo       = "github.com/emiago/sipgo"
 	sipgoSIP    = "github.com/emiago/sipgo/sip"
+	dnsmessage  = "golang.org/x/net/dns/dnsmessage"
 )
 
 // thirdParty reports whether an import path is outside the standard

@@ -351,7 +351,10 @@ func (l *lowerer) lowerTrunks() {
 		if t.Username.Source == "" {
 			login = t.Username.Value
 		}
-		port, _ := strconv.Atoi(t.Port.Value)
+		port := 0 // not written: the server looks the host up as an SRV service
+		if t.Port.Set {
+			port, _ = strconv.Atoi(t.Port.Value)
+		}
 		var ddis []string
 		for _, n := range t.Numbers {
 			ddis = append(ddis, n.Value)

@@ -271,7 +271,7 @@ type Trunk struct {
 	DeclRange hcl.Range
 
 	Host      Str
-	Port      Number // default 5060
+	Port      Number // none: located by DNS SRV, else 5060 (5061 over TLS)
 	Transport Str    // udp (default) | tcp | tls
 	Username  Secret
 	Password  Secret

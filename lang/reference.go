@@ -166,7 +166,7 @@ var (
 		Doc: "A carrier's SIP trunk: calls out, and the pool of DDIs that ring users. Refer to it as trunk.NAME.",
 		Attrs: []AttrSpec{
 			{Name: "host", Type: "string", Required: true, Doc: "The carrier's SIP server."},
-			{Name: "port", Type: "dial number", Default: "5060", Doc: "The carrier's SIP port."},
+			{Name: "port", Type: "dial number", Doc: "The carrier's SIP port. Without it a host name is looked up as an SRV service for the transport (_sip._udp or _sip._tcp, RFC 3263), whose servers are tried in priority and weight order, the next one when one does not answer or answers 503; a name without SRV records is reached at 5060. With it, or with a numeric IP as host, no SRV is looked up. Over TLS the host is reached as written, at 5061 without a port: its certificate must name it."},
 			{Name: "transport", Type: "string", Default: `"udp"`, Doc: "\"udp\", \"tcp\" or \"tls\"."},
 			{Name: "username", Type: "secret string", Doc: "The trunk's login; write var.NAME so it stays out of git."},
 			{Name: "password", Type: "secret string", Doc: "The trunk's password; write var.NAME with a sensitive variable: it is never printed."},

@@ -9,7 +9,7 @@ func decodeTrunkBlock(b *hcl.Block, ev *evaluator) (*Trunk, hcl.Diagnostics) {
 	content, diags := b.Body.Content(trunkSchema)
 	a := &attrs{m: content.Attributes, decl: b.DefRange, ev: ev, spec: trunkBlock}
 	t.Host = a.str("host", "")
-	t.Port = a.number("port", "5060")
+	t.Port = a.number("port", "") // none: DNS SRV says (RFC 3263)
 	t.Transport = a.str("transport", "udp")
 	a.oneOf("transport", t.Transport, "udp", "tcp", "tls")
 	t.Username = a.secret("username")

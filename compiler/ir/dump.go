@@ -137,7 +137,9 @@ func Dump(p *Program) []byte {
 		w.blank()
 		w.line(0, "trunk", q(t.Name))
 		w.attr("host", t.Host)
-		w.line(1, "port", strconv.Itoa(t.Port))
+		if t.Port != 0 { // none: located by DNS SRV
+			w.line(1, "port", strconv.Itoa(t.Port))
+		}
 		w.attr("transport", t.Transport)
 		w.list("ddis", t.DDIs)
 		w.attr("username", string(t.Username))

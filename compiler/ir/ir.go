@@ -392,7 +392,10 @@ type Conference struct {
 // read (-var, -var-file, SWITCHBOARD_VAR_<name>).
 type SecretRef string
 
-// Trunk is a carrier SIP trunk.
+// Trunk is a carrier SIP trunk. Port is the port the site writes, 0 when
+// it writes none: the server then looks Host up as an SRV service for
+// Transport (RFC 3263, package runtime/sipdns), else uses the transport's
+// default port.
 type Trunk struct {
 	Name      string   `json:"name"`
 	Host      string   `json:"host"`

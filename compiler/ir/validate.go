@@ -139,7 +139,7 @@ func (v *validator) program() {
 		if t.Host == "" {
 			v.errf("trunk %q: no host", t.Name)
 		}
-		if t.Port < 1 || t.Port > 65535 {
+		if t.Port < 0 || t.Port > 65535 { // 0: none written, located by DNS SRV
 			v.errf("trunk %q: port %d out of range", t.Name, t.Port)
 		}
 		if !validTransport(t.Transport) {

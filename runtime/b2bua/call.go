@@ -678,7 +678,7 @@ func (c *call) invite(b *branch) error {
 	}
 	offer := c.offer
 	if c.media != nil {
-		leg, legOffer, err := c.media.NewLeg(hostIP(b.contact.dest()))
+		leg, legOffer, err := c.media.NewLeg(c.signalling(b)...)
 		if err != nil {
 			if errors.Is(err, media.ErrNoPorts) {
 				c.mu.Lock()
@@ -707,8 +707,25 @@ func (c *call) invite(b *branch) error {
 		s.cfg.Trace.Leg(c.id, string(id), b.account)
 	}
 	b.req = req
+	// The wait for a carrier's first response starts before the INVITE
+	// leaves, so that whoever watches it arrive finds the timer running.
+	silent, stopSilence := c.silence(b)
 	tx, err := s.oversize.Request(context.Background(), s.client(), req, !c.isTrunk(b) && b.contact.direct(), c.build(b))
+	for err != nil && c.isTrunk(b) {
+		// A carrier's server that cannot be reached at all (a TCP
+		// connection refused) is a failure as RFC 3263 §4.3 means it.
+		next, ok := c.nextServer(b, err.Error())
+		if !ok {
+			break
+		}
+		stopSilence()
+		req.RemoveHeader("Via")
+		req.SetDestination(next)
+		silent, stopSilence = c.silence(b)
+		tx, err = s.oversize.Request(context.Background(), s.client(), req, false, c.build(b))
+	}
 	if err != nil {
+		stopSilence()
 		if b.media != nil {
 			b.media.Close()
 		}
@@ -717,9 +734,32 @@ func (c *call) invite(b *branch) error {
 	b.tx = tx
 	c.reack(b, tx)
 	go func() {
+		defer func() { stopSilence() }()
+		next := func(a attempt) {
+			tx, silent, stopSilence = a.tx, a.silent, a.stop
+			c.reack(b, tx)
+		}
 		for {
 			select {
+			case <-silent:
+				// The carrier's server sent nothing, not even 100
+				// Trying: the next one is tried, and this transaction
+				// forgotten.
+				silent = nil
+				if a, ok := c.tryNext(b, "no response within "+carrier.TryNext.String()); ok {
+					tx.Terminate()
+					next(a)
+				}
+				continue
 			case res := <-tx.Responses():
+				stopSilence()
+				silent = nil
+				if res.StatusCode == sip.StatusServiceUnavailable {
+					if a, ok := c.tryNext(b, "503 Service Unavailable"); ok {
+						next(a)
+						continue
+					}
+				}
 				if carrier.IsChallenge(res) {
 					if retry := c.reauth(b, res); retry != nil {
 						tx = retry
@@ -742,6 +782,13 @@ func (c *call) invite(b *branch) error {
 					return
 				}
 			case <-tx.Done():
+				if err := tx.Err(); err != nil {
+					stopSilence()
+					if a, ok := c.tryNext(b, err.Error()); ok {
+						next(a)
+						continue
+					}
+				}
 				c.post(evDead{br: b, err: tx.Err()})
 				return
 			}

@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -31,6 +32,9 @@ type outbound struct {
 	name    string // the display name presented with it (callerName)
 	cred    carrier.Credentials
 	hasCred bool
+	// next are the carrier's servers after the one the INVITE goes to
+	// first, in the order DNS gave (package sipdns), for failover.
+	next []string
 }
 
 // outbound turns a routing.Outbound decision into the ring of the carrier.
@@ -74,9 +78,125 @@ func (c *call) contacts(account string) []Contact {
 		return []Contact{c.hop.Contact}
 	}
 	if o := c.out; o != nil && account == o.account {
-		return []Contact{{URI: carrier.URI(&o.trunk, o.number), Dest: carrier.HostPort(&o.trunk), Transport: carrier.Transport(&o.trunk)}}
+		ctx, cancel := context.WithTimeout(context.Background(), locateTimeout)
+		defer cancel()
+		servers, err := carrier.Servers(ctx, c.s.locator, &o.trunk)
+		if err != nil {
+			c.s.log.Warn("call out: cannot locate the carrier", "trunk", o.trunk.Name, "carrier", carrier.HostPort(&o.trunk), "error", err)
+			return nil
+		}
+		c.mu.Lock()
+		o.next = servers[1:]
+		c.mu.Unlock()
+		return []Contact{{URI: carrier.URI(&o.trunk, o.number), Dest: servers[0], Transport: carrier.Transport(&o.trunk)}}
 	}
 	return c.st.reg.Contacts(account)
+}
+
+// locateTimeout bounds finding a carrier's servers for a call out: a few
+// DNS lookups, each bounded by package sipdns.
+const locateTimeout = 10 * time.Second
+
+// attempt is an INVITE to one of a carrier's servers: its transaction,
+// and the wait for its first response (silence).
+type attempt struct {
+	tx     sip.ClientTransaction
+	silent <-chan struct{}
+	stop   func()
+}
+
+// tryNext sends b's INVITE to the carrier's next server, when b is the
+// carrier leg, the server it went to failed before any provisional
+// response — a 503 or no response (RFC 3263 §4.3) — and there is another
+// to try: the same request in a new transaction (a new Via branch). ok is
+// false when the failure stands.
+func (c *call) tryNext(b *branch, why string) (a attempt, ok bool) {
+	if !c.isTrunk(b) {
+		return attempt{}, false
+	}
+	o := c.out
+	c.mu.Lock()
+	if b.early || b.cancel != "" {
+		c.mu.Unlock()
+		return attempt{}, false
+	}
+	c.mu.Unlock()
+	next, ok := c.nextServer(b, why)
+	if !ok {
+		return attempt{}, false
+	}
+	c.mu.Lock()
+	req := b.req.Clone()
+	c.mu.Unlock()
+	req.RemoveHeader("Via")
+	req.SetDestination(next)
+	c.mu.Lock()
+	b.req = req
+	c.mu.Unlock()
+	a.silent, a.stop = c.silence(b) // armed before the INVITE leaves
+	tx, err := c.s.client().TransactionRequest(context.Background(), req, c.s.trunkResend)
+	if err != nil {
+		a.stop()
+		c.s.log.Warn("call out: INVITE to the next carrier server failed", "trunk", o.trunk.Name, "server", next, "error", err)
+		return attempt{}, false
+	}
+	c.mu.Lock()
+	b.tx = tx
+	c.mu.Unlock()
+	a.tx = tx
+	return a, true
+}
+
+// nextServer moves b, the carrier leg, to the carrier's next server, if
+// any, saying why the last one failed.
+func (c *call) nextServer(b *branch, why string) (string, bool) {
+	o := c.out
+	c.mu.Lock()
+	if len(o.next) == 0 {
+		c.mu.Unlock()
+		return "", false
+	}
+	next := o.next[0]
+	o.next = o.next[1:]
+	failed := b.contact.Dest
+	b.contact.Dest = next
+	b.authed = false // the next server's challenge is answered afresh
+	c.mu.Unlock()
+	c.s.log.Warn("call out: carrier server failed; trying the next", "trunk", o.trunk.Name, "server", failed, "error", why, "next", next)
+	return next, true
+}
+
+// signalling are the IPs b's party may signal from, whose media the
+// relay accepts beside its SDP's: the contact's, and for the carrier leg
+// every server a failover may move it to.
+func (c *call) signalling(b *branch) []netip.Addr {
+	ips := []netip.Addr{hostIP(b.contact.dest())}
+	if c.isTrunk(b) {
+		c.mu.Lock()
+		for _, s := range c.out.next {
+			ips = append(ips, hostIP(s))
+		}
+		c.mu.Unlock()
+	}
+	return ips
+}
+
+// silence is a channel that receives once when b's INVITE has had no
+// response at all for carrier.TryNext on the runtime clock, and the
+// carrier has another server to try; stop ends the wait.
+func (c *call) silence(b *branch) (fired <-chan struct{}, stop func()) {
+	if !c.isTrunk(b) {
+		return nil, func() {}
+	}
+	c.mu.Lock()
+	more := len(c.out.next) > 0
+	c.mu.Unlock()
+	if !more {
+		return nil, func() {}
+	}
+	ch := make(chan struct{}, 1)
+	t := c.s.clk.AfterFunc(carrier.TryNext, func() { ch <- struct{}{} })
+	return ch, func() { t.Stop() }
 }
 
 // isTrunk reports whether b is the carrier leg of a call out.

@@ -25,6 +25,7 @@ import (
 	"switchboard/runtime/notify"
 	"switchboard/runtime/presence"
 	"switchboard/runtime/routing"
+	"switchboard/runtime/sipdns"
 	"switchboard/runtime/sipstack"
 	"switchboard/runtime/udp"
 )
@@ -73,6 +74,9 @@ type Config struct {
 	// Nodes, in a cluster, recognise the calls and NOTIFYs other nodes
 	// send devices through this one (nodehop.go); nil: a single node.
 	Nodes NodeHops
+	// Locator finds carriers' servers by DNS for calls out and
+	// registrations (package sipdns); nil: the system's DNS.
+	Locator sipdns.Locator
 }
 
 // userAgent is the Server and User-Agent header value.
@@ -121,6 +125,8 @@ type Server struct {
 	serving   sync.WaitGroup
 	// trunks are the server's registrations at its carriers.
 	trunks *carrier.Set
+	// locator finds carriers' servers (Config.Locator).
+	locator sipdns.Locator
 
 	// register answers REGISTER over UDP beside sipgo (package sipstack).
 	register *sipstack.Register
@@ -146,6 +152,9 @@ type State struct {
 	Secrets   Secrets
 	Auth      Authenticator
 	Registrar Registrar
+	// Locator finds the carriers' servers, whose addresses are how calls
+	// from carriers are recognised; nil: the system's DNS.
+	Locator sipdns.Locator
 }
 
 // Prepared is a State made ready to run, with what the server derives
@@ -242,6 +251,10 @@ func New(cfg Config) (*Server, error) {
 	if s.clk == nil {
 		s.clk = clock.Real
 	}
+	s.locator = cfg.Locator
+	if s.locator == nil {
+		s.locator = sipdns.New(sipdns.Config{Clock: s.clk})
+	}
 	// StrictReads: the connections sipgo dials (a leg's TCP, a trunk's)
 	// are refused a bare CR or LF as the accepted ones are.
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(userAgent), sipgo.WithUserAgentHostname(cfg.Current().st.program.Site.Domain), sipstack.StrictReads())
@@ -254,7 +267,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.notifier = notify.New(notify.Config{Stack: notifyStack{s}, Clock: s.clk, Logger: s.log, Summary: cfg.Services.MessageSummary, Go: s.goTracked})
 	s.presence = presence.New(presence.Config{Stack: notifyStack{s}, Clock: s.clk, Logger: s.log, Go: s.goTracked, Limits: cfg.Presence, Publish: s.publish})
-	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Go: s.goTracked})
+	s.trunks = carrier.NewSet(carrier.Config{Stack: carrierStack{s}, Clock: s.clk, Logger: s.log, Publish: s.publish, Go: s.goTracked, Locator: s.locator})
 	onRegister := requireKnown(func(req *sip.Request, tx sip.ServerTransaction) { s.st().reg.OnRegister(req, tx) })
 	s.register = sipstack.NewRegister(onRegister)
 	s.register.Challenge(s.challengeRegister)
@@ -285,8 +298,9 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Prepare derives what the server needs of c: its routing tables, its
-// carriers' addresses (host names are looked up now, before c runs) and
-// the devices that show each mailbox's light.
+// carriers' addresses (host names are looked up now, before c runs: the
+// servers their SRV records name, else their own addresses, as calls out
+// find them) and the devices that show each mailbox's light.
 func Prepare(c State) *Prepared {
 	p := c.Program
 	st := &siteState{program: p, secrets: c.Secrets, router: routing.New(p), auth: c.Auth, reg: c.Registrar, trunks: map[netip.Addr][]string{}}
@@ -309,16 +323,23 @@ func Prepare(c State) *Prepared {
 	for j, b := range boxes {
 		st.boxAccounts[j] = b.i
 	}
-	for _, t := range p.Trunks {
-		// Carriers are recognised by source address. Literal addresses
-		// only here; a host name is resolved when the server starts.
-		if a, err := netip.ParseAddr(t.Host); err == nil {
-			st.trunks[a.Unmap()] = append(st.trunks[a.Unmap()], t.Name)
-		} else if addrs, err := net.LookupHost(t.Host); err == nil {
-			for _, h := range addrs {
-				if a, err := netip.ParseAddr(h); err == nil {
-					st.trunks[a.Unmap()] = append(st.trunks[a.Unmap()], t.Name)
-				}
+	loc := c.Locator
+	if loc == nil && len(p.Trunks) > 0 {
+		loc = sipdns.New(sipdns.Config{})
+	}
+	for i := range p.Trunks {
+		// Carriers are recognised by source address: the addresses of
+		// the servers calls out go to. A carrier DNS cannot find now is
+		// not recognised until the next configuration (its calls are
+		// challenged as anyone's).
+		t := &p.Trunks[i]
+		ctx, cancel := context.WithTimeout(context.Background(), locateTimeout)
+		servers, _ := loc.Locate(ctx, carrier.Target(t))
+		cancel()
+		for _, ap := range servers {
+			a := ap.Addr().Unmap()
+			if !slices.Contains(st.trunks[a], t.Name) {
+				st.trunks[a] = append(st.trunks[a], t.Name)
 			}
 		}
 	}

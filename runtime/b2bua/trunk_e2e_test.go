@@ -25,6 +25,8 @@ import (
 	"switchboard/runtime/clock"
 	"switchboard/runtime/clock/clocktest"
 	"switchboard/runtime/events"
+	"switchboard/runtime/sipdns"
+	"switchboard/runtime/sipdns/sipdnstest"
 	"switchboard/runtime/site"
 	"switchboard/simulate/device"
 )
@@ -129,6 +131,11 @@ type serverOptions struct {
 	noCred    bool      // the trunk is IP-authenticated
 	src       string    // the site; trunkSite when empty
 	transport string    // the trunk's, when not the site's (udp)
+	// dns, when set, is where the server looks the carrier up: the
+	// trunk's host is then carrierName, with no port (SRV decides), and
+	// the carrier address given is ignored.
+	dns        *sipdnstest.Server
+	dnsTimeout time.Duration // each lookup's; 0: sipdns's default
 }
 
 func startTrunkServer(t *testing.T, carrier netip.AddrPort, o serverOptions) *trunkServer {
@@ -139,6 +146,9 @@ func startTrunkServer(t *testing.T, carrier netip.AddrPort, o serverOptions) *tr
 	}
 	p := compile(t, src)
 	p.Trunks[0].Port = int(carrier.Port())
+	if o.dns != nil {
+		p.Trunks[0].Host, p.Trunks[0].Port = carrierName, 0
+	}
 	if o.transport != "" {
 		p.Trunks[0].Transport = o.transport
 	}
@@ -158,7 +168,11 @@ func startTrunkServer(t *testing.T, carrier netip.AddrPort, o serverOptions) *tr
 	bus := events.NewBus(h.clock.Now)
 	h.sub = bus.Subscribe(4096)
 	logger := slog.New(slog.NewTextHandler(lockedWriter{h.logMu, h.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := site.New(site.Config{Program: p, Secrets: sec}, site.Options{Events: bus, Clock: h.clock, Logger: logger, MediaIP: netip.MustParseAddr("127.0.0.1"), Services: &b2bua.Services{}})
+	opts := site.Options{Events: bus, Clock: h.clock, Logger: logger, MediaIP: netip.MustParseAddr("127.0.0.1"), Services: &b2bua.Services{}}
+	if o.dns != nil {
+		opts.Carriers = sipdns.New(sipdns.Config{DNS: o.dns.Resolver(), Clock: h.clock, Timeout: o.dnsTimeout})
+	}
+	st, err := site.New(site.Config{Program: p, Secrets: sec}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

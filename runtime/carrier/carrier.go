@@ -1,16 +1,19 @@
 package carrier
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/sipdns"
 )
 
 // TrunkSecrets resolves trunk credentials. The IR names them
@@ -94,23 +97,62 @@ func Transport(t *ir.Trunk) string {
 	return "UDP"
 }
 
-// HostPort is where requests to t are sent.
+// HostPort is the carrier as the site names it, for logs: host:port, or
+// the host alone when no port is written (DNS SRV decides, Target).
 func HostPort(t *ir.Trunk) string {
-	port := t.Port
-	if port == 0 {
-		port = sip.DefaultPort(sip.NetworkToLower(Transport(t)))
+	if t.Port == 0 {
+		return t.Host
 	}
-	return net.JoinHostPort(t.Host, strconv.Itoa(port))
+	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
 }
+
+// Target is t's address as package sipdns locates it: the servers to try,
+// in order (RFC 3263 §4).
+func Target(t *ir.Trunk) sipdns.Target {
+	return sipdns.Target{Host: t.Host, Port: t.Port, Transport: Transport(t)}
+}
+
+// Servers returns where requests to t go, best first: the addresses
+// package sipdns locates (RFC 3263 §4), as host:port. Over TLS it is the
+// carrier's name as written, at its port (5061 when none is written), and
+// nothing else: sipgo checks the server's certificate against the name it
+// is given to connect to, and RFC 5922 §4 has that be the carrier's
+// domain — not an address, nor an SRV target's name, that DNS could have
+// been made to give. So a TLS trunk is neither looked up by SRV nor failed
+// over (sipgo resolves its name).
+func Servers(ctx context.Context, loc sipdns.Locator, t *ir.Trunk) ([]string, error) {
+	if Transport(t) == "TLS" {
+		port := t.Port
+		if port == 0 {
+			port = sip.DefaultPort("tls")
+		}
+		return []string{net.JoinHostPort(t.Host, strconv.Itoa(port))}, nil
+	}
+	found, err := loc.Locate(ctx, Target(t))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(found))
+	for i, ap := range found {
+		out[i] = ap.String()
+	}
+	return out, nil
+}
+
+// TryNext is how long a request to one of a carrier's servers waits for
+// any response before the next server is tried (RFC 3263 §4.3 fails over
+// on a transaction timeout, which is 32 s: a caller would hear silence
+// that long). A carrier answers INVITE with 100 Trying within 200 ms (RFC
+// 3261 §16.2), so 4 s of silence means the server is gone. The last server
+// gets the whole transaction time.
+const TryNext = 4 * time.Second
 
 // URI is sip:user@host:port at the carrier, with the transport
 // parameter when it is not UDP (RFC 3263: the URI says how to reach it).
+// Without a port written the URI carries none: the carrier's name stands
+// for the service its SRV records describe.
 func URI(t *ir.Trunk, user string) sip.Uri {
-	port := t.Port
-	if port == 0 {
-		port = sip.DefaultPort(sip.NetworkToLower(Transport(t)))
-	}
-	u := sip.Uri{Scheme: "sip", User: user, Host: t.Host, Port: port}
+	u := sip.Uri{Scheme: "sip", User: user, Host: t.Host, Port: t.Port}
 	if tr := Transport(t); tr != "UDP" {
 		u.UriParams = sip.NewParams()
 		u.UriParams.Add("transport", sip.NetworkToLower(tr))

@@ -1,8 +1,11 @@
 package carrier
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"switchboard/compiler/ir"
+	"switchboard/runtime/sipdns"
 )
 
 type trunkMap map[ir.SecretRef]string
@@ -149,5 +153,44 @@ func TestAuthorizePicksFirstUsableChallenge(t *testing.T) {
 				t.Errorf("%s: %s, want algorithm=%s", tt.header, h.Value(), tt.alg)
 			}
 		})
+	}
+}
+
+// locatorFunc is a sipdns.Locator of a function.
+type locatorFunc func(context.Context, sipdns.Target) ([]netip.AddrPort, error)
+
+func (f locatorFunc) Locate(ctx context.Context, t sipdns.Target) ([]netip.AddrPort, error) {
+	return f(ctx, t)
+}
+
+// TestServers: a trunk's servers are what DNS locates, in its order; a TLS
+// trunk's are its name as written (its certificate is checked against
+// it), at 5061 when no port is written, without asking DNS.
+func TestServers(t *testing.T) {
+	var asked []sipdns.Target
+	loc := locatorFunc(func(_ context.Context, tg sipdns.Target) ([]netip.AddrPort, error) {
+		asked = append(asked, tg)
+		return []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:5070"), netip.MustParseAddrPort("[2001:db8::1]:5071")}, nil
+	})
+	for _, c := range []struct {
+		trunk ir.Trunk
+		want  []string
+		asked bool
+	}{
+		{ir.Trunk{Host: "carrier.example", Transport: "udp"}, []string{"192.0.2.1:5070", "[2001:db8::1]:5071"}, true},
+		{ir.Trunk{Host: "carrier.example", Transport: "tls"}, []string{"carrier.example:5061"}, false},
+		{ir.Trunk{Host: "carrier.example", Port: 5081, Transport: "tls"}, []string{"carrier.example:5081"}, false},
+	} {
+		asked = nil
+		got, err := Servers(context.Background(), loc, &c.trunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, c.want) || (len(asked) > 0) != c.asked {
+			t.Errorf("%+v: %v (DNS asked %v), want %v (DNS asked: %t)", c.trunk, got, asked, c.want, c.asked)
+		}
+		if want := (sipdns.Target{Host: c.trunk.Host, Port: c.trunk.Port, Transport: Transport(&c.trunk)}); c.asked && (len(asked) != 1 || asked[0] != want) {
+			t.Errorf("DNS asked for %v, want %v", asked, want)
+		}
 	}
 }

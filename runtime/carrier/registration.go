@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/runtime/clock"
 	"switchboard/runtime/events"
+	"switchboard/runtime/sipdns"
 )
 
 // Stack is what registrations need of the SIP server they register: the
@@ -38,6 +40,9 @@ type Config struct {
 	// Go runs an un-REGISTER on a goroutine the server's Close waits for,
 	// with its hang-ups; nil: a plain goroutine.
 	Go func(func())
+	// Locator finds the carrier's servers (package sipdns); nil: the
+	// system's DNS.
+	Locator sipdns.Locator
 }
 
 // Registration at a carrier: how long is asked for, how soon a failed
@@ -70,6 +75,10 @@ type trunkRegistration struct {
 	cancel context.CancelFunc
 	wake   chan struct{}
 	done   chan struct{}
+
+	// last is the carrier server that last answered (RFC 3263 §4.3):
+	// refreshes and the un-REGISTER go to it first, where the binding is.
+	last string
 
 	mu         sync.Mutex
 	registered bool      // the carrier holds our binding
@@ -198,26 +207,69 @@ func statusOf(err error) int {
 	return 0
 }
 
-// register sends one REGISTER (expires 0 withdraws the binding) and
-// answers the carrier's challenges — once, and once more when the carrier
-// says the nonce went stale — and a 423 Interval Too Brief. It returns the
-// time the carrier granted.
+// register registers at the carrier's servers in the order DNS gives
+// them (package sipdns), the one that last answered first, trying the
+// next when one does not answer or answers 503 (RFC 3263 §4.3). It
+// returns the time the carrier granted.
 func (r *trunkRegistration) register(ctx context.Context, expires time.Duration) (time.Duration, error) {
+	dests, err := Servers(ctx, r.set.locator(), &r.trunk)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("cannot locate carrier %s: %w", HostPort(&r.trunk), err)
+	}
+	if i := slices.Index(dests, r.last); i > 0 {
+		dests = slices.Insert(slices.Delete(slices.Clone(dests), i, i+1), 0, r.last)
+	}
+	for i, dest := range dests {
+		granted, err := r.registerAt(ctx, expires, dest, i < len(dests)-1)
+		if err == nil || !tryNext(err) || i == len(dests)-1 || ctx.Err() != nil {
+			if err == nil || !tryNext(err) {
+				r.last = dest
+			}
+			return granted, err
+		}
+		r.set.cfg.Logger.Warn("carrier server failed; trying the next", "trunk", r.trunk.Name, "server", dest, "error", err, "next", dests[i+1])
+	}
+	return 0, fmt.Errorf("carrier %s: no server to register at", HostPort(&r.trunk))
+}
+
+// errNoAnswer is a server that sent nothing within TryNext.
+var errNoAnswer = errors.New("no response")
+
+// tryNext reports whether err means the server failed, and the next one
+// should be tried (RFC 3263 §4.3: a transaction timeout, a transport
+// error, or 503).
+func tryNext(err error) bool {
+	var re *registerError
+	if errors.As(err, &re) {
+		return re.status == sip.StatusServiceUnavailable
+	}
+	return true
+}
+
+// registerAt sends one REGISTER to dest (expires 0 withdraws the binding)
+// and answers the carrier's challenges — once, and once more when the
+// carrier says the nonce went stale — and a 423 Interval Too Brief. With
+// more servers to try, a server that sends nothing for TryNext is given
+// up.
+func (r *trunkRegistration) registerAt(ctx context.Context, expires time.Duration, dest string, more bool) (time.Duration, error) {
 	var challenge *sip.Response
 	answered, raised := 0, false
 	for {
-		req := r.request(expires)
+		req := r.request(expires, dest)
 		if challenge != nil {
 			if err := Authorize(req, challenge, r.cred); err != nil {
 				return 0, &registerError{status: challenge.StatusCode, reason: challenge.Reason, why: err.Error()}
 			}
 		}
-		res, err := r.set.cfg.Stack.Send(ctx, req)
+		res, err := r.send(ctx, req, more)
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
 			}
-			return 0, fmt.Errorf("no answer from %s: %w", HostPort(&r.trunk), err)
+			return 0, fmt.Errorf("no answer from %s (%s): %w", HostPort(&r.trunk), dest, err)
 		}
 		switch {
 		case IsChallenge(res):
@@ -252,13 +304,31 @@ func (r *trunkRegistration) register(ctx context.Context, expires time.Duration)
 	}
 }
 
-// contact is the address the carrier sends our calls to.
-func (r *trunkRegistration) contact() sip.Uri {
-	return r.set.cfg.Stack.Contact(r.cred.username, Transport(&r.trunk), HostPort(&r.trunk))
+// send sends req; with more servers to try, it gives up when no response
+// comes within TryNext on the runtime clock.
+func (r *trunkRegistration) send(ctx context.Context, req *sip.Request, more bool) (*sip.Response, error) {
+	if !more {
+		return r.set.cfg.Stack.Send(ctx, req)
+	}
+	tctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	t := r.set.cfg.Clock.AfterFunc(TryNext, func() { cancel(errNoAnswer) })
+	defer t.Stop()
+	res, err := r.set.cfg.Stack.Send(tctx, req)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(tctx), errNoAnswer) {
+		return nil, fmt.Errorf("%w within %s", errNoAnswer, TryNext)
+	}
+	return res, err
 }
 
-// request builds the next REGISTER of the registration.
-func (r *trunkRegistration) request(expires time.Duration) *sip.Request {
+// contact is the address the carrier sends our calls to, as the server
+// at dest sees us.
+func (r *trunkRegistration) contact(dest string) sip.Uri {
+	return r.set.cfg.Stack.Contact(r.cred.username, Transport(&r.trunk), dest)
+}
+
+// request builds the next REGISTER of the registration, to dest.
+func (r *trunkRegistration) request(expires time.Duration, dest string) *sip.Request {
 	t := &r.trunk
 	ruri := URI(t, "")
 	req := sip.NewRequest(sip.REGISTER, ruri)
@@ -271,10 +341,10 @@ func (r *trunkRegistration) request(expires time.Duration) *sip.Request {
 	req.AppendHeader(&cid)
 	r.cseq++
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: r.cseq, MethodName: sip.REGISTER})
-	req.AppendHeader(&sip.ContactHeader{Address: r.contact()})
+	req.AppendHeader(&sip.ContactHeader{Address: r.contact(dest)})
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
-	req.SetDestination(HostPort(t))
+	req.SetDestination(dest)
 	req.SetTransport(Transport(t))
 	return req
 }
@@ -345,7 +415,14 @@ type Set struct {
 }
 
 // NewSet returns a Set with no registrations; Sync starts them.
-func NewSet(cfg Config) *Set { return &Set{cfg: cfg} }
+func NewSet(cfg Config) *Set {
+	if cfg.Locator == nil {
+		cfg.Locator = sipdns.New(sipdns.Config{Clock: cfg.Clock})
+	}
+	return &Set{cfg: cfg}
+}
+
+func (ts *Set) locator() sipdns.Locator { return ts.cfg.Locator }
 
 // Sync makes the registrations match p, with the credentials' values from
 // secrets: a trunk with credentials registers once the socket its

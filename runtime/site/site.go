@@ -28,6 +28,7 @@ import (
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/registrar"
 	"switchboard/runtime/services"
+	"switchboard/runtime/sipdns"
 	"switchboard/runtime/sipstack"
 	"switchboard/runtime/store"
 	"switchboard/runtime/voicemail"
@@ -126,6 +127,9 @@ type Options struct {
 	// Services, when set, are served instead of the standard ones
 	// (package services); &b2bua.Services{} offers none.
 	Services *b2bua.Services
+	// Carriers finds the carriers' servers by DNS (package sipdns: SRV,
+	// cached for the answers' TTL); nil: the system's name servers.
+	Carriers sipdns.Locator
 
 	// Provisioning are options of the provisioning HTTP server.
 	Provisioning []provisioning.Option
@@ -236,6 +240,9 @@ func New(cfg Config, o Options) (*Site, error) {
 	if s.clk == nil {
 		s.clk = clock.Real
 	}
+	if s.o.Carriers == nil {
+		s.o.Carriers = sipdns.New(sipdns.Config{Clock: s.clk})
+	}
 	var err error
 	if s.node, err = parseNode(o.Node); err != nil {
 		return nil, fmt.Errorf("site: node URI %q: %w", o.Node, err)
@@ -294,7 +301,7 @@ func New(cfg Config, o Options) (*Site, error) {
 	if o.AdminToken != "" {
 		s.trace = sipstack.NewTrace()
 	}
-	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger, UDPMTU: o.UDPMTU, Presence: o.Presence, CallSetups: o.CallSetups, QueueDelay: o.QueueDelay, Trace: s.trace}
+	rc := b2bua.Config{Current: s.core, Events: o.Events, Clock: s.clk, Logger: o.Logger, UDPMTU: o.UDPMTU, Presence: o.Presence, CallSetups: o.CallSetups, QueueDelay: o.QueueDelay, Trace: s.trace, Locator: s.o.Carriers}
 	if s.node != nil {
 		rc.Nodes = nodeHops{s}
 	}
@@ -395,7 +402,7 @@ func (s *Site) next(cfg Config) *generation {
 // passwords for digest authentication and its registrar's view.
 func (s *Site) state(g *generation) b2bua.State {
 	a := genAuth{s.auth, g.secrets}
-	return b2bua.State{Program: g.program, Secrets: g.secrets, Auth: a, Registrar: registrarView{s.registrar.View(g.program, a), s.node}}
+	return b2bua.State{Program: g.program, Secrets: g.secrets, Auth: a, Registrar: registrarView{s.registrar.View(g.program, a), s.node}, Locator: s.o.Carriers}
 }
 
 // Program returns the running program.
