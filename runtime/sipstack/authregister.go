@@ -80,7 +80,9 @@ func (s *ScannedRegister) RespondOK(tail []byte) error {
 	buf := respBufs.Get().(*bytes.Buffer)
 	defer respBufs.Put(buf)
 	buf.Reset()
-	s.head.writeHead(buf, "200 OK", sip.GenerateTagN(16), s.Source, ocFeedback{})
+	var tag [16]byte
+	randomTag(tag[:])
+	s.head.writeHead(buf, "200 OK", string(tag[:]), s.Source, ocFeedback{})
 	buf.Write(tail)
 	s.sent = true
 	// Counted before it leaves: whoever gets the answer sees it counted.
