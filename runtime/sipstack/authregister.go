@@ -66,8 +66,11 @@ type ScannedRegister struct {
 	r    *Register
 	conn net.PacketConn
 	src  net.Addr
-	key  string
-	sent bool
+	// key is its transaction's key (sip.ServerTxKeyMake), in keyBuf
+	// unless longer.
+	key    []byte
+	keyBuf [128]byte
+	sent   bool
 }
 
 // RespondOK sends the 200 to the REGISTER: its status line and the lines
@@ -87,7 +90,7 @@ func (s *ScannedRegister) RespondOK(tail []byte) error {
 	s.sent = true
 	// Counted before it leaves: whoever gets the answer sees it counted.
 	registersScanned.Add(1)
-	tx := udpServerTx{answered: &s.r.answered, conn: s.conn, key: s.key, src: s.src}
+	tx := udpServerTx{answered: &s.r.answered, conn: s.conn, key: txKey{b: s.key}, src: s.src}
 	return tx.sendTo(buf.Bytes(), s.head.dest(s.src), true)
 }
 
@@ -118,7 +121,7 @@ func (r *Register) serveScanned(conn net.PacketConn, data []byte, src net.Addr) 
 	if !scanAuthRegister(data, s) {
 		return false
 	}
-	if r.answered.resend(conn, s.key) {
+	if r.answered.resendKey(conn, txKey{b: s.key}) {
 		return true
 	}
 	s.Source = sourceOf(src)
@@ -470,14 +473,13 @@ func (s *ScannedRegister) plainVia() bool {
 	if port == 0 {
 		port = int(sip.DefaultPort("UDP"))
 	}
-	var stack [128]byte
-	key := append(stack[:0], branch...)
+	key := append(s.keyBuf[:0], branch...)
 	key = append(key, sip.TxSeperator...)
 	key = append(key, host...)
 	key = append(key, sip.TxSeperator...)
 	key = strconv.AppendInt(key, int64(port), 10)
 	key = append(key, sip.TxSeperator...)
 	key = append(key, sip.REGISTER...)
-	s.key = string(key)
+	s.key = key
 	return true
 }
