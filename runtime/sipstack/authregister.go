@@ -395,17 +395,19 @@ func plainAddress(v []byte) bool {
 	if !ok || len(user) == 0 || !userSet.has(user) {
 		return false
 	}
-	hostPort, uriParams, _ := bytes.Cut(rest, []byte(";"))
+	hostPort, uriParams, hasParams := bytes.Cut(rest, []byte(";"))
 	if !plainHostPort(hostPort) {
 		return false
 	}
-	if len(uriParams) > 0 && !plainParams(uriParams) {
+	// A ';' with no parameter after it is not written back by sipgo
+	// (FuzzScanAuthRegister: "From: <sip:0@0>;").
+	if hasParams && (len(uriParams) == 0 || !plainParams(uriParams)) {
 		return false
 	}
 	if len(params) == 0 {
 		return true
 	}
-	return params[0] == ';' && plainParams(params[1:])
+	return len(params) > 1 && params[0] == ';' && plainParams(params[1:])
 }
 
 // plainHostPort reports whether v is host[:port], a host name or IPv4
