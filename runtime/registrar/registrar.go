@@ -159,6 +159,20 @@ func (r *Registrar) Lookup(account string) []Binding {
 
 // live keeps the bindings that have not expired at now, latest expiry
 // first.
+// lookupInto appends the account's bindings in the store to dst, as
+// Lookup returns them, without a slice of their own when the store is
+// Memory (or Persistent, which is Memory for reads).
+func (r *Registrar) lookupInto(dst []Binding, account string) []Binding {
+	// Concrete types: through an interface dst would move to the heap.
+	switch s := r.store.(type) {
+	case *Memory:
+		return s.appendLookup(dst, account)
+	case *Persistent:
+		return s.appendLookup(dst, account)
+	}
+	return append(dst, r.store.Lookup(account)...)
+}
+
 func live(bs []Binding, now time.Time) []Binding {
 	bs = slices.DeleteFunc(bs, func(b Binding) bool { return !b.Expires.After(now) })
 	slices.SortStableFunc(bs, func(a, b Binding) int { return b.Expires.Compare(a.Expires) })
@@ -590,7 +604,9 @@ func (r *Registrar) apply(acct *ir.Account, u update, current []Binding, callID 
 		r.publish(p, events.Event{Kind: events.Registered, Account: acct.Name, Source: source,
 			Status: sip.StatusOK, Cause: cause, UserAgent: ua})
 	}
-	current = live(r.store.Lookup(acct.Name), now)
+	// current's array is the caller's, and no longer read: the bindings
+	// as they are now go into it.
+	current = live(r.lookupInto(current[:0], acct.Name), now)
 	if extra := len(current) - r.maxContacts; extra > 0 {
 		// Make way: drop the others closest to expiry (current is sorted
 		// latest expiry first).

@@ -68,7 +68,10 @@ func (r *Registrar) serveScanned(p *ir.Program, a Checker, s *sipstack.ScannedRe
 	now := r.clk.Now()
 	lock := r.lock(acct.Name)
 	lock.Lock()
-	current := live(r.store.Lookup(acct.Name), now)
+	// The account's bindings, before and after: most accounts have one
+	// or two, and the 200 is written before this returns.
+	var held [2]Binding
+	current := live(r.lookupInto(held[:0], acct.Name), now)
 	if outOfOrder(current, u, s.CallID, s.CSeq) || !sc.CommitRegister(v) {
 		lock.Unlock()
 		return false

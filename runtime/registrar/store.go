@@ -276,19 +276,23 @@ func (s *Memory) shard(account string) *shard {
 	return &s.shards[maphash.String(s.seed, account)%shards]
 }
 
-func (s *Memory) Lookup(account string) []Binding {
+func (s *Memory) Lookup(account string) []Binding { return s.appendLookup(nil, account) }
+
+// appendLookup appends the account's bindings to dst, as Lookup returns
+// them: a REGISTER answered from a scan looks its account up twice, into
+// an array on its stack instead of two slices on the heap.
+func (s *Memory) appendLookup(dst []Binding, account string) []Binding {
 	sh := s.shard(account)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	bs := sh.m[account]
 	if bs == nil {
-		return nil
+		return dst
 	}
-	out := make([]Binding, bs.len())
-	for i := range out {
-		out[i] = bs.at(i).binding(account)
+	for i := range bs.len() {
+		dst = append(dst, bs.at(i).binding(account))
 	}
-	return out
+	return dst
 }
 
 func (s *Memory) Put(b Binding) { s.put(&b, nil) }

@@ -70,8 +70,28 @@ type answerAt struct {
 // destination (1), the destination (netip.AddrPort's binary form), the
 // length of the answer (2) and the answer.
 
+// txKey is a transaction's key (sip.ServerTxKeyMake), as a string (the
+// parsed way's) or as bytes: a scanned REGISTER's, made in its own array,
+// which a string would have copied to the heap for every REGISTER; only
+// its hashes are kept.
+type txKey struct {
+	s string
+	b []byte
+}
+
+func (k txKey) hash(seed maphash.Seed) uint64 {
+	if k.b != nil {
+		return maphash.Bytes(seed, k.b) // maphash.String's of the same bytes
+	}
+	return maphash.String(seed, k.s)
+}
+
 // resend sends the remembered response of transaction key again, if any.
 func (a *answered) resend(conn net.PacketConn, key string) bool {
+	return a.resendKey(conn, txKey{s: key})
+}
+
+func (a *answered) resendKey(conn net.PacketConn, key txKey) bool {
 	a.mu.Lock()
 	data, dst, found := a.lookupLocked(key)
 	a.mu.Unlock()
@@ -84,16 +104,16 @@ func (a *answered) resend(conn net.PacketConn, key string) bool {
 
 // lookupLocked returns the answer remembered for key, its bytes aliasing
 // a chunk (chunks are only appended to, and dropped whole).
-func (a *answered) lookupLocked(key string) ([]byte, netip.AddrPort, bool) {
+func (a *answered) lookupLocked(key txKey) ([]byte, netip.AddrPort, bool) {
 	if a.m == nil {
 		return nil, netip.AddrPort{}, false
 	}
-	at, ok := a.m[maphash.String(a.seeds[0], key)]
+	at, ok := a.m[key.hash(a.seeds[0])]
 	if !ok {
 		return nil, netip.AddrPort{}, false
 	}
 	e := a.gens[a.turn-at.turn][at.chunk][at.offset:]
-	if binary.LittleEndian.Uint64(e) != maphash.String(a.seeds[1], key) {
+	if binary.LittleEndian.Uint64(e) != key.hash(a.seeds[1]) {
 		return nil, netip.AddrPort{}, false // another key with the same hash
 	}
 	e = e[8:]
@@ -108,6 +128,10 @@ func (a *answered) lookupLocked(key string) ([]byte, netip.AddrPort, bool) {
 // put remembers data, sent to dst, as the answer of transaction key (it
 // copies data).
 func (a *answered) put(key string, data []byte, dst net.Addr) {
+	a.putKey(txKey{s: key}, data, dst)
+}
+
+func (a *answered) putKey(key txKey, data []byte, dst net.Addr) {
 	var ap netip.AddrPort
 	if u, ok := dst.(*net.UDPAddr); ok {
 		ap = u.AddrPort()
@@ -135,7 +159,7 @@ func (a *answered) put(key string, data []byte, dst net.Addr) {
 	}
 	c := g[len(g)-1]
 	at := answerAt{turn: a.turn, chunk: uint32(len(g) - 1), offset: uint32(len(c))}
-	c = binary.LittleEndian.AppendUint64(c, maphash.String(a.seeds[1], key))
+	c = binary.LittleEndian.AppendUint64(c, key.hash(a.seeds[1]))
 	c = append(c, 0)
 	l := len(c)
 	c, _ = ap.AppendBinary(c) // fails for no valid AddrPort
@@ -143,7 +167,7 @@ func (a *answered) put(key string, data []byte, dst net.Addr) {
 	c = binary.LittleEndian.AppendUint16(c, uint16(len(data)))
 	c = append(c, data...)
 	g[len(g)-1] = c
-	a.m[maphash.String(a.seeds[0], key)] = at
+	a.m[key.hash(a.seeds[0])] = at
 	if a.timer == nil {
 		a.period = max(sip.Timer_J/(answeredGens-1), time.Millisecond)
 		a.timer = time.AfterFunc(a.period, a.rotate)

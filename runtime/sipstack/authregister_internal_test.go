@@ -161,7 +161,7 @@ func agreesWithParsedRegister(t *testing.T, s *ScannedRegister, data []byte) {
 		}
 	}
 	want.Head = untagged(head.String())
-	got := view{Key: s.key, Recipient: s.Recipient.String(), ToUser: s.ToUser, CallID: s.CallID, CSeq: s.CSeq,
+	got := view{Key: string(s.key), Recipient: s.Recipient.String(), ToUser: s.ToUser, CallID: s.CallID, CSeq: s.CSeq,
 		Authorization: []string{s.Authorization}, UserAgent: s.UserAgent, Dest: s.head.dest(src).String()}
 	for _, c := range s.Contacts {
 		got.Contacts = append(got.Contacts, c.Value())

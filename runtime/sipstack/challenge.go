@@ -87,7 +87,9 @@ func scanRegister(data []byte) (requestHead, bool) {
 // own, Call-ID and CSeq as they came, the top Via with rport's value and
 // received (RFC 3581 §4).
 func (h *requestHead) challenge(buf *bytes.Buffer, values []string, source string) {
-	h.writeHead(buf, "401 Unauthorized", sip.GenerateTagN(16), source, ocFeedback{})
+	var tag [16]byte
+	randomTag(tag[:])
+	h.writeHead(buf, "401 Unauthorized", string(tag[:]), source, ocFeedback{})
 	for _, v := range values {
 		buf.WriteString("WWW-Authenticate: ")
 		buf.WriteString(v)

@@ -2,6 +2,7 @@ package sipstack
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -458,4 +459,21 @@ func refuseScanned(a *Admission, conn net.PacketConn, data []byte, src net.Addr)
 	h.refusal(buf, a.retryAfter, src, fb)
 	_, err := conn.WriteTo(buf.Bytes(), h.dest(src))
 	return err == nil
+}
+
+// tagChars are the characters of a To tag, as sip.GenerateTagN draws them.
+const tagChars = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+// randomTag fills b with random tagChars, as sip.GenerateTagN does, but
+// into the caller's array: every stateless answer has a tag, and
+// GenerateTagN's string was an allocation of each.
+func randomTag(b []byte) {
+	for i := 0; i < len(b); {
+		for r, n := rand.Uint64(), 0; n < 10 && i < len(b); r, n = r>>6, n+1 {
+			if c := int(r & 63); c < len(tagChars) {
+				b[i] = tagChars[c]
+				i++
+			}
+		}
+	}
 }

@@ -286,3 +286,22 @@ func BenchmarkRefusal(b *testing.B) {
 		}
 	})
 }
+
+// A stateless answer's tag is drawn as sip.GenerateTagN draws one: of
+// tagChars, every byte of it, and not the same twice.
+func TestRandomTag(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		var tag [16]byte
+		randomTag(tag[:])
+		for _, c := range tag {
+			if !strings.ContainsRune(tagChars, rune(c)) {
+				t.Fatalf("tag %q has %q", tag[:], c)
+			}
+		}
+		if seen[string(tag[:])] {
+			t.Fatalf("tag %q drawn twice", tag[:])
+		}
+		seen[string(tag[:])] = true
+	}
+}

@@ -100,7 +100,7 @@ func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	if r.answered.resend(conn, key) {
 		return true
 	}
-	r.handler(req, &udpServerTx{answered: &r.answered, conn: conn, key: key, req: req, src: src})
+	r.handler(req, &udpServerTx{answered: &r.answered, conn: conn, key: txKey{s: key}, req: req, src: src})
 	return true
 }
 
@@ -120,7 +120,7 @@ func credentialsLine(data []byte) bool {
 type udpServerTx struct {
 	answered *answered
 	conn     net.PacketConn
-	key      string
+	key      txKey
 	req      *sip.Request
 	src      net.Addr
 }
@@ -167,7 +167,7 @@ func (tx *udpServerTx) sendTo(answer []byte, dst net.Addr, remember bool) error 
 		return fmt.Errorf("udp %s: %w", tx.conn.LocalAddr(), err)
 	}
 	if remember {
-		tx.answered.put(tx.key, answer, dst)
+		tx.answered.putKey(tx.key, answer, dst)
 	}
 	return nil
 }
