@@ -240,11 +240,13 @@ func (l *ladder) record(dir string, peer net.Addr, b []byte) (hold bool) {
 	}
 	l.mu.Lock()
 	tap := l.tap
-	if _, retransmitted := l.earlier[invite]; invite != "" && !retransmitted {
-		if l.calls == nil {
-			l.calls = map[string]bool{}
+	if invite != "" {
+		if _, retransmitted := l.earlier[invite]; !retransmitted {
+			if l.calls == nil {
+				l.calls = map[string]bool{}
+			}
+			l.calls[invite] = true
 		}
-		l.calls[invite] = true
 	}
 	if len(l.msg) <= maxLadder {
 		start := len(l.raw)
