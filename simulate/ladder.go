@@ -26,9 +26,13 @@ type ladder struct {
 	// Report.SIP: what a run costs in messages.
 	sent atomic.Uint64
 
-	mu   sync.Mutex
-	msg  []rawMessage
-	head []byte // the messages' header sections, back to back
+	mu  sync.Mutex
+	msg []rawMessage
+	// raw are the messages as they crossed, back to back. Whole: a
+	// message's header section is found when a failed case's ladder is
+	// drawn (parse), not as every message passes — looking for its end
+	// cost more than copying its body along.
+	raw []byte
 	// calls are the Call-IDs of the INVITEs the server sent since the
 	// case began, whatever the ladder's length: a device reached by any
 	// other INVITE is reached by a call of an earlier case.
@@ -55,8 +59,7 @@ func (l *ladder) setTap(f func(dir string, peer net.Addr, b []byte) (hold bool))
 	l.mu.Unlock()
 }
 
-// rawMessage is one recorded message: its header section is
-// head[start:end].
+// rawMessage is one recorded message: raw[start:end].
 type rawMessage struct {
 	dir        string
 	peer       net.Addr
@@ -75,7 +78,7 @@ func (l *ladder) name(addr, name string) {
 func (l *ladder) reset() {
 	l.mu.Lock()
 	clear(l.msg) // drop the addresses
-	l.msg, l.head = l.msg[:0], l.head[:0]
+	l.msg, l.raw = l.msg[:0], l.raw[:0]
 	l.retireCalls()
 	l.mu.Unlock()
 }
@@ -121,9 +124,12 @@ func (l *ladder) invited(callID string) bool {
 	return l.calls[callID]
 }
 
-// callIDOf is the Call-ID of a message's header section, or "".
-func callIDOf(head []byte) string {
-	for line := range bytes.SplitSeq(head, []byte("\r\n")) {
+// callIDOf is the Call-ID of a message, or "".
+func callIDOf(msg []byte) string {
+	for line := range bytes.SplitSeq(msg, []byte("\r\n")) {
+		if len(line) == 0 {
+			return "" // the end of the header section
+		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			continue
@@ -159,13 +165,13 @@ func (l *ladder) messages() (out []SIPMessage, more bool) {
 	defer l.mu.Unlock()
 	own := map[string]bool{} // Call-ID → began in this case
 	for _, m := range l.msg {
-		h := parse(l.head[m.start:m.end])
+		h := parse(l.raw[m.start:m.end])
 		if _, seen := own[h.callID]; !seen && h.callID != "" {
 			own[h.callID] = !h.response && !h.toTag && !strings.HasPrefix(h.summary, "NOTIFY ")
 		}
 	}
 	for _, m := range l.msg {
-		h := parse(l.head[m.start:m.end])
+		h := parse(l.raw[m.start:m.end])
 		if h.callID != "" && !own[h.callID] {
 			continue
 		}
@@ -226,25 +232,26 @@ func (l *ladder) record(dir string, peer net.Addr, b []byte) (hold bool) {
 		return false // a keep-alive: parse has nothing to show
 	}
 	l.sent.Add(1)
-	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
 	// Only the INVITEs the server sends are read here, before they leave
 	// (WriteTo), so that the device's side can never see one first.
 	var invite string
-	if dir == dirOut && bytes.HasPrefix(head, []byte("INVITE ")) {
-		invite = callIDOf(head)
+	if dir == dirOut && bytes.HasPrefix(b, []byte("INVITE ")) {
+		invite = callIDOf(b)
 	}
 	l.mu.Lock()
 	tap := l.tap
-	if _, retransmitted := l.earlier[invite]; invite != "" && !retransmitted {
-		if l.calls == nil {
-			l.calls = map[string]bool{}
+	if invite != "" {
+		if _, retransmitted := l.earlier[invite]; !retransmitted {
+			if l.calls == nil {
+				l.calls = map[string]bool{}
+			}
+			l.calls[invite] = true
 		}
-		l.calls[invite] = true
 	}
 	if len(l.msg) <= maxLadder {
-		start := len(l.head)
-		l.head = append(l.head, head...)
-		l.msg = append(l.msg, rawMessage{dir: dir, peer: peer, start: start, end: len(l.head)})
+		start := len(l.raw)
+		l.raw = append(l.raw, b...)
+		l.msg = append(l.msg, rawMessage{dir: dir, peer: peer, start: start, end: len(l.raw)})
 	}
 	l.mu.Unlock()
 	return tap != nil && tap(dir, peer, b)

@@ -1067,10 +1067,7 @@ func (w *worker) step(ctx context.Context, st *caseState, s Step) error {
 			return fmt.Errorf("no simulated device for %q", s.Account)
 		}
 		var saw []string
-		for _, in := range d.Incoming() {
-			if !in.Answered {
-				continue
-			}
+		for _, in := range d.AnsweredIncoming() {
 			if in.FromName == s.Name && in.From == s.Number {
 				return nil
 			}
@@ -1179,11 +1176,9 @@ func (w *worker) callOf(st *caseState, account string) *device.Call {
 	if d.Answered(st.call.ID()) != nil {
 		return st.call
 	}
-	for _, in := range d.Incoming() {
-		if in.Answered {
-			if c := d.Answered(in.CallID); c != nil && !c.Ended() {
-				return c
-			}
+	for _, in := range d.AnsweredIncoming() {
+		if c := d.Answered(in.CallID); c != nil && !c.Ended() {
+			return c
 		}
 	}
 	return nil
@@ -1194,8 +1189,8 @@ func (w *worker) answeredBy(account string) bool {
 	if d == nil {
 		return false
 	}
-	for _, in := range d.Incoming() {
-		if in.Answered && d.Answered(in.CallID) != nil {
+	for _, in := range d.AnsweredIncoming() {
+		if d.Answered(in.CallID) != nil {
 			return true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"switchboard/runtime/audio/audiotest"
@@ -31,6 +32,49 @@ func TestG711KnownValues(t *testing.T) {
 		if got := tt.codec.Decode(nil, []byte{tt.b})[0]; got != tt.want {
 			t.Errorf("%v decode %#02x = %d, want %d", tt.codec, tt.b, got, tt.want)
 		}
+	}
+}
+
+// Decode and Encode append: what dst held stays, a buffer is converted
+// byte for byte as one byte at a time would be, and spare capacity of dst
+// is used without touching what a caller's other slice of it holds.
+func TestG711Appends(t *testing.T) {
+	for _, c := range []Codec{PCMU, PCMA} {
+		src := make([]byte, 256)
+		for i := range src {
+			src[i] = byte(i)
+		}
+		var one []int16
+		for _, b := range src {
+			one = append(one, c.Decode(nil, []byte{b})...)
+		}
+		for _, base := range [][]int16{nil, {1, 2, 3}, make([]int16, 2, 600)} {
+			prefix := slices.Clone(base)
+			got := c.Decode(base, src)
+			if !slices.Equal(got[:len(prefix)], prefix) || !slices.Equal(got[len(prefix):], one) {
+				t.Fatalf("%v: Decode onto %d samples: prefix or samples differ", c, len(prefix))
+			}
+			back := c.Encode([]byte{0xAB}, got[len(prefix):])
+			if back[0] != 0xAB || len(back) != 1+len(src) {
+				t.Fatalf("%v: Encode onto 1 byte gave %d bytes starting %#02x", c, len(back), back[0])
+			}
+			for i, s := range got[len(prefix):] {
+				if want := c.Encode(nil, []int16{s})[0]; back[1+i] != want {
+					t.Fatalf("%v: Encode of sample %d = %#02x, one at a time %#02x", c, i, back[1+i], want)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkDecodeMessage(b *testing.B) {
+	src := make([]byte, Rate) // a second of a voicemail message
+	for i := range src {
+		src[i] = byte(i)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = PCMU.Decode(nil, src)
 	}
 }
 

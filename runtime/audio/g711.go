@@ -8,6 +8,8 @@
 // station and desk phone's narrowband audio.
 package audio
 
+import "slices"
+
 // Rate is the sample rate of G.711, in samples per second.
 const Rate = 8000
 
@@ -50,28 +52,37 @@ func CodecForPayloadType(pt uint8) (Codec, bool) {
 	return 0, false
 }
 
-// Decode appends the linear samples of src to dst.
+// Decode appends the linear samples of src to dst. dst grows once, to
+// its final length: a message read back whole (ReadWAV) grown a sample
+// at a time was reallocated a dozen times on the way.
 func (c Codec) Decode(dst []int16, src []byte) []int16 {
 	table := &ulawTable
 	if c == PCMA {
 		table = &alawTable
 	}
-	for _, b := range src {
-		dst = append(dst, table[b])
+	n := len(dst)
+	dst = slices.Grow(dst, len(src))[:n+len(src)]
+	out := dst[n:]
+	for i, b := range src {
+		out[i] = table[b]
 	}
 	return dst
 }
 
-// Encode appends the G.711 bytes of src to dst.
+// Encode appends the G.711 bytes of src to dst, which grows once (see
+// Decode).
 func (c Codec) Encode(dst []byte, src []int16) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, len(src))[:n+len(src)]
+	out := dst[n:]
 	if c == PCMA {
-		for _, s := range src {
-			dst = append(dst, EncodeALaw(s))
+		for i, s := range src {
+			out[i] = EncodeALaw(s)
 		}
 		return dst
 	}
-	for _, s := range src {
-		dst = append(dst, EncodeULaw(s))
+	for i, s := range src {
+		out[i] = EncodeULaw(s)
 	}
 	return dst
 }

@@ -560,6 +560,22 @@ func (d *Device) Incoming() []Incoming {
 	return out
 }
 
+// AnsweredIncoming returns the calls that reached the device and that it
+// answered, in order: Incoming without the rest, for a step that looks
+// for the call in progress — a phone rung in every case of a long suite
+// keeps dozens it did not answer.
+func (d *Device) AnsweredIncoming() []Incoming {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []Incoming
+	for _, in := range d.incoming {
+		if in.Answered {
+			out = append(out, *in)
+		}
+	}
+	return out
+}
+
 // WaitIncoming waits until cond holds for the device's incoming calls.
 func (d *Device) WaitIncoming(ctx context.Context, cond func([]Incoming) bool) ([]Incoming, error) {
 	for {

@@ -114,14 +114,7 @@ func (n *Network) Listen(addr netip.AddrPort) (*Conn, error) {
 			return nil, &net.OpError{Op: "listen", Net: "udp", Addr: net.UDPAddrFromAddrPort(local), Err: errAddrInUse}
 		}
 	}
-	c := &Conn{
-		n:      n,
-		local:  local,
-		addr:   net.UDPAddrFromAddrPort(local),
-		limit:  n.queue,
-		ready:  make(chan struct{}, 1),
-		closed: make(chan struct{}),
-	}
+	c := &Conn{n: n, local: local, limit: n.queue}
 	n.conns[local] = c
 	return c, nil
 }
@@ -171,19 +164,25 @@ var datagrams = sync.Pool{New: func() any { return &datagram{buf: make([]byte, 0
 type Conn struct {
 	n     *Network
 	local netip.AddrPort
-	addr  *net.UDPAddr // shared: callers must not modify addresses they get
+	// addr is local as a *net.UDPAddr, made when first asked for (most
+	// connections are media sockets that never are); shared: callers
+	// must not modify addresses they get.
+	addr atomic.Pointer[net.UDPAddr]
 
 	// The receive queue grows as needed up to limit. ready is what a
 	// reader waits on: signalled (wake) when the queue becomes non-empty,
 	// when the connection closes and when the read deadline passes; the
 	// reader then looks at all three. One channel, not a select over
 	// three: media sockets read a packet or two each and park in between.
+	// It is made, under qmu, by the first reader to park: a socket handed
+	// to a handler (Handle) never has one. A suite opens a dozen sockets
+	// a case, and their channels were a third of what opening one cost.
 	qmu    sync.Mutex
 	queue  []*datagram
 	head   int
 	limit  int
 	ready  chan struct{}
-	closed chan struct{}
+	closed atomic.Bool
 	// parked: a reader waits in ReadFrom with the queue empty, so every
 	// datagram delivered so far has been read and dealt with (WaitRead);
 	// parkedCh, made by the first WaitRead, is signalled when one parks.
@@ -212,7 +211,17 @@ type Conn struct {
 }
 
 // LocalAddr returns the connection's *net.UDPAddr.
-func (c *Conn) LocalAddr() net.Addr { return c.addr }
+func (c *Conn) LocalAddr() net.Addr { return c.udpAddr() }
+
+// udpAddr returns the connection's address as a *net.UDPAddr, the same
+// one every time.
+func (c *Conn) udpAddr() *net.UDPAddr {
+	if a := c.addr.Load(); a != nil {
+		return a
+	}
+	c.addr.CompareAndSwap(nil, net.UDPAddrFromAddrPort(c.local))
+	return c.addr.Load()
+}
 
 // AddrPort returns the connection's address.
 func (c *Conn) AddrPort() netip.AddrPort { return c.local }
@@ -224,7 +233,7 @@ func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return n, from.addr, nil
+	return n, from.udpAddr(), nil
 }
 
 // ReadFromUDPAddrPort is ReadFrom with the sender as a netip.AddrPort.
@@ -239,21 +248,20 @@ func (c *Conn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 func (c *Conn) read(b []byte) (int, *Conn, error) {
 	// A queued datagram is read even when the deadline has passed, as
 	// with a socket; a closed connection reads nothing.
-	select {
-	case <-c.closed:
+	if c.closed.Load() {
 		return 0, nil, c.opError("read", net.ErrClosed)
-	default:
 	}
 	var d *datagram
 	for {
-		if d = c.popOrPark(); d != nil {
+		var ready chan struct{}
+		if d, ready = c.popOrPark(); d != nil {
 			break
 		}
 		// Each waker changes the state, then signals: a reader that saw
 		// no change before waiting is woken by the signal. A reader that
 		// returns on close or the deadline passes the signal on to the
 		// next.
-		if isClosed(c.closed) {
+		if c.closed.Load() {
 			c.unpark()
 			c.wake()
 			return 0, nil, c.opError("read", net.ErrClosed)
@@ -263,7 +271,7 @@ func (c *Conn) read(b []byte) (int, *Conn, error) {
 			c.wake()
 			return 0, nil, c.opError("read", os.ErrDeadlineExceeded)
 		}
-		<-c.ready
+		<-ready
 	}
 	n := copy(b, d.buf)
 	from := d.from
@@ -294,10 +302,8 @@ func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 // WriteToUDPAddrPort is WriteTo with a netip.AddrPort destination.
 func (c *Conn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
-	select {
-	case <-c.closed:
+	if c.closed.Load() {
 		return 0, c.opError("write", net.ErrClosed)
-	default:
 	}
 	if c.writeExpired() {
 		return 0, c.opError("write", os.ErrDeadlineExceeded)
@@ -398,25 +404,41 @@ func (c *Conn) push(d *datagram) bool {
 	}
 	c.queue = append(c.queue, d)
 	c.n.delivered.Add(1)
+	ready := c.ready
 	c.qmu.Unlock()
-	c.wake()
+	signal(ready)
 	return true
 }
 
 // wake signals a waiting reader, if any.
 func (c *Conn) wake() {
+	c.qmu.Lock()
+	ready := c.ready
+	c.qmu.Unlock()
+	signal(ready)
+}
+
+// signal signals ready without blocking; a nil channel (no reader ever
+// parked) has nobody to wake.
+func signal(ready chan struct{}) {
+	if ready == nil {
+		return
+	}
 	select {
-	case c.ready <- struct{}{}:
+	case ready <- struct{}{}:
 	default:
 	}
 }
 
-// pop takes the oldest queued datagram, or returns nil.
-// popOrPark is pop for a reader, which parks when there is nothing.
-func (c *Conn) popOrPark() *datagram {
+// popOrPark takes the oldest queued datagram for a reader; when there is
+// none, the reader parks: it gets the channel to wait on instead.
+func (c *Conn) popOrPark() (*datagram, chan struct{}) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	if c.head == len(c.queue) {
+		if c.ready == nil {
+			c.ready = make(chan struct{}, 1)
+		}
 		c.busy = false
 		if !c.parked {
 			c.parked = true
@@ -427,7 +449,7 @@ func (c *Conn) popOrPark() *datagram {
 				}
 			}
 		}
-		return nil
+		return nil, c.ready
 	}
 	c.parked = false
 	d := c.popLocked()
@@ -435,7 +457,7 @@ func (c *Conn) popOrPark() *datagram {
 		c.busy = true
 		c.n.reads.Add(1)
 	}
-	return d
+	return d, nil
 }
 
 func (c *Conn) unpark() {
@@ -464,13 +486,11 @@ func (n *Network) WaitRead(ctx context.Context, addr netip.AddrPort) error {
 		}
 		parked := c.parkedCh
 		c.qmu.Unlock()
-		if done {
+		if done || c.closed.Load() {
 			return nil
 		}
 		select {
-		case <-parked:
-		case <-c.closed:
-			return nil
+		case <-parked: // or closed (Close signals it)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -627,7 +647,7 @@ func (c *Conn) popLocked() *datagram {
 	if c.head == len(c.queue) {
 		c.queue, c.head = c.queue[:0], 0
 	} else {
-		c.wake() // more left: make sure another reader is woken too
+		signal(c.ready) // more left: make sure another reader is woken too
 	}
 	return d
 }
@@ -645,8 +665,7 @@ func (c *Conn) Close() error {
 	closed := false
 	c.closeOnce.Do(func() {
 		closed = true
-		close(c.closed)
-		c.wake()
+		c.closed.Store(true)
 		c.n.remove(c)
 		c.rd.stop()
 		c.qmu.Lock()
@@ -655,6 +674,10 @@ func (c *Conn) Close() error {
 			datagrams.Put(d)
 		}
 		c.queue, c.head, c.limit = nil, 0, -1 // pushes fail from now on
+		// The reader parked in read, and whoever waits in WaitRead, look
+		// again and find the connection closed.
+		signal(c.ready)
+		signal(c.parkedCh)
 		c.qmu.Unlock()
 		c.hmu.Lock()
 		c.hclosed = true
@@ -681,10 +704,8 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // SetReadDeadline makes pending and future reads fail with
 // os.ErrDeadlineExceeded once t has passed; zero means no deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	select {
-	case <-c.closed:
+	if c.closed.Load() {
 		return c.opError("set", net.ErrClosed)
-	default:
 	}
 	c.rd.set(t, c.wake)
 	return nil
@@ -693,10 +714,8 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline makes writes fail once t has passed. Writes never
 // block, so it only matters after the fact.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	select {
-	case <-c.closed:
+	if c.closed.Load() {
 		return c.opError("set", net.ErrClosed)
-	default:
 	}
 	c.wdMu.Lock()
 	c.wd = t
@@ -705,7 +724,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 }
 
 func (c *Conn) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: "udp", Source: c.addr, Addr: c.addr, Err: err}
+	return &net.OpError{Op: op, Net: "udp", Source: c.udpAddr(), Addr: c.udpAddr(), Err: err}
 }
 
 // deadline is a settable point in time whose passing closes a channel and

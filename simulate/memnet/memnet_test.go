@@ -498,3 +498,83 @@ func TestQuietWhileWorking(t *testing.T) {
 		t.Fatal("not quiet once the work is done")
 	}
 }
+
+// blockedIn waits until some goroutine is parked inside fn (a function's
+// full name as a stack shows it), by reading the goroutines' stacks: how a
+// test knows a waiter is waiting before it acts.
+func blockedIn(t *testing.T, fn string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for i := 0; ; i++ {
+		n := runtime.Stack(buf, true)
+		for _, g := range bytes.Split(buf[:n], []byte("\n\n")) {
+			if bytes.Contains(g, []byte("[select")) && bytes.Contains(g, []byte(fn+"(")) {
+				return
+			}
+		}
+		if i == 100000 {
+			t.Fatalf("no goroutine waits in %s", fn)
+		}
+		runtime.Gosched()
+	}
+}
+
+// Close ends a WaitRead that waits for a reader that will never come.
+func TestWaitReadClosed(t *testing.T) {
+	n := New()
+	a := listen(t, n, netip.AddrPortFrom(ipA, 0))
+	b := listen(t, n, netip.AddrPortFrom(ipB, 0))
+	a.WriteTo([]byte("unread"), b.LocalAddr()) // nobody reads b
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- n.WaitRead(ctx, b.AddrPort()) }()
+	blockedIn(t, "switchboard/simulate/memnet.(*Network).WaitRead")
+	b.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("WaitRead on a connection closed while it waited: %v", err)
+	}
+}
+
+// A connection's address is one *net.UDPAddr, made when first asked for:
+// LocalAddr, the sender's address a read returns and errors share it.
+func TestAddrShared(t *testing.T) {
+	n := New()
+	a := listen(t, n, netip.AddrPortFrom(ipA, 0))
+	b := listen(t, n, netip.AddrPortFrom(ipB, 0))
+	la := a.LocalAddr().(*net.UDPAddr)
+	if la.AddrPort() != a.AddrPort() || a.LocalAddr() != net.Addr(la) {
+		t.Fatalf("LocalAddr %v (again %p, first %p), want %v", la, a.LocalAddr(), la, a.AddrPort())
+	}
+	a.WriteToUDPAddrPort([]byte("x"), b.AddrPort())
+	buf := make([]byte, 8)
+	_, from, err := b.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if from != net.Addr(la) {
+		t.Errorf("read from %v (%p), want a's address %p", from, from, la)
+	}
+	b.Close()
+	_, _, err = b.ReadFrom(buf)
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Addr.String() != b.AddrPort().String() || !errors.Is(err, net.ErrClosed) {
+		t.Errorf("read after Close: %v, want a closed error at %v", err, b.AddrPort())
+	}
+}
+
+// BenchmarkListenClose is a media socket's life as a relay leg has it:
+// opened at a free port, handed to a handler, closed.
+func BenchmarkListenClose(b *testing.B) {
+	n := New()
+	ap := netip.AddrPortFrom(ipA, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := n.Listen(ap)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Handle(func([]byte, netip.AddrPort) {}, nil)
+		c.Close()
+	}
+}
