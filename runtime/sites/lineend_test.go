@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"switchboard/compiler/credentials"
+	"switchboard/compiler/ir"
 	"switchboard/runtime/b2bua"
 	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
@@ -310,5 +312,99 @@ func TestLFLinesAnsweredOverUDP(t *testing.T) {
 	}
 	if n := sipstack.LineEndsRefused() - refused; n != 0 {
 		t.Errorf("%d refused (line_end_refused), want none", n)
+	}
+}
+
+// carrierSecrets are a trunk's credentials at its carrier.
+type carrierSecrets map[ir.SecretRef]string
+
+func (s carrierSecrets) TrunkSecret(ref ir.SecretRef) (string, bool) {
+	v, ok := s[ref]
+	return v, ok
+}
+
+// A carrier that ends the header lines of its answers at LF is heard
+// behind the many-sites router: its challenge to a site's registration,
+// routed by the Call-ID the site sent, is answered with credentials. The
+// router dropped it before, and the site only retransmitted.
+func TestCarrierAnswersAtLFBehindTheRouter(t *testing.T) {
+	car, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer car.Close()
+	p := compile(t, siteSource(1, 201)+`
+variable "trunk_user" {
+  type    = string
+  default = "pbx-1001"
+}
+variable "trunk_password" {
+  type      = string
+  default   = "carrier-secret-9"
+  sensitive = true
+}
+trunk "carrier" {
+  host     = "127.0.0.1"
+  username = var.trunk_user
+  password = var.trunk_password
+  numbers  = ["+35315550100"]
+}
+`)
+	p.Trunks[0].Port = car.LocalAddr().(*net.UDPAddr).Port
+	srv := sites.New(quiet)
+	s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, 1), p),
+		Trunks: carrierSecrets{"var.trunk_user": "pbx-1001", "var.trunk_password": "carrier-secret-9"}},
+		site.Options{Logger: quiet, Services: &b2bua.Services{}, NonceSlots: sites.NonceSlots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := srv.Add("1", s); err != nil {
+		t.Fatal(err)
+	}
+	serveOnLoopback(t, srv, site.Limits{Handshake: 2 * time.Second}, true)
+
+	// register reads the site's REGISTER of CSeq cseq (retransmissions
+	// of the one before are read past); bounded: none ends the read at
+	// the deadline.
+	buf := make([]byte, 65535)
+	register := func(cseq string) (lines []string, from net.Addr) {
+		t.Helper()
+		_ = car.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			n, from, err := car.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no REGISTER of CSeq %s: %v", cseq, err)
+			}
+			head, _, _ := strings.Cut(string(buf[:n]), "\r\n\r\n")
+			lines := strings.Split(head, "\r\n")
+			if strings.HasPrefix(lines[0], "REGISTER ") && slices.Contains(lines, "CSeq: "+cseq+" REGISTER") {
+				return lines, from
+			}
+		}
+	}
+	first, from := register("1")
+	answer := []string{"SIP/2.0 401 Unauthorized"}
+	for _, l := range first {
+		for _, name := range []string{"Via:", "From:", "To:", "Call-ID:", "CSeq:"} {
+			if strings.HasPrefix(l, name) {
+				if name == "To:" {
+					l += ";tag=car1"
+				}
+				answer = append(answer, l)
+			}
+		}
+	}
+	answer = append(answer, `WWW-Authenticate: Digest realm="carrier.example", nonce="lf-0123456789", algorithm=MD5`, "Content-Length: 0")
+	if _, err := car.WriteTo([]byte(strings.Join(answer, "\n")+"\n\n"), from); err != nil {
+		t.Fatal(err)
+	}
+	retry, _ := register("2")
+	authorized := false
+	for _, l := range retry {
+		authorized = authorized || strings.HasPrefix(l, "Authorization: Digest ") && strings.Contains(l, `nonce="lf-0123456789"`)
+	}
+	if !authorized {
+		t.Errorf("the second REGISTER does not answer the challenge:\n%s", strings.Join(retry, "\n"))
 	}
 }
