@@ -68,9 +68,13 @@ func (g *scannedRig) nonce(t testing.TB) string {
 // password (the account's own when empty), as a client computes it.
 func sign(data []byte, nonce, password string) []byte {
 	data = bytes.ReplaceAll(data, []byte("@NONCE@"), []byte(nonce))
-	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
 	var value string
-	for _, line := range strings.Split(string(head), "\r\n") {
+	// The header's lines end at CRLF or, as a lenient client's may, at LF.
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if line == "" {
+			break
+		}
 		if name, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(name), "authorization") {
 			value = strings.TrimSpace(v)
 			break
@@ -131,11 +135,13 @@ type outcome struct {
 func (g *scannedRig) both(t testing.TB, data []byte, nonces [2]string, password string) (scanned, parsed outcome) {
 	t.Helper()
 	run := func(r *sipstack.Register, nonce string) outcome {
-		data := sign(data, nonce, password)
-		var c conn
-		if sipstack.BareLineEnd(data) {
-			return outcome{} // the read loop drops it (sipstack.ReadyConn)
+		// The read loop (sipstack.ReadyConn) gives it CRLF line ends, or
+		// drops it for a lone CR in its header, before Serve.
+		data, ok := sipstack.CRLF(sign(data, nonce, password))
+		if !ok {
+			return outcome{}
 		}
+		var c conn
 		before := sipstack.RegistersScanned()
 		if !r.Serve(&c, data, deskPhone) {
 			return outcome{}
@@ -233,6 +239,14 @@ func maryRegister(cseq int, with map[int][]string) []byte {
 	return []byte(b.String())
 }
 
+// atLF is data with the lines of its header ending at LF, as a lenient
+// client may send them (RFC 3261 §7 asks for CRLF; the read loop puts a
+// CR before each, sipstack.CRLF).
+func atLF(data []byte) []byte {
+	head, body, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+	return append(append(bytes.ReplaceAll(head, []byte("\r\n"), []byte("\n")), "\n\n"...), body...)
+}
+
 // A REGISTER with credentials is answered from the scan exactly when the
 // parsed way answers it 200, and then with the same answer (but for the
 // To tag) and the same bindings; every other outcome is the parsed way's,
@@ -294,6 +308,12 @@ func TestScannedRegisterAsParsed(t *testing.T) {
 		{"Path", []step{{data: maryRegister(2, map[int][]string{1: {"Path: <sip:edge.example;lr>", "Supported: path"}}), status: "200 OK"}}},
 		{"Require", []step{{data: maryRegister(2, map[int][]string{1: {"Require: gruu"}}), status: "420 Bad Extension"}}},
 		{"two Authorization lines", []step{{data: maryRegister(2, map[int][]string{7: {maryLines[7], `Authorization: Digest username="app.john"`}}), status: "200 OK"}}},
+		{"lines at LF", []step{
+			{data: atLF(maryRegister(2, nil)), scanned: true, status: "200 OK"},
+			{data: atLF(maryRegister(3, map[int][]string{8: {"Expires: 0"}})), scanned: true, status: "200 OK"},
+		}},
+		{"lines at LF and CRLF", []step{{data: bytes.Replace(maryRegister(2, nil), []byte("\r\n"), []byte("\n"), 4), scanned: true, status: "200 OK"}}},
+		{"a lone CR", []step{{data: bytes.Replace(maryRegister(2, nil), []byte("\r\n"), []byte("\r"), 1)}}},
 		{"From in another form", []step{{data: maryRegister(2, map[int][]string{2: {"From: sip:app.mary@harbour-view.example.net;tag=f1"}}), status: "200 OK"}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -333,6 +353,7 @@ func FuzzScannedRegister(f *testing.F) {
 	f.Add(maryRegister(4, map[int][]string{0: {"v: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK-x"}, 2: {"f: <sip:app.mary@harbour-view.example.net:5060;transport=udp>;tag=f1"}, 8: nil}))
 	f.Add(maryRegister(5, map[int][]string{8: {"Expires: 0"}}))
 	f.Add(maryRegister(6, map[int][]string{3: {"t: <sip:app.john@harbour-view.example.net>"}}))
+	f.Add(atLF(maryRegister(7, nil)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := newScannedRig(t)
 		g.both(t, data, [2]string{g.nonce(t), g.nonce(t)}, "")

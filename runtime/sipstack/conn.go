@@ -16,7 +16,8 @@ import (
 // see Stateless).
 //
 // Every datagram is given CRLF line ends (CRLF), or dropped when its
-// header has a lone CR, before serve or sipgo sees it (lineend.go).
+// header has a lone CR, before serve or sipgo sees it (lineend.go) —
+// by the socket itself when it says so (CRLFReader).
 //
 // It closes Ready the first time sipgo reads: by then sipgo has the socket
 // in its connection pool, and requests that must leave from it (to
@@ -48,6 +49,25 @@ type ReadyConn struct {
 	// filter (checkedAddrs); nil when it is not.
 	checked  *net.UDPAddr
 	unlisted sync.Once
+	// crlf is whether every datagram pc returns has been given CRLF
+	// line ends already (CRLFReader): not walked again.
+	crlf bool
+}
+
+// CRLFReader is a socket each of whose reads returns a datagram already
+// given CRLF line ends (CRLF), the refused ones counted and not
+// returned: package sites' router reads the shared socket and sees to
+// every datagram before its scan (its 404 echoes the header), so the
+// site's ReadyConn over what it routes has nothing to do but walk the
+// header again. A wrapper (a trace) answers for the socket it wraps.
+type CRLFReader interface {
+	ReadsCRLF() bool
+}
+
+// readsCRLF reports whether pc's reads are given CRLF line ends already.
+func readsCRLF(pc net.PacketConn) bool {
+	r, ok := pc.(CRLFReader)
+	return ok && r.ReadsCRLF()
 }
 
 // MeasureWait has waited told how long datagrams waited before the read
@@ -68,7 +88,7 @@ func (c *ReadyConn) MeasureWait(received func() time.Time, waited func(time.Dura
 // pc can be read without waiting (package udp's Conn, traced or not), it
 // is read in priority order (priority.go).
 func NewReadyConn(pc net.PacketConn, closing *atomic.Bool, serve func(conn net.PacketConn, data []byte, src net.Addr) bool) *ReadyConn {
-	c := &ReadyConn{PacketConn: pc, ready: make(chan struct{}), closing: closing, serve: serve}
+	c := &ReadyConn{PacketConn: pc, ready: make(chan struct{}), closing: closing, serve: serve, crlf: readsCRLF(pc)}
 	if now, ok := pc.(nowReader); ok {
 		c.q = newQueues(now)
 	}
@@ -184,14 +204,17 @@ func (c *ReadyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		// Every datagram the read loop takes, from the socket or from
 		// the priority path's queues, is given CRLF line ends or
 		// dropped here, unanswered, before serve's scans or sipgo's
-		// parser read it (lineend.go). The CRs go into b itself, up to
-		// its length (a longer datagram is dropped).
-		msg, ok := CRLF(b[:n:len(b)])
-		if !ok || len(msg) > len(b) {
-			noteRefused("UDP", addr)
-			continue
+		// parser read it (lineend.go) — unless the socket did that
+		// (CRLFReader). The CRs go into b itself, up to its length (a
+		// longer datagram is dropped).
+		if !c.crlf {
+			msg, ok := CRLF(b[:n:len(b)])
+			if !ok || len(msg) > len(b) {
+				noteRefused("UDP", addr)
+				continue
+			}
+			n = len(msg)
 		}
-		n = len(msg)
 		if c.closing.Load() {
 			if bytes.HasPrefix(b[:n], []byte("SIP/2.0 ")) {
 				return n, addr, nil

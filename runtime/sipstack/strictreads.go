@@ -161,6 +161,20 @@ func RefuseBareLineEnd(data []byte, how string, src net.Addr) bool {
 	return true
 }
 
+// CRLFOrRefuse returns data, a datagram received from src (how: "UDP"),
+// given CRLF line ends (CRLF), in data's own array when its capacity has
+// room; or ok false, the datagram refused and counted (LineEndsRefused),
+// for a lone CR in its header or a length past 65 535 with its CRs. One
+// walk of the header, as ReadyConn makes: for a reader of datagrams that
+// hands them on to one (package sites' router, CRLFReader).
+func CRLFOrRefuse(data []byte, how string, src net.Addr) (msg []byte, ok bool) {
+	msg, ok = CRLF(data)
+	if !ok {
+		noteRefused(how, src)
+	}
+	return msg, ok
+}
+
 // noteRefused counts a refusal, and logs the process's first.
 func noteRefused(how string, src net.Addr) {
 	lineEnds.refused.Add(1)

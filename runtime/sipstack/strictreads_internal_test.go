@@ -416,3 +416,45 @@ func BenchmarkReadFilter(b *testing.B) {
 		})
 	}
 }
+
+// crlfSays is a socket that says whether its reads have CRLF line ends
+// already (CRLFReader), as package sites' router's siteConn does.
+type crlfSays struct {
+	net.PacketConn
+	says bool
+}
+
+func (c crlfSays) ReadsCRLF() bool { return c.says }
+
+// A ReadyConn does not walk again what its socket says it has seen to
+// (CRLFReader), through a trace too: a datagram a many-sites router
+// routed is walked once. What no socket vouches for is given its CRs.
+func TestReadyConnTrustsCRLFReader(t *testing.T) {
+	const lf = "OPTIONS sip:a SIP/2.0\nVia: SIP/2.0/UDP a;rport\nCall-ID: 1\n\n"
+	for _, tt := range []struct {
+		name string
+		wrap func(net.PacketConn) net.PacketConn
+		want string
+	}{
+		{"a socket", func(pc net.PacketConn) net.PacketConn { return pc }, strings.ReplaceAll(lf, "\n", "\r\n")},
+		{"one that has not", func(pc net.PacketConn) net.PacketConn { return crlfSays{pc, false} }, strings.ReplaceAll(lf, "\n", "\r\n")},
+		{"one that has", func(pc net.PacketConn) net.PacketConn { return crlfSays{pc, true} }, lf},
+		{"one that has, traced", func(pc net.PacketConn) net.PacketConn { return TracePacketConn(crlfSays{pc, true}, NewTrace()) }, lf},
+	} {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var closing atomic.Bool
+		rc := NewReadyConn(tt.wrap(pc), &closing, nil)
+		if _, err := pc.WriteTo([]byte(lf), pc.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, maxMessage)
+		n, _, err := rc.ReadFrom(buf)
+		if err != nil || string(buf[:n]) != tt.want {
+			t.Errorf("%s: read %q, %v; want %q", tt.name, buf[:n], err, tt.want)
+		}
+		rc.Close()
+	}
+}

@@ -523,6 +523,10 @@ func (c *tracedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	return n, addr, err
 }
 
+// ReadsCRLF is the traced socket's (ReadyConn): the trace records what
+// it returns.
+func (c *tracedPacketConn) ReadsCRLF() bool { return readsCRLF(c.PacketConn) }
+
 func (c *tracedPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	n, err := c.PacketConn.WriteTo(b, addr)
 	if err == nil {

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"switchboard/compiler/credentials"
+	"switchboard/compiler/ir"
 	"switchboard/runtime/b2bua"
 	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
@@ -108,16 +110,25 @@ func TestNoBareLineEndInAnswers(t *testing.T) {
 
 	// Each attack is refused once, by whichever check it meets first
 	// (the router's, or the site's stack once a connection is routed),
-	// and counted once in the status.
-	counted := func(t *testing.T, before uint64) {
+	// and counted once in the status — over a stream. A datagram's lone
+	// LF ends its line (sipstack.CRLF: the router's, as a one-site
+	// server's ReadyConn): the LF attacks are taken, X-Injected a header
+	// field of the request, and only the CR ones are refused over UDP.
+	counted := func(t *testing.T, before uint64, want int) {
 		t.Helper()
-		if n := s.Status().LineEndRefused - before; n != uint64(len(attacks)) {
-			t.Errorf("%d refusals counted (line_end_refused), want one for each of the %d attacks", n, len(attacks))
+		if n := s.Status().LineEndRefused - before; n != uint64(want) {
+			t.Errorf("%d refusals counted (line_end_refused), want %d of the %d attacks", n, want, len(attacks))
+		}
+	}
+	loneCRs := 0
+	for _, a := range attacks {
+		if strings.HasPrefix(a.injected, "\r") {
+			loneCRs++
 		}
 	}
 
 	t.Run("UDP", func(t *testing.T) {
-		defer counted(t, sipstack.LineEndsRefused())
+		defer counted(t, sipstack.LineEndsRefused(), loneCRs)
 		for i, a := range attacks {
 			c, err := net.ListenPacket("udp", "127.0.0.1:0")
 			if err != nil {
@@ -161,7 +172,7 @@ func TestNoBareLineEndInAnswers(t *testing.T) {
 			transport = "TLS"
 		}
 		t.Run(transport, func(t *testing.T) {
-			defer counted(t, sipstack.LineEndsRefused())
+			defer counted(t, sipstack.LineEndsRefused(), len(attacks))
 			for i, a := range attacks {
 				var c net.Conn
 				var err error
@@ -217,5 +228,183 @@ func TestNoBareLineEndInAnswers(t *testing.T) {
 				check(t, name(a), [][]byte{got})
 			}
 		})
+	}
+}
+
+// A phone or carrier whose header lines end at LF (RFC 3261 §7 asks for
+// CRLF; Kamailio takes LF) is heard by a many-sites server over UDP as it
+// is by one site alone (sipstack.CRLF): its OPTIONS answered by the site
+// (sipgo), its REGISTER challenged (the REGISTER fast path), and a
+// request for a domain no site serves answered 404 by the router — each
+// answer's lines at CRLF, the headers echoed as the sender meant them.
+// The router dropped all three before.
+func TestLFLinesAnsweredOverUDP(t *testing.T) {
+	srv := sites.New(quiet)
+	p := compile(t, siteSource(1, 201))
+	s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, 1), p)}, site.Options{Logger: quiet, Services: &b2bua.Services{}, NonceSlots: sites.NonceSlots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := srv.Add("1", s); err != nil {
+		t.Fatal(err)
+	}
+	l := serveOnLoopback(t, srv, site.Limits{Handshake: 2 * time.Second}, true)
+	<-srv.UDPReady()
+
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	local := c.LocalAddr().String()
+	refused := sipstack.LineEndsRefused()
+	for i, tt := range []struct {
+		method, ruri, to, from, status string
+	}{
+		{"OPTIONS", "sip:s1.example", "<sip:s1.example>", "<sip:app.ann@s1.example>", "200 OK"},
+		{"REGISTER", "sip:s1.example", "<sip:app.ann@s1.example>", "<sip:app.ann@s1.example>", "401 Unauthorized"},
+		{"INVITE", "sip:101@nowhere.example", "<sip:101@nowhere.example>", "<sip:+35315550101@carrier.example>", "404 Not Found"},
+	} {
+		callID := fmt.Sprintf("lf-lines-%d@test", i)
+		lines := []string{
+			fmt.Sprintf("%s %s SIP/2.0", tt.method, tt.ruri),
+			fmt.Sprintf("Via: SIP/2.0/UDP %s;branch=z9hG4bK-lf%d;rport", local, i),
+			"Max-Forwards: 70",
+			fmt.Sprintf("From: %s;tag=f%d", tt.from, i),
+			"To: " + tt.to,
+			"Call-ID: " + callID,
+			"CSeq: 1 " + tt.method,
+			fmt.Sprintf("Contact: <sip:app.ann@%s>", local),
+			"User-Agent: lenient/1.0",
+			"Content-Length: 0",
+		}
+		msg := strings.Join(lines, "\n") + "\n\n"
+		if _, err := c.WriteTo([]byte(msg), l.udp.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		// Read to the answer to this request (a 100 Trying, or an
+		// answer to the one before, may come first). Bounded: none at
+		// all ends the read at the deadline.
+		buf := make([]byte, 65535)
+		var answer []byte
+		for answer == nil {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("%s with lines at LF: no %s: %v", tt.method, tt.status, err)
+			}
+			if bytes.Contains(buf[:n], []byte("\r\nCall-ID: "+callID+"\r\n")) && !bytes.HasPrefix(buf[:n], []byte("SIP/2.0 100 ")) {
+				answer = append([]byte(nil), buf[:n]...)
+			}
+		}
+		if !bytes.HasPrefix(answer, []byte("SIP/2.0 "+tt.status+"\r\n")) {
+			t.Errorf("%s with lines at LF: answered %q, want %s", tt.method, answer, tt.status)
+		}
+		if i := bareLineEnd(answer); i >= 0 {
+			t.Errorf("%s with lines at LF: the answer has a bare CR or LF at %d: %q", tt.method, i, answer)
+		}
+		for _, echoed := range []string{"\r\nCSeq: 1 " + tt.method + "\r\n", fmt.Sprintf(";tag=f%d\r\n", i)} {
+			if !bytes.Contains(answer, []byte(echoed)) {
+				t.Errorf("%s with lines at LF: the answer does not echo %q: %q", tt.method, echoed, answer)
+			}
+		}
+	}
+	if n := sipstack.LineEndsRefused() - refused; n != 0 {
+		t.Errorf("%d refused (line_end_refused), want none", n)
+	}
+}
+
+// carrierSecrets are a trunk's credentials at its carrier.
+type carrierSecrets map[ir.SecretRef]string
+
+func (s carrierSecrets) TrunkSecret(ref ir.SecretRef) (string, bool) {
+	v, ok := s[ref]
+	return v, ok
+}
+
+// A carrier that ends the header lines of its answers at LF is heard
+// behind the many-sites router: its challenge to a site's registration,
+// routed by the Call-ID the site sent, is answered with credentials. The
+// router dropped it before, and the site only retransmitted.
+func TestCarrierAnswersAtLFBehindTheRouter(t *testing.T) {
+	car, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer car.Close()
+	p := compile(t, siteSource(1, 201)+`
+variable "trunk_user" {
+  type    = string
+  default = "pbx-1001"
+}
+variable "trunk_password" {
+  type      = string
+  default   = "carrier-secret-9"
+  sensitive = true
+}
+trunk "carrier" {
+  host     = "127.0.0.1"
+  username = var.trunk_user
+  password = var.trunk_password
+  numbers  = ["+35315550100"]
+}
+`)
+	p.Trunks[0].Port = car.LocalAddr().(*net.UDPAddr).Port
+	srv := sites.New(quiet)
+	s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, 1), p),
+		Trunks: carrierSecrets{"var.trunk_user": "pbx-1001", "var.trunk_password": "carrier-secret-9"}},
+		site.Options{Logger: quiet, Services: &b2bua.Services{}, NonceSlots: sites.NonceSlots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := srv.Add("1", s); err != nil {
+		t.Fatal(err)
+	}
+	serveOnLoopback(t, srv, site.Limits{Handshake: 2 * time.Second}, true)
+
+	// register reads the site's REGISTER of CSeq cseq (retransmissions
+	// of the one before are read past); bounded: none ends the read at
+	// the deadline.
+	buf := make([]byte, 65535)
+	register := func(cseq string) (lines []string, from net.Addr) {
+		t.Helper()
+		_ = car.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			n, from, err := car.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no REGISTER of CSeq %s: %v", cseq, err)
+			}
+			head, _, _ := strings.Cut(string(buf[:n]), "\r\n\r\n")
+			lines := strings.Split(head, "\r\n")
+			if strings.HasPrefix(lines[0], "REGISTER ") && slices.Contains(lines, "CSeq: "+cseq+" REGISTER") {
+				return lines, from
+			}
+		}
+	}
+	first, from := register("1")
+	answer := []string{"SIP/2.0 401 Unauthorized"}
+	for _, l := range first {
+		for _, name := range []string{"Via:", "From:", "To:", "Call-ID:", "CSeq:"} {
+			if strings.HasPrefix(l, name) {
+				if name == "To:" {
+					l += ";tag=car1"
+				}
+				answer = append(answer, l)
+			}
+		}
+	}
+	answer = append(answer, `WWW-Authenticate: Digest realm="carrier.example", nonce="lf-0123456789", algorithm=MD5`, "Content-Length: 0")
+	if _, err := car.WriteTo([]byte(strings.Join(answer, "\n")+"\n\n"), from); err != nil {
+		t.Fatal(err)
+	}
+	retry, _ := register("2")
+	authorized := false
+	for _, l := range retry {
+		authorized = authorized || strings.HasPrefix(l, "Authorization: Digest ") && strings.Contains(l, `nonce="lf-0123456789"`)
+	}
+	if !authorized {
+		t.Errorf("the second REGISTER does not answer the challenge:\n%s", strings.Join(retry, "\n"))
 	}
 }

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"sync/atomic"
 	"testing"
 
 	"switchboard/compiler/ir"
 	"switchboard/runtime/b2bua"
+	"switchboard/runtime/sipstack"
 	"switchboard/runtime/site"
 )
 
@@ -120,4 +123,107 @@ func BenchmarkRoute(b *testing.B) {
 			}
 		})
 	}
+}
+
+// written is a socket that keeps what is written to it.
+type written struct {
+	net.PacketConn
+	sent [][]byte
+}
+
+func (w *written) WriteTo(b []byte, _ net.Addr) (int, error) {
+	w.sent = append(w.sent, append([]byte(nil), b...))
+	return len(b), nil
+}
+
+var writtenAddr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5060}
+
+func (w *written) LocalAddr() net.Addr { return writtenAddr }
+
+// BenchmarkRouteAndRead: what a datagram costs from the router's read to
+// the site's ReadyConn handing it to sipgo, a REGISTER of 442 bytes whose
+// lines end at CRLF — the router's line-end walk, scan, routing and copy,
+// the queue, and the ReadyConn's own walk when it makes one.
+func BenchmarkRouteAndRead(b *testing.B) {
+	srv := New(slog.New(slog.DiscardHandler))
+	s, err := site.New(site.Config{Program: program("a.example"), Secrets: noPasswords{}}, site.Options{Logger: srv.log, Services: &b2bua.Services{}, NonceSlots: NonceSlots})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if err := srv.Add("a.example", s); err != nil {
+		b.Fatal(err)
+	}
+	m := &udpMux{srv: srv, conn: &written{}, conns: map[*entry]*siteConn{}}
+	e := srv.byName["a.example"]
+	sc := &siteConn{mux: m, e: e, in: make(chan packet, 1), closed: make(chan struct{}), reading: func() {}}
+	m.conns[e] = sc
+	var closing atomic.Bool
+	rc := sipstack.NewReadyConn(sc, &closing, nil)
+	b.Cleanup(func() { rc.Close() })
+	msg := []byte("REGISTER sip:a.example SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bK5e3a1c;rport\r\nMax-Forwards: 70\r\n" +
+		"From: \"Desk\" <sip:app.ann@a.example>;tag=8a1f\r\nTo: <sip:app.ann@a.example>\r\nCall-ID: 5e3a1c-7c1e-4f0a-9a55-0b6c0d1e2f30\r\nCSeq: 12 REGISTER\r\n" +
+		"Contact: <sip:app.ann@192.168.1.20:5060;transport=udp>\r\nExpires: 300\r\nAllow: INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, OPTIONS\r\n" +
+		"User-Agent: Yealink SIP-T54W 96.86.0.70\r\nContent-Length: 0\r\n\r\n")
+	src := &net.UDPAddr{IP: net.IPv4(192, 168, 1, 20), Port: 5060}
+	in, out := make([]byte, 65535), make([]byte, 65535)
+	for b.Loop() {
+		m.route(in[:copy(in, msg)], src)
+		if n, _, err := rc.ReadFrom(out); err != nil || n != len(msg) {
+			b.Fatalf("read %d, %v", n, err)
+		}
+	}
+}
+
+// FuzzRoute: the router reads outside input and gives it its CRs before
+// anything reads it. What it hands a site (whose ReadyConn trusts it,
+// siteConn.ReadsCRLF) and what it answers (404) has every header line at
+// CRLF; a datagram with a lone CR in its header goes nowhere; a lone LF
+// costs a datagram nothing.
+func FuzzRoute(f *testing.F) {
+	f.Add([]byte("OPTIONS sip:a.example SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\nFrom: <sip:x@a.example>;tag=1\nTo: <sip:a.example>\nCall-ID: 1\nCSeq: 1 OPTIONS\n\n"))
+	f.Add([]byte("INVITE sip:1@b.example SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\nFrom: <sip:x@b.example>;tag=1\r\nTo: <sip:1@b.example>\nCall-ID: 2\r\nCSeq: 1 INVITE\n\r\nv=0\nbody\r\n"))
+	f.Add([]byte("INVITE sip:1@b.example SIP/2.0\r\nCall-ID: 3\rX: 1\r\n\r\n"))
+	f.Add([]byte("SIP/2.0 200 OK\ni: 4\n\n"))
+	srv := New(slog.New(slog.DiscardHandler))
+	s, err := site.New(site.Config{Program: program("a.example"), Secrets: noPasswords{}}, site.Options{Logger: srv.log, Services: &b2bua.Services{}, NonceSlots: NonceSlots})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	if err := srv.Add("a.example", s); err != nil {
+		f.Fatal(err)
+	}
+	src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5062}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w := &written{}
+		m := &udpMux{srv: srv, conn: w, conns: map[*entry]*siteConn{}}
+		e := srv.byName["a.example"]
+		sc := &siteConn{mux: m, e: e, in: make(chan packet, 1), closed: make(chan struct{})}
+		m.conns[e] = sc
+		buf := make([]byte, 65535)
+		m.route(buf[:copy(buf, data)], src)
+		var out [][]byte
+		select {
+		case p := <-sc.in:
+			out = append(out, p.data)
+		default:
+		}
+		if len(out) > 0 && len(w.sent) > 0 {
+			t.Fatalf("%q both routed and answered", data)
+		}
+		crlf, ok := sipstack.CRLF(append([]byte(nil), data...))
+		if len(out) > 0 && !slices.Equal(out[0], crlf) {
+			t.Fatalf("%q routed as %q, want %q", data, out[0], crlf)
+		}
+		out = append(out, w.sent...)
+		if !ok && len(out) > 0 {
+			t.Fatalf("%q has a lone CR and went on: %q", data, out)
+		}
+		for _, o := range out {
+			if sipstack.BareLineEnd(o) {
+				t.Fatalf("%q went on with a line not at CRLF: %q", data, o)
+			}
+		}
+	})
 }

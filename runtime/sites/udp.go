@@ -134,18 +134,27 @@ func (m *udpMux) read() error {
 			}
 			return err
 		}
-		m.route(buf[:n], src)
+		m.route(buf[:n], src) // its capacity the whole buffer: room for CRs
 	}
 }
 
 // route hands data to its site, answers 404 to a request no site claims,
-// and drops the rest, and anything whose header has a CR or LF outside a
-// CRLF.
+// and drops the rest, and anything whose header has a lone CR.
 func (m *udpMux) route(data []byte, src net.Addr) {
-	// A header with a CR or LF outside a CRLF is dropped before the
-	// scan, whose 404 would echo it (sipstack.BareLineEnd), and counted.
+	// A lone LF ends its line, a CR put before it in data's array, and a
+	// lone CR has the datagram dropped and counted, before the scan,
+	// whose 404 echoes the header (sipstack.CRLF) — as a one-site
+	// server's ReadyConn does, so that a site behind the router hears
+	// what it would alone. The site's ReadyConn does not walk the header
+	// again (siteConn.ReadsCRLF), nor does its stack's read filter (the
+	// socket's local address is listed by that ReadyConn).
+	data, ok := sipstack.CRLFOrRefuse(data, "UDP", src)
+	if !ok {
+		m.srv.dropped.Add(1)
+		return
+	}
 	h, ok := scan(data)
-	if sipstack.RefuseBareLineEnd(data, "UDP", src) || !ok {
+	if !ok {
 		m.srv.dropped.Add(1)
 		return
 	}
@@ -241,13 +250,26 @@ type siteConn struct {
 
 func (c *siteConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	c.readOnce.Do(c.reading)
-	select {
-	case p := <-c.in:
-		return copy(b, p.data), p.src, nil
-	case <-c.closed:
-		return 0, nil, net.ErrClosed
+	for {
+		select {
+		case p := <-c.in:
+			if len(p.data) > len(b) {
+				// Cut, it would be another message: dropped, as a
+				// ReadyConn drops one its CRs made too long.
+				c.mux.srv.dropped.Add(1)
+				continue
+			}
+			return copy(b, p.data), p.src, nil
+		case <-c.closed:
+			return 0, nil, net.ErrClosed
+		}
 	}
 }
+
+// ReadsCRLF tells the site's ReadyConn that every datagram read here has
+// had its line ends seen to by the router (route): each header is walked
+// once (sipstack.CRLFReader).
+func (c *siteConn) ReadsCRLF() bool { return true }
 
 func (c *siteConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	select {
