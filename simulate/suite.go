@@ -82,8 +82,9 @@ type (
 	// Number presenting As as the caller's number, in From and in
 	// P-Asserted-Identity (As empty: not checked).
 	ExpectOut struct{ Trunk, Number, As string }
-	// ExpectCallerID checks that Account's answered call presented the
-	// caller as Name <sip:Number@domain> in its From.
+	// ExpectCallerID checks that a call of the case that Account answered
+	// presented the caller as Name <sip:Number@domain> in its From (not
+	// a call it answered in an earlier case).
 	ExpectCallerID struct{ Account, Name, Number string }
 )
 
