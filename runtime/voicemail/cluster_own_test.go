@@ -1,0 +1,173 @@
+package voicemail
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"switchboard/runtime/store"
+	"switchboard/runtime/store/storetest"
+)
+
+// steppedKV follows its store as store.KV does, but while its stepper is
+// stepping hands on one write at a time, when the test lets it (step),
+// and says when the node has applied it: what a node lists between two
+// writes its watch hands on can be looked at.
+type steppedKV struct {
+	*store.KV
+	s *stepper
+}
+
+func (k steppedKV) WatchRevisions(ctx context.Context, fn func(key string, value []byte, rev uint64, deleted, mine bool)) (func(), error) {
+	return k.KV.WatchRevisions(ctx, func(key string, value []byte, rev uint64, deleted, mine bool) {
+		k.s.pass(key, func() { fn(key, value, rev, deleted, mine) })
+	})
+}
+
+// stepper holds the writes a node's key watch hands on while it steps.
+type stepper struct {
+	mu       sync.Mutex
+	stepping bool
+	next     chan struct{} // one a write let through; closed: all
+	applied  chan string   // the key of each write applied while stepping
+	done     sync.Once
+}
+
+func newStepper() *stepper {
+	return &stepper{next: make(chan struct{}), applied: make(chan string, 64)}
+}
+
+// hold starts stepping: from now on each write waits for step.
+func (s *stepper) hold() {
+	s.mu.Lock()
+	s.stepping = true
+	s.mu.Unlock()
+}
+
+// step lets writes through, one at a time, until the node has applied
+// one of key.
+func (s *stepper) step(t *testing.T, key string) {
+	t.Helper()
+	for {
+		select {
+		case s.next <- struct{}{}:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no write of %s came through the node's watch", key)
+		}
+		select {
+		case k := <-s.applied:
+			if k == key {
+				return
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the write let through was never applied")
+		}
+	}
+}
+
+// release lets every write through, now and from now on.
+func (s *stepper) release() {
+	s.done.Do(func() { close(s.next) })
+}
+
+func (s *stepper) pass(key string, apply func()) {
+	s.mu.Lock()
+	stepping := s.stepping
+	s.mu.Unlock()
+	if !stepping {
+		apply()
+		return
+	}
+	<-s.next
+	apply()
+	select {
+	case s.applied <- key:
+	default:
+	}
+}
+
+// A node lists the message it has just taken, and its caller can delete
+// it there, while its key watch hands it back its own writes: the
+// pending metadata, then the completed. The regression's watch could not
+// tell the node's inserts and updates from other nodes' (they carried no
+// origin), and the pending metadata, handed back after the node had
+// completed it, replaced the completed metadata in the node's index: the
+// message was listed nowhere on that node until the completion came
+// back, and deleting it there said "no such message"
+// (TestClusterUpdateKeepsAnotherNodesChange's flake).
+func TestClusterOwnDepositListedWhileItsWritesComeBack(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	st := newStepper()
+	defer st.release()
+	plain := sharedIn(t, cl.Stores[0], site)
+	ka := plain
+	ka.Keys = steppedKV{ka.Keys.(*store.KV), st}
+	a, toldA := joined(t, ka)
+
+	st.hold() // a's key watch hands on nothing until the deposit is done
+	m := a.addMessage("mary", FolderNew, epoch, 1, 697)
+	if ms := a.messages("mary"); len(ms) != 1 || ms[0].ID != m.ID {
+		t.Fatalf("node a lists %+v once the deposit is done; want message %d", ms, m.ID)
+	}
+	st.step(t, keptName("mary", msgName(m.ID)+".json")) // the pending metadata comes back
+	if ms := a.messages("mary"); len(ms) != 1 || ms[0].ID != m.ID {
+		t.Errorf("node a lists %+v once its pending metadata came back; want message %d", ms, m.ID)
+	}
+	if err := a.s.Delete("mary", m.ID, "app.mary"); err != nil {
+		t.Fatalf("node a's Delete of the message it took: %v", err)
+	}
+	st.release()
+	waitKeyGone(t, plain, keptName("mary", msgName(m.ID)+".json"))
+	waitTold(t, toldA, "mary", "node a lists nothing once its writes are all back", func() bool {
+		return len(a.messages("mary")) == 0
+	})
+}
+
+// A node's change to a message is not undone on that node by an older
+// change of another node's that its watch hands on after it: the
+// regression put the other node's value back into the index (and, had
+// the node's own writes been told apart, would have kept it: its own
+// later write, handed back as its own, changes nothing).
+func TestClusterOwnChangeKeptOverAnOlderOne(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	st := newStepper()
+	defer st.release()
+	ka := sharedIn(t, cl.Stores[0], site)
+	ka.Keys = steppedKV{ka.Keys.(*store.KV), st}
+	a, toldA := joined(t, ka)
+	b, toldB := joined(t, sharedIn(t, cl.Stores[1], site))
+	m := b.addMessage("mary", FolderNew, epoch, 1, 697)
+	waitTold(t, toldB, "mary", "b lists its message", func() bool { return len(b.messages("mary")) == 1 })
+	waitTold(t, toldA, "mary", "a lists b's message", func() bool { return len(a.messages("mary")) == 1 })
+	key := keptName("mary", msgName(m.ID)+".json")
+
+	st.hold() // a hears nothing of b's change until it made its own
+	if err := b.s.MarkHeard("mary", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	bx, err := a.s.box("mary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found, err := bx.update(m.ID, func(m *Message) { m.Mailed = true }); err != nil || !found {
+		t.Fatalf("a's update: %v, %v", found, err)
+	}
+	want := m
+	want.Folder, want.Mailed = FolderSaved, true
+	if d := cmp.Diff([]Message{want}, a.messages("mary")); d != "" {
+		t.Fatalf("node a after its own change (-want +got):\n%s", d)
+	}
+	st.step(t, key) // b's change, older than a's, comes
+	if d := cmp.Diff([]Message{want}, a.messages("mary")); d != "" {
+		t.Errorf("node a once b's older change came (-want +got):\n%s", d)
+	}
+	st.step(t, key) // a's own change comes back
+	if d := cmp.Diff([]Message{want}, a.messages("mary")); d != "" {
+		t.Errorf("node a once its own change came back (-want +got):\n%s", d)
+	}
+}
