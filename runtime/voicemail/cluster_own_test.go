@@ -2,7 +2,9 @@ package voicemail
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,5 +171,53 @@ func TestClusterOwnChangeKeptOverAnOlderOne(t *testing.T) {
 	st.step(t, key) // a's own change comes back
 	if d := cmp.Diff([]Message{want}, a.messages("mary")); d != "" {
 		t.Errorf("node a once its own change came back (-want +got):\n%s", d)
+	}
+}
+
+// failingKV is a store.KV whose updates fail (an error: the store did
+// not answer, not a refusal) while fail counts down.
+type failingKV struct {
+	*store.KV
+	fail *atomic.Int32
+}
+
+func (k failingKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	if k.fail.Add(-1) >= 0 {
+		return 0, errors.New("voicemail test: the store did not answer the update")
+	}
+	return k.KV.Update(ctx, key, value, rev)
+}
+
+// A deposit stored with its audio whose metadata could not be completed
+// (the completing write failed) is completed on a later try, and listed
+// on every node, none of them starting: the regression left it pending,
+// listed nowhere, until some node started (whose recovery completes it).
+func TestClusterDepositCompletedAfterItsCompletionFailed(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	fail := &atomic.Int32{}
+	ka := sharedIn(t, cl.Stores[0], site)
+	ka.Keys = failingKV{ka.Keys.(*store.KV), fail}
+	a, toldA := joined(t, ka)
+	b, toldB := joined(t, sharedIn(t, cl.Stores[1], site))
+
+	fail.Store(2) // the completion and its first try again
+	r := recordTone(t, a, "mary", "device.front-gate", "call-a", 1, 697)
+	if m, err := r.finishMessage(1); err == nil || m != nil {
+		t.Fatalf("finishMessage with its completion failing: %+v, %v; want an error", m, err)
+	}
+	if ms := a.messages("mary"); len(ms) != 0 {
+		t.Fatalf("node a lists %+v before the message is completed", ms)
+	}
+	a.clk.Advance(completeRetries[0]) // tried again: fails
+	if ms := a.messages("mary"); len(ms) != 0 {
+		t.Fatalf("node a lists %+v after a failed try", ms)
+	}
+	a.clk.Advance(completeRetries[1]) // tried again: done
+	want := map[string]float64{"call-a": 697}
+	wantMessages(t, a, toldA, "node a", "mary", want)
+	wantMessages(t, b, toldB, "node b", "mary", want)
+	if n := fail.Load(); n != -1 {
+		t.Errorf("%d updates tried after the two that failed; want 1", -n)
 	}
 }

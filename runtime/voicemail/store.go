@@ -519,10 +519,14 @@ func (b *box) complete(m *Message) error {
 		return marshalMeta(cur), nil
 	})
 	if errors.Is(err, errNumberReused) || err == nil && !found {
-		return fmt.Errorf("voicemail: box %s: the metadata of %s, stored with its audio, is gone", b.name, m.Name())
+		return fmt.Errorf("%w: box %s, %s", errMetaGone, b.name, m.Name())
 	}
 	return err
 }
+
+// errMetaGone is complete's error when the metadata it would complete is
+// gone (or another deposit's): not a failure to try again.
+var errMetaGone = errors.New("voicemail: the metadata of a message stored with its audio is gone")
 
 // greeting returns the recorded greeting, or nil.
 func (b *box) greeting() []int16 {
