@@ -3,6 +3,7 @@ package voicemail
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"switchboard/runtime/audio"
 	"switchboard/runtime/store"
 	"switchboard/runtime/store/storetest"
 )
@@ -246,5 +248,94 @@ func TestClusterDepositCompletedAfterItsCompletionFailed(t *testing.T) {
 	wantMessages(t, b, toldB, "node b", "mary", want)
 	if n := fail.Load(); n != -1 {
 		t.Errorf("%d updates tried after the two that failed; want 1", -n)
+	}
+}
+
+// A node that has heard of a deletion's removal of the metadata but not
+// yet of the audio's (its two watches each in its own order) lists the
+// message nowhere: the regression listed it again, by its audio alone,
+// until the audio's removal came.
+func TestClusterDeletedMessageNotListedByItsAudio(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	st, held := newStepper(), newGate()
+	defer st.release()
+	defer held.release()
+	a, _ := joined(t, sharedIn(t, cl.Stores[0], site))
+	kc := sharedIn(t, cl.Stores[2], site)
+	kc.Keys = steppedKV{kc.Keys.(*store.KV), st}
+	kc.Objects = gatedObjects{kc.Objects.(*store.Objects), held}
+	c, toldC := joined(t, kc)
+	m := a.addMessage("mary", FolderNew, epoch, 1, 697)
+	waitTold(t, toldC, "mary", "c lists a's message", func() bool { return len(c.messages("mary")) == 1 })
+
+	held.shut() // c hears nothing of the audio's removal
+	st.hold()   // and of the metadata's only a write at a time
+	if err := a.s.Delete("mary", m.ID, "app.mary"); err != nil {
+		t.Fatal(err)
+	}
+	key := keptName("mary", m.Name()+".json")
+	for {
+		st.step(t, key)
+		if ms := c.messages("mary"); len(ms) != 0 {
+			t.Fatalf("node c lists %+v, the message's metadata deleting or gone", ms)
+		}
+		if names, _ := c.s.shelf.names("mary"); !slices.Contains(names, m.Name()+".json") {
+			break // the metadata's removal applied; its audio not yet
+		}
+	}
+	held.release()
+	st.release()
+	waitKeyGone(t, sharedIn(t, cl.Stores[2], site), key)
+	waitObjectGone(t, sharedIn(t, cl.Stores[2], site), keptName("mary", m.Name()+".wav"))
+	if ms := c.messages("mary"); len(ms) != 0 {
+		t.Errorf("node c lists %+v once the deletion is all heard of", ms)
+	}
+}
+
+// waitObjectGone waits until kept's node hands name's removal through a
+// watch.
+func waitObjectGone(t *testing.T, kept Store, name string) {
+	t.Helper()
+	waitWatched(t, name, true, func(seen func(string, bool)) (func(), error) {
+		return kept.Objects.(*store.Objects).Watch(context.Background(), func(n string, deleted, _ bool) { seen(n, deleted) })
+	})
+}
+
+// A message of audio alone (an old crash's leftover, an import) is given
+// metadata by a start, and listed by it on every node, as load made of
+// its audio: new, its length, no caller. (On a shared store a message is
+// listed by its metadata alone: TestClusterDeletedMessageNotListedByItsAudio.)
+func TestClusterStartGivesAudioAloneItsMetadata(t *testing.T) {
+	cl := storetest.Cluster(t, 3)
+	site := storetest.Site(t)
+	kb := sharedIn(t, cl.Stores[1], site)
+	wav, err := encodeWAV(audio.FormatULaw, audio.PCMU.Encode(nil, audio.Tone(make([]int16, audio.Rate), 697, 8000, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := keptName("mary", msgName(1)+".wav")
+	if err := kb.Objects.Put(context.Background(), name, wav); err != nil {
+		t.Fatal(err)
+	}
+	ka := sharedIn(t, cl.Stores[0], site)
+	waitObject(t, ka, name)
+	a, toldA := joined(t, ka) // starts, and gives it metadata
+	want := []Message{{ID: 1, Box: "mary", Folder: FolderNew, DurationMS: 1000, Codec: "PCMU"}}
+	waitTold(t, toldA, "mary", "a lists the message", func() bool { return len(a.messages("mary")) == 1 })
+	if d := cmp.Diff(want, a.messages("mary")); d != "" {
+		t.Errorf("node a (-want +got):\n%s", d)
+	}
+	v, ok, err := ka.Keys.Get(context.Background(), keptName("mary", msgName(1)+".json"))
+	if err != nil || !ok {
+		t.Fatalf("the message's metadata: %v, %v; want it given", ok, err)
+	}
+	if m, err := parseMeta(v); err != nil || m.State != "" {
+		t.Errorf("the message's metadata %s (%v): want it completed", v, err)
+	}
+	b, toldB := joined(t, kb)
+	waitTold(t, toldB, "mary", "b lists the message", func() bool { return len(b.messages("mary")) == 1 })
+	if d := cmp.Diff(want, b.messages("mary")); d != "" {
+		t.Errorf("node b (-want +got):\n%s", d)
 	}
 }

@@ -125,7 +125,8 @@
 // deposit meant), then removes the audio, then the metadata. Open
 // completes pending metadata whose audio is stored (a kill came between
 // the two; a failed completion is tried again meanwhile by its node,
-// completeLater), and finishes a deletion
+// completeLater), gives audio without metadata (an older crash's
+// leftover, an import) metadata, as a deposit, and finishes a deletion
 // whose mark is half an hour old. Open there sweeps metadata without
 // audio only once it is half an hour old (another node's deposit writes
 // its metadata, then its audio), and only as it read it; a leftover
