@@ -128,3 +128,9 @@ func KVStream(kind, site string) string { return "KV_" + name(kind, site) }
 
 // Subject is the subject key's values are stored on.
 func (k *KV) Subject(key string) string { return k.prefix + kvKey(key) }
+
+// LoseAnswer makes the next insert's answer lost, the insert stored: as
+// when the bucket's leader stored it and died before answering.
+func (k *KV) LoseAnswer() {
+	k.js = &lostAnswer{JetStream: k.js}
+}

@@ -4,31 +4,32 @@ import (
 	"context"
 	"testing"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// lostAnswer is a bucket whose first create is answered with a timeout:
+// lostAnswer is a store whose first publish is answered with a timeout:
 // stored, as when the leader that stored it died before answering; or,
 // with instead set, not stored, instead run (another node's write before
-// the create is sent again).
+// the insert is sent again).
 type lostAnswer struct {
-	jetstream.KeyValue
+	jetstream.JetStream
 	lost    bool
 	instead func()
 }
 
-func (l *lostAnswer) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+func (l *lostAnswer) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	if !l.lost && l.instead != nil {
 		l.lost = true
 		l.instead()
-		return 0, context.DeadlineExceeded
+		return nil, context.DeadlineExceeded
 	}
-	rev, err := l.KeyValue.Create(ctx, key, value, opts...)
+	ack, err := l.JetStream.PublishMsg(ctx, m, opts...)
 	if err == nil && !l.lost {
 		l.lost = true
-		return 0, context.DeadlineExceeded
+		return nil, context.DeadlineExceeded
 	}
-	return rev, err
+	return ack, err
 }
 
 // An insert whose answer was lost is sent again and finds the key holding
@@ -45,16 +46,17 @@ func TestInsertAnswerLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.kv = &lostAnswer{KeyValue: k.kv}
-	if ok, err := k.Insert(ctx, "mine", []byte("a")); err != nil || !ok {
-		t.Errorf("Insert whose answer was lost: %v, %v; want inserted", ok, err)
+	k.js = &lostAnswer{JetStream: k.js}
+	rev, err := k.Insert(ctx, "mine", []byte("a"))
+	if _, want, _, _, _ := k.Revision(ctx, "mine"); err != nil || rev == 0 || rev != want {
+		t.Errorf("Insert whose answer was lost: revision %d, %v; want inserted, revision %d", rev, err, want)
 	}
-	k.kv = &lostAnswer{KeyValue: k.kv.(*lostAnswer).KeyValue, instead: func() {
+	k.js = &lostAnswer{JetStream: k.js.(*lostAnswer).JetStream, instead: func() {
 		if err := k.Put(ctx, "theirs", []byte("b"), 0); err != nil {
 			t.Error(err)
 		}
 	}}
-	if ok, err := k.Insert(ctx, "theirs", []byte("c")); err != nil || ok {
-		t.Errorf("Insert over another's value: %v, %v; want not inserted", ok, err)
+	if rev, err := k.Insert(ctx, "theirs", []byte("c")); err != nil || rev != 0 {
+		t.Errorf("Insert over another's value: revision %d, %v; want not inserted", rev, err)
 	}
 }

@@ -144,33 +144,55 @@ func (k *KV) Create(ctx context.Context, key string, value []byte, ttl time.Dura
 // Insert sets key to value only when key has none, as Create does, for a
 // value no other writer would write byte for byte (a voicemail message's
 // metadata: its call and the moment it started): a key that is inserted
-// is never overwritten by another node's insert. In a cluster it is sent
+// is never overwritten by another node's insert. It returns the value's
+// revision, 0 when the key was not inserted. In a cluster it is sent
 // again while a lost node's bucket leader is replaced, as Put is; when a
 // resent insert finds the key holding value, the first was stored after
-// all, and it is told inserted. (A replica that lags may not show it so:
-// then it is told not inserted, and the key holds value unclaimed: never
-// a value lost.)
-func (k *KV) Insert(ctx context.Context, key string, value []byte) (inserted bool, err error) {
+// all, and it is told inserted.
+//
+// It is published here, not through KeyValue.Create, to carry the
+// origin header (Watch's mine): a node's watch handed its own inserts
+// back as another's, and voicemail took its own pending metadata,
+// handed back after the node had completed it, for a change.
+func (k *KV) Insert(ctx context.Context, key string, value []byte) (rev uint64, err error) {
 	ctx, cancel := k.open(ctx)
 	defer cancel()
-	tries := 0
-	_, err = settle(ctx, k.origin != "", func(ctx context.Context) (uint64, error) {
-		tries++
-		return k.kv.Create(ctx, kvKey(key), value)
-	})
-	if errors.Is(err, jetstream.ErrKeyExists) || wrongLastSequence(err) {
-		if tries > 1 {
-			if v, ok, gerr := k.Get(ctx, key); gerr == nil && ok && bytes.Equal(v, value) {
-				return true, nil
-			}
+	// The revision the key is created over: none, or its deletion's (a
+	// deleted key keeps its marker a while, as KeyValue.Create allows).
+	over := uint64(0)
+	for range maxInserts {
+		sent := 0
+		ack, err := settle(ctx, k.origin != "", func(ctx context.Context) (*jetstream.PubAck, error) {
+			sent++
+			return k.js.PublishMsg(ctx, k.message(key, value, 0), jetstream.WithExpectLastSequencePerSubject(over))
+		})
+		if err == nil {
+			return ack.Sequence, nil
 		}
-		return false, nil
+		if !wrongLastSequence(err) {
+			return 0, fmt.Errorf("store: insert: %w", err)
+		}
+		// Read from the stream's leader, not a replica that may lag
+		// (leaderGet): a resent insert's own value, stored after all,
+		// is seen there (TestKVInsertResentThroughALaggingReplica).
+		v, last, _, ok, err := k.last(ctx, key)
+		if err != nil {
+			return 0, fmt.Errorf("store: insert: %w", err)
+		}
+		if ok {
+			if sent > 1 && bytes.Equal(v, value) {
+				return last, nil
+			}
+			return 0, nil
+		}
+		over = last // deleted (or its marker gone): created over that
 	}
-	if err != nil {
-		return false, fmt.Errorf("store: insert: %w", err)
-	}
-	return true, nil
+	return 0, nil // the key removed and written again between each try
 }
+
+// maxInserts bounds Insert's tries: each is refused only when the key
+// was deleted, or its deletion's marker went, since the one before.
+const maxInserts = 10
 
 // Revision returns key's value, its revision and when it was stored (the
 // server's clock); ok is false when it has none. In a cluster the
@@ -208,6 +230,19 @@ func (k *KV) Revision(ctx context.Context, key string) (value []byte, rev uint64
 // As long as opening a bucket, as Update: while a lost node's bucket
 // leader is replaced, the read waits for the next.
 func (k *KV) leaderRevision(ctx context.Context, key string) (value []byte, rev uint64, stored time.Time, ok bool, err error) {
+	value, rev, stored, ok, err = k.last(ctx, key)
+	if err != nil || !ok {
+		return nil, 0, time.Time{}, false, err
+	}
+	return value, rev, stored, true, nil
+}
+
+// last reads key's last message from the bucket's stream leader
+// (leaderGet): its value, ok false for a removal (or none); its revision
+// either way, 0 when the key has no message. As long as opening a bucket,
+// as Update: while a lost node's bucket leader is replaced, the read
+// waits for the next.
+func (k *KV) last(ctx context.Context, key string) (value []byte, rev uint64, stored time.Time, ok bool, err error) {
 	ctx, cancel := k.open(ctx)
 	defer cancel()
 	m, err := leaderGet(ctx, k.js.Conn(), k.stream, msgGetRequest{LastFor: k.prefix + kvKey(key)})
@@ -220,32 +255,30 @@ func (k *KV) leaderRevision(ctx context.Context, key string) (value []byte, rev 
 	if err != nil {
 		return nil, 0, time.Time{}, false, fmt.Errorf("store: get: %w", err)
 	}
-	if !ok {
-		return nil, 0, time.Time{}, false, nil
-	}
-	return value, m.Seq, m.Time, true, nil
+	return value, m.Seq, m.Time, ok, nil
 }
 
 // Update sets key to value only while its latest value is revision rev
 // (Revision's; 0: a key that never had a value, or whose deletion has
 // gone): of two writers changing what each read, the second is told not
-// updated, and reads again. In a cluster it is sent again while a lost
-// node's bucket leader is replaced, as Put is: an update stored whose
-// answer was lost is then told not updated, and its writer, reading
-// again, finds its own value.
-func (k *KV) Update(ctx context.Context, key string, value []byte, rev uint64) (updated bool, err error) {
+// updated (revision 0), and reads again; updated, it returns the value's
+// revision. In a cluster it is sent again while a lost node's bucket
+// leader is replaced, as Put is: an update stored whose answer was lost
+// is then told not updated, and its writer, reading again, finds its own
+// value. It carries the origin header (Watch's mine), as Insert.
+func (k *KV) Update(ctx context.Context, key string, value []byte, rev uint64) (updated uint64, err error) {
 	ctx, cancel := k.open(ctx)
 	defer cancel()
-	_, err = settle(ctx, k.origin != "", func(ctx context.Context) (uint64, error) {
-		return k.kv.Update(ctx, kvKey(key), value, rev)
+	ack, err := settle(ctx, k.origin != "", func(ctx context.Context) (*jetstream.PubAck, error) {
+		return k.js.PublishMsg(ctx, k.message(key, value, 0), jetstream.WithExpectLastSequencePerSubject(rev))
 	})
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) || wrongLastSequence(err) {
-		return false, nil
+	if wrongLastSequence(err) {
+		return 0, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("store: update: %w", err)
+		return 0, fmt.Errorf("store: update: %w", err)
 	}
-	return true, nil
+	return ack.Sequence, nil
 }
 
 // DeleteRevision removes key only while its latest value is revision rev
@@ -603,6 +636,23 @@ func (k *KV) leaderAll(ctx context.Context) (map[string][]byte, error) {
 // was stored (the server's clock); mine says this store wrote it (only
 // told when other nodes share the store: Clustered).
 func (k *KV) Watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, deleted, mine bool)) (stop func(), err error) {
+	return k.watch(ctx, func(key string, value []byte, stored time.Time, _ uint64, deleted, mine bool) {
+		fn(key, value, stored, deleted, mine)
+	})
+}
+
+// WatchRevisions is Watch handing each change's revision (the one
+// Revision reads, and Insert and Update return) instead of when it was
+// stored: revisions grow with each write to the bucket, so a watcher
+// that knows a key's revision from its own write can tell a change that
+// came before it, handed on after.
+func (k *KV) WatchRevisions(ctx context.Context, fn func(key string, value []byte, rev uint64, deleted, mine bool)) (stop func(), err error) {
+	return k.watch(ctx, func(key string, value []byte, _ time.Time, rev uint64, deleted, mine bool) {
+		fn(key, value, rev, deleted, mine)
+	})
+}
+
+func (k *KV) watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, rev uint64, deleted, mine bool)) (stop func(), err error) {
 	// In a cluster, as long as opening a bucket: a node that just died
 	// may have led the bucket's stream, or the cluster.
 	ctx, cancel := k.open(ctx)
@@ -632,7 +682,7 @@ func (k *KV) Watch(ctx context.Context, fn func(key string, value []byte, stored
 			if !deleted {
 				v = m.Data()
 			}
-			fn(string(raw), v, md.Timestamp, deleted, mine)
+			fn(string(raw), v, md.Timestamp, md.Sequence.Stream, deleted, mine)
 		}
 		if md.NumPending == 0 { // caught up: every value there was is handed
 			once.Do(func() { close(synced) })

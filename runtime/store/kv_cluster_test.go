@@ -202,3 +202,99 @@ func leadOn(t testing.TB, kv *store.KV, node string) {
 		return false
 	})
 }
+
+// An insert whose answer was lost, sent again through a node whose
+// replica lags the leader, is told inserted: its first was stored. The
+// regression read the key back with a direct get, which the node's own
+// replica answered "not found", and told the insert it was refused (its
+// caller, voicemail, then took another number and left the key
+// unclaimed). The lagging replica is a stand-in (standInReplica).
+func TestKVInsertResentThroughALaggingReplica(t *testing.T) {
+	nodes := storetest.Cluster(t, 3)
+	ctx := context.Background()
+	w, err := nodes.Stores[0].KV(ctx, "voicemail", "resent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := nodes.Stores[2].KV(ctx, "voicemail", "resent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leadOn(t, w, "node1")
+	lagging := standInReplica(t, nodes.Stores[2], store.KVStream("voicemail", "resent"), func(string) *nats.Msg { return notFound() })
+	r.LoseAnswer()
+	rev, err := r.Insert(ctx, "mary/msg-000001.json", []byte("mine"))
+	if err != nil || rev == 0 {
+		t.Errorf("node 3: Insert whose answer was lost: revision %d, %v; want inserted", rev, err)
+	}
+	if v, want, _, ok, err := w.Revision(ctx, "mary/msg-000001.json"); err != nil || !ok || string(v) != "mine" || rev != want {
+		t.Errorf("the key holds %q, revision %d (%v, %v); want node 3's value, revision %d", v, want, ok, err, rev)
+	}
+	if n := lagging.asked(); n > 0 {
+		t.Errorf("node 3 asked its own replica (a direct get) %d times; it may lag the writes", n)
+	}
+}
+
+// A node's inserts and updates come through its own watch as its own
+// (mine), and through another node's as not, with the revisions Insert
+// and Update returned: voicemail's index tells its own writes from
+// another node's so. The regression published them through KeyValue's
+// Create and Update, without the origin header: the node's watch handed
+// its own pending metadata back as another's, and the node took it for
+// a change of the message it had completed meanwhile.
+func TestKVInsertAndUpdateComeBackAsMine(t *testing.T) {
+	nodes := storetest.Cluster(t, 3)
+	ctx := context.Background()
+	kvs := make([]*store.KV, 2)
+	for i := range kvs {
+		kv, err := nodes.Stores[i].KV(ctx, "voicemail", "mine")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kvs[i] = kv
+	}
+	type change struct {
+		value string
+		rev   uint64
+		mine  bool
+	}
+	const key = "mary/msg-000001.json"
+	seen := make([]chan change, 2)
+	for i, kv := range kvs {
+		ch := make(chan change, 8)
+		seen[i] = ch
+		stop, err := kv.WatchRevisions(ctx, func(k string, v []byte, rev uint64, deleted, mine bool) {
+			if k == key && !deleted {
+				ch <- change{string(v), rev, mine}
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+	}
+	inserted, err := kvs[0].Insert(ctx, key, []byte("pending"))
+	if err != nil || inserted == 0 {
+		t.Fatalf("Insert: revision %d, %v", inserted, err)
+	}
+	updated, err := kvs[0].Update(ctx, key, []byte("complete"), inserted)
+	if err != nil || updated == 0 {
+		t.Fatalf("Update: revision %d, %v", updated, err)
+	}
+	// Each watch hands the complete value, and the pending one before it
+	// unless its consumer started after that (DeliverLastPerSubject).
+	for i, ch := range seen {
+		want := map[string]change{"pending": {"pending", inserted, i == 0}, "complete": {"complete", updated, i == 0}}
+		for done := false; !done; {
+			select {
+			case got := <-ch:
+				if got != want[got.value] {
+					t.Errorf("node %d's watch handed %+v, want %+v", i+1, got, want[got.value])
+				}
+				done = got.value == "complete"
+			case <-time.After(30 * time.Second):
+				t.Fatalf("node %d's watch never handed %+v", i+1, want["complete"])
+			}
+		}
+	}
+}

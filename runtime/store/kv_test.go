@@ -169,11 +169,11 @@ func TestKVInsert(t *testing.T) {
 		for i, kv := range kvs {
 			go func() {
 				v := fmt.Sprintf("round %d, node %d", round, i)
-				ok, err := kv.Insert(ctx, key, []byte(v))
+				rev, err := kv.Insert(ctx, key, []byte(v))
 				if err != nil {
 					t.Errorf("node %d: Insert: %v", i, err)
 				}
-				if !ok {
+				if rev == 0 {
 					v = ""
 				}
 				results <- v
@@ -260,18 +260,26 @@ func TestKVUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := kv.Update(ctx, "k", []byte("1"), 0); err != nil || !ok {
-		t.Fatalf("Update of a new key: %v, %v", ok, err)
+	first, err := kv.Update(ctx, "k", []byte("1"), 0)
+	if err != nil || first == 0 {
+		t.Fatalf("Update of a new key: revision %d, %v", first, err)
 	}
 	_, rev, _, _, err := kv.Revision(ctx, "k")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := kv.Update(ctx, "k", []byte("2"), rev); err != nil || !ok {
-		t.Fatalf("first Update over the revision read: %v, %v", ok, err)
+	if rev != first {
+		t.Errorf("Update said revision %d, Revision reads %d", first, rev)
 	}
-	if ok, err := kv.Update(ctx, "k", []byte("3"), rev); err != nil || ok {
-		t.Fatalf("second Update over the same revision: %v, %v", ok, err)
+	second, err := kv.Update(ctx, "k", []byte("2"), rev)
+	if err != nil || second == 0 {
+		t.Fatalf("first Update over the revision read: revision %d, %v", second, err)
+	}
+	if _, rev2, _, _, _ := kv.Revision(ctx, "k"); rev2 != second {
+		t.Errorf("Update said revision %d, Revision reads %d", second, rev2)
+	}
+	if third, err := kv.Update(ctx, "k", []byte("3"), rev); err != nil || third != 0 {
+		t.Fatalf("second Update over the same revision: revision %d, %v", third, err)
 	}
 	if v, _, _ := kv.Get(ctx, "k"); string(v) != "2" {
 		t.Errorf("the key holds %q, want the first update's", v)
@@ -279,7 +287,7 @@ func TestKVUpdate(t *testing.T) {
 	if err := kv.Delete(ctx, "k"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := kv.Update(ctx, "k", []byte("4"), 0); err != nil || ok {
-		t.Errorf("Update from revision 0 of a deleted key: %v, %v", ok, err)
+	if rev, err := kv.Update(ctx, "k", []byte("4"), 0); err != nil || rev != 0 {
+		t.Errorf("Update from revision 0 of a deleted key: revision %d, %v", rev, err)
 	}
 }

@@ -33,10 +33,10 @@ type gatedKV struct {
 	gate *watchGate
 }
 
-func (g gatedKV) Watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, deleted, mine bool)) (func(), error) {
-	return g.KV.Watch(ctx, func(key string, value []byte, stored time.Time, deleted, mine bool) {
+func (g gatedKV) WatchRevisions(ctx context.Context, fn func(key string, value []byte, rev uint64, deleted, mine bool)) (func(), error) {
+	return g.KV.WatchRevisions(ctx, func(key string, value []byte, rev uint64, deleted, mine bool) {
 		g.gate.pass()
-		fn(key, value, stored, deleted, mine)
+		fn(key, value, rev, deleted, mine)
 	})
 }
 

@@ -124,7 +124,9 @@
 // Deleting marks the metadata deleting (over the revision read: only the
 // deposit meant), then removes the audio, then the metadata. Open
 // completes pending metadata whose audio is stored (a kill came between
-// the two; a failed completion is the same), and finishes a deletion
+// the two; a failed completion is tried again meanwhile by its node,
+// completeLater), gives audio without metadata (an older crash's
+// leftover, an import) metadata, as a deposit, and finishes a deletion
 // whose mark is half an hour old. Open there sweeps metadata without
 // audio only once it is half an hour old (another node's deposit writes
 // its metadata, then its audio), and only as it read it; a leftover
@@ -132,7 +134,9 @@
 // under another number, not taken for stored already. A message's
 // metadata is changed (heard, saved, mailed) on the store's latest value
 // and written only over the revision read, so that one node's change does
-// not undo another's; a change or deletion finding another deposit's
+// not undo another's (nor, in the node's index, does another node's
+// change made before it, which the watch hands on after it: the index
+// keeps each key's revision); a change or deletion finding another deposit's
 // metadata under the number (the message deleted and its number given
 // again, unheard of here) leaves it. Moving a box to the archive removes
 // only what it copied.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"time"
 )
 
 // Several nodes of a cluster serve one site's voicemail from one store:
@@ -26,9 +25,10 @@ import (
 // stream leader (store.Objects.Get in a cluster), which holds every put
 // acknowledged.
 
-// watchedKeys is a Keys that follows its bucket (store.KV is one).
+// watchedKeys is a Keys that follows its bucket, telling each change's
+// revision (store.KV is one).
 type watchedKeys interface {
-	Watch(ctx context.Context, fn func(key string, value []byte, stored time.Time, deleted, mine bool)) (stop func(), err error)
+	WatchRevisions(ctx context.Context, fn func(key string, value []byte, rev uint64, deleted, mine bool)) (stop func(), err error)
 }
 
 // watchedObjects is an Objects that follows its store (store.Objects is
@@ -39,9 +39,10 @@ type watchedObjects interface {
 
 // follow applies the writes and deletions of other nodes to k's index, and
 // calls changed with the box of each that changed it, from the watches'
-// goroutines, k.mu not held. What the index already says (this node's own
-// writes, when the store cannot tell them) changes nothing and is not
-// told.
+// goroutines, k.mu not held. What the index already says changes nothing
+// and is not told; nor does a key's change no newer than the revision
+// the index holds (keptShelf.revs): the watch hands another node's
+// change made before this node's own write after that write.
 func (k *keptShelf) follow(changed func(box string)) (stop func(), err error) {
 	wk, ok := k.keys.(watchedKeys)
 	wo, ok2 := k.objs.(watchedObjects)
@@ -49,12 +50,16 @@ func (k *keptShelf) follow(changed func(box string)) (stop func(), err error) {
 		return nil, errors.New("voicemail: a shared store needs keys and objects that can be watched")
 	}
 	ctx := context.Background()
-	stopKeys, err := wk.Watch(ctx, func(key string, value []byte, _ time.Time, deleted, mine bool) {
+	stopKeys, err := wk.WatchRevisions(ctx, func(key string, value []byte, rev uint64, deleted, mine bool) {
 		box, name, ok := splitKept(key)
-		if mine || !ok || isAudio(name) {
+		if !ok || isAudio(name) {
 			return
 		}
-		if k.apply(box, name, value, deleted) {
+		if mine {
+			k.handedBack(key, rev, deleted)
+			return
+		}
+		if k.applyKey(box, name, value, rev, deleted) {
 			if counted(name) {
 				k.saveInventory()
 			}
@@ -83,12 +88,50 @@ func (k *keptShelf) follow(changed func(box string)) (stop func(), err error) {
 	return func() { stopObjs(); stopKeys() }, nil
 }
 
-// apply records box/name (with value, for a key) or its deletion, and
-// reports whether the index changed.
-func (k *keptShelf) apply(box, name string, value []byte, deleted bool) bool {
+// applyKey is apply for a key's change at revision rev: nothing when
+// the index holds the key at rev or later (revs).
+func (k *keptShelf) applyKey(box, name string, value []byte, rev uint64, deleted bool) bool {
 	key := keptName(box, name)
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if rev <= k.revs[key] {
+		return false
+	}
+	if deleted {
+		// No change older than this one comes after it: a removal's
+		// revision need not be kept.
+		delete(k.revs, key)
+	} else {
+		k.revs[key] = rev
+	}
+	return k.applyLocked(box, name, value, deleted)
+}
+
+// handedBack notes this node's own change of key at revision rev, handed
+// back by the watch: the index has it already (this node's writes go
+// into it as they are made), but once its own removal is handed back,
+// no change older than it can come, and the revision the index kept of
+// the key it removed is dropped (revs).
+func (k *keptShelf) handedBack(key string, rev uint64, deleted bool) {
+	box, name, _ := splitKept(key)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if deleted && !k.files[box][name] && k.revs[key] <= rev {
+		delete(k.revs, key)
+	}
+}
+
+// apply records box/name (with value, for a key) or its deletion, and
+// reports whether the index changed.
+func (k *keptShelf) apply(box, name string, value []byte, deleted bool) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.applyLocked(box, name, value, deleted)
+}
+
+// applyLocked is apply with k.mu held.
+func (k *keptShelf) applyLocked(box, name string, value []byte, deleted bool) bool {
+	key := keptName(box, name)
 	had := k.files[box][name]
 	if deleted {
 		if !had {

@@ -83,6 +83,14 @@ type keptShelf struct {
 	mu    sync.Mutex
 	files map[string]map[string]bool // by box, its names
 	vals  map[string][]byte          // the keys' values, by key
+	// revs holds, on a shared shelf, the revision of each key's value in
+	// vals, or of its removal, as far as this node knows it (from its own
+	// inserts and updates, and the watch): the watch hands a change of
+	// another node's made before this node's own write only after it,
+	// and one no newer than what the index holds changes nothing (apply).
+	// A removal's is dropped once the watch has handed a removal at or
+	// after it: no older change can come after that.
+	revs map[string]uint64
 
 	// invMu orders the writes of inventoryFile; saved is what it holds,
 	// nil when it is not known to hold anything. counting is set once
@@ -115,7 +123,7 @@ func openKept(st Store, root string, limit int64) (*keptShelf, error) {
 	if st.Objects == nil || st.Keys == nil {
 		return nil, errors.New("voicemail: a store needs both its objects and its keys")
 	}
-	k := &keptShelf{objs: st.Objects, keys: st.Keys, shared: st.Shared, limit: limit, root: root, files: map[string]map[string]bool{}, vals: map[string][]byte{}, grace: sweepAfter}
+	k := &keptShelf{objs: st.Objects, keys: st.Keys, shared: st.Shared, limit: limit, root: root, files: map[string]map[string]bool{}, vals: map[string][]byte{}, revs: map[string]uint64{}, grace: sweepAfter}
 	if st.sweepAfter > 0 {
 		k.grace = st.sweepAfter
 	}
@@ -323,7 +331,8 @@ func (k *keptShelf) remove(box, name string) error {
 // inserterKeys is a Keys that can create a key only when it has none,
 // sent again through a change of bucket leader (store.KV is one).
 type inserterKeys interface {
-	Insert(ctx context.Context, key string, value []byte) (bool, error)
+	// Insert returns the value's revision, 0 when key had one.
+	Insert(ctx context.Context, key string, value []byte) (rev uint64, err error)
 }
 
 // revisionKeys is a Keys that tells a key's revision and when its value
@@ -331,7 +340,8 @@ type inserterKeys interface {
 // one).
 type revisionKeys interface {
 	Revision(ctx context.Context, key string) (value []byte, rev uint64, stored time.Time, ok bool, err error)
-	Update(ctx context.Context, key string, value []byte, rev uint64) (bool, error)
+	// Update returns the value's revision, 0 when key was not at rev.
+	Update(ctx context.Context, key string, value []byte, rev uint64) (updated uint64, err error)
 	DeleteRevision(ctx context.Context, key string, rev uint64) (bool, error)
 }
 
@@ -351,17 +361,14 @@ func (k *keptShelf) create(box, name string, data []byte) (bool, error) {
 		}
 		return true, k.write(box, name, data)
 	}
-	created, err := ik.Insert(context.Background(), key, data)
+	rev, err := ik.Insert(context.Background(), key, data)
 	if err != nil {
 		return false, fmt.Errorf("voicemail: %w", err)
 	}
-	if !created {
+	if rev == 0 {
 		return false, nil
 	}
-	k.mu.Lock()
-	k.index(box, name)
-	k.vals[key] = data
-	k.mu.Unlock()
+	k.known(box, name, data, rev)
 	return true, nil
 }
 
@@ -400,38 +407,59 @@ func (k *keptShelf) rewrite(box, name string, edit func(old []byte, ok bool) ([]
 			// (Revision asks the bucket's leader): it holds only while
 			// that is the latest, which it is when it can be written
 			// back as it is over its revision.
-			if updated, err := rk.Update(ctx, key, old, rev); err != nil {
-				return true, fmt.Errorf("voicemail: %w", err)
-			} else if !updated {
+			updated, uerr := rk.Update(ctx, key, old, rev)
+			if uerr != nil {
+				return true, fmt.Errorf("voicemail: %w", uerr)
+			}
+			if updated == 0 {
 				continue
 			}
+			k.known(box, name, old, updated)
 		}
 		if err != nil {
 			return true, err
 		}
 		if data == nil {
 			data = old // nothing to change; the index takes the store's
-		} else if updated, err := rk.Update(ctx, key, data, rev); err != nil {
-			return true, fmt.Errorf("voicemail: %w", err)
-		} else if !updated {
-			if !ok {
-				// The key has a deletion as its latest revision (or
-				// another node created it meanwhile: read again).
-				if _, _, _, now, err := rk.Revision(ctx, key); err == nil && !now {
-					return false, nil
-				}
+		} else {
+			updated, err := rk.Update(ctx, key, data, rev)
+			if err != nil {
+				return true, fmt.Errorf("voicemail: %w", err)
 			}
-			continue
+			if updated == 0 {
+				if !ok {
+					// The key has a deletion as its latest revision (or
+					// another node created it meanwhile: read again).
+					if _, _, _, now, err := rk.Revision(ctx, key); err == nil && !now {
+						return false, nil
+					}
+				}
+				continue
+			}
+			rev = updated
 		}
 		if data != nil {
-			k.mu.Lock()
-			k.index(box, name)
-			k.vals[key] = data
-			k.mu.Unlock()
+			k.known(box, name, data, rev)
 		}
 		return true, nil
 	}
 	return true, fmt.Errorf("voicemail: %s changed by other nodes %d times while it was written", key, maxRewrites)
+}
+
+// known records the key box/name's value data at revision rev, read
+// from the store's leader or written by this node, unless the index
+// holds a later one already (the watch may have handed a later change
+// meanwhile).
+func (k *keptShelf) known(box, name string, data []byte, rev uint64) {
+	key := keptName(box, name)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if rev < k.revs[key] {
+		return
+	}
+	k.index(box, name)
+	k.vals[key] = data
+	k.revs[key] = rev
 }
 
 // maxRewrites bounds rewrite's tries: each is refused only when another

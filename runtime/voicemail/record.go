@@ -1,11 +1,13 @@
 package voicemail
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"switchboard/runtime/audio"
+	"switchboard/runtime/clock"
 	"switchboard/runtime/line"
 )
 
@@ -28,6 +30,10 @@ type recording struct {
 	// afterMeta, when set (by tests), runs between a message's metadata
 	// and its audio going on the shelf.
 	afterMeta func()
+	// incomplete, when set (a message's: startMessage), is handed a
+	// message stored with its audio whose metadata finishMessage could
+	// not complete (Service.completeLater).
+	incomplete func(m Message)
 
 	started bool
 	nextTS  uint32
@@ -67,6 +73,7 @@ func (s *Service) startMessage(b *box, codec audio.Codec, meta Message) (*record
 		return nil, err
 	}
 	r.id, r.meta = id, meta
+	r.incomplete = func(m Message) { s.completeLater(b, m, 0) }
 	return r, nil
 }
 
@@ -258,8 +265,12 @@ func (r *recording) finishMessage(min int64) (*Message, error) {
 	if shared {
 		// Now listed on every node. A failure here leaves the message
 		// stored but pending: the caller is not told it was saved, and
-		// the next Open of any node completes it (recoverBox).
+		// it is completed later (completeLater), or by the next Open of
+		// any node (recoverBox).
 		if err := b.complete(&m); err != nil {
+			if r.incomplete != nil && !errors.Is(err, errMetaGone) {
+				r.incomplete(m)
+			}
 			return nil, err
 		}
 		m.State = ""
@@ -289,4 +300,57 @@ func (r *recording) finishGreeting(min int64) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// completeRetries are the waits before each new try to complete the
+// metadata of a deposit whose completing write failed (finishMessage):
+// its audio is stored, and until its metadata is completed it is listed
+// nowhere (the regression left it so until some node started, whose
+// recovery completed it). After the last, tried again at the last's
+// interval until it is done or the service closes.
+var completeRetries = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, time.Minute}
+
+// completeLater tries again to complete message m of b, stored with its
+// audio, after its attempt-th failure (0: finishMessage's), on the
+// service's clock; once done, the message is listed, its watchers told
+// and its owner mailed, as a recovered one is.
+func (s *Service) completeLater(b *box, m Message, attempt int) {
+	ref := msgRef{box: b.name, id: m.ID}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if s.completions == nil {
+		s.completions = map[msgRef]clock.Timer{}
+	}
+	s.completions[ref] = s.clk.AfterFunc(completeRetries[min(attempt, len(completeRetries)-1)], func() {
+		s.mu.Lock()
+		_, due := s.completions[ref]
+		delete(s.completions, ref)
+		s.mu.Unlock()
+		if !due {
+			return
+		}
+		b.mu.Lock()
+		err := b.complete(&m)
+		if err == nil {
+			m.State = ""
+			stored := m
+			b.msgs[m.ID] = &stored
+			b.sh.release(filepath.Join(b.dir, recName(m.ID)+".json"))
+		}
+		b.mu.Unlock()
+		switch {
+		case err == nil:
+			s.log.Info("voicemail: a stored message's metadata completed on a later try", "box", b.name, "message", m.Name(), "tries", attempt+2)
+			s.changed(b.name)
+			s.notify(b.name, m.ID)
+		case errors.Is(err, errMetaGone):
+			s.log.Warn("voicemail: a stored message's metadata is gone; not completed", "box", b.name, "message", m.Name())
+		default:
+			s.log.Warn("voicemail: completing a stored message's metadata", "box", b.name, "message", m.Name(), "err", err)
+			s.completeLater(b, m, attempt+1)
+		}
+	})
 }

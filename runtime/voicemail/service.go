@@ -151,7 +151,10 @@ type Service struct {
 	// retries are the e-mails waiting to be tried again (mail.go), by
 	// message; closed stops new ones.
 	retries map[msgRef]clock.Timer
-	closed  bool
+	// completions are the deposits whose metadata is to be completed on
+	// a later try (completeLater), by message.
+	completions map[msgRef]clock.Timer
+	closed      bool
 	// archiveMail marks the archives being mailed to the owner, or
 	// already said at WARN not to be (archive_mail.go), by identity.
 	archiveMail map[string]bool
@@ -273,6 +276,10 @@ func (s *Service) Close() error {
 		t.Stop()
 	}
 	s.retries = nil
+	for _, t := range s.completions {
+		t.Stop()
+	}
+	s.completions = nil
 	s.mu.Unlock()
 	s.mail.Wait()
 	return nil

@@ -209,11 +209,15 @@ func (b *box) load() error {
 			continue
 		}
 		// A message is found by its audio; on a shared shelf by its
-		// metadata, when it has any (Message.State).
+		// metadata alone (Message.State): a node hears of a deletion's
+		// audio and metadata through two watches, and one that has heard
+		// of the metadata's removal but not yet of the audio's listed
+		// the message again by its audio. Audio without metadata there
+		// is given metadata at a start (giveMeta).
 		metaName, wavName := msgName(id)+".json", msgName(id)+".wav"
 		switch {
-		case ext == "wav" && shared && have[metaName]:
-			continue // found by its metadata
+		case ext == "wav" && shared:
+			continue // found by its metadata, or not listed
 		case ext == "json" && !shared:
 			continue
 		}
@@ -519,10 +523,14 @@ func (b *box) complete(m *Message) error {
 		return marshalMeta(cur), nil
 	})
 	if errors.Is(err, errNumberReused) || err == nil && !found {
-		return fmt.Errorf("voicemail: box %s: the metadata of %s, stored with its audio, is gone", b.name, m.Name())
+		return fmt.Errorf("%w: box %s, %s", errMetaGone, b.name, m.Name())
 	}
 	return err
 }
+
+// errMetaGone is complete's error when the metadata it would complete is
+// gone (or another deposit's): not a failure to try again.
+var errMetaGone = errors.New("voicemail: the metadata of a message stored with its audio is gone")
 
 // greeting returns the recorded greeting, or nil.
 func (b *box) greeting() []int16 {
@@ -647,6 +655,13 @@ func (s *Service) recoverBox(name string) error {
 			if err := s.settle(name, id); err != nil {
 				s.log.Error("voicemail: finishing a message's deposit or deletion", "box", name, "file", n, "error", err)
 			}
+		case !local && kind == "msg" && ext == "wav" && !have[msgName(id)+".json"] && sharedShelf(s.shelf):
+			// Audio without metadata (an old crash's leftover, an
+			// import): listed on a shared shelf only once it has
+			// metadata (load).
+			if err := s.giveMeta(name, id); err != nil {
+				s.log.Error("voicemail: giving a message of audio alone its metadata", "box", name, "file", n, "error", err)
+			}
 		case ext == "json" && !have[strings.TrimSuffix(n, "json")+"wav"] && !have[recName(id)+".wav"]:
 			// Metadata whose audio is gone (deleted, or never committed).
 			// On a shared store it may also be another node's deposit
@@ -721,6 +736,40 @@ func (s *Service) settle(name string, id int) error {
 		}
 	}
 	return nil
+}
+
+// giveMeta gives message id of box name, audio without metadata on a
+// shared shelf, the metadata its audio says (as load made of it: new, no
+// caller), as a deposit does: created pending, then completed once its
+// audio is known to be there still (the store's leader says), so that a
+// deletion meanwhile (its audio removed, then its metadata, none yet)
+// does not leave metadata listing a message without audio: pending, it
+// is listed nowhere, and swept. Another node's start giving it metadata
+// at once makes it once (the shelf's create).
+func (s *Service) giveMeta(name string, id int) error {
+	b := &box{name: name, sh: s.shelf}
+	data, err := b.wav(id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m := &Message{ID: id, Box: name, Folder: FolderNew, State: statePending}
+	if w, err := audio.ReadWAV(data); err == nil {
+		m.DurationMS = int64(len(w.Samples)) * 1000 / audio.Rate
+		m.Codec = codecName(w.Format)
+	}
+	created, err := b.sh.create(name, msgName(id)+".json", marshalMeta(m))
+	if err != nil || !created {
+		return err
+	}
+	if _, err := b.wav(id); errors.Is(err, fs.ErrNotExist) {
+		return nil // deleted meanwhile: the pending metadata is swept
+	} else if err != nil {
+		return err
+	}
+	return b.complete(m)
 }
 
 // recoverRecording keeps what was synced of an interrupted recording
