@@ -542,7 +542,7 @@ func runServe(c *cli, args []string) int {
 func certPairs(certFiles, keyFiles []string) ([]certs.Pair, error) {
 	if len(certFiles) != len(keyFiles) {
 		return nil, fmt.Errorf("-cert and -key go in pairs, each -cert with the -key given in the same place: %s and %s",
-			count(len(certFiles), "-cert"), count(len(keyFiles), "-key"))
+			flagCount(len(certFiles), "-cert"), flagCount(len(keyFiles), "-key"))
 	}
 	pairs := make([]certs.Pair, len(certFiles))
 	for i := range certFiles {
@@ -551,8 +551,8 @@ func certPairs(certFiles, keyFiles []string) ([]certs.Pair, error) {
 	return pairs, nil
 }
 
-// count is "1 -cert", "2 -certs", "no -key".
-func count(n int, flag string) string {
+// flagCount is "1 -cert", "2 -certs", "no -key".
+func flagCount(n int, flag string) string {
 	switch n {
 	case 0:
 		return "no " + flag
