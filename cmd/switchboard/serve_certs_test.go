@@ -20,11 +20,26 @@ import (
 // for (SNI), the first when it names none it has; a renewal on disk is
 // served after SIGHUP without a restart, on both listeners; a broken
 // renewal (a key of another certificate) is logged naming the key file
-// and the renewed certificate keeps serving.
+// and the renewed certificate keeps serving. One site, and two sites from
+// one process (whose SIGHUP is its own).
 func TestServeCertificates(t *testing.T) {
 	t.Parallel()
 	bin := buildSwitchboard(t)
-	dir := copyExample(t, "family-home")
+	t.Run("one site", func(t *testing.T) {
+		t.Parallel()
+		serveCertificates(t, bin, []string{copyExample(t, "family-home")},
+			regexp.MustCompile(`ready: site "[^"]+", sip udp \S+, sip tls (\S+), https (\S+), media`))
+	})
+	t.Run("two sites", func(t *testing.T) {
+		t.Parallel()
+		serveCertificates(t, bin, []string{"-data", t.TempDir(), copyExample(t, "family-home"), copyExample(t, "small-office")},
+			regexp.MustCompile(`ready: 2 sites \([^)]*\), sip udp \S+, sip tls (\S+), https (\S+), media`))
+	})
+}
+
+// serveCertificates is TestServeCertificates for serve with args (its
+// site directories last), ready matching its ready line.
+func serveCertificates(t *testing.T, bin string, args []string, readyLine *regexp.Regexp) {
 	d := t.TempDir()
 	home := [2]string{filepath.Join(d, "home.crt"), filepath.Join(d, "home.key")}
 	office := [2]string{filepath.Join(d, "office.crt"), filepath.Join(d, "office.key")}
@@ -36,9 +51,9 @@ func TestServeCertificates(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s := startServe(t, exec.CommandContext(ctx, bin, "serve", "-listen", "127.0.0.1:0", "-tls", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "",
-		"-cert", home[0], "-key", home[1], "-cert", office[0], "-key", office[1], dir), env)
-	ready := s.waitLine("ready line", regexp.MustCompile(`ready: site "[^"]+", sip udp \S+, sip tls (\S+), https (\S+), media`))
+	s := startServe(t, exec.CommandContext(ctx, bin, append([]string{"serve", "-listen", "127.0.0.1:0", "-tls", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "",
+		"-cert", home[0], "-key", home[1], "-cert", office[0], "-key", office[1]}, args...)...), env)
+	ready := s.waitLine("ready line", readyLine)
 	listeners := map[string]string{"sip tls": ready[1], "https": ready[2]}
 
 	serial := func(addr, serverName string) *big.Int {
