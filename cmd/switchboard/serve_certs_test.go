@@ -93,9 +93,13 @@ func serveCertificates(t *testing.T, bin string, args []string, readyLine *regex
 	s.waitLine("renewal logged", regexp.MustCompile(`TLS certificate reloaded.*cert=\S*office\.crt`))
 	expect("renewed", map[string]tls.Certificate{"sip.office.example": renewed, "home.example.net": homeCert})
 
-	// A broken renewal: the key of another certificate.
+	// A broken renewal: the key of another certificate (renamed over the
+	// key, so that it is a change whatever the file's size and time).
 	_, otherKey := tlstest.PEM(t, tlstest.For(t, "*.office.example"))
-	if err := os.WriteFile(office[1], otherKey, 0o600); err != nil {
+	if err := os.WriteFile(office[1]+".new", otherKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(office[1]+".new", office[1]); err != nil {
 		t.Fatal(err)
 	}
 	s.signal(syscall.SIGHUP)

@@ -61,7 +61,7 @@ type Store struct {
 
 	checkMu sync.Mutex // one check at a time; guards loaded and failed
 	loaded  []stamp    // the files as they were when their pair was read
-	failed  []string   // what the last failed check of a pair logged, so it is logged once
+	failed  []string   // the files' state and error the last failed check of a pair logged, so it is logged once
 }
 
 // set is what a handshake reads: the certificates in the order given and
@@ -76,6 +76,13 @@ type set struct {
 // the modification time or (a rename over the old file) the file itself.
 type stamp struct {
 	cert, key os.FileInfo
+}
+
+func (a stamp) String() string {
+	if a.cert == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%d@%d %d@%d", a.cert.Size(), a.cert.ModTime().UnixNano(), a.key.Size(), a.key.ModTime().UnixNano())
 }
 
 func (a stamp) same(b stamp) bool {
@@ -177,7 +184,9 @@ func (s *Store) Check() int {
 			c, err = load(p)
 		}
 		if err != nil {
-			if msg := err.Error(); msg != s.failed[i] {
+			// Logged once per state of the files: a renewal that stays
+			// broken is read again at every check, not logged again.
+			if msg := st.String() + " " + err.Error(); msg != s.failed[i] {
 				s.failed[i] = msg
 				s.log.Error("TLS certificate not reloaded: the one read before keeps serving", "cert", p.CertFile, "key", p.KeyFile, "err", err)
 			}

@@ -94,6 +94,20 @@ func sameSerial(t *testing.T, what string, got *big.Int, want tls.Certificate) {
 	}
 }
 
+// written gives p's files, just written in place, modification time n
+// seconds into 2023: the kernel stamps files from a coarse clock (a few
+// milliseconds), so two writes of the same size in a row may look alike —
+// a year apart, a real renewal never does.
+func written(t *testing.T, p certs.Pair, n int) {
+	t.Helper()
+	mt := time.Unix(1_672_531_200+int64(n), 0)
+	for _, f := range []string{p.CertFile, p.KeyFile} {
+		if err := os.Chtimes(f, mt, mt); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
 func pairIn(t *testing.T, name string) certs.Pair {
 	d := t.TempDir()
 	return certs.Pair{CertFile: filepath.Join(d, name+".crt"), KeyFile: filepath.Join(d, name+".key")}
@@ -118,6 +132,7 @@ func TestRenewalPickedUp(t *testing.T) {
 	// In place.
 	second := tlstest.For(t, "sip.example.net")
 	tlstest.WriteFiles(t, second, p.CertFile, p.KeyFile)
+	written(t, p, 1)
 	clk.Add(4 * time.Second)
 	sameSerial(t, "renewed in place, 4 s later", serial(t, addr, "sip.example.net"), first)
 	clk.Add(time.Second)
@@ -151,6 +166,7 @@ func TestCheckWithoutClock(t *testing.T) {
 	}
 	second := tlstest.For(t, "sip.example.net")
 	tlstest.WriteFiles(t, second, p.CertFile, p.KeyFile)
+	written(t, p, 1)
 	sameSerial(t, "before Check", serial(t, addr, "sip.example.net"), first)
 	if n := st.Check(); n != 1 {
 		t.Errorf("Check after a renewal replaced %d pairs, want 1", n)
@@ -178,7 +194,8 @@ func TestBrokenRenewalKeepsOld(t *testing.T) {
 	renewed := tlstest.For(t, "sip.example.net")
 	renewedCert, renewedKey := tlstest.PEM(t, renewed)
 	_, otherKey := tlstest.PEM(t, tlstest.For(t, "sip.example.net"))
-	for _, tc := range []struct {
+	_, thirdKey := tlstest.PEM(t, tlstest.For(t, "sip.example.net"))
+	for i, tc := range []struct {
 		name      string
 		cert, key []byte
 		remove    string
@@ -186,10 +203,12 @@ func TestBrokenRenewalKeepsOld(t *testing.T) {
 		logSays   string
 	}{
 		{name: "a key of another certificate", cert: renewedCert, key: otherKey, logNames: p.KeyFile, logSays: "private key does not match public key"},
+		{name: "the key of a third certificate", cert: renewedCert, key: thirdKey, logNames: p.KeyFile, logSays: "private key does not match public key"},
 		{name: "the certificate half written", cert: renewedCert[:len(renewedCert)/2], key: renewedKey, logNames: p.CertFile, logSays: "no PEM CERTIFICATE"},
 		{name: "the key empty", cert: renewedCert, key: nil, logNames: p.KeyFile, logSays: "no PEM PRIVATE KEY"},
 		{name: "the key file gone", cert: renewedCert, remove: p.KeyFile, logNames: p.KeyFile, logSays: "no such file"},
 	} {
+		step := i + 1
 		t.Run(tc.name, func(t *testing.T) {
 			if err := os.WriteFile(p.CertFile, tc.cert, 0o600); err != nil {
 				t.Fatal(err)
@@ -201,6 +220,7 @@ func TestBrokenRenewalKeepsOld(t *testing.T) {
 			} else if err := os.WriteFile(p.KeyFile, tc.key, 0o600); err != nil {
 				t.Fatal(err)
 			}
+			written(t, p, step)
 			before := strings.Count(logBuf.String(), "TLS certificate not reloaded")
 			clk.Add(certs.DefaultInterval)
 			sameSerial(t, "after the broken renewal", serial(t, addr, "sip.example.net"), first)
@@ -228,6 +248,7 @@ func TestBrokenRenewalKeepsOld(t *testing.T) {
 	if err := os.WriteFile(p.KeyFile, renewedKey, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	written(t, p, 100)
 	clk.Add(certs.DefaultInterval)
 	sameSerial(t, "after the renewal completed", serial(t, addr, "sip.example.net"), renewed)
 	if !strings.Contains(logBuf.String(), "TLS certificate reloaded") {
