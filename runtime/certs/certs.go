@@ -196,19 +196,22 @@ func (s *Store) Check() int {
 			next = append([]*tls.Certificate(nil), cur.certs...)
 		}
 		next[i], s.loaded[i], s.failed[i] = c, st, ""
-		s.log.Info("TLS certificate reloaded", "cert", p.CertFile, "names", strings.Join(names(c), ","),
-			"serial", c.Leaf.SerialNumber.Text(16), "not_after", c.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if next == nil {
 		return 0
 	}
-	n := 0
-	for i := range next {
-		if next[i] != cur.certs[i] {
-			n++
-		}
-	}
+	// Stored before it is logged: a handshake after the line gets the
+	// new certificate.
 	s.cur.Store(index(next))
+	n := 0
+	for i, c := range next {
+		if c == cur.certs[i] {
+			continue
+		}
+		n++
+		s.log.Info("TLS certificate reloaded", "cert", s.pairs[i].CertFile, "names", strings.Join(names(c), ","),
+			"serial", c.Leaf.SerialNumber.Text(16), "not_after", c.Leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
 	return n
 }
 

@@ -2,6 +2,7 @@ package certs_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"io"
 	"log/slog"
@@ -172,6 +173,47 @@ func TestCheckWithoutClock(t *testing.T) {
 		t.Errorf("Check after a renewal replaced %d pairs, want 1", n)
 	}
 	sameSerial(t, "after Check", serial(t, addr, "sip.example.net"), second)
+}
+
+// hook is a log handler that calls on with each record, as it is logged.
+type hook struct{ on func(slog.Record) }
+
+func (h hook) Enabled(context.Context, slog.Level) bool { return true }
+func (h hook) Handle(_ context.Context, r slog.Record) error {
+	h.on(r)
+	return nil
+}
+func (h hook) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h hook) WithGroup(string) slog.Handler      { return h }
+
+// TestReloadedOnceLogged: when "TLS certificate reloaded" is logged, the
+// new certificate already serves — what a client told by the log (or a
+// test waiting for it) connects to. (It was logged first, and
+// TestServeCertificates once got the old certificate after the line.)
+func TestReloadedOnceLogged(t *testing.T) {
+	p := pairIn(t, "sip")
+	tlstest.WriteFiles(t, tlstest.For(t, "sip.example.net"), p.CertFile, p.KeyFile)
+	var st *certs.Store
+	var atLog *big.Int
+	log := slog.New(hook{on: func(r slog.Record) {
+		if r.Message == "TLS certificate reloaded" {
+			atLog = st.Certificate("sip.example.net").Leaf.SerialNumber
+		}
+	}})
+	st, err := certs.New([]certs.Pair{p}, certs.Options{Interval: -1, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed := tlstest.For(t, "sip.example.net")
+	tlstest.WriteFiles(t, renewed, p.CertFile, p.KeyFile)
+	written(t, p, 1)
+	st.Check()
+	if atLog == nil {
+		t.Fatal("the renewal was not logged")
+	}
+	if atLog.Cmp(renewed.Leaf.SerialNumber) != 0 {
+		t.Errorf("when the renewal was logged, serial %x served, want the renewed %x", atLog, renewed.Leaf.SerialNumber)
+	}
 }
 
 // TestBrokenRenewalKeepsOld: a renewal that cannot be used — a key of
