@@ -75,6 +75,8 @@ var importPolicy = []importRule{
 		Why: "the loopback DNS server for tests knows DNS and nothing of ours"},
 	{Prefix: "runtime/sipdns", Allow: []string{"runtime/clock"},
 		Why: "locating carriers by DNS (RFC 3263) knows DNS and the clock, never SIP; the call core and carrier registration use it through sipdns.Locator, and it imports neither"},
+	{Prefix: "runtime/certs", Allow: nil,
+		Why: "serve's TLS certificates (renewal, SNI) are files and crypto/tls; every TLS listener takes them through tls.Config and imports nothing of this package"},
 	{Prefix: "runtime", Allow: []string{"compiler/ir", "runtime", "atomicfile", "email"}, Deny: []string{"runtime/site"},
 		Why: "runtime reads only the IR, never HCL nor the rest of compiler; only the command and the simulator start sites"},
 	{Prefix: "simulate", Allow: []string{"runtime", "compiler", "simulate", "atomicfile", "email"},

@@ -23,6 +23,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/email"
 	"switchboard/runtime/auth"
+	"switchboard/runtime/certs"
 	"switchboard/runtime/events"
 	"switchboard/runtime/loglimit"
 	"switchboard/runtime/media"
@@ -36,7 +37,7 @@ var serveCommand = &command{
 	name:     "serve",
 	synopsis: "Run the site as a live SIP server",
 	usage: `Usage: switchboard serve [-listen ADDR] [-tcp ADDR] [-tls ADDR] [-http ADDR]
-                         [-cert FILE] [-key FILE] [-trusted-proxy CIDR]...
+                         [-cert FILE] [-key FILE]... [-trusted-proxy CIDR]...
                          [-digest sha-256,md5] [-media-ip IP] [-rtp-ports MIN-MAX]
                          [-udp-mtu N]
                          [-admin ADDR] [-admin-token-file FILE] [-events FILE]
@@ -65,7 +66,12 @@ instead, such as -digest sha-256,md5.
 
 With -cert and -key, -http serves HTTPS and -tls serves SIP over TLS; or
 put a reverse proxy in front (see README, "Serving provisioning files over
-HTTPS").
+HTTPS"). -cert and -key may be given several times, in pairs: a client
+gets the certificate with the name it asks for (SNI), else one with a
+wildcard for it, else the first. A renewed certificate is read within
+seconds of its files changing (or on SIGHUP), without a restart; one that
+cannot be read (a key that does not match, a file half written) is logged
+with its file, and the certificate before it keeps serving.
 
 The -http address also serves the people's web portal under /portal/: they
 log in with their invitation's e-mail and portal password (switchboard
@@ -188,7 +194,7 @@ type serveOptions struct {
 	limits                                                             site.Limits
 	callSetups                                                         int
 	queueDelay                                                         time.Duration
-	certFile, keyFile                                                  string
+	certFiles, keyFiles                                                listFlag // in pairs: the i-th -cert with the i-th -key
 	admin, adminTokenFile                                              string
 	udpMTU                                                             int
 	trustedProxies                                                     listFlag
@@ -206,8 +212,8 @@ func serveFlags(o *serveOptions) *flagSet {
 	f.fs.StringVar(&o.listen, "listen", "127.0.0.1:5060", "SIP over UDP on `ADDR`; empty to disable")
 	f.fs.StringVar(&o.tcp, "tcp", "", "SIP over TCP on `ADDR` (default: none)")
 	f.fs.StringVar(&o.tlsAddr, "tls", "", "SIP over TLS on `ADDR` (needs -cert and -key)")
-	f.fs.StringVar(&o.certFile, "cert", "", "TLS certificate `FILE` (PEM) for -tls, and for -http, which then serves HTTPS")
-	f.fs.StringVar(&o.keyFile, "key", "", "TLS private key `FILE` (PEM) matching -cert")
+	f.fs.Var(&o.certFiles, "cert", "TLS certificate `FILE` (PEM) for -tls, and for -http, which then serves HTTPS; repeatable, each with its -key: a client gets the one with the name it asks for (SNI), else one with a wildcard for it, else the first; read again when it changes")
+	f.fs.Var(&o.keyFiles, "key", "TLS private key `FILE` (PEM) of the -cert given in the same place; repeatable")
 	f.fs.Var(&o.trustedProxies, "trusted-proxy", "a reverse proxy's address or `CIDR` whose X-Forwarded-For the provisioning server believes; repeatable")
 	f.fs.StringVar(&o.http, "http", "127.0.0.1:8088", "provisioning HTTP on `ADDR`; empty to disable")
 	f.fs.StringVar(&o.admin, "admin", "127.0.0.1:8089", "admin HTTP (reload, check-sync, status) on `ADDR`, a loopback address; empty to disable")
@@ -309,25 +315,17 @@ func runServe(c *cli, args []string) int {
 	if o.udpMTU < 0 {
 		return c.usageError(lookup("serve"), "-udp-mtu: %d is negative (0 keeps every INVITE on UDP)", o.udpMTU)
 	}
-	if (o.certFile == "") != (o.keyFile == "") {
-		return c.usageError(lookup("serve"), "-cert and -key go together")
+	pairs, err := certPairs(o.certFiles, o.keyFiles)
+	if err != nil {
+		return c.usageError(lookup("serve"), "%v", err)
 	}
-	if o.tlsAddr != "" && o.certFile == "" {
+	if o.tlsAddr != "" && len(pairs) == 0 {
 		return c.usageError(lookup("serve"), "-tls needs -cert and -key")
 	}
 	if o.admin != "" {
 		if err := checkAdminAddr(o.admin); err != nil {
 			return c.usageError(lookup("serve"), "%v", err)
 		}
-	}
-	var tlsConf *tls.Config
-	if o.certFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
-		if err != nil {
-			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
-			return exitFail
-		}
-		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	var handler slog.Handler
 	switch o.logFormat {
@@ -349,6 +347,18 @@ func runServe(c *cli, args []string) int {
 	slog.SetDefault(log)
 	if o.logFormat == "json" {
 		c = c.logJSON(slog.New(handler))
+	}
+	// Every TLS listener (SIP over TLS, HTTPS) takes its certificate from
+	// one store: a renewal is read at a handshake within seconds, or on
+	// SIGHUP, without a restart (package certs).
+	var tlsConf *tls.Config
+	var tlsCerts *certs.Store
+	if len(pairs) > 0 {
+		if tlsCerts, err = certs.New(pairs, certs.Options{Logger: log}); err != nil {
+			fmt.Fprintf(c.stderr, "switchboard serve: %v\n", err)
+			return exitFail
+		}
+		tlsConf = tlsCerts.Config()
 	}
 	if addr := c.getenv("SWITCHBOARD_PPROF"); addr != "" {
 		if err := servePprof(addr, c.stderr); err != nil {
@@ -374,7 +384,7 @@ func runServe(c *cli, args []string) int {
 	}
 	parent := serveParent(positional) // a directory of sites: serve_rescan.go
 	if len(dirs) > 1 || parent != "" && parentAsSites(dirs, o) {
-		return c.serveSites(dirs, o, serveSetup{log: log, algs: algs, portMin: portMin, portMax: portMax, tlsConf: tlsConf, proxies: proxies, parent: parent})
+		return c.serveSites(dirs, o, serveSetup{log: log, algs: algs, portMin: portMin, portMax: portMax, tlsConf: tlsConf, tlsCerts: tlsCerts, proxies: proxies, parent: parent})
 	}
 	if parent != "" {
 		log.Warn("serving the one site of a directory of sites alone: without -data its store is in its own directory, so a site directory added beside it is not served on SIGHUP; give -data DIR (or -keep-in-memory) to serve the directory as several sites", "dir", parent, "site", dir)
@@ -507,6 +517,7 @@ func runServe(c *cli, args []string) int {
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
+				checkCerts(tlsCerts)
 				_ = st.Reload("SIGHUP")
 				if parent != "" {
 					reportUnservedSiblings(log, parent, dir)
@@ -524,6 +535,38 @@ func runServe(c *cli, args []string) int {
 				return fail(err)
 			}
 		}
+	}
+}
+
+// certPairs pairs -cert and -key: the i-th -cert with the i-th -key.
+func certPairs(certFiles, keyFiles []string) ([]certs.Pair, error) {
+	if len(certFiles) != len(keyFiles) {
+		return nil, fmt.Errorf("-cert and -key go in pairs, each -cert with the -key given in the same place: %s and %s",
+			flagCount(len(certFiles), "-cert"), flagCount(len(keyFiles), "-key"))
+	}
+	pairs := make([]certs.Pair, len(certFiles))
+	for i := range certFiles {
+		pairs[i] = certs.Pair{CertFile: certFiles[i], KeyFile: keyFiles[i]}
+	}
+	return pairs, nil
+}
+
+// flagCount is "1 -cert", "2 -certs", "no -key".
+func flagCount(n int, flag string) string {
+	switch n {
+	case 0:
+		return "no " + flag
+	case 1:
+		return "1 " + flag
+	}
+	return fmt.Sprintf("%d %ss", n, flag)
+}
+
+// checkCerts reads again the TLS certificates whose files changed (SIGHUP,
+// as for the sites); nil: serve has none.
+func checkCerts(s *certs.Store) {
+	if s != nil {
+		s.Check()
 	}
 }
 

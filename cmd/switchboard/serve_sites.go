@@ -22,6 +22,7 @@ import (
 	"switchboard/compiler/ir"
 	"switchboard/email"
 	"switchboard/runtime/auth"
+	"switchboard/runtime/certs"
 	"switchboard/runtime/events"
 	"switchboard/runtime/provisioning"
 	"switchboard/runtime/site"
@@ -81,7 +82,10 @@ type serveSetup struct {
 	portMin int
 	portMax int
 	tlsConf *tls.Config
-	proxies []netip.Prefix
+	// tlsCerts are tlsConf's certificates, read again on SIGHUP; nil
+	// without -cert.
+	tlsCerts *certs.Store
+	proxies  []netip.Prefix
 	// parent is the directory of sites serve was given (serveParent), ""
 	// when it was given the sites themselves: SIGHUP reads it again.
 	parent string
@@ -297,6 +301,7 @@ func (c *cli) serveSites(dirs []string, o serveOptions, x serveSetup) int {
 				// (rescan). Then each site on its own: one that fails
 				// keeps running its old configuration (logged), the
 				// others take their new one.
+				checkCerts(x.tlsCerts)
 				var fresh []string
 				if x.parent != "" {
 					fresh = rescanSites(x.log, x.parent, srv, served, func(dir string) {
