@@ -71,6 +71,7 @@ type ScannedRegister struct {
 	key    []byte
 	keyBuf [128]byte
 	sent   bool
+	data   []byte // the datagram, for the answer kept for retransmissions
 }
 
 // RespondOK sends the 200 to the REGISTER: its status line and the lines
@@ -90,7 +91,7 @@ func (s *ScannedRegister) RespondOK(tail []byte) error {
 	s.sent = true
 	// Counted before it leaves: whoever gets the answer sees it counted.
 	registersScanned.Add(1)
-	tx := udpServerTx{answered: &s.r.answered, conn: s.conn, key: txKey{b: s.key}, src: s.src}
+	tx := udpServerTx{answered: &s.r.answered, conn: s.conn, key: txKey{b: s.key}, src: s.src, data: s.data}
 	return tx.sendTo(buf.Bytes(), s.head.dest(s.src), true)
 }
 
@@ -117,11 +118,11 @@ func RegistersScanned() uint64 { return registersScanned.Load() }
 func (r *Register) serveScanned(conn net.PacketConn, data []byte, src net.Addr) bool {
 	s := scannedRegisters.Get().(*ScannedRegister)
 	defer s.release()
-	*s = ScannedRegister{r: r, conn: conn, src: src, Contacts: s.Contacts[:0]}
+	*s = ScannedRegister{r: r, conn: conn, src: src, data: data, Contacts: s.Contacts[:0]}
 	if !scanAuthRegister(data, s) {
 		return false
 	}
-	if r.answered.resendKey(conn, txKey{b: s.key}) {
+	if r.answered.resendKey(conn, txKey{b: s.key}, data) {
 		return true
 	}
 	s.Source = sourceOf(src)

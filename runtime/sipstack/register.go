@@ -97,7 +97,7 @@ func (r *Register) Serve(conn net.PacketConn, data []byte, src net.Addr) bool {
 	}
 	req.SetTransport("UDP")
 	req.SetSource(sourceOf(src))
-	if r.answered.resend(conn, key) {
+	if r.answered.resend(conn, key, data) {
 		return true
 	}
 	r.handler(req, &udpServerTx{answered: &r.answered, conn: conn, key: txKey{s: key}, req: req, src: src})
@@ -123,6 +123,11 @@ type udpServerTx struct {
 	key      txKey
 	req      *sip.Request
 	src      net.Addr
+	// data is the request's datagram when the answer is sent before the
+	// read loop reads the next (a scanned REGISTER's): its answer is then
+	// kept sharing the request's lines. nil for a parsed request's, which
+	// a handler may answer later.
+	data []byte
 }
 
 var _ sip.ServerTransaction = (*udpServerTx)(nil)
@@ -167,7 +172,7 @@ func (tx *udpServerTx) sendTo(answer []byte, dst net.Addr, remember bool) error 
 		return fmt.Errorf("udp %s: %w", tx.conn.LocalAddr(), err)
 	}
 	if remember {
-		tx.answered.putKey(tx.key, answer, dst)
+		tx.answered.putKey(tx.key, answer, dst, tx.data)
 	}
 	return nil
 }

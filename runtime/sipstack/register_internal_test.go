@@ -38,21 +38,21 @@ func TestAnsweredGenerations(t *testing.T) {
 	a.timer = time.AfterFunc(time.Hour, func() {})
 	conn := &recorder{}
 	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5060}
-	a.put("k", []byte("SIP/2.0 200 OK\r\n\r\n"), dst)
+	a.put("k", []byte("SIP/2.0 200 OK\r\n\r\n"), dst, nil)
 	for i := range answeredGens - 1 {
-		if !a.resend(conn, "k") {
+		if !a.resend(conn, "k", nil) {
 			t.Fatalf("forgotten after %d rotations", i)
 		}
 		a.rotate()
 	}
-	if !a.resend(conn, "k") {
+	if !a.resend(conn, "k", nil) {
 		t.Fatalf("forgotten after %d rotations", answeredGens-1)
 	}
 	if len(conn.sent) != answeredGens || string(conn.sent[0]) != "SIP/2.0 200 OK\r\n\r\n" {
 		t.Errorf("sent %q", conn.sent)
 	}
 	a.rotate()
-	if a.resend(conn, "k") {
+	if a.resend(conn, "k", nil) {
 		t.Errorf("still remembered after %d rotations", answeredGens)
 	}
 	a.mu.Lock()
@@ -61,7 +61,7 @@ func TestAnsweredGenerations(t *testing.T) {
 	if !stopped {
 		t.Error("the rotation runs on with nothing to forget")
 	}
-	if a.resend(conn, "other") {
+	if a.resend(conn, "other", nil) {
 		t.Error("resent a response never remembered")
 	}
 }
@@ -126,15 +126,15 @@ func TestAnsweredManyAnswers(t *testing.T) {
 	}
 	for g := range 3 {
 		for i := g * perGen; i < (g+1)*perGen; i++ {
-			a.put(fmt.Sprint("key", i), []byte(answer(i)), dst(i))
+			a.put(fmt.Sprint("key", i), []byte(answer(i)), dst(i), nil)
 		}
 		a.rotate()
 	}
-	a.put("key0", []byte(answer(0)), dst(0)) // generation 3, the newest
+	a.put("key0", []byte(answer(0)), dst(0), nil) // generation 3, the newest
 	check := func(i int, want bool) {
 		t.Helper()
 		conn := &recorder{}
-		if got := a.resend(conn, fmt.Sprint("key", i)); got != want {
+		if got := a.resend(conn, fmt.Sprint("key", i), nil); got != want {
 			t.Fatalf("key%d found %v, want %v", i, got, want)
 		}
 		if !want {
