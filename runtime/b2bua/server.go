@@ -327,15 +327,12 @@ func Prepare(c State) *Prepared {
 	if loc == nil && len(p.Trunks) > 0 {
 		loc = sipdns.New(sipdns.Config{})
 	}
-	for i := range p.Trunks {
-		// Carriers are recognised by source address: the addresses of
-		// the servers calls out go to. A carrier DNS cannot find now is
-		// not recognised until the next configuration (its calls are
-		// challenged as anyone's).
+	// Carriers are recognised by source address: the addresses of the
+	// servers calls out go to. A carrier DNS cannot find now is not
+	// recognised until the next configuration (its calls are challenged
+	// as anyone's).
+	for i, servers := range locateAll(loc, p.Trunks) {
 		t := &p.Trunks[i]
-		ctx, cancel := context.WithTimeout(context.Background(), locateTimeout)
-		servers, _ := loc.Locate(ctx, carrier.Target(t))
-		cancel()
 		for _, ap := range servers {
 			a := ap.Addr().Unmap()
 			if !slices.Contains(st.trunks[a], t.Name) {
@@ -344,6 +341,41 @@ func Prepare(c State) *Prepared {
 		}
 	}
 	return &Prepared{st}
+}
+
+// maxLocating bounds the trunks Prepare looks up at once.
+const maxLocating = 16
+
+// locateAll locates every trunk's servers, the i-th trunk's at i (none
+// for one DNS does not find). The lookups run at once (at most
+// maxLocating at a time) under one deadline: a reload with the name
+// servers down waits locateTimeout, not locateTimeout per trunk, and a
+// trunk still waiting for a turn at the deadline is not recognised, as
+// one whose lookup timed out.
+func locateAll(loc sipdns.Locator, trunks []ir.Trunk) [][]netip.AddrPort {
+	out := make([][]netip.AddrPort, len(trunks))
+	if len(trunks) == 0 {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), locateTimeout)
+	defer cancel()
+	turns := make(chan struct{}, maxLocating)
+	var wg sync.WaitGroup
+	for i := range trunks {
+		select {
+		case turns <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-turns }()
+			out[i], _ = loc.Locate(ctx, carrier.Target(&trunks[i]))
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 func (s *Server) st() *siteState { return s.cfg.Current().st }

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"switchboard/runtime/clock"
 )
 
@@ -93,6 +95,14 @@ type Resolver struct {
 
 	mu      sync.Mutex
 	entries map[key]*entry
+
+	// flights merges the lookups of one name and record type made at the
+	// same moment (a burst of calls out to a carrier whose answer just
+	// expired) into one DNS query.
+	flights singleflight.Group
+	// waiting, when set (tests), is called as a Locate starts waiting
+	// for a lookup it asked or joined.
+	waiting func()
 }
 
 type key struct {
@@ -279,45 +289,42 @@ func (r *Resolver) intN(n int) int {
 // srv returns name's SRV records in a canonical order (priority, then
 // weight, target and port), or none when it has none.
 func (r *Resolver) srv(ctx context.Context, name string) ([]net.SRV, error) {
-	e, err := r.lookup(ctx, key{srv: true, name: name}, func(ctx context.Context, res *net.Resolver) (*entry, error) {
-		_, recs, err := res.LookupSRV(ctx, "", "", rooted(name))
-		if err != nil && len(recs) == 0 {
-			return nil, err
-		}
-		// Go leaves out records with malformed targets and says so in
-		// err; the rest still serve.
-		e := &entry{found: true}
-		for _, rec := range recs {
-			e.srv = append(e.srv, *rec)
-		}
-		slices.SortFunc(e.srv, func(a, b net.SRV) int {
-			switch {
-			case a.Priority != b.Priority:
-				return int(a.Priority) - int(b.Priority)
-			case a.Weight != b.Weight:
-				return int(b.Weight) - int(a.Weight)
-			case a.Target != b.Target:
-				return strings.Compare(a.Target, b.Target)
-			}
-			return int(a.Port) - int(b.Port)
-		})
-		return e, nil
-	})
+	e, err := r.lookup(ctx, key{srv: true, name: name})
 	if err != nil {
 		return nil, err
 	}
 	return e.srv, nil
 }
 
+// askSRV asks res for name's SRV records.
+func askSRV(ctx context.Context, res *net.Resolver, name string) (*entry, error) {
+	_, recs, err := res.LookupSRV(ctx, "", "", rooted(name))
+	if err != nil && len(recs) == 0 {
+		return nil, err
+	}
+	// Go leaves out records with malformed targets and says so in err;
+	// the rest still serve.
+	e := &entry{found: true}
+	for _, rec := range recs {
+		e.srv = append(e.srv, *rec)
+	}
+	slices.SortFunc(e.srv, func(a, b net.SRV) int {
+		switch {
+		case a.Priority != b.Priority:
+			return int(a.Priority) - int(b.Priority)
+		case a.Weight != b.Weight:
+			return int(b.Weight) - int(a.Weight)
+		case a.Target != b.Target:
+			return strings.Compare(a.Target, b.Target)
+		}
+		return int(a.Port) - int(b.Port)
+	})
+	return e, nil
+}
+
 // addrs returns host's IPv4 and IPv6 addresses.
 func (r *Resolver) addrs(ctx context.Context, host string) ([]netip.Addr, error) {
-	e, err := r.lookup(ctx, key{name: host}, func(ctx context.Context, res *net.Resolver) (*entry, error) {
-		ips, err := res.LookupNetIP(ctx, "ip", rooted(host))
-		if err != nil {
-			return nil, err
-		}
-		return &entry{addrs: ips, found: true}, nil
-	})
+	e, err := r.lookup(ctx, key{name: host})
 	if err != nil {
 		return nil, err
 	}
@@ -325,6 +332,15 @@ func (r *Resolver) addrs(ctx context.Context, host string) ([]netip.Addr, error)
 		return nil, fmt.Errorf("sipdns: %s has no A or AAAA records", host)
 	}
 	return e.addrs, nil
+}
+
+// askAddrs asks res for host's A and AAAA records.
+func askAddrs(ctx context.Context, res *net.Resolver, host string) (*entry, error) {
+	ips, err := res.LookupNetIP(ctx, "ip", rooted(host))
+	if err != nil {
+		return nil, err
+	}
+	return &entry{addrs: ips, found: true}, nil
 }
 
 // rooted makes a name with a dot absolute, so that a carrier's name is
@@ -337,32 +353,91 @@ func rooted(name string) string {
 	return name
 }
 
-// lookup returns the cached answer for k, or asks do and caches what it
+// lookup returns the cached answer for k, or asks the name servers and caches what it
 // answers for the TTL the DNS responses gave. A failed lookup serves the
 // expired answer when one is kept.
-func (r *Resolver) lookup(ctx context.Context, k key, do func(context.Context, *net.Resolver) (*entry, error)) (*entry, error) {
+//
+// Concurrent lookups of k are one: the first asks, the others wait for
+// its answer. The asking runs detached from every caller's context,
+// bounded by the timeout alone, so that a caller whose context ends
+// stops waiting (with its context's error) without ending the lookup the
+// others wait for; the answer is cached for the next ones.
+func (r *Resolver) lookup(ctx context.Context, k key) (*entry, error) {
+	if e := r.cached(k); e != nil {
+		return e, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, r.ended(k, err)
+	}
+	fk := "a:" + k.name
+	if k.srv {
+		fk = "s:" + k.name
+	}
+	ch := r.flights.DoChan(fk, func() (any, error) {
+		// Asked again here: a lookup of k that ended between the check
+		// above and this flight's start has just cached its answer.
+		if e := r.cached(k); e != nil {
+			return e, nil
+		}
+		return r.ask(context.WithoutCancel(ctx), k)
+	})
+	if r.waiting != nil {
+		r.waiting()
+	}
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*entry), nil
+	case <-ctx.Done():
+		return nil, r.ended(k, ctx.Err())
+	}
+}
+
+// cached is k's answer while it is fresh, else nil.
+func (r *Resolver) cached(k key) *entry {
+	now := r.cfg.Clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.entries[k]; e != nil && now.Before(e.expires) {
+		return e
+	}
+	return nil
+}
+
+// ended is the error of a caller whose context ended before k's answer.
+func (r *Resolver) ended(k key, err error) error {
+	return fmt.Errorf("sipdns: %s lookup of %s: %w", what(k), k.name, err)
+}
+
+func what(k key) string {
+	if k.srv {
+		return "SRV"
+	}
+	return "A/AAAA"
+}
+
+// ask looks k up, once, and caches the answer.
+func (r *Resolver) ask(ctx context.Context, k key) (*entry, error) {
 	now := r.cfg.Clock.Now()
 	r.mu.Lock()
 	old := r.entries[k]
-	if old != nil && now.Before(old.expires) {
-		r.mu.Unlock()
-		return old, nil
-	}
 	r.mu.Unlock()
 
 	var seen ttls
 	res := &net.Resolver{PreferGo: true, StrictErrors: r.cfg.DNS != nil && r.cfg.DNS.StrictErrors, Dial: seen.dial(r.dial)}
 	lctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	e, err := do(lctx, res)
+	ask := askAddrs
+	if k.srv {
+		ask = askSRV
+	}
+	e, err := ask(lctx, res, k.name)
 	// Go's resolver may report its own deadline, the same as lctx's,
 	// before lctx's timer has fired.
 	var de *net.DNSError
-	timedOut := ctx.Err() == nil && (lctx.Err() != nil || errors.As(err, &de) && de.IsTimeout)
+	timedOut := lctx.Err() != nil || errors.As(err, &de) && de.IsTimeout
 	cancel()
-	what := "A/AAAA"
-	if k.srv {
-		what = "SRV"
-	}
 	var ttl time.Duration
 	switch {
 	case err == nil:
@@ -377,9 +452,9 @@ func (r *Resolver) lookup(ctx context.Context, k key, do func(context.Context, *
 			return old, nil
 		}
 		if timedOut {
-			return nil, fmt.Errorf("sipdns: %s lookup of %s: no answer within %s", what, k.name, r.cfg.Timeout)
+			return nil, fmt.Errorf("sipdns: %s lookup of %s: no answer within %s", what(k), k.name, r.cfg.Timeout)
 		}
-		return nil, fmt.Errorf("sipdns: %s lookup of %s: %w", what, k.name, err)
+		return nil, fmt.Errorf("sipdns: %s lookup of %s: %w", what(k), k.name, err)
 	}
 	e.expires = now.Add(ttl)
 	if ttl > 0 {

@@ -287,3 +287,62 @@ func BenchmarkLocateCached(b *testing.B) {
 		}
 	}
 }
+
+// TestConcurrentLookupsMerged: a burst of Locates of a name nobody has
+// looked up yet (a carrier whose answer just expired) asks the name
+// server once per record type, not once per caller; a caller whose
+// context ends gets its error while the lookup it started goes on for
+// the others.
+func TestConcurrentLookupsMerged(t *testing.T) {
+	const n = 8
+	dns := sipdnstest.Start(t)
+	dns.SRV("_sip._udp.carrier.test", 300, net.SRV{Target: "a.carrier.test", Port: 5070, Priority: 1, Weight: 10})
+	dns.Addrs("a.carrier.test", 300, addr("192.0.2.70"))
+	r := sipdns.New(sipdns.Config{DNS: dns.Resolver(), Clock: start(), Timeout: time.Hour})
+	waiting := make(chan struct{}, 4*n)
+	r.OnWaiting(func() { waiting <- struct{}{} })
+	release := dns.Hold()
+	defer release()
+
+	// The first caller asks; its context ends while the answer is held.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := make(chan error, 1)
+	go func() {
+		_, err := r.Locate(ctx, target("carrier.test"))
+		first <- err
+	}()
+	<-waiting
+	type result struct {
+		got []netip.AddrPort
+		err error
+	}
+	others := make(chan result, n)
+	for range n {
+		go func() {
+			got, err := r.Locate(context.Background(), target("carrier.test"))
+			others <- result{got, err}
+		}()
+	}
+	for range n {
+		<-waiting
+	}
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Errorf("the caller whose context ended: %v, want its cancellation", err)
+	}
+	release()
+	want := []netip.AddrPort{ap("192.0.2.70:5070")}
+	for range n {
+		if res := <-others; res.err != nil || !slices.Equal(res.got, want) {
+			t.Errorf("a caller waiting with the one whose context ended: %v, %v; want %v", res.got, res.err, want)
+		}
+	}
+	for _, q := range []struct{ name, qtype string }{
+		{"_sip._udp.carrier.test", "SRV"}, {"a.carrier.test", "A"}, {"a.carrier.test", "AAAA"},
+	} {
+		if got := dns.Asked(q.name, q.qtype); got != 1 {
+			t.Errorf("%s %s asked %d times by %d concurrent callers, want once", q.name, q.qtype, got, n+1)
+		}
+	}
+}

@@ -1,7 +1,8 @@
 // Package sipdnstest is a DNS server on loopback for tests: it answers
 // SRV, A and AAAA queries from records the test sets, over UDP and TCP
 // (RFC 1035 §4.2), counts the questions, and can fall silent or send
-// every UDP answer truncated. Resolver points a Go resolver at it.
+// every UDP answer truncated, or hold its answers until the test lets
+// them go. Resolver points a Go resolver at it.
 package sipdnstest
 
 import (
@@ -19,8 +20,9 @@ import (
 
 // Server is a DNS server for one test.
 type Server struct {
-	udp net.PacketConn
-	tcp net.Listener
+	udp     net.PacketConn
+	tcp     net.Listener
+	stopped chan struct{} // closed when the test ends
 
 	mu       sync.Mutex
 	srv      map[string][]rr[dnsmessage.SRVResource]
@@ -30,6 +32,7 @@ type Server struct {
 	truncate bool
 	asked    map[question]int
 	waiters  []chan struct{}
+	held     chan struct{} // answers wait for it to close; nil: none do
 }
 
 type rr[T any] struct {
@@ -54,12 +57,13 @@ func Start(t testing.TB) *Server {
 		u.Close()
 		t.Fatal(err)
 	}
-	s := &Server{udp: u, tcp: l, srv: map[string][]rr[dnsmessage.SRVResource]{}, a: map[string][]rr[netip.Addr]{},
+	s := &Server{udp: u, tcp: l, stopped: make(chan struct{}), srv: map[string][]rr[dnsmessage.SRVResource]{}, a: map[string][]rr[netip.Addr]{},
 		negTTL: 60, asked: map[question]int{}}
 	done := make(chan struct{}, 2)
 	go func() { defer func() { done <- struct{}{} }(); s.serveUDP() }()
 	go func() { defer func() { done <- struct{}{} }(); s.serveTCP() }()
 	t.Cleanup(func() {
+		close(s.stopped)
 		u.Close()
 		l.Close()
 		<-done
@@ -117,6 +121,42 @@ func (s *Server) Silent(v bool) {
 	s.mu.Unlock()
 }
 
+// Hold makes the server keep the answers to the questions it reads from
+// now on, counted as ever, until release is called (once or more): a
+// test holds a lookup in flight without waiting on a clock.
+func (s *Server) Hold() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.held = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.held == ch {
+				s.held = nil
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// send sends an answer now, or once the hold it was read under ends.
+func (s *Server) send(held chan struct{}, write func()) {
+	if held == nil {
+		write()
+		return
+	}
+	go func() {
+		select {
+		case <-held:
+			write()
+		case <-s.stopped:
+		}
+	}()
+}
+
 // Truncate makes every UDP answer empty with TC set, so the resolver asks
 // again over TCP.
 func (s *Server) Truncate(v bool) {
@@ -171,8 +211,8 @@ func (s *Server) serveUDP() {
 		if err != nil {
 			return
 		}
-		if out := s.answer(buf[:n], true); out != nil {
-			_, _ = s.udp.WriteTo(out, from)
+		if out, held := s.answer(buf[:n], true); out != nil {
+			s.send(held, func() { _, _ = s.udp.WriteTo(out, from) })
 		}
 	}
 }
@@ -194,21 +234,30 @@ func (s *Server) serveTCP() {
 				if _, err := io.ReadFull(c, msg); err != nil {
 					return
 				}
-				out := s.answer(msg, false)
+				out, held := s.answer(msg, false)
 				if out == nil {
 					continue
 				}
 				framed := binary.BigEndian.AppendUint16(nil, uint16(len(out)))
-				if _, err := c.Write(append(framed, out...)); err != nil {
-					return
-				}
+				// One Write per answer: net.Conn writes whole, so held
+				// answers sent later do not interleave.
+				s.send(held, func() { _, _ = c.Write(append(framed, out...)) })
 			}
 		}()
 	}
 }
 
-// answer builds the response to msg; nil sends none.
-func (s *Server) answer(msg []byte, overUDP bool) []byte {
+// answer builds the response to msg (nil sends none) and tells the hold
+// it is under, if any.
+func (s *Server) answer(msg []byte, overUDP bool) (out []byte, held chan struct{}) {
+	out = s.build(msg, overUDP)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return out, s.held
+}
+
+// build builds the response to msg; nil sends none.
+func (s *Server) build(msg []byte, overUDP bool) []byte {
 	var p dnsmessage.Parser
 	h, err := p.Start(msg)
 	if err != nil {
