@@ -347,7 +347,7 @@ func TestServePINTimeout(t *testing.T) {
 
 	cl = h.dial(Call{Room: testRoom("1234", "", 0)})
 	h.waitPending(1)
-	cl.ln.key(t, "1234")
+	h.keyPIN(cl, "1234") // the timeout re-armed after the 4, not just the 4 taken
 	h.clk.Advance(DefaultPINTimeout)
 	h.event(events.ConferenceJoined)
 	h.hangUp(cl)

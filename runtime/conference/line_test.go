@@ -186,21 +186,94 @@ func (l *fakeLine) lastPlayed() []int16 {
 
 // harness is a bridge on a fake clock with its events.
 type harness struct {
-	t   *testing.T
-	clk *clocktest.Fake
-	b   *Bridge
-	sub *events.Subscription
+	t    *testing.T
+	clk  *clocktest.Fake
+	arms *armCounter // the bridge's view of clk
+	b    *Bridge
+	sub  *events.Subscription
 }
 
 var epoch = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 func newHarness(t *testing.T, opts ...Option) *harness {
 	clk := clocktest.New(epoch)
+	arms := &armCounter{Fake: clk}
 	bus := events.NewBus(clk.Now)
 	sub := bus.Subscribe(1000)
 	t.Cleanup(sub.Close)
 	opts = append([]Option{WithEvents(bus)}, opts...)
-	return &harness{t: t, clk: clk, b: NewBridge(clk, opts...), sub: sub}
+	return &harness{t: t, clk: clk, arms: arms, b: NewBridge(arms, opts...), sub: sub}
+}
+
+// armCounter is the fake clock as the bridge sees it, counting the timers
+// armed on it. Pending cannot tell a re-armed PIN timeout from the one it
+// replaced (one timer either way), and a key's send returns when the
+// session takes the key, before it re-arms: an Advance in that gap fires
+// the old timeout, which the session then discards, and the new one falls
+// due past the Advance, so the session waits for good. The count is what
+// changes when the new timer is armed.
+type armCounter struct {
+	*clocktest.Fake
+
+	mu    sync.Mutex
+	armed int
+	more  chan struct{} // closed and cleared at the next AfterFunc
+}
+
+// AfterFunc counts the timer under mu held across arming it, so a count
+// read once WaitPending has seen the timer includes it.
+func (c *armCounter) AfterFunc(d time.Duration, f func()) clock.Timer {
+	c.mu.Lock()
+	t := c.Fake.AfterFunc(d, f)
+	c.armed++
+	if c.more != nil {
+		close(c.more)
+		c.more = nil
+	}
+	c.mu.Unlock()
+	return t
+}
+
+// count is how many timers have been armed so far.
+func (c *armCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.armed
+}
+
+// wait waits until n timers have been armed in all.
+func (c *armCounter) wait(t *testing.T, n int) {
+	t.Helper()
+	limit := time.NewTimer(5 * time.Second)
+	defer limit.Stop()
+	for {
+		c.mu.Lock()
+		got := c.armed
+		if c.more == nil {
+			c.more = make(chan struct{})
+		}
+		more := c.more
+		c.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-more:
+		case <-limit.C:
+			t.Fatalf("%d timers armed, want %d", got, n)
+		}
+	}
+}
+
+// keyPIN keys digits into a PIN entry whose prompt has ended (waitPending
+// saw its timeout armed) and returns once the session has re-armed the
+// timeout for the last of them, so an Advance then times out the entry
+// that was keyed. Every key re-arms the timeout once.
+func (h *harness) keyPIN(cl *call, keys string) {
+	h.t.Helper()
+	n := h.arms.count() + len([]rune(keys))
+	cl.ln.key(h.t, keys)
+	h.arms.wait(h.t, n)
 }
 
 // call is one Serve in progress.
