@@ -34,13 +34,7 @@ import (
 func BenchmarkDoorCallRetained(b *testing.B) {
 	sipstack.TuneServe(nil)
 	h := startSite(b, e2eSite, func(o *site.Options) { o.Clock = clock.Real })
-	gate := h.device("device.gate")
-	h.device("device.monitor-1a")
-	mary := h.device("app.mary")
-	h.device("app.tom")
-	answer := make(chan struct{})
-	close(answer)
-	mary.SetPickupWhen(answer)
+	gate := h.doorAnsweredAtOnce()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	calls := 0

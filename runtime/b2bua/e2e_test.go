@@ -480,3 +480,17 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("unauthenticated INVITE: %v, want 407 or 403", err)
 	}
 }
+
+// doorAnsweredAtOnce registers flat 1A's devices (a monitor and two
+// apps, mary picking up as soon as she rings) and returns the gate that
+// calls it: the door call the benchmark and the order test repeat.
+func (h *harness) doorAnsweredAtOnce() *device.Device {
+	gate := h.device("device.gate")
+	h.device("device.monitor-1a")
+	mary := h.device("app.mary")
+	h.device("app.tom")
+	answer := make(chan struct{})
+	close(answer)
+	mary.SetPickupWhen(answer)
+	return gate
+}

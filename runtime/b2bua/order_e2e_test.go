@@ -62,13 +62,7 @@ func TestDoorHearsNoProvisionalAfterFinal(t *testing.T) {
 	order := &sendOrder{sent: map[string][]int{}}
 	h := startSiteWrapped(t, e2eSite, "127.0.0.1:0", func(o *site.Options) { o.Clock = clock.Real },
 		func(c net.PacketConn) net.PacketConn { order.PacketConn = c; return order })
-	gate := h.device("device.gate")
-	h.device("device.monitor-1a")
-	mary := h.device("app.mary")
-	h.device("app.tom")
-	answer := make(chan struct{})
-	close(answer)
-	mary.SetPickupWhen(answer)
+	gate := h.doorAnsweredAtOnce()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const calls = 200

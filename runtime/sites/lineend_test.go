@@ -41,18 +41,7 @@ func bareLineEnd(b []byte) int {
 // field of the server's answer (response splitting). Every CR and LF of
 // every answer is part of a CRLF.
 func TestNoBareLineEndInAnswers(t *testing.T) {
-	srv := sites.New(quiet)
-	p := compile(t, siteSource(1, 201))
-	s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, 1), p)}, site.Options{Logger: quiet, Services: &b2bua.Services{}, NonceSlots: sites.NonceSlots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := srv.Add("1", s); err != nil {
-		t.Fatal(err)
-	}
-	l := serveOnLoopback(t, srv, site.Limits{Handshake: 2 * time.Second}, true)
-	<-srv.UDPReady()
+	l, s := oneSiteServed(t)
 
 	// request is a request of method to domain with injected put into
 	// the header named where; callID names it.
@@ -239,18 +228,7 @@ func TestNoBareLineEndInAnswers(t *testing.T) {
 // answer's lines at CRLF, the headers echoed as the sender meant them.
 // The router dropped all three before.
 func TestLFLinesAnsweredOverUDP(t *testing.T) {
-	srv := sites.New(quiet)
-	p := compile(t, siteSource(1, 201))
-	s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, 1), p)}, site.Options{Logger: quiet, Services: &b2bua.Services{}, NonceSlots: sites.NonceSlots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := srv.Add("1", s); err != nil {
-		t.Fatal(err)
-	}
-	l := serveOnLoopback(t, srv, site.Limits{Handshake: 2 * time.Second}, true)
-	<-srv.UDPReady()
+	l, _ := oneSiteServed(t)
 
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -407,4 +385,23 @@ trunk "carrier" {
 	if !authorized {
 		t.Errorf("the second REGISTER does not answer the challenge:\n%s", strings.Join(retry, "\n"))
 	}
+}
+
+// oneSiteServed serves siteSource(1, 201) alone behind a many-sites
+// server on loopback (UDP, TCP, TLS), its UDP ready.
+func oneSiteServed(t *testing.T) (listening, *site.Site) {
+	t.Helper()
+	srv := sites.New(quiet)
+	p := compile(t, siteSource(1, 201))
+	s, err := site.New(site.Config{Program: p, Secrets: credentials.NewLookup(keyFor(t, 1), p)}, site.Options{Logger: quiet, Services: &b2bua.Services{}, NonceSlots: sites.NonceSlots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := srv.Add("1", s); err != nil {
+		t.Fatal(err)
+	}
+	l := serveOnLoopback(t, srv, site.Limits{Handshake: 2 * time.Second}, true)
+	<-srv.UDPReady()
+	return l, s
 }

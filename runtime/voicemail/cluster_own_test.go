@@ -25,6 +25,12 @@ type steppedKV struct {
 	s *stepper
 }
 
+// steppedKeys is kept with its key watch stepped by s.
+func steppedKeys(kept Store, s *stepper) Store {
+	kept.Keys = steppedKV{kept.Keys.(*store.KV), s}
+	return kept
+}
+
 func (k steppedKV) WatchRevisions(ctx context.Context, fn func(key string, value []byte, rev uint64, deleted, mine bool)) (func(), error) {
 	return k.KV.WatchRevisions(ctx, func(key string, value []byte, rev uint64, deleted, mine bool) {
 		k.s.pass(stepped{key, rev}, func() { fn(key, value, rev, deleted, mine) })
@@ -128,9 +134,7 @@ func TestClusterOwnDepositListedWhileItsWritesComeBack(t *testing.T) {
 	st := newStepper()
 	defer st.release()
 	plain := sharedIn(t, cl.Stores[0], site)
-	ka := plain
-	ka.Keys = steppedKV{ka.Keys.(*store.KV), st}
-	a, toldA := joined(t, ka)
+	a, toldA := joined(t, steppedKeys(plain, st))
 
 	st.hold() // a's key watch hands on nothing until the deposit is done
 	m := a.addMessage("mary", FolderNew, epoch, 1, 697)
@@ -169,9 +173,7 @@ func TestClusterOwnChangeKeptOverAnOlderOne(t *testing.T) {
 	st := newStepper()
 	defer st.release()
 	plain := sharedIn(t, cl.Stores[0], site)
-	ka := plain
-	ka.Keys = steppedKV{ka.Keys.(*store.KV), st}
-	a, toldA := joined(t, ka)
+	a, toldA := joined(t, steppedKeys(plain, st))
 	b, toldB := joined(t, sharedIn(t, cl.Stores[1], site))
 	m := b.addMessage("mary", FolderNew, epoch, 1, 697)
 	waitTold(t, toldB, "mary", "b lists its message", func() bool { return len(b.messages("mary")) == 1 })
@@ -262,8 +264,7 @@ func TestClusterDeletedMessageNotListedByItsAudio(t *testing.T) {
 	defer st.release()
 	defer held.release()
 	a, _ := joined(t, sharedIn(t, cl.Stores[0], site))
-	kc := sharedIn(t, cl.Stores[2], site)
-	kc.Keys = steppedKV{kc.Keys.(*store.KV), st}
+	kc := steppedKeys(sharedIn(t, cl.Stores[2], site), st)
 	kc.Objects = gatedObjects{kc.Objects.(*store.Objects), held}
 	c, toldC := joined(t, kc)
 	m := a.addMessage("mary", FolderNew, epoch, 1, 697)
