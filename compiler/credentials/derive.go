@@ -53,23 +53,32 @@ const domain = "switchboard credentials v1"
 type stream struct {
 	key     []byte
 	macs    *sync.Pool // of HMACs keyed with key (Key.macs); nil: key one each block
-	msg     []byte
+	msg     []byte     // the message, with room after it for attempt and block
 	attempt uint32
 	block   uint32
 	buf     []byte
 	sum     [sha256.Size]byte // where buf is
+	inline  [128]byte         // where msg is, when it fits
 }
 
 // stream is k's byte stream for id.
 func (k Key) stream(id Identity) *stream {
-	return &stream{key: k.b, macs: k.macs, msg: message(id)}
+	// One allocation for the stream and its message: every first digest
+	// check of an account derives its password (a registration burst of
+	// distinct accounts, issue 19).
+	s := &stream{key: k.b, macs: k.macs}
+	s.msg = appendMessage(s.inline[:0], id)
+	return s
 }
 
-func message(id Identity) []byte {
+// appendMessage appends the message of id to b, in b's capacity when it
+// has room for the message and the 8 bytes of counters next() puts after
+// it.
+func appendMessage(b []byte, id Identity) []byte {
 	rotation := strconv.Itoa(id.Rotation)
-	// One allocation, of the whole message: every first digest check of
-	// an account derives its password (a registration burst, issue 19).
-	b := make([]byte, 0, 6*4+len(domain)+len(id.Site)+len(id.Kind)+len(id.Name)+len(id.Purpose)+len(rotation))
+	if n := 6*4 + len(domain) + len(id.Site) + len(id.Kind) + len(id.Name) + len(id.Purpose) + len(rotation) + 8; cap(b)-len(b) < n {
+		b = append(make([]byte, 0, len(b)+n), b...)
+	}
 	field := func(s string) {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)
@@ -93,11 +102,13 @@ func (s *stream) next() byte {
 		} else {
 			m = hmac.New(sha256.New, s.key)
 		}
-		m.Write(s.msg)
-		var ctr [8]byte
-		binary.BigEndian.PutUint32(ctr[:4], s.attempt)
-		binary.BigEndian.PutUint32(ctr[4:], s.block)
-		m.Write(ctr[:])
+		// message || attempt || block in one write, the counters in the
+		// room appendMessage left (no array of their own on the heap).
+		n := len(s.msg)
+		in := s.msg[:n+8]
+		binary.BigEndian.PutUint32(in[n:], s.attempt)
+		binary.BigEndian.PutUint32(in[n+4:], s.block)
+		m.Write(in)
 		s.buf = m.Sum(s.sum[:0])
 		s.block++
 	}
