@@ -3,7 +3,6 @@ package b2bua_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -42,14 +41,7 @@ func carrierDNS(t *testing.T, servers ...netip.AddrPort) *sipdnstest.Server {
 // 503, and hands each to the test.
 func refusingCarrier(t *testing.T) (netip.AddrPort, <-chan *sip.Request) {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("overloaded-carrier"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ua, srv := carrierUA(t, "overloaded-carrier")
 	conn, err := net.ListenPacket("udp", carrierHost+":0")
 	if err != nil {
 		t.Skipf("SKIPPING: cannot listen on %s: %v", carrierHost, err)
@@ -247,18 +239,11 @@ func TestCarrierLookupTimeout(t *testing.T) {
 // DDI's user without a challenge (an IP-authenticated trunk), as a
 // carrier written as an address is.
 func TestCarrierRecognisedAtSRVServer(t *testing.T) {
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-carrier"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ua, srv := carrierUA(t, "test-carrier")
 	defer ua.Close()
 	conn, err := net.ListenPacket("udp", carrierHost+":0")
 	if err != nil {
 		t.Skipf("SKIPPING: cannot listen on %s: %v", carrierHost, err)
-	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
 	}
 	go srv.ServeUDP(conn)
 	defer conn.Close()
@@ -323,14 +308,7 @@ func TestCallOutTCPRefused(t *testing.T) {
 	}
 	refusing := netip.MustParseAddrPort(l.Addr().String())
 	l.Close()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("busy-carrier"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ua, srv := carrierUA(t, "busy-carrier")
 	busy, err := net.Listen("tcp", carrierHost+":0")
 	if err != nil {
 		t.Fatal(err)

@@ -2,14 +2,12 @@ package b2bua_test
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"switchboard/runtime/events"
@@ -82,14 +80,7 @@ func startRingingChallenger(t *testing.T) *ringingChallenger {
 	if err != nil {
 		t.Skipf("SKIPPING: cannot listen on %s: %v", carrierHost, err)
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-carrier"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ua, srv := carrierUA(t, "test-carrier")
 	c := &ringingChallenger{addr: netip.MustParseAddrPort(conn.LocalAddr().String()), wire: newWireLog(conn),
 		challenge: make(chan struct{}), retry: make(chan sip.ServerTransaction, 1)}
 	a := carrierAuth(trunkPassword)

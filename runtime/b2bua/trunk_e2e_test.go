@@ -340,14 +340,7 @@ func startRegistrarOn(t *testing.T, network string) *registrar {
 // them.
 func startRegistrarWrapped(t *testing.T, network string, wrap func(net.PacketConn) net.PacketConn) *registrar {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-carrier"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ua, srv := carrierUA(t, "test-carrier")
 	var serve func() error
 	var laddr net.Addr
 	var closer interface{ Close() error }
@@ -383,9 +376,11 @@ func startRegistrarWrapped(t *testing.T, network string, wrap func(net.PacketCon
 		}
 		_ = tx.Respond(answer(req))
 	})
-	if r.client, err = sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(laddr.String())); err != nil {
+	client, err := sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(laddr.String()))
+	if err != nil {
 		t.Fatal(err)
 	}
+	r.client = client
 	go serve()
 	t.Cleanup(func() { ua.Close(); closer.Close() })
 	return r
@@ -921,4 +916,19 @@ func TestTrunkOverTCP(t *testing.T) {
 		t.Errorf("un-REGISTER Expires %s from %s; want 0 over the same connection %s", un.GetHeader("Expires").Value(), un.Source(), first.Source())
 	}
 	h.next("trunk_unregistered", kindOf(events.TrunkUnregistered))
+}
+
+// carrierUA is a test carrier's user agent, named agent, and its server,
+// logging nothing; the caller closes the agent.
+func carrierUA(t *testing.T, agent string) (*sipgo.UserAgent, *sipgo.Server) {
+	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(agent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ua, srv
 }
